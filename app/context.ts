@@ -1,0 +1,26 @@
+import type { Server } from "socket.io";
+import type { Logger } from "pino";
+import type { Actor } from "../server/auth/actor.ts";
+import type { LoginLimiter } from "../server/auth/login.server.ts";
+import type { Config } from "../server/config.server.ts";
+import type { Db } from "../server/db/database.server.ts";
+import type { ClientToServerEvents, ServerToClientEvents, SocketData } from "./lib/socket-events.ts";
+
+export type TandemIo = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+/** What Express hands every loader and action (see server/http/create-app.server.ts). */
+export type TandemContext = {
+  actor: Actor | null;
+  db: Db;
+  io: TandemIo;
+  log: Logger;
+  config: Config;
+  loginLimiter: LoginLimiter;
+  clientIp: string;
+  secureCookies: boolean;
+};
+
+declare module "react-router" {
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+  interface AppLoadContext extends TandemContext {}
+}

@@ -1,0 +1,14 @@
+import { type RouteConfig, index, layout, route } from "@react-router/dev/routes";
+
+export default [
+  route("login", "routes/login.tsx"),
+  route("logout", "routes/logout.tsx"),
+  route("theme", "routes/theme.tsx"),
+  layout("routes/shell.tsx", [
+    index("routes/home.tsx"),
+    route("account", "routes/account.tsx"),
+    route("admin/users", "routes/admin-users.tsx"),
+    route("admin/tokens", "routes/admin-tokens.tsx"),
+  ]),
+  route("*", "routes/not-found.tsx"),
+] satisfies RouteConfig;

@@ -1,0 +1,121 @@
+import { OpenAPIRegistry, OpenApiGeneratorV31 } from "@asteasolutions/zod-to-openapi";
+import type { Request, Response } from "express";
+import { z } from "zod";
+import type { TandemContext } from "../../app/context.ts";
+import { AppError } from "../lib/app-error.ts";
+import type { Actor } from "../auth/actor.ts";
+import { hasRole } from "../auth/roles.ts";
+import type { UserRole } from "../db/schema.ts";
+
+/**
+ * One declaration per API endpoint: the same zod schemas validate the request, type the
+ * handler and generate the OpenAPI document, so the three cannot drift apart.
+ *
+ * access: "public" (anyone), "any" (any person or token, the trainer included),
+ * "trainer" (trainer tokens and admins), or the lowest person role allowed.
+ */
+export type Access = "public" | "any" | "trainer" | UserRole;
+type Method = "get" | "post" | "patch" | "delete";
+
+export type Endpoint<P extends z.ZodType, B extends z.ZodType, R extends z.ZodType> = {
+  method: Method;
+  path: string; // express style, e.g. /users/:id
+  summary: string;
+  access: Access;
+  params?: P;
+  body?: B;
+  response: R;
+  status?: 200 | 201 | 204;
+  handler: (input: {
+    params: z.infer<P>;
+    body: z.infer<B>;
+    actor: Actor | null;
+    ctx: TandemContext;
+  }) => Promise<z.infer<R>>;
+};
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyEndpoint = Endpoint<any, any, any>;
+
+export function endpoint<P extends z.ZodType = z.ZodObject, B extends z.ZodType = z.ZodUndefined, R extends z.ZodType = z.ZodType>(
+  definition: Endpoint<P, B, R>,
+): Endpoint<P, B, R> {
+  return definition;
+}
+
+export function checkAccess(access: Access, actor: Actor | null): void {
+  if (access === "public") return;
+  if (!actor) throw new AppError("unauthenticated", "Sign in or send an API token (Authorization: Bearer tdm_…).");
+  if (access === "any") return;
+  if (access === "trainer") {
+    if (actor.role === "trainer" || actor.role === "admin") return;
+  } else if (hasRole(actor.role, access)) {
+    return;
+  }
+  throw new AppError("forbidden", "Your role does not allow this.");
+}
+
+/** Runs one endpoint for an Express request; errors go to the API error handler. */
+export async function runEndpoint(ep: AnyEndpoint, req: Request, res: Response, ctx: TandemContext): Promise<void> {
+  checkAccess(ep.access, ctx.actor);
+  const params = ep.params ? parseOr422(ep.params, req.params, "The path is not valid.") : {};
+  const body = ep.body ? parseOr422(ep.body, req.body, "The request body is not valid.") : undefined;
+  const result = await ep.handler({ params, body, actor: ctx.actor, ctx });
+  if (ep.status === 204) {
+    res.status(204).end();
+    return;
+  }
+  res.status(ep.status ?? 200).json(result);
+}
+
+function parseOr422<T extends z.ZodType>(schema: T, value: unknown, message: string): z.infer<T> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw AppError.fromZod(parsed.error, message);
+  return parsed.data;
+}
+
+const problemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    code: z.string(),
+    detail: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .meta({ id: "Problem" });
+
+export function buildOpenApiDocument(endpoints: AnyEndpoint[], base: string): unknown {
+  const registry = new OpenAPIRegistry();
+  const bearer = registry.registerComponent("securitySchemes", "bearerToken", { type: "http", scheme: "bearer" });
+  const cookie = registry.registerComponent("securitySchemes", "sessionCookie", { type: "apiKey", in: "cookie", name: "tandem_session" });
+  const problem = { description: "Problem document (RFC 9457)", content: { "application/problem+json": { schema: problemSchema } } };
+  for (const ep of endpoints) {
+    registry.registerPath({
+      method: ep.method,
+      path: base + ep.path.replace(/:(\w+)/g, "{$1}"),
+      summary: ep.summary,
+      description: `Access: ${ep.access}.`,
+      security: ep.access === "public" ? [] : [{ [bearer.name]: [] }, { [cookie.name]: [] }],
+      request: {
+        ...(ep.params ? { params: ep.params } : {}),
+        ...(ep.body ? { body: { content: { "application/json": { schema: ep.body } } } } : {}),
+      },
+      responses: {
+        [ep.status ?? 200]:
+          ep.status === 204
+            ? { description: "Done" }
+            : { description: "Success", content: { "application/json": { schema: ep.response } } },
+        400: problem,
+        401: problem,
+        403: problem,
+        422: problem,
+      },
+    });
+  }
+  return new OpenApiGeneratorV31(registry.definitions).generateDocument({
+    openapi: "3.1.0",
+    info: { title: "Tandem API", version: "1", description: "Human-feedback labeling and RLHF. Errors are problem documents with a stable `code`." },
+    servers: [{ url: "/" }],
+  });
+}

@@ -1,0 +1,130 @@
+/**
+ * `npm start`: one command from a fresh clone to a running Tandem.
+ * 1. validate the environment  2. build the UI if needed  3. start embedded PostgreSQL
+ * (unless DATABASE_URL is set)  4. migrate  5. create the first admin  6. serve.
+ */
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import type { ServerBuild } from "react-router";
+import { ensureFirstAdmin } from "../auth/users.server.ts";
+import { generatePassword } from "../auth/secrets.server.ts";
+import { ConfigError, loadConfig, type Config } from "../config.server.ts";
+import { createDb, createPool, migrateToLatest } from "../db/database.server.ts";
+import { startEmbeddedPostgres, type EmbeddedDatabase } from "../db/embedded-postgres.server.ts";
+import { createTandemServer, type ServerDeps } from "../http/create-server.server.ts";
+import { createLogger } from "../lib/logger.server.ts";
+
+let config: Config;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    process.exit(1);
+  }
+  throw error;
+}
+
+const dev = process.env.TANDEM_DEV === "1";
+const log = createLogger(config.LOG_LEVEL);
+let embedded: EmbeddedDatabase | undefined;
+let shuttingDown = false;
+let closeServer: (() => Promise<void>) | undefined;
+const pendingCleanup: Array<() => Promise<void>> = [];
+
+async function shutdown(signal: string, code = 0): Promise<void> {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  log.info({ signal }, "shutting down");
+  // A stuck step must not keep the process (and postgres) alive forever.
+  setTimeout(() => {
+    log.error("shutdown took over 10 s; forcing exit");
+    process.exit(1);
+  }, 10_000).unref();
+  try {
+    await closeServer?.();
+    for (const step of pendingCleanup.reverse()) await step();
+    await embedded?.stop();
+  } catch (error) {
+    log.error({ err: error }, "error during shutdown");
+    code = 1;
+  }
+  log.info("stopped");
+  process.exit(code);
+}
+process.on("SIGINT", () => void shutdown("SIGINT"));
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+
+async function main(): Promise<void> {
+  const build = dev ? undefined : await loadProductionBuild();
+
+  let databaseUrl = config.DATABASE_URL;
+  if (!databaseUrl) {
+    embedded = await startEmbeddedPostgres(path.join(config.TANDEM_DATA_DIR), log);
+    databaseUrl = embedded.url;
+  }
+  const pool = createPool(databaseUrl);
+  // An idle client losing its server must be logged, not crash the process.
+  pool.on("error", (error) => log.warn({ err: error }, "idle database connection failed"));
+  const db = createDb(pool);
+  pendingCleanup.push(() => db.destroy());
+
+  const migrated = await migrateToLatest(db);
+  log.info({ applied: migrated.results?.map((r) => r.migrationName) ?? [] }, "database migrated");
+
+  const admin = await ensureFirstAdmin(db, config.TANDEM_ADMIN_EMAIL, config.TANDEM_ADMIN_PASSWORD, generatePassword);
+
+  const deps: ServerDeps = { config, db, pool, log, build: build ?? (() => Promise.reject(new Error("no build"))) };
+  if (dev) Object.assign(deps, await viteDevMiddleware());
+  const server = createTandemServer(deps);
+  closeServer = server.close;
+  await new Promise<void>((resolve, reject) => {
+    server.httpServer.once("error", reject);
+    server.httpServer.listen(config.PORT, config.HOST, () => resolve());
+  });
+  const address = server.httpServer.address();
+  const port = typeof address === "object" && address ? address.port : config.PORT;
+  const host = config.HOST === "0.0.0.0" || config.HOST === "::" ? "localhost" : config.HOST;
+
+  console.log(`\nTandem is running at http://${host}:${port}`);
+  console.log(`Database: ${embedded ? `embedded PostgreSQL (data in ${config.TANDEM_DATA_DIR})` : "DATABASE_URL"}`);
+  if (admin.created) {
+    console.log(`First admin: ${admin.email}`);
+    if (admin.generated) console.log(`Password:    ${admin.password}   (shown once: keep it, or change it under Account)`);
+  }
+  console.log("Press Ctrl-C to stop.\n");
+}
+
+/** Builds the UI when there is no build yet or the sources are newer than it. */
+async function loadProductionBuild(): Promise<ServerBuild> {
+  const entry = path.resolve("build/server/index.js");
+  if (!fs.existsSync(entry) || newestMtime("app") > fs.statSync(entry).mtimeMs) {
+    log.info("building the web UI (first start or changed sources)");
+    execFileSync(path.resolve("node_modules/.bin/react-router"), ["build"], { stdio: ["ignore", "ignore", "inherit"] });
+  }
+  return (await import(entry)) as ServerBuild;
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) newest = Math.max(newest, fs.statSync(path.join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return newest;
+}
+
+async function viteDevMiddleware(): Promise<Pick<ServerDeps, "build" | "before">> {
+  const vite = await import("vite");
+  const server = await vite.createServer({ server: { middlewareMode: true } });
+  pendingCleanup.push(() => server.close());
+  return {
+    before: server.middlewares,
+    build: () => server.ssrLoadModule("virtual:react-router/server-build") as Promise<ServerBuild>,
+  };
+}
+
+main().catch((error: unknown) => {
+  log.fatal({ err: error }, "Tandem failed to start");
+  void shutdown("startup-failure", 1);
+});

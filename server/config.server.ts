@@ -1,0 +1,57 @@
+import path from "node:path";
+import { z } from "zod";
+
+/**
+ * Every setting Tandem reads from the environment, validated once at start.
+ * A bad value stops the process with one message naming every bad variable.
+ */
+const booleanFlag = z
+  .enum(["0", "1", "true", "false"])
+  .transform((value) => value === "1" || value === "true");
+
+export const configSchema = z.object({
+  NODE_ENV: z.enum(["development", "production", "test"]).default("production"),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  HOST: z.string().min(1).default("127.0.0.1"),
+  DATABASE_URL: z
+    .url({ protocol: /^postgres(ql)?$/, error: "must be a postgres:// or postgresql:// URL" })
+    .optional(),
+  TANDEM_DATA_DIR: z.string().min(1).default(".tandem"),
+  TANDEM_ADMIN_EMAIL: z.email().default("admin@tandem.local"),
+  TANDEM_ADMIN_PASSWORD: z.string().min(12, "must be at least 12 characters").optional(),
+  TANDEM_PUBLIC_URL: z.url().optional(),
+  TANDEM_TRUST_PROXY: booleanFlag.default(false),
+  TANDEM_SOCKET_ADAPTER: z.enum(["memory", "postgres"]).default("memory"),
+  TANDEM_SESSION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+  TANDEM_LOGIN_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(5),
+  TANDEM_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, "must look like 100kb or 2mb").default("1mb"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+});
+
+const SECRET_VARIABLES = new Set(["DATABASE_URL", "TANDEM_ADMIN_PASSWORD"]);
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`Tandem cannot start: bad environment variables\n${issues.map((issue) => `  - ${issue}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings count as unset, the way shells and .env files usually mean them.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
+  const result = configSchema.safeParse(present);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const name = String(issue.path[0]);
+        // Never echo a secret back into a terminal or a log.
+        const shown = SECRET_VARIABLES.has(name) ? "(hidden)" : JSON.stringify(present[name] ?? null);
+        return `${name}: ${issue.message} (got ${shown})`;
+      }),
+    );
+  }
+  return { ...result.data, TANDEM_DATA_DIR: path.resolve(result.data.TANDEM_DATA_DIR) };
+}

@@ -1,0 +1,112 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from "kysely";
+
+/**
+ * The TypeScript view of the migrated schema. tests/integration/schema.test.ts compares
+ * `schemaColumns` below with information_schema, and the type-level check at the bottom
+ * keeps `schemaColumns` and `Database` naming the same columns.
+ */
+export type UserRole = "labeler" | "reviewer" | "researcher" | "admin";
+export type TokenRole = UserRole | "trainer";
+
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+// Postgres bigint arrives from `pg` as a string; ids are passed around as strings.
+type Id = ColumnType<string, never, never>;
+
+export interface UsersTable {
+  id: Id;
+  email: string;
+  name: string;
+  password_hash: string;
+  role: UserRole;
+  active: Generated<boolean>;
+  created_at: CreatedAt;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export interface SessionsTable {
+  id: string;
+  user_id: string;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+  user_agent: string | null;
+  ip: string | null;
+}
+
+export interface ApiTokensTable {
+  id: Id;
+  user_id: string;
+  name: string;
+  token_hash: string;
+  token_prefix: string;
+  role: TokenRole;
+  created_at: CreatedAt;
+  last_used_at: ColumnType<Date | null, never, Date | string>;
+  revoked_at: ColumnType<Date | null, never, Date | string>;
+}
+
+export interface AuditLogTable {
+  id: Id;
+  actor_user_id: string | null;
+  action: string;
+  target: string | null;
+  details: ColumnType<Record<string, unknown>, string | undefined, never>;
+  created_at: CreatedAt;
+}
+
+export interface RateLimitsTable {
+  key: string;
+  points: Generated<number>;
+  expire: string | null;
+}
+
+export interface SocketIoAttachmentsTable {
+  id: Generated<string>;
+  created_at: ColumnType<Date | null, never, never>;
+  payload: Buffer | null;
+}
+
+export interface Database {
+  users: UsersTable;
+  sessions: SessionsTable;
+  api_tokens: ApiTokensTable;
+  audit_log: AuditLogTable;
+  rate_limits: RateLimitsTable;
+  socket_io_attachments: SocketIoAttachmentsTable;
+}
+
+export type User = Selectable<UsersTable>;
+export type NewUser = Insertable<UsersTable>;
+export type UserUpdate = Updateable<UsersTable>;
+export type ApiToken = Selectable<ApiTokensTable>;
+
+/** Column name → Postgres data_type as information_schema.columns reports it. */
+export const schemaColumns = {
+  users: {
+    id: "bigint", email: "text", name: "text", password_hash: "text", role: "text", active: "boolean",
+    created_at: "timestamp with time zone", updated_at: "timestamp with time zone",
+  },
+  sessions: {
+    id: "text", user_id: "bigint", created_at: "timestamp with time zone", expires_at: "timestamp with time zone",
+    user_agent: "text", ip: "text",
+  },
+  api_tokens: {
+    id: "bigint", user_id: "bigint", name: "text", token_hash: "text", token_prefix: "text", role: "text",
+    created_at: "timestamp with time zone", last_used_at: "timestamp with time zone", revoked_at: "timestamp with time zone",
+  },
+  audit_log: {
+    id: "bigint", actor_user_id: "bigint", action: "text", target: "text", details: "jsonb",
+    created_at: "timestamp with time zone",
+  },
+  rate_limits: { key: "character varying", points: "integer", expire: "bigint" },
+  socket_io_attachments: { id: "bigint", created_at: "timestamp with time zone", payload: "bytea" },
+} as const;
+
+// Compile-time: every table and column of Database is in schemaColumns, and nothing else is.
+type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A] ? true : false) : false;
+type ColumnsMatch = { [T in keyof Database]: SameKeys<Database[T], (typeof schemaColumns)[T]> };
+const _tablesMatch: SameKeys<Database, typeof schemaColumns> = true;
+const _columnsMatch: ColumnsMatch = { users: true, sessions: true, api_tokens: true, audit_log: true, rate_limits: true,
+  socket_io_attachments: true };
+void _tablesMatch;
+void _columnsMatch;

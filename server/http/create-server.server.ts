@@ -1,0 +1,221 @@
+import http from "node:http";
+import path from "node:path";
+import { createRequestHandler } from "@react-router/express";
+import { parse as parseCookies } from "cookie";
+import express, { type NextFunction, type Request, type Response } from "express";
+import type { ServerBuild } from "react-router";
+import type pg from "pg";
+import type { Logger } from "pino";
+import type { TandemContext } from "../../app/context.ts";
+import type { Actor } from "../auth/actor.ts";
+import { createLoginLimiter } from "../auth/login.server.ts";
+import { hasRole } from "../auth/roles.ts";
+import { findSessionUser, SESSION_COOKIE } from "../auth/sessions.server.ts";
+import { findTokenActor } from "../auth/tokens.server.ts";
+import type { Config } from "../config.server.ts";
+import type { Db } from "../db/database.server.ts";
+import { AppError, toProblem } from "../lib/app-error.ts";
+import { buildOpenApiDocument, runEndpoint } from "../api/endpoint.server.ts";
+import { v1Endpoints } from "../api/v1-endpoints.server.ts";
+import { attachSocketServer } from "../socket/socket-server.server.ts";
+import { csrfGuard } from "./csrf.server.ts";
+import { createMetrics, routeGroup } from "./metrics.server.ts";
+
+export type ServerDeps = {
+  config: Config;
+  db: Db;
+  pool: pg.Pool;
+  log: Logger;
+  /** The React Router build, or a loader for it (dev mode re-imports on change). */
+  build: ServerBuild | (() => Promise<ServerBuild>);
+  /** Extra Express middleware mounted before the app (Vite's in dev mode). */
+  before?: express.RequestHandler;
+  clientDir?: string;
+};
+
+export type TandemServer = { httpServer: http.Server; close: () => Promise<void> };
+
+type Locals = { actor: Actor | null };
+
+export function createTandemServer(deps: ServerDeps): TandemServer {
+  const { config, db, log } = deps;
+  const app = express();
+  const httpServer = http.createServer(app);
+  const metrics = createMetrics();
+  const loginLimiter = createLoginLimiter(deps.pool, config.TANDEM_LOGIN_ATTEMPTS);
+  const io = attachSocketServer(httpServer, { db, pool: deps.pool, log, config, metrics });
+
+  app.disable("x-powered-by");
+  app.set("trust proxy", config.TANDEM_TRUST_PROXY);
+
+  // 1. Access log + metrics for every request.
+  app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on("finish", () => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const urlPath = req.originalUrl.split("?")[0] ?? "/";
+      const group = routeGroup(urlPath);
+      metrics.httpRequests.inc({ method: req.method, group, status: String(res.statusCode) });
+      metrics.httpDuration.observe({ group }, seconds);
+      if (group !== "/assets") log.info({ method: req.method, path: urlPath, status: res.statusCode, ms: Math.round(seconds * 1000) }, "request");
+    });
+    next();
+  });
+
+  // 2. Security headers. Pages are never framed; sniffing is off.
+  app.use((_req, res, next) => {
+    res.setHeader("X-Content-Type-Options", "nosniff");
+    res.setHeader("X-Frame-Options", "DENY");
+    res.setHeader("Referrer-Policy", "same-origin");
+    res.setHeader("Cross-Origin-Opener-Policy", "same-origin");
+    next();
+  });
+
+  // 3. Static files first: they need no session lookup.
+  const clientDir = deps.clientDir ?? path.resolve("build/client");
+  app.use("/assets", express.static(path.join(clientDir, "assets"), { immutable: true, maxAge: "1y", fallthrough: false }));
+  app.use(express.static(clientDir, { maxAge: "1h", index: false }));
+  if (deps.before) app.use(deps.before);
+
+  // 4. Oversized bodies are refused before anyone reads them (forms included, not only JSON).
+  const limitBytes = parseSize(config.TANDEM_BODY_LIMIT);
+  app.use((req, _res, next) => {
+    const length = Number(req.headers["content-length"] ?? 0);
+    next(length > limitBytes ? new AppError("payload_too_large", `The request body is larger than ${config.TANDEM_BODY_LIMIT}.`) : undefined);
+  });
+
+  // 5. Who is asking: session cookie or bearer token.
+  app.use(async (req, res: Response<unknown, Locals>, next) => {
+    try {
+      res.locals.actor = await resolveActor(db, req);
+      next();
+    } catch (error) {
+      next(error);
+    }
+  });
+
+  // 6. CSRF: cookie-carrying mutations must come from our own origin.
+  app.use(csrfGuard((req) => allowedOrigins(config, req)));
+
+  const contextFor = (req: Request, res: Response<unknown, Locals>): TandemContext => ({
+    actor: res.locals.actor,
+    db,
+    io,
+    log,
+    config,
+    loginLimiter,
+    clientIp: req.ip ?? "unknown",
+    secureCookies: req.secure || config.TANDEM_PUBLIC_URL?.startsWith("https:") === true,
+  });
+
+  // 7. Operations.
+  app.get("/healthz", async (_req, res) => {
+    try {
+      await db.selectNoFrom((eb) => eb.val(1).as("one")).execute();
+      res.json({ status: "ok", database: "ok" });
+    } catch (error) {
+      log.error({ err: error }, "health check failed");
+      res.status(503).json({ status: "unavailable", database: "unreachable" });
+    }
+  });
+  app.get("/metrics", async (_req, res: Response<unknown, Locals>, next) => {
+    // Metrics reveal traffic and load: admins and admin tokens (a Prometheus bearer) only.
+    const actor = res.locals.actor;
+    if (!actor) return next(new AppError("unauthenticated", "Send an admin API token."));
+    if (!hasRole(actor.role, "admin")) return next(new AppError("forbidden", "Your role does not allow this."));
+    res.setHeader("Content-Type", metrics.registry.contentType);
+    res.send(await metrics.registry.metrics());
+  });
+
+  // 8. JSON API.
+  const api = express.Router();
+  api.use((req, _res, next) => {
+    const hasBody = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
+    if (hasBody && !req.is("application/json")) {
+      return next(new AppError("unsupported_media_type", "Send the body as application/json."));
+    }
+    next();
+  });
+  api.use(express.json({ limit: config.TANDEM_BODY_LIMIT, strict: true }));
+  const openApi = buildOpenApiDocument(v1Endpoints, "/api/v1");
+  api.get("/openapi.json", (_req, res) => void res.json(openApi));
+  for (const ep of v1Endpoints) {
+    api[ep.method](ep.path, (req: Request, res: Response<unknown, Locals>, next: NextFunction) => {
+      runEndpoint(ep, req, res, contextFor(req, res)).catch(next);
+    });
+  }
+  api.use((req, _res, next) => next(new AppError("not_found", `No API endpoint ${req.method} ${req.baseUrl}${req.path}.`)));
+  app.use("/api/v1", api);
+  app.use("/api", (req, _res, next) => next(new AppError("not_found", `No API endpoint ${req.method} ${req.originalUrl}.`)));
+
+  // 9. Every page: React Router (its splat route renders the 404 page).
+  app.all(
+    "/{*path}",
+    createRequestHandler({
+      build: deps.build,
+      mode: config.NODE_ENV,
+      getLoadContext: (req, res) => contextFor(req, res as Response<unknown, Locals>),
+    }),
+  );
+
+  // 10. Errors: expected ones become problem documents; the rest are logged, never shown raw.
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const appError = toAppError(error);
+    if (appError.code === "internal") log.error({ err: error, method: req.method, path: req.path }, "unhandled error");
+    if (appError.retryAfterSeconds) res.setHeader("Retry-After", String(appError.retryAfterSeconds));
+    const problem = toProblem(appError);
+    if (req.accepts(["json", "html"]) === "html" && !req.path.startsWith("/api/")) {
+      res.status(problem.status).type("html").send(errorPage(problem.title, problem.detail));
+      return;
+    }
+    res.status(problem.status).type("application/problem+json").send(JSON.stringify(problem));
+  });
+
+  const close = async () => {
+    await new Promise<void>((resolve) => {
+      io.close(() => resolve());
+    });
+    httpServer.closeAllConnections();
+  };
+  return { httpServer, close };
+}
+
+async function resolveActor(db: Db, req: Request): Promise<Actor | null> {
+  const auth = req.headers.authorization;
+  if (auth?.startsWith("Bearer ")) {
+    const actor = await findTokenActor(db, auth.slice(7).trim());
+    if (!actor) throw new AppError("unauthenticated", "The API token is unknown or revoked.");
+    return actor;
+  }
+  const cookieValue = req.headers.cookie ? parseCookies(req.headers.cookie)[SESSION_COOKIE] : undefined;
+  if (!cookieValue) return null;
+  const found = await findSessionUser(db, cookieValue);
+  return found ? { kind: "session", user: found.user, role: found.user.role, sessionId: found.sessionId } : null;
+}
+
+function allowedOrigins(config: Config, req: Request): string[] {
+  const origins = [`${req.protocol}://${req.get("host")}`];
+  if (config.TANDEM_PUBLIC_URL) origins.push(new URL(config.TANDEM_PUBLIC_URL).origin);
+  return origins;
+}
+
+function toAppError(error: unknown): AppError {
+  if (error instanceof AppError) return error;
+  const bodyError = error as { type?: string; status?: number };
+  if (bodyError.type === "entity.too.large") return new AppError("payload_too_large", "The request body is too large.");
+  if (bodyError.type === "entity.parse.failed") return new AppError("bad_request", "The request body is not valid JSON.");
+  if (bodyError.status === 404) return new AppError("not_found", "Not found.");
+  return new AppError("internal", "Something went wrong on our side. It has been logged.");
+}
+
+function parseSize(size: string): number {
+  const match = /^(\d+)(b|kb|mb)$/i.exec(size);
+  if (!match) throw new Error(`bad size ${size}`);
+  const unit = { b: 1, kb: 1024, mb: 1024 * 1024 }[match[2]!.toLowerCase() as "b" | "kb" | "mb"];
+  return Number(match[1]) * unit;
+}
+
+function errorPage(title: string, detail: string): string {
+  const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escape(title)} · Tandem</title></head><body style="font-family:system-ui;max-width:40rem;margin:4rem auto;padding:0 1rem"><main><h1>${escape(title)}</h1><p>${escape(detail)}</p><p><a href="/">Back to Tandem</a></p></main></body></html>`;
+}

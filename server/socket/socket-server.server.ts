@@ -1,0 +1,81 @@
+import type http from "node:http";
+import { createAdapter } from "@socket.io/postgres-adapter";
+import { parse as parseCookies } from "cookie";
+import type pg from "pg";
+import type { Logger } from "pino";
+import { Server } from "socket.io";
+import { z } from "zod";
+import type { TandemIo } from "../../app/context.ts";
+import type { Ack, RoomName } from "../../app/lib/socket-events.ts";
+import { findSessionUser, SESSION_COOKIE } from "../auth/sessions.server.ts";
+import type { Config } from "../config.server.ts";
+import type { Db } from "../db/database.server.ts";
+import type { Metrics } from "../http/metrics.server.ts";
+import type { SocketData } from "../../app/lib/socket-events.ts";
+
+const roomPayload = z.object({ room: z.string().regex(/^(user|project|round):\d{1,18}$/, "unknown room name") });
+
+/**
+ * Decides whether a socket may join a room. Only `user:<own id>` exists today; project and
+ * round rooms get their checks with the features that create projects and rounds.
+ */
+export async function mayJoinRoom(_db: Db, socket: SocketData, room: RoomName): Promise<boolean> {
+  const [kind, id] = room.split(":");
+  if (kind === "user") return id === socket.userId;
+  return false;
+}
+
+export function attachSocketServer(
+  httpServer: http.Server,
+  deps: { db: Db; pool: pg.Pool; log: Logger; config: Config; metrics: Metrics },
+): TandemIo {
+  const io: TandemIo = new Server(httpServer, { serveClient: false, maxHttpBufferSize: 1e6 });
+  if (deps.config.TANDEM_SOCKET_ADAPTER === "postgres") {
+    // Several server instances share broadcasts through LISTEN/NOTIFY.
+    io.adapter(createAdapter(deps.pool, { errorHandler: (err) => deps.log.error({ err }, "socket.io adapter") }));
+  }
+
+  // Only signed-in people get a socket; the session cookie rides along with the handshake.
+  io.use(async (socket, next) => {
+    try {
+      const cookieHeader = socket.handshake.headers.cookie;
+      const value = cookieHeader ? parseCookies(cookieHeader)[SESSION_COOKIE] : undefined;
+      const found = value ? await findSessionUser(deps.db, value) : null;
+      if (!found) return next(new Error("unauthenticated"));
+      socket.data = { userId: found.user.id, role: found.user.role };
+      next();
+    } catch (error) {
+      deps.log.error({ err: error }, "socket authentication failed");
+      next(new Error("internal"));
+    }
+  });
+
+  io.on("connection", (socket) => {
+    deps.metrics.socketConnections.inc();
+    void socket.join(`user:${socket.data.userId}`);
+
+    socket.on("room:join", async (payload, ack) => {
+      const reply = typeof ack === "function" ? ack : () => undefined;
+      const parsed = roomPayload.safeParse(payload);
+      if (!parsed.success) return reply(refuse("bad_request", parsed.error.issues[0]?.message ?? "invalid payload"));
+      const room = parsed.data.room as RoomName;
+      if (!(await mayJoinRoom(deps.db, socket.data, room))) return reply(refuse("forbidden", "You may not join this room."));
+      await socket.join(room);
+      socket.emit("room:joined", { room });
+      reply({ ok: true });
+    });
+
+    socket.on("room:leave", async (payload, ack) => {
+      const reply = typeof ack === "function" ? ack : () => undefined;
+      const parsed = roomPayload.safeParse(payload);
+      if (!parsed.success) return reply(refuse("bad_request", parsed.error.issues[0]?.message ?? "invalid payload"));
+      await socket.leave(parsed.data.room);
+      reply({ ok: true });
+    });
+  });
+  return io;
+}
+
+function refuse(code: string, message: string): Ack {
+  return { ok: false, code, message };
+}

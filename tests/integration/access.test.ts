@@ -1,0 +1,135 @@
+/**
+ * Walks every page route and every API endpoint as each role (and anonymous, and API
+ * tokens) and checks allow/deny against the table below. A new route or endpoint fails
+ * this test until it is added to the table, so no route ships without a decided role.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import routes from "../../app/routes.ts";
+import { v1Endpoints } from "../../server/api/v1-endpoints.server.ts";
+import type { UserRole } from "../../server/db/schema.ts";
+import { startTestServer, type HttpClient, type TestServer } from "../support/test-server.ts";
+
+type Who = "anonymous" | UserRole;
+const people: Who[] = ["anonymous", "labeler", "reviewer", "researcher", "admin"];
+const atLeast = (role: UserRole): Who[] => people.slice(people.indexOf(role));
+
+/** Page (GET) → who gets the page (200). Others: anonymous → login redirect, people → 403. */
+const pageAccess: Record<string, { allowed: Who[]; path: string; anonymousStatus?: number }> = {
+  login: { path: "/login", allowed: ["anonymous"] }, // signed-in people are sent on (302)
+  logout: { path: "/logout", allowed: [] }, // GET only redirects; signing out is a POST
+  theme: { path: "/theme", allowed: [] },
+  "(index)": { path: "/", allowed: atLeast("labeler") },
+  account: { path: "/account", allowed: atLeast("labeler") },
+  "admin/users": { path: "/admin/users", allowed: ["admin"] },
+  "admin/tokens": { path: "/admin/tokens", allowed: ["admin"] },
+  "*": { path: "/no/such/page", allowed: [] }, // 404 for everyone
+};
+
+/** API endpoint → who may call it ("trainer" = a trainer token; "admin-token" = an admin token). */
+const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
+  "GET /me": ["labeler", "reviewer", "researcher", "admin", "trainer", "admin-token"],
+  "GET /users": ["admin", "admin-token"],
+  "POST /users": ["admin", "admin-token"],
+  "PATCH /users/:id": ["admin", "admin-token"],
+  "POST /me/logout-everywhere": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
+  "GET /tokens": ["admin", "admin-token"],
+  "POST /tokens": ["admin", "admin-token"],
+  "DELETE /tokens/:id": ["admin", "admin-token"],
+};
+
+let server: TestServer;
+before(async () => {
+  server = await startTestServer();
+});
+after(() => server.stop());
+
+function flattenRoutes(entries: typeof routes, prefix = ""): string[] {
+  return entries.flatMap((entry) => {
+    const here = entry.index ? "(index)" : entry.path !== undefined ? (prefix ? `${prefix}/${entry.path}` : entry.path) : prefix;
+    const children = entry.children ? flattenRoutes(entry.children, entry.path ?? prefix) : [];
+    return entry.path !== undefined || entry.index ? [here, ...children] : children;
+  });
+}
+
+test("every page route and API endpoint has an access rule in this test", () => {
+  assert.deepEqual(flattenRoutes(routes).sort(), Object.keys(pageAccess).sort());
+  assert.deepEqual(v1Endpoints.map((ep) => `${ep.method.toUpperCase()} ${ep.path}`).sort(), Object.keys(apiAccess).sort());
+});
+
+async function clientFor(who: Who): Promise<HttpClient> {
+  return who === "anonymous" ? server.client() : (await server.newUser(who)).client;
+}
+
+test("page routes allow and deny by role", async () => {
+  const clients = Object.fromEntries(await Promise.all(people.map(async (who) => [who, await clientFor(who)] as const)));
+  for (const [name, rule] of Object.entries(pageAccess)) {
+    for (const who of people) {
+      const response = await clients[who]!.get(rule.path, { accept: "text/html" });
+      const label = `${who} GET ${rule.path} (${name})`;
+      if (rule.allowed.includes(who)) {
+        assert.equal(response.status, 200, label);
+      } else if (name === "*") {
+        assert.equal(response.status, 404, label);
+      } else if (name === "login" || name === "logout" || name === "theme") {
+        assert.equal(response.status, 302, label);
+      } else if (who === "anonymous") {
+        assert.equal(response.status, 302, label);
+        assert.match(response.headers.get("location") ?? "", /^\/login\?redirectTo=/, label);
+      } else {
+        assert.equal(response.status, 403, label);
+      }
+    }
+  }
+});
+
+test("admin page actions refuse everyone but admins and change nothing", async () => {
+  for (const who of people.filter((w) => w !== "admin")) {
+    const client = await clientFor(who);
+    const email = `should-not-exist-${who}@example.test`;
+    const create = await client.postForm("/admin/users", { intent: "create", email, name: "X", role: "admin", password: "long-enough-password" });
+    assert.equal(create.status, who === "anonymous" ? 302 : 403, `${who} POST /admin/users`);
+    const token = await client.postForm("/admin/tokens", { intent: "create", name: "x", role: "admin" });
+    assert.equal(token.status, who === "anonymous" ? 302 : 403, `${who} POST /admin/tokens`);
+    assert.equal(await server.db.selectFrom("users").select("id").where("email", "=", email).executeTakeFirst(), undefined);
+  }
+});
+
+test("API endpoints allow and deny by role, for sessions and tokens", async () => {
+  const callers = [...people, "trainer", "admin-token"] as const;
+  for (const ep of v1Endpoints) {
+    const key = `${ep.method.toUpperCase()} ${ep.path}`;
+    const allowed = apiAccess[key]!;
+    for (const who of callers) {
+      // Fresh callers per endpoint: logout-everywhere must not end the next check's session.
+      let client: HttpClient;
+      let headers: Record<string, string> = {};
+      if (who === "trainer" || who === "admin-token") {
+        client = server.client();
+        headers = { authorization: `Bearer ${await server.newToken(who === "trainer" ? "trainer" : "admin")}` };
+      } else {
+        client = await clientFor(who);
+      }
+      const response = await client.json(ep.method.toUpperCase(), "/api/v1" + ep.path.replace(":id", "999999999"), ep.body ? {} : undefined, headers);
+      const label = `${who} ${key} → ${response.status}`;
+      if (allowed.includes(who)) {
+        assert.ok(![401, 403].includes(response.status), label);
+      } else {
+        assert.equal(response.status, who === "anonymous" ? 401 : 403, label);
+        const problem = (await response.json()) as { code: string };
+        assert.equal(problem.code, who === "anonymous" ? "unauthenticated" : "forbidden", label);
+      }
+    }
+  }
+});
+
+test("operations endpoints: /healthz is public, /metrics needs an admin", async () => {
+  const anonymous = server.client();
+  assert.equal((await anonymous.get("/healthz")).status, 200);
+  assert.equal((await anonymous.get("/metrics")).status, 401);
+  assert.equal((await (await clientFor("researcher")).get("/metrics")).status, 403);
+  assert.equal((await anonymous.get("/metrics", { authorization: `Bearer ${await server.newToken("trainer")}` })).status, 403);
+  const metrics = await (await clientFor("admin")).get("/metrics");
+  assert.equal(metrics.status, 200);
+  assert.match(await metrics.text(), /tandem_http_requests_total/);
+});

@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { io as connect, type Socket } from "socket.io-client";
+import type { Ack, ClientToServerEvents, ServerToClientEvents } from "../../app/lib/socket-events.ts";
+import { startTestServer, type TestServer } from "../support/test-server.ts";
+
+let server: TestServer;
+const open: Socket[] = [];
+before(async () => {
+  server = await startTestServer();
+});
+after(async () => {
+  for (const socket of open) socket.close();
+  await server.stop();
+});
+
+type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+function socketWith(cookie?: string): ClientSocket {
+  const socket: ClientSocket = connect(server.url, { transports: ["websocket"], extraHeaders: cookie ? { cookie } : {}, reconnection: false });
+  open.push(socket);
+  return socket;
+}
+const connected = (socket: ClientSocket) =>
+  new Promise<void>((resolve, reject) => {
+    socket.once("connect", () => resolve());
+    socket.once("connect_error", reject);
+  });
+const join = (socket: ClientSocket, room: unknown) =>
+  new Promise<Ack>((resolve) => socket.emit("room:join", { room } as { room: string }, resolve));
+
+test("a socket without a valid session cookie is refused", async () => {
+  await assert.rejects(connected(socketWith()), /unauthenticated/);
+  await assert.rejects(connected(socketWith("tandem_session=forged")), /unauthenticated/);
+});
+
+test("a signed-in socket may join its own user room only, and bad payloads are refused", async () => {
+  const alice = await server.newUser("labeler");
+  const bob = await server.newUser("admin");
+  const socket = socketWith(`tandem_session=${alice.client.cookies.get("tandem_session")}`);
+  await connected(socket);
+  assert.deepEqual(await join(socket, `user:${alice.id}`), { ok: true });
+  const foreign = await join(socket, `user:${bob.id}`);
+  assert.equal(foreign.ok, false);
+  assert.equal(!foreign.ok && foreign.code, "forbidden");
+  const malformed = await join(socket, { nested: "object" });
+  assert.equal(!malformed.ok && malformed.code, "bad_request");
+  const unknownKind = await join(socket, "admin:1");
+  assert.equal(!unknownKind.ok && unknownKind.code, "bad_request");
+});
+
+test("signing out everywhere pushes session:ended and disconnects the socket", async () => {
+  const carol = await server.newUser("reviewer");
+  const socket = socketWith(`tandem_session=${carol.client.cookies.get("tandem_session")}`);
+  await connected(socket);
+  const ended = new Promise<string>((resolve) => socket.once("session:ended", (payload) => resolve(payload.reason)));
+  const disconnected = new Promise<void>((resolve) => socket.once("disconnect", () => resolve()));
+  const response = await carol.client.json("POST", "/api/v1/me/logout-everywhere");
+  assert.equal(response.status, 200);
+  assert.equal(await ended, "logout");
+  await disconnected;
+  await assert.rejects(connected(socketWith(`tandem_session=${carol.client.cookies.get("tandem_session")}`)), /unauthenticated/);
+});
