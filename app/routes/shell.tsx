@@ -1,5 +1,6 @@
-import { Form, NavLink, Outlet, useLocation } from "react-router";
+import { Form, NavLink, Outlet, useLocation, useRouteLoaderData } from "react-router";
 import type { Route } from "./+types/shell";
+import type { loader as rootLoader } from "../root.tsx";
 import { hasRole } from "../../server/auth/roles.ts";
 import { roleLabels } from "../../server/auth/roles.ts";
 import { requireUser } from "../lib/auth.server.ts";
@@ -19,6 +20,7 @@ const linkClass = ({ isActive }: { isActive: boolean }) =>
 export default function Shell({ loaderData }: Route.ComponentProps) {
   const { user, nav } = loaderData;
   const location = useLocation();
+  const theme = useRouteLoaderData<typeof rootLoader>("root")?.theme ?? "system";
   useSessionSocket();
   const links = nav.map((item) => (
     <li key={item.to}>
@@ -46,7 +48,8 @@ export default function Shell({ loaderData }: Route.ComponentProps) {
               <select
                 id="theme-select"
                 name="theme"
-                defaultValue="system"
+                key={theme}
+                defaultValue={theme}
                 onChange={(event) => event.currentTarget.form?.requestSubmit()}
                 className="rounded-md border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-900"
               >
