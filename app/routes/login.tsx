@@ -12,8 +12,10 @@ export const meta: Route.MetaFunction = () => [{ title: "Sign in · Tandem" }];
 
 // Document responses carry only the headers a route passes on: keep Retry-After on a 429.
 export const headers: Route.HeadersFunction = ({ actionHeaders }) => {
+  const headers = new Headers();
   const retryAfter = actionHeaders.get("Retry-After");
-  return retryAfter ? { "Retry-After": retryAfter } : {};
+  if (retryAfter) headers.set("Retry-After", retryAfter);
+  return headers;
 };
 
 export function loader({ context, request }: Route.LoaderArgs) {
