@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { io as connect, type Socket } from "socket.io-client";
 import type { Ack, ClientToServerEvents, ServerToClientEvents } from "../../app/lib/socket-events.ts";
-import { startTestServer, type TestServer } from "../support/test-server.ts";
+import { HttpClient, startTestServer, type TestServer } from "../support/test-server.ts";
 
 let server: TestServer;
 const open: Socket[] = [];
@@ -59,4 +59,30 @@ test("signing out everywhere pushes session:ended and disconnects the socket", a
   assert.equal(await ended, "logout");
   await disconnected;
   await assert.rejects(connected(socketWith(`tandem_session=${carol.client.cookies.get("tandem_session")}`)), /unauthenticated/);
+});
+
+test("with the Postgres adapter, a broadcast from one server instance reaches a socket on another", async () => {
+  const a = await startTestServer({ TANDEM_SOCKET_ADAPTER: "postgres" });
+  const b = await startTestServer({ TANDEM_SOCKET_ADAPTER: "postgres" });
+  let socket: ClientSocket | undefined;
+  try {
+    const dana = await b.newUser("labeler");
+    socket = connect(b.url, {
+      transports: ["websocket"],
+      extraHeaders: { cookie: `tandem_session=${dana.client.cookies.get("tandem_session")}` },
+      reconnection: false,
+    });
+    await connected(socket);
+    const ended = new Promise<string>((resolve) => socket.once("session:ended", (payload) => resolve(payload.reason)));
+    // Dana's session is ended through server A; her socket lives on server B.
+    const viaA = new HttpClient(a.url);
+    viaA.cookies.set("tandem_session", dana.client.cookies.get("tandem_session")!);
+    assert.equal((await viaA.json("POST", "/api/v1/me/logout-everywhere")).status, 200);
+    const timeout = new Promise<string>((resolve) => setTimeout(() => resolve("no broadcast within 10 s"), 10_000).unref());
+    assert.equal(await Promise.race([ended, timeout]), "logout");
+  } finally {
+    socket?.close();
+    await a.stop();
+    await b.stop();
+  }
 });
