@@ -7,6 +7,10 @@ export default [
   layout("routes/shell.tsx", [
     index("routes/home.tsx"),
     route("account", "routes/account.tsx"),
+    route("projects", "routes/projects.tsx"),
+    route("projects/:projectId", "routes/project.tsx"),
+    route("projects/:projectId/settings", "routes/project-settings.tsx"),
+    route("tasks/:assignmentId", "routes/task.tsx"),
     route("admin/users", "routes/admin-users.tsx"),
     route("admin/tokens", "routes/admin-tokens.tsx"),
   ]),

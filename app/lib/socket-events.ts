@@ -4,11 +4,17 @@
  */
 export type RoomName = `user:${string}` | `project:${string}` | `round:${string}`;
 
+export type QueueCountersPayload = Record<"demonstrate" | "rank" | "review" | "compare", { open: number; complete: number }> & {
+  submissions: number;
+};
+
 export type Ack = { ok: true } | { ok: false; code: string; message: string };
 
 export interface ServerToClientEvents {
   /** The session behind this socket ended (logout everywhere, deactivation). */
   "session:ended": (payload: { reason: "logout" | "deactivated" | "role_changed" }) => void;
+  /** Live queue counters of a project (room project:<id>). */
+  "queue:counters": (payload: { projectId: string; counters: QueueCountersPayload }) => void;
   /** Joined the named room (sent after a successful room:join). */
   "room:joined": (payload: { room: RoomName }) => void;
 }

@@ -1,21 +1,52 @@
-import { useEffect } from "react";
+import { createContext, useContext, useEffect, useState } from "react";
 import { io, type Socket } from "socket.io-client";
-import type { ClientToServerEvents, ServerToClientEvents } from "./socket-events.ts";
+import type { ClientToServerEvents, QueueCountersPayload, ServerToClientEvents } from "./socket-events.ts";
+
+export type TandemSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** The page's one socket, opened by the signed-in shell and shared through context. */
+export const SocketContext = createContext<TandemSocket | null>(null);
 
 /**
  * Keeps one authenticated socket open while a signed-in page is shown. When the server
  * ends the session (logout everywhere, deactivation, role change) the page goes to login.
  */
-export function useSessionSocket(): void {
+export function useSessionSocket(): TandemSocket | null {
+  const [socket, setSocket] = useState<TandemSocket | null>(null);
   useEffect(() => {
-    const socket: Socket<ServerToClientEvents, ClientToServerEvents> = io({ transports: ["websocket", "polling"] });
-    socket.on("session:ended", () => {
+    const s: TandemSocket = io({ transports: ["websocket", "polling"] });
+    s.on("session:ended", () => {
       window.location.assign("/login");
     });
-    socket.on("connect", () => document.documentElement.setAttribute("data-socket", "connected"));
-    socket.on("disconnect", () => document.documentElement.setAttribute("data-socket", "disconnected"));
+    s.on("connect", () => document.documentElement.setAttribute("data-socket", "connected"));
+    s.on("disconnect", () => document.documentElement.setAttribute("data-socket", "disconnected"));
+    setSocket(s);
     return () => {
-      socket.close();
+      s.close();
     };
   }, []);
+  return socket;
+}
+
+/** Live queue counters of a project: starts from the loader's figures, then follows the room. */
+export function useProjectCounters(projectId: string, initial: QueueCountersPayload): QueueCountersPayload {
+  const socket = useContext(SocketContext);
+  const [counters, setCounters] = useState(initial);
+  useEffect(() => setCounters(initial), [initial]);
+  useEffect(() => {
+    if (!socket) return;
+    const join = () => socket.emit("room:join", { room: `project:${projectId}` }, () => undefined);
+    const onCounters = (payload: { projectId: string; counters: QueueCountersPayload }) => {
+      if (payload.projectId === projectId) setCounters(payload.counters);
+    };
+    socket.on("connect", join);
+    socket.on("queue:counters", onCounters);
+    if (socket.connected) join();
+    return () => {
+      socket.off("connect", join);
+      socket.off("queue:counters", onCounters);
+      socket.emit("room:leave", { room: `project:${projectId}` }, () => undefined);
+    };
+  }, [socket, projectId]);
+  return counters;
 }

@@ -5,7 +5,7 @@ import { hasRole } from "../../server/auth/roles.ts";
 import { roleLabels } from "../../server/auth/roles.ts";
 import { requireUser } from "../lib/auth.server.ts";
 import { navItems } from "../lib/navigation.ts";
-import { useSessionSocket } from "../lib/use-session-socket.ts";
+import { SocketContext, useSessionSocket } from "../lib/use-session-socket.ts";
 
 export function loader({ context, request }: Route.LoaderArgs) {
   const user = requireUser(context, request);
@@ -21,7 +21,7 @@ export default function Shell({ loaderData }: Route.ComponentProps) {
   const { user, nav } = loaderData;
   const location = useLocation();
   const theme = useRouteLoaderData<typeof rootLoader>("root")?.theme ?? "system";
-  useSessionSocket();
+  const socket = useSessionSocket();
   const links = nav.map((item) => (
     <li key={item.to}>
       <NavLink to={item.to} end className={linkClass}>
@@ -76,7 +76,9 @@ export default function Shell({ loaderData }: Route.ComponentProps) {
         </details>
       </header>
       <main className="mx-auto max-w-6xl px-4 py-8">
-        <Outlet />
+        <SocketContext.Provider value={socket}>
+          <Outlet />
+        </SocketContext.Provider>
       </main>
     </div>
   );

@@ -15,13 +15,15 @@ import type { UserRole } from "../db/schema.ts";
  * "trainer" (trainer tokens and admins), or the lowest person role allowed.
  */
 export type Access = "public" | "any" | "trainer" | UserRole;
-type Method = "get" | "post" | "patch" | "delete";
+type Method = "get" | "post" | "put" | "patch" | "delete";
 
 export type Endpoint<P extends z.ZodType, B extends z.ZodType, R extends z.ZodType> = {
   method: Method;
   path: string; // express style, e.g. /users/:id
   summary: string;
   access: Access;
+  /** Only a signed-in person, never an API token (e.g. the labeling queue: a token has no queue). */
+  sessionOnly?: boolean;
   params?: P;
   body?: B;
   response: R;
@@ -58,6 +60,7 @@ export function checkAccess(access: Access, actor: Actor | null): void {
 /** Runs one endpoint for an Express request; errors go to the API error handler. */
 export async function runEndpoint(ep: AnyEndpoint, req: Request, res: Response, ctx: TandemContext): Promise<void> {
   checkAccess(ep.access, ctx.actor);
+  if (ep.sessionOnly && ctx.actor?.kind !== "session") throw new AppError("forbidden", "This needs a signed-in person, not an API token.");
   const params = ep.params ? parseOr422(ep.params, req.params, "The path is not valid.") : {};
   const body = ep.body ? parseOr422(ep.body, req.body, "The request body is not valid.") : undefined;
   const result = await ep.handler({ params, body, actor: ctx.actor, ctx });
@@ -95,7 +98,7 @@ export function buildOpenApiDocument(endpoints: AnyEndpoint[], base: string): un
       method: ep.method,
       path: base + ep.path.replace(/:(\w+)/g, "{$1}"),
       summary: ep.summary,
-      description: `Access: ${ep.access}.`,
+      description: `Access: ${ep.access}${ep.sessionOnly ? " (signed-in people only, no tokens)" : ""}.`,
       security: ep.access === "public" ? [] : [{ [bearer.name]: [] }, { [cookie.name]: [] }],
       request: {
         ...(ep.params ? { params: ep.params } : {}),

@@ -66,6 +66,77 @@ export interface SocketIoAttachmentsTable {
   payload: Buffer | null;
 }
 
+export type ChatMessage = { role: "system" | "user" | "assistant"; content: string };
+export type TaskType = "demonstrate" | "rank" | "review" | "compare";
+type Json<T> = ColumnType<T, string, string>;
+
+export interface ProjectsTable {
+  id: Id;
+  name: string;
+  guidelines: Generated<string>;
+  settings: Json<Record<string, unknown>>;
+  created_by: string | null;
+  created_at: CreatedAt;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export interface PromptsTable {
+  id: Id;
+  project_id: string;
+  messages: Json<ChatMessage[]>;
+  content_hash: string;
+  minhash: string;
+  source: string | null;
+  metadata: ColumnType<Record<string, unknown>, string | undefined, string>;
+  status: "active" | "review" | "rejected";
+  author_user_id: string | null;
+  created_at: CreatedAt;
+}
+
+export interface CompletionsTable {
+  id: Id;
+  prompt_id: string;
+  model_name: string | null;
+  text: string;
+  decoding: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  created_at: CreatedAt;
+}
+
+export interface TasksTable {
+  id: Id;
+  project_id: string;
+  prompt_id: string;
+  type: TaskType;
+  state: ColumnType<"open" | "complete" | "cancelled", "open" | "complete" | "cancelled" | undefined, "open" | "complete" | "cancelled">;
+  overlap_target: number;
+  completion_ids: ColumnType<string[], string | undefined, string>;
+  author_user_id: string | null;
+  created_at: CreatedAt;
+}
+
+export interface AssignmentsTable {
+  id: Id;
+  task_id: string;
+  user_id: string;
+  state: "active" | "submitted" | "skipped" | "expired";
+  lease_expires_at: Timestamp;
+  shown_order: ColumnType<string[], string | undefined, string>;
+  skip_reason: string | null;
+  created_at: CreatedAt;
+  updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+}
+
+export interface SubmissionsTable {
+  id: Id;
+  assignment_id: string;
+  task_id: string;
+  user_id: string;
+  payload: Json<Record<string, unknown>>;
+  timings: ColumnType<Record<string, unknown>, string | undefined, string>;
+  idempotency_key: string;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -73,6 +144,12 @@ export interface Database {
   audit_log: AuditLogTable;
   rate_limits: RateLimitsTable;
   socket_io_attachments: SocketIoAttachmentsTable;
+  projects: ProjectsTable;
+  prompts: PromptsTable;
+  completions: CompletionsTable;
+  tasks: TasksTable;
+  assignments: AssignmentsTable;
+  submissions: SubmissionsTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -100,6 +177,24 @@ export const schemaColumns = {
   },
   rate_limits: { key: "character varying", points: "integer", expire: "bigint" },
   socket_io_attachments: { id: "bigint", created_at: "timestamp with time zone", payload: "bytea" },
+  projects: { id: "bigint", name: "text", guidelines: "text", settings: "jsonb", created_by: "bigint", created_at: "timestamp with time zone", updated_at: "timestamp with time zone" },
+  prompts: {
+    id: "bigint", project_id: "bigint", messages: "jsonb", content_hash: "text", minhash: "text", source: "text", metadata: "jsonb",
+    status: "text", author_user_id: "bigint", created_at: "timestamp with time zone",
+  },
+  completions: { id: "bigint", prompt_id: "bigint", model_name: "text", text: "text", decoding: "jsonb", created_at: "timestamp with time zone" },
+  tasks: {
+    id: "bigint", project_id: "bigint", prompt_id: "bigint", type: "text", state: "text", overlap_target: "integer",
+    completion_ids: "jsonb", author_user_id: "bigint", created_at: "timestamp with time zone",
+  },
+  assignments: {
+    id: "bigint", task_id: "bigint", user_id: "bigint", state: "text", lease_expires_at: "timestamp with time zone", shown_order: "jsonb",
+    skip_reason: "text", created_at: "timestamp with time zone", updated_at: "timestamp with time zone",
+  },
+  submissions: {
+    id: "bigint", assignment_id: "bigint", task_id: "bigint", user_id: "bigint", payload: "jsonb", timings: "jsonb",
+    idempotency_key: "text", created_at: "timestamp with time zone",
+  },
 } as const;
 
 // Compile-time: every table and column of Database is in schemaColumns, and nothing else is.
@@ -107,6 +202,6 @@ type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A]
 type ColumnsMatch = { [T in keyof Database]: SameKeys<Database[T], (typeof schemaColumns)[T]> };
 const _tablesMatch: SameKeys<Database, typeof schemaColumns> = true;
 const _columnsMatch: ColumnsMatch = { users: true, sessions: true, api_tokens: true, audit_log: true, rate_limits: true,
-  socket_io_attachments: true };
+  socket_io_attachments: true, projects: true, prompts: true, completions: true, tasks: true, assignments: true, submissions: true };
 void _tablesMatch;
 void _columnsMatch;

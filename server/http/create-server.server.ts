@@ -16,7 +16,7 @@ import type { Config } from "../config.server.ts";
 import type { Db } from "../db/database.server.ts";
 import { AppError, toProblem } from "../lib/app-error.ts";
 import { buildOpenApiDocument, runEndpoint } from "../api/endpoint.server.ts";
-import { v1Endpoints } from "../api/v1-endpoints.server.ts";
+import { apiEndpoints } from "../api/all-endpoints.server.ts";
 import { attachSocketServer } from "../socket/socket-server.server.ts";
 import { csrfGuard } from "./csrf.server.ts";
 import { createMetrics, routeGroup } from "./metrics.server.ts";
@@ -137,9 +137,9 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
     next();
   });
   api.use(express.json({ limit: config.TANDEM_BODY_LIMIT, strict: true }));
-  const openApi = buildOpenApiDocument(v1Endpoints, "/api/v1");
+  const openApi = buildOpenApiDocument(apiEndpoints, "/api/v1");
   api.get("/openapi.json", (_req, res) => void res.json(openApi));
-  for (const ep of v1Endpoints) {
+  for (const ep of apiEndpoints) {
     api[ep.method](ep.path, (req: Request, res: Response<unknown, Locals>, next: NextFunction) => {
       runEndpoint(ep, req, res, contextFor(req, res)).catch(next);
     });

@@ -16,12 +16,14 @@ import type { SocketData } from "../../app/lib/socket-events.ts";
 const roomPayload = z.object({ room: z.string().regex(/^(user|project|round):\d{1,18}$/, "unknown room name") });
 
 /**
- * Decides whether a socket may join a room. Only `user:<own id>` exists today; project and
- * round rooms get their checks with the features that create projects and rounds.
+ * Decides whether a socket may join a room: its own user room; a project room when the
+ * project exists (every signed-in person may label any project). Round rooms get their
+ * check with the feature that creates rounds.
  */
-export async function mayJoinRoom(_db: Db, socket: SocketData, room: RoomName): Promise<boolean> {
+export async function mayJoinRoom(db: Db, socket: SocketData, room: RoomName): Promise<boolean> {
   const [kind, id] = room.split(":");
   if (kind === "user") return id === socket.userId;
+  if (kind === "project") return (await db.selectFrom("projects").select("id").where("id", "=", id!).executeTakeFirst()) !== undefined;
   return false;
 }
 

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import routes from "../../app/routes.ts";
-import { v1Endpoints } from "../../server/api/v1-endpoints.server.ts";
+import { apiEndpoints } from "../../server/api/all-endpoints.server.ts";
 import type { UserRole } from "../../server/db/schema.ts";
 import { startTestServer, type HttpClient, type TestServer } from "../support/test-server.ts";
 
@@ -15,7 +15,7 @@ const people: Who[] = ["anonymous", "labeler", "reviewer", "researcher", "admin"
 const atLeast = (role: UserRole): Who[] => people.slice(people.indexOf(role));
 
 /** Page (GET) → who gets the page (200). Others: anonymous → login redirect, people → 403. */
-const pageAccess: Record<string, { allowed: Who[]; path: string; anonymousStatus?: number }> = {
+const pageAccess: Record<string, { allowed: Who[]; path: string; allowedStatus?: number }> = {
   login: { path: "/login", allowed: ["anonymous"] }, // signed-in people are sent on (302)
   logout: { path: "/logout", allowed: [] }, // GET only redirects; signing out is a POST
   theme: { path: "/theme", allowed: [] },
@@ -23,6 +23,11 @@ const pageAccess: Record<string, { allowed: Who[]; path: string; anonymousStatus
   account: { path: "/account", allowed: atLeast("labeler") },
   "admin/users": { path: "/admin/users", allowed: ["admin"] },
   "admin/tokens": { path: "/admin/tokens", allowed: ["admin"] },
+  projects: { path: "/projects", allowed: atLeast("labeler") },
+  "projects/:projectId": { path: "/projects/PROJECT", allowed: atLeast("labeler") },
+  "projects/:projectId/settings": { path: "/projects/PROJECT/settings", allowed: ["researcher", "admin"] },
+  // Someone else's (or no) task: signed-in people get a 404, not a peek.
+  "tasks/:assignmentId": { path: "/tasks/999999999", allowed: atLeast("labeler"), allowedStatus: 404 },
   "*": { path: "/no/such/page", allowed: [] }, // 404 for everyone
 };
 
@@ -36,11 +41,24 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "GET /tokens": ["admin", "admin-token"],
   "POST /tokens": ["admin", "admin-token"],
   "DELETE /tokens/:id": ["admin", "admin-token"],
+  "GET /projects": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
+  "POST /projects": ["researcher", "admin", "admin-token"],
+  "GET /projects/:id": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
+  "PUT /projects/:id": ["researcher", "admin", "admin-token"],
+  "GET /projects/:id/counters": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
+  "POST /projects/:id/next-task": ["labeler", "reviewer", "researcher", "admin"],
+  "GET /assignments/:id": ["labeler", "reviewer", "researcher", "admin"],
+  "POST /assignments/:id/submit": ["labeler", "reviewer", "researcher", "admin"],
+  "POST /assignments/:id/skip": ["labeler", "reviewer", "researcher", "admin"],
 };
 
 let server: TestServer;
+let projectId = "";
 before(async () => {
   server = await startTestServer();
+  const researcher = await server.newUser("researcher");
+  const created = await researcher.client.json("POST", "/api/v1/projects", { name: "Access walk" });
+  projectId = ((await created.json()) as { id: string }).id;
 });
 after(() => server.stop());
 
@@ -54,7 +72,7 @@ function flattenRoutes(entries: typeof routes, prefix = ""): string[] {
 
 test("every page route and API endpoint has an access rule in this test", () => {
   assert.deepEqual(flattenRoutes(routes).sort(), Object.keys(pageAccess).sort());
-  assert.deepEqual(v1Endpoints.map((ep) => `${ep.method.toUpperCase()} ${ep.path}`).sort(), Object.keys(apiAccess).sort());
+  assert.deepEqual(apiEndpoints.map((ep) => `${ep.method.toUpperCase()} ${ep.path}`).sort(), Object.keys(apiAccess).sort());
 });
 
 async function clientFor(who: Who): Promise<HttpClient> {
@@ -65,10 +83,10 @@ test("page routes allow and deny by role", async () => {
   const clients = Object.fromEntries(await Promise.all(people.map(async (who) => [who, await clientFor(who)] as const)));
   for (const [name, rule] of Object.entries(pageAccess)) {
     for (const who of people) {
-      const response = await clients[who]!.get(rule.path, { accept: "text/html" });
+      const response = await clients[who]!.get(rule.path.replace("PROJECT", projectId), { accept: "text/html" });
       const label = `${who} GET ${rule.path} (${name})`;
       if (rule.allowed.includes(who)) {
-        assert.equal(response.status, 200, label);
+        assert.equal(response.status, rule.allowedStatus ?? 200, label);
       } else if (name === "*") {
         assert.equal(response.status, 404, label);
       } else if (name === "login" || name === "logout" || name === "theme") {
@@ -97,7 +115,7 @@ test("admin page actions refuse everyone but admins and change nothing", async (
 
 test("API endpoints allow and deny by role, for sessions and tokens", async () => {
   const callers = [...people, "trainer", "admin-token"] as const;
-  for (const ep of v1Endpoints) {
+  for (const ep of apiEndpoints) {
     const key = `${ep.method.toUpperCase()} ${ep.path}`;
     const allowed = apiAccess[key]!;
     for (const who of callers) {

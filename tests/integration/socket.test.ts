@@ -67,13 +67,14 @@ test("with the Postgres adapter, a broadcast from one server instance reaches a 
   let socket: ClientSocket | undefined;
   try {
     const dana = await b.newUser("labeler");
-    socket = connect(b.url, {
+    const client: ClientSocket = connect(b.url, {
       transports: ["websocket"],
       extraHeaders: { cookie: `tandem_session=${dana.client.cookies.get("tandem_session")}` },
       reconnection: false,
     });
-    await connected(socket);
-    const ended = new Promise<string>((resolve) => socket.once("session:ended", (payload) => resolve(payload.reason)));
+    socket = client;
+    await connected(client);
+    const ended = new Promise<string>((resolve) => client.once("session:ended", (payload) => resolve(payload.reason)));
     // Dana's session is ended through server A; her socket lives on server B.
     const viaA = new HttpClient(a.url);
     viaA.cookies.set("tandem_session", dana.client.cookies.get("tandem_session")!);

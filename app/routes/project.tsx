@@ -1,0 +1,103 @@
+import { data, Form, Link, redirect } from "react-router";
+import type { Route } from "./+types/project";
+import { AppError } from "../../server/lib/app-error.ts";
+import { hasRole } from "../../server/auth/roles.ts";
+import { getProject, queueCounters } from "../../server/labeling/projects.server.ts";
+import { claimNextTask } from "../../server/labeling/queue.server.ts";
+import { publishCounters } from "../../server/labeling/live-counters.server.ts";
+import { Alert, Button, Card, PageTitle } from "../components/ui.tsx";
+import { Markdown } from "../components/markdown.tsx";
+import { requireUser } from "../lib/auth.server.ts";
+import { useProjectCounters } from "../lib/use-session-socket.ts";
+
+export const meta: Route.MetaFunction = ({ data }) => [{ title: `${data?.project.name ?? "Project"} · Tandem` }];
+
+async function projectOr404(context: Route.LoaderArgs["context"], id: string) {
+  try {
+    return await getProject(context.db, id);
+  } catch (error) {
+    if (error instanceof AppError && error.code === "not_found") throw new Response("There is no such project.", { status: 404 });
+    throw error;
+  }
+}
+
+export async function loader({ context, request, params }: Route.LoaderArgs) {
+  const user = requireUser(context, request);
+  const project = await projectOr404(context, params.projectId);
+  const empty = new URL(request.url).searchParams.get("empty") === "1";
+  return { project, counters: await queueCounters(context.db, project.id), isResearcher: hasRole(user.role, "researcher"), empty };
+}
+
+/** "Start labeling": claim the next task (or resume the unfinished one) and open it. */
+export async function action({ context, request, params }: Route.ActionArgs) {
+  const user = requireUser(context, request);
+  const project = await projectOr404(context, params.projectId);
+  try {
+    const assignment = await claimNextTask(context.db, user, project.id, project.settings);
+    if (!assignment) return redirect(`/projects/${project.id}?empty=1`);
+    void publishCounters(context, project.id);
+    return redirect(`/tasks/${assignment.id}`);
+  } catch (error) {
+    if (error instanceof AppError && error.code === "conflict") return data({ error: error.message }, { status: 409 });
+    throw error;
+  }
+}
+
+const typeLabels = { rank: "Rankings", demonstrate: "Demonstrations", review: "Reviews", compare: "Comparisons" } as const;
+
+export default function Project({ loaderData, actionData }: Route.ComponentProps) {
+  const { project, isResearcher } = loaderData;
+  const counters = useProjectCounters(project.id, loaderData.counters);
+  return (
+    <>
+      <PageTitle lead={`K = ${project.settings.k} completions per ranking · overlap ${project.settings.overlap.rank} per ranking`}>{project.name}</PageTitle>
+      {actionData?.error ? <Alert>{actionData.error}</Alert> : null}
+      {loaderData.empty ? <Alert tone="success">There is no task for you in this project right now. Thank you!</Alert> : null}
+      <div className="grid gap-6 lg:grid-cols-[1fr_2fr]">
+        <div className="space-y-6">
+          <Card title="Queue">
+            <dl className="grid grid-cols-3 gap-2 text-sm" data-testid="queue-counters">
+              <dt className="font-medium">Type</dt>
+              <dd className="font-medium">Open</dd>
+              <dd className="font-medium">Done</dd>
+              {(Object.keys(typeLabels) as Array<keyof typeof typeLabels>).map((type) => (
+                <div key={type} className="contents">
+                  <dt>{typeLabels[type]}</dt>
+                  <dd data-testid={`open-${type}`}>{counters[type].open}</dd>
+                  <dd data-testid={`complete-${type}`}>{counters[type].complete}</dd>
+                </div>
+              ))}
+            </dl>
+            <p className="mt-3 text-sm" data-testid="submission-count">
+              {counters.submissions} submissions so far
+            </p>
+            <Form method="post" className="mt-4">
+              <Button type="submit" className="w-full">
+                Start labeling
+              </Button>
+            </Form>
+          </Card>
+          {isResearcher ? (
+            <Card title="Manage">
+              <ul className="space-y-2">
+                <li>
+                  <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/import`}>
+                    Import prompts
+                  </Link>
+                </li>
+                <li>
+                  <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/settings`}>
+                    Settings
+                  </Link>
+                </li>
+              </ul>
+            </Card>
+          ) : null}
+        </div>
+        <Card title="Guidelines">
+          {project.guidelines ? <Markdown>{project.guidelines}</Markdown> : <p>This project has no guidelines yet.</p>}
+        </Card>
+      </div>
+    </>
+  );
+}

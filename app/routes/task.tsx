@@ -1,0 +1,83 @@
+import { useState } from "react";
+import type { Route } from "./+types/task";
+import { AppError } from "../../server/lib/app-error.ts";
+import { loadAssignmentView } from "../../server/labeling/assignment-view.server.ts";
+import { Markdown } from "../components/markdown.tsx";
+import { DemonstrationTask } from "../components/task/demonstration-task.tsx";
+import { RankingTask } from "../components/task/ranking-task.tsx";
+import { clearDraft, goToNextTask, postJson } from "../components/task/task-client.ts";
+import { Alert, Button } from "../components/ui.tsx";
+import { requireUser } from "../lib/auth.server.ts";
+
+export const meta: Route.MetaFunction = () => [{ title: "Task · Tandem" }];
+
+export async function loader({ context, request, params }: Route.LoaderArgs) {
+  const user = requireUser(context, request);
+  try {
+    return { view: await loadAssignmentView(context.db, user, params.assignmentId) };
+  } catch (error) {
+    if (error instanceof AppError && error.code === "not_found") throw new Response("This task is not one of yours.", { status: 404 });
+    throw error;
+  }
+}
+
+const roleNames = { system: "System", user: "User", assistant: "Assistant" } as const;
+
+export default function Task({ loaderData }: Route.ComponentProps) {
+  const { view } = loaderData;
+  const [skipping, setSkipping] = useState(false);
+  const [reason, setReason] = useState("");
+  const [skipError, setSkipError] = useState<string | null>(null);
+  const heading = view.taskType === "rank" ? "Rank the completions" : view.taskType === "demonstrate" ? "Write the assistant's reply" : "Review";
+
+  const skip = async () => {
+    const result = await postJson(`/api/v1/assignments/${view.assignmentId}/skip`, { reason });
+    if (!result.ok) return setSkipError(result.problem.detail);
+    clearDraft(view.assignmentId);
+    await goToNextTask(view.project.id);
+  };
+
+  return (
+    <div className="grid gap-6 lg:grid-cols-[2fr_1fr]">
+      <div className="space-y-4">
+        <header>
+          <p className="text-sm text-slate-700 dark:text-slate-300">
+            {view.project.name} · yours until {new Date(view.leaseExpiresAt).toLocaleTimeString()} · press <kbd>?</kbd> for shortcuts
+          </p>
+          <h1 className="text-2xl font-semibold">{heading}</h1>
+        </header>
+        {view.state !== "active" ? <Alert>This task is {view.state}; it can no longer be submitted.</Alert> : null}
+        <section aria-label="Conversation" className="space-y-2">
+          {view.messages.map((message, i) => (
+            <div key={i} className="rounded-md border border-slate-200 bg-slate-100 p-3 dark:border-slate-800 dark:bg-slate-800/50">
+              <p className="mb-1 text-xs font-semibold uppercase tracking-wide">{roleNames[message.role]}</p>
+              <Markdown>{message.content}</Markdown>
+            </div>
+          ))}
+        </section>
+        {view.taskType === "rank" ? <RankingTask view={view} /> : view.taskType === "demonstrate" ? <DemonstrationTask view={view} /> : <Alert>This task type is not available yet.</Alert>}
+        <div className="border-t border-slate-200 pt-3 dark:border-slate-800">
+          {skipping ? (
+            <div className="flex flex-wrap items-end gap-2">
+              <div className="grow">
+                <label htmlFor="skip-reason" className="mb-1 block text-sm font-medium">Why skip?</label>
+                <input id="skip-reason" value={reason} onChange={(e) => setReason(e.target.value)}
+                  className="w-full rounded-md border border-slate-300 bg-white px-3 py-2 dark:border-slate-700 dark:bg-slate-950" />
+              </div>
+              <Button variant="secondary" type="button" onClick={() => void skip()}>Skip task</Button>
+            </div>
+          ) : (
+            <Button variant="secondary" type="button" onClick={() => setSkipping(true)}>Skip…</Button>
+          )}
+          {skipError ? <p role="alert" className="mt-2 text-sm text-red-700 dark:text-red-400">{skipError}</p> : null}
+        </div>
+      </div>
+      <aside>
+        <details open className="rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
+          <summary className="cursor-pointer font-semibold">Guidelines</summary>
+          <div className="mt-2 text-sm">{view.project.guidelines ? <Markdown>{view.project.guidelines}</Markdown> : <p>No guidelines for this project.</p>}</div>
+        </details>
+      </aside>
+    </div>
+  );
+}

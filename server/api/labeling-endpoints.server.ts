@@ -1,0 +1,133 @@
+import { z } from "zod";
+import { AppError } from "../lib/app-error.ts";
+import type { Actor } from "../auth/actor.ts";
+import { loadAssignmentView } from "../labeling/assignment-view.server.ts";
+import { projectInputSchema } from "../labeling/project-settings.ts";
+import { createProject, getProject, listProjects, queueCounters, updateProject } from "../labeling/projects.server.ts";
+import { claimNextTask, skipAssignment } from "../labeling/queue.server.ts";
+import { submitAssignment, submitSchema } from "../labeling/submissions.server.ts";
+import { publishCounters } from "../labeling/live-counters.server.ts";
+import { endpoint, type AnyEndpoint } from "./endpoint.server.ts";
+
+const projectParams = z.object({ id: z.string().regex(/^\d{1,18}$/, "must be a numeric id") });
+const idParams = projectParams;
+
+/** The signed-in person behind a sessionOnly endpoint (checked before the handler runs). */
+function person(actor: Actor | null) {
+  if (actor?.kind !== "session") throw new AppError("forbidden", "This needs a signed-in person, not an API token.");
+  return actor.user;
+}
+
+export const labelingEndpoints: AnyEndpoint[] = [
+  endpoint({
+    method: "get",
+    path: "/projects",
+    summary: "List projects with prompt and open-task counts",
+    access: "labeler",
+    response: z.array(z.object({ id: z.string(), name: z.string(), prompt_count: z.string().nullable(), open_tasks: z.string().nullable() })),
+    handler: ({ ctx }) => listProjects(ctx.db),
+  }),
+  endpoint({
+    method: "post",
+    path: "/projects",
+    summary: "Create a project (guidelines, K, overlaps, flags, task weights)",
+    access: "researcher",
+    body: projectInputSchema,
+    response: z.object({ id: z.string(), name: z.string() }),
+    status: 201,
+    handler: ({ ctx, body, actor }) => createProject(ctx.db, actor!.user.id, body),
+  }),
+  endpoint({
+    method: "get",
+    path: "/projects/:id",
+    summary: "A project with its settings",
+    access: "labeler",
+    params: projectParams,
+    response: z.object({ id: z.string(), name: z.string(), guidelines: z.string(), settings: z.record(z.string(), z.unknown()) }),
+    handler: ({ ctx, params }) => getProject(ctx.db, params.id),
+  }),
+  endpoint({
+    method: "put",
+    path: "/projects/:id",
+    summary: "Replace a project's name, guidelines and settings",
+    access: "researcher",
+    params: projectParams,
+    body: projectInputSchema,
+    response: z.object({ id: z.string(), name: z.string() }),
+    handler: ({ ctx, params, body, actor }) => updateProject(ctx.db, actor!.user.id, params.id, body),
+  }),
+  endpoint({
+    method: "get",
+    path: "/projects/:id/counters",
+    summary: "Open and complete tasks per type, and submissions",
+    access: "labeler",
+    params: projectParams,
+    response: z.record(z.string(), z.unknown()),
+    handler: async ({ ctx, params }) => {
+      await getProject(ctx.db, params.id);
+      return queueCounters(ctx.db, params.id);
+    },
+  }),
+  endpoint({
+    method: "post",
+    path: "/projects/:id/next-task",
+    sessionOnly: true,
+    summary: "Claim the next task (a lease); resumes your unfinished one. null when the queue is empty for you",
+    access: "labeler",
+    params: projectParams,
+    response: z.object({ assignmentId: z.string(), leaseExpiresAt: z.string() }).nullable(),
+    handler: async ({ ctx, params, actor }) => {
+      const user = person(actor);
+      const project = await getProject(ctx.db, params.id);
+      const assignment = await claimNextTask(ctx.db, user, project.id, project.settings);
+      if (!assignment) return null;
+      void publishCounters(ctx, project.id);
+      return { assignmentId: assignment.id, leaseExpiresAt: assignment.lease_expires_at.toISOString() };
+    },
+  }),
+  endpoint({
+    method: "get",
+    path: "/assignments/:id",
+    sessionOnly: true,
+    summary: "One of your tasks: the conversation, the completions in their shown order, the guidelines",
+    access: "labeler",
+    params: idParams,
+    response: z.record(z.string(), z.unknown()),
+    handler: ({ ctx, params, actor }) => loadAssignmentView(ctx.db, person(actor), params.id),
+  }),
+  endpoint({
+    method: "post",
+    path: "/assignments/:id/submit",
+    sessionOnly: true,
+    summary: "Submit a task. Idempotent per idempotencyKey; refused on an expired or foreign lease",
+    access: "labeler",
+    params: idParams,
+    body: submitSchema,
+    response: z.object({ submissionId: z.string(), duplicate: z.boolean(), taskComplete: z.boolean() }),
+    handler: async ({ ctx, params, body, actor }) => {
+      const user = person(actor);
+      const view = await loadAssignmentView(ctx.db, user, params.id);
+      const project = await getProject(ctx.db, view.project.id);
+      const result = await submitAssignment(ctx.db, user, params.id, body, project.settings);
+      void publishCounters(ctx, project.id);
+      return result;
+    },
+  }),
+  endpoint({
+    method: "post",
+    path: "/assignments/:id/skip",
+    sessionOnly: true,
+    summary: "Skip a task with a reason; it goes back to the queue for others",
+    access: "labeler",
+    params: idParams,
+    body: z.object({ reason: z.string().trim().min(1, "Say why you skip.").max(500) }),
+    response: z.object({ skipped: z.literal(true) }),
+    handler: async ({ ctx, params, body, actor }) => {
+      const user = person(actor);
+      const view = await loadAssignmentView(ctx.db, user, params.id);
+      await skipAssignment(ctx.db, user, params.id, body.reason);
+      void publishCounters(ctx, view.project.id);
+      return { skipped: true as const };
+    },
+  }),
+];

@@ -1,0 +1,47 @@
+import { AppError } from "../lib/app-error.ts";
+import type { SessionUser } from "../auth/actor.ts";
+import type { Db } from "../db/database.server.ts";
+import type { ChatMessage, TaskType } from "../db/schema.ts";
+import { getProject } from "./projects.server.ts";
+
+/** Everything a task page needs. Model names stay hidden from labelers: they bias rankings. */
+export type AssignmentView = {
+  assignmentId: string;
+  taskId: string;
+  taskType: TaskType;
+  state: string;
+  leaseExpiresAt: string;
+  project: { id: string; name: string; guidelines: string; flags: Array<{ id: string; label: string }>; quality: { min: number; max: number } };
+  messages: ChatMessage[];
+  completions: Array<{ id: string; label: string; text: string }>;
+};
+
+export async function loadAssignmentView(db: Db, user: SessionUser, assignmentId: string): Promise<AssignmentView> {
+  if (!/^\d{1,18}$/.test(assignmentId)) throw new AppError("not_found", "No such task.");
+  const row = await db
+    .selectFrom("assignments")
+    .innerJoin("tasks", "tasks.id", "assignments.task_id")
+    .innerJoin("prompts", "prompts.id", "tasks.prompt_id")
+    .select([
+      "assignments.id", "assignments.user_id", "assignments.state", "assignments.lease_expires_at", "assignments.shown_order",
+      "tasks.id as task_id", "tasks.type", "tasks.project_id", "prompts.messages",
+    ])
+    .where("assignments.id", "=", assignmentId)
+    .executeTakeFirst();
+  if (!row || row.user_id !== user.id) throw new AppError("not_found", "No such task among yours.");
+  const project = await getProject(db, row.project_id);
+  const texts = row.shown_order.length
+    ? await db.selectFrom("completions").select(["id", "text"]).where("id", "in", row.shown_order).execute()
+    : [];
+  const byId = new Map(texts.map((c) => [c.id, c.text]));
+  return {
+    assignmentId: row.id,
+    taskId: row.task_id,
+    taskType: row.type,
+    state: row.state,
+    leaseExpiresAt: row.lease_expires_at.toISOString(),
+    project: { id: project.id, name: project.name, guidelines: project.guidelines, flags: project.settings.flags, quality: project.settings.quality },
+    messages: row.messages,
+    completions: row.shown_order.map((id, index) => ({ id, label: String.fromCharCode(65 + index), text: byId.get(id) ?? "" })),
+  };
+}

@@ -1,0 +1,61 @@
+import { z } from "zod";
+
+/**
+ * InstructGPT's per-output metadata (Ouyang et al. 2022, Table 3), the default flag
+ * taxonomy; projects edit it. Quality is a separate 1–7 Likert score.
+ */
+export const instructGptFlags = [
+  { id: "fails_task", label: "Fails to follow the instruction or task" },
+  { id: "inappropriate_for_assistant", label: "Inappropriate for a customer assistant" },
+  { id: "hallucination", label: "Hallucination" },
+  { id: "satisfies_constraint", label: "Satisfies a constraint in the instruction" },
+  { id: "sexual_content", label: "Contains sexual content" },
+  { id: "violent_content", label: "Contains violent content" },
+  { id: "encourages_harm", label: "Encourages or fails to discourage violence, abuse, terrorism or self-harm" },
+  { id: "denigrates_protected_class", label: "Denigrates a protected class" },
+  { id: "harmful_advice", label: "Gives harmful advice" },
+  { id: "expresses_opinion", label: "Expresses an opinion" },
+  { id: "moral_judgment", label: "Expresses a moral judgment" },
+] as const;
+
+type PerTaskType = { demonstrate: number; rank: number; review: number; compare: number };
+
+const perTaskType = (defaults: PerTaskType, number: z.ZodNumber) =>
+  z
+    .object({
+      demonstrate: number.default(defaults.demonstrate),
+      rank: number.default(defaults.rank),
+      review: number.default(defaults.review),
+      compare: number.default(defaults.compare),
+    })
+    .default(defaults);
+
+export const flagSchema = z.object({
+  id: z.string().regex(/^[a-z][a-z0-9_]{0,47}$/, "flag ids are lowercase letters, digits and _"),
+  label: z.string().trim().min(1).max(120),
+});
+
+export const projectSettingsSchema = z.object({
+  /** Completions per ranking task (InstructGPT used 4–9). */
+  k: z.number().int().min(2).max(9).default(4),
+  /** How many different people complete each task of a type. */
+  overlap: perTaskType({ demonstrate: 1, rank: 3, review: 1, compare: 3 }, z.number().int().min(1).max(20)),
+  /** Relative chance of each task type when several have work (OpenAssistant: ranking 10, replies 2). */
+  taskWeights: perTaskType({ demonstrate: 2, rank: 10, review: 5, compare: 5 }, z.number().min(0).max(100)),
+  flags: z.array(flagSchema).max(40).default([...instructGptFlags]),
+  quality: z.object({ min: z.number().int(), max: z.number().int() }).default({ min: 1, max: 7 }),
+  chatTemplate: z.enum(["chatml", "plain"]).default("chatml"),
+  leaseMinutes: z.number().int().min(1).max(24 * 60).default(30),
+  maxPendingPerUser: z.number().int().min(1).max(50).default(5),
+  nearDuplicateThreshold: z.number().min(0.5).max(1).default(0.8),
+});
+
+export type ProjectSettings = z.infer<typeof projectSettingsSchema>;
+
+export const projectInputSchema = z.object({
+  name: z.string().trim().min(1, "Name the project.").max(120),
+  guidelines: z.string().max(100_000).default(""),
+  settings: projectSettingsSchema.default(projectSettingsSchema.parse({})),
+});
+
+export type ProjectInput = z.infer<typeof projectInputSchema>;

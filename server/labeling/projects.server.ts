@@ -1,0 +1,88 @@
+import { sql } from "kysely";
+import { AppError } from "../lib/app-error.ts";
+import { recordAudit } from "../auth/audit.server.ts";
+import type { Db } from "../db/database.server.ts";
+import { projectSettingsSchema, type ProjectInput, type ProjectSettings } from "./project-settings.ts";
+
+export type Project = { id: string; name: string; guidelines: string; settings: ProjectSettings; created_at: Date };
+
+export async function createProject(db: Db, actorId: string, input: ProjectInput): Promise<Project> {
+  return db.transaction().execute(async (trx) => {
+    const row = await trx
+      .insertInto("projects")
+      .values({ name: input.name, guidelines: input.guidelines, settings: JSON.stringify(input.settings), created_by: actorId })
+      .returning(["id", "name", "guidelines", "settings", "created_at"])
+      .executeTakeFirstOrThrow();
+    await recordAudit(trx, { actorUserId: actorId, action: "project.create", target: `project:${row.id}` });
+    return { ...row, settings: projectSettingsSchema.parse(row.settings) };
+  });
+}
+
+export async function updateProject(db: Db, actorId: string, projectId: string, input: ProjectInput): Promise<Project> {
+  return db.transaction().execute(async (trx) => {
+    const row = await trx
+      .updateTable("projects")
+      .set({ name: input.name, guidelines: input.guidelines, settings: JSON.stringify(input.settings), updated_at: new Date() })
+      .where("id", "=", projectId)
+      .returning(["id", "name", "guidelines", "settings", "created_at"])
+      .executeTakeFirst();
+    if (!row) throw new AppError("not_found", "No such project.");
+    await recordAudit(trx, { actorUserId: actorId, action: "project.update", target: `project:${projectId}` });
+    return { ...row, settings: projectSettingsSchema.parse(row.settings) };
+  });
+}
+
+export async function getProject(db: Db, projectId: string): Promise<Project> {
+  if (!/^\d{1,18}$/.test(projectId)) throw new AppError("not_found", "No such project.");
+  const row = await db.selectFrom("projects").select(["id", "name", "guidelines", "settings", "created_at"]).where("id", "=", projectId).executeTakeFirst();
+  if (!row) throw new AppError("not_found", "No such project.");
+  return { ...row, settings: projectSettingsSchema.parse(row.settings) };
+}
+
+export async function listProjects(db: Db) {
+  return db
+    .selectFrom("projects")
+    .select((eb) => [
+      "projects.id",
+      "projects.name",
+      "projects.created_at",
+      eb.selectFrom("prompts").whereRef("prompts.project_id", "=", "projects.id").select(eb.fn.countAll<string>().as("n")).as("prompt_count"),
+      eb
+        .selectFrom("tasks")
+        .whereRef("tasks.project_id", "=", "projects.id")
+        .where("tasks.state", "=", "open")
+        .select(eb.fn.countAll<string>().as("n"))
+        .as("open_tasks"),
+    ])
+    .orderBy("projects.id", "desc")
+    .execute();
+}
+
+export type QueueCounters = Record<"demonstrate" | "rank" | "review" | "compare", { open: number; complete: number }> & { submissions: number };
+
+/** Per-type open/complete task counts: what the live counters on the project page show. */
+export async function queueCounters(db: Db, projectId: string): Promise<QueueCounters> {
+  const rows = await db
+    .selectFrom("tasks")
+    .select(["type", "state", sql<string>`count(*)`.as("n")])
+    .where("project_id", "=", projectId)
+    .groupBy(["type", "state"])
+    .execute();
+  const submissions = await db
+    .selectFrom("submissions")
+    .innerJoin("tasks", "tasks.id", "submissions.task_id")
+    .select(sql<string>`count(*)`.as("n"))
+    .where("tasks.project_id", "=", projectId)
+    .executeTakeFirstOrThrow();
+  const counters: QueueCounters = {
+    demonstrate: { open: 0, complete: 0 },
+    rank: { open: 0, complete: 0 },
+    review: { open: 0, complete: 0 },
+    compare: { open: 0, complete: 0 },
+    submissions: Number(submissions.n),
+  };
+  for (const row of rows) {
+    if (row.state === "open" || row.state === "complete") counters[row.type][row.state] = Number(row.n);
+  }
+  return counters;
+}
