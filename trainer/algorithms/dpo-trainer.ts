@@ -1,0 +1,157 @@
+// Direct Preference Optimization.
+// Paper: Rafailov et al. 2023, "Direct Preference Optimization: Your Language Model is Secretly a
+// Reward Model" (arXiv 2305.18290), Eq. 7; loss variants and metric names as TRL's DPOTrainer.
+//
+// Reads top to bottom: 1. collate chosen and rejected rows into one batch → 2. precompute the
+// reference log-probs once → 3. policy sequence log-probs → 4. loss, gradients, clip, AdamW →
+// 5. metrics. The reference is the policy as it was when the trainer was created (the SFT model);
+// precomputing its log-probs is exact while it stays frozen and keeps a second model out of memory
+// (TRL `precompute_ref_log_probs`; trainer-anchors checklist, DPO #2).
+import * as tf from "@tensorflow/tfjs-core";
+import { type DpoConfig } from "../contract/dpo-config.ts";
+import { collateCompletions, type CompletionBatch } from "../data/collate.ts";
+import { gptForward, type GptModel } from "../model/gpt.ts";
+import { maskedSum, nextTokenLogProbs } from "../losses/logprobs.ts";
+import { dpoLoss, dpoMetrics } from "../losses/dpo-loss.ts";
+import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
+import { clipByGlobalNorm } from "../optim/gradients.ts";
+import { learningRateAt } from "../optim/lr-schedule.ts";
+
+/** One preference: completions end with the end-of-turn token. */
+export interface PreferencePair {
+  prompt: number[];
+  chosen: number[];
+  rejected: number[];
+}
+
+// 1. collate: rows 0..B−1 are the chosen completions, rows B..2B−1 the rejected ones (one forward pass)
+export function collatePairs(pairs: PreferencePair[], padId: number, maxLength?: number): CompletionBatch {
+  return collateCompletions(
+    [...pairs.map((p) => ({ prompt: p.prompt, completion: p.chosen })), ...pairs.map((p) => ({ prompt: p.prompt, completion: p.rejected }))],
+    padId,
+    maxLength,
+  );
+}
+
+/** Σ log p(completion tokens): (2B) for a collated batch. Call inside tf.tidy / variableGrads. */
+export function sequenceLogps(model: GptModel, batch: CompletionBatch): tf.Tensor1D {
+  const [B, T] = batch.shape;
+  const ids = tf.tensor2d(batch.inputIds, [B, T], "int32");
+  const attentionMask = tf.tensor2d(batch.attentionMask, [B, T], "int32");
+  const completionMask = tf.tensor2d(batch.completionMask, [B, T], "int32");
+  const logits = gptForward(model, ids, { attentionMask }).logits as tf.Tensor3D; // (B, T, V)
+  const logp = nextTokenLogProbs(logits, ids, completionMask); // (B, T−1), 0 off the completion
+  return maskedSum(logp, tf.slice(completionMask, [0, 1], [B, T - 1]) as tf.Tensor2D); // (B)
+}
+
+export interface ReferenceLogps {
+  chosen: Float32Array;
+  rejected: Float32Array;
+}
+
+// 2. reference log-probs, once, in batches
+export function precomputeReferenceLogps(model: GptModel, pairs: PreferencePair[], padId: number, batchSize: number, maxLength?: number): ReferenceLogps {
+  const chosen = new Float32Array(pairs.length);
+  const rejected = new Float32Array(pairs.length);
+  for (let i = 0; i < pairs.length; i += batchSize) {
+    const part = pairs.slice(i, i + batchSize);
+    const values = tf.tidy(() => sequenceLogps(model, collatePairs(part, padId, maxLength)).dataSync() as Float32Array);
+    chosen.set(values.subarray(0, part.length), i);
+    rejected.set(values.subarray(part.length), i);
+  }
+  return { chosen, rejected };
+}
+
+export interface DpoStepMetrics extends Record<string, number> {
+  step: number;
+  loss: number;
+  gradNorm: number;
+  lr: number;
+}
+
+export interface DpoTrainer {
+  model: GptModel;
+  optimizer: AdamWState;
+  reference: ReferenceLogps;
+  step: number;
+  /** One optimizer step on the pairs at these indices of the training set. */
+  trainStep(indices: number[]): DpoStepMetrics;
+  /** Loss and metrics on other pairs with their own reference log-probs (no update). */
+  evaluate(pairs: PreferencePair[], reference: ReferenceLogps): Record<string, number>;
+  dispose(): void;
+}
+
+export function createDpoTrainer(model: GptModel, pairs: PreferencePair[], config: DpoConfig, padId: number): DpoTrainer {
+  const reference = precomputeReferenceLogps(model, pairs, padId, config.batchSize, config.maxLength);
+  const optimizer = createAdamW(model.params);
+  const vars = [...model.params.values()];
+  const nameOf = new Map([...model.params].map(([name, v]) => [v.name, name]));
+  const lossOptions = { beta: config.beta, lossType: config.lossType, labelSmoothing: config.labelSmoothing };
+
+  const lossAndLogps = (batchPairs: PreferencePair[], ref: { chosen: number[]; rejected: number[] }): { loss: tf.Scalar; logps: Float32Array } => {
+    const n = batchPairs.length;
+    const batch = collatePairs(batchPairs, padId, config.maxLength);
+    // IPO normalises log-probs by completion length (TRL)
+    const lengths = (which: "chosen" | "rejected"): tf.Tensor1D => tf.tensor1d(batchPairs.map((p) => p[which].length));
+    const logps = sequenceLogps(model, batch); // (2n)
+    const loss = dpoLoss(
+      {
+        policyChosen: tf.slice(logps, 0, n), policyRejected: tf.slice(logps, n, n),
+        refChosen: tf.tensor1d(ref.chosen), refRejected: tf.tensor1d(ref.rejected),
+      },
+      { ...lossOptions, chosenLengths: lengths("chosen"), rejectedLengths: lengths("rejected") },
+    );
+    return { loss, logps: logps.dataSync() as Float32Array }; // values read before the update, for metrics
+  };
+
+  const metricsOf = (logps: Float32Array, ref: { chosen: number[]; rejected: number[] }): Record<string, number> => {
+    const n = ref.chosen.length;
+    return dpoMetrics({ policyChosen: logps.subarray(0, n), policyRejected: logps.subarray(n), refChosen: ref.chosen, refRejected: ref.rejected }, config.beta);
+  };
+
+  const trainer: DpoTrainer = {
+    model,
+    optimizer,
+    reference,
+    step: 0,
+
+    trainStep(indices) {
+      const batchPairs = indices.map((i) => pairs[i] as PreferencePair);
+      const ref = { chosen: indices.map((i) => reference.chosen[i] ?? 0), rejected: indices.map((i) => reference.rejected[i] ?? 0) };
+      // 3. policy log-probs and 4. loss + gradients
+      let logps: Float32Array = new Float32Array(0);
+      const { value, grads } = tf.variableGrads(() => {
+        const r = lossAndLogps(batchPairs, ref);
+        logps = r.logps;
+        return r.loss;
+      }, vars);
+      const loss = value.dataSync()[0] ?? NaN;
+      value.dispose();
+      const named = new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g]));
+      if (!Number.isFinite(loss)) {
+        tf.dispose([...named.values()]);
+        throw new Error(`non-finite DPO loss ${loss} at step ${trainer.step + 1}; resume from the last checkpoint with a lower lr`);
+      }
+      const { grads: clipped, norm } = clipByGlobalNorm(named, config.optim.gradClip);
+      const lr = learningRateAt(trainer.step, config.optim);
+      adamwStep(model.params, optimizer, clipped, lr, config.optim);
+      tf.dispose([...clipped.values()]);
+      trainer.step += 1;
+      // 5. metrics with TRL's names, from the log-probs the loss saw
+      return { step: trainer.step, loss, gradNorm: norm, lr, ...metricsOf(logps, ref) };
+    },
+
+    evaluate(evalPairs, evalRef) {
+      const ref = { chosen: Array.from(evalRef.chosen), rejected: Array.from(evalRef.rejected) };
+      return tf.tidy(() => {
+        const { loss, logps } = lossAndLogps(evalPairs, ref);
+        return { loss: loss.dataSync()[0] ?? NaN, ...metricsOf(logps, ref) };
+      });
+    },
+
+    dispose() {
+      disposeAdamW(optimizer);
+    },
+  };
+  return trainer;
+}

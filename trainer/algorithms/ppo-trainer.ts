@@ -1,0 +1,268 @@
+// PPO for language models with a learned value function and a KL penalty to a frozen reference.
+// Papers: Schulman et al. 2017, "Proximal Policy Optimization Algorithms" (arXiv 1707.06347), Eq. 7;
+// Schulman et al. 2016, "High-Dimensional Continuous Control Using GAE" (arXiv 1506.02438), Eq. 16;
+// Ziegler et al. 2019, "Fine-Tuning Language Models from Human Preferences" (arXiv 1909.08593) §2.2
+// for the KL-penalised reward and adaptive β; Ouyang et al. 2022 §3.5 (RL). The loop follows TRL's
+// PPOTrainer (PPOv2) and the N-implementation-details checklist (trainer-anchors.md, PPO #1–13).
+//
+// Reads top to bottom, once per rollout:
+//  1. sample responses (full distribution at temperature T; stop token kept)
+//  2. recompute old log-probs, reference log-probs (both at T) and values, no gradient
+//  3. score: reward function on (prompt, response), missing-EOS penalty
+//  4. per-token rewards: −β·(log π_old − log π_ref) on every response token, score on the last one
+//     (the stop token when there is one: OpenRLHF's placement, consistent with the value mask)
+//  5. GAE over response tokens, advantages whitened over valid tokens
+//  6. PPO epochs over shuffled minibatches: clipped policy + vf_coef · clipped value loss
+//  7. metrics with TRL's names; adaptive β update
+// The reward is a function, so a reward model and a programmatic reward plug in the same way.
+import * as tf from "@tensorflow/tfjs-core";
+import { type PpoConfig } from "../contract/ppo-config.ts";
+import { collateCompletions, type CompletionBatch } from "../data/collate.ts";
+import { gptForward, type GptModel } from "../model/gpt.ts";
+import { generate } from "../model/generate.ts";
+import { nextTokenLogProbs } from "../losses/logprobs.ts";
+import { gae, maskedWhiten, ppoPolicyLoss, ppoPolicyStats, ppoValueLoss } from "../losses/ppo-loss.ts";
+import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
+import { clipByGlobalNorm } from "../optim/gradients.ts";
+import { learningRateAt } from "../optim/lr-schedule.ts";
+import { createRng, type Rng } from "../random/rng.ts";
+
+/** Scores one response per prompt (token ids, response including its stop token if any). */
+export type RewardFn = (prompts: number[][], responses: number[][]) => Float32Array | Promise<Float32Array>;
+
+export interface PpoModels {
+  policy: GptModel;
+  /** Frozen copy of the initial (SFT) policy. */
+  reference: GptModel;
+  /** scalarHead "value"; best initialised from the reward model. */
+  value: GptModel;
+}
+
+export interface PpoTrainer {
+  /** Optimizer steps taken. */
+  step: number;
+  rollouts: number;
+  klCoef: number;
+  optimizer: AdamWState;
+  /** One rollout and its PPO epochs on these prompts. */
+  rolloutStep(prompts: number[][]): Promise<Record<string, number>>;
+  dispose(): void;
+}
+
+interface Rollout {
+  batch: CompletionBatch;
+  rows: number;
+  width: number; // T − 1: next-token positions
+  mask: Float32Array; // (B, T−1) 1 where the predicted token is a response token
+  oldLogp: Float32Array; // (B, T−1)
+  oldValues: Float32Array; // (B, T−1)
+  advantages: Float32Array;
+  returns: Float32Array;
+}
+
+/** Next-token log-probs at temperature T and values, aligned (B, T−1): position j predicts token j+1. */
+function logpAndValues(policy: GptModel, value: GptModel | null, batch: CompletionBatch, temperature: number): { logp: tf.Tensor2D; values: tf.Tensor2D | null } {
+  const [B, T] = batch.shape;
+  const ids = tf.tensor2d(batch.inputIds, [B, T], "int32");
+  const attentionMask = tf.tensor2d(batch.attentionMask, [B, T], "int32");
+  const logits = gptForward(policy, ids, { attentionMask }).logits as tf.Tensor3D; // (B, T, V)
+  const logp = nextTokenLogProbs(logits, ids, undefined, temperature); // (B, T−1)
+  if (!value) return { logp, values: null };
+  const scores = gptForward(value, ids, { attentionMask, logits: false }).scores as tf.Tensor2D; // (B, T)
+  // the value of the state before token j+1 is read at position j (TRL: values[:, context − 1 : −1])
+  return { logp, values: tf.slice(scores, [0, 0], [B, T - 1]) as tf.Tensor2D };
+}
+
+export function createPpoTrainer(models: PpoModels, config: PpoConfig, options: { padId: number; stopTokens: number[]; reward: RewardFn }): PpoTrainer {
+  if (models.value.config.scalarHead === "none") throw new Error("the value model needs a scalar head");
+  // one optimizer over both models, parameters prefixed so names stay unique
+  const params = new Map<string, tf.Variable>([
+    ...[...models.policy.params].map(([n, v]) => [`policy.${n}`, v] as [string, tf.Variable]),
+    ...[...models.value.params].map(([n, v]) => [`value.${n}`, v] as [string, tf.Variable]),
+  ]);
+  const optimizer = createAdamW(params);
+  const vars = [...params.values()];
+  const nameOf = new Map([...params].map(([name, v]) => [v.name, name]));
+  const rng: Rng = createRng(config.seed);
+  const stop = new Set(options.stopTokens);
+
+  const trainer: PpoTrainer = {
+    step: 0,
+    rollouts: 0,
+    klCoef: config.klCoef,
+    optimizer,
+
+    async rolloutStep(prompts) {
+      const T_ = config.temperature;
+      // 1. sample responses from the full distribution (top-k 0, top-p 1) at temperature T
+      const sampled = generate(models.policy, prompts, {
+        maxNewTokens: config.responseLength, temperature: T_, padId: options.padId, stopTokens: options.stopTokens,
+        seed: (config.seed + trainer.rollouts * 7919) >>> 0,
+      });
+      const responses = sampled.completions;
+      const batch = collateCompletions(prompts.map((prompt, b) => ({ prompt, completion: responses[b] ?? [] })), options.padId);
+      const [B, T] = batch.shape;
+      const W = T - 1;
+      const mask = new Float32Array(B * W);
+      for (let b = 0; b < B; b++) for (let j = 0; j < W; j++) mask[b * W + j] = batch.completionMask[b * T + j + 1] ?? 0;
+
+      // 2. old log-probs, reference log-probs and values, no gradient; all at temperature T
+      const [oldLogp, refLogp, oldValues] = tf.tidy(() => {
+        const cur = logpAndValues(models.policy, models.value, batch, T_);
+        const ref = logpAndValues(models.reference, null, batch, T_);
+        return [cur.logp.dataSync() as Float32Array, ref.logp.dataSync() as Float32Array, (cur.values as tf.Tensor2D).dataSync() as Float32Array];
+      }) as unknown as [Float32Array, Float32Array, Float32Array];
+      for (let i = 0; i < B * W; i++) if (!mask[i]) oldValues[i] = 0;
+
+      // 3. scores, with the missing-EOS penalty
+      const scores = Float32Array.from(await options.reward(prompts, responses));
+      const hasEos = responses.map((r) => r.length > 0 && stop.has(r[r.length - 1] ?? -1));
+      if (config.missingEosPenalty !== null) hasEos.forEach((ok, b) => { if (!ok) scores[b] = (scores[b] ?? 0) - (config.missingEosPenalty ?? 0); });
+
+      // 4. per-token rewards: −β·KL_t (k1) everywhere, plus the score on the last response token
+      const kl = new Float32Array(B * W);
+      let rewards: Float32Array = new Float32Array(B * W);
+      const klPerRow = new Float32Array(B);
+      for (let b = 0; b < B; b++) {
+        let last = -1;
+        for (let j = 0; j < W; j++) {
+          const i = b * W + j;
+          if (!mask[i]) continue;
+          kl[i] = (oldLogp[i] ?? 0) - (refLogp[i] ?? 0);
+          klPerRow[b] = (klPerRow[b] ?? 0) + (kl[i] ?? 0);
+          rewards[i] = -trainer.klCoef * (kl[i] ?? 0);
+          last = i;
+        }
+        if (last >= 0) rewards[last] = (rewards[last] ?? 0) + (scores[b] ?? 0);
+      }
+      if (config.whitenRewards) rewards = maskedWhiten(rewards, mask, false);
+
+      // 5. GAE over response tokens, then whitened advantages (valid tokens only)
+      const g = gae(rewards, oldValues, mask, [B, W], config.gamma, config.lam);
+      const rollout: Rollout = { batch, rows: B, width: W, mask, oldLogp, oldValues, advantages: maskedWhiten(g.advantages, mask), returns: g.returns };
+
+      // 6. PPO epochs over shuffled minibatches
+      const stats = { pg: 0, vf: 0, approxkl: 0, clipfrac: 0, ratio: 0, vfClipfrac: 0, n: 0 };
+      for (let epoch = 0; epoch < config.ppoEpochs; epoch++) {
+        const order = shuffle(B, rng);
+        for (let start = 0; start < B; start += config.miniBatchSize) {
+          const rows = order.slice(start, start + config.miniBatchSize);
+          const s = ppoUpdate(rows, rollout);
+          stats.pg += s.pg; stats.vf += s.vf; stats.approxkl += s.approxkl; stats.clipfrac += s.clipfrac;
+          stats.ratio += s.ratio; stats.vfClipfrac += s.vfClipfrac; stats.n += 1;
+        }
+      }
+
+      // 7. metrics (TRL names) and the adaptive β update (Ziegler et al. 2019)
+      const meanKl = klPerRow.reduce((a, x) => a + x, 0) / B;
+      let entropy = 0;
+      for (let i = 0; i < B * W; i++) if (mask[i]) entropy -= oldLogp[i] ?? 0;
+      const meanScore = scores.reduce((a, x) => a + x, 0) / B;
+      const metrics: Record<string, number> = {
+        rollout: trainer.rollouts + 1,
+        step: trainer.step,
+        "objective/kl": meanKl,
+        "objective/entropy": entropy / B,
+        "objective/scores": meanScore,
+        "objective/non_score_reward": -trainer.klCoef * meanKl,
+        "objective/rlhf_reward": meanScore - trainer.klCoef * meanKl,
+        "policy/approxkl_avg": stats.approxkl / stats.n,
+        "policy/clipfrac_avg": stats.clipfrac / stats.n,
+        "loss/policy_avg": stats.pg / stats.n,
+        "loss/value_avg": stats.vf / stats.n,
+        "val/clipfrac_avg": stats.vfClipfrac / stats.n,
+        "val/ratio": stats.ratio / stats.n,
+        "val/num_eos_tokens": hasEos.filter(Boolean).length,
+        "val/response_length": responses.reduce((a, r) => a + r.length, 0) / B,
+        kl_coef: trainer.klCoef,
+        lr: learningRateAt(Math.max(0, trainer.step - 1), config.optim),
+      };
+      if (config.klTarget !== null) {
+        const err = Math.min(Math.max(meanKl / config.klTarget - 1, -0.2), 0.2);
+        trainer.klCoef *= 1 + (err * B) / config.klHorizon;
+      }
+      trainer.rollouts += 1;
+      return metrics;
+    },
+
+    dispose() {
+      disposeAdamW(optimizer);
+    },
+  };
+
+  /** One optimizer step on some rows of the rollout. */
+  function ppoUpdate(rows: number[], r: Rollout): { pg: number; vf: number; approxkl: number; clipfrac: number; ratio: number; vfClipfrac: number } {
+    const [, T] = r.batch.shape;
+    const W = r.width;
+    const pick = <A extends Int32Array | Float32Array>(src: A, width: number): A => {
+      const out = new (src.constructor as new (n: number) => A)(rows.length * width);
+      rows.forEach((row, k) => out.set(src.subarray(row * width, (row + 1) * width), k * width));
+      return out;
+    };
+    const sub: CompletionBatch = {
+      shape: [rows.length, T],
+      inputIds: pick(r.batch.inputIds, T),
+      attentionMask: pick(r.batch.attentionMask, T),
+      completionMask: pick(r.batch.completionMask, T),
+      lastIndex: Int32Array.from(rows.map((row) => r.batch.lastIndex[row] ?? 0)),
+    };
+    const mask = pick(r.mask, W);
+    const oldLogp = pick(r.oldLogp, W);
+    const oldValues = pick(r.oldValues, W);
+    const advantages = pick(r.advantages, W);
+    const returns = pick(r.returns, W);
+    const shape: [number, number] = [rows.length, W];
+    let newLogp: Float32Array = new Float32Array(0);
+    let newValues: Float32Array = new Float32Array(0);
+    let pgLoss = 0;
+    let vfLoss = 0;
+
+    const { value, grads } = tf.variableGrads(() => {
+      const { logp, values } = logpAndValues(models.policy, models.value, sub, config.temperature); // (b, W) each
+      const m = tf.tensor2d(mask, shape);
+      const pg = ppoPolicyLoss(logp, tf.tensor2d(oldLogp, shape), tf.tensor2d(advantages, shape), m, config.cliprange);
+      const vf = ppoValueLoss(values as tf.Tensor2D, tf.tensor2d(oldValues, shape), tf.tensor2d(returns, shape), m, config.cliprangeValue);
+      newLogp = logp.dataSync() as Float32Array;
+      newValues = (values as tf.Tensor2D).dataSync() as Float32Array;
+      pgLoss = pg.dataSync()[0] ?? NaN;
+      vfLoss = vf.dataSync()[0] ?? NaN;
+      return tf.add(pg, tf.mul(config.vfCoef, vf)) as tf.Scalar;
+    }, vars);
+    const loss = value.dataSync()[0] ?? NaN;
+    value.dispose();
+    const named = new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g]));
+    if (!Number.isFinite(loss)) {
+      tf.dispose([...named.values()]);
+      throw new Error(`non-finite PPO loss ${loss} at step ${trainer.step + 1}; resume from the last checkpoint with a lower lr`);
+    }
+    const { grads: clipped } = clipByGlobalNorm(named, config.optim.gradClip);
+    adamwStep(params, optimizer, clipped, learningRateAt(trainer.step, config.optim), config.optim);
+    tf.dispose([...clipped.values()]);
+    trainer.step += 1;
+
+    const s = ppoPolicyStats(newLogp, oldLogp, advantages, mask, config.cliprange);
+    let clippedValues = 0;
+    let valid = 0;
+    for (let i = 0; i < mask.length; i++) {
+      if (!mask[i]) continue;
+      valid += 1;
+      const v = newValues[i] ?? 0;
+      const lo = (oldValues[i] ?? 0) - config.cliprangeValue;
+      const hi = (oldValues[i] ?? 0) + config.cliprangeValue;
+      const vc = Math.min(Math.max(v, lo), hi);
+      if ((vc - (returns[i] ?? 0)) ** 2 > (v - (returns[i] ?? 0)) ** 2) clippedValues += 1;
+    }
+    return { pg: pgLoss, vf: vfLoss, approxkl: s["policy/approxkl"], clipfrac: s["policy/clipfrac"], ratio: s["val/ratio"], vfClipfrac: clippedValues / Math.max(valid, 1) };
+  }
+
+  return trainer;
+}
+
+function shuffle(n: number, rng: Rng): number[] {
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [order[i], order[j]] = [order[j] ?? 0, order[i] ?? 0];
+  }
+  return order;
+}

@@ -1,0 +1,139 @@
+// Reward model: Bradley–Terry on K-way rankings.
+// Papers: Ouyang et al. 2022, "Training language models to follow instructions with human feedback"
+// (arXiv 2203.02155) §3.5 "Reward modeling", Eq. 1: all C(K,2) comparisons of a prompt in one batch
+// element, each prompt weighted equally; Bradley & Terry 1952 for the pairwise model. Options and
+// metric names as TRL's RewardTrainer (margin, center_rewards_coefficient, accuracy, margin, min/mean/max).
+//
+// Reads top to bottom: 1. collate every completion of every prompt → 2. score at the last real token
+// → 3. expand rankings to pairs, Bradley–Terry loss → 4. gradients, clip, AdamW → 5. metrics.
+// The model is a GPT with `scalarHead: "reward"`, best initialised from the SFT policy (trlx #338).
+import * as tf from "@tensorflow/tfjs-core";
+import { type RewardConfig } from "../contract/reward-config.ts";
+import { collateCompletions, type CompletionBatch } from "../data/collate.ts";
+import { gptForward, type GptModel } from "../model/gpt.ts";
+import { bradleyTerryLoss, rankingPairs, rewardMetrics, type RankingPairs } from "../losses/reward-loss.ts";
+import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
+import { clipByGlobalNorm } from "../optim/gradients.ts";
+import { learningRateAt } from "../optim/lr-schedule.ts";
+
+/** K completions of one prompt with their ranks (0 = best; equal ranks are ties). */
+export interface RankingExample {
+  prompt: number[];
+  /** Each ends with the end-of-turn token: the score is read there. */
+  completions: number[][];
+  ranks: number[];
+  /** Optional margin every better completion must win by (e.g. from labeler confidence). */
+  margin?: number;
+}
+
+// 1. collate: row g·K + k is completion k of prompt g
+export function collateRankings(examples: RankingExample[], padId: number, maxLength?: number): CompletionBatch {
+  return collateCompletions(examples.flatMap((e) => e.completions.map((completion) => ({ prompt: e.prompt, completion }))), padId, maxLength);
+}
+
+/** Scores (B·K) read at each row's last real token. Call inside tf.tidy / variableGrads. */
+export function scoreCompletions(model: GptModel, batch: CompletionBatch): tf.Tensor1D {
+  if (model.config.scalarHead === "none") throw new Error("the reward model needs scalarHead 'reward'");
+  const [B, T] = batch.shape;
+  const ids = tf.tensor2d(batch.inputIds, [B, T], "int32");
+  const attentionMask = tf.tensor2d(batch.attentionMask, [B, T], "int32");
+  const scores = gptForward(model, ids, { attentionMask, logits: false }).scores as tf.Tensor2D; // (B, T)
+  // 2. the last real token is the end-of-turn token, never a pad (PAD ≠ EOS; transformers #35352)
+  const flatIndex = tf.tensor1d(Array.from(batch.lastIndex, (t, b) => b * T + t), "int32"); // (B)
+  return tf.gather(tf.reshape(scores, [B * T]), flatIndex) as tf.Tensor1D; // (B)
+}
+
+/** Ranks of each example with the rows laid out as collateRankings does. */
+function pairsOf(examples: RankingExample[]): RankingPairs & { margins: number[] } {
+  const pairs = rankingPairs(examples.map((e) => e.ranks));
+  // map each pair back to its example to attach the example's margin
+  const starts: number[] = [];
+  let offset = 0;
+  for (const e of examples) {
+    starts.push(offset);
+    offset += e.completions.length;
+  }
+  const exampleOf = (row: number): RankingExample => {
+    let g = 0;
+    while (g + 1 < starts.length && (starts[g + 1] ?? Infinity) <= row) g++;
+    return examples[g] as RankingExample;
+  };
+  return { ...pairs, margins: pairs.chosen.map((row) => exampleOf(row).margin ?? 0) };
+}
+
+export interface RewardTrainer {
+  model: GptModel;
+  optimizer: AdamWState;
+  step: number;
+  trainStep(examples: RankingExample[]): Record<string, number>;
+  /** Loss and TRL metrics on held-out rankings (no update). */
+  evaluate(examples: RankingExample[]): Record<string, number>;
+  dispose(): void;
+}
+
+export function createRewardTrainer(model: GptModel, config: RewardConfig, padId: number): RewardTrainer {
+  const optimizer = createAdamW(model.params);
+  const vars = [...model.params.values()];
+  const nameOf = new Map([...model.params].map(([name, v]) => [v.name, name]));
+
+  // 3. pairwise Bradley–Terry over all ranked pairs, weighted so each prompt counts once
+  const lossAndScores = (examples: RankingExample[]): { loss: tf.Scalar; chosen: Float32Array; rejected: Float32Array } => {
+    const pairs = pairsOf(examples);
+    if (pairs.chosen.length === 0) throw new Error("no ranked pairs in the batch (all ties?)");
+    const scores = scoreCompletions(model, collateRankings(examples, padId, config.maxLength)); // (G·K)
+    const chosen = tf.gather(scores, tf.tensor1d(pairs.chosen, "int32")) as tf.Tensor1D; // (P)
+    const rejected = tf.gather(scores, tf.tensor1d(pairs.rejected, "int32")) as tf.Tensor1D; // (P)
+    const loss = bradleyTerryLoss(chosen, rejected, {
+      weights: tf.tensor1d(pairs.weights),
+      margin: tf.tensor1d(pairs.margins),
+      centerCoefficient: config.centerCoefficient,
+    });
+    return { loss, chosen: chosen.dataSync() as Float32Array, rejected: rejected.dataSync() as Float32Array };
+  };
+
+  const trainer: RewardTrainer = {
+    model,
+    optimizer,
+    step: 0,
+
+    trainStep(examples) {
+      let chosen: Float32Array = new Float32Array(0);
+      let rejected: Float32Array = new Float32Array(0);
+      const { value, grads } = tf.variableGrads(() => {
+        const r = lossAndScores(examples);
+        chosen = r.chosen;
+        rejected = r.rejected;
+        return r.loss;
+      }, vars);
+      const loss = value.dataSync()[0] ?? NaN;
+      value.dispose();
+      const named = new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g]));
+      if (!Number.isFinite(loss)) {
+        tf.dispose([...named.values()]);
+        throw new Error(`non-finite reward loss ${loss} at step ${trainer.step + 1}; resume from the last checkpoint with a lower lr`);
+      }
+      // 4. clip, schedule, AdamW
+      const { grads: clipped, norm } = clipByGlobalNorm(named, config.optim.gradClip);
+      const lr = learningRateAt(trainer.step, config.optim);
+      adamwStep(model.params, optimizer, clipped, lr, config.optim);
+      tf.dispose([...clipped.values()]);
+      trainer.step += 1;
+      // 5. TRL's metrics from the scores the loss saw
+      return { step: trainer.step, loss, gradNorm: norm, lr, ...rewardMetrics(chosen, rejected) };
+    },
+
+    evaluate(examples) {
+      let out: Record<string, number> = {};
+      tf.tidy(() => {
+        const r = lossAndScores(examples);
+        out = { loss: r.loss.dataSync()[0] ?? NaN, ...rewardMetrics(r.chosen, r.rejected) };
+      });
+      return out;
+    },
+
+    dispose() {
+      disposeAdamW(optimizer);
+    },
+  };
+  return trainer;
+}

@@ -1,0 +1,151 @@
+// Supervised fine-tuning on chat demonstrations, loss on assistant tokens only.
+// Paper: Ouyang et al. 2022, "Training language models to follow instructions with human
+// feedback" (arXiv 2203.02155) §3.5 "Supervised fine-tuning (SFT)". Loss masking as TRL's
+// `assistant_only_loss`; optimisation as nanoGPT (AdamW, warmup + cosine, clip 1.0).
+//
+// Reads top to bottom: 1. collate → 2. forward + masked NLL + gradients per micro-batch →
+// 3. accumulate → 4. clip, schedule, AdamW → 5. the run loop (shuffled batches, checkpoints).
+import * as tf from "@tensorflow/tfjs-core";
+import { type SftConfig } from "../contract/sft-config.ts";
+import { gptForward, type GptModel } from "../model/gpt.ts";
+import { sftLoss } from "../losses/sft-loss.ts";
+import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
+import { clipByGlobalNorm, GradAccumulator } from "../optim/gradients.ts";
+import { learningRateAt } from "../optim/lr-schedule.ts";
+import { createRng, type Rng } from "../random/rng.ts";
+import { shuffledBatches } from "../data/batches.ts";
+
+/** One rendered conversation (see tokenizer/chat-template.ts). */
+export interface SftExample {
+  ids: number[];
+  lossMask: number[];
+}
+
+export interface SftBatch {
+  shape: [number, number];
+  inputIds: Int32Array; // (B, T) right-padded with padId
+  attentionMask: Int32Array; // (B, T) 1 on real tokens
+  lossMask: Int32Array; // (B, T) 1 on target tokens, 0 on prompt and padding
+}
+
+export interface SftStepMetrics {
+  step: number;
+  loss: number;
+  gradNorm: number;
+  lr: number;
+  /** Target tokens in the batch. */
+  tokens: number;
+}
+
+// 1. collate: right-pad to the longest example. Padding is hidden from attention and from the loss.
+export function collateSft(examples: SftExample[], padId: number): SftBatch {
+  const B = examples.length;
+  const T = Math.max(...examples.map((e) => e.ids.length));
+  const inputIds = new Int32Array(B * T).fill(padId);
+  const attentionMask = new Int32Array(B * T);
+  const lossMask = new Int32Array(B * T);
+  examples.forEach((e, b) => {
+    e.ids.forEach((id, t) => {
+      inputIds[b * T + t] = id;
+      attentionMask[b * T + t] = 1;
+      lossMask[b * T + t] = e.lossMask[t] ?? 0;
+    });
+  });
+  return { shape: [B, T], inputIds, attentionMask, lossMask };
+}
+
+export interface SftTrainer {
+  model: GptModel;
+  optimizer: AdamWState;
+  /** Optimizer steps taken. */
+  step: number;
+  trainStep(examples: SftExample[]): SftStepMetrics;
+  /** Masked NLL without updating (for held-out data and resume checks). */
+  evalLoss(examples: SftExample[]): number;
+  dispose(): void;
+}
+
+export function createSftTrainer(model: GptModel, config: SftConfig, padId: number): SftTrainer {
+  const optimizer = createAdamW(model.params);
+  const vars = [...model.params.values()];
+  const nameOf = new Map([...model.params].map(([name, v]) => [v.name, name]));
+  const trainer: SftTrainer = {
+    model,
+    optimizer,
+    step: 0,
+
+    evalLoss(examples) {
+      const batch = collateSft(examples, padId);
+      return tf.tidy(() => lossOf(model, batch).dataSync()[0] ?? NaN);
+    },
+
+    trainStep(examples) {
+      const micro = config.optim.gradAccumSteps;
+      const accumulator = new GradAccumulator();
+      let lossSum = 0;
+      let tokens = 0;
+      // 2. forward + loss + gradients, one micro-batch at a time (bounds activation memory)
+      for (let m = 0; m < micro; m++) {
+        const part = examples.filter((_, i) => i % micro === m);
+        if (part.length === 0) continue;
+        const batch = collateSft(part, padId);
+        tokens += batch.lossMask.reduce((a, b) => a + b, 0);
+        const { value, grads } = tf.variableGrads(() => lossOf(model, batch), vars);
+        lossSum += value.dataSync()[0] ?? NaN;
+        value.dispose();
+        // 3. accumulate (the accumulator owns the gradients from here)
+        accumulator.add(new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g])));
+      }
+      const micros = accumulator.micros;
+      const loss = lossSum / micros;
+      if (!Number.isFinite(loss)) {
+        accumulator.dispose();
+        throw new Error(`non-finite loss ${loss} at step ${trainer.step + 1}; resume from the last checkpoint with a lower lr`);
+      }
+      // 4. clip the global norm, read the scheduled lr, AdamW update
+      const { grads, norm } = clipByGlobalNorm(accumulator.mean(), config.optim.gradClip);
+      const lr = learningRateAt(trainer.step, config.optim);
+      adamwStep(model.params, optimizer, grads, lr, config.optim);
+      tf.dispose([...grads.values()]);
+      trainer.step += 1;
+      return { step: trainer.step, loss, gradNorm: norm, lr, tokens };
+    },
+
+    dispose() {
+      disposeAdamW(optimizer);
+    },
+  };
+  return trainer;
+}
+
+/** Masked next-token NLL of one collated batch. Call inside tf.tidy / variableGrads. */
+function lossOf(model: GptModel, batch: SftBatch): tf.Scalar {
+  const [B, T] = batch.shape;
+  const inputIds = tf.tensor2d(batch.inputIds, [B, T], "int32");
+  const attentionMask = tf.tensor2d(batch.attentionMask, [B, T], "int32");
+  const lossMask = tf.tensor2d(batch.lossMask, [B, T], "int32");
+  // right padding: positions 0..len−1 are already right, so pass them rather than derive from the mask
+  const positionIds = tf.tile(tf.reshape(tf.range(0, T, 1, "int32"), [1, T]), [B, 1]) as tf.Tensor2D;
+  const logits = gptForward(model, inputIds, { attentionMask, positionIds }).logits as tf.Tensor3D; // (B, T, V)
+  return sftLoss(logits, inputIds, lossMask);
+}
+
+// 5. the run loop: shuffled batches without replacement (data/batches.ts), one optimizer step per batch.
+export function runSft(
+  trainer: SftTrainer,
+  examples: SftExample[],
+  config: SftConfig,
+  hooks: { onStep?: (m: SftStepMetrics) => void; onCheckpoint?: (step: number, rng: Rng) => void } = {},
+): SftStepMetrics[] {
+  const rng = createRng(config.seed);
+  const batches = shuffledBatches(examples, config.batchSize, rng);
+  const history: SftStepMetrics[] = [];
+  while (trainer.step < config.steps) {
+    const m = trainer.trainStep(batches.next().value as SftExample[]);
+    history.push(m);
+    hooks.onStep?.(m);
+    if (config.checkpointEvery > 0 && trainer.step % config.checkpointEvery === 0) hooks.onCheckpoint?.(trainer.step, rng);
+  }
+  hooks.onCheckpoint?.(trainer.step, rng);
+  return history;
+}

@@ -1,0 +1,97 @@
+import { test, before } from "node:test";
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend, describeBackend } from "./select-backend.ts";
+import { matMul2d } from "./matmul.ts";
+import { unsortedSegmentSumValues } from "./unsorted-segment-sum-kernel.ts";
+import { checkGradients } from "../testing/grad-check.ts";
+
+before(async () => {
+  // The real import of the optional packages: they are not installed here, so both must be skipped.
+  await initBackend();
+});
+
+test("auto selection skips missing tfjs-node packages and lands on wasm with SIMD and our kernel", () => {
+  const info = describeBackend();
+  assert.equal(info.backend, "wasm");
+  assert.equal(tf.getBackend(), "wasm");
+  assert.deepEqual(info.skipped.map((s) => s.package), ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]);
+  for (const s of info.skipped) assert.ok(s.reason.length > 0);
+  assert.equal(info.simd, true);
+  assert.ok(info.threads >= 1);
+  assert.deepEqual(info.customKernels, ["UnsortedSegmentSum", "Slice", "SplitV"]);
+});
+
+test("an optional package that imports but fails to start is skipped too", async () => {
+  const info = await initBackend({ prefer: "tfjs-node", importModule: async () => ({}) });
+  assert.equal(info.backend, "wasm");
+  assert.match(info.skipped[0]?.reason ?? "", /tensorflow/);
+});
+
+test("unsortedSegmentSum matches the hand-computed sums (wasm kernel)", () => {
+  // rows of x: [1,2], [3,4], [5,6], [7,8] with ids 2, 0, 2, 5 (5 is out of range: dropped)
+  const out = tf.tidy(() =>
+    tf.unsortedSegmentSum(tf.tensor2d([1, 2, 3, 4, 5, 6, 7, 8], [4, 2]), tf.tensor1d([2, 0, 2, 5], "int32"), 3).arraySync(),
+  );
+  assert.deepEqual(out, [[3, 4], [0, 0], [6, 8]]);
+  const plain = new Float32Array(2);
+  unsortedSegmentSumValues([1, 2, 3], [1, 1, 0], 2, 1, plain);
+  assert.deepEqual(Array.from(plain), [3, 3]);
+});
+
+test("tf.gather now has a gradient on wasm: closed form and finite differences agree", () => {
+  const before = tf.memory().numTensors;
+  tf.tidy(() => {
+    const table = tf.tensor2d([0.1, -0.2, 0.3, 0.4, 0.5, -0.6, 0.7, 0.8, -0.9], [3, 3]);
+    const ids = tf.tensor1d([2, 0, 2, 2], "int32");
+    const weights = tf.tensor2d([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], [4, 3]);
+    const f = ([w]: tf.Tensor[]): tf.Scalar => tf.sum(tf.mul(tf.square(tf.gather(w as tf.Tensor2D, ids)), weights));
+    // d/dW[r] = Σ_{i: ids[i]=r} 2·W[r]·weights[i]
+    const g = tf.grad((w: tf.Tensor) => f([w]))(table).arraySync() as number[][];
+    const w = table.arraySync();
+    const expectRow = (r: number, rows: number[]): number[] =>
+      [0, 1, 2].map((c) => rows.reduce((acc, i) => acc + 2 * (w[r]?.[c] ?? 0) * (i * 3 + c + 1), 0));
+    const expected = [expectRow(0, [1]), [0, 0, 0], expectRow(2, [0, 2, 3])];
+    g.forEach((row, r) => row.forEach((v, c) => assert.ok(Math.abs(v - (expected[r]?.[c] ?? NaN)) < 1e-4)));
+    const check = checkGradients(f, [table]);
+    assert.ok(check.maxRelError < 1e-2, `rel error ${check.maxRelError}`);
+  });
+  assert.equal(tf.memory().numTensors, before);
+});
+
+test("matMul2d equals tf.matMul and its explicit-transpose gradient passes a finite-difference check", () => {
+  tf.tidy(() => {
+    const a = tf.randomNormal([5, 4], 0, 1, "float32", 1) as tf.Tensor2D;
+    const b = tf.randomNormal([4, 3], 0, 1, "float32", 2) as tf.Tensor2D;
+    const c = tf.randomNormal([5, 3], 0, 1, "float32", 3);
+    const diff = tf.max(tf.abs(tf.sub(matMul2d(a, b), tf.matMul(a, b)))).dataSync()[0] ?? 1;
+    assert.ok(diff < 1e-6);
+    const f = ([x, y]: tf.Tensor[]): tf.Scalar => tf.sum(tf.mul(tf.tanh(matMul2d(x as tf.Tensor2D, y as tf.Tensor2D)), c));
+    const stock = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.tanh(tf.matMul(x as tf.Tensor2D, y as tf.Tensor2D)), c)))([a, b]);
+    const ours = tf.grads((x: tf.Tensor, y: tf.Tensor) => f([x, y]))([a, b]);
+    ours.forEach((g, i) => assert.ok((tf.max(tf.abs(tf.sub(g, stock[i] as tf.Tensor))).dataSync()[0] ?? 1) < 1e-5));
+    const check = checkGradients(f, [a, b]);
+    assert.ok(check.maxRelError < 1e-2, `rel error ${check.maxRelError}`);
+  });
+});
+
+test("patched wasm Slice/SplitV: contiguous and strided slices and splits equal the cpu backend", async () => {
+  const x = Array.from({ length: 4 * 3 * 5 }, (_, i) => i * 0.5 - 7);
+  const run = (): number[][] =>
+    tf.tidy(() => {
+      const t = tf.tensor3d(x, [4, 3, 5]);
+      const parts = tf.split(t, [1, 3], 0).map((p) => Array.from(p.dataSync()));
+      const middle = tf.split(t, [2, 2, 1], 2).map((p) => Array.from(p.dataSync()));
+      return [
+        Array.from(tf.slice(t, [1, 0, 0], [2, 3, 5]).dataSync()), // contiguous: view path
+        Array.from(tf.slice(t, [1, 1, 2], [2, 2, 3]).dataSync()), // strided: stock path
+        ...parts,
+        ...middle,
+      ];
+    });
+  const onWasm = run();
+  await tf.setBackend("cpu");
+  const onCpu = run();
+  await tf.setBackend("wasm");
+  assert.deepEqual(onWasm, onCpu);
+});

@@ -1,0 +1,40 @@
+// Trainer CLI: `npm run trainer -- <command> --config job.json [--out dir]`.
+// Commands: train-tokenizer, pretrain, sft, reward, dpo, ppo, sample (see trainer/contract/job.ts).
+// Output: JSON lines on stdout (also appended to <out>/metrics.jsonl); exit 1 on failure, 2 on a bad config.
+import { join } from "node:path";
+import { jobSpecSchema } from "./contract/job.ts";
+import { createJobLogger } from "./cli/logger.ts";
+import { readJobFile, runJob } from "./cli/run-job.ts";
+
+const USAGE = "usage: npm run trainer -- <train-tokenizer|pretrain|sft|reward|dpo|ppo|sample> --config <job.json> [--out <dir>]";
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const flag = (name: string): string | undefined => {
+    const i = rest.indexOf(`--${name}`);
+    return i >= 0 ? rest[i + 1] : undefined;
+  };
+  const configPath = flag("config");
+  if (!command || command.startsWith("-") || !configPath) {
+    console.error(USAGE);
+    return 2;
+  }
+  const raw = readJobFile(configPath, command) as Record<string, unknown>;
+  const out = flag("out");
+  const parsed = jobSpecSchema.safeParse(out ? { ...raw, out } : raw);
+  if (!parsed.success) {
+    console.error(`invalid job config ${configPath}:`);
+    for (const issue of parsed.error.issues) console.error(`  ${issue.path.join(".") || "(root)"}: ${issue.message}`);
+    return 2;
+  }
+  const log = createJobLogger({ file: join(parsed.data.out, "metrics.jsonl") });
+  try {
+    await runJob(parsed.data, log);
+    return 0;
+  } catch (error) {
+    log.event("failed", { message: error instanceof Error ? error.message : String(error) });
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

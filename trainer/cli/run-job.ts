@@ -1,0 +1,263 @@
+// Runs one job spec end to end over local files: data → tokenizer → model → trainer → checkpoint.
+// Every command writes into `out`: model.safetensors, optimizer.safetensors, manifest.json,
+// tokenizer.json and metrics.jsonl (or samples.jsonl for `sample`).
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describeBackend, initBackend } from "../backend/select-backend.ts";
+import { type JobSpec } from "../contract/job.ts";
+import { resolveGptConfig, type GptConfig } from "../contract/gpt-config.ts";
+import { readManifest, loadCheckpointInto, saveCheckpoint } from "../checkpoint/checkpoint.ts";
+import { disposeGpt, initGpt, countParams, type GptModel } from "../model/gpt.ts";
+import { generate } from "../model/generate.ts";
+import { loadBpeTokenizerFile, saveTokenizerJson, trainBpeTokenizerJson, loadBpeTokenizer, type BpeTokenizer } from "../tokenizer/bpe-tokenizer.ts";
+import { renderChat, renderPromptCompletion, type ChatMessage } from "../tokenizer/chat-template.ts";
+import {
+  preferenceRecordSchema, promptRecordSchema, rankingRecordSchema, ranksOf, readJsonl, sftRecordSchema,
+  type LineProblem, type PreferenceRecord, type RankingRecord,
+} from "../data/jsonl.ts";
+import { shuffledBatches } from "../data/batches.ts";
+import { createSftTrainer, runSft, type SftExample } from "../algorithms/sft-trainer.ts";
+import { createRewardTrainer, type RankingExample } from "../algorithms/reward-trainer.ts";
+import { createDpoTrainer, type PreferencePair } from "../algorithms/dpo-trainer.ts";
+import { createPpoTrainer } from "../algorithms/ppo-trainer.ts";
+import { scoreCompletions } from "../algorithms/reward-trainer.ts";
+import { collateCompletions } from "../data/collate.ts";
+import * as tf from "@tensorflow/tfjs-core";
+import { createRng } from "../random/rng.ts";
+import { type JobLogger } from "./logger.ts";
+import { z } from "zod";
+
+export class DataError extends Error {
+  constructor(
+    readonly path: string,
+    readonly problems: LineProblem[],
+  ) {
+    const shown = problems.slice(0, 20).map((p) => `  line ${p.line}: ${p.reason}`).join("\n");
+    super(`${path}: ${problems.length} bad record(s)\n${shown}${problems.length > 20 ? "\n  …" : ""}`);
+  }
+}
+
+function check<T>(path: string, parsed: { records: { line: number; value: T }[]; problems: LineProblem[] }): { line: number; value: T }[] {
+  if (parsed.problems.length > 0) throw new DataError(path, parsed.problems);
+  return parsed.records;
+}
+
+const asMessages = (prompt: string | ChatMessage[]): ChatMessage[] => (typeof prompt === "string" ? [{ role: "user", content: prompt }] : prompt);
+
+/** Fresh model (vocabulary from the tokenizer) or one loaded from a checkpoint, with the wanted head. */
+function buildModel(source: Extract<JobSpec, { model: unknown }>["model"], tokenizer: BpeTokenizer, scalarHead: GptConfig["scalarHead"]): GptModel {
+  if ("init" in source) {
+    const input = source.init;
+    const config = resolveGptConfig("preset" in input ? { ...input, vocabSize: tokenizer.vocabSize, scalarHead } : { ...input, scalarHead });
+    if (config.vocabSize !== tokenizer.vocabSize)
+      throw new Error(`model vocabSize ${config.vocabSize} ≠ tokenizer vocabulary ${tokenizer.vocabSize}`);
+    return initGpt(config, source.seed);
+  }
+  const manifest = readManifest(source.checkpoint);
+  const model = initGpt({ ...manifest.modelConfig, scalarHead }, 0);
+  loadCheckpointInto(source.checkpoint, model, null, { tokenizerHash: tokenizer.hash, newHead: true });
+  return model;
+}
+
+function ensureFits(path: string, rows: { line: number; length: number }[], blockSize: number): void {
+  const problems = rows
+    .filter((r) => r.length > blockSize)
+    .map((r) => ({ line: r.line, reason: `${r.length} tokens exceeds the model's blockSize ${blockSize}` }));
+  if (problems.length > 0) throw new DataError(path, problems);
+}
+
+function finish(spec: JobSpec & { tokenizer: string }, model: GptModel, tokenizer: BpeTokenizer, info: { step: number; rngState: number; trainConfig: Record<string, unknown>; optimizer: Parameters<typeof saveCheckpoint>[2] }): void {
+  saveCheckpoint(spec.out, model, info.optimizer, { step: info.step, rngState: info.rngState, trainConfig: info.trainConfig, tokenizerHash: tokenizer.hash });
+  saveTokenizerJson(tokenizer, join(spec.out, "tokenizer.json"));
+}
+
+export async function runJob(spec: JobSpec, log: JobLogger): Promise<void> {
+  mkdirSync(spec.out, { recursive: true });
+  writeFileSync(join(spec.out, "job.json"), JSON.stringify(spec, null, 2));
+
+  if (spec.kind === "train-tokenizer") {
+    const json = trainBpeTokenizerJson(spec.corpus, spec.vocabSize);
+    const tokenizer = loadBpeTokenizer(json);
+    saveTokenizerJson(tokenizer, join(spec.out, "tokenizer.json"));
+    log.event("done", { kind: spec.kind, vocabSize: tokenizer.vocabSize, hash: tokenizer.hash, special: tokenizer.special });
+    return;
+  }
+
+  await initBackend({ prefer: spec.backend });
+  log.event("backend", { ...describeBackend() });
+  const tokenizer = loadBpeTokenizerFile(spec.tokenizer);
+
+  if (spec.kind === "sample") {
+    const model = buildModel(spec.model, tokenizer, "none");
+    const records = check(spec.prompts, readJsonl(spec.prompts, promptRecordSchema));
+    const s = spec.sampling;
+    const rows: { line: number; prompt: ChatMessage[]; ids: number[] }[] = [];
+    for (const r of records) {
+      const prompt = asMessages(r.value.prompt);
+      const { ids } = await renderChat(tokenizer, prompt, { addGenerationPrompt: true });
+      for (let k = 0; k < s.n; k++) rows.push({ line: r.line, prompt, ids });
+    }
+    ensureFits(spec.prompts, rows.map((r) => ({ line: r.line, length: r.ids.length })), model.config.blockSize);
+    const outPath = join(spec.out, "samples.jsonl");
+    writeFileSync(outPath, "");
+    for (let i = 0; i < rows.length; i += s.batchSize) {
+      const part = rows.slice(i, i + s.batchSize);
+      const result = generate(model, part.map((r) => r.ids), {
+        maxNewTokens: s.maxNewTokens, temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed + i,
+        stopTokens: [tokenizer.special.endOfTurn, tokenizer.special.eos], padId: tokenizer.special.pad,
+      });
+      for (let b = 0; b < part.length; b++) {
+        const tokens = result.completions[b] ?? [];
+        const text = await tokenizer.decode(tokens, true);
+        const row = part[b];
+        writeFileSync(outPath, JSON.stringify({ line: row?.line, prompt: row?.prompt, completion: text, tokens: tokens.length, finished: result.finished[b], sampling: { ...s, seed: s.seed + i } }) + "\n", { flag: "a" });
+      }
+      log.event("progress", { done: Math.min(i + s.batchSize, rows.length), total: rows.length });
+    }
+    disposeGpt(model);
+    log.event("done", { kind: spec.kind, samples: rows.length, file: outPath });
+    return;
+  }
+
+  if (spec.kind === "ppo") {
+    const policy = buildModel(spec.model, tokenizer, "none");
+    const reference = buildModel(spec.model, tokenizer, "none");
+    for (const v of reference.params.values()) v.trainable = false;
+    const rewardModel = buildModel(spec.rewardModel, tokenizer, "reward");
+    const value = buildModel(spec.rewardModel, tokenizer, "value");
+    const records = check(spec.prompts, readJsonl(spec.prompts, promptRecordSchema));
+    const prompts = await Promise.all(records.map(async (r) => ({ line: r.line, ids: (await renderChat(tokenizer, asMessages(r.value.prompt), { addGenerationPrompt: true })).ids })));
+    const room = policy.config.blockSize - spec.train.responseLength;
+    ensureFits(spec.prompts, prompts.map((p) => ({ line: p.line, length: p.ids.length })), room);
+    const pad = tokenizer.special.pad;
+    // the reward model scores prompt + response at its last token
+    const reward = (ps: number[][], rs: number[][]): Float32Array =>
+      tf.tidy(() => scoreCompletions(rewardModel, collateCompletions(ps.map((prompt, b) => ({ prompt, completion: rs[b] ?? [] })), pad)).dataSync() as Float32Array);
+    log.event("start", { kind: spec.kind, prompts: prompts.length, params: countParams(policy.config), config: spec.train });
+    const trainer = createPpoTrainer({ policy, reference, value }, spec.train, { padId: pad, stopTokens: [tokenizer.special.endOfTurn, tokenizer.special.eos], reward });
+    const rng = createRng(spec.train.seed);
+    const batches = shuffledBatches(prompts.map((p) => p.ids), spec.train.rolloutBatchSize, rng);
+    while (trainer.rollouts < spec.train.rollouts) log.event("metrics", await trainer.rolloutStep(batches.next().value as number[][]));
+    finish(spec, policy, tokenizer, { step: trainer.step, rngState: rng.state(), trainConfig: spec.train, optimizer: null });
+    saveCheckpoint(join(spec.out, "value"), value, null, { step: trainer.step, rngState: rng.state(), trainConfig: spec.train, tokenizerHash: tokenizer.hash });
+    trainer.dispose();
+    for (const m of [policy, reference, rewardModel, value]) disposeGpt(m);
+    log.event("done", { kind: spec.kind, rollouts: trainer.rollouts, steps: trainer.step });
+    return;
+  }
+
+  if (spec.kind === "pretrain" || spec.kind === "sft") {
+    const model = buildModel(spec.model, tokenizer, "none");
+    let examples: SftExample[];
+    if (spec.kind === "pretrain") {
+      // documents joined by <|endoftext|>, cut into windows; every token is a target
+      const stream: number[] = [];
+      for (const file of spec.corpus) stream.push(...(await tokenizer.encode(readFileSync(file, "utf8"))), tokenizer.special.eos);
+      const w = Math.min(spec.windowLength ?? model.config.blockSize, model.config.blockSize);
+      examples = [];
+      for (let i = 0; i + 1 < stream.length; i += w) {
+        const ids = stream.slice(i, i + w);
+        examples.push({ ids, lossMask: ids.map(() => 1) });
+      }
+    } else {
+      const records = check(spec.data, readJsonl(spec.data, sftRecordSchema));
+      const rendered = await Promise.all(records.map(async (r) => ({ line: r.line, chat: await renderChat(tokenizer, r.value.messages) })));
+      ensureFits(spec.data, rendered.map((r) => ({ line: r.line, length: r.chat.ids.length })), model.config.blockSize);
+      examples = rendered.map((r) => r.chat);
+    }
+    log.event("start", { kind: spec.kind, examples: examples.length, params: countParams(model.config), config: spec.train });
+    const trainer = createSftTrainer(model, spec.train, tokenizer.special.pad);
+    let rngState = 0;
+    runSft(trainer, examples, spec.train, {
+      onStep: (m) => log.event("metrics", { ...m }),
+      onCheckpoint: (step, rng) => {
+        rngState = rng.state();
+        finish(spec, model, tokenizer, { step, rngState, trainConfig: spec.train, optimizer: trainer.optimizer });
+        log.event("checkpoint", { step, dir: spec.out });
+      },
+    });
+    trainer.dispose();
+    disposeGpt(model);
+    log.event("done", { kind: spec.kind, steps: spec.train.steps, rngState });
+    return;
+  }
+
+  if (spec.kind === "reward") {
+    const model = buildModel(spec.model, tokenizer, "reward");
+    const parsed = readJsonl(spec.data, z.union([rankingRecordSchema, preferenceRecordSchema]));
+    const records = check(spec.data, parsed);
+    const examples: RankingExample[] = [];
+    const lengths: { line: number; length: number }[] = [];
+    for (const { line, value } of records) {
+      const r: RankingRecord = "completions" in value ? value : toRanking(value);
+      const rendered = await Promise.all(r.completions.map((c) => renderPromptCompletion(tokenizer, asMessages(r.prompt), c)));
+      rendered.forEach((x) => lengths.push({ line, length: x.full.ids.length }));
+      examples.push({
+        prompt: rendered[0]?.prompt ?? [],
+        completions: rendered.map((x) => x.full.ids.slice(x.prompt.length)),
+        ranks: ranksOf(r),
+        ...(r.margin !== undefined ? { margin: r.margin } : {}),
+      });
+    }
+    ensureFits(spec.data, lengths, model.config.blockSize);
+    log.event("start", { kind: spec.kind, prompts: examples.length, params: countParams(model.config), config: spec.train });
+    const trainer = createRewardTrainer(model, spec.train, tokenizer.special.pad);
+    const rng = createRng(spec.train.seed);
+    const batches = shuffledBatches(examples, spec.train.batchSize, rng);
+    while (trainer.step < spec.train.steps) log.event("metrics", trainer.trainStep(batches.next().value as RankingExample[]));
+    finish(spec, model, tokenizer, { step: trainer.step, rngState: rng.state(), trainConfig: spec.train, optimizer: trainer.optimizer });
+    trainer.dispose();
+    disposeGpt(model);
+    log.event("done", { kind: spec.kind, steps: trainer.step });
+    return;
+  }
+
+  // dpo: preferences, or rankings expanded to every pair with distinct ranks
+  const model = buildModel(spec.model, tokenizer, "none");
+  const records = check(spec.data, readJsonl(spec.data, z.union([preferenceRecordSchema, rankingRecordSchema])));
+  const pairs: PreferencePair[] = [];
+  const lengths: { line: number; length: number }[] = [];
+  for (const { line, value } of records) {
+    const prefs: PreferenceRecord[] = "chosen" in value ? [value] : toPreferences(value);
+    for (const p of prefs) {
+      const chosen = await renderPromptCompletion(tokenizer, asMessages(p.prompt), p.chosen);
+      const rejected = await renderPromptCompletion(tokenizer, asMessages(p.prompt), p.rejected);
+      lengths.push({ line, length: chosen.full.ids.length }, { line, length: rejected.full.ids.length });
+      pairs.push({ prompt: chosen.prompt, chosen: chosen.full.ids.slice(chosen.prompt.length), rejected: rejected.full.ids.slice(rejected.prompt.length) });
+    }
+  }
+  ensureFits(spec.data, lengths, model.config.blockSize);
+  log.event("start", { kind: spec.kind, pairs: pairs.length, params: countParams(model.config), config: spec.train });
+  const trainer = createDpoTrainer(model, pairs, spec.train, tokenizer.special.pad);
+  const rng = createRng(spec.train.seed);
+  const batches = shuffledBatches(pairs.map((_, i) => i), spec.train.batchSize, rng);
+  while (trainer.step < spec.train.steps) log.event("metrics", trainer.trainStep(batches.next().value as number[]));
+  finish(spec, model, tokenizer, { step: trainer.step, rngState: rng.state(), trainConfig: spec.train, optimizer: trainer.optimizer });
+  trainer.dispose();
+  disposeGpt(model);
+  log.event("done", { kind: spec.kind, steps: trainer.step });
+}
+
+function toRanking(p: PreferenceRecord): RankingRecord {
+  return { prompt: p.prompt, completions: [p.chosen, p.rejected], ranks: [0, 1], ...(p.margin !== undefined ? { margin: p.margin } : {}) };
+}
+
+function toPreferences(r: RankingRecord): PreferenceRecord[] {
+  const ranks = ranksOf(r);
+  const out: PreferenceRecord[] = [];
+  r.completions.forEach((a, i) =>
+    r.completions.forEach((b, j) => {
+      if ((ranks[i] ?? 0) < (ranks[j] ?? 0)) out.push({ prompt: r.prompt, chosen: a, rejected: b });
+    }),
+  );
+  return out;
+}
+
+/** Reads and validates a job file; `kind` from the command line fills a missing one. */
+export function readJobFile(path: string, kind?: string): unknown {
+  if (!existsSync(path)) throw new Error(`config file ${path} does not exist`);
+  const json = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+  if (kind && json["kind"] !== undefined && json["kind"] !== kind) throw new Error(`${path} is a '${String(json["kind"])}' job, not '${kind}'`);
+  return { schemaVersion: 1, ...json, ...(kind ? { kind } : {}) };
+}
+

@@ -1,0 +1,80 @@
+// Job specs: what the CLI reads from --config and what the server will hand a trainer.
+// Paths are local to the trainer's machine.
+import { z } from "zod";
+import { gptConfigInputSchema } from "./gpt-config.ts";
+import { sftConfigSchema } from "./sft-config.ts";
+import { rewardConfigSchema } from "./reward-config.ts";
+import { dpoConfigSchema } from "./dpo-config.ts";
+import { ppoConfigSchema } from "./ppo-config.ts";
+
+/** Start from scratch (vocabSize follows the tokenizer) or from a checkpoint directory. */
+export const modelSourceSchema = z.union([
+  z.strictObject({ init: gptConfigInputSchema, seed: z.number().int().nonnegative().default(0) }),
+  z.strictObject({ checkpoint: z.string().min(1) }),
+]);
+
+const base = {
+  schemaVersion: z.literal(1),
+  /** Directory for the checkpoint, tokenizer.json copy and metrics.jsonl. */
+  out: z.string().min(1),
+  /** Backend preference; "auto" tries tfjs-node-gpu, tfjs-node, then wasm, then cpu. */
+  backend: z.enum(["auto", "tfjs-node-gpu", "tfjs-node", "wasm", "cpu"]).default("auto"),
+};
+
+export const samplingSchema = z.strictObject({
+  maxNewTokens: z.number().int().positive().default(64),
+  /** 0 = greedy. Labeling rounds want variety; RL rollouts must use top_k = 0, top_p = 1. */
+  temperature: z.number().nonnegative().default(0.7),
+  topK: z.number().int().nonnegative().default(0),
+  topP: z.number().gt(0).max(1).default(1),
+  seed: z.number().int().nonnegative().default(0),
+  /** Completions per prompt (K for a ranking task). */
+  n: z.number().int().positive().default(1),
+  batchSize: z.number().int().positive().default(8),
+});
+
+export const jobSpecSchema = z.discriminatedUnion("kind", [
+  z.strictObject({
+    ...base,
+    kind: z.literal("train-tokenizer"),
+    corpus: z.array(z.string().min(1)).min(1),
+    vocabSize: z.number().int().min(300).default(2048),
+  }),
+  z.strictObject({
+    ...base,
+    kind: z.literal("pretrain"),
+    corpus: z.array(z.string().min(1)).min(1),
+    tokenizer: z.string().min(1),
+    model: modelSourceSchema,
+    /** Tokens per training window; default the model's blockSize. */
+    windowLength: z.number().int().positive().optional(),
+    train: sftConfigSchema.default(sftConfigSchema.parse({})),
+  }),
+  z.strictObject({ ...base, kind: z.literal("sft"), data: z.string().min(1), tokenizer: z.string().min(1), model: modelSourceSchema, train: sftConfigSchema.default(sftConfigSchema.parse({})) }),
+  z.strictObject({ ...base, kind: z.literal("reward"), data: z.string().min(1), tokenizer: z.string().min(1), model: modelSourceSchema, train: rewardConfigSchema.default(rewardConfigSchema.parse({})) }),
+  z.strictObject({ ...base, kind: z.literal("dpo"), data: z.string().min(1), tokenizer: z.string().min(1), model: modelSourceSchema, train: dpoConfigSchema.default(dpoConfigSchema.parse({})) }),
+  z.strictObject({
+    ...base,
+    kind: z.literal("ppo"),
+    /** Prompt records ({"prompt": …}); rollouts draw from them. */
+    prompts: z.string().min(1),
+    tokenizer: z.string().min(1),
+    /** The SFT policy; it is also the frozen reference. */
+    model: z.strictObject({ checkpoint: z.string().min(1) }),
+    /** The reward model; it also initialises the value model (TRL, OpenRLHF). */
+    rewardModel: z.strictObject({ checkpoint: z.string().min(1) }),
+    train: ppoConfigSchema.default(ppoConfigSchema.parse({})),
+  }),
+  z.strictObject({
+    ...base,
+    kind: z.literal("sample"),
+    prompts: z.string().min(1),
+    tokenizer: z.string().min(1),
+    model: z.strictObject({ checkpoint: z.string().min(1) }),
+    sampling: samplingSchema.default(samplingSchema.parse({})),
+  }),
+]);
+
+export type JobSpec = z.output<typeof jobSpecSchema>;
+export type JobSpecInput = z.input<typeof jobSpecSchema>;
+export type JobKind = JobSpec["kind"];

@@ -1,0 +1,174 @@
+import { test, before } from "node:test";
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend } from "../backend/select-backend.ts";
+import { checkGradients } from "../testing/grad-check.ts";
+import { IGNORE_INDEX, nextTokenLogProbs, tokenLogProbs } from "./logprobs.ts";
+import { sftLoss } from "./sft-loss.ts";
+import { bradleyTerryLoss, rankingLoss, rankingPairs, rewardMetrics } from "./reward-loss.ts";
+import { DPO_LOSS_TYPES, dpoLoss, dpoMetrics } from "./dpo-loss.ts";
+import { gae, maskedWhiten, ppoPolicyLoss, ppoPolicyStats, ppoValueLoss } from "./ppo-loss.ts";
+
+before(async () => {
+  await initBackend({ prefer: "wasm" });
+});
+
+const close = (a: number, b: number, tol = 1e-5): void => assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} vs ${b}`);
+const scalar = (t: tf.Tensor): number => t.dataSync()[0] ?? NaN;
+const LN2 = Math.log(2);
+
+test("token log-probs: closed form of log-softmax, ignore index → 0, temperature divides logits", () => {
+  tf.tidy(() => {
+    const logits = tf.tensor3d([[[1, 2, 3], [0, 0, 0]]]); // (1, 2, 3)
+    const lp = tokenLogProbs(logits, tf.tensor2d([[2, IGNORE_INDEX]], [1, 2], "int32")).dataSync();
+    close(lp[0] ?? NaN, 3 - Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3)));
+    close(lp[1] ?? NaN, 0);
+    const hot = tokenLogProbs(logits, tf.tensor2d([[0, 1]], [1, 2], "int32"), 2).dataSync();
+    close(hot[0] ?? NaN, 0.5 - Math.log(Math.exp(0.5) + Math.exp(1) + Math.exp(1.5)));
+    close(hot[1] ?? NaN, -Math.log(3));
+    // next-token alignment: logits at t score token t+1
+    const next = nextTokenLogProbs(logits, tf.tensor2d([[9, 1]], [1, 2], "int32")).dataSync();
+    close(next[0] ?? NaN, 2 - Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3)));
+  });
+});
+
+test("SFT loss: uniform logits give ln V on target tokens only; gradient passes finite differences", () => {
+  tf.tidy(() => {
+    const ids = tf.tensor2d([[1, 2, 3, 4], [4, 3, 2, 1]], [2, 4], "int32");
+    const mask = tf.tensor2d([[0, 0, 1, 1], [0, 1, 1, 0]], [2, 4], "int32");
+    close(scalar(sftLoss(tf.zeros([2, 4, 5]) as tf.Tensor3D, ids, mask)), Math.log(5));
+    // closed form with real logits: mean of −log p over the 4 target positions
+    const logits = tf.randomNormal([2, 4, 5], 0, 1, "float32", 3) as tf.Tensor3D;
+    const lsm = tf.logSoftmax(logits).arraySync() as number[][][];
+    const nll = -((lsm[0]?.[1]?.[3] ?? 0) + (lsm[0]?.[2]?.[4] ?? 0) + (lsm[1]?.[0]?.[3] ?? 0) + (lsm[1]?.[1]?.[2] ?? 0)) / 4;
+    close(scalar(sftLoss(logits, ids, mask)), nll);
+    const check = checkGradients(([x]) => sftLoss(x as tf.Tensor3D, ids, mask), [logits]);
+    assert.ok(check.maxRelError < 1e-2, `sft rel error ${check.maxRelError}`);
+  });
+});
+
+test("Bradley–Terry: ln 2 and accuracy ½ when scores are equal; margin and centering closed forms; gradients", () => {
+  tf.tidy(() => {
+    const s = tf.tensor1d([0.3, -1.2, 2.0]);
+    close(scalar(bradleyTerryLoss(s, s)), LN2);
+    assert.equal(rewardMetrics([0.3, -1.2], [0.3, -1.2]).accuracy, 0.5);
+    // d = c − r − m = [1 − 0.5, −2 − 0] → mean(softplus(−d))
+    const c = tf.tensor1d([1, -1]);
+    const r = tf.tensor1d([0, 1]);
+    const expected = (Math.log1p(Math.exp(-0.5)) + Math.log1p(Math.exp(2))) / 2 + 0.01 * ((1 + 0) ** 2 + (-1 + 1) ** 2) / 2;
+    close(scalar(bradleyTerryLoss(c, r, { margin: tf.tensor1d([0.5, 0]), centerCoefficient: 0.01 })), expected);
+    const m = rewardMetrics([1, -1], [0, 1]);
+    assert.deepEqual(m, { accuracy: 0.5, margin: -0.5, min_reward: -1, mean_reward: 0.25, max_reward: 1 });
+    const check = checkGradients(([x, y]) => bradleyTerryLoss(x as tf.Tensor1D, y as tf.Tensor1D, { centerCoefficient: 0.1 }), [c, r]);
+    assert.ok(check.maxRelError < 1e-2);
+  });
+});
+
+test("rankings: K=3 with a tie expands to the right pairs, each prompt weighted equally", () => {
+  // prompt 0: ranks [0, 1, 2] → 3 pairs; prompt 1: ranks [1, 0, 0] (tie) → 2 pairs
+  const pairs = rankingPairs([[0, 1, 2], [1, 0, 0]]);
+  assert.deepEqual(pairs.chosen, [0, 0, 1, 4, 5]);
+  assert.deepEqual(pairs.rejected, [1, 2, 2, 3, 3]);
+  pairs.weights.slice(0, 3).forEach((w) => close(w, 1 / 6));
+  pairs.weights.slice(3).forEach((w) => close(w, 1 / 4));
+  tf.tidy(() => {
+    close(scalar(rankingLoss(tf.zeros([6]) as tf.Tensor1D, pairs)), LN2);
+    const scores = tf.tensor1d([2, 1, 0, 0, 1, 1]);
+    const sp = (d: number): number => Math.log1p(Math.exp(-d));
+    close(scalar(rankingLoss(scores, pairs)), (sp(1) + sp(2) + sp(1)) / 6 + (sp(1) + sp(1)) / 4);
+    const check = checkGradients(([x]) => rankingLoss(x as tf.Tensor1D, pairs), [scores]);
+    assert.ok(check.maxRelError < 1e-2);
+  });
+});
+
+test("DPO: policy = reference gives ln 2, zero rewards, accuracy ½ for sigmoid; hinge 1; IPO 1/(4β²)", () => {
+  tf.tidy(() => {
+    const lp = { policyChosen: tf.tensor1d([-5, -7]), policyRejected: tf.tensor1d([-6, -4]) };
+    const same = { ...lp, refChosen: lp.policyChosen, refRejected: lp.policyRejected };
+    close(scalar(dpoLoss(same, { beta: 0.1 })), LN2);
+    close(scalar(dpoLoss(same, { beta: 0.1, labelSmoothing: 0.2 })), LN2);
+    close(scalar(dpoLoss(same, { beta: 0.1, lossType: "hinge" })), 1);
+    close(scalar(dpoLoss(same, { beta: 0.5, lossType: "ipo" })), 1);
+    const m = dpoMetrics({ policyChosen: [-5, -7], policyRejected: [-6, -4], refChosen: [-5, -7], refRejected: [-6, -4] }, 0.1);
+    assert.deepEqual(m, { "rewards/chosen": 0, "rewards/rejected": 0, "rewards/accuracies": 0.5, "rewards/margins": 0, "logps/chosen": -6, "logps/rejected": -5 });
+  });
+});
+
+test("DPO: closed forms away from the reference and finite-difference gradients for every loss type", () => {
+  tf.tidy(() => {
+    const beta = 0.5;
+    const refChosen = tf.tensor1d([-5, -7]);
+    const refRejected = tf.tensor1d([-6, -4]);
+    const policyChosen = tf.tensor1d([-4, -7.5]); // chosen ratios [1, −0.5]
+    const policyRejected = tf.tensor1d([-6.5, -3]); // rejected ratios [−0.5, 1] → Δ = [1.5, −1.5]
+    const l = { policyChosen, policyRejected, refChosen, refRejected };
+    const sp = (x: number): number => Math.log1p(Math.exp(x)); // −log σ(z) = softplus(−z)
+    close(scalar(dpoLoss(l, { beta })), (sp(-0.75) + sp(0.75)) / 2);
+    close(scalar(dpoLoss(l, { beta, labelSmoothing: 0.1 })), (0.9 * sp(-0.75) + 0.1 * sp(0.75) + 0.9 * sp(0.75) + 0.1 * sp(-0.75)) / 2);
+    close(scalar(dpoLoss(l, { beta, lossType: "hinge" })), (0.25 + 1.75) / 2);
+    close(scalar(dpoLoss(l, { beta, lossType: "ipo" })), ((1.5 - 1) ** 2 + (-1.5 - 1) ** 2) / 2);
+    const lengths = tf.tensor1d([2, 4]);
+    // IPO per-token: Δ = [1/2 + 0.5/2, −0.5/4 − 1/4] = [0.75, −0.375]
+    close(scalar(dpoLoss(l, { beta, lossType: "ipo", chosenLengths: lengths, rejectedLengths: lengths })), ((0.75 - 1) ** 2 + (-0.375 - 1) ** 2) / 2);
+    const metrics = dpoMetrics({ policyChosen: [-4, -7.5], policyRejected: [-6.5, -3], refChosen: [-5, -7], refRejected: [-6, -4] }, beta);
+    close(metrics["rewards/margins"] ?? NaN, 0);
+    close(metrics["rewards/accuracies"] ?? NaN, 0.5);
+    close(metrics["rewards/chosen"] ?? NaN, 0.125);
+    for (const lossType of DPO_LOSS_TYPES) {
+      const check = checkGradients(
+        ([c, r]) => dpoLoss({ ...l, policyChosen: c as tf.Tensor1D, policyRejected: r as tf.Tensor1D }, { beta, lossType, labelSmoothing: 0.1 }),
+        [policyChosen, policyRejected],
+        { eps: 1e-3 },
+      );
+      assert.ok(check.maxRelError < 1e-2, `${lossType} rel error ${check.maxRelError}`);
+    }
+  });
+});
+
+test("GAE on a hand-computed example, and γ = λ = 1 gives Monte-Carlo returns minus values", () => {
+  // row 0: r = [0, 0, 1], V = [0.5, 0.6, 0.7]; row 1 ends after 2 tokens: r = [0, 2, ·], V = [0.1, 0.2, ·]
+  const rewards = new Float32Array([0, 0, 1, 0, 2, 9]);
+  const values = new Float32Array([0.5, 0.6, 0.7, 0.1, 0.2, 5]);
+  const mask = [1, 1, 1, 1, 1, 0];
+  const { advantages, returns } = gae(rewards, values, mask, [2, 3], 0.9, 0.8);
+  // δ2 = 1 − 0.7 = 0.3; δ1 = 0.9·0.7 − 0.6 = 0.03; A1 = 0.03 + 0.72·0.3 = 0.246; δ0 = 0.04; A0 = 0.04 + 0.72·0.246
+  [0.21712, 0.246, 0.3, 1.376, 1.8, 0].forEach((e, i) => close(advantages[i] ?? NaN, e));
+  [0.71712, 0.846, 1.0, 1.476, 2.0, 0].forEach((e, i) => close(returns[i] ?? NaN, e));
+  const mc = gae(rewards, values, mask, [2, 3], 1, 1).advantages;
+  [1 - 0.5, 1 - 0.6, 1 - 0.7, 2 - 0.1, 2 - 0.2, 0].forEach((e, i) => close(mc[i] ?? NaN, e));
+});
+
+test("whitening uses valid tokens only (unbiased variance) and can keep the mean", () => {
+  const x = new Float32Array([1, 2, 3, 100]);
+  const w = maskedWhiten(x, [1, 1, 1, 0]); // mean 2, unbiased var 1
+  [-1, 0, 1, 0].forEach((e, i) => close(w[i] ?? NaN, e));
+  const kept = maskedWhiten(x, [1, 1, 1, 0], false);
+  [1, 2, 3, 0].forEach((e, i) => close(kept[i] ?? NaN, e));
+});
+
+test("PPO losses: closed forms, clipping, and finite-difference gradients", () => {
+  tf.tidy(() => {
+    const old = tf.tensor2d([[-1, -2, -3]]);
+    const mask = tf.tensor2d([[1, 1, 0]]);
+    const adv = tf.tensor2d([[1, -1, 5]]);
+    // ratio = 1 everywhere: loss = −mean(A) over valid tokens = 0
+    close(scalar(ppoPolicyLoss(old, old, adv, mask, 0.2)), 0);
+    // token 0: ρ = e^0.5 > 1.2 with A > 0 → clipped to −1.2; token 1: ρ = e^−0.5 < 0.8 with A < 0 → −(−1)·0.8
+    const moved = tf.tensor2d([[-0.5, -2.5, 0]]);
+    close(scalar(ppoPolicyLoss(moved, old, adv, mask, 0.2)), (-1.2 + 0.8) / 2);
+    const stats = ppoPolicyStats([-0.5, -2.5, 0], [-1, -2, -3], [1, -1, 5], [1, 1, 0], 0.2);
+    close(stats["policy/clipfrac"], 1);
+    close(stats["policy/approxkl"], 0.125);
+    close(stats["val/ratio"], (Math.exp(0.5) + Math.exp(-0.5)) / 2);
+    // inside the clip range the gradient flows: finite differences agree
+    const near = tf.tensor2d([[-0.95, -2.05, -3]]);
+    const check = checkGradients(([x]) => ppoPolicyLoss(x as tf.Tensor2D, old, adv, mask, 0.2), [near], { eps: 1e-3 });
+    assert.ok(check.maxRelError < 1e-2, `policy rel error ${check.maxRelError}`);
+    // value loss: V = [1, 3], V_old = [0, 0], R = [2, 2], clip 0.5 → max((V−R)², (clip(V)−R)²) = [2.25, 2.25]
+    const vOld = tf.tensor2d([[0, 0, 0]]);
+    const ret = tf.tensor2d([[2, 2, 0]]);
+    close(scalar(ppoValueLoss(tf.tensor2d([[1, 3, 7]]), vOld, ret, mask, 0.5)), 0.5 * (2.25 + 2.25) / 2);
+    const vCheck = checkGradients(([v]) => ppoValueLoss(v as tf.Tensor2D, vOld, ret, mask, 0.5), [tf.tensor2d([[0.2, -0.3, 1]])], { eps: 1e-3 });
+    assert.ok(vCheck.maxRelError < 1e-2, `value rel error ${vCheck.maxRelError}`);
+  });
+});
