@@ -10,6 +10,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn("guidelines", "text", (col) => col.notNull().defaultTo(""))
     // Validated by projectSettingsSchema (K, overlaps, flags, weights, filter, leases …).
     .addColumn("settings", "jsonb", (col) => col.notNull())
+    // Keys the labeler pseudonyms in exports: stable within a project, unlinkable across projects.
+    .addColumn("export_salt", "text", (col) => col.notNull().defaultTo(sql`replace(gen_random_uuid()::text, '-', '')`))
     .addColumn("created_by", "bigint", (col) => col.references("users.id").onDelete("set null"))
     .addColumn("created_at", "timestamptz", (col) => col.notNull().defaultTo(sql`now()`))
     .addColumn("updated_at", "timestamptz", (col) => col.notNull().defaultTo(sql`now()`))

@@ -1,4 +1,5 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from "@asteasolutions/zod-to-openapi";
+import { once } from "node:events";
 import type { Request, Response } from "express";
 import { z } from "zod";
 import type { TandemContext } from "../../app/context.ts";
@@ -25,12 +26,17 @@ export type Endpoint<P extends z.ZodType, B extends z.ZodType, R extends z.ZodTy
   /** Only a signed-in person, never an API token (e.g. the labeling queue: a token has no queue). */
   sessionOnly?: boolean;
   params?: P;
+  query?: z.ZodType;
   body?: B;
+  /** The handler returns lines to stream (JSONL) instead of one JSON value. */
+  stream?: { contentType: string; filename: (params: z.infer<P>) => string };
   response: R;
   status?: 200 | 201 | 204;
   handler: (input: {
     params: z.infer<P>;
     body: z.infer<B>;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed by `query`
+    query: any;
     actor: Actor | null;
     ctx: TandemContext;
   }) => Promise<z.infer<R>>;
@@ -63,12 +69,28 @@ export async function runEndpoint(ep: AnyEndpoint, req: Request, res: Response, 
   if (ep.sessionOnly && ctx.actor?.kind !== "session") throw new AppError("forbidden", "This needs a signed-in person, not an API token.");
   const params = ep.params ? parseOr422(ep.params, req.params, "The path is not valid.") : {};
   const body = ep.body ? parseOr422(ep.body, req.body, "The request body is not valid.") : undefined;
-  const result = await ep.handler({ params, body, actor: ctx.actor, ctx });
+  const query = ep.query ? parseOr422(ep.query, req.query, "The query string is not valid.") : {};
+  const result = await ep.handler({ params, body, query, actor: ctx.actor, ctx });
+  if (ep.stream) {
+    await streamLines(res, result as AsyncIterable<string>, ep.stream.contentType, ep.stream.filename(params));
+    return;
+  }
   if (ep.status === 204) {
     res.status(204).end();
     return;
   }
   res.status(ep.status ?? 200).json(result);
+}
+
+/** Writes lines as they come, waiting for the socket to drain: memory stays flat. */
+async function streamLines(res: Response, lines: AsyncIterable<string>, contentType: string, filename: string): Promise<void> {
+  res.status(200).setHeader("Content-Type", contentType);
+  res.setHeader("Content-Disposition", `attachment; filename="${filename}"`);
+  for await (const line of lines) {
+    if (res.destroyed) return;
+    if (!res.write(line)) await once(res, "drain");
+  }
+  res.end();
 }
 
 function parseOr422<T extends z.ZodType>(schema: T, value: unknown, message: string): z.infer<T> {
@@ -102,13 +124,16 @@ export function buildOpenApiDocument(endpoints: AnyEndpoint[], base: string): un
       security: ep.access === "public" ? [] : [{ [bearer.name]: [] }, { [cookie.name]: [] }],
       request: {
         ...(ep.params ? { params: ep.params } : {}),
+        ...(ep.query ? { query: ep.query as z.ZodObject } : {}),
         ...(ep.body ? { body: { content: { "application/json": { schema: ep.body } } } } : {}),
       },
       responses: {
         [ep.status ?? 200]:
           ep.status === 204
             ? { description: "Done" }
-            : { description: "Success", content: { "application/json": { schema: ep.response } } },
+            : ep.stream
+              ? { description: "JSON lines", content: { [ep.stream.contentType]: { schema: ep.response } } }
+              : { description: "Success", content: { "application/json": { schema: ep.response } } },
         400: problem,
         401: problem,
         403: problem,

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { AppError } from "../lib/app-error.ts";
+import { recordAudit } from "../auth/audit.server.ts";
 import type { Actor } from "../auth/actor.ts";
 import { loadAssignmentView } from "../labeling/assignment-view.server.ts";
 import { projectInputSchema } from "../labeling/project-settings.ts";
@@ -7,6 +8,7 @@ import { createProject, getProject, listProjects, queueCounters, updateProject }
 import { claimNextTask, skipAssignment } from "../labeling/queue.server.ts";
 import { submitAssignment, submitSchema } from "../labeling/submissions.server.ts";
 import { publishCounters } from "../labeling/live-counters.server.ts";
+import { exportFilterSchema, preferenceLines, rawRankingLines, sftLines } from "../labeling/exports.server.ts";
 import { endpoint, type AnyEndpoint } from "./endpoint.server.ts";
 
 const projectParams = z.object({ id: z.string().regex(/^\d{1,18}$/, "must be a numeric id") });
@@ -130,4 +132,31 @@ export const labelingEndpoints: AnyEndpoint[] = [
       return { skipped: true as const };
     },
   }),
+  ...(
+    [
+      ["preferences", "Preference pairs in TRL's format (prompt, chosen, rejected, margin, weight), one line per pair"],
+      ["sft", "SFT examples in TRL's messages format, one line per demonstration"],
+      ["rankings", "Every raw ranking with its shown order and timings; labelers pseudonymized unless pseudonymize=false"],
+    ] as const
+  ).map(([kind, summary]) =>
+    endpoint({
+      method: "get",
+      path: `/projects/:id/exports/${kind}.jsonl`,
+      summary,
+      access: "researcher",
+      params: projectParams,
+      query: exportFilterSchema,
+      // Each line is one JSON record; the summary above names its fields.
+      response: z.any(),
+      stream: { contentType: "application/x-ndjson; charset=utf-8", filename: (p: { id: string }) => `project-${p.id}-${kind}.jsonl` },
+      handler: async ({ ctx, params, query }) => {
+        await getProject(ctx.db, params.id);
+        await recordAudit(ctx.db, { actorUserId: ctx.actor?.user.id ?? null, action: `export.${kind}`, target: `project:${params.id}`, details: query });
+        if (kind === "preferences") return preferenceLines(ctx.db, params.id, query);
+        if (kind === "sft") return sftLines(ctx.db, params.id, query);
+        const { export_salt } = await ctx.db.selectFrom("projects").select("export_salt").where("id", "=", params.id).executeTakeFirstOrThrow();
+        return rawRankingLines(ctx.db, params.id, query, export_salt);
+      },
+    }),
+  ),
 ];

@@ -75,6 +75,7 @@ export interface ProjectsTable {
   name: string;
   guidelines: Generated<string>;
   settings: Json<Record<string, unknown>>;
+  export_salt: Generated<string>;
   created_by: string | null;
   created_at: CreatedAt;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
@@ -177,7 +178,7 @@ export const schemaColumns = {
   },
   rate_limits: { key: "character varying", points: "integer", expire: "bigint" },
   socket_io_attachments: { id: "bigint", created_at: "timestamp with time zone", payload: "bytea" },
-  projects: { id: "bigint", name: "text", guidelines: "text", settings: "jsonb", created_by: "bigint", created_at: "timestamp with time zone", updated_at: "timestamp with time zone" },
+  projects: { id: "bigint", name: "text", guidelines: "text", settings: "jsonb", export_salt: "text", created_by: "bigint", created_at: "timestamp with time zone", updated_at: "timestamp with time zone" },
   prompts: {
     id: "bigint", project_id: "bigint", messages: "jsonb", content_hash: "text", minhash: "text", source: "text", metadata: "jsonb",
     status: "text", author_user_id: "bigint", created_at: "timestamp with time zone",

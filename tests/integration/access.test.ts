@@ -50,6 +50,9 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "GET /assignments/:id": ["labeler", "reviewer", "researcher", "admin"],
   "POST /assignments/:id/submit": ["labeler", "reviewer", "researcher", "admin"],
   "POST /assignments/:id/skip": ["labeler", "reviewer", "researcher", "admin"],
+  "GET /projects/:id/exports/preferences.jsonl": ["researcher", "admin", "admin-token"],
+  "GET /projects/:id/exports/sft.jsonl": ["researcher", "admin", "admin-token"],
+  "GET /projects/:id/exports/rankings.jsonl": ["researcher", "admin", "admin-token"],
 };
 
 let server: TestServer;

@@ -1,0 +1,124 @@
+import { createHmac } from "node:crypto";
+import { z } from "zod";
+import type { Db } from "../db/database.server.ts";
+import type { ChatMessage } from "../db/schema.ts";
+import { buildPairs } from "./quality/pair-builder.ts";
+import { rankingSchema } from "./quality/ranking.ts";
+
+/**
+ * Streamed exports. Rows are read in keyset-paginated batches, so memory stays flat however
+ * large the project; each line is one JSON record (JSONL).
+ */
+export const exportFilterSchema = z.object({
+  since: z.iso.datetime({ offset: true }).optional(),
+  until: z.iso.datetime({ offset: true }).optional(),
+  labeler: z.string().regex(/^\d{1,18}$/).optional(),
+  format: z.enum(["conversational", "standard"]).default("conversational"),
+  pairs: z.enum(["all", "adjacent", "best_vs_rest"]).default("all"),
+  margin: z.enum(["tier", "strength"]).default("tier"),
+  pseudonymize: z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
+});
+export type ExportFilter = z.infer<typeof exportFilterSchema>;
+
+const BATCH = 1000;
+
+type SubmissionRow = {
+  id: string;
+  user_id: string;
+  task_id: string;
+  prompt_id: string;
+  payload: Record<string, unknown>;
+  timings: Record<string, unknown>;
+  shown_order: string[];
+  messages: ChatMessage[];
+  created_at: Date;
+};
+
+async function* submissionsOf(db: Db, projectId: string, type: "rank" | "demonstrate", filter: ExportFilter): AsyncGenerator<SubmissionRow> {
+  let after = "0";
+  for (;;) {
+    let query = db
+      .selectFrom("submissions")
+      .innerJoin("tasks", "tasks.id", "submissions.task_id")
+      .innerJoin("assignments", "assignments.id", "submissions.assignment_id")
+      .innerJoin("prompts", "prompts.id", "tasks.prompt_id")
+      .select([
+        "submissions.id", "submissions.user_id", "submissions.task_id", "submissions.payload", "submissions.timings",
+        "submissions.created_at", "assignments.shown_order", "prompts.id as prompt_id", "prompts.messages",
+      ])
+      .where("tasks.project_id", "=", projectId)
+      .where("tasks.type", "=", type)
+      // Compare as numbers: ids are bigint, strings would sort "10" before "9".
+      .where((eb) => eb(eb.cast("submissions.id", "bigint"), ">", eb.cast(eb.val(after), "bigint")))
+      .orderBy("submissions.id")
+      .limit(BATCH);
+    if (filter.since) query = query.where("submissions.created_at", ">=", new Date(filter.since));
+    if (filter.until) query = query.where("submissions.created_at", "<", new Date(filter.until));
+    if (filter.labeler) query = query.where("submissions.user_id", "=", filter.labeler);
+    const rows = await query.execute();
+    if (rows.length === 0) return;
+    yield* rows;
+    after = rows[rows.length - 1]!.id;
+  }
+}
+
+async function completionTexts(db: Db, ids: string[]): Promise<Map<string, string>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.selectFrom("completions").select(["id", "text"]).where("id", "in", ids).execute();
+  return new Map(rows.map((r) => [r.id, r.text]));
+}
+
+/** TRL preference format: prompt / chosen / rejected (+ margin, weight), one line per pair. */
+export async function* preferenceLines(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<string> {
+  for await (const row of submissionsOf(db, projectId, "rank", filter)) {
+    const ranking = rankingSchema.parse(row.payload.ranking);
+    const pairs = buildPairs(ranking, { mode: filter.pairs, marginFrom: filter.margin });
+    if (pairs.length === 0) continue;
+    const texts = await completionTexts(db, row.shown_order);
+    for (const pair of pairs) {
+      const chosen = texts.get(pair.chosen) ?? "";
+      const rejected = texts.get(pair.rejected) ?? "";
+      const record =
+        filter.format === "conversational"
+          ? { prompt: row.messages, chosen: [{ role: "assistant", content: chosen }], rejected: [{ role: "assistant", content: rejected }] }
+          : { prompt: plainPrompt(row.messages), chosen, rejected };
+      yield JSON.stringify({ ...record, margin: pair.margin, weight: pair.weight }) + "\n";
+    }
+  }
+}
+
+/** SFT format: the conversation with the demonstration as the final assistant turn. */
+export async function* sftLines(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<string> {
+  for await (const row of submissionsOf(db, projectId, "demonstrate", filter)) {
+    const text = String(row.payload.text ?? "");
+    yield JSON.stringify({ messages: [...row.messages, { role: "assistant", content: text }] }) + "\n";
+  }
+}
+
+/** Every raw ranking as submitted, with the shown order and timings: nothing aggregated away. */
+export async function* rawRankingLines(db: Db, projectId: string, filter: ExportFilter, secret: string): AsyncGenerator<string> {
+  for await (const row of submissionsOf(db, projectId, "rank", filter)) {
+    const labeler = filter.pseudonymize ? pseudonym(secret, projectId, row.user_id) : row.user_id;
+    yield JSON.stringify({
+      submission_id: row.id,
+      task_id: row.task_id,
+      prompt_id: row.prompt_id,
+      labeler,
+      shown_order: row.shown_order,
+      ...row.payload,
+      timings: row.timings,
+      created_at: row.created_at.toISOString(),
+    }) + "\n";
+  }
+}
+
+/** Stable per project, unlinkable across projects, not reversible without the server's secret. */
+export function pseudonym(secret: string, projectId: string, userId: string): string {
+  return "labeler-" + createHmac("sha256", secret).update(`${projectId}:${userId}`).digest("hex").slice(0, 12);
+}
+
+/** TRL's standard (non-conversational) prompt: the turns as plain text. */
+export function plainPrompt(messages: ChatMessage[]): string {
+  if (messages.length === 1 && messages[0]!.role === "user") return messages[0]!.content;
+  return messages.map((m) => `${m.role}: ${m.content}`).join("\n\n");
+}
