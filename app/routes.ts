@@ -10,6 +10,7 @@ export default [
     route("projects", "routes/projects.tsx"),
     route("projects/:projectId", "routes/project.tsx"),
     route("projects/:projectId/settings", "routes/project-settings.tsx"),
+    route("projects/:projectId/import", "routes/project-import.tsx"),
     route("tasks/:assignmentId", "routes/task.tsx"),
     route("admin/users", "routes/admin-users.tsx"),
     route("admin/tokens", "routes/admin-tokens.tsx"),

@@ -25,6 +25,7 @@ export const configSchema = z.object({
   TANDEM_SESSION_DAYS: z.coerce.number().int().min(1).max(365).default(30),
   TANDEM_LOGIN_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(5),
   TANDEM_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, "must look like 100kb or 2mb").default("1mb"),
+  TANDEM_IMPORT_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, "must look like 100kb or 50mb").default("100mb"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

@@ -90,6 +90,13 @@ export default function Project({ loaderData, actionData }: Route.ComponentProps
                     Settings
                   </Link>
                 </li>
+                {(["preferences", "sft", "rankings"] as const).map((kind) => (
+                  <li key={kind}>
+                    <a className="text-brand-700 underline dark:text-brand-50" href={`/api/v1/projects/${project.id}/exports/${kind}.jsonl`} download>
+                      Export {kind === "preferences" ? "preference pairs (TRL)" : kind === "sft" ? "SFT demonstrations" : "raw rankings"}
+                    </a>
+                  </li>
+                ))}
               </ul>
             </Card>
           ) : null}

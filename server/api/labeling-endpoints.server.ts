@@ -9,6 +9,7 @@ import { claimNextTask, skipAssignment } from "../labeling/queue.server.ts";
 import { submitAssignment, submitSchema } from "../labeling/submissions.server.ts";
 import { publishCounters } from "../labeling/live-counters.server.ts";
 import { exportFilterSchema, preferenceLines, rawRankingLines, sftLines } from "../labeling/exports.server.ts";
+import { importPrompts, importRequestSchema } from "../labeling/import-prompts.server.ts";
 import { endpoint, type AnyEndpoint } from "./endpoint.server.ts";
 
 const projectParams = z.object({ id: z.string().regex(/^\d{1,18}$/, "must be a numeric id") });
@@ -68,6 +69,21 @@ export const labelingEndpoints: AnyEndpoint[] = [
     handler: async ({ ctx, params }) => {
       await getProject(ctx.db, params.id);
       return queueCounters(ctx.db, params.id);
+    },
+  }),
+  endpoint({
+    method: "post",
+    path: "/projects/:id/imports",
+    summary: "Import prompts (JSONL, CSV or JSON): a preview report, or with commit=true the import itself",
+    access: "researcher",
+    params: projectParams,
+    body: importRequestSchema,
+    response: z.record(z.string(), z.unknown()),
+    handler: async ({ ctx, params, body, actor }) => {
+      const project = await getProject(ctx.db, params.id);
+      const report = await importPrompts(ctx.db, actor!.user.id, project, body);
+      if (report.committed) void publishCounters(ctx, project.id);
+      return report;
     },
   }),
   endpoint({

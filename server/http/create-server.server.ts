@@ -37,6 +37,8 @@ export type TandemServer = { httpServer: http.Server; close: () => Promise<void>
 
 type Locals = { actor: Actor | null };
 
+const IMPORT_PATH = /^\/api\/v1\/projects\/\d+\/imports$/;
+
 export function createTandemServer(deps: ServerDeps): TandemServer {
   const { config, db, log } = deps;
   const app = express();
@@ -78,10 +80,14 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   if (deps.before) app.use(deps.before);
 
   // 4. Oversized bodies are refused before anyone reads them (forms included, not only JSON).
+  // Prompt imports carry whole files and get their own, larger limit.
   const limitBytes = parseSize(config.TANDEM_BODY_LIMIT);
+  const importLimitBytes = parseSize(config.TANDEM_IMPORT_LIMIT);
   app.use((req, _res, next) => {
     const length = Number(req.headers["content-length"] ?? 0);
-    next(length > limitBytes ? new AppError("payload_too_large", `The request body is larger than ${config.TANDEM_BODY_LIMIT}.`) : undefined);
+    const isImport = IMPORT_PATH.test(req.path);
+    const [limit, label] = isImport ? [importLimitBytes, config.TANDEM_IMPORT_LIMIT] : [limitBytes, config.TANDEM_BODY_LIMIT];
+    next(length > limit ? new AppError("payload_too_large", `The request body is larger than ${label}.`) : undefined);
   });
 
   // 5. Who is asking: session cookie or bearer token.
@@ -136,6 +142,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
     }
     next();
   });
+  api.use("/projects/:id/imports", express.json({ limit: config.TANDEM_IMPORT_LIMIT, strict: true }));
   api.use(express.json({ limit: config.TANDEM_BODY_LIMIT, strict: true }));
   const openApi = buildOpenApiDocument(apiEndpoints, "/api/v1");
   api.get("/openapi.json", (_req, res) => void res.json(openApi));

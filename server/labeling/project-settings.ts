@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { contentFilterConfigSchema } from "./import/content-filter.ts";
 
 /**
  * InstructGPT's per-output metadata (Ouyang et al. 2022, Table 3), the default flag
@@ -48,6 +49,8 @@ export const projectSettingsSchema = z.object({
   leaseMinutes: z.number().int().min(1).max(24 * 60).default(30),
   maxPendingPerUser: z.number().int().min(1).max(50).default(5),
   nearDuplicateThreshold: z.number().min(0.5).max(1).default(0.8),
+  /** Word lists, patterns and PII checks; a hit sends the prompt to review instead of labelers. */
+  contentFilter: contentFilterConfigSchema.default(contentFilterConfigSchema.parse({})),
 });
 
 export type ProjectSettings = z.infer<typeof projectSettingsSchema>;

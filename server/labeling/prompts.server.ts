@@ -13,10 +13,13 @@ export type NewPrompt = {
   status: "active" | "review";
 };
 
+const CHUNK = 1000;
+
 /**
  * Stores prompts with their completions and creates the tasks they need:
  * a review task for filtered prompts; a ranking task when there are ≥ 2 completions
- * (the first K); otherwise a demonstration task.
+ * (the first K); otherwise a demonstration task. Inserts go in chunks of 1,000 rows,
+ * so a 100k-prompt import is a few hundred statements, not 300,000.
  */
 export async function insertPrompts(
   trx: Transaction<Database>,
@@ -27,44 +30,50 @@ export async function insertPrompts(
 ): Promise<{ promptIds: string[]; tasks: Record<"demonstrate" | "rank" | "review", number> }> {
   const counts = { demonstrate: 0, rank: 0, review: 0 };
   const promptIds: string[] = [];
-  for (const prompt of prompts) {
-    const row = await trx
+  for (let start = 0; start < prompts.length; start += CHUNK) {
+    const chunk = prompts.slice(start, start + CHUNK);
+    const rows = await trx
       .insertInto("prompts")
-      .values({
-        project_id: projectId,
-        messages: JSON.stringify(prompt.messages),
-        content_hash: prompt.contentHash,
-        minhash: prompt.minhash,
-        source: prompt.source,
-        metadata: JSON.stringify(prompt.metadata),
-        status: prompt.status,
-        author_user_id: authorUserId,
-      })
-      .returning("id")
-      .executeTakeFirstOrThrow();
-    promptIds.push(row.id);
-    const completionIds: string[] = [];
-    if (prompt.completions.length > 0) {
-      const inserted = await trx
-        .insertInto("completions")
-        .values(prompt.completions.map((c) => ({ prompt_id: row.id, model_name: c.model, text: c.text })))
-        .returning("id")
-        .execute();
-      completionIds.push(...inserted.map((c) => c.id));
+      .values(
+        chunk.map((prompt) => ({
+          project_id: projectId,
+          messages: JSON.stringify(prompt.messages),
+          content_hash: prompt.contentHash,
+          minhash: prompt.minhash,
+          source: prompt.source,
+          metadata: JSON.stringify(prompt.metadata),
+          status: prompt.status,
+          author_user_id: authorUserId,
+        })),
+      )
+      .returning(["id", "content_hash"])
+      .execute();
+    // Content hashes are unique per project, so they tie returned ids to inputs whatever the row order.
+    const idByHash = new Map(rows.map((r) => [r.content_hash, r.id]));
+    const ids = chunk.map((p) => idByHash.get(p.contentHash)!);
+    promptIds.push(...ids);
+
+    const completionRows = chunk.flatMap((prompt, i) => prompt.completions.map((c) => ({ prompt_id: ids[i]!, model_name: c.model, text: c.text })));
+    const completionIds = new Map<string, string[]>();
+    for (let c = 0; c < completionRows.length; c += CHUNK) {
+      const inserted = await trx.insertInto("completions").values(completionRows.slice(c, c + CHUNK)).returning(["id", "prompt_id"]).execute();
+      for (const row of inserted) completionIds.set(row.prompt_id, [...(completionIds.get(row.prompt_id) ?? []), row.id]);
     }
-    const type = prompt.status === "review" ? "review" : completionIds.length >= 2 ? "rank" : "demonstrate";
-    counts[type]++;
-    await trx
-      .insertInto("tasks")
-      .values({
+
+    const tasks = chunk.map((prompt, i) => {
+      const own = (completionIds.get(ids[i]!) ?? []).sort((a, b) => Number(a) - Number(b));
+      const type = prompt.status === "review" ? "review" : own.length >= 2 ? "rank" : "demonstrate";
+      counts[type]++;
+      return {
         project_id: projectId,
-        prompt_id: row.id,
+        prompt_id: ids[i]!,
         type,
         overlap_target: settings.overlap[type],
-        completion_ids: JSON.stringify(type === "rank" ? completionIds.slice(0, settings.k) : completionIds),
+        completion_ids: JSON.stringify(type === "rank" ? own.slice(0, settings.k) : own),
         author_user_id: authorUserId,
-      })
-      .execute();
+      } as const;
+    });
+    await trx.insertInto("tasks").values(tasks).execute();
   }
   return { promptIds, tasks: counts };
 }

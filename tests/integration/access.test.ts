@@ -26,6 +26,7 @@ const pageAccess: Record<string, { allowed: Who[]; path: string; allowedStatus?:
   projects: { path: "/projects", allowed: atLeast("labeler") },
   "projects/:projectId": { path: "/projects/PROJECT", allowed: atLeast("labeler") },
   "projects/:projectId/settings": { path: "/projects/PROJECT/settings", allowed: ["researcher", "admin"] },
+  "projects/:projectId/import": { path: "/projects/PROJECT/import", allowed: ["researcher", "admin"] },
   // Someone else's (or no) task: signed-in people get a 404, not a peek.
   "tasks/:assignmentId": { path: "/tasks/999999999", allowed: atLeast("labeler"), allowedStatus: 404 },
   "*": { path: "/no/such/page", allowed: [] }, // 404 for everyone
@@ -46,6 +47,7 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "GET /projects/:id": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
   "PUT /projects/:id": ["researcher", "admin", "admin-token"],
   "GET /projects/:id/counters": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
+  "POST /projects/:id/imports": ["researcher", "admin", "admin-token"],
   "POST /projects/:id/next-task": ["labeler", "reviewer", "researcher", "admin"],
   "GET /assignments/:id": ["labeler", "reviewer", "researcher", "admin"],
   "POST /assignments/:id/submit": ["labeler", "reviewer", "researcher", "admin"],

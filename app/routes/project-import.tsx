@@ -1,0 +1,157 @@
+import { useState } from "react";
+import { Link } from "react-router";
+import type { Route } from "./+types/project-import";
+import { AppError } from "../../server/lib/app-error.ts";
+import type { ImportReport } from "../../server/labeling/import-prompts.server.ts";
+import { getProject } from "../../server/labeling/projects.server.ts";
+import { postJson, type ApiProblem } from "../components/task/task-client.ts";
+import { Alert, Button, Card, PageTitle } from "../components/ui.tsx";
+import { requireUser } from "../lib/auth.server.ts";
+
+export const meta: Route.MetaFunction = () => [{ title: "Import prompts · Tandem" }];
+
+export async function loader({ context, request, params }: Route.LoaderArgs) {
+  requireUser(context, request, "researcher");
+  try {
+    const project = await getProject(context.db, params.projectId);
+    return { project: { id: project.id, name: project.name } };
+  } catch (error) {
+    if (error instanceof AppError && error.code === "not_found") throw new Response("There is no such project.", { status: 404 });
+    throw error;
+  }
+}
+
+const statusLabels: Record<string, string> = {
+  exact_duplicate_in_file: "duplicate in this file",
+  exact_duplicate_in_project: "already in the project",
+  near_duplicate_in_file: "near duplicate in this file",
+  near_duplicate_in_project: "near duplicate of a project prompt",
+  filtered: "content filter hit → review queue",
+};
+
+/**
+ * Two steps, as in the issue: a preview report (line-numbered problems, duplicates, filter
+ * hits) and then the import. The file stays in the page between the two.
+ */
+export default function ProjectImport({ loaderData }: Route.ComponentProps) {
+  const { project } = loaderData;
+  const [file, setFile] = useState<{ name: string; content: string } | null>(null);
+  const [report, setReport] = useState<ImportReport | null>(null);
+  const [problem, setProblem] = useState<ApiProblem | null>(null);
+  const [validOnly, setValidOnly] = useState(false);
+  const [nearDuplicates, setNearDuplicates] = useState(false);
+  const [busy, setBusy] = useState(false);
+
+  const send = async (commit: boolean) => {
+    if (!file) return;
+    setBusy(true);
+    setProblem(null);
+    const result = await postJson<ImportReport>(`/api/v1/projects/${project.id}/imports`, {
+      content: file.content,
+      filename: file.name,
+      commit,
+      importValidLines: validOnly,
+      includeNearDuplicates: nearDuplicates,
+    });
+    setBusy(false);
+    if (result.ok) setReport(result.data);
+    else setProblem(result.problem);
+  };
+
+  return (
+    <>
+      <PageTitle lead={<Link className="underline" to={`/projects/${project.id}`}>{project.name}</Link>}>Import prompts</PageTitle>
+      <div className="grid gap-6 lg:grid-cols-[1fr_2fr]">
+        <Card title="File">
+          <p className="mb-3 text-sm">
+            JSONL, CSV or JSON. Each record: <code>prompt</code> or chat <code>messages</code>, optionally <code>completions</code> (2–9 make a ranking task) and <code>model</code>.
+          </p>
+          <label htmlFor="import-file" className="mb-1 block text-sm font-medium">Prompt file</label>
+          <input
+            id="import-file"
+            type="file"
+            accept=".jsonl,.ndjson,.json,.csv,.tsv,.txt"
+            className="mb-4 block w-full text-sm"
+            onChange={async (event) => {
+              const chosen = event.currentTarget.files?.[0];
+              setReport(null);
+              setFile(chosen ? { name: chosen.name, content: await chosen.text() } : null);
+            }}
+          />
+          <label className="mb-2 flex items-center gap-2 text-sm">
+            <input type="checkbox" checked={validOnly} onChange={(e) => setValidOnly(e.target.checked)} /> Import the valid lines even if some are invalid
+          </label>
+          <label className="mb-4 flex items-center gap-2 text-sm">
+            <input type="checkbox" checked={nearDuplicates} onChange={(e) => setNearDuplicates(e.target.checked)} /> Keep near duplicates
+          </label>
+          <div className="flex gap-2">
+            <Button type="button" variant="secondary" disabled={!file || busy} onClick={() => void send(false)}>
+              Preview
+            </Button>
+            <Button type="button" disabled={!file || busy || !report || report.committed !== null} onClick={() => void send(true)}>
+              Import
+            </Button>
+          </div>
+        </Card>
+        <Card title="Report">
+          {problem ? (
+            <Alert>
+              {problem.detail}
+              {problem.errors?.length ? (
+                <ul className="list-disc pl-5">
+                  {problem.errors.map((e, i) => (
+                    <li key={i}>
+                      {e.path}: {e.message}
+                    </li>
+                  ))}
+                </ul>
+              ) : null}
+            </Alert>
+          ) : null}
+          {!report ? (
+            <p>Choose a file and press Preview. Nothing is stored until you press Import.</p>
+          ) : (
+            <div className="space-y-4 text-sm" data-testid="import-report">
+              {report.committed ? (
+                <Alert tone="success">
+                  Imported {report.committed.prompts} prompts: {report.committed.tasks.rank} ranking, {report.committed.tasks.demonstrate} demonstration and{" "}
+                  {report.committed.tasks.review} review tasks.
+                </Alert>
+              ) : null}
+              <p>
+                {report.counts.records} valid records ({report.format}); {report.counts.toImport} to import; {report.counts.invalidLines} invalid lines.
+              </p>
+              {report.issues.length > 0 ? (
+                <section>
+                  <h3 className="font-semibold">Invalid lines</h3>
+                  <ul className="list-disc pl-5">
+                    {report.issues.map((issue, i) => (
+                      <li key={i}>
+                        Line {issue.line}: {issue.reason}
+                      </li>
+                    ))}
+                  </ul>
+                </section>
+              ) : null}
+              {report.flagged.length > 0 ? (
+                <section>
+                  <h3 className="font-semibold">Duplicates and filter hits</h3>
+                  <ul className="list-disc pl-5">
+                    {report.flagged.map((item) => (
+                      <li key={item.line}>
+                        Line {item.line}: {statusLabels[item.status] ?? item.status}
+                        {item.similarity !== null && item.similarity < 1 ? ` (similarity ${item.similarity.toFixed(2)})` : ""}
+                        {item.filterHits.length ? ` — ${item.filterHits.join(", ")}` : ""}
+                        <span className="block truncate text-slate-600 dark:text-slate-400">{item.preview}</span>
+                      </li>
+                    ))}
+                  </ul>
+                </section>
+              ) : null}
+            </div>
+          )}
+        </Card>
+      </div>
+    </>
+  );
+}

@@ -1,0 +1,111 @@
+import { z } from "zod";
+import { AppError } from "../lib/app-error.ts";
+import { recordAudit } from "../auth/audit.server.ts";
+import type { Db } from "../db/database.server.ts";
+import { parseImportFile } from "./import/parse-import-file.ts";
+import { planImport, type ImportPlanCounts, type PlannedRecord } from "./import/plan-import.ts";
+import { signatureFromBase64, signatureToBase64 } from "./import/minhash.ts";
+import type { Project } from "./projects.server.ts";
+import { insertPrompts } from "./prompts.server.ts";
+
+export const importRequestSchema = z.object({
+  content: z.string().min(1, "The file is empty."),
+  format: z.enum(["auto", "jsonl", "csv", "json"]).default("auto"),
+  filename: z.string().max(200).optional(),
+  /** false: only report what would happen (the preview). */
+  commit: z.boolean().default(false),
+  /** A file with invalid lines imports nothing unless this is set. */
+  importValidLines: z.boolean().default(false),
+  /** Near duplicates are left out unless this is set; exact duplicates always are. */
+  includeNearDuplicates: z.boolean().default(false),
+});
+export type ImportRequest = z.infer<typeof importRequestSchema>;
+
+const REPORT_ITEMS = 500;
+
+export type ImportReport = {
+  format: string;
+  counts: ImportPlanCounts;
+  issues: Array<{ line: number; reason: string }>;
+  /** Every record that is not plainly new (duplicates, filter hits), first 500. */
+  flagged: Array<{ line: number; status: string; duplicateOf: unknown; similarity: number | null; filterHits: string[]; preview: string }>;
+  committed: { prompts: number; tasks: Record<string, number> } | null;
+};
+
+/**
+ * Prompt import: parse and validate every line, find exact and near duplicates against the
+ * file and the project, run the content filter, and — only when asked — store the result.
+ * A rejected import writes nothing.
+ */
+export async function importPrompts(db: Db, actorId: string, project: Project, request: ImportRequest): Promise<ImportReport> {
+  const parsed = parseImportFile(request.content, request.format, request.filename);
+  const existingRows = await db.selectFrom("prompts").select(["id", "content_hash", "minhash"]).where("project_id", "=", project.id).execute();
+  const plan = planImport<string>({
+    records: parsed.records,
+    issues: parsed.issues,
+    existing: {
+      hashes: new Map(existingRows.map((r) => [r.content_hash, r.id])),
+      signatures: existingRows.filter((r) => r.minhash).map((r) => ({ id: r.id, signature: signatureFromBase64(r.minhash) })),
+    },
+    nearDuplicateThreshold: project.settings.nearDuplicateThreshold,
+    filter: project.settings.contentFilter,
+  });
+  const report: ImportReport = {
+    format: parsed.format,
+    counts: plan.counts,
+    issues: plan.issues.slice(0, REPORT_ITEMS),
+    flagged: plan.items.filter((i) => i.status !== "new").slice(0, REPORT_ITEMS).map(summarize),
+    committed: null,
+  };
+  if (!request.commit) return report;
+
+  if (plan.issues.length > 0 && !request.importValidLines) {
+    throw new AppError(
+      "validation_failed",
+      `The file has ${plan.counts.invalidLines || plan.issues.length} invalid lines; nothing was imported. Fix them, or choose to import the valid lines only.`,
+      plan.issues.slice(0, 50).map((issue) => ({ path: `line ${issue.line}`, message: issue.reason })),
+    );
+  }
+  const keep = (item: PlannedRecord<string>) =>
+    item.status === "new" || item.status === "filtered" || (request.includeNearDuplicates && item.status.startsWith("near_duplicate"));
+  const toStore = plan.items.filter(keep).map((item) => ({
+    messages: item.record.messages,
+    completions: item.record.completions,
+    source: item.record.source,
+    metadata: item.record.metadata,
+    contentHash: item.contentHash,
+    minhash: item.signature ? signatureToBase64(item.signature) : "",
+    // Any filter hit goes to review, also on a near duplicate the researcher chose to keep.
+    status: item.filterHits.length > 0 ? ("review" as const) : ("active" as const),
+  }));
+  try {
+    const result = await db.transaction().execute(async (trx) => {
+      const stored = await insertPrompts(trx, project.id, project.settings, toStore, null);
+      await recordAudit(trx, {
+        actorUserId: actorId,
+        action: "prompts.import",
+        target: `project:${project.id}`,
+        details: { filename: request.filename ?? null, prompts: stored.promptIds.length, ...stored.tasks },
+      });
+      return stored;
+    });
+    report.committed = { prompts: result.promptIds.length, tasks: result.tasks };
+  } catch (error) {
+    // The unique (project, content hash) index caught a prompt another import added meanwhile.
+    if ((error as { code?: string }).code === "23505") throw new AppError("conflict", "Another import added some of these prompts meanwhile; nothing was imported. Preview again.");
+    throw error;
+  }
+  return report;
+}
+
+function summarize(item: PlannedRecord<string>): ImportReport["flagged"][number] {
+  const lastUser = [...item.record.messages].reverse().find((m) => m.role === "user")?.content ?? "";
+  return {
+    line: item.line,
+    status: item.status,
+    duplicateOf: item.duplicateOf,
+    similarity: item.similarity,
+    filterHits: item.filterHits.map((hit) => `${hit.kind} in ${hit.field}`),
+    preview: lastUser.slice(0, 160),
+  };
+}

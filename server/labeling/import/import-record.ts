@@ -1,0 +1,204 @@
+import { z } from "zod";
+
+/** Limits on one imported record. Lengths are JS string lengths (UTF-16 units), which are ≥ code points, so they never under-count. */
+export const MAX_CONTENT_CHARS = 32_000;
+export const MAX_MESSAGES = 64;
+export const MAX_COMPLETIONS = 9;
+export const MAX_COMPLETION_CHARS = 32_000;
+export const MAX_SOURCE_CHARS = 1_000;
+export const MAX_MODEL_NAME_CHARS = 200;
+/** Metadata is stored as jsonb next to every prompt; a cap keeps one odd line from bloating the table. */
+export const MAX_METADATA_JSON_CHARS = 16_000;
+
+export const chatRoles = ["system", "user", "assistant"] as const;
+export type ChatRole = (typeof chatRoles)[number];
+
+const isBlank = (text: string): boolean => text.trim().length === 0;
+
+const contentSchema = (max: number) =>
+  z
+    .string({ error: "must be a string" })
+    .refine((text) => !isBlank(text), { error: "is empty or whitespace-only" })
+    .refine((text) => text.length <= max, { error: `is longer than ${max.toLocaleString("en")} characters` });
+
+export const chatMessageSchema = z.strictObject({
+  role: z.enum(chatRoles, { error: 'must be "system", "user" or "assistant"' }),
+  content: contentSchema(MAX_CONTENT_CHARS),
+});
+export type ChatMessage = z.infer<typeof chatMessageSchema>;
+
+export const importCompletionSchema = z.object({
+  text: z.string(),
+  model: z.string().nullable(),
+});
+export type ImportCompletion = z.infer<typeof importCompletionSchema>;
+
+/** The normalized record every input shape becomes; the rest of the pipeline only sees this. */
+export const importRecordSchema = z.object({
+  line: z.number().int().nonnegative(),
+  messages: z.array(chatMessageSchema).min(1).max(MAX_MESSAGES),
+  completions: z.array(importCompletionSchema).max(MAX_COMPLETIONS),
+  source: z.string().nullable(),
+  metadata: z.record(z.string(), z.unknown()),
+});
+export type ImportRecord = z.infer<typeof importRecordSchema>;
+
+/** A problem with one line. line 0 means the whole file (e.g. it is empty or not the expected JSON shape). */
+export type ImportIssue = { line: number; reason: string };
+
+// Optional provenance strings: exporters often write "" for "none", so blank means absent rather than an error.
+const optionalLabel = (max: number) =>
+  z
+    .string({ error: "must be a string" })
+    .max(max, { error: `is longer than ${max} characters` })
+    .nullable()
+    .optional()
+    .transform((value) => (value === undefined || value === null || isBlank(value) ? null : value.trim()));
+
+const completionInputSchema = z.union(
+  [
+    z.string(),
+    z.strictObject({
+      text: z.string({ error: "must be a string" }),
+      model: z.string().max(MAX_MODEL_NAME_CHARS).nullable().optional(),
+    }),
+  ],
+  { error: 'must be a string or an object { "text", "model"? }' },
+);
+
+const sharedFields = {
+  completions: z
+    .array(completionInputSchema, { error: "must be an array" })
+    .max(MAX_COMPLETIONS, { error: `has more than ${MAX_COMPLETIONS} completions` })
+    .optional(),
+  model: optionalLabel(MAX_MODEL_NAME_CHARS),
+  source: optionalLabel(MAX_SOURCE_CHARS),
+  metadata: z
+    .record(z.string(), z.unknown(), { error: "must be a JSON object" })
+    .refine((value) => JSON.stringify(value).length <= MAX_METADATA_JSON_CHARS, {
+      error: `is larger than ${MAX_METADATA_JSON_CHARS.toLocaleString("en")} characters of JSON`,
+    })
+    .optional(),
+};
+
+const promptInputSchema = z.object({
+  prompt: contentSchema(MAX_CONTENT_CHARS),
+  system: contentSchema(MAX_CONTENT_CHARS).optional(),
+  ...sharedFields,
+});
+
+const messagesInputSchema = z.object({
+  messages: z
+    .array(chatMessageSchema, { error: "must be an array of { role, content }" })
+    .min(1, { error: "must hold at least one message" })
+    .max(MAX_MESSAGES, { error: `has more than ${MAX_MESSAGES} messages` })
+    .superRefine((messages, ctx) => {
+      const last = messages.at(-1);
+      if (last && last.role !== "user") {
+        ctx.addIssue({
+          code: "custom",
+          message: `the last turn is "${last.role}", but a prompt must end with a "user" turn (put candidate answers in "completions")`,
+        });
+      }
+      // Chat templates (Llama, Mistral, Gemma...) accept a system turn only at the start; catching it here beats a failed training run.
+      messages.forEach((message, index) => {
+        if (message.role === "system" && index > 0) {
+          ctx.addIssue({ code: "custom", path: [index, "role"], message: "a system turn is only allowed as the first message" });
+        }
+      });
+    }),
+  ...sharedFields,
+});
+
+const allowedKeys = {
+  prompt: ["prompt", "system", "completions", "model", "source", "metadata"],
+  messages: ["messages", "completions", "model", "source", "metadata"],
+} as const;
+const allKnownKeys: readonly string[] = [...new Set([...allowedKeys.prompt, ...allowedKeys.messages])];
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0] ?? 0;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j] ?? 0;
+      row[j] = Math.min(above + 1, (row[j - 1] ?? 0) + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length] ?? 0;
+}
+
+function describeUnknownKey(key: string): string {
+  const close = allKnownKeys.find((known) => known !== key && editDistance(key.toLowerCase(), known) <= 2);
+  return close ? `"${key}" (did you mean "${close}"?)` : `"${key}"`;
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const part of path) out += typeof part === "number" ? `[${part}]` : out ? `.${String(part)}` : String(part);
+  return out;
+}
+
+function formatZodIssues(error: z.ZodError): string {
+  const seen = new Set<string>();
+  for (const issue of error.issues) {
+    const path = formatPath(issue.path);
+    seen.add(path ? `${path}: ${issue.message}` : issue.message);
+  }
+  return [...seen].join("; ");
+}
+
+const typeName = (value: unknown): string => (value === null ? "null" : Array.isArray(value) ? "an array" : typeof value);
+
+/**
+ * Turns one raw input record (any accepted shape) into an ImportRecord, or explains in one line why it cannot.
+ * Unknown keys are rejected rather than kept in metadata, so a typo like "promt" is caught instead of importing an empty prompt.
+ */
+export function normalizeImportRecord(raw: unknown, line: number): { ok: true; record: ImportRecord } | { ok: false; issue: ImportIssue } {
+  const fail = (reason: string) => ({ ok: false as const, issue: { line, reason } });
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return fail(`expected a JSON object, got ${typeName(raw)}`);
+  const input = raw as Record<string, unknown>;
+  const hasPrompt = "prompt" in input;
+  const hasMessages = "messages" in input;
+  if (hasPrompt && hasMessages) return fail('use either "prompt" or "messages", not both');
+
+  const shape = hasMessages ? "messages" : "prompt";
+  const allowed: readonly string[] = allowedKeys[shape];
+  const unknown = Object.keys(input).filter((key) => !allowed.includes(key));
+  const problems: string[] = [];
+  if (unknown.length > 0) {
+    const misplaced = shape === "messages" && unknown.includes("system") ? ' ("system" goes into "messages" as the first turn)' : "";
+    problems.push(`unknown key${unknown.length > 1 ? "s" : ""} ${unknown.map(describeUnknownKey).join(", ")}${misplaced}; allowed: ${allowed.join(", ")}`);
+  }
+  if (!hasPrompt && !hasMessages) {
+    problems.push('missing "prompt" (a string) or "messages" (a chat conversation)');
+    return fail(problems.join("; "));
+  }
+
+  const known = Object.fromEntries(Object.entries(input).filter(([key]) => allowed.includes(key)));
+  const parsed = shape === "messages" ? messagesInputSchema.safeParse(known) : promptInputSchema.safeParse(known);
+  if (!parsed.success) problems.push(formatZodIssues(parsed.error));
+  if (problems.length > 0 || !parsed.success) return fail(problems.join("; "));
+
+  const data = parsed.data;
+  const messages: ChatMessage[] =
+    "messages" in data
+      ? data.messages
+      : [...(data.system !== undefined ? [{ role: "system" as const, content: data.system }] : []), { role: "user" as const, content: data.prompt }];
+
+  const completions: ImportCompletion[] = [];
+  const completionProblems: string[] = [];
+  (data.completions ?? []).forEach((completion, index) => {
+    const text = typeof completion === "string" ? completion : completion.text;
+    // An object without its own model inherits the record's, like a string completion does.
+    const model = typeof completion === "string" ? data.model : (completion.model?.trim() || data.model);
+    if (isBlank(text)) completionProblems.push(`completions[${index}]: is empty or whitespace-only`);
+    else if (text.length > MAX_COMPLETION_CHARS) completionProblems.push(`completions[${index}]: is longer than ${MAX_COMPLETION_CHARS.toLocaleString("en")} characters`);
+    else completions.push({ text, model });
+  });
+  if (completionProblems.length > 0) return fail(completionProblems.join("; "));
+
+  return { ok: true, record: { line, messages, completions, source: data.source, metadata: data.metadata ?? {} } };
+}

@@ -1,0 +1,125 @@
+import { expect, test, type Browser, type Page } from "@playwright/test";
+import { app, expectAccessible, signIn } from "./support.ts";
+
+const file = [
+  JSON.stringify({ prompt: "What is 6 * 7?", completions: ["42", "48", "forty-two"], model: "tiny" }),
+  JSON.stringify({ prompt: "What is 6 * 7?", completions: ["42", "48", "forty-two"], model: "tiny" }),
+  "this line is not json",
+  JSON.stringify({ prompt: "Greet a new colleague warmly." }),
+].join("\n");
+
+async function createUser(page: Page, name: string, email: string, role: string) {
+  await page.goto(app().url + "/admin/users");
+  const form = page.locator("form", { has: page.getByRole("button", { name: "Create user" }) });
+  await form.getByLabel("Name").fill(name);
+  await form.getByLabel("E-mail").fill(email);
+  await form.getByLabel("Role").selectOption(role);
+  await form.getByLabel(/Initial password/).fill("labeling-all-day");
+  await form.getByRole("button", { name: "Create user" }).click();
+  await expect(page.getByRole("status")).toContainText(`Created ${email}`);
+}
+
+async function asLabeler(browser: Browser, email: string) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await signIn(page, email, "labeling-all-day");
+  return { page, close: () => context.close() };
+}
+
+test("import with a report, rank with ties by keyboard, write a demonstration, export the implied pairs", async ({ page, browser }) => {
+  const { email, password } = app();
+  await signIn(page, email, password);
+  for (const n of [1, 2, 3]) await createUser(page, `Labeler ${n}`, `l${n}@example.test`, "labeler");
+
+  // A researcher's work (the admin can do it too): project, then import with a preview.
+  await page.goto(app().url + "/projects");
+  await page.getByLabel("Name").fill("Mental math");
+  await page.getByLabel(/Completions per ranking task/).fill("3");
+  await page.getByLabel("Guidelines (markdown)").fill("**Correct** answers first. Equal answers tie.");
+  await page.getByRole("button", { name: "Create project" }).click();
+  await expect(page.getByRole("heading", { name: "Mental math" })).toBeVisible();
+  const projectUrl = page.url();
+  await page.getByRole("link", { name: "Import prompts" }).click();
+  await page.getByLabel("Prompt file").setInputFiles({ name: "prompts.jsonl", mimeType: "application/jsonl", buffer: Buffer.from(file) });
+  await page.getByRole("button", { name: "Preview" }).click();
+  const report = page.getByTestId("import-report");
+  await expect(report).toContainText("Line 3:");
+  await expect(report).toContainText("Line 2: duplicate in this file");
+  await expectAccessible(page);
+  await page.getByRole("button", { name: "Import" }).click();
+  await expect(page.getByRole("alert")).toContainText("nothing was imported");
+  await page.getByLabel(/Import the valid lines/).check();
+  await page.getByRole("button", { name: "Preview" }).click();
+  await page.getByRole("button", { name: "Import" }).click();
+  await expect(page.getByRole("status")).toContainText("Imported 2 prompts: 1 ranking, 1 demonstration");
+
+  // Three labelers rank the same item: "42" and "forty-two" tie at the top, "48" last.
+  for (const n of [1, 2, 3]) {
+    const labeler = await asLabeler(browser, `l${n}@example.test`);
+    await labeler.page.goto(projectUrl);
+    let previous = labeler.page.url();
+    await labeler.page.getByRole("button", { name: "Start labeling" }).click();
+    for (;;) {
+      await labeler.page.waitForURL((url) => url.toString() !== previous && /\/tasks\/\d+|empty=1/.test(url.toString()));
+      previous = labeler.page.url();
+      if (labeler.page.url().includes("empty=1")) break;
+      // The URL can change before the task renders: wait for the task's own heading.
+      const heading = await labeler.page.getByRole("heading", { level: 1, name: /Rank the completions|Write the assistant/ }).textContent();
+      // Keyboard handlers exist only once React has hydrated; the socket connects right after.
+      await labeler.page.locator('html[data-socket="connected"]').waitFor();
+      if (heading?.includes("Rank")) {
+        await expectAccessible(labeler.page);
+        for (const c of ["A", "B", "C"]) {
+          const card = labeler.page.getByTestId(`completion-${c}`);
+          const text = (await card.innerText()).includes("forty-two") ? "forty-two" : (await card.innerText()).includes("48") ? "48" : "42";
+          await card.focus();
+          await labeler.page.keyboard.press(text === "48" ? "2" : "1");
+        }
+        await expect(labeler.page.getByTestId("tier-1")).toContainText("(tie)");
+        await labeler.page.keyboard.press("Control+Enter");
+      } else {
+        await labeler.page.getByLabel("Your reply as the assistant").fill("Welcome aboard! Great to have you with us.");
+        await labeler.page.keyboard.press("Control+Enter");
+      }
+    }
+    await expect(labeler.page.getByRole("status")).toContainText("no task for you");
+    await labeler.close();
+  }
+
+  await page.goto(projectUrl);
+  await expect(page.getByTestId("complete-rank")).toHaveText("1");
+  await expect(page.getByTestId("submission-count")).toContainText("4 submissions");
+  const projectId = projectUrl.split("/").pop();
+  const exported = await page.request.get(`${app().url}/api/v1/projects/${projectId}/exports/preferences.jsonl?format=standard`);
+  const pairs = (await exported.text()).trim().split("\n").map((l) => JSON.parse(l) as { chosen: string; rejected: string });
+  expect(pairs).toHaveLength(6); // 3 labelers × (42 ≻ 48, forty-two ≻ 48); the tie gives none
+  for (const pair of pairs) {
+    expect(["42", "forty-two"]).toContain(pair.chosen);
+    expect(pair.rejected).toBe("48");
+  }
+});
+
+test("a typed demonstration survives a reload", async ({ page }) => {
+  const { email, password } = app();
+  await signIn(page, email, password);
+  await page.goto(app().url + "/projects");
+  await page.getByLabel("Name").fill("Drafts");
+  await page.getByRole("button", { name: "Create project" }).click();
+  await page.waitForURL(/\/projects\/\d+$/);
+  const projectId = page.url().split("/").pop();
+  const imported = await page.request.post(`${app().url}/api/v1/projects/${projectId}/imports`, {
+    data: { content: JSON.stringify({ prompt: "Describe your favourite tool." }), commit: true },
+    headers: { origin: app().url },
+  });
+  expect(imported.status(), await imported.text()).toBe(200);
+  await page.goto(`${app().url}/projects/${projectId}`);
+  await page.getByRole("button", { name: "Start labeling" }).click();
+  await page.waitForURL(/\/tasks\/\d+/);
+  await page.locator('html[data-socket="connected"]').waitFor();
+  await page.getByLabel("Your reply as the assistant").fill("A well-kept **hammer**.");
+  await page.reload();
+  await page.locator('html[data-socket="connected"]').waitFor();
+  await expect(page.getByLabel("Your reply as the assistant")).toHaveValue("A well-kept **hammer**.");
+  await page.getByRole("tab", { name: "Preview" }).click();
+  await expect(page.getByTestId("preview").locator("strong")).toHaveText("hammer");
+});
