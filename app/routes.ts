@@ -11,6 +11,7 @@ export default [
     route("projects/:projectId", "routes/project.tsx"),
     route("projects/:projectId/settings", "routes/project-settings.tsx"),
     route("projects/:projectId/import", "routes/project-import.tsx"),
+    route("projects/:projectId/quality", "routes/project-quality.tsx"),
     route("tasks/:assignmentId", "routes/task.tsx"),
     route("admin/users", "routes/admin-users.tsx"),
     route("admin/tokens", "routes/admin-tokens.tsx"),

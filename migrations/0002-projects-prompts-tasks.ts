@@ -28,6 +28,8 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn("metadata", "jsonb", (col) => col.notNull().defaultTo(sql`'{}'::jsonb`))
     // active: goes to labelers; review: a content-filter hit waiting for a reviewer; rejected.
     .addColumn("status", "text", (col) => col.notNull().check(sql`status in ('active', 'review', 'rejected')`))
+    // prompt: to be labeled; qa: a synthetic question with its answer, to be reviewed.
+    .addColumn("kind", "text", (col) => col.notNull().defaultTo("prompt").check(sql`kind in ('prompt', 'qa')`))
     .addColumn("author_user_id", "bigint", (col) => col.references("users.id").onDelete("set null"))
     .addColumn("created_at", "timestamptz", (col) => col.notNull().defaultTo(sql`now()`))
     .addUniqueConstraint("prompts_project_hash", ["project_id", "content_hash"])

@@ -40,6 +40,7 @@ export default function ProjectImport({ loaderData }: Route.ComponentProps) {
   const [problem, setProblem] = useState<ApiProblem | null>(null);
   const [validOnly, setValidOnly] = useState(false);
   const [nearDuplicates, setNearDuplicates] = useState(false);
+  const [purpose, setPurpose] = useState<"prompts" | "qa">("prompts");
   const [busy, setBusy] = useState(false);
 
   const send = async (commit: boolean) => {
@@ -52,6 +53,7 @@ export default function ProjectImport({ loaderData }: Route.ComponentProps) {
       commit,
       importValidLines: validOnly,
       includeNearDuplicates: nearDuplicates,
+      purpose,
     });
     setBusy(false);
     if (result.ok) setReport(result.data);
@@ -78,6 +80,12 @@ export default function ProjectImport({ loaderData }: Route.ComponentProps) {
               setFile(chosen ? { name: chosen.name, content: await chosen.text() } : null);
             }}
           />
+          <label htmlFor="import-purpose" className="mb-1 block text-sm font-medium">What the file holds</label>
+          <select id="import-purpose" value={purpose} onChange={(e) => { setPurpose(e.target.value as "prompts" | "qa"); setReport(null); }}
+            className="mb-4 w-full rounded-md border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-950">
+            <option value="prompts">Prompts to label</option>
+            <option value="qa">Synthetic Q&amp;A for review (one answer each)</option>
+          </select>
           <label className="mb-2 flex items-center gap-2 text-sm">
             <input type="checkbox" checked={validOnly} onChange={(e) => setValidOnly(e.target.checked)} /> Import the valid lines even if some are invalid
           </label>

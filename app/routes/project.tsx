@@ -86,6 +86,11 @@ export default function Project({ loaderData, actionData }: Route.ComponentProps
                   </Link>
                 </li>
                 <li>
+                  <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/quality`}>
+                    Quality and agreement
+                  </Link>
+                </li>
+                <li>
                   <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/settings`}>
                     Settings
                   </Link>

@@ -5,6 +5,7 @@ import { loadAssignmentView } from "../../server/labeling/assignment-view.server
 import { Markdown } from "../components/markdown.tsx";
 import { DemonstrationTask } from "../components/task/demonstration-task.tsx";
 import { RankingTask } from "../components/task/ranking-task.tsx";
+import { ReviewTask } from "../components/task/review-task.tsx";
 import { clearDraft, goToNextTask, postJson } from "../components/task/task-client.ts";
 import { Alert, Button } from "../components/ui.tsx";
 import { requireUser } from "../lib/auth.server.ts";
@@ -28,7 +29,8 @@ export default function Task({ loaderData }: Route.ComponentProps) {
   const [skipping, setSkipping] = useState(false);
   const [reason, setReason] = useState("");
   const [skipError, setSkipError] = useState<string | null>(null);
-  const heading = view.taskType === "rank" ? "Rank the completions" : view.taskType === "demonstrate" ? "Write the assistant's reply" : "Review";
+  const heading =
+    view.taskType === "rank" ? "Rank the completions" : view.taskType === "demonstrate" ? "Write the assistant's reply" : view.isQa ? "Review the answer" : "Review a held-back prompt";
 
   const skip = async () => {
     const result = await postJson(`/api/v1/assignments/${view.assignmentId}/skip`, { reason });
@@ -55,7 +57,15 @@ export default function Task({ loaderData }: Route.ComponentProps) {
             </div>
           ))}
         </section>
-        {view.taskType === "rank" ? <RankingTask view={view} /> : view.taskType === "demonstrate" ? <DemonstrationTask view={view} /> : <Alert>This task type is not available yet.</Alert>}
+        {view.taskType === "rank" ? (
+          <RankingTask view={view} />
+        ) : view.taskType === "demonstrate" ? (
+          <DemonstrationTask view={view} />
+        ) : view.taskType === "review" ? (
+          <ReviewTask view={view} />
+        ) : (
+          <Alert>This task type is not available yet.</Alert>
+        )}
         <div className="border-t border-slate-200 pt-3 dark:border-slate-800">
           {skipping ? (
             <div className="flex flex-wrap items-end gap-2">

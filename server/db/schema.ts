@@ -90,6 +90,7 @@ export interface PromptsTable {
   source: string | null;
   metadata: ColumnType<Record<string, unknown>, string | undefined, string>;
   status: "active" | "review" | "rejected";
+  kind: ColumnType<"prompt" | "qa", "prompt" | "qa" | undefined, "prompt" | "qa">;
   author_user_id: string | null;
   created_at: CreatedAt;
 }
@@ -181,7 +182,7 @@ export const schemaColumns = {
   projects: { id: "bigint", name: "text", guidelines: "text", settings: "jsonb", export_salt: "text", created_by: "bigint", created_at: "timestamp with time zone", updated_at: "timestamp with time zone" },
   prompts: {
     id: "bigint", project_id: "bigint", messages: "jsonb", content_hash: "text", minhash: "text", source: "text", metadata: "jsonb",
-    status: "text", author_user_id: "bigint", created_at: "timestamp with time zone",
+    status: "text", kind: "text", author_user_id: "bigint", created_at: "timestamp with time zone",
   },
   completions: { id: "bigint", prompt_id: "bigint", model_name: "text", text: "text", decoding: "jsonb", created_at: "timestamp with time zone" },
   tasks: {

@@ -9,6 +9,8 @@ export type AssignmentView = {
   assignmentId: string;
   taskId: string;
   taskType: TaskType;
+  /** A synthetic question with its answer (review tasks), not a prompt to label. */
+  isQa: boolean;
   state: string;
   leaseExpiresAt: string;
   project: { id: string; name: string; guidelines: string; flags: Array<{ id: string; label: string }>; quality: { min: number; max: number } };
@@ -24,7 +26,7 @@ export async function loadAssignmentView(db: Db, user: SessionUser, assignmentId
     .innerJoin("prompts", "prompts.id", "tasks.prompt_id")
     .select([
       "assignments.id", "assignments.user_id", "assignments.state", "assignments.lease_expires_at", "assignments.shown_order",
-      "tasks.id as task_id", "tasks.type", "tasks.project_id", "prompts.messages",
+      "tasks.id as task_id", "tasks.type", "tasks.project_id", "prompts.messages", "prompts.kind",
     ])
     .where("assignments.id", "=", assignmentId)
     .executeTakeFirst();
@@ -38,6 +40,7 @@ export async function loadAssignmentView(db: Db, user: SessionUser, assignmentId
     assignmentId: row.id,
     taskId: row.task_id,
     taskType: row.type,
+    isQa: row.kind === "qa",
     state: row.state,
     leaseExpiresAt: row.lease_expires_at.toISOString(),
     project: { id: project.id, name: project.name, guidelines: project.guidelines, flags: project.settings.flags, quality: project.settings.quality },

@@ -31,10 +31,11 @@ type SubmissionRow = {
   timings: Record<string, unknown>;
   shown_order: string[];
   messages: ChatMessage[];
+  kind: "prompt" | "qa";
   created_at: Date;
 };
 
-async function* submissionsOf(db: Db, projectId: string, type: "rank" | "demonstrate", filter: ExportFilter): AsyncGenerator<SubmissionRow> {
+async function* submissionsOf(db: Db, projectId: string, type: "rank" | "demonstrate" | "review", filter: ExportFilter): AsyncGenerator<SubmissionRow> {
   let after = "0";
   for (;;) {
     let query = db
@@ -44,7 +45,7 @@ async function* submissionsOf(db: Db, projectId: string, type: "rank" | "demonst
       .innerJoin("prompts", "prompts.id", "tasks.prompt_id")
       .select([
         "submissions.id", "submissions.user_id", "submissions.task_id", "submissions.payload", "submissions.timings",
-        "submissions.created_at", "assignments.shown_order", "prompts.id as prompt_id", "prompts.messages",
+        "submissions.created_at", "assignments.shown_order", "prompts.id as prompt_id", "prompts.messages", "prompts.kind",
       ])
       .where("tasks.project_id", "=", projectId)
       .where("tasks.type", "=", type)
@@ -85,13 +86,35 @@ export async function* preferenceLines(db: Db, projectId: string, filter: Export
       yield JSON.stringify({ ...record, margin: pair.margin, weight: pair.weight }) + "\n";
     }
   }
+  // A reviewer's correction of a synthetic answer: corrected ≻ original, one whole item.
+  for await (const row of reviewedAnswers(db, projectId, filter)) {
+    if (row.edited === null) continue;
+    const record =
+      filter.format === "conversational"
+        ? { prompt: row.messages, chosen: [{ role: "assistant", content: row.edited }], rejected: [{ role: "assistant", content: row.original }] }
+        : { prompt: plainPrompt(row.messages), chosen: row.edited, rejected: row.original };
+    yield JSON.stringify({ ...record, margin: 1, weight: 1 }) + "\n";
+  }
 }
 
-/** SFT format: the conversation with the demonstration as the final assistant turn. */
+/** Accepted or edited synthetic Q&A, with the original answer and the correction (if any). */
+async function* reviewedAnswers(db: Db, projectId: string, filter: ExportFilter) {
+  for await (const row of submissionsOf(db, projectId, "review", filter)) {
+    const decision = row.payload.decision;
+    if (row.kind !== "qa" || (decision !== "accept" && decision !== "edit")) continue;
+    const original = (await completionTexts(db, row.shown_order)).get(row.shown_order[0]!) ?? "";
+    yield { messages: row.messages, original, edited: decision === "edit" ? String(row.payload.editedText) : null };
+  }
+}
+
+/** SFT format: the conversation with the demonstration (or the reviewed answer) as the final assistant turn. */
 export async function* sftLines(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<string> {
   for await (const row of submissionsOf(db, projectId, "demonstrate", filter)) {
     const text = String(row.payload.text ?? "");
     yield JSON.stringify({ messages: [...row.messages, { role: "assistant", content: text }] }) + "\n";
+  }
+  for await (const row of reviewedAnswers(db, projectId, filter)) {
+    yield JSON.stringify({ messages: [...row.messages, { role: "assistant", content: row.edited ?? row.original }] }) + "\n";
   }
 }
 

@@ -18,6 +18,8 @@ export const importRequestSchema = z.object({
   importValidLines: z.boolean().default(false),
   /** Near duplicates are left out unless this is set; exact duplicates always are. */
   includeNearDuplicates: z.boolean().default(false),
+  /** "qa": each record is a question with exactly one answer (completions[0]) for reviewers. */
+  purpose: z.enum(["prompts", "qa"]).default("prompts"),
 });
 export type ImportRequest = z.infer<typeof importRequestSchema>;
 
@@ -40,9 +42,20 @@ export type ImportReport = {
 export async function importPrompts(db: Db, actorId: string, project: Project, request: ImportRequest): Promise<ImportReport> {
   const parsed = parseImportFile(request.content, request.format, request.filename);
   const existingRows = await db.selectFrom("prompts").select(["id", "content_hash", "minhash"]).where("project_id", "=", project.id).execute();
+  // Q&A for review: one answer per question, or the line is refused like any invalid line.
+  const issues = [...parsed.issues];
+  const records =
+    request.purpose === "qa"
+      ? parsed.records.filter((record) => {
+          if (record.completions.length === 1) return true;
+          issues.push({ line: record.line, reason: `a Q&A for review needs exactly one answer in "completions" (found ${record.completions.length})` });
+          return false;
+        })
+      : parsed.records;
+  issues.sort((a, b) => a.line - b.line);
   const plan = planImport<string>({
-    records: parsed.records,
-    issues: parsed.issues,
+    records,
+    issues,
     existing: {
       hashes: new Map(existingRows.map((r) => [r.content_hash, r.id])),
       signatures: existingRows.filter((r) => r.minhash).map((r) => ({ id: r.id, signature: signatureFromBase64(r.minhash) })),
@@ -76,7 +89,8 @@ export async function importPrompts(db: Db, actorId: string, project: Project, r
     contentHash: item.contentHash,
     minhash: item.signature ? signatureToBase64(item.signature) : "",
     // Any filter hit goes to review, also on a near duplicate the researcher chose to keep.
-    status: item.filterHits.length > 0 ? ("review" as const) : ("active" as const),
+    status: item.filterHits.length > 0 || request.purpose === "qa" ? ("review" as const) : ("active" as const),
+    kind: request.purpose === "qa" ? ("qa" as const) : ("prompt" as const),
   }));
   try {
     const result = await db.transaction().execute(async (trx) => {

@@ -11,9 +11,16 @@ export type NewPrompt = {
   minhash: string;
   /** "review": a content-filter hit that a reviewer sees before any labeler does. */
   status: "active" | "review";
+  /** "qa": a synthetic question and answer for a reviewer to accept, edit or reject. */
+  kind?: "prompt" | "qa";
 };
 
 const CHUNK = 1000;
+
+/** The labeling task a prompt needs: ranking with ≥ 2 completions, else a demonstration. */
+export function labelingTaskType(completionCount: number): "rank" | "demonstrate" {
+  return completionCount >= 2 ? "rank" : "demonstrate";
+}
 
 /**
  * Stores prompts with their completions and creates the tasks they need:
@@ -43,6 +50,7 @@ export async function insertPrompts(
           source: prompt.source,
           metadata: JSON.stringify(prompt.metadata),
           status: prompt.status,
+          kind: prompt.kind ?? "prompt",
           author_user_id: authorUserId,
         })),
       )
@@ -62,7 +70,7 @@ export async function insertPrompts(
 
     const tasks = chunk.map((prompt, i) => {
       const own = (completionIds.get(ids[i]!) ?? []).sort((a, b) => Number(a) - Number(b));
-      const type = prompt.status === "review" ? "review" : own.length >= 2 ? "rank" : "demonstrate";
+      const type = prompt.status === "review" ? "review" : labelingTaskType(own.length);
       counts[type]++;
       return {
         project_id: projectId,

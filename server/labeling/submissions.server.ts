@@ -1,7 +1,10 @@
 import { z } from "zod";
 import { AppError } from "../lib/app-error.ts";
 import type { SessionUser } from "../auth/actor.ts";
+import type { Transaction } from "kysely";
 import type { Db } from "../db/database.server.ts";
+import type { Database } from "../db/schema.ts";
+import { labelingTaskType } from "./prompts.server.ts";
 import { validateRanking } from "./quality/ranking.ts";
 import type { ProjectSettings } from "./project-settings.ts";
 
@@ -33,6 +36,20 @@ const rankPayloadShape = z
   })
   .strict();
 
+export const reviewReasons = ["factual_error", "incomplete", "unclear", "unsafe", "style", "formatting", "other"] as const;
+
+const reviewPayload = z
+  .object({
+    decision: z.enum(["accept", "edit", "reject"]),
+    editedText: z.string().trim().min(1, "Write the corrected answer.").max(32_000).optional(),
+    reasons: z.array(z.enum(reviewReasons)).max(reviewReasons.length).default([]),
+    note: z.string().max(2_000).default(""),
+  })
+  .strict()
+  .refine((p) => p.decision !== "edit" || p.editedText !== undefined, { path: ["editedText"], message: "An edit needs the corrected answer." })
+  .refine((p) => p.decision === "edit" || p.editedText === undefined, { path: ["editedText"], message: "Only an edit carries a corrected answer." })
+  .refine((p) => p.decision !== "edit" || p.reasons.length > 0, { path: ["reasons"], message: "Say why you edited (at least one reason)." });
+
 /** Checks a payload against the task type and the completions that were shown. */
 export function validatePayload(type: string, payload: unknown, shown: string[], settings: ProjectSettings): Record<string, unknown> {
   if (type === "demonstrate") {
@@ -57,6 +74,11 @@ export function validatePayload(type: string, payload: unknown, shown: string[],
     }
     if (errors.length > 0) throw new AppError("validation_failed", "The ranking is not valid.", errors);
     return { ...parsed.data, ranking: ranking.ranking };
+  }
+  if (type === "review") {
+    const parsed = reviewPayload.safeParse(payload);
+    if (!parsed.success) throw AppError.fromZod(parsed.error, "The review is not valid.");
+    return parsed.data;
   }
   throw new AppError("bad_request", `Submitting ${type} tasks is not supported yet.`);
 }
@@ -86,7 +108,7 @@ export async function submitAssignment(
       .innerJoin("tasks", "tasks.id", "assignments.task_id")
       .select([
         "assignments.id", "assignments.user_id", "assignments.state", "assignments.lease_expires_at", "assignments.shown_order",
-        "tasks.id as task_id", "tasks.type", "tasks.overlap_target",
+        "tasks.id as task_id", "tasks.type", "tasks.overlap_target", "tasks.prompt_id", "tasks.project_id", "tasks.completion_ids",
       ])
       .where("assignments.id", "=", assignmentId)
       .forUpdate("assignments")
@@ -113,6 +135,7 @@ export async function submitAssignment(
     }
 
     const payload = validatePayload(assignment.type, input.payload, assignment.shown_order, settings);
+    if (assignment.type === "review") await applyReview(trx, assignment, payload as z.infer<typeof reviewPayload>, settings);
     const submission = await trx
       .insertInto("submissions")
       .values({
@@ -136,4 +159,49 @@ export async function submitAssignment(
     if (taskComplete) await trx.updateTable("tasks").set({ state: "complete" }).where("id", "=", assignment.task_id).execute();
     return { submissionId: submission.id, duplicate: false, taskComplete };
   });
+}
+
+/**
+ * What a review decides, beyond the submission itself:
+ * - a synthetic Q&A: an edit must change the answer (the export then yields the corrected
+ *   answer as SFT data and the pair corrected ≻ original); a rejection marks it rejected;
+ * - a prompt the content filter held back: accepted, it becomes an active prompt and gets its
+ *   labeling task; rejected, it never reaches labelers. It cannot be "edited".
+ */
+async function applyReview(
+  trx: Transaction<Database>,
+  task: { prompt_id: string; project_id: string; completion_ids: string[] },
+  review: z.infer<typeof reviewPayload>,
+  settings: ProjectSettings,
+): Promise<void> {
+  const prompt = await trx.selectFrom("prompts").select(["kind"]).where("id", "=", task.prompt_id).executeTakeFirstOrThrow();
+  if (review.decision === "reject") {
+    await trx.updateTable("prompts").set({ status: "rejected" }).where("id", "=", task.prompt_id).execute();
+    return;
+  }
+  if (prompt.kind === "qa") {
+    if (review.decision === "edit") {
+      const original = await trx.selectFrom("completions").select("text").where("id", "=", task.completion_ids[0]!).executeTakeFirstOrThrow();
+      if (original.text.trim() === review.editedText!.trim()) {
+        throw new AppError("validation_failed", "The edit changes nothing.", [{ path: "editedText", message: "Change the answer, or accept it as it is." }]);
+      }
+    }
+    return;
+  }
+  if (review.decision === "edit") {
+    throw new AppError("validation_failed", "A held-back prompt is accepted or rejected, not edited.", [{ path: "decision", message: "accept or reject" }]);
+  }
+  await trx.updateTable("prompts").set({ status: "active" }).where("id", "=", task.prompt_id).execute();
+  const type = labelingTaskType(task.completion_ids.length);
+  await trx
+    .insertInto("tasks")
+    .values({
+      project_id: task.project_id,
+      prompt_id: task.prompt_id,
+      type,
+      overlap_target: settings.overlap[type],
+      completion_ids: JSON.stringify(type === "rank" ? task.completion_ids.slice(0, settings.k) : task.completion_ids),
+      author_user_id: null,
+    })
+    .execute();
 }

@@ -89,6 +89,12 @@ test("import with a report, rank with ties by keyboard, write a demonstration, e
   await page.goto(projectUrl);
   await expect(page.getByTestId("complete-rank")).toHaveText("1");
   await expect(page.getByTestId("submission-count")).toContainText("4 submissions");
+  // All three ranked alike: full agreement on the one overlapping item.
+  await page.getByRole("link", { name: "Quality and agreement" }).click();
+  await expect(page.getByTestId("overlapping-items")).toHaveText("1");
+  await expect(page.getByTestId("pairwise-agreement")).toHaveText("100.0 %");
+  await expect(page.getByTestId("kendall")).toHaveText("1.000");
+  await expectAccessible(page);
   const projectId = projectUrl.split("/").pop();
   const exported = await page.request.get(`${app().url}/api/v1/projects/${projectId}/exports/preferences.jsonl?format=standard`);
   const pairs = (await exported.text()).trim().split("\n").map((l) => JSON.parse(l) as { chosen: string; rejected: string });

@@ -27,6 +27,7 @@ const pageAccess: Record<string, { allowed: Who[]; path: string; allowedStatus?:
   "projects/:projectId": { path: "/projects/PROJECT", allowed: atLeast("labeler") },
   "projects/:projectId/settings": { path: "/projects/PROJECT/settings", allowed: ["researcher", "admin"] },
   "projects/:projectId/import": { path: "/projects/PROJECT/import", allowed: ["researcher", "admin"] },
+  "projects/:projectId/quality": { path: "/projects/PROJECT/quality", allowed: atLeast("reviewer") },
   // Someone else's (or no) task: signed-in people get a 404, not a peek.
   "tasks/:assignmentId": { path: "/tasks/999999999", allowed: atLeast("labeler"), allowedStatus: 404 },
   "*": { path: "/no/such/page", allowed: [] }, // 404 for everyone

@@ -319,7 +319,19 @@ export function RankingTask({ view }: { view: AssignmentView }) {
   );
 }
 
-export function SubmitBar({ problem, busy, confirmUnchanged, onSubmit }: { problem: ApiProblem | null; busy: boolean; confirmUnchanged?: boolean; onSubmit: () => void }) {
+export function SubmitBar({
+  problem,
+  busy,
+  confirmUnchanged,
+  onSubmit,
+  label = "Submit (Ctrl+Enter)",
+}: {
+  problem: ApiProblem | null;
+  busy: boolean;
+  confirmUnchanged?: boolean;
+  onSubmit: () => void;
+  label?: string;
+}) {
   return (
     <div className="min-h-24">
       {problem ? (
@@ -336,7 +348,7 @@ export function SubmitBar({ problem, busy, confirmUnchanged, onSubmit }: { probl
       ) : null}
       {confirmUnchanged ? <p role="status" className="mb-2 text-sm font-medium">You did not change the shown order. Submit it as your ranking anyway?</p> : null}
       <Button type="button" onClick={onSubmit} disabled={busy}>
-        {busy ? "Submitting…" : confirmUnchanged ? "Yes, submit this order" : "Submit (Ctrl+Enter)"}
+        {busy ? "Submitting…" : confirmUnchanged ? "Yes, submit this order" : label}
       </Button>
     </div>
   );

@@ -1,0 +1,143 @@
+import { diffWords } from "diff";
+import { useCallback, useEffect, useRef, useState } from "react";
+import type { AssignmentView } from "../../../server/labeling/assignment-view.server.ts";
+import { Markdown } from "../markdown.tsx";
+import { SubmitBar } from "./ranking-task.tsx";
+import { clearDraft, goToNextTask, idempotencyKey, loadDraft, postJson, saveDraft, type ApiProblem } from "./task-client.ts";
+
+const reasonLabels = {
+  factual_error: "Factual error",
+  incomplete: "Incomplete",
+  unclear: "Unclear",
+  unsafe: "Unsafe",
+  style: "Style",
+  formatting: "Formatting",
+  other: "Other",
+} as const;
+type Reason = keyof typeof reasonLabels;
+type Draft = { editing: boolean; editedText: string; reasons: Reason[]; note: string };
+
+/** Word-level diff of the original and the correction, side by side. */
+function SideBySideDiff({ original, edited }: { original: string; edited: string }) {
+  const parts = diffWords(original, edited);
+  return (
+    <div className="grid gap-3 md:grid-cols-2" data-testid="diff">
+      <div className="rounded-md border border-slate-200 p-3 text-sm whitespace-pre-wrap dark:border-slate-800">
+        <p className="mb-1 text-xs font-semibold uppercase">Original</p>
+        {parts.filter((p) => !p.added).map((p, i) => (p.removed ? <del key={i} className="bg-red-100 text-red-900 dark:bg-red-950 dark:text-red-100">{p.value}</del> : <span key={i}>{p.value}</span>))}
+      </div>
+      <div className="rounded-md border border-slate-200 p-3 text-sm whitespace-pre-wrap dark:border-slate-800">
+        <p className="mb-1 text-xs font-semibold uppercase">Corrected</p>
+        {parts.filter((p) => !p.removed).map((p, i) => (p.added ? <ins key={i} className="bg-green-100 text-green-900 no-underline dark:bg-green-950 dark:text-green-100">{p.value}</ins> : <span key={i}>{p.value}</span>))}
+      </div>
+    </div>
+  );
+}
+
+/**
+ * A reviewer accepts, edits or rejects a synthetic answer (an edit becomes SFT data and the
+ * pair corrected ≻ original), or accepts / rejects a prompt the content filter held back.
+ */
+export function ReviewTask({ view }: { view: AssignmentView }) {
+  const answer = view.isQa ? view.completions[0] : undefined;
+  const [draft, setDraft] = useState<Draft>({ editing: false, editedText: answer?.text ?? "", reasons: [], note: "" });
+  const [problem, setProblem] = useState<ApiProblem | null>(null);
+  const [busy, setBusy] = useState(false);
+  const started = useRef(Date.now());
+
+  useEffect(() => {
+    const saved = loadDraft<Draft>(view.assignmentId);
+    if (saved) setDraft(saved);
+  }, [view.assignmentId]);
+  const update = (change: Partial<Draft>) =>
+    setDraft((d) => {
+      const next = { ...d, ...change };
+      saveDraft(view.assignmentId, next);
+      return next;
+    });
+
+  const submit = useCallback(
+    async (decision: "accept" | "edit" | "reject") => {
+      setBusy(true);
+      setProblem(null);
+      const payload = decision === "edit" ? { decision, editedText: draft.editedText, reasons: draft.reasons, note: draft.note } : { decision, reasons: draft.reasons, note: draft.note };
+      const result = await postJson(`/api/v1/assignments/${view.assignmentId}/submit`, {
+        idempotencyKey: idempotencyKey(view.assignmentId),
+        payload,
+        timings: { msOnTask: Date.now() - started.current },
+      });
+      if (!result.ok) {
+        setProblem(result.problem);
+        setBusy(false);
+        return;
+      }
+      clearDraft(view.assignmentId);
+      await goToNextTask(view.project.id);
+    },
+    [draft, view],
+  );
+
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
+        event.preventDefault();
+        void submit(draft.editing ? "edit" : "accept");
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [submit, draft.editing]);
+
+  return (
+    <div className="space-y-4">
+      {answer ? (
+        <section aria-label="Answer to review" className="rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
+          <h2 className="mb-2 font-semibold">Model's answer</h2>
+          {draft.editing ? (
+            <>
+              <label htmlFor="edited-answer" className="mb-1 block text-sm font-medium">Corrected answer</label>
+              <textarea id="edited-answer" rows={10} value={draft.editedText} onChange={(e) => update({ editedText: e.target.value })}
+                className="mb-3 w-full rounded-md border border-slate-300 bg-white px-3 py-2 font-mono text-sm dark:border-slate-700 dark:bg-slate-950" />
+              <SideBySideDiff original={answer.text} edited={draft.editedText} />
+            </>
+          ) : (
+            <Markdown>{answer.text}</Markdown>
+          )}
+        </section>
+      ) : (
+        <p className="text-sm">
+          The content filter held this prompt back{view.completions.length ? ` (with ${view.completions.length} completions)` : ""}. Accept it to send it to labelers, or reject it.
+        </p>
+      )}
+      <fieldset className="rounded-lg border border-slate-200 p-4 dark:border-slate-800">
+        <legend className="px-1 text-sm font-medium">Reasons</legend>
+        <div className="flex flex-wrap gap-3">
+          {(Object.keys(reasonLabels) as Reason[]).map((reason) => (
+            <label key={reason} className="flex items-center gap-1 text-sm">
+              <input
+                type="checkbox"
+                checked={draft.reasons.includes(reason)}
+                onChange={(e) => update({ reasons: e.target.checked ? [...draft.reasons, reason] : draft.reasons.filter((r) => r !== reason) })}
+              />
+              {reasonLabels[reason]}
+            </label>
+          ))}
+        </div>
+        <label htmlFor="review-note" className="mt-3 mb-1 block text-sm font-medium">Note (optional)</label>
+        <input id="review-note" value={draft.note} onChange={(e) => update({ note: e.target.value })}
+          className="w-full rounded-md border border-slate-300 bg-white px-3 py-2 dark:border-slate-700 dark:bg-slate-950" />
+      </fieldset>
+      <div className="flex flex-wrap gap-2">
+        {answer && !draft.editing ? (
+          <button type="button" onClick={() => update({ editing: true })} className="rounded-md border border-slate-300 px-3 py-2 text-sm dark:border-slate-700">
+            Edit the answer
+          </button>
+        ) : null}
+        <button type="button" onClick={() => void submit("reject")} disabled={busy} className="rounded-md bg-red-700 px-3 py-2 text-sm text-white">
+          Reject
+        </button>
+      </div>
+      <SubmitBar problem={problem} busy={busy} onSubmit={() => void submit(draft.editing ? "edit" : "accept")} label={draft.editing ? "Save the correction (Ctrl+Enter)" : "Accept (Ctrl+Enter)"} />
+    </div>
+  );
+}

@@ -1,0 +1,92 @@
+import { useEffect } from "react";
+import { Link, useRevalidator } from "react-router";
+import type { Route } from "./+types/project-quality";
+import { AppError } from "../../server/lib/app-error.ts";
+import { getProject, queueCounters } from "../../server/labeling/projects.server.ts";
+import { qualityReport } from "../../server/labeling/quality-report.server.ts";
+import { Card, PageTitle } from "../components/ui.tsx";
+import { requireUser } from "../lib/auth.server.ts";
+import { useProjectCounters } from "../lib/use-session-socket.ts";
+
+export const meta: Route.MetaFunction = () => [{ title: "Quality · Tandem" }];
+
+export async function loader({ context, request, params }: Route.LoaderArgs) {
+  requireUser(context, request, "reviewer");
+  try {
+    const project = await getProject(context.db, params.projectId);
+    return { project: { id: project.id, name: project.name }, report: await qualityReport(context.db, project.id), counters: await queueCounters(context.db, project.id) };
+  } catch (error) {
+    if (error instanceof AppError && error.code === "not_found") throw new Response("There is no such project.", { status: 404 });
+    throw error;
+  }
+}
+
+const pct = (value: number | null) => (value === null ? "–" : `${(value * 100).toFixed(1)} %`);
+const num = (value: number | null, digits = 3) => (value === null ? "–" : value.toFixed(digits));
+
+/** Recomputed whenever a submission lands (the project room's counters event). */
+export default function ProjectQuality({ loaderData }: Route.ComponentProps) {
+  const { project, report } = loaderData;
+  const counters = useProjectCounters(project.id, loaderData.counters);
+  const revalidator = useRevalidator();
+  useEffect(() => {
+    if (counters.submissions !== loaderData.counters.submissions && revalidator.state === "idle") void revalidator.revalidate();
+  }, [counters.submissions, loaderData.counters.submissions, revalidator]);
+  const p = report.project;
+  return (
+    <>
+      <PageTitle lead={<Link className="underline" to={`/projects/${project.id}`}>{project.name}</Link>}>Quality and agreement</PageTitle>
+      <div className="space-y-6">
+        <Card title="Project agreement on overlapping rankings">
+          <dl className="grid grid-cols-2 gap-x-6 gap-y-2 sm:grid-cols-4" data-testid="project-agreement">
+            <div>
+              <dt className="text-sm">Items ranked by 2+ people</dt>
+              <dd className="text-2xl font-semibold" data-testid="overlapping-items">{p.overlappingItems}</dd>
+            </div>
+            <div>
+              <dt className="text-sm">Pairwise agreement</dt>
+              <dd className="text-2xl font-semibold" data-testid="pairwise-agreement">{pct(p.pairwise.rate)}</dd>
+              <dd className="text-xs">n = {p.pairwise.compared} pairs</dd>
+            </div>
+            <div>
+              <dt className="text-sm">Mean Kendall τ-b</dt>
+              <dd className="text-2xl font-semibold" data-testid="kendall">{num(p.kendall.meanTau)}</dd>
+              <dd className="text-xs">n = {p.kendall.comparisons}</dd>
+            </div>
+            <div>
+              <dt className="text-sm">Krippendorff α (ordinal)</dt>
+              <dd className="text-2xl font-semibold" data-testid="alpha">{num(p.alpha.alpha)}</dd>
+            </div>
+          </dl>
+          <p className="mt-3 text-sm">InstructGPT's labelers agreed with each other 72.6 % of the time; Anthropic's HH crowdworkers agreed with researchers about 63 %.</p>
+        </Card>
+        <Card title="Labelers">
+          <div className="overflow-x-auto">
+            <table className="w-full text-left text-sm">
+              <thead>
+                <tr className="border-b border-slate-200 dark:border-slate-700">
+                  <th className="py-2 pr-3">Labeler</th>
+                  <th className="py-2 pr-3">Rankings</th>
+                  <th className="py-2 pr-3">Agreement with consensus</th>
+                  <th className="py-2 pr-3">First-shown ranked top (chance)</th>
+                  <th className="py-2 pr-3">Longest ranked top (chance)</th>
+                </tr>
+              </thead>
+              <tbody>
+                {report.labelers.map((l) => (
+                  <tr key={l.labelerId} className="border-b border-slate-100 dark:border-slate-800">
+                    <td className="py-2 pr-3">{l.name}</td>
+                    <td className="py-2 pr-3">{l.submissions}</td>
+                    <td className="py-2 pr-3">{pct(l.vsConsensus.rate)} <span className="text-xs">(n = {l.vsConsensus.compared})</span></td>
+                    <td className="py-2 pr-3">{pct(l.bias.position.rate)} ({pct(l.bias.position.expectedRate)})</td>
+                    <td className="py-2 pr-3">{pct(l.bias.length.rate)} ({pct(l.bias.length.expectedRate)})</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </Card>
+      </div>
+    </>
+  );
+}
