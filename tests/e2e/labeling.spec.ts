@@ -129,3 +129,47 @@ test("a typed demonstration survives a reload", async ({ page }) => {
   await page.getByRole("tab", { name: "Preview" }).click();
   await expect(page.getByTestId("preview").locator("strong")).toHaveText("hammer");
 });
+
+test("a reviewer corrects a synthetic answer with a diff; XSS in the content stays inert", async ({ page, browser }) => {
+  const { url, email, password } = app();
+  await signIn(page, email, password);
+  await createUser(page, "Rita Reviewer", "rita@example.test", "reviewer");
+  await page.goto(url + "/projects");
+  await page.getByLabel("Name").fill("Synthetic Q&A <script>alert('name')</script>");
+  await page.getByRole("button", { name: "Create project" }).click();
+  await page.waitForURL(/\/projects\/\d+$/);
+  const projectId = page.url().split("/").pop();
+  const qa = { prompt: "Which planet is largest? <img src=x onerror=alert('q')>", completions: ["Saturn is the largest planet. <script>alert('a')</script>"] };
+  const imported = await page.request.post(`${url}/api/v1/projects/${projectId}/imports`, {
+    data: { content: JSON.stringify(qa), commit: true, purpose: "qa" },
+    headers: { origin: url },
+  });
+  expect(imported.status(), await imported.text()).toBe(200);
+
+  const context = await browser.newContext();
+  const reviewer = await context.newPage();
+  const dialogs: string[] = [];
+  reviewer.on("dialog", (dialog) => {
+    dialogs.push(dialog.message());
+    void dialog.dismiss();
+  });
+  await signIn(reviewer, "rita@example.test", "labeling-all-day");
+  await reviewer.goto(`${url}/projects/${projectId}`);
+  await reviewer.getByRole("button", { name: "Start labeling" }).click();
+  await expect(reviewer.getByRole("heading", { level: 1, name: "Review the answer" })).toBeVisible();
+  await reviewer.locator('html[data-socket="connected"]').waitFor();
+  await expectAccessible(reviewer);
+  await reviewer.getByRole("button", { name: "Edit the answer" }).click();
+  await reviewer.getByLabel("Corrected answer").fill("Jupiter is the largest planet.");
+  await expect(reviewer.getByTestId("diff").locator("ins").first()).toHaveText("Jupiter");
+  await expect(reviewer.getByTestId("diff").locator("del").first()).toHaveText("Saturn");
+  await reviewer.getByLabel("Factual error").check();
+  await reviewer.getByRole("button", { name: /Save the correction/ }).click();
+  await reviewer.waitForURL(/empty=1/);
+  expect(dialogs).toEqual([]);
+  await context.close();
+
+  const prefs = await page.request.get(`${url}/api/v1/projects/${projectId}/exports/preferences.jsonl?format=standard`);
+  const lines = (await prefs.text()).trim().split("\n").map((l) => JSON.parse(l) as { chosen: string; rejected: string });
+  expect(lines).toEqual([expect.objectContaining({ chosen: "Jupiter is the largest planet.", rejected: qa.completions[0] })]);
+});
