@@ -36,6 +36,10 @@ type SubmissionRow = {
 };
 
 async function* submissionsOf(db: Db, projectId: string, type: "rank" | "demonstrate" | "review", filter: ExportFilter): AsyncGenerator<SubmissionRow> {
+  for await (const batch of submissionBatches(db, projectId, type, filter)) yield* batch;
+}
+
+async function* submissionBatches(db: Db, projectId: string, type: "rank" | "demonstrate" | "review", filter: ExportFilter): AsyncGenerator<SubmissionRow[]> {
   let after = "0";
   for (;;) {
     let query = db
@@ -49,8 +53,8 @@ async function* submissionsOf(db: Db, projectId: string, type: "rank" | "demonst
       ])
       .where("tasks.project_id", "=", projectId)
       .where("tasks.type", "=", type)
-      // Compare as numbers: ids are bigint, strings would sort "10" before "9".
-      .where((eb) => eb(eb.cast("submissions.id", "bigint"), ">", eb.cast(eb.val(after), "bigint")))
+      // The parameter is typed from the bigint column, so this compares numbers and uses the key.
+      .where("submissions.id", ">", after)
       .orderBy("submissions.id")
       .limit(BATCH);
     if (filter.since) query = query.where("submissions.created_at", ">=", new Date(filter.since));
@@ -58,7 +62,7 @@ async function* submissionsOf(db: Db, projectId: string, type: "rank" | "demonst
     if (filter.labeler) query = query.where("submissions.user_id", "=", filter.labeler);
     const rows = await query.execute();
     if (rows.length === 0) return;
-    yield* rows;
+    yield rows;
     after = rows[rows.length - 1]!.id;
   }
 }
@@ -71,20 +75,24 @@ async function completionTexts(db: Db, ids: string[]): Promise<Map<string, strin
 
 /** TRL preference format: prompt / chosen / rejected (+ margin, weight), one line per pair. */
 export async function* preferenceLines(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<string> {
-  for await (const row of submissionsOf(db, projectId, "rank", filter)) {
-    const ranking = rankingSchema.parse(row.payload.ranking);
-    const pairs = buildPairs(ranking, { mode: filter.pairs, marginFrom: filter.margin });
-    if (pairs.length === 0) continue;
-    const texts = await completionTexts(db, row.shown_order);
-    for (const pair of pairs) {
-      const chosen = texts.get(pair.chosen) ?? "";
-      const rejected = texts.get(pair.rejected) ?? "";
-      const record =
-        filter.format === "conversational"
-          ? { prompt: row.messages, chosen: [{ role: "assistant", content: chosen }], rejected: [{ role: "assistant", content: rejected }] }
-          : { prompt: plainPrompt(row.messages), chosen, rejected };
-      yield JSON.stringify({ ...record, margin: pair.margin, weight: pair.weight }) + "\n";
+  for await (const batch of submissionBatches(db, projectId, "rank", filter)) {
+    // One query for the completion texts of the whole batch, not one per submission.
+    const texts = await completionTexts(db, batch.flatMap((row) => row.shown_order));
+    let chunk = "";
+    for (const row of batch) {
+      const ranking = rankingSchema.parse(row.payload.ranking);
+      for (const pair of buildPairs(ranking, { mode: filter.pairs, marginFrom: filter.margin })) {
+        const chosen = texts.get(pair.chosen) ?? "";
+        const rejected = texts.get(pair.rejected) ?? "";
+        const record =
+          filter.format === "conversational"
+            ? { prompt: row.messages, chosen: [{ role: "assistant", content: chosen }], rejected: [{ role: "assistant", content: rejected }] }
+            : { prompt: plainPrompt(row.messages), chosen, rejected };
+        chunk += JSON.stringify({ ...record, margin: pair.margin, weight: pair.weight }) + "\n";
+      }
     }
+    // One write per batch keeps the stream's per-chunk overhead out of the hot loop.
+    if (chunk) yield chunk;
   }
   // A reviewer's correction of a synthetic answer: corrected ≻ original, one whole item.
   for await (const row of reviewedAnswers(db, projectId, filter)) {

@@ -1,3 +1,4 @@
+import { sql } from "kysely";
 import { z } from "zod";
 import { AppError } from "../lib/app-error.ts";
 import { recordAudit } from "../auth/audit.server.ts";
@@ -104,6 +105,9 @@ export async function importPrompts(db: Db, actorId: string, project: Project, r
       return stored;
     });
     report.committed = { prompts: result.promptIds.length, tasks: result.tasks };
+    // After a bulk load the planner's row estimates are stale until autovacuum runs; queue and
+    // export queries joined on these tables then pick nested loops over thousands of rows.
+    if (result.promptIds.length >= 1000) await sql`analyze prompts, completions, tasks`.execute(db);
   } catch (error) {
     // The unique (project, content hash) index caught a prompt another import added meanwhile.
     if ((error as { code?: string }).code === "23505") throw new AppError("conflict", "Another import added some of these prompts meanwhile; nothing was imported. Preview again.");
