@@ -83,3 +83,21 @@ export function Alert({ children, tone = "error" }: { children: ReactNode; tone?
     </div>
   );
 }
+
+/** An API problem document, with its field errors listed. */
+export function ProblemAlert({ problem }: { problem: { detail: string; errors?: Array<{ path: string; message: string }> } }) {
+  return (
+    <Alert>
+      {problem.detail}
+      {problem.errors?.length ? (
+        <ul className="list-disc pl-5">
+          {problem.errors.map((e, i) => (
+            <li key={i}>
+              {e.path}: {e.message}
+            </li>
+          ))}
+        </ul>
+      ) : null}
+    </Alert>
+  );
+}

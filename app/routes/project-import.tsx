@@ -5,7 +5,7 @@ import { AppError } from "../../server/lib/app-error.ts";
 import type { ImportReport } from "../../server/labeling/import-prompts.server.ts";
 import { getProject } from "../../server/labeling/projects.server.ts";
 import { postJson, type ApiProblem } from "../components/task/task-client.ts";
-import { Alert, Button, Card, PageTitle } from "../components/ui.tsx";
+import { Alert, Button, Card, PageTitle, ProblemAlert } from "../components/ui.tsx";
 import { requireUser } from "../lib/auth.server.ts";
 
 export const meta: Route.MetaFunction = () => [{ title: "Import prompts · Tandem" }];
@@ -102,20 +102,7 @@ export default function ProjectImport({ loaderData }: Route.ComponentProps) {
           </div>
         </Card>
         <Card title="Report">
-          {problem ? (
-            <Alert>
-              {problem.detail}
-              {problem.errors?.length ? (
-                <ul className="list-disc pl-5">
-                  {problem.errors.map((e, i) => (
-                    <li key={i}>
-                      {e.path}: {e.message}
-                    </li>
-                  ))}
-                </ul>
-              ) : null}
-            </Alert>
-          ) : null}
+          {problem ? <ProblemAlert problem={problem} /> : null}
           {!report ? (
             <p>Choose a file and press Preview. Nothing is stored until you press Import.</p>
           ) : (

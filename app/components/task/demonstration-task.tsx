@@ -2,7 +2,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import type { AssignmentView } from "../../../server/labeling/assignment-view.server.ts";
 import { Markdown } from "../markdown.tsx";
 import { SubmitBar } from "./ranking-task.tsx";
-import { clearDraft, goToNextTask, idempotencyKey, loadDraft, postJson, saveDraft, type ApiProblem } from "./task-client.ts";
+import { loadDraft, saveDraft, submitAndContinue, type ApiProblem } from "./task-client.ts";
 
 /** Write the assistant's reply to the conversation so far, in markdown with a preview. */
 export function DemonstrationTask({ view }: { view: AssignmentView }) {
@@ -25,18 +25,11 @@ export function DemonstrationTask({ view }: { view: AssignmentView }) {
   const submit = useCallback(async () => {
     setBusy(true);
     setProblem(null);
-    const result = await postJson(`/api/v1/assignments/${view.assignmentId}/submit`, {
-      idempotencyKey: idempotencyKey(view.assignmentId),
-      payload: { text },
-      timings: { msOnTask: Date.now() - started.current },
-    });
-    if (!result.ok) {
-      setProblem(result.problem);
+    const failed = await submitAndContinue(view, { text }, { msOnTask: Date.now() - started.current });
+    if (failed) {
+      setProblem(failed);
       setBusy(false);
-      return;
     }
-    clearDraft(view.assignmentId);
-    await goToNextTask(view.project.id);
   }, [text, view]);
 
   useEffect(() => {

@@ -1,8 +1,8 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { AssignmentView } from "../../../server/labeling/assignment-view.server.ts";
 import { Markdown } from "../markdown.tsx";
-import { Alert, Button } from "../ui.tsx";
-import { clearDraft, goToNextTask, idempotencyKey, isTyping, loadDraft, postJson, saveDraft, type ApiProblem } from "./task-client.ts";
+import { Button, ProblemAlert } from "../ui.tsx";
+import { isTyping, loadDraft, saveDraft, submitAndContinue, type ApiProblem } from "./task-client.ts";
 
 type Draft = {
   ranks: Record<string, number>;
@@ -81,18 +81,15 @@ export function RankingTask({ view }: { view: AssignmentView }) {
     const ranking = draft.notRankable
       ? { tiers: [ids], notRankable: true }
       : { tiers, ...(gaps > 0 && strengths.every((s) => s !== undefined) ? { strengths } : {}) };
-    const result = await postJson(`/api/v1/assignments/${view.assignmentId}/submit`, {
-      idempotencyKey: idempotencyKey(view.assignmentId),
-      payload: { ranking, quality: draft.quality, flags: draft.flags, rationale: draft.rationale },
-      timings: { msOnTask: Date.now() - started.current, expanded, orderChanged: draft.changed },
-    });
-    if (!result.ok) {
-      setProblem(result.problem);
+    const failed = await submitAndContinue(
+      view,
+      { ranking, quality: draft.quality, flags: draft.flags, rationale: draft.rationale },
+      { msOnTask: Date.now() - started.current, expanded, orderChanged: draft.changed },
+    );
+    if (failed) {
+      setProblem(failed);
       setBusy(false);
-      return;
     }
-    clearDraft(view.assignmentId);
-    await goToNextTask(view.project.id);
   }, [draft, confirmUnchanged, tiers, ids, view, expanded]);
 
   useEffect(() => {
@@ -334,18 +331,7 @@ export function SubmitBar({
 }) {
   return (
     <div className="min-h-24">
-      {problem ? (
-        <Alert>
-          {problem.detail}
-          {problem.errors?.length ? (
-            <ul className="list-disc pl-5">
-              {problem.errors.map((e, i) => (
-                <li key={i}>{e.message}</li>
-              ))}
-            </ul>
-          ) : null}
-        </Alert>
-      ) : null}
+      {problem ? <ProblemAlert problem={problem} /> : null}
       {confirmUnchanged ? <p role="status" className="mb-2 text-sm font-medium">You did not change the shown order. Submit it as your ranking anyway?</p> : null}
       <Button type="button" onClick={onSubmit} disabled={busy}>
         {busy ? "Submitting…" : confirmUnchanged ? "Yes, submit this order" : label}

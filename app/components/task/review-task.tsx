@@ -3,7 +3,7 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import type { AssignmentView } from "../../../server/labeling/assignment-view.server.ts";
 import { Markdown } from "../markdown.tsx";
 import { SubmitBar } from "./ranking-task.tsx";
-import { clearDraft, goToNextTask, idempotencyKey, loadDraft, postJson, saveDraft, type ApiProblem } from "./task-client.ts";
+import { loadDraft, saveDraft, submitAndContinue, type ApiProblem } from "./task-client.ts";
 
 const reasonLabels = {
   factual_error: "Factual error",
@@ -61,18 +61,11 @@ export function ReviewTask({ view }: { view: AssignmentView }) {
       setBusy(true);
       setProblem(null);
       const payload = decision === "edit" ? { decision, editedText: draft.editedText, reasons: draft.reasons, note: draft.note } : { decision, reasons: draft.reasons, note: draft.note };
-      const result = await postJson(`/api/v1/assignments/${view.assignmentId}/submit`, {
-        idempotencyKey: idempotencyKey(view.assignmentId),
-        payload,
-        timings: { msOnTask: Date.now() - started.current },
-      });
-      if (!result.ok) {
-        setProblem(result.problem);
+      const failed = await submitAndContinue(view, payload, { msOnTask: Date.now() - started.current });
+      if (failed) {
+        setProblem(failed);
         setBusy(false);
-        return;
       }
-      clearDraft(view.assignmentId);
-      await goToNextTask(view.project.id);
     },
     [draft, view],
   );

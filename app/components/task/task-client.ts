@@ -59,3 +59,19 @@ export async function goToNextTask(projectId: string): Promise<void> {
   const next = await postJson<{ assignmentId: string } | null>(`/api/v1/projects/${projectId}/next-task`, undefined);
   window.location.assign(next.ok && next.data ? `/tasks/${next.data.assignmentId}` : `/projects/${projectId}?empty=1`);
 }
+
+/**
+ * Submits the task and, on success, clears its draft and opens the next task. Returns the
+ * problem on failure; the page keeps everything the person entered.
+ */
+export async function submitAndContinue(
+  view: { assignmentId: string; project: { id: string } },
+  payload: unknown,
+  timings: Record<string, unknown>,
+): Promise<ApiProblem | null> {
+  const result = await postJson(`/api/v1/assignments/${view.assignmentId}/submit`, { idempotencyKey: idempotencyKey(view.assignmentId), payload, timings });
+  if (!result.ok) return result.problem;
+  clearDraft(view.assignmentId);
+  await goToNextTask(view.project.id);
+  return null;
+}
