@@ -1,24 +1,19 @@
 import { useState } from "react";
 import { Link } from "react-router";
 import type { Route } from "./+types/project-import";
-import { AppError } from "../../server/lib/app-error.ts";
 import type { ImportReport } from "../../server/labeling/import-prompts.server.ts";
 import { getProject } from "../../server/labeling/projects.server.ts";
 import { postJson, type ApiProblem } from "../components/task/task-client.ts";
 import { Alert, Button, Card, PageTitle, ProblemAlert } from "../components/ui.tsx";
 import { requireUser } from "../lib/auth.server.ts";
+import { or404 } from "../lib/not-found.server.ts";
 
 export const meta: Route.MetaFunction = () => [{ title: "Import prompts · Tandem" }];
 
 export async function loader({ context, request, params }: Route.LoaderArgs) {
   requireUser(context, request, "researcher");
-  try {
-    const project = await getProject(context.db, params.projectId);
-    return { project: { id: project.id, name: project.name } };
-  } catch (error) {
-    if (error instanceof AppError && error.code === "not_found") throw new Response("There is no such project.", { status: 404 });
-    throw error;
-  }
+  const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
+  return { project: { id: project.id, name: project.name } };
 }
 
 const statusLabels: Record<string, string> = {

@@ -1,24 +1,19 @@
 import { useEffect } from "react";
 import { Link, useRevalidator } from "react-router";
 import type { Route } from "./+types/project-quality";
-import { AppError } from "../../server/lib/app-error.ts";
 import { getProject, queueCounters } from "../../server/labeling/projects.server.ts";
 import { qualityReport } from "../../server/labeling/quality-report.server.ts";
 import { Card, PageTitle } from "../components/ui.tsx";
 import { requireUser } from "../lib/auth.server.ts";
+import { or404 } from "../lib/not-found.server.ts";
 import { useProjectCounters } from "../lib/use-session-socket.ts";
 
 export const meta: Route.MetaFunction = () => [{ title: "Quality · Tandem" }];
 
 export async function loader({ context, request, params }: Route.LoaderArgs) {
   requireUser(context, request, "reviewer");
-  try {
-    const project = await getProject(context.db, params.projectId);
-    return { project: { id: project.id, name: project.name }, report: await qualityReport(context.db, project.id), counters: await queueCounters(context.db, project.id) };
-  } catch (error) {
-    if (error instanceof AppError && error.code === "not_found") throw new Response("There is no such project.", { status: 404 });
-    throw error;
-  }
+  const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
+  return { project: { id: project.id, name: project.name }, report: await qualityReport(context.db, project.id), counters: await queueCounters(context.db, project.id) };
 }
 
 const pct = (value: number | null) => (value === null ? "–" : `${(value * 100).toFixed(1)} %`);

@@ -1,10 +1,10 @@
 import { data, Form, redirect } from "react-router";
 import type { Route } from "./+types/project-settings";
-import { AppError } from "../../server/lib/app-error.ts";
 import { projectInputSchema } from "../../server/labeling/project-settings.ts";
 import { getProject, updateProject } from "../../server/labeling/projects.server.ts";
 import { Alert, Button, Card, Field, PageTitle } from "../components/ui.tsx";
 import { requireUser } from "../lib/auth.server.ts";
+import { or404 } from "../lib/not-found.server.ts";
 import { fieldErrors } from "../lib/form.ts";
 
 export const meta: Route.MetaFunction = () => [{ title: "Project settings · Tandem" }];
@@ -13,12 +13,7 @@ const taskTypes = ["demonstrate", "rank", "review", "compare"] as const;
 
 export async function loader({ context, request, params }: Route.LoaderArgs) {
   requireUser(context, request, "researcher");
-  try {
-    return { project: await getProject(context.db, params.projectId) };
-  } catch (error) {
-    if (error instanceof AppError && error.code === "not_found") throw new Response("There is no such project.", { status: 404 });
-    throw error;
-  }
+  return { project: await or404(getProject(context.db, params.projectId), "There is no such project.") };
 }
 
 /** Flags are edited as lines "id: label"; a malformed line is reported, not dropped. */
@@ -35,7 +30,7 @@ function parseFlags(text: string): { flags: Array<{ id: string; label: string }>
 
 export async function action({ context, request, params }: Route.ActionArgs) {
   const user = requireUser(context, request, "researcher");
-  const project = await getProject(context.db, params.projectId);
+  const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
   const form = await request.formData();
   const text = (name: string) => String(form.get(name) ?? "");
   const num = (name: string) => (text(name).trim() === "" ? undefined : Number(text(name)));

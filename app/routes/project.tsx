@@ -8,22 +8,14 @@ import { publishCounters } from "../../server/labeling/live-counters.server.ts";
 import { Alert, Button, Card, PageTitle } from "../components/ui.tsx";
 import { Markdown } from "../components/markdown.tsx";
 import { requireUser } from "../lib/auth.server.ts";
+import { or404 } from "../lib/not-found.server.ts";
 import { useProjectCounters } from "../lib/use-session-socket.ts";
 
 export const meta: Route.MetaFunction = ({ data }) => [{ title: `${data?.project.name ?? "Project"} · Tandem` }];
 
-async function projectOr404(context: Route.LoaderArgs["context"], id: string) {
-  try {
-    return await getProject(context.db, id);
-  } catch (error) {
-    if (error instanceof AppError && error.code === "not_found") throw new Response("There is no such project.", { status: 404 });
-    throw error;
-  }
-}
-
 export async function loader({ context, request, params }: Route.LoaderArgs) {
   const user = requireUser(context, request);
-  const project = await projectOr404(context, params.projectId);
+  const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
   const empty = new URL(request.url).searchParams.get("empty") === "1";
   return { project, counters: await queueCounters(context.db, project.id), isResearcher: hasRole(user.role, "researcher"), empty };
 }
@@ -31,7 +23,7 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
 /** "Start labeling": claim the next task (or resume the unfinished one) and open it. */
 export async function action({ context, request, params }: Route.ActionArgs) {
   const user = requireUser(context, request);
-  const project = await projectOr404(context, params.projectId);
+  const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
   try {
     const assignment = await claimNextTask(context.db, user, project.id, project.settings);
     if (!assignment) return redirect(`/projects/${project.id}?empty=1`);

@@ -1,6 +1,5 @@
 import { useState } from "react";
 import type { Route } from "./+types/task";
-import { AppError } from "../../server/lib/app-error.ts";
 import { loadAssignmentView } from "../../server/labeling/assignment-view.server.ts";
 import { Markdown } from "../components/markdown.tsx";
 import { DemonstrationTask } from "../components/task/demonstration-task.tsx";
@@ -9,17 +8,13 @@ import { ReviewTask } from "../components/task/review-task.tsx";
 import { clearDraft, goToNextTask, postJson } from "../components/task/task-client.ts";
 import { Alert, Button } from "../components/ui.tsx";
 import { requireUser } from "../lib/auth.server.ts";
+import { or404 } from "../lib/not-found.server.ts";
 
 export const meta: Route.MetaFunction = () => [{ title: "Task · Tandem" }];
 
 export async function loader({ context, request, params }: Route.LoaderArgs) {
   const user = requireUser(context, request);
-  try {
-    return { view: await loadAssignmentView(context.db, user, params.assignmentId) };
-  } catch (error) {
-    if (error instanceof AppError && error.code === "not_found") throw new Response("This task is not one of yours.", { status: 404 });
-    throw error;
-  }
+  return { view: await or404(loadAssignmentView(context.db, user, params.assignmentId), "This task is not one of yours.") };
 }
 
 const roleNames = { system: "System", user: "User", assistant: "Assistant" } as const;
