@@ -1,12 +1,18 @@
 // Trainer CLI: `npm run trainer -- <command> --config job.json [--out dir]`.
-// Commands: train-tokenizer, pretrain, sft, reward, dpo, ppo, sample (see trainer/contract/job.ts).
+// Commands: train-tokenizer, pretrain, sft, reward, dpo, ppo, sample (see trainer/contract/job.ts);
+// export-hf --checkpoint <dir> --out <hf dir> and import-hf --hf <hf dir> --out <dir> (trainer/cli/hf.ts).
 // Output: JSON lines on stdout (also appended to <out>/metrics.jsonl); exit 1 on failure, 2 on a bad config.
 import { join } from "node:path";
 import { jobSpecSchema } from "./contract/job.ts";
 import { createJobLogger } from "./cli/logger.ts";
 import { readJobFile, runJob } from "./cli/run-job.ts";
+import { exportHfCommand, importHfCommand } from "./cli/hf.ts";
 
-const USAGE = "usage: npm run trainer -- <train-tokenizer|pretrain|sft|reward|dpo|ppo|sample> --config <job.json> [--out <dir>]";
+const USAGE = [
+  "usage: npm run trainer -- <train-tokenizer|pretrain|sft|reward|dpo|ppo|sample> --config <job.json> [--out <dir>]",
+  "       npm run trainer -- export-hf --checkpoint <checkpoint dir> --out <hf dir>",
+  "       npm run trainer -- import-hf --hf <hf dir> --out <checkpoint dir>",
+].join("\n");
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -14,6 +20,23 @@ async function main(argv: string[]): Promise<number> {
     const i = rest.indexOf(`--${name}`);
     return i >= 0 ? rest[i + 1] : undefined;
   };
+  if (command === "export-hf" || command === "import-hf") {
+    const source = flag(command === "export-hf" ? "checkpoint" : "hf");
+    const target = flag("out");
+    if (!source || !target) {
+      console.error(USAGE);
+      return 2;
+    }
+    const log = createJobLogger();
+    try {
+      if (command === "export-hf") await exportHfCommand(source, target, log);
+      else await importHfCommand(source, target, log);
+      return 0;
+    } catch (error) {
+      log.event("failed", { message: error instanceof Error ? error.message : String(error) });
+      return 1;
+    }
+  }
   const configPath = flag("config");
   if (!command || command.startsWith("-") || !configPath) {
     console.error(USAGE);

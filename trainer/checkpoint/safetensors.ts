@@ -1,6 +1,6 @@
 // Minimal safetensors reader/writer (https://huggingface.co/docs/safetensors): an 8-byte
 // little-endian header length, a JSON header {name: {dtype, shape, data_offsets}}, then raw bytes.
-// Only F32 is needed: tfjs trains in float32.
+// Writes F32 (tfjs trains in float32); reads F32, and F16/BF16 widened to F32 (Hugging Face files).
 
 export interface NamedArray {
   shape: number[];
@@ -41,11 +41,37 @@ export function decodeSafetensors(buf: Buffer): { tensors: Map<string, NamedArra
       continue;
     }
     const e = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
-    if (e.dtype !== "F32") throw new Error(`${name}: dtype ${e.dtype} is not supported (F32 only)`);
     const [start, end] = e.data_offsets;
-    const copy = new Uint8Array(end - start);
-    buf.copy(copy, 0, base + start, base + end); // copy: the source offset need not be 4-aligned
-    tensors.set(name, { shape: e.shape, data: new Float32Array(copy.buffer) });
+    if (e.dtype === "F32") {
+      const copy = new Uint8Array(end - start);
+      buf.copy(copy, 0, base + start, base + end); // copy: the source offset need not be 4-aligned
+      tensors.set(name, { shape: e.shape, data: new Float32Array(copy.buffer) });
+    } else if (e.dtype === "F16" || e.dtype === "BF16") {
+      const n = (end - start) / 2;
+      const data = new Float32Array(n);
+      for (let i = 0; i < n; i++) {
+        const h = buf.readUInt16LE(base + start + 2 * i);
+        data[i] = e.dtype === "BF16" ? bf16ToFloat(h) : f16ToFloat(h);
+      }
+      tensors.set(name, { shape: e.shape, data });
+    } else throw new Error(`${name}: dtype ${e.dtype} is not supported (F32, F16, BF16)`);
   }
   return { tensors, metadata };
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+function bf16ToFloat(h: number): number {
+  u32[0] = h << 16;
+  return f32[0] as number;
+}
+
+function f16ToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 31) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }

@@ -1,0 +1,201 @@
+#!/usr/bin/python3
+"""PyTorch side of `npm run bench:trainer`: the same GPT-2 as trainer/model/gpt.ts, on CPU.
+
+Learned positions, pre-LayerNorm, GELU (tanh), causal multi-head attention, tied LM head,
+Hugging Face GPT-2 parameter names with Conv1D (in, out) weights, so `load_safetensors`
+(a hand-written reader: Debian ships no python3-safetensors) can load files the TS trainer writes.
+
+Usage: /usr/bin/python3 bench/torch_gpt_bench.py --preset micro --batch 8 --seq 128 [--steps 5] [--warmup 2]
+Prints one JSON line: train tokens/s (forward + backward + global-norm clip + AdamW), KV-cache
+generation tokens/s (8 prompts x 16 tokens + 64 new, greedy), peak RSS, torch threads and BLAS.
+"""
+import argparse
+import json
+import math
+import re
+import resource
+import struct
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+PRESETS = {
+    "nano": dict(vocab_size=512, block_size=128, n_layer=4, n_head=4, n_embd=128),
+    "micro": dict(vocab_size=2048, block_size=256, n_layer=6, n_head=6, n_embd=384),
+    "gpt2": dict(vocab_size=50257, block_size=1024, n_layer=12, n_head=12, n_embd=768),
+}
+
+
+def param_shapes(c):
+    C = c["n_embd"]
+    shapes = [("wte.weight", (c["vocab_size"], C)), ("wpe.weight", (c["block_size"], C))]
+    for i in range(c["n_layer"]):
+        p = f"h.{i}."
+        shapes += [
+            (p + "ln_1.weight", (C,)), (p + "ln_1.bias", (C,)),
+            (p + "attn.c_attn.weight", (C, 3 * C)), (p + "attn.c_attn.bias", (3 * C,)),
+            (p + "attn.c_proj.weight", (C, C)), (p + "attn.c_proj.bias", (C,)),
+            (p + "ln_2.weight", (C,)), (p + "ln_2.bias", (C,)),
+            (p + "mlp.c_fc.weight", (C, 4 * C)), (p + "mlp.c_fc.bias", (4 * C,)),
+            (p + "mlp.c_proj.weight", (4 * C, C)), (p + "mlp.c_proj.bias", (C,)),
+        ]
+    shapes += [("ln_f.weight", (C,)), ("ln_f.bias", (C,))]
+    return shapes
+
+
+def init_params(c, seed=0):
+    """GPT-2 init: N(0, 0.02), residual projections N(0, 0.02/sqrt(2L)), zero biases, unit gains."""
+    g = torch.Generator().manual_seed(seed)
+    params = {}
+    for name, shape in param_shapes(c):
+        if name.endswith(("ln_1.weight", "ln_2.weight")) or name == "ln_f.weight":
+            t = torch.ones(shape)
+        elif name.endswith(".bias"):
+            t = torch.zeros(shape)
+        else:
+            std = 0.02 / math.sqrt(2 * c["n_layer"]) if name.endswith("c_proj.weight") else 0.02
+            t = torch.randn(shape, generator=g) * std
+        params[name] = t.requires_grad_(True)
+    return params
+
+
+def forward(P, c, ids, past=None, eps=1e-5):
+    """ids (B, T) -> logits (B, T, V), per-layer (k, v) for the cache."""
+    B, T = ids.shape
+    C, H = c["n_embd"], c["n_head"]
+    D = C // H
+    past_len = 0 if past is None else past[0][0].shape[2]
+    pos = torch.arange(past_len, past_len + T)
+    x = P["wte.weight"][ids] + P["wpe.weight"][pos][None]
+    present = []
+    for i in range(c["n_layer"]):
+        p = f"h.{i}."
+        h = F.layer_norm(x, (C,), P[p + "ln_1.weight"], P[p + "ln_1.bias"], eps)
+        qkv = torch.addmm(P[p + "attn.c_attn.bias"], h.reshape(B * T, C), P[p + "attn.c_attn.weight"])
+        q, k, v = qkv.view(B, T, 3, H, D).permute(2, 0, 3, 1, 4)  # each (B, H, T, D)
+        if past is not None:
+            k = torch.cat([past[i][0], k], 2)
+            v = torch.cat([past[i][1], v], 2)
+        present.append((k, v))
+        Tk = k.shape[2]
+        att = (q @ k.transpose(-1, -2)) / math.sqrt(D)
+        causal = torch.ones(T, Tk, dtype=torch.bool).tril(past_len)
+        att = att.masked_fill(~causal, float("-inf")).softmax(-1)
+        y = (att @ v).transpose(1, 2).reshape(B * T, C)
+        x = x + torch.addmm(P[p + "attn.c_proj.bias"], y, P[p + "attn.c_proj.weight"]).view(B, T, C)
+        h = F.layer_norm(x, (C,), P[p + "ln_2.weight"], P[p + "ln_2.bias"], eps).reshape(B * T, C)
+        u = F.gelu(torch.addmm(P[p + "mlp.c_fc.bias"], h, P[p + "mlp.c_fc.weight"]), approximate="tanh")
+        x = x + torch.addmm(P[p + "mlp.c_proj.bias"], u, P[p + "mlp.c_proj.weight"]).view(B, T, C)
+    x = F.layer_norm(x, (C,), P["ln_f.weight"], P["ln_f.bias"], eps)
+    return x @ P["wte.weight"].t(), present
+
+
+def load_safetensors(path):
+    """Hand-written reader: u64 LE header length, JSON header, raw little-endian tensors (F32 only)."""
+    with open(path, "rb") as f:
+        buf = f.read()
+    (n,) = struct.unpack("<Q", buf[:8])
+    header = json.loads(buf[8:8 + n])
+    base = 8 + n
+    out = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        if e["dtype"] != "F32":
+            raise ValueError(f"{name}: dtype {e['dtype']} not supported")
+        start, end = e["data_offsets"]
+        t = torch.frombuffer(bytearray(buf[base + start:base + end]), dtype=torch.float32)
+        out[name] = t.reshape(e["shape"]) if e["shape"] else t.reshape(())
+    return out
+
+
+def blas_info():
+    cfg = torch.__config__.show()
+    found = re.search(r"BLAS_INFO=[^,\s]*", cfg)
+    line = found.group(0) if found else "BLAS_INFO=?"
+    # Debian's torch links libblas.so.3; which library that is follows update-alternatives.
+    lib = "?"
+    try:
+        with open("/proc/self/maps") as m:
+            libs = {l.split()[-1] for l in m if "blas" in l.lower() and "/" in l}
+        lib = ",".join(sorted(libs)) or "none mapped"
+    except OSError:
+        pass
+    return f"{line}; loaded: {lib}"
+
+
+def train_bench(c, B, T, steps, warmup):
+    P = init_params(c, 0)
+    names = list(P)
+    decay = [P[n] for n in names if P[n].dim() >= 2]
+    no_decay = [P[n] for n in names if P[n].dim() < 2]
+    opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=1e-3, betas=(0.9, 0.95), eps=1e-8,
+    )
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, c["vocab_size"], (B, T + 1), generator=g)
+    x, y = ids[:, :-1], ids[:, 1:]
+    times, losses = [], []
+    for i in range(warmup + steps):
+        t0 = time.perf_counter()
+        logits, _ = forward(P, c, x)
+        loss = F.cross_entropy(logits.reshape(-1, c["vocab_size"]), y.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(P.values(), 1.0)
+        opt.step()
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+        losses.append(float(loss))
+    times.sort()
+    step_s = times[len(times) // 2]
+    return step_s, B * T / step_s, losses
+
+
+@torch.no_grad()
+def generate_bench(c, prompts=8, prompt_len=16, new_tokens=64):
+    P = {k: v.detach() for k, v in init_params(c, 0).items()}
+    g = torch.Generator().manual_seed(2)
+    ids = torch.randint(0, c["vocab_size"], (prompts, prompt_len), generator=g)
+
+    def run(n):
+        logits, past = forward(P, c, ids)
+        for _ in range(n):
+            nxt = logits[:, -1].argmax(-1, keepdim=True)
+            logits, past = forward(P, c, nxt, past)
+
+    run(4)  # warm-up
+    t0 = time.perf_counter()
+    run(new_tokens)
+    return prompts * new_tokens / (time.perf_counter() - t0)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--preset", default="nano", choices=list(PRESETS))
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads; 0 keeps torch's default")
+    a = ap.parse_args()
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
+    c = PRESETS[a.preset]
+    step_s, train_tps, losses = train_bench(c, a.batch, a.seq, a.steps, a.warmup)
+    gen_tps = generate_bench(c)
+    print(json.dumps({
+        "preset": a.preset, "batch": a.batch, "seq": a.seq,
+        "params": sum(math.prod(s) for _, s in param_shapes(c)),
+        "step_s": step_s, "train_tokens_per_s": train_tps, "gen_tokens_per_s": gen_tps,
+        "losses": losses, "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "blas": blas_info(),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
