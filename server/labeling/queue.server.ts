@@ -10,13 +10,15 @@ import type { ProjectSettings } from "./project-settings.ts";
 /**
  * The task queue. `claimNextTask` hands one task to one person as a lease:
  *  1. resume the person's active, unexpired assignment in this project, if any;
- *  2. otherwise draw a task type by the project's weights among types with work for them
- *     (OpenAssistant's "by need" draw), preferring tasks other people already started
- *     so items reach their overlap and leave the queue;
+ *  2. otherwise try task types in an order drawn by the project's weights (OpenAssistant's
+ *     "by need" draw); within a type take the oldest open task that is not full — first in,
+ *     first filled, so items reach their overlap and leave the queue;
  *  3. lock the task row (FOR UPDATE SKIP LOCKED: concurrent claimers take other tasks),
  *     re-count its live assignments in a fresh statement, and create the assignment.
  * A task never goes to its author, nor twice to the same person; an expired lease stops
  * counting toward the overlap, so the task goes back into the queue.
+ * The candidate query walks the partial index tasks_open_queue (project, type, id) and stops
+ * at the first match; bench/queue-bench.ts measures it (docs/benchmarks.md).
  */
 export type Assignment = { id: string; task_id: string; state: string; lease_expires_at: Date; shown_order: string[] };
 
@@ -33,30 +35,20 @@ export async function claimNextTask(
   settings: ProjectSettings,
   random: () => number = Math.random,
 ): Promise<Assignment | null> {
-  const resumed = await db
-    .selectFrom("assignments")
-    .innerJoin("tasks", "tasks.id", "assignments.task_id")
-    .select(["assignments.id", "assignments.task_id", "assignments.state", "assignments.lease_expires_at", "assignments.shown_order"])
-    .where("assignments.user_id", "=", user.id)
-    .where("tasks.project_id", "=", projectId)
-    .where("assignments.state", "=", "active")
-    .where("assignments.lease_expires_at", ">", new Date())
-    .executeTakeFirst();
-  if (resumed) return resumed;
-
-  const pending = await db
-    .selectFrom("assignments")
-    .select(sql<string>`count(*)`.as("n"))
-    .where("user_id", "=", user.id)
-    .where("state", "=", "active")
-    .where("lease_expires_at", ">", new Date())
-    .executeTakeFirstOrThrow();
-  if (Number(pending.n) >= settings.maxPendingPerUser) {
-    throw new AppError("conflict", `You already hold ${pending.n} unfinished tasks; finish or skip one first.`);
+  // One round trip: the person's live lease in this project (to resume) and their leases overall (the cap).
+  const held = await sql<Assignment & { project_id: string; held: string }>`
+    select a.id, a.task_id, a.state, a.lease_expires_at, a.shown_order, t.project_id,
+           count(*) over () as held
+    from assignments a join tasks t on t.id = a.task_id
+    where a.user_id = ${user.id} and a.state = 'active' and a.lease_expires_at > now()`.execute(db);
+  const resumed = held.rows.find((row) => row.project_id === projectId);
+  if (resumed) return { id: resumed.id, task_id: resumed.task_id, state: resumed.state, lease_expires_at: resumed.lease_expires_at, shown_order: resumed.shown_order };
+  const pending = Number(held.rows[0]?.held ?? 0);
+  if (pending >= settings.maxPendingPerUser) {
+    throw new AppError("conflict", `You already hold ${pending} unfinished tasks; finish or skip one first.`);
   }
 
-  const available = await availableTypes(db, user, projectId);
-  let types = taskTypesFor(user.role).filter((type) => available.has(type));
+  let types = taskTypesFor(user.role);
   while (types.length > 0) {
     const type = weightedPick(types, (t) => settings.taskWeights[t], random);
     const assignment = await claimOfType(db, user, projectId, type, settings.leaseMinutes);
@@ -66,20 +58,11 @@ export async function claimNextTask(
   return null;
 }
 
-async function availableTypes(db: Db, user: SessionUser, projectId: string): Promise<Set<TaskType>> {
-  const rows = await sql<{ type: TaskType }>`
-    select distinct t.type from tasks t
-    where t.project_id = ${projectId} and t.state = 'open'
-      and (t.author_user_id is null or t.author_user_id <> ${user.id})
-      and not exists (select 1 from assignments a where a.task_id = t.id and a.user_id = ${user.id})`.execute(db);
-  return new Set(rows.rows.map((r) => r.type));
-}
-
 async function claimOfType(db: Db, user: SessionUser, projectId: string, type: TaskType, leaseMinutes: number): Promise<Assignment | null> {
   return db.transaction().execute(async (trx) => {
     const skipped: string[] = [];
-    // A few tries: a candidate can turn out full once its lock is ours (see step 3 above).
-    for (let attempt = 0; attempt < 8; attempt++) {
+    // A candidate can turn out full once its lock is ours (see step 3 above): skip it, try the next.
+    for (;;) {
       const candidate = await sql<{ id: string; completion_ids: string[] }>`
         select t.id, t.completion_ids from tasks t
         where t.project_id = ${projectId} and t.state = 'open' and t.type = ${type}
@@ -87,33 +70,23 @@ async function claimOfType(db: Db, user: SessionUser, projectId: string, type: T
           and not exists (select 1 from assignments a where a.task_id = t.id and a.user_id = ${user.id})
           and (select count(*) from assignments a where a.task_id = t.id and ${LIVE_ASSIGNMENT}) < t.overlap_target
           ${skipped.length > 0 ? sql`and t.id not in (${sql.join(skipped)})` : sql``}
-        order by exists (select 1 from assignments a where a.task_id = t.id and ${LIVE_ASSIGNMENT}) desc, t.id
+        order by t.id
         limit 1
         for update of t skip locked`.execute(trx);
       const task = candidate.rows[0];
       if (!task) return null;
       // Fresh statement, fresh snapshot: counts every assignment committed before we got the lock.
-      const live = await sql<{ n: string; target: number }>`
-        select (select count(*) from assignments a where a.task_id = ${task.id} and ${LIVE_ASSIGNMENT}) as n,
-               (select overlap_target from tasks where id = ${task.id}) as target`.execute(trx);
-      const row = live.rows[0]!;
-      if (Number(row.n) >= row.target) {
-        skipped.push(task.id);
-        continue;
-      }
-      return trx
-        .insertInto("assignments")
-        .values({
-          task_id: task.id,
-          user_id: user.id,
-          state: "active",
-          lease_expires_at: new Date(Date.now() + leaseMinutes * 60_000),
-          shown_order: JSON.stringify(shuffled(task.completion_ids)),
-        })
-        .returning(["id", "task_id", "state", "lease_expires_at", "shown_order"])
-        .executeTakeFirstOrThrow();
+      // The insert happens only if the task still has room, so the check and the claim are one step.
+      const inserted = await sql<Assignment>`
+        insert into assignments (task_id, user_id, state, lease_expires_at, shown_order)
+        select t.id, ${user.id}, 'active', now() + make_interval(mins => ${leaseMinutes}), ${JSON.stringify(shuffled(task.completion_ids))}::jsonb
+        from tasks t
+        where t.id = ${task.id}
+          and (select count(*) from assignments a where a.task_id = t.id and ${LIVE_ASSIGNMENT}) < t.overlap_target
+        returning id, task_id, state, lease_expires_at, shown_order`.execute(trx);
+      if (inserted.rows[0]) return inserted.rows[0];
+      skipped.push(task.id);
     }
-    return null;
   });
 }
 

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { AppError } from "../lib/app-error.ts";
 import type { SessionUser } from "../auth/actor.ts";
-import type { Transaction } from "kysely";
+import { sql, type Transaction } from "kysely";
 import type { Db } from "../db/database.server.ts";
 import type { Database } from "../db/schema.ts";
 import { labelingTaskType } from "./prompts.server.ts";
@@ -109,6 +109,8 @@ export async function submitAssignment(
       .select([
         "assignments.id", "assignments.user_id", "assignments.state", "assignments.lease_expires_at", "assignments.shown_order",
         "tasks.id as task_id", "tasks.type", "tasks.overlap_target", "tasks.prompt_id", "tasks.project_id", "tasks.completion_ids",
+        // The database's clock decides expiry, the same clock that made the lease.
+        sql<boolean>`assignments.lease_expires_at > now()`.as("lease_live"),
       ])
       .where("assignments.id", "=", assignmentId)
       .forUpdate("assignments")
@@ -127,7 +129,7 @@ export async function submitAssignment(
     }
     if (assignment.state === "submitted") throw new AppError("conflict", "You already submitted this task.");
     if (assignment.state !== "active") throw new AppError("conflict", `This task was ${assignment.state}; take a new one.`);
-    if (assignment.lease_expires_at <= new Date()) {
+    if (!assignment.lease_live) {
       throw new AppError(
         "lease_expired",
         `Your time on this task ran out at ${assignment.lease_expires_at.toISOString().slice(11, 16)} UTC and it went back to the queue. Your work is still on this page: copy it before you move on.`,
