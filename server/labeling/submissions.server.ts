@@ -93,41 +93,32 @@ export async function submitAssignment(
   settings: ProjectSettings,
 ): Promise<SubmitResult> {
   return db.transaction().execute(async (trx) => {
-    // Lock order everywhere is task, then assignment (the queue's claim does the same), so
-    // concurrent submitters queue up per task instead of deadlocking. Holding the task lock
-    // also makes the "is the task complete?" count below see every earlier submission, and a
-    // concurrent double submit waits here, then finds the first one.
-    await trx
-      .selectFrom("tasks")
-      .select("tasks.id")
-      .where("tasks.id", "=", (eb) => eb.selectFrom("assignments").select("assignments.task_id").where("assignments.id", "=", assignmentId))
-      .forUpdate()
-      .execute();
-    const assignment = await trx
-      .selectFrom("assignments")
-      .innerJoin("tasks", "tasks.id", "assignments.task_id")
-      .select([
-        "assignments.id", "assignments.user_id", "assignments.state", "assignments.lease_expires_at", "assignments.shown_order",
-        "tasks.id as task_id", "tasks.type", "tasks.overlap_target", "tasks.prompt_id", "tasks.project_id", "tasks.completion_ids",
-        // The database's clock decides expiry, the same clock that made the lease.
-        sql<boolean>`assignments.lease_expires_at > now()`.as("lease_live"),
-      ])
-      .where("assignments.id", "=", assignmentId)
-      .forUpdate("assignments")
-      .executeTakeFirst();
+    // 1. Lock the task and the assignment in one statement. Every submitter of a task waits on
+    //    the task row, so the completion count below sees every earlier submission; a claim
+    //    never waits on it (SKIP LOCKED). A concurrent double submit waits here, then finds
+    //    the assignment submitted and replays the first result.
+    const locked = await sql<{
+      user_id: string; state: string; lease_expires_at: Date; shown_order: string[]; lease_live: boolean;
+      task_id: string; type: string; overlap_target: number; prompt_id: string; project_id: string; completion_ids: string[];
+    }>`
+      select a.user_id, a.state, a.lease_expires_at, a.shown_order, a.lease_expires_at > now() as lease_live,
+             t.id as task_id, t.type, t.overlap_target, t.prompt_id, t.project_id, t.completion_ids
+      from assignments a join tasks t on t.id = a.task_id
+      where a.id = ${assignmentId}
+      for update of t, a`.execute(trx);
+    const assignment = locked.rows[0];
     if (!assignment || assignment.user_id !== user.id) throw new AppError("forbidden", "This task is not assigned to you.");
 
-    const earlier = await trx
-      .selectFrom("submissions")
-      .select(["id", "assignment_id"])
-      .where("user_id", "=", user.id)
-      .where("idempotency_key", "=", input.idempotencyKey)
-      .executeTakeFirst();
-    if (earlier) {
-      if (earlier.assignment_id !== assignmentId) throw new AppError("conflict", "This idempotency key was used for another task.");
-      return { submissionId: earlier.id, duplicate: true, taskComplete: false };
+    if (assignment.state === "submitted") {
+      const earlier = await trx
+        .selectFrom("submissions")
+        .select("id")
+        .where("assignment_id", "=", assignmentId)
+        .where("idempotency_key", "=", input.idempotencyKey)
+        .executeTakeFirst();
+      if (earlier) return { submissionId: earlier.id, duplicate: true, taskComplete: false };
+      throw new AppError("conflict", "You already submitted this task.");
     }
-    if (assignment.state === "submitted") throw new AppError("conflict", "You already submitted this task.");
     if (assignment.state !== "active") throw new AppError("conflict", `This task was ${assignment.state}; take a new one.`);
     if (!assignment.lease_live) {
       throw new AppError(
@@ -136,30 +127,35 @@ export async function submitAssignment(
       );
     }
 
+    // 2. Validate; a review may change its prompt (release it to labelers, or reject it).
     const payload = validatePayload(assignment.type, input.payload, assignment.shown_order, settings);
     if (assignment.type === "review") await applyReview(trx, assignment, payload as z.infer<typeof reviewPayload>, settings);
-    const submission = await trx
-      .insertInto("submissions")
-      .values({
-        assignment_id: assignmentId,
-        task_id: assignment.task_id,
-        user_id: user.id,
-        payload: JSON.stringify(payload),
-        timings: JSON.stringify(input.timings),
-        idempotency_key: input.idempotencyKey,
-      })
-      .returning("id")
-      .executeTakeFirstOrThrow();
-    await trx.updateTable("assignments").set({ state: "submitted", updated_at: new Date() }).where("id", "=", assignmentId).execute();
-    const done = await trx
-      .selectFrom("assignments")
-      .select((eb) => eb.fn.countAll<string>().as("n"))
-      .where("task_id", "=", assignment.task_id)
-      .where("state", "=", "submitted")
-      .executeTakeFirstOrThrow();
-    const taskComplete = Number(done.n) >= assignment.overlap_target;
-    if (taskComplete) await trx.updateTable("tasks").set({ state: "complete" }).where("id", "=", assignment.task_id).execute();
-    return { submissionId: submission.id, duplicate: false, taskComplete };
+
+    // 3. One statement records the submission, closes the assignment and completes the task when
+    //    this submission fills it (the CTEs share a snapshot, hence "+ 1" for this one).
+    try {
+      const stored = await sql<{ submission_id: string; complete: boolean }>`
+        with s as (
+          insert into submissions (assignment_id, task_id, user_id, payload, timings, idempotency_key)
+          values (${assignmentId}, ${assignment.task_id}, ${user.id}, ${JSON.stringify(payload)}::jsonb, ${JSON.stringify(input.timings)}::jsonb, ${input.idempotencyKey})
+          returning id
+        ), closed as (
+          update assignments set state = 'submitted', updated_at = now() where id = ${assignmentId}
+        ), completed as (
+          update tasks set state = 'complete'
+          where id = ${assignment.task_id}
+            and (select count(*) + 1 from assignments where task_id = ${assignment.task_id} and state = 'submitted') >= overlap_target
+          returning id
+        )
+        select (select id from s) as submission_id, exists (select 1 from completed) as complete`.execute(trx);
+      const row = stored.rows[0]!;
+      return { submissionId: row.submission_id, duplicate: false, taskComplete: row.complete };
+    } catch (error) {
+      if ((error as { code?: string; constraint?: string }).constraint === "submissions_user_key") {
+        throw new AppError("conflict", "This idempotency key was used for another task.");
+      }
+      throw error;
+    }
   });
 }
 

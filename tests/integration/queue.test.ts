@@ -178,3 +178,19 @@ test("the shown order of a ranking task is a stored permutation of its completio
   assert.deepEqual([...assignment.shown_order].sort(), [...task.completion_ids].sort());
   assert.equal(task.completion_ids.length, 4);
 });
+
+test("an idempotency key reused for another task is refused and records nothing", async () => {
+  const p = await project();
+  await seed(p.id, p.settings, prompts(2, 0));
+  const [alice] = await newUsers(1);
+  const first = (await claimNextTask(db, alice!, p.id, p.settings))!;
+  const sharedKey = key();
+  await submitAssignment(db, alice!, first.id, { idempotencyKey: sharedKey, payload: { text: "one" }, timings: {} }, p.settings);
+  const second = (await claimNextTask(db, alice!, p.id, p.settings))!;
+  await assert.rejects(
+    submitAssignment(db, alice!, second.id, { idempotencyKey: sharedKey, payload: { text: "two" }, timings: {} }, p.settings),
+    (error: { code: string }) => error.code === "conflict",
+  );
+  const state = await db.selectFrom("assignments").select("state").where("id", "=", second.id).executeTakeFirstOrThrow();
+  assert.equal(state.state, "active", "the second task is still open for a proper submit");
+});
