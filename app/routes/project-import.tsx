@@ -35,7 +35,7 @@ export default function ProjectImport({ loaderData }: Route.ComponentProps) {
   const [problem, setProblem] = useState<ApiProblem | null>(null);
   const [validOnly, setValidOnly] = useState(false);
   const [nearDuplicates, setNearDuplicates] = useState(false);
-  const [purpose, setPurpose] = useState<"prompts" | "qa">("prompts");
+  const [purpose, setPurpose] = useState<"prompts" | "qa" | "compare">("prompts");
   const [busy, setBusy] = useState(false);
 
   const send = async (commit: boolean) => {
@@ -76,10 +76,11 @@ export default function ProjectImport({ loaderData }: Route.ComponentProps) {
             }}
           />
           <label htmlFor="import-purpose" className="mb-1 block text-sm font-medium">What the file holds</label>
-          <select id="import-purpose" value={purpose} onChange={(e) => { setPurpose(e.target.value as "prompts" | "qa"); setReport(null); }}
+          <select id="import-purpose" value={purpose} onChange={(e) => { setPurpose(e.target.value as "prompts" | "qa" | "compare"); setReport(null); }}
             className="mb-4 w-full rounded-md border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-950">
             <option value="prompts">Prompts to label</option>
             <option value="qa">Synthetic Q&amp;A for review (one answer each)</option>
+            <option value="compare">A/B comparisons (two completions from two models each)</option>
           </select>
           <label className="mb-2 flex items-center gap-2 text-sm">
             <input type="checkbox" checked={validOnly} onChange={(e) => setValidOnly(e.target.checked)} /> Import the valid lines even if some are invalid
@@ -105,7 +106,7 @@ export default function ProjectImport({ loaderData }: Route.ComponentProps) {
               {report.committed ? (
                 <Alert tone="success">
                   Imported {report.committed.prompts} prompts: {report.committed.tasks.rank} ranking, {report.committed.tasks.demonstrate} demonstration and{" "}
-                  {report.committed.tasks.review} review tasks.
+                  {report.committed.tasks.review} review and {report.committed.tasks.compare} comparison tasks.
                 </Alert>
               ) : null}
               <p>

@@ -2,6 +2,7 @@ import { useState } from "react";
 import type { Route } from "./+types/task";
 import { loadAssignmentView } from "../../server/labeling/assignment-view.server.ts";
 import { Markdown } from "../components/markdown.tsx";
+import { CompareTask } from "../components/task/compare-task.tsx";
 import { DemonstrationTask } from "../components/task/demonstration-task.tsx";
 import { RankingTask } from "../components/task/ranking-task.tsx";
 import { ReviewTask } from "../components/task/review-task.tsx";
@@ -25,7 +26,15 @@ export default function Task({ loaderData }: Route.ComponentProps) {
   const [reason, setReason] = useState("");
   const [skipError, setSkipError] = useState<string | null>(null);
   const heading =
-    view.taskType === "rank" ? "Rank the completions" : view.taskType === "demonstrate" ? "Write the assistant's reply" : view.isQa ? "Review the answer" : "Review a held-back prompt";
+    view.taskType === "rank"
+      ? "Rank the completions"
+      : view.taskType === "demonstrate"
+        ? "Write the assistant's reply"
+        : view.taskType === "compare"
+          ? "Compare two answers"
+          : view.isQa
+            ? "Review the answer"
+            : "Review a held-back prompt";
 
   const skip = async () => {
     const result = await postJson(`/api/v1/assignments/${view.assignmentId}/skip`, { reason });
@@ -58,6 +67,8 @@ export default function Task({ loaderData }: Route.ComponentProps) {
           <DemonstrationTask view={view} />
         ) : view.taskType === "review" ? (
           <ReviewTask view={view} />
+        ) : view.taskType === "compare" ? (
+          <CompareTask view={view} />
         ) : (
           <Alert>This task type is not available yet.</Alert>
         )}

@@ -35,11 +35,11 @@ type SubmissionRow = {
   created_at: Date;
 };
 
-async function* submissionsOf(db: Db, projectId: string, type: "rank" | "demonstrate" | "review", filter: ExportFilter): AsyncGenerator<SubmissionRow> {
+async function* submissionsOf(db: Db, projectId: string, type: "rank" | "demonstrate" | "review" | "compare", filter: ExportFilter): AsyncGenerator<SubmissionRow> {
   for await (const batch of submissionBatches(db, projectId, type, filter)) yield* batch;
 }
 
-async function* submissionBatches(db: Db, projectId: string, type: "rank" | "demonstrate" | "review", filter: ExportFilter): AsyncGenerator<SubmissionRow[]> {
+async function* submissionBatches(db: Db, projectId: string, type: "rank" | "demonstrate" | "review" | "compare", filter: ExportFilter): AsyncGenerator<SubmissionRow[]> {
   let after = "0";
   for (;;) {
     let query = db
@@ -93,6 +93,21 @@ export async function* preferenceLines(db: Db, projectId: string, filter: Export
     }
     // One write per batch keeps the stream's per-chunk overhead out of the hot loop.
     if (chunk) yield chunk;
+  }
+  // A/B comparisons: winner ≻ loser, margin = the stated strength (1 when not given); ties give none.
+  for await (const batch of submissionBatches(db, projectId, "compare", filter)) {
+    const texts = await completionTexts(db, batch.flatMap((row) => row.shown_order));
+    for (const row of batch) {
+      const { winner, loser, strength } = row.payload as { winner: string | null; loser: string | null; strength?: number };
+      if (!winner || !loser) continue;
+      const chosen = texts.get(winner) ?? "";
+      const rejected = texts.get(loser) ?? "";
+      const record =
+        filter.format === "conversational"
+          ? { prompt: row.messages, chosen: [{ role: "assistant", content: chosen }], rejected: [{ role: "assistant", content: rejected }] }
+          : { prompt: plainPrompt(row.messages), chosen, rejected };
+      yield JSON.stringify({ ...record, margin: strength ?? 1, weight: 1 }) + "\n";
+    }
   }
   // A reviewer's correction of a synthetic answer: corrected ≻ original, one whole item.
   for await (const row of reviewedAnswers(db, projectId, filter)) {

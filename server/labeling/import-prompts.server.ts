@@ -19,8 +19,11 @@ export const importRequestSchema = z.object({
   importValidLines: z.boolean().default(false),
   /** Near duplicates are left out unless this is set; exact duplicates always are. */
   includeNearDuplicates: z.boolean().default(false),
-  /** "qa": each record is a question with exactly one answer (completions[0]) for reviewers. */
-  purpose: z.enum(["prompts", "qa"]).default("prompts"),
+  /**
+   * "qa": each record is a question with exactly one answer (completions[0]) for reviewers.
+   * "compare": each record has exactly two completions from two different models (A/B tasks).
+   */
+  purpose: z.enum(["prompts", "qa", "compare"]).default("prompts"),
 });
 export type ImportRequest = z.infer<typeof importRequestSchema>;
 
@@ -45,14 +48,11 @@ export async function importPrompts(db: Db, actorId: string, project: Project, r
   const existingRows = await db.selectFrom("prompts").select(["id", "content_hash", "minhash"]).where("project_id", "=", project.id).execute();
   // Q&A for review: one answer per question, or the line is refused like any invalid line.
   const issues = [...parsed.issues];
-  const records =
-    request.purpose === "qa"
-      ? parsed.records.filter((record) => {
-          if (record.completions.length === 1) return true;
-          issues.push({ line: record.line, reason: `a Q&A for review needs exactly one answer in "completions" (found ${record.completions.length})` });
-          return false;
-        })
-      : parsed.records;
+  const records = parsed.records.filter((record) => {
+    const problem = purposeProblem(request.purpose, record.completions);
+    if (problem) issues.push({ line: record.line, reason: problem });
+    return problem === null;
+  });
   issues.sort((a, b) => a.line - b.line);
   const plan = planImport<string>({
     records,
@@ -92,6 +92,7 @@ export async function importPrompts(db: Db, actorId: string, project: Project, r
     // Any filter hit goes to review, also on a near duplicate the researcher chose to keep.
     status: item.filterHits.length > 0 || request.purpose === "qa" ? ("review" as const) : ("active" as const),
     kind: request.purpose === "qa" ? ("qa" as const) : ("prompt" as const),
+    ...(request.purpose === "compare" ? { taskType: "compare" as const } : {}),
   }));
   try {
     const result = await db.transaction().execute(async (trx) => {
@@ -114,6 +115,19 @@ export async function importPrompts(db: Db, actorId: string, project: Project, r
     throw error;
   }
   return report;
+}
+
+/** What a record needs for the chosen purpose; null when it has it. */
+function purposeProblem(purpose: ImportRequest["purpose"], completions: Array<{ model: string | null }>): string | null {
+  if (purpose === "qa" && completions.length !== 1) {
+    return `a Q&A for review needs exactly one answer in "completions" (found ${completions.length})`;
+  }
+  if (purpose === "compare") {
+    if (completions.length !== 2) return `an A/B comparison needs exactly two completions (found ${completions.length})`;
+    const [a, b] = completions;
+    if (!a!.model || !b!.model || a!.model === b!.model) return "an A/B comparison needs the two completions' models, and they must differ";
+  }
+  return null;
 }
 
 function summarize(item: PlannedRecord<string>): ImportReport["flagged"][number] {

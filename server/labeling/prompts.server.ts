@@ -13,6 +13,8 @@ export type NewPrompt = {
   status: "active" | "review";
   /** "qa": a synthetic question and answer for a reviewer to accept, edit or reject. */
   kind?: "prompt" | "qa";
+  /** "compare": two completions from two models, judged A / B / tie (else decided by the completions). */
+  taskType?: "compare";
 };
 
 const CHUNK = 1000;
@@ -34,8 +36,8 @@ export async function insertPrompts(
   settings: ProjectSettings,
   prompts: NewPrompt[],
   authorUserId: string | null,
-): Promise<{ promptIds: string[]; tasks: Record<"demonstrate" | "rank" | "review", number> }> {
-  const counts = { demonstrate: 0, rank: 0, review: 0 };
+): Promise<{ promptIds: string[]; tasks: Record<"demonstrate" | "rank" | "review" | "compare", number> }> {
+  const counts = { demonstrate: 0, rank: 0, review: 0, compare: 0 };
   const promptIds: string[] = [];
   for (let start = 0; start < prompts.length; start += CHUNK) {
     const chunk = prompts.slice(start, start + CHUNK);
@@ -70,7 +72,7 @@ export async function insertPrompts(
 
     const tasks = chunk.map((prompt, i) => {
       const own = (completionIds.get(ids[i]!) ?? []).sort((a, b) => Number(a) - Number(b));
-      const type = prompt.status === "review" ? "review" : labelingTaskType(own.length);
+      const type = prompt.status === "review" ? "review" : (prompt.taskType ?? labelingTaskType(own.length));
       counts[type]++;
       return {
         project_id: projectId,

@@ -50,6 +50,16 @@ const reviewPayload = z
   .refine((p) => p.decision === "edit" || p.editedText === undefined, { path: ["editedText"], message: "Only an edit carries a corrected answer." })
   .refine((p) => p.decision !== "edit" || p.reasons.length > 0, { path: ["reasons"], message: "Say why you edited (at least one reason)." });
 
+const comparePayload = z
+  .object({
+    /** A and B are the shown order's first and second completion. */
+    choice: z.enum(["A", "B", "tie"]),
+    strength: z.number().int().min(1).max(3).optional(),
+    rationale: z.string().max(5_000).default(""),
+  })
+  .strict()
+  .refine((p) => p.choice !== "tie" || p.strength === undefined, { path: ["strength"], message: "A tie has no strength." });
+
 /** Checks a payload against the task type and the completions that were shown. */
 export function validatePayload(type: string, payload: unknown, shown: string[], settings: ProjectSettings): Record<string, unknown> {
   if (type === "demonstrate") {
@@ -74,6 +84,15 @@ export function validatePayload(type: string, payload: unknown, shown: string[],
     }
     if (errors.length > 0) throw new AppError("validation_failed", "The ranking is not valid.", errors);
     return { ...parsed.data, ranking: ranking.ranking };
+  }
+  if (type === "compare") {
+    const parsed = comparePayload.safeParse(payload);
+    if (!parsed.success) throw AppError.fromZod(parsed.error, "The comparison is not valid.");
+    const [a, b] = shown;
+    // Stored by completion id, so the shown sides never leak into the data.
+    const winner = parsed.data.choice === "A" ? a : parsed.data.choice === "B" ? b : null;
+    const loser = parsed.data.choice === "A" ? b : parsed.data.choice === "B" ? a : null;
+    return { ...parsed.data, winner: winner ?? null, loser: loser ?? null };
   }
   if (type === "review") {
     const parsed = reviewPayload.safeParse(payload);

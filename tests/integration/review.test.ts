@@ -69,14 +69,20 @@ test("a prompt the content filter held back reaches labelers only after a review
   ]);
   const labeler = await server.newUser("labeler");
   assert.equal(await claim(labeler.client, projectId), null);
+  // Both review tasks are claimed before either is decided: once one is accepted, its new
+  // labeling task could otherwise be the next thing a reviewer is given.
   const reviewer = await server.newUser("reviewer");
+  const secondReviewer = await server.newUser("reviewer");
   const first = (await claim(reviewer.client, projectId))!;
+  const second = (await claim(secondReviewer.client, projectId))!;
+  assert.equal(first.taskType, "review");
+  assert.equal(second.taskType, "review");
   assert.equal(first.isQa, false);
   const edit = await submit(reviewer.client, first.assignmentId, { decision: "edit", editedText: "x", reasons: ["other"] });
   assert.equal(edit.status, 422, "held-back prompts are accepted or rejected, not edited");
-  assert.equal((await submit(reviewer.client, first.assignmentId, { decision: "accept" })).status, 200);
-  const second = (await claim(reviewer.client, projectId))!;
-  assert.equal((await submit(reviewer.client, second.assignmentId, { decision: "reject", reasons: ["unsafe"] })).status, 200);
+  const accepted = await submit(reviewer.client, first.assignmentId, { decision: "accept" });
+  assert.equal(accepted.status, 200, await accepted.clone().text());
+  assert.equal((await submit(secondReviewer.client, second.assignmentId, { decision: "reject", reasons: ["unsafe"] })).status, 200);
 
   const forLabeler = await claim(labeler.client, projectId);
   assert.equal(forLabeler?.taskType, "demonstrate", "the accepted prompt became a labeling task");
