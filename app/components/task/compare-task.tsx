@@ -2,28 +2,21 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import type { AssignmentView } from "../../../server/labeling/assignment-view.server.ts";
 import { Markdown } from "../markdown.tsx";
 import { SubmitBar } from "./ranking-task.tsx";
-import { isTyping, loadDraft, saveDraft, submitAndContinue, type ApiProblem } from "./task-client.ts";
+import { isTyping, submitAndContinue, type ApiProblem } from "./task-client.ts";
+import { useDraft } from "./use-draft.ts";
 
 type Choice = "A" | "B" | "tie";
 type Draft = { choice: Choice | null; strength: number | null; rationale: string };
 
 /** Two answers side by side (sides drawn at random per person): A, B or a tie, with strength. */
 export function CompareTask({ view }: { view: AssignmentView }) {
-  const [draft, setDraft] = useState<Draft>({ choice: null, strength: null, rationale: "" });
+  const [draft, updateDraft] = useDraft<Draft>(view.assignmentId, { choice: null, strength: null, rationale: "" });
   const [problem, setProblem] = useState<ApiProblem | null>(null);
   const [busy, setBusy] = useState(false);
   const started = useRef(Date.now());
 
-  useEffect(() => {
-    const saved = loadDraft<Draft>(view.assignmentId);
-    if (saved) setDraft(saved);
-  }, [view.assignmentId]);
-  const update = (change: Partial<Draft>) =>
-    setDraft((d) => {
-      const next = { ...d, ...change, ...(change.choice === "tie" ? { strength: null } : {}) };
-      saveDraft(view.assignmentId, next);
-      return next;
-    });
+  // A tie has no strength.
+  const update = (change: Partial<Draft>) => updateDraft((d) => ({ ...d, ...change, ...(change.choice === "tie" ? { strength: null } : {}) }));
 
   const submit = useCallback(async () => {
     if (!draft.choice) {

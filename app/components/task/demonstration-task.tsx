@@ -2,25 +2,19 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import type { AssignmentView } from "../../../server/labeling/assignment-view.server.ts";
 import { Markdown } from "../markdown.tsx";
 import { SubmitBar } from "./ranking-task.tsx";
-import { loadDraft, saveDraft, submitAndContinue, type ApiProblem } from "./task-client.ts";
+import { submitAndContinue, type ApiProblem } from "./task-client.ts";
+import { useDraft } from "./use-draft.ts";
 
 /** Write the assistant's reply to the conversation so far, in markdown with a preview. */
 export function DemonstrationTask({ view }: { view: AssignmentView }) {
-  const [text, setText] = useState("");
+  const [draft, updateDraft] = useDraft(view.assignmentId, { text: "" });
+  const text = draft.text;
   const [preview, setPreview] = useState(false);
   const [problem, setProblem] = useState<ApiProblem | null>(null);
   const [busy, setBusy] = useState(false);
   const started = useRef(Date.now());
 
-  useEffect(() => {
-    const saved = loadDraft<{ text: string }>(view.assignmentId);
-    if (saved) setText(saved.text);
-  }, [view.assignmentId]);
-
-  const change = (value: string) => {
-    setText(value);
-    saveDraft(view.assignmentId, { text: value });
-  };
+  const change = (value: string) => updateDraft(() => ({ text: value }));
 
   const submit = useCallback(async () => {
     setBusy(true);

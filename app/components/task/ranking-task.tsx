@@ -2,7 +2,8 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { AssignmentView } from "../../../server/labeling/assignment-view.server.ts";
 import { Markdown } from "../markdown.tsx";
 import { Button, ProblemAlert } from "../ui.tsx";
-import { isTyping, loadDraft, saveDraft, submitAndContinue, type ApiProblem } from "./task-client.ts";
+import { isTyping, submitAndContinue, type ApiProblem } from "./task-client.ts";
+import { useDraft } from "./use-draft.ts";
 
 type Draft = {
   ranks: Record<string, number>;
@@ -34,7 +35,7 @@ export function RankingTask({ view }: { view: AssignmentView }) {
     notRankable: false,
     changed: false,
   };
-  const [draft, setDraft] = useState<Draft>(initial);
+  const [draft, update] = useDraft<Draft>(view.assignmentId, initial);
   const [focused, setFocused] = useState(0);
   const [expanded, setExpanded] = useState<string[]>([]);
   const [problem, setProblem] = useState<ApiProblem | null>(null);
@@ -44,20 +45,6 @@ export function RankingTask({ view }: { view: AssignmentView }) {
   const started = useRef(Date.now());
   const cards = useRef<Array<HTMLElement | null>>([]);
 
-  // Restore a draft after a reload; save every change.
-  useEffect(() => {
-    const saved = loadDraft<Draft>(view.assignmentId);
-    if (saved) setDraft(saved);
-  }, [view.assignmentId]);
-  const update = useCallback(
-    (change: (d: Draft) => Draft) =>
-      setDraft((d) => {
-        const next = change(d);
-        saveDraft(view.assignmentId, next);
-        return next;
-      }),
-    [view.assignmentId],
-  );
 
   const tiers = useMemo(() => tiersFromRanks(ids, draft.ranks), [ids, draft.ranks]);
   const setRank = (id: string, rank: number) =>

@@ -3,7 +3,8 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import type { AssignmentView } from "../../../server/labeling/assignment-view.server.ts";
 import { Markdown } from "../markdown.tsx";
 import { SubmitBar } from "./ranking-task.tsx";
-import { loadDraft, saveDraft, submitAndContinue, type ApiProblem } from "./task-client.ts";
+import { submitAndContinue, type ApiProblem } from "./task-client.ts";
+import { useDraft } from "./use-draft.ts";
 
 const reasonLabels = {
   factual_error: "Factual error",
@@ -40,21 +41,12 @@ function SideBySideDiff({ original, edited }: { original: string; edited: string
  */
 export function ReviewTask({ view }: { view: AssignmentView }) {
   const answer = view.isQa ? view.completions[0] : undefined;
-  const [draft, setDraft] = useState<Draft>({ editing: false, editedText: answer?.text ?? "", reasons: [], note: "" });
+  const [draft, updateDraft] = useDraft<Draft>(view.assignmentId, { editing: false, editedText: answer?.text ?? "", reasons: [], note: "" });
   const [problem, setProblem] = useState<ApiProblem | null>(null);
   const [busy, setBusy] = useState(false);
   const started = useRef(Date.now());
 
-  useEffect(() => {
-    const saved = loadDraft<Draft>(view.assignmentId);
-    if (saved) setDraft(saved);
-  }, [view.assignmentId]);
-  const update = (change: Partial<Draft>) =>
-    setDraft((d) => {
-      const next = { ...d, ...change };
-      saveDraft(view.assignmentId, next);
-      return next;
-    });
+  const update = (change: Partial<Draft>) => updateDraft((d) => ({ ...d, ...change }));
 
   const submit = useCallback(
     async (decision: "accept" | "edit" | "reject") => {
