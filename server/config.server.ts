@@ -26,6 +26,12 @@ export const configSchema = z.object({
   TANDEM_LOGIN_ATTEMPTS: z.coerce.number().int().min(1).max(1000).default(5),
   TANDEM_BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, "must look like 100kb or 2mb").default("1mb"),
   TANDEM_IMPORT_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, "must look like 100kb or 50mb").default("100mb"),
+  /** Largest checkpoint file a trainer may upload (GPT-2 124M is ≈ 500 MB in fp32). */
+  TANDEM_MODEL_UPLOAD_LIMIT: z.string().regex(/^\d+(b|kb|mb|gb)$/i, "must look like 500mb or 2gb").default("2gb"),
+  /** Start one trainer service beside the server (`npm start`); off when trainers run elsewhere. */
+  TANDEM_TRAINER: z.enum(["embedded", "off"]).default("embedded"),
+  /** Seconds a trainer holds a job between heartbeats before it goes back to the queue. */
+  TANDEM_JOB_LEASE_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 

@@ -7,11 +7,13 @@ import { jobSpecSchema } from "./contract/job.ts";
 import { createJobLogger } from "./cli/logger.ts";
 import { readJobFile, runJob } from "./cli/run-job.ts";
 import { exportHfCommand, importHfCommand } from "./cli/hf.ts";
+import { serve } from "./service/serve.ts";
 
 const USAGE = [
   "usage: npm run trainer -- <train-tokenizer|pretrain|sft|reward|dpo|ppo|sample> --config <job.json> [--out <dir>]",
   "       npm run trainer -- export-hf --checkpoint <checkpoint dir> --out <hf dir>",
   "       npm run trainer -- import-hf --hf <hf dir> --out <checkpoint dir>",
+  "       TANDEM_TRAINER_TOKEN=tdm_… npm run trainer -- serve --server <url> [--poll <seconds>] [--exit-when-idle] [--backend auto|wasm|cpu|…]",
 ].join("\n");
 
 async function main(argv: string[]): Promise<number> {
@@ -20,6 +22,17 @@ async function main(argv: string[]): Promise<number> {
     const i = rest.indexOf(`--${name}`);
     return i >= 0 ? rest[i + 1] : undefined;
   };
+  if (command === "serve") {
+    const server = flag("server");
+    const token = process.env.TANDEM_TRAINER_TOKEN;
+    if (!server || !token) {
+      console.error(`${USAGE}\n\nserve needs --server and a trainer API token in TANDEM_TRAINER_TOKEN.`);
+      return 2;
+    }
+    const backend = flag("backend");
+    await serve({ server, token, pollSeconds: Number(flag("poll") ?? 2), exitWhenIdle: rest.includes("--exit-when-idle"), ...(backend ? { backend } : {}) });
+    return 0;
+  }
   if (command === "export-hf" || command === "import-hf") {
     const source = flag(command === "export-hf" ? "checkpoint" : "hf");
     const target = flag("out");

@@ -8,6 +8,18 @@ export type QueueCountersPayload = Record<"demonstrate" | "rank" | "review" | "c
   submissions: number;
 };
 
+/** One stored trainer event of a round (a metrics line, progress, a checkpoint …). */
+export type RoundEventPayload = {
+  id: string;
+  job_id: string;
+  kind: string;
+  step_index: number;
+  attempt: number;
+  type: string;
+  payload: Record<string, unknown>;
+  created_at: Date | string;
+};
+
 export type Ack = { ok: true } | { ok: false; code: string; message: string };
 
 export interface ServerToClientEvents {
@@ -15,6 +27,10 @@ export interface ServerToClientEvents {
   "session:ended": (payload: { reason: "logout" | "deactivated" | "role_changed" }) => void;
   /** Live queue counters of a project (room project:<id>). */
   "queue:counters": (payload: { projectId: string; counters: QueueCountersPayload }) => void;
+  /** A round changed state (room round:<id>). */
+  "round:state": (payload: { roundId: string; state: string; currentStep: number; error: string | null }) => void;
+  /** New trainer events of a round, in order (room round:<id>). */
+  "round:events": (payload: { roundId: string; events: RoundEventPayload[] }) => void;
   /** Joined the named room (sent after a successful room:join). */
   "room:joined": (payload: { room: RoomName }) => void;
 }

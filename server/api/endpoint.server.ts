@@ -13,9 +13,11 @@ import type { UserRole } from "../db/schema.ts";
  * handler and generate the OpenAPI document, so the three cannot drift apart.
  *
  * access: "public" (anyone), "any" (any person or token, the trainer included),
- * "trainer" (trainer tokens and admins), or the lowest person role allowed.
+ * "trainer" (trainer tokens and admins), or the lowest person role allowed; a list allows
+ * whoever any of its entries allows (exports: ["researcher", "trainer"]).
  */
-export type Access = "public" | "any" | "trainer" | UserRole;
+type AccessRule = "public" | "any" | "trainer" | UserRole;
+export type Access = AccessRule | AccessRule[];
 type Method = "get" | "post" | "put" | "patch" | "delete";
 
 export type Endpoint<P extends z.ZodType, B extends z.ZodType, R extends z.ZodType> = {
@@ -25,11 +27,17 @@ export type Endpoint<P extends z.ZodType, B extends z.ZodType, R extends z.ZodTy
   access: Access;
   /** Only a signed-in person, never an API token (e.g. the labeling queue: a token has no queue). */
   sessionOnly?: boolean;
+  /** Only an API token, never a browser session (a trainer's job lease belongs to its token). */
+  tokenOnly?: boolean;
   params?: P;
   query?: z.ZodType;
   body?: B;
   /** The handler returns lines to stream (JSONL) instead of one JSON value. */
   stream?: { contentType: string; filename: (params: z.infer<P>) => string };
+  /** The body is raw bytes (application/octet-stream), handed to the handler as the request stream. */
+  upload?: true;
+  /** The handler returns a file on disk to send ({ path, filename }). */
+  file?: { contentType: string };
   response: R;
   status?: 200 | 201 | 204;
   handler: (input: {
@@ -39,6 +47,8 @@ export type Endpoint<P extends z.ZodType, B extends z.ZodType, R extends z.ZodTy
     query: any;
     actor: Actor | null;
     ctx: TandemContext;
+    /** Only for `upload` endpoints: the request, to stream its body. */
+    request?: Request;
   }) => Promise<z.infer<R>>;
 };
 
@@ -52,14 +62,12 @@ export function endpoint<P extends z.ZodType = z.ZodObject, B extends z.ZodType 
 }
 
 export function checkAccess(access: Access, actor: Actor | null): void {
-  if (access === "public") return;
+  const rules = Array.isArray(access) ? access : [access];
+  if (rules.includes("public")) return;
   if (!actor) throw new AppError("unauthenticated", "Sign in or send an API token (Authorization: Bearer tdm_…).");
-  if (access === "any") return;
-  if (access === "trainer") {
-    if (actor.role === "trainer" || actor.role === "admin") return;
-  } else if (hasRole(actor.role, access)) {
-    return;
-  }
+  const allowed = (rule: AccessRule) =>
+    rule === "any" || (rule === "trainer" ? actor.role === "trainer" || actor.role === "admin" : rule !== "public" && hasRole(actor.role, rule));
+  if (rules.some(allowed)) return;
   throw new AppError("forbidden", "Your role does not allow this.");
 }
 
@@ -67,10 +75,18 @@ export function checkAccess(access: Access, actor: Actor | null): void {
 export async function runEndpoint(ep: AnyEndpoint, req: Request, res: Response, ctx: TandemContext): Promise<void> {
   checkAccess(ep.access, ctx.actor);
   if (ep.sessionOnly && ctx.actor?.kind !== "session") throw new AppError("forbidden", "This needs a signed-in person, not an API token.");
+  if (ep.tokenOnly && ctx.actor?.kind !== "token") throw new AppError("forbidden", "This needs an API token (a trainer holds jobs with its token).");
   const params = ep.params ? parseOr422(ep.params, req.params, "The path is not valid.") : {};
-  const body = ep.body ? parseOr422(ep.body, req.body, "The request body is not valid.") : undefined;
+  const body = ep.body && !ep.upload ? parseOr422(ep.body, req.body, "The request body is not valid.") : undefined;
   const query = ep.query ? parseOr422(ep.query, req.query, "The query string is not valid.") : {};
-  const result = await ep.handler({ params, body, query, actor: ctx.actor, ctx });
+  const result = await ep.handler({ params, body, query, actor: ctx.actor, ctx, ...(ep.upload ? { request: req } : {}) });
+  if (ep.file) {
+    const { path, filename } = result as { path: string; filename: string };
+    res.setHeader("Content-Type", ep.file.contentType);
+    res.setHeader("Content-Disposition", `attachment; filename="${filename}"`);
+    await new Promise<void>((resolve, reject) => res.sendFile(path, { dotfiles: "allow" }, (error) => (error ? reject(error) : resolve())));
+    return;
+  }
   if (ep.stream) {
     await streamLines(res, result as AsyncIterable<string>, ep.stream.contentType, ep.stream.filename(params));
     return;
@@ -120,19 +136,19 @@ export function buildOpenApiDocument(endpoints: AnyEndpoint[], base: string): un
       method: ep.method,
       path: base + ep.path.replace(/:(\w+)/g, "{$1}"),
       summary: ep.summary,
-      description: `Access: ${ep.access}${ep.sessionOnly ? " (signed-in people only, no tokens)" : ""}.`,
+      description: `Access: ${[ep.access].flat().join(" or ")}${ep.sessionOnly ? " (signed-in people only, no tokens)" : ""}${ep.tokenOnly ? " (API tokens only)" : ""}.`,
       security: ep.access === "public" ? [] : [{ [bearer.name]: [] }, { [cookie.name]: [] }],
       request: {
         ...(ep.params ? { params: ep.params } : {}),
         ...(ep.query ? { query: ep.query as z.ZodObject } : {}),
-        ...(ep.body ? { body: { content: { "application/json": { schema: ep.body } } } } : {}),
+        ...(ep.body ? { body: { content: { [ep.upload ? "application/octet-stream" : "application/json"]: { schema: ep.body } } } } : {}),
       },
       responses: {
         [ep.status ?? 200]:
           ep.status === 204
             ? { description: "Done" }
-            : ep.stream
-              ? { description: "JSON lines", content: { [ep.stream.contentType]: { schema: ep.response } } }
+            : ep.stream || ep.file
+              ? { description: ep.file ? "A file" : "JSON lines", content: { [(ep.stream ?? ep.file)!.contentType]: { schema: ep.response } } }
               : { description: "Success", content: { "application/json": { schema: ep.response } } },
         400: problem,
         401: problem,

@@ -159,7 +159,8 @@ export const labelingEndpoints: AnyEndpoint[] = [
       method: "get",
       path: `/projects/:id/exports/${kind}.jsonl`,
       summary,
-      access: "researcher",
+      // Trainer tokens pull a round's datasets from the very download a researcher uses.
+      access: ["researcher", "trainer"],
       params: projectParams,
       query: exportFilterSchema,
       // Each line is one JSON record; the summary above names its fields.

@@ -101,6 +101,8 @@ export interface CompletionsTable {
   model_name: string | null;
   text: string;
   decoding: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  /** The registered model that sampled it (null for imported completions). */
+  model_id: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
 }
 
@@ -113,6 +115,8 @@ export interface TasksTable {
   overlap_target: number;
   completion_ids: ColumnType<string[], string | undefined, string>;
   author_user_id: string | null;
+  /** The round whose policy sampled this task's completions. */
+  round_id: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
 }
 
@@ -139,6 +143,70 @@ export interface SubmissionsTable {
   created_at: CreatedAt;
 }
 
+export type RoundState = "queued" | "running" | "sampling" | "done" | "failed" | "cancelled";
+export type JobState = "queued" | "running" | "done" | "failed" | "cancelled";
+export type JobKind = "sft" | "reward" | "dpo" | "ppo" | "sample";
+export type ModelKind = "base" | "sft" | "reward" | "policy";
+type Updated = ColumnType<Date, Date | string | undefined, Date | string>;
+
+export interface RoundsTable {
+  id: Id;
+  project_id: string;
+  name: string;
+  spec: Json<Record<string, unknown>>;
+  steps: Json<JobKind[]>;
+  current_step: ColumnType<number, number | undefined, number>;
+  state: ColumnType<RoundState, RoundState | undefined, RoundState>;
+  error: string | null;
+  data_snapshot: Json<Record<string, unknown>>;
+  report: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  created_by: string | null;
+  created_at: CreatedAt;
+  updated_at: Updated;
+  finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+export interface ModelsTable {
+  id: Id;
+  project_id: string | null;
+  round_id: string | null;
+  parent_id: string | null;
+  name: string;
+  kind: ModelKind;
+  storage_key: string;
+  config: Json<Record<string, unknown>>;
+  metrics: ColumnType<Record<string, unknown>, string | undefined, string>;
+  data_snapshot: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  created_at: CreatedAt;
+}
+
+export interface JobsTable {
+  id: Id;
+  round_id: string;
+  step_index: number;
+  kind: JobKind;
+  spec: Json<Record<string, unknown>>;
+  state: ColumnType<JobState, JobState | undefined, JobState>;
+  attempts: ColumnType<number, number | undefined, number>;
+  lease_token_id: string | null;
+  lease_expires_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  worker: string | null;
+  error: string | null;
+  created_at: CreatedAt;
+  updated_at: Updated;
+  finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+export interface JobEventsTable {
+  id: Id;
+  job_id: string;
+  round_id: string;
+  attempt: number;
+  type: string;
+  payload: Json<Record<string, unknown>>;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -152,6 +220,10 @@ export interface Database {
   tasks: TasksTable;
   assignments: AssignmentsTable;
   submissions: SubmissionsTable;
+  rounds: RoundsTable;
+  models: ModelsTable;
+  jobs: JobsTable;
+  job_events: JobEventsTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -184,10 +256,10 @@ export const schemaColumns = {
     id: "bigint", project_id: "bigint", messages: "jsonb", content_hash: "text", minhash: "text", source: "text", metadata: "jsonb",
     status: "text", kind: "text", author_user_id: "bigint", created_at: "timestamp with time zone",
   },
-  completions: { id: "bigint", prompt_id: "bigint", model_name: "text", text: "text", decoding: "jsonb", created_at: "timestamp with time zone" },
+  completions: { id: "bigint", prompt_id: "bigint", model_name: "text", text: "text", decoding: "jsonb", model_id: "bigint", created_at: "timestamp with time zone" },
   tasks: {
     id: "bigint", project_id: "bigint", prompt_id: "bigint", type: "text", state: "text", overlap_target: "integer",
-    completion_ids: "jsonb", author_user_id: "bigint", created_at: "timestamp with time zone",
+    completion_ids: "jsonb", author_user_id: "bigint", round_id: "bigint", created_at: "timestamp with time zone",
   },
   assignments: {
     id: "bigint", task_id: "bigint", user_id: "bigint", state: "text", lease_expires_at: "timestamp with time zone", shown_order: "jsonb",
@@ -197,6 +269,21 @@ export const schemaColumns = {
     id: "bigint", assignment_id: "bigint", task_id: "bigint", user_id: "bigint", payload: "jsonb", timings: "jsonb",
     idempotency_key: "text", created_at: "timestamp with time zone",
   },
+  rounds: {
+    id: "bigint", project_id: "bigint", name: "text", spec: "jsonb", steps: "jsonb", current_step: "integer", state: "text", error: "text",
+    data_snapshot: "jsonb", report: "jsonb", created_by: "bigint", created_at: "timestamp with time zone", updated_at: "timestamp with time zone",
+    finished_at: "timestamp with time zone",
+  },
+  models: {
+    id: "bigint", project_id: "bigint", round_id: "bigint", parent_id: "bigint", name: "text", kind: "text", storage_key: "text", config: "jsonb",
+    metrics: "jsonb", data_snapshot: "jsonb", created_at: "timestamp with time zone",
+  },
+  jobs: {
+    id: "bigint", round_id: "bigint", step_index: "integer", kind: "text", spec: "jsonb", state: "text", attempts: "integer", lease_token_id: "bigint",
+    lease_expires_at: "timestamp with time zone", worker: "text", error: "text", created_at: "timestamp with time zone",
+    updated_at: "timestamp with time zone", finished_at: "timestamp with time zone",
+  },
+  job_events: { id: "bigint", job_id: "bigint", round_id: "bigint", attempt: "integer", type: "text", payload: "jsonb", created_at: "timestamp with time zone" },
 } as const;
 
 // Compile-time: every table and column of Database is in schemaColumns, and nothing else is.
@@ -204,6 +291,7 @@ type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A]
 type ColumnsMatch = { [T in keyof Database]: SameKeys<Database[T], (typeof schemaColumns)[T]> };
 const _tablesMatch: SameKeys<Database, typeof schemaColumns> = true;
 const _columnsMatch: ColumnsMatch = { users: true, sessions: true, api_tokens: true, audit_log: true, rate_limits: true,
-  socket_io_attachments: true, projects: true, prompts: true, completions: true, tasks: true, assignments: true, submissions: true };
+  socket_io_attachments: true, projects: true, prompts: true, completions: true, tasks: true, assignments: true, submissions: true,
+  rounds: true, models: true, jobs: true, job_events: true };
 void _tablesMatch;
 void _columnsMatch;

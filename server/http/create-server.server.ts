@@ -38,6 +38,8 @@ export type TandemServer = { httpServer: http.Server; close: () => Promise<void>
 type Locals = { actor: Actor | null };
 
 const IMPORT_PATH = /^\/api\/v1\/projects\/\d+\/imports$/;
+/** Trainer uploads of checkpoint files: raw bytes, streamed to disk, with their own limit. */
+const UPLOAD_PATH = /^\/api\/v1\/trainer\/jobs\/\d+\/files\/[\w.-]+$/;
 
 export function createTandemServer(deps: ServerDeps): TandemServer {
   const { config, db, log } = deps;
@@ -83,10 +85,14 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   // Prompt imports carry whole files and get their own, larger limit.
   const limitBytes = parseSize(config.TANDEM_BODY_LIMIT);
   const importLimitBytes = parseSize(config.TANDEM_IMPORT_LIMIT);
+  const uploadLimitBytes = parseSize(config.TANDEM_MODEL_UPLOAD_LIMIT);
   app.use((req, _res, next) => {
     const length = Number(req.headers["content-length"] ?? 0);
-    const isImport = IMPORT_PATH.test(req.path);
-    const [limit, label] = isImport ? [importLimitBytes, config.TANDEM_IMPORT_LIMIT] : [limitBytes, config.TANDEM_BODY_LIMIT];
+    const [limit, label] = IMPORT_PATH.test(req.path)
+      ? [importLimitBytes, config.TANDEM_IMPORT_LIMIT]
+      : UPLOAD_PATH.test(req.path)
+        ? [uploadLimitBytes, config.TANDEM_MODEL_UPLOAD_LIMIT]
+        : [limitBytes, config.TANDEM_BODY_LIMIT];
     next(length > limit ? new AppError("payload_too_large", `The request body is larger than ${label}.`) : undefined);
   });
 
@@ -137,6 +143,10 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   const api = express.Router();
   api.use((req, _res, next) => {
     const hasBody = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
+    if (UPLOAD_PATH.test(req.baseUrl + req.path)) {
+      if (!req.is("application/octet-stream")) return next(new AppError("unsupported_media_type", "Send the file as application/octet-stream."));
+      return next();
+    }
     if (hasBody && !req.is("application/json")) {
       return next(new AppError("unsupported_media_type", "Send the body as application/json."));
     }
@@ -216,9 +226,9 @@ function toAppError(error: unknown): AppError {
 }
 
 function parseSize(size: string): number {
-  const match = /^(\d+)(b|kb|mb)$/i.exec(size);
+  const match = /^(\d+)(b|kb|mb|gb)$/i.exec(size);
   if (!match) throw new Error(`bad size ${size}`);
-  const unit = { b: 1, kb: 1024, mb: 1024 * 1024 }[match[2]!.toLowerCase() as "b" | "kb" | "mb"];
+  const unit = { b: 1, kb: 1024, mb: 1024 * 1024, gb: 1024 ** 3 }[match[2]!.toLowerCase() as "b" | "kb" | "mb" | "gb"];
   return Number(match[1]) * unit;
 }
 

@@ -8,6 +8,7 @@ import { z } from "zod";
 import type { TandemIo } from "../../app/context.ts";
 import type { Ack, RoomName } from "../../app/lib/socket-events.ts";
 import { findSessionUser, SESSION_COOKIE } from "../auth/sessions.server.ts";
+import { hasRole } from "../auth/roles.ts";
 import type { Config } from "../config.server.ts";
 import type { Db } from "../db/database.server.ts";
 import type { Metrics } from "../http/metrics.server.ts";
@@ -17,13 +18,17 @@ const roomPayload = z.object({ room: z.string().regex(/^(user|project|round):\d{
 
 /**
  * Decides whether a socket may join a room: its own user room; a project room when the
- * project exists (every signed-in person may label any project). Round rooms get their
- * check with the feature that creates rounds.
+ * project exists (every signed-in person may label any project); a round room when the round
+ * exists and the person is a researcher or admin (rounds are researchers' work).
  */
 export async function mayJoinRoom(db: Db, socket: SocketData, room: RoomName): Promise<boolean> {
   const [kind, id] = room.split(":");
   if (kind === "user") return id === socket.userId;
   if (kind === "project") return (await db.selectFrom("projects").select("id").where("id", "=", id!).executeTakeFirst()) !== undefined;
+  if (kind === "round") {
+    if (!hasRole(socket.role, "researcher")) return false;
+    return (await db.selectFrom("rounds").select("id").where("id", "=", id!).executeTakeFirst()) !== undefined;
+  }
   return false;
 }
 

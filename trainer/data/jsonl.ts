@@ -18,11 +18,26 @@ export const sftRecordSchema = z.strictObject({
   }),
 });
 
+/**
+ * A completion: plain text, or TRL's conversational form (a list holding the assistant turn),
+ * which is what Tandem's preference export writes by default.
+ */
+const completion = z.union([
+  z.string().min(1),
+  z
+    .array(message)
+    .min(1)
+    .transform((turns) => turns.filter((t) => t.role === "assistant").map((t) => t.content).join("\n"))
+    .pipe(z.string().min(1, "needs a non-empty assistant turn")),
+]);
+
 export const preferenceRecordSchema = z.strictObject({
   prompt,
-  chosen: z.string().min(1),
-  rejected: z.string().min(1),
+  chosen: completion,
+  rejected: completion,
   margin: z.number().optional(),
+  /** Tandem's export weight (1 / pairs of the item); read so exported files load, not used yet. */
+  weight: z.number().nonnegative().optional(),
 });
 
 /** K completions with ranks (0 = best, equal = tie), or `ranking`: completion indices best first. */

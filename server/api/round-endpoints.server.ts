@@ -1,0 +1,214 @@
+import { z } from "zod";
+import path from "node:path";
+import { AppError } from "../lib/app-error.ts";
+import { getProject } from "../labeling/projects.server.ts";
+import { cancelRound, launchRound, listRounds, retryRound, roundDetail, roundEvents } from "../rounds/rounds.server.ts";
+import { publishRoundEvents, publishRoundState } from "../rounds/live-rounds.server.ts";
+import { modelDir, MODEL_FILES } from "../rounds/model-files.server.ts";
+import { claimJob, completeJob, failJob, heartbeat, promptLines, recordEvents, uploadFile } from "../rounds/jobs.server.ts";
+import { publishCounters } from "../labeling/live-counters.server.ts";
+import { jobCompleteSchema, jobEventsBodySchema, jobFailSchema } from "../../trainer/contract/round.ts";
+import type { Actor } from "../auth/actor.ts";
+import { endpoint, type AnyEndpoint } from "./endpoint.server.ts";
+
+const idParams = z.object({ id: z.string().regex(/^\d{1,18}$/, "must be a numeric id") });
+const json = z.record(z.string(), z.unknown());
+
+/** The trainer token behind a call (admins may reach trainer endpoints but hold no leases). */
+const tokenOf = (actor: Actor | null): string | null => (actor?.kind === "token" ? actor.tokenId : null);
+
+export const roundEndpoints: AnyEndpoint[] = [
+  endpoint({
+    method: "get",
+    path: "/projects/:id/rounds",
+    summary: "The project's training rounds, newest first",
+    access: "researcher",
+    params: idParams,
+    response: z.array(json),
+    handler: async ({ ctx, params }) => {
+      await getProject(ctx.db, params.id);
+      return listRounds(ctx.db, params.id);
+    },
+  }),
+  endpoint({
+    method: "post",
+    path: "/projects/:id/rounds",
+    summary: "Launch a round: path (sft-dpo, sft-reward-ppo, …), base model, data filters, hyperparameters, next-batch sampling",
+    access: "researcher",
+    params: idParams,
+    body: json,
+    response: z.object({ id: z.string(), steps: z.array(z.string()), dataSnapshot: json }),
+    status: 201,
+    handler: async ({ ctx, params, body, actor }) => {
+      const project = await getProject(ctx.db, params.id);
+      return launchRound(ctx.db, actor!.user.id, project, body, ctx.config.TANDEM_JOB_LEASE_SECONDS);
+    },
+  }),
+  endpoint({
+    method: "get",
+    path: "/rounds/:id",
+    summary: "A round: spec, state, data snapshot, jobs, models and report",
+    access: "researcher",
+    params: idParams,
+    response: json,
+    handler: ({ ctx, params }) => roundDetail(ctx.db, params.id),
+  }),
+  endpoint({
+    method: "get",
+    path: "/rounds/:id/events",
+    summary: "The round's stored trainer events (metrics, progress), oldest first; ?after=<event id> pages on",
+    access: "researcher",
+    params: idParams,
+    query: z.object({ after: z.string().regex(/^\d{1,18}$/).default("0") }),
+    response: z.array(json),
+    handler: async ({ ctx, params, query }) => {
+      await roundDetail(ctx.db, params.id);
+      return roundEvents(ctx.db, params.id, query.after);
+    },
+  }),
+  ...(["cancel", "retry"] as const).map((action) =>
+    endpoint({
+      method: "post",
+      path: `/rounds/:id/${action}`,
+      summary: action === "cancel" ? "Cancel a round; a running step stops at its next heartbeat and registers nothing" : "Retry a failed or cancelled round from its unfinished step",
+      access: "researcher",
+      params: idParams,
+      response: json,
+      handler: async ({ ctx, params, actor }) => {
+        const result = action === "cancel" ? await cancelRound(ctx.db, actor!.user.id, params.id) : await retryRound(ctx.db, actor!.user.id, params.id, ctx.config.TANDEM_JOB_LEASE_SECONDS);
+        void publishRoundState(ctx, params.id);
+        return result;
+      },
+    }),
+  ),
+  endpoint({
+    method: "get",
+    path: "/models",
+    summary: "The model registry: every registered checkpoint with its lineage",
+    access: ["researcher", "trainer"],
+    response: z.array(json),
+    handler: ({ ctx }) =>
+      ctx.db.selectFrom("models").select(["id", "name", "kind", "project_id", "round_id", "parent_id", "metrics", "created_at"]).orderBy("id", "desc").execute(),
+  }),
+  endpoint({
+    method: "get",
+    path: "/models/:id",
+    summary: "One model: lineage (parent, round, data snapshot), config and metrics",
+    access: ["researcher", "trainer"],
+    params: idParams,
+    response: json,
+    handler: async ({ ctx, params }) => {
+      const model = await ctx.db.selectFrom("models").selectAll().where("id", "=", params.id).executeTakeFirst();
+      if (!model) throw new AppError("not_found", "No such model.");
+      const { storage_key: _key, ...shown } = model;
+      return shown;
+    },
+  }),
+  endpoint({
+    method: "get",
+    path: "/models/:id/files/:name",
+    summary: "Download a model file: model.safetensors (Hugging Face GPT-2 names), manifest.json or tokenizer.json",
+    access: ["researcher", "trainer"],
+    params: z.object({ id: idParams.shape.id, name: z.enum(MODEL_FILES) }),
+    response: z.any(),
+    file: { contentType: "application/octet-stream" },
+    handler: async ({ ctx, params }) => {
+      const model = await ctx.db.selectFrom("models").select(["storage_key"]).where("id", "=", params.id).executeTakeFirst();
+      if (!model) throw new AppError("not_found", "No such model.");
+      return { path: path.join(modelDir(ctx.config.TANDEM_DATA_DIR, model.storage_key), params.name), filename: `model-${params.id}-${params.name}` };
+    },
+  }),
+];
+
+export const trainerEndpoints: AnyEndpoint[] = [
+  endpoint({
+    method: "post",
+    path: "/trainer/claim",
+    summary: "Claim the oldest queued job (or one whose trainer went silent) as a lease; null when there is none",
+    access: "trainer",
+    tokenOnly: true,
+    body: z.strictObject({ worker: z.string().trim().min(1).max(120) }),
+    response: json.nullable(),
+    handler: async ({ ctx, body, actor }) => {
+      const job = await claimJob(ctx.db, tokenOf(actor)!, body.worker, ctx.config.TANDEM_JOB_LEASE_SECONDS);
+      if (job) void publishRoundState(ctx, job.roundId);
+      return job;
+    },
+  }),
+  endpoint({
+    method: "post",
+    path: "/trainer/jobs/:id/heartbeat",
+    summary: "Renew the job's lease; answers cancelled when the researcher cancelled the round",
+    access: "trainer",
+    params: idParams,
+    response: z.object({ state: z.enum(["running", "cancelled"]) }),
+    handler: ({ ctx, params, actor }) => heartbeat(ctx.db, params.id, tokenOf(actor), ctx.config.TANDEM_JOB_LEASE_SECONDS),
+  }),
+  endpoint({
+    method: "post",
+    path: "/trainer/jobs/:id/events",
+    summary: "Store and broadcast trainer events (metrics lines with TRL's names, progress, checkpoints)",
+    access: "trainer",
+    params: idParams,
+    body: jobEventsBodySchema,
+    response: z.object({ stored: z.number() }),
+    handler: async ({ ctx, params, body, actor }) => {
+      const { roundId, rows } = await recordEvents(ctx.db, params.id, tokenOf(actor), body.events);
+      publishRoundEvents(ctx, roundId, rows);
+      return { stored: rows.length };
+    },
+  }),
+  endpoint({
+    method: "get",
+    path: "/trainer/jobs/:id/prompts.jsonl",
+    summary: "The prompts of a sampling or PPO job, one {prompt} record per line, in the order samples refer to",
+    access: "trainer",
+    params: idParams,
+    response: z.any(),
+    stream: { contentType: "application/x-ndjson; charset=utf-8", filename: (p: { id: string }) => `job-${p.id}-prompts.jsonl` },
+    handler: ({ ctx, params, actor }) => promptLines(ctx.db, params.id, tokenOf(actor)),
+  }),
+  endpoint({
+    method: "put",
+    path: "/trainer/jobs/:id/files/:name",
+    summary: "Upload one output file of the job (application/octet-stream): model.safetensors, manifest.json, tokenizer.json or samples.jsonl",
+    access: "trainer",
+    params: z.object({ id: idParams.shape.id, name: z.string().regex(/^[\w.-]{1,64}$/) }),
+    body: z.any(),
+    upload: true,
+    response: z.object({ file: z.string(), bytes: z.number() }),
+    handler: ({ ctx, params, actor, request }) => uploadFile(ctx.db, ctx.config.TANDEM_DATA_DIR, params.id, tokenOf(actor), params.name, request!),
+  }),
+  endpoint({
+    method: "post",
+    path: "/trainer/jobs/:id/complete",
+    summary: "Report the job done: registers its model (or stores its samples as ranking tasks) and queues the next step",
+    access: "trainer",
+    params: idParams,
+    body: jobCompleteSchema,
+    response: json,
+    handler: async ({ ctx, params, body, actor }) => {
+      const result = await completeJob(ctx.db, ctx.config.TANDEM_DATA_DIR, params.id, tokenOf(actor), body.metrics);
+      void publishRoundState(ctx, result.roundId);
+      if (result.samples) {
+        const round = await ctx.db.selectFrom("rounds").select("project_id").where("id", "=", result.roundId).executeTakeFirstOrThrow();
+        void publishCounters(ctx, round.project_id);
+      }
+      return result;
+    },
+  }),
+  endpoint({
+    method: "post",
+    path: "/trainer/jobs/:id/fail",
+    summary: "Report the job failed (bad data, a NaN loss …): the round fails with the reason",
+    access: "trainer",
+    params: idParams,
+    body: jobFailSchema,
+    response: json,
+    handler: async ({ ctx, params, body, actor }) => {
+      const result = await failJob(ctx.db, ctx.config.TANDEM_DATA_DIR, params.id, tokenOf(actor), body.message, body.step);
+      void publishRoundState(ctx, result.roundId);
+      return result;
+    },
+  }),
+];

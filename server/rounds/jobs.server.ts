@@ -1,0 +1,218 @@
+/**
+ * The trainer's side of rounds. A trainer token claims the oldest claimable job as a lease
+ * (SKIP LOCKED, like labeling tasks), keeps it with heartbeats, streams events, uploads the
+ * step's files, then reports completion; the server registers the model and queues the next
+ * step in the same transaction. Every call checks that the caller's token holds the lease.
+ */
+import path from "node:path";
+import fs from "node:fs/promises";
+import { sql, type Transaction } from "kysely";
+import type { Readable } from "node:stream";
+import type { Db } from "../db/database.server.ts";
+import type { Database, JobKind, ModelKind } from "../db/schema.ts";
+import { AppError } from "../lib/app-error.ts";
+import { checkpointManifestSchema } from "../../trainer/contract/checkpoint.ts";
+import { remoteJobSchema, type RemoteJob } from "../../trainer/contract/round.ts";
+import { insertJob, loadRound } from "./rounds.server.ts";
+import { modelDir, outputFileName, readIfPresent, removeDir, stagingDir, writeUpload } from "./model-files.server.ts";
+import { storeSamples, type SampleSummary } from "./samples.server.ts";
+
+/** A job goes back to the queue after this many expired leases; then the round fails. */
+export const MAX_ATTEMPTS = 3;
+
+type JobRow = Awaited<ReturnType<typeof lockHeldJob>>;
+
+/** Claims the oldest queued job, or one whose trainer stopped sending heartbeats. */
+export async function claimJob(db: Db, tokenId: string, worker: string, leaseSeconds: number): Promise<RemoteJob | null> {
+  return db.transaction().execute(async (trx) => {
+    // Jobs that lost their trainer too often fail their round instead of looping forever.
+    const exhausted = await trx
+      .updateTable("jobs")
+      .set({ state: "failed", error: `the trainer stopped responding ${MAX_ATTEMPTS} times`, finished_at: new Date(), updated_at: new Date() })
+      .where("state", "=", "running")
+      .where("lease_expires_at", "<", sql<Date>`now()`)
+      .where("attempts", ">=", MAX_ATTEMPTS)
+      .returning(["round_id", "step_index", "kind"])
+      .execute();
+    for (const job of exhausted) await failRoundRow(trx, job.round_id, `step ${job.step_index + 1} (${job.kind}) failed: the trainer stopped responding ${MAX_ATTEMPTS} times`);
+
+    const claimed = await sql<{ id: string; round_id: string; attempts: number; kind: JobKind; spec: Record<string, unknown> }>`
+      with candidate as (
+        select id from jobs
+        where state = 'queued' or (state = 'running' and lease_expires_at < now())
+        order by id
+        limit 1
+        for update skip locked
+      )
+      update jobs set state = 'running', attempts = jobs.attempts + 1, lease_token_id = ${tokenId}, worker = ${worker},
+        lease_expires_at = now() + make_interval(secs => ${leaseSeconds}), updated_at = now()
+      from candidate where jobs.id = candidate.id
+      returning jobs.id, jobs.round_id, jobs.attempts, jobs.kind, jobs.spec`.execute(trx);
+    const job = claimed.rows[0];
+    if (!job) return null;
+    await trx
+      .updateTable("rounds")
+      .set({ state: job.kind === "sample" ? "sampling" : "running", updated_at: new Date() })
+      .where("id", "=", job.round_id)
+      .where("state", "in", ["queued", "running", "sampling"])
+      .execute();
+    const { promptIds, ...spec } = job.spec as { promptIds?: string[] };
+    return remoteJobSchema.parse({
+      ...spec,
+      jobId: job.id,
+      roundId: job.round_id,
+      attempt: job.attempts,
+      leaseSeconds,
+      ...(promptIds ? { promptsUrl: `/api/v1/trainer/jobs/${job.id}/prompts.jsonl` } : {}),
+    });
+  });
+}
+
+/** Locks the job and checks that this token holds its live lease; the message says what is wrong. */
+async function lockHeldJob(trx: Transaction<Database>, jobId: string, tokenId: string | null) {
+  const job = await trx.selectFrom("jobs").selectAll().where("id", "=", jobId).forUpdate().executeTakeFirst();
+  if (!job) throw new AppError("not_found", "No such job.");
+  if (job.state === "cancelled") throw new AppError("conflict", "The job was cancelled; stop working on it.");
+  if (job.state !== "running" || tokenId === null || job.lease_token_id !== tokenId) {
+    throw new AppError("conflict", "You do not hold this job (its lease expired or another trainer has it).");
+  }
+  return job;
+}
+
+function held<T>(db: Db, jobId: string, tokenId: string | null, work: (trx: Transaction<Database>, job: JobRow) => Promise<T>): Promise<T> {
+  return db.transaction().execute(async (trx) => work(trx, await lockHeldJob(trx, jobId, tokenId)));
+}
+
+/** Renews the lease. A cancelled job answers "cancelled" so the trainer stops. */
+export async function heartbeat(db: Db, jobId: string, tokenId: string | null, leaseSeconds: number): Promise<{ state: "running" | "cancelled" }> {
+  const job = await db.selectFrom("jobs").select(["state", "lease_token_id"]).where("id", "=", jobId).executeTakeFirst();
+  if (job?.state === "cancelled" && job.lease_token_id === tokenId) return { state: "cancelled" };
+  return held(db, jobId, tokenId, async (trx) => {
+    await trx
+      .updateTable("jobs")
+      .set({ lease_expires_at: sql<Date>`now() + make_interval(secs => ${leaseSeconds})`, updated_at: new Date() })
+      .where("id", "=", jobId)
+      .execute();
+    return { state: "running" as const };
+  });
+}
+
+export async function recordEvents(db: Db, jobId: string, tokenId: string | null, events: Array<{ type: string } & Record<string, unknown>>) {
+  return held(db, jobId, tokenId, async (trx, job) => {
+    const rows = await trx
+      .insertInto("job_events")
+      .values(events.map(({ type, ...payload }) => ({ job_id: jobId, round_id: job.round_id, attempt: job.attempts, type, payload: JSON.stringify(payload) })))
+      .returning(["id", "type", "payload", "created_at"])
+      .execute();
+    return { roundId: job.round_id, rows: rows.map((r) => ({ ...r, job_id: jobId, kind: job.kind, step_index: job.step_index, attempt: job.attempts })) };
+  });
+}
+
+/** Streams one output file into the job's staging folder (the lease is checked first). */
+export async function uploadFile(db: Db, dataDir: string, jobId: string, tokenId: string | null, name: string, body: Readable) {
+  const file = outputFileName(name);
+  const job = await held(db, jobId, tokenId, async (_trx, job) => job);
+  const bytes = await writeUpload(stagingDir(dataDir, jobId, job.attempts), file, body);
+  return { file, bytes };
+}
+
+/** The prompts a sampling or PPO job works on, in the order their samples refer to them (line = index + 1). */
+export async function promptLines(db: Db, jobId: string, tokenId: string | null): Promise<AsyncGenerator<string>> {
+  // Checked before the response starts, so a trainer without the lease gets a 409, not a torn stream.
+  const job = await held(db, jobId, tokenId, async (_trx, job) => job);
+  const ids = (job.spec as { promptIds?: string[] }).promptIds ?? [];
+  const rows = ids.length > 0 ? await db.selectFrom("prompts").select(["id", "messages"]).where("id", "in", ids).execute() : [];
+  const byId = new Map(rows.map((r) => [r.id, r.messages]));
+  return (async function* () {
+    for (const id of ids) yield JSON.stringify({ prompt: byId.get(id) ?? [] }) + "\n";
+  })();
+}
+
+const MODEL_KIND: Record<Exclude<JobKind, "sample">, ModelKind> = { sft: "sft", reward: "reward", dpo: "policy", ppo: "policy" };
+
+/**
+ * A finished step. Training steps register their model (the staging folder is renamed into
+ * the registry inside the transaction, and renamed back if it fails); sampling stores the
+ * completions and opens ranking tasks. Then the next step is queued, or the round is done.
+ */
+export async function completeJob(db: Db, dataDir: string, jobId: string, tokenId: string | null, metrics: Record<string, number>) {
+  const moved: Array<{ from: string; to: string }> = [];
+  try {
+    return await held(db, jobId, tokenId, async (trx, job) => {
+      const round = await loadRound(trx, job.round_id);
+      const staging = stagingDir(dataDir, jobId, job.attempts);
+      let modelId: string | null = null;
+      let samples: SampleSummary | null = null;
+      if (job.kind === "sample") {
+        const text = await readIfPresent(path.join(staging, "samples.jsonl"));
+        if (text === null) throw new AppError("conflict", "Upload samples.jsonl before reporting the job complete.");
+        const sourceModel = (job.spec as { model: { modelId?: string } }).model.modelId ?? null;
+        samples = await storeSamples(trx, round, job, sourceModel, text);
+      } else {
+        const manifestText = await readIfPresent(path.join(staging, "manifest.json"));
+        const missing = [];
+        if (manifestText === null) missing.push("manifest.json");
+        for (const name of ["model.safetensors", "tokenizer.json"]) if ((await readIfPresent(path.join(staging, name))) === null) missing.push(name);
+        if (missing.length > 0) throw new AppError("conflict", `Upload ${missing.join(", ")} before reporting the job complete.`);
+        const manifest = checkpointManifestSchema.safeParse(JSON.parse(manifestText!));
+        if (!manifest.success) throw new AppError("validation_failed", "manifest.json is not a checkpoint manifest.");
+        const storageKey = `round-${round.id}-job-${jobId}-${job.attempts}`;
+        const parent = (job.spec as { model: { modelId?: string } }).model.modelId ?? null;
+        const kind = MODEL_KIND[job.kind as Exclude<JobKind, "sample">];
+        const row = await trx
+          .insertInto("models")
+          .values({
+            project_id: round.project_id, round_id: round.id, parent_id: parent, name: `${round.name} · ${job.kind}`, kind,
+            storage_key: storageKey, config: JSON.stringify(manifest.data), metrics: JSON.stringify(metrics), data_snapshot: JSON.stringify(round.data_snapshot),
+          })
+          .returning("id")
+          .executeTakeFirstOrThrow();
+        modelId = row.id;
+        const to = modelDir(dataDir, storageKey);
+        await fs.mkdir(path.dirname(to), { recursive: true });
+        await fs.rename(staging, to);
+        moved.push({ from: staging, to });
+      }
+      await trx.updateTable("jobs").set({ state: "done", finished_at: new Date(), updated_at: new Date() }).where("id", "=", jobId).execute();
+      const next = job.step_index + 1;
+      if (next < round.steps.length) {
+        await insertJob(trx, round, next, (job.spec as { leaseSeconds: number }).leaseSeconds);
+        await trx.updateTable("rounds").set({ state: "queued", updated_at: new Date() }).where("id", "=", round.id).execute();
+      } else {
+        const report = await roundReport(trx, round.id, samples);
+        await trx.updateTable("rounds").set({ state: "done", report: JSON.stringify(report), finished_at: new Date(), updated_at: new Date() }).where("id", "=", round.id).execute();
+      }
+      return { roundId: round.id, modelId, samples, roundDone: next >= round.steps.length };
+    });
+  } catch (error) {
+    for (const { from, to } of moved) await fs.rename(to, from).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** What a finished round produced: its models with their final metrics, and the new labeling work. */
+async function roundReport(trx: Transaction<Database>, roundId: string, samples: SampleSummary | null) {
+  const models = await trx.selectFrom("models").select(["id", "name", "kind", "metrics"]).where("round_id", "=", roundId).orderBy("id").execute();
+  return { models, samples };
+}
+
+export async function failJob(db: Db, dataDir: string, jobId: string, tokenId: string | null, message: string, step?: number) {
+  const result = await held(db, jobId, tokenId, async (trx, job) => {
+    const where = step !== undefined ? ` at training step ${step}` : "";
+    const error = `step ${job.step_index + 1} (${job.kind}) failed${where}: ${message}`;
+    await trx.updateTable("jobs").set({ state: "failed", error, finished_at: new Date(), updated_at: new Date() }).where("id", "=", jobId).execute();
+    await failRoundRow(trx, job.round_id, error);
+    return { roundId: job.round_id, attempts: job.attempts, error };
+  });
+  await removeDir(stagingDir(dataDir, jobId, result.attempts));
+  return result;
+}
+
+async function failRoundRow(trx: Transaction<Database>, roundId: string, error: string) {
+  await trx
+    .updateTable("rounds")
+    .set({ state: "failed", error, finished_at: new Date(), updated_at: new Date() })
+    .where("id", "=", roundId)
+    .where("state", "not in", ["done", "cancelled"])
+    .execute();
+}

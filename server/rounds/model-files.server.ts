@@ -1,0 +1,49 @@
+/**
+ * Where checkpoint files live on the server: TANDEM_DATA_DIR/models/<key>/ for registered
+ * models, TANDEM_DATA_DIR/staging/job-<id>-<attempt>/ while a trainer uploads. A model is
+ * registered by renaming its staging folder into place, so a model folder is never half full.
+ */
+import { createWriteStream } from "node:fs";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { pipeline } from "node:stream/promises";
+import type { Readable } from "node:stream";
+import { JOB_OUTPUT_FILES, type JobOutputFile } from "../../trainer/contract/round.ts";
+import { AppError } from "../lib/app-error.ts";
+
+export const modelsDir = (dataDir: string) => path.join(dataDir, "models");
+export const modelDir = (dataDir: string, storageKey: string) => path.join(modelsDir(dataDir), storageKey);
+export const stagingDir = (dataDir: string, jobId: string, attempt: number) => path.join(dataDir, "staging", `job-${jobId}-${attempt}`);
+
+export function outputFileName(name: string): JobOutputFile {
+  if (!(JOB_OUTPUT_FILES as readonly string[]).includes(name)) {
+    throw new AppError("bad_request", `Unknown file ${JSON.stringify(name)}; a job uploads ${JOB_OUTPUT_FILES.join(", ")}.`);
+  }
+  return name as JobOutputFile;
+}
+
+/** Streams an upload to disk under a temporary name; the real name appears only when it is whole. */
+export async function writeUpload(dir: string, name: JobOutputFile, body: Readable): Promise<number> {
+  await fs.mkdir(dir, { recursive: true });
+  const target = path.join(dir, name);
+  const temporary = `${target}.part`;
+  await pipeline(body, createWriteStream(temporary));
+  await fs.rename(temporary, target);
+  return (await fs.stat(target)).size;
+}
+
+export async function readIfPresent(file: string): Promise<string | null> {
+  try {
+    return await fs.readFile(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw error;
+  }
+}
+
+export async function removeDir(dir: string): Promise<void> {
+  await fs.rm(dir, { recursive: true, force: true });
+}
+
+/** The files of a registered model that may be downloaded (the optimizer state stays behind). */
+export const MODEL_FILES = ["model.safetensors", "manifest.json", "tokenizer.json"] as const;

@@ -1,0 +1,234 @@
+/**
+ * Rounds: a researcher's launch becomes a row with its steps (e.g. sft → dpo → sample) and a
+ * frozen data snapshot; each step becomes one job, created when the step before it finished,
+ * because it needs that step's model. See docs/decisions/0010-rounds-and-jobs.md.
+ */
+import { createHash } from "node:crypto";
+import { sql, type Transaction } from "kysely";
+import type { Db } from "../db/database.server.ts";
+import type { Database, JobKind, RoundState } from "../db/schema.ts";
+import { AppError } from "../lib/app-error.ts";
+import { recordAudit } from "../auth/audit.server.ts";
+import type { Project } from "../labeling/projects.server.ts";
+import { ROUND_PATHS, roundSpecSchema, type RoundSpec } from "../../trainer/contract/round.ts";
+
+type DbOrTrx = Db | Transaction<Database>;
+
+/** Which submissions a round trains on: the filters, the cut-off time, and the ids themselves. */
+export type DataSnapshot = {
+  until: string;
+  since: string | null;
+  labeler: string | null;
+  /** Submissions per task type. */
+  counts: Record<"demonstrate" | "rank" | "review" | "compare", number>;
+  /** The submission ids as inclusive ranges [first, last]: exact and small. */
+  ranges: Array<[number, number]>;
+  /** sha256 of the ids, comma-joined in ascending order. */
+  hash: string;
+};
+
+export function stepsOf(spec: RoundSpec): JobKind[] {
+  return [...ROUND_PATHS[spec.path], ...(spec.next.prompts > 0 ? (["sample"] as const) : [])];
+}
+
+export function idRanges(ids: number[]): Array<[number, number]> {
+  const ranges: Array<[number, number]> = [];
+  for (const id of ids) {
+    const last = ranges[ranges.length - 1];
+    if (last && id === last[1] + 1) last[1] = id;
+    else ranges.push([id, id]);
+  }
+  return ranges;
+}
+
+async function snapshotData(db: DbOrTrx, projectId: string, data: RoundSpec["data"], until: Date): Promise<DataSnapshot> {
+  let query = db
+    .selectFrom("submissions")
+    .innerJoin("tasks", "tasks.id", "submissions.task_id")
+    .select(["submissions.id", "tasks.type"])
+    .where("tasks.project_id", "=", projectId)
+    .where("submissions.created_at", "<", until)
+    .orderBy("submissions.id");
+  if (data.since) query = query.where("submissions.created_at", ">=", new Date(data.since));
+  if (data.labeler) query = query.where("submissions.user_id", "=", data.labeler);
+  const rows = await query.execute();
+  const counts = { demonstrate: 0, rank: 0, review: 0, compare: 0 };
+  for (const row of rows) counts[row.type]++;
+  const ids = rows.map((r) => Number(r.id));
+  return {
+    until: until.toISOString(),
+    since: data.since ?? null,
+    labeler: data.labeler ?? null,
+    counts,
+    ranges: idRanges(ids),
+    hash: createHash("sha256").update(ids.join(",")).digest("hex"),
+  };
+}
+
+/** The export URL a job pulls its data from: the researcher's own download, with the snapshot's filters. */
+function exportUrl(projectId: string, dataset: "sft" | "preferences", snapshot: DataSnapshot): string {
+  const query = new URLSearchParams({ until: snapshot.until });
+  if (snapshot.since) query.set("since", snapshot.since);
+  if (snapshot.labeler) query.set("labeler", snapshot.labeler);
+  return `/api/v1/projects/${projectId}/exports/${dataset}.jsonl?${query.toString()}`;
+}
+
+export async function launchRound(db: Db, actorId: string, project: Project, input: unknown, leaseSeconds: number) {
+  const parsed = roundSpecSchema.safeParse(input);
+  if (!parsed.success) throw AppError.fromZod(parsed.error, "The round is not valid; nothing was launched.");
+  const spec = parsed.data;
+  const steps = stepsOf(spec);
+  return db.transaction().execute(async (trx) => {
+    if ("modelId" in spec.base) {
+      const base = await trx.selectFrom("models").select(["id", "kind"]).where("id", "=", spec.base.modelId).executeTakeFirst();
+      if (!base) throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "base.modelId", message: "no such model" }]);
+      if (base.kind === "reward") throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "base.modelId", message: "a reward model cannot be a policy" }]);
+    }
+    const { now } = await sql<{ now: Date }>`select now() as now`.execute(trx).then((r) => r.rows[0]!);
+    const snapshot = await snapshotData(trx, project.id, spec.data, now);
+    const needs = dataNeeds(steps, snapshot);
+    if (needs) throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [needs]);
+    const round = await trx
+      .insertInto("rounds")
+      .values({ project_id: project.id, name: spec.name, spec: JSON.stringify(spec), steps: JSON.stringify(steps), data_snapshot: JSON.stringify(snapshot), created_by: actorId })
+      .returning(["id"])
+      .executeTakeFirstOrThrow();
+    await insertJob(trx, { id: round.id, project_id: project.id, spec, data_snapshot: snapshot, steps }, 0, leaseSeconds);
+    await recordAudit(trx, { actorUserId: actorId, action: "round.launch", target: `round:${round.id}`, details: { project: project.id, path: spec.path, hash: snapshot.hash } });
+    return { id: round.id, steps, dataSnapshot: snapshot };
+  });
+}
+
+/** A step that would train on nothing is refused at launch, naming what is missing. */
+function dataNeeds(steps: JobKind[], snapshot: DataSnapshot): { path: string; message: string } | null {
+  const { demonstrate, rank, review, compare } = snapshot.counts;
+  if (steps.includes("sft") && demonstrate + review === 0) return { path: "data", message: "SFT needs demonstrations or reviewed answers, and the selection has none" };
+  if ((steps.includes("dpo") || steps.includes("reward")) && rank + compare + review === 0) {
+    return { path: "data", message: "DPO and reward models need rankings or comparisons, and the selection has none" };
+  }
+  return null;
+}
+
+type RoundForJobs = { id: string; project_id: string; spec: RoundSpec; data_snapshot: DataSnapshot; steps: JobKind[] };
+
+/**
+ * Creates the job for step `index`: its model is the round's latest policy (or the base),
+ * PPO also gets the round's reward model; sampling gets the next prompts without round tasks.
+ */
+export async function insertJob(trx: Transaction<Database>, round: RoundForJobs, index: number, leaseSeconds: number): Promise<string> {
+  const kind = round.steps[index]!;
+  const spec = round.spec;
+  const made = await trx.selectFrom("models").select(["id", "kind"]).where("round_id", "=", round.id).orderBy("id").execute();
+  const latest = (kinds: string[]) => made.filter((m) => kinds.includes(m.kind)).at(-1)?.id;
+  const policyId = latest(["sft", "policy"]) ?? ("modelId" in spec.base ? spec.base.modelId : undefined);
+  const model = policyId ? { modelId: policyId } : spec.base;
+  const job: Record<string, unknown> = { schemaVersion: 1, kind, model, leaseSeconds };
+  if (kind === "sft") Object.assign(job, { dataUrl: exportUrl(round.project_id, "sft", round.data_snapshot), train: spec.sft });
+  if (kind === "dpo") Object.assign(job, { dataUrl: exportUrl(round.project_id, "preferences", round.data_snapshot), train: spec.dpo });
+  if (kind === "reward") Object.assign(job, { dataUrl: exportUrl(round.project_id, "preferences", round.data_snapshot), train: spec.reward });
+  if (kind === "ppo") {
+    const rewardId = latest(["reward"]);
+    if (!rewardId) throw new AppError("conflict", "PPO needs the round's reward model, and there is none.");
+    Object.assign(job, { rewardModel: { modelId: rewardId }, train: spec.ppo, promptIds: await promptIdsFor(trx, round.project_id, "all", spec.ppo.rolloutBatchSize * 64) });
+  }
+  if (kind === "sample") {
+    const project = await trx.selectFrom("projects").select("settings").where("id", "=", round.project_id).executeTakeFirstOrThrow();
+    const k = Number((project.settings as { k?: number }).k ?? 4);
+    const { prompts, ...decoding } = spec.next;
+    Object.assign(job, { sampling: { ...decoding, n: k, batchSize: 8 }, promptIds: await promptIdsFor(trx, round.project_id, "unsampled", prompts) });
+  }
+  const row = await trx.insertInto("jobs").values({ round_id: round.id, step_index: index, kind, spec: JSON.stringify(job) }).returning("id").executeTakeFirstOrThrow();
+  await trx.updateTable("rounds").set({ current_step: index, updated_at: new Date() }).where("id", "=", round.id).execute();
+  return row.id;
+}
+
+/**
+ * Prompts a job draws from, oldest first: for sampling, the active prompts no round has sampled
+ * yet (so each round brings new work); for PPO rollouts, any active prompt.
+ */
+async function promptIdsFor(trx: Transaction<Database>, projectId: string, which: "all" | "unsampled", limit: number): Promise<string[]> {
+  let query = trx
+    .selectFrom("prompts")
+    .select("prompts.id")
+    .where("prompts.project_id", "=", projectId)
+    .where("prompts.status", "=", "active")
+    .where("prompts.kind", "=", "prompt")
+    .orderBy("prompts.id")
+    .limit(limit);
+  if (which === "unsampled") {
+    query = query.where(({ not, exists, selectFrom }) =>
+      not(exists(selectFrom("tasks").select("tasks.id").whereRef("tasks.prompt_id", "=", "prompts.id").where("tasks.round_id", "is not", null))),
+    );
+  }
+  return (await query.execute()).map((r) => r.id);
+}
+
+export async function loadRound(db: DbOrTrx, roundId: string) {
+  if (!/^\d{1,18}$/.test(roundId)) throw new AppError("not_found", "No such round.");
+  const round = await db.selectFrom("rounds").selectAll().where("id", "=", roundId).executeTakeFirst();
+  if (!round) throw new AppError("not_found", "No such round.");
+  return { ...round, spec: roundSpecSchema.parse(round.spec), data_snapshot: round.data_snapshot as DataSnapshot };
+}
+
+export async function roundDetail(db: Db, roundId: string) {
+  const round = await loadRound(db, roundId);
+  const jobs = await db
+    .selectFrom("jobs")
+    .select(["id", "step_index", "kind", "state", "attempts", "worker", "error", "created_at", "finished_at"])
+    .where("round_id", "=", roundId)
+    .orderBy("id")
+    .execute();
+  const models = await db.selectFrom("models").select(["id", "name", "kind", "parent_id", "metrics", "created_at"]).where("round_id", "=", roundId).orderBy("id").execute();
+  return { ...round, jobs, models };
+}
+
+export function listRounds(db: Db, projectId: string) {
+  return db
+    .selectFrom("rounds")
+    .select(["id", "name", "state", "steps", "current_step", "error", "created_at", "finished_at"])
+    .where("project_id", "=", projectId)
+    .orderBy("id", "desc")
+    .execute();
+}
+
+/** Metric and progress events of a round, in order; `after` pages on from an event id. */
+export function roundEvents(db: Db, roundId: string, after = "0", limit = 5000) {
+  return db
+    .selectFrom("job_events")
+    .innerJoin("jobs", "jobs.id", "job_events.job_id")
+    .select(["job_events.id", "job_events.job_id", "jobs.kind", "jobs.step_index", "job_events.attempt", "job_events.type", "job_events.payload", "job_events.created_at"])
+    .where("job_events.round_id", "=", roundId)
+    .where("job_events.id", ">", after)
+    .orderBy("job_events.id")
+    .limit(limit)
+    .execute();
+}
+
+const FINISHED: RoundState[] = ["done", "failed", "cancelled"];
+
+/** Cancels a round: its open jobs stop at their next heartbeat and can no longer register anything. */
+export async function cancelRound(db: Db, actorId: string, roundId: string) {
+  return db.transaction().execute(async (trx) => {
+    const round = await trx.selectFrom("rounds").select(["id", "state"]).where("id", "=", roundId).forUpdate().executeTakeFirst();
+    if (!round) throw new AppError("not_found", "No such round.");
+    if (FINISHED.includes(round.state)) throw new AppError("conflict", `The round is already ${round.state}.`);
+    await trx.updateTable("jobs").set({ state: "cancelled", finished_at: new Date(), updated_at: new Date() }).where("round_id", "=", roundId).where("state", "in", ["queued", "running"]).execute();
+    await trx.updateTable("rounds").set({ state: "cancelled", finished_at: new Date(), updated_at: new Date() }).where("id", "=", roundId).execute();
+    await recordAudit(trx, { actorUserId: actorId, action: "round.cancel", target: `round:${roundId}` });
+    return { state: "cancelled" as const };
+  });
+}
+
+/** Retries a failed or cancelled round from the step that did not finish. */
+export async function retryRound(db: Db, actorId: string, roundId: string, leaseSeconds: number) {
+  return db.transaction().execute(async (trx) => {
+    const locked = await trx.selectFrom("rounds").select("id").where("id", "=", roundId).forUpdate().executeTakeFirst();
+    if (!locked) throw new AppError("not_found", "No such round.");
+    const round = await loadRound(trx, roundId);
+    if (round.state !== "failed" && round.state !== "cancelled") throw new AppError("conflict", `Only a failed or cancelled round can be retried; this one is ${round.state}.`);
+    await insertJob(trx, round, round.current_step, leaseSeconds);
+    await trx.updateTable("rounds").set({ state: "queued", error: null, finished_at: null, updated_at: new Date() }).where("id", "=", roundId).execute();
+    await recordAudit(trx, { actorUserId: actorId, action: "round.retry", target: `round:${roundId}`, details: { step: round.current_step } });
+    return { state: "queued" as const, step: round.current_step };
+  });
+}

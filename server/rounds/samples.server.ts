@@ -1,0 +1,102 @@
+/**
+ * Closing the loop: a sampling job's completions become ranking tasks for labelers. Each
+ * completion keeps its decoding parameters and seed; empty and near-duplicate completions of
+ * the same prompt are dropped (a ranking between two copies teaches nothing), and a prompt left
+ * with fewer than two completions gets no task.
+ */
+import type { Transaction } from "kysely";
+import { z } from "zod";
+import type { Database, JobsTable } from "../db/schema.ts";
+import type { Selectable } from "kysely";
+import { AppError } from "../lib/app-error.ts";
+import { exactJaccard, shingleSet } from "../labeling/import/minhash.ts";
+import { normalizeForHash } from "../labeling/import/normalize.ts";
+import { projectSettingsSchema } from "../labeling/project-settings.ts";
+
+const sampleLineSchema = z.looseObject({
+  line: z.number().int().positive(),
+  completion: z.string(),
+  tokens: z.number().int().nonnegative(),
+  finished: z.boolean(),
+  sampling: z.record(z.string(), z.unknown()),
+});
+
+export type SampleSummary = { prompts: number; completions: number; tasks: number; dropped: { empty: number; nearDuplicate: number }; meanTokens: number };
+
+type Sample = z.infer<typeof sampleLineSchema>;
+
+/** Keeps the completions worth ranking: non-empty and not a near copy of one kept before. */
+export function distinctCompletions(samples: Sample[], threshold: number): { kept: Sample[]; empty: number; nearDuplicate: number } {
+  const kept: Array<{ sample: Sample; shingles: Set<number>; normalized: string }> = [];
+  let empty = 0;
+  let nearDuplicate = 0;
+  for (const sample of samples) {
+    const normalized = normalizeForHash(sample.completion);
+    if (normalized === "") {
+      empty++;
+      continue;
+    }
+    const shingles = shingleSet(sample.completion);
+    if (kept.some((k) => k.normalized === normalized || exactJaccard(k.shingles, shingles) >= threshold)) {
+      nearDuplicate++;
+      continue;
+    }
+    kept.push({ sample, shingles, normalized });
+  }
+  return { kept: kept.map((k) => k.sample), empty, nearDuplicate };
+}
+
+export async function storeSamples(
+  trx: Transaction<Database>,
+  round: { id: string; project_id: string; name: string },
+  job: Selectable<JobsTable>,
+  modelId: string | null,
+  text: string,
+): Promise<SampleSummary> {
+  const promptIds = (job.spec as { promptIds?: string[] }).promptIds ?? [];
+  const byLine = new Map<number, Sample[]>();
+  const lines = text.split("\n").filter((l) => l.trim() !== "");
+  for (const [i, raw] of lines.entries()) {
+    let parsed;
+    try {
+      parsed = sampleLineSchema.safeParse(JSON.parse(raw));
+    } catch {
+      parsed = null;
+    }
+    if (!parsed?.success || parsed.data.line > promptIds.length) throw new AppError("validation_failed", `samples.jsonl line ${i + 1} is not a sample of this job's prompts.`);
+    byLine.set(parsed.data.line, [...(byLine.get(parsed.data.line) ?? []), parsed.data]);
+  }
+  const project = await trx.selectFrom("projects").select("settings").where("id", "=", round.project_id).executeTakeFirstOrThrow();
+  const settings = projectSettingsSchema.parse(project.settings);
+  const modelName = modelId ? `model-${modelId}` : round.name;
+  const summary: SampleSummary = { prompts: byLine.size, completions: 0, tasks: 0, dropped: { empty: 0, nearDuplicate: 0 }, meanTokens: 0 };
+  let tokens = 0;
+  let all = 0;
+  for (const [line, samples] of byLine) {
+    for (const s of samples) {
+      tokens += s.tokens;
+      all++;
+    }
+    const { kept, empty, nearDuplicate } = distinctCompletions(samples, settings.nearDuplicateThreshold);
+    summary.dropped.empty += empty;
+    summary.dropped.nearDuplicate += nearDuplicate;
+    if (kept.length < 2) continue;
+    const promptId = promptIds[line - 1]!;
+    const rows = await trx
+      .insertInto("completions")
+      .values(kept.map((s) => ({ prompt_id: promptId, model_name: modelName, model_id: modelId, text: s.completion, decoding: JSON.stringify({ ...s.sampling, tokens: s.tokens, finished: s.finished }) })))
+      .returning("id")
+      .execute();
+    summary.completions += rows.length;
+    await trx
+      .insertInto("tasks")
+      .values({
+        project_id: round.project_id, prompt_id: promptId, type: "rank", overlap_target: settings.overlap.rank,
+        completion_ids: JSON.stringify(rows.map((r) => r.id).slice(0, settings.k)), round_id: round.id,
+      })
+      .execute();
+    summary.tasks++;
+  }
+  summary.meanTokens = all > 0 ? tokens / all : 0;
+  return summary;
+}

@@ -1,0 +1,202 @@
+/**
+ * The loop through the API only: labelers rank and demonstrate, a researcher launches an
+ * SFT → DPO round, a real trainer service (a child process with a trainer token, talking
+ * HTTP) trains it, registers the models and samples the next batch, and new ranking tasks
+ * from the new policy reach a labeler. Also: refused specs, leases held by someone else,
+ * expiry and re-claim, cancel and retry.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { projectSettingsSchema } from "../../server/labeling/project-settings.ts";
+import { getProject } from "../../server/labeling/projects.server.ts";
+import { insertPrompts } from "../../server/labeling/prompts.server.ts";
+import { startTestServer, type HttpClient, type TestServer } from "../support/test-server.ts";
+
+const LEASE_SECONDS = 5;
+let server: TestServer;
+let dataDir = "";
+before(async () => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tandem-rounds-"));
+  server = await startTestServer({ TANDEM_DATA_DIR: dataDir, TANDEM_JOB_LEASE_SECONDS: String(LEASE_SECONDS) });
+});
+after(async () => {
+  await server.stop();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+const tiny = {
+  base: { init: { vocabSize: 300, blockSize: 128, nLayer: 1, nHead: 2, nEmbd: 16 }, seed: 1 },
+  sft: { steps: 3, batchSize: 2, optim: { lr: 1e-3, warmupSteps: 1, totalSteps: 3 } },
+  dpo: { steps: 2, batchSize: 2, optim: { lr: 1e-3, warmupSteps: 1, totalSteps: 2 } },
+  next: { prompts: 3, maxNewTokens: 6, temperature: 1, seed: 7 },
+};
+
+async function seededProject(researcher: HttpClient): Promise<string> {
+  const created = await researcher.json("POST", "/api/v1/projects", { name: "Loop", settings: projectSettingsSchema.parse({ k: 2, overlap: { rank: 1, demonstrate: 1 } }) });
+  const projectId = ((await created.json()) as { id: string }).id;
+  const project = await getProject(server.db, projectId);
+  const questions = ["What is 2 + 3?", "What is 7 - 4?", "What is 3 × 3?", "What is 10 / 2?", "What is 6 + 6?", "What is 9 - 1?"];
+  await server.db.transaction().execute((trx) =>
+    insertPrompts(
+      trx,
+      projectId,
+      project.settings,
+      questions.map((q, i) => ({
+        messages: [{ role: "user" as const, content: q }],
+        completions: i < 3 ? [{ text: `The answer is ${i + 5}.`, model: "seed" }, { text: "I do not know.", model: "seed" }] : [],
+        source: null, metadata: {}, contentHash: `loop-${projectId}-${i}`, minhash: "", status: "active" as const,
+      })),
+      null,
+    ),
+  );
+  return projectId;
+}
+
+async function labelEverything(labeler: HttpClient, projectId: string): Promise<number> {
+  let done = 0;
+  for (;;) {
+    const claim = (await (await labeler.json("POST", `/api/v1/projects/${projectId}/next-task`)).json()) as { assignmentId: string } | null;
+    if (!claim) return done;
+    const view = (await (await labeler.json("GET", `/api/v1/assignments/${claim.assignmentId}`)).json()) as { taskType: string; completions: Array<{ id: string; text: string }> };
+    const sorted = [...view.completions].sort((a, b) => Number(b.text.startsWith("The answer")) - Number(a.text.startsWith("The answer")));
+    const payload = view.taskType === "rank" ? { ranking: { tiers: sorted.map((c) => [c.id]) } } : { text: "The answer is 12." };
+    const response = await labeler.json("POST", `/api/v1/assignments/${claim.assignmentId}/submit`, { idempotencyKey: `loop-key-${claim.assignmentId}`, payload, timings: {} });
+    assert.equal(response.status, 200, await response.clone().text());
+    done++;
+  }
+}
+
+/** Runs `npm run trainer -- serve --exit-when-idle` as a separate process and waits for it. */
+function runTrainerService(token: string): Promise<{ code: number; output: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", "trainer/cli.ts", "serve", "--server", server.url, "--poll", "1", "--exit-when-idle", "--backend", "wasm"], {
+    env: { ...process.env, TANDEM_TRAINER_TOKEN: token },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (c: Buffer) => (output += c.toString()));
+  child.stderr.on("data", (c: Buffer) => (output += c.toString()));
+  const timer = setTimeout(() => child.kill("SIGKILL"), 240_000);
+  return new Promise((resolve) => child.on("close", (code) => (clearTimeout(timer), resolve({ code: code ?? 1, output }))));
+}
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+test("launch → train (SFT, DPO) → registered models → sampled ranking tasks, all over HTTP", { timeout: 300_000 }, async () => {
+  const researcher = (await server.newUser("researcher")).client;
+  const projectId = await seededProject(researcher);
+  const labeler = await server.newUser("labeler");
+  assert.equal(await labelEverything(labeler.client, projectId), 6);
+
+  // A spec that fails validation is refused with the field named, and nothing is launched.
+  const bad = await researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, { name: "bad", path: "sft-dpo", ...tiny, sft: { steps: -1 } });
+  assert.equal(bad.status, 422);
+  const problem = (await bad.json()) as { errors: Array<{ path: string }> };
+  assert.ok(problem.errors.some((e) => e.path === "sft.steps"), JSON.stringify(problem));
+  const scratchDpo = await researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, { name: "bad", path: "dpo", ...tiny });
+  assert.equal(scratchDpo.status, 422);
+  assert.ok(((await scratchDpo.json()) as { errors: Array<{ path: string }> }).errors.some((e) => e.path === "base"));
+  assert.equal((await server.db.selectFrom("rounds").select("id").where("project_id", "=", projectId).execute()).length, 0);
+
+  const launched = await researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, { name: "Round 1", path: "sft-dpo", ...tiny });
+  assert.equal(launched.status, 201, await launched.clone().text());
+  const round = (await launched.json()) as { id: string; steps: string[]; dataSnapshot: { counts: Record<string, number>; hash: string; ranges: number[][] } };
+  assert.deepEqual(round.steps, ["sft", "dpo", "sample"]);
+  assert.deepEqual(round.dataSnapshot.counts, { demonstrate: 3, rank: 3, review: 0, compare: 0 });
+  assert.match(round.dataSnapshot.hash, /^[0-9a-f]{64}$/);
+
+  // A trainer token is not a person: it cannot take labeling work.
+  const trainerA = await server.newToken("trainer");
+  const asTrainer = await server.client().json("POST", `/api/v1/projects/${projectId}/next-task`, undefined, bearer(trainerA));
+  assert.equal(asTrainer.status, 403);
+
+  // Trainer A claims the SFT job and goes silent; trainer B, not holding it, is refused everything.
+  const claimed = (await (await server.client().json("POST", "/api/v1/trainer/claim", { worker: "silent" }, bearer(trainerA))).json()) as { jobId: string; kind: string; dataUrl: string; attempt: number };
+  assert.equal(claimed.kind, "sft");
+  assert.equal(claimed.attempt, 1);
+  const trainerB = await server.newToken("trainer");
+  const other = server.client();
+  const upload = await other.request("PUT", `/api/v1/trainer/jobs/${claimed.jobId}/files/manifest.json`, { body: "{}", headers: { "content-type": "application/octet-stream", ...bearer(trainerB) } });
+  assert.equal(upload.status, 409);
+  assert.equal((await other.json("POST", `/api/v1/trainer/jobs/${claimed.jobId}/complete`, {}, bearer(trainerB))).status, 409);
+  assert.equal((await other.json("POST", `/api/v1/trainer/jobs/${claimed.jobId}/heartbeat`, undefined, bearer(trainerB))).status, 409);
+  assert.ok(!fs.existsSync(path.join(dataDir, "staging", `job-${claimed.jobId}-1`)), "a refused upload writes nothing");
+  // The dataset comes from the researcher's own export endpoint, with the snapshot's cut-off.
+  assert.match(claimed.dataUrl, new RegExp(`^/api/v1/projects/${projectId}/exports/sft\\.jsonl\\?until=`));
+  assert.equal((await other.get(claimed.dataUrl, bearer(trainerA))).status, 200);
+
+  // Once A's lease runs out, B's service re-claims the job (attempt 2) and runs the whole round.
+  await new Promise((resolve) => setTimeout(resolve, (LEASE_SECONDS + 0.5) * 1000));
+  const { code, output } = await runTrainerService(trainerB);
+  assert.equal(code, 0, output);
+
+  const detail = (await (await researcher.get(`/api/v1/rounds/${round.id}`)).json()) as {
+    state: string; error: string | null; jobs: Array<{ kind: string; state: string; attempts: number }>; models: Array<{ id: string; kind: string; parent_id: string | null }>;
+    report: { samples: { prompts: number; tasks: number; completions: number } };
+  };
+  assert.equal(detail.state, "done", `${detail.error}\n${output}`);
+  assert.deepEqual(detail.jobs.map((j) => [j.kind, j.state]), [["sft", "done"], ["dpo", "done"], ["sample", "done"]]);
+  assert.equal(detail.jobs[0]!.attempts, 2, "the abandoned SFT job was re-claimed after its lease expired");
+  const [sftModel, policy] = detail.models;
+  assert.equal(sftModel?.kind, "sft");
+  assert.equal(policy?.kind, "policy");
+  assert.equal(policy?.parent_id, sftModel?.id, "the DPO policy descends from the SFT model");
+
+  // Metrics were streamed and stored with TRL's names.
+  const events = (await (await researcher.get(`/api/v1/rounds/${round.id}/events`)).json()) as Array<{ kind: string; type: string; payload: Record<string, number> }>;
+  const sftLoss = events.filter((e) => e.kind === "sft" && e.type === "metrics").map((e) => e.payload["loss"]);
+  assert.equal(sftLoss.length, 3);
+  assert.ok(sftLoss.every((l) => Number.isFinite(l)));
+  const dpoFirst = events.find((e) => e.kind === "dpo" && e.type === "metrics");
+  assert.ok(Math.abs(Number(dpoFirst?.payload["loss"]) - Math.LN2) < 1e-3, "DPO starts at ln 2 from its reference");
+  assert.ok("rewards/accuracies" in (dpoFirst?.payload ?? {}));
+
+  // The registered policy downloads as Hugging Face–named safetensors with its manifest.
+  const manifest = (await (await researcher.get(`/api/v1/models/${policy!.id}/files/manifest.json`)).json()) as { modelConfig: { nEmbd: number } };
+  assert.equal(manifest.modelConfig.nEmbd, 16);
+  const weights = Buffer.from(await (await researcher.get(`/api/v1/models/${policy!.id}/files/model.safetensors`)).arrayBuffer());
+  assert.match(weights.subarray(8, 8 + Number(weights.readBigUInt64LE(0))).toString(), /"transformer\.wte\.weight"|"wte\.weight"/);
+
+  // The loop closes: ranking tasks of the new policy's completions, with decoding and seed kept.
+  const tasks = await server.db.selectFrom("tasks").select(["id", "completion_ids", "prompt_id"]).where("round_id", "=", round.id).execute();
+  assert.equal(tasks.length, detail.report.samples.tasks);
+  assert.ok(tasks.length >= 1, JSON.stringify(detail.report));
+  const completions = await server.db.selectFrom("completions").select(["model_id", "decoding"]).where("id", "in", tasks.flatMap((t) => t.completion_ids)).execute();
+  assert.ok(completions.every((c) => c.model_id === policy!.id && typeof c.decoding?.["seed"] === "number" && c.decoding["temperature"] === 1));
+  const newWork = (await (await labeler.client.json("POST", `/api/v1/projects/${projectId}/next-task`)).json()) as { assignmentId: string } | null;
+  assert.ok(newWork, "the labeler has new ranking work from the round");
+});
+
+test("cancel stops a queued round and registers nothing; retry queues its step again", async () => {
+  const researcher = (await server.newUser("researcher")).client;
+  const projectId = await seededProject(researcher);
+  await labelEverything((await server.newUser("labeler")).client, projectId);
+  const launched = (await (await researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, { name: "To cancel", path: "sft", ...tiny })).json()) as { id: string };
+  const trainer = await server.newToken("trainer");
+  const client = server.client();
+  const job = (await (await client.json("POST", "/api/v1/trainer/claim", { worker: "w" }, bearer(trainer))).json()) as { jobId: string };
+
+  const cancel = await researcher.json("POST", `/api/v1/rounds/${launched.id}/cancel`);
+  assert.equal(cancel.status, 200);
+  assert.deepEqual(await (await client.json("POST", `/api/v1/trainer/jobs/${job.jobId}/heartbeat`, undefined, bearer(trainer))).json(), { state: "cancelled" });
+  const late = await client.json("POST", `/api/v1/trainer/jobs/${job.jobId}/complete`, {}, bearer(trainer));
+  assert.equal(late.status, 409);
+  assert.equal((await server.db.selectFrom("models").select("id").where("round_id", "=", launched.id).execute()).length, 0);
+  assert.equal((await researcher.json("POST", `/api/v1/rounds/${launched.id}/cancel`)).status, 409, "already cancelled");
+
+  const retry = await researcher.json("POST", `/api/v1/rounds/${launched.id}/retry`);
+  assert.deepEqual(await retry.json(), { state: "queued", step: 0 });
+  const again = (await (await client.json("POST", "/api/v1/trainer/claim", { worker: "w" }, bearer(trainer))).json()) as { jobId: string; roundId: string; kind: string };
+  assert.equal(again.roundId, launched.id);
+  assert.equal(again.kind, "sft");
+  assert.notEqual(again.jobId, job.jobId);
+  // A failure names the step and reaches the round.
+  const failed = await client.json("POST", `/api/v1/trainer/jobs/${again.jobId}/fail`, { message: "non-finite SFT loss NaN at step 2", step: 2 }, bearer(trainer));
+  assert.equal(failed.status, 200);
+  const round = (await (await researcher.get(`/api/v1/rounds/${launched.id}`)).json()) as { state: string; error: string };
+  assert.equal(round.state, "failed");
+  assert.match(round.error, /step 1 \(sft\) failed at training step 2: non-finite SFT loss/);
+});

@@ -1,0 +1,113 @@
+// Rounds and remote jobs: what a researcher launches, what the server hands a trainer service,
+// and what the trainer reports back. Zod only, so the web app can import it.
+import { z } from "zod";
+import { gptConfigInputSchema } from "./gpt-config.ts";
+import { sftConfigSchema } from "./sft-config.ts";
+import { rewardConfigSchema } from "./reward-config.ts";
+import { dpoConfigSchema } from "./dpo-config.ts";
+import { ppoConfigSchema } from "./ppo-config.ts";
+import { samplingSchema } from "./job.ts";
+
+/** The training paths a round can take; each ends with sampling the next batch for labelers. */
+export const ROUND_PATHS = {
+  "sft-dpo": ["sft", "dpo"],
+  "sft-reward-ppo": ["sft", "reward", "ppo"],
+  sft: ["sft"],
+  dpo: ["dpo"],
+  "reward-ppo": ["reward", "ppo"],
+} as const;
+export type RoundPath = keyof typeof ROUND_PATHS;
+export type TrainStepKind = "sft" | "reward" | "dpo" | "ppo";
+
+const id = z.string().regex(/^\d{1,18}$/, "must be a numeric id");
+
+/** A fresh model needs a tokenizer: the trainer fits one to the round's own text. */
+export const freshModelSchema = z.strictObject({
+  init: gptConfigInputSchema,
+  /** Byte-level BPE vocabulary trained on the round's data (≥ 256 bytes + special tokens). */
+  vocabSize: z.number().int().min(300).max(50257).default(512),
+  seed: z.number().int().nonnegative().default(0),
+});
+
+export const roundSpecSchema = z
+  .strictObject({
+    name: z.string().trim().min(1, "Name the round.").max(120),
+    path: z.enum(Object.keys(ROUND_PATHS) as [RoundPath, ...RoundPath[]]),
+    /** The starting policy: a registered model, or a new one trained from scratch on this data. */
+    base: z.union([z.strictObject({ modelId: id }), freshModelSchema]),
+    /** Which labels to train on (submissions of this project, frozen at launch). */
+    data: z
+      .strictObject({
+        labeler: id.optional(),
+        since: z.iso.datetime({ offset: true }).optional(),
+      })
+      .default({}),
+    sft: sftConfigSchema.default(sftConfigSchema.parse({})),
+    reward: rewardConfigSchema.default(rewardConfigSchema.parse({})),
+    dpo: dpoConfigSchema.default(dpoConfigSchema.parse({})),
+    ppo: ppoConfigSchema.default(ppoConfigSchema.parse({})),
+    /** Sampling the next batch: how many prompts get K fresh completions each. 0 = no sampling. */
+    next: z
+      .strictObject({
+        prompts: z.number().int().min(0).max(10_000).default(16),
+        maxNewTokens: samplingSchema.shape.maxNewTokens,
+        temperature: samplingSchema.shape.temperature,
+        topP: samplingSchema.shape.topP,
+        topK: samplingSchema.shape.topK,
+        seed: samplingSchema.shape.seed,
+      })
+      .default({ prompts: 16, maxNewTokens: 64, temperature: 0.9, topP: 1, topK: 0, seed: 0 }),
+  })
+  .refine((r) => !("init" in r.base) || ROUND_PATHS[r.path][0] === "sft", {
+    message: "a model trained from scratch must start with SFT (choose an sft path or a registered base model)",
+    path: ["base"],
+  });
+
+export type RoundSpec = z.output<typeof roundSpecSchema>;
+export type RoundSpecInput = z.input<typeof roundSpecSchema>;
+
+/** Where a job's model comes from: a registered model's files, or a fresh init (with its tokenizer). */
+const jobModelSchema = z.union([z.strictObject({ modelId: id }), freshModelSchema]);
+
+/** One job as the server hands it to a trainer service. URLs are paths on the server. */
+export const remoteJobSchema = z.strictObject({
+  schemaVersion: z.literal(1),
+  jobId: id,
+  roundId: id,
+  attempt: z.number().int().positive(),
+  kind: z.enum(["sft", "reward", "dpo", "ppo", "sample"]),
+  model: jobModelSchema,
+  /** PPO's reward model (also the value model's start). */
+  rewardModel: z.strictObject({ modelId: id }).optional(),
+  /** The dataset, streamed from the same export endpoint a researcher downloads from. */
+  dataUrl: z.string().startsWith("/api/v1/").optional(),
+  /** Prompt records ({"prompt": …}) for PPO rollouts and sampling, in a fixed order. */
+  promptsUrl: z.string().startsWith("/api/v1/").optional(),
+  train: z.record(z.string(), z.unknown()).optional(),
+  sampling: samplingSchema.optional(),
+  /** Lease length; heartbeats come at a third of it. */
+  leaseSeconds: z.number().int().positive(),
+});
+export type RemoteJob = z.output<typeof remoteJobSchema>;
+
+/** Events the trainer streams: the CLI's JSON lines (metrics use TRL's names). */
+export const jobEventSchema = z.looseObject({
+  type: z.string().min(1).max(40),
+  time: z.string().optional(),
+});
+export const jobEventsBodySchema = z.strictObject({ events: z.array(jobEventSchema).min(1).max(500) });
+
+/** The files a finished job uploads before it reports completion. */
+export const JOB_OUTPUT_FILES = ["model.safetensors", "manifest.json", "tokenizer.json", "samples.jsonl"] as const;
+export type JobOutputFile = (typeof JOB_OUTPUT_FILES)[number];
+
+export const jobCompleteSchema = z.strictObject({
+  /** Final metrics of the step (last logged values), kept with the registered model. */
+  metrics: z.record(z.string(), z.number()).default({}),
+});
+
+export const jobFailSchema = z.strictObject({
+  message: z.string().min(1).max(4000),
+  /** The step where training stopped, when known (a NaN loss names it). */
+  step: z.number().int().nonnegative().optional(),
+});

@@ -1,0 +1,199 @@
+// Runs one job claimed from the server, top to bottom:
+//   1. fetch its inputs (model files, the dataset export, prompts) into a work folder;
+//   2. fit a tokenizer first when the model is new;
+//   3. run the trainer CLI on a local job spec in a child process, forwarding its JSON lines as
+//      events and sending heartbeats meanwhile (training loops are synchronous, so the child
+//      keeps them from starving the lease; cancelling is a kill);
+//   4. upload the output files and report completion, or report the failure with its reason.
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { type RemoteJob } from "../contract/round.ts";
+import { type JobSpecInput } from "../contract/job.ts";
+import { ServerError, type ServerApi } from "./server-api.ts";
+
+const CLI = resolve(import.meta.dirname, "../cli.ts");
+
+export type JobOutcome = "done" | "failed" | "cancelled" | "lost";
+
+type Log = (message: string, fields?: Record<string, unknown>) => void;
+
+export async function runRemoteJob(api: ServerApi, job: RemoteJob, options: { workRoot: string; log: Log; backend?: string }): Promise<JobOutcome> {
+  const work = join(options.workRoot, `job-${job.jobId}-${job.attempt}`);
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  const out = join(work, "out");
+  const events = createEventForwarder(api, job.jobId);
+  let child: ChildProcess | null = null;
+  let stopped: JobOutcome | null = null;
+  // Heartbeats from the first moment: fetching a large model can take longer than a lease.
+  const beat = setInterval(() => {
+    api.heartbeat(job.jobId).then(
+      (state) => {
+        if (state === "cancelled") stop("cancelled");
+      },
+      (error: unknown) => {
+        if (error instanceof ServerError && error.status === 409) stop("lost");
+        else options.log("heartbeat failed; retrying", { jobId: job.jobId, error: String(error) });
+      },
+    );
+  }, (job.leaseSeconds * 1000) / 3);
+  const stop = (why: JobOutcome) => {
+    stopped ??= why;
+    child?.kill("SIGTERM");
+  };
+
+  try {
+    // 1. inputs
+    const spec = await materialize(api, job, work, out, options.backend);
+    if (stopped) return stopped;
+    // 2. a new model gets a tokenizer fitted to the job's own text first
+    if ("init" in job.model) {
+      const corpus = join(work, "corpus.txt");
+      writeFileSync(corpus, textOf(readFileSync(join(work, "data.jsonl"), "utf8")));
+      // Explicit dimensions name their vocabulary; a preset takes the round's vocabSize.
+      const vocabSize = "vocabSize" in job.model.init && job.model.init.vocabSize ? job.model.init.vocabSize : job.model.vocabSize;
+      const tokenizerJob = { schemaVersion: 1, kind: "train-tokenizer", corpus: [corpus], vocabSize, out: join(work, "tokenizer") };
+      const fitted = await runCli(tokenizerJob, join(work, "tokenizer-job.json"), events.push, (c) => (child = c));
+      if (stopped) return stopped;
+      if (fitted.code !== 0) return await failWith(api, job, fitted.failure ?? "fitting the tokenizer failed", events);
+      // A small corpus runs out of merges before the asked-for size: the model follows the tokenizer.
+      const fittedSize = fitted.done?.["vocabSize"];
+      if ("vocabSize" in job.model.init && typeof fittedSize === "number") (spec as { model: { init: { vocabSize: number } } }).model.init.vocabSize = fittedSize;
+    }
+    // 3. the job itself
+    const result = await runCli(spec, join(work, "job.json"), events.push, (c) => (child = c));
+    await events.flush();
+    if (stopped) return stopped;
+    if (result.code !== 0) return await failWith(api, job, result.failure ?? `the trainer exited with code ${result.code}`, events, result.lastCheckpoint);
+    // 4. outputs, then completion (the server registers the model only now)
+    const files = job.kind === "sample" ? ["samples.jsonl"] : ["model.safetensors", "manifest.json", "tokenizer.json"];
+    for (const name of files) await api.upload(job.jobId, name, join(out, name));
+    await api.complete(job.jobId, result.lastMetrics);
+    return "done";
+  } catch (error) {
+    if (stopped) return stopped;
+    if (error instanceof ServerError && error.status === 409) return "lost";
+    await events.flush().catch(() => undefined);
+    return failWith(api, job, error instanceof Error ? error.message : String(error), events);
+  } finally {
+    clearInterval(beat);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function failWith(api: ServerApi, job: RemoteJob, message: string, events: EventForwarder, lastCheckpoint?: number): Promise<JobOutcome> {
+  await events.flush().catch(() => undefined);
+  const step = /step (\d+)/.exec(message)?.[1];
+  const checkpoint = lastCheckpoint !== undefined ? `Last good checkpoint: step ${lastCheckpoint}.` : "No checkpoint was kept.";
+  await api.fail(job.jobId, `${message.replace(/\.?$/, ".")} ${checkpoint}`, step !== undefined ? Number(step) : undefined).catch(() => undefined);
+  return "failed";
+}
+
+/** Downloads what the job needs and writes the local job spec the CLI runs. */
+async function materialize(api: ServerApi, job: RemoteJob, work: string, out: string, backend = "auto"): Promise<JobSpecInput> {
+  const fetchModel = async (modelId: string, dir: string) => {
+    mkdirSync(dir, { recursive: true });
+    for (const name of ["model.safetensors", "manifest.json", "tokenizer.json"]) await api.download(`/api/v1/models/${modelId}/files/${name}`, join(dir, name));
+    return dir;
+  };
+  if (job.dataUrl) await api.download(job.dataUrl, join(work, "data.jsonl"));
+  if (job.promptsUrl) await api.download(job.promptsUrl, join(work, "prompts.jsonl"));
+  const policyDir = "modelId" in job.model ? await fetchModel(job.model.modelId, join(work, "model")) : null;
+  const tokenizer = policyDir ? join(policyDir, "tokenizer.json") : join(work, "tokenizer", "tokenizer.json");
+  const model =
+    "modelId" in job.model
+      ? { checkpoint: policyDir! }
+      : { init: job.model.init, seed: job.model.seed };
+  const common = { schemaVersion: 1 as const, out, backend: backend as "auto", tokenizer };
+  switch (job.kind) {
+    case "sft":
+    case "dpo":
+    case "reward":
+      return { ...common, kind: job.kind, data: join(work, "data.jsonl"), model, ...(job.train ? { train: job.train } : {}) } as JobSpecInput;
+    case "ppo": {
+      const rewardDir = await fetchModel(job.rewardModel!.modelId, join(work, "reward-model"));
+      return { ...common, kind: "ppo", prompts: join(work, "prompts.jsonl"), model: { checkpoint: policyDir! }, rewardModel: { checkpoint: rewardDir }, ...(job.train ? { train: job.train } : {}) } as JobSpecInput;
+    }
+    case "sample":
+      return { ...common, kind: "sample", prompts: join(work, "prompts.jsonl"), model: { checkpoint: policyDir! }, ...(job.sampling ? { sampling: job.sampling } : {}) };
+  }
+}
+
+/** Every string in a JSONL file (message contents, prompts, completions): the tokenizer's corpus. */
+export function textOf(jsonl: string): string {
+  const strings: string[] = [];
+  const walk = (value: unknown): void => {
+    if (typeof value === "string") strings.push(value);
+    else if (Array.isArray(value)) value.forEach(walk);
+    else if (value && typeof value === "object") for (const [key, v] of Object.entries(value)) if (key !== "role") walk(v);
+  };
+  for (const line of jsonl.split("\n")) if (line.trim()) walk(JSON.parse(line));
+  return strings.join("\n");
+}
+
+type CliResult = { code: number; failure: string | null; lastMetrics: Record<string, number>; lastCheckpoint?: number; done?: Record<string, unknown> };
+
+/** Runs `trainer/cli.ts <kind> --config <file>` and turns its stdout JSON lines into events. */
+function runCli(spec: object, configPath: string, onEvent: (event: Record<string, unknown>) => void, onSpawn: (child: ChildProcess) => void): Promise<CliResult> {
+  writeFileSync(configPath, JSON.stringify(spec));
+  const kind = (spec as { kind: string }).kind;
+  // The same Node and loader flags as this process (tsx), so the child runs TypeScript too.
+  const child = spawn(process.execPath, [...process.execArgv, CLI, kind, "--config", configPath], { stdio: ["ignore", "pipe", "pipe"] });
+  onSpawn(child);
+  const result: CliResult = { code: 1, failure: null, lastMetrics: {} };
+  let stderr = "";
+  child.stderr!.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  createInterface({ input: child.stdout! }).on("line", (line) => {
+    let event: Record<string, unknown>;
+    try {
+      event = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return; // not one of the CLI's JSON lines
+    }
+    if (event["type"] === "failed") result.failure = String(event["message"] ?? "failed");
+    if (event["type"] === "done") result.done = event;
+    if (event["type"] === "checkpoint" && typeof event["step"] === "number") result.lastCheckpoint = event["step"];
+    if (event["type"] === "metrics") {
+      result.lastMetrics = Object.fromEntries(Object.entries(event).filter((e): e is [string, number] => typeof e[1] === "number" && Number.isFinite(e[1])));
+    }
+    onEvent(event);
+  });
+  return new Promise((resolveRun) => {
+    child.on("close", (code) => {
+      result.code = code ?? 1;
+      if (result.code !== 0 && !result.failure) result.failure = stderr.trim().split("\n").slice(-5).join("\n") || `exit code ${result.code}`;
+      resolveRun(result);
+    });
+  });
+}
+
+type EventForwarder = { push: (event: Record<string, unknown>) => void; flush: () => Promise<void> };
+
+/** Batches events and posts them about once a second, in order, so a fast loop is not one request per step. */
+function createEventForwarder(api: ServerApi, jobId: string): EventForwarder {
+  const pending: Array<Record<string, unknown>> = [];
+  let sending: Promise<void> = Promise.resolve();
+  let timer: NodeJS.Timeout | null = null;
+  const flush = (): Promise<void> => {
+    if (timer) clearTimeout(timer);
+    timer = null;
+    const batch = pending.splice(0, pending.length);
+    if (batch.length > 0) {
+      sending = sending.then(async () => {
+        for (let i = 0; i < batch.length; i += 500) await api.events(jobId, batch.slice(i, i + 500)).catch(() => undefined);
+      });
+    }
+    return sending;
+  };
+  return {
+    push(event) {
+      pending.push(event);
+      timer ??= setTimeout(() => void flush(), 1000);
+    },
+    flush,
+  };
+}
+
+export const workRootDefault = (): string => resolve(existsSync(".tandem") ? ".tandem/trainer-work" : join(process.env.TMPDIR ?? "/tmp", "tandem-trainer"));

@@ -1,0 +1,67 @@
+// The trainer service's only link to Tandem: the server's HTTP API with a trainer token.
+// The trainer never touches the database (DESIGN.md); everything goes through these calls.
+import { createReadStream, createWriteStream, statSync } from "node:fs";
+import { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { remoteJobSchema, type RemoteJob } from "../contract/round.ts";
+
+export class ServerError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export type ServerApi = ReturnType<typeof createServerApi>;
+
+export function createServerApi(baseUrl: string, token: string) {
+  const base = baseUrl.replace(/\/$/, "");
+  const headers = { authorization: `Bearer ${token}` };
+
+  async function call(method: string, path: string, init: { json?: unknown; body?: BodyInit; headers?: Record<string, string>; duplex?: "half" } = {}): Promise<Response> {
+    const response = await fetch(base + path, {
+      method,
+      headers: { ...headers, ...(init.json !== undefined ? { "content-type": "application/json" } : {}), ...init.headers },
+      body: init.json !== undefined ? JSON.stringify(init.json) : init.body,
+      ...(init.duplex ? { duplex: init.duplex } : {}),
+    } as RequestInit);
+    if (!response.ok) {
+      const problem = (await response.json().catch(() => null)) as { detail?: string } | null;
+      throw new ServerError(response.status, `${method} ${path}: ${response.status} ${problem?.detail ?? response.statusText}`);
+    }
+    return response;
+  }
+
+  return {
+    async claim(worker: string): Promise<RemoteJob | null> {
+      const body = (await (await call("POST", "/api/v1/trainer/claim", { json: { worker } })).json()) as unknown;
+      return body === null ? null : remoteJobSchema.parse(body);
+    },
+    async heartbeat(jobId: string): Promise<"running" | "cancelled"> {
+      return ((await (await call("POST", `/api/v1/trainer/jobs/${jobId}/heartbeat`)).json()) as { state: "running" | "cancelled" }).state;
+    },
+    async events(jobId: string, events: Array<Record<string, unknown>>): Promise<void> {
+      await call("POST", `/api/v1/trainer/jobs/${jobId}/events`, { json: { events } });
+    },
+    /** Streams a server path (an export, a model file) to a local file. */
+    async download(path: string, file: string): Promise<void> {
+      const response = await call("GET", path);
+      await pipeline(Readable.fromWeb(response.body! as never), createWriteStream(file));
+    },
+    async upload(jobId: string, name: string, file: string): Promise<void> {
+      await call("PUT", `/api/v1/trainer/jobs/${jobId}/files/${name}`, {
+        body: Readable.toWeb(createReadStream(file)) as unknown as BodyInit,
+        headers: { "content-type": "application/octet-stream", "content-length": String(statSync(file).size) },
+        duplex: "half",
+      });
+    },
+    async complete(jobId: string, metrics: Record<string, number>): Promise<unknown> {
+      return (await call("POST", `/api/v1/trainer/jobs/${jobId}/complete`, { json: { metrics } })).json();
+    },
+    async fail(jobId: string, message: string, step?: number): Promise<void> {
+      await call("POST", `/api/v1/trainer/jobs/${jobId}/fail`, { json: { message: message.slice(0, 4000), ...(step !== undefined ? { step } : {}) } });
+    },
+  };
+}
