@@ -14,6 +14,7 @@ import { createDb, createPool, migrateToLatest } from "../db/database.server.ts"
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../db/embedded-postgres.server.ts";
 import { createTandemServer, type ServerDeps } from "../http/create-server.server.ts";
 import { createLogger } from "../lib/logger.server.ts";
+import { startEmbeddedTrainer } from "../rounds/embedded-trainer.server.ts";
 
 let config: Config;
 try {
@@ -31,6 +32,7 @@ const log = createLogger(config.LOG_LEVEL);
 let embedded: EmbeddedDatabase | undefined;
 let shuttingDown = false;
 let closeServer: (() => Promise<void>) | undefined;
+let stopTrainer: (() => Promise<void>) | undefined;
 const pendingCleanup: Array<() => Promise<void>> = [];
 
 async function shutdown(signal: string, code = 0): Promise<void> {
@@ -43,6 +45,8 @@ async function shutdown(signal: string, code = 0): Promise<void> {
     process.exit(1);
   }, 10_000).unref();
   try {
+    // The trainer first: a job it is uploading should not meet a closed port.
+    await stopTrainer?.();
     await closeServer?.();
     for (const step of pendingCleanup.reverse()) await step();
     await embedded?.stop();
@@ -86,6 +90,9 @@ async function main(): Promise<void> {
   const address = server.httpServer.address();
   const port = typeof address === "object" && address ? address.port : config.PORT;
   const host = config.HOST === "0.0.0.0" || config.HOST === "::" ? "localhost" : config.HOST;
+  if (config.TANDEM_TRAINER === "embedded") {
+    stopTrainer = await startEmbeddedTrainer(db, log, `http://${host === "localhost" ? "127.0.0.1" : host}:${port}`);
+  }
 
   console.log(`\nTandem is running at http://${host}:${port}`);
   console.log(`Database: ${embedded ? `embedded PostgreSQL (data in ${config.TANDEM_DATA_DIR})` : "DATABASE_URL"}`);

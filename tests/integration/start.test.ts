@@ -40,6 +40,7 @@ const stop = (child: ChildProcess) =>
   });
 
 const postgresRunningOn = (dir: string) => spawnSync("pgrep", ["-f", `postgres -D ${dir}`]).status === 0;
+const trainerRunningFor = (url: string) => spawnSync("pgrep", ["-f", `trainer/cli.ts serve --server ${url.replace("localhost", "127.0.0.1")}`]).status === 0;
 
 test("start → login with the printed password → SIGTERM leaves no process → restart reuses data", async () => {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tandem-start-"));
@@ -53,8 +54,12 @@ test("start → login with the printed password → SIGTERM leaves no process �
     const login = await client.postForm("/login", { email: "admin@tandem.local", password });
     assert.equal(login.status, 302);
     assert.equal((await client.get("/admin/users")).status, 200);
+    // The embedded trainer service runs beside the server, and stops with it.
+    for (let i = 0; i < 50 && !trainerRunningFor(url); i++) await new Promise((r) => setTimeout(r, 200));
+    assert.ok(trainerRunningFor(url), "npm start runs one trainer service");
     assert.equal(await stop(first.child), 0);
     assert.equal(postgresRunningOn(path.join(dataDir, "pg")), false, "embedded postgres stopped");
+    assert.equal(trainerRunningFor(url), false, "the trainer service stopped");
 
     const second = start(dataDir);
     const url2 = await second.ready;

@@ -19,7 +19,8 @@ export type JobOutcome = "done" | "failed" | "cancelled" | "lost";
 
 type Log = (message: string, fields?: Record<string, unknown>) => void;
 
-export async function runRemoteJob(api: ServerApi, job: RemoteJob, options: { workRoot: string; log: Log; backend?: string }): Promise<JobOutcome> {
+/** `signal` stops the job (the service is shutting down): the child is killed, the lease left to expire. */
+export async function runRemoteJob(api: ServerApi, job: RemoteJob, options: { workRoot: string; log: Log; backend?: string; signal?: AbortSignal }): Promise<JobOutcome> {
   const work = join(options.workRoot, `job-${job.jobId}-${job.attempt}`);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
@@ -43,6 +44,7 @@ export async function runRemoteJob(api: ServerApi, job: RemoteJob, options: { wo
     stopped ??= why;
     child?.kill("SIGTERM");
   };
+  options.signal?.addEventListener("abort", () => stop("lost"), { once: true });
 
   try {
     // 1. inputs

@@ -22,9 +22,12 @@ export async function serve(options: ServeOptions): Promise<void> {
   const worker = `${hostname()}:${process.pid}`;
   const log = (message: string, fields: Record<string, unknown> = {}) =>
     process.stdout.write(JSON.stringify({ time: new Date().toISOString(), type: "service", message, ...fields }) + "\n");
+  // A signal stops the loop and the running job; its lease expires and another trainer resumes it.
+  const shutdown = new AbortController();
   let stopping = false;
   const stop = () => {
     stopping = true;
+    shutdown.abort();
   };
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
@@ -35,19 +38,29 @@ export async function serve(options: ServeOptions): Promise<void> {
       job = await api.claim(worker);
     } catch (error) {
       log("could not reach the server; retrying", { error: String(error) });
-      await sleep(options.pollSeconds * 1000);
+      await sleep(options.pollSeconds * 1000, shutdown.signal);
       continue;
     }
     if (!job) {
       if (options.exitWhenIdle) break;
-      await sleep(options.pollSeconds * 1000);
+      await sleep(options.pollSeconds * 1000, shutdown.signal);
       continue;
     }
     log("job claimed", { jobId: job.jobId, roundId: job.roundId, kind: job.kind, attempt: job.attempt });
-    const outcome = await runRemoteJob(api, job, { workRoot: options.workRoot ?? workRootDefault(), log, ...(options.backend ? { backend: options.backend } : {}) });
+    const outcome = await runRemoteJob(api, job, {
+      workRoot: options.workRoot ?? workRootDefault(),
+      log,
+      signal: shutdown.signal,
+      ...(options.backend ? { backend: options.backend } : {}),
+    });
     log("job finished", { jobId: job.jobId, outcome });
   }
   log("trainer service stopped");
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits, but wakes early when the service is asked to stop. */
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
+  });

@@ -1,0 +1,69 @@
+/**
+ * `npm start` runs one trainer service beside the server, as a child process that talks to
+ * the server over HTTP with its own trainer token, exactly as a trainer on another machine
+ * would (it never touches the database). Each start revokes the previous start's token and
+ * makes a new one; the secret goes to the child's environment only.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import type { Logger } from "pino";
+import type { Db } from "../db/database.server.ts";
+import { createApiToken } from "../auth/tokens.server.ts";
+
+const TOKEN_NAME = "embedded trainer (npm start)";
+const CLI = path.resolve(import.meta.dirname, "../../trainer/cli.ts");
+
+export async function startEmbeddedTrainer(db: Db, log: Logger, serverUrl: string): Promise<() => Promise<void>> {
+  const owner = await db.selectFrom("users").select("id").where("role", "=", "admin").where("active", "=", true).orderBy("id").executeTakeFirstOrThrow();
+  await db.updateTable("api_tokens").set({ revoked_at: new Date() }).where("name", "=", TOKEN_NAME).where("revoked_at", "is", null).execute();
+  const { secret } = await createApiToken(db, owner.id, { name: TOKEN_NAME, role: "trainer" });
+  const trainerLog = log.child({ name: "trainer" });
+  let child: ChildProcess | null = null;
+  let stopping = false;
+  let restarts = 0;
+
+  const launch = () => {
+    // The same Node and loader flags as the server (tsx), so the child runs TypeScript too.
+    child = spawn(process.execPath, [...process.execArgv, CLI, "serve", "--server", serverUrl], {
+      env: { ...process.env, TANDEM_TRAINER_TOKEN: secret },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      const event = safeJson(line);
+      // Service messages (job claimed/finished) at info; per-step metrics are in the round view.
+      if (event?.["type"] === "service") trainerLog.info(event, String(event["message"]));
+      else trainerLog.debug(event ?? { line }, "trainer output");
+    });
+    createInterface({ input: child.stderr! }).on("line", (line) => trainerLog.warn({ line }, "trainer stderr"));
+    child.once("exit", (code, signal) => {
+      child = null;
+      if (stopping) return;
+      // A crash must not end training for good; a crash loop must not spin either.
+      restarts++;
+      trainerLog.error({ code, signal, restarts }, "the trainer service exited; restarting");
+      if (restarts <= 5) setTimeout(launch, 2000 * restarts).unref();
+    });
+  };
+  launch();
+  log.info({ server: serverUrl }, "embedded trainer service started");
+
+  return async () => {
+    stopping = true;
+    const running = child as ChildProcess | null;
+    if (!running) return;
+    const exited = new Promise((resolve) => running.once("exit", resolve));
+    running.kill("SIGTERM");
+    const timer = setTimeout(() => running.kill("SIGKILL"), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+}
+
+function safeJson(line: string): Record<string, unknown> | null {
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+}
