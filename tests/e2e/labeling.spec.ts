@@ -1,5 +1,5 @@
-import { expect, test, type Browser, type Page } from "@playwright/test";
-import { app, expectAccessible, signIn } from "./support.ts";
+import { expect, test } from "@playwright/test";
+import { app, asLabeler, createUser, expectAccessible, signIn } from "./support.ts";
 
 const file = [
   JSON.stringify({ prompt: "What is 6 * 7?", completions: ["42", "48", "forty-two"], model: "tiny" }),
@@ -7,24 +7,6 @@ const file = [
   "this line is not json",
   JSON.stringify({ prompt: "Greet a new colleague warmly." }),
 ].join("\n");
-
-async function createUser(page: Page, name: string, email: string, role: string) {
-  await page.goto(app().url + "/admin/users");
-  const form = page.locator("form", { has: page.getByRole("button", { name: "Create user" }) });
-  await form.getByLabel("Name").fill(name);
-  await form.getByLabel("E-mail").fill(email);
-  await form.getByLabel("Role").selectOption(role);
-  await form.getByLabel(/Initial password/).fill("labeling-all-day");
-  await form.getByRole("button", { name: "Create user" }).click();
-  await expect(page.getByRole("status")).toContainText(`Created ${email}`);
-}
-
-async function asLabeler(browser: Browser, email: string) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await signIn(page, email, "labeling-all-day");
-  return { page, close: () => context.close() };
-}
 
 test("import with a report, rank with ties by keyboard, write a demonstration, export the implied pairs", async ({ page, browser }) => {
   const { email, password } = app();

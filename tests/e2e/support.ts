@@ -1,5 +1,5 @@
 import AxeBuilder from "@axe-core/playwright";
-import { expect, type Page } from "@playwright/test";
+import { expect, type Browser, type Page } from "@playwright/test";
 
 export function app(): { url: string; email: string; password: string } {
   return JSON.parse(process.env.TANDEM_E2E ?? "null") as { url: string; email: string; password: string };
@@ -18,4 +18,24 @@ export async function expectAccessible(page: Page): Promise<void> {
   const results = await new AxeBuilder({ page }).analyze();
   const bad = results.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
   expect(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.length} nodes)`)).toEqual([]);
+}
+
+/** Creates a user on the admin page (the page must belong to a signed-in admin). */
+export async function createUser(page: Page, name: string, email: string, role: string): Promise<void> {
+  await page.goto(app().url + "/admin/users");
+  const form = page.locator("form", { has: page.getByRole("button", { name: "Create user" }) });
+  await form.getByLabel("Name").fill(name);
+  await form.getByLabel("E-mail").fill(email);
+  await form.getByLabel("Role").selectOption(role);
+  await form.getByLabel(/Initial password/).fill("labeling-all-day");
+  await form.getByRole("button", { name: "Create user" }).click();
+  await expect(page.getByRole("status")).toContainText(`Created ${email}`);
+}
+
+/** A second browser context signed in as a user created by createUser. */
+export async function asLabeler(browser: Browser, email: string): Promise<{ page: Page; close: () => Promise<void> }> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await signIn(page, email, "labeling-all-day");
+  return { page, close: () => context.close() };
 }

@@ -1,0 +1,147 @@
+import { useState } from "react";
+import { data, Form, Link, redirect } from "react-router";
+import type { Route } from "./+types/project-rounds";
+import { AppError } from "../../server/lib/app-error.ts";
+import { getProject } from "../../server/labeling/projects.server.ts";
+import { launchRound, listRounds } from "../../server/rounds/rounds.server.ts";
+import { GPT_PRESETS } from "../../trainer/contract/gpt-config.ts";
+import { ROUND_PATHS, roundSpecSchema, type RoundPath } from "../../trainer/contract/round.ts";
+import { sftConfigSchema } from "../../trainer/contract/sft-config.ts";
+import { rewardConfigSchema } from "../../trainer/contract/reward-config.ts";
+import { dpoConfigSchema } from "../../trainer/contract/dpo-config.ts";
+import { ppoConfigSchema } from "../../trainer/contract/ppo-config.ts";
+import { Alert, Button, Card, Field, PageTitle, Select } from "../components/ui.tsx";
+import { ConfigFieldset } from "../components/config-fieldset.tsx";
+import { RoundStateBadge } from "../components/round-state-badge.tsx";
+import { requireUser } from "../lib/auth.server.ts";
+import { configFields, configFromForm, type ConfigField } from "../lib/config-fields.ts";
+import { or404 } from "../lib/not-found.server.ts";
+
+export const meta: Route.MetaFunction = ({ data }) => [{ title: `Training rounds · ${data?.project.name ?? "Project"} · Tandem` }];
+
+const pathLabels: Record<RoundPath, string> = {
+  "sft-dpo": "SFT → DPO",
+  "sft-reward-ppo": "SFT → reward model → PPO",
+  sft: "SFT only",
+  dpo: "DPO only",
+  "reward-ppo": "Reward model → PPO",
+};
+
+/** The hyperparameter sections, generated from the trainer's own config schemas. */
+function sections(): Record<"sft" | "reward" | "dpo" | "ppo" | "next", ConfigField[]> {
+  return {
+    sft: configFields(sftConfigSchema, "sft"),
+    reward: configFields(rewardConfigSchema, "reward"),
+    dpo: configFields(dpoConfigSchema, "dpo"),
+    ppo: configFields(ppoConfigSchema, "ppo"),
+    next: configFields(roundSpecSchema.shape.next, "next"),
+  };
+}
+
+export async function loader({ context, request, params }: Route.LoaderArgs) {
+  requireUser(context, request, "researcher");
+  const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
+  const models = await context.db.selectFrom("models").select(["id", "name", "kind"]).where("kind", "!=", "reward").orderBy("id", "desc").execute();
+  return { project, rounds: await listRounds(context.db, project.id), models, sections: sections(), presets: Object.keys(GPT_PRESETS).filter((p) => p !== "gpt2") };
+}
+
+export async function action({ context, request, params }: Route.ActionArgs) {
+  const user = requireUser(context, request, "researcher");
+  const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
+  const form = await request.formData();
+  const path = String(form.get("path") ?? "") as RoundPath;
+  const steps: readonly string[] = ROUND_PATHS[path] ?? [];
+  const all = sections();
+  // Only the sections this path uses: a value typed into a hidden section must not block the launch.
+  const used = [...steps, "next"].flatMap((s) => all[s as keyof typeof all] ?? []);
+  const base =
+    form.get("base") === "scratch"
+      ? { init: { preset: String(form.get("preset") ?? "nano") }, vocabSize: Number(form.get("vocabSize")) || String(form.get("vocabSize")), seed: 0 }
+      : { modelId: String(form.get("base") ?? "") };
+  const spec = { name: String(form.get("name") ?? ""), path, base, ...configFromForm(form, used) };
+  try {
+    const round = await launchRound(context.db, user.id, project, spec, context.config.TANDEM_JOB_LEASE_SECONDS);
+    return redirect(`/rounds/${round.id}`);
+  } catch (error) {
+    if (!(error instanceof AppError) || error.code !== "validation_failed") throw error;
+    const values = Object.fromEntries([...form.entries()].map(([k, v]) => [k, String(v)]));
+    return data({ error: error.message, fieldErrors: Object.fromEntries(error.fieldErrors.map((e) => [e.path, e.message])), values }, { status: 422 });
+  }
+}
+
+export default function ProjectRounds({ loaderData, actionData }: Route.ComponentProps) {
+  const { project, rounds, models, sections: fields, presets } = loaderData;
+  const values: Record<string, string> = actionData?.values ?? {};
+  const errors: Record<string, string> = actionData?.fieldErrors ?? {};
+  const [path, setPath] = useState<RoundPath>((values["path"] as RoundPath | undefined) ?? "sft-dpo");
+  const [base, setBase] = useState(values["base"] ?? (models[0]?.id ?? "scratch"));
+  const steps: readonly string[] = ROUND_PATHS[path];
+  return (
+    <>
+      <PageTitle lead={<Link className="underline" to={`/projects/${project.id}`}>{project.name}</Link>}>Training rounds</PageTitle>
+      <div className="grid gap-6 lg:grid-cols-[2fr_3fr]">
+        <Card title="Rounds">
+          {rounds.length === 0 ? (
+            <p>No rounds yet. Launch one: it trains on what labelers submitted so far and samples the next batch for them.</p>
+          ) : (
+            <ul className="divide-y divide-slate-200 dark:divide-slate-800" data-testid="round-list">
+              {rounds.map((r) => (
+                <li key={r.id} className="flex items-center gap-3 py-2">
+                  <Link className="font-medium underline" to={`/rounds/${r.id}`}>
+                    {r.name}
+                  </Link>
+                  <span className="text-sm text-slate-600 dark:text-slate-400">{r.steps.join(" → ")}</span>
+                  <span className="ml-auto">
+                    <RoundStateBadge state={r.state} />
+                  </span>
+                </li>
+              ))}
+            </ul>
+          )}
+        </Card>
+        <Card title="Launch a round">
+          {actionData?.error ? <Alert>{actionData.error}</Alert> : null}
+          <Form method="post" noValidate>
+            <Field label="Name" name="name" required defaultValue={values["name"] ?? `Round ${rounds.length + 1}`} error={errors["name"]} />
+            <Select label="Path" name="path" value={path} onChange={(e) => setPath(e.currentTarget.value as RoundPath)} error={errors["path"]}>
+              {(Object.keys(pathLabels) as RoundPath[]).map((p) => (
+                <option key={p} value={p}>
+                  {pathLabels[p]} → sample the next batch
+                </option>
+              ))}
+            </Select>
+            <Select label="Starting policy" name="base" value={base} onChange={(e) => setBase(e.currentTarget.value)} error={errors["base"] ?? errors["base.modelId"]}>
+              {models.map((m) => (
+                <option key={m.id} value={m.id}>
+                  #{m.id} {m.name} ({m.kind})
+                </option>
+              ))}
+              <option value="scratch">A new model, trained from scratch on this project's data</option>
+            </Select>
+            {base === "scratch" ? (
+              <div className="grid grid-cols-2 gap-3">
+                <Select label="Model size" name="preset" defaultValue={values["preset"] ?? "nano"}>
+                  {presets.map((p) => (
+                    <option key={p} value={p}>
+                      {p}
+                    </option>
+                  ))}
+                </Select>
+                <Field label="Tokenizer vocabulary" name="vocabSize" type="number" defaultValue={values["vocabSize"] ?? "512"} error={errors["base.vocabSize"]} />
+              </div>
+            ) : null}
+            {(["sft", "reward", "dpo", "ppo"] as const)
+              .filter((s) => steps.includes(s))
+              .map((s) => (
+                <ConfigFieldset key={s} legend={`${s.toUpperCase()} hyperparameters`} fields={fields[s]} values={values} errors={errors} />
+              ))}
+            <ConfigFieldset legend="Next batch: prompts to sample K completions for (0 = none)" fields={fields.next} values={values} errors={errors} open />
+            <Button type="submit" className="mt-2">
+              Launch round
+            </Button>
+          </Form>
+        </Card>
+      </div>
+    </>
+  );
+}

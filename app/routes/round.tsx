@@ -1,0 +1,220 @@
+import { useEffect, useMemo } from "react";
+import { data, Form, Link, useRevalidator } from "react-router";
+import type { Route } from "./+types/round";
+import { AppError } from "../../server/lib/app-error.ts";
+import { cancelRound, retryRound, roundDetail, roundEvents, type DataSnapshot } from "../../server/rounds/rounds.server.ts";
+import { publishRoundState } from "../../server/rounds/live-rounds.server.ts";
+import { Alert, Button, Card, PageTitle } from "../components/ui.tsx";
+import { MetricChart, type ChartSeries } from "../components/metric-chart.tsx";
+import { RoundStateBadge } from "../components/round-state-badge.tsx";
+import { requireUser } from "../lib/auth.server.ts";
+import { or404 } from "../lib/not-found.server.ts";
+import type { RoundEventPayload } from "../lib/socket-events.ts";
+import { useRoundLive } from "../lib/use-round-live.ts";
+
+export const meta: Route.MetaFunction = ({ data }) => [{ title: `${data?.round.name ?? "Round"} · Tandem` }];
+
+export async function loader({ context, request, params }: Route.LoaderArgs) {
+  requireUser(context, request, "researcher");
+  const round = await or404(roundDetail(context.db, params.roundId), "There is no such round.");
+  const project = await context.db.selectFrom("projects").select(["id", "name"]).where("id", "=", round.project_id).executeTakeFirstOrThrow();
+  return { round, project, events: (await roundEvents(context.db, round.id)) as RoundEventPayload[] };
+}
+
+export async function action({ context, request, params }: Route.ActionArgs) {
+  const user = requireUser(context, request, "researcher");
+  const intent = (await request.formData()).get("intent");
+  try {
+    if (intent === "cancel") await cancelRound(context.db, user.id, params.roundId);
+    else if (intent === "retry") await retryRound(context.db, user.id, params.roundId, context.config.TANDEM_JOB_LEASE_SECONDS);
+    else return data({ error: "Unknown action." }, { status: 400 });
+  } catch (error) {
+    if (error instanceof AppError && (error.code === "conflict" || error.code === "not_found")) return data({ error: error.message }, { status: error.status });
+    throw error;
+  }
+  void publishRoundState(context, params.roundId);
+  return { error: null };
+}
+
+/** Metrics shown as curves, grouped by what can share an axis. TRL's names. */
+const charts = [
+  { title: "Loss", testId: "chart-loss", keys: ["loss", "loss/policy_avg", "loss/value_avg"] },
+  { title: "Reward and accuracy", testId: "chart-reward", keys: ["rewards/accuracies", "rewards/margins", "accuracy", "margin", "objective/scores", "objective/rlhf_reward"] },
+  { title: "KL to the reference", testId: "chart-kl", keys: ["objective/kl", "policy/approxkl_avg"] },
+];
+
+function curves(events: RoundEventPayload[], keys: string[]): ChartSeries[] {
+  const metrics = events.filter((e) => e.type === "metrics");
+  return keys.flatMap((key) => {
+    const byKind = new Map<string, Array<[number, number]>>();
+    metrics.forEach((e, i) => {
+      const value = e.payload[key];
+      if (typeof value !== "number" || !Number.isFinite(value)) return;
+      byKind.set(e.kind, [...(byKind.get(e.kind) ?? []), [i + 1, value]]);
+    });
+    return [...byKind].map(([kind, points]) => ({ label: `${kind} ${key}`, points }));
+  });
+}
+
+/** Progress of the running step: steps done of planned, time per step, tokens/s, the backend. */
+function progressOf(events: RoundEventPayload[], job: { id: string; kind: string; attempts: number } | undefined, planned: number | null) {
+  if (!job) return null;
+  const mine = events.filter((e) => e.job_id === job.id && e.attempt === job.attempts);
+  const metrics = mine.filter((e) => e.type === "metrics");
+  const backend = [...events].reverse().find((e) => e.type === "backend")?.payload;
+  const times = metrics.map((e) => new Date(e.created_at).getTime());
+  const perStep = times.length >= 2 ? (times.at(-1)! - times[0]!) / (times.length - 1) / 1000 : null;
+  const tokens = metrics.slice(1).reduce((n, e) => n + (typeof e.payload["tokens"] === "number" ? e.payload["tokens"] : 0), 0);
+  const tokensPerSecond = perStep && metrics.length >= 2 && tokens > 0 ? tokens / (perStep * (metrics.length - 1)) : null;
+  const sampled = [...mine].reverse().find((e) => e.type === "progress")?.payload as { done?: number; total?: number } | undefined;
+  const done = job.kind === "sample" ? (sampled?.done ?? 0) : metrics.length;
+  const total = job.kind === "sample" ? (sampled?.total ?? null) : planned;
+  const eta = perStep !== null && total !== null ? Math.max(0, (total - done) * perStep) : null;
+  return { done, total, perStep, tokensPerSecond, eta, backend };
+}
+
+export default function Round({ loaderData, actionData }: Route.ComponentProps) {
+  const { round, project } = loaderData;
+  const live = useRoundLive(round.id, useMemo(() => ({ state: round.state, currentStep: round.current_step, error: round.error }), [round]), loaderData.events);
+  // A new state means new jobs, models or a report: reload them (the curves keep streaming).
+  const { revalidate } = useRevalidator();
+  useEffect(() => {
+    if (live.state !== round.state || live.currentStep !== round.current_step) void revalidate();
+  }, [live.state, live.currentStep, round.state, round.current_step, revalidate]);
+  const snapshot = round.data_snapshot as DataSnapshot;
+  const steps = round.steps;
+  const latestJobFor = (index: number) => round.jobs.filter((j) => j.step_index === index).at(-1);
+  const current = latestJobFor(live.currentStep);
+  const planned: Record<string, number> = { sft: round.spec.sft.steps, dpo: round.spec.dpo.steps, reward: round.spec.reward.steps, ppo: round.spec.ppo.rollouts };
+  const progress = progressOf(live.events, current, current ? (planned[current.kind] ?? null) : null);
+  const chartSeries = useMemo(() => charts.map((c) => ({ ...c, series: curves(live.events, c.keys) })), [live.events]);
+  const running = live.state === "queued" || live.state === "running" || live.state === "sampling";
+  const report = round.report as { samples?: { prompts: number; completions: number; tasks: number; meanTokens: number; dropped: { empty: number; nearDuplicate: number } } | null } | null;
+  return (
+    <>
+      <PageTitle
+        lead={
+          <>
+            <Link className="underline" to={`/projects/${project.id}/rounds`}>
+              {project.name} · rounds
+            </Link>{" "}
+            · {steps.join(" → ")}
+          </>
+        }
+      >
+        {round.name}
+      </PageTitle>
+      {actionData?.error ? <Alert>{actionData.error}</Alert> : null}
+      {live.state === "failed" && live.error ? <Alert>{live.error}</Alert> : null}
+      <div className="grid gap-6 lg:grid-cols-[1fr_2fr]">
+        <div className="space-y-6">
+          <Card title="State">
+            <p className="mb-2 flex items-center gap-2">
+              <RoundStateBadge state={live.state} />
+              <span className="text-sm" data-testid="round-step">
+                step {Math.min(live.currentStep + 1, steps.length)} of {steps.length}: {steps[live.currentStep]}
+              </span>
+            </p>
+            {progress && running ? (
+              <dl className="grid grid-cols-2 gap-1 text-sm" data-testid="round-progress">
+                <dt>Progress</dt>
+                <dd>
+                  {progress.done}
+                  {progress.total !== null ? ` / ${progress.total}` : ""}
+                </dd>
+                <dt>Time per step</dt>
+                <dd>{progress.perStep !== null ? `${progress.perStep.toFixed(2)} s` : "–"}</dd>
+                <dt>ETA</dt>
+                <dd>{progress.eta !== null ? `${Math.round(progress.eta)} s` : "–"}</dd>
+                <dt>Tokens/s</dt>
+                <dd>{progress.tokensPerSecond !== null ? Math.round(progress.tokensPerSecond) : "–"}</dd>
+                <dt>Backend</dt>
+                <dd>{progress.backend ? String(progress.backend["backend"] ?? progress.backend["name"] ?? "?") : "–"}</dd>
+              </dl>
+            ) : null}
+            <ol className="mt-3 space-y-1 text-sm">
+              {steps.map((kind, i) => {
+                const job = latestJobFor(i);
+                return (
+                  <li key={i} data-testid={`step-${i}`}>
+                    {i + 1}. {kind}: {job ? `${job.state}${job.attempts > 1 ? ` (attempt ${job.attempts})` : ""}` : "waiting"}
+                  </li>
+                );
+              })}
+            </ol>
+            <div className="mt-4 flex gap-2">
+              {running ? (
+                <Form method="post">
+                  <Button name="intent" value="cancel" variant="danger">
+                    Cancel round
+                  </Button>
+                </Form>
+              ) : null}
+              {live.state === "failed" || live.state === "cancelled" ? (
+                <Form method="post">
+                  <Button name="intent" value="retry" variant="secondary">
+                    Retry from step {live.currentStep + 1}
+                  </Button>
+                </Form>
+              ) : null}
+            </div>
+          </Card>
+          <Card title="Data snapshot">
+            <dl className="grid grid-cols-2 gap-1 text-sm">
+              <dt>Demonstrations</dt>
+              <dd>{snapshot.counts.demonstrate}</dd>
+              <dt>Rankings</dt>
+              <dd>{snapshot.counts.rank}</dd>
+              <dt>Reviews</dt>
+              <dd>{snapshot.counts.review}</dd>
+              <dt>Comparisons</dt>
+              <dd>{snapshot.counts.compare}</dd>
+              <dt>Submitted before</dt>
+              <dd>{new Date(snapshot.until).toLocaleString()}</dd>
+              <dt>sha256</dt>
+              <dd className="truncate font-mono" title={snapshot.hash}>
+                {snapshot.hash.slice(0, 16)}…
+              </dd>
+            </dl>
+          </Card>
+          <Card title="Models">
+            {round.models.length === 0 ? (
+              <p className="text-sm">None yet: each training step registers its model when it finishes.</p>
+            ) : (
+              <ul className="space-y-2 text-sm" data-testid="round-models">
+                {round.models.map((m) => (
+                  <li key={m.id}>
+                    <span className="font-medium">
+                      #{m.id} {m.name}
+                    </span>{" "}
+                    ({m.kind}){" "}
+                    <a className="underline" href={`/api/v1/models/${m.id}/files/model.safetensors`} download>
+                      weights
+                    </a>{" "}
+                    <a className="underline" href={`/api/v1/models/${m.id}/files/tokenizer.json`} download>
+                      tokenizer
+                    </a>
+                  </li>
+                ))}
+              </ul>
+            )}
+            {report?.samples ? (
+              <p className="mt-3 text-sm" data-testid="round-report">
+                Sampled {report.samples.completions} completions for {report.samples.prompts} prompts (mean {report.samples.meanTokens.toFixed(1)} tokens):{" "}
+                {report.samples.tasks} new ranking tasks; dropped {report.samples.dropped.nearDuplicate} near duplicates and {report.samples.dropped.empty} empty.
+              </p>
+            ) : null}
+          </Card>
+        </div>
+        <Card title="Training curves">
+          {chartSeries.every((c) => c.series.length === 0) ? <p className="text-sm">The curves appear as soon as the trainer reports its first step.</p> : null}
+          {chartSeries
+            .filter((c) => c.series.length > 0)
+            .map((c) => (
+              <MetricChart key={c.testId} title={c.title} series={c.series} testId={c.testId} />
+            ))}
+        </Card>
+      </div>
+    </>
+  );
+}
