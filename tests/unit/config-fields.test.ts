@@ -1,0 +1,46 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { configFields, configFromForm } from "../../app/lib/config-fields.ts";
+import { dpoConfigSchema } from "../../trainer/contract/dpo-config.ts";
+import { ppoConfigSchema } from "../../trainer/contract/ppo-config.ts";
+import { roundSpecSchema } from "../../trainer/contract/round.ts";
+
+const form = (entries: Record<string, string>) => {
+  const data = new FormData();
+  for (const [k, v] of Object.entries(entries)) data.set(k, v);
+  return data;
+};
+
+test("fields follow the schema: nested names, kinds, enum options and the trainer's own defaults", () => {
+  const fields = configFields(dpoConfigSchema, "dpo");
+  const byName = new Map(fields.map((f) => [f.name, f]));
+  assert.equal(byName.get("dpo.beta")?.defaultValue, "0.1");
+  assert.equal(byName.get("dpo.steps")?.kind, "integer");
+  assert.deepEqual(byName.get("dpo.lossType")?.options, ["sigmoid", "hinge", "ipo"]);
+  assert.equal(byName.get("dpo.labelSmoothing")?.max, 0.5);
+  // DPO's optimiser default (lr 1e-4), not the generic optimiser schema's 6e-4.
+  assert.equal(byName.get("dpo.optim.lr")?.defaultValue, "0.0001");
+});
+
+test("a form left at its defaults parses back to exactly the schema's defaults", () => {
+  const fields = configFields(ppoConfigSchema, "ppo");
+  const values = Object.fromEntries(fields.filter((f) => f.kind !== "boolean").map((f) => [f.name, f.defaultValue]));
+  const parsed = ppoConfigSchema.parse(configFromForm(form(values), fields)["ppo"]);
+  assert.deepEqual(parsed, ppoConfigSchema.parse({}));
+  assert.equal(parsed.klTarget, null, "an empty nullable field is null (adaptive KL off)");
+});
+
+test("text that is not a number is kept, so validation names the field instead of seeing NaN", () => {
+  const fields = configFields(dpoConfigSchema, "dpo");
+  const spec = { name: "r", path: "sft-dpo", base: { init: { preset: "nano" } }, ...configFromForm(form({ "dpo.beta": "a lot" }), fields) };
+  const result = roundSpecSchema.safeParse(spec);
+  assert.equal(result.success, false);
+  assert.deepEqual(result.error?.issues.map((i) => i.path.join(".")), ["dpo.beta"]);
+});
+
+test("a model trained from scratch must start with SFT", () => {
+  const result = roundSpecSchema.safeParse({ name: "r", path: "dpo", base: { init: { preset: "nano" } } });
+  assert.equal(result.success, false);
+  assert.deepEqual(result.error?.issues.map((i) => i.path.join(".")), ["base"]);
+  assert.equal(roundSpecSchema.safeParse({ name: "r", path: "dpo", base: { modelId: "3" } }).success, true);
+});
