@@ -89,7 +89,8 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
   const progress = progressOf(live.events, current, current ? (planned[current.kind] ?? null) : null);
   const chartSeries = useMemo(() => charts.map((c) => ({ ...c, series: curves(live.events, c.keys) })), [live.events]);
   const running = live.state === "queued" || live.state === "running" || live.state === "sampling";
-  const report = round.report as { samples?: { prompts: number; completions: number; tasks: number; meanTokens: number; dropped: { empty: number; nearDuplicate: number } } | null } | null;
+  const report = round.report as { samples?: { prompts: number; completions: number; tasks: number; compares?: number; meanTokens: number; dropped: { empty: number; nearDuplicate: number } } | null } | null;
+  const human = round.humanEval;
   return (
     <>
       <PageTitle
@@ -201,7 +202,15 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
             {report?.samples ? (
               <p className="mt-3 text-sm" data-testid="round-report">
                 Sampled {report.samples.completions} completions for {report.samples.prompts} prompts (mean {report.samples.meanTokens.toFixed(1)} tokens):{" "}
-                {report.samples.tasks} new ranking tasks; dropped {report.samples.dropped.nearDuplicate} near duplicates and {report.samples.dropped.empty} empty.
+                {report.samples.tasks} new ranking tasks
+                {report.samples.compares ? ` and ${report.samples.compares} A/B compares against the previous policy` : ""}; dropped {report.samples.dropped.nearDuplicate} near duplicates and{" "}
+                {report.samples.dropped.empty} empty.
+              </p>
+            ) : null}
+            {human && human.judged > 0 ? (
+              <p className="mt-2 text-sm" data-testid="human-eval">
+                People preferred the new policy in {((human.winRate ?? 0) * 100).toFixed(0)} % of {human.judged} A/B compares ({human.newWins} wins, {human.ties} ties,{" "}
+                {human.previousWins} losses).
               </p>
             ) : null}
           </Card>

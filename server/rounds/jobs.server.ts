@@ -144,10 +144,17 @@ export async function completeJob(db: Db, dataDir: string, jobId: string, tokenI
       let modelId: string | null = null;
       let samples: SampleSummary | null = null;
       if (job.kind === "sample") {
+        const spec = job.spec as { model: { modelId?: string }; baselineModel?: { modelId: string } };
         const text = await readIfPresent(path.join(staging, "samples.jsonl"));
-        if (text === null) throw new AppError("conflict", "Upload samples.jsonl before reporting the job complete.");
-        const sourceModel = (job.spec as { model: { modelId?: string } }).model.modelId ?? null;
-        samples = await storeSamples(trx, round, job, sourceModel, text);
+        const baselineText = spec.baselineModel ? await readIfPresent(path.join(staging, "baseline-samples.jsonl")) : null;
+        if (text === null || (spec.baselineModel && baselineText === null)) {
+          throw new AppError("conflict", `Upload samples.jsonl${spec.baselineModel ? " and baseline-samples.jsonl" : ""} before reporting the job complete.`);
+        }
+        samples = await storeSamples(
+          trx, round, job,
+          { modelId: spec.model.modelId ?? null, text },
+          spec.baselineModel && baselineText !== null ? { modelId: spec.baselineModel.modelId, text: baselineText } : null,
+        );
       } else {
         const manifestText = await readIfPresent(path.join(staging, "manifest.json"));
         const missing = [];

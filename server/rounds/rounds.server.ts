@@ -136,6 +136,9 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
     const k = Number((project.settings as { k?: number }).k ?? 4);
     const { prompts, ...decoding } = spec.next;
     Object.assign(job, { sampling: { ...decoding, n: k, batchSize: 8 }, promptIds: await promptIdsFor(trx, round.project_id, "unsampled", prompts) });
+    // The policy the round started from answers the same prompts, for human A/B compares.
+    const previous = "modelId" in spec.base ? spec.base.modelId : null;
+    if (previous && previous !== policyId) Object.assign(job, { baselineModel: { modelId: previous } });
   }
   const row = await trx.insertInto("jobs").values({ round_id: round.id, step_index: index, kind, spec: JSON.stringify(job) }).returning("id").executeTakeFirstOrThrow();
   await trx.updateTable("rounds").set({ current_step: index, updated_at: new Date() }).where("id", "=", round.id).execute();
@@ -179,7 +182,25 @@ export async function roundDetail(db: Db, roundId: string) {
     .orderBy("id")
     .execute();
   const models = await db.selectFrom("models").select(["id", "name", "kind", "parent_id", "metrics", "created_at"]).where("round_id", "=", roundId).orderBy("id").execute();
-  return { ...round, jobs, models };
+  const policy = models.filter((m) => m.kind === "policy" || m.kind === "sft").at(-1);
+  return { ...round, jobs, models, humanEval: policy ? await humanCompareResult(db, roundId, policy.id) : null };
+}
+
+/**
+ * The human A/B verdict on the round's compare tasks: how often people preferred the new
+ * policy's answer over the previous policy's (a tie counts half), updated as compares come in.
+ */
+export async function humanCompareResult(db: Db, roundId: string, policyId: string) {
+  const rows = await sql<{ winner_model: string | null; choice: string }>`
+    select c.model_id as winner_model, s.payload->>'choice' as choice
+    from submissions s
+    join tasks t on t.id = s.task_id
+    left join completions c on c.id = nullif(s.payload->>'winner', '')::bigint
+    where t.round_id = ${roundId} and t.type = 'compare'`.execute(db);
+  const judged = rows.rows.length;
+  const wins = rows.rows.filter((r) => r.winner_model === policyId).length;
+  const ties = rows.rows.filter((r) => r.choice === "tie").length;
+  return { judged, newWins: wins, previousWins: judged - wins - ties, ties, winRate: judged > 0 ? (wins + ties / 2) / judged : null };
 }
 
 export function listRounds(db: Db, projectId: string) {

@@ -21,7 +21,7 @@ const sampleLineSchema = z.looseObject({
   sampling: z.record(z.string(), z.unknown()),
 });
 
-export type SampleSummary = { prompts: number; completions: number; tasks: number; dropped: { empty: number; nearDuplicate: number }; meanTokens: number };
+export type SampleSummary = { prompts: number; completions: number; tasks: number; compares: number; dropped: { empty: number; nearDuplicate: number }; meanTokens: number };
 
 type Sample = z.infer<typeof sampleLineSchema>;
 
@@ -46,14 +46,8 @@ export function distinctCompletions(samples: Sample[], threshold: number): { kep
   return { kept: kept.map((k) => k.sample), empty, nearDuplicate };
 }
 
-export async function storeSamples(
-  trx: Transaction<Database>,
-  round: { id: string; project_id: string; name: string },
-  job: Selectable<JobsTable>,
-  modelId: string | null,
-  text: string,
-): Promise<SampleSummary> {
-  const promptIds = (job.spec as { promptIds?: string[] }).promptIds ?? [];
+/** samples.jsonl → the samples of each prompt line; a line that is not a sample of this job is refused. */
+function parseSamples(text: string, file: string, promptCount: number): Map<number, Sample[]> {
   const byLine = new Map<number, Sample[]>();
   const lines = text.split("\n").filter((l) => l.trim() !== "");
   for (const [i, raw] of lines.entries()) {
@@ -63,13 +57,33 @@ export async function storeSamples(
     } catch {
       parsed = null;
     }
-    if (!parsed?.success || parsed.data.line > promptIds.length) throw new AppError("validation_failed", `samples.jsonl line ${i + 1} is not a sample of this job's prompts.`);
+    if (!parsed?.success || parsed.data.line > promptCount) throw new AppError("validation_failed", `${file} line ${i + 1} is not a sample of this job's prompts.`);
     byLine.set(parsed.data.line, [...(byLine.get(parsed.data.line) ?? []), parsed.data]);
   }
+  return byLine;
+}
+
+const modelName = (modelId: string | null, fallback: string) => (modelId ? `model-${modelId}` : fallback);
+const decodingOf = (s: Sample) => JSON.stringify({ ...s.sampling, tokens: s.tokens, finished: s.finished });
+
+/**
+ * Stores the new policy's samples as ranking tasks, and — when the previous policy answered
+ * the same prompts — one A/B compare task per prompt: the new policy's first kept completion
+ * against the previous policy's.
+ */
+export async function storeSamples(
+  trx: Transaction<Database>,
+  round: { id: string; project_id: string; name: string },
+  job: Selectable<JobsTable>,
+  policy: { modelId: string | null; text: string },
+  baseline: { modelId: string; text: string } | null,
+): Promise<SampleSummary> {
+  const promptIds = (job.spec as { promptIds?: string[] }).promptIds ?? [];
+  const byLine = parseSamples(policy.text, "samples.jsonl", promptIds.length);
+  const baselineByLine = baseline ? parseSamples(baseline.text, "baseline-samples.jsonl", promptIds.length) : new Map<number, Sample[]>();
   const project = await trx.selectFrom("projects").select("settings").where("id", "=", round.project_id).executeTakeFirstOrThrow();
   const settings = projectSettingsSchema.parse(project.settings);
-  const modelName = modelId ? `model-${modelId}` : round.name;
-  const summary: SampleSummary = { prompts: byLine.size, completions: 0, tasks: 0, dropped: { empty: 0, nearDuplicate: 0 }, meanTokens: 0 };
+  const summary: SampleSummary = { prompts: byLine.size, completions: 0, tasks: 0, compares: 0, dropped: { empty: 0, nearDuplicate: 0 }, meanTokens: 0 };
   let tokens = 0;
   let all = 0;
   for (const [line, samples] of byLine) {
@@ -80,22 +94,37 @@ export async function storeSamples(
     const { kept, empty, nearDuplicate } = distinctCompletions(samples, settings.nearDuplicateThreshold);
     summary.dropped.empty += empty;
     summary.dropped.nearDuplicate += nearDuplicate;
-    if (kept.length < 2) continue;
+    if (kept.length === 0) continue;
     const promptId = promptIds[line - 1]!;
     const rows = await trx
       .insertInto("completions")
-      .values(kept.map((s) => ({ prompt_id: promptId, model_name: modelName, model_id: modelId, text: s.completion, decoding: JSON.stringify({ ...s.sampling, tokens: s.tokens, finished: s.finished }) })))
+      .values(kept.map((s) => ({ prompt_id: promptId, model_name: modelName(policy.modelId, round.name), model_id: policy.modelId, text: s.completion, decoding: decodingOf(s) })))
       .returning("id")
       .execute();
     summary.completions += rows.length;
-    await trx
-      .insertInto("tasks")
-      .values({
-        project_id: round.project_id, prompt_id: promptId, type: "rank", overlap_target: settings.overlap.rank,
-        completion_ids: JSON.stringify(rows.map((r) => r.id).slice(0, settings.k)), round_id: round.id,
-      })
-      .execute();
-    summary.tasks++;
+    if (rows.length >= 2) {
+      await trx
+        .insertInto("tasks")
+        .values({
+          project_id: round.project_id, prompt_id: promptId, type: "rank", overlap_target: settings.overlap.rank,
+          completion_ids: JSON.stringify(rows.map((r) => r.id).slice(0, settings.k)), round_id: round.id,
+        })
+        .execute();
+      summary.tasks++;
+    }
+    const previous = baselineByLine.get(line)?.find((s) => s.completion.trim() !== "");
+    if (baseline && previous) {
+      const old = await trx
+        .insertInto("completions")
+        .values({ prompt_id: promptId, model_name: modelName(baseline.modelId, "previous"), model_id: baseline.modelId, text: previous.completion, decoding: decodingOf(previous) })
+        .returning("id")
+        .executeTakeFirstOrThrow();
+      await trx
+        .insertInto("tasks")
+        .values({ project_id: round.project_id, prompt_id: promptId, type: "compare", overlap_target: settings.overlap.compare, completion_ids: JSON.stringify([rows[0]!.id, old.id]), round_id: round.id })
+        .execute();
+      summary.compares++;
+    }
   }
   summary.meanTokens = all > 0 ? tokens / all : 0;
   return summary;

@@ -84,6 +84,8 @@ function runTrainerService(token: string): Promise<{ code: number; output: strin
 }
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+/** Set by the first test, continued by the third: the project and the policy round 1 made. */
+const first = { projectId: "", policyId: "", researcher: null as HttpClient | null };
 
 test("launch → train (SFT, DPO) → registered models → sampled ranking tasks, all over HTTP", { timeout: 300_000 }, async () => {
   const researcher = (await server.newUser("researcher")).client;
@@ -168,6 +170,50 @@ test("launch → train (SFT, DPO) → registered models → sampled ranking task
   assert.ok(completions.every((c) => c.model_id === policy!.id && typeof c.decoding?.["seed"] === "number" && c.decoding["temperature"] === 1));
   const newWork = (await (await labeler.client.json("POST", `/api/v1/projects/${projectId}/next-task`)).json()) as { assignmentId: string } | null;
   assert.ok(newWork, "the labeler has new ranking work from the round");
+  Object.assign(first, { projectId, policyId: policy!.id, researcher });
+});
+
+test("a round from the previous policy also opens A/B compares against it, and reports the human win rate", { timeout: 300_000 }, async () => {
+  assert.ok(first.researcher, "runs after the first test");
+  const researcher = first.researcher;
+  const launched = await researcher.json("POST", `/api/v1/projects/${first.projectId}/rounds`, {
+    name: "Round 2", path: "dpo", base: { modelId: first.policyId }, dpo: tiny.dpo, next: { ...tiny.next, prompts: 2 },
+  });
+  assert.equal(launched.status, 201, await launched.clone().text());
+  const round = (await launched.json()) as { id: string };
+  const { code, output } = await runTrainerService(await server.newToken("trainer"));
+  assert.equal(code, 0, output);
+  const detail = (await (await researcher.get(`/api/v1/rounds/${round.id}`)).json()) as { state: string; error: string | null; models: Array<{ id: string; parent_id: string }>; report: { samples: { compares: number } } };
+  assert.equal(detail.state, "done", `${detail.error}\n${output}`);
+  const policy = detail.models.at(-1)!;
+  assert.equal(policy.parent_id, first.policyId);
+  assert.equal(detail.report.samples.compares, 2);
+
+  const compares = await server.db.selectFrom("tasks").select(["id", "completion_ids"]).where("round_id", "=", round.id).where("type", "=", "compare").execute();
+  assert.equal(compares.length, 2);
+  const models = await server.db.selectFrom("completions").select(["id", "model_id"]).where("id", "in", compares.flatMap((t) => t.completion_ids)).execute();
+  for (const task of compares) assert.deepEqual(task.completion_ids.map((id) => models.find((m) => m.id === id)?.model_id), [policy.id, first.policyId]);
+
+  // A labeler prefers the new policy once and calls the other a tie: win rate (1 + ½) / 2.
+  const labeler = await server.newUser("labeler");
+  const choices: string[] = [];
+  for (;;) {
+    const claim = (await (await labeler.client.json("POST", `/api/v1/projects/${first.projectId}/next-task`)).json()) as { assignmentId: string } | null;
+    if (!claim) break;
+    const view = (await (await labeler.client.json("GET", `/api/v1/assignments/${claim.assignmentId}`)).json()) as { taskType: string; completions: Array<{ id: string }> };
+    let payload: Record<string, unknown>;
+    if (view.taskType === "compare") {
+      const newSide = models.find((m) => m.id === view.completions[0]!.id)?.model_id === policy.id ? "A" : "B";
+      payload = choices.length === 0 ? { choice: newSide, strength: 2 } : { choice: "tie" };
+      choices.push(String(payload["choice"]));
+    } else if (view.taskType === "rank") payload = { ranking: { tiers: view.completions.map((c) => [c.id]) } };
+    else payload = { text: "The answer is 12." };
+    const response = await labeler.client.json("POST", `/api/v1/assignments/${claim.assignmentId}/submit`, { idempotencyKey: `r2-key-${claim.assignmentId}`, payload, timings: {} });
+    assert.equal(response.status, 200, await response.clone().text());
+  }
+  assert.equal(choices.length, 2);
+  const judged = (await (await researcher.get(`/api/v1/rounds/${round.id}`)).json()) as { humanEval: { judged: number; newWins: number; ties: number; winRate: number } };
+  assert.deepEqual(judged.humanEval, { judged: 2, newWins: 1, previousWins: 0, ties: 1, winRate: 0.75 });
 });
 
 test("cancel stops a queued round and registers nothing; retry queues its step again", async () => {

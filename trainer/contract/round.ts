@@ -79,6 +79,8 @@ export const remoteJobSchema = z.strictObject({
   model: jobModelSchema,
   /** PPO's reward model (also the value model's start). */
   rewardModel: z.strictObject({ modelId: id }).optional(),
+  /** Sampling only: the previous policy, which answers the same prompts once for A/B compares. */
+  baselineModel: z.strictObject({ modelId: id }).optional(),
   /** The dataset, streamed from the same export endpoint a researcher downloads from. */
   dataUrl: z.string().startsWith("/api/v1/").optional(),
   /** Prompt records ({"prompt": …}) for PPO rollouts and sampling, in a fixed order. */
@@ -98,7 +100,7 @@ export const jobEventSchema = z.looseObject({
 export const jobEventsBodySchema = z.strictObject({ events: z.array(jobEventSchema).min(1).max(500) });
 
 /** The files a finished job uploads before it reports completion. */
-export const JOB_OUTPUT_FILES = ["model.safetensors", "manifest.json", "tokenizer.json", "samples.jsonl"] as const;
+export const JOB_OUTPUT_FILES = ["model.safetensors", "manifest.json", "tokenizer.json", "samples.jsonl", "baseline-samples.jsonl"] as const;
 export type JobOutputFile = (typeof JOB_OUTPUT_FILES)[number];
 
 export const jobCompleteSchema = z.strictObject({

@@ -69,6 +69,17 @@ export async function runRemoteJob(api: ServerApi, job: RemoteJob, options: { wo
     await events.flush();
     if (stopped) return stopped;
     if (result.code !== 0) return await failWith(api, job, result.failure ?? `the trainer exited with code ${result.code}`, events, result.lastCheckpoint);
+    // 3b. sampling with a baseline: the previous policy answers the same prompts once, for A/B compares
+    if (job.kind === "sample" && job.baselineModel) {
+      const dir = join(work, "baseline");
+      await fetchModel(api, job.baselineModel.modelId, dir);
+      const baselineSpec = { ...spec, out: join(work, "out-baseline"), tokenizer: join(dir, "tokenizer.json"), model: { checkpoint: dir }, sampling: { ...job.sampling, n: 1 } };
+      const baseline = await runCli(baselineSpec, join(work, "baseline-job.json"), events.push, (c) => (child = c));
+      await events.flush();
+      if (stopped) return stopped;
+      if (baseline.code !== 0) return await failWith(api, job, `sampling the previous policy: ${baseline.failure ?? "failed"}`, events);
+      await api.upload(job.jobId, "baseline-samples.jsonl", join(work, "out-baseline", "samples.jsonl"));
+    }
     // 4. outputs, then completion (the server registers the model only now)
     const files = job.kind === "sample" ? ["samples.jsonl"] : ["model.safetensors", "manifest.json", "tokenizer.json"];
     for (const name of files) await api.upload(job.jobId, name, join(out, name));
@@ -95,14 +106,9 @@ async function failWith(api: ServerApi, job: RemoteJob, message: string, events:
 
 /** Downloads what the job needs and writes the local job spec the CLI runs. */
 async function materialize(api: ServerApi, job: RemoteJob, work: string, out: string, backend = "auto"): Promise<JobSpecInput> {
-  const fetchModel = async (modelId: string, dir: string) => {
-    mkdirSync(dir, { recursive: true });
-    for (const name of ["model.safetensors", "manifest.json", "tokenizer.json"]) await api.download(`/api/v1/models/${modelId}/files/${name}`, join(dir, name));
-    return dir;
-  };
   if (job.dataUrl) await api.download(job.dataUrl, join(work, "data.jsonl"));
   if (job.promptsUrl) await api.download(job.promptsUrl, join(work, "prompts.jsonl"));
-  const policyDir = "modelId" in job.model ? await fetchModel(job.model.modelId, join(work, "model")) : null;
+  const policyDir = "modelId" in job.model ? await fetchModel(api, job.model.modelId, join(work, "model")) : null;
   const tokenizer = policyDir ? join(policyDir, "tokenizer.json") : join(work, "tokenizer", "tokenizer.json");
   const model =
     "modelId" in job.model
@@ -115,12 +121,19 @@ async function materialize(api: ServerApi, job: RemoteJob, work: string, out: st
     case "reward":
       return { ...common, kind: job.kind, data: join(work, "data.jsonl"), model, ...(job.train ? { train: job.train } : {}) } as JobSpecInput;
     case "ppo": {
-      const rewardDir = await fetchModel(job.rewardModel!.modelId, join(work, "reward-model"));
+      const rewardDir = await fetchModel(api, job.rewardModel!.modelId, join(work, "reward-model"));
       return { ...common, kind: "ppo", prompts: join(work, "prompts.jsonl"), model: { checkpoint: policyDir! }, rewardModel: { checkpoint: rewardDir }, ...(job.train ? { train: job.train } : {}) } as JobSpecInput;
     }
     case "sample":
       return { ...common, kind: "sample", prompts: join(work, "prompts.jsonl"), model: { checkpoint: policyDir! }, ...(job.sampling ? { sampling: job.sampling } : {}) };
   }
+}
+
+/** A registered model's files, fetched into a local checkpoint folder. */
+async function fetchModel(api: ServerApi, modelId: string, dir: string): Promise<string> {
+  mkdirSync(dir, { recursive: true });
+  for (const name of ["model.safetensors", "manifest.json", "tokenizer.json"]) await api.download(`/api/v1/models/${modelId}/files/${name}`, join(dir, name));
+  return dir;
 }
 
 /** Every string in a JSONL file (message contents, prompts, completions): the tokenizer's corpus. */
