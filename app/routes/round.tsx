@@ -89,7 +89,12 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
   const progress = progressOf(live.events, current, current ? (planned[current.kind] ?? null) : null);
   const chartSeries = useMemo(() => charts.map((c) => ({ ...c, series: curves(live.events, c.keys) })), [live.events]);
   const running = live.state === "queued" || live.state === "running" || live.state === "sampling";
-  const report = round.report as { samples?: { prompts: number; completions: number; tasks: number; compares?: number; meanTokens: number; dropped: { empty: number; nearDuplicate: number } } | null } | null;
+  type Score = { scored: number; correct: number };
+  const report = round.report as {
+    samples?: { prompts: number; completions: number; tasks: number; compares?: number; meanTokens: number; dropped: { empty: number; nearDuplicate: number }; checker?: { policy: Score; baseline: Score | null } } | null;
+  } | null;
+  const percent = (s: Score) => `${((100 * s.correct) / s.scored).toFixed(0)} %`;
+  const checker = report?.samples?.checker;
   const human = round.humanEval;
   return (
     <>
@@ -205,6 +210,12 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
                 {report.samples.tasks} new ranking tasks
                 {report.samples.compares ? ` and ${report.samples.compares} A/B compares against the previous policy` : ""}; dropped {report.samples.dropped.nearDuplicate} near duplicates and{" "}
                 {report.samples.dropped.empty} empty.
+              </p>
+            ) : null}
+            {checker && checker.policy.scored > 0 ? (
+              <p className="mt-2 text-sm" data-testid="checker-score">
+                Checker (reference answers): the new policy is right in {percent(checker.policy)} of {checker.policy.scored} samples
+                {checker.baseline && checker.baseline.scored > 0 ? `; the previous policy in ${percent(checker.baseline)}` : ""}.
               </p>
             ) : null}
             {human && human.judged > 0 ? (

@@ -15,6 +15,7 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from "../db/embedded-pos
 import { createTandemServer, type ServerDeps } from "../http/create-server.server.ts";
 import { createLogger } from "../lib/logger.server.ts";
 import { startEmbeddedTrainer } from "../rounds/embedded-trainer.server.ts";
+import { DEMO_PROJECT_NAME, seedDemoProject } from "../demo/demo-project.server.ts";
 
 let config: Config;
 try {
@@ -79,6 +80,9 @@ async function main(): Promise<void> {
 
   const admin = await ensureFirstAdmin(db, config.TANDEM_ADMIN_EMAIL, config.TANDEM_ADMIN_PASSWORD, generatePassword);
 
+  const firstStart = (await db.selectFrom("projects").select("id").limit(1).execute()).length === 0;
+  const demo = config.TANDEM_DEMO === "on" && firstStart ? await seedDemo() : null;
+
   const deps: ServerDeps = { config, db, pool, log, build: build ?? (() => Promise.reject(new Error("no build"))) };
   if (dev) Object.assign(deps, await viteDevMiddleware());
   const server = createTandemServer(deps);
@@ -100,7 +104,15 @@ async function main(): Promise<void> {
     console.log(`First admin: ${admin.email}`);
     if (admin.generated) console.log(`Password:    ${admin.password}   (shown once: keep it, or change it under Account)`);
   }
+  if (demo) console.log(`Demo:        "${DEMO_PROJECT_NAME}" — a base policy is training; its ranking tasks appear in a few minutes`);
   console.log("Press Ctrl-C to stop.\n");
+
+  async function seedDemo() {
+    const owner = await db.selectFrom("users").select("id").where("role", "=", "admin").orderBy("id").executeTakeFirstOrThrow();
+    const seeded = await seedDemoProject(db, owner.id, config.TANDEM_JOB_LEASE_SECONDS);
+    log.info(seeded, "demo project seeded");
+    return seeded;
+  }
 }
 
 /** Builds the UI when there is no build yet or the sources are newer than it. */

@@ -12,16 +12,28 @@ import { AppError } from "../lib/app-error.ts";
 import { exactJaccard, shingleSet } from "../labeling/import/minhash.ts";
 import { normalizeForHash } from "../labeling/import/normalize.ts";
 import { projectSettingsSchema } from "../labeling/project-settings.ts";
+import { checkAnswer } from "../demo/arithmetic.ts";
 
 const sampleLineSchema = z.looseObject({
   line: z.number().int().positive(),
-  completion: z.string(),
+  // A byte-level model can emit NUL, which PostgreSQL text cannot hold; it carries no meaning here.
+  completion: z.string().transform((text) => text.replaceAll("\u0000", "")),
   tokens: z.number().int().nonnegative(),
   finished: z.boolean(),
   sampling: z.record(z.string(), z.unknown()),
 });
 
-export type SampleSummary = { prompts: number; completions: number; tasks: number; compares: number; dropped: { empty: number; nearDuplicate: number }; meanTokens: number };
+type CheckerScore = { scored: number; correct: number };
+export type SampleSummary = {
+  prompts: number;
+  completions: number;
+  tasks: number;
+  compares: number;
+  dropped: { empty: number; nearDuplicate: number };
+  meanTokens: number;
+  /** Ground truth where prompts carry a reference answer (metadata.answer): every sample scored. */
+  checker: { policy: CheckerScore; baseline: CheckerScore | null };
+};
 
 type Sample = z.infer<typeof sampleLineSchema>;
 
@@ -83,7 +95,21 @@ export async function storeSamples(
   const baselineByLine = baseline ? parseSamples(baseline.text, "baseline-samples.jsonl", promptIds.length) : new Map<number, Sample[]>();
   const project = await trx.selectFrom("projects").select("settings").where("id", "=", round.project_id).executeTakeFirstOrThrow();
   const settings = projectSettingsSchema.parse(project.settings);
-  const summary: SampleSummary = { prompts: byLine.size, completions: 0, tasks: 0, compares: 0, dropped: { empty: 0, nearDuplicate: 0 }, meanTokens: 0 };
+  const summary: SampleSummary = {
+    prompts: byLine.size, completions: 0, tasks: 0, compares: 0, dropped: { empty: 0, nearDuplicate: 0 }, meanTokens: 0,
+    checker: { policy: { scored: 0, correct: 0 }, baseline: baseline ? { scored: 0, correct: 0 } : null },
+  };
+  const references = new Map(
+    (promptIds.length > 0 ? await trx.selectFrom("prompts").select(["id", "metadata"]).where("id", "in", promptIds).execute() : []).map((p) => [p.id, p.metadata["answer"]]),
+  );
+  const score = (into: CheckerScore | null, promptId: string, samples: Sample[]) => {
+    for (const sample of samples) {
+      const result = checkAnswer(sample.completion, references.get(promptId));
+      if (result === null || !into) continue;
+      into.scored++;
+      into.correct += result;
+    }
+  };
   let tokens = 0;
   let all = 0;
   for (const [line, samples] of byLine) {
@@ -91,11 +117,13 @@ export async function storeSamples(
       tokens += s.tokens;
       all++;
     }
+    const promptId = promptIds[line - 1]!;
+    score(summary.checker.policy, promptId, samples);
+    score(summary.checker.baseline, promptId, baselineByLine.get(line) ?? []);
     const { kept, empty, nearDuplicate } = distinctCompletions(samples, settings.nearDuplicateThreshold);
     summary.dropped.empty += empty;
     summary.dropped.nearDuplicate += nearDuplicate;
     if (kept.length === 0) continue;
-    const promptId = promptIds[line - 1]!;
     const rows = await trx
       .insertInto("completions")
       .values(kept.map((s) => ({ prompt_id: promptId, model_name: modelName(policy.modelId, round.name), model_id: policy.modelId, text: s.completion, decoding: decodingOf(s) })))

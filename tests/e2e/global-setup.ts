@@ -12,7 +12,8 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   fs.chmodSync(dataDir, 0o755);
   const { DATABASE_URL: _external, ...env } = process.env;
   const child = spawn("npm", ["start"], {
-    env: { ...env, TANDEM_DATA_DIR: dataDir, PORT: "0", LOG_LEVEL: "warn" },
+    // No demo: its round would occupy the one trainer while the tests' own rounds wait (the demo has its own test).
+    env: { ...env, TANDEM_DATA_DIR: dataDir, PORT: "0", LOG_LEVEL: "warn", TANDEM_DEMO: "off" },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true, // its own process group, so teardown can stop npm, tsx and node together
   });

@@ -50,6 +50,7 @@ test("start → login with the printed password → SIGTERM leaves no process �
     const url = await first.ready;
     const password = /Password:\s+(\S+)/.exec(first.output())?.[1];
     assert.ok(password, first.output());
+    assert.match(first.output(), /Demo: +"Demo: mental math with a calculator"/, "the first start seeds the demo");
     const client = new HttpClient(url);
     const login = await client.postForm("/login", { email: "admin@tandem.local", password });
     assert.equal(login.status, 302);
@@ -64,6 +65,7 @@ test("start → login with the printed password → SIGTERM leaves no process �
     const second = start(dataDir);
     const url2 = await second.ready;
     assert.doesNotMatch(second.output(), /Password:/, "no new admin on a second start");
+    assert.doesNotMatch(second.output(), /Demo:/, "and no second demo");
     const again = await new HttpClient(url2).postForm("/login", { email: "admin@tandem.local", password });
     assert.equal(again.status, 302, "the first admin still exists");
     assert.equal(await stop(second.child), 0);
