@@ -53,7 +53,13 @@ function promptOf(item: ArithmeticItem, completions: string[]): NewPrompt {
 }
 
 /** Seeds the demo project and launches its first round; returns the project and round ids. */
-export async function seedDemoProject(db: Db, adminId: string, leaseSeconds: number, sizes: DemoSizes = DEMO_SIZES): Promise<{ projectId: string; roundId: string }> {
+export async function seedDemoProject(
+  db: Db,
+  adminId: string,
+  leaseSeconds: number,
+  sizes: DemoSizes = DEMO_SIZES,
+  options: { launchFirstRound: boolean } = { launchFirstRound: true },
+): Promise<{ projectId: string; roundId: string | null }> {
   const items = arithmeticItems(sizes.demonstrations + sizes.rankings + sizes.pool, 2026);
   const starter = items.slice(0, sizes.demonstrations + sizes.rankings);
   const pool = items.slice(starter.length);
@@ -99,6 +105,7 @@ export async function seedDemoProject(db: Db, adminId: string, leaseSeconds: num
   await db.transaction().execute((trx) => insertPrompts(trx, project.id, settings, pool.map((item) => promptOf(item, [])), null));
 
   // 3. Round 0: a nano policy from scratch on the starter demonstrations, then K samples per prompt.
+  if (!options.launchFirstRound) return { projectId: project.id, roundId: null };
   const round = await launchRound(
     db,
     adminId,

@@ -27,6 +27,7 @@ test("the demo seeds starter labels, trains a base policy and sends its samples 
   const admin = await server.db.selectFrom("users").select("id").where("role", "=", "admin").executeTakeFirstOrThrow();
   const { projectId, roundId } = await seedDemoProject(server.db, admin.id, 60, { demonstrations: 12, rankings: 6, pool: 20, sftSteps: 3, nextPrompts: 4 });
 
+  assert.ok(roundId);
   const round = await server.db.selectFrom("rounds").select(["data_snapshot", "steps"]).where("id", "=", roundId).executeTakeFirstOrThrow();
   assert.deepEqual((round.data_snapshot as { counts: unknown }).counts, { demonstrate: 12, rank: 6, review: 0, compare: 0 });
   assert.deepEqual(round.steps, ["sft", "sample"]);
