@@ -1,9 +1,11 @@
 import type { Migration } from "kysely/migration";
 import * as m0001 from "./0001-users-sessions-tokens.ts";
 import * as m0002 from "./0002-projects-prompts-tasks.ts";
+import * as m0004 from "./0004-gold-tasks.ts";
 
 /** Every migration, in the order it runs. Append only; never reorder or edit a landed one. */
 export const migrations: Record<string, Migration> = {
   "0001-users-sessions-tokens": m0001,
   "0002-projects-prompts-tasks": m0002,
+  "0004-gold-tasks": m0004,
 };

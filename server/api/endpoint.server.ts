@@ -28,7 +28,7 @@ export type Endpoint<P extends z.ZodType, B extends z.ZodType, R extends z.ZodTy
   params?: P;
   query?: z.ZodType;
   body?: B;
-  /** The handler returns lines to stream (JSONL) instead of one JSON value. */
+  /** The handler returns chunks to stream (JSONL lines, or a binary file's bytes) instead of one JSON value. */
   stream?: { contentType: string; filename: (params: z.infer<P>) => string };
   response: R;
   status?: 200 | 201 | 204;
@@ -72,7 +72,7 @@ export async function runEndpoint(ep: AnyEndpoint, req: Request, res: Response, 
   const query = ep.query ? parseOr422(ep.query, req.query, "The query string is not valid.") : {};
   const result = await ep.handler({ params, body, query, actor: ctx.actor, ctx });
   if (ep.stream) {
-    await streamLines(res, result as AsyncIterable<string>, ep.stream.contentType, ep.stream.filename(params));
+    await streamChunks(res, result as AsyncIterable<string | Uint8Array>, ep.stream.contentType, ep.stream.filename(params));
     return;
   }
   if (ep.status === 204) {
@@ -82,13 +82,13 @@ export async function runEndpoint(ep: AnyEndpoint, req: Request, res: Response, 
   res.status(ep.status ?? 200).json(result);
 }
 
-/** Writes lines as they come, waiting for the socket to drain: memory stays flat. */
-async function streamLines(res: Response, lines: AsyncIterable<string>, contentType: string, filename: string): Promise<void> {
+/** Writes chunks as they come, waiting for the socket to drain: memory stays flat. */
+async function streamChunks(res: Response, chunks: AsyncIterable<string | Uint8Array>, contentType: string, filename: string): Promise<void> {
   res.status(200).setHeader("Content-Type", contentType);
   res.setHeader("Content-Disposition", `attachment; filename="${filename}"`);
-  for await (const line of lines) {
+  for await (const chunk of chunks) {
     if (res.destroyed) return;
-    if (!res.write(line)) await once(res, "drain");
+    if (!res.write(chunk)) await once(res, "drain");
   }
   res.end();
 }
@@ -132,7 +132,7 @@ export function buildOpenApiDocument(endpoints: AnyEndpoint[], base: string): un
           ep.status === 204
             ? { description: "Done" }
             : ep.stream
-              ? { description: "JSON lines", content: { [ep.stream.contentType]: { schema: ep.response } } }
+              ? { description: "A file, streamed", content: { [ep.stream.contentType]: { schema: ep.response } } }
               : { description: "Success", content: { "application/json": { schema: ep.response } } },
         400: problem,
         401: problem,

@@ -56,6 +56,7 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "GET /projects/:id/exports/preferences.jsonl": ["researcher", "admin", "admin-token"],
   "GET /projects/:id/exports/sft.jsonl": ["researcher", "admin", "admin-token"],
   "GET /projects/:id/exports/rankings.jsonl": ["researcher", "admin", "admin-token"],
+  "GET /projects/:id/exports/preferences.parquet": ["researcher", "admin", "admin-token"],
 };
 
 let server: TestServer;
