@@ -26,21 +26,24 @@ export function DemonstrationTask({ view }: { view: AssignmentView }) {
   const [busy, setBusy] = useState(false);
   const started = useRef(Date.now());
 
+  // An exchange the labeler just added takes the focus, so they can type on (a draft restored
+  // on reload does not: the focus stays where the page put it).
+  const lastUser = useRef<HTMLTextAreaElement | null>(null);
+  const focusNewTurn = useRef(false);
+  useEffect(() => {
+    if (!focusNewTurn.current) return;
+    focusNewTurn.current = false;
+    lastUser.current?.focus();
+  }, [turns.length]);
+
   const setTurn = (index: number, change: Partial<Exchange>) =>
     updateDraft((d) => ({ ...d, turns: (d.turns ?? []).map((turn, i) => (i === index ? { ...turn, ...change } : turn)) }));
   const addTurn = () => {
     updateDraft((d) => ({ ...d, turns: [...(d.turns ?? []), { user: "", assistant: "" }] }));
     setPreview(false);
+    focusNewTurn.current = true;
   };
   const removeLastTurn = () => updateDraft((d) => ({ ...d, turns: (d.turns ?? []).slice(0, -1) }));
-
-  // A newly added exchange takes the focus, so the labeler can type on.
-  const lastUser = useRef<HTMLTextAreaElement | null>(null);
-  const previousCount = useRef(turns.length);
-  useEffect(() => {
-    if (turns.length > previousCount.current) lastUser.current?.focus();
-    previousCount.current = turns.length;
-  }, [turns.length]);
 
   const submit = useCallback(async () => {
     setBusy(true);
