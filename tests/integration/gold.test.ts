@@ -107,3 +107,27 @@ test("goldRate is validated: 0..1", async () => {
   const problem = (await refused.json()) as { errors: Array<{ path: string }> };
   assert.ok(problem.errors.some((e) => e.path.includes("goldRate")), JSON.stringify(problem));
 });
+
+test("concurrent claims: every labeler gets the gold task once, and it stays open", async () => {
+  const researcher = await server.newUser("researcher");
+  const created = await researcher.client.json("POST", "/api/v1/projects", { name: "Calibration rush", settings: { k: 2, goldRate: 1 } });
+  const projectId = ((await created.json()) as { id: string }).id;
+  const imported = await researcher.client.json("POST", `/api/v1/projects/${projectId}/imports`, {
+    content: JSON.stringify({ prompt: "Which is larger?", completions: ["10", "9"], gold: [1, 2] }),
+    commit: true,
+  });
+  assert.equal(imported.status, 200);
+  const labelers = await Promise.all(Array.from({ length: 30 }, () => server.newUser("labeler")));
+  const claims = await Promise.all(labelers.map((l) => l.client.json("POST", `/api/v1/projects/${projectId}/next-task`)));
+  assert.ok(claims.every((c) => c.status === 200));
+  const bodies = (await Promise.all(claims.map((c) => c.json()))) as Array<{ assignmentId: string } | null>;
+  assert.equal(bodies.filter(Boolean).length, 30, "no overlap limit on gold: all 30 got it");
+  const rows = await server.db
+    .selectFrom("assignments")
+    .innerJoin("tasks", "tasks.id", "assignments.task_id")
+    .select(["assignments.user_id", "tasks.state"])
+    .where("tasks.project_id", "=", projectId)
+    .execute();
+  assert.equal(new Set(rows.map((r) => r.user_id)).size, 30);
+  assert.ok(rows.every((r) => r.state === "open"));
+});
