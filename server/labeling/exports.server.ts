@@ -90,7 +90,8 @@ async function* submissionBatches(db: Db, projectId: string, type: TaskType, fil
 
 async function completionTexts(db: Db, ids: string[]): Promise<Map<string, string>> {
   if (ids.length === 0) return new Map();
-  const rows = await db.selectFrom("completions").select(["id", "text"]).where("id", "in", ids).execute();
+  // Every ranking of an item names the same completions: ask for each once.
+  const rows = await db.selectFrom("completions").select(["id", "text"]).where("id", "in", [...new Set(ids)]).execute();
   return new Map(rows.map((r) => [r.id, r.text]));
 }
 
