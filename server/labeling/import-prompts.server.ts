@@ -36,7 +36,8 @@ export type ImportReport = {
   issues: Array<{ line: number; reason: string }>;
   /** Every record that is not plainly new (duplicates, filter hits), first 500. */
   flagged: Array<{ line: number; status: string; duplicateOf: unknown; similarity: number | null; filterHits: string[]; preview: string }>;
-  committed: { prompts: number; tasks: Record<string, number> } | null;
+  /** gold: how many of the ranking tasks are gold tasks. */
+  committed: { prompts: number; tasks: Record<string, number>; gold: number } | null;
 };
 
 /**
@@ -107,7 +108,7 @@ export async function importPrompts(db: Db, actorId: string, project: Project, r
       });
       return stored;
     });
-    report.committed = { prompts: result.promptIds.length, tasks: result.tasks };
+    report.committed = { prompts: result.promptIds.length, tasks: result.tasks, gold: toStore.filter((p) => p.gold).length };
     // After a bulk load the planner's row estimates are stale until autovacuum runs; queue and
     // export queries joined on these tables then pick nested loops over thousands of rows.
     if (result.promptIds.length >= 1000) await sql`analyze prompts, completions, tasks`.execute(db);

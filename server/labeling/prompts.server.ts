@@ -93,7 +93,7 @@ export async function insertPrompts(
         overlap_target: settings.overlap[type],
         completion_ids: JSON.stringify(type === "rank" ? own.slice(0, settings.k) : own),
         author_user_id: authorUserId,
-        gold: type === "rank" && prompt.gold ? JSON.stringify(goldRanking(own, prompt.gold)) : null,
+        gold: type === "rank" && prompt.gold ? JSON.stringify(goldRanking(own.slice(0, settings.k), prompt.gold)) : null,
       } as const;
     });
     await trx.insertInto("tasks").values(tasks).execute();
