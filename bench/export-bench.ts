@@ -52,24 +52,30 @@ await sql`analyze`.execute(server.db);
 console.log(`seeded ${ITEMS} ranked items (${ITEMS * 10} pairs) in ${((performance.now() - t) / 1000).toFixed(1)} s`);
 
 // Tandem: stream over HTTP, sampling this process's RSS (the server runs in-process).
-global.gc?.();
-const rssBefore = process.memoryUsage().rss;
-let peak = rssBefore;
-const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
-t = performance.now();
-const response = await researcher.client.get(`/api/v1/projects/${projectId}/exports/preferences.jsonl?format=standard`);
-let bytes = 0;
-let lines = 0;
-const reader = response.body!.getReader();
-for (;;) {
-  const { done, value } = await reader.read();
-  if (done) break;
-  bytes += value.byteLength;
-  for (const byte of value) if (byte === 10) lines++;
+async function measure(file: string, countRows: (chunk: Uint8Array) => number): Promise<void> {
+  global.gc?.();
+  const rssBefore = process.memoryUsage().rss;
+  let peak = rssBefore;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+  const t = performance.now();
+  const response = await researcher.client.get(`/api/v1/projects/${projectId}/exports/${file}?format=standard`);
+  let bytes = 0;
+  let rows = 0;
+  const reader = response.body!.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    bytes += value.byteLength;
+    rows += countRows(value);
+  }
+  const seconds = (performance.now() - t) / 1000;
+  clearInterval(sampler);
+  const rate = rows > 0 ? ` (${Math.round(rows / seconds)} pairs/s)` : "";
+  console.log(`tandem ${file}: ${rows > 0 ? `${rows} pairs, ` : ""}${mib(bytes)} MiB in ${seconds.toFixed(1)} s${rate}; RSS before ${mib(rssBefore)} MiB, peak ${mib(peak)} MiB (+${mib(peak - rssBefore)} MiB)`);
 }
-const streamSeconds = (performance.now() - t) / 1000;
-clearInterval(sampler);
-console.log(`tandem export: ${lines} pairs, ${mib(bytes)} MiB in ${streamSeconds.toFixed(1)} s (${Math.round(lines / streamSeconds)} pairs/s); RSS before ${mib(rssBefore)} MiB, peak ${mib(peak)} MiB (+${mib(peak - rssBefore)} MiB)`);
+await measure("preferences.jsonl", (chunk) => chunk.reduce((n, byte) => n + (byte === 10 ? 1 : 0), 0));
+// Parquet rows are not countable from the bytes; the pairs are the same as the JSONL's.
+await measure("preferences.parquet", () => 0);
 
 // Baseline: one query that loads every submission with its completion texts into memory.
 global.gc?.();

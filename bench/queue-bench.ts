@@ -2,7 +2,7 @@
 // logical work done with minimal raw SQL through `pg` (the ceiling); then the 100k-prompt import with dedup, committed.
 // Usage: tsx tests/support/with-postgres.ts tsx bench/queue-bench.ts \
 //          [--rank 2000] [--demos 500] [--labelers 200] [--pool 20] [--seconds 20] [--think-ms 10000] [--import-n 100000]
-//          [--pgbench /usr/lib/postgresql/15/bin/pgbench]
+//          [--pgbench /usr/lib/postgresql/15/bin/pgbench] [--gold-rate 0.1]
 // (npm run bench:queue). DATABASE_URL must point at an empty database (with-postgres.ts makes one).
 //
 // Each run starts from a freshly truncated and identically reseeded database. Throughput counts claim+submit cycles
@@ -38,6 +38,7 @@ const RANK_TASKS = Number(arg("rank", "2000"));
 const DEMO_TASKS = Number(arg("demos", "500"));
 const LABELERS = Number(arg("labelers", "200"));
 const POOL = Number(arg("pool", "20"));
+const GOLD_RATE = process.argv.includes("--gold-rate") ? Number(arg("gold-rate", "0")) : undefined;
 const SECONDS = Number(arg("seconds", "20"));
 const IMPORT_N = Number(arg("import-n", "100000"));
 const PGBENCH = arg("pgbench", "/usr/lib/postgresql/15/bin/pgbench");
@@ -104,7 +105,9 @@ async function reseed(db: Db): Promise<Seeded> {
     .values({ email: "owner@bench.invalid", name: "Owner", role: "researcher", password_hash: "x" })
     .returning(["id", "email", "name", "role"])
     .execute();
-  const settings: ProjectSettings = projectSettingsSchema.parse({ k: K, overlap: OVERLAP });
+  // --gold-rate: the share of claims that first look for a gold task (none are seeded, so this
+  // measures what the gold draw costs the ordinary queue; the project default when not given).
+  const settings: ProjectSettings = projectSettingsSchema.parse({ k: K, overlap: OVERLAP, ...(GOLD_RATE === undefined ? {} : { goldRate: GOLD_RATE }) });
   const project = await createProject(db, owner!.id, { name: "Queue bench", guidelines: "", settings });
   await db.transaction().execute((trx) => insertPrompts(trx, project.id, project.settings, seedPrompts(), null));
   // Inserted directly (no argon2): these people never sign in, they only take tasks.
@@ -210,7 +213,7 @@ function tandemCycle(db: Db, project: Project): (labeler: SessionUser) => Cycle 
 const LIVE = `(a.state = 'submitted' or (a.state = 'active' and a.lease_expires_at > now()))`;
 const RAW_CLAIM_LOCK = `
   select t.id from tasks t
-  where t.project_id = $1 and t.state = 'open'
+  where t.project_id = $1 and t.state = 'open' and t.gold is null
     and not exists (select 1 from assignments a where a.task_id = t.id and a.user_id = $2)
     and (select count(*) from assignments a where a.task_id = t.id and ${LIVE}) < t.overlap_target
     and t.id <> all($3::bigint[])
@@ -334,7 +337,7 @@ async function explainCandidate(db: Db, seeded: Seeded): Promise<string[]> {
   const user = seeded.labelers[seeded.labelers.length - 1]!;
   const rows = await sql<{ "QUERY PLAN": string }>`explain (analyze, buffers, costs off, timing on)
     select t.id, t.completion_ids from tasks t
-    where t.project_id = ${seeded.project.id} and t.state = 'open' and t.type = 'rank'
+    where t.project_id = ${seeded.project.id} and t.state = 'open' and t.type = 'rank' and t.gold is null
       and (t.author_user_id is null or t.author_user_id <> ${user.id})
       and not exists (select 1 from assignments a where a.task_id = t.id and a.user_id = ${user.id})
       and (select count(*) from assignments a where a.task_id = t.id and ${sql.raw(LIVE)}) < t.overlap_target
@@ -357,7 +360,7 @@ const PGBENCH_SCRIPT = `-- bench/queue-pgbench.sql: one claim + one submit per p
 BEGIN;
 WITH c AS (
   SELECT t.id FROM tasks t
-  WHERE t.project_id = :project AND t.state = 'open'
+  WHERE t.project_id = :project AND t.state = 'open' AND t.gold IS NULL
     AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.task_id = t.id AND a.user_id = :uid)
     AND (SELECT count(*) FROM assignments a WHERE a.task_id = t.id AND ${LIVE}) < t.overlap_target
   ORDER BY t.id LIMIT 1 FOR UPDATE OF t SKIP LOCKED)

@@ -62,6 +62,7 @@ export default function ProjectImport({ loaderData }: Route.ComponentProps) {
         <Card title="File">
           <p className="mb-3 text-sm">
             JSONL, CSV or JSON. Each record: <code>prompt</code> or chat <code>messages</code>, optionally <code>completions</code> (2–9 make a ranking task) and <code>model</code>.
+            A ranking record with <code>gold</code> (one rank per completion, 1 = best, e.g. <code>[1, 3, 2]</code>) becomes a gold task: a known answer that measures each labeler.
           </p>
           <label htmlFor="import-file" className="mb-1 block text-sm font-medium">Prompt file</label>
           <input
@@ -105,7 +106,7 @@ export default function ProjectImport({ loaderData }: Route.ComponentProps) {
             <div className="space-y-4 text-sm" data-testid="import-report">
               {report.committed ? (
                 <Alert tone="success">
-                  Imported {report.committed.prompts} prompts: {report.committed.tasks.rank} ranking, {report.committed.tasks.demonstrate} demonstration and{" "}
+                  Imported {report.committed.prompts} prompts: {report.committed.tasks.rank} ranking{report.committed.gold ? ` (${report.committed.gold} of them gold)` : ""}, {report.committed.tasks.demonstrate} demonstration and{" "}
                   {report.committed.tasks.review} review and {report.committed.tasks.compare} comparison tasks.
                 </Alert>
               ) : null}

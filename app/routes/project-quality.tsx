@@ -53,7 +53,7 @@ export default function ProjectQuality({ loaderData }: Route.ComponentProps) {
               <dd className="text-2xl font-semibold" data-testid="alpha">{num(p.alpha.alpha)}</dd>
             </div>
           </dl>
-          <p className="mt-3 text-sm">InstructGPT's labelers agreed with each other 72.6 % of the time; Anthropic's HH crowdworkers agreed with researchers about 63 %.</p>
+          <p className="mt-3 text-sm">Gold tasks (known answers) are left out of these figures; they only measure each labeler below. InstructGPT's labelers agreed with each other 72.6 % of the time; Anthropic's HH crowdworkers agreed with researchers about 63 %.</p>
         </Card>
         <Card title="Labelers">
           <div className="overflow-x-auto">
@@ -63,6 +63,7 @@ export default function ProjectQuality({ loaderData }: Route.ComponentProps) {
                   <th className="py-2 pr-3">Labeler</th>
                   <th className="py-2 pr-3">Rankings</th>
                   <th className="py-2 pr-3">Agreement with consensus</th>
+                  <th className="py-2 pr-3">Agreement with gold</th>
                   <th className="py-2 pr-3">First-shown ranked top (chance)</th>
                   <th className="py-2 pr-3">Longest ranked top (chance)</th>
                 </tr>
@@ -73,6 +74,9 @@ export default function ProjectQuality({ loaderData }: Route.ComponentProps) {
                     <td className="py-2 pr-3">{l.name}</td>
                     <td className="py-2 pr-3">{l.submissions}</td>
                     <td className="py-2 pr-3">{pct(l.vsConsensus.rate)} <span className="text-xs">(n = {l.vsConsensus.compared})</span></td>
+                    <td className="py-2 pr-3" data-testid="vs-gold">
+                      {pct(l.vsGold.rate)} <span className="text-xs">(n = {l.vsGold.compared} pairs, {l.goldSubmissions} gold tasks)</span>
+                    </td>
                     <td className="py-2 pr-3">{pct(l.bias.position.rate)} ({pct(l.bias.position.expectedRate)})</td>
                     <td className="py-2 pr-3">{pct(l.bias.length.rate)} ({pct(l.bias.length.expectedRate)})</td>
                   </tr>

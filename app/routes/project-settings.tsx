@@ -45,6 +45,7 @@ export async function action({ context, request, params }: Route.ActionArgs) {
       taskWeights: Object.fromEntries(taskTypes.map((t) => [t, num(`taskWeights.${t}`)])),
       leaseMinutes: num("leaseMinutes"),
       maxPendingPerUser: num("maxPendingPerUser"),
+      goldRate: num("goldRate"),
       nearDuplicateThreshold: num("nearDuplicateThreshold"),
       flags,
     },
@@ -88,6 +89,7 @@ export default function ProjectSettingsPage({ loaderData, actionData }: Route.Co
           <Field label="Completions per ranking task (K, 2–9)" name="k" type="number" min={2} max={9} defaultValue={v("k", project.settings.k)} />
           <Field label="Lease (minutes a task stays yours)" name="leaseMinutes" type="number" min={1} defaultValue={v("leaseMinutes", project.settings.leaseMinutes)} />
           <Field label="Unfinished tasks a person may hold" name="maxPendingPerUser" type="number" min={1} defaultValue={v("maxPendingPerUser", project.settings.maxPendingPerUser)} />
+          <Field label="Gold rate (share of ranking claims that draw a gold task, 0–1)" name="goldRate" type="number" step="0.01" min={0} max={1} defaultValue={v("goldRate", project.settings.goldRate)} error={errors["settings.goldRate"]} />
           <Field label="Near-duplicate threshold (Jaccard, 0.5–1)" name="nearDuplicateThreshold" type="number" step="0.01" min={0.5} max={1} defaultValue={v("nearDuplicateThreshold", project.settings.nearDuplicateThreshold)} />
         </Card>
         <Card title="Queue">

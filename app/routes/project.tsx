@@ -99,6 +99,11 @@ export default function Project({ loaderData, actionData }: Route.ComponentProps
                     </a>
                   </li>
                 ))}
+                <li>
+                  <a className="text-brand-700 underline dark:text-brand-50" href={`/api/v1/projects/${project.id}/exports/preferences.parquet`} download>
+                    Export preference pairs (Parquet)
+                  </a>
+                </li>
               </ul>
             </Card>
           ) : null}

@@ -32,7 +32,7 @@ export type Endpoint<P extends z.ZodType, B extends z.ZodType, R extends z.ZodTy
   params?: P;
   query?: z.ZodType;
   body?: B;
-  /** The handler returns lines to stream (JSONL) instead of one JSON value. */
+  /** The handler returns chunks to stream (JSONL lines, or a binary file's bytes) instead of one JSON value. */
   stream?: { contentType: string; filename: (params: z.infer<P>) => string };
   /** The body is raw bytes (application/octet-stream), handed to the handler as the request stream. */
   upload?: true;
@@ -88,7 +88,7 @@ export async function runEndpoint(ep: AnyEndpoint, req: Request, res: Response, 
     return;
   }
   if (ep.stream) {
-    await streamLines(res, result as AsyncIterable<string>, ep.stream.contentType, ep.stream.filename(params));
+    await streamChunks(res, result as AsyncIterable<string | Uint8Array>, ep.stream.contentType, ep.stream.filename(params));
     return;
   }
   if (ep.status === 204) {
@@ -98,13 +98,13 @@ export async function runEndpoint(ep: AnyEndpoint, req: Request, res: Response, 
   res.status(ep.status ?? 200).json(result);
 }
 
-/** Writes lines as they come, waiting for the socket to drain: memory stays flat. */
-async function streamLines(res: Response, lines: AsyncIterable<string>, contentType: string, filename: string): Promise<void> {
+/** Writes chunks as they come, waiting for the socket to drain: memory stays flat. */
+async function streamChunks(res: Response, chunks: AsyncIterable<string | Uint8Array>, contentType: string, filename: string): Promise<void> {
   res.status(200).setHeader("Content-Type", contentType);
   res.setHeader("Content-Disposition", `attachment; filename="${filename}"`);
-  for await (const line of lines) {
+  for await (const chunk of chunks) {
     if (res.destroyed) return;
-    if (!res.write(line)) await once(res, "drain");
+    if (!res.write(chunk)) await once(res, "drain");
   }
   res.end();
 }
@@ -148,7 +148,7 @@ export function buildOpenApiDocument(endpoints: AnyEndpoint[], base: string): un
           ep.status === 204
             ? { description: "Done" }
             : ep.stream || ep.file
-              ? { description: ep.file ? "A file" : "JSON lines", content: { [(ep.stream ?? ep.file)!.contentType]: { schema: ep.response } } }
+              ? { description: ep.file ? "A file" : "A file, streamed", content: { [(ep.stream ?? ep.file)!.contentType]: { schema: ep.response } } }
               : { description: "Success", content: { "application/json": { schema: ep.response } } },
         400: problem,
         401: problem,

@@ -8,7 +8,8 @@ import { createProject, getProject, listProjects, queueCounters, updateProject }
 import { claimNextTask, skipAssignment } from "../labeling/queue.server.ts";
 import { submitAssignment, submitSchema } from "../labeling/submissions.server.ts";
 import { publishCounters } from "../labeling/live-counters.server.ts";
-import { exportFilterSchema, preferenceLines, rawRankingLines, sftLines } from "../labeling/exports.server.ts";
+import { exportFilterSchema, preferenceLines, rawRankingLines, sftLines, type ExportFilter } from "../labeling/exports.server.ts";
+import { preferenceParquet } from "../labeling/parquet-export.server.ts";
 import { importPrompts, importRequestSchema } from "../labeling/import-prompts.server.ts";
 import { endpoint, type AnyEndpoint } from "./endpoint.server.ts";
 
@@ -168,6 +169,7 @@ export const labelingEndpoints: AnyEndpoint[] = [
       stream: { contentType: "application/x-ndjson; charset=utf-8", filename: (p: { id: string }) => `project-${p.id}-${kind}.jsonl` },
       handler: async ({ ctx, params, query }) => {
         await getProject(ctx.db, params.id);
+        refuseInapplicableFilters(kind, query);
         await recordAudit(ctx.db, { actorUserId: ctx.actor?.user.id ?? null, action: `export.${kind}`, target: `project:${params.id}`, details: query });
         if (kind === "preferences") return preferenceLines(ctx.db, params.id, query);
         if (kind === "sft") return sftLines(ctx.db, params.id, query);
@@ -176,4 +178,29 @@ export const labelingEndpoints: AnyEndpoint[] = [
       },
     }),
   ),
+  endpoint({
+    method: "get",
+    path: "/projects/:id/exports/preferences.parquet",
+    summary: "The preference set as Parquet (same records and filters as preferences.jsonl), streamed in row groups",
+    access: "researcher",
+    params: projectParams,
+    query: exportFilterSchema,
+    response: z.any(),
+    stream: { contentType: "application/vnd.apache.parquet", filename: (p: { id: string }) => `project-${p.id}-preferences.parquet` },
+    handler: async ({ ctx, params, query }) => {
+      await getProject(ctx.db, params.id);
+      await recordAudit(ctx.db, { actorUserId: ctx.actor?.user.id ?? null, action: "export.preferences_parquet", target: `project:${params.id}`, details: query });
+      return preferenceParquet(ctx.db, params.id, query);
+    },
+  }),
 ];
+
+/** A filter that means nothing for an export is refused, not silently ignored. */
+function refuseInapplicableFilters(kind: "preferences" | "sft" | "rankings", filter: ExportFilter): void {
+  const errors: Array<{ path: string; message: string }> = [];
+  if (filter.consensus && kind !== "preferences") errors.push({ path: "consensus", message: "only the preference export has a consensus option" });
+  if (filter.minAgreement !== undefined && kind === "sft") {
+    errors.push({ path: "minAgreement", message: "demonstrations are not ranked, so they have no agreement; filter the preference or ranking export" });
+  }
+  if (errors.length > 0) throw new AppError("validation_failed", "The query string is not valid.", errors);
+}

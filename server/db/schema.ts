@@ -69,6 +69,8 @@ export interface SocketIoAttachmentsTable {
 export type ChatMessage = { role: "system" | "user" | "assistant"; content: string };
 export type TaskType = "demonstrate" | "rank" | "review" | "compare";
 type Json<T> = ColumnType<T, string, string>;
+/** Same shape as quality/ranking.ts's Ranking; kept structural so the schema imports nothing. */
+export type GoldRanking = { tiers: string[][]; strengths?: number[] };
 
 export interface ProjectsTable {
   id: Id;
@@ -118,6 +120,8 @@ export interface TasksTable {
   /** The round whose policy sampled this task's completions. */
   round_id: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
+  /** A gold task's known answer (a Ranking of completion ids); null for ordinary tasks. */
+  gold: ColumnType<GoldRanking | null, string | null | undefined, string | null>;
 }
 
 export interface AssignmentsTable {
@@ -259,7 +263,7 @@ export const schemaColumns = {
   completions: { id: "bigint", prompt_id: "bigint", model_name: "text", text: "text", decoding: "jsonb", model_id: "bigint", created_at: "timestamp with time zone" },
   tasks: {
     id: "bigint", project_id: "bigint", prompt_id: "bigint", type: "text", state: "text", overlap_target: "integer",
-    completion_ids: "jsonb", author_user_id: "bigint", round_id: "bigint", created_at: "timestamp with time zone",
+    completion_ids: "jsonb", author_user_id: "bigint", round_id: "bigint", created_at: "timestamp with time zone", gold: "jsonb",
   },
   assignments: {
     id: "bigint", task_id: "bigint", user_id: "bigint", state: "text", lease_expires_at: "timestamp with time zone", shown_order: "jsonb",

@@ -1,9 +1,12 @@
 import { createHmac } from "node:crypto";
+import { sql } from "kysely";
 import { z } from "zod";
 import type { Db } from "../db/database.server.ts";
 import type { ChatMessage } from "../db/schema.ts";
+import { itemBatches, meetsAgreement, selectedSubmissions } from "./export-items.server.ts";
+import { rankedPairs } from "./quality/consensus.ts";
 import { buildPairs } from "./quality/pair-builder.ts";
-import { rankingSchema } from "./quality/ranking.ts";
+import { rankingSchema, type Ranking } from "./quality/ranking.ts";
 
 /**
  * Streamed exports. Rows are read in keyset-paginated batches, so memory stays flat however
@@ -17,6 +20,18 @@ export const exportFilterSchema = z.object({
   pairs: z.enum(["all", "adjacent", "best_vs_rest"]).default("all"),
   margin: z.enum(["tier", "strength"]).default("tier"),
   pseudonymize: z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
+  /**
+   * Only items whose rankings (or A/B choices) agree at least this much: the pooled pairwise
+   * agreement between every two labelers of the item. An item ranked by one person has no
+   * agreement and is left out.
+   */
+  minAgreement: z.coerce
+    .number({ error: "must be a number from 0 to 1" })
+    .min(0, { error: "must be a number from 0 to 1" })
+    .max(1, { error: "must be a number from 0 to 1" })
+    .optional(),
+  /** Preferences only: one pair set per item from the consensus (ranked pairs) of its rankings. */
+  consensus: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
 });
 export type ExportFilter = z.infer<typeof exportFilterSchema>;
 
@@ -33,13 +48,16 @@ type SubmissionRow = {
   messages: ChatMessage[];
   kind: "prompt" | "qa";
   created_at: Date;
+  gold: boolean;
 };
 
-async function* submissionsOf(db: Db, projectId: string, type: "rank" | "demonstrate" | "review" | "compare", filter: ExportFilter): AsyncGenerator<SubmissionRow> {
-  for await (const batch of submissionBatches(db, projectId, type, filter)) yield* batch;
+type TaskType = "rank" | "demonstrate" | "review" | "compare";
+
+async function* submissionsOf(db: Db, projectId: string, type: TaskType, filter: ExportFilter, includeGold = false): AsyncGenerator<SubmissionRow> {
+  for await (const batch of submissionBatches(db, projectId, type, filter, includeGold)) yield* batch;
 }
 
-async function* submissionBatches(db: Db, projectId: string, type: "rank" | "demonstrate" | "review" | "compare", filter: ExportFilter): AsyncGenerator<SubmissionRow[]> {
+async function* submissionBatches(db: Db, projectId: string, type: TaskType, filter: ExportFilter, includeGold = false): AsyncGenerator<SubmissionRow[]> {
   let after = "0";
   for (;;) {
     let query = db
@@ -50,6 +68,7 @@ async function* submissionBatches(db: Db, projectId: string, type: "rank" | "dem
       .select([
         "submissions.id", "submissions.user_id", "submissions.task_id", "submissions.payload", "submissions.timings",
         "submissions.created_at", "assignments.shown_order", "prompts.id as prompt_id", "prompts.messages", "prompts.kind",
+        sql<boolean>`tasks.gold is not null`.as("gold"),
       ])
       .where("tasks.project_id", "=", projectId)
       .where("tasks.type", "=", type)
@@ -60,6 +79,8 @@ async function* submissionBatches(db: Db, projectId: string, type: "rank" | "dem
     if (filter.since) query = query.where("submissions.created_at", ">=", new Date(filter.since));
     if (filter.until) query = query.where("submissions.created_at", "<", new Date(filter.until));
     if (filter.labeler) query = query.where("submissions.user_id", "=", filter.labeler);
+    // Gold items measure labelers; they are not training data (decision 0010).
+    if (!includeGold) query = query.where("tasks.gold", "is", null);
     const rows = await query.execute();
     if (rows.length === 0) return;
     yield rows;
@@ -69,55 +90,111 @@ async function* submissionBatches(db: Db, projectId: string, type: "rank" | "dem
 
 async function completionTexts(db: Db, ids: string[]): Promise<Map<string, string>> {
   if (ids.length === 0) return new Map();
-  const rows = await db.selectFrom("completions").select(["id", "text"]).where("id", "in", ids).execute();
+  // Every ranking of an item names the same completions: ask for each once.
+  const rows = await db.selectFrom("completions").select(["id", "text"]).where("id", "in", [...new Set(ids)]).execute();
   return new Map(rows.map((r) => [r.id, r.text]));
+}
+
+/** One preference pair with its conversation; the format (conversational or standard) is applied when it is written. */
+export type PreferenceRecord = { prompt: ChatMessage[]; chosen: string; rejected: string; margin: number; weight: number };
+
+/**
+ * Every preference pair of the project, a batch at a time: each labeler's rankings, A/B
+ * choices (winner ≻ loser) and reviewers' corrections (corrected ≻ original). With
+ * `minAgreement` or `consensus` the rankings and A/B choices are read item by item.
+ */
+export async function* preferenceBatches(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<PreferenceRecord[]> {
+  const byItem = filter.minAgreement !== undefined || filter.consensus;
+  yield* byItem ? itemRankingPairs(db, projectId, filter) : rankingPairs(db, projectId, filter);
+  yield* byItem ? itemComparePairs(db, projectId, filter) : comparePairs(db, projectId, filter);
+  // A reviewer's correction of a synthetic answer: corrected ≻ original, one whole item. It is
+  // one reviewer's decision with no overlap to measure, so minAgreement does not apply to it.
+  let corrections: PreferenceRecord[] = [];
+  for await (const row of reviewedAnswers(db, projectId, filter)) {
+    if (row.edited === null) continue;
+    corrections.push({ prompt: row.messages, chosen: row.edited, rejected: row.original, margin: 1, weight: 1 });
+    if (corrections.length >= BATCH) {
+      yield corrections;
+      corrections = [];
+    }
+  }
+  if (corrections.length > 0) yield corrections;
+}
+
+async function* rankingPairs(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<PreferenceRecord[]> {
+  for await (const batch of submissionBatches(db, projectId, "rank", filter)) {
+    // One query for the completion texts of the whole batch, not one per submission.
+    const texts = await completionTexts(db, batch.flatMap((row) => row.shown_order));
+    yield batch.flatMap((row) => pairRecords(row.messages, rankingSchema.parse(row.payload.ranking), texts, filter));
+  }
+}
+
+async function* itemRankingPairs(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<PreferenceRecord[]> {
+  for await (const items of itemBatches(db, projectId, "rank")) {
+    const texts = await completionTexts(db, items.flatMap((item) => item.submissions.flatMap((s) => s.shownOrder)));
+    yield items.flatMap((item) => {
+      const selected = meetsAgreement(item, filter.minAgreement) ? selectedSubmissions(item, filter) : [];
+      if (selected.length === 0) return [];
+      if (filter.consensus) return pairRecords(item.messages, rankedPairs(selected.map((s) => s.ranking)), texts, filter);
+      return selected.flatMap((s) => pairRecords(item.messages, s.ranking, texts, filter));
+    });
+  }
+}
+
+function pairRecords(prompt: ChatMessage[], ranking: Ranking, texts: Map<string, string>, filter: ExportFilter): PreferenceRecord[] {
+  return buildPairs(ranking, { mode: filter.pairs, marginFrom: filter.margin }).map((pair) => ({
+    prompt,
+    chosen: texts.get(pair.chosen) ?? "",
+    rejected: texts.get(pair.rejected) ?? "",
+    margin: pair.margin,
+    weight: pair.weight,
+  }));
+}
+
+/** A/B comparisons: winner ≻ loser, margin = the stated strength (1 when not given); ties give none. */
+async function* comparePairs(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<PreferenceRecord[]> {
+  for await (const batch of submissionBatches(db, projectId, "compare", filter)) {
+    const texts = await completionTexts(db, batch.flatMap((row) => row.shown_order));
+    yield batch.flatMap((row) => compareRecord(row.messages, row.payload, texts));
+  }
+}
+
+async function* itemComparePairs(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<PreferenceRecord[]> {
+  for await (const items of itemBatches(db, projectId, "compare")) {
+    const texts = await completionTexts(db, items.flatMap((item) => item.submissions.flatMap((s) => s.shownOrder)));
+    yield items.flatMap((item) => {
+      const selected = meetsAgreement(item, filter.minAgreement) ? selectedSubmissions(item, filter) : [];
+      if (selected.length === 0) return [];
+      if (!filter.consensus) return selected.flatMap((s) => compareRecord(item.messages, s.payload, texts));
+      // The consensus of the A/B choices: the majority side, or nothing on a split or a tie.
+      const [better, worse] = rankedPairs(selected.map((s) => s.ranking)).tiers;
+      return better?.length === 1 && worse?.length === 1 ? compareRecord(item.messages, { winner: better[0], loser: worse[0] }, texts) : [];
+    });
+  }
+}
+
+function compareRecord(prompt: ChatMessage[], payload: Record<string, unknown>, texts: Map<string, string>): PreferenceRecord[] {
+  const { winner, loser, strength } = payload as { winner?: string | null; loser?: string | null; strength?: number };
+  if (!winner || !loser) return [];
+  return [{ prompt, chosen: texts.get(winner) ?? "", rejected: texts.get(loser) ?? "", margin: strength ?? 1, weight: 1 }];
 }
 
 /** TRL preference format: prompt / chosen / rejected (+ margin, weight), one line per pair. */
 export async function* preferenceLines(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<string> {
-  for await (const batch of submissionBatches(db, projectId, "rank", filter)) {
-    // One query for the completion texts of the whole batch, not one per submission.
-    const texts = await completionTexts(db, batch.flatMap((row) => row.shown_order));
-    let chunk = "";
-    for (const row of batch) {
-      const ranking = rankingSchema.parse(row.payload.ranking);
-      for (const pair of buildPairs(ranking, { mode: filter.pairs, marginFrom: filter.margin })) {
-        const chosen = texts.get(pair.chosen) ?? "";
-        const rejected = texts.get(pair.rejected) ?? "";
-        const record =
-          filter.format === "conversational"
-            ? { prompt: row.messages, chosen: [{ role: "assistant", content: chosen }], rejected: [{ role: "assistant", content: rejected }] }
-            : { prompt: plainPrompt(row.messages), chosen, rejected };
-        chunk += JSON.stringify({ ...record, margin: pair.margin, weight: pair.weight }) + "\n";
-      }
-    }
+  for await (const batch of preferenceBatches(db, projectId, filter)) {
     // One write per batch keeps the stream's per-chunk overhead out of the hot loop.
+    let chunk = "";
+    for (const record of batch) chunk += JSON.stringify(formatPreference(record, filter.format)) + "\n";
     if (chunk) yield chunk;
   }
-  // A/B comparisons: winner ≻ loser, margin = the stated strength (1 when not given); ties give none.
-  for await (const batch of submissionBatches(db, projectId, "compare", filter)) {
-    const texts = await completionTexts(db, batch.flatMap((row) => row.shown_order));
-    for (const row of batch) {
-      const { winner, loser, strength } = row.payload as { winner: string | null; loser: string | null; strength?: number };
-      if (!winner || !loser) continue;
-      const chosen = texts.get(winner) ?? "";
-      const rejected = texts.get(loser) ?? "";
-      const record =
-        filter.format === "conversational"
-          ? { prompt: row.messages, chosen: [{ role: "assistant", content: chosen }], rejected: [{ role: "assistant", content: rejected }] }
-          : { prompt: plainPrompt(row.messages), chosen, rejected };
-      yield JSON.stringify({ ...record, margin: strength ?? 1, weight: 1 }) + "\n";
-    }
-  }
-  // A reviewer's correction of a synthetic answer: corrected ≻ original, one whole item.
-  for await (const row of reviewedAnswers(db, projectId, filter)) {
-    if (row.edited === null) continue;
-    const record =
-      filter.format === "conversational"
-        ? { prompt: row.messages, chosen: [{ role: "assistant", content: row.edited }], rejected: [{ role: "assistant", content: row.original }] }
-        : { prompt: plainPrompt(row.messages), chosen: row.edited, rejected: row.original };
-    yield JSON.stringify({ ...record, margin: 1, weight: 1 }) + "\n";
-  }
+}
+
+/** TRL's conversational (messages) or standard (plain text) preference record. */
+export function formatPreference(record: PreferenceRecord, format: ExportFilter["format"]) {
+  const { prompt, chosen, rejected, margin, weight } = record;
+  return format === "conversational"
+    ? { prompt, chosen: [{ role: "assistant", content: chosen }], rejected: [{ role: "assistant", content: rejected }], margin, weight }
+    : { prompt: plainPrompt(prompt), chosen, rejected, margin, weight };
 }
 
 /** Accepted or edited synthetic Q&A, with the original answer and the correction (if any). */
@@ -130,31 +207,49 @@ async function* reviewedAnswers(db: Db, projectId: string, filter: ExportFilter)
   }
 }
 
-/** SFT format: the conversation with the demonstration (or the reviewed answer) as the final assistant turn. */
+/**
+ * SFT format: the conversation with the demonstration (or the reviewed answer) as the assistant's
+ * turn; a demonstration the labeler continued brings every later user and assistant turn.
+ */
 export async function* sftLines(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<string> {
   for await (const row of submissionsOf(db, projectId, "demonstrate", filter)) {
     const text = String(row.payload.text ?? "");
-    yield JSON.stringify({ messages: [...row.messages, { role: "assistant", content: text }] }) + "\n";
+    const continuation = (row.payload.continuation ?? []) as ChatMessage[];
+    yield JSON.stringify({ messages: [...row.messages, { role: "assistant", content: text }, ...continuation] }) + "\n";
   }
   for await (const row of reviewedAnswers(db, projectId, filter)) {
     yield JSON.stringify({ messages: [...row.messages, { role: "assistant", content: row.edited ?? row.original }] }) + "\n";
   }
 }
 
-/** Every raw ranking as submitted, with the shown order and timings: nothing aggregated away. */
+/**
+ * Every raw ranking as submitted, with the shown order and timings: nothing aggregated away.
+ * Gold items are included and marked (`gold_task`): how each labeler ranked them is the raw data
+ * behind their agreement with gold. With minAgreement, only items that meet it (never gold).
+ */
 export async function* rawRankingLines(db: Db, projectId: string, filter: ExportFilter, secret: string): AsyncGenerator<string> {
-  for await (const row of submissionsOf(db, projectId, "rank", filter)) {
-    const labeler = filter.pseudonymize ? pseudonym(secret, projectId, row.user_id) : row.user_id;
-    yield JSON.stringify({
+  const line = (row: { id: string; taskId: string; promptId: string; userId: string; shownOrder: string[]; payload: Record<string, unknown>; timings: Record<string, unknown>; createdAt: Date; gold: boolean }) =>
+    JSON.stringify({
       submission_id: row.id,
-      task_id: row.task_id,
-      prompt_id: row.prompt_id,
-      labeler,
-      shown_order: row.shown_order,
+      task_id: row.taskId,
+      prompt_id: row.promptId,
+      labeler: filter.pseudonymize ? pseudonym(secret, projectId, row.userId) : row.userId,
+      shown_order: row.shownOrder,
       ...row.payload,
       timings: row.timings,
-      created_at: row.created_at.toISOString(),
+      created_at: row.createdAt.toISOString(),
+      gold_task: row.gold,
     }) + "\n";
+  if (filter.minAgreement !== undefined) {
+    for await (const items of itemBatches(db, projectId, "rank")) {
+      const passing = items.filter((item) => meetsAgreement(item, filter.minAgreement));
+      const lines = passing.flatMap((item) => selectedSubmissions(item, filter).map((s) => line({ ...s, taskId: item.taskId, promptId: item.promptId, gold: false })));
+      if (lines.length > 0) yield lines.join("");
+    }
+    return;
+  }
+  for await (const row of submissionsOf(db, projectId, "rank", filter, true)) {
+    yield line({ id: row.id, taskId: row.task_id, promptId: row.prompt_id, userId: row.user_id, shownOrder: row.shown_order, payload: row.payload, timings: row.timings, createdAt: row.created_at, gold: row.gold });
   }
 }
 

@@ -3,8 +3,9 @@ import { z } from "zod";
 import { AppError } from "../lib/app-error.ts";
 import { recordAudit } from "../auth/audit.server.ts";
 import type { Db } from "../db/database.server.ts";
+import type { ImportRecord } from "./import/import-record.ts";
 import { parseImportFile } from "./import/parse-import-file.ts";
-import { planImport, type ImportPlanCounts, type PlannedRecord } from "./import/plan-import.ts";
+import { planImport, scanRecord, type ImportPlanCounts, type PlannedRecord } from "./import/plan-import.ts";
 import { signatureFromBase64, signatureToBase64 } from "./import/minhash.ts";
 import type { Project } from "./projects.server.ts";
 import { insertPrompts } from "./prompts.server.ts";
@@ -35,7 +36,8 @@ export type ImportReport = {
   issues: Array<{ line: number; reason: string }>;
   /** Every record that is not plainly new (duplicates, filter hits), first 500. */
   flagged: Array<{ line: number; status: string; duplicateOf: unknown; similarity: number | null; filterHits: string[]; preview: string }>;
-  committed: { prompts: number; tasks: Record<string, number> } | null;
+  /** gold: how many of the ranking tasks are gold tasks. */
+  committed: { prompts: number; tasks: Record<string, number>; gold: number } | null;
 };
 
 /**
@@ -49,7 +51,7 @@ export async function importPrompts(db: Db, actorId: string, project: Project, r
   // Q&A for review: one answer per question, or the line is refused like any invalid line.
   const issues = [...parsed.issues];
   const records = parsed.records.filter((record) => {
-    const problem = purposeProblem(request.purpose, record.completions);
+    const problem = purposeProblem(request.purpose, record.completions) ?? goldProblem(request.purpose, record, project);
     if (problem) issues.push({ line: record.line, reason: problem });
     return problem === null;
   });
@@ -92,6 +94,7 @@ export async function importPrompts(db: Db, actorId: string, project: Project, r
     // Any filter hit goes to review, also on a near duplicate the researcher chose to keep.
     status: item.filterHits.length > 0 || request.purpose === "qa" ? ("review" as const) : ("active" as const),
     kind: request.purpose === "qa" ? ("qa" as const) : ("prompt" as const),
+    ...(item.record.gold ? { gold: item.record.gold } : {}),
     ...(request.purpose === "compare" ? { taskType: "compare" as const } : {}),
   }));
   try {
@@ -105,7 +108,7 @@ export async function importPrompts(db: Db, actorId: string, project: Project, r
       });
       return stored;
     });
-    report.committed = { prompts: result.promptIds.length, tasks: result.tasks };
+    report.committed = { prompts: result.promptIds.length, tasks: result.tasks, gold: toStore.filter((p) => p.gold).length };
     // After a bulk load the planner's row estimates are stale until autovacuum runs; queue and
     // export queries joined on these tables then pick nested loops over thousands of rows.
     if (result.promptIds.length >= 1000) await sql`analyze prompts, completions, tasks`.execute(db);
@@ -127,6 +130,21 @@ function purposeProblem(purpose: ImportRequest["purpose"], completions: Array<{ 
     const [a, b] = completions;
     if (!a!.model || !b!.model || a!.model === b!.model) return "an A/B comparison needs the two completions' models, and they must differ";
   }
+  return null;
+}
+
+/**
+ * A gold answer needs a ranking task that shows every completion it ranks, and must reach
+ * labelers as it is: a held-back prompt becomes a plain task once a reviewer releases it.
+ */
+function goldProblem(purpose: ImportRequest["purpose"], record: ImportRecord, project: Project): string | null {
+  if (!record.gold) return null;
+  if (purpose !== "prompts") return `"gold" belongs to ranking tasks; this import is for ${purpose === "qa" ? "Q&A review" : "A/B comparisons"}`;
+  if (record.completions.length > project.settings.k) {
+    return `a gold task shows all its completions, and this project shows K = ${project.settings.k} (found ${record.completions.length})`;
+  }
+  const hits = scanRecord(record, project.settings.contentFilter);
+  if (hits.length > 0) return `a gold task goes straight to labelers, but the content filter would hold it for review (${hits.map((h) => `${h.kind} in ${h.field}`).join(", ")})`;
   return null;
 }
 

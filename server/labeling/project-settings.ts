@@ -46,6 +46,11 @@ export const projectSettingsSchema = z.object({
   flags: z.array(flagSchema).max(40).default([...instructGptFlags]),
   quality: z.object({ min: z.number().int(), max: z.number().int() }).default({ min: 1, max: 7 }),
   chatTemplate: z.enum(["chatml", "plain"]).default("chatml"),
+  /**
+   * Share of a labeler's ranking claims that draw a gold task (known answer) first, while one
+   * is left that they have not done. Gold measures each labeler; it is not training data (decision 0010).
+   */
+  goldRate: z.number().min(0).max(1).default(0.1),
   leaseMinutes: z.number().int().min(1).max(24 * 60).default(30),
   maxPendingPerUser: z.number().int().min(1).max(50).default(5),
   nearDuplicateThreshold: z.number().min(0.5).max(1).default(0.8),

@@ -51,6 +51,8 @@ export async function listProjects(db: Db) {
         .selectFrom("tasks")
         .whereRef("tasks.project_id", "=", "projects.id")
         .where("tasks.state", "=", "open")
+        // Gold tasks stay open for every labeler; they are not work waiting to be done.
+        .where("tasks.gold", "is", null)
         .select(eb.fn.countAll<string>().as("n"))
         .as("open_tasks"),
     ])
@@ -66,6 +68,7 @@ export async function queueCounters(db: Db, projectId: string): Promise<QueueCou
     .selectFrom("tasks")
     .select(["type", "state", sql<string>`count(*)`.as("n")])
     .where("project_id", "=", projectId)
+    .where("gold", "is", null)
     .groupBy(["type", "state"])
     .execute();
   const submissions = await db

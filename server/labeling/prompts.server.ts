@@ -15,6 +15,8 @@ export type NewPrompt = {
   kind?: "prompt" | "qa";
   /** "compare": two completions from two models, judged A / B / tie (else decided by the completions). */
   taskType?: "compare";
+  /** A gold task's answer: each completion's rank (1 = best, equal = tie), parallel to `completions`. */
+  gold?: number[];
 };
 
 const CHUNK = 1000;
@@ -22,6 +24,16 @@ const CHUNK = 1000;
 /** The labeling task a prompt needs: ranking with ≥ 2 completions, else a demonstration. */
 export function labelingTaskType(completionCount: number): "rank" | "demonstrate" {
   return completionCount >= 2 ? "rank" : "demonstrate";
+}
+
+/** Rank numbers parallel to the completion ids → tiers of ids, best first (the Ranking shape). */
+export function goldRanking(completionIds: readonly string[], ranks: readonly number[]): { tiers: string[][] } {
+  const byRank = new Map<number, string[]>();
+  completionIds.forEach((id, i) => {
+    const rank = ranks[i]!;
+    byRank.set(rank, [...(byRank.get(rank) ?? []), id]);
+  });
+  return { tiers: [...byRank.entries()].sort(([a], [b]) => a - b).map(([, ids]) => ids) };
 }
 
 /**
@@ -81,6 +93,7 @@ export async function insertPrompts(
         overlap_target: settings.overlap[type],
         completion_ids: JSON.stringify(type === "rank" ? own.slice(0, settings.k) : own),
         author_user_id: authorUserId,
+        gold: type === "rank" && prompt.gold ? JSON.stringify(goldRanking(own.slice(0, settings.k), prompt.gold)) : null,
       } as const;
     });
     await trx.insertInto("tasks").values(tasks).execute();

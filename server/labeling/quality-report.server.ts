@@ -2,11 +2,12 @@ import { sql } from "kysely";
 import type { Db } from "../db/database.server.ts";
 import { labelerBias, type LabelerBias } from "./quality/bias.ts";
 import { labelerAgreement, type AgreementReport } from "./quality/labeler-agreement.ts";
-import { rankingSchema } from "./quality/ranking.ts";
+import { rankingSchema, type Ranking } from "./quality/ranking.ts";
 
 export type QualityReport = {
   project: AgreementReport["project"];
-  labelers: Array<AgreementReport["labelers"][number] & { name: string; bias: LabelerBias }>;
+  /** submissions and vsConsensus count ordinary items only; goldSubmissions and vsGold the gold ones. */
+  labelers: Array<AgreementReport["labelers"][number] & { name: string; goldSubmissions: number; bias: LabelerBias }>;
 };
 
 /**
@@ -20,7 +21,7 @@ export async function qualityReport(db: Db, projectId: string): Promise<QualityR
     .innerJoin("tasks", "tasks.id", "submissions.task_id")
     .innerJoin("assignments", "assignments.id", "submissions.assignment_id")
     .innerJoin("users", "users.id", "submissions.user_id")
-    .select(["submissions.task_id", "submissions.user_id", "submissions.payload", "assignments.shown_order", "users.name"])
+    .select(["submissions.task_id", "submissions.user_id", "submissions.payload", "assignments.shown_order", "users.name", "tasks.gold"])
     .where("tasks.project_id", "=", projectId)
     .where("tasks.type", "=", "rank")
     .orderBy("submissions.id")
@@ -36,17 +37,29 @@ export async function qualityReport(db: Db, projectId: string): Promise<QualityR
     for (const c of found) lengths.set(c.id, c.length);
   }
 
-  const submissions = rows.map((r) => ({ itemId: r.task_id, labelerId: r.user_id, ranking: rankingSchema.parse(r.payload.ranking), shownOrder: r.shown_order }));
-  const agreement = labelerAgreement(submissions);
+  const submissions = rows.map((r) => ({ itemId: r.task_id, labelerId: r.user_id, ranking: rankingSchema.parse(r.payload.ranking), shownOrder: r.shown_order, gold: r.gold }));
+  // Gold items are ranked by every labeler: mixed into the inter-labeler figures they would
+  // outweigh the real items, so they count only toward each labeler's agreement with gold.
+  const agreement = labelerAgreement(submissions.filter((s) => s.gold === null));
+  const gold = new Map<string, Ranking>();
+  for (const s of submissions) if (s.gold) gold.set(s.itemId, rankingSchema.parse(s.gold));
+  const goldAgreement = labelerAgreement(submissions.filter((s) => s.gold !== null), [...gold].map(([itemId, ranking]) => ({ itemId, ranking })));
+  const ordinary = new Map(agreement.labelers.map((l) => [l.labelerId, l] as const));
+  const onGold = new Map(goldAgreement.labelers.map((l) => [l.labelerId, l] as const));
+  const none = { rate: null, agreed: 0, compared: 0, comparisons: 0 };
   const names = new Map(rows.map((r) => [r.user_id, r.name]));
   return {
     project: agreement.project,
-    labelers: agreement.labelers.map((labeler) => ({
-      ...labeler,
-      name: names.get(labeler.labelerId) ?? labeler.labelerId,
+    labelers: [...new Set([...ordinary.keys(), ...onGold.keys()])].map((labelerId) => ({
+      labelerId,
+      submissions: ordinary.get(labelerId)?.submissions ?? 0,
+      vsConsensus: ordinary.get(labelerId)?.vsConsensus ?? none,
+      goldSubmissions: onGold.get(labelerId)?.submissions ?? 0,
+      vsGold: onGold.get(labelerId)?.vsGold ?? none,
+      name: names.get(labelerId) ?? labelerId,
       bias: labelerBias(
         submissions
-          .filter((s) => s.labelerId === labeler.labelerId)
+          .filter((s) => s.labelerId === labelerId)
           .map((s) => ({ shownOrder: s.shownOrder, ranking: s.ranking, lengths: Object.fromEntries(s.shownOrder.map((id) => [id, lengths.get(id) ?? 0])) })),
       ),
     })),

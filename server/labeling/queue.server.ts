@@ -19,6 +19,8 @@ import type { ProjectSettings } from "./project-settings.ts";
  * counting toward the overlap, so the task goes back into the queue.
  * The candidate query walks the partial index tasks_open_queue (project, type, id) and stops
  * at the first match; bench/queue-bench.ts measures it (docs/benchmarks.md).
+ * Gold tasks (decision 0010) are outside that index: with probability `goldRate` a claim first
+ * tries the oldest gold task the person has not done (index tasks_open_gold).
  */
 export type Assignment = { id: string; task_id: string; state: string; lease_expires_at: Date; shown_order: string[] };
 
@@ -48,6 +50,11 @@ export async function claimNextTask(
     throw new AppError("conflict", `You already hold ${pending} unfinished tasks; finish or skip one first.`);
   }
 
+  if (settings.goldRate > 0 && random() < settings.goldRate) {
+    const gold = await claimGold(db, user, projectId, settings.leaseMinutes);
+    if (gold) return gold;
+  }
+
   let types = taskTypesFor(user.role);
   while (types.length > 0) {
     const type = weightedPick(types, (t) => settings.taskWeights[t], random);
@@ -65,7 +72,7 @@ async function claimOfType(db: Db, user: SessionUser, projectId: string, type: T
     for (;;) {
       const candidate = await sql<{ id: string; completion_ids: string[] }>`
         select t.id, t.completion_ids from tasks t
-        where t.project_id = ${projectId} and t.state = 'open' and t.type = ${type}
+        where t.project_id = ${projectId} and t.state = 'open' and t.type = ${type} and t.gold is null
           and (t.author_user_id is null or t.author_user_id <> ${user.id})
           and not exists (select 1 from assignments a where a.task_id = t.id and a.user_id = ${user.id})
           and (select count(*) from assignments a where a.task_id = t.id and ${LIVE_ASSIGNMENT}) < t.overlap_target
@@ -88,6 +95,28 @@ async function claimOfType(db: Db, user: SessionUser, projectId: string, type: T
       skipped.push(task.id);
     }
   });
+}
+
+/**
+ * A gold task goes to every labeler once, so it has no overlap to protect: no row lock and no
+ * re-count. The unique (task, user) constraint settles a person's own concurrent double claim.
+ */
+async function claimGold(db: Db, user: SessionUser, projectId: string, leaseMinutes: number): Promise<Assignment | null> {
+  const candidate = await sql<{ id: string; completion_ids: string[] }>`
+    select t.id, t.completion_ids from tasks t
+    where t.project_id = ${projectId} and t.state = 'open' and t.gold is not null
+      and (t.author_user_id is null or t.author_user_id <> ${user.id})
+      and not exists (select 1 from assignments a where a.task_id = t.id and a.user_id = ${user.id})
+    order by t.id
+    limit 1`.execute(db);
+  const task = candidate.rows[0];
+  if (!task) return null;
+  const inserted = await sql<Assignment>`
+    insert into assignments (task_id, user_id, state, lease_expires_at, shown_order)
+    values (${task.id}, ${user.id}, 'active', now() + make_interval(mins => ${leaseMinutes}), ${JSON.stringify(shuffled(task.completion_ids))}::jsonb)
+    on conflict (task_id, user_id) do nothing
+    returning id, task_id, state, lease_expires_at, shown_order`.execute(db);
+  return inserted.rows[0] ?? null;
 }
 
 export function weightedPick<T>(items: T[], weight: (item: T) => number, random: () => number): T {

@@ -23,8 +23,34 @@ export const submitSchema = z.object({
 });
 export type SubmitInput = z.infer<typeof submitSchema>;
 
-const demonstrationPayload = z
-  .object({ text: z.string().trim().min(1, "Write the reply before submitting.").max(32_000, "Keep the reply under 32,000 characters.") })
+const MAX_CONTINUATION_TURNS = 40;
+const turnText = (who: string) => z.string().trim().min(1, `Write the ${who} or remove the turn.`).max(32_000, `Keep each turn under 32,000 characters.`);
+
+/**
+ * A demonstration is the assistant's reply (`text`) and, optionally, the conversation continued
+ * after it: the user's next message and the assistant's reply to it, as many times as the labeler
+ * goes on. So `continuation` alternates user, assistant, … and ends with an assistant turn.
+ */
+export const demonstrationPayload = z
+  .object({
+    text: z.string().trim().min(1, "Write the reply before submitting.").max(32_000, "Keep the reply under 32,000 characters."),
+    continuation: z
+      .array(
+        z.discriminatedUnion("role", [
+          z.object({ role: z.literal("user"), content: turnText("user's message") }).strict(),
+          z.object({ role: z.literal("assistant"), content: turnText("assistant's reply") }).strict(),
+        ]),
+      )
+      .max(MAX_CONTINUATION_TURNS, `A demonstration continues for at most ${MAX_CONTINUATION_TURNS} more turns.`)
+      .superRefine((turns, ctx) => {
+        turns.forEach((turn, index) => {
+          const expected = index % 2 === 0 ? "user" : "assistant";
+          if (turn.role !== expected) ctx.addIssue({ code: "custom", path: [index, "role"], message: `turn ${index + 1} after the reply must be "${expected}" (user and assistant take turns)` });
+        });
+        if (turns.length % 2 === 1) ctx.addIssue({ code: "custom", path: [turns.length - 1], message: "the conversation must end with the assistant's reply to the last user message" });
+      })
+      .optional(),
+  })
   .strict();
 
 const rankPayloadShape = z
@@ -162,7 +188,8 @@ export async function submitAssignment(
           update assignments set state = 'submitted', updated_at = now() where id = ${assignmentId}
         ), completed as (
           update tasks set state = 'complete'
-          where id = ${assignment.task_id}
+          -- A gold task stays open: every labeler gets it once (decision 0010).
+          where id = ${assignment.task_id} and gold is null
             and (select count(*) + 1 from assignments where task_id = ${assignment.task_id} and state = 'submitted') >= overlap_target
           returning id
         )

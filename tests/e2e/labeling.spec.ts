@@ -112,6 +112,82 @@ test("a typed demonstration survives a reload", async ({ page }) => {
   await expect(page.getByTestId("preview").locator("strong")).toHaveText("hammer");
 });
 
+test("a demonstration continues for more turns and exports every turn; task pages list their shortcuts on ?", async ({ page }) => {
+  const { url, email, password } = app();
+  await signIn(page, email, password);
+  await page.goto(url + "/projects");
+  await page.getByLabel("Name").fill("Conversations");
+  await page.getByRole("button", { name: "Create project" }).click();
+  await page.waitForURL(/\/projects\/\d+$/);
+  const projectId = page.url().split("/").pop();
+  const imported = await page.request.post(`${url}/api/v1/projects/${projectId}/imports`, {
+    data: { content: JSON.stringify({ prompt: "Help me plan a picnic." }), commit: true },
+    headers: { origin: url },
+  });
+  expect(imported.status(), await imported.text()).toBe(200);
+  await page.goto(`${url}/projects/${projectId}`);
+  await page.getByRole("button", { name: "Start labeling" }).click();
+  await page.waitForURL(/\/tasks\/\d+/);
+  await page.locator('html[data-socket="connected"]').waitFor();
+
+  const help = page.getByRole("dialog", { name: "Keyboard shortcuts" });
+  await page.keyboard.press("?");
+  await expect(help).toContainText("continue the conversation");
+  await page.keyboard.press("Escape");
+  await expect(help).toBeHidden();
+
+  await page.getByLabel("Your reply as the assistant").fill("Pick a shady park near you.");
+  await expect(help).toBeHidden();
+  await page.keyboard.type("?");
+  await expect(help).toBeHidden(); // a "?" typed into the reply is text
+  await expect(page.getByLabel("Your reply as the assistant")).toHaveValue("Pick a shady park near you.?");
+  await page.getByLabel("Your reply as the assistant").fill("Pick a shady park near you.");
+  await page.getByRole("button", { name: "Continue the conversation" }).click();
+  await expect(page.getByLabel("User's next message")).toBeFocused();
+  await page.getByLabel("User's next message").fill("What food should I bring?");
+  await page.getByLabel("Assistant's reply").fill("Sandwiches, fruit and **plenty of water**.");
+  await page.reload(); // the whole conversation is in the draft
+  await page.locator('html[data-socket="connected"]').waitFor();
+  await expect(page.getByLabel("Assistant's reply")).toHaveValue("Sandwiches, fruit and **plenty of water**.");
+  await page.getByRole("tab", { name: "Preview" }).click();
+  await expect(page.getByTestId("preview").locator("strong")).toHaveText("plenty of water");
+  await expectAccessible(page);
+  await page.getByRole("tab", { name: "Write" }).click();
+
+  // An exchange left half-written is refused with the reason, and nothing typed is lost.
+  await page.getByRole("button", { name: "Continue the conversation" }).click();
+  await page.getByLabel("User's next message").last().fill("And games?");
+  await page.keyboard.press("Control+Enter");
+  await expect(page.getByRole("alert")).toContainText("Write the assistant's reply or remove the turn");
+  await expect(page.getByLabel("User's next message").last()).toHaveValue("And games?");
+  await page.getByRole("button", { name: "Remove this turn" }).click();
+  await page.keyboard.press("Control+Enter");
+  await page.waitForURL(/empty=1/);
+
+  const sft = await page.request.get(`${url}/api/v1/projects/${projectId}/exports/sft.jsonl`);
+  expect(JSON.parse((await sft.text()).trim())).toEqual({
+    messages: [
+      { role: "user", content: "Help me plan a picnic." },
+      { role: "assistant", content: "Pick a shady park near you." },
+      { role: "user", content: "What food should I bring?" },
+      { role: "assistant", content: "Sandwiches, fruit and **plenty of water**." },
+    ],
+  });
+
+  // The A/B page lists its keys too.
+  const compare = await page.request.post(`${url}/api/v1/projects/${projectId}/imports`, {
+    data: { content: JSON.stringify({ prompt: "Name a fruit.", completions: [{ text: "Apple", model: "m1" }, { text: "Pear", model: "m2" }] }), commit: true, purpose: "compare" },
+    headers: { origin: url },
+  });
+  expect(compare.status(), await compare.text()).toBe(200);
+  await page.goto(`${url}/projects/${projectId}`);
+  await page.getByRole("button", { name: "Start labeling" }).click();
+  await expect(page.getByRole("heading", { level: 1, name: "Compare two answers" })).toBeVisible();
+  await page.locator('html[data-socket="connected"]').waitFor();
+  await page.keyboard.press("?");
+  await expect(help).toContainText("about the same (tie)");
+});
+
 test("a reviewer corrects a synthetic answer with a diff; XSS in the content stays inert", async ({ page, browser }) => {
   const { url, email, password } = app();
   await signIn(page, email, password);
@@ -141,6 +217,9 @@ test("a reviewer corrects a synthetic answer with a diff; XSS in the content sta
   await expect(reviewer.getByRole("heading", { level: 1, name: "Review the answer" })).toBeVisible();
   await reviewer.locator('html[data-socket="connected"]').waitFor();
   await expectAccessible(reviewer);
+  await reviewer.keyboard.press("?");
+  await expect(reviewer.getByRole("dialog", { name: "Keyboard shortcuts" })).toContainText("edit the answer");
+  await reviewer.keyboard.press("Escape");
   await reviewer.getByRole("button", { name: "Edit the answer" }).click();
   await reviewer.getByLabel("Corrected answer").fill("Jupiter is the largest planet.");
   await expect(reviewer.getByTestId("diff").locator("ins").first()).toHaveText("Jupiter");

@@ -77,6 +77,7 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "PUT /trainer/jobs/:id/files/:name": ["admin", "trainer", "admin-token"],
   "POST /trainer/jobs/:id/complete": ["admin", "trainer", "admin-token"],
   "POST /trainer/jobs/:id/fail": ["admin", "trainer", "admin-token"],
+  "GET /projects/:id/exports/preferences.parquet": ["researcher", "admin", "trainer", "admin-token"],
 };
 
 let server: TestServer;

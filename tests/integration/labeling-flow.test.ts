@@ -128,3 +128,34 @@ test("the task page renders the prompt and completions with XSS payloads inert",
   assert.ok(!html.includes('href="javascript:'), "no javascript: link");
   assert.ok(html.includes("<strong>bold</strong>"), "markdown still renders");
 });
+
+test("a continued demonstration: validated turn by turn, exported with every assistant turn", async () => {
+  const researcher = await server.newUser("researcher");
+  const created = await researcher.client.json("POST", "/api/v1/projects", { name: "Multi-turn" });
+  const projectId = ((await created.json()) as { id: string }).id;
+  const imported = await researcher.client.json("POST", `/api/v1/projects/${projectId}/imports`, { content: JSON.stringify({ prompt: "Teach me a word in Spanish." }), commit: true });
+  assert.equal(imported.status, 200);
+  const labeler = await server.newUser("labeler");
+  const view = await takeTask(labeler.client, projectId);
+  assert.equal(view?.taskType, "demonstrate");
+  const submit = (payload: unknown, key: string) =>
+    labeler.client.json("POST", `/api/v1/assignments/${view!.assignmentId}/submit`, { idempotencyKey: `multi-turn-${key}-${view!.assignmentId}`, payload });
+
+  const dangling = await submit({ text: "Hola: hello.", continuation: [{ role: "user", content: "Another?" }] }, "dangling");
+  assert.equal(dangling.status, 422);
+  const problem = (await dangling.json()) as { errors: Array<{ path: string; message: string }> };
+  assert.deepEqual(problem.errors, [{ path: "continuation.0", message: "the conversation must end with the assistant's reply to the last user message" }]);
+
+  const continuation = [
+    { role: "user", content: "Another?" },
+    { role: "assistant", content: "Gracias: thank you." },
+    { role: "user", content: "One more." },
+    { role: "assistant", content: "Adiós: goodbye." },
+  ];
+  const ok = await submit({ text: "Hola: hello.", continuation }, "ok");
+  assert.equal(ok.status, 200, await ok.clone().text());
+  const sft = (await (await researcher.client.get(`/api/v1/projects/${projectId}/exports/sft.jsonl`)).text()).trim().split("\n");
+  assert.deepEqual(JSON.parse(sft[0]!), {
+    messages: [{ role: "user", content: "Teach me a word in Spanish." }, { role: "assistant", content: "Hola: hello." }, ...continuation],
+  });
+});

@@ -3,6 +3,7 @@ import type { AssignmentView } from "../../../server/labeling/assignment-view.se
 import { Markdown } from "../markdown.tsx";
 import { SubmitBar } from "./ranking-task.tsx";
 import { isTyping, submitAndContinue, type ApiProblem } from "./task-client.ts";
+import { ShortcutHelp, submitShortcut } from "./shortcut-help.tsx";
 import { useDraft } from "./use-draft.ts";
 
 type Choice = "A" | "B" | "tie";
@@ -45,6 +46,7 @@ export function CompareTask({ view }: { view: AssignmentView }) {
       if (key === "a") update({ choice: "A" });
       else if (key === "b") update({ choice: "B" });
       else if (key === "t") update({ choice: "tie" });
+      else if (/^[1-3]$/.test(key) && draft.choice && draft.choice !== "tie") update({ strength: Number(key) });
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
@@ -52,6 +54,14 @@ export function CompareTask({ view }: { view: AssignmentView }) {
 
   return (
     <div className="space-y-4">
+      <ShortcutHelp
+        shortcuts={[
+          { keys: <><kbd>A</kbd> / <kbd>B</kbd></>, does: "that answer is better" },
+          { keys: <kbd>T</kbd>, does: "about the same (tie)" },
+          { keys: <><kbd>1</kbd>–<kbd>3</kbd></>, does: "how much better: slightly, clearly, much" },
+          submitShortcut,
+        ]}
+      />
       <div className="grid gap-4 md:grid-cols-2">
         {view.completions.slice(0, 2).map((c) => (
           <section key={c.id} aria-label={`Answer ${c.label}`} data-testid={`answer-${c.label}`}

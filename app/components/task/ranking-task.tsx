@@ -4,6 +4,7 @@ import { Markdown } from "../markdown.tsx";
 import { Button, ProblemAlert } from "../ui.tsx";
 import { isTyping, submitAndContinue, type ApiProblem } from "./task-client.ts";
 import { useDraft } from "./use-draft.ts";
+import { ShortcutHelp, submitShortcut } from "./shortcut-help.tsx";
 
 type Draft = {
   ranks: Record<string, number>;
@@ -41,7 +42,6 @@ export function RankingTask({ view }: { view: AssignmentView }) {
   const [problem, setProblem] = useState<ApiProblem | null>(null);
   const [confirmUnchanged, setConfirmUnchanged] = useState(false);
   const [busy, setBusy] = useState(false);
-  const [help, setHelp] = useState(false);
   const started = useRef(Date.now());
   const cards = useRef<Array<HTMLElement | null>>([]);
 
@@ -87,9 +87,7 @@ export function RankingTask({ view }: { view: AssignmentView }) {
         return;
       }
       if (isTyping(event.target)) return;
-      if (event.key === "?") setHelp((h) => !h);
-      else if (event.key === "Escape") setHelp(false);
-      else if (event.key === "ArrowDown" || event.key === "j") {
+      if (event.key === "ArrowDown" || event.key === "j") {
         event.preventDefault();
         const next = Math.min(K - 1, focused + 1);
         cards.current[next]?.focus();
@@ -114,17 +112,13 @@ export function RankingTask({ view }: { view: AssignmentView }) {
 
   return (
     <div className="space-y-4">
-      {help ? (
-        <div role="dialog" aria-label="Keyboard shortcuts" className="rounded-md border border-slate-300 bg-white p-4 text-sm shadow dark:border-slate-700 dark:bg-slate-900">
-          <h2 className="mb-2 font-semibold">Keyboard shortcuts</h2>
-          <ul className="space-y-1">
-            <li><kbd>↑</kbd>/<kbd>↓</kbd> or <kbd>k</kbd>/<kbd>j</kbd>: move between completions</li>
-            <li><kbd>1</kbd>–<kbd>{K}</kbd>: give the focused completion that rank (equal numbers tie)</li>
-            <li><kbd>Ctrl</kbd>/<kbd>⌘</kbd>+<kbd>Enter</kbd>: submit</li>
-            <li><kbd>?</kbd>: show or hide this list, <kbd>Esc</kbd>: close</li>
-          </ul>
-        </div>
-      ) : null}
+      <ShortcutHelp
+        shortcuts={[
+          { keys: <><kbd>↑</kbd>/<kbd>↓</kbd> or <kbd>k</kbd>/<kbd>j</kbd></>, does: "move between completions" },
+          { keys: <><kbd>1</kbd>–<kbd>{K}</kbd></>, does: "give the focused completion that rank (equal numbers tie)" },
+          submitShortcut,
+        ]}
+      />
       <ol className="space-y-3" aria-label="Completions">
         {view.completions.map((c, index) => {
           const isExpanded = expanded.includes(c.id);

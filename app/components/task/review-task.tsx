@@ -3,7 +3,8 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import type { AssignmentView } from "../../../server/labeling/assignment-view.server.ts";
 import { Markdown } from "../markdown.tsx";
 import { SubmitBar } from "./ranking-task.tsx";
-import { submitAndContinue, type ApiProblem } from "./task-client.ts";
+import { ShortcutHelp } from "./shortcut-help.tsx";
+import { isTyping, submitAndContinue, type ApiProblem } from "./task-client.ts";
 import { useDraft } from "./use-draft.ts";
 
 const reasonLabels = {
@@ -67,14 +68,23 @@ export function ReviewTask({ view }: { view: AssignmentView }) {
       if ((event.ctrlKey || event.metaKey) && event.key === "Enter") {
         event.preventDefault();
         void submit(draft.editing ? "edit" : "accept");
+      } else if (event.key === "e" && answer && !draft.editing && !isTyping(event.target) && !event.ctrlKey && !event.metaKey && !event.altKey) {
+        event.preventDefault();
+        update({ editing: true });
       }
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
-  }, [submit, draft.editing]);
+  });
 
   return (
     <div className="space-y-4">
+      <ShortcutHelp
+        shortcuts={[
+          { keys: <><kbd>Ctrl</kbd>/<kbd>⌘</kbd>+<kbd>Enter</kbd></>, does: "accept the answer, or save the correction while editing" },
+          ...(answer ? [{ keys: <kbd>e</kbd>, does: "edit the answer (outside a text field)" }] : []),
+        ]}
+      />
       {answer ? (
         <section aria-label="Answer to review" className="rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
           <h2 className="mb-2 font-semibold">Model's answer</h2>

@@ -110,3 +110,18 @@ test("several problems in one record are reported together", () => {
   assert.match(issue.reason, /prompt: is empty/);
   assert.match(issue.reason, /metadata: must be a JSON object/);
 });
+
+test("gold: one rank per completion (1 = best, equal = tie) is kept with the record", () => {
+  assert.deepEqual(ok({ prompt: "2+2?", completions: ["4", "5", "four"], gold: [1, 2, 1] }).gold, [1, 2, 1]);
+  assert.equal("gold" in ok({ prompt: "2+2?", completions: ["4", "5"] }), false, "no gold key on ordinary records");
+});
+
+test("gold: refused with the reason when it cannot rank the completions", () => {
+  assert.match(rejected({ prompt: "Q", completions: ["a", "b", "c"], gold: [1, 2] }).reason, /gold: has 2 ranks for 3 completions/);
+  assert.match(rejected({ prompt: "Q", completions: ["a"], gold: [1] }).reason, /gold: .*at least two \(found 1\)/);
+  assert.match(rejected({ prompt: "Q", completions: ["a", "b"], gold: [1, 3] }).reason, /gold: ranks go from 1 \(best\) to 2; found 3/);
+  assert.match(rejected({ prompt: "Q", completions: ["a", "b"], gold: [2, 2] }).reason, /gold: ties every completion/);
+  assert.match(rejected({ prompt: "Q", completions: ["a", "b"], gold: [1, 0] }).reason, /gold\[1\]: ranks start at 1/);
+  assert.match(rejected({ prompt: "Q", completions: ["a", "b"], gold: "a>b" }).reason, /gold: must be an array of ranks/);
+  assert.match(rejected({ prompt: "Q", completions: ["a", "b"], golden: [1, 2] }).reason, /"golden" \(did you mean "gold"\?\)/);
+});

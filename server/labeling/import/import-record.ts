@@ -40,6 +40,8 @@ export const importRecordSchema = z.object({
   completions: z.array(importCompletionSchema).max(MAX_COMPLETIONS),
   source: z.string().nullable(),
   metadata: z.record(z.string(), z.unknown()),
+  /** A gold task's known answer: the rank of each completion (1 = best, equal = tie), parallel to `completions`. */
+  gold: z.array(z.number().int().min(1)).optional(),
 });
 export type ImportRecord = z.infer<typeof importRecordSchema>;
 
@@ -79,6 +81,11 @@ const sharedFields = {
       error: `is larger than ${MAX_METADATA_JSON_CHARS.toLocaleString("en")} characters of JSON`,
     })
     .optional(),
+  gold: z
+    .array(z.number({ error: "must be rank numbers" }).int({ error: "ranks are whole numbers" }).min(1, { error: "ranks start at 1 (best)" }), {
+      error: "must be an array of ranks, one per completion (1 = best, equal numbers = tie)",
+    })
+    .optional(),
 };
 
 const promptInputSchema = z.object({
@@ -111,8 +118,8 @@ const messagesInputSchema = z.object({
 });
 
 const allowedKeys = {
-  prompt: ["prompt", "system", "completions", "model", "source", "metadata"],
-  messages: ["messages", "completions", "model", "source", "metadata"],
+  prompt: ["prompt", "system", "completions", "model", "source", "metadata", "gold"],
+  messages: ["messages", "completions", "model", "source", "metadata", "gold"],
 } as const;
 const allKnownKeys: readonly string[] = [...new Set([...allowedKeys.prompt, ...allowedKeys.messages])];
 
@@ -199,6 +206,23 @@ export function normalizeImportRecord(raw: unknown, line: number): { ok: true; r
     else completions.push({ text, model });
   });
   if (completionProblems.length > 0) return fail(completionProblems.join("; "));
+  if (data.gold !== undefined) {
+    const problem = goldProblem(data.gold, completions.length);
+    if (problem) return fail(`gold: ${problem}`);
+  }
 
-  return { ok: true, record: { line, messages, completions, source: data.source, metadata: data.metadata ?? {} } };
+  const record: ImportRecord = { line, messages, completions, source: data.source, metadata: data.metadata ?? {} };
+  if (data.gold !== undefined) record.gold = data.gold;
+  return { ok: true, record };
+}
+
+/** Why a gold answer cannot be used with this many completions; null when it can. */
+function goldProblem(gold: readonly number[], completions: number): string | null {
+  if (completions < 2) return `a gold answer ranks the completions, so it needs at least two (found ${completions})`;
+  if (gold.length !== completions) return `has ${gold.length} ranks for ${completions} completions; give one rank per completion, in the same order`;
+  const tooHigh = gold.filter((rank) => rank > completions);
+  if (tooHigh.length > 0) return `ranks go from 1 (best) to ${completions}; found ${tooHigh.join(", ")}`;
+  // An answer that ties everything orders no pair, so no labeler could agree or disagree with it.
+  if (new Set(gold).size < 2) return "ties every completion, so it cannot tell a good labeler from a bad one; give at least two different ranks";
+  return null;
 }

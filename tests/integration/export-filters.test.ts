@@ -1,0 +1,117 @@
+/**
+ * Export options over real HTTP: the minimum-agreement filter, the consensus preference set,
+ * and the Parquet preference file read back and compared with the JSONL export.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { parquetReadObjects } from "hyparquet";
+import { startTestServer, type HttpClient, type TestServer } from "../support/test-server.ts";
+
+let server: TestServer;
+let researcher: HttpClient;
+let projectId = "";
+
+type View = { assignmentId: string; messages: Array<{ content: string }>; completions: Array<{ id: string; text: string }> };
+
+/**
+ * Two items of K = 3, each ranked by three labelers:
+ *  "Agreed": all three say a > b > c (agreement 1);
+ *  "Split": two say a > b > c, one says c > b > a (pairwise agreement 3/9 = 1/3).
+ */
+before(async () => {
+  server = await startTestServer();
+  researcher = (await server.newUser("researcher")).client;
+  const created = await researcher.json("POST", "/api/v1/projects", { name: "Filters", settings: { k: 3, overlap: { rank: 3 }, goldRate: 0 } });
+  projectId = ((await created.json()) as { id: string }).id;
+  const content = ["Agreed", "Split"].map((prompt) => JSON.stringify({ prompt, completions: ["a", "b", "c"] })).join("\n");
+  const imported = await researcher.json("POST", `/api/v1/projects/${projectId}/imports`, { content, commit: true });
+  assert.equal(imported.status, 200, await imported.clone().text());
+  for (let person = 0; person < 3; person++) {
+    const labeler = (await server.newUser("labeler")).client;
+    for (;;) {
+      const claim = (await (await labeler.json("POST", `/api/v1/projects/${projectId}/next-task`)).json()) as { assignmentId: string } | null;
+      if (!claim) break;
+      const view = (await (await labeler.json("GET", `/api/v1/assignments/${claim.assignmentId}`)).json()) as View;
+      const id = Object.fromEntries(view.completions.map((c) => [c.text, c.id]));
+      const reversed = view.messages[0]!.content === "Split" && person === 2;
+      const order = reversed ? ["c", "b", "a"] : ["a", "b", "c"];
+      const response = await labeler.json("POST", `/api/v1/assignments/${claim.assignmentId}/submit`, {
+        idempotencyKey: `filters-${claim.assignmentId}`,
+        payload: { ranking: { tiers: order.map((text) => [id[text]]) } },
+      });
+      assert.equal(response.status, 200, await response.clone().text());
+    }
+  }
+});
+after(() => server.stop());
+
+type Pair = { prompt: string; chosen: string; rejected: string; margin: number; weight: number };
+
+async function pairs(query: string): Promise<Pair[]> {
+  const response = await researcher.get(`/api/v1/projects/${projectId}/exports/preferences.jsonl?format=standard&${query}`);
+  assert.equal(response.status, 200, await response.clone().text());
+  return (await response.text()).trim().split("\n").filter(Boolean).map((line) => JSON.parse(line) as Pair);
+}
+
+const count = (list: Pair[], prompt: string) => list.filter((p) => p.prompt === prompt).length;
+
+test("minAgreement keeps only items whose rankings agree at least that much", async () => {
+  const all = await pairs("");
+  assert.equal(all.length, 18, "2 items × 3 labelers × 3 pairs");
+  const agreedOnly = await pairs("minAgreement=0.5");
+  assert.equal(agreedOnly.length, 9);
+  assert.equal(count(agreedOnly, "Split"), 0);
+  // 1/3 is the split item's agreement: a threshold at it keeps it, just above drops it.
+  assert.equal(count(await pairs(`minAgreement=${1 / 3}`), "Split"), 9);
+  assert.equal(count(await pairs("minAgreement=0.34"), "Split"), 0);
+  assert.equal((await pairs("minAgreement=0")).length, 18);
+
+  const raw = (await (await researcher.get(`/api/v1/projects/${projectId}/exports/rankings.jsonl?minAgreement=0.5`)).text()).trim().split("\n");
+  assert.equal(raw.length, 3, "the three rankings of the agreed item");
+});
+
+test("consensus=true: one pair set per item from the ranked-pairs consensus", async () => {
+  const consensus = await pairs("consensus=true");
+  // Split: two of three say a > b > c, so the consensus is a > b > c — the dissent adds no pair.
+  assert.equal(consensus.length, 6);
+  for (const prompt of ["Agreed", "Split"]) {
+    assert.deepEqual(
+      consensus.filter((p) => p.prompt === prompt).map((p) => `${p.chosen}>${p.rejected}:${p.margin}`).sort(),
+      ["a>b:1", "a>c:2", "b>c:1"],
+    );
+  }
+  assert.ok(consensus.every((p) => Math.abs(p.weight - 1 / 3) < 1e-12), "one item still weighs 1 in total");
+  assert.equal((await pairs("consensus=true&minAgreement=0.5")).length, 3);
+});
+
+test("bad or inapplicable filters are refused with the reason", async () => {
+  for (const [path, query, field] of [
+    ["preferences.jsonl", "minAgreement=high", "minAgreement"],
+    ["preferences.jsonl", "minAgreement=1.5", "minAgreement"],
+    ["preferences.jsonl", "consensus=yes", "consensus"],
+    ["sft.jsonl", "minAgreement=0.5", "minAgreement"],
+    ["rankings.jsonl", "consensus=true", "consensus"],
+    ["preferences.parquet", "minAgreement=-1", "minAgreement"],
+  ] as const) {
+    const response = await researcher.get(`/api/v1/projects/${projectId}/exports/${path}?${query}`);
+    assert.equal(response.status, 422, `${path}?${query}`);
+    const problem = (await response.json()) as { errors: Array<{ path: string; message: string }> };
+    assert.equal(problem.errors[0]?.path, field, JSON.stringify(problem));
+  }
+});
+
+async function parquetRows(query: string): Promise<Array<Record<string, unknown>>> {
+  const response = await researcher.get(`/api/v1/projects/${projectId}/exports/preferences.parquet?${query}`);
+  assert.equal(response.status, 200, await response.clone().text());
+  assert.equal(response.headers.get("content-type"), "application/vnd.apache.parquet");
+  assert.match(response.headers.get("content-disposition") ?? "", /preferences\.parquet/);
+  return parquetReadObjects({ file: await response.arrayBuffer() });
+}
+
+test("preferences.parquet holds exactly the JSONL export's records, in both formats and with filters", async () => {
+  for (const query of ["format=standard", "format=conversational", "format=standard&minAgreement=0.5", "format=conversational&consensus=true"]) {
+    const jsonl = (await (await researcher.get(`/api/v1/projects/${projectId}/exports/preferences.jsonl?${query}`)).text()).trim().split("\n").map((l) => JSON.parse(l) as unknown);
+    assert.ok(jsonl.length > 0);
+    assert.deepEqual(await parquetRows(query), jsonl, query);
+  }
+});
