@@ -182,7 +182,7 @@ export const labelingEndpoints: AnyEndpoint[] = [
     method: "get",
     path: "/projects/:id/exports/preferences.parquet",
     summary: "The preference set as Parquet (same records and filters as preferences.jsonl), streamed in row groups",
-    access: "researcher",
+    access: ["researcher", "trainer"],
     params: projectParams,
     query: exportFilterSchema,
     response: z.any(),
