@@ -16,7 +16,7 @@ import {
   type LineProblem, type PreferenceRecord, type RankingRecord,
 } from "../data/jsonl.ts";
 import { shuffledBatches } from "../data/batches.ts";
-import { createSftTrainer, runSft, type SftExample } from "../algorithms/sft-trainer.ts";
+import { createSftTrainer, type SftExample } from "../algorithms/sft-trainer.ts";
 import { createRewardTrainer, type RankingExample } from "../algorithms/reward-trainer.ts";
 import { createDpoTrainer, type PreferencePair } from "../algorithms/dpo-trainer.ts";
 import { createPpoTrainer } from "../algorithms/ppo-trainer.ts";
@@ -25,6 +25,7 @@ import { collateCompletions } from "../data/collate.ts";
 import * as tf from "@tensorflow/tfjs-core";
 import { createRng } from "../random/rng.ts";
 import { type JobLogger } from "./logger.ts";
+import { hashExamples, resumeInto, runTrainLoop, type SaveCheckpoint, type SteppingTrainer } from "./train-loop.ts";
 import { z } from "zod";
 
 export class DataError extends Error {
@@ -165,20 +166,10 @@ export async function runJob(spec: JobSpec, log: JobLogger): Promise<void> {
       ensureFits(spec.data, rendered.map((r) => ({ line: r.line, length: r.chat.ids.length })), model.config.blockSize);
       examples = rendered.map((r) => r.chat);
     }
-    log.event("start", { kind: spec.kind, examples: examples.length, params: countParams(model.config), config: spec.train });
     const trainer = createSftTrainer(model, spec.train, tokenizer.special.pad);
-    let rngState = 0;
-    runSft(trainer, examples, spec.train, {
-      onStep: (m) => log.event("metrics", { ...m }),
-      onCheckpoint: (step, rng) => {
-        rngState = rng.state();
-        finish(spec, model, tokenizer, { step, rngState, trainConfig: spec.train, optimizer: trainer.optimizer });
-        log.event("checkpoint", { step, dir: spec.out });
-      },
-    });
+    await trainWithCheckpoints(spec, log, tokenizer, trainer, examples, hashExamples(examples), { examples: examples.length });
     trainer.dispose();
     disposeGpt(model);
-    log.event("done", { kind: spec.kind, steps: spec.train.steps, rngState });
     return;
   }
 
@@ -200,21 +191,27 @@ export async function runJob(spec: JobSpec, log: JobLogger): Promise<void> {
       });
     }
     ensureFits(spec.data, lengths, model.config.blockSize);
-    log.event("start", { kind: spec.kind, prompts: examples.length, params: countParams(model.config), config: spec.train });
     const trainer = createRewardTrainer(model, spec.train, tokenizer.special.pad);
-    const rng = createRng(spec.train.seed);
-    const batches = shuffledBatches(examples, spec.train.batchSize, rng);
-    while (trainer.step < spec.train.steps) log.event("metrics", trainer.trainStep(batches.next().value as RankingExample[]));
-    finish(spec, model, tokenizer, { step: trainer.step, rngState: rng.state(), trainConfig: spec.train, optimizer: trainer.optimizer });
+    await trainWithCheckpoints(spec, log, tokenizer, trainer, examples, hashExamples(examples), { prompts: examples.length });
     trainer.dispose();
     disposeGpt(model);
-    log.event("done", { kind: spec.kind, steps: trainer.step });
     return;
   }
 
   // dpo: preferences, or rankings expanded to every pair with distinct ranks
   const model = buildModel(spec.model, tokenizer, "none");
-  const records = check(spec.data, readJsonl(spec.data, z.union([preferenceRecordSchema, rankingRecordSchema])));
+  const pairs = await readPreferencePairs(spec.data, tokenizer, model.config.blockSize);
+  // the reference log-probs come from `model` as the job names it, also when resuming: the resumed
+  // weights are loaded only after they are computed (trainWithCheckpoints)
+  const trainer = createDpoTrainer(model, pairs, spec.train, tokenizer.special.pad);
+  await trainWithCheckpoints(spec, log, tokenizer, trainer, pairs.map((_, i) => i), hashExamples(pairs), { pairs: pairs.length });
+  trainer.dispose();
+  disposeGpt(model);
+}
+
+/** Preference records, or rankings expanded to every pair with distinct ranks, rendered and checked against blockSize. */
+async function readPreferencePairs(path: string, tokenizer: BpeTokenizer, blockSize: number): Promise<PreferencePair[]> {
+  const records = check(path, readJsonl(path, z.union([preferenceRecordSchema, rankingRecordSchema])));
   const pairs: PreferencePair[] = [];
   const lengths: { line: number; length: number }[] = [];
   for (const { line, value } of records) {
@@ -226,16 +223,37 @@ export async function runJob(spec: JobSpec, log: JobLogger): Promise<void> {
       pairs.push({ prompt: chosen.prompt, chosen: chosen.full.ids.slice(chosen.prompt.length), rejected: rejected.full.ids.slice(rejected.prompt.length) });
     }
   }
-  ensureFits(spec.data, lengths, model.config.blockSize);
-  log.event("start", { kind: spec.kind, pairs: pairs.length, params: countParams(model.config), config: spec.train });
-  const trainer = createDpoTrainer(model, pairs, spec.train, tokenizer.special.pad);
-  const rng = createRng(spec.train.seed);
-  const batches = shuffledBatches(pairs.map((_, i) => i), spec.train.batchSize, rng);
-  while (trainer.step < spec.train.steps) log.event("metrics", trainer.trainStep(batches.next().value as number[]));
-  finish(spec, model, tokenizer, { step: trainer.step, rngState: rng.state(), trainConfig: spec.train, optimizer: trainer.optimizer });
-  trainer.dispose();
-  disposeGpt(model);
-  log.event("done", { kind: spec.kind, steps: trainer.step });
+  ensureFits(path, lengths, blockSize);
+  return pairs;
+}
+
+/**
+ * The common tail of pretrain, SFT, reward and DPO jobs: resume when asked, train to `steps` with
+ * periodic checkpoints, write the final checkpoint and the "done" line.
+ */
+async function trainWithCheckpoints<T>(
+  spec: Extract<JobSpec, { kind: "pretrain" | "sft" | "reward" | "dpo" }>,
+  log: JobLogger,
+  tokenizer: BpeTokenizer,
+  trainer: SteppingTrainer<T[]>,
+  items: T[],
+  dataHash: string,
+  counts: Record<string, number>,
+): Promise<void> {
+  const train = spec.train;
+  const resume = spec.resume
+    ? resumeInto(spec.resume, trainer, { kind: spec.kind, dataHash, tokenizerHash: tokenizer.hash, train })
+    : null;
+  log.event("start", {
+    kind: spec.kind, ...counts, params: countParams(trainer.model.config), config: train,
+    ...(resume ? { resumedFrom: resume.dir, resumedAtStep: resume.step } : {}),
+  });
+  const save: SaveCheckpoint = (dir, step, rngState) => {
+    saveCheckpoint(dir, trainer.model, trainer.optimizer, { step, rngState, trainConfig: train, tokenizerHash: tokenizer.hash, kind: spec.kind, dataHash });
+    saveTokenizerJson(tokenizer, join(dir, "tokenizer.json"));
+  };
+  const { rngState } = runTrainLoop({ trainer, items, config: train, out: spec.out, log, save, resume, label: spec.kind });
+  log.event("done", { kind: spec.kind, steps: trainer.step, rngState });
 }
 
 function toRanking(p: PreferenceRecord): RankingRecord {

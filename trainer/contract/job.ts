@@ -21,6 +21,15 @@ const base = {
   backend: z.enum(["auto", "tfjs-node-gpu", "tfjs-node", "wasm", "cpu"]).default("auto"),
 };
 
+/**
+ * A checkpoint folder of an earlier run of the same job (<out>/checkpoints/step-N, or a final <out>)
+ * to continue from: weights, AdamW state, step and data order are restored and training goes on to
+ * `train.steps`. `model` is still read: DPO computes its reference log-probs from it, and the
+ * checkpoint must match its architecture. Refused when the kind, the tokenized data or a train
+ * setting other than steps / checkpointEvery / keepCheckpoints differs.
+ */
+const resume = z.string().min(1).optional();
+
 export const samplingSchema = z.strictObject({
   maxNewTokens: z.number().int().positive().default(64),
   /** 0 = greedy. Labeling rounds want variety; RL rollouts must use top_k = 0, top_p = 1. */
@@ -48,11 +57,12 @@ export const jobSpecSchema = z.discriminatedUnion("kind", [
     model: modelSourceSchema,
     /** Tokens per training window; default the model's blockSize. */
     windowLength: z.number().int().positive().optional(),
-    train: sftConfigSchema.default(sftConfigSchema.parse({})),
+    resume,
+    train: sftConfigSchema.prefault({}),
   }),
-  z.strictObject({ ...base, kind: z.literal("sft"), data: z.string().min(1), tokenizer: z.string().min(1), model: modelSourceSchema, train: sftConfigSchema.default(sftConfigSchema.parse({})) }),
-  z.strictObject({ ...base, kind: z.literal("reward"), data: z.string().min(1), tokenizer: z.string().min(1), model: modelSourceSchema, train: rewardConfigSchema.default(rewardConfigSchema.parse({})) }),
-  z.strictObject({ ...base, kind: z.literal("dpo"), data: z.string().min(1), tokenizer: z.string().min(1), model: modelSourceSchema, train: dpoConfigSchema.default(dpoConfigSchema.parse({})) }),
+  z.strictObject({ ...base, kind: z.literal("sft"), data: z.string().min(1), tokenizer: z.string().min(1), model: modelSourceSchema, resume, train: sftConfigSchema.prefault({}) }),
+  z.strictObject({ ...base, kind: z.literal("reward"), data: z.string().min(1), tokenizer: z.string().min(1), model: modelSourceSchema, resume, train: rewardConfigSchema.prefault({}) }),
+  z.strictObject({ ...base, kind: z.literal("dpo"), data: z.string().min(1), tokenizer: z.string().min(1), model: modelSourceSchema, resume, train: dpoConfigSchema.prefault({}) }),
   z.strictObject({
     ...base,
     kind: z.literal("ppo"),
@@ -63,7 +73,7 @@ export const jobSpecSchema = z.discriminatedUnion("kind", [
     model: z.strictObject({ checkpoint: z.string().min(1) }),
     /** The reward model; it also initialises the value model (TRL, OpenRLHF). */
     rewardModel: z.strictObject({ checkpoint: z.string().min(1) }),
-    train: ppoConfigSchema.default(ppoConfigSchema.parse({})),
+    train: ppoConfigSchema.prefault({}),
   }),
   z.strictObject({
     ...base,
