@@ -1,5 +1,5 @@
 // Trainer CLI: `npm run trainer -- <command> --config job.json [--out dir]`.
-// Commands: train-tokenizer, pretrain, sft, reward, dpo, ppo, sample (see trainer/contract/job.ts);
+// Commands: train-tokenizer, pretrain, sft, reward, dpo, ppo, sample, eval (see trainer/contract/job.ts);
 // export-hf --checkpoint <dir> --out <hf dir> and import-hf --hf <hf dir> --out <dir> (trainer/cli/hf.ts).
 // Output: JSON lines on stdout (also appended to <out>/metrics.jsonl); exit 1 on failure, 2 on a bad config.
 import { join } from "node:path";
@@ -9,7 +9,7 @@ import { readJobFile, runJob } from "./cli/run-job.ts";
 import { exportHfCommand, importHfCommand } from "./cli/hf.ts";
 
 const USAGE = [
-  "usage: npm run trainer -- <train-tokenizer|pretrain|sft|reward|dpo|ppo|sample> --config <job.json> [--out <dir>]",
+  "usage: npm run trainer -- <train-tokenizer|pretrain|sft|reward|dpo|ppo|sample|eval> --config <job.json> [--out <dir>]",
   "       npm run trainer -- export-hf --checkpoint <checkpoint dir> --out <hf dir>",
   "       npm run trainer -- import-hf --hf <hf dir> --out <checkpoint dir>",
 ].join("\n");

@@ -13,6 +13,8 @@ export const modelSourceSchema = z.union([
   z.strictObject({ checkpoint: z.string().min(1) }),
 ]);
 
+export type ModelSource = z.output<typeof modelSourceSchema>;
+
 const base = {
   schemaVersion: z.literal(1),
   /** Directory for the checkpoint, tokenizer.json copy and metrics.jsonl. */
@@ -74,6 +76,34 @@ export const jobSpecSchema = z.discriminatedUnion("kind", [
     /** The reward model; it also initialises the value model (TRL, OpenRLHF). */
     rewardModel: z.strictObject({ checkpoint: z.string().min(1) }),
     train: ppoConfigSchema.prefault({}),
+  }),
+  z.strictObject({
+    ...base,
+    /**
+     * Evaluates a checkpoint on a dataset; what is measured follows from the checkpoint and data:
+     *  - a policy on `messages` records: mean assistant-token loss and perplexity;
+     *  - a reward model on preference/ranking records: pairwise accuracy and mean margin;
+     *  - a policy with `reference` on preference/ranking records: DPO implicit rewards and a KL estimate.
+     */
+    kind: z.literal("eval"),
+    data: z.string().min(1),
+    /** Default: the tokenizer.json saved beside the model checkpoint. */
+    tokenizer: z.string().min(1).optional(),
+    model: z.strictObject({ checkpoint: z.string().min(1) }),
+    /** The DPO reference policy (usually the SFT checkpoint the policy started from). */
+    reference: z.strictObject({ checkpoint: z.string().min(1) }).optional(),
+    /** Sequences per forward pass. */
+    batchSize: z.number().int().positive().default(8),
+    /** β of the implicit rewards β·log π/π_ref (the DPO run's beta). */
+    beta: z.number().positive().default(0.1),
+    /** KL(π‖π_ref) estimate from completions sampled at temperature 1; samples: 0 skips it. */
+    kl: z
+      .strictObject({
+        samplesPerPrompt: z.number().int().nonnegative().default(1),
+        maxNewTokens: z.number().int().positive().default(32),
+        seed: z.number().int().nonnegative().default(0),
+      })
+      .prefault({}),
   }),
   z.strictObject({
     ...base,
