@@ -101,6 +101,8 @@ test("a checkpoint of another job, other data or other train settings is refused
   writeFileSync(path("sft-other.jsonl"), jsonl([{ messages: [{ role: "user", content: "the model" }, { role: "assistant", content: "ranks answers" }] }]));
   await assert.rejects(run({ ...sft, data: path("sft-other.jsonl"), resume: sftDir }), /trained on other data/);
   await assert.rejects(run({ ...sft, resume: path("nowhere") }), /not a checkpoint/);
+  // more steps with the default totalSteps would stretch the schedule mid-run: refused
+  await assert.rejects(run({ ...sft, resume: sftDir, train: { ...train, steps: 6 } }), /train\.optim\.totalSteps is 5 in .* but 6 in this job/);
   // more steps are allowed: the run continues to the new `steps` (the schedule is pinned by totalSteps)
   const longer = await run({ ...sft, resume: sftDir, train: { ...train, steps: 6, optim: { lr: 3e-3, warmupSteps: 1, totalSteps: 5 } } });
   assert.deepEqual(metricsOf(longer).map((m) => m["step"]), [3, 4, 5, 6]);
