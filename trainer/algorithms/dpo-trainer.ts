@@ -50,7 +50,10 @@ export interface ReferenceLogps {
 }
 
 // 2. reference log-probs, once, in batches
-export function precomputeReferenceLogps(model: GptModel, pairs: PreferencePair[], padId: number, batchSize: number, maxLength?: number): ReferenceLogps {
+export function precomputeReferenceLogps(
+  model: GptModel, pairs: PreferencePair[], padId: number, batchSize: number, maxLength?: number,
+  onProgress?: (done: number, total: number) => void, // a pass over the whole set: long on big data
+): ReferenceLogps {
   const chosen = new Float32Array(pairs.length);
   const rejected = new Float32Array(pairs.length);
   for (let i = 0; i < pairs.length; i += batchSize) {
@@ -58,6 +61,7 @@ export function precomputeReferenceLogps(model: GptModel, pairs: PreferencePair[
     const values = tf.tidy(() => sequenceLogps(model, collatePairs(part, padId, maxLength)).dataSync() as Float32Array);
     chosen.set(values.subarray(0, part.length), i);
     rejected.set(values.subarray(part.length), i);
+    onProgress?.(i + part.length, pairs.length);
   }
   return { chosen, rejected };
 }
@@ -81,8 +85,11 @@ export interface DpoTrainer {
   dispose(): void;
 }
 
-export function createDpoTrainer(model: GptModel, pairs: PreferencePair[], config: DpoConfig, padId: number): DpoTrainer {
-  const reference = precomputeReferenceLogps(model, pairs, padId, config.batchSize, config.maxLength);
+export function createDpoTrainer(
+  model: GptModel, pairs: PreferencePair[], config: DpoConfig, padId: number,
+  hooks: { onReferenceProgress?: (done: number, total: number) => void } = {},
+): DpoTrainer {
+  const reference = precomputeReferenceLogps(model, pairs, padId, config.batchSize, config.maxLength, hooks.onReferenceProgress);
   const optimizer = createAdamW(model.params);
   const vars = [...model.params.values()];
   const nameOf = new Map([...model.params].map(([name, v]) => [v.name, name]));

@@ -4,7 +4,8 @@
 // `assistant_only_loss`; optimisation as nanoGPT (AdamW, warmup + cosine, clip 1.0).
 //
 // Reads top to bottom: 1. collate → 2. forward + masked NLL + gradients per micro-batch →
-// 3. accumulate → 4. clip, schedule, AdamW → 5. the run loop (shuffled batches, checkpoints).
+// 3. accumulate → 4. clip, schedule, AdamW. The run loop (shuffled batches, checkpoints, resume) is
+// shared with the reward and DPO jobs: trainer/cli/train-loop.ts.
 import * as tf from "@tensorflow/tfjs-core";
 import { type SftConfig } from "../contract/sft-config.ts";
 import { gptForward, type GptModel } from "../model/gpt.ts";
@@ -12,8 +13,6 @@ import { sftLoss } from "../losses/sft-loss.ts";
 import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
 import { clipByGlobalNorm, GradAccumulator } from "../optim/gradients.ts";
 import { learningRateAt } from "../optim/lr-schedule.ts";
-import { createRng, type Rng } from "../random/rng.ts";
-import { shuffledBatches } from "../data/batches.ts";
 
 /** One rendered conversation (see tokenizer/chat-template.ts). */
 export interface SftExample {
@@ -28,14 +27,15 @@ export interface SftBatch {
   lossMask: Int32Array; // (B, T) 1 on target tokens, 0 on prompt and padding
 }
 
-export interface SftStepMetrics {
+// a type, not an interface, so it is also a Record<string, number> (the run loop logs any metrics)
+export type SftStepMetrics = {
   step: number;
   loss: number;
   gradNorm: number;
   lr: number;
   /** Target tokens in the batch. */
   tokens: number;
-}
+};
 
 // 1. collate: right-pad to the longest example. Padding is hidden from attention and from the loss.
 export function collateSft(examples: SftExample[], padId: number): SftBatch {
@@ -128,24 +128,4 @@ function lossOf(model: GptModel, batch: SftBatch): tf.Scalar {
   const positionIds = tf.tile(tf.reshape(tf.range(0, T, 1, "int32"), [1, T]), [B, 1]) as tf.Tensor2D;
   const logits = gptForward(model, inputIds, { attentionMask, positionIds }).logits as tf.Tensor3D; // (B, T, V)
   return sftLoss(logits, inputIds, lossMask);
-}
-
-// 5. the run loop: shuffled batches without replacement (data/batches.ts), one optimizer step per batch.
-export function runSft(
-  trainer: SftTrainer,
-  examples: SftExample[],
-  config: SftConfig,
-  hooks: { onStep?: (m: SftStepMetrics) => void; onCheckpoint?: (step: number, rng: Rng) => void } = {},
-): SftStepMetrics[] {
-  const rng = createRng(config.seed);
-  const batches = shuffledBatches(examples, config.batchSize, rng);
-  const history: SftStepMetrics[] = [];
-  while (trainer.step < config.steps) {
-    const m = trainer.trainStep(batches.next().value as SftExample[]);
-    history.push(m);
-    hooks.onStep?.(m);
-    if (config.checkpointEvery > 0 && trainer.step % config.checkpointEvery === 0) hooks.onCheckpoint?.(trainer.step, rng);
-  }
-  hooks.onCheckpoint?.(trainer.step, rng);
-  return history;
 }

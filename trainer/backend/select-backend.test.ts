@@ -19,7 +19,7 @@ test("auto selection skips missing tfjs-node packages and lands on wasm with SIM
   for (const s of info.skipped) assert.ok(s.reason.length > 0);
   assert.equal(info.simd, true);
   assert.ok(info.threads >= 1);
-  assert.deepEqual(info.customKernels, ["UnsortedSegmentSum", "Slice", "SplitV"]);
+  assert.deepEqual(info.customKernels, ["UnsortedSegmentSum", "Slice", "SplitV", "Sum", "Transpose"]);
 });
 
 test("an optional package that imports but fails to start is skipped too", async () => {
@@ -94,4 +94,43 @@ test("patched wasm Slice/SplitV: contiguous and strided slices and splits equal 
   const onCpu = run();
   await tf.setBackend("wasm");
   assert.deepEqual(onWasm, onCpu);
+});
+
+test("patched wasm Sum over leading axes and 2-D Transpose equal the cpu backend; other cases still work", async () => {
+  const x = Array.from({ length: 3 * 4 * 5 }, (_, i) => Math.sin(i) * 3);
+  const run = (): number[][] =>
+    tf.tidy(() => {
+      const t = tf.tensor3d(x, [3, 4, 5]);
+      const m = tf.tensor2d(x, [12, 5]);
+      return [
+        tf.sum(t, 0), // leading axis: the loop
+        tf.sum(t, [0, 1]), // two leading axes: the loop
+        tf.sum(t, [1, 0], true), // keepDims, axes in any order
+        tf.sum(t, 1), // a middle axis: stock
+        tf.sum(t, -1), // innermost: stock
+        tf.sum(t), // everything: stock
+        tf.sum(tf.cast(t, "int32"), 0), // int32: stock
+        tf.transpose(m), // 2-D: the loop
+        tf.transpose(tf.tensor2d(x, [6, 10])),
+        tf.transpose(t, [2, 0, 1]), // 3-D: stock
+        tf.transpose(tf.cast(m, "int32")), // int32: stock
+      ].map((r) => [...r.shape, ...Array.from(r.dataSync())]);
+    });
+  const onWasm = run();
+  await tf.setBackend("cpu");
+  const onCpu = run();
+  await tf.setBackend("wasm");
+  assert.equal(onWasm.length, onCpu.length);
+  onWasm.forEach((w, i) => {
+    const c = onCpu[i] ?? [];
+    assert.equal(w.length, c.length, `case ${i}: shape`);
+    w.forEach((v, j) => assert.ok(Math.abs(v - (c[j] ?? NaN)) < 1e-5, `case ${i}[${j}]: ${v} vs ${c[j]}`));
+  });
+  // a transpose larger than one 64 × 64 tile, with ragged edges
+  tf.tidy(() => {
+    const big = tf.randomNormal([130, 67], 0, 1, "float32", 3) as tf.Tensor2D;
+    const t = tf.transpose(big).arraySync() as number[][];
+    const b = big.arraySync();
+    for (let r = 0; r < 130; r += 7) for (let c = 0; c < 67; c += 5) assert.equal(t[c]?.[r], b[r]?.[c]);
+  });
 });

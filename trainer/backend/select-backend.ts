@@ -8,6 +8,7 @@ import { getThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import { registerTfjsGradients } from "./register-gradients.ts";
 import { registerUnsortedSegmentSum, UNSORTED_SEGMENT_SUM } from "./unsorted-segment-sum-kernel.ts";
 import { registerWasmSliceKernels } from "./wasm-slice-kernels.ts";
+import { registerWasmLayoutKernels } from "./wasm-layout-kernels.ts";
 
 export type BackendPreference = "auto" | "tfjs-node-gpu" | "tfjs-node" | "wasm" | "cpu";
 
@@ -35,7 +36,7 @@ export interface InitBackendOptions {
 }
 
 let current: BackendInfo | undefined;
-let wasmSlicePatched = false; // the patch wraps the stock kernel, so it must be applied once
+let wasmSlicePatched = false; // the patches wrap the stock kernels, so they must be applied once
 let wasmSliceKernels: string[] = [];
 
 // A variable specifier keeps TypeScript and bundlers from resolving packages that are not installed.
@@ -79,7 +80,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       if (await tf.setBackend("wasm")) {
         await tf.ready();
         registerUnsortedSegmentSum("wasm");
-        if (!wasmSlicePatched) wasmSliceKernels = registerWasmSliceKernels();
+        if (!wasmSlicePatched) wasmSliceKernels = [...registerWasmSliceKernels(), ...registerWasmLayoutKernels()];
         wasmSlicePatched = true;
         const simd = Boolean(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"));
         current = {

@@ -27,7 +27,10 @@ export function saveCheckpoint(
   dir: string,
   model: GptModel,
   optimizer: AdamWState | null,
-  info: { step: number; rngState: number; trainConfig: Record<string, unknown>; tokenizerHash: string | null; metrics?: Record<string, number> },
+  info: {
+    step: number; rngState: number; trainConfig: Record<string, unknown>; tokenizerHash: string | null; metrics?: Record<string, number>;
+    kind?: string; dataHash?: string;
+  },
 ): CheckpointManifest {
   mkdirSync(dir, { recursive: true });
   writeAtomic(join(dir, "model.safetensors"), encodeSafetensors(toArrays(model.params), { format: "pt" }));
@@ -45,6 +48,8 @@ export function saveCheckpoint(
     tokenizerHash: info.tokenizerHash,
     files: { model: "model.safetensors", optimizer: optimizer ? "optimizer.safetensors" : null },
     metrics: info.metrics ?? {},
+    ...(info.kind !== undefined ? { kind: info.kind } : {}),
+    ...(info.dataHash !== undefined ? { dataHash: info.dataHash } : {}),
   };
   writeAtomic(join(dir, "manifest.json"), JSON.stringify(manifest, null, 2));
   return manifest;

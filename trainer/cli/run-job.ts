@@ -1,75 +1,38 @@
 // Runs one job spec end to end over local files: data → tokenizer → model → trainer → checkpoint.
 // Every command writes into `out`: model.safetensors, optimizer.safetensors, manifest.json,
-// tokenizer.json and metrics.jsonl (or samples.jsonl for `sample`).
+// tokenizer.json and metrics.jsonl (samples.jsonl for `sample`, eval.json for `eval`).
+// Training jobs share their loop, periodic checkpoints and resume: train-loop.ts.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
 import { describeBackend, initBackend } from "../backend/select-backend.ts";
 import { type JobSpec } from "../contract/job.ts";
-import { resolveGptConfig, type GptConfig } from "../contract/gpt-config.ts";
-import { readManifest, loadCheckpointInto, saveCheckpoint } from "../checkpoint/checkpoint.ts";
-import { disposeGpt, initGpt, countParams, type GptModel } from "../model/gpt.ts";
+import { saveCheckpoint } from "../checkpoint/checkpoint.ts";
+import { disposeGpt, countParams, type GptModel } from "../model/gpt.ts";
 import { generate } from "../model/generate.ts";
 import { loadBpeTokenizerFile, saveTokenizerJson, trainBpeTokenizerJson, loadBpeTokenizer, type BpeTokenizer } from "../tokenizer/bpe-tokenizer.ts";
-import { renderChat, renderPromptCompletion, type ChatMessage } from "../tokenizer/chat-template.ts";
-import {
-  preferenceRecordSchema, promptRecordSchema, rankingRecordSchema, ranksOf, readJsonl, sftRecordSchema,
-  type LineProblem, type PreferenceRecord, type RankingRecord,
-} from "../data/jsonl.ts";
+import { renderChat, type ChatMessage } from "../tokenizer/chat-template.ts";
+import { promptRecordSchema, readJsonl } from "../data/jsonl.ts";
 import { shuffledBatches } from "../data/batches.ts";
-import { createSftTrainer, runSft, type SftExample } from "../algorithms/sft-trainer.ts";
-import { createRewardTrainer, type RankingExample } from "../algorithms/reward-trainer.ts";
-import { createDpoTrainer, type PreferencePair } from "../algorithms/dpo-trainer.ts";
-import { createPpoTrainer } from "../algorithms/ppo-trainer.ts";
-import { scoreCompletions } from "../algorithms/reward-trainer.ts";
 import { collateCompletions } from "../data/collate.ts";
-import * as tf from "@tensorflow/tfjs-core";
 import { createRng } from "../random/rng.ts";
+import { createSftTrainer, type SftExample } from "../algorithms/sft-trainer.ts";
+import { createRewardTrainer, scoreCompletions } from "../algorithms/reward-trainer.ts";
+import { createDpoTrainer } from "../algorithms/dpo-trainer.ts";
+import { createPpoTrainer } from "../algorithms/ppo-trainer.ts";
 import { type JobLogger } from "./logger.ts";
-import { z } from "zod";
-
-export class DataError extends Error {
-  constructor(
-    readonly path: string,
-    readonly problems: LineProblem[],
-  ) {
-    const shown = problems.slice(0, 20).map((p) => `  line ${p.line}: ${p.reason}`).join("\n");
-    super(`${path}: ${problems.length} bad record(s)\n${shown}${problems.length > 20 ? "\n  …" : ""}`);
-  }
-}
-
-function check<T>(path: string, parsed: { records: { line: number; value: T }[]; problems: LineProblem[] }): { line: number; value: T }[] {
-  if (parsed.problems.length > 0) throw new DataError(path, parsed.problems);
-  return parsed.records;
-}
-
-const asMessages = (prompt: string | ChatMessage[]): ChatMessage[] => (typeof prompt === "string" ? [{ role: "user", content: prompt }] : prompt);
-
-/** Fresh model (vocabulary from the tokenizer) or one loaded from a checkpoint, with the wanted head. */
-function buildModel(source: Extract<JobSpec, { model: unknown }>["model"], tokenizer: BpeTokenizer, scalarHead: GptConfig["scalarHead"]): GptModel {
-  if ("init" in source) {
-    const input = source.init;
-    const config = resolveGptConfig("preset" in input ? { ...input, vocabSize: tokenizer.vocabSize, scalarHead } : { ...input, scalarHead });
-    if (config.vocabSize !== tokenizer.vocabSize)
-      throw new Error(`model vocabSize ${config.vocabSize} ≠ tokenizer vocabulary ${tokenizer.vocabSize}`);
-    return initGpt(config, source.seed);
-  }
-  const manifest = readManifest(source.checkpoint);
-  const model = initGpt({ ...manifest.modelConfig, scalarHead }, 0);
-  loadCheckpointInto(source.checkpoint, model, null, { tokenizerHash: tokenizer.hash, newHead: true });
-  return model;
-}
-
-function ensureFits(path: string, rows: { line: number; length: number }[], blockSize: number): void {
-  const problems = rows
-    .filter((r) => r.length > blockSize)
-    .map((r) => ({ line: r.line, reason: `${r.length} tokens exceeds the model's blockSize ${blockSize}` }));
-  if (problems.length > 0) throw new DataError(path, problems);
-}
+import { evalJob } from "./eval-job.ts";
+import { createProgress } from "./progress.ts";
+import { asMessages, buildModel, check, ensureFits, readPreferencePairs, readRankingExamples, readSftExamples } from "./job-inputs.ts";
+import { hashExamples, resumeInto, runTrainLoop, type SaveCheckpoint, type SteppingTrainer } from "./train-loop.ts";
 
 function finish(spec: JobSpec & { tokenizer: string }, model: GptModel, tokenizer: BpeTokenizer, info: { step: number; rngState: number; trainConfig: Record<string, unknown>; optimizer: Parameters<typeof saveCheckpoint>[2] }): void {
   saveCheckpoint(spec.out, model, info.optimizer, { step: info.step, rngState: info.rngState, trainConfig: info.trainConfig, tokenizerHash: tokenizer.hash });
   saveTokenizerJson(tokenizer, join(spec.out, "tokenizer.json"));
 }
+
+// the test suite and older callers import DataError from here
+export { DataError } from "./job-inputs.ts";
 
 export async function runJob(spec: JobSpec, log: JobLogger): Promise<void> {
   mkdirSync(spec.out, { recursive: true });
@@ -85,7 +48,12 @@ export async function runJob(spec: JobSpec, log: JobLogger): Promise<void> {
 
   await initBackend({ prefer: spec.backend });
   log.event("backend", { ...describeBackend() });
-  const tokenizer = loadBpeTokenizerFile(spec.tokenizer);
+  const tokenizer = loadBpeTokenizerFile(spec.kind === "eval" ? (spec.tokenizer ?? join(spec.model.checkpoint, "tokenizer.json")) : spec.tokenizer);
+
+  if (spec.kind === "eval") {
+    await evalJob(spec, tokenizer, log);
+    return;
+  }
 
   if (spec.kind === "sample") {
     const model = buildModel(spec.model, tokenizer, "none");
@@ -100,6 +68,7 @@ export async function runJob(spec: JobSpec, log: JobLogger): Promise<void> {
     ensureFits(spec.prompts, rows.map((r) => ({ line: r.line, length: r.ids.length })), model.config.blockSize);
     const outPath = join(spec.out, "samples.jsonl");
     writeFileSync(outPath, "");
+    const bar = createProgress("sample", rows.length);
     for (let i = 0; i < rows.length; i += s.batchSize) {
       const part = rows.slice(i, i + s.batchSize);
       const result = generate(model, part.map((r) => r.ids), {
@@ -113,7 +82,9 @@ export async function runJob(spec: JobSpec, log: JobLogger): Promise<void> {
         writeFileSync(outPath, JSON.stringify({ line: row?.line, prompt: row?.prompt, completion: text, tokens: tokens.length, finished: result.finished[b], sampling: { ...s, seed: s.seed + i } }) + "\n", { flag: "a" });
       }
       log.event("progress", { done: Math.min(i + s.batchSize, rows.length), total: rows.length });
+      bar.update(Math.min(i + s.batchSize, rows.length));
     }
+    bar.finish();
     disposeGpt(model);
     log.event("done", { kind: spec.kind, samples: rows.length, file: outPath });
     return;
@@ -137,7 +108,13 @@ export async function runJob(spec: JobSpec, log: JobLogger): Promise<void> {
     const trainer = createPpoTrainer({ policy, reference, value }, spec.train, { padId: pad, stopTokens: [tokenizer.special.endOfTurn, tokenizer.special.eos], reward });
     const rng = createRng(spec.train.seed);
     const batches = shuffledBatches(prompts.map((p) => p.ids), spec.train.rolloutBatchSize, rng);
-    while (trainer.rollouts < spec.train.rollouts) log.event("metrics", await trainer.rolloutStep(batches.next().value as number[][]));
+    const bar = createProgress("ppo rollouts", spec.train.rollouts);
+    while (trainer.rollouts < spec.train.rollouts) {
+      const metrics = await trainer.rolloutStep(batches.next().value as number[][]);
+      log.event("metrics", metrics);
+      bar.update(trainer.rollouts, `score ${metrics["objective/scores"]?.toFixed(3)} kl ${metrics["objective/kl"]?.toFixed(3)}`);
+    }
+    bar.finish();
     finish(spec, policy, tokenizer, { step: trainer.step, rngState: rng.state(), trainConfig: spec.train, optimizer: null });
     saveCheckpoint(join(spec.out, "value"), value, null, { step: trainer.step, rngState: rng.state(), trainConfig: spec.train, tokenizerHash: tokenizer.hash });
     trainer.dispose();
@@ -160,97 +137,65 @@ export async function runJob(spec: JobSpec, log: JobLogger): Promise<void> {
         examples.push({ ids, lossMask: ids.map(() => 1) });
       }
     } else {
-      const records = check(spec.data, readJsonl(spec.data, sftRecordSchema));
-      const rendered = await Promise.all(records.map(async (r) => ({ line: r.line, chat: await renderChat(tokenizer, r.value.messages) })));
-      ensureFits(spec.data, rendered.map((r) => ({ line: r.line, length: r.chat.ids.length })), model.config.blockSize);
-      examples = rendered.map((r) => r.chat);
+      examples = await readSftExamples(spec.data, tokenizer, model.config.blockSize);
     }
-    log.event("start", { kind: spec.kind, examples: examples.length, params: countParams(model.config), config: spec.train });
     const trainer = createSftTrainer(model, spec.train, tokenizer.special.pad);
-    let rngState = 0;
-    runSft(trainer, examples, spec.train, {
-      onStep: (m) => log.event("metrics", { ...m }),
-      onCheckpoint: (step, rng) => {
-        rngState = rng.state();
-        finish(spec, model, tokenizer, { step, rngState, trainConfig: spec.train, optimizer: trainer.optimizer });
-        log.event("checkpoint", { step, dir: spec.out });
-      },
-    });
+    await trainWithCheckpoints(spec, log, tokenizer, trainer, examples, hashExamples(examples), { examples: examples.length });
     trainer.dispose();
     disposeGpt(model);
-    log.event("done", { kind: spec.kind, steps: spec.train.steps, rngState });
     return;
   }
 
   if (spec.kind === "reward") {
     const model = buildModel(spec.model, tokenizer, "reward");
-    const parsed = readJsonl(spec.data, z.union([rankingRecordSchema, preferenceRecordSchema]));
-    const records = check(spec.data, parsed);
-    const examples: RankingExample[] = [];
-    const lengths: { line: number; length: number }[] = [];
-    for (const { line, value } of records) {
-      const r: RankingRecord = "completions" in value ? value : toRanking(value);
-      const rendered = await Promise.all(r.completions.map((c) => renderPromptCompletion(tokenizer, asMessages(r.prompt), c)));
-      rendered.forEach((x) => lengths.push({ line, length: x.full.ids.length }));
-      examples.push({
-        prompt: rendered[0]?.prompt ?? [],
-        completions: rendered.map((x) => x.full.ids.slice(x.prompt.length)),
-        ranks: ranksOf(r),
-        ...(r.margin !== undefined ? { margin: r.margin } : {}),
-      });
-    }
-    ensureFits(spec.data, lengths, model.config.blockSize);
-    log.event("start", { kind: spec.kind, prompts: examples.length, params: countParams(model.config), config: spec.train });
+    const examples = await readRankingExamples(spec.data, tokenizer, model.config.blockSize);
     const trainer = createRewardTrainer(model, spec.train, tokenizer.special.pad);
-    const rng = createRng(spec.train.seed);
-    const batches = shuffledBatches(examples, spec.train.batchSize, rng);
-    while (trainer.step < spec.train.steps) log.event("metrics", trainer.trainStep(batches.next().value as RankingExample[]));
-    finish(spec, model, tokenizer, { step: trainer.step, rngState: rng.state(), trainConfig: spec.train, optimizer: trainer.optimizer });
+    await trainWithCheckpoints(spec, log, tokenizer, trainer, examples, hashExamples(examples), { prompts: examples.length });
     trainer.dispose();
     disposeGpt(model);
-    log.event("done", { kind: spec.kind, steps: trainer.step });
     return;
   }
 
   // dpo: preferences, or rankings expanded to every pair with distinct ranks
   const model = buildModel(spec.model, tokenizer, "none");
-  const records = check(spec.data, readJsonl(spec.data, z.union([preferenceRecordSchema, rankingRecordSchema])));
-  const pairs: PreferencePair[] = [];
-  const lengths: { line: number; length: number }[] = [];
-  for (const { line, value } of records) {
-    const prefs: PreferenceRecord[] = "chosen" in value ? [value] : toPreferences(value);
-    for (const p of prefs) {
-      const chosen = await renderPromptCompletion(tokenizer, asMessages(p.prompt), p.chosen);
-      const rejected = await renderPromptCompletion(tokenizer, asMessages(p.prompt), p.rejected);
-      lengths.push({ line, length: chosen.full.ids.length }, { line, length: rejected.full.ids.length });
-      pairs.push({ prompt: chosen.prompt, chosen: chosen.full.ids.slice(chosen.prompt.length), rejected: rejected.full.ids.slice(rejected.prompt.length) });
-    }
-  }
-  ensureFits(spec.data, lengths, model.config.blockSize);
-  log.event("start", { kind: spec.kind, pairs: pairs.length, params: countParams(model.config), config: spec.train });
-  const trainer = createDpoTrainer(model, pairs, spec.train, tokenizer.special.pad);
-  const rng = createRng(spec.train.seed);
-  const batches = shuffledBatches(pairs.map((_, i) => i), spec.train.batchSize, rng);
-  while (trainer.step < spec.train.steps) log.event("metrics", trainer.trainStep(batches.next().value as number[]));
-  finish(spec, model, tokenizer, { step: trainer.step, rngState: rng.state(), trainConfig: spec.train, optimizer: trainer.optimizer });
+  const pairs = await readPreferencePairs(spec.data, tokenizer, model.config.blockSize);
+  // the reference log-probs come from `model` as the job names it, also when resuming: the resumed
+  // weights are loaded only after they are computed (trainWithCheckpoints)
+  const refBar = createProgress("dpo reference log-probs", pairs.length);
+  const trainer = createDpoTrainer(model, pairs, spec.train, tokenizer.special.pad, { onReferenceProgress: (done) => refBar.update(done) });
+  refBar.finish();
+  await trainWithCheckpoints(spec, log, tokenizer, trainer, pairs.map((_, i) => i), hashExamples(pairs), { pairs: pairs.length });
   trainer.dispose();
   disposeGpt(model);
-  log.event("done", { kind: spec.kind, steps: trainer.step });
 }
 
-function toRanking(p: PreferenceRecord): RankingRecord {
-  return { prompt: p.prompt, completions: [p.chosen, p.rejected], ranks: [0, 1], ...(p.margin !== undefined ? { margin: p.margin } : {}) };
-}
-
-function toPreferences(r: RankingRecord): PreferenceRecord[] {
-  const ranks = ranksOf(r);
-  const out: PreferenceRecord[] = [];
-  r.completions.forEach((a, i) =>
-    r.completions.forEach((b, j) => {
-      if ((ranks[i] ?? 0) < (ranks[j] ?? 0)) out.push({ prompt: r.prompt, chosen: a, rejected: b });
-    }),
-  );
-  return out;
+/**
+ * The common tail of pretrain, SFT, reward and DPO jobs: resume when asked, train to `steps` with
+ * periodic checkpoints, write the final checkpoint and the "done" line.
+ */
+async function trainWithCheckpoints<T>(
+  spec: Extract<JobSpec, { kind: "pretrain" | "sft" | "reward" | "dpo" }>,
+  log: JobLogger,
+  tokenizer: BpeTokenizer,
+  trainer: SteppingTrainer<T[]>,
+  items: T[],
+  dataHash: string,
+  counts: Record<string, number>,
+): Promise<void> {
+  const train = spec.train;
+  const resume = spec.resume
+    ? resumeInto(spec.resume, trainer, { kind: spec.kind, dataHash, tokenizerHash: tokenizer.hash, train })
+    : null;
+  log.event("start", {
+    kind: spec.kind, ...counts, params: countParams(trainer.model.config), config: train,
+    ...(resume ? { resumedFrom: resume.dir, resumedAtStep: resume.step } : {}),
+  });
+  const save: SaveCheckpoint = (dir, step, rngState) => {
+    saveCheckpoint(dir, trainer.model, trainer.optimizer, { step, rngState, trainConfig: train, tokenizerHash: tokenizer.hash, kind: spec.kind, dataHash });
+    saveTokenizerJson(tokenizer, join(dir, "tokenizer.json"));
+  };
+  const { rngState } = runTrainLoop({ trainer, items, config: train, out: spec.out, log, save, resume, label: spec.kind });
+  log.event("done", { kind: spec.kind, steps: trainer.step, rngState });
 }
 
 /** Reads and validates a job file; `kind` from the command line fills a missing one. */

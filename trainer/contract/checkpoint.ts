@@ -17,6 +17,10 @@ export const checkpointManifestSchema = z.strictObject({
   tokenizerHash: z.string().nullable(),
   files: z.strictObject({ model: z.string(), optimizer: z.string().nullable() }),
   metrics: z.record(z.string(), z.number()).default({}),
+  /** The job kind that wrote it (pretrain, sft, reward, dpo, ...); absent in older checkpoints. */
+  kind: z.string().optional(),
+  /** sha256 of the tokenized training examples, so a resume on other data is refused. */
+  dataHash: z.string().optional(),
 });
 
 export type CheckpointManifest = z.output<typeof checkpointManifestSchema>;

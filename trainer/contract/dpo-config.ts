@@ -1,24 +1,26 @@
 // DPO run configuration. Defaults: TRL's DPOConfig, except the learning rate (tiny models need more).
 import { z } from "zod";
-import { optimConfigSchema } from "./optim-config.ts";
+import { optimConfigWith, tieTotalSteps } from "./optim-config.ts";
+import { checkpointCadence } from "./checkpoint-cadence.ts";
 
-export const dpoConfigSchema = z.strictObject({
-  /** Strength of the implicit KL penalty; TRL and the paper use 0.1 (0.5 for TL;DR). */
-  beta: z.number().positive().default(0.1),
-  lossType: z.enum(["sigmoid", "hinge", "ipo"]).default("sigmoid"),
-  /** Assumed label-noise rate (cDPO / robust DPO); 0 = plain DPO. */
-  labelSmoothing: z.number().min(0).max(0.5).default(0),
-  /** Preference pairs per optimizer step. */
-  batchSize: z.number().int().positive().default(8),
-  steps: z.number().int().positive().default(100),
-  seed: z.number().int().nonnegative().default(0),
-  /** Longest prompt + completion; longer pairs are reported, not silently dropped. */
-  maxLength: z.number().int().positive().default(512),
-  // TRL: lr 1e-6 for billion-parameter models; no weight decay so the policy stays near the reference.
-  optim: optimConfigSchema.default({
-    lr: 1e-4, minLr: 1e-5, warmupSteps: 10, totalSteps: 100, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0, gradClip: 1, gradAccumSteps: 1,
-  }),
-});
+export const dpoConfigSchema = z
+  .strictObject({
+    /** Strength of the implicit KL penalty; TRL and the paper use 0.1 (0.5 for TL;DR). */
+    beta: z.number().positive().default(0.1),
+    lossType: z.enum(["sigmoid", "hinge", "ipo"]).default("sigmoid"),
+    /** Assumed label-noise rate (cDPO / robust DPO); 0 = plain DPO. */
+    labelSmoothing: z.number().min(0).max(0.5).default(0),
+    /** Preference pairs per optimizer step. */
+    batchSize: z.number().int().positive().default(8),
+    steps: z.number().int().positive().default(100),
+    seed: z.number().int().nonnegative().default(0),
+    /** Longest prompt + completion; longer pairs are reported, not silently dropped. */
+    maxLength: z.number().int().positive().default(512),
+    ...checkpointCadence,
+    // TRL: lr 1e-6 for billion-parameter models; no weight decay so the policy stays near the reference.
+    optim: optimConfigWith({ lr: 1e-4, minLr: 1e-5, warmupSteps: 10, weightDecay: 0 }),
+  })
+  .transform((c) => tieTotalSteps(c, c.steps));
 
 export type DpoConfig = z.output<typeof dpoConfigSchema>;
 export type DpoConfigInput = z.input<typeof dpoConfigSchema>;

@@ -13,6 +13,8 @@ export const modelSourceSchema = z.union([
   z.strictObject({ checkpoint: z.string().min(1) }),
 ]);
 
+export type ModelSource = z.output<typeof modelSourceSchema>;
+
 const base = {
   schemaVersion: z.literal(1),
   /** Directory for the checkpoint, tokenizer.json copy and metrics.jsonl. */
@@ -20,6 +22,15 @@ const base = {
   /** Backend preference; "auto" tries tfjs-node-gpu, tfjs-node, then wasm, then cpu. */
   backend: z.enum(["auto", "tfjs-node-gpu", "tfjs-node", "wasm", "cpu"]).default("auto"),
 };
+
+/**
+ * A checkpoint folder of an earlier run of the same job (<out>/checkpoints/step-N, or a final <out>)
+ * to continue from: weights, AdamW state, step and data order are restored and training goes on to
+ * `train.steps`. `model` is still read: DPO computes its reference log-probs from it, and the
+ * checkpoint must match its architecture. Refused when the kind, the tokenized data or a train
+ * setting other than steps / checkpointEvery / keepCheckpoints differs.
+ */
+const resume = z.string().min(1).optional();
 
 export const samplingSchema = z.strictObject({
   maxNewTokens: z.number().int().positive().default(64),
@@ -48,11 +59,12 @@ export const jobSpecSchema = z.discriminatedUnion("kind", [
     model: modelSourceSchema,
     /** Tokens per training window; default the model's blockSize. */
     windowLength: z.number().int().positive().optional(),
-    train: sftConfigSchema.default(sftConfigSchema.parse({})),
+    resume,
+    train: sftConfigSchema.prefault({}),
   }),
-  z.strictObject({ ...base, kind: z.literal("sft"), data: z.string().min(1), tokenizer: z.string().min(1), model: modelSourceSchema, train: sftConfigSchema.default(sftConfigSchema.parse({})) }),
-  z.strictObject({ ...base, kind: z.literal("reward"), data: z.string().min(1), tokenizer: z.string().min(1), model: modelSourceSchema, train: rewardConfigSchema.default(rewardConfigSchema.parse({})) }),
-  z.strictObject({ ...base, kind: z.literal("dpo"), data: z.string().min(1), tokenizer: z.string().min(1), model: modelSourceSchema, train: dpoConfigSchema.default(dpoConfigSchema.parse({})) }),
+  z.strictObject({ ...base, kind: z.literal("sft"), data: z.string().min(1), tokenizer: z.string().min(1), model: modelSourceSchema, resume, train: sftConfigSchema.prefault({}) }),
+  z.strictObject({ ...base, kind: z.literal("reward"), data: z.string().min(1), tokenizer: z.string().min(1), model: modelSourceSchema, resume, train: rewardConfigSchema.prefault({}) }),
+  z.strictObject({ ...base, kind: z.literal("dpo"), data: z.string().min(1), tokenizer: z.string().min(1), model: modelSourceSchema, resume, train: dpoConfigSchema.prefault({}) }),
   z.strictObject({
     ...base,
     kind: z.literal("ppo"),
@@ -63,7 +75,35 @@ export const jobSpecSchema = z.discriminatedUnion("kind", [
     model: z.strictObject({ checkpoint: z.string().min(1) }),
     /** The reward model; it also initialises the value model (TRL, OpenRLHF). */
     rewardModel: z.strictObject({ checkpoint: z.string().min(1) }),
-    train: ppoConfigSchema.default(ppoConfigSchema.parse({})),
+    train: ppoConfigSchema.prefault({}),
+  }),
+  z.strictObject({
+    ...base,
+    /**
+     * Evaluates a checkpoint on a dataset; what is measured follows from the checkpoint and data:
+     *  - a policy on `messages` records: mean assistant-token loss and perplexity;
+     *  - a reward model on preference/ranking records: pairwise accuracy and mean margin;
+     *  - a policy with `reference` on preference/ranking records: DPO implicit rewards and a KL estimate.
+     */
+    kind: z.literal("eval"),
+    data: z.string().min(1),
+    /** Default: the tokenizer.json saved beside the model checkpoint. */
+    tokenizer: z.string().min(1).optional(),
+    model: z.strictObject({ checkpoint: z.string().min(1) }),
+    /** The DPO reference policy (usually the SFT checkpoint the policy started from). */
+    reference: z.strictObject({ checkpoint: z.string().min(1) }).optional(),
+    /** Sequences per forward pass. */
+    batchSize: z.number().int().positive().default(8),
+    /** β of the implicit rewards β·log π/π_ref (the DPO run's beta). */
+    beta: z.number().positive().default(0.1),
+    /** KL(π‖π_ref) estimate from completions sampled at temperature 1; samples: 0 skips it. */
+    kl: z
+      .strictObject({
+        samplesPerPrompt: z.number().int().nonnegative().default(1),
+        maxNewTokens: z.number().int().positive().default(32),
+        seed: z.number().int().nonnegative().default(0),
+      })
+      .prefault({}),
   }),
   z.strictObject({
     ...base,

@@ -1,41 +1,42 @@
 // PPO run configuration. Defaults follow TRL's PPOConfig (trl/experimental/ppo) and the
 // "N+ implementation details" TL;DR recipe, except the learning rate (tiny models need more).
 import { z } from "zod";
-import { optimConfigSchema } from "./optim-config.ts";
+import { optimConfigWith, tieTotalSteps } from "./optim-config.ts";
 
-export const ppoConfigSchema = z.strictObject({
-  /** Prompts per rollout. */
-  rolloutBatchSize: z.number().int().positive().default(16),
-  /** Rows per optimizer step inside a PPO epoch. */
-  miniBatchSize: z.number().int().positive().default(8),
-  /** Passes over each rollout, reshuffled every time (TRL: 4). */
-  ppoEpochs: z.number().int().positive().default(4),
-  /** Rollouts to run. */
-  rollouts: z.number().int().positive().default(50),
-  /** Most tokens a response may have (TRL response_length 53). */
-  responseLength: z.number().int().positive().default(53),
-  /** Sampling temperature, re-applied whenever log-probs are recomputed (TRL 0.7). */
-  temperature: z.number().positive().default(0.7),
-  /** β of the per-token KL penalty (k1 estimator) in the reward (TRL 0.05). */
-  klCoef: z.number().nonnegative().default(0.05),
-  /** Adaptive KL (Ziegler et al. 2019): steer β toward this KL per sequence (nats); null = fixed β. */
-  klTarget: z.number().positive().nullable().default(null),
-  klHorizon: z.number().positive().default(10000),
-  cliprange: z.number().positive().default(0.2),
-  cliprangeValue: z.number().positive().default(0.2),
-  vfCoef: z.number().nonnegative().default(0.1),
-  gamma: z.number().min(0).max(1).default(1),
-  lam: z.number().min(0).max(1).default(0.95),
-  /** Subtracted from the score of a response that never produced a stop token; null = off. */
-  missingEosPenalty: z.number().nonnegative().nullable().default(null),
-  /** Whiten the per-token rewards (without shifting their mean) before GAE (TRL default off). */
-  whitenRewards: z.boolean().default(false),
-  seed: z.number().int().nonnegative().default(0),
-  // one AdamW over policy and value parameters, as TRL's PolicyAndValueWrapper
-  optim: optimConfigSchema.default({
-    lr: 1e-4, minLr: 1e-5, warmupSteps: 0, totalSteps: 1000, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0, gradClip: 1, gradAccumSteps: 1,
-  }),
-});
+export const ppoConfigSchema = z
+  .strictObject({
+    /** Prompts per rollout. */
+    rolloutBatchSize: z.number().int().positive().default(16),
+    /** Rows per optimizer step inside a PPO epoch. */
+    miniBatchSize: z.number().int().positive().default(8),
+    /** Passes over each rollout, reshuffled every time (TRL: 4). */
+    ppoEpochs: z.number().int().positive().default(4),
+    /** Rollouts to run. */
+    rollouts: z.number().int().positive().default(50),
+    /** Most tokens a response may have (TRL response_length 53). */
+    responseLength: z.number().int().positive().default(53),
+    /** Sampling temperature, re-applied whenever log-probs are recomputed (TRL 0.7). */
+    temperature: z.number().positive().default(0.7),
+    /** β of the per-token KL penalty (k1 estimator) in the reward (TRL 0.05). */
+    klCoef: z.number().nonnegative().default(0.05),
+    /** Adaptive KL (Ziegler et al. 2019): steer β toward this KL per sequence (nats); null = fixed β. */
+    klTarget: z.number().positive().nullable().default(null),
+    klHorizon: z.number().positive().default(10000),
+    cliprange: z.number().positive().default(0.2),
+    cliprangeValue: z.number().positive().default(0.2),
+    vfCoef: z.number().nonnegative().default(0.1),
+    gamma: z.number().min(0).max(1).default(1),
+    lam: z.number().min(0).max(1).default(0.95),
+    /** Subtracted from the score of a response that never produced a stop token; null = off. */
+    missingEosPenalty: z.number().nonnegative().nullable().default(null),
+    /** Whiten the per-token rewards (without shifting their mean) before GAE (TRL default off). */
+    whitenRewards: z.boolean().default(false),
+    seed: z.number().int().nonnegative().default(0),
+    // one AdamW over policy and value parameters, as TRL's PolicyAndValueWrapper
+    optim: optimConfigWith({ lr: 1e-4, minLr: 1e-5, warmupSteps: 0, weightDecay: 0 }),
+  })
+  // optimizer steps = rollouts × epochs × minibatches per epoch (see ppo-trainer.ts step 6)
+  .transform((c) => tieTotalSteps(c, c.rollouts * c.ppoEpochs * Math.ceil(c.rolloutBatchSize / c.miniBatchSize)));
 
 export type PpoConfig = z.output<typeof ppoConfigSchema>;
 export type PpoConfigInput = z.input<typeof ppoConfigSchema>;

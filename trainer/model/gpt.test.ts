@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../backend/select-backend.ts";
 import { resolveGptConfig, type GptConfig } from "../contract/gpt-config.ts";
 import {
-  attentionBatched, attentionBias, attentionPerHead, causalSelfAttention, countParams, disposeGpt, disposeKvCache, gptForward, gptForwardTidy, initGpt, layerNorm, parameterShapes,
+  attentionBatched, attentionBias, attentionPerHead, causalSelfAttention, countParams, disposeGpt, disposeKvCache, gptForward, geluTanh, gptForwardTidy, initGpt, layerNorm, parameterShapes,
 } from "./gpt.ts";
 import { checkGradients } from "../testing/grad-check.ts";
 
@@ -112,6 +112,26 @@ test("layer norm: closed form on a known vector and a finite-difference gradient
     const w = tf.randomNormal([3, 6], 0, 1, "float32", 7);
     const check = checkGradients(([xx, gg, bb]) => tf.sum(tf.mul(tf.tanh(layerNorm(xx as tf.Tensor, gg as tf.Tensor, bb as tf.Tensor, 1e-5)), w)), [x, g, b]);
     assert.ok(check.maxRelError < 1e-2, `layer norm rel error ${check.maxRelError}`);
+  });
+});
+
+test("GELU: equals GPT-2's tanh formula and its derivative (float64), and passes finite differences", () => {
+  const xs = [-6, -3, -1.5, -0.5, -1e-3, 0, 0.25, 1, 2.5, 7];
+  const u = (x: number): number => Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3);
+  const gelu = (x: number): number => 0.5 * x * (1 + Math.tanh(u(x)));
+  // d/dx of 0.5x(1 + tanh u) = 0.5(1 + tanh u) + 0.5x(1 − tanh²u)·u'(x)
+  const dgelu = (x: number): number => 0.5 * (1 + Math.tanh(u(x))) + 0.5 * x * (1 - Math.tanh(u(x)) ** 2) * Math.sqrt(2 / Math.PI) * (1 + 3 * 0.044715 * x * x);
+  tf.tidy(() => {
+    const x = tf.tensor1d(xs);
+    const y = geluTanh(x).dataSync();
+    const g = tf.grad((v: tf.Tensor) => tf.sum(geluTanh(v)))(x).dataSync();
+    xs.forEach((v, i) => {
+      assert.ok(Math.abs((y[i] ?? NaN) - gelu(v)) < 1e-6, `gelu(${v}) = ${y[i]} vs ${gelu(v)}`);
+      assert.ok(Math.abs((g[i] ?? NaN) - dgelu(v)) < 1e-5, `gelu'(${v}) = ${g[i]} vs ${dgelu(v)}`);
+    });
+    const w = tf.randomNormal([4, 5], 0, 1, "float32", 8);
+    const check = checkGradients(([a]) => tf.sum(tf.mul(geluTanh(a as tf.Tensor), w)), [tf.randomNormal([4, 5], 0, 2, "float32", 9)]);
+    assert.ok(check.maxRelError < 1e-2, `gelu rel error ${check.maxRelError}`);
   });
 });
 

@@ -3,6 +3,9 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../backend/select-backend.ts";
 import { optimConfigSchema } from "../contract/optim-config.ts";
+import { sftConfigSchema } from "../contract/sft-config.ts";
+import { dpoConfigSchema } from "../contract/dpo-config.ts";
+import { ppoConfigSchema } from "../contract/ppo-config.ts";
 import { adamwStep, createAdamW, disposeAdamW } from "./adamw.ts";
 import { learningRateAt } from "./lr-schedule.ts";
 import { clipByGlobalNorm, globalNorm, GradAccumulator } from "./gradients.ts";
@@ -63,6 +66,29 @@ test("warmup + cosine schedule: values at known steps", () => {
   close(learningRateAt(500, c), 1e-4);
   // cos(π/4) at a quarter of the decay
   close(learningRateAt(34, c), 1e-4 + 0.5 * (1 + Math.SQRT1_2) * 9e-4);
+});
+
+test("the cosine ends at the run's last step unless optim.totalSteps says otherwise", () => {
+  assert.equal(sftConfigSchema.parse({ steps: 37 }).optim.totalSteps, 37);
+  assert.equal(sftConfigSchema.parse({}).optim.totalSteps, sftConfigSchema.parse({}).steps);
+  assert.equal(sftConfigSchema.parse({ steps: 37, optim: { totalSteps: 100 } }).optim.totalSteps, 100);
+  // PPO counts optimizer steps: rollouts × epochs × ⌈rolloutBatchSize / miniBatchSize⌉
+  assert.equal(ppoConfigSchema.parse({ rollouts: 10, ppoEpochs: 3, rolloutBatchSize: 10, miniBatchSize: 4 }).optim.totalSteps, 90);
+  // so a run of `steps` decays all the way: the step after the last is at minLr, the last just above it
+  const c = sftConfigSchema.parse({ steps: 20, optim: { warmupSteps: 2 } });
+  close(learningRateAt(c.steps, c.optim), c.optim.minLr);
+  assert.ok(learningRateAt(c.steps - 1, c.optim) < c.optim.minLr + 0.01 * (c.optim.lr - c.optim.minLr));
+});
+
+test("a partial optim object keeps the trainer's own defaults for the fields it leaves out", () => {
+  const dpo = dpoConfigSchema.parse({ optim: { lr: 1e-5 } }).optim;
+  assert.equal(dpo.lr, 1e-5);
+  assert.equal(dpo.weightDecay, 0); // DPO's default, not nanoGPT's 0.1
+  assert.equal(dpo.warmupSteps, 10);
+  assert.equal(dpoConfigSchema.parse({}).optim.lr, 1e-4);
+  assert.equal(optimConfigSchema.parse({}).weightDecay, 0.1);
+  assert.throws(() => sftConfigSchema.parse({ optim: { lr: -1 } }), /lr/);
+  assert.throws(() => sftConfigSchema.parse({ optim: { learningRate: 1 } }), /learningRate/);
 });
 
 test("global-norm clipping: closed form on a 3-4-12 gradient", () => {
