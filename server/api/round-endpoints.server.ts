@@ -5,9 +5,9 @@ import { getProject } from "../labeling/projects.server.ts";
 import { cancelRound, launchRound, listRounds, retryRound, roundDetail, roundEvents } from "../rounds/rounds.server.ts";
 import { publishRoundEvents, publishRoundState } from "../rounds/live-rounds.server.ts";
 import { modelDir, MODEL_FILES } from "../rounds/model-files.server.ts";
-import { claimJob, completeJob, failJob, heartbeat, promptLines, recordEvents, uploadFile } from "../rounds/jobs.server.ts";
+import { claimJob, completeJob, failJob, heartbeat, markResumeReady, promptLines, recordEvents, resumeFilePath, uploadFile, uploadResumeFile } from "../rounds/jobs.server.ts";
 import { publishCounters } from "../labeling/live-counters.server.ts";
-import { jobCompleteSchema, jobEventsBodySchema, jobFailSchema } from "../../trainer/contract/round.ts";
+import { jobCompleteSchema, jobEventsBodySchema, jobFailSchema, RESUME_FILES, resumeReadySchema } from "../../trainer/contract/round.ts";
 import type { Actor } from "../auth/actor.ts";
 import { endpoint, type AnyEndpoint } from "./endpoint.server.ts";
 
@@ -130,7 +130,7 @@ export const trainerEndpoints: AnyEndpoint[] = [
     body: z.strictObject({ worker: z.string().trim().min(1).max(120) }),
     response: json.nullable(),
     handler: async ({ ctx, body, actor }) => {
-      const job = await claimJob(ctx.db, tokenOf(actor)!, body.worker, ctx.config.TANDEM_JOB_LEASE_SECONDS);
+      const job = await claimJob(ctx.db, ctx.config.TANDEM_DATA_DIR, tokenOf(actor)!, body.worker, ctx.config.TANDEM_JOB_LEASE_SECONDS);
       if (job) void publishRoundState(ctx, job.roundId);
       return job;
     },
@@ -178,6 +178,40 @@ export const trainerEndpoints: AnyEndpoint[] = [
     upload: true,
     response: z.object({ file: z.string(), bytes: z.number() }),
     handler: ({ ctx, params, actor, request }) => uploadFile(ctx.db, ctx.config.TANDEM_DATA_DIR, params.id, tokenOf(actor), params.name, request!),
+  }),
+  endpoint({
+    method: "put",
+    path: "/trainer/jobs/:id/resume/:name",
+    summary: "Upload one file of the job's latest periodic checkpoint (application/octet-stream), for resuming a re-claimed job",
+    access: "trainer",
+    params: z.object({ id: idParams.shape.id, name: z.string().regex(/^[\w.-]{1,64}$/) }),
+    body: z.any(),
+    upload: true,
+    response: z.object({ file: z.string(), bytes: z.number() }),
+    handler: ({ ctx, params, actor, request }) => uploadResumeFile(ctx.db, ctx.config.TANDEM_DATA_DIR, params.id, tokenOf(actor), params.name, request!),
+  }),
+  endpoint({
+    method: "post",
+    path: "/trainer/jobs/:id/resume-ready",
+    summary: "The uploaded checkpoint is complete: it becomes the one a re-claimed job resumes from",
+    access: "trainer",
+    params: idParams,
+    body: resumeReadySchema,
+    response: z.object({ step: z.number() }),
+    handler: ({ ctx, params, body, actor }) => markResumeReady(ctx.db, ctx.config.TANDEM_DATA_DIR, params.id, tokenOf(actor), body.step),
+  }),
+  endpoint({
+    method: "get",
+    path: "/trainer/jobs/:id/resume/:name",
+    summary: "Download a file of the checkpoint a re-claimed job resumes from",
+    access: "trainer",
+    params: z.object({ id: idParams.shape.id, name: z.enum(RESUME_FILES) }),
+    response: z.any(),
+    file: { contentType: "application/octet-stream" },
+    handler: async ({ ctx, params, actor }) => ({
+      path: await resumeFilePath(ctx.db, ctx.config.TANDEM_DATA_DIR, params.id, tokenOf(actor), params.name),
+      filename: `job-${params.id}-${params.name}`,
+    }),
   }),
   endpoint({
     method: "post",

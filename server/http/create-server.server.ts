@@ -39,7 +39,7 @@ type Locals = { actor: Actor | null };
 
 const IMPORT_PATH = /^\/api\/v1\/projects\/\d+\/imports$/;
 /** Trainer uploads of checkpoint files: raw bytes, streamed to disk, with their own limit. */
-const UPLOAD_PATH = /^\/api\/v1\/trainer\/jobs\/\d+\/files\/[\w.-]+$/;
+const UPLOAD_PATH = /^\/api\/v1\/trainer\/jobs\/\d+\/(files|resume)\/[\w.-]+$/;
 
 export function createTandemServer(deps: ServerDeps): TandemServer {
   const { config, db, log } = deps;
@@ -143,7 +143,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   const api = express.Router();
   api.use((req, _res, next) => {
     const hasBody = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
-    if (UPLOAD_PATH.test(req.baseUrl + req.path)) {
+    if (req.method === "PUT" && UPLOAD_PATH.test(req.baseUrl + req.path)) {
       if (!req.is("application/octet-stream")) return next(new AppError("unsupported_media_type", "Send the file as application/octet-stream."));
       return next();
     }

@@ -14,7 +14,8 @@ import { AppError } from "../lib/app-error.ts";
 import { checkpointManifestSchema } from "../../trainer/contract/checkpoint.ts";
 import { remoteJobSchema, type RemoteJob } from "../../trainer/contract/round.ts";
 import { insertJob, loadRound } from "./rounds.server.ts";
-import { modelDir, outputFileName, readIfPresent, removeDir, stagingDir, writeUpload } from "./model-files.server.ts";
+import { modelDir, outputFileName, readIfPresent, removeDir, resumeDir, resumeFileName, resumeIncomingDir, stagingDir, writeUpload } from "./model-files.server.ts";
+import { RESUME_FILES } from "../../trainer/contract/round.ts";
 import { storeSamples, type SampleSummary } from "./samples.server.ts";
 
 /** A job goes back to the queue after this many expired leases; then the round fails. */
@@ -23,7 +24,7 @@ export const MAX_ATTEMPTS = 3;
 type JobRow = Awaited<ReturnType<typeof lockHeldJob>>;
 
 /** Claims the oldest queued job, or one whose trainer stopped sending heartbeats. */
-export async function claimJob(db: Db, tokenId: string, worker: string, leaseSeconds: number): Promise<RemoteJob | null> {
+export async function claimJob(db: Db, dataDir: string, tokenId: string, worker: string, leaseSeconds: number): Promise<RemoteJob | null> {
   return db.transaction().execute(async (trx) => {
     // Jobs that lost their trainer too often fail their round instead of looping forever.
     const exhausted = await trx
@@ -57,6 +58,9 @@ export async function claimJob(db: Db, tokenId: string, worker: string, leaseSec
       .where("state", "in", ["queued", "running", "sampling"])
       .execute();
     const { promptIds, ...spec } = job.spec as { promptIds?: string[] };
+    // An earlier attempt's latest periodic checkpoint, if it uploaded one: the new attempt resumes there.
+    const manifest = await readIfPresent(path.join(resumeDir(dataDir, job.id), "latest", "manifest.json"));
+    const resumeStep = manifest ? Number((JSON.parse(manifest) as { step?: number }).step) : 0;
     return remoteJobSchema.parse({
       ...spec,
       jobId: job.id,
@@ -64,6 +68,7 @@ export async function claimJob(db: Db, tokenId: string, worker: string, leaseSec
       attempt: job.attempts,
       leaseSeconds,
       ...(promptIds ? { promptsUrl: `/api/v1/trainer/jobs/${job.id}/prompts.jsonl` } : {}),
+      ...(resumeStep > 0 ? { resume: { step: resumeStep } } : {}),
     });
   });
 }
@@ -116,6 +121,44 @@ export async function uploadFile(db: Db, dataDir: string, jobId: string, tokenId
   return { file, bytes };
 }
 
+/** One file of a periodic checkpoint, into this attempt's incoming folder (made current by markResumeReady). */
+export async function uploadResumeFile(db: Db, dataDir: string, jobId: string, tokenId: string | null, name: string, body: Readable) {
+  const file = resumeFileName(name);
+  const job = await held(db, jobId, tokenId, async (_trx, job) => job);
+  const bytes = await writeUpload(resumeIncomingDir(dataDir, jobId, job.attempts), file, body);
+  return { file, bytes };
+}
+
+/**
+ * The uploaded checkpoint is complete: it replaces the job's previous one in a rename, under the
+ * job's row lock, so a re-claim never sees a half-written checkpoint.
+ */
+export async function markResumeReady(db: Db, dataDir: string, jobId: string, tokenId: string | null, step: number) {
+  return held(db, jobId, tokenId, async (_trx, job) => {
+    const incoming = resumeIncomingDir(dataDir, jobId, job.attempts);
+    const missing = [];
+    for (const name of RESUME_FILES) if ((await fs.stat(path.join(incoming, name)).catch(() => null)) === null) missing.push(name);
+    if (missing.length > 0) throw new AppError("conflict", `Upload ${missing.join(", ")} before marking the checkpoint ready.`);
+    const manifest = JSON.parse((await readIfPresent(path.join(incoming, "manifest.json"))) ?? "{}") as { step?: number };
+    if (manifest.step !== step) throw new AppError("validation_failed", `manifest.json is for step ${String(manifest.step)}, not ${step}.`);
+    const latest = path.join(resumeDir(dataDir, jobId), "latest");
+    const previous = path.join(resumeDir(dataDir, jobId), `previous-${job.attempts}-${step}`);
+    await fs.rename(latest, previous).catch(() => undefined);
+    await fs.rename(incoming, latest);
+    await removeDir(previous);
+    return { step };
+  });
+}
+
+/** Where a resuming trainer downloads the latest checkpoint's files from (the lease is checked). */
+export async function resumeFilePath(db: Db, dataDir: string, jobId: string, tokenId: string | null, name: string): Promise<string> {
+  const file = resumeFileName(name);
+  await held(db, jobId, tokenId, async (_trx, job) => job);
+  const target = path.join(resumeDir(dataDir, jobId), "latest", file);
+  if ((await fs.stat(target).catch(() => null)) === null) throw new AppError("not_found", "This job has no checkpoint to resume from.");
+  return target;
+}
+
 /** The prompts a sampling or PPO job works on, in the order their samples refer to them (line = index + 1). */
 export async function promptLines(db: Db, jobId: string, tokenId: string | null): Promise<AsyncGenerator<string>> {
   // Checked before the response starts, so a trainer without the lease gets a 409, not a torn stream.
@@ -138,7 +181,7 @@ const MODEL_KIND: Record<Exclude<JobKind, "sample">, ModelKind> = { sft: "sft", 
 export async function completeJob(db: Db, dataDir: string, jobId: string, tokenId: string | null, metrics: Record<string, number>) {
   const moved: Array<{ from: string; to: string }> = [];
   try {
-    return await held(db, jobId, tokenId, async (trx, job) => {
+    const result = await held(db, jobId, tokenId, async (trx, job) => {
       const round = await loadRound(trx, job.round_id);
       const staging = stagingDir(dataDir, jobId, job.attempts);
       let modelId: string | null = null;
@@ -191,6 +234,8 @@ export async function completeJob(db: Db, dataDir: string, jobId: string, tokenI
       }
       return { roundId: round.id, modelId, samples, roundDone: next >= round.steps.length };
     });
+    await removeDir(resumeDir(dataDir, jobId)); // the step is done: its resume points are not needed
+    return result;
   } catch (error) {
     for (const { from, to } of moved) await fs.rename(to, from).catch(() => undefined);
     throw error;
@@ -212,6 +257,7 @@ export async function failJob(db: Db, dataDir: string, jobId: string, tokenId: s
     return { roundId: job.round_id, attempts: job.attempts, error };
   });
   await removeDir(stagingDir(dataDir, jobId, result.attempts));
+  await removeDir(resumeDir(dataDir, jobId));
   return result;
 }
 

@@ -8,12 +8,15 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
-import { JOB_OUTPUT_FILES, type JobOutputFile } from "../../trainer/contract/round.ts";
+import { JOB_OUTPUT_FILES, RESUME_FILES, type JobOutputFile, type ResumeFile } from "../../trainer/contract/round.ts";
 import { AppError } from "../lib/app-error.ts";
 
 export const modelsDir = (dataDir: string) => path.join(dataDir, "models");
 export const modelDir = (dataDir: string, storageKey: string) => path.join(modelsDir(dataDir), storageKey);
 export const stagingDir = (dataDir: string, jobId: string, attempt: number) => path.join(dataDir, "staging", `job-${jobId}-${attempt}`);
+/** A running job's latest periodic checkpoint (`latest/`), and the attempt's upload in progress. */
+export const resumeDir = (dataDir: string, jobId: string) => path.join(dataDir, "resume", `job-${jobId}`);
+export const resumeIncomingDir = (dataDir: string, jobId: string, attempt: number) => path.join(resumeDir(dataDir, jobId), `incoming-${attempt}`);
 
 export function outputFileName(name: string): JobOutputFile {
   if (!(JOB_OUTPUT_FILES as readonly string[]).includes(name)) {
@@ -22,8 +25,15 @@ export function outputFileName(name: string): JobOutputFile {
   return name as JobOutputFile;
 }
 
+export function resumeFileName(name: string): ResumeFile {
+  if (!(RESUME_FILES as readonly string[]).includes(name)) {
+    throw new AppError("bad_request", `Unknown checkpoint file ${JSON.stringify(name)}; a checkpoint is ${RESUME_FILES.join(", ")}.`);
+  }
+  return name as ResumeFile;
+}
+
 /** Streams an upload to disk under a temporary name; the real name appears only when it is whole. */
-export async function writeUpload(dir: string, name: JobOutputFile, body: Readable): Promise<number> {
+export async function writeUpload(dir: string, name: JobOutputFile | ResumeFile, body: Readable): Promise<number> {
   await fs.mkdir(dir, { recursive: true });
   const target = path.join(dir, name);
   const temporary = `${target}.part`;

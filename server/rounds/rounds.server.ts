@@ -123,9 +123,9 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
   const policyId = latest(["sft", "policy"]) ?? ("modelId" in spec.base ? spec.base.modelId : undefined);
   const model = policyId ? { modelId: policyId } : spec.base;
   const job: Record<string, unknown> = { schemaVersion: 1, kind, model, leaseSeconds };
-  if (kind === "sft") Object.assign(job, { dataUrl: exportUrl(round.project_id, "sft", round.data_snapshot), train: spec.sft });
-  if (kind === "dpo") Object.assign(job, { dataUrl: exportUrl(round.project_id, "preferences", round.data_snapshot), train: spec.dpo });
-  if (kind === "reward") Object.assign(job, { dataUrl: exportUrl(round.project_id, "preferences", round.data_snapshot), train: spec.reward });
+  if (kind === "sft") Object.assign(job, { dataUrl: exportUrl(round.project_id, "sft", round.data_snapshot), train: resumable(spec.sft) });
+  if (kind === "dpo") Object.assign(job, { dataUrl: exportUrl(round.project_id, "preferences", round.data_snapshot), train: resumable(spec.dpo) });
+  if (kind === "reward") Object.assign(job, { dataUrl: exportUrl(round.project_id, "preferences", round.data_snapshot), train: resumable(spec.reward) });
   if (kind === "ppo") {
     const rewardId = latest(["reward"]);
     if (!rewardId) throw new AppError("conflict", "PPO needs the round's reward model, and there is none.");
@@ -143,6 +143,14 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
   const row = await trx.insertInto("jobs").values({ round_id: round.id, step_index: index, kind, spec: JSON.stringify(job) }).returning("id").executeTakeFirstOrThrow();
   await trx.updateTable("rounds").set({ current_step: index, updated_at: new Date() }).where("id", "=", round.id).execute();
   return row.id;
+}
+
+/**
+ * A round's training step checkpoints at least every tenth of its steps (unless the researcher
+ * chose a cadence), so a step whose trainer died resumes near where it stopped.
+ */
+function resumable<T extends { steps: number; checkpointEvery: number }>(train: T): T {
+  return train.checkpointEvery > 0 ? train : { ...train, checkpointEvery: Math.max(1, Math.ceil(train.steps / 10)) };
 }
 
 /**

@@ -76,6 +76,9 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "GET /trainer/jobs/:id/prompts.jsonl": ["admin", "trainer", "admin-token"],
   "PUT /trainer/jobs/:id/files/:name": ["admin", "trainer", "admin-token"],
   "POST /trainer/jobs/:id/complete": ["admin", "trainer", "admin-token"],
+  "PUT /trainer/jobs/:id/resume/:name": ["admin", "trainer", "admin-token"],
+  "POST /trainer/jobs/:id/resume-ready": ["admin", "trainer", "admin-token"],
+  "GET /trainer/jobs/:id/resume/:name": ["admin", "trainer", "admin-token"],
   "POST /trainer/jobs/:id/fail": ["admin", "trainer", "admin-token"],
   "GET /projects/:id/exports/preferences.parquet": ["researcher", "admin", "trainer", "admin-token"],
 };

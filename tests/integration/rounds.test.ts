@@ -216,6 +216,53 @@ test("a round from the previous policy also opens A/B compares against it, and r
   assert.deepEqual(judged.humanEval, { judged: 2, newWins: 1, previousWins: 0, ties: 1, winRate: 0.75 });
 });
 
+test("a trainer killed mid-step: its lease expires, another trainer resumes from the last uploaded checkpoint and the loss curve continues", { timeout: 300_000 }, async () => {
+  const researcher = (await server.newUser("researcher")).client;
+  const projectId = await seededProject(researcher);
+  await labelEverything((await server.newUser("labeler")).client, projectId);
+  const STEPS = 60;
+  const launched = await researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, {
+    name: "Killed", path: "sft", base: { init: { preset: "nano" }, vocabSize: 300 }, sft: { steps: STEPS, batchSize: 4, checkpointEvery: 5 }, next: { prompts: 0 },
+  });
+  assert.equal(launched.status, 201, await launched.clone().text());
+  const round = (await launched.json()) as { id: string };
+  const job = await server.db.selectFrom("jobs").select("id").where("round_id", "=", round.id).executeTakeFirstOrThrow();
+  const latest = path.join(dataDir, "resume", `job-${job.id}`, "latest", "manifest.json");
+
+  // Trainer A runs until its first checkpoint reached the server, then dies without a word (SIGKILL, with its CLI child).
+  const a = spawn(process.execPath, ["--import", "tsx", "trainer/cli.ts", "serve", "--server", server.url, "--poll", "1", "--backend", "wasm"], {
+    env: { ...process.env, TANDEM_TRAINER_TOKEN: await server.newToken("trainer") },
+    stdio: "ignore",
+    detached: true,
+  });
+  const died = new Promise((resolve) => a.on("close", resolve));
+  for (let i = 0; i < 1200 && !fs.existsSync(latest); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(fs.existsSync(latest), "trainer A uploaded a checkpoint");
+  process.kill(-a.pid!, "SIGKILL");
+  await died;
+  const resumedFrom = (JSON.parse(fs.readFileSync(latest, "utf8")) as { step: number }).step;
+  assert.ok(resumedFrom >= 5 && resumedFrom < STEPS, `checkpoint at step ${resumedFrom}`);
+
+  await new Promise((resolve) => setTimeout(resolve, (LEASE_SECONDS + 0.5) * 1000));
+  const { code, output } = await runTrainerService(await server.newToken("trainer"));
+  assert.equal(code, 0, output);
+  const detail = (await (await researcher.get(`/api/v1/rounds/${round.id}`)).json()) as { state: string; error: string | null; jobs: Array<{ attempts: number }> };
+  assert.equal(detail.state, "done", `${detail.error}\n${output}`);
+  assert.equal(detail.jobs[0]!.attempts, 2);
+
+  const metrics = (await server.db.selectFrom("job_events").select(["attempt", "payload"]).where("job_id", "=", job.id).where("type", "=", "metrics").orderBy("id").execute()).map(
+    (e) => ({ attempt: e.attempt, step: Number(e.payload["step"]), loss: Number(e.payload["loss"]) }),
+  );
+  const second = metrics.filter((m) => m.attempt === 2);
+  assert.equal(second[0]!.step, resumedFrom + 1, "attempt 2 starts right after the checkpoint, not at step 1");
+  assert.deepEqual(second.map((m) => m.step), Array.from({ length: STEPS - resumedFrom }, (_, i) => resumedFrom + 1 + i));
+  // Steps both attempts ran give the same loss: the resume restored weights, optimizer and data order exactly.
+  const firstByStep = new Map(metrics.filter((m) => m.attempt === 1).map((m) => [m.step, m.loss]));
+  const overlap = second.filter((m) => firstByStep.has(m.step));
+  for (const m of overlap) assert.ok(Math.abs(m.loss - firstByStep.get(m.step)!) < 1e-4, `step ${m.step}: ${m.loss} vs ${firstByStep.get(m.step)}`);
+  assert.ok(!fs.existsSync(path.join(dataDir, "resume", `job-${job.id}`)), "resume checkpoints are removed once the step is done");
+});
+
 test("cancel stops a queued round and registers nothing; retry queues its step again", async () => {
   const researcher = (await server.newUser("researcher")).client;
   const projectId = await seededProject(researcher);

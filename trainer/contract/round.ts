@@ -87,6 +87,8 @@ export const remoteJobSchema = z.strictObject({
   promptsUrl: z.string().startsWith("/api/v1/").optional(),
   train: z.record(z.string(), z.unknown()).optional(),
   sampling: samplingSchema.optional(),
+  /** A checkpoint an earlier attempt uploaded: continue from its step instead of starting over. */
+  resume: z.strictObject({ step: z.number().int().positive() }).optional(),
   /** Lease length; heartbeats come at a third of it. */
   leaseSeconds: z.number().int().positive(),
 });
@@ -102,6 +104,11 @@ export const jobEventsBodySchema = z.strictObject({ events: z.array(jobEventSche
 /** The files a finished job uploads before it reports completion. */
 export const JOB_OUTPUT_FILES = ["model.safetensors", "manifest.json", "tokenizer.json", "samples.jsonl", "baseline-samples.jsonl"] as const;
 export type JobOutputFile = (typeof JOB_OUTPUT_FILES)[number];
+
+/** A periodic checkpoint of a running job, uploaded so that a re-claimed job resumes from it. */
+export const RESUME_FILES = ["model.safetensors", "optimizer.safetensors", "manifest.json", "tokenizer.json"] as const;
+export type ResumeFile = (typeof RESUME_FILES)[number];
+export const resumeReadySchema = z.strictObject({ step: z.number().int().positive() });
 
 export const jobCompleteSchema = z.strictObject({
   /** Final metrics of the step (last logged values), kept with the registered model. */

@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { type RemoteJob } from "../contract/round.ts";
+import { RESUME_FILES, type RemoteJob } from "../contract/round.ts";
 import { type JobSpecInput } from "../contract/job.ts";
 import { ServerError, type ServerApi } from "./server-api.ts";
 
@@ -25,7 +25,18 @@ export async function runRemoteJob(api: ServerApi, job: RemoteJob, options: { wo
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   const out = join(work, "out");
-  const events = createEventForwarder(api, job.jobId);
+  const forwarder = createEventForwarder(api, job.jobId);
+  const checkpoints = createCheckpointUploader(api, job.jobId, options.log);
+  // Every CLI line is forwarded; a periodic checkpoint is also uploaded, so a re-claim can resume from it.
+  const events: EventForwarder = {
+    push: (event) => {
+      forwarder.push(event);
+      if (event["type"] === "checkpoint" && event["final"] !== true && typeof event["step"] === "number" && typeof event["dir"] === "string") {
+        checkpoints.offer(event["step"], event["dir"]);
+      }
+    },
+    flush: forwarder.flush,
+  };
   let child: ChildProcess | null = null;
   let stopped: JobOutcome | null = null;
   // Heartbeats from the first moment: fetching a large model can take longer than a lease.
@@ -50,8 +61,8 @@ export async function runRemoteJob(api: ServerApi, job: RemoteJob, options: { wo
     // 1. inputs
     const spec = await materialize(api, job, work, out, options.backend);
     if (stopped) return stopped;
-    // 2. a new model gets a tokenizer fitted to the job's own text first
-    if ("init" in job.model) {
+    // 2. a new model gets a tokenizer fitted to the job's own text first (a resumed one has it already)
+    if ("init" in job.model && !job.resume) {
       const corpus = join(work, "corpus.txt");
       writeFileSync(corpus, textOf(readFileSync(join(work, "data.jsonl"), "utf8")));
       // Explicit dimensions name their vocabulary; a preset takes the round's vocabSize.
@@ -80,6 +91,7 @@ export async function runRemoteJob(api: ServerApi, job: RemoteJob, options: { wo
       if (baseline.code !== 0) return await failWith(api, job, `sampling the previous policy: ${baseline.failure ?? "failed"}`, events);
       await api.upload(job.jobId, "baseline-samples.jsonl", join(work, "out-baseline", "samples.jsonl"));
     }
+    await checkpoints.drain();
     // 4. outputs, then completion (the server registers the model only now)
     const files = job.kind === "sample" ? ["samples.jsonl"] : ["model.safetensors", "manifest.json", "tokenizer.json"];
     for (const name of files) await api.upload(job.jobId, name, join(out, name));
@@ -118,8 +130,16 @@ async function materialize(api: ServerApi, job: RemoteJob, work: string, out: st
   switch (job.kind) {
     case "sft":
     case "dpo":
-    case "reward":
-      return { ...common, kind: job.kind, data: join(work, "data.jsonl"), model, ...(job.train ? { train: job.train } : {}) } as JobSpecInput;
+    case "reward": {
+      const spec = { ...common, kind: job.kind, data: join(work, "data.jsonl"), model, ...(job.train ? { train: job.train } : {}) };
+      if (!job.resume) return spec as JobSpecInput;
+      // An earlier attempt's checkpoint: its weights, optimizer state, step and tokenizer.
+      const dir = join(work, "resume");
+      mkdirSync(dir, { recursive: true });
+      for (const name of RESUME_FILES) await api.download(`/api/v1/trainer/jobs/${job.jobId}/resume/${name}`, join(dir, name));
+      const fresh = "init" in job.model ? { init: (JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { modelConfig: object }).modelConfig, seed: job.model.seed } : null;
+      return { ...spec, resume: dir, tokenizer: fresh ? join(dir, "tokenizer.json") : tokenizer, ...(fresh ? { model: fresh } : {}) } as JobSpecInput;
+    }
     case "ppo": {
       const rewardDir = await fetchModel(api, job.rewardModel!.modelId, join(work, "reward-model"));
       return { ...common, kind: "ppo", prompts: join(work, "prompts.jsonl"), model: { checkpoint: policyDir! }, rewardModel: { checkpoint: rewardDir }, ...(job.train ? { train: job.train } : {}) } as JobSpecInput;
@@ -185,6 +205,37 @@ function runCli(spec: object, configPath: string, onEvent: (event: Record<string
 }
 
 type EventForwarder = { push: (event: Record<string, unknown>) => void; flush: () => Promise<void> };
+
+/**
+ * Uploads periodic checkpoints one at a time while training goes on; only the newest waiting one
+ * is kept (an older one is worth nothing once a newer exists). A failed upload is logged, not fatal.
+ */
+function createCheckpointUploader(api: ServerApi, jobId: string, log: Log) {
+  let waiting: { step: number; dir: string } | null = null;
+  let running: Promise<void> = Promise.resolve();
+  let busy = false;
+  const drainLoop = async () => {
+    busy = true;
+    while (waiting) {
+      const { step, dir } = waiting;
+      waiting = null;
+      try {
+        for (const name of RESUME_FILES) await api.upload(jobId, name, join(dir, name), "resume");
+        await api.resumeReady(jobId, step);
+      } catch (error) {
+        log("checkpoint upload failed; training goes on", { jobId, step, error: String(error) });
+      }
+    }
+    busy = false;
+  };
+  return {
+    offer(step: number, dir: string) {
+      waiting = { step, dir };
+      if (!busy) running = drainLoop();
+    },
+    drain: () => running,
+  };
+}
 
 /** Batches events and posts them about once a second, in order, so a fast loop is not one request per step. */
 function createEventForwarder(api: ServerApi, jobId: string): EventForwarder {

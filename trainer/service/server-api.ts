@@ -50,12 +50,16 @@ export function createServerApi(baseUrl: string, token: string) {
       const response = await call("GET", path);
       await pipeline(Readable.fromWeb(response.body! as never), createWriteStream(file));
     },
-    async upload(jobId: string, name: string, file: string): Promise<void> {
-      await call("PUT", `/api/v1/trainer/jobs/${jobId}/files/${name}`, {
+    /** `kind` "files": the job's outputs; "resume": a periodic checkpoint to resume from. */
+    async upload(jobId: string, name: string, file: string, kind: "files" | "resume" = "files"): Promise<void> {
+      await call("PUT", `/api/v1/trainer/jobs/${jobId}/${kind}/${name}`, {
         body: Readable.toWeb(createReadStream(file)) as unknown as BodyInit,
         headers: { "content-type": "application/octet-stream", "content-length": String(statSync(file).size) },
         duplex: "half",
       });
+    },
+    async resumeReady(jobId: string, step: number): Promise<void> {
+      await call("POST", `/api/v1/trainer/jobs/${jobId}/resume-ready`, { json: { step } });
     },
     async complete(jobId: string, metrics: Record<string, number>): Promise<unknown> {
       return (await call("POST", `/api/v1/trainer/jobs/${jobId}/complete`, { json: { metrics } })).json();
