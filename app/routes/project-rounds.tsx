@@ -58,7 +58,9 @@ export async function action({ context, request, params }: Route.ActionArgs) {
     form.get("base") === "scratch"
       ? { init: { preset: String(form.get("preset") ?? "nano") }, vocabSize: Number(form.get("vocabSize")) || String(form.get("vocabSize")), seed: 0 }
       : { modelId: String(form.get("base") ?? "") };
-  const spec = { name: String(form.get("name") ?? ""), path, base, ...configFromForm(form, used) };
+  const minAgreement = String(form.get("data.minAgreement") ?? "").trim();
+  const selection = { consensus: form.get("data.consensus") === "on", ...(minAgreement ? { minAgreement: Number.isFinite(Number(minAgreement)) ? Number(minAgreement) : minAgreement } : {}) };
+  const spec = { name: String(form.get("name") ?? ""), path, base, data: selection, ...configFromForm(form, used) };
   try {
     const round = await launchRound(context.db, user.id, project, spec, context.config.TANDEM_JOB_LEASE_SECONDS);
     return redirect(`/rounds/${round.id}`);
@@ -129,6 +131,17 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
                 </Select>
                 <Field label="Tokenizer vocabulary" name="vocabSize" type="number" defaultValue={values["vocabSize"] ?? "512"} error={errors["base.vocabSize"]} />
               </div>
+            ) : null}
+            {steps.some((s) => s === "dpo" || s === "reward") ? (
+              <details className="mb-4 rounded-md border border-slate-200 p-3 dark:border-slate-800" open={Boolean(errors["data.minAgreement"])}>
+                <summary className="cursor-pointer text-sm font-medium">Preference data</summary>
+                <div className="mt-3 grid grid-cols-2 gap-3">
+                  <Field label="Minimum agreement (0–1, blank = all)" name="data.minAgreement" inputMode="decimal" defaultValue={values["data.minAgreement"] ?? ""} error={errors["data.minAgreement"]} />
+                  <label className="mt-6 flex items-center gap-2 text-sm">
+                    <input type="checkbox" name="data.consensus" defaultChecked={values["data.consensus"] === "on"} /> One consensus ranking per item
+                  </label>
+                </div>
+              </details>
             ) : null}
             {(["sft", "reward", "dpo", "ppo"] as const)
               .filter((s) => steps.includes(s))

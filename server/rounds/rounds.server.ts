@@ -19,6 +19,9 @@ export type DataSnapshot = {
   until: string;
   since: string | null;
   labeler: string | null;
+  /** Preference filters, applied by the export (the counts and ids above are before them). */
+  minAgreement: number | null;
+  consensus: boolean;
   /** Submissions per task type. */
   counts: Record<"demonstrate" | "rank" | "review" | "compare", number>;
   /** The submission ids as inclusive ranges [first, last]: exact and small. */
@@ -59,6 +62,8 @@ async function snapshotData(db: DbOrTrx, projectId: string, data: RoundSpec["dat
     until: until.toISOString(),
     since: data.since ?? null,
     labeler: data.labeler ?? null,
+    minAgreement: data.minAgreement ?? null,
+    consensus: data.consensus,
     counts,
     ranges: idRanges(ids),
     hash: createHash("sha256").update(ids.join(",")).digest("hex"),
@@ -70,6 +75,8 @@ function exportUrl(projectId: string, dataset: "sft" | "preferences", snapshot: 
   const query = new URLSearchParams({ until: snapshot.until });
   if (snapshot.since) query.set("since", snapshot.since);
   if (snapshot.labeler) query.set("labeler", snapshot.labeler);
+  if (dataset === "preferences" && snapshot.minAgreement !== null && snapshot.minAgreement !== undefined) query.set("minAgreement", String(snapshot.minAgreement));
+  if (dataset === "preferences" && snapshot.consensus) query.set("consensus", "true");
   return `/api/v1/projects/${projectId}/exports/${dataset}.jsonl?${query.toString()}`;
 }
 

@@ -40,8 +40,12 @@ export const roundSpecSchema = z
       .strictObject({
         labeler: id.optional(),
         since: z.iso.datetime({ offset: true }).optional(),
+        /** Preferences only: items whose overlapping rankings agree at least this much (0–1). */
+        minAgreement: z.number().min(0).max(1).optional(),
+        /** Preferences only: one pair set per item from the consensus ranking instead of every labeler's. */
+        consensus: z.boolean().default(false),
       })
-      .default({}),
+      .default({ consensus: false }),
     sft: sftConfigSchema.default(sftConfigSchema.parse({})),
     reward: rewardConfigSchema.default(rewardConfigSchema.parse({})),
     dpo: dpoConfigSchema.default(dpoConfigSchema.parse({})),
