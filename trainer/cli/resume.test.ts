@@ -52,6 +52,7 @@ before(async () => {
   // 5 records with batch size 2: an epoch is 2 batches, so step 2 → 3 crosses an epoch boundary
   writeFileSync(path("sft.jsonl"), jsonl(Array.from({ length: 5 }, () => ({ messages: [{ role: "user", content: sentence(3) }, { role: "assistant", content: sentence(5) }] }))));
   writeFileSync(path("prefs.jsonl"), jsonl(Array.from({ length: 5 }, () => ({ prompt: sentence(3), chosen: sentence(4), rejected: sentence(3) }))));
+  writeFileSync(path("prompts.jsonl"), jsonl(Array.from({ length: 3 }, () => ({ prompt: sentence(3) }))));
   await run({ schemaVersion: 1, kind: "train-tokenizer", corpus: [path("corpus.txt")], vocabSize: 320, out: path("tok") });
   await run({ schemaVersion: 1, kind: "sft", data: path("sft.jsonl"), tokenizer: path("tok/tokenizer.json"), model: { init: tiny, seed: 1 }, train: { steps: 2, batchSize: 2 }, out: path("base"), backend: "wasm" });
 });
@@ -90,6 +91,24 @@ for (const job of jobs) {
     assert.equal(readManifest(path(`${job.name}-resumed`)).step, 5);
   });
 }
+
+test("ppo: resuming at a periodic checkpoint repeats rollouts 3–4 exactly (adaptive β, value model, shuffles)", async () => {
+  await run({ schemaVersion: 1, kind: "reward", data: path("prefs.jsonl"), tokenizer: path("tok/tokenizer.json"), model: { checkpoint: path("base") }, train: { steps: 2, batchSize: 2 }, out: path("rm"), backend: "wasm" });
+  const spec = (out: string): JobSpecInput => ({
+    schemaVersion: 1, kind: "ppo", prompts: path("prompts.jsonl"), tokenizer: path("tok/tokenizer.json"), model: { checkpoint: path("base") }, rewardModel: { checkpoint: path("rm") },
+    train: { rollouts: 4, rolloutBatchSize: 2, miniBatchSize: 1, ppoEpochs: 2, responseLength: 4, temperature: 1, klTarget: 0.01, klHorizon: 4, checkpointEvery: 2, keepCheckpoints: 0, optim: { lr: 1e-2 } },
+    out, backend: "wasm",
+  });
+  const whole = await run(spec(path("ppo-whole")));
+  const wholeMetrics = metricsOf(whole);
+  assert.deepEqual(wholeMetrics.map((m) => m["rollout"]), [1, 2, 3, 4]);
+  assert.notEqual(wholeMetrics[2]?.["kl_coef"], wholeMetrics[0]?.["kl_coef"], "β adapted, so restoring it matters");
+  assert.deepEqual(whole.filter((e) => e.type === "checkpoint").map((e) => e["dir"]), [path("ppo-whole/checkpoints/step-2"), path("ppo-whole")]);
+  const resumed = await run({ ...spec(path("ppo-resumed")), resume: path("ppo-whole/checkpoints/step-2") } as JobSpecInput);
+  assert.equal(resumed.find((e) => e.type === "start")?.["resumedAtRollout"], 2);
+  assert.deepEqual(metricsOf(resumed), wholeMetrics.slice(2));
+  assert.equal(readManifest(path("ppo-resumed/value")).modelConfig.scalarHead, "value");
+});
 
 test("a checkpoint of another job, other data or other train settings is refused, naming what differs", async () => {
   const sftDir = path("sft-whole/checkpoints/step-2");

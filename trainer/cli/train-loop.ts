@@ -36,7 +36,7 @@ export interface LoopConfig {
 }
 
 /** Train settings that may differ between a run and its resumption: they do not change any step. */
-const MAY_CHANGE_ON_RESUME = new Set(["steps", "checkpointEvery", "keepCheckpoints"]);
+const MAY_CHANGE_ON_RESUME = new Set(["steps", "rollouts", "checkpointEvery", "keepCheckpoints"]);
 
 /** sha256 over the tokenized examples: the same file under another tokenizer or template differs. */
 export function hashExamples(items: unknown[]): string {
@@ -63,14 +63,17 @@ export interface ResumePoint {
   dir: string;
   step: number;
   rngState: number;
+  /** The manifest's resumeState (PPO's counters), {} when it has none. */
+  extra: Record<string, number>;
 }
 
 // 1.–2. A checkpoint resumes this job only if it was written by the same kind of job, over the same
 // tokenized examples, with the same train settings (bar steps and checkpoint cadence); otherwise
-// the "same losses as an uninterrupted run" promise would silently not hold.
+// the "same losses as an uninterrupted run" promise would silently not hold. Loads the weights and
+// AdamW state into `target`; the caller restores its step counter from the returned point.
 export function resumeInto(
   dir: string,
-  trainer: SteppingTrainer<unknown>,
+  target: { model: GptModel; optimizer: AdamWState },
   expect: { kind: string; dataHash: string; tokenizerHash: string; train: Record<string, unknown> },
 ): ResumePoint {
   if (!existsSync(join(dir, "manifest.json"))) throw new CheckpointMismatchError(`resume: ${dir} is not a checkpoint (no manifest.json)`);
@@ -85,19 +88,20 @@ export function resumeInto(
     const at = (c: unknown): string => JSON.stringify(diff.split(".").reduce<unknown>((x, k) => (x as Record<string, unknown> | undefined)?.[k], c));
     throw new CheckpointMismatchError(`resume: train.${diff} is ${at(manifest.trainConfig)} in ${dir} but ${at(expect.train)} in this job`);
   }
-  loadCheckpointInto(dir, trainer.model, trainer.optimizer, { tokenizerHash: expect.tokenizerHash });
-  trainer.step = manifest.step;
-  return { dir, step: manifest.step, rngState: manifest.rngState };
+  loadCheckpointInto(dir, target.model, target.optimizer, { tokenizerHash: expect.tokenizerHash });
+  return { dir, step: manifest.step, rngState: manifest.rngState, extra: manifest.resumeState ?? {} };
 }
 
 // 3. The data order is a function of the seed and the step: replaying `step` batches from a fresh
 // RNG reproduces the generator's position inside its epoch, which the RNG state alone does not
 // (it is drawn once per epoch). The replayed state must equal the saved one.
-export function batchesFrom<T>(items: T[], batchSize: number, seed: number, resume: ResumePoint | null): { batches: Generator<T[]>; rng: Rng } {
+export function batchesFrom<T>(
+  items: T[], batchSize: number, seed: number, resume: { dir: string; batchesDrawn: number; rngState: number } | null,
+): { batches: Generator<T[]>; rng: Rng } {
   const rng = createRng(seed);
   const batches = shuffledBatches(items, batchSize, rng);
   if (resume) {
-    for (let s = 0; s < resume.step; s++) batches.next();
+    for (let s = 0; s < resume.batchesDrawn; s++) batches.next();
     if (rng.state() !== resume.rngState)
       throw new CheckpointMismatchError(`resume: the data order does not replay to the RNG state saved in ${resume.dir} (seed, batch size or data changed?)`);
   }
@@ -146,7 +150,8 @@ export function runTrainLoop<T>(o: {
   progressStream?: ProgressStream;
 }): { rngState: number } {
   const { trainer, config, log } = o;
-  const { batches, rng } = batchesFrom(o.items, config.batchSize, config.seed, o.resume);
+  const { batches, rng } = batchesFrom(o.items, config.batchSize, config.seed, o.resume && { ...o.resume, batchesDrawn: o.resume.step });
+  if (o.resume) trainer.step = o.resume.step;
   let lastCheckpoint: string | null = o.resume?.dir ?? null;
   const bar = createProgress(o.label, config.steps, o.progressStream ? { stream: o.progressStream } : {});
   while (trainer.step < config.steps) {
