@@ -7,6 +7,7 @@ import { jobSpecSchema } from "./contract/job.ts";
 import { createJobLogger } from "./cli/logger.ts";
 import { readJobFile, runJob } from "./cli/run-job.ts";
 import { exportHfCommand, importHfCommand } from "./cli/hf.ts";
+import { progressLine } from "./cli/progress.ts";
 
 const USAGE = [
   "usage: npm run trainer -- <train-tokenizer|pretrain|sft|reward|dpo|ppo|sample|eval> --config <job.json> [--out <dir>]",
@@ -55,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
     await runJob(parsed.data, log);
     return 0;
   } catch (error) {
+    progressLine.abandon();
     log.event("failed", { message: error instanceof Error ? error.message : String(error) });
     return 1;
   }

@@ -74,8 +74,8 @@ export async function runJob(spec: JobSpec, log: JobLogger): Promise<void> {
         const row = part[b];
         writeFileSync(outPath, JSON.stringify({ line: row?.line, prompt: row?.prompt, completion: text, tokens: tokens.length, finished: result.finished[b], sampling: { ...s, seed: s.seed + i } }) + "\n", { flag: "a" });
       }
-      log.event("progress", { done: Math.min(i + s.batchSize, rows.length), total: rows.length });
       bar.update(Math.min(i + s.batchSize, rows.length));
+      log.event("progress", { done: Math.min(i + s.batchSize, rows.length), total: rows.length });
     }
     bar.finish();
     disposeGpt(model);
@@ -123,8 +123,8 @@ export async function runJob(spec: JobSpec, log: JobLogger): Promise<void> {
     const every = spec.train.checkpointEvery;
     while (trainer.rollouts < spec.train.rollouts) {
       const metrics = await trainer.rolloutStep(batches.next().value as number[][]);
-      log.event("metrics", metrics);
       bar.update(trainer.rollouts, `score ${metrics["objective/scores"]?.toFixed(3)} kl ${metrics["objective/kl"]?.toFixed(3)}`);
+      log.event("metrics", metrics);
       // periodic checkpoints are named by rollout, the unit of train.rollouts and checkpointEvery
       if (every > 0 && trainer.rollouts % every === 0 && trainer.rollouts < spec.train.rollouts) {
         const dir = writePeriodicCheckpoint(spec.out, trainer.rollouts, rng.state(), spec.train.keepCheckpoints, save);

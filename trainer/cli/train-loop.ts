@@ -163,8 +163,9 @@ export function runTrainLoop<T>(o: {
       const message = error instanceof Error ? error.message : String(error);
       throw new Error(`${message} (last checkpoint: ${lastCheckpoint ?? "none; set train.checkpointEvery"})`, { cause: error });
     }
-    log.event("metrics", { ...metrics });
+    // the bar first: the metrics line redraws it when stdout and stderr share a terminal
     bar.update(trainer.step, Number.isFinite(metrics["loss"]) ? `loss ${metrics["loss"]?.toFixed(4)}` : undefined);
+    log.event("metrics", { ...metrics });
     // the last step's checkpoint is the final one in <out>, written below
     if (config.checkpointEvery > 0 && trainer.step % config.checkpointEvery === 0 && trainer.step < config.steps) {
       lastCheckpoint = writePeriodicCheckpoint(o.out, trainer.step, rng.state(), config.keepCheckpoints, o.save);
