@@ -4,10 +4,10 @@
 // Output: JSON lines on stdout (also appended to <out>/metrics.jsonl); exit 1 on failure, 2 on a bad config.
 import { join } from "node:path";
 import { jobSpecSchema } from "./contract/job.ts";
+import { progressLine } from "./cli/progress.ts";
 import { createJobLogger } from "./cli/logger.ts";
 import { readJobFile, runJob } from "./cli/run-job.ts";
 import { exportHfCommand, importHfCommand } from "./cli/hf.ts";
-import { progressLine } from "./cli/progress.ts";
 
 const USAGE = [
   "usage: npm run trainer -- <train-tokenizer|pretrain|sft|reward|dpo|ppo|sample|eval> --config <job.json> [--out <dir>]",
