@@ -58,7 +58,7 @@ before(async () => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-// steps 5, checkpoints every 2 (steps 2 and 4), resumed from step 3's neighbour step-2 and from step-4
+// 5 steps with periodic checkpoints at steps 2 and 4; the interrupted run resumes from step-2
 const train = { steps: 5, batchSize: 2, checkpointEvery: 2, keepCheckpoints: 0, optim: { lr: 3e-3, warmupSteps: 1 } };
 
 type ResumableSpec = Extract<JobSpecInput, { kind: "pretrain" | "sft" | "reward" | "dpo" }>;
@@ -103,8 +103,8 @@ test("ppo: resuming at a periodic checkpoint repeats rollouts 3–4 exactly (ada
   const wholeMetrics = metricsOf(whole);
   assert.deepEqual(wholeMetrics.map((m) => m["rollout"]), [1, 2, 3, 4]);
   assert.notEqual(wholeMetrics[2]?.["kl_coef"], wholeMetrics[0]?.["kl_coef"], "β adapted, so restoring it matters");
-  assert.deepEqual(whole.filter((e) => e.type === "checkpoint").map((e) => e["dir"]), [path("ppo-whole/checkpoints/step-2"), path("ppo-whole")]);
-  const resumed = await run({ ...spec(path("ppo-resumed")), resume: path("ppo-whole/checkpoints/step-2") } as JobSpecInput);
+  assert.deepEqual(whole.filter((e) => e.type === "checkpoint").map((e) => e["dir"]), [path("ppo-whole/checkpoints/rollout-2"), path("ppo-whole")]);
+  const resumed = await run({ ...spec(path("ppo-resumed")), resume: path("ppo-whole/checkpoints/rollout-2") } as JobSpecInput);
   assert.equal(resumed.find((e) => e.type === "start")?.["resumedAtRollout"], 2);
   assert.deepEqual(metricsOf(resumed), wholeMetrics.slice(2));
   assert.equal(readManifest(path("ppo-resumed/value")).modelConfig.scalarHead, "value");

@@ -125,9 +125,9 @@ export async function runJob(spec: JobSpec, log: JobLogger): Promise<void> {
       const metrics = await trainer.rolloutStep(batches.next().value as number[][]);
       bar.update(trainer.rollouts, `score ${metrics["objective/scores"]?.toFixed(3)} kl ${metrics["objective/kl"]?.toFixed(3)}`);
       log.event("metrics", metrics);
-      // periodic checkpoints are named by rollout, the unit of train.rollouts and checkpointEvery
+      // periodic checkpoints are counted and named in rollouts (checkpoints/rollout-N), PPO's unit
       if (every > 0 && trainer.rollouts % every === 0 && trainer.rollouts < spec.train.rollouts) {
-        const dir = writePeriodicCheckpoint(spec.out, trainer.rollouts, rng.state(), spec.train.keepCheckpoints, save);
+        const dir = writePeriodicCheckpoint(spec.out, trainer.rollouts, rng.state(), spec.train.keepCheckpoints, save, "rollout");
         log.event("checkpoint", { step: trainer.step, rollout: trainer.rollouts, dir });
       }
     }

@@ -108,11 +108,11 @@ export function batchesFrom<T>(
   return { batches, rng };
 }
 
-/** Step numbers of the periodic checkpoints in <out>/checkpoints. */
-function periodicSteps(root: string): number[] {
+/** Numbers of the periodic checkpoints `<prefix>-N` in <out>/checkpoints. */
+function periodicSteps(root: string, prefix: string): number[] {
   if (!existsSync(root)) return [];
   return readdirSync(root)
-    .map((name) => /^step-(\d+)$/.exec(name)?.[1])
+    .map((name) => new RegExp(`^${prefix}-(\\d+)$`).exec(name)?.[1])
     .filter((s): s is string => s !== undefined)
     .map(Number);
 }
@@ -120,19 +120,20 @@ function periodicSteps(root: string): number[] {
 /** Writes a complete checkpoint (weights, optimizer, manifest, tokenizer.json) into `dir`. */
 export type SaveCheckpoint = (dir: string, step: number, rngState: number) => void;
 
-export function writePeriodicCheckpoint(out: string, step: number, rngState: number, keep: number, save: SaveCheckpoint): string {
+/** `prefix` names what `step` counts: "step" (optimizer steps) or "rollout" (PPO). */
+export function writePeriodicCheckpoint(out: string, step: number, rngState: number, keep: number, save: SaveCheckpoint, prefix = "step"): string {
   const root = join(out, "checkpoints");
   mkdirSync(root, { recursive: true });
-  const dir = join(root, `step-${step}`);
-  const tmp = join(root, `.step-${step}.tmp`);
+  const dir = join(root, `${prefix}-${step}`);
+  const tmp = join(root, `.${prefix}-${step}.tmp`);
   rmSync(tmp, { recursive: true, force: true });
   save(tmp, step, rngState);
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
   // keep the newest `keep` at or below this step; later ones (from an earlier, longer run) are left
   if (keep > 0) {
-    const older = periodicSteps(root).filter((s) => s <= step).sort((a, b) => b - a);
-    for (const s of older.slice(keep)) rmSync(join(root, `step-${s}`), { recursive: true, force: true });
+    const older = periodicSteps(root, prefix).filter((s) => s <= step).sort((a, b) => b - a);
+    for (const s of older.slice(keep)) rmSync(join(root, `${prefix}-${s}`), { recursive: true, force: true });
   }
   return dir;
 }
