@@ -2,13 +2,15 @@
 // through runJob, for every job kind that resumes (pretrain, SFT, reward, DPO).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jobSpecSchema, type JobSpecInput } from "../contract/job.ts";
 import { readManifest } from "../checkpoint/checkpoint.ts";
 import { type JobLogger } from "./logger.ts";
 import { runJob } from "./run-job.ts";
+import { runTrainLoop } from "./train-loop.ts";
+import { createMemoryLogger } from "./logger.ts";
 import { createRng } from "../random/rng.ts";
 
 let dir = "";
@@ -131,4 +133,23 @@ test("keepCheckpoints prunes older periodic checkpoints", async () => {
   const sft = jobs[1]?.spec(path("pruned")) as Extract<JobSpecInput, { kind: "sft" }>;
   await run({ ...sft, train: { ...train, steps: 7, checkpointEvery: 1, keepCheckpoints: 2 } });
   assert.deepEqual(readdirSync(path("pruned/checkpoints")).sort(), ["step-5", "step-6"]);
+});
+
+test("a step that fails (a NaN loss) names the last checkpoint to restart from", () => {
+  const fake = {
+    model: null as never, optimizer: null as never, step: 0,
+    trainStep(): Record<string, number> {
+      if (this.step === 3) throw new Error("non-finite loss NaN at step 4");
+      this.step += 1;
+      return { step: this.step, loss: 1 };
+    },
+  };
+  const loop = (out: string, every: number): unknown =>
+    runTrainLoop({
+      trainer: fake, items: [1, 2, 3], config: { steps: 6, batchSize: 1, seed: 0, checkpointEvery: every, keepCheckpoints: 0 },
+      out, log: createMemoryLogger(), save: (d) => mkdirSync(d, { recursive: true }), resume: null, label: "test",
+    });
+  assert.throws(() => loop(path("nan"), 2), /non-finite loss NaN at step 4 \(last checkpoint: .*nan\/checkpoints\/step-2\)/);
+  fake.step = 0;
+  assert.throws(() => loop(path("nan-none"), 0), /last checkpoint: none; set train\.checkpointEvery/);
 });

@@ -1,4 +1,5 @@
-// The run loop shared by the pretrain, SFT, reward and DPO jobs, and what resuming one needs.
+// The run loop shared by the pretrain, SFT, reward and DPO jobs, and what resuming one needs (PPO's
+// rollout loop in run-job.ts uses the resume, replay and periodic-checkpoint parts).
 //
 // Reads top to bottom: 1. check that a checkpoint belongs to this job → 2. load it (weights,
 // AdamW moments and t, step) → 3. replay the data order up to its step → 4. step, log, checkpoint
