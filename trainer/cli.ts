@@ -4,6 +4,7 @@
 // Output: JSON lines on stdout (also appended to <out>/metrics.jsonl); exit 1 on failure, 2 on a bad config.
 import { join } from "node:path";
 import { jobSpecSchema } from "./contract/job.ts";
+import { progressLine } from "./cli/progress.ts";
 import { createJobLogger } from "./cli/logger.ts";
 import { readJobFile, runJob } from "./cli/run-job.ts";
 import { exportHfCommand, importHfCommand } from "./cli/hf.ts";
@@ -68,6 +69,7 @@ async function main(argv: string[]): Promise<number> {
     await runJob(parsed.data, log);
     return 0;
   } catch (error) {
+    progressLine.abandon();
     log.event("failed", { message: error instanceof Error ? error.message : String(error) });
     return 1;
   }

@@ -46,7 +46,18 @@ export interface PpoTrainer {
   optimizer: AdamWState;
   /** One rollout and its PPO epochs on these prompts. */
   rolloutStep(prompts: number[][]): Promise<Record<string, number>>;
+  /** What a checkpoint needs besides the weights and AdamW moments to continue exactly. */
+  resumeState(): PpoResumeState;
+  restore(state: PpoResumeState): void;
   dispose(): void;
+}
+
+/** Counters, the adaptive β and the minibatch-shuffle RNG; rollout seeds follow from `rollouts`. */
+export interface PpoResumeState {
+  step: number;
+  rollouts: number;
+  klCoef: number;
+  shuffleRngState: number;
 }
 
 interface Rollout {
@@ -83,7 +94,7 @@ export function createPpoTrainer(models: PpoModels, config: PpoConfig, options: 
   const optimizer = createAdamW(params);
   const vars = [...params.values()];
   const nameOf = new Map([...params].map(([name, v]) => [v.name, name]));
-  const rng: Rng = createRng(config.seed);
+  let rng: Rng = createRng(config.seed);
   const stop = new Set(options.stopTokens);
 
   const trainer: PpoTrainer = {
@@ -183,6 +194,15 @@ export function createPpoTrainer(models: PpoModels, config: PpoConfig, options: 
       }
       trainer.rollouts += 1;
       return metrics;
+    },
+
+    resumeState: () => ({ step: trainer.step, rollouts: trainer.rollouts, klCoef: trainer.klCoef, shuffleRngState: rng.state() }),
+
+    restore(state) {
+      trainer.step = state.step;
+      trainer.rollouts = state.rollouts;
+      trainer.klCoef = state.klCoef;
+      rng = createRng(state.shuffleRngState); // mulberry32's state is its seed
     },
 
     dispose() {

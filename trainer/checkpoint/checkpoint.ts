@@ -29,7 +29,7 @@ export function saveCheckpoint(
   optimizer: AdamWState | null,
   info: {
     step: number; rngState: number; trainConfig: Record<string, unknown>; tokenizerHash: string | null; metrics?: Record<string, number>;
-    kind?: string; dataHash?: string;
+    kind?: string; dataHash?: string; resumeState?: Record<string, number>;
   },
 ): CheckpointManifest {
   mkdirSync(dir, { recursive: true });
@@ -50,6 +50,7 @@ export function saveCheckpoint(
     metrics: info.metrics ?? {},
     ...(info.kind !== undefined ? { kind: info.kind } : {}),
     ...(info.dataHash !== undefined ? { dataHash: info.dataHash } : {}),
+    ...(info.resumeState !== undefined ? { resumeState: info.resumeState } : {}),
   };
   writeAtomic(join(dir, "manifest.json"), JSON.stringify(manifest, null, 2));
   return manifest;

@@ -2,6 +2,7 @@
 // Metrics use TRL's names so dashboards and debugging advice carry over.
 import { appendFileSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { progressLine } from "./progress.ts";
 
 export interface JobLogger {
   event(type: string, fields?: Record<string, unknown>): void;
@@ -12,7 +13,13 @@ export function createJobLogger(options: { stdout?: boolean; file?: string } = {
   return {
     event(type, fields = {}) {
       const line = JSON.stringify({ time: new Date().toISOString(), type, ...fields }) + "\n";
-      if (options.stdout !== false) process.stdout.write(line);
+      if (options.stdout !== false) {
+        // a progress bar on the same terminal (stderr) would otherwise share the line
+        const shared = process.stdout.isTTY === true;
+        if (shared) progressLine.before();
+        process.stdout.write(line);
+        if (shared) progressLine.after();
+      }
       if (options.file) appendFileSync(options.file, line);
     },
   };

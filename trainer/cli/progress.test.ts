@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createProgress, formatSeconds, type ProgressStream } from "./progress.ts";
+import { createProgress, formatSeconds, progressLine, type ProgressStream } from "./progress.ts";
 
 /** A fake terminal that records what was written, and a clock the test moves by hand. */
 function fakes(isTTY: boolean): { stream: ProgressStream & { out: string }; clock: { t: number }; now: () => number } {
@@ -44,4 +44,27 @@ test("a line never exceeds the terminal width; durations are readable", () => {
   const line = stream.out.replace(/^\r/, "").replace(/<clr>$/, "");
   assert.equal(line.length, 29);
   assert.deepEqual([formatSeconds(59.4), formatSeconds(61), formatSeconds(3725), formatSeconds(NaN)], ["59s", "1m01s", "1h02m", "?"]);
+});
+
+test("a JSON line printed to the same terminal clears the bar first and redraws it after", () => {
+  const { stream, clock, now } = fakes(true);
+  const bar = createProgress("sft", 4, { stream, now });
+  clock.t = 10;
+  bar.update(1);
+  stream.out = "";
+  progressLine.before();
+  assert.equal(stream.out, "\r<clr>");
+  progressLine.after(); // redrawn at once, whatever the 100 ms throttle says
+  assert.match(stream.out, /^\r<clr>\rsft \[#{5}\.{15}\] 1\/4 25%/);
+  bar.finish();
+  stream.out = "";
+  progressLine.before(); // no bar on screen any more: nothing to clear
+  progressLine.after();
+  assert.equal(stream.out, "");
+  // a bar left behind by failed work: its line is ended once, and it is never redrawn
+  createProgress("dpo", 4, { stream, now }).update(2);
+  stream.out = "";
+  progressLine.abandon();
+  progressLine.after();
+  assert.equal(stream.out, "\n");
 });

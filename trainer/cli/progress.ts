@@ -22,6 +22,27 @@ export interface Progress {
 
 const NONE: Progress = { update() {}, finish() {} };
 
+/** The bar on screen, so a JSON line printed to the same terminal can step around it. */
+let active: { stream: ProgressStream; redraw: () => void } | null = null;
+
+/**
+ * Call around a write to stdout when stdout is the same terminal: `before` clears the bar's line so
+ * the JSON line starts at column 0, `after` draws the bar again below it.
+ */
+export const progressLine = {
+  before(): void {
+    active?.stream.write("\r\x1b[K");
+  },
+  after(): void {
+    active?.redraw();
+  },
+  /** Leaves an unfinished bar (the work failed) where it is and ends its line. */
+  abandon(): void {
+    active?.stream.write("\n");
+    active = null;
+  },
+};
+
 /** Redraw at most this often (ms): a redraw per tiny step would cost more than the step on nano. */
 const MIN_INTERVAL_MS = 100;
 
@@ -41,10 +62,12 @@ export function createProgress(label: string, total: number, options: { stream?:
   const start = now();
   let first: { at: number; done: number } | null = null;
   let lastDraw = -Infinity;
+  let last: { done: number; note: string | undefined } | null = null;
 
-  const draw = (done: number, note: string | undefined, final: boolean): void => {
+  const draw = (done: number, note: string | undefined, final: boolean, force = false): void => {
     const t = now();
-    if (!final && t - lastDraw < MIN_INTERVAL_MS) return;
+    last = { done, note };
+    if (!final && !force && t - lastDraw < MIN_INTERVAL_MS) return;
     lastDraw = t;
     // the rate skips the first update, which includes start-up work (backend, first-step compile)
     first ??= { at: t, done };
@@ -58,6 +81,7 @@ export function createProgress(label: string, total: number, options: { stream?:
     let line = `${label} [${bar}] ${done}/${total} ${pct}% ${timing}${note ? ` ${note}` : ""}`;
     if (stream.columns && line.length > stream.columns - 1) line = line.slice(0, stream.columns - 1);
     stream.write(`\r${line}\x1b[K${final ? "\n" : ""}`); // \x1b[K clears what a longer previous line left
+    active = final ? null : { stream, redraw: () => last && draw(last.done, last.note, false, true) };
   };
 
   return {

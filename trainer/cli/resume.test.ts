@@ -2,13 +2,15 @@
 // through runJob, for every job kind that resumes (pretrain, SFT, reward, DPO).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jobSpecSchema, type JobSpecInput } from "../contract/job.ts";
 import { readManifest } from "../checkpoint/checkpoint.ts";
 import { type JobLogger } from "./logger.ts";
 import { runJob } from "./run-job.ts";
+import { runTrainLoop } from "./train-loop.ts";
+import { createMemoryLogger } from "./logger.ts";
 import { createRng } from "../random/rng.ts";
 
 let dir = "";
@@ -52,12 +54,13 @@ before(async () => {
   // 5 records with batch size 2: an epoch is 2 batches, so step 2 → 3 crosses an epoch boundary
   writeFileSync(path("sft.jsonl"), jsonl(Array.from({ length: 5 }, () => ({ messages: [{ role: "user", content: sentence(3) }, { role: "assistant", content: sentence(5) }] }))));
   writeFileSync(path("prefs.jsonl"), jsonl(Array.from({ length: 5 }, () => ({ prompt: sentence(3), chosen: sentence(4), rejected: sentence(3) }))));
+  writeFileSync(path("prompts.jsonl"), jsonl(Array.from({ length: 3 }, () => ({ prompt: sentence(3) }))));
   await run({ schemaVersion: 1, kind: "train-tokenizer", corpus: [path("corpus.txt")], vocabSize: 320, out: path("tok") });
   await run({ schemaVersion: 1, kind: "sft", data: path("sft.jsonl"), tokenizer: path("tok/tokenizer.json"), model: { init: tiny, seed: 1 }, train: { steps: 2, batchSize: 2 }, out: path("base"), backend: "wasm" });
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-// steps 5, checkpoints every 2 (steps 2 and 4), resumed from step 3's neighbour step-2 and from step-4
+// 5 steps with periodic checkpoints at steps 2 and 4; the interrupted run resumes from step-2
 const train = { steps: 5, batchSize: 2, checkpointEvery: 2, keepCheckpoints: 0, optim: { lr: 3e-3, warmupSteps: 1 } };
 
 type ResumableSpec = Extract<JobSpecInput, { kind: "pretrain" | "sft" | "reward" | "dpo" }>;
@@ -91,6 +94,24 @@ for (const job of jobs) {
   });
 }
 
+test("ppo: resuming at a periodic checkpoint repeats rollouts 3–4 exactly (adaptive β, value model, shuffles)", async () => {
+  await run({ schemaVersion: 1, kind: "reward", data: path("prefs.jsonl"), tokenizer: path("tok/tokenizer.json"), model: { checkpoint: path("base") }, train: { steps: 2, batchSize: 2 }, out: path("rm"), backend: "wasm" });
+  const spec = (out: string): JobSpecInput => ({
+    schemaVersion: 1, kind: "ppo", prompts: path("prompts.jsonl"), tokenizer: path("tok/tokenizer.json"), model: { checkpoint: path("base") }, rewardModel: { checkpoint: path("rm") },
+    train: { rollouts: 4, rolloutBatchSize: 2, miniBatchSize: 1, ppoEpochs: 2, responseLength: 4, temperature: 1, klTarget: 0.01, klHorizon: 4, checkpointEvery: 2, keepCheckpoints: 0, optim: { lr: 1e-2 } },
+    out, backend: "wasm",
+  });
+  const whole = await run(spec(path("ppo-whole")));
+  const wholeMetrics = metricsOf(whole);
+  assert.deepEqual(wholeMetrics.map((m) => m["rollout"]), [1, 2, 3, 4]);
+  assert.notEqual(wholeMetrics[2]?.["kl_coef"], wholeMetrics[0]?.["kl_coef"], "β adapted, so restoring it matters");
+  assert.deepEqual(whole.filter((e) => e.type === "checkpoint").map((e) => e["dir"]), [path("ppo-whole/checkpoints/rollout-2"), path("ppo-whole")]);
+  const resumed = await run({ ...spec(path("ppo-resumed")), resume: path("ppo-whole/checkpoints/rollout-2") } as JobSpecInput);
+  assert.equal(resumed.find((e) => e.type === "start")?.["resumedAtRollout"], 2);
+  assert.deepEqual(metricsOf(resumed), wholeMetrics.slice(2));
+  assert.equal(readManifest(path("ppo-resumed/value")).modelConfig.scalarHead, "value");
+});
+
 test("a checkpoint of another job, other data or other train settings is refused, naming what differs", async () => {
   const sftDir = path("sft-whole/checkpoints/step-2");
   assert.ok(existsSync(sftDir), "the sft test above ran first");
@@ -112,4 +133,23 @@ test("keepCheckpoints prunes older periodic checkpoints", async () => {
   const sft = jobs[1]?.spec(path("pruned")) as Extract<JobSpecInput, { kind: "sft" }>;
   await run({ ...sft, train: { ...train, steps: 7, checkpointEvery: 1, keepCheckpoints: 2 } });
   assert.deepEqual(readdirSync(path("pruned/checkpoints")).sort(), ["step-5", "step-6"]);
+});
+
+test("a step that fails (a NaN loss) names the last checkpoint to restart from", () => {
+  const fake = {
+    model: null as never, optimizer: null as never, step: 0,
+    trainStep(): Record<string, number> {
+      if (this.step === 3) throw new Error("non-finite loss NaN at step 4");
+      this.step += 1;
+      return { step: this.step, loss: 1 };
+    },
+  };
+  const loop = (out: string, every: number): unknown =>
+    runTrainLoop({
+      trainer: fake, items: [1, 2, 3], config: { steps: 6, batchSize: 1, seed: 0, checkpointEvery: every, keepCheckpoints: 0 },
+      out, log: createMemoryLogger(), save: (d) => mkdirSync(d, { recursive: true }), resume: null, label: "test",
+    });
+  assert.throws(() => loop(path("nan"), 2), /non-finite loss NaN at step 4 \(last checkpoint: .*nan\/checkpoints\/step-2\)/);
+  fake.step = 0;
+  assert.throws(() => loop(path("nan-none"), 0), /last checkpoint: none; set train\.checkpointEvery/);
 });

@@ -7,15 +7,13 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { describeBackend, initBackend } from "../backend/select-backend.ts";
 import { type JobSpec } from "../contract/job.ts";
-import { saveCheckpoint } from "../checkpoint/checkpoint.ts";
-import { disposeGpt, countParams, type GptModel } from "../model/gpt.ts";
+import { CheckpointMismatchError, loadCheckpointInto, saveCheckpoint } from "../checkpoint/checkpoint.ts";
+import { disposeGpt, countParams } from "../model/gpt.ts";
 import { generate } from "../model/generate.ts";
 import { loadBpeTokenizerFile, saveTokenizerJson, trainBpeTokenizerJson, loadBpeTokenizer, type BpeTokenizer } from "../tokenizer/bpe-tokenizer.ts";
 import { renderChat, type ChatMessage } from "../tokenizer/chat-template.ts";
 import { promptRecordSchema, readJsonl } from "../data/jsonl.ts";
-import { shuffledBatches } from "../data/batches.ts";
 import { collateCompletions } from "../data/collate.ts";
-import { createRng } from "../random/rng.ts";
 import { createSftTrainer, type SftExample } from "../algorithms/sft-trainer.ts";
 import { createRewardTrainer, scoreCompletions } from "../algorithms/reward-trainer.ts";
 import { createDpoTrainer } from "../algorithms/dpo-trainer.ts";
@@ -24,12 +22,7 @@ import { type JobLogger } from "./logger.ts";
 import { evalJob } from "./eval-job.ts";
 import { createProgress } from "./progress.ts";
 import { asMessages, buildModel, check, ensureFits, readPreferencePairs, readRankingExamples, readSftExamples } from "./job-inputs.ts";
-import { hashExamples, resumeInto, runTrainLoop, type SaveCheckpoint, type SteppingTrainer } from "./train-loop.ts";
-
-function finish(spec: JobSpec & { tokenizer: string }, model: GptModel, tokenizer: BpeTokenizer, info: { step: number; rngState: number; trainConfig: Record<string, unknown>; optimizer: Parameters<typeof saveCheckpoint>[2] }): void {
-  saveCheckpoint(spec.out, model, info.optimizer, { step: info.step, rngState: info.rngState, trainConfig: info.trainConfig, tokenizerHash: tokenizer.hash });
-  saveTokenizerJson(tokenizer, join(spec.out, "tokenizer.json"));
-}
+import { batchesFrom, hashExamples, resumeInto, runTrainLoop, writePeriodicCheckpoint, type SaveCheckpoint, type SteppingTrainer } from "./train-loop.ts";
 
 // the test suite and older callers import DataError from here
 export { DataError } from "./job-inputs.ts";
@@ -81,8 +74,8 @@ export async function runJob(spec: JobSpec, log: JobLogger): Promise<void> {
         const row = part[b];
         writeFileSync(outPath, JSON.stringify({ line: row?.line, prompt: row?.prompt, completion: text, tokens: tokens.length, finished: result.finished[b], sampling: { ...s, seed: s.seed + i } }) + "\n", { flag: "a" });
       }
-      log.event("progress", { done: Math.min(i + s.batchSize, rows.length), total: rows.length });
       bar.update(Math.min(i + s.batchSize, rows.length));
+      log.event("progress", { done: Math.min(i + s.batchSize, rows.length), total: rows.length });
     }
     bar.finish();
     disposeGpt(model);
@@ -104,19 +97,43 @@ export async function runJob(spec: JobSpec, log: JobLogger): Promise<void> {
     // the reward model scores prompt + response at its last token
     const reward = (ps: number[][], rs: number[][]): Float32Array =>
       tf.tidy(() => scoreCompletions(rewardModel, collateCompletions(ps.map((prompt, b) => ({ prompt, completion: rs[b] ?? [] })), pad)).dataSync() as Float32Array);
-    log.event("start", { kind: spec.kind, prompts: prompts.length, params: countParams(policy.config), config: spec.train });
     const trainer = createPpoTrainer({ policy, reference, value }, spec.train, { padId: pad, stopTokens: [tokenizer.special.endOfTurn, tokenizer.special.eos], reward });
-    const rng = createRng(spec.train.seed);
-    const batches = shuffledBatches(prompts.map((p) => p.ids), spec.train.rolloutBatchSize, rng);
+    const dataHash = hashExamples(prompts.map((p) => p.ids));
+    // resume: policy weights and the AdamW state over policy and value from <dir>, the value model
+    // from <dir>/value, then the trainer's counters, β and shuffle RNG; prompt batches are replayed
+    const resume = spec.resume ? resumeInto(spec.resume, { model: policy, optimizer: trainer.optimizer }, { kind: spec.kind, dataHash, tokenizerHash: tokenizer.hash, train: spec.train }) : null;
+    if (resume) {
+      loadCheckpointInto(join(resume.dir, "value"), value, null, { tokenizerHash: tokenizer.hash });
+      const e = resume.extra;
+      trainer.restore({ step: resume.step, rollouts: e["rollouts"] ?? NaN, klCoef: e["klCoef"] ?? NaN, shuffleRngState: e["shuffleRngState"] ?? NaN });
+      if (!Number.isFinite(trainer.rollouts + trainer.klCoef)) throw new CheckpointMismatchError(`resume: ${resume.dir} holds no PPO state (rollouts, klCoef)`);
+    }
+    log.event("start", {
+      kind: spec.kind, prompts: prompts.length, params: countParams(policy.config), config: spec.train,
+      ...(resume ? { resumedFrom: resume.dir, resumedAtRollout: trainer.rollouts } : {}),
+    });
+    const { batches, rng } = batchesFrom(prompts.map((p) => p.ids), spec.train.rolloutBatchSize, spec.train.seed, resume && { ...resume, batchesDrawn: trainer.rollouts });
+    const save: SaveCheckpoint = (dir) => {
+      const info = { step: trainer.step, rngState: rng.state(), trainConfig: spec.train, tokenizerHash: tokenizer.hash, kind: spec.kind, dataHash };
+      saveCheckpoint(dir, policy, trainer.optimizer, { ...info, resumeState: { ...trainer.resumeState() } });
+      saveCheckpoint(join(dir, "value"), value, null, info);
+      saveTokenizerJson(tokenizer, join(dir, "tokenizer.json"));
+    };
     const bar = createProgress("ppo rollouts", spec.train.rollouts);
+    const every = spec.train.checkpointEvery;
     while (trainer.rollouts < spec.train.rollouts) {
       const metrics = await trainer.rolloutStep(batches.next().value as number[][]);
-      log.event("metrics", metrics);
       bar.update(trainer.rollouts, `score ${metrics["objective/scores"]?.toFixed(3)} kl ${metrics["objective/kl"]?.toFixed(3)}`);
+      log.event("metrics", metrics);
+      // periodic checkpoints are counted and named in rollouts (checkpoints/rollout-N), PPO's unit
+      if (every > 0 && trainer.rollouts % every === 0 && trainer.rollouts < spec.train.rollouts) {
+        const dir = writePeriodicCheckpoint(spec.out, trainer.rollouts, rng.state(), spec.train.keepCheckpoints, save, "rollout");
+        log.event("checkpoint", { step: trainer.step, rollout: trainer.rollouts, dir });
+      }
     }
     bar.finish();
-    finish(spec, policy, tokenizer, { step: trainer.step, rngState: rng.state(), trainConfig: spec.train, optimizer: null });
-    saveCheckpoint(join(spec.out, "value"), value, null, { step: trainer.step, rngState: rng.state(), trainConfig: spec.train, tokenizerHash: tokenizer.hash });
+    save(spec.out, trainer.step, rng.state());
+    log.event("checkpoint", { step: trainer.step, rollout: trainer.rollouts, dir: spec.out, final: true });
     trainer.dispose();
     for (const m of [policy, reference, rewardModel, value]) disposeGpt(m);
     log.event("done", { kind: spec.kind, rollouts: trainer.rollouts, steps: trainer.step });

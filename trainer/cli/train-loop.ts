@@ -1,4 +1,5 @@
-// The run loop shared by the pretrain, SFT, reward and DPO jobs, and what resuming one needs.
+// The run loop shared by the pretrain, SFT, reward and DPO jobs, and what resuming one needs (PPO's
+// rollout loop in run-job.ts uses the resume, replay and periodic-checkpoint parts).
 //
 // Reads top to bottom: 1. check that a checkpoint belongs to this job → 2. load it (weights,
 // AdamW moments and t, step) → 3. replay the data order up to its step → 4. step, log, checkpoint
@@ -36,7 +37,7 @@ export interface LoopConfig {
 }
 
 /** Train settings that may differ between a run and its resumption: they do not change any step. */
-const MAY_CHANGE_ON_RESUME = new Set(["steps", "checkpointEvery", "keepCheckpoints"]);
+const MAY_CHANGE_ON_RESUME = new Set(["steps", "rollouts", "checkpointEvery", "keepCheckpoints"]);
 
 /** sha256 over the tokenized examples: the same file under another tokenizer or template differs. */
 export function hashExamples(items: unknown[]): string {
@@ -63,14 +64,17 @@ export interface ResumePoint {
   dir: string;
   step: number;
   rngState: number;
+  /** The manifest's resumeState (PPO's counters), {} when it has none. */
+  extra: Record<string, number>;
 }
 
 // 1.–2. A checkpoint resumes this job only if it was written by the same kind of job, over the same
 // tokenized examples, with the same train settings (bar steps and checkpoint cadence); otherwise
-// the "same losses as an uninterrupted run" promise would silently not hold.
+// the "same losses as an uninterrupted run" promise would silently not hold. Loads the weights and
+// AdamW state into `target`; the caller restores its step counter from the returned point.
 export function resumeInto(
   dir: string,
-  trainer: SteppingTrainer<unknown>,
+  target: { model: GptModel; optimizer: AdamWState },
   expect: { kind: string; dataHash: string; tokenizerHash: string; train: Record<string, unknown> },
 ): ResumePoint {
   if (!existsSync(join(dir, "manifest.json"))) throw new CheckpointMismatchError(`resume: ${dir} is not a checkpoint (no manifest.json)`);
@@ -85,30 +89,31 @@ export function resumeInto(
     const at = (c: unknown): string => JSON.stringify(diff.split(".").reduce<unknown>((x, k) => (x as Record<string, unknown> | undefined)?.[k], c));
     throw new CheckpointMismatchError(`resume: train.${diff} is ${at(manifest.trainConfig)} in ${dir} but ${at(expect.train)} in this job`);
   }
-  loadCheckpointInto(dir, trainer.model, trainer.optimizer, { tokenizerHash: expect.tokenizerHash });
-  trainer.step = manifest.step;
-  return { dir, step: manifest.step, rngState: manifest.rngState };
+  loadCheckpointInto(dir, target.model, target.optimizer, { tokenizerHash: expect.tokenizerHash });
+  return { dir, step: manifest.step, rngState: manifest.rngState, extra: manifest.resumeState ?? {} };
 }
 
 // 3. The data order is a function of the seed and the step: replaying `step` batches from a fresh
 // RNG reproduces the generator's position inside its epoch, which the RNG state alone does not
 // (it is drawn once per epoch). The replayed state must equal the saved one.
-export function batchesFrom<T>(items: T[], batchSize: number, seed: number, resume: ResumePoint | null): { batches: Generator<T[]>; rng: Rng } {
+export function batchesFrom<T>(
+  items: T[], batchSize: number, seed: number, resume: { dir: string; batchesDrawn: number; rngState: number } | null,
+): { batches: Generator<T[]>; rng: Rng } {
   const rng = createRng(seed);
   const batches = shuffledBatches(items, batchSize, rng);
   if (resume) {
-    for (let s = 0; s < resume.step; s++) batches.next();
+    for (let s = 0; s < resume.batchesDrawn; s++) batches.next();
     if (rng.state() !== resume.rngState)
       throw new CheckpointMismatchError(`resume: the data order does not replay to the RNG state saved in ${resume.dir} (seed, batch size or data changed?)`);
   }
   return { batches, rng };
 }
 
-/** Step numbers of the periodic checkpoints in <out>/checkpoints. */
-function periodicSteps(root: string): number[] {
+/** Numbers of the periodic checkpoints `<prefix>-N` in <out>/checkpoints. */
+function periodicSteps(root: string, prefix: string): number[] {
   if (!existsSync(root)) return [];
   return readdirSync(root)
-    .map((name) => /^step-(\d+)$/.exec(name)?.[1])
+    .map((name) => new RegExp(`^${prefix}-(\\d+)$`).exec(name)?.[1])
     .filter((s): s is string => s !== undefined)
     .map(Number);
 }
@@ -116,19 +121,20 @@ function periodicSteps(root: string): number[] {
 /** Writes a complete checkpoint (weights, optimizer, manifest, tokenizer.json) into `dir`. */
 export type SaveCheckpoint = (dir: string, step: number, rngState: number) => void;
 
-export function writePeriodicCheckpoint(out: string, step: number, rngState: number, keep: number, save: SaveCheckpoint): string {
+/** `prefix` names what `step` counts: "step" (optimizer steps) or "rollout" (PPO). */
+export function writePeriodicCheckpoint(out: string, step: number, rngState: number, keep: number, save: SaveCheckpoint, prefix = "step"): string {
   const root = join(out, "checkpoints");
   mkdirSync(root, { recursive: true });
-  const dir = join(root, `step-${step}`);
-  const tmp = join(root, `.step-${step}.tmp`);
+  const dir = join(root, `${prefix}-${step}`);
+  const tmp = join(root, `.${prefix}-${step}.tmp`);
   rmSync(tmp, { recursive: true, force: true });
   save(tmp, step, rngState);
   rmSync(dir, { recursive: true, force: true });
   renameSync(tmp, dir);
   // keep the newest `keep` at or below this step; later ones (from an earlier, longer run) are left
   if (keep > 0) {
-    const older = periodicSteps(root).filter((s) => s <= step).sort((a, b) => b - a);
-    for (const s of older.slice(keep)) rmSync(join(root, `step-${s}`), { recursive: true, force: true });
+    const older = periodicSteps(root, prefix).filter((s) => s <= step).sort((a, b) => b - a);
+    for (const s of older.slice(keep)) rmSync(join(root, `${prefix}-${s}`), { recursive: true, force: true });
   }
   return dir;
 }
@@ -146,7 +152,8 @@ export function runTrainLoop<T>(o: {
   progressStream?: ProgressStream;
 }): { rngState: number } {
   const { trainer, config, log } = o;
-  const { batches, rng } = batchesFrom(o.items, config.batchSize, config.seed, o.resume);
+  const { batches, rng } = batchesFrom(o.items, config.batchSize, config.seed, o.resume && { ...o.resume, batchesDrawn: o.resume.step });
+  if (o.resume) trainer.step = o.resume.step;
   let lastCheckpoint: string | null = o.resume?.dir ?? null;
   const bar = createProgress(o.label, config.steps, o.progressStream ? { stream: o.progressStream } : {});
   while (trainer.step < config.steps) {
@@ -158,8 +165,9 @@ export function runTrainLoop<T>(o: {
       const message = error instanceof Error ? error.message : String(error);
       throw new Error(`${message} (last checkpoint: ${lastCheckpoint ?? "none; set train.checkpointEvery"})`, { cause: error });
     }
-    log.event("metrics", { ...metrics });
+    // the bar first: the metrics line redraws it when stdout and stderr share a terminal
     bar.update(trainer.step, Number.isFinite(metrics["loss"]) ? `loss ${metrics["loss"]?.toFixed(4)}` : undefined);
+    log.event("metrics", { ...metrics });
     // the last step's checkpoint is the final one in <out>, written below
     if (config.checkpointEvery > 0 && trainer.step % config.checkpointEvery === 0 && trainer.step < config.steps) {
       lastCheckpoint = writePeriodicCheckpoint(o.out, trainer.step, rng.state(), config.keepCheckpoints, o.save);

@@ -21,6 +21,8 @@ export const checkpointManifestSchema = z.strictObject({
   kind: z.string().optional(),
   /** sha256 of the tokenized training examples, so a resume on other data is refused. */
   dataHash: z.string().optional(),
+  /** Further numbers a trainer needs to resume exactly (PPO: rollouts, adaptive β, RNG states). */
+  resumeState: z.record(z.string(), z.number()).optional(),
 });
 
 export type CheckpointManifest = z.output<typeof checkpointManifestSchema>;

@@ -26,9 +26,10 @@ const base = {
 /**
  * A checkpoint folder of an earlier run of the same job (<out>/checkpoints/step-N, or a final <out>)
  * to continue from: weights, AdamW state, step and data order are restored and training goes on to
- * `train.steps`. `model` is still read: DPO computes its reference log-probs from it, and the
- * checkpoint must match its architecture. Refused when the kind, the tokenized data or a train
- * setting other than steps / checkpointEvery / keepCheckpoints differs.
+ * `train.steps` (PPO: `train.rollouts`). `model` is still read: DPO computes its reference
+ * log-probs from it, and the checkpoint must match its architecture. Refused when the kind, the
+ * tokenized data or a train setting other than steps (rollouts) / checkpointEvery /
+ * keepCheckpoints differs.
  */
 const resume = z.string().min(1).optional();
 
@@ -75,6 +76,8 @@ export const jobSpecSchema = z.discriminatedUnion("kind", [
     model: z.strictObject({ checkpoint: z.string().min(1) }),
     /** The reward model; it also initialises the value model (TRL, OpenRLHF). */
     rewardModel: z.strictObject({ checkpoint: z.string().min(1) }),
+    /** A PPO checkpoint (policy, with the value model in value/) to continue from; see `resume` above. */
+    resume,
     train: ppoConfigSchema.prefault({}),
   }),
   z.strictObject({

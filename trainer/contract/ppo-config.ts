@@ -2,6 +2,7 @@
 // "N+ implementation details" TL;DR recipe, except the learning rate (tiny models need more).
 import { z } from "zod";
 import { optimConfigWith, tieTotalSteps } from "./optim-config.ts";
+import { checkpointCadence } from "./checkpoint-cadence.ts";
 
 export const ppoConfigSchema = z
   .strictObject({
@@ -32,6 +33,8 @@ export const ppoConfigSchema = z
     /** Whiten the per-token rewards (without shifting their mean) before GAE (TRL default off). */
     whitenRewards: z.boolean().default(false),
     seed: z.number().int().nonnegative().default(0),
+    /** Counted in rollouts here. */
+    ...checkpointCadence,
     // one AdamW over policy and value parameters, as TRL's PolicyAndValueWrapper
     optim: optimConfigWith({ lr: 1e-4, minLr: 1e-5, warmupSteps: 0, weightDecay: 0 }),
   })
