@@ -31,7 +31,9 @@ export async function runRemoteJob(api: ServerApi, job: RemoteJob, options: { wo
   const events: EventForwarder = {
     push: (event) => {
       forwarder.push(event);
-      if (event["type"] === "checkpoint" && event["final"] !== true && typeof event["step"] === "number" && typeof event["dir"] === "string") {
+      // PPO checkpoints also hold the value model (value/), which the resume upload does not carry yet.
+      const resumable = job.kind === "sft" || job.kind === "dpo" || job.kind === "reward";
+      if (resumable && event["type"] === "checkpoint" && event["final"] !== true && typeof event["step"] === "number" && typeof event["dir"] === "string") {
         checkpoints.offer(event["step"], event["dir"]);
       }
     },
