@@ -4,6 +4,7 @@ import type { Actor } from "../server/auth/actor.ts";
 import type { LoginLimiter } from "../server/auth/login.server.ts";
 import type { Config } from "../server/config.server.ts";
 import type { Db } from "../server/db/database.server.ts";
+import type { Inference } from "../server/rounds/inference.server.ts";
 import type { ClientToServerEvents, ServerToClientEvents, SocketData } from "./lib/socket-events.ts";
 
 export type TandemIo = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
@@ -16,6 +17,8 @@ export type TandemContext = {
   log: Logger;
   config: Config;
   loginLimiter: LoginLimiter;
+  /** Generation with registered policies (playground, /v1/chat/completions). */
+  inference: Inference;
   clientIp: string;
   secureCookies: boolean;
 };

@@ -15,6 +15,7 @@ export default [
     route("projects/:projectId/rounds", "routes/project-rounds.tsx"),
     route("rounds/:roundId", "routes/round.tsx"),
     route("models", "routes/models.tsx"),
+    route("playground", "routes/playground.tsx"),
     route("tasks/:assignmentId", "routes/task.tsx"),
     route("admin/users", "routes/admin-users.tsx"),
     route("admin/tokens", "routes/admin-tokens.tsx"),

@@ -9,6 +9,7 @@ import { createJobLogger } from "./cli/logger.ts";
 import { readJobFile, runJob } from "./cli/run-job.ts";
 import { exportHfCommand, importHfCommand } from "./cli/hf.ts";
 import { serve } from "./service/serve.ts";
+import { runInferenceWorker } from "./service/inference-worker.ts";
 
 const USAGE = [
   "usage: npm run trainer -- <train-tokenizer|pretrain|sft|reward|dpo|ppo|sample|eval> --config <job.json> [--out <dir>]",
@@ -23,6 +24,11 @@ async function main(argv: string[]): Promise<number> {
     const i = rest.indexOf(`--${name}`);
     return i >= 0 ? rest[i + 1] : undefined;
   };
+  if (command === "infer") {
+    // JSON lines on stdin/stdout; started by the server for its playground and /v1 endpoint.
+    await runInferenceWorker();
+    return 0;
+  }
   if (command === "serve") {
     const server = flag("server");
     const token = process.env.TANDEM_TRAINER_TOKEN;

@@ -5,6 +5,7 @@ export const navItems: Array<{ to: string; label: string; role: UserRole }> = [
   { to: "/", label: "Home", role: "labeler" },
   { to: "/projects", label: "Projects", role: "labeler" },
   { to: "/models", label: "Models", role: "researcher" },
+  { to: "/playground", label: "Playground", role: "researcher" },
   { to: "/admin/users", label: "Users", role: "admin" },
   { to: "/admin/tokens", label: "API tokens", role: "admin" },
 ];

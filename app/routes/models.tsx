@@ -55,6 +55,11 @@ export default function Models({ loaderData }: Route.ComponentProps) {
                       .join(" · ")}
                   </td>
                   <td className="space-x-2">
+                    {m.kind !== "reward" ? (
+                      <Link className="underline" to={`/playground?model=${m.id}`}>
+                        try it
+                      </Link>
+                    ) : null}
                     {(["model.safetensors", "tokenizer.json", "manifest.json"] as const).map((f) => (
                       <a key={f} className="underline" href={`/api/v1/models/${m.id}/files/${f}`} download>
                         {f.split(".")[0]}

@@ -19,6 +19,8 @@ import { buildOpenApiDocument, runEndpoint } from "../api/endpoint.server.ts";
 import { apiEndpoints } from "../api/all-endpoints.server.ts";
 import { attachSocketServer } from "../socket/socket-server.server.ts";
 import { csrfGuard } from "./csrf.server.ts";
+import { openAiRouter } from "../api/openai-routes.server.ts";
+import { createInference } from "../rounds/inference.server.ts";
 import { createMetrics, routeGroup } from "./metrics.server.ts";
 
 export type ServerDeps = {
@@ -48,6 +50,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   const metrics = createMetrics();
   const loginLimiter = createLoginLimiter(deps.pool, config.TANDEM_LOGIN_ATTEMPTS);
   const io = attachSocketServer(httpServer, { db, pool: deps.pool, log, config, metrics });
+  const inference = createInference(config.TANDEM_DATA_DIR, log);
 
   app.disable("x-powered-by");
   app.set("trust proxy", config.TANDEM_TRUST_PROXY);
@@ -116,6 +119,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
     log,
     config,
     loginLimiter,
+    inference,
     clientIp: req.ip ?? "unknown",
     secureCookies: req.secure || config.TANDEM_PUBLIC_URL?.startsWith("https:") === true,
   });
@@ -164,6 +168,8 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   api.use((req, _res, next) => next(new AppError("not_found", `No API endpoint ${req.method} ${req.baseUrl}${req.path}.`)));
   app.use("/api/v1", api);
   app.use("/api", (req, _res, next) => next(new AppError("not_found", `No API endpoint ${req.method} ${req.originalUrl}.`)));
+  // 8b. The OpenAI-compatible surface over registered policies (chat completions, models).
+  app.use("/v1", openAiRouter({ db, inference, log, actorOf: (res) => (res as Response<unknown, Locals>).locals.actor }));
 
   // 9. Every page: React Router (its splat route renders the 404 page).
   app.all(
@@ -189,6 +195,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   });
 
   const close = async () => {
+    inference.close();
     await new Promise<void>((resolve) => {
       io.close(() => resolve());
     });

@@ -32,6 +32,7 @@ const pageAccess: Record<string, { allowed: Who[]; path: string; allowedStatus?:
   // No such round: researchers get the 404 page, everyone else is refused before the lookup.
   "rounds/:roundId": { path: "/rounds/999999999", allowed: ["researcher", "admin"], allowedStatus: 404 },
   models: { path: "/models", allowed: ["researcher", "admin"] },
+  playground: { path: "/playground", allowed: ["researcher", "admin"] },
   // Someone else's (or no) task: signed-in people get a 404, not a peek.
   "tasks/:assignmentId": { path: "/tasks/999999999", allowed: atLeast("labeler"), allowedStatus: 404 },
   "*": { path: "/no/such/page", allowed: [] }, // 404 for everyone

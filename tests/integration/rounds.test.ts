@@ -171,6 +171,36 @@ test("launch → train (SFT, DPO) → registered models → sampled ranking task
   const newWork = (await (await labeler.client.json("POST", `/api/v1/projects/${projectId}/next-task`)).json()) as { assignmentId: string } | null;
   assert.ok(newWork, "the labeler has new ranking work from the round");
   Object.assign(first, { projectId, policyId: policy!.id, researcher });
+
+  // The registered policy answers on the OpenAI-compatible endpoint (a researcher's token) and in the playground.
+  const apiToken = bearer(await server.newToken("researcher"));
+  const openai = server.client();
+  const listed = (await (await openai.get("/v1/models", apiToken)).json()) as { object: string; data: Array<{ id: string }> };
+  assert.equal(listed.object, "list");
+  assert.ok(listed.data.some((m) => m.id === `tandem-${policy!.id}`));
+  assert.equal((await openai.get("/v1/models", bearer(await server.newToken("labeler")))).status, 403);
+  assert.equal((await openai.get("/v1/models")).status, 401);
+  const ask = { model: `tandem-${policy!.id}`, messages: [{ role: "user", content: "What is 2 + 3?" }], max_tokens: 5, seed: 3, temperature: 1, presence_penalty: 0 };
+  const answer = await openai.json("POST", "/v1/chat/completions", ask, apiToken);
+  assert.equal(answer.status, 200, await answer.clone().text());
+  const chat = (await answer.json()) as { object: string; choices: Array<{ message: { role: string; content: string }; finish_reason: string }>; usage: { prompt_tokens: number; completion_tokens: number } };
+  assert.equal(chat.object, "chat.completion");
+  assert.equal(chat.choices[0]!.message.role, "assistant");
+  assert.ok(chat.usage.prompt_tokens > 0 && chat.usage.completion_tokens <= 5);
+  const again = (await (await openai.json("POST", "/v1/chat/completions", ask, apiToken)).json()) as typeof chat;
+  assert.equal(again.choices[0]!.message.content, chat.choices[0]!.message.content, "the same seed gives the same answer");
+  const streamed = await openai.json("POST", "/v1/chat/completions", { ...ask, stream: true }, apiToken);
+  assert.match(streamed.headers.get("content-type") ?? "", /text\/event-stream/);
+  const sse = (await streamed.text()).trim().split("\n\n");
+  assert.equal(sse.at(-1), "data: [DONE]");
+  assert.equal((JSON.parse(sse[0]!.slice(6)) as { choices: Array<{ delta: { content: string } }> }).choices[0]!.delta.content, chat.choices[0]!.message.content);
+  const invalid = await openai.json("POST", "/v1/chat/completions", { model: ask.model }, apiToken);
+  assert.equal(invalid.status, 422);
+  assert.match(((await invalid.json()) as { error: { message: string } }).error.message, /messages/);
+  assert.equal((await openai.json("POST", "/v1/chat/completions", { ...ask, model: "gpt-4" }, apiToken)).status, 404);
+  const page = await researcher.postForm("/playground", { modelId: policy!.id, system: "", message: "What is <b>7</b> - 4?", maxNewTokens: "4", temperature: "0.7", topP: "1", n: "2", seed: "0" });
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /data-testid="answers"/);
 });
 
 test("a round from the previous policy also opens A/B compares against it, and reports the human win rate", { timeout: 300_000 }, async () => {

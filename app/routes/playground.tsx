@@ -1,0 +1,114 @@
+import { data, Form, useNavigation } from "react-router";
+import { z } from "zod";
+import type { Route } from "./+types/playground";
+import { AppError } from "../../server/lib/app-error.ts";
+import { Alert, Button, Card, Field, PageTitle, Select } from "../components/ui.tsx";
+import { requireUser } from "../lib/auth.server.ts";
+import { fieldErrors } from "../lib/form.ts";
+
+export const meta: Route.MetaFunction = () => [{ title: "Playground · Tandem" }];
+
+export async function loader({ context, request }: Route.LoaderArgs) {
+  requireUser(context, request, "researcher");
+  const models = await context.db.selectFrom("models").select(["id", "name", "kind"]).where("kind", "!=", "reward").orderBy("id", "desc").execute();
+  const wanted = new URL(request.url).searchParams.get("model");
+  return { models, selected: models.some((m) => m.id === wanted) ? wanted : (models[0]?.id ?? null) };
+}
+
+const playgroundSchema = z.object({
+  modelId: z.string().regex(/^\d{1,18}$/, "Choose a model."),
+  system: z.string().max(4000),
+  message: z.string().trim().min(1, "Write a message.").max(8000),
+  maxNewTokens: z.coerce.number().int().min(1).max(512),
+  temperature: z.coerce.number().min(0).max(2),
+  topP: z.coerce.number().gt(0).max(1),
+  n: z.coerce.number().int().min(1).max(8),
+  seed: z.coerce.number().int().min(0),
+});
+
+export async function action({ context, request }: Route.ActionArgs) {
+  requireUser(context, request, "researcher");
+  const form = Object.fromEntries(await request.formData()) as Record<string, string>;
+  const parsed = playgroundSchema.safeParse(form);
+  if (!parsed.success) return data({ values: form, errors: fieldErrors(parsed.error), answers: null, problem: null }, { status: 422 });
+  const p = parsed.data;
+  const messages = [...(p.system.trim() ? [{ role: "system" as const, content: p.system }] : []), { role: "user" as const, content: p.message }];
+  try {
+    const result = await context.inference.generate(context.db, p.modelId, { messages, maxNewTokens: p.maxNewTokens, temperature: p.temperature, topP: p.topP, topK: 0, seed: p.seed, n: p.n });
+    return { values: form, errors: {}, answers: result.choices, problem: null };
+  } catch (error) {
+    if (!(error instanceof AppError) || error.code === "internal") throw error;
+    return data({ values: form, errors: {}, answers: null, problem: error.message }, { status: error.status });
+  }
+}
+
+/** Sample from any registered policy, with the decoding parameters the rounds use. */
+export default function Playground({ loaderData, actionData }: Route.ComponentProps) {
+  const { models, selected } = loaderData;
+  const values: Record<string, string> = actionData?.values ?? {};
+  const errors: Record<string, string> = actionData?.errors ?? {};
+  const busy = useNavigation().state === "submitting";
+  return (
+    <>
+      <PageTitle lead="Sample from any registered policy. The same models answer on the OpenAI-compatible endpoint: POST /v1/chat/completions with model tandem-<id>.">Playground</PageTitle>
+      {models.length === 0 ? (
+        <Card>
+          <p>No models yet: a training round registers one.</p>
+        </Card>
+      ) : (
+        <div className="grid gap-6 lg:grid-cols-2">
+          <Card title="Ask">
+            <Form method="post">
+              <Select label="Model" name="modelId" defaultValue={values["modelId"] ?? selected ?? undefined} error={errors["modelId"]}>
+                {models.map((m) => (
+                  <option key={m.id} value={m.id}>
+                    tandem-{m.id} · {m.name} ({m.kind})
+                  </option>
+                ))}
+              </Select>
+              <Field label="System message (optional)" name="system" defaultValue={values["system"] ?? ""} error={errors["system"]} />
+              <div className="mb-4">
+                <label htmlFor="field-message" className="mb-1 block text-sm font-medium">
+                  Message
+                </label>
+                <textarea id="field-message" name="message" rows={4} defaultValue={values["message"] ?? ""} aria-invalid={errors["message"] ? true : undefined} aria-describedby={errors["message"] ? "field-message-error" : undefined} className="w-full rounded-md border border-slate-300 bg-white px-3 py-2 text-slate-900 dark:border-slate-700 dark:bg-slate-950 dark:text-slate-100" />
+                {errors["message"] ? (
+                  <p id="field-message-error" className="mt-1 text-sm text-red-700 dark:text-red-400">
+                    {errors["message"]}
+                  </p>
+                ) : null}
+              </div>
+              <div className="grid grid-cols-3 gap-3">
+                <Field label="Max new tokens" name="maxNewTokens" inputMode="numeric" defaultValue={values["maxNewTokens"] ?? "64"} error={errors["maxNewTokens"]} />
+                <Field label="Temperature" name="temperature" inputMode="decimal" defaultValue={values["temperature"] ?? "0.7"} error={errors["temperature"]} />
+                <Field label="Top p" name="topP" inputMode="decimal" defaultValue={values["topP"] ?? "1"} error={errors["topP"]} />
+                <Field label="Answers" name="n" inputMode="numeric" defaultValue={values["n"] ?? "1"} error={errors["n"]} />
+                <Field label="Seed" name="seed" inputMode="numeric" defaultValue={values["seed"] ?? "0"} error={errors["seed"]} />
+              </div>
+              <Button type="submit" disabled={busy}>
+                {busy ? "Sampling…" : "Sample"}
+              </Button>
+            </Form>
+          </Card>
+          <Card title="Answers">
+            {actionData?.problem ? <Alert>{actionData.problem}</Alert> : null}
+            {actionData?.answers ? (
+              <ol className="space-y-3" data-testid="answers">
+                {actionData.answers.map((a, i) => (
+                  <li key={i} className="rounded-md border border-slate-200 p-3 dark:border-slate-800">
+                    <p className="whitespace-pre-wrap">{a.text || "(empty)"}</p>
+                    <p className="mt-1 text-xs text-slate-600 dark:text-slate-400">
+                      {a.tokens} tokens · {a.finished ? "stopped at end of turn" : "cut at the token limit"}
+                    </p>
+                  </li>
+                ))}
+              </ol>
+            ) : (
+              <p className="text-sm">The model's answers appear here.</p>
+            )}
+          </Card>
+        </div>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,87 @@
+/**
+ * Generation for the playground and the OpenAI-compatible endpoint. The server does not load
+ * TensorFlow.js (web code imports only trainer/contract): it starts the trainer's `infer`
+ * worker on first use and exchanges JSON lines with it. One worker, requests in order; a worker
+ * that dies fails its pending requests and is started again on the next one.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import type { Logger } from "pino";
+import type { Db } from "../db/database.server.ts";
+import { AppError } from "../lib/app-error.ts";
+import { modelDir } from "./model-files.server.ts";
+
+const CLI = path.resolve(import.meta.dirname, "../../trainer/cli.ts");
+const TIMEOUT_MS = 120_000;
+
+export type GenerationRequest = {
+  messages: Array<{ role: "system" | "user" | "assistant"; content: string }>;
+  maxNewTokens: number;
+  temperature: number;
+  topP: number;
+  topK: number;
+  seed: number;
+  n: number;
+};
+export type GenerationResult = { promptTokens: number; choices: Array<{ text: string; tokens: number; finished: boolean }> };
+
+export type Inference = {
+  generate: (db: Db, modelId: string, request: GenerationRequest) => Promise<GenerationResult>;
+  close: () => void;
+};
+
+export function createInference(dataDir: string, log: Logger): Inference {
+  let worker: ChildProcess | null = null;
+  let counter = 0;
+  const pending = new Map<string, { resolve: (r: GenerationResult) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+
+  const start = (): ChildProcess => {
+    const child = spawn(process.execPath, [...process.execArgv, CLI, "infer"], { stdio: ["pipe", "pipe", "pipe"] });
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      let message: { id?: string; ok?: boolean; error?: string } & Partial<GenerationResult>;
+      try {
+        message = JSON.parse(line) as typeof message;
+      } catch {
+        return;
+      }
+      const waiting = message.id ? pending.get(message.id) : undefined;
+      if (!waiting || !message.id) return;
+      pending.delete(message.id);
+      clearTimeout(waiting.timer);
+      if (message.ok) waiting.resolve({ promptTokens: message.promptTokens ?? 0, choices: message.choices ?? [] });
+      else waiting.reject(new AppError("validation_failed", `The model could not answer: ${message.error ?? "unknown error"}`));
+    });
+    createInterface({ input: child.stderr! }).on("line", (line) => log.debug({ line }, "inference worker stderr"));
+    child.once("exit", (code) => {
+      worker = null;
+      for (const [id, waiting] of pending) {
+        clearTimeout(waiting.timer);
+        waiting.reject(new AppError("internal", `the inference worker exited (${code})`));
+        pending.delete(id);
+      }
+    });
+    return child;
+  };
+
+  return {
+    async generate(db, modelId, request) {
+      const model = await db.selectFrom("models").select(["storage_key", "kind"]).where("id", "=", modelId).executeTakeFirst();
+      if (!model) throw new AppError("not_found", `No model ${modelId}.`);
+      if (model.kind === "reward") throw new AppError("validation_failed", "A reward model scores text; it does not write it. Choose a policy.");
+      worker ??= start();
+      const id = String(++counter);
+      return new Promise<GenerationResult>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          reject(new AppError("internal", "The model took too long to answer."));
+        }, TIMEOUT_MS);
+        pending.set(id, { resolve, reject, timer });
+        worker!.stdin!.write(JSON.stringify({ id, checkpoint: modelDir(dataDir, model.storage_key), ...request }) + "\n");
+      });
+    },
+    close() {
+      worker?.kill("SIGTERM");
+    },
+  };
+}
