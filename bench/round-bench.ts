@@ -4,7 +4,6 @@
 // time inside it (its first to last event), so the ratio shows what the orchestration costs (HTTP, uploads, claims).
 // Usage: npm run bench:round [-- --sft-steps 200 --dpo-steps 60 --reward-steps 60 --ppo-rollouts 8 --prompts 64]
 // (tsx tests/support/with-postgres.ts tsx bench/round-bench.ts; needs `npm run build` for the server's pages).
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -12,6 +11,7 @@ import { seedDemoProject, DEMO_SIZES } from "../server/demo/demo-project.server.
 import { getProject } from "../server/labeling/projects.server.ts";
 import { launchRound } from "../server/rounds/rounds.server.ts";
 import { startTestServer, type TestServer } from "../tests/support/test-server.ts";
+import { runTrainerService } from "../tests/support/trainer-service.ts";
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -23,12 +23,9 @@ const REWARD_STEPS = arg("reward-steps", 60);
 const PPO_ROLLOUTS = arg("ppo-rollouts", 8);
 const PROMPTS = arg("prompts", 64);
 
-function serveUntilIdle(server: TestServer, token: string): Promise<void> {
-  const child = spawn(process.execPath, ["--import", "tsx", "trainer/cli.ts", "serve", "--server", server.url, "--poll", "1", "--exit-when-idle"], {
-    env: { ...process.env, TANDEM_TRAINER_TOKEN: token },
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  return new Promise((resolve, reject) => child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`trainer exited ${code}`)))));
+async function serveUntilIdle(server: TestServer, token: string): Promise<void> {
+  const { code, output } = await runTrainerService(server.url, token, { timeoutMs: 3_600_000 });
+  if (code !== 0) throw new Error(`the trainer service exited with ${code}:\n${output}`);
 }
 
 async function report(server: TestServer, roundId: string, label: string): Promise<void> {

@@ -4,13 +4,13 @@
  * tasks scored by the reference-answer checker. Sizes are cut down; `npm start` uses DEMO_SIZES.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { seedDemoProject } from "../../server/demo/demo-project.server.ts";
 import { startTestServer, type TestServer } from "../support/test-server.ts";
+import { runTrainerService } from "../support/trainer-service.ts";
 
 let server: TestServer;
 let dataDir = "";
@@ -41,14 +41,8 @@ test("the demo seeds starter labels, trains a base policy and sends its samples 
   assert.ok(prefs.every((p) => !p.chosen.startsWith("I think")), "a guess is never chosen");
 
   const token = await server.newToken("trainer");
-  const child = spawn(process.execPath, ["--import", "tsx", "trainer/cli.ts", "serve", "--server", server.url, "--poll", "1", "--exit-when-idle", "--backend", "wasm"], {
-    env: { ...process.env, TANDEM_TRAINER_TOKEN: token },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout.on("data", (c: Buffer) => (output += c.toString()));
-  child.stderr.on("data", (c: Buffer) => (output += c.toString()));
-  assert.equal(await new Promise((resolve) => child.on("close", resolve)), 0, output);
+  const { code, output } = await runTrainerService(server.url, token, { backend: "wasm" });
+  assert.equal(code, 0, output);
 
   const done = await server.db.selectFrom("rounds").select(["state", "error", "report"]).where("id", "=", roundId).executeTakeFirstOrThrow();
   assert.equal(done.state, "done", `${done.error}\n${output}`);

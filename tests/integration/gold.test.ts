@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { qualityReport } from "../../server/labeling/quality-report.server.ts";
+import { takeTask, type TaskView } from "../support/take-task.ts";
 import { startTestServer, type HttpClient, type TestServer } from "../support/test-server.ts";
 
 let server: TestServer;
@@ -14,15 +15,8 @@ before(async () => {
 });
 after(() => server.stop());
 
-type View = { assignmentId: string; taskId: string; taskType: string; messages: Array<{ content: string }>; completions: Array<{ id: string; text: string }> };
+type View = TaskView;
 
-async function takeTask(client: HttpClient, projectId: string): Promise<View | null> {
-  const claim = await client.json("POST", `/api/v1/projects/${projectId}/next-task`);
-  assert.equal(claim.status, 200);
-  const body = (await claim.json()) as { assignmentId: string } | null;
-  if (!body) return null;
-  return (await (await client.json("GET", `/api/v1/assignments/${body.assignmentId}`)).json()) as View;
-}
 
 /** Ranks the shown completions by the order of `texts` (best first). */
 async function rank(client: HttpClient, view: View, texts: string[]): Promise<void> {

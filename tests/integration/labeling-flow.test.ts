@@ -8,7 +8,8 @@ import { after, before, test } from "node:test";
 import { projectSettingsSchema } from "../../server/labeling/project-settings.ts";
 import { getProject } from "../../server/labeling/projects.server.ts";
 import { insertPrompts } from "../../server/labeling/prompts.server.ts";
-import { startTestServer, type HttpClient, type TestServer } from "../support/test-server.ts";
+import { takeTask } from "../support/take-task.ts";
+import { startTestServer, type TestServer } from "../support/test-server.ts";
 
 let server: TestServer;
 before(async () => {
@@ -16,15 +17,7 @@ before(async () => {
 });
 after(() => server.stop());
 
-type View = { assignmentId: string; taskType: string; completions: Array<{ id: string; label: string; text: string }>; messages: unknown[] };
 
-async function takeTask(client: HttpClient, projectId: string): Promise<View | null> {
-  const claim = await client.json("POST", `/api/v1/projects/${projectId}/next-task`);
-  assert.equal(claim.status, 200);
-  const body = (await claim.json()) as { assignmentId: string } | null;
-  if (!body) return null;
-  return (await (await client.json("GET", `/api/v1/assignments/${body.assignmentId}`)).json()) as View;
-}
 
 test("rank with ties → preference export holds exactly the implied pairs; demonstrations → SFT export", async () => {
   const researcher = await server.newUser("researcher");

@@ -15,6 +15,7 @@ import { projectSettingsSchema } from "../../server/labeling/project-settings.ts
 import { getProject } from "../../server/labeling/projects.server.ts";
 import { insertPrompts } from "../../server/labeling/prompts.server.ts";
 import { startTestServer, type HttpClient, type TestServer } from "../support/test-server.ts";
+import { runTrainerService as runService } from "../support/trainer-service.ts";
 
 const LEASE_SECONDS = 5;
 let server: TestServer;
@@ -70,18 +71,8 @@ async function labelEverything(labeler: HttpClient, projectId: string): Promise<
   }
 }
 
-/** Runs `npm run trainer -- serve --exit-when-idle` as a separate process and waits for it. */
-function runTrainerService(token: string): Promise<{ code: number; output: string }> {
-  const child = spawn(process.execPath, ["--import", "tsx", "trainer/cli.ts", "serve", "--server", server.url, "--poll", "1", "--exit-when-idle", "--backend", "wasm"], {
-    env: { ...process.env, TANDEM_TRAINER_TOKEN: token },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout.on("data", (c: Buffer) => (output += c.toString()));
-  child.stderr.on("data", (c: Buffer) => (output += c.toString()));
-  const timer = setTimeout(() => child.kill("SIGKILL"), 240_000);
-  return new Promise((resolve) => child.on("close", (code) => (clearTimeout(timer), resolve({ code: code ?? 1, output }))));
-}
+/** The real trainer service, as its own process, until the queue is empty. */
+const runTrainerService = (token: string) => runService(server.url, token, { backend: "wasm" });
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 /** Set by the first test, continued by the third: the project and the policy round 1 made. */
