@@ -94,6 +94,7 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
     samples?: { prompts: number; completions: number; tasks: number; compares?: number; meanTokens: number; dropped: { empty: number; nearDuplicate: number }; checker?: { policy: Score; baseline: Score | null } } | null;
   } | null;
   const percent = (s: Score) => `${((100 * s.correct) / s.scored).toFixed(0)} %`;
+  const evaluation = (round.report as { evaluation?: Record<string, number> | null } | null)?.evaluation ?? null;
   const checker = report?.samples?.checker;
   const human = round.humanEval;
   return (
@@ -216,6 +217,14 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
               <p className="mt-2 text-sm" data-testid="checker-score">
                 Checker (reference answers): the new policy is right in {percent(checker.policy)} of {checker.policy.scored} samples
                 {checker.baseline && checker.baseline.scored > 0 ? `; the previous policy in ${percent(checker.baseline)}` : ""}.
+              </p>
+            ) : null}
+            {evaluation ? (
+              <p className="mt-2 text-sm" data-testid="round-evaluation">
+                Against its reference on the round&apos;s preferences: KL ≈ {evaluation["eval_kl"]?.toFixed(3) ?? "–"}
+                {evaluation["eval_kl_stderr"] !== undefined ? ` ± ${evaluation["eval_kl_stderr"].toFixed(3)}` : ""} nats per answer; implicit-reward accuracy{" "}
+                {evaluation["eval_rewards/accuracies"] !== undefined ? `${(100 * evaluation["eval_rewards/accuracies"]).toFixed(0)} %` : "–"}, margin{" "}
+                {evaluation["eval_rewards/margins"]?.toFixed(3) ?? "–"}.
               </p>
             ) : null}
             {human && human.judged > 0 ? (

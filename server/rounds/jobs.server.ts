@@ -186,6 +186,7 @@ export async function completeJob(db: Db, dataDir: string, jobId: string, tokenI
       const staging = stagingDir(dataDir, jobId, job.attempts);
       let modelId: string | null = null;
       let samples: SampleSummary | null = null;
+      let evaluation: Record<string, number> | null = null;
       if (job.kind === "sample") {
         const spec = job.spec as { model: { modelId?: string }; baselineModel?: { modelId: string } };
         const text = await readIfPresent(path.join(staging, "samples.jsonl"));
@@ -198,6 +199,7 @@ export async function completeJob(db: Db, dataDir: string, jobId: string, tokenI
           { modelId: spec.model.modelId ?? null, text },
           spec.baselineModel && baselineText !== null ? { modelId: spec.baselineModel.modelId, text: baselineText } : null,
         );
+        evaluation = parseEvaluation(await readIfPresent(path.join(staging, "eval.json")));
       } else {
         const manifestText = await readIfPresent(path.join(staging, "manifest.json"));
         const missing = [];
@@ -229,7 +231,7 @@ export async function completeJob(db: Db, dataDir: string, jobId: string, tokenI
         await insertJob(trx, round, next, (job.spec as { leaseSeconds: number }).leaseSeconds);
         await trx.updateTable("rounds").set({ state: "queued", updated_at: new Date() }).where("id", "=", round.id).execute();
       } else {
-        const report = await roundReport(trx, round.id, samples);
+        const report = await roundReport(trx, round.id, samples, evaluation);
         await trx.updateTable("rounds").set({ state: "done", report: JSON.stringify(report), finished_at: new Date(), updated_at: new Date() }).where("id", "=", round.id).execute();
       }
       return { roundId: round.id, modelId, samples, roundDone: next >= round.steps.length };
@@ -243,9 +245,20 @@ export async function completeJob(db: Db, dataDir: string, jobId: string, tokenI
 }
 
 /** What a finished round produced: its models with their final metrics, and the new labeling work. */
-async function roundReport(trx: Transaction<Database>, roundId: string, samples: SampleSummary | null) {
+async function roundReport(trx: Transaction<Database>, roundId: string, samples: SampleSummary | null, evaluation: Record<string, number> | null) {
   const models = await trx.selectFrom("models").select(["id", "name", "kind", "metrics"]).where("round_id", "=", roundId).orderBy("id").execute();
-  return { models, samples };
+  return { models, samples, evaluation };
+}
+
+/** The eval CLI's eval.json → its finite numeric metrics (eval_kl, eval_rewards/accuracies …), or null. */
+function parseEvaluation(text: string | null): Record<string, number> | null {
+  if (text === null) return null;
+  try {
+    const metrics = (JSON.parse(text) as { metrics?: Record<string, unknown> }).metrics ?? {};
+    return Object.fromEntries(Object.entries(metrics).filter((e): e is [string, number] => typeof e[1] === "number" && Number.isFinite(e[1])));
+  } catch {
+    throw new AppError("validation_failed", "eval.json is not the eval command's output.");
+  }
 }
 
 export async function failJob(db: Db, dataDir: string, jobId: string, tokenId: string | null, message: string, step?: number) {

@@ -146,6 +146,13 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
     // The policy the round started from answers the same prompts, for human A/B compares.
     const previous = "modelId" in spec.base ? spec.base.modelId : null;
     if (previous && previous !== policyId) Object.assign(job, { baselineModel: { modelId: previous } });
+    // The final policy against the model its last step started from (DPO's reference, PPO's SFT policy),
+    // on the round's preferences: KL and implicit rewards for the round's report.
+    const reference = policyId ? (await trx.selectFrom("models").select("parent_id").where("id", "=", policyId).executeTakeFirst())?.parent_id : null;
+    const { rank, compare, review } = round.data_snapshot.counts;
+    if (reference && rank + compare + review > 0) {
+      Object.assign(job, { evaluation: { referenceModelId: reference, dataUrl: exportUrl(round.project_id, "preferences", round.data_snapshot), beta: spec.dpo.beta } });
+    }
   }
   const row = await trx.insertInto("jobs").values({ round_id: round.id, step_index: index, kind, spec: JSON.stringify(job) }).returning("id").executeTakeFirstOrThrow();
   await trx.updateTable("rounds").set({ current_step: index, updated_at: new Date() }).where("id", "=", round.id).execute();

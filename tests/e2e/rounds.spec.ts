@@ -102,6 +102,7 @@ test("label → launch a DPO round → watch it train → rank the new policy's 
   await expect(page.getByTestId("round-state")).toHaveAttribute("data-state", "done", { timeout: 180_000 });
   await expect(page.getByTestId("round-models")).toContainText("(policy)");
   await expect(page.getByTestId("round-report")).toContainText("new ranking tasks");
+  await expect(page.getByTestId("round-evaluation")).toContainText("KL ≈");
   await expect(page.getByTestId("chart-reward")).toBeVisible();
   await expectAccessible(page);
   await screenshot(page, "round-done");

@@ -128,7 +128,7 @@ test("launch → train (SFT, DPO) → registered models → sampled ranking task
 
   const detail = (await (await researcher.get(`/api/v1/rounds/${round.id}`)).json()) as {
     state: string; error: string | null; jobs: Array<{ kind: string; state: string; attempts: number }>; models: Array<{ id: string; kind: string; parent_id: string | null }>;
-    report: { samples: { prompts: number; tasks: number; completions: number } };
+    report: { samples: { prompts: number; tasks: number; completions: number }; evaluation: Record<string, number> | null };
   };
   assert.equal(detail.state, "done", `${detail.error}\n${output}`);
   assert.deepEqual(detail.jobs.map((j) => [j.kind, j.state]), [["sft", "done"], ["dpo", "done"], ["sample", "done"]]);
@@ -137,6 +137,11 @@ test("launch → train (SFT, DPO) → registered models → sampled ranking task
   assert.equal(sftModel?.kind, "sft");
   assert.equal(policy?.kind, "policy");
   assert.equal(policy?.parent_id, sftModel?.id, "the DPO policy descends from the SFT model");
+
+  // The report evaluates the policy against its DPO reference (the SFT model) on the round's preferences.
+  assert.ok(detail.report.evaluation, "the round has an evaluation");
+  assert.ok(Number.isFinite(detail.report.evaluation["eval_kl"]), JSON.stringify(detail.report.evaluation));
+  assert.ok(detail.report.evaluation["eval_rewards/accuracies"]! >= 0 && detail.report.evaluation["eval_rewards/accuracies"]! <= 1);
 
   // Metrics were streamed and stored with TRL's names.
   const events = (await (await researcher.get(`/api/v1/rounds/${round.id}/events`)).json()) as Array<{ kind: string; type: string; payload: Record<string, number> }>;

@@ -85,6 +85,8 @@ export const remoteJobSchema = z.strictObject({
   rewardModel: z.strictObject({ modelId: id }).optional(),
   /** Sampling only: the previous policy, which answers the same prompts once for A/B compares. */
   baselineModel: z.strictObject({ modelId: id }).optional(),
+  /** Sampling only: evaluate the policy against its reference on the round's preferences (KL, implicit rewards). */
+  evaluation: z.strictObject({ referenceModelId: id, dataUrl: z.string().startsWith("/api/v1/"), beta: z.number().positive() }).optional(),
   /** The dataset, streamed from the same export endpoint a researcher downloads from. */
   dataUrl: z.string().startsWith("/api/v1/").optional(),
   /** Prompt records ({"prompt": …}) for PPO rollouts and sampling, in a fixed order. */
@@ -106,7 +108,7 @@ export const jobEventSchema = z.looseObject({
 export const jobEventsBodySchema = z.strictObject({ events: z.array(jobEventSchema).min(1).max(500) });
 
 /** The files a finished job uploads before it reports completion. */
-export const JOB_OUTPUT_FILES = ["model.safetensors", "manifest.json", "tokenizer.json", "samples.jsonl", "baseline-samples.jsonl"] as const;
+export const JOB_OUTPUT_FILES = ["model.safetensors", "manifest.json", "tokenizer.json", "samples.jsonl", "baseline-samples.jsonl", "eval.json"] as const;
 export type JobOutputFile = (typeof JOB_OUTPUT_FILES)[number];
 
 /** A periodic checkpoint of a running job, uploaded so that a re-claimed job resumes from it. */

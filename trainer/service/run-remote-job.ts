@@ -93,6 +93,22 @@ export async function runRemoteJob(api: ServerApi, job: RemoteJob, options: { wo
       if (baseline.code !== 0) return await failWith(api, job, `sampling the previous policy: ${baseline.failure ?? "failed"}`, events);
       await api.upload(job.jobId, "baseline-samples.jsonl", join(work, "out-baseline", "samples.jsonl"));
     }
+    // 3c. the round's evaluation: the policy against its reference on the round's preferences.
+    //     It informs the report; a failure is reported as an event and does not cost the samples.
+    if (job.kind === "sample" && job.evaluation && "modelId" in job.model) {
+      const evaluation = job.evaluation;
+      const refDir = await fetchModel(api, evaluation.referenceModelId, join(work, "reference"));
+      await api.download(evaluation.dataUrl, join(work, "eval-data.jsonl"));
+      const evalSpec = {
+        schemaVersion: 1, kind: "eval", out: join(work, "out-eval"), backend: spec.backend ?? "auto", data: join(work, "eval-data.jsonl"),
+        model: { checkpoint: join(work, "model") }, reference: { checkpoint: refDir }, beta: evaluation.beta,
+      };
+      const evaluated = await runCli(evalSpec, join(work, "eval-job.json"), events.push, (c) => (child = c));
+      if (stopped) return stopped;
+      if (evaluated.code === 0) await api.upload(job.jobId, "eval.json", join(work, "out-eval", "eval.json"));
+      else events.push({ type: "eval_failed", message: evaluated.failure ?? "evaluation failed" });
+      await events.flush();
+    }
     await checkpoints.drain();
     // 4. outputs, then completion (the server registers the model only now)
     const files = job.kind === "sample" ? ["samples.jsonl"] : ["model.safetensors", "manifest.json", "tokenizer.json"];
