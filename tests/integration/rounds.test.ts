@@ -289,6 +289,23 @@ test("a trainer killed mid-step: its lease expires, another trainer resumes from
   assert.ok(!fs.existsSync(path.join(dataDir, "resume", `job-${job.id}`)), "resume checkpoints are removed once the step is done");
 });
 
+test("two trainer services at once: each job runs exactly once and both rounds finish", { timeout: 300_000 }, async () => {
+  const researcher = (await server.newUser("researcher")).client;
+  const projectId = await seededProject(researcher);
+  await labelEverything((await server.newUser("labeler")).client, projectId);
+  const rounds = [];
+  for (const name of ["Parallel A", "Parallel B"]) {
+    const launched = await researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, { name, path: "sft", ...tiny, next: { prompts: 0 } });
+    rounds.push(((await launched.json()) as { id: string }).id);
+  }
+  const results = await Promise.all([runTrainerService(await server.newToken("trainer")), runTrainerService(await server.newToken("trainer"))]);
+  for (const { code, output } of results) assert.equal(code, 0, output);
+  const jobs = await server.db.selectFrom("jobs").select(["round_id", "state", "attempts"]).where("round_id", "in", rounds).execute();
+  assert.deepEqual(jobs.map((j) => [j.state, j.attempts]), [["done", 1], ["done", 1]]);
+  const states = await server.db.selectFrom("rounds").select("state").where("id", "in", rounds).execute();
+  assert.deepEqual(states.map((r) => r.state), ["done", "done"]);
+});
+
 test("cancel stops a queued round and registers nothing; retry queues its step again", async () => {
   const researcher = (await server.newUser("researcher")).client;
   const projectId = await seededProject(researcher);

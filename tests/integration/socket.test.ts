@@ -48,6 +48,25 @@ test("a signed-in socket may join its own user room only, and bad payloads are r
   assert.equal(!unknownKind.ok && unknownKind.code, "bad_request");
 });
 
+test("a round's room is for researchers and admins, and only for a round that exists", async () => {
+  const researcher = await server.newUser("researcher");
+  const labeler = await server.newUser("labeler");
+  const project = (await (await researcher.client.json("POST", "/api/v1/projects", { name: "Socket rounds" })).json()) as { id: string };
+  const round = await server.db
+    .insertInto("rounds")
+    .values({ project_id: project.id, name: "r", spec: "{}", steps: "[]", data_snapshot: "{}" })
+    .returning("id")
+    .executeTakeFirstOrThrow();
+  const asResearcher = socketWith(`tandem_session=${researcher.client.cookies.get("tandem_session")}`);
+  const asLabeler = socketWith(`tandem_session=${labeler.client.cookies.get("tandem_session")}`);
+  await Promise.all([connected(asResearcher), connected(asLabeler)]);
+  assert.deepEqual(await join(asResearcher, `round:${round.id}`), { ok: true });
+  const refused = await join(asLabeler, `round:${round.id}`);
+  assert.equal(!refused.ok && refused.code, "forbidden");
+  const missing = await join(asResearcher, "round:999999999");
+  assert.equal(!missing.ok && missing.code, "forbidden");
+});
+
 test("signing out everywhere pushes session:ended and disconnects the socket", async () => {
   const carol = await server.newUser("reviewer");
   const socket = socketWith(`tandem_session=${carol.client.cookies.get("tandem_session")}`);
