@@ -25,10 +25,10 @@ export type ExportItem = { taskId: string; promptId: string; messages: ChatMessa
 const TASKS_PER_BATCH = 500;
 
 /** Every ranking (or A/B) item of the project with at least one submission; gold items never (decision 0010). */
-export async function* itemBatches(db: Db, projectId: string, type: "rank" | "compare"): AsyncGenerator<ExportItem[]> {
+export async function* itemBatches(db: Db, projectId: string, type: "rank" | "compare", round?: string): AsyncGenerator<ExportItem[]> {
   let after = "0";
   for (;;) {
-    const tasks = await db
+    let query = db
       .selectFrom("tasks")
       .innerJoin("prompts", "prompts.id", "tasks.prompt_id")
       .select(["tasks.id", "prompts.id as prompt_id", "prompts.messages"])
@@ -38,8 +38,9 @@ export async function* itemBatches(db: Db, projectId: string, type: "rank" | "co
       .where("tasks.id", ">", after)
       .where((eb) => eb.exists(eb.selectFrom("submissions").select("submissions.id").whereRef("submissions.task_id", "=", "tasks.id")))
       .orderBy("tasks.id")
-      .limit(TASKS_PER_BATCH)
-      .execute();
+      .limit(TASKS_PER_BATCH);
+    if (round) query = query.where("tasks.round_id", "=", round);
+    const tasks = await query.execute();
     if (tasks.length === 0) return;
     const rows = await db
       .selectFrom("submissions")

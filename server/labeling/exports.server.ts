@@ -32,6 +32,8 @@ export const exportFilterSchema = z.object({
     .optional(),
   /** Preferences only: one pair set per item from the consensus (ranked pairs) of its rankings. */
   consensus: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
+  /** Only tasks whose completions a training round sampled (its new ranking and A/B tasks). */
+  round: z.string().regex(/^\d{1,18}$/, "must be a numeric round id").optional(),
 });
 export type ExportFilter = z.infer<typeof exportFilterSchema>;
 
@@ -79,6 +81,7 @@ async function* submissionBatches(db: Db, projectId: string, type: TaskType, fil
     if (filter.since) query = query.where("submissions.created_at", ">=", new Date(filter.since));
     if (filter.until) query = query.where("submissions.created_at", "<", new Date(filter.until));
     if (filter.labeler) query = query.where("submissions.user_id", "=", filter.labeler);
+    if (filter.round) query = query.where("tasks.round_id", "=", filter.round);
     // Gold items measure labelers; they are not training data (decision 0010).
     if (!includeGold) query = query.where("tasks.gold", "is", null);
     const rows = await query.execute();
@@ -130,7 +133,7 @@ async function* rankingPairs(db: Db, projectId: string, filter: ExportFilter): A
 }
 
 async function* itemRankingPairs(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<PreferenceRecord[]> {
-  for await (const items of itemBatches(db, projectId, "rank")) {
+  for await (const items of itemBatches(db, projectId, "rank", filter.round)) {
     const texts = await completionTexts(db, items.flatMap((item) => item.submissions.flatMap((s) => s.shownOrder)));
     yield items.flatMap((item) => {
       const selected = meetsAgreement(item, filter.minAgreement) ? selectedSubmissions(item, filter) : [];
@@ -160,7 +163,7 @@ async function* comparePairs(db: Db, projectId: string, filter: ExportFilter): A
 }
 
 async function* itemComparePairs(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<PreferenceRecord[]> {
-  for await (const items of itemBatches(db, projectId, "compare")) {
+  for await (const items of itemBatches(db, projectId, "compare", filter.round)) {
     const texts = await completionTexts(db, items.flatMap((item) => item.submissions.flatMap((s) => s.shownOrder)));
     yield items.flatMap((item) => {
       const selected = meetsAgreement(item, filter.minAgreement) ? selectedSubmissions(item, filter) : [];
@@ -241,7 +244,7 @@ export async function* rawRankingLines(db: Db, projectId: string, filter: Export
       gold_task: row.gold,
     }) + "\n";
   if (filter.minAgreement !== undefined) {
-    for await (const items of itemBatches(db, projectId, "rank")) {
+    for await (const items of itemBatches(db, projectId, "rank", filter.round)) {
       const passing = items.filter((item) => meetsAgreement(item, filter.minAgreement));
       const lines = passing.flatMap((item) => selectedSubmissions(item, filter).map((s) => line({ ...s, taskId: item.taskId, promptId: item.promptId, gold: false })));
       if (lines.length > 0) yield lines.join("");

@@ -240,6 +240,15 @@ test("a round from the previous policy also opens A/B compares against it, and r
   assert.equal(choices.length, 2);
   const judged = (await (await researcher.get(`/api/v1/rounds/${round.id}`)).json()) as { humanEval: { judged: number; newWins: number; ties: number; winRate: number } };
   assert.deepEqual(judged.humanEval, { judged: 2, newWins: 1, previousWins: 0, ties: 1, winRate: 0.75 });
+
+  // The export filtered by round holds exactly the pairs from this round's tasks: one per ranking (K = 2) and the won compare.
+  const roundTasks = await server.db.selectFrom("tasks").select(["type", "completion_ids"]).where("round_id", "=", round.id).execute();
+  const roundTexts = new Set((await server.db.selectFrom("completions").select("text").where("id", "in", roundTasks.flatMap((t) => t.completion_ids)).execute()).map((c) => c.text));
+  const exported = (await (await researcher.get(`/api/v1/projects/${first.projectId}/exports/preferences.jsonl?format=standard&round=${round.id}`)).text()).trim().split("\n").map((l) => JSON.parse(l) as { chosen: string; rejected: string });
+  assert.equal(exported.length, roundTasks.filter((t) => t.type === "rank").length + 1);
+  assert.ok(exported.every((p) => roundTexts.has(p.chosen) && roundTexts.has(p.rejected)));
+  const everything = (await (await researcher.get(`/api/v1/projects/${first.projectId}/exports/preferences.jsonl?format=standard`)).text()).trim().split("\n");
+  assert.ok(everything.length > exported.length, "without the filter, earlier rankings are there too");
 });
 
 test("a trainer killed mid-step: its lease expires, another trainer resumes from the last uploaded checkpoint and the loss curve continues", { timeout: 300_000 }, async () => {
