@@ -50,7 +50,7 @@ export async function action({ context, request, params }: Route.ActionArgs) {
   const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
   const form = await request.formData();
   const path = String(form.get("path") ?? "") as RoundPath;
-  const steps: readonly string[] = ROUND_PATHS[path] ?? [];
+  const steps: readonly string[] = Object.hasOwn(ROUND_PATHS, path) ? ROUND_PATHS[path] : [];
   const all = sections();
   // Only the sections this path uses: a value typed into a hidden section must not block the launch.
   const used = [...steps, "next"].flatMap((s) => all[s as keyof typeof all] ?? []);

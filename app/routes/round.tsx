@@ -18,7 +18,8 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
   requireUser(context, request, "researcher");
   const round = await or404(roundDetail(context.db, params.roundId), "There is no such round.");
   const project = await context.db.selectFrom("projects").select(["id", "name"]).where("id", "=", round.project_id).executeTakeFirstOrThrow();
-  return { round, project, events: (await roundEvents(context.db, round.id)) as RoundEventPayload[] };
+  // Up to 20,000 events (a few thousand steps per training step); the socket adds newer ones live.
+  return { round, project, events: (await roundEvents(context.db, round.id, "0", 20_000)) as RoundEventPayload[] };
 }
 
 export async function action({ context, request, params }: Route.ActionArgs) {

@@ -88,7 +88,15 @@ export function openAiRouter(deps: { db: Db; inference: Inference; log: Logger; 
   router.use((req, _res, next) => next(new AppError("not_found", `No endpoint ${req.method} /v1${req.path}.`)));
   // OpenAI's error shape, so OpenAI clients show the message.
   router.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const appError = error instanceof AppError ? error : (error as { type?: string }).type === "entity.parse.failed" ? new AppError("bad_request", "The request body is not valid JSON.") : new AppError("internal", "Something went wrong on our side.");
+    const type = (error as { type?: string }).type;
+    const appError =
+      error instanceof AppError
+        ? error
+        : type === "entity.parse.failed"
+          ? new AppError("bad_request", "The request body is not valid JSON.")
+          : type === "entity.too.large"
+            ? new AppError("payload_too_large", "The request body is larger than 1 MB.")
+            : new AppError("internal", "Something went wrong on our side.");
     if (appError.code === "internal") deps.log.error({ err: error, path: req.path }, "openai-compatible endpoint failed");
     const problem = toProblem(appError);
     res.status(problem.status).json({ error: { message: problem.detail + (problem.errors ? ` (${problem.errors.map((e) => `${e.path}: ${e.message}`).join("; ")})` : ""), type: problem.code, code: problem.code } });

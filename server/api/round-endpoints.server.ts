@@ -10,12 +10,16 @@ import { publishCounters } from "../labeling/live-counters.server.ts";
 import { jobCompleteSchema, jobEventsBodySchema, jobFailSchema, RESUME_FILES, resumeReadySchema } from "../../trainer/contract/round.ts";
 import type { Actor } from "../auth/actor.ts";
 import { endpoint, type AnyEndpoint } from "./endpoint.server.ts";
+import { parseSize } from "../lib/size.ts";
 
 const idParams = z.object({ id: z.string().regex(/^\d{1,18}$/, "must be a numeric id") });
 const json = z.record(z.string(), z.unknown());
 
 /** The trainer token behind a call (admins may reach trainer endpoints but hold no leases). */
 const tokenOf = (actor: Actor | null): string | null => (actor?.kind === "token" ? actor.tokenId : null);
+/** Every call on a held job names the attempt its claim started (`?attempt=N`): that is the lease. */
+const attemptQuery = z.object({ attempt: z.coerce.number().int().positive() });
+const leaseOf = (actor: Actor | null, query: { attempt: number }) => ({ tokenId: tokenOf(actor), attempt: query.attempt });
 
 export const roundEndpoints: AnyEndpoint[] = [
   endpoint({
@@ -141,8 +145,9 @@ export const trainerEndpoints: AnyEndpoint[] = [
     summary: "Renew the job's lease; answers cancelled when the researcher cancelled the round",
     access: "trainer",
     params: idParams,
+    query: attemptQuery,
     response: z.object({ state: z.enum(["running", "cancelled"]) }),
-    handler: ({ ctx, params, actor }) => heartbeat(ctx.db, params.id, tokenOf(actor), ctx.config.TANDEM_JOB_LEASE_SECONDS),
+    handler: ({ ctx, params, actor, query }) => heartbeat(ctx.db, params.id, leaseOf(actor, query), ctx.config.TANDEM_JOB_LEASE_SECONDS),
   }),
   endpoint({
     method: "post",
@@ -150,10 +155,11 @@ export const trainerEndpoints: AnyEndpoint[] = [
     summary: "Store and broadcast trainer events (metrics lines with TRL's names, progress, checkpoints)",
     access: "trainer",
     params: idParams,
+    query: attemptQuery,
     body: jobEventsBodySchema,
     response: z.object({ stored: z.number() }),
-    handler: async ({ ctx, params, body, actor }) => {
-      const { roundId, rows } = await recordEvents(ctx.db, params.id, tokenOf(actor), body.events);
+    handler: async ({ ctx, params, body, actor, query }) => {
+      const { roundId, rows } = await recordEvents(ctx.db, params.id, leaseOf(actor, query), body.events);
       publishRoundEvents(ctx, roundId, rows);
       return { stored: rows.length };
     },
@@ -164,9 +170,10 @@ export const trainerEndpoints: AnyEndpoint[] = [
     summary: "The prompts of a sampling or PPO job, one {prompt} record per line, in the order samples refer to",
     access: "trainer",
     params: idParams,
+    query: attemptQuery,
     response: z.any(),
     stream: { contentType: "application/x-ndjson; charset=utf-8", filename: (p: { id: string }) => `job-${p.id}-prompts.jsonl` },
-    handler: ({ ctx, params, actor }) => promptLines(ctx.db, params.id, tokenOf(actor)),
+    handler: ({ ctx, params, actor, query }) => promptLines(ctx.db, params.id, leaseOf(actor, query)),
   }),
   endpoint({
     method: "put",
@@ -174,10 +181,11 @@ export const trainerEndpoints: AnyEndpoint[] = [
     summary: "Upload one output file of the job (application/octet-stream): model.safetensors, manifest.json, tokenizer.json or samples.jsonl",
     access: "trainer",
     params: z.object({ id: idParams.shape.id, name: z.string().regex(/^[\w.-]{1,64}$/) }),
+    query: attemptQuery,
     body: z.any(),
     upload: true,
     response: z.object({ file: z.string(), bytes: z.number() }),
-    handler: ({ ctx, params, actor, request }) => uploadFile(ctx.db, ctx.config.TANDEM_DATA_DIR, params.id, tokenOf(actor), params.name, request!),
+    handler: ({ ctx, params, actor, request, query }) => uploadFile(ctx.db, ctx.config.TANDEM_DATA_DIR, params.id, leaseOf(actor, query), params.name, request!, parseSize(ctx.config.TANDEM_MODEL_UPLOAD_LIMIT)),
   }),
   endpoint({
     method: "put",
@@ -185,10 +193,11 @@ export const trainerEndpoints: AnyEndpoint[] = [
     summary: "Upload one file of the job's latest periodic checkpoint (application/octet-stream), for resuming a re-claimed job",
     access: "trainer",
     params: z.object({ id: idParams.shape.id, name: z.string().regex(/^[\w.-]{1,64}$/) }),
+    query: attemptQuery,
     body: z.any(),
     upload: true,
     response: z.object({ file: z.string(), bytes: z.number() }),
-    handler: ({ ctx, params, actor, request }) => uploadResumeFile(ctx.db, ctx.config.TANDEM_DATA_DIR, params.id, tokenOf(actor), params.name, request!),
+    handler: ({ ctx, params, actor, request, query }) => uploadResumeFile(ctx.db, ctx.config.TANDEM_DATA_DIR, params.id, leaseOf(actor, query), params.name, request!, parseSize(ctx.config.TANDEM_MODEL_UPLOAD_LIMIT)),
   }),
   endpoint({
     method: "post",
@@ -196,9 +205,10 @@ export const trainerEndpoints: AnyEndpoint[] = [
     summary: "The uploaded checkpoint is complete: it becomes the one a re-claimed job resumes from",
     access: "trainer",
     params: idParams,
+    query: attemptQuery,
     body: resumeReadySchema,
     response: z.object({ step: z.number() }),
-    handler: ({ ctx, params, body, actor }) => markResumeReady(ctx.db, ctx.config.TANDEM_DATA_DIR, params.id, tokenOf(actor), body.step),
+    handler: ({ ctx, params, body, actor, query }) => markResumeReady(ctx.db, ctx.config.TANDEM_DATA_DIR, params.id, leaseOf(actor, query), body.step),
   }),
   endpoint({
     method: "get",
@@ -206,10 +216,11 @@ export const trainerEndpoints: AnyEndpoint[] = [
     summary: "Download a file of the checkpoint a re-claimed job resumes from",
     access: "trainer",
     params: z.object({ id: idParams.shape.id, name: z.enum(RESUME_FILES) }),
+    query: attemptQuery,
     response: z.any(),
     file: { contentType: "application/octet-stream" },
-    handler: async ({ ctx, params, actor }) => ({
-      path: await resumeFilePath(ctx.db, ctx.config.TANDEM_DATA_DIR, params.id, tokenOf(actor), params.name),
+    handler: async ({ ctx, params, actor, query }) => ({
+      path: await resumeFilePath(ctx.db, ctx.config.TANDEM_DATA_DIR, params.id, leaseOf(actor, query), params.name),
       filename: `job-${params.id}-${params.name}`,
     }),
   }),
@@ -219,10 +230,11 @@ export const trainerEndpoints: AnyEndpoint[] = [
     summary: "Report the job done: registers its model (or stores its samples as ranking tasks) and queues the next step",
     access: "trainer",
     params: idParams,
+    query: attemptQuery,
     body: jobCompleteSchema,
     response: json,
-    handler: async ({ ctx, params, body, actor }) => {
-      const result = await completeJob(ctx.db, ctx.config.TANDEM_DATA_DIR, params.id, tokenOf(actor), body.metrics);
+    handler: async ({ ctx, params, body, actor, query }) => {
+      const result = await completeJob(ctx.db, ctx.config.TANDEM_DATA_DIR, params.id, leaseOf(actor, query), body.metrics);
       void publishRoundState(ctx, result.roundId);
       if (result.samples) {
         const round = await ctx.db.selectFrom("rounds").select("project_id").where("id", "=", result.roundId).executeTakeFirstOrThrow();
@@ -237,10 +249,11 @@ export const trainerEndpoints: AnyEndpoint[] = [
     summary: "Report the job failed (bad data, a NaN loss …): the round fails with the reason",
     access: "trainer",
     params: idParams,
+    query: attemptQuery,
     body: jobFailSchema,
     response: json,
-    handler: async ({ ctx, params, body, actor }) => {
-      const result = await failJob(ctx.db, ctx.config.TANDEM_DATA_DIR, params.id, tokenOf(actor), body.message, body.step);
+    handler: async ({ ctx, params, body, actor, query }) => {
+      const result = await failJob(ctx.db, ctx.config.TANDEM_DATA_DIR, params.id, leaseOf(actor, query), body.message, body.step);
       void publishRoundState(ctx, result.roundId);
       return result;
     },

@@ -22,6 +22,7 @@ import { csrfGuard } from "./csrf.server.ts";
 import { openAiRouter } from "../api/openai-routes.server.ts";
 import { createInference } from "../rounds/inference.server.ts";
 import { createMetrics, routeGroup } from "./metrics.server.ts";
+import { parseSize } from "../lib/size.ts";
 
 export type ServerDeps = {
   config: Config;
@@ -232,12 +233,6 @@ function toAppError(error: unknown): AppError {
   return new AppError("internal", "Something went wrong on our side. It has been logged.");
 }
 
-function parseSize(size: string): number {
-  const match = /^(\d+)(b|kb|mb|gb)$/i.exec(size);
-  if (!match) throw new Error(`bad size ${size}`);
-  const unit = { b: 1, kb: 1024, mb: 1024 * 1024, gb: 1024 ** 3 }[match[2]!.toLowerCase() as "b" | "kb" | "mb" | "gb"];
-  return Number(match[1]) * unit;
-}
 
 function errorPage(title: string, detail: string): string {
   const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);

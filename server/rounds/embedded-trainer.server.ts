@@ -24,6 +24,8 @@ export async function startEmbeddedTrainer(db: Db, log: Logger, serverUrl: strin
   let restarts = 0;
 
   const launch = () => {
+    if (stopping) return;
+    const startedAt = Date.now();
     // The same Node and loader flags as the server (tsx), so the child runs TypeScript too.
     child = spawn(process.execPath, [...process.execArgv, CLI, "serve", "--server", serverUrl], {
       env: { ...process.env, TANDEM_TRAINER_TOKEN: secret },
@@ -36,13 +38,17 @@ export async function startEmbeddedTrainer(db: Db, log: Logger, serverUrl: strin
       else trainerLog.debug(event ?? { line }, "trainer output");
     });
     createInterface({ input: child.stderr! }).on("line", (line) => trainerLog.warn({ line }, "trainer stderr"));
+    child.on("error", (error) => trainerLog.error({ err: error }, "the trainer service could not start"));
     child.once("exit", (code, signal) => {
       child = null;
       if (stopping) return;
-      // A crash must not end training for good; a crash loop must not spin either.
+      // A crash must not end training for good; a crash loop must not spin either. A trainer
+      // that ran for a while before crashing starts a fresh count.
+      if (Date.now() - startedAt > 60_000) restarts = 0;
       restarts++;
       trainerLog.error({ code, signal, restarts }, "the trainer service exited; restarting");
       if (restarts <= 5) setTimeout(launch, 2000 * restarts).unref();
+      else trainerLog.error("the trainer service keeps crashing; not restarting it (rounds wait until Tandem restarts)");
     });
   };
   launch();

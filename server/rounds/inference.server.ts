@@ -36,8 +36,21 @@ export function createInference(dataDir: string, log: Logger): Inference {
   let counter = 0;
   const pending = new Map<string, { resolve: (r: GenerationResult) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
 
+  const failAll = (error: AppError) => {
+    for (const [id, waiting] of pending) {
+      clearTimeout(waiting.timer);
+      waiting.reject(error);
+      pending.delete(id);
+    }
+  };
   const start = (): ChildProcess => {
     const child = spawn(process.execPath, [...process.execArgv, CLI, "infer"], { stdio: ["pipe", "pipe", "pipe"] });
+    // A failed spawn or a write to a dying worker (EPIPE) fails the requests, never the server.
+    child.on("error", (error) => {
+      log.error({ err: error }, "inference worker failed");
+      failAll(new AppError("internal", "The inference worker failed."));
+    });
+    child.stdin!.on("error", (error) => log.warn({ err: error }, "inference worker input closed"));
     createInterface({ input: child.stdout! }).on("line", (line) => {
       let message: { id?: string; ok?: boolean; error?: string } & Partial<GenerationResult>;
       try {
@@ -50,16 +63,13 @@ export function createInference(dataDir: string, log: Logger): Inference {
       pending.delete(message.id);
       clearTimeout(waiting.timer);
       if (message.ok) waiting.resolve({ promptTokens: message.promptTokens ?? 0, choices: message.choices ?? [] });
-      else waiting.reject(new AppError("validation_failed", `The model could not answer: ${message.error ?? "unknown error"}`));
+      // Server paths stay on the server.
+      else waiting.reject(new AppError("validation_failed", `The model could not answer: ${(message.error ?? "unknown error").replaceAll(dataDir, "<data>")}`));
     });
     createInterface({ input: child.stderr! }).on("line", (line) => log.debug({ line }, "inference worker stderr"));
     child.once("exit", (code) => {
-      worker = null;
-      for (const [id, waiting] of pending) {
-        clearTimeout(waiting.timer);
-        waiting.reject(new AppError("internal", `the inference worker exited (${code})`));
-        pending.delete(id);
-      }
+      if (worker === child) worker = null;
+      failAll(new AppError("internal", `The inference worker exited (${code}).`));
     });
     return child;
   };
@@ -75,6 +85,9 @@ export function createInference(dataDir: string, log: Logger): Inference {
         const timer = setTimeout(() => {
           pending.delete(id);
           reject(new AppError("internal", "The model took too long to answer."));
+          // The worker is still busy with it; a fresh one serves the next request sooner.
+          worker?.kill("SIGKILL");
+          worker = null;
         }, TIMEOUT_MS);
         pending.set(id, { resolve, reject, timer });
         worker!.stdin!.write(JSON.stringify({ id, checkpoint: modelDir(dataDir, model.storage_key), ...request }) + "\n");

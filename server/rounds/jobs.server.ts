@@ -60,39 +60,48 @@ export async function claimJob(db: Db, dataDir: string, tokenId: string, worker:
     const { promptIds, ...spec } = job.spec as { promptIds?: string[] };
     // An earlier attempt's latest periodic checkpoint, if it uploaded one: the new attempt resumes there.
     const manifest = await readIfPresent(path.join(resumeDir(dataDir, job.id), "latest", "manifest.json"));
-    const resumeStep = manifest ? Number((JSON.parse(manifest) as { step?: number }).step) : 0;
+    const resumeStep = Number((parseJsonOr(manifest ?? "{}", {}) as { step?: number }).step ?? 0) || 0;
+    // The attempt before this one lost its lease: its half-uploaded files are of no use.
+    if (job.attempts > 1) await removeDir(stagingDir(dataDir, job.id, job.attempts - 1));
     return remoteJobSchema.parse({
       ...spec,
       jobId: job.id,
       roundId: job.round_id,
       attempt: job.attempts,
       leaseSeconds,
-      ...(promptIds ? { promptsUrl: `/api/v1/trainer/jobs/${job.id}/prompts.jsonl` } : {}),
+      ...(promptIds ? { promptsUrl: `/api/v1/trainer/jobs/${job.id}/prompts.jsonl?attempt=${job.attempts}` } : {}),
       ...(resumeStep > 0 ? { resume: { step: resumeStep } } : {}),
     });
   });
 }
 
-/** Locks the job and checks that this token holds its live lease; the message says what is wrong. */
-async function lockHeldJob(trx: Transaction<Database>, jobId: string, tokenId: string | null) {
+/**
+ * Who holds a job: the trainer token and the attempt its claim started. The attempt matters
+ * because several trainer processes may share one token: a process whose lease expired and was
+ * re-claimed (by the same token) must not touch the new attempt.
+ */
+export type Lease = { tokenId: string | null; attempt: number };
+
+/** Locks the job and checks that this lease is its live one; the message says what is wrong. */
+async function lockHeldJob(trx: Transaction<Database>, jobId: string, lease: Lease) {
   const job = await trx.selectFrom("jobs").selectAll().where("id", "=", jobId).forUpdate().executeTakeFirst();
   if (!job) throw new AppError("not_found", "No such job.");
   if (job.state === "cancelled") throw new AppError("conflict", "The job was cancelled; stop working on it.");
-  if (job.state !== "running" || tokenId === null || job.lease_token_id !== tokenId) {
+  if (job.state !== "running" || lease.tokenId === null || job.lease_token_id !== lease.tokenId || job.attempts !== lease.attempt) {
     throw new AppError("conflict", "You do not hold this job (its lease expired or another trainer has it).");
   }
   return job;
 }
 
-function held<T>(db: Db, jobId: string, tokenId: string | null, work: (trx: Transaction<Database>, job: JobRow) => Promise<T>): Promise<T> {
-  return db.transaction().execute(async (trx) => work(trx, await lockHeldJob(trx, jobId, tokenId)));
+function held<T>(db: Db, jobId: string, lease: Lease, work: (trx: Transaction<Database>, job: JobRow) => Promise<T>): Promise<T> {
+  return db.transaction().execute(async (trx) => work(trx, await lockHeldJob(trx, jobId, lease)));
 }
 
 /** Renews the lease. A cancelled job answers "cancelled" so the trainer stops. */
-export async function heartbeat(db: Db, jobId: string, tokenId: string | null, leaseSeconds: number): Promise<{ state: "running" | "cancelled" }> {
-  const job = await db.selectFrom("jobs").select(["state", "lease_token_id"]).where("id", "=", jobId).executeTakeFirst();
-  if (job?.state === "cancelled" && job.lease_token_id === tokenId) return { state: "cancelled" };
-  return held(db, jobId, tokenId, async (trx) => {
+export async function heartbeat(db: Db, jobId: string, lease: Lease, leaseSeconds: number): Promise<{ state: "running" | "cancelled" }> {
+  const job = await db.selectFrom("jobs").select(["state", "lease_token_id", "attempts"]).where("id", "=", jobId).executeTakeFirst();
+  if (job?.state === "cancelled" && job.lease_token_id === lease.tokenId && job.attempts === lease.attempt) return { state: "cancelled" };
+  return held(db, jobId, lease, async (trx) => {
     await trx
       .updateTable("jobs")
       .set({ lease_expires_at: sql<Date>`now() + make_interval(secs => ${leaseSeconds})`, updated_at: new Date() })
@@ -102,8 +111,8 @@ export async function heartbeat(db: Db, jobId: string, tokenId: string | null, l
   });
 }
 
-export async function recordEvents(db: Db, jobId: string, tokenId: string | null, events: Array<{ type: string } & Record<string, unknown>>) {
-  return held(db, jobId, tokenId, async (trx, job) => {
+export async function recordEvents(db: Db, jobId: string, lease: Lease, events: Array<{ type: string } & Record<string, unknown>>) {
+  return held(db, jobId, lease, async (trx, job) => {
     const rows = await trx
       .insertInto("job_events")
       .values(events.map(({ type, ...payload }) => ({ job_id: jobId, round_id: job.round_id, attempt: job.attempts, type, payload: JSON.stringify(payload) })))
@@ -114,18 +123,18 @@ export async function recordEvents(db: Db, jobId: string, tokenId: string | null
 }
 
 /** Streams one output file into the job's staging folder (the lease is checked first). */
-export async function uploadFile(db: Db, dataDir: string, jobId: string, tokenId: string | null, name: string, body: Readable) {
+export async function uploadFile(db: Db, dataDir: string, jobId: string, lease: Lease, name: string, body: Readable, maxBytes: number) {
   const file = outputFileName(name);
-  const job = await held(db, jobId, tokenId, async (_trx, job) => job);
-  const bytes = await writeUpload(stagingDir(dataDir, jobId, job.attempts), file, body);
+  const job = await held(db, jobId, lease, async (_trx, job) => job);
+  const bytes = await writeUpload(stagingDir(dataDir, jobId, job.attempts), file, body, maxBytes);
   return { file, bytes };
 }
 
 /** One file of a periodic checkpoint, into this attempt's incoming folder (made current by markResumeReady). */
-export async function uploadResumeFile(db: Db, dataDir: string, jobId: string, tokenId: string | null, name: string, body: Readable) {
+export async function uploadResumeFile(db: Db, dataDir: string, jobId: string, lease: Lease, name: string, body: Readable, maxBytes: number) {
   const file = resumeFileName(name);
-  const job = await held(db, jobId, tokenId, async (_trx, job) => job);
-  const bytes = await writeUpload(resumeIncomingDir(dataDir, jobId, job.attempts), file, body);
+  const job = await held(db, jobId, lease, async (_trx, job) => job);
+  const bytes = await writeUpload(resumeIncomingDir(dataDir, jobId, job.attempts), file, body, maxBytes);
   return { file, bytes };
 }
 
@@ -133,13 +142,13 @@ export async function uploadResumeFile(db: Db, dataDir: string, jobId: string, t
  * The uploaded checkpoint is complete: it replaces the job's previous one in a rename, under the
  * job's row lock, so a re-claim never sees a half-written checkpoint.
  */
-export async function markResumeReady(db: Db, dataDir: string, jobId: string, tokenId: string | null, step: number) {
-  return held(db, jobId, tokenId, async (_trx, job) => {
+export async function markResumeReady(db: Db, dataDir: string, jobId: string, lease: Lease, step: number) {
+  return held(db, jobId, lease, async (_trx, job) => {
     const incoming = resumeIncomingDir(dataDir, jobId, job.attempts);
     const missing = [];
     for (const name of RESUME_FILES) if ((await fs.stat(path.join(incoming, name)).catch(() => null)) === null) missing.push(name);
     if (missing.length > 0) throw new AppError("conflict", `Upload ${missing.join(", ")} before marking the checkpoint ready.`);
-    const manifest = JSON.parse((await readIfPresent(path.join(incoming, "manifest.json"))) ?? "{}") as { step?: number };
+    const manifest = parseJsonOr((await readIfPresent(path.join(incoming, "manifest.json"))) ?? "{}", {}) as { step?: number };
     if (manifest.step !== step) throw new AppError("validation_failed", `manifest.json is for step ${String(manifest.step)}, not ${step}.`);
     const latest = path.join(resumeDir(dataDir, jobId), "latest");
     const previous = path.join(resumeDir(dataDir, jobId), `previous-${job.attempts}-${step}`);
@@ -151,24 +160,33 @@ export async function markResumeReady(db: Db, dataDir: string, jobId: string, to
 }
 
 /** Where a resuming trainer downloads the latest checkpoint's files from (the lease is checked). */
-export async function resumeFilePath(db: Db, dataDir: string, jobId: string, tokenId: string | null, name: string): Promise<string> {
+export async function resumeFilePath(db: Db, dataDir: string, jobId: string, lease: Lease, name: string): Promise<string> {
   const file = resumeFileName(name);
-  await held(db, jobId, tokenId, async (_trx, job) => job);
+  await held(db, jobId, lease, async (_trx, job) => job);
   const target = path.join(resumeDir(dataDir, jobId), "latest", file);
   if ((await fs.stat(target).catch(() => null)) === null) throw new AppError("not_found", "This job has no checkpoint to resume from.");
   return target;
 }
 
 /** The prompts a sampling or PPO job works on, in the order their samples refer to them (line = index + 1). */
-export async function promptLines(db: Db, jobId: string, tokenId: string | null): Promise<AsyncGenerator<string>> {
+export async function promptLines(db: Db, jobId: string, lease: Lease): Promise<AsyncGenerator<string>> {
   // Checked before the response starts, so a trainer without the lease gets a 409, not a torn stream.
-  const job = await held(db, jobId, tokenId, async (_trx, job) => job);
+  const job = await held(db, jobId, lease, async (_trx, job) => job);
   const ids = (job.spec as { promptIds?: string[] }).promptIds ?? [];
   const rows = ids.length > 0 ? await db.selectFrom("prompts").select(["id", "messages"]).where("id", "in", ids).execute() : [];
   const byId = new Map(rows.map((r) => [r.id, r.messages]));
   return (async function* () {
     for (const id of ids) yield JSON.stringify({ prompt: byId.get(id) ?? [] }) + "\n";
   })();
+}
+
+/** Parses JSON a trainer uploaded; a malformed file gets the caller's fallback, not a 500. */
+function parseJsonOr(text: string, fallback: unknown): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return fallback;
+  }
 }
 
 const MODEL_KIND: Record<Exclude<JobKind, "sample">, ModelKind> = { sft: "sft", reward: "reward", dpo: "policy", ppo: "policy" };
@@ -178,10 +196,11 @@ const MODEL_KIND: Record<Exclude<JobKind, "sample">, ModelKind> = { sft: "sft", 
  * the registry inside the transaction, and renamed back if it fails); sampling stores the
  * completions and opens ranking tasks. Then the next step is queued, or the round is done.
  */
-export async function completeJob(db: Db, dataDir: string, jobId: string, tokenId: string | null, metrics: Record<string, number>) {
+export async function completeJob(db: Db, dataDir: string, jobId: string, lease: Lease, metrics: Record<string, number>) {
   const moved: Array<{ from: string; to: string }> = [];
+  let result;
   try {
-    const result = await held(db, jobId, tokenId, async (trx, job) => {
+    result = await held(db, jobId, lease, async (trx, job) => {
       const round = await loadRound(trx, job.round_id);
       const staging = stagingDir(dataDir, jobId, job.attempts);
       let modelId: string | null = null;
@@ -204,9 +223,10 @@ export async function completeJob(db: Db, dataDir: string, jobId: string, tokenI
         const manifestText = await readIfPresent(path.join(staging, "manifest.json"));
         const missing = [];
         if (manifestText === null) missing.push("manifest.json");
-        for (const name of ["model.safetensors", "tokenizer.json"]) if ((await readIfPresent(path.join(staging, name))) === null) missing.push(name);
+        // stat, not read: a model file can be larger than a string may be
+        for (const name of ["model.safetensors", "tokenizer.json"]) if ((await fs.stat(path.join(staging, name)).catch(() => null)) === null) missing.push(name);
         if (missing.length > 0) throw new AppError("conflict", `Upload ${missing.join(", ")} before reporting the job complete.`);
-        const manifest = checkpointManifestSchema.safeParse(JSON.parse(manifestText!));
+        const manifest = checkpointManifestSchema.safeParse(parseJsonOr(manifestText!, null));
         if (!manifest.success) throw new AppError("validation_failed", "manifest.json is not a checkpoint manifest.");
         const storageKey = `round-${round.id}-job-${jobId}-${job.attempts}`;
         const parent = (job.spec as { model: { modelId?: string } }).model.modelId ?? null;
@@ -236,12 +256,14 @@ export async function completeJob(db: Db, dataDir: string, jobId: string, tokenI
       }
       return { roundId: round.id, modelId, samples, roundDone: next >= round.steps.length };
     });
-    await removeDir(resumeDir(dataDir, jobId)); // the step is done: its resume points are not needed
-    return result;
   } catch (error) {
     for (const { from, to } of moved) await fs.rename(to, from).catch(() => undefined);
     throw error;
   }
+  // Committed: what is left on disk for this job is no longer needed (a failure here is harmless).
+  await removeDir(resumeDir(dataDir, jobId)).catch(() => undefined);
+  await removeDir(stagingDir(dataDir, jobId, lease.attempt)).catch(() => undefined);
+  return result;
 }
 
 /** What a finished round produced: its models with their final metrics, and the new labeling work. */
@@ -261,8 +283,8 @@ function parseEvaluation(text: string | null): Record<string, number> | null {
   }
 }
 
-export async function failJob(db: Db, dataDir: string, jobId: string, tokenId: string | null, message: string, step?: number) {
-  const result = await held(db, jobId, tokenId, async (trx, job) => {
+export async function failJob(db: Db, dataDir: string, jobId: string, lease: Lease, message: string, step?: number) {
+  const result = await held(db, jobId, lease, async (trx, job) => {
     const where = step !== undefined ? ` at training step ${step}` : "";
     const error = `step ${job.step_index + 1} (${job.kind}) failed${where}: ${message}`;
     await trx.updateTable("jobs").set({ state: "failed", error, finished_at: new Date(), updated_at: new Date() }).where("id", "=", jobId).execute();

@@ -32,14 +32,33 @@ export function resumeFileName(name: string): ResumeFile {
   return name as ResumeFile;
 }
 
-/** Streams an upload to disk under a temporary name; the real name appears only when it is whole. */
-export async function writeUpload(dir: string, name: JobOutputFile | ResumeFile, body: Readable): Promise<number> {
+/**
+ * Streams an upload to disk under a temporary name; the real name appears only when it is whole.
+ * Bytes are counted as they arrive, so a chunked upload (no Content-Length) is held to the limit too.
+ */
+export async function writeUpload(dir: string, name: JobOutputFile | ResumeFile, body: Readable, maxBytes: number): Promise<number> {
   await fs.mkdir(dir, { recursive: true });
   const target = path.join(dir, name);
   const temporary = `${target}.part`;
-  await pipeline(body, createWriteStream(temporary));
+  let bytes = 0;
+  try {
+    await pipeline(
+      body,
+      async function* (source: AsyncIterable<Buffer>) {
+        for await (const chunk of source) {
+          bytes += chunk.length;
+          if (bytes > maxBytes) throw new AppError("payload_too_large", `${name} is larger than the upload limit (TANDEM_MODEL_UPLOAD_LIMIT).`);
+          yield chunk;
+        }
+      },
+      createWriteStream(temporary),
+    );
+  } catch (error) {
+    await fs.rm(temporary, { force: true });
+    throw error;
+  }
   await fs.rename(temporary, target);
-  return (await fs.stat(target)).size;
+  return bytes;
 }
 
 export async function readIfPresent(file: string): Promise<string | null> {

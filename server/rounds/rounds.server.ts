@@ -251,7 +251,10 @@ const FINISHED: RoundState[] = ["done", "failed", "cancelled"];
 
 /** Cancels a round: its open jobs stop at their next heartbeat and can no longer register anything. */
 export async function cancelRound(db: Db, actorId: string, roundId: string) {
+  if (!/^\d{1,18}$/.test(roundId)) throw new AppError("not_found", "No such round.");
   return db.transaction().execute(async (trx) => {
+    // Jobs first, then the round: the order trainer calls take (job row, then its round), so the two never deadlock.
+    await trx.selectFrom("jobs").select("id").where("round_id", "=", roundId).where("state", "in", ["queued", "running"]).forUpdate().execute();
     const round = await trx.selectFrom("rounds").select(["id", "state"]).where("id", "=", roundId).forUpdate().executeTakeFirst();
     if (!round) throw new AppError("not_found", "No such round.");
     if (FINISHED.includes(round.state)) throw new AppError("conflict", `The round is already ${round.state}.`);
@@ -264,6 +267,7 @@ export async function cancelRound(db: Db, actorId: string, roundId: string) {
 
 /** Retries a failed or cancelled round from the step that did not finish. */
 export async function retryRound(db: Db, actorId: string, roundId: string, leaseSeconds: number) {
+  if (!/^\d{1,18}$/.test(roundId)) throw new AppError("not_found", "No such round.");
   return db.transaction().execute(async (trx) => {
     const locked = await trx.selectFrom("rounds").select("id").where("id", "=", roundId).forUpdate().executeTakeFirst();
     if (!locked) throw new AppError("not_found", "No such round.");

@@ -112,10 +112,14 @@ test("launch → train (SFT, DPO) → registered models → sampled ranking task
   assert.equal(claimed.attempt, 1);
   const trainerB = await server.newToken("trainer");
   const other = server.client();
-  const upload = await other.request("PUT", `/api/v1/trainer/jobs/${claimed.jobId}/files/manifest.json`, { body: "{}", headers: { "content-type": "application/octet-stream", ...bearer(trainerB) } });
+  const upload = await other.request("PUT", `/api/v1/trainer/jobs/${claimed.jobId}/files/manifest.json?attempt=1`, { body: "{}", headers: { "content-type": "application/octet-stream", ...bearer(trainerB) } });
   assert.equal(upload.status, 409);
-  assert.equal((await other.json("POST", `/api/v1/trainer/jobs/${claimed.jobId}/complete`, {}, bearer(trainerB))).status, 409);
-  assert.equal((await other.json("POST", `/api/v1/trainer/jobs/${claimed.jobId}/heartbeat`, undefined, bearer(trainerB))).status, 409);
+  assert.equal((await other.json("POST", `/api/v1/trainer/jobs/${claimed.jobId}/complete?attempt=1`, {}, bearer(trainerB))).status, 409);
+  assert.equal((await other.json("POST", `/api/v1/trainer/jobs/${claimed.jobId}/heartbeat?attempt=1`, undefined, bearer(trainerB))).status, 409);
+  // The lease is the claim, not only the token: the same token naming another attempt is refused too.
+  assert.equal((await other.json("POST", `/api/v1/trainer/jobs/${claimed.jobId}/heartbeat?attempt=2`, undefined, bearer(trainerA))).status, 409);
+  assert.equal((await other.json("POST", `/api/v1/trainer/jobs/${claimed.jobId}/heartbeat`, undefined, bearer(trainerA))).status, 422, "the attempt is required");
+  assert.equal((await other.json("POST", `/api/v1/trainer/jobs/${claimed.jobId}/heartbeat?attempt=1`, undefined, bearer(trainerA))).status, 200);
   assert.ok(!fs.existsSync(path.join(dataDir, "staging", `job-${claimed.jobId}-1`)), "a refused upload writes nothing");
   // The dataset comes from the researcher's own export endpoint, with the snapshot's cut-off.
   assert.match(claimed.dataUrl, new RegExp(`^/api/v1/projects/${projectId}/exports/sft\\.jsonl\\?until=`));
@@ -322,24 +326,24 @@ test("cancel stops a queued round and registers nothing; retry queues its step a
   const launched = (await (await researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, { name: "To cancel", path: "sft", ...tiny })).json()) as { id: string };
   const trainer = await server.newToken("trainer");
   const client = server.client();
-  const job = (await (await client.json("POST", "/api/v1/trainer/claim", { worker: "w" }, bearer(trainer))).json()) as { jobId: string };
+  const job = (await (await client.json("POST", "/api/v1/trainer/claim", { worker: "w" }, bearer(trainer))).json()) as { jobId: string; attempt: number };
 
   const cancel = await researcher.json("POST", `/api/v1/rounds/${launched.id}/cancel`);
   assert.equal(cancel.status, 200);
-  assert.deepEqual(await (await client.json("POST", `/api/v1/trainer/jobs/${job.jobId}/heartbeat`, undefined, bearer(trainer))).json(), { state: "cancelled" });
-  const late = await client.json("POST", `/api/v1/trainer/jobs/${job.jobId}/complete`, {}, bearer(trainer));
+  assert.deepEqual(await (await client.json("POST", `/api/v1/trainer/jobs/${job.jobId}/heartbeat?attempt=${job.attempt}`, undefined, bearer(trainer))).json(), { state: "cancelled" });
+  const late = await client.json("POST", `/api/v1/trainer/jobs/${job.jobId}/complete?attempt=${job.attempt}`, {}, bearer(trainer));
   assert.equal(late.status, 409);
   assert.equal((await server.db.selectFrom("models").select("id").where("round_id", "=", launched.id).execute()).length, 0);
   assert.equal((await researcher.json("POST", `/api/v1/rounds/${launched.id}/cancel`)).status, 409, "already cancelled");
 
   const retry = await researcher.json("POST", `/api/v1/rounds/${launched.id}/retry`);
   assert.deepEqual(await retry.json(), { state: "queued", step: 0 });
-  const again = (await (await client.json("POST", "/api/v1/trainer/claim", { worker: "w" }, bearer(trainer))).json()) as { jobId: string; roundId: string; kind: string };
+  const again = (await (await client.json("POST", "/api/v1/trainer/claim", { worker: "w" }, bearer(trainer))).json()) as { jobId: string; roundId: string; kind: string; attempt: number };
   assert.equal(again.roundId, launched.id);
   assert.equal(again.kind, "sft");
   assert.notEqual(again.jobId, job.jobId);
   // A failure names the step and reaches the round.
-  const failed = await client.json("POST", `/api/v1/trainer/jobs/${again.jobId}/fail`, { message: "non-finite SFT loss NaN at step 2", step: 2 }, bearer(trainer));
+  const failed = await client.json("POST", `/api/v1/trainer/jobs/${again.jobId}/fail?attempt=${again.attempt}`, { message: "non-finite SFT loss NaN at step 2", step: 2 }, bearer(trainer));
   assert.equal(failed.status, 200);
   const round = (await (await researcher.get(`/api/v1/rounds/${launched.id}`)).json()) as { state: string; error: string };
   assert.equal(round.state, "failed");

@@ -11,7 +11,7 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { RESUME_FILES, type RemoteJob } from "../contract/round.ts";
 import { type JobSpecInput } from "../contract/job.ts";
-import { ServerError, type ServerApi } from "./server-api.ts";
+import { ServerError, type JobRef, type ServerApi } from "./server-api.ts";
 
 const CLI = resolve(import.meta.dirname, "../cli.ts");
 
@@ -25,8 +25,8 @@ export async function runRemoteJob(api: ServerApi, job: RemoteJob, options: { wo
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   const out = join(work, "out");
-  const forwarder = createEventForwarder(api, job.jobId);
-  const checkpoints = createCheckpointUploader(api, job.jobId, options.log);
+  const forwarder = createEventForwarder(api, job);
+  const checkpoints = createCheckpointUploader(api, job, options.log);
   // Every CLI line is forwarded; a periodic checkpoint is also uploaded, so a re-claim can resume from it.
   const events: EventForwarder = {
     push: (event) => {
@@ -43,7 +43,7 @@ export async function runRemoteJob(api: ServerApi, job: RemoteJob, options: { wo
   let stopped: JobOutcome | null = null;
   // Heartbeats from the first moment: fetching a large model can take longer than a lease.
   const beat = setInterval(() => {
-    api.heartbeat(job.jobId).then(
+    api.heartbeat(job).then(
       (state) => {
         if (state === "cancelled") stop("cancelled");
       },
@@ -57,7 +57,8 @@ export async function runRemoteJob(api: ServerApi, job: RemoteJob, options: { wo
     stopped ??= why;
     child?.kill("SIGTERM");
   };
-  options.signal?.addEventListener("abort", () => stop("lost"), { once: true });
+  const onShutdown = () => stop("lost");
+  options.signal?.addEventListener("abort", onShutdown, { once: true });
 
   try {
     // 1. inputs
@@ -91,7 +92,7 @@ export async function runRemoteJob(api: ServerApi, job: RemoteJob, options: { wo
       await events.flush();
       if (stopped) return stopped;
       if (baseline.code !== 0) return await failWith(api, job, `sampling the previous policy: ${baseline.failure ?? "failed"}`, events);
-      await api.upload(job.jobId, "baseline-samples.jsonl", join(work, "out-baseline", "samples.jsonl"));
+      await api.upload(job, "baseline-samples.jsonl", join(work, "out-baseline", "samples.jsonl"));
     }
     // 3c. the round's evaluation: the policy against its reference on the round's preferences.
     //     It informs the report; a failure is reported as an event and does not cost the samples.
@@ -105,15 +106,15 @@ export async function runRemoteJob(api: ServerApi, job: RemoteJob, options: { wo
       };
       const evaluated = await runCli(evalSpec, join(work, "eval-job.json"), events.push, (c) => (child = c));
       if (stopped) return stopped;
-      if (evaluated.code === 0) await api.upload(job.jobId, "eval.json", join(work, "out-eval", "eval.json"));
+      if (evaluated.code === 0) await api.upload(job, "eval.json", join(work, "out-eval", "eval.json"));
       else events.push({ type: "eval_failed", message: evaluated.failure ?? "evaluation failed" });
       await events.flush();
     }
     await checkpoints.drain();
     // 4. outputs, then completion (the server registers the model only now)
     const files = job.kind === "sample" ? ["samples.jsonl"] : ["model.safetensors", "manifest.json", "tokenizer.json"];
-    for (const name of files) await api.upload(job.jobId, name, join(out, name));
-    await api.complete(job.jobId, result.lastMetrics);
+    for (const name of files) await api.upload(job, name, join(out, name));
+    await api.complete(job, result.lastMetrics);
     return "done";
   } catch (error) {
     if (stopped) return stopped;
@@ -121,6 +122,7 @@ export async function runRemoteJob(api: ServerApi, job: RemoteJob, options: { wo
     await events.flush().catch(() => undefined);
     return failWith(api, job, error instanceof Error ? error.message : String(error), events);
   } finally {
+    options.signal?.removeEventListener("abort", onShutdown);
     clearInterval(beat);
     rmSync(work, { recursive: true, force: true });
   }
@@ -130,7 +132,7 @@ async function failWith(api: ServerApi, job: RemoteJob, message: string, events:
   await events.flush().catch(() => undefined);
   const step = /step (\d+)/.exec(message)?.[1];
   const checkpoint = lastCheckpoint !== undefined ? `Last good checkpoint: step ${lastCheckpoint}.` : "No checkpoint was kept.";
-  await api.fail(job.jobId, `${message.replace(/\.?$/, ".")} ${checkpoint}`, step !== undefined ? Number(step) : undefined).catch(() => undefined);
+  await api.fail(job, `${message.replace(/\.?$/, ".")} ${checkpoint}`, step !== undefined ? Number(step) : undefined).catch(() => undefined);
   return "failed";
 }
 
@@ -154,7 +156,7 @@ async function materialize(api: ServerApi, job: RemoteJob, work: string, out: st
       // An earlier attempt's checkpoint: its weights, optimizer state, step and tokenizer.
       const dir = join(work, "resume");
       mkdirSync(dir, { recursive: true });
-      for (const name of RESUME_FILES) await api.download(`/api/v1/trainer/jobs/${job.jobId}/resume/${name}`, join(dir, name));
+      for (const name of RESUME_FILES) await api.downloadResume(job, name, join(dir, name));
       const fresh = "init" in job.model ? { init: (JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { modelConfig: object }).modelConfig, seed: job.model.seed } : null;
       return { ...spec, resume: dir, tokenizer: fresh ? join(dir, "tokenizer.json") : tokenizer, ...(fresh ? { model: fresh } : {}) } as JobSpecInput;
     }
@@ -214,6 +216,8 @@ function runCli(spec: object, configPath: string, onEvent: (event: Record<string
     onEvent(event);
   });
   return new Promise((resolveRun) => {
+    // A failed spawn reports here (and then "close"), instead of crashing the service.
+    child.on("error", (error) => (result.failure ??= `could not run the trainer CLI: ${error.message}`));
     child.on("close", (code) => {
       result.code = code ?? 1;
       if (result.code !== 0 && !result.failure) result.failure = stderr.trim().split("\n").slice(-5).join("\n") || `exit code ${result.code}`;
@@ -228,7 +232,7 @@ type EventForwarder = { push: (event: Record<string, unknown>) => void; flush: (
  * Uploads periodic checkpoints one at a time while training goes on; only the newest waiting one
  * is kept (an older one is worth nothing once a newer exists). A failed upload is logged, not fatal.
  */
-function createCheckpointUploader(api: ServerApi, jobId: string, log: Log) {
+function createCheckpointUploader(api: ServerApi, job: JobRef, log: Log) {
   let waiting: { step: number; dir: string } | null = null;
   let running: Promise<void> = Promise.resolve();
   let busy = false;
@@ -238,10 +242,10 @@ function createCheckpointUploader(api: ServerApi, jobId: string, log: Log) {
       const { step, dir } = waiting;
       waiting = null;
       try {
-        for (const name of RESUME_FILES) await api.upload(jobId, name, join(dir, name), "resume");
-        await api.resumeReady(jobId, step);
+        for (const name of RESUME_FILES) await api.upload(job, name, join(dir, name), "resume");
+        await api.resumeReady(job, step);
       } catch (error) {
-        log("checkpoint upload failed; training goes on", { jobId, step, error: String(error) });
+        log("checkpoint upload failed; training goes on", { jobId: job.jobId, step, error: String(error) });
       }
     }
     busy = false;
@@ -256,7 +260,7 @@ function createCheckpointUploader(api: ServerApi, jobId: string, log: Log) {
 }
 
 /** Batches events and posts them about once a second, in order, so a fast loop is not one request per step. */
-function createEventForwarder(api: ServerApi, jobId: string): EventForwarder {
+function createEventForwarder(api: ServerApi, job: JobRef): EventForwarder {
   const pending: Array<Record<string, unknown>> = [];
   let sending: Promise<void> = Promise.resolve();
   let timer: NodeJS.Timeout | null = null;
@@ -266,7 +270,7 @@ function createEventForwarder(api: ServerApi, jobId: string): EventForwarder {
     const batch = pending.splice(0, pending.length);
     if (batch.length > 0) {
       sending = sending.then(async () => {
-        for (let i = 0; i < batch.length; i += 500) await api.events(jobId, batch.slice(i, i + 500)).catch(() => undefined);
+        for (let i = 0; i < batch.length; i += 500) await api.events(job, batch.slice(i, i + 500)).catch(() => undefined);
       });
     }
     return sending;

@@ -15,6 +15,9 @@ export class ServerError extends Error {
 }
 
 export type ServerApi = ReturnType<typeof createServerApi>;
+/** A held job: calls on it name the attempt the claim started, which is the lease. */
+export type JobRef = { jobId: string; attempt: number };
+const jobPath = (job: JobRef, suffix: string) => `/api/v1/trainer/jobs/${job.jobId}/${suffix}?attempt=${job.attempt}`;
 
 export function createServerApi(baseUrl: string, token: string) {
   const base = baseUrl.replace(/\/$/, "");
@@ -39,11 +42,11 @@ export function createServerApi(baseUrl: string, token: string) {
       const body = (await (await call("POST", "/api/v1/trainer/claim", { json: { worker } })).json()) as unknown;
       return body === null ? null : remoteJobSchema.parse(body);
     },
-    async heartbeat(jobId: string): Promise<"running" | "cancelled"> {
-      return ((await (await call("POST", `/api/v1/trainer/jobs/${jobId}/heartbeat`)).json()) as { state: "running" | "cancelled" }).state;
+    async heartbeat(job: JobRef): Promise<"running" | "cancelled"> {
+      return ((await (await call("POST", jobPath(job, "heartbeat"))).json()) as { state: "running" | "cancelled" }).state;
     },
-    async events(jobId: string, events: Array<Record<string, unknown>>): Promise<void> {
-      await call("POST", `/api/v1/trainer/jobs/${jobId}/events`, { json: { events } });
+    async events(job: JobRef, events: Array<Record<string, unknown>>): Promise<void> {
+      await call("POST", jobPath(job, "events"), { json: { events } });
     },
     /** Streams a server path (an export, a model file) to a local file. */
     async download(path: string, file: string): Promise<void> {
@@ -51,21 +54,25 @@ export function createServerApi(baseUrl: string, token: string) {
       await pipeline(Readable.fromWeb(response.body! as never), createWriteStream(file));
     },
     /** `kind` "files": the job's outputs; "resume": a periodic checkpoint to resume from. */
-    async upload(jobId: string, name: string, file: string, kind: "files" | "resume" = "files"): Promise<void> {
-      await call("PUT", `/api/v1/trainer/jobs/${jobId}/${kind}/${name}`, {
+    async upload(job: JobRef, name: string, file: string, kind: "files" | "resume" = "files"): Promise<void> {
+      await call("PUT", jobPath(job, `${kind}/${name}`), {
         body: Readable.toWeb(createReadStream(file)) as unknown as BodyInit,
         headers: { "content-type": "application/octet-stream", "content-length": String(statSync(file).size) },
         duplex: "half",
       });
     },
-    async resumeReady(jobId: string, step: number): Promise<void> {
-      await call("POST", `/api/v1/trainer/jobs/${jobId}/resume-ready`, { json: { step } });
+    async resumeReady(job: JobRef, step: number): Promise<void> {
+      await call("POST", jobPath(job, "resume-ready"), { json: { step } });
     },
-    async complete(jobId: string, metrics: Record<string, number>): Promise<unknown> {
-      return (await call("POST", `/api/v1/trainer/jobs/${jobId}/complete`, { json: { metrics } })).json();
+    /** The checkpoint an earlier attempt uploaded, one file. */
+    async downloadResume(job: JobRef, name: string, file: string): Promise<void> {
+      await this.download(jobPath(job, `resume/${name}`), file);
     },
-    async fail(jobId: string, message: string, step?: number): Promise<void> {
-      await call("POST", `/api/v1/trainer/jobs/${jobId}/fail`, { json: { message: message.slice(0, 4000), ...(step !== undefined ? { step } : {}) } });
+    async complete(job: JobRef, metrics: Record<string, number>): Promise<unknown> {
+      return (await call("POST", jobPath(job, "complete"), { json: { metrics } })).json();
+    },
+    async fail(job: JobRef, message: string, step?: number): Promise<void> {
+      await call("POST", jobPath(job, "fail"), { json: { message: message.slice(0, 4000), ...(step !== undefined ? { step } : {}) } });
     },
   };
 }
