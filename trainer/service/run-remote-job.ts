@@ -98,16 +98,22 @@ export async function runRemoteJob(api: ServerApi, job: RemoteJob, options: { wo
     //     It informs the report; a failure is reported as an event and does not cost the samples.
     if (job.kind === "sample" && job.evaluation && "modelId" in job.model) {
       const evaluation = job.evaluation;
-      const refDir = await fetchModel(api, evaluation.referenceModelId, join(work, "reference"));
-      await api.download(evaluation.dataUrl, join(work, "eval-data.jsonl"));
-      const evalSpec = {
-        schemaVersion: 1, kind: "eval", out: join(work, "out-eval"), backend: spec.backend ?? "auto", data: join(work, "eval-data.jsonl"),
-        model: { checkpoint: join(work, "model") }, reference: { checkpoint: refDir }, beta: evaluation.beta,
-      };
-      const evaluated = await runCli(evalSpec, join(work, "eval-job.json"), events.push, (c) => (child = c));
-      if (stopped) return stopped;
-      if (evaluated.code === 0) await api.upload(job, "eval.json", join(work, "out-eval", "eval.json"));
-      else events.push({ type: "eval_failed", message: evaluated.failure ?? "evaluation failed" });
+      try {
+        const refDir = await fetchModel(api, evaluation.referenceModelId, join(work, "reference"));
+        await api.download(evaluation.dataUrl, join(work, "eval-data.jsonl"));
+        const evalSpec = {
+          schemaVersion: 1, kind: "eval", out: join(work, "out-eval"), backend: spec.backend ?? "auto", data: join(work, "eval-data.jsonl"),
+          model: { checkpoint: join(work, "model") }, reference: { checkpoint: refDir }, beta: evaluation.beta,
+        };
+        const evaluated = await runCli(evalSpec, join(work, "eval-job.json"), events.push, (c) => (child = c));
+        if (stopped) return stopped;
+        if (evaluated.code === 0) await api.upload(job, "eval.json", join(work, "out-eval", "eval.json"));
+        else events.push({ type: "eval_failed", message: evaluated.failure ?? "evaluation failed" });
+      } catch (error) {
+        if (stopped) return stopped;
+        if (error instanceof ServerError && error.status === 409) throw error; // the lease is gone: stop
+        events.push({ type: "eval_failed", message: error instanceof Error ? error.message : String(error) });
+      }
       await events.flush();
     }
     await checkpoints.drain();
