@@ -8,6 +8,7 @@ import { Alert, Button, Card, Field, PageTitle } from "../components/ui.tsx";
 import { requireUser } from "../lib/auth.server.ts";
 import { fieldErrors } from "../lib/form.ts";
 import { clearSessionCookie } from "../lib/session-cookie.server.ts";
+import { endSessionSockets } from "../../server/socket/socket-server.server.ts";
 
 export const meta: Route.MetaFunction = () => [{ title: "Account · Tandem" }];
 
@@ -28,7 +29,7 @@ export async function action({ context, request }: Route.ActionArgs) {
   const intent = form.get("intent");
   if (intent === "logout-everywhere") {
     await deleteUserSessions(context.db, user.id);
-    context.io.to(`user:${user.id}`).emit("session:ended", { reason: "logout" });
+    endSessionSockets(context.io, user.id, "logout");
     return redirect("/login", { headers: { "Set-Cookie": clearSessionCookie(context.secureCookies) } });
   }
   if (intent === "change-password") {

@@ -7,6 +7,7 @@ import { createUserSchema, updateUserSchema } from "../../server/auth/user-schem
 import { Alert, Button, Card, Field, PageTitle, Select } from "../components/ui.tsx";
 import { requireUser } from "../lib/auth.server.ts";
 import { fieldErrors, typedValues } from "../lib/form.ts";
+import { endSessionSockets } from "../../server/socket/socket-server.server.ts";
 
 export const meta: Route.MetaFunction = () => [{ title: "Users · Tandem" }];
 
@@ -42,7 +43,7 @@ export async function action({ context, request }: Route.ActionArgs) {
       }
       const user = await updateUser(context.db, me, userId, parsed.data);
       if (parsed.data.active === false || parsed.data.role) {
-        context.io.to(`user:${user.id}`).emit("session:ended", { reason: parsed.data.active === false ? "deactivated" : "role_changed" });
+        endSessionSockets(context.io, user.id, parsed.data.active === false ? "deactivated" : "role_changed");
       }
       return result({ errors: {}, values: {}, message: `Updated ${user.email}.` });
     }

@@ -6,6 +6,7 @@ import { tokenRoles, userRoles } from "../auth/roles.ts";
 import { deleteUserSessions } from "../auth/sessions.server.ts";
 import { AppError } from "../lib/app-error.ts";
 import { endpoint, type AnyEndpoint } from "./endpoint.server.ts";
+import { endSessionSockets } from "../socket/socket-server.server.ts";
 
 const idParams = z.object({ id: z.string().regex(/^\d{1,18}$/, "must be a numeric id") });
 
@@ -76,8 +77,7 @@ export const v1Endpoints: AnyEndpoint[] = [
     handler: async ({ ctx, params, body, actor }) => {
       const user = await updateUser(ctx.db, actor!.user, params.id, body);
       if (body.active === false || body.role !== undefined) {
-        ctx.io.to(`user:${user.id}`).emit("session:ended", { reason: body.active === false ? "deactivated" : "role_changed" });
-        ctx.io.in(`user:${user.id}`).disconnectSockets(true);
+        endSessionSockets(ctx.io, user.id, body.active === false ? "deactivated" : "role_changed");
       }
       return user;
     },
@@ -90,8 +90,7 @@ export const v1Endpoints: AnyEndpoint[] = [
     response: z.object({ ended: z.number().int() }),
     handler: async ({ ctx, actor }) => {
       const ended = await deleteUserSessions(ctx.db, actor!.user.id);
-      ctx.io.to(`user:${actor!.user.id}`).emit("session:ended", { reason: "logout" });
-      ctx.io.in(`user:${actor!.user.id}`).disconnectSockets(true);
+      endSessionSockets(ctx.io, actor!.user.id, "logout");
       return { ended };
     },
   }),

@@ -86,3 +86,15 @@ export function attachSocketServer(
 function refuse(code: string, message: string): Ack {
   return { ok: false, code, message };
 }
+
+/**
+ * Tells a person's sockets their session ended, then closes them. With the Postgres adapter the
+ * event and the disconnect travel as two NOTIFYs on separate connections, so they can arrive at
+ * another server instance in either order; the short delay lets the event arrive first (the
+ * browser then goes to the login page). Authorization never depends on it: the session rows are
+ * already gone, so the socket can do nothing meanwhile that needs them.
+ */
+export function endSessionSockets(io: TandemIo, userId: string, reason: "logout" | "deactivated" | "role_changed"): void {
+  io.to(`user:${userId}`).emit("session:ended", { reason });
+  setTimeout(() => io.in(`user:${userId}`).disconnectSockets(true), 500).unref();
+}
