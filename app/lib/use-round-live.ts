@@ -1,23 +1,21 @@
-import { useContext, useEffect, useState } from "react";
+import { useEffect, useState } from "react";
 import type { RoundEventPayload } from "./socket-events.ts";
-import { SocketContext } from "./use-session-socket.ts";
+import { useRoom } from "./use-session-socket.ts";
 
 export type RoundLiveState = { state: string; currentStep: number; error: string | null };
 
 /**
  * A round as it trains: starts from the loader's state and stored events, then follows the
- * round's room. Events carry ids, so one seen twice (a reconnect, a reload race) counts once.
+ * round's room (useRoom). Events carry ids, so one seen twice (a reconnect, a reload race) counts once.
  */
 export function useRoundLive(roundId: string, initial: RoundLiveState, initialEvents: RoundEventPayload[]) {
-  const socket = useContext(SocketContext);
+  const socket = useRoom(`round:${roundId}`);
   const [state, setState] = useState(initial);
   const [events, setEvents] = useState(initialEvents);
   useEffect(() => setState(initial), [initial]);
   useEffect(() => setEvents(initialEvents), [initialEvents]);
   useEffect(() => {
     if (!socket) return;
-    const room = `round:${roundId}`;
-    const join = () => socket.emit("room:join", { room }, () => undefined);
     const onState = (payload: { roundId: string } & RoundLiveState) => {
       if (payload.roundId === roundId) setState({ state: payload.state, currentStep: payload.currentStep, error: payload.error });
     };
@@ -29,15 +27,11 @@ export function useRoundLive(roundId: string, initial: RoundLiveState, initialEv
         return fresh.length > 0 ? [...known, ...fresh] : known;
       });
     };
-    socket.on("connect", join);
     socket.on("round:state", onState);
     socket.on("round:events", onEvents);
-    if (socket.connected) join();
     return () => {
-      socket.off("connect", join);
       socket.off("round:state", onState);
       socket.off("round:events", onEvents);
-      socket.emit("room:leave", { room }, () => undefined);
     };
   }, [socket, roundId]);
   return { ...state, events };

@@ -1,6 +1,6 @@
 import { createContext, useContext, useEffect, useState } from "react";
 import { io, type Socket } from "socket.io-client";
-import type { ClientToServerEvents, QueueCountersPayload, ServerToClientEvents } from "./socket-events.ts";
+import type { ClientToServerEvents, QueueCountersPayload, RoomName, ServerToClientEvents } from "./socket-events.ts";
 
 export type TandemSocket = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -28,24 +28,38 @@ export function useSessionSocket(): TandemSocket | null {
   return socket;
 }
 
+/**
+ * Keeps the page's socket in a room while the component is mounted: joins now and again after
+ * every reconnect (the server forgets rooms with the connection), leaves on unmount.
+ */
+export function useRoom(room: RoomName): TandemSocket | null {
+  const socket = useContext(SocketContext);
+  useEffect(() => {
+    if (!socket) return;
+    const join = () => socket.emit("room:join", { room }, () => undefined);
+    socket.on("connect", join);
+    if (socket.connected) join();
+    return () => {
+      socket.off("connect", join);
+      socket.emit("room:leave", { room }, () => undefined);
+    };
+  }, [socket, room]);
+  return socket;
+}
+
 /** Live queue counters of a project: starts from the loader's figures, then follows the room. */
 export function useProjectCounters(projectId: string, initial: QueueCountersPayload): QueueCountersPayload {
-  const socket = useContext(SocketContext);
+  const socket = useRoom(`project:${projectId}`);
   const [counters, setCounters] = useState(initial);
   useEffect(() => setCounters(initial), [initial]);
   useEffect(() => {
     if (!socket) return;
-    const join = () => socket.emit("room:join", { room: `project:${projectId}` }, () => undefined);
     const onCounters = (payload: { projectId: string; counters: QueueCountersPayload }) => {
       if (payload.projectId === projectId) setCounters(payload.counters);
     };
-    socket.on("connect", join);
     socket.on("queue:counters", onCounters);
-    if (socket.connected) join();
     return () => {
-      socket.off("connect", join);
       socket.off("queue:counters", onCounters);
-      socket.emit("room:leave", { room: `project:${projectId}` }, () => undefined);
     };
   }, [socket, projectId]);
   return counters;

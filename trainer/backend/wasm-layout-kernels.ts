@@ -14,17 +14,10 @@ import {
   backend_util,
   type KernelConfig,
   type KernelFunc,
-  type NamedAttrMap,
-  type NamedTensorInfoMap,
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
+import type { KernelArgs, WasmBackendLike } from "./wasm-kernel-types.ts";
 
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: string): TensorInfo;
-  typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
-
-type KernelArgs = { inputs: NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap };
 
 /** x (outer, inner) flat → out (inner): Σ over the rows, in row order (as the stock kernel adds). */
 export function sumRows(x: Float32Array, outer: number, inner: number, out: Float32Array): void {

@@ -14,17 +14,10 @@ import {
   util,
   type KernelConfig,
   type KernelFunc,
-  type NamedAttrMap,
-  type NamedTensorInfoMap,
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
+import type { KernelArgs, WasmBackendLike } from "./wasm-kernel-types.ts";
 
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: string): TensorInfo;
-  typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
-}
-
-type KernelArgs = { inputs: NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap };
 
 function contiguousSlice(x: TensorInfo, begin: number[], size: number[], backend: WasmBackendLike): TensorInfo {
   const out = backend.makeOutput(size, x.dtype);
