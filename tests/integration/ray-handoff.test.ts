@@ -134,10 +134,11 @@ test("cancel stops the Ray job and registers nothing; retry submits a new attemp
   assert.equal(ray.jobs.get(`tandem-round-${id}-1`)!.request["entrypoint_num_gpus"], undefined, "numGpus 0 reserves none");
   assert.equal((await server.db.selectFrom("models").select("id").where("round_id", "=", id).execute()).length, 0);
 
+  const packages = ray.packages.size;
   assert.equal((await researcher.client.json("POST", `/api/v1/rounds/${id}/retry`)).status, 200);
   const second = await until("attempt 2 RUNNING", view, (r) => r.ray?.attempt === 2 && r.ray.status === "RUNNING");
   assert.equal(second.ray!.submissionId, `tandem-round-${id}-2`);
-  assert.equal(ray.packages.size, 1, "the same data makes the same package: uploaded once");
+  assert.equal(ray.packages.size, packages, "the same round and data make the same package: uploaded once");
   ray.release(`tandem-round-${id}-2`);
   assert.equal((await until("done", view, (r) => r.state === "done" || r.state === "failed")).state, "done");
 });
@@ -148,16 +149,18 @@ test("the cluster away, refusing or failing: shown per call, retried where it ma
   const viewOf = (id: string) => () => researcher.client.get(`/api/v1/rounds/${id}`).then((r) => r.json() as Promise<RoundView>);
 
   // A 500 on submit is passing trouble: shown, then the next poll submits.
-  ray.failNext("/api/jobs/", 503, 2);
+  ray.failNext("POST", "/api/jobs/", 503, Infinity);
   const flaky = await launch("Flaky");
   const shown = await until("the error shown", viewOf(flaky), (r) => r.ray?.lastError !== null && r.ray?.lastError !== undefined);
   assert.match(shown.ray!.lastError!, /submit: HTTP 503/);
   assert.equal(shown.state, "queued");
+  assert.equal(shown.ray!.status, "submitting");
+  ray.clearFailures();
   await until("submitted after all", viewOf(flaky), (r) => r.ray?.status === "RUNNING");
   ray.release(`tandem-round-${flaky}-1`);
 
   // A 400 is Ray refusing the job: final, with Ray's words.
-  ray.failNext("/api/jobs/", 400, 1);
+  ray.failNext("POST", "/api/jobs/", 400, 1);
   const refused = await launch("Refused");
   const failed = await until("failed", viewOf(refused), (r) => r.state === "failed");
   assert.equal(failed.ray!.status, "FAILED");

@@ -32,8 +32,9 @@ export type FakeRay = {
   /** While true, accepted jobs wait in RUNNING until released. */
   hold: boolean;
   release: (submissionId: string) => void;
-  /** Make the next N calls to a path prefix answer with this status (e.g. to refuse a submit). */
-  failNext: (pathPrefix: string, status: number, times?: number) => void;
+  /** Make the next N calls (method + path prefix) answer with this status; Infinity until clearFailures(). */
+  failNext: (method: string, pathPrefix: string, status: number, times?: number) => void;
+  clearFailures: () => void;
   close: () => Promise<void>;
 };
 
@@ -41,7 +42,7 @@ export async function startFakeRay(options: { hold?: boolean } = {}): Promise<Fa
   const jobs = new Map<string, Job>();
   const packages = new Map<string, Buffer>();
   const requests: FakeRay["requests"] = [];
-  const failures: Array<{ prefix: string; status: number; times: number }> = [];
+  const failures: Array<{ method: string; prefix: string; status: number; times: number }> = [];
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "fake-ray-"));
   const fake = { hold: options.hold ?? false } as FakeRay;
 
@@ -73,7 +74,7 @@ export async function startFakeRay(options: { hold?: boolean } = {}): Promise<Fa
         res.writeHead(status, { "content-type": "application/json" });
         res.end(typeof body === "string" ? body : JSON.stringify(body));
       };
-      const failure = failures.find((f) => p.startsWith(f.prefix) && f.times > 0);
+      const failure = failures.find((f) => f.method === req.method && p.startsWith(f.prefix) && f.times > 0);
       if (failure) {
         failure.times--;
         return send(failure.status, { error: "injected failure" });
@@ -156,7 +157,8 @@ export async function startFakeRay(options: { hold?: boolean } = {}): Promise<Fa
       job.released = true;
       run(job);
     },
-    failNext: (prefix: string, status: number, times = 1) => void failures.push({ prefix, status, times }),
+    failNext: (method: string, prefix: string, status: number, times = 1) => void failures.push({ method, prefix, status, times }),
+    clearFailures: () => void failures.splice(0),
     close: async () => {
       for (const job of jobs.values()) job.child?.kill("SIGKILL");
       server.closeAllConnections();

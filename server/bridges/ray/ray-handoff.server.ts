@@ -206,7 +206,8 @@ async function advance(ctx: Ctx, row: Submission): Promise<void> {
       await finish(ctx, row, { status: "STOPPED", message: "cancelled before it was submitted" });
       return;
     }
-    const bundle = await buildRoundBundle(ctx.db, { ...round, data_snapshot: round.data_snapshot as DataSnapshot }, settings);
+    // The bundle holds no attempt-specific value (the output folder comes as an env var), so a retry reuses the package.
+    const bundle = await buildRoundBundle(ctx.db, { ...round, data_snapshot: round.data_snapshot as DataSnapshot }, handOffSchema.parse(pickHandOff(settings)));
     const packageName = `_ray_pkg_tandem_${bundle.sha256.slice(0, 32)}.zip`;
     if (!(await client.packageExists(packageName))) await client.uploadPackage(packageName, bundle.zip);
     try {
