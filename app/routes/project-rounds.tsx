@@ -63,8 +63,12 @@ export async function action({ context, request, params }: Route.ActionArgs) {
     form.get("base") === "scratch"
       ? { init: { preset: String(form.get("preset") ?? "nano") }, vocabSize: Number(form.get("vocabSize")) || String(form.get("vocabSize")), seed: 0 }
       : { modelId: String(form.get("base") ?? "") };
-  const minAgreement = String(form.get("data.minAgreement") ?? "").trim();
-  const selection = { consensus: form.get("data.consensus") === "on", ...(minAgreement ? { minAgreement: Number.isFinite(Number(minAgreement)) ? Number(minAgreement) : minAgreement } : {}) };
+  // A number where one was typed; the text itself when it is not one, so the schema names the field.
+  const optionalNumber = (name: string) => {
+    const text = String(form.get(name) ?? "").trim();
+    return text ? { [name.split(".")[1]!]: Number.isFinite(Number(text)) ? Number(text) : text } : {};
+  };
+  const selection = { consensus: form.get("data.consensus") === "on", ...optionalNumber("data.minAgreement"), ...optionalNumber("data.minGoldAgreement") };
   const spec = { name: String(form.get("name") ?? ""), path, base, data: selection, ...configFromForm(form, used) };
   const runOn = form.get("runOn") === "ray" ? "ray" : "tandem";
   const handOff = { engine: String(form.get("handOff.engine") ?? ""), baseModel: String(form.get("handOff.baseModel") ?? ""), numGpus: Number(form.get("handOff.numGpus") ?? "1") };
@@ -163,13 +167,20 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
               </div>
             ) : null}
             {steps.some((s) => s === "dpo" || s === "reward") ? (
-              <details className="mb-4 rounded-md border border-slate-200 p-3 dark:border-slate-800" open={Boolean(errors["data.minAgreement"])}>
+              <details className="mb-4 rounded-md border border-slate-200 p-3 dark:border-slate-800" open={Boolean(errors["data.minAgreement"] ?? errors["data.minGoldAgreement"])}>
                 <summary className="cursor-pointer text-sm font-medium">Preference data</summary>
                 <div className="mt-3 grid grid-cols-2 gap-3">
                   <Field label="Minimum agreement (0–1, blank = all)" name="data.minAgreement" inputMode="decimal" defaultValue={values["data.minAgreement"] ?? ""} error={errors["data.minAgreement"]} />
                   <label className="mt-6 flex items-center gap-2 text-sm">
                     <input type="checkbox" name="data.consensus" defaultChecked={values["data.consensus"] === "on"} /> One consensus ranking per item
                   </label>
+                  <Field
+                    label="Labelers' minimum agreement with gold (0–1, blank = everyone)"
+                    name="data.minGoldAgreement"
+                    inputMode="decimal"
+                    defaultValue={values["data.minGoldAgreement"] ?? ""}
+                    error={errors["data.minGoldAgreement"]}
+                  />
                 </div>
               </details>
             ) : null}

@@ -10,7 +10,7 @@ import { strToU8, zipSync, type Zippable } from "fflate";
 import type { Db } from "../../db/database.server.ts";
 import { AppError } from "../../lib/app-error.ts";
 import { exportFilterSchema, preferenceLines, sftLines, type ExportFilter } from "../../labeling/exports.server.ts";
-import type { DataSnapshot } from "../../rounds/rounds.server.ts";
+import { goldLabelersParam, type DataSnapshot } from "../../rounds/rounds.server.ts";
 import type { RoundSpec } from "../../../trainer/contract/round.ts";
 import { engineSteps, ENGINES, MAPPING_NOTES, UnsupportedStepError, type DatasetCounts, type Engine, type HandOff } from "./engine-steps.ts";
 
@@ -35,6 +35,7 @@ export function snapshotFilter(snapshot: DataSnapshot): ExportFilter {
     ...(snapshot.labeler ? { labeler: snapshot.labeler } : {}),
     ...(snapshot.minAgreement !== null && snapshot.minAgreement !== undefined ? { minAgreement: snapshot.minAgreement } : {}),
     consensus: snapshot.consensus ? "true" : "false",
+    ...(snapshot.gold ? { labelers: goldLabelersParam(snapshot.gold) } : {}),
   });
 }
 
