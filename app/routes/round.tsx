@@ -183,6 +183,14 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
               <dd>{snapshot.counts.review}</dd>
               <dt>Comparisons</dt>
               <dd>{snapshot.counts.compare}</dd>
+              {snapshot.gold ? (
+                <>
+                  <dt>Gold filter</dt>
+                  <dd data-testid="gold-filter">
+                    {snapshot.gold.labelers.length} of {snapshot.gold.measured} labelers ≥ {snapshot.gold.minAgreement}
+                  </dd>
+                </>
+              ) : null}
               <dt>Submitted before</dt>
               <dd>{new Date(snapshot.until).toLocaleString()}</dd>
               <dt>sha256</dt>
