@@ -10,9 +10,6 @@ const jobKinds: JobKind[] = ["sft", "reward", "dpo", "ppo", "sample"];
 const jobStates: JobState[] = ["queued", "running", "done", "failed", "cancelled"];
 const roundStates: RoundState[] = ["queued", "running", "sampling", "done", "failed", "cancelled"];
 
-/** Scrapes within this many ms share one read of the database. */
-const SNAPSHOT_TTL_MS = 1000;
-
 export type OpsMetricsOptions = {
   db: Db;
   pool: pg.Pool;
@@ -28,13 +25,13 @@ export type OpsMetricsOptions = {
 export function registerOpsMetrics(registry: Registry, options: OpsMetricsOptions): void {
   const { db, log } = options;
   const agreement = createAgreementCache(db, log, options.agreementRefreshSeconds);
-  let cached: { at: number; value: Promise<Loaded | null> } | null = null;
+  // One scrape calls every collect() in the same tick: they share one read while it is in flight.
+  // Nothing is kept after it, so the next scrape always sees the database as it is then.
+  let inflight: Promise<Loaded | null> | null = null;
 
   type Loaded = { snapshot: OpsSnapshot; agreement: Map<string, ProjectAgreementFigures> };
   const load = (): Promise<Loaded | null> => {
-    const now = Date.now();
-    if (cached && now - cached.at < SNAPSHOT_TTL_MS) return cached.value;
-    const value = (async () => {
+    inflight ??= (async () => {
       try {
         const snapshot = await readOpsSnapshot(db);
         const fingerprints = new Map(snapshot.submissions.filter((s) => s.type === "rank").map((s) => [s.project, `${s.count}:${s.maxId}`]));
@@ -43,9 +40,8 @@ export function registerOpsMetrics(registry: Registry, options: OpsMetricsOption
         log.warn({ err: error }, "operations metrics: reading the database failed");
         return null;
       }
-    })();
-    cached = { at: now, value };
-    return value;
+    })().finally(() => (inflight = null));
+    return inflight;
   };
 
   const registers = [registry];
