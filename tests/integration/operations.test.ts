@@ -48,8 +48,8 @@ function parseMetrics(text: string): Sample[] {
   return samples;
 }
 
-async function scrape() {
-  const response = await server.client().get("/metrics", { authorization: `Bearer ${METRICS_TOKEN}` });
+async function scrape(from: TestServer = server) {
+  const response = await from.client().get("/metrics", { authorization: `Bearer ${METRICS_TOKEN}` });
   assert.equal(response.status, 200);
   const samples = parseMetrics(await response.text());
   /** The value of the one series with these labels, or undefined when there is none. */
@@ -163,6 +163,35 @@ test("queue depth, submissions and agreement follow the labeling", async () => {
   assert.ok(alpha !== undefined && alpha < 1, String(alpha));
 });
 
+test("agreement is recomputed when rankings change, but not more often than the refresh interval", async () => {
+  assert.ok(projectId, "runs after the labeling test");
+  // A second instance on the same database with an hour's refresh interval.
+  const slow = await startTestServer({ TANDEM_DATA_DIR: dataDir, TANDEM_METRICS_TOKEN: METRICS_TOKEN, TANDEM_METRICS_AGREEMENT_REFRESH_SECONDS: "3600" });
+  try {
+    const p = { project: projectId };
+    assert.ok(Math.abs((await scrape(slow))("tandem_agreement_pairwise", p)! - 2 / 3) < 1e-9, "a first scrape computes at once");
+    const imported = await researcher.client.json("POST", `/api/v1/projects/${projectId}/imports`, { content: JSON.stringify({ prompt: "What does a spider spin?", completions: ["A web.", "A car."] }), commit: true });
+    assert.equal(imported.status, 200);
+    // Two new labelers disagree on the new item: 2 of 4 compared pairs now agree.
+    for (const first of ["A web.", "A car."]) {
+      const labeler = await server.newUser("labeler");
+      const task = await takeTask(labeler.client, projectId);
+      assert.ok(task && task.taskType === "rank");
+      const ordered = [...task.completions].sort((a, b) => Number(b.text === first) - Number(a.text === first));
+      const submitted = await labeler.client.json("POST", `/api/v1/assignments/${task.assignmentId}/submit`, { idempotencyKey: `ops-key-${task.assignmentId}`, payload: { ranking: { tiers: ordered.map((c) => [c.id]) } }, timings: {} });
+      assert.equal(submitted.status, 200);
+    }
+    const fresh = await scrape();
+    assert.equal(fresh("tandem_agreement_pairwise", p), 0.5);
+    assert.equal(fresh("tandem_agreement_overlapping_items", p), 4);
+    const cached = await scrape(slow);
+    assert.equal(cached("tandem_submissions_total", { ...p, task_type: "rank" }), 8, "counts are never cached");
+    assert.ok(Math.abs(cached("tandem_agreement_pairwise", p)! - 2 / 3) < 1e-9, "agreement waits for the refresh interval");
+  } finally {
+    await slow.stop();
+  }
+});
+
 test("rounds, jobs and trainer throughput follow a launch, a claim, metrics lines and a cancel", async () => {
   assert.ok(projectId, "runs after the labeling test");
   let value = await scrape();
@@ -253,8 +282,8 @@ test("the audit log records role changes, tokens, imports, exports (with filters
   for (const expected of ["round.cancel", "round.launch", "prompts.import", "project.create"]) assert.ok(actions.includes(expected), `${expected} in ${actions.join(", ")}`);
   const launch = forProject.find((e) => e.action === "round.launch")!;
   assert.equal(launch.details["path"], "sft-dpo");
-  const imported = forProject.find((e) => e.action === "prompts.import")!;
-  assert.equal(imported.details["filename"], "ops.jsonl");
+  const imported = forProject.find((e) => e.action === "prompts.import" && e.details["filename"] === "ops.jsonl")!;
+  assert.ok(imported, "the first import is recorded with its file name");
   assert.equal(imported.details["prompts"], 5);
 
   // No secret anywhere in the log: token plaintexts, passwords, the metrics token.
