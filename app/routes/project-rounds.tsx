@@ -4,6 +4,7 @@ import type { Route } from "./+types/project-rounds";
 import { AppError } from "../../server/lib/app-error.ts";
 import { getProject } from "../../server/labeling/projects.server.ts";
 import { launchRound, listRounds } from "../../server/rounds/rounds.server.ts";
+import { rayExecutor } from "../../server/bridges/ray/ray-handoff.server.ts";
 import { GPT_PRESETS } from "../../trainer/contract/gpt-config.ts";
 import { ROUND_PATHS, roundSpecSchema, type RoundPath } from "../../trainer/contract/round.ts";
 import { sftConfigSchema } from "../../trainer/contract/sft-config.ts";
@@ -42,7 +43,11 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
   requireUser(context, request, "researcher");
   const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
   const models = await context.db.selectFrom("models").select(["id", "name", "kind"]).where("kind", "!=", "reward").orderBy("id", "desc").execute();
-  return { project, rounds: await listRounds(context.db, project.id), models, sections: sections(), presets: Object.keys(GPT_PRESETS).filter((p) => p !== "gpt2") };
+  return {
+    project, rounds: await listRounds(context.db, project.id), models, sections: sections(), presets: Object.keys(GPT_PRESETS).filter((p) => p !== "gpt2"),
+    // The Ray option appears only where a cluster is configured; its address is not shown.
+    rayConfigured: Boolean(context.config.TANDEM_RAY_DASHBOARD_URL),
+  };
 }
 
 export async function action({ context, request, params }: Route.ActionArgs) {
@@ -61,8 +66,11 @@ export async function action({ context, request, params }: Route.ActionArgs) {
   const minAgreement = String(form.get("data.minAgreement") ?? "").trim();
   const selection = { consensus: form.get("data.consensus") === "on", ...(minAgreement ? { minAgreement: Number.isFinite(Number(minAgreement)) ? Number(minAgreement) : minAgreement } : {}) };
   const spec = { name: String(form.get("name") ?? ""), path, base, data: selection, ...configFromForm(form, used) };
+  const runOn = form.get("runOn") === "ray" ? "ray" : "tandem";
+  const handOff = { engine: String(form.get("handOff.engine") ?? ""), baseModel: String(form.get("handOff.baseModel") ?? ""), numGpus: Number(form.get("handOff.numGpus") ?? "1") };
   try {
-    const round = await launchRound(context.db, user.id, project, spec, context.config.TANDEM_JOB_LEASE_SECONDS);
+    const executor = runOn === "ray" ? rayExecutor(context.config, handOff) : undefined;
+    const round = await launchRound(context.db, user.id, project, spec, context.config.TANDEM_JOB_LEASE_SECONDS, executor);
     return redirect(`/rounds/${round.id}`);
   } catch (error) {
     if (!(error instanceof AppError) || error.code !== "validation_failed") throw error;
@@ -72,11 +80,12 @@ export async function action({ context, request, params }: Route.ActionArgs) {
 }
 
 export default function ProjectRounds({ loaderData, actionData }: Route.ComponentProps) {
-  const { project, rounds, models, sections: fields, presets } = loaderData;
+  const { project, rounds, models, sections: fields, presets, rayConfigured } = loaderData;
   const values: Record<string, string> = actionData?.values ?? {};
   const errors: Record<string, string> = actionData?.fieldErrors ?? {};
   const [path, setPath] = useState<RoundPath>((values["path"] as RoundPath | undefined) ?? "sft-dpo");
   const [base, setBase] = useState(values["base"] ?? (models[0]?.id ?? "scratch"));
+  const [runOn, setRunOn] = useState(values["runOn"] ?? "tandem");
   const steps: readonly string[] = ROUND_PATHS[path];
   return (
     <>
@@ -112,6 +121,27 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
                 </option>
               ))}
             </Select>
+            {rayConfigured ? (
+              <fieldset className="mb-4 rounded-md border border-slate-200 p-3 dark:border-slate-800">
+                <legend className="px-1 text-sm font-medium">Run on</legend>
+                <label className="mr-4 text-sm">
+                  <input type="radio" name="runOn" value="tandem" checked={runOn === "tandem"} onChange={() => setRunOn("tandem")} /> Tandem&apos;s trainer (TensorFlow.js)
+                </label>
+                <label className="text-sm">
+                  <input type="radio" name="runOn" value="ray" checked={runOn === "ray"} onChange={() => setRunOn("ray")} /> The Ray cluster (OpenRLHF or TRL)
+                </label>
+                {runOn === "ray" ? (
+                  <div className="mt-3 grid grid-cols-3 gap-3">
+                    <Select label="Engine" name="handOff.engine" defaultValue={values["handOff.engine"] ?? "openrlhf"} error={errors["handOff.engine"]}>
+                      <option value="openrlhf">OpenRLHF</option>
+                      <option value="trl">TRL</option>
+                    </Select>
+                    <Field label="Base model (Hugging Face id or path)" name="handOff.baseModel" defaultValue={values["handOff.baseModel"] ?? ""} error={errors["handOff.baseModel"]} />
+                    <Field label="GPUs for the entrypoint" name="handOff.numGpus" type="number" min={0} defaultValue={values["handOff.numGpus"] ?? "1"} error={errors["handOff.numGpus"]} />
+                  </div>
+                ) : null}
+              </fieldset>
+            ) : null}
             <Select label="Starting policy" name="base" value={base} onChange={(e) => setBase(e.currentTarget.value)} error={errors["base"] ?? errors["base.modelId"]}>
               {models.map((m) => (
                 <option key={m.id} value={m.id}>

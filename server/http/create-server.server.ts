@@ -21,6 +21,7 @@ import { attachSocketServer } from "../socket/socket-server.server.ts";
 import { csrfGuard } from "./csrf.server.ts";
 import { openAiRouter } from "../api/openai-routes.server.ts";
 import { createInference } from "../rounds/inference.server.ts";
+import { startRayRunner } from "../bridges/ray/ray-handoff.server.ts";
 import { createMetrics, routeGroup } from "./metrics.server.ts";
 import { parseSize } from "../lib/size.ts";
 import { isMetricsToken } from "../ops/metrics-access.server.ts";
@@ -55,6 +56,8 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   const loginLimiter = createLoginLimiter(deps.pool, config.TANDEM_LOGIN_ATTEMPTS);
   const io = attachSocketServer(httpServer, { db, pool: deps.pool, log, config, metrics });
   const inference = createInference(config.TANDEM_DATA_DIR, log);
+  // Rounds handed to a Ray cluster are submitted and mirrored from here (decision 0017).
+  const rayRunner = config.TANDEM_RAY_DASHBOARD_URL ? startRayRunner({ db, io, log, config }) : null;
 
   app.disable("x-powered-by");
   app.set("trust proxy", config.TANDEM_TRUST_PROXY);
@@ -207,6 +210,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   });
 
   const close = async () => {
+    rayRunner?.stop();
     inference.close();
     await new Promise<void>((resolve) => {
       io.close(() => resolve());

@@ -80,11 +80,25 @@ function exportUrl(projectId: string, dataset: "sft" | "preferences", snapshot: 
   return `/api/v1/projects/${projectId}/exports/${dataset}.jsonl?${query.toString()}`;
 }
 
-export async function launchRound(db: Db, actorId: string, project: Project, input: unknown, leaseSeconds: number) {
+/**
+ * Where a round runs: Tandem's trainer service (its first job is queued here), or somewhere else
+ * that takes over from the stored round, e.g. a Ray cluster (server/bridges/ray). `check` runs
+ * before anything is written; `start` inside the launch transaction, instead of the first job.
+ */
+export type RoundExecutor = {
+  check: (spec: RoundSpec) => void;
+  start: (trx: Transaction<Database>, roundId: string) => Promise<void>;
+  /** External engines train and stop: Tandem's sampling step is not theirs. */
+  trainingOnly: boolean;
+  audit: Record<string, unknown>;
+};
+
+export async function launchRound(db: Db, actorId: string, project: Project, input: unknown, leaseSeconds: number, executor?: RoundExecutor) {
   const parsed = roundSpecSchema.safeParse(input);
   if (!parsed.success) throw AppError.fromZod(parsed.error, "The round is not valid; nothing was launched.");
   const spec = parsed.data;
-  const steps = stepsOf(spec);
+  executor?.check(spec);
+  const steps: JobKind[] = executor?.trainingOnly ? [...ROUND_PATHS[spec.path]] : stepsOf(spec);
   return db.transaction().execute(async (trx) => {
     if ("modelId" in spec.base) {
       const base = await trx.selectFrom("models").select(["id", "kind"]).where("id", "=", spec.base.modelId).executeTakeFirst();
@@ -100,8 +114,12 @@ export async function launchRound(db: Db, actorId: string, project: Project, inp
       .values({ project_id: project.id, name: spec.name, spec: JSON.stringify(spec), steps: JSON.stringify(steps), data_snapshot: JSON.stringify(snapshot), created_by: actorId })
       .returning(["id"])
       .executeTakeFirstOrThrow();
-    await insertJob(trx, { id: round.id, project_id: project.id, spec, data_snapshot: snapshot, steps }, 0, leaseSeconds);
-    await recordAudit(trx, { actorUserId: actorId, action: "round.launch", target: `round:${round.id}`, details: { project: project.id, path: spec.path, hash: snapshot.hash } });
+    if (executor) await executor.start(trx, round.id);
+    else await insertJob(trx, { id: round.id, project_id: project.id, spec, data_snapshot: snapshot, steps }, 0, leaseSeconds);
+    await recordAudit(trx, {
+      actorUserId: actorId, action: "round.launch", target: `round:${round.id}`,
+      details: { project: project.id, path: spec.path, hash: snapshot.hash, ...(executor ? executor.audit : {}) },
+    });
     return { id: round.id, steps, dataSnapshot: snapshot };
   });
 }
@@ -203,7 +221,7 @@ export async function roundDetail(db: Db, roundId: string) {
     .where("round_id", "=", roundId)
     .orderBy("id")
     .execute();
-  const models = await db.selectFrom("models").select(["id", "name", "kind", "parent_id", "metrics", "created_at"]).where("round_id", "=", roundId).orderBy("id").execute();
+  const models = await db.selectFrom("models").select(["id", "name", "kind", "parent_id", "metrics", "external_uri", "created_at"]).where("round_id", "=", roundId).orderBy("id").execute();
   const policy = models.filter((m) => m.kind === "policy" || m.kind === "sft").at(-1);
   return { ...round, jobs, models, humanEval: policy ? await humanCompareResult(db, roundId, policy.id) : null };
 }
