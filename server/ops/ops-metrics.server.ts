@@ -2,13 +2,14 @@ import type pg from "pg";
 import type { Logger } from "pino";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { Db } from "../db/database.server.ts";
-import type { JobKind, JobState, RoundState } from "../db/schema.ts";
+import type { JobKind, JobState, RaySubmissionStatus, RoundState } from "../db/schema.ts";
 import { createAgreementCache, type ProjectAgreementFigures } from "./agreement-cache.server.ts";
 import { readOpsSnapshot, type OpsSnapshot } from "./ops-snapshot.server.ts";
 
 const jobKinds: JobKind[] = ["sft", "reward", "dpo", "ppo", "sample"];
 const jobStates: JobState[] = ["queued", "running", "done", "failed", "cancelled"];
 const roundStates: RoundState[] = ["queued", "running", "sampling", "done", "failed", "cancelled"];
+const rayStatuses: RaySubmissionStatus[] = ["submitting", "PENDING", "RUNNING", "STOPPED", "SUCCEEDED", "FAILED"];
 
 export type OpsMetricsOptions = {
   db: Db;
@@ -136,6 +137,19 @@ export function registerOpsMetrics(registry: Registry, options: OpsMetricsOption
       if (!loaded) return;
       for (const state of roundStates) this.set({ state }, 0);
       for (const r of loaded.snapshot.rounds) this.set({ state: r.state }, r.count);
+    },
+  });
+  new Gauge({
+    name: "tandem_ray_rounds",
+    help: "Rounds handed to a Ray cluster, by the status of their latest submission",
+    labelNames: ["status"] as const,
+    registers,
+    async collect() {
+      this.reset();
+      const loaded = await load();
+      if (!loaded) return;
+      for (const status of rayStatuses) this.set({ status }, 0);
+      for (const r of loaded.snapshot.raySubmissions) this.set({ status: r.status }, r.count);
     },
   });
   const trainerGauge = (name: string, help: string, pick: (r: OpsSnapshot["trainer"][number]) => number | null) =>

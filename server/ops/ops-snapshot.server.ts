@@ -12,6 +12,8 @@ export type OpsSnapshot = {
   submissions: Array<{ project: string; type: string; count: number; maxId: string }>;
   jobs: Array<{ kind: string; state: string; count: number }>;
   rounds: Array<{ state: string; count: number }>;
+  /** Rounds handed to a Ray cluster: the latest submission status each (decision 0017). */
+  raySubmissions: Array<{ status: string; count: number }>;
   trainer: TrainerRate[];
 };
 
@@ -31,7 +33,7 @@ export type TrainerRate = {
 export const RATE_WINDOW_EVENTS = 20;
 
 export async function readOpsSnapshot(db: Db, now = new Date()): Promise<OpsSnapshot> {
-  const [projects, openTasks, activeAssignments, submissions, jobs, rounds, events] = await Promise.all([
+  const [projects, openTasks, activeAssignments, submissions, jobs, rounds, raySubmissions, events] = await Promise.all([
     db.selectFrom("projects").select(["id", "name"]).orderBy("id").execute(),
     db
       .selectFrom("tasks")
@@ -55,6 +57,10 @@ export async function readOpsSnapshot(db: Db, now = new Date()): Promise<OpsSnap
       .execute(),
     db.selectFrom("jobs").select(["kind", "state", (eb) => eb.fn.countAll<string>().as("count")]).groupBy(["kind", "state"]).execute(),
     db.selectFrom("rounds").select(["state", (eb) => eb.fn.countAll<string>().as("count")]).groupBy("state").execute(),
+    sql<{ status: string; count: string }>`
+      select status, count(*) as count from (
+        select distinct on (round_id) status from ray_submissions order by round_id, attempt desc, id desc
+      ) latest group by status`.execute(db),
     // The latest metrics lines of each running job's current attempt.
     sql<{ job_id: string; kind: string; project: string; payload: Record<string, unknown>; created_at: Date }>`
       select j.id as job_id, j.kind, r.project_id as project, e.payload, e.created_at
@@ -75,6 +81,7 @@ export async function readOpsSnapshot(db: Db, now = new Date()): Promise<OpsSnap
     submissions: submissions.map((r) => ({ project: r.project, type: r.type, count: n(r.count), maxId: String(r.max_id ?? "0") })),
     jobs: jobs.map((r) => ({ kind: r.kind, state: r.state, count: n(r.count) })),
     rounds: rounds.map((r) => ({ state: r.state, count: n(r.count) })),
+    raySubmissions: raySubmissions.rows.map((r) => ({ status: r.status, count: n(r.count) })),
     trainer: trainerRates(events.rows, now),
   };
 }

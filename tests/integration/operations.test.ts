@@ -200,6 +200,7 @@ test("rounds, jobs and trainer throughput follow a launch, a claim, metrics line
   const sftRunning = value("tandem_jobs", { kind: "sft", state: "running" })!;
   const cancelled = value("tandem_rounds", { state: "cancelled" })!;
   assert.equal(typeof roundsQueued, "number", "known states report 0 rather than nothing");
+  assert.equal(value("tandem_ray_rounds", { status: "RUNNING" }), 0);
 
   const launched = await researcher.client.json("POST", `/api/v1/projects/${projectId}/rounds`, {
     name: "Ops round",
@@ -335,19 +336,22 @@ test("the audit log pages newest first and filters by date; only admins can read
 });
 
 test("every export endpoint records who exported what, with the filters", async () => {
-  const exports = apiEndpoints.filter((ep) => ep.method === "get" && /\/exports?\//.test(ep.path) && ep.path.startsWith("/projects/:id/"));
+  // Downloads of a project's or a round's data: /projects/:id/exports/…, /rounds/:id/bundle.zip, …
+  const isExport = (path: string) => /^\/(projects|rounds)\/:id\/(exports?\/|[\w-]*(bundle|export|dataset)[\w.-]*$)/.test(path);
+  const exports = apiEndpoints.filter((ep) => ep.method === "get" && isExport(ep.path));
   assert.ok(exports.length >= 4, exports.map((e) => e.path).join(", "));
   let audited = 0;
   for (const ep of exports) {
+    const [kind, id] = ep.path.startsWith("/projects/") ? ["project", projectId] : ["round", roundId];
     const before = await server.db.selectFrom("audit_log").select((eb) => eb.fn.max("id").as("max")).executeTakeFirstOrThrow();
-    const response = await researcher.client.get(`/api/v1${ep.path.replace(":id", projectId)}?until=2100-01-01T00:00:00Z`);
+    const response = await researcher.client.get(`/api/v1${ep.path.replace(":id", id)}?until=2100-01-01T00:00:00Z`);
     await response.arrayBuffer();
     if (response.status >= 400) continue; // refused before anything was exported
     const entries = await server.db.selectFrom("audit_log").selectAll().where("id", ">", before.max ?? "0").execute();
-    const entry = entries.find((e) => e.action.startsWith("export.") && e.target === `project:${projectId}`);
+    const entry = entries.find((e) => e.action.startsWith("export.") && e.target === `${kind}:${id}`);
     assert.ok(entry, `GET ${ep.path} exported without an audit entry`);
     assert.equal(entry.actor_user_id, researcher.id);
-    assert.ok(String(entry.details["until"]).startsWith("2100-01-01"), `${ep.path}: ${JSON.stringify(entry.details)}`);
+    if (kind === "project") assert.ok(String(entry.details["until"]).startsWith("2100-01-01"), `${ep.path}: ${JSON.stringify(entry.details)}`);
     audited++;
   }
   assert.ok(audited >= 4, `only ${audited} export endpoints answered`);
