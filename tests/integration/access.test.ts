@@ -66,6 +66,7 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "POST /projects/:id/rounds": ["researcher", "admin", "admin-token"],
   "GET /rounds/:id": ["researcher", "admin", "admin-token"],
   "GET /rounds/:id/events": ["researcher", "admin", "admin-token"],
+  "GET /rounds/:id/bundle.zip": ["researcher", "admin", "admin-token"],
   "POST /rounds/:id/cancel": ["researcher", "admin", "admin-token"],
   "POST /rounds/:id/retry": ["researcher", "admin", "admin-token"],
   "GET /models": ["researcher", "admin", "trainer", "admin-token"],
