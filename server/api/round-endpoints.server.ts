@@ -74,7 +74,7 @@ export const roundEndpoints: AnyEndpoint[] = [
     handler: async ({ ctx, params, actor }) => {
       const round = await loadRound(ctx.db, params.id);
       const bundle = await buildRoundBundle(ctx.db, round, null);
-      await recordAudit(ctx.db, { actorUserId: actor?.user.id ?? null, action: "export.round_bundle", target: `round:${params.id}`, details: { sha256: bundle.sha256, counts: bundle.counts } });
+      await recordAudit(ctx.db, { actor, action: "export.round_bundle", target: `round:${params.id}`, details: { sha256: bundle.sha256, counts: bundle.counts } });
       return (async function* () {
         yield bundle.zip;
       })();

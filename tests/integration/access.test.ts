@@ -23,6 +23,7 @@ const pageAccess: Record<string, { allowed: Who[]; path: string; allowedStatus?:
   account: { path: "/account", allowed: atLeast("labeler") },
   "admin/users": { path: "/admin/users", allowed: ["admin"] },
   "admin/tokens": { path: "/admin/tokens", allowed: ["admin"] },
+  "admin/audit": { path: "/admin/audit", allowed: ["admin"] },
   projects: { path: "/projects", allowed: atLeast("labeler") },
   "projects/:projectId": { path: "/projects/PROJECT", allowed: atLeast("labeler") },
   "projects/:projectId/settings": { path: "/projects/PROJECT/settings", allowed: ["researcher", "admin"] },
@@ -83,6 +84,7 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "GET /trainer/jobs/:id/resume/:name": ["admin", "trainer", "admin-token"],
   "POST /trainer/jobs/:id/fail": ["admin", "trainer", "admin-token"],
   "GET /projects/:id/exports/preferences.parquet": ["researcher", "admin", "trainer", "admin-token"],
+  "GET /audit": ["admin", "admin-token"],
 };
 
 let server: TestServer;
