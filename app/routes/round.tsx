@@ -102,6 +102,7 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
   const percent = (s: Score) => `${((100 * s.correct) / s.scored).toFixed(0)} %`;
   const evaluation = (round.report as { evaluation?: Record<string, number> | null } | null)?.evaluation ?? null;
   const checker = report?.samples?.checker;
+  const judge = (round.report as { rewardJudge?: { rewardModelId: string; winRate: number; pairs: number; meanMargin: number | null } | null } | null)?.rewardJudge ?? null;
   const human = round.humanEval;
   return (
     <>
@@ -254,6 +255,12 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
                 {evaluation["eval_kl_stderr"] !== undefined ? ` ± ${evaluation["eval_kl_stderr"].toFixed(3)}` : ""} nats per answer; implicit-reward accuracy{" "}
                 {evaluation["eval_rewards/accuracies"] !== undefined ? `${(100 * evaluation["eval_rewards/accuracies"]).toFixed(0)} %` : "–"}, margin{" "}
                 {evaluation["eval_rewards/margins"]?.toFixed(3) ?? "–"}.
+              </p>
+            ) : null}
+            {judge ? (
+              <p className="mt-2 text-sm" data-testid="reward-judge">
+                Reward model #{judge.rewardModelId} scores the new policy&apos;s answer above the previous policy&apos;s in {(100 * judge.winRate).toFixed(0)} % of {judge.pairs}{" "}
+                prompts{judge.meanMargin !== null ? ` (mean margin ${judge.meanMargin.toFixed(3)})` : ""}.
               </p>
             ) : null}
             {human && human.judged > 0 ? (

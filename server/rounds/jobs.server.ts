@@ -206,6 +206,7 @@ export async function completeJob(db: Db, dataDir: string, jobId: string, lease:
       let modelId: string | null = null;
       let samples: SampleSummary | null = null;
       let evaluation: Record<string, number> | null = null;
+      let rewardJudge: RewardJudgement | null = null;
       if (job.kind === "sample") {
         const spec = job.spec as { model: { modelId?: string }; baselineModel?: { modelId: string } };
         const text = await readIfPresent(path.join(staging, "samples.jsonl"));
@@ -219,6 +220,11 @@ export async function completeJob(db: Db, dataDir: string, jobId: string, lease:
           spec.baselineModel && baselineText !== null ? { modelId: spec.baselineModel.modelId, text: baselineText } : null,
         );
         evaluation = parseEvaluation(await readIfPresent(path.join(staging, "eval.json")));
+        const judge = (job.spec as { rewardModel?: { modelId: string } }).rewardModel;
+        const judged = judge ? parseEvaluation(await readIfPresent(path.join(staging, "reward-eval.json"))) : null;
+        if (judge && judged && judged["eval_accuracy"] !== undefined) {
+          rewardJudge = { rewardModelId: judge.modelId, winRate: judged["eval_accuracy"], pairs: judged["eval_pairs"] ?? 0, meanMargin: judged["eval_margin"] ?? null };
+        }
       } else {
         const manifestText = await readIfPresent(path.join(staging, "manifest.json"));
         const missing = [];
@@ -251,7 +257,7 @@ export async function completeJob(db: Db, dataDir: string, jobId: string, lease:
         await insertJob(trx, round, next, (job.spec as { leaseSeconds: number }).leaseSeconds);
         await trx.updateTable("rounds").set({ state: "queued", updated_at: new Date() }).where("id", "=", round.id).execute();
       } else {
-        const report = await roundReport(trx, round.id, samples, evaluation);
+        const report = await roundReport(trx, round.id, samples, evaluation, rewardJudge);
         await trx.updateTable("rounds").set({ state: "done", report: JSON.stringify(report), finished_at: new Date(), updated_at: new Date() }).where("id", "=", round.id).execute();
       }
       return { roundId: round.id, modelId, samples, roundDone: next >= round.steps.length };
@@ -267,9 +273,15 @@ export async function completeJob(db: Db, dataDir: string, jobId: string, lease:
 }
 
 /** What a finished round produced: its models with their final metrics, and the new labeling work. */
-async function roundReport(trx: Transaction<Database>, roundId: string, samples: SampleSummary | null, evaluation: Record<string, number> | null) {
+/**
+ * The reward model's verdict on the sampled prompts: how often it scored the new policy's answer
+ * above the previous policy's (ties ½), and the mean score margin (new − previous).
+ */
+type RewardJudgement = { rewardModelId: string; winRate: number; pairs: number; meanMargin: number | null };
+
+async function roundReport(trx: Transaction<Database>, roundId: string, samples: SampleSummary | null, evaluation: Record<string, number> | null, rewardJudge: RewardJudgement | null) {
   const models = await trx.selectFrom("models").select(["id", "name", "kind", "metrics"]).where("round_id", "=", roundId).orderBy("id").execute();
-  return { models, samples, evaluation };
+  return { models, samples, evaluation, rewardJudge };
 }
 
 /** The eval CLI's eval.json → its finite numeric metrics (eval_kl, eval_rewards/accuracies …), or null. */

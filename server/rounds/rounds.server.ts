@@ -194,7 +194,13 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
     Object.assign(job, { sampling: { ...decoding, n: k, batchSize: 8 }, promptIds: await promptIdsFor(trx, round.project_id, "unsampled", prompts) });
     // The policy the round started from answers the same prompts, for human A/B compares.
     const previous = "modelId" in spec.base ? spec.base.modelId : null;
-    if (previous && previous !== policyId) Object.assign(job, { baselineModel: { modelId: previous } });
+    if (previous && previous !== policyId) {
+      Object.assign(job, { baselineModel: { modelId: previous } });
+      // The reward model judges new against previous: the round's own, else the project's latest.
+      const judge = latest(["reward"]) ??
+        (await trx.selectFrom("models").select("id").where("project_id", "=", round.project_id).where("kind", "=", "reward").where("external_uri", "is", null).orderBy("id", "desc").limit(1).executeTakeFirst())?.id;
+      if (judge) Object.assign(job, { rewardModel: { modelId: judge } });
+    }
     // The final policy against the model its last step started from (DPO's reference, PPO's SFT policy),
     // on the round's preferences: KL and implicit rewards for the round's report.
     const reference = policyId ? (await trx.selectFrom("models").select("parent_id").where("id", "=", policyId).executeTakeFirst())?.parent_id : null;

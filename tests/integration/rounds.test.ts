@@ -33,6 +33,8 @@ const tiny = {
   base: { init: { vocabSize: 300, blockSize: 128, nLayer: 1, nHead: 2, nEmbd: 16 }, seed: 1 },
   sft: { steps: 3, batchSize: 2, optim: { lr: 1e-3, warmupSteps: 1, totalSteps: 3 } },
   dpo: { steps: 2, batchSize: 2, optim: { lr: 1e-3, warmupSteps: 1, totalSteps: 2 } },
+  reward: { steps: 2, batchSize: 2, optim: { lr: 1e-3, warmupSteps: 1 } },
+  ppo: { rolloutBatchSize: 2, miniBatchSize: 2, ppoEpochs: 1, rollouts: 1, responseLength: 4 },
   next: { prompts: 3, maxNewTokens: 6, temperature: 1, seed: 7 },
 };
 
@@ -203,21 +205,28 @@ test("launch → train (SFT, DPO) → registered models → sampled ranking task
   assert.match(await page.text(), /data-testid="answers"/);
 });
 
-test("a round from the previous policy also opens A/B compares against it, and reports the human win rate", { timeout: 300_000 }, async () => {
+test("a round from the previous policy opens A/B compares against it and reports the reward model's and the humans' win rates", { timeout: 300_000 }, async () => {
   assert.ok(first.researcher, "runs after the first test");
   const researcher = first.researcher;
   const launched = await researcher.json("POST", `/api/v1/projects/${first.projectId}/rounds`, {
-    name: "Round 2", path: "dpo", base: { modelId: first.policyId }, dpo: tiny.dpo, next: { ...tiny.next, prompts: 2 },
+    name: "Round 2", path: "reward-ppo", base: { modelId: first.policyId }, reward: tiny.reward, ppo: tiny.ppo, next: { ...tiny.next, prompts: 2 },
   });
   assert.equal(launched.status, 201, await launched.clone().text());
   const round = (await launched.json()) as { id: string };
   const { code, output } = await runTrainerService(await server.newToken("trainer"));
   assert.equal(code, 0, output);
-  const detail = (await (await researcher.get(`/api/v1/rounds/${round.id}`)).json()) as { state: string; error: string | null; models: Array<{ id: string; parent_id: string }>; report: { samples: { compares: number } } };
+  type Detail = { state: string; error: string | null; models: Array<{ id: string; kind: string; parent_id: string }>; report: { samples: { compares: number }; rewardJudge: { rewardModelId: string; winRate: number; pairs: number } | null } };
+  const detail = (await (await researcher.get(`/api/v1/rounds/${round.id}`)).json()) as Detail;
   assert.equal(detail.state, "done", `${detail.error}\n${output}`);
   const policy = detail.models.at(-1)!;
   assert.equal(policy.parent_id, first.policyId);
   assert.equal(detail.report.samples.compares, 2);
+  // The round's own reward model judged the new policy's answers against the previous policy's on both prompts.
+  const judge = detail.report.rewardJudge;
+  assert.ok(judge, `a reward-model verdict in the report\n${output}`);
+  assert.equal(judge.rewardModelId, detail.models.find((m) => m.kind === "reward")!.id);
+  assert.equal(judge.pairs, 2);
+  assert.ok(Number.isInteger(judge.winRate * judge.pairs * 2) && judge.winRate >= 0 && judge.winRate <= 1, `a win rate over 2 pairs with ties ½: ${judge.winRate}`);
 
   const compares = await server.db.selectFrom("tasks").select(["id", "completion_ids"]).where("round_id", "=", round.id).where("type", "=", "compare").execute();
   assert.equal(compares.length, 2);

@@ -86,7 +86,7 @@ export const remoteJobSchema = z.strictObject({
   attempt: z.number().int().positive(),
   kind: z.enum(["sft", "reward", "dpo", "ppo", "sample"]),
   model: jobModelSchema,
-  /** PPO's reward model (also the value model's start). */
+  /** PPO's reward model (also the value model's start); for sampling with a baseline, the judge of new vs previous policy. */
   rewardModel: z.strictObject({ modelId: id }).optional(),
   /** Sampling only: the previous policy, which answers the same prompts once for A/B compares. */
   baselineModel: z.strictObject({ modelId: id }).optional(),
@@ -113,7 +113,7 @@ export const jobEventSchema = z.looseObject({
 export const jobEventsBodySchema = z.strictObject({ events: z.array(jobEventSchema).min(1).max(500) });
 
 /** The files a finished job uploads before it reports completion. */
-export const JOB_OUTPUT_FILES = ["model.safetensors", "manifest.json", "tokenizer.json", "samples.jsonl", "baseline-samples.jsonl", "eval.json"] as const;
+export const JOB_OUTPUT_FILES = ["model.safetensors", "manifest.json", "tokenizer.json", "samples.jsonl", "baseline-samples.jsonl", "eval.json", "reward-eval.json"] as const;
 export type JobOutputFile = (typeof JOB_OUTPUT_FILES)[number];
 
 /** A periodic checkpoint of a running job, uploaded so that a re-claimed job resumes from it. */

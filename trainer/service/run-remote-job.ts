@@ -12,6 +12,7 @@ import { createInterface } from "node:readline";
 import { RESUME_FILES, type RemoteJob } from "../contract/round.ts";
 import { type JobSpecInput } from "../contract/job.ts";
 import { ServerError, type JobRef, type ServerApi } from "./server-api.ts";
+import { rewardComparisonPairs } from "./reward-comparison.ts";
 
 const CLI = resolve(import.meta.dirname, "../cli.ts");
 
@@ -113,6 +114,27 @@ export async function runRemoteJob(api: ServerApi, job: RemoteJob, options: { wo
         if (stopped) return stopped;
         if (error instanceof ServerError && error.status === 409) throw error; // the lease is gone: stop
         events.push({ type: "eval_failed", message: error instanceof Error ? error.message : String(error) });
+      }
+      await events.flush();
+    }
+    // 3d. the reward model's verdict: new vs previous policy on the prompts both answered (its win rate).
+    if (job.kind === "sample" && job.rewardModel && job.baselineModel) {
+      try {
+        const pairs = rewardComparisonPairs(
+          readFileSync(join(work, "prompts.jsonl"), "utf8"), readFileSync(join(out, "samples.jsonl"), "utf8"), readFileSync(join(work, "out-baseline", "samples.jsonl"), "utf8"),
+        );
+        if (pairs === "") throw new Error("no prompt has an answer from both policies");
+        writeFileSync(join(work, "rm-pairs.jsonl"), pairs);
+        const rewardDir = await fetchModel(api, job.rewardModel.modelId, join(work, "judge"));
+        const judgeSpec = { schemaVersion: 1, kind: "eval", out: join(work, "out-judge"), backend: spec.backend ?? "auto", data: join(work, "rm-pairs.jsonl"), model: { checkpoint: rewardDir } };
+        const judged = await runCli(judgeSpec, join(work, "judge-job.json"), events.push, (c) => (child = c));
+        if (stopped) return stopped;
+        if (judged.code === 0) await api.upload(job, "reward-eval.json", join(work, "out-judge", "eval.json"));
+        else events.push({ type: "eval_failed", message: `reward model comparison: ${judged.failure ?? "failed"}` });
+      } catch (error) {
+        if (stopped) return stopped;
+        if (error instanceof ServerError && error.status === 409) throw error;
+        events.push({ type: "eval_failed", message: `reward model comparison: ${error instanceof Error ? error.message : String(error)}` });
       }
       await events.flush();
     }
