@@ -29,9 +29,9 @@ export async function action({ context, request, params }: Route.ActionArgs) {
   const user = requireUser(context, request, "researcher");
   const intent = (await request.formData()).get("intent");
   try {
-    if (intent === "cancel") await cancelRound(context.db, user.id, params.roundId);
+    if (intent === "cancel") await cancelRound(context.db, user.id, params.roundId, context.config.TANDEM_DATA_DIR);
     else if (intent === "retry" && (await isRayRound(context.db, params.roundId))) await retryRayRound(context, user.id, params.roundId);
-    else if (intent === "retry") await retryRound(context.db, user.id, params.roundId, context.config.TANDEM_JOB_LEASE_SECONDS);
+    else if (intent === "retry") await retryRound(context.db, user.id, params.roundId, context.config.TANDEM_JOB_LEASE_SECONDS, context.config.TANDEM_DATA_DIR);
     else return data({ error: "Unknown action." }, { status: 400 });
   } catch (error) {
     if (error instanceof AppError && (error.code === "conflict" || error.code === "not_found")) return data({ error: error.message }, { status: error.status });

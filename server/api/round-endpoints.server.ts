@@ -104,10 +104,10 @@ export const roundEndpoints: AnyEndpoint[] = [
       handler: async ({ ctx, params, actor }) => {
         const result =
           action === "cancel"
-            ? await cancelRound(ctx.db, actor!.user.id, params.id)
+            ? await cancelRound(ctx.db, actor!.user.id, params.id, ctx.config.TANDEM_DATA_DIR)
             : (await isRayRound(ctx.db, params.id))
               ? await retryRayRound(ctx, actor!.user.id, params.id)
-              : await retryRound(ctx.db, actor!.user.id, params.id, ctx.config.TANDEM_JOB_LEASE_SECONDS);
+              : await retryRound(ctx.db, actor!.user.id, params.id, ctx.config.TANDEM_JOB_LEASE_SECONDS, ctx.config.TANDEM_DATA_DIR);
         void publishRoundState(ctx, params.id);
         return result;
       },

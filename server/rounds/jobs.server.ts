@@ -266,8 +266,12 @@ export async function completeJob(db: Db, dataDir: string, jobId: string, lease:
     for (const { from, to } of moved) await fs.rename(to, from).catch(() => undefined);
     throw error;
   }
-  // Committed: what is left on disk for this job is no longer needed (a failure here is harmless).
+  // Committed: what is left on disk for this job is no longer needed (a failure here is harmless),
+  // and once the round is done, neither are the checkpoints its failed or cancelled jobs left.
   await removeDir(resumeDir(dataDir, jobId)).catch(() => undefined);
+  if (result.roundDone) {
+    for (const old of await db.selectFrom("jobs").select("id").where("round_id", "=", result.roundId).execute()) await removeDir(resumeDir(dataDir, old.id)).catch(() => undefined);
+  }
   await removeDir(stagingDir(dataDir, jobId, lease.attempt)).catch(() => undefined);
   return result;
 }
@@ -304,7 +308,7 @@ export async function failJob(db: Db, dataDir: string, jobId: string, lease: Lea
     return { roundId: job.round_id, attempts: job.attempts, error };
   });
   await removeDir(stagingDir(dataDir, jobId, result.attempts));
-  await removeDir(resumeDir(dataDir, jobId));
+  // The last periodic checkpoint stays: a retry of the round resumes from it (retryRound).
   return result;
 }
 

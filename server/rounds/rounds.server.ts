@@ -4,6 +4,9 @@
  * because it needs that step's model. See docs/decisions/0010-rounds-and-jobs.md.
  */
 import { createHash } from "node:crypto";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { readIfPresent, removeDir, resumeDir, stagingDir } from "./model-files.server.ts";
 import { sql, type Transaction } from "kysely";
 import type { Db } from "../db/database.server.ts";
 import type { Database, JobKind, RoundState } from "../db/schema.ts";
@@ -304,33 +307,62 @@ export function roundEvents(db: Db, roundId: string, after = "0", limit = 5000) 
 
 const FINISHED: RoundState[] = ["done", "failed", "cancelled"];
 
-/** Cancels a round: its open jobs stop at their next heartbeat and can no longer register anything. */
-export async function cancelRound(db: Db, actorId: string, roundId: string) {
+/**
+ * Cancels a round: its open jobs stop at their next heartbeat and can no longer register anything.
+ * Their half-uploaded outputs are removed; a periodic checkpoint stays, for a retry to resume from.
+ */
+export async function cancelRound(db: Db, actorId: string, roundId: string, dataDir?: string) {
   if (!/^\d{1,18}$/.test(roundId)) throw new AppError("not_found", "No such round.");
-  return db.transaction().execute(async (trx) => {
+  const result = await db.transaction().execute(async (trx) => {
     // Jobs first, then the round: the order trainer calls take (job row, then its round), so the two never deadlock.
-    await trx.selectFrom("jobs").select("id").where("round_id", "=", roundId).where("state", "in", ["queued", "running"]).forUpdate().execute();
+    const open = await trx.selectFrom("jobs").select(["id", "attempts"]).where("round_id", "=", roundId).where("state", "in", ["queued", "running"]).forUpdate().execute();
     const round = await trx.selectFrom("rounds").select(["id", "state"]).where("id", "=", roundId).forUpdate().executeTakeFirst();
     if (!round) throw new AppError("not_found", "No such round.");
     if (FINISHED.includes(round.state)) throw new AppError("conflict", `The round is already ${round.state}.`);
     await trx.updateTable("jobs").set({ state: "cancelled", finished_at: new Date(), updated_at: new Date() }).where("round_id", "=", roundId).where("state", "in", ["queued", "running"]).execute();
     await trx.updateTable("rounds").set({ state: "cancelled", finished_at: new Date(), updated_at: new Date() }).where("id", "=", roundId).execute();
     await recordAudit(trx, { actorUserId: actorId, action: "round.cancel", target: `round:${roundId}` });
-    return { state: "cancelled" as const };
+    return { state: "cancelled" as const, open };
   });
+  if (dataDir) for (const job of result.open) if (job.attempts > 0) await removeDir(stagingDir(dataDir, job.id, job.attempts)).catch(() => undefined);
+  return { state: result.state };
 }
 
-/** Retries a failed or cancelled round from the step that did not finish. */
-export async function retryRound(db: Db, actorId: string, roundId: string, leaseSeconds: number) {
+/**
+ * Retries a failed or cancelled round from the step that did not finish. With `dataDir`, the new
+ * job takes over the last periodic checkpoint the failed one uploaded (a NaN at step 80 retries
+ * from the checkpoint before it, not from step 1): the folder moves inside the transaction and
+ * moves back if the transaction fails.
+ */
+export async function retryRound(db: Db, actorId: string, roundId: string, leaseSeconds: number, dataDir?: string) {
   if (!/^\d{1,18}$/.test(roundId)) throw new AppError("not_found", "No such round.");
-  return db.transaction().execute(async (trx) => {
-    const locked = await trx.selectFrom("rounds").select("id").where("id", "=", roundId).forUpdate().executeTakeFirst();
-    if (!locked) throw new AppError("not_found", "No such round.");
-    const round = await loadRound(trx, roundId);
-    if (round.state !== "failed" && round.state !== "cancelled") throw new AppError("conflict", `Only a failed or cancelled round can be retried; this one is ${round.state}.`);
-    await insertJob(trx, round, round.current_step, leaseSeconds);
-    await trx.updateTable("rounds").set({ state: "queued", error: null, finished_at: null, updated_at: new Date() }).where("id", "=", roundId).execute();
-    await recordAudit(trx, { actorUserId: actorId, action: "round.retry", target: `round:${roundId}`, details: { step: round.current_step } });
-    return { state: "queued" as const, step: round.current_step };
-  });
+  const moved: Array<{ from: string; to: string }> = [];
+  try {
+    return await db.transaction().execute(async (trx) => {
+      const locked = await trx.selectFrom("rounds").select("id").where("id", "=", roundId).forUpdate().executeTakeFirst();
+      if (!locked) throw new AppError("not_found", "No such round.");
+      const round = await loadRound(trx, roundId);
+      if (round.state !== "failed" && round.state !== "cancelled") throw new AppError("conflict", `Only a failed or cancelled round can be retried; this one is ${round.state}.`);
+      const previous = await trx.selectFrom("jobs").select("id").where("round_id", "=", roundId).where("step_index", "=", round.current_step).orderBy("id", "desc").limit(1).executeTakeFirst();
+      const jobId = await insertJob(trx, round, round.current_step, leaseSeconds);
+      let resumeStep: number | null = null;
+      if (dataDir && previous) {
+        const from = path.join(resumeDir(dataDir, previous.id), "latest");
+        const manifest = await readIfPresent(path.join(from, "manifest.json"));
+        if (manifest !== null) {
+          const to = path.join(resumeDir(dataDir, jobId), "latest");
+          await fs.mkdir(path.dirname(to), { recursive: true });
+          await fs.rename(from, to);
+          moved.push({ from, to });
+          resumeStep = Number((JSON.parse(manifest) as { step?: number }).step) || null;
+        }
+      }
+      await trx.updateTable("rounds").set({ state: "queued", error: null, finished_at: null, updated_at: new Date() }).where("id", "=", roundId).execute();
+      await recordAudit(trx, { actorUserId: actorId, action: "round.retry", target: `round:${roundId}`, details: { step: round.current_step, resumeStep } });
+      return { state: "queued" as const, step: round.current_step, resumeStep };
+    });
+  } catch (error) {
+    for (const { from, to } of moved) await fs.rename(to, from).catch(() => undefined);
+    throw error;
+  }
 }

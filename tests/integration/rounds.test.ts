@@ -346,7 +346,7 @@ test("cancel stops a queued round and registers nothing; retry queues its step a
   assert.equal((await researcher.json("POST", `/api/v1/rounds/${launched.id}/cancel`)).status, 409, "already cancelled");
 
   const retry = await researcher.json("POST", `/api/v1/rounds/${launched.id}/retry`);
-  assert.deepEqual(await retry.json(), { state: "queued", step: 0 });
+  assert.deepEqual(await retry.json(), { state: "queued", step: 0, resumeStep: null }, "nothing to resume from: the cancelled attempt uploaded no checkpoint");
   const again = (await (await client.json("POST", "/api/v1/trainer/claim", { worker: "w" }, bearer(trainer))).json()) as { jobId: string; roundId: string; kind: string; attempt: number };
   assert.equal(again.roundId, launched.id);
   assert.equal(again.kind, "sft");
@@ -357,4 +357,40 @@ test("cancel stops a queued round and registers nothing; retry queues its step a
   const round = (await (await researcher.get(`/api/v1/rounds/${launched.id}`)).json()) as { state: string; error: string };
   assert.equal(round.state, "failed");
   assert.match(round.error, /step 1 \(sft\) failed at training step 2: non-finite SFT loss/);
+});
+
+test("retry after a failure resumes from the failed job's last checkpoint; cancel removes half-uploaded outputs", async () => {
+  const researcher = (await server.newUser("researcher")).client;
+  const projectId = await seededProject(researcher);
+  await labelEverything((await server.newUser("labeler")).client, projectId);
+  const launched = (await (await researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, { name: "Fails at step 3", path: "sft", ...tiny, next: { prompts: 0 } })).json()) as { id: string };
+  const trainer = await server.newToken("trainer");
+  const client = server.client();
+  const claim = async () => (await (await client.json("POST", "/api/v1/trainer/claim", { worker: "w" }, bearer(trainer))).json()) as { jobId: string; roundId: string; attempt: number; resume?: { step: number } };
+  const job = await claim();
+  assert.equal(job.roundId, launched.id);
+  // The trainer's periodic checkpoint at step 2 (the server stores the files as they come), then a NaN.
+  const upload = (name: string, body: string) =>
+    client.request("PUT", `/api/v1/trainer/jobs/${job.jobId}/resume/${name}?attempt=${job.attempt}`, { body, headers: { ...bearer(trainer), "content-type": "application/octet-stream" } });
+  for (const name of ["model.safetensors", "optimizer.safetensors", "tokenizer.json"]) assert.equal((await upload(name, `bytes of ${name}`)).status, 200);
+  assert.equal((await upload("manifest.json", JSON.stringify({ step: 2 }))).status, 200);
+  assert.equal((await client.json("POST", `/api/v1/trainer/jobs/${job.jobId}/resume-ready?attempt=${job.attempt}`, { step: 2 }, bearer(trainer))).status, 200);
+  assert.equal((await client.json("POST", `/api/v1/trainer/jobs/${job.jobId}/fail?attempt=${job.attempt}`, { message: "loss is NaN at step 3", step: 3 }, bearer(trainer))).status, 200);
+
+  const retried = await researcher.json("POST", `/api/v1/rounds/${launched.id}/retry`);
+  assert.deepEqual(await retried.json(), { state: "queued", step: 0, resumeStep: 2 });
+  const next = await claim();
+  assert.notEqual(next.jobId, job.jobId, "a retry is a new job");
+  assert.deepEqual(next.resume, { step: 2 }, "…that resumes from the failed job's checkpoint");
+  const file = await client.request("GET", `/api/v1/trainer/jobs/${next.jobId}/resume/optimizer.safetensors?attempt=${next.attempt}`, { headers: bearer(trainer) });
+  assert.equal(await file.text(), "bytes of optimizer.safetensors");
+  assert.ok(!fs.existsSync(path.join(dataDir, "resume", `job-${job.jobId}`, "latest")), "the checkpoint moved, it was not copied");
+
+  // A half-uploaded output of the running attempt is removed on cancel; the checkpoint stays for the next retry.
+  assert.equal((await client.request("PUT", `/api/v1/trainer/jobs/${next.jobId}/files/samples.jsonl?attempt=${next.attempt}`, { body: "{}\n", headers: { ...bearer(trainer), "content-type": "application/octet-stream" } })).status, 200);
+  const staging = path.join(dataDir, "staging", `job-${next.jobId}-${next.attempt}`);
+  assert.ok(fs.existsSync(staging));
+  assert.equal((await researcher.json("POST", `/api/v1/rounds/${launched.id}/cancel`)).status, 200);
+  assert.ok(!fs.existsSync(staging), "cancel removed the half-uploaded files");
+  assert.ok(fs.existsSync(path.join(dataDir, "resume", `job-${next.jobId}`, "latest", "manifest.json")));
 });
