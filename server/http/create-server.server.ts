@@ -40,7 +40,7 @@ export type TandemServer = { httpServer: http.Server; close: () => Promise<void>
 
 type Locals = { actor: Actor | null };
 
-const IMPORT_PATH = /^\/api\/v1\/projects\/\d+\/imports$/;
+const IMPORT_PATH = /^\/api\/v1\/projects\/\d+\/imports(\/(trl|openrlhf|verl|hf))?$/;
 /** Trainer uploads of checkpoint files: raw bytes, streamed to disk, with their own limit. */
 const UPLOAD_PATH = /^\/api\/v1\/trainer\/jobs\/\d+\/(files|resume)\/[\w.-]+$/;
 
