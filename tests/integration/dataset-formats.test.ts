@@ -97,7 +97,7 @@ async function download(projectId: string, path: string): Promise<Uint8Array> {
 }
 
 function upload(projectId: string, format: string, bytes: Uint8Array, query: string) {
-  return researcher.request("POST", `/api/v1/projects/${projectId}/imports/${format}?${query}`, { body: bytes, headers: { "content-type": "application/octet-stream" } });
+  return researcher.request("POST", `/api/v1/projects/${projectId}/imports/${format}?${query}`, { body: Buffer.from(bytes), headers: { "content-type": "application/octet-stream" } });
 }
 
 async function importInto(projectId: string, format: string, bytes: Uint8Array, query: string): Promise<Report> {
