@@ -165,8 +165,12 @@ test("imported judgements are ordinary data: Tandem's own exports include them, 
 
   const prompts = await server.db.selectFrom("prompts").select(["source", "status"]).where("project_id", "=", target).execute();
   assert.deepEqual([...new Set(prompts.map((p) => `${p.source} ${p.status}`))], ["prefs.jsonl active"]);
-  const importer = await server.db.selectFrom("users").select(["name", "active"]).where("email", "=", "imported-data@tandem.local").executeTakeFirstOrThrow();
-  assert.deepEqual(importer, { name: "Imported data", active: false });
+  const importer = await server.db.selectFrom("users").select(["id", "name", "active"]).where("email", "=", "imported-data@tandem.local").executeTakeFirstOrThrow();
+  assert.equal(importer.name, "Imported data");
+  assert.equal(importer.active, false, "the account cannot sign in");
+  // The labeler filter picks the imported judgements out.
+  assert.equal(lines(await download(target, `trl/preferences.jsonl?labeler=${importer.id}`)).length, 7);
+  assert.equal(lines(await download(target, `trl/preferences.jsonl?labeler=${importer.id}0`)).length, 0);
   const labeler = (await server.newUser("labeler")).client;
   assert.equal(await claim(labeler, target), null, "imported tasks are complete");
   // A second import of the same pairs reuses the prompts (same content) and adds the judgements.
@@ -178,7 +182,8 @@ test("imported judgements are ordinary data: Tandem's own exports include them, 
 test("round-trip: veRL Parquet prompts with their reference answers", async () => {
   const first = await download(source, "verl/prompts.parquet?dataSource=tandem/math&ability=math");
   const target = await newProject("veRL");
-  const report = await importInto(target, "verl", first, "dataset=prompts&filename=train.parquet");
+  // A veRL file is a prompt set: no dataset option needed.
+  const report = await importInto(target, "verl", first, "filename=train.parquet");
   assert.equal(report.committed?.prompts, 3);
   const metadata = await server.db.selectFrom("prompts").select("metadata").where("project_id", "=", target).orderBy("id").executeTakeFirstOrThrow();
   assert.deepEqual(metadata.metadata, { answer: "148", ability: "math", expression: "37*4", data_source: "tandem/math" });
@@ -256,6 +261,10 @@ test("a bad file is refused with line numbers and changes nothing; the valid lin
   // A zip that is not a dataset folder, and a format that cannot hold the dataset.
   assert.equal((await upload(target, "hf", bad, "dataset=preferences")).status, 422);
   assert.equal((await researcher.get(`/api/v1/projects/${source}/exports/hf/preferences.zip?data=verl`)).status, 422);
+  // A filter that means nothing for the dataset is refused, as on the existing exports.
+  const inapplicable = await researcher.get(`/api/v1/projects/${source}/exports/trl/sft.jsonl?minAgreement=0.5`);
+  assert.equal(inapplicable.status, 422);
+  assert.deepEqual(((await inapplicable.json()) as { errors: Array<{ path: string }> }).errors.map((e) => e.path), ["minAgreement"]);
 });
 
 test("only researchers import; exports need a researcher or a trainer token", async () => {
@@ -266,6 +275,13 @@ test("only researchers import; exports need a researcher or a trainer token", as
   const token = await server.newToken("trainer");
   const trainer = await fetch(`${server.url}/api/v1/projects/${source}/exports/verl/prompts.parquet`, { headers: { authorization: `Bearer ${token}` } });
   assert.equal(trainer.status, 200);
+});
+
+test("the OpenAPI document describes the dataset endpoints (the import takes the file as application/octet-stream)", async () => {
+  const doc = (await (await researcher.get("/api/v1/openapi.json")).json()) as { paths: Record<string, Record<string, { requestBody?: { content: Record<string, unknown> } }>> };
+  assert.ok(doc.paths["/api/v1/projects/{id}/exports/{format}/{dataset}.jsonl"]?.get);
+  assert.ok(doc.paths["/api/v1/projects/{id}/exports/hf/{dataset}.zip"]?.get);
+  assert.deepEqual(Object.keys(doc.paths["/api/v1/projects/{id}/imports/{format}"]!.post!.requestBody!.content), ["application/octet-stream"]);
 });
 
 async function submissionCount(): Promise<number> {

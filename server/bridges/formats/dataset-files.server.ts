@@ -92,6 +92,7 @@ function dataFile(db: Db, projectId: string, dataset: DatasetKind, format: DataF
  * built in memory (at most HF_MAX_RECORDS records).
  */
 export async function writeDatasetFiles(db: Db, projectId: string, dataset: DatasetKind, format: FileFormat, options: DatasetOptions): Promise<DatasetFile[]> {
+  refuseInapplicableFilters(dataset, options);
   if (format !== "hf") return [dataFile(db, projectId, dataset, format, options)];
   const data = hfDataFormat(options);
   const counter = { n: 0 };
@@ -137,6 +138,15 @@ export async function datasetZip(files: DatasetFile[], folder: string): Promise<
     entries.push({ path: file.path, bytes: Buffer.concat(parts) });
   }
   return zipFiles(entries, folder);
+}
+
+/** A filter that means nothing for a dataset is refused, not silently ignored (as on the existing exports). */
+export function refuseInapplicableFilters(dataset: DatasetKind, options: DatasetOptions): void {
+  const errors: Array<{ path: string; message: string }> = [];
+  if (options.consensus && dataset !== "preferences" && dataset !== "unpaired") errors.push({ path: "consensus", message: "only preference pairs (and the unpaired labels made from them) have a consensus" });
+  if (options.minAgreement !== undefined && (dataset === "sft" || dataset === "prompts")) errors.push({ path: "minAgreement", message: `${dataset === "sft" ? "demonstrations" : "prompts"} are not ranked, so they have no agreement` });
+  if (options.labeler !== undefined && dataset === "prompts") errors.push({ path: "labeler", message: "prompts have no labeler" });
+  if (errors.length > 0) throw new AppError("validation_failed", "The query string is not valid.", errors);
 }
 
 async function* once<T>(value: T): AsyncGenerator<T> {

@@ -56,10 +56,12 @@ type Decoded = { dataset: DatasetKind; format: string; items: Array<{ line: numb
 async function decodeFile(format: FileFormat, bytes: Uint8Array, query: DatasetImportQuery): Promise<Decoded> {
   if (bytes.length === 0) throw new AppError("validation_failed", "The file is empty.");
   if (format !== "hf") {
-    if (!query.dataset) throw new AppError("validation_failed", "Say which dataset the file holds.", [{ path: "dataset", message: `one of ${datasetKinds.join(", ")}` }]);
-    const codec = codecFor(format, query.dataset, asOptions(query));
+    // A veRL file is always a prompt set.
+    const dataset = query.dataset ?? (format === "verl" ? "prompts" : undefined);
+    if (!dataset) throw new AppError("validation_failed", "Say which dataset the file holds.", [{ path: "dataset", message: `one of ${datasetKinds.join(", ")}` }]);
+    const codec = codecFor(format, dataset, asOptions(query));
     const rows = await readRows(bytes);
-    return { dataset: query.dataset, format: `${format} (${rows.kind})`, ...decodeRows(rows, codec) };
+    return { dataset, format: `${format} (${rows.kind})`, ...decodeRows(rows, codec) };
   }
   if (!isZip(bytes)) throw new AppError("validation_failed", "A Hugging Face dataset is imported as a .zip of its folder (README.md and data/).");
   let folder: ReturnType<typeof unzipDataset>;
