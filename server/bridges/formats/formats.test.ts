@@ -197,4 +197,9 @@ test("HF layout: the card names the data files and records project, filters and 
   const bare = unzipDataset(zipFiles([{ path: "data/test.jsonl", bytes: "{}" }, { path: "data/train.jsonl", bytes: "{}" }, { path: "notes.txt", bytes: "x" }], "x"));
   assert.deepEqual(bare.files.map((f) => f.path), ["data/test.jsonl", "data/train.jsonl"]);
   assert.throws(() => unzipDataset(zipFiles([{ path: "README.md", bytes: card }], "y")), /does not hold/);
+  // A Hub card naming shards with a glob.
+  const hub = "---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train-*\n---\n# x\n";
+  const shards = unzipDataset(zipFiles([{ path: "README.md", bytes: hub }, { path: "data/train-00001-of-00002.parquet", bytes: "b" }, { path: "data/train-00000-of-00002.parquet", bytes: "a" }, { path: "data/test-00000.parquet", bytes: "c" }], "hub"));
+  assert.deepEqual(shards.files.map((f) => f.path), ["data/train-00000-of-00002.parquet", "data/train-00001-of-00002.parquet"]);
+  assert.throws(() => unzipDataset(zipFiles([{ path: "README.md", bytes: hub }], "z")), /no file in the zip matches/);
 });

@@ -93,9 +93,19 @@ export function unzipDataset(zip: Uint8Array): { card: ReturnType<typeof readCar
   const readme = names.filter((n) => /(^|\/)README\.md$/i.test(n)).sort((a, b) => a.length - b.length)[0];
   const root = readme ? readme.slice(0, readme.length - "README.md".length) : (names.find((n) => /(^|\/)data\//.test(n))?.replace(/data\/.*$/, "") ?? "");
   const card = readme ? readCard(strFromU8(entries[readme]!)) : null;
-  const wanted = card && card.paths.length > 0 ? card.paths.map((p) => root + p.replace(/^\.\//, "")) : names.filter((n) => n.startsWith(root + "data/") && DATA_FILE.test(n)).sort();
+  // The Hub's cards often name shards with a glob (data/train-*): a pattern names every file it matches.
+  const named = (card?.paths ?? []).flatMap((p) => {
+    const path = root + p.replace(/^\.\//, "");
+    if (!path.includes("*")) return [path];
+    const pattern = new RegExp(`^${path.split("**").map((part) => part.split("*").map(escapeRegExp).join("[^/]*")).join(".*")}$`);
+    return names.filter((n) => pattern.test(n)).sort();
+  });
+  const wanted = card && card.paths.length > 0 ? [...new Set(named)] : names.filter((n) => n.startsWith(root + "data/") && DATA_FILE.test(n)).sort();
+  if (card && card.paths.length > 0 && wanted.length === 0) throw new Error(`no file in the zip matches the card's data_files (${card.paths.join(", ")})`);
   const files = wanted.filter((n) => entries[n] !== undefined).map((n) => ({ path: n.slice(root.length), bytes: entries[n]! }));
   const missing = wanted.filter((n) => entries[n] === undefined);
   if (missing.length > 0) throw new Error(`the card names ${missing.map((m) => m.slice(root.length)).join(", ")}, which the zip does not hold`);
   return { card, files };
 }
+
+const escapeRegExp = (text: string) => text.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
