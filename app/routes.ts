@@ -19,6 +19,7 @@ export default [
     route("tasks/:assignmentId", "routes/task.tsx"),
     route("admin/users", "routes/admin-users.tsx"),
     route("admin/tokens", "routes/admin-tokens.tsx"),
+    route("admin/audit", "routes/admin-audit.tsx"),
   ]),
   route("*", "routes/not-found.tsx"),
 ] satisfies RouteConfig;

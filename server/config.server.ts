@@ -34,10 +34,20 @@ export const configSchema = z.object({
   TANDEM_TRAINER: z.enum(["embedded", "off"]).default("embedded"),
   /** Seconds a trainer holds a job between heartbeats before it goes back to the queue. */
   TANDEM_JOB_LEASE_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
+  /** A bearer secret that may read /metrics and nothing else (for Prometheus); admins may always read it. */
+  TANDEM_METRICS_TOKEN: z.string().min(24, "must be at least 24 characters").optional(),
+  /** Least seconds between two recomputations of a project's agreement for /metrics. */
+  TANDEM_METRICS_AGREEMENT_REFRESH_SECONDS: z.coerce.number().int().min(0).max(86400).default(60),
+  /** A Ray cluster's dashboard (e.g. http://head:8265): rounds may then be handed to it (decision 0017). */
+  TANDEM_RAY_DASHBOARD_URL: z.url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" }).optional(),
+  /** Where on the cluster's shared storage a handed-off round writes its checkpoints (one folder per round). */
+  TANDEM_RAY_OUTPUT_DIR: z.string().min(1).default("/tmp/tandem-rounds"),
+  /** How often the server asks the cluster about handed-off rounds. */
+  TANDEM_RAY_POLL_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
-const SECRET_VARIABLES = new Set(["DATABASE_URL", "TANDEM_ADMIN_PASSWORD"]);
+const SECRET_VARIABLES = new Set(["DATABASE_URL", "TANDEM_ADMIN_PASSWORD", "TANDEM_METRICS_TOKEN"]);
 
 export type Config = z.infer<typeof configSchema>;
 

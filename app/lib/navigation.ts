@@ -8,4 +8,5 @@ export const navItems: Array<{ to: string; label: string; role: UserRole }> = [
   { to: "/playground", label: "Playground", role: "researcher" },
   { to: "/admin/users", label: "Users", role: "admin" },
   { to: "/admin/tokens", label: "API tokens", role: "admin" },
+  { to: "/admin/audit", label: "Audit log", role: "admin" },
 ];

@@ -31,6 +31,8 @@ export interface ServerToClientEvents {
   "round:state": (payload: { roundId: string; state: string; currentStep: number; error: string | null }) => void;
   /** New trainer events of a round, in order (room round:<id>). */
   "round:events": (payload: { roundId: string; events: RoundEventPayload[] }) => void;
+  /** A round handed to Ray: its submission's mirrored status and log tail (room round:<id>). */
+  "round:ray": (payload: { roundId: string; submission: Record<string, unknown> }) => void;
   /** Joined the named room (sent after a successful room:join). */
   "room:joined": (payload: { room: RoomName }) => void;
 }

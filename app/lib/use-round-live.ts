@@ -8,12 +8,15 @@ export type RoundLiveState = { state: string; currentStep: number; error: string
  * A round as it trains: starts from the loader's state and stored events, then follows the
  * round's room (useRoom). Events carry ids, so one seen twice (a reconnect, a reload race) counts once.
  */
-export function useRoundLive(roundId: string, initial: RoundLiveState, initialEvents: RoundEventPayload[]) {
+export function useRoundLive(roundId: string, initial: RoundLiveState, initialEvents: RoundEventPayload[], initialRay: Record<string, unknown> | null = null) {
   const socket = useRoom(`round:${roundId}`);
   const [state, setState] = useState(initial);
   const [events, setEvents] = useState(initialEvents);
+  // A round handed to a Ray cluster: the server mirrors the job's status and log tail.
+  const [ray, setRay] = useState(initialRay);
   useEffect(() => setState(initial), [initial]);
   useEffect(() => setEvents(initialEvents), [initialEvents]);
+  useEffect(() => setRay(initialRay), [initialRay]);
   useEffect(() => {
     if (!socket) return;
     const onState = (payload: { roundId: string } & RoundLiveState) => {
@@ -27,12 +30,17 @@ export function useRoundLive(roundId: string, initial: RoundLiveState, initialEv
         return fresh.length > 0 ? [...known, ...fresh] : known;
       });
     };
+    const onRay = (payload: { roundId: string; submission: Record<string, unknown> }) => {
+      if (payload.roundId === roundId) setRay(payload.submission);
+    };
     socket.on("round:state", onState);
     socket.on("round:events", onEvents);
+    socket.on("round:ray", onRay);
     return () => {
       socket.off("round:state", onState);
       socket.off("round:events", onEvents);
+      socket.off("round:ray", onRay);
     };
   }, [socket, roundId]);
-  return { ...state, events };
+  return { ...state, events, ray };
 }

@@ -4,6 +4,7 @@ import type { Route } from "./+types/project-rounds";
 import { AppError } from "../../server/lib/app-error.ts";
 import { getProject } from "../../server/labeling/projects.server.ts";
 import { launchRound, listRounds } from "../../server/rounds/rounds.server.ts";
+import { rayExecutor } from "../../server/bridges/ray/ray-handoff.server.ts";
 import { GPT_PRESETS } from "../../trainer/contract/gpt-config.ts";
 import { ROUND_PATHS, roundSpecSchema, type RoundPath } from "../../trainer/contract/round.ts";
 import { sftConfigSchema } from "../../trainer/contract/sft-config.ts";
@@ -42,7 +43,11 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
   requireUser(context, request, "researcher");
   const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
   const models = await context.db.selectFrom("models").select(["id", "name", "kind"]).where("kind", "!=", "reward").orderBy("id", "desc").execute();
-  return { project, rounds: await listRounds(context.db, project.id), models, sections: sections(), presets: Object.keys(GPT_PRESETS).filter((p) => p !== "gpt2") };
+  return {
+    project, rounds: await listRounds(context.db, project.id), models, sections: sections(), presets: Object.keys(GPT_PRESETS).filter((p) => p !== "gpt2"),
+    // The Ray option appears only where a cluster is configured; its address is not shown.
+    rayConfigured: Boolean(context.config.TANDEM_RAY_DASHBOARD_URL),
+  };
 }
 
 export async function action({ context, request, params }: Route.ActionArgs) {
@@ -58,11 +63,18 @@ export async function action({ context, request, params }: Route.ActionArgs) {
     form.get("base") === "scratch"
       ? { init: { preset: String(form.get("preset") ?? "nano") }, vocabSize: Number(form.get("vocabSize")) || String(form.get("vocabSize")), seed: 0 }
       : { modelId: String(form.get("base") ?? "") };
-  const minAgreement = String(form.get("data.minAgreement") ?? "").trim();
-  const selection = { consensus: form.get("data.consensus") === "on", ...(minAgreement ? { minAgreement: Number.isFinite(Number(minAgreement)) ? Number(minAgreement) : minAgreement } : {}) };
+  // A number where one was typed; the text itself when it is not one, so the schema names the field.
+  const optionalNumber = (name: string) => {
+    const text = String(form.get(name) ?? "").trim();
+    return text ? { [name.split(".")[1]!]: Number.isFinite(Number(text)) ? Number(text) : text } : {};
+  };
+  const selection = { consensus: form.get("data.consensus") === "on", ...optionalNumber("data.minAgreement"), ...optionalNumber("data.minGoldAgreement") };
   const spec = { name: String(form.get("name") ?? ""), path, base, data: selection, ...configFromForm(form, used) };
+  const runOn = form.get("runOn") === "ray" ? "ray" : "tandem";
+  const handOff = { engine: String(form.get("handOff.engine") ?? ""), baseModel: String(form.get("handOff.baseModel") ?? ""), numGpus: Number(form.get("handOff.numGpus") ?? "1") };
   try {
-    const round = await launchRound(context.db, user.id, project, spec, context.config.TANDEM_JOB_LEASE_SECONDS);
+    const executor = runOn === "ray" ? rayExecutor(context.config, handOff) : undefined;
+    const round = await launchRound(context.db, user.id, project, spec, context.config.TANDEM_JOB_LEASE_SECONDS, executor);
     return redirect(`/rounds/${round.id}`);
   } catch (error) {
     if (!(error instanceof AppError) || error.code !== "validation_failed") throw error;
@@ -72,11 +84,12 @@ export async function action({ context, request, params }: Route.ActionArgs) {
 }
 
 export default function ProjectRounds({ loaderData, actionData }: Route.ComponentProps) {
-  const { project, rounds, models, sections: fields, presets } = loaderData;
+  const { project, rounds, models, sections: fields, presets, rayConfigured } = loaderData;
   const values: Record<string, string> = actionData?.values ?? {};
   const errors: Record<string, string> = actionData?.fieldErrors ?? {};
   const [path, setPath] = useState<RoundPath>((values["path"] as RoundPath | undefined) ?? "sft-dpo");
   const [base, setBase] = useState(values["base"] ?? (models[0]?.id ?? "scratch"));
+  const [runOn, setRunOn] = useState(values["runOn"] ?? "tandem");
   const steps: readonly string[] = ROUND_PATHS[path];
   return (
     <>
@@ -112,6 +125,27 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
                 </option>
               ))}
             </Select>
+            {rayConfigured ? (
+              <fieldset className="mb-4 rounded-md border border-slate-200 p-3 dark:border-slate-800">
+                <legend className="px-1 text-sm font-medium">Run on</legend>
+                <label className="mr-4 text-sm">
+                  <input type="radio" name="runOn" value="tandem" checked={runOn === "tandem"} onChange={() => setRunOn("tandem")} /> Tandem&apos;s trainer (TensorFlow.js)
+                </label>
+                <label className="text-sm">
+                  <input type="radio" name="runOn" value="ray" checked={runOn === "ray"} onChange={() => setRunOn("ray")} /> The Ray cluster (OpenRLHF or TRL)
+                </label>
+                {runOn === "ray" ? (
+                  <div className="mt-3 grid grid-cols-3 gap-3">
+                    <Select label="Engine" name="handOff.engine" defaultValue={values["handOff.engine"] ?? "openrlhf"} error={errors["handOff.engine"]}>
+                      <option value="openrlhf">OpenRLHF</option>
+                      <option value="trl">TRL</option>
+                    </Select>
+                    <Field label="Base model (Hugging Face id or path)" name="handOff.baseModel" defaultValue={values["handOff.baseModel"] ?? ""} error={errors["handOff.baseModel"]} />
+                    <Field label="GPUs for the entrypoint" name="handOff.numGpus" type="number" min={0} defaultValue={values["handOff.numGpus"] ?? "1"} error={errors["handOff.numGpus"]} />
+                  </div>
+                ) : null}
+              </fieldset>
+            ) : null}
             <Select label="Starting policy" name="base" value={base} onChange={(e) => setBase(e.currentTarget.value)} error={errors["base"] ?? errors["base.modelId"]}>
               {models.map((m) => (
                 <option key={m.id} value={m.id}>
@@ -133,13 +167,20 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
               </div>
             ) : null}
             {steps.some((s) => s === "dpo" || s === "reward") ? (
-              <details className="mb-4 rounded-md border border-slate-200 p-3 dark:border-slate-800" open={Boolean(errors["data.minAgreement"])}>
+              <details className="mb-4 rounded-md border border-slate-200 p-3 dark:border-slate-800" open={Boolean(errors["data.minAgreement"] ?? errors["data.minGoldAgreement"])}>
                 <summary className="cursor-pointer text-sm font-medium">Preference data</summary>
                 <div className="mt-3 grid grid-cols-2 gap-3">
                   <Field label="Minimum agreement (0–1, blank = all)" name="data.minAgreement" inputMode="decimal" defaultValue={values["data.minAgreement"] ?? ""} error={errors["data.minAgreement"]} />
                   <label className="mt-6 flex items-center gap-2 text-sm">
                     <input type="checkbox" name="data.consensus" defaultChecked={values["data.consensus"] === "on"} /> One consensus ranking per item
                   </label>
+                  <Field
+                    label="Labelers' minimum agreement with gold (0–1, blank = everyone)"
+                    name="data.minGoldAgreement"
+                    inputMode="decimal"
+                    defaultValue={values["data.minGoldAgreement"] ?? ""}
+                    error={errors["data.minGoldAgreement"]}
+                  />
                 </div>
               </details>
             ) : null}

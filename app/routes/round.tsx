@@ -4,6 +4,8 @@ import type { Route } from "./+types/round";
 import { AppError } from "../../server/lib/app-error.ts";
 import { cancelRound, retryRound, roundDetail, roundEvents, type DataSnapshot } from "../../server/rounds/rounds.server.ts";
 import { publishRoundState } from "../../server/rounds/live-rounds.server.ts";
+import { isRayRound, latestSubmission, retryRayRound, submissionView } from "../../server/bridges/ray/ray-handoff.server.ts";
+import { RaySubmissionCard, type RaySubmissionView } from "../components/ray-submission-card.tsx";
 import { Alert, Button, Card, PageTitle } from "../components/ui.tsx";
 import { MetricChart, type ChartSeries } from "../components/metric-chart.tsx";
 import { RoundStateBadge } from "../components/round-state-badge.tsx";
@@ -19,7 +21,8 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
   const round = await or404(roundDetail(context.db, params.roundId), "There is no such round.");
   const project = await context.db.selectFrom("projects").select(["id", "name"]).where("id", "=", round.project_id).executeTakeFirstOrThrow();
   // Up to 20,000 events (a few thousand steps per training step); the socket adds newer ones live.
-  return { round, project, events: (await roundEvents(context.db, round.id, "0", 20_000)) as RoundEventPayload[] };
+  const ray = submissionView(await latestSubmission(context.db, round.id));
+  return { round, project, ray, events: (await roundEvents(context.db, round.id, "0", 20_000)) as RoundEventPayload[] };
 }
 
 export async function action({ context, request, params }: Route.ActionArgs) {
@@ -27,6 +30,7 @@ export async function action({ context, request, params }: Route.ActionArgs) {
   const intent = (await request.formData()).get("intent");
   try {
     if (intent === "cancel") await cancelRound(context.db, user.id, params.roundId);
+    else if (intent === "retry" && (await isRayRound(context.db, params.roundId))) await retryRayRound(context, user.id, params.roundId);
     else if (intent === "retry") await retryRound(context.db, user.id, params.roundId, context.config.TANDEM_JOB_LEASE_SECONDS);
     else return data({ error: "Unknown action." }, { status: 400 });
   } catch (error) {
@@ -76,7 +80,8 @@ function progressOf(events: RoundEventPayload[], job: { id: string; kind: string
 
 export default function Round({ loaderData, actionData }: Route.ComponentProps) {
   const { round, project } = loaderData;
-  const live = useRoundLive(round.id, useMemo(() => ({ state: round.state, currentStep: round.current_step, error: round.error }), [round]), loaderData.events);
+  const live = useRoundLive(round.id, useMemo(() => ({ state: round.state, currentStep: round.current_step, error: round.error }), [round]), loaderData.events, loaderData.ray);
+  const ray = live.ray as RaySubmissionView | null;
   // A new state means new jobs, models or a report: reload them (the curves keep streaming).
   const { revalidate } = useRevalidator();
   useEffect(() => {
@@ -145,7 +150,7 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
                 const job = latestJobFor(i);
                 return (
                   <li key={i} data-testid={`step-${i}`}>
-                    {i + 1}. {kind}: {job ? `${job.state}${job.attempts > 1 ? ` (attempt ${job.attempts})` : ""}` : "waiting"}
+                    {i + 1}. {kind}: {ray ? "on the Ray cluster" : job ? `${job.state}${job.attempts > 1 ? ` (attempt ${job.attempts})` : ""}` : "waiting"}
                   </li>
                 );
               })}
@@ -167,6 +172,7 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
               ) : null}
             </div>
           </Card>
+          {ray ? <RaySubmissionCard submission={ray} /> : null}
           <Card title="Data snapshot">
             <dl className="grid grid-cols-2 gap-1 text-sm">
               <dt>Demonstrations</dt>
@@ -177,6 +183,14 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
               <dd>{snapshot.counts.review}</dd>
               <dt>Comparisons</dt>
               <dd>{snapshot.counts.compare}</dd>
+              {snapshot.gold ? (
+                <>
+                  <dt>Gold filter</dt>
+                  <dd data-testid="gold-filter">
+                    {snapshot.gold.labelers.length} of {snapshot.gold.measured} labelers ≥ {snapshot.gold.minAgreement}
+                  </dd>
+                </>
+              ) : null}
               <dt>Submitted before</dt>
               <dd>{new Date(snapshot.until).toLocaleString()}</dd>
               <dt>sha256</dt>
@@ -184,6 +198,12 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
                 {snapshot.hash.slice(0, 16)}…
               </dd>
             </dl>
+            <p className="mt-3 text-sm">
+              <a className="underline" href={`/api/v1/rounds/${round.id}/bundle.zip`} download>
+                Download the round as a bundle
+              </a>{" "}
+              for OpenRLHF or TRL (datasets, one script per step, README).
+            </p>
           </Card>
           <Card title="Models">
             {round.models.length === 0 ? (
@@ -196,12 +216,20 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
                       #{m.id} {m.name}
                     </span>{" "}
                     ({m.kind}){" "}
-                    <a className="underline" href={`/api/v1/models/${m.id}/files/model.safetensors`} download>
-                      weights
-                    </a>{" "}
-                    <a className="underline" href={`/api/v1/models/${m.id}/files/tokenizer.json`} download>
-                      tokenizer
-                    </a>
+                    {m.external_uri ? (
+                      <span>
+                        on the cluster at <code>{m.external_uri}</code>
+                      </span>
+                    ) : (
+                      <>
+                        <a className="underline" href={`/api/v1/models/${m.id}/files/model.safetensors`} download>
+                          weights
+                        </a>{" "}
+                        <a className="underline" href={`/api/v1/models/${m.id}/files/tokenizer.json`} download>
+                          tokenizer
+                        </a>
+                      </>
+                    )}
                   </li>
                 ))}
               </ul>

@@ -170,7 +170,7 @@ export const labelingEndpoints: AnyEndpoint[] = [
       handler: async ({ ctx, params, query }) => {
         await getProject(ctx.db, params.id);
         refuseInapplicableFilters(kind, query);
-        await recordAudit(ctx.db, { actorUserId: ctx.actor?.user.id ?? null, action: `export.${kind}`, target: `project:${params.id}`, details: query });
+        await recordAudit(ctx.db, { actor: ctx.actor, action: `export.${kind}`, target: `project:${params.id}`, details: query });
         if (kind === "preferences") return preferenceLines(ctx.db, params.id, query);
         if (kind === "sft") return sftLines(ctx.db, params.id, query);
         const { export_salt } = await ctx.db.selectFrom("projects").select("export_salt").where("id", "=", params.id).executeTakeFirstOrThrow();
@@ -189,7 +189,7 @@ export const labelingEndpoints: AnyEndpoint[] = [
     stream: { contentType: "application/vnd.apache.parquet", filename: (p: { id: string }) => `project-${p.id}-preferences.parquet` },
     handler: async ({ ctx, params, query }) => {
       await getProject(ctx.db, params.id);
-      await recordAudit(ctx.db, { actorUserId: ctx.actor?.user.id ?? null, action: "export.preferences_parquet", target: `project:${params.id}`, details: query });
+      await recordAudit(ctx.db, { actor: ctx.actor, action: "export.preferences_parquet", target: `project:${params.id}`, details: query });
       return preferenceParquet(ctx.db, params.id, query);
     },
   }),

@@ -2,7 +2,10 @@ import { z } from "zod";
 import path from "node:path";
 import { AppError } from "../lib/app-error.ts";
 import { getProject } from "../labeling/projects.server.ts";
-import { cancelRound, launchRound, listRounds, retryRound, roundDetail, roundEvents } from "../rounds/rounds.server.ts";
+import { cancelRound, launchRound, listRounds, loadRound, retryRound, roundDetail, roundEvents } from "../rounds/rounds.server.ts";
+import { recordAudit } from "../auth/audit.server.ts";
+import { buildRoundBundle } from "../bridges/ray/round-bundle.server.ts";
+import { isRayRound, latestSubmission, rayExecutor, retryRayRound, submissionView } from "../bridges/ray/ray-handoff.server.ts";
 import { publishRoundEvents, publishRoundState } from "../rounds/live-rounds.server.ts";
 import { modelDir, MODEL_FILES } from "../rounds/model-files.server.ts";
 import { claimJob, completeJob, failJob, heartbeat, markResumeReady, promptLines, recordEvents, resumeFilePath, uploadFile, uploadResumeFile } from "../rounds/jobs.server.ts";
@@ -37,7 +40,9 @@ export const roundEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "post",
     path: "/projects/:id/rounds",
-    summary: "Launch a round: path (sft-dpo, sft-reward-ppo, …), base model, data filters, hyperparameters, next-batch sampling",
+    summary:
+      "Launch a round: path (sft-dpo, sft-reward-ppo, …), base model, data filters, hyperparameters, next-batch sampling. " +
+      "With handOff {engine, baseModel, numGpus} the round runs on the configured Ray cluster instead of Tandem's trainer",
     access: "researcher",
     params: idParams,
     body: json,
@@ -45,17 +50,35 @@ export const roundEndpoints: AnyEndpoint[] = [
     status: 201,
     handler: async ({ ctx, params, body, actor }) => {
       const project = await getProject(ctx.db, params.id);
-      return launchRound(ctx.db, actor!.user.id, project, body, ctx.config.TANDEM_JOB_LEASE_SECONDS);
+      const { handOff, ...spec } = body;
+      return launchRound(ctx.db, actor!.user.id, project, spec, ctx.config.TANDEM_JOB_LEASE_SECONDS, handOff === undefined ? undefined : rayExecutor(ctx.config, handOff));
     },
   }),
   endpoint({
     method: "get",
     path: "/rounds/:id",
-    summary: "A round: spec, state, data snapshot, jobs, models and report",
+    summary: "A round: spec, state, data snapshot, jobs, models, report, and its Ray submission when it was handed to a cluster",
     access: "researcher",
     params: idParams,
     response: json,
-    handler: ({ ctx, params }) => roundDetail(ctx.db, params.id),
+    handler: async ({ ctx, params }) => ({ ...(await roundDetail(ctx.db, params.id)), ray: submissionView(await latestSubmission(ctx.db, params.id)) }),
+  }),
+  endpoint({
+    method: "get",
+    path: "/rounds/:id/bundle.zip",
+    summary: "The round as a self-contained bundle for OpenRLHF or TRL: its datasets, one script per step, run.sh and a README",
+    access: "researcher",
+    params: idParams,
+    response: z.any(),
+    stream: { contentType: "application/zip", filename: (p: { id: string }) => `tandem-round-${p.id}.zip` },
+    handler: async ({ ctx, params, actor }) => {
+      const round = await loadRound(ctx.db, params.id);
+      const bundle = await buildRoundBundle(ctx.db, round, null);
+      await recordAudit(ctx.db, { actor, action: "export.round_bundle", target: `round:${params.id}`, details: { sha256: bundle.sha256, counts: bundle.counts } });
+      return (async function* () {
+        yield bundle.zip;
+      })();
+    },
   }),
   endpoint({
     method: "get",
@@ -79,7 +102,12 @@ export const roundEndpoints: AnyEndpoint[] = [
       params: idParams,
       response: json,
       handler: async ({ ctx, params, actor }) => {
-        const result = action === "cancel" ? await cancelRound(ctx.db, actor!.user.id, params.id) : await retryRound(ctx.db, actor!.user.id, params.id, ctx.config.TANDEM_JOB_LEASE_SECONDS);
+        const result =
+          action === "cancel"
+            ? await cancelRound(ctx.db, actor!.user.id, params.id)
+            : (await isRayRound(ctx.db, params.id))
+              ? await retryRayRound(ctx, actor!.user.id, params.id)
+              : await retryRound(ctx.db, actor!.user.id, params.id, ctx.config.TANDEM_JOB_LEASE_SECONDS);
         void publishRoundState(ctx, params.id);
         return result;
       },
@@ -117,8 +145,9 @@ export const roundEndpoints: AnyEndpoint[] = [
     response: z.any(),
     file: { contentType: "application/octet-stream" },
     handler: async ({ ctx, params }) => {
-      const model = await ctx.db.selectFrom("models").select(["storage_key"]).where("id", "=", params.id).executeTakeFirst();
+      const model = await ctx.db.selectFrom("models").select(["storage_key", "external_uri"]).where("id", "=", params.id).executeTakeFirst();
       if (!model) throw new AppError("not_found", "No such model.");
+      if (model.external_uri) throw new AppError("conflict", `This model was trained outside Tandem; its files are at ${model.external_uri} on the cluster.`);
       return { path: path.join(modelDir(ctx.config.TANDEM_DATA_DIR, model.storage_key), params.name), filename: `model-${params.id}-${params.name}` };
     },
   }),

@@ -18,7 +18,7 @@ export async function createApiToken(db: Db, ownerId: string, input: z.infer<typ
       .values({ user_id: ownerId, name: input.name, role: input.role, token_hash: sha256(secret), token_prefix: secret.slice(0, 10) })
       .returning(tokenColumns)
       .executeTakeFirstOrThrow();
-    await recordAudit(trx, { actorUserId: ownerId, action: "token.create", target: `token:${row.id}`, details: { role: input.role } });
+    await recordAudit(trx, { actorUserId: ownerId, action: "token.create", target: `token:${row.id}`, details: { name: input.name, role: input.role, prefix: row.token_prefix } });
     return row;
   });
   // The secret leaves the server exactly once, here.

@@ -50,6 +50,7 @@ export async function updateUser(
     throw new AppError("conflict", "You cannot demote or deactivate yourself; ask another admin.");
   }
   return db.transaction().execute(async (trx) => {
+    const before = await trx.selectFrom("users").select(["role", "active"]).where("id", "=", userId).forUpdate().executeTakeFirst();
     const user = await trx
       .updateTable("users")
       .set({ ...change, updated_at: new Date() })
@@ -58,7 +59,13 @@ export async function updateUser(
       .executeTakeFirst();
     if (!user) throw new AppError("not_found", "No such user.");
     if (change.active === false) await deleteUserSessions(trx, userId);
-    await recordAudit(trx, { actorUserId: actor.id, action: "user.update", target: `user:${userId}`, details: change });
+    // One entry per kind of change, with the value before, so the log answers "who made X an admin".
+    if (before && change.role !== undefined && change.role !== before.role) {
+      await recordAudit(trx, { actorUserId: actor.id, action: "user.role_change", target: `user:${userId}`, details: { from: before.role, to: change.role } });
+    }
+    if (before && change.active !== undefined && change.active !== before.active) {
+      await recordAudit(trx, { actorUserId: actor.id, action: change.active ? "user.reactivate" : "user.deactivate", target: `user:${userId}` });
+    }
     return user;
   });
 }

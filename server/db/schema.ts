@@ -181,7 +181,31 @@ export interface ModelsTable {
   config: Json<Record<string, unknown>>;
   metrics: ColumnType<Record<string, unknown>, string | undefined, string>;
   data_snapshot: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  /** Where a checkpoint trained outside Tandem lives (a Ray round's output); null for Tandem's own files. */
+  external_uri: string | null;
   created_at: CreatedAt;
+}
+
+export type RaySubmissionStatus = "submitting" | "PENDING" | "RUNNING" | "STOPPED" | "SUCCEEDED" | "FAILED";
+
+export interface RaySubmissionsTable {
+  id: Id;
+  round_id: string;
+  attempt: number;
+  submission_id: string;
+  dashboard_url: string;
+  settings: Json<Record<string, unknown>>;
+  status: ColumnType<RaySubmissionStatus, RaySubmissionStatus | undefined, RaySubmissionStatus>;
+  message: string | null;
+  logs_tail: ColumnType<string, string | undefined, string>;
+  package_uri: string | null;
+  result: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  last_error: string | null;
+  stop_requested: ColumnType<boolean, boolean | undefined, boolean>;
+  poll_lease_until: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  created_at: CreatedAt;
+  updated_at: Updated;
+  finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface JobsTable {
@@ -228,6 +252,7 @@ export interface Database {
   models: ModelsTable;
   jobs: JobsTable;
   job_events: JobEventsTable;
+  ray_submissions: RaySubmissionsTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -280,7 +305,7 @@ export const schemaColumns = {
   },
   models: {
     id: "bigint", project_id: "bigint", round_id: "bigint", parent_id: "bigint", name: "text", kind: "text", storage_key: "text", config: "jsonb",
-    metrics: "jsonb", data_snapshot: "jsonb", created_at: "timestamp with time zone",
+    metrics: "jsonb", data_snapshot: "jsonb", external_uri: "text", created_at: "timestamp with time zone",
   },
   jobs: {
     id: "bigint", round_id: "bigint", step_index: "integer", kind: "text", spec: "jsonb", state: "text", attempts: "integer", lease_token_id: "bigint",
@@ -288,6 +313,12 @@ export const schemaColumns = {
     updated_at: "timestamp with time zone", finished_at: "timestamp with time zone",
   },
   job_events: { id: "bigint", job_id: "bigint", round_id: "bigint", attempt: "integer", type: "text", payload: "jsonb", created_at: "timestamp with time zone" },
+  ray_submissions: {
+    id: "bigint", round_id: "bigint", attempt: "integer", submission_id: "text", dashboard_url: "text", settings: "jsonb", status: "text",
+    message: "text", logs_tail: "text", package_uri: "text", result: "jsonb", last_error: "text", stop_requested: "boolean",
+    poll_lease_until: "timestamp with time zone", created_at: "timestamp with time zone", updated_at: "timestamp with time zone",
+    finished_at: "timestamp with time zone",
+  },
 } as const;
 
 // Compile-time: every table and column of Database is in schemaColumns, and nothing else is.
@@ -296,6 +327,6 @@ type ColumnsMatch = { [T in keyof Database]: SameKeys<Database[T], (typeof schem
 const _tablesMatch: SameKeys<Database, typeof schemaColumns> = true;
 const _columnsMatch: ColumnsMatch = { users: true, sessions: true, api_tokens: true, audit_log: true, rate_limits: true,
   socket_io_attachments: true, projects: true, prompts: true, completions: true, tasks: true, assignments: true, submissions: true,
-  rounds: true, models: true, jobs: true, job_events: true };
+  rounds: true, models: true, jobs: true, job_events: true, ray_submissions: true };
 void _tablesMatch;
 void _columnsMatch;

@@ -21,8 +21,11 @@ import { attachSocketServer } from "../socket/socket-server.server.ts";
 import { csrfGuard } from "./csrf.server.ts";
 import { openAiRouter } from "../api/openai-routes.server.ts";
 import { createInference } from "../rounds/inference.server.ts";
+import { startRayRunner } from "../bridges/ray/ray-handoff.server.ts";
 import { createMetrics, routeGroup } from "./metrics.server.ts";
 import { parseSize } from "../lib/size.ts";
+import { isMetricsToken } from "../ops/metrics-access.server.ts";
+import { registerOpsMetrics } from "../ops/ops-metrics.server.ts";
 
 export type ServerDeps = {
   config: Config;
@@ -51,9 +54,12 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   const app = express();
   const httpServer = http.createServer(app);
   const metrics = createMetrics();
+  registerOpsMetrics(metrics.registry, { db, pool: deps.pool, log, agreementRefreshSeconds: config.TANDEM_METRICS_AGREEMENT_REFRESH_SECONDS });
   const loginLimiter = createLoginLimiter(deps.pool, config.TANDEM_LOGIN_ATTEMPTS);
   const io = attachSocketServer(httpServer, { db, pool: deps.pool, log, config, metrics });
   const inference = createInference(config.TANDEM_DATA_DIR, log);
+  // Rounds handed to a Ray cluster are submitted and mirrored from here (decision 0017).
+  const rayRunner = config.TANDEM_RAY_DASHBOARD_URL ? startRayRunner({ db, io, log, config }) : null;
 
   app.disable("x-powered-by");
   app.set("trust proxy", config.TANDEM_TRUST_PROXY);
@@ -102,6 +108,23 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
     next(length > limit ? new AppError("payload_too_large", `The request body is larger than ${label}.`) : undefined);
   });
 
+  // 4b. Prometheus. Before the session lookup: a metrics-only bearer (TANDEM_METRICS_TOKEN) is no
+  // API token. Metrics reveal traffic and load: that secret, admins and admin tokens only.
+  app.get("/metrics", async (req, res, next) => {
+    try {
+      if (!isMetricsToken(req.headers.authorization, config.TANDEM_METRICS_TOKEN)) {
+        const actor = await resolveActor(db, req);
+        if (!actor) throw new AppError("unauthenticated", "Send the metrics token or an admin API token.");
+        if (!hasRole(actor.role, "admin")) throw new AppError("forbidden", "Your role does not allow this.");
+      }
+      res.setHeader("Content-Type", metrics.registry.contentType);
+      res.setHeader("Cache-Control", "no-store");
+      res.send(await metrics.registry.metrics());
+    } catch (error) {
+      next(error);
+    }
+  });
+
   // 5. Who is asking: session cookie or bearer token.
   app.use(async (req, res: Response<unknown, Locals>, next) => {
     try {
@@ -137,15 +160,6 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
       res.status(503).json({ status: "unavailable", database: "unreachable" });
     }
   });
-  app.get("/metrics", async (_req, res: Response<unknown, Locals>, next) => {
-    // Metrics reveal traffic and load: admins and admin tokens (a Prometheus bearer) only.
-    const actor = res.locals.actor;
-    if (!actor) return next(new AppError("unauthenticated", "Send an admin API token."));
-    if (!hasRole(actor.role, "admin")) return next(new AppError("forbidden", "Your role does not allow this."));
-    res.setHeader("Content-Type", metrics.registry.contentType);
-    res.send(await metrics.registry.metrics());
-  });
-
   // 8. JSON API.
   const api = express.Router();
   api.use((req, _res, next) => {
@@ -198,6 +212,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   });
 
   const close = async () => {
+    rayRunner?.stop();
     inference.close();
     await new Promise<void>((resolve) => {
       io.close(() => resolve());

@@ -92,10 +92,10 @@ export function meetsAgreement(item: ExportItem, minAgreement: number | undefine
 }
 
 /** The submissions the date and labeler filters select (agreement is judged on all of them). */
-export function selectedSubmissions(item: ExportItem, filter: { since?: string; until?: string; labeler?: string }): ItemSubmission[] {
+export function selectedSubmissions(item: ExportItem, filter: { since?: string; until?: string; labeler?: string; labelers?: string[] }): ItemSubmission[] {
   const since = filter.since ? new Date(filter.since).getTime() : -Infinity;
   const until = filter.until ? new Date(filter.until).getTime() : Infinity;
   return item.submissions.filter(
-    (s) => s.createdAt.getTime() >= since && s.createdAt.getTime() < until && (filter.labeler === undefined || s.userId === filter.labeler),
+    (s) => s.createdAt.getTime() >= since && s.createdAt.getTime() < until && (filter.labeler === undefined || s.userId === filter.labeler) && (filter.labelers === undefined || filter.labelers.includes(s.userId)),
   );
 }

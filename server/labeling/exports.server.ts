@@ -16,6 +16,15 @@ export const exportFilterSchema = z.object({
   since: z.iso.datetime({ offset: true }).optional(),
   until: z.iso.datetime({ offset: true }).optional(),
   labeler: z.string().regex(/^\d{1,18}$/).optional(),
+  /**
+   * Rankings and A/B choices only from these labelers (comma-separated ids): a round's
+   * gold-passing labelers, frozen at launch. Demonstrations and reviews are not filtered by it.
+   */
+  labelers: z
+    .string()
+    .regex(/^\d{1,18}(,\d{1,18})*$/, "must be comma-separated numeric user ids")
+    .transform((v) => v.split(","))
+    .optional(),
   format: z.enum(["conversational", "standard"]).default("conversational"),
   pairs: z.enum(["all", "adjacent", "best_vs_rest"]).default("all"),
   margin: z.enum(["tier", "strength"]).default("tier"),
@@ -81,6 +90,7 @@ async function* submissionBatches(db: Db, projectId: string, type: TaskType, fil
     if (filter.since) query = query.where("submissions.created_at", ">=", new Date(filter.since));
     if (filter.until) query = query.where("submissions.created_at", "<", new Date(filter.until));
     if (filter.labeler) query = query.where("submissions.user_id", "=", filter.labeler);
+    if (filter.labelers && (type === "rank" || type === "compare")) query = query.where("submissions.user_id", "in", filter.labelers);
     if (filter.round) query = query.where("tasks.round_id", "=", filter.round);
     // Gold items measure labelers; they are not training data (decision 0010).
     if (!includeGold) query = query.where("tasks.gold", "is", null);

@@ -76,8 +76,9 @@ export function createInference(dataDir: string, log: Logger): Inference {
 
   return {
     async generate(db, modelId, request) {
-      const model = await db.selectFrom("models").select(["storage_key", "kind"]).where("id", "=", modelId).executeTakeFirst();
+      const model = await db.selectFrom("models").select(["storage_key", "kind", "external_uri"]).where("id", "=", modelId).executeTakeFirst();
       if (!model) throw new AppError("not_found", `No model ${modelId}.`);
+      if (model.external_uri) throw new AppError("validation_failed", `Model ${modelId} was trained outside Tandem (${model.external_uri}); serve it with its engine and register that endpoint instead.`);
       if (model.kind === "reward") throw new AppError("validation_failed", "A reward model scores text; it does not write it. Choose a policy.");
       worker ??= start();
       const id = String(++counter);

@@ -9,6 +9,7 @@ import type { Db } from "../db/database.server.ts";
 import type { Database, JobKind, RoundState } from "../db/schema.ts";
 import { AppError } from "../lib/app-error.ts";
 import { recordAudit } from "../auth/audit.server.ts";
+import { qualityReport } from "../labeling/quality-report.server.ts";
 import type { Project } from "../labeling/projects.server.ts";
 import { ROUND_PATHS, roundSpecSchema, type RoundSpec } from "../../trainer/contract/round.ts";
 
@@ -22,6 +23,11 @@ export type DataSnapshot = {
   /** Preference filters, applied by the export (the counts and ids above are before them). */
   minAgreement: number | null;
   consensus: boolean;
+  /**
+   * The gold filter: rankings and A/B choices only from these labelers (those whose agreement
+   * with gold was at least minGoldAgreement at launch). null = no gold filter.
+   */
+  gold?: { minAgreement: number; labelers: string[]; measured: number } | null;
   /** Submissions per task type. */
   counts: Record<"demonstrate" | "rank" | "review" | "compare", number>;
   /** The submission ids as inclusive ranges [first, last]: exact and small. */
@@ -45,6 +51,7 @@ export function idRanges(ids: number[]): Array<[number, number]> {
 }
 
 async function snapshotData(db: DbOrTrx, projectId: string, data: RoundSpec["data"], until: Date): Promise<DataSnapshot> {
+  const gold = data.minGoldAgreement === undefined ? null : await goldPassing(db, projectId, data.minGoldAgreement);
   let query = db
     .selectFrom("submissions")
     .innerJoin("tasks", "tasks.id", "submissions.task_id")
@@ -54,6 +61,10 @@ async function snapshotData(db: DbOrTrx, projectId: string, data: RoundSpec["dat
     .orderBy("submissions.id");
   if (data.since) query = query.where("submissions.created_at", ">=", new Date(data.since));
   if (data.labeler) query = query.where("submissions.user_id", "=", data.labeler);
+  if (gold) {
+    const passed = gold.labelers;
+    query = query.where((eb) => eb.or([eb("tasks.type", "not in", ["rank", "compare"]), ...(passed.length > 0 ? [eb("submissions.user_id", "in", passed)] : [])]));
+  }
   const rows = await query.execute();
   const counts = { demonstrate: 0, rank: 0, review: 0, compare: 0 };
   for (const row of rows) counts[row.type]++;
@@ -64,10 +75,26 @@ async function snapshotData(db: DbOrTrx, projectId: string, data: RoundSpec["dat
     labeler: data.labeler ?? null,
     minAgreement: data.minAgreement ?? null,
     consensus: data.consensus,
+    gold,
     counts,
     ranges: idRanges(ids),
     hash: createHash("sha256").update(ids.join(",")).digest("hex"),
   };
+}
+
+/**
+ * Labelers whose agreement with the project's gold tasks is at least `min`, from the quality
+ * report's numbers. Someone who never ranked a gold task has not been measured and does not pass.
+ */
+async function goldPassing(db: DbOrTrx, projectId: string, min: number): Promise<NonNullable<DataSnapshot["gold"]>> {
+  const report = await qualityReport(db as Db, projectId);
+  const measured = report.labelers.filter((l) => l.goldSubmissions > 0 && l.vsGold.rate !== null);
+  return { minAgreement: min, labelers: measured.filter((l) => l.vsGold.rate! >= min).map((l) => l.labelerId).sort((a, b) => Number(a) - Number(b)), measured: measured.length };
+}
+
+/** The gold filter as an export parameter. No one passing is written as user 0, which no one is (ids start at 1). */
+export function goldLabelersParam(gold: NonNullable<DataSnapshot["gold"]>): string {
+  return gold.labelers.length > 0 ? gold.labelers.join(",") : "0";
 }
 
 /** The export URL a job pulls its data from: the researcher's own download, with the snapshot's filters. */
@@ -77,14 +104,29 @@ function exportUrl(projectId: string, dataset: "sft" | "preferences", snapshot: 
   if (snapshot.labeler) query.set("labeler", snapshot.labeler);
   if (dataset === "preferences" && snapshot.minAgreement !== null && snapshot.minAgreement !== undefined) query.set("minAgreement", String(snapshot.minAgreement));
   if (dataset === "preferences" && snapshot.consensus) query.set("consensus", "true");
+  if (dataset === "preferences" && snapshot.gold) query.set("labelers", goldLabelersParam(snapshot.gold));
   return `/api/v1/projects/${projectId}/exports/${dataset}.jsonl?${query.toString()}`;
 }
 
-export async function launchRound(db: Db, actorId: string, project: Project, input: unknown, leaseSeconds: number) {
+/**
+ * Where a round runs: Tandem's trainer service (its first job is queued here), or somewhere else
+ * that takes over from the stored round, e.g. a Ray cluster (server/bridges/ray). `check` runs
+ * before anything is written; `start` inside the launch transaction, instead of the first job.
+ */
+export type RoundExecutor = {
+  check: (spec: RoundSpec) => void;
+  start: (trx: Transaction<Database>, roundId: string) => Promise<void>;
+  /** External engines train and stop: Tandem's sampling step is not theirs. */
+  trainingOnly: boolean;
+  audit: Record<string, unknown>;
+};
+
+export async function launchRound(db: Db, actorId: string, project: Project, input: unknown, leaseSeconds: number, executor?: RoundExecutor) {
   const parsed = roundSpecSchema.safeParse(input);
   if (!parsed.success) throw AppError.fromZod(parsed.error, "The round is not valid; nothing was launched.");
   const spec = parsed.data;
-  const steps = stepsOf(spec);
+  executor?.check(spec);
+  const steps: JobKind[] = executor?.trainingOnly ? [...ROUND_PATHS[spec.path]] : stepsOf(spec);
   return db.transaction().execute(async (trx) => {
     if ("modelId" in spec.base) {
       const base = await trx.selectFrom("models").select(["id", "kind"]).where("id", "=", spec.base.modelId).executeTakeFirst();
@@ -100,8 +142,12 @@ export async function launchRound(db: Db, actorId: string, project: Project, inp
       .values({ project_id: project.id, name: spec.name, spec: JSON.stringify(spec), steps: JSON.stringify(steps), data_snapshot: JSON.stringify(snapshot), created_by: actorId })
       .returning(["id"])
       .executeTakeFirstOrThrow();
-    await insertJob(trx, { id: round.id, project_id: project.id, spec, data_snapshot: snapshot, steps }, 0, leaseSeconds);
-    await recordAudit(trx, { actorUserId: actorId, action: "round.launch", target: `round:${round.id}`, details: { project: project.id, path: spec.path, hash: snapshot.hash } });
+    if (executor) await executor.start(trx, round.id);
+    else await insertJob(trx, { id: round.id, project_id: project.id, spec, data_snapshot: snapshot, steps }, 0, leaseSeconds);
+    await recordAudit(trx, {
+      actorUserId: actorId, action: "round.launch", target: `round:${round.id}`,
+      details: { project: project.id, path: spec.path, hash: snapshot.hash, ...(executor ? executor.audit : {}) },
+    });
     return { id: round.id, steps, dataSnapshot: snapshot };
   });
 }
@@ -111,6 +157,9 @@ function dataNeeds(steps: JobKind[], snapshot: DataSnapshot): { path: string; me
   const { demonstrate, rank, review, compare } = snapshot.counts;
   if (steps.includes("sft") && demonstrate + review === 0) return { path: "data", message: "SFT needs demonstrations or reviewed answers, and the selection has none" };
   if ((steps.includes("dpo") || steps.includes("reward")) && rank + compare + review === 0) {
+    if (snapshot.gold) {
+      return { path: "data.minGoldAgreement", message: `no rankings pass the gold filter: ${snapshot.gold.labelers.length} of ${snapshot.gold.measured} labelers measured on gold reach ${snapshot.gold.minAgreement}` };
+    }
     return { path: "data", message: "DPO and reward models need rankings or comparisons, and the selection has none" };
   }
   return null;
@@ -203,7 +252,7 @@ export async function roundDetail(db: Db, roundId: string) {
     .where("round_id", "=", roundId)
     .orderBy("id")
     .execute();
-  const models = await db.selectFrom("models").select(["id", "name", "kind", "parent_id", "metrics", "created_at"]).where("round_id", "=", roundId).orderBy("id").execute();
+  const models = await db.selectFrom("models").select(["id", "name", "kind", "parent_id", "metrics", "external_uri", "created_at"]).where("round_id", "=", roundId).orderBy("id").execute();
   const policy = models.filter((m) => m.kind === "policy" || m.kind === "sft").at(-1);
   return { ...round, jobs, models, humanEval: policy ? await humanCompareResult(db, roundId, policy.id) : null };
 }

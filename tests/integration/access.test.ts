@@ -23,6 +23,7 @@ const pageAccess: Record<string, { allowed: Who[]; path: string; allowedStatus?:
   account: { path: "/account", allowed: atLeast("labeler") },
   "admin/users": { path: "/admin/users", allowed: ["admin"] },
   "admin/tokens": { path: "/admin/tokens", allowed: ["admin"] },
+  "admin/audit": { path: "/admin/audit", allowed: ["admin"] },
   projects: { path: "/projects", allowed: atLeast("labeler") },
   "projects/:projectId": { path: "/projects/PROJECT", allowed: atLeast("labeler") },
   "projects/:projectId/settings": { path: "/projects/PROJECT/settings", allowed: ["researcher", "admin"] },
@@ -65,6 +66,7 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "POST /projects/:id/rounds": ["researcher", "admin", "admin-token"],
   "GET /rounds/:id": ["researcher", "admin", "admin-token"],
   "GET /rounds/:id/events": ["researcher", "admin", "admin-token"],
+  "GET /rounds/:id/bundle.zip": ["researcher", "admin", "admin-token"],
   "POST /rounds/:id/cancel": ["researcher", "admin", "admin-token"],
   "POST /rounds/:id/retry": ["researcher", "admin", "admin-token"],
   "GET /models": ["researcher", "admin", "trainer", "admin-token"],
@@ -86,6 +88,7 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "GET /projects/:id/exports/verl/prompts.parquet": ["researcher", "admin", "trainer", "admin-token"],
   "GET /projects/:id/exports/hf/:dataset.zip": ["researcher", "admin", "trainer", "admin-token"],
   "POST /projects/:id/imports/:format": ["researcher", "admin", "admin-token"],
+  "GET /audit": ["admin", "admin-token"],
 };
 
 let server: TestServer;

@@ -126,3 +126,48 @@ test("concurrent claims: every labeler gets the gold task once, and it stays ope
   assert.equal(new Set(rows.map((r) => r.user_id)).size, 30);
   assert.ok(rows.every((r) => r.state === "open"));
 });
+
+test("a round's gold filter: rankings only from labelers who agree with gold, frozen at launch and applied by the export the trainer reads", async () => {
+  const researcher = await server.newUser("researcher");
+  const created = await researcher.client.json("POST", "/api/v1/projects", { name: "Gold-filtered round", settings: { k: 2, overlap: { rank: 2 }, goldRate: 1 } });
+  const projectId = ((await created.json()) as { id: string }).id;
+  const content = [
+    JSON.stringify({ prompt: "Gold: 3 + 3?", completions: ["6", "7"], gold: [1, 2] }),
+    JSON.stringify({ prompt: "Ordinary: 10 - 4?", completions: ["6", "5"] }),
+  ].join("\n");
+  assert.equal((await researcher.client.json("POST", `/api/v1/projects/${projectId}/imports`, { content, commit: true })).status, 200);
+  const careful = await server.newUser("labeler");
+  const careless = await server.newUser("labeler");
+  for (const [labeler, goldOrder] of [[careful, ["6", "7"]], [careless, ["7", "6"]]] as const) {
+    await rank(labeler.client, (await takeTask(labeler.client, projectId))!, [...goldOrder]);
+    await rank(labeler.client, (await takeTask(labeler.client, projectId))!, ["6", "5"]);
+  }
+  // A registered policy to start from (the launch checks only that it exists and is not a reward model).
+  const model = await server.db
+    .insertInto("models")
+    .values({ project_id: projectId, name: "stand-in base", kind: "base", storage_key: `gold-test-${projectId}`, config: JSON.stringify({}) })
+    .returning("id")
+    .executeTakeFirstOrThrow();
+  const launch = (minGoldAgreement: unknown) =>
+    researcher.client.json("POST", `/api/v1/projects/${projectId}/rounds`, { name: "Filtered", path: "dpo", base: { modelId: model.id }, data: { minGoldAgreement }, next: { prompts: 0 } });
+
+  const refused = await launch(1.5);
+  assert.equal(refused.status, 422);
+  assert.ok(((await refused.json()) as { errors: Array<{ path: string }> }).errors.some((e) => e.path === "data.minGoldAgreement"));
+
+  const launched = await launch(0.5);
+  assert.equal(launched.status, 201, await launched.clone().text());
+  const { id, dataSnapshot } = (await launched.json()) as { id: string; dataSnapshot: { gold: { labelers: string[]; measured: number }; counts: { rank: number } } };
+  assert.deepEqual(dataSnapshot.gold.labelers, [careful.id], "the labeler who ranked gold upside down is left out");
+  assert.equal(dataSnapshot.gold.measured, 2);
+  assert.equal(dataSnapshot.counts.rank, 2, "the careful labeler's gold and ordinary rankings only");
+
+  // The trainer's job downloads exactly the filtered preferences: one pair, the careful labeler's.
+  const job = await server.db.selectFrom("jobs").select("spec").where("round_id", "=", id).executeTakeFirstOrThrow();
+  const dataUrl = (job.spec as { dataUrl: string }).dataUrl;
+  assert.match(dataUrl, new RegExp(`labelers=${careful.id}(&|$)`));
+  const pairs = (await (await researcher.client.get(dataUrl)).text()).trim().split("\n");
+  assert.equal(pairs.length, 1);
+  const unfiltered = (await (await researcher.client.get(`/api/v1/projects/${projectId}/exports/preferences.jsonl`)).text()).trim().split("\n");
+  assert.equal(unfiltered.length, 2, "without the filter both labelers' pairs export");
+});

@@ -44,6 +44,11 @@ export const roundSpecSchema = z
         minAgreement: z.number().min(0).max(1).optional(),
         /** Preferences only: one pair set per item from the consensus ranking instead of every labeler's. */
         consensus: z.boolean().default(false),
+        /**
+         * Rankings and A/B choices only from labelers whose agreement with gold tasks is at least
+         * this (0–1); labelers never measured on gold are left out. Fixed at launch.
+         */
+        minGoldAgreement: z.number().min(0).max(1).optional(),
       })
       .default({ consensus: false }),
     sft: sftConfigSchema.default(sftConfigSchema.parse({})),

@@ -14,7 +14,7 @@ const dataset = z.enum(datasetKinds);
 async function exportFiles(ctx: Parameters<AnyEndpoint["handler"]>[0]["ctx"], projectId: string, kind: z.infer<typeof dataset>, format: FileFormat, query: DatasetOptions) {
   await getProject(ctx.db, projectId);
   const files = await writeDatasetFiles(ctx.db, projectId, kind, format, query);
-  await recordAudit(ctx.db, { actorUserId: ctx.actor?.user.id ?? null, action: "export.dataset", target: `project:${projectId}`, details: { ...query, dataset: kind, fileFormat: format } });
+  await recordAudit(ctx.db, { actor: ctx.actor, action: "export.dataset", target: `project:${projectId}`, details: { ...query, dataset: kind, fileFormat: format } });
   return files;
 }
 
