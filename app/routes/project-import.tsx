@@ -16,6 +16,32 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
   return { project: { id: project.id, name: project.name } };
 }
 
+/** The file's format: Tandem's own prompt files, or a dataset format (decision 0013), posted as the raw file. */
+const fileFormats = {
+  tandem: "Tandem prompts (JSONL, CSV or JSON)",
+  trl: "TRL dataset (JSONL or Parquet)",
+  openrlhf: "OpenRLHF dataset (JSONL)",
+  verl: "veRL prompts (Parquet)",
+  hf: "Hugging Face dataset folder (.zip)",
+} as const;
+type FileFormat = keyof typeof fileFormats;
+const datasetLabels = { prompts: "Prompts (with metadata)", preferences: "Preference pairs", sft: "SFT examples", unpaired: "Unpaired labels (KTO)" } as const;
+const openRlhfKeys = ["inputKey", "outputKey", "promptKey", "chosenKey", "rejectedKey", "labelKey"] as const;
+const openRlhfDefaults: Record<(typeof openRlhfKeys)[number], string> = { inputKey: "input", outputKey: "output", promptKey: "prompt", chosenKey: "chosen", rejectedKey: "rejected", labelKey: "label" };
+const selectClass = "mb-4 w-full rounded-md border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-950";
+
+/** A dataset file goes up as it is (application/octet-stream); the options ride in the query string. */
+async function postFile<T>(url: string, bytes: ArrayBuffer): Promise<{ ok: true; data: T } | { ok: false; problem: ApiProblem }> {
+  let response: Response;
+  try {
+    response = await fetch(url, { method: "POST", headers: { "content-type": "application/octet-stream" }, body: bytes });
+  } catch {
+    return { ok: false, problem: { status: 0, code: "network", detail: "The network failed; try again." } };
+  }
+  const parsed: unknown = await response.json().catch(() => null);
+  return response.ok ? { ok: true, data: parsed as T } : { ok: false, problem: (parsed ?? { status: response.status, code: "http", detail: response.statusText }) as ApiProblem };
+}
+
 const statusLabels: Record<string, string> = {
   exact_duplicate_in_file: "duplicate in this file",
   exact_duplicate_in_project: "already in the project",
@@ -30,7 +56,11 @@ const statusLabels: Record<string, string> = {
  */
 export default function ProjectImport({ loaderData }: Route.ComponentProps) {
   const { project } = loaderData;
-  const [file, setFile] = useState<{ name: string; content: string } | null>(null);
+  const [file, setFile] = useState<{ name: string; content: string; bytes: ArrayBuffer } | null>(null);
+  const [fileFormat, setFileFormat] = useState<FileFormat>("tandem");
+  const [dataset, setDataset] = useState<keyof typeof datasetLabels | "">("");
+  const [keys, setKeys] = useState(openRlhfDefaults);
+  const [chatTemplate, setChatTemplate] = useState(true);
   const [report, setReport] = useState<ImportReport | null>(null);
   const [problem, setProblem] = useState<ApiProblem | null>(null);
   const [validOnly, setValidOnly] = useState(false);
@@ -42,14 +72,23 @@ export default function ProjectImport({ loaderData }: Route.ComponentProps) {
     if (!file) return;
     setBusy(true);
     setProblem(null);
-    const result = await postJson<ImportReport>(`/api/v1/projects/${project.id}/imports`, {
-      content: file.content,
-      filename: file.name,
-      commit,
-      importValidLines: validOnly,
-      includeNearDuplicates: nearDuplicates,
-      purpose,
-    });
+    const query = new URLSearchParams({ filename: file.name, commit: String(commit), importValidLines: String(validOnly), includeNearDuplicates: String(nearDuplicates) });
+    if (dataset) query.set("dataset", dataset);
+    if (fileFormat === "openrlhf") {
+      for (const key of openRlhfKeys) query.set(key, keys[key]);
+      query.set("chatTemplate", String(chatTemplate));
+    }
+    const result =
+      fileFormat === "tandem"
+        ? await postJson<ImportReport>(`/api/v1/projects/${project.id}/imports`, {
+            content: file.content,
+            filename: file.name,
+            commit,
+            importValidLines: validOnly,
+            includeNearDuplicates: nearDuplicates,
+            purpose,
+          })
+        : await postFile<ImportReport>(`/api/v1/projects/${project.id}/imports/${fileFormat}?${query}`, file.bytes);
     setBusy(false);
     if (result.ok) setReport(result.data);
     else setProblem(result.problem);
@@ -68,21 +107,58 @@ export default function ProjectImport({ loaderData }: Route.ComponentProps) {
           <input
             id="import-file"
             type="file"
-            accept=".jsonl,.ndjson,.json,.csv,.tsv,.txt"
+            accept=".jsonl,.ndjson,.json,.csv,.tsv,.txt,.parquet,.zip"
             className="mb-4 block w-full text-sm"
             onChange={async (event) => {
               const chosen = event.currentTarget.files?.[0];
               setReport(null);
-              setFile(chosen ? { name: chosen.name, content: await chosen.text() } : null);
+              setFile(chosen ? { name: chosen.name, content: await chosen.text(), bytes: await chosen.arrayBuffer() } : null);
             }}
           />
-          <label htmlFor="import-purpose" className="mb-1 block text-sm font-medium">What the file holds</label>
-          <select id="import-purpose" value={purpose} onChange={(e) => { setPurpose(e.target.value as "prompts" | "qa" | "compare"); setReport(null); }}
-            className="mb-4 w-full rounded-md border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-950">
-            <option value="prompts">Prompts to label</option>
-            <option value="qa">Synthetic Q&amp;A for review (one answer each)</option>
-            <option value="compare">A/B comparisons (two completions from two models each)</option>
+          <label htmlFor="import-format" className="mb-1 block text-sm font-medium">File format</label>
+          <select id="import-format" value={fileFormat} className={selectClass}
+            onChange={(e) => { setFileFormat(e.target.value as FileFormat); setReport(null); }}>
+            {Object.entries(fileFormats).map(([value, label]) => <option key={value} value={value}>{label}</option>)}
           </select>
+          {fileFormat !== "tandem" ? (
+            <>
+              <label htmlFor="import-dataset" className="mb-1 block text-sm font-medium">Dataset</label>
+              <select id="import-dataset" value={dataset} className={selectClass}
+                onChange={(e) => { setDataset(e.target.value as keyof typeof datasetLabels | ""); setReport(null); }}>
+                <option value="">{fileFormat === "hf" ? "As the dataset card says" : "Choose…"}</option>
+                {Object.entries(datasetLabels).map(([value, label]) => <option key={value} value={value}>{label}</option>)}
+              </select>
+              <p className="mb-4 text-sm text-slate-600 dark:text-slate-400">
+                Labeled records become completed tasks of the deactivated “Imported data” account, so the project’s exports include them.
+              </p>
+            </>
+          ) : null}
+          {fileFormat === "openrlhf" ? (
+            <fieldset className="mb-4 grid grid-cols-2 gap-2 text-sm">
+              <legend className="mb-1 font-medium">OpenRLHF keys (empty prompt/output key: whole conversations)</legend>
+              {openRlhfKeys.map((key) => (
+                <label key={key}>
+                  <span className="block">{key.replace("Key", "")}</span>
+                  <input className="w-full rounded-md border border-slate-300 px-2 py-1 dark:border-slate-700 dark:bg-slate-950" value={keys[key]}
+                    onChange={(e) => { setKeys({ ...keys, [key]: e.target.value }); setReport(null); }} />
+                </label>
+              ))}
+              <label className="col-span-2 flex items-center gap-2">
+                <input type="checkbox" checked={chatTemplate} onChange={(e) => setChatTemplate(e.target.checked)} /> Message lists (--apply_chat_template)
+              </label>
+            </fieldset>
+          ) : null}
+          {fileFormat === "tandem" ? (
+            <>
+              <label htmlFor="import-purpose" className="mb-1 block text-sm font-medium">What the file holds</label>
+              <select id="import-purpose" value={purpose} onChange={(e) => { setPurpose(e.target.value as "prompts" | "qa" | "compare"); setReport(null); }}
+                className="mb-4 w-full rounded-md border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-950">
+                <option value="prompts">Prompts to label</option>
+                <option value="qa">Synthetic Q&amp;A for review (one answer each)</option>
+                <option value="compare">A/B comparisons (two completions from two models each)</option>
+              </select>
+            </>
+          ) : null}
           <label className="mb-2 flex items-center gap-2 text-sm">
             <input type="checkbox" checked={validOnly} onChange={(e) => setValidOnly(e.target.checked)} /> Import the valid lines even if some are invalid
           </label>

@@ -7,6 +7,7 @@ import { claimNextTask } from "../../server/labeling/queue.server.ts";
 import { publishCounters } from "../../server/labeling/live-counters.server.ts";
 import { Alert, Button, Card, PageTitle } from "../components/ui.tsx";
 import { Markdown } from "../components/markdown.tsx";
+import { DatasetExport } from "../components/dataset-export.tsx";
 import { requireUser } from "../lib/auth.server.ts";
 import { or404 } from "../lib/not-found.server.ts";
 import { useProjectCounters } from "../lib/use-session-socket.ts";
@@ -103,6 +104,9 @@ export default function Project({ loaderData, actionData }: Route.ComponentProps
                   <a className="text-brand-700 underline dark:text-brand-50" href={`/api/v1/projects/${project.id}/exports/preferences.parquet`} download>
                     Export preference pairs (Parquet)
                   </a>
+                </li>
+                <li className="list-none pt-2">
+                  <DatasetExport projectId={project.id} />
                 </li>
               </ul>
             </Card>

@@ -3,6 +3,7 @@ import { labelingEndpoints } from "./labeling-endpoints.server.ts";
 import { v1Endpoints } from "./v1-endpoints.server.ts";
 import { roundEndpoints, trainerEndpoints } from "./round-endpoints.server.ts";
 import { auditEndpoints } from "../ops/audit-endpoints.server.ts";
+import { formatEndpoints } from "../bridges/formats/format-endpoints.server.ts";
 
 /** Every /api/v1 endpoint; the server mounts these and tests walk them. */
-export const apiEndpoints: AnyEndpoint[] = [...v1Endpoints, ...labelingEndpoints, ...roundEndpoints, ...trainerEndpoints, ...auditEndpoints];
+export const apiEndpoints: AnyEndpoint[] = [...v1Endpoints, ...labelingEndpoints, ...roundEndpoints, ...trainerEndpoints, ...auditEndpoints, ...formatEndpoints];

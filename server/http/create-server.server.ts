@@ -43,7 +43,9 @@ export type TandemServer = { httpServer: http.Server; close: () => Promise<void>
 
 type Locals = { actor: Actor | null };
 
-const IMPORT_PATH = /^\/api\/v1\/projects\/\d+\/imports$/;
+const IMPORT_PATH = /^\/api\/v1\/projects\/\d+\/imports(\/(trl|openrlhf|verl|hf))?$/;
+/** Dataset-format imports (server/bridges/formats): the file itself is the body. */
+const FILE_IMPORT_PATH = /^\/api\/v1\/projects\/\d+\/imports\/(trl|openrlhf|verl|hf)$/;
 /** Trainer uploads of checkpoint files: raw bytes, streamed to disk, with their own limit. */
 const UPLOAD_PATH = /^\/api\/v1\/trainer\/jobs\/\d+\/(files|resume)\/[\w.-]+$/;
 
@@ -162,7 +164,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   const api = express.Router();
   api.use((req, _res, next) => {
     const hasBody = Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
-    if (req.method === "PUT" && UPLOAD_PATH.test(req.baseUrl + req.path)) {
+    if ((req.method === "PUT" && UPLOAD_PATH.test(req.baseUrl + req.path)) || (req.method === "POST" && FILE_IMPORT_PATH.test(req.baseUrl + req.path))) {
       if (!req.is("application/octet-stream")) return next(new AppError("unsupported_media_type", "Send the file as application/octet-stream."));
       return next();
     }

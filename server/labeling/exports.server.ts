@@ -64,7 +64,7 @@ type SubmissionRow = {
 
 type TaskType = "rank" | "demonstrate" | "review" | "compare";
 
-async function* submissionsOf(db: Db, projectId: string, type: TaskType, filter: ExportFilter, includeGold = false): AsyncGenerator<SubmissionRow> {
+export async function* submissionsOf(db: Db, projectId: string, type: TaskType, filter: ExportFilter, includeGold = false): AsyncGenerator<SubmissionRow> {
   for await (const batch of submissionBatches(db, projectId, type, filter, includeGold)) yield* batch;
 }
 
@@ -187,9 +187,10 @@ async function* itemComparePairs(db: Db, projectId: string, filter: ExportFilter
 }
 
 function compareRecord(prompt: ChatMessage[], payload: Record<string, unknown>, texts: Map<string, string>): PreferenceRecord[] {
-  const { winner, loser, strength } = payload as { winner?: string | null; loser?: string | null; strength?: number };
+  const { winner, loser, strength, weight } = payload as { winner?: string | null; loser?: string | null; strength?: number; weight?: number };
   if (!winner || !loser) return [];
-  return [{ prompt, chosen: texts.get(winner) ?? "", rejected: texts.get(loser) ?? "", margin: strength ?? 1, weight: 1 }];
+  // weight: only an imported pair carries one (decision 0013), so it exports as it came in.
+  return [{ prompt, chosen: texts.get(winner) ?? "", rejected: texts.get(loser) ?? "", margin: strength ?? 1, weight: weight ?? 1 }];
 }
 
 /** TRL preference format: prompt / chosen / rejected (+ margin, weight), one line per pair. */
@@ -225,13 +226,18 @@ async function* reviewedAnswers(db: Db, projectId: string, filter: ExportFilter)
  * turn; a demonstration the labeler continued brings every later user and assistant turn.
  */
 export async function* sftLines(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<string> {
+  for await (const messages of sftConversations(db, projectId, filter)) yield JSON.stringify({ messages }) + "\n";
+}
+
+/** Each SFT example as one conversation ending with the assistant's turn (what sft.jsonl writes). */
+export async function* sftConversations(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<ChatMessage[]> {
   for await (const row of submissionsOf(db, projectId, "demonstrate", filter)) {
     const text = String(row.payload.text ?? "");
     const continuation = (row.payload.continuation ?? []) as ChatMessage[];
-    yield JSON.stringify({ messages: [...row.messages, { role: "assistant", content: text }, ...continuation] }) + "\n";
+    yield [...row.messages, { role: "assistant", content: text }, ...continuation];
   }
   for await (const row of reviewedAnswers(db, projectId, filter)) {
-    yield JSON.stringify({ messages: [...row.messages, { role: "assistant", content: row.edited ?? row.original }] }) + "\n";
+    yield [...row.messages, { role: "assistant", content: row.edited ?? row.original }];
   }
 }
 

@@ -46,7 +46,17 @@ export type ImportReport = {
  * A rejected import writes nothing.
  */
 export async function importPrompts(db: Db, actorId: string, project: Project, request: ImportRequest): Promise<ImportReport> {
-  const parsed = parseImportFile(request.content, request.format, request.filename);
+  return importPromptRecords(db, actorId, project, parseImportFile(request.content, request.format, request.filename), request);
+}
+
+/** The same import for records another reader parsed (the dataset formats of server/bridges/formats). */
+export async function importPromptRecords(
+  db: Db,
+  actorId: string,
+  project: Project,
+  parsed: { records: ImportRecord[]; issues: Array<{ line: number; reason: string }>; format: string },
+  request: Omit<ImportRequest, "content" | "format">,
+): Promise<ImportReport> {
   const existingRows = await db.selectFrom("prompts").select(["id", "content_hash", "minhash"]).where("project_id", "=", project.id).execute();
   // Q&A for review: one answer per question, or the line is refused like any invalid line.
   const issues = [...parsed.issues];

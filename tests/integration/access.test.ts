@@ -84,6 +84,10 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "GET /trainer/jobs/:id/resume/:name": ["admin", "trainer", "admin-token"],
   "POST /trainer/jobs/:id/fail": ["admin", "trainer", "admin-token"],
   "GET /projects/:id/exports/preferences.parquet": ["researcher", "admin", "trainer", "admin-token"],
+  "GET /projects/:id/exports/:format/:dataset.jsonl": ["researcher", "admin", "trainer", "admin-token"],
+  "GET /projects/:id/exports/verl/prompts.parquet": ["researcher", "admin", "trainer", "admin-token"],
+  "GET /projects/:id/exports/hf/:dataset.zip": ["researcher", "admin", "trainer", "admin-token"],
+  "POST /projects/:id/imports/:format": ["researcher", "admin", "admin-token"],
   "GET /audit": ["admin", "admin-token"],
 };
 
