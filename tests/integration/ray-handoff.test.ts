@@ -54,13 +54,13 @@ test("a round handed to Ray: the bundle is uploaded and submitted, status and lo
   // What reached the cluster: one package and one job, both as documented.
   assert.equal(ray.packages.size, 1);
   const files = unzipSync(new Uint8Array([...ray.packages.values()][0]!));
-  for (const name of ["run.sh", "README.md", "tandem-round.json", "openrlhf/01-sft.sh", "openrlhf/02-dpo.sh", "trl/01-sft.sh", "trl/sft.yaml", "trl/dpo.yaml", "datasets/sft/train.jsonl", "datasets/preferences/train.jsonl", "datasets/sft/README.md"]) {
+  for (const name of ["run.sh", "README.md", "tandem-round.json", "openrlhf/01-sft.sh", "openrlhf/02-dpo.sh", "trl/01-sft.sh", "trl/sft.yaml", "trl/dpo.yaml", "datasets/sft/data/train.jsonl", "datasets/preferences/data/train.jsonl", "datasets/prompts/data/train.jsonl", "datasets/sft/README.md"]) {
     assert.ok(files[name], `the bundle holds ${name}`);
   }
   const lines = (name: string) => strFromU8(files[name]!).trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
-  assert.equal(lines("datasets/sft/train.jsonl").length, 12, "the 12 demonstrations of the snapshot");
-  assert.equal(lines("datasets/preferences/train.jsonl").length, 36, "6 rankings × C(4,2) pairs");
-  assert.ok(Array.isArray(lines("datasets/preferences/train.jsonl")[0]!["chosen"]), "conversational: chosen is a message list");
+  assert.equal(lines("datasets/sft/data/train.jsonl").length, 12, "the 12 demonstrations of the snapshot");
+  assert.equal(lines("datasets/preferences/data/train.jsonl").length, 36, "6 rankings × C(4,2) pairs");
+  assert.ok(Array.isArray(lines("datasets/preferences/data/train.jsonl")[0]!["chosen"]), "conversational: chosen is a message list");
   const dpoScript = strFromU8(files["openrlhf/02-dpo.sh"]!);
   assert.match(dpoScript, /--model\.beta 0\.2/);
   assert.match(dpoScript, /--model\.model_name_or_path "\$TANDEM_OUTPUT_DIR\/01-sft"/, "DPO starts from the SFT step's output");

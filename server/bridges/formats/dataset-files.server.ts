@@ -91,7 +91,8 @@ function dataFile(db: Db, projectId: string, dataset: DatasetKind, format: DataF
  * `prompts.parquet`; hf → `README.md` (the dataset card) and `data/train.jsonl` (or .parquet),
  * built in memory (at most HF_MAX_RECORDS records).
  */
-export async function writeDatasetFiles(db: Db, projectId: string, dataset: DatasetKind, format: FileFormat, options: DatasetOptions): Promise<DatasetFile[]> {
+/** `exportedAt` (hf card): a round bundle passes its snapshot time, so the same data make the same bytes. */
+export async function writeDatasetFiles(db: Db, projectId: string, dataset: DatasetKind, format: FileFormat, options: DatasetOptions, exportedAt = new Date().toISOString()): Promise<DatasetFile[]> {
   refuseInapplicableFilters(dataset, options);
   if (format !== "hf") return [dataFile(db, projectId, dataset, format, options)];
   const data = hfDataFormat(options);
@@ -118,7 +119,7 @@ export async function writeDatasetFiles(db: Db, projectId: string, dataset: Data
       round,
       filters: { since, until, labeler, round: options.round, minAgreement, ...(dataset === "preferences" || dataset === "unpaired" ? { consensus, pairs, margin } : {}) },
       counts: { train: counter.n },
-      exportedAt: new Date().toISOString(),
+      exportedAt,
     },
     [{ split: "train", path }],
   );

@@ -9,7 +9,8 @@ import { createHash } from "node:crypto";
 import { strToU8, zipSync, type Zippable } from "fflate";
 import type { Db } from "../../db/database.server.ts";
 import { AppError } from "../../lib/app-error.ts";
-import { exportFilterSchema, preferenceLines, sftLines, type ExportFilter } from "../../labeling/exports.server.ts";
+import { datasetOptionsSchema, writeDatasetFiles } from "../formats/dataset-files.server.ts";
+import type { DatasetKind } from "../formats/dataset-records.ts";
 import { goldLabelersParam, type DataSnapshot } from "../../rounds/rounds.server.ts";
 import type { RoundSpec } from "../../../trainer/contract/round.ts";
 import { engineSteps, ENGINES, MAPPING_NOTES, UnsupportedStepError, type DatasetCounts, type Engine, type HandOff } from "./engine-steps.ts";
@@ -27,33 +28,35 @@ export type RoundBundle = {
   skipped: Array<{ engine: Engine; reason: string }>;
 };
 
-/** The export filter that reproduces the round's snapshot (the same one its trainer jobs download with). */
-export function snapshotFilter(snapshot: DataSnapshot): ExportFilter {
-  return exportFilterSchema.parse({
-    until: snapshot.until,
-    ...(snapshot.since ? { since: snapshot.since } : {}),
-    ...(snapshot.labeler ? { labeler: snapshot.labeler } : {}),
-    ...(snapshot.minAgreement !== null && snapshot.minAgreement !== undefined ? { minAgreement: snapshot.minAgreement } : {}),
-    consensus: snapshot.consensus ? "true" : "false",
-    ...(snapshot.gold ? { labelers: goldLabelersParam(snapshot.gold) } : {}),
-  });
+/**
+ * The export query that reproduces the round's snapshot for one dataset (the same filters its
+ * trainer jobs download with); filters a dataset cannot take are left out rather than refused.
+ */
+export function snapshotQuery(snapshot: DataSnapshot, dataset: DatasetKind): Record<string, string> {
+  if (dataset === "prompts") return {};
+  const query: Record<string, string> = { until: snapshot.until };
+  if (snapshot.since) query["since"] = snapshot.since;
+  if (snapshot.labeler) query["labeler"] = snapshot.labeler;
+  if (dataset === "preferences") {
+    if (snapshot.minAgreement !== null && snapshot.minAgreement !== undefined) query["minAgreement"] = String(snapshot.minAgreement);
+    if (snapshot.consensus) query["consensus"] = "true";
+    if (snapshot.gold) query["labelers"] = goldLabelersParam(snapshot.gold);
+  }
+  return query;
 }
 
 export async function buildRoundBundle(db: Db, round: BundleRound, handOff: HandOff | null): Promise<RoundBundle> {
-  const filter = snapshotFilter(round.data_snapshot);
-  const sft = await collect(sftLines(db, round.project_id, filter));
-  const preferences = await collect(preferenceLines(db, round.project_id, filter));
-  const prompts = await promptLines(db, round.project_id, round.spec.ppo.rolloutBatchSize * 64);
-  const counts: DatasetCounts = { sft: lineCount(sft), preferences: lineCount(preferences), prompts: lineCount(prompts) };
-
-  const files: Record<string, string> = {
-    "datasets/sft/train.jsonl": sft,
-    "datasets/sft/README.md": datasetCard("sft", round, counts.sft, "conversational language modeling: `messages`"),
-    "datasets/preferences/train.jsonl": preferences,
-    "datasets/preferences/README.md": datasetCard("preferences", round, counts.preferences, "conversational preference: `prompt`, `chosen`, `rejected` (+ `margin`, `weight`)"),
-    "datasets/prompts/train.jsonl": prompts,
-    "datasets/prompts/README.md": datasetCard("prompts", round, counts.prompts, "conversational prompt-only: `prompt` (+ `answer` where the prompt has a reference answer)"),
-  };
+  // The data as Hugging Face dataset folders (card + data/train.jsonl, TRL conversational), as the hf export writes them.
+  const files: Record<string, string | Uint8Array> = {};
+  const counts: DatasetCounts = { sft: 0, preferences: 0, prompts: 0 };
+  for (const dataset of ["sft", "preferences", "prompts"] as const) {
+    const options = datasetOptionsSchema.parse({ ...snapshotQuery(round.data_snapshot, dataset), format: "conversational", data: "trl" });
+    for (const file of await writeDatasetFiles(db, round.project_id, dataset, "hf", options, round.data_snapshot.until)) {
+      const bytes = await collect(file.chunks);
+      files[`datasets/${dataset}/${file.path}`] = bytes;
+      if (file.path.startsWith("data/")) counts[dataset] = lineCount(bytes);
+    }
+  }
   const engines: Engine[] = [];
   const skipped: RoundBundle["skipped"] = [];
   for (const engine of ENGINES) {
@@ -82,51 +85,21 @@ export async function buildRoundBundle(db: Db, round: BundleRound, handOff: Hand
 
   const zippable: Zippable = {};
   // Scripts are executable in the archive (unix mode in the external attributes), data is not.
-  for (const [name, text] of Object.entries(files)) zippable[name] = [strToU8(text), { os: 3, attrs: (name.endsWith(".sh") ? 0o755 : 0o644) << 16, mtime: new Date("2026-01-01T00:00:00Z") }];
+  // A fixed mtime: the same round and data give the same zip, so a cluster keeps one package.
+  for (const [name, content] of Object.entries(files)) {
+    zippable[name] = [typeof content === "string" ? strToU8(content) : content, { os: 3, attrs: (name.endsWith(".sh") ? 0o755 : 0o644) << 16, mtime: new Date("2026-01-01T00:00:00Z") }];
+  }
   const zip = zipSync(zippable, { level: 6 });
   return { zip, sha256: createHash("sha256").update(zip).digest("hex"), files: Object.keys(files).sort(), counts, engines, skipped };
 }
 
-async function collect(lines: AsyncGenerator<string>): Promise<string> {
-  let text = "";
-  for await (const chunk of lines) text += chunk;
-  return text;
+async function collect(chunks: AsyncIterable<string | Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const chunk of chunks) parts.push(typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk);
+  return Buffer.concat(parts);
 }
 
-const lineCount = (text: string) => (text === "" ? 0 : text.split("\n").filter((l) => l !== "").length);
-
-/** PPO's prompt set: the project's active prompts, oldest first, as Tandem's own PPO step takes them. */
-async function promptLines(db: Db, projectId: string, limit: number): Promise<string> {
-  const rows = await db
-    .selectFrom("prompts")
-    .select(["messages", "metadata"])
-    .where("project_id", "=", projectId)
-    .where("status", "=", "active")
-    .where("kind", "=", "prompt")
-    .orderBy("id")
-    .limit(limit)
-    .execute();
-  return rows.map((r) => JSON.stringify({ prompt: r.messages, ...(r.metadata["answer"] !== undefined ? { answer: String(r.metadata["answer"]) } : {}) }) + "\n").join("");
-}
-
-function datasetCard(name: string, round: BundleRound, rows: number, format: string): string {
-  return [
-    "---",
-    "configs:",
-    "  - config_name: default",
-    "    data_files:",
-    "      - split: train",
-    "        path: train.jsonl",
-    "---",
-    `# ${name} — Tandem round ${round.id}`,
-    "",
-    `- Project ${round.project_id}, round ${round.id} (${JSON.stringify(round.name)}).`,
-    `- Format: ${format}.`,
-    `- Rows: ${rows}.`,
-    `- Submissions up to ${round.data_snapshot.until}${round.data_snapshot.since ? ` from ${round.data_snapshot.since}` : ""}${round.data_snapshot.labeler ? `, labeler ${round.data_snapshot.labeler}` : ""}; snapshot sha256 ${round.data_snapshot.hash}.`,
-    "",
-  ].join("\n");
-}
+const lineCount = (bytes: Uint8Array) => Buffer.from(bytes).toString("utf8").split("\n").filter((l) => l !== "").length;
 
 function readme(round: BundleRound, counts: DatasetCounts, engines: Engine[], skipped: RoundBundle["skipped"]): string {
   return `# Tandem round ${round.id}: ${round.name}
@@ -137,7 +110,9 @@ Path: \`${round.spec.path}\` · data snapshot sha256 \`${round.data_snapshot.has
 |---|---|---|
 | SFT (\`messages\`) | ${counts.sft} | datasets/sft |
 | preferences (\`prompt\`/\`chosen\`/\`rejected\`) | ${counts.preferences} | datasets/preferences |
-| PPO prompts (\`prompt\`) | ${counts.prompts} | datasets/prompts |
+| PPO prompts (\`prompt\`, plus reference answers where prompts have them) | ${counts.prompts} | datasets/prompts |
+
+Each folder is a Hugging Face dataset (a card in README.md, the rows in data/train.jsonl): \`load_dataset("datasets/sft")\`.
 
 ## Run it
 
