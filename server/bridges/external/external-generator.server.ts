@@ -51,7 +51,7 @@ export function externalGenerator(
             decoding: {
               source: "external", endpoint: options.label, model: result.model ?? connection.model,
               temperature: temperature ?? null, top_p: topP ?? null, max_tokens: maxTokens ?? null,
-              seed: seed ?? null, choice: i, finish_reason: choice.finishReason, stream: connection.stream, attempts: result.attempts,
+              seed: seed ?? null, choice: i, finish_reason: choice.finishReason, streamed: result.streamed, attempts: result.attempts,
             },
           });
         }

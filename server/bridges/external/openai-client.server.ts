@@ -37,7 +37,8 @@ export type ChatRequest = {
 };
 
 export type ChatChoice = { text: string; finishReason: string | null };
-export type ChatResult = { choices: ChatChoice[]; model: string | null; completionTokens: number | null; attempts: number };
+/** `streamed`: the answer arrived as server-sent events (false when a server ignored `stream: true`). */
+export type ChatResult = { choices: ChatChoice[]; model: string | null; completionTokens: number | null; streamed: boolean; attempts: number };
 
 export class ExternalRequestError extends Error {
   constructor(
@@ -126,7 +127,7 @@ async function httpError(response: Response, apiKey: string | null): Promise<Ext
   return new ExternalRequestError(kind, `HTTP ${response.status}${text ? `: ${text}` : ""}`, response.status, retryAfterMs);
 }
 
-function parseCompletion(text: string, apiKey: string | null): Omit<ChatResult, "attempts"> {
+function parseCompletion(text: string, apiKey: string | null): Omit<ChatResult, "attempts" | "streamed"> {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -142,7 +143,7 @@ function parseCompletion(text: string, apiKey: string | null): Omit<ChatResult, 
   return { choices, model: parsed.data.model ?? null, completionTokens: parsed.data.usage?.completion_tokens ?? null };
 }
 
-async function readStream(response: Response, apiKey: string | null): Promise<Omit<ChatResult, "attempts">> {
+async function readStream(response: Response, apiKey: string | null): Promise<Omit<ChatResult, "attempts" | "streamed">> {
   const texts = new Map<number, string>();
   const finish = new Map<number, string | null>();
   let model: string | null = null;
@@ -213,8 +214,8 @@ async function attempt(connection: EndpointConnection, request: ChatRequest, sig
     if (!response.ok) throw await httpError(response, connection.apiKey);
     const type = response.headers.get("content-type") ?? "";
     // A server that ignores `stream: true` answers with one JSON document: read it as such.
-    if (connection.stream && type.includes("text/event-stream")) return await readStream(response, connection.apiKey);
-    return parseCompletion(await response.text(), connection.apiKey);
+    if (connection.stream && type.includes("text/event-stream")) return { ...(await readStream(response, connection.apiKey)), streamed: true };
+    return { ...parseCompletion(await response.text(), connection.apiKey), streamed: false };
   } catch (error) {
     if (signal?.aborted) throw new ExternalRequestError("cancelled", "Cancelled.");
     if (timeout.aborted) throw new ExternalRequestError("timeout", `No complete answer within ${connection.timeoutMs} ms.`);
