@@ -231,6 +231,17 @@ test("the API key is nowhere: not in logs, API responses, the database or the ex
   for (const kind of ["preferences", "sft", "rankings"]) await researcher.get(`/api/v1/projects/${projectId}/exports/${kind}.jsonl`);
   await researcher.get(`/api/v1/projects/${projectId}/exports/preferences.parquet`);
   await researcher.get("/api/v1/openapi.json");
+  // The page: register one through its form, test it, look at the list and the run's errors.
+  const posted = await researcher.postForm(`/projects/${projectId}/endpoints`, { intent: "create", name: "from-the-page", baseUrl: fakeUrl, model: "m", apiKey: SECRET, timeoutSeconds: "5", maxRetries: "0" });
+  assert.equal(posted.status, 200);
+  assert.match(await posted.clone().text(), /Endpoint from-the-page registered/);
+  const pageEndpoint = await server.db.selectFrom("external_endpoints").select("id").where("project_id", "=", projectId).where("name", "=", "from-the-page").executeTakeFirstOrThrow();
+  const pageTest = await researcher.postForm(`/projects/${projectId}/endpoints`, { intent: "test", id: pageEndpoint.id });
+  assert.match(await pageTest.clone().text(), /from-the-page answered in \d+ ms/);
+  const page = await (await researcher.get(`/projects/${projectId}/endpoints?run=${run.id}`)).text();
+  assert.ok(page.includes(`key …${SECRET.slice(-4)}`) && page.includes("from-the-page"));
+  const refusedForm = await researcher.postForm(`/projects/${projectId}/endpoints`, { intent: "create", name: "bad", baseUrl: "not a url", model: "m", apiKey: SECRET });
+  assert.equal(refusedForm.status, 422);
 
   // Did the key really travel? The fake upstream saw it (and echoed it in its 500s).
   assert.ok(requestsByCase.get("broken")! > 0);

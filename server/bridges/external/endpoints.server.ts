@@ -21,14 +21,16 @@ export const decodingSchema = z.strictObject({
 });
 export type Decoding = z.infer<typeof decodingSchema>;
 
+/** The URL's parts, or null when it is not a URL (zod runs every check, so each must cope). */
+const urlOf = (value: string): URL | null => (URL.canParse(value) ? new URL(value) : null);
 const baseUrlSchema = z
   .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })
   .max(500)
-  .refine((value) => {
-    const url = new URL(value);
-    return url.username === "" && url.password === "";
-  }, "must not carry a user name or password: put the key in API key, where it is stored encrypted")
-  .refine((value) => new URL(value).search === "" && new URL(value).hash === "", "must not have a query string or fragment")
+  .refine((value) => urlOf(value)?.username === "" && urlOf(value)?.password === "", {
+    message: "must not carry a user name or password: put the key in API key, where it is stored encrypted",
+    when: (payload) => urlOf(String(payload.value)) !== null,
+  })
+  .refine((value) => urlOf(value)?.search === "" && urlOf(value)?.hash === "", { message: "must not have a query string or fragment", when: (payload) => urlOf(String(payload.value)) !== null })
   .transform((value) => value.replace(/\/+$/, ""));
 
 const settingsShape = {
