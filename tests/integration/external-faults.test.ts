@@ -270,3 +270,41 @@ test("the API key is nowhere: not in logs, API responses, the database or the ex
     if (fs.statSync(full).isFile()) assert.ok(!fs.readFileSync(full, "latin1").includes(SECRET), `${file} holds the key`);
   }
 });
+
+test("two server instances share the queue: each run is executed once, and a dead instance's run resumes where it stopped", { timeout: 90_000 }, async () => {
+  const second = await startTestServer({ TANDEM_DATA_DIR: dataDir, TANDEM_GENERATION_POLL_MS: "100" });
+  try {
+    const cases = Array.from({ length: 8 }, (_, i) => `shared${i}`);
+    const { researcher, projectId, idOf } = await researcherWithProject(cases);
+    const ep = (await (await researcher.json("POST", `/api/v1/projects/${projectId}/external-endpoints`, { name: "shared", baseUrl: fakeUrl, model: "m", apiKey: SECRET })).json()) as { id: string };
+    // Four runs of two prompts each, started at once; both instances poll for work.
+    const runIds: string[] = [];
+    for (let r = 0; r < 4; r++) {
+      const started = await researcher.json("POST", `/api/v1/projects/${projectId}/generation-runs`, { sources: [{ endpointId: ep.id }], prompts: { ids: [idOf(cases[2 * r]!), idOf(cases[2 * r + 1]!)] } });
+      runIds.push(((await started.json()) as { id: string }).id);
+    }
+    for (const id of runIds) assert.equal((await waitForRun(researcher, id)).state, "done");
+    assert.deepEqual(cases.map((c) => requestsByCase.get(c)), cases.map(() => 1), "every prompt was asked exactly once");
+    assert.equal((await server.db.selectFrom("tasks").select("id").where("project_id", "=", projectId).where("type", "=", "rank").execute()).length, 8);
+
+    // A run whose instance died after its first prompt: running, lease expired, cursor at 1.
+    const resumeCases = ["resume0", "resume1", "resume2"];
+    const { idOf: idOf2, projectId: p2 } = await researcherWithProject(resumeCases);
+    const ep2 = (await (await researcher.json("POST", `/api/v1/projects/${p2}/external-endpoints`, { name: "resume", baseUrl: fakeUrl, model: "m" })).json()) as { id: string };
+    const spec = { sources: [{ endpointId: ep2.id }], promptIds: resumeCases.map(idOf2), k: 2, minCompletions: 2, decoding: {}, maxConsecutiveFailures: 10 };
+    const orphan = await server.db
+      .insertInto("generation_runs")
+      .values({
+        project_id: p2, kind: "rank", spec: JSON.stringify(spec), state: "running", lease_owner: "server-that-died", lease_expires_at: new Date(Date.now() - 1000),
+        progress: JSON.stringify({ prompts: 3, next: 1, completions: 2, tasks: 1, failedRequests: 0, skippedPrompts: 0 }),
+      })
+      .returning("id")
+      .executeTakeFirstOrThrow();
+    const resumed = await waitForRun(researcher, orphan.id);
+    assert.equal(resumed.state, "done");
+    assert.deepEqual(resumed.progress, { prompts: 3, next: 3, completions: 6, tasks: 3, failedRequests: 0, skippedPrompts: 0 });
+    assert.deepEqual(resumeCases.map((c) => requestsByCase.get(c) ?? 0), [0, 1, 1], "the finished prompt is not asked again");
+  } finally {
+    await second.stop();
+  }
+});
