@@ -230,7 +230,7 @@ test("the API key is nowhere: not in logs, API responses, the database or the ex
   await researcher.get(`/api/v1/projects/${projectId}/generation-runs`);
   for (const kind of ["preferences", "sft", "rankings"]) await researcher.get(`/api/v1/projects/${projectId}/exports/${kind}.jsonl`);
   await researcher.get(`/api/v1/projects/${projectId}/exports/preferences.parquet`);
-  await researcher.get("/api/v1/openapi.json");
+  assert.equal((await researcher.get("/api/v1/openapi.json")).status, 200);
   // The page: register one through its form, test it, look at the list and the run's errors.
   const posted = await researcher.postForm(`/projects/${projectId}/endpoints`, { intent: "create", name: "from-the-page", baseUrl: fakeUrl, model: "m", apiKey: SECRET, timeoutSeconds: "5", maxRetries: "0" });
   assert.equal(posted.status, 200);

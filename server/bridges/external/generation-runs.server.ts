@@ -112,7 +112,8 @@ export type PromptOutcome = { completions: NewTaskCompletion[]; failures: Failed
 
 function failureOf(source: string, error: unknown): FailedRequest {
   if (error instanceof ExternalRequestError) return { source, kind: error.kind, status: error.status, attempts: error.attempts, message: error.message };
-  if (error instanceof AppError) return { source, kind: "http", status: null, attempts: 1, message: error.message };
+  // A registered policy's failure (the inference worker): its message is written for people.
+  if (error instanceof AppError) return { source, kind: "model", status: null, attempts: 1, message: error.message };
   return { source, kind: "internal", status: null, attempts: 1, message: "The source failed unexpectedly; the server log has the details." };
 }
 

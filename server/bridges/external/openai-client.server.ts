@@ -278,7 +278,7 @@ export async function chatCompletion(connection: EndpointConnection, request: Ch
   } catch (error) {
     const failure: ExternalRequestError =
       error instanceof ExternalRequestError ? error : (last ?? new ExternalRequestError(options.signal?.aborted ? "cancelled" : "connection", safeText(String((error as Error)?.message ?? error), connection.apiKey)));
-    if (options.signal?.aborted && failure.kind !== "cancelled") throw Object.assign(new ExternalRequestError("cancelled", "Cancelled.", null, null, attempts));
+    if (options.signal?.aborted && failure.kind !== "cancelled") throw new ExternalRequestError("cancelled", "Cancelled.", null, null, attempts);
     if (failure.kind === "rate_limited" && (failure.retryAfterMs ?? 0) > timing.maxRetryAfterMs) {
       failure.message += ` (asked to wait ${Math.round((failure.retryAfterMs ?? 0) / 1000)} s, more than the ${Math.round(timing.maxRetryAfterMs / 1000)} s this client waits)`;
     }
