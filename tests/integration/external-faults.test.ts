@@ -308,3 +308,15 @@ test("two server instances share the queue: each run is executed once, and a dea
     await second.stop();
   }
 });
+
+test("a run whose endpoint was removed fails with that reason instead of hanging", { timeout: 30_000 }, async () => {
+  const { researcher, projectId, idOf } = await researcherWithProject(["removed"]);
+  const ep = (await (await researcher.json("POST", `/api/v1/projects/${projectId}/external-endpoints`, { name: "short-lived", baseUrl: fakeUrl, model: "m" })).json()) as { id: string };
+  assert.equal((await researcher.json("DELETE", `/api/v1/external-endpoints/${ep.id}`)).status, 204);
+  const spec = { sources: [{ endpointId: ep.id }], promptIds: [idOf("removed")], k: 2, minCompletions: 2, decoding: {}, maxConsecutiveFailures: 10 };
+  const run = await server.db.insertInto("generation_runs").values({ project_id: projectId, kind: "rank", spec: JSON.stringify(spec) }).returning("id").executeTakeFirstOrThrow();
+  const finished = await waitForRun(researcher, run.id);
+  assert.equal(finished.state, "failed");
+  assert.match(finished.error ?? "", /was removed after the run was started/);
+  assert.equal(requestsByCase.get("removed"), undefined);
+});

@@ -6,7 +6,8 @@
 import type { Db } from "../../db/database.server.ts";
 import type { Inference } from "../../rounds/inference.server.ts";
 import type { GeneratedText, GenerateRequest, Generator } from "../generator.ts";
-import type { Decoding } from "./endpoints.server.ts";
+import { endpointConnection, type Decoding } from "./endpoints.server.ts";
+import type { SecretBox } from "./secret-box.server.ts";
 import { chatCompletion, type CompletionOptions, type EndpointConnection } from "./openai-client.server.ts";
 
 /**
@@ -59,6 +60,15 @@ export function externalGenerator(
       return out;
     },
   };
+}
+
+/**
+ * The Generator for a registered endpoint, key decrypted server-side (`box` is
+ * `context.external.box`). Its label, `endpoint:<name>/<model>`, becomes the completions' model name.
+ */
+export async function endpointGenerator(db: Db, box: SecretBox, endpointId: string, completion?: Omit<CompletionOptions, "signal">): Promise<Generator> {
+  const { endpoint, connection, decoding } = await endpointConnection(db, box, endpointId);
+  return externalGenerator(connection, { label: `endpoint:${endpoint.name}/${endpoint.model}`, defaults: decoding, ...(completion ? { completion } : {}) });
 }
 
 /** A Generator for a registered policy (Tandem's own model), through the inference worker. */

@@ -15,8 +15,7 @@ import { projectSettingsSchema } from "../../labeling/project-settings.ts";
 import { AppError } from "../../lib/app-error.ts";
 import type { Inference } from "../../rounds/inference.server.ts";
 import type { Generator, GeneratorMessage } from "../generator.ts";
-import { endpointConnection } from "./endpoints.server.ts";
-import { externalGenerator, policyGenerator } from "./external-generator.server.ts";
+import { endpointGenerator, policyGenerator } from "./external-generator.server.ts";
 import { emptyProgress, generateForPrompt, storedSpecSchema, storePromptOutcome, type RunProgress, type StoredSpec } from "./generation-runs.server.ts";
 import type { SecretBox } from "./secret-box.server.ts";
 
@@ -86,9 +85,10 @@ export function startGenerationRunner(deps: { db: Db; log: Logger; box: SecretBo
     const out: Generator[] = [];
     for (const source of spec.sources) {
       if ("endpointId" in source) {
-        const { endpoint, connection, decoding } = await endpointConnection(db, deps.box, source.endpointId);
-        if (endpoint.projectId !== projectId) throw new AppError("validation_failed", `Endpoint ${source.endpointId} belongs to another project.`);
-        out.push(externalGenerator(connection, { label: `endpoint:${endpoint.name}/${endpoint.model}`, defaults: decoding }));
+        const owner = await db.selectFrom("external_endpoints").select("project_id").where("id", "=", source.endpointId).executeTakeFirst();
+        if (!owner) throw new AppError("validation_failed", `Endpoint ${source.endpointId} was removed after the run was started.`);
+        if (owner.project_id !== projectId) throw new AppError("validation_failed", `Endpoint ${source.endpointId} belongs to another project.`);
+        out.push(await endpointGenerator(db, deps.box, source.endpointId));
       } else {
         const model = await db.selectFrom("models").select(["id", "name"]).where("id", "=", source.modelId).executeTakeFirst();
         if (!model) throw new AppError("validation_failed", `Model ${source.modelId} is no longer registered.`);
@@ -176,6 +176,14 @@ export function startGenerationRunner(deps: { db: Db; log: Logger; box: SecretBo
       if (timer) clearTimeout(timer);
       for (const { controller } of active.values()) controller.abort();
       await Promise.allSettled([...active.values()].map((a) => a.done));
+      // Hand the leases back, so another instance (or this one, restarted) resumes at once.
+      await db
+        .updateTable("generation_runs")
+        .set({ lease_owner: null, lease_expires_at: new Date(), updated_at: new Date() })
+        .where("state", "=", "running")
+        .where("lease_owner", "=", owner)
+        .execute()
+        .catch((error: unknown) => log.warn({ err: error }, "could not hand back generation run leases"));
     },
   };
 }
