@@ -229,7 +229,16 @@ export default function ProjectEndpoints({ loaderData, actionData }: Route.Compo
                   <Form method="post" className="ml-auto flex gap-2">
                     <input type="hidden" name="id" value={e.id} />
                     <Button variant="secondary" name="intent" value="test">Test connection</Button>
-                    <Button variant="danger" name="intent" value="delete">Remove</Button>
+                    <Button
+                      variant="danger"
+                      name="intent"
+                      value="delete"
+                      onClick={(event) => {
+                        if (!window.confirm(`Remove the endpoint ${e.name}? Completions it produced stay.`)) event.preventDefault();
+                      }}
+                    >
+                      Remove
+                    </Button>
                   </Form>
                 </div>
                 <details className="mt-2">
