@@ -44,10 +44,20 @@ export const configSchema = z.object({
   TANDEM_RAY_OUTPUT_DIR: z.string().min(1).default("/tmp/tandem-rounds"),
   /** How often the server asks the cluster about handed-off rounds. */
   TANDEM_RAY_POLL_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+  /**
+   * Key that encrypts external endpoints' API keys at rest (AES-256-GCM): 32 bytes as 64 hex
+   * characters or base64. Unset: generated once into TANDEM_DATA_DIR/secret.key (mode 0600).
+   */
+  TANDEM_SECRET_KEY: z
+    .string()
+    .refine((v) => /^[0-9a-fA-F]{64}$/.test(v) || Buffer.from(v, "base64").length === 32, "must be 32 bytes: 64 hex characters or base64")
+    .optional(),
+  /** Milliseconds between the external-sampling runner's looks for queued runs (0 turns the runner off). */
+  TANDEM_GENERATION_POLL_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
-const SECRET_VARIABLES = new Set(["DATABASE_URL", "TANDEM_ADMIN_PASSWORD", "TANDEM_METRICS_TOKEN"]);
+const SECRET_VARIABLES = new Set(["DATABASE_URL", "TANDEM_ADMIN_PASSWORD", "TANDEM_METRICS_TOKEN", "TANDEM_SECRET_KEY"]);
 
 export type Config = z.infer<typeof configSchema>;
 

@@ -26,6 +26,7 @@ import { createMetrics, routeGroup } from "./metrics.server.ts";
 import { parseSize } from "../lib/size.ts";
 import { isMetricsToken } from "../ops/metrics-access.server.ts";
 import { registerOpsMetrics } from "../ops/ops-metrics.server.ts";
+import { startExternalModels } from "../bridges/external/external-models.server.ts";
 
 export type ServerDeps = {
   config: Config;
@@ -60,6 +61,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   const inference = createInference(config.TANDEM_DATA_DIR, log);
   // Rounds handed to a Ray cluster are submitted and mirrored from here (decision 0017).
   const rayRunner = config.TANDEM_RAY_DASHBOARD_URL ? startRayRunner({ db, io, log, config }) : null;
+  const external = startExternalModels({ config, db, log, inference });
 
   app.disable("x-powered-by");
   app.set("trust proxy", config.TANDEM_TRUST_PROXY);
@@ -146,6 +148,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
     config,
     loginLimiter,
     inference,
+    external,
     clientIp: req.ip ?? "unknown",
     secureCookies: req.secure || config.TANDEM_PUBLIC_URL?.startsWith("https:") === true,
   });
@@ -213,6 +216,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
 
   const close = async () => {
     rayRunner?.stop();
+    await external.stop();
     inference.close();
     await new Promise<void>((resolve) => {
       io.close(() => resolve());
