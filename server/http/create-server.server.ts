@@ -40,7 +40,7 @@ export type TandemServer = { httpServer: http.Server; close: () => Promise<void>
 
 type Locals = { actor: Actor | null };
 
-const IMPORT_PATH = /^\/api\/v1\/projects\/\d+\/imports$/;
+const IMPORT_PATH = /^\/api\/v1\/projects\/\d+\/(imports|documents)$/;
 /** Trainer uploads of checkpoint files: raw bytes, streamed to disk, with their own limit. */
 const UPLOAD_PATH = /^\/api\/v1\/trainer\/jobs\/\d+\/(files|resume)\/[\w.-]+$/;
 
@@ -86,7 +86,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   if (deps.before) app.use(deps.before);
 
   // 4. Oversized bodies are refused before anyone reads them (forms included, not only JSON).
-  // Prompt imports carry whole files and get their own, larger limit.
+  // Prompt imports and document uploads carry whole files and get their own, larger limit.
   const limitBytes = parseSize(config.TANDEM_BODY_LIMIT);
   const importLimitBytes = parseSize(config.TANDEM_IMPORT_LIMIT);
   const uploadLimitBytes = parseSize(config.TANDEM_MODEL_UPLOAD_LIMIT);
@@ -158,6 +158,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
     next();
   });
   api.use("/projects/:id/imports", express.json({ limit: config.TANDEM_IMPORT_LIMIT, strict: true }));
+  api.use("/projects/:id/documents", express.json({ limit: config.TANDEM_IMPORT_LIMIT, strict: true }));
   api.use(express.json({ limit: config.TANDEM_BODY_LIMIT, strict: true }));
   const openApi = buildOpenApiDocument(apiEndpoints, "/api/v1");
   api.get("/openapi.json", (_req, res) => void res.json(openApi));
