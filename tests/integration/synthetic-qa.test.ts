@@ -1,0 +1,324 @@
+/**
+ * Synthetic Q&A (issue #6, part 1): documents → generated Q&A → review → SFT and preference
+ * exports, on a real server and a real Postgres.
+ *
+ * The generator is an external OpenAI-compatible endpoint. What answers it here is a small local
+ * HTTP server that stands in for a hosted model outside this machine (the only thing faked): it
+ * answers POST /v1/chat/completions with deterministic Q&A JSON built from the passage in the
+ * prompt, and misbehaves on purpose for passages that ask it to (MALFORMED, BROKEN, SLOW).
+ */
+import assert from "node:assert/strict";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { after, before, test } from "node:test";
+import type { Generator } from "../../server/bridges/generator.ts";
+import { runOptionsSchema, settleQaRun, startQaRun } from "../../server/bridges/qa/qa-runs.server.ts";
+import { getProject } from "../../server/labeling/projects.server.ts";
+import { createLogger } from "../../server/lib/logger.server.ts";
+import { startTestServer, type HttpClient, type TestServer } from "../support/test-server.ts";
+
+let server: TestServer;
+let researcher: { id: string; client: HttpClient };
+let fakeModel: http.Server;
+let fakeUrl = "";
+const fakeRequests: Array<{ model: string; messages: Array<{ role: string; content: string }> }> = [];
+const slowResponses: Array<() => void> = [];
+
+/** The fake hosted model: one Q&A pair per sentence of the passage, as JSON in a ```json fence. */
+function fakeAnswer(prompt: string): { status: number; content?: string } {
+  const passage = /"""\n([\s\S]*?)\n"""/.exec(prompt)?.[1] ?? "";
+  const n = Number(/write (\d+) question-and-answer pairs/.exec(prompt)?.[1] ?? 1);
+  if (passage.includes("BROKEN")) return { status: 500 };
+  if (passage.includes("MALFORMED")) return { status: 200, content: "Sorry, I would rather talk about the weather." };
+  const sentences = passage.split(/(?<=\.)\s+/).filter(Boolean).slice(0, n);
+  const pairs = sentences.map((sentence) => ({ question: `Which statement begins with "${sentence.split(" ").slice(0, 3).join(" ")}"?`, answer: sentence }));
+  return { status: 200, content: `Here you go:\n\`\`\`json\n${JSON.stringify(pairs, null, 2)}\n\`\`\`` };
+}
+
+before(async () => {
+  server = await startTestServer();
+  researcher = await server.newUser("researcher");
+  fakeModel = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (chunk: Buffer) => (body += chunk.toString()));
+    req.on("end", () => {
+      const request = JSON.parse(body) as { model: string; messages: Array<{ role: string; content: string }> };
+      fakeRequests.push(request);
+      const prompt = request.messages.at(-1)!.content;
+      const reply = () => {
+        const answer = fakeAnswer(prompt);
+        if (answer.status !== 200) {
+          res.writeHead(answer.status, { "content-type": "application/json" }).end(JSON.stringify({ error: { message: "upstream exploded" } }));
+          return;
+        }
+        res.writeHead(200, { "content-type": "application/json" }).end(
+          JSON.stringify({ id: "chatcmpl-1", object: "chat.completion", model: request.model, choices: [{ index: 0, message: { role: "assistant", content: answer.content }, finish_reason: "stop" }] }),
+        );
+      };
+      if (prompt.includes("SLOW")) slowResponses.push(reply);
+      else reply();
+    });
+  });
+  await new Promise<void>((resolve) => fakeModel.listen(0, "127.0.0.1", resolve));
+  fakeUrl = `http://127.0.0.1:${(fakeModel.address() as AddressInfo).port}`;
+});
+after(async () => {
+  for (const reply of slowResponses.splice(0)) reply();
+  fakeModel.closeAllConnections();
+  await new Promise<void>((resolve) => fakeModel.close(() => resolve()));
+  await server.stop();
+});
+
+/** The external endpoint as a Generator: plain OpenAI chat completions over HTTP. */
+function endpointGenerator(): Generator {
+  return {
+    label: "endpoint:fake/qa-model",
+    modelId: null,
+    generate: async (request, signal) => {
+      const response = await fetch(`${fakeUrl}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "qa-model", messages: request.messages, n: request.n, temperature: request.temperature, max_tokens: request.maxTokens, seed: request.seed }),
+        signal,
+      });
+      if (!response.ok) throw new Error(`the endpoint answered HTTP ${response.status}`);
+      const body = (await response.json()) as { choices: Array<{ message: { content: string } }> };
+      return body.choices.map((c) => ({ text: c.message.content, decoding: { temperature: request.temperature } }));
+    },
+  };
+}
+
+async function newProject(name: string): Promise<string> {
+  const created = await researcher.client.json("POST", "/api/v1/projects", { name });
+  assert.equal(created.status, 201, await created.clone().text());
+  return ((await created.json()) as { id: string }).id;
+}
+
+async function upload(projectId: string, files: Array<{ name: string; content: string }>, chunkChars?: number) {
+  return researcher.client.json("POST", `/api/v1/projects/${projectId}/documents`, { files, ...(chunkChars ? { chunkChars } : {}) });
+}
+
+async function runToEnd(projectId: string, options: Record<string, unknown> = {}) {
+  const project = await getProject(server.db, projectId);
+  const run = await startQaRun({ db: server.db, log: createLogger("silent") }, researcher.id, project, {
+    source: { kind: "endpoint", endpointId: "1" },
+    generator: endpointGenerator(),
+    options: runOptionsSchema.parse(options),
+  });
+  await settleQaRun(run.id);
+  const finished = await researcher.client.get(`/api/v1/qa-runs/${run.id}`);
+  return (await finished.json()) as { id: string; state: string; totalChunks: number; doneChunks: number; failedChunks: number; pairsCreated: number; duplicatesSkipped: number };
+}
+
+const submit = (client: HttpClient, assignmentId: string, payload: unknown) =>
+  client.json("POST", `/api/v1/assignments/${assignmentId}/submit`, { idempotencyKey: `qa-${assignmentId}-${Math.random()}`, payload });
+
+test("documents → synthetic Q&A → reviewed (accept, edit, reject) → SFT export, and the edit in the preference export", async () => {
+  const projectId = await newProject("Synthetic Q&A flow");
+  const markdown = [
+    "# Water",
+    "",
+    "Water boils at 100 degrees Celsius at sea level. Ice melts at 0 degrees Celsius.",
+    "",
+    "# Broken section",
+    "",
+    "MALFORMED text that the model will not answer properly.",
+  ].join("\n");
+  const jsonl = [JSON.stringify({ title: "Hamlet", text: "Hamlet was written by William Shakespeare.", url: "https://example.org/hamlet" })].join("\n");
+  const uploaded = await upload(projectId, [
+    { name: "science.md", content: markdown },
+    { name: "books.jsonl", content: jsonl },
+  ]);
+  assert.equal(uploaded.status, 201, await uploaded.clone().text());
+  const report = (await uploaded.json()) as { documents: Array<{ id: string; name: string; chunks: number }>; skipped: unknown[] };
+  assert.deepEqual(report.documents.map((d) => [d.name, d.chunks]), [["science", 2], ["Hamlet", 1]]);
+
+  // The template, as the researcher edits it: two pairs per chunk.
+  const template = (await (await researcher.client.get(`/api/v1/projects/${projectId}/qa-template`)).json()) as { template: string; isDefault: boolean };
+  assert.equal(template.isDefault, true);
+  const saved = await researcher.client.json("PUT", `/api/v1/projects/${projectId}/qa-template`, { template: template.template, pairsPerChunk: 2 });
+  assert.equal(saved.status, 200, await saved.clone().text());
+
+  const requestsBefore = fakeRequests.length;
+  const run = await runToEnd(projectId);
+  assert.deepEqual(
+    { state: run.state, total: run.totalChunks, done: run.doneChunks, failed: run.failedChunks, pairs: run.pairsCreated },
+    { state: "done", total: 3, done: 2, failed: 1, pairs: 3 },
+  );
+  // The rendered template reached the endpoint: title, n and the chunk filled in.
+  const sent = fakeRequests.slice(requestsBefore).map((r) => r.messages.at(-1)!.content);
+  assert.equal(sent.length, 3);
+  assert.ok(sent.some((p) => p.includes('from "Hamlet"') && p.includes("write 2 question-and-answer pairs") && p.includes("Hamlet was written by William Shakespeare.")));
+
+  // The malformed answer is a per-chunk error, listed with its document.
+  const errors = (await (await researcher.client.get(`/api/v1/projects/${projectId}/document-errors`)).json()) as Array<{ document_name: string; index: number; error: string }>;
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0]!.document_name, "science");
+  assert.equal(errors[0]!.index, 1);
+  assert.match(errors[0]!.error, /neither a JSON list of pairs nor "Q: … A: …" blocks/);
+
+  // Each pair is a `qa` prompt with its source and document metadata, and one review task.
+  const prompts = await server.db
+    .selectFrom("prompts")
+    .innerJoin("tasks", "tasks.prompt_id", "prompts.id")
+    .select(["prompts.kind", "prompts.status", "prompts.source", "prompts.metadata", "tasks.type"])
+    .where("prompts.project_id", "=", projectId)
+    .orderBy("prompts.id")
+    .execute();
+  assert.equal(prompts.length, 3);
+  assert.ok(prompts.every((p) => p.kind === "qa" && p.status === "review" && p.type === "review"));
+  assert.deepEqual(prompts.map((p) => p.source), ["science #1", "science #1", "Hamlet #1"]);
+  assert.equal(prompts[2]!.metadata.documentId, report.documents[1]!.id);
+  assert.equal(prompts[2]!.metadata.chunkIndex, 0);
+  assert.equal(prompts[0]!.metadata.heading, "Water");
+
+  // Review through the existing review submission API: accept one, edit one, reject one.
+  const reviewer = await server.newUser("reviewer");
+  const decided: Record<string, string> = {};
+  for (;;) {
+    const next = (await (await reviewer.client.json("POST", `/api/v1/projects/${projectId}/next-task`)).json()) as { assignmentId: string } | null;
+    if (!next) break;
+    const view = (await (await reviewer.client.get(`/api/v1/assignments/${next.assignmentId}`)).json()) as { taskType: string; isQa: boolean; messages: Array<{ content: string }> };
+    assert.equal(view.taskType, "review");
+    assert.equal(view.isQa, true);
+    const question = view.messages[0]!.content;
+    let payload: unknown;
+    if (question.includes('"Water boils at"')) payload = { decision: "accept" };
+    else if (question.includes('"Hamlet was written"')) payload = { decision: "edit", editedText: "William Shakespeare wrote Hamlet around 1600.", reasons: ["incomplete"] };
+    else payload = { decision: "reject", reasons: ["other"] };
+    const response = await submit(reviewer.client, next.assignmentId, payload);
+    assert.equal(response.status, 200, await response.clone().text());
+    decided[question] = (payload as { decision: string }).decision;
+  }
+  assert.deepEqual(Object.values(decided).sort(), ["accept", "edit", "reject"]);
+
+  const sft = (await (await researcher.client.get(`/api/v1/projects/${projectId}/exports/sft.jsonl`)).text())
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as { messages: Array<{ role: string; content: string }> });
+  assert.deepEqual(sft.map((r) => [r.messages[0]!.content, r.messages.at(-1)!.content]).sort(), [
+    ['Which statement begins with "Hamlet was written"?', "William Shakespeare wrote Hamlet around 1600."],
+    ['Which statement begins with "Water boils at"?', "Water boils at 100 degrees Celsius at sea level."],
+  ]);
+  const preferences = (await (await researcher.client.get(`/api/v1/projects/${projectId}/exports/preferences.jsonl?format=standard`)).text())
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  assert.deepEqual(preferences, [
+    {
+      prompt: 'Which statement begins with "Hamlet was written"?',
+      chosen: "William Shakespeare wrote Hamlet around 1600.",
+      rejected: "Hamlet was written by William Shakespeare.",
+      margin: 1,
+      weight: 1,
+    },
+  ]);
+});
+
+test("a failing endpoint fails its chunk only; a rerun redoes failed chunks and skips duplicate pairs", async () => {
+  const projectId = await newProject("Synthetic Q&A failures");
+  const uploaded = await upload(projectId, [
+    { name: "a.txt", content: "Cats sleep a lot. Cats purr." },
+    { name: "b.txt", content: "BROKEN endpoint for this one." },
+    { name: "c.txt", content: "Dogs bark. Dogs fetch." },
+  ]);
+  assert.equal(uploaded.status, 201, await uploaded.clone().text());
+  const first = await runToEnd(projectId);
+  assert.deepEqual([first.state, first.doneChunks, first.failedChunks, first.pairsCreated], ["done", 2, 1, 4]);
+  const errors = (await (await researcher.client.get(`/api/v1/projects/${projectId}/document-errors`)).json()) as Array<{ document_name: string; error: string }>;
+  assert.deepEqual(errors.map((e) => e.document_name), ["b"]);
+  assert.match(errors[0]!.error, /HTTP 500/);
+
+  // Only the failed chunk is retried by default, and it fails again.
+  const retry = await runToEnd(projectId);
+  assert.deepEqual([retry.totalChunks, retry.failedChunks, retry.pairsCreated], [1, 1, 0]);
+  // Redoing everything produces the same pairs again: all of them are duplicates.
+  const redo = await runToEnd(projectId, { includeDone: true });
+  assert.deepEqual([redo.totalChunks, redo.doneChunks, redo.pairsCreated, redo.duplicatesSkipped], [3, 2, 0, 4]);
+  const count = await server.db.selectFrom("prompts").select((eb) => eb.fn.countAll<string>().as("n")).where("project_id", "=", projectId).executeTakeFirstOrThrow();
+  assert.equal(Number(count.n), 4);
+});
+
+test("a run can be cancelled over the API; the chunk in flight goes back to pending; one run at a time", async () => {
+  const projectId = await newProject("Synthetic Q&A cancel");
+  assert.equal((await upload(projectId, [{ name: "slow.txt", content: "SLOW answer here." }, { name: "later.txt", content: "Never reached." }])).status, 201);
+  const project = await getProject(server.db, projectId);
+  const run = await startQaRun({ db: server.db, log: createLogger("silent") }, researcher.id, project, {
+    source: { kind: "endpoint", endpointId: "1" },
+    generator: endpointGenerator(),
+    options: runOptionsSchema.parse({}),
+  });
+  // Wait until the slow request is at the fake model.
+  for (let i = 0; i < 100 && slowResponses.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(slowResponses.length, 1);
+
+  const second = await researcher.client.json("POST", `/api/v1/projects/${projectId}/qa-runs`, { generator: { kind: "endpoint", endpointId: "1" } });
+  assert.ok([409, 422].includes(second.status), `a second run is refused (${second.status})`);
+
+  const cancelled = await researcher.client.json("POST", `/api/v1/qa-runs/${run.id}/cancel`);
+  assert.equal(cancelled.status, 200, await cancelled.clone().text());
+  await settleQaRun(run.id);
+  const state = (await (await researcher.client.get(`/api/v1/qa-runs/${run.id}`)).json()) as { state: string; doneChunks: number };
+  assert.deepEqual([state.state, state.doneChunks], ["cancelled", 0]);
+  const chunks = await server.db.selectFrom("document_chunks").select("status").where("project_id", "=", projectId).execute();
+  assert.deepEqual(chunks.map((c) => c.status), ["pending", "pending"]);
+  assert.equal((await researcher.client.json("POST", `/api/v1/qa-runs/${run.id}/cancel`)).status, 409, "cancelling twice");
+  for (const reply of slowResponses.splice(0)) reply();
+});
+
+test("bad uploads are refused with file and line, and store nothing", async () => {
+  const projectId = await newProject("Synthetic Q&A bad uploads");
+  const bad = await upload(projectId, [
+    { name: "fine.txt", content: "A perfectly good document." },
+    { name: "docs.jsonl", content: ['{"title": "ok", "text": "fine"}', "{oops", '{"title": "no text"}'].join("\n") },
+    { name: "empty.md", content: "\n  \n" },
+  ]);
+  assert.equal(bad.status, 422);
+  const problem = (await bad.json()) as { detail: string; errors: Array<{ path: string; message: string }> };
+  assert.match(problem.detail, /nothing was stored/);
+  assert.deepEqual(problem.errors.map((e) => e.path), ["docs.jsonl line 2", "docs.jsonl line 3", "empty.md"]);
+
+  const tooLarge = await upload(projectId, [{ name: "huge.txt", content: "word ".repeat(200_001) }]);
+  assert.equal(tooLarge.status, 422);
+  assert.match(((await tooLarge.json()) as { errors: Array<{ message: string }> }).errors[0]!.message, /limit is 1,000,000/);
+
+  const noFiles = await upload(projectId, []);
+  assert.equal(noFiles.status, 422);
+
+  const documents = (await (await researcher.client.get(`/api/v1/projects/${projectId}/documents`)).json()) as unknown[];
+  assert.deepEqual(documents, []);
+  const chunkRows = await server.db.selectFrom("document_chunks").select("id").where("project_id", "=", projectId).execute();
+  assert.equal(chunkRows.length, 0);
+
+  // The same text twice is stored once; the second is reported as skipped.
+  const once = await upload(projectId, [{ name: "x.txt", content: "Same text.\r\n" }, { name: "y.txt", content: "Same text." }]);
+  assert.equal(once.status, 201);
+  const report = (await once.json()) as { documents: unknown[]; skipped: Array<{ path: string; reason: string }> };
+  assert.equal(report.documents.length, 1);
+  assert.deepEqual(report.skipped.map((s) => s.path), ["y.txt"]);
+  const again = (await (await upload(projectId, [{ name: "z.txt", content: "Same text." }])).json()) as { documents: unknown[]; skipped: Array<{ reason: string }> };
+  assert.equal(again.documents.length, 0);
+  assert.match(again.skipped[0]!.reason, /already in the project as "x"/);
+});
+
+test("a bad template is refused by line and leaves the saved one; a run with nothing to do is refused", async () => {
+  const projectId = await newProject("Synthetic Q&A template");
+  const good = await researcher.client.json("PUT", `/api/v1/projects/${projectId}/qa-template`, { template: "About {{document_title}}: {{n}} pairs.\n{{chunk}}", pairsPerChunk: 4 });
+  assert.equal(good.status, 200, await good.clone().text());
+  const bad = await researcher.client.json("PUT", `/api/v1/projects/${projectId}/qa-template`, { template: "Write {{n}} pairs\nfrom {{chunck}}", pairsPerChunk: 2 });
+  assert.equal(bad.status, 422);
+  const problem = (await bad.json()) as { errors: Array<{ path: string; message: string }> };
+  assert.deepEqual(problem.errors.map((e) => e.path), ["template line 2", "template line 1"]);
+  assert.match(problem.errors[0]!.message, /Unknown placeholder \{\{chunck\}\}/);
+  assert.match(problem.errors[1]!.message, /must contain \{\{chunk\}\}/);
+  const current = (await (await researcher.client.get(`/api/v1/projects/${projectId}/qa-template`)).json()) as { template: string; pairsPerChunk: number; isDefault: boolean };
+  assert.deepEqual([current.template, current.pairsPerChunk, current.isDefault], ["About {{document_title}}: {{n}} pairs.\n{{chunk}}", 4, false]);
+  assert.equal((await researcher.client.json("PUT", `/api/v1/projects/${projectId}/qa-template`, { template: "{{chunk}}", pairsPerChunk: 99 })).status, 422);
+
+  // No chunks: nothing to generate. A reward model or a missing model is not a generator.
+  const none = await researcher.client.json("POST", `/api/v1/projects/${projectId}/qa-runs`, { generator: { kind: "policy", modelId: "999999" } });
+  assert.equal(none.status, 422);
+  assert.match(((await none.json()) as { detail: string }).detail, /no model 999999/);
+  const labeler = await server.newUser("labeler");
+  assert.equal((await labeler.client.json("PUT", `/api/v1/projects/${projectId}/qa-template`, { template: "{{chunk}}" })).status, 403);
+});
