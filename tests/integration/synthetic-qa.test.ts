@@ -8,7 +8,11 @@
  * prompt, and misbehaves on purpose for passages that ask it to (MALFORMED, BROKEN, SLOW).
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
 import http from "node:http";
+import os from "node:os";
+import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import type { Generator } from "../../server/bridges/generator.ts";
@@ -18,6 +22,7 @@ import { createLogger } from "../../server/lib/logger.server.ts";
 import { startTestServer, type HttpClient, type TestServer } from "../support/test-server.ts";
 
 let server: TestServer;
+let dataDir = "";
 let researcher: { id: string; client: HttpClient };
 let fakeModel: http.Server;
 let fakeUrl = "";
@@ -36,7 +41,8 @@ function fakeAnswer(prompt: string): { status: number; content?: string } {
 }
 
 before(async () => {
-  server = await startTestServer();
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tandem-synthqa-"));
+  server = await startTestServer({ TANDEM_DATA_DIR: dataDir });
   researcher = await server.newUser("researcher");
   fakeModel = http.createServer((req, res) => {
     let body = "";
@@ -67,6 +73,7 @@ after(async () => {
   fakeModel.closeAllConnections();
   await new Promise<void>((resolve) => fakeModel.close(() => resolve()));
   await server.stop();
+  fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
 /** The external endpoint as a Generator: plain OpenAI chat completions over HTTP. */
@@ -321,4 +328,63 @@ test("a bad template is refused by line and leaves the saved one; a run with not
   assert.match(((await none.json()) as { detail: string }).detail, /no model 999999/);
   const labeler = await server.newUser("labeler");
   assert.equal((await labeler.client.json("PUT", `/api/v1/projects/${projectId}/qa-template`, { template: "{{chunk}}" })).status, 403);
+});
+
+/** Trains a tiny policy with the real trainer CLI and registers it, as a finished round would. */
+function registerTinyPolicy(projectId: string): Promise<string> {
+  const work = path.join(dataDir, "tiny");
+  fs.mkdirSync(work, { recursive: true });
+  const file = (name: string, content: string) => (fs.writeFileSync(path.join(work, name), content), path.join(work, name));
+  const corpus = file("corpus.txt", Array.from({ length: 40 }, (_, i) => `the reviewer reads answer ${i} and writes a better one`).join("\n"));
+  const sftData = file("sft.jsonl", Array.from({ length: 4 }, (_, i) => JSON.stringify({ messages: [{ role: "user", content: `question ${i}` }, { role: "assistant", content: `answer ${i}` }] })).join("\n"));
+  const cli = (command: string, spec: Record<string, unknown>) => {
+    const config = file(`${command}.json`, JSON.stringify({ schemaVersion: 1, kind: command, ...spec }));
+    const result = spawnSync(process.execPath, ["--import", "tsx", "trainer/cli.ts", command, "--config", config], { encoding: "utf8", timeout: 240_000 });
+    assert.equal(result.status, 0, result.stdout + result.stderr);
+  };
+  cli("train-tokenizer", { corpus: [corpus], vocabSize: 300, out: path.join(work, "tok") });
+  const storageKey = `synthqa-tiny-${projectId}`;
+  const out = path.join(dataDir, "models", storageKey);
+  cli("sft", {
+    data: sftData,
+    tokenizer: path.join(work, "tok", "tokenizer.json"),
+    model: { init: { vocabSize: 300, blockSize: 128, nLayer: 1, nHead: 2, nEmbd: 16 }, seed: 1 },
+    train: { steps: 2, batchSize: 2, optim: { lr: 1e-3, warmupSteps: 0 } },
+    out,
+    backend: "wasm",
+  });
+  fs.copyFileSync(path.join(work, "tok", "tokenizer.json"), path.join(out, "tokenizer.json"));
+  const manifest = JSON.parse(fs.readFileSync(path.join(out, "manifest.json"), "utf8")) as Record<string, unknown>;
+  return server.db
+    .insertInto("models")
+    .values({ project_id: projectId, name: "tiny policy", kind: "sft", storage_key: storageKey, config: JSON.stringify(manifest) })
+    .returning("id")
+    .executeTakeFirstOrThrow()
+    .then((row) => row.id);
+}
+
+test("the project's own policy generates through the inference worker, started over the API; what it writes is parsed or recorded per chunk", { timeout: 300_000 }, async () => {
+  const projectId = await newProject("Synthetic Q&A own policy");
+  const modelId = await registerTinyPolicy(projectId);
+  assert.equal((await upload(projectId, [{ name: "notes.txt", content: "The reviewer reads the answer and writes a better one." }])).status, 201);
+  const options = (await (await researcher.client.get(`/api/v1/projects/${projectId}/qa-generators`)).json()) as Array<{ source: { kind: string; modelId?: string } }>;
+  assert.ok(options.some((o) => o.source.kind === "policy" && o.source.modelId === modelId));
+
+  // A tiny model reads 128 tokens: the default template would not fit (which is itself recorded
+  // per chunk as the model's error), so this project's template is just the chunk.
+  assert.equal((await researcher.client.json("PUT", `/api/v1/projects/${projectId}/qa-template`, { template: "{{chunk}}", pairsPerChunk: 1 })).status, 200);
+  const started = await researcher.client.json("POST", `/api/v1/projects/${projectId}/qa-runs`, { generator: { kind: "policy", modelId }, maxTokens: 24 });
+  assert.equal(started.status, 201, await started.clone().text());
+  const run = (await started.json()) as { id: string; state: string; generator: { label: string } };
+  assert.equal(run.state, "running");
+  assert.equal(run.generator.label, "policy:tiny policy");
+  await settleQaRun(run.id);
+  const finished = (await (await researcher.client.get(`/api/v1/qa-runs/${run.id}`)).json()) as { state: string; doneChunks: number; failedChunks: number };
+  assert.equal(finished.state, "done");
+  assert.equal(finished.doneChunks + finished.failedChunks, 1);
+  // A two-step model writes noise: its answer is read as pairs or recorded as unreadable output,
+  // never as a failure of the worker itself.
+  const chunk = await server.db.selectFrom("document_chunks").select(["status", "error"]).where("project_id", "=", projectId).executeTakeFirstOrThrow();
+  if (chunk.status === "failed") assert.match(chunk.error ?? "", /neither a JSON list|no usable pair|empty answer/);
+  else assert.equal(chunk.status, "done");
 });
