@@ -306,6 +306,16 @@ test("bad uploads are refused with file and line, and store nothing", async () =
   const again = (await (await upload(projectId, [{ name: "z.txt", content: "Same text." }])).json()) as { documents: unknown[]; skipped: Array<{ reason: string }> };
   assert.equal(again.documents.length, 0);
   assert.match(again.skipped[0]!.reason, /already in the project as "x"/);
+
+  // The page lists documents with their names escaped, and only researchers and admins see it.
+  assert.equal((await upload(projectId, [{ name: "titles.jsonl", content: JSON.stringify({ title: "<script>alert(1)</script>", text: "Escaped name." }) }])).status, 201);
+  const page = await researcher.client.get(`/projects/${projectId}/documents`, { accept: "text/html" });
+  assert.equal(page.status, 200);
+  const html = await page.text();
+  assert.ok(html.includes("&lt;script&gt;alert(1)&lt;/script&gt;"), "the name is shown, escaped");
+  assert.ok(!html.includes("<script>alert(1)"), "and never as markup");
+  const reviewer = await server.newUser("reviewer");
+  assert.equal((await reviewer.client.get(`/projects/${projectId}/documents`, { accept: "text/html" })).status, 403);
 });
 
 test("a bad template is refused by line and leaves the saved one; a run with nothing to do is refused", async () => {
