@@ -271,6 +271,18 @@ test("a run can be cancelled over the API; the chunk in flight goes back to pend
   assert.deepEqual(chunks.map((c) => c.status), ["pending", "pending"]);
   assert.equal((await researcher.client.json("POST", `/api/v1/qa-runs/${run.id}/cancel`)).status, 409, "cancelling twice");
   for (const reply of slowResponses.splice(0)) reply();
+
+  // A run whose server died (no heartbeat for 10 minutes) is marked interrupted, its chunk waits again.
+  const orphan = await server.db
+    .insertInto("qa_runs")
+    .values({ project_id: projectId, generator: JSON.stringify({ kind: "endpoint", endpointId: "1", label: "gone" }), template: "{{chunk}}", pairs_per_chunk: 1, total_chunks: 1, heartbeat_at: new Date(Date.now() - 11 * 60_000) })
+    .returning("id")
+    .executeTakeFirstOrThrow();
+  await server.db.updateTable("document_chunks").set({ status: "generating", run_id: orphan.id }).where("project_id", "=", projectId).where("index", "=", 0).execute();
+  const runs = (await (await researcher.client.get(`/api/v1/projects/${projectId}/qa-runs`)).json()) as Array<{ id: string; state: string }>;
+  assert.equal(runs.find((r) => r.id === orphan.id)?.state, "interrupted");
+  const after = await server.db.selectFrom("document_chunks").select("status").where("project_id", "=", projectId).execute();
+  assert.deepEqual(after.map((c) => c.status), ["pending", "pending"]);
 });
 
 test("bad uploads are refused with file and line, and store nothing", async () => {
