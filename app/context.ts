@@ -5,6 +5,7 @@ import type { LoginLimiter } from "../server/auth/login.server.ts";
 import type { Config } from "../server/config.server.ts";
 import type { Db } from "../server/db/database.server.ts";
 import type { Inference } from "../server/rounds/inference.server.ts";
+import type { ExternalModels } from "../server/bridges/external/external-models.server.ts";
 import type { ClientToServerEvents, ServerToClientEvents, SocketData } from "./lib/socket-events.ts";
 
 export type TandemIo = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
@@ -19,6 +20,8 @@ export type TandemContext = {
   loginLimiter: LoginLimiter;
   /** Generation with registered policies (playground, /v1/chat/completions). */
   inference: Inference;
+  /** External OpenAI-compatible endpoints: the key box and the generation-run runner. */
+  external: ExternalModels;
   clientIp: string;
   secureCookies: boolean;
 };

@@ -3,6 +3,7 @@ import * as m0001 from "./0001-users-sessions-tokens.ts";
 import * as m0002 from "./0002-projects-prompts-tasks.ts";
 import * as m0003 from "./0003-rounds-jobs-models.ts";
 import * as m0004 from "./0004-gold-tasks.ts";
+import * as m0005 from "./0005-external-endpoints.ts";
 import * as m0006 from "./0006-documents.ts";
 
 /** Every migration, in the order it runs. Append only; never reorder or edit a landed one. */
@@ -11,5 +12,6 @@ export const migrations: Record<string, Migration> = {
   "0002-projects-prompts-tasks": m0002,
   "0003-rounds-jobs-models": m0003,
   "0004-gold-tasks": m0004,
+  "0005-external-endpoints": m0005,
   "0006-documents": m0006,
 };

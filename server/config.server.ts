@@ -34,10 +34,20 @@ export const configSchema = z.object({
   TANDEM_TRAINER: z.enum(["embedded", "off"]).default("embedded"),
   /** Seconds a trainer holds a job between heartbeats before it goes back to the queue. */
   TANDEM_JOB_LEASE_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
+  /**
+   * Key that encrypts external endpoints' API keys at rest (AES-256-GCM): 32 bytes as 64 hex
+   * characters or base64. Unset: generated once into TANDEM_DATA_DIR/secret.key (mode 0600).
+   */
+  TANDEM_SECRET_KEY: z
+    .string()
+    .refine((v) => /^[0-9a-fA-F]{64}$/.test(v) || Buffer.from(v, "base64").length === 32, "must be 32 bytes: 64 hex characters or base64")
+    .optional(),
+  /** Milliseconds between the external-sampling runner's looks for queued runs (0 turns the runner off). */
+  TANDEM_GENERATION_POLL_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
 });
 
-const SECRET_VARIABLES = new Set(["DATABASE_URL", "TANDEM_ADMIN_PASSWORD"]);
+const SECRET_VARIABLES = new Set(["DATABASE_URL", "TANDEM_ADMIN_PASSWORD", "TANDEM_SECRET_KEY"]);
 
 export type Config = z.infer<typeof configSchema>;
 

@@ -2,7 +2,8 @@ import type { AnyEndpoint } from "./endpoint.server.ts";
 import { labelingEndpoints } from "./labeling-endpoints.server.ts";
 import { v1Endpoints } from "./v1-endpoints.server.ts";
 import { roundEndpoints, trainerEndpoints } from "./round-endpoints.server.ts";
+import { externalModelEndpoints } from "../bridges/external/external-endpoints-api.server.ts";
 import { qaEndpoints } from "../bridges/qa/qa-endpoints.server.ts";
 
 /** Every /api/v1 endpoint; the server mounts these and tests walk them. */
-export const apiEndpoints: AnyEndpoint[] = [...v1Endpoints, ...labelingEndpoints, ...roundEndpoints, ...trainerEndpoints, ...qaEndpoints];
+export const apiEndpoints: AnyEndpoint[] = [...v1Endpoints, ...labelingEndpoints, ...roundEndpoints, ...trainerEndpoints, ...externalModelEndpoints, ...qaEndpoints];

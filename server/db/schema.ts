@@ -211,6 +211,55 @@ export interface JobEventsTable {
   created_at: CreatedAt;
 }
 
+export type GenerationRunState = "queued" | "running" | "done" | "failed" | "cancelled";
+
+export interface ExternalEndpointsTable {
+  id: Id;
+  project_id: string;
+  name: string;
+  base_url: string;
+  model: string;
+  /** AES-256-GCM ciphertext (bridges/external/secret-box.server.ts); never sent to a client. */
+  api_key_encrypted: string | null;
+  api_key_hint: string | null;
+  decoding: ColumnType<Record<string, unknown>, string | undefined, string>;
+  stream: ColumnType<boolean, boolean | undefined, boolean>;
+  timeout_ms: ColumnType<number, number | undefined, number>;
+  max_retries: ColumnType<number, number | undefined, number>;
+  requests_per_minute: number | null;
+  created_by: string | null;
+  created_at: CreatedAt;
+  updated_at: Updated;
+}
+
+export interface GenerationRunsTable {
+  id: Id;
+  project_id: string;
+  kind: "rank" | "compare";
+  spec: Json<Record<string, unknown>>;
+  state: ColumnType<GenerationRunState, GenerationRunState | undefined, GenerationRunState>;
+  progress: ColumnType<Record<string, unknown>, string | undefined, string>;
+  error: string | null;
+  lease_owner: string | null;
+  lease_expires_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  created_by: string | null;
+  created_at: CreatedAt;
+  updated_at: Updated;
+  finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+export interface GenerationErrorsTable {
+  id: Id;
+  run_id: string;
+  prompt_id: string | null;
+  source: string;
+  kind: string;
+  status: number | null;
+  attempts: number;
+  message: string;
+  created_at: CreatedAt;
+}
+
 export type ChunkStatus = "pending" | "generating" | "done" | "failed";
 export type QaRunState = "running" | "done" | "cancelled" | "failed" | "interrupted";
 
@@ -287,6 +336,9 @@ export interface Database {
   models: ModelsTable;
   jobs: JobsTable;
   job_events: JobEventsTable;
+  external_endpoints: ExternalEndpointsTable;
+  generation_runs: GenerationRunsTable;
+  generation_errors: GenerationErrorsTable;
   documents: DocumentsTable;
   document_chunks: DocumentChunksTable;
   qa_runs: QaRunsTable;
@@ -351,6 +403,20 @@ export const schemaColumns = {
     updated_at: "timestamp with time zone", finished_at: "timestamp with time zone",
   },
   job_events: { id: "bigint", job_id: "bigint", round_id: "bigint", attempt: "integer", type: "text", payload: "jsonb", created_at: "timestamp with time zone" },
+  external_endpoints: {
+    id: "bigint", project_id: "bigint", name: "text", base_url: "text", model: "text", api_key_encrypted: "text", api_key_hint: "text", decoding: "jsonb",
+    stream: "boolean", timeout_ms: "integer", max_retries: "integer", requests_per_minute: "integer", created_by: "bigint",
+    created_at: "timestamp with time zone", updated_at: "timestamp with time zone",
+  },
+  generation_runs: {
+    id: "bigint", project_id: "bigint", kind: "text", spec: "jsonb", state: "text", progress: "jsonb", error: "text", lease_owner: "text",
+    lease_expires_at: "timestamp with time zone", created_by: "bigint", created_at: "timestamp with time zone", updated_at: "timestamp with time zone",
+    finished_at: "timestamp with time zone",
+  },
+  generation_errors: {
+    id: "bigint", run_id: "bigint", prompt_id: "bigint", source: "text", kind: "text", status: "integer", attempts: "integer", message: "text",
+    created_at: "timestamp with time zone",
+  },
   documents: {
     id: "bigint", project_id: "bigint", name: "text", format: "text", file_name: "text", line: "integer", content: "text", sha256: "text",
     metadata: "jsonb", created_by: "bigint", created_at: "timestamp with time zone",
@@ -373,6 +439,7 @@ type ColumnsMatch = { [T in keyof Database]: SameKeys<Database[T], (typeof schem
 const _tablesMatch: SameKeys<Database, typeof schemaColumns> = true;
 const _columnsMatch: ColumnsMatch = { users: true, sessions: true, api_tokens: true, audit_log: true, rate_limits: true,
   socket_io_attachments: true, projects: true, prompts: true, completions: true, tasks: true, assignments: true, submissions: true,
-  rounds: true, models: true, jobs: true, job_events: true, documents: true, document_chunks: true, qa_runs: true, qa_templates: true };
+  rounds: true, models: true, jobs: true, job_events: true, external_endpoints: true, generation_runs: true, generation_errors: true,
+  documents: true, document_chunks: true, qa_runs: true, qa_templates: true };
 void _tablesMatch;
 void _columnsMatch;

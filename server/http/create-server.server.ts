@@ -23,6 +23,7 @@ import { openAiRouter } from "../api/openai-routes.server.ts";
 import { createInference } from "../rounds/inference.server.ts";
 import { createMetrics, routeGroup } from "./metrics.server.ts";
 import { parseSize } from "../lib/size.ts";
+import { startExternalModels } from "../bridges/external/external-models.server.ts";
 
 export type ServerDeps = {
   config: Config;
@@ -52,6 +53,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   const loginLimiter = createLoginLimiter(deps.pool, config.TANDEM_LOGIN_ATTEMPTS);
   const io = attachSocketServer(httpServer, { db, pool: deps.pool, log, config, metrics });
   const inference = createInference(config.TANDEM_DATA_DIR, log);
+  const external = startExternalModels({ config, db, log, inference });
 
   app.disable("x-powered-by");
   app.set("trust proxy", config.TANDEM_TRUST_PROXY);
@@ -121,6 +123,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
     config,
     loginLimiter,
     inference,
+    external,
     clientIp: req.ip ?? "unknown",
     secureCookies: req.secure || config.TANDEM_PUBLIC_URL?.startsWith("https:") === true,
   });
@@ -197,6 +200,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   });
 
   const close = async () => {
+    await external.stop();
     inference.close();
     await new Promise<void>((resolve) => {
       io.close(() => resolve());

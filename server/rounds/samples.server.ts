@@ -11,7 +11,7 @@ import type { Selectable } from "kysely";
 import { AppError } from "../lib/app-error.ts";
 import { exactJaccard, shingleSet } from "../labeling/import/minhash.ts";
 import { normalizeForHash } from "../labeling/import/normalize.ts";
-import { projectSettingsSchema } from "../labeling/project-settings.ts";
+import { projectSettingsSchema, type ProjectSettings } from "../labeling/project-settings.ts";
 import { checkAnswer } from "../demo/arithmetic.ts";
 
 const sampleLineSchema = z.looseObject({
@@ -37,9 +37,12 @@ export type SampleSummary = {
 
 type Sample = z.infer<typeof sampleLineSchema>;
 
-/** Keeps the completions worth ranking: non-empty and not a near copy of one kept before. */
-export function distinctCompletions(samples: Sample[], threshold: number): { kept: Sample[]; empty: number; nearDuplicate: number } {
-  const kept: Array<{ sample: Sample; shingles: Set<number>; normalized: string }> = [];
+/**
+ * Keeps the completions worth ranking: non-empty and not a near copy of one kept before. Any
+ * source's samples (a round's policy, an external endpoint) go through this one filter.
+ */
+export function distinctCompletions<T extends { completion: string }>(samples: T[], threshold: number): { kept: T[]; empty: number; nearDuplicate: number } {
+  const kept: Array<{ sample: T; shingles: Set<number>; normalized: string }> = [];
   let empty = 0;
   let nearDuplicate = 0;
   for (const sample of samples) {
@@ -73,6 +76,34 @@ function parseSamples(text: string, file: string, promptCount: number): Map<numb
     byLine.set(parsed.data.line, [...(byLine.get(parsed.data.line) ?? []), parsed.data]);
   }
   return byLine;
+}
+
+export type NewTaskCompletion = { text: string; modelName: string; modelId: string | null; decoding: Record<string, unknown> };
+
+/**
+ * Stores completions of one prompt and the rank or compare task over them (rank: the first K),
+ * in the caller's transaction; returns the completion ids. Round sampling and external
+ * generation runs create their tasks the same way.
+ */
+export async function insertCompletionTask(
+  trx: Transaction<Database>,
+  task: { projectId: string; promptId: string; type: "rank" | "compare"; settings: ProjectSettings; roundId: string | null },
+  completions: NewTaskCompletion[],
+): Promise<string[]> {
+  const rows = await trx
+    .insertInto("completions")
+    .values(completions.map((c) => ({ prompt_id: task.promptId, model_name: c.modelName, model_id: c.modelId, text: c.text, decoding: JSON.stringify(c.decoding) })))
+    .returning("id")
+    .execute();
+  const ids = rows.map((r) => r.id);
+  await trx
+    .insertInto("tasks")
+    .values({
+      project_id: task.projectId, prompt_id: task.promptId, type: task.type, overlap_target: task.settings.overlap[task.type],
+      completion_ids: JSON.stringify(task.type === "rank" ? ids.slice(0, task.settings.k) : ids), round_id: task.roundId,
+    })
+    .execute();
+  return ids;
 }
 
 const modelName = (modelId: string | null, fallback: string) => (modelId ? `model-${modelId}` : fallback);

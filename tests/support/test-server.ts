@@ -5,6 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { AddressInfo } from "node:net";
+import type { DestinationStream } from "pino";
 import type { ServerBuild } from "react-router";
 import { createSession } from "../../server/auth/sessions.server.ts";
 import { createApiToken } from "../../server/auth/tokens.server.ts";
@@ -29,7 +30,7 @@ export type TestServer = {
 let counter = 0;
 export const uniqueEmail = (prefix = "user") => `${prefix}-${process.pid}-${Date.now()}-${counter++}@example.test`;
 
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(env: Record<string, string> = {}, options: { logDestination?: DestinationStream } = {}): Promise<TestServer> {
   if (!process.env.DATABASE_URL) throw new Error("DATABASE_URL is not set: run through tests/support/with-postgres.ts");
   const entry = path.resolve("build/server/index.js");
   if (!fs.existsSync(entry)) throw new Error("no UI build: run `npm run build` first");
@@ -39,7 +40,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   const db = createDb(pool);
   await migrateToLatest(db);
   const build = (await import(entry)) as ServerBuild;
-  const server = createTandemServer({ config, db, pool, log: createLogger(config.LOG_LEVEL), build });
+  const server = createTandemServer({ config, db, pool, log: createLogger(config.LOG_LEVEL, "tandem", options.logDestination), build });
   await new Promise<void>((resolve) => server.httpServer.listen(0, "127.0.0.1", resolve));
   const url = `http://127.0.0.1:${(server.httpServer.address() as AddressInfo).port}`;
 
