@@ -2,8 +2,9 @@
  * Synthetic Q&A (issue #6, part 1): documents → generated Q&A → review → SFT and preference
  * exports, on a real server and a real Postgres.
  *
- * The generator is an external OpenAI-compatible endpoint. What answers it here is a small local
- * HTTP server that stands in for a hosted model outside this machine (the only thing faked): it
+ * The generator is an external OpenAI-compatible endpoint, registered through the API and called
+ * with Tandem's OpenAI client (bridges/external). What answers it here is a small local HTTP
+ * server that stands in for a hosted model outside this machine (the only thing faked): it
  * answers POST /v1/chat/completions with deterministic Q&A JSON built from the passage in the
  * prompt, and misbehaves on purpose for passages that ask it to (MALFORMED, BROKEN, SLOW).
  */
@@ -15,10 +16,7 @@ import os from "node:os";
 import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
-import type { Generator } from "../../server/bridges/generator.ts";
-import { runOptionsSchema, settleQaRun, startQaRun } from "../../server/bridges/qa/qa-runs.server.ts";
-import { getProject } from "../../server/labeling/projects.server.ts";
-import { createLogger } from "../../server/lib/logger.server.ts";
+import { settleQaRun } from "../../server/bridges/qa/qa-runs.server.ts";
 import { startTestServer, type HttpClient, type TestServer } from "../support/test-server.ts";
 
 let server: TestServer;
@@ -26,7 +24,8 @@ let dataDir = "";
 let researcher: { id: string; client: HttpClient };
 let fakeModel: http.Server;
 let fakeUrl = "";
-const fakeRequests: Array<{ model: string; messages: Array<{ role: string; content: string }> }> = [];
+const fakeRequests: Array<{ model: string; messages: Array<{ role: string; content: string }>; authorization: string | undefined }> = [];
+const API_KEY = "sk-synthqa-secret-4f9a1c";
 const slowResponses: Array<() => void> = [];
 
 /** The fake hosted model: one Q&A pair per sentence of the passage, as JSON in a ```json fence. */
@@ -49,7 +48,7 @@ before(async () => {
     req.on("data", (chunk: Buffer) => (body += chunk.toString()));
     req.on("end", () => {
       const request = JSON.parse(body) as { model: string; messages: Array<{ role: string; content: string }> };
-      fakeRequests.push(request);
+      fakeRequests.push({ ...request, authorization: req.headers.authorization });
       const prompt = request.messages.at(-1)!.content;
       const reply = () => {
         const answer = fakeAnswer(prompt);
@@ -76,25 +75,6 @@ after(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** The external endpoint as a Generator: plain OpenAI chat completions over HTTP. */
-function endpointGenerator(): Generator {
-  return {
-    label: "endpoint:fake/qa-model",
-    modelId: null,
-    generate: async (request, signal) => {
-      const response = await fetch(`${fakeUrl}/v1/chat/completions`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ model: "qa-model", messages: request.messages, n: request.n, temperature: request.temperature, max_tokens: request.maxTokens, seed: request.seed }),
-        signal,
-      });
-      if (!response.ok) throw new Error(`the endpoint answered HTTP ${response.status}`);
-      const body = (await response.json()) as { choices: Array<{ message: { content: string } }> };
-      return body.choices.map((c) => ({ text: c.message.content, decoding: { temperature: request.temperature } }));
-    },
-  };
-}
-
 async function newProject(name: string): Promise<string> {
   const created = await researcher.client.json("POST", "/api/v1/projects", { name });
   assert.equal(created.status, 201, await created.clone().text());
@@ -105,16 +85,36 @@ async function upload(projectId: string, files: Array<{ name: string; content: s
   return researcher.client.json("POST", `/api/v1/projects/${projectId}/documents`, { files, ...(chunkChars ? { chunkChars } : {}) });
 }
 
-async function runToEnd(projectId: string, options: Record<string, unknown> = {}) {
-  const project = await getProject(server.db, projectId);
-  const run = await startQaRun({ db: server.db, log: createLogger("silent") }, researcher.id, project, {
-    source: { kind: "endpoint", endpointId: "1" },
-    generator: endpointGenerator(),
-    options: runOptionsSchema.parse(options),
+/** Registers the fake model as the project's external endpoint (no retries: a 500 fails at once). */
+async function registerEndpoint(projectId: string): Promise<string> {
+  const response = await researcher.client.json("POST", `/api/v1/projects/${projectId}/external-endpoints`, {
+    name: "fake-hosted",
+    baseUrl: `${fakeUrl}/v1`,
+    model: "qa-model",
+    apiKey: API_KEY,
+    maxRetries: 0,
+    timeoutMs: 30_000,
   });
+  assert.equal(response.status, 201, await response.clone().text());
+  return ((await response.json()) as { id: string }).id;
+}
+
+type RunView = { id: string; state: string; totalChunks: number; doneChunks: number; failedChunks: number; pairsCreated: number; duplicatesSkipped: number; generator: Record<string, unknown> };
+
+/** Starts a run over HTTP and waits for this server process to finish it. */
+async function startRun(projectId: string, endpointId: string, options: Record<string, unknown> = {}): Promise<RunView> {
+  const started = await researcher.client.json("POST", `/api/v1/projects/${projectId}/qa-runs`, { generator: { kind: "endpoint", endpointId }, ...options });
+  assert.equal(started.status, 201, await started.clone().text());
+  return (await started.json()) as RunView;
+}
+
+async function runToEnd(projectId: string, endpointId: string, options: Record<string, unknown> = {}): Promise<RunView> {
+  const run = await startRun(projectId, endpointId, options);
   await settleQaRun(run.id);
   const finished = await researcher.client.get(`/api/v1/qa-runs/${run.id}`);
-  return (await finished.json()) as { id: string; state: string; totalChunks: number; doneChunks: number; failedChunks: number; pairsCreated: number; duplicatesSkipped: number };
+  const text = await finished.text();
+  assert.ok(!text.includes(API_KEY), "the API key never leaves the server");
+  return JSON.parse(text) as RunView;
 }
 
 const submit = (client: HttpClient, assignmentId: string, payload: unknown) =>
@@ -146,8 +146,10 @@ test("documents → synthetic Q&A → reviewed (accept, edit, reject) → SFT ex
   const saved = await researcher.client.json("PUT", `/api/v1/projects/${projectId}/qa-template`, { template: template.template, pairsPerChunk: 2 });
   assert.equal(saved.status, 200, await saved.clone().text());
 
+  const endpointId = await registerEndpoint(projectId);
   const requestsBefore = fakeRequests.length;
-  const run = await runToEnd(projectId);
+  const run = await runToEnd(projectId, endpointId);
+  assert.equal(run.generator.label, "endpoint:fake-hosted/qa-model");
   assert.deepEqual(
     { state: run.state, total: run.totalChunks, done: run.doneChunks, failed: run.failedChunks, pairs: run.pairsCreated },
     { state: "done", total: 3, done: 2, failed: 1, pairs: 3 },
@@ -155,6 +157,7 @@ test("documents → synthetic Q&A → reviewed (accept, edit, reject) → SFT ex
   // The rendered template reached the endpoint: title, n and the chunk filled in.
   const sent = fakeRequests.slice(requestsBefore).map((r) => r.messages.at(-1)!.content);
   assert.equal(sent.length, 3);
+  assert.ok(fakeRequests.slice(requestsBefore).every((r) => r.model === "qa-model" && r.authorization === `Bearer ${API_KEY}`));
   assert.ok(sent.some((p) => p.includes('from "Hamlet"') && p.includes("write 2 question-and-answer pairs") && p.includes("Hamlet was written by William Shakespeare.")));
 
   // The malformed answer is a per-chunk error, listed with its document.
@@ -163,6 +166,7 @@ test("documents → synthetic Q&A → reviewed (accept, edit, reject) → SFT ex
   assert.equal(errors[0]!.document_name, "science");
   assert.equal(errors[0]!.index, 1);
   assert.match(errors[0]!.error, /neither a JSON list of pairs nor "Q: … A: …" blocks/);
+  assert.ok(!JSON.stringify(errors).includes(API_KEY));
 
   // Each pair is a `qa` prompt with its source and document metadata, and one review task.
   const prompts = await server.db
@@ -230,17 +234,19 @@ test("a failing endpoint fails its chunk only; a rerun redoes failed chunks and 
     { name: "c.txt", content: "Dogs bark. Dogs fetch." },
   ]);
   assert.equal(uploaded.status, 201, await uploaded.clone().text());
-  const first = await runToEnd(projectId);
+  const endpointId = await registerEndpoint(projectId);
+  const first = await runToEnd(projectId, endpointId);
   assert.deepEqual([first.state, first.doneChunks, first.failedChunks, first.pairsCreated], ["done", 2, 1, 4]);
   const errors = (await (await researcher.client.get(`/api/v1/projects/${projectId}/document-errors`)).json()) as Array<{ document_name: string; error: string }>;
   assert.deepEqual(errors.map((e) => e.document_name), ["b"]);
   assert.match(errors[0]!.error, /HTTP 500/);
+  assert.ok(!JSON.stringify(errors).includes(API_KEY));
 
   // Only the failed chunk is retried by default, and it fails again.
-  const retry = await runToEnd(projectId);
+  const retry = await runToEnd(projectId, endpointId);
   assert.deepEqual([retry.totalChunks, retry.failedChunks, retry.pairsCreated], [1, 1, 0]);
   // Redoing everything produces the same pairs again: all of them are duplicates.
-  const redo = await runToEnd(projectId, { includeDone: true });
+  const redo = await runToEnd(projectId, endpointId, { includeDone: true });
   assert.deepEqual([redo.totalChunks, redo.doneChunks, redo.pairsCreated, redo.duplicatesSkipped], [3, 2, 0, 4]);
   const count = await server.db.selectFrom("prompts").select((eb) => eb.fn.countAll<string>().as("n")).where("project_id", "=", projectId).executeTakeFirstOrThrow();
   assert.equal(Number(count.n), 4);
@@ -249,18 +255,15 @@ test("a failing endpoint fails its chunk only; a rerun redoes failed chunks and 
 test("a run can be cancelled over the API; the chunk in flight goes back to pending; one run at a time", async () => {
   const projectId = await newProject("Synthetic Q&A cancel");
   assert.equal((await upload(projectId, [{ name: "slow.txt", content: "SLOW answer here." }, { name: "later.txt", content: "Never reached." }])).status, 201);
-  const project = await getProject(server.db, projectId);
-  const run = await startQaRun({ db: server.db, log: createLogger("silent") }, researcher.id, project, {
-    source: { kind: "endpoint", endpointId: "1" },
-    generator: endpointGenerator(),
-    options: runOptionsSchema.parse({}),
-  });
+  const endpointId = await registerEndpoint(projectId);
+  const run = await startRun(projectId, endpointId);
+  assert.equal(run.state, "running");
   // Wait until the slow request is at the fake model.
   for (let i = 0; i < 100 && slowResponses.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
   assert.equal(slowResponses.length, 1);
 
-  const second = await researcher.client.json("POST", `/api/v1/projects/${projectId}/qa-runs`, { generator: { kind: "endpoint", endpointId: "1" } });
-  assert.ok([409, 422].includes(second.status), `a second run is refused (${second.status})`);
+  const second = await researcher.client.json("POST", `/api/v1/projects/${projectId}/qa-runs`, { generator: { kind: "endpoint", endpointId } });
+  assert.equal(second.status, 409, "one run at a time");
 
   const cancelled = await researcher.client.json("POST", `/api/v1/qa-runs/${run.id}/cancel`);
   assert.equal(cancelled.status, 200, await cancelled.clone().text());
@@ -348,6 +351,9 @@ test("a bad template is refused by line and leaves the saved one; a run with not
   const none = await researcher.client.json("POST", `/api/v1/projects/${projectId}/qa-runs`, { generator: { kind: "policy", modelId: "999999" } });
   assert.equal(none.status, 422);
   assert.match(((await none.json()) as { detail: string }).detail, /no model 999999/);
+  const elsewhere = await registerEndpoint(await newProject("Synthetic Q&A other project"));
+  const foreign = await researcher.client.json("POST", `/api/v1/projects/${projectId}/qa-runs`, { generator: { kind: "endpoint", endpointId: elsewhere } });
+  assert.equal(foreign.status, 422, "another project's endpoint is not this project's generator");
   const labeler = await server.newUser("labeler");
   assert.equal((await labeler.client.json("PUT", `/api/v1/projects/${projectId}/qa-template`, { template: "{{chunk}}" })).status, 403);
 });
