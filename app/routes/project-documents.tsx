@@ -99,13 +99,7 @@ export default function ProjectDocuments({ loaderData }: Route.ComponentProps) {
               </thead>
               <tbody>
                 {documents.map((doc) => (
-                  <tr key={doc.id}>
-                    <td>{doc.name} <span className="text-slate-500">({doc.format})</span></td>
-                    <td>
-                      {doc.chunks.pending + doc.chunks.generating} / {doc.chunks.done} / {doc.chunks.failed}
-                    </td>
-                    <td>{doc.generated}</td>
-                  </tr>
+                  <DocumentRow key={doc.id} doc={doc} />
                 ))}
               </tbody>
             </table>
@@ -125,6 +119,56 @@ export default function ProjectDocuments({ loaderData }: Route.ComponentProps) {
           )}
         </Card>
       </div>
+    </>
+  );
+}
+
+type ChunkView = { id: string; index: number; heading: string | null; text: string; status: string; error: string | null; generated: number };
+
+/** One document; its chunks (text, state, error) load when asked for. */
+function DocumentRow({ doc }: { doc: { id: string; name: string; format: string; chunks: Record<string, number>; generated: number } }) {
+  const [chunks, setChunks] = useState<ChunkView[] | null>(null);
+  const [open, setOpen] = useState(false);
+  const toggle = async () => {
+    if (!open && chunks === null) {
+      const response = await fetch(`/api/v1/documents/${doc.id}/chunks`);
+      if (response.ok) setChunks(((await response.json()) as { chunks: ChunkView[] }).chunks);
+    }
+    setOpen(!open);
+  };
+  return (
+    <>
+      <tr>
+        <td>
+          {doc.name} <span className="text-slate-500">({doc.format})</span>{" "}
+          <button type="button" className="text-brand-700 underline dark:text-brand-50" aria-expanded={open} onClick={() => void toggle()}>
+            {open ? "hide chunks" : "chunks"}
+          </button>
+        </td>
+        <td>
+          {(doc.chunks.pending ?? 0) + (doc.chunks.generating ?? 0)} / {doc.chunks.done ?? 0} / {doc.chunks.failed ?? 0}
+        </td>
+        <td>{doc.generated}</td>
+      </tr>
+      {open && chunks ? (
+        <tr>
+          <td colSpan={3}>
+            <ol className="mb-2 space-y-2 text-xs">
+              {chunks.map((c) => (
+                <li key={c.id} className="rounded border border-slate-200 p-2 dark:border-slate-700">
+                  <span className="font-medium">
+                    #{c.index + 1}
+                    {c.heading ? ` · ${c.heading}` : ""} · {c.status}
+                    {c.generated ? ` · ${c.generated} pairs` : ""}
+                  </span>
+                  {c.error ? <span className="block text-red-700 dark:text-red-300">{c.error}</span> : null}
+                  <span className="block whitespace-pre-wrap">{c.text.length > 400 ? `${c.text.slice(0, 400)}…` : c.text}</span>
+                </li>
+              ))}
+            </ol>
+          </td>
+        </tr>
+      ) : null}
     </>
   );
 }

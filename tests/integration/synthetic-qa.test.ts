@@ -33,6 +33,7 @@ function fakeAnswer(prompt: string): { status: number; content?: string } {
   const passage = /"""\n([\s\S]*?)\n"""/.exec(prompt)?.[1] ?? "";
   const n = Number(/write (\d+) question-and-answer pairs/.exec(prompt)?.[1] ?? 1);
   if (passage.includes("BROKEN")) return { status: 500 };
+  if (passage.includes("NOTJSON")) return { status: 200, content: undefined };
   if (passage.includes("MALFORMED")) return { status: 200, content: "Sorry, I would rather talk about the weather." };
   const sentences = passage.split(/(?<=\.)\s+/).filter(Boolean).slice(0, n);
   const pairs = sentences.map((sentence) => ({ question: `Which statement begins with "${sentence.split(" ").slice(0, 3).join(" ")}"?`, answer: sentence }));
@@ -52,6 +53,10 @@ before(async () => {
       const prompt = request.messages.at(-1)!.content;
       const reply = () => {
         const answer = fakeAnswer(prompt);
+        if (answer.content === undefined && answer.status === 200) {
+          res.writeHead(200, { "content-type": "application/json" }).end("<html>not a chat completion</html>");
+          return;
+        }
         if (answer.status !== 200) {
           res.writeHead(answer.status, { "content-type": "application/json" }).end(JSON.stringify({ error: { message: "upstream exploded" } }));
           return;
@@ -226,28 +231,31 @@ test("documents → synthetic Q&A → reviewed (accept, edit, reject) → SFT ex
   ]);
 });
 
-test("a failing endpoint fails its chunk only; a rerun redoes failed chunks and skips duplicate pairs", async () => {
+test("a failing endpoint (HTTP 500, not JSON) fails its chunk only; a rerun redoes failed chunks and skips duplicate pairs", async () => {
   const projectId = await newProject("Synthetic Q&A failures");
   const uploaded = await upload(projectId, [
     { name: "a.txt", content: "Cats sleep a lot. Cats purr." },
     { name: "b.txt", content: "BROKEN endpoint for this one." },
     { name: "c.txt", content: "Dogs bark. Dogs fetch." },
+    { name: "d.txt", content: "NOTJSON comes back for this one." },
   ]);
   assert.equal(uploaded.status, 201, await uploaded.clone().text());
   const endpointId = await registerEndpoint(projectId);
   const first = await runToEnd(projectId, endpointId);
-  assert.deepEqual([first.state, first.doneChunks, first.failedChunks, first.pairsCreated], ["done", 2, 1, 4]);
+  assert.deepEqual([first.state, first.doneChunks, first.failedChunks, first.pairsCreated], ["done", 2, 2, 4]);
   const errors = (await (await researcher.client.get(`/api/v1/projects/${projectId}/document-errors`)).json()) as Array<{ document_name: string; error: string }>;
-  assert.deepEqual(errors.map((e) => e.document_name), ["b"]);
-  assert.match(errors[0]!.error, /HTTP 500/);
+  const byDocument = Object.fromEntries(errors.map((e) => [e.document_name, e.error]));
+  assert.deepEqual(Object.keys(byDocument).sort(), ["b", "d"]);
+  assert.match(byDocument.b!, /HTTP 500/);
+  assert.match(byDocument.d!, /not JSON/);
   assert.ok(!JSON.stringify(errors).includes(API_KEY));
 
   // Only the failed chunk is retried by default, and it fails again.
   const retry = await runToEnd(projectId, endpointId);
-  assert.deepEqual([retry.totalChunks, retry.failedChunks, retry.pairsCreated], [1, 1, 0]);
+  assert.deepEqual([retry.totalChunks, retry.failedChunks, retry.pairsCreated], [2, 2, 0]);
   // Redoing everything produces the same pairs again: all of them are duplicates.
   const redo = await runToEnd(projectId, endpointId, { includeDone: true });
-  assert.deepEqual([redo.totalChunks, redo.doneChunks, redo.pairsCreated, redo.duplicatesSkipped], [3, 2, 0, 4]);
+  assert.deepEqual([redo.totalChunks, redo.doneChunks, redo.pairsCreated, redo.duplicatesSkipped], [4, 2, 0, 4]);
   const count = await server.db.selectFrom("prompts").select((eb) => eb.fn.countAll<string>().as("n")).where("project_id", "=", projectId).executeTakeFirstOrThrow();
   assert.equal(Number(count.n), 4);
 });
