@@ -14,6 +14,7 @@ export default [
     route("projects/:projectId/quality", "routes/project-quality.tsx"),
     route("projects/:projectId/rounds", "routes/project-rounds.tsx"),
     route("projects/:projectId/endpoints", "routes/project-endpoints.tsx"),
+    route("projects/:projectId/documents", "routes/project-documents.tsx"),
     route("rounds/:roundId", "routes/round.tsx"),
     route("models", "routes/models.tsx"),
     route("playground", "routes/playground.tsx"),

@@ -4,6 +4,7 @@ import * as m0002 from "./0002-projects-prompts-tasks.ts";
 import * as m0003 from "./0003-rounds-jobs-models.ts";
 import * as m0004 from "./0004-gold-tasks.ts";
 import * as m0005 from "./0005-external-endpoints.ts";
+import * as m0006 from "./0006-documents.ts";
 import * as m0007 from "./0007-ray-handoffs.ts";
 import * as m0008 from "./0008-operations-indexes.ts";
 
@@ -14,6 +15,7 @@ export const migrations: Record<string, Migration> = {
   "0003-rounds-jobs-models": m0003,
   "0004-gold-tasks": m0004,
   "0005-external-endpoints": m0005,
+  "0006-documents": m0006,
   "0007-ray-handoffs": m0007,
   "0008-operations-indexes": m0008,
 };

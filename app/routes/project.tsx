@@ -79,6 +79,11 @@ export default function Project({ loaderData, actionData }: Route.ComponentProps
                   </Link>
                 </li>
                 <li>
+                  <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/documents`}>
+                    Synthetic Q&amp;A from documents
+                  </Link>
+                </li>
+                <li>
                   <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/rounds`}>
                     Training rounds
                   </Link>

@@ -284,6 +284,65 @@ export interface GenerationErrorsTable {
   created_at: CreatedAt;
 }
 
+export type ChunkStatus = "pending" | "generating" | "done" | "failed";
+export type QaRunState = "running" | "done" | "cancelled" | "failed" | "interrupted";
+
+export interface DocumentsTable {
+  id: Id;
+  project_id: string;
+  name: string;
+  format: "text" | "markdown";
+  file_name: string;
+  line: number | null;
+  content: string;
+  sha256: string;
+  metadata: ColumnType<Record<string, unknown>, string | undefined, string>;
+  created_by: string | null;
+  created_at: CreatedAt;
+}
+
+export interface DocumentChunksTable {
+  id: Id;
+  document_id: string;
+  project_id: string;
+  index: number;
+  heading: string | null;
+  text: string;
+  status: ColumnType<ChunkStatus, ChunkStatus | undefined, ChunkStatus>;
+  error: ColumnType<string | null, string | null | undefined, string | null>;
+  generated: ColumnType<number, number | undefined, number>;
+  run_id: ColumnType<string | null, string | null | undefined, string | null>;
+  updated_at: Updated;
+}
+
+export interface QaRunsTable {
+  id: Id;
+  project_id: string;
+  generator: Json<Record<string, unknown>>;
+  template: string;
+  pairs_per_chunk: number;
+  decoding: ColumnType<Record<string, unknown>, string | undefined, string>;
+  state: ColumnType<QaRunState, QaRunState | undefined, QaRunState>;
+  total_chunks: number;
+  done_chunks: ColumnType<number, number | undefined, number>;
+  failed_chunks: ColumnType<number, number | undefined, number>;
+  pairs_created: ColumnType<number, number | undefined, number>;
+  duplicates_skipped: ColumnType<number, number | undefined, number>;
+  error: ColumnType<string | null, string | null | undefined, string | null>;
+  created_by: string | null;
+  created_at: CreatedAt;
+  heartbeat_at: Updated;
+  finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+export interface QaTemplatesTable {
+  project_id: string;
+  template: string;
+  pairs_per_chunk: number;
+  updated_by: string | null;
+  updated_at: Updated;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -305,6 +364,10 @@ export interface Database {
   external_endpoints: ExternalEndpointsTable;
   generation_runs: GenerationRunsTable;
   generation_errors: GenerationErrorsTable;
+  documents: DocumentsTable;
+  document_chunks: DocumentChunksTable;
+  qa_runs: QaRunsTable;
+  qa_templates: QaTemplatesTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -385,6 +448,20 @@ export const schemaColumns = {
     id: "bigint", run_id: "bigint", prompt_id: "bigint", source: "text", kind: "text", status: "integer", attempts: "integer", message: "text",
     created_at: "timestamp with time zone",
   },
+  documents: {
+    id: "bigint", project_id: "bigint", name: "text", format: "text", file_name: "text", line: "integer", content: "text", sha256: "text",
+    metadata: "jsonb", created_by: "bigint", created_at: "timestamp with time zone",
+  },
+  document_chunks: {
+    id: "bigint", document_id: "bigint", project_id: "bigint", index: "integer", heading: "text", text: "text", status: "text", error: "text",
+    generated: "integer", run_id: "bigint", updated_at: "timestamp with time zone",
+  },
+  qa_runs: {
+    id: "bigint", project_id: "bigint", generator: "jsonb", template: "text", pairs_per_chunk: "integer", decoding: "jsonb", state: "text",
+    total_chunks: "integer", done_chunks: "integer", failed_chunks: "integer", pairs_created: "integer", duplicates_skipped: "integer", error: "text",
+    created_by: "bigint", created_at: "timestamp with time zone", heartbeat_at: "timestamp with time zone", finished_at: "timestamp with time zone",
+  },
+  qa_templates: { project_id: "bigint", template: "text", pairs_per_chunk: "integer", updated_by: "bigint", updated_at: "timestamp with time zone" },
 } as const;
 
 // Compile-time: every table and column of Database is in schemaColumns, and nothing else is.
@@ -394,6 +471,6 @@ const _tablesMatch: SameKeys<Database, typeof schemaColumns> = true;
 const _columnsMatch: ColumnsMatch = { users: true, sessions: true, api_tokens: true, audit_log: true, rate_limits: true,
   socket_io_attachments: true, projects: true, prompts: true, completions: true, tasks: true, assignments: true, submissions: true,
   rounds: true, models: true, jobs: true, job_events: true, ray_submissions: true, external_endpoints: true, generation_runs: true,
-  generation_errors: true };
+  generation_errors: true, documents: true, document_chunks: true, qa_runs: true, qa_templates: true };
 void _tablesMatch;
 void _columnsMatch;

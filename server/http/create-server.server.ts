@@ -44,7 +44,8 @@ export type TandemServer = { httpServer: http.Server; close: () => Promise<void>
 
 type Locals = { actor: Actor | null };
 
-const IMPORT_PATH = /^\/api\/v1\/projects\/\d+\/imports(\/(trl|openrlhf|verl|hf))?$/;
+/** Uploads that may be as large as TANDEM_IMPORT_LIMIT: prompt imports, dataset-format imports, documents. */
+const IMPORT_PATH = /^\/api\/v1\/projects\/\d+\/(imports(\/(trl|openrlhf|verl|hf))?|documents)$/;
 /** Dataset-format imports (server/bridges/formats): the file itself is the body. */
 const FILE_IMPORT_PATH = /^\/api\/v1\/projects\/\d+\/imports\/(trl|openrlhf|verl|hf)$/;
 /** Trainer uploads of checkpoint files: raw bytes, streamed to disk, with their own limit. */
@@ -96,7 +97,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   if (deps.before) app.use(deps.before);
 
   // 4. Oversized bodies are refused before anyone reads them (forms included, not only JSON).
-  // Prompt imports carry whole files and get their own, larger limit.
+  // Prompt imports and document uploads carry whole files and get their own, larger limit.
   const limitBytes = parseSize(config.TANDEM_BODY_LIMIT);
   const importLimitBytes = parseSize(config.TANDEM_IMPORT_LIMIT);
   const uploadLimitBytes = parseSize(config.TANDEM_MODEL_UPLOAD_LIMIT);
@@ -177,6 +178,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
     next();
   });
   api.use("/projects/:id/imports", express.json({ limit: config.TANDEM_IMPORT_LIMIT, strict: true }));
+  api.use("/projects/:id/documents", express.json({ limit: config.TANDEM_IMPORT_LIMIT, strict: true }));
   api.use(express.json({ limit: config.TANDEM_BODY_LIMIT, strict: true }));
   const openApi = buildOpenApiDocument(apiEndpoints, "/api/v1");
   api.get("/openapi.json", (_req, res) => void res.json(openApi));

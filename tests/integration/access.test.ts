@@ -31,6 +31,7 @@ const pageAccess: Record<string, { allowed: Who[]; path: string; allowedStatus?:
   "projects/:projectId/quality": { path: "/projects/PROJECT/quality", allowed: atLeast("reviewer") },
   "projects/:projectId/rounds": { path: "/projects/PROJECT/rounds", allowed: ["researcher", "admin"] },
   "projects/:projectId/endpoints": { path: "/projects/PROJECT/endpoints", allowed: ["researcher", "admin"] },
+  "projects/:projectId/documents": { path: "/projects/PROJECT/documents", allowed: ["researcher", "admin"] },
   // No such round: researchers get the 404 page, everyone else is refused before the lookup.
   "rounds/:roundId": { path: "/rounds/999999999", allowed: ["researcher", "admin"], allowedStatus: 404 },
   models: { path: "/models", allowed: ["researcher", "admin"] },
@@ -100,6 +101,18 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "GET /projects/:id/exports/hf/:dataset.zip": ["researcher", "admin", "trainer", "admin-token"],
   "POST /projects/:id/imports/:format": ["researcher", "admin", "admin-token"],
   "GET /audit": ["admin", "admin-token"],
+  "POST /projects/:id/documents": ["researcher", "admin", "admin-token"],
+  "GET /projects/:id/documents": ["researcher", "admin", "admin-token"],
+  "GET /documents/:id/chunks": ["researcher", "admin", "admin-token"],
+  "DELETE /documents/:id": ["researcher", "admin", "admin-token"],
+  "GET /projects/:id/document-errors": ["researcher", "admin", "admin-token"],
+  "GET /projects/:id/qa-template": ["researcher", "admin", "admin-token"],
+  "PUT /projects/:id/qa-template": ["researcher", "admin", "admin-token"],
+  "GET /projects/:id/qa-generators": ["researcher", "admin", "admin-token"],
+  "POST /projects/:id/qa-runs": ["researcher", "admin", "admin-token"],
+  "GET /projects/:id/qa-runs": ["researcher", "admin", "admin-token"],
+  "GET /qa-runs/:id": ["researcher", "admin", "admin-token"],
+  "POST /qa-runs/:id/cancel": ["researcher", "admin", "admin-token"],
 };
 
 let server: TestServer;
