@@ -35,22 +35,26 @@ export function DatasetExport({ projectId }: { projectId: string }) {
   return (
     <div className="space-y-2 text-sm" data-testid="dataset-export">
       <div className="grid grid-cols-2 gap-2">
-        <label>
-          <span className="block font-medium">Format</span>
-          <select className={select} value={format} onChange={(e) => setFormat(e.target.value as Format)}>
+        <div>
+          <label htmlFor="dataset-export-format" className="block font-medium">
+            Format
+          </label>
+          <select id="dataset-export-format" className={select} value={format} onChange={(e) => setFormat(e.target.value as Format)}>
             {Object.entries(formats).map(([value, label]) => (
               <option key={value} value={value}>{label}</option>
             ))}
           </select>
-        </label>
-        <label>
-          <span className="block font-medium">Dataset</span>
-          <select className={select} value={shown} disabled={format === "verl"} onChange={(e) => setDataset(e.target.value as Dataset)}>
+        </div>
+        <div>
+          <label htmlFor="dataset-export-dataset" className="block font-medium">
+            Dataset
+          </label>
+          <select id="dataset-export-dataset" className={select} value={shown} disabled={format === "verl"} onChange={(e) => setDataset(e.target.value as Dataset)}>
             {Object.entries(datasets).map(([value, label]) => (
               <option key={value} value={value}>{label}</option>
             ))}
           </select>
-        </label>
+        </div>
       </div>
       {format !== "verl" ? (
         <label className="flex items-center gap-2">

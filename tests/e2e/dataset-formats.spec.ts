@@ -34,8 +34,8 @@ test("import a TRL preference file on the import page, then download it again fr
 
   await page.goto(projectUrl);
   const exporter = page.getByTestId("dataset-export");
-  await exporter.getByLabel("Format").selectOption("trl");
-  await exporter.getByLabel("Dataset").selectOption("preferences");
+  await exporter.getByLabel("Format", { exact: true }).selectOption("trl");
+  await exporter.getByLabel("Dataset", { exact: true }).selectOption("preferences");
   await expectAccessible(page);
   const href = await exporter.getByRole("link", { name: /Download preference pairs/ }).getAttribute("href");
   expect(href).toMatch(/\/exports\/trl\/preferences\.jsonl\?format=conversational$/);
