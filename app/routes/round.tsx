@@ -97,7 +97,10 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
   const running = live.state === "queued" || live.state === "running" || live.state === "sampling";
   type Score = { scored: number; correct: number };
   const report = round.report as {
-    samples?: { prompts: number; completions: number; tasks: number; compares?: number; meanTokens: number; dropped: { empty: number; nearDuplicate: number }; checker?: { policy: Score; baseline: Score | null } } | null;
+    samples?: {
+      prompts: number; completions: number; tasks: number; compares?: number; meanTokens: number; dropped: { empty: number; nearDuplicate: number }; resampled?: number;
+      checker?: { policy: Score; baseline: Score | null };
+    } | null;
   } | null;
   const percent = (s: Score) => `${((100 * s.correct) / s.scored).toFixed(0)} %`;
   const evaluation = (round.report as { evaluation?: Record<string, number> | null } | null)?.evaluation ?? null;
@@ -240,7 +243,7 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
                 Sampled {report.samples.completions} completions for {report.samples.prompts} prompts (mean {report.samples.meanTokens.toFixed(1)} tokens):{" "}
                 {report.samples.tasks} new ranking tasks
                 {report.samples.compares ? ` and ${report.samples.compares} A/B compares against the previous policy` : ""}; dropped {report.samples.dropped.nearDuplicate} near duplicates and{" "}
-                {report.samples.dropped.empty} empty.
+                {report.samples.dropped.empty} empty{report.samples.resampled ? `; ${report.samples.resampled} spare samples took their place` : ""}.
               </p>
             ) : null}
             {checker && checker.policy.scored > 0 ? (

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { idRanges } from "./rounds.server.ts";
-import { distinctCompletions } from "./samples.server.ts";
+import { distinctCompletions, pickCompletions, spareSamples } from "./samples.server.ts";
 
 const sample = (completion: string) => ({ line: 1, completion, tokens: 3, finished: true, sampling: { seed: 1 } });
 
@@ -20,4 +20,20 @@ test("sampled completions: empty ones and near copies of a kept one are dropped,
   assert.deepEqual(kept.map((k) => k.completion), [answer, "It is 41."]);
   assert.equal(empty, 1);
   assert.equal(nearDuplicate, 2);
+});
+
+test("resampling: K + spare are drawn, and spares stand in for dropped draws so a task still gets K distinct completions", () => {
+  assert.equal(spareSamples(4), 2);
+  assert.equal(spareSamples(2), 1);
+  const a = "Three times seven is 21, so the answer is 21.";
+  // K = 4 drawn as a, (copy of a), "", b, then spares c, d.
+  const drawn = [sample(a), sample(a + " "), sample(""), sample("It is 24."), sample("Maybe 12."), sample("I get 21 too.")];
+  const picked = pickCompletions(drawn, 4, 0.8);
+  assert.deepEqual(picked.kept.map((s) => s.completion), [a, "It is 24.", "Maybe 12.", "I get 21 too."]);
+  assert.equal(picked.resampled, 2, "both spares took a dropped draw's place");
+  assert.equal(picked.nearDuplicate, 1);
+  assert.equal(picked.empty, 1);
+  const clean = pickCompletions([sample("w"), sample("x y"), sample("z z z"), sample("q r s t"), sample("spare one"), sample("spare two")], 4, 0.8);
+  assert.equal(clean.resampled, 0, "no drops: the spares are not used");
+  assert.equal(clean.kept.length, 4);
 });

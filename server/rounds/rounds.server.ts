@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { readIfPresent, removeDir, resumeDir, stagingDir } from "./model-files.server.ts";
+import { spareSamples } from "./samples.server.ts";
 import { sql, type Transaction } from "kysely";
 import type { Db } from "../db/database.server.ts";
 import type { Database, JobKind, RoundState } from "../db/schema.ts";
@@ -194,7 +195,7 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
     const project = await trx.selectFrom("projects").select("settings").where("id", "=", round.project_id).executeTakeFirstOrThrow();
     const k = Number((project.settings as { k?: number }).k ?? 4);
     const { prompts, ...decoding } = spec.next;
-    Object.assign(job, { sampling: { ...decoding, n: k, batchSize: 8 }, promptIds: await promptIdsFor(trx, round.project_id, "unsampled", prompts) });
+    Object.assign(job, { sampling: { ...decoding, n: k + spareSamples(k), batchSize: 8 }, promptIds: await promptIdsFor(trx, round.project_id, "unsampled", prompts) });
     // The policy the round started from answers the same prompts, for human A/B compares.
     const previous = "modelId" in spec.base ? spec.base.modelId : null;
     if (previous && previous !== policyId) {

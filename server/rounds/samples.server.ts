@@ -30,12 +30,27 @@ export type SampleSummary = {
   tasks: number;
   compares: number;
   dropped: { empty: number; nearDuplicate: number };
+  /** Spare samples that took the place of dropped ones in a ranking task (the resampling). */
+  resampled: number;
   meanTokens: number;
   /** Ground truth where prompts carry a reference answer (metadata.answer): every sample scored. */
   checker: { policy: CheckerScore; baseline: CheckerScore | null };
 };
 
 type Sample = z.infer<typeof sampleLineSchema>;
+
+/**
+ * Spare samples drawn per prompt beyond K, so that a ranking task still gets K distinct
+ * completions when some come out empty or as near copies (resampling without a second pass).
+ */
+export const spareSamples = (k: number): number => Math.ceil(k / 2);
+
+/** K distinct completions from the K + spare drawn, in draw order: a spare fills in where a first-K draw was dropped. */
+export function pickCompletions<T extends { completion: string }>(drawn: T[], k: number, threshold: number) {
+  const { kept: distinct, empty, nearDuplicate } = distinctCompletions(drawn, threshold);
+  const kept = distinct.slice(0, k);
+  return { kept, empty, nearDuplicate, resampled: kept.filter((s) => drawn.indexOf(s) >= k).length };
+}
 
 /**
  * Keeps the completions worth ranking: non-empty and not a near copy of one kept before. Any
@@ -127,7 +142,7 @@ export async function storeSamples(
   const project = await trx.selectFrom("projects").select("settings").where("id", "=", round.project_id).executeTakeFirstOrThrow();
   const settings = projectSettingsSchema.parse(project.settings);
   const summary: SampleSummary = {
-    prompts: byLine.size, completions: 0, tasks: 0, compares: 0, dropped: { empty: 0, nearDuplicate: 0 }, meanTokens: 0,
+    prompts: byLine.size, completions: 0, tasks: 0, compares: 0, dropped: { empty: 0, nearDuplicate: 0 }, resampled: 0, meanTokens: 0,
     checker: { policy: { scored: 0, correct: 0 }, baseline: baseline ? { scored: 0, correct: 0 } : null },
   };
   const references = new Map(
@@ -149,11 +164,13 @@ export async function storeSamples(
       all++;
     }
     const promptId = promptIds[line - 1]!;
-    score(summary.checker.policy, promptId, samples);
+    // The checker scores the first K draws: the spares are drawn only to stand in for dropped ones.
+    score(summary.checker.policy, promptId, samples.slice(0, settings.k));
     score(summary.checker.baseline, promptId, baselineByLine.get(line) ?? []);
-    const { kept, empty, nearDuplicate } = distinctCompletions(samples, settings.nearDuplicateThreshold);
+    const { kept, empty, nearDuplicate, resampled } = pickCompletions(samples, settings.k, settings.nearDuplicateThreshold);
     summary.dropped.empty += empty;
     summary.dropped.nearDuplicate += nearDuplicate;
+    summary.resampled += resampled;
     if (kept.length === 0) continue;
     const rows = await trx
       .insertInto("completions")
