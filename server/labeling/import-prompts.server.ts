@@ -40,6 +40,20 @@ export type ImportReport = {
   committed: { prompts: number; tasks: Record<string, number>; gold: number } | null;
 };
 
+/** A planned import record as the prompt row to store, with its hash and near-duplicate signature. */
+export function plannedPrompt(item: PlannedRecord<string>, status: "active" | "review", kind: "prompt" | "qa") {
+  return {
+    messages: item.record.messages,
+    completions: item.record.completions,
+    source: item.record.source,
+    metadata: item.record.metadata,
+    contentHash: item.contentHash,
+    minhash: item.signature ? signatureToBase64(item.signature) : "",
+    status,
+    kind,
+  };
+}
+
 /**
  * Prompt import: parse and validate every line, find exact and near duplicates against the
  * file and the project, run the content filter, and — only when asked — store the result.
@@ -95,15 +109,8 @@ export async function importPromptRecords(
   const keep = (item: PlannedRecord<string>) =>
     item.status === "new" || item.status === "filtered" || (request.includeNearDuplicates && item.status.startsWith("near_duplicate"));
   const toStore = plan.items.filter(keep).map((item) => ({
-    messages: item.record.messages,
-    completions: item.record.completions,
-    source: item.record.source,
-    metadata: item.record.metadata,
-    contentHash: item.contentHash,
-    minhash: item.signature ? signatureToBase64(item.signature) : "",
     // Any filter hit goes to review, also on a near duplicate the researcher chose to keep.
-    status: item.filterHits.length > 0 || request.purpose === "qa" ? ("review" as const) : ("active" as const),
-    kind: request.purpose === "qa" ? ("qa" as const) : ("prompt" as const),
+    ...plannedPrompt(item, item.filterHits.length > 0 || request.purpose === "qa" ? "review" : "active", request.purpose === "qa" ? "qa" : "prompt"),
     ...(item.record.gold ? { gold: item.record.gold } : {}),
     ...(request.purpose === "compare" ? { taskType: "compare" as const } : {}),
   }));

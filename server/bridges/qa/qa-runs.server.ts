@@ -11,11 +11,12 @@ import type { Logger } from "pino";
 import { recordAudit } from "../../auth/audit.server.ts";
 import type { Db } from "../../db/database.server.ts";
 import { AppError } from "../../lib/app-error.ts";
-import { signatureFromBase64, signatureToBase64 } from "../../labeling/import/minhash.ts";
+import { signatureFromBase64 } from "../../labeling/import/minhash.ts";
 import type { ImportRecord } from "../../labeling/import/import-record.ts";
 import { planImport } from "../../labeling/import/plan-import.ts";
 import type { Project } from "../../labeling/projects.server.ts";
 import { insertPrompts, type NewPrompt } from "../../labeling/prompts.server.ts";
+import { plannedPrompt } from "../../labeling/import-prompts.server.ts";
 import type { Generator } from "../generator.ts";
 import type { GeneratorSource } from "./qa-generators.server.ts";
 import { parseQaOutput, type QaPair } from "./qa-output.ts";
@@ -317,16 +318,7 @@ async function storePairs(
   }));
   const plan = planImport<string>({ records, existing: known, nearDuplicateThreshold: project.settings.nearDuplicateThreshold, filter: project.settings.contentFilter });
   const keep = plan.items.filter((item) => item.status === "new" || item.status === "filtered");
-  const toStore: NewPrompt[] = keep.map((item) => ({
-    messages: item.record.messages,
-    completions: item.record.completions,
-    source: item.record.source,
-    metadata: item.record.metadata,
-    contentHash: item.contentHash,
-    minhash: item.signature ? signatureToBase64(item.signature) : "",
-    status: "review",
-    kind: "qa",
-  }));
+  const toStore: NewPrompt[] = keep.map((item) => plannedPrompt(item, "review", "qa"));
   const duplicates = plan.items.length - keep.length;
   const error = duplicates > 0 || notes.length > 0 ? [duplicates > 0 ? `${duplicates} duplicate pair${duplicates === 1 ? "" : "s"} skipped` : "", ...notes].filter(Boolean).join("; ").slice(0, 1_000) : null;
   try {
