@@ -5,6 +5,7 @@ import { AppError } from "../../server/lib/app-error.ts";
 import { getProject } from "../../server/labeling/projects.server.ts";
 import { launchRound, listRounds } from "../../server/rounds/rounds.server.ts";
 import { rayExecutor } from "../../server/bridges/ray/ray-handoff.server.ts";
+import { MIX_SOURCES } from "../../server/labeling/data-mix.ts";
 import { GPT_PRESETS } from "../../trainer/contract/gpt-config.ts";
 import { ROUND_PATHS, roundSpecSchema, type RoundPath } from "../../trainer/contract/round.ts";
 import { sftConfigSchema } from "../../trainer/contract/sft-config.ts";
@@ -27,6 +28,8 @@ const pathLabels: Record<RoundPath, string> = {
   dpo: "DPO only",
   "reward-ppo": "Reward model → PPO",
 };
+
+const mixLabels = { demonstrations: "Demonstrations (SFT)", qa: "Reviewed Q&A (SFT)", rankings: "Rankings", compares: "A/B compares", corrections: "Reviewers' corrections" } as const;
 
 /** The hyperparameter sections, generated from the trainer's own config schemas. */
 function sections(): Record<"sft" | "reward" | "dpo" | "ppo" | "next", ConfigField[]> {
@@ -64,11 +67,15 @@ export async function action({ context, request, params }: Route.ActionArgs) {
       ? { init: { preset: String(form.get("preset") ?? "nano") }, vocabSize: Number(form.get("vocabSize")) || String(form.get("vocabSize")), seed: 0 }
       : { modelId: String(form.get("base") ?? "") };
   // A number where one was typed; the text itself when it is not one, so the schema names the field.
-  const optionalNumber = (name: string) => {
+  const optionalNumber = (name: string, depth = 1) => {
     const text = String(form.get(name) ?? "").trim();
-    return text ? { [name.split(".")[1]!]: Number.isFinite(Number(text)) ? Number(text) : text } : {};
+    return text ? { [name.split(".")[depth]!]: Number.isFinite(Number(text)) ? Number(text) : text } : {};
   };
-  const selection = { consensus: form.get("data.consensus") === "on", ...optionalNumber("data.minAgreement"), ...optionalNumber("data.minGoldAgreement") };
+  const mix = Object.assign({}, ...MIX_SOURCES.map((s) => optionalNumber(`data.mix.${s}`, 2))) as Record<string, unknown>;
+  const selection = {
+    consensus: form.get("data.consensus") === "on", ...optionalNumber("data.minAgreement"), ...optionalNumber("data.minGoldAgreement"),
+    ...(Object.keys(mix).length > 0 ? { mix } : {}),
+  };
   const spec = { name: String(form.get("name") ?? ""), path, base, data: selection, ...configFromForm(form, used) };
   const runOn = form.get("runOn") === "ray" ? "ray" : "tandem";
   const handOff = { engine: String(form.get("handOff.engine") ?? ""), baseModel: String(form.get("handOff.baseModel") ?? ""), numGpus: Number(form.get("handOff.numGpus") ?? "1") };
@@ -184,6 +191,22 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
                 </div>
               </details>
             ) : null}
+            <details className="mb-4 rounded-md border border-slate-200 p-3 dark:border-slate-800" open={MIX_SOURCES.some((s) => errors[`data.mix.${s}`])}>
+              <summary className="cursor-pointer text-sm font-medium">Data mix (weight per source: 1 = as labeled, 0 = leave out, 2 = twice)</summary>
+              <div className="mt-3 grid grid-cols-3 gap-3">
+                {MIX_SOURCES.map((source) => (
+                  <Field
+                    key={source}
+                    label={mixLabels[source]}
+                    name={`data.mix.${source}`}
+                    inputMode="decimal"
+                    placeholder="1"
+                    defaultValue={values[`data.mix.${source}`] ?? ""}
+                    error={errors[`data.mix.${source}`]}
+                  />
+                ))}
+              </div>
+            </details>
             {(["sft", "reward", "dpo", "ppo"] as const)
               .filter((s) => steps.includes(s))
               .map((s) => (

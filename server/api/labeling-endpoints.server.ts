@@ -10,6 +10,7 @@ import { submitAssignment, submitSchema } from "../labeling/submissions.server.t
 import { publishCounters } from "../labeling/live-counters.server.ts";
 import { exportFilterSchema, preferenceLines, rawRankingLines, sftLines, type ExportFilter } from "../labeling/exports.server.ts";
 import { preferenceParquet } from "../labeling/parquet-export.server.ts";
+import { inapplicableMix } from "../labeling/data-mix.ts";
 import { importPrompts, importRequestSchema } from "../labeling/import-prompts.server.ts";
 import { endpoint, type AnyEndpoint } from "./endpoint.server.ts";
 
@@ -202,5 +203,7 @@ function refuseInapplicableFilters(kind: "preferences" | "sft" | "rankings", fil
   if (filter.minAgreement !== undefined && kind === "sft") {
     errors.push({ path: "minAgreement", message: "demonstrations are not ranked, so they have no agreement; filter the preference or ranking export" });
   }
+  const mix = inapplicableMix(filter.mix, kind);
+  if (mix) errors.push(mix);
   if (errors.length > 0) throw new AppError("validation_failed", "The query string is not valid.", errors);
 }

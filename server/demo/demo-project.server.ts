@@ -76,7 +76,10 @@ export async function seedDemoProject(
   await db.transaction().execute((trx) =>
     insertPrompts(trx, project.id, settings, starter.map((item, i) => promptOf(item, i < sizes.demonstrations ? [] : rankedAnswers(item))), null),
   );
-  const account = await createUser(db, null, { email: "demo-data@tandem.local", name: "Demo data (generated)", role: "labeler", password: randomBytes(24).toString("base64url") });
+  // One generator account, reused if a demo was seeded before (its project deleted, say).
+  const account =
+    (await db.selectFrom("users").select(["id", "email", "name"]).where("email", "=", "demo-data@tandem.local").executeTakeFirst()) ??
+    (await createUser(db, null, { email: "demo-data@tandem.local", name: "Demo data (generated)", role: "labeler", password: randomBytes(24).toString("base64url") }));
   const generator: SessionUser = { id: account.id, email: account.email, name: account.name, role: "labeler" };
   for (;;) {
     const assignment = await claimNextTask(db, generator, project.id, settings);

@@ -4,6 +4,7 @@ import { z } from "zod";
 import type { Db } from "../db/database.server.ts";
 import type { ChatMessage } from "../db/schema.ts";
 import { itemBatches, meetsAgreement, selectedSubmissions } from "./export-items.server.ts";
+import { mixBatches, mixParamSchema, mixRecords } from "./data-mix.ts";
 import { rankedPairs } from "./quality/consensus.ts";
 import { buildPairs } from "./quality/pair-builder.ts";
 import { rankingSchema, type Ranking } from "./quality/ranking.ts";
@@ -41,6 +42,8 @@ export const exportFilterSchema = z.object({
     .optional(),
   /** Preferences only: one pair set per item from the consensus (ranked pairs) of its rankings. */
   consensus: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
+  /** Data-mix weights per source, e.g. `demonstrations:2,qa:0.5` (data-mix.ts): 0 leaves one out, 2 doubles it. */
+  mix: mixParamSchema.optional(),
   /** Only tasks whose completions a training round sampled (its new ranking and A/B tasks). */
   round: z.string().regex(/^\d{1,18}$/, "must be a numeric round id").optional(),
 });
@@ -118,10 +121,17 @@ export type PreferenceRecord = { prompt: ChatMessage[]; chosen: string; rejected
  */
 export async function* preferenceBatches(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<PreferenceRecord[]> {
   const byItem = filter.minAgreement !== undefined || filter.consensus;
-  yield* byItem ? itemRankingPairs(db, projectId, filter) : rankingPairs(db, projectId, filter);
-  yield* byItem ? itemComparePairs(db, projectId, filter) : comparePairs(db, projectId, filter);
-  // A reviewer's correction of a synthetic answer: corrected ≻ original, one whole item. It is
-  // one reviewer's decision with no overlap to measure, so minAgreement does not apply to it.
+  const mix = filter.mix ?? {};
+  yield* mixBatches(byItem ? itemRankingPairs(db, projectId, filter) : rankingPairs(db, projectId, filter), mix.rankings, "rankings");
+  yield* mixBatches(byItem ? itemComparePairs(db, projectId, filter) : comparePairs(db, projectId, filter), mix.compares, "compares");
+  yield* mixBatches(correctionPairs(db, projectId, filter), mix.corrections, "corrections");
+}
+
+/**
+ * A reviewer's correction of a synthetic answer: corrected ≻ original, one whole item. It is
+ * one reviewer's decision with no overlap to measure, so minAgreement does not apply to it.
+ */
+async function* correctionPairs(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<PreferenceRecord[]> {
   let corrections: PreferenceRecord[] = [];
   for await (const row of reviewedAnswers(db, projectId, filter)) {
     if (row.edited === null) continue;
@@ -231,12 +241,12 @@ export async function* sftLines(db: Db, projectId: string, filter: ExportFilter)
 
 /** Each SFT example as one conversation ending with the assistant's turn (what sft.jsonl writes). */
 export async function* sftConversations(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<ChatMessage[]> {
-  for await (const row of submissionsOf(db, projectId, "demonstrate", filter)) {
+  for await (const row of mixRecords(submissionsOf(db, projectId, "demonstrate", filter), filter.mix?.demonstrations, "demonstrations")) {
     const text = String(row.payload.text ?? "");
     const continuation = (row.payload.continuation ?? []) as ChatMessage[];
     yield [...row.messages, { role: "assistant", content: text }, ...continuation];
   }
-  for await (const row of reviewedAnswers(db, projectId, filter)) {
+  for await (const row of mixRecords(reviewedAnswers(db, projectId, filter), filter.mix?.qa, "qa")) {
     yield [...row.messages, { role: "assistant", content: row.edited ?? row.original }];
   }
 }

@@ -14,6 +14,7 @@ import type { Database, JobKind, RoundState } from "../db/schema.ts";
 import { AppError } from "../lib/app-error.ts";
 import { recordAudit } from "../auth/audit.server.ts";
 import { qualityReport } from "../labeling/quality-report.server.ts";
+import { MIX_SOURCES_OF, mixParam, type DataMix, type MixSource } from "../labeling/data-mix.ts";
 import type { Project } from "../labeling/projects.server.ts";
 import { ROUND_PATHS, roundSpecSchema, type RoundSpec } from "../../trainer/contract/round.ts";
 
@@ -32,6 +33,8 @@ export type DataSnapshot = {
    * with gold was at least minGoldAgreement at launch). null = no gold filter.
    */
   gold?: { minAgreement: number; labelers: string[]; measured: number } | null;
+  /** Data-mix weights per source (data-mix.ts); null = every source as labeled. */
+  mix?: DataMix | null;
   /** Submissions per task type. */
   counts: Record<"demonstrate" | "rank" | "review" | "compare", number>;
   /** The submission ids as inclusive ranges [first, last]: exact and small. */
@@ -80,6 +83,7 @@ async function snapshotData(db: DbOrTrx, projectId: string, data: RoundSpec["dat
     minAgreement: data.minAgreement ?? null,
     consensus: data.consensus,
     gold,
+    mix: data.mix ?? null,
     counts,
     ranges: idRanges(ids),
     hash: createHash("sha256").update(ids.join(",")).digest("hex"),
@@ -109,6 +113,8 @@ function exportUrl(projectId: string, dataset: "sft" | "preferences", snapshot: 
   if (dataset === "preferences" && snapshot.minAgreement !== null && snapshot.minAgreement !== undefined) query.set("minAgreement", String(snapshot.minAgreement));
   if (dataset === "preferences" && snapshot.consensus) query.set("consensus", "true");
   if (dataset === "preferences" && snapshot.gold) query.set("labelers", goldLabelersParam(snapshot.gold));
+  const mix = snapshot.mix ? mixParam(snapshot.mix, MIX_SOURCES_OF[dataset]) : null;
+  if (mix) query.set("mix", mix);
   return `/api/v1/projects/${projectId}/exports/${dataset}.jsonl?${query.toString()}`;
 }
 
@@ -158,6 +164,11 @@ export async function launchRound(db: Db, actorId: string, project: Project, inp
 
 /** A step that would train on nothing is refused at launch, naming what is missing. */
 function dataNeeds(steps: JobKind[], snapshot: DataSnapshot): { path: string; message: string } | null {
+  // A source weighted 0 is left out of the datasets, so it counts as none here.
+  const weighed = (count: number, source: MixSource) => (snapshot.mix?.[source] === 0 ? 0 : count);
+  if (steps.includes("sft") && weighed(snapshot.counts.demonstrate, "demonstrations") + weighed(snapshot.counts.review, "qa") === 0 && snapshot.counts.demonstrate + snapshot.counts.review > 0) {
+    return { path: "data.mix", message: "the mix leaves SFT with nothing: demonstrations and reviewed Q&A are both weighted 0" };
+  }
   const { demonstrate, rank, review, compare } = snapshot.counts;
   if (steps.includes("sft") && demonstrate + review === 0) return { path: "data", message: "SFT needs demonstrations or reviewed answers, and the selection has none" };
   if ((steps.includes("dpo") || steps.includes("reward")) && rank + compare + review === 0) {

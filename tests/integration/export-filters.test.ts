@@ -115,3 +115,34 @@ test("preferences.parquet holds exactly the JSONL export's records, in both form
     assert.deepEqual(await parquetRows(query), jsonl, query);
   }
 });
+
+test("data-mix weights: 2 doubles the rankings' pairs, 0 leaves them out, 0.5 keeps about half; a round freezes its mix and its trainer's download applies it", async () => {
+  const all = await pairs("");
+  const doubled = await pairs("mix=rankings:2");
+  assert.equal(doubled.length, 2 * all.length);
+  assert.deepEqual(doubled.filter((_, i) => i % 2 === 0), all, "each pair twice, in place");
+  assert.equal((await researcher.get(`/api/v1/projects/${projectId}/exports/preferences.jsonl?mix=rankings:0`)).status, 200);
+  assert.equal(await (await researcher.get(`/api/v1/projects/${projectId}/exports/preferences.jsonl?mix=rankings:0`)).text(), "");
+  const half = await pairs("mix=rankings:0.5");
+  assert.ok(half.length > 0 && half.length < all.length, `about half of 18: ${half.length}`);
+  assert.deepEqual(await pairs("mix=rankings:0.5"), half, "the same data give the same file");
+
+  // A weight for a source the dataset does not have is refused.
+  const wrong = await researcher.get(`/api/v1/projects/${projectId}/exports/preferences.jsonl?mix=demonstrations:2`);
+  assert.equal(wrong.status, 422);
+  assert.match(await wrong.text(), /made of rankings, compares, corrections/);
+
+  // The round: its snapshot keeps the mix and its job's dataUrl carries it.
+  const model = await server.db.insertInto("models").values({ project_id: projectId, name: "base", kind: "base", storage_key: `mix-test-${projectId}`, config: JSON.stringify({}) }).returning("id").executeTakeFirstOrThrow();
+  const launched = await researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, { name: "Mixed", path: "dpo", base: { modelId: model.id }, data: { mix: { rankings: 2 } }, next: { prompts: 0 } });
+  assert.equal(launched.status, 201, await launched.clone().text());
+  const { id, dataSnapshot } = (await launched.json()) as { id: string; dataSnapshot: { mix: unknown } };
+  assert.deepEqual(dataSnapshot.mix, { rankings: 2 });
+  const job = await server.db.selectFrom("jobs").select("spec").where("round_id", "=", id).executeTakeFirstOrThrow();
+  const download = (await (await researcher.get((job.spec as { dataUrl: string }).dataUrl)).text()).trim().split("\n");
+  assert.equal(download.length, 2 * all.length);
+  assert.equal((await researcher.json("POST", `/api/v1/rounds/${id}/cancel`)).status, 200, "no trainer here: leave no job for another test's");
+  const refused = await researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, { name: "Bad mix", path: "dpo", base: { modelId: model.id }, data: { mix: { rankings: 11 } } });
+  assert.equal(refused.status, 422);
+  assert.ok(((await refused.json()) as { errors: Array<{ path: string }> }).errors.some((e) => e.path === "data.mix.rankings"));
+});

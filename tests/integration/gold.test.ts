@@ -170,4 +170,6 @@ test("a round's gold filter: rankings only from labelers who agree with gold, fr
   assert.equal(pairs.length, 1);
   const unfiltered = (await (await researcher.client.get(`/api/v1/projects/${projectId}/exports/preferences.jsonl`)).text()).trim().split("\n");
   assert.equal(unfiltered.length, 2, "without the filter both labelers' pairs export");
+  // No trainer runs here: cancel, so later test files' trainers do not pick up this job.
+  assert.equal((await researcher.client.json("POST", `/api/v1/rounds/${id}/cancel`)).status, 200);
 });

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { unzipSync, strFromU8 } from "fflate";
 import { seedDemoProject } from "../../server/demo/demo-project.server.ts";
+import { cancelRound } from "../../server/rounds/rounds.server.ts";
 import { startTestServer, type TestServer } from "../support/test-server.ts";
 import { startFakeRay, type FakeRay } from "../support/fake-ray-jobs.ts";
 
@@ -17,7 +18,11 @@ before(async () => {
   ray = await startFakeRay({ hold: true });
   server = await startTestServer({ TANDEM_RAY_DASHBOARD_URL: ray.url, TANDEM_RAY_POLL_MS: "100", TANDEM_RAY_OUTPUT_DIR: "/shared/tandem/" });
   const admin = await server.db.selectFrom("users").select("id").where("role", "=", "admin").executeTakeFirstOrThrow();
-  ({ projectId } = await seedDemoProject(server.db, admin.id, 60, { demonstrations: 12, rankings: 6, pool: 20, sftSteps: 3, nextPrompts: 4 }));
+  const seeded = await seedDemoProject(server.db, admin.id, 60, { demonstrations: 12, rankings: 6, pool: 20, sftSteps: 3, nextPrompts: 4 });
+  projectId = seeded.projectId;
+  // The demo's own first round is for Tandem's trainer, which does not run here: cancel it, so
+  // that no later test's trainer picks up its job.
+  if (seeded.roundId) await cancelRound(server.db, admin.id, seeded.roundId);
 });
 after(async () => {
   await server.stop();

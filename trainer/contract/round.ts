@@ -49,6 +49,19 @@ export const roundSpecSchema = z
          * this (0–1); labelers never measured on gold are left out. Fixed at launch.
          */
         minGoldAgreement: z.number().min(0).max(1).optional(),
+        /**
+         * Data-mix weights per source (0–10; 1 = as labeled, 0 = left out, 2 = twice): demonstrations
+         * and reviewed Q&A for SFT; rankings, A/B compares and reviewers' corrections for preferences.
+         */
+        mix: z
+          .strictObject({
+            demonstrations: z.number().min(0).max(10).optional(),
+            qa: z.number().min(0).max(10).optional(),
+            rankings: z.number().min(0).max(10).optional(),
+            compares: z.number().min(0).max(10).optional(),
+            corrections: z.number().min(0).max(10).optional(),
+          })
+          .optional(),
       })
       .default({ consensus: false }),
     sft: sftConfigSchema.default(sftConfigSchema.parse({})),

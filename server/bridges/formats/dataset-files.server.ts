@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { Db } from "../../db/database.server.ts";
 import { exportFilterSchema } from "../../labeling/exports.server.ts";
 import { AppError } from "../../lib/app-error.ts";
+import { inapplicableMix } from "../../labeling/data-mix.ts";
 import type { Codec, DatasetItem, DatasetKind } from "./dataset-records.ts";
 import { datasetBatches } from "./dataset-source.server.ts";
 import { datasetCard, zipFiles } from "./hf-layout.ts";
@@ -147,6 +148,8 @@ export function refuseInapplicableFilters(dataset: DatasetKind, options: Dataset
   if (options.consensus && dataset !== "preferences" && dataset !== "unpaired") errors.push({ path: "consensus", message: "only preference pairs (and the unpaired labels made from them) have a consensus" });
   if (options.minAgreement !== undefined && (dataset === "sft" || dataset === "prompts")) errors.push({ path: "minAgreement", message: `${dataset === "sft" ? "demonstrations" : "prompts"} are not ranked, so they have no agreement` });
   if (options.labeler !== undefined && dataset === "prompts") errors.push({ path: "labeler", message: "prompts have no labeler" });
+  const mix = inapplicableMix(options.mix, dataset);
+  if (mix) errors.push(mix);
   if (errors.length > 0) throw new AppError("validation_failed", "The query string is not valid.", errors);
 }
 

@@ -10,6 +10,7 @@ import { strToU8, zipSync, type Zippable } from "fflate";
 import type { Db } from "../../db/database.server.ts";
 import { AppError } from "../../lib/app-error.ts";
 import { datasetOptionsSchema, writeDatasetFiles } from "../formats/dataset-files.server.ts";
+import { MIX_SOURCES_OF, mixParam } from "../../labeling/data-mix.ts";
 import type { DatasetKind } from "../formats/dataset-records.ts";
 import { goldLabelersParam, type DataSnapshot } from "../../rounds/rounds.server.ts";
 import type { RoundSpec } from "../../../trainer/contract/round.ts";
@@ -37,6 +38,8 @@ export function snapshotQuery(snapshot: DataSnapshot, dataset: DatasetKind): Rec
   const query: Record<string, string> = { until: snapshot.until };
   if (snapshot.since) query["since"] = snapshot.since;
   if (snapshot.labeler) query["labeler"] = snapshot.labeler;
+  const mix = snapshot.mix ? mixParam(snapshot.mix, MIX_SOURCES_OF[dataset]) : null;
+  if (mix) query["mix"] = mix;
   if (dataset === "preferences") {
     if (snapshot.minAgreement !== null && snapshot.minAgreement !== undefined) query["minAgreement"] = String(snapshot.minAgreement);
     if (snapshot.consensus) query["consensus"] = "true";
