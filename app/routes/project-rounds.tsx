@@ -72,9 +72,14 @@ export async function action({ context, request, params }: Route.ActionArgs) {
     return text ? { [name.split(".")[depth]!]: Number.isFinite(Number(text)) ? Number(text) : text } : {};
   };
   const mix = Object.assign({}, ...MIX_SOURCES.map((s) => optionalNumber(`data.mix.${s}`, 2))) as Record<string, unknown>;
+  // Ids typed as a comma-separated list; each is checked by the schema (and must exist).
+  const idList = (name: string) => {
+    const ids = String(form.get(name) ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+    return ids.length > 0 ? { [name.split(".")[1]!]: ids } : {};
+  };
   const selection = {
     consensus: form.get("data.consensus") === "on", ...optionalNumber("data.minAgreement"), ...optionalNumber("data.minGoldAgreement"),
-    ...(Object.keys(mix).length > 0 ? { mix } : {}),
+    ...(Object.keys(mix).length > 0 ? { mix } : {}), ...idList("data.projects"), ...idList("data.rounds"),
   };
   const spec = { name: String(form.get("name") ?? ""), path, base, data: selection, ...configFromForm(form, used) };
   const runOn = form.get("runOn") === "ray" ? "ray" : "tandem";
@@ -191,6 +196,23 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
                 </div>
               </details>
             ) : null}
+            <details className="mb-4 rounded-md border border-slate-200 p-3 dark:border-slate-800" open={Object.keys(errors).some((k) => k.startsWith("data.projects") || k.startsWith("data.rounds"))}>
+              <summary className="cursor-pointer text-sm font-medium">Data from other projects or rounds</summary>
+              <div className="mt-3 grid grid-cols-2 gap-3">
+                <Field
+                  label="Also the labels of projects (ids, comma-separated)"
+                  name="data.projects"
+                  defaultValue={values["data.projects"] ?? ""}
+                  error={Object.entries(errors).find(([k]) => k.startsWith("data.projects"))?.[1]}
+                />
+                <Field
+                  label="Only the tasks sampled by rounds (ids, comma-separated)"
+                  name="data.rounds"
+                  defaultValue={values["data.rounds"] ?? ""}
+                  error={Object.entries(errors).find(([k]) => k.startsWith("data.rounds"))?.[1]}
+                />
+              </div>
+            </details>
             <details className="mb-4 rounded-md border border-slate-200 p-3 dark:border-slate-800" open={MIX_SOURCES.some((s) => errors[`data.mix.${s}`])}>
               <summary className="cursor-pointer text-sm font-medium">Data mix (weight per source: 1 = as labeled, 0 = leave out, 2 = twice)</summary>
               <div className="mt-3 grid grid-cols-3 gap-3">

@@ -35,6 +35,12 @@ export type DataSnapshot = {
   gold?: { minAgreement: number; labelers: string[]; measured: number } | null;
   /** Data-mix weights per source (data-mix.ts); null = every source as labeled. */
   mix?: DataMix | null;
+  /**
+   * Where the labels come from: the round's project and any others named, or only the tasks of
+   * the named rounds (each in its own project). Missing on rounds from before it existed: the
+   * round's own project.
+   */
+  sources?: { projects: string[]; rounds: Array<{ id: string; projectId: string }> | null };
   /** Submissions per task type. */
   counts: Record<"demonstrate" | "rank" | "review" | "compare", number>;
   /** The submission ids as inclusive ranges [first, last]: exact and small. */
@@ -58,14 +64,15 @@ export function idRanges(ids: number[]): Array<[number, number]> {
 }
 
 async function snapshotData(db: DbOrTrx, projectId: string, data: RoundSpec["data"], until: Date): Promise<DataSnapshot> {
-  const gold = data.minGoldAgreement === undefined ? null : await goldPassing(db, projectId, data.minGoldAgreement);
+  const sources = await dataSources(db, projectId, data);
+  const gold = data.minGoldAgreement === undefined ? null : await goldPassing(db, sources.projects, data.minGoldAgreement);
   let query = db
     .selectFrom("submissions")
     .innerJoin("tasks", "tasks.id", "submissions.task_id")
     .select(["submissions.id", "tasks.type"])
-    .where("tasks.project_id", "=", projectId)
     .where("submissions.created_at", "<", until)
     .orderBy("submissions.id");
+  query = sources.rounds ? query.where("tasks.round_id", "in", sources.rounds.map((r) => r.id)) : query.where("tasks.project_id", "in", sources.projects);
   if (data.since) query = query.where("submissions.created_at", ">=", new Date(data.since));
   if (data.labeler) query = query.where("submissions.user_id", "=", data.labeler);
   if (gold) {
@@ -84,6 +91,7 @@ async function snapshotData(db: DbOrTrx, projectId: string, data: RoundSpec["dat
     consensus: data.consensus,
     gold,
     mix: data.mix ?? null,
+    sources,
     counts,
     ranges: idRanges(ids),
     hash: createHash("sha256").update(ids.join(",")).digest("hex"),
@@ -94,10 +102,44 @@ async function snapshotData(db: DbOrTrx, projectId: string, data: RoundSpec["dat
  * Labelers whose agreement with the project's gold tasks is at least `min`, from the quality
  * report's numbers. Someone who never ranked a gold task has not been measured and does not pass.
  */
-async function goldPassing(db: DbOrTrx, projectId: string, min: number): Promise<NonNullable<DataSnapshot["gold"]>> {
-  const report = await qualityReport(db as Db, projectId);
-  const measured = report.labelers.filter((l) => l.goldSubmissions > 0 && l.vsGold.rate !== null);
-  return { minAgreement: min, labelers: measured.filter((l) => l.vsGold.rate! >= min).map((l) => l.labelerId).sort((a, b) => Number(a) - Number(b)), measured: measured.length };
+async function goldPassing(db: DbOrTrx, projectIds: string[], min: number): Promise<NonNullable<DataSnapshot["gold"]>> {
+  // Over several projects a labeler passes where measured in any of them (gold is per project).
+  const measured = new Set<string>();
+  const passed = new Set<string>();
+  for (const projectId of projectIds) {
+    for (const l of (await qualityReport(db as Db, projectId)).labelers) {
+      if (l.goldSubmissions === 0 || l.vsGold.rate === null) continue;
+      measured.add(l.labelerId);
+      if (l.vsGold.rate >= min) passed.add(l.labelerId);
+    }
+  }
+  return { minAgreement: min, labelers: [...passed].sort((a, b) => Number(a) - Number(b)), measured: measured.size };
+}
+
+/** The projects and rounds a round's data comes from; an unknown one is refused with its field named. */
+async function dataSources(db: DbOrTrx, projectId: string, data: RoundSpec["data"]): Promise<NonNullable<DataSnapshot["sources"]>> {
+  const invalid = (path: string, message: string) => new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path, message }]);
+  const others = [...new Set(data.projects ?? [])].filter((id) => id !== projectId);
+  if (others.length > 0) {
+    const found = new Set((await db.selectFrom("projects").select("id").where("id", "in", others).execute()).map((p) => p.id));
+    const missing = others.filter((id) => !found.has(id));
+    if (missing.length > 0) throw invalid("data.projects", `no such project: ${missing.join(", ")}`);
+  }
+  let rounds: Array<{ id: string; projectId: string }> | null = null;
+  if (data.rounds) {
+    const ids = [...new Set(data.rounds)];
+    const rows = await db.selectFrom("rounds").select(["id", "project_id"]).where("id", "in", ids).execute();
+    const missing = ids.filter((id) => !rows.some((r) => r.id === id));
+    if (missing.length > 0) throw invalid("data.rounds", `no such round: ${missing.join(", ")}`);
+    rounds = ids.map((id) => ({ id, projectId: rows.find((r) => r.id === id)!.project_id }));
+  }
+  return { projects: [projectId, ...others], rounds };
+}
+
+/** One export per part of the data: per project, or per round (in its project). */
+export function snapshotParts(snapshot: DataSnapshot, projectId: string): Array<{ projectId: string; round?: string }> {
+  const sources = snapshot.sources ?? { projects: [projectId], rounds: null };
+  return sources.rounds ? sources.rounds.map((r) => ({ projectId: r.projectId, round: r.id })) : sources.projects.map((id) => ({ projectId: id }));
 }
 
 /** The gold filter as an export parameter. No one passing is written as user 0, which no one is (ids start at 1). */
@@ -106,8 +148,19 @@ export function goldLabelersParam(gold: NonNullable<DataSnapshot["gold"]>): stri
 }
 
 /** The export URL a job pulls its data from: the researcher's own download, with the snapshot's filters. */
-function exportUrl(projectId: string, dataset: "sft" | "preferences", snapshot: DataSnapshot): string {
+function exportUrls(projectId: string, dataset: "sft" | "preferences", snapshot: DataSnapshot): string[] {
+  return snapshotParts(snapshot, projectId).map((part) => exportUrl(part.projectId, dataset, snapshot, part.round));
+}
+
+/** A job's dataset: the first part as dataUrl, the rest (other projects or rounds) after it. */
+function dataUrls(projectId: string, dataset: "sft" | "preferences", snapshot: DataSnapshot) {
+  const [dataUrl, ...more] = exportUrls(projectId, dataset, snapshot);
+  return { dataUrl, ...(more.length > 0 ? { moreDataUrls: more } : {}) };
+}
+
+function exportUrl(projectId: string, dataset: "sft" | "preferences", snapshot: DataSnapshot, round?: string): string {
   const query = new URLSearchParams({ until: snapshot.until });
+  if (round) query.set("round", round);
   if (snapshot.since) query.set("since", snapshot.since);
   if (snapshot.labeler) query.set("labeler", snapshot.labeler);
   if (dataset === "preferences" && snapshot.minAgreement !== null && snapshot.minAgreement !== undefined) query.set("minAgreement", String(snapshot.minAgreement));
@@ -194,9 +247,9 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
   const policyId = latest(["sft", "policy"]) ?? ("modelId" in spec.base ? spec.base.modelId : undefined);
   const model = policyId ? { modelId: policyId } : spec.base;
   const job: Record<string, unknown> = { schemaVersion: 1, kind, model, leaseSeconds };
-  if (kind === "sft") Object.assign(job, { dataUrl: exportUrl(round.project_id, "sft", round.data_snapshot), train: resumable(spec.sft) });
-  if (kind === "dpo") Object.assign(job, { dataUrl: exportUrl(round.project_id, "preferences", round.data_snapshot), train: resumable(spec.dpo) });
-  if (kind === "reward") Object.assign(job, { dataUrl: exportUrl(round.project_id, "preferences", round.data_snapshot), train: resumable(spec.reward) });
+  if (kind === "sft") Object.assign(job, { ...dataUrls(round.project_id, "sft", round.data_snapshot), train: resumable(spec.sft) });
+  if (kind === "dpo") Object.assign(job, { ...dataUrls(round.project_id, "preferences", round.data_snapshot), train: resumable(spec.dpo) });
+  if (kind === "reward") Object.assign(job, { ...dataUrls(round.project_id, "preferences", round.data_snapshot), train: resumable(spec.reward) });
   if (kind === "ppo") {
     const rewardId = latest(["reward"]);
     if (!rewardId) throw new AppError("conflict", "PPO needs the round's reward model, and there is none.");
@@ -221,7 +274,8 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
     const reference = policyId ? (await trx.selectFrom("models").select("parent_id").where("id", "=", policyId).executeTakeFirst())?.parent_id : null;
     const { rank, compare, review } = round.data_snapshot.counts;
     if (reference && rank + compare + review > 0) {
-      Object.assign(job, { evaluation: { referenceModelId: reference, dataUrl: exportUrl(round.project_id, "preferences", round.data_snapshot), beta: spec.dpo.beta } });
+      // The evaluation reads the first part of the preference data (the round's own project, or its first round).
+      Object.assign(job, { evaluation: { referenceModelId: reference, dataUrl: exportUrls(round.project_id, "preferences", round.data_snapshot)[0]!, beta: spec.dpo.beta } });
     }
   }
   const row = await trx.insertInto("jobs").values({ round_id: round.id, step_index: index, kind, spec: JSON.stringify(job) }).returning("id").executeTakeFirstOrThrow();

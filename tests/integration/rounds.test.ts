@@ -11,6 +11,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
+import { strFromU8, unzipSync } from "fflate";
 import { projectSettingsSchema } from "../../server/labeling/project-settings.ts";
 import { getProject } from "../../server/labeling/projects.server.ts";
 import { insertPrompts } from "../../server/labeling/prompts.server.ts";
@@ -393,4 +394,36 @@ test("retry after a failure resumes from the failed job's last checkpoint; cance
   assert.equal((await researcher.json("POST", `/api/v1/rounds/${launched.id}/cancel`)).status, 200);
   assert.ok(!fs.existsSync(staging), "cancel removed the half-uploaded files");
   assert.ok(fs.existsSync(path.join(dataDir, "resume", `job-${next.jobId}`, "latest", "manifest.json")));
+});
+
+test("a round over two projects: the snapshot counts both, the trainer reads both, the bundle holds both; unknown sources are refused", { timeout: 300_000 }, async () => {
+  const researcher = (await server.newUser("researcher")).client;
+  const [a, b] = [await seededProject(researcher), await seededProject(researcher)];
+  const labeler = (await server.newUser("labeler")).client;
+  await labelEverything(labeler, a);
+  await labelEverything(labeler, b);
+  const refused = await researcher.json("POST", `/api/v1/projects/${a}/rounds`, { name: "Nowhere", path: "sft", ...tiny, data: { projects: ["999999"], rounds: ["888888"] } });
+  assert.equal(refused.status, 422);
+  assert.match(JSON.stringify(await refused.json()), /data\.projects.*no such project: 999999/);
+  const launched = await researcher.json("POST", `/api/v1/projects/${a}/rounds`, { name: "Both", path: "sft", ...tiny, data: { projects: [b] }, next: { prompts: 0 } });
+  assert.equal(launched.status, 201, await launched.clone().text());
+  const { id, dataSnapshot } = (await launched.json()) as { id: string; dataSnapshot: { counts: { demonstrate: number }; sources: { projects: string[] } } };
+  assert.deepEqual(dataSnapshot.sources.projects, [a, b]);
+  const demos = await server.db.selectFrom("submissions").innerJoin("tasks", "tasks.id", "submissions.task_id").select("submissions.id").where("tasks.type", "=", "demonstrate").where("tasks.project_id", "in", [a, b]).execute();
+  assert.equal(dataSnapshot.counts.demonstrate, demos.length);
+  const job = await server.db.selectFrom("jobs").select(["id", "spec"]).where("round_id", "=", id).executeTakeFirstOrThrow();
+  assert.deepEqual((job.spec as { moreDataUrls: string[] }).moreDataUrls.map((u) => u.split("?")[0]), [`/api/v1/projects/${b}/exports/sft.jsonl`]);
+
+  const { code, output } = await runTrainerService(await server.newToken("trainer"));
+  assert.equal(code, 0, output);
+  assert.equal((await server.db.selectFrom("rounds").select("state").where("id", "=", id).executeTakeFirstOrThrow()).state, "done", output);
+  const start = await server.db.selectFrom("job_events").select("payload").where("job_id", "=", job.id).where("type", "=", "start").executeTakeFirstOrThrow();
+  assert.equal(start.payload["examples"], demos.length, "the trainer trained on both projects' demonstrations");
+
+  const bundle = unzipSync(new Uint8Array(await (await researcher.get(`/api/v1/rounds/${id}/bundle.zip`)).arrayBuffer()));
+  const shards = Object.keys(bundle).filter((name) => name.startsWith("datasets/sft/data/")).sort();
+  assert.equal(shards.length, 2, shards.join(", "));
+  const rows = shards.reduce((n, name) => n + strFromU8(bundle[name]!).trim().split("\n").length, 0);
+  assert.equal(rows, demos.length);
+  assert.match(strFromU8(bundle["datasets/sft/README.md"]!), /path: data\/train-00001-of-00002\.jsonl/);
 });

@@ -35,9 +35,13 @@ export const roundSpecSchema = z
     path: z.enum(Object.keys(ROUND_PATHS) as [RoundPath, ...RoundPath[]]),
     /** The starting policy: a registered model, or a new one trained from scratch on this data. */
     base: z.union([z.strictObject({ modelId: id }), freshModelSchema]),
-    /** Which labels to train on (submissions of this project, frozen at launch). */
+    /** Which labels to train on (submissions of this project and any others named, frozen at launch). */
     data: z
       .strictObject({
+        /** Other projects whose labels join this project's (their own filters as below). */
+        projects: z.array(id).max(20).optional(),
+        /** Only tasks these rounds sampled (their ranking and A/B tasks, in whichever project). */
+        rounds: z.array(id).min(1).max(50).optional(),
         labeler: id.optional(),
         since: z.iso.datetime({ offset: true }).optional(),
         /** Preferences only: items whose overlapping rankings agree at least this much (0–1). */
@@ -107,6 +111,8 @@ export const remoteJobSchema = z.strictObject({
   evaluation: z.strictObject({ referenceModelId: id, dataUrl: z.string().startsWith("/api/v1/"), beta: z.number().positive() }).optional(),
   /** The dataset, streamed from the same export endpoint a researcher downloads from. */
   dataUrl: z.string().startsWith("/api/v1/").optional(),
+  /** More parts of the dataset (other projects' or rounds' exports), appended to dataUrl's in order. */
+  moreDataUrls: z.array(z.string().startsWith("/api/v1/")).max(100).optional(),
   /** Prompt records ({"prompt": …}) for PPO rollouts and sampling, in a fixed order. */
   promptsUrl: z.string().startsWith("/api/v1/").optional(),
   train: z.record(z.string(), z.unknown()).optional(),

@@ -6,7 +6,7 @@
 //      keeps them from starving the lease; cancelling is a kill);
 //   4. upload the output files and report completion, or report the failure with its reason.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { RESUME_FILES, type RemoteJob } from "../contract/round.ts";
@@ -167,6 +167,12 @@ async function failWith(api: ServerApi, job: RemoteJob, message: string, events:
 /** Downloads what the job needs and writes the local job spec the CLI runs. */
 async function materialize(api: ServerApi, job: RemoteJob, work: string, out: string, backend = "auto"): Promise<JobSpecInput> {
   if (job.dataUrl) await api.download(job.dataUrl, join(work, "data.jsonl"));
+  // A round over several projects or rounds: every part, one after another, in one file.
+  for (const [i, url] of (job.moreDataUrls ?? []).entries()) {
+    const part = join(work, `data-part-${i + 1}.jsonl`);
+    await api.download(url, part);
+    appendFileSync(join(work, "data.jsonl"), readFileSync(part));
+  }
   if (job.promptsUrl) await api.download(job.promptsUrl, join(work, "prompts.jsonl"));
   const policyDir = "modelId" in job.model ? await fetchModel(api, job.model.modelId, join(work, "model")) : null;
   const tokenizer = policyDir ? join(policyDir, "tokenizer.json") : join(work, "tokenizer", "tokenizer.json");

@@ -12,7 +12,8 @@ import { AppError } from "../../lib/app-error.ts";
 import { datasetOptionsSchema, writeDatasetFiles } from "../formats/dataset-files.server.ts";
 import { MIX_SOURCES_OF, mixParam } from "../../labeling/data-mix.ts";
 import type { DatasetKind } from "../formats/dataset-records.ts";
-import { goldLabelersParam, type DataSnapshot } from "../../rounds/rounds.server.ts";
+import { goldLabelersParam, snapshotParts, type DataSnapshot } from "../../rounds/rounds.server.ts";
+import { datasetCard, readCard, type CardInfo } from "../formats/hf-layout.ts";
 import type { RoundSpec } from "../../../trainer/contract/round.ts";
 import { engineSteps, ENGINES, MAPPING_NOTES, UnsupportedStepError, type DatasetCounts, type Engine, type HandOff } from "./engine-steps.ts";
 
@@ -33,9 +34,9 @@ export type RoundBundle = {
  * The export query that reproduces the round's snapshot for one dataset (the same filters its
  * trainer jobs download with); filters a dataset cannot take are left out rather than refused.
  */
-export function snapshotQuery(snapshot: DataSnapshot, dataset: DatasetKind): Record<string, string> {
+export function snapshotQuery(snapshot: DataSnapshot, dataset: DatasetKind, round?: string): Record<string, string> {
   if (dataset === "prompts") return {};
-  const query: Record<string, string> = { until: snapshot.until };
+  const query: Record<string, string> = { until: snapshot.until, ...(round ? { round } : {}) };
   if (snapshot.since) query["since"] = snapshot.since;
   if (snapshot.labeler) query["labeler"] = snapshot.labeler;
   const mix = snapshot.mix ? mixParam(snapshot.mix, MIX_SOURCES_OF[dataset]) : null;
@@ -52,13 +53,34 @@ export async function buildRoundBundle(db: Db, round: BundleRound, handOff: Hand
   // The data as Hugging Face dataset folders (card + data/train.jsonl, TRL conversational), as the hf export writes them.
   const files: Record<string, string | Uint8Array> = {};
   const counts: DatasetCounts = { sft: 0, preferences: 0, prompts: 0 };
+  const parts = snapshotParts(round.data_snapshot, round.project_id);
   for (const dataset of ["sft", "preferences", "prompts"] as const) {
-    const options = datasetOptionsSchema.parse({ ...snapshotQuery(round.data_snapshot, dataset), format: "conversational", data: "trl" });
-    for (const file of await writeDatasetFiles(db, round.project_id, dataset, "hf", options, round.data_snapshot.until)) {
-      const bytes = await collect(file.chunks);
-      files[`datasets/${dataset}/${file.path}`] = bytes;
-      if (file.path.startsWith("data/")) counts[dataset] = lineCount(bytes);
+    // Prompts have no labels to select by round: every source project's prompts.
+    const sources = dataset === "prompts" ? [...new Set(parts.map((p) => p.projectId))].map((projectId) => ({ projectId, round: undefined })) : parts;
+    let card = "";
+    const shards: Uint8Array[] = [];
+    for (const [i, part] of sources.entries()) {
+      const options = datasetOptionsSchema.parse({ ...snapshotQuery(round.data_snapshot, dataset, part.round), format: "conversational", data: "trl" });
+      for (const file of await writeDatasetFiles(db, part.projectId, dataset, "hf", options, round.data_snapshot.until)) {
+        const bytes = await collect(file.chunks);
+        if (file.path !== "README.md") shards.push(bytes);
+        else if (i === 0) card = Buffer.from(bytes).toString("utf8");
+      }
     }
+    counts[dataset] = shards.reduce((n, s) => n + lineCount(s), 0);
+    if (shards.length === 1) {
+      files[`datasets/${dataset}/README.md`] = card;
+      files[`datasets/${dataset}/data/train.jsonl`] = shards[0]!;
+      continue;
+    }
+    // Several projects or rounds: one shard each, and a card that names them all and the total.
+    const paths = shards.map((_, i) => `data/train-${String(i).padStart(5, "0")}-of-${String(shards.length).padStart(5, "0")}.jsonl`);
+    shards.forEach((bytes, i) => (files[`datasets/${dataset}/${paths[i]}`] = bytes));
+    const info = readCard(card).tandem as CardInfo;
+    files[`datasets/${dataset}/README.md`] = datasetCard(
+      { ...info, counts: { train: counts[dataset] }, filters: { ...info.filters, parts: sources.map((p) => (p.round ? `project ${p.projectId} round ${p.round}` : `project ${p.projectId}`)) } },
+      paths.map((path) => ({ split: "train", path })),
+    );
   }
   const engines: Engine[] = [];
   const skipped: RoundBundle["skipped"] = [];
