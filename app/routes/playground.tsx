@@ -10,7 +10,7 @@ export const meta: Route.MetaFunction = () => [{ title: "Playground · Tandem" }
 
 export async function loader({ context, request }: Route.LoaderArgs) {
   requireUser(context, request, "researcher");
-  const models = await context.db.selectFrom("models").select(["id", "name", "kind"]).where("kind", "!=", "reward").orderBy("id", "desc").execute();
+  const models = await context.db.selectFrom("models").select(["id", "name", "kind"]).where("kind", "!=", "reward").where("external_uri", "is", null).orderBy("id", "desc").execute();
   const wanted = new URL(request.url).searchParams.get("model");
   return { models, selected: models.some((m) => m.id === wanted) ? wanted : (models[0]?.id ?? null) };
 }

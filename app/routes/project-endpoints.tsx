@@ -20,7 +20,7 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
   const [endpoints, runs, policies] = await Promise.all([
     listEndpoints(context.db, project.id),
     listGenerationRuns(context.db, project.id, 20),
-    context.db.selectFrom("models").select(["id", "name"]).where("kind", "!=", "reward").orderBy("id", "desc").limit(50).execute(),
+    context.db.selectFrom("models").select(["id", "name"]).where("kind", "!=", "reward").where("external_uri", "is", null).orderBy("id", "desc").limit(50).execute(),
   ]);
   const wanted = new URL(request.url).searchParams.get("run");
   const shown = runs.find((r) => r.id === wanted) ?? runs[0];

@@ -45,7 +45,7 @@ function sections(): Record<"sft" | "reward" | "dpo" | "ppo" | "next", ConfigFie
 export async function loader({ context, request, params }: Route.LoaderArgs) {
   requireUser(context, request, "researcher");
   const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
-  const models = await context.db.selectFrom("models").select(["id", "name", "kind"]).where("kind", "!=", "reward").orderBy("id", "desc").execute();
+  const models = await context.db.selectFrom("models").select(["id", "name", "kind"]).where("kind", "!=", "reward").where("external_uri", "is", null).orderBy("id", "desc").execute();
   return {
     project, rounds: await listRounds(context.db, project.id), models, sections: sections(), presets: Object.keys(GPT_PRESETS).filter((p) => p !== "gpt2"),
     // The Ray option appears only where a cluster is configured; its address is not shown.

@@ -37,7 +37,7 @@ export function openAiRouter(deps: { db: Db; inference: Inference; log: Logger; 
   router.get("/models", async (_req, res, next) => {
     try {
       checkAccess("researcher", deps.actorOf(res));
-      const models = await deps.db.selectFrom("models").select(["id", "kind", "created_at"]).where("kind", "!=", "reward").orderBy("id").execute();
+      const models = await deps.db.selectFrom("models").select(["id", "kind", "created_at"]).where("kind", "!=", "reward").where("external_uri", "is", null).orderBy("id").execute();
       res.json({ object: "list", data: models.map((m) => ({ id: modelName(m.id), object: "model", created: Math.floor(m.created_at.getTime() / 1000), owned_by: "tandem" })) });
     } catch (error) {
       next(error);

@@ -33,7 +33,8 @@ test("resampling: K + spare are drawn, and spares stand in for dropped draws so 
   assert.equal(picked.resampled, 2, "both spares took a dropped draw's place");
   assert.equal(picked.nearDuplicate, 1);
   assert.equal(picked.empty, 1);
-  const clean = pickCompletions([sample("w"), sample("x y"), sample("z z z"), sample("q r s t"), sample("spare one"), sample("spare two")], 4, 0.8);
+  const clean = pickCompletions([sample("w"), sample("x y"), sample("z z z"), sample("q r s t"), sample("spare one"), sample("spare one")], 4, 0.8);
   assert.equal(clean.resampled, 0, "no drops: the spares are not used");
   assert.equal(clean.kept.length, 4);
+  assert.equal(clean.nearDuplicate, 0, "two identical spares that were never needed are no loss");
 });

@@ -192,8 +192,12 @@ export async function launchRound(db: Db, actorId: string, project: Project, inp
   const steps: JobKind[] = executor?.trainingOnly ? [...ROUND_PATHS[spec.path]] : stepsOf(spec);
   return db.transaction().execute(async (trx) => {
     if ("modelId" in spec.base) {
-      const base = await trx.selectFrom("models").select(["id", "kind"]).where("id", "=", spec.base.modelId).executeTakeFirst();
+      const base = await trx.selectFrom("models").select(["id", "kind", "external_uri"]).where("id", "=", spec.base.modelId).executeTakeFirst();
       if (!base) throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "base.modelId", message: "no such model" }]);
+      // A Ray round's checkpoint lives on the cluster: Tandem's trainer cannot start from it (a Ray round names its own base).
+      if (base.external_uri && !executor) {
+        throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "base.modelId", message: `trained outside Tandem; its files are at ${base.external_uri}` }]);
+      }
       if (base.kind === "reward") throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "base.modelId", message: "a reward model cannot be a policy" }]);
     }
     const { now } = await sql<{ now: Date }>`select now() as now`.execute(trx).then((r) => r.rows[0]!);
@@ -221,6 +225,10 @@ function dataNeeds(steps: JobKind[], snapshot: DataSnapshot): { path: string; me
   const weighed = (count: number, source: MixSource) => (snapshot.mix?.[source] === 0 ? 0 : count);
   if (steps.includes("sft") && weighed(snapshot.counts.demonstrate, "demonstrations") + weighed(snapshot.counts.review, "qa") === 0 && snapshot.counts.demonstrate + snapshot.counts.review > 0) {
     return { path: "data.mix", message: "the mix leaves SFT with nothing: demonstrations and reviewed Q&A are both weighted 0" };
+  }
+  if ((steps.includes("dpo") || steps.includes("reward")) && snapshot.counts.rank + snapshot.counts.compare + snapshot.counts.review > 0 &&
+    weighed(snapshot.counts.rank, "rankings") + weighed(snapshot.counts.compare, "compares") + weighed(snapshot.counts.review, "corrections") === 0) {
+    return { path: "data.mix", message: "the mix leaves DPO and the reward model with nothing: rankings, compares and corrections are weighted 0" };
   }
   const { demonstrate, rank, review, compare } = snapshot.counts;
   if (steps.includes("sft") && demonstrate + review === 0) return { path: "data", message: "SFT needs demonstrations or reviewed answers, and the selection has none" };

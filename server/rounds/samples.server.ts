@@ -47,8 +47,11 @@ export const spareSamples = (k: number): number => Math.ceil(k / 2);
 
 /** K distinct completions from the K + spare drawn, in draw order: a spare fills in where a first-K draw was dropped. */
 export function pickCompletions<T extends { completion: string }>(drawn: T[], k: number, threshold: number) {
-  const { kept: distinct, empty, nearDuplicate } = distinctCompletions(drawn, threshold);
-  const kept = distinct.slice(0, k);
+  const kept = distinctCompletions(drawn, threshold).kept.slice(0, k);
+  // Drops are counted among the draws looked at until K were kept (the first K when nothing was
+  // dropped): a spare that was never needed is not a loss, duplicate or not.
+  const lookedAt = kept.length === k ? drawn.indexOf(kept[k - 1]!) + 1 : drawn.length;
+  const { empty, nearDuplicate } = distinctCompletions(drawn.slice(0, Math.max(lookedAt, Math.min(k, drawn.length))), threshold);
   return { kept, empty, nearDuplicate, resampled: kept.filter((s) => drawn.indexOf(s) >= k).length };
 }
 

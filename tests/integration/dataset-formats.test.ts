@@ -126,14 +126,14 @@ const jsonlCases: Case[] = [
   { name: "TRL standard preferences", format: "trl", path: "trl/preferences.jsonl", query: "format=standard", records: 7 },
   { name: "TRL conversational SFT (messages)", format: "trl", path: "trl/sft.jsonl", query: "", records: 3 },
   { name: "TRL standard SFT (prompt / completion)", format: "trl", path: "trl/sft.jsonl", query: "format=standard", records: 3 },
-  { name: "TRL unpaired (KTO) conversational", format: "trl", path: "trl/unpaired.jsonl", query: "", records: 18 },
-  { name: "TRL unpaired (KTO) standard", format: "trl", path: "trl/unpaired.jsonl", query: "format=standard", records: 18 },
+  { name: "TRL unpaired (KTO) conversational", format: "trl", path: "trl/unpaired.jsonl", query: "", records: 16 },
+  { name: "TRL unpaired (KTO) standard", format: "trl", path: "trl/unpaired.jsonl", query: "format=standard", records: 16 },
   { name: "TRL prompts", format: "trl", path: "trl/prompts.jsonl", query: "", records: 3 },
   { name: "OpenRLHF preferences, chat template, custom keys", format: "openrlhf", path: "openrlhf/preferences.jsonl", query: "promptKey=context&chosenKey=good&rejectedKey=bad", records: 7 },
   { name: "OpenRLHF preferences, plain strings", format: "openrlhf", path: "openrlhf/preferences.jsonl", query: "chatTemplate=false", records: 7 },
   { name: "OpenRLHF preferences, whole conversations (no prompt key)", format: "openrlhf", path: "openrlhf/preferences.jsonl", query: "promptKey=", records: 7 },
   { name: "OpenRLHF SFT, input / output keys", format: "openrlhf", path: "openrlhf/sft.jsonl", query: "inputKey=question&outputKey=response&chatTemplate=false", records: 3 },
-  { name: "OpenRLHF unpaired (KTO), label key", format: "openrlhf", path: "openrlhf/unpaired.jsonl", query: "labelKey=desirable", records: 18 },
+  { name: "OpenRLHF unpaired (KTO), label key", format: "openrlhf", path: "openrlhf/unpaired.jsonl", query: "labelKey=desirable", records: 16 },
   { name: "OpenRLHF prompts", format: "openrlhf", path: "openrlhf/prompts.jsonl", query: "inputKey=context_messages", records: 3 },
 ];
 
@@ -199,7 +199,7 @@ for (const c of [
   { dataset: "preferences", query: "", data: "data/train.jsonl", records: 7 },
   { dataset: "sft", query: "data=openrlhf&inputKey=q&outputKey=a", data: "data/train.jsonl", records: 3 },
   { dataset: "prompts", query: "data=verl", data: "data/train.parquet", records: 3 },
-  { dataset: "unpaired", query: "format=standard", data: "data/train.jsonl", records: 18 },
+  { dataset: "unpaired", query: "format=standard", data: "data/train.jsonl", records: 16 },
 ]) {
   test(`round-trip: Hugging Face layout (zip) of ${c.dataset} ${c.query}`, async () => {
     const first = zipEntries(await download(source, `hf/${c.dataset}.zip?${c.query}`));

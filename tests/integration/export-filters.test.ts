@@ -145,4 +145,7 @@ test("data-mix weights: 2 doubles the rankings' pairs, 0 leaves them out, 0.5 ke
   const refused = await researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, { name: "Bad mix", path: "dpo", base: { modelId: model.id }, data: { mix: { rankings: 11 } } });
   assert.equal(refused.status, 422);
   assert.ok(((await refused.json()) as { errors: Array<{ path: string }> }).errors.some((e) => e.path === "data.mix.rankings"));
+  const nothing = await researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, { name: "Empty mix", path: "dpo", base: { modelId: model.id }, data: { mix: { rankings: 0 } } });
+  assert.equal(nothing.status, 422, "a mix that leaves DPO nothing is refused at launch, not at the trainer");
+  assert.ok(((await nothing.json()) as { errors: Array<{ path: string }> }).errors.some((e) => e.path === "data.mix"));
 });

@@ -215,6 +215,17 @@ test("bad input is refused with the field named and changes nothing; labelers ca
   assert.equal((await server.db.selectFrom("generation_runs").select("id").where("project_id", "=", projectId).execute()).length, 0);
   const labeler = await server.newUser("labeler");
   assert.equal((await labeler.client.get(`/api/v1/projects/${projectId}/external-endpoints`)).status, 403);
+
+  // A stored key is not sent to a new server unless it is typed again: moving the base URL elsewhere
+  // without the key is refused and changes nothing; the same server under another path is fine.
+  const ep = (await (await researcher.json("POST", `/api/v1/projects/${projectId}/external-endpoints`, { name: "keyed", baseUrl: "http://127.0.0.1:9/v1", model: "m", apiKey: "sk-keyed-0000" })).json()) as { id: string };
+  const moved = await researcher.json("PATCH", `/api/v1/external-endpoints/${ep.id}`, { baseUrl: "http://attacker.example.test/v1" });
+  assert.equal(moved.status, 422);
+  assert.deepEqual(((await moved.json()) as { errors: Array<{ path: string }> }).errors.map((e) => e.path), ["apiKey"]);
+  assert.equal((await server.db.selectFrom("external_endpoints").select("base_url").where("id", "=", ep.id).executeTakeFirstOrThrow()).base_url, "http://127.0.0.1:9/v1");
+  assert.equal((await researcher.json("PATCH", `/api/v1/external-endpoints/${ep.id}`, { baseUrl: "http://127.0.0.1:9/openai/v1" })).status, 200);
+  assert.equal((await researcher.json("PATCH", `/api/v1/external-endpoints/${ep.id}`, { baseUrl: "http://other.example.test/v1", apiKey: "sk-new-1111" })).status, 200);
+  await server.db.deleteFrom("external_endpoints").where("id", "=", ep.id).execute();
 });
 
 test("the API key is nowhere: not in logs, API responses, the database or the exports", { timeout: 60_000 }, async () => {

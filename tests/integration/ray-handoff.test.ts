@@ -54,7 +54,8 @@ test("a round handed to Ray: the bundle is uploaded and submitted, status and lo
   const view = () => researcher.client.get(`/api/v1/rounds/${id}`).then((r) => r.json() as Promise<RoundView>);
   const running = await until("RUNNING", view, (r) => r.ray?.status === "RUNNING");
   assert.equal(running.state, "running", "the round's state follows the cluster's");
-  assert.equal(running.ray!.submissionId, `tandem-round-${id}-1`);
+  const sid = running.ray!.submissionId;
+  assert.match(sid, new RegExp(`^tandem-round-${id}-1-[0-9a-f]{6}$`), "round, attempt and a random tail");
 
   // What reached the cluster: one package and one job, both as documented.
   assert.equal(ray.packages.size, 1);
@@ -71,26 +72,26 @@ test("a round handed to Ray: the bundle is uploaded and submitted, status and lo
   assert.match(dpoScript, /--model\.model_name_or_path "\$TANDEM_OUTPUT_DIR\/01-sft"/, "DPO starts from the SFT step's output");
   assert.match(dpoScript, /--train\.max_epochs 3 /, "20 steps × 6 pairs over 36 pairs ≈ 3 epochs");
   assert.match(strFromU8(files["trl/dpo.yaml"]!), /^max_steps: 20$/m);
-  const job = ray.jobs.get(`tandem-round-${id}-1`)!;
+  const job = ray.jobs.get(sid)!;
   assert.equal(job.request["entrypoint"], "bash run.sh");
   assert.equal(job.request["entrypoint_num_gpus"], 2);
   assert.deepEqual((job.request["runtime_env"] as { env_vars: unknown }).env_vars, {
-    TANDEM_ENGINE: "openrlhf", TANDEM_BASE_MODEL: "Qwen/Qwen2.5-0.5B-Instruct", TANDEM_OUTPUT_DIR: `/shared/tandem/tandem-round-${id}-1`,
+    TANDEM_ENGINE: "openrlhf", TANDEM_BASE_MODEL: "Qwen/Qwen2.5-0.5B-Instruct", TANDEM_OUTPUT_DIR: `/shared/tandem/${sid}`,
   });
 
   // The round page shows the mirrored status while the job runs.
   const page = await (await researcher.client.get(`/rounds/${id}`)).text();
   assert.match(page, /RUNNING/);
-  assert.match(page, new RegExp(`tandem-round-${id}-1`));
+  assert.ok(page.includes(sid));
 
-  ray.release(`tandem-round-${id}-1`);
+  ray.release(sid);
   const done = await until("done", view, (r) => r.state !== "running" && r.state !== "queued");
   assert.equal(done.state, "done", JSON.stringify(done));
   assert.equal(done.ray!.status, "SUCCEEDED");
   assert.match(done.ray!.logsTail, /TANDEM_STEP done 02-dpo/);
   assert.match(done.ray!.logsTail, /deepspeed --module openrlhf\.cli\.train_dpo/, "the dry run printed the real commands");
   const model = await server.db.selectFrom("models").selectAll().where("round_id", "=", id).executeTakeFirstOrThrow();
-  assert.equal(model.external_uri, `/shared/tandem/tandem-round-${id}-1/02-dpo`);
+  assert.equal(model.external_uri, `/shared/tandem/${sid}/02-dpo`);
   assert.equal(model.kind, "policy");
   assert.equal((model.config as { engine: string }).engine, "openrlhf");
   const files409 = await researcher.client.get(`/api/v1/models/${model.id}/files/model.safetensors`);
@@ -131,20 +132,23 @@ test("cancel stops the Ray job and registers nothing; retry submits a new attemp
   const researcher = await server.newUser("researcher");
   const { id } = (await (await researcher.client.json("POST", `/api/v1/projects/${projectId}/rounds`, { ...spec("Stopped"), handOff: { baseModel: "gpt2", numGpus: 0 } })).json()) as { id: string };
   const view = () => researcher.client.get(`/api/v1/rounds/${id}`).then((r) => r.json() as Promise<RoundView>);
-  await until("RUNNING", view, (r) => r.ray?.status === "RUNNING");
+  const first = (await until("RUNNING", view, (r) => r.ray?.status === "RUNNING")).ray!.submissionId;
   assert.equal((await researcher.client.json("POST", `/api/v1/rounds/${id}/cancel`)).status, 200);
+  // Until the cluster has stopped the job, a retry would race the old job's last word: refused.
+  const early = await researcher.client.json("POST", `/api/v1/rounds/${id}/retry`);
+  if (early.status !== 409) assert.equal((await view()).ray?.status, "STOPPED", "a retry before the stop was seen is refused");
   const stopped = await until("STOPPED", view, (r) => r.ray?.status === "STOPPED");
   assert.equal(stopped.state, "cancelled");
-  assert.ok(ray.requests.some((r) => r.method === "POST" && r.path === `/api/jobs/tandem-round-${id}-1/stop`), "the stop call reached the cluster");
-  assert.equal(ray.jobs.get(`tandem-round-${id}-1`)!.request["entrypoint_num_gpus"], undefined, "numGpus 0 reserves none");
+  assert.ok(ray.requests.some((r) => r.method === "POST" && r.path === `/api/jobs/${first}/stop`), "the stop call reached the cluster");
+  assert.equal(ray.jobs.get(first)!.request["entrypoint_num_gpus"], undefined, "numGpus 0 reserves none");
   assert.equal((await server.db.selectFrom("models").select("id").where("round_id", "=", id).execute()).length, 0);
 
   const packages = ray.packages.size;
   assert.equal((await researcher.client.json("POST", `/api/v1/rounds/${id}/retry`)).status, 200);
   const second = await until("attempt 2 RUNNING", view, (r) => r.ray?.attempt === 2 && r.ray.status === "RUNNING");
-  assert.equal(second.ray!.submissionId, `tandem-round-${id}-2`);
+  assert.match(second.ray!.submissionId, new RegExp(`^tandem-round-${id}-2-[0-9a-f]{6}$`));
   assert.equal(ray.packages.size, packages, "the same round and data make the same package: uploaded once");
-  ray.release(`tandem-round-${id}-2`);
+  ray.release(second.ray!.submissionId);
   assert.equal((await until("done", view, (r) => r.state === "done" || r.state === "failed")).state, "done");
 });
 
@@ -161,20 +165,22 @@ test("the cluster away, refusing or failing: shown per call, retried where it ma
   assert.equal(shown.state, "queued");
   assert.equal(shown.ray!.status, "submitting");
   ray.clearFailures();
-  await until("submitted after all", viewOf(flaky), (r) => r.ray?.status === "RUNNING");
-  ray.release(`tandem-round-${flaky}-1`);
+  const submitted = await until("submitted after all", viewOf(flaky), (r) => r.ray?.status === "RUNNING");
+  ray.release(submitted.ray!.submissionId);
 
   // A 400 is Ray refusing the job: final, with Ray's words.
   ray.failNext("POST", "/api/jobs/", 400, 1);
+  const submitsBefore = ray.requests.filter((r) => r.method === "POST" && r.path === "/api/jobs/").length;
   const refused = await launch("Refused");
   const failed = await until("failed", viewOf(refused), (r) => r.state === "failed");
   assert.equal(failed.ray!.status, "FAILED");
-  assert.match(failed.error ?? "", /Ray refused the job|failed/);
+  assert.match(failed.error ?? "", /Ray refused the job: submit: HTTP 400/);
+  assert.equal(ray.requests.filter((r) => r.method === "POST" && r.path === "/api/jobs/").length, submitsBefore + 1, "a refusal is final: submitted once");
 
   // The job fails on the cluster: the round fails with the cluster's message.
   const crashing = await launch("Crashing");
-  await until("RUNNING", viewOf(crashing), (r) => r.ray?.status === "RUNNING");
-  const job = ray.jobs.get(`tandem-round-${crashing}-1`)!;
+  const crashingId = (await until("RUNNING", viewOf(crashing), (r) => r.ray?.status === "RUNNING")).ray!.submissionId;
+  const job = ray.jobs.get(crashingId)!;
   job.status = "FAILED";
   job.message = "Job entrypoint command failed with exit code 1: CUDA out of memory";
   const crashed = await until("failed", viewOf(crashing), (r) => r.state === "failed");

@@ -135,8 +135,23 @@ export async function createEndpoint(db: Db, box: SecretBox, actorId: string, pr
   }
 }
 
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+}
+
 export async function updateEndpoint(db: Db, box: SecretBox, actorId: string, id: string, patch: z.infer<typeof endpointPatchSchema>): Promise<PublicEndpoint> {
   const current = await getEndpoint(db, id);
+  // The stored key goes only where it was entered for: moving the endpoint to another server
+  // needs the key typed again (else anyone who may edit it could send it to a server of theirs).
+  if (patch.baseUrl !== undefined && patch.apiKey === undefined && current.hasApiKey && originOf(patch.baseUrl) !== originOf(current.baseUrl)) {
+    throw new AppError("validation_failed", "The endpoint was not changed.", [
+      { path: "apiKey", message: "enter the API key again (or remove it) when moving the endpoint to another server" },
+    ]);
+  }
   const values: Record<string, unknown> = { updated_at: new Date() };
   if (patch.name !== undefined) values.name = patch.name;
   if (patch.baseUrl !== undefined) values.base_url = patch.baseUrl;

@@ -64,9 +64,9 @@ export async function createGenerationRun(db: Db, actorId: string, projectId: st
     if (missing.length > 0) throw new AppError("validation_failed", "A source is not an endpoint of this project.", [{ path: "sources", message: `no endpoint ${missing.join(", ")} in this project` }]);
   }
   if (modelIds.length > 0) {
-    const found = await db.selectFrom("models").select(["id", "kind"]).where("id", "in", modelIds).execute();
-    const bad = modelIds.filter((m) => !found.some((f) => f.id === m && f.kind !== "reward"));
-    if (bad.length > 0) throw new AppError("validation_failed", "A source is not a registered policy.", [{ path: "sources", message: `model ${bad.join(", ")} is unknown or a reward model` }]);
+    const found = await db.selectFrom("models").select(["id", "kind", "external_uri"]).where("id", "in", modelIds).execute();
+    const bad = modelIds.filter((m) => !found.some((f) => f.id === m && f.kind !== "reward" && f.external_uri === null));
+    if (bad.length > 0) throw new AppError("validation_failed", "A source is not a registered policy.", [{ path: "sources", message: `model ${bad.join(", ")} is unknown, a reward model, or trained outside Tandem (no files here)` }]);
   }
   let promptIds: string[];
   if ("ids" in input.prompts) {

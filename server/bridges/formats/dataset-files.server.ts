@@ -110,7 +110,7 @@ export async function writeDatasetFiles(db: Db, projectId: string, dataset: Data
   const path = `data/train.${data === "verl" ? "parquet" : "jsonl"}`;
   const project = await db.selectFrom("projects").select(["id", "name"]).where("id", "=", projectId).executeTakeFirstOrThrow();
   const round = options.round ? ((await db.selectFrom("rounds").select(["id", "name"]).where("id", "=", options.round).executeTakeFirst()) ?? null) : null;
-  const { since, until, labeler, minAgreement, consensus, pairs, margin } = options;
+  const { since, until, labeler, labelers, mix, minAgreement, consensus, pairs, margin } = options;
   const card = datasetCard(
     {
       project,
@@ -118,7 +118,7 @@ export async function writeDatasetFiles(db: Db, projectId: string, dataset: Data
       format: data,
       options: formatOptions(data, options),
       round,
-      filters: { since, until, labeler, round: options.round, minAgreement, ...(dataset === "preferences" || dataset === "unpaired" ? { consensus, pairs, margin } : {}) },
+      filters: { since, until, labeler, labelers, mix, round: options.round, minAgreement, ...(dataset === "preferences" || dataset === "unpaired" ? { consensus, pairs, margin } : {}) },
       counts: { train: counter.n },
       exportedAt,
     },

@@ -68,7 +68,9 @@ async function* unpairedBatches(db: Db, projectId: string, filter: ExportFilter)
     if (pending.length >= BATCH) yield await flush();
   }
   if (pending.length > 0) yield await flush();
-  for await (const batch of preferenceBatches(db, projectId, filter)) {
+  // The reviews above already hold each correction (original false, corrected true): the pairs
+  // pass leaves corrections out, or every edit would be there twice.
+  for await (const batch of preferenceBatches(db, projectId, { ...filter, mix: { ...filter.mix, corrections: 0 } })) {
     yield batch.flatMap((p) => [
       { prompt: p.prompt, completion: p.chosen, label: true },
       { prompt: p.prompt, completion: p.rejected, label: false },

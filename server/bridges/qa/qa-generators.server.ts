@@ -27,8 +27,9 @@ export type GeneratorDeps = { db: Db; inference: Inference; external: Pick<Exter
 
 export async function resolveGenerator(deps: GeneratorDeps, projectId: string, source: GeneratorSource): Promise<Generator> {
   if (source.kind === "policy") {
-    const model = await deps.db.selectFrom("models").select(["id", "name", "kind"]).where("id", "=", source.modelId).executeTakeFirst();
+    const model = await deps.db.selectFrom("models").select(["id", "name", "kind", "external_uri"]).where("id", "=", source.modelId).executeTakeFirst();
     if (!model) throw new AppError("validation_failed", `There is no model ${source.modelId}.`, [{ path: "generator.modelId", message: "no such model" }]);
+    if (model.external_uri) throw new AppError("validation_failed", `Model ${model.id} was trained outside Tandem; its files are not here.`, [{ path: "generator.modelId", message: "trained outside Tandem (no files here)" }]);
     if (model.kind === "reward") throw new AppError("validation_failed", "A reward model scores text; it does not write it. Choose a policy.", [{ path: "generator.modelId", message: "a reward model cannot generate" }]);
     return policyGenerator(deps.db, deps.inference, model.id, `policy:${model.name}`);
   }
@@ -44,7 +45,7 @@ export async function resolveGenerator(deps: GeneratorDeps, projectId: string, s
 /** What the researcher can pick: the project's external endpoints and every registered model that writes text. */
 export async function generatorOptions(db: Db, projectId: string): Promise<GeneratorOption[]> {
   const endpoints = await listEndpoints(db, projectId);
-  const models = await db.selectFrom("models").select(["id", "name", "kind"]).where("kind", "!=", "reward").orderBy("id", "desc").execute();
+  const models = await db.selectFrom("models").select(["id", "name", "kind"]).where("kind", "!=", "reward").where("external_uri", "is", null).orderBy("id", "desc").execute();
   return [
     ...endpoints.map((e) => ({ source: { kind: "endpoint" as const, endpointId: e.id }, label: `Endpoint: ${e.name} (${e.model})` })),
     ...models.map((m) => ({ source: { kind: "policy" as const, modelId: m.id }, label: `Policy: ${m.name} (${m.kind}, #${m.id})` })),

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { test } from "node:test";
 import { roundSpecSchema } from "../../../trainer/contract/round.ts";
-import { chainSteps, engineSteps, epochsFor, handOffSchema, shellWord, UnsupportedStepError } from "./engine-steps.ts";
+import { chainSteps, engineSteps, epochsFor, handOffSchema, oneLine, shellWord, UnsupportedStepError } from "./engine-steps.ts";
 import { parseResultLine } from "./ray-handoff.server.ts";
 
 const spec = (path: string, extra: Record<string, unknown> = {}) =>
@@ -55,6 +55,16 @@ test("shell words: environment paths stay expandable, anything odd is single-quo
     const echoed = execFileSync("bash", ["-c", `printf %s ${shellWord(odd)}`]).toString();
     assert.equal(echoed, odd);
   }
+});
+
+test("a round name cannot add keys to a TRL config: every YAML line break becomes a space", () => {
+  const name = "x\u2028push_to_hub: true\u2029hub_model_id: evil/m\u0085a\r\nb";
+  const s = roundSpecSchema.parse({ name, path: "sft-dpo", base: { init: { preset: "nano" } } });
+  const yaml = engineSteps(s, "trl", { sft: 1, preferences: 1, prompts: 1 })[1]!.files["trl/dpo.yaml"]!;
+  const lines = yaml.split(/\r\n|[\r\n\u0085\u2028\u2029]/);
+  assert.ok(lines[0]!.startsWith("# Tandem round") && lines[0]!.includes("push_to_hub: true"), "the name stays in the comment");
+  assert.ok(!lines.some((l) => /^(push_to_hub|hub_model_id)/.test(l)), yaml);
+  assert.equal(oneLine("a\u2028b\tc"), "a b c");
 });
 
 test("the hand-off refuses model names a shell could misread", () => {

@@ -177,7 +177,7 @@ function trlStep(spec: RoundSpec, kind: TrainStepKind, input: string, output: st
   }
   const name = `trl/${kind}.yaml`;
   const text = [
-    `# Tandem round "${spec.name.replace(/[\r\n]/g, " ")}", step ${kind}: generated; see README.md for the mapping.`,
+    `# Tandem round "${oneLine(spec.name)}", step ${kind}: generated; see README.md for the mapping.`,
     ...Object.entries(yaml).map(([key, value]) => `${key}: ${typeof value === "string" ? JSON.stringify(value) : value}`),
     `lr_scheduler_kwargs: {"min_lr": ${o.minLr}}`,
     "",
@@ -185,6 +185,14 @@ function trlStep(spec: RoundSpec, kind: TrainStepKind, input: string, output: st
   // model and output come from the environment at run time, so one bundle fits any cluster path.
   const command = [`trl ${kind} --config trl/${kind}.yaml`, `--model_name_or_path ${input.startsWith("$") ? `"${input}"` : shellWord(input)}`, `--output_dir "${output}"`];
   return { kind, output, script, body: shellScript(command), files: { [name]: text } };
+}
+
+/**
+ * A researcher's text inside a YAML comment: every character YAML (PyYAML) takes as a line break
+ * — \r, \n, NEL, LS, PS — or any other control character becomes a space, so it cannot add keys.
+ */
+export function oneLine(text: string): string {
+  return text.replace(/[\p{Cc}\p{Zl}\p{Zp}]/gu, " ");
 }
 
 // ---------------------------------------------------------------- shell

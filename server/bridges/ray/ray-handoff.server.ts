@@ -6,6 +6,7 @@
  * them into the row, the round's state and the round's socket room. When the job succeeds, the
  * checkpoint named on run.sh's TANDEM_RESULT line is registered as an external model.
  */
+import { randomBytes } from "node:crypto";
 import { sql } from "kysely";
 import { z } from "zod";
 import type { Selectable } from "kysely";
@@ -68,7 +69,8 @@ export function prepareHandOff(config: Ctx["config"], input: unknown, spec: Roun
 export async function insertSubmission(trx: Transaction<Database>, config: Ctx["config"], roundId: string, handOff: HandOff): Promise<void> {
   const last = await trx.selectFrom("ray_submissions").select(sql<number>`coalesce(max(attempt), 0)`.as("attempt")).where("round_id", "=", roundId).executeTakeFirst();
   const attempt = Number(last?.attempt ?? 0) + 1;
-  const submissionId = `tandem-round-${roundId}-${attempt}`;
+  // The random tail keeps ids apart on a cluster shared with another Tandem (or this one after a reset).
+  const submissionId = `tandem-round-${roundId}-${attempt}-${randomBytes(3).toString("hex")}`;
   const settings: RaySettings = { engine: handOff.engine, baseModel: handOff.baseModel, numGpus: handOff.numGpus, outputDir: `${config.TANDEM_RAY_OUTPUT_DIR.replace(/\/+$/, "")}/${submissionId}` };
   await trx
     .insertInto("ray_submissions")
@@ -111,7 +113,10 @@ export async function retryRayRound(ctx: Ctx, actorId: string, roundId: string) 
     const locked = await trx.selectFrom("rounds").select(["id", "state"]).where("id", "=", roundId).forUpdate().executeTakeFirst();
     if (!locked) throw new AppError("not_found", "No such round.");
     if (locked.state !== "failed" && locked.state !== "cancelled") throw new AppError("conflict", `Only a failed or cancelled round can be retried; this one is ${locked.state}.`);
-    const previous = await trx.selectFrom("ray_submissions").select("settings").where("round_id", "=", roundId).orderBy("attempt", "desc").executeTakeFirstOrThrow();
+    const previous = await trx.selectFrom("ray_submissions").select(["settings", "finished_at"]).where("round_id", "=", roundId).orderBy("attempt", "desc").executeTakeFirstOrThrow();
+    // A cancelled attempt is stopped by the runner on its next poll; until the cluster says so,
+    // a new attempt could be overtaken by the old job's last word.
+    if (previous.finished_at === null) throw new AppError("conflict", "The cluster is still stopping the previous attempt; retry once it shows STOPPED.");
     if (!ctx.config.TANDEM_RAY_DASHBOARD_URL) throw new AppError("conflict", "No Ray cluster is configured on this server (TANDEM_RAY_DASHBOARD_URL), so the round cannot be submitted again.");
     await insertSubmission(trx, ctx.config, roundId, handOffSchema.parse(pickHandOff(previous.settings)));
     await trx.updateTable("rounds").set({ state: "queued", error: null, finished_at: null, updated_at: new Date() }).where("id", "=", roundId).execute();
@@ -222,8 +227,11 @@ async function advance(ctx: Ctx, row: Submission): Promise<void> {
         ...(settings.numGpus > 0 ? { entrypoint_num_gpus: settings.numGpus } : {}),
       });
     } catch (error) {
-      // A submit whose answer was lost may have gone through: the id is the idempotency key.
-      if (!(error instanceof RayApiError) || (await client.details(row.submission_id).catch(() => null)) === null) {
+      // A submit whose answer was lost may have gone through: the id is the idempotency key, and
+      // the job's metadata must name this round and attempt before it is taken as ours.
+      const existing = error instanceof RayApiError ? await client.details(row.submission_id).catch(() => null) : null;
+      const ours = existing?.["metadata"] as Record<string, unknown> | undefined;
+      if (!existing || ours?.["tandem_round"] !== round.id || ours?.["tandem_attempt"] !== String(row.attempt)) {
         if (error instanceof RayApiError && error.status === 400) {
           await finish(ctx, row, { status: "FAILED", message: `Ray refused the job: ${error.message}` });
           return;
@@ -266,7 +274,7 @@ async function advance(ctx: Ctx, row: Submission): Promise<void> {
   await publishRay(ctx, row.round_id);
 }
 
-/** The line run.sh prints last; anything else on the line is refused. */
+/** The line run.sh prints last: it must hold the engine and the checkpoint (more keys are kept). */
 const resultSchema = z.looseObject({
   engine: z.string(),
   checkpoint: z.string().min(1),
@@ -308,14 +316,14 @@ async function finish(ctx: Ctx, row: Submission, outcome: { status: RayStatus; m
     if (round.state === "cancelled") state = "cancelled";
     if (state === "done" && result) {
       const settings = row.settings as RaySettings;
-      const spec = round.spec as RoundSpec;
       const lastKind = [...((await trx.selectFrom("rounds").select("steps").where("id", "=", round.id).executeTakeFirstOrThrow()).steps)].reverse().find((k) => k !== "reward" && k !== "sample");
       await trx
         .insertInto("models")
         .values({
           project_id: round.project_id,
           round_id: round.id,
-          parent_id: "modelId" in spec.base ? spec.base.modelId : null,
+          // Trained from the Hugging Face model named in the hand-off (config.baseModel), not from a Tandem checkpoint.
+          parent_id: null,
           name: `${round.name} (${settings.engine} on Ray)`,
           kind: lastKind === "sft" ? "sft" : "policy",
           storage_key: `external/${row.submission_id}`,
