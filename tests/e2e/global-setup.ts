@@ -6,14 +6,18 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { startFakeRay } from "../support/fake-ray-jobs.ts";
 
 export default async function globalSetup(): Promise<() => Promise<void>> {
+  // A stand-in for a Ray cluster's dashboard (a real cluster is outside this machine): jobs wait
+  // until a test releases them over the fake's own control route.
+  const ray = await startFakeRay({ hold: true });
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tandem-e2e-"));
   fs.chmodSync(dataDir, 0o755);
   const { DATABASE_URL: _external, ...env } = process.env;
   const child = spawn("npm", ["start"], {
     // No demo: its round would occupy the one trainer while the tests' own rounds wait (the demo has its own test).
-    env: { ...env, TANDEM_DATA_DIR: dataDir, PORT: "0", LOG_LEVEL: "warn", TANDEM_DEMO: "off" },
+    env: { ...env, TANDEM_DATA_DIR: dataDir, PORT: "0", LOG_LEVEL: "warn", TANDEM_DEMO: "off", TANDEM_RAY_DASHBOARD_URL: ray.url, TANDEM_RAY_POLL_MS: "300" },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true, // its own process group, so teardown can stop npm, tsx and node together
   });
@@ -34,12 +38,13 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
     child.once("exit", (code) => reject(new Error(`npm start exited with ${code}:\n${output}`)));
   });
   // Playwright's workers inherit the environment set here.
-  process.env.TANDEM_E2E = JSON.stringify({ ...ready, email: "admin@tandem.local" });
+  process.env.TANDEM_E2E = JSON.stringify({ ...ready, email: "admin@tandem.local", rayUrl: ray.url });
 
   return async () => {
     const exited = new Promise((resolve) => child.once("exit", resolve));
     process.kill(-child.pid!, "SIGTERM");
     await exited;
+    await ray.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
   };
 }

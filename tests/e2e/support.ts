@@ -1,8 +1,8 @@
 import AxeBuilder from "@axe-core/playwright";
 import { expect, type Browser, type Page } from "@playwright/test";
 
-export function app(): { url: string; email: string; password: string } {
-  return JSON.parse(process.env.TANDEM_E2E ?? "null") as { url: string; email: string; password: string };
+export function app(): { url: string; email: string; password: string; rayUrl: string } {
+  return JSON.parse(process.env.TANDEM_E2E ?? "null") as { url: string; email: string; password: string; rayUrl: string };
 }
 
 export async function signIn(page: Page, email: string, password: string): Promise<void> {

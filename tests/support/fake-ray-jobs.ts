@@ -5,6 +5,8 @@
  * A Ray cluster is outside this machine, so tests fake it (and the docs say so). The fake does
  * run the submitted package: it unzips the uploaded working dir and runs the entrypoint with the
  * job's env_vars plus TANDEM_DRY_RUN=1 (no GPUs here), so the bundle's real run.sh is exercised.
+ * A test in another process (the browser tests) steers it over HTTP: POST /_fake/release/<id>
+ * lets a held job run; GET /_fake/jobs lists the submission ids. These are the fake's own, not Ray's.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -80,6 +82,15 @@ export async function startFakeRay(options: { hold?: boolean } = {}): Promise<Fa
         return send(failure.status, { error: "injected failure" });
       }
       const body = Buffer.concat(chunks);
+      if (req.method === "GET" && p === "/_fake/jobs") return send(200, [...jobs.keys()]);
+      const control = p.match(/^\/_fake\/release\/(.+)$/);
+      if (req.method === "POST" && control) {
+        const job = jobs.get(decodeURIComponent(control[1]!));
+        if (!job) return send(404, { error: "no such job" });
+        job.released = true;
+        run(job);
+        return send(200, { released: true });
+      }
       if (req.method === "GET" && p === "/api/version") return send(200, { version: "4", ray_version: "fake", ray_commit: "fake" });
       const pkg = p.match(/^\/api\/packages\/gcs\/(.+)$/);
       if (pkg) {
