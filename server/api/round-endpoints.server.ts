@@ -10,7 +10,7 @@ import { publishRoundEvents, publishRoundState } from "../rounds/live-rounds.ser
 import { modelDir, MODEL_FILES } from "../rounds/model-files.server.ts";
 import { claimJob, completeJob, failJob, heartbeat, markResumeReady, promptLines, recordEvents, resumeFilePath, uploadFile, uploadResumeFile } from "../rounds/jobs.server.ts";
 import { publishCounters } from "../labeling/live-counters.server.ts";
-import { jobCompleteSchema, jobEventsBodySchema, jobFailSchema, RESUME_FILES, resumeReadySchema } from "../../trainer/contract/round.ts";
+import { jobCompleteSchema, jobEventsBodySchema, jobFailSchema, RESUME_UPLOAD_FILES, resumeReadySchema } from "../../trainer/contract/round.ts";
 import type { Actor } from "../auth/actor.ts";
 import { endpoint, type AnyEndpoint } from "./endpoint.server.ts";
 import { parseSize } from "../lib/size.ts";
@@ -244,7 +244,7 @@ export const trainerEndpoints: AnyEndpoint[] = [
     path: "/trainer/jobs/:id/resume/:name",
     summary: "Download a file of the checkpoint a re-claimed job resumes from",
     access: "trainer",
-    params: z.object({ id: idParams.shape.id, name: z.enum(RESUME_FILES) }),
+    params: z.object({ id: idParams.shape.id, name: z.enum(RESUME_UPLOAD_FILES) }),
     query: attemptQuery,
     response: z.any(),
     file: { contentType: "application/octet-stream" },

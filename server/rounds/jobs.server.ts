@@ -15,7 +15,7 @@ import { checkpointManifestSchema } from "../../trainer/contract/checkpoint.ts";
 import { remoteJobSchema, type RemoteJob } from "../../trainer/contract/round.ts";
 import { insertJob, loadRound } from "./rounds.server.ts";
 import { modelDir, outputFileName, readIfPresent, removeDir, resumeDir, resumeFileName, resumeIncomingDir, stagingDir, writeUpload } from "./model-files.server.ts";
-import { RESUME_FILES } from "../../trainer/contract/round.ts";
+import { resumeFilesOf } from "../../trainer/contract/round.ts";
 import { storeSamples, type SampleSummary } from "./samples.server.ts";
 
 /** A job goes back to the queue after this many expired leases; then the round fails. */
@@ -146,7 +146,7 @@ export async function markResumeReady(db: Db, dataDir: string, jobId: string, le
   return held(db, jobId, lease, async (_trx, job) => {
     const incoming = resumeIncomingDir(dataDir, jobId, job.attempts);
     const missing = [];
-    for (const name of RESUME_FILES) if ((await fs.stat(path.join(incoming, name)).catch(() => null)) === null) missing.push(name);
+    for (const name of resumeFilesOf(job.kind)) if ((await fs.stat(path.join(incoming, name)).catch(() => null)) === null) missing.push(name);
     if (missing.length > 0) throw new AppError("conflict", `Upload ${missing.join(", ")} before marking the checkpoint ready.`);
     const manifest = parseJsonOr((await readIfPresent(path.join(incoming, "manifest.json"))) ?? "{}", {}) as { step?: number };
     if (manifest.step !== step) throw new AppError("validation_failed", `manifest.json is for step ${String(manifest.step)}, not ${step}.`);

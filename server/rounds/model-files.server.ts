@@ -8,7 +8,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
-import { JOB_OUTPUT_FILES, RESUME_FILES, type JobOutputFile, type ResumeFile } from "../../trainer/contract/round.ts";
+import { JOB_OUTPUT_FILES, RESUME_UPLOAD_FILES, type JobOutputFile, type ResumeFile } from "../../trainer/contract/round.ts";
 import { AppError } from "../lib/app-error.ts";
 
 export const modelsDir = (dataDir: string) => path.join(dataDir, "models");
@@ -26,8 +26,8 @@ export function outputFileName(name: string): JobOutputFile {
 }
 
 export function resumeFileName(name: string): ResumeFile {
-  if (!(RESUME_FILES as readonly string[]).includes(name)) {
-    throw new AppError("bad_request", `Unknown checkpoint file ${JSON.stringify(name)}; a checkpoint is ${RESUME_FILES.join(", ")}.`);
+  if (!(RESUME_UPLOAD_FILES as readonly string[]).includes(name)) {
+    throw new AppError("bad_request", `Unknown checkpoint file ${JSON.stringify(name)}; a checkpoint is ${RESUME_UPLOAD_FILES.join(", ")}.`);
   }
   return name as ResumeFile;
 }

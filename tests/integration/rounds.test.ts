@@ -427,3 +427,44 @@ test("a round over two projects: the snapshot counts both, the trainer reads bot
   assert.equal(rows, demos.length);
   assert.match(strFromU8(bundle["datasets/sft/README.md"]!), /path: data\/train-00001-of-00002\.jsonl/);
 });
+
+test("a PPO step resumes too: its checkpoint carries the value model, and attempt 2 starts at the uploaded rollout", { timeout: 300_000 }, async () => {
+  assert.ok(first.researcher, "runs after the first test");
+  const ROLLOUTS = 40;
+  const launched = await first.researcher.json("POST", `/api/v1/projects/${first.projectId}/rounds`, {
+    name: "PPO, killed", path: "reward-ppo", base: { modelId: first.policyId }, reward: tiny.reward,
+    ppo: { ...tiny.ppo, rollouts: ROLLOUTS, checkpointEvery: 2 }, next: { prompts: 0 },
+  });
+  assert.equal(launched.status, 201, await launched.clone().text());
+  const round = (await launched.json()) as { id: string };
+  const a = spawn(process.execPath, ["--import", "tsx", "trainer/cli.ts", "serve", "--server", server.url, "--poll", "1", "--backend", "wasm"], {
+    env: { ...process.env, TANDEM_TRAINER_TOKEN: await server.newToken("trainer") },
+    stdio: "ignore",
+    detached: true,
+  });
+  const died = new Promise((resolve) => a.on("close", resolve));
+  // Wait for the PPO job (step 2) to have a checkpoint on the server, then kill the trainer.
+  let latest = "";
+  for (let i = 0; i < 2400 && !(latest && fs.existsSync(latest)); i++) {
+    const ppo = await server.db.selectFrom("jobs").select("id").where("round_id", "=", round.id).where("kind", "=", "ppo").executeTakeFirst();
+    if (ppo) latest = path.join(dataDir, "resume", `job-${ppo.id}`, "latest", "manifest.json");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(latest && fs.existsSync(latest), "trainer A uploaded a PPO checkpoint");
+  process.kill(-a.pid!, "SIGKILL");
+  await died;
+  assert.ok(fs.existsSync(path.join(path.dirname(latest), "value-model.safetensors")), "the value model came with it");
+  const rollout = (JSON.parse(fs.readFileSync(latest, "utf8")) as { resumeState: { rollouts: number } }).resumeState.rollouts;
+  assert.ok(rollout >= 2 && rollout < ROLLOUTS, `checkpoint at rollout ${rollout}`);
+
+  await new Promise((resolve) => setTimeout(resolve, (LEASE_SECONDS + 0.5) * 1000));
+  const { code, output } = await runTrainerService(await server.newToken("trainer"));
+  assert.equal(code, 0, output);
+  const detail = (await (await first.researcher.get(`/api/v1/rounds/${round.id}`)).json()) as { state: string; error: string | null };
+  assert.equal(detail.state, "done", `${detail.error}\n${output}`);
+  const ppo = await server.db.selectFrom("jobs").select(["id", "attempts"]).where("round_id", "=", round.id).where("kind", "=", "ppo").executeTakeFirstOrThrow();
+  assert.equal(ppo.attempts, 2);
+  const events = await server.db.selectFrom("job_events").select(["type", "payload"]).where("job_id", "=", ppo.id).where("attempt", "=", 2).orderBy("id").execute();
+  assert.equal(events.find((e) => e.type === "start")?.payload["resumedAtRollout"], rollout, "attempt 2 picked up at the uploaded rollout");
+  assert.equal(events.filter((e) => e.type === "metrics").length, ROLLOUTS - rollout, "and ran only the rollouts left");
+});

@@ -137,7 +137,14 @@ export type JobOutputFile = (typeof JOB_OUTPUT_FILES)[number];
 
 /** A periodic checkpoint of a running job, uploaded so that a re-claimed job resumes from it. */
 export const RESUME_FILES = ["model.safetensors", "optimizer.safetensors", "manifest.json", "tokenizer.json"] as const;
-export type ResumeFile = (typeof RESUME_FILES)[number];
+/** A PPO checkpoint also holds the value model (its folder value/); uploaded flat under these names. */
+export const VALUE_RESUME_FILES = { "value-model.safetensors": "value/model.safetensors", "value-manifest.json": "value/manifest.json" } as const;
+export const RESUME_UPLOAD_FILES = [...RESUME_FILES, ...(Object.keys(VALUE_RESUME_FILES) as Array<keyof typeof VALUE_RESUME_FILES>)] as const;
+export type ResumeFile = (typeof RESUME_UPLOAD_FILES)[number];
+/** The files one job kind's checkpoint is made of (PPO: the value model too). */
+export function resumeFilesOf(kind: string): ResumeFile[] {
+  return kind === "ppo" ? [...RESUME_UPLOAD_FILES] : [...RESUME_FILES];
+}
 export const resumeReadySchema = z.strictObject({ step: z.number().int().positive() });
 
 export const jobCompleteSchema = z.strictObject({

@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { RESUME_FILES, type RemoteJob } from "../contract/round.ts";
+import { RESUME_FILES, resumeFilesOf, VALUE_RESUME_FILES, type RemoteJob, type ResumeFile } from "../contract/round.ts";
 import { type JobSpecInput } from "../contract/job.ts";
 import { ServerError, type JobRef, type ServerApi } from "./server-api.ts";
 import { rewardComparisonPairs } from "./reward-comparison.ts";
@@ -32,8 +32,7 @@ export async function runRemoteJob(api: ServerApi, job: RemoteJob, options: { wo
   const events: EventForwarder = {
     push: (event) => {
       forwarder.push(event);
-      // PPO checkpoints also hold the value model (value/), which the resume upload does not carry yet.
-      const resumable = job.kind === "sft" || job.kind === "dpo" || job.kind === "reward";
+      const resumable = job.kind !== "sample";
       if (resumable && event["type"] === "checkpoint" && event["final"] !== true && typeof event["step"] === "number" && typeof event["dir"] === "string") {
         checkpoints.offer(event["step"], event["dir"]);
       }
@@ -196,12 +195,21 @@ async function materialize(api: ServerApi, job: RemoteJob, work: string, out: st
     }
     case "ppo": {
       const rewardDir = await fetchModel(api, job.rewardModel!.modelId, join(work, "reward-model"));
-      return { ...common, kind: "ppo", prompts: join(work, "prompts.jsonl"), model: { checkpoint: policyDir! }, rewardModel: { checkpoint: rewardDir }, ...(job.train ? { train: job.train } : {}) } as JobSpecInput;
+      const spec = { ...common, kind: "ppo", prompts: join(work, "prompts.jsonl"), model: { checkpoint: policyDir! }, rewardModel: { checkpoint: rewardDir }, ...(job.train ? { train: job.train } : {}) };
+      if (!job.resume) return spec as JobSpecInput;
+      // An earlier attempt's checkpoint: the policy and its AdamW state, the value model, the counters.
+      const dir = join(work, "resume");
+      mkdirSync(join(dir, "value"), { recursive: true });
+      for (const name of resumeFilesOf("ppo")) await api.downloadResume(job, name, join(dir, localResumePath(name)));
+      return { ...spec, resume: dir } as JobSpecInput;
     }
     case "sample":
       return { ...common, kind: "sample", prompts: join(work, "prompts.jsonl"), model: { checkpoint: policyDir! }, ...(job.sampling ? { sampling: job.sampling } : {}) };
   }
 }
+
+/** Where a checkpoint file lives in the local checkpoint folder (value-model.safetensors → value/model.safetensors). */
+const localResumePath = (name: ResumeFile): string => (name in VALUE_RESUME_FILES ? VALUE_RESUME_FILES[name as keyof typeof VALUE_RESUME_FILES] : name);
 
 /** A registered model's files, fetched into a local checkpoint folder. */
 async function fetchModel(api: ServerApi, modelId: string, dir: string): Promise<string> {
@@ -266,7 +274,7 @@ type EventForwarder = { push: (event: Record<string, unknown>) => void; flush: (
  * Uploads periodic checkpoints one at a time while training goes on; only the newest waiting one
  * is kept (an older one is worth nothing once a newer exists). A failed upload is logged, not fatal.
  */
-function createCheckpointUploader(api: ServerApi, job: JobRef, log: Log) {
+function createCheckpointUploader(api: ServerApi, job: JobRef & { kind: string }, log: Log) {
   let waiting: { step: number; dir: string } | null = null;
   let running: Promise<void> = Promise.resolve();
   let busy = false;
@@ -276,7 +284,7 @@ function createCheckpointUploader(api: ServerApi, job: JobRef, log: Log) {
       const { step, dir } = waiting;
       waiting = null;
       try {
-        for (const name of RESUME_FILES) await api.upload(job, name, join(dir, name), "resume");
+        for (const name of resumeFilesOf(job.kind)) await api.upload(job, name, join(dir, localResumePath(name)), "resume");
         await api.resumeReady(job, step);
       } catch (error) {
         log("checkpoint upload failed; training goes on", { jobId: job.jobId, step, error: String(error) });
