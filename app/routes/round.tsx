@@ -2,7 +2,7 @@ import { useEffect, useMemo } from "react";
 import { data, Form, Link, useRevalidator } from "react-router";
 import type { Route } from "./+types/round";
 import { AppError } from "../../server/lib/app-error.ts";
-import { cancelRound, retryRound, roundDetail, roundEvents, type DataSnapshot } from "../../server/rounds/rounds.server.ts";
+import { cancelRound, retryRound, roundDetail, roundEventsForPage, type DataSnapshot } from "../../server/rounds/rounds.server.ts";
 import { publishRoundState } from "../../server/rounds/live-rounds.server.ts";
 import { isRayRound, latestSubmission, retryRayRound, submissionView } from "../../server/bridges/ray/ray-handoff.server.ts";
 import { RaySubmissionCard, type RaySubmissionView } from "../components/ray-submission-card.tsx";
@@ -20,9 +20,9 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
   requireUser(context, request, "researcher");
   const round = await or404(roundDetail(context.db, params.roundId), "There is no such round.");
   const project = await context.db.selectFrom("projects").select(["id", "name"]).where("id", "=", round.project_id).executeTakeFirstOrThrow();
-  // Up to 20,000 events (a few thousand steps per training step); the socket adds newer ones live.
   const ray = submissionView(await latestSubmission(context.db, round.id));
-  return { round, project, ray, events: (await roundEvents(context.db, round.id, "0", 20_000)) as RoundEventPayload[] };
+  // The whole history, metrics thinned past 20,000 points; the socket adds newer ones live.
+  return { round, project, ray, events: (await roundEventsForPage(context.db, round.id)) as RoundEventPayload[] };
 }
 
 export async function action({ context, request, params }: Route.ActionArgs) {

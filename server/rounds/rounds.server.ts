@@ -379,6 +379,33 @@ export function roundEvents(db: Db, roundId: string, after = "0", limit = 5000) 
     .execute();
 }
 
+/**
+ * A round's whole history for its page, at most about `maxMetrics` metric points: a long run's
+ * metrics are thinned to every n-th per job attempt (its last one always kept), every other event
+ * (progress, checkpoints, backend, start) kept, so the curves span the whole run however long.
+ */
+export async function roundEventsForPage(db: Db, roundId: string, maxMetrics = 20_000) {
+  const { n } = await db
+    .selectFrom("job_events")
+    .select((eb) => eb.fn.countAll<string>().as("n"))
+    .where("round_id", "=", roundId)
+    .where("type", "=", "metrics")
+    .executeTakeFirstOrThrow();
+  const stride = Math.max(1, Math.ceil(Number(n) / maxMetrics));
+  if (stride === 1) return roundEvents(db, roundId, "0", Number.MAX_SAFE_INTEGER);
+  const rows = await sql<Awaited<ReturnType<typeof roundEvents>>[number]>`
+    select id, job_id, kind, step_index, attempt, type, payload, created_at from (
+      select e.id, e.job_id, j.kind, j.step_index, e.attempt, e.type, e.payload, e.created_at,
+        row_number() over (partition by e.job_id, e.attempt, e.type order by e.id) as nth,
+        count(*) over (partition by e.job_id, e.attempt, e.type) as total
+      from job_events e join jobs j on j.id = e.job_id
+      where e.round_id = ${roundId}
+    ) numbered
+    where type <> 'metrics' or nth % ${stride} = 0 or nth = total
+    order by id`.execute(db);
+  return rows.rows;
+}
+
 const FINISHED: RoundState[] = ["done", "failed", "cancelled"];
 
 /**
