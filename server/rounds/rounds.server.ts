@@ -159,16 +159,27 @@ function dataUrls(projectId: string, dataset: "sft" | "preferences", snapshot: D
 }
 
 function exportUrl(projectId: string, dataset: "sft" | "preferences", snapshot: DataSnapshot, round?: string): string {
-  const query = new URLSearchParams({ until: snapshot.until });
-  if (round) query.set("round", round);
-  if (snapshot.since) query.set("since", snapshot.since);
-  if (snapshot.labeler) query.set("labeler", snapshot.labeler);
-  if (dataset === "preferences" && snapshot.minAgreement !== null && snapshot.minAgreement !== undefined) query.set("minAgreement", String(snapshot.minAgreement));
-  if (dataset === "preferences" && snapshot.consensus) query.set("consensus", "true");
-  if (dataset === "preferences" && snapshot.gold) query.set("labelers", goldLabelersParam(snapshot.gold));
+  return `/api/v1/projects/${projectId}/exports/${dataset}.jsonl?${new URLSearchParams(snapshotQuery(snapshot, dataset, round)).toString()}`;
+}
+
+/**
+ * The export query that reproduces a round's snapshot for one dataset (one part of it when
+ * `round` is given): what its trainer jobs and its bundle download with. Filters a dataset
+ * cannot take are left out rather than refused; prompts take none.
+ */
+export function snapshotQuery(snapshot: DataSnapshot, dataset: "sft" | "preferences" | "unpaired" | "prompts", round?: string): Record<string, string> {
+  if (dataset === "prompts") return {};
+  const query: Record<string, string> = { until: snapshot.until, ...(round ? { round } : {}) };
+  if (snapshot.since) query["since"] = snapshot.since;
+  if (snapshot.labeler) query["labeler"] = snapshot.labeler;
+  if (dataset === "preferences") {
+    if (snapshot.minAgreement !== null && snapshot.minAgreement !== undefined) query["minAgreement"] = String(snapshot.minAgreement);
+    if (snapshot.consensus) query["consensus"] = "true";
+    if (snapshot.gold) query["labelers"] = goldLabelersParam(snapshot.gold);
+  }
   const mix = snapshot.mix ? mixParam(snapshot.mix, MIX_SOURCES_OF[dataset]) : null;
-  if (mix) query.set("mix", mix);
-  return `/api/v1/projects/${projectId}/exports/${dataset}.jsonl?${query.toString()}`;
+  if (mix) query["mix"] = mix;
+  return query;
 }
 
 /**

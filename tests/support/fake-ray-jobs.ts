@@ -65,6 +65,15 @@ export async function startFakeRay(options: { hold?: boolean } = {}): Promise<Fa
     });
   };
 
+  /** Lets a held job run; false when there is no such job. */
+  const release = (submissionId: string): boolean => {
+    const job = jobs.get(submissionId);
+    if (!job) return false;
+    job.released = true;
+    run(job);
+    return true;
+  };
+
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -84,13 +93,7 @@ export async function startFakeRay(options: { hold?: boolean } = {}): Promise<Fa
       const body = Buffer.concat(chunks);
       if (req.method === "GET" && p === "/_fake/jobs") return send(200, [...jobs.keys()]);
       const control = p.match(/^\/_fake\/release\/(.+)$/);
-      if (req.method === "POST" && control) {
-        const job = jobs.get(decodeURIComponent(control[1]!));
-        if (!job) return send(404, { error: "no such job" });
-        job.released = true;
-        run(job);
-        return send(200, { released: true });
-      }
+      if (req.method === "POST" && control) return release(decodeURIComponent(control[1]!)) ? send(200, { released: true }) : send(404, { error: "no such job" });
       if (req.method === "GET" && p === "/api/version") return send(200, { version: "4", ray_version: "fake", ray_commit: "fake" });
       const pkg = p.match(/^\/api\/packages\/gcs\/(.+)$/);
       if (pkg) {
@@ -163,10 +166,7 @@ export async function startFakeRay(options: { hold?: boolean } = {}): Promise<Fa
     packages,
     requests,
     release: (submissionId: string) => {
-      const job = jobs.get(submissionId);
-      if (!job) throw new Error(`no job ${submissionId}`);
-      job.released = true;
-      run(job);
+      if (!release(submissionId)) throw new Error(`no job ${submissionId}`);
     },
     failNext: (method: string, prefix: string, status: number, times = 1) => void failures.push({ method, prefix, status, times }),
     clearFailures: () => void failures.splice(0),

@@ -131,14 +131,17 @@ export async function writeDatasetFiles(db: Db, projectId: string, dataset: Data
   ];
 }
 
+/** A file's chunks as one buffer. */
+export async function bytesOf(chunks: AsyncIterable<string | Uint8Array>): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for await (const chunk of chunks) parts.push(typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk);
+  return Buffer.concat(parts);
+}
+
 /** The hf layout as one zip (folder `<name>/`), for the download. */
 export async function datasetZip(files: DatasetFile[], folder: string): Promise<Uint8Array> {
   const entries: Array<{ path: string; bytes: Uint8Array }> = [];
-  for (const file of files) {
-    const parts: Uint8Array[] = [];
-    for await (const chunk of file.chunks) parts.push(typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk);
-    entries.push({ path: file.path, bytes: Buffer.concat(parts) });
-  }
+  for (const file of files) entries.push({ path: file.path, bytes: await bytesOf(file.chunks) });
   return zipFiles(entries, folder);
 }
 

@@ -300,7 +300,7 @@ export function parseResultLine(logs: string): z.infer<typeof resultSchema> | nu
 async function finish(ctx: Ctx, row: Submission, outcome: { status: RayStatus; message: string | null; logs?: string; fullLogs?: string }): Promise<void> {
   const result = outcome.status === "SUCCEEDED" ? parseResultLine(outcome.fullLogs ?? "") : null;
   await ctx.db.transaction().execute(async (trx) => {
-    const round = await trx.selectFrom("rounds").select(["id", "state", "project_id", "name", "spec", "data_snapshot"]).where("id", "=", row.round_id).forUpdate().executeTakeFirstOrThrow();
+    const round = await trx.selectFrom("rounds").select(["id", "state", "project_id", "name", "steps", "data_snapshot"]).where("id", "=", row.round_id).forUpdate().executeTakeFirstOrThrow();
     let state: RoundState;
     let error: string | null = null;
     if (outcome.status === "SUCCEEDED" && result) state = "done";
@@ -316,7 +316,7 @@ async function finish(ctx: Ctx, row: Submission, outcome: { status: RayStatus; m
     if (round.state === "cancelled") state = "cancelled";
     if (state === "done" && result) {
       const settings = row.settings as RaySettings;
-      const lastKind = [...((await trx.selectFrom("rounds").select("steps").where("id", "=", round.id).executeTakeFirstOrThrow()).steps)].reverse().find((k) => k !== "reward" && k !== "sample");
+      const lastKind = [...round.steps].reverse().find((k) => k !== "reward" && k !== "sample");
       await trx
         .insertInto("models")
         .values({

@@ -9,10 +9,8 @@ import { createHash } from "node:crypto";
 import { strToU8, zipSync, type Zippable } from "fflate";
 import type { Db } from "../../db/database.server.ts";
 import { AppError } from "../../lib/app-error.ts";
-import { datasetOptionsSchema, writeDatasetFiles } from "../formats/dataset-files.server.ts";
-import { MIX_SOURCES_OF, mixParam } from "../../labeling/data-mix.ts";
-import type { DatasetKind } from "../formats/dataset-records.ts";
-import { goldLabelersParam, snapshotParts, type DataSnapshot } from "../../rounds/rounds.server.ts";
+import { bytesOf, datasetOptionsSchema, writeDatasetFiles } from "../formats/dataset-files.server.ts";
+import { snapshotParts, snapshotQuery, type DataSnapshot } from "../../rounds/rounds.server.ts";
 import { datasetCard, readCard, type CardInfo } from "../formats/hf-layout.ts";
 import type { RoundSpec } from "../../../trainer/contract/round.ts";
 import { engineSteps, ENGINES, MAPPING_NOTES, UnsupportedStepError, type DatasetCounts, type Engine, type HandOff } from "./engine-steps.ts";
@@ -30,25 +28,6 @@ export type RoundBundle = {
   skipped: Array<{ engine: Engine; reason: string }>;
 };
 
-/**
- * The export query that reproduces the round's snapshot for one dataset (the same filters its
- * trainer jobs download with); filters a dataset cannot take are left out rather than refused.
- */
-export function snapshotQuery(snapshot: DataSnapshot, dataset: DatasetKind, round?: string): Record<string, string> {
-  if (dataset === "prompts") return {};
-  const query: Record<string, string> = { until: snapshot.until, ...(round ? { round } : {}) };
-  if (snapshot.since) query["since"] = snapshot.since;
-  if (snapshot.labeler) query["labeler"] = snapshot.labeler;
-  const mix = snapshot.mix ? mixParam(snapshot.mix, MIX_SOURCES_OF[dataset]) : null;
-  if (mix) query["mix"] = mix;
-  if (dataset === "preferences") {
-    if (snapshot.minAgreement !== null && snapshot.minAgreement !== undefined) query["minAgreement"] = String(snapshot.minAgreement);
-    if (snapshot.consensus) query["consensus"] = "true";
-    if (snapshot.gold) query["labelers"] = goldLabelersParam(snapshot.gold);
-  }
-  return query;
-}
-
 export async function buildRoundBundle(db: Db, round: BundleRound, handOff: HandOff | null): Promise<RoundBundle> {
   // The data as Hugging Face dataset folders (card + data/train.jsonl, TRL conversational), as the hf export writes them.
   const files: Record<string, string | Uint8Array> = {};
@@ -62,7 +41,7 @@ export async function buildRoundBundle(db: Db, round: BundleRound, handOff: Hand
     for (const [i, part] of sources.entries()) {
       const options = datasetOptionsSchema.parse({ ...snapshotQuery(round.data_snapshot, dataset, part.round), format: "conversational", data: "trl" });
       for (const file of await writeDatasetFiles(db, part.projectId, dataset, "hf", options, round.data_snapshot.until)) {
-        const bytes = await collect(file.chunks);
+        const bytes = await bytesOf(file.chunks);
         if (file.path !== "README.md") shards.push(bytes);
         else if (i === 0) card = Buffer.from(bytes).toString("utf8");
       }
@@ -116,12 +95,6 @@ export async function buildRoundBundle(db: Db, round: BundleRound, handOff: Hand
   }
   const zip = zipSync(zippable, { level: 6 });
   return { zip, sha256: createHash("sha256").update(zip).digest("hex"), files: Object.keys(files).sort(), counts, engines, skipped };
-}
-
-async function collect(chunks: AsyncIterable<string | Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for await (const chunk of chunks) parts.push(typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk);
-  return Buffer.concat(parts);
 }
 
 const lineCount = (bytes: Uint8Array) => Buffer.from(bytes).toString("utf8").split("\n").filter((l) => l !== "").length;
