@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { contentFilterConfigSchema } from "./import/content-filter.ts";
+import { checkerSpecSchema } from "../../trainer/contract/checker.ts";
+import { toolNameSchema } from "../../trainer/contract/conversation.ts";
 
 /**
  * InstructGPT's per-output metadata (Ouyang et al. 2022, Table 3), the default flag
@@ -56,6 +58,13 @@ export const projectSettingsSchema = z.object({
   nearDuplicateThreshold: z.number().min(0.5).max(1).default(0.8),
   /** Word lists, patterns and PII checks; a hit sends the prompt to review instead of labelers. */
   contentFilter: contentFilterConfigSchema.default(contentFilterConfigSchema.parse({})),
+  /** Tools the policy may call while it answers this project's prompts (sampling, rollouts, playground). */
+  tools: z.array(toolNameSchema).max(8).default([]),
+  /**
+   * How an answer is checked against each prompt's reference (a field of its metadata): the
+   * verifiable reward of GRPO/RLOO rounds and the held-out checker score. Unset = no checker.
+   */
+  checker: checkerSpecSchema.optional(),
 });
 
 export type ProjectSettings = z.infer<typeof projectSettingsSchema>;
