@@ -184,6 +184,7 @@ export default function ProjectImport({ loaderData }: Route.ComponentProps) {
                 <Alert tone="success">
                   Imported {report.committed.prompts} prompts: {report.committed.tasks.rank} ranking{report.committed.gold ? ` (${report.committed.gold} of them gold)` : ""}, {report.committed.tasks.demonstrate} demonstration and{" "}
                   {report.committed.tasks.review} review and {report.committed.tasks.compare} comparison tasks.
+                  {report.committed.heldOut ? ` ${report.committed.heldOut} prompts joined the eval set (held out: no tasks, never trained on).` : ""}
                 </Alert>
               ) : null}
               <p>

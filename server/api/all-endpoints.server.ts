@@ -6,8 +6,10 @@ import { auditEndpoints } from "../ops/audit-endpoints.server.ts";
 import { formatEndpoints } from "../bridges/formats/format-endpoints.server.ts";
 import { externalModelEndpoints } from "../bridges/external/external-endpoints-api.server.ts";
 import { qaEndpoints } from "../bridges/qa/qa-endpoints.server.ts";
+import { evalSetEndpoints } from "./eval-set-endpoints.server.ts";
 
 /** Every /api/v1 endpoint; the server mounts these and tests walk them. */
 export const apiEndpoints: AnyEndpoint[] = [
   ...v1Endpoints, ...labelingEndpoints, ...roundEndpoints, ...trainerEndpoints, ...auditEndpoints, ...formatEndpoints, ...externalModelEndpoints, ...qaEndpoints,
+  ...evalSetEndpoints,
 ];

@@ -196,7 +196,7 @@ export const trainerEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "get",
     path: "/trainer/jobs/:id/prompts.jsonl",
-    summary: "The prompts of a sampling or PPO job, one {prompt} record per line, in the order samples refer to",
+    summary: "The prompts of a sampling, RL or evaluation job, one {prompt, metadata} record per line, in the order samples refer to",
     access: "trainer",
     params: idParams,
     query: attemptQuery,

@@ -95,6 +95,8 @@ export interface PromptsTable {
   kind: ColumnType<"prompt" | "qa", "prompt" | "qa" | undefined, "prompt" | "qa">;
   author_user_id: string | null;
   created_at: CreatedAt;
+  /** In the project's eval set: never trained on, never a labeling task; every round is scored on it. */
+  held_out: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 export interface CompletionsTable {
@@ -149,7 +151,7 @@ export interface SubmissionsTable {
 
 export type RoundState = "queued" | "running" | "sampling" | "done" | "failed" | "cancelled";
 export type JobState = "queued" | "running" | "done" | "failed" | "cancelled";
-export type JobKind = "sft" | "reward" | "dpo" | "ppo" | "sample";
+export type JobKind = "sft" | "reward" | "dpo" | "ppo" | "grpo" | "rloo" | "kto" | "evaluate" | "sample";
 export type ModelKind = "base" | "sft" | "reward" | "policy";
 type Updated = ColumnType<Date, Date | string | undefined, Date | string>;
 
@@ -398,7 +400,7 @@ export const schemaColumns = {
   projects: { id: "bigint", name: "text", guidelines: "text", settings: "jsonb", export_salt: "text", created_by: "bigint", created_at: "timestamp with time zone", updated_at: "timestamp with time zone" },
   prompts: {
     id: "bigint", project_id: "bigint", messages: "jsonb", content_hash: "text", minhash: "text", source: "text", metadata: "jsonb",
-    status: "text", kind: "text", author_user_id: "bigint", created_at: "timestamp with time zone",
+    status: "text", kind: "text", author_user_id: "bigint", created_at: "timestamp with time zone", held_out: "boolean",
   },
   completions: { id: "bigint", prompt_id: "bigint", model_name: "text", text: "text", decoding: "jsonb", model_id: "bigint", created_at: "timestamp with time zone" },
   tasks: {

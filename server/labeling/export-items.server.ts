@@ -2,6 +2,7 @@ import type { Db } from "../db/database.server.ts";
 import type { ChatMessage } from "../db/schema.ts";
 import { labelerAgreement } from "./quality/labeler-agreement.ts";
 import { rankingSchema, type Ranking } from "./quality/ranking.ts";
+import { promptRules, type EvalSplitFilter } from "./eval-split.ts";
 
 /**
  * Exports that judge an item by all of its rankings (minimum agreement, consensus) cannot
@@ -25,7 +26,8 @@ export type ExportItem = { taskId: string; promptId: string; messages: ChatMessa
 const TASKS_PER_BATCH = 500;
 
 /** Every ranking (or A/B) item of the project with at least one submission; gold items never (decision 0010). */
-export async function* itemBatches(db: Db, projectId: string, type: "rank" | "compare", round?: string): AsyncGenerator<ExportItem[]> {
+export async function* itemBatches(db: Db, projectId: string, type: "rank" | "compare", filter: EvalSplitFilter & { round?: string } = {}): AsyncGenerator<ExportItem[]> {
+  const round = filter.round;
   let after = "0";
   for (;;) {
     let query = db
@@ -40,6 +42,7 @@ export async function* itemBatches(db: Db, projectId: string, type: "rank" | "co
       .orderBy("tasks.id")
       .limit(TASKS_PER_BATCH);
     if (round) query = query.where("tasks.round_id", "=", round);
+    for (const rule of promptRules(filter)) query = query.where(rule);
     const tasks = await query.execute();
     if (tasks.length === 0) return;
     const rows = await db

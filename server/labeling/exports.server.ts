@@ -8,6 +8,7 @@ import { mixBatches, mixParamSchema, mixRecords } from "./data-mix.ts";
 import { rankedPairs } from "./quality/consensus.ts";
 import { buildPairs } from "./quality/pair-builder.ts";
 import { rankingSchema, type Ranking } from "./quality/ranking.ts";
+import { evalSplitFilterSchema, promptRules } from "./eval-split.ts";
 
 /**
  * Streamed exports. Rows are read in keyset-paginated batches, so memory stays flat however
@@ -46,6 +47,8 @@ export const exportFilterSchema = z.object({
   mix: mixParamSchema.optional(),
   /** Only tasks whose completions a training round sampled (its new ranking and A/B tasks). */
   round: z.string().regex(/^\d{1,18}$/, "must be a numeric round id").optional(),
+  /** The eval set (left out unless `heldOut=only`) and a round's preference split (eval-split.ts). */
+  ...evalSplitFilterSchema,
 });
 export type ExportFilter = z.infer<typeof exportFilterSchema>;
 
@@ -97,6 +100,7 @@ async function* submissionBatches(db: Db, projectId: string, type: TaskType, fil
     if (filter.round) query = query.where("tasks.round_id", "=", filter.round);
     // Gold items measure labelers; they are not training data (decision 0010).
     if (!includeGold) query = query.where("tasks.gold", "is", null);
+    for (const rule of promptRules(filter)) query = query.where(rule);
     const rows = await query.execute();
     if (rows.length === 0) return;
     yield rows;
@@ -153,7 +157,7 @@ async function* rankingPairs(db: Db, projectId: string, filter: ExportFilter): A
 }
 
 async function* itemRankingPairs(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<PreferenceRecord[]> {
-  for await (const items of itemBatches(db, projectId, "rank", filter.round)) {
+  for await (const items of itemBatches(db, projectId, "rank", filter)) {
     const texts = await completionTexts(db, items.flatMap((item) => item.submissions.flatMap((s) => s.shownOrder)));
     yield items.flatMap((item) => {
       const selected = meetsAgreement(item, filter.minAgreement) ? selectedSubmissions(item, filter) : [];
@@ -183,7 +187,7 @@ async function* comparePairs(db: Db, projectId: string, filter: ExportFilter): A
 }
 
 async function* itemComparePairs(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<PreferenceRecord[]> {
-  for await (const items of itemBatches(db, projectId, "compare", filter.round)) {
+  for await (const items of itemBatches(db, projectId, "compare", filter)) {
     const texts = await completionTexts(db, items.flatMap((item) => item.submissions.flatMap((s) => s.shownOrder)));
     yield items.flatMap((item) => {
       const selected = meetsAgreement(item, filter.minAgreement) ? selectedSubmissions(item, filter) : [];
@@ -270,7 +274,7 @@ export async function* rawRankingLines(db: Db, projectId: string, filter: Export
       gold_task: row.gold,
     }) + "\n";
   if (filter.minAgreement !== undefined) {
-    for await (const items of itemBatches(db, projectId, "rank", filter.round)) {
+    for await (const items of itemBatches(db, projectId, "rank", filter)) {
       const passing = items.filter((item) => meetsAgreement(item, filter.minAgreement));
       const lines = passing.flatMap((item) => selectedSubmissions(item, filter).map((s) => line({ ...s, taskId: item.taskId, promptId: item.promptId, gold: false })));
       if (lines.length > 0) yield lines.join("");

@@ -36,8 +36,8 @@ export type ImportReport = {
   issues: Array<{ line: number; reason: string }>;
   /** Every record that is not plainly new (duplicates, filter hits), first 500. */
   flagged: Array<{ line: number; status: string; duplicateOf: unknown; similarity: number | null; filterHits: string[]; preview: string }>;
-  /** gold: how many of the ranking tasks are gold tasks. */
-  committed: { prompts: number; tasks: Record<string, number>; gold: number } | null;
+  /** gold: how many of the ranking tasks are gold tasks; heldOut: prompts that joined the eval set (no task). */
+  committed: { prompts: number; tasks: Record<string, number>; gold: number; heldOut: number } | null;
 };
 
 /** A planned import record as the prompt row to store, with its hash and near-duplicate signature. */
@@ -51,6 +51,7 @@ export function plannedPrompt(item: PlannedRecord<string>, status: "active" | "r
     minhash: item.signature ? signatureToBase64(item.signature) : "",
     status,
     kind,
+    ...(item.record.heldOut ? { heldOut: true } : {}),
   };
 }
 
@@ -75,7 +76,9 @@ export async function importPromptRecords(
   // Q&A for review: one answer per question, or the line is refused like any invalid line.
   const issues = [...parsed.issues];
   const records = parsed.records.filter((record) => {
-    const problem = purposeProblem(request.purpose, record.completions) ?? goldProblem(request.purpose, record, project);
+    const problem =
+      purposeProblem(request.purpose, record.completions) ?? goldProblem(request.purpose, record, project) ??
+      (record.heldOut && request.purpose !== "prompts" ? `"split": "eval" puts a prompt in the eval set; this import is for ${request.purpose === "qa" ? "Q&A review" : "A/B comparisons"}` : null);
     if (problem) issues.push({ line: record.line, reason: problem });
     return problem === null;
   });
@@ -125,7 +128,7 @@ export async function importPromptRecords(
       });
       return stored;
     });
-    report.committed = { prompts: result.promptIds.length, tasks: result.tasks, gold: toStore.filter((p) => p.gold).length };
+    report.committed = { prompts: result.promptIds.length, tasks: result.tasks, gold: toStore.filter((p) => p.gold).length, heldOut: toStore.filter((p) => p.heldOut).length };
     // After a bulk load the planner's row estimates are stale until autovacuum runs; queue and
     // export queries joined on these tables then pick nested loops over thousands of rows.
     if (result.promptIds.length >= 1000) await sql`analyze prompts, completions, tasks`.execute(db);

@@ -17,6 +17,8 @@ export type NewPrompt = {
   taskType?: "compare";
   /** A gold task's answer: each completion's rank (1 = best, equal = tie), parallel to `completions`. */
   gold?: number[];
+  /** In the project's eval set: stored with its metadata, never turned into a labeling task. */
+  heldOut?: boolean;
 };
 
 const CHUNK = 1000;
@@ -39,7 +41,8 @@ export function goldRanking(completionIds: readonly string[], ranks: readonly nu
 /**
  * Stores prompts with their completions and creates the tasks they need:
  * a review task for filtered prompts; a ranking task when there are ≥ 2 completions
- * (the first K); otherwise a demonstration task. Inserts go in chunks of 1,000 rows,
+ * (the first K); otherwise a demonstration task; none for a held-out (eval set) prompt.
+ * Inserts go in chunks of 1,000 rows,
  * so a 100k-prompt import is a few hundred statements, not 300,000.
  */
 export async function insertPrompts(
@@ -66,6 +69,7 @@ export async function insertPrompts(
           status: prompt.status,
           kind: prompt.kind ?? "prompt",
           author_user_id: authorUserId,
+          held_out: prompt.heldOut === true,
         })),
       )
       .returning(["id", "content_hash"])
@@ -82,11 +86,12 @@ export async function insertPrompts(
       for (const row of inserted) completionIds.set(row.prompt_id, [...(completionIds.get(row.prompt_id) ?? []), row.id]);
     }
 
-    const tasks = chunk.map((prompt, i) => {
+    const tasks = chunk.flatMap((prompt, i) => {
+      if (prompt.heldOut) return [];
       const own = (completionIds.get(ids[i]!) ?? []).sort((a, b) => Number(a) - Number(b));
       const type = prompt.status === "review" ? "review" : (prompt.taskType ?? labelingTaskType(own.length));
       counts[type]++;
-      return {
+      return [{
         project_id: projectId,
         prompt_id: ids[i]!,
         type,
@@ -94,9 +99,9 @@ export async function insertPrompts(
         completion_ids: JSON.stringify(type === "rank" ? own.slice(0, settings.k) : own),
         author_user_id: authorUserId,
         gold: type === "rank" && prompt.gold ? JSON.stringify(goldRanking(own.slice(0, settings.k), prompt.gold)) : null,
-      } as const;
+      } as const];
     });
-    await trx.insertInto("tasks").values(tasks).execute();
+    if (tasks.length > 0) await trx.insertInto("tasks").values(tasks).execute();
   }
   return { promptIds, tasks: counts };
 }

@@ -6,7 +6,7 @@ import type { JobKind, JobState, RaySubmissionStatus, RoundState } from "../db/s
 import { createAgreementCache, type ProjectAgreementFigures } from "./agreement-cache.server.ts";
 import { readOpsSnapshot, type OpsSnapshot } from "./ops-snapshot.server.ts";
 
-const jobKinds: JobKind[] = ["sft", "reward", "dpo", "ppo", "sample"];
+const jobKinds: JobKind[] = ["sft", "reward", "dpo", "ppo", "grpo", "rloo", "kto", "evaluate", "sample"];
 const jobStates: JobState[] = ["queued", "running", "done", "failed", "cancelled"];
 const roundStates: RoundState[] = ["queued", "running", "sampling", "done", "failed", "cancelled"];
 const rayStatuses: RaySubmissionStatus[] = ["submitting", "PENDING", "RUNNING", "STOPPED", "SUCCEEDED", "FAILED"];

@@ -173,10 +173,11 @@ export async function promptLines(db: Db, jobId: string, lease: Lease): Promise<
   // Checked before the response starts, so a trainer without the lease gets a 409, not a torn stream.
   const job = await held(db, jobId, lease, async (_trx, job) => job);
   const ids = (job.spec as { promptIds?: string[] }).promptIds ?? [];
-  const rows = ids.length > 0 ? await db.selectFrom("prompts").select(["id", "messages"]).where("id", "in", ids).execute() : [];
-  const byId = new Map(rows.map((r) => [r.id, r.messages]));
+  const rows = ids.length > 0 ? await db.selectFrom("prompts").select(["id", "messages", "metadata"]).where("id", "in", ids).execute() : [];
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  // metadata carries the reference answers that checkers read (GRPO rewards, held-out scores).
   return (async function* () {
-    for (const id of ids) yield JSON.stringify({ prompt: byId.get(id) ?? [] }) + "\n";
+    for (const id of ids) yield JSON.stringify({ prompt: byId.get(id)?.messages ?? [], metadata: byId.get(id)?.metadata ?? {} }) + "\n";
   })();
 }
 
@@ -189,7 +190,7 @@ function parseJsonOr(text: string, fallback: unknown): unknown {
   }
 }
 
-const MODEL_KIND: Record<Exclude<JobKind, "sample">, ModelKind> = { sft: "sft", reward: "reward", dpo: "policy", ppo: "policy" };
+const MODEL_KIND: Record<Exclude<JobKind, "sample" | "evaluate">, ModelKind> = { sft: "sft", reward: "reward", dpo: "policy", ppo: "policy", grpo: "policy", rloo: "policy", kto: "policy" };
 
 /**
  * A finished step. Training steps register their model (the staging folder is renamed into
@@ -236,7 +237,7 @@ export async function completeJob(db: Db, dataDir: string, jobId: string, lease:
         if (!manifest.success) throw new AppError("validation_failed", "manifest.json is not a checkpoint manifest.");
         const storageKey = `round-${round.id}-job-${jobId}-${job.attempts}`;
         const parent = (job.spec as { model: { modelId?: string } }).model.modelId ?? null;
-        const kind = MODEL_KIND[job.kind as Exclude<JobKind, "sample">];
+        const kind = MODEL_KIND[job.kind as keyof typeof MODEL_KIND];
         const row = await trx
           .insertInto("models")
           .values({

@@ -312,7 +312,7 @@ function resumable<T extends { steps: number; checkpointEvery: number }>(train: 
 
 /**
  * Prompts a job draws from, oldest first: for sampling, the active prompts no round has sampled
- * yet (so each round brings new work); for PPO rollouts, any active prompt.
+ * yet (so each round brings new work); for PPO rollouts, any active prompt. Never the eval set.
  */
 async function promptIdsFor(trx: Transaction<Database>, projectId: string, which: "all" | "unsampled", limit: number): Promise<string[]> {
   let query = trx
@@ -321,6 +321,7 @@ async function promptIdsFor(trx: Transaction<Database>, projectId: string, which
     .where("prompts.project_id", "=", projectId)
     .where("prompts.status", "=", "active")
     .where("prompts.kind", "=", "prompt")
+    .where("prompts.held_out", "=", false)
     .orderBy("prompts.id")
     .limit(limit);
   if (which === "unsampled") {

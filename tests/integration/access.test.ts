@@ -64,6 +64,8 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "GET /projects/:id/exports/preferences.jsonl": ["researcher", "admin", "trainer", "admin-token"],
   "GET /projects/:id/exports/sft.jsonl": ["researcher", "admin", "trainer", "admin-token"],
   "GET /projects/:id/exports/rankings.jsonl": ["researcher", "admin", "trainer", "admin-token"],
+  "GET /projects/:id/eval-set": ["researcher", "admin", "trainer", "admin-token"],
+  "POST /projects/:id/eval-set": ["researcher", "admin", "admin-token"],
   "GET /projects/:id/rounds": ["researcher", "admin", "admin-token"],
   "POST /projects/:id/rounds": ["researcher", "admin", "admin-token"],
   "GET /rounds/:id": ["researcher", "admin", "admin-token"],

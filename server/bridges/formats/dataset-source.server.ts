@@ -2,6 +2,7 @@ import type { Db } from "../../db/database.server.ts";
 import type { ChatMessage } from "../../db/schema.ts";
 import { preferenceBatches, sftConversations, submissionsOf, type ExportFilter } from "../../labeling/exports.server.ts";
 import type { DatasetItem, DatasetKind, PromptItem, SftItem, UnpairedItem } from "./dataset-records.ts";
+import { promptRules } from "../../labeling/eval-split.ts";
 
 /**
  * A project's records of one dataset kind, a batch at a time, with the export filters
@@ -92,6 +93,7 @@ async function* promptBatches(db: Db, projectId: string, filter: ExportFilter): 
       .where("status", "=", "active")
       .where("kind", "=", "prompt")
       .where("id", ">", after)
+      .where((eb) => eb.and(promptRules(filter, "prompts.id", "prompts.held_out")))
       .orderBy("id")
       .limit(BATCH);
     if (filter.since) query = query.where("created_at", ">=", new Date(filter.since));

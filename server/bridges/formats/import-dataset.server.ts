@@ -154,7 +154,7 @@ export async function importDataset(db: Db, actorId: string, project: Project, f
       });
       return counts;
     });
-    report.committed = { prompts: stored.prompts, tasks: stored.tasks, gold: 0 };
+    report.committed = { prompts: stored.prompts, tasks: stored.tasks, gold: 0, heldOut: 0 };
     if (decoded.items.length >= 1000) await sql`analyze prompts, completions, tasks, assignments, submissions`.execute(db);
   } catch (error) {
     if ((error as { code?: string }).code === "23505") throw new AppError("conflict", "Another import added some of these prompts meanwhile; nothing was imported. Preview again.");

@@ -42,6 +42,8 @@ export const importRecordSchema = z.object({
   metadata: z.record(z.string(), z.unknown()),
   /** A gold task's known answer: the rank of each completion (1 = best, equal = tie), parallel to `completions`. */
   gold: z.array(z.number().int().min(1)).optional(),
+  /** In the project's held-out eval set ("split": "eval"): stored, never labeled or trained on. */
+  heldOut: z.boolean().optional(),
 });
 export type ImportRecord = z.infer<typeof importRecordSchema>;
 
@@ -86,6 +88,7 @@ const sharedFields = {
       error: "must be an array of ranks, one per completion (1 = best, equal numbers = tie)",
     })
     .optional(),
+  split: z.enum(["train", "eval"], { error: 'must be "train" or "eval" (the project\'s held-out eval set)' }).optional(),
 };
 
 const promptInputSchema = z.object({
@@ -118,8 +121,8 @@ const messagesInputSchema = z.object({
 });
 
 const allowedKeys = {
-  prompt: ["prompt", "system", "completions", "model", "source", "metadata", "gold"],
-  messages: ["messages", "completions", "model", "source", "metadata", "gold"],
+  prompt: ["prompt", "system", "completions", "model", "source", "metadata", "gold", "split"],
+  messages: ["messages", "completions", "model", "source", "metadata", "gold", "split"],
 } as const;
 const allKnownKeys: readonly string[] = [...new Set([...allowedKeys.prompt, ...allowedKeys.messages])];
 
@@ -213,6 +216,11 @@ export function normalizeImportRecord(raw: unknown, line: number): { ok: true; r
 
   const record: ImportRecord = { line, messages, completions, source: data.source, metadata: data.metadata ?? {} };
   if (data.gold !== undefined) record.gold = data.gold;
+  if (data.split === "eval") {
+    // An eval prompt is scored by a checker or a reward model, never labeled: gold has no place on it.
+    if (data.gold !== undefined) return fail('split: an eval prompt is never labeled, so it cannot be a gold task (drop "gold" or "split")');
+    record.heldOut = true;
+  }
   return { ok: true, record };
 }
 

@@ -1,0 +1,24 @@
+import { sql, type Kysely } from "kysely";
+
+// Frozen once landed: change the schema with a new migration, never by editing this one.
+
+/**
+ * The loop that teaches substance (issue #11):
+ * - a project's held-out eval set: prompts marked `held_out` are never trained on and never become
+ *   labeling tasks; every round scores its policy on them;
+ * - new job kinds: group-sampled RL (grpo, rloo), KTO, and the held-out evaluation step.
+ */
+export async function up(db: Kysely<unknown>): Promise<void> {
+  await sql`alter table prompts add column held_out boolean not null default false`.execute(db);
+  await sql`create index prompts_held_out on prompts (project_id, id) where held_out`.execute(db);
+  await sql`alter table jobs drop constraint jobs_kind_check`.execute(db);
+  await sql`alter table jobs add constraint jobs_kind_check check (kind in ('sft', 'reward', 'dpo', 'ppo', 'grpo', 'rloo', 'kto', 'evaluate', 'sample'))`.execute(db);
+}
+
+/** Refused while jobs of the new kinds exist: delete those rounds first. */
+export async function down(db: Kysely<unknown>): Promise<void> {
+  await sql`alter table jobs drop constraint jobs_kind_check`.execute(db);
+  await sql`alter table jobs add constraint jobs_kind_check check (kind in ('sft', 'reward', 'dpo', 'ppo', 'sample'))`.execute(db);
+  await sql`drop index prompts_held_out`.execute(db);
+  await sql`alter table prompts drop column held_out`.execute(db);
+}
