@@ -20,6 +20,7 @@ import { createDpoTrainer } from "../algorithms/dpo-trainer.ts";
 import { createPpoTrainer } from "../algorithms/ppo-trainer.ts";
 import { type JobLogger } from "./logger.ts";
 import { evalJob } from "./eval-job.ts";
+import { heldoutJob } from "./heldout-eval.ts";
 import { createProgress } from "./progress.ts";
 import { asMessages, buildModel, check, ensureFits, readPreferencePairs, readRankingExamples, readSftExamples } from "./job-inputs.ts";
 import { batchesFrom, hashExamples, resumeInto, runTrainLoop, writePeriodicCheckpoint, type SaveCheckpoint, type SteppingTrainer } from "./train-loop.ts";
@@ -41,6 +42,11 @@ export async function runJob(spec: JobSpec, log: JobLogger): Promise<void> {
 
   await initBackend({ prefer: spec.backend });
   log.event("backend", { ...describeBackend() });
+  // held-out evaluation compares models that each bring their own tokenizer
+  if (spec.kind === "heldout") {
+    await heldoutJob(spec, log);
+    return;
+  }
   const tokenizer = loadBpeTokenizerFile(spec.kind === "eval" ? (spec.tokenizer ?? join(spec.model.checkpoint, "tokenizer.json")) : spec.tokenizer);
 
   if (spec.kind === "eval") {

@@ -6,6 +6,8 @@ import { sftConfigSchema } from "./sft-config.ts";
 import { rewardConfigSchema } from "./reward-config.ts";
 import { dpoConfigSchema } from "./dpo-config.ts";
 import { ppoConfigSchema } from "./ppo-config.ts";
+import { checkerSpecSchema } from "./checker.ts";
+import { toolNameSchema } from "./conversation.ts";
 
 /** Start from scratch (vocabSize follows the tokenizer) or from a checkpoint directory. */
 export const modelSourceSchema = z.union([
@@ -107,6 +109,45 @@ export const jobSpecSchema = z.discriminatedUnion("kind", [
         seed: z.number().int().nonnegative().default(0),
       })
       .prefault({}),
+  }),
+  z.strictObject({
+    ...base,
+    /**
+     * Scores a policy on held-out prompts (a project's eval set) next to the policy before it, with
+     * the same decoding and seeds: checker accuracy, reward-model score, length and answer health,
+     * KL to the reference, and sample answers. Each model reads the tokenizer in its own folder.
+     * Writes <out>/heldout.json (heldout-eval.ts documents it).
+     */
+    kind: z.literal("heldout"),
+    /** {"prompt", "metadata"} records. */
+    prompts: z.string().min(1),
+    model: z.strictObject({ checkpoint: z.string().min(1) }),
+    /** The policy the round started from: scored the same way, for the comparison. */
+    previous: z.strictObject({ checkpoint: z.string().min(1) }).optional(),
+    /** KL(π‖π_ref) on the held-out prompts against this policy (the round's SFT or base policy). */
+    reference: z.strictObject({ checkpoint: z.string().min(1) }).optional(),
+    rewardModel: z.strictObject({ checkpoint: z.string().min(1) }).optional(),
+    checker: checkerSpecSchema.optional(),
+    tools: z.array(toolNameSchema).default([]),
+    /** Greedy by default: the policy's best answer, the same for both policies. */
+    decoding: z
+      .strictObject({
+        maxNewTokens: z.number().int().positive().default(64),
+        temperature: z.number().nonnegative().default(0),
+        seed: z.number().int().nonnegative().default(0),
+      })
+      .prefault({}),
+    /** Samples at temperature 1 for the KL estimate (0 skips it). */
+    kl: z
+      .strictObject({
+        samplesPerPrompt: z.number().int().nonnegative().default(2),
+        maxNewTokens: z.number().int().positive().default(64),
+        seed: z.number().int().nonnegative().default(0),
+      })
+      .prefault({}),
+    batchSize: z.number().int().positive().default(8),
+    /** Answers kept in heldout.json for people to read. */
+    showSamples: z.number().int().nonnegative().max(100).default(8),
   }),
   z.strictObject({
     ...base,

@@ -52,7 +52,8 @@ export const rankingRecordSchema = z
   .refine((r) => (r.ranks === undefined) !== (r.ranking === undefined), { message: "give exactly one of ranks or ranking" })
   .refine((r) => (r.ranks ?? r.ranking ?? []).length === r.completions.length, { message: "one rank per completion" });
 
-export const promptRecordSchema = z.strictObject({ prompt });
+/** A prompt for sampling or RL; `metadata` carries what checkers read (a reference answer). */
+export const promptRecordSchema = z.strictObject({ prompt, metadata: z.record(z.string(), z.unknown()).optional() });
 
 export type SftRecord = z.output<typeof sftRecordSchema>;
 export type PreferenceRecord = z.output<typeof preferenceRecordSchema>;

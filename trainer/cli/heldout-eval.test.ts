@@ -1,0 +1,103 @@
+// `heldout` on tiny checkpoints: a policy taught the answers against an all-zero policy (whose greedy
+// answer is token 0 forever: a loop that never stops), the checker and health figures against their
+// closed forms, KL(π‖π) = 0, and bad input refused.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import { jobSpecSchema, type JobSpecInput } from "../contract/job.ts";
+import { checkAnswer, checkerSpecSchema } from "../contract/checker.ts";
+import { saveCheckpoint } from "../checkpoint/checkpoint.ts";
+import { disposeGpt } from "../model/gpt.ts";
+import { loadBpeTokenizerFile } from "../tokenizer/bpe-tokenizer.ts";
+import { createMemoryLogger } from "./logger.ts";
+import { runJob } from "./run-job.ts";
+import { buildModel } from "./job-inputs.ts";
+import type { HeldoutReport } from "./heldout-eval.ts";
+import { answerHealth, endsInLoop, healthShares } from "../eval/answer-health.ts";
+
+let dir = "";
+const path = (name: string): string => join(dir, name);
+const jsonl = (rows: unknown[]): string => rows.map((r) => JSON.stringify(r)).join("\n") + "\n";
+const sums = [[12, 7], [30, 41], [5, 16], [64, 20]] as const;
+const question = ([a, b]: readonly [number, number]) => `What is ${a} + ${b}?`;
+
+async function run(spec: JobSpecInput): Promise<Array<{ type: string; [k: string]: unknown }>> {
+  const log = createMemoryLogger();
+  await runJob(jobSpecSchema.parse(spec), log);
+  return log.events;
+}
+async function heldout(extra: Partial<Extract<JobSpecInput, { kind: "heldout" }>>, out: string): Promise<HeldoutReport> {
+  await run({ schemaVersion: 1, kind: "heldout", out: path(out), backend: "wasm", prompts: path("eval.jsonl"), model: { checkpoint: path("sft") }, checker: { kind: "numeric" }, ...extra });
+  return JSON.parse(readFileSync(path(`${out}/heldout.json`), "utf8")) as HeldoutReport;
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "tandem-heldout-test-"));
+  const answers = sums.map(([a, b]) => ({ messages: [{ role: "user", content: question([a, b]) }, { role: "assistant", content: `The answer is ${a + b}.` }] }));
+  writeFileSync(path("sft.jsonl"), jsonl(answers));
+  const filler = Array.from({ length: 200 }, (_, i) => `number ${i} plus ${i * 7} makes ${i * 8}; the labeler checks it`);
+  writeFileSync(path("corpus.txt"), [...answers.map((r) => r.messages.map((m) => m.content).join(" ")), ...filler].join("\n"));
+  // the eval set: the taught prompts with their reference answers, and one without a reference
+  writeFileSync(path("eval.jsonl"), jsonl([...sums.map(([a, b]) => ({ prompt: question([a, b]), metadata: { answer: a + b } })), { prompt: "What is 1 + 1?", metadata: {} }]));
+  await run({ schemaVersion: 1, kind: "train-tokenizer", corpus: [path("corpus.txt")], vocabSize: 320, out: path("tok") });
+  const model = { init: { vocabSize: 320, blockSize: 48, nLayer: 1, nHead: 2, nEmbd: 32 }, seed: 1 };
+  await run({ schemaVersion: 1, kind: "sft", data: path("sft.jsonl"), tokenizer: path("tok/tokenizer.json"), model, train: { steps: 150, batchSize: 4, optim: { lr: 2e-2, warmupSteps: 0, minLr: 2e-2 } }, out: path("sft"), backend: "wasm" });
+  // all-zero weights: every logit is 0, so greedy decoding picks token 0 every time
+  const tokenizer = loadBpeTokenizerFile(path("tok/tokenizer.json"));
+  const zero = buildModel({ checkpoint: path("sft") }, tokenizer, "none");
+  for (const v of zero.params.values()) tf.tidy(() => v.assign(tf.zerosLike(v)));
+  saveCheckpoint(path("zero"), zero, null, { step: 0, rngState: 0, trainConfig: {}, tokenizerHash: tokenizer.hash });
+  copyFileSync(path("tok/tokenizer.json"), path("zero/tokenizer.json"));
+  disposeGpt(zero);
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test("the taught policy beats the zero policy on the checker; every figure agrees with the answers it reports", async () => {
+  const report = await heldout({ previous: { checkpoint: path("zero") }, showSamples: 10, decoding: { maxNewTokens: 12 } }, "both");
+  assert.equal(report.prompts, 5);
+  const spec = checkerSpecSchema.parse({ kind: "numeric" });
+  const metadata = [...sums.map(([a, b]) => ({ answer: a + b })), {}];
+  // the checker's tally is the answers' own checks (the prompt without a reference is not scored)
+  const checks = report.samples.map((s, i) => checkAnswer(spec, s.new.answer, metadata[i]));
+  assert.deepEqual(report.samples.map((s) => s.new.correct), checks.map((c) => c.score));
+  assert.equal(report.new.checker?.scored, 4);
+  assert.equal(report.new.checker?.reasons.no_reference, 1);
+  assert.equal(report.new.checker?.correct, checks.filter((c) => c.score === 1).length);
+  assert.ok((report.new.checker?.accuracy ?? 0) >= 0.75, `taught answers: ${JSON.stringify(report.samples.map((s) => s.new.answer))}`);
+  // zero policy: token 0 forever — never right, always a loop, never finished, every answer maxNewTokens long
+  assert.equal(report.previous?.checker?.accuracy, 0);
+  assert.deepEqual(report.previous?.health, { undecodableShare: report.previous?.health.undecodableShare, loopShare: 1, emptyShare: report.previous?.health.emptyShare, unfinishedShare: 1 });
+  assert.equal(report.previous?.meanLength, 12);
+  assert.equal(report.new.health.loopShare < 1, true);
+  assert.equal(report.kl, null);
+  assert.equal(report.klSkipped, "no reference policy");
+});
+
+test("KL to itself is 0; greedy answers repeat exactly; a zero reward model scores 0", async () => {
+  const first = await heldout({ reference: { checkpoint: path("sft") }, rewardModel: { checkpoint: path("zero") }, kl: { samplesPerPrompt: 2, maxNewTokens: 8 }, decoding: { maxNewTokens: 12 } }, "self");
+  assert.ok(first.kl !== null);
+  assert.ok(Math.abs(first.kl.mean) < 1e-4 && first.kl.stderr < 1e-4, JSON.stringify(first.kl));
+  assert.equal(first.kl.samples, 10);
+  assert.deepEqual(first.new.reward, { mean: 0, n: 5 });
+  const again = await heldout({ decoding: { maxNewTokens: 12 } }, "again");
+  assert.deepEqual(again.samples.map((s) => s.new.answer), first.samples.map((s) => s.new.answer));
+});
+
+test("an empty eval set is refused", async () => {
+  writeFileSync(path("empty.jsonl"), "");
+  await assert.rejects(heldout({ prompts: path("empty.jsonl") }, "empty"), /no records/);
+});
+
+test("answer health: loops are a short pattern repeated at the end; shares count each sign", () => {
+  assert.equal(endsInLoop([1, 2, 3, 4, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5]), true, "one token 12 times");
+  assert.equal(endsInLoop([9, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1, 2]), true, "period 2, six times");
+  assert.equal(endsInLoop([5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5]), false, "eleven tokens are not yet a loop");
+  assert.equal(endsInLoop([1, 2, 3, 1, 2, 3, 4, 1, 2, 3, 1, 2, 3]), false, "broken pattern");
+  assert.equal(endsInLoop([1, 2, 3, 4, 5, 6, 7, 1, 2, 3, 4, 5, 6, 7, 1, 2, 3, 4, 5, 6, 7]), false, "period 7 is prose, not a loop");
+  const h = [answerHealth("ok", [1], true), answerHealth("bad \uFFFD", [1, 2], true), answerHealth("  ", [], false)];
+  assert.deepEqual(healthShares(h), { undecodableShare: 1 / 3, loopShare: 0, emptyShare: 1 / 3, unfinishedShare: 1 / 3 });
+  assert.deepEqual(healthShares([]), { undecodableShare: 0, loopShare: 0, emptyShare: 0, unfinishedShare: 0 });
+});

@@ -1,0 +1,223 @@
+// `heldout`: scores a policy on a project's held-out eval set next to the policy the round started
+// from, so a round report can say whether the round made the model better or worse at what the
+// project checks (issue #11). Both policies answer every prompt with the same decoding and seeds.
+//
+// Reads top to bottom:
+//  1. load the prompts ({prompt, metadata}) and each model with the tokenizer in its own folder;
+//  2. each policy answers every prompt (greedy by default);
+//  3. score the answers: the verifiable checker on each prompt's metadata, the reward model on
+//     (prompt, answer), length, and answer health (undecodable bytes, loops, empty, unfinished);
+//  4. KL(π‖π_ref) on the same prompts from answers π samples at temperature 1 (k1: Σ_t log π/π_ref,
+//     unbiased for the sequence KL; the estimator eval-job.ts uses on training prompts);
+//  5. write <out>/heldout.json:
+//     { prompts, decoding,
+//       new:      { checker: {accuracy, scored, correct, reasons} | null, reward: {mean, n} | null,
+//                   meanLength, health: {undecodableShare, loopShare, emptyShare, unfinishedShare} },
+//       previous: the same for the previous policy, or null,
+//       kl:       { mean, stderr, samples } | null,
+//       samples:  [{ prompt, new: {answer, correct}, previous: {answer, correct} | null }] }
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import * as tf from "@tensorflow/tfjs-core";
+import { type JobSpec } from "../contract/job.ts";
+import { checkAnswer, tallyChecks, type CheckerTally, type CheckResult } from "../contract/checker.ts";
+import { disposeGpt, type GptModel } from "../model/gpt.ts";
+import { generate } from "../model/generate.ts";
+import { loadBpeTokenizerFile, type BpeTokenizer } from "../tokenizer/bpe-tokenizer.ts";
+import { renderChat, renderPromptCompletion, type ChatMessage } from "../tokenizer/chat-template.ts";
+import { promptRecordSchema, readJsonl } from "../data/jsonl.ts";
+import { collateCompletions } from "../data/collate.ts";
+import { scoreCompletions } from "../algorithms/reward-trainer.ts";
+import { sequenceLogps } from "../algorithms/dpo-trainer.ts";
+import { answerHealth, healthShares, type HealthShares } from "../eval/answer-health.ts";
+import { asMessages, buildModel, check } from "./job-inputs.ts";
+import { createProgress } from "./progress.ts";
+import { type JobLogger } from "./logger.ts";
+
+type HeldoutSpec = Extract<JobSpec, { kind: "heldout" }>;
+
+interface Loaded {
+  model: GptModel;
+  tokenizer: BpeTokenizer;
+}
+
+interface HeldoutPrompt {
+  line: number;
+  messages: ChatMessage[];
+  metadata: Record<string, unknown>;
+}
+
+/** One policy's answer to one prompt: its text, its own tokens (no stop token), whether it stopped. */
+interface Answer {
+  text: string;
+  tokens: number[];
+  finished: boolean;
+}
+
+export interface PolicyScores {
+  checker: CheckerTally | null;
+  reward: { mean: number; n: number } | null;
+  meanLength: number;
+  health: HealthShares;
+}
+
+export interface HeldoutReport {
+  prompts: number;
+  decoding: HeldoutSpec["decoding"];
+  new: PolicyScores;
+  previous: PolicyScores | null;
+  kl: { mean: number; stderr: number; samples: number } | null;
+  /** Why the KL is missing when it is (no reference, or another tokenizer). */
+  klSkipped?: string;
+  samples: Array<{ prompt: string; new: { answer: string; correct: 0 | 1 | null }; previous: { answer: string; correct: 0 | 1 | null } | null }>;
+}
+
+function load(dir: string, head: "none" | "reward"): Loaded {
+  const tokenizer = loadBpeTokenizerFile(join(dir, "tokenizer.json"));
+  return { model: buildModel({ checkpoint: dir }, tokenizer, head), tokenizer };
+}
+
+// 2. answers, a batch at a time; batch i draws with seed decoding.seed + i (and generate() seeds
+//    each row by its place in the batch), so both policies, batched alike, use the same seeds
+async function answer(label: string, { model, tokenizer }: Loaded, prompts: HeldoutPrompt[], o: { maxNewTokens: number; temperature: number; seed: number; batchSize: number }): Promise<Answer[]> {
+  const rendered = await Promise.all(prompts.map(async (p) => (await renderChat(tokenizer, p.messages, { addGenerationPrompt: true })).ids));
+  const answers: Answer[] = [];
+  const bar = createProgress(label, prompts.length);
+  for (let i = 0; i < rendered.length; i += o.batchSize) {
+    const part = rendered.slice(i, i + o.batchSize);
+    const room = model.config.blockSize - Math.max(...part.map((p) => p.length));
+    if (room < 1) throw new Error(`held-out prompt ${prompts[i]?.line ?? i + 1} and its batch leave no room to answer in blockSize ${model.config.blockSize}`);
+    const result = generate(model, part, {
+      maxNewTokens: Math.min(o.maxNewTokens, room), temperature: o.temperature, seed: o.seed + i,
+      stopTokens: [tokenizer.special.endOfTurn, tokenizer.special.eos], padId: tokenizer.special.pad,
+    });
+    for (let b = 0; b < part.length; b++) {
+      const all = result.completions[b] ?? [];
+      const tokens = result.finished[b] ? all.slice(0, -1) : all;
+      answers.push({ text: await tokenizer.decode(tokens, true), tokens, finished: result.finished[b] ?? false });
+    }
+    bar.update(Math.min(i + o.batchSize, rendered.length));
+  }
+  bar.finish();
+  return answers;
+}
+
+// 3. scores of one policy's answers
+async function score(prompts: HeldoutPrompt[], answers: Answer[], spec: HeldoutSpec, judge: Loaded | null): Promise<{ scores: PolicyScores; checks: CheckResult[] | null }> {
+  const checks = spec.checker ? answers.map((a, i) => checkAnswer(spec.checker!, a.text, prompts[i]?.metadata)) : null;
+  let reward: PolicyScores["reward"] = null;
+  if (judge) {
+    const values: number[] = [];
+    const pad = judge.tokenizer.special.pad;
+    for (let i = 0; i < prompts.length; i += spec.batchSize) {
+      const rows = await Promise.all(
+        prompts.slice(i, i + spec.batchSize).map(async (p, b) => {
+          const { prompt, full } = await renderPromptCompletion(judge.tokenizer, p.messages, answers[i + b]?.text ?? "");
+          return { prompt, completion: full.ids.slice(prompt.length) };
+        }),
+      );
+      values.push(...tf.tidy(() => Array.from(scoreCompletions(judge.model, collateCompletions(rows, pad)).dataSync())));
+    }
+    reward = { mean: values.reduce((a, x) => a + x, 0) / Math.max(1, values.length), n: values.length };
+  }
+  return {
+    scores: {
+      checker: checks ? tallyChecks(checks) : null,
+      reward,
+      meanLength: answers.reduce((a, x) => a + x.tokens.length, 0) / Math.max(1, answers.length),
+      health: healthShares(answers.map((a) => answerHealth(a.text, a.tokens, a.finished))),
+    },
+    checks,
+  };
+}
+
+// 4. KL(π‖π_ref) from samples of π at temperature 1 (no top-k/top-p: any other distribution would
+//    estimate the KL of something other than π)
+async function heldoutKl(policy: Loaded, reference: Loaded, prompts: HeldoutPrompt[], spec: HeldoutSpec): Promise<HeldoutReport["kl"]> {
+  const pad = policy.tokenizer.special.pad;
+  const stop = [policy.tokenizer.special.endOfTurn, policy.tokenizer.special.eos];
+  const rows: number[][] = [];
+  for (const p of prompts) {
+    const ids = (await renderChat(policy.tokenizer, p.messages, { addGenerationPrompt: true })).ids;
+    for (let k = 0; k < spec.kl.samplesPerPrompt; k++) rows.push(ids);
+  }
+  const kls: number[] = [];
+  const bar = createProgress("held-out kl", rows.length);
+  for (let i = 0; i < rows.length; i += spec.batchSize) {
+    const part = rows.slice(i, i + spec.batchSize);
+    const room = policy.model.config.blockSize - Math.max(...part.map((p) => p.length));
+    const sampled = generate(policy.model, part, { maxNewTokens: Math.min(spec.kl.maxNewTokens, room), temperature: 1, stopTokens: stop, padId: pad, seed: spec.kl.seed + i });
+    const batch = collateCompletions(part.map((prompt, b) => ({ prompt, completion: sampled.completions[b] ?? [] })), pad);
+    const [lp, lr] = [policy.model, reference.model].map((m) => tf.tidy(() => sequenceLogps(m, batch).dataSync() as Float32Array));
+    for (let b = 0; b < part.length; b++) kls.push((lp?.[b] ?? NaN) - (lr?.[b] ?? NaN));
+    bar.update(Math.min(i + spec.batchSize, rows.length));
+  }
+  bar.finish();
+  if (kls.length === 0) return null;
+  const mean = kls.reduce((a, x) => a + x, 0) / kls.length;
+  const variance = kls.length > 1 ? kls.reduce((a, x) => a + (x - mean) ** 2, 0) / (kls.length - 1) : 0;
+  return { mean, stderr: Math.sqrt(variance / kls.length), samples: kls.length };
+}
+
+export async function heldoutJob(spec: HeldoutSpec, log: JobLogger): Promise<HeldoutReport> {
+  // 1. prompts and models
+  const records = check(spec.prompts, readJsonl(spec.prompts, promptRecordSchema));
+  if (records.length === 0) throw new Error(`${spec.prompts}: the eval set is empty`);
+  const prompts: HeldoutPrompt[] = records.map((r) => ({ line: r.line, messages: asMessages(r.value.prompt), metadata: r.value.metadata ?? {} }));
+  const loaded: Loaded[] = [];
+  const track = (l: Loaded) => (loaded.push(l), l);
+  try {
+    const policy = track(load(spec.model.checkpoint, "none"));
+    const previous = spec.previous ? track(load(spec.previous.checkpoint, "none")) : null;
+    const judge = spec.rewardModel ? track(load(spec.rewardModel.checkpoint, "reward")) : null;
+    log.event("start", { kind: spec.kind, prompts: prompts.length, previous: previous !== null, rewardModel: judge !== null, checker: spec.checker?.kind ?? null });
+    const decoding = { ...spec.decoding, batchSize: spec.batchSize };
+
+    // 2–3. both policies, scored the same way
+    const newAnswers = await answer("held-out answers (new)", policy, prompts, decoding);
+    const newScored = await score(prompts, newAnswers, spec, judge);
+    const previousAnswers = previous ? await answer("held-out answers (previous)", previous, prompts, decoding) : null;
+    const previousScored = previousAnswers ? await score(prompts, previousAnswers, spec, judge) : null;
+
+    // 4. KL to the reference, when it speaks the same tokenizer
+    let kl: HeldoutReport["kl"] = null;
+    let klSkipped: string | undefined;
+    if (!spec.reference) klSkipped = "no reference policy";
+    else if (spec.kl.samplesPerPrompt === 0) klSkipped = "kl.samplesPerPrompt is 0";
+    else {
+      const reference = track(load(spec.reference.checkpoint, "none"));
+      if (reference.tokenizer.hash !== policy.tokenizer.hash) klSkipped = "the reference uses another tokenizer";
+      else kl = await heldoutKl(policy, reference, prompts, spec);
+    }
+
+    // 5. the report
+    const correct = (checks: CheckResult[] | null, i: number) => checks?.[i]?.score ?? null;
+    const report: HeldoutReport = {
+      prompts: prompts.length,
+      decoding: spec.decoding,
+      new: newScored.scores,
+      previous: previousScored?.scores ?? null,
+      kl,
+      ...(klSkipped ? { klSkipped } : {}),
+      samples: prompts.slice(0, spec.showSamples).map((p, i) => ({
+        prompt: p.messages.filter((m) => m.role === "user").at(-1)?.content ?? "",
+        new: { answer: newAnswers[i]?.text ?? "", correct: correct(newScored.checks, i) },
+        previous: previousAnswers ? { answer: previousAnswers[i]?.text ?? "", correct: correct(previousScored!.checks, i) } : null,
+      })),
+    };
+    const file = join(spec.out, "heldout.json");
+    writeFileSync(file, JSON.stringify(report, null, 2));
+    log.event("metrics", {
+      mode: "heldout",
+      ...(report.new.checker?.accuracy !== null && report.new.checker ? { "heldout/checker": report.new.checker.accuracy } : {}),
+      ...(report.previous?.checker?.accuracy != null ? { "heldout/checker_previous": report.previous.checker.accuracy } : {}),
+      ...(report.new.reward ? { "heldout/reward": report.new.reward.mean } : {}),
+      ...(kl ? { "heldout/kl": kl.mean } : {}),
+      "heldout/mean_length": report.new.meanLength,
+    });
+    log.event("done", { kind: spec.kind, file });
+    return report;
+  } finally {
+    for (const l of loaded) disposeGpt(l.model);
+  }
+}
