@@ -9,6 +9,8 @@ import { RaySubmissionCard, type RaySubmissionView } from "../components/ray-sub
 import { Alert, Button, Card, PageTitle } from "../components/ui.tsx";
 import { MetricChart, type ChartSeries } from "../components/metric-chart.tsx";
 import { RoundStateBadge } from "../components/round-state-badge.tsx";
+import { HeldOutCard, RoundWarnings } from "../components/held-out-report.tsx";
+import type { HeldOutReport, RoundWarning } from "../../server/rounds/round-warnings.ts";
 import { requireUser } from "../lib/auth.server.ts";
 import { or404 } from "../lib/not-found.server.ts";
 import type { RoundEventPayload } from "../lib/socket-events.ts";
@@ -44,8 +46,12 @@ export async function action({ context, request, params }: Route.ActionArgs) {
 /** Metrics shown as curves, grouped by what can share an axis. TRL's names. */
 const charts = [
   { title: "Loss", testId: "chart-loss", keys: ["loss", "loss/policy_avg", "loss/value_avg"] },
-  { title: "Reward and accuracy", testId: "chart-reward", keys: ["rewards/accuracies", "rewards/margins", "accuracy", "margin", "objective/scores", "objective/rlhf_reward"] },
-  { title: "KL to the reference", testId: "chart-kl", keys: ["objective/kl", "policy/approxkl_avg"] },
+  {
+    title: "Reward and accuracy", testId: "chart-reward",
+    keys: ["rewards/accuracies", "rewards/margins", "accuracy", "margin", "objective/scores", "objective/rlhf_reward", "reward", "rewards/checker/mean", "rewards/chosen", "rewards/rejected"],
+  },
+  { title: "KL to the reference", testId: "chart-kl", keys: ["objective/kl", "policy/approxkl_avg", "kl", "kl_guard/kl"] },
+  { title: "Answer health", testId: "chart-health", keys: ["health/undecodable_frac", "health/repeat_loop_frac", "health/empty_frac"] },
 ];
 
 function curves(events: RoundEventPayload[], keys: string[]): ChartSeries[] {
@@ -107,6 +113,7 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
   const checker = report?.samples?.checker;
   const judge = (round.report as { rewardJudge?: { rewardModelId: string; winRate: number; pairs: number; meanMargin: number | null } | null } | null)?.rewardJudge ?? null;
   const human = round.humanEval;
+  const { heldOut = null, warnings = [] } = (round.report ?? {}) as { heldOut?: HeldOutReport | null; warnings?: RoundWarning[] };
   return (
     <>
       <PageTitle
@@ -123,6 +130,7 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
       </PageTitle>
       {actionData?.error ? <Alert>{actionData.error}</Alert> : null}
       {live.state === "failed" && live.error ? <Alert>{live.error}</Alert> : null}
+      <RoundWarnings warnings={warnings} />
       <div className="grid gap-6 lg:grid-cols-[1fr_2fr]">
         <div className="space-y-6">
           <Card title="State">
@@ -273,6 +281,7 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
               </p>
             ) : null}
           </Card>
+          {heldOut ? <HeldOutCard heldOut={heldOut} /> : null}
         </div>
         <Card title="Training curves">
           {chartSeries.every((c) => c.series.length === 0) ? <p className="text-sm">The curves appear as soon as the trainer reports its first step.</p> : null}

@@ -12,7 +12,8 @@ import type { Db } from "../db/database.server.ts";
 import type { Database, JobKind, ModelKind } from "../db/schema.ts";
 import { AppError } from "../lib/app-error.ts";
 import { checkpointManifestSchema } from "../../trainer/contract/checkpoint.ts";
-import { remoteJobSchema, type RemoteJob } from "../../trainer/contract/round.ts";
+import { remoteJobSchema, type RemoteJob, type RoundSpec } from "../../trainer/contract/round.ts";
+import { heldoutFileSchema, heldOutReport, roundWarnings, type HeldOutReport } from "./round-warnings.ts";
 import { insertJob, loadRound } from "./rounds.server.ts";
 import { modelDir, outputFileName, readIfPresent, removeDir, resumeDir, resumeFileName, resumeIncomingDir, stagingDir, writeUpload } from "./model-files.server.ts";
 import { resumeFilesOf } from "../../trainer/contract/round.ts";
@@ -208,7 +209,16 @@ export async function completeJob(db: Db, dataDir: string, jobId: string, lease:
       let samples: SampleSummary | null = null;
       let evaluation: Record<string, number> | null = null;
       let rewardJudge: RewardJudgement | null = null;
-      if (job.kind === "sample") {
+      if (job.kind === "evaluate") {
+        // the held-out scores wait in the round's report until the round is done
+        const text = await readIfPresent(path.join(staging, "heldout.json"));
+        if (text === null) throw new AppError("conflict", "Upload heldout.json before reporting the job complete.");
+        const file = heldoutFileSchema.safeParse(parseJsonOr(text, null));
+        if (!file.success) throw new AppError("validation_failed", "heldout.json is not the heldout command's output.");
+        const rm = parseEvaluation(await readIfPresent(path.join(staging, "rm-heldout.json")));
+        const heldOut = heldOutReport(file.data, rm?.["eval_accuracy"] !== undefined ? { accuracy: rm["eval_accuracy"], pairs: rm["eval_pairs"] ?? 0 } : null);
+        await trx.updateTable("rounds").set({ report: JSON.stringify({ ...(round.report ?? {}), heldOut }), updated_at: new Date() }).where("id", "=", round.id).execute();
+      } else if (job.kind === "sample") {
         const spec = job.spec as { model: { modelId?: string }; baselineModel?: { modelId: string } };
         const text = await readIfPresent(path.join(staging, "samples.jsonl"));
         const baselineText = spec.baselineModel ? await readIfPresent(path.join(staging, "baseline-samples.jsonl")) : null;
@@ -258,7 +268,7 @@ export async function completeJob(db: Db, dataDir: string, jobId: string, lease:
         await insertJob(trx, round, next, (job.spec as { leaseSeconds: number }).leaseSeconds);
         await trx.updateTable("rounds").set({ state: "queued", updated_at: new Date() }).where("id", "=", round.id).execute();
       } else {
-        const report = await roundReport(trx, round.id, samples, evaluation, rewardJudge);
+        const report = await roundReport(trx, round, samples, evaluation, rewardJudge);
         await trx.updateTable("rounds").set({ state: "done", report: JSON.stringify(report), finished_at: new Date(), updated_at: new Date() }).where("id", "=", round.id).execute();
       }
       return { roundId: round.id, modelId, samples, roundDone: next >= round.steps.length };
@@ -284,9 +294,23 @@ export async function completeJob(db: Db, dataDir: string, jobId: string, lease:
  */
 type RewardJudgement = { rewardModelId: string; winRate: number; pairs: number; meanMargin: number | null };
 
-async function roundReport(trx: Transaction<Database>, roundId: string, samples: SampleSummary | null, evaluation: Record<string, number> | null, rewardJudge: RewardJudgement | null) {
-  const models = await trx.selectFrom("models").select(["id", "name", "kind", "metrics"]).where("round_id", "=", roundId).orderBy("id").execute();
-  return { models, samples, evaluation, rewardJudge };
+async function roundReport(
+  trx: Transaction<Database>, round: { id: string; spec: RoundSpec; report: Record<string, unknown> | null },
+  samples: SampleSummary | null, evaluation: Record<string, number> | null, rewardJudge: RewardJudgement | null,
+) {
+  const models = await trx.selectFrom("models").select(["id", "name", "kind", "metrics"]).where("round_id", "=", round.id).orderBy("id").execute();
+  // the evaluate step left the held-out scores in the report (the row is re-read: it wrote them in an earlier transaction)
+  const stored = (await trx.selectFrom("rounds").select("report").where("id", "=", round.id).executeTakeFirst())?.report ?? round.report;
+  const heldOut = (stored?.["heldOut"] as HeldOutReport | undefined) ?? null;
+  const trained = models.at(-1)?.metrics as Record<string, unknown> | undefined;
+  const lastKl = typeof trained?.["objective/kl"] === "number" ? trained["objective/kl"] : typeof trained?.["kl"] === "number" ? trained["kl"] : null;
+  const kl =
+    heldOut?.kl != null ? { value: heldOut.kl, where: "on held-out prompts" }
+    : evaluation?.["eval_kl"] !== undefined ? { value: evaluation["eval_kl"], where: "on the round's training prompts" }
+    : lastKl !== null ? { value: lastKl, where: "in the last training step" }
+    : null;
+  const warnings = roundWarnings({ klTarget: round.spec.klTarget, heldOut, kl });
+  return { models, samples, evaluation, rewardJudge, heldOut, warnings };
 }
 
 /** The eval CLI's eval.json → its finite numeric metrics (eval_kl, eval_rewards/accuracies …), or null. */

@@ -15,6 +15,7 @@ import { AppError } from "../lib/app-error.ts";
 import { recordAudit } from "../auth/audit.server.ts";
 import { qualityReport } from "../labeling/quality-report.server.ts";
 import { MIX_SOURCES_OF, mixParam, type DataMix, type MixSource } from "../labeling/data-mix.ts";
+import { projectSettingsSchema } from "../labeling/project-settings.ts";
 import type { Project } from "../labeling/projects.server.ts";
 import { ROUND_PATHS, roundSpecSchema, type RoundSpec } from "../../trainer/contract/round.ts";
 
@@ -41,6 +42,16 @@ export type DataSnapshot = {
    * round's own project.
    */
   sources?: { projects: string[]; rounds: Array<{ id: string; projectId: string }> | null };
+  /**
+   * The project's held-out eval set at launch (issue #11): the round's policy is scored on exactly
+   * these prompts. null = none (or evaluation off). Missing on rounds from before it existed.
+   */
+  evalSet?: { count: number; ranges: Array<[number, number]>; hash: string } | null;
+  /**
+   * The prompt split that keeps a share of preference pairs away from the round's reward model
+   * (eval-split.ts), so its accuracy is measured on pairs it never trained on. null = none.
+   */
+  promptSplit?: { seed: string; share: number } | null;
   /** Submissions per task type. */
   counts: Record<"demonstrate" | "rank" | "review" | "compare", number>;
   /** The submission ids as inclusive ranges [first, last]: exact and small. */
@@ -49,8 +60,15 @@ export type DataSnapshot = {
   hash: string;
 };
 
-export function stepsOf(spec: RoundSpec): JobKind[] {
-  return [...ROUND_PATHS[spec.path], ...(spec.next.prompts > 0 ? (["sample"] as const) : [])];
+/** Training steps, then the held-out evaluation (when there is an eval set), then sampling the next batch. */
+export function stepsOf(spec: RoundSpec, snapshot: Pick<DataSnapshot, "evalSet">): JobKind[] {
+  const evaluate = spec.evaluation.heldOut !== "off" && (snapshot.evalSet?.count ?? 0) > 0;
+  return [...ROUND_PATHS[spec.path], ...(evaluate ? (["evaluate"] as const) : []), ...(spec.next.prompts > 0 ? (["sample"] as const) : [])];
+}
+
+/** Ids of numeric ranges back to a list. */
+export function idsOfRanges(ranges: Array<[number, number]>): string[] {
+  return ranges.flatMap(([first, last]) => Array.from({ length: last - first + 1 }, (_, i) => String(first + i)));
 }
 
 export function idRanges(ids: number[]): Array<[number, number]> {
@@ -63,7 +81,8 @@ export function idRanges(ids: number[]): Array<[number, number]> {
   return ranges;
 }
 
-async function snapshotData(db: DbOrTrx, projectId: string, data: RoundSpec["data"], until: Date): Promise<DataSnapshot> {
+async function snapshotData(db: DbOrTrx, projectId: string, spec: Pick<RoundSpec, "data" | "evaluation" | "path">, until: Date): Promise<DataSnapshot> {
+  const data = spec.data;
   const sources = await dataSources(db, projectId, data);
   const gold = data.minGoldAgreement === undefined ? null : await goldPassing(db, sources.projects, data.minGoldAgreement);
   let query = db
@@ -83,6 +102,7 @@ async function snapshotData(db: DbOrTrx, projectId: string, data: RoundSpec["dat
   const counts = { demonstrate: 0, rank: 0, review: 0, compare: 0 };
   for (const row of rows) counts[row.type]++;
   const ids = rows.map((r) => Number(r.id));
+  const hash = createHash("sha256").update(ids.join(",")).digest("hex");
   return {
     until: until.toISOString(),
     since: data.since ?? null,
@@ -92,10 +112,21 @@ async function snapshotData(db: DbOrTrx, projectId: string, data: RoundSpec["dat
     gold,
     mix: data.mix ?? null,
     sources,
+    evalSet: spec.evaluation.heldOut === "off" ? null : await evalSetAt(db, projectId),
+    // seeded by the data itself, so the same data splits the same way
+    promptSplit: ROUND_PATHS[spec.path].includes("reward" as never) && spec.evaluation.rewardSplit > 0 ? { seed: hash.slice(0, 16), share: spec.evaluation.rewardSplit } : null,
     counts,
     ranges: idRanges(ids),
-    hash: createHash("sha256").update(ids.join(",")).digest("hex"),
+    hash,
   };
+}
+
+/** The project's eval set as it is now, frozen into a snapshot (null when empty). */
+async function evalSetAt(db: DbOrTrx, projectId: string): Promise<NonNullable<DataSnapshot["evalSet"]> | null> {
+  const rows = await db.selectFrom("prompts").select("id").where("project_id", "=", projectId).where("held_out", "=", true).orderBy("id").execute();
+  if (rows.length === 0) return null;
+  const ids = rows.map((r) => Number(r.id));
+  return { count: ids.length, ranges: idRanges(ids), hash: createHash("sha256").update(ids.join(",")).digest("hex") };
 }
 
 /**
@@ -147,19 +178,24 @@ export function goldLabelersParam(gold: NonNullable<DataSnapshot["gold"]>): stri
   return gold.labelers.length > 0 ? gold.labelers.join(",") : "0";
 }
 
-/** The export URL a job pulls its data from: the researcher's own download, with the snapshot's filters. */
-function exportUrls(projectId: string, dataset: "sft" | "preferences", snapshot: DataSnapshot): string[] {
-  return snapshotParts(snapshot, projectId).map((part) => exportUrl(part.projectId, dataset, snapshot, part.round));
+/**
+ * The export URL a job pulls its data from: the researcher's own download, with the snapshot's
+ * filters; `side` takes one side of the snapshot's prompt split (the reward model's train or eval pairs).
+ */
+function exportUrls(projectId: string, dataset: "sft" | "preferences", snapshot: DataSnapshot, side?: "train" | "eval"): string[] {
+  return snapshotParts(snapshot, projectId).map((part) => exportUrl(part.projectId, dataset, snapshot, part.round, side));
 }
 
 /** A job's dataset: the first part as dataUrl, the rest (other projects or rounds) after it. */
-function dataUrls(projectId: string, dataset: "sft" | "preferences", snapshot: DataSnapshot) {
-  const [dataUrl, ...more] = exportUrls(projectId, dataset, snapshot);
+function dataUrls(projectId: string, dataset: "sft" | "preferences", snapshot: DataSnapshot, side?: "train" | "eval") {
+  const [dataUrl, ...more] = exportUrls(projectId, dataset, snapshot, side);
   return { dataUrl, ...(more.length > 0 ? { moreDataUrls: more } : {}) };
 }
 
-function exportUrl(projectId: string, dataset: "sft" | "preferences", snapshot: DataSnapshot, round?: string): string {
-  return `/api/v1/projects/${projectId}/exports/${dataset}.jsonl?${new URLSearchParams(snapshotQuery(snapshot, dataset, round)).toString()}`;
+function exportUrl(projectId: string, dataset: "sft" | "preferences", snapshot: DataSnapshot, round?: string, side?: "train" | "eval"): string {
+  const query = snapshotQuery(snapshot, dataset, round);
+  if (side && snapshot.promptSplit) Object.assign(query, { promptSplit: side, promptSplitSeed: snapshot.promptSplit.seed, promptSplitShare: String(snapshot.promptSplit.share) });
+  return `/api/v1/projects/${projectId}/exports/${dataset}.jsonl?${new URLSearchParams(query).toString()}`;
 }
 
 /**
@@ -200,7 +236,6 @@ export async function launchRound(db: Db, actorId: string, project: Project, inp
   if (!parsed.success) throw AppError.fromZod(parsed.error, "The round is not valid; nothing was launched.");
   const spec = parsed.data;
   executor?.check(spec);
-  const steps: JobKind[] = executor?.trainingOnly ? [...ROUND_PATHS[spec.path]] : stepsOf(spec);
   return db.transaction().execute(async (trx) => {
     if ("modelId" in spec.base) {
       const base = await trx.selectFrom("models").select(["id", "kind", "external_uri"]).where("id", "=", spec.base.modelId).executeTakeFirst();
@@ -212,7 +247,11 @@ export async function launchRound(db: Db, actorId: string, project: Project, inp
       if (base.kind === "reward") throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "base.modelId", message: "a reward model cannot be a policy" }]);
     }
     const { now } = await sql<{ now: Date }>`select now() as now`.execute(trx).then((r) => r.rows[0]!);
-    const snapshot = await snapshotData(trx, project.id, spec.data, now);
+    const snapshot = await snapshotData(trx, project.id, spec, now);
+    if (spec.evaluation.heldOut === "required" && !snapshot.evalSet) {
+      throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "evaluation.heldOut", message: "the project has no eval set: hold some prompts out first (import with \"split\": \"eval\", or Eval set on the project page)" }]);
+    }
+    const steps: JobKind[] = executor?.trainingOnly ? [...ROUND_PATHS[spec.path]] : stepsOf(spec, snapshot);
     const needs = dataNeeds(steps, snapshot);
     if (needs) throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [needs]);
     const round = await trx
@@ -268,7 +307,29 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
   const job: Record<string, unknown> = { schemaVersion: 1, kind, model, leaseSeconds };
   if (kind === "sft") Object.assign(job, { ...dataUrls(round.project_id, "sft", round.data_snapshot), train: resumable(spec.sft) });
   if (kind === "dpo") Object.assign(job, { ...dataUrls(round.project_id, "preferences", round.data_snapshot), train: resumable(spec.dpo) });
-  if (kind === "reward") Object.assign(job, { ...dataUrls(round.project_id, "preferences", round.data_snapshot), train: resumable(spec.reward) });
+  // the reward model trains on one side of the prompt split and is measured on the other (evaluate)
+  if (kind === "reward") Object.assign(job, { ...dataUrls(round.project_id, "preferences", round.data_snapshot, "train"), train: resumable(spec.reward) });
+  if (kind === "evaluate") {
+    const project = await trx.selectFrom("projects").select("settings").where("id", "=", round.project_id).executeTakeFirstOrThrow();
+    const settings = projectSettingsSchema.parse(project.settings);
+    const previous = "modelId" in spec.base ? spec.base.modelId : null;
+    const reference = policyId ? (await trx.selectFrom("models").select("parent_id").where("id", "=", policyId).executeTakeFirst())?.parent_id ?? null : null;
+    const rewardId = latest(["reward"]);
+    const judge = rewardId ?? (await trx.selectFrom("models").select("id").where("project_id", "=", round.project_id).where("kind", "=", "reward").where("external_uri", "is", null).orderBy("id", "desc").limit(1).executeTakeFirst())?.id;
+    const split = round.data_snapshot.promptSplit;
+    Object.assign(job, {
+      promptIds: idsOfRanges(round.data_snapshot.evalSet?.ranges ?? []),
+      heldOut: {
+        ...(previous && previous !== policyId ? { previousModelId: previous } : {}),
+        ...(reference ? { referenceModelId: reference } : {}),
+        ...(judge ? { rewardModelId: judge } : {}),
+        ...(settings.checker ? { checker: settings.checker } : {}),
+        tools: settings.tools,
+        decoding: { maxNewTokens: spec.evaluation.maxNewTokens, temperature: spec.evaluation.temperature, seed: spec.evaluation.seed },
+        ...(rewardId && split ? { rewardAccuracy: { modelId: rewardId, dataUrl: exportUrls(round.project_id, "preferences", round.data_snapshot, "eval")[0]! } } : {}),
+      },
+    });
+  }
   if (kind === "ppo") {
     const rewardId = latest(["reward"]);
     if (!rewardId) throw new AppError("conflict", "PPO needs the round's reward model, and there is none.");

@@ -7,6 +7,8 @@ import { rewardConfigSchema } from "./reward-config.ts";
 import { dpoConfigSchema } from "./dpo-config.ts";
 import { ppoConfigSchema } from "./ppo-config.ts";
 import { samplingSchema } from "./job.ts";
+import { checkerSpecSchema } from "./checker.ts";
+import { toolNameSchema } from "./conversation.ts";
 
 /** The training paths a round can take; each ends with sampling the next batch for labelers. */
 export const ROUND_PATHS = {
@@ -72,6 +74,27 @@ export const roundSpecSchema = z
     reward: rewardConfigSchema.default(rewardConfigSchema.parse({})),
     dpo: dpoConfigSchema.default(dpoConfigSchema.parse({})),
     ppo: ppoConfigSchema.default(ppoConfigSchema.parse({})),
+    /**
+     * The most KL to the reference a round should spend, in nats per answer: above it the round
+     * report warns (and trainers with a KL guard stop or raise β at it).
+     */
+    klTarget: z.number().positive().max(1000).default(3),
+    /** How the round is judged on the project's held-out eval set, and how its reward model is checked. */
+    evaluation: z
+      .strictObject({
+        /** auto: when the project has an eval set; required: refuse to launch without one; off: never. */
+        heldOut: z.enum(["auto", "required", "off"]).default("auto"),
+        maxNewTokens: z.number().int().positive().max(2048).default(64),
+        /** 0 = greedy: each policy's best answer. */
+        temperature: z.number().min(0).max(2).default(0),
+        seed: z.number().int().nonnegative().default(0),
+        /**
+         * Share of prompts (a seeded split frozen at launch) whose preference pairs the round's reward
+         * model does not train on, so its accuracy is measured on pairs it never saw. 0 = train on all.
+         */
+        rewardSplit: z.number().min(0).max(0.5).default(0.1),
+      })
+      .prefault({}),
     /** Sampling the next batch: how many prompts get K fresh completions each. 0 = no sampling. */
     next: z
       .strictObject({
@@ -101,7 +124,7 @@ export const remoteJobSchema = z.strictObject({
   jobId: id,
   roundId: id,
   attempt: z.number().int().positive(),
-  kind: z.enum(["sft", "reward", "dpo", "ppo", "sample"]),
+  kind: z.enum(["sft", "reward", "dpo", "ppo", "evaluate", "sample"]),
   model: jobModelSchema,
   /** PPO's reward model (also the value model's start); for sampling with a baseline, the judge of new vs previous policy. */
   rewardModel: z.strictObject({ modelId: id }).optional(),
@@ -109,6 +132,23 @@ export const remoteJobSchema = z.strictObject({
   baselineModel: z.strictObject({ modelId: id }).optional(),
   /** Sampling only: evaluate the policy against its reference on the round's preferences (KL, implicit rewards). */
   evaluation: z.strictObject({ referenceModelId: id, dataUrl: z.string().startsWith("/api/v1/"), beta: z.number().positive() }).optional(),
+  /**
+   * Evaluate only: score `model` (the round's final policy) on the project's eval set (promptsUrl)
+   * next to the previous policy, with KL to the reference, and the round's reward model on the
+   * held-out side of the preference split. Output: heldout.json (and rm-heldout.json).
+   */
+  heldOut: z
+    .strictObject({
+      previousModelId: id.optional(),
+      referenceModelId: id.optional(),
+      rewardModelId: id.optional(),
+      checker: checkerSpecSchema.optional(),
+      tools: z.array(toolNameSchema).default([]),
+      decoding: z.strictObject({ maxNewTokens: z.number().int().positive(), temperature: z.number().nonnegative(), seed: z.number().int().nonnegative() }),
+      /** The round's own reward model against the preference pairs it did not train on. */
+      rewardAccuracy: z.strictObject({ modelId: id, dataUrl: z.string().startsWith("/api/v1/") }).optional(),
+    })
+    .optional(),
   /** The dataset, streamed from the same export endpoint a researcher downloads from. */
   dataUrl: z.string().startsWith("/api/v1/").optional(),
   /** More parts of the dataset (other projects' or rounds' exports), appended to dataUrl's in order. */
@@ -132,7 +172,9 @@ export const jobEventSchema = z.looseObject({
 export const jobEventsBodySchema = z.strictObject({ events: z.array(jobEventSchema).min(1).max(500) });
 
 /** The files a finished job uploads before it reports completion. */
-export const JOB_OUTPUT_FILES = ["model.safetensors", "manifest.json", "tokenizer.json", "samples.jsonl", "baseline-samples.jsonl", "eval.json", "reward-eval.json"] as const;
+export const JOB_OUTPUT_FILES = [
+  "model.safetensors", "manifest.json", "tokenizer.json", "samples.jsonl", "baseline-samples.jsonl", "eval.json", "reward-eval.json", "heldout.json", "rm-heldout.json",
+] as const;
 export type JobOutputFile = (typeof JOB_OUTPUT_FILES)[number];
 
 /** A periodic checkpoint of a running job, uploaded so that a re-claimed job resumes from it. */

@@ -32,7 +32,7 @@ export async function runRemoteJob(api: ServerApi, job: RemoteJob, options: { wo
   const events: EventForwarder = {
     push: (event) => {
       forwarder.push(event);
-      const resumable = job.kind !== "sample";
+      const resumable = job.kind !== "sample" && job.kind !== "evaluate";
       if (resumable && event["type"] === "checkpoint" && event["final"] !== true && typeof event["step"] === "number" && typeof event["dir"] === "string") {
         checkpoints.offer(event["step"], event["dir"]);
       }
@@ -137,9 +137,30 @@ export async function runRemoteJob(api: ServerApi, job: RemoteJob, options: { wo
       }
       await events.flush();
     }
+    // 3e. held-out evaluation: the report, then the round's reward model on the pairs it did not train on
+    if (job.kind === "evaluate") {
+      await api.upload(job, "heldout.json", join(out, "heldout.json"));
+      const rm = job.heldOut?.rewardAccuracy;
+      if (rm) {
+        try {
+          await api.download(rm.dataUrl, join(work, "rm-heldout.jsonl"));
+          const rmDir = await fetchModel(api, rm.modelId, join(work, "rm"));
+          const rmSpec = { schemaVersion: 1, kind: "eval", out: join(work, "out-rm"), backend: spec.backend ?? "auto", data: join(work, "rm-heldout.jsonl"), model: { checkpoint: rmDir } };
+          const judged = await runCli(rmSpec, join(work, "rm-job.json"), events.push, (c) => (child = c));
+          if (stopped) return stopped;
+          if (judged.code === 0) await api.upload(job, "rm-heldout.json", join(work, "out-rm", "eval.json"));
+          else events.push({ type: "eval_failed", message: `reward model on held-out pairs: ${judged.failure ?? "failed"}` });
+        } catch (error) {
+          if (stopped) return stopped;
+          if (error instanceof ServerError && error.status === 409) throw error;
+          events.push({ type: "eval_failed", message: `reward model on held-out pairs: ${error instanceof Error ? error.message : String(error)}` });
+        }
+        await events.flush();
+      }
+    }
     await checkpoints.drain();
     // 4. outputs, then completion (the server registers the model only now)
-    const files = job.kind === "sample" ? ["samples.jsonl"] : ["model.safetensors", "manifest.json", "tokenizer.json"];
+    const files = job.kind === "sample" ? ["samples.jsonl"] : job.kind === "evaluate" ? [] : ["model.safetensors", "manifest.json", "tokenizer.json"];
     for (const name of files) await api.upload(job, name, join(out, name));
     await api.complete(job, result.lastMetrics);
     return "done";
@@ -205,6 +226,17 @@ async function materialize(api: ServerApi, job: RemoteJob, work: string, out: st
     }
     case "sample":
       return { ...common, kind: "sample", prompts: join(work, "prompts.jsonl"), model: { checkpoint: policyDir! }, ...(job.sampling ? { sampling: job.sampling } : {}) };
+    case "evaluate": {
+      // each model brings its own tokenizer (a round from scratch fits a new one)
+      const h = job.heldOut;
+      const other = async (modelId: string | undefined, name: string) => (modelId ? { checkpoint: await fetchModel(api, modelId, join(work, name)) } : undefined);
+      const [previous, reference, rewardModel] = [await other(h?.previousModelId, "previous"), await other(h?.referenceModelId, "reference"), await other(h?.rewardModelId, "judge")];
+      return {
+        schemaVersion: 1, kind: "heldout", out, backend: backend as "auto", prompts: join(work, "prompts.jsonl"), model: { checkpoint: policyDir! },
+        ...(previous ? { previous } : {}), ...(reference ? { reference } : {}), ...(rewardModel ? { rewardModel } : {}),
+        ...(h?.checker ? { checker: h.checker } : {}), tools: h?.tools ?? [], ...(h?.decoding ? { decoding: h.decoding } : {}),
+      };
+    }
   }
 }
 

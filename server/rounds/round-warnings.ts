@@ -1,0 +1,122 @@
+/**
+ * What a round report says about the held-out eval set, and the warnings it raises when a round
+ * went wrong rather than right (issue #11): KL above the target, answers breaking down (undecodable
+ * bytes, loops, empty answers), length drifting, and a held-out score that fell. Pure functions over
+ * the trainer's files and metrics, so they are tested on hand-made numbers.
+ */
+import { z } from "zod";
+
+const tally = z.object({ accuracy: z.number().nullable(), scored: z.number(), correct: z.number(), reasons: z.record(z.string(), z.number()) });
+const health = z.object({ undecodableShare: z.number(), loopShare: z.number(), emptyShare: z.number(), unfinishedShare: z.number() });
+const policyScores = z.object({
+  checker: tally.nullable(),
+  reward: z.object({ mean: z.number(), n: z.number() }).nullable(),
+  meanLength: z.number(),
+  health,
+});
+
+/** The trainer's heldout.json (trainer/cli/heldout-eval.ts). */
+export const heldoutFileSchema = z.object({
+  prompts: z.number().int().nonnegative(),
+  new: policyScores,
+  previous: policyScores.nullable(),
+  kl: z.object({ mean: z.number(), stderr: z.number(), samples: z.number() }).nullable(),
+  klSkipped: z.string().optional(),
+  samples: z.array(
+    z.object({
+      prompt: z.string(),
+      new: z.object({ answer: z.string(), correct: z.union([z.literal(0), z.literal(1)]).nullable() }),
+      previous: z.object({ answer: z.string(), correct: z.union([z.literal(0), z.literal(1)]).nullable() }).nullable(),
+    }),
+  ),
+});
+export type HeldoutFile = z.infer<typeof heldoutFileSchema>;
+
+/** `report.heldOut` as GET /api/v1/rounds/{id} returns it. */
+export type HeldOutReport = {
+  /** Held-out prompts each policy answered. */
+  samples: number;
+  /** Share correct (0..1) of the scored answers, new and previous policy; null without a checker. */
+  checker: { new: number | null; previous: number | null; scored: number; reasons: Record<string, number> } | null;
+  /** Mean reward-model score of the answers. */
+  reward: { new: number; previous: number | null } | null;
+  /** KL(new ‖ reference) per answer in nats, on held-out prompts. */
+  kl: number | null;
+  klStderr: number | null;
+  /** The round's reward model on the preference pairs it did not train on. */
+  rmAccuracy: number | null;
+  rmPairs: number | null;
+  meanLength: { new: number; previous: number | null };
+  health: { new: HeldoutFile["new"]["health"]; previous: HeldoutFile["new"]["health"] | null };
+  /** Answers to read. */
+  examples: HeldoutFile["samples"];
+};
+
+export function heldOutReport(file: HeldoutFile, rm: { accuracy: number; pairs: number } | null): HeldOutReport {
+  const checker = file.new.checker;
+  return {
+    samples: file.prompts,
+    checker: checker ? { new: checker.accuracy, previous: file.previous?.checker?.accuracy ?? null, scored: checker.scored, reasons: checker.reasons } : null,
+    reward: file.new.reward ? { new: file.new.reward.mean, previous: file.previous?.reward?.mean ?? null } : null,
+    kl: file.kl?.mean ?? null,
+    klStderr: file.kl?.stderr ?? null,
+    rmAccuracy: rm?.accuracy ?? null,
+    rmPairs: rm?.pairs ?? null,
+    meanLength: { new: file.new.meanLength, previous: file.previous?.meanLength ?? null },
+    health: { new: file.new.health, previous: file.previous?.health ?? null },
+    examples: file.samples,
+  };
+}
+
+export type RoundWarning = {
+  code: "kl_above_target" | "undecodable_answers" | "repeated_loops" | "empty_answers" | "length_drift" | "heldout_score_fell";
+  message: string;
+  value: number;
+  threshold: number;
+};
+
+/** A share that is high in itself, or clearly higher than the previous policy's. */
+const risen = (now: number, before: number | null, floor: number) => now > Math.max(floor, (before ?? 0) + 0.05);
+const pct = (x: number) => `${Math.round(x * 1000) / 10} %`;
+
+/**
+ * Warnings from what a round measured. `kl` comes from the held-out set when there is one, else the
+ * round's own evaluation on its training prompts, else the last training metrics.
+ */
+export function roundWarnings(input: { klTarget: number; heldOut: HeldOutReport | null; kl: { value: number; where: string } | null }): RoundWarning[] {
+  const warnings: RoundWarning[] = [];
+  const { heldOut } = input;
+  if (input.kl && input.kl.value > input.klTarget) {
+    warnings.push({
+      code: "kl_above_target", value: input.kl.value, threshold: input.klTarget,
+      message: `KL to the reference is ${input.kl.value.toFixed(2)} nats per answer ${input.kl.where}, above the target ${input.klTarget}: the policy moved far from where it started (lower the learning rate or steps, or raise β).`,
+    });
+  }
+  if (heldOut) {
+    const now = heldOut.health.new;
+    const before = heldOut.health.previous;
+    if (risen(now.undecodableShare, before?.undecodableShare ?? null, 0.05)) {
+      warnings.push({ code: "undecodable_answers", value: now.undecodableShare, threshold: Math.max(0.05, (before?.undecodableShare ?? 0) + 0.05), message: `${pct(now.undecodableShare)} of held-out answers contain undecodable bytes (U+FFFD)${before ? `, against ${pct(before.undecodableShare)} before` : ""}.` });
+    }
+    if (risen(now.loopShare, before?.loopShare ?? null, 0.1)) {
+      warnings.push({ code: "repeated_loops", value: now.loopShare, threshold: Math.max(0.1, (before?.loopShare ?? 0) + 0.05), message: `${pct(now.loopShare)} of held-out answers end in a repeated-token loop${before ? `, against ${pct(before.loopShare)} before` : ""}.` });
+    }
+    if (risen(now.emptyShare, before?.emptyShare ?? null, 0.1)) {
+      warnings.push({ code: "empty_answers", value: now.emptyShare, threshold: Math.max(0.1, (before?.emptyShare ?? 0) + 0.05), message: `${pct(now.emptyShare)} of held-out answers are empty${before ? `, against ${pct(before.emptyShare)} before` : ""}.` });
+    }
+    const { new: length, previous } = heldOut.meanLength;
+    if (previous !== null && previous > 0 && Math.abs(length - previous) >= 4 && (length / previous > 2 || length / previous < 0.5)) {
+      warnings.push({ code: "length_drift", value: length, threshold: previous, message: `Held-out answers average ${length.toFixed(1)} tokens, against ${previous.toFixed(1)} before the round.` });
+    }
+    const checker = heldOut.checker;
+    if (checker && checker.new !== null && checker.previous !== null && checker.scored > 0) {
+      // two proportions on the same prompts: fell when the drop exceeds ~1.96 standard errors (and 5 points)
+      const p = (checker.new + checker.previous) / 2;
+      const margin = Math.max(0.05, 1.96 * Math.sqrt((2 * p * (1 - p)) / checker.scored));
+      if (checker.previous - checker.new > margin) {
+        warnings.push({ code: "heldout_score_fell", value: checker.new, threshold: checker.previous - margin, message: `The held-out checker score fell from ${pct(checker.previous)} to ${pct(checker.new)} (${checker.scored} prompts).` });
+      }
+    }
+  }
+  return warnings;
+}
