@@ -29,14 +29,21 @@ export interface UnpairedExample {
   desirable: boolean;
 }
 
+export interface KtoStepMetrics extends Record<string, number> {
+  step: number;
+  loss: number;
+  gradNorm: number;
+  lr: number;
+}
+
 export interface KtoTrainer {
   model: GptModel;
   optimizer: AdamWState;
   step: number;
   /** One optimizer step on the examples at these indices of the training set. */
-  trainStep(indices: number[]): Record<string, number>;
+  trainStep(indices: number[]): KtoStepMetrics;
   /** Loss and metrics on other examples (no update). */
-  evaluate(examples: UnpairedExample[]): Record<string, number>;
+  evaluate(examples: UnpairedExample[]): Record<string, number> & { loss: number };
   dispose(): void;
 }
 
