@@ -20,7 +20,7 @@ before(async () => {
 const checker = checkerReward(checkerSpecSchema.parse({ kind: "numeric" }), 1);
 const deps = (rollout?: RolloutFn): GroupRlDeps => ({ padId: TOY.pad, stopTokens: [TOY.end], decode: toyDecode, rewards: [checker], ...(rollout ? { rollout } : {}) });
 const config = (o: RlooConfigInput = {}) =>
-  rlooConfigSchema.parse({ promptsPerRollout: 8, numGenerations: 8, rollouts: 10, numIterations: 2, maxCompletionLength: 1, optim: { lr: 2e-2, minLr: 2e-2, warmupSteps: 0, weightDecay: 0 }, ...o });
+  rlooConfigSchema.parse({ promptsPerRollout: 8, numGenerations: 8, rollouts: 6, numIterations: 2, maxCompletionLength: 1, optim: { lr: 2e-2, minLr: 2e-2, warmupSteps: 0, weightDecay: 0 }, ...o });
 const draw = (seed: number) => {
   const all = toyPrompts();
   const rng = createRng(seed);
@@ -49,13 +49,13 @@ test("RLOO with a checker raises the share of right answers on a toy task, for e
     assert.equal(tf.memory().numTensors, tensors, "no tensor growth across rollouts");
     const after = toyAccuracy(policy);
     gains.push(after - before);
-    assert.ok(after - before > 0.15, `seed ${seed}: right answers ${before.toFixed(3)} → ${after.toFixed(3)}`);
+    assert.ok(after - before > 0.2, `seed ${seed}: right answers ${before.toFixed(3)} → ${after.toFixed(3)}`);
     trainer.dispose();
     reference.dispose();
     disposeGpt(policy);
   }
   const mean = gains.reduce((a, x) => a + x, 0) / gains.length;
-  assert.ok(mean > 0.25, `mean gain ${mean.toFixed(3)} (${gains.map((g) => g.toFixed(3)).join(", ")})`);
+  assert.ok(mean > 0.3, `mean gain ${mean.toFixed(3)} (${gains.map((g) => g.toFixed(3)).join(", ")})`);
 });
 
 test("RLOO over a tool transcript: lengths and KL over policy tokens, the answer after the inserted result", async () => {

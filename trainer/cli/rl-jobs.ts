@@ -41,7 +41,9 @@ interface GroupRlTrainer {
   dispose(): void;
 }
 
-export async function runGroupRlJob(spec: Extract<JobSpec, { kind: "grpo" | "rloo" }>, tokenizer: BpeTokenizer, log: JobLogger, options: { rollout: RolloutFn }): Promise<void> {
+export async function runGroupRlJob(
+  spec: Extract<JobSpec, { kind: "grpo" | "rloo" }>, tokenizer: BpeTokenizer, log: JobLogger, options: { rollout: RolloutFn; answerText?: GroupRlDeps["answerText"] },
+): Promise<void> {
   const train = spec.train;
   // 1. the policy; its frozen copy (made before any resume point is loaded) is the KL reference
   const policy = buildModel(spec.model, tokenizer, "none");
@@ -59,6 +61,7 @@ export async function runGroupRlJob(spec: Extract<JobSpec, { kind: "grpo" | "rlo
     rewards: buildRewardSources(spec.reward, rewardModel ? { model: rewardModel, padId: pad } : null),
     decode: (ids) => tokenizer.decode(ids, true),
     rollout: options.rollout,
+    ...(options.answerText ? { answerText: options.answerText } : {}),
   };
   const trainer: GroupRlTrainer = spec.kind === "grpo" ? createGrpoTrainer(policy, reference, spec.train, deps) : createRlooTrainer(policy, reference, spec.train, deps);
   const items: RlPrompt[] = prompts.map((p) => ({ ids: p.ids, metadata: p.metadata }));

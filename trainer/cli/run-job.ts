@@ -20,6 +20,7 @@ import { createRewardTrainer, scoreCompletions } from "../algorithms/reward-trai
 import { createDpoTrainer } from "../algorithms/dpo-trainer.ts";
 import { createPpoTrainer } from "../algorithms/ppo-trainer.ts";
 import { createKtoTrainer } from "../algorithms/kto-trainer.ts";
+import { type GroupRlDeps } from "../algorithms/grpo-trainer.ts";
 import { createKlGuard, frozenReference, type LoopGuard } from "../rollouts/kl-guard.ts";
 import { type RolloutFn } from "../rollouts/rollout.ts";
 import { type KlCheckConfig } from "../contract/kl-guard.ts";
@@ -36,9 +37,10 @@ export { DataError } from "./job-inputs.ts";
 
 /**
  * `rollout` replaces the sampler of GRPO/RLOO rollouts and of DPO/KTO's KL checks (default:
- * rolloutFor(spec.tools), plain generate() until tool execution is plugged in there).
+ * rolloutFor(spec.tools), plain generate() until tool execution is plugged in there); `answerText`
+ * the final-answer reader of GRPO/RLOO rewards (default: rewards/answer-text.ts).
  */
-export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?: RolloutFn } = {}): Promise<void> {
+export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?: RolloutFn; answerText?: GroupRlDeps["answerText"] } = {}): Promise<void> {
   mkdirSync(spec.out, { recursive: true });
   writeFileSync(join(spec.out, "job.json"), JSON.stringify(spec, null, 2));
 
@@ -152,7 +154,7 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
   }
 
   if (spec.kind === "grpo" || spec.kind === "rloo") {
-    await runGroupRlJob(spec, tokenizer, log, { rollout: options.rollout ?? rolloutFor(spec.tools) });
+    await runGroupRlJob(spec, tokenizer, log, { rollout: options.rollout ?? rolloutFor(spec.tools), ...(options.answerText ? { answerText: options.answerText } : {}) });
     return;
   }
 

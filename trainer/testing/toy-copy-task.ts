@@ -16,7 +16,7 @@ export const digitToken = (d: number): number => 2 + d;
 /** Token ids → text, special tokens dropped. */
 export const toyDecode = (ids: number[]): string => ids.map((i) => CHARS[i] ?? "").join("");
 
-export const toyModelConfig: GptConfig = resolveGptConfig({ vocabSize: TOY.vocabSize, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 32 });
+export const toyModelConfig: GptConfig = resolveGptConfig({ vocabSize: TOY.vocabSize, blockSize: 8, nLayer: 1, nHead: 2, nEmbd: 16 });
 
 /** Every prompt [a, b] with its reference answer b. */
 export function toyPrompts(): RlPrompt[] {
