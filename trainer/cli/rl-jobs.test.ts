@@ -12,6 +12,8 @@ import { disposeGpt, initGpt } from "../model/gpt.ts";
 import { createMemoryLogger } from "./logger.ts";
 import { DataError, runJob } from "./run-job.ts";
 import { createRng } from "../random/rng.ts";
+import { loadBpeTokenizerFile } from "../tokenizer/bpe-tokenizer.ts";
+import { healthMetrics } from "../rollouts/health.ts";
 
 let dir = "";
 const path = (name: string): string => join(dir, name);
@@ -153,4 +155,14 @@ test("a reward model that scores NaN stops the rollout before any update, naming
     /non-finite reward NaN from reward_model on sample 1 of 4 at step 1 \(rollout 1\) \(last checkpoint: none; set train\.checkpointEvery\)/,
   );
   assert.equal(existsSync(path("nan/model.safetensors")), false);
+});
+
+test("an answer cut inside a UTF-8 character decodes with U+FFFD and counts as undecodable", async () => {
+  const tok = loadBpeTokenizerFile(tokenizer());
+  const ids = await tok.encode("é"); // two byte tokens: the corpus never had it
+  assert.equal(ids.length, 2);
+  const broken = await tok.decode(ids.slice(0, 1), true);
+  const whole = await tok.decode(ids, true);
+  const m = healthMetrics([{ text: broken, answer: broken, policyTokens: ids.slice(0, 1) }, { text: whole, answer: whole, policyTokens: ids }]);
+  assert.equal(m["health/undecodable_frac"], 0.5);
 });
