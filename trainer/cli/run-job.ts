@@ -110,7 +110,9 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
     // the reward model scores prompt + response at its last token
     const reward = (ps: number[][], rs: number[][]): Float32Array =>
       tf.tidy(() => scoreCompletions(rewardModel, collateCompletions(ps.map((prompt, b) => ({ prompt, completion: rs[b] ?? [] })), pad)).dataSync() as Float32Array);
-    const trainer = createPpoTrainer({ policy, reference, value }, spec.train, { padId: pad, stopTokens: [tokenizer.special.endOfTurn, tokenizer.special.eos], reward });
+    const trainer = createPpoTrainer({ policy, reference, value }, spec.train, {
+      padId: pad, stopTokens: [tokenizer.special.endOfTurn, tokenizer.special.eos], reward, decode: (ids) => tokenizer.decode(ids, true),
+    });
     const dataHash = hashExamples(prompts.map((p) => p.ids));
     // resume: policy weights and the AdamW state over policy and value from <dir>, the value model
     // from <dir>/value, then the trainer's counters, β and shuffle RNG; prompt batches are replayed

@@ -7,19 +7,20 @@
 //   kl_guard/kl          KL(π‖π_ref) in nats per answer: the mean over sampled answers of
 //                        Σ_t (log π(y_t) − log π_ref(y_t)) over the tokens the policy sampled (k1,
 //                        unbiased for the sequence KL; tool results are not the policy's and are left
-//                        out). GRPO/RLOO: every rollout, from the rollout's own samples, before its
-//                        update. DPO/KTO: every `klCheck.every` steps and at the last step, from
-//                        `klCheck.samples` fresh answers to training prompts (temperature 1, full
-//                        distribution, the same seed each time so checks compare like with like).
+//                        out). GRPO/RLOO (and PPO, = its objective/kl): every rollout, from the
+//                        rollout's own samples, before its update. DPO/KTO: every `klCheck.every`
+//                        steps and at the last step, from `klCheck.samples` fresh answers to
+//                        training prompts (temperature 1, full distribution, the same seed each
+//                        time so checks compare like with like).
 //   kl_guard/kl_stderr   its standard error over the answers
 //   kl_guard/samples     answers it was measured on
-//   kl_guard/target      `klTarget`, when one is set
+//   kl_guard/target      `klTarget`, when one is set (PPO: the target its adaptive β steers toward; PPO never stops)
 //   beta                 GRPO/RLOO: the KL coefficient in use (moves when klControl is "adaptive")
 //   health/undecodable_frac   share of sampled answers whose text holds U+FFFD (bytes that are not UTF-8)
 //   health/repeat_loop_frac   share with a repeated-token loop: some 4-gram of token ids occurring ≥ 4 times
 //   health/empty_frac         share whose final answer is empty (only whitespace, or the end token at once)
 //   health/mean_length        mean answer length in policy tokens
-// Health metrics come with every kl_guard measurement (DPO/KTO: at checks; GRPO/RLOO: every rollout).
+// Health metrics come with every kl_guard measurement (DPO/KTO: at checks; GRPO/RLOO/PPO: every rollout).
 //
 //   {"type": "early_stop", "reason": "kl_above_target", "kl": 7.2, "klTarget": 6, "step": 60,
 //    "keptStep": 40, "dir": "<out>"}
