@@ -1,5 +1,5 @@
 // Trainer CLI: `npm run trainer -- <command> --config job.json [--out dir]`.
-// Commands: train-tokenizer, pretrain, sft, reward, dpo, ppo, sample, eval (see trainer/contract/job.ts);
+// Commands: train-tokenizer, pretrain, sft, reward, dpo, ppo, grpo, rloo, kto, sample, eval (see trainer/contract/job.ts);
 // export-hf --checkpoint <dir> --out <hf dir> and import-hf --hf <hf dir> --out <dir> (trainer/cli/hf.ts).
 // Output: JSON lines on stdout (also appended to <out>/metrics.jsonl); exit 1 on failure, 2 on a bad config.
 import { join } from "node:path";
@@ -12,7 +12,7 @@ import { serve } from "./service/serve.ts";
 import { runInferenceWorker } from "./service/inference-worker.ts";
 
 const USAGE = [
-  "usage: npm run trainer -- <train-tokenizer|pretrain|sft|reward|dpo|ppo|sample|eval> --config <job.json> [--out <dir>]",
+  "usage: npm run trainer -- <train-tokenizer|pretrain|sft|reward|dpo|ppo|grpo|rloo|kto|sample|eval> --config <job.json> [--out <dir>]",
   "       npm run trainer -- export-hf --checkpoint <checkpoint dir> --out <hf dir>",
   "       npm run trainer -- import-hf --hf <hf dir> --out <checkpoint dir>",
   "       TANDEM_TRAINER_TOKEN=tdm_… npm run trainer -- serve --server <url> [--poll <seconds>] [--exit-when-idle] [--backend auto|wasm|cpu|…]",

@@ -26,6 +26,10 @@ import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/
 import { clipByGlobalNorm } from "../optim/gradients.ts";
 import { learningRateAt } from "../optim/lr-schedule.ts";
 import { createRng, type Rng } from "../random/rng.ts";
+import { HEALTH_METRICS, KL_GUARD_METRICS } from "../contract/kl-guard.ts";
+import { finalAnswerText, type Decode } from "../rewards/answer-text.ts";
+import { healthMetrics } from "../rollouts/health.ts";
+import { meanStderr } from "../rollouts/kl-guard.ts";
 
 /** Scores one response per prompt (token ids, response including its stop token if any). */
 export type RewardFn = (prompts: number[][], responses: number[][]) => Float32Array | Promise<Float32Array>;
@@ -84,7 +88,8 @@ function logpAndValues(policy: GptModel, value: GptModel | null, batch: Completi
   return { logp, values: tf.slice(scores, [0, 0], [B, T - 1]) as tf.Tensor2D };
 }
 
-export function createPpoTrainer(models: PpoModels, config: PpoConfig, options: { padId: number; stopTokens: number[]; reward: RewardFn }): PpoTrainer {
+/** `decode` (token ids → text without special tokens) adds the output-health metrics (contract/kl-guard.ts). */
+export function createPpoTrainer(models: PpoModels, config: PpoConfig, options: { padId: number; stopTokens: number[]; reward: RewardFn; decode?: Decode }): PpoTrainer {
   if (models.value.config.scalarHead === "none") throw new Error("the value model needs a scalar head");
   // one optimizer over both models, parameters prefixed so names stay unique
   const params = new Map<string, tf.Variable>([
@@ -188,6 +193,17 @@ export function createPpoTrainer(models: PpoModels, config: PpoConfig, options: 
         kl_coef: trainer.klCoef,
         lr: learningRateAt(Math.max(0, trainer.step - 1), config.optim),
       };
+      // the KL guard's names (the same k1 per answer as objective/kl) and the health of the responses
+      metrics[KL_GUARD_METRICS.kl] = meanKl;
+      const klStderr = meanStderr(klPerRow).stderr;
+      if (Number.isFinite(klStderr)) metrics[KL_GUARD_METRICS.klStderr] = klStderr;
+      metrics[KL_GUARD_METRICS.samples] = B;
+      if (config.klTarget !== null) metrics[KL_GUARD_METRICS.target] = config.klTarget;
+      if (options.decode) {
+        const decode = options.decode;
+        const answers = await Promise.all(responses.map(async (r) => ({ text: await decode(r), answer: await finalAnswerText(r, r.map(() => 1), decode, options.stopTokens), policyTokens: r })));
+        Object.assign(metrics, healthMetrics(answers));
+      } else metrics[HEALTH_METRICS.meanLength] = responses.reduce((a, r) => a + r.length, 0) / B;
       if (config.klTarget !== null) {
         const err = Math.min(Math.max(meanKl / config.klTarget - 1, -0.2), 0.2);
         trainer.klCoef *= 1 + (err * B) / config.klHorizon;

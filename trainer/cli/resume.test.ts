@@ -135,7 +135,7 @@ test("keepCheckpoints prunes older periodic checkpoints", async () => {
   assert.deepEqual(readdirSync(path("pruned/checkpoints")).sort(), ["step-5", "step-6"]);
 });
 
-test("a step that fails (a NaN loss) names the last checkpoint to restart from", () => {
+test("a step that fails (a NaN loss) names the last checkpoint to restart from", async () => {
   const fake = {
     model: null as never, optimizer: null as never, step: 0,
     trainStep(): Record<string, number> {
@@ -144,12 +144,12 @@ test("a step that fails (a NaN loss) names the last checkpoint to restart from",
       return { step: this.step, loss: 1 };
     },
   };
-  const loop = (out: string, every: number): unknown =>
+  const loop = (out: string, every: number): Promise<unknown> =>
     runTrainLoop({
       trainer: fake, items: [1, 2, 3], config: { steps: 6, batchSize: 1, seed: 0, checkpointEvery: every, keepCheckpoints: 0 },
       out, log: createMemoryLogger(), save: (d) => mkdirSync(d, { recursive: true }), resume: null, label: "test",
     });
-  assert.throws(() => loop(path("nan"), 2), /non-finite loss NaN at step 4 \(last checkpoint: .*nan\/checkpoints\/step-2\)/);
+  await assert.rejects(loop(path("nan"), 2), /non-finite loss NaN at step 4 \(last checkpoint: .*nan\/checkpoints\/step-2\)/);
   fake.step = 0;
-  assert.throws(() => loop(path("nan-none"), 0), /last checkpoint: none; set train\.checkpointEvery/);
+  await assert.rejects(loop(path("nan-none"), 0), /last checkpoint: none; set train\.checkpointEvery/);
 });

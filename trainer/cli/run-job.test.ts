@@ -69,7 +69,7 @@ test("tokenizer → pretrain → SFT → reward model and DPO → samples, all f
   const ppoMetrics = ppo.filter((e) => e.type === "metrics");
   assert.equal(ppoMetrics.length, 2);
   assert.ok(Math.abs(Number(ppoMetrics[0]?.["objective/kl"])) < 1e-5, "policy = reference on the first rollout");
-  for (const key of ["objective/kl", "objective/entropy", "policy/approxkl_avg", "policy/clipfrac_avg", "val/ratio"]) assert.ok(Number.isFinite(ppoMetrics[1]?.[key]), key);
+  for (const key of ["objective/kl", "objective/entropy", "policy/approxkl_avg", "policy/clipfrac_avg", "val/ratio", "kl_guard/kl", "health/undecodable_frac", "health/empty_frac"]) assert.ok(Number.isFinite(ppoMetrics[1]?.[key]), key);
   assert.equal(readManifest(path("ppo/value")).modelConfig.scalarHead, "value");
 
   await run({ schemaVersion: 1, kind: "sample", prompts: path("prompts.jsonl"), tokenizer, model: { checkpoint: path("dpo") }, sampling: { n: 2, maxNewTokens: 8, seed: 3 }, out: path("samples"), backend: "wasm" });

@@ -1,7 +1,8 @@
 // Runs one job spec end to end over local files: data → tokenizer → model → trainer → checkpoint.
 // Every command writes into `out`: model.safetensors, optimizer.safetensors, manifest.json,
 // tokenizer.json and metrics.jsonl (samples.jsonl for `sample`, eval.json for `eval`).
-// Training jobs share their loop, periodic checkpoints and resume: train-loop.ts.
+// Training jobs share their loop, periodic checkpoints and resume: train-loop.ts; GRPO and RLOO
+// run their rollout loop in rl-jobs.ts.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
@@ -18,17 +19,29 @@ import { createSftTrainer, type SftExample } from "../algorithms/sft-trainer.ts"
 import { createRewardTrainer, scoreCompletions } from "../algorithms/reward-trainer.ts";
 import { createDpoTrainer } from "../algorithms/dpo-trainer.ts";
 import { createPpoTrainer } from "../algorithms/ppo-trainer.ts";
+import { createKtoTrainer } from "../algorithms/kto-trainer.ts";
+import { type GroupRlDeps } from "../algorithms/grpo-trainer.ts";
+import { createKlGuard, frozenReference, type LoopGuard } from "../rollouts/kl-guard.ts";
+import { type RolloutFn } from "../rollouts/rollout.ts";
+import { type KlCheckConfig } from "../contract/kl-guard.ts";
 import { type JobLogger } from "./logger.ts";
 import { evalJob } from "./eval-job.ts";
 import { heldoutJob } from "./heldout-eval.ts";
 import { createProgress } from "./progress.ts";
 import { asMessages, buildModel, check, ensureFits, readPreferencePairs, readRankingExamples, readSftExamples } from "./job-inputs.ts";
 import { batchesFrom, hashExamples, resumeInto, runTrainLoop, writePeriodicCheckpoint, type SaveCheckpoint, type SteppingTrainer } from "./train-loop.ts";
+import { readUnpairedExamples } from "./rl-inputs.ts";
+import { rolloutFor, runGroupRlJob } from "./rl-jobs.ts";
 
 // the test suite and older callers import DataError from here
 export { DataError } from "./job-inputs.ts";
 
-export async function runJob(spec: JobSpec, log: JobLogger): Promise<void> {
+/**
+ * `rollout` replaces the sampler of GRPO/RLOO rollouts and of DPO/KTO's KL checks (default:
+ * rolloutFor(spec.tools), plain generate() until tool execution is plugged in there); `answerText`
+ * the final-answer reader of GRPO/RLOO rewards (default: rewards/answer-text.ts).
+ */
+export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?: RolloutFn; answerText?: GroupRlDeps["answerText"] } = {}): Promise<void> {
   mkdirSync(spec.out, { recursive: true });
   writeFileSync(join(spec.out, "job.json"), JSON.stringify(spec, null, 2));
 
@@ -103,7 +116,9 @@ export async function runJob(spec: JobSpec, log: JobLogger): Promise<void> {
     // the reward model scores prompt + response at its last token
     const reward = (ps: number[][], rs: number[][]): Float32Array =>
       tf.tidy(() => scoreCompletions(rewardModel, collateCompletions(ps.map((prompt, b) => ({ prompt, completion: rs[b] ?? [] })), pad)).dataSync() as Float32Array);
-    const trainer = createPpoTrainer({ policy, reference, value }, spec.train, { padId: pad, stopTokens: [tokenizer.special.endOfTurn, tokenizer.special.eos], reward });
+    const trainer = createPpoTrainer({ policy, reference, value }, spec.train, {
+      padId: pad, stopTokens: [tokenizer.special.endOfTurn, tokenizer.special.eos], reward, decode: (ids) => tokenizer.decode(ids, true),
+    });
     const dataHash = hashExamples(prompts.map((p) => p.ids));
     // resume: policy weights and the AdamW state over policy and value from <dir>, the value model
     // from <dir>/value, then the trainer's counters, β and shuffle RNG; prompt batches are replayed
@@ -146,6 +161,11 @@ export async function runJob(spec: JobSpec, log: JobLogger): Promise<void> {
     return;
   }
 
+  if (spec.kind === "grpo" || spec.kind === "rloo") {
+    await runGroupRlJob(spec, tokenizer, log, { rollout: options.rollout ?? rolloutFor(spec.tools), ...(options.answerText ? { answerText: options.answerText } : {}) });
+    return;
+  }
+
   if (spec.kind === "pretrain" || spec.kind === "sft") {
     const model = buildModel(spec.model, tokenizer, "none");
     let examples: SftExample[];
@@ -179,35 +199,68 @@ export async function runJob(spec: JobSpec, log: JobLogger): Promise<void> {
     return;
   }
 
+  if (spec.kind === "kto") {
+    const model = buildModel(spec.model, tokenizer, "none");
+    const examples = await readUnpairedExamples(spec.data, tokenizer, Math.min(model.config.blockSize, spec.train.maxLength));
+    // the reference is the policy as the job names it, frozen before a resume point is loaded
+    const reference = frozenReference(model);
+    const trainer = createKtoTrainer(model, reference, examples, spec.train, tokenizer.special.pad);
+    const guard = klGuardFor(model, reference, examples.map((e) => e.prompt), spec.train, tokenizer, options.rollout);
+    const desirable = examples.filter((e) => e.desirable).length;
+    await trainWithCheckpoints(spec, log, tokenizer, trainer, examples.map((_, i) => i), hashExamples(examples), { examples: examples.length, desirable, undesirable: examples.length - desirable }, guard);
+    guard.dispose();
+    trainer.dispose();
+    reference.dispose();
+    disposeGpt(model);
+    return;
+  }
+
   // dpo: preferences, or rankings expanded to every pair with distinct ranks
   const model = buildModel(spec.model, tokenizer, "none");
   const pairs = await readPreferencePairs(spec.data, tokenizer, model.config.blockSize);
   // the reference log-probs come from `model` as the job names it, also when resuming: the resumed
-  // weights are loaded only after they are computed (trainWithCheckpoints)
+  // weights are loaded only after they are computed (trainWithCheckpoints); so is the KL check's copy
   const refBar = createProgress("dpo reference log-probs", pairs.length);
   const trainer = createDpoTrainer(model, pairs, spec.train, tokenizer.special.pad, { onReferenceProgress: (done) => refBar.update(done) });
   refBar.finish();
-  await trainWithCheckpoints(spec, log, tokenizer, trainer, pairs.map((_, i) => i), hashExamples(pairs), { pairs: pairs.length });
+  const reference = frozenReference(model);
+  const guard = klGuardFor(model, reference, pairs.map((p) => p.prompt), spec.train, tokenizer, options.rollout);
+  await trainWithCheckpoints(spec, log, tokenizer, trainer, pairs.map((_, i) => i), hashExamples(pairs), { pairs: pairs.length }, guard);
+  guard.dispose();
   trainer.dispose();
+  reference.dispose();
   disposeGpt(model);
 }
 
+/** DPO's and KTO's sampled KL check over the training prompts (contract/kl-guard.ts). */
+function klGuardFor(
+  model: ReturnType<typeof buildModel>, reference: ReturnType<typeof frozenReference>, prompts: number[][],
+  train: { klTarget: number | null; klCheck: KlCheckConfig }, tokenizer: BpeTokenizer, rollout: RolloutFn | undefined,
+): LoopGuard {
+  return createKlGuard({
+    policy: model, reference, prompts, klTarget: train.klTarget, check: train.klCheck, padId: tokenizer.special.pad,
+    stopTokens: [tokenizer.special.endOfTurn, tokenizer.special.eos], decode: (ids) => tokenizer.decode(ids, true), ...(rollout ? { rollout } : {}),
+  });
+}
+
 /**
- * The common tail of pretrain, SFT, reward and DPO jobs: resume when asked, train to `steps` with
- * periodic checkpoints, write the final checkpoint and the "done" line.
+ * The common tail of pretrain, SFT, reward, DPO and KTO jobs: resume when asked, train to `steps` with
+ * periodic checkpoints (and the KL guard, when given), write the final checkpoint and the "done" line.
  */
 async function trainWithCheckpoints<T>(
-  spec: Extract<JobSpec, { kind: "pretrain" | "sft" | "reward" | "dpo" }>,
+  spec: Extract<JobSpec, { kind: "pretrain" | "sft" | "reward" | "dpo" | "kto" }>,
   log: JobLogger,
   tokenizer: BpeTokenizer,
   trainer: SteppingTrainer<T[]>,
   items: T[],
   dataHash: string,
   counts: Record<string, number>,
+  guard?: LoopGuard,
 ): Promise<void> {
   const train = spec.train;
+  // the KL check measures between steps: changing it does not change any step
   const resume = spec.resume
-    ? resumeInto(spec.resume, trainer, { kind: spec.kind, dataHash, tokenizerHash: tokenizer.hash, train })
+    ? resumeInto(spec.resume, trainer, { kind: spec.kind, dataHash, tokenizerHash: tokenizer.hash, train, mayChange: ["klTarget", "klCheck"] })
     : null;
   log.event("start", {
     kind: spec.kind, ...counts, params: countParams(trainer.model.config), config: train,
@@ -217,8 +270,8 @@ async function trainWithCheckpoints<T>(
     saveCheckpoint(dir, trainer.model, trainer.optimizer, { step, rngState, trainConfig: train, tokenizerHash: tokenizer.hash, kind: spec.kind, dataHash });
     saveTokenizerJson(tokenizer, join(dir, "tokenizer.json"));
   };
-  const { rngState } = runTrainLoop({ trainer, items, config: train, out: spec.out, log, save, resume, label: spec.kind });
-  log.event("done", { kind: spec.kind, steps: trainer.step, rngState });
+  const { rngState, earlyStop } = await runTrainLoop({ trainer, items, config: train, out: spec.out, log, save, resume, label: spec.kind, ...(guard ? { guard } : {}) });
+  log.event("done", { kind: spec.kind, steps: trainer.step, rngState, ...(earlyStop ? { earlyStop: true } : {}) });
 }
 
 /** Reads and validates a job file; `kind` from the command line fills a missing one. */

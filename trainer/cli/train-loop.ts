@@ -1,9 +1,10 @@
-// The run loop shared by the pretrain, SFT, reward and DPO jobs, and what resuming one needs (PPO's
-// rollout loop in run-job.ts uses the resume, replay and periodic-checkpoint parts).
+// The run loop shared by the pretrain, SFT, reward, DPO and KTO jobs, and what resuming one needs
+// (the rollout loops of PPO, GRPO and RLOO use the resume, replay and periodic-checkpoint parts).
 //
 // Reads top to bottom: 1. check that a checkpoint belongs to this job → 2. load it (weights,
-// AdamW moments and t, step) → 3. replay the data order up to its step → 4. step, log, checkpoint
-// every `checkpointEvery` steps → 5. the final checkpoint in <out>.
+// AdamW moments and t, step) → 3. replay the data order up to its step → 4. step, ask the guard
+// (DPO/KTO: the sampled KL check), log, checkpoint every `checkpointEvery` steps → 5. the final
+// checkpoint in <out> (after an early stop: the kept weights, and an "early_stop" line).
 //
 // Periodic checkpoints go to <out>/checkpoints/step-<N>, written into a temporary folder and
 // renamed, so a "checkpoint" event only ever names a complete folder (the trainer service uploads
@@ -19,6 +20,8 @@ import { createRng, type Rng } from "../random/rng.ts";
 import { shuffledBatches } from "../data/batches.ts";
 import { createProgress, type ProgressStream } from "./progress.ts";
 import { type JobLogger } from "./logger.ts";
+import { EARLY_STOP_EVENT } from "../contract/kl-guard.ts";
+import { type EarlyStop, type LoopGuard } from "../rollouts/kl-guard.ts";
 
 /** What the loop needs of a trainer (SftTrainer, RewardTrainer and DpoTrainer all fit). */
 export interface SteppingTrainer<B> {
@@ -36,7 +39,10 @@ export interface LoopConfig {
   keepCheckpoints: number;
 }
 
-/** Train settings that may differ between a run and its resumption: they do not change any step. */
+/**
+ * Train settings that may differ between a run and its resumption: they do not change any step.
+ * (A job adds its own: DPO's and KTO's KL check only measures between steps.)
+ */
 const MAY_CHANGE_ON_RESUME = new Set(["steps", "rollouts", "checkpointEvery", "keepCheckpoints"]);
 
 /** sha256 over the tokenized examples: the same file under another tokenizer or template differs. */
@@ -75,7 +81,7 @@ export interface ResumePoint {
 export function resumeInto(
   dir: string,
   target: { model: GptModel; optimizer: AdamWState },
-  expect: { kind: string; dataHash: string; tokenizerHash: string; train: Record<string, unknown> },
+  expect: { kind: string; dataHash: string; tokenizerHash: string; train: Record<string, unknown>; mayChange?: string[] },
 ): ResumePoint {
   if (!existsSync(join(dir, "manifest.json"))) throw new CheckpointMismatchError(`resume: ${dir} is not a checkpoint (no manifest.json)`);
   const manifest = readManifest(dir);
@@ -83,7 +89,8 @@ export function resumeInto(
     throw new CheckpointMismatchError(`resume: ${dir} was written by a '${manifest.kind}' job, not '${expect.kind}'`);
   if (manifest.dataHash !== undefined && manifest.dataHash !== expect.dataHash)
     throw new CheckpointMismatchError(`resume: ${dir} was trained on other data (the tokenized examples differ)`);
-  const strip = (c: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(c).filter(([k]) => !MAY_CHANGE_ON_RESUME.has(k)));
+  const mayChange = new Set([...MAY_CHANGE_ON_RESUME, ...(expect.mayChange ?? [])]);
+  const strip = (c: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(c).filter(([k]) => !mayChange.has(k)));
   const diff = firstDifference(strip(manifest.trainConfig), strip(expect.train));
   if (diff) {
     const at = (c: unknown): string => JSON.stringify(diff.split(".").reduce<unknown>((x, k) => (x as Record<string, unknown> | undefined)?.[k], c));
@@ -140,7 +147,7 @@ export function writePeriodicCheckpoint(out: string, step: number, rngState: num
 }
 
 // 4.–5. One optimizer step per batch until `steps`; each metrics line as it comes.
-export function runTrainLoop<T>(o: {
+export async function runTrainLoop<T>(o: {
   trainer: SteppingTrainer<T[]>;
   items: T[];
   config: LoopConfig;
@@ -150,12 +157,16 @@ export function runTrainLoop<T>(o: {
   resume: ResumePoint | null;
   label: string;
   progressStream?: ProgressStream;
-}): { rngState: number } {
+  /** Runs after each step (its metrics join the step's line); may stop training early. */
+  guard?: LoopGuard;
+}): Promise<{ rngState: number; earlyStop: EarlyStop | null }> {
   const { trainer, config, log } = o;
   const { batches, rng } = batchesFrom(o.items, config.batchSize, config.seed, o.resume && { ...o.resume, batchesDrawn: o.resume.step });
   if (o.resume) trainer.step = o.resume.step;
   let lastCheckpoint: string | null = o.resume?.dir ?? null;
   const bar = createProgress(o.label, config.steps, o.progressStream ? { stream: o.progressStream } : {});
+  o.guard?.begin(trainer.step);
+  let earlyStop: EarlyStop | null = null;
   while (trainer.step < config.steps) {
     let metrics: Record<string, number>;
     try {
@@ -165,9 +176,18 @@ export function runTrainLoop<T>(o: {
       const message = error instanceof Error ? error.message : String(error);
       throw new Error(`${message} (last checkpoint: ${lastCheckpoint ?? "none; set train.checkpointEvery"})`, { cause: error });
     }
+    if (o.guard) {
+      const checked = await o.guard.afterStep(trainer.step, trainer.step === config.steps);
+      metrics = { ...metrics, ...checked.metrics };
+      earlyStop = checked.stop;
+    }
     // the bar first: the metrics line redraws it when stdout and stderr share a terminal
     bar.update(trainer.step, Number.isFinite(metrics["loss"]) ? `loss ${metrics["loss"]?.toFixed(4)}` : undefined);
     log.event("metrics", { ...metrics });
+    if (earlyStop) {
+      trainer.step = earlyStop.keptStep; // the guard put those weights back
+      break;
+    }
     // the last step's checkpoint is the final one in <out>, written below
     if (config.checkpointEvery > 0 && trainer.step % config.checkpointEvery === 0 && trainer.step < config.steps) {
       lastCheckpoint = writePeriodicCheckpoint(o.out, trainer.step, rng.state(), config.keepCheckpoints, o.save);
@@ -177,5 +197,6 @@ export function runTrainLoop<T>(o: {
   bar.finish();
   o.save(o.out, trainer.step, rng.state());
   log.event("checkpoint", { step: trainer.step, dir: o.out, final: true });
-  return { rngState: rng.state() };
+  if (earlyStop) log.event(EARLY_STOP_EVENT, { ...earlyStop, dir: o.out });
+  return { rngState: rng.state(), earlyStop };
 }

@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { optimConfigWith, tieTotalSteps } from "./optim-config.ts";
 import { checkpointCadence } from "./checkpoint-cadence.ts";
+import { klCheckSchema, klTargetSchema } from "./kl-guard.ts";
 
 export const dpoConfigSchema = z
   .strictObject({
@@ -16,6 +17,9 @@ export const dpoConfigSchema = z
     seed: z.number().int().nonnegative().default(0),
     /** Longest prompt + completion; longer pairs are reported, not silently dropped. */
     maxLength: z.number().int().positive().default(512),
+    /** KL per answer (nats) at which training stops; DPO does not sample, so a periodic check measures it (contract/kl-guard.ts). */
+    klTarget: klTargetSchema,
+    klCheck: klCheckSchema,
     ...checkpointCadence,
     // TRL: lr 1e-6 for billion-parameter models; no weight decay so the policy stays near the reference.
     optim: optimConfigWith({ lr: 1e-4, minLr: 1e-5, warmupSteps: 10, weightDecay: 0 }),

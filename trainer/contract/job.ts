@@ -7,6 +7,10 @@ import { rewardConfigSchema } from "./reward-config.ts";
 import { dpoConfigSchema } from "./dpo-config.ts";
 import { ppoConfigSchema } from "./ppo-config.ts";
 import { checkerSpecSchema } from "./checker.ts";
+import { grpoConfigSchema } from "./grpo-config.ts";
+import { rlooConfigSchema } from "./rloo-config.ts";
+import { ktoConfigSchema } from "./kto-config.ts";
+import { rewardSpecSchema } from "./reward-spec.ts";
 import { toolNameSchema } from "./conversation.ts";
 
 /** Start from scratch (vocabSize follows the tokenizer) or from a checkpoint directory. */
@@ -47,6 +51,39 @@ export const samplingSchema = z.strictObject({
   batchSize: z.number().int().positive().default(8),
 });
 
+/**
+ * GRPO and RLOO: the policy answers prompts G times per rollout and learns from the rewards.
+ *   prompts      JSONL prompt records {"prompt": "…" | [messages], "metadata": {"answer": 84, …}}; TRL's
+ *                prompt-only form with extra columns ({"prompt": …, "answer": 84}) reads too, the extra
+ *                columns being the metadata. A checker's field missing from a prompt is refused, by line.
+ *   model        the starting policy (SFT); a frozen copy of it is the KL reference
+ *   rewardModel  optional scalar-head reward model: a reward source (weight reward.weights.rewardModel)
+ *   reward       the sources and weights (contract/reward-spec.ts); at least one source
+ *   tools        tools the sampler runs when the policy calls them (the project's declared tools)
+ */
+function groupRlJob<K extends "grpo" | "rloo", S extends z.ZodType>(kind: K, train: S) {
+  return z
+    .strictObject({
+      ...base,
+      kind: z.literal(kind),
+      prompts: z.string().min(1),
+      tokenizer: z.string().min(1),
+      model: z.strictObject({ checkpoint: z.string().min(1) }),
+      rewardModel: z.strictObject({ checkpoint: z.string().min(1) }).optional(),
+      reward: rewardSpecSchema,
+      tools: z.array(toolNameSchema).max(8).default([]),
+      /** A checkpoint of an earlier run of this job (checkpoints/rollout-N) to continue from; see `resume` above. */
+      resume,
+      train,
+    })
+    .superRefine((job, ctx) => {
+      if (job.reward.weights.rewardModel !== undefined && !job.rewardModel)
+        ctx.addIssue({ code: "custom", message: "a weight for the reward model, but the job names none (rewardModel)", path: ["reward", "weights", "rewardModel"] });
+      if (!job.reward.checker && !job.reward.format && !job.reward.length && !job.rewardModel)
+        ctx.addIssue({ code: "custom", message: "no reward source: give reward.checker, reward.format, reward.length or a rewardModel", path: ["reward"] });
+    });
+}
+
 export const jobSpecSchema = z.discriminatedUnion("kind", [
   z.strictObject({
     ...base,
@@ -81,6 +118,19 @@ export const jobSpecSchema = z.discriminatedUnion("kind", [
     /** A PPO checkpoint (policy, with the value model in value/) to continue from; see `resume` above. */
     resume,
     train: ppoConfigSchema.prefault({}),
+  }),
+  groupRlJob("grpo", grpoConfigSchema.prefault({})),
+  groupRlJob("rloo", rlooConfigSchema.prefault({})),
+  z.strictObject({
+    ...base,
+    kind: z.literal("kto"),
+    /** Unpaired labels, TRL's format: {"prompt": …, "completion": "…" | [assistant message], "label": true | false}. */
+    data: z.string().min(1),
+    tokenizer: z.string().min(1),
+    /** The starting policy; a frozen copy of it is the reference. */
+    model: modelSourceSchema,
+    resume,
+    train: ktoConfigSchema.prefault({}),
   }),
   z.strictObject({
     ...base,

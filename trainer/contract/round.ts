@@ -8,6 +8,7 @@ import { dpoConfigSchema } from "./dpo-config.ts";
 import { ppoConfigSchema } from "./ppo-config.ts";
 import { samplingSchema } from "./job.ts";
 import { checkerSpecSchema } from "./checker.ts";
+import { rewardSpecSchema } from "./reward-spec.ts";
 import { toolNameSchema } from "./conversation.ts";
 
 /** The training paths a round can take; each ends with sampling the next batch for labelers. */
@@ -118,50 +119,91 @@ export type RoundSpecInput = z.input<typeof roundSpecSchema>;
 /** Where a job's model comes from: a registered model's files, or a fresh init (with its tokenizer). */
 const jobModelSchema = z.union([z.strictObject({ modelId: id }), freshModelSchema]);
 
-/** One job as the server hands it to a trainer service. URLs are paths on the server. */
-export const remoteJobSchema = z.strictObject({
-  schemaVersion: z.literal(1),
-  jobId: id,
-  roundId: id,
-  attempt: z.number().int().positive(),
-  kind: z.enum(["sft", "reward", "dpo", "ppo", "evaluate", "sample"]),
-  model: jobModelSchema,
-  /** PPO's reward model (also the value model's start); for sampling with a baseline, the judge of new vs previous policy. */
-  rewardModel: z.strictObject({ modelId: id }).optional(),
-  /** Sampling only: the previous policy, which answers the same prompts once for A/B compares. */
-  baselineModel: z.strictObject({ modelId: id }).optional(),
-  /** Sampling only: evaluate the policy against its reference on the round's preferences (KL, implicit rewards). */
-  evaluation: z.strictObject({ referenceModelId: id, dataUrl: z.string().startsWith("/api/v1/"), beta: z.number().positive() }).optional(),
-  /**
-   * Evaluate only: score `model` (the round's final policy) on the project's eval set (promptsUrl)
-   * next to the previous policy, with KL to the reference, and the round's reward model on the
-   * held-out side of the preference split. Output: heldout.json (and rm-heldout.json).
-   */
-  heldOut: z
-    .strictObject({
-      previousModelId: id.optional(),
-      referenceModelId: id.optional(),
-      rewardModelId: id.optional(),
-      checker: checkerSpecSchema.optional(),
-      tools: z.array(toolNameSchema).default([]),
-      decoding: z.strictObject({ maxNewTokens: z.number().int().positive(), temperature: z.number().nonnegative(), seed: z.number().int().nonnegative() }),
-      /** The round's own reward model against the preference pairs it did not train on. */
-      rewardAccuracy: z.strictObject({ modelId: id, dataUrl: z.string().startsWith("/api/v1/") }).optional(),
-    })
-    .optional(),
-  /** The dataset, streamed from the same export endpoint a researcher downloads from. */
-  dataUrl: z.string().startsWith("/api/v1/").optional(),
-  /** More parts of the dataset (other projects' or rounds' exports), appended to dataUrl's in order. */
-  moreDataUrls: z.array(z.string().startsWith("/api/v1/")).max(100).optional(),
-  /** Prompt records ({"prompt": …}) for PPO rollouts and sampling, in a fixed order. */
-  promptsUrl: z.string().startsWith("/api/v1/").optional(),
-  train: z.record(z.string(), z.unknown()).optional(),
-  sampling: samplingSchema.optional(),
-  /** A checkpoint an earlier attempt uploaded: continue from its step instead of starting over. */
-  resume: z.strictObject({ step: z.number().int().positive() }).optional(),
-  /** Lease length; heartbeats come at a third of it. */
-  leaseSeconds: z.number().int().positive(),
-});
+/**
+ * One job as the server hands it to a trainer service. URLs are paths on the server.
+ *
+ * What each kind reads (besides `model` and `train`, the kind's config in trainer/contract/*-config.ts):
+ *   sft, reward, dpo  dataUrl (+ moreDataUrls): the SFT / preference export
+ *   ppo               promptsUrl; rewardModel (required: the reward and the value model's start)
+ *   grpo, rloo        promptsUrl: prompt records WITH metadata, one per line:
+ *                       {"prompt": "…" | [messages], "metadata": {"answer": 84, …}}
+ *                     (TRL's form with the metadata as extra columns, {"prompt": …, "answer": 84}, reads too);
+ *                     reward (required): the reward spec, contract/reward-spec.ts — checker inline, format and
+ *                     length terms, weights; rewardModel (optional): a reward source weighted by
+ *                     reward.weights.rewardModel; tools (optional): the tools the sampler runs.
+ *                     model must be a registered model (modelId): the starting policy and the KL reference.
+ *   kto               dataUrl (+ moreDataUrls): the unpaired export, TRL's {"prompt", "completion", "label"}
+ *   evaluate          promptsUrl (the eval set, with metadata); heldOut as below; writes heldout.json
+ *   sample            promptsUrl; sampling; baselineModel, evaluation, rewardModel as below
+ * A grpo, rloo or kto job resumes from the same files as sft/dpo (RESUME_FILES): its periodic checkpoints
+ * are named checkpoints/rollout-N (grpo, rloo) or step-N (kto) and their events carry `step`.
+ */
+export const remoteJobSchema = z
+  .strictObject({
+    schemaVersion: z.literal(1),
+    jobId: id,
+    roundId: id,
+    attempt: z.number().int().positive(),
+    kind: z.enum(["sft", "reward", "dpo", "ppo", "grpo", "rloo", "kto", "evaluate", "sample"]),
+    model: jobModelSchema,
+    /**
+     * PPO's reward model (also the value model's start); GRPO/RLOO's optional reward-model source; for
+     * sampling with a baseline, the judge of new vs previous policy.
+     */
+    rewardModel: z.strictObject({ modelId: id }).optional(),
+    /** Sampling only: the previous policy, which answers the same prompts once for A/B compares. */
+    baselineModel: z.strictObject({ modelId: id }).optional(),
+    /** Sampling only: evaluate the policy against its reference on the round's preferences (KL, implicit rewards). */
+    evaluation: z.strictObject({ referenceModelId: id, dataUrl: z.string().startsWith("/api/v1/"), beta: z.number().positive() }).optional(),
+    /**
+     * Evaluate only: score `model` (the round's final policy) on the project's eval set (promptsUrl)
+     * next to the previous policy, with KL to the reference, and the round's reward model on the
+     * held-out side of the preference split. Output: heldout.json (and rm-heldout.json).
+     */
+    heldOut: z
+      .strictObject({
+        previousModelId: id.optional(),
+        referenceModelId: id.optional(),
+        rewardModelId: id.optional(),
+        checker: checkerSpecSchema.optional(),
+        tools: z.array(toolNameSchema).default([]),
+        decoding: z.strictObject({ maxNewTokens: z.number().int().positive(), temperature: z.number().nonnegative(), seed: z.number().int().nonnegative() }),
+        /** The round's own reward model against the preference pairs it did not train on. */
+        rewardAccuracy: z.strictObject({ modelId: id, dataUrl: z.string().startsWith("/api/v1/") }).optional(),
+      })
+      .optional(),
+    /** The dataset, streamed from the same export endpoint a researcher downloads from. */
+    dataUrl: z.string().startsWith("/api/v1/").optional(),
+    /** More parts of the dataset (other projects' or rounds' exports), appended to dataUrl's in order. */
+    moreDataUrls: z.array(z.string().startsWith("/api/v1/")).max(100).optional(),
+    /** Prompt records for PPO/GRPO/RLOO rollouts and sampling, in a fixed order ({"prompt": …}, GRPO/RLOO with "metadata"). */
+    promptsUrl: z.string().startsWith("/api/v1/").optional(),
+    /** GRPO/RLOO: what the policy is rewarded for. */
+    reward: rewardSpecSchema.optional(),
+    /** Tools the sampler runs when the policy calls them (the project's declared tools); read by GRPO/RLOO rollouts. */
+    tools: z.array(toolNameSchema).max(8).optional(),
+    train: z.record(z.string(), z.unknown()).optional(),
+    sampling: samplingSchema.optional(),
+    /** A checkpoint an earlier attempt uploaded: continue from its step instead of starting over. */
+    resume: z.strictObject({ step: z.number().int().positive() }).optional(),
+    /** Lease length; heartbeats come at a third of it. */
+    leaseSeconds: z.number().int().positive(),
+  })
+  .superRefine((job, ctx) => {
+    const need = (ok: boolean, path: string, message: string) => {
+      if (!ok) ctx.addIssue({ code: "custom", message, path: [path] });
+    };
+    if (job.kind === "grpo" || job.kind === "rloo") {
+      need(job.reward !== undefined, "reward", `a ${job.kind} job needs its reward spec`);
+      need(job.promptsUrl !== undefined, "promptsUrl", `a ${job.kind} job needs its prompts`);
+      need("modelId" in job.model, "model", `a ${job.kind} job starts from a registered model`);
+      if (job.reward?.weights.rewardModel !== undefined) need(job.rewardModel !== undefined, "rewardModel", "reward.weights.rewardModel weighs a reward model the job does not name");
+    } else {
+      need(job.reward === undefined, "reward", `only grpo and rloo jobs take a reward spec, not ${job.kind}`);
+    }
+    if (job.kind === "kto") need(job.dataUrl !== undefined, "dataUrl", "a kto job needs the unpaired export");
+    if (job.kind === "evaluate") need(job.heldOut !== undefined && job.promptsUrl !== undefined, "heldOut", "an evaluate job needs its eval set and settings");
+  });
 export type RemoteJob = z.output<typeof remoteJobSchema>;
 
 /** Events the trainer streams: the CLI's JSON lines (metrics use TRL's names). */

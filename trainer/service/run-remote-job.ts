@@ -204,6 +204,7 @@ async function materialize(api: ServerApi, job: RemoteJob, work: string, out: st
   switch (job.kind) {
     case "sft":
     case "dpo":
+    case "kto":
     case "reward": {
       const spec = { ...common, kind: job.kind, data: join(work, "data.jsonl"), model, ...(job.train ? { train: job.train } : {}) };
       if (!job.resume) return spec as JobSpecInput;
@@ -222,6 +223,22 @@ async function materialize(api: ServerApi, job: RemoteJob, work: string, out: st
       const dir = join(work, "resume");
       mkdirSync(join(dir, "value"), { recursive: true });
       for (const name of resumeFilesOf("ppo")) await api.downloadResume(job, name, join(dir, localResumePath(name)));
+      return { ...spec, resume: dir } as JobSpecInput;
+    }
+    case "grpo":
+    case "rloo": {
+      // prompts with metadata, the reward spec as given, the optional reward model and tools
+      if (!policyDir || !job.reward) throw new Error(`a ${job.kind} job needs a registered model and its reward spec`);
+      const rewardDir = job.rewardModel ? await fetchModel(api, job.rewardModel.modelId, join(work, "reward-model")) : null;
+      const spec = {
+        ...common, kind: job.kind, prompts: join(work, "prompts.jsonl"), model: { checkpoint: policyDir }, reward: job.reward,
+        ...(rewardDir ? { rewardModel: { checkpoint: rewardDir } } : {}), ...(job.tools ? { tools: job.tools } : {}), ...(job.train ? { train: job.train } : {}),
+      };
+      if (!job.resume) return spec as JobSpecInput;
+      // An earlier attempt's checkpoint: the policy, its AdamW state and the rollout counters.
+      const dir = join(work, "resume");
+      mkdirSync(dir, { recursive: true });
+      for (const name of resumeFilesOf(job.kind)) await api.downloadResume(job, name, join(dir, name));
       return { ...spec, resume: dir } as JobSpecInput;
     }
     case "sample":

@@ -1,0 +1,299 @@
+// Group Relative Policy Optimization: PPO's clipped ratio without a value model; the baseline is the
+// mean reward of G answers to the same prompt.
+// Paper: Shao et al. 2024, "DeepSeekMath: Pushing the Limits of Mathematical Reasoning in Open
+// Language Models" (arXiv 2402.03300), §4.1, Eq. 3 (objective) and Eq. 4 (k3 KL), outcome supervision
+// (§4.1.2). Loss aggregation, advantage scaling and metric names as TRL 1.x's GRPOTrainer
+// (losses/grpo-loss.ts; docs/decisions/trainer-009-grpo-rloo-kto.md).
+//
+// Reads top to bottom, once per rollout:
+//  1. sample G answers per prompt (full distribution at temperature T) through the injected rollout
+//     function; inserted tokens (tool results) are marked 0 in its policy mask
+//  2. old and reference log-probs (no gradient); the KL per answer; the KL guard
+//  3. rewards: decode the final answers, score them with every source, Σ wᵢ·rᵢ (NaN/Inf stops here)
+//  4. group-relative advantages: (r − mean_group) / (std_group + 1e-4)
+//  5. μ iterations over shuffled minibatches: clipped ratio + β·k3 on policy tokens, aggregated per
+//     loss type, AdamW
+//  6. metrics (TRL names, health), adaptive β
+import * as tf from "@tensorflow/tfjs-core";
+import { type GrpoConfig } from "../contract/grpo-config.ts";
+import { HEALTH_METRICS, KL_GUARD_METRICS } from "../contract/kl-guard.ts";
+import { type CompletionBatch } from "../data/collate.ts";
+import { gptForward, type GptModel } from "../model/gpt.ts";
+import { nextTokenLogProbs } from "../losses/logprobs.ts";
+import { clipStats, grpoAdvantages, grpoLoss } from "../losses/grpo-loss.ts";
+import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
+import { clipByGlobalNorm } from "../optim/gradients.ts";
+import { learningRateAt } from "../optim/lr-schedule.ts";
+import { createRng, type Rng } from "../random/rng.ts";
+import { finalAnswerText, type Decode } from "../rewards/answer-text.ts";
+import { scoreRewards, type RewardSource } from "../rewards/reward-sources.ts";
+import { healthMetrics } from "../rollouts/health.ts";
+import { meanStderr, sequenceKl, snapshotWeights, type EarlyStop, type ReferencePolicy, type WeightSnapshot } from "../rollouts/kl-guard.ts";
+import { collateRollout, plainRollout, policyMaskOf, policyTokens, rolloutSeed, type RolloutBatch, type RolloutFn } from "../rollouts/rollout.ts";
+
+/** A prompt to answer: its rendered ids (ending with the generation prompt) and its record's metadata. */
+export interface RlPrompt {
+  ids: number[];
+  metadata: Record<string, unknown>;
+}
+
+export interface GroupRlDeps {
+  padId: number;
+  /** End of turn and EOS: they end an answer (and are kept in it). */
+  stopTokens: number[];
+  rewards: RewardSource[];
+  /** Token ids → text without special tokens (final answers, health metrics). */
+  decode: Decode;
+  /** The sampler; default plain generate(). A tool-running sampler marks inserted tokens in policyMask. */
+  rollout?: RolloutFn;
+  /** The final answer of a completion; default: after the last inserted token, up to the end token. */
+  answerText?: (completion: number[], policyMask: number[]) => Promise<string>;
+}
+
+export interface RolloutStepResult {
+  metrics: Record<string, number>;
+  /** Set when the KL guard stopped training: the policy holds the kept weights again. */
+  earlyStop: EarlyStop | null;
+}
+
+/** Counters, β, the minibatch-shuffle RNG and the token count; rollout seeds follow from `rollouts`. */
+export interface GroupRlResumeState {
+  step: number;
+  rollouts: number;
+  beta: number;
+  shuffleRngState: number;
+  numTokens: number;
+}
+
+export interface GrpoTrainer {
+  model: GptModel;
+  optimizer: AdamWState;
+  /** Optimizer steps taken. */
+  step: number;
+  rollouts: number;
+  /** The KL coefficient in use (adaptive under klControl "adaptive"). */
+  beta: number;
+  /** One rollout (prompts × G answers) and its μ iterations of updates. */
+  rolloutStep(prompts: RlPrompt[]): Promise<RolloutStepResult>;
+  resumeState(): GroupRlResumeState;
+  restore(state: GroupRlResumeState): void;
+  dispose(): void;
+}
+
+/** Next-token log-probs (B, T−1) at temperature T, and each position's entropy when asked. Inside tf.tidy / variableGrads. */
+function policyLogps(model: GptModel, batch: CompletionBatch, temperature: number, withEntropy = false): { logp: tf.Tensor2D; entropy: tf.Tensor2D | null } {
+  const [B, T] = batch.shape;
+  const ids = tf.tensor2d(batch.inputIds, [B, T], "int32");
+  const attentionMask = tf.tensor2d(batch.attentionMask, [B, T], "int32");
+  const logits = gptForward(model, ids, { attentionMask }).logits as tf.Tensor3D; // (B, T, V)
+  const logp = nextTokenLogProbs(logits, ids, undefined, temperature); // (B, T−1)
+  if (!withEntropy) return { logp, entropy: null };
+  const V = logits.shape[2];
+  const lsm = tf.logSoftmax(tf.div(tf.slice(logits, [0, 0, 0], [B, T - 1, V]), temperature), -1); // (B, T−1, V)
+  return { logp, entropy: tf.neg(tf.sum(tf.mul(tf.exp(lsm), lsm), -1)) as tf.Tensor2D }; // (B, T−1)
+}
+
+export function createGrpoTrainer(policy: GptModel, reference: ReferencePolicy, config: GrpoConfig, deps: GroupRlDeps): GrpoTrainer {
+  const optimizer = createAdamW(policy.params);
+  const vars = [...policy.params.values()];
+  const nameOf = new Map([...policy.params].map(([name, v]) => [v.name, name]));
+  const rollout = deps.rollout ?? plainRollout;
+  const answerText = deps.answerText ?? ((c: number[], m: number[]) => finalAnswerText(c, m, deps.decode, deps.stopTokens));
+  const G = config.numGenerations;
+  const T_ = config.temperature;
+  const epsilonHigh = config.epsilonHigh ?? config.epsilon;
+  const guarding = config.klTarget !== null && config.klControl === "early_stop";
+  let rng: Rng = createRng(config.seed);
+  let kept: WeightSnapshot | null = null; // the last weights whose KL was under the target
+  let numTokens = 0;
+
+  const trainer: GrpoTrainer = {
+    model: policy,
+    optimizer,
+    step: 0,
+    rollouts: 0,
+    beta: config.beta,
+
+    async rolloutStep(prompts) {
+      // 1. G answers per prompt; row b = p·G + k answers prompt p
+      const rows = prompts.flatMap((p) => Array.from({ length: G }, () => p));
+      const sampled = await rollout(policy, rows.map((r) => r.ids), {
+        maxNewTokens: config.maxCompletionLength, temperature: T_, padId: deps.padId, stopTokens: deps.stopTokens, seed: rolloutSeed(config.seed, trainer.rollouts),
+      });
+      const completions = sampled.completions;
+      const policyMask = policyMaskOf(sampled);
+      const r: RolloutBatch = collateRollout(rows.map((x) => x.ids), completions, policyMask, deps.padId);
+      const [B] = r.batch.shape;
+      const W = r.width;
+
+      // 2. old and reference log-probs (B, W), no gradient; KL per answer over policy tokens (k1)
+      const [oldLogp, entropy] = tf.tidy(() => {
+        const cur = policyLogps(policy, r.batch, T_, true);
+        return [cur.logp.dataSync() as Float32Array, (cur.entropy as tf.Tensor2D).dataSync() as Float32Array];
+      }) as unknown as [Float32Array, Float32Array];
+      const refLogp = reference.nextTokenLogps(r.batch, T_);
+      const klPerAnswer = sequenceKl(oldLogp, refLogp, r.lossMask, B, W);
+      const kl = meanStderr(klPerAnswer);
+      const klMetrics: Record<string, number> = {
+        [KL_GUARD_METRICS.kl]: kl.mean, [KL_GUARD_METRICS.klStderr]: kl.stderr, [KL_GUARD_METRICS.samples]: B,
+        ...(config.klTarget !== null ? { [KL_GUARD_METRICS.target]: config.klTarget } : {}),
+      };
+      if (guarding) {
+        // the weights that sampled this rollout are over the target: put back the last ones under it
+        if (!(kl.mean <= (config.klTarget ?? Infinity))) {
+          kept ??= snapshotWeights(policy, trainer.step); // a resumed run over the target keeps its start
+          kept.restoreInto(policy);
+          const stop: EarlyStop = { reason: "kl_above_target", kl: kl.mean, klTarget: config.klTarget ?? NaN, step: trainer.step, keptStep: kept.step };
+          return { metrics: finite({ rollout: trainer.rollouts + 1, step: trainer.step, ...klMetrics }), earlyStop: stop };
+        }
+        kept?.dispose();
+        kept = snapshotWeights(policy, trainer.step);
+      }
+
+      // 3. rewards on the final answers (throws on NaN/Inf before any update)
+      const texts = await Promise.all(completions.map((c) => deps.decode(c)));
+      const answers = await Promise.all(completions.map((c, b) => answerText(c, policyMask[b] ?? [])));
+      const scored = await scoreRewards(deps.rewards, rows.map((row, b) => ({
+        prompt: row.ids, completion: completions[b] ?? [], metadata: row.metadata, answer: answers[b] ?? "", policyLength: r.policyLengths[b] ?? 0,
+      })));
+
+      // 4. group-relative advantages (B), 0 for unscored answers
+      const { advantages, zeroStd } = grpoAdvantages(scored.total, G, config.scaleRewards);
+
+      // 5. μ iterations over shuffled minibatches
+      const rowsPerStep = Math.min(config.miniBatchSize ?? B, B);
+      const updates: UpdateStats[] = [];
+      for (let it = 0; it < config.numIterations; it++) {
+        const order = shuffle(B, rng);
+        for (let start = 0; start < B; start += rowsPerStep) updates.push(update(order.slice(start, start + rowsPerStep), r, oldLogp, refLogp, advantages));
+      }
+
+      // 6. metrics with TRL's names; then the adaptive β
+      let maskSum = 0, k3Sum = 0, entropySum = 0;
+      for (let i = 0; i < B * W; i++) {
+        if (!r.lossMask[i]) continue;
+        const d = (refLogp[i] ?? 0) - (oldLogp[i] ?? 0);
+        maskSum += 1; k3Sum += Math.exp(d) - d - 1; entropySum += entropy[i] ?? 0;
+      }
+      const lengths = r.policyLengths;
+      const terminated = lengths.filter((_, b) => sampled.finished[b] === true);
+      numTokens += rows.reduce((a, x) => a + x.ids.length, 0) + lengths.reduce((a, n) => a + n, 0);
+      const mean = (xs: number[]): number => xs.reduce((a, x) => a + x, 0) / Math.max(xs.length, 1);
+      const metrics: Record<string, number> = {
+        rollout: trainer.rollouts + 1,
+        step: trainer.step,
+        loss: mean(updates.map((u) => u.loss)),
+        gradNorm: mean(updates.map((u) => u.gradNorm)),
+        lr: learningRateAt(Math.max(0, trainer.step - 1), config.optim),
+        beta: trainer.beta,
+        ...scored.metrics,
+        frac_reward_zero_std: zeroStd.filter(Boolean).length / B,
+        kl: k3Sum / Math.max(maskSum, 1),
+        entropy: entropySum / Math.max(maskSum, 1),
+        ...averageOf(updates.map((u) => u.clip)),
+        "completions/mean_length": mean(lengths),
+        "completions/min_length": Math.min(...lengths),
+        "completions/max_length": Math.max(...lengths),
+        "completions/clipped_ratio": 1 - terminated.length / B,
+        "completions/mean_terminated_length": mean(terminated),
+        num_tokens: numTokens,
+        ...klMetrics,
+        ...healthMetrics(completions.map((c, b) => ({ text: texts[b] ?? "", answer: answers[b] ?? "", policyTokens: policyTokens(c, policyMask[b] ?? []) }))),
+      };
+      metrics[HEALTH_METRICS.meanLength] = metrics["completions/mean_length"] ?? NaN;
+      if (config.klControl === "adaptive" && config.klTarget !== null) {
+        const err = Math.min(Math.max(kl.mean / config.klTarget - 1, -0.2), 0.2);
+        trainer.beta *= 1 + (err * B) / config.klHorizon;
+      }
+      trainer.rollouts += 1;
+      return { metrics: finite(metrics), earlyStop: null };
+    },
+
+    resumeState: () => ({ step: trainer.step, rollouts: trainer.rollouts, beta: trainer.beta, shuffleRngState: rng.state(), numTokens }),
+
+    restore(state) {
+      trainer.step = state.step;
+      trainer.rollouts = state.rollouts;
+      trainer.beta = state.beta;
+      numTokens = state.numTokens;
+      rng = createRng(state.shuffleRngState); // mulberry32's state is its seed
+    },
+
+    dispose() {
+      disposeAdamW(optimizer);
+      kept?.dispose();
+      kept = null;
+    },
+  };
+
+  interface UpdateStats { loss: number; gradNorm: number; clip: Record<string, number> }
+
+  /** One optimizer step on some rows of the rollout. */
+  function update(rows: number[], r: RolloutBatch, oldLogp: Float32Array, refLogp: Float32Array, advantages: Float32Array): UpdateStats {
+    const [, T] = r.batch.shape;
+    const W = r.width;
+    const pick = <A extends Int32Array | Float32Array>(src: A, width: number): A => {
+      const out = new (src.constructor as new (n: number) => A)(rows.length * width);
+      rows.forEach((row, k) => out.set(src.subarray(row * width, (row + 1) * width), k * width));
+      return out;
+    };
+    const sub: CompletionBatch = {
+      shape: [rows.length, T],
+      inputIds: pick(r.batch.inputIds, T),
+      attentionMask: pick(r.batch.attentionMask, T),
+      completionMask: pick(r.batch.completionMask, T),
+      lastIndex: Int32Array.from(rows.map((row) => r.batch.lastIndex[row] ?? 0)),
+    };
+    const mask = pick(r.lossMask, W);
+    const old = pick(oldLogp, W);
+    const ref = pick(refLogp, W);
+    const adv = Float32Array.from(rows, (row) => advantages[row] ?? 0);
+    const shape: [number, number] = [rows.length, W];
+    let newLogp: Float32Array = new Float32Array(0);
+    const { value, grads } = tf.variableGrads(() => {
+      const { logp } = policyLogps(policy, sub, T_); // (b, W)
+      newLogp = logp.dataSync() as Float32Array;
+      return grpoLoss(logp, tf.tensor2d(old, shape), trainer.beta !== 0 ? tf.tensor2d(ref, shape) : null, tf.tensor1d(adv), tf.tensor2d(mask, shape), {
+        epsilonLow: config.epsilon, epsilonHigh, beta: trainer.beta, lossType: config.lossType, maxCompletionLength: config.maxCompletionLength,
+      });
+    }, vars);
+    const loss = value.dataSync()[0] ?? NaN;
+    value.dispose();
+    const named = new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g]));
+    if (!Number.isFinite(loss)) {
+      tf.dispose([...named.values()]);
+      throw new Error(`non-finite GRPO loss ${loss} at step ${trainer.step + 1}; resume from the last checkpoint with a lower lr`);
+    }
+    const { grads: clipped, norm } = clipByGlobalNorm(named, config.optim.gradClip);
+    adamwStep(policy.params, optimizer, clipped, learningRateAt(trainer.step, config.optim), config.optim);
+    tf.dispose([...clipped.values()]);
+    trainer.step += 1;
+    return { loss, gradNorm: norm, clip: clipStats(newLogp, old, adv, mask, W, config.epsilon, epsilonHigh) };
+  }
+
+  return trainer;
+}
+
+/** Key-wise mean of metric records (the clip ratios over a rollout's updates; min/max keys keep their extreme). */
+function averageOf(records: Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const key of Object.keys(records[0] ?? {})) {
+    const values = records.map((r) => r[key] ?? 0);
+    out[key] = key.endsWith("_min") ? Math.min(...values) : key.endsWith("_max") ? Math.max(...values) : values.reduce((a, x) => a + x, 0) / values.length;
+  }
+  return out;
+}
+
+/** Metrics lines carry numbers: a statistic with no data (the std of one value) is left out. */
+function finite(metrics: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(metrics).filter(([, v]) => Number.isFinite(v)));
+}
+
+function shuffle(n: number, rng: Rng): number[] {
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [order[i], order[j]] = [order[j] ?? 0, order[i] ?? 0];
+  }
+  return order;
+}

@@ -1,0 +1,64 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { checkerSpecSchema } from "../contract/checker.ts";
+import { rewardSources, rewardSpecSchema } from "../contract/reward-spec.ts";
+import { finalAnswerText } from "./answer-text.ts";
+import { checkerReward, formatReward, lengthReward, NonFiniteRewardError, scoreRewards, type RewardSample, type RewardSource } from "./reward-sources.ts";
+
+const sample = (answer: string, metadata: Record<string, unknown>, policyLength = 4): RewardSample => ({ prompt: [1], completion: [2, 3], metadata, answer, policyLength });
+
+test("each source on its own and Σ w·r: checker over metadata, format regex, length toward a target", async () => {
+  const checker = checkerReward(checkerSpecSchema.parse({ kind: "numeric" }), 2);
+  const samples = [
+    sample("The answer is 12.", { answer: 12 }, 8),
+    sample("I do not know", { answer: 12 }, 4),
+    sample("13", { answer: 12 }, 12),
+    sample("12", {}, 8), // no reference: not scored by the checker
+  ];
+  const scored = await scoreRewards([checker, formatReward("^The answer is", "", 0.5), lengthReward(8, 1)], samples);
+  // checker 1, 0 (no_number), 0, null; format 1, 0, 0, 0; length 0, −0.5, −0.5, 0
+  assert.deepEqual(scored.perSource.get("checker"), [1, 0, 0, null]);
+  assert.deepEqual(scored.perSource.get("format"), [1, 0, 0, 0]);
+  assert.deepEqual(scored.perSource.get("length"), [0, -0.5, -0.5, 0]);
+  assert.deepEqual(Array.from(scored.total), [2 + 0.5, -0.5, -0.5, 0]);
+  assert.equal(scored.metrics["checker/unscored"], 1);
+  assert.equal(scored.metrics["checker/unreadable/no_number"], 1);
+  assert.equal(scored.metrics["rewards/checker/mean"], 1 / 3);
+  assert.equal(scored.metrics["rewards/format/mean"], 0.25);
+  assert.equal(scored.metrics["reward"], (2.5 - 1) / 4);
+  assert.ok(Math.abs((scored.metrics["rewards/checker/std"] ?? NaN) - Math.sqrt(1 / 3)) < 1e-12);
+});
+
+test("an answer no source scored is NaN (no signal); a NaN or infinite score stops with the source named", async () => {
+  const only = await scoreRewards([checkerReward(checkerSpecSchema.parse({ kind: "exact" }), 1)], [sample("x", {}), sample("x", { answer: "x" })]);
+  assert.ok(Number.isNaN(only.total[0]));
+  assert.equal(only.total[1], 1);
+  const broken: RewardSource = { name: "reward_model", weight: 1, score: () => ({ values: [0.5, NaN] }) };
+  await assert.rejects(scoreRewards([broken], [sample("a", {}), sample("b", {})]), (e: unknown) => e instanceof NonFiniteRewardError && /reward_model on sample 2 of 2/.test(e.message));
+  const infinite: RewardSource = { name: "reward_model", weight: 1, score: () => ({ values: [Infinity] }) };
+  await assert.rejects(scoreRewards([infinite], [sample("a", {})]), /non-finite reward Infinity/);
+});
+
+test("reward spec: sources in order with default weights; no source, a stray weight or a bad pattern is refused with the field named", () => {
+  const spec = rewardSpecSchema.parse({ checker: { kind: "numeric" }, length: { target: 20 }, weights: { length: 0.1 } });
+  assert.deepEqual(rewardSources(spec, true), [{ name: "checker", weight: 1 }, { name: "reward_model", weight: 1 }, { name: "length", weight: 0.1 }]);
+  assert.throws(() => rewardSources(rewardSpecSchema.parse({}), false), /no reward source/);
+  assert.throws(() => rewardSources(rewardSpecSchema.parse({ checker: { kind: "numeric" }, weights: { rewardModel: 2 } }), false), /reward\.weights\.rewardModel/);
+  const stray = rewardSpecSchema.safeParse({ checker: { kind: "numeric" }, weights: { format: 1 } });
+  assert.equal(stray.success, false);
+  assert.deepEqual(stray.error?.issues[0]?.path, ["weights", "format"]);
+  const bad = rewardSpecSchema.safeParse({ format: { pattern: "(" } });
+  assert.deepEqual(bad.error?.issues[0]?.path, ["format", "pattern"]);
+});
+
+test("final answer: after the last inserted (tool) token, cut at the end token; without a mask, the whole answer", async () => {
+  const chars: Record<number, string> = { 10: "1", 11: "2", 12: "=", 13: "a", 14: " " };
+  const decode = (ids: number[]): string => ids.map((i) => chars[i] ?? "").join("");
+  const END = 1;
+  // policy: "1 a" <call>, inserted: "2" (tool result), policy: "12" END, trailing tokens ignored
+  const completion = [10, 14, 13, 5, 11, 12, 10, 11, END, 13];
+  const mask = [1, 1, 1, 1, 0, 0, 1, 1, 1, 1];
+  assert.equal(await finalAnswerText(completion, mask, decode, [END]), "12");
+  assert.equal(await finalAnswerText(completion, completion.map(() => 1), decode, [END]), "1 a2=12");
+  assert.equal(await finalAnswerText([END], [1], decode, [END]), "");
+});

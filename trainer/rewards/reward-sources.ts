@@ -1,0 +1,131 @@
+// Reward sources for GRPO and RLOO and their weighted sum (contract/reward-spec.ts says what each
+// scores). Every source scores every sample; a null score means "not scored" (a checker over a prompt
+// without its reference). The sum Σ wᵢ·rᵢ runs over the sources that scored; a sample none scored
+// gets NaN, which the advantages treat as "no signal" (TRL). A NaN or infinite score is an error:
+// it names the source and the sample, and the trainer stops the step before any update.
+import * as tf from "@tensorflow/tfjs-core";
+import { checkAnswer, type CheckerSpec } from "../contract/checker.ts";
+import { rewardSources, type RewardSourceName, type RewardSpec } from "../contract/reward-spec.ts";
+import { collateCompletions } from "../data/collate.ts";
+import { scoreCompletions } from "../algorithms/reward-trainer.ts";
+import { type GptModel } from "../model/gpt.ts";
+import { nanMeanStd } from "../losses/grpo-loss.ts";
+
+export interface RewardSample {
+  /** Prompt token ids (with the generation prompt). */
+  prompt: number[];
+  /** Completion token ids, tool results included. */
+  completion: number[];
+  /** The prompt record's metadata (the checker's reference answer lives here). */
+  metadata: Record<string, unknown>;
+  /** The final answer's text (rewards/answer-text.ts). */
+  answer: string;
+  /** Tokens the policy sampled. */
+  policyLength: number;
+}
+
+export interface SourceScores {
+  /** One per sample; null = not scored. */
+  values: (number | null)[];
+  /** Why a sample scored 0 without being compared, or was not scored (checker reasons). */
+  reasons?: (string | undefined)[];
+}
+
+export interface RewardSource {
+  name: RewardSourceName;
+  weight: number;
+  score(samples: RewardSample[]): SourceScores | Promise<SourceScores>;
+}
+
+export class NonFiniteRewardError extends Error {}
+
+/** 1 / 0 from the checker on the final answer; null where the prompt has no reference. */
+export function checkerReward(spec: CheckerSpec, weight: number): RewardSource {
+  return {
+    name: "checker",
+    weight,
+    score(samples) {
+      const results = samples.map((s) => checkAnswer(spec, s.answer, s.metadata));
+      return { values: results.map((r) => r.score), reasons: results.map((r) => r.reason) };
+    },
+  };
+}
+
+/** 1 when the final answer matches the pattern (first 4,000 characters), else 0. */
+export function formatReward(pattern: string, flags: string, weight: number): RewardSource {
+  const re = new RegExp(pattern, flags.replace(/[gy]/g, ""));
+  return { name: "format", weight, score: (samples) => ({ values: samples.map((s) => (re.test(s.answer.slice(0, 4000)) ? 1 : 0)) }) };
+}
+
+/** −|L − target| / target in policy tokens, floored at −1. */
+export function lengthReward(target: number, weight: number): RewardSource {
+  return { name: "length", weight, score: (samples) => ({ values: samples.map((s) => Math.max(-1, -Math.abs(s.policyLength - target) / target) || 0) }) };
+}
+
+/** A scalar-head reward model's score of prompt + completion at its last token (as PPO). */
+export function rewardModelReward(model: GptModel, padId: number, weight: number, batchSize = 16): RewardSource {
+  return {
+    name: "reward_model",
+    weight,
+    score(samples) {
+      const values: number[] = [];
+      for (let i = 0; i < samples.length; i += batchSize) {
+        const part = samples.slice(i, i + batchSize);
+        const scores = tf.tidy(() => scoreCompletions(model, collateCompletions(part.map((s) => ({ prompt: s.prompt, completion: s.completion })), padId)).dataSync() as Float32Array);
+        values.push(...scores);
+      }
+      return { values };
+    },
+  };
+}
+
+/** The sources a job's reward spec names, in the contract's order. */
+export function buildRewardSources(spec: RewardSpec, rewardModel: { model: GptModel; padId: number } | null): RewardSource[] {
+  return rewardSources(spec, rewardModel !== null).map(({ name, weight }) => {
+    if (name === "checker") return checkerReward(spec.checker!, weight);
+    if (name === "reward_model") return rewardModelReward(rewardModel!.model, rewardModel!.padId, weight);
+    if (name === "format") return formatReward(spec.format!.pattern, spec.format!.flags, weight);
+    return lengthReward(spec.length!.target, weight);
+  });
+}
+
+export interface ScoredRewards {
+  /** Σ wᵢ·rᵢ per sample over the sources that scored it; NaN when none did. */
+  total: Float32Array;
+  perSource: Map<RewardSourceName, (number | null)[]>;
+  /** TRL's `reward`, `reward_std`, `rewards/<source>/mean|std`; `checker/unreadable/<reason>` and `checker/unscored` counts. */
+  metrics: Record<string, number>;
+}
+
+export async function scoreRewards(sources: RewardSource[], samples: RewardSample[]): Promise<ScoredRewards> {
+  const n = samples.length;
+  const total = new Float32Array(n).fill(NaN);
+  const perSource = new Map<RewardSourceName, (number | null)[]>();
+  const metrics: Record<string, number> = {};
+  for (const source of sources) {
+    const { values, reasons } = await source.score(samples);
+    if (values.length !== n) throw new Error(`reward source ${source.name} returned ${values.length} scores for ${n} samples`);
+    values.forEach((v, i) => {
+      if (v !== null && !Number.isFinite(v)) throw new NonFiniteRewardError(`non-finite reward ${v} from ${source.name} on sample ${i + 1} of ${n}`);
+    });
+    perSource.set(source.name, values);
+    values.forEach((v, i) => {
+      if (v === null) return;
+      total[i] = (Number.isNaN(total[i]) ? 0 : (total[i] ?? 0)) + source.weight * v;
+    });
+    const stats = nanMeanStd(values.map((v) => v ?? NaN));
+    metrics[`rewards/${source.name}/mean`] = stats.mean;
+    metrics[`rewards/${source.name}/std`] = stats.std;
+    if (source.name === "checker") {
+      metrics["checker/unscored"] = values.filter((v) => v === null).length;
+      for (const reason of reasons ?? []) {
+        if (reason === undefined || reason === "no_reference" || reason === "bad_reference") continue;
+        metrics[`checker/unreadable/${reason}`] = (metrics[`checker/unreadable/${reason}`] ?? 0) + 1;
+      }
+    }
+  }
+  const stats = nanMeanStd(total);
+  metrics["reward"] = stats.mean;
+  metrics["reward_std"] = stats.std;
+  return { total, perSource, metrics };
+}

@@ -1,0 +1,214 @@
+// KL to the reference policy, measured on sampled answers, and the guard that stops training when it
+// exceeds a target (contract/kl-guard.ts names the settings, metrics and the early_stop event).
+//
+// Estimator (k1): for answers y sampled from π, KL(π‖π_ref) = E_y[Σ_t log π(y_t|·) − log π_ref(y_t|·)],
+// so the mean over answers of the summed log-ratio is unbiased for the KL per answer (Schulman 2020,
+// "Approximating KL divergence"; TRL's objective/kl). Only tokens the policy sampled count: a tool's
+// result is not drawn from π. Sampling is at temperature 1 over the full distribution: any other
+// distribution would measure the KL of something other than π.
+//
+// The reference is an interface: a frozen copy of the initial policy (what the tiny models here can
+// afford), or, for LoRA, the same model with its adapters off.
+import * as tf from "@tensorflow/tfjs-core";
+import { KL_GUARD_METRICS, type KlCheckConfig } from "../contract/kl-guard.ts";
+import { type CompletionBatch } from "../data/collate.ts";
+import { nextTokenLogProbs } from "../losses/logprobs.ts";
+import { cloneGpt, disposeGpt, gptForward, type GptModel } from "../model/gpt.ts";
+import { createRng } from "../random/rng.ts";
+import { finalAnswerText, type Decode } from "../rewards/answer-text.ts";
+import { healthMetrics } from "./health.ts";
+import { collateRollout, plainRollout, policyMaskOf, policyTokens, type RolloutFn } from "./rollout.ts";
+
+/** π_ref's next-token log-probs: (B, T−1) row-major, aligned with inputIds[:, 1:]. */
+export interface ReferencePolicy {
+  nextTokenLogps(batch: CompletionBatch, temperature: number): Float32Array;
+  dispose(): void;
+}
+
+/** Next-token log-probs (B, T−1) at temperature T. Call inside tf.tidy / variableGrads. */
+export function forwardLogps(model: GptModel, batch: CompletionBatch, temperature: number): tf.Tensor2D {
+  const [B, T] = batch.shape;
+  const ids = tf.tensor2d(batch.inputIds, [B, T], "int32");
+  const attentionMask = tf.tensor2d(batch.attentionMask, [B, T], "int32");
+  const logits = gptForward(model, ids, { attentionMask }).logits as tf.Tensor3D; // (B, T, V)
+  return nextTokenLogProbs(logits, ids, undefined, temperature); // (B, T−1)
+}
+
+/** A frozen copy of the policy as it is now (call before training, and before loading a resume point). */
+export function frozenReference(policy: GptModel): ReferencePolicy {
+  const copy = cloneGpt(policy, { trainable: false });
+  return {
+    nextTokenLogps: (batch, temperature) => tf.tidy(() => forwardLogps(copy, batch, temperature).dataSync() as Float32Array),
+    dispose: () => disposeGpt(copy),
+  };
+}
+
+/** Σ_t mask·(logp − refLogp) per row: the k1 KL of each answer, (B) from (B, W) row-major. */
+export function sequenceKl(logp: ArrayLike<number>, refLogp: ArrayLike<number>, mask: ArrayLike<number>, rows: number, width: number): Float64Array {
+  const out = new Float64Array(rows);
+  for (let b = 0; b < rows; b++) {
+    let s = 0;
+    for (let t = 0; t < width; t++) {
+      const i = b * width + t;
+      if (mask[i]) s += (logp[i] ?? 0) - (refLogp[i] ?? 0);
+    }
+    out[b] = s;
+  }
+  return out;
+}
+
+export function meanStderr(xs: ArrayLike<number>): { mean: number; stderr: number } {
+  const n = xs.length;
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += xs[i] ?? 0;
+  const mean = n > 0 ? sum / n : NaN;
+  let sq = 0;
+  for (let i = 0; i < n; i++) sq += ((xs[i] ?? 0) - mean) ** 2;
+  return { mean, stderr: n > 1 ? Math.sqrt(sq / (n - 1) / n) : NaN };
+}
+
+/** A copy of the weights at one step, to put back when a later step overshoots the KL target. */
+export interface WeightSnapshot {
+  step: number;
+  restoreInto(model: GptModel): void;
+  dispose(): void;
+}
+
+export function snapshotWeights(model: GptModel, step: number): WeightSnapshot {
+  const saved = new Map([...model.params].map(([name, v]) => [name, tf.clone(v)]));
+  return {
+    step,
+    restoreInto(target) {
+      for (const [name, v] of target.params) {
+        const value = saved.get(name);
+        if (!value) throw new Error(`weight snapshot lacks ${name}`);
+        v.assign(value);
+      }
+    },
+    dispose: () => tf.dispose([...saved.values()]),
+  };
+}
+
+/** Training stopped: the KL measured at `step` was over the target; the weights of `keptStep` are back. */
+export interface EarlyStop {
+  reason: "kl_above_target";
+  kl: number;
+  klTarget: number;
+  step: number;
+  keptStep: number;
+}
+
+/** What the train loop (cli/train-loop.ts) asks of a guard. */
+export interface LoopGuard {
+  /** Before the first step: `step` is where training starts (0, or the resume point). */
+  begin(step: number): void;
+  /** After step `step`'s update: metrics for that step's line, and a stop when training must end. */
+  afterStep(step: number, last: boolean): Promise<{ metrics: Record<string, number>; stop: EarlyStop | null }>;
+  dispose(): void;
+}
+
+export interface SampledKlOptions {
+  prompts: number[][];
+  maxNewTokens: number;
+  seed: number;
+  padId: number;
+  /** End of turn and EOS: they end an answer (and are kept in it). */
+  stopTokens: number[];
+  decode: Decode;
+  rollout?: RolloutFn;
+  batchSize?: number;
+}
+
+/** KL per answer (mean and standard error over the sampled answers) and the answers' health. */
+export async function sampledKl(policy: GptModel, reference: ReferencePolicy, o: SampledKlOptions): Promise<{ kl: number; stderr: number; samples: number; health: Record<string, number> }> {
+  const rollout = o.rollout ?? plainRollout;
+  const batchSize = o.batchSize ?? 16;
+  const blockSize = policy.config.blockSize;
+  const prompts = o.prompts.filter((p) => p.length > 0 && p.length < blockSize);
+  if (prompts.length === 0) throw new Error("KL check: no training prompt leaves room for an answer in the model's context");
+  const kls: number[] = [];
+  const answers: { text: string; answer: string; policyTokens: number[] }[] = [];
+  for (let i = 0; i < prompts.length; i += batchSize) {
+    const part = prompts.slice(i, i + batchSize);
+    // 1. sample at temperature 1, the full distribution; the answer must fit the context
+    const room = blockSize - Math.max(...part.map((p) => p.length));
+    const sampled = await rollout(policy, part, { maxNewTokens: Math.min(o.maxNewTokens, room), temperature: 1, padId: o.padId, stopTokens: o.stopTokens, seed: o.seed + i });
+    const mask = policyMaskOf(sampled);
+    const r = collateRollout(part, sampled.completions, mask, o.padId);
+    const [B] = r.batch.shape;
+    // 2. Σ_t (log π − log π_ref) over the policy's tokens
+    const logp = tf.tidy(() => forwardLogps(policy, r.batch, 1).dataSync() as Float32Array);
+    const refLogp = reference.nextTokenLogps(r.batch, 1);
+    kls.push(...sequenceKl(logp, refLogp, r.lossMask, B, r.width));
+    // 3. the answers' text, for the health metrics
+    for (let b = 0; b < B; b++) {
+      const completion = sampled.completions[b] ?? [];
+      const m = mask[b] ?? [];
+      answers.push({ text: await o.decode(completion), answer: await finalAnswerText(completion, m, o.decode, o.stopTokens), policyTokens: policyTokens(completion, m) });
+    }
+  }
+  const { mean, stderr } = meanStderr(kls);
+  return { kl: mean, stderr, samples: kls.length, health: healthMetrics(answers) };
+}
+
+/** `count` prompts from the distinct ones, in a seeded order, cycling when there are fewer. */
+export function checkPrompts(prompts: number[][], count: number, seed: number): number[][] {
+  const distinct = [...new Map(prompts.map((p) => [p.join(","), p])).values()];
+  const rng = createRng(seed);
+  for (let i = distinct.length - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [distinct[i], distinct[j]] = [distinct[j] ?? [], distinct[i] ?? []];
+  }
+  if (distinct.length === 0) return [];
+  return Array.from({ length: count }, (_, i) => distinct[i % distinct.length] ?? []);
+}
+
+/**
+ * DPO and KTO sample nothing while they train: every `check.every` steps (and at the last step) this
+ * samples `check.samples` answers to training prompts and measures the KL. Over `klTarget` it puts
+ * back the weights of the last check under the target (the starting weights when none passed) and
+ * stops training. Without a target it only measures.
+ */
+export function createKlGuard(o: {
+  policy: GptModel;
+  reference: ReferencePolicy;
+  prompts: number[][];
+  klTarget: number | null;
+  check: KlCheckConfig;
+  padId: number;
+  stopTokens: number[];
+  decode: Decode;
+  rollout?: RolloutFn;
+}): LoopGuard {
+  const prompts = checkPrompts(o.prompts, o.check.samples, o.check.seed);
+  let kept: WeightSnapshot | null = null;
+  return {
+    begin(step) {
+      kept?.dispose();
+      kept = o.klTarget !== null && o.check.every > 0 ? snapshotWeights(o.policy, step) : null;
+    },
+    async afterStep(step, last) {
+      if (o.check.every === 0 || (step % o.check.every !== 0 && !last)) return { metrics: {}, stop: null };
+      const m = await sampledKl(o.policy, o.reference, {
+        prompts, maxNewTokens: o.check.maxNewTokens, seed: o.check.seed, padId: o.padId, stopTokens: o.stopTokens, decode: o.decode, ...(o.rollout ? { rollout: o.rollout } : {}),
+      });
+      const metrics: Record<string, number> = {
+        [KL_GUARD_METRICS.kl]: m.kl, [KL_GUARD_METRICS.klStderr]: m.stderr, [KL_GUARD_METRICS.samples]: m.samples,
+        ...(o.klTarget !== null ? { [KL_GUARD_METRICS.target]: o.klTarget } : {}),
+        ...m.health,
+      };
+      if (o.klTarget === null || !kept) return { metrics, stop: null };
+      if (!(m.kl <= o.klTarget)) {
+        kept.restoreInto(o.policy);
+        return { metrics, stop: { reason: "kl_above_target", kl: m.kl, klTarget: o.klTarget, step, keptStep: kept.step } };
+      }
+      kept.dispose();
+      kept = snapshotWeights(o.policy, step);
+      return { metrics, stop: null };
+    },
+    dispose() {
+      kept?.dispose();
+      kept = null;
+    },
+  };
+}

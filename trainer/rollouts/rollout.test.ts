@@ -1,0 +1,36 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { collateRollout, policyMaskOf, policyTokens } from "./rollout.ts";
+import { hasRepeatLoop, healthMetrics } from "./health.ts";
+
+test("rollout batch: the loss mask covers policy tokens only; inserted tokens stay in the inputs", () => {
+  const PAD = 0;
+  // prompt [7, 8]; completion [20, 21, 22, 23, 1] where 21–22 were inserted by the sampler (a tool result)
+  const r = collateRollout([[7, 8], [9]], [[20, 21, 22, 23, 1], [30, 1]], [[1, 0, 0, 1, 1], [1, 1]], PAD);
+  assert.deepEqual(r.batch.shape, [2, 7]);
+  assert.deepEqual(Array.from(r.batch.inputIds), [7, 8, 20, 21, 22, 23, 1, 9, 30, 1, PAD, PAD, PAD, PAD]);
+  // position j predicts token j + 1: row 0 predicts 20 at j = 1, 23 at j = 4, 1 at j = 5; row 1 predicts 30, 1 at j = 0, 1
+  assert.deepEqual(Array.from(r.lossMask), [0, 1, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0]);
+  assert.deepEqual(r.policyLengths, [3, 2]);
+  assert.deepEqual(policyTokens([20, 21, 22, 23, 1], [1, 0, 0, 1, 1]), [20, 23, 1]);
+});
+
+test("policy mask: absent means all ones; a mask of another shape is refused", () => {
+  const base = { completions: [[5, 6], [7]], finished: [true, false], logprobs: [[0, 0], [0]] };
+  assert.deepEqual(policyMaskOf(base), [[1, 1], [1]]);
+  assert.deepEqual(policyMaskOf({ ...base, policyMask: [[1, 0], [1]] }), [[1, 0], [1]]);
+  assert.throws(() => policyMaskOf({ ...base, policyMask: [[1], [1]] }), /shape of completions/);
+});
+
+test("health: replacement characters, 4-gram loops (≥ 4 times), empty answers, mean length", () => {
+  assert.equal(hasRepeatLoop([1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4]), false); // three times
+  assert.equal(hasRepeatLoop([1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4]), true);
+  assert.equal(hasRepeatLoop([5, 5, 5, 5, 5, 5, 5]), true); // overlapping occurrences count
+  const m = healthMetrics([
+    { text: "fine", answer: "fine", policyTokens: [1, 2] },
+    { text: "caf\uFFFD", answer: "caf\uFFFD", policyTokens: [1, 2, 3, 4] },
+    { text: "", answer: "  ", policyTokens: [9] },
+    { text: "aaaaaaa", answer: "aaaaaaa", policyTokens: [5, 5, 5, 5, 5, 5, 5] },
+  ]);
+  assert.deepEqual(m, { "health/undecodable_frac": 0.25, "health/repeat_loop_frac": 0.25, "health/empty_frac": 0.25, "health/mean_length": 14 / 4 });
+});
