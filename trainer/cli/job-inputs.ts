@@ -14,13 +14,12 @@ import { initGpt, type GptModel } from "../model/gpt.ts";
 import { type BpeTokenizer } from "../tokenizer/bpe-tokenizer.ts";
 import { renderChat, renderPromptCompletion, type ChatMessage } from "../tokenizer/chat-template.ts";
 import {
-  preferenceRecordSchema, rankingRecordSchema, ranksOf, readJsonl, sftRecordSchema, unpairedRecordSchema,
+  preferenceOrRankingSchema, ranksOf, readJsonl, sftRecordSchema, unpairedRecordSchema,
   type LineProblem, type PreferenceRecord, type RankingRecord,
 } from "../data/jsonl.ts";
 import { type SftExample } from "../algorithms/sft-trainer.ts";
 import { type RankingExample } from "../algorithms/reward-trainer.ts";
 import { type PreferencePair } from "../algorithms/dpo-trainer.ts";
-import { z } from "zod";
 
 export class DataError extends Error {
   constructor(
@@ -71,7 +70,7 @@ export async function readSftExamples(path: string, tokenizer: BpeTokenizer, blo
 
 /** Rankings of K completions, or preferences as rankings of two. */
 export async function readRankingExamples(path: string, tokenizer: BpeTokenizer, blockSize: number): Promise<RankingExample[]> {
-  const records = check(path, readJsonl(path, z.union([rankingRecordSchema, preferenceRecordSchema])));
+  const records = check(path, readJsonl(path, preferenceOrRankingSchema));
   const examples: RankingExample[] = [];
   const lengths: { line: number; length: number }[] = [];
   for (const { line, value } of records) {
@@ -91,7 +90,7 @@ export async function readRankingExamples(path: string, tokenizer: BpeTokenizer,
 
 /** Preference records, or rankings expanded to every pair with distinct ranks. */
 export async function readPreferencePairs(path: string, tokenizer: BpeTokenizer, blockSize: number): Promise<PreferencePair[]> {
-  const records = check(path, readJsonl(path, z.union([preferenceRecordSchema, rankingRecordSchema])));
+  const records = check(path, readJsonl(path, preferenceOrRankingSchema));
   const pairs: PreferencePair[] = [];
   const lengths: { line: number; length: number }[] = [];
   for (const { line, value } of records) {

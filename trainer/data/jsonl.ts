@@ -4,6 +4,19 @@ import { readFileSync } from "node:fs";
 import { z } from "zod";
 
 /**
+ * One schema chosen by looking at the value, so that an error names the chosen shape's own fields
+ * (a zod union only says "Invalid input" when every option fails).
+ */
+export function chosenBy<T>(pick: (value: unknown) => z.ZodType<T>): z.ZodType<T> {
+  return z.unknown().transform((value, ctx) => {
+    const parsed = pick(value).safeParse(value);
+    if (parsed.success) return parsed.data;
+    for (const issue of parsed.error.issues) ctx.addIssue({ code: "custom", message: issue.message, path: issue.path, input: value });
+    return z.NEVER;
+  });
+}
+
+/**
  * A call as TRL/transformers write it (`arguments` an object); OpenAI's form (`arguments` a JSON
  * string, `content: null` beside calls) is read too and normalised to it.
  */
@@ -12,19 +25,17 @@ const toolCall = z.strictObject({
   type: z.literal("function").default("function"),
   function: z.strictObject({
     name: z.string().min(1).max(64),
-    arguments: z.union([
-      z.record(z.string(), z.unknown()),
-      z.string().transform((text, ctx) => {
+    arguments: z.preprocess(
+      (value) => {
+        if (typeof value !== "string") return value;
         try {
-          const value: unknown = JSON.parse(text);
-          if (value !== null && typeof value === "object" && !Array.isArray(value)) return value as Record<string, unknown>;
+          return JSON.parse(value) as unknown;
         } catch {
-          // reported below
+          return value; // refused below
         }
-        ctx.addIssue({ code: "custom", message: "arguments must be a JSON object (or a string holding one)" });
-        return z.NEVER;
-      }),
-    ]),
+      },
+      z.record(z.string(), z.unknown(), { error: "arguments must be a JSON object (or a string holding one)" }),
+    ),
   }),
 });
 
@@ -44,7 +55,9 @@ const message = z
 export type RecordMessage = z.output<typeof message>;
 
 /** A prompt is either chat messages or a plain string (one user turn). */
-const prompt = z.union([z.string().min(1), z.array(message).min(1)]);
+const promptText = z.string().min(1);
+const promptMessages = z.array(message).min(1);
+const prompt = chosenBy<string | RecordMessage[]>((v) => (typeof v === "string" ? promptText : promptMessages));
 
 /** TRL tool datasets may carry the tools' JSON schemas; the template does not render them (decision 0019). */
 const tools = z.array(z.unknown()).optional();
@@ -64,22 +77,21 @@ export const sftRecordSchema = z.strictObject({
  * assistant turn); a list with tool calls or tool results stays a transcript (assistant first,
  * then assistant and tool messages), rendered with its tool turns masked out of every loss.
  */
-const completion = z.union([
-  z.string().min(1),
-  z
-    .array(message)
-    .min(1)
-    .superRefine((turns, ctx) => {
-      if (turns[0]?.role !== "assistant") ctx.addIssue({ code: "custom", message: "a completion starts with an assistant message", path: [0, "role"] });
-      turns.forEach((t, i) => {
-        if (t.role !== "assistant" && t.role !== "tool") ctx.addIssue({ code: "custom", message: "a completion holds assistant and tool messages only", path: [i, "role"] });
-      });
-    })
-    .transform((turns): string | RecordMessage[] =>
-      turns.some(usesTools) ? turns : turns.filter((t) => t.role === "assistant").map((t) => t.content).join("\n"),
-    )
-    .refine((c) => typeof c !== "string" || c.length > 0, "needs a non-empty assistant turn"),
-]);
+const completionText = z.string().min(1);
+const completionMessages = z
+  .array(message)
+  .min(1)
+  .superRefine((turns, ctx) => {
+    if (turns[0]?.role !== "assistant") ctx.addIssue({ code: "custom", message: "a completion starts with an assistant message", path: [0, "role"] });
+    turns.forEach((t, i) => {
+      if (t.role !== "assistant" && t.role !== "tool") ctx.addIssue({ code: "custom", message: "a completion holds assistant and tool messages only", path: [i, "role"] });
+    });
+  })
+  .transform((turns): string | RecordMessage[] =>
+    turns.some(usesTools) ? turns : turns.filter((t) => t.role === "assistant").map((t) => t.content).join("\n"),
+  )
+  .refine((c) => typeof c !== "string" || c.length > 0, "needs a non-empty assistant turn");
+const completion = chosenBy<string | RecordMessage[]>((v) => (typeof v === "string" ? completionText : completionMessages));
 
 export type Completion = z.output<typeof completion>;
 
@@ -107,6 +119,11 @@ export const rankingRecordSchema = z
   .refine((r) => (r.ranks ?? r.ranking ?? []).length === r.completions.length, { message: "one rank per completion" });
 
 export const promptRecordSchema = z.strictObject({ prompt });
+
+/** Preference records ({"chosen", "rejected"}) or rankings ({"completions"}), told apart by their keys. */
+export const preferenceOrRankingSchema = chosenBy<PreferenceRecord | RankingRecord>((v) =>
+  v !== null && typeof v === "object" && "completions" in v ? rankingRecordSchema : preferenceRecordSchema,
+);
 
 /** TRL's unpaired (KTO) form: one completion with a thumbs up (true) or down (false). */
 export const unpairedRecordSchema = z.strictObject({ prompt, completion, label: z.boolean(), tools });
