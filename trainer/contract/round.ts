@@ -6,7 +6,7 @@ import { sftConfigSchema } from "./sft-config.ts";
 import { rewardConfigSchema } from "./reward-config.ts";
 import { dpoConfigSchema } from "./dpo-config.ts";
 import { ppoConfigSchema } from "./ppo-config.ts";
-import { samplingSchema } from "./job.ts";
+import { samplingSchema, toolsSchema } from "./job.ts";
 
 /** The training paths a round can take; each ends with sampling the next batch for labelers. */
 export const ROUND_PATHS = {
@@ -117,6 +117,11 @@ export const remoteJobSchema = z.strictObject({
   promptsUrl: z.string().startsWith("/api/v1/").optional(),
   train: z.record(z.string(), z.unknown()).optional(),
   sampling: samplingSchema.optional(),
+  /**
+   * The tools the project declares (settings.tools): every generation of this job may call them —
+   * sampling and the baseline's answers (unless `sampling.tools` says otherwise) and RL rollouts.
+   */
+  tools: toolsSchema.optional(),
   /** A checkpoint an earlier attempt uploaded: continue from its step instead of starting over. */
   resume: z.strictObject({ step: z.number().int().positive() }).optional(),
   /** Lease length; heartbeats come at a third of it. */
