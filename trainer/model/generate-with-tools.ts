@@ -56,15 +56,7 @@ export async function generateWithTools(model: GptModel, prompts: number[][], o:
     const calls = (await parseCompletion(tokenizer, turn))[0]?.tool_calls ?? [];
     const earlier = toolCalls[row] ?? 0;
     toolCalls[row] = earlier + calls.length;
-    const contents = o.onToolCalls
-      ? await o.onToolCalls(row, calls, earlier)
-      : await Promise.all(
-          calls.map(async (call, i) => {
-            if (call.function.name === INVALID_TOOL_CALL) return INVALID_CALL_RESULT;
-            if (earlier + i >= limits.maxCalls) return `error: tool call limit reached (${limits.maxCalls} per answer)`;
-            return (await runToolCall({ name: call.function.name, arguments: call.function.arguments }, o.tools, limits, o.registry)).content;
-          }),
-        );
+    const contents = o.onToolCalls ? await o.onToolCalls(row, calls, earlier) : await answerToolCalls(calls, earlier, { tools: o.tools, limits, ...(o.registry ? { registry: o.registry } : {}) });
     if (contents === "stop") return null;
     try {
       return await renderToolResults(tokenizer, contents);
@@ -86,6 +78,26 @@ export async function generateWithTools(model: GptModel, prompts: number[][], o:
   } finally {
     steps.return(undefined as never); // frees the KV cache if a tool driver failed mid-way
   }
+}
+
+/**
+ * Step 3: the results of one turn's calls, in order — an invalid call is answered with how to write
+ * one, a call past the limit with an error, every other call by runToolCall. `earlier` counts the
+ * answer's calls before these.
+ */
+export async function answerToolCalls(
+  calls: ToolCall[],
+  earlier: number,
+  o: { tools: readonly string[]; limits?: Partial<ToolLimits>; registry?: Readonly<Record<string, ToolDefinition>> },
+): Promise<string[]> {
+  const limits: ToolLimits = { ...DEFAULT_TOOL_LIMITS, ...o.limits };
+  return Promise.all(
+    calls.map(async (call, i) => {
+      if (call.function.name === INVALID_TOOL_CALL) return INVALID_CALL_RESULT;
+      if (earlier + i >= limits.maxCalls) return `error: tool call limit reached (${limits.maxCalls} per answer)`;
+      return (await runToolCall({ name: call.function.name, arguments: call.function.arguments }, o.tools, limits, o.registry)).content;
+    }),
+  );
 }
 
 const isRenderable = (text: string): boolean => !Object.values(SPECIAL_TOKENS).some((s) => text.includes(s));
