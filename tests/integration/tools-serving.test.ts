@@ -3,7 +3,8 @@
  * tiny policy trained to call the calculator answers (1) with the calculator run on the server for
  * a project that declares it, (2) with OpenAI tool_calls when the client declares the function
  * itself, then goes on from the client's tool message, (3) as server-sent events that OpenAI
- * clients assemble, and (4) invalid tool payloads are refused with the field named.
+ * clients assemble, (4) to the official `openai` client unchanged (create, runTools, stream), and
+ * (5) invalid tool payloads are refused with the field named.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -11,6 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { projectSettingsSchema } from "../../server/labeling/project-settings.ts";
+import OpenAI from "openai";
 import { startTestServer, type TestServer } from "../support/test-server.ts";
 import { registerTinyToolPolicy } from "../support/tiny-tool-policy.ts";
 
@@ -53,8 +55,9 @@ const completion = async (body: Record<string, unknown>): Promise<Choice> => {
   return ((await response.json()) as { choices: Choice[] }).choices[0]!;
 };
 
-const question = [{ role: "user", content: "what is 37 times 4?" }];
-const calculatorFunction = { type: "function", function: { name: "calculator", description: "arithmetic", parameters: { type: "object", properties: { expression: { type: "string" } }, required: ["expression"] } } };
+const question = [{ role: "user" as const, content: "what is 37 times 4?" }];
+const calculatorParameters = { type: "object", properties: { expression: { type: "string" } }, required: ["expression"] };
+const calculatorFunction = { type: "function" as const, function: { name: "calculator", description: "arithmetic", parameters: calculatorParameters } };
 
 test("a project's built-in calculator runs on the server inside the answer", { timeout: 300_000 }, async () => {
   const choice = await completion({ model: `tandem-${withTools}`, messages: question });
@@ -139,6 +142,38 @@ test("streamed tool calls arrive as OpenAI's deltas and assemble into the call",
   assert.match(calls[0]?.id ?? "", /^call_/);
   assert.equal(calls[0]?.type, "function");
   assert.deepEqual({ name: calls[0]?.function.name, arguments: JSON.parse(calls[0]?.function.arguments ?? "null") }, { name: "calculator", arguments: { expression: "37*4" } });
+});
+
+test("the official openai client works unchanged: built-in tools, its own runTools loop, streamed calls, errors", { timeout: 300_000 }, async () => {
+  const client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey, maxRetries: 0 });
+  const model = `tandem-${withTools}`;
+  const plain = await client.chat.completions.create({ model, messages: question, temperature: 0, max_tokens: 90 });
+  assert.equal(plain.choices[0]?.message.content, "the answer is 148.");
+
+  // runTools: the client runs its own calculator and sends the result back until the model answers
+  const seen: string[] = [];
+  const runner = client.chat.completions.runTools({
+    model, messages: question, temperature: 0, max_tokens: 90,
+    tools: [{ type: "function", function: { name: "calculator", description: "arithmetic", parameters: calculatorParameters, parse: (text: string) => JSON.parse(text) as { expression: string }, function: (args: { expression: string }) => {
+      seen.push(args.expression);
+      return "148";
+    } } }],
+  });
+  assert.equal(await runner.finalContent(), "the answer is 148.");
+  assert.deepEqual(seen, ["37*4"]);
+
+  // stream: the client assembles the call from the deltas
+  const final = await client.chat.completions.stream({ model, messages: question, tools: [calculatorFunction], temperature: 0, max_tokens: 90 }).finalChatCompletion();
+  assert.equal(final.choices[0]?.finish_reason, "tool_calls");
+  const call = final.choices[0]?.message.tool_calls?.[0];
+  assert.equal(call?.type === "function" ? call.function.arguments : null, '{"expression":"37*4"}');
+
+  await assert.rejects(client.chat.completions.create({ model, messages: question, tools: [{ type: "function", function: { name: "bad name!" } }] }), (error: unknown) => {
+    assert.ok(error instanceof OpenAI.APIError);
+    assert.equal(error.status, 422);
+    assert.equal(error.param, "tools.0.function.name");
+    return true;
+  });
 });
 
 test("invalid tool payloads are refused with the field named (OpenAI's param)", { timeout: 60_000 }, async () => {
