@@ -2,6 +2,8 @@ import { data, Form, useNavigation } from "react-router";
 import { z } from "zod";
 import type { Route } from "./+types/playground";
 import { AppError } from "../../server/lib/app-error.ts";
+import { projectTools } from "../../server/api/model-tools.server.ts";
+import type { ConversationMessage } from "../../trainer/contract/conversation.ts";
 import { Alert, Button, Card, Field, PageTitle, Select } from "../components/ui.tsx";
 import { requireUser } from "../lib/auth.server.ts";
 import { fieldErrors } from "../lib/form.ts";
@@ -24,6 +26,8 @@ const playgroundSchema = z.object({
   topP: z.coerce.number().gt(0).max(1),
   n: z.coerce.number().int().min(1).max(8),
   seed: z.coerce.number().int().min(0),
+  /** A checkbox: the model may call the tools its project declares (run here, results spliced in). */
+  tools: z.literal("on").optional(),
 });
 
 export async function action({ context, request }: Route.ActionArgs) {
@@ -34,7 +38,11 @@ export async function action({ context, request }: Route.ActionArgs) {
   const p = parsed.data;
   const messages = [...(p.system.trim() ? [{ role: "system" as const, content: p.system }] : []), { role: "user" as const, content: p.message }];
   try {
-    const result = await context.inference.generate(context.db, p.modelId, { messages, maxNewTokens: p.maxNewTokens, temperature: p.temperature, topP: p.topP, topK: 0, seed: p.seed, n: p.n });
+    const tools = p.tools === "on" ? await projectTools(context.db, p.modelId) : [];
+    const result = await context.inference.generate(context.db, p.modelId, {
+      messages, maxNewTokens: p.maxNewTokens, temperature: p.temperature, topP: p.topP, topK: 0, seed: p.seed, n: p.n,
+      tools: { run: tools, client: [] },
+    });
     return { values: form, errors: {}, answers: result.choices, problem: null };
   } catch (error) {
     if (!(error instanceof AppError) || error.code === "internal") throw error;
@@ -85,6 +93,10 @@ export default function Playground({ loaderData, actionData }: Route.ComponentPr
                 <Field label="Answers" name="n" inputMode="numeric" defaultValue={values["n"] ?? "1"} error={errors["n"]} />
                 <Field label="Seed" name="seed" inputMode="numeric" defaultValue={values["seed"] ?? "0"} error={errors["seed"]} />
               </div>
+              <label className="mb-4 flex items-center gap-2 text-sm">
+                <input type="checkbox" name="tools" defaultChecked={actionData ? values["tools"] === "on" : true} />
+                Let the model call the tools its project declares (the calculator runs here; its results go back to the model)
+              </label>
               <Button type="submit" disabled={busy}>
                 {busy ? "Sampling…" : "Sample"}
               </Button>
@@ -96,9 +108,10 @@ export default function Playground({ loaderData, actionData }: Route.ComponentPr
               <ol className="space-y-3" data-testid="answers">
                 {actionData.answers.map((a, i) => (
                   <li key={i} className="rounded-md border border-slate-200 p-3 dark:border-slate-800">
-                    <p className="whitespace-pre-wrap">{a.text || "(empty)"}</p>
+                    {a.toolCalls > 0 ? <Transcript messages={a.messages} /> : <p className="whitespace-pre-wrap">{a.text || "(empty)"}</p>}
                     <p className="mt-1 text-xs text-slate-600 dark:text-slate-400">
                       {a.tokens} tokens · {a.finished ? "stopped at end of turn" : "cut at the token limit"}
+                      {a.toolCalls > 0 ? ` · ${a.toolCalls} tool call${a.toolCalls === 1 ? "" : "s"}` : ""}
                     </p>
                   </li>
                 ))}
@@ -110,5 +123,30 @@ export default function Playground({ loaderData, actionData }: Route.ComponentPr
         </div>
       )}
     </>
+  );
+}
+
+/** An answer that used tools: the model's words, each call and each result, told apart. */
+function Transcript({ messages }: { messages: ConversationMessage[] }) {
+  return (
+    <div className="space-y-2" data-testid="transcript">
+      {messages.map((m, i) =>
+        m.role === "tool" ? (
+          <p key={i} className="rounded bg-slate-100 px-2 py-1 font-mono text-sm dark:bg-slate-800" data-testid="tool-result">
+            <span className="text-slate-600 dark:text-slate-400">{m.name} → </span>
+            <span className={m.content.startsWith("error:") ? "text-red-700 dark:text-red-400" : undefined}>{m.content}</span>
+          </p>
+        ) : (
+          <div key={i}>
+            {m.content ? <p className="whitespace-pre-wrap">{m.content}</p> : null}
+            {(m.tool_calls ?? []).map((call, j) => (
+              <p key={j} className="rounded border border-dashed border-slate-400 px-2 py-1 font-mono text-sm" data-testid="tool-call">
+                calls {call.function.name}({Object.entries(call.function.arguments).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(", ")})
+              </p>
+            ))}
+          </div>
+        ),
+      )}
+    </div>
   );
 }

@@ -2,8 +2,18 @@
  * An OpenAI-compatible surface over the model registry, so any OpenAI client (and the bridges
  * to other tools) can chat with a registered policy: GET /v1/models and POST /v1/chat/completions
  * (with `stream: true` as server-sent events). Authenticated by API token (researcher role or
- * above), or a researcher's session. Errors use OpenAI's shape: {"error": {"message", "type", "code"}}.
+ * above), or a researcher's session. Errors use OpenAI's shape: {"error": {"message", "type", "code", "param"}}.
  * Unknown request fields (penalties, logit_bias, user …) are accepted and ignored, as vLLM does.
+ *
+ * Tools (decision 0019), in OpenAI's shapes so the official clients work unchanged:
+ *  - `tools: [{"type": "function", …}]` are the client's functions: an answer that calls one ends
+ *    with `message.tool_calls` (arguments a JSON string, an `id` each) and finish_reason
+ *    "tool_calls"; the client runs them and sends the results back as `{"role": "tool", "tool_call_id"}`.
+ *  - built-in tools (the calculator) run on the server, inside the answer: those the model's project
+ *    declares, and any the request names the way OpenAI names hosted tools (`{"type": "calculator"}`),
+ *    unless the client declares a function of the same name, which is then the client's. The
+ *    message is the final answer; `choices[i].tandem.messages` holds the whole transcript.
+ *  - `tool_choice`: "auto", "none" (no calls at all), "required", or a named function.
  */
 import { randomUUID } from "node:crypto";
 import express, { type NextFunction, type Request, type Response } from "express";
@@ -13,22 +23,148 @@ import type { Actor } from "../auth/actor.ts";
 import type { Db } from "../db/database.server.ts";
 import { AppError, toProblem } from "../lib/app-error.ts";
 import type { Inference } from "../rounds/inference.server.ts";
+import { toolNameSchema, type ConversationMessage, type ToolName } from "../../trainer/contract/conversation.ts";
+import { functionNameSchema, type GenerationChoice, type ToolChoice } from "../../trainer/contract/inference.ts";
 import { checkAccess } from "./endpoint.server.ts";
+import { projectTools } from "./model-tools.server.ts";
 
 const modelName = (id: string) => `tandem-${id}`;
 const modelIdOf = (name: string) => /^tandem-(\d{1,18})$/.exec(name)?.[1] ?? null;
 
-export const chatCompletionSchema = z.object({
-  model: z.string().min(1),
-  messages: z.array(z.object({ role: z.enum(["system", "user", "assistant"]), content: z.string() })).min(1),
-  max_tokens: z.number().int().positive().max(2048).optional(),
-  max_completion_tokens: z.number().int().positive().max(2048).optional(),
-  temperature: z.number().min(0).max(2).default(1),
-  top_p: z.number().gt(0).max(1).default(1),
-  n: z.number().int().min(1).max(8).default(1),
-  seed: z.number().int().nonnegative().optional(),
-  stream: z.boolean().default(false),
+/** Text, or OpenAI's content parts (text parts only). */
+const text = z.union([z.string(), z.array(z.object({ type: z.literal("text"), text: z.string() })).transform((parts) => parts.map((p) => p.text).join(""))]);
+
+const requestToolCall = z.object({
+  id: z.string().min(1).max(64),
+  type: z.literal("function"),
+  function: z.object({ name: functionNameSchema, arguments: z.string().max(100_000) }),
 });
+
+const messageSchema = z.discriminatedUnion("role", [
+  z.object({ role: z.enum(["system", "developer"]), content: text }),
+  z.object({ role: z.literal("user"), content: text }),
+  z.object({ role: z.literal("assistant"), content: text.nullish(), tool_calls: z.array(requestToolCall).min(1).max(8).optional() }),
+  z.object({ role: z.literal("tool"), content: text, tool_call_id: z.string().min(1).max(64) }),
+]);
+
+const toolSchema = z.discriminatedUnion("type", [
+  z.object({
+    type: z.literal("function"),
+    function: z.object({
+      name: functionNameSchema,
+      description: z.string().max(4000).optional(),
+      parameters: z.record(z.string(), z.unknown()).optional(),
+      strict: z.boolean().nullish(),
+    }),
+  }),
+  /** A built-in the server runs, named by its type as OpenAI's hosted tools are. */
+  z.object({ type: toolNameSchema }),
+]);
+
+export const chatCompletionSchema = z
+  .object({
+    model: z.string().min(1),
+    messages: z.array(messageSchema).min(1),
+    tools: z.array(toolSchema).max(128).optional(),
+    tool_choice: z.union([z.enum(["none", "auto", "required"]), z.object({ type: z.literal("function"), function: z.object({ name: functionNameSchema }) })]).optional(),
+    max_tokens: z.number().int().positive().max(2048).optional(),
+    max_completion_tokens: z.number().int().positive().max(2048).optional(),
+    temperature: z.number().min(0).max(2).default(1),
+    top_p: z.number().gt(0).max(1).default(1),
+    n: z.number().int().min(1).max(8).default(1),
+    seed: z.number().int().nonnegative().optional(),
+    stream: z.boolean().default(false),
+  })
+  .superRefine(checkToolPayload);
+
+type ChatCompletionRequest = z.output<typeof chatCompletionSchema>;
+type RequestMessage = z.output<typeof messageSchema>;
+
+/** What the field schemas cannot see: arguments that are JSON objects, results that answer a call, names declared once. */
+function checkToolPayload(body: { messages: RequestMessage[]; tools?: z.output<typeof toolSchema>[] | undefined }, ctx: z.RefinementCtx): void {
+  const names = (body.tools ?? []).map((t) => ("function" in t ? t.function.name : t.type));
+  names.forEach((name, i) => {
+    if (names.indexOf(name) !== i) ctx.addIssue({ code: "custom", path: ["tools", i], message: `${name} is declared twice` });
+  });
+  let open: Set<string> | null = null; // ids of the latest assistant message's calls, while tool results follow it
+  body.messages.forEach((m, i) => {
+    if (m.role === "assistant") {
+      if (!m.content && !m.tool_calls) ctx.addIssue({ code: "custom", path: ["messages", i, "content"], message: "an assistant message needs content or tool_calls" });
+      m.tool_calls?.forEach((call, j) => {
+        if (argumentsOf(call.function.arguments) === null)
+          ctx.addIssue({ code: "custom", path: ["messages", i, "tool_calls", j, "function", "arguments"], message: "must be a JSON object, sent as a string" });
+      });
+      open = new Set((m.tool_calls ?? []).map((c) => c.id));
+    } else if (m.role === "tool") {
+      if (!open?.has(m.tool_call_id)) ctx.addIssue({ code: "custom", path: ["messages", i, "tool_call_id"], message: "answers no tool call of the assistant message before it" });
+    } else open = null;
+  });
+}
+
+function argumentsOf(json: string): Record<string, unknown> | null {
+  try {
+    const value: unknown = JSON.parse(json);
+    return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The request's messages in the canonical shape the worker renders: arguments parsed, each tool result named after its call. */
+function canonicalMessages(messages: RequestMessage[]): ConversationMessage[] {
+  const callNames = new Map<string, string>();
+  return messages.map((m): ConversationMessage => {
+    switch (m.role) {
+      case "system":
+      case "developer":
+        return { role: "system", content: m.content };
+      case "user":
+        return { role: "user", content: m.content };
+      case "tool":
+        return { role: "tool", content: m.content, tool_call_id: m.tool_call_id, name: callNames.get(m.tool_call_id) ?? "unknown" };
+      case "assistant": {
+        const calls = (m.tool_calls ?? []).map((c) => {
+          callNames.set(c.id, c.function.name);
+          return { id: c.id, type: "function" as const, function: { name: c.function.name, arguments: argumentsOf(c.function.arguments) ?? {} } };
+        });
+        return { role: "assistant", content: m.content ?? "", ...(calls.length > 0 ? { tool_calls: calls } : {}) };
+      }
+    }
+  });
+}
+
+/**
+ * Which calls run where: the built-ins of the model's project and those the request names run
+ * here; the client's functions (a same-named built-in included) go back to the client.
+ */
+async function toolPlan(db: Db, modelId: string, body: ChatCompletionRequest): Promise<{ run: ToolName[]; client: string[]; toolChoice: ToolChoice }> {
+  const client = (body.tools ?? []).flatMap((t) => ("function" in t ? [t.function.name] : []));
+  const hosted = (body.tools ?? []).flatMap((t) => ("function" in t ? [] : [t.type]));
+  const run = [...new Set([...(await projectTools(db, modelId)), ...hosted])].filter((name) => !client.includes(name));
+  const choice = body.tool_choice ?? "auto";
+  if (choice === "required" && run.length === 0 && client.length === 0)
+    throw new AppError("validation_failed", "tool_choice is required, but this model has no tools: declare functions in tools.", [{ path: "tool_choice", message: "no tools to call" }]);
+  if (typeof choice === "object" && !client.includes(choice.function.name) && !run.some((name) => name === choice.function.name))
+    throw new AppError("validation_failed", `tool_choice names ${choice.function.name}, which is not among the tools.`, [{ path: "tool_choice.function.name", message: "names no declared or built-in tool" }]);
+  return { run, client, toolChoice: typeof choice === "object" ? { name: choice.function.name } : choice };
+}
+
+type OpenAiToolCall = { id: string; type: "function"; function: { name: string; arguments: string } };
+
+const callId = (): string => `call_${randomUUID().replaceAll("-", "").slice(0, 24)}`;
+
+/** One choice as OpenAI's assistant message: the final answer, or the calls for the client with fresh ids. */
+function openAiMessage(choice: GenerationChoice, client: string[]): { role: "assistant"; content: string | null; tool_calls?: OpenAiToolCall[] } {
+  if (choice.finishReason !== "tool_calls") return { role: "assistant", content: choice.text };
+  const last = choice.messages.at(-1);
+  // only the client's own functions go back; a built-in called in the same turn did not run
+  const calls = (last?.tool_calls ?? []).filter((c) => client.includes(c.function.name));
+  return {
+    role: "assistant",
+    content: last?.content ? last.content : null,
+    tool_calls: calls.map((c) => ({ id: callId(), type: "function", function: { name: c.function.name, arguments: JSON.stringify(c.function.arguments) } })),
+  };
+}
 
 export function openAiRouter(deps: { db: Db; inference: Inference; log: Logger; actorOf: (res: Response) => Actor | null }): express.Router {
   const router = express.Router();
@@ -52,33 +188,47 @@ export function openAiRouter(deps: { db: Db; inference: Inference; log: Logger; 
       const body = parsed.data;
       const modelId = modelIdOf(body.model);
       if (!modelId) throw new AppError("not_found", `No model ${JSON.stringify(body.model)}; GET /v1/models lists them (tandem-<id>).`);
+      const plan = await toolPlan(deps.db, modelId, body);
       const result = await deps.inference.generate(deps.db, modelId, {
-        messages: body.messages,
+        messages: canonicalMessages(body.messages),
         maxNewTokens: body.max_completion_tokens ?? body.max_tokens ?? 64,
         temperature: body.temperature,
         topP: body.top_p,
         topK: 0,
         seed: body.seed ?? Math.floor(Math.random() * 2 ** 31),
         n: body.n,
+        tools: { run: plan.run, client: plan.client },
+        toolChoice: plan.toolChoice,
       });
       const id = `chatcmpl-${randomUUID()}`;
       const created = Math.floor(Date.now() / 1000);
-      const finish = (finished: boolean) => (finished ? "stop" : "length");
+      const answers = result.choices.map((choice) => ({ choice, message: openAiMessage(choice, plan.client) }));
       if (!body.stream) {
         const completionTokens = result.choices.reduce((n, c) => n + c.tokens, 0);
         res.json({
           id, object: "chat.completion", created, model: body.model,
-          choices: result.choices.map((c, index) => ({ index, message: { role: "assistant", content: c.text }, finish_reason: finish(c.finished) })),
+          choices: answers.map(({ choice, message }, index) => ({
+            index, message, finish_reason: choice.finishReason,
+            // Tandem's addition: the whole answer, with the calls run on the server and their results
+            tandem: { messages: choice.messages, toolCalls: choice.toolCalls },
+          })),
           usage: { prompt_tokens: result.promptTokens, completion_tokens: completionTokens, total_tokens: result.promptTokens + completionTokens },
         });
         return;
       }
-      // Streaming: the text arrives whole from the worker, so each choice is one content chunk.
+      // Streaming: the answer arrives whole from the worker, so each choice is one content chunk and
+      // each call OpenAI's two chunks (id, type and name with empty arguments; then the arguments).
       res.status(200).setHeader("Content-Type", "text/event-stream");
       res.setHeader("Cache-Control", "no-cache");
       const chunk = (choices: unknown[]) => res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices })}\n\n`);
-      result.choices.forEach((c, index) => chunk([{ index, delta: { role: "assistant", content: c.text }, finish_reason: null }]));
-      chunk(result.choices.map((c, index) => ({ index, delta: {}, finish_reason: finish(c.finished) })));
+      answers.forEach(({ message }, index) => {
+        chunk([{ index, delta: { role: "assistant", content: message.content }, finish_reason: null }]);
+        message.tool_calls?.forEach((call, k) => {
+          chunk([{ index, delta: { tool_calls: [{ index: k, id: call.id, type: "function", function: { name: call.function.name, arguments: "" } }] }, finish_reason: null }]);
+          chunk([{ index, delta: { tool_calls: [{ index: k, function: { arguments: call.function.arguments } }] }, finish_reason: null }]);
+        });
+      });
+      chunk(answers.map(({ choice }, index) => ({ index, delta: {}, finish_reason: choice.finishReason })));
       res.end("data: [DONE]\n\n");
     } catch (error) {
       next(error);
@@ -99,7 +249,15 @@ export function openAiRouter(deps: { db: Db; inference: Inference; log: Logger; 
             : new AppError("internal", "Something went wrong on our side.");
     if (appError.code === "internal") deps.log.error({ err: error, path: req.path }, "openai-compatible endpoint failed");
     const problem = toProblem(appError);
-    res.status(problem.status).json({ error: { message: problem.detail + (problem.errors ? ` (${problem.errors.map((e) => `${e.path}: ${e.message}`).join("; ")})` : ""), type: problem.code, code: problem.code } });
+    res.status(problem.status).json({
+      error: {
+        message: problem.detail + (problem.errors ? ` (${problem.errors.map((e) => `${e.path}: ${e.message}`).join("; ")})` : ""),
+        type: problem.code,
+        code: problem.code,
+        // OpenAI names the offending parameter here
+        param: problem.errors?.[0]?.path ?? null,
+      },
+    });
   });
   return router;
 }

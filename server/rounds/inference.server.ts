@@ -11,20 +11,13 @@ import type { Logger } from "pino";
 import type { Db } from "../db/database.server.ts";
 import { AppError } from "../lib/app-error.ts";
 import { modelDir } from "./model-files.server.ts";
+import type { GenerationRequest, GenerationResult } from "../../trainer/contract/inference.ts";
 
 const CLI = path.resolve(import.meta.dirname, "../../trainer/cli.ts");
 const TIMEOUT_MS = 120_000;
 
-export type GenerationRequest = {
-  messages: Array<{ role: "system" | "user" | "assistant"; content: string }>;
-  maxNewTokens: number;
-  temperature: number;
-  topP: number;
-  topK: number;
-  seed: number;
-  n: number;
-};
-export type GenerationResult = { promptTokens: number; choices: Array<{ text: string; tokens: number; finished: boolean }> };
+// The worker's request and answer, tools included (decision 0019).
+export type { GenerationRequest, GenerationResult } from "../../trainer/contract/inference.ts";
 
 export type Inference = {
   generate: (db: Db, modelId: string, request: GenerationRequest) => Promise<GenerationResult>;

@@ -22,16 +22,25 @@ export interface PreferencePair {
   prompt: number[];
   chosen: number[];
   rejected: number[];
+  /** Per token, 0 where a tool-using completion holds tool results (never in a log-prob sum); default all 1. */
+  chosenMask?: number[];
+  rejectedMask?: number[];
 }
 
 // 1. collate: rows 0..B−1 are the chosen completions, rows B..2B−1 the rejected ones (one forward pass)
 export function collatePairs(pairs: PreferencePair[], padId: number, maxLength?: number): CompletionBatch {
   return collateCompletions(
-    [...pairs.map((p) => ({ prompt: p.prompt, completion: p.chosen })), ...pairs.map((p) => ({ prompt: p.prompt, completion: p.rejected }))],
+    [
+      ...pairs.map((p) => ({ prompt: p.prompt, completion: p.chosen, ...(p.chosenMask ? { completionMask: p.chosenMask } : {}) })),
+      ...pairs.map((p) => ({ prompt: p.prompt, completion: p.rejected, ...(p.rejectedMask ? { completionMask: p.rejectedMask } : {}) })),
+    ],
     padId,
     maxLength,
   );
 }
+
+/** Tokens of a completion that are the policy's own (IPO's length normalisation counts these). */
+const ownTokens = (tokens: number[], mask: number[] | undefined): number => (mask ? mask.reduce((a, m) => a + m, 0) : tokens.length);
 
 /** Σ log p(completion tokens): (2B) for a collated batch. Call inside tf.tidy / variableGrads. */
 export function sequenceLogps(model: GptModel, batch: CompletionBatch): tf.Tensor1D {
@@ -99,7 +108,7 @@ export function createDpoTrainer(
     const n = batchPairs.length;
     const batch = collatePairs(batchPairs, padId, config.maxLength);
     // IPO normalises log-probs by completion length (TRL)
-    const lengths = (which: "chosen" | "rejected"): tf.Tensor1D => tf.tensor1d(batchPairs.map((p) => p[which].length));
+    const lengths = (which: "chosen" | "rejected"): tf.Tensor1D => tf.tensor1d(batchPairs.map((p) => ownTokens(p[which], p[`${which}Mask`])));
     const logps = sequenceLogps(model, batch); // (2n)
     const loss = dpoLoss(
       {

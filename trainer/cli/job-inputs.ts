@@ -1,6 +1,12 @@
 // What jobs read: JSONL records rendered with the chat template into token ids, and models built
 // from a job's `model` source. Shared by the training jobs (run-job.ts) and `eval` (eval-job.ts).
 // Bad records stop the job before any work, each named by line (DataError).
+//
+// Every reader takes tool transcripts (TRL's tool-calling messages: assistant `tool_calls`, `tool`
+// messages) wherever a conversation or completion may stand. Tool results are context, never
+// targets: SFT's loss mask and the completion masks of preference pairs and unpaired examples are
+// 0 on them (chat-template.ts), so no loss and no sequence log-prob ever includes a tool result.
+// A reward model reads the whole transcript, results included, as the context of its score.
 import { resolveGptConfig, type GptConfig } from "../contract/gpt-config.ts";
 import { type ModelSource } from "../contract/job.ts";
 import { readManifest, loadCheckpointInto } from "../checkpoint/checkpoint.ts";
@@ -8,13 +14,12 @@ import { initGpt, type GptModel } from "../model/gpt.ts";
 import { type BpeTokenizer } from "../tokenizer/bpe-tokenizer.ts";
 import { renderChat, renderPromptCompletion, type ChatMessage } from "../tokenizer/chat-template.ts";
 import {
-  preferenceRecordSchema, rankingRecordSchema, ranksOf, readJsonl, sftRecordSchema,
+  preferenceOrRankingSchema, ranksOf, readJsonl, sftRecordSchema, unpairedRecordSchema,
   type LineProblem, type PreferenceRecord, type RankingRecord,
 } from "../data/jsonl.ts";
 import { type SftExample } from "../algorithms/sft-trainer.ts";
 import { type RankingExample } from "../algorithms/reward-trainer.ts";
 import { type PreferencePair } from "../algorithms/dpo-trainer.ts";
-import { z } from "zod";
 
 export class DataError extends Error {
   constructor(
@@ -65,7 +70,7 @@ export async function readSftExamples(path: string, tokenizer: BpeTokenizer, blo
 
 /** Rankings of K completions, or preferences as rankings of two. */
 export async function readRankingExamples(path: string, tokenizer: BpeTokenizer, blockSize: number): Promise<RankingExample[]> {
-  const records = check(path, readJsonl(path, z.union([rankingRecordSchema, preferenceRecordSchema])));
+  const records = check(path, readJsonl(path, preferenceOrRankingSchema));
   const examples: RankingExample[] = [];
   const lengths: { line: number; length: number }[] = [];
   for (const { line, value } of records) {
@@ -85,7 +90,7 @@ export async function readRankingExamples(path: string, tokenizer: BpeTokenizer,
 
 /** Preference records, or rankings expanded to every pair with distinct ranks. */
 export async function readPreferencePairs(path: string, tokenizer: BpeTokenizer, blockSize: number): Promise<PreferencePair[]> {
-  const records = check(path, readJsonl(path, z.union([preferenceRecordSchema, rankingRecordSchema])));
+  const records = check(path, readJsonl(path, preferenceOrRankingSchema));
   const pairs: PreferencePair[] = [];
   const lengths: { line: number; length: number }[] = [];
   for (const { line, value } of records) {
@@ -94,11 +99,44 @@ export async function readPreferencePairs(path: string, tokenizer: BpeTokenizer,
       const chosen = await renderPromptCompletion(tokenizer, asMessages(p.prompt), p.chosen);
       const rejected = await renderPromptCompletion(tokenizer, asMessages(p.prompt), p.rejected);
       lengths.push({ line, length: chosen.full.ids.length }, { line, length: rejected.full.ids.length });
-      pairs.push({ prompt: chosen.prompt, chosen: chosen.full.ids.slice(chosen.prompt.length), rejected: rejected.full.ids.slice(rejected.prompt.length) });
+      const c = chosen.full.ids.length - chosen.prompt.length;
+      const r = rejected.full.ids.length - rejected.prompt.length;
+      pairs.push({
+        prompt: chosen.prompt,
+        chosen: chosen.full.ids.slice(-c),
+        rejected: rejected.full.ids.slice(-r),
+        // a plain completion is all the policy's: leave the mask out (all ones)
+        ...(typeof p.chosen !== "string" ? { chosenMask: chosen.full.lossMask.slice(-c) } : {}),
+        ...(typeof p.rejected !== "string" ? { rejectedMask: rejected.full.lossMask.slice(-r) } : {}),
+      });
     }
   }
   ensureFits(path, lengths, blockSize);
   return pairs;
+}
+
+/** One completion with a thumbs up or down (KTO's data), rendered with its completion mask. */
+export interface UnpairedExample {
+  prompt: number[];
+  /** Ends with the end-of-turn token. */
+  completion: number[];
+  /** Per completion token: 1 on the policy's own tokens, 0 on tool results (same length as completion). */
+  completionMask: number[];
+  /** Desirable (true) or undesirable (false). */
+  label: boolean;
+}
+
+/** TRL's unpaired records ({"prompt", "completion", "label"}), plain or tool-using completions. */
+export async function readUnpairedExamples(path: string, tokenizer: BpeTokenizer, blockSize: number): Promise<UnpairedExample[]> {
+  const records = check(path, readJsonl(path, unpairedRecordSchema));
+  const rendered = await Promise.all(records.map(async (r) => ({ line: r.line, label: r.value.label, x: await renderPromptCompletion(tokenizer, asMessages(r.value.prompt), r.value.completion) })));
+  ensureFits(path, rendered.map((r) => ({ line: r.line, length: r.x.full.ids.length })), blockSize);
+  return rendered.map(({ x, label }) => ({
+    prompt: x.prompt,
+    completion: x.full.ids.slice(x.prompt.length),
+    completionMask: x.full.lossMask.slice(x.prompt.length),
+    label,
+  }));
 }
 
 function toRanking(p: PreferenceRecord): RankingRecord {

@@ -5,7 +5,9 @@
 import { join } from "node:path";
 import { type JobSpec } from "../contract/job.ts";
 import { EARLY_STOP_EVENT } from "../contract/kl-guard.ts";
-import { type ToolName } from "../contract/conversation.ts";
+import { finalAnswer, type ToolName } from "../contract/conversation.ts";
+import { generateWithTools } from "../model/generate-with-tools.ts";
+import { parseCompletion } from "../tokenizer/chat-template.ts";
 import { CheckpointMismatchError, saveCheckpoint } from "../checkpoint/checkpoint.ts";
 import { countParams, disposeGpt } from "../model/gpt.ts";
 import { type AdamWState } from "../optim/adamw.ts";
@@ -22,13 +24,18 @@ import { readRlPrompts } from "./rl-inputs.ts";
 import { batchesFrom, hashExamples, resumeInto, writePeriodicCheckpoint, type SaveCheckpoint } from "./train-loop.ts";
 
 /**
- * The sampler for a job's rollouts and KL checks. Where tool execution during generation plugs in:
- * given the job's declared tools it should return a RolloutFn that runs them and marks their results
- * in `policyMask`. Until then every job samples plainly (tools declared or not).
+ * The sampler for a job's rollouts and KL checks: with the job's declared tools, a call the policy
+ * writes is run and its result spliced in (policyMask 0 there, so it is never trained on); without
+ * tools, plain sampling.
  */
-export function rolloutFor(tools: readonly ToolName[]): RolloutFn {
-  void tools;
-  return plainRollout;
+export function rolloutFor(tools: readonly ToolName[], tokenizer: BpeTokenizer): RolloutFn {
+  if (tools.length === 0) return plainRollout;
+  return (model, prompts, options) => generateWithTools(model, prompts, { ...options, tokenizer, tools: [...tools] });
+}
+
+/** The final answer a reward reads: the last assistant message of the parsed transcript. */
+export function transcriptAnswer(tokenizer: BpeTokenizer): NonNullable<GroupRlDeps["answerText"]> {
+  return async (completion) => finalAnswer(await parseCompletion(tokenizer, completion));
 }
 
 interface GroupRlTrainer {

@@ -1,6 +1,7 @@
 // Runs one job spec end to end over local files: data → tokenizer → model → trainer → checkpoint.
 // Every command writes into `out`: model.safetensors, optimizer.safetensors, manifest.json,
-// tokenizer.json and metrics.jsonl (samples.jsonl for `sample`, eval.json for `eval`).
+// tokenizer.json and metrics.jsonl (samples.jsonl for `sample` — its line format is at sampleJob —
+// eval.json for `eval`, heldout.json for `heldout`).
 // Training jobs share their loop, periodic checkpoints and resume: train-loop.ts; GRPO and RLOO
 // run their rollout loop in rl-jobs.ts.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -11,8 +12,10 @@ import { type JobSpec } from "../contract/job.ts";
 import { CheckpointMismatchError, loadCheckpointInto, saveCheckpoint } from "../checkpoint/checkpoint.ts";
 import { disposeGpt, countParams } from "../model/gpt.ts";
 import { generate } from "../model/generate.ts";
+import { generateWithTools } from "../model/generate-with-tools.ts";
+import { finalAnswer } from "../contract/conversation.ts";
 import { loadBpeTokenizerFile, saveTokenizerJson, trainBpeTokenizerJson, loadBpeTokenizer, type BpeTokenizer } from "../tokenizer/bpe-tokenizer.ts";
-import { renderChat, type ChatMessage } from "../tokenizer/chat-template.ts";
+import { parseCompletion, renderChat, type ChatMessage } from "../tokenizer/chat-template.ts";
 import { promptRecordSchema, readJsonl } from "../data/jsonl.ts";
 import { collateCompletions } from "../data/collate.ts";
 import { createSftTrainer, type SftExample } from "../algorithms/sft-trainer.ts";
@@ -31,7 +34,7 @@ import { createProgress } from "./progress.ts";
 import { asMessages, buildModel, check, ensureFits, readPreferencePairs, readRankingExamples, readSftExamples } from "./job-inputs.ts";
 import { batchesFrom, hashExamples, resumeInto, runTrainLoop, writePeriodicCheckpoint, type SaveCheckpoint, type SteppingTrainer } from "./train-loop.ts";
 import { readUnpairedExamples } from "./rl-inputs.ts";
-import { rolloutFor, runGroupRlJob } from "./rl-jobs.ts";
+import { rolloutFor, runGroupRlJob, transcriptAnswer } from "./rl-jobs.ts";
 
 // the test suite and older callers import DataError from here
 export { DataError } from "./job-inputs.ts";
@@ -68,37 +71,7 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
   }
 
   if (spec.kind === "sample") {
-    const model = buildModel(spec.model, tokenizer, "none");
-    const records = check(spec.prompts, readJsonl(spec.prompts, promptRecordSchema));
-    const s = spec.sampling;
-    const rows: { line: number; prompt: ChatMessage[]; ids: number[] }[] = [];
-    for (const r of records) {
-      const prompt = asMessages(r.value.prompt);
-      const { ids } = await renderChat(tokenizer, prompt, { addGenerationPrompt: true });
-      for (let k = 0; k < s.n; k++) rows.push({ line: r.line, prompt, ids });
-    }
-    ensureFits(spec.prompts, rows.map((r) => ({ line: r.line, length: r.ids.length })), model.config.blockSize);
-    const outPath = join(spec.out, "samples.jsonl");
-    writeFileSync(outPath, "");
-    const bar = createProgress("sample", rows.length);
-    for (let i = 0; i < rows.length; i += s.batchSize) {
-      const part = rows.slice(i, i + s.batchSize);
-      const result = generate(model, part.map((r) => r.ids), {
-        maxNewTokens: s.maxNewTokens, temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed + i,
-        stopTokens: [tokenizer.special.endOfTurn, tokenizer.special.eos], padId: tokenizer.special.pad,
-      });
-      for (let b = 0; b < part.length; b++) {
-        const tokens = result.completions[b] ?? [];
-        const text = await tokenizer.decode(tokens, true);
-        const row = part[b];
-        writeFileSync(outPath, JSON.stringify({ line: row?.line, prompt: row?.prompt, completion: text, tokens: tokens.length, finished: result.finished[b], sampling: { ...s, seed: s.seed + i } }) + "\n", { flag: "a" });
-      }
-      bar.update(Math.min(i + s.batchSize, rows.length));
-      log.event("progress", { done: Math.min(i + s.batchSize, rows.length), total: rows.length });
-    }
-    bar.finish();
-    disposeGpt(model);
-    log.event("done", { kind: spec.kind, samples: rows.length, file: outPath });
+    await sampleJob(spec, tokenizer, log);
     return;
   }
 
@@ -162,7 +135,7 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
   }
 
   if (spec.kind === "grpo" || spec.kind === "rloo") {
-    await runGroupRlJob(spec, tokenizer, log, { rollout: options.rollout ?? rolloutFor(spec.tools), ...(options.answerText ? { answerText: options.answerText } : {}) });
+    await runGroupRlJob(spec, tokenizer, log, { rollout: options.rollout ?? rolloutFor(spec.tools, tokenizer), answerText: options.answerText ?? transcriptAnswer(tokenizer) });
     return;
   }
 
@@ -241,6 +214,67 @@ function klGuardFor(
     policy: model, reference, prompts, klTarget: train.klTarget, check: train.klCheck, padId: tokenizer.special.pad,
     stopTokens: [tokenizer.special.endOfTurn, tokenizer.special.eos], decode: (ids) => tokenizer.decode(ids, true), ...(rollout ? { rollout } : {}),
   });
+}
+
+/**
+ * `sample`: n completions per prompt, with the sampling's tools when it names any. Each line of
+ * <out>/samples.jsonl is one completion:
+ *
+ *   {"line": 3,                          the prompt's line in the prompts file (1-based)
+ *    "prompt": [{"role": "user", …}],    the prompt's messages
+ *    "completion": "The answer is 148.", the final answer: the last assistant message's text (what
+ *                                        readers before tools read; checkers score this)
+ *    "messages": [                       the completion in the canonical shape (conversation.ts):
+ *      {"role": "assistant", "content": "", "tool_calls": [{"type": "function", "function": {"name": "calculator", "arguments": {"expression": "37*4"}}}]},
+ *      {"role": "tool", "name": "calculator", "content": "148"},
+ *      {"role": "assistant", "content": "The answer is 148."}],   (one assistant message without tools)
+ *    "toolCalls": 1,                     calls the policy made (run, refused past the limit, or cut)
+ *    "tokens": 42,                       completion tokens, inserted tool turns included
+ *    "finished": true,                   ended at its end of turn (false: cut at maxNewTokens/context)
+ *    "sampling": {…, "seed": 7}}         the decoding, with this batch's seed
+ */
+async function sampleJob(spec: Extract<JobSpec, { kind: "sample" }>, tokenizer: BpeTokenizer, log: JobLogger): Promise<void> {
+  const model = buildModel(spec.model, tokenizer, "none");
+  const records = check(spec.prompts, readJsonl(spec.prompts, promptRecordSchema));
+  const s = spec.sampling;
+  const tools = s.tools ?? [];
+  const rows: { line: number; prompt: ChatMessage[]; ids: number[] }[] = [];
+  for (const r of records) {
+    const prompt = asMessages(r.value.prompt);
+    const { ids } = await renderChat(tokenizer, prompt, { addGenerationPrompt: true });
+    for (let k = 0; k < s.n; k++) rows.push({ line: r.line, prompt, ids });
+  }
+  ensureFits(spec.prompts, rows.map((r) => ({ line: r.line, length: r.ids.length })), model.config.blockSize);
+  const outPath = join(spec.out, "samples.jsonl");
+  writeFileSync(outPath, "");
+  const bar = createProgress("sample", rows.length);
+  for (let i = 0; i < rows.length; i += s.batchSize) {
+    const part = rows.slice(i, i + s.batchSize);
+    const options = {
+      maxNewTokens: s.maxNewTokens, temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed + i,
+      stopTokens: [tokenizer.special.endOfTurn, tokenizer.special.eos], padId: tokenizer.special.pad,
+    };
+    const ids = part.map((r) => r.ids);
+    const result =
+      tools.length > 0
+        ? await generateWithTools(model, ids, { ...options, tokenizer, tools, ...(s.maxToolCalls !== undefined ? { limits: { maxCalls: s.maxToolCalls } } : {}) })
+        : { ...generate(model, ids, options), toolCalls: part.map(() => 0) };
+    for (let b = 0; b < part.length; b++) {
+      const tokens = result.completions[b] ?? [];
+      const messages = await parseCompletion(tokenizer, tokens);
+      const row = part[b];
+      const line = {
+        line: row?.line, prompt: row?.prompt, completion: finalAnswer(messages), messages, toolCalls: result.toolCalls[b] ?? 0,
+        tokens: tokens.length, finished: result.finished[b], sampling: { ...s, seed: s.seed + i },
+      };
+      writeFileSync(outPath, JSON.stringify(line) + "\n", { flag: "a" });
+    }
+    bar.update(Math.min(i + s.batchSize, rows.length));
+    log.event("progress", { done: Math.min(i + s.batchSize, rows.length), total: rows.length });
+  }
+  bar.finish();
+  disposeGpt(model);
+  log.event("done", { kind: spec.kind, samples: rows.length, file: outPath });
 }
 
 /**

@@ -39,6 +39,12 @@ const base = {
  */
 const resume = z.string().min(1).optional();
 
+/** Built-in tool names, each at most once. */
+export const toolsSchema = z
+  .array(toolNameSchema)
+  .max(8)
+  .refine((names) => new Set(names).size === names.length, "each tool at most once");
+
 export const samplingSchema = z.strictObject({
   maxNewTokens: z.number().int().positive().default(64),
   /** 0 = greedy. Labeling rounds want variety; RL rollouts must use top_k = 0, top_p = 1. */
@@ -49,6 +55,14 @@ export const samplingSchema = z.strictObject({
   /** Completions per prompt (K for a ranking task). */
   n: z.number().int().positive().default(1),
   batchSize: z.number().int().positive().default(8),
+  /**
+   * Tools the policy may call while it answers (decision 0019): a call is run and its result
+   * spliced in before the answer goes on. Unset or empty: no tools (a call the policy writes anyway
+   * ends its answer there).
+   */
+  tools: toolsSchema.optional(),
+  /** Tool calls one answer may make; later ones get an error result (default 4). */
+  maxToolCalls: z.number().int().min(0).max(32).optional(),
 });
 
 /**

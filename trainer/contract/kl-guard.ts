@@ -44,8 +44,7 @@ export const HEALTH_METRICS = {
   meanLength: "health/mean_length",
 } as const;
 
-/** A loop: some n-gram of token ids occurring at least this often in one answer. */
-export const REPEAT_LOOP = { ngram: 4, minCount: 4 } as const;
+/** A loop: the answer ends in a short token pattern repeated (trainer/eval/answer-health.ts, endsInLoop). */
 
 export const EARLY_STOP_EVENT = "early_stop";
 export const earlyStopEventSchema = z.looseObject({

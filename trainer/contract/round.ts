@@ -6,7 +6,7 @@ import { sftConfigSchema } from "./sft-config.ts";
 import { rewardConfigSchema } from "./reward-config.ts";
 import { dpoConfigSchema } from "./dpo-config.ts";
 import { ppoConfigSchema } from "./ppo-config.ts";
-import { samplingSchema } from "./job.ts";
+import { samplingSchema, toolsSchema } from "./job.ts";
 import { checkerSpecSchema } from "./checker.ts";
 import { rewardSpecSchema } from "./reward-spec.ts";
 import { toolNameSchema } from "./conversation.ts";
@@ -180,8 +180,12 @@ export const remoteJobSchema = z
     promptsUrl: z.string().startsWith("/api/v1/").optional(),
     /** GRPO/RLOO: what the policy is rewarded for. */
     reward: rewardSpecSchema.optional(),
-    /** Tools the sampler runs when the policy calls them (the project's declared tools); read by GRPO/RLOO rollouts. */
-    tools: z.array(toolNameSchema).max(8).optional(),
+    /**
+     * The tools the project declares (settings.tools): every generation of this job may call them —
+     * sampling and the baseline's answers (unless `sampling.tools` says otherwise), RL rollouts and
+     * the held-out evaluation.
+     */
+    tools: toolsSchema.optional(),
     train: z.record(z.string(), z.unknown()).optional(),
     sampling: samplingSchema.optional(),
     /** A checkpoint an earlier attempt uploaded: continue from its step instead of starting over. */

@@ -39,6 +39,8 @@ test("greedy decoding with the KV cache and left padding equals full recomputati
   prompts.forEach((p, b) => assert.deepEqual(out.completions[b], greedyWithoutCache(p, 6)));
   assert.ok(new Set(out.completions.flat()).size > 1, "degenerate model: all tokens equal");
   assert.deepEqual(out.finished, [false, false, false]);
+  // without tools every token is the policy's
+  assert.deepEqual(out.policyMask, out.completions.map((c) => c.map(() => 1)));
 });
 
 test("a row's samples do not depend on the batch; the same seed reproduces them; top-k = 1 is greedy", () => {
@@ -49,6 +51,10 @@ test("a row's samples do not depend on the batch; the same seed reproduces them;
   assert.deepEqual(again.logprobs, batched.logprobs);
   const alone = generate(model, [prompts[0] as number[]], o);
   assert.deepEqual(alone.completions[0], batched.completions[0]);
+  // a suppressed token is never drawn; the others keep their order
+  const banned = batched.completions[0]?.[0] ?? -1;
+  const without = generate(model, prompts, { ...o, suppressTokens: [banned] });
+  assert.ok(without.completions.every((c) => !c.includes(banned)));
   const top1 = generate(model, prompts, { ...o, topK: 1 });
   assert.deepEqual(top1.completions, generate(model, prompts, { ...o, temperature: 0 }).completions);
 });

@@ -6,6 +6,13 @@
 // each step records the sampled token's log-prob under the full softmax at the sampling
 // temperature: the behaviour log-prob PPO needs (top-k/top-p filtering changes what can be drawn,
 // not that number; keep RL rollouts unfiltered — trainer-anchors checklist, PPO #3).
+//
+// Tools (decision 0019): the decoding loop is a generator, so the tool-aware driver
+// (generate-with-tools.ts) can pause a row whose assistant turn ended with tool calls, run them, and
+// hand back the tokens to insert. Inserted tokens are fed through the cache one per step, exactly
+// as sampled ones are fed, while the other rows keep sampling: the cache, the positions and the
+// per-row RNG stay as they would be for that row alone. `policyMask` marks them 0 (and their
+// log-prob 0) so RL losses skip them. Plain `generate` is the same loop with no pauses.
 import * as tf from "@tensorflow/tfjs-core";
 import { disposeForward, disposeKvCache, gptForwardTidy, type ForwardResult, type GptModel } from "./gpt.ts";
 import { createRng, type Rng } from "../random/rng.ts";
@@ -20,11 +27,16 @@ export interface SamplingOptions {
 }
 
 export interface GenerateOptions extends SamplingOptions {
+  /** Most tokens per completion, inserted ones (tool results) included: it bounds the context. */
   maxNewTokens: number;
   /** Tokens that end a completion (end of turn, EOS); the stop token is kept in the output. */
   stopTokens?: number[];
   padId: number;
   seed?: number;
+  /** Tokens never sampled (logit −∞), e.g. <|tool_call|> when a request forbids tool calls. */
+  suppressTokens?: number[];
+  /** Per row, tokens the completion starts with, fed but not sampled (policyMask 0): a forced tool call. */
+  forcedPrefix?: number[][];
 }
 
 export interface GenerateResult {
@@ -32,8 +44,25 @@ export interface GenerateResult {
   completions: number[][];
   /** True where the completion ended on a stop token (not on maxNewTokens or the context limit). */
   finished: boolean[];
-  /** log p(token) of each new token under softmax(logits / temperature) (temperature 0 → 1). */
+  /** log p(token) of each new token under softmax(logits / temperature) (temperature 0 → 1); 0 where inserted. */
   logprobs: number[][];
+  /** Same shape as completions: 1 = sampled by the policy, 0 = inserted by the sampler (tool results, forced tokens). */
+  policyMask: number[][];
+}
+
+/** A row whose assistant turn just ended (<|end|>) after tool calls: the turn's tokens, calls included. */
+export interface ToolPause {
+  row: number;
+  turn: number[];
+}
+
+/** For each pause, in order: the tokens to insert (then the row samples on), or null to end the row there. */
+export type ToolResume = (number[] | null)[];
+
+/** Which tokens make a tool call: a turn holding `callToken` and ending on `endToken` pauses. */
+export interface ToolTokens {
+  callToken: number;
+  endToken: number;
 }
 
 /** Samples one token from a row of logits. Returns the token and its full-softmax log-prob. */
@@ -82,13 +111,29 @@ function rowRng(seed: number, row: number): Rng {
 }
 
 export function generate(model: GptModel, prompts: number[][], o: GenerateOptions): GenerateResult {
+  const step = decodeSteps(model, prompts, o, null).next();
+  if (!step.done) throw new Error("generation paused for a tool call without tools"); // cannot happen: no tool tokens given
+  return step.value;
+}
+
+/**
+ * The decoding loop. With `tools` it yields the rows whose turn ended on tool calls and continues
+ * with what the caller sends back (generate-with-tools.ts); without, it never yields.
+ */
+export function* decodeSteps(model: GptModel, prompts: number[][], o: GenerateOptions, tools: ToolTokens | null): Generator<ToolPause[], GenerateResult, ToolResume> {
   const B = prompts.length;
   const stop = new Set(o.stopTokens ?? []);
+  const suppress = o.suppressTokens ?? [];
   const rngs = prompts.map((_, b) => rowRng(o.seed ?? 0, b));
   const completions: number[][] = prompts.map(() => []);
   const logprobs: number[][] = prompts.map(() => []);
+  const policyMask: number[][] = prompts.map(() => []);
   const finished = prompts.map(() => false);
   const done = prompts.map(() => false);
+  // tokens waiting to be fed instead of sampled (forced prefix, tool results), and where each row's
+  // current assistant turn began in its completion
+  const queued: number[][] = prompts.map((_, b) => [...(o.forcedPrefix?.[b] ?? [])]);
+  const turnStart = prompts.map(() => 0);
 
   // 1. left-pad the prompts: (B, P) ids and mask
   const P = Math.max(...prompts.map((p) => p.length));
@@ -96,44 +141,84 @@ export function generate(model: GptModel, prompts: number[][], o: GenerateOption
   const padded = prompts.map((p) => [...new Array<number>(P - p.length).fill(o.padId), ...p]);
   const mask: number[][] = prompts.map((p) => [...new Array<number>(P - p.length).fill(0), ...p.map(() => 1)]);
   const realCount = prompts.map((p) => p.length); // real tokens so far = position of the next one
-  // sampling n tokens feeds back n − 1 of them, so the context holds P + n − 1 positions
+  // sampling n tokens feeds back n − 1 of them, so the context holds P + n − 1 positions; every
+  // step adds at most one token to each row, so no completion is longer than `steps`
   const steps = Math.min(o.maxNewTokens, model.config.blockSize - P + 1);
 
   // 2. prefill: one forward over the prompts fills the cache (positions come from the mask)
   let out = forwardWith(model, padded, mask, null, undefined);
-
-  // 3. decode: sample from the last position, feed the tokens back through the cache
-  for (let s = 0; s < steps; s++) {
-    const last = lastLogits(out); // B rows of V
-    const next: number[] = [];
-    const fedReal: number[] = [];
-    for (let b = 0; b < B; b++) {
-      if (done[b]) {
-        next.push(o.padId); // finished rows feed pads that nothing attends to
-        fedReal.push(0);
-        continue;
+  try {
+    // 3. decode: each row samples from its last position (or takes its next queued token), and the
+    //    tokens are fed back through the cache
+    for (let s = 0; s < steps; s++) {
+      const last = lastLogits(out); // B rows of V
+      const next: number[] = [];
+      const fedReal: number[] = [];
+      const pauses: ToolPause[] = [];
+      for (let b = 0; b < B; b++) {
+        if (done[b]) {
+          next.push(o.padId); // finished rows feed pads that nothing attends to
+          fedReal.push(0);
+          continue;
+        }
+        const forced = queued[b]?.shift();
+        if (forced !== undefined) {
+          completions[b]?.push(forced);
+          logprobs[b]?.push(0);
+          policyMask[b]?.push(0);
+          next.push(forced);
+          fedReal.push(1);
+          continue;
+        }
+        const { token, logprob } = sampleToken(suppress.length > 0 ? suppressed(last[b] ?? [], suppress) : (last[b] ?? []), o, rngs[b] as Rng);
+        const row = completions[b] as number[];
+        row.push(token);
+        logprobs[b]?.push(logprob);
+        policyMask[b]?.push(1);
+        next.push(token);
+        fedReal.push(1);
+        if (!stop.has(token)) continue;
+        const turn = row.slice(turnStart[b]);
+        if (tools && token === tools.endToken && turn.includes(tools.callToken)) pauses.push({ row: b, turn });
+        else finished[b] = done[b] = true;
       }
-      const { token, logprob } = sampleToken(last[b] ?? [], o, rngs[b] as Rng);
-      completions[b]?.push(token);
-      logprobs[b]?.push(logprob);
-      next.push(token);
-      fedReal.push(1);
-      if (stop.has(token)) finished[b] = done[b] = true;
+      // 3a. rows that called tools: the caller runs them and sends back what to insert
+      if (pauses.length > 0) {
+        const resume: ToolResume = yield pauses;
+        pauses.forEach(({ row: b }, i) => {
+          const insert = resume[i] ?? null;
+          const length = completions[b]?.length ?? 0;
+          if (insert === null) finished[b] = done[b] = true; // ended on the calls (handed to a client)
+          else if (length + insert.length + 1 > steps) done[b] = true; // no room for the results and an answer: cut here
+          else {
+            queued[b] = [...insert];
+            turnStart[b] = length + insert.length; // the next turn starts after the reopened <|assistant|>
+          }
+        });
+      }
+      if (done.every(Boolean) || s === steps - 1) break;
+      const positions = realCount.slice();
+      fedReal.forEach((r, b) => {
+        mask[b]?.push(r);
+        if (r) realCount[b] = (realCount[b] ?? 0) + 1;
+      });
+      const past = out.present;
+      const nextOut = forwardWith(model, next.map((t) => [t]), mask, past ?? null, positions);
+      disposeForward({ ...out, present: undefined });
+      disposeKvCache(past);
+      out = nextOut;
     }
-    if (done.every(Boolean) || s === steps - 1) break;
-    const positions = realCount.slice();
-    fedReal.forEach((r, b) => {
-      mask[b]?.push(r);
-      if (r) realCount[b] = (realCount[b] ?? 0) + 1;
-    });
-    const past = out.present;
-    const nextOut = forwardWith(model, next.map((t) => [t]), mask, past ?? null, positions);
-    disposeForward({ ...out, present: undefined });
-    disposeKvCache(past);
-    out = nextOut;
+  } finally {
+    disposeForward(out); // also when the caller abandons the loop (a tool driver that failed)
   }
-  disposeForward(out);
-  return { completions, finished, logprobs };
+  return { completions, finished, logprobs, policyMask };
+}
+
+/** A copy of a logits row with some tokens made impossible (finite, so sorting by logit stays well defined). */
+function suppressed(logits: ArrayLike<number>, tokens: number[]): Float32Array {
+  const copy = Float32Array.from(logits);
+  for (const t of tokens) if (t >= 0 && t < copy.length) copy[t] = -1e30;
+  return copy;
 }
 
 function forwardWith(

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { collateRollout, policyMaskOf, policyTokens } from "./rollout.ts";
-import { hasRepeatLoop, healthMetrics } from "./health.ts";
+import { healthMetrics } from "./health.ts";
 
 test("rollout batch: the loss mask covers policy tokens only; inserted tokens stay in the inputs", () => {
   const PAD = 0;
@@ -17,20 +17,17 @@ test("rollout batch: the loss mask covers policy tokens only; inserted tokens st
 
 test("policy mask: absent means all ones; a mask of another shape is refused", () => {
   const base = { completions: [[5, 6], [7]], finished: [true, false], logprobs: [[0, 0], [0]] };
-  assert.deepEqual(policyMaskOf(base), [[1, 1], [1]]);
+  assert.deepEqual(policyMaskOf(base as Parameters<typeof policyMaskOf>[0]), [[1, 1], [1]]);
   assert.deepEqual(policyMaskOf({ ...base, policyMask: [[1, 0], [1]] }), [[1, 0], [1]]);
   assert.throws(() => policyMaskOf({ ...base, policyMask: [[1], [1]] }), /shape of completions/);
 });
 
-test("health: replacement characters, 4-gram loops (≥ 4 times), empty answers, mean length", () => {
-  assert.equal(hasRepeatLoop([1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4]), false); // three times
-  assert.equal(hasRepeatLoop([1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4]), true);
-  assert.equal(hasRepeatLoop([5, 5, 5, 5, 5, 5, 5]), true); // overlapping occurrences count
+test("health: replacement characters, loops at the end, empty answers, mean length", () => {
   const m = healthMetrics([
     { text: "fine", answer: "fine", policyTokens: [1, 2] },
     { text: "caf\uFFFD", answer: "caf\uFFFD", policyTokens: [1, 2, 3, 4] },
     { text: "", answer: "  ", policyTokens: [9] },
-    { text: "aaaaaaa", answer: "aaaaaaa", policyTokens: [5, 5, 5, 5, 5, 5, 5] },
+    { text: "aaaaaaaaaaaa", answer: "aaaaaaaaaaaa", policyTokens: [5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5] },
   ]);
-  assert.deepEqual(m, { "health/undecodable_frac": 0.25, "health/repeat_loop_frac": 0.25, "health/empty_frac": 0.25, "health/mean_length": 14 / 4 });
+  assert.deepEqual(m, { "health/undecodable_frac": 0.25, "health/repeat_loop_frac": 0.25, "health/empty_frac": 0.25, "health/mean_length": 19 / 4 });
 });

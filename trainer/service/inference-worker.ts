@@ -1,31 +1,26 @@
 // `trainer/cli.ts infer`: a long-lived generation worker for the server's playground and its
 // OpenAI-compatible endpoint. The server never loads TensorFlow.js itself (web code imports only
-// trainer/contract); it starts this process and talks JSON lines over stdin/stdout:
-//   → {"id": "1", "checkpoint": "<model dir>", "messages": [...], "maxNewTokens": 64, "temperature": 1, "topP": 1, "topK": 0, "seed": 0, "n": 1}
-//   ← {"id": "1", "ok": true, "promptTokens": 12, "choices": [{"text": "…", "tokens": 9, "finished": true}]}
+// trainer/contract); it starts this process and talks JSON lines over stdin/stdout
+// (trainer/contract/inference.ts):
+//   → {"id": "1", "checkpoint": "<model dir>", "messages": [...], "maxNewTokens": 64, "temperature": 1, "topP": 1, "topK": 0, "seed": 0, "n": 1,
+//      "tools": {"run": ["calculator"], "client": ["get_weather"]}, "toolChoice": "auto"}
+//   ← {"id": "1", "ok": true, "promptTokens": 12, "choices": [{"text": "…", "tokens": 9, "finished": true, "messages": [...], "toolCalls": 1, "finishReason": "stop"}]}
 //   ← {"id": "1", "ok": false, "error": "…"}
 // Requests run one at a time, in order; the two most recently used models stay loaded.
+//
+// Tools (decision 0019): calls to `run` tools are run here and the answer goes on; a turn that calls
+// one of the caller's `client` functions ends the answer there (finish reason "tool_calls"), for the
+// caller to run and send back as a tool message. With neither, no call can be made.
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { z } from "zod";
 import { initBackend } from "../backend/select-backend.ts";
 import { loadCheckpointInto, readManifest } from "../checkpoint/checkpoint.ts";
+import { finalAnswer, type ConversationMessage } from "../contract/conversation.ts";
+import { inferenceRequestSchema, type FinishReason, type GenerationChoice, type ToolChoice } from "../contract/inference.ts";
 import { disposeGpt, initGpt, type GptModel } from "../model/gpt.ts";
-import { generate } from "../model/generate.ts";
+import { answerToolCalls, generateWithTools } from "../model/generate-with-tools.ts";
 import { loadBpeTokenizerFile, type BpeTokenizer } from "../tokenizer/bpe-tokenizer.ts";
-import { renderChat } from "../tokenizer/chat-template.ts";
-
-export const inferenceRequestSchema = z.strictObject({
-  id: z.string().min(1),
-  checkpoint: z.string().min(1),
-  messages: z.array(z.strictObject({ role: z.enum(["system", "user", "assistant"]), content: z.string() })).min(1),
-  maxNewTokens: z.number().int().positive().max(2048),
-  temperature: z.number().nonnegative(),
-  topP: z.number().gt(0).max(1),
-  topK: z.number().int().nonnegative(),
-  seed: z.number().int().nonnegative(),
-  n: z.number().int().positive().max(16),
-});
+import { parseCompletion, renderChat } from "../tokenizer/chat-template.ts";
 
 type Loaded = { model: GptModel; tokenizer: BpeTokenizer };
 const KEEP = 2;
@@ -61,18 +56,57 @@ export async function runInferenceWorker(): Promise<void> {
       const request = inferenceRequestSchema.parse(JSON.parse(line));
       id = request.id;
       const { model, tokenizer } = load(request.checkpoint);
+      const sp = tokenizer.special;
       const { ids } = await renderChat(tokenizer, request.messages, { addGenerationPrompt: true });
       if (ids.length >= model.config.blockSize) throw new Error(`the conversation is ${ids.length} tokens; this model reads at most ${model.config.blockSize - 1}`);
-      const result = generate(model, Array.from({ length: request.n }, () => ids), {
+
+      // 1. which calls run here, which end the answer, and whether the answer must (or must not) call
+      const choice = request.toolChoice;
+      const run = choice === "none" ? [] : (request.tools?.run ?? []);
+      const client = new Set(choice === "none" ? [] : (request.tools?.client ?? []));
+      const canCall = run.length > 0 || client.size > 0;
+      const forced = await forcedCall(tokenizer, choice);
+      const limits = request.maxToolCalls !== undefined ? { maxCalls: request.maxToolCalls } : {};
+      const rows = Array.from({ length: request.n }, () => ids);
+
+      // 2. generate, running built-in calls and stopping at the caller's
+      const result = await generateWithTools(model, rows, {
         maxNewTokens: request.maxNewTokens, temperature: request.temperature, topK: request.topK, topP: request.topP, seed: request.seed,
-        stopTokens: [tokenizer.special.endOfTurn, tokenizer.special.eos], padId: tokenizer.special.pad,
+        stopTokens: [sp.endOfTurn, sp.eos], padId: sp.pad,
+        ...(canCall ? {} : { suppressTokens: [sp.toolCall] }),
+        ...(forced ? { forcedPrefix: rows.map(() => forced) } : {}),
+        tokenizer,
+        tools: run,
+        limits,
+        onToolCalls: async (_row, calls, earlier) => (calls.some((c) => client.has(c.function.name)) ? "stop" : answerToolCalls(calls, earlier, { tools: run, limits })),
       });
-      const choices = await Promise.all(
-        result.completions.map(async (tokens, b) => ({ text: (await tokenizer.decode(tokens, true)).replaceAll("\u0000", ""), tokens: tokens.length, finished: result.finished[b] ?? false })),
+
+      // 3. each answer as canonical messages, with why it ended
+      const choices: GenerationChoice[] = await Promise.all(
+        result.completions.map(async (tokens, b) => {
+          const messages = (await parseCompletion(tokenizer, tokens)).map(withoutNul);
+          const finished = result.finished[b] ?? false;
+          const last = messages.at(-1);
+          const handed = finished && last?.role === "assistant" && (last.tool_calls ?? []).some((c) => client.has(c.function.name));
+          const finishReason: FinishReason = handed ? "tool_calls" : finished ? "stop" : "length";
+          return { text: finalAnswer(messages), tokens: tokens.length, finished, messages, toolCalls: result.toolCalls[b] ?? 0, finishReason };
+        }),
       );
       reply({ id, ok: true, promptTokens: ids.length, choices });
     } catch (error) {
       reply({ id, ok: false, error: error instanceof Error ? error.message : String(error) });
     }
   }
+}
+
+/** tool_choice "required" starts the answer with <|tool_call|>; a named function also with its name. */
+async function forcedCall(tokenizer: BpeTokenizer, choice: ToolChoice): Promise<number[] | null> {
+  if (choice === "required") return [tokenizer.special.toolCall];
+  if (typeof choice === "object") return [tokenizer.special.toolCall, ...(await tokenizer.encode(`{"name":${JSON.stringify(choice.name)},"arguments":`))];
+  return null;
+}
+
+/** NUL characters (a byte-level model can write them) cannot be stored in PostgreSQL text. */
+function withoutNul(m: ConversationMessage): ConversationMessage {
+  return { ...m, content: m.content.replaceAll("\u0000", "") };
 }

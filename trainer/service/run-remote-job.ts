@@ -9,8 +9,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import { type z } from "zod";
 import { RESUME_FILES, resumeFilesOf, VALUE_RESUME_FILES, type RemoteJob, type ResumeFile } from "../contract/round.ts";
-import { type JobSpecInput } from "../contract/job.ts";
+import { type JobSpecInput, type samplingSchema } from "../contract/job.ts";
+import { toolCallText } from "../tokenizer/chat-template.ts";
 import { ServerError, type JobRef, type ServerApi } from "./server-api.ts";
 import { rewardComparisonPairs } from "./reward-comparison.ts";
 
@@ -19,6 +21,7 @@ const CLI = resolve(import.meta.dirname, "../cli.ts");
 export type JobOutcome = "done" | "failed" | "cancelled" | "lost";
 
 type Log = (message: string, fields?: Record<string, unknown>) => void;
+type SamplingInput = z.input<typeof samplingSchema>;
 
 /** `signal` stops the job (the service is shutting down): the child is killed, the lease left to expire. */
 export async function runRemoteJob(api: ServerApi, job: RemoteJob, options: { workRoot: string; log: Log; backend?: string; signal?: AbortSignal }): Promise<JobOutcome> {
@@ -87,7 +90,7 @@ export async function runRemoteJob(api: ServerApi, job: RemoteJob, options: { wo
     if (job.kind === "sample" && job.baselineModel) {
       const dir = join(work, "baseline");
       await fetchModel(api, job.baselineModel.modelId, dir);
-      const baselineSpec = { ...spec, out: join(work, "out-baseline"), tokenizer: join(dir, "tokenizer.json"), model: { checkpoint: dir }, sampling: { ...job.sampling, n: 1 } };
+      const baselineSpec = { ...spec, out: join(work, "out-baseline"), tokenizer: join(dir, "tokenizer.json"), model: { checkpoint: dir }, sampling: { ...samplingOf(job), n: 1 } };
       const baseline = await runCli(baselineSpec, join(work, "baseline-job.json"), events.push, (c) => (child = c));
       await events.flush();
       if (stopped) return stopped;
@@ -242,7 +245,7 @@ async function materialize(api: ServerApi, job: RemoteJob, work: string, out: st
       return { ...spec, resume: dir } as JobSpecInput;
     }
     case "sample":
-      return { ...common, kind: "sample", prompts: join(work, "prompts.jsonl"), model: { checkpoint: policyDir! }, ...(job.sampling ? { sampling: job.sampling } : {}) };
+      return { ...common, kind: "sample", prompts: join(work, "prompts.jsonl"), model: { checkpoint: policyDir! }, sampling: samplingOf(job) };
     case "evaluate": {
       // each model brings its own tokenizer (a round from scratch fits a new one)
       const h = job.heldOut;
@@ -257,6 +260,12 @@ async function materialize(api: ServerApi, job: RemoteJob, work: string, out: st
   }
 }
 
+/** The job's sampling, with the project's tools unless the sampling names its own. */
+function samplingOf(job: RemoteJob): SamplingInput {
+  const tools = job.sampling?.tools ?? job.tools;
+  return { ...job.sampling, ...(tools ? { tools } : {}) };
+}
+
 /** Where a checkpoint file lives in the local checkpoint folder (value-model.safetensors → value/model.safetensors). */
 const localResumePath = (name: ResumeFile): string => (name in VALUE_RESUME_FILES ? VALUE_RESUME_FILES[name as keyof typeof VALUE_RESUME_FILES] : name);
 
@@ -267,16 +276,35 @@ async function fetchModel(api: ServerApi, modelId: string, dir: string): Promise
   return dir;
 }
 
-/** Every string in a JSONL file (message contents, prompts, completions): the tokenizer's corpus. */
+/**
+ * Every string in a JSONL file (message contents, prompts, completions): the tokenizer's corpus.
+ * A tool call counts as the text the template writes for it, so its JSON gets merges too.
+ */
 export function textOf(jsonl: string): string {
   const strings: string[] = [];
   const walk = (value: unknown): void => {
-    if (typeof value === "string") strings.push(value);
+    const call = asToolCall(value);
+    if (call) strings.push(toolCallText(call));
+    else if (typeof value === "string") strings.push(value);
     else if (Array.isArray(value)) value.forEach(walk);
     else if (value && typeof value === "object") for (const [key, v] of Object.entries(value)) if (key !== "role") walk(v);
   };
   for (const line of jsonl.split("\n")) if (line.trim()) walk(JSON.parse(line));
   return strings.join("\n");
+}
+
+function asToolCall(value: unknown): { function: { name: string; arguments: Record<string, unknown> } } | null {
+  const fn = value !== null && typeof value === "object" ? (value as { function?: { name?: unknown; arguments?: unknown } }).function : undefined;
+  if (!fn || typeof fn.name !== "string") return null;
+  let args = fn.arguments;
+  if (typeof args === "string") {
+    try {
+      args = JSON.parse(args) as unknown; // OpenAI's form
+    } catch {
+      return null;
+    }
+  }
+  return args !== null && typeof args === "object" && !Array.isArray(args) ? { function: { name: fn.name, arguments: args as Record<string, unknown> } } : null;
 }
 
 type CliResult = { code: number; failure: string | null; lastMetrics: Record<string, number>; lastCheckpoint?: number; done?: Record<string, unknown> };

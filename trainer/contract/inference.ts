@@ -1,0 +1,69 @@
+// The inference worker's protocol (trainer/service/inference-worker.ts): one JSON line per request
+// from the server, one per answer back. Zod only, so the server can import it.
+import { z } from "zod";
+import { conversationMessageSchema, type ConversationMessage } from "./conversation.ts";
+import { toolsSchema } from "./job.ts";
+
+/** An OpenAI function name. */
+export const functionNameSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "a function name: 1–64 letters, digits, _ or -");
+
+/** Which tool calls are run where (decision 0019). */
+export const inferenceToolsSchema = z.strictObject({
+  /** Built-in tools the worker runs itself; their results are spliced in and the answer goes on. */
+  run: toolsSchema.default([]),
+  /** The caller's own functions: an assistant turn that calls one ends the answer (finish reason "tool_calls"). */
+  client: z.array(functionNameSchema).max(128).default([]),
+});
+
+/**
+ * OpenAI's tool_choice: "auto" (the policy decides), "none" (no calls: <|tool_call|> is never
+ * sampled), "required" (the answer starts with a call), or one named function (the answer starts
+ * with a call to it).
+ */
+export const toolChoiceSchema = z.union([z.enum(["auto", "none", "required"]), z.strictObject({ name: functionNameSchema })]);
+export type ToolChoice = z.output<typeof toolChoiceSchema>;
+
+export const generationRequestSchema = z.strictObject({
+  /** The conversation so far, canonical (conversation.ts): assistant tool_calls, tool results. */
+  messages: z.array(conversationMessageSchema).min(1),
+  maxNewTokens: z.number().int().positive().max(2048),
+  temperature: z.number().nonnegative(),
+  topP: z.number().gt(0).max(1),
+  topK: z.number().int().nonnegative(),
+  seed: z.number().int().nonnegative(),
+  n: z.number().int().positive().max(16),
+  /** Without tools no call can be made (<|tool_call|> is never sampled). */
+  tools: inferenceToolsSchema.optional(),
+  toolChoice: toolChoiceSchema.default("auto"),
+  /** Built-in calls one answer may run (default 4). */
+  maxToolCalls: z.number().int().min(0).max(32).optional(),
+});
+export type GenerationRequest = z.input<typeof generationRequestSchema>;
+
+export const inferenceRequestSchema = generationRequestSchema.extend({
+  id: z.string().min(1),
+  /** The model folder (model.safetensors, manifest.json, tokenizer.json). */
+  checkpoint: z.string().min(1),
+});
+
+export type FinishReason = "stop" | "length" | "tool_calls";
+
+export interface GenerationChoice {
+  /** The final answer: the last assistant message's text. */
+  text: string;
+  /** Completion tokens, inserted tool turns included. */
+  tokens: number;
+  /** Ended at an end of turn (or on calls handed to the caller), not at the token limit. */
+  finished: boolean;
+  /** The answer in the canonical shape: assistant messages, and the tool messages the worker ran between them. */
+  messages: ConversationMessage[];
+  /** Tool calls the policy made. */
+  toolCalls: number;
+  /** "tool_calls" when the answer ended on calls for the caller to run. */
+  finishReason: FinishReason;
+}
+
+export interface GenerationResult {
+  promptTokens: number;
+  choices: GenerationChoice[];
+}
