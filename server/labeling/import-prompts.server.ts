@@ -9,6 +9,7 @@ import { planImport, scanRecord, type ImportPlanCounts, type PlannedRecord } fro
 import { signatureFromBase64, signatureToBase64 } from "./import/minhash.ts";
 import type { Project } from "./projects.server.ts";
 import { insertPrompts } from "./prompts.server.ts";
+import { describeProblems, undeclaredToolProblems } from "./transcript.ts";
 
 export const importRequestSchema = z.object({
   content: z.string().min(1, "The file is empty."),
@@ -75,7 +76,7 @@ export async function importPromptRecords(
   // Q&A for review: one answer per question, or the line is refused like any invalid line.
   const issues = [...parsed.issues];
   const records = parsed.records.filter((record) => {
-    const problem = purposeProblem(request.purpose, record.completions) ?? goldProblem(request.purpose, record, project);
+    const problem = purposeProblem(request.purpose, record.completions) ?? goldProblem(request.purpose, record, project) ?? toolProblem(record, project);
     if (problem) issues.push({ line: record.line, reason: problem });
     return problem === null;
   });
@@ -163,6 +164,13 @@ function goldProblem(purpose: ImportRequest["purpose"], record: ImportRecord, pr
   const hits = scanRecord(record, project.settings.contentFilter);
   if (hits.length > 0) return `a gold task goes straight to labelers, but the content filter would hold it for review (${hits.map((h) => `${h.kind} in ${h.field}`).join(", ")})`;
   return null;
+}
+
+/** A completion that calls a tool the project does not declare (settings.tools) is refused, naming the call. */
+function toolProblem(record: ImportRecord, project: Project): string | null {
+  const problems = record.completions.flatMap((c, index) => (c.messages ? [describeProblems(undeclaredToolProblems(c.messages, project.settings.tools), `completions[${index}]`)] : []));
+  const found = problems.filter((p) => p !== "");
+  return found.length > 0 ? found.join("; ") : null;
 }
 
 function summarize(item: PlannedRecord<string>): ImportReport["flagged"][number] {
