@@ -3,8 +3,8 @@ import { sql } from "kysely";
 import { z } from "zod";
 import type { Db } from "../db/database.server.ts";
 import type { ChatMessage, TranscriptMessage } from "../db/schema.ts";
-import { demonstrationMessages, replyMessages } from "./demonstration.ts";
-import { answerMessages, answerOfRow, flattenAnswer, type Answer, type ConversationMessage } from "./transcript.ts";
+import { demonstrationMessages } from "./demonstration.ts";
+import { answerMessages, answerOfRow, flattenAnswer, withFinalWords, type Answer, type ConversationMessage } from "./transcript.ts";
 import { itemBatches, meetsAgreement, selectedSubmissions } from "./export-items.server.ts";
 import { mixBatches, mixParamSchema, mixRecords } from "./data-mix.ts";
 import { rankedPairs } from "./quality/consensus.ts";
@@ -139,7 +139,7 @@ async function* correctionPairs(db: Db, projectId: string, filter: ExportFilter)
   let corrections: PreferenceRecord[] = [];
   for await (const row of reviewedAnswers(db, projectId, filter)) {
     if (row.edited === null) continue;
-    corrections.push({ prompt: row.messages, chosen: row.edited, rejected: row.original, margin: 1, weight: 1 });
+    corrections.push({ prompt: row.messages, chosen: withFinalWords(row.original, row.edited), rejected: row.original, margin: 1, weight: 1 });
     if (corrections.length >= BATCH) {
       yield corrections;
       corrections = [];
@@ -256,7 +256,7 @@ export async function* sftConversations(db: Db, projectId: string, filter: Expor
     yield [...row.messages, ...demonstrationMessages(row.payload)];
   }
   for await (const row of mixRecords(reviewedAnswers(db, projectId, filter), filter.mix?.qa, "qa")) {
-    yield [...row.messages, ...(row.edited !== null ? replyMessages(row.edited) : answerMessages(row.original))];
+    yield [...row.messages, ...answerMessages(row.edited !== null ? withFinalWords(row.original, row.edited) : row.original)];
   }
 }
 

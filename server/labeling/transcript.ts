@@ -259,3 +259,12 @@ export function splitAnswer(messages: readonly ConversationMessage[]): { prompt:
   if (!messages.slice(start).some((m) => m.role === "tool" || m.tool_calls !== undefined)) start = messages.length - 1;
   return { prompt: messages.slice(0, start), answer: compactAnswer(messages.slice(start)) };
 }
+
+/**
+ * The answer with its final words replaced (a reviewer's correction): a transcript keeps its tool
+ * calls and results, since the reviewer corrects the words, not what the tools returned.
+ */
+export function withFinalWords(answer: Answer, text: string): Answer {
+  if (!isTranscript(answer) || answer.at(-1)?.role !== "assistant" || answer.at(-1)?.tool_calls) return text;
+  return [...answer.slice(0, -1), { role: "assistant", content: text }];
+}

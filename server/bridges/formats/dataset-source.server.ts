@@ -1,7 +1,7 @@
 import type { Db } from "../../db/database.server.ts";
 import type { ChatMessage } from "../../db/schema.ts";
 import { completionAnswers, preferenceBatches, sftConversations, submissionsOf, type ExportFilter } from "../../labeling/exports.server.ts";
-import { splitAnswer } from "../../labeling/transcript.ts";
+import { splitAnswer, withFinalWords } from "../../labeling/transcript.ts";
 import type { DatasetItem, DatasetKind, PromptItem, SftItem, UnpairedItem } from "./dataset-records.ts";
 
 /**
@@ -53,7 +53,7 @@ async function* unpairedBatches(db: Db, projectId: string, filter: ExportFilter)
       if (p.payload.decision === "reject") return [{ prompt: p.messages, completion: original, label: false }];
       return [
         { prompt: p.messages, completion: original, label: false },
-        { prompt: p.messages, completion: String(p.payload.editedText), label: true },
+        { prompt: p.messages, completion: withFinalWords(original, String(p.payload.editedText)), label: true },
       ];
     });
     pending = [];
