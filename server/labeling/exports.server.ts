@@ -113,7 +113,6 @@ export async function completionAnswers(db: Db, ids: string[]): Promise<Map<stri
   const rows = await db.selectFrom("completions").select(["id", "text", "messages"]).where("id", "in", [...new Set(ids)]).execute();
   return new Map(rows.map((r) => [r.id, answerOfRow(r as { text: string; messages: ConversationMessage[] | null })]));
 }
-const completionTexts = completionAnswers;
 
 /** One preference pair with its conversation; the format (conversational or standard) is applied when it is written. */
 export type PreferenceRecord = { prompt: ChatMessage[]; chosen: Answer; rejected: Answer; margin: number; weight: number };
@@ -151,14 +150,14 @@ async function* correctionPairs(db: Db, projectId: string, filter: ExportFilter)
 async function* rankingPairs(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<PreferenceRecord[]> {
   for await (const batch of submissionBatches(db, projectId, "rank", filter)) {
     // One query for the completion texts of the whole batch, not one per submission.
-    const texts = await completionTexts(db, batch.flatMap((row) => row.shown_order));
+    const texts = await completionAnswers(db, batch.flatMap((row) => row.shown_order));
     yield batch.flatMap((row) => pairRecords(row.messages, rankingSchema.parse(row.payload.ranking), texts, filter));
   }
 }
 
 async function* itemRankingPairs(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<PreferenceRecord[]> {
   for await (const items of itemBatches(db, projectId, "rank", filter.round)) {
-    const texts = await completionTexts(db, items.flatMap((item) => item.submissions.flatMap((s) => s.shownOrder)));
+    const texts = await completionAnswers(db, items.flatMap((item) => item.submissions.flatMap((s) => s.shownOrder)));
     yield items.flatMap((item) => {
       const selected = meetsAgreement(item, filter.minAgreement) ? selectedSubmissions(item, filter) : [];
       if (selected.length === 0) return [];
@@ -181,14 +180,14 @@ function pairRecords(prompt: ChatMessage[], ranking: Ranking, texts: Map<string,
 /** A/B comparisons: winner ≻ loser, margin = the stated strength (1 when not given); ties give none. */
 async function* comparePairs(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<PreferenceRecord[]> {
   for await (const batch of submissionBatches(db, projectId, "compare", filter)) {
-    const texts = await completionTexts(db, batch.flatMap((row) => row.shown_order));
+    const texts = await completionAnswers(db, batch.flatMap((row) => row.shown_order));
     yield batch.flatMap((row) => compareRecord(row.messages, row.payload, texts));
   }
 }
 
 async function* itemComparePairs(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<PreferenceRecord[]> {
   for await (const items of itemBatches(db, projectId, "compare", filter.round)) {
-    const texts = await completionTexts(db, items.flatMap((item) => item.submissions.flatMap((s) => s.shownOrder)));
+    const texts = await completionAnswers(db, items.flatMap((item) => item.submissions.flatMap((s) => s.shownOrder)));
     yield items.flatMap((item) => {
       const selected = meetsAgreement(item, filter.minAgreement) ? selectedSubmissions(item, filter) : [];
       if (selected.length === 0) return [];
@@ -234,7 +233,7 @@ async function* reviewedAnswers(db: Db, projectId: string, filter: ExportFilter)
   for await (const row of submissionsOf(db, projectId, "review", filter)) {
     const decision = row.payload.decision;
     if (row.kind !== "qa" || (decision !== "accept" && decision !== "edit")) continue;
-    const original = (await completionTexts(db, row.shown_order)).get(row.shown_order[0]!) ?? "";
+    const original = (await completionAnswers(db, row.shown_order)).get(row.shown_order[0]!) ?? "";
     yield { messages: row.messages, original, edited: decision === "edit" ? String(row.payload.editedText) : null };
   }
 }

@@ -49,10 +49,6 @@ export function answerOfRow(row: { text: string; messages: readonly Conversation
   return row.messages && row.messages.length > 0 ? compactAnswer(row.messages) : row.text;
 }
 
-export function toolCallsOf(answer: Answer): ToolCall[] {
-  return isTranscript(answer) ? answer.flatMap((m) => m.tool_calls ?? []) : [];
-}
-
 /** Two answers are the same when their flattened text is (ids aside). */
 export const sameAnswer = (a: Answer, b: Answer): boolean => flattenAnswer(a) === flattenAnswer(b);
 
@@ -244,9 +240,6 @@ export function parseFlattened(text: string): { ok: true; answer: Answer } | { o
   pushText(text.slice(at), true, false);
   return { ok: true, answer: compactAnswer(messages) };
 }
-
-/** Whether the text holds a tool block (so it is not plain prose). */
-export const hasToolBlocks = (text: string): boolean => /<tool_call>\n|<tool_response>\n/.test(text);
 
 /**
  * A conversation that ends with the assistant's answer, split into the prompt and that answer:

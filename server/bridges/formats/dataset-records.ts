@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { chatMessageSchema, MAX_COMPLETION_CHARS, MAX_MESSAGES, type ChatMessage } from "../../labeling/import/import-record.ts";
 import {
-  answerMessages,
   compactAnswer,
   describeProblems,
   isTranscript,
@@ -212,9 +211,6 @@ function split(value: unknown, key: string, history: boolean): { prompt: Convers
   const completion = answer.length === 1 && !usesTools(answer[0]!) ? text(answer[0]!.content, `${key}[${start}].content`) : checkedTranscript(answer, key, start);
   return { prompt, completion };
 }
-
-/** The messages of a whole conversation: the prompt, then the answer. */
-export const conversationOf = (prompt: ConversationMessage[], answer: Answer): ConversationMessage[] => [...prompt, ...answerMessages(answer)];
 
 
 export function finiteNumber(value: unknown, key: string, fallback: number): number {
