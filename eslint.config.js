@@ -23,10 +23,11 @@ export default tseslint.config(
     },
   },
   {
-    // Web code may use only the trainer's contract (zod schemas), never its internals.
+    // Web code may use only the trainer's contract (zod schemas), never its internals — and the
+    // built-in tools (pure TypeScript), so a labeler's tool result is the sampler's (decision 0019).
     files: ["app/**/*.{ts,tsx}", "server/**/*.ts"],
     rules: {
-      "no-restricted-imports": ["error", { patterns: [{ group: ["**/trainer/*", "!**/trainer/contract", "!**/trainer/contract/*"], message: "web code imports only trainer/contract/" }] }],
+      "no-restricted-imports": ["error", { patterns: [{ group: ["**/trainer/*", "!**/trainer/contract", "!**/trainer/contract/*", "!**/trainer/tools", "!**/trainer/tools/*"], message: "web code imports only trainer/contract/ (and trainer/tools/)" }] }],
     },
   },
   {

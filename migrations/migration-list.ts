@@ -8,6 +8,7 @@ import * as m0006 from "./0006-documents.ts";
 import * as m0007 from "./0007-ray-handoffs.ts";
 import * as m0008 from "./0008-operations-indexes.ts";
 import * as m0009 from "./0009-eval-sets-and-rl-jobs.ts";
+import * as m0010 from "./0010-completion-transcripts.ts";
 
 /** Every migration, in the order it runs. Append only; never reorder or edit a landed one. */
 export const migrations: Record<string, Migration> = {
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   "0007-ray-handoffs": m0007,
   "0008-operations-indexes": m0008,
   "0009-eval-sets-and-rl-jobs": m0009,
+  "0010-completion-transcripts": m0010,
 };

@@ -1,3 +1,4 @@
+import { useState } from "react";
 import { data, Form, redirect } from "react-router";
 import type { Route } from "./+types/project-settings";
 import { projectInputSchema } from "../../server/labeling/project-settings.ts";
@@ -6,6 +7,8 @@ import { Alert, Button, Card, Field, PageTitle } from "../components/ui.tsx";
 import { requireUser } from "../lib/auth.server.ts";
 import { or404 } from "../lib/not-found.server.ts";
 import { fieldErrors } from "../lib/form.ts";
+import { checkerFromForm, checkerKinds, toolsFromForm } from "../lib/tool-settings-form.ts";
+import { TOOL_NAMES } from "../../trainer/contract/conversation.ts";
 
 export const meta: Route.MetaFunction = () => [{ title: "Project settings · Tandem" }];
 
@@ -48,11 +51,16 @@ export async function action({ context, request, params }: Route.ActionArgs) {
       goldRate: num("goldRate"),
       nearDuplicateThreshold: num("nearDuplicateThreshold"),
       flags,
+      tools: toolsFromForm(form),
+      checker: checkerFromForm(form),
     },
   });
   const errors = parsed.success ? {} : fieldErrors(parsed.error);
   if (bad.length > 0) errors["settings.flags"] = `Write each flag as "id: label" — not understood: ${bad.join("; ")}`;
-  if (!parsed.success || bad.length > 0) return data({ errors, values: Object.fromEntries([...form].map(([k, v]) => [k, String(v)])) }, { status: 422 });
+  if (!parsed.success || bad.length > 0) {
+    // Checkboxes send a value only when ticked: the ticked tools come back as one list.
+    return data({ errors, values: { ...Object.fromEntries([...form].map(([k, v]) => [k, String(v)])), tools: form.getAll("tools").map(String).join(",") } }, { status: 422 });
+  }
   await updateProject(context.db, user.id, project.id, parsed.data);
   return redirect(`/projects/${project.id}`);
 }
@@ -63,6 +71,14 @@ export default function ProjectSettingsPage({ loaderData, actionData }: Route.Co
   const values: Record<string, string> = actionData?.values ?? {};
   const v = (name: string, fallback: string | number) => values[name] ?? String(fallback);
   const errorList = Object.entries(errors);
+  const checker = project.settings.checker;
+  // A refused form comes back as typed; else the saved settings.
+  const typed = actionData?.values !== undefined;
+  const toolChecked = (tool: string) => (typed ? (values.tools ?? "").split(",").includes(tool) : project.settings.tools.includes(tool as (typeof TOOL_NAMES)[number]));
+  const c = (name: string, fallback: unknown) => (typed ? (values[`checker.${name}`] ?? "") : fallback === undefined ? "" : String(fallback));
+  const caseSensitive = typed ? values["checker.caseSensitive"] === "on" : checker?.kind === "exact" && checker.caseSensitive;
+  const [kind, setKind] = useState(c("kind", checker?.kind));
+  const e = (name: string) => errors[`settings.checker.${name}`];
   return (
     <>
       <PageTitle lead={project.name}>Project settings</PageTitle>
@@ -120,6 +136,58 @@ export default function ProjectSettingsPage({ loaderData, actionData }: Route.Co
           <label htmlFor="field-flags" className="mb-1 block text-sm font-medium">Flags (one per line, “id: label”)</label>
           <textarea id="field-flags" name="flags" rows={12} defaultValue={v("flags", project.settings.flags.map((f) => `${f.id}: ${f.label}`).join("\n"))}
             className="w-full rounded-md border border-slate-300 bg-white px-3 py-2 font-mono text-sm dark:border-slate-700 dark:bg-slate-950" />
+        </Card>
+        <Card title="Tools and checker">
+          <fieldset className="mb-4">
+            <legend className="mb-1 text-sm font-medium">Tools the model may call while it answers (sampling, rollouts, demonstrations)</legend>
+            {TOOL_NAMES.map((tool) => (
+              <label key={tool} className="mr-4 inline-flex items-center gap-2 text-sm">
+                <input type="checkbox" name="tools" value={tool} defaultChecked={toolChecked(tool)} />
+                {tool}
+              </label>
+            ))}
+            {errors["settings.tools"] ? <p className="mt-1 text-sm text-red-700 dark:text-red-400">{errors["settings.tools"]}</p> : null}
+          </fieldset>
+          <p className="mb-2 text-sm">
+            The checker scores an answer against a field of each prompt&apos;s metadata (its reference answer): the verifiable reward of GRPO/RLOO rounds and the held-out checker score.
+          </p>
+          <div className="mb-4">
+            <label htmlFor="field-checker.kind" className="mb-1 block text-sm font-medium">Checker</label>
+            <select id="field-checker.kind" name="checker.kind" value={kind} onChange={(event) => setKind(event.target.value)}
+              aria-invalid={e("kind") ? true : undefined}
+              className="w-full rounded-md border border-slate-300 bg-white px-3 py-2 text-slate-900 dark:border-slate-700 dark:bg-slate-950 dark:text-slate-100">
+              <option value="">None</option>
+              {checkerKinds.map((k) => (
+                <option key={k.kind} value={k.kind}>{k.label}</option>
+              ))}
+            </select>
+            {e("kind") ? <p className="mt-1 text-sm text-red-700 dark:text-red-400">{e("kind")}</p> : null}
+          </div>
+          {/* Every kind's fields stay in the form (hidden when another kind is chosen), so nothing typed is lost by switching. */}
+          <div hidden={kind === ""}>
+            <Field label={kind === "regex" ? "Metadata field holding each prompt's pattern (or leave empty and give one pattern)" : "Metadata field with the reference answer"}
+              name="checker.field" defaultValue={c("field", checker?.field ?? (checker ? "" : "answer"))} error={e("field")} />
+          </div>
+          <div hidden={kind !== "numeric"}>
+            <Field label="Tolerance (absolute; 0 = exact)" name="checker.tolerance" type="text" inputMode="decimal"
+              defaultValue={c("tolerance", checker?.kind === "numeric" ? checker.tolerance : 0)} error={e("tolerance")} />
+            <Field label="Relative tolerance (share of the reference, 0–1)" name="checker.relativeTolerance" type="text" inputMode="decimal"
+              defaultValue={c("relativeTolerance", checker?.kind === "numeric" ? checker.relativeTolerance : 0)} error={e("relativeTolerance")} />
+          </div>
+          <div hidden={kind !== "exact"} className="mb-4">
+            <label className="flex items-center gap-2 text-sm">
+              <input type="checkbox" name="checker.caseSensitive" defaultChecked={caseSensitive} />
+              Case-sensitive comparison
+            </label>
+          </div>
+          <div hidden={kind !== "regex"}>
+            <Field label="Pattern (one regular expression for the project)" name="checker.pattern"
+              defaultValue={c("pattern", checker?.kind === "regex" ? checker.pattern : "")} error={e("pattern")} />
+            <Field label="Flags (i, m, s, u)" name="checker.flags" defaultValue={c("flags", checker?.kind === "regex" ? checker.flags : "i")} error={e("flags")} />
+          </div>
+          <div hidden={kind !== "json"}>
+            <Field label="JSON path in the answer (e.g. result.value)" name="checker.path" defaultValue={c("path", checker?.kind === "json" ? checker.path : "")} error={e("path")} />
+          </div>
         </Card>
         <div>
           <Button type="submit">Save settings</Button>

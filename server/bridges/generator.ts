@@ -1,3 +1,5 @@
+import type { ConversationMessage } from "../../trainer/contract/conversation.ts";
+
 /**
  * What the bridges need from "a model that writes text": the project's own policy (through the
  * inference worker) or an external OpenAI-compatible endpoint. Synthetic Q&A and endpoint
@@ -16,7 +18,10 @@ export type GenerateRequest = {
 };
 
 export type GeneratedText = {
+  /** The final answer (what a checker reads); with tool use, `messages` holds the whole transcript. */
   text: string;
+  /** The completion as assistant and tool messages when the source used tools (decision 0020). */
+  messages?: ConversationMessage[];
   /** The decoding that produced it, stored next to the completion (parameters and seed). */
   decoding: Record<string, unknown>;
 };

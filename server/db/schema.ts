@@ -67,6 +67,14 @@ export interface SocketIoAttachmentsTable {
 }
 
 export type ChatMessage = { role: "system" | "user" | "assistant"; content: string };
+/** Structurally trainer/contract/conversation.ts's ConversationMessage (kept structural so the schema imports nothing). */
+export type TranscriptMessage = {
+  role: "system" | "user" | "assistant" | "tool";
+  content: string;
+  tool_calls?: Array<{ id?: string; type: "function"; function: { name: string; arguments: Record<string, unknown> } }>;
+  name?: string;
+  tool_call_id?: string;
+};
 export type TaskType = "demonstrate" | "rank" | "review" | "compare";
 type Json<T> = ColumnType<T, string, string>;
 /** Same shape as quality/ranking.ts's Ranking; kept structural so the schema imports nothing. */
@@ -108,6 +116,8 @@ export interface CompletionsTable {
   /** The registered model that sampled it (null for imported completions). */
   model_id: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: CreatedAt;
+  /** The transcript with tool calls and results (decision 0020); null for a plain completion, whose `text` is all of it. */
+  messages: ColumnType<TranscriptMessage[] | null, string | null | undefined, string | null>;
 }
 
 export interface TasksTable {
@@ -402,7 +412,7 @@ export const schemaColumns = {
     id: "bigint", project_id: "bigint", messages: "jsonb", content_hash: "text", minhash: "text", source: "text", metadata: "jsonb",
     status: "text", kind: "text", author_user_id: "bigint", created_at: "timestamp with time zone", held_out: "boolean",
   },
-  completions: { id: "bigint", prompt_id: "bigint", model_name: "text", text: "text", decoding: "jsonb", model_id: "bigint", created_at: "timestamp with time zone" },
+  completions: { id: "bigint", prompt_id: "bigint", model_name: "text", text: "text", decoding: "jsonb", model_id: "bigint", created_at: "timestamp with time zone", messages: "jsonb" },
   tasks: {
     id: "bigint", project_id: "bigint", prompt_id: "bigint", type: "text", state: "text", overlap_target: "integer",
     completion_ids: "jsonb", author_user_id: "bigint", round_id: "bigint", created_at: "timestamp with time zone", gold: "jsonb",

@@ -1,7 +1,7 @@
 import { AppError } from "../lib/app-error.ts";
 import type { SessionUser } from "../auth/actor.ts";
 import type { Db } from "../db/database.server.ts";
-import type { ChatMessage, TaskType } from "../db/schema.ts";
+import type { ChatMessage, TaskType, TranscriptMessage } from "../db/schema.ts";
 import { getProject } from "./projects.server.ts";
 
 /** Everything a task page needs. Model names stay hidden from labelers: they bias rankings. */
@@ -13,9 +13,11 @@ export type AssignmentView = {
   isQa: boolean;
   state: string;
   leaseExpiresAt: string;
-  project: { id: string; name: string; guidelines: string; flags: Array<{ id: string; label: string }>; quality: { min: number; max: number } };
+  /** tools: what the project declares (the demonstration editor offers these calls). */
+  project: { id: string; name: string; guidelines: string; flags: Array<{ id: string; label: string }>; quality: { min: number; max: number }; tools: string[] };
   messages: ChatMessage[];
-  completions: Array<{ id: string; label: string; text: string }>;
+  /** text: the final answer; messages: the transcript with tool calls and results, null for a plain completion (decision 0020). */
+  completions: Array<{ id: string; label: string; text: string; messages: TranscriptMessage[] | null }>;
 };
 
 export async function loadAssignmentView(db: Db, user: SessionUser, assignmentId: string): Promise<AssignmentView> {
@@ -33,9 +35,9 @@ export async function loadAssignmentView(db: Db, user: SessionUser, assignmentId
   if (!row || row.user_id !== user.id) throw new AppError("not_found", "No such task among yours.");
   const project = await getProject(db, row.project_id);
   const texts = row.shown_order.length
-    ? await db.selectFrom("completions").select(["id", "text"]).where("id", "in", row.shown_order).execute()
+    ? await db.selectFrom("completions").select(["id", "text", "messages"]).where("id", "in", row.shown_order).execute()
     : [];
-  const byId = new Map(texts.map((c) => [c.id, c.text]));
+  const byId = new Map(texts.map((c) => [c.id, c]));
   return {
     assignmentId: row.id,
     taskId: row.task_id,
@@ -43,8 +45,8 @@ export async function loadAssignmentView(db: Db, user: SessionUser, assignmentId
     isQa: row.kind === "qa",
     state: row.state,
     leaseExpiresAt: row.lease_expires_at.toISOString(),
-    project: { id: project.id, name: project.name, guidelines: project.guidelines, flags: project.settings.flags, quality: project.settings.quality },
+    project: { id: project.id, name: project.name, guidelines: project.guidelines, flags: project.settings.flags, quality: project.settings.quality, tools: project.settings.tools },
     messages: row.messages,
-    completions: row.shown_order.map((id, index) => ({ id, label: String.fromCharCode(65 + index), text: byId.get(id) ?? "" })),
+    completions: row.shown_order.map((id, index) => ({ id, label: String.fromCharCode(65 + index), text: byId.get(id)?.text ?? "", messages: byId.get(id)?.messages ?? null })),
   };
 }

@@ -2,7 +2,9 @@ import { createHmac } from "node:crypto";
 import { sql } from "kysely";
 import { z } from "zod";
 import type { Db } from "../db/database.server.ts";
-import type { ChatMessage } from "../db/schema.ts";
+import type { ChatMessage, TranscriptMessage } from "../db/schema.ts";
+import { demonstrationMessages } from "./demonstration.ts";
+import { answerMessages, answerOfRow, flattenAnswer, withFinalWords, type Answer, type ConversationMessage } from "./transcript.ts";
 import { itemBatches, meetsAgreement, selectedSubmissions } from "./export-items.server.ts";
 import { mixBatches, mixParamSchema, mixRecords } from "./data-mix.ts";
 import { rankedPairs } from "./quality/consensus.ts";
@@ -108,15 +110,16 @@ async function* submissionBatches(db: Db, projectId: string, type: TaskType, fil
   }
 }
 
-async function completionTexts(db: Db, ids: string[]): Promise<Map<string, string>> {
+/** Each completion's answer: its text, or its transcript when it used tools (decision 0020). */
+export async function completionAnswers(db: Db, ids: string[]): Promise<Map<string, Answer>> {
   if (ids.length === 0) return new Map();
   // Every ranking of an item names the same completions: ask for each once.
-  const rows = await db.selectFrom("completions").select(["id", "text"]).where("id", "in", [...new Set(ids)]).execute();
-  return new Map(rows.map((r) => [r.id, r.text]));
+  const rows = await db.selectFrom("completions").select(["id", "text", "messages"]).where("id", "in", [...new Set(ids)]).execute();
+  return new Map(rows.map((r) => [r.id, answerOfRow(r as { text: string; messages: ConversationMessage[] | null })]));
 }
 
 /** One preference pair with its conversation; the format (conversational or standard) is applied when it is written. */
-export type PreferenceRecord = { prompt: ChatMessage[]; chosen: string; rejected: string; margin: number; weight: number };
+export type PreferenceRecord = { prompt: ChatMessage[]; chosen: Answer; rejected: Answer; margin: number; weight: number };
 
 /**
  * Every preference pair of the project, a batch at a time: each labeler's rankings, A/B
@@ -139,7 +142,7 @@ async function* correctionPairs(db: Db, projectId: string, filter: ExportFilter)
   let corrections: PreferenceRecord[] = [];
   for await (const row of reviewedAnswers(db, projectId, filter)) {
     if (row.edited === null) continue;
-    corrections.push({ prompt: row.messages, chosen: row.edited, rejected: row.original, margin: 1, weight: 1 });
+    corrections.push({ prompt: row.messages, chosen: withFinalWords(row.original, row.edited), rejected: row.original, margin: 1, weight: 1 });
     if (corrections.length >= BATCH) {
       yield corrections;
       corrections = [];
@@ -151,14 +154,14 @@ async function* correctionPairs(db: Db, projectId: string, filter: ExportFilter)
 async function* rankingPairs(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<PreferenceRecord[]> {
   for await (const batch of submissionBatches(db, projectId, "rank", filter)) {
     // One query for the completion texts of the whole batch, not one per submission.
-    const texts = await completionTexts(db, batch.flatMap((row) => row.shown_order));
+    const texts = await completionAnswers(db, batch.flatMap((row) => row.shown_order));
     yield batch.flatMap((row) => pairRecords(row.messages, rankingSchema.parse(row.payload.ranking), texts, filter));
   }
 }
 
 async function* itemRankingPairs(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<PreferenceRecord[]> {
   for await (const items of itemBatches(db, projectId, "rank", filter)) {
-    const texts = await completionTexts(db, items.flatMap((item) => item.submissions.flatMap((s) => s.shownOrder)));
+    const texts = await completionAnswers(db, items.flatMap((item) => item.submissions.flatMap((s) => s.shownOrder)));
     yield items.flatMap((item) => {
       const selected = meetsAgreement(item, filter.minAgreement) ? selectedSubmissions(item, filter) : [];
       if (selected.length === 0) return [];
@@ -168,7 +171,7 @@ async function* itemRankingPairs(db: Db, projectId: string, filter: ExportFilter
   }
 }
 
-function pairRecords(prompt: ChatMessage[], ranking: Ranking, texts: Map<string, string>, filter: ExportFilter): PreferenceRecord[] {
+function pairRecords(prompt: ChatMessage[], ranking: Ranking, texts: Map<string, Answer>, filter: ExportFilter): PreferenceRecord[] {
   return buildPairs(ranking, { mode: filter.pairs, marginFrom: filter.margin }).map((pair) => ({
     prompt,
     chosen: texts.get(pair.chosen) ?? "",
@@ -181,14 +184,14 @@ function pairRecords(prompt: ChatMessage[], ranking: Ranking, texts: Map<string,
 /** A/B comparisons: winner ≻ loser, margin = the stated strength (1 when not given); ties give none. */
 async function* comparePairs(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<PreferenceRecord[]> {
   for await (const batch of submissionBatches(db, projectId, "compare", filter)) {
-    const texts = await completionTexts(db, batch.flatMap((row) => row.shown_order));
+    const texts = await completionAnswers(db, batch.flatMap((row) => row.shown_order));
     yield batch.flatMap((row) => compareRecord(row.messages, row.payload, texts));
   }
 }
 
 async function* itemComparePairs(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<PreferenceRecord[]> {
   for await (const items of itemBatches(db, projectId, "compare", filter)) {
-    const texts = await completionTexts(db, items.flatMap((item) => item.submissions.flatMap((s) => s.shownOrder)));
+    const texts = await completionAnswers(db, items.flatMap((item) => item.submissions.flatMap((s) => s.shownOrder)));
     yield items.flatMap((item) => {
       const selected = meetsAgreement(item, filter.minAgreement) ? selectedSubmissions(item, filter) : [];
       if (selected.length === 0) return [];
@@ -200,7 +203,7 @@ async function* itemComparePairs(db: Db, projectId: string, filter: ExportFilter
   }
 }
 
-function compareRecord(prompt: ChatMessage[], payload: Record<string, unknown>, texts: Map<string, string>): PreferenceRecord[] {
+function compareRecord(prompt: ChatMessage[], payload: Record<string, unknown>, texts: Map<string, Answer>): PreferenceRecord[] {
   const { winner, loser, strength, weight } = payload as { winner?: string | null; loser?: string | null; strength?: number; weight?: number };
   if (!winner || !loser) return [];
   // weight: only an imported pair carries one (decision 0013), so it exports as it came in.
@@ -217,12 +220,16 @@ export async function* preferenceLines(db: Db, projectId: string, filter: Export
   }
 }
 
-/** TRL's conversational (messages) or standard (plain text) preference record. */
+/**
+ * TRL's conversational (messages) or standard (plain text) preference record. A tool-using answer
+ * is its messages (tool calls and results too) in the conversational format, and flattened text
+ * in the standard one (decision 0020).
+ */
 export function formatPreference(record: PreferenceRecord, format: ExportFilter["format"]) {
   const { prompt, chosen, rejected, margin, weight } = record;
   return format === "conversational"
-    ? { prompt, chosen: [{ role: "assistant", content: chosen }], rejected: [{ role: "assistant", content: rejected }], margin, weight }
-    : { prompt: plainPrompt(prompt), chosen, rejected, margin, weight };
+    ? { prompt, chosen: answerMessages(chosen), rejected: answerMessages(rejected), margin, weight }
+    : { prompt: plainPrompt(prompt), chosen: flattenAnswer(chosen), rejected: flattenAnswer(rejected), margin, weight };
 }
 
 /** Accepted or edited synthetic Q&A, with the original answer and the correction (if any). */
@@ -230,7 +237,7 @@ async function* reviewedAnswers(db: Db, projectId: string, filter: ExportFilter)
   for await (const row of submissionsOf(db, projectId, "review", filter)) {
     const decision = row.payload.decision;
     if (row.kind !== "qa" || (decision !== "accept" && decision !== "edit")) continue;
-    const original = (await completionTexts(db, row.shown_order)).get(row.shown_order[0]!) ?? "";
+    const original = (await completionAnswers(db, row.shown_order)).get(row.shown_order[0]!) ?? "";
     yield { messages: row.messages, original, edited: decision === "edit" ? String(row.payload.editedText) : null };
   }
 }
@@ -243,15 +250,16 @@ export async function* sftLines(db: Db, projectId: string, filter: ExportFilter)
   for await (const messages of sftConversations(db, projectId, filter)) yield JSON.stringify({ messages }) + "\n";
 }
 
-/** Each SFT example as one conversation ending with the assistant's turn (what sft.jsonl writes). */
-export async function* sftConversations(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<ChatMessage[]> {
+/**
+ * Each SFT example as one conversation ending with the assistant's turn (what sft.jsonl writes);
+ * a reply that used tools brings its tool calls and results (TRL's tool-calling messages).
+ */
+export async function* sftConversations(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<ConversationMessage[]> {
   for await (const row of mixRecords(submissionsOf(db, projectId, "demonstrate", filter), filter.mix?.demonstrations, "demonstrations")) {
-    const text = String(row.payload.text ?? "");
-    const continuation = (row.payload.continuation ?? []) as ChatMessage[];
-    yield [...row.messages, { role: "assistant", content: text }, ...continuation];
+    yield [...row.messages, ...demonstrationMessages(row.payload)];
   }
   for await (const row of mixRecords(reviewedAnswers(db, projectId, filter), filter.mix?.qa, "qa")) {
-    yield [...row.messages, { role: "assistant", content: row.edited ?? row.original }];
+    yield [...row.messages, ...answerMessages(row.edited !== null ? withFinalWords(row.original, row.edited) : row.original)];
   }
 }
 
@@ -291,8 +299,24 @@ export function pseudonym(secret: string, projectId: string, userId: string): st
   return "labeler-" + createHmac("sha256", secret).update(`${projectId}:${userId}`).digest("hex").slice(0, 12);
 }
 
-/** TRL's standard (non-conversational) prompt: the turns as plain text. */
-export function plainPrompt(messages: ChatMessage[]): string {
+/**
+ * TRL's standard (non-conversational) prompt: the turns as plain text. An earlier assistant turn
+ * that used tools is one "assistant:" part, flattened with its tool blocks (decision 0020).
+ */
+export function plainPrompt(messages: readonly (TranscriptMessage | ConversationMessage)[]): string {
   if (messages.length === 1 && messages[0]!.role === "user") return messages[0]!.content;
-  return messages.map((m) => `${m.role}: ${m.content}`).join("\n\n");
+  const parts: string[] = [];
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
+    if (m.role !== "assistant" && m.role !== "tool") {
+      parts.push(`${m.role}: ${m.content}`);
+      continue;
+    }
+    let end = i + 1;
+    while (end < messages.length && (messages[end]!.role === "assistant" || messages[end]!.role === "tool")) end++;
+    const run = messages.slice(i, end);
+    parts.push(`assistant: ${run.some((t) => t.role === "tool" || t.tool_calls) ? flattenAnswer(run as ConversationMessage[]) : run.map((t) => t.content).join("\n\n")}`);
+    i = end - 1;
+  }
+  return parts.join("\n\n");
 }

@@ -9,6 +9,7 @@ import { planImport, scanRecord, type ImportPlanCounts, type PlannedRecord } fro
 import { signatureFromBase64, signatureToBase64 } from "./import/minhash.ts";
 import type { Project } from "./projects.server.ts";
 import { insertPrompts } from "./prompts.server.ts";
+import { describeProblems, undeclaredToolProblems } from "./transcript.ts";
 
 export const importRequestSchema = z.object({
   content: z.string().min(1, "The file is empty."),
@@ -77,7 +78,7 @@ export async function importPromptRecords(
   const issues = [...parsed.issues];
   const records = parsed.records.filter((record) => {
     const problem =
-      purposeProblem(request.purpose, record.completions) ?? goldProblem(request.purpose, record, project) ??
+      purposeProblem(request.purpose, record.completions) ?? goldProblem(request.purpose, record, project) ?? toolProblem(record, project) ??
       (record.heldOut && request.purpose !== "prompts" ? `"split": "eval" puts a prompt in the eval set; this import is for ${request.purpose === "qa" ? "Q&A review" : "A/B comparisons"}` : null);
     if (problem) issues.push({ line: record.line, reason: problem });
     return problem === null;
@@ -166,6 +167,13 @@ function goldProblem(purpose: ImportRequest["purpose"], record: ImportRecord, pr
   const hits = scanRecord(record, project.settings.contentFilter);
   if (hits.length > 0) return `a gold task goes straight to labelers, but the content filter would hold it for review (${hits.map((h) => `${h.kind} in ${h.field}`).join(", ")})`;
   return null;
+}
+
+/** A completion that calls a tool the project does not declare (settings.tools) is refused, naming the call. */
+function toolProblem(record: ImportRecord, project: Project): string | null {
+  const problems = record.completions.flatMap((c, index) => (c.messages ? [describeProblems(undeclaredToolProblems(c.messages, project.settings.tools), `completions[${index}]`)] : []));
+  const found = problems.filter((p) => p !== "");
+  return found.length > 0 ? found.join("; ") : null;
 }
 
 function summarize(item: PlannedRecord<string>): ImportReport["flagged"][number] {

@@ -1,11 +1,15 @@
 import { ByteWriter, ParquetWriter, type SchemaElement } from "hyparquet-writer";
 import type { Db } from "../db/database.server.ts";
+import { flattenAnswer, type ConversationMessage } from "./transcript.ts";
 import { formatPreference, preferenceBatches, type ExportFilter, type PreferenceRecord } from "./exports.server.ts";
 
 /**
  * The preference set as Parquet: the same records and filters as preferences.jsonl, in the
  * same TRL shapes. Conversational: prompt / chosen / rejected are lists of { role, content }
- * (what Hugging Face `datasets` writes for messages); standard: plain strings. Rows are
+ * (what Hugging Face `datasets` writes for messages); standard: plain strings. The struct has
+ * no tool_calls field, so an assistant message that calls tools holds its calls as the
+ * <tool_call> blocks of the standard flattening in its content, and a tool result is a
+ * { role: "tool", content } element (decision 0020). Rows are
  * written in row groups of ROWS_PER_GROUP and each group's bytes leave as soon as it is
  * written, so memory holds one row group, not the file (the footer's metadata grows by a
  * few hundred bytes per group).
@@ -28,6 +32,10 @@ export function preferenceSchema(format: ExportFilter["format"]): SchemaElement[
   return [{ name: "root", num_children: 5 }, ...column("prompt"), ...column("chosen"), ...column("rejected"), double("margin"), double("weight")];
 }
 
+/** Messages as the { role, content } structs of the file: tool calls written into the content. */
+const roleContent = (messages: unknown) =>
+  (messages as ConversationMessage[]).map((m) => ({ role: m.role, content: m.tool_calls ? flattenAnswer([m]) : m.content }));
+
 export function preferenceParquet(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<Uint8Array> {
   return parquetChunks(preferenceBatches(db, projectId, filter), filter.format);
 }
@@ -49,7 +57,10 @@ export async function* parquetChunks(
   };
   let rows: PreferenceRecord[] = [];
   const writeGroup = (): Uint8Array => {
-    const records = rows.map((record) => formatPreference(record, format));
+    const records = rows.map((record) => {
+      const r = formatPreference(record, format);
+      return format === "conversational" ? { ...r, chosen: roleContent(r.chosen), rejected: roleContent(r.rejected) } : r;
+    });
     parquet.write({
       columnData: (["prompt", "chosen", "rejected", "margin", "weight"] as const).map((name) => ({ name, data: records.map((r) => r[name]) })),
       rowGroupSize: records.length,

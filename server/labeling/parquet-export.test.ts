@@ -49,3 +49,22 @@ test("standard rows are plain strings; an empty export is still a valid file", a
   assert.equal(Number(parquetMetadata(empty.file).num_rows), 0);
   assert.deepEqual(await parquetReadObjects({ file: empty.file }), []);
 });
+
+test("a tool-using answer keeps its turns as { role, content } elements, the calls written into the content as tool blocks", async () => {
+  const chosen = [
+    { role: "assistant" as const, content: "", tool_calls: [{ type: "function" as const, function: { name: "calculator", arguments: { expression: "37*4" } } }] },
+    { role: "tool" as const, name: "calculator", content: "148" },
+    { role: "assistant" as const, content: "148." },
+  ];
+  async function* one(): AsyncGenerator<PreferenceRecord[]> {
+    yield [{ prompt: [{ role: "user", content: "37 × 4?" }], chosen, rejected: "150.", margin: 1, weight: 1 }];
+  }
+  const { file } = await collect(parquetChunks(one(), "conversational"));
+  const [row] = await parquetReadObjects({ file });
+  assert.deepEqual(row!.chosen, [
+    { role: "assistant", content: '<tool_call>\n{"name":"calculator","arguments":{"expression":"37*4"}}\n</tool_call>' },
+    { role: "tool", content: "148" },
+    { role: "assistant", content: "148." },
+  ]);
+  assert.deepEqual(row!.rejected, [{ role: "assistant", content: "150." }]);
+});

@@ -1,10 +1,11 @@
 import type { Transaction } from "kysely";
-import type { ChatMessage, Database } from "../db/schema.ts";
+import type { ChatMessage, Database, TranscriptMessage } from "../db/schema.ts";
 import type { ProjectSettings } from "./project-settings.ts";
 
 export type NewPrompt = {
   messages: ChatMessage[];
-  completions: Array<{ text: string; model: string | null }>;
+  /** `messages`: a completion's transcript when it used tools (text is then its final answer). */
+  completions: Array<{ text: string; model: string | null; messages?: TranscriptMessage[] }>;
   source: string | null;
   metadata: Record<string, unknown>;
   contentHash: string;
@@ -79,7 +80,7 @@ export async function insertPrompts(
     const ids = chunk.map((p) => idByHash.get(p.contentHash)!);
     promptIds.push(...ids);
 
-    const completionRows = chunk.flatMap((prompt, i) => prompt.completions.map((c) => ({ prompt_id: ids[i]!, model_name: c.model, text: c.text })));
+    const completionRows = chunk.flatMap((prompt, i) => prompt.completions.map((c) => ({ prompt_id: ids[i]!, model_name: c.model, text: c.text, messages: c.messages ? JSON.stringify(c.messages) : null })));
     const completionIds = new Map<string, string[]>();
     for (let c = 0; c < completionRows.length; c += CHUNK) {
       const inserted = await trx.insertInto("completions").values(completionRows.slice(c, c + CHUNK)).returning(["id", "prompt_id"]).execute();

@@ -7,6 +7,9 @@ import type { Database } from "../db/schema.ts";
 import { labelingTaskType } from "./prompts.server.ts";
 import { validateRanking } from "./quality/ranking.ts";
 import type { ProjectSettings } from "./project-settings.ts";
+import { conversationMessageSchema } from "../../trainer/contract/conversation.ts";
+import { transcriptProblems, undeclaredToolProblems } from "./transcript.ts";
+import { settleToolResults } from "./tool-results.server.ts";
 
 /** What a client sends to finish an assignment. The key makes a double submit record once. */
 export const submitSchema = z.object({
@@ -24,21 +27,50 @@ export const submitSchema = z.object({
 export type SubmitInput = z.infer<typeof submitSchema>;
 
 const MAX_CONTINUATION_TURNS = 40;
+const MAX_TOOL_TURNS = 32;
 const turnText = (who: string) => z.string().trim().min(1, `Write the ${who} or remove the turn.`).max(32_000, `Keep each turn under 32,000 characters.`);
+
+/**
+ * A reply's tool use (decision 0020): assistant messages with tool calls, each followed by the
+ * tool messages with their results, before the reply's final words. Only tools the project
+ * declares; a call's result must be written (the server does not run tools here yet, see
+ * settleToolResults).
+ */
+const toolTurnsSchema = (tools: readonly string[]) =>
+  z
+    .array(conversationMessageSchema)
+    .min(2, "A tool call needs its result.")
+    .max(MAX_TOOL_TURNS, `A reply makes at most ${MAX_TOOL_TURNS / 2} tool calls.`)
+    .superRefine((turns, ctx) => {
+      // Checked as the reply it belongs to: the tool turns, then the final words.
+      const problems = [...transcriptProblems([...turns, { role: "assistant", content: "(final words)" }]), ...undeclaredToolProblems(turns, tools)];
+      for (const p of problems) if (p.path[0] !== turns.length) ctx.addIssue({ code: "custom", path: p.path, message: p.message });
+      turns.forEach((turn, i) => {
+        if (turn.role === "tool" && turn.content.trim() === "") ctx.addIssue({ code: "custom", path: [i, "content"], message: "Write the tool's result (what the tool returned)." });
+        for (const [c, call] of (turn.tool_calls ?? []).entries()) {
+          const expression = call.function.arguments.expression;
+          if (call.function.name === "calculator" && (typeof expression !== "string" || expression.trim() === "")) {
+            ctx.addIssue({ code: "custom", path: [i, "tool_calls", c, "function", "arguments", "expression"], message: "Write the expression the calculator evaluates." });
+          }
+        }
+      });
+    });
 
 /**
  * A demonstration is the assistant's reply (`text`) and, optionally, the conversation continued
  * after it: the user's next message and the assistant's reply to it, as many times as the labeler
- * goes on. So `continuation` alternates user, assistant, … and ends with an assistant turn.
+ * goes on. So `continuation` alternates user, assistant, … and ends with an assistant turn. A
+ * reply may call the project's tools before its final words (`toolTurns`).
  */
-export const demonstrationPayload = z
+export const demonstrationPayloadFor = (tools: readonly string[]) => z
   .object({
     text: z.string().trim().min(1, "Write the reply before submitting.").max(32_000, "Keep the reply under 32,000 characters."),
+    toolTurns: toolTurnsSchema(tools).optional(),
     continuation: z
       .array(
         z.discriminatedUnion("role", [
           z.object({ role: z.literal("user"), content: turnText("user's message") }).strict(),
-          z.object({ role: z.literal("assistant"), content: turnText("assistant's reply") }).strict(),
+          z.object({ role: z.literal("assistant"), content: turnText("assistant's reply"), toolTurns: toolTurnsSchema(tools).optional() }).strict(),
         ]),
       )
       .max(MAX_CONTINUATION_TURNS, `A demonstration continues for at most ${MAX_CONTINUATION_TURNS} more turns.`)
@@ -52,6 +84,8 @@ export const demonstrationPayload = z
       .optional(),
   })
   .strict();
+/** The payload with no tools declared (a tool call is then refused). */
+export const demonstrationPayload = demonstrationPayloadFor([]);
 
 const rankPayloadShape = z
   .object({
@@ -89,7 +123,7 @@ const comparePayload = z
 /** Checks a payload against the task type and the completions that were shown. */
 export function validatePayload(type: string, payload: unknown, shown: string[], settings: ProjectSettings): Record<string, unknown> {
   if (type === "demonstrate") {
-    const parsed = demonstrationPayload.safeParse(payload);
+    const parsed = demonstrationPayloadFor(settings.tools).safeParse(payload);
     if (!parsed.success) throw AppError.fromZod(parsed.error, "The demonstration is not valid.");
     return parsed.data;
   }
@@ -173,7 +207,8 @@ export async function submitAssignment(
     }
 
     // 2. Validate; a review may change its prompt (release it to labelers, or reject it).
-    const payload = validatePayload(assignment.type, input.payload, assignment.shown_order, settings);
+    let payload = validatePayload(assignment.type, input.payload, assignment.shown_order, settings);
+    if (assignment.type === "demonstrate") payload = await settleToolResults(payload, settings);
     if (assignment.type === "review") await applyReview(trx, assignment, payload as z.infer<typeof reviewPayload>, settings);
 
     // 3. One statement records the submission, closes the assignment and completes the task when

@@ -13,14 +13,28 @@ import { exactJaccard, shingleSet } from "../labeling/import/minhash.ts";
 import { normalizeForHash } from "../labeling/import/normalize.ts";
 import { projectSettingsSchema, type ProjectSettings } from "../labeling/project-settings.ts";
 import { checkAnswer } from "../demo/arithmetic.ts";
+import { conversationMessageSchema } from "../../trainer/contract/conversation.ts";
+import { flattenAnswer, MAX_TRANSCRIPT_MESSAGES, storedMessages, type ConversationMessage } from "../labeling/transcript.ts";
+
+const withoutNul = (text: string) => text.replaceAll("\u0000", "");
 
 const sampleLineSchema = z.looseObject({
   line: z.number().int().positive(),
   // A byte-level model can emit NUL, which PostgreSQL text cannot hold; it carries no meaning here.
-  completion: z.string().transform((text) => text.replaceAll("\u0000", "")),
+  completion: z.string().transform(withoutNul),
   tokens: z.number().int().nonnegative(),
   finished: z.boolean(),
   sampling: z.record(z.string(), z.unknown()),
+  /**
+   * The completion as assistant and tool messages when the policy called tools (`completion` is
+   * then the final answer); absent on plain samples and on lines written before tool use.
+   */
+  messages: z
+    .array(conversationMessageSchema)
+    .min(1)
+    .max(MAX_TRANSCRIPT_MESSAGES)
+    .transform((messages) => messages.map((m) => ({ ...m, content: withoutNul(m.content) })))
+    .optional(),
 });
 
 type CheckerScore = { scored: number; correct: number };
@@ -45,8 +59,12 @@ type Sample = z.infer<typeof sampleLineSchema>;
  */
 export const spareSamples = (k: number): number => Math.ceil(k / 2);
 
+/** What the filters compare: the final answer, or the whole transcript when the policy used tools. */
+type Comparable = { completion: string; messages?: ConversationMessage[] | null };
+const wholeText = (sample: Comparable) => (sample.messages ? flattenAnswer(sample.messages) : sample.completion);
+
 /** K distinct completions from the K + spare drawn, in draw order: a spare fills in where a first-K draw was dropped. */
-export function pickCompletions<T extends { completion: string }>(drawn: T[], k: number, threshold: number) {
+export function pickCompletions<T extends Comparable>(drawn: T[], k: number, threshold: number) {
   const kept = distinctCompletions(drawn, threshold).kept.slice(0, k);
   // Drops are counted among the draws looked at until K were kept (the first K when nothing was
   // dropped): a spare that was never needed is not a loss, duplicate or not.
@@ -57,19 +75,22 @@ export function pickCompletions<T extends { completion: string }>(drawn: T[], k:
 
 /**
  * Keeps the completions worth ranking: non-empty and not a near copy of one kept before. Any
- * source's samples (a round's policy, an external endpoint) go through this one filter.
+ * source's samples (a round's policy, an external endpoint) go through this one filter. A
+ * transcript is compared whole (its tool calls and results too): two answers that reach the same
+ * words by different calculations are different completions to rank.
  */
-export function distinctCompletions<T extends { completion: string }>(samples: T[], threshold: number): { kept: T[]; empty: number; nearDuplicate: number } {
+export function distinctCompletions<T extends Comparable>(samples: T[], threshold: number): { kept: T[]; empty: number; nearDuplicate: number } {
   const kept: Array<{ sample: T; shingles: Set<number>; normalized: string }> = [];
   let empty = 0;
   let nearDuplicate = 0;
   for (const sample of samples) {
-    const normalized = normalizeForHash(sample.completion);
+    const text = wholeText(sample);
+    const normalized = normalizeForHash(text);
     if (normalized === "") {
       empty++;
       continue;
     }
-    const shingles = shingleSet(sample.completion);
+    const shingles = shingleSet(text);
     if (kept.some((k) => k.normalized === normalized || exactJaccard(k.shingles, shingles) >= threshold)) {
       nearDuplicate++;
       continue;
@@ -96,7 +117,14 @@ function parseSamples(text: string, file: string, promptCount: number): Map<numb
   return byLine;
 }
 
-export type NewTaskCompletion = { text: string; modelName: string; modelId: string | null; decoding: Record<string, unknown> };
+/** `messages`: the transcript when the source used tools (text is then its final answer). */
+export type NewTaskCompletion = { text: string; messages?: ConversationMessage[] | null; modelName: string; modelId: string | null; decoding: Record<string, unknown> };
+
+/** The completions.messages value: the transcript as JSON, or null for a plain completion. */
+const messagesColumn = (messages: ConversationMessage[] | null | undefined): string | null => {
+  const stored = messages ? storedMessages(messages) : null;
+  return stored ? JSON.stringify(stored) : null;
+};
 
 /**
  * Stores completions of one prompt and the rank or compare task over them (rank: the first K),
@@ -110,7 +138,7 @@ export async function insertCompletionTask(
 ): Promise<string[]> {
   const rows = await trx
     .insertInto("completions")
-    .values(completions.map((c) => ({ prompt_id: task.promptId, model_name: c.modelName, model_id: c.modelId, text: c.text, decoding: JSON.stringify(c.decoding) })))
+    .values(completions.map((c) => ({ prompt_id: task.promptId, model_name: c.modelName, model_id: c.modelId, text: c.text, messages: messagesColumn(c.messages), decoding: JSON.stringify(c.decoding) })))
     .returning("id")
     .execute();
   const ids = rows.map((r) => r.id);
@@ -125,7 +153,8 @@ export async function insertCompletionTask(
 }
 
 const modelName = (modelId: string | null, fallback: string) => (modelId ? `model-${modelId}` : fallback);
-const decodingOf = (s: Sample) => JSON.stringify({ ...s.sampling, tokens: s.tokens, finished: s.finished });
+const decodingOf = (s: Sample) =>
+  JSON.stringify({ ...s.sampling, tokens: s.tokens, finished: s.finished, ...(s.messages ? { toolCalls: s.messages.reduce((n, m) => n + (m.tool_calls?.length ?? 0), 0) } : {}) });
 
 /**
  * Stores the new policy's samples as ranking tasks, and — when the previous policy answered
@@ -177,7 +206,7 @@ export async function storeSamples(
     if (kept.length === 0) continue;
     const rows = await trx
       .insertInto("completions")
-      .values(kept.map((s) => ({ prompt_id: promptId, model_name: modelName(policy.modelId, round.name), model_id: policy.modelId, text: s.completion, decoding: decodingOf(s) })))
+      .values(kept.map((s) => ({ prompt_id: promptId, model_name: modelName(policy.modelId, round.name), model_id: policy.modelId, text: s.completion, messages: messagesColumn(s.messages), decoding: decodingOf(s) })))
       .returning("id")
       .execute();
     summary.completions += rows.length;
@@ -191,11 +220,11 @@ export async function storeSamples(
         .execute();
       summary.tasks++;
     }
-    const previous = baselineByLine.get(line)?.find((s) => s.completion.trim() !== "");
+    const previous = baselineByLine.get(line)?.find((s) => wholeText(s).trim() !== "");
     if (baseline && previous) {
       const old = await trx
         .insertInto("completions")
-        .values({ prompt_id: promptId, model_name: modelName(baseline.modelId, "previous"), model_id: baseline.modelId, text: previous.completion, decoding: decodingOf(previous) })
+        .values({ prompt_id: promptId, model_name: modelName(baseline.modelId, "previous"), model_id: baseline.modelId, text: previous.completion, messages: messagesColumn(previous.messages), decoding: decodingOf(previous) })
         .returning("id")
         .executeTakeFirstOrThrow();
       await trx

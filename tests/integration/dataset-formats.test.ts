@@ -12,19 +12,21 @@ import { startTestServer, type HttpClient, type TestServer } from "../support/te
 let server: TestServer;
 let researcher: HttpClient;
 let source = "";
+/** A second source whose answers called the calculator (decision 0020). */
+let toolSource = "";
 
 type View = { assignmentId: string; taskType: string; messages: Array<{ content: string }>; completions: Array<{ id: string; text: string }> };
 type Report = { dataset: string; counts: Record<string, number>; issues: Array<{ line: number; reason: string }>; committed: { prompts: number; tasks: Record<string, number> } | null };
 
-const settings = { k: 3, overlap: { demonstrate: 1, rank: 1, review: 1, compare: 1 }, goldRate: 0 };
+const settings = { k: 3, overlap: { demonstrate: 1, rank: 1, review: 1, compare: 1 }, goldRate: 0, tools: ["calculator"] };
 
-async function newProject(name: string): Promise<string> {
-  const response = await researcher.json("POST", "/api/v1/projects", { name: `${name} ${Date.now()}`, settings });
+async function newProject(name: string, own: Record<string, unknown> = {}): Promise<string> {
+  const response = await researcher.json("POST", "/api/v1/projects", { name: `${name} ${Date.now()}`, settings: { ...settings, ...own } });
   assert.equal(response.status, 201, await response.clone().text());
   return ((await response.json()) as { id: string }).id;
 }
 
-async function importJson(projectId: string, lines: unknown[], purpose: "prompts" | "qa") {
+async function importJson(projectId: string, lines: unknown[], purpose: "prompts" | "qa" | "compare") {
   const response = await researcher.json("POST", `/api/v1/projects/${projectId}/imports`, { content: lines.map((l) => JSON.stringify(l)).join("\n"), commit: true, purpose });
   assert.equal(response.status, 200, await response.clone().text());
 }
@@ -87,7 +89,58 @@ before(async () => {
         : { decision: "accept" };
     await submit(reviewer, view.assignmentId, payload);
   }
+  await labelToolSource();
 });
+
+const calculated = (expression: string, result: string, final: string) => [
+  { role: "assistant", content: "", tool_calls: [{ type: "function", function: { name: "calculator", arguments: { expression } } }] },
+  { role: "tool", name: "calculator", content: result },
+  { role: "assistant", content: final },
+];
+
+/**
+ * The tool source, labeled through the real queue: a ranking over two calculator transcripts and
+ * a plain answer, an A/B choice between a transcript and a plain answer, a demonstration that
+ * calls the calculator, one continued after a reply that called it, and a reviewer's correction
+ * of a transcript's final words.
+ */
+async function labelToolSource() {
+  toolSource = await newProject("Formats tools");
+  await importJson(
+    toolSource,
+    [
+      { prompt: "What is 12 × 13?", completions: [calculated("12*13", "156", "The answer is 156."), calculated("12*12", "144", "The answer is 144."), "About 150."], metadata: { answer: 156 } },
+      { prompt: "What is 7 × 8?" },
+      { prompt: "What is 9 × 9?" },
+    ],
+    "prompts",
+  );
+  await importJson(toolSource, [{ prompt: "What is 25 × 4?", completions: [{ messages: calculated("25*4", "100", "100."), model: "a" }, { text: "90.", model: "b" }] }], "compare");
+  await importJson(toolSource, [{ prompt: "What is 6 × 7?", completions: [calculated("6*7", "42", "It is 24.")] }], "qa");
+  const toolTurns = (expression: string, result: string) => calculated(expression, result, "").slice(0, 2);
+  const labeler = (await server.newUser("labeler")).client;
+  for (let view = await claim(labeler, toolSource); view; view = await claim(labeler, toolSource)) {
+    const question = view.messages.at(-1)!.content;
+    if (view.taskType === "rank") {
+      const rank = (t: string) => (t.includes("156") ? 0 : t.includes("150") ? 1 : 2);
+      await submit(labeler, view.assignmentId, { ranking: { tiers: [...view.completions].sort((a, b) => rank(a.text) - rank(b.text)).map((c) => [c.id]) } });
+    } else if (view.taskType === "compare") {
+      await submit(labeler, view.assignmentId, { choice: view.completions[0]!.text === "100." ? "A" : "B", strength: 2 });
+    } else if (question.includes("7 × 8")) {
+      await submit(labeler, view.assignmentId, { text: "7 × 8 = 56.", toolTurns: toolTurns("7*8", "56") });
+    } else {
+      await submit(labeler, view.assignmentId, {
+        text: "81.",
+        toolTurns: toolTurns("9*9", "81"),
+        continuation: [{ role: "user", content: "And its square root times 5?" }, { role: "assistant", content: "45.", toolTurns: toolTurns("sqrt(81)*5", "45") }],
+      });
+    }
+  }
+  const reviewer = (await server.newUser("reviewer")).client;
+  for (let view = await claim(reviewer, toolSource); view; view = await claim(reviewer, toolSource)) {
+    await submit(reviewer, view.assignmentId, { decision: "edit", editedText: "It is 42.", reasons: ["factual_error"] });
+  }
+}
 after(() => server.stop());
 
 async function download(projectId: string, path: string): Promise<Uint8Array> {
@@ -150,6 +203,64 @@ for (const c of jsonlCases) {
     assert.equal(text(second), text(first));
   });
 }
+
+// The same formats over answers that called the calculator: each export carries the transcripts
+// (messages, or flattened tool blocks in plain strings) and imports back to the same export.
+const toolRecords: Record<string, number> = { preferences: 5, sft: 3, unpaired: 10 };
+for (const c of jsonlCases.filter((c) => !c.path.endsWith("prompts.jsonl"))) {
+  test(`round-trip with tool calls: ${c.name}`, async () => {
+    const dataset = c.path.split("/")[1]!.replace(".jsonl", "");
+    const first = await download(toolSource, `${c.path}?${c.query}`);
+    assert.equal(lines(first).length, toolRecords[dataset], text(first));
+    const plain = /format=standard|chatTemplate=false/.test(c.query);
+    assert.match(text(first), plain ? /<tool_call>\\n\{\\"name\\":\\"calculator\\"/ : /"tool_calls":\[\{"type":"function","function":\{"name":"calculator"/);
+    const target = await newProject(`${c.name} (tools)`);
+    const report = await importInto(target, c.format, first, `dataset=${dataset}&filename=${dataset}.jsonl&${c.query}`);
+    assert.equal(report.counts.records, toolRecords[dataset]);
+    const second = await download(target, `${c.path}?${c.query}`);
+    assert.equal(text(second), text(first));
+  });
+}
+
+test("tool transcripts: Tandem's own exports of imported data match the source's, the stored completions keep their transcripts, the HF zip round-trips", async () => {
+  const target = await newProject("Own exports (tools)");
+  await importInto(target, "trl", await download(toolSource, "trl/preferences.jsonl"), "dataset=preferences");
+  for (const query of ["", "format=standard"]) {
+    assert.equal(text(await download(target, `preferences.jsonl?${query}`)), text(await download(toolSource, `preferences.jsonl?${query}`)));
+  }
+  const stored = await server.db
+    .selectFrom("completions")
+    .innerJoin("prompts", "prompts.id", "completions.prompt_id")
+    .select(["completions.text", "completions.messages"])
+    .where("prompts.project_id", "=", target)
+    .where("completions.text", "=", "The answer is 156.")
+    .executeTakeFirstOrThrow();
+  assert.deepEqual(stored.messages, calculated("12*13", "156", "The answer is 156."));
+  const sftTarget = await newProject("Own SFT (tools)");
+  await importInto(sftTarget, "trl", await download(toolSource, "trl/sft.jsonl"), "dataset=sft");
+  assert.equal(text(await download(sftTarget, "sft.jsonl")), text(await download(toolSource, "sft.jsonl")));
+  // The continued demonstration comes back as one: its prompt is the first user turn, the calls stay in their replies.
+  const conversation = lines(await download(toolSource, "sft.jsonl")).map((l) => JSON.parse(l) as { messages: Array<{ role: string }> }).find((r) => r.messages.length > 4)!;
+  assert.deepEqual(conversation.messages.map((m) => m.role), ["user", "assistant", "tool", "assistant", "user", "assistant", "tool", "assistant"]);
+  for (const [dataset, query] of [["preferences", ""], ["sft", "data=openrlhf&inputKey=q&outputKey=a"], ["unpaired", "format=standard"]] as const) {
+    const first = zipEntries(await download(toolSource, `hf/${dataset}.zip?${query}`));
+    const zipTarget = await newProject(`HF ${dataset} (tools)`);
+    await importInto(zipTarget, "hf", await download(toolSource, `hf/${dataset}.zip?${query}`), "filename=dataset.zip");
+    assert.deepEqual(zipEntries(await download(zipTarget, `hf/${dataset}.zip?${query}`))["data/train.jsonl"], first["data/train.jsonl"]);
+  }
+});
+
+test("a tool-calling file imported into a project that does not declare the tool is refused by line, naming the call", async () => {
+  const target = await newProject("No tools", { tools: [] });
+  const file = await download(toolSource, "trl/preferences.jsonl?format=standard");
+  const preview = (await (await upload(target, "trl", file, "dataset=preferences&format=standard")).json()) as Report;
+  const withTools = lines(file).flatMap((l, i) => (l.includes("<tool_call>") ? [i + 1] : []));
+  assert.deepEqual(preview.issues.map((i) => i.line), withTools);
+  assert.match(preview.issues[0]!.reason, /^(chosen|rejected)\[0\]\.tool_calls\[0\]\.function\.name: "calculator" is not a tool this project declares \(it declares no tools; turn them on in the project settings\)/);
+  const refused = await upload(target, "trl", file, "dataset=preferences&format=standard&commit=true");
+  assert.equal(refused.status, 422);
+  assert.equal(await count("prompts", target), 0);
+});
 
 test("imported judgements are ordinary data: Tandem's own exports include them, labelers never get them", async () => {
   const target = await newProject("Own exports");

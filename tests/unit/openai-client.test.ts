@@ -97,3 +97,25 @@ test("the generator asks again, with the next seed, when a server ignores n", as
   assert.deepEqual(bodies.map((b) => [b["n"], b["seed"], b["temperature"], b["max_tokens"]]), [[3, 40, 0.5, 9], [2, 41, 0.5, 9], [undefined, 42, 0.5, 9]]);
   assert.deepEqual(texts.map((t) => t.decoding["seed"]), [40, 41, 42]);
 });
+
+test("an answer with tool calls keeps them (arguments parsed from OpenAI's JSON string); the generator stores them as a transcript", async () => {
+  handler = (_body, res) =>
+    void res.writeHead(200, { "content-type": "application/json" }).end(
+      JSON.stringify({
+        model: "m",
+        choices: [
+          { index: 0, message: { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "calculator", arguments: '{"expression":"37*4"}' } }] }, finish_reason: "tool_calls" },
+          { index: 1, message: { role: "assistant", content: "148" }, finish_reason: "stop" },
+          { index: 2, message: { role: "assistant", content: "", tool_calls: [{ function: { name: "calculator", arguments: "not json" } }] }, finish_reason: "tool_calls" },
+        ],
+      }),
+    );
+  const result = await chatCompletion(connection({ stream: false }), { ...ask, n: 3 });
+  assert.deepEqual(result.choices[0], { text: "", finishReason: "tool_calls", toolCalls: [{ id: "call_1", type: "function", function: { name: "calculator", arguments: { expression: "37*4" } } }] });
+  assert.deepEqual(result.choices[1], { text: "148", finishReason: "stop" });
+  assert.deepEqual(result.choices[2]!.toolCalls![0]!.function.arguments, { raw: "not json" });
+
+  const generated = await externalGenerator(connection({ stream: false }), { label: "endpoint:x/m" }).generate({ ...ask, n: 3 });
+  assert.deepEqual(generated[0]!.messages, [{ role: "assistant", content: "", tool_calls: [{ id: "call_1", type: "function", function: { name: "calculator", arguments: { expression: "37*4" } } }] }]);
+  assert.equal(generated[1]!.messages, undefined, "a plain answer has no transcript");
+});

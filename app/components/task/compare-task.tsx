@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import type { AssignmentView } from "../../../server/labeling/assignment-view.server.ts";
-import { Markdown } from "../markdown.tsx";
+import { CompletionTranscript } from "../completion-transcript.tsx";
 import { SubmitBar } from "./ranking-task.tsx";
 import { isTyping, submitAndContinue, type ApiProblem } from "./task-client.ts";
 import { ShortcutHelp, submitShortcut } from "./shortcut-help.tsx";
@@ -67,7 +67,7 @@ export function CompareTask({ view }: { view: AssignmentView }) {
           <section key={c.id} aria-label={`Answer ${c.label}`} data-testid={`answer-${c.label}`}
             className={`rounded-lg border bg-white p-4 dark:bg-slate-900 ${draft.choice === c.label ? "border-brand-600 ring-2 ring-brand-600" : "border-slate-200 dark:border-slate-800"}`}>
             <h2 className="mb-2 text-lg font-bold">{c.label}</h2>
-            <Markdown>{c.text}</Markdown>
+            <CompletionTranscript text={c.text} messages={c.messages} />
           </section>
         ))}
       </div>

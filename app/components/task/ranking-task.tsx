@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { AssignmentView } from "../../../server/labeling/assignment-view.server.ts";
-import { Markdown } from "../markdown.tsx";
+import { CompletionTranscript } from "../completion-transcript.tsx";
 import { Button, ProblemAlert } from "../ui.tsx";
 import { isTyping, submitAndContinue, type ApiProblem } from "./task-client.ts";
 import { useDraft } from "./use-draft.ts";
@@ -186,7 +186,7 @@ export function RankingTask({ view }: { view: AssignmentView }) {
                 aria-label={`Text of completion ${c.label}`}
                 className={isExpanded ? "" : "max-h-64 overflow-y-auto"}
               >
-                <Markdown>{c.text}</Markdown>
+                <CompletionTranscript text={c.text} messages={c.messages} />
               </div>
               <details className="mt-2 text-sm">
                 <summary className="cursor-pointer">Flags{(draft.flags[c.id]?.length ?? 0) > 0 ? ` (${draft.flags[c.id]!.length})` : ""}</summary>

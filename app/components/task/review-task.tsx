@@ -1,7 +1,7 @@
 import { diffWords } from "diff";
 import { useCallback, useEffect, useRef, useState } from "react";
 import type { AssignmentView } from "../../../server/labeling/assignment-view.server.ts";
-import { Markdown } from "../markdown.tsx";
+import { CompletionTranscript } from "../completion-transcript.tsx";
 import { SubmitBar } from "./ranking-task.tsx";
 import { ShortcutHelp } from "./shortcut-help.tsx";
 import { isTyping, submitAndContinue, type ApiProblem } from "./task-client.ts";
@@ -90,13 +90,19 @@ export function ReviewTask({ view }: { view: AssignmentView }) {
           <h2 className="mb-2 font-semibold">Model's answer</h2>
           {draft.editing ? (
             <>
-              <label htmlFor="edited-answer" className="mb-1 block text-sm font-medium">Corrected answer</label>
+              {answer.messages && answer.messages.length > 1 ? (
+                <div className="mb-3 space-y-1">
+                  <p className="text-sm font-medium">Tool use (kept as it is; you correct the final words)</p>
+                  <CompletionTranscript text="" messages={answer.messages.slice(0, -1)} steps />
+                </div>
+              ) : null}
+              <label htmlFor="edited-answer" className="mb-1 block text-sm font-medium">{answer.messages ? "Corrected final answer" : "Corrected answer"}</label>
               <textarea id="edited-answer" rows={10} value={draft.editedText} onChange={(e) => update({ editedText: e.target.value })}
                 className="mb-3 w-full rounded-md border border-slate-300 bg-white px-3 py-2 font-mono text-sm dark:border-slate-700 dark:bg-slate-950" />
               <SideBySideDiff original={answer.text} edited={draft.editedText} />
             </>
           ) : (
-            <Markdown>{answer.text}</Markdown>
+            <CompletionTranscript text={answer.text} messages={answer.messages} />
           )}
         </section>
       ) : (

@@ -8,6 +8,7 @@ import type { Inference } from "../../rounds/inference.server.ts";
 import type { GeneratedText, GenerateRequest, Generator } from "../generator.ts";
 import { endpointConnection, type Decoding } from "./endpoints.server.ts";
 import type { SecretBox } from "./secret-box.server.ts";
+import { transcriptSchema, type ConversationMessage } from "../../labeling/transcript.ts";
 import { chatCompletion, type CompletionOptions, type EndpointConnection } from "./openai-client.server.ts";
 
 /**
@@ -47,8 +48,12 @@ export function externalGenerator(
           { ...options.completion, ...(signal ? { signal } : {}) },
         );
         for (const [i, choice] of result.choices.slice(0, wanted).entries()) {
+          const text = choice.text.replaceAll("\u0000", "");
           out.push({
-            text: choice.text.replaceAll("\u0000", ""),
+            text,
+            // An endpoint that asks for tools answers with the calls; Tandem does not run tools for
+            // an endpoint (yet), so the transcript shows the calls without results.
+            ...(choice.toolCalls ? { messages: [{ role: "assistant" as const, content: text, tool_calls: choice.toolCalls }] } : {}),
             decoding: {
               source: "external", endpoint: options.label, model: result.model ?? connection.model,
               temperature: temperature ?? null, top_p: topP ?? null, max_tokens: maxTokens ?? null,
@@ -71,6 +76,12 @@ export async function endpointGenerator(db: Db, box: SecretBox, endpointId: stri
   return externalGenerator(connection, { label: `endpoint:${endpoint.name}/${endpoint.model}`, defaults: decoding, ...(completion ? { completion } : {}) });
 }
 
+/** A choice's transcript, where the inference worker sends one (`messages`, the sampling job's shape). */
+function transcriptOf(choice: object): ConversationMessage[] | null {
+  const parsed = transcriptSchema.safeParse((choice as { messages?: unknown }).messages);
+  return parsed.success ? parsed.data : null;
+}
+
 /** A Generator for a registered policy (Tandem's own model), through the inference worker. */
 export function policyGenerator(db: Db, inference: Inference, modelId: string, label = `model-${modelId}`): Generator {
   return {
@@ -82,6 +93,8 @@ export function policyGenerator(db: Db, inference: Inference, modelId: string, l
       const result = await inference.generate(db, modelId, { messages: request.messages, ...settings, topK: 0, seed, n: request.n });
       return result.choices.map((c, i) => ({
         text: c.text,
+        // The inference worker's transcript when the policy called tools (sampling with tools, issue #11).
+        ...(transcriptOf(c) ? { messages: transcriptOf(c)! } : {}),
         decoding: { source: "policy", temperature: settings.temperature, top_p: settings.topP, max_new_tokens: settings.maxNewTokens, seed, choice: i, tokens: c.tokens, finished: c.finished },
       }));
     },

@@ -155,9 +155,9 @@ export async function generateForPrompt(
     }),
   );
   const failures = results.flatMap((r) => (r.failure ? [r.failure] : []));
-  const samples = results.flatMap((r, i) => r.texts.map((t) => ({ completion: t.text, generator: generators[i]!, decoding: t.decoding })));
+  const samples = results.flatMap((r, i) => r.texts.map((t) => ({ completion: t.text, messages: t.messages ?? null, generator: generators[i]!, decoding: t.decoding })));
   const { kept } = distinctCompletions(samples, settings.nearDuplicateThreshold);
-  const completions = kept.map((s) => ({ text: s.completion, modelName: s.generator.label, modelId: s.generator.modelId, decoding: s.decoding }));
+  const completions = kept.map((s) => ({ text: s.completion, messages: s.messages, modelName: s.generator.label, modelId: s.generator.modelId, decoding: s.decoding }));
   const needed = spec.minCompletions;
   let skipped: string | null = null;
   if (kind === "compare" && (kept.length < 2 || kept[0]!.generator === kept[1]!.generator)) {

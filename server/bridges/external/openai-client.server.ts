@@ -36,7 +36,10 @@ export type ChatRequest = {
   stop?: string[];
 };
 
-export type ChatChoice = { text: string; finishReason: string | null };
+/** OpenAI's tool call with its JSON-string arguments parsed (an unparseable string is kept as `{ raw }`). */
+export type ChatToolCall = { id?: string; type: "function"; function: { name: string; arguments: Record<string, unknown> } };
+/** `toolCalls`: the calls the model asked for (non-streamed answers; decision 0020). */
+export type ChatChoice = { text: string; finishReason: string | null; toolCalls?: ChatToolCall[] };
 /** `streamed`: the answer arrived as server-sent events (false when a server ignored `stream: true`). */
 export type ChatResult = { choices: ChatChoice[]; model: string | null; completionTokens: number | null; streamed: boolean; attempts: number };
 
@@ -53,9 +56,13 @@ export class ExternalRequestError extends Error {
   }
 }
 
+const toolCallSchema = z.object({
+  id: z.string().max(64).optional(),
+  function: z.object({ name: z.string().min(1).max(64), arguments: z.union([z.string(), z.record(z.string(), z.unknown())]).default("{}") }),
+});
 const choiceSchema = z.object({
   index: z.number().int().nonnegative().optional(),
-  message: z.object({ content: z.string().nullable().optional() }),
+  message: z.object({ content: z.string().nullable().optional(), tool_calls: z.array(toolCallSchema).max(8).nullish() }),
   finish_reason: z.string().nullable().optional(),
 });
 const completionSchema = z.object({
@@ -137,10 +144,23 @@ function parseCompletion(text: string, apiKey: string | null): Omit<ChatResult, 
   const parsed = completionSchema.safeParse(json);
   if (!parsed.success) throw new ExternalRequestError("malformed", `The answer is not a chat completion (${describeIssues(parsed.error)}).`);
   const choices = [...parsed.data.choices]
-    .map((c, i) => ({ index: c.index ?? i, text: c.message.content ?? "", finishReason: c.finish_reason ?? null }))
+    .map((c, i) => ({ index: c.index ?? i, text: c.message.content ?? "", finishReason: c.finish_reason ?? null, toolCalls: c.message.tool_calls?.map(toolCallOf) }))
     .sort((a, b) => a.index - b.index)
-    .map(({ text: t, finishReason }) => ({ text: t, finishReason }));
+    .map(({ text: t, finishReason, toolCalls }) => ({ text: t, finishReason, ...(toolCalls && toolCalls.length > 0 ? { toolCalls } : {}) }));
   return { choices, model: parsed.data.model ?? null, completionTokens: parsed.data.usage?.completion_tokens ?? null };
+}
+
+function toolCallOf(call: z.infer<typeof toolCallSchema>): ChatToolCall {
+  let args: unknown = call.function.arguments;
+  if (typeof args === "string") {
+    try {
+      args = JSON.parse(args);
+    } catch {
+      // kept as written below
+    }
+  }
+  const object = typeof args === "object" && args !== null && !Array.isArray(args) ? (args as Record<string, unknown>) : { raw: String(call.function.arguments) };
+  return { ...(call.id ? { id: call.id } : {}), type: "function", function: { name: call.function.name, arguments: object } };
 }
 
 async function readStream(response: Response, apiKey: string | null): Promise<Omit<ChatResult, "attempts" | "streamed">> {

@@ -1,6 +1,7 @@
 import type { Db } from "../../db/database.server.ts";
 import type { ChatMessage } from "../../db/schema.ts";
-import { preferenceBatches, sftConversations, submissionsOf, type ExportFilter } from "../../labeling/exports.server.ts";
+import { completionAnswers, preferenceBatches, sftConversations, submissionsOf, type ExportFilter } from "../../labeling/exports.server.ts";
+import { splitAnswer, withFinalWords } from "../../labeling/transcript.ts";
 import type { DatasetItem, DatasetKind, PromptItem, SftItem, UnpairedItem } from "./dataset-records.ts";
 import { promptRules } from "../../labeling/eval-split.ts";
 
@@ -24,8 +25,10 @@ export function datasetBatches<K extends DatasetKind>(db: Db, projectId: string,
 async function* sftBatches(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<SftItem[]> {
   let batch: SftItem[] = [];
   for await (const messages of sftConversations(db, projectId, filter)) {
-    // The answer is the last assistant turn; a continued demonstration's earlier turns are its prompt.
-    batch.push({ prompt: messages.slice(0, -1), completion: messages.at(-1)!.content });
+    // The answer is the last assistant turn (with its tool calls and results); a continued
+    // demonstration's earlier turns are its prompt.
+    const { prompt, answer } = splitAnswer(messages);
+    batch.push({ prompt, completion: answer });
     if (batch.length >= BATCH) {
       yield batch;
       batch = [];
@@ -43,10 +46,7 @@ async function* unpairedBatches(db: Db, projectId: string, filter: ExportFilter)
   type Pending = { messages: ChatMessage[]; completionId: string; payload: Record<string, unknown>; qa: boolean };
   let pending: Pending[] = [];
   const flush = async (): Promise<UnpairedItem[]> => {
-    const ids = [...new Set(pending.map((p) => p.completionId))];
-    const texts = new Map(
-      ids.length === 0 ? [] : (await db.selectFrom("completions").select(["id", "text"]).where("id", "in", ids).execute()).map((r) => [r.id, r.text]),
-    );
+    const texts = await completionAnswers(db, pending.map((p) => p.completionId));
     const items = pending.flatMap((p): UnpairedItem[] => {
       const original = texts.get(p.completionId) ?? "";
       if (!p.qa) return [{ prompt: p.messages, completion: original, label: p.payload.label === true }];
@@ -54,7 +54,7 @@ async function* unpairedBatches(db: Db, projectId: string, filter: ExportFilter)
       if (p.payload.decision === "reject") return [{ prompt: p.messages, completion: original, label: false }];
       return [
         { prompt: p.messages, completion: original, label: false },
-        { prompt: p.messages, completion: String(p.payload.editedText), label: true },
+        { prompt: p.messages, completion: withFinalWords(original, String(p.payload.editedText)), label: true },
       ];
     });
     pending = [];

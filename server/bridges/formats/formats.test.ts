@@ -11,19 +11,30 @@ import { verlParquetChunks } from "./verl-parquet.ts";
 const system = { role: "system" as const, content: "Be brief." };
 const user = (content: string) => ({ role: "user" as const, content });
 const multiTurn = [system, user("Hi"), { role: "assistant" as const, content: "Hello!" }, user("What is 2+2?")];
+/** An answer that used the calculator: TRL's tool-calling messages (decision 0020). */
+const withCalculator = (expression: string, result: string, final: string) => [
+  { role: "assistant" as const, content: "", tool_calls: [{ type: "function" as const, function: { name: "calculator", arguments: { expression } } }] },
+  { role: "tool" as const, name: "calculator", content: result },
+  { role: "assistant" as const, content: final },
+];
 
 const samples: { [K in DatasetKind]: Array<DatasetItem[K]> } = {
   preferences: [
     { prompt: [user("What is 37 × 4?")], chosen: "<<37*4=148>> 148", rejected: "150", margin: 2, weight: 1 / 6 },
     { prompt: multiTurn, chosen: "4", rejected: "5", margin: 1, weight: 1 },
+    { prompt: [user("What is 12 × 13?")], chosen: withCalculator("12*13", "156", "The answer is 156."), rejected: "The answer is 146.", margin: 1, weight: 1 },
   ],
   sft: [
     { prompt: [user("Name a colour — ünïcödé ✓")], completion: "Blue." },
     { prompt: multiTurn, completion: "4" },
+    { prompt: [user("What is 12 × 13?")], completion: withCalculator("12*13", "156", "The answer is 156.") },
+    // A continued conversation whose first reply used the calculator: the tool use stays in its turn.
+    { prompt: [user("What is 2+2?"), ...withCalculator("2+2", "4", "4"), user("And times 3?")], completion: withCalculator("4*3", "12", "12") },
   ],
   unpaired: [
     { prompt: [user("Say hi")], completion: "Hi!", label: true },
     { prompt: multiTurn, completion: "22", label: false },
+    { prompt: [user("What is 7 × 8?")], completion: withCalculator("7*8", "56", "56."), label: true },
   ],
   prompts: [
     { messages: [user("What is 12 * 7?")], metadata: { answer: 84, expression: "12*7" } },
@@ -65,6 +76,29 @@ test("TRL conversational records have TRL's shapes", () => {
   assert.deepEqual(trlCodec("sft", "conversational").encode(samples.sft[0]!, 0), { messages: [user("Name a colour — ünïcödé ✓"), { role: "assistant", content: "Blue." }] });
   assert.deepEqual(trlCodec("preferences", "standard").encode(samples.preferences[0]!, 0), { prompt: "What is 37 × 4?", chosen: "<<37*4=148>> 148", rejected: "150", margin: 2, weight: 1 / 6 });
   assert.deepEqual(trlCodec("unpaired", "conversational").encode(samples.unpaired[0]!, 0), { prompt: [user("Say hi")], completion: [{ role: "assistant", content: "Hi!" }], label: true });
+});
+
+test("tool-calling answers: conversational writes TRL's messages, standard flattens them to tool blocks, both read back", () => {
+  const item = samples.preferences[2]!;
+  assert.deepEqual(trlCodec("preferences", "conversational").encode(item, 0), { prompt: [user("What is 12 × 13?")], chosen: item.chosen, rejected: [{ role: "assistant", content: "The answer is 146." }], margin: 1, weight: 1 });
+  const standard = trlCodec("preferences", "standard").encode(item, 0);
+  assert.equal(standard.chosen, '<tool_call>\n{"name":"calculator","arguments":{"expression":"12*13"}}\n</tool_call>\n<tool_response>\n156\n</tool_response>\nThe answer is 156.');
+  assert.deepEqual(trlCodec("preferences", "standard").decode(standard), { ok: true, item });
+  assert.deepEqual(openRlhfCodec("sft", openRlhfOptionsSchema.parse({ outputKey: "" })).encode(samples.sft[2]!, 0), { input: [user("What is 12 × 13?"), ...withCalculator("12*13", "156", "The answer is 156.")] });
+});
+
+test("a malformed tool-calling answer is refused with the message that breaks it", () => {
+  const decode = (record: unknown) => trlCodec("sft", "conversational").decode(record);
+  const unanswered = decode({ messages: [user("Q"), withCalculator("1", "1", "x")[0], { role: "assistant", content: "x" }] });
+  assert.deepEqual(unanswered, { ok: false, reason: "messages[2]: the tool call before it has no result: give each call its tool message" });
+  const orphan = decode({ prompt: [user("Q")], completion: [{ role: "tool", content: "4" }, { role: "assistant", content: "4" }] });
+  assert.equal(orphan.ok, false);
+  assert.match((orphan as { reason: string }).reason, /completion\[0\]: a tool result must follow the assistant's tool call/);
+  const flatBad = trlCodec("unpaired", "standard").decode({ prompt: "Q", completion: "<tool_call>\n{oops}\n</tool_call>\nx", label: true });
+  assert.deepEqual(flatBad, { ok: false, reason: "completion: tool call 1: the <tool_call> block is not JSON" });
+  // A prompt outside SFT holds plain turns: tool use there is named, not silently dropped.
+  const inPrompt = trlCodec("preferences", "conversational").decode({ prompt: [user("Q"), ...withCalculator("1", "1", "1"), user("Q2")], chosen: "a", rejected: "b" });
+  assert.match((inPrompt as { reason: string }).reason, /prompt\[1\]: tool calls and results belong to the answer/);
 });
 
 test("OpenRLHF without a prompt key (chat template) writes whole conversations and splits them back", () => {

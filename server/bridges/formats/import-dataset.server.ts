@@ -14,6 +14,8 @@ import { openRlhfOptionShape } from "./openrlhf-format.ts";
 import { decodeRows, isZip, readRows, type RowIssue } from "./read-rows.ts";
 import { storeLabeled, type LabeledImport } from "./store-labeled.server.ts";
 import { verlOptionsSchema } from "./verl-format.ts";
+import { answerMessages, describeProblems, undeclaredToolProblems, type Answer } from "../../labeling/transcript.ts";
+import type { PreferenceItem, SftItem, UnpairedItem } from "./dataset-records.ts";
 
 const flag = z.enum(["true", "false"]).default("false").transform((v) => v === "true");
 
@@ -87,6 +89,30 @@ async function decodeFile(format: FileFormat, bytes: Uint8Array, query: DatasetI
   return out;
 }
 
+/**
+ * A record whose answer calls a tool the project does not declare becomes an issue of its line
+ * (the call named), like any invalid record: the project's tasks could never run that tool.
+ */
+function refuseUndeclaredTools(decoded: Decoded, tools: readonly string[]): Decoded {
+  if (decoded.dataset === "prompts") return decoded;
+  const answers = (item: unknown): Array<[string, Answer]> => {
+    if (decoded.dataset === "preferences") return [["chosen", (item as PreferenceItem).chosen], ["rejected", (item as PreferenceItem).rejected]];
+    if (decoded.dataset === "sft") return [["prompt", (item as SftItem).prompt], ["completion", (item as SftItem).completion]];
+    return [["completion", (item as UnpairedItem).completion]];
+  };
+  const issues = [...decoded.issues];
+  const items = decoded.items.filter(({ line, item }) => {
+    const reason = answers(item)
+      .map(([key, answer]) => describeProblems(undeclaredToolProblems(answerMessages(answer), tools), key))
+      .filter((r) => r !== "")
+      .join("; ");
+    if (reason) issues.push({ line, reason });
+    return reason === "";
+  });
+  issues.sort((a, b) => a.line - b.line);
+  return { ...decoded, items, issues };
+}
+
 function asOptions(values: Record<string, unknown>): DatasetOptions {
   const parsed = datasetOptionsSchema.safeParse(values);
   if (!parsed.success) throw AppError.fromZod(parsed.error, "The format options are not valid.");
@@ -113,7 +139,7 @@ function emptyCounts(records: number, invalidLines: number): ImportPlanCounts {
  * submission each (store-labeled.server.ts). One transaction: a refused file changes nothing.
  */
 export async function importDataset(db: Db, actorId: string, project: Project, format: FileFormat, bytes: Uint8Array, query: DatasetImportQuery): Promise<DatasetImportReport> {
-  const decoded = await decodeFile(format, bytes, query);
+  const decoded = refuseUndeclaredTools(await decodeFile(format, bytes, query), project.settings.tools);
   const { dataset } = decoded;
   if (dataset === "prompts") {
     const records = decoded.items.map(({ line, item }) => {

@@ -1,8 +1,8 @@
 import { z } from "zod";
+import { answerMessages, flattenAnswer } from "../../labeling/transcript.ts";
 import {
   answerOf,
   asObject,
-  assistant,
   booleanLabel,
   decoding,
   field,
@@ -12,7 +12,10 @@ import {
   refuse,
   samePrompt,
   splitConversation,
-  type ChatMessage,
+  splitHistoryConversation,
+  historyPromptOf,
+  type Answer,
+  type ConversationMessage,
   type Codec,
   type DatasetItem,
   type DatasetKind,
@@ -52,8 +55,10 @@ export function openRlhfCodec<K extends DatasetKind>(kind: K, options: OpenRlhfO
   return codecs[kind](options) as unknown as Codec<DatasetItem[K]>;
 }
 
-const promptOut = (prompt: ChatMessage[], o: OpenRlhfOptions) => (o.chatTemplate ? prompt : plainPrompt(prompt));
-const answerOut = (text: string, o: OpenRlhfOptions) => (o.chatTemplate ? assistant(text) : text);
+const promptOut = (prompt: ConversationMessage[], o: OpenRlhfOptions) => (o.chatTemplate ? prompt : plainPrompt(prompt));
+/** With the chat template an answer is its messages (tool calls and results too), else plain text (flattened, decision 0020). */
+const answerOut = (answer: Answer, o: OpenRlhfOptions) => (o.chatTemplate ? answerMessages(answer) : flattenAnswer(answer));
+const assistant = answerMessages;
 
 const codecs: { [K in DatasetKind]: (o: OpenRlhfOptions) => Codec<DatasetItem[K]> } = {
   sft: (o) => ({
@@ -62,8 +67,8 @@ const codecs: { [K in DatasetKind]: (o: OpenRlhfOptions) => Codec<DatasetItem[K]
     decode: (raw) =>
       decoding(() => {
         const r = asObject(raw);
-        if (o.outputKey === "") return splitConversation(field(r, o.inputKey), o.inputKey);
-        return { prompt: promptOf(field(r, o.inputKey), o.inputKey), completion: answerOf(field(r, o.outputKey), o.outputKey) };
+        if (o.outputKey === "") return splitHistoryConversation(field(r, o.inputKey), o.inputKey);
+        return { prompt: historyPromptOf(field(r, o.inputKey), o.inputKey), completion: answerOf(field(r, o.outputKey), o.outputKey) };
       }),
   }),
   preferences: (o) => ({

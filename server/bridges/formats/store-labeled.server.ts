@@ -5,6 +5,8 @@ import type { ChatMessage, Database, TaskType } from "../../db/schema.ts";
 import { signatureToBase64, textSignature } from "../../labeling/import/minhash.ts";
 import { contentHash } from "../../labeling/import/normalize.ts";
 import { nearDuplicateText } from "../../labeling/import/plan-import.ts";
+import { demonstrationOf } from "../../labeling/demonstration.ts";
+import { answerText, storedMessages, type Answer } from "../../labeling/transcript.ts";
 import type { PreferenceItem, SftItem, UnpairedItem } from "./dataset-records.ts";
 
 /**
@@ -12,10 +14,12 @@ import type { PreferenceItem, SftItem, UnpairedItem } from "./dataset-records.ts
  * task on its prompt with one submission by the deactivated "Imported data" account, so every
  * export, round and filter treats it like a person's label (and `labeler=<that id>` picks it out).
  *   preferences → an A/B (compare) task: winner = chosen, strength = margin, plus the weight
- *   sft         → a demonstration task: the answer as the demonstration
+ *   sft         → a demonstration task: the answer as the demonstration (tool calls and results as
+ *                 its toolTurns; tool use in earlier turns makes them the demonstration's continuation)
  *   unpaired    → a review task over the one answer: accept (true) or reject (false), plus the label
  * Prompts are matched by content hash: one already in the project gets the new tasks; a new one is
- * stored once however many records share it. Completions are stored once per prompt and text.
+ * stored once however many records share it. Completions are stored once per prompt and answer
+ * (a tool-using answer with its transcript in completions.messages).
  */
 export const IMPORTED_DATA_EMAIL = "imported-data@tandem.local";
 export const IMPORTED_DATA_NAME = "Imported data";
@@ -60,7 +64,12 @@ export async function storeLabeled(
   source: string | null,
 ): Promise<StoredCounts> {
   const importer = await importedDataAccount(trx);
-  const records = data.items.map((item: PreferenceItem | SftItem | UnpairedItem) => ({ item, prompt: item.prompt, hash: contentHash(item.prompt) }));
+  const records = data.items.map((item: PreferenceItem | SftItem | UnpairedItem) => {
+    // An SFT conversation whose earlier turns used tools is stored from its first reply on.
+    const demonstration = data.dataset === "sft" ? demonstrationOf(item.prompt, (item as SftItem).completion) : null;
+    const prompt = (demonstration?.prompt ?? item.prompt) as ChatMessage[];
+    return { item, prompt, demonstration, hash: contentHash(prompt) };
+  });
 
   // 1. Prompts: the project's own when the content hash matches, else one new row per distinct prompt.
   const hashes = [...new Set(records.map((r) => r.hash))];
@@ -94,25 +103,34 @@ export async function storeLabeled(
     for (const row of rows) promptIds.set(row.content_hash, row.id);
   }
 
-  // 2. Completions: one row per prompt and distinct answer text.
-  const answersOf = (item: PreferenceItem | SftItem | UnpairedItem): string[] =>
+  // 2. Completions: one row per prompt and distinct answer (text, or the transcript with tool use).
+  const answersOf = (item: PreferenceItem | SftItem | UnpairedItem): Answer[] =>
     data.dataset === "preferences" ? [(item as PreferenceItem).chosen, (item as PreferenceItem).rejected] : data.dataset === "unpaired" ? [(item as UnpairedItem).completion] : [];
-  const completionKey = (promptId: string, text: string) => `${promptId}\u0000${text}`;
+  const completionKey = (promptId: string, answer: Answer) => `${promptId}\u0000${JSON.stringify(answer)}`;
   const completionIds = new Map<string, string>();
-  const wanted: Array<{ prompt_id: string; text: string }> = [];
+  const wanted: Array<{ prompt_id: string; answer: Answer }> = [];
   for (const r of records) {
     const promptId = promptIds.get(r.hash)!;
-    for (const text of answersOf(r.item)) {
-      const key = completionKey(promptId, text);
+    for (const answer of answersOf(r.item)) {
+      const key = completionKey(promptId, answer);
       if (completionIds.has(key)) continue;
       completionIds.set(key, "");
-      wanted.push({ prompt_id: promptId, text });
+      wanted.push({ prompt_id: promptId, answer });
     }
   }
   const insertedCompletions = await insertChunked(wanted, (chunk) =>
-    trx.insertInto("completions").values((chunk as typeof wanted).map((c) => ({ ...c, model_name: "imported" }))).returning("id").execute(),
+    trx
+      .insertInto("completions")
+      .values(
+        (chunk as typeof wanted).map((c) => {
+          const messages = storedMessages(c.answer);
+          return { prompt_id: c.prompt_id, text: answerText(c.answer), messages: messages ? JSON.stringify(messages) : null, model_name: "imported" };
+        }),
+      )
+      .returning("id")
+      .execute(),
   );
-  wanted.forEach((c, i) => completionIds.set(completionKey(c.prompt_id, c.text), insertedCompletions[i]!));
+  wanted.forEach((c, i) => completionIds.set(completionKey(c.prompt_id, c.answer), insertedCompletions[i]!));
 
   // 3. One completed task, assignment and submission per record, in the file's order.
   const type: TaskType = data.dataset === "preferences" ? "compare" : data.dataset === "sft" ? "demonstrate" : "review";
@@ -124,7 +142,7 @@ export async function storeLabeled(
       const p = r.item as PreferenceItem;
       payload = { choice: "A", strength: p.margin, rationale: "", winner: shown[0], loser: shown[1], weight: p.weight };
     } else if (data.dataset === "sft") {
-      payload = { text: (r.item as SftItem).completion };
+      payload = r.demonstration!.payload;
     } else {
       const label = (r.item as UnpairedItem).label;
       payload = { decision: label ? "accept" : "reject", reasons: [], note: "", label };

@@ -1,7 +1,7 @@
+import { answerMessages, flattenAnswer, sameAnswer } from "../../labeling/transcript.ts";
 import {
   answerOf,
   asObject,
-  assistant,
   booleanLabel,
   decoding,
   field,
@@ -12,7 +12,11 @@ import {
   refuse,
   samePrompt,
   splitConversation,
+  splitHistoryConversation,
+  historyPromptOf,
+  type Answer,
   type ChatMessage,
+  type ConversationMessage,
   type Codec,
   type DatasetItem,
   type DatasetKind,
@@ -20,9 +24,10 @@ import {
 
 /**
  * TRL's dataset formats (https://huggingface.co/docs/trl/dataset_formats).
- * conversational: prompts are lists of { role, content }, answers one assistant message;
- * standard: plain strings. Import accepts either per record (a string or a list), so a file
- * need not say which it is.
+ * conversational: prompts are lists of { role, content }, answers one assistant message — or,
+ * with tool use, TRL's tool-calling messages (assistant tool_calls, tool results, the final
+ * assistant message); standard: plain strings, a tool-using answer flattened (transcript.ts).
+ * Import accepts either per record (a string or a list), so a file need not say which it is.
  *   preferences  { prompt, chosen, rejected } (+ margin, weight as Tandem writes them);
  *                also the implicit-prompt form { chosen, rejected } of two whole conversations
  *   sft          conversational { messages }, standard { prompt, completion }
@@ -32,8 +37,8 @@ import {
  */
 export type TrlStyle = "conversational" | "standard";
 
-const promptOut = (prompt: ChatMessage[], style: TrlStyle) => (style === "conversational" ? prompt : plainPrompt(prompt));
-const answerOut = (text: string, style: TrlStyle) => (style === "conversational" ? assistant(text) : text);
+const promptOut = (prompt: ConversationMessage[], style: TrlStyle) => (style === "conversational" ? prompt : plainPrompt(prompt));
+const answerOut = (answer: Answer, style: TrlStyle) => (style === "conversational" ? answerMessages(answer) : flattenAnswer(answer));
 
 export function trlCodec<K extends DatasetKind>(kind: K, style: TrlStyle): Codec<DatasetItem[K]> {
   return codecs[kind](style) as unknown as Codec<DatasetItem[K]>;
@@ -59,12 +64,12 @@ const codecs: { [K in DatasetKind]: (style: TrlStyle) => Codec<DatasetItem[K]> }
   }),
   sft: (style) => ({
     encode: (s) =>
-      style === "conversational" ? { messages: [...s.prompt, ...assistant(s.completion)] } : { prompt: plainPrompt(s.prompt), completion: s.completion },
+      style === "conversational" ? { messages: [...s.prompt, ...answerMessages(s.completion)] } : { prompt: plainPrompt(s.prompt), completion: flattenAnswer(s.completion) },
     decode: (raw) =>
       decoding(() => {
         const r = asObject(raw);
-        if ("messages" in r) return splitConversation(r.messages, "messages");
-        return { prompt: promptOf(field(r, "prompt"), "prompt"), completion: answerOf(field(r, "completion"), "completion") };
+        if ("messages" in r) return splitHistoryConversation(r.messages, "messages");
+        return { prompt: historyPromptOf(field(r, "prompt"), "prompt"), completion: answerOf(field(r, "completion"), "completion") };
       }),
   }),
   unpaired: (style) => ({
@@ -85,8 +90,8 @@ const codecs: { [K in DatasetKind]: (style: TrlStyle) => Codec<DatasetItem[K]> }
   }),
 };
 
-export function pair(prompt: ChatMessage[], chosen: string, rejected: string, margin: number, weight: number) {
-  if (chosen === rejected) refuse("chosen and rejected are the same answer");
+export function pair(prompt: ChatMessage[], chosen: Answer, rejected: Answer, margin: number, weight: number) {
+  if (sameAnswer(chosen, rejected)) refuse("chosen and rejected are the same answer");
   return { prompt, chosen, rejected, margin, weight };
 }
 

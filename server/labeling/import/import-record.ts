@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { conversationMessageSchema } from "../../../trainer/contract/conversation.ts";
+import { answerText, compactAnswer, describeProblems, isTranscript, transcriptProblems, transcriptSchema, type ConversationMessage } from "../transcript.ts";
 
 /** Limits on one imported record. Lengths are JS string lengths (UTF-16 units), which are ≥ code points, so they never under-count. */
 export const MAX_CONTENT_CHARS = 32_000;
@@ -28,8 +30,11 @@ export const chatMessageSchema = z.strictObject({
 export type ChatMessage = z.infer<typeof chatMessageSchema>;
 
 export const importCompletionSchema = z.object({
+  /** The final answer (the whole completion when it is plain). */
   text: z.string(),
   model: z.string().nullable(),
+  /** The transcript with tool calls and results, when the completion used tools (decision 0020). */
+  messages: z.array(conversationMessageSchema).optional(),
 });
 export type ImportCompletion = z.infer<typeof importCompletionSchema>;
 
@@ -59,15 +64,22 @@ const optionalLabel = (max: number) =>
     .optional()
     .transform((value) => (value === undefined || value === null || isBlank(value) ? null : value.trim()));
 
+// A list of messages is TRL's tool-calling completion: assistant and tool messages, checked in
+// normalizeImportRecord (so a problem names its message); zod only says it is a list here.
 const completionInputSchema = z.union(
   [
     z.string(),
+    z.array(z.unknown()),
     z.strictObject({
       text: z.string({ error: "must be a string" }),
       model: z.string().max(MAX_MODEL_NAME_CHARS).nullable().optional(),
     }),
+    z.strictObject({
+      messages: z.array(z.unknown()),
+      model: z.string().max(MAX_MODEL_NAME_CHARS).nullable().optional(),
+    }),
   ],
-  { error: 'must be a string or an object { "text", "model"? }' },
+  { error: 'must be a string, a list of messages (assistant and tool turns), or an object { "text" or "messages", "model"? }' },
 );
 
 const sharedFields = {
@@ -201,9 +213,17 @@ export function normalizeImportRecord(raw: unknown, line: number): { ok: true; r
   const completions: ImportCompletion[] = [];
   const completionProblems: string[] = [];
   (data.completions ?? []).forEach((completion, index) => {
-    const text = typeof completion === "string" ? completion : completion.text;
     // An object without its own model inherits the record's, like a string completion does.
-    const model = typeof completion === "string" ? data.model : (completion.model?.trim() || data.model);
+    const model = typeof completion === "string" || Array.isArray(completion) ? data.model : (completion.model?.trim() || data.model);
+    if (Array.isArray(completion) || (typeof completion === "object" && "messages" in completion)) {
+      const list = Array.isArray(completion) ? completion : completion.messages;
+      const key = `completions[${index}]${Array.isArray(completion) ? "" : ".messages"}`;
+      const answer = transcriptOf(list, key);
+      if (typeof answer === "object" && "problem" in answer) completionProblems.push(answer.problem);
+      else completions.push({ text: answerText(answer), model, ...(isTranscript(answer) ? { messages: answer } : {}) });
+      return;
+    }
+    const text = typeof completion === "string" ? completion : completion.text;
     if (isBlank(text)) completionProblems.push(`completions[${index}]: is empty or whitespace-only`);
     else if (text.length > MAX_COMPLETION_CHARS) completionProblems.push(`completions[${index}]: is longer than ${MAX_COMPLETION_CHARS.toLocaleString("en")} characters`);
     else completions.push({ text, model });
@@ -222,6 +242,15 @@ export function normalizeImportRecord(raw: unknown, line: number): { ok: true; r
     record.heldOut = true;
   }
   return { ok: true, record };
+}
+
+/** A completion given as messages: the plain answer it is (one assistant message), or a well-formed transcript. */
+function transcriptOf(list: unknown[], key: string): string | ConversationMessage[] | { problem: string } {
+  const parsed = transcriptSchema.safeParse(list);
+  if (!parsed.success) return { problem: [...new Set(parsed.error.issues.map((issue) => `${key}${formatPath(issue.path)}: ${issue.message}`))].join("; ") };
+  const problems = transcriptProblems(parsed.data);
+  if (problems.length > 0) return { problem: describeProblems(problems, key) };
+  return compactAnswer(parsed.data);
 }
 
 /** Why a gold answer cannot be used with this many completions; null when it can. */

@@ -17,6 +17,7 @@ import {
   type Signature,
 } from "./minhash.ts";
 import { contentHash } from "./normalize.ts";
+import { flattenAnswer } from "../transcript.ts";
 
 export const importStatuses = [
   "new",
@@ -80,7 +81,9 @@ export function scanRecord(record: ImportRecord, filter: ContentFilterConfig): P
     for (const hit of scanText(message.content, filter)) hits.push({ ...hit, field: `messages[${index}].content` });
   });
   record.completions.forEach((completion, index) => {
-    for (const hit of scanText(completion.text, filter)) hits.push({ ...hit, field: `completions[${index}].text` });
+    // A transcript is scanned whole: a tool's result can hold what the filter looks for too.
+    const text = completion.messages ? flattenAnswer(completion.messages) : completion.text;
+    for (const hit of scanText(text, filter)) hits.push({ ...hit, field: `completions[${index}].${completion.messages ? "messages" : "text"}` });
   });
   return hits;
 }
