@@ -11,6 +11,9 @@ import { ROUND_PATHS, roundSpecSchema, type RoundPath } from "../../trainer/cont
 import { sftConfigSchema } from "../../trainer/contract/sft-config.ts";
 import { rewardConfigSchema } from "../../trainer/contract/reward-config.ts";
 import { dpoConfigSchema } from "../../trainer/contract/dpo-config.ts";
+import { grpoConfigSchema } from "../../trainer/contract/grpo-config.ts";
+import { rlooConfigSchema } from "../../trainer/contract/rloo-config.ts";
+import { ktoConfigSchema } from "../../trainer/contract/kto-config.ts";
 import { ppoConfigSchema } from "../../trainer/contract/ppo-config.ts";
 import { Alert, Button, Card, Field, PageTitle, Select } from "../components/ui.tsx";
 import { ConfigFieldset } from "../components/config-fieldset.tsx";
@@ -27,18 +30,42 @@ const pathLabels: Record<RoundPath, string> = {
   sft: "SFT only",
   dpo: "DPO only",
   "reward-ppo": "Reward model → PPO",
+  "sft-grpo": "SFT → GRPO (group-sampled RL: checker, reward model, format)",
+  grpo: "GRPO only",
+  "reward-grpo": "Reward model → GRPO",
+  "sft-rloo": "SFT → RLOO",
+  rloo: "RLOO only",
+  "sft-kto": "SFT → KTO (thumbs up/down, best/worst)",
+  kto: "KTO only",
 };
 
 const mixLabels = { demonstrations: "Demonstrations (SFT)", qa: "Reviewed Q&A (SFT)", rankings: "Rankings", compares: "A/B compares", corrections: "Reviewers' corrections" } as const;
 
 /** The hyperparameter sections, generated from the trainer's own config schemas. */
-function sections(): Record<"sft" | "reward" | "dpo" | "ppo" | "next", ConfigField[]> {
+function sections(): Record<"sft" | "reward" | "dpo" | "ppo" | "grpo" | "rloo" | "kto" | "next" | "evaluation", ConfigField[]> {
   return {
     sft: configFields(sftConfigSchema, "sft"),
     reward: configFields(rewardConfigSchema, "reward"),
     dpo: configFields(dpoConfigSchema, "dpo"),
     ppo: configFields(ppoConfigSchema, "ppo"),
+    grpo: configFields(grpoConfigSchema, "grpo"),
+    rloo: configFields(rlooConfigSchema, "rloo"),
+    kto: configFields(ktoConfigSchema, "kto"),
     next: configFields(roundSpecSchema.shape.next, "next"),
+    evaluation: configFields(roundSpecSchema.shape.evaluation, "evaluation"),
+  };
+}
+
+/** GRPO/RLOO reward sources from the form: each one ticked (or filled) with its weight. */
+function rewardsFromForm(form: FormData): Record<string, unknown> {
+  const text = (name: string) => String(form.get(name) ?? "").trim();
+  const num = (name: string) => (text(name) === "" ? undefined : Number.isFinite(Number(text(name))) ? Number(text(name)) : text(name));
+  const weight = (source: string) => (num(`rewards.${source}.weight`) === undefined ? {} : { weight: num(`rewards.${source}.weight`) });
+  return {
+    ...(form.get("rewards.checker") === "on" ? { checker: weight("checker") } : {}),
+    ...(form.get("rewards.rewardModel") === "on" ? { rewardModel: { ...weight("rewardModel"), ...(text("rewards.rewardModel.modelId") ? { modelId: text("rewards.rewardModel.modelId") } : {}) } } : {}),
+    ...(text("rewards.format.pattern") ? { format: { pattern: text("rewards.format.pattern"), ...weight("format") } } : {}),
+    ...(text("rewards.length.target") ? { length: { target: num("rewards.length.target"), ...weight("length") } } : {}),
   };
 }
 
@@ -62,10 +89,13 @@ export async function action({ context, request, params }: Route.ActionArgs) {
   const all = sections();
   // Only the sections this path uses: a value typed into a hidden section must not block the launch.
   const used = [...steps, "next"].flatMap((s) => all[s as keyof typeof all] ?? []);
+  const chosen = String(form.get("base") ?? "");
   const base =
-    form.get("base") === "scratch"
+    chosen === "scratch"
       ? { init: { preset: String(form.get("preset") ?? "nano") }, vocabSize: Number(form.get("vocabSize")) || String(form.get("vocabSize")), seed: 0 }
-      : { modelId: String(form.get("base") ?? "") };
+      : chosen.startsWith("after:")
+        ? { afterRound: chosen.slice("after:".length) }
+        : { modelId: chosen };
   // A number where one was typed; the text itself when it is not one, so the schema names the field.
   const optionalNumber = (name: string, depth = 1) => {
     const text = String(form.get(name) ?? "").trim();
@@ -81,7 +111,13 @@ export async function action({ context, request, params }: Route.ActionArgs) {
     consensus: form.get("data.consensus") === "on", ...optionalNumber("data.minAgreement"), ...optionalNumber("data.minGoldAgreement"),
     ...(Object.keys(mix).length > 0 ? { mix } : {}), ...idList("data.projects"), ...idList("data.rounds"),
   };
-  const spec = { name: String(form.get("name") ?? ""), path, base, data: selection, ...configFromForm(form, used) };
+  const rl = steps.some((s) => s === "grpo" || s === "rloo");
+  const klTarget = String(form.get("klTarget") ?? "").trim();
+  const spec = {
+    name: String(form.get("name") ?? ""), path, base, data: selection, ...configFromForm(form, [...used, ...all.evaluation]),
+    ...(rl ? { rewards: rewardsFromForm(form) } : {}),
+    ...(klTarget ? { klTarget: Number.isFinite(Number(klTarget)) ? Number(klTarget) : klTarget } : {}),
+  };
   const runOn = form.get("runOn") === "ray" ? "ray" : "tandem";
   const handOff = { engine: String(form.get("handOff.engine") ?? ""), baseModel: String(form.get("handOff.baseModel") ?? ""), numGpus: Number(form.get("handOff.numGpus") ?? "1") };
   try {
@@ -158,12 +194,19 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
                 ) : null}
               </fieldset>
             ) : null}
-            <Select label="Starting policy" name="base" value={base} onChange={(e) => setBase(e.currentTarget.value)} error={errors["base"] ?? errors["base.modelId"]}>
+            <Select label="Starting policy" name="base" value={base} onChange={(e) => setBase(e.currentTarget.value)} error={errors["base"] ?? errors["base.modelId"] ?? errors["base.afterRound"]}>
               {models.map((m) => (
                 <option key={m.id} value={m.id}>
                   #{m.id} {m.name} ({m.kind})
                 </option>
               ))}
+              {rounds
+                .filter((r) => r.state !== "failed" && r.state !== "cancelled")
+                .map((r) => (
+                  <option key={`after-${r.id}`} value={`after:${r.id}`}>
+                    The final policy of {r.name} (#{r.id}){r.state === "done" ? "" : ", when it is done"}
+                  </option>
+                ))}
               <option value="scratch">A new model, trained from scratch on this project's data</option>
             </Select>
             {base === "scratch" ? (
@@ -229,11 +272,50 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
                 ))}
               </div>
             </details>
-            {(["sft", "reward", "dpo", "ppo"] as const)
+            {steps.some((s) => s === "grpo" || s === "rloo") ? (
+              <fieldset className="mb-4 rounded-md border border-slate-200 p-3 dark:border-slate-800" data-testid="rewards">
+                <legend className="px-1 text-sm font-medium">Rewards (each answer scores Σ weight × reward)</legend>
+                {errors["rewards"] ? <p className="mb-2 text-sm text-red-700 dark:text-red-400">{errors["rewards"]}</p> : null}
+                <div className="grid grid-cols-2 gap-3">
+                  <label className="mt-6 flex items-center gap-2 text-sm">
+                    <input type="checkbox" name="rewards.checker" defaultChecked={values["rewards.checker"] ? values["rewards.checker"] === "on" : Boolean(project.settings.checker)} />
+                    The project&apos;s checker {project.settings.checker ? `(${project.settings.checker.kind} on metadata.${project.settings.checker.field ?? "…"})` : "(none declared: see Settings)"}
+                  </label>
+                  <Field label="Checker weight" name="rewards.checker.weight" inputMode="decimal" placeholder="1" defaultValue={values["rewards.checker.weight"] ?? ""} error={errors["rewards.checker"] ?? errors["rewards.checker.weight"]} />
+                  <label className="mt-6 flex items-center gap-2 text-sm">
+                    <input type="checkbox" name="rewards.rewardModel" defaultChecked={values["rewards.rewardModel"] ? values["rewards.rewardModel"] === "on" : steps.includes("reward")} /> A reward model
+                  </label>
+                  <div className="grid grid-cols-2 gap-2">
+                    <Field label="Its weight" name="rewards.rewardModel.weight" inputMode="decimal" placeholder="1" defaultValue={values["rewards.rewardModel.weight"] ?? ""} error={errors["rewards.rewardModel.weight"]} />
+                    <Field
+                      label="Model id (blank: the round's own)"
+                      name="rewards.rewardModel.modelId"
+                      defaultValue={values["rewards.rewardModel.modelId"] ?? ""}
+                      error={errors["rewards.rewardModel"] ?? errors["rewards.rewardModel.modelId"]}
+                    />
+                  </div>
+                  <Field label="Format: a pattern the answer must match (blank = none)" name="rewards.format.pattern" defaultValue={values["rewards.format.pattern"] ?? ""} error={errors["rewards.format.pattern"]} />
+                  <Field label="Format weight" name="rewards.format.weight" inputMode="decimal" placeholder="1" defaultValue={values["rewards.format.weight"] ?? ""} error={errors["rewards.format.weight"]} />
+                  <Field label="Length: target tokens (blank = none)" name="rewards.length.target" inputMode="numeric" defaultValue={values["rewards.length.target"] ?? ""} error={errors["rewards.length.target"]} />
+                  <Field label="Length weight" name="rewards.length.weight" inputMode="decimal" placeholder="1" defaultValue={values["rewards.length.weight"] ?? ""} error={errors["rewards.length.weight"]} />
+                </div>
+              </fieldset>
+            ) : null}
+            {steps.some((s) => s === "dpo" || s === "kto" || s === "grpo" || s === "rloo") ? (
+              <Field
+                label="KL target (nats per answer; blank = each step's own): training stops or steers β there, and the report warns above it"
+                name="klTarget"
+                inputMode="decimal"
+                defaultValue={values["klTarget"] ?? ""}
+                error={errors["klTarget"]}
+              />
+            ) : null}
+            {(["sft", "reward", "dpo", "ppo", "grpo", "rloo", "kto"] as const)
               .filter((s) => steps.includes(s))
               .map((s) => (
                 <ConfigFieldset key={s} legend={`${s.toUpperCase()} hyperparameters`} fields={fields[s]} values={values} errors={errors} />
               ))}
+            <ConfigFieldset legend="Held-out evaluation (on the project's eval set) and the reward model's held-out split" fields={fields.evaluation} values={values} errors={errors} />
             <ConfigFieldset legend="Next batch: prompts to sample K completions for (0 = none)" fields={fields.next} values={values} errors={errors} open />
             <Button type="submit" className="mt-2">
               Launch round

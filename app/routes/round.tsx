@@ -97,7 +97,10 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
   const steps = round.steps;
   const latestJobFor = (index: number) => round.jobs.filter((j) => j.step_index === index).at(-1);
   const current = latestJobFor(live.currentStep);
-  const planned: Record<string, number> = { sft: round.spec.sft.steps, dpo: round.spec.dpo.steps, reward: round.spec.reward.steps, ppo: round.spec.ppo.rollouts };
+  const planned: Record<string, number> = {
+    sft: round.spec.sft.steps, dpo: round.spec.dpo.steps, reward: round.spec.reward.steps, ppo: round.spec.ppo.rollouts,
+    grpo: round.spec.grpo.rollouts, rloo: round.spec.rloo.rollouts, kto: round.spec.kto.steps,
+  };
   const progress = progressOf(live.events, current, current ? (planned[current.kind] ?? null) : null);
   const chartSeries = useMemo(() => charts.map((c) => ({ ...c, series: curves(live.events, c.keys) })), [live.events]);
   const running = live.state === "queued" || live.state === "running" || live.state === "sampling";
@@ -131,6 +134,15 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
       {actionData?.error ? <Alert>{actionData.error}</Alert> : null}
       {live.state === "failed" && live.error ? <Alert>{live.error}</Alert> : null}
       <RoundWarnings warnings={warnings} />
+      {"afterRound" in round.spec.base && round.jobs.length === 0 && live.state === "queued" ? (
+        <p className="mb-4 text-sm" data-testid="waiting-for-round">
+          Starts when{" "}
+          <Link className="underline" to={`/rounds/${round.spec.base.afterRound}`}>
+            round #{round.spec.base.afterRound}
+          </Link>{" "}
+          is done, from the policy it makes.
+        </p>
+      ) : null}
       <div className="grid gap-6 lg:grid-cols-[1fr_2fr]">
         <div className="space-y-6">
           <Card title="State">

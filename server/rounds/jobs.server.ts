@@ -12,11 +12,10 @@ import type { Db } from "../db/database.server.ts";
 import type { Database, JobKind, ModelKind } from "../db/schema.ts";
 import { AppError } from "../lib/app-error.ts";
 import { checkpointManifestSchema } from "../../trainer/contract/checkpoint.ts";
-import { remoteJobSchema, type RemoteJob, type RoundSpec } from "../../trainer/contract/round.ts";
+import { remoteJobSchema, reportKlTarget, resumeFilesOf, type RemoteJob, type RoundSpec } from "../../trainer/contract/round.ts";
 import { heldoutFileSchema, heldOutReport, roundWarnings, type HeldOutReport } from "./round-warnings.ts";
-import { insertJob, loadRound } from "./rounds.server.ts";
+import { failFollowers, insertJob, loadRound, startFollowers } from "./rounds.server.ts";
 import { modelDir, outputFileName, readIfPresent, removeDir, resumeDir, resumeFileName, resumeIncomingDir, stagingDir, writeUpload } from "./model-files.server.ts";
-import { resumeFilesOf } from "../../trainer/contract/round.ts";
 import { storeSamples, type SampleSummary } from "./samples.server.ts";
 
 /** A job goes back to the queue after this many expired leases; then the round fails. */
@@ -270,6 +269,8 @@ export async function completeJob(db: Db, dataDir: string, jobId: string, lease:
       } else {
         const report = await roundReport(trx, round, samples, evaluation, rewardJudge);
         await trx.updateTable("rounds").set({ state: "done", report: JSON.stringify(report), finished_at: new Date(), updated_at: new Date() }).where("id", "=", round.id).execute();
+        // rounds that start from this one's policy start now
+        await startFollowers(trx, round.id, (job.spec as { leaseSeconds: number }).leaseSeconds);
       }
       return { roundId: round.id, modelId, samples, roundDone: next >= round.steps.length };
     });
@@ -303,13 +304,13 @@ async function roundReport(
   const stored = (await trx.selectFrom("rounds").select("report").where("id", "=", round.id).executeTakeFirst())?.report ?? round.report;
   const heldOut = (stored?.["heldOut"] as HeldOutReport | undefined) ?? null;
   const trained = models.at(-1)?.metrics as Record<string, unknown> | undefined;
-  const lastKl = typeof trained?.["objective/kl"] === "number" ? trained["objective/kl"] : typeof trained?.["kl"] === "number" ? trained["kl"] : null;
+  const lastKl = (["kl_guard/kl", "objective/kl", "kl"].map((k) => trained?.[k]).find((v) => typeof v === "number") as number | undefined) ?? null;
   const kl =
     heldOut?.kl != null ? { value: heldOut.kl, where: "on held-out prompts" }
     : evaluation?.["eval_kl"] !== undefined ? { value: evaluation["eval_kl"], where: "on the round's training prompts" }
     : lastKl !== null ? { value: lastKl, where: "in the last training step" }
     : null;
-  const warnings = roundWarnings({ klTarget: round.spec.klTarget, heldOut, kl });
+  const warnings = roundWarnings({ klTarget: reportKlTarget(round.spec), heldOut, kl });
   return { models, samples, evaluation, rewardJudge, heldOut, warnings };
 }
 
@@ -338,6 +339,7 @@ export async function failJob(db: Db, dataDir: string, jobId: string, lease: Lea
 }
 
 async function failRoundRow(trx: Transaction<Database>, roundId: string, error: string) {
+  await failFollowers(trx, roundId, "failed");
   await trx
     .updateTable("rounds")
     .set({ state: "failed", error, finished_at: new Date(), updated_at: new Date() })

@@ -15,9 +15,11 @@ import { AppError } from "../lib/app-error.ts";
 import { recordAudit } from "../auth/audit.server.ts";
 import { qualityReport } from "../labeling/quality-report.server.ts";
 import { MIX_SOURCES_OF, mixParam, type DataMix, type MixSource } from "../labeling/data-mix.ts";
-import { projectSettingsSchema } from "../labeling/project-settings.ts";
+import { projectSettingsSchema, type ProjectSettings } from "../labeling/project-settings.ts";
 import type { Project } from "../labeling/projects.server.ts";
-import { ROUND_PATHS, roundSpecSchema, type RoundSpec } from "../../trainer/contract/round.ts";
+import { ROUND_PATHS, roundSpecSchema, stepKlTarget, type RoundRewards, type RoundSpec } from "../../trainer/contract/round.ts";
+import { checkerField } from "../../trainer/contract/checker.ts";
+import type { RewardSpecInput } from "../../trainer/contract/reward-spec.ts";
 
 type DbOrTrx = Db | Transaction<Database>;
 
@@ -182,20 +184,22 @@ export function goldLabelersParam(gold: NonNullable<DataSnapshot["gold"]>): stri
  * The export URL a job pulls its data from: the researcher's own download, with the snapshot's
  * filters; `side` takes one side of the snapshot's prompt split (the reward model's train or eval pairs).
  */
-function exportUrls(projectId: string, dataset: "sft" | "preferences", snapshot: DataSnapshot, side?: "train" | "eval"): string[] {
+function exportUrls(projectId: string, dataset: "sft" | "preferences" | "unpaired", snapshot: DataSnapshot, side?: "train" | "eval"): string[] {
   return snapshotParts(snapshot, projectId).map((part) => exportUrl(part.projectId, dataset, snapshot, part.round, side));
 }
 
 /** A job's dataset: the first part as dataUrl, the rest (other projects or rounds) after it. */
-function dataUrls(projectId: string, dataset: "sft" | "preferences", snapshot: DataSnapshot, side?: "train" | "eval") {
+function dataUrls(projectId: string, dataset: "sft" | "preferences" | "unpaired", snapshot: DataSnapshot, side?: "train" | "eval") {
   const [dataUrl, ...more] = exportUrls(projectId, dataset, snapshot, side);
   return { dataUrl, ...(more.length > 0 ? { moreDataUrls: more } : {}) };
 }
 
-function exportUrl(projectId: string, dataset: "sft" | "preferences", snapshot: DataSnapshot, round?: string, side?: "train" | "eval"): string {
+function exportUrl(projectId: string, dataset: "sft" | "preferences" | "unpaired", snapshot: DataSnapshot, round?: string, side?: "train" | "eval"): string {
   const query = snapshotQuery(snapshot, dataset, round);
   if (side && snapshot.promptSplit) Object.assign(query, { promptSplit: side, promptSplitSeed: snapshot.promptSplit.seed, promptSplitShare: String(snapshot.promptSplit.share) });
-  return `/api/v1/projects/${projectId}/exports/${dataset}.jsonl?${new URLSearchParams(query).toString()}`;
+  // KTO's unpaired labels are TRL's {prompt, completion, label}, from the dataset-format exports
+  const file = dataset === "unpaired" ? "trl/unpaired" : dataset;
+  return `/api/v1/projects/${projectId}/exports/${file}.jsonl?${new URLSearchParams(query).toString()}`;
 }
 
 /**
@@ -246,13 +250,23 @@ export async function launchRound(db: Db, actorId: string, project: Project, inp
       }
       if (base.kind === "reward") throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "base.modelId", message: "a reward model cannot be a policy" }]);
     }
+    // A round that starts from another round's policy waits for it; a failed or cancelled one cannot be waited for.
+    let waitFor: { id: string; done: boolean } | null = null;
+    if ("afterRound" in spec.base) {
+      const before = await trx.selectFrom("rounds").select(["id", "state", "project_id"]).where("id", "=", spec.base.afterRound).executeTakeFirst();
+      const refuse = (message: string) => new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "base.afterRound", message }]);
+      if (!before || before.project_id !== project.id) throw refuse("no such round in this project");
+      if (before.state === "failed" || before.state === "cancelled") throw refuse(`round ${before.id} is ${before.state}: retry it first`);
+      if (executor) throw refuse("a round handed to a cluster names its own base model");
+      waitFor = { id: before.id, done: before.state === "done" };
+    }
     const { now } = await sql<{ now: Date }>`select now() as now`.execute(trx).then((r) => r.rows[0]!);
     const snapshot = await snapshotData(trx, project.id, spec, now);
     if (spec.evaluation.heldOut === "required" && !snapshot.evalSet) {
       throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "evaluation.heldOut", message: "the project has no eval set: hold some prompts out first (import with \"split\": \"eval\", or Eval set on the project page)" }]);
     }
     const steps: JobKind[] = executor?.trainingOnly ? [...ROUND_PATHS[spec.path]] : stepsOf(spec, snapshot);
-    const needs = dataNeeds(steps, snapshot);
+    const needs = dataNeeds(steps, snapshot) ?? (await rewardNeeds(trx, project, spec));
     if (needs) throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [needs]);
     const round = await trx
       .insertInto("rounds")
@@ -260,7 +274,8 @@ export async function launchRound(db: Db, actorId: string, project: Project, inp
       .returning(["id"])
       .executeTakeFirstOrThrow();
     if (executor) await executor.start(trx, round.id);
-    else await insertJob(trx, { id: round.id, project_id: project.id, spec, data_snapshot: snapshot, steps }, 0, leaseSeconds);
+    // a round waiting for another starts when that one is done (startFollowers)
+    else if (!waitFor || waitFor.done) await insertJob(trx, { id: round.id, project_id: project.id, spec, data_snapshot: snapshot, steps }, 0, leaseSeconds);
     await recordAudit(trx, {
       actorUserId: actorId, action: "round.launch", target: `round:${round.id}`,
       details: { project: project.id, path: spec.path, hash: snapshot.hash, ...(executor ? executor.audit : {}) },
@@ -282,6 +297,9 @@ function dataNeeds(steps: JobKind[], snapshot: DataSnapshot): { path: string; me
   }
   const { demonstrate, rank, review, compare } = snapshot.counts;
   if (steps.includes("sft") && demonstrate + review === 0) return { path: "data", message: "SFT needs demonstrations or reviewed answers, and the selection has none" };
+  if (steps.includes("kto") && rank + compare + review === 0) {
+    return { path: "data", message: "KTO needs labels it can read as good or bad (rankings, A/B compares or review verdicts), and the selection has none" };
+  }
   if ((steps.includes("dpo") || steps.includes("reward")) && rank + compare + review === 0) {
     if (snapshot.gold) {
       return { path: "data.minGoldAgreement", message: `no rankings pass the gold filter: ${snapshot.gold.labelers.length} of ${snapshot.gold.measured} labelers measured on gold reach ${snapshot.gold.minAgreement}` };
@@ -289,6 +307,61 @@ function dataNeeds(steps: JobKind[], snapshot: DataSnapshot): { path: string; me
     return { path: "data", message: "DPO and reward models need rankings or comparisons, and the selection has none" };
   }
   return null;
+}
+
+/**
+ * GRPO and RLOO reward what the round names (rewards) or, by default, the project's checker and the
+ * round's own reward model. Refused at launch, with the field named: rewards on a path without a
+ * GRPO/RLOO step, a checker the project does not have or whose field no prompt carries, a reward
+ * model that is not one, and a GRPO/RLOO step left with nothing to reward.
+ */
+async function rewardNeeds(db: DbOrTrx, project: Project, spec: RoundSpec): Promise<{ path: string; message: string } | null> {
+  const rl = ROUND_PATHS[spec.path].some((k) => k === "grpo" || k === "rloo");
+  const named = Object.keys(spec.rewards) as Array<keyof RoundRewards>;
+  if (!rl) return named.length > 0 ? { path: `rewards.${named[0]}`, message: `rewards are for GRPO and RLOO paths; the ${spec.path} path does not use them` } : null;
+  const sources = rewardSpecFor(spec, project.settings, ROUND_PATHS[spec.path].includes("reward" as never) ? "round" : null);
+  if (spec.rewards.checker && !project.settings.checker) return { path: "rewards.checker", message: "the project has no checker: declare one in the project settings (kind and metadata field)" };
+  const field = sources.reward.checker && project.settings.checker ? checkerField(project.settings.checker) : null;
+  if (field !== null) {
+    const carrying = await db
+      .selectFrom("prompts").select("id").where("project_id", "=", project.id).where("held_out", "=", false).where("kind", "=", "prompt")
+      .where(sql<boolean>`coalesce(jsonb_typeof(metadata -> ${field}), 'null') <> 'null'`).limit(1).executeTakeFirst();
+    if (!carrying) return { path: "rewards.checker", message: `the checker reads metadata.${field}, and no training prompt of this project has it` };
+  }
+  const modelId = spec.rewards.rewardModel?.modelId;
+  if (modelId) {
+    const model = await db.selectFrom("models").select(["kind", "external_uri"]).where("id", "=", modelId).executeTakeFirst();
+    if (!model || model.kind !== "reward" || model.external_uri) return { path: "rewards.rewardModel.modelId", message: "not a reward model of Tandem's registry" };
+  } else if (spec.rewards.rewardModel && sources.rewardModel !== "round") {
+    return { path: "rewards.rewardModel", message: "name a registered reward model (modelId), or choose a path that trains one (reward → GRPO)" };
+  }
+  if (!sources.reward.checker && !sources.reward.format && !sources.reward.length && sources.rewardModel === null) {
+    return { path: "rewards", message: "GRPO and RLOO need something to reward: a checker (declare one in the project settings), a reward model, a format or a length term" };
+  }
+  return null;
+}
+
+/** The trainer's reward spec for a round's GRPO/RLOO step, and where its reward model comes from. */
+export function rewardSpecFor(spec: RoundSpec, settings: ProjectSettings, roundTrainsRewardModel: "round" | null): { reward: RewardSpecInput; rewardModel: "round" | string | null } {
+  const r = spec.rewards;
+  const explicit = Object.keys(r).length > 0;
+  const checker = explicit ? (r.checker && settings.checker ? { spec: settings.checker, weight: r.checker.weight } : null) : settings.checker ? { spec: settings.checker, weight: 1 } : null;
+  const rewardModel = r.rewardModel?.modelId ?? (explicit ? (r.rewardModel ? roundTrainsRewardModel : null) : roundTrainsRewardModel);
+  const weights = {
+    ...(checker ? { checker: checker.weight } : {}),
+    ...(rewardModel ? { rewardModel: r.rewardModel?.weight ?? 1 } : {}),
+    ...(r.format ? { format: r.format.weight } : {}),
+    ...(r.length ? { length: r.length.weight } : {}),
+  };
+  return {
+    reward: {
+      ...(checker ? { checker: checker.spec } : {}),
+      ...(r.format ? { format: { pattern: r.format.pattern, flags: r.format.flags } } : {}),
+      ...(r.length ? { length: { target: r.length.target } } : {}),
+      weights,
+    },
+    rewardModel,
+  };
 }
 
 type RoundForJobs = { id: string; project_id: string; spec: RoundSpec; data_snapshot: DataSnapshot; steps: JobKind[] };
@@ -302,17 +375,33 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
   const spec = round.spec;
   const made = await trx.selectFrom("models").select(["id", "kind"]).where("round_id", "=", round.id).orderBy("id").execute();
   const latest = (kinds: string[]) => made.filter((m) => kinds.includes(m.kind)).at(-1)?.id;
-  const policyId = latest(["sft", "policy"]) ?? ("modelId" in spec.base ? spec.base.modelId : undefined);
+  const baseId = await baseModelId(trx, spec);
+  const policyId = latest(["sft", "policy"]) ?? baseId ?? undefined;
+  if (!policyId && !("init" in spec.base)) throw new AppError("conflict", "The round it starts from made no policy.");
   const model = policyId ? { modelId: policyId } : spec.base;
   const job: Record<string, unknown> = { schemaVersion: 1, kind, model, leaseSeconds };
   if (kind === "sft") Object.assign(job, { ...dataUrls(round.project_id, "sft", round.data_snapshot), train: resumable(spec.sft) });
-  if (kind === "dpo") Object.assign(job, { ...dataUrls(round.project_id, "preferences", round.data_snapshot), train: resumable(spec.dpo) });
+  if (kind === "dpo") Object.assign(job, { ...dataUrls(round.project_id, "preferences", round.data_snapshot), train: resumable({ ...spec.dpo, klTarget: stepKlTarget(spec, "dpo") }) });
+  if (kind === "kto") Object.assign(job, { ...dataUrls(round.project_id, "unpaired", round.data_snapshot), train: resumable({ ...spec.kto, klTarget: stepKlTarget(spec, "kto") }) });
+  if (kind === "grpo" || kind === "rloo") {
+    const settings = projectSettingsSchema.parse((await trx.selectFrom("projects").select("settings").where("id", "=", round.project_id).executeTakeFirstOrThrow()).settings);
+    const { reward, rewardModel } = rewardSpecFor(spec, settings, ROUND_PATHS[spec.path].includes("reward" as never) ? "round" : null);
+    const rewardId = rewardModel === "round" ? latest(["reward"]) : rewardModel;
+    if (rewardModel === "round" && !rewardId) throw new AppError("conflict", `${kind.toUpperCase()} rewards the round's reward model, and there is none.`);
+    const train = { ...spec[kind], klTarget: stepKlTarget(spec, kind) };
+    Object.assign(job, {
+      reward, ...(rewardId ? { rewardModel: { modelId: rewardId } } : {}), tools: settings.tools,
+      // a long run checkpoints at least every tenth of its rollouts, so a retry resumes near where it stopped
+      train: train.checkpointEvery > 0 ? train : { ...train, checkpointEvery: Math.max(1, Math.ceil(train.rollouts / 10)) },
+      promptIds: await promptIdsFor(trx, round.project_id, "all", 10_000),
+    });
+  }
   // the reward model trains on one side of the prompt split and is measured on the other (evaluate)
   if (kind === "reward") Object.assign(job, { ...dataUrls(round.project_id, "preferences", round.data_snapshot, "train"), train: resumable(spec.reward) });
   if (kind === "evaluate") {
     const project = await trx.selectFrom("projects").select("settings").where("id", "=", round.project_id).executeTakeFirstOrThrow();
     const settings = projectSettingsSchema.parse(project.settings);
-    const previous = "modelId" in spec.base ? spec.base.modelId : null;
+    const previous = baseId;
     const reference = policyId ? (await trx.selectFrom("models").select("parent_id").where("id", "=", policyId).executeTakeFirst())?.parent_id ?? null : null;
     const rewardId = latest(["reward"]);
     const judge = rewardId ?? (await trx.selectFrom("models").select("id").where("project_id", "=", round.project_id).where("kind", "=", "reward").where("external_uri", "is", null).orderBy("id", "desc").limit(1).executeTakeFirst())?.id;
@@ -339,9 +428,13 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
     const project = await trx.selectFrom("projects").select("settings").where("id", "=", round.project_id).executeTakeFirstOrThrow();
     const k = Number((project.settings as { k?: number }).k ?? 4);
     const { prompts, ...decoding } = spec.next;
-    Object.assign(job, { sampling: { ...decoding, n: k + spareSamples(k), batchSize: 8 }, promptIds: await promptIdsFor(trx, round.project_id, "unsampled", prompts) });
+    const tools = projectSettingsSchema.parse(project.settings).tools;
+    Object.assign(job, {
+      sampling: { ...decoding, n: k + spareSamples(k), batchSize: 8 }, promptIds: await promptIdsFor(trx, round.project_id, "unsampled", prompts),
+      ...(tools.length > 0 ? { tools } : {}),
+    });
     // The policy the round started from answers the same prompts, for human A/B compares.
-    const previous = "modelId" in spec.base ? spec.base.modelId : null;
+    const previous = baseId;
     if (previous && previous !== policyId) {
       Object.assign(job, { baselineModel: { modelId: previous } });
       // The reward model judges new against previous: the round's own, else the project's latest.
@@ -361,6 +454,44 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
   const row = await trx.insertInto("jobs").values({ round_id: round.id, step_index: index, kind, spec: JSON.stringify(job) }).returning("id").executeTakeFirstOrThrow();
   await trx.updateTable("rounds").set({ current_step: index, updated_at: new Date() }).where("id", "=", round.id).execute();
   return row.id;
+}
+
+/** The registered policy a round starts from: its base model, or the final policy of the round it follows (null from scratch). */
+export async function baseModelId(db: DbOrTrx, spec: RoundSpec): Promise<string | null> {
+  if ("modelId" in spec.base) return spec.base.modelId;
+  if (!("afterRound" in spec.base)) return null;
+  const made = await db.selectFrom("models").select("id").where("round_id", "=", spec.base.afterRound).where("kind", "in", ["sft", "policy"]).orderBy("id", "desc").limit(1).executeTakeFirst();
+  return made?.id ?? null;
+}
+
+/** Rounds waiting for `roundId` (base.afterRound) and not started yet: their first job is queued now. */
+export async function startFollowers(trx: Transaction<Database>, roundId: string, leaseSeconds: number): Promise<string[]> {
+  const waiting = await waitingFor(trx, roundId);
+  for (const follower of waiting) {
+    const round = await loadRound(trx, follower.id);
+    await insertJob(trx, round, 0, leaseSeconds);
+  }
+  return waiting.map((r) => r.id);
+}
+
+/** Rounds waiting for a round that failed or was cancelled cannot start: they fail, saying why. */
+export async function failFollowers(trx: Transaction<Database>, roundId: string, why: string): Promise<string[]> {
+  const waiting = await waitingFor(trx, roundId);
+  for (const follower of waiting) {
+    await trx.updateTable("rounds").set({ state: "failed", error: `round ${roundId}, which this round starts from, ${why}`, finished_at: new Date(), updated_at: new Date() }).where("id", "=", follower.id).execute();
+  }
+  return waiting.map((r) => r.id);
+}
+
+async function waitingFor(trx: Transaction<Database>, roundId: string) {
+  return trx
+    .selectFrom("rounds")
+    .select("id")
+    .where(sql<boolean>`spec -> 'base' ->> 'afterRound' = ${roundId}`)
+    .where("state", "=", "queued")
+    .where(({ not, exists, selectFrom }) => not(exists(selectFrom("jobs").select("jobs.id").whereRef("jobs.round_id", "=", "rounds.id"))))
+    .orderBy("id")
+    .execute();
 }
 
 /**
@@ -495,6 +626,7 @@ export async function cancelRound(db: Db, actorId: string, roundId: string, data
     if (FINISHED.includes(round.state)) throw new AppError("conflict", `The round is already ${round.state}.`);
     await trx.updateTable("jobs").set({ state: "cancelled", finished_at: new Date(), updated_at: new Date() }).where("round_id", "=", roundId).where("state", "in", ["queued", "running"]).execute();
     await trx.updateTable("rounds").set({ state: "cancelled", finished_at: new Date(), updated_at: new Date() }).where("id", "=", roundId).execute();
+    await failFollowers(trx, roundId, "was cancelled");
     await recordAudit(trx, { actorUserId: actorId, action: "round.cancel", target: `round:${roundId}` });
     return { state: "cancelled" as const, open };
   });

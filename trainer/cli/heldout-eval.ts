@@ -7,8 +7,9 @@
 //  2. each policy answers every prompt (greedy by default);
 //  3. score the answers: the verifiable checker on each prompt's metadata, the reward model on
 //     (prompt, answer), length, and answer health (undecodable bytes, loops, empty, unfinished);
-//  4. KL(π‖π_ref) on the same prompts from answers π samples at temperature 1 (k1: Σ_t log π/π_ref,
-//     unbiased for the sequence KL; the estimator eval-job.ts uses on training prompts);
+//  4. KL(π‖π_ref) on the same prompts from answers π samples at temperature 1 (k1: Σ_t log π/π_ref
+//     over the policy's own tokens — tool results are context —, unbiased for the sequence KL; the
+//     estimator eval-job.ts uses on training prompts);
 //  5. write <out>/heldout.json:
 //     { prompts, decoding,
 //       new:      { checker: {accuracy, scored, correct, reasons} | null, reward: {mean, n} | null,
@@ -24,7 +25,9 @@ import { checkAnswer, tallyChecks, type CheckerTally, type CheckResult } from ".
 import { disposeGpt, type GptModel } from "../model/gpt.ts";
 import { generate } from "../model/generate.ts";
 import { loadBpeTokenizerFile, type BpeTokenizer } from "../tokenizer/bpe-tokenizer.ts";
-import { renderChat, renderPromptCompletion, type ChatMessage } from "../tokenizer/chat-template.ts";
+import { parseCompletion, renderChat, renderPromptCompletion, type ChatMessage } from "../tokenizer/chat-template.ts";
+import { generateWithTools } from "../model/generate-with-tools.ts";
+import { finalAnswer, type ToolName } from "../contract/conversation.ts";
 import { promptRecordSchema, readJsonl } from "../data/jsonl.ts";
 import { collateCompletions } from "../data/collate.ts";
 import { scoreCompletions } from "../algorithms/reward-trainer.ts";
@@ -78,23 +81,30 @@ function load(dir: string, head: "none" | "reward"): Loaded {
 }
 
 // 2. answers, a batch at a time; batch i draws with seed decoding.seed + i (and generate() seeds
-//    each row by its place in the batch), so both policies, batched alike, use the same seeds
-async function answer(label: string, { model, tokenizer }: Loaded, prompts: HeldoutPrompt[], o: { maxNewTokens: number; temperature: number; seed: number; batchSize: number }): Promise<Answer[]> {
+//    each row by its place in the batch), so both policies, batched alike, use the same seeds. With
+//    tools, a call the policy writes is run and its result spliced in (as in sampling); the answer
+//    is then the transcript's final assistant message, and its tokens the policy's own.
+async function answer(
+  label: string, { model, tokenizer }: Loaded, prompts: HeldoutPrompt[],
+  o: { maxNewTokens: number; temperature: number; seed: number; batchSize: number; tools: ToolName[] },
+): Promise<Answer[]> {
   const rendered = await Promise.all(prompts.map(async (p) => (await renderChat(tokenizer, p.messages, { addGenerationPrompt: true })).ids));
+  const stop = [tokenizer.special.endOfTurn, tokenizer.special.eos];
   const answers: Answer[] = [];
   const bar = createProgress(label, prompts.length);
   for (let i = 0; i < rendered.length; i += o.batchSize) {
     const part = rendered.slice(i, i + o.batchSize);
     const room = model.config.blockSize - Math.max(...part.map((p) => p.length));
     if (room < 1) throw new Error(`held-out prompt ${prompts[i]?.line ?? i + 1} and its batch leave no room to answer in blockSize ${model.config.blockSize}`);
-    const result = generate(model, part, {
-      maxNewTokens: Math.min(o.maxNewTokens, room), temperature: o.temperature, seed: o.seed + i,
-      stopTokens: [tokenizer.special.endOfTurn, tokenizer.special.eos], padId: tokenizer.special.pad,
-    });
+    const options = { maxNewTokens: Math.min(o.maxNewTokens, room), temperature: o.temperature, seed: o.seed + i, stopTokens: stop, padId: tokenizer.special.pad };
+    const result = o.tools.length > 0 ? await generateWithTools(model, part, { ...options, tokenizer, tools: o.tools }) : generate(model, part, options);
     for (let b = 0; b < part.length; b++) {
       const all = result.completions[b] ?? [];
-      const tokens = result.finished[b] ? all.slice(0, -1) : all;
-      answers.push({ text: await tokenizer.decode(tokens, true), tokens, finished: result.finished[b] ?? false });
+      const finished = result.finished[b] ?? false;
+      const own = all.filter((_, t) => result.policyMask[b]?.[t] !== 0);
+      const tokens = finished ? own.slice(0, -1) : own;
+      const text = o.tools.length > 0 ? finalAnswer(await parseCompletion(tokenizer, all)) : await tokenizer.decode(tokens, true);
+      answers.push({ text, tokens, finished });
     }
     bar.update(Math.min(i + o.batchSize, rendered.length));
   }
@@ -146,8 +156,10 @@ async function heldoutKl(policy: Loaded, reference: Loaded, prompts: HeldoutProm
   for (let i = 0; i < rows.length; i += spec.batchSize) {
     const part = rows.slice(i, i + spec.batchSize);
     const room = policy.model.config.blockSize - Math.max(...part.map((p) => p.length));
-    const sampled = generate(policy.model, part, { maxNewTokens: Math.min(spec.kl.maxNewTokens, room), temperature: 1, stopTokens: stop, padId: pad, seed: spec.kl.seed + i });
-    const batch = collateCompletions(part.map((prompt, b) => ({ prompt, completion: sampled.completions[b] ?? [] })), pad);
+    const options = { maxNewTokens: Math.min(spec.kl.maxNewTokens, room), temperature: 1, stopTokens: stop, padId: pad, seed: spec.kl.seed + i };
+    const sampled = spec.tools.length > 0 ? await generateWithTools(policy.model, part, { ...options, tokenizer: policy.tokenizer, tools: spec.tools }) : generate(policy.model, part, options);
+    // tool results are context, not the policy's tokens: they stay in the input and out of the sum
+    const batch = collateCompletions(part.map((prompt, b) => ({ prompt, completion: sampled.completions[b] ?? [], completionMask: sampled.policyMask[b] })), pad);
     const [lp, lr] = [policy.model, reference.model].map((m) => tf.tidy(() => sequenceLogps(m, batch).dataSync() as Float32Array));
     for (let b = 0; b < part.length; b++) kls.push((lp?.[b] ?? NaN) - (lr?.[b] ?? NaN));
     bar.update(Math.min(i + spec.batchSize, rows.length));
@@ -171,7 +183,7 @@ export async function heldoutJob(spec: HeldoutSpec, log: JobLogger): Promise<Hel
     const previous = spec.previous ? track(load(spec.previous.checkpoint, "none")) : null;
     const judge = spec.rewardModel ? track(load(spec.rewardModel.checkpoint, "reward")) : null;
     log.event("start", { kind: spec.kind, prompts: prompts.length, previous: previous !== null, rewardModel: judge !== null, checker: spec.checker?.kind ?? null });
-    const decoding = { ...spec.decoding, batchSize: spec.batchSize };
+    const decoding = { ...spec.decoding, batchSize: spec.batchSize, tools: spec.tools };
 
     // 2–3. both policies, scored the same way
     const newAnswers = await answer("held-out answers (new)", policy, prompts, decoding);

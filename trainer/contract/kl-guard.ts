@@ -17,7 +17,7 @@
 //   kl_guard/target      `klTarget`, when one is set (PPO: the target its adaptive β steers toward; PPO never stops)
 //   beta                 GRPO/RLOO: the KL coefficient in use (moves when klControl is "adaptive")
 //   health/undecodable_frac   share of sampled answers whose text holds U+FFFD (bytes that are not UTF-8)
-//   health/repeat_loop_frac   share with a repeated-token loop: some 4-gram of token ids occurring ≥ 4 times
+//   health/repeat_loop_frac   share ending in a repeated-token loop (a pattern of ≤ 6 tokens, ≥ 3 times, ≥ 12 tokens)
 //   health/empty_frac         share whose final answer is empty (only whitespace, or the end token at once)
 //   health/mean_length        mean answer length in policy tokens
 // Health metrics come with every kl_guard measurement (DPO/KTO: at checks; GRPO/RLOO/PPO: every rollout).

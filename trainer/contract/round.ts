@@ -6,6 +6,9 @@ import { sftConfigSchema } from "./sft-config.ts";
 import { rewardConfigSchema } from "./reward-config.ts";
 import { dpoConfigSchema } from "./dpo-config.ts";
 import { ppoConfigSchema } from "./ppo-config.ts";
+import { grpoConfigSchema } from "./grpo-config.ts";
+import { rlooConfigSchema } from "./rloo-config.ts";
+import { ktoConfigSchema } from "./kto-config.ts";
 import { samplingSchema, toolsSchema } from "./job.ts";
 import { checkerSpecSchema } from "./checker.ts";
 import { rewardSpecSchema } from "./reward-spec.ts";
@@ -18,9 +21,47 @@ export const ROUND_PATHS = {
   sft: ["sft"],
   dpo: ["dpo"],
   "reward-ppo": ["reward", "ppo"],
+  // group-sampled RL with pluggable rewards (a verifiable checker, a reward model, format and length terms)
+  grpo: ["grpo"],
+  "sft-grpo": ["sft", "grpo"],
+  "reward-grpo": ["reward", "grpo"],
+  rloo: ["rloo"],
+  "sft-rloo": ["sft", "rloo"],
+  // unpaired labels: thumbs up/down, best and worst of a ranking, A/B outcomes, review verdicts
+  kto: ["kto"],
+  "sft-kto": ["sft", "kto"],
 } as const;
 export type RoundPath = keyof typeof ROUND_PATHS;
-export type TrainStepKind = "sft" | "reward" | "dpo" | "ppo";
+export type TrainStepKind = "sft" | "reward" | "dpo" | "ppo" | "grpo" | "rloo" | "kto";
+
+/** Steps that move a policy against a reference: they take the round's klTarget. */
+export const KL_STEPS = ["dpo", "kto", "grpo", "rloo"] as const;
+
+const rewardWeight = z.number().min(-100).max(100);
+
+/**
+ * What GRPO and RLOO steps reward, each source with its weight (Σ wᵢ·rᵢ): the project's checker,
+ * a reward model (the round's own when the path trains one, else a registered one), a format
+ * pattern and a length target. Empty: the checker when the project has one, plus the round's reward
+ * model when the path trains one.
+ */
+export const roundRewardsSchema = z.strictObject({
+  checker: z.strictObject({ weight: rewardWeight.default(1) }).optional(),
+  rewardModel: z.strictObject({ weight: rewardWeight.default(1), modelId: z.string().regex(/^\d{1,18}$/, "must be a numeric id").optional() }).optional(),
+  format: z
+    .strictObject({ pattern: z.string().min(1).max(500), flags: z.string().regex(/^[imsu]{0,4}$/, "flags: i, m, s, u").default(""), weight: rewardWeight.default(1) })
+    .refine((f) => {
+      try {
+        new RegExp(f.pattern, f.flags);
+        return true;
+      } catch {
+        return false;
+      }
+    }, { message: "not a valid regular expression", path: ["pattern"] })
+    .optional(),
+  length: z.strictObject({ target: z.number().int().positive().max(100_000), weight: rewardWeight.default(1) }).optional(),
+});
+export type RoundRewards = z.output<typeof roundRewardsSchema>;
 
 const id = z.string().regex(/^\d{1,18}$/, "must be a numeric id");
 
@@ -36,8 +77,12 @@ export const roundSpecSchema = z
   .strictObject({
     name: z.string().trim().min(1, "Name the round.").max(120),
     path: z.enum(Object.keys(ROUND_PATHS) as [RoundPath, ...RoundPath[]]),
-    /** The starting policy: a registered model, or a new one trained from scratch on this data. */
-    base: z.union([z.strictObject({ modelId: id }), freshModelSchema]),
+    /**
+     * The starting policy: a registered model, the final policy of another round of this project
+     * (`afterRound`: this round waits until that one is done, then starts from what it made), or a
+     * new one trained from scratch on this data.
+     */
+    base: z.union([z.strictObject({ modelId: id }), z.strictObject({ afterRound: id }), freshModelSchema]),
     /** Which labels to train on (submissions of this project and any others named, frozen at launch). */
     data: z
       .strictObject({
@@ -75,11 +120,17 @@ export const roundSpecSchema = z
     reward: rewardConfigSchema.default(rewardConfigSchema.parse({})),
     dpo: dpoConfigSchema.default(dpoConfigSchema.parse({})),
     ppo: ppoConfigSchema.default(ppoConfigSchema.parse({})),
+    grpo: grpoConfigSchema.default(grpoConfigSchema.parse({})),
+    rloo: rlooConfigSchema.default(rlooConfigSchema.parse({})),
+    kto: ktoConfigSchema.default(ktoConfigSchema.parse({})),
+    /** GRPO and RLOO: the reward sources and their weights. */
+    rewards: roundRewardsSchema.default({}),
     /**
-     * The most KL to the reference a round should spend, in nats per answer: above it the round
-     * report warns (and trainers with a KL guard stop or raise β at it).
+     * The most KL to the reference the round may spend, in nats per answer. When set, every DPO, KTO,
+     * GRPO and RLOO step takes it as its own klTarget (their guards stop, or steer β, at it); unset,
+     * each step keeps its own (default 6). The report warns above whichever applied.
      */
-    klTarget: z.number().positive().max(1000).default(3),
+    klTarget: z.number().positive().max(1000).optional(),
     /** How the round is judged on the project's held-out eval set, and how its reward model is checked. */
     evaluation: z
       .strictObject({
@@ -114,6 +165,17 @@ export const roundSpecSchema = z
   });
 
 export type RoundSpec = z.output<typeof roundSpecSchema>;
+
+/** The KL target (nats per answer) a round's step trains under: the round's, else the step's own. */
+export function stepKlTarget(spec: RoundSpec, kind: (typeof KL_STEPS)[number]): number | null {
+  return spec.klTarget ?? spec[kind].klTarget;
+}
+
+/** The KL target a round's report warns above: the last KL-guarded step's (PPO: its adaptive target), else 6. */
+export function reportKlTarget(spec: RoundSpec): number {
+  const last = [...ROUND_PATHS[spec.path]].reverse().find((k): k is (typeof KL_STEPS)[number] => (KL_STEPS as readonly string[]).includes(k));
+  return (last ? stepKlTarget(spec, last) : (spec.klTarget ?? spec.ppo.klTarget)) ?? 6;
+}
 export type RoundSpecInput = z.input<typeof roundSpecSchema>;
 
 /** Where a job's model comes from: a registered model's files, or a fresh init (with its tokenizer). */

@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BPE, Tokenizer, byteLevelPreTokenizer } from "tokenizers";
+import { BPE, Tokenizer, byteLevelPreTokenizer, digitsPreTokenizer, sequencePreTokenizer } from "tokenizers";
 
 /** Special tokens of the chat template. PAD is distinct from EOS (trl PR #5303; transformers #35352). */
 export const SPECIAL_TOKENS = {
@@ -63,9 +63,11 @@ export function trainBpeTokenizerJson(files: string[], vocabSize: number): strin
   const mergeBudget = vocabSize - 256 - specials.length;
   if (mergeBudget < 0) throw new Error(`vocabSize must be at least ${256 + specials.length}`);
 
-  // 1. learn merges with the library's BPE trainer (byte-level pre-tokenisation as GPT-2)
+  // 1. learn merges with the library's BPE trainer: byte-level pre-tokenisation as GPT-2, after
+  //    splitting numbers into single digits (as Llama): "374" is always 3, 7, 4, so a small model
+  //    copies and compares numbers digit by digit instead of learning every merged number apart
   const trainer = new Tokenizer(BPE.empty());
-  trainer.setPreTokenizer(byteLevelPreTokenizer(false, true));
+  trainer.setPreTokenizer(sequencePreTokenizer([digitsPreTokenizer(true), byteLevelPreTokenizer(false, true)]));
   trainer.train(files);
   const dir = mkdtempSync(join(tmpdir(), "tandem-bpe-"));
   let trained: TokenizerJson;
@@ -101,7 +103,10 @@ export function trainBpeTokenizerJson(files: string[], vocabSize: number): strin
     padding: null,
     added_tokens: addedTokens,
     normalizer: null,
-    pre_tokenizer: { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true },
+    pre_tokenizer: {
+      type: "Sequence",
+      pretokenizers: [{ type: "Digits", individual_digits: true }, { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true }],
+    },
     post_processor: null,
     decoder: { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true },
     model: {

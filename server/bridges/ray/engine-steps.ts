@@ -43,7 +43,10 @@ export type EngineStep = {
 
 export class UnsupportedStepError extends Error {}
 
-const DATASET_OF: Record<TrainStepKind, keyof DatasetCounts> = { sft: "sft", dpo: "preferences", reward: "preferences", ppo: "prompts" };
+const DATASET_OF: Record<TrainStepKind, keyof DatasetCounts> = { sft: "sft", dpo: "preferences", reward: "preferences", ppo: "prompts", grpo: "prompts", rloo: "prompts", kto: "preferences" };
+
+/** Steps Tandem's trainer runs that the bundle does not map to an engine yet (their rewards and data differ). */
+const NOT_HANDED_OFF: readonly TrainStepKind[] = ["grpo", "rloo", "kto"];
 
 /** The models each step reads and writes, chained like Tandem's trainer: policy steps feed the next, PPO also reads the RM. */
 export function chainSteps(spec: RoundSpec): Array<{ kind: TrainStepKind; input: string; reward: string | null; output: string }> {
@@ -66,6 +69,8 @@ export function epochsFor(steps: number, batchSize: number, rows: number): numbe
 }
 
 export function engineSteps(spec: RoundSpec, engine: Engine, counts: DatasetCounts): EngineStep[] {
+  const unmapped = ROUND_PATHS[spec.path].find((kind) => NOT_HANDED_OFF.includes(kind));
+  if (unmapped) throw new UnsupportedStepError(`A ${unmapped.toUpperCase()} step runs on Tandem's own trainer service only (its verifiable rewards and unpaired data are not mapped to OpenRLHF or TRL yet).`);
   return chainSteps(spec).map(({ kind, input, reward, output }, i) => {
     const script = `${String(i + 1).padStart(2, "0")}-${kind}.sh`;
     const rows = counts[DATASET_OF[kind]];

@@ -1,0 +1,78 @@
+/**
+ * The demo's recipe, measured on the trainer CLI alone (no server): SFT a nano policy on generated
+ * mental-math demonstrations (some call the calculator, some answer from memory), score it on a
+ * held-out set, run GRPO with the numeric checker and the calculator, score it again.
+ *   npx tsx bench/loop-recipe.ts [--demos 48] [--calc-share 0.5] [--sft-steps 200] [--rollouts 30] [--out DIR]
+ * Prints one JSON line per stage and the held-out checker scores with the CPU seconds each took.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { jobSpecSchema, type JobSpecInput } from "../trainer/contract/job.ts";
+import { createMemoryLogger } from "../trainer/cli/logger.ts";
+import { runJob } from "../trainer/cli/run-job.ts";
+import { textOf } from "../trainer/service/run-remote-job.ts";
+import { arithmeticItems, type ArithmeticItem } from "../server/demo/arithmetic.ts";
+
+const { values } = parseArgs({
+  options: {
+    demos: { type: "string", default: "48" },
+    "calc-share": { type: "string", default: "0.5" },
+    "sft-steps": { type: "string", default: "200" },
+    rollouts: { type: "string", default: "30" },
+    "eval-size": { type: "string", default: "48" },
+    lr: { type: "string", default: "1e-4" },
+    beta: { type: "string", default: "0.04" },
+    gens: { type: "string", default: "8" },
+    prompts: { type: "string", default: "8" },
+    out: { type: "string", default: "/tmp/exp/recipe" },
+    preset: { type: "string", default: "nano" },
+  },
+});
+const out = values.out!;
+mkdirSync(out, { recursive: true });
+const nDemos = Number(values.demos);
+const items = arithmeticItems(nDemos + 200 + Number(values["eval-size"]), 2026);
+const demos = items.slice(0, nDemos);
+const pool = items.slice(nDemos, nDemos + 200);
+const evalSet = items.slice(nDemos + 200);
+const calc = (item: ArithmeticItem) => [
+  { role: "assistant", content: "", tool_calls: [{ type: "function", function: { name: "calculator", arguments: { expression: item.expression } } }] },
+  { role: "tool", name: "calculator", content: String(item.answer) },
+  { role: "assistant", content: `The answer is ${item.answer}.` },
+];
+const share = Number(values["calc-share"]);
+const sft = demos.map((item, i) => ({ messages: [{ role: "user", content: item.question }, ...(i < Math.round(share * demos.length) ? calc(item) : [{ role: "assistant", content: `The answer is ${item.answer}.` }])] }));
+const jsonl = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).join("\n") + "\n";
+writeFileSync(join(out, "sft.jsonl"), jsonl(sft));
+writeFileSync(join(out, "prompts.jsonl"), jsonl(pool.map((i) => ({ prompt: [{ role: "user", content: i.question }], metadata: { answer: i.answer } }))));
+writeFileSync(join(out, "eval.jsonl"), jsonl(evalSet.map((i) => ({ prompt: [{ role: "user", content: i.question }], metadata: { answer: i.answer } }))));
+writeFileSync(join(out, "corpus.txt"), textOf(readFileSync(join(out, "sft.jsonl"), "utf8")) + "\n" + pool.map((i) => i.question).join("\n"));
+
+const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; };
+async function run(spec: Record<string, unknown>) {
+  const log = createMemoryLogger();
+  const t = cpu();
+  await runJob(jobSpecSchema.parse({ schemaVersion: 1, backend: "wasm", ...spec } as JobSpecInput), log);
+  return { events: log.events, cpu: cpu() - t };
+}
+const heldout = async (name: string, model: string, previous?: string) => {
+  const r = await run({ kind: "heldout", out: join(out, name), prompts: join(out, "eval.jsonl"), model: { checkpoint: model }, ...(previous ? { previous: { checkpoint: previous }, reference: { checkpoint: previous } } : {}), checker: { kind: "numeric" }, tools: ["calculator"], decoding: { maxNewTokens: 48 } });
+  const report = JSON.parse(readFileSync(join(out, name, "heldout.json"), "utf8"));
+  console.log(JSON.stringify({ stage: name, cpu: r.cpu.toFixed(1), checker: report.new.checker?.accuracy, previous: report.previous?.checker?.accuracy ?? null, kl: report.kl?.mean ?? null, length: report.new.meanLength, health: report.new.health, sample: report.samples.slice(0, 3).map((s: { new: { answer: string } }) => s.new.answer) }));
+};
+
+const tok = await run({ kind: "train-tokenizer", corpus: [join(out, "corpus.txt")], vocabSize: 512, out: join(out, "tok") });
+const vocab = tok.events.find((e) => e.type === "done")?.["vocabSize"];
+const steps = Number(values["sft-steps"]);
+const s = await run({ kind: "sft", data: join(out, "sft.jsonl"), tokenizer: join(out, "tok/tokenizer.json"), model: { init: { preset: values.preset, vocabSize: vocab }, seed: 0 }, out: join(out, "sft"), train: { steps, batchSize: 8, optim: { lr: 1e-3, minLr: 1e-4, warmupSteps: 10, totalSteps: steps } } });
+console.log(JSON.stringify({ stage: "sft", cpu: s.cpu.toFixed(1), vocab }));
+await heldout("heldout-sft", join(out, "sft"));
+const g = await run({
+  kind: "grpo", prompts: join(out, "prompts.jsonl"), tokenizer: join(out, "sft/tokenizer.json"), model: { checkpoint: join(out, "sft") }, out: join(out, "grpo"),
+  reward: { checker: { kind: "numeric" } }, tools: ["calculator"],
+  train: { rollouts: Number(values.rollouts), promptsPerRollout: Number(values.prompts), numGenerations: Number(values.gens), maxCompletionLength: 48, beta: Number(values.beta), optim: { lr: Number(values.lr) } },
+});
+const metrics = g.events.filter((e) => e.type === "metrics");
+console.log(JSON.stringify({ stage: "grpo", cpu: g.cpu.toFixed(1), reward: metrics.map((m) => Number(m["reward"]).toFixed(2)).join(" "), kl: metrics.at(-1)?.["kl_guard/kl"], early: g.events.some((e) => e.type === "early_stop") }));
+await heldout("heldout-grpo", join(out, "grpo"), join(out, "sft"));

@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { heldOutReport, heldoutFileSchema, roundWarnings, type HeldoutFile } from "./round-warnings.ts";
+
+const health = (over: Partial<HeldoutFile["new"]["health"]> = {}) => ({ undecodableShare: 0, loopShare: 0, emptyShare: 0, unfinishedShare: 0, ...over });
+const scores = (accuracy: number | null, over: Partial<HeldoutFile["new"]> = {}): HeldoutFile["new"] => ({
+  checker: accuracy === null ? null : { accuracy, scored: 40, correct: Math.round(accuracy * 40), reasons: {} },
+  reward: null, meanLength: 10, health: health(), ...over,
+});
+const file = (now: HeldoutFile["new"], before: HeldoutFile["new"] | null, kl: number | null = null): HeldoutFile =>
+  heldoutFileSchema.parse({ prompts: 40, new: now, previous: before, kl: kl === null ? null : { mean: kl, stderr: 0.1, samples: 80 }, samples: [] });
+const codes = (f: HeldoutFile, klTarget = 3, rm: { accuracy: number; pairs: number } | null = null) => {
+  const heldOut = heldOutReport(f, rm);
+  return roundWarnings({ klTarget, heldOut, kl: heldOut.kl === null ? null : { value: heldOut.kl, where: "on held-out prompts" } }).map((w) => w.code);
+};
+
+test("report.heldOut carries the checker's new and previous shares, KL, the reward model's held-out accuracy and the sample count", () => {
+  const report = heldOutReport(file(scores(0.6), scores(0.25), 1.5), { accuracy: 0.7, pairs: 20 });
+  assert.deepEqual(report.checker, { new: 0.6, previous: 0.25, scored: 40, reasons: {} });
+  assert.equal(report.kl, 1.5);
+  assert.equal(report.rmAccuracy, 0.7);
+  assert.equal(report.rmPairs, 20);
+  assert.equal(report.samples, 40);
+  assert.deepEqual(heldOutReport(file(scores(null), null), null).checker, null);
+});
+
+test("a healthy round that improved raises no warning", () => {
+  assert.deepEqual(codes(file(scores(0.6), scores(0.25), 1.2)), []);
+});
+
+test("KL above the target warns; at the target it does not", () => {
+  assert.deepEqual(codes(file(scores(0.6), scores(0.25), 24)), ["kl_above_target"]);
+  assert.deepEqual(codes(file(scores(0.6), scores(0.25), 3)), []);
+  assert.deepEqual(codes(file(scores(0.6), scores(0.25), 3.01)), ["kl_above_target"]);
+});
+
+test("broken answers warn when high in themselves or clearly up on the previous policy", () => {
+  assert.deepEqual(codes(file(scores(0.6, { health: health({ undecodableShare: 0.45 }) }), scores(0.25))), ["undecodable_answers"]);
+  assert.deepEqual(codes(file(scores(0.6, { health: health({ undecodableShare: 0.04 }) }), scores(0.25))), [], "4 % with none before is under the 5 % floor");
+  assert.deepEqual(codes(file(scores(0.6, { health: health({ undecodableShare: 0.12 }) }), scores(0.25, { health: health({ undecodableShare: 0.1 }) }))), [], "about as before");
+  assert.deepEqual(codes(file(scores(0.6, { health: health({ loopShare: 0.3, emptyShare: 0.2 }) }), scores(0.25))), ["repeated_loops", "empty_answers"]);
+});
+
+test("length drift: more than twice or under half the previous length, by at least 4 tokens", () => {
+  assert.deepEqual(codes(file(scores(0.6, { meanLength: 25 }), scores(0.25, { meanLength: 10 }))), ["length_drift"]);
+  assert.deepEqual(codes(file(scores(0.6, { meanLength: 4 }), scores(0.25, { meanLength: 10 }))), ["length_drift"]);
+  assert.deepEqual(codes(file(scores(0.6, { meanLength: 5 }), scores(0.25, { meanLength: 2 }))), [], "3 tokens more is not drift");
+  assert.deepEqual(codes(file(scores(0.6, { meanLength: 25 }), null)), [], "no previous policy to drift from");
+});
+
+test("a held-out score that fell beyond noise warns (two proportions on the same 40 prompts)", () => {
+  // p ≈ 0.425, margin = 1.96·√(2·0.425·0.575/40) ≈ 0.217
+  assert.deepEqual(codes(file(scores(0.3), scores(0.55))), ["heldout_score_fell"]);
+  assert.deepEqual(codes(file(scores(0.4), scores(0.55))), [], "15 points on 40 prompts is within noise");
+  assert.deepEqual(codes(file(scores(0.05), scores(0.31))), ["heldout_score_fell"], "the demo's old DPO step: 31 % → 5 %");
+});
