@@ -36,8 +36,10 @@ const items = arithmeticItems(nDemos + 200 + Number(values["eval-size"]), 2026);
 const demos = items.slice(0, nDemos);
 const pool = items.slice(nDemos, nDemos + 200);
 const evalSet = items.slice(nDemos + 200);
+// the call copies the question's own expression ("37 × 4"): the calculator reads × and −
+const asked = (item: ArithmeticItem) => item.question.replace(/^What is /, "").replace(/\?$/, "");
 const calc = (item: ArithmeticItem) => [
-  { role: "assistant", content: "", tool_calls: [{ type: "function", function: { name: "calculator", arguments: { expression: item.expression } } }] },
+  { role: "assistant", content: "", tool_calls: [{ type: "function", function: { name: "calculator", arguments: { expression: asked(item) } } }] },
   { role: "tool", name: "calculator", content: String(item.answer) },
   { role: "assistant", content: `The answer is ${item.answer}.` },
 ];

@@ -1,0 +1,166 @@
+/**
+ * The new round paths over HTTP with a real trainer service (issue #11): an SFT → GRPO round on a
+ * project with the calculator, a checker and an eval set (steps, held-out report, tool transcripts
+ * in the samples), a GRPO round that waits for it and starts from its policy (the comparison with
+ * the previous policy), a KTO round from unpaired labels, and what a launch refuses, field named.
+ */
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { startTestServer, type HttpClient, type TestServer } from "../support/test-server.ts";
+import { runTrainerService } from "../support/trainer-service.ts";
+import { takeTask } from "../support/take-task.ts";
+
+let server: TestServer;
+let dataDir = "";
+let researcher: HttpClient;
+let projectId = "";
+
+const tiny = {
+  base: { init: { vocabSize: 320, blockSize: 96, nLayer: 1, nHead: 2, nEmbd: 16 }, seed: 1 },
+  sft: { steps: 3, batchSize: 2, optim: { lr: 1e-3, warmupSteps: 1 } },
+  grpo: { rollouts: 2, promptsPerRollout: 2, numGenerations: 2, maxCompletionLength: 12 },
+  kto: { steps: 2, batchSize: 2, klCheck: { every: 0 } },
+  evaluation: { maxNewTokens: 12 },
+  next: { prompts: 2, maxNewTokens: 12, temperature: 1, seed: 3 },
+};
+const sums = Array.from({ length: 16 }, (_, i) => [10 + i, 3 + (i % 5)] as const);
+const calc = (a: number, b: number) => [
+  { role: "assistant", content: "", tool_calls: [{ type: "function", function: { name: "calculator", arguments: { expression: `${a} + ${b}` } } }] },
+  { role: "tool", name: "calculator", content: String(a + b) },
+  { role: "assistant", content: `The answer is ${a + b}.` },
+];
+
+type RoundDetail = {
+  state: string; error: string | null; steps: string[];
+  jobs: Array<{ kind: string; state: string }>;
+  models: Array<{ id: string; kind: string; parent_id: string | null }>;
+  report: {
+    heldOut: { samples: number; checker: { new: number | null; previous: number | null; scored: number } | null; kl: number | null; examples: unknown[] } | null;
+    warnings: Array<{ code: string }>;
+    samples: { tasks: number } | null;
+  } | null;
+};
+const detailOf = async (id: string) => (await (await researcher.get(`/api/v1/rounds/${id}`)).json()) as RoundDetail;
+const launch = (body: Record<string, unknown>) => researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, body);
+const refusedAt = async (body: Record<string, unknown>, field: string) => {
+  const response = await launch(body);
+  const text = await response.text();
+  assert.equal(response.status, 422, text);
+  assert.ok((JSON.parse(text) as { errors: Array<{ path: string }> }).errors.some((e) => e.path === field), `${field}: ${text}`);
+};
+
+before(async () => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tandem-rl-rounds-"));
+  server = await startTestServer({ TANDEM_DATA_DIR: dataDir, TANDEM_JOB_LEASE_SECONDS: "30" });
+  researcher = (await server.newUser("researcher")).client;
+  const created = await researcher.json("POST", "/api/v1/projects", {
+    name: "Calculator loop", settings: { k: 2, overlap: { rank: 1, demonstrate: 1 }, goldRate: 0, tools: ["calculator"], checker: { kind: "numeric" } },
+  });
+  projectId = ((await created.json()) as { id: string }).id;
+  // demonstrations that call the calculator, ranked pairs for KTO, training prompts with answers, an eval set
+  const records = [
+    ...sums.slice(0, 6).map(([a, b]) => ({ prompt: `What is ${a} + ${b}?`, metadata: { answer: a + b } })),
+    ...sums.slice(6, 10).map(([a, b]) => ({ prompt: `What is ${a} + ${b}?`, completions: [calc(a, b), `The answer is ${a + b + 3}.`], metadata: { answer: a + b } })),
+    ...sums.slice(10, 12).map(([a, b]) => ({ prompt: `What is ${a} + ${b}?`, metadata: { answer: a + b } })),
+    ...sums.slice(12).map(([a, b]) => ({ prompt: `What is ${a} + ${b}?`, metadata: { answer: a + b }, split: "eval" })),
+  ];
+  const imported = await researcher.json("POST", `/api/v1/projects/${projectId}/imports`, { content: records.map((r) => JSON.stringify(r)).join("\n"), commit: true });
+  assert.equal(imported.status, 200, await imported.clone().text());
+  const labeler = (await server.newUser("labeler")).client;
+  for (let task = await takeTask(labeler, projectId), n = 0; task && n < 10; task = await takeTask(labeler, projectId), n++) {
+    const [a, b] = task.messages.at(-1)!.content.match(/\d+/g)!.map(Number) as [number, number];
+    const payload = task.taskType === "rank"
+      ? { ranking: { tiers: [...task.completions].sort((x, y) => Number(y.text.includes(String(a + b))) - Number(x.text.includes(String(a + b)))).map((c) => [c.id]) } }
+      : { text: `The answer is ${a + b}.`, toolTurns: calc(a, b).slice(0, 2) };
+    const submitted = await labeler.json("POST", `/api/v1/assignments/${task.assignmentId}/submit`, { idempotencyKey: `rl-round-${task.assignmentId}`, payload });
+    assert.equal(submitted.status, 200, await submitted.clone().text());
+  }
+});
+after(async () => {
+  await server.stop();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+test("a launch refuses rewards that do not fit, a checker field no prompt has, and a required eval set that is missing", async () => {
+  await refusedAt({ name: "dpo with rewards", path: "sft-dpo", ...tiny, rewards: { checker: {} } }, "rewards.checker");
+  await refusedAt({ name: "checker on another field", path: "sft-grpo", ...tiny, rewards: { format: { pattern: "(" } } }, "rewards.format.pattern");
+  await refusedAt({ name: "no such reward model", path: "sft-grpo", ...tiny, rewards: { rewardModel: { modelId: "999999" } } }, "rewards.rewardModel.modelId");
+  await refusedAt({ name: "reward model without a source", path: "sft-grpo", ...tiny, rewards: { rewardModel: {} } }, "rewards.rewardModel");
+  await refusedAt({ name: "wait for nothing", path: "grpo", ...tiny, base: { afterRound: "999999" } }, "base.afterRound");
+  // A project whose prompts lack the checker's field, and one without an eval set.
+  const other = ((await (await researcher.json("POST", "/api/v1/projects", { name: "No answers", settings: { tools: ["calculator"], checker: { kind: "numeric", field: "solution" } } })).json()) as { id: string }).id;
+  await researcher.json("POST", `/api/v1/projects/${other}/imports`, { content: JSON.stringify({ prompt: "What is 1 + 1?", metadata: { answer: 2 } }), commit: true });
+  const labeler = (await server.newUser("labeler")).client;
+  const task = await takeTask(labeler, other);
+  await labeler.json("POST", `/api/v1/assignments/${task!.assignmentId}/submit`, { idempotencyKey: `rl-other-${task!.assignmentId}`, payload: { text: "2" } });
+  const response = await researcher.json("POST", `/api/v1/projects/${other}/rounds`, { name: "x", path: "sft-grpo", ...tiny });
+  const problem = (await response.json()) as { errors: Array<{ path: string; message: string }> };
+  assert.equal(response.status, 422);
+  assert.match(problem.errors.find((e) => e.path === "rewards.checker")?.message ?? "", /metadata\.solution/);
+  const required = await researcher.json("POST", `/api/v1/projects/${other}/rounds`, { name: "x", path: "sft", ...tiny, evaluation: { heldOut: "required" } });
+  assert.equal(required.status, 422);
+  assert.ok(((await required.json()) as { errors: Array<{ path: string }> }).errors.some((e) => e.path === "evaluation.heldOut"));
+  assert.equal((await server.db.selectFrom("rounds").select("id").execute()).length, 0, "nothing was launched");
+});
+
+test("SFT → GRPO with the calculator and the checker, then a GRPO round that waits for it and starts from its policy", { timeout: 600_000 }, async () => {
+  const first = await launch({ name: "Round 0", path: "sft-grpo", ...tiny });
+  assert.equal(first.status, 201, await first.clone().text());
+  const round0 = (await first.json()) as { id: string; steps: string[]; dataSnapshot: { evalSet: { count: number } } };
+  assert.deepEqual(round0.steps, ["sft", "grpo", "evaluate", "sample"]);
+  assert.equal(round0.dataSnapshot.evalSet.count, 4);
+  const second = await launch({ name: "Round 1", path: "grpo", ...tiny, base: { afterRound: round0.id }, klTarget: 50 });
+  assert.equal(second.status, 201, await second.clone().text());
+  const round1 = (await second.json()) as { id: string };
+  assert.equal((await detailOf(round1.id)).jobs.length, 0, "it waits: no job before round 0 is done");
+
+  const { code, output } = await runTrainerService(server.url, await server.newToken("trainer"), { backend: "wasm", timeoutMs: 540_000 });
+  assert.equal(code, 0, output);
+  const done0 = await detailOf(round0.id);
+  assert.equal(done0.state, "done", `${done0.error}\n${output.slice(-3000)}`);
+  assert.deepEqual(done0.jobs.map((j) => j.kind), ["sft", "grpo", "evaluate", "sample"]);
+  const [sft, grpo] = done0.models;
+  assert.deepEqual([sft?.kind, grpo?.kind, grpo?.parent_id], ["sft", "policy", sft?.id]);
+  const held = done0.report?.heldOut;
+  assert.ok(held, JSON.stringify(done0.report));
+  assert.equal(held.samples, 4);
+  assert.equal(held.checker?.scored, 4);
+  assert.ok(held.checker!.new! >= 0 && held.checker!.new! <= 1);
+  assert.equal(held.checker?.previous, null, "round 0 started from scratch: no previous policy");
+  assert.ok(Number.isFinite(held.kl), "KL of the GRPO policy to its SFT reference");
+  assert.ok(Array.isArray(done0.report?.warnings));
+
+  // GRPO's metrics, with TRL's names, reached the round's events
+  const events = (await (await researcher.get(`/api/v1/rounds/${round0.id}/events`)).json()) as Array<{ kind: string; type: string; payload: Record<string, unknown> }>;
+  const grpoMetrics = events.filter((e) => e.kind === "grpo" && e.type === "metrics");
+  assert.equal(grpoMetrics.length, 2);
+  for (const key of ["reward", "reward_std", "rewards/checker/mean", "kl", "completions/mean_length"]) assert.ok(key in grpoMetrics[0]!.payload, key);
+
+  // the follower ran from round 0's policy and is compared with it on the same eval set
+  const done1 = await detailOf(round1.id);
+  assert.equal(done1.state, "done", `${done1.error}\n${output.slice(-3000)}`);
+  assert.equal(done1.models[0]?.parent_id, grpo?.id, "round 1's policy descends from round 0's");
+  assert.ok(done1.report?.heldOut?.checker?.previous !== null && done1.report?.heldOut?.checker?.previous === held.checker?.new, "previous = round 0's held-out score (same prompts, decoding, seeds)");
+
+  // eval prompts never became tasks; sampled completions keep their transcripts
+  const heldIds = (await server.db.selectFrom("prompts").select("id").where("project_id", "=", projectId).where("held_out", "=", true).execute()).map((p) => p.id);
+  assert.equal((await server.db.selectFrom("tasks").select("id").where("prompt_id", "in", heldIds).execute()).length, 0);
+});
+
+test("KTO from unpaired labels: ranked best and worst become desirable and undesirable answers", { timeout: 300_000 }, async () => {
+  const launched = await launch({ name: "KTO", path: "sft-kto", ...tiny, evaluation: { heldOut: "off" }, next: { ...tiny.next, prompts: 0 } });
+  assert.equal(launched.status, 201, await launched.clone().text());
+  const round = (await launched.json()) as { id: string; steps: string[] };
+  assert.deepEqual(round.steps, ["sft", "kto"]);
+  const { code, output } = await runTrainerService(server.url, await server.newToken("trainer"), { backend: "wasm" });
+  assert.equal(code, 0, output);
+  const done = await detailOf(round.id);
+  assert.equal(done.state, "done", `${done.error}\n${output.slice(-3000)}`);
+  const events = (await (await researcher.get(`/api/v1/rounds/${round.id}/events`)).json()) as Array<{ kind: string; type: string; payload: Record<string, number> }>;
+  const kto = events.filter((e) => e.kind === "kto" && e.type === "metrics");
+  assert.equal(kto.length, 2);
+  for (const key of ["loss", "rewards/chosen", "rewards/rejected", "kl"]) assert.ok(Number.isFinite(kto[0]!.payload[key]), key);
+});
