@@ -104,7 +104,7 @@ async function main(): Promise<void> {
     console.log(`First admin: ${admin.email}`);
     if (admin.generated) console.log(`Password:    ${admin.password}   (shown once: keep it, or change it under Account)`);
   }
-  if (demo) console.log(`Demo:        "${DEMO_PROJECT_NAME}" — a base policy is training; its ranking tasks appear in a few minutes`);
+  if (demo) console.log(`Demo:        "${DEMO_PROJECT_NAME}" — round 0 (SFT) trains, then round 1 (GRPO on the checker); ranking tasks appear in a few minutes`);
   console.log("Press Ctrl-C to stop.\n");
 
   async function seedDemo() {

@@ -36,21 +36,36 @@ export function arithmeticItems(count: number, seed = 1): ArithmeticItem[] {
   return items;
 }
 
-/** The answer the guidelines ask for: the calculator call, then the result in words. */
-export const goodAnswer = (item: ArithmeticItem) => `<<${item.expression}=${item.answer}>> The answer is ${item.answer}.`;
+/** The expression as the question writes it ("37 × 4"): what a calculator call copies (it reads × and −). */
+export const askedExpression = (item: ArithmeticItem): string => item.question.replace(/^What is /, "").replace(/\?$/, "");
 
-/** Four answers of known quality, best first: tool + right, right without the tool, tool + slip, wrong. */
-export function rankedAnswers(item: ArithmeticItem): string[] {
-  const off = item.answer + (item.answer % 7 === 0 ? 10 : 1);
-  return [goodAnswer(item), `The answer is ${item.answer}.`, `<<${item.expression}=${off}>> The answer is ${off}.`, `I think it is about ${Math.round(item.answer / 10) * 10}.`];
+type Message = { role: "assistant" | "tool"; content: string; name?: string; tool_calls?: Array<{ type: "function"; function: { name: string; arguments: Record<string, unknown> } }> };
+
+/** A calculator call on `expression`, its result, and the stated answer: the transcript a good answer is. */
+export function calculatorTranscript(expression: string, result: number): Message[] {
+  return [
+    { role: "assistant", content: "", tool_calls: [{ type: "function", function: { name: "calculator", arguments: { expression } } }] },
+    { role: "tool", name: "calculator", content: String(result) },
+    { role: "assistant", content: `The answer is ${result}.` },
+  ];
 }
 
-/**
- * The checker: 1 when the completion's stated result ("The answer is N", else its last number)
- * equals the reference answer, 0 otherwise; null when the prompt has no reference answer.
- */
-export function checkAnswer(completion: string, reference: unknown): number | null {
-  if (typeof reference !== "number" || !Number.isFinite(reference)) return null;
-  const stated = /answer is\s*(-?\d+(?:\.\d+)?)/i.exec(completion)?.[1] ?? completion.match(/-?\d+(?:\.\d+)?/g)?.at(-1);
-  return stated !== undefined && Number(stated) === reference ? 1 : 0;
+/** The answer the guidelines ask for: the calculator on the question's expression, then the result. */
+export const goodAnswer = (item: ArithmeticItem): Message[] => calculatorTranscript(askedExpression(item), item.answer);
+
+/** The same right result stated from memory, without the calculator. */
+export const mentalAnswer = (item: ArithmeticItem): string => `The answer is ${item.answer}.`;
+
+/** A calculator call with a slip in copying the expression (the last digit off by one), and its result stated. */
+export function slipAnswer(item: ArithmeticItem): Message[] {
+  const expression = askedExpression(item).replace(/(\d)$/, (d) => String((Number(d) + 1) % 10));
+  const slipped = expression.replace("×", "*").replace("−", "-");
+  const [x, op, y] = slipped.split(" ") as [string, string, string];
+  const result = op === "+" ? Number(x) + Number(y) : op === "-" ? Number(x) - Number(y) : Number(x) * Number(y);
+  return calculatorTranscript(expression, result);
+}
+
+/** Four answers of known quality, best first: tool + right, right without the tool, tool + slip, a guess. */
+export function rankedAnswers(item: ArithmeticItem): Array<string | Message[]> {
+  return [goodAnswer(item), mentalAnswer(item), slipAnswer(item), `I think it is about ${Math.round(item.answer / 10) * 10}.`];
 }

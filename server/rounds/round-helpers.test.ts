@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { idRanges } from "./rounds.server.ts";
-import { distinctCompletions, pickCompletions, spareSamples } from "./samples.server.ts";
+import { distinctCompletions, parseSamples, pickCompletions, spareSamples } from "./samples.server.ts";
 
 const sample = (completion: string) => ({ line: 1, completion, tokens: 3, finished: true, sampling: { seed: 1 } });
 
@@ -37,4 +37,19 @@ test("resampling: K + spare are drawn, and spares stand in for dropped draws so 
   assert.equal(clean.resampled, 0, "no drops: the spares are not used");
   assert.equal(clean.kept.length, 4);
   assert.equal(clean.nearDuplicate, 0, "two identical spares that were never needed are no loss");
+});
+
+test("sample lines lose every NUL a byte-level model emitted, in tool-call arguments too (jsonb refuses \\u0000)", () => {
+  const line = {
+    line: 1, completion: "The answer is 4.\u0000", tokens: 9, finished: true, sampling: {},
+    messages: [
+      { role: "assistant", content: "", tool_calls: [{ type: "function", function: { name: "invalid_tool_call", arguments: { text: "2\u0000+2" } } }] },
+      { role: "tool", name: "invalid_tool_call", content: "error: unknown tool" },
+      { role: "assistant", content: "The answer is 4.\u0000" },
+    ],
+  };
+  const [sample] = parseSamples(JSON.stringify(line), "samples.jsonl", 1).get(1)!;
+  assert.equal(sample!.completion, "The answer is 4.");
+  assert.ok(!JSON.stringify(sample!.messages).includes("\\u0000"));
+  assert.equal(sample!.messages![0]!.tool_calls![0]!.function.arguments["text"], "2+2");
 });

@@ -12,11 +12,17 @@ import { AppError } from "../lib/app-error.ts";
 import { exactJaccard, shingleSet } from "../labeling/import/minhash.ts";
 import { normalizeForHash } from "../labeling/import/normalize.ts";
 import { projectSettingsSchema, type ProjectSettings } from "../labeling/project-settings.ts";
-import { checkAnswer } from "../demo/arithmetic.ts";
+import { checkAnswer } from "../../trainer/contract/checker.ts";
 import { conversationMessageSchema } from "../../trainer/contract/conversation.ts";
 import { flattenAnswer, MAX_TRANSCRIPT_MESSAGES, storedMessages, type ConversationMessage } from "../labeling/transcript.ts";
 
 const withoutNul = (text: string) => text.replaceAll("\u0000", "");
+/** Every string in a value without NUL: jsonb refuses \u0000 anywhere (a tool call's arguments too). */
+const deepWithoutNul = <T>(value: T): T =>
+  (typeof value === "string" ? withoutNul(value)
+  : Array.isArray(value) ? value.map(deepWithoutNul)
+  : value !== null && typeof value === "object" ? Object.fromEntries(Object.entries(value).map(([k, v]) => [withoutNul(k), deepWithoutNul(v)]))
+  : value) as T;
 
 const sampleLineSchema = z.looseObject({
   line: z.number().int().positive(),
@@ -33,7 +39,7 @@ const sampleLineSchema = z.looseObject({
     .array(conversationMessageSchema)
     .min(1)
     .max(MAX_TRANSCRIPT_MESSAGES)
-    .transform((messages) => messages.map((m) => ({ ...m, content: withoutNul(m.content) })))
+    .transform((messages) => deepWithoutNul(messages))
     .optional(),
 });
 
@@ -47,7 +53,7 @@ export type SampleSummary = {
   /** Spare samples that took the place of dropped ones in a ranking task (the resampling). */
   resampled: number;
   meanTokens: number;
-  /** Ground truth where prompts carry a reference answer (metadata.answer): every sample scored. */
+  /** The project's checker on every sample whose prompt carries its reference (zeros without a checker). */
   checker: { policy: CheckerScore; baseline: CheckerScore | null };
 };
 
@@ -101,7 +107,7 @@ export function distinctCompletions<T extends Comparable>(samples: T[], threshol
 }
 
 /** samples.jsonl → the samples of each prompt line; a line that is not a sample of this job is refused. */
-function parseSamples(text: string, file: string, promptCount: number): Map<number, Sample[]> {
+export function parseSamples(text: string, file: string, promptCount: number): Map<number, Sample[]> {
   const byLine = new Map<number, Sample[]>();
   const lines = text.split("\n").filter((l) => l.trim() !== "");
   for (const [i, raw] of lines.entries()) {
@@ -177,15 +183,18 @@ export async function storeSamples(
     prompts: byLine.size, completions: 0, tasks: 0, compares: 0, dropped: { empty: 0, nearDuplicate: 0 }, resampled: 0, meanTokens: 0,
     checker: { policy: { scored: 0, correct: 0 }, baseline: baseline ? { scored: 0, correct: 0 } : null },
   };
-  const references = new Map(
-    (promptIds.length > 0 ? await trx.selectFrom("prompts").select(["id", "metadata"]).where("id", "in", promptIds).execute() : []).map((p) => [p.id, p.metadata["answer"]]),
+  // The project's checker (if it declares one) on each sample's final answer, against the prompt's metadata.
+  const checker = settings.checker;
+  const metadata = new Map(
+    (checker && promptIds.length > 0 ? await trx.selectFrom("prompts").select(["id", "metadata"]).where("id", "in", promptIds).execute() : []).map((p) => [p.id, p.metadata]),
   );
   const score = (into: CheckerScore | null, promptId: string, samples: Sample[]) => {
+    if (!checker || !into) return;
     for (const sample of samples) {
-      const result = checkAnswer(sample.completion, references.get(promptId));
-      if (result === null || !into) continue;
+      const result = checkAnswer(checker, sample.completion, metadata.get(promptId));
+      if (result.score === null) continue;
       into.scored++;
-      into.correct += result;
+      into.correct += result.score;
     }
   };
   let tokens = 0;

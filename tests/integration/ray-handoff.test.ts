@@ -18,7 +18,7 @@ before(async () => {
   ray = await startFakeRay({ hold: true });
   server = await startTestServer({ TANDEM_RAY_DASHBOARD_URL: ray.url, TANDEM_RAY_POLL_MS: "100", TANDEM_RAY_OUTPUT_DIR: "/shared/tandem/" });
   const admin = await server.db.selectFrom("users").select("id").where("role", "=", "admin").executeTakeFirstOrThrow();
-  const seeded = await seedDemoProject(server.db, admin.id, 60, { demonstrations: 12, rankings: 6, pool: 20, sftSteps: 3, nextPrompts: 4 });
+  const seeded = await seedDemoProject(server.db, admin.id, 60, { demonstrations: 12, rankings: 6, pool: 20, eval: 0, sftSteps: 3, grpoRollouts: 0, nextPrompts: 4 });
   projectId = seeded.projectId;
   // The demo's own first round is for Tandem's trainer, which does not run here: cancel it, so
   // that no later test's trainer picks up its job.
