@@ -16,7 +16,8 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../trainer/backend/select-backend.ts";
 import { buildModel } from "../trainer/cli/job-inputs.ts";
-import { disposeGpt, disposeKvCache, gptForwardTidy } from "../trainer/model/gpt.ts";
+import { disposeKvCache } from "../trainer/model/gpt.ts";
+import { disposeModel, lmForwardTidy } from "../trainer/model/lm.ts";
 import { generateWithTools } from "../trainer/model/generate-with-tools.ts";
 import { loadBpeTokenizerFile } from "../trainer/tokenizer/bpe-tokenizer.ts";
 import { renderChat } from "../trainer/tokenizer/chat-template.ts";
@@ -61,13 +62,13 @@ try {
   const B = prompts.length;
   const P = 24;
   const ids = (T: number) => tf.tensor2d(Array.from({ length: B }, () => Array.from({ length: T }, (_, t) => (t * 7) % 200)), [B, T], "int32");
-  const prefill = gptForwardTidy(model, ids(P), { useCache: true });
+  const prefill = lmForwardTidy(model, ids(P), { useCache: true });
   const time = (T: number): number =>
     median(
       Array.from({ length: repeats + 1 }, () => {
         const input = ids(T);
         const s = cpuSeconds(() => {
-          const r = gptForwardTidy(model, input, { past: prefill.present!, useCache: true });
+          const r = lmForwardTidy(model, input, { past: prefill.present!, useCache: true });
           r.logits?.dataSync();
           tf.dispose([r.hidden, ...(r.logits ? [r.logits] : [])]);
           disposeKvCache(r.present);
@@ -80,7 +81,7 @@ try {
   const tm = time(m);
   tf.dispose([prefill.hidden, ...(prefill.logits ? [prefill.logits] : [])]);
   disposeKvCache(prefill.present);
-  disposeGpt(model);
+  disposeModel(model);
 
   console.log(`backend ${backend.backend}; tiny tool policy (2 layers, 32 wide); ${B} rows at temperature 0.7\n`);
   console.log("| | value |\n|---|---|");

@@ -1,11 +1,14 @@
 #!/usr/bin/python3
-"""PyTorch side of `npm run bench:trainer`: the same GPT-2 as trainer/model/gpt.ts, on CPU.
+"""PyTorch side of `npm run bench:trainer`: the same GPT-2 as trainer/model/gpt.ts, on CPU, and the
+same Llama-family decoder as trainer/model/llama.ts (preset smollm2-135m, through bench/torch_llama.py),
+trained in full or with LoRA adapters (PEFT's defaults: r 8, alpha 8, q_proj and v_proj).
 
 Learned positions, pre-LayerNorm, GELU (tanh), causal multi-head attention, tied LM head,
 Hugging Face GPT-2 parameter names with Conv1D (in, out) weights, so `load_safetensors`
 (a hand-written reader: Debian ships no python3-safetensors) can load files the TS trainer writes.
 
 Usage: /usr/bin/python3 bench/torch_gpt_bench.py --preset micro --batch 8 --seq 128 [--steps 5] [--warmup 2]
+       /usr/bin/python3 bench/torch_gpt_bench.py --preset smollm2-135m --batch 2 --seq 128 [--lora] [--no-generate]
 Prints one JSON line: train tokens/s (forward + backward + global-norm clip + AdamW), KV-cache
 generation tokens/s (8 prompts x 16 tokens + 64 new, greedy), peak RSS, torch threads and BLAS.
 """
@@ -18,8 +21,12 @@ import struct
 import sys
 import time
 
+import os
+
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 PRESETS = {
     "nano": dict(vocab_size=512, block_size=128, n_layer=4, n_head=4, n_embd=128),
@@ -173,9 +180,111 @@ def generate_bench(c, prompts=8, prompt_len=16, new_tokens=64):
     return prompts * new_tokens / (time.perf_counter() - t0)
 
 
+# The Llama-family presets of trainer/contract/llama-config.ts, as transformers config.json keys.
+LLAMA_PRESETS = {
+    "smollm2-135m": dict(model_type="llama", vocab_size=49152, hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
+                         num_attention_heads=9, num_key_value_heads=3, max_position_embeddings=8192, rms_norm_eps=1e-5,
+                         rope_theta=100000.0, tie_word_embeddings=True),
+}
+
+
+def llama_init(cfg, seed=0):
+    """transformers' _init_weights: N(0, 0.02) for linear and embedding weights, unit RMSNorm gains (HF layout)."""
+    from torch_llama import config_of
+    c = config_of(cfg)
+    g = torch.Generator().manual_seed(seed)
+    C, I, D = c["hidden"], cfg["intermediate_size"], c["head_dim"]
+    shapes = [("model.embed_tokens.weight", (c["vocab_size"], C))]
+    for i in range(c["layers"]):
+        p = f"model.layers.{i}."
+        shapes += [
+            (p + "input_layernorm.weight", (C,)),
+            (p + "self_attn.q_proj.weight", (c["heads"] * D, C)), (p + "self_attn.k_proj.weight", (c["kv_heads"] * D, C)),
+            (p + "self_attn.v_proj.weight", (c["kv_heads"] * D, C)), (p + "self_attn.o_proj.weight", (C, c["heads"] * D)),
+            (p + "post_attention_layernorm.weight", (C,)),
+            (p + "mlp.gate_proj.weight", (I, C)), (p + "mlp.up_proj.weight", (I, C)), (p + "mlp.down_proj.weight", (C, I)),
+        ]
+    shapes.append(("model.norm.weight", (C,)))
+    params = {n: (torch.ones(s) if n.endswith("norm.weight") else torch.randn(s, generator=g) * 0.02) for n, s in shapes}
+    return c, params
+
+
+def llama_bench(a):
+    """Train tokens/s (full or LoRA), KV-cache generation tokens/s; the same shapes as the TS bench."""
+    from torch_llama import forward
+    cfg = LLAMA_PRESETS[a.preset]
+    c, P = llama_init(cfg)
+    lora = None
+    if a.lora:
+        # PEFT's LoraLayer: A kaiming-uniform(a=sqrt(5)) = U(-1/sqrt(in), 1/sqrt(in)), B zero, scale alpha / r
+        g = torch.Generator().manual_seed(3)
+        r, alpha = 8, 8
+        pairs = {}
+        for i in range(c["layers"]):
+            for proj in ("q_proj", "v_proj"):
+                name = f"model.layers.{i}.self_attn.{proj}"
+                out_f, in_f = P[name + ".weight"].shape
+                A = ((torch.rand((r, in_f), generator=g) * 2 - 1) / math.sqrt(in_f)).requires_grad_(True)
+                B = torch.zeros((out_f, r)).requires_grad_(True)
+                pairs[name] = (A, B)
+        lora = (alpha / r, pairs)
+        trainable = [t for ab in pairs.values() for t in ab]
+    else:
+        for t in P.values():
+            t.requires_grad_(True)
+        trainable = list(P.values())
+    decay = [t for t in trainable if t.dim() >= 2]
+    no_decay = [t for t in trainable if t.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}], lr=1e-3, betas=(0.9, 0.95), eps=1e-8)
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, c["vocab_size"], (a.batch, a.seq + 1), generator=g)
+    x, y = ids[:, :-1], ids[:, 1:]
+    times, cpu, losses = [], [], []
+    for i in range(a.warmup + a.steps):
+        t0, c0 = time.perf_counter(), time.process_time()
+        logits, _, _ = forward(P, c, x, lora=lora)
+        loss = F.cross_entropy(logits.reshape(-1, c["vocab_size"]), y.reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+        opt.step()
+        if i >= a.warmup:
+            times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)
+        losses.append(float(loss))
+    times.sort()
+    cpu.sort()
+    step_s = times[len(times) // 2]
+    gen = None
+    if not a.no_generate:
+        with torch.no_grad():
+            Pd = {k: v.detach() for k, v in P.items()}
+            prompt = torch.randint(0, c["vocab_size"], (8, 16), generator=torch.Generator().manual_seed(2))
+
+            def run(n):
+                logits, _, past = forward(Pd, c, prompt)
+                mask = torch.ones(8, 16, dtype=torch.long)
+                for _ in range(n):
+                    nxt = logits[:, -1].argmax(-1, keepdim=True)
+                    mask = torch.cat([mask, torch.ones(8, 1, dtype=torch.long)], 1)
+                    logits, _, past = forward(Pd, c, nxt, mask, past=past)
+
+            run(2)
+            t0 = time.perf_counter()
+            run(64)
+            gen = 8 * 64 / (time.perf_counter() - t0)
+    return {
+        "preset": a.preset, "mode": "lora" if a.lora else "full", "batch": a.batch, "seq": a.seq,
+        "params": sum(t.numel() for t in P.values()), "trainable": sum(t.numel() for t in trainable),
+        "step_s": step_s, "cpu_s": cpu[len(cpu) // 2], "train_tokens_per_s": a.batch * a.seq / step_s, "gen_tokens_per_s": gen, "losses": losses,
+    }
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--preset", default="nano", choices=list(PRESETS))
+    ap.add_argument("--preset", default="nano", choices=list(PRESETS) + list(LLAMA_PRESETS))
+    ap.add_argument("--lora", action="store_true", help="Llama presets: train LoRA adapters on q_proj/v_proj only")
+    ap.add_argument("--no-generate", action="store_true", help="skip the generation measurement")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--steps", type=int, default=5)
@@ -184,6 +293,12 @@ def main():
     a = ap.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
+    if a.preset in LLAMA_PRESETS:
+        out = llama_bench(a)
+        out.update({"torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_info(),
+                    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+        print(json.dumps(out))
+        return 0
     c = PRESETS[a.preset]
     step_s, train_tps, losses = train_bench(c, a.batch, a.seq, a.steps, a.warmup)
     gen_tps = generate_bench(c)

@@ -4,8 +4,12 @@
 // /usr/bin/python3 + python3-torch, BLAS = libblas.so.3, which should be OpenBLAS), and the ratio.
 // As root, missing python3-torch / libopenblas0-pthread are installed with apt-get; otherwise the
 // PyTorch column is skipped with what to install.
-// Usage: npx tsx bench/trainer-bench.ts [--presets nano,micro] [--steps 3] [--warmup 1] [--attention auto|batched|per-head]
-//        [--torch-steps 5] [--torch-warmup 2] [--no-torch]
+// The Llama-family preset smollm2-135m (SmolLM2-135M's shape, random init) is measured in child
+// processes, one per mode, so each reports its own peak RSS: full fine-tuning and LoRA (PEFT's
+// defaults) train tokens/s, KV-cache generation tokens/s, and DPO with LoRA (reference log-probs and
+// training steps, extrapolated to a round of 200 pairs).
+// Usage: npx tsx bench/trainer-bench.ts [--presets nano,micro,smollm2-135m] [--steps 3] [--warmup 1] [--attention auto|batched|per-head]
+//        [--torch-steps 5] [--torch-warmup 2] [--no-torch] [--llama-batch 1] [--llama-seq 128] [--llama-steps 2] [--llama-warmup 1]
 // Each figure is the median of the timed steps after warm-up. Tests never assert on time; this does not either.
 import { spawnSync } from "node:child_process";
 import { cpus, loadavg } from "node:os";
@@ -14,15 +18,29 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../trainer/backend/select-backend.ts";
 import { resolveGptConfig, type GptPreset } from "../trainer/contract/gpt-config.ts";
 import { sftConfigSchema } from "../trainer/contract/sft-config.ts";
-import { countParams, disposeGpt, disposeKvCache, gptForwardTidy, initGpt, setAttentionImpl, type AttentionImpl, type GptModel } from "../trainer/model/gpt.ts";
+import { countParams, disposeGpt, disposeKvCache, initGpt, setAttentionImpl, type AttentionImpl, type GptModel } from "../trainer/model/gpt.ts";
 import { createSftTrainer, type SftExample } from "../trainer/algorithms/sft-trainer.ts";
+import { createDpoTrainer, type PreferencePair } from "../trainer/algorithms/dpo-trainer.ts";
+import { dpoConfigSchema } from "../trainer/contract/dpo-config.ts";
+import { LLAMA_PRESETS, resolveLlamaConfig, type LlamaPreset } from "../trainer/contract/llama-config.ts";
+import { loraConfigSchema } from "../trainer/contract/lora-config.ts";
+import { countLlamaParams, initLlama } from "../trainer/model/llama.ts";
+import { attachLora, trainableParams } from "../trainer/model/lora.ts";
+import { disposeModel, lmForward, lmForwardTidy, type LanguageModel } from "../trainer/model/lm.ts";
 import { createRng } from "../trainer/random/rng.ts";
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
 };
-const presets = arg("presets", "nano,micro").split(",") as GptPreset[];
+const allPresets = arg("presets", "nano,micro,smollm2-135m").split(",");
+const isLlamaPreset = (p: string): p is LlamaPreset => Object.hasOwn(LLAMA_PRESETS, p);
+const presets = allPresets.filter((p) => !isLlamaPreset(p)) as GptPreset[];
+const llamaPresets = allPresets.filter(isLlamaPreset);
+const llamaBatch = Number(arg("llama-batch", "1"));
+const llamaSeq = Number(arg("llama-seq", "128"));
+const llamaSteps = Number(arg("llama-steps", "2"));
+const llamaWarmup = Number(arg("llama-warmup", "1"));
 const steps = Number(arg("steps", "3"));
 const warmup = Number(arg("warmup", "1"));
 const attention = arg("attention", "auto") as AttentionImpl;
@@ -65,12 +83,12 @@ function trainBench(preset: GptPreset): { stepS: number; cpuS: number; tokensPer
   return { stepS, cpuS: median(cpu), tokensPerS: (B * T) / stepS, params: countParams(config), B, T };
 }
 
-function generateBench(model: GptModel, prompts: number, promptLength: number, newTokens: number): number {
+function generateBench(model: GptModel | LanguageModel, prompts: number, promptLength: number, newTokens: number): number {
   const rng = createRng(2);
   const ids = Array.from({ length: prompts }, () => Array.from({ length: promptLength }, () => Math.floor(rng.next() * model.config.vocabSize)));
   const t0 = performance.now();
   const input = tf.tensor2d(ids, [prompts, promptLength], "int32");
-  let step = gptForwardTidy(model, input, { useCache: true });
+  let step = lmForwardTidy(model, input, { useCache: true });
   input.dispose();
   for (let i = 0; i < newTokens; i++) {
     const next = tf.tidy(() => {
@@ -80,7 +98,7 @@ function generateBench(model: GptModel, prompts: number, promptLength: number, n
     });
     const past = step.present;
     tf.dispose([step.hidden, step.logits as tf.Tensor]);
-    step = gptForwardTidy(model, next, { past, useCache: true });
+    step = lmForwardTidy(model, next, { past, useCache: true });
     next.dispose();
     disposeKvCache(past);
   }
@@ -130,6 +148,88 @@ function torchBench(preset: GptPreset, B: number, T: number): TorchResult {
   return JSON.parse(r.out.trim().split("\n").at(-1) ?? "") as TorchResult;
 }
 
+// ---- Llama-family presets: one child process per mode, each with its own peak RSS ----
+
+type LlamaMode = "full" | "lora" | "generate" | "dpo-lora";
+
+/** In the child: one measurement, printed as a JSON line. */
+function llamaChild(preset: LlamaPreset, mode: LlamaMode): Record<string, number | string> {
+  const config = resolveLlamaConfig({ preset });
+  const model = initLlama(config, 0);
+  const rng = createRng(1);
+  const token = (): number => Math.floor(rng.next() * config.vocabSize);
+  const out: Record<string, number | string> = { preset, mode, params: countLlamaParams(config) };
+  const timed = (n: number, w: number, fn: () => void): { stepS: number; cpuS: number } => {
+    const times: number[] = [];
+    const cpu: number[] = [];
+    for (let i = 0; i < w + n; i++) {
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      fn();
+      const c = process.cpuUsage(c0);
+      if (i >= w) {
+        times.push((performance.now() - t0) / 1000);
+        cpu.push((c.user + c.system) / 1e6);
+      }
+    }
+    return { stepS: median(times), cpuS: median(cpu) };
+  };
+  if (mode === "generate") {
+    generateBench(model, 8, 16, 2); // warm-up
+    out["genTokensPerS"] = generateBench(model, 8, 16, 64);
+  } else if (mode === "full" || mode === "lora") {
+    if (mode === "lora") attachLora(model, loraConfigSchema.parse({}));
+    out["trainable"] = [...trainableParams(model).values()].reduce((a, v) => a + v.size, 0);
+    const examples: SftExample[] = Array.from({ length: llamaBatch }, () => {
+      const ids = Array.from({ length: llamaSeq }, token);
+      return { ids, lossMask: ids.map(() => 1) };
+    });
+    const trainer = createSftTrainer(model, sftConfigSchema.parse({ batchSize: llamaBatch }), 0);
+    const { stepS, cpuS } = timed(llamaSteps, llamaWarmup, () => trainer.trainStep(examples));
+    Object.assign(out, { batch: llamaBatch, seq: llamaSeq, stepS, cpuS, tokensPerS: (llamaBatch * llamaSeq) / stepS });
+    trainer.dispose();
+  } else {
+    // DPO with LoRA, measured small (prompts of 32 tokens, completions of 32, 2 pairs a step) and
+    // scaled linearly in tokens to a round of 200 pairs of 64 + 64 tokens, one epoch at batch 8
+    // (TRL's per-device default): the reference pass once, then 25 steps
+    attachLora(model, loraConfigSchema.parse({}));
+    const pairOf = (): PreferencePair => ({ prompt: Array.from({ length: 32 }, token), chosen: Array.from({ length: 32 }, token), rejected: Array.from({ length: 32 }, token) });
+    const pairs = Array.from({ length: 4 }, pairOf);
+    // one forward first: the first product with each weight packs it for XNNPACK, a one-time cost
+    tf.tidy(() => {
+      lmForward(model, tf.tensor2d([pairs[0]?.prompt ?? []], [1, 32], "int32"));
+    });
+    const t0 = performance.now();
+    const c0 = process.cpuUsage();
+    const trainer = createDpoTrainer(model, pairs, dpoConfigSchema.parse({ batchSize: 2 }), 0);
+    const referencePerPairS = (performance.now() - t0) / 1000 / pairs.length;
+    const referenceCpuPerPairS = ((process.cpuUsage(c0).user + process.cpuUsage(c0).system) / 1e6) / pairs.length;
+    let at = 0;
+    const { stepS, cpuS } = timed(llamaSteps, llamaWarmup, () => {
+      trainer.trainStep([0, 1].map((i) => (i + at) % pairs.length));
+      at += 2;
+    });
+    trainer.dispose();
+    const scale = 128 / 64; // tokens per sequence, round vs measured
+    Object.assign(out, {
+      referencePerPairS, referenceCpuPerPairS, dpoStepS: stepS, dpoCpuS: cpuS,
+      round200S: 200 * referencePerPairS * scale + 25 * (8 / 2) * stepS * scale,
+      round200CpuS: 200 * referenceCpuPerPairS * scale + 25 * (8 / 2) * cpuS * scale,
+    });
+  }
+  out["peakRssMb"] = process.resourceUsage().maxRSS / 1024;
+  disposeModel(model);
+  return out;
+}
+
+if (process.argv.includes("--llama-child")) {
+  await initBackend();
+  setAttentionImpl(attention);
+  const result = llamaChild(arg("preset", "smollm2-135m") as LlamaPreset, arg("llama-child", "full") as LlamaMode);
+  console.log(JSON.stringify(result));
+  process.exit(0);
+}
+
 const info = await initBackend();
 const torchSkip = ensureTorch();
 console.log(`backend: ${info.backend} (${info.package}), threads ${info.threads}, simd ${String(info.simd)}, kernels ${info.customKernels.join(",") || "none"}, ops ${info.projectOps.join(",")}`);
@@ -137,8 +237,10 @@ const load = (): string => loadavg().map((x) => x.toFixed(2)).join(" ");
 console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}; load average at start ${load()} (other processes skew timings)`);
 console.log(`node ${process.version}, attention ${attention}, ${steps} timed steps after ${warmup} warm-up, median; PyTorch ${torchSteps} after ${torchWarmup}`);
 if (torchSkip) console.log(torchSkip);
-console.log("| preset | params | batch | tfjs s/step | tfjs CPU s/step | tfjs train tok/s | PyTorch s/step | PyTorch train tok/s | tfjs gen tok/s | PyTorch gen tok/s |");
-console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+if (presets.length > 0) {
+  console.log("| preset | params | batch | tfjs s/step | tfjs CPU s/step | tfjs train tok/s | PyTorch s/step | PyTorch train tok/s | tfjs gen tok/s | PyTorch gen tok/s |");
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+}
 const ratios: string[] = [];
 let torchInfo = "";
 let torchRss = 0;
@@ -159,6 +261,42 @@ for (const preset of presets) {
     torchRss = Math.max(torchRss, t.peak_rss_mb);
     torchInfo = `PyTorch ${t.torch}, ${t.threads} thread(s), ${t.blas}`;
   }
+}
+// the Llama-family presets: tfjs modes in child processes, PyTorch full and LoRA beside them
+for (const preset of llamaPresets) {
+  const self = fileURLToPath(import.meta.url);
+  const child = (mode: LlamaMode): Record<string, number> => {
+    const r = spawnSync(process.execPath, [...process.execArgv, self, "--llama-child", mode, "--preset", preset, "--llama-steps", String(llamaSteps), "--llama-warmup", String(llamaWarmup),
+      "--llama-batch", String(llamaBatch), "--llama-seq", String(llamaSeq), "--attention", attention], { encoding: "utf8" });
+    if (r.status !== 0 && /XNN status .* Got status 6|memory access out of bounds|Aborted\(\)/.test(r.stdout + r.stderr)) return { outOfMemory: 1 };
+    if (r.status !== 0) throw new Error(`llama ${mode} bench failed:\n${r.stdout}${r.stderr}`);
+    return JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "") as Record<string, number>;
+  };
+  const torch = (lora: boolean): (TorchResult & { cpu_s: number; trainable: number }) | null => {
+    if (torchSkip) return null;
+    const script = fileURLToPath(new URL("./torch_gpt_bench.py", import.meta.url));
+    const r = sh(PYTHON, [script, "--preset", preset, "--batch", String(llamaBatch), "--seq", String(llamaSeq), "--steps", String(llamaSteps + 1), "--warmup", String(llamaWarmup), ...(lora ? ["--lora", "--no-generate"] : [])]);
+    if (!r.ok) throw new Error(`torch_gpt_bench.py failed:\n${r.out}`);
+    return JSON.parse(r.out.trim().split("\n").at(-1) ?? "") as TorchResult & { cpu_s: number; trainable: number };
+  };
+  const [full, lora, gen, dpo] = (["full", "lora", "generate", "dpo-lora"] as const).map(child);
+  const [tFull, tLora] = [torch(false), torch(true)];
+  const f = (x: number | undefined, d = 1): string => (x === undefined || !Number.isFinite(x) ? "–" : x.toFixed(d));
+  console.log(`\n${preset} (${(lora?.["params"] ?? 0).toLocaleString("en")} parameters, random init), batch ${llamaBatch}×${llamaSeq}, ${llamaSteps} timed steps after ${llamaWarmup} warm-up (PyTorch ${llamaSteps + 1})`);
+  console.log("| mode | trainable | tfjs s/step | tfjs CPU s/step | tfjs train tok/s | tfjs peak RSS MB | PyTorch s/step | PyTorch CPU s/step | PyTorch train tok/s | PyTorch peak RSS MB |");
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  for (const [label, m, t] of [["full fine-tuning", full, tFull], ["LoRA (r 8, q/v)", lora, tLora]] as const) {
+    if (m?.["outOfMemory"]) {
+      console.log(`| ${label} | – | out of memory (the 4 GB wasm heap) | – | – | – | ${f(t?.step_s, 2)} | ${f(t?.cpu_s, 2)} | ${f(t?.train_tokens_per_s)} | ${f(t?.peak_rss_mb, 0)} |`);
+      continue;
+    }
+    console.log(`| ${label} | ${(m?.["trainable"] ?? 0).toLocaleString("en")} | ${f(m?.["stepS"], 2)} | ${f(m?.["cpuS"], 2)} | ${f(m?.["tokensPerS"])} | ${f(m?.["peakRssMb"], 0)} | ${f(t?.step_s, 2)} | ${f(t?.cpu_s, 2)} | ${f(t?.train_tokens_per_s)} | ${f(t?.peak_rss_mb, 0)} |`);
+    if (m && t) ratios.push(`${preset} ${label} train ratio vs PyTorch: ${(m["tokensPerS"]! / t.train_tokens_per_s).toFixed(2)} (CPU-seconds ratio ${(t.cpu_s / m["cpuS"]!).toFixed(2)})`);
+  }
+  console.log(`generation (8 prompts × 16 + 64 new, greedy, KV cache): tfjs ${f(gen?.["genTokensPerS"])} tok/s (peak RSS ${f(gen?.["peakRssMb"], 0)} MB), PyTorch ${f(tFull?.gen_tokens_per_s ?? undefined)} tok/s`);
+  if (gen && tFull?.gen_tokens_per_s) ratios.push(`${preset} generate ratio vs PyTorch: ${(gen["genTokensPerS"]! / tFull.gen_tokens_per_s).toFixed(2)}`);
+  console.log(`DPO with LoRA (sequences 32 + 32, 2 pairs a step): reference ${f(dpo?.["referencePerPairS"], 2)} s/pair (CPU ${f(dpo?.["referenceCpuPerPairS"], 2)}), step ${f(dpo?.["dpoStepS"], 2)} s (CPU ${f(dpo?.["dpoCpuS"], 2)}), peak RSS ${f(dpo?.["peakRssMb"], 0)} MB`);
+  console.log(`→ a DPO round of 200 pairs of 64 + 64 tokens (1 epoch, batch 8), scaled linearly in tokens: ≈ ${f((dpo?.["round200S"] ?? NaN) / 60)} min wall here (${f((dpo?.["round200CpuS"] ?? NaN) / 60)} CPU-minutes)`);
 }
 for (const line of ratios) console.log(line);
 console.log(`load average at end: ${load()}`);

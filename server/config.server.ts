@@ -28,6 +28,8 @@ export const configSchema = z.object({
   TANDEM_IMPORT_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, "must look like 100kb or 50mb").default("100mb"),
   /** Largest checkpoint file a trainer may upload (GPT-2 124M is ≈ 500 MB in fp32). */
   TANDEM_MODEL_UPLOAD_LIMIT: z.string().regex(/^\d+(b|kb|mb|gb)$/i, "must look like 500mb or 2gb").default("2gb"),
+  /** The only folder Hugging Face models may be imported from by path (default: TANDEM_DATA_DIR/hf-models). */
+  TANDEM_HF_IMPORT_DIR: z.string().min(1).optional(),
   /** On the first start (no projects yet), seed the mental-math demo project and its first round. */
   TANDEM_DEMO: z.enum(["on", "off"]).default("on"),
   /** Start one trainer service beside the server (`npm start`); off when trainers run elsewhere. */

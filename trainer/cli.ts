@@ -1,20 +1,22 @@
 // Trainer CLI: `npm run trainer -- <command> --config job.json [--out dir]`.
-// Commands: train-tokenizer, pretrain, sft, reward, dpo, ppo, grpo, rloo, kto, sample, eval (see trainer/contract/job.ts);
-// export-hf --checkpoint <dir> --out <hf dir> and import-hf --hf <hf dir> --out <dir> (trainer/cli/hf.ts).
+// Commands: train-tokenizer, pretrain, sft, reward, dpo, ppo, grpo, rloo, kto, sample, eval, heldout (see trainer/contract/job.ts);
+// export-hf --checkpoint <dir> --out <hf dir> [--merged], import-hf --hf <hf dir> --out <dir> [--base <dir>]
+// and logits --model <dir> --ids 1,2,3 (trainer/cli/hf.ts).
 // Output: JSON lines on stdout (also appended to <out>/metrics.jsonl); exit 1 on failure, 2 on a bad config.
 import { join } from "node:path";
 import { jobSpecSchema } from "./contract/job.ts";
 import { progressLine } from "./cli/progress.ts";
 import { createJobLogger } from "./cli/logger.ts";
 import { readJobFile, runJob } from "./cli/run-job.ts";
-import { exportHfCommand, importHfCommand } from "./cli/hf.ts";
+import { exportHfCommand, importHfCommand, logitsCommand } from "./cli/hf.ts";
 import { serve } from "./service/serve.ts";
 import { runInferenceWorker } from "./service/inference-worker.ts";
 
 const USAGE = [
-  "usage: npm run trainer -- <train-tokenizer|pretrain|sft|reward|dpo|ppo|grpo|rloo|kto|sample|eval> --config <job.json> [--out <dir>]",
-  "       npm run trainer -- export-hf --checkpoint <checkpoint dir> --out <hf dir>",
-  "       npm run trainer -- import-hf --hf <hf dir> --out <checkpoint dir>",
+  "usage: npm run trainer -- <train-tokenizer|pretrain|sft|reward|dpo|ppo|grpo|rloo|kto|sample|eval|heldout> --config <job.json> [--out <dir>]",
+  "       npm run trainer -- export-hf --checkpoint <checkpoint dir> --out <hf dir> [--merged]",
+  "       npm run trainer -- import-hf --hf <hf dir or PEFT adapter dir> --out <checkpoint dir> [--base <checkpoint dir>]",
+  "       npm run trainer -- logits --model <hf dir or checkpoint dir> --ids 1,2,3",
   "       TANDEM_TRAINER_TOKEN=tdm_… npm run trainer -- serve --server <url> [--poll <seconds>] [--exit-when-idle] [--backend auto|wasm|cpu|…]",
 ].join("\n");
 
@@ -40,6 +42,21 @@ async function main(argv: string[]): Promise<number> {
     await serve({ server, token, pollSeconds: Number(flag("poll") ?? 2), exitWhenIdle: rest.includes("--exit-when-idle"), ...(backend ? { backend } : {}) });
     return 0;
   }
+  if (command === "logits") {
+    const model = flag("model");
+    const ids = flag("ids");
+    if (!model || !ids) {
+      console.error(USAGE);
+      return 2;
+    }
+    try {
+      process.stdout.write(JSON.stringify(await logitsCommand(model, ids)) + "\n");
+      return 0;
+    } catch (error) {
+      console.error(error instanceof Error ? error.message : String(error));
+      return 1;
+    }
+  }
   if (command === "export-hf" || command === "import-hf") {
     const source = flag(command === "export-hf" ? "checkpoint" : "hf");
     const target = flag("out");
@@ -49,8 +66,11 @@ async function main(argv: string[]): Promise<number> {
     }
     const log = createJobLogger();
     try {
-      if (command === "export-hf") await exportHfCommand(source, target, log);
-      else await importHfCommand(source, target, log);
+      if (command === "export-hf") await exportHfCommand(source, target, log, { merged: rest.includes("--merged") });
+      else {
+        const base = flag("base");
+        await importHfCommand(source, target, log, base ? { base } : {});
+      }
       return 0;
     } catch (error) {
       log.event("failed", { message: error instanceof Error ? error.message : String(error) });

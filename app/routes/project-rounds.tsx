@@ -111,10 +111,15 @@ export async function action({ context, request, params }: Route.ActionArgs) {
     consensus: form.get("data.consensus") === "on", ...optionalNumber("data.minAgreement"), ...optionalNumber("data.minGoldAgreement"),
     ...(Object.keys(mix).length > 0 ? { mix } : {}), ...idList("data.projects"), ...idList("data.rounds"),
   };
+  // LoRA adapters on a registered base: r, alpha and targets as typed (PEFT's defaults when blank)
+  const lora =
+    form.get("lora.enabled") === "on" && form.get("base") !== "scratch"
+      ? { ...optionalNumber("lora.r"), ...optionalNumber("lora.alpha"), ...(form.get("lora.targetModules") === "all-linear" ? { targetModules: "all-linear" } : {}) }
+      : undefined;
   const rl = steps.some((s) => s === "grpo" || s === "rloo");
   const klTarget = String(form.get("klTarget") ?? "").trim();
   const spec = {
-    name: String(form.get("name") ?? ""), path, base, data: selection, ...configFromForm(form, [...used, ...all.evaluation]),
+    name: String(form.get("name") ?? ""), path, base, data: selection, ...(lora ? { lora } : {}), ...configFromForm(form, [...used, ...all.evaluation]),
     ...(rl ? { rewards: rewardsFromForm(form) } : {}),
     ...(klTarget ? { klTarget: Number.isFinite(Number(klTarget)) ? Number(klTarget) : klTarget } : {}),
   };
@@ -220,6 +225,23 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
                 </Select>
                 <Field label="Tokenizer vocabulary" name="vocabSize" type="number" defaultValue={values["vocabSize"] ?? "512"} error={errors["base.vocabSize"]} />
               </div>
+            ) : null}
+            {base !== "scratch" ? (
+              <details className="mb-4 rounded-md border border-slate-200 p-3 dark:border-slate-800" open={values["lora.enabled"] === "on" || Object.keys(errors).some((k) => k.startsWith("lora"))}>
+                <summary className="cursor-pointer text-sm font-medium">LoRA adapters (Llama-family bases)</summary>
+                <label className="mt-3 flex items-center gap-2 text-sm">
+                  <input type="checkbox" name="lora.enabled" defaultChecked={values["lora.enabled"] === "on"} /> Train low-rank adapters only; the base stays frozen and is the reference
+                </label>
+                {errors["lora"] ? <p className="text-sm text-red-700 dark:text-red-400">{errors["lora"]}</p> : null}
+                <div className="mt-3 grid grid-cols-3 gap-3">
+                  <Field label="Rank r (blank = 8)" name="lora.r" inputMode="numeric" defaultValue={values["lora.r"] ?? ""} error={errors["lora.r"]} />
+                  <Field label="Alpha (blank = 8)" name="lora.alpha" inputMode="decimal" defaultValue={values["lora.alpha"] ?? ""} error={errors["lora.alpha"]} />
+                  <Select label="Projections" name="lora.targetModules" defaultValue={values["lora.targetModules"] ?? "default"}>
+                    <option value="default">q_proj and v_proj (PEFT's default)</option>
+                    <option value="all-linear">all linear projections</option>
+                  </Select>
+                </div>
+              </details>
             ) : null}
             {steps.some((s) => s === "dpo" || s === "reward") ? (
               <details className="mb-4 rounded-md border border-slate-200 p-3 dark:border-slate-800" open={Boolean(errors["data.minAgreement"] ?? errors["data.minGoldAgreement"])}>

@@ -8,6 +8,7 @@ import { buildRoundBundle } from "../bridges/ray/round-bundle.server.ts";
 import { isRayRound, latestSubmission, rayExecutor, retryRayRound, submissionView } from "../bridges/ray/ray-handoff.server.ts";
 import { publishRoundEvents, publishRoundState } from "../rounds/live-rounds.server.ts";
 import { modelDir, MODEL_FILES } from "../rounds/model-files.server.ts";
+import { hfImportSchema, importHfModel } from "../rounds/model-import.server.ts";
 import { claimJob, completeJob, failJob, heartbeat, markResumeReady, promptLines, recordEvents, resumeFilePath, uploadFile, uploadResumeFile } from "../rounds/jobs.server.ts";
 import { publishCounters } from "../labeling/live-counters.server.ts";
 import { jobCompleteSchema, jobEventsBodySchema, jobFailSchema, RESUME_UPLOAD_FILES, resumeReadySchema } from "../../trainer/contract/round.ts";
@@ -123,6 +124,18 @@ export const roundEndpoints: AnyEndpoint[] = [
       ctx.db.selectFrom("models").select(["id", "name", "kind", "project_id", "round_id", "parent_id", "metrics", "created_at"]).orderBy("id", "desc").execute(),
   }),
   endpoint({
+    method: "post",
+    path: "/models/import",
+    summary:
+      "Register a Hugging Face model folder on the server's disk (under TANDEM_HF_IMPORT_DIR) as a base model: model_type llama, qwen2 or gpt2 " +
+      "(safetensors, sharded or not; tokenizer.json and the chat template), or a PEFT LoRA adapter folder with baseModelId",
+    access: "researcher",
+    body: hfImportSchema,
+    response: json,
+    status: 201,
+    handler: ({ ctx, body, actor }) => importHfModel(ctx.db, ctx.config, { actor }, body),
+  }),
+  endpoint({
     method: "get",
     path: "/models/:id",
     summary: "One model: lineage (parent, round, data snapshot), config and metrics",
@@ -139,7 +152,7 @@ export const roundEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "get",
     path: "/models/:id/files/:name",
-    summary: "Download a model file: model.safetensors (Hugging Face GPT-2 names), manifest.json or tokenizer.json",
+    summary: "Download a model file: model.safetensors (Hugging Face names; LoRA adapters under PEFT's names), manifest.json or tokenizer.json",
     access: ["researcher", "trainer"],
     params: z.object({ id: idParams.shape.id, name: z.enum(MODEL_FILES) }),
     response: z.any(),

@@ -260,6 +260,8 @@ export async function completeJob(db: Db, dataDir: string, jobId: string, lease:
         await fs.mkdir(path.dirname(to), { recursive: true });
         await fs.rename(staging, to);
         moved.push({ from: staging, to });
+        // LoRA adapters over the job's model: their base is that model's folder (base/ → it)
+        if (manifest.data.lora && parent) await linkAdapterBase(trx, dataDir, to, parent);
       }
       await trx.updateTable("jobs").set({ state: "done", finished_at: new Date(), updated_at: new Date() }).where("id", "=", jobId).execute();
       const next = job.step_index + 1;
@@ -312,6 +314,17 @@ async function roundReport(
     : null;
   const warnings = roundWarnings({ klTarget: reportKlTarget(round.spec), heldOut, kl });
   return { models, samples, evaluation, rewardJudge, heldOut, warnings };
+}
+
+/**
+ * An adapter model's folder gets `base` → its base model's folder (relative, so the data folder
+ * can move), which is where the trainer's loader looks first: serving and later jobs load
+ * base + adapter, and a chain of adapters resolves link by link.
+ */
+export async function linkAdapterBase(trx: Transaction<Database> | Db, dataDir: string, adapterDir: string, baseModelId: string): Promise<void> {
+  const base = await trx.selectFrom("models").select("storage_key").where("id", "=", baseModelId).executeTakeFirstOrThrow();
+  await fs.rm(path.join(adapterDir, "base"), { recursive: true, force: true });
+  await fs.symlink(path.relative(adapterDir, modelDir(dataDir, base.storage_key)), path.join(adapterDir, "base"), "dir");
 }
 
 /** The eval CLI's eval.json → its finite numeric metrics (eval_kl, eval_rewards/accuracies …), or null. */

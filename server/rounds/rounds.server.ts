@@ -240,6 +240,13 @@ export async function launchRound(db: Db, actorId: string, project: Project, inp
   if (!parsed.success) throw AppError.fromZod(parsed.error, "The round is not valid; nothing was launched.");
   const spec = parsed.data;
   executor?.check(spec);
+  const noLora = ROUND_PATHS[spec.path].find((k) => !LORA_STEPS.includes(k));
+  if (spec.lora && noLora) {
+    throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "lora", message: `LoRA adapters train in SFT, reward, DPO and PPO steps; this path's ${noLora.toUpperCase()} step trains every weight` }]);
+  }
+  if (executor && spec.lora) {
+    throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "lora", message: "LoRA here is for Tandem's trainer; a round handed to Ray trains as its engine's own flags say" }]);
+  }
   return db.transaction().execute(async (trx) => {
     if ("modelId" in spec.base) {
       const base = await trx.selectFrom("models").select(["id", "kind", "external_uri"]).where("id", "=", spec.base.modelId).executeTakeFirst();
@@ -249,6 +256,9 @@ export async function launchRound(db: Db, actorId: string, project: Project, inp
         throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "base.modelId", message: `trained outside Tandem; its files are at ${base.external_uri}` }]);
       }
       if (base.kind === "reward") throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "base.modelId", message: "a reward model cannot be a policy" }]);
+      if (spec.lora && !(await isLlamaFamily(trx, base.id))) {
+        throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "lora", message: "LoRA adapters need a Llama-family base (import one from Hugging Face); this base is GPT-2" }]);
+      }
     }
     // A round that starts from another round's policy waits for it; a failed or cancelled one cannot be waited for.
     let waitFor: { id: string; done: boolean } | null = null;
@@ -282,6 +292,12 @@ export async function launchRound(db: Db, actorId: string, project: Project, inp
     });
     return { id: round.id, steps, dataSnapshot: snapshot };
   });
+}
+
+/** Whether a registered model is a Llama-family decoder (its manifest's modelConfig says so). */
+async function isLlamaFamily(trx: DbOrTrx, modelId: string): Promise<boolean> {
+  const row = await trx.selectFrom("models").select("config").where("id", "=", modelId).executeTakeFirst();
+  return (row?.config as { modelConfig?: { architecture?: string } } | undefined)?.modelConfig?.architecture === "llama";
 }
 
 /** A step that would train on nothing is refused at launch, naming what is missing. */
@@ -364,6 +380,9 @@ export function rewardSpecFor(spec: RoundSpec, settings: ProjectSettings, roundT
   };
 }
 
+/** The steps that train LoRA adapters when a round names them. */
+const LORA_STEPS: readonly JobKind[] = ["sft", "reward", "dpo", "ppo"];
+
 type RoundForJobs = { id: string; project_id: string; spec: RoundSpec; data_snapshot: DataSnapshot; steps: JobKind[] };
 
 /**
@@ -379,7 +398,7 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
   const policyId = latest(["sft", "policy"]) ?? baseId ?? undefined;
   if (!policyId && !("init" in spec.base)) throw new AppError("conflict", "The round it starts from made no policy.");
   const model = policyId ? { modelId: policyId } : spec.base;
-  const job: Record<string, unknown> = { schemaVersion: 1, kind, model, leaseSeconds };
+  const job: Record<string, unknown> = { schemaVersion: 1, kind, model, leaseSeconds, ...(spec.lora && LORA_STEPS.includes(kind) ? { lora: spec.lora } : {}) };
   if (kind === "sft") Object.assign(job, { ...dataUrls(round.project_id, "sft", round.data_snapshot), train: resumable(spec.sft) });
   if (kind === "dpo") Object.assign(job, { ...dataUrls(round.project_id, "preferences", round.data_snapshot), train: resumable({ ...spec.dpo, klTarget: stepKlTarget(spec, "dpo") }) });
   if (kind === "kto") Object.assign(job, { ...dataUrls(round.project_id, "unpaired", round.data_snapshot), train: resumable({ ...spec.kto, klTarget: stepKlTarget(spec, "kto") }) });

@@ -84,6 +84,7 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "GET /generation-runs/:id": ["researcher", "admin", "admin-token"],
   "POST /generation-runs/:id/cancel": ["researcher", "admin", "admin-token"],
   "GET /models": ["researcher", "admin", "trainer", "admin-token"],
+  "POST /models/import": ["researcher", "admin", "admin-token"],
   "GET /models/:id": ["researcher", "admin", "trainer", "admin-token"],
   "GET /models/:id/files/:name": ["researcher", "admin", "trainer", "admin-token"],
   // Only a token can hold a lease (tokenOnly): an admin's browser session is refused.

@@ -10,7 +10,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { type DpoConfig } from "../contract/dpo-config.ts";
 import { collateCompletions, type CompletionBatch } from "../data/collate.ts";
-import { gptForward, type GptModel } from "../model/gpt.ts";
+import { lmForward, type LanguageModel } from "../model/lm.ts";
+import { trainableParams, withAdaptersOff } from "../model/lora.ts";
 import { maskedSum, nextTokenLogProbs } from "../losses/logprobs.ts";
 import { dpoLoss, dpoMetrics } from "../losses/dpo-loss.ts";
 import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
@@ -43,12 +44,12 @@ export function collatePairs(pairs: PreferencePair[], padId: number, maxLength?:
 const ownTokens = (tokens: number[], mask: number[] | undefined): number => (mask ? mask.reduce((a, m) => a + m, 0) : tokens.length);
 
 /** Σ log p(completion tokens): (2B) for a collated batch. Call inside tf.tidy / variableGrads. */
-export function sequenceLogps(model: GptModel, batch: CompletionBatch): tf.Tensor1D {
+export function sequenceLogps(model: LanguageModel, batch: CompletionBatch): tf.Tensor1D {
   const [B, T] = batch.shape;
   const ids = tf.tensor2d(batch.inputIds, [B, T], "int32");
   const attentionMask = tf.tensor2d(batch.attentionMask, [B, T], "int32");
   const completionMask = tf.tensor2d(batch.completionMask, [B, T], "int32");
-  const logits = gptForward(model, ids, { attentionMask }).logits as tf.Tensor3D; // (B, T, V)
+  const logits = lmForward(model, ids, { attentionMask }).logits as tf.Tensor3D; // (B, T, V)
   const logp = nextTokenLogProbs(logits, ids, completionMask); // (B, T−1), 0 off the completion
   return maskedSum(logp, tf.slice(completionMask, [0, 1], [B, T - 1]) as tf.Tensor2D); // (B)
 }
@@ -58,16 +59,16 @@ export interface ReferenceLogps {
   rejected: Float32Array;
 }
 
-// 2. reference log-probs, once, in batches
+// 2. reference log-probs, once, in batches (with LoRA: the model with its adapters off, i.e. the base)
 export function precomputeReferenceLogps(
-  model: GptModel, pairs: PreferencePair[], padId: number, batchSize: number, maxLength?: number,
+  model: LanguageModel, pairs: PreferencePair[], padId: number, batchSize: number, maxLength?: number,
   onProgress?: (done: number, total: number) => void, // a pass over the whole set: long on big data
 ): ReferenceLogps {
   const chosen = new Float32Array(pairs.length);
   const rejected = new Float32Array(pairs.length);
   for (let i = 0; i < pairs.length; i += batchSize) {
     const part = pairs.slice(i, i + batchSize);
-    const values = tf.tidy(() => sequenceLogps(model, collatePairs(part, padId, maxLength)).dataSync() as Float32Array);
+    const values = withAdaptersOff(model, () => tf.tidy(() => sequenceLogps(model, collatePairs(part, padId, maxLength)).dataSync() as Float32Array));
     chosen.set(values.subarray(0, part.length), i);
     rejected.set(values.subarray(part.length), i);
     onProgress?.(i + part.length, pairs.length);
@@ -83,7 +84,7 @@ export interface DpoStepMetrics extends Record<string, number> {
 }
 
 export interface DpoTrainer {
-  model: GptModel;
+  model: LanguageModel;
   optimizer: AdamWState;
   reference: ReferenceLogps;
   step: number;
@@ -95,13 +96,14 @@ export interface DpoTrainer {
 }
 
 export function createDpoTrainer(
-  model: GptModel, pairs: PreferencePair[], config: DpoConfig, padId: number,
+  model: LanguageModel, pairs: PreferencePair[], config: DpoConfig, padId: number,
   hooks: { onReferenceProgress?: (done: number, total: number) => void } = {},
 ): DpoTrainer {
   const reference = precomputeReferenceLogps(model, pairs, padId, config.batchSize, config.maxLength, hooks.onReferenceProgress);
-  const optimizer = createAdamW(model.params);
-  const vars = [...model.params.values()];
-  const nameOf = new Map([...model.params].map(([name, v]) => [v.name, name]));
+  const params = trainableParams(model); // every weight, or only the LoRA adapters
+  const optimizer = createAdamW(params);
+  const vars = [...params.values()];
+  const nameOf = new Map([...params].map(([name, v]) => [v.name, name]));
   const lossOptions = { beta: config.beta, lossType: config.lossType, labelSmoothing: config.labelSmoothing };
 
   const lossAndLogps = (batchPairs: PreferencePair[], ref: { chosen: number[]; rejected: number[] }): { loss: tf.Scalar; logps: Float32Array } => {
@@ -150,7 +152,7 @@ export function createDpoTrainer(
       }
       const { grads: clipped, norm } = clipByGlobalNorm(named, config.optim.gradClip);
       const lr = learningRateAt(trainer.step, config.optim);
-      adamwStep(model.params, optimizer, clipped, lr, config.optim);
+      adamwStep(params, optimizer, clipped, lr, config.optim);
       tf.dispose([...clipped.values()]);
       trainer.step += 1;
       // 5. metrics with TRL's names, from the log-probs the loss saw

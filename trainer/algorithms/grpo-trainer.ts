@@ -18,7 +18,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { type GrpoConfig } from "../contract/grpo-config.ts";
 import { HEALTH_METRICS, KL_GUARD_METRICS } from "../contract/kl-guard.ts";
 import { type CompletionBatch } from "../data/collate.ts";
-import { gptForward, type GptModel } from "../model/gpt.ts";
+import { lmForward, type LanguageModel } from "../model/lm.ts";
+import { trainableParams } from "../model/lora.ts";
 import { nextTokenLogProbs } from "../losses/logprobs.ts";
 import { clipStats, grpoAdvantages, grpoLoss } from "../losses/grpo-loss.ts";
 import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
@@ -66,7 +67,7 @@ export interface GroupRlResumeState {
 }
 
 export interface GrpoTrainer {
-  model: GptModel;
+  model: LanguageModel;
   optimizer: AdamWState;
   /** Optimizer steps taken. */
   step: number;
@@ -81,11 +82,11 @@ export interface GrpoTrainer {
 }
 
 /** Next-token log-probs (B, T−1) at temperature T, and each position's entropy when asked. Inside tf.tidy / variableGrads. */
-function policyLogps(model: GptModel, batch: CompletionBatch, temperature: number, withEntropy = false): { logp: tf.Tensor2D; entropy: tf.Tensor2D | null } {
+function policyLogps(model: LanguageModel, batch: CompletionBatch, temperature: number, withEntropy = false): { logp: tf.Tensor2D; entropy: tf.Tensor2D | null } {
   const [B, T] = batch.shape;
   const ids = tf.tensor2d(batch.inputIds, [B, T], "int32");
   const attentionMask = tf.tensor2d(batch.attentionMask, [B, T], "int32");
-  const logits = gptForward(model, ids, { attentionMask }).logits as tf.Tensor3D; // (B, T, V)
+  const logits = lmForward(model, ids, { attentionMask }).logits as tf.Tensor3D; // (B, T, V)
   const logp = nextTokenLogProbs(logits, ids, undefined, temperature); // (B, T−1)
   if (!withEntropy) return { logp, entropy: null };
   const V = logits.shape[2];
@@ -93,10 +94,12 @@ function policyLogps(model: GptModel, batch: CompletionBatch, temperature: numbe
   return { logp, entropy: tf.neg(tf.sum(tf.mul(tf.exp(lsm), lsm), -1)) as tf.Tensor2D }; // (B, T−1)
 }
 
-export function createGrpoTrainer(policy: GptModel, reference: ReferencePolicy, config: GrpoConfig, deps: GroupRlDeps): GrpoTrainer {
-  const optimizer = createAdamW(policy.params);
-  const vars = [...policy.params.values()];
-  const nameOf = new Map([...policy.params].map(([name, v]) => [v.name, name]));
+export function createGrpoTrainer(policy: LanguageModel, reference: ReferencePolicy, config: GrpoConfig, deps: GroupRlDeps): GrpoTrainer {
+  // the weights that train: every one, or only the LoRA adapters when the model has them
+  const params = trainableParams(policy);
+  const optimizer = createAdamW(params);
+  const vars = [...params.values()];
+  const nameOf = new Map([...params].map(([name, v]) => [v.name, name]));
   const rollout = deps.rollout ?? plainRollout;
   const answerText = deps.answerText ?? ((c: number[], m: number[]) => finalAnswerText(c, m, deps.decode, deps.stopTokens));
   const G = config.numGenerations;
@@ -265,7 +268,7 @@ export function createGrpoTrainer(policy: GptModel, reference: ReferencePolicy, 
       throw new Error(`non-finite GRPO loss ${loss} at step ${trainer.step + 1}; resume from the last checkpoint with a lower lr`);
     }
     const { grads: clipped, norm } = clipByGlobalNorm(named, config.optim.gradClip);
-    adamwStep(policy.params, optimizer, clipped, learningRateAt(trainer.step, config.optim), config.optim);
+    adamwStep(params, optimizer, clipped, learningRateAt(trainer.step, config.optim), config.optim);
     tf.dispose([...clipped.values()]);
     trainer.step += 1;
     return { loss, gradNorm: norm, clip: clipStats(newLogp, old, adv, mask, W, config.epsilon, epsilonHigh) };

@@ -14,7 +14,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { type KtoConfig } from "../contract/kto-config.ts";
 import { collateCompletions, type CompletionBatch } from "../data/collate.ts";
-import { gptForward, type GptModel } from "../model/gpt.ts";
+import { lmForward, type LanguageModel } from "../model/lm.ts";
+import { trainableParams } from "../model/lora.ts";
 import { maskedSum, nextTokenLogProbs } from "../losses/logprobs.ts";
 import { ktoLoss, ktoMetrics, ktoReferencePoint, mismatchedIndex } from "../losses/kto-loss.ts";
 import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
@@ -27,6 +28,8 @@ export interface UnpairedExample {
   prompt: number[];
   completion: number[];
   desirable: boolean;
+  /** 1 on the policy's own tokens, 0 on tool results (absent: all ones); the log-probs sum over the 1s. */
+  completionMask?: number[];
 }
 
 export interface KtoStepMetrics extends Record<string, number> {
@@ -37,7 +40,7 @@ export interface KtoStepMetrics extends Record<string, number> {
 }
 
 export interface KtoTrainer {
-  model: GptModel;
+  model: LanguageModel;
   optimizer: AdamWState;
   step: number;
   /** One optimizer step on the examples at these indices of the training set. */
@@ -48,12 +51,12 @@ export interface KtoTrainer {
 }
 
 /** Σ log p(answer tokens) per row: (B). Inside tf.tidy / variableGrads. */
-function sequenceLogps(model: GptModel, batch: CompletionBatch): tf.Tensor1D {
+function sequenceLogps(model: LanguageModel, batch: CompletionBatch): tf.Tensor1D {
   const [B, T] = batch.shape;
   const ids = tf.tensor2d(batch.inputIds, [B, T], "int32");
   const attentionMask = tf.tensor2d(batch.attentionMask, [B, T], "int32");
   const completionMask = tf.tensor2d(batch.completionMask, [B, T], "int32");
-  const logits = gptForward(model, ids, { attentionMask }).logits as tf.Tensor3D; // (B, T, V)
+  const logits = lmForward(model, ids, { attentionMask }).logits as tf.Tensor3D; // (B, T, V)
   const logp = nextTokenLogProbs(logits, ids, completionMask); // (B, T−1), 0 off the answer
   return maskedSum(logp, tf.slice(completionMask, [0, 1], [B, T - 1]) as tf.Tensor2D); // (B)
 }
@@ -68,10 +71,12 @@ function referenceSequenceLogps(reference: ReferencePolicy, batch: CompletionBat
   return out;
 }
 
-export function createKtoTrainer(model: GptModel, reference: ReferencePolicy, examples: UnpairedExample[], config: KtoConfig, padId: number): KtoTrainer {
-  const optimizer = createAdamW(model.params);
-  const vars = [...model.params.values()];
-  const nameOf = new Map([...model.params].map(([name, v]) => [v.name, name]));
+export function createKtoTrainer(model: LanguageModel, reference: ReferencePolicy, examples: UnpairedExample[], config: KtoConfig, padId: number): KtoTrainer {
+  // the weights that train: every one, or only the LoRA adapters when the model has them
+  const params = trainableParams(model);
+  const optimizer = createAdamW(params);
+  const vars = [...params.values()];
+  const nameOf = new Map([...params].map(([name, v]) => [v.name, name]));
   const options = { beta: config.beta, desirableWeight: config.desirableWeight, undesirableWeight: config.undesirableWeight };
   const room = Math.min(config.maxLength, model.config.blockSize);
 
@@ -121,7 +126,7 @@ export function createKtoTrainer(model: GptModel, reference: ReferencePolicy, ex
       }
       const { grads: clipped, norm } = clipByGlobalNorm(named, config.optim.gradClip);
       const lr = learningRateAt(trainer.step, config.optim);
-      adamwStep(model.params, optimizer, clipped, lr, config.optim);
+      adamwStep(params, optimizer, clipped, lr, config.optim);
       tf.dispose([...clipped.values()]);
       trainer.step += 1;
       // 5. metrics with TRL's names, from the values the loss saw

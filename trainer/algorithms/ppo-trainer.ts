@@ -18,7 +18,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { type PpoConfig } from "../contract/ppo-config.ts";
 import { collateCompletions, type CompletionBatch } from "../data/collate.ts";
-import { gptForward, type GptModel } from "../model/gpt.ts";
+import { lmForward, type LanguageModel } from "../model/lm.ts";
+import { hasAdapters, trainableParams, withAdaptersOff } from "../model/lora.ts";
 import { generate } from "../model/generate.ts";
 import { nextTokenLogProbs } from "../losses/logprobs.ts";
 import { gae, maskedWhiten, ppoPolicyLoss, ppoPolicyStats, ppoValueLoss } from "../losses/ppo-loss.ts";
@@ -35,11 +36,11 @@ import { meanStderr } from "../rollouts/kl-guard.ts";
 export type RewardFn = (prompts: number[][], responses: number[][]) => Float32Array | Promise<Float32Array>;
 
 export interface PpoModels {
-  policy: GptModel;
-  /** Frozen copy of the initial (SFT) policy. */
-  reference: GptModel;
+  policy: LanguageModel;
+  /** Frozen copy of the initial (SFT) policy; leave it out when the policy has LoRA adapters: the reference is then the policy with its adapters off. */
+  reference?: LanguageModel;
   /** scalarHead "value"; best initialised from the reward model. */
-  value: GptModel;
+  value: LanguageModel;
 }
 
 export interface PpoTrainer {
@@ -76,14 +77,14 @@ interface Rollout {
 }
 
 /** Next-token log-probs at temperature T and values, aligned (B, T−1): position j predicts token j+1. */
-function logpAndValues(policy: GptModel, value: GptModel | null, batch: CompletionBatch, temperature: number): { logp: tf.Tensor2D; values: tf.Tensor2D | null } {
+function logpAndValues(policy: LanguageModel, value: LanguageModel | null, batch: CompletionBatch, temperature: number): { logp: tf.Tensor2D; values: tf.Tensor2D | null } {
   const [B, T] = batch.shape;
   const ids = tf.tensor2d(batch.inputIds, [B, T], "int32");
   const attentionMask = tf.tensor2d(batch.attentionMask, [B, T], "int32");
-  const logits = gptForward(policy, ids, { attentionMask }).logits as tf.Tensor3D; // (B, T, V)
+  const logits = lmForward(policy, ids, { attentionMask }).logits as tf.Tensor3D; // (B, T, V)
   const logp = nextTokenLogProbs(logits, ids, undefined, temperature); // (B, T−1)
   if (!value) return { logp, values: null };
-  const scores = gptForward(value, ids, { attentionMask, logits: false }).scores as tf.Tensor2D; // (B, T)
+  const scores = lmForward(value, ids, { attentionMask, logits: false }).scores as tf.Tensor2D; // (B, T)
   // the value of the state before token j+1 is read at position j (TRL: values[:, context − 1 : −1])
   return { logp, values: tf.slice(scores, [0, 0], [B, T - 1]) as tf.Tensor2D };
 }
@@ -91,10 +92,12 @@ function logpAndValues(policy: GptModel, value: GptModel | null, batch: Completi
 /** `decode` (token ids → text without special tokens) adds the output-health metrics (contract/kl-guard.ts). */
 export function createPpoTrainer(models: PpoModels, config: PpoConfig, options: { padId: number; stopTokens: number[]; reward: RewardFn; decode?: Decode }): PpoTrainer {
   if (models.value.config.scalarHead === "none") throw new Error("the value model needs a scalar head");
-  // one optimizer over both models, parameters prefixed so names stay unique
+  if (!models.reference && !hasAdapters(models.policy)) throw new Error("PPO needs a reference model, or a policy with LoRA adapters (the reference is then the policy with its adapters off)");
+  const reference = models.reference ?? models.policy;
+  // one optimizer over both models (every weight, or only LoRA adapters and heads), names prefixed so they stay unique
   const params = new Map<string, tf.Variable>([
-    ...[...models.policy.params].map(([n, v]) => [`policy.${n}`, v] as [string, tf.Variable]),
-    ...[...models.value.params].map(([n, v]) => [`value.${n}`, v] as [string, tf.Variable]),
+    ...[...trainableParams(models.policy)].map(([n, v]) => [`policy.${n}`, v] as [string, tf.Variable]),
+    ...[...trainableParams(models.value)].map(([n, v]) => [`value.${n}`, v] as [string, tf.Variable]),
   ]);
   const optimizer = createAdamW(params);
   const vars = [...params.values()];
@@ -125,7 +128,7 @@ export function createPpoTrainer(models: PpoModels, config: PpoConfig, options: 
       // 2. old log-probs, reference log-probs and values, no gradient; all at temperature T
       const [oldLogp, refLogp, oldValues] = tf.tidy(() => {
         const cur = logpAndValues(models.policy, models.value, batch, T_);
-        const ref = logpAndValues(models.reference, null, batch, T_);
+        const ref = withAdaptersOff(reference, () => logpAndValues(reference, null, batch, T_));
         return [cur.logp.dataSync() as Float32Array, ref.logp.dataSync() as Float32Array, (cur.values as tf.Tensor2D).dataSync() as Float32Array];
       }) as unknown as [Float32Array, Float32Array, Float32Array];
       for (let i = 0; i < B * W; i++) if (!mask[i]) oldValues[i] = 0;

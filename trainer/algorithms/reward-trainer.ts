@@ -10,7 +10,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { type RewardConfig } from "../contract/reward-config.ts";
 import { collateCompletions, type CompletionBatch } from "../data/collate.ts";
-import { gptForward, type GptModel } from "../model/gpt.ts";
+import { lmForward, type LanguageModel } from "../model/lm.ts";
+import { trainableParams } from "../model/lora.ts";
 import { bradleyTerryLoss, rankingPairs, rewardMetrics, type RankingPairs } from "../losses/reward-loss.ts";
 import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
 import { clipByGlobalNorm } from "../optim/gradients.ts";
@@ -32,12 +33,12 @@ export function collateRankings(examples: RankingExample[], padId: number, maxLe
 }
 
 /** Scores (B·K) read at each row's last real token. Call inside tf.tidy / variableGrads. */
-export function scoreCompletions(model: GptModel, batch: CompletionBatch): tf.Tensor1D {
+export function scoreCompletions(model: LanguageModel, batch: CompletionBatch): tf.Tensor1D {
   if (model.config.scalarHead === "none") throw new Error("the reward model needs scalarHead 'reward'");
   const [B, T] = batch.shape;
   const ids = tf.tensor2d(batch.inputIds, [B, T], "int32");
   const attentionMask = tf.tensor2d(batch.attentionMask, [B, T], "int32");
-  const scores = gptForward(model, ids, { attentionMask, logits: false }).scores as tf.Tensor2D; // (B, T)
+  const scores = lmForward(model, ids, { attentionMask, logits: false }).scores as tf.Tensor2D; // (B, T)
   // 2. the last real token is the end-of-turn token, never a pad (PAD ≠ EOS; transformers #35352)
   const flatIndex = tf.tensor1d(Array.from(batch.lastIndex, (t, b) => b * T + t), "int32"); // (B)
   return tf.gather(tf.reshape(scores, [B * T]), flatIndex) as tf.Tensor1D; // (B)
@@ -62,7 +63,7 @@ function pairsOf(examples: RankingExample[]): RankingPairs & { margins: number[]
 }
 
 export interface RewardTrainer {
-  model: GptModel;
+  model: LanguageModel;
   optimizer: AdamWState;
   step: number;
   trainStep(examples: RankingExample[]): Record<string, number>;
@@ -71,10 +72,12 @@ export interface RewardTrainer {
   dispose(): void;
 }
 
-export function createRewardTrainer(model: GptModel, config: RewardConfig, padId: number): RewardTrainer {
-  const optimizer = createAdamW(model.params);
-  const vars = [...model.params.values()];
-  const nameOf = new Map([...model.params].map(([name, v]) => [v.name, name]));
+export function createRewardTrainer(model: LanguageModel, config: RewardConfig, padId: number): RewardTrainer {
+  // every weight, or the LoRA adapters and the reward head when the model has adapters
+  const params = trainableParams(model);
+  const optimizer = createAdamW(params);
+  const vars = [...params.values()];
+  const nameOf = new Map([...params].map(([name, v]) => [v.name, name]));
 
   // 3. pairwise Bradley–Terry over all ranked pairs, weighted so each prompt counts once
   const lossAndScores = (examples: RankingExample[]): { loss: tf.Scalar; chosen: Float32Array; rejected: Float32Array } => {
@@ -115,7 +118,7 @@ export function createRewardTrainer(model: GptModel, config: RewardConfig, padId
       // 4. clip, schedule, AdamW
       const { grads: clipped, norm } = clipByGlobalNorm(named, config.optim.gradClip);
       const lr = learningRateAt(trainer.step, config.optim);
-      adamwStep(model.params, optimizer, clipped, lr, config.optim);
+      adamwStep(params, optimizer, clipped, lr, config.optim);
       tf.dispose([...clipped.values()]);
       trainer.step += 1;
       // 5. TRL's metrics from the scores the loss saw

@@ -8,6 +8,7 @@ import { initBackend } from "../backend/select-backend.ts";
 import { resolveGptConfig } from "../contract/gpt-config.ts";
 import { sftConfigSchema } from "../contract/sft-config.ts";
 import { disposeGpt, initGpt } from "../model/gpt.ts";
+import { disposeModel } from "../model/lm.ts";
 import { CheckpointMismatchError, loadCheckpointInto, saveCheckpoint } from "../checkpoint/checkpoint.ts";
 import { collateSft, createSftTrainer, type SftExample } from "./sft-trainer.ts";
 import { createRng } from "../random/rng.ts";
@@ -92,7 +93,7 @@ test("save → load → resume gives the same next-step loss and update as not s
 
   for (const t of [a, b]) {
     t.dispose();
-    disposeGpt(t.model);
+    disposeModel(t.model);
   }
   disposeGpt(other);
 });

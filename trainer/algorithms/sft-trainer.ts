@@ -8,7 +8,8 @@
 // shared with the reward and DPO jobs: trainer/cli/train-loop.ts.
 import * as tf from "@tensorflow/tfjs-core";
 import { type SftConfig } from "../contract/sft-config.ts";
-import { gptForward, type GptModel } from "../model/gpt.ts";
+import { lmForward, type LanguageModel } from "../model/lm.ts";
+import { trainableParams, withAdapterDropout } from "../model/lora.ts";
 import { sftLoss } from "../losses/sft-loss.ts";
 import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
 import { clipByGlobalNorm, GradAccumulator } from "../optim/gradients.ts";
@@ -55,7 +56,7 @@ export function collateSft(examples: SftExample[], padId: number): SftBatch {
 }
 
 export interface SftTrainer {
-  model: GptModel;
+  model: LanguageModel;
   optimizer: AdamWState;
   /** Optimizer steps taken. */
   step: number;
@@ -65,10 +66,12 @@ export interface SftTrainer {
   dispose(): void;
 }
 
-export function createSftTrainer(model: GptModel, config: SftConfig, padId: number): SftTrainer {
-  const optimizer = createAdamW(model.params);
-  const vars = [...model.params.values()];
-  const nameOf = new Map([...model.params].map(([name, v]) => [v.name, name]));
+export function createSftTrainer(model: LanguageModel, config: SftConfig, padId: number): SftTrainer {
+  // every weight, or only the LoRA adapters when the model has them (optimizer state follows)
+  const params = trainableParams(model);
+  const optimizer = createAdamW(params);
+  const vars = [...params.values()];
+  const nameOf = new Map([...params].map(([name, v]) => [v.name, name]));
   const trainer: SftTrainer = {
     model,
     optimizer,
@@ -90,7 +93,8 @@ export function createSftTrainer(model: GptModel, config: SftConfig, padId: numb
         if (part.length === 0) continue;
         const batch = collateSft(part, padId);
         tokens += batch.lossMask.reduce((a, b) => a + b, 0);
-        const { value, grads } = tf.variableGrads(() => lossOf(model, batch), vars);
+        // LoRA dropout (if configured) draws its masks from the step and micro-batch, so a resumed run repeats them
+        const { value, grads } = withAdapterDropout(model, trainer.step * micro + m, () => tf.variableGrads(() => lossOf(model, batch), vars));
         lossSum += value.dataSync()[0] ?? NaN;
         value.dispose();
         // 3. accumulate (the accumulator owns the gradients from here)
@@ -105,7 +109,7 @@ export function createSftTrainer(model: GptModel, config: SftConfig, padId: numb
       // 4. clip the global norm, read the scheduled lr, AdamW update
       const { grads, norm } = clipByGlobalNorm(accumulator.mean(), config.optim.gradClip);
       const lr = learningRateAt(trainer.step, config.optim);
-      adamwStep(model.params, optimizer, grads, lr, config.optim);
+      adamwStep(params, optimizer, grads, lr, config.optim);
       tf.dispose([...grads.values()]);
       trainer.step += 1;
       return { step: trainer.step, loss, gradNorm: norm, lr, tokens };
@@ -119,13 +123,13 @@ export function createSftTrainer(model: GptModel, config: SftConfig, padId: numb
 }
 
 /** Masked next-token NLL of one collated batch. Call inside tf.tidy / variableGrads. */
-function lossOf(model: GptModel, batch: SftBatch): tf.Scalar {
+function lossOf(model: LanguageModel, batch: SftBatch): tf.Scalar {
   const [B, T] = batch.shape;
   const inputIds = tf.tensor2d(batch.inputIds, [B, T], "int32");
   const attentionMask = tf.tensor2d(batch.attentionMask, [B, T], "int32");
   const lossMask = tf.tensor2d(batch.lossMask, [B, T], "int32");
   // right padding: positions 0..len−1 are already right, so pass them rather than derive from the mask
   const positionIds = tf.tile(tf.reshape(tf.range(0, T, 1, "int32"), [1, T]), [B, 1]) as tf.Tensor2D;
-  const logits = gptForward(model, inputIds, { attentionMask, positionIds }).logits as tf.Tensor3D; // (B, T, V)
+  const logits = lmForward(model, inputIds, { attentionMask, positionIds }).logits as tf.Tensor3D; // (B, T, V)
   return sftLoss(logits, inputIds, lossMask);
 }

@@ -13,9 +13,11 @@ const matMulExplicitGrad = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)
     value: tf.matMul(a, b), // (N, K) @ (K, M) -> (N, M)
     gradFunc: (g: tf.Tensor2D, saved: tf.Tensor[]) => {
       const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
+      // each transposed copy is freed as soon as its product is made (tidy): for a large model the
+      // backward pass would otherwise hold a transposed copy of every weight until it ends
       return [
-        tf.matMul(g, tf.transpose(sb)), // dA = dY · Bᵀ  (N, M) @ (M, K)
-        tf.matMul(tf.transpose(sa), g), // dB = Aᵀ · dY  (K, N) @ (N, M)
+        tf.tidy(() => tf.matMul(g, tf.transpose(sb))), // dA = dY · Bᵀ  (N, M) @ (M, K)
+        tf.tidy(() => tf.matMul(tf.transpose(sa), g)), // dB = Aᵀ · dY  (K, N) @ (N, M)
       ];
     },
   };
@@ -24,4 +26,37 @@ const matMulExplicitGrad = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)
 /** a (N, K) @ b (K, M) -> (N, M), with a backward pass made of untransposed matmuls. */
 export function matMul2d(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   return matMulExplicitGrad(a, b);
+}
+
+/**
+ * a (N, K) @ b (K, M) where b needs no gradient (a frozen weight under LoRA, a reference model):
+ * the backward pass computes dA = dY · Bᵀ only. With matMul2d the weight's gradient (a third of a
+ * step's matmul work) would be computed and then thrown away. `b` must outlive the backward pass
+ * (a variable): it is not an input of the op, so the tape does not keep it.
+ */
+export function matMul2dFrozenB(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    return {
+      value: tf.matMul(x, b),
+      gradFunc: (g: tf.Tensor2D) => [tf.tidy(() => tf.matMul(g, tf.transpose(b)))],
+    };
+  }) as (x: tf.Tensor2D) => tf.Tensor2D;
+  return op(a);
+}
+
+/**
+ * a (N, K) @ wᵀ for a frozen w (M, K) (a tied, frozen embedding as the LM head): the forward pass
+ * multiplies by a transposed copy made and freed on the spot, the backward pass needs none
+ * (dA = dY · w, untransposed). `w` must outlive the backward pass (a variable).
+ */
+export function matMulTransposedFrozen(a: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    return {
+      value: tf.tidy(() => tf.matMul(x, tf.transpose(w))),
+      gradFunc: (g: tf.Tensor2D) => [tf.matMul(g, w)],
+    };
+  }) as (x: tf.Tensor2D) => tf.Tensor2D;
+  return op(a);
 }

@@ -19,7 +19,27 @@ test("auto selection skips missing tfjs-node packages and lands on wasm with SIM
   for (const s of info.skipped) assert.ok(s.reason.length > 0);
   assert.equal(info.simd, true);
   assert.ok(info.threads >= 1);
-  assert.deepEqual(info.customKernels, ["UnsortedSegmentSum", "Slice", "SplitV", "Sum", "Transpose"]);
+  assert.deepEqual(info.customKernels, ["UnsortedSegmentSum", "Slice", "SplitV", "Sum", "Transpose", "Identity"]);
+});
+
+test("patched wasm Identity shares the buffer: a clone is a reference, and outlives its source and a variable's assign", () => {
+  const backend = tf.backend() as unknown as { refCount(dataId: object): number };
+  const initial = tf.tensor1d([1, 2, 3]);
+  const v = tf.variable(initial);
+  initial.dispose();
+  const c = tf.clone(v);
+  assert.equal(c.dataId, v.dataId, "the same buffer, not a copy");
+  assert.equal(backend.refCount(c.dataId), 2);
+  v.assign(tf.tensor1d([7, 8, 9])); // a variable takes a new buffer; the clone keeps the old values
+  assert.deepEqual(Array.from(c.dataSync()), [1, 2, 3]);
+  v.dispose();
+  assert.deepEqual(Array.from(c.dataSync()), [1, 2, 3]);
+  assert.equal(backend.refCount(c.dataId), 1);
+  c.dispose();
+  // gradients that save their inputs (through clone) still see the right values
+  const x = tf.tensor1d([0.5, -1, 2]);
+  assert.deepEqual(Array.from(tf.grad((t: tf.Tensor) => tf.sum(tf.mul(t, t)))(x).dataSync()), [1, -2, 4]);
+  x.dispose();
 });
 
 test("an optional package that imports but fails to start is skipped too", async () => {

@@ -9,6 +9,7 @@ import { registerTfjsGradients } from "./register-gradients.ts";
 import { registerUnsortedSegmentSum, UNSORTED_SEGMENT_SUM } from "./unsorted-segment-sum-kernel.ts";
 import { registerWasmSliceKernels } from "./wasm-slice-kernels.ts";
 import { registerWasmLayoutKernels } from "./wasm-layout-kernels.ts";
+import { registerWasmIdentityKernel } from "./wasm-identity-kernel.ts";
 
 export type BackendPreference = "auto" | "tfjs-node-gpu" | "tfjs-node" | "wasm" | "cpu";
 
@@ -80,7 +81,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       if (await tf.setBackend("wasm")) {
         await tf.ready();
         registerUnsortedSegmentSum("wasm");
-        if (!wasmSlicePatched) wasmSliceKernels = [...registerWasmSliceKernels(), ...registerWasmLayoutKernels()];
+        if (!wasmSlicePatched) wasmSliceKernels = [...registerWasmSliceKernels(), ...registerWasmLayoutKernels(), ...registerWasmIdentityKernel()];
         wasmSlicePatched = true;
         const simd = Boolean(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"));
         current = {

@@ -148,7 +148,7 @@ test("CLI export-hf / import-hf: checkpoint → HF folder → checkpoint keeps w
   const manifest = readManifest(join(root, "back"));
   assert.equal(manifest.tokenizerHash, tokenizerHashOf(tokenizerJson));
   assert.equal(readFileSync(join(root, "back", "tokenizer.json"), "utf8"), tokenizerJson);
-  const loaded = initGpt(manifest.modelConfig, 0);
+  const loaded = initGpt(manifest.modelConfig as GptConfig, 0);
   loadCheckpointInto(join(root, "back"), loaded, null, { tokenizerHash: tokenizerHashOf(tokenizerJson) });
   assert.deepEqual(Array.from(logitsOf(loaded)), Array.from(logitsOf(model)));
   disposeGpt(loaded);

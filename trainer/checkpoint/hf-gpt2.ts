@@ -13,8 +13,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import { gptConfigSchema, type GptConfig } from "../contract/gpt-config.ts";
 import { initGpt, parameterShapes, type GptModel } from "../model/gpt.ts";
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from "./safetensors.ts";
+import { HfFormatError } from "./hf-folder.ts";
 
-export class HfFormatError extends Error {}
+export { HfFormatError };
 
 export interface HfTokenIds {
   bos: number;

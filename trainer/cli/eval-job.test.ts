@@ -11,8 +11,9 @@ import { jobSpecSchema, type JobSpecInput } from "../contract/job.ts";
 import { rewardConfigSchema } from "../contract/reward-config.ts";
 import { sftConfigSchema } from "../contract/sft-config.ts";
 import { readManifest, saveCheckpoint } from "../checkpoint/checkpoint.ts";
-import { disposeGpt, gptForward } from "../model/gpt.ts";
+import { disposeModel, lmForward } from "../model/lm.ts";
 import { loadBpeTokenizerFile } from "../tokenizer/bpe-tokenizer.ts";
+import { tandemChatFormat } from "../tokenizer/chat-format.ts";
 import { createSftTrainer } from "../algorithms/sft-trainer.ts";
 import { createRewardTrainer } from "../algorithms/reward-trainer.ts";
 import { createMemoryLogger } from "./logger.ts";
@@ -58,20 +59,20 @@ before(async () => {
   await run({ schemaVersion: 1, kind: "dpo", data: path("prefs.jsonl"), tokenizer: tok(), model: { checkpoint: path("sft") }, train: { ...train, beta: 0.5 }, out: path("dpo"), backend: "wasm" });
 
   // all-zero weights: every logit is 0 (uniform next token) and every reward is 0
-  const tokenizer = loadBpeTokenizerFile(tok());
+  const format = tandemChatFormat(loadBpeTokenizerFile(tok()));
   for (const [name, source, head] of [["zero-policy", "sft", "none"], ["zero-rm", "rm", "reward"]] as const) {
-    const model = buildModel({ checkpoint: path(source) }, tokenizer, head);
+    const model = buildModel({ checkpoint: path(source) }, format, head);
     for (const v of model.params.values()) tf.tidy(() => v.assign(tf.zerosLike(v)));
-    saveCheckpoint(path(name), model, null, { step: 0, rngState: 0, trainConfig: {}, tokenizerHash: tokenizer.hash });
+    saveCheckpoint(path(name), model, null, { step: 0, rngState: 0, trainConfig: {}, tokenizerHash: format.tokenizer.hash });
     copyFileSync(tok(), path(`${name}/tokenizer.json`));
-    disposeGpt(model);
+    disposeModel(model);
   }
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test("sft: uniform outputs give loss ln V and perplexity V over exactly the assistant tokens", async () => {
-  const tokenizer = loadBpeTokenizerFile(tok());
-  const examples = await readSftExamples(path("sft.jsonl"), tokenizer, 64);
+  const format = tandemChatFormat(loadBpeTokenizerFile(tok()));
+  const examples = await readSftExamples(path("sft.jsonl"), format, 64);
   const targets = examples.reduce((a, e) => a + e.lossMask.slice(1).reduce((x, y) => x + y, 0), 0);
   const m = await evalMetrics({ data: path("sft.jsonl"), model: { checkpoint: path("zero-policy") }, batchSize: 2 }, "eval-zero-sft");
   close(m["eval_loss"], Math.log(320), 1e-5, "loss");
@@ -85,13 +86,13 @@ test("sft: the token-weighted loss does not depend on batching and equals the tr
   const small = await evalMetrics({ data: path("sft.jsonl"), model: { checkpoint: path("sft") }, batchSize: 2 }, "eval-sft-2");
   const large = await evalMetrics({ data: path("sft.jsonl"), model: { checkpoint: path("sft") }, batchSize: 64 }, "eval-sft-64");
   close(small["eval_loss"], Number(large["eval_loss"]), 1e-5, "batch 2 vs 64");
-  const tokenizer = loadBpeTokenizerFile(tok());
-  const model = buildModel({ checkpoint: path("sft") }, tokenizer, "none");
-  const trainer = createSftTrainer(model, sftConfigSchema.parse({}), tokenizer.special.pad);
-  close(small["eval_loss"], trainer.evalLoss(await readSftExamples(path("sft.jsonl"), tokenizer, 64)), 1e-5, "vs SftTrainer.evalLoss");
+  const format = tandemChatFormat(loadBpeTokenizerFile(tok()));
+  const model = buildModel({ checkpoint: path("sft") }, format, "none");
+  const trainer = createSftTrainer(model, sftConfigSchema.parse({}), format.padId);
+  close(small["eval_loss"], trainer.evalLoss(await readSftExamples(path("sft.jsonl"), format, 64)), 1e-5, "vs SftTrainer.evalLoss");
   assert.ok(Number(small["eval_loss"]) < Math.log(320), "trained below the uniform loss");
   trainer.dispose();
-  disposeGpt(model);
+  disposeModel(model);
 });
 
 test("reward: zero scores give accuracy ½, margin 0, loss ln 2; a trained model matches RewardTrainer.evaluate", async () => {
@@ -105,14 +106,14 @@ test("reward: zero scores give accuracy ½, margin 0, loss ln 2; a trained model
   close(zeroPrefs["eval_loss"], Math.log1p(Math.exp(0.25)), 1e-6, "loss with margin");
 
   const m = await evalMetrics({ data: path("rankings.jsonl"), model: { checkpoint: path("rm") }, batchSize: 2 }, "eval-rm");
-  const tokenizer = loadBpeTokenizerFile(tok());
-  const model = buildModel({ checkpoint: path("rm") }, tokenizer, "reward");
-  const trainer = createRewardTrainer(model, rewardConfigSchema.parse({}), tokenizer.special.pad);
-  const direct = trainer.evaluate(await readRankingExamples(path("rankings.jsonl"), tokenizer, 64));
+  const format = tandemChatFormat(loadBpeTokenizerFile(tok()));
+  const model = buildModel({ checkpoint: path("rm") }, format, "reward");
+  const trainer = createRewardTrainer(model, rewardConfigSchema.parse({}), format.padId);
+  const direct = trainer.evaluate(await readRankingExamples(path("rankings.jsonl"), format, 64));
   for (const key of ["loss", "accuracy", "margin", "min_reward", "mean_reward", "max_reward"]) close(m[`eval_${key}`], direct[key] ?? NaN, 1e-5, key);
   assert.notEqual(m["eval_margin"], 0);
   trainer.dispose();
-  disposeGpt(model);
+  disposeModel(model);
 });
 
 test("dpo: policy = reference gives ln 2, accuracy ½, zero rewards and a KL of exactly 0", async () => {
@@ -139,14 +140,14 @@ test("dpo: the sampled KL estimate agrees with the exact KL of one-token complet
     "eval-kl",
   );
   // exact KL(π‖π_ref) of the first response token, averaged over the distinct prompts
-  const tokenizer = loadBpeTokenizerFile(tok());
-  const policy = buildModel({ checkpoint: path("sft-fit") }, tokenizer, "none");
-  const reference = buildModel({ checkpoint: path("zero-policy") }, tokenizer, "none");
-  const prompts = [...new Map((await readPreferencePairs(path("prefs.jsonl"), tokenizer, 64)).map((p) => [p.prompt.join(","), p.prompt])).values()];
+  const format = tandemChatFormat(loadBpeTokenizerFile(tok()));
+  const policy = buildModel({ checkpoint: path("sft-fit") }, format, "none");
+  const reference = buildModel({ checkpoint: path("zero-policy") }, format, "none");
+  const prompts = [...new Map((await readPreferencePairs(path("prefs.jsonl"), format, 64)).map((p) => [p.prompt.join(","), p.prompt])).values()];
   const exact = prompts.map((p) =>
     tf.tidy(() => {
       const last = (model: typeof policy): tf.Tensor1D => {
-        const logits = gptForward(model, tf.tensor2d([p], [1, p.length], "int32")).logits as tf.Tensor3D; // (1, P, V)
+        const logits = lmForward(model, tf.tensor2d([p], [1, p.length], "int32")).logits as tf.Tensor3D; // (1, P, V)
         return tf.logSoftmax(tf.reshape(tf.slice(logits, [0, p.length - 1, 0], [1, 1, -1]), [-1])) as tf.Tensor1D; // (V)
       };
       const lp = last(policy);
@@ -157,8 +158,8 @@ test("dpo: the sampled KL estimate agrees with the exact KL of one-token complet
   const se = Number(m["eval_kl_stderr"]);
   assert.ok(expected > 8 * se, `the test needs a KL (${expected}) well above the estimate's noise (${se})`);
   assert.ok(Math.abs(Number(m["eval_kl"]) - expected) < 4 * se, `estimate ${m["eval_kl"]} ± ${se} vs exact ${expected}`);
-  disposeGpt(policy);
-  disposeGpt(reference);
+  disposeModel(policy);
+  disposeModel(reference);
 });
 
 test("bad eval configs name the problem; the CLI prints JSON lines", async () => {

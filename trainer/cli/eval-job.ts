@@ -14,9 +14,9 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { type JobSpec } from "../contract/job.ts";
 import { readManifest } from "../checkpoint/checkpoint.ts";
-import { countParams, disposeGpt, gptForward, type GptModel } from "../model/gpt.ts";
+import { countModelParams, disposeModel, lmForward, type LanguageModel } from "../model/lm.ts";
 import { generate } from "../model/generate.ts";
-import { type BpeTokenizer } from "../tokenizer/bpe-tokenizer.ts";
+import { type ChatFormat } from "../tokenizer/chat-format.ts";
 import { collateSft, type SftExample } from "../algorithms/sft-trainer.ts";
 import { collateRankings, scoreCompletions, type RankingExample } from "../algorithms/reward-trainer.ts";
 import { collatePairs, sequenceLogps, type PreferencePair } from "../algorithms/dpo-trainer.ts";
@@ -44,7 +44,7 @@ function inBatches<T>(label: string, items: T[], size: number, fn: (part: T[], s
 }
 
 // A. Σ log p over target tokens and their count, batch by batch.
-export function evalSftLoss(model: GptModel, examples: SftExample[], padId: number, batchSize: number): Record<string, number> {
+export function evalSftLoss(model: LanguageModel, examples: SftExample[], padId: number, batchSize: number): Record<string, number> {
   let logpSum = 0;
   let tokens = 0;
   inBatches("eval", examples, batchSize, (part) => {
@@ -55,7 +55,7 @@ export function evalSftLoss(model: GptModel, examples: SftExample[], padId: numb
     logpSum += tf.tidy(() => {
       const ids = tf.tensor2d(batch.inputIds, [B, T], "int32");
       const positionIds = tf.tile(tf.reshape(tf.range(0, T, 1, "int32"), [1, T]), [B, 1]) as tf.Tensor2D; // right padding
-      const logits = gptForward(model, ids, { attentionMask: tf.tensor2d(batch.attentionMask, [B, T], "int32"), positionIds }).logits as tf.Tensor3D; // (B, T, V)
+      const logits = lmForward(model, ids, { attentionMask: tf.tensor2d(batch.attentionMask, [B, T], "int32"), positionIds }).logits as tf.Tensor3D; // (B, T, V)
       const logp = nextTokenLogProbs(logits, ids, tf.tensor2d(batch.lossMask, [B, T], "int32")); // (B, T−1), 0 off target
       return tf.sum(logp).dataSync()[0] ?? NaN;
     });
@@ -66,7 +66,7 @@ export function evalSftLoss(model: GptModel, examples: SftExample[], padId: numb
 }
 
 // B. Every completion scored once; pairs and weights as in training (reward-loss.ts).
-export function evalRewardModel(model: GptModel, examples: RankingExample[], padId: number, batchSize: number): Record<string, number> {
+export function evalRewardModel(model: LanguageModel, examples: RankingExample[], padId: number, batchSize: number): Record<string, number> {
   const chosen: number[] = [];
   const rejected: number[] = [];
   let loss = 0;
@@ -100,7 +100,7 @@ export function evalRewardModel(model: GptModel, examples: RankingExample[], pad
 }
 
 /** Σ log p(completion) under `model` for each pair's chosen and rejected completion. */
-function pairLogps(label: string, model: GptModel, pairs: PreferencePair[], padId: number, batchSize: number): { chosen: Float32Array; rejected: Float32Array } {
+function pairLogps(label: string, model: LanguageModel, pairs: PreferencePair[], padId: number, batchSize: number): { chosen: Float32Array; rejected: Float32Array } {
   const chosen = new Float32Array(pairs.length);
   const rejected = new Float32Array(pairs.length);
   inBatches(label, pairs, batchSize, (part, start) => {
@@ -116,8 +116,8 @@ function pairLogps(label: string, model: GptModel, pairs: PreferencePair[], padI
 // divergence", 2020; TRL's objective/kl). Sampling is at temperature 1 with no top-k/top-p: any
 // other distribution would estimate the KL of something other than π.
 export function evalDpo(
-  policy: GptModel,
-  reference: GptModel,
+  policy: LanguageModel,
+  reference: LanguageModel,
   pairs: PreferencePair[],
   o: { padId: number; batchSize: number; beta: number; stopTokens: number[]; kl: EvalSpec["kl"] },
 ): Record<string, number> {
@@ -156,31 +156,31 @@ export function evalDpo(
   return { ...out, eval_kl: mean, eval_kl_stderr: Math.sqrt(variance / kls.length), eval_kl_samples: kls.length };
 }
 
-export async function evalJob(spec: EvalSpec, tokenizer: BpeTokenizer, log: JobLogger): Promise<void> {
+export async function evalJob(spec: EvalSpec, format: ChatFormat, log: JobLogger): Promise<void> {
   const head = readManifest(spec.model.checkpoint).modelConfig.scalarHead;
   if (head === "value") throw new Error(`eval: ${spec.model.checkpoint} is a PPO value model; evaluate the policy or the reward model`);
   if (head === "reward" && spec.reference) throw new Error(`eval: reference is for DPO policies, but ${spec.model.checkpoint} is a reward model`);
   const mode = head === "reward" ? "reward" : spec.reference ? "dpo" : "sft";
-  const pad = tokenizer.special.pad;
-  const model = buildModel({ checkpoint: spec.model.checkpoint }, tokenizer, head);
+  const pad = format.padId;
+  const model = buildModel({ checkpoint: spec.model.checkpoint }, format, head);
   const models = [model];
   try {
     let metrics: Record<string, number>;
     if (mode === "sft") {
-      const examples = await readSftExamples(spec.data, tokenizer, model.config.blockSize);
-      log.event("start", { kind: spec.kind, mode, examples: examples.length, params: countParams(model.config) });
+      const examples = await readSftExamples(spec.data, format, model.config.blockSize);
+      log.event("start", { kind: spec.kind, mode, examples: examples.length, params: countModelParams(model.config) });
       metrics = evalSftLoss(model, examples, pad, spec.batchSize);
     } else if (mode === "reward") {
-      const examples = await readRankingExamples(spec.data, tokenizer, model.config.blockSize);
-      log.event("start", { kind: spec.kind, mode, prompts: examples.length, params: countParams(model.config) });
+      const examples = await readRankingExamples(spec.data, format, model.config.blockSize);
+      log.event("start", { kind: spec.kind, mode, prompts: examples.length, params: countModelParams(model.config) });
       metrics = evalRewardModel(model, examples, pad, spec.batchSize);
     } else {
-      const reference = buildModel({ checkpoint: spec.reference?.checkpoint ?? "" }, tokenizer, "none");
+      const reference = buildModel({ checkpoint: spec.reference?.checkpoint ?? "" }, format, "none");
       models.push(reference);
-      const pairs = await readPreferencePairs(spec.data, tokenizer, model.config.blockSize);
-      log.event("start", { kind: spec.kind, mode, pairs: pairs.length, params: countParams(model.config) });
+      const pairs = await readPreferencePairs(spec.data, format, model.config.blockSize);
+      log.event("start", { kind: spec.kind, mode, pairs: pairs.length, params: countModelParams(model.config) });
       metrics = evalDpo(model, reference, pairs, {
-        padId: pad, batchSize: spec.batchSize, beta: spec.beta, stopTokens: [tokenizer.special.endOfTurn, tokenizer.special.eos], kl: spec.kl,
+        padId: pad, batchSize: spec.batchSize, beta: spec.beta, stopTokens: format.stopTokens, kl: spec.kl,
       });
     }
     log.event("metrics", { mode, ...metrics });
@@ -188,6 +188,6 @@ export async function evalJob(spec: EvalSpec, tokenizer: BpeTokenizer, log: JobL
     writeFileSync(file, JSON.stringify({ mode, model: spec.model.checkpoint, data: spec.data, ...(spec.reference ? { reference: spec.reference.checkpoint } : {}), metrics }, null, 2));
     log.event("done", { kind: spec.kind, mode, file });
   } finally {
-    for (const m of models) disposeGpt(m);
+    for (const m of models) disposeModel(m);
   }
 }

@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { jobSpecSchema, type JobSpecInput } from "../contract/job.ts";
 import { checkAnswer, checkerSpecSchema } from "../contract/checker.ts";
 import { saveCheckpoint } from "../checkpoint/checkpoint.ts";
-import { disposeGpt } from "../model/gpt.ts";
+import { disposeModel } from "../model/lm.ts";
 import { loadBpeTokenizerFile } from "../tokenizer/bpe-tokenizer.ts";
 import { createMemoryLogger } from "./logger.ts";
 import { runJob } from "./run-job.ts";
@@ -42,8 +42,9 @@ before(async () => {
   writeFileSync(path("corpus.txt"), [...answers.map((r) => r.messages.map((m) => m.content).join(" ")), ...filler].join("\n"));
   // the eval set: the taught prompts with their reference answers, and one without a reference
   writeFileSync(path("eval.jsonl"), jsonl([...sums.map(([a, b]) => ({ prompt: question([a, b]), metadata: { answer: a + b } })), { prompt: "What is 1 + 1?", metadata: {} }]));
-  await run({ schemaVersion: 1, kind: "train-tokenizer", corpus: [path("corpus.txt")], vocabSize: 320, out: path("tok") });
-  const model = { init: { vocabSize: 320, blockSize: 48, nLayer: 1, nHead: 2, nEmbd: 32 }, seed: 1 };
+  const fitted = await run({ schemaVersion: 1, kind: "train-tokenizer", corpus: [path("corpus.txt")], vocabSize: 320, out: path("tok") });
+  const vocabSize = Number(fitted.find((e) => e.type === "done")?.["vocabSize"]);
+  const model = { init: { vocabSize, blockSize: 48, nLayer: 1, nHead: 2, nEmbd: 32 }, seed: 1 };
   await run({ schemaVersion: 1, kind: "sft", data: path("sft.jsonl"), tokenizer: path("tok/tokenizer.json"), model, train: { steps: 150, batchSize: 4, optim: { lr: 2e-2, warmupSteps: 0, minLr: 2e-2 } }, out: path("sft"), backend: "wasm" });
   // all-zero weights: every logit is 0, so greedy decoding picks token 0 every time
   const tokenizer = loadBpeTokenizerFile(path("tok/tokenizer.json"));
@@ -51,7 +52,7 @@ before(async () => {
   for (const v of zero.params.values()) tf.tidy(() => v.assign(tf.zerosLike(v)));
   saveCheckpoint(path("zero"), zero, null, { step: 0, rngState: 0, trainConfig: {}, tokenizerHash: tokenizer.hash });
   copyFileSync(path("tok/tokenizer.json"), path("zero/tokenizer.json"));
-  disposeGpt(zero);
+  disposeModel(zero);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 

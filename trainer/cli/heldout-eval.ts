@@ -22,10 +22,10 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { type JobSpec } from "../contract/job.ts";
 import { checkAnswer, tallyChecks, type CheckerTally, type CheckResult } from "../contract/checker.ts";
-import { disposeGpt, type GptModel } from "../model/gpt.ts";
+import { disposeModel, type LanguageModel } from "../model/lm.ts";
 import { generate } from "../model/generate.ts";
-import { loadBpeTokenizerFile, type BpeTokenizer } from "../tokenizer/bpe-tokenizer.ts";
-import { parseCompletion, renderChat, renderPromptCompletion, type ChatMessage } from "../tokenizer/chat-template.ts";
+import { parseCompletion } from "../tokenizer/chat-template.ts";
+import { tandemTokenizer, type AnyMessage, type ChatFormat } from "../tokenizer/chat-format.ts";
 import { generateWithTools } from "../model/generate-with-tools.ts";
 import { finalAnswer, type ToolName } from "../contract/conversation.ts";
 import { promptRecordSchema, readJsonl } from "../data/jsonl.ts";
@@ -33,20 +33,21 @@ import { collateCompletions } from "../data/collate.ts";
 import { scoreCompletions } from "../algorithms/reward-trainer.ts";
 import { sequenceLogps } from "../algorithms/dpo-trainer.ts";
 import { answerHealth, healthShares, type HealthShares } from "../eval/answer-health.ts";
-import { asMessages, buildModel, check } from "./job-inputs.ts";
+import { asMessages, buildModel, chatFormatFor, check } from "./job-inputs.ts";
 import { createProgress } from "./progress.ts";
 import { type JobLogger } from "./logger.ts";
 
 type HeldoutSpec = Extract<JobSpec, { kind: "heldout" }>;
 
 interface Loaded {
-  model: GptModel;
-  tokenizer: BpeTokenizer;
+  model: LanguageModel;
+  /** The model's chat format (Tandem's template, or an imported model's own). */
+  format: ChatFormat;
 }
 
 interface HeldoutPrompt {
   line: number;
-  messages: ChatMessage[];
+  messages: AnyMessage[];
   metadata: Record<string, unknown>;
 }
 
@@ -76,8 +77,8 @@ export interface HeldoutReport {
 }
 
 function load(dir: string, head: "none" | "reward"): Loaded {
-  const tokenizer = loadBpeTokenizerFile(join(dir, "tokenizer.json"));
-  return { model: buildModel({ checkpoint: dir }, tokenizer, head), tokenizer };
+  const format = chatFormatFor(join(dir, "tokenizer.json"), { checkpoint: dir });
+  return { model: buildModel({ checkpoint: dir }, format, head), format };
 }
 
 // 2. answers, a batch at a time; batch i draws with seed decoding.seed + i (and generate() seeds
@@ -85,25 +86,27 @@ function load(dir: string, head: "none" | "reward"): Loaded {
 //    tools, a call the policy writes is run and its result spliced in (as in sampling); the answer
 //    is then the transcript's final assistant message, and its tokens the policy's own.
 async function answer(
-  label: string, { model, tokenizer }: Loaded, prompts: HeldoutPrompt[],
+  label: string, { model, format }: Loaded, prompts: HeldoutPrompt[],
   o: { maxNewTokens: number; temperature: number; seed: number; batchSize: number; tools: ToolName[] },
 ): Promise<Answer[]> {
-  const rendered = await Promise.all(prompts.map(async (p) => (await renderChat(tokenizer, p.messages, { addGenerationPrompt: true })).ids));
-  const stop = [tokenizer.special.endOfTurn, tokenizer.special.eos];
+  const rendered = await Promise.all(prompts.map(async (p) => (await format.renderChat(p.messages, { addGenerationPrompt: true })).ids));
+  // tool calls are written and read in Tandem's template: an imported model answers in plain text
+  const tokenizer = tandemTokenizer(format);
+  const tools = tokenizer ? o.tools : [];
   const answers: Answer[] = [];
   const bar = createProgress(label, prompts.length);
   for (let i = 0; i < rendered.length; i += o.batchSize) {
     const part = rendered.slice(i, i + o.batchSize);
     const room = model.config.blockSize - Math.max(...part.map((p) => p.length));
     if (room < 1) throw new Error(`held-out prompt ${prompts[i]?.line ?? i + 1} and its batch leave no room to answer in blockSize ${model.config.blockSize}`);
-    const options = { maxNewTokens: Math.min(o.maxNewTokens, room), temperature: o.temperature, seed: o.seed + i, stopTokens: stop, padId: tokenizer.special.pad };
-    const result = o.tools.length > 0 ? await generateWithTools(model, part, { ...options, tokenizer, tools: o.tools }) : generate(model, part, options);
+    const options = { maxNewTokens: Math.min(o.maxNewTokens, room), temperature: o.temperature, seed: o.seed + i, stopTokens: format.stopTokens, padId: format.padId };
+    const result = tokenizer && tools.length > 0 ? await generateWithTools(model, part, { ...options, tokenizer, tools }) : generate(model, part, options);
     for (let b = 0; b < part.length; b++) {
       const all = result.completions[b] ?? [];
       const finished = result.finished[b] ?? false;
       const own = all.filter((_, t) => result.policyMask[b]?.[t] !== 0);
       const tokens = finished ? own.slice(0, -1) : own;
-      const text = o.tools.length > 0 ? finalAnswer(await parseCompletion(tokenizer, all)) : await tokenizer.decode(tokens, true);
+      const text = tokenizer && tools.length > 0 ? finalAnswer(await parseCompletion(tokenizer, all)) : await format.tokenizer.decode(tokens, true);
       answers.push({ text, tokens, finished });
     }
     bar.update(Math.min(i + o.batchSize, rendered.length));
@@ -118,11 +121,11 @@ async function score(prompts: HeldoutPrompt[], answers: Answer[], spec: HeldoutS
   let reward: PolicyScores["reward"] = null;
   if (judge) {
     const values: number[] = [];
-    const pad = judge.tokenizer.special.pad;
+    const pad = judge.format.padId;
     for (let i = 0; i < prompts.length; i += spec.batchSize) {
       const rows = await Promise.all(
         prompts.slice(i, i + spec.batchSize).map(async (p, b) => {
-          const { prompt, full } = await renderPromptCompletion(judge.tokenizer, p.messages, answers[i + b]?.text ?? "");
+          const { prompt, full } = await judge.format.renderPromptCompletion(p.messages, answers[i + b]?.text ?? "");
           return { prompt, completion: full.ids.slice(prompt.length) };
         }),
       );
@@ -144,11 +147,12 @@ async function score(prompts: HeldoutPrompt[], answers: Answer[], spec: HeldoutS
 // 4. KL(π‖π_ref) from samples of π at temperature 1 (no top-k/top-p: any other distribution would
 //    estimate the KL of something other than π)
 async function heldoutKl(policy: Loaded, reference: Loaded, prompts: HeldoutPrompt[], spec: HeldoutSpec): Promise<HeldoutReport["kl"]> {
-  const pad = policy.tokenizer.special.pad;
-  const stop = [policy.tokenizer.special.endOfTurn, policy.tokenizer.special.eos];
+  const pad = policy.format.padId;
+  const stop = policy.format.stopTokens;
+  const tokenizer = tandemTokenizer(policy.format);
   const rows: number[][] = [];
   for (const p of prompts) {
-    const ids = (await renderChat(policy.tokenizer, p.messages, { addGenerationPrompt: true })).ids;
+    const ids = (await policy.format.renderChat(p.messages, { addGenerationPrompt: true })).ids;
     for (let k = 0; k < spec.kl.samplesPerPrompt; k++) rows.push(ids);
   }
   const kls: number[] = [];
@@ -157,7 +161,7 @@ async function heldoutKl(policy: Loaded, reference: Loaded, prompts: HeldoutProm
     const part = rows.slice(i, i + spec.batchSize);
     const room = policy.model.config.blockSize - Math.max(...part.map((p) => p.length));
     const options = { maxNewTokens: Math.min(spec.kl.maxNewTokens, room), temperature: 1, stopTokens: stop, padId: pad, seed: spec.kl.seed + i };
-    const sampled = spec.tools.length > 0 ? await generateWithTools(policy.model, part, { ...options, tokenizer: policy.tokenizer, tools: spec.tools }) : generate(policy.model, part, options);
+    const sampled = tokenizer && spec.tools.length > 0 ? await generateWithTools(policy.model, part, { ...options, tokenizer, tools: spec.tools }) : generate(policy.model, part, options);
     // tool results are context, not the policy's tokens: they stay in the input and out of the sum
     const batch = collateCompletions(part.map((prompt, b) => ({ prompt, completion: sampled.completions[b] ?? [], completionMask: sampled.policyMask[b] })), pad);
     const [lp, lr] = [policy.model, reference.model].map((m) => tf.tidy(() => sequenceLogps(m, batch).dataSync() as Float32Array));
@@ -198,7 +202,7 @@ export async function heldoutJob(spec: HeldoutSpec, log: JobLogger): Promise<Hel
     else if (spec.kl.samplesPerPrompt === 0) klSkipped = "kl.samplesPerPrompt is 0";
     else {
       const reference = track(load(spec.reference.checkpoint, "none"));
-      if (reference.tokenizer.hash !== policy.tokenizer.hash) klSkipped = "the reference uses another tokenizer";
+      if (reference.format.tokenizer.hash !== policy.format.tokenizer.hash) klSkipped = "the reference uses another tokenizer";
       else kl = await heldoutKl(policy, reference, prompts, spec);
     }
 
@@ -230,6 +234,6 @@ export async function heldoutJob(spec: HeldoutSpec, log: JobLogger): Promise<Hel
     log.event("done", { kind: spec.kind, file });
     return report;
   } finally {
-    for (const l of loaded) disposeGpt(l.model);
+    for (const l of loaded) disposeModel(l.model);
   }
 }

@@ -1,13 +1,12 @@
-// What GRPO/RLOO and KTO jobs read: prompt records with metadata, and unpaired labels (TRL's
-// formats), rendered with the chat template. Bad records stop the job before any work, each named by
+// What GRPO/RLOO jobs read: prompt records with metadata (TRL's format), rendered with the chat
+// template (KTO's unpaired labels: job-inputs.ts). Bad records stop the job before any work, each named by
 // line (DataError), as the other jobs' inputs (job-inputs.ts).
 import { z } from "zod";
 import { type CheckerSpec } from "../contract/checker.ts";
-import { preferenceRecordSchema, promptRecordSchema, readJsonl } from "../data/jsonl.ts";
+import { promptRecordSchema, readJsonl } from "../data/jsonl.ts";
 import { type BpeTokenizer } from "../tokenizer/bpe-tokenizer.ts";
-import { renderChat, renderPromptCompletion } from "../tokenizer/chat-template.ts";
+import { renderChat, type ChatMessage } from "../tokenizer/chat-template.ts";
 import { type RlPrompt } from "../algorithms/grpo-trainer.ts";
-import { type UnpairedExample } from "../algorithms/kto-trainer.ts";
 import { asMessages, check, DataError } from "./job-inputs.ts";
 
 /**
@@ -23,13 +22,6 @@ export const rlPromptRecordSchema = z
   })
   .transform(({ prompt, metadata, ...extra }) => ({ prompt, metadata: metadata ?? extra }));
 
-/** TRL's unpaired format (KTO): label true = desirable. */
-export const unpairedRecordSchema = z.strictObject({
-  prompt: promptRecordSchema.shape.prompt,
-  completion: preferenceRecordSchema.shape.chosen,
-  label: z.boolean(),
-});
-
 /**
  * Prompts rendered with the generation prompt, with their metadata. `room` is the context left for a
  * prompt (blockSize − maxCompletionLength). A checker reading a metadata field refuses prompts without it.
@@ -43,25 +35,11 @@ export async function readRlPrompts(path: string, tokenizer: BpeTokenizer, room:
   }
   const prompts = await Promise.all(records.map(async (r) => ({
     line: r.line,
-    ids: (await renderChat(tokenizer, asMessages(r.value.prompt), { addGenerationPrompt: true })).ids,
+    ids: (await renderChat(tokenizer, asMessages(r.value.prompt) as ChatMessage[], { addGenerationPrompt: true })).ids,
     metadata: r.value.metadata,
   })));
   ensureWithin(path, prompts.map((p) => ({ line: p.line, length: p.ids.length })), room, `leaves the answer less than train.maxCompletionLength tokens of the model's context (at most ${room} prompt tokens)`);
   return prompts;
-}
-
-/** Unpaired labels as token ids; `room` is the longest prompt + answer (min of blockSize and maxLength). */
-export async function readUnpairedExamples(path: string, tokenizer: BpeTokenizer, room: number): Promise<UnpairedExample[]> {
-  const records = check(path, readJsonl(path, unpairedRecordSchema));
-  const examples: UnpairedExample[] = [];
-  const lengths: { line: number; length: number }[] = [];
-  for (const { line, value } of records) {
-    const rendered = await renderPromptCompletion(tokenizer, asMessages(value.prompt), value.completion);
-    lengths.push({ line, length: rendered.full.ids.length });
-    examples.push({ prompt: rendered.prompt, completion: rendered.full.ids.slice(rendered.prompt.length), desirable: value.label });
-  }
-  ensureWithin(path, lengths, room, `exceeds ${room} tokens (the model's blockSize or train.maxLength)`);
-  return examples;
 }
 
 function ensureWithin(path: string, rows: { line: number; length: number }[], limit: number, what: string): void {

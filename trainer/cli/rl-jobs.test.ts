@@ -7,8 +7,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jobSpecSchema, type JobSpecInput } from "../contract/job.ts";
 import * as tf from "@tensorflow/tfjs-core";
+import { disposeModel, initModel } from "../model/lm.ts";
 import { loadCheckpointInto, readManifest, saveCheckpoint } from "../checkpoint/checkpoint.ts";
-import { disposeGpt, initGpt } from "../model/gpt.ts";
+
 import { createMemoryLogger } from "./logger.ts";
 import { DataError, runJob } from "./run-job.ts";
 import { createRng } from "../random/rng.ts";
@@ -45,7 +46,9 @@ before(async () => {
     { prompt: "what is 0 plus 1", metadata: { answer: 1 } },
   ]));
   writeFileSync(path("unpaired.jsonl"), jsonl(Array.from({ length: 6 }, (_, i) => ({ prompt: `what is ${i} plus 1`, completion: i % 2 ? `the answer is ${i + 1}` : [{ role: "assistant", content: sentence(3) }], label: i % 2 === 1 }))));
-  await run({ schemaVersion: 1, kind: "train-tokenizer", corpus: [path("corpus.txt")], vocabSize: 320, out: path("tok") });
+  const fitted = await run({ schemaVersion: 1, kind: "train-tokenizer", corpus: [path("corpus.txt")], vocabSize: 320, out: path("tok") });
+  // numbers split into digits leave a small corpus short of merges: the model takes the vocabulary fitted
+  tiny.vocabSize = Number(fitted.find((e) => e.type === "done")?.["vocabSize"]);
   await run({ schemaVersion: 1, kind: "sft", data: path("sft.jsonl"), tokenizer: tokenizer(), model: { init: tiny, seed: 1 }, train: { steps: 2, batchSize: 2 }, out: path("base"), backend: "wasm" });
   await run({ schemaVersion: 1, kind: "reward", data: path("prefs.jsonl"), tokenizer: tokenizer(), model: { checkpoint: path("base") }, train: { steps: 2, batchSize: 2 }, out: path("rm"), backend: "wasm" });
 });
@@ -144,12 +147,12 @@ test("bad GRPO input is refused before any work, naming the line or field", asyn
 test("a reward model that scores NaN stops the rollout before any update, naming the step and the last checkpoint", async () => {
   // a broken reward model: its head's weights are NaN
   const manifest = readManifest(path("rm"));
-  const model = initGpt(manifest.modelConfig, 0);
+  const model = initModel(manifest.modelConfig, 0);
   loadCheckpointInto(path("rm"), model, null, { tokenizerHash: manifest.tokenizerHash });
   const head = model.params.get("score.weight");
   head?.assign(tf.fill(head.shape, NaN));
   saveCheckpoint(path("rm-nan"), model, null, { step: 0, rngState: 0, trainConfig: {}, tokenizerHash: manifest.tokenizerHash });
-  disposeGpt(model);
+  disposeModel(model);
   await assert.rejects(
     run(rlSpec("grpo", path("nan"), { rewardModel: { checkpoint: path("rm-nan") } })),
     /non-finite reward NaN from reward_model on sample 1 of 4 at step 1 \(rollout 1\) \(last checkpoint: none; set train\.checkpointEvery\)/,

@@ -9,13 +9,13 @@ import { finalAnswer, type ToolName } from "../contract/conversation.ts";
 import { generateWithTools } from "../model/generate-with-tools.ts";
 import { parseCompletion } from "../tokenizer/chat-template.ts";
 import { CheckpointMismatchError, saveCheckpoint } from "../checkpoint/checkpoint.ts";
-import { countParams, disposeGpt } from "../model/gpt.ts";
+import { countModelParams, disposeModel } from "../model/lm.ts";
 import { type AdamWState } from "../optim/adamw.ts";
 import { saveTokenizerJson, type BpeTokenizer } from "../tokenizer/bpe-tokenizer.ts";
 import { createGrpoTrainer, type GroupRlDeps, type GroupRlResumeState, type RlPrompt, type RolloutStepResult } from "../algorithms/grpo-trainer.ts";
 import { createRlooTrainer } from "../algorithms/rloo-trainer.ts";
 import { buildRewardSources, NonFiniteRewardError } from "../rewards/reward-sources.ts";
-import { frozenReference } from "../rollouts/kl-guard.ts";
+import { referenceOf } from "../rollouts/kl-guard.ts";
 import { plainRollout, type RolloutFn } from "../rollouts/rollout.ts";
 import { type JobLogger } from "./logger.ts";
 import { createProgress } from "./progress.ts";
@@ -54,7 +54,7 @@ export async function runGroupRlJob(
   const train = spec.train;
   // 1. the policy; its frozen copy (made before any resume point is loaded) is the KL reference
   const policy = buildModel(spec.model, tokenizer, "none");
-  const reference = frozenReference(policy);
+  const reference = referenceOf(policy);
   const rewardModel = spec.rewardModel ? buildModel(spec.rewardModel, tokenizer, "reward") : null;
   const pad = tokenizer.special.pad;
 
@@ -82,7 +82,7 @@ export async function runGroupRlJob(
     if (!Number.isFinite(trainer.rollouts + trainer.resumeState().beta)) throw new CheckpointMismatchError(`resume: ${resume.dir} holds no ${spec.kind} state (rollouts, beta)`);
   }
   log.event("start", {
-    kind: spec.kind, prompts: prompts.length, params: countParams(policy.config), config: train, reward: spec.reward, tools: spec.tools,
+    kind: spec.kind, prompts: prompts.length, params: countModelParams(policy.config), config: train, reward: spec.reward, tools: spec.tools,
     rewardSources: deps.rewards.map((r) => ({ name: r.name, weight: r.weight })),
     ...(resume ? { resumedFrom: resume.dir, resumedAtRollout: trainer.rollouts } : {}),
   });
@@ -130,6 +130,6 @@ export async function runGroupRlJob(
   if (earlyStop) log.event(EARLY_STOP_EVENT, { ...earlyStop, dir: spec.out });
   trainer.dispose();
   reference.dispose();
-  for (const m of [policy, rewardModel]) if (m) disposeGpt(m);
+  for (const m of [policy, rewardModel]) if (m) disposeModel(m);
   log.event("done", { kind: spec.kind, rollouts: trainer.rollouts, steps: trainer.step, ...(earlyStop ? { earlyStop: true } : {}) });
 }

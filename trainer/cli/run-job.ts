@@ -10,12 +10,13 @@ import * as tf from "@tensorflow/tfjs-core";
 import { describeBackend, initBackend } from "../backend/select-backend.ts";
 import { type JobSpec } from "../contract/job.ts";
 import { CheckpointMismatchError, loadCheckpointInto, saveCheckpoint } from "../checkpoint/checkpoint.ts";
-import { disposeGpt, countParams } from "../model/gpt.ts";
+import { countModelParams, disposeModel } from "../model/lm.ts";
 import { generate } from "../model/generate.ts";
 import { generateWithTools } from "../model/generate-with-tools.ts";
-import { finalAnswer } from "../contract/conversation.ts";
-import { loadBpeTokenizerFile, saveTokenizerJson, trainBpeTokenizerJson, loadBpeTokenizer, type BpeTokenizer } from "../tokenizer/bpe-tokenizer.ts";
-import { parseCompletion, renderChat, type ChatMessage } from "../tokenizer/chat-template.ts";
+import { finalAnswer, type ConversationMessage } from "../contract/conversation.ts";
+import { saveTokenizerJson, trainBpeTokenizerJson, loadBpeTokenizer, type BpeTokenizer } from "../tokenizer/bpe-tokenizer.ts";
+import { parseCompletion } from "../tokenizer/chat-template.ts";
+import { tandemTokenizer, type AnyMessage, type ChatFormat } from "../tokenizer/chat-format.ts";
 import { promptRecordSchema, readJsonl } from "../data/jsonl.ts";
 import { collateCompletions } from "../data/collate.ts";
 import { createSftTrainer, type SftExample } from "../algorithms/sft-trainer.ts";
@@ -24,16 +25,15 @@ import { createDpoTrainer } from "../algorithms/dpo-trainer.ts";
 import { createPpoTrainer } from "../algorithms/ppo-trainer.ts";
 import { createKtoTrainer } from "../algorithms/kto-trainer.ts";
 import { type GroupRlDeps } from "../algorithms/grpo-trainer.ts";
-import { createKlGuard, frozenReference, type LoopGuard } from "../rollouts/kl-guard.ts";
+import { createKlGuard, referenceOf, type LoopGuard } from "../rollouts/kl-guard.ts";
 import { type RolloutFn } from "../rollouts/rollout.ts";
 import { type KlCheckConfig } from "../contract/kl-guard.ts";
 import { type JobLogger } from "./logger.ts";
 import { evalJob } from "./eval-job.ts";
 import { heldoutJob } from "./heldout-eval.ts";
 import { createProgress } from "./progress.ts";
-import { asMessages, buildModel, check, ensureFits, readPreferencePairs, readRankingExamples, readSftExamples } from "./job-inputs.ts";
+import { asMessages, buildModel, chatFormatFor, check, ensureFits, readPreferencePairs, readRankingExamples, readSftExamples, readUnpairedExamples } from "./job-inputs.ts";
 import { batchesFrom, hashExamples, resumeInto, runTrainLoop, writePeriodicCheckpoint, type SaveCheckpoint, type SteppingTrainer } from "./train-loop.ts";
-import { readUnpairedExamples } from "./rl-inputs.ts";
 import { rolloutFor, runGroupRlJob, transcriptAnswer } from "./rl-jobs.ts";
 
 // the test suite and older callers import DataError from here
@@ -63,34 +63,37 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
     await heldoutJob(spec, log);
     return;
   }
-  const tokenizer = loadBpeTokenizerFile(spec.kind === "eval" ? (spec.tokenizer ?? join(spec.model.checkpoint, "tokenizer.json")) : spec.tokenizer);
+  // the model's chat format: its own HF tokenizer and template, or Tandem's over our tokenizer
+  const format = chatFormatFor(spec.kind === "eval" ? (spec.tokenizer ?? join(spec.model.checkpoint, "tokenizer.json")) : spec.tokenizer, spec.model);
+  const tokenizer = format.tokenizer;
 
   if (spec.kind === "eval") {
-    await evalJob(spec, tokenizer, log);
+    await evalJob(spec, format, log);
     return;
   }
 
   if (spec.kind === "sample") {
-    await sampleJob(spec, tokenizer, log);
+    await sampleJob(spec, format, log);
     return;
   }
 
   if (spec.kind === "ppo") {
-    const policy = buildModel(spec.model, tokenizer, "none");
-    const reference = buildModel(spec.model, tokenizer, "none");
-    for (const v of reference.params.values()) v.trainable = false;
-    const rewardModel = buildModel(spec.rewardModel, tokenizer, "reward");
-    const value = buildModel(spec.rewardModel, tokenizer, "value");
+    const policy = buildModel(spec.model, format, "none", spec.lora);
+    // with LoRA the reference is the policy with its adapters off; otherwise a frozen copy
+    const reference = spec.lora ? undefined : buildModel(spec.model, format, "none");
+    for (const v of reference?.params.values() ?? []) v.trainable = false;
+    const rewardModel = buildModel(spec.rewardModel, format, "reward");
+    const value = buildModel(spec.rewardModel, format, "value", spec.lora);
     const records = check(spec.prompts, readJsonl(spec.prompts, promptRecordSchema));
-    const prompts = await Promise.all(records.map(async (r) => ({ line: r.line, ids: (await renderChat(tokenizer, asMessages(r.value.prompt), { addGenerationPrompt: true })).ids })));
+    const prompts = await Promise.all(records.map(async (r) => ({ line: r.line, ids: (await format.renderChat(asMessages(r.value.prompt), { addGenerationPrompt: true })).ids })));
     const room = policy.config.blockSize - spec.train.responseLength;
     ensureFits(spec.prompts, prompts.map((p) => ({ line: p.line, length: p.ids.length })), room);
-    const pad = tokenizer.special.pad;
+    const pad = format.padId;
     // the reward model scores prompt + response at its last token
     const reward = (ps: number[][], rs: number[][]): Float32Array =>
       tf.tidy(() => scoreCompletions(rewardModel, collateCompletions(ps.map((prompt, b) => ({ prompt, completion: rs[b] ?? [] })), pad)).dataSync() as Float32Array);
-    const trainer = createPpoTrainer({ policy, reference, value }, spec.train, {
-      padId: pad, stopTokens: [tokenizer.special.endOfTurn, tokenizer.special.eos], reward, decode: (ids) => tokenizer.decode(ids, true),
+    const trainer = createPpoTrainer({ policy, ...(reference ? { reference } : {}), value }, spec.train, {
+      padId: pad, stopTokens: format.stopTokens, reward, decode: (ids) => tokenizer.decode(ids, true),
     });
     const dataHash = hashExamples(prompts.map((p) => p.ids));
     // resume: policy weights and the AdamW state over policy and value from <dir>, the value model
@@ -103,15 +106,15 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
       if (!Number.isFinite(trainer.rollouts + trainer.klCoef)) throw new CheckpointMismatchError(`resume: ${resume.dir} holds no PPO state (rollouts, klCoef)`);
     }
     log.event("start", {
-      kind: spec.kind, prompts: prompts.length, params: countParams(policy.config), config: spec.train,
+      kind: spec.kind, prompts: prompts.length, params: countModelParams(policy.config), config: spec.train, ...(spec.lora ? { lora: spec.lora } : {}),
       ...(resume ? { resumedFrom: resume.dir, resumedAtRollout: trainer.rollouts } : {}),
     });
     const { batches, rng } = batchesFrom(prompts.map((p) => p.ids), spec.train.rolloutBatchSize, spec.train.seed, resume && { ...resume, batchesDrawn: trainer.rollouts });
     const save: SaveCheckpoint = (dir) => {
-      const info = { step: trainer.step, rngState: rng.state(), trainConfig: spec.train, tokenizerHash: tokenizer.hash, kind: spec.kind, dataHash };
+      const info = { step: trainer.step, rngState: rng.state(), trainConfig: spec.train, tokenizerHash: tokenizer.hash, kind: spec.kind, dataHash, ...hfOf(format) };
       saveCheckpoint(dir, policy, trainer.optimizer, { ...info, resumeState: { ...trainer.resumeState() } });
       saveCheckpoint(join(dir, "value"), value, null, info);
-      saveTokenizerJson(tokenizer, join(dir, "tokenizer.json"));
+      writeFileSync(join(dir, "tokenizer.json"), tokenizer.json);
     };
     const bar = createProgress("ppo rollouts", spec.train.rollouts);
     const every = spec.train.checkpointEvery;
@@ -129,23 +132,24 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
     save(spec.out, trainer.step, rng.state());
     log.event("checkpoint", { step: trainer.step, rollout: trainer.rollouts, dir: spec.out, final: true });
     trainer.dispose();
-    for (const m of [policy, reference, rewardModel, value]) disposeGpt(m);
+    for (const m of [policy, reference, rewardModel, value]) if (m) disposeModel(m);
     log.event("done", { kind: spec.kind, rollouts: trainer.rollouts, steps: trainer.step });
     return;
   }
 
   if (spec.kind === "grpo" || spec.kind === "rloo") {
-    await runGroupRlJob(spec, tokenizer, log, { rollout: options.rollout ?? rolloutFor(spec.tools, tokenizer), answerText: options.answerText ?? transcriptAnswer(tokenizer) });
+    const bpe = tandemOnly(format, spec.kind);
+    await runGroupRlJob(spec, bpe, log, { rollout: options.rollout ?? rolloutFor(spec.tools, bpe), answerText: options.answerText ?? transcriptAnswer(bpe) });
     return;
   }
 
   if (spec.kind === "pretrain" || spec.kind === "sft") {
-    const model = buildModel(spec.model, tokenizer, "none");
+    const model = buildModel(spec.model, format, "none", spec.kind === "sft" ? spec.lora : undefined);
     let examples: SftExample[];
     if (spec.kind === "pretrain") {
       // documents joined by <|endoftext|>, cut into windows; every token is a target
       const stream: number[] = [];
-      for (const file of spec.corpus) stream.push(...(await tokenizer.encode(readFileSync(file, "utf8"))), tokenizer.special.eos);
+      for (const file of spec.corpus) stream.push(...(await tokenizer.encode(readFileSync(file, "utf8"))), format.eosId);
       const w = Math.min(spec.windowLength ?? model.config.blockSize, model.config.blockSize);
       examples = [];
       for (let i = 0; i + 1 < stream.length; i += w) {
@@ -153,66 +157,74 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
         examples.push({ ids, lossMask: ids.map(() => 1) });
       }
     } else {
-      examples = await readSftExamples(spec.data, tokenizer, model.config.blockSize);
+      examples = await readSftExamples(spec.data, format, model.config.blockSize);
     }
-    const trainer = createSftTrainer(model, spec.train, tokenizer.special.pad);
-    await trainWithCheckpoints(spec, log, tokenizer, trainer, examples, hashExamples(examples), { examples: examples.length });
+    const trainer = createSftTrainer(model, spec.train, format.padId);
+    await trainWithCheckpoints(spec, log, format, trainer, examples, hashExamples(examples), { examples: examples.length });
     trainer.dispose();
-    disposeGpt(model);
+    disposeModel(model);
     return;
   }
 
   if (spec.kind === "reward") {
-    const model = buildModel(spec.model, tokenizer, "reward");
-    const examples = await readRankingExamples(spec.data, tokenizer, model.config.blockSize);
-    const trainer = createRewardTrainer(model, spec.train, tokenizer.special.pad);
-    await trainWithCheckpoints(spec, log, tokenizer, trainer, examples, hashExamples(examples), { prompts: examples.length });
+    const model = buildModel(spec.model, format, "reward", spec.lora);
+    const examples = await readRankingExamples(spec.data, format, model.config.blockSize);
+    const trainer = createRewardTrainer(model, spec.train, format.padId);
+    await trainWithCheckpoints(spec, log, format, trainer, examples, hashExamples(examples), { prompts: examples.length });
     trainer.dispose();
-    disposeGpt(model);
+    disposeModel(model);
     return;
   }
 
   if (spec.kind === "kto") {
-    const model = buildModel(spec.model, tokenizer, "none");
-    const examples = await readUnpairedExamples(spec.data, tokenizer, Math.min(model.config.blockSize, spec.train.maxLength));
+    const model = buildModel(spec.model, format, "none");
+    const examples = (await readUnpairedExamples(spec.data, format, Math.min(model.config.blockSize, spec.train.maxLength))).map(({ label, ...e }) => ({ ...e, desirable: label }));
     // the reference is the policy as the job names it, frozen before a resume point is loaded
-    const reference = frozenReference(model);
-    const trainer = createKtoTrainer(model, reference, examples, spec.train, tokenizer.special.pad);
-    const guard = klGuardFor(model, reference, examples.map((e) => e.prompt), spec.train, tokenizer, options.rollout);
+    const reference = referenceOf(model);
+    const trainer = createKtoTrainer(model, reference, examples, spec.train, format.padId);
+    const guard = klGuardFor(model, reference, examples.map((e) => e.prompt), spec.train, format, options.rollout);
     const desirable = examples.filter((e) => e.desirable).length;
-    await trainWithCheckpoints(spec, log, tokenizer, trainer, examples.map((_, i) => i), hashExamples(examples), { examples: examples.length, desirable, undesirable: examples.length - desirable }, guard);
+    await trainWithCheckpoints(spec, log, format, trainer, examples.map((_, i) => i), hashExamples(examples), { examples: examples.length, desirable, undesirable: examples.length - desirable }, guard);
     guard.dispose();
     trainer.dispose();
     reference.dispose();
-    disposeGpt(model);
+    disposeModel(model);
     return;
   }
 
   // dpo: preferences, or rankings expanded to every pair with distinct ranks
-  const model = buildModel(spec.model, tokenizer, "none");
-  const pairs = await readPreferencePairs(spec.data, tokenizer, model.config.blockSize);
-  // the reference log-probs come from `model` as the job names it, also when resuming: the resumed
-  // weights are loaded only after they are computed (trainWithCheckpoints); so is the KL check's copy
+  const model = buildModel(spec.model, format, "none", spec.lora);
+  const pairs = await readPreferencePairs(spec.data, format, model.config.blockSize);
+  // the reference log-probs come from `model` as the job names it (with LoRA: its adapters off), also
+  // when resuming: the resumed weights are loaded only after they are computed (trainWithCheckpoints);
+  // so is the KL check's reference (a frozen copy, or the adapters switched off)
   const refBar = createProgress("dpo reference log-probs", pairs.length);
-  const trainer = createDpoTrainer(model, pairs, spec.train, tokenizer.special.pad, { onReferenceProgress: (done) => refBar.update(done) });
+  const trainer = createDpoTrainer(model, pairs, spec.train, format.padId, { onReferenceProgress: (done) => refBar.update(done) });
   refBar.finish();
-  const reference = frozenReference(model);
-  const guard = klGuardFor(model, reference, pairs.map((p) => p.prompt), spec.train, tokenizer, options.rollout);
-  await trainWithCheckpoints(spec, log, tokenizer, trainer, pairs.map((_, i) => i), hashExamples(pairs), { pairs: pairs.length }, guard);
+  const reference = referenceOf(model);
+  const guard = klGuardFor(model, reference, pairs.map((p) => p.prompt), spec.train, format, options.rollout);
+  await trainWithCheckpoints(spec, log, format, trainer, pairs.map((_, i) => i), hashExamples(pairs), { pairs: pairs.length }, guard);
   guard.dispose();
   trainer.dispose();
   reference.dispose();
-  disposeGpt(model);
+  disposeModel(model);
+}
+
+/** GRPO and RLOO read tool calls with Tandem's own template: an imported model's template is refused with the reason. */
+function tandemOnly(format: ChatFormat, kind: string): BpeTokenizer {
+  const bpe = tandemTokenizer(format);
+  if (!bpe) throw new Error(`${kind}: group-sampled RL runs on models with Tandem's chat template (trained in Tandem); this model has its own (imported from Hugging Face)`);
+  return bpe;
 }
 
 /** DPO's and KTO's sampled KL check over the training prompts (contract/kl-guard.ts). */
 function klGuardFor(
-  model: ReturnType<typeof buildModel>, reference: ReturnType<typeof frozenReference>, prompts: number[][],
-  train: { klTarget: number | null; klCheck: KlCheckConfig }, tokenizer: BpeTokenizer, rollout: RolloutFn | undefined,
+  model: ReturnType<typeof buildModel>, reference: ReturnType<typeof referenceOf>, prompts: number[][],
+  train: { klTarget: number | null; klCheck: KlCheckConfig }, format: ChatFormat, rollout: RolloutFn | undefined,
 ): LoopGuard {
   return createKlGuard({
-    policy: model, reference, prompts, klTarget: train.klTarget, check: train.klCheck, padId: tokenizer.special.pad,
-    stopTokens: [tokenizer.special.endOfTurn, tokenizer.special.eos], decode: (ids) => tokenizer.decode(ids, true), ...(rollout ? { rollout } : {}),
+    policy: model, reference, prompts, klTarget: train.klTarget, check: train.klCheck, padId: format.padId,
+    stopTokens: format.stopTokens, decode: (ids) => format.tokenizer.decode(ids, true), ...(rollout ? { rollout } : {}),
   });
 }
 
@@ -233,15 +245,17 @@ function klGuardFor(
  *    "finished": true,                   ended at its end of turn (false: cut at maxNewTokens/context)
  *    "sampling": {…, "seed": 7}}         the decoding, with this batch's seed
  */
-async function sampleJob(spec: Extract<JobSpec, { kind: "sample" }>, tokenizer: BpeTokenizer, log: JobLogger): Promise<void> {
-  const model = buildModel(spec.model, tokenizer, "none");
+async function sampleJob(spec: Extract<JobSpec, { kind: "sample" }>, format: ChatFormat, log: JobLogger): Promise<void> {
+  const model = buildModel(spec.model, format, "none");
   const records = check(spec.prompts, readJsonl(spec.prompts, promptRecordSchema));
   const s = spec.sampling;
   const tools = s.tools ?? [];
-  const rows: { line: number; prompt: ChatMessage[]; ids: number[] }[] = [];
+  // tool calls are written and read in Tandem's template; an imported model samples plain text
+  const bpe = tools.length > 0 ? tandemOnly(format, "sampling with tools") : tandemTokenizer(format);
+  const rows: { line: number; prompt: AnyMessage[]; ids: number[] }[] = [];
   for (const r of records) {
     const prompt = asMessages(r.value.prompt);
-    const { ids } = await renderChat(tokenizer, prompt, { addGenerationPrompt: true });
+    const { ids } = await format.renderChat(prompt, { addGenerationPrompt: true });
     for (let k = 0; k < s.n; k++) rows.push({ line: r.line, prompt, ids });
   }
   ensureFits(spec.prompts, rows.map((r) => ({ line: r.line, length: r.ids.length })), model.config.blockSize);
@@ -252,16 +266,16 @@ async function sampleJob(spec: Extract<JobSpec, { kind: "sample" }>, tokenizer: 
     const part = rows.slice(i, i + s.batchSize);
     const options = {
       maxNewTokens: s.maxNewTokens, temperature: s.temperature, topK: s.topK, topP: s.topP, seed: s.seed + i,
-      stopTokens: [tokenizer.special.endOfTurn, tokenizer.special.eos], padId: tokenizer.special.pad,
+      stopTokens: format.stopTokens, padId: format.padId,
     };
     const ids = part.map((r) => r.ids);
     const result =
-      tools.length > 0
-        ? await generateWithTools(model, ids, { ...options, tokenizer, tools, ...(s.maxToolCalls !== undefined ? { limits: { maxCalls: s.maxToolCalls } } : {}) })
+      tools.length > 0 && bpe
+        ? await generateWithTools(model, ids, { ...options, tokenizer: bpe, tools, ...(s.maxToolCalls !== undefined ? { limits: { maxCalls: s.maxToolCalls } } : {}) })
         : { ...generate(model, ids, options), toolCalls: part.map(() => 0) };
     for (let b = 0; b < part.length; b++) {
       const tokens = result.completions[b] ?? [];
-      const messages = await parseCompletion(tokenizer, tokens);
+      const messages: ConversationMessage[] = bpe ? await parseCompletion(bpe, tokens) : [{ role: "assistant", content: await format.tokenizer.decode(tokens, true) }];
       const row = part[b];
       const line = {
         line: row?.line, prompt: row?.prompt, completion: finalAnswer(messages), messages, toolCalls: result.toolCalls[b] ?? 0,
@@ -273,7 +287,7 @@ async function sampleJob(spec: Extract<JobSpec, { kind: "sample" }>, tokenizer: 
     log.event("progress", { done: Math.min(i + s.batchSize, rows.length), total: rows.length });
   }
   bar.finish();
-  disposeGpt(model);
+  disposeModel(model);
   log.event("done", { kind: spec.kind, samples: rows.length, file: outPath });
 }
 
@@ -284,7 +298,7 @@ async function sampleJob(spec: Extract<JobSpec, { kind: "sample" }>, tokenizer: 
 async function trainWithCheckpoints<T>(
   spec: Extract<JobSpec, { kind: "pretrain" | "sft" | "reward" | "dpo" | "kto" }>,
   log: JobLogger,
-  tokenizer: BpeTokenizer,
+  format: ChatFormat,
   trainer: SteppingTrainer<T[]>,
   items: T[],
   dataHash: string,
@@ -294,18 +308,23 @@ async function trainWithCheckpoints<T>(
   const train = spec.train;
   // the KL check measures between steps: changing it does not change any step
   const resume = spec.resume
-    ? resumeInto(spec.resume, trainer, { kind: spec.kind, dataHash, tokenizerHash: tokenizer.hash, train, mayChange: ["klTarget", "klCheck"] })
+    ? resumeInto(spec.resume, trainer, { kind: spec.kind, dataHash, tokenizerHash: format.tokenizer.hash, train, mayChange: ["klTarget", "klCheck"] })
     : null;
   log.event("start", {
-    kind: spec.kind, ...counts, params: countParams(trainer.model.config), config: train,
+    kind: spec.kind, ...counts, params: countModelParams(trainer.model.config), config: train, ...("lora" in spec && spec.lora ? { lora: spec.lora } : {}),
     ...(resume ? { resumedFrom: resume.dir, resumedAtStep: resume.step } : {}),
   });
   const save: SaveCheckpoint = (dir, step, rngState) => {
-    saveCheckpoint(dir, trainer.model, trainer.optimizer, { step, rngState, trainConfig: train, tokenizerHash: tokenizer.hash, kind: spec.kind, dataHash });
-    saveTokenizerJson(tokenizer, join(dir, "tokenizer.json"));
+    saveCheckpoint(dir, trainer.model, trainer.optimizer, { step, rngState, trainConfig: train, tokenizerHash: format.tokenizer.hash, kind: spec.kind, dataHash, ...hfOf(format) });
+    writeFileSync(join(dir, "tokenizer.json"), format.tokenizer.json);
   };
   const { rngState, earlyStop } = await runTrainLoop({ trainer, items, config: train, out: spec.out, log, save, resume, label: spec.kind, ...(guard ? { guard } : {}) });
   log.event("done", { kind: spec.kind, steps: trainer.step, rngState, ...(earlyStop ? { earlyStop: true } : {}) });
+}
+
+/** The HF tokenizer_config / generation_config a checkpoint carries forward (HF models only). */
+function hfOf(format: ChatFormat): { hf?: NonNullable<ChatFormat["hf"]> } {
+  return format.hf ? { hf: format.hf } : {};
 }
 
 /** Reads and validates a job file; `kind` from the command line fills a missing one. */

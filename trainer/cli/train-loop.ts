@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from "node:fs"
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { CheckpointMismatchError, loadCheckpointInto, readManifest } from "../checkpoint/checkpoint.ts";
-import { type GptModel } from "../model/gpt.ts";
+import { type LanguageModel } from "../model/lm.ts";
 import { type AdamWState } from "../optim/adamw.ts";
 import { createRng, type Rng } from "../random/rng.ts";
 import { shuffledBatches } from "../data/batches.ts";
@@ -25,7 +25,7 @@ import { type EarlyStop, type LoopGuard } from "../rollouts/kl-guard.ts";
 
 /** What the loop needs of a trainer (SftTrainer, RewardTrainer and DpoTrainer all fit). */
 export interface SteppingTrainer<B> {
-  model: GptModel;
+  model: LanguageModel;
   optimizer: AdamWState;
   step: number;
   trainStep(batch: B): Record<string, number>;
@@ -80,7 +80,7 @@ export interface ResumePoint {
 // AdamW state into `target`; the caller restores its step counter from the returned point.
 export function resumeInto(
   dir: string,
-  target: { model: GptModel; optimizer: AdamWState },
+  target: { model: LanguageModel; optimizer: AdamWState },
   expect: { kind: string; dataHash: string; tokenizerHash: string; train: Record<string, unknown>; mayChange?: string[] },
 ): ResumePoint {
   if (!existsSync(join(dir, "manifest.json"))) throw new CheckpointMismatchError(`resume: ${dir} is not a checkpoint (no manifest.json)`);

@@ -2,6 +2,8 @@
 // Paths are local to the trainer's machine.
 import { z } from "zod";
 import { gptConfigInputSchema } from "./gpt-config.ts";
+import { llamaConfigInputSchema } from "./llama-config.ts";
+import { loraConfigSchema } from "./lora-config.ts";
 import { sftConfigSchema } from "./sft-config.ts";
 import { rewardConfigSchema } from "./reward-config.ts";
 import { dpoConfigSchema } from "./dpo-config.ts";
@@ -13,9 +15,12 @@ import { ktoConfigSchema } from "./kto-config.ts";
 import { rewardSpecSchema } from "./reward-spec.ts";
 import { toolNameSchema } from "./conversation.ts";
 
-/** Start from scratch (vocabSize follows the tokenizer) or from a checkpoint directory. */
+/**
+ * Start from scratch (vocabSize follows the tokenizer; GPT-2 or Llama-family) or from a checkpoint
+ * directory (full weights, or LoRA adapters over their base: checkpoint/load-model.ts).
+ */
 export const modelSourceSchema = z.union([
-  z.strictObject({ init: gptConfigInputSchema, seed: z.number().int().nonnegative().default(0) }),
+  z.strictObject({ init: z.union([gptConfigInputSchema, llamaConfigInputSchema]), seed: z.number().int().nonnegative().default(0) }),
   z.strictObject({ checkpoint: z.string().min(1) }),
 ]);
 
@@ -44,6 +49,14 @@ export const toolsSchema = z
   .array(toolNameSchema)
   .max(8)
   .refine((names) => new Set(names).size === names.length, "each tool at most once");
+
+/**
+ * Train LoRA adapters instead of every weight (Llama-family checkpoints only): the model's weights
+ * stay frozen (a starting adapter checkpoint is merged into them first), only the adapters (and a
+ * reward/value head) train, and the output checkpoint holds the adapters over `model` as base.
+ * DPO's and PPO's reference is the model with its adapters off: no second copy of the weights.
+ */
+const lora = loraConfigSchema.optional();
 
 export const samplingSchema = z.strictObject({
   maxNewTokens: z.number().int().positive().default(64),
@@ -116,9 +129,9 @@ export const jobSpecSchema = z.discriminatedUnion("kind", [
     resume,
     train: sftConfigSchema.prefault({}),
   }),
-  z.strictObject({ ...base, kind: z.literal("sft"), data: z.string().min(1), tokenizer: z.string().min(1), model: modelSourceSchema, resume, train: sftConfigSchema.prefault({}) }),
-  z.strictObject({ ...base, kind: z.literal("reward"), data: z.string().min(1), tokenizer: z.string().min(1), model: modelSourceSchema, resume, train: rewardConfigSchema.prefault({}) }),
-  z.strictObject({ ...base, kind: z.literal("dpo"), data: z.string().min(1), tokenizer: z.string().min(1), model: modelSourceSchema, resume, train: dpoConfigSchema.prefault({}) }),
+  z.strictObject({ ...base, kind: z.literal("sft"), data: z.string().min(1), tokenizer: z.string().min(1), model: modelSourceSchema, resume, lora, train: sftConfigSchema.prefault({}) }),
+  z.strictObject({ ...base, kind: z.literal("reward"), data: z.string().min(1), tokenizer: z.string().min(1), model: modelSourceSchema, resume, lora, train: rewardConfigSchema.prefault({}) }),
+  z.strictObject({ ...base, kind: z.literal("dpo"), data: z.string().min(1), tokenizer: z.string().min(1), model: modelSourceSchema, resume, lora, train: dpoConfigSchema.prefault({}) }),
   z.strictObject({
     ...base,
     kind: z.literal("ppo"),
@@ -131,6 +144,8 @@ export const jobSpecSchema = z.discriminatedUnion("kind", [
     rewardModel: z.strictObject({ checkpoint: z.string().min(1) }),
     /** A PPO checkpoint (policy, with the value model in value/) to continue from; see `resume` above. */
     resume,
+    /** Adapters on the policy and on the value model (the reward model stays frozen as it is). */
+    lora,
     train: ppoConfigSchema.prefault({}),
   }),
   groupRlJob("grpo", grpoConfigSchema.prefault({})),

@@ -13,6 +13,7 @@ import { samplingSchema, toolsSchema } from "./job.ts";
 import { checkerSpecSchema } from "./checker.ts";
 import { rewardSpecSchema } from "./reward-spec.ts";
 import { toolNameSchema } from "./conversation.ts";
+import { loraConfigSchema } from "./lora-config.ts";
 
 /** The training paths a round can take; each ends with sampling the next batch for labelers. */
 export const ROUND_PATHS = {
@@ -116,6 +117,12 @@ export const roundSpecSchema = z
           .optional(),
       })
       .default({ consensus: false }),
+    /**
+     * Train LoRA adapters on the registered base in every training step instead of every weight
+     * (Llama-family bases; PEFT's defaults: r 8, alpha 8, q_proj + v_proj). The registry records
+     * each adapter with its base as parent; serving loads base + adapter.
+     */
+    lora: loraConfigSchema.optional(),
     sft: sftConfigSchema.default(sftConfigSchema.parse({})),
     reward: rewardConfigSchema.default(rewardConfigSchema.parse({})),
     dpo: dpoConfigSchema.default(dpoConfigSchema.parse({})),
@@ -162,6 +169,10 @@ export const roundSpecSchema = z
   .refine((r) => !("init" in r.base) || ROUND_PATHS[r.path][0] === "sft", {
     message: "a model trained from scratch must start with SFT (choose an sft path or a registered base model)",
     path: ["base"],
+  })
+  .refine((r) => !r.lora || !("init" in r.base), {
+    message: "LoRA adapters train on a registered (imported) base model, not on one trained from scratch",
+    path: ["lora"],
   });
 
 export type RoundSpec = z.output<typeof roundSpecSchema>;
@@ -249,6 +260,8 @@ export const remoteJobSchema = z
      */
     tools: toolsSchema.optional(),
     train: z.record(z.string(), z.unknown()).optional(),
+    /** Train LoRA adapters on `model` (the round's `lora`); absent: every weight trains. */
+    lora: loraConfigSchema.optional(),
     sampling: samplingSchema.optional(),
     /** A checkpoint an earlier attempt uploaded: continue from its step instead of starting over. */
     resume: z.strictObject({ step: z.number().int().positive() }).optional(),

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../backend/select-backend.ts";
 import { buildModel } from "../cli/job-inputs.ts";
-import { disposeGpt, gptForward, type GptModel } from "./gpt.ts";
+import { gptForward, type GptModel } from "./gpt.ts";
+import { disposeModel, type LanguageModel } from "./lm.ts";
 import { generate } from "./generate.ts";
 import { generateWithTools, type ToolGenerateOptions } from "./generate-with-tools.ts";
 import { loadBpeTokenizerFile, type BpeTokenizer } from "../tokenizer/bpe-tokenizer.ts";
@@ -15,7 +16,7 @@ import { DEFAULT_TOOL_LIMITS, runToolCall, type ToolDefinition } from "../tools/
 import { TOOL_TRANSCRIPTS, trainToolPolicy } from "../testing/tool-policy.ts";
 
 let dir = "";
-let model: GptModel;
+let model: LanguageModel;
 let tok: BpeTokenizer;
 let prompts: number[][] = [];
 let options: ToolGenerateOptions;
@@ -33,7 +34,7 @@ before(async () => {
   };
 });
 after(() => {
-  disposeGpt(model);
+  disposeModel(model);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -74,7 +75,7 @@ async function slowGreedyWithTools(prompt: number[], maxNew: number): Promise<{ 
   let turnStart = 0;
   while (tokens.length < maxNew) {
     const [next, logprob] = tf.tidy(() => {
-      const logits = gptForward(model, tf.tensor2d([seq], [1, seq.length], "int32")).logits as tf.Tensor3D;
+      const logits = gptForward(model as GptModel, tf.tensor2d([seq], [1, seq.length], "int32")).logits as tf.Tensor3D;
       const last = tf.reshape(tf.slice(logits, [0, seq.length - 1, 0], [1, 1, model.config.vocabSize]), [-1]);
       const id = tf.argMax(last).dataSync()[0] ?? -1;
       return [id, tf.logSoftmax(last).dataSync()[id] ?? NaN];

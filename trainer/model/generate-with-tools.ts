@@ -20,7 +20,7 @@ import { SPECIAL_TOKENS, type BpeTokenizer } from "../tokenizer/bpe-tokenizer.ts
 import { ChatTemplateError, INVALID_TOOL_CALL, parseCompletion, renderToolResults } from "../tokenizer/chat-template.ts";
 import { DEFAULT_TOOL_LIMITS, runToolCall, type ToolDefinition, type ToolLimits } from "../tools/registry.ts";
 import { decodeSteps, type GenerateOptions, type GenerateResult, type ToolResume } from "./generate.ts";
-import { type GptModel } from "./gpt.ts";
+import { type LanguageModel } from "./lm.ts";
 
 export interface ToolGenerateOptions extends GenerateOptions {
   tokenizer: BpeTokenizer;
@@ -44,7 +44,7 @@ export interface ToolGenerateResult extends GenerateResult {
 const INVALID_CALL_RESULT = 'error: not a valid tool call; write {"name": "<tool>", "arguments": {…}} after <|tool_call|>';
 const RESERVED_RESULT = "error: the tool's output holds reserved text";
 
-export async function generateWithTools(model: GptModel, prompts: number[][], o: ToolGenerateOptions): Promise<ToolGenerateResult> {
+export async function generateWithTools(model: LanguageModel, prompts: number[][], o: ToolGenerateOptions): Promise<ToolGenerateResult> {
   const { tokenizer } = o;
   const limits: ToolLimits = { ...DEFAULT_TOOL_LIMITS, ...o.limits };
   const endToken = tokenizer.special.endOfTurn;

@@ -14,7 +14,8 @@
 // per-row RNG stay as they would be for that row alone. `policyMask` marks them 0 (and their
 // log-prob 0) so RL losses skip them. Plain `generate` is the same loop with no pauses.
 import * as tf from "@tensorflow/tfjs-core";
-import { disposeForward, disposeKvCache, gptForwardTidy, type ForwardResult, type GptModel } from "./gpt.ts";
+import { disposeForward, disposeKvCache, type ForwardResult } from "./gpt.ts";
+import { lmForwardTidy, type LanguageModel } from "./lm.ts";
 import { createRng, type Rng } from "../random/rng.ts";
 
 export interface SamplingOptions {
@@ -110,7 +111,7 @@ function rowRng(seed: number, row: number): Rng {
   return createRng((Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(row + 1, 0x85ebca6b)) >>> 0);
 }
 
-export function generate(model: GptModel, prompts: number[][], o: GenerateOptions): GenerateResult {
+export function generate(model: LanguageModel, prompts: number[][], o: GenerateOptions): GenerateResult {
   const step = decodeSteps(model, prompts, o, null).next();
   if (!step.done) throw new Error("generation paused for a tool call without tools"); // cannot happen: no tool tokens given
   return step.value;
@@ -120,7 +121,7 @@ export function generate(model: GptModel, prompts: number[][], o: GenerateOption
  * The decoding loop. With `tools` it yields the rows whose turn ended on tool calls and continues
  * with what the caller sends back (generate-with-tools.ts); without, it never yields.
  */
-export function* decodeSteps(model: GptModel, prompts: number[][], o: GenerateOptions, tools: ToolTokens | null): Generator<ToolPause[], GenerateResult, ToolResume> {
+export function* decodeSteps(model: LanguageModel, prompts: number[][], o: GenerateOptions, tools: ToolTokens | null): Generator<ToolPause[], GenerateResult, ToolResume> {
   const B = prompts.length;
   const stop = new Set(o.stopTokens ?? []);
   const suppress = o.suppressTokens ?? [];
@@ -222,7 +223,7 @@ function suppressed(logits: ArrayLike<number>, tokens: number[]): Float32Array {
 }
 
 function forwardWith(
-  model: GptModel,
+  model: LanguageModel,
   ids: number[][],
   mask: number[][],
   past: ForwardResult["present"] | null,
@@ -236,7 +237,7 @@ function forwardWith(
     ...(positions ? [tf.tensor2d(positions.map((p) => [p]), [B, 1], "int32")] : []),
   ]);
   const [idsT, maskT, posT] = inputs as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D | undefined];
-  const result = gptForwardTidy(model, idsT, {
+  const result = lmForwardTidy(model, idsT, {
     attentionMask: maskT,
     ...(posT ? { positionIds: posT } : {}),
     ...(past ? { past } : {}),

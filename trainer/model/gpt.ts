@@ -223,11 +223,7 @@ export function causalSelfAttention(
     k = tf.concat([past.k, k], 2); // (B, H, T_past + T, D)
     v = tf.concat([past.v, v], 2);
   }
-  // Without a cache on wasm, one 2-D matmul per (batch, head): wasm runs batched or transposed
-  // matmuls ~10× slower than plain 2-D ones (tfjs-notes.md). Decoding keeps the batched form,
-  // where one query row makes per-slice overhead dominate.
-  const perHead = attentionImpl === "per-head" || (attentionImpl === "auto" && !past && tf.getBackend() === "wasm");
-  const y = perHead ? attentionPerHead(q, k, v, bias) : attentionBatched(q, k, v, bias);
+  const y = scaledDotProductAttention(q, k, v, bias, past !== undefined);
   const merged = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * T, C]) as tf.Tensor2D; // (B·T, C)
   return { y: tf.reshape(linear(merged, w.cProjW, w.cProjB), [B, T, C]), k, v };
 }
@@ -238,6 +234,17 @@ let attentionImpl: AttentionImpl = "auto";
 /** Process-wide choice of attention implementation ("auto": per-head on wasm without a cache). */
 export function setAttentionImpl(impl: AttentionImpl): void {
   attentionImpl = impl;
+}
+
+/**
+ * softmax(q·kᵀ/√D + bias)·v with the implementation that suits the backend. Without a cache on
+ * wasm, one 2-D matmul per (batch, head): wasm runs batched or transposed matmuls ~10× slower than
+ * plain 2-D ones (tfjs-notes.md). Decoding (`cached`) keeps the batched form, where one query row
+ * makes per-slice overhead dominate. q (B, H, T, D), k/v (B, H, T_k, D) → (B, H, T, D).
+ */
+export function scaledDotProductAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor4D, cached: boolean): tf.Tensor4D {
+  const perHead = attentionImpl === "per-head" || (attentionImpl === "auto" && !cached && tf.getBackend() === "wasm");
+  return perHead ? attentionPerHead(q, k, v, bias) : attentionBatched(q, k, v, bias);
 }
 
 /** softmax(q·kᵀ/√D + bias)·v with batched matmuls. q (B, H, T, D), k/v (B, H, T_k, D) → (B, H, T, D). */

@@ -44,13 +44,15 @@ export function adamwStep(
   const t = state.step;
   const bc1 = 1 - h.beta1 ** t;
   const bc2 = 1 - h.beta2 ** t;
-  tf.tidy(() => {
-    for (const [name, p] of params) {
-      const g = grads.get(name);
-      if (!g) continue;
-      const m = state.m.get(name);
-      const v = state.v.get(name);
-      if (!m || !v) throw new Error(`no AdamW state for ${name}`);
+  for (const [name, p] of params) {
+    const g = grads.get(name);
+    if (!g) continue;
+    const m = state.m.get(name);
+    const v = state.v.get(name);
+    if (!m || !v) throw new Error(`no AdamW state for ${name}`);
+    // one tidy per parameter: a 135M-parameter model's temporaries for every parameter at once
+    // would not fit the 4 GB wasm heap
+    tf.tidy(() => {
       const mNew = tf.add(tf.mul(m, h.beta1), tf.mul(g, 1 - h.beta1));
       const vNew = tf.add(tf.mul(v, h.beta2), tf.mul(tf.square(g), 1 - h.beta2));
       m.assign(mNew);
@@ -58,8 +60,8 @@ export function adamwStep(
       const decayed = decays(p) && h.weightDecay > 0 ? tf.mul(p, 1 - lr * h.weightDecay) : p;
       const update = tf.div(tf.div(mNew, bc1), tf.add(tf.sqrt(tf.div(vNew, bc2)), h.eps));
       p.assign(tf.sub(decayed, tf.mul(update, lr)));
-    }
-  });
+    });
+  }
 }
 
 export function disposeAdamW(state: AdamWState): void {

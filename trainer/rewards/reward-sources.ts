@@ -8,7 +8,7 @@ import { checkAnswer, type CheckerSpec } from "../contract/checker.ts";
 import { rewardSources, type RewardSourceName, type RewardSpec } from "../contract/reward-spec.ts";
 import { collateCompletions } from "../data/collate.ts";
 import { scoreCompletions } from "../algorithms/reward-trainer.ts";
-import { type GptModel } from "../model/gpt.ts";
+import { type LanguageModel } from "../model/lm.ts";
 import { nanMeanStd } from "../losses/grpo-loss.ts";
 
 export interface RewardSample {
@@ -63,7 +63,7 @@ export function lengthReward(target: number, weight: number): RewardSource {
 }
 
 /** A scalar-head reward model's score of prompt + completion at its last token (as PPO). */
-export function rewardModelReward(model: GptModel, padId: number, weight: number, batchSize = 16): RewardSource {
+export function rewardModelReward(model: LanguageModel, padId: number, weight: number, batchSize = 16): RewardSource {
   return {
     name: "reward_model",
     weight,
@@ -80,7 +80,7 @@ export function rewardModelReward(model: GptModel, padId: number, weight: number
 }
 
 /** The sources a job's reward spec names, in the contract's order. */
-export function buildRewardSources(spec: RewardSpec, rewardModel: { model: GptModel; padId: number } | null): RewardSource[] {
+export function buildRewardSources(spec: RewardSpec, rewardModel: { model: LanguageModel; padId: number } | null): RewardSource[] {
   return rewardSources(spec, rewardModel !== null).map(({ name, weight }) => {
     if (name === "checker") return checkerReward(spec.checker!, weight);
     if (name === "reward_model") return rewardModelReward(rewardModel!.model, rewardModel!.padId, weight);

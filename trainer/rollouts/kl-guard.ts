@@ -13,7 +13,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { KL_GUARD_METRICS, type KlCheckConfig } from "../contract/kl-guard.ts";
 import { type CompletionBatch } from "../data/collate.ts";
 import { nextTokenLogProbs } from "../losses/logprobs.ts";
-import { cloneGpt, disposeGpt, gptForward, type GptModel } from "../model/gpt.ts";
+import { cloneModel, disposeModel, lmForward, type LanguageModel } from "../model/lm.ts";
+import { hasAdapters, withAdaptersOff } from "../model/lora.ts";
 import { createRng } from "../random/rng.ts";
 import { finalAnswerText, type Decode } from "../rewards/answer-text.ts";
 import { healthMetrics } from "./health.ts";
@@ -26,21 +27,34 @@ export interface ReferencePolicy {
 }
 
 /** Next-token log-probs (B, T−1) at temperature T. Call inside tf.tidy / variableGrads. */
-export function forwardLogps(model: GptModel, batch: CompletionBatch, temperature: number): tf.Tensor2D {
+export function forwardLogps(model: LanguageModel, batch: CompletionBatch, temperature: number): tf.Tensor2D {
   const [B, T] = batch.shape;
   const ids = tf.tensor2d(batch.inputIds, [B, T], "int32");
   const attentionMask = tf.tensor2d(batch.attentionMask, [B, T], "int32");
-  const logits = gptForward(model, ids, { attentionMask }).logits as tf.Tensor3D; // (B, T, V)
+  const logits = lmForward(model, ids, { attentionMask }).logits as tf.Tensor3D; // (B, T, V)
   return nextTokenLogProbs(logits, ids, undefined, temperature); // (B, T−1)
 }
 
 /** A frozen copy of the policy as it is now (call before training, and before loading a resume point). */
-export function frozenReference(policy: GptModel): ReferencePolicy {
-  const copy = cloneGpt(policy, { trainable: false });
+export function frozenReference(policy: LanguageModel): ReferencePolicy {
+  const copy = cloneModel(policy, { trainable: false });
   return {
     nextTokenLogps: (batch, temperature) => tf.tidy(() => forwardLogps(copy, batch, temperature).dataSync() as Float32Array),
-    dispose: () => disposeGpt(copy),
+    dispose: () => disposeModel(copy),
   };
+}
+
+/** With LoRA adapters the reference is the same model with them switched off: no second copy of the weights. */
+export function adaptersOffReference(policy: LanguageModel): ReferencePolicy {
+  return {
+    nextTokenLogps: (batch, temperature) => withAdaptersOff(policy, () => tf.tidy(() => forwardLogps(policy, batch, temperature).dataSync() as Float32Array)),
+    dispose: () => undefined,
+  };
+}
+
+/** The reference a trainer measures KL against: the adapters switched off, else a frozen copy. */
+export function referenceOf(policy: LanguageModel): ReferencePolicy {
+  return hasAdapters(policy) ? adaptersOffReference(policy) : frozenReference(policy);
 }
 
 /** Σ_t mask·(logp − refLogp) per row: the k1 KL of each answer, (B) from (B, W) row-major. */
@@ -70,11 +84,11 @@ export function meanStderr(xs: ArrayLike<number>): { mean: number; stderr: numbe
 /** A copy of the weights at one step, to put back when a later step overshoots the KL target. */
 export interface WeightSnapshot {
   step: number;
-  restoreInto(model: GptModel): void;
+  restoreInto(model: LanguageModel): void;
   dispose(): void;
 }
 
-export function snapshotWeights(model: GptModel, step: number): WeightSnapshot {
+export function snapshotWeights(model: LanguageModel, step: number): WeightSnapshot {
   const saved = new Map([...model.params].map(([name, v]) => [name, tf.clone(v)]));
   return {
     step,
@@ -120,7 +134,7 @@ export interface SampledKlOptions {
 }
 
 /** KL per answer (mean and standard error over the sampled answers) and the answers' health. */
-export async function sampledKl(policy: GptModel, reference: ReferencePolicy, o: SampledKlOptions): Promise<{ kl: number; stderr: number; samples: number; health: Record<string, number> }> {
+export async function sampledKl(policy: LanguageModel, reference: ReferencePolicy, o: SampledKlOptions): Promise<{ kl: number; stderr: number; samples: number; health: Record<string, number> }> {
   const rollout = o.rollout ?? plainRollout;
   const batchSize = o.batchSize ?? 16;
   const blockSize = policy.config.blockSize;
@@ -170,7 +184,7 @@ export function checkPrompts(prompts: number[][], count: number, seed: number): 
  * stops training. Without a target it only measures.
  */
 export function createKlGuard(o: {
-  policy: GptModel;
+  policy: LanguageModel;
   reference: ReferencePolicy;
   prompts: number[][];
   klTarget: number | null;

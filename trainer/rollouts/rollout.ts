@@ -6,11 +6,11 @@
 // Inserted tokens stay in the context the policy conditions on, but ratios, KL and losses run over
 // policy tokens only (TRL's tool_mask). A sampler without tools leaves it out: all ones.
 import { generate, type GenerateOptions, type GenerateResult } from "../model/generate.ts";
-import { type GptModel } from "../model/gpt.ts";
+import { type LanguageModel } from "../model/lm.ts";
 import { collateCompletions, type CompletionBatch } from "../data/collate.ts";
 
 export type RolloutResult = GenerateResult & { policyMask?: number[][] };
-export type RolloutFn = (model: GptModel, prompts: number[][], options: GenerateOptions) => RolloutResult | Promise<RolloutResult>;
+export type RolloutFn = (model: LanguageModel, prompts: number[][], options: GenerateOptions) => RolloutResult | Promise<RolloutResult>;
 
 /** Plain sampling: every completion token is the policy's. */
 export const plainRollout: RolloutFn = (model, prompts, options) => generate(model, prompts, options);

@@ -6,23 +6,30 @@
 //      "tools": {"run": ["calculator"], "client": ["get_weather"]}, "toolChoice": "auto"}
 //   ← {"id": "1", "ok": true, "promptTokens": 12, "choices": [{"text": "…", "tokens": 9, "finished": true, "messages": [...], "toolCalls": 1, "finishReason": "stop"}]}
 //   ← {"id": "1", "ok": false, "error": "…"}
-// Requests run one at a time, in order; the two most recently used models stay loaded.
+// Requests run one at a time, in order; the two most recently used models stay loaded. A model
+// keeps its own chat format: an imported Hugging Face model its template, base + adapters merged.
 //
 // Tools (decision 0019): calls to `run` tools are run here and the answer goes on; a turn that calls
 // one of the caller's `client` functions ends the answer there (finish reason "tool_calls"), for the
-// caller to run and send back as a tool message. With neither, no call can be made.
+// caller to run and send back as a tool message. With neither, no call can be made. Tool calls are
+// read and run for models with Tandem's template; an imported model answers in plain text.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { initBackend } from "../backend/select-backend.ts";
-import { loadCheckpointInto, readManifest } from "../checkpoint/checkpoint.ts";
+import { readManifest } from "../checkpoint/checkpoint.ts";
+import { loadModel } from "../checkpoint/load-model.ts";
 import { finalAnswer, type ConversationMessage } from "../contract/conversation.ts";
 import { inferenceRequestSchema, type FinishReason, type GenerationChoice, type ToolChoice } from "../contract/inference.ts";
-import { disposeGpt, initGpt, type GptModel } from "../model/gpt.ts";
+import { disposeModel, isLlama, type LanguageModel } from "../model/lm.ts";
+import { mergeLora } from "../model/lora.ts";
+import { generate } from "../model/generate.ts";
 import { answerToolCalls, generateWithTools } from "../model/generate-with-tools.ts";
-import { loadBpeTokenizerFile, type BpeTokenizer } from "../tokenizer/bpe-tokenizer.ts";
-import { parseCompletion, renderChat } from "../tokenizer/chat-template.ts";
+import { type BpeTokenizer } from "../tokenizer/bpe-tokenizer.ts";
+import { parseCompletion } from "../tokenizer/chat-template.ts";
+import { loadChatFormat, tandemTokenizer, type ChatFormat } from "../tokenizer/chat-format.ts";
 
-type Loaded = { model: GptModel; tokenizer: BpeTokenizer };
+type Loaded = { model: LanguageModel; format: ChatFormat };
 const KEEP = 2;
 
 export async function runInferenceWorker(): Promise<void> {
@@ -35,17 +42,16 @@ export async function runInferenceWorker(): Promise<void> {
       loaded.set(dir, hit); // most recently used last
       return hit;
     }
-    const tokenizer = loadBpeTokenizerFile(join(dir, "tokenizer.json"));
-    const manifest = readManifest(dir);
-    const model = initGpt({ ...manifest.modelConfig, scalarHead: "none" }, 0);
-    loadCheckpointInto(dir, model, null, { tokenizerHash: tokenizer.hash, newHead: true });
-    loaded.set(dir, { model, tokenizer });
+    const format = loadChatFormat(readFileSync(join(dir, "tokenizer.json"), "utf8"), readManifest(dir).hf);
+    const model = loadModel(dir, { scalarHead: "none", tokenizerHash: format.tokenizer.hash });
+    if (isLlama(model) && model.lora) mergeLora(model);
+    loaded.set(dir, { model, format });
     for (const [key, old] of loaded) {
       if (loaded.size <= KEEP) break;
-      disposeGpt(old.model);
+      disposeModel(old.model);
       loaded.delete(key);
     }
-    return { model, tokenizer };
+    return { model, format };
   };
   const reply = (message: Record<string, unknown>) => process.stdout.write(JSON.stringify(message) + "\n");
 
@@ -55,10 +61,28 @@ export async function runInferenceWorker(): Promise<void> {
     try {
       const request = inferenceRequestSchema.parse(JSON.parse(line));
       id = request.id;
-      const { model, tokenizer } = load(request.checkpoint);
-      const sp = tokenizer.special;
-      const { ids } = await renderChat(tokenizer, request.messages, { addGenerationPrompt: true });
+      const { model, format } = load(request.checkpoint);
+      const { ids } = await format.renderChat(request.messages, { addGenerationPrompt: true });
       if (ids.length >= model.config.blockSize) throw new Error(`the conversation is ${ids.length} tokens; this model reads at most ${model.config.blockSize - 1}`);
+      const tokenizer = tandemTokenizer(format);
+      if (!tokenizer) {
+        // an imported model: its own template, plain-text answers (tool calls are not read from it)
+        if (request.toolChoice === "required" || typeof request.toolChoice === "object") throw new Error("this imported model answers in plain text: tool_choice cannot require a call");
+        const result = generate(model, Array.from({ length: request.n }, () => ids), {
+          maxNewTokens: request.maxNewTokens, temperature: request.temperature, topK: request.topK, topP: request.topP, seed: request.seed,
+          stopTokens: format.stopTokens, padId: format.padId,
+        });
+        const plain: GenerationChoice[] = await Promise.all(
+          result.completions.map(async (tokens, b) => {
+            const text = (await format.tokenizer.decode(tokens, true)).replaceAll("\u0000", "");
+            const finished = result.finished[b] ?? false;
+            return { text, tokens: tokens.length, finished, messages: [{ role: "assistant", content: text }], toolCalls: 0, finishReason: finished ? "stop" : "length" };
+          }),
+        );
+        reply({ id, ok: true, promptTokens: ids.length, choices: plain });
+        continue;
+      }
+      const sp = tokenizer.special;
 
       // 1. which calls run here, which end the answer, and whether the answer must (or must not) call
       const choice = request.toolChoice;

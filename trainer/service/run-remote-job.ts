@@ -203,7 +203,7 @@ async function materialize(api: ServerApi, job: RemoteJob, work: string, out: st
     "modelId" in job.model
       ? { checkpoint: policyDir! }
       : { init: job.model.init, seed: job.model.seed };
-  const common = { schemaVersion: 1 as const, out, backend: backend as "auto", tokenizer };
+  const common = { schemaVersion: 1 as const, out, backend: backend as "auto", tokenizer, ...(job.lora && job.kind !== "sample" ? { lora: job.lora } : {}) };
   switch (job.kind) {
     case "sft":
     case "dpo":
@@ -269,10 +269,19 @@ function samplingOf(job: RemoteJob): SamplingInput {
 /** Where a checkpoint file lives in the local checkpoint folder (value-model.safetensors → value/model.safetensors). */
 const localResumePath = (name: ResumeFile): string => (name in VALUE_RESUME_FILES ? VALUE_RESUME_FILES[name as keyof typeof VALUE_RESUME_FILES] : name);
 
-/** A registered model's files, fetched into a local checkpoint folder. */
+/**
+ * A registered model's files, fetched into a local checkpoint folder. LoRA adapters (manifest.lora)
+ * also need their base: the registry's parent, fetched into <dir>/base (and so on down a chain),
+ * where the trainer's loader looks first.
+ */
 async function fetchModel(api: ServerApi, modelId: string, dir: string): Promise<string> {
   mkdirSync(dir, { recursive: true });
   for (const name of ["model.safetensors", "manifest.json", "tokenizer.json"]) await api.download(`/api/v1/models/${modelId}/files/${name}`, join(dir, name));
+  if ((JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { lora?: unknown }).lora) {
+    const { parent_id: parent } = (await api.getJson(`/api/v1/models/${modelId}`)) as { parent_id: string | null };
+    if (!parent) throw new Error(`model ${modelId} holds LoRA adapters but the registry names no base model`);
+    await fetchModel(api, parent, join(dir, "base"));
+  }
   return dir;
 }
 

@@ -48,6 +48,10 @@ export function createServerApi(baseUrl: string, token: string) {
     async events(job: JobRef, events: Array<Record<string, unknown>>): Promise<void> {
       await call("POST", jobPath(job, "events"), { json: { events } });
     },
+    /** A JSON document from the server (a model's registry entry). */
+    async getJson(path: string): Promise<unknown> {
+      return (await call("GET", path)).json();
+    },
     /** Streams a server path (an export, a model file) to a local file. */
     async download(path: string, file: string): Promise<void> {
       const response = await call("GET", path);

@@ -4,7 +4,7 @@
 // of right answers under the policy (temperature 1) is a sum of probabilities: no sampling noise.
 import * as tf from "@tensorflow/tfjs-core";
 import { resolveGptConfig, type GptConfig } from "../contract/gpt-config.ts";
-import { gptForward, type GptModel } from "../model/gpt.ts";
+import { lmForward, type LanguageModel } from "../model/lm.ts";
 import { type RlPrompt } from "../algorithms/grpo-trainer.ts";
 
 export const TOY = { pad: 0, end: 1, digits: 5, vocabSize: 8 } as const;
@@ -26,11 +26,11 @@ export function toyPrompts(): RlPrompt[] {
 }
 
 /** Mean over all prompts of π(right first token | prompt): the expected share of right one-token answers. */
-export function toyAccuracy(model: GptModel, prompts: RlPrompt[] = toyPrompts()): number {
+export function toyAccuracy(model: LanguageModel, prompts: RlPrompt[] = toyPrompts()): number {
   return tf.tidy(() => {
     const L = prompts[0]?.ids.length ?? 0;
     const ids = tf.tensor2d(prompts.map((p) => p.ids), [prompts.length, L], "int32");
-    const logits = gptForward(model, ids).logits as tf.Tensor3D; // (N, L, V)
+    const logits = lmForward(model, ids).logits as tf.Tensor3D; // (N, L, V)
     const probs = tf.softmax(tf.squeeze(tf.slice(logits, [0, L - 1, 0], [prompts.length, 1, TOY.vocabSize]), [1])).arraySync() as number[][];
     return prompts.reduce((s, p, i) => s + (probs[i]?.[digitToken(Number(p.metadata["answer"]))] ?? 0), 0) / prompts.length;
   });
