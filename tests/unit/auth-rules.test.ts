@@ -38,6 +38,12 @@ test("safeRedirect follows local paths only", () => {
   for (const bad of ["//evil.example", "https://evil.example", "/\\evil.example", "javascript:alert(1)", null, ""]) {
     assert.equal(safeRedirect(bad), "/", String(bad));
   }
+  // Parsed like a browser parses Location: dot segments cannot produce a `//host` path.
+  assert.equal(safeRedirect("/.//evil.example"), "/");
+  assert.equal(safeRedirect("/ü"), "/%C3%BC");
+  for (const refused of ["/\t/evil.example", "/\r\n/x", "/\u2028/x", "/\u0000"]) {
+    assert.throws(() => safeRedirect(refused), (e: { init?: { status?: number } }) => e.init?.status === 400, JSON.stringify(refused));
+  }
 });
 
 test("problem documents carry a stable code and the field errors", () => {
