@@ -23,6 +23,11 @@ const roomPayload = z.object({ room: z.string().regex(/^(user|project|round):\d{
  */
 export async function mayJoinRoom(db: Db, socket: SocketData, room: RoomName): Promise<boolean> {
   const [kind, id] = room.split(":");
+  // The role of now, not of the handshake: a demotion or deactivation counts before the
+  // socket is closed (endSessionSockets), and on any server instance.
+  const current = await db.selectFrom("users").select("role").where("id", "=", socket.userId).where("active", "=", true).executeTakeFirst();
+  if (!current) return false;
+  socket.role = current.role;
   if (kind === "user") return id === socket.userId;
   if (kind === "project") return (await db.selectFrom("projects").select("id").where("id", "=", id!).executeTakeFirst()) !== undefined;
   if (kind === "round") {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { safeRedirect } from "../../app/lib/auth.server.ts";
-import { hasRole, tokenRoles, userRoles } from "../../server/auth/roles.ts";
+import { effectiveTokenRole, hasRole, tokenRoles, userRoles } from "../../server/auth/roles.ts";
 import { checkAccess } from "../../server/api/endpoint.server.ts";
 import { AppError, toProblem } from "../../server/lib/app-error.ts";
 import type { Actor } from "../../server/auth/actor.ts";
@@ -31,6 +31,14 @@ test("checkAccess: anonymous → unauthenticated, wrong role → forbidden", () 
   assert.throws(() => checkAccess("trainer", actor("researcher")), (e: AppError) => e.code === "forbidden");
   checkAccess("any", actor("trainer"));
   checkAccess("public", null);
+});
+
+test("a token's effective role is the lower of its own and its owner's current role", () => {
+  assert.equal(effectiveTokenRole("admin", "labeler"), "labeler");
+  assert.equal(effectiveTokenRole("reviewer", "admin"), "reviewer");
+  assert.equal(effectiveTokenRole("researcher", "researcher"), "researcher");
+  assert.equal(effectiveTokenRole("trainer", "admin"), "trainer");
+  assert.equal(effectiveTokenRole("trainer", "researcher"), null);
 });
 
 test("safeRedirect follows local paths only", () => {
