@@ -18,7 +18,7 @@ import { AppError, toProblem } from "../lib/app-error.ts";
 import { buildOpenApiDocument, runEndpoint } from "../api/endpoint.server.ts";
 import { apiEndpoints } from "../api/all-endpoints.server.ts";
 import { attachSocketServer } from "../socket/socket-server.server.ts";
-import { csrfGuard } from "./csrf.server.ts";
+import { allowedOrigins, csrfGuard } from "./csrf.server.ts";
 import { openAiRouter } from "../api/openai-routes.server.ts";
 import { createInference } from "../rounds/inference.server.ts";
 import { startRayRunner } from "../bridges/ray/ray-handoff.server.ts";
@@ -139,7 +139,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   });
 
   // 6. CSRF: cookie-carrying mutations must come from our own origin.
-  app.use(csrfGuard((req) => allowedOrigins(config, req)));
+  app.use(csrfGuard((req) => allowedOrigins(config, { protocol: req.protocol, host: req.get("host") })));
 
   const contextFor = (req: Request, res: Response<unknown, Locals>): TandemContext => ({
     actor: res.locals.actor,
@@ -239,12 +239,6 @@ async function resolveActor(db: Db, req: Request): Promise<Actor | null> {
   if (!cookieValue) return null;
   const found = await findSessionUser(db, cookieValue);
   return found ? { kind: "session", user: found.user, role: found.user.role, sessionId: found.sessionId } : null;
-}
-
-function allowedOrigins(config: Config, req: Request): string[] {
-  const origins = [`${req.protocol}://${req.get("host")}`];
-  if (config.TANDEM_PUBLIC_URL) origins.push(new URL(config.TANDEM_PUBLIC_URL).origin);
-  return origins;
 }
 
 function toAppError(error: unknown): AppError {
