@@ -24,3 +24,38 @@ export function describeDisallowed(value: string, pattern: RegExp = DISALLOWED_T
   if (code >= 0xd800 && code <= 0xdfff) return "a lone surrogate (not valid Unicode)";
   return `the control character U+${code.toString(16).toUpperCase().padStart(4, "0")}`;
 }
+
+/** Where in a parsed JSON value (or query / form fields) the first disallowed character is. */
+export type DisallowedAt = { path: string; problem: string };
+
+/**
+ * Walks a value as it came off the wire (JSON body, query, path parameters, one imported record)
+ * and names the first string, object key included, holding a disallowed character. Paths read
+ * like zod's (`items.3.prompt`), so the 422 names the field the way other validation errors do.
+ */
+export function findDisallowed(value: unknown, path: Array<string | number> = [], depth = 0): DisallowedAt | null {
+  if (typeof value === "string") {
+    const problem = describeDisallowed(value);
+    return problem ? { path: path.join(".") || "(root)", problem } : null;
+  }
+  if (value === null || typeof value !== "object" || depth > 64) return null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findDisallowed(value[i], [...path, i], depth + 1);
+      if (found) return found;
+    }
+    return null;
+  }
+  if (ArrayBuffer.isView(value) || value instanceof Date) return null;
+  for (const [key, child] of Object.entries(value)) {
+    const keyProblem = describeDisallowed(key);
+    if (keyProblem) return { path: [...path, key].join("."), problem: `${keyProblem} in its name` };
+    const found = findDisallowed(child, [...path, key], depth + 1);
+    if (found) return found;
+  }
+  return null;
+}
+
+/** For zod `.refine`: text PostgreSQL can store and a person can see (decision 0022). */
+export const storableText = (value: string): boolean => !DISALLOWED_TEXT.test(value);
+export const STORABLE_TEXT_MESSAGE = "Remove control characters (such as NUL) and broken Unicode.";
