@@ -143,6 +143,11 @@ export async function importPromptRecords(
 
 /** What a record needs for the chosen purpose; null when it has it. */
 function purposeProblem(purpose: ImportRequest["purpose"], completions: Array<{ model: string | null }>): string | null {
+  // One completion is neither a ranking (which needs two) nor a demonstration (which has none):
+  // turning it into a demonstration silently dropped the completion the researcher sent.
+  if (purpose === "prompts" && completions.length === 1) {
+    return `a ranking task needs at least two completions (found 1); leave "completions" out for a demonstration task, or import it as Q&A for review`;
+  }
   if (purpose === "qa" && completions.length !== 1) {
     return `a Q&A for review needs exactly one answer in "completions" (found ${completions.length})`;
   }
