@@ -7,6 +7,7 @@ import type { ImportRecord } from "./import/import-record.ts";
 import { parseImportFile } from "./import/parse-import-file.ts";
 import { planImport, scanRecord, type ImportPlanCounts, type PlannedRecord } from "./import/plan-import.ts";
 import { signatureFromBase64, signatureToBase64 } from "./import/minhash.ts";
+import { nearDuplicateThresholdProblem } from "./project-settings.ts";
 import type { Project } from "./projects.server.ts";
 import { insertPrompts } from "./prompts.server.ts";
 import { describeProblems, undeclaredToolProblems } from "./transcript.ts";
@@ -73,6 +74,13 @@ export async function importPromptRecords(
   parsed: { records: ImportRecord[]; issues: Array<{ line: number; reason: string }>; format: string },
   request: Omit<ImportRequest, "content" | "format">,
 ): Promise<ImportReport> {
+  const thresholdProblem = nearDuplicateThresholdProblem(project.settings.nearDuplicateThreshold);
+  if (thresholdProblem) {
+    // Settings saved before the threshold was checked on save: say so instead of a 500.
+    throw new AppError("validation_failed", `This project's near-duplicate threshold (${project.settings.nearDuplicateThreshold}) cannot be used; change it in the project's settings.`, [
+      { path: "settings.nearDuplicateThreshold", message: thresholdProblem },
+    ]);
+  }
   const existingRows = await db.selectFrom("prompts").select(["id", "content_hash", "minhash"]).where("project_id", "=", project.id).execute();
   // Q&A for review: one answer per question, or the line is refused like any invalid line.
   const issues = [...parsed.issues];
