@@ -11,7 +11,9 @@
 // Activation recomputation: the --recompute-preset (default micro; "none" skips it) trains in two child
 // processes, without and with recomputation, and the bench prints both peak RSS figures.
 // Usage: npx tsx bench/trainer-bench.ts [--presets nano,micro,smollm2-135m] [--steps 3] [--warmup 1] [--attention auto|batched|per-head]
-//        [--recompute-preset micro|nano|none]
+//        [--recompute-preset micro|nano|none] [--blas auto|off] [--blas-threads N]
+// Native BLAS (OpenBLAS through koffi) does the wasm matmuls when libopenblas0-pthread is installed, unless
+// --blas off (or TANDEM_BLAS=off); --blas-threads (TANDEM_BLAS_THREADS) sets its threads, default one per core.
 //        [--torch-steps 5] [--torch-warmup 2] [--no-torch] [--llama-batch 1] [--llama-seq 128] [--llama-steps 2] [--llama-warmup 1]
 // Each figure is the median of the timed steps after warm-up. Tests never assert on time; this does not either.
 import { spawnSync } from "node:child_process";
@@ -49,6 +51,10 @@ const steps = Number(arg("steps", "3"));
 const warmup = Number(arg("warmup", "1"));
 const attention = arg("attention", "auto") as AttentionImpl;
 const recomputePreset = arg("recompute-preset", "micro") as GptPreset | "none";
+// native BLAS for wasm matmuls (trainer/backend/native-blas.ts): through the environment, so the
+// child processes below get the same setting
+if (process.argv.includes("--blas")) process.env["TANDEM_BLAS"] = arg("blas", "auto");
+if (process.argv.includes("--blas-threads")) process.env["TANDEM_BLAS_THREADS"] = arg("blas-threads", "1");
 const torchSteps = arg("torch-steps", "5");
 const torchWarmup = arg("torch-warmup", "2");
 const PYTHON = "/usr/bin/python3"; // Debian's: python3-torch comes from apt, a pyenv python3 on PATH lacks it
@@ -251,6 +257,8 @@ if (process.argv.includes("--llama-child")) {
 const info = await initBackend();
 const torchSkip = ensureTorch();
 console.log(`backend: ${info.backend} (${info.package}), threads ${info.threads}, simd ${String(info.simd)}, kernels ${info.customKernels.join(",") || "none"}, ops ${info.projectOps.join(",")}`);
+console.log(info.blas ? `native BLAS: ${info.blas.library} (${info.blas.config}), ${info.blas.threads} thread(s)` : "native BLAS: off");
+for (const s of info.skipped) console.log(`skipped ${s.package}: ${s.reason}`);
 const load = (): string => loadavg().map((x) => x.toFixed(2)).join(" ");
 console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}; load average at start ${load()} (other processes skew timings)`);
 console.log(`node ${process.version}, attention ${attention}, ${steps} timed steps after ${warmup} warm-up, median; PyTorch ${torchSteps} after ${torchWarmup}`);

@@ -11,7 +11,7 @@
 // sequence (N-implementation-details, General #2-3).
 import * as tf from "@tensorflow/tfjs-core";
 import { type GptConfig } from "../contract/gpt-config.ts";
-import { matMul2d } from "../backend/matmul.ts";
+import { matMul2d, transposedMatMulIsFast } from "../backend/matmul.ts";
 import { createRng, normalArray } from "../random/rng.ts";
 import { recomputed, recomputeWanted, trainableOf } from "./recompute.ts";
 
@@ -250,7 +250,8 @@ export function setAttentionImpl(impl: AttentionImpl): void {
  * makes per-slice overhead dominate. q (B, H, T, D), k/v (B, H, T_k, D) → (B, H, T, D).
  */
 export function scaledDotProductAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor4D, cached: boolean): tf.Tensor4D {
-  const perHead = attentionImpl === "per-head" || (attentionImpl === "auto" && !cached && tf.getBackend() === "wasm");
+  // with native BLAS under wasm, batched and transposed matmuls are as fast as 2-D ones (matmul.ts)
+  const perHead = attentionImpl === "per-head" || (attentionImpl === "auto" && !cached && tf.getBackend() === "wasm" && !transposedMatMulIsFast());
   return perHead ? attentionPerHead(q, k, v, bias) : attentionBatched(q, k, v, bias);
 }
 
