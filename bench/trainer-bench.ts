@@ -96,8 +96,12 @@ function trainBench(preset: GptPreset, recompute = false): { stepS: number; cpuS
   return { stepS, cpuS: median(cpu), tokensPerS: (B * T) / stepS, params: countParams(config), B, T };
 }
 
+/** Tokens per CPU-second of this process in the last generateBench (the wall figure waits for cores on a shared machine). */
+let lastGenTokensPerCpuS = NaN;
+
 function generateBench(model: GptModel | LanguageModel, prompts: number, promptLength: number, newTokens: number): number {
   const rng = createRng(2);
+  const c0 = process.cpuUsage();
   const ids = Array.from({ length: prompts }, () => Array.from({ length: promptLength }, () => Math.floor(rng.next() * model.config.vocabSize)));
   const t0 = performance.now();
   const input = tf.tensor2d(ids, [prompts, promptLength], "int32");
@@ -117,6 +121,8 @@ function generateBench(model: GptModel | LanguageModel, prompts: number, promptL
   }
   tf.dispose([step.hidden, step.logits as tf.Tensor]);
   disposeKvCache(step.present);
+  const cpu = process.cpuUsage(c0);
+  lastGenTokensPerCpuS = (prompts * newTokens) / ((cpu.user + cpu.system) / 1e6);
   return (prompts * newTokens) / ((performance.now() - t0) / 1000);
 }
 
@@ -268,6 +274,7 @@ if (presets.length > 0) {
   console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 }
 const ratios: string[] = [];
+const perCpu: string[] = []; // printed after the table: tokens per CPU-second, steadier than wall time on a shared machine
 let torchInfo = "";
 let torchRss = 0;
 for (const preset of presets) {
@@ -275,12 +282,14 @@ for (const preset of presets) {
   const model = initGpt(resolveGptConfig({ preset }), 0);
   generateBench(model, 8, 16, 4); // warm-up
   const gen = generateBench(model, 8, 16, 64);
+  const genPerCpuS = lastGenTokensPerCpuS;
   disposeGpt(model);
   const t = torchSkip ? null : torchBench(preset, r.B, r.T);
   const cell = (x: number | undefined, digits = 0): string => (x === undefined ? "–" : digits ? x.toFixed(digits) : String(Math.round(x)));
   console.log(
     `| ${preset} | ${r.params.toLocaleString("en")} | ${r.B}×${r.T} | ${r.stepS.toFixed(3)} | ${r.cpuS.toFixed(3)} | ${Math.round(r.tokensPerS)} | ${cell(t?.step_s, 3)} | ${cell(t?.train_tokens_per_s)} | ${Math.round(gen)} | ${cell(t?.gen_tokens_per_s)} |`,
   );
+  perCpu.push(`${preset}: train tokens per CPU-second ${Math.round((r.B * r.T) / r.cpuS)}, generate tokens per CPU-second ${Math.round(genPerCpuS)}`);
   if (t) {
     ratios.push(`${preset} train ratio vs PyTorch: ${(r.tokensPerS / t.train_tokens_per_s).toFixed(2)}`);
     ratios.push(`${preset} generate ratio vs PyTorch: ${(gen / t.gen_tokens_per_s).toFixed(2)}`);
@@ -288,6 +297,7 @@ for (const preset of presets) {
     torchInfo = `PyTorch ${t.torch}, ${t.threads} thread(s), ${t.blas}`;
   }
 }
+for (const line of perCpu) console.log(line);
 // activation recomputation (model/recompute.ts): the same training step in two child processes,
 // off and on, each with its own peak RSS
 if (recomputePreset !== "none") {
