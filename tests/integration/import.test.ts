@@ -66,7 +66,7 @@ test("a file with errors imports nothing unless 'import the valid lines' is chos
   assert.equal(accepted.status, 200);
   const report = (await accepted.json()) as Report;
   // Lines 1, 5 (to review) and 6 are stored; the exact and the near duplicate are not.
-  assert.deepEqual(report.committed, { prompts: 3, tasks: { demonstrate: 1, rank: 1, review: 1, compare: 0 }, gold: 0 });
+  assert.deepEqual(report.committed, { prompts: 3, tasks: { demonstrate: 1, rank: 1, review: 1, compare: 0 }, gold: 0, heldOut: 0 });
   const statuses = await server.db.selectFrom("prompts").select("status").where("project_id", "=", projectId).orderBy("id").execute();
   assert.deepEqual(statuses.map((s) => s.status), ["active", "review", "active"]);
   const rankTask = await server.db.selectFrom("tasks").select(["completion_ids", "overlap_target"]).where("project_id", "=", projectId).where("type", "=", "rank").executeTakeFirstOrThrow();
@@ -95,7 +95,7 @@ test("CSV imports with completions; a wrong body is a 422 naming the field", asy
   const projectId = await newProject();
   const csv = 'prompt,completion_1,completion_2,model\n"Say ""hi"", politely",Hello!,Hey.,tiny\n';
   const report = (await (await importFile(projectId, { content: csv, filename: "p.csv", commit: true })).json()) as Report;
-  assert.deepEqual(report.committed, { prompts: 1, tasks: { demonstrate: 0, rank: 1, review: 0, compare: 0 }, gold: 0 });
+  assert.deepEqual(report.committed, { prompts: 1, tasks: { demonstrate: 0, rank: 1, review: 0, compare: 0 }, gold: 0, heldOut: 0 });
   const bad = await importFile(projectId, { content: csv, commit: "yes" });
   assert.equal(bad.status, 422);
   assert.deepEqual(((await bad.json()) as { errors: Array<{ path: string }> }).errors.map((e) => e.path), ["commit"]);
