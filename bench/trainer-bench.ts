@@ -128,6 +128,8 @@ function generateBench(model: GptModel | LanguageModel, prompts: number, promptL
 
 interface TorchResult {
   step_s: number;
+  /** CPU seconds of the PyTorch process per step (median). */
+  cpu_s: number;
   train_tokens_per_s: number;
   gen_tokens_per_s: number;
   peak_rss_mb: number;
@@ -293,6 +295,8 @@ for (const preset of presets) {
   if (t) {
     ratios.push(`${preset} train ratio vs PyTorch: ${(r.tokensPerS / t.train_tokens_per_s).toFixed(2)}`);
     ratios.push(`${preset} generate ratio vs PyTorch: ${(gen / t.gen_tokens_per_s).toFixed(2)}`);
+    // CPU seconds per step, PyTorch's over ours: steadier than the wall-clock ratios on a shared machine
+    ratios.push(`${preset} train CPU-seconds ratio vs PyTorch: ${(t.cpu_s / r.cpuS).toFixed(2)} (PyTorch ${t.cpu_s.toFixed(3)} CPU s/step, tfjs ${r.cpuS.toFixed(3)})`);
     torchRss = Math.max(torchRss, t.peak_rss_mb);
     torchInfo = `PyTorch ${t.torch}, ${t.threads} thread(s), ${t.blas}`;
   }
