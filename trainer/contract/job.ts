@@ -32,6 +32,12 @@ const base = {
   out: z.string().min(1),
   /** Backend preference; "auto" tries tfjs-node-gpu, tfjs-node, then wasm, then cpu. */
   backend: z.enum(["auto", "tfjs-node-gpu", "tfjs-node", "wasm", "cpu"]).default("auto"),
+  /**
+   * Recompute each transformer block's forward in the backward pass instead of keeping its
+   * activations (transformers' gradient_checkpointing): less memory, ≈ one more forward per step,
+   * the same numbers. Off by default.
+   */
+  recompute: z.boolean().default(false),
 };
 
 /**
