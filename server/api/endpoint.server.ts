@@ -4,8 +4,10 @@ import type { Request, Response } from "express";
 import { z } from "zod";
 import type { TandemContext } from "../../app/context.ts";
 import { AppError } from "../lib/app-error.ts";
+import { findDisallowed } from "../lib/unsafe-text.ts";
 import type { Actor } from "../auth/actor.ts";
 import { hasRole } from "../auth/roles.ts";
+import { operationIdFor } from "./operation-id.ts";
 import type { UserRole } from "../db/schema.ts";
 
 /**
@@ -76,6 +78,7 @@ export async function runEndpoint(ep: AnyEndpoint, req: Request, res: Response, 
   checkAccess(ep.access, ctx.actor);
   if (ep.sessionOnly && ctx.actor?.kind !== "session") throw new AppError("forbidden", "This needs a signed-in person, not an API token.");
   if (ep.tokenOnly && ctx.actor?.kind !== "token") throw new AppError("forbidden", "This needs an API token (a trainer holds jobs with its token).");
+  refuseDisallowedText(req, ep);
   const params = ep.params ? parseOr422(ep.params, req.params, "The path is not valid.") : {};
   const body = ep.body && !ep.upload ? parseOr422(ep.body, req.body, "The request body is not valid.") : undefined;
   const query = ep.query ? parseOr422(ep.query, req.query, "The query string is not valid.") : {};
@@ -109,6 +112,27 @@ async function streamChunks(res: Response, chunks: AsyncIterable<string | Uint8A
   res.end();
 }
 
+/**
+ * NUL, other control characters and lone surrogates are refused before any schema sees the
+ * input, for every endpoint at once (decision 0022): PostgreSQL cannot store NUL in text nor a
+ * lone surrogate in jsonb, and a 422 naming the field beats a 500 from the database.
+ */
+function refuseDisallowedText(req: Request, ep: AnyEndpoint): void {
+  const sources: Array<[unknown, string]> = [
+    [req.params, "The path"],
+    [req.query, "The query string"],
+    [ep.upload ? undefined : req.body, "The request body"],
+  ];
+  for (const [value, where] of sources) {
+    const found = findDisallowed(value);
+    if (found) {
+      throw new AppError("validation_failed", `${where} contains ${found.problem} in "${found.path}"; remove it and send again.`, [
+        { path: found.path, message: `Contains ${found.problem}.` },
+      ]);
+    }
+  }
+}
+
 function parseOr422<T extends z.ZodType>(schema: T, value: unknown, message: string): z.infer<T> {
   const parsed = schema.safeParse(value);
   if (!parsed.success) throw AppError.fromZod(parsed.error, message);
@@ -131,10 +155,16 @@ export function buildOpenApiDocument(endpoints: AnyEndpoint[], base: string): un
   const bearer = registry.registerComponent("securitySchemes", "bearerToken", { type: "http", scheme: "bearer" });
   const cookie = registry.registerComponent("securitySchemes", "sessionCookie", { type: "apiKey", in: "cookie", name: "tandem_session" });
   const problem = { description: "Problem document (RFC 9457)", content: { "application/problem+json": { schema: problemSchema } } };
+  const operationIds = new Set<string>();
   for (const ep of endpoints) {
+    const operationId = operationIdFor(ep.method, ep.path);
+    // Generated clients name methods after these: two alike would silently shadow one.
+    if (operationIds.has(operationId)) throw new Error(`two API endpoints share the operationId ${operationId} (${ep.method} ${ep.path})`);
+    operationIds.add(operationId);
     registry.registerPath({
       method: ep.method,
       path: base + ep.path.replace(/:(\w+)/g, "{$1}"),
+      operationId,
       summary: ep.summary,
       description: `Access: ${[ep.access].flat().join(" or ")}${ep.sessionOnly ? " (signed-in people only, no tokens)" : ""}${ep.tokenOnly ? " (API tokens only)" : ""}.`,
       security: ep.access === "public" ? [] : [{ [bearer.name]: [] }, { [cookie.name]: [] }],

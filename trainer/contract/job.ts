@@ -232,7 +232,7 @@ export const jobSpecSchema = z.discriminatedUnion("kind", [
       .prefault({}),
     batchSize: z.number().int().positive().default(8),
     /** Answers kept in heldout.json for people to read. */
-    showSamples: z.number().int().nonnegative().max(100).default(8),
+    showSamples: z.number().int().nonnegative().max(500).default(8),
   }),
   z.strictObject({
     ...base,
