@@ -58,6 +58,9 @@ async function shutdown(signal: string, code = 0): Promise<void> {
   log.info("stopped");
   process.exit(code);
 }
+// A background loop's database call failing during an outage must not end the server: the outage
+// is answered with 503 and ends by itself (decision 0023). Logged, never silent.
+process.on("unhandledRejection", (reason) => log.error({ err: reason }, "unhandled rejection"));
 process.on("SIGINT", () => void shutdown("SIGINT"));
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
 

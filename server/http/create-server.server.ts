@@ -14,6 +14,7 @@ import { findSessionUser, SESSION_COOKIE } from "../auth/sessions.server.ts";
 import { findTokenActor } from "../auth/tokens.server.ts";
 import type { Config } from "../config.server.ts";
 import type { Db } from "../db/database.server.ts";
+import { createDbHealth } from "../db/db-health.server.ts";
 import { AppError, toProblem } from "../lib/app-error.ts";
 import { buildOpenApiDocument, runEndpoint } from "../api/endpoint.server.ts";
 import { apiEndpoints } from "../api/all-endpoints.server.ts";
@@ -59,6 +60,9 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   const metrics = createMetrics();
   registerOpsMetrics(metrics.registry, { db, pool: deps.pool, log, agreementRefreshSeconds: config.TANDEM_METRICS_AGREEMENT_REFRESH_SECONDS });
   const loginLimiter = createLoginLimiter(deps.pool, config.TANDEM_LOGIN_ATTEMPTS);
+  // Database outages: noted from every pool and client error, answered with 503 (decision 0023).
+  const dbHealth = createDbHealth(deps.pool, log);
+  deps.pool.on("error", (error) => dbHealth.noteError(error));
   const io = attachSocketServer(httpServer, { db, pool: deps.pool, log, config, metrics });
   const inference = createInference(config.TANDEM_DATA_DIR, log);
   // Rounds handed to a Ray cluster are submitted and mirrored from here (decision 0017).
@@ -96,6 +100,25 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   app.use("/assets", express.static(path.join(clientDir, "assets"), { immutable: true, maxAge: "1y", fallthrough: false }));
   app.use(express.static(clientDir, { maxAge: "1h", index: false }));
   if (deps.before) app.use(deps.before);
+
+  // 3b. Health: always answers, and says whether the database is reachable (it asks it, so a
+  // load balancer's probe also ends an outage as soon as the database is back).
+  app.get("/healthz", async (_req, res) => {
+    try {
+      await db.selectNoFrom((eb) => eb.val(1).as("one")).execute();
+      dbHealth.noteOk();
+      res.json({ status: "ok", database: "ok" });
+    } catch (error) {
+      if (!dbHealth.noteError(error)) log.error({ err: error }, "health check failed");
+      res.status(503).setHeader("Retry-After", "5").json({ status: "unavailable", database: "unreachable" });
+    }
+  });
+
+  // 3c. While the database is known to be down, every other request gets a 503 at once (a
+  // problem document for the API, a page for people) instead of waiting on a connection.
+  app.use((_req, _res, next) => {
+    next(dbHealth.down ? databaseDown() : undefined);
+  });
 
   // 4. Oversized bodies are refused before anyone reads them (forms included, not only JSON).
   // Prompt imports and document uploads carry whole files and get their own, larger limit.
@@ -163,16 +186,6 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
     secureCookies: req.secure || config.TANDEM_PUBLIC_URL?.startsWith("https:") === true,
   });
 
-  // 7. Operations.
-  app.get("/healthz", async (_req, res) => {
-    try {
-      await db.selectNoFrom((eb) => eb.val(1).as("one")).execute();
-      res.json({ status: "ok", database: "ok" });
-    } catch (error) {
-      log.error({ err: error }, "health check failed");
-      res.status(503).json({ status: "unavailable", database: "unreachable" });
-    }
-  });
   // 8. JSON API.
   const api = express.Router();
   api.use((req, _res, next) => {
@@ -214,7 +227,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
 
   // 10. Errors: expected ones become problem documents; the rest are logged, never shown raw.
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const appError = toAppError(error);
+    const appError = dbHealth.noteError(error) ? databaseDown() : toAppError(error);
     if (appError.code === "internal") log.error({ err: error, method: req.method, path: req.path }, "unhandled error");
     if (appError.retryAfterSeconds) res.setHeader("Retry-After", String(appError.retryAfterSeconds));
     const problem = toProblem(appError);
@@ -226,6 +239,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   });
 
   const close = async () => {
+    dbHealth.stop();
     rayRunner?.stop();
     await external.stop();
     inference.close();
@@ -248,6 +262,10 @@ async function resolveActor(db: Db, req: Request): Promise<Actor | null> {
   if (!cookieValue) return null;
   const found = await findSessionUser(db, cookieValue);
   return found ? { kind: "session", user: found.user, role: found.user.role, sessionId: found.sessionId } : null;
+}
+
+function databaseDown(): AppError {
+  return new AppError("service_unavailable", "The database is unreachable; Tandem is reconnecting. Try again in a few seconds.", [], 5);
 }
 
 function toAppError(error: unknown): AppError {
