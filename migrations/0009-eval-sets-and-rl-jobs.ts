@@ -15,8 +15,12 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`alter table jobs add constraint jobs_kind_check check (kind in ('sft', 'reward', 'dpo', 'ppo', 'grpo', 'rloo', 'kto', 'evaluate', 'sample'))`.execute(db);
 }
 
-/** Refused while jobs of the new kinds exist: delete those rounds first. */
+/**
+ * Rolling back removes the new kinds, and with them their jobs (their events cascade): the rounds
+ * keep their record and their other steps. Rolling back is for development; back up first.
+ */
 export async function down(db: Kysely<unknown>): Promise<void> {
+  await sql`delete from jobs where kind in ('grpo', 'rloo', 'kto', 'evaluate')`.execute(db);
   await sql`alter table jobs drop constraint jobs_kind_check`.execute(db);
   await sql`alter table jobs add constraint jobs_kind_check check (kind in ('sft', 'reward', 'dpo', 'ppo', 'sample'))`.execute(db);
   await sql`drop index prompts_held_out`.execute(db);

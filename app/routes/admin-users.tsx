@@ -17,7 +17,7 @@ export async function loader({ context, request }: Route.LoaderArgs) {
 }
 
 const result = (value: ActionResult): ActionResult => value;
-type ActionResult = { errors: Record<string, string>; values: Record<string, string>; message?: string };
+type ActionResult = { errors: Record<string, string>; values: Record<string, string>; message?: string; createdId?: string };
 
 export async function action({ context, request }: Route.ActionArgs) {
   const me = requireUser(context, request, "admin");
@@ -29,7 +29,8 @@ export async function action({ context, request }: Route.ActionArgs) {
       const parsed = createUserSchema.safeParse({ ...values, password: form.get("password") });
       if (!parsed.success) return data<ActionResult>({ errors: fieldErrors(parsed.error), values }, { status: 422 });
       const user = await createUser(context.db, me.id, parsed.data);
-      return result({ errors: {}, values: {}, message: `Created ${user.email} as ${roleLabels[user.role]}.` });
+      // The role stays chosen (people are often created in a row); the rest of the form clears.
+      return result({ errors: {}, values: { role: user.role }, message: `Created ${user.email} as ${roleLabels[user.role]}.`, createdId: user.id });
     }
     if (intent === "update") {
       const change = {
@@ -121,7 +122,9 @@ export default function AdminUsers({ loaderData, actionData }: Route.ComponentPr
           </div>
         </Card>
         <Card title="Create a user">
-          <Form method="post">
+          {/* A new key after each success remounts the form: the browser keeps typed values in
+              uncontrolled inputs, and an initial password must not stay on screen for the next person. */}
+          <Form method="post" key={actionData?.createdId ?? "create"}>
             <input type="hidden" name="intent" value="create" />
             <Field label="Name" name="name" required defaultValue={values.name} error={errors.name} />
             <Field label="E-mail" name="email" type="email" required defaultValue={values.email} error={errors.email} />

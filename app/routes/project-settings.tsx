@@ -1,5 +1,5 @@
 import { useState } from "react";
-import { data, Form, redirect } from "react-router";
+import { data, Form, Link, redirect } from "react-router";
 import type { Route } from "./+types/project-settings";
 import { projectInputSchema } from "../../server/labeling/project-settings.ts";
 import { getProject, updateProject } from "../../server/labeling/projects.server.ts";
@@ -16,7 +16,9 @@ const taskTypes = ["demonstrate", "rank", "review", "compare"] as const;
 
 export async function loader({ context, request, params }: Route.LoaderArgs) {
   requireUser(context, request, "researcher");
-  return { project: await or404(getProject(context.db, params.projectId), "There is no such project.") };
+  // ?saved=1 comes from the action's redirect (post/redirect/get), so a reload never posts twice.
+  const saved = new URL(request.url).searchParams.get("saved") === "1";
+  return { project: await or404(getProject(context.db, params.projectId), "There is no such project."), saved };
 }
 
 /** Flags are edited as lines "id: label"; a malformed line is reported, not dropped. */
@@ -62,11 +64,12 @@ export async function action({ context, request, params }: Route.ActionArgs) {
     return data({ errors, values: { ...Object.fromEntries([...form].map(([k, v]) => [k, String(v)])), tools: form.getAll("tools").map(String).join(",") } }, { status: 422 });
   }
   await updateProject(context.db, user.id, project.id, parsed.data);
-  return redirect(`/projects/${project.id}`);
+  // Back to this page, which confirms the save (the form shows what is now stored).
+  return redirect(`/projects/${project.id}/settings?saved=1`);
 }
 
 export default function ProjectSettingsPage({ loaderData, actionData }: Route.ComponentProps) {
-  const { project } = loaderData;
+  const { project, saved } = loaderData;
   const errors: Record<string, string> = actionData?.errors ?? {};
   const values: Record<string, string> = actionData?.values ?? {};
   const v = (name: string, fallback: string | number) => values[name] ?? String(fallback);
@@ -81,7 +84,8 @@ export default function ProjectSettingsPage({ loaderData, actionData }: Route.Co
   const e = (name: string) => errors[`settings.checker.${name}`];
   return (
     <>
-      <PageTitle lead={project.name}>Project settings</PageTitle>
+      <PageTitle lead={<Link className="underline" to={`/projects/${project.id}`}>{project.name}</Link>}>Project settings</PageTitle>
+      {saved && errorList.length === 0 ? <SavedNotice projectId={project.id} /> : null}
       {errorList.length > 0 ? (
         <Alert>
           <p>Nothing was saved:</p>
@@ -106,7 +110,8 @@ export default function ProjectSettingsPage({ loaderData, actionData }: Route.Co
           <Field label="Lease (minutes a task stays yours)" name="leaseMinutes" type="number" min={1} defaultValue={v("leaseMinutes", project.settings.leaseMinutes)} />
           <Field label="Unfinished tasks a person may hold" name="maxPendingPerUser" type="number" min={1} defaultValue={v("maxPendingPerUser", project.settings.maxPendingPerUser)} />
           <Field label="Gold rate (share of ranking claims that draw a gold task, 0–1)" name="goldRate" type="number" step="0.01" min={0} max={1} defaultValue={v("goldRate", project.settings.goldRate)} error={errors["settings.goldRate"]} />
-          <Field label="Near-duplicate threshold (Jaccard, 0.5–1)" name="nearDuplicateThreshold" type="number" step="0.01" min={0.5} max={1} defaultValue={v("nearDuplicateThreshold", project.settings.nearDuplicateThreshold)} />
+          <Field label="Near-duplicate threshold (Jaccard, 0.5–0.99)" name="nearDuplicateThreshold" type="number" step="0.01" min={0.5} max={0.99}
+            defaultValue={v("nearDuplicateThreshold", project.settings.nearDuplicateThreshold)} error={errors["settings.nearDuplicateThreshold"]} />
         </Card>
         <Card title="Queue">
           <table className="mb-4 w-full text-sm">
@@ -189,10 +194,20 @@ export default function ProjectSettingsPage({ loaderData, actionData }: Route.Co
             <Field label="JSON path in the answer (e.g. result.value)" name="checker.path" defaultValue={c("path", checker?.kind === "json" ? checker.path : "")} error={e("path")} />
           </div>
         </Card>
-        <div>
+        <div className="flex items-center gap-3">
           <Button type="submit">Save settings</Button>
+          {saved && errorList.length === 0 ? <span className="text-sm" aria-hidden="true">Saved.</span> : null}
         </div>
       </Form>
     </>
+  );
+}
+
+/** Confirms a save at the top of the page (a status region, so screen readers announce it). */
+function SavedNotice({ projectId }: { projectId: string }) {
+  return (
+    <Alert tone="success">
+      Settings saved. <Link className="underline" to={`/projects/${projectId}`}>Back to the project</Link>
+    </Alert>
   );
 }

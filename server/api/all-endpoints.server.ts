@@ -7,9 +7,10 @@ import { formatEndpoints } from "../bridges/formats/format-endpoints.server.ts";
 import { externalModelEndpoints } from "../bridges/external/external-endpoints-api.server.ts";
 import { qaEndpoints } from "../bridges/qa/qa-endpoints.server.ts";
 import { evalSetEndpoints } from "./eval-set-endpoints.server.ts";
+import { qualityEndpoints } from "./quality-endpoints.server.ts";
 
 /** Every /api/v1 endpoint; the server mounts these and tests walk them. */
 export const apiEndpoints: AnyEndpoint[] = [
   ...v1Endpoints, ...labelingEndpoints, ...roundEndpoints, ...trainerEndpoints, ...auditEndpoints, ...formatEndpoints, ...externalModelEndpoints, ...qaEndpoints,
-  ...evalSetEndpoints,
+  ...evalSetEndpoints, ...qualityEndpoints,
 ];

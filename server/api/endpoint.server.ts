@@ -7,6 +7,7 @@ import { AppError } from "../lib/app-error.ts";
 import { findDisallowed } from "../lib/unsafe-text.ts";
 import type { Actor } from "../auth/actor.ts";
 import { hasRole } from "../auth/roles.ts";
+import { operationIdFor } from "./operation-id.ts";
 import type { UserRole } from "../db/schema.ts";
 
 /**
@@ -154,10 +155,16 @@ export function buildOpenApiDocument(endpoints: AnyEndpoint[], base: string): un
   const bearer = registry.registerComponent("securitySchemes", "bearerToken", { type: "http", scheme: "bearer" });
   const cookie = registry.registerComponent("securitySchemes", "sessionCookie", { type: "apiKey", in: "cookie", name: "tandem_session" });
   const problem = { description: "Problem document (RFC 9457)", content: { "application/problem+json": { schema: problemSchema } } };
+  const operationIds = new Set<string>();
   for (const ep of endpoints) {
+    const operationId = operationIdFor(ep.method, ep.path);
+    // Generated clients name methods after these: two alike would silently shadow one.
+    if (operationIds.has(operationId)) throw new Error(`two API endpoints share the operationId ${operationId} (${ep.method} ${ep.path})`);
+    operationIds.add(operationId);
     registry.registerPath({
       method: ep.method,
       path: base + ep.path.replace(/:(\w+)/g, "{$1}"),
+      operationId,
       summary: ep.summary,
       description: `Access: ${[ep.access].flat().join(" or ")}${ep.sessionOnly ? " (signed-in people only, no tokens)" : ""}${ep.tokenOnly ? " (API tokens only)" : ""}.`,
       security: ep.access === "public" ? [] : [{ [bearer.name]: [] }, { [cookie.name]: [] }],

@@ -29,7 +29,10 @@ export async function authenticate(
 ): Promise<SessionUser> {
   const accountKey = `${email.toLowerCase()}|${ip}`;
   try {
-    // Every attempt counts; a success clears the account counter below.
+    // Every attempt takes a point first (atomic, so a burst of guesses cannot all slip past a
+    // check-then-count); a success gives the address its point back and clears the account
+    // counter below. So only failures count: a team of 200 behind one NAT can all sign in,
+    // while guessing from one address or at one account is still stopped (decision 0024).
     await Promise.all([limiter.perAccount.consume(accountKey), limiter.perIp.consume(ip)]);
   } catch (error) {
     if (error instanceof RateLimiterRes) {
@@ -50,6 +53,6 @@ export async function authenticate(
   }
   const ok = await verifyPassword(row.password_hash, password);
   if (!ok || !row.active) throw new AppError("unauthenticated", LOGIN_FAILED);
-  await limiter.perAccount.delete(accountKey);
+  await Promise.all([limiter.perAccount.delete(accountKey), limiter.perIp.reward(ip, 1)]);
   return { id: row.id, email: row.email, name: row.name, role: row.role };
 }

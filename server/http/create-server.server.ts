@@ -17,6 +17,7 @@ import type { Db } from "../db/database.server.ts";
 import { createDbHealth } from "../db/db-health.server.ts";
 import { AppError, toProblem } from "../lib/app-error.ts";
 import { buildOpenApiDocument, runEndpoint } from "../api/endpoint.server.ts";
+import { compressResponses } from "./compression.server.ts";
 import { apiEndpoints } from "../api/all-endpoints.server.ts";
 import { attachSocketServer } from "../socket/socket-server.server.ts";
 import { allowedOrigins, csrfGuard } from "./csrf.server.ts";
@@ -95,10 +96,15 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
     next();
   });
 
+  // 2b. gzip / brotli for pages, scripts and JSON (decision 0026).
+  app.use(compressResponses());
+
   // 3. Static files first: they need no session lookup.
   const clientDir = deps.clientDir ?? path.resolve("build/client");
   app.use("/assets", express.static(path.join(clientDir, "assets"), { immutable: true, maxAge: "1y", fallthrough: false }));
   app.use(express.static(clientDir, { maxAge: "1h", index: false }));
+  // Pages link /favicon.svg; clients that ask for the classic path get sent there.
+  app.get("/favicon.ico", (_req, res) => res.redirect(301, "/favicon.svg"));
   if (deps.before) app.use(deps.before);
 
   // 3b. Health: always answers, and says whether the database is reachable (it asks it, so a

@@ -7,6 +7,7 @@ import type { ImportRecord } from "./import/import-record.ts";
 import { parseImportFile } from "./import/parse-import-file.ts";
 import { planImport, scanRecord, type ImportPlanCounts, type PlannedRecord } from "./import/plan-import.ts";
 import { signatureFromBase64, signatureToBase64 } from "./import/minhash.ts";
+import { nearDuplicateThresholdProblem } from "./project-settings.ts";
 import type { Project } from "./projects.server.ts";
 import { insertPrompts } from "./prompts.server.ts";
 import { describeProblems, undeclaredToolProblems } from "./transcript.ts";
@@ -73,6 +74,13 @@ export async function importPromptRecords(
   parsed: { records: ImportRecord[]; issues: Array<{ line: number; reason: string }>; format: string },
   request: Omit<ImportRequest, "content" | "format">,
 ): Promise<ImportReport> {
+  const thresholdProblem = nearDuplicateThresholdProblem(project.settings.nearDuplicateThreshold);
+  if (thresholdProblem) {
+    // Settings saved before the threshold was checked on save: say so instead of a 500.
+    throw new AppError("validation_failed", `This project's near-duplicate threshold (${project.settings.nearDuplicateThreshold}) cannot be used; change it in the project's settings.`, [
+      { path: "settings.nearDuplicateThreshold", message: thresholdProblem },
+    ]);
+  }
   const existingRows = await db.selectFrom("prompts").select(["id", "content_hash", "minhash"]).where("project_id", "=", project.id).execute();
   // Q&A for review: one answer per question, or the line is refused like any invalid line.
   const issues = [...parsed.issues];
@@ -143,6 +151,11 @@ export async function importPromptRecords(
 
 /** What a record needs for the chosen purpose; null when it has it. */
 function purposeProblem(purpose: ImportRequest["purpose"], completions: Array<{ model: string | null }>): string | null {
+  // One completion is neither a ranking (which needs two) nor a demonstration (which has none):
+  // turning it into a demonstration silently dropped the completion the researcher sent.
+  if (purpose === "prompts" && completions.length === 1) {
+    return `a ranking task needs at least two completions (found 1); leave "completions" out for a demonstration task, or import it as Q&A for review`;
+  }
   if (purpose === "qa" && completions.length !== 1) {
     return `a Q&A for review needs exactly one answer in "completions" (found ${completions.length})`;
   }

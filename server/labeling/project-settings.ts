@@ -69,10 +69,25 @@ export const projectSettingsSchema = z.object({
 
 export type ProjectSettings = z.infer<typeof projectSettingsSchema>;
 
+/**
+ * Why the import cannot use a near-duplicate threshold, or null. Stored settings may still hold
+ * 1 (accepted before), so this is checked on every write and again before an import.
+ */
+export function nearDuplicateThresholdProblem(threshold: number): string | null {
+  if (threshold < 1) return null;
+  return "must be below 1: at 1 a near duplicate would have to be identical, which the exact-duplicate check already leaves out, and the near-duplicate search cannot be tuned for it. Use 0.99 at most for the strictest check.";
+}
+
+/** What a person sends: the stored shape, plus the checks that stored rows from before may fail. */
+const projectSettingsInputSchema = projectSettingsSchema.superRefine((settings, ctx) => {
+  const problem = nearDuplicateThresholdProblem(settings.nearDuplicateThreshold);
+  if (problem) ctx.addIssue({ code: "custom", path: ["nearDuplicateThreshold"], message: problem });
+});
+
 export const projectInputSchema = z.object({
   name: z.string().trim().min(1, "Name the project.").max(120),
   guidelines: z.string().max(100_000).default(""),
-  settings: projectSettingsSchema.default(projectSettingsSchema.parse({})),
+  settings: projectSettingsInputSchema.default(projectSettingsSchema.parse({})),
 });
 
 export type ProjectInput = z.infer<typeof projectInputSchema>;

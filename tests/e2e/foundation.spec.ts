@@ -21,6 +21,11 @@ test("admin signs in with the printed password, creates a labeler who cannot ope
   await form.getByLabel(/Initial password/).fill("lee-labels-all-day");
   await form.getByRole("button", { name: "Create user" }).click();
   await expect(page.getByRole("status")).toContainText("Created lee@example.test as Labeler");
+  // The form is cleared for the next person: above all the initial password, which must not stay on screen.
+  await expect(form.getByLabel(/Initial password/)).toHaveValue("");
+  await expect(form.getByLabel("E-mail")).toHaveValue("");
+  await expect(form.getByLabel("Name")).toHaveValue("");
+  await expect(form.getByLabel("Role")).toHaveValue("labeler");
   await expect(page.getByTestId("user-lee@example.test")).toBeVisible();
 
   // The labeler, in a separate browser context (own cookies).

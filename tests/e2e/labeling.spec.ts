@@ -224,7 +224,23 @@ test("a reviewer corrects a synthetic answer with a diff; XSS in the content sta
   await reviewer.getByLabel("Corrected answer").fill("Jupiter is the largest planet.");
   await expect(reviewer.getByTestId("diff").locator("ins").first()).toHaveText("Jupiter");
   await expect(reviewer.getByTestId("diff").locator("del").first()).toHaveText("Saturn");
+  // A correction's reason is marked as required; without one, the error shows by the buttons and
+  // at the reasons, and nothing is sent.
+  await expect(reviewer.getByTestId("reasons-required")).toContainText("required for a correction");
+  const actions = reviewer.getByTestId("review-actions");
+  await reviewer.getByRole("button", { name: /Save the correction/ }).click();
+  await expect(actions.getByRole("alert")).toContainText("tick at least one reason");
+  await expect(reviewer.getByLabel("Factual error")).toHaveAttribute("aria-invalid", "true");
+  await expect(reviewer.getByLabel("Factual error")).toBeFocused();
+  await expectAccessible(reviewer);
   await reviewer.getByLabel("Factual error").check();
+  await expect(actions.getByRole("alert")).toHaveCount(0);
+  // The server's refusals land there too (an empty correction), with what was typed kept.
+  await reviewer.getByLabel("Corrected answer").fill("   ");
+  await reviewer.getByRole("button", { name: /Save the correction/ }).click();
+  await expect(actions.getByRole("alert")).toContainText("Write the corrected answer");
+  await expect(reviewer.getByLabel("Factual error")).toBeChecked();
+  await reviewer.getByLabel("Corrected answer").fill("Jupiter is the largest planet.");
   await reviewer.getByRole("button", { name: /Save the correction/ }).click();
   await reviewer.waitForURL(/empty=1/);
   expect(dialogs).toEqual([]);

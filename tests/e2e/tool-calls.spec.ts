@@ -32,7 +32,8 @@ async function projectWithCalculator(page: Page, name: string): Promise<string> 
   await expectAccessible(page);
   await page.getByLabel(/Tolerance \(absolute/).fill("0.5");
   await page.getByRole("button", { name: "Save settings" }).click();
-  await page.waitForURL(new RegExp(`/projects/${projectId}$`));
+  await page.waitForURL(new RegExp(`/projects/${projectId}/settings\\?saved=1$`));
+  await expect(page.getByRole("status")).toContainText("Settings saved");
   const project = (await (await page.request.get(`${url}/api/v1/projects/${projectId}`)).json()) as { settings: { tools: string[]; checker: unknown } };
   expect(project.settings.tools).toEqual(["calculator"]);
   expect(project.settings.checker).toEqual({ kind: "numeric", field: "answer", tolerance: 0.5, relativeTolerance: 0 });

@@ -84,6 +84,17 @@ test("the OpenAPI document is 3.1 and lists every endpoint with its request sche
   assert.ok(doc.paths["/api/v1/users/{id}"]?.patch);
 });
 
+test("every OpenAPI operation has a unique operationId, so generated clients get method names", async () => {
+  const doc = (await (await server.client().get("/api/v1/openapi.json")).json()) as { paths: Record<string, Record<string, { operationId?: string }>> };
+  const operations = Object.entries(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([method, op]) => ({ name: `${method.toUpperCase()} ${path}`, id: op.operationId })));
+  assert.ok(operations.length > 50);
+  assert.deepEqual(operations.filter((op) => !op.id || !/^[a-z][A-Za-z0-9]*$/.test(op.id)).map((op) => op.name), [], "operations without a usable operationId");
+  const ids = operations.map((op) => op.id);
+  assert.deepEqual(ids.filter((id, i) => ids.indexOf(id) !== i), [], "duplicate operationIds");
+  assert.equal(doc.paths["/api/v1/projects"]?.get?.operationId, "listProjects");
+  assert.equal(doc.paths["/api/v1/assignments/{id}/submit"]?.post?.operationId, "postAssignmentSubmit");
+});
+
 test("a refused page form keeps what was typed (except the password)", async () => {
   const admin = await server.newUser("admin");
   const response = await admin.client.postForm("/admin/users", { intent: "create", email: "typed@example.test", name: "Typed Name", role: "reviewer", password: "short" });

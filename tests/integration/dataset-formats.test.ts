@@ -266,7 +266,7 @@ test("imported judgements are ordinary data: Tandem's own exports include them, 
   const target = await newProject("Own exports");
   const report = await importInto(target, "trl", await download(source, "trl/preferences.jsonl"), "dataset=preferences&filename=prefs.jsonl");
   // Seven pairs over three distinct prompts; each pair is one completed A/B task.
-  assert.deepEqual(report.committed, { prompts: 3, tasks: { demonstrate: 0, rank: 0, review: 0, compare: 7 }, gold: 0 });
+  assert.deepEqual(report.committed, { prompts: 3, tasks: { demonstrate: 0, rank: 0, review: 0, compare: 7 }, gold: 0, heldOut: 0 });
   for (const query of ["", "format=standard"]) {
     assert.equal(text(await download(target, `preferences.jsonl?${query}`)), text(await download(source, `preferences.jsonl?${query}`)));
   }

@@ -46,7 +46,7 @@ test("gold tasks: imported with the answer, served first at goldRate 1, answer h
   assert.match(preview.issues[1]!.reason, /K = 3 \(found 4\)/);
   const imported = await researcher.client.json("POST", `/api/v1/projects/${projectId}/imports`, { content, commit: true, importValidLines: true });
   assert.equal(imported.status, 200, await imported.clone().text());
-  assert.deepEqual(((await imported.json()) as { committed: unknown }).committed, { prompts: 2, tasks: { demonstrate: 0, rank: 2, review: 0, compare: 0 }, gold: 1 });
+  assert.deepEqual(((await imported.json()) as { committed: unknown }).committed, { prompts: 2, tasks: { demonstrate: 0, rank: 2, review: 0, compare: 0 }, gold: 1, heldOut: 0 });
   const goldTask = await server.db.selectFrom("tasks").select(["id", "gold", "completion_ids"]).where("project_id", "=", projectId).where("gold", "is not", null).executeTakeFirstOrThrow();
   assert.equal(goldTask.gold!.tiers.length, 3, "the ranks became a three-tier ranking of completion ids");
   assert.deepEqual(goldTask.gold!.tiers.flat().sort(), [...goldTask.completion_ids].sort());

@@ -66,7 +66,7 @@ test("a file with errors imports nothing unless 'import the valid lines' is chos
   assert.equal(accepted.status, 200);
   const report = (await accepted.json()) as Report;
   // Lines 1, 5 (to review) and 6 are stored; the exact and the near duplicate are not.
-  assert.deepEqual(report.committed, { prompts: 3, tasks: { demonstrate: 1, rank: 1, review: 1, compare: 0 }, gold: 0 });
+  assert.deepEqual(report.committed, { prompts: 3, tasks: { demonstrate: 1, rank: 1, review: 1, compare: 0 }, gold: 0, heldOut: 0 });
   const statuses = await server.db.selectFrom("prompts").select("status").where("project_id", "=", projectId).orderBy("id").execute();
   assert.deepEqual(statuses.map((s) => s.status), ["active", "review", "active"]);
   const rankTask = await server.db.selectFrom("tasks").select(["completion_ids", "overlap_target"]).where("project_id", "=", projectId).where("type", "=", "rank").executeTakeFirstOrThrow();
@@ -95,8 +95,33 @@ test("CSV imports with completions; a wrong body is a 422 naming the field", asy
   const projectId = await newProject();
   const csv = 'prompt,completion_1,completion_2,model\n"Say ""hi"", politely",Hello!,Hey.,tiny\n';
   const report = (await (await importFile(projectId, { content: csv, filename: "p.csv", commit: true })).json()) as Report;
-  assert.deepEqual(report.committed, { prompts: 1, tasks: { demonstrate: 0, rank: 1, review: 0, compare: 0 }, gold: 0 });
+  assert.deepEqual(report.committed, { prompts: 1, tasks: { demonstrate: 0, rank: 1, review: 0, compare: 0 }, gold: 0, heldOut: 0 });
   const bad = await importFile(projectId, { content: csv, commit: "yes" });
   assert.equal(bad.status, 422);
   assert.deepEqual(((await bad.json()) as { errors: Array<{ path: string }> }).errors.map((e) => e.path), ["commit"]);
+});
+
+test("a record with one completion is an invalid line at preview, not a demonstration that drops the completion", async () => {
+  const projectId = await newProject();
+  const content = [
+    JSON.stringify({ prompt: "Rank these", completions: ["a", "b"] }),
+    JSON.stringify({ prompt: "Only one answer", completions: ["the answer"] }),
+    JSON.stringify({ prompt: "Write one yourself" }),
+  ].join("\n");
+  const preview = (await (await importFile(projectId, { content })).json()) as Report;
+  assert.deepEqual(preview.issues.map((i) => i.line), [2]);
+  assert.match(preview.issues[0]!.reason, /ranking task needs at least two completions \(found 1\)/);
+  assert.match(preview.issues[0]!.reason, /Q&A/, "the reason says what to do instead");
+  assert.equal(preview.counts.invalidLines, 1);
+  // Committing refuses the file, naming the line, and stores nothing.
+  const refused = await importFile(projectId, { content, commit: true });
+  assert.equal(refused.status, 422);
+  assert.deepEqual(((await refused.json()) as { errors: Array<{ path: string }> }).errors.map((e) => e.path), ["line 2"]);
+  assert.equal(await promptCount(projectId), 0);
+  // The valid lines alone: one ranking, one demonstration, and no orphan completion.
+  const committed = (await (await importFile(projectId, { content, commit: true, importValidLines: true })).json()) as Report;
+  assert.deepEqual(committed.committed, { prompts: 2, tasks: { demonstrate: 1, rank: 1, review: 0, compare: 0 }, gold: 0, heldOut: 0 });
+  // As Q&A for review the same single answer is exactly right.
+  const qa = (await (await importFile(projectId, { content: JSON.stringify({ prompt: "Only one answer", completions: ["the answer"] }), purpose: "qa" })).json()) as Report;
+  assert.deepEqual(qa.issues, []);
 });

@@ -103,7 +103,7 @@ test("a launch refuses rewards that do not fit, a checker field no prompt has, a
   const required = await researcher.json("POST", `/api/v1/projects/${other}/rounds`, { name: "x", path: "sft", ...tiny, evaluation: { heldOut: "required" } });
   assert.equal(required.status, 422);
   assert.ok(((await required.json()) as { errors: Array<{ path: string }> }).errors.some((e) => e.path === "evaluation.heldOut"));
-  assert.equal((await server.db.selectFrom("rounds").select("id").execute()).length, 0, "nothing was launched");
+  assert.equal((await server.db.selectFrom("rounds").select("id").where("project_id", "in", [projectId, other]).execute()).length, 0, "nothing was launched");
 });
 
 test("SFT → GRPO with the calculator and the checker, then a GRPO round that waits for it and starts from its policy", { timeout: 600_000 }, async () => {

@@ -220,6 +220,7 @@ test("project settings take tools and a checker; a refused value names its field
   form.set("checker.caseSensitive", "on");
   const ok = await researcher.request("POST", `/projects/${projectId}/settings`, { body: form, headers: { "content-type": "application/x-www-form-urlencoded" } });
   assert.equal(ok.status, 302, await ok.clone().text());
+  assert.equal(ok.headers.get("location"), `/projects/${projectId}/settings?saved=1`, "back to the settings, which confirm the save");
   const after = (await (await researcher.get(`/api/v1/projects/${projectId}`)).json()) as { settings: { tools: string[]; checker: unknown } };
   assert.deepEqual(after.settings.checker, { kind: "exact", field: "answer", caseSensitive: true });
   assert.deepEqual(after.settings.tools, ["calculator"]);

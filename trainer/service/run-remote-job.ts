@@ -25,7 +25,9 @@ type SamplingInput = z.input<typeof samplingSchema>;
 
 /** `signal` stops the job (the service is shutting down): the child is killed, the lease left to expire. */
 export async function runRemoteJob(api: ServerApi, job: RemoteJob, options: { workRoot: string; log: Log; backend?: string; signal?: AbortSignal }): Promise<JobOutcome> {
-  const work = join(options.workRoot, `job-${job.jobId}-${job.attempt}`);
+  // The pid keeps two trainer services on one machine (against two servers, whose job ids overlap)
+  // out of each other's folders.
+  const work = join(options.workRoot, `job-${job.jobId}-${job.attempt}-${process.pid}`);
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   const out = join(work, "out");
@@ -255,6 +257,7 @@ async function materialize(api: ServerApi, job: RemoteJob, work: string, out: st
         schemaVersion: 1, kind: "heldout", out, backend: backend as "auto", prompts: join(work, "prompts.jsonl"), model: { checkpoint: policyDir! },
         ...(previous ? { previous } : {}), ...(reference ? { reference } : {}), ...(rewardModel ? { rewardModel } : {}),
         ...(h?.checker ? { checker: h.checker } : {}), tools: h?.tools ?? [], ...(h?.decoding ? { decoding: h.decoding } : {}),
+        ...(h?.showSamples !== undefined ? { showSamples: h.showSamples } : {}),
       };
     }
   }

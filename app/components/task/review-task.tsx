@@ -2,7 +2,7 @@ import { diffWords } from "diff";
 import { useCallback, useEffect, useRef, useState } from "react";
 import type { AssignmentView } from "../../../server/labeling/assignment-view.server.ts";
 import { CompletionTranscript } from "../completion-transcript.tsx";
-import { SubmitBar } from "./ranking-task.tsx";
+import { Button, ProblemAlert } from "../ui.tsx";
 import { ShortcutHelp } from "./shortcut-help.tsx";
 import { isTyping, submitAndContinue, type ApiProblem } from "./task-client.ts";
 import { useDraft } from "./use-draft.ts";
@@ -18,6 +18,7 @@ const reasonLabels = {
 } as const;
 type Reason = keyof typeof reasonLabels;
 type Draft = { editing: boolean; editedText: string; reasons: Reason[]; note: string };
+const REASONS_REQUIRED = "Say why you edited (at least one reason).";
 
 /** Word-level diff of the original and the correction, side by side. */
 function SideBySideDiff({ original, edited }: { original: string; edited: string }) {
@@ -48,9 +49,18 @@ export function ReviewTask({ view }: { view: AssignmentView }) {
   const started = useRef(Date.now());
 
   const update = (change: Partial<Draft>) => updateDraft((d) => ({ ...d, ...change }));
+  // The reasons' own error, from this page's check or the server's problem document.
+  const reasonsError = problem?.errors?.find((e) => e.path === "reasons" || e.path.endsWith(".reasons"))?.message ?? null;
 
+  // A correction needs at least one reason (the server refuses it too): say so before sending.
+  const reasonsMissing = draft.editing && draft.reasons.length === 0;
   const submit = useCallback(
     async (decision: "accept" | "edit" | "reject") => {
+      if (decision === "edit" && draft.reasons.length === 0) {
+        setProblem({ status: 422, code: "validation_failed", detail: "Nothing was saved: tick at least one reason for the correction.", errors: [{ path: "reasons", message: REASONS_REQUIRED }] });
+        document.querySelector<HTMLInputElement>("#review-reasons input")?.focus();
+        return;
+      }
       setBusy(true);
       setProblem(null);
       const payload = decision === "edit" ? { decision, editedText: draft.editedText, reasons: draft.reasons, note: draft.note } : { decision, reasons: draft.reasons, note: draft.note };
@@ -110,15 +120,33 @@ export function ReviewTask({ view }: { view: AssignmentView }) {
           The content filter held this prompt back{view.completions.length ? ` (with ${view.completions.length} completions)` : ""}. Accept it to send it to labelers, or reject it.
         </p>
       )}
-      <fieldset className="rounded-lg border border-slate-200 p-4 dark:border-slate-800">
-        <legend className="px-1 text-sm font-medium">Reasons</legend>
+      <fieldset id="review-reasons" className="rounded-lg border border-slate-200 p-4 dark:border-slate-800" aria-describedby={reasonsError ? "review-reasons-error" : undefined}>
+        <legend className="px-1 text-sm font-medium">
+          Reasons{" "}
+          {draft.editing ? (
+            <span data-testid="reasons-required">
+              <span aria-hidden="true" className="text-red-700 dark:text-red-400">*</span> required for a correction: at least one
+            </span>
+          ) : (
+            <span className="font-normal">(optional)</span>
+          )}
+        </legend>
+        {reasonsError ? (
+          <p id="review-reasons-error" className="mb-2 text-sm text-red-700 dark:text-red-400">
+            {reasonsError}
+          </p>
+        ) : null}
         <div className="flex flex-wrap gap-3">
           {(Object.keys(reasonLabels) as Reason[]).map((reason) => (
             <label key={reason} className="flex items-center gap-1 text-sm">
               <input
                 type="checkbox"
+                aria-invalid={reasonsError ? true : undefined}
                 checked={draft.reasons.includes(reason)}
-                onChange={(e) => update({ reasons: e.target.checked ? [...draft.reasons, reason] : draft.reasons.filter((r) => r !== reason) })}
+                onChange={(e) => {
+                  update({ reasons: e.target.checked ? [...draft.reasons, reason] : draft.reasons.filter((r) => r !== reason) });
+                  if (reasonsError) setProblem(null);
+                }}
               />
               {reasonLabels[reason]}
             </label>
@@ -128,17 +156,28 @@ export function ReviewTask({ view }: { view: AssignmentView }) {
         <input id="review-note" value={draft.note} onChange={(e) => update({ note: e.target.value })}
           className="w-full rounded-md border border-slate-300 bg-white px-3 py-2 dark:border-slate-700 dark:bg-slate-950" />
       </fieldset>
-      <div className="flex flex-wrap gap-2">
-        {answer && !draft.editing ? (
-          <button type="button" onClick={() => update({ editing: true })} className="rounded-md border border-slate-300 px-3 py-2 text-sm dark:border-slate-700">
-            Edit the answer
+      {/* Every decision in one row, and what went wrong right under it (not at the top of the page). */}
+      <div className="min-h-24" data-testid="review-actions">
+        <div className="flex flex-wrap items-center gap-2">
+          <Button type="button" onClick={() => void submit(draft.editing ? "edit" : "accept")} disabled={busy} aria-describedby={problem ? "review-problem" : undefined}>
+            {busy ? "Submitting…" : draft.editing ? "Save the correction (Ctrl+Enter)" : "Accept (Ctrl+Enter)"}
+          </Button>
+          {answer && !draft.editing ? (
+            <button type="button" onClick={() => update({ editing: true })} className="rounded-md border border-slate-300 px-3 py-2 text-sm dark:border-slate-700">
+              Edit the answer
+            </button>
+          ) : null}
+          <button type="button" onClick={() => void submit("reject")} disabled={busy} aria-describedby={problem ? "review-problem" : undefined} className="rounded-md bg-red-700 px-3 py-2 text-sm text-white">
+            Reject
           </button>
+          {reasonsMissing ? <span className="text-sm">Tick a reason above to save the correction.</span> : null}
+        </div>
+        {problem ? (
+          <div id="review-problem" className="mt-2">
+            <ProblemAlert problem={problem} />
+          </div>
         ) : null}
-        <button type="button" onClick={() => void submit("reject")} disabled={busy} className="rounded-md bg-red-700 px-3 py-2 text-sm text-white">
-          Reject
-        </button>
       </div>
-      <SubmitBar problem={problem} busy={busy} onSubmit={() => void submit(draft.editing ? "edit" : "accept")} label={draft.editing ? "Save the correction (Ctrl+Enter)" : "Accept (Ctrl+Enter)"} />
     </div>
   );
 }

@@ -1,0 +1,70 @@
+import { z } from "zod";
+import { getProject } from "../labeling/projects.server.ts";
+import { qualityReport } from "../labeling/quality-report.server.ts";
+import { endpoint, type AnyEndpoint } from "./endpoint.server.ts";
+
+/**
+ * The quality dashboard as JSON (issue 14, item 6). It calls the very function the page's
+ * loader calls (qualityReport), so the API and the page cannot show different numbers.
+ */
+const projectParams = z.object({ id: z.string().regex(/^\d{1,18}$/, "must be a numeric id") });
+
+const pooledRate = z.object({
+  rate: z.number().nullable().describe("agreed / compared, pooled over every compared pair of completions; null when nothing was compared"),
+  agreed: z.number().int(),
+  compared: z.number().int().describe("Pairs of completions ordered by both sides"),
+  comparisons: z.number().int().describe("Comparisons that contributed at least one pair"),
+});
+
+const biasRate = z.object({
+  submissions: z.number().int(),
+  hits: z.number().int().describe("Submissions with the probe completion (first shown / longest) in the top tier"),
+  rate: z.number().nullable(),
+  expectedRate: z.number().nullable().describe("The rate with no bias (chance)"),
+  z: z.number().nullable().describe("Normal-approximation z-score of hits against chance; above ~2 is clearly above chance"),
+  skipped: z.object({ notRankable: z.number().int(), ambiguous: z.number().int() }),
+});
+
+export const qualityReportSchema = z
+  .object({
+    project: z.object({
+      overlappingItems: z.number().int().describe("Ranking items with two or more labelers (gold left out)"),
+      pairwise: pooledRate.extend({ meanOverLabelerPairs: z.number().nullable(), labelerPairs: z.number().int() }),
+      kendall: z.object({ meanTau: z.number().nullable().describe("Mean Kendall τ-b"), comparisons: z.number().int() }),
+      alpha: z
+        .object({
+          alpha: z.number().nullable().describe("Krippendorff's α (ordinal); null when undefined"),
+          pairableUnits: z.number().int(),
+          pairableValues: z.number().int(),
+          observedDisagreement: z.number(),
+          expectedDisagreement: z.number(),
+        }),
+    }),
+    labelers: z.array(
+      z.object({
+        labelerId: z.string(),
+        name: z.string(),
+        submissions: z.number().int().describe("Ordinary (non-gold) ranking submissions"),
+        vsConsensus: pooledRate.describe("Agreement with the leave-one-out consensus of the others"),
+        goldSubmissions: z.number().int(),
+        vsGold: pooledRate,
+        bias: z.object({ position: biasRate, length: biasRate }),
+      }),
+    ),
+  })
+  .meta({ id: "QualityReport" });
+
+export const qualityEndpoints: AnyEndpoint[] = [
+  endpoint({
+    method: "get",
+    path: "/projects/:id/quality",
+    summary: "The quality dashboard's numbers: agreement, Kendall τ, Krippendorff α, per-labeler agreement (consensus and gold) and bias",
+    access: "reviewer",
+    params: projectParams,
+    response: qualityReportSchema,
+    handler: async ({ ctx, params }) => {
+      const project = await getProject(ctx.db, params.id);
+      return qualityReport(ctx.db, project.id);
+    },
+  }),
+];

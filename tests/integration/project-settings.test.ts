@@ -1,0 +1,92 @@
+/**
+ * Project settings the walkthrough found wanting (issue 14, item 8): a near-duplicate threshold
+ * the import cannot use is refused with the reason (it used to be saved, and every later import
+ * answered 500), and saving confirms.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { startTestServer, type HttpClient, type TestServer } from "../support/test-server.ts";
+
+let server: TestServer;
+let researcher: HttpClient;
+before(async () => {
+  server = await startTestServer();
+  researcher = (await server.newUser("researcher")).client;
+});
+after(() => server.stop());
+
+type Problem = { code: string; detail: string; errors: Array<{ path: string; message: string }> };
+
+async function newProject(name: string): Promise<string> {
+  const created = await researcher.json("POST", "/api/v1/projects", { name });
+  assert.equal(created.status, 201);
+  return ((await created.json()) as { id: string }).id;
+}
+
+const storedThreshold = async (projectId: string) =>
+  ((await server.db.selectFrom("projects").select("settings").where("id", "=", projectId).executeTakeFirstOrThrow()).settings as { nearDuplicateThreshold: number }).nearDuplicateThreshold;
+
+/** The settings form as the page sends it, with some fields changed. */
+function settingsForm(name: string, changes: Record<string, string> = {}): URLSearchParams {
+  return new URLSearchParams({ name, guidelines: "", k: "4", leaseMinutes: "30", maxPendingPerUser: "5", goldRate: "0.1", nearDuplicateThreshold: "0.8", flags: "fails_task: Fails", "checker.kind": "", ...changes });
+}
+const postSettings = (projectId: string, form: URLSearchParams) =>
+  researcher.request("POST", `/projects/${projectId}/settings`, { body: form, headers: { "content-type": "application/x-www-form-urlencoded", accept: "text/html" } });
+
+test("a near-duplicate threshold of 1 is refused with the reason, over the API and on the page, and nothing changes", async () => {
+  const projectId = await newProject("Threshold");
+  for (const body of [
+    { method: "PUT", path: `/api/v1/projects/${projectId}`, body: { name: "Threshold", settings: { nearDuplicateThreshold: 1 } } },
+    { method: "POST", path: "/api/v1/projects", body: { name: "Threshold at creation", settings: { nearDuplicateThreshold: 1 } } },
+  ]) {
+    const refused = await researcher.json(body.method, body.path, body.body);
+    assert.equal(refused.status, 422, body.method);
+    const problem = (await refused.json()) as Problem;
+    assert.deepEqual(problem.errors.map((e) => e.path), ["settings.nearDuplicateThreshold"]);
+    assert.match(problem.errors[0]!.message, /below 1/);
+    assert.match(problem.errors[0]!.message, /exact-duplicate check/, "the reason, not just the bound");
+  }
+  assert.equal(await storedThreshold(projectId), 0.8);
+  assert.equal(await server.db.selectFrom("projects").select("id").where("name", "=", "Threshold at creation").executeTakeFirst(), undefined);
+  // Out of range either way is refused too (0.5 is the floor).
+  assert.equal((await researcher.json("PUT", `/api/v1/projects/${projectId}`, { name: "Threshold", settings: { nearDuplicateThreshold: 0.3 } })).status, 422);
+
+  // The page: refused, the reason beside the field, what was typed kept, nothing saved.
+  const page = await postSettings(projectId, settingsForm("Threshold", { nearDuplicateThreshold: "1" }));
+  assert.equal(page.status, 422);
+  const html = await page.text();
+  assert.match(html, /role="alert"/);
+  assert.match(html, /aria-invalid="true" aria-describedby="field-nearDuplicateThreshold-error"[^>]*value="1"/);
+  assert.match(html, /id="field-nearDuplicateThreshold-error"[^>]*>must be below 1: at 1 a near duplicate would have to be identical/);
+  assert.equal(await storedThreshold(projectId), 0.8);
+  // 0.99 is the strictest usable value, and the import works with it.
+  assert.equal((await researcher.json("PUT", `/api/v1/projects/${projectId}`, { name: "Threshold", settings: { nearDuplicateThreshold: 0.99 } })).status, 200);
+  const imported = await researcher.json("POST", `/api/v1/projects/${projectId}/imports`, { content: JSON.stringify({ prompt: "Hello there" }), commit: true });
+  assert.equal(imported.status, 200, await imported.clone().text());
+});
+
+test("a threshold of 1 saved before this check: the import says what to change instead of a 500", async () => {
+  const projectId = await newProject("Old threshold");
+  const row = await server.db.selectFrom("projects").select("settings").where("id", "=", projectId).executeTakeFirstOrThrow();
+  await server.db.updateTable("projects").set({ settings: JSON.stringify({ ...(row.settings as object), nearDuplicateThreshold: 1 }) }).where("id", "=", projectId).execute();
+  const response = await researcher.json("POST", `/api/v1/projects/${projectId}/imports`, { content: JSON.stringify({ prompt: "Hello there" }) });
+  assert.equal(response.status, 422);
+  const problem = (await response.json()) as Problem;
+  assert.match(problem.detail, /change it in the project's settings/);
+  assert.deepEqual(problem.errors.map((e) => e.path), ["settings.nearDuplicateThreshold"]);
+  // The project still opens, and its settings page shows the value to fix.
+  assert.equal((await researcher.get(`/projects/${projectId}/settings`, { accept: "text/html" })).status, 200);
+});
+
+test("saving settings confirms: back on the settings page with a status message and the stored values", async () => {
+  const projectId = await newProject("Confirm");
+  const saved = await postSettings(projectId, settingsForm("Confirm renamed", { k: "5" }));
+  assert.equal(saved.status, 302);
+  assert.equal(saved.headers.get("location"), `/projects/${projectId}/settings?saved=1`);
+  const html = await (await researcher.get(`/projects/${projectId}/settings?saved=1`, { accept: "text/html" })).text();
+  assert.match(html, /role="status"[^>]*>Settings saved\./);
+  assert.match(html, /name="k" value="5"/, "the form shows what is now stored");
+  // Without the marker (a later visit) there is no stale confirmation.
+  const later = await (await researcher.get(`/projects/${projectId}/settings`, { accept: "text/html" })).text();
+  assert.doesNotMatch(later, /Settings saved/);
+});
