@@ -21,6 +21,7 @@ import { compressResponses } from "./compression.server.ts";
 import { apiEndpoints } from "../api/all-endpoints.server.ts";
 import { attachSocketServer } from "../socket/socket-server.server.ts";
 import { allowedOrigins, csrfGuard } from "./csrf.server.ts";
+import { guardFormText } from "./form-text-guard.server.ts";
 import { openAiRouter } from "../api/openai-routes.server.ts";
 import { createInference } from "../rounds/inference.server.ts";
 import { startRayRunner } from "../bridges/ray/ray-handoff.server.ts";
@@ -221,14 +222,18 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   // 8b. The OpenAI-compatible surface over registered policies (chat completions, models).
   app.use("/v1", openAiRouter({ db, inference, log, actorOf: (res) => (res as Response<unknown, Locals>).locals.actor }));
 
-  // 9. Every page: React Router (its splat route renders the 404 page).
+  // 9. Every page: React Router (its splat route renders the 404 page); forms with NUL or
+  // control characters are refused first (decision 0022).
   app.all(
     "/{*path}",
-    createRequestHandler({
-      build: deps.build,
-      mode: config.NODE_ENV,
-      getLoadContext: (req, res) => contextFor(req, res as Response<unknown, Locals>),
-    }),
+    guardFormText(
+      createRequestHandler({
+        build: deps.build,
+        mode: config.NODE_ENV,
+        getLoadContext: (req, res) => contextFor(req, res as Response<unknown, Locals>),
+      }),
+      limitBytes,
+    ),
   );
 
   // 10. Errors: expected ones become problem documents; the rest are logged, never shown raw.
