@@ -10,5 +10,6 @@ step "lint";                     npm run --silent lint
 step "build";                    npm run --silent build > /dev/null
 step "unit and trainer tests";   npm run --silent test:unit
 step "integration (PostgreSQL)"; npm run --silent test:integration
+step "fault injection";          npm run --silent test:faults
 step "end-to-end (Chromium)";    npm run --silent test:e2e
 printf '\nAll test stages passed.\n'

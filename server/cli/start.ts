@@ -10,7 +10,9 @@ import type { ServerBuild } from "react-router";
 import { ensureFirstAdmin } from "../auth/users.server.ts";
 import { generatePassword } from "../auth/secrets.server.ts";
 import { ConfigError, loadConfig, type Config } from "../config.server.ts";
+import type pg from "pg";
 import { createDb, createPool, migrateToLatest } from "../db/database.server.ts";
+import { isConnectionError } from "../db/db-health.server.ts";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../db/embedded-postgres.server.ts";
 import { createTandemServer, type ServerDeps } from "../http/create-server.server.ts";
 import { createLogger } from "../lib/logger.server.ts";
@@ -58,6 +60,9 @@ async function shutdown(signal: string, code = 0): Promise<void> {
   log.info("stopped");
   process.exit(code);
 }
+// A background loop's database call failing during an outage must not end the server: the outage
+// is answered with 503 and ends by itself (decision 0023). Logged, never silent.
+process.on("unhandledRejection", (reason) => log.error({ err: reason }, "unhandled rejection"));
 process.on("SIGINT", () => void shutdown("SIGINT"));
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
 
@@ -75,6 +80,7 @@ async function main(): Promise<void> {
   const db = createDb(pool);
   pendingCleanup.push(() => db.destroy());
 
+  await waitForDatabase(pool);
   const migrated = await migrateToLatest(db);
   log.info({ applied: migrated.results?.map((r) => r.migrationName) ?? [] }, "database migrated");
 
@@ -112,6 +118,26 @@ async function main(): Promise<void> {
     const seeded = await seedDemoProject(db, owner.id, config.TANDEM_JOB_LEASE_SECONDS);
     log.info(seeded, "demo project seeded");
     return seeded;
+  }
+}
+
+/**
+ * An external database that is not up yet (a container starting beside us, a failover) is waited
+ * for, with backoff and a log line per try, rather than ending the start: for five minutes, then
+ * the start fails with the last error. Other errors (a wrong password) fail at once.
+ */
+async function waitForDatabase(pool: pg.Pool): Promise<void> {
+  const deadline = Date.now() + 5 * 60_000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await pool.query("select 1");
+      return;
+    } catch (error) {
+      if (!isConnectionError(error) || Date.now() > deadline || shuttingDown) throw error;
+      const delayMs = Math.min(10_000, 500 * 2 ** (attempt - 1));
+      log.warn({ err: error, attempt, delayMs }, "database not reachable yet; waiting");
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
   }
 }
 

@@ -6,8 +6,22 @@ import type { Database } from "./schema.ts";
 
 export type Db = Kysely<Database>;
 
+/**
+ * A pool whose clients can never crash the process: pg-pool removes its own `'error'` listener
+ * from a client while it is checked out (the socket.io adapter holds one for LISTEN, forever),
+ * and an `'error'` event without a listener kills Node (issue 12: 57P01 after kill -9 of
+ * PostgreSQL). Every client gets a permanent listener that hands the error to the pool's
+ * `'error'` event, which the server logs and feeds to its database health (db-health.server.ts).
+ * A connect attempt gives up after 5 s, so requests during an outage fail fast with 503.
+ */
 export function createPool(url: string, max = 10): pg.Pool {
-  return new pg.Pool({ connectionString: url, max });
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5000 });
+  pool.on("connect", (client) => {
+    client.on("error", (error) => {
+      if (pool.listenerCount("error") > 0) pool.emit("error", error, client);
+    });
+  });
+  return pool;
 }
 
 export function createDb(pool: pg.Pool): Db {

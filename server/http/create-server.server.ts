@@ -14,12 +14,14 @@ import { findSessionUser, SESSION_COOKIE } from "../auth/sessions.server.ts";
 import { findTokenActor } from "../auth/tokens.server.ts";
 import type { Config } from "../config.server.ts";
 import type { Db } from "../db/database.server.ts";
+import { createDbHealth } from "../db/db-health.server.ts";
 import { AppError, toProblem } from "../lib/app-error.ts";
 import { buildOpenApiDocument, runEndpoint } from "../api/endpoint.server.ts";
 import { compressResponses } from "./compression.server.ts";
 import { apiEndpoints } from "../api/all-endpoints.server.ts";
 import { attachSocketServer } from "../socket/socket-server.server.ts";
 import { allowedOrigins, csrfGuard } from "./csrf.server.ts";
+import { guardFormText } from "./form-text-guard.server.ts";
 import { openAiRouter } from "../api/openai-routes.server.ts";
 import { createInference } from "../rounds/inference.server.ts";
 import { startRayRunner } from "../bridges/ray/ray-handoff.server.ts";
@@ -60,6 +62,9 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   const metrics = createMetrics();
   registerOpsMetrics(metrics.registry, { db, pool: deps.pool, log, agreementRefreshSeconds: config.TANDEM_METRICS_AGREEMENT_REFRESH_SECONDS });
   const loginLimiter = createLoginLimiter(deps.pool, config.TANDEM_LOGIN_ATTEMPTS);
+  // Database outages: noted from every pool and client error, answered with 503 (decision 0023).
+  const dbHealth = createDbHealth(deps.pool, log);
+  deps.pool.on("error", (error) => dbHealth.noteError(error));
   const io = attachSocketServer(httpServer, { db, pool: deps.pool, log, config, metrics });
   const inference = createInference(config.TANDEM_DATA_DIR, log);
   // Rounds handed to a Ray cluster are submitted and mirrored from here (decision 0017).
@@ -102,6 +107,25 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   // Pages link /favicon.svg; clients that ask for the classic path get sent there.
   app.get("/favicon.ico", (_req, res) => res.redirect(301, "/favicon.svg"));
   if (deps.before) app.use(deps.before);
+
+  // 3b. Health: always answers, and says whether the database is reachable (it asks it, so a
+  // load balancer's probe also ends an outage as soon as the database is back).
+  app.get("/healthz", async (_req, res) => {
+    try {
+      await db.selectNoFrom((eb) => eb.val(1).as("one")).execute();
+      dbHealth.noteOk();
+      res.json({ status: "ok", database: "ok" });
+    } catch (error) {
+      if (!dbHealth.noteError(error)) log.error({ err: error }, "health check failed");
+      res.status(503).setHeader("Retry-After", "5").json({ status: "unavailable", database: "unreachable" });
+    }
+  });
+
+  // 3c. While the database is known to be down, every other request gets a 503 at once (a
+  // problem document for the API, a page for people) instead of waiting on a connection.
+  app.use((_req, _res, next) => {
+    next(dbHealth.down ? databaseDown() : undefined);
+  });
 
   // 4. Oversized bodies are refused before anyone reads them (forms included, not only JSON).
   // Prompt imports and document uploads carry whole files and get their own, larger limit.
@@ -169,16 +193,6 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
     secureCookies: req.secure || config.TANDEM_PUBLIC_URL?.startsWith("https:") === true,
   });
 
-  // 7. Operations.
-  app.get("/healthz", async (_req, res) => {
-    try {
-      await db.selectNoFrom((eb) => eb.val(1).as("one")).execute();
-      res.json({ status: "ok", database: "ok" });
-    } catch (error) {
-      log.error({ err: error }, "health check failed");
-      res.status(503).json({ status: "unavailable", database: "unreachable" });
-    }
-  });
   // 8. JSON API.
   const api = express.Router();
   api.use((req, _res, next) => {
@@ -208,19 +222,23 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   // 8b. The OpenAI-compatible surface over registered policies (chat completions, models).
   app.use("/v1", openAiRouter({ db, inference, log, actorOf: (res) => (res as Response<unknown, Locals>).locals.actor }));
 
-  // 9. Every page: React Router (its splat route renders the 404 page).
+  // 9. Every page: React Router (its splat route renders the 404 page); forms with NUL or
+  // control characters are refused first (decision 0022).
   app.all(
     "/{*path}",
-    createRequestHandler({
-      build: deps.build,
-      mode: config.NODE_ENV,
-      getLoadContext: (req, res) => contextFor(req, res as Response<unknown, Locals>),
-    }),
+    guardFormText(
+      createRequestHandler({
+        build: deps.build,
+        mode: config.NODE_ENV,
+        getLoadContext: (req, res) => contextFor(req, res as Response<unknown, Locals>),
+      }),
+      limitBytes,
+    ),
   );
 
   // 10. Errors: expected ones become problem documents; the rest are logged, never shown raw.
   app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const appError = toAppError(error);
+    const appError = dbHealth.noteError(error) ? databaseDown() : toAppError(error);
     if (appError.code === "internal") log.error({ err: error, method: req.method, path: req.path }, "unhandled error");
     if (appError.retryAfterSeconds) res.setHeader("Retry-After", String(appError.retryAfterSeconds));
     const problem = toProblem(appError);
@@ -232,6 +250,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   });
 
   const close = async () => {
+    dbHealth.stop();
     rayRunner?.stop();
     await external.stop();
     inference.close();
@@ -254,6 +273,10 @@ async function resolveActor(db: Db, req: Request): Promise<Actor | null> {
   if (!cookieValue) return null;
   const found = await findSessionUser(db, cookieValue);
   return found ? { kind: "session", user: found.user, role: found.user.role, sessionId: found.sessionId } : null;
+}
+
+function databaseDown(): AppError {
+  return new AppError("service_unavailable", "The database is unreachable; Tandem is reconnecting. Try again in a few seconds.", [], 5);
 }
 
 function toAppError(error: unknown): AppError {

@@ -59,7 +59,7 @@ export function attachSocketServer(
   });
   if (deps.config.TANDEM_SOCKET_ADAPTER === "postgres") {
     // Several server instances share broadcasts through LISTEN/NOTIFY.
-    io.adapter(createAdapter(deps.pool, { errorHandler: (err) => deps.log.error({ err }, "socket.io adapter") }));
+    io.adapter(createAdapter(releasingPool(deps.pool), { errorHandler: (err) => deps.log.error({ err }, "socket.io adapter") }));
   }
 
   // Only signed-in people get a socket; the session cookie rides along with the handshake.
@@ -86,7 +86,14 @@ export function attachSocketServer(
       const parsed = roomPayload.safeParse(payload);
       if (!parsed.success) return reply(refuse("bad_request", parsed.error.issues[0]?.message ?? "invalid payload"));
       const room = parsed.data.room as RoomName;
-      if (!(await mayJoinRoom(deps.db, socket.data, room))) return reply(refuse("forbidden", "You may not join this room."));
+      try {
+        if (!(await mayJoinRoom(deps.db, socket.data, room))) return reply(refuse("forbidden", "You may not join this room."));
+      } catch (error) {
+        // A rejected async handler would be an unhandled rejection; during a database outage
+        // the page is told to try again (it rejoins on reconnect).
+        deps.log.warn({ err: error }, "room join failed");
+        return reply(refuse("unavailable", "Try again in a few seconds."));
+      }
       await socket.join(room);
       socket.emit("room:joined", { room });
       reply({ ok: true });
@@ -101,6 +108,29 @@ export function attachSocketServer(
     });
   });
   return io;
+}
+
+/**
+ * The adapter holds one client for LISTEN and, when the database drops it, takes a new one
+ * without releasing the dead one; the pool then counts it forever and `pool.end()` at shutdown
+ * never returns. Here a client that ends is released (destroyed) for it. Its `'error'` event is
+ * handled by the pool-wide listener (createPool), so it no longer ends the server either.
+ */
+function releasingPool(pool: pg.Pool): pg.Pool {
+  return {
+    connect: async () => {
+      const client = await pool.connect();
+      client.once("end", () => {
+        try {
+          client.release(true);
+        } catch {
+          // Released already (the adapter's own close).
+        }
+      });
+      return client;
+    },
+    query: pool.query.bind(pool),
+  } as unknown as pg.Pool;
 }
 
 function refuse(code: string, message: string): Ack {

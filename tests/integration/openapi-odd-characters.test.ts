@@ -208,3 +208,18 @@ test("a \\u0000 escape inside an imported file or a JSONL document is refused pe
   assert.match(await uploaded.text(), /NUL/);
   assert.equal(await documents(), documentsBefore);
 });
+
+test("page forms: a NUL or control character in any field is refused with 400 naming it; clean forms still work", async () => {
+  const count = async () => Number((await server.db.selectFrom("projects").select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow()).n);
+  const before = await count();
+  for (const [field, value] of [["name", `Form${NUL}project`], ["guidelines", "line\u000bbreak"], ["name", "del\u007f"]] as const) {
+    const refused = await admin.postForm("/projects", { name: "Form project", guidelines: "", k: "4", [field]: value }, { accept: "text/html" });
+    assert.equal(refused.status, 400, `${field}: ${JSON.stringify(value)}`);
+    assert.match(await refused.text(), new RegExp(`form field &#34;${field}&#34;|form field "${field}"`));
+  }
+  assert.equal(await count(), before, "nothing was created");
+  // The body the guard read is replayed to the page's action: a clean form still creates.
+  const created = await admin.postForm("/projects", { name: "Form project", guidelines: "Tabs\tand\nnew lines are fine.", k: "4" });
+  assert.equal(created.status, 302, await created.clone().text());
+  assert.equal(await count(), before + 1);
+});
