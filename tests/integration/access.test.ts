@@ -57,6 +57,8 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "PUT /projects/:id": ["researcher", "admin", "admin-token"],
   "GET /projects/:id/counters": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
   "GET /projects/:id/quality": ["reviewer", "researcher", "admin", "admin-token"],
+  "GET /projects/:id/open-task-overlap": ["researcher", "admin", "admin-token"],
+  "POST /projects/:id/open-task-overlap": ["researcher", "admin", "admin-token"],
   "POST /projects/:id/imports": ["researcher", "admin", "admin-token"],
   "POST /projects/:id/next-task": ["labeler", "reviewer", "researcher", "admin"],
   "GET /assignments/:id": ["labeler", "reviewer", "researcher", "admin"],
