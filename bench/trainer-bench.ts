@@ -8,7 +8,12 @@
 // processes, one per mode, so each reports its own peak RSS: full fine-tuning and LoRA (PEFT's
 // defaults) train tokens/s, KV-cache generation tokens/s, and DPO with LoRA (reference log-probs and
 // training steps, extrapolated to a round of 200 pairs).
+// Activation recomputation: the --recompute-preset (default micro; "none" skips it) trains in two child
+// processes, without and with recomputation, and the bench prints both peak RSS figures.
 // Usage: npx tsx bench/trainer-bench.ts [--presets nano,micro,smollm2-135m] [--steps 3] [--warmup 1] [--attention auto|batched|per-head]
+//        [--recompute-preset micro|nano|none] [--blas auto|off] [--blas-threads N]
+// Native BLAS (OpenBLAS through koffi) does the wasm matmuls when libopenblas0-pthread is installed, unless
+// --blas off (or TANDEM_BLAS=off); --blas-threads (TANDEM_BLAS_THREADS) sets its threads, default one per core.
 //        [--torch-steps 5] [--torch-warmup 2] [--no-torch] [--llama-batch 1] [--llama-seq 128] [--llama-steps 2] [--llama-warmup 1]
 // Each figure is the median of the timed steps after warm-up. Tests never assert on time; this does not either.
 import { spawnSync } from "node:child_process";
@@ -28,12 +33,13 @@ import { countLlamaParams, initLlama } from "../trainer/model/llama.ts";
 import { attachLora, trainableParams } from "../trainer/model/lora.ts";
 import { disposeModel, lmForward, lmForwardTidy, type LanguageModel } from "../trainer/model/lm.ts";
 import { createRng } from "../trainer/random/rng.ts";
+import { setRecompute } from "../trainer/model/recompute.ts";
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
 };
-const allPresets = arg("presets", "nano,micro,smollm2-135m").split(",");
+const allPresets = arg("presets", "nano,micro,smollm2-135m").split(",").filter(Boolean); // --presets "" for the recomputation rows alone
 const isLlamaPreset = (p: string): p is LlamaPreset => Object.hasOwn(LLAMA_PRESETS, p);
 const presets = allPresets.filter((p) => !isLlamaPreset(p)) as GptPreset[];
 const llamaPresets = allPresets.filter(isLlamaPreset);
@@ -44,6 +50,11 @@ const llamaWarmup = Number(arg("llama-warmup", "1"));
 const steps = Number(arg("steps", "3"));
 const warmup = Number(arg("warmup", "1"));
 const attention = arg("attention", "auto") as AttentionImpl;
+const recomputePreset = arg("recompute-preset", "micro") as GptPreset | "none";
+// native BLAS for wasm matmuls (trainer/backend/native-blas.ts): through the environment, so the
+// child processes below get the same setting
+if (process.argv.includes("--blas")) process.env["TANDEM_BLAS"] = arg("blas", "auto");
+if (process.argv.includes("--blas-threads")) process.env["TANDEM_BLAS_THREADS"] = arg("blas-threads", "1");
 const torchSteps = arg("torch-steps", "5");
 const torchWarmup = arg("torch-warmup", "2");
 const PYTHON = "/usr/bin/python3"; // Debian's: python3-torch comes from apt, a pyenv python3 on PATH lacks it
@@ -52,7 +63,7 @@ const shapes: Record<string, { B: number; T: number }> = { nano: { B: 16, T: 128
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
-function trainBench(preset: GptPreset): { stepS: number; cpuS: number; tokensPerS: number; params: number; B: number; T: number } {
+function trainBench(preset: GptPreset, recompute = false): { stepS: number; cpuS: number; tokensPerS: number; params: number; B: number; T: number } {
   const config = resolveGptConfig({ preset });
   const { B, T } = shapes[preset] ?? { B: 8, T: 128 };
   const rng = createRng(1);
@@ -62,6 +73,7 @@ function trainBench(preset: GptPreset): { stepS: number; cpuS: number; tokensPer
     return { ids, lossMask: ids.map(() => 1) };
   });
   const model = initGpt(config, 0);
+  setRecompute(recompute);
   const trainer = createSftTrainer(model, sftConfigSchema.parse({ batchSize: B }), 0);
   const times: number[] = [];
   // CPU time of this process too: on a shared VM the wall time includes waiting for a core, the CPU
@@ -79,12 +91,17 @@ function trainBench(preset: GptPreset): { stepS: number; cpuS: number; tokensPer
   }
   trainer.dispose();
   disposeGpt(model);
+  setRecompute(false);
   const stepS = median(times);
   return { stepS, cpuS: median(cpu), tokensPerS: (B * T) / stepS, params: countParams(config), B, T };
 }
 
+/** Tokens per CPU-second of this process in the last generateBench (the wall figure waits for cores on a shared machine). */
+let lastGenTokensPerCpuS = NaN;
+
 function generateBench(model: GptModel | LanguageModel, prompts: number, promptLength: number, newTokens: number): number {
   const rng = createRng(2);
+  const c0 = process.cpuUsage();
   const ids = Array.from({ length: prompts }, () => Array.from({ length: promptLength }, () => Math.floor(rng.next() * model.config.vocabSize)));
   const t0 = performance.now();
   const input = tf.tensor2d(ids, [prompts, promptLength], "int32");
@@ -104,11 +121,15 @@ function generateBench(model: GptModel | LanguageModel, prompts: number, promptL
   }
   tf.dispose([step.hidden, step.logits as tf.Tensor]);
   disposeKvCache(step.present);
+  const cpu = process.cpuUsage(c0);
+  lastGenTokensPerCpuS = (prompts * newTokens) / ((cpu.user + cpu.system) / 1e6);
   return (prompts * newTokens) / ((performance.now() - t0) / 1000);
 }
 
 interface TorchResult {
   step_s: number;
+  /** CPU seconds of the PyTorch process per step (median). */
+  cpu_s: number;
   train_tokens_per_s: number;
   gen_tokens_per_s: number;
   peak_rss_mb: number;
@@ -222,6 +243,17 @@ function llamaChild(preset: LlamaPreset, mode: LlamaMode): Record<string, number
   return out;
 }
 
+// in a child: one GPT preset's training step, with or without activation recomputation, and the
+// process's peak RSS (the wasm heap keeps its high-water mark, so each setting needs its own process)
+if (process.argv.includes("--recompute-child")) {
+  await initBackend();
+  setAttentionImpl(attention);
+  const on = arg("recompute-child", "off") === "on";
+  const r = trainBench(arg("preset", "micro") as GptPreset, on);
+  console.log(JSON.stringify({ ...r, recompute: on, peakRssMb: process.resourceUsage().maxRSS / 1024 }));
+  process.exit(0);
+}
+
 if (process.argv.includes("--llama-child")) {
   await initBackend();
   setAttentionImpl(attention);
@@ -233,6 +265,8 @@ if (process.argv.includes("--llama-child")) {
 const info = await initBackend();
 const torchSkip = ensureTorch();
 console.log(`backend: ${info.backend} (${info.package}), threads ${info.threads}, simd ${String(info.simd)}, kernels ${info.customKernels.join(",") || "none"}, ops ${info.projectOps.join(",")}`);
+console.log(info.blas ? `native BLAS: ${info.blas.library} (${info.blas.config}), ${info.blas.threads} thread(s)` : "native BLAS: off");
+for (const s of info.skipped) console.log(`skipped ${s.package}: ${s.reason}`);
 const load = (): string => loadavg().map((x) => x.toFixed(2)).join(" ");
 console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}; load average at start ${load()} (other processes skew timings)`);
 console.log(`node ${process.version}, attention ${attention}, ${steps} timed steps after ${warmup} warm-up, median; PyTorch ${torchSteps} after ${torchWarmup}`);
@@ -242,6 +276,7 @@ if (presets.length > 0) {
   console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 }
 const ratios: string[] = [];
+const perCpu: string[] = []; // printed after the table: tokens per CPU-second, steadier than wall time on a shared machine
 let torchInfo = "";
 let torchRss = 0;
 for (const preset of presets) {
@@ -249,19 +284,41 @@ for (const preset of presets) {
   const model = initGpt(resolveGptConfig({ preset }), 0);
   generateBench(model, 8, 16, 4); // warm-up
   const gen = generateBench(model, 8, 16, 64);
+  const genPerCpuS = lastGenTokensPerCpuS;
   disposeGpt(model);
   const t = torchSkip ? null : torchBench(preset, r.B, r.T);
   const cell = (x: number | undefined, digits = 0): string => (x === undefined ? "–" : digits ? x.toFixed(digits) : String(Math.round(x)));
   console.log(
     `| ${preset} | ${r.params.toLocaleString("en")} | ${r.B}×${r.T} | ${r.stepS.toFixed(3)} | ${r.cpuS.toFixed(3)} | ${Math.round(r.tokensPerS)} | ${cell(t?.step_s, 3)} | ${cell(t?.train_tokens_per_s)} | ${Math.round(gen)} | ${cell(t?.gen_tokens_per_s)} |`,
   );
+  perCpu.push(`${preset}: train tokens per CPU-second ${Math.round((r.B * r.T) / r.cpuS)}, generate tokens per CPU-second ${Math.round(genPerCpuS)}`);
   if (t) {
     ratios.push(`${preset} train ratio vs PyTorch: ${(r.tokensPerS / t.train_tokens_per_s).toFixed(2)}`);
     ratios.push(`${preset} generate ratio vs PyTorch: ${(gen / t.gen_tokens_per_s).toFixed(2)}`);
+    // CPU seconds per step, PyTorch's over ours: steadier than the wall-clock ratios on a shared machine
+    ratios.push(`${preset} train CPU-seconds ratio vs PyTorch: ${(t.cpu_s / r.cpuS).toFixed(2)} (PyTorch ${t.cpu_s.toFixed(3)} CPU s/step, tfjs ${r.cpuS.toFixed(3)})`);
     torchRss = Math.max(torchRss, t.peak_rss_mb);
     torchInfo = `PyTorch ${t.torch}, ${t.threads} thread(s), ${t.blas}`;
   }
 }
+for (const line of perCpu) console.log(line);
+// activation recomputation (model/recompute.ts): the same training step in two child processes,
+// off and on, each with its own peak RSS
+if (recomputePreset !== "none") {
+  const self = fileURLToPath(import.meta.url);
+  const rows = (["off", "on"] as const).map((mode) => {
+    const r = spawnSync(process.execPath, [...process.execArgv, self, "--recompute-child", mode, "--preset", recomputePreset, "--steps", String(steps), "--warmup", String(warmup), "--attention", attention], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`recompute ${mode} bench failed:\n${r.stdout}${r.stderr}`);
+    return JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "") as { stepS: number; cpuS: number; peakRssMb: number; B: number; T: number };
+  });
+  const [off, on] = rows as [(typeof rows)[number], (typeof rows)[number]];
+  console.log(`\nactivation recomputation, ${recomputePreset} ${off.B}×${off.T} training step, one child process each:`);
+  console.log("| recompute | tfjs s/step | tfjs CPU s/step | peak RSS MB |");
+  console.log("|---|---:|---:|---:|");
+  for (const [label, r] of [["off", off], ["on", on]] as const) console.log(`| ${label} | ${r.stepS.toFixed(3)} | ${r.cpuS.toFixed(3)} | ${r.peakRssMb.toFixed(0)} |`);
+  console.log(`${recomputePreset} peak RSS with recomputation: ${on.peakRssMb.toFixed(0)} MB (without: ${off.peakRssMb.toFixed(0)} MB); CPU s/step ×${(on.cpuS / off.cpuS).toFixed(2)}`);
+}
+
 // the Llama-family presets: tfjs modes in child processes, PyTorch full and LoRA beside them
 for (const preset of llamaPresets) {
   const self = fileURLToPath(import.meta.url);

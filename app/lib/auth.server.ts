@@ -1,8 +1,9 @@
-import { redirect } from "react-router";
+import { data, redirect } from "react-router";
 import type { AppLoadContext } from "react-router";
 import type { SessionUser } from "../../server/auth/actor.ts";
 import { hasRole } from "../../server/auth/roles.ts";
 import type { UserRole } from "../../server/db/schema.ts";
+import { UNSAFE_URL_CHARS } from "../../server/lib/unsafe-text.ts";
 
 /**
  * Pages are for people with a session. Anonymous visitors go to the login page (and come
@@ -20,8 +21,29 @@ export function requireUser(context: AppLoadContext, request: Request, role: Use
   return actor.user;
 }
 
-/** Only local paths are followed after login, so the form cannot be used as an open redirect. */
+/**
+ * Where to go after login or a theme change. The target is parsed the way a browser parses a
+ * Location header (WHATWG URL, against our own origin) and followed only when it is still on our
+ * origin after parsing: checking the raw string misses what browsers strip (`/\t/evil.example`
+ * becomes `//evil.example`). A target with control or whitespace characters is refused with 400,
+ * never turned into a header value (a CR/LF there made the response itself fail with 500).
+ * Other foreign or unparseable targets fall back to the home page.
+ */
 export function safeRedirect(target: FormDataEntryValue | string | null, fallback = "/"): string {
-  if (typeof target !== "string" || !target.startsWith("/") || target.startsWith("//") || target.startsWith("/\\")) return fallback;
-  return target;
+  if (typeof target !== "string" || target === "") return fallback;
+  if (UNSAFE_URL_CHARS.test(target)) {
+    throw data("The redirect target contains control or whitespace characters.", { status: 400, statusText: "Bad Request" });
+  }
+  if (!target.startsWith("/")) return fallback;
+  const base = "http://tandem.invalid";
+  let url: URL;
+  try {
+    url = new URL(target, base);
+  } catch {
+    return fallback;
+  }
+  if (url.origin !== base) return fallback;
+  // The serialised path is what goes out; it must not itself read as `//host` or `/\host`.
+  const local = url.pathname + url.search + url.hash;
+  return local.startsWith("//") || local.startsWith("/\\") ? fallback : local;
 }

@@ -26,6 +26,8 @@ export function loader({ context, request }: Route.LoaderArgs) {
 
 export async function action({ request, context }: Route.ActionArgs) {
   const form = await request.formData();
+  // Checked before the password: a refused target (400) must not cost a sign-in attempt.
+  const redirectTo = safeRedirect(form.get("redirectTo"));
   const email = String(form.get("email") ?? "");
   const parsed = loginSchema.safeParse({ email, password: form.get("password") });
   if (!parsed.success) return data({ error: "Enter your e-mail address and password.", email }, { status: 400 });
@@ -35,7 +37,7 @@ export async function action({ request, context }: Route.ActionArgs) {
       userAgent: request.headers.get("User-Agent") ?? undefined,
       ip: context.clientIp,
     });
-    return redirect(safeRedirect(form.get("redirectTo")), {
+    return redirect(redirectTo, {
       headers: { "Set-Cookie": sessionCookie(session.cookieValue, session.expiresAt, context.secureCookies) },
     });
   } catch (error) {

@@ -4,6 +4,7 @@ import type { Request, Response } from "express";
 import { z } from "zod";
 import type { TandemContext } from "../../app/context.ts";
 import { AppError } from "../lib/app-error.ts";
+import { findDisallowed } from "../lib/unsafe-text.ts";
 import type { Actor } from "../auth/actor.ts";
 import { hasRole } from "../auth/roles.ts";
 import { operationIdFor } from "./operation-id.ts";
@@ -79,6 +80,7 @@ export async function runEndpoint(ep: AnyEndpoint, req: Request, res: Response, 
   checkAccess(ep.access, ctx.actor);
   if (ep.sessionOnly && ctx.actor?.kind !== "session") throw new AppError("forbidden", "This needs a signed-in person, not an API token.");
   if (ep.tokenOnly && ctx.actor?.kind !== "token") throw new AppError("forbidden", "This needs an API token (a trainer holds jobs with its token).");
+  refuseDisallowedText(req, ep);
   const params = ep.params ? parseOr422(ep.params, req.params, "The path is not valid.") : {};
   const body = ep.body && !ep.upload ? parseOr422(ep.body, req.body, "The request body is not valid.") : undefined;
   const query = ep.query ? parseOr422(ep.query, req.query, "The query string is not valid.") : {};
@@ -111,6 +113,27 @@ async function streamChunks(res: Response, chunks: AsyncIterable<string | Uint8A
     if (!res.write(chunk)) await once(res, "drain");
   }
   res.end();
+}
+
+/**
+ * NUL, other control characters and lone surrogates are refused before any schema sees the
+ * input, for every endpoint at once (decision 0022): PostgreSQL cannot store NUL in text nor a
+ * lone surrogate in jsonb, and a 422 naming the field beats a 500 from the database.
+ */
+function refuseDisallowedText(req: Request, ep: AnyEndpoint): void {
+  const sources: Array<[unknown, string]> = [
+    [req.params, "The path"],
+    [req.query, "The query string"],
+    [ep.upload ? undefined : req.body, "The request body"],
+  ];
+  for (const [value, where] of sources) {
+    const found = findDisallowed(value);
+    if (found) {
+      throw new AppError("validation_failed", `${where} contains ${found.problem} in "${found.path}"; remove it and send again.`, [
+        { path: found.path, message: `Contains ${found.problem}.` },
+      ]);
+    }
+  }
 }
 
 function parseOr422<T extends z.ZodType>(schema: T, value: unknown, message: string): z.infer<T> {

@@ -15,6 +15,17 @@ export function hasRole(actual: TokenRole, needed: UserRole): boolean {
   return rank[actual] >= rank[needed];
 }
 
+/**
+ * What a token may do right now: the lower of its own role and its owner's current role, so a
+ * demoted owner's tokens are demoted with them (decision 0021). `trainer` sits outside the
+ * ladder; only admins mint trainer tokens, so a trainer token works while its owner is an admin
+ * and not at all (null) once they are not.
+ */
+export function effectiveTokenRole(tokenRole: TokenRole, ownerRole: UserRole): TokenRole | null {
+  if (tokenRole === "trainer") return ownerRole === "admin" ? "trainer" : null;
+  return rank[tokenRole] <= rank[ownerRole] ? tokenRole : ownerRole;
+}
+
 export const roleLabels: Record<TokenRole, string> = {
   labeler: "Labeler",
   reviewer: "Reviewer",

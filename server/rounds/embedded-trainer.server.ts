@@ -6,12 +6,15 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { createInterface } from "node:readline";
 import type { Logger } from "pino";
 import type { Db } from "../db/database.server.ts";
 import { createApiToken } from "../auth/tokens.server.ts";
 
 const TOKEN_NAME = "embedded trainer (npm start)";
+/** Ends the child when this server dies without stopping it (decision 0023). */
+const EXIT_WITH_PARENT = pathToFileURL(path.resolve(import.meta.dirname, "../lib/exit-with-parent.mjs")).href;
 const CLI = path.resolve(import.meta.dirname, "../../trainer/cli.ts");
 
 export async function startEmbeddedTrainer(db: Db, log: Logger, serverUrl: string): Promise<() => Promise<void>> {
@@ -29,7 +32,7 @@ export async function startEmbeddedTrainer(db: Db, log: Logger, serverUrl: strin
     if (stopping) return;
     const startedAt = Date.now();
     // The same Node and loader flags as the server (tsx), so the child runs TypeScript too.
-    child = spawn(process.execPath, [...process.execArgv, CLI, "serve", "--server", serverUrl], {
+    child = spawn(process.execPath, [...process.execArgv, "--import", EXIT_WITH_PARENT, CLI, "serve", "--server", serverUrl], {
       env: { ...process.env, TANDEM_TRAINER_TOKEN: secret },
       stdio: ["ignore", "pipe", "pipe"],
     });

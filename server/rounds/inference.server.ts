@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
 import { createInterface } from "node:readline";
 import type { Logger } from "pino";
 import type { Db } from "../db/database.server.ts";
@@ -13,6 +14,8 @@ import { AppError } from "../lib/app-error.ts";
 import { modelDir } from "./model-files.server.ts";
 import type { GenerationRequest, GenerationResult } from "../../trainer/contract/inference.ts";
 
+/** Ends the child when this server dies without stopping it (decision 0023). */
+const EXIT_WITH_PARENT = pathToFileURL(path.resolve(import.meta.dirname, "../lib/exit-with-parent.mjs")).href;
 const CLI = path.resolve(import.meta.dirname, "../../trainer/cli.ts");
 const TIMEOUT_MS = 120_000;
 
@@ -37,7 +40,7 @@ export function createInference(dataDir: string, log: Logger): Inference {
     }
   };
   const start = (): ChildProcess => {
-    const child = spawn(process.execPath, [...process.execArgv, CLI, "infer"], { stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [...process.execArgv, "--import", EXIT_WITH_PARENT, CLI, "infer"], { stdio: ["pipe", "pipe", "pipe"] });
     // A failed spawn or a write to a dying worker (EPIPE) fails the requests, never the server.
     child.on("error", (error) => {
       log.error({ err: error }, "inference worker failed");

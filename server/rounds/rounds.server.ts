@@ -434,6 +434,7 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
         ...(settings.checker ? { checker: settings.checker } : {}),
         tools: settings.tools,
         decoding: { maxNewTokens: spec.evaluation.maxNewTokens, temperature: spec.evaluation.temperature, seed: spec.evaluation.seed },
+        showSamples: spec.evaluation.examples,
         ...(rewardId && split ? { rewardAccuracy: { modelId: rewardId, dataUrl: exportUrls(round.project_id, "preferences", round.data_snapshot, "eval")[0]! } } : {}),
       },
     });

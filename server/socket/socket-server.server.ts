@@ -11,6 +11,7 @@ import { findSessionUser, SESSION_COOKIE } from "../auth/sessions.server.ts";
 import { hasRole } from "../auth/roles.ts";
 import type { Config } from "../config.server.ts";
 import type { Db } from "../db/database.server.ts";
+import { allowedOrigins, rawRequestAddress } from "../http/csrf.server.ts";
 import type { Metrics } from "../http/metrics.server.ts";
 import type { SocketData } from "../../app/lib/socket-events.ts";
 
@@ -23,6 +24,11 @@ const roomPayload = z.object({ room: z.string().regex(/^(user|project|round):\d{
  */
 export async function mayJoinRoom(db: Db, socket: SocketData, room: RoomName): Promise<boolean> {
   const [kind, id] = room.split(":");
+  // The role of now, not of the handshake: a demotion or deactivation counts before the
+  // socket is closed (endSessionSockets), and on any server instance.
+  const current = await db.selectFrom("users").select("role").where("id", "=", socket.userId).where("active", "=", true).executeTakeFirst();
+  if (!current) return false;
+  socket.role = current.role;
   if (kind === "user") return id === socket.userId;
   if (kind === "project") return (await db.selectFrom("projects").select("id").where("id", "=", id!).executeTakeFirst()) !== undefined;
   if (kind === "round") {
@@ -36,7 +42,21 @@ export function attachSocketServer(
   httpServer: http.Server,
   deps: { db: Db; pool: pg.Pool; log: Logger; config: Config; metrics: Metrics },
 ): TandemIo {
-  const io: TandemIo = new Server(httpServer, { serveClient: false, maxHttpBufferSize: 1e6 });
+  const io: TandemIo = new Server(httpServer, {
+    serveClient: false,
+    maxHttpBufferSize: 1e6,
+    // Cross-site WebSocket hijacking: a page on another origin could open a socket that carries
+    // our session cookie. Every engine.io request (polling and the WebSocket upgrade) with an
+    // Origin must come from one of our own origins, the list the CSRF check uses. Browsers
+    // always send Origin on WebSocket and cross-origin requests; a request without one is
+    // not a browser acting for another site (same-origin polling GETs may omit it).
+    allowRequest: (req, callback) => {
+      const origin = req.headers.origin;
+      const ok = origin === undefined || allowedOrigins(deps.config, rawRequestAddress(req, deps.config.TANDEM_TRUST_PROXY)).includes(origin);
+      if (!ok) deps.log.warn({ origin }, "socket.io handshake from a foreign origin refused");
+      callback(ok ? null : "foreign origin", ok);
+    },
+  });
   if (deps.config.TANDEM_SOCKET_ADAPTER === "postgres") {
     // Several server instances share broadcasts through LISTEN/NOTIFY.
     io.adapter(createAdapter(deps.pool, { errorHandler: (err) => deps.log.error({ err }, "socket.io adapter") }));

@@ -28,13 +28,13 @@ const answerOf = (_prompt: string) => "yes";
 const wrong = (answer: string) => (answer === "yes" ? "no" : "yes");
 
 // Sampled held-out answers (temperature 1, fixed seeds): a policy's score is its chance of a right answer.
-const evaluation = { maxNewTokens: 4, temperature: 1, seed: 7 };
+const evaluation = { maxNewTokens: 4, temperature: 1, seed: 7, examples: 48 }; // examples: every answer
 const base = { init: { vocabSize: 320, blockSize: 48, nLayer: 1, nHead: 2, nEmbd: 32 }, seed: 1 };
 const noSampling = { prompts: 0 };
 const EVAL_PROMPTS = 48;
 const MARGIN = 0.2;
 
-type HeldOut = { samples: number; checker: { new: number | null; previous: number | null; scored: number } | null; kl: number | null };
+type HeldOut = { samples: number; checker: { new: number | null; previous: number | null; scored: number } | null; kl: number | null; examples: Array<{ new: { answer: string; correct: number | null } }> };
 type RoundDetail = { state: string; error: string | null; report: { heldOut: HeldOut | null } | null };
 const detailOf = async (id: string) => (await (await researcher.get(`/api/v1/rounds/${id}`)).json()) as RoundDetail;
 const launch = async (body: Record<string, unknown>) => {
@@ -116,5 +116,9 @@ test("GRPO on the checker and KTO on the rankings each raise round 0's held-out 
     assert.equal(checker?.previous, before.new, `${name}: previous = round 0's own score (same prompts, decoding and seeds)`);
     assert.ok(checker.new !== null && checker.new >= before.new + MARGIN, `${name}: held-out checker ${before.new} → ${checker.new}, needs +${MARGIN}: ${JSON.stringify(round.report?.heldOut)}`);
     assert.ok(Number.isFinite(round.report?.heldOut?.kl), `${name}: KL to round 0's policy is measured`);
+    // every held-out answer is kept to read (evaluation.examples), and agrees with the score
+    const examples = round.report!.heldOut!.examples;
+    assert.equal(examples.length, EVAL_PROMPTS);
+    assert.equal(examples.filter((e) => e.new.correct === 1).length / EVAL_PROMPTS, checker.new);
   }
 });

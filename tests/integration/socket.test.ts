@@ -106,3 +106,21 @@ test("with the Postgres adapter, a broadcast from one server instance reaches a 
     await b.stop();
   }
 });
+
+test("a handshake from a foreign Origin is refused, with the session cookie, on both transports", async () => {
+  const erin = await server.newUser("labeler");
+  const cookie = `tandem_session=${erin.client.cookies.get("tandem_session")}`;
+  for (const transport of ["websocket", "polling"] as const) {
+    for (const origin of ["https://evil.example", "null", "http://127.0.0.1.evil.example"]) {
+      const socket: ClientSocket = connect(server.url, { transports: [transport], extraHeaders: { cookie, origin }, reconnection: false });
+      open.push(socket);
+      await assert.rejects(connected(socket), `${transport} from ${origin} is refused`);
+    }
+    // The page's own origin (what a browser sends) still connects and can join rooms.
+    const own: ClientSocket = connect(server.url, { transports: [transport], extraHeaders: { cookie, origin: server.url }, reconnection: false });
+    open.push(own);
+    await connected(own);
+    assert.deepEqual(await join(own, `user:${erin.id}`), { ok: true });
+    own.close();
+  }
+});

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { safeRedirect } from "../../app/lib/auth.server.ts";
-import { hasRole, tokenRoles, userRoles } from "../../server/auth/roles.ts";
+import { effectiveTokenRole, hasRole, tokenRoles, userRoles } from "../../server/auth/roles.ts";
 import { checkAccess } from "../../server/api/endpoint.server.ts";
 import { AppError, toProblem } from "../../server/lib/app-error.ts";
 import type { Actor } from "../../server/auth/actor.ts";
@@ -33,10 +33,24 @@ test("checkAccess: anonymous → unauthenticated, wrong role → forbidden", () 
   checkAccess("public", null);
 });
 
+test("a token's effective role is the lower of its own and its owner's current role", () => {
+  assert.equal(effectiveTokenRole("admin", "labeler"), "labeler");
+  assert.equal(effectiveTokenRole("reviewer", "admin"), "reviewer");
+  assert.equal(effectiveTokenRole("researcher", "researcher"), "researcher");
+  assert.equal(effectiveTokenRole("trainer", "admin"), "trainer");
+  assert.equal(effectiveTokenRole("trainer", "researcher"), null);
+});
+
 test("safeRedirect follows local paths only", () => {
   assert.equal(safeRedirect("/admin/users?x=1"), "/admin/users?x=1");
   for (const bad of ["//evil.example", "https://evil.example", "/\\evil.example", "javascript:alert(1)", null, ""]) {
     assert.equal(safeRedirect(bad), "/", String(bad));
+  }
+  // Parsed like a browser parses Location: dot segments cannot produce a `//host` path.
+  assert.equal(safeRedirect("/.//evil.example"), "/");
+  assert.equal(safeRedirect("/ü"), "/%C3%BC");
+  for (const refused of ["/\t/evil.example", "/\r\n/x", "/\u2028/x", "/\u0000"]) {
+    assert.throws(() => safeRedirect(refused), (e: { init?: { status?: number } }) => e.init?.status === 400, JSON.stringify(refused));
   }
 });
 

@@ -54,7 +54,9 @@ test("DPO: ln 2 and accuracy ½ at step 0, then held-out preferences learned wit
 
   const first = trainer.trainStep(batch());
   assert.ok(Math.abs(first.loss - Math.LN2) < 1e-4, `step-0 loss ${first.loss}`);
-  assert.equal(first["rewards/accuracies"], 0.5);
+  // policy = reference: the margin is 0 up to float noise (with native BLAS a sequence's log-probs depend on
+  // its batch at the 1e-7 level, so exact ties, accuracy ½, hold only on plain wasm)
+  assert.ok(Math.abs(first["rewards/margins"] ?? NaN) < 1e-5, `step-0 margin ${first["rewards/margins"]}`);
   assert.ok(Math.abs(first["rewards/chosen"] ?? NaN) < 1e-4 && Math.abs(first["rewards/margins"] ?? NaN) < 1e-4);
   const before = trainer.evaluate(heldOut, heldOutRef);
   const tensors = tf.memory().numTensors;

@@ -4,7 +4,26 @@
 // naive loop ~10× slower (tfjs-notes.md, cliff 3: 30.6 GFLOP/s plain vs 3.1 transposeB, 0.9
 // transposeA). tfjs's stock matmul gradient uses transposeA/transposeB, so the backward pass hit the
 // slow path. Transposing explicitly first (a cheap copy) keeps every product on the fast path.
+//
+// With native BLAS on (wasm-blas-matmul.ts), transposed products cost the same as plain ones, so the
+// gradients pass the transpose flags instead of making transposed copies.
 import * as tf from "@tensorflow/tfjs-core";
+import { wasmBlasActive } from "./wasm-blas-matmul.ts";
+
+/** True when matmuls with transpose flags are as fast as plain ones (native BLAS under wasm). */
+export function transposedMatMulIsFast(): boolean {
+  return wasmBlasActive() !== null && tf.getBackend() === "wasm";
+}
+
+/** a · bᵀ: a transpose flag on the fast path, else an explicit transposed copy (freed at once). */
+function matMulBT(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  return transposedMatMulIsFast() ? tf.matMul(a, b, false, true) : tf.tidy(() => tf.matMul(a, tf.transpose(b)));
+}
+
+/** aᵀ · b, as matMulBT. */
+function matMulAT(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  return transposedMatMulIsFast() ? tf.matMul(a, b, true, false) : tf.tidy(() => tf.matMul(tf.transpose(a), b));
+}
 
 const matMulExplicitGrad = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [a, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
@@ -16,8 +35,8 @@ const matMulExplicitGrad = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)
       // each transposed copy is freed as soon as its product is made (tidy): for a large model the
       // backward pass would otherwise hold a transposed copy of every weight until it ends
       return [
-        tf.tidy(() => tf.matMul(g, tf.transpose(sb))), // dA = dY · Bᵀ  (N, M) @ (M, K)
-        tf.tidy(() => tf.matMul(tf.transpose(sa), g)), // dB = Aᵀ · dY  (K, N) @ (N, M)
+        matMulBT(g, sb), // dA = dY · Bᵀ  (N, M) @ (M, K)
+        matMulAT(sa, g), // dB = Aᵀ · dY  (K, N) @ (N, M)
       ];
     },
   };
@@ -39,7 +58,7 @@ export function matMul2dFrozenB(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
     const [x] = args as [tf.Tensor2D, tf.GradSaveFunc];
     return {
       value: tf.matMul(x, b),
-      gradFunc: (g: tf.Tensor2D) => [tf.tidy(() => tf.matMul(g, tf.transpose(b)))],
+      gradFunc: (g: tf.Tensor2D) => [matMulBT(g, b)],
     };
   }) as (x: tf.Tensor2D) => tf.Tensor2D;
   return op(a);
@@ -54,7 +73,7 @@ export function matMulTransposedFrozen(a: tf.Tensor2D, w: tf.Tensor2D): tf.Tenso
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x] = args as [tf.Tensor2D, tf.GradSaveFunc];
     return {
-      value: tf.tidy(() => tf.matMul(x, tf.transpose(w))),
+      value: matMulBT(x, w),
       gradFunc: (g: tf.Tensor2D) => [tf.matMul(g, w)],
     };
   }) as (x: tf.Tensor2D) => tf.Tensor2D;

@@ -10,6 +10,8 @@ import { registerUnsortedSegmentSum, UNSORTED_SEGMENT_SUM } from "./unsorted-seg
 import { registerWasmSliceKernels } from "./wasm-slice-kernels.ts";
 import { registerWasmLayoutKernels } from "./wasm-layout-kernels.ts";
 import { registerWasmIdentityKernel } from "./wasm-identity-kernel.ts";
+import { defaultBlasThreads, loadNativeBlas, type NativeBlas } from "./native-blas.ts";
+import { registerWasmBlasMatMul, setWasmBlas } from "./wasm-blas-matmul.ts";
 
 export type BackendPreference = "auto" | "tfjs-node-gpu" | "tfjs-node" | "wasm" | "cpu";
 
@@ -26,17 +28,49 @@ export interface BackendInfo {
   customKernels: string[];
   /** Project ops used by the model on every backend (see trainer/backend/matmul.ts). */
   projectOps: string[];
+  /**
+   * Native BLAS doing the wasm backend's matmuls (native-blas.ts): the library, its build
+   * (openblas_get_config) and threads; null when off or unavailable (the reason is in `skipped`).
+   */
+  blas: { library: string; config: string; threads: number } | null;
   /** Candidates tried before this one, with why they failed. */
   skipped: { package: string; reason: string }[];
 }
 
 export interface InitBackendOptions {
   prefer?: BackendPreference;
+  /**
+   * Native BLAS for wasm matmuls: "auto" (default) uses OpenBLAS when it loads and passes its
+   * self-check, "off" never. Default from TANDEM_BLAS ("off" turns it off).
+   */
+  blas?: "auto" | "off";
+  /** OpenBLAS threads; default TANDEM_BLAS_THREADS, else one per core. */
+  blasThreads?: number;
   /** For tests: how optional packages are imported. */
   importModule?: (specifier: string) => Promise<unknown>;
 }
 
 let current: BackendInfo | undefined;
+let nativeBlas: { threads: number; result: NativeBlas | { reason: string } } | undefined; // loaded once per thread count
+const BLAS_PACKAGE = "OpenBLAS (libopenblas0-pthread) via koffi";
+
+/** Native BLAS for the wasm backend, or why not (recorded in `skipped`). */
+async function wasmBlas(options: InitBackendOptions, skipped: BackendInfo["skipped"]): Promise<NativeBlas | null> {
+  const wanted = options.blas ?? (process.env["TANDEM_BLAS"] === "off" ? "off" : "auto");
+  if (wanted === "off") return null;
+  const threads = options.blasThreads ?? defaultBlasThreads();
+  if (!nativeBlas || nativeBlas.threads !== threads) nativeBlas = { threads, result: await loadNativeBlas({ threads }) };
+  const result = nativeBlas.result;
+  if ("reason" in result) {
+    skipped.push({ package: BLAS_PACKAGE, reason: result.reason });
+    return null;
+  }
+  if (registerWasmBlasMatMul().length === 0) {
+    skipped.push({ package: BLAS_PACKAGE, reason: "the wasm backend has no BatchMatMul kernel to replace" });
+    return null;
+  }
+  return result;
+}
 let wasmSlicePatched = false; // the patches wrap the stock kernels, so they must be applied once
 let wasmSliceKernels: string[] = [];
 
@@ -67,7 +101,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     try {
       const failure = await tryNative(pkg, importModule);
       if (failure === null) {
-        current = { backend: "tensorflow", requested: prefer, package: pkg, threads: 0, simd: null, customKernels: [], projectOps: ["matMul2d"], skipped };
+        current = { backend: "tensorflow", requested: prefer, package: pkg, threads: 0, simd: null, customKernels: [], projectOps: ["matMul2d"], blas: null, skipped };
         return current;
       }
       skipped.push({ package: pkg, reason: failure });
@@ -84,9 +118,14 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
         if (!wasmSlicePatched) wasmSliceKernels = [...registerWasmSliceKernels(), ...registerWasmLayoutKernels(), ...registerWasmIdentityKernel()];
         wasmSlicePatched = true;
         const simd = Boolean(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"));
+        const blas = await wasmBlas(options, skipped);
+        setWasmBlas(blas);
         current = {
           backend: "wasm", requested: prefer, package: "@tensorflow/tfjs-backend-wasm", threads: getThreadsCount(), simd,
-          customKernels: [UNSORTED_SEGMENT_SUM, ...wasmSliceKernels], projectOps: ["matMul2d", "perHeadAttention"], skipped,
+          customKernels: [UNSORTED_SEGMENT_SUM, ...wasmSliceKernels, ...(blas ? ["BatchMatMul (native BLAS)"] : [])],
+          projectOps: blas ? ["matMul2d"] : ["matMul2d", "perHeadAttention"],
+          blas: blas ? { library: blas.library, config: blas.config, threads: blas.threads } : null,
+          skipped,
         };
         return current;
       }
@@ -100,7 +139,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   registerUnsortedSegmentSum("cpu");
   current = {
     backend: "cpu", requested: prefer, package: "@tensorflow/tfjs-backend-cpu", threads: 1, simd: null,
-    customKernels: [UNSORTED_SEGMENT_SUM], projectOps: ["matMul2d"], skipped,
+    customKernels: [UNSORTED_SEGMENT_SUM], projectOps: ["matMul2d"], blas: null, skipped,
   };
   return current;
 }

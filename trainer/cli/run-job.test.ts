@@ -58,7 +58,9 @@ test("tokenizer → pretrain → SFT → reward model and DPO → samples, all f
   const dpo = await run({ schemaVersion: 1, kind: "dpo", data: path("prefs.jsonl"), tokenizer, model: { checkpoint: path("sft") }, train: fewSteps, out: path("dpo"), backend: "wasm" });
   const dpoFirst = dpo.find((e) => e.type === "metrics");
   assert.ok(Math.abs(Number(dpoFirst?.["loss"]) - Math.LN2) < 1e-4, "DPO starts at ln 2");
-  assert.equal(dpoFirst?.["rewards/accuracies"], 0.5);
+  // policy = reference: the margin is 0 up to float noise (with native BLAS a sequence's log-probs depend on
+  // its batch at the 1e-7 level, so exact ties, accuracy ½, hold only on plain wasm)
+  assert.ok(Math.abs(Number(dpoFirst?.["rewards/margins"])) < 1e-5, "DPO starts with margin 0");
   await run({ schemaVersion: 1, kind: "dpo", data: path("rankings.jsonl"), tokenizer, model: { checkpoint: path("sft") }, train: fewSteps, out: path("dpo2"), backend: "wasm" });
 
   // PPO: policy and frozen reference from SFT, reward and value models from the RM

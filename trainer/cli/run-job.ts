@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { describeBackend, initBackend } from "../backend/select-backend.ts";
+import { setRecompute } from "../model/recompute.ts";
 import { type JobSpec } from "../contract/job.ts";
 import { CheckpointMismatchError, loadCheckpointInto, saveCheckpoint } from "../checkpoint/checkpoint.ts";
 import { countModelParams, disposeModel } from "../model/lm.ts";
@@ -57,7 +58,8 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
   }
 
   await initBackend({ prefer: spec.backend });
-  log.event("backend", { ...describeBackend() });
+  setRecompute(spec.recompute);
+  log.event("backend", { ...describeBackend(), recompute: spec.recompute });
   // held-out evaluation compares models that each bring their own tokenizer
   if (spec.kind === "heldout") {
     await heldoutJob(spec, log);

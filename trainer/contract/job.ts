@@ -32,6 +32,12 @@ const base = {
   out: z.string().min(1),
   /** Backend preference; "auto" tries tfjs-node-gpu, tfjs-node, then wasm, then cpu. */
   backend: z.enum(["auto", "tfjs-node-gpu", "tfjs-node", "wasm", "cpu"]).default("auto"),
+  /**
+   * Recompute each transformer block's forward in the backward pass instead of keeping its
+   * activations (transformers' gradient_checkpointing): less memory, ≈ one more forward per step,
+   * the same numbers. Off by default.
+   */
+  recompute: z.boolean().default(false),
 };
 
 /**
@@ -226,7 +232,7 @@ export const jobSpecSchema = z.discriminatedUnion("kind", [
       .prefault({}),
     batchSize: z.number().int().positive().default(8),
     /** Answers kept in heldout.json for people to read. */
-    showSamples: z.number().int().nonnegative().max(100).default(8),
+    showSamples: z.number().int().nonnegative().max(500).default(8),
   }),
   z.strictObject({
     ...base,

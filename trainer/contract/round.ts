@@ -147,6 +147,8 @@ export const roundSpecSchema = z
         /** 0 = greedy: each policy's best answer. */
         temperature: z.number().min(0).max(2).default(0),
         seed: z.number().int().nonnegative().default(0),
+        /** Held-out answers kept in the report to read (the first N prompts; up to 500 for an analysis of all of them). */
+        examples: z.number().int().min(0).max(500).default(8),
         /**
          * Share of prompts (a seeded split frozen at launch) whose preference pairs the round's reward
          * model does not train on, so its accuracy is measured on pairs it never saw. 0 = train on all.
@@ -241,6 +243,8 @@ export const remoteJobSchema = z
         checker: checkerSpecSchema.optional(),
         tools: z.array(toolNameSchema).default([]),
         decoding: z.strictObject({ maxNewTokens: z.number().int().positive(), temperature: z.number().nonnegative(), seed: z.number().int().nonnegative() }),
+        /** Answers kept for the report (evaluation.examples). */
+        showSamples: z.number().int().min(0).max(500).optional(),
         /** The round's own reward model against the preference pairs it did not train on. */
         rewardAccuracy: z.strictObject({ modelId: id, dataUrl: z.string().startsWith("/api/v1/") }).optional(),
       })

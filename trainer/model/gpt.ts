@@ -11,8 +11,9 @@
 // sequence (N-implementation-details, General #2-3).
 import * as tf from "@tensorflow/tfjs-core";
 import { type GptConfig } from "../contract/gpt-config.ts";
-import { matMul2d } from "../backend/matmul.ts";
+import { matMul2d, transposedMatMulIsFast } from "../backend/matmul.ts";
 import { createRng, normalArray } from "../random/rng.ts";
+import { recomputed, recomputeWanted, trainableOf } from "./recompute.ts";
 
 export interface GptModel {
   config: GptConfig;
@@ -36,6 +37,12 @@ export interface ForwardOptions {
   useCache?: boolean;
   /** Skip the LM head (reward and value models need only hidden states). */
   logits?: boolean;
+  /**
+   * Recompute each block's forward in the backward pass instead of keeping its intermediates
+   * (model/recompute.ts). Default: the process setting (setRecompute), off unless a job asks.
+   * Ignored with a cache (past or useCache): decoding has no backward pass.
+   */
+  recompute?: boolean;
 }
 
 export interface ForwardResult {
@@ -243,7 +250,8 @@ export function setAttentionImpl(impl: AttentionImpl): void {
  * makes per-slice overhead dominate. q (B, H, T, D), k/v (B, H, T_k, D) → (B, H, T, D).
  */
 export function scaledDotProductAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor4D, cached: boolean): tf.Tensor4D {
-  const perHead = attentionImpl === "per-head" || (attentionImpl === "auto" && !cached && tf.getBackend() === "wasm");
+  // with native BLAS under wasm, batched and transposed matmuls are as fast as 2-D ones (matmul.ts)
+  const perHead = attentionImpl === "per-head" || (attentionImpl === "auto" && !cached && tf.getBackend() === "wasm" && !transposedMatMulIsFast());
   return perHead ? attentionPerHead(q, k, v, bias) : attentionBatched(q, k, v, bias);
 }
 
@@ -277,6 +285,32 @@ export function attentionPerHead(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D,
   return tf.reshape(tf.concat(outs, 0), [B, H, T, D]);
 }
 
+/**
+ * One pre-LayerNorm block: x + attn(ln_1(x)), then + mlp(ln_2(·)). x (B, T, C) → (B, T, C), with
+ * this layer's keys/values (B, H, T_past + T, D) for the cache.
+ */
+function gptBlock(model: GptModel, i: number, x: tf.Tensor3D, bias: tf.Tensor4D, past?: { k: tf.Tensor4D; v: tf.Tensor4D }): { x: tf.Tensor3D; k: tf.Tensor4D; v: tf.Tensor4D } {
+  const c = model.config;
+  const [B, T, C] = x.shape;
+  const p = `h.${i}.`;
+  const h1 = layerNorm(x, param(model, `${p}ln_1.weight`), param(model, `${p}ln_1.bias`), c.layerNormEps) as tf.Tensor3D;
+  const attn = causalSelfAttention(
+    h1,
+    {
+      cAttnW: param(model, `${p}attn.c_attn.weight`), cAttnB: param(model, `${p}attn.c_attn.bias`),
+      cProjW: param(model, `${p}attn.c_proj.weight`), cProjB: param(model, `${p}attn.c_proj.bias`),
+    },
+    c.nHead,
+    bias,
+    past,
+  );
+  const mid = tf.add(x, attn.y) as tf.Tensor3D;
+  const h2 = tf.reshape(layerNorm(mid, param(model, `${p}ln_2.weight`), param(model, `${p}ln_2.bias`), c.layerNormEps), [B * T, C]) as tf.Tensor2D;
+  const up = geluTanh(linear(h2, param(model, `${p}mlp.c_fc.weight`), param(model, `${p}mlp.c_fc.bias`))) as tf.Tensor2D; // (B·T, 4C)
+  const out = tf.add(mid, tf.reshape(linear(up, param(model, `${p}mlp.c_proj.weight`), param(model, `${p}mlp.c_proj.bias`)), [B, T, C])) as tf.Tensor3D;
+  return { x: out, k: attn.k, v: attn.v };
+}
+
 /** Forward pass. inputIds (B, T) int32 → logits (B, T, V), hidden (B, T, C), optional scores/cache. */
 export function gptForward(model: GptModel, inputIds: tf.Tensor2D, options: ForwardOptions = {}): ForwardResult {
   const c = model.config;
@@ -297,24 +331,17 @@ export function gptForward(model: GptModel, inputIds: tf.Tensor2D, options: Forw
   // 3. transformer blocks, pre-LayerNorm with residual connections
   const bias = attentionBias(B, T, pastLength, options.attentionMask); // (B, 1, T, T_k)
   const present: KvCache = { layers: [], length: pastLength + T };
+  const recompute = recomputeWanted(options.recompute) && !options.past && !options.useCache;
   for (let i = 0; i < c.nLayer; i++) {
-    const p = `h.${i}.`;
-    const h1 = layerNorm(x, param(model, `${p}ln_1.weight`), param(model, `${p}ln_1.bias`), c.layerNormEps) as tf.Tensor3D;
-    const attn = causalSelfAttention(
-      h1,
-      {
-        cAttnW: param(model, `${p}attn.c_attn.weight`), cAttnB: param(model, `${p}attn.c_attn.bias`),
-        cProjW: param(model, `${p}attn.c_proj.weight`), cProjB: param(model, `${p}attn.c_proj.bias`),
-      },
-      c.nHead,
-      bias,
-      options.past?.layers[i],
-    );
-    if (options.useCache) present.layers.push({ k: attn.k, v: attn.v });
-    x = tf.add(x, attn.y);
-    const h2 = tf.reshape(layerNorm(x, param(model, `${p}ln_2.weight`), param(model, `${p}ln_2.bias`), c.layerNormEps), [B * T, C]) as tf.Tensor2D;
-    const up = geluTanh(linear(h2, param(model, `${p}mlp.c_fc.weight`), param(model, `${p}mlp.c_fc.bias`))) as tf.Tensor2D; // (B·T, 4C)
-    x = tf.add(x, tf.reshape(linear(up, param(model, `${p}mlp.c_proj.weight`), param(model, `${p}mlp.c_proj.bias`)), [B, T, C]));
+    if (recompute) {
+      const p = `h.${i}.`;
+      const weights = trainableOf([...model.params].filter(([name]) => name.startsWith(p)).map(([, v]) => v));
+      x = recomputed(x, { fn: (xIn, [b]) => gptBlock(model, i, xIn, b as tf.Tensor4D).x, consts: [bias], weights });
+      continue;
+    }
+    const block = gptBlock(model, i, x, bias, options.past?.layers[i]);
+    if (options.useCache) present.layers.push({ k: block.k, v: block.v });
+    x = block.x;
   }
 
   // 4. final LayerNorm, tied LM head (B·T, C) @ (C, V), optional scalar head (B·T, C) @ (C, 1)

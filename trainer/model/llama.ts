@@ -26,6 +26,7 @@ import { matMul2d, matMul2dFrozenB, matMulTransposedFrozen } from "../backend/ma
 import { createRng, normalArray } from "../random/rng.ts";
 import { attentionBias, positionIdsFromMask, scaledDotProductAttention, type ForwardOptions, type ForwardResult, type KvCache } from "./gpt.ts";
 import { loraDelta, type LoraState } from "./lora.ts";
+import { recomputed, recomputeWanted, trainableOf } from "./recompute.ts";
 
 export interface LlamaModel {
   config: LlamaConfig;
@@ -240,6 +241,53 @@ function swiGlu(model: LlamaModel, p: string, x: tf.Tensor2D): tf.Tensor2D {
   return project(model, `${p}down_proj`, tf.mul(gate, up) as tf.Tensor2D); // (B·T, C)
 }
 
+/**
+ * One decoder layer: x + attn(rmsnorm(x)), then + mlp(rmsnorm(·)). x (B, T, C) → (B, T, C), with
+ * this layer's keys/values (B, Hkv, T_past + T, D) for the cache.
+ */
+function llamaBlock(
+  model: LlamaModel,
+  i: number,
+  x: tf.Tensor3D,
+  rope: { cos: tf.Tensor4D; sin: tf.Tensor4D },
+  bias: tf.Tensor4D,
+  past?: { k: tf.Tensor4D; v: tf.Tensor4D },
+): { x: tf.Tensor3D; k: tf.Tensor4D; v: tf.Tensor4D } {
+  const c = model.config;
+  const [B, T, C] = x.shape;
+  const p = `model.layers.${i}.`;
+  const h1 = rmsNorm(x, param(model, `${p}input_layernorm.weight`), c.rmsNormEps) as tf.Tensor3D;
+  const attn = selfAttention(model, `${p}self_attn.`, h1, rope, bias, past);
+  const mid = tf.add(x, attn.y) as tf.Tensor3D;
+  const h2 = tf.reshape(rmsNorm(mid, param(model, `${p}post_attention_layernorm.weight`), c.rmsNormEps), [B * T, C]) as tf.Tensor2D;
+  return { x: tf.add(mid, tf.reshape(swiGlu(model, `${p}mlp.`, h2), [B, T, C])) as tf.Tensor3D, k: attn.k, v: attn.v };
+}
+
+/** The trainable tensors layer i reads: its weights unless frozen, and its LoRA adapters when they are on. */
+function blockWeights(model: LlamaModel, i: number): tf.Tensor[] {
+  const p = `model.layers.${i}.`;
+  const own = [...model.params].filter(([name]) => name.startsWith(p)).map(([, v]) => v);
+  const adapters = model.lora?.enabled ? [...model.lora.adapters].filter(([name]) => name.startsWith(p)).flatMap(([, { a, b }]) => [a, b]) : [];
+  return trainableOf([...own, ...adapters]);
+}
+
+/**
+ * For a recomputed layer: the LoRA state at forward time (adapters on or off, dropout seed and mask
+ * counter), put back while the layer is recomputed so that it draws the same dropout masks.
+ */
+function loraReplay(model: LlamaModel): (() => () => () => void) | undefined {
+  const state = model.lora;
+  if (!state) return undefined;
+  return () => {
+    const atForward = { enabled: state.enabled, dropoutSeed: state.dropoutSeed, dropoutCalls: state.dropoutCalls };
+    return () => {
+      const now = { enabled: state.enabled, dropoutSeed: state.dropoutSeed, dropoutCalls: state.dropoutCalls };
+      Object.assign(state, atForward);
+      return () => Object.assign(state, now);
+    };
+  };
+}
+
 /** Forward pass. inputIds (B, T) int32 → logits (B, T, V), hidden (B, T, C), optional scores/cache. */
 export function llamaForward(model: LlamaModel, inputIds: tf.Tensor2D, options: ForwardOptions = {}): ForwardResult {
   const c = model.config;
@@ -261,14 +309,20 @@ export function llamaForward(model: LlamaModel, inputIds: tf.Tensor2D, options: 
   // 3. decoder layers, pre-RMSNorm with residual connections
   const bias = attentionBias(B, T, pastLength, options.attentionMask); // (B, 1, T, T_k)
   const present: KvCache = { layers: [], length: pastLength + T };
+  const recompute = recomputeWanted(options.recompute) && !options.past && !options.useCache;
   for (let i = 0; i < c.nLayer; i++) {
-    const p = `model.layers.${i}.`;
-    const h1 = rmsNorm(x, param(model, `${p}input_layernorm.weight`), c.rmsNormEps) as tf.Tensor3D;
-    const attn = selfAttention(model, `${p}self_attn.`, h1, rope, bias, options.past?.layers[i]);
-    if (options.useCache) present.layers.push({ k: attn.k, v: attn.v });
-    x = tf.add(x, attn.y);
-    const h2 = tf.reshape(rmsNorm(x, param(model, `${p}post_attention_layernorm.weight`), c.rmsNormEps), [B * T, C]) as tf.Tensor2D;
-    x = tf.add(x, tf.reshape(swiGlu(model, `${p}mlp.`, h2), [B, T, C]));
+    if (recompute) {
+      x = recomputed(x, {
+        fn: (xIn, [b, cos, sin]) => llamaBlock(model, i, xIn, { cos: cos as tf.Tensor4D, sin: sin as tf.Tensor4D }, b as tf.Tensor4D).x,
+        consts: [bias, rope.cos, rope.sin],
+        weights: blockWeights(model, i),
+        replay: loraReplay(model),
+      });
+      continue;
+    }
+    const block = llamaBlock(model, i, x, rope, bias, options.past?.layers[i]);
+    if (options.useCache) present.layers.push({ k: block.k, v: block.v });
+    x = block.x;
   }
 
   // 4. final RMSNorm; LM head (B·T, C) @ (C, V), tied (embed_tokensᵀ) or its own; optional scalar head

@@ -290,7 +290,9 @@ test("DPO with LoRA: the reference is the base with adapters off; ln 2 at step 0
   const batch = (): number[] => Array.from({ length: config.batchSize }, () => Math.floor(rng.next() * train.length));
   const first = trainer.trainStep(batch());
   assert.ok(Math.abs(first.loss - Math.LN2) < 1e-4, `step-0 loss ${first.loss}`);
-  assert.equal(first["rewards/accuracies"], 0.5);
+  // policy = reference: the margin is 0 up to float noise (with native BLAS a sequence's log-probs depend on
+  // its batch at the 1e-7 level, so exact ties, accuracy ½, hold only on plain wasm)
+  assert.ok(Math.abs(first["rewards/margins"] ?? NaN) < 1e-5, `step-0 margin ${first["rewards/margins"]}`);
   const tensors = tf.memory().numTensors;
   for (let s = 1; s < config.steps; s++) trainer.trainStep(batch());
   assert.equal(tf.memory().numTensors, tensors, "no tensor growth across DPO steps");

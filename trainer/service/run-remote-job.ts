@@ -257,6 +257,7 @@ async function materialize(api: ServerApi, job: RemoteJob, work: string, out: st
         schemaVersion: 1, kind: "heldout", out, backend: backend as "auto", prompts: join(work, "prompts.jsonl"), model: { checkpoint: policyDir! },
         ...(previous ? { previous } : {}), ...(reference ? { reference } : {}), ...(rewardModel ? { rewardModel } : {}),
         ...(h?.checker ? { checker: h.checker } : {}), tools: h?.tools ?? [], ...(h?.decoding ? { decoding: h.decoding } : {}),
+        ...(h?.showSamples !== undefined ? { showSamples: h.showSamples } : {}),
       };
     }
   }

@@ -1,4 +1,5 @@
 import { parquetReadObjects } from "hyparquet";
+import { findDisallowed } from "../../lib/unsafe-text.ts";
 import type { Codec } from "./dataset-records.ts";
 
 /**
@@ -56,6 +57,12 @@ export function decodeRows<T>(rows: Rows, codec: Codec<T>): { items: Array<{ lin
   const items: Array<{ line: number; item: T }> = [];
   const issues = [...rows.issues];
   for (const { line, raw } of rows.rows) {
+    // PostgreSQL cannot store NUL nor a lone surrogate: the row is refused, naming the field (decision 0022).
+    const unsafe = findDisallowed(raw);
+    if (unsafe) {
+      issues.push({ line, reason: `${unsafe.path} contains ${unsafe.problem}` });
+      continue;
+    }
     const decoded = codec.decode(raw);
     if (decoded.ok) items.push({ line, item: decoded.item });
     else issues.push({ line, reason: decoded.reason });

@@ -3,6 +3,7 @@
  * ({"title", "text"}, optionally "format" and "metadata"). Pure: every problem is reported with
  * its file and line, and the caller stores nothing unless there are none.
  */
+import { findDisallowed } from "../../lib/unsafe-text.ts";
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { chunkDocument, DEFAULT_CHUNK_CHARS, MAX_CHUNK_CHARS, MIN_CHUNK_CHARS, type Chunk, type DocumentFormat } from "./chunking.ts";
@@ -71,6 +72,9 @@ export function parseDocumentUpload(upload: DocumentUpload): { documents: Parsed
   const issues: UploadIssue[] = [];
   const add = (doc: Omit<ParsedDocument, "sha256" | "chunks">, where: string) => {
     if (doc.content.trim() === "") return issues.push({ path: where, message: "The document is empty." });
+    // A `\u0000` escape in a JSONL line becomes a NUL that PostgreSQL cannot store (decision 0022).
+    const unsafe = findDisallowed({ title: doc.name, text: doc.content, metadata: doc.metadata });
+    if (unsafe) return issues.push({ path: where, message: `"${unsafe.path}" contains ${unsafe.problem}.` });
     if (doc.content.length > MAX_DOCUMENT_CHARS) {
       return issues.push({ path: where, message: `The document has ${doc.content.length.toLocaleString("en")} characters; the limit is ${MAX_DOCUMENT_CHARS.toLocaleString("en")}. Split it into smaller files.` });
     }

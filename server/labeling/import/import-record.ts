@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { findDisallowed } from "../../lib/unsafe-text.ts";
 import { conversationMessageSchema } from "../../../trainer/contract/conversation.ts";
 import { answerText, compactAnswer, describeProblems, isTranscript, transcriptProblems, transcriptSchema, type ConversationMessage } from "../transcript.ts";
 
@@ -182,6 +183,9 @@ export function normalizeImportRecord(raw: unknown, line: number): { ok: true; r
   const fail = (reason: string) => ({ ok: false as const, issue: { line, reason } });
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return fail(`expected a JSON object, got ${typeName(raw)}`);
   const input = raw as Record<string, unknown>;
+  // PostgreSQL cannot store NUL (a `\u0000` escape in the file) nor a lone surrogate (decision 0022).
+  const unsafe = findDisallowed(input);
+  if (unsafe) return fail(`"${unsafe.path}" contains ${unsafe.problem}`);
   const hasPrompt = "prompt" in input;
   const hasMessages = "messages" in input;
   if (hasPrompt && hasMessages) return fail('use either "prompt" or "messages", not both');

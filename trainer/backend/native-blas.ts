@@ -1,0 +1,119 @@
+// The system's OpenBLAS (`cblas_sgemm`), called through koffi, an FFI whose compiled binary comes in
+// its npm packages (@koromix/koffi-<platform>): nothing is built or downloaded at install.
+//
+// Why: tfjs-wasm's matmul is single-threaded and runs only plain 2-D products on XNNPACK; it reached
+// 8–38 GFLOP/s on these machines against 80–190 for OpenBLAS (tfjs-notes.md), and matmul is about
+// two thirds of a training step (issue 15). OpenBLAS is what PyTorch uses here (Debian
+// `libopenblas0-pthread`). It is optional: when the library (or koffi's binary) is missing, fails to
+// load, or gives a wrong product in the start-up self-check, the caller falls back to plain wasm
+// and records why.
+import { availableParallelism } from "node:os";
+
+const ROW_MAJOR = 101;
+const NO_TRANS = 111;
+const TRANS = 112;
+
+export interface NativeBlas {
+  /** The file that was loaded ("libopenblas.so.0"). */
+  library: string;
+  /** openblas_get_config(): version, build options and the core type it picked. */
+  config: string;
+  threads: number;
+  /**
+   * Row-major C (M, N) = op(A) · op(B), op(A) (M, K), op(B) (K, N); A, B and C are views (of the wasm
+   * heap, say) passed to the library without a copy. lda/ldb are the row lengths of A and B as stored.
+   */
+  sgemm(transA: boolean, transB: boolean, M: number, N: number, K: number, a: Float32Array, b: Float32Array, c: Float32Array): void;
+}
+
+/** Library names tried in order when TANDEM_BLAS_LIB does not name one (Debian's alternatives link first). */
+export const BLAS_CANDIDATES = ["libopenblas.so.0", "libopenblas.so"];
+
+/** Threads for OpenBLAS: TANDEM_BLAS_THREADS, else one per core (as PyTorch's default). */
+export function defaultBlasThreads(): number {
+  const fromEnv = Number(process.env["TANDEM_BLAS_THREADS"]);
+  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : availableParallelism();
+}
+
+type Koffi = { load(path: string): { func(definition: string): (...args: unknown[]) => unknown } };
+
+/** The product in plain JS, for the self-check: row-major, op() as in NativeBlas.sgemm. */
+export function referenceSgemm(transA: boolean, transB: boolean, M: number, N: number, K: number, a: Float32Array, b: Float32Array): Float64Array {
+  const out = new Float64Array(M * N);
+  for (let i = 0; i < M; i++)
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += (a[transA ? k * M + i : i * K + k] ?? 0) * (b[transB ? j * K + k : k * N + j] ?? 0);
+      out[i * N + j] = s;
+    }
+  return out;
+}
+
+/** Small products in all four transpose combinations, checked against referenceSgemm. Returns why it failed, or null. */
+function selfCheck(blas: NativeBlas): string | null {
+  const [M, N, K] = [7, 5, 3];
+  let seed = 1;
+  const rand = (n: number): Float32Array => Float32Array.from({ length: n }, () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1);
+  for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+    // every operand inside a larger array at an offset, as tensors on the wasm heap are
+    const a = rand(M * K + 3).subarray(3);
+    const b = rand(K * N + 5).subarray(5);
+    const heap = new Float32Array(M * N + 16).fill(Number.NaN);
+    const c = heap.subarray(8, 8 + M * N);
+    blas.sgemm(ta, tb, M, N, K, a, b, c);
+    const want = referenceSgemm(ta, tb, M, N, K, a, b);
+    const worst = want.reduce((m, x, i) => Math.max(m, Math.abs(x - (c[i] ?? Number.NaN))), 0);
+    if (!(worst <= 1e-5)) return `self-check failed: cblas_sgemm(transA ${ta}, transB ${tb}) differs from the reference by ${worst}`;
+    if (!Number.isNaN(heap[7]) || !Number.isNaN(heap[8 + M * N])) return "self-check failed: cblas_sgemm wrote outside its output";
+  }
+  return null;
+}
+
+/**
+ * Loads OpenBLAS through koffi, sets its thread count and self-checks it. Returns the library, or
+ * the reason it cannot be used (never throws).
+ */
+export async function loadNativeBlas(options: { library?: string; threads?: number } = {}): Promise<NativeBlas | { reason: string }> {
+  let koffi: Koffi;
+  try {
+    const mod = (await import("koffi")) as { default?: Koffi } & Koffi;
+    koffi = mod.default ?? mod;
+  } catch (error) {
+    return { reason: `koffi could not be loaded: ${firstLine(error)}` };
+  }
+  const candidates = options.library ? [options.library] : process.env["TANDEM_BLAS_LIB"] ? [process.env["TANDEM_BLAS_LIB"]] : BLAS_CANDIDATES;
+  const failures: string[] = [];
+  for (const library of candidates) {
+    try {
+      const lib = koffi.load(library);
+      const sgemm = lib.func(
+        "void cblas_sgemm(int order, int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)",
+      );
+      const getConfig = lib.func("const char *openblas_get_config()");
+      const setThreads = lib.func("void openblas_set_num_threads(int n)");
+      const getThreads = lib.func("int openblas_get_num_threads()");
+      setThreads(options.threads ?? defaultBlasThreads());
+      const blas: NativeBlas = {
+        library,
+        config: String(getConfig()),
+        threads: Number(getThreads()),
+        sgemm: (transA, transB, M, N, K, a, b, c) =>
+          void sgemm(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, M, N, K, 1, a, transA ? M : K, b, transB ? K : N, 0, c, N),
+      };
+      const failed = selfCheck(blas);
+      if (failed) {
+        failures.push(`${library}: ${failed}`);
+        continue;
+      }
+      return blas;
+    } catch (error) {
+      failures.push(`${library}: ${firstLine(error)}`);
+    }
+  }
+  return { reason: `no usable OpenBLAS (install the Debian package libopenblas0-pthread): ${failures.join("; ")}` };
+}
+
+function firstLine(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split("\n")[0] ?? message;
+}
