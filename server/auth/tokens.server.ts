@@ -35,13 +35,20 @@ export function listApiTokens(db: Db) {
     .execute();
 }
 
-export async function revokeApiToken(db: Db, actorId: string, tokenId: string): Promise<void> {
+/** One person's own tokens (the account's personal tokens). */
+export function listOwnApiTokens(db: Db, ownerId: string) {
+  return db.selectFrom("api_tokens").select([...tokenColumns]).where("user_id", "=", ownerId).orderBy("id").execute();
+}
+
+/** Revokes a token; with `ownerId`, only that person's own (anyone else's is "no such token"). */
+export async function revokeApiToken(db: Db, actorId: string, tokenId: string, ownerId?: string): Promise<void> {
   await db.transaction().execute(async (trx) => {
     const result = await trx
       .updateTable("api_tokens")
       .set({ revoked_at: new Date() })
       .where("id", "=", tokenId)
       .where("revoked_at", "is", null)
+      .$if(ownerId !== undefined, (q) => q.where("user_id", "=", ownerId!))
       .executeTakeFirst();
     if (Number(result.numUpdatedRows) === 0) throw new AppError("not_found", "No such active token.");
     await recordAudit(trx, { actorUserId: actorId, action: "token.revoke", target: `token:${tokenId}` });
