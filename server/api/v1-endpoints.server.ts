@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { createApiToken, listApiTokens, listOwnApiTokens, revokeApiToken } from "../auth/tokens.server.ts";
+import { createApiToken, createOwnApiToken, listApiTokens, listOwnApiTokens, revokeApiToken } from "../auth/tokens.server.ts";
 import { createUser, listUsers, updateUser } from "../auth/users.server.ts";
 import { createTokenSchema, createUserSchema, updateUserSchema } from "../auth/user-schemas.ts";
-import { hasRole, tokenRoles, userRoles } from "../auth/roles.ts";
+import { tokenRoles, userRoles } from "../auth/roles.ts";
 import { deleteUserSessions } from "../auth/sessions.server.ts";
 import { AppError } from "../lib/app-error.ts";
 import { endpoint, type AnyEndpoint } from "./endpoint.server.ts";
@@ -114,14 +114,8 @@ export const v1Endpoints: AnyEndpoint[] = [
     body: createTokenSchema,
     response: z.object({ token: tokenSchema, secret: z.string() }),
     status: 201,
-    handler: ({ ctx, body, actor }) => {
-      // A person's token acts as that person: a role above theirs, or the trainer role (a service,
-      // which admins create under /tokens), is refused.
-      if (body.role === "trainer" || !hasRole(actor!.role, body.role)) {
-        throw new AppError("validation_failed", "The token's role is above yours.", [{ path: "role", message: `choose ${userRoles.filter((r) => hasRole(actor!.role, r)).join(", ")}` }]);
-      }
-      return createApiToken(ctx.db, actor!.user.id, body);
-    },
+    // sessionOnly: a session's role is a person's role, never "trainer"
+    handler: ({ ctx, body, actor }) => createOwnApiToken(ctx.db, { id: actor!.user.id, role: actor!.user.role }, body),
   }),
   endpoint({
     method: "delete",

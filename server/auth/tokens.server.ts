@@ -3,7 +3,8 @@ import { AppError } from "../lib/app-error.ts";
 import type { Db } from "../db/database.server.ts";
 import type { Actor } from "./actor.ts";
 import { recordAudit } from "./audit.server.ts";
-import { effectiveTokenRole } from "./roles.ts";
+import { effectiveTokenRole, hasRole, userRoles } from "./roles.ts";
+import type { UserRole } from "../db/schema.ts";
 import { newSecret, sha256 } from "./secrets.server.ts";
 import type { createTokenSchema } from "./user-schemas.ts";
 
@@ -33,6 +34,17 @@ export function listApiTokens(db: Db) {
     .select([...tokenColumns.map((c) => `api_tokens.${c}` as const), "users.email as owner_email"])
     .orderBy("api_tokens.id")
     .execute();
+}
+
+/**
+ * A personal token: made by a person for themselves, with their role or a lower one. The trainer
+ * role is a service's, made by admins under /tokens. Refused with the field named.
+ */
+export async function createOwnApiToken(db: Db, owner: { id: string; role: UserRole }, input: z.infer<typeof createTokenSchema>) {
+  if (input.role === "trainer" || !hasRole(owner.role, input.role)) {
+    throw new AppError("validation_failed", "The token's role is above yours.", [{ path: "role", message: `choose ${userRoles.filter((r) => hasRole(owner.role, r)).join(", ")}` }]);
+  }
+  return createApiToken(db, owner.id, input);
 }
 
 /** One person's own tokens (the account's personal tokens). */

@@ -82,3 +82,31 @@ test("one's own tokens only; admins see and revoke everyone's; a token cannot ma
   assert.equal((await admin.client.json("DELETE", `/api/v1/tokens/${aliceToken.token.id}`)).status, 204);
   assert.equal((await server.client().get("/api/v1/me", { authorization: `Bearer ${aliceToken.secret}` })).status, 401);
 });
+
+test("the account page makes, shows once, and revokes a person's own tokens", async () => {
+  const labeler = await server.newUser("labeler");
+  const page = (await (await labeler.client.get("/account", { accept: "text/html" })).text()).replaceAll("<!-- -->", "");
+  assert.ok(page.includes("Your API tokens"));
+  assert.ok(!page.includes('value="reviewer"'), "only roles up to one's own are offered");
+
+  const created = await labeler.client.postForm("/account", { intent: "create-token", name: "page token", role: "labeler" }, { accept: "text/html" });
+  assert.equal(created.status, 200);
+  const html = await created.text();
+  const secret = /data-testid="new-token"[^>]*>(tdm_[^<]+)</.exec(html)?.[1];
+  assert.ok(secret, "the secret is shown once");
+  const me = await server.client().get("/api/v1/me", { authorization: `Bearer ${secret}` });
+  assert.equal(((await me.json()) as { role: string }).role, "labeler");
+  assert.ok(!(await (await labeler.client.get("/account", { accept: "text/html" })).text()).includes(secret), "never shown again");
+
+  // Above one's role through the page: refused beside the field, nothing stored.
+  const refused = await labeler.client.postForm("/account", { intent: "create-token", name: "too much", role: "admin" }, { accept: "text/html" });
+  assert.equal(refused.status, 422);
+  const refusedHtml = await refused.text();
+  assert.ok(/<select id="field-role"[^]*?<\/select><p[^>]*>choose labeler<\/p>/.test(refusedHtml), "the reason shows beside the role");
+  const tokens = await server.db.selectFrom("api_tokens").select(["id", "name"]).where("user_id", "=", labeler.id).execute();
+  assert.deepEqual(tokens.map((t) => t.name), ["page token"]);
+
+  const revoked = await labeler.client.postForm("/account", { intent: "revoke-token", tokenId: tokens[0]!.id }, { accept: "text/html" });
+  assert.equal(revoked.status, 200);
+  assert.equal((await server.client().get("/api/v1/me", { authorization: `Bearer ${secret}` })).status, 401);
+});
