@@ -3,6 +3,7 @@
  * mental-math demonstrations (some call the calculator, some answer from memory), score it on a
  * held-out set, run GRPO with the numeric checker and the calculator, score it again.
  *   npx tsx bench/loop-recipe.ts [--demos 48] [--calc-share 0.5] [--sft-steps 200] [--rollouts 30] [--out DIR]
+ *   [--skip-sft --grpo-name grpo-lr3e-4 --lr 3e-4]   (another GRPO setting from the same SFT policy)
  * Prints one JSON line per stage and the held-out checker scores with the CPU seconds each took.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -27,6 +28,9 @@ const { values } = parseArgs({
     prompts: { type: "string", default: "8" },
     out: { type: "string", default: "/tmp/exp/recipe" },
     preset: { type: "string", default: "nano" },
+    // reuse the SFT policy (and tokenizer) an earlier run left in --out; GRPO writes to --grpo-name
+    "skip-sft": { type: "boolean", default: false },
+    "grpo-name": { type: "string", default: "grpo" },
   },
 });
 const out = values.out!;
@@ -64,17 +68,19 @@ const heldout = async (name: string, model: string, previous?: string) => {
   console.log(JSON.stringify({ stage: name, cpu: r.cpu.toFixed(1), checker: report.new.checker?.accuracy, previous: report.previous?.checker?.accuracy ?? null, kl: report.kl?.mean ?? null, length: report.new.meanLength, health: report.new.health, sample: report.samples.slice(0, 3).map((s: { new: { answer: string } }) => s.new.answer) }));
 };
 
-const tok = await run({ kind: "train-tokenizer", corpus: [join(out, "corpus.txt")], vocabSize: 512, out: join(out, "tok") });
-const vocab = tok.events.find((e) => e.type === "done")?.["vocabSize"];
-const steps = Number(values["sft-steps"]);
-const s = await run({ kind: "sft", data: join(out, "sft.jsonl"), tokenizer: join(out, "tok/tokenizer.json"), model: { init: { preset: values.preset, vocabSize: vocab }, seed: 0 }, out: join(out, "sft"), train: { steps, batchSize: 8, optim: { lr: 1e-3, minLr: 1e-4, warmupSteps: 10, totalSteps: steps } } });
-console.log(JSON.stringify({ stage: "sft", cpu: s.cpu.toFixed(1), vocab }));
-await heldout("heldout-sft", join(out, "sft"));
+if (!values["skip-sft"]) {
+  const tok = await run({ kind: "train-tokenizer", corpus: [join(out, "corpus.txt")], vocabSize: 512, out: join(out, "tok") });
+  const vocab = tok.events.find((e) => e.type === "done")?.["vocabSize"];
+  const steps = Number(values["sft-steps"]);
+  const s = await run({ kind: "sft", data: join(out, "sft.jsonl"), tokenizer: join(out, "tok/tokenizer.json"), model: { init: { preset: values.preset, vocabSize: vocab }, seed: 0 }, out: join(out, "sft"), train: { steps, batchSize: 8, optim: { lr: 1e-3, minLr: 1e-4, warmupSteps: 10, totalSteps: steps } } });
+  console.log(JSON.stringify({ stage: "sft", cpu: s.cpu.toFixed(1), vocab }));
+  await heldout("heldout-sft", join(out, "sft"));
+}
 const g = await run({
-  kind: "grpo", prompts: join(out, "prompts.jsonl"), tokenizer: join(out, "sft/tokenizer.json"), model: { checkpoint: join(out, "sft") }, out: join(out, "grpo"),
+  kind: "grpo", prompts: join(out, "prompts.jsonl"), tokenizer: join(out, "sft/tokenizer.json"), model: { checkpoint: join(out, "sft") }, out: join(out, values["grpo-name"]!),
   reward: { checker: { kind: "numeric" } }, tools: ["calculator"],
   train: { rollouts: Number(values.rollouts), promptsPerRollout: Number(values.prompts), numGenerations: Number(values.gens), maxCompletionLength: 48, beta: Number(values.beta), optim: { lr: Number(values.lr) } },
 });
 const metrics = g.events.filter((e) => e.type === "metrics");
 console.log(JSON.stringify({ stage: "grpo", cpu: g.cpu.toFixed(1), reward: metrics.map((m) => Number(m["reward"]).toFixed(2)).join(" "), kl: metrics.at(-1)?.["kl_guard/kl"], early: g.events.some((e) => e.type === "early_stop") }));
-await heldout("heldout-grpo", join(out, "grpo"), join(out, "sft"));
+await heldout(`heldout-${values["grpo-name"]}`, join(out, values["grpo-name"]!), join(out, "sft"));

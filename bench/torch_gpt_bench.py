@@ -145,9 +145,9 @@ def train_bench(c, B, T, steps, warmup):
     g = torch.Generator().manual_seed(1)
     ids = torch.randint(0, c["vocab_size"], (B, T + 1), generator=g)
     x, y = ids[:, :-1], ids[:, 1:]
-    times, losses = [], []
+    times, cpu, losses = [], [], []
     for i in range(warmup + steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         logits, _ = forward(P, c, x)
         loss = F.cross_entropy(logits.reshape(-1, c["vocab_size"]), y.reshape(-1))
         opt.zero_grad(set_to_none=True)
@@ -156,10 +156,12 @@ def train_bench(c, B, T, steps, warmup):
         opt.step()
         if i >= warmup:
             times.append(time.perf_counter() - t0)
+            cpu.append(time.process_time() - c0)  # every thread of the process, as the TS bench's cpuUsage
         losses.append(float(loss))
     times.sort()
+    cpu.sort()
     step_s = times[len(times) // 2]
-    return step_s, B * T / step_s, losses
+    return step_s, cpu[len(cpu) // 2], B * T / step_s, losses
 
 
 @torch.no_grad()
@@ -300,12 +302,12 @@ def main():
         print(json.dumps(out))
         return 0
     c = PRESETS[a.preset]
-    step_s, train_tps, losses = train_bench(c, a.batch, a.seq, a.steps, a.warmup)
+    step_s, cpu_s, train_tps, losses = train_bench(c, a.batch, a.seq, a.steps, a.warmup)
     gen_tps = generate_bench(c)
     print(json.dumps({
         "preset": a.preset, "batch": a.batch, "seq": a.seq,
         "params": sum(math.prod(s) for _, s in param_shapes(c)),
-        "step_s": step_s, "train_tokens_per_s": train_tps, "gen_tokens_per_s": gen_tps,
+        "step_s": step_s, "cpu_s": cpu_s, "train_tokens_per_s": train_tps, "gen_tokens_per_s": gen_tps,
         "losses": losses, "torch": torch.__version__, "threads": torch.get_num_threads(),
         "blas": blas_info(),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -11,7 +11,7 @@
 // Activation recomputation: the --recompute-preset (default micro; "none" skips it) trains in two child
 // processes, without and with recomputation, and the bench prints both peak RSS figures.
 // Usage: npx tsx bench/trainer-bench.ts [--presets nano,micro,smollm2-135m] [--steps 3] [--warmup 1] [--attention auto|batched|per-head]
-//        [--recompute-preset micro|nano|none] [--blas auto|off] [--blas-threads N]
+//        [--recompute-preset micro|nano|none] [--blas auto|off] [--blas-threads N] [--recompute] [--llama-modes full,lora,generate,dpo-lora]
 // Native BLAS (OpenBLAS through koffi) does the wasm matmuls when libopenblas0-pthread is installed, unless
 // --blas off (or TANDEM_BLAS=off); --blas-threads (TANDEM_BLAS_THREADS) sets its threads, default one per core.
 //        [--torch-steps 5] [--torch-warmup 2] [--no-torch] [--llama-batch 1] [--llama-seq 128] [--llama-steps 2] [--llama-warmup 1]
@@ -51,6 +51,9 @@ const steps = Number(arg("steps", "3"));
 const warmup = Number(arg("warmup", "1"));
 const attention = arg("attention", "auto") as AttentionImpl;
 const recomputePreset = arg("recompute-preset", "micro") as GptPreset | "none";
+// --recompute: the Llama-family modes train with activation recomputation; --llama-modes picks modes
+const recomputeAll = process.argv.includes("--recompute");
+const llamaModes = arg("llama-modes", "full,lora,generate,dpo-lora").split(",");
 // native BLAS for wasm matmuls (trainer/backend/native-blas.ts): through the environment, so the
 // child processes below get the same setting
 if (process.argv.includes("--blas")) process.env["TANDEM_BLAS"] = arg("blas", "auto");
@@ -257,6 +260,7 @@ if (process.argv.includes("--recompute-child")) {
 if (process.argv.includes("--llama-child")) {
   await initBackend();
   setAttentionImpl(attention);
+  setRecompute(recomputeAll);
   const result = llamaChild(arg("preset", "smollm2-135m") as LlamaPreset, arg("llama-child", "full") as LlamaMode);
   console.log(JSON.stringify(result));
   process.exit(0);
@@ -324,7 +328,7 @@ for (const preset of llamaPresets) {
   const self = fileURLToPath(import.meta.url);
   const child = (mode: LlamaMode): Record<string, number> => {
     const r = spawnSync(process.execPath, [...process.execArgv, self, "--llama-child", mode, "--preset", preset, "--llama-steps", String(llamaSteps), "--llama-warmup", String(llamaWarmup),
-      "--llama-batch", String(llamaBatch), "--llama-seq", String(llamaSeq), "--attention", attention], { encoding: "utf8" });
+      "--llama-batch", String(llamaBatch), "--llama-seq", String(llamaSeq), "--attention", attention, ...(recomputeAll ? ["--recompute"] : [])], { encoding: "utf8" });
     if (r.status !== 0 && /XNN status .* Got status 6|memory access out of bounds|Aborted\(\)/.test(r.stdout + r.stderr)) return { outOfMemory: 1 };
     if (r.status !== 0) throw new Error(`llama ${mode} bench failed:\n${r.stdout}${r.stderr}`);
     return JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "") as Record<string, number>;
@@ -336,7 +340,7 @@ for (const preset of llamaPresets) {
     if (!r.ok) throw new Error(`torch_gpt_bench.py failed:\n${r.out}`);
     return JSON.parse(r.out.trim().split("\n").at(-1) ?? "") as TorchResult & { cpu_s: number; trainable: number };
   };
-  const [full, lora, gen, dpo] = (["full", "lora", "generate", "dpo-lora"] as const).map(child);
+  const [full, lora, gen, dpo] = (["full", "lora", "generate", "dpo-lora"] as const).map((mode) => (llamaModes.includes(mode) ? child(mode) : undefined));
   const [tFull, tLora] = [torch(false), torch(true)];
   const f = (x: number | undefined, d = 1): string => (x === undefined || !Number.isFinite(x) ? "–" : x.toFixed(d));
   console.log(`\n${preset} (${(lora?.["params"] ?? 0).toLocaleString("en")} parameters, random init), batch ${llamaBatch}×${llamaSeq}, ${llamaSteps} timed steps after ${llamaWarmup} warm-up (PyTorch ${llamaSteps + 1})`);

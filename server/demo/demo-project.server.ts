@@ -53,7 +53,7 @@ export type DemoSizes = {
   grpoRollouts: number;
   nextPrompts: number;
 };
-export const DEMO_SIZES: DemoSizes = { demonstrations: 300, rankings: 24, pool: 168, eval: 48, sftSteps: 600, grpoRollouts: 30, nextPrompts: 24 };
+export const DEMO_SIZES: DemoSizes = { demonstrations: 300, rankings: 24, pool: 168, eval: 48, sftSteps: 800, grpoRollouts: 40, nextPrompts: 24 };
 
 /** The longest answer the demo's rounds sample or evaluate: a calculator call, its result and the sentence. */
 const ANSWER_TOKENS = 48;
