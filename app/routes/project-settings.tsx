@@ -3,6 +3,9 @@ import { data, Form, Link, redirect } from "react-router";
 import type { Route } from "./+types/project-settings";
 import { projectInputSchema } from "../../server/labeling/project-settings.ts";
 import { getProject, updateProject } from "../../server/labeling/projects.server.ts";
+import { applyOverlapToOpenTasks, openTasksWithOtherOverlap } from "../../server/labeling/overlap.server.ts";
+import { publishCounters } from "../../server/labeling/live-counters.server.ts";
+import type { TaskType } from "../../server/db/schema.ts";
 import { Alert, Button, Card, Field, PageTitle } from "../components/ui.tsx";
 import { requireUser } from "../lib/auth.server.ts";
 import { or404 } from "../lib/not-found.server.ts";
@@ -17,8 +20,13 @@ const taskTypes = ["demonstrate", "rank", "review", "compare"] as const;
 export async function loader({ context, request, params }: Route.LoaderArgs) {
   requireUser(context, request, "researcher");
   // ?saved=1 comes from the action's redirect (post/redirect/get), so a reload never posts twice.
-  const saved = new URL(request.url).searchParams.get("saved") === "1";
-  return { project: await or404(getProject(context.db, params.projectId), "There is no such project."), saved };
+  const search = new URL(request.url).searchParams;
+  const saved = search.get("saved") === "1";
+  const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
+  // What an overlap change did not change: open tasks keep the overlap they were created with.
+  const otherOverlap = await openTasksWithOtherOverlap(context.db, project);
+  const applied = search.get("applied") ? { type: search.get("applied")!, updated: Number(search.get("updated") ?? 0), completed: Number(search.get("completed") ?? 0) } : null;
+  return { project, saved, otherOverlap, applied };
 }
 
 /** Flags are edited as lines "id: label"; a malformed line is reported, not dropped. */
@@ -37,6 +45,13 @@ export async function action({ context, request, params }: Route.ActionArgs) {
   const user = requireUser(context, request, "researcher");
   const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
   const form = await request.formData();
+  if (form.get("intent") === "apply-overlap") {
+    const type = taskTypes.find((t) => t === form.get("taskType"));
+    if (!type) return data({ errors: { taskType: "Choose a task type." }, values: {} }, { status: 422 });
+    const result = await applyOverlapToOpenTasks(context.db, user.id, project, type);
+    if (result.updated > 0) void publishCounters(context, project.id);
+    return redirect(`/projects/${project.id}/settings?applied=${type}&updated=${result.updated}&completed=${result.completed}`);
+  }
   const text = (name: string) => String(form.get(name) ?? "");
   const num = (name: string) => (text(name).trim() === "" ? undefined : Number(text(name)));
   const { flags, bad } = parseFlags(text("flags"));
@@ -69,7 +84,7 @@ export async function action({ context, request, params }: Route.ActionArgs) {
 }
 
 export default function ProjectSettingsPage({ loaderData, actionData }: Route.ComponentProps) {
-  const { project, saved } = loaderData;
+  const { project, saved, otherOverlap, applied } = loaderData;
   const errors: Record<string, string> = actionData?.errors ?? {};
   const values: Record<string, string> = actionData?.values ?? {};
   const v = (name: string, fallback: string | number) => values[name] ?? String(fallback);
@@ -85,7 +100,13 @@ export default function ProjectSettingsPage({ loaderData, actionData }: Route.Co
   return (
     <>
       <PageTitle lead={<Link className="underline" to={`/projects/${project.id}`}>{project.name}</Link>}>Project settings</PageTitle>
-      {saved && errorList.length === 0 ? <SavedNotice projectId={project.id} /> : null}
+      {saved && errorList.length === 0 ? <SavedNotice projectId={project.id} openTasksKeepOverlap={otherOverlap.reduce((n, o) => n + o.tasks, 0)} /> : null}
+      {applied ? (
+        <Alert tone="success">
+          {applied.updated} open {applied.type} {applied.updated === 1 ? "task now has" : "tasks now have"} overlap {project.settings.overlap[applied.type as TaskType]}
+          {applied.completed > 0 ? `; ${applied.completed} of them already had enough submissions and are complete` : ""}.
+        </Alert>
+      ) : null}
       {errorList.length > 0 ? (
         <Alert>
           <p>Nothing was saved:</p>
@@ -199,15 +220,38 @@ export default function ProjectSettingsPage({ loaderData, actionData }: Route.Co
           {saved && errorList.length === 0 ? <span className="text-sm" aria-hidden="true">Saved.</span> : null}
         </div>
       </Form>
+      {otherOverlap.length > 0 ? (
+        <section aria-labelledby="open-overlap" className="mt-6 rounded-lg border border-slate-200 bg-white p-5 dark:border-slate-800 dark:bg-slate-900">
+          <h2 id="open-overlap" className="mb-2 text-lg font-semibold">Open tasks and the overlap</h2>
+          <p className="mb-3 text-sm">A changed overlap applies to new tasks. These open tasks keep the overlap they were created with until you apply the new one (complete tasks stay complete).</p>
+          <ul className="space-y-2">
+            {otherOverlap.map((o) => (
+              <li key={o.type} data-testid={`overlap-${o.type}`}>
+                <Form method="post" className="flex flex-wrap items-center gap-3 text-sm">
+                  <input type="hidden" name="intent" value="apply-overlap" />
+                  <input type="hidden" name="taskType" value={o.type} />
+                  <span>
+                    {o.tasks} open {o.type} {o.tasks === 1 ? "task keeps" : "tasks keep"} overlap {o.overlaps.join(" or ")}; new ones get {project.settings.overlap[o.type]}.
+                    {o.overlaps.some((x) => x > project.settings.overlap[o.type]) ? " Lowering it completes those that already have enough submissions." : ""}
+                  </span>
+                  <Button type="submit" variant="secondary">Apply {project.settings.overlap[o.type]} to the open {o.type} tasks</Button>
+                </Form>
+              </li>
+            ))}
+          </ul>
+        </section>
+      ) : null}
     </>
   );
 }
 
 /** Confirms a save at the top of the page (a status region, so screen readers announce it). */
-function SavedNotice({ projectId }: { projectId: string }) {
+function SavedNotice({ projectId, openTasksKeepOverlap }: { projectId: string; openTasksKeepOverlap: number }) {
   return (
     <Alert tone="success">
-      Settings saved. <Link className="underline" to={`/projects/${projectId}`}>Back to the project</Link>
+      Settings saved.{" "}
+      {openTasksKeepOverlap > 0 ? `${openTasksKeepOverlap} open ${openTasksKeepOverlap === 1 ? "task keeps its" : "tasks keep their"} earlier overlap (see below). ` : ""}
+      <Link className="underline" to={`/projects/${projectId}`}>Back to the project</Link>
     </Alert>
   );
 }

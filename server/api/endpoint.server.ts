@@ -38,6 +38,8 @@ export type Endpoint<P extends z.ZodType, B extends z.ZodType, R extends z.ZodTy
   stream?: { contentType: string; filename: (params: z.infer<P>) => string };
   /** The body is raw bytes (application/octet-stream), handed to the handler as the request stream. */
   upload?: true;
+  /** A null answer is an idle poll (no work right now): the access log leaves it out. */
+  idlePoll?: true;
   /** The handler returns a file on disk to send ({ path, filename }). */
   file?: { contentType: string };
   response: R;
@@ -83,6 +85,7 @@ export async function runEndpoint(ep: AnyEndpoint, req: Request, res: Response, 
   const body = ep.body && !ep.upload ? parseOr422(ep.body, req.body, "The request body is not valid.") : undefined;
   const query = ep.query ? parseOr422(ep.query, req.query, "The query string is not valid.") : {};
   const result = await ep.handler({ params, body, query, actor: ctx.actor, ctx, ...(ep.upload ? { request: req } : {}) });
+  if (ep.idlePoll && result === null) res.locals.idlePoll = true;
   if (ep.file) {
     const { path, filename } = result as { path: string; filename: string };
     res.setHeader("Content-Type", ep.file.contentType);

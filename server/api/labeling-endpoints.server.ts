@@ -17,9 +17,14 @@ import { endpoint, type AnyEndpoint } from "./endpoint.server.ts";
 const projectParams = z.object({ id: z.string().regex(/^\d{1,18}$/, "must be a numeric id") });
 const idParams = projectParams;
 
-/** The signed-in person behind a sessionOnly endpoint (checked before the handler runs). */
+/**
+ * The person behind the request: signed in, or through one of their personal API tokens (a
+ * custom front-end, a script, a model-judge with an account of its own). The endpoint's access
+ * rule has already checked the role — a token's is never above its owner's — and a trainer
+ * token, outside the person ladder, never gets this far.
+ */
 function person(actor: Actor | null) {
-  if (actor?.kind !== "session") throw new AppError("forbidden", "This needs a signed-in person, not an API token.");
+  if (!actor) throw new AppError("unauthenticated", "Sign in or send an API token (Authorization: Bearer tdm_…).");
   return actor.user;
 }
 
@@ -91,7 +96,6 @@ export const labelingEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "post",
     path: "/projects/:id/next-task",
-    sessionOnly: true,
     summary: "Claim the next task (a lease); resumes your unfinished one. null when the queue is empty for you",
     access: "labeler",
     params: projectParams,
@@ -108,7 +112,6 @@ export const labelingEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "get",
     path: "/assignments/:id",
-    sessionOnly: true,
     summary: "One of your tasks: the conversation, the completions in their shown order, the guidelines",
     access: "labeler",
     params: idParams,
@@ -118,7 +121,6 @@ export const labelingEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "post",
     path: "/assignments/:id/submit",
-    sessionOnly: true,
     summary: "Submit a task. Idempotent per idempotencyKey; refused on an expired or foreign lease",
     access: "labeler",
     params: idParams,
@@ -136,7 +138,6 @@ export const labelingEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "post",
     path: "/assignments/:id/skip",
-    sessionOnly: true,
     summary: "Skip a task with a reason; it goes back to the queue for others",
     access: "labeler",
     params: idParams,

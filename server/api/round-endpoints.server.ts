@@ -173,6 +173,8 @@ export const trainerEndpoints: AnyEndpoint[] = [
     summary: "Claim the oldest queued job (or one whose trainer went silent) as a lease; null when there is none",
     access: "trainer",
     tokenOnly: true,
+    // Trainers ask every few seconds while the queue is empty: those answers are not logged.
+    idlePoll: true,
     body: z.strictObject({ worker: z.string().trim().min(1).max(120) }),
     response: json.nullable(),
     handler: async ({ ctx, body, actor }) => {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { createApiToken, listApiTokens, revokeApiToken } from "../auth/tokens.server.ts";
+import { createApiToken, createOwnApiToken, listApiTokens, listOwnApiTokens, revokeApiToken } from "../auth/tokens.server.ts";
 import { createUser, listUsers, updateUser } from "../auth/users.server.ts";
 import { createTokenSchema, createUserSchema, updateUserSchema } from "../auth/user-schemas.ts";
 import { tokenRoles, userRoles } from "../auth/roles.ts";
@@ -92,6 +92,43 @@ export const v1Endpoints: AnyEndpoint[] = [
       const ended = await deleteUserSessions(ctx.db, actor!.user.id);
       endSessionSockets(ctx.io, actor!.user.id, "logout");
       return { ended };
+    },
+  }),
+  // Personal tokens: anyone manages their own, never above their own role (roles.ts:
+  // a token always acts with the lower of its own role and its owner's current one).
+  endpoint({
+    method: "get",
+    path: "/me/tokens",
+    summary: "Your own API tokens (never their secrets)",
+    access: "labeler",
+    sessionOnly: true,
+    response: z.array(tokenSchema),
+    handler: ({ ctx, actor }) => listOwnApiTokens(ctx.db, actor!.user.id),
+  }),
+  endpoint({
+    method: "post",
+    path: "/me/tokens",
+    summary: "Create a token for yourself, with your role or a lower one; the secret is in this response only",
+    access: "labeler",
+    sessionOnly: true,
+    body: createTokenSchema,
+    response: z.object({ token: tokenSchema, secret: z.string() }),
+    status: 201,
+    // sessionOnly: a session's role is a person's role, never "trainer"
+    handler: ({ ctx, body, actor }) => createOwnApiToken(ctx.db, { id: actor!.user.id, role: actor!.user.role }, body),
+  }),
+  endpoint({
+    method: "delete",
+    path: "/me/tokens/:id",
+    summary: "Revoke one of your own tokens",
+    access: "labeler",
+    sessionOnly: true,
+    params: idParams,
+    response: z.undefined(),
+    status: 204,
+    handler: async ({ ctx, params, actor }) => {
+      await revokeApiToken(ctx.db, actor!.user.id, params.id, actor!.user.id);
+      return undefined;
     },
   }),
   endpoint({

@@ -3,7 +3,8 @@ import { AppError } from "../lib/app-error.ts";
 import type { Db } from "../db/database.server.ts";
 import type { Actor } from "./actor.ts";
 import { recordAudit } from "./audit.server.ts";
-import { effectiveTokenRole } from "./roles.ts";
+import { effectiveTokenRole, hasRole, userRoles } from "./roles.ts";
+import type { UserRole } from "../db/schema.ts";
 import { newSecret, sha256 } from "./secrets.server.ts";
 import type { createTokenSchema } from "./user-schemas.ts";
 
@@ -35,13 +36,31 @@ export function listApiTokens(db: Db) {
     .execute();
 }
 
-export async function revokeApiToken(db: Db, actorId: string, tokenId: string): Promise<void> {
+/**
+ * A personal token: made by a person for themselves, with their role or a lower one. The trainer
+ * role is a service's, made by admins under /tokens. Refused with the field named.
+ */
+export async function createOwnApiToken(db: Db, owner: { id: string; role: UserRole }, input: z.infer<typeof createTokenSchema>) {
+  if (input.role === "trainer" || !hasRole(owner.role, input.role)) {
+    throw new AppError("validation_failed", "The token's role is above yours.", [{ path: "role", message: `choose ${userRoles.filter((r) => hasRole(owner.role, r)).join(", ")}` }]);
+  }
+  return createApiToken(db, owner.id, input);
+}
+
+/** One person's own tokens (the account's personal tokens). */
+export function listOwnApiTokens(db: Db, ownerId: string) {
+  return db.selectFrom("api_tokens").select([...tokenColumns]).where("user_id", "=", ownerId).orderBy("id").execute();
+}
+
+/** Revokes a token; with `ownerId`, only that person's own (anyone else's is "no such token"). */
+export async function revokeApiToken(db: Db, actorId: string, tokenId: string, ownerId?: string): Promise<void> {
   await db.transaction().execute(async (trx) => {
     const result = await trx
       .updateTable("api_tokens")
       .set({ revoked_at: new Date() })
       .where("id", "=", tokenId)
       .where("revoked_at", "is", null)
+      .$if(ownerId !== undefined, (q) => q.where("user_id", "=", ownerId!))
       .executeTakeFirst();
     if (Number(result.numUpdatedRows) === 0) throw new AppError("not_found", "No such active token.");
     await recordAudit(trx, { actorUserId: actorId, action: "token.revoke", target: `token:${tokenId}` });

@@ -3,7 +3,7 @@
  * 1. validate the environment  2. build the UI if needed  3. start embedded PostgreSQL
  * (unless DATABASE_URL is set)  4. migrate  5. create the first admin  6. serve.
  */
-import { execFileSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import type { ServerBuild } from "react-router";
@@ -146,7 +146,11 @@ async function loadProductionBuild(): Promise<ServerBuild> {
   const entry = path.resolve("build/server/index.js");
   if (!fs.existsSync(entry) || newestMtime("app") > fs.statSync(entry).mtimeMs) {
     log.info("building the web UI (first start or changed sources)");
-    execFileSync(path.resolve("node_modules/.bin/react-router"), ["build"], { stdio: ["ignore", "ignore", "inherit"] });
+    // Vite's errors and warnings pass through, less the one "envFile is deprecated" line that
+    // React Router's own config loader makes Vite print (vite.config.ts drops the other eight).
+    const built = spawnSync(path.resolve("node_modules/.bin/react-router"), ["build"], { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
+    process.stderr.write((built.stderr ?? "").split("\n").filter((line) => !line.includes("`envFile` option is deprecated")).join("\n"));
+    if (built.status !== 0) throw new Error(`building the web UI failed (${built.error?.message ?? `exit ${built.status}`})`);
   }
   return (await import(entry)) as ServerBuild;
 }

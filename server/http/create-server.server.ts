@@ -18,6 +18,7 @@ import { createDbHealth } from "../db/db-health.server.ts";
 import { AppError, toProblem } from "../lib/app-error.ts";
 import { buildOpenApiDocument, runEndpoint } from "../api/endpoint.server.ts";
 import { compressResponses } from "./compression.server.ts";
+import { logRequest } from "./request-log.server.ts";
 import { apiEndpoints } from "../api/all-endpoints.server.ts";
 import { attachSocketServer } from "../socket/socket-server.server.ts";
 import { allowedOrigins, csrfGuard } from "./csrf.server.ts";
@@ -83,7 +84,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
       const group = routeGroup(urlPath);
       metrics.httpRequests.inc({ method: req.method, group, status: String(res.statusCode) });
       metrics.httpDuration.observe({ group }, seconds);
-      if (group !== "/assets") log.info({ method: req.method, path: urlPath, status: res.statusCode, ms: Math.round(seconds * 1000) }, "request");
+      if (group !== "/assets") logRequest(log, { method: req.method, path: urlPath, status: res.statusCode, ms: Math.round(seconds * 1000) }, config.TANDEM_SLOW_REQUEST_MS, res.locals);
     });
     next();
   });

@@ -21,7 +21,9 @@ export async function startEmbeddedTrainer(db: Db, log: Logger, serverUrl: strin
   const owner = await db.selectFrom("users").select("id").where("role", "=", "admin").where("active", "=", true).orderBy("id").executeTakeFirstOrThrow();
   await db.updateTable("api_tokens").set({ revoked_at: new Date() }).where("name", "=", TOKEN_NAME).where("revoked_at", "is", null).execute();
   const { secret } = await createApiToken(db, owner.id, { name: TOKEN_NAME, role: "trainer" });
-  const trainerLog = log.child({ name: "trainer" });
+  // `component`, not `name`: pino already writes the logger's name, and a second "name" key
+  // in one JSON line is a duplicate that log tools resolve differently.
+  const trainerLog = log.child({ component: "trainer" });
   let child: ChildProcess | null = null;
   let stopping = false;
   let restarts = 0;
@@ -37,8 +39,11 @@ export async function startEmbeddedTrainer(db: Db, log: Logger, serverUrl: strin
     createInterface({ input: child.stdout! }).on("line", (line) => {
       const event = safeJson(line);
       // Service messages (job claimed/finished) at info; per-step metrics are in the round view.
-      if (event?.["type"] === "service") trainerLog.info(event, String(event["message"]));
-      else trainerLog.debug(event ?? { line }, "trainer output");
+      // The trainer's own time/type/message become pino's time and msg, never second copies.
+      if (event?.["type"] === "service") {
+        const { time: _time, type: _type, message, ...fields } = event;
+        trainerLog.info(fields, String(message));
+      } else trainerLog.debug(event ? { event } : { line }, "trainer output");
     });
     createInterface({ input: child.stderr! }).on("line", (line) => trainerLog.warn({ line }, "trainer stderr"));
     child.on("error", (error) => trainerLog.error({ err: error }, "the trainer service could not start"));

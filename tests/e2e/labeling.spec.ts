@@ -9,6 +9,9 @@ const file = [
 ].join("\n");
 
 test("import with a report, rank with ties by keyboard, write a demonstration, export the implied pairs", async ({ page, browser }) => {
+  // Four browser contexts (an admin, three labelers) each signing in and labeling: about a minute
+  // on a busy shared machine, which is the default limit.
+  test.setTimeout(120_000);
   const { email, password } = app();
   await signIn(page, email, password);
   for (const n of [1, 2, 3]) await createUser(page, `Labeler ${n}`, `l${n}@example.test`, "labeler");
@@ -51,11 +54,15 @@ test("import with a report, rank with ties by keyboard, write a demonstration, e
       await labeler.page.locator('html[data-socket="connected"]').waitFor();
       if (heading?.includes("Rank")) {
         await expectAccessible(labeler.page);
+        // 42 first at 1, forty-two tied with it (Shift+1: ties are explicit), 48 at 2.
+        const cardOf: Record<string, string> = {};
         for (const c of ["A", "B", "C"]) {
-          const card = labeler.page.getByTestId(`completion-${c}`);
-          const text = (await card.innerText()).includes("forty-two") ? "forty-two" : (await card.innerText()).includes("48") ? "48" : "42";
-          await card.focus();
-          await labeler.page.keyboard.press(text === "48" ? "2" : "1");
+          const text = await labeler.page.getByTestId(`completion-${c}`).innerText();
+          cardOf[text.includes("forty-two") ? "forty-two" : text.includes("48") ? "48" : "42"] = c;
+        }
+        for (const [text, key] of [["42", "1"], ["forty-two", "Shift+1"], ["48", "2"]] as const) {
+          await labeler.page.getByTestId(`completion-${cardOf[text]}`).focus();
+          await labeler.page.keyboard.press(key);
         }
         await expect(labeler.page.getByTestId("tier-1")).toContainText("(tie)");
         await labeler.page.keyboard.press("Control+Enter");

@@ -1,10 +1,11 @@
 /**
  * Project settings the walkthrough found wanting (issue 14, item 8): a near-duplicate threshold
  * the import cannot use is refused with the reason (it used to be saved, and every later import
- * answered 500), and saving confirms.
+ * answered 500), saving confirms, and a changed overlap says which open tasks keep the old one.
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { takeTask } from "../support/take-task.ts";
 import { startTestServer, type HttpClient, type TestServer } from "../support/test-server.ts";
 
 let server: TestServer;
@@ -89,4 +90,66 @@ test("saving settings confirms: back on the settings page with a status message 
   // Without the marker (a later visit) there is no stale confirmation.
   const later = await (await researcher.get(`/projects/${projectId}/settings`, { accept: "text/html" })).text();
   assert.doesNotMatch(later, /Settings saved/);
+});
+
+test("a changed overlap says which open tasks keep the old one, and applies it to them on request", async () => {
+  const created = await researcher.json("POST", "/api/v1/projects", { name: "Overlap", settings: { k: 2, overlap: { rank: 3 } } });
+  const projectId = ((await created.json()) as { id: string }).id;
+  const content = ["One?", "Two?", "Three?"].map((prompt) => JSON.stringify({ prompt, completions: ["yes", "no"] })).join("\n");
+  assert.equal((await researcher.json("POST", `/api/v1/projects/${projectId}/imports`, { content, commit: true })).status, 200);
+  // Two labelers rank one task each (the queue gives them the same one or two different ones).
+  for (let i = 0; i < 2; i++) {
+    const labeler = await server.newUser("labeler");
+    const view = await takeTask(labeler.client, projectId);
+    assert.ok(view);
+    const submitted = await labeler.client.json("POST", `/api/v1/assignments/${view.assignmentId}/submit`, {
+      idempotencyKey: `overlap-${view.assignmentId}`,
+      payload: { ranking: { tiers: view.completions.map((c) => [c.id]) } },
+    });
+    assert.equal(submitted.status, 200);
+  }
+  const tasks = async () =>
+    server.db
+      .selectFrom("tasks")
+      .select(["id", "state", "overlap_target", (eb) => eb.selectFrom("assignments").whereRef("assignments.task_id", "=", "tasks.id").where("assignments.state", "=", "submitted").select(eb.fn.countAll<string>().as("n")).as("submitted")])
+      .where("project_id", "=", projectId)
+      .orderBy("id")
+      .execute();
+  const before = await tasks();
+  assert.deepEqual(before.map((t) => [t.state, t.overlap_target]), [["open", 3], ["open", 3], ["open", 3]]);
+
+  // Lowering the setting changes new tasks only, and the settings page says so.
+  const put = await researcher.json("PUT", `/api/v1/projects/${projectId}`, { name: "Overlap", settings: { k: 2, overlap: { rank: 2 } } });
+  assert.equal(put.status, 200);
+  assert.deepEqual(await (await researcher.get(`/api/v1/projects/${projectId}/open-task-overlap`)).json(), [{ type: "rank", tasks: 3, overlaps: [3] }]);
+  // React's text separators aside, the page's words.
+  const page = (await (await researcher.get(`/projects/${projectId}/settings?saved=1`, { accept: "text/html" })).text()).replaceAll("<!-- -->", "");
+  const says = (text: string) => assert.ok(page.includes(text), `the page says: ${text}`);
+  says("Settings saved. 3 open tasks keep their earlier overlap");
+  says("3 open rank tasks keep overlap 3; new ones get 2.");
+  says("Lowering it completes those that already have enough submissions.");
+  says("Apply 2 to the open rank tasks");
+  assert.deepEqual((await tasks()).map((t) => t.overlap_target), [3, 3, 3], "saving changed no open task");
+
+  // A bad task type is refused, naming the field, and changes nothing.
+  const bad = await researcher.json("POST", `/api/v1/projects/${projectId}/open-task-overlap`, { taskType: "ranking" });
+  assert.equal(bad.status, 422);
+  assert.deepEqual(((await bad.json()) as Problem).errors.map((e) => e.path), ["taskType"]);
+
+  // Applying it from the page: every open ranking task gets 2; those with two submissions complete.
+  const applied = await researcher.postForm(`/projects/${projectId}/settings`, { intent: "apply-overlap", taskType: "rank" });
+  assert.equal(applied.status, 302);
+  const enough = before.filter((t) => Number(t.submitted) >= 2).length;
+  assert.equal(applied.headers.get("location"), `/projects/${projectId}/settings?applied=rank&updated=3&completed=${enough}`);
+  const confirmation = (await (await researcher.get(applied.headers.get("location")!, { accept: "text/html" })).text()).replaceAll("<!-- -->", "");
+  assert.ok(confirmation.includes("3 open rank tasks now have overlap 2"), "the page confirms what changed");
+  const after = await tasks();
+  assert.deepEqual(after.map((t) => t.overlap_target), [2, 2, 2]);
+  assert.deepEqual(after.map((t) => t.state), before.map((t) => (Number(t.submitted) >= 2 ? "complete" : "open")));
+  assert.deepEqual(await (await researcher.get(`/api/v1/projects/${projectId}/open-task-overlap`)).json(), []);
+  const audit = await server.db.selectFrom("audit_log").select(["action", "details"]).where("action", "=", "tasks.apply_overlap").where("target", "=", `project:${projectId}`).execute();
+  assert.equal(audit.length, 1);
+  // Applying again finds nothing to change.
+  const again = (await (await researcher.json("POST", `/api/v1/projects/${projectId}/open-task-overlap`, { taskType: "rank" })).json()) as { updated: number };
+  assert.equal(again.updated, 0);
 });

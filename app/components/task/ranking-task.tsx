@@ -5,60 +5,57 @@ import { Button, ProblemAlert } from "../ui.tsx";
 import { isTyping, submitAndContinue, type ApiProblem } from "./task-client.ts";
 import { useDraft } from "./use-draft.ts";
 import { ShortcutHelp, submitShortcut } from "./shortcut-help.tsx";
+import { insertAt, tieWith, tiersOf, unrank, unranked, type Slots } from "./ranking-slots.ts";
 
 type Draft = {
+  /** Rank slot per completion; a completion not in here is not ranked yet (ranking-slots.ts). */
   ranks: Record<string, number>;
   strengths: Record<number, number>;
   quality: Record<string, number>;
   flags: Record<string, string[]>;
   rationale: string;
   notRankable: boolean;
-  changed: boolean;
 };
 
 const strengthLabels = { 1: "slightly better", 2: "clearly better", 3: "much better" } as const;
 
-/** Tiers from ranks: equal numbers share a tier (a tie); best (lowest number) first. */
-export function tiersFromRanks(ids: string[], ranks: Record<string, number>): string[][] {
-  const values = [...new Set(ids.map((id) => ranks[id]!))].sort((a, b) => a - b);
-  return values.map((value) => ids.filter((id) => ranks[id] === value));
+/** A digit key's rank, by physical key so Shift+2 is still 2 on any layout; null for other keys. */
+function digitOf(event: KeyboardEvent): number | null {
+  const match = /^(?:Digit|Numpad)([1-9])$/.exec(event.code) ?? /^([1-9])$/.exec(event.key);
+  return match ? Number(match[1]) : null;
 }
 
 export function RankingTask({ view }: { view: AssignmentView }) {
   const ids = view.completions.map((c) => c.id);
   const K = ids.length;
-  const initial: Draft = {
-    ranks: Object.fromEntries(ids.map((id, i) => [id, i + 1])),
-    strengths: {},
-    quality: {},
-    flags: {},
-    rationale: "",
-    notRankable: false,
-    changed: false,
-  };
+  // Nothing is ranked at first: ranks pre-filled in the shown order anchor people to that order.
+  const initial: Draft = { ranks: {}, strengths: {}, quality: {}, flags: {}, rationale: "", notRankable: false };
   const [draft, update] = useDraft<Draft>(view.assignmentId, initial);
   const [focused, setFocused] = useState(0);
   const [expanded, setExpanded] = useState<string[]>([]);
   const [problem, setProblem] = useState<ApiProblem | null>(null);
-  const [confirmUnchanged, setConfirmUnchanged] = useState(false);
   const [busy, setBusy] = useState(false);
   const started = useRef(Date.now());
   const cards = useRef<Array<HTMLElement | null>>([]);
 
 
-  const tiers = useMemo(() => tiersFromRanks(ids, draft.ranks), [ids, draft.ranks]);
-  const setRank = (id: string, rank: number) =>
-    update((d) => {
-      const ranks = { ...d.ranks, [id]: rank };
-      // A drop between tiers gives a fractional rank: renumber the tiers 1, 2, 3 …
-      if (!Number.isInteger(rank)) tiersFromRanks(ids, ranks).forEach((tier, i) => tier.forEach((member) => (ranks[member] = i + 1)));
-      return { ...d, ranks, changed: true, strengths: {} };
-    });
+  const tiers = useMemo(() => tiersOf(ids, draft.ranks), [ids, draft.ranks]);
+  const missing = useMemo(() => unranked(ids, draft.ranks), [ids, draft.ranks]);
+  // Every change of the order clears the strengths: they belong to the gaps between tiers.
+  const rearrange = (change: (slots: Slots) => Record<string, number>) => {
+    setProblem(null);
+    update((d) => ({ ...d, ranks: change(d.ranks), strengths: {} }));
+  };
   const labelOf = (id: string) => view.completions.find((c) => c.id === id)?.label ?? "?";
 
   const submit = useCallback(async () => {
-    if (!draft.changed && !draft.notRankable && !confirmUnchanged) {
-      setConfirmUnchanged(true);
+    if (!draft.notRankable && missing.length > 0) {
+      setProblem({
+        status: 422,
+        code: "validation_failed",
+        detail: `Rank every completion first: ${missing.map(labelOf).join(", ")} ${missing.length === 1 ? "has" : "have"} no rank yet. Or tick "None is acceptable".`,
+      });
+      cards.current[ids.indexOf(missing[0]!)]?.focus();
       return;
     }
     setBusy(true);
@@ -71,13 +68,14 @@ export function RankingTask({ view }: { view: AssignmentView }) {
     const failed = await submitAndContinue(
       view,
       { ranking, quality: draft.quality, flags: draft.flags, rationale: draft.rationale },
-      { msOnTask: Date.now() - started.current, expanded, orderChanged: draft.changed },
+      // orderChanged: the submitted order is not simply the shown one (a sign of an anchored labeler).
+      { msOnTask: Date.now() - started.current, expanded, orderChanged: !(tiers.length === K && tiers.every((tier, i) => tier[0] === ids[i])) },
     );
     if (failed) {
       setProblem(failed);
       setBusy(false);
     }
-  }, [draft, confirmUnchanged, tiers, ids, view, expanded]);
+  }, [draft, missing, tiers, ids, view, expanded, K]);
 
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
@@ -95,27 +93,37 @@ export function RankingTask({ view }: { view: AssignmentView }) {
         event.preventDefault();
         const prev = Math.max(0, focused - 1);
         cards.current[prev]?.focus();
-      } else if (/^[1-9]$/.test(event.key) && Number(event.key) <= K) {
-        setRank(ids[focused]!, Number(event.key));
+      } else if (event.key === "Backspace" || event.key === "Delete" || event.key === "0") {
+        event.preventDefault();
+        rearrange((slots) => unrank(slots, ids[focused]!));
+      } else if (!event.ctrlKey && !event.metaKey && !event.altKey) {
+        const rank = digitOf(event);
+        if (rank === null || rank > K) return;
+        event.preventDefault();
+        // N inserts at rank N (the rest renumbered); Shift+N ties with whoever holds N.
+        rearrange((slots) => (event.shiftKey ? tieWith(slots, ids[focused]!, rank, K) : insertAt(slots, ids[focused]!, rank, K)));
       }
     };
     window.addEventListener("keydown", onKey);
     return () => window.removeEventListener("keydown", onKey);
   });
 
-  // Drag a chip onto a tier (tie with it) or onto a gap (a new tier there).
-  const onDropOnRank = (rank: number) => (event: React.DragEvent) => {
+  // Drag a chip onto a tier (tie with it) or onto the gap after one (insert there).
+  const onDrop = (rank: number, tie: boolean) => (event: React.DragEvent) => {
     event.preventDefault();
     const id = event.dataTransfer.getData("text/plain");
-    if (ids.includes(id)) setRank(id, rank);
+    if (ids.includes(id)) rearrange((slots) => (tie ? tieWith(slots, id, rank, K) : insertAt(slots, id, rank, K)));
   };
+  const summary = tiers.map((tier) => `${draft.ranks[tier[0]!]}. ${tier.map(labelOf).join(" = ")}`).join("   ");
 
   return (
     <div className="space-y-4">
       <ShortcutHelp
         shortcuts={[
           { keys: <><kbd>↑</kbd>/<kbd>↓</kbd> or <kbd>k</kbd>/<kbd>j</kbd></>, does: "move between completions" },
-          { keys: <><kbd>1</kbd>–<kbd>{K}</kbd></>, does: "give the focused completion that rank (equal numbers tie)" },
+          { keys: <><kbd>1</kbd>–<kbd>{K}</kbd></>, does: "put the focused completion at that rank (the others move down)" },
+          { keys: <><kbd>Shift</kbd>+<kbd>1</kbd>–<kbd>{K}</kbd></>, does: "tie the focused completion with that rank" },
+          { keys: <><kbd>0</kbd> or <kbd>Backspace</kbd></>, does: "take the focused completion's rank away" },
           submitShortcut,
         ]}
       />
@@ -131,7 +139,7 @@ export function RankingTask({ view }: { view: AssignmentView }) {
               tabIndex={0}
               onFocus={() => setFocused(index)}
               data-testid={`completion-${c.label}`}
-              aria-label={`Completion ${c.label}, rank ${draft.ranks[c.id]}`}
+              aria-label={`Completion ${c.label}, ${draft.ranks[c.id] === undefined ? "not ranked yet" : `rank ${draft.ranks[c.id]}`}`}
               className={`rounded-lg border bg-white p-4 dark:bg-slate-900 ${focused === index ? "border-brand-600 ring-2 ring-brand-600" : "border-slate-200 dark:border-slate-800"}`}
             >
               <div className="mb-2 flex flex-wrap items-center gap-3">
@@ -139,10 +147,11 @@ export function RankingTask({ view }: { view: AssignmentView }) {
                 <label className="text-sm">
                   Rank{" "}
                   <select
-                    value={draft.ranks[c.id]}
-                    onChange={(e) => setRank(c.id, Number(e.target.value))}
+                    value={draft.ranks[c.id] ?? ""}
+                    onChange={(e) => rearrange((slots) => (e.target.value === "" ? unrank(slots, c.id) : insertAt(slots, c.id, Number(e.target.value), K)))}
                     className="rounded border border-slate-300 bg-white px-1 dark:border-slate-700 dark:bg-slate-950"
                   >
+                    <option value="">–</option>
                     {ids.map((_, r) => (
                       <option key={r} value={r + 1}>
                         {r + 1}
@@ -218,6 +227,17 @@ export function RankingTask({ view }: { view: AssignmentView }) {
 
       <section aria-label="Your ranking" className="rounded-lg border border-slate-200 bg-white p-4 dark:border-slate-800 dark:bg-slate-900">
         <h2 className="mb-2 font-semibold">Your ranking (best first; drag to reorder or tie)</h2>
+        {missing.length > 0 ? (
+          <div onDragOver={(e) => e.preventDefault()} onDrop={onDrop(tiers.length === 0 ? 1 : draft.ranks[tiers[tiers.length - 1]![0]!]! + 1, false)}
+            className="mb-2 rounded border border-dashed border-slate-300 p-2 text-sm dark:border-slate-700" data-testid="unranked">
+            Not ranked yet:{" "}
+            {missing.map((id) => (
+              <span key={id} draggable onDragStart={(e) => e.dataTransfer.setData("text/plain", id)} className="mr-1 cursor-grab rounded bg-slate-200 px-2 py-1 font-semibold dark:bg-slate-700">
+                {labelOf(id)}
+              </span>
+            ))}
+          </div>
+        ) : null}
         <ol className="space-y-1" data-testid="tiers">
           {tiers.map((tier, t) => {
             const rank = draft.ranks[tier[0]!]!;
@@ -225,11 +245,11 @@ export function RankingTask({ view }: { view: AssignmentView }) {
               <li key={t}>
                 <div
                   onDragOver={(e) => e.preventDefault()}
-                  onDrop={onDropOnRank(rank)}
+                  onDrop={onDrop(rank, true)}
                   className="flex min-h-10 items-center gap-2 rounded border border-dashed border-slate-300 p-2 dark:border-slate-700"
                   data-testid={`tier-${t + 1}`}
                 >
-                  <span className="w-6 text-sm font-semibold">{t + 1}.</span>
+                  <span className="w-6 text-sm font-semibold">{rank}.</span>
                   {tier.map((id) => (
                     <span
                       key={id}
@@ -245,7 +265,7 @@ export function RankingTask({ view }: { view: AssignmentView }) {
                 {t < tiers.length - 1 ? (
                   <div
                     onDragOver={(e) => e.preventDefault()}
-                    onDrop={onDropOnRank(rank + 0.5)}
+                    onDrop={onDrop(rank + 1, false)}
                     className="flex items-center gap-2 py-1 pl-8 text-sm"
                   >
                     <label>
@@ -292,7 +312,15 @@ export function RankingTask({ view }: { view: AssignmentView }) {
         </div>
       </section>
 
-      <SubmitBar problem={problem} busy={busy} confirmUnchanged={confirmUnchanged} onSubmit={submit} />
+      {/* The summary and the submit button stay in view (at 1280×720 too) while the cards scroll. */}
+      <div className="sticky bottom-0 z-10 border-t border-slate-200 bg-white/95 px-1 pt-2 dark:border-slate-800 dark:bg-slate-950/95" data-testid="ranking-summary">
+        <p className="mb-2 text-sm" aria-live="polite">
+          <span className="font-semibold">Ranking: </span>
+          {draft.notRankable ? "none is acceptable" : tiers.length === 0 ? "nothing ranked yet" : summary}
+          {!draft.notRankable && missing.length > 0 && tiers.length > 0 ? ` — not ranked: ${missing.map(labelOf).join(", ")}` : ""}
+        </p>
+        <SubmitBar problem={problem} busy={busy} onSubmit={() => void submit()} />
+      </div>
     </div>
   );
 }
