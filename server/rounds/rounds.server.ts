@@ -263,7 +263,9 @@ export async function launchRound(db: Db, actorId: string, project: Project, inp
     // A round that starts from another round's policy waits for it; a failed or cancelled one cannot be waited for.
     let waitFor: { id: string; done: boolean } | null = null;
     if ("afterRound" in spec.base) {
-      const before = await trx.selectFrom("rounds").select(["id", "state", "project_id"]).where("id", "=", spec.base.afterRound).executeTakeFirst();
+      // Locked: a round finishing (or failing) at this moment updates this row, so its startFollowers or
+      // failFollowers either sees this launch committed or waits, and this launch reads its final state.
+      const before = await trx.selectFrom("rounds").select(["id", "state", "project_id"]).where("id", "=", spec.base.afterRound).forUpdate().executeTakeFirst();
       const refuse = (message: string) => new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "base.afterRound", message }]);
       if (!before || before.project_id !== project.id) throw refuse("no such round in this project");
       if (before.state === "failed" || before.state === "cancelled") throw refuse(`round ${before.id} is ${before.state}: retry it first`);
@@ -434,7 +436,8 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
         ...(settings.checker ? { checker: settings.checker } : {}),
         tools: settings.tools,
         decoding: { maxNewTokens: spec.evaluation.maxNewTokens, temperature: spec.evaluation.temperature, seed: spec.evaluation.seed },
-        showSamples: spec.evaluation.examples,
+        // only when asked: a trainer of the version before this field refuses unknown keys
+        ...(spec.evaluation.examples !== 8 ? { showSamples: spec.evaluation.examples } : {}),
         ...(rewardId && split ? { rewardAccuracy: { modelId: rewardId, dataUrl: exportUrls(round.project_id, "preferences", round.data_snapshot, "eval")[0]! } } : {}),
       },
     });
@@ -497,10 +500,13 @@ export async function startFollowers(trx: Transaction<Database>, roundId: string
 /** Rounds waiting for a round that failed or was cancelled cannot start: they fail, saying why. */
 export async function failFollowers(trx: Transaction<Database>, roundId: string, why: string): Promise<string[]> {
   const waiting = await waitingFor(trx, roundId);
+  const failed: string[] = [];
   for (const follower of waiting) {
     await trx.updateTable("rounds").set({ state: "failed", error: `round ${roundId}, which this round starts from, ${why}`, finished_at: new Date(), updated_at: new Date() }).where("id", "=", follower.id).execute();
+    // a chain (A ← B ← C): C waits for B, which will now never start
+    failed.push(follower.id, ...(await failFollowers(trx, follower.id, "failed before it started")));
   }
-  return waiting.map((r) => r.id);
+  return failed;
 }
 
 async function waitingFor(trx: Transaction<Database>, roundId: string) {
@@ -669,6 +675,18 @@ export async function retryRound(db: Db, actorId: string, roundId: string, lease
       if (!locked) throw new AppError("not_found", "No such round.");
       const round = await loadRound(trx, roundId);
       if (round.state !== "failed" && round.state !== "cancelled") throw new AppError("conflict", `Only a failed or cancelled round can be retried; this one is ${round.state}.`);
+      const spec = round.spec;
+      const started = await trx.selectFrom("jobs").select("id").where("round_id", "=", roundId).limit(1).executeTakeFirst();
+      if (!started && "afterRound" in spec.base) {
+        // it never started: it starts from the awaited round's policy once that round is done, not before
+        const awaited = await trx.selectFrom("rounds").select(["id", "state"]).where("id", "=", spec.base.afterRound).forUpdate().executeTakeFirstOrThrow();
+        if (awaited.state === "failed" || awaited.state === "cancelled") throw new AppError("conflict", `This round starts from round ${awaited.id}, which is ${awaited.state}: retry that one first.`);
+        if (awaited.state !== "done") {
+          await trx.updateTable("rounds").set({ state: "queued", error: null, finished_at: null, updated_at: new Date() }).where("id", "=", roundId).execute();
+          await recordAudit(trx, { actorUserId: actorId, action: "round.retry", target: `round:${roundId}`, details: { step: 0, waitsFor: awaited.id } });
+          return { state: "queued" as const, step: 0, resumeStep: null };
+        }
+      }
       const previous = await trx.selectFrom("jobs").select("id").where("round_id", "=", roundId).where("step_index", "=", round.current_step).orderBy("id", "desc").limit(1).executeTakeFirst();
       const jobId = await insertJob(trx, round, round.current_step, leaseSeconds);
       let resumeStep: number | null = null;

@@ -1,9 +1,9 @@
 /**
  * Does the loop teach substance? Over HTTP with a real trainer service, on a tiny model with fixed
- * seeds (issue #11): half the demonstrations are wrong, so the SFT policy of round 0 answers a
- * question right about half the time; a GRPO round on the project's checker and a KTO round on the
+ * seeds (issue #11): most demonstrations are wrong, so the SFT policy of round 0 answers a
+ * question right less than half the time; a GRPO round on the project's checker and a KTO round on the
  * labelers' rankings, each starting from round 0's policy, must raise the held-out checker score
- * clearly above round 0's — measured on prompts no round trained on, by the server's own report
+ * clearly above both round 0's and one half — measured on prompts no round trained on, by the server's own report
  * (`report.heldOut.checker`), with the same sampling seeds for the new and the previous policy.
  *
  * The task is deliberately one a tiny model can learn in seconds (every answer is "yes"): what is
@@ -63,10 +63,11 @@ before(async () => {
   const imported = await researcher.json("POST", `/api/v1/projects/${projectId}/imports`, { content: records.map((r) => JSON.stringify(r)).join("\n"), commit: true });
   assert.equal(imported.status, 200, await imported.clone().text());
 
-  // A careless labeler: 11 of the 24 demonstrations are wrong, picked by a hash of the number so that
-  // no rule of the digits (parity, say) tells the policy which; the rankings are right.
+  // A careless labeler: 15 of the 24 demonstrations are wrong — the wrong answer is the majority, so a
+  // policy that merely sharpens what it was shown gets worse, and only the reward or the rankings can
+  // lift it. Picked by a hash of the number, so that no rule of the digits tells the policy which.
   const labeler = (await server.newUser("labeler")).client;
-  const careless = (prompt: string) => Math.abs(Math.sin(Number(/\d+/.exec(prompt)![0]) * 12.9898) * 43758.5453) % 1 >= 0.5;
+  const careless = (prompt: string) => Math.abs(Math.sin(Number(/\d+/.exec(prompt)![0]) * 12.9898) * 43758.5453) % 1 >= 0.4;
   let demonstrations = 0;
   for (let task = await takeTask(labeler, projectId); task; task = await takeTask(labeler, projectId)) {
     const prompt = task.messages.at(-1)!.content;
@@ -106,15 +107,16 @@ test("GRPO on the checker and KTO on the rankings each raise round 0's held-out 
   assert.equal(sft.state, "done", `${sft.error}\n${output.slice(-3000)}`);
   const before = sft.report?.heldOut?.checker;
   assert.equal(before?.scored, EVAL_PROMPTS, JSON.stringify(sft.report?.heldOut));
-  // careless demonstrations: the SFT policy is often wrong (0.67 right when this was written), leaving room for the margin
-  assert.ok(before.new !== null && before.new <= 1 - MARGIN, `round 0 scored ${before.new}`);
+  // mostly wrong demonstrations: the SFT policy is right less than half the time, so a rise past
+  // 0.5 + margin cannot come from sharpening what it was shown
+  assert.ok(before.new !== null && before.new < 0.5, `round 0 scored ${before.new}`);
 
   for (const [name, id] of [["GRPO", grpo], ["KTO", kto]] as const) {
     const round = await detailOf(id);
     assert.equal(round.state, "done", `${name}: ${round.error}\n${output.slice(-3000)}`);
     const checker = round.report?.heldOut?.checker;
     assert.equal(checker?.previous, before.new, `${name}: previous = round 0's own score (same prompts, decoding and seeds)`);
-    assert.ok(checker.new !== null && checker.new >= before.new + MARGIN, `${name}: held-out checker ${before.new} → ${checker.new}, needs +${MARGIN}: ${JSON.stringify(round.report?.heldOut)}`);
+    assert.ok(checker.new !== null && checker.new >= Math.max(before.new, 0.5) + MARGIN, `${name}: held-out checker ${before.new} → ${checker.new}, needs ${MARGIN} above max(round 0, 0.5): ${JSON.stringify(round.report?.heldOut)}`);
     assert.ok(Number.isFinite(round.report?.heldOut?.kl), `${name}: KL to round 0's policy is measured`);
     // every held-out answer is kept to read (evaluation.examples), and agrees with the score
     const examples = round.report!.heldOut!.examples;

@@ -164,3 +164,21 @@ test("KTO from unpaired labels: ranked best and worst become desirable and undes
   assert.equal(kto.length, 2);
   for (const key of ["loss", "rewards/chosen", "rewards/rejected", "kl"]) assert.ok(Number.isFinite(kto[0]!.payload[key]), key);
 });
+
+test("a chain of waiting rounds fails link by link when its first round is cancelled; a follower is retried only after what it waits for", async () => {
+  const a = ((await (await launch({ name: "A", path: "sft", ...tiny, evaluation: { heldOut: "off" }, next: { prompts: 0 } })).json()) as { id: string }).id;
+  const b = ((await (await launch({ name: "B", path: "grpo", ...tiny, base: { afterRound: a } })).json()) as { id: string }).id;
+  const c = ((await (await launch({ name: "C", path: "grpo", ...tiny, base: { afterRound: b } })).json()) as { id: string }).id;
+  assert.equal((await researcher.json("POST", `/api/v1/rounds/${a}/cancel`)).status, 200);
+  const [doneB, doneC] = [await detailOf(b), await detailOf(c)];
+  assert.deepEqual([doneB.state, doneC.state], ["failed", "failed"]);
+  assert.match(doneC.error ?? "", new RegExp(`round ${b}, which this round starts from, failed before it started`));
+  // B cannot start before A does: its retry is refused while A is cancelled, and waits (no job) once A is retried
+  const refused = await researcher.json("POST", `/api/v1/rounds/${b}/retry`);
+  assert.equal(refused.status, 409, await refused.clone().text());
+  assert.equal((await researcher.json("POST", `/api/v1/rounds/${a}/retry`)).status, 200);
+  assert.equal((await researcher.json("POST", `/api/v1/rounds/${b}/retry`)).status, 200);
+  const waiting = await detailOf(b);
+  assert.deepEqual([waiting.state, waiting.jobs.length], ["queued", 0]);
+  for (const id of [a, b]) await researcher.json("POST", `/api/v1/rounds/${id}/cancel`);
+});
