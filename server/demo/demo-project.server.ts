@@ -94,7 +94,8 @@ export async function seedDemoProject(
   const evalSet = items.slice(starter.length + sizes.pool);
   const settings = projectSettingsSchema.parse({
     k: 4,
-    overlap: { demonstrate: 1, rank: 1, review: 1, compare: 1 },
+    // three people per ranking (the default, as the README says), so the quality page can measure agreement
+    overlap: { demonstrate: 1, rank: 3, review: 1, compare: 1 },
     // Mostly rankings and compares for the person trying the demo.
     taskWeights: { demonstrate: 1, rank: 20, review: 5, compare: 10 },
     tools: ["calculator"],
