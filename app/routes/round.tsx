@@ -1,4 +1,5 @@
 import { useEffect, useMemo } from "react";
+import { backendKernels, backendSummary } from "../lib/backend-summary.ts";
 import { data, Form, Link, useRevalidator } from "react-router";
 import type { Route } from "./+types/round";
 import { AppError } from "../../server/lib/app-error.ts";
@@ -166,7 +167,7 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
                 <dt>Tokens/s</dt>
                 <dd>{progress.tokensPerSecond !== null ? Math.round(progress.tokensPerSecond) : "–"}</dd>
                 <dt>Backend</dt>
-                <dd>{progress.backend ? String(progress.backend["backend"] ?? progress.backend["name"] ?? "?") : "–"}</dd>
+                <dd title={backendKernels(progress.backend)}>{backendSummary(progress.backend)}</dd>
               </dl>
             ) : null}
             <ol className="mt-3 space-y-1 text-sm">
