@@ -21,7 +21,8 @@
  * paired difference with a bootstrap 95 % interval, the share of headroom closed, KL per answer
  * and the reward model's held-out accuracy next to what the labelers' own noise allows.
  *
- *   npm run bench:loop [-- --eval 96 --prompts 96 --tau 4 --seed 1 --dpo-lrs 1e-4,3e-5 --dpo-betas 0.1 --only dpo,ppo,grpo,kto]
+ *   npm run bench:loop [-- --eval 96 --prompts 96 --tau 4 --seed 1 --dpo-lrs 1e-4,3e-5 --dpo-betas 0.1
+ *                        --grpo-lrs 1e-4,1e-3 --only dpo,ppo,grpo,kto]
  *
  * Needs `npm run build` (the server's pages). Prints a table and writes bench/results/loop-<time>.json.
  */
@@ -46,6 +47,8 @@ const { values } = parseArgs({
     "dpo-lrs": { type: "string", default: "1e-4,3e-5,1e-5" },
     "dpo-betas": { type: "string", default: "0.1" },
     only: { type: "string", default: "dpo,ppo,grpo,kto" },
+    // GRPO on the checker alone, at these learning rates (the first is the default)
+    "grpo-lrs": { type: "string", default: "1e-4,1e-3" },
   },
 });
 const EVAL = Number(values.eval);
@@ -189,6 +192,16 @@ if (ONLY.has("grpo")) {
       rewards: { checker: { weight: 1 }, rewardModel: { weight: 1 } }, grpo: { rollouts: 20, promptsPerRollout: 8, numGenerations: 8, maxCompletionLength: 6 },
     }),
   });
+}
+if (ONLY.has("grpo")) {
+  for (const lr of values["grpo-lrs"]!.split(",").map(Number)) {
+    rounds.push({
+      name: `checker → GRPO lr ${lr}`, id: await launch({
+        name: `checker → GRPO lr ${lr}`, path: "grpo", ...from, rewards: { checker: { weight: 1 } },
+        grpo: { rollouts: 20, promptsPerRollout: 8, numGenerations: 8, maxCompletionLength: 6, optim: { lr, minLr: lr / 10 } },
+      }),
+    });
+  }
 }
 if (ONLY.has("kto")) rounds.push({ name: "KTO (defaults)", id: await launch({ name: "KTO", path: "kto", ...from }) });
 await train();
