@@ -263,14 +263,17 @@ async function advance(ctx: Ctx, row: Submission): Promise<void> {
     await finish(ctx, row, { status: details.status, message: details.message ?? null, logs: tail, fullLogs: logs });
     return;
   }
-  await ctx.db
-    .updateTable("ray_submissions")
-    .set({ status: details.status, message: details.message ?? null, logs_tail: tail, last_error: null, poll_lease_until: null, updated_at: new Date() })
-    .where("id", "=", row.id)
-    .execute();
-  if (details.status === "RUNNING") {
-    await ctx.db.updateTable("rounds").set({ state: "running", updated_at: new Date() }).where("id", "=", row.round_id).where("state", "=", "queued").execute();
-  }
+  // one transaction: nobody reads the cluster's RUNNING with the round still queued
+  await ctx.db.transaction().execute(async (trx) => {
+    await trx
+      .updateTable("ray_submissions")
+      .set({ status: details.status, message: details.message ?? null, logs_tail: tail, last_error: null, poll_lease_until: null, updated_at: new Date() })
+      .where("id", "=", row.id)
+      .execute();
+    if (details.status === "RUNNING") {
+      await trx.updateTable("rounds").set({ state: "running", updated_at: new Date() }).where("id", "=", row.round_id).where("state", "=", "queued").execute();
+    }
+  });
   await publishRay(ctx, row.round_id);
 }
 
