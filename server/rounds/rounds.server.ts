@@ -19,6 +19,7 @@ import { projectSettingsSchema, type ProjectSettings } from "../labeling/project
 import type { Project } from "../labeling/projects.server.ts";
 import { ROUND_PATHS, roundSpecSchema, stepKlTarget, type RoundRewards, type RoundSpec } from "../../trainer/contract/round.ts";
 import { checkerField } from "../../trainer/contract/checker.ts";
+import { SHOW_SAMPLES_DEFAULT } from "../../trainer/contract/job.ts";
 import type { RewardSpecInput } from "../../trainer/contract/reward-spec.ts";
 
 type DbOrTrx = Db | Transaction<Database>;
@@ -437,7 +438,7 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
         tools: settings.tools,
         decoding: { maxNewTokens: spec.evaluation.maxNewTokens, temperature: spec.evaluation.temperature, seed: spec.evaluation.seed },
         // only when asked: a trainer of the version before this field refuses unknown keys
-        ...(spec.evaluation.examples !== 8 ? { showSamples: spec.evaluation.examples } : {}),
+        ...(spec.evaluation.examples !== SHOW_SAMPLES_DEFAULT ? { showSamples: spec.evaluation.examples } : {}),
         ...(rewardId && split ? { rewardAccuracy: { modelId: rewardId, dataUrl: exportUrls(round.project_id, "preferences", round.data_snapshot, "eval")[0]! } } : {}),
       },
     });

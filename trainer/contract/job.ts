@@ -15,6 +15,10 @@ import { ktoConfigSchema } from "./kto-config.ts";
 import { rewardSpecSchema } from "./reward-spec.ts";
 import { toolNameSchema } from "./conversation.ts";
 
+/** Held-out answers kept to read: what a report shows unless a round asks for more (up to the max). */
+export const SHOW_SAMPLES_DEFAULT = 8;
+export const SHOW_SAMPLES_MAX = 500;
+
 /**
  * Start from scratch (vocabSize follows the tokenizer; GPT-2 or Llama-family) or from a checkpoint
  * directory (full weights, or LoRA adapters over their base: checkpoint/load-model.ts).
@@ -232,7 +236,7 @@ export const jobSpecSchema = z.discriminatedUnion("kind", [
       .prefault({}),
     batchSize: z.number().int().positive().default(8),
     /** Answers kept in heldout.json for people to read. */
-    showSamples: z.number().int().nonnegative().max(500).default(8),
+    showSamples: z.number().int().nonnegative().max(SHOW_SAMPLES_MAX).default(SHOW_SAMPLES_DEFAULT),
   }),
   z.strictObject({
     ...base,

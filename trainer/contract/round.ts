@@ -9,7 +9,7 @@ import { ppoConfigSchema } from "./ppo-config.ts";
 import { grpoConfigSchema } from "./grpo-config.ts";
 import { rlooConfigSchema } from "./rloo-config.ts";
 import { ktoConfigSchema } from "./kto-config.ts";
-import { samplingSchema, toolsSchema } from "./job.ts";
+import { SHOW_SAMPLES_DEFAULT, SHOW_SAMPLES_MAX, samplingSchema, toolsSchema } from "./job.ts";
 import { checkerSpecSchema } from "./checker.ts";
 import { rewardSpecSchema } from "./reward-spec.ts";
 import { toolNameSchema } from "./conversation.ts";
@@ -148,7 +148,7 @@ export const roundSpecSchema = z
         temperature: z.number().min(0).max(2).default(0),
         seed: z.number().int().nonnegative().default(0),
         /** Held-out answers kept in the report to read (the first N prompts; up to 500 for an analysis of all of them). */
-        examples: z.number().int().min(0).max(500).default(8),
+        examples: z.number().int().min(0).max(SHOW_SAMPLES_MAX).default(SHOW_SAMPLES_DEFAULT),
         /**
          * Share of prompts (a seeded split frozen at launch) whose preference pairs the round's reward
          * model does not train on, so its accuracy is measured on pairs it never saw. 0 = train on all.
@@ -244,7 +244,7 @@ export const remoteJobSchema = z
         tools: z.array(toolNameSchema).default([]),
         decoding: z.strictObject({ maxNewTokens: z.number().int().positive(), temperature: z.number().nonnegative(), seed: z.number().int().nonnegative() }),
         /** Answers kept for the report (evaluation.examples). */
-        showSamples: z.number().int().min(0).max(500).optional(),
+        showSamples: z.number().int().min(0).max(SHOW_SAMPLES_MAX).optional(),
         /** The round's own reward model against the preference pairs it did not train on. */
         rewardAccuracy: z.strictObject({ modelId: id, dataUrl: z.string().startsWith("/api/v1/") }).optional(),
       })
