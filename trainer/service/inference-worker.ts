@@ -74,7 +74,7 @@ export async function runInferenceWorker(): Promise<void> {
         });
         const plain: GenerationChoice[] = await Promise.all(
           result.completions.map(async (tokens, b) => {
-            const text = (await format.tokenizer.decode(tokens, true)).replaceAll("\u0000", "");
+            const text = await format.tokenizer.decode(tokens, true);
             const finished = result.finished[b] ?? false;
             return { text, tokens: tokens.length, finished, messages: [{ role: "assistant", content: text }], toolCalls: 0, finishReason: finished ? "stop" : "length" };
           }),

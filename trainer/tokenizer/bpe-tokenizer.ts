@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { BPE, Tokenizer, byteLevelPreTokenizer, digitsPreTokenizer, sequencePreTokenizer } from "tokenizers";
+import { storableText } from "./storable-text.ts";
 
 /** Special tokens of the chat template. PAD is distinct from EOS (trl PR #5303; transformers #35352). */
 export const SPECIAL_TOKENS = {
@@ -127,7 +128,7 @@ export function loadBpeTokenizer(json: string): BpeTokenizer {
   }
   return {
     encode: async (text) => (await tokenizer.encode(text, null, { addSpecialTokens: false })).getIds(),
-    decode: (ids, skipSpecialTokens = false) => tokenizer.decode(ids, skipSpecialTokens),
+    decode: async (ids, skipSpecialTokens = false) => storableText(await tokenizer.decode(ids, skipSpecialTokens)),
     special,
     vocabSize: tokenizer.getVocabSize(true),
     hash: createHash("sha256").update(json).digest("hex"),

@@ -18,6 +18,7 @@ import { createHash } from "node:crypto";
 import { Tokenizer } from "tokenizers";
 import { type HfExtras } from "../contract/checkpoint.ts";
 import { eosIdsOf } from "../checkpoint/hf-folder.ts";
+import { storableText } from "./storable-text.ts";
 import { ChatTemplateError, type RenderedChat } from "./chat-template.ts";
 import { type AnyMessage, type ChatFormat } from "./chat-format.ts";
 
@@ -214,7 +215,7 @@ export function hfChatFormat(tokenizerJson: string, hf: HfExtras): HfChatFormat 
     kind: "hf",
     tokenizer: {
       encode,
-      decode: (ids, skipSpecialTokens = false) => tokenizer.decode(ids, skipSpecialTokens),
+      decode: async (ids, skipSpecialTokens = false) => storableText(await tokenizer.decode(ids, skipSpecialTokens)),
       vocabSize: tokenizer.getVocabSize(true),
       hash: createHash("sha256").update(tokenizerJson).digest("hex"),
       json: tokenizerJson,

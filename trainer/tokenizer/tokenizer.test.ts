@@ -32,6 +32,12 @@ test("the vocabulary has exactly the requested size: 256 bytes, merges, then dis
   assert.equal(new Set(byteSymbols()).size, 256);
 });
 
+test("decoding gives storable text: a model that writes NUL, control bytes or DEL gets U+FFFD; tab, LF and CR stay", async () => {
+  // an under-trained byte-level model can emit any byte; the server refuses these (decision 0022)
+  const ids = await tok.encode("a\u0000b\u0001c\u007fd\te\nf\rg");
+  assert.equal(await tok.decode(ids), "a\ufffdb\ufffdc\ufffdd\te\nf\rg");
+});
+
 test("byte-level: any text round-trips, including characters the corpus never had; merges compress", async () => {
   for (const text of ["the labeler ranks", "Grüße, 世界! 🎉\n\ttabs", ""]) {
     assert.equal(await tok.decode(await tok.encode(text)), text);
