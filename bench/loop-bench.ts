@@ -2,35 +2,48 @@
  * Loop efficacy: does a round move the policy toward what people want, and by how much? (issue #11)
  *
  * Everything goes through the public HTTP API of a running Tandem (started here on a fresh
- * database, with the real trainer service), driven by simulated people whose utility is known:
+ * database, with the real trainer service), driven by simulated people whose utility is known.
+ * Two tasks (--task):
  *
- *   task        "Is 417 even?" — the reference answer ("yes"/"no") is in each prompt's metadata,
- *               so the project's exact checker scores correctness;
- *   utility     u = 1 (right) + 0.5 (written as a sentence: "Yes." rather than "yes"), max 1.5;
- *               the checker sees the first part only, the people see both;
- *   demonstrator  right 60 % of the time, a sentence half the time (round 0 has headroom in both);
+ *   arithmetic (default)  "What is 417 + 86?" — the project has the calculator; the reference
+ *               answer is in each prompt's metadata (numeric checker). Substance is *using the tool*:
+ *               a small model cannot add three-digit numbers in its head, but it can learn to copy
+ *               the expression into a calculator call;
+ *   parity      "Is 417 even?" — exact checker on "yes"/"no"; no tool, and (measured) too hard for
+ *               the bench's tiny model to learn from ~300 rankings (kept to compare).
+ *
+ *   utility     u = 1 (right, by the project's checker) + 0.5 (the house style: a sentence, "The
+ *               answer is 503." / "Yes." rather than "503" / "yes"), max 1.5; the checker sees the
+ *               first part only, the people see both;
+ *   demonstrator  careless: arithmetic — calls the calculator 40 % of the time and otherwise answers
+ *               from memory; parity — right 60 % of the time; a sentence half the time (round 0 has
+ *               headroom in both);
  *   labelers    three, each ranks the K sampled answers by τ·u + Gumbel noise (Plackett–Luce, so
  *               P(a over b) = σ(τ·(u_a − u_b))); identical answers tie.
  *
- * Round 0 trains a tiny policy from scratch on the demonstrations and samples K answers for the
+ * Round 0 trains a small policy from scratch on the demonstrations and samples K answers for the
  * training prompts; the labelers rank them; then each algorithm runs one round from round 0's
- * policy on those labels: DPO (one round per --dpo-lrs × --dpo-betas, the defaults sweep), reward
- * model → PPO, reward model + checker → GRPO, and KTO. Every round is scored by the server on the
- * held-out prompts (sampled at temperature 1 with fixed seeds, the same for the new and the
- * previous policy), and this bench computes the utility of those answers: before, after, the
- * paired difference with a bootstrap 95 % interval, the share of headroom closed, KL per answer
- * and the reward model's held-out accuracy next to what the labelers' own noise allows.
+ * policy on those labels: DPO (one round per --dpo-lrs × --dpo-betas), reward model → PPO (per
+ * --ppo-lrs), reward model + checker → GRPO, GRPO on the checker alone (per --grpo-lrs), and KTO (per
+ * --kto-lrs) — the defaults sweep. Every round is scored by the server on the held-out prompts
+ * (sampled at temperature 1 with fixed seeds, the same for the new and the previous policy), and this
+ * bench computes the utility of those answers: before, after, the paired difference with a
+ * bootstrap 95 % interval, the share of utility headroom and of correctness headroom closed, KL per
+ * answer and the reward model's held-out accuracy next to what the labelers' own noise allows.
  *
- *   npm run bench:loop [-- --eval 96 --prompts 96 --tau 4 --seed 1 --dpo-lrs 1e-4,3e-5 --dpo-betas 0.1
- *                        --grpo-lrs 1e-4,1e-3 --only dpo,ppo,grpo,kto]
+ *   npm run bench:loop [-- --task arithmetic --eval 96 --prompts 96 --tau 4 --seed 1
+ *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
+ *                        --kto-lrs 1e-4 --rm-steps 100 --only dpo,ppo,grpo,kto]
  *
- * Needs `npm run build` (the server's pages). Prints a table and writes bench/results/loop-<time>.json.
+ * Needs `npm run build` (the server's pages). Prints a table and writes bench/results/loop-<time>.json
+ * (with every held-out answer and its utility, per prompt).
  */
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
 import { checkAnswer, checkerSpecSchema } from "../trainer/contract/checker.ts";
+import { arithmeticItems, askedExpression, calculatorTranscript } from "../server/demo/arithmetic.ts";
 import { createRng } from "../trainer/random/rng.ts";
 import { startTestServer, type HttpClient } from "../tests/support/test-server.ts";
 import { runTrainerService } from "../tests/support/trainer-service.ts";
@@ -38,43 +51,104 @@ import { takeTask } from "../tests/support/take-task.ts";
 
 const { values } = parseArgs({
   options: {
+    task: { type: "string", default: "arithmetic" },
     eval: { type: "string", default: "96" },
     prompts: { type: "string", default: "96" },
-    demos: { type: "string", default: "96" },
+    // default per task: arithmetic 300 (copying an expression into a call takes examples), parity 96
+    demos: { type: "string" },
     tau: { type: "string", default: "4" },
     seed: { type: "string", default: "1" },
-    "sft-steps": { type: "string", default: "150" },
-    "dpo-lrs": { type: "string", default: "1e-4,3e-5,1e-5" },
+    // default per task: arithmetic 800 (the demo's), parity 150
+    "sft-steps": { type: "string" },
+    "dpo-lrs": { type: "string", default: "1e-4,3e-4" },
     "dpo-betas": { type: "string", default: "0.1" },
-    only: { type: "string", default: "dpo,ppo,grpo,kto" },
+    "ppo-lrs": { type: "string", default: "1e-4" },
     // GRPO on the checker alone, at these learning rates (the first is the default)
     "grpo-lrs": { type: "string", default: "1e-4,1e-3" },
+    "kto-lrs": { type: "string", default: "1e-4" },
+    // the reward model's steps before PPO / GRPO (the trainer's default is 100)
+    "rm-steps": { type: "string", default: "100" },
+    // PPO and GRPO rollouts per round (the trainer's default is 50; the demo's GRPO runs 40)
+    rollouts: { type: "string", default: "20" },
+    only: { type: "string", default: "dpo,ppo,grpo,kto" },
   },
 });
+if (values.task !== "arithmetic" && values.task !== "parity") throw new Error(`--task: arithmetic or parity, not ${values.task}`);
+const ARITHMETIC = values.task === "arithmetic";
 const EVAL = Number(values.eval);
 const POOL = Number(values.prompts);
-const DEMOS = Number(values.demos);
+const DEMOS = Number(values.demos ?? (ARITHMETIC ? 300 : 96));
+const SFT_STEPS = Number(values["sft-steps"] ?? (ARITHMETIC ? 800 : 150));
 const TAU = Number(values.tau);
 const SEED = Number(values.seed);
 const ONLY = new Set(values.only!.split(","));
+const lrs = (name: string) => values[name as keyof typeof values]!.toString().split(",").map(Number);
 const K = 4;
 const MAX_UTILITY = 1.5;
-const checker = checkerSpecSchema.parse({ kind: "exact" });
 
 // ---- the task and the people -------------------------------------------------------------------
 const rng = createRng(SEED);
-const numbers = new Set<number>();
-while (numbers.size < DEMOS + POOL + EVAL) numbers.add(10 + Math.floor(rng.next() * 990));
-const [demoNumbers, poolNumbers, evalNumbers] = [[...numbers].slice(0, DEMOS), [...numbers].slice(DEMOS, DEMOS + POOL), [...numbers].slice(DEMOS + POOL)];
-const promptOf = (n: number) => `Is ${n} even?`;
-const answerOf = (n: number) => (n % 2 === 0 ? "yes" : "no");
-const numberIn = (prompt: string) => Number(/\d+/.exec(prompt)![0]);
-const styled = (text: string) => /^[A-Z][a-z]*\.$/.test(text.trim());
-const utility = (prompt: string, text: string) => (checkAnswer(checker, text, { answer: answerOf(numberIn(prompt)) }).score ?? 0) + (styled(text) ? 0.5 : 0);
-const demonstration = (n: number) => {
-  const word = rng.next() < 0.6 ? answerOf(n) : answerOf(n + 1);
-  return rng.next() < 0.5 ? `${word[0]!.toUpperCase()}${word.slice(1)}.` : word;
+type Item = { prompt: string; reference: string | number; expression?: string };
+type Demonstration = { text: string; toolTurns?: unknown[] };
+type Task = {
+  items: Item[];
+  settings: Record<string, unknown>;
+  checker: ReturnType<typeof checkerSpecSchema.parse>;
+  styled: (text: string) => boolean;
+  demonstration: (item: Item) => Demonstration;
+  base: Record<string, unknown>;
+  sft: Record<string, unknown>;
+  answerTokens: number;
 };
+/** The demonstrator writes the house style half the time. */
+const inStyle = () => rng.next() < 0.5;
+
+function arithmeticTask(): Task {
+  const all = arithmeticItems(DEMOS + POOL + EVAL, 7000 + SEED);
+  return {
+    items: all.map((item) => ({ prompt: item.question, reference: item.answer, expression: askedExpression(item) })),
+    settings: { tools: ["calculator"], checker: { kind: "numeric", field: "answer" } },
+    checker: checkerSpecSchema.parse({ kind: "numeric", field: "answer" }),
+    styled: (text) => /^The answer is -?\d+\.$/.test(text.trim()),
+    demonstration: (item) => {
+      const useTool = rng.next() < 0.4;
+      const said = inStyle() ? `The answer is ${item.reference}.` : String(item.reference);
+      if (!useTool) return { text: said };
+      const [call, result] = calculatorTranscript(item.expression!, Number(item.reference));
+      return { text: said, toolTurns: [call, result] };
+    },
+    // the demo's policy: nano from scratch, 800 steps
+    base: { init: { preset: "nano" }, vocabSize: 512, seed: SEED },
+    sft: { steps: SFT_STEPS, batchSize: 8, optim: { lr: 1e-3, minLr: 1e-4, warmupSteps: 10 } },
+    answerTokens: 48,
+  };
+}
+
+function parityTask(): Task {
+  const numbers = new Set<number>();
+  while (numbers.size < DEMOS + POOL + EVAL) numbers.add(10 + Math.floor(rng.next() * 990));
+  const answerOf = (n: number) => (n % 2 === 0 ? "yes" : "no");
+  return {
+    items: [...numbers].map((n) => ({ prompt: `Is ${n} even?`, reference: answerOf(n) })),
+    settings: { checker: { kind: "exact", field: "answer" } },
+    checker: checkerSpecSchema.parse({ kind: "exact", field: "answer" }),
+    styled: (text) => /^[A-Z][a-z]*\.$/.test(text.trim()),
+    demonstration: (item) => {
+      const n = Number(/\d+/.exec(item.prompt)![0]);
+      const word = rng.next() < 0.6 ? answerOf(n) : answerOf(n + 1);
+      return { text: inStyle() ? `${word[0]!.toUpperCase()}${word.slice(1)}.` : word };
+    },
+    base: { init: { vocabSize: 320, blockSize: 48, nLayer: 2, nHead: 2, nEmbd: 48 }, seed: SEED },
+    sft: { steps: SFT_STEPS, batchSize: 16, optim: { lr: 5e-3, warmupSteps: 10, minLr: 5e-4 } },
+    answerTokens: 6,
+  };
+}
+
+const task = ARITHMETIC ? arithmeticTask() : parityTask();
+const [demoItems, poolItems, evalItems] = [task.items.slice(0, DEMOS), task.items.slice(DEMOS, DEMOS + POOL), task.items.slice(DEMOS + POOL)];
+const itemOf = new Map(task.items.map((item) => [item.prompt, item]));
+const correct = (prompt: string, text: string) => checkAnswer(task.checker, text, { answer: itemOf.get(prompt)!.reference }).score ?? 0;
+const utility = (prompt: string, text: string) => correct(prompt, text) + (task.styled(text) ? 0.5 : 0);
 const gumbel = () => -Math.log(-Math.log(Math.max(rng.next(), 1e-12)));
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
@@ -101,28 +175,25 @@ async function json<T>(response: Response): Promise<T> {
   return JSON.parse(text) as T;
 }
 const project = await json<{ id: string }>(await researcher.json("POST", "/api/v1/projects", {
-  name: "Loop bench: is it even?",
-  settings: { k: K, overlap: { rank: 3, demonstrate: 1 }, goldRate: 0, checker: { kind: "exact" } },
+  name: `Loop bench: ${values.task}`,
+  settings: { k: K, overlap: { rank: 3, demonstrate: 1 }, goldRate: 0, ...task.settings },
 }));
-const records = [
-  ...demoNumbers.map((n) => ({ prompt: promptOf(n), metadata: { answer: answerOf(n) } })),
-  ...poolNumbers.map((n) => ({ prompt: promptOf(n), metadata: { answer: answerOf(n) } })),
-  ...evalNumbers.map((n) => ({ prompt: promptOf(n), metadata: { answer: answerOf(n) }, split: "eval" })),
-];
+const record = (item: Item, split?: "eval") => ({ prompt: item.prompt, metadata: { answer: item.reference }, ...(split ? { split } : {}) });
+const records = [...demoItems.map((i) => record(i)), ...poolItems.map((i) => record(i)), ...evalItems.map((i) => record(i, "eval"))];
 await json(await researcher.json("POST", `/api/v1/projects/${project.id}/imports`, { content: records.map((r) => JSON.stringify(r)).join("\n"), commit: true }));
 
 /** Every open task, by every labeler: demonstrations by the (careless) demonstrator, rankings by Plackett–Luce. */
 const rankings: Array<{ prompt: string; tiers: string[][] }> = [];
 async function labelEverything(client: HttpClient, demonstrate: boolean): Promise<number> {
   let done = 0;
-  for (let task = await takeTask(client, project.id); task; task = await takeTask(client, project.id)) {
-    const prompt = task.messages.at(-1)!.content;
+  for (let shown = await takeTask(client, project.id); shown; shown = await takeTask(client, project.id)) {
+    const prompt = shown.messages.at(-1)!.content;
     let payload: Record<string, unknown>;
-    if (task.taskType === "rank") {
+    if (shown.taskType === "rank") {
       // identical answers are one tier (a tie) with one noisy score: one Gumbel draw per distinct
       // text, so P(a ≻ b) = σ(τ·Δu) however often the policy sampled either
       const byText = new Map<string, { ids: string[]; s: number }>();
-      for (const c of task.completions) {
+      for (const c of shown.completions) {
         const tier = byText.get(c.text) ?? { ids: [], s: TAU * utility(prompt, c.text) + gumbel() };
         tier.ids.push(c.id);
         byText.set(c.text, tier);
@@ -130,15 +201,15 @@ async function labelEverything(client: HttpClient, demonstrate: boolean): Promis
       const tiers = [...byText.entries()].sort((a, b) => b[1].s - a[1].s);
       rankings.push({ prompt, tiers: tiers.map(([text, t]) => t.ids.map(() => text)) });
       payload = { ranking: { tiers: tiers.map(([, t]) => t.ids) } };
-    } else if (demonstrate && task.taskType === "demonstrate") {
-      payload = { text: demonstration(numberIn(prompt)) };
+    } else if (demonstrate && shown.taskType === "demonstrate") {
+      payload = task.demonstration(itemOf.get(prompt)!);
     } else {
       payload = { reason: "not this labeler's task" };
-      const skipped = await client.json("POST", `/api/v1/assignments/${task.assignmentId}/skip`, payload);
+      const skipped = await client.json("POST", `/api/v1/assignments/${shown.assignmentId}/skip`, payload);
       if (!skipped.ok) throw new Error(`skip: ${skipped.status} ${await skipped.text()}`);
       continue;
     }
-    await json(await client.json("POST", `/api/v1/assignments/${task.assignmentId}/submit`, { idempotencyKey: `loop-bench-${task.assignmentId}`, payload }));
+    await json(await client.json("POST", `/api/v1/assignments/${shown.assignmentId}/submit`, { idempotencyKey: `loop-bench-${shown.assignmentId}`, payload }));
     done++;
   }
   return done;
@@ -156,15 +227,15 @@ async function train(): Promise<void> {
   const { code, output } = await runTrainerService(server.url, trainerToken, { backend: "wasm", timeoutMs: 6 * 3_600_000 });
   if (code !== 0) throw new Error(`trainer service exited with ${code}:\n${output.slice(-4000)}`);
 }
-const evaluation = { temperature: 1, seed: 11, maxNewTokens: 6, examples: Math.min(EVAL, 500) };
-const base = { init: { vocabSize: 320, blockSize: 48, nLayer: 2, nHead: 2, nEmbd: 48 }, seed: SEED };
+const T = task.answerTokens;
+const evaluation = { temperature: 1, seed: 11, maxNewTokens: T, examples: Math.min(EVAL, 500) };
+const ROLLOUTS = Number(values.rollouts);
 
 // 1. demonstrations, then round 0: SFT from scratch, then K samples for every pool prompt
 const demonstrations = await labelEverything(labelers[0]!, true);
 const round0 = await launch({
-  name: "Round 0: SFT", path: "sft", base, evaluation,
-  sft: { steps: Number(values["sft-steps"]), batchSize: 16, optim: { lr: 5e-3, warmupSteps: 10, minLr: 5e-4 } },
-  next: { prompts: POOL, maxNewTokens: 6, temperature: 1, seed: SEED },
+  name: "Round 0: SFT", path: "sft", base: task.base, evaluation, sft: task.sft,
+  next: { prompts: POOL, maxNewTokens: T, temperature: 1, seed: SEED },
 });
 await train();
 const r0 = await detail(round0);
@@ -174,36 +245,28 @@ const policy = r0.models.find((m) => m.kind === "sft")!.id;
 // 2. three labelers rank every sampled answer set
 for (const labeler of labelers) await labelEverything(labeler, false);
 
-// 3. one round per algorithm from round 0's policy
+// 3. one round per algorithm (and learning rate) from round 0's policy
 const rounds: Array<{ name: string; id: string }> = [];
 const from = { base: { modelId: policy }, evaluation, next: { prompts: 0 } };
+const add = async (name: string, body: Record<string, unknown>) => rounds.push({ name, id: await launch({ name, ...from, ...body }) });
+const optim = (lr: number) => ({ lr, minLr: lr / 10 });
+const rewardModel = { reward: { steps: Number(values["rm-steps"]) }, evaluation: { ...evaluation, rewardSplit: 0.2 } };
+const grpo = { rollouts: ROLLOUTS, promptsPerRollout: 8, numGenerations: 8, maxCompletionLength: T };
 if (ONLY.has("dpo")) {
-  for (const lr of values["dpo-lrs"]!.split(",").map(Number)) {
-    for (const beta of values["dpo-betas"]!.split(",").map(Number)) {
-      rounds.push({ name: `DPO lr ${lr} β ${beta}`, id: await launch({ name: `DPO lr ${lr} β ${beta}`, path: "dpo", ...from, dpo: { beta, optim: { lr, minLr: lr / 10 } } }) });
-    }
+  for (const lr of lrs("dpo-lrs")) {
+    for (const beta of lrs("dpo-betas")) await add(`DPO lr ${lr} β ${beta}`, { path: "dpo", dpo: { beta, optim: optim(lr) } });
   }
 }
-if (ONLY.has("ppo")) rounds.push({ name: "RM → PPO (defaults)", id: await launch({ name: "RM → PPO", path: "reward-ppo", ...from, evaluation: { ...evaluation, rewardSplit: 0.2 }, ppo: { rollouts: 20, responseLength: 6 } }) });
-if (ONLY.has("grpo")) {
-  rounds.push({
-    name: "RM + checker → GRPO", id: await launch({
-      name: "RM + checker → GRPO", path: "reward-grpo", ...from, evaluation: { ...evaluation, rewardSplit: 0.2 },
-      rewards: { checker: { weight: 1 }, rewardModel: { weight: 1 } }, grpo: { rollouts: 20, promptsPerRollout: 8, numGenerations: 8, maxCompletionLength: 6 },
-    }),
-  });
+if (ONLY.has("ppo")) {
+  for (const lr of lrs("ppo-lrs")) await add(`RM → PPO lr ${lr}`, { path: "reward-ppo", ...rewardModel, ppo: { rollouts: ROLLOUTS, responseLength: T, optim: optim(lr) } });
 }
 if (ONLY.has("grpo")) {
-  for (const lr of values["grpo-lrs"]!.split(",").map(Number)) {
-    rounds.push({
-      name: `checker → GRPO lr ${lr}`, id: await launch({
-        name: `checker → GRPO lr ${lr}`, path: "grpo", ...from, rewards: { checker: { weight: 1 } },
-        grpo: { rollouts: 20, promptsPerRollout: 8, numGenerations: 8, maxCompletionLength: 6, optim: { lr, minLr: lr / 10 } },
-      }),
-    });
-  }
+  await add("RM + checker → GRPO", { path: "reward-grpo", ...rewardModel, rewards: { checker: { weight: 1 }, rewardModel: { weight: 1 } }, grpo });
+  for (const lr of lrs("grpo-lrs")) await add(`checker → GRPO lr ${lr}`, { path: "grpo", rewards: { checker: { weight: 1 } }, grpo: { ...grpo, optim: optim(lr) } });
 }
-if (ONLY.has("kto")) rounds.push({ name: "KTO (defaults)", id: await launch({ name: "KTO", path: "kto", ...from }) });
+if (ONLY.has("kto")) {
+  for (const lr of lrs("kto-lrs")) await add(`KTO lr ${lr}`, { path: "kto", kto: { optim: optim(lr) } });
+}
 await train();
 
 // 4. figures
@@ -239,8 +302,9 @@ type Result =
   | { name: string; state: string; error: string | null }
   | {
       name: string; state: string; prompts: number; utilityBefore: number; utilityAfter: number; diff: number; ci95: [number, number];
-      headroomClosed: number; checkerBefore: number | null; checkerAfter: number | null; styledBefore: number; styledAfter: number;
-      kl: number | null; klStderr: number | null; rmAccuracy: number | null; rmPairs: number | null;
+      headroomClosed: number; checkerBefore: number | null; checkerAfter: number | null; correctnessClosed: number | null;
+      styledBefore: number; styledAfter: number; kl: number | null; klStderr: number | null; rmAccuracy: number | null; rmPairs: number | null;
+      perPrompt: Array<{ prompt: string; before: string; after: string; utilityBefore: number; utilityAfter: number }>;
     };
 const results: Result[] = [];
 for (const r of rounds) {
@@ -256,26 +320,30 @@ for (const r of rounds) {
   const diffs = after.map((u, i) => u - before[i]!);
   const [lo, hi] = bootstrap(diffs);
   const uBefore = mean(before), uAfter = mean(after);
+  const checkerBefore = held.checker?.previous ?? null, checkerAfter = held.checker?.new ?? null;
   results.push({
     name: r.name, state: round.state, prompts: rows.length,
     utilityBefore: uBefore, utilityAfter: uAfter, diff: uAfter - uBefore, ci95: [lo, hi],
     headroomClosed: uBefore < MAX_UTILITY ? (uAfter - uBefore) / (MAX_UTILITY - uBefore) : 0,
-    checkerBefore: held.checker?.previous ?? null, checkerAfter: held.checker?.new ?? null,
-    styledBefore: mean(rows.map((e) => Number(styled(e.previous!.answer)))), styledAfter: mean(rows.map((e) => Number(styled(e.new.answer)))),
+    checkerBefore, checkerAfter,
+    // the share of the wrong answers made right: the issue's "correctness headroom"
+    correctnessClosed: checkerBefore !== null && checkerAfter !== null && checkerBefore < 1 ? (checkerAfter - checkerBefore) / (1 - checkerBefore) : null,
+    styledBefore: mean(rows.map((e) => Number(task.styled(e.previous!.answer)))), styledAfter: mean(rows.map((e) => Number(task.styled(e.new.answer)))),
     kl: held.kl, klStderr: held.klStderr, rmAccuracy: held.rmAccuracy, rmPairs: held.rmPairs,
+    perPrompt: rows.map((e, i) => ({ prompt: e.prompt, before: e.previous!.answer, after: e.new.answer, utilityBefore: before[i]!, utilityAfter: after[i]! })),
   });
 }
 const f = (x: number | null | undefined, d = 2) => (x === null || x === undefined || Number.isNaN(x) ? "—" : x.toFixed(d));
-console.log(`\nLoop bench: ${demonstrations} demonstrations, ${rankings.length} rankings (3 labelers, K ${K}, τ ${TAU}), ${EVAL} held-out prompts, seed ${SEED}, ${((Date.now() - started) / 60000).toFixed(1)} min`);
+console.log(`\nLoop bench (${values.task}): ${demonstrations} demonstrations, ${rankings.length} rankings (3 labelers, K ${K}, τ ${TAU}), ${EVAL} held-out prompts, seed ${SEED}, ${((Date.now() - started) / 60000).toFixed(1)} min`);
 console.log(`labeler–labeler agreement ${f(labelerAgreement, 3)}; a reward model's ceiling (mean σ(τ|Δu|) over ranked pairs) ${f(rmCeiling, 3)}; round 0's held-out checker ${f(r0.report?.heldOut?.checker?.new)}`);
-console.log("| round | utility before → after | Δ [95 % CI] | headroom closed | checker before → after | sentences before → after | KL (nats) | RM held-out acc. |");
-console.log("| --- | --- | --- | --- | --- | --- | --- | --- |");
+console.log("| round | utility before → after | Δ [95 % CI] | headroom closed | checker before → after | correctness headroom closed | style before → after | KL (nats) | RM held-out acc. |");
+console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 for (const r of results) {
   if (!("diff" in r)) {
-    console.log(`| ${r.name} | ${r.state}: ${r.error} | | | | | | |`);
+    console.log(`| ${r.name} | ${r.state}: ${r.error} | | | | | | | |`);
     continue;
   }
-  console.log(`| ${r.name} | ${f(r.utilityBefore)} → ${f(r.utilityAfter)} | ${f(r.diff, 3)} [${f(r.ci95[0], 3)}, ${f(r.ci95[1], 3)}] | ${f(100 * r.headroomClosed, 0)} % | ${f(r.checkerBefore)} → ${f(r.checkerAfter)} | ${f(r.styledBefore)} → ${f(r.styledAfter)} | ${f(r.kl)} ± ${f(r.klStderr)} | ${f(r.rmAccuracy)} (${r.rmPairs ?? "—"} pairs) |`);
+  console.log(`| ${r.name} | ${f(r.utilityBefore)} → ${f(r.utilityAfter)} | ${f(r.diff, 3)} [${f(r.ci95[0], 3)}, ${f(r.ci95[1], 3)}] | ${f(100 * r.headroomClosed, 0)} % | ${f(r.checkerBefore)} → ${f(r.checkerAfter)} | ${r.correctnessClosed === null ? "—" : `${f(100 * r.correctnessClosed, 0)} %`} | ${f(r.styledBefore)} → ${f(r.styledAfter)} | ${f(r.kl)} ± ${f(r.klStderr)} | ${f(r.rmAccuracy)} (${r.rmPairs ?? "—"} pairs) |`);
 }
 fs.mkdirSync("bench/results", { recursive: true });
 const file = `bench/results/loop-${new Date().toISOString().replace(/[:.]/g, "-")}.json`;
