@@ -245,6 +245,9 @@ export async function launchRound(db: Db, actorId: string, project: Project, inp
   if (spec.lora && noLora) {
     throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "lora", message: `LoRA adapters train in SFT, reward, DPO and PPO steps; this path's ${noLora.toUpperCase()} step trains every weight` }]);
   }
+  if (executor && spec.recompute) {
+    throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "recompute", message: "Recomputing activations is a setting of Tandem's trainer; a round handed to Ray trains as its engine's own flags say" }]);
+  }
   if (executor && spec.lora) {
     throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "lora", message: "LoRA here is for Tandem's trainer; a round handed to Ray trains as its engine's own flags say" }]);
   }
@@ -401,7 +404,7 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
   const policyId = latest(["sft", "policy"]) ?? baseId ?? undefined;
   if (!policyId && !("init" in spec.base)) throw new AppError("conflict", "The round it starts from made no policy.");
   const model = policyId ? { modelId: policyId } : spec.base;
-  const job: Record<string, unknown> = { schemaVersion: 1, kind, model, leaseSeconds, ...(spec.lora && LORA_STEPS.includes(kind) ? { lora: spec.lora } : {}) };
+  const job: Record<string, unknown> = { schemaVersion: 1, kind, model, leaseSeconds, ...(spec.lora && LORA_STEPS.includes(kind) ? { lora: spec.lora } : {}), ...(spec.recompute ? { recompute: true } : {}) };
   if (kind === "sft") Object.assign(job, { ...dataUrls(round.project_id, "sft", round.data_snapshot), train: resumable(spec.sft) });
   if (kind === "dpo") Object.assign(job, { ...dataUrls(round.project_id, "preferences", round.data_snapshot), train: resumable({ ...spec.dpo, klTarget: stepKlTarget(spec, "dpo") }) });
   if (kind === "kto") Object.assign(job, { ...dataUrls(round.project_id, "unpaired", round.data_snapshot), train: resumable({ ...spec.kto, klTarget: stepKlTarget(spec, "kto") }) });

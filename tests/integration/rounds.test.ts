@@ -468,3 +468,23 @@ test("a PPO step resumes too: its checkpoint carries the value model, and attemp
   assert.equal(events.find((e) => e.type === "start")?.payload["resumedAtRollout"], rollout, "attempt 2 picked up at the uploaded rollout");
   assert.equal(events.filter((e) => e.type === "metrics").length, ROLLOUTS - rollout, "and ran only the rollouts left");
 });
+
+test("a round can recompute activations: every training job gets recompute, the trainer says it used it; anything but a boolean is refused", { timeout: 300_000 }, async () => {
+  const researcher = (await server.newUser("researcher")).client;
+  const projectId = await seededProject(researcher);
+  await labelEverything((await server.newUser("labeler")).client, projectId);
+  const refused = await researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, { name: "Bad", path: "sft", ...tiny, recompute: "yes" });
+  assert.equal(refused.status, 422);
+  assert.ok(((await refused.json()) as { errors: Array<{ path: string }> }).errors.some((e) => e.path === "recompute"));
+  const launched = await researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, { name: "Recompute", path: "sft", ...tiny, recompute: true, next: { prompts: 0 } });
+  assert.equal(launched.status, 201, await launched.clone().text());
+  const { id } = (await launched.json()) as { id: string };
+  const job = await server.db.selectFrom("jobs").select(["id", "spec"]).where("round_id", "=", id).executeTakeFirstOrThrow();
+  assert.equal((job.spec as { recompute?: boolean }).recompute, true);
+
+  const { code, output } = await runTrainerService(await server.newToken("trainer"));
+  assert.equal(code, 0, output);
+  assert.equal((await server.db.selectFrom("rounds").select("state").where("id", "=", id).executeTakeFirstOrThrow()).state, "done", output);
+  const backend = await server.db.selectFrom("job_events").select("payload").where("job_id", "=", job.id).where("type", "=", "backend").executeTakeFirstOrThrow();
+  assert.equal(backend.payload["recompute"], true);
+});

@@ -205,7 +205,7 @@ async function materialize(api: ServerApi, job: RemoteJob, work: string, out: st
     "modelId" in job.model
       ? { checkpoint: policyDir! }
       : { init: job.model.init, seed: job.model.seed };
-  const common = { schemaVersion: 1 as const, out, backend: backend as "auto", tokenizer, ...(job.lora && job.kind !== "sample" ? { lora: job.lora } : {}) };
+  const common = { schemaVersion: 1 as const, out, backend: backend as "auto", tokenizer, ...(job.lora && job.kind !== "sample" ? { lora: job.lora } : {}), ...(job.recompute ? { recompute: true } : {}) };
   switch (job.kind) {
     case "sft":
     case "dpo":
