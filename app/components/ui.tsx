@@ -53,12 +53,18 @@ export function Select({ label, name, error, children, ...select }: { label: str
       <select
         id={id}
         name={name}
+        aria-invalid={error ? true : undefined}
+        aria-describedby={error ? `${id}-error` : undefined}
         className="w-full rounded-md border border-slate-300 bg-white px-3 py-2 text-slate-900 dark:border-slate-700 dark:bg-slate-950 dark:text-slate-100"
         {...select}
       >
         {children}
       </select>
-      {error ? <p className="mt-1 text-sm text-red-700 dark:text-red-400">{error}</p> : null}
+      {error ? (
+        <p id={`${id}-error`} className="mt-1 text-sm text-red-700 dark:text-red-400">
+          {error}
+        </p>
+      ) : null}
     </div>
   );
 }
