@@ -25,7 +25,8 @@
  * training prompts; the labelers rank them; then each algorithm runs one round from round 0's
  * policy on those labels: DPO (one round per --dpo-lrs × --dpo-betas), reward model → PPO (per
  * --ppo-lrs), reward model + checker → GRPO, GRPO on the checker alone (per --grpo-lrs), and KTO (per
- * --kto-lrs) — the defaults sweep. Every round is scored by the server on the held-out prompts
+ * --kto-lrs) — the defaults sweep; and a chain: GRPO on the checker, then DPO on the rankings from
+ * GRPO's policy (does the checker's score survive a round for style?). Every round is scored by the server on the held-out prompts
  * (sampled at temperature 1 with fixed seeds, the same for the new and the previous policy), and this
  * bench computes the utility of those answers: before, after, the paired difference with a
  * bootstrap 95 % interval, the share of utility headroom and of correctness headroom closed, KL per
@@ -33,7 +34,7 @@
  *
  *   npm run bench:loop [-- --task arithmetic --eval 96 --prompts 96 --tau 4 --seed 1
  *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
- *                        --kto-lrs 1e-4 --rm-steps 100 --only dpo,ppo,grpo,kto]
+ *                        --kto-lrs 1e-4 --rm-steps 100 --rollouts 20 --only dpo,ppo,grpo,kto,chain]
  *
  * Needs `npm run build` (the server's pages). Prints a table and writes bench/results/loop-<time>.json
  * (with every held-out answer and its utility, per prompt).
@@ -70,7 +71,7 @@ const { values } = parseArgs({
     "rm-steps": { type: "string", default: "100" },
     // PPO and GRPO rollouts per round (the trainer's default is 50; the demo's GRPO runs 40)
     rollouts: { type: "string", default: "20" },
-    only: { type: "string", default: "dpo,ppo,grpo,kto" },
+    only: { type: "string", default: "dpo,ppo,grpo,kto,chain" },
   },
 });
 if (values.task !== "arithmetic" && values.task !== "parity") throw new Error(`--task: arithmetic or parity, not ${values.task}`);
@@ -266,6 +267,14 @@ if (ONLY.has("grpo")) {
 }
 if (ONLY.has("kto")) {
   for (const lr of lrs("kto-lrs")) await add(`KTO lr ${lr}`, { path: "kto", kto: { optim: optim(lr) } });
+}
+if (ONLY.has("chain")) {
+  // the demo's story (issue 11, item 6): a verifiable-reward round teaches substance with no human
+  // labels, then a DPO round on the people's rankings moves what the checker cannot see (the style)
+  // and should keep the checker's score. "Before" of the second row is the GRPO policy.
+  const first = rounds.length;
+  await add("chain: checker → GRPO", { path: "grpo", rewards: { checker: { weight: 1 } }, grpo });
+  rounds.push({ name: "chain: … then DPO on the rankings", id: await launch({ name: "chain: then DPO", base: { afterRound: rounds[first]!.id }, evaluation, next: { prompts: 0 }, path: "dpo" }) });
 }
 await train();
 

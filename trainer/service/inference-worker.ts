@@ -19,7 +19,7 @@ import { createInterface } from "node:readline";
 import { initBackend } from "../backend/select-backend.ts";
 import { readManifest } from "../checkpoint/checkpoint.ts";
 import { loadModel } from "../checkpoint/load-model.ts";
-import { finalAnswer, type ConversationMessage } from "../contract/conversation.ts";
+import { finalAnswer } from "../contract/conversation.ts";
 import { inferenceRequestSchema, type FinishReason, type GenerationChoice, type ToolChoice } from "../contract/inference.ts";
 import { disposeModel, isLlama, type LanguageModel } from "../model/lm.ts";
 import { mergeLora } from "../model/lora.ts";
@@ -108,7 +108,8 @@ export async function runInferenceWorker(): Promise<void> {
       // 3. each answer as canonical messages, with why it ended
       const choices: GenerationChoice[] = await Promise.all(
         result.completions.map(async (tokens, b) => {
-          const messages = (await parseCompletion(tokenizer, tokens)).map(withoutNul);
+          // decode hands back storable text (tokenizer/storable-text.ts): no NUL reaches PostgreSQL
+          const messages = await parseCompletion(tokenizer, tokens);
           const finished = result.finished[b] ?? false;
           const last = messages.at(-1);
           const handed = finished && last?.role === "assistant" && (last.tool_calls ?? []).some((c) => client.has(c.function.name));
@@ -128,9 +129,4 @@ async function forcedCall(tokenizer: BpeTokenizer, choice: ToolChoice): Promise<
   if (choice === "required") return [tokenizer.special.toolCall];
   if (typeof choice === "object") return [tokenizer.special.toolCall, ...(await tokenizer.encode(`{"name":${JSON.stringify(choice.name)},"arguments":`))];
   return null;
-}
-
-/** NUL characters (a byte-level model can write them) cannot be stored in PostgreSQL text. */
-function withoutNul(m: ConversationMessage): ConversationMessage {
-  return { ...m, content: m.content.replaceAll("\u0000", "") };
 }
