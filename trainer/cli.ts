@@ -10,6 +10,7 @@ import { createJobLogger } from "./cli/logger.ts";
 import { readJobFile, runJob } from "./cli/run-job.ts";
 import { exportHfCommand, importHfCommand, logitsCommand } from "./cli/hf.ts";
 import { serve } from "./service/serve.ts";
+import { TOKEN_REFUSED_EXIT } from "./contract/service-exit.ts";
 import { runInferenceWorker } from "./service/inference-worker.ts";
 
 const USAGE = [
@@ -39,8 +40,8 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     const backend = flag("backend");
-    await serve({ server, token, pollSeconds: Number(flag("poll") ?? 2), exitWhenIdle: rest.includes("--exit-when-idle"), ...(backend ? { backend } : {}) });
-    return 0;
+    const outcome = await serve({ server, token, pollSeconds: Number(flag("poll") ?? 2), exitWhenIdle: rest.includes("--exit-when-idle"), ...(backend ? { backend } : {}) });
+    return outcome === "token-refused" ? TOKEN_REFUSED_EXIT : 0;
   }
   if (command === "logits") {
     const model = flag("model");

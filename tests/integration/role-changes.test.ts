@@ -8,6 +8,8 @@ import { after, before, test } from "node:test";
 import { io as connect, type Socket } from "socket.io-client";
 import type { Ack, ClientToServerEvents, ServerToClientEvents } from "../../app/lib/socket-events.ts";
 import { createApiToken } from "../../server/auth/tokens.server.ts";
+import { createLogger } from "../../server/lib/logger.server.ts";
+import { startEmbeddedTrainer } from "../../server/rounds/embedded-trainer.server.ts";
 import type { TokenRole } from "../../server/db/schema.ts";
 import { startTestServer, uniqueEmail, type HttpClient, type TestServer } from "../support/test-server.ts";
 
@@ -124,5 +126,34 @@ test("a demoted researcher's socket cannot join round rooms and is closed; a dea
     await assert.rejects(connected(again), /unauthenticated/);
   } finally {
     again.close();
+  }
+});
+
+test("the embedded trainer (npm start's) gets a fresh token from an admin when its owner is demoted", { timeout: 120_000 }, async () => {
+  // an admin who stays one: demotes the owner (who may be `boss`) and can own the next token
+  const other = (await server.newUser("admin")).client;
+  const changeBy = async (userId: string, body: { role: string }) => assert.equal((await other.json("PATCH", `/api/v1/users/${userId}`, body)).status, 200);
+  const live = () =>
+    server.db.selectFrom("api_tokens").select(["id", "user_id"]).where("name", "=", "embedded trainer (npm start)").where("revoked_at", "is", null).execute();
+  const stop = await startEmbeddedTrainer(server.db, createLogger("silent"), server.url);
+  try {
+    const [first] = await live();
+    assert.ok(first, "a live trainer token");
+    const firstOwner = first.user_id;
+    await changeBy(firstOwner, { role: "researcher" });
+    // the service's next claim is refused (403), it exits with TOKEN_REFUSED_EXIT and is relaunched
+    let now = await live();
+    for (let i = 0; i < 200 && (now.length === 0 || now[0]!.id === first.id); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      now = await live();
+    }
+    assert.equal(now.length, 1, "one live trainer token");
+    assert.notEqual(now[0]!.id, first.id, "a new token");
+    assert.notEqual(now[0]!.user_id, firstOwner, "owned by someone who is an admin now");
+    const owner = await server.db.selectFrom("users").select(["role", "active"]).where("id", "=", now[0]!.user_id).executeTakeFirstOrThrow();
+    assert.deepEqual(owner, { role: "admin", active: true });
+    await changeBy(firstOwner, { role: "admin" });
+  } finally {
+    await stop();
   }
 });

@@ -3,7 +3,7 @@
 // shows it), runs them one at a time, and polls again. Several services may run at once,
 // on this machine or others: each claim is a lease, so no job runs twice.
 import { hostname } from "node:os";
-import { createServerApi } from "./server-api.ts";
+import { createServerApi, ServerError } from "./server-api.ts";
 import { runRemoteJob, workRootDefault } from "./run-remote-job.ts";
 
 export type ServeOptions = {
@@ -17,7 +17,10 @@ export type ServeOptions = {
   backend?: string;
 };
 
-export async function serve(options: ServeOptions): Promise<void> {
+/** How the service ended: asked to stop (or idle with --exit-when-idle), or its token was refused. */
+export type ServeOutcome = "stopped" | "token-refused";
+
+export async function serve(options: ServeOptions): Promise<ServeOutcome> {
   const api = createServerApi(options.server, options.token);
   const worker = `${hostname()}:${process.pid}`;
   const log = (message: string, fields: Record<string, unknown> = {}) =>
@@ -37,6 +40,12 @@ export async function serve(options: ServeOptions): Promise<void> {
     try {
       job = await api.claim(worker);
     } catch (error) {
+      // A refused token (revoked, its owner deactivated or no longer an admin) will not work on
+      // the next try either: stop and say so, instead of polling with it forever.
+      if (error instanceof ServerError && (error.status === 401 || error.status === 403)) {
+        log("the server refused this trainer's token; stopping", { status: error.status, error: error.message });
+        return "token-refused";
+      }
       log("could not reach the server; retrying", { error: String(error) });
       await sleep(options.pollSeconds * 1000, shutdown.signal);
       continue;
@@ -56,6 +65,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     log("job finished", { jobId: job.jobId, outcome });
   }
   log("trainer service stopped");
+  return "stopped";
 }
 
 /** Waits, but wakes early when the service is asked to stop. */
