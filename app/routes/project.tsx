@@ -8,25 +8,26 @@ import { publishCounters } from "../../server/labeling/live-counters.server.ts";
 import { Alert, Button, Card, PageTitle } from "../components/ui.tsx";
 import { Markdown } from "../components/markdown.tsx";
 import { DatasetExport } from "../components/dataset-export.tsx";
-import { requireUser } from "../lib/auth.server.ts";
+import { requireProjectRole } from "../lib/auth.server.ts";
 import { or404 } from "../lib/not-found.server.ts";
 import { useProjectCounters } from "../lib/use-session-socket.ts";
 
 export const meta: Route.MetaFunction = ({ data }) => [{ title: `${data?.project.name ?? "Project"} · Tandem` }];
 
 export async function loader({ context, request, params }: Route.LoaderArgs) {
-  const user = requireUser(context, request);
+  const { projectRole } = await requireProjectRole(context, request, params.projectId);
   const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
   const empty = new URL(request.url).searchParams.get("empty") === "1";
-  return { project, counters: await queueCounters(context.db, project.id), isResearcher: hasRole(user.role, "researcher"), empty };
+  return { project, counters: await queueCounters(context.db, project.id), isResearcher: hasRole(projectRole, "researcher"), empty };
 }
 
 /** "Start labeling": claim the next task (or resume the unfinished one) and open it. */
 export async function action({ context, request, params }: Route.ActionArgs) {
-  const user = requireUser(context, request);
+  const { user, projectRole } = await requireProjectRole(context, request, params.projectId);
   const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
   try {
-    const assignment = await claimNextTask(context.db, user, project.id, project.settings);
+    // The role in this project picks the task types.
+    const assignment = await claimNextTask(context.db, { ...user, role: projectRole }, project.id, project.settings);
     if (!assignment) return redirect(`/projects/${project.id}?empty=1`);
     void publishCounters(context, project.id);
     return redirect(`/tasks/${assignment.id}`);
