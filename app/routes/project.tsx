@@ -18,7 +18,7 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
   const { projectRole } = await requireProjectRole(context, request, params.projectId);
   const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
   const empty = new URL(request.url).searchParams.get("empty") === "1";
-  return { project, counters: await queueCounters(context.db, project.id), isResearcher: hasRole(projectRole, "researcher"), empty };
+  return { project, counters: await queueCounters(context.db, project.id), isResearcher: hasRole(projectRole, "researcher"), isReviewer: hasRole(projectRole, "reviewer"), empty };
 }
 
 /** "Start labeling": claim the next task (or resume the unfinished one) and open it. */
@@ -40,7 +40,7 @@ export async function action({ context, request, params }: Route.ActionArgs) {
 const typeLabels = { rank: "Rankings", demonstrate: "Demonstrations", review: "Reviews", compare: "Comparisons" } as const;
 
 export default function Project({ loaderData, actionData }: Route.ComponentProps) {
-  const { project, isResearcher } = loaderData;
+  const { project, isResearcher, isReviewer } = loaderData;
   const counters = useProjectCounters(project.id, loaderData.counters);
   return (
     <>
@@ -71,9 +71,19 @@ export default function Project({ loaderData, actionData }: Route.ComponentProps
               </Button>
             </Form>
           </Card>
+          {isReviewer && !isResearcher ? (
+            <Card title="Data">
+              <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/browser`}>Data browser</Link>
+            </Card>
+          ) : null}
           {isResearcher ? (
             <Card title="Manage">
               <ul className="space-y-2">
+                <li>
+                  <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/browser`}>
+                    Data browser
+                  </Link>
+                </li>
                 <li>
                   <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/import`}>
                     Import prompts

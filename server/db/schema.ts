@@ -118,6 +118,12 @@ export interface PromptsTable {
   created_at: CreatedAt;
   /** In the project's eval set: never trained on, never a labeling task; every round is scored on it. */
   held_out: ColumnType<boolean, boolean | undefined, boolean>;
+  /** The conversation's text, generated from messages (trigram-indexed for the data browser). */
+  search_text: ColumnType<string, never, never>;
+  /** Left out of training (decision 0032): soft and reversible; null means in. */
+  excluded_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  excluded_by: string | null;
+  exclusion_reason: string | null;
 }
 
 export interface CompletionsTable {
@@ -426,6 +432,7 @@ export const schemaColumns = {
   prompts: {
     id: "bigint", project_id: "bigint", messages: "jsonb", content_hash: "text", minhash: "text", source: "text", metadata: "jsonb",
     status: "text", kind: "text", author_user_id: "bigint", created_at: "timestamp with time zone", held_out: "boolean",
+    search_text: "text", excluded_at: "timestamp with time zone", excluded_by: "bigint", exclusion_reason: "text",
   },
   completions: { id: "bigint", prompt_id: "bigint", model_name: "text", text: "text", decoding: "jsonb", model_id: "bigint", created_at: "timestamp with time zone", messages: "jsonb" },
   tasks: {

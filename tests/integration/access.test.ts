@@ -34,6 +34,9 @@ const pageAccess: Record<string, { allowed: Who[]; path: string; allowedStatus?:
   "projects/:projectId/rounds": { path: "/projects/PROJECT/rounds", allowed: ["researcher", "admin"] },
   "projects/:projectId/endpoints": { path: "/projects/PROJECT/endpoints", allowed: ["researcher", "admin"] },
   "projects/:projectId/documents": { path: "/projects/PROJECT/documents", allowed: ["researcher", "admin"] },
+  "projects/:projectId/browser": { path: "/projects/PROJECT/browser", allowed: atLeast("reviewer") },
+  // No such prompt: reviewers and up get the 404 page, everyone else is refused before the lookup.
+  "projects/:projectId/prompts/:promptId": { path: "/projects/PROJECT/prompts/999999999", allowed: atLeast("reviewer"), allowedStatus: 404 },
   // No such round: researchers get the 404 page, everyone else is refused before the lookup.
   "rounds/:roundId": { path: "/rounds/999999999", allowed: ["researcher", "admin"], allowedStatus: 404 },
   models: { path: "/models", allowed: ["researcher", "admin"] },
@@ -130,6 +133,9 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "POST /projects/:id/members/removals": ["researcher", "admin", "admin-token"],
   "DELETE /projects/:id/members/:userId": ["researcher", "admin", "admin-token"],
   "PUT /projects/:id/access": ["researcher", "admin", "admin-token"],
+  "GET /projects/:id/prompts": ["reviewer", "researcher", "admin", "admin-token"],
+  "GET /projects/:id/prompts/:promptId": ["reviewer", "researcher", "admin", "admin-token"],
+  "POST /projects/:id/exclusions": ["researcher", "admin", "admin-token"],
 };
 
 let server: TestServer;
