@@ -15,6 +15,8 @@ export default [
     route("projects/:projectId/rounds", "routes/project-rounds.tsx"),
     route("projects/:projectId/endpoints", "routes/project-endpoints.tsx"),
     route("projects/:projectId/documents", "routes/project-documents.tsx"),
+    route("projects/:projectId/browser", "routes/project-browser.tsx"),
+    route("projects/:projectId/prompts/:promptId", "routes/project-prompt.tsx"),
     route("rounds/:roundId", "routes/round.tsx"),
     route("models", "routes/models.tsx"),
     route("playground", "routes/playground.tsx"),

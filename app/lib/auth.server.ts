@@ -2,6 +2,8 @@ import { data, redirect } from "react-router";
 import type { AppLoadContext } from "react-router";
 import type { SessionUser } from "../../server/auth/actor.ts";
 import { hasRole } from "../../server/auth/roles.ts";
+import { projectIdOf, projectAccessOf, type ProjectAccess, type ProjectResource } from "../../server/auth/project-access.server.ts";
+import { AppError } from "../../server/lib/app-error.ts";
 import type { UserRole } from "../../server/db/schema.ts";
 import { UNSAFE_URL_CHARS } from "../../server/lib/unsafe-text.ts";
 
@@ -19,6 +21,35 @@ export function requireUser(context: AppLoadContext, request: Request, role: Use
     throw new Response("Your role does not allow this page.", { status: 403, statusText: "Forbidden" });
   }
   return actor.user;
+}
+
+/**
+ * Pages of one project (or of something inside one: a round, a task): the person must be signed
+ * in with `role`, and may enter the project with `role` there (decision 0031: the membership
+ * check in server/auth/project-access.server.ts). A missing project or resource is a 404 page,
+ * a non-member or a project role too low a 403 page. `at` is a project id, or a resource and its id.
+ */
+export async function requireProjectRole(
+  context: AppLoadContext,
+  request: Request,
+  at: string | { resource: ProjectResource; id: string },
+  role: UserRole = "labeler",
+): Promise<{ user: SessionUser; project: ProjectAccess; projectRole: UserRole }> {
+  const user = requireUser(context, request, role);
+  const actor = context.actor!;
+  try {
+    const projectId = typeof at === "string" ? at : await projectIdOf(context.db, at.resource, at.id);
+    if (projectId === null) throw new AppError("not_found", "Not found.");
+    const project = await projectAccessOf(context.db, actor, projectId);
+    if (!project) throw new Response("You are not a member of this project; a researcher of the project can add you.", { status: 403, statusText: "Forbidden" });
+    if (project.role === "trainer" || !hasRole(project.role, role)) {
+      throw new Response("Your role in this project does not allow this page.", { status: 403, statusText: "Forbidden" });
+    }
+    return { user, project, projectRole: project.role as UserRole };
+  } catch (error) {
+    if (error instanceof AppError && error.code === "not_found") throw new Response(error.message, { status: 404, statusText: "Not Found" });
+    throw error;
+  }
 }
 
 /**

@@ -25,6 +25,8 @@ export type Ack = { ok: true } | { ok: false; code: string; message: string };
 export interface ServerToClientEvents {
   /** The session behind this socket ended (logout everywhere, deactivation). */
   "session:ended": (payload: { reason: "logout" | "deactivated" | "role_changed" }) => void;
+  /** The person may no longer enter this project (removed, or the project closed to members). */
+  "project:access_ended": (payload: { projectId: string }) => void;
   /** Live queue counters of a project (room project:<id>). */
   "queue:counters": (payload: { projectId: string; counters: QueueCountersPayload }) => void;
   /** A round changed state (room round:<id>). */

@@ -18,6 +18,11 @@ export function useSessionSocket(): TandemSocket | null {
     s.on("session:ended", () => {
       window.location.assign("/login");
     });
+    // Removed from a project (or it closed to members): a page of that project goes home at once.
+    s.on("project:access_ended", ({ projectId }) => {
+      const here = window.location.pathname.startsWith(`/projects/${projectId}`) || document.querySelector(`[data-project-id="${CSS.escape(projectId)}"]`) !== null;
+      if (here) window.location.assign("/?left=" + encodeURIComponent(projectId));
+    });
     s.on("connect", () => document.documentElement.setAttribute("data-socket", "connected"));
     s.on("disconnect", () => document.documentElement.setAttribute("data-socket", "disconnected"));
     setSocket(s);

@@ -3,6 +3,7 @@ import { sql } from "kysely";
 import type { Route } from "./+types/models";
 import { Alert, Button, Card, Field, PageTitle } from "../components/ui.tsx";
 import { requireUser } from "../lib/auth.server.ts";
+import { visibleProjects } from "../../server/auth/project-access.server.ts";
 import { AppError } from "../../server/lib/app-error.ts";
 import { hfImportRoot, importHfModel } from "../../server/rounds/model-import.server.ts";
 
@@ -13,6 +14,9 @@ export async function loader({ context, request }: Route.LoaderArgs) {
   const models = await context.db
     .selectFrom("models")
     .leftJoin("rounds", "rounds.id", "models.round_id")
+    .leftJoin("projects", "projects.id", "models.project_id")
+    // Base models, and the checkpoints of projects this person may enter (decision 0031).
+    .where((eb) => eb.or([eb("models.project_id", "is", null), visibleProjects(eb, context.actor!)]))
     .select(["models.id", "models.name", "models.kind", "models.parent_id", "models.round_id", "models.metrics", "models.created_at", "rounds.name as round_name"])
     // the architecture and whether the checkpoint is LoRA adapters over its parent (manifest fields)
     .select(sql<string | null>`models.config->'modelConfig'->>'modelType'`.as("model_type"))

@@ -5,14 +5,24 @@ import { AppError } from "../../server/lib/app-error.ts";
 import { projectTools } from "../../server/api/model-tools.server.ts";
 import type { ConversationMessage } from "../../trainer/contract/conversation.ts";
 import { Alert, Button, Card, Field, PageTitle, Select } from "../components/ui.tsx";
-import { requireUser } from "../lib/auth.server.ts";
+import { requireProjectRole, requireUser } from "../lib/auth.server.ts";
+import { visibleProjects } from "../../server/auth/project-access.server.ts";
 import { fieldErrors } from "../lib/form.ts";
 
 export const meta: Route.MetaFunction = () => [{ title: "Playground · Tandem" }];
 
 export async function loader({ context, request }: Route.LoaderArgs) {
   requireUser(context, request, "researcher");
-  const models = await context.db.selectFrom("models").select(["id", "name", "kind"]).where("kind", "!=", "reward").where("external_uri", "is", null).orderBy("id", "desc").execute();
+  const models = await context.db
+    .selectFrom("models")
+    .leftJoin("projects", "projects.id", "models.project_id")
+    .select(["models.id", "models.name", "models.kind"])
+    .where("models.kind", "!=", "reward")
+    .where("models.external_uri", "is", null)
+    // Base models, and the policies of projects this person may enter (decision 0031).
+    .where((eb) => eb.or([eb("models.project_id", "is", null), visibleProjects(eb, context.actor!)]))
+    .orderBy("models.id", "desc")
+    .execute();
   const wanted = new URL(request.url).searchParams.get("model");
   return { models, selected: models.some((m) => m.id === wanted) ? wanted : (models[0]?.id ?? null) };
 }
@@ -36,6 +46,8 @@ export async function action({ context, request }: Route.ActionArgs) {
   const parsed = playgroundSchema.safeParse(form);
   if (!parsed.success) return data({ values: form, errors: fieldErrors(parsed.error), answers: null, problem: null }, { status: 422 });
   const p = parsed.data;
+  const owner = await context.db.selectFrom("models").select("project_id").where("id", "=", p.modelId).executeTakeFirst();
+  if (owner?.project_id) await requireProjectRole(context, request, owner.project_id, "researcher");
   const messages = [...(p.system.trim() ? [{ role: "system" as const, content: p.system }] : []), { role: "user" as const, content: p.message }];
   try {
     const tools = p.tools === "on" ? await projectTools(context.db, p.modelId) : [];

@@ -10,13 +10,13 @@ import { DEFAULT_QA_TEMPLATE } from "../../server/bridges/qa/qa-template.ts";
 import { DEFAULT_CHUNK_CHARS } from "../../server/bridges/qa/chunking.ts";
 import { postJson, type ApiProblem } from "../components/task/task-client.ts";
 import { Alert, Button, Card, PageTitle, ProblemAlert } from "../components/ui.tsx";
-import { requireUser } from "../lib/auth.server.ts";
+import { requireProjectRole } from "../lib/auth.server.ts";
 import { or404 } from "../lib/not-found.server.ts";
 
 export const meta: Route.MetaFunction = ({ data }) => [{ title: `Synthetic Q&A · ${data?.project.name ?? "Project"} · Tandem` }];
 
 export async function loader({ context, request, params }: Route.LoaderArgs) {
-  requireUser(context, request, "researcher");
+  await requireProjectRole(context, request, params.projectId, "researcher");
   const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
   const [documents, template, generators, runs, errors] = await Promise.all([
     listDocuments(context.db, project.id),

@@ -8,14 +8,14 @@ import { recordAudit } from "../../server/auth/audit.server.ts";
 import { getProject } from "../../server/labeling/projects.server.ts";
 import { AppError } from "../../server/lib/app-error.ts";
 import { Alert, Button, Card, Field, PageTitle, Select } from "../components/ui.tsx";
-import { requireUser } from "../lib/auth.server.ts";
+import { requireProjectRole } from "../lib/auth.server.ts";
 import { fieldErrors } from "../lib/form.ts";
 import { or404 } from "../lib/not-found.server.ts";
 
 export const meta: Route.MetaFunction = () => [{ title: "External models · Tandem" }];
 
 export async function loader({ context, request, params }: Route.LoaderArgs) {
-  requireUser(context, request, "researcher");
+  await requireProjectRole(context, request, params.projectId, "researcher");
   const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
   const [endpoints, runs, policies] = await Promise.all([
     listEndpoints(context.db, project.id),
@@ -57,7 +57,7 @@ function parseSource(value: string) {
 }
 
 export async function action({ context, request, params }: Route.ActionArgs) {
-  const user = requireUser(context, request, "researcher");
+  const { user } = await requireProjectRole(context, request, params.projectId, "researcher");
   const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
   const form = await request.formData();
   const intent = text(form, "intent");

@@ -5,13 +5,13 @@ import type { ImportReport } from "../../server/labeling/import-prompts.server.t
 import { getProject } from "../../server/labeling/projects.server.ts";
 import { postJson, type ApiProblem } from "../components/task/task-client.ts";
 import { Alert, Button, Card, PageTitle, ProblemAlert } from "../components/ui.tsx";
-import { requireUser } from "../lib/auth.server.ts";
+import { requireProjectRole } from "../lib/auth.server.ts";
 import { or404 } from "../lib/not-found.server.ts";
 
 export const meta: Route.MetaFunction = () => [{ title: "Import prompts · Tandem" }];
 
 export async function loader({ context, request, params }: Route.LoaderArgs) {
-  requireUser(context, request, "researcher");
+  await requireProjectRole(context, request, params.projectId, "researcher");
   const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
   return { project: { id: project.id, name: project.name } };
 }

@@ -4,14 +4,14 @@ import type { Route } from "./+types/project-quality";
 import { getProject, queueCounters } from "../../server/labeling/projects.server.ts";
 import { qualityReport } from "../../server/labeling/quality-report.server.ts";
 import { Card, PageTitle } from "../components/ui.tsx";
-import { requireUser } from "../lib/auth.server.ts";
+import { requireProjectRole } from "../lib/auth.server.ts";
 import { or404 } from "../lib/not-found.server.ts";
 import { useProjectCounters } from "../lib/use-session-socket.ts";
 
 export const meta: Route.MetaFunction = () => [{ title: "Quality · Tandem" }];
 
 export async function loader({ context, request, params }: Route.LoaderArgs) {
-  requireUser(context, request, "reviewer");
+  await requireProjectRole(context, request, params.projectId, "reviewer");
   const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
   return { project: { id: project.id, name: project.name }, report: await qualityReport(context.db, project.id), counters: await queueCounters(context.db, project.id) };
 }

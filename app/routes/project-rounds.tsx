@@ -18,7 +18,7 @@ import { ppoConfigSchema } from "../../trainer/contract/ppo-config.ts";
 import { Alert, Button, Card, Field, PageTitle, Select } from "../components/ui.tsx";
 import { ConfigFieldset } from "../components/config-fieldset.tsx";
 import { RoundStateBadge } from "../components/round-state-badge.tsx";
-import { requireUser } from "../lib/auth.server.ts";
+import { requireProjectRole } from "../lib/auth.server.ts";
 import { configFields, configFromForm, type ConfigField } from "../lib/config-fields.ts";
 import { or404 } from "../lib/not-found.server.ts";
 
@@ -70,7 +70,7 @@ function rewardsFromForm(form: FormData): Record<string, unknown> {
 }
 
 export async function loader({ context, request, params }: Route.LoaderArgs) {
-  requireUser(context, request, "researcher");
+  await requireProjectRole(context, request, params.projectId, "researcher");
   const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
   const models = await context.db.selectFrom("models").select(["id", "name", "kind"]).where("kind", "!=", "reward").where("external_uri", "is", null).orderBy("id", "desc").execute();
   return {
@@ -81,7 +81,7 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
 }
 
 export async function action({ context, request, params }: Route.ActionArgs) {
-  const user = requireUser(context, request, "researcher");
+  const { user } = await requireProjectRole(context, request, params.projectId, "researcher");
   const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
   const form = await request.formData();
   const path = String(form.get("path") ?? "") as RoundPath;

@@ -7,7 +7,11 @@ import { applyOverlapToOpenTasks, openTasksWithOtherOverlap } from "../../server
 import { publishCounters } from "../../server/labeling/live-counters.server.ts";
 import type { TaskType } from "../../server/db/schema.ts";
 import { Alert, Button, Card, Field, PageTitle } from "../components/ui.tsx";
-import { requireUser } from "../lib/auth.server.ts";
+import { ProjectMembers, type MemberResult } from "../components/project-members.tsx";
+import { addMembers, addMembersSchema, listMembers, projectAccessSchema, removeMembers, removeMembersSchema, setProjectAccess, splitEmails } from "../../server/labeling/members.server.ts";
+import { recheckProjectSockets } from "../../server/socket/socket-server.server.ts";
+import { AppError } from "../../server/lib/app-error.ts";
+import { requireProjectRole } from "../lib/auth.server.ts";
 import { or404 } from "../lib/not-found.server.ts";
 import { fieldErrors } from "../lib/form.ts";
 import { checkerFromForm, checkerKinds, toolsFromForm } from "../lib/tool-settings-form.ts";
@@ -18,7 +22,7 @@ export const meta: Route.MetaFunction = () => [{ title: "Project settings · Tan
 const taskTypes = ["demonstrate", "rank", "review", "compare"] as const;
 
 export async function loader({ context, request, params }: Route.LoaderArgs) {
-  requireUser(context, request, "researcher");
+  await requireProjectRole(context, request, params.projectId, "researcher");
   // ?saved=1 comes from the action's redirect (post/redirect/get), so a reload never posts twice.
   const search = new URL(request.url).searchParams;
   const saved = search.get("saved") === "1";
@@ -26,7 +30,7 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
   // What an overlap change did not change: open tasks keep the overlap they were created with.
   const otherOverlap = await openTasksWithOtherOverlap(context.db, project);
   const applied = search.get("applied") ? { type: search.get("applied")!, updated: Number(search.get("updated") ?? 0), completed: Number(search.get("completed") ?? 0) } : null;
-  return { project, saved, otherOverlap, applied };
+  return { project, saved, otherOverlap, applied, members: await listMembers(context.db, project.id) };
 }
 
 /** Flags are edited as lines "id: label"; a malformed line is reported, not dropped. */
@@ -42,10 +46,15 @@ function parseFlags(text: string): { flags: Array<{ id: string; label: string }>
 }
 
 export async function action({ context, request, params }: Route.ActionArgs) {
-  const user = requireUser(context, request, "researcher");
+  const { user } = await requireProjectRole(context, request, params.projectId, "researcher");
   const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
   const form = await request.formData();
-  if (form.get("intent") === "apply-overlap") {
+  const intent = String(form.get("intent") ?? "");
+  if (intent === "members-add" || intent === "members-remove" || intent === "access") {
+    const memberResult = await changeMembers(context, project.id, intent, form);
+    return data({ memberResult }, { status: memberResult.ok ? 200 : 422 });
+  }
+  if (intent === "apply-overlap") {
     const type = taskTypes.find((t) => t === form.get("taskType"));
     if (!type) return data({ errors: { taskType: "Choose a task type." }, values: {} }, { status: 422 });
     const result = await applyOverlapToOpenTasks(context.db, user.id, project, type);
@@ -84,14 +93,15 @@ export async function action({ context, request, params }: Route.ActionArgs) {
 }
 
 export default function ProjectSettingsPage({ loaderData, actionData }: Route.ComponentProps) {
-  const { project, saved, otherOverlap, applied } = loaderData;
-  const errors: Record<string, string> = actionData?.errors ?? {};
-  const values: Record<string, string> = actionData?.values ?? {};
+  const { project, saved, otherOverlap, applied, members } = loaderData;
+  const memberResult = actionData && "memberResult" in actionData ? actionData.memberResult : null;
+  const errors: Record<string, string> = (actionData && "errors" in actionData ? actionData.errors : undefined) ?? {};
+  const values: Record<string, string> = (actionData && "values" in actionData ? actionData.values : undefined) ?? {};
   const v = (name: string, fallback: string | number) => values[name] ?? String(fallback);
   const errorList = Object.entries(errors);
   const checker = project.settings.checker;
   // A refused form comes back as typed; else the saved settings.
-  const typed = actionData?.values !== undefined;
+  const typed = actionData !== undefined && "values" in actionData;
   const toolChecked = (tool: string) => (typed ? (values.tools ?? "").split(",").includes(tool) : project.settings.tools.includes(tool as (typeof TOOL_NAMES)[number]));
   const c = (name: string, fallback: unknown) => (typed ? (values[`checker.${name}`] ?? "") : fallback === undefined ? "" : String(fallback));
   const caseSensitive = typed ? values["checker.caseSensitive"] === "on" : checker?.kind === "exact" && checker.caseSensitive;
@@ -241,8 +251,39 @@ export default function ProjectSettingsPage({ loaderData, actionData }: Route.Co
           </ul>
         </section>
       ) : null}
+      <ProjectMembers access={project.access} members={members} result={memberResult} />
     </>
   );
+}
+
+/** The members card's forms: the same service calls and checks as the members API. */
+async function changeMembers(context: Route.ActionArgs["context"], projectId: string, intent: string, form: FormData): Promise<MemberResult> {
+  const actor = context.actor!;
+  try {
+    if (intent === "access") {
+      const parsed = projectAccessSchema.safeParse({ access: form.get("access") });
+      if (!parsed.success) throw AppError.fromZod(parsed.error, "Pick open or members.");
+      await setProjectAccess(context.db, actor, projectId, parsed.data.access);
+      await recheckProjectSockets(context.io, context.db, projectId);
+      return { ok: true, message: parsed.data.access === "open" ? "The project is open to every signed-in person." : "The project is now for its members only." };
+    }
+    const emails = splitEmails(String(form.get("emails") ?? ""));
+    if (intent === "members-add") {
+      const parsed = addMembersSchema.safeParse({ emails, role: form.get("role") });
+      if (!parsed.success) throw AppError.fromZod(parsed.error, "Nothing was changed.");
+      const result = await addMembers(context.db, actor, projectId, parsed.data);
+      return { ok: true, message: `${result.added} added${result.updated > 0 ? `, ${result.updated} given the new role` : ""}.` };
+    }
+    const parsed = removeMembersSchema.safeParse({ emails });
+    if (!parsed.success) throw AppError.fromZod(parsed.error, "Nothing was changed.");
+    const { removed } = await removeMembers(context.db, actor, projectId, parsed.data.emails);
+    await recheckProjectSockets(context.io, context.db, projectId, removed);
+    return { ok: true, message: `${removed.length} removed; their queue and pages of this project ended.` };
+  } catch (error) {
+    if (!(error instanceof AppError) || error.code !== "validation_failed") throw error;
+    // The messages name the address, so they are shown rather than the field paths (emails.3).
+    return { ok: false, message: error.message, errors: error.fieldErrors };
+  }
 }
 
 /** Confirms a save at the top of the page (a status region, so screen readers announce it). */

@@ -8,25 +8,26 @@ import { publishCounters } from "../../server/labeling/live-counters.server.ts";
 import { Alert, Button, Card, PageTitle } from "../components/ui.tsx";
 import { Markdown } from "../components/markdown.tsx";
 import { DatasetExport } from "../components/dataset-export.tsx";
-import { requireUser } from "../lib/auth.server.ts";
+import { requireProjectRole } from "../lib/auth.server.ts";
 import { or404 } from "../lib/not-found.server.ts";
 import { useProjectCounters } from "../lib/use-session-socket.ts";
 
 export const meta: Route.MetaFunction = ({ data }) => [{ title: `${data?.project.name ?? "Project"} · Tandem` }];
 
 export async function loader({ context, request, params }: Route.LoaderArgs) {
-  const user = requireUser(context, request);
+  const { projectRole } = await requireProjectRole(context, request, params.projectId);
   const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
   const empty = new URL(request.url).searchParams.get("empty") === "1";
-  return { project, counters: await queueCounters(context.db, project.id), isResearcher: hasRole(user.role, "researcher"), empty };
+  return { project, counters: await queueCounters(context.db, project.id), isResearcher: hasRole(projectRole, "researcher"), isReviewer: hasRole(projectRole, "reviewer"), empty };
 }
 
 /** "Start labeling": claim the next task (or resume the unfinished one) and open it. */
 export async function action({ context, request, params }: Route.ActionArgs) {
-  const user = requireUser(context, request);
+  const { user, projectRole } = await requireProjectRole(context, request, params.projectId);
   const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
   try {
-    const assignment = await claimNextTask(context.db, user, project.id, project.settings);
+    // The role in this project picks the task types.
+    const assignment = await claimNextTask(context.db, { ...user, role: projectRole }, project.id, project.settings);
     if (!assignment) return redirect(`/projects/${project.id}?empty=1`);
     void publishCounters(context, project.id);
     return redirect(`/tasks/${assignment.id}`);
@@ -39,7 +40,7 @@ export async function action({ context, request, params }: Route.ActionArgs) {
 const typeLabels = { rank: "Rankings", demonstrate: "Demonstrations", review: "Reviews", compare: "Comparisons" } as const;
 
 export default function Project({ loaderData, actionData }: Route.ComponentProps) {
-  const { project, isResearcher } = loaderData;
+  const { project, isResearcher, isReviewer } = loaderData;
   const counters = useProjectCounters(project.id, loaderData.counters);
   return (
     <>
@@ -70,9 +71,19 @@ export default function Project({ loaderData, actionData }: Route.ComponentProps
               </Button>
             </Form>
           </Card>
+          {isReviewer && !isResearcher ? (
+            <Card title="Data">
+              <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/browser`}>Data browser</Link>
+            </Card>
+          ) : null}
           {isResearcher ? (
             <Card title="Manage">
               <ul className="space-y-2">
+                <li>
+                  <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/browser`}>
+                    Data browser
+                  </Link>
+                </li>
                 <li>
                   <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/import`}>
                     Import prompts

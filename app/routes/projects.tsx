@@ -11,20 +11,21 @@ export const meta: Route.MetaFunction = () => [{ title: "Projects · Tandem" }];
 
 export async function loader({ context, request }: Route.LoaderArgs) {
   const user = requireUser(context, request);
-  return { projects: await listProjects(context.db), canCreate: hasRole(user.role, "researcher") };
+  return { projects: await listProjects(context.db, context.actor!), canCreate: hasRole(user.role, "researcher") };
 }
 
 export async function action({ context, request }: Route.ActionArgs) {
   const user = requireUser(context, request, "researcher");
   const form = await request.formData();
-  const values = typedValues(form, ["name", "guidelines", "k"]);
+  const values = typedValues(form, ["name", "guidelines", "k", "access"]);
   const parsed = projectInputSchema.safeParse({
     name: values.name,
     guidelines: values.guidelines,
     settings: projectSettingsSchema.parse({ k: Number(values.k) || undefined }),
   });
   if (!parsed.success) return data({ errors: fieldErrors(parsed.error), values }, { status: 422 });
-  const project = await createProject(context.db, user.id, parsed.data);
+  // Members-only unless the box is ticked (decision 0031); the creator is the first member.
+  const project = await createProject(context.db, user.id, { ...parsed.data, access: values.access === "open" ? "open" : "members" });
   return redirect(`/projects/${project.id}`);
 }
 
@@ -34,9 +35,9 @@ export default function Projects({ loaderData, actionData }: Route.ComponentProp
     <>
       <PageTitle lead="Each project has its own guidelines, prompts and labeling queue.">Projects</PageTitle>
       <div className="grid gap-6 lg:grid-cols-[2fr_1fr]">
-        <Card title="All projects">
+        <Card title="Your projects">
           {loaderData.projects.length === 0 ? (
-            <p>No projects yet.{loaderData.canCreate ? " Create the first one." : " A researcher creates them."}</p>
+            <p>No project is open to you yet.{loaderData.canCreate ? " Create one." : " A researcher of a project adds you to it."}</p>
           ) : (
             <ul className="divide-y divide-slate-200 dark:divide-slate-800">
               {loaderData.projects.map((p) => (
@@ -45,6 +46,7 @@ export default function Projects({ loaderData, actionData }: Route.ComponentProp
                     {p.name}
                   </Link>
                   <span className="text-sm text-slate-700 dark:text-slate-300">
+                    {p.access === "members" ? "members only · " : "open to all · "}
                     {p.prompt_count ?? 0} prompts · {p.open_tasks ?? 0} open tasks
                   </span>
                 </li>
@@ -65,6 +67,10 @@ export default function Projects({ loaderData, actionData }: Route.ComponentProp
                 <textarea id="field-guidelines" name="guidelines" rows={5} defaultValue={actionData?.values.guidelines}
                   className="w-full rounded-md border border-slate-300 bg-white px-3 py-2 dark:border-slate-700 dark:bg-slate-950" />
               </div>
+              <label className="mb-4 flex items-center gap-2 text-sm">
+                <input type="checkbox" name="access" value="open" defaultChecked={actionData?.values.access === "open"} />
+                Open to every signed-in person (otherwise only the members you add)
+              </label>
               <Button type="submit">Create project</Button>
             </Form>
           </Card>

@@ -12,7 +12,7 @@ import { MetricChart, type ChartSeries } from "../components/metric-chart.tsx";
 import { RoundStateBadge } from "../components/round-state-badge.tsx";
 import { HeldOutCard, RoundWarnings } from "../components/held-out-report.tsx";
 import type { HeldOutReport, RoundWarning } from "../../server/rounds/round-warnings.ts";
-import { requireUser } from "../lib/auth.server.ts";
+import { requireProjectRole } from "../lib/auth.server.ts";
 import { or404 } from "../lib/not-found.server.ts";
 import type { RoundEventPayload } from "../lib/socket-events.ts";
 import { useRoundLive } from "../lib/use-round-live.ts";
@@ -20,7 +20,7 @@ import { useRoundLive } from "../lib/use-round-live.ts";
 export const meta: Route.MetaFunction = ({ data }) => [{ title: `${data?.round.name ?? "Round"} · Tandem` }];
 
 export async function loader({ context, request, params }: Route.LoaderArgs) {
-  requireUser(context, request, "researcher");
+  await requireProjectRole(context, request, { resource: "round", id: params.roundId }, "researcher");
   const round = await or404(roundDetail(context.db, params.roundId), "There is no such round.");
   const project = await context.db.selectFrom("projects").select(["id", "name"]).where("id", "=", round.project_id).executeTakeFirstOrThrow();
   const ray = submissionView(await latestSubmission(context.db, round.id));
@@ -29,7 +29,7 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
 }
 
 export async function action({ context, request, params }: Route.ActionArgs) {
-  const user = requireUser(context, request, "researcher");
+  const { user } = await requireProjectRole(context, request, { resource: "round", id: params.roundId }, "researcher");
   const intent = (await request.formData()).get("intent");
   try {
     if (intent === "cancel") await cancelRound(context.db, user.id, params.roundId, context.config.TANDEM_DATA_DIR);

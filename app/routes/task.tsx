@@ -8,13 +8,14 @@ import { RankingTask } from "../components/task/ranking-task.tsx";
 import { ReviewTask } from "../components/task/review-task.tsx";
 import { clearDraft, goToNextTask, postJson } from "../components/task/task-client.ts";
 import { Alert, Button } from "../components/ui.tsx";
-import { requireUser } from "../lib/auth.server.ts";
+import { requireProjectRole } from "../lib/auth.server.ts";
 import { or404 } from "../lib/not-found.server.ts";
 
 export const meta: Route.MetaFunction = () => [{ title: "Task · Tandem" }];
 
 export async function loader({ context, request, params }: Route.LoaderArgs) {
-  const user = requireUser(context, request);
+  // Someone else's task is a 404 (loadAssignmentView); one of a project the person has left, a 403.
+  const { user } = await requireProjectRole(context, request, { resource: "assignment", id: params.assignmentId });
   return { view: await or404(loadAssignmentView(context.db, user, params.assignmentId), "This task is not one of yours.") };
 }
 
@@ -44,7 +45,7 @@ export default function Task({ loaderData }: Route.ComponentProps) {
   };
 
   return (
-    <div className="grid gap-6 lg:grid-cols-[2fr_1fr]">
+    <div className="grid gap-6 lg:grid-cols-[2fr_1fr]" data-project-id={view.project.id}>
       <div className="space-y-4">
         <header>
           <p className="text-sm text-slate-700 dark:text-slate-300">

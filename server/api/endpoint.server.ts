@@ -7,6 +7,7 @@ import { AppError } from "../lib/app-error.ts";
 import { findDisallowed } from "../lib/unsafe-text.ts";
 import type { Actor } from "../auth/actor.ts";
 import { hasRole } from "../auth/roles.ts";
+import { projectIdOf, requireProjectAccess, type ProjectAccess, type ProjectResource } from "../auth/project-access.server.ts";
 import { operationIdFor } from "./operation-id.ts";
 import type { UserRole } from "../db/schema.ts";
 
@@ -27,6 +28,13 @@ export type Endpoint<P extends z.ZodType, B extends z.ZodType, R extends z.ZodTy
   path: string; // express style, e.g. /users/:id
   summary: string;
   access: Access;
+  /**
+   * Which project the path's `:id` belongs to, for the membership check (decision 0031):
+   * a resource kind (the endpoint then runs with the caller's role in that project), or "none"
+   * for endpoints outside any project. Paths under /projects/:id need not say (they are
+   * "project"); any other path with an :id must say, and the access test checks that it does.
+   */
+  project?: ProjectResource | "none";
   /** Only a signed-in person, never an API token (e.g. the labeling queue: a token has no queue). */
   sessionOnly?: boolean;
   /** Only an API token, never a browser session (a trainer's job lease belongs to its token). */
@@ -49,7 +57,10 @@ export type Endpoint<P extends z.ZodType, B extends z.ZodType, R extends z.ZodTy
     body: z.infer<B>;
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed by `query`
     query: any;
+    /** The caller, with `role` lowered to their role in the endpoint's project when it has one. */
     actor: Actor | null;
+    /** The project the endpoint touches and the caller's access to it (absent for "none"). */
+    project?: ProjectAccess;
     ctx: TandemContext;
     /** Only for `upload` endpoints: the request, to stream its body. */
     request?: Request;
@@ -65,26 +76,52 @@ export function endpoint<P extends z.ZodType = z.ZodObject, B extends z.ZodType 
   return definition;
 }
 
-export function checkAccess(access: Access, actor: Actor | null): void {
+export function checkAccess(access: Access, actor: Actor | null, refusal = "Your role does not allow this."): void {
   const rules = Array.isArray(access) ? access : [access];
   if (rules.includes("public")) return;
   if (!actor) throw new AppError("unauthenticated", "Sign in or send an API token (Authorization: Bearer tdm_…).");
   const allowed = (rule: AccessRule) =>
     rule === "any" || (rule === "trainer" ? actor.role === "trainer" || actor.role === "admin" : rule !== "public" && hasRole(actor.role, rule));
   if (rules.some(allowed)) return;
-  throw new AppError("forbidden", "Your role does not allow this.");
+  throw new AppError("forbidden", refusal);
+}
+
+/** The resource an endpoint's `:id` names (see `Endpoint.project`). */
+export function projectScopeOf(ep: Pick<AnyEndpoint, "path" | "project">): ProjectResource | "none" {
+  if (ep.project) return ep.project;
+  return ep.path.startsWith("/projects/:id") ? "project" : "none";
 }
 
 /** Runs one endpoint for an Express request; errors go to the API error handler. */
 export async function runEndpoint(ep: AnyEndpoint, req: Request, res: Response, ctx: TandemContext): Promise<void> {
+  // The global role first: it refuses most callers before any lookup.
   checkAccess(ep.access, ctx.actor);
   if (ep.sessionOnly && ctx.actor?.kind !== "session") throw new AppError("forbidden", "This needs a signed-in person, not an API token.");
   if (ep.tokenOnly && ctx.actor?.kind !== "token") throw new AppError("forbidden", "This needs an API token (a trainer holds jobs with its token).");
   refuseDisallowedText(req, ep);
+  // Then membership, before anything else of the request is read: a non-member learns nothing
+  // from validation errors. projectIdOf checks the id's shape itself (404 when it is no id).
+  let actor = ctx.actor;
+  let project: ProjectAccess | undefined;
+  const scope = projectScopeOf(ep);
+  if (scope !== "none" && actor) {
+    const rawId = String(req.params.id ?? "");
+    // Not an id at all: the path schema names the field (422); should it pass, there is nothing to find.
+    if (!/^\d{1,18}$/.test(rawId)) {
+      if (ep.params) parseOr422(ep.params, req.params, "The path is not valid.");
+      throw new AppError("not_found", "Not found.");
+    }
+    const projectId = await projectIdOf(ctx.db, scope, rawId);
+    if (projectId !== null) {
+      project = await requireProjectAccess(ctx.db, actor, projectId);
+      actor = { ...actor, role: project.role } as Actor;
+      checkAccess(ep.access, actor, "Your role in this project does not allow this.");
+    }
+  }
   const params = ep.params ? parseOr422(ep.params, req.params, "The path is not valid.") : {};
   const body = ep.body && !ep.upload ? parseOr422(ep.body, req.body, "The request body is not valid.") : undefined;
   const query = ep.query ? parseOr422(ep.query, req.query, "The query string is not valid.") : {};
-  const result = await ep.handler({ params, body, query, actor: ctx.actor, ctx, ...(ep.upload ? { request: req } : {}) });
+  const result = await ep.handler({ params, body, query, actor, project, ctx, ...(ep.upload ? { request: req } : {}) });
   if (ep.idlePoll && result === null) res.locals.idlePoll = true;
   if (ep.file) {
     const { path, filename } = result as { path: string; filename: string };

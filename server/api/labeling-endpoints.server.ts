@@ -12,6 +12,7 @@ import { exportFilterSchema, preferenceLines, rawRankingLines, sftLines, type Ex
 import { preferenceParquet } from "../labeling/parquet-export.server.ts";
 import { inapplicableMix } from "../labeling/data-mix.ts";
 import { importPrompts, importRequestSchema } from "../labeling/import-prompts.server.ts";
+import type { UserRole } from "../db/schema.ts";
 import { endpoint, type AnyEndpoint } from "./endpoint.server.ts";
 
 const projectParams = z.object({ id: z.string().regex(/^\d{1,18}$/, "must be a numeric id") });
@@ -34,16 +35,19 @@ export const labelingEndpoints: AnyEndpoint[] = [
     path: "/projects",
     summary: "List projects with prompt and open-task counts",
     access: "labeler",
-    response: z.array(z.object({ id: z.string(), name: z.string(), prompt_count: z.string().nullable(), open_tasks: z.string().nullable() })),
-    handler: ({ ctx }) => listProjects(ctx.db),
+    response: z.array(
+      z.object({ id: z.string(), name: z.string(), access: z.enum(["open", "members"]), prompt_count: z.string().nullable(), open_tasks: z.string().nullable() }),
+    ),
+    // Only the projects the caller may enter (decision 0031).
+    handler: ({ ctx, actor }) => listProjects(ctx.db, actor!),
   }),
   endpoint({
     method: "post",
     path: "/projects",
-    summary: "Create a project (guidelines, K, overlaps, flags, task weights)",
+    summary: "Create a project (guidelines, K, overlaps, flags, task weights); members-only unless access is open. You become its first researcher",
     access: "researcher",
-    body: projectInputSchema,
-    response: z.object({ id: z.string(), name: z.string() }),
+    body: projectInputSchema.extend({ access: z.enum(["open", "members"], { error: "Pick open or members." }).default("members") }),
+    response: z.object({ id: z.string(), name: z.string(), access: z.enum(["open", "members"]) }),
     status: 201,
     handler: ({ ctx, body, actor }) => createProject(ctx.db, actor!.user.id, body),
   }),
@@ -53,8 +57,16 @@ export const labelingEndpoints: AnyEndpoint[] = [
     summary: "A project with its settings",
     access: "labeler",
     params: projectParams,
-    response: z.object({ id: z.string(), name: z.string(), guidelines: z.string(), settings: z.record(z.string(), z.unknown()) }),
-    handler: ({ ctx, params }) => getProject(ctx.db, params.id),
+    response: z.object({
+      id: z.string(),
+      name: z.string(),
+      guidelines: z.string(),
+      access: z.enum(["open", "members"]),
+      /** The caller's role in this project (decision 0031). */
+      your_role: z.string(),
+      settings: z.record(z.string(), z.unknown()),
+    }),
+    handler: async ({ ctx, params, project }) => ({ ...(await getProject(ctx.db, params.id)), your_role: project!.role }),
   }),
   endpoint({
     method: "put",
@@ -101,7 +113,8 @@ export const labelingEndpoints: AnyEndpoint[] = [
     params: projectParams,
     response: z.object({ assignmentId: z.string(), leaseExpiresAt: z.string() }).nullable(),
     handler: async ({ ctx, params, actor }) => {
-      const user = person(actor);
+      // The role in this project picks the task types (a reviewer who is a labeler here gets no reviews).
+      const user = { ...person(actor), role: actor!.role as UserRole };
       const project = await getProject(ctx.db, params.id);
       const assignment = await claimNextTask(ctx.db, user, project.id, project.settings);
       if (!assignment) return null;
@@ -112,6 +125,7 @@ export const labelingEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "get",
     path: "/assignments/:id",
+    project: "assignment",
     summary: "One of your tasks: the conversation, the completions in their shown order, the guidelines",
     access: "labeler",
     params: idParams,
@@ -121,6 +135,7 @@ export const labelingEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "post",
     path: "/assignments/:id/submit",
+    project: "assignment",
     summary: "Submit a task. Idempotent per idempotencyKey; refused on an expired or foreign lease",
     access: "labeler",
     params: idParams,
@@ -138,6 +153,7 @@ export const labelingEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "post",
     path: "/assignments/:id/skip",
+    project: "assignment",
     summary: "Skip a task with a reason; it goes back to the queue for others",
     access: "labeler",
     params: idParams,

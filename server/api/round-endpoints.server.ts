@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { visibleProjects } from "../auth/project-access.server.ts";
 import path from "node:path";
 import { AppError } from "../lib/app-error.ts";
 import { getProject } from "../labeling/projects.server.ts";
@@ -58,6 +59,7 @@ export const roundEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "get",
     path: "/rounds/:id",
+    project: "round",
     summary: "A round: spec, state, data snapshot, jobs, models, report, and its Ray submission when it was handed to a cluster",
     access: "researcher",
     params: idParams,
@@ -67,6 +69,7 @@ export const roundEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "get",
     path: "/rounds/:id/bundle.zip",
+    project: "round",
     summary: "The round as a self-contained bundle for OpenRLHF or TRL: its datasets, one script per step, run.sh and a README",
     access: "researcher",
     params: idParams,
@@ -84,6 +87,7 @@ export const roundEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "get",
     path: "/rounds/:id/events",
+    project: "round",
     summary: "The round's stored trainer events (metrics, progress), oldest first; ?after=<event id> pages on",
     access: "researcher",
     params: idParams,
@@ -98,6 +102,7 @@ export const roundEndpoints: AnyEndpoint[] = [
     endpoint({
       method: "post",
       path: `/rounds/:id/${action}`,
+      project: "round",
       summary: action === "cancel" ? "Cancel a round; a running step stops at its next heartbeat and registers nothing" : "Retry a failed or cancelled round from its unfinished step",
       access: "researcher",
       params: idParams,
@@ -117,11 +122,18 @@ export const roundEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "get",
     path: "/models",
-    summary: "The model registry: every registered checkpoint with its lineage",
+    summary: "The model registry: every registered checkpoint with its lineage (base models, and those of the projects you may enter)",
     access: ["researcher", "trainer"],
     response: z.array(json),
-    handler: ({ ctx }) =>
-      ctx.db.selectFrom("models").select(["id", "name", "kind", "project_id", "round_id", "parent_id", "metrics", "created_at"]).orderBy("id", "desc").execute(),
+    handler: ({ ctx, actor }) =>
+      ctx.db
+        .selectFrom("models")
+        .leftJoin("projects", "projects.id", "models.project_id")
+        .select(["models.id", "models.name", "models.kind", "models.project_id", "models.round_id", "models.parent_id", "models.metrics", "models.created_at"])
+        // A project's checkpoints are its data, as its exports are (decision 0031).
+        .where((eb) => eb.or([eb("models.project_id", "is", null), visibleProjects(eb, actor!)]))
+        .orderBy("models.id", "desc")
+        .execute(),
   }),
   endpoint({
     method: "post",
@@ -138,6 +150,7 @@ export const roundEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "get",
     path: "/models/:id",
+    project: "model",
     summary: "One model: lineage (parent, round, data snapshot), config and metrics",
     access: ["researcher", "trainer"],
     params: idParams,
@@ -152,6 +165,7 @@ export const roundEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "get",
     path: "/models/:id/files/:name",
+    project: "model",
     summary: "Download a model file: model.safetensors (Hugging Face names; LoRA adapters under PEFT's names), manifest.json or tokenizer.json",
     access: ["researcher", "trainer"],
     params: z.object({ id: idParams.shape.id, name: z.enum(MODEL_FILES) }),
@@ -186,6 +200,7 @@ export const trainerEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "post",
     path: "/trainer/jobs/:id/heartbeat",
+    project: "none",
     summary: "Renew the job's lease; answers cancelled when the researcher cancelled the round",
     access: "trainer",
     params: idParams,
@@ -196,6 +211,7 @@ export const trainerEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "post",
     path: "/trainer/jobs/:id/events",
+    project: "none",
     summary: "Store and broadcast trainer events (metrics lines with TRL's names, progress, checkpoints)",
     access: "trainer",
     params: idParams,
@@ -211,6 +227,7 @@ export const trainerEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "get",
     path: "/trainer/jobs/:id/prompts.jsonl",
+    project: "none",
     summary: "The prompts of a sampling, RL or evaluation job, one {prompt, metadata} record per line, in the order samples refer to",
     access: "trainer",
     params: idParams,
@@ -222,6 +239,7 @@ export const trainerEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "put",
     path: "/trainer/jobs/:id/files/:name",
+    project: "none",
     summary: "Upload one output file of the job (application/octet-stream): model.safetensors, manifest.json, tokenizer.json or samples.jsonl",
     access: "trainer",
     params: z.object({ id: idParams.shape.id, name: z.string().regex(/^[\w.-]{1,64}$/) }),
@@ -234,6 +252,7 @@ export const trainerEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "put",
     path: "/trainer/jobs/:id/resume/:name",
+    project: "none",
     summary: "Upload one file of the job's latest periodic checkpoint (application/octet-stream), for resuming a re-claimed job",
     access: "trainer",
     params: z.object({ id: idParams.shape.id, name: z.string().regex(/^[\w.-]{1,64}$/) }),
@@ -246,6 +265,7 @@ export const trainerEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "post",
     path: "/trainer/jobs/:id/resume-ready",
+    project: "none",
     summary: "The uploaded checkpoint is complete: it becomes the one a re-claimed job resumes from",
     access: "trainer",
     params: idParams,
@@ -257,6 +277,7 @@ export const trainerEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "get",
     path: "/trainer/jobs/:id/resume/:name",
+    project: "none",
     summary: "Download a file of the checkpoint a re-claimed job resumes from",
     access: "trainer",
     params: z.object({ id: idParams.shape.id, name: z.enum(RESUME_UPLOAD_FILES) }),
@@ -271,6 +292,7 @@ export const trainerEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "post",
     path: "/trainer/jobs/:id/complete",
+    project: "none",
     summary: "Report the job done: registers its model (or stores its samples as ranking tasks) and queues the next step",
     access: "trainer",
     params: idParams,
@@ -290,6 +312,7 @@ export const trainerEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "post",
     path: "/trainer/jobs/:id/fail",
+    project: "none",
     summary: "Report the job failed (bad data, a NaN loss …): the round fails with the reason",
     access: "trainer",
     params: idParams,

@@ -69,6 +69,7 @@ export const v1Endpoints: AnyEndpoint[] = [
   endpoint({
     method: "patch",
     path: "/users/:id",
+    project: "none",
     summary: "Change a user's role or deactivate / reactivate them",
     access: "admin",
     params: idParams,
@@ -120,6 +121,7 @@ export const v1Endpoints: AnyEndpoint[] = [
   endpoint({
     method: "delete",
     path: "/me/tokens/:id",
+    project: "none",
     summary: "Revoke one of your own tokens",
     access: "labeler",
     sessionOnly: true,
@@ -152,6 +154,7 @@ export const v1Endpoints: AnyEndpoint[] = [
   endpoint({
     method: "delete",
     path: "/tokens/:id",
+    project: "none",
     summary: "Revoke an API token",
     access: "admin",
     params: idParams,

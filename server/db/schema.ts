@@ -89,6 +89,19 @@ export interface ProjectsTable {
   created_by: string | null;
   created_at: CreatedAt;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  /** open: every signed-in person; members: project_members only (decision 0031). */
+  access: Generated<ProjectAccessMode>;
+}
+
+export type ProjectAccessMode = "open" | "members";
+export type ProjectRole = "labeler" | "reviewer" | "researcher";
+
+export interface ProjectMembersTable {
+  project_id: string;
+  user_id: string;
+  role: ProjectRole;
+  added_by: string | null;
+  created_at: CreatedAt;
 }
 
 export interface PromptsTable {
@@ -105,6 +118,12 @@ export interface PromptsTable {
   created_at: CreatedAt;
   /** In the project's eval set: never trained on, never a labeling task; every round is scored on it. */
   held_out: ColumnType<boolean, boolean | undefined, boolean>;
+  /** The conversation's text, generated from messages (trigram-indexed for the data browser). */
+  search_text: ColumnType<string, never, never>;
+  /** Left out of training (decision 0032): soft and reversible; null means in. */
+  excluded_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  excluded_by: string | null;
+  exclusion_reason: string | null;
 }
 
 export interface CompletionsTable {
@@ -363,6 +382,7 @@ export interface Database {
   rate_limits: RateLimitsTable;
   socket_io_attachments: SocketIoAttachmentsTable;
   projects: ProjectsTable;
+  project_members: ProjectMembersTable;
   prompts: PromptsTable;
   completions: CompletionsTable;
   tasks: TasksTable;
@@ -407,10 +427,12 @@ export const schemaColumns = {
   },
   rate_limits: { key: "character varying", points: "integer", expire: "bigint" },
   socket_io_attachments: { id: "bigint", created_at: "timestamp with time zone", payload: "bytea" },
-  projects: { id: "bigint", name: "text", guidelines: "text", settings: "jsonb", export_salt: "text", created_by: "bigint", created_at: "timestamp with time zone", updated_at: "timestamp with time zone" },
+  projects: { id: "bigint", name: "text", guidelines: "text", settings: "jsonb", export_salt: "text", created_by: "bigint", created_at: "timestamp with time zone", updated_at: "timestamp with time zone", access: "text" },
+  project_members: { project_id: "bigint", user_id: "bigint", role: "text", added_by: "bigint", created_at: "timestamp with time zone" },
   prompts: {
     id: "bigint", project_id: "bigint", messages: "jsonb", content_hash: "text", minhash: "text", source: "text", metadata: "jsonb",
     status: "text", kind: "text", author_user_id: "bigint", created_at: "timestamp with time zone", held_out: "boolean",
+    search_text: "text", excluded_at: "timestamp with time zone", excluded_by: "bigint", exclusion_reason: "text",
   },
   completions: { id: "bigint", prompt_id: "bigint", model_name: "text", text: "text", decoding: "jsonb", model_id: "bigint", created_at: "timestamp with time zone", messages: "jsonb" },
   tasks: {
@@ -481,7 +503,7 @@ type SameKeys<A, B> = [keyof A] extends [keyof B] ? ([keyof B] extends [keyof A]
 type ColumnsMatch = { [T in keyof Database]: SameKeys<Database[T], (typeof schemaColumns)[T]> };
 const _tablesMatch: SameKeys<Database, typeof schemaColumns> = true;
 const _columnsMatch: ColumnsMatch = { users: true, sessions: true, api_tokens: true, audit_log: true, rate_limits: true,
-  socket_io_attachments: true, projects: true, prompts: true, completions: true, tasks: true, assignments: true, submissions: true,
+  socket_io_attachments: true, projects: true, project_members: true, prompts: true, completions: true, tasks: true, assignments: true, submissions: true,
   rounds: true, models: true, jobs: true, job_events: true, ray_submissions: true, external_endpoints: true, generation_runs: true,
   generation_errors: true, documents: true, document_chunks: true, qa_runs: true, qa_templates: true };
 void _tablesMatch;

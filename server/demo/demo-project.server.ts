@@ -101,7 +101,8 @@ export async function seedDemoProject(
     tools: ["calculator"],
     checker: { kind: "numeric", field: "answer" },
   });
-  const project = await createProject(db, adminId, { name: DEMO_PROJECT_NAME, guidelines, settings });
+  // Open to every signed-in person (decision 0031): whoever an admin creates can try the demo at once.
+  const project = await createProject(db, adminId, { name: DEMO_PROJECT_NAME, guidelines, settings, access: "open" });
   const answerOf = new Map(items.map((item) => [item.question, item]));
   const calculatorFor = new Set(starter.slice(0, sizes.demonstrations).filter((_, i) => i % 2 === 0).map((item) => item.question));
 

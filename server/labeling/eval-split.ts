@@ -38,6 +38,8 @@ export function inEvalSplit(promptId: string, seed: string, share: number): bool
 export function promptRules(filter: EvalSplitFilter, promptId = "prompts.id", heldOutColumn = "prompts.held_out"): Array<Expression<SqlBool>> {
   const rules: Array<Expression<SqlBool>> = [
     filter.heldOut === "only" ? sql<SqlBool>`${sql.ref(heldOutColumn)}` : sql<SqlBool>`not ${sql.ref(heldOutColumn)}`,
+    // Excluded from training in the data browser (decision 0032): out of every export, eval set included.
+    sql<SqlBool>`${sql.ref(heldOutColumn.replace(/held_out$/, "excluded_at"))} is null`,
   ];
   if (filter.promptSplit) {
     const bucket = sql<number>`(('x' || left(md5(${sql.ref(promptId)}::text || ':' || ${filter.promptSplitSeed ?? "0"}), 7))::bit(28)::int % ${BUCKETS})`;

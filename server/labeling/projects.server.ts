@@ -2,18 +2,25 @@ import { sql } from "kysely";
 import { AppError } from "../lib/app-error.ts";
 import { recordAudit } from "../auth/audit.server.ts";
 import type { Db } from "../db/database.server.ts";
+import type { ProjectAccessMode } from "../db/schema.ts";
+import { visibleProjects, type Caller } from "../auth/project-access.server.ts";
+import { addCreator } from "./members.server.ts";
 import { projectSettingsSchema, type ProjectInput, type ProjectSettings } from "./project-settings.ts";
 
-export type Project = { id: string; name: string; guidelines: string; settings: ProjectSettings; created_at: Date };
+export type Project = { id: string; name: string; guidelines: string; settings: ProjectSettings; created_at: Date; access: ProjectAccessMode };
 
-export async function createProject(db: Db, actorId: string, input: ProjectInput): Promise<Project> {
+const projectColumns = ["id", "name", "guidelines", "settings", "created_at", "access"] as const;
+
+/** New projects are members-only unless `access` says otherwise; the creator is their first researcher. */
+export async function createProject(db: Db, actorId: string, input: ProjectInput & { access?: ProjectAccessMode }): Promise<Project> {
   return db.transaction().execute(async (trx) => {
     const row = await trx
       .insertInto("projects")
-      .values({ name: input.name, guidelines: input.guidelines, settings: JSON.stringify(input.settings), created_by: actorId })
-      .returning(["id", "name", "guidelines", "settings", "created_at"])
+      .values({ name: input.name, guidelines: input.guidelines, settings: JSON.stringify(input.settings), created_by: actorId, access: input.access ?? "members" })
+      .returning(projectColumns)
       .executeTakeFirstOrThrow();
-    await recordAudit(trx, { actorUserId: actorId, action: "project.create", target: `project:${row.id}` });
+    await addCreator(trx, row.id, actorId);
+    await recordAudit(trx, { actorUserId: actorId, action: "project.create", target: `project:${row.id}`, details: { access: row.access } });
     return { ...row, settings: projectSettingsSchema.parse(row.settings) };
   });
 }
@@ -24,7 +31,7 @@ export async function updateProject(db: Db, actorId: string, projectId: string, 
       .updateTable("projects")
       .set({ name: input.name, guidelines: input.guidelines, settings: JSON.stringify(input.settings), updated_at: new Date() })
       .where("id", "=", projectId)
-      .returning(["id", "name", "guidelines", "settings", "created_at"])
+      .returning(projectColumns)
       .executeTakeFirst();
     if (!row) throw new AppError("not_found", "No such project.");
     await recordAudit(trx, { actorUserId: actorId, action: "project.update", target: `project:${projectId}` });
@@ -34,18 +41,21 @@ export async function updateProject(db: Db, actorId: string, projectId: string, 
 
 export async function getProject(db: Db, projectId: string): Promise<Project> {
   if (!/^\d{1,18}$/.test(projectId)) throw new AppError("not_found", "No such project.");
-  const row = await db.selectFrom("projects").select(["id", "name", "guidelines", "settings", "created_at"]).where("id", "=", projectId).executeTakeFirst();
+  const row = await db.selectFrom("projects").select(projectColumns).where("id", "=", projectId).executeTakeFirst();
   if (!row) throw new AppError("not_found", "No such project.");
   return { ...row, settings: projectSettingsSchema.parse(row.settings) };
 }
 
-export async function listProjects(db: Db) {
+/** The projects `caller` may enter (decision 0031), newest first. */
+export async function listProjects(db: Db, caller: Caller) {
   return db
     .selectFrom("projects")
+    .where((eb) => visibleProjects(eb, caller))
     .select((eb) => [
       "projects.id",
       "projects.name",
       "projects.created_at",
+      "projects.access",
       eb.selectFrom("prompts").whereRef("prompts.project_id", "=", "projects.id").select(eb.fn.countAll<string>().as("n")).as("prompt_count"),
       eb
         .selectFrom("tasks")

@@ -91,8 +91,11 @@ async function snapshotData(db: DbOrTrx, projectId: string, spec: Pick<RoundSpec
   let query = db
     .selectFrom("submissions")
     .innerJoin("tasks", "tasks.id", "submissions.task_id")
+    .innerJoin("prompts", "prompts.id", "tasks.prompt_id")
     .select(["submissions.id", "tasks.type"])
     .where("submissions.created_at", "<", until)
+    // Excluded prompts' labels are not training data (decision 0032).
+    .where("prompts.excluded_at", "is", null)
     .orderBy("submissions.id");
   query = sources.rounds ? query.where("tasks.round_id", "in", sources.rounds.map((r) => r.id)) : query.where("tasks.project_id", "in", sources.projects);
   if (data.since) query = query.where("submissions.created_at", ">=", new Date(data.since));
@@ -544,6 +547,7 @@ async function promptIdsFor(trx: Transaction<Database>, projectId: string, which
     .where("prompts.status", "=", "active")
     .where("prompts.kind", "=", "prompt")
     .where("prompts.held_out", "=", false)
+    .where("prompts.excluded_at", "is", null)
     .orderBy("prompts.id")
     .limit(limit);
   if (which === "unsampled") {

@@ -9,6 +9,8 @@ import type { TandemIo } from "../../app/context.ts";
 import type { Ack, RoomName } from "../../app/lib/socket-events.ts";
 import { findSessionUser, SESSION_COOKIE } from "../auth/sessions.server.ts";
 import { hasRole } from "../auth/roles.ts";
+import { projectAccessOf, projectIdOf } from "../auth/project-access.server.ts";
+import { AppError } from "../lib/app-error.ts";
 import type { Config } from "../config.server.ts";
 import type { Db } from "../db/database.server.ts";
 import { allowedOrigins, rawRequestAddress } from "../http/csrf.server.ts";
@@ -18,9 +20,9 @@ import type { SocketData } from "../../app/lib/socket-events.ts";
 const roomPayload = z.object({ room: z.string().regex(/^(user|project|round):\d{1,18}$/, "unknown room name") });
 
 /**
- * Decides whether a socket may join a room: its own user room; a project room when the
- * project exists (every signed-in person may label any project); a round room when the round
- * exists and the person is a researcher or admin (rounds are researchers' work).
+ * Decides whether a socket may join a room: its own user room; a project room when the person
+ * may enter the project (decision 0031: a member, an admin, or anyone in an open project); a
+ * round room when they are a researcher in the round's project (rounds are researchers' work).
  */
 export async function mayJoinRoom(db: Db, socket: SocketData, room: RoomName): Promise<boolean> {
   const [kind, id] = room.split(":");
@@ -30,12 +32,47 @@ export async function mayJoinRoom(db: Db, socket: SocketData, room: RoomName): P
   if (!current) return false;
   socket.role = current.role;
   if (kind === "user") return id === socket.userId;
-  if (kind === "project") return (await db.selectFrom("projects").select("id").where("id", "=", id!).executeTakeFirst()) !== undefined;
-  if (kind === "round") {
-    if (!hasRole(socket.role, "researcher")) return false;
-    return (await db.selectFrom("rounds").select("id").where("id", "=", id!).executeTakeFirst()) !== undefined;
+  const caller = { user: { id: socket.userId, role: current.role }, role: current.role };
+  try {
+    if (kind === "project") return (await projectAccessOf(db, caller, id!)) !== null;
+    if (kind === "round") {
+      const projectId = await projectIdOf(db, "round", id!);
+      const access = projectId === null ? null : await projectAccessOf(db, caller, projectId);
+      return access !== null && access.role !== "trainer" && hasRole(access.role, "researcher");
+    }
+  } catch (error) {
+    if (error instanceof AppError && error.code === "not_found") return false;
+    throw error;
   }
   return false;
+}
+
+/**
+ * After a project's membership or access mode changed: every socket in the project's room, or
+ * in one of its rounds' rooms, is checked again, and those that may no longer be there leave
+ * and are told (the page then goes home). Works across server instances (fetchSockets).
+ */
+export async function recheckProjectSockets(io: TandemIo, db: Db, projectId: string, removedUserIds: string[] = []): Promise<void> {
+  const rounds = await db.selectFrom("rounds").select("id").where("project_id", "=", projectId).execute();
+  const rooms: RoomName[] = [`project:${projectId}`, ...rounds.map((r) => `round:${r.id}` as const)];
+  const verdicts = new Map<string, boolean>();
+  for (const room of rooms) {
+    for (const socket of await io.in(room).fetchSockets()) {
+      const key = `${socket.data.userId} ${room}`;
+      if (!verdicts.has(key)) verdicts.set(key, await mayJoinRoom(db, { ...socket.data }, room));
+      if (verdicts.get(key)) continue;
+      socket.leave(room);
+      socket.emit("project:access_ended", { projectId });
+    }
+  }
+  // A removed person's other pages (a task of this project joins no project room) hear it too;
+  // in an open project removal leaves access, so only those who really lost it are told.
+  for (const userId of removedUserIds) {
+    const role = await db.selectFrom("users").select("role").where("id", "=", userId).executeTakeFirst();
+    if (role && (await projectAccessOf(db, { user: { id: userId }, role: role.role }, projectId)) === null) {
+      io.to(`user:${userId}`).emit("project:access_ended", { projectId });
+    }
+  }
 }
 
 export function attachSocketServer(

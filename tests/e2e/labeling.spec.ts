@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { app, asLabeler, createUser, expectAccessible, signIn } from "./support.ts";
+import { addMembers, app, asLabeler, createUser, expectAccessible, signIn } from "./support.ts";
 
 const file = [
   JSON.stringify({ prompt: "What is 6 * 7?", completions: ["42", "48", "forty-two"], model: "tiny" }),
@@ -38,6 +38,8 @@ test("import with a report, rank with ties by keyboard, write a demonstration, e
   await page.getByRole("button", { name: "Import" }).click();
   await expect(page.getByRole("status")).toContainText("Imported 2 prompts: 1 ranking, 1 demonstration");
 
+  // The project is members-only (the default): the three labelers join it.
+  await addMembers(page, projectUrl, ["l1@example.test", "l2@example.test", "l3@example.test"]);
   // Three labelers rank the same item: "42" and "forty-two" tie at the top, "48" last.
   for (const n of [1, 2, 3]) {
     const labeler = await asLabeler(browser, `l${n}@example.test`);
@@ -210,6 +212,7 @@ test("a reviewer corrects a synthetic answer with a diff; XSS in the content sta
     headers: { origin: url },
   });
   expect(imported.status(), await imported.text()).toBe(200);
+  await addMembers(page, `${url}/projects/${projectId}`, ["rita@example.test"], "reviewer");
 
   const context = await browser.newContext();
   const reviewer = await context.newPage();

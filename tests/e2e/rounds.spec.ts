@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { expect, test, type Page } from "@playwright/test";
-import { app, asLabeler, createUser, expectAccessible, signIn } from "./support.ts";
+import { addMembers, app, asLabeler, createUser, expectAccessible, signIn } from "./support.ts";
 
 // The whole loop in the browser, on `npm start`'s embedded default (its own trainer service):
 // labelers rank and write, a researcher launches an SFT → DPO round, the curves move while it
@@ -66,6 +66,7 @@ test("label → launch a DPO round → watch it train → rank the new policy's 
   });
   expect(imported.status(), await imported.text()).toBe(200);
 
+  await addMembers(page, projectUrl, ["lena@example.test"]);
   const lena = await asLabeler(browser, "lena@example.test");
   expect(await labelAll(lena.page, projectUrl)).toBe(6);
 

@@ -39,3 +39,15 @@ export async function asLabeler(browser: Browser, email: string): Promise<{ page
   await signIn(page, email, "labeling-all-day");
   return { page, close: () => context.close() };
 }
+
+/**
+ * Adds people to a (members-only) project through its settings page's members form, as a
+ * researcher would (decision 0031). The page must belong to a researcher of the project or an admin.
+ */
+export async function addMembers(page: Page, projectUrl: string, emails: string[], role = "labeler"): Promise<void> {
+  await page.goto(projectUrl + "/settings");
+  await page.getByLabel(/Add people/).fill(emails.join("\n"));
+  await page.getByLabel("Their role in this project").selectOption(role);
+  await page.getByRole("button", { name: "Add members" }).click();
+  await expect(page.getByRole("status")).toContainText(`${emails.length} added`);
+}

@@ -7,6 +7,8 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import routes from "../../app/routes.ts";
 import { apiEndpoints } from "../../server/api/all-endpoints.server.ts";
+import { projectScopeOf } from "../../server/api/endpoint.server.ts";
+import type { ProjectResource } from "../../server/auth/project-access.server.ts";
 import type { UserRole } from "../../server/db/schema.ts";
 import { startTestServer, type HttpClient, type TestServer } from "../support/test-server.ts";
 
@@ -32,6 +34,9 @@ const pageAccess: Record<string, { allowed: Who[]; path: string; allowedStatus?:
   "projects/:projectId/rounds": { path: "/projects/PROJECT/rounds", allowed: ["researcher", "admin"] },
   "projects/:projectId/endpoints": { path: "/projects/PROJECT/endpoints", allowed: ["researcher", "admin"] },
   "projects/:projectId/documents": { path: "/projects/PROJECT/documents", allowed: ["researcher", "admin"] },
+  "projects/:projectId/browser": { path: "/projects/PROJECT/browser", allowed: atLeast("reviewer") },
+  // No such prompt: reviewers and up get the 404 page, everyone else is refused before the lookup.
+  "projects/:projectId/prompts/:promptId": { path: "/projects/PROJECT/prompts/999999999", allowed: atLeast("reviewer"), allowedStatus: 404 },
   // No such round: researchers get the 404 page, everyone else is refused before the lookup.
   "rounds/:roundId": { path: "/rounds/999999999", allowed: ["researcher", "admin"], allowedStatus: 404 },
   models: { path: "/models", allowed: ["researcher", "admin"] },
@@ -123,6 +128,14 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "GET /projects/:id/qa-runs": ["researcher", "admin", "admin-token"],
   "GET /qa-runs/:id": ["researcher", "admin", "admin-token"],
   "POST /qa-runs/:id/cancel": ["researcher", "admin", "admin-token"],
+  "GET /projects/:id/members": ["researcher", "admin", "admin-token"],
+  "POST /projects/:id/members": ["researcher", "admin", "admin-token"],
+  "POST /projects/:id/members/removals": ["researcher", "admin", "admin-token"],
+  "DELETE /projects/:id/members/:userId": ["researcher", "admin", "admin-token"],
+  "PUT /projects/:id/access": ["researcher", "admin", "admin-token"],
+  "GET /projects/:id/prompts": ["reviewer", "researcher", "admin", "admin-token"],
+  "GET /projects/:id/prompts/:promptId": ["reviewer", "researcher", "admin", "admin-token"],
+  "POST /projects/:id/exclusions": ["researcher", "admin", "admin-token"],
 };
 
 let server: TestServer;
@@ -130,7 +143,8 @@ let projectId = "";
 before(async () => {
   server = await startTestServer();
   const researcher = await server.newUser("researcher");
-  const created = await researcher.client.json("POST", "/api/v1/projects", { name: "Access walk" });
+  // The role walk is about global roles: the project is open to everyone (membership is walked below).
+  const created = await researcher.client.json("POST", "/api/v1/projects", { name: "Access walk", access: "open" });
   projectId = ((await created.json()) as { id: string }).id;
 });
 after(() => server.stop());
@@ -223,4 +237,111 @@ test("operations endpoints: /healthz is public, /metrics needs an admin", async 
   const metrics = await (await clientFor("admin")).get("/metrics");
   assert.equal(metrics.status, 200);
   assert.match(await metrics.text(), /tandem_http_requests_total/);
+});
+
+// ---- Membership (decision 0031): the same routes, as a member and as a non-member ----------
+
+test("every endpoint with an :id outside /projects/:id says which project (if any) it belongs to", () => {
+  const undeclared = apiEndpoints.filter((ep) => ep.path.includes("/:") && !ep.path.startsWith("/projects/:id") && ep.project === undefined);
+  assert.deepEqual(undeclared.map((ep) => `${ep.method} ${ep.path}`), []);
+});
+
+/** A members-only project with one row of every kind that belongs to a project. */
+async function membersOnlyProject(): Promise<{ ids: Record<ProjectResource, string>; owner: Awaited<ReturnType<TestServer["newUser"]>> }> {
+  const owner = await server.newUser("researcher");
+  const created = await owner.client.json("POST", "/api/v1/projects", { name: "Members only" });
+  assert.equal(created.status, 201);
+  const project = (await created.json()) as { id: string; access: string };
+  assert.equal(project.access, "members", "new projects are members-only");
+  const id = project.id;
+  const db = server.db;
+  const prompt = await db.insertInto("prompts").values({ project_id: id, messages: JSON.stringify([{ role: "user", content: "hi" }]), content_hash: `m-${id}`, minhash: "", status: "active" }).returning("id").executeTakeFirstOrThrow();
+  const task = await db.insertInto("tasks").values({ project_id: id, prompt_id: prompt.id, type: "demonstrate", overlap_target: 1, completion_ids: "[]" }).returning("id").executeTakeFirstOrThrow();
+  const assignment = await db.insertInto("assignments").values({ task_id: task.id, user_id: owner.id, state: "active", lease_expires_at: new Date(Date.now() + 3_600_000), shown_order: "[]" }).returning("id").executeTakeFirstOrThrow();
+  const round = await db.insertInto("rounds").values({ project_id: id, name: "r", spec: "{}", steps: "[]", data_snapshot: "{}" }).returning("id").executeTakeFirstOrThrow();
+  const model = await db.insertInto("models").values({ project_id: id, round_id: round.id, name: "m", kind: "sft", storage_key: `access-${id}`, config: "{}" }).returning("id").executeTakeFirstOrThrow();
+  const endpointRow = await db.insertInto("external_endpoints").values({ project_id: id, name: "e", base_url: "http://127.0.0.1:9/v1", model: "x" }).returning("id").executeTakeFirstOrThrow();
+  const run = await db.insertInto("generation_runs").values({ project_id: id, kind: "rank", spec: "{}" }).returning("id").executeTakeFirstOrThrow();
+  const document = await db.insertInto("documents").values({ project_id: id, name: "d", format: "text", file_name: "d.txt", content: "x", sha256: `s-${id}` }).returning("id").executeTakeFirstOrThrow();
+  const qaRun = await db.insertInto("qa_runs").values({ project_id: id, generator: "{}", template: "t", pairs_per_chunk: 1, total_chunks: 0 }).returning("id").executeTakeFirstOrThrow();
+  return {
+    owner,
+    ids: { project: id, assignment: assignment.id, round: round.id, model: model.id, external_endpoint: endpointRow.id, generation_run: run.id, document: document.id, qa_run: qaRun.id },
+  };
+}
+
+/** A path with real ids: :id is the resource, other parameters take a value their schema accepts. */
+function concretePath(path: string, id: string): string {
+  return path
+    .replace(":id", id)
+    .replace(":userId", "999999999")
+    .replace(":format", "trl")
+    .replace(":dataset", "preferences")
+    .replace(":name", "manifest.json");
+}
+
+test("project endpoints: a non-member of a members-only project is refused, a member is let in with their project role", async () => {
+  const { ids } = await membersOnlyProject();
+  const outsider = await server.newUser("researcher");
+  const member = await server.newUser("researcher");
+  // A researcher by global role who is only a labeler here: the lower of the two counts.
+  const labelerHere = await server.newUser("researcher");
+  await server.addMembers(ids.project, [{ id: member.id }, { id: labelerHere.id, role: "labeler" }]);
+  const adminToken = await server.newToken("admin");
+  // Deletes last: the rows they remove are what the other calls look up.
+  const scoped = apiEndpoints.filter((ep) => projectScopeOf(ep) !== "none").sort((a, b) => Number(a.method === "delete") - Number(b.method === "delete"));
+  assert.ok(scoped.length > 40, `only ${scoped.length} project endpoints found`);
+  for (const ep of scoped) {
+    const key = `${ep.method.toUpperCase()} ${ep.path}`;
+    const path = "/api/v1" + concretePath(ep.path, ids[projectScopeOf(ep) as ProjectResource]);
+    const body = ep.body ? {} : undefined;
+    // Upload endpoints take raw bytes; anything else would be refused (415) before any check.
+    const call = (client: HttpClient, headers: Record<string, string> = {}) =>
+      ep.upload
+        ? client.request(ep.method.toUpperCase(), path, { body: new Uint8Array(0), headers: { "content-type": "application/octet-stream", ...headers } })
+        : client.json(ep.method.toUpperCase(), path, body, headers);
+    const refused = await call(outsider.client);
+    assert.equal(refused.status, 403, `non-member ${key} → ${refused.status}`);
+    assert.match(((await refused.json()) as { detail: string }).detail, /not a member/, key);
+    const allowed = apiAccess[key]!;
+    const lowered = await call(labelerHere.client);
+    if (allowed.includes("labeler")) assert.ok(![401, 403].includes(lowered.status), `labeler-member ${key} → ${lowered.status}`);
+    else assert.equal(lowered.status, 403, `labeler-member ${key} → ${lowered.status}`);
+    // A delete goes through below; only whether the member and the admin get past the check matters.
+    const admitted = await call(member.client);
+    if (allowed.includes("researcher")) assert.ok(![401, 403].includes(admitted.status), `member ${key} → ${admitted.status}`);
+    // newToken's owner is an admin, and admins are let in everywhere.
+    const asAdminToken = await call(server.client(), { authorization: `Bearer ${adminToken}` });
+    assert.ok(![401, 403].includes(asAdminToken.status), `admin token ${key} → ${asAdminToken.status}`);
+  }
+});
+
+test("project pages: a non-member gets 403, a member the page (with their project role), an open project anyone", async () => {
+  const { ids, owner } = await membersOnlyProject();
+  const outsider = await server.newUser("researcher");
+  const member = await server.newUser("researcher");
+  const labelerHere = await server.newUser("researcher");
+  await server.addMembers(ids.project, [{ id: member.id }, { id: labelerHere.id, role: "labeler" }]);
+  const projectPages = Object.entries(pageAccess).filter(([, rule]) => rule.path.includes("PROJECT"));
+  for (const [name, rule] of projectPages) {
+    const path = rule.path.replace("PROJECT", ids.project);
+    assert.equal((await outsider.client.get(path, { accept: "text/html" })).status, 403, `non-member ${name}`);
+    assert.equal((await member.client.get(path, { accept: "text/html" })).status, rule.allowedStatus ?? 200, `member ${name}`);
+    const asLabeler = (await labelerHere.client.get(path, { accept: "text/html" })).status;
+    assert.equal(asLabeler, rule.allowed.includes("labeler") ? (rule.allowedStatus ?? 200) : 403, `labeler-member ${name}`);
+  }
+  // Pages of things inside the project: a round, a task (the owner's lease).
+  assert.equal((await outsider.client.get(`/rounds/${ids.round}`, { accept: "text/html" })).status, 403);
+  assert.equal((await labelerHere.client.get(`/rounds/${ids.round}`, { accept: "text/html" })).status, 403);
+  assert.equal((await outsider.client.get(`/tasks/${ids.assignment}`, { accept: "text/html" })).status, 403);
+  assert.equal((await member.client.get(`/tasks/${ids.assignment}`, { accept: "text/html" })).status, 404, "someone else's task stays a 404 for a member");
+  assert.equal((await owner.client.get(`/tasks/${ids.assignment}`, { accept: "text/html" })).status, 200);
+  // The project list shows a members-only project to its members only.
+  const listed = async (client: HttpClient) => ((await (await client.get("/api/v1/projects")).json()) as Array<{ id: string }>).some((p) => p.id === ids.project);
+  assert.equal(await listed(outsider.client), false);
+  assert.equal(await listed(member.client), true);
+  // Opened to everyone, the outsider gets in with their global role.
+  assert.equal((await owner.client.json("PUT", `/api/v1/projects/${ids.project}/access`, { access: "open" })).status, 200);
+  assert.equal((await outsider.client.get(`/projects/${ids.project}/settings`, { accept: "text/html" })).status, 200);
+  assert.equal(await listed(outsider.client), true);
 });

@@ -21,7 +21,7 @@ test("A/B compare: random sides per person, stored by completion, exported as wi
   // Three people (the default compare overlap); the third calls it a tie.
   const choices: Array<"better" | "tie"> = ["better", "better", "tie"];
   for (const [i, kind] of choices.entries()) {
-    const person = await server.newUser("labeler");
+    const person = await server.newMember(projectId, "labeler");
     const claim = (await (await person.client.json("POST", `/api/v1/projects/${projectId}/next-task`)).json()) as { assignmentId: string };
     const view = (await (await person.client.json("GET", `/api/v1/assignments/${claim.assignmentId}`)).json()) as { taskType: string; completions: Array<{ label: string; text: string }> };
     assert.equal(view.taskType, "compare");

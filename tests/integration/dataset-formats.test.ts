@@ -69,7 +69,7 @@ before(async () => {
     ],
     "qa",
   );
-  const labeler = (await server.newUser("labeler")).client;
+  const labeler = (await server.newMember(source, "labeler")).client;
   for (let view = await claim(labeler, source); view; view = await claim(labeler, source)) {
     if (view.taskType === "rank") {
       const byText = Object.fromEntries(view.completions.map((c) => [c.text, c.id]));
@@ -79,7 +79,7 @@ before(async () => {
       await submit(labeler, view.assignmentId, { text: "Blue.", continuation: [{ role: "user", content: "Another?" }, { role: "assistant", content: "Green." }] });
     }
   }
-  const reviewer = (await server.newUser("reviewer")).client;
+  const reviewer = (await server.newMember(source, "reviewer")).client;
   for (let view = await claim(reviewer, source); view; view = await claim(reviewer, source)) {
     const question = view.messages[0]!.content;
     const payload = question.includes("Australia")
@@ -118,7 +118,7 @@ async function labelToolSource() {
   await importJson(toolSource, [{ prompt: "What is 25 × 4?", completions: [{ messages: calculated("25*4", "100", "100."), model: "a" }, { text: "90.", model: "b" }] }], "compare");
   await importJson(toolSource, [{ prompt: "What is 6 × 7?", completions: [calculated("6*7", "42", "It is 24.")] }], "qa");
   const toolTurns = (expression: string, result: string) => calculated(expression, result, "").slice(0, 2);
-  const labeler = (await server.newUser("labeler")).client;
+  const labeler = (await server.newMember(toolSource, "labeler")).client;
   for (let view = await claim(labeler, toolSource); view; view = await claim(labeler, toolSource)) {
     const question = view.messages.at(-1)!.content;
     if (view.taskType === "rank") {
@@ -136,7 +136,7 @@ async function labelToolSource() {
       });
     }
   }
-  const reviewer = (await server.newUser("reviewer")).client;
+  const reviewer = (await server.newMember(toolSource, "reviewer")).client;
   for (let view = await claim(reviewer, toolSource); view; view = await claim(reviewer, toolSource)) {
     await submit(reviewer, view.assignmentId, { decision: "edit", editedText: "It is 42.", reasons: ["factual_error"] });
   }
@@ -282,7 +282,7 @@ test("imported judgements are ordinary data: Tandem's own exports include them, 
   // The labeler filter picks the imported judgements out.
   assert.equal(lines(await download(target, `trl/preferences.jsonl?labeler=${importer.id}`)).length, 7);
   assert.equal(lines(await download(target, `trl/preferences.jsonl?labeler=${importer.id}0`)).length, 0);
-  const labeler = (await server.newUser("labeler")).client;
+  const labeler = (await server.newMember(target, "labeler")).client;
   assert.equal(await claim(labeler, target), null, "imported tasks are complete");
   // A second import of the same pairs reuses the prompts (same content) and adds the judgements.
   const again = await upload(target, "trl", await download(source, "trl/preferences.jsonl"), "dataset=preferences&commit=true");

@@ -12,6 +12,7 @@ import { inEvalSplit } from "../../server/labeling/eval-split.ts";
 let server: TestServer;
 let researcher: HttpClient;
 let labeler: HttpClient;
+let labelerId = "";
 let projectId = "";
 
 const lines = async (client: HttpClient, url: string) => {
@@ -30,11 +31,13 @@ const evalSet = async () => (await (await researcher.get(`/api/v1/projects/${pro
 before(async () => {
   server = await startTestServer();
   researcher = (await server.newUser("researcher")).client;
-  labeler = (await server.newUser("labeler")).client;
   const created = await researcher.json("POST", "/api/v1/projects", {
     name: "Held out", settings: { k: 2, overlap: { rank: 1, demonstrate: 1 }, goldRate: 0, checker: { kind: "numeric" } },
   });
   projectId = ((await created.json()) as { id: string }).id;
+  const person = await server.newMember(projectId, "labeler");
+  labeler = person.client;
+  labelerId = person.id;
 });
 after(() => server.stop());
 
@@ -108,6 +111,7 @@ test("holding out a labeled prompt closes its tasks and removes its labels from 
 test("a change naming a prompt of another project, or adding and removing the same one, changes nothing", async () => {
   const before = await evalSet();
   const other = ((await (await researcher.json("POST", "/api/v1/projects", { name: "Other" })).json()) as { id: string }).id;
+  await server.addMembers(other, [{ id: labelerId }]);
   await researcher.json("POST", `/api/v1/projects/${other}/imports`, { content: JSON.stringify({ prompt: "elsewhere" }), commit: true });
   const foreign = (await server.db.selectFrom("prompts").select("id").where("project_id", "=", other).executeTakeFirstOrThrow()).id;
   const mine = before.prompts[0]!.id;
@@ -130,6 +134,7 @@ test("a change naming a prompt of another project, or adding and removing the sa
 
 test("a seeded sample holds out the same unlabeled prompts every time, never labeled ones", async () => {
   const project = ((await (await researcher.json("POST", "/api/v1/projects", { name: "Sampled", settings: { goldRate: 0 } })).json()) as { id: string }).id;
+  await server.addMembers(project, [{ id: labelerId }]);
   const content = Array.from({ length: 40 }, (_, i) => JSON.stringify({ prompt: `Question number ${i} about sampling ${"xyz".repeat(i % 7)}`, metadata: { answer: i } })).join("\n");
   assert.equal((await researcher.json("POST", `/api/v1/projects/${project}/imports`, { content, commit: true, includeNearDuplicates: true })).status, 200);
   const first = await takeTask(labeler, project);
@@ -148,6 +153,7 @@ test("a seeded sample holds out the same unlabeled prompts every time, never lab
 
 test("promptSplit=train|eval partitions the preference export by a seeded hash of the prompt id (same rule in SQL and JS)", async () => {
   const project = ((await (await researcher.json("POST", "/api/v1/projects", { name: "Split", settings: { k: 2, overlap: { rank: 1 }, goldRate: 0 } })).json()) as { id: string }).id;
+  await server.addMembers(project, [{ id: labelerId }]);
   const content = Array.from({ length: 30 }, (_, i) => JSON.stringify({ prompt: `Pick the better answer, case ${i} ${"ab".repeat(i)}`, completions: [`good ${i}`, `bad ${i}`] })).join("\n");
   assert.equal((await researcher.json("POST", `/api/v1/projects/${project}/imports`, { content, commit: true, includeNearDuplicates: true })).status, 200);
   for (let task = await takeTask(labeler, project); task; task = await takeTask(labeler, project)) {

@@ -27,7 +27,7 @@ before(async () => {
   const imported = await researcher.json("POST", `/api/v1/projects/${projectId}/imports`, { content, commit: true });
   assert.equal(imported.status, 200, await imported.clone().text());
   for (let person = 0; person < 3; person++) {
-    const labeler = (await server.newUser("labeler")).client;
+    const labeler = (await server.newMember(projectId, "labeler")).client;
     for (;;) {
       const claim = (await (await labeler.json("POST", `/api/v1/projects/${projectId}/next-task`)).json()) as { assignmentId: string } | null;
       if (!claim) break;

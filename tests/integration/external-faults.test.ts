@@ -178,7 +178,7 @@ test("per-request faults are recorded per prompt, the run finishes, other prompt
 
   // The server never noticed.
   assert.equal((await researcher.get("/healthz")).status, 200);
-  const labeler = await server.newUser("labeler");
+  const labeler = await server.newMember(projectId, "labeler");
   const claim = await labeler.client.json("POST", `/api/v1/projects/${projectId}/next-task`);
   assert.equal(claim.status, 200);
 });
@@ -300,8 +300,9 @@ test("two server instances share the queue: each run is executed once, and a dea
 
     // A run whose instance died after its first prompt: running, lease expired, cursor at 1.
     const resumeCases = ["resume0", "resume1", "resume2"];
-    const { idOf: idOf2, projectId: p2 } = await researcherWithProject(resumeCases);
-    const ep2 = (await (await researcher.json("POST", `/api/v1/projects/${p2}/external-endpoints`, { name: "resume", baseUrl: fakeUrl, model: "m" })).json()) as { id: string };
+    // Its own researcher: the first one is no member of this (members-only) project.
+    const { researcher: researcher2, idOf: idOf2, projectId: p2 } = await researcherWithProject(resumeCases);
+    const ep2 = (await (await researcher2.json("POST", `/api/v1/projects/${p2}/external-endpoints`, { name: "resume", baseUrl: fakeUrl, model: "m" })).json()) as { id: string };
     const spec = { sources: [{ endpointId: ep2.id }], promptIds: resumeCases.map(idOf2), k: 2, minCompletions: 2, decoding: {}, maxConsecutiveFailures: 10 };
     const orphan = await server.db
       .insertInto("generation_runs")
@@ -311,7 +312,7 @@ test("two server instances share the queue: each run is executed once, and a dea
       })
       .returning("id")
       .executeTakeFirstOrThrow();
-    const resumed = await waitForRun(researcher, orphan.id);
+    const resumed = await waitForRun(researcher2, orphan.id);
     assert.equal(resumed.state, "done");
     assert.deepEqual(resumed.progress, { prompts: 3, next: 3, completions: 6, tasks: 3, failedRequests: 0, skippedPrompts: 0 });
     assert.deepEqual(resumeCases.map((c) => requestsByCase.get(c) ?? 0), [0, 1, 1], "the finished prompt is not asked again");

@@ -106,7 +106,7 @@ test("ranking and compare tasks filled from Tandem's /v1 endpoint (plain and str
   } else assert.match(compareRun.errors[0]!.message, /near-duplicate/);
 
   // The ranking tasks reach a labeler's queue and can be ranked (the compare task too, judged a tie; the imported prompts' demonstrations are written).
-  const labeler = await server.newUser("labeler");
+  const labeler = await server.newMember(projectId, "labeler");
   const seen: string[] = [];
   for (;;) {
     const claim = (await (await labeler.client.json("POST", `/api/v1/projects/${projectId}/next-task`)).json()) as { assignmentId: string } | null;

@@ -52,7 +52,7 @@ test("gold tasks: imported with the answer, served first at goldRate 1, answer h
   assert.deepEqual(goldTask.gold!.tiers.flat().sort(), [...goldTask.completion_ids].sort());
 
   // Three labelers; the second ranks the gold item upside down.
-  const labelers = [await server.newUser("labeler"), await server.newUser("labeler"), await server.newUser("labeler")];
+  const labelers = [await server.newMember(projectId, "labeler"), await server.newMember(projectId, "labeler"), await server.newMember(projectId, "labeler")];
   const goldOrders = [["4", "four-ish", "5"], ["5", "four-ish", "4"], ["4", "four-ish", "5"]];
   let ordinaryDone = 0;
   for (const [i, labeler] of labelers.entries()) {
@@ -112,7 +112,7 @@ test("concurrent claims: every labeler gets the gold task once, and it stays ope
     commit: true,
   });
   assert.equal(imported.status, 200);
-  const labelers = await Promise.all(Array.from({ length: 30 }, () => server.newUser("labeler")));
+  const labelers = await Promise.all(Array.from({ length: 30 }, () => server.newMember(projectId, "labeler")));
   const claims = await Promise.all(labelers.map((l) => l.client.json("POST", `/api/v1/projects/${projectId}/next-task`)));
   assert.ok(claims.every((c) => c.status === 200));
   const bodies = (await Promise.all(claims.map((c) => c.json()))) as Array<{ assignmentId: string } | null>;
@@ -136,8 +136,8 @@ test("a round's gold filter: rankings only from labelers who agree with gold, fr
     JSON.stringify({ prompt: "Ordinary: 10 - 4?", completions: ["6", "5"] }),
   ].join("\n");
   assert.equal((await researcher.client.json("POST", `/api/v1/projects/${projectId}/imports`, { content, commit: true })).status, 200);
-  const careful = await server.newUser("labeler");
-  const careless = await server.newUser("labeler");
+  const careful = await server.newMember(projectId, "labeler");
+  const careless = await server.newMember(projectId, "labeler");
   for (const [labeler, goldOrder] of [[careful, ["6", "7"]], [careless, ["7", "6"]]] as const) {
     await rank(labeler.client, (await takeTask(labeler.client, projectId))!, [...goldOrder]);
     await rank(labeler.client, (await takeTask(labeler.client, projectId))!, ["6", "5"]);

@@ -40,8 +40,8 @@ test("rank with ties → preference export holds exactly the implied pairs; demo
     ], null),
   );
 
-  const alice = await server.newUser("labeler");
-  const bob = await server.newUser("labeler");
+  const alice = await server.newMember(projectId, "labeler");
+  const bob = await server.newMember(projectId, "labeler");
   const expected = new Set<string>();
   for (const labeler of [alice, bob]) {
     for (;;) {
@@ -112,7 +112,7 @@ test("the task page renders the prompt and completions with XSS payloads inert",
       { messages: [{ role: "user", content: payload }], completions: [{ text: payload, model: null }, { text: "**bold**", model: null }], source: null, metadata: {}, contentHash: `xss-${Date.now()}`, minhash: "", status: "active" },
     ], null),
   );
-  const labeler = await server.newUser("labeler");
+  const labeler = await server.newMember(projectId, "labeler");
   const view = await takeTask(labeler.client, projectId);
   assert.ok(view);
   const html = await (await labeler.client.get(`/tasks/${view.assignmentId}`, { accept: "text/html" })).text();
@@ -128,7 +128,7 @@ test("a continued demonstration: validated turn by turn, exported with every ass
   const projectId = ((await created.json()) as { id: string }).id;
   const imported = await researcher.client.json("POST", `/api/v1/projects/${projectId}/imports`, { content: JSON.stringify({ prompt: "Teach me a word in Spanish." }), commit: true });
   assert.equal(imported.status, 200);
-  const labeler = await server.newUser("labeler");
+  const labeler = await server.newMember(projectId, "labeler");
   const view = await takeTask(labeler.client, projectId);
   assert.equal(view?.taskType, "demonstrate");
   const submit = (payload: unknown, key: string) =>

@@ -112,6 +112,7 @@ test("import an HF Llama folder → a LoRA SFT → DPO round → adapters regist
 
   // A round that trains LoRA adapters on it.
   const projectId = await seededProject(researcher);
+  await server.addMembers(projectId, [labeler]);
   await labelEverything(labeler.client, projectId);
   const steps = { steps: 2, batchSize: 2, optim: { lr: 1e-3, warmupSteps: 1, totalSteps: 2 } };
   const round = { name: "LoRA round", path: "sft-dpo", base: { modelId: base.id }, lora: { r: 4, alpha: 8 }, sft: steps, dpo: steps, next: { prompts: 2, maxNewTokens: 6, temperature: 1, seed: 7 } };

@@ -123,7 +123,7 @@ test("queue depth, submissions and agreement follow the labeling", async () => {
       assert.equal(submitted.status, 200, await submitted.clone().text());
     }
   };
-  const labelerA = await server.newUser("labeler");
+  const labelerA = await server.newMember(projectId, "labeler");
   // A claimed, unsubmitted task is work in progress.
   const claimed = await takeTask(labelerA.client, projectId);
   assert.ok(claimed);
@@ -142,9 +142,9 @@ test("queue depth, submissions and agreement follow the labeling", async () => {
   assert.equal(value("tandem_submissions_total", { ...p, task_type: "demonstrate" }) ?? 0, demoByA);
   assert.equal(value("tandem_queue_open_tasks", { ...p, task_type: "demonstrate" }) ?? 0, 2 - demoByA);
 
-  const labelerB = await server.newUser("labeler");
+  const labelerB = await server.newMember(projectId, "labeler");
   await rankAll(labelerB.client, "spider");
-  const labelerC = await server.newUser("labeler");
+  const labelerC = await server.newMember(projectId, "labeler");
   await rankAll(labelerC.client, null);
 
   value = await scrape();
@@ -174,7 +174,7 @@ test("agreement is recomputed when rankings change, but not more often than the 
     assert.equal(imported.status, 200);
     // Two new labelers disagree on the new item: 2 of 4 compared pairs now agree.
     for (const first of ["A web.", "A car."]) {
-      const labeler = await server.newUser("labeler");
+      const labeler = await server.newMember(projectId, "labeler");
       const task = await takeTask(labeler.client, projectId);
       assert.ok(task && task.taskType === "rank");
       const ordered = [...task.completions].sort((a, b) => Number(b.text === first) - Number(a.text === first));

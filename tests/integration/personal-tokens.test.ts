@@ -22,7 +22,7 @@ test("a labeler makes a token for themselves and labels with it: claim, open, su
   const content = JSON.stringify({ prompt: "Better greeting?", completions: ["Hello!", "Go away."] });
   assert.equal((await researcher.client.json("POST", `/api/v1/projects/${projectId}/imports`, { content, commit: true })).status, 200);
 
-  const labeler = await server.newUser("labeler");
+  const labeler = await server.newMember(projectId, "labeler");
   const created = await labeler.client.json("POST", "/api/v1/me/tokens", { name: "my front-end", role: "labeler" });
   assert.equal(created.status, 201);
   const { secret, token } = (await created.json()) as Created;

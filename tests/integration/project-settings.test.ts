@@ -99,7 +99,7 @@ test("a changed overlap says which open tasks keep the old one, and applies it t
   assert.equal((await researcher.json("POST", `/api/v1/projects/${projectId}/imports`, { content, commit: true })).status, 200);
   // Two labelers rank one task each (the queue gives them the same one or two different ones).
   for (let i = 0; i < 2; i++) {
-    const labeler = await server.newUser("labeler");
+    const labeler = await server.newMember(projectId, "labeler");
     const view = await takeTask(labeler.client, projectId);
     assert.ok(view);
     const submitted = await labeler.client.json("POST", `/api/v1/assignments/${view.assignmentId}/submit`, {

@@ -38,7 +38,7 @@ test("GET /projects/:id/quality: the page's numbers as JSON, per labeler too", a
 
   // Three labelers rank both items; the third reverses the others on the first item.
   const best = { "Capital of France?": ["Paris", "Lyon", "Nice"], "2 + 2?": ["4", "22", "5"] } as Record<string, string[]>;
-  const labelers = [await server.newUser("labeler"), await server.newUser("labeler"), await server.newUser("labeler")];
+  const labelers = [await server.newMember(projectId, "labeler"), await server.newMember(projectId, "labeler"), await server.newMember(projectId, "labeler")];
   for (const [i, labeler] of labelers.entries()) {
     for (let n = 0; n < 2; n++) {
       const view = await takeTask(labeler.client, projectId);
@@ -54,7 +54,7 @@ test("GET /projects/:id/quality: the page's numbers as JSON, per labeler too", a
     }
   }
 
-  const reviewer = await server.newUser("reviewer");
+  const reviewer = await server.newMember(projectId, "reviewer");
   const response = await reviewer.client.get(`/api/v1/projects/${projectId}/quality`);
   assert.equal(response.status, 200);
   assert.match(response.headers.get("content-type") ?? "", /application\/json/);

@@ -33,10 +33,10 @@ test("a reviewer's edit of a synthetic Q&A yields the corrected SFT example and 
     { prompt: "What is the capital of Australia?", completions: ["Sydney is the capital of Australia."] },
     { prompt: "What is 9 squared?", completions: ["81"] },
   ]);
-  const labeler = await server.newUser("labeler");
+  const labeler = await server.newMember(projectId, "labeler");
   assert.equal(await claim(labeler.client, projectId), null, "labelers never get review tasks");
 
-  const reviewer = await server.newUser("reviewer");
+  const reviewer = await server.newMember(projectId, "reviewer");
   for (;;) {
     const task = await claim(reviewer.client, projectId);
     if (!task) break;
@@ -67,12 +67,12 @@ test("a prompt the content filter held back reaches labelers only after a review
     { prompt: "Email me at someone@example.com with the answer" },
     { prompt: "Call me on +44 20 7946 0958 about this" },
   ]);
-  const labeler = await server.newUser("labeler");
+  const labeler = await server.newMember(projectId, "labeler");
   assert.equal(await claim(labeler.client, projectId), null);
   // Both review tasks are claimed before either is decided: once one is accepted, its new
   // labeling task could otherwise be the next thing a reviewer is given.
-  const reviewer = await server.newUser("reviewer");
-  const secondReviewer = await server.newUser("reviewer");
+  const reviewer = await server.newMember(projectId, "reviewer");
+  const secondReviewer = await server.newMember(projectId, "reviewer");
   const first = (await claim(reviewer.client, projectId))!;
   const second = (await claim(secondReviewer.client, projectId))!;
   assert.equal(first.taskType, "review");

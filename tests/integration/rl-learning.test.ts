@@ -66,7 +66,7 @@ before(async () => {
   // A careless labeler: 15 of the 24 demonstrations are wrong — the wrong answer is the majority, so a
   // policy that merely sharpens what it was shown gets worse, and only the reward or the rankings can
   // lift it. Picked by a hash of the number, so that no rule of the digits tells the policy which.
-  const labeler = (await server.newUser("labeler")).client;
+  const labeler = (await server.newMember(projectId, "labeler")).client;
   const careless = (prompt: string) => Math.abs(Math.sin(Number(/\d+/.exec(prompt)![0]) * 12.9898) * 43758.5453) % 1 >= 0.4;
   let demonstrations = 0;
   for (let task = await takeTask(labeler, projectId); task; task = await takeTask(labeler, projectId)) {

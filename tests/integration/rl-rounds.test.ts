@@ -69,7 +69,7 @@ before(async () => {
   ];
   const imported = await researcher.json("POST", `/api/v1/projects/${projectId}/imports`, { content: records.map((r) => JSON.stringify(r)).join("\n"), commit: true });
   assert.equal(imported.status, 200, await imported.clone().text());
-  const labeler = (await server.newUser("labeler")).client;
+  const labeler = (await server.newMember(projectId, "labeler")).client;
   for (let task = await takeTask(labeler, projectId), n = 0; task && n < 10; task = await takeTask(labeler, projectId), n++) {
     const [a, b] = task.messages.at(-1)!.content.match(/\d+/g)!.map(Number) as [number, number];
     const payload = task.taskType === "rank"
@@ -93,7 +93,7 @@ test("a launch refuses rewards that do not fit, a checker field no prompt has, a
   // A project whose prompts lack the checker's field, and one without an eval set.
   const other = ((await (await researcher.json("POST", "/api/v1/projects", { name: "No answers", settings: { tools: ["calculator"], checker: { kind: "numeric", field: "solution" } } })).json()) as { id: string }).id;
   await researcher.json("POST", `/api/v1/projects/${other}/imports`, { content: JSON.stringify({ prompt: "What is 1 + 1?", metadata: { answer: 2 } }), commit: true });
-  const labeler = (await server.newUser("labeler")).client;
+  const labeler = (await server.newMember(other, "labeler")).client;
   const task = await takeTask(labeler, other);
   await labeler.json("POST", `/api/v1/assignments/${task!.assignmentId}/submit`, { idempotencyKey: `rl-other-${task!.assignmentId}`, payload: { text: "2" } });
   const response = await researcher.json("POST", `/api/v1/projects/${other}/rounds`, { name: "x", path: "sft-grpo", ...tiny });

@@ -22,7 +22,7 @@ test("a long run's curves span the whole run on the page: metrics thinned per at
   const model = await server.db.insertInto("models").values({ project_id: projectId, name: "base", kind: "base", storage_key: `events-${projectId}`, config: JSON.stringify({}) }).returning("id").executeTakeFirstOrThrow();
   const rank = await server.db.selectFrom("tasks").select("id").where("project_id", "=", projectId).executeTakeFirstOrThrow();
   // A ranking, so a DPO round may launch (the events below stand in for its trainer's).
-  const labeler = await server.newUser("labeler");
+  const labeler = await server.newMember(projectId, "labeler");
   const claim = (await takeTask(labeler.client, projectId))!;
   const submitted = await labeler.client.json("POST", `/api/v1/assignments/${claim.assignmentId}/submit`, { idempotencyKey: `round-events-${rank.id}`, payload: { ranking: { tiers: claim.completions.map((c) => [c.id]) } } });
   assert.equal(submitted.status, 200, await submitted.clone().text());

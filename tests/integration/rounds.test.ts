@@ -84,7 +84,7 @@ const first = { projectId: "", policyId: "", researcher: null as HttpClient | nu
 test("launch → train (SFT, DPO) → registered models → sampled ranking tasks, all over HTTP", { timeout: 300_000 }, async () => {
   const researcher = (await server.newUser("researcher")).client;
   const projectId = await seededProject(researcher);
-  const labeler = await server.newUser("labeler");
+  const labeler = await server.newMember(projectId, "labeler");
   assert.equal(await labelEverything(labeler.client, projectId), 6);
 
   // A spec that fails validation is refused with the field named, and nothing is launched.
@@ -235,7 +235,7 @@ test("a round from the previous policy opens A/B compares against it and reports
   for (const task of compares) assert.deepEqual(task.completion_ids.map((id) => models.find((m) => m.id === id)?.model_id), [policy.id, first.policyId]);
 
   // A labeler prefers the new policy once and calls the other a tie: win rate (1 + ½) / 2.
-  const labeler = await server.newUser("labeler");
+  const labeler = await server.newMember(first.projectId, "labeler");
   const choices: string[] = [];
   for (;;) {
     const claim = (await (await labeler.client.json("POST", `/api/v1/projects/${first.projectId}/next-task`)).json()) as { assignmentId: string } | null;
@@ -268,7 +268,7 @@ test("a round from the previous policy opens A/B compares against it and reports
 test("a trainer killed mid-step: its lease expires, another trainer resumes from the last uploaded checkpoint and the loss curve continues", { timeout: 300_000 }, async () => {
   const researcher = (await server.newUser("researcher")).client;
   const projectId = await seededProject(researcher);
-  await labelEverything((await server.newUser("labeler")).client, projectId);
+  await labelEverything((await server.newMember(projectId, "labeler")).client, projectId);
   const STEPS = 60;
   const launched = await researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, {
     name: "Killed", path: "sft", base: { init: { preset: "nano" }, vocabSize: 300 }, sft: { steps: STEPS, batchSize: 4, checkpointEvery: 5 }, next: { prompts: 0 },
@@ -315,7 +315,7 @@ test("a trainer killed mid-step: its lease expires, another trainer resumes from
 test("two trainer services at once: each job runs exactly once and both rounds finish", { timeout: 300_000 }, async () => {
   const researcher = (await server.newUser("researcher")).client;
   const projectId = await seededProject(researcher);
-  await labelEverything((await server.newUser("labeler")).client, projectId);
+  await labelEverything((await server.newMember(projectId, "labeler")).client, projectId);
   const rounds = [];
   for (const name of ["Parallel A", "Parallel B"]) {
     const launched = await researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, { name, path: "sft", ...tiny, next: { prompts: 0 } });
@@ -332,7 +332,7 @@ test("two trainer services at once: each job runs exactly once and both rounds f
 test("cancel stops a queued round and registers nothing; retry queues its step again", async () => {
   const researcher = (await server.newUser("researcher")).client;
   const projectId = await seededProject(researcher);
-  await labelEverything((await server.newUser("labeler")).client, projectId);
+  await labelEverything((await server.newMember(projectId, "labeler")).client, projectId);
   const launched = (await (await researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, { name: "To cancel", path: "sft", ...tiny })).json()) as { id: string };
   const trainer = await server.newToken("trainer");
   const client = server.client();
@@ -363,7 +363,7 @@ test("cancel stops a queued round and registers nothing; retry queues its step a
 test("retry after a failure resumes from the failed job's last checkpoint; cancel removes half-uploaded outputs", async () => {
   const researcher = (await server.newUser("researcher")).client;
   const projectId = await seededProject(researcher);
-  await labelEverything((await server.newUser("labeler")).client, projectId);
+  await labelEverything((await server.newMember(projectId, "labeler")).client, projectId);
   const launched = (await (await researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, { name: "Fails at step 3", path: "sft", ...tiny, next: { prompts: 0 } })).json()) as { id: string };
   const trainer = await server.newToken("trainer");
   const client = server.client();
@@ -399,7 +399,9 @@ test("retry after a failure resumes from the failed job's last checkpoint; cance
 test("a round over two projects: the snapshot counts both, the trainer reads both, the bundle holds both; unknown sources are refused", { timeout: 300_000 }, async () => {
   const researcher = (await server.newUser("researcher")).client;
   const [a, b] = [await seededProject(researcher), await seededProject(researcher)];
-  const labeler = (await server.newUser("labeler")).client;
+  const person = await server.newMember(a, "labeler");
+  await server.addMembers(b, [person]);
+  const labeler = person.client;
   await labelEverything(labeler, a);
   await labelEverything(labeler, b);
   const refused = await researcher.json("POST", `/api/v1/projects/${a}/rounds`, { name: "Nowhere", path: "sft", ...tiny, data: { projects: ["999999"], rounds: ["888888"] } });

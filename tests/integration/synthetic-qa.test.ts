@@ -189,7 +189,7 @@ test("documents → synthetic Q&A → reviewed (accept, edit, reject) → SFT ex
   assert.equal(prompts[0]!.metadata.heading, "Water");
 
   // Review through the existing review submission API: accept one, edit one, reject one.
-  const reviewer = await server.newUser("reviewer");
+  const reviewer = await server.newMember(projectId, "reviewer");
   const decided: Record<string, string> = {};
   for (;;) {
     const next = (await (await reviewer.client.json("POST", `/api/v1/projects/${projectId}/next-task`)).json()) as { assignmentId: string } | null;

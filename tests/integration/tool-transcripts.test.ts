@@ -70,7 +70,7 @@ test("imported TRL tool-calling completions are stored with their transcript; th
   assert.deepEqual(rows[0]!.messages, calculated("37*4", "148", "The answer is 148."));
   assert.equal(rows[2]!.messages, null);
 
-  const view = await claim((await server.newUser("labeler")).client, projectId);
+  const view = await claim((await server.newMember(projectId, "labeler")).client, projectId);
   assert.equal(view?.taskType, "rank");
   const byText = new Map(view!.completions.map((c) => [c.text, c.messages]));
   assert.deepEqual(byText.get("The answer is 185."), calculated("37*5", "185", "The answer is 185."));
@@ -154,7 +154,7 @@ test("sampled completions keep their transcripts; near duplicates are judged on 
 test("a demonstration may call a declared tool: stored as toolTurns, exported as TRL tool-calling messages; bad calls are refused by field", async () => {
   const projectId = await newProject("Tools demonstration", { tools: ["calculator"] });
   assert.equal((await importLines(projectId, [{ prompt: "What is 12 × 13?" }])).status, 200);
-  const labeler = (await server.newUser("labeler")).client;
+  const labeler = (await server.newMember(projectId, "labeler")).client;
   const view = await claim(labeler, projectId);
   assert.equal(view?.taskType, "demonstrate");
   const submit = (payload: unknown) => labeler.json("POST", `/api/v1/assignments/${view!.assignmentId}/submit`, { idempotencyKey: `tools-demo-${view!.assignmentId}`, payload });

@@ -12,7 +12,7 @@ import { createApiToken } from "../../server/auth/tokens.server.ts";
 import { createUser } from "../../server/auth/users.server.ts";
 import { loadConfig, type Config } from "../../server/config.server.ts";
 import { createDb, createPool, migrateToLatest, type Db } from "../../server/db/database.server.ts";
-import type { TokenRole, UserRole } from "../../server/db/schema.ts";
+import type { ProjectRole, TokenRole, UserRole } from "../../server/db/schema.ts";
 import { createTandemServer } from "../../server/http/create-server.server.ts";
 import { createLogger } from "../../server/lib/logger.server.ts";
 
@@ -22,6 +22,13 @@ export type TestServer = {
   config: Config;
   /** A person with a role and a signed-in browser-like client. */
   newUser: (role: UserRole, password?: string) => Promise<{ id: string; email: string; password: string; client: HttpClient }>;
+  /**
+   * Makes people members of a (members-only) project, as a researcher of it would (decision
+   * 0031). The project role defaults to each person's global role (researcher for admins).
+   */
+  addMembers: (projectId: string, people: Array<{ id: string; role?: ProjectRole }>, role?: ProjectRole) => Promise<void>;
+  /** newUser, then a member of the project with their own role there. */
+  newMember: (projectId: string, role: UserRole) => Promise<{ id: string; email: string; password: string; client: HttpClient }>;
   newToken: (role: TokenRole) => Promise<string>;
   client: () => HttpClient;
   stop: () => Promise<void>;
@@ -46,7 +53,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
 
   const admin = await createUser(db, null, { email: uniqueEmail("owner"), name: "Token owner", role: "admin", password: "owner-password-123" });
 
-  return {
+  const server_: TestServer = {
     url,
     db,
     config,
@@ -59,6 +66,26 @@ export async function startTestServer(env: Record<string, string> = {}, options:
       client.cookies.set("tandem_session", session.cookieValue);
       return { id: user.id, email, password, client };
     },
+    addMembers: async (projectId, people, role) => {
+      const globals = await db.selectFrom("users").select(["id", "role"]).where("id", "in", people.map((p) => p.id)).execute();
+      const globalRole = new Map(globals.map((row) => [row.id, row.role]));
+      await db
+        .insertInto("project_members")
+        .values(
+          people.map((person) => {
+            const own = globalRole.get(person.id);
+            const projectRole = role ?? person.role ?? (own === "admin" || own === undefined ? "researcher" : own);
+            return { project_id: projectId, user_id: person.id, role: projectRole, added_by: admin.id };
+          }),
+        )
+        .onConflict((oc) => oc.columns(["project_id", "user_id"]).doUpdateSet((eb) => ({ role: eb.ref("excluded.role") })))
+        .execute();
+    },
+    newMember: async (projectId, role) => {
+      const person = await server_.newUser(role);
+      await server_.addMembers(projectId, [person]);
+      return person;
+    },
     newToken: async (role) => (await createApiToken(db, admin.id, { name: `test ${role}`, role })).secret,
     stop: async () => {
       await server.close();
@@ -66,6 +93,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
       await db.destroy();
     },
   };
+  return server_;
 }
 
 /** A cookie-keeping client that behaves like a same-origin browser page (sends Origin on writes). */

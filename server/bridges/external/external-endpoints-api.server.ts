@@ -52,6 +52,7 @@ export const externalModelEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "get",
     path: "/external-endpoints/:id",
+    project: "external_endpoint",
     summary: "One external endpoint",
     access: "researcher",
     params: idParams,
@@ -61,6 +62,7 @@ export const externalModelEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "patch",
     path: "/external-endpoints/:id",
+    project: "external_endpoint",
     summary: "Edit an endpoint; apiKey left out keeps the stored key, null removes it",
     access: "researcher",
     params: idParams,
@@ -71,6 +73,7 @@ export const externalModelEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "delete",
     path: "/external-endpoints/:id",
+    project: "external_endpoint",
     summary: "Remove an endpoint (completions it produced stay)",
     access: "researcher",
     params: idParams,
@@ -84,6 +87,7 @@ export const externalModelEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "post",
     path: "/external-endpoints/:id/test",
+    project: "external_endpoint",
     summary: "Send one short chat request (no retries) and report the answer or the error",
     access: "researcher",
     params: idParams,
@@ -122,6 +126,7 @@ export const externalModelEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "get",
     path: "/generation-runs/:id",
+    project: "generation_run",
     summary: "A generation run: state, progress and every failed request (prompt, source, kind, status, attempts, message)",
     access: "researcher",
     params: idParams,
@@ -131,6 +136,7 @@ export const externalModelEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "post",
     path: "/generation-runs/:id/cancel",
+    project: "generation_run",
     summary: "Cancel a queued or running generation run; tasks already made stay",
     access: "researcher",
     params: idParams,

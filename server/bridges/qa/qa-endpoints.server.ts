@@ -39,6 +39,7 @@ export const qaEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "get",
     path: "/documents/:id/chunks",
+    project: "document",
     summary: "A document's chunks: text, heading path, last generation's state, error and pair count",
     access: "researcher",
     params: idParams,
@@ -48,6 +49,7 @@ export const qaEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "delete",
     path: "/documents/:id",
+    project: "document",
     summary: "Delete a document and its chunks (the Q&A generated from it stays)",
     access: "researcher",
     params: idParams,
@@ -127,6 +129,7 @@ export const qaEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "get",
     path: "/qa-runs/:id",
+    project: "qa_run",
     summary: "One Q&A generation run: state and progress",
     access: "researcher",
     params: idParams,
@@ -136,6 +139,7 @@ export const qaEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "post",
     path: "/qa-runs/:id/cancel",
+    project: "qa_run",
     summary: "Cancel a running Q&A generation; the chunk in flight goes back to pending",
     access: "researcher",
     params: idParams,

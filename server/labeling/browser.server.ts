@@ -1,0 +1,231 @@
+import { sql, type Expression, type SqlBool } from "kysely";
+import { z } from "zod";
+import { AppError } from "../lib/app-error.ts";
+import type { Actor } from "../auth/actor.ts";
+import { recordAudit } from "../auth/audit.server.ts";
+import type { Db } from "../db/database.server.ts";
+
+/**
+ * The data browser (decision 0032): a project's prompts with their tasks and submissions,
+ * searched (trigram index on prompts.search_text), filtered, sorted and paged by keyset, an
+ * item's whole history, and one bulk action, exclusion from training (soft, audited, reversible).
+ */
+export const BROWSE_MAX_LIMIT = 200;
+export const BULK_MAX_IDS = 1000;
+
+const id = z.string().regex(/^\d{1,18}$/, "must be a numeric id");
+const flag = z.enum(["true", "false"], { error: "must be true or false" });
+const date = z.iso.datetime({ offset: true, error: "must be an ISO 8601 date-time, e.g. 2026-12-05T00:00:00Z" });
+
+/** What narrows the prompts: the same fields for a listing and for a bulk action over a filter. */
+const promptFilterFields = {
+    q: z.string().trim().min(1, "must not be empty").max(200, "at most 200 characters").optional(),
+    source: z.string().max(500).optional(),
+    status: z.enum(["active", "review", "rejected"]).optional(),
+    kind: z.enum(["prompt", "qa"]).optional(),
+    taskType: z.enum(["demonstrate", "rank", "review", "compare"]).optional(),
+    taskState: z.enum(["open", "complete", "cancelled"]).optional(),
+    round: id.optional(),
+    labeler: id.optional(),
+    gold: flag.optional(),
+    heldOut: flag.optional(),
+    excluded: flag.optional(),
+    from: date.optional(),
+    to: date.optional(),
+};
+const datesInOrder = (f: { from?: string; to?: string }) => !f.from || !f.to || new Date(f.from) <= new Date(f.to);
+
+export const promptFilterSchema = z.object(promptFilterFields).strict().refine(datesInOrder, { path: ["to"], message: "must not be before from" });
+
+export type PromptFilter = z.infer<typeof promptFilterSchema>;
+
+type Cursor = { at: string; id: string };
+const cursorSchema = z.string().transform((value, ctx) => {
+  try {
+    const parsed = z.object({ at: z.iso.datetime({ offset: true }), id }).parse(JSON.parse(Buffer.from(value, "base64url").toString("utf8")));
+    return parsed as Cursor;
+  } catch {
+    ctx.addIssue({ code: "custom", message: "is not a cursor this listing gave out" });
+    return z.NEVER;
+  }
+});
+
+export const browseQuerySchema = z
+  .object({
+    ...promptFilterFields,
+    sort: z.enum(["created_at"]).default("created_at"),
+    order: z.enum(["desc", "asc"]).default("desc"),
+    limit: z.coerce.number({ error: `must be a number from 1 to ${BROWSE_MAX_LIMIT}` }).int().min(1).max(BROWSE_MAX_LIMIT).default(50),
+    after: cursorSchema.optional(),
+  })
+  .strict()
+  .refine(datesInOrder, { path: ["to"], message: "must not be before from" });
+
+export type BrowseQuery = z.infer<typeof browseQuerySchema>;
+
+/** The SQL conditions of a filter over `prompts as p` in one project. */
+function filterRules(projectId: string, f: PromptFilter): Array<Expression<SqlBool>> {
+  const rules: Array<Expression<SqlBool>> = [sql<SqlBool>`p.project_id = ${projectId}`];
+  // The % and _ a person types are searched for, not wildcards.
+  if (f.q) rules.push(sql<SqlBool>`p.search_text ilike ${"%" + f.q.replace(/[\\%_]/g, (c) => "\\" + c) + "%"}`);
+  if (f.source !== undefined) rules.push(sql<SqlBool>`p.source is not distinct from ${f.source === "" ? null : f.source}`);
+  if (f.status) rules.push(sql<SqlBool>`p.status = ${f.status}`);
+  if (f.kind) rules.push(sql<SqlBool>`p.kind = ${f.kind}`);
+  if (f.heldOut) rules.push(f.heldOut === "true" ? sql<SqlBool>`p.held_out` : sql<SqlBool>`not p.held_out`);
+  if (f.excluded) rules.push(f.excluded === "true" ? sql<SqlBool>`p.excluded_at is not null` : sql<SqlBool>`p.excluded_at is null`);
+  if (f.from) rules.push(sql<SqlBool>`p.created_at >= ${new Date(f.from)}`);
+  if (f.to) rules.push(sql<SqlBool>`p.created_at <= ${new Date(f.to)}`);
+  const taskRules = [
+    f.taskType ? sql`t.type = ${f.taskType}` : null,
+    f.taskState ? sql`t.state = ${f.taskState}` : null,
+    f.round ? sql`t.round_id = ${f.round}` : null,
+    f.gold ? (f.gold === "true" ? sql`t.gold is not null` : sql`t.gold is null`) : null,
+  ].filter((r) => r !== null);
+  if (taskRules.length > 0) rules.push(sql<SqlBool>`exists (select 1 from tasks t where t.prompt_id = p.id and ${sql.join(taskRules, sql` and `)})`);
+  if (f.labeler) rules.push(sql<SqlBool>`exists (select 1 from submissions s join tasks t on t.id = s.task_id where t.prompt_id = p.id and s.user_id = ${f.labeler})`);
+  return rules;
+}
+
+export type BrowsedPrompt = {
+  id: string;
+  text: string;
+  source: string | null;
+  status: string;
+  kind: string;
+  held_out: boolean;
+  excluded_at: Date | null;
+  exclusion_reason: string | null;
+  created_at: Date;
+  tasks: number;
+  submissions: number;
+};
+
+/** One page of prompts, newest first (or oldest), and the cursor of the next page (null at the end). */
+export async function browsePrompts(db: Db, projectId: string, query: BrowseQuery): Promise<{ items: BrowsedPrompt[]; next: string | null }> {
+  const rules = filterRules(projectId, query);
+  const desc = query.order === "desc";
+  if (query.after) {
+    // The cursor holds PostgreSQL's own microseconds: a JS Date (milliseconds) would skip rows.
+    const at = sql`${query.after.at}::timestamptz`;
+    rules.push(desc ? sql<SqlBool>`(p.created_at, p.id) < (${at}, ${query.after.id}::bigint)` : sql<SqlBool>`(p.created_at, p.id) > (${at}, ${query.after.id}::bigint)`);
+  }
+  const direction = desc ? sql`desc` : sql`asc`;
+  const rows = await sql<BrowsedPrompt & { tasks: string; submissions: string; cursor_at: string }>`
+    select p.id, to_json(p.created_at) #>> '{}' as cursor_at, left(p.messages -> 0 ->> 'content', 300) as text, p.source, p.status, p.kind, p.held_out, p.excluded_at, p.exclusion_reason, p.created_at,
+      (select count(*) from tasks t where t.prompt_id = p.id) as tasks,
+      (select count(*) from submissions s join tasks t on t.id = s.task_id where t.prompt_id = p.id) as submissions
+    from prompts p
+    where ${sql.join(rules, sql` and `)}
+    order by p.created_at ${direction}, p.id ${direction}
+    limit ${query.limit + 1}`.execute(db);
+  const page = rows.rows.slice(0, query.limit);
+  const items = page.map(({ cursor_at: _at, ...row }) => ({ ...row, tasks: Number(row.tasks), submissions: Number(row.submissions) }));
+  const last = page.at(-1);
+  const next = rows.rows.length > query.limit && last ? Buffer.from(JSON.stringify({ at: last.cursor_at, id: last.id })).toString("base64url") : null;
+  return { items, next };
+}
+
+/** Everything that happened to one prompt: who was shown it and when, what they submitted, exclusions, rounds over it. */
+export async function promptHistory(db: Db, projectId: string, promptId: string) {
+  const prompt = await db
+    .selectFrom("prompts")
+    .leftJoin("users", "users.id", "prompts.excluded_by")
+    .select([
+      "prompts.id", "prompts.messages", "prompts.metadata", "prompts.source", "prompts.status", "prompts.kind", "prompts.held_out", "prompts.created_at",
+      "prompts.excluded_at", "prompts.exclusion_reason", "users.email as excluded_by",
+    ])
+    .where("prompts.id", "=", promptId)
+    .where("prompts.project_id", "=", projectId)
+    .executeTakeFirst();
+  if (!prompt) throw new AppError("not_found", "No such prompt in this project.");
+  const completions = await db.selectFrom("completions").select(["id", "model_name", "model_id", "text", "created_at"]).where("prompt_id", "=", promptId).orderBy("id").execute();
+  const tasks = await db.selectFrom("tasks").select(["id", "type", "state", "overlap_target", "round_id", sql<boolean>`gold is not null`.as("gold"), "created_at"]).where("prompt_id", "=", promptId).orderBy("id").execute();
+  const taskIds = tasks.map((t) => t.id);
+  const assignments = taskIds.length === 0 ? [] : await db
+    .selectFrom("assignments")
+    .innerJoin("users", "users.id", "assignments.user_id")
+    .select(["assignments.id", "assignments.task_id", "users.email", "users.name", "assignments.state", "assignments.shown_order", "assignments.skip_reason", "assignments.created_at", "assignments.updated_at"])
+    .where("assignments.task_id", "in", taskIds)
+    .orderBy("assignments.created_at")
+    .execute();
+  const submissions = taskIds.length === 0 ? [] : await db
+    .selectFrom("submissions")
+    .innerJoin("users", "users.id", "submissions.user_id")
+    .select(["submissions.id", "submissions.task_id", "users.email", "users.name", "submissions.payload", "submissions.timings", "submissions.created_at"])
+    .where("submissions.task_id", "in", taskIds)
+    .orderBy("submissions.created_at")
+    .execute();
+  const exclusions = await db
+    .selectFrom("audit_log")
+    .leftJoin("users", "users.id", "audit_log.actor_user_id")
+    .select(["audit_log.action", "audit_log.details", "audit_log.created_at", "users.email"])
+    .where("audit_log.target", "=", `project:${projectId}`)
+    .where("audit_log.action", "in", ["prompts.exclude", "prompts.include"])
+    .where(sql<SqlBool>`(audit_log.details -> 'promptIds') ? ${promptId}`)
+    .orderBy("audit_log.id")
+    .execute();
+  // Rounds whose frozen data snapshot came after a label on it, over this project's data.
+  const firstLabel = submissions[0]?.created_at;
+  const rounds = !firstLabel || prompt.held_out ? [] : (await sql<{ id: string; name: string; state: string; created_at: Date }>`
+    select r.id, r.name, r.state, r.created_at from rounds r
+    where (r.project_id = ${projectId} or coalesce(r.data_snapshot -> 'sources' -> 'projects', '[]'::jsonb) ? ${projectId})
+      and (r.data_snapshot ->> 'until')::timestamptz > ${firstLabel}
+    order by r.id`.execute(db)).rows;
+  return { prompt, completions, tasks, assignments, submissions, exclusions, rounds };
+}
+
+export const exclusionSchema = z
+  .object({
+    /** true: leave the prompts out of training; false: take them back in. */
+    exclude: z.boolean({ error: "say exclude: true or false" }),
+    reason: z.string().trim().max(500, "at most 500 characters").optional(),
+    promptIds: z.array(id).min(1, "name at least one prompt").max(BULK_MAX_IDS, `at most ${BULK_MAX_IDS} prompts at once; use a filter for more`).optional(),
+    filter: promptFilterSchema.optional(),
+    /** The count the caller was shown; the change runs only when it still matches. Absent: count only. */
+    confirm: z.number().int().min(0).optional(),
+  })
+  .strict()
+  .refine((b) => (b.promptIds === undefined) !== (b.filter === undefined), { path: ["promptIds"], message: "send either promptIds or filter, not both or neither" })
+  .refine((b) => !b.exclude || (b.reason !== undefined && b.reason.length > 0), { path: ["reason"], message: "say why these prompts leave the training data" });
+
+export type ExclusionInput = z.infer<typeof exclusionSchema>;
+
+/**
+ * Excludes prompts from training, or takes them back. Without `confirm` it only counts what would
+ * change (nothing is written); with `confirm` equal to that count it changes exactly those
+ * prompts in one transaction and writes one audit entry with their ids. A count that moved in
+ * between is refused (409) and changes nothing.
+ */
+export async function setExclusion(db: Db, actor: Actor, projectId: string, input: ExclusionInput): Promise<{ count: number; applied: boolean }> {
+  return db.transaction().execute(async (trx) => {
+    const rules = input.filter ? filterRules(projectId, input.filter) : [sql<SqlBool>`p.project_id = ${projectId}`];
+    if (input.promptIds) {
+      const found = await trx.selectFrom("prompts").select("id").where("project_id", "=", projectId).where("id", "in", input.promptIds).execute();
+      const known = new Set(found.map((r) => r.id));
+      const errors = input.promptIds.flatMap((pid, i) => (known.has(pid) ? [] : [{ path: `promptIds.${i}`, message: `no prompt ${pid} in this project` }]));
+      if (errors.length > 0) throw new AppError("validation_failed", "Some prompts are not in this project; nothing was changed.", errors);
+      rules.push(sql<SqlBool>`p.id in (${sql.join(input.promptIds)})`);
+    }
+    // Only the prompts whose state changes count: excluding an excluded prompt again is no change.
+    rules.push(input.exclude ? sql<SqlBool>`p.excluded_at is null` : sql<SqlBool>`p.excluded_at is not null`);
+    const where = sql.join(rules, sql` and `);
+    if (input.confirm === undefined) {
+      const counted = await sql<{ n: string }>`select count(*) as n from prompts p where ${where}`.execute(trx);
+      return { count: Number(counted.rows[0]!.n), applied: false };
+    }
+    const changed = input.exclude
+      ? await sql<{ id: string }>`update prompts p set excluded_at = now(), excluded_by = ${actor.user.id}, exclusion_reason = ${input.reason ?? null} where ${where} returning p.id`.execute(trx)
+      : await sql<{ id: string }>`update prompts p set excluded_at = null, excluded_by = null, exclusion_reason = null where ${where} returning p.id`.execute(trx);
+    if (changed.rows.length !== input.confirm) {
+      // Throwing rolls the update back.
+      throw new AppError("conflict", `${changed.rows.length} prompts match now, not the ${input.confirm} you confirmed; nothing was changed. Count again.`);
+    }
+    await recordAudit(trx, {
+      actor,
+      action: input.exclude ? "prompts.exclude" : "prompts.include",
+      target: `project:${projectId}`,
+      details: { count: changed.rows.length, reason: input.reason ?? null, filter: input.filter ?? null, promptIds: changed.rows.map((r) => r.id) },
+    });
+    return { count: changed.rows.length, applied: true };
+  });
+}
