@@ -15,6 +15,7 @@ export default [
     route("projects/:projectId/rounds", "routes/project-rounds.tsx"),
     route("projects/:projectId/endpoints", "routes/project-endpoints.tsx"),
     route("projects/:projectId/documents", "routes/project-documents.tsx"),
+    route("projects/:projectId/corpora", "routes/project-corpora.tsx"),
     route("rounds/:roundId", "routes/round.tsx"),
     route("models", "routes/models.tsx"),
     route("playground", "routes/playground.tsx"),

@@ -84,6 +84,11 @@ export default function Project({ loaderData, actionData }: Route.ComponentProps
                   </Link>
                 </li>
                 <li>
+                  <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/corpora`}>
+                    Pre-training corpora
+                  </Link>
+                </li>
+                <li>
                   <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/rounds`}>
                     Training rounds
                   </Link>

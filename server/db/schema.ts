@@ -355,6 +355,82 @@ export interface QaTemplatesTable {
   updated_at: Updated;
 }
 
+export type CleaningJobState = "queued" | "running" | "done" | "failed" | "cancelled";
+export type CleaningVerdict = "kept" | "dropped" | "flagged";
+
+export interface CorporaTable {
+  id: Id;
+  project_id: string;
+  name: string;
+  license: string;
+  provenance: ColumnType<string, string | undefined, string>;
+  origin: "upload" | "path";
+  path: string | null;
+  document_count: ColumnType<number, number | undefined, number>;
+  /** bigint: arrives from `pg` as a string. */
+  byte_count: ColumnType<string, string | number | undefined, string | number>;
+  issue_count: ColumnType<number, number | undefined, number>;
+  created_by: string | null;
+  created_at: CreatedAt;
+  updated_at: Updated;
+}
+
+export interface CorpusDocumentsTable {
+  id: Id;
+  corpus_id: string;
+  file_name: string;
+  line: number;
+  title: string | null;
+  text: string;
+  chars: number;
+  content_hash: string;
+  metadata: ColumnType<Record<string, unknown>, string | undefined, string>;
+}
+
+export interface CorpusIssuesTable {
+  id: Id;
+  corpus_id: string;
+  file_name: string;
+  line: number;
+  message: string;
+  created_at: CreatedAt;
+}
+
+export interface CleaningJobsTable {
+  id: Id;
+  project_id: string;
+  settings: Json<Record<string, unknown>>;
+  state: ColumnType<CleaningJobState, CleaningJobState | undefined, CleaningJobState>;
+  progress: ColumnType<Record<string, unknown>, string | undefined, string>;
+  cursor: ColumnType<{ corpus: number; afterId: string }, string | undefined, string>;
+  lease_owner: string | null;
+  lease_expires_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  error: string | null;
+  created_by: string | null;
+  created_at: CreatedAt;
+  updated_at: Updated;
+  finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+export interface CleaningVerdictsTable {
+  job_id: string;
+  document_id: string;
+  verdict: CleaningVerdict;
+  reason: string | null;
+  duplicate_of: string | null;
+  similarity: number | null;
+  language: string | null;
+  language_confidence: number | null;
+  hits: ColumnType<Array<Record<string, unknown>>, string | undefined, string>;
+  redacted_text: string | null;
+  minhash: string | null;
+}
+
+export interface RoundCorporaTable {
+  round_id: string;
+  corpus_id: string;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -380,6 +456,12 @@ export interface Database {
   document_chunks: DocumentChunksTable;
   qa_runs: QaRunsTable;
   qa_templates: QaTemplatesTable;
+  corpora: CorporaTable;
+  corpus_documents: CorpusDocumentsTable;
+  corpus_issues: CorpusIssuesTable;
+  cleaning_jobs: CleaningJobsTable;
+  cleaning_verdicts: CleaningVerdictsTable;
+  round_corpora: RoundCorporaTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -474,6 +556,24 @@ export const schemaColumns = {
     created_by: "bigint", created_at: "timestamp with time zone", heartbeat_at: "timestamp with time zone", finished_at: "timestamp with time zone",
   },
   qa_templates: { project_id: "bigint", template: "text", pairs_per_chunk: "integer", updated_by: "bigint", updated_at: "timestamp with time zone" },
+  corpora: {
+    id: "bigint", project_id: "bigint", name: "text", license: "text", provenance: "text", origin: "text", path: "text", document_count: "integer",
+    byte_count: "bigint", issue_count: "integer", created_by: "bigint", created_at: "timestamp with time zone", updated_at: "timestamp with time zone",
+  },
+  corpus_documents: {
+    id: "bigint", corpus_id: "bigint", file_name: "text", line: "integer", title: "text", text: "text", chars: "integer", content_hash: "text", metadata: "jsonb",
+  },
+  corpus_issues: { id: "bigint", corpus_id: "bigint", file_name: "text", line: "integer", message: "text", created_at: "timestamp with time zone" },
+  cleaning_jobs: {
+    id: "bigint", project_id: "bigint", settings: "jsonb", state: "text", progress: "jsonb", cursor: "jsonb", lease_owner: "text",
+    lease_expires_at: "timestamp with time zone", error: "text", created_by: "bigint", created_at: "timestamp with time zone",
+    updated_at: "timestamp with time zone", finished_at: "timestamp with time zone",
+  },
+  cleaning_verdicts: {
+    job_id: "bigint", document_id: "bigint", verdict: "text", reason: "text", duplicate_of: "bigint", similarity: "real", language: "text",
+    language_confidence: "real", hits: "jsonb", redacted_text: "text", minhash: "text",
+  },
+  round_corpora: { round_id: "bigint", corpus_id: "bigint" },
 } as const;
 
 // Compile-time: every table and column of Database is in schemaColumns, and nothing else is.
@@ -483,6 +583,7 @@ const _tablesMatch: SameKeys<Database, typeof schemaColumns> = true;
 const _columnsMatch: ColumnsMatch = { users: true, sessions: true, api_tokens: true, audit_log: true, rate_limits: true,
   socket_io_attachments: true, projects: true, prompts: true, completions: true, tasks: true, assignments: true, submissions: true,
   rounds: true, models: true, jobs: true, job_events: true, ray_submissions: true, external_endpoints: true, generation_runs: true,
-  generation_errors: true, documents: true, document_chunks: true, qa_runs: true, qa_templates: true };
+  generation_errors: true, documents: true, document_chunks: true, qa_runs: true, qa_templates: true,
+  corpora: true, corpus_documents: true, corpus_issues: true, cleaning_jobs: true, cleaning_verdicts: true, round_corpora: true };
 void _tablesMatch;
 void _columnsMatch;

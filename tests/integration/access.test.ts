@@ -32,6 +32,7 @@ const pageAccess: Record<string, { allowed: Who[]; path: string; allowedStatus?:
   "projects/:projectId/rounds": { path: "/projects/PROJECT/rounds", allowed: ["researcher", "admin"] },
   "projects/:projectId/endpoints": { path: "/projects/PROJECT/endpoints", allowed: ["researcher", "admin"] },
   "projects/:projectId/documents": { path: "/projects/PROJECT/documents", allowed: ["researcher", "admin"] },
+  "projects/:projectId/corpora": { path: "/projects/PROJECT/corpora", allowed: ["researcher", "admin"] },
   // No such round: researchers get the 404 page, everyone else is refused before the lookup.
   "rounds/:roundId": { path: "/rounds/999999999", allowed: ["researcher", "admin"], allowedStatus: 404 },
   models: { path: "/models", allowed: ["researcher", "admin"] },
@@ -123,6 +124,19 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "GET /projects/:id/qa-runs": ["researcher", "admin", "admin-token"],
   "GET /qa-runs/:id": ["researcher", "admin", "admin-token"],
   "POST /qa-runs/:id/cancel": ["researcher", "admin", "admin-token"],
+  "GET /projects/:id/corpora": ["researcher", "admin", "admin-token"],
+  "POST /projects/:id/corpora": ["researcher", "admin", "admin-token"],
+  "POST /projects/:id/corpora/register": ["researcher", "admin", "admin-token"],
+  "GET /corpora/:id": ["researcher", "admin", "admin-token"],
+  "POST /corpora/:id/files": ["researcher", "admin", "admin-token"],
+  "DELETE /corpora/:id": ["researcher", "admin", "admin-token"],
+  "POST /projects/:id/cleaning-jobs": ["researcher", "admin", "admin-token"],
+  "GET /projects/:id/cleaning-jobs": ["researcher", "admin", "admin-token"],
+  "GET /cleaning-jobs/:id": ["researcher", "admin", "admin-token"],
+  "POST /cleaning-jobs/:id/cancel": ["researcher", "admin", "admin-token"],
+  "POST /cleaning-jobs/:id/resume": ["researcher", "admin", "admin-token"],
+  "GET /cleaning-jobs/:id/report": ["researcher", "admin", "admin-token"],
+  "GET /cleaning-jobs/:id/report.jsonl": ["researcher", "admin", "admin-token"],
 };
 
 let server: TestServer;
