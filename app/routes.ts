@@ -16,6 +16,8 @@ export default [
     route("projects/:projectId/endpoints", "routes/project-endpoints.tsx"),
     route("projects/:projectId/documents", "routes/project-documents.tsx"),
     route("projects/:projectId/corpora", "routes/project-corpora.tsx"),
+    route("projects/:projectId/corpus-review", "routes/project-corpus-review.tsx"),
+    route("projects/:projectId/corpus-rating", "routes/project-corpus-rating.tsx"),
     route("rounds/:roundId", "routes/round.tsx"),
     route("models", "routes/models.tsx"),
     route("playground", "routes/playground.tsx"),

@@ -6,6 +6,8 @@ import { listCorpora, type FileReport } from "../../server/corpora/corpora.serve
 import { cleaningReport, cleaningSummary, listCleaningJobs, reportQuerySchema } from "../../server/corpora/cleaning-jobs.server.ts";
 import { cleaningSettingsSchema, dropReasons } from "../../server/corpora/cleaning-settings.ts";
 import { SUPPORTED_LANGUAGES } from "../../server/corpora/language.ts";
+import { reviewQueue } from "../../server/corpora/corpus-review.server.ts";
+import { ratingSummary } from "../../server/corpora/corpus-ratings.server.ts";
 import { postJson, type ApiProblem } from "../components/task/task-client.ts";
 import { Alert, Button, Card, PageTitle, ProblemAlert } from "../components/ui.tsx";
 import { requireUser } from "../lib/auth.server.ts";
@@ -22,8 +24,14 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
   const job = jobs.find((j) => j.id === url.searchParams.get("job")) ?? jobs[0] ?? null;
   const query = reportQuerySchema.safeParse({ verdict: url.searchParams.get("verdict") || undefined, reason: url.searchParams.get("reason") || undefined, limit: 50 });
   const filter = query.success ? query.data : reportQuerySchema.parse({ limit: 50 });
-  const [summary, report] = job ? await Promise.all([cleaningSummary(context.db, job.id), cleaningReport(context.db, job.id, filter)]) : [[], { rows: [], next: null }];
-  return { project: { id: project.id, name: project.name }, corpora, jobs, job, summary, report: report.rows, filter: { verdict: filter.verdict ?? "", reason: filter.reason ?? "" } };
+  const [summary, report, ratings] = job
+    ? await Promise.all([cleaningSummary(context.db, job.id), cleaningReport(context.db, job.id, filter), ratingSummary(context.db, job.id)])
+    : [[], { rows: [], next: null }, null];
+  const reviews = await reviewQueue(context.db, project.id, "open", 0);
+  return {
+    project: { id: project.id, name: project.name }, corpora, jobs, job, summary, report: report.rows, ratings, reviews: { open: reviews.open, decided: reviews.decided },
+    filter: { verdict: filter.verdict ?? "", reason: filter.reason ?? "" },
+  };
 }
 
 const inputClass = "w-full rounded-md border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-950";
@@ -47,7 +55,7 @@ const megabytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(bytes < 10
  * report.
  */
 export default function ProjectCorpora({ loaderData }: Route.ComponentProps) {
-  const { project, corpora, jobs, job, summary, report, filter } = loaderData;
+  const { project, corpora, jobs, job, summary, report, filter, ratings, reviews } = loaderData;
   const revalidator = useRevalidator();
   const busy = jobs.some((j) => j.state === "queued" || j.state === "running");
 
@@ -134,6 +142,20 @@ export default function ProjectCorpora({ loaderData }: Route.ComponentProps) {
         </Card>
       </div>
       {job ? (
+        <div className="mt-6 grid gap-6 lg:grid-cols-2">
+          <Card title="Review">
+            <p className="text-sm" data-testid="review-counts">
+              {reviews.open} flagged document(s) wait for review, {reviews.decided} decided. A reviewer&apos;s keep, drop or redact overrides the filter.{" "}
+              <Link className={link} to={`/projects/${project.id}/corpus-review`}>Open the review queue</Link>
+            </p>
+            <p className="mt-2 text-sm">
+              <a className={link} href={`/api/v1/cleaning-jobs/${job.id}/kept.jsonl`}>Download the kept documents (JSONL, redactions applied)</a>
+            </p>
+          </Card>
+          {ratings ? <RatingCard jobId={job.id} jobDone={job.state === "done"} ratings={ratings} onDone={refresh} /> : null}
+        </div>
+      ) : null}
+      {job ? (
         <div className="mt-6">
           <Card title="Per-document report">
             <form method="get" className="mb-3 flex flex-wrap items-end gap-2 text-sm">
@@ -166,6 +188,7 @@ export default function ProjectCorpora({ loaderData }: Route.ComponentProps) {
                   <th>Corpus · file:line</th>
                   <th>Verdict</th>
                   <th>Reason</th>
+                  <th>Review</th>
                   <th>Language</th>
                   <th>Details</th>
                 </tr>
@@ -175,8 +198,9 @@ export default function ProjectCorpora({ loaderData }: Route.ComponentProps) {
                   <tr key={r.documentId}>
                     <td>{r.title ?? r.documentId}</td>
                     <td>{r.corpus} · {r.file}:{r.line}</td>
-                    <td>{r.verdict}</td>
+                    <td>{r.final}{r.final !== r.verdict ? ` (filter: ${r.verdict})` : ""}</td>
                     <td>{r.reason ?? "—"}</td>
+                    <td>{r.decision ? `${r.decision}${r.category ? ` (${r.category})` : ""}` : "—"}</td>
                     <td>{r.language ?? "—"} {r.languageConfidence !== null ? `(${r.languageConfidence.toFixed(2)})` : ""}</td>
                     <td>
                       {r.duplicateOf ? `duplicate of document ${r.duplicateOf} (similarity ${(r.similarity ?? 1).toFixed(2)}) ` : ""}
@@ -424,5 +448,44 @@ function JobRow({ projectId, job, selected, onChange }: { projectId: string; job
       ) : null}
       {problem ? <ProblemAlert problem={problem} /> : null}
     </li>
+  );
+}
+
+type Ratings = NonNullable<Route.ComponentProps["loaderData"]["ratings"]>;
+
+function RatingCard({ jobId, jobDone, ratings, onDone }: { jobId: string; jobDone: boolean; ratings: Ratings; onDone: () => void }) {
+  const [fields, setFields] = useState({ size: "100", overlap: "3", seed: "0" });
+  const [problem, setProblem] = useState<ApiProblem | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const sample = async () => {
+    setProblem(null);
+    setNotice(null);
+    const result = await postJson<{ created: number }>(`/api/v1/cleaning-jobs/${jobId}/rating-tasks`, { size: Number(fields.size), overlap: Number(fields.overlap), seed: Number(fields.seed) });
+    if (!result.ok) return setProblem(result.problem);
+    setNotice(`${result.data.created} document(s) sent to rating.`);
+    onDone();
+  };
+  const alpha = (value: number | null) => (value === null ? "—" : value.toFixed(2));
+  return (
+    <Card title="Quality ratings">
+      <p className="mb-2 text-sm" data-testid="rating-summary">
+        {ratings.tasks} document(s) to rate, {ratings.complete} complete, {ratings.ratings} rating(s)
+        {ratings.meanScore !== null ? `, mean ${ratings.meanScore.toFixed(2)}` : ""}; scores 1–5: {ratings.histogram.join(" / ")}; Krippendorff&apos;s α {alpha(ratings.alphaOrdinal)} (ordinal),{" "}
+        {alpha(ratings.alphaInterval)} (interval) over {ratings.pairableDocuments} document(s) with two or more ratings.
+      </p>
+      <div className="mb-3 grid grid-cols-3 gap-2">
+        {(["size", "overlap", "seed"] as const).map((key) => (
+          <label key={key} className="block text-sm">
+            <span className="mb-1 block font-medium">{key === "size" ? "Documents" : key === "overlap" ? "Raters each" : "Seed"}</span>
+            <input inputMode="numeric" value={fields[key]} onChange={(e) => setFields({ ...fields, [key]: e.target.value })} className={inputClass} />
+          </label>
+        ))}
+      </div>
+      <Button type="button" disabled={!jobDone} onClick={() => void sample()}>Send a sample to rating</Button>
+      <div className="mt-3 text-sm">
+        {problem ? <ProblemAlert problem={problem} /> : null}
+        {notice ? <Alert tone="success">{notice}</Alert> : null}
+      </div>
+    </Card>
   );
 }

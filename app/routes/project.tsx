@@ -18,7 +18,7 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
   const user = requireUser(context, request);
   const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
   const empty = new URL(request.url).searchParams.get("empty") === "1";
-  return { project, counters: await queueCounters(context.db, project.id), isResearcher: hasRole(user.role, "researcher"), empty };
+  return { project, counters: await queueCounters(context.db, project.id), isResearcher: hasRole(user.role, "researcher"), isReviewer: hasRole(user.role, "reviewer"), empty };
 }
 
 /** "Start labeling": claim the next task (or resume the unfinished one) and open it. */
@@ -69,6 +69,19 @@ export default function Project({ loaderData, actionData }: Route.ComponentProps
                 Start labeling
               </Button>
             </Form>
+            <p className="mt-3 text-sm">
+              <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/corpus-rating`}>
+                Rate pre-training documents
+              </Link>
+              {loaderData.isReviewer ? (
+                <>
+                  {" · "}
+                  <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/corpus-review`}>
+                    Review flagged documents
+                  </Link>
+                </>
+              ) : null}
+            </p>
           </Card>
           {isResearcher ? (
             <Card title="Manage">

@@ -96,7 +96,14 @@ export async function resumeCleaningJob(db: Db, actor: Actor, job: CleaningJobVi
   return view(row);
 }
 
+/**
+ * The verdict that counts: a reviewer's decision where there is one (keep and redact keep the document, drop drops it),
+ * else the filter's. Needs `cleaning_verdicts as v` left-joined with `corpus_reviews as r`.
+ */
+export const finalVerdict = sql<"kept" | "dropped" | "flagged">`coalesce(case r.decision when 'drop' then 'dropped' when 'keep' then 'kept' when 'redact' then 'kept' end, v.verdict)`;
+
 export const reportQuerySchema = z.object({
+  /** The final verdict (after review). */
   verdict: z.enum(["kept", "dropped", "flagged"]).optional(),
   reason: z.enum(dropReasons).optional(),
   corpusId: z.string().regex(/^\d{1,18}$/, "must be a numeric id").optional(),
@@ -114,8 +121,13 @@ export type ReportRow = {
   line: number;
   title: string | null;
   chars: number;
+  /** After review: the reviewer's decision where there is one, else the filter's verdict. */
+  final: string;
+  /** The filter's verdict and reason. */
   verdict: string;
   reason: string | null;
+  decision: string | null;
+  category: string | null;
   duplicateOf: string | null;
   similarity: number | null;
   language: string | null;
@@ -130,34 +142,65 @@ export async function cleaningReport(db: Db, jobId: string, query: ReportQuery):
     .selectFrom("cleaning_verdicts as v")
     .innerJoin("corpus_documents as d", "d.id", "v.document_id")
     .innerJoin("corpora as c", "c.id", "d.corpus_id")
+    .leftJoin("corpus_reviews as r", (join) => join.onRef("r.job_id", "=", "v.job_id").onRef("r.document_id", "=", "v.document_id"))
     .select([
-      "v.document_id", "d.corpus_id", "c.name as corpus", "d.file_name", "d.line", "d.title", "d.chars", "v.verdict", "v.reason", "v.duplicate_of",
-      "v.similarity", "v.language", "v.language_confidence", "v.hits", sql<boolean>`v.redacted_text is not null`.as("redacted"),
+      "v.document_id", "d.corpus_id", "c.name as corpus", "d.file_name", "d.line", "d.title", "d.chars", finalVerdict.as("final"), "v.verdict", "v.reason",
+      "r.decision", "r.category", "v.duplicate_of", "v.similarity", "v.language", "v.language_confidence", "v.hits",
+      sql<boolean>`(v.redacted_text is not null or r.decision = 'redact')`.as("redacted"),
     ])
     .where("v.job_id", "=", jobId)
     .where("v.document_id", ">", query.after);
-  if (query.verdict) q = q.where("v.verdict", "=", query.verdict);
+  if (query.verdict) q = q.where(finalVerdict, "=", query.verdict);
   if (query.reason) q = q.where("v.reason", "=", query.reason);
   if (query.corpusId) q = q.where("d.corpus_id", "=", query.corpusId);
   const rows = await q.orderBy("v.document_id").limit(query.limit + 1).execute();
   const page = rows.slice(0, query.limit).map((r) => ({
-    documentId: r.document_id, corpusId: r.corpus_id, corpus: r.corpus, file: r.file_name, line: r.line, title: r.title, chars: r.chars, verdict: r.verdict,
-    reason: r.reason, duplicateOf: r.duplicate_of, similarity: r.similarity, language: r.language, languageConfidence: r.language_confidence, hits: r.hits, redacted: r.redacted,
+    documentId: r.document_id, corpusId: r.corpus_id, corpus: r.corpus, file: r.file_name, line: r.line, title: r.title, chars: r.chars, final: r.final, verdict: r.verdict,
+    reason: r.reason, decision: r.decision, category: r.category, duplicateOf: r.duplicate_of, similarity: r.similarity, language: r.language, languageConfidence: r.language_confidence, hits: r.hits, redacted: r.redacted,
   }));
   return { rows: page, next: rows.length > query.limit ? (page.at(-1)?.documentId ?? null) : null };
 }
 
-/** Verdict × reason counts per corpus, from the verdicts themselves (progress is the running tally). */
+/**
+ * Document and character counts per corpus, final verdict (after review) and the filter's reason, from the verdicts
+ * themselves (progress is the running tally of the filter alone).
+ */
 export async function cleaningSummary(db: Db, jobId: string) {
   const rows = await db
     .selectFrom("cleaning_verdicts as v")
     .innerJoin("corpus_documents as d", "d.id", "v.document_id")
-    .select(["d.corpus_id", "v.verdict", "v.reason", sql<string>`count(*)`.as("n"), sql<string>`sum(d.chars)`.as("chars")])
+    .leftJoin("corpus_reviews as r", (join) => join.onRef("r.job_id", "=", "v.job_id").onRef("r.document_id", "=", "v.document_id"))
+    .select(["d.corpus_id", finalVerdict.as("verdict"), "v.reason", sql<string>`count(*)`.as("n"), sql<string>`sum(d.chars)`.as("chars")])
     .where("v.job_id", "=", jobId)
-    .groupBy(["d.corpus_id", "v.verdict", "v.reason"])
+    .groupBy(["d.corpus_id", sql`2`, "v.reason"])
     .orderBy("d.corpus_id")
     .execute();
   return rows.map((r) => ({ corpusId: r.corpus_id, verdict: r.verdict, reason: r.reason, documents: Number(r.n), chars: Number(r.chars) }));
+}
+
+/**
+ * The cleaned corpus: every document whose final verdict is kept, as JSONL ({id, corpus, title, text, metadata}), with
+ * the PII redaction or the reviewer's redaction applied, page by page in document order.
+ */
+export async function* keptDocumentsJsonl(db: Db, jobId: string): AsyncGenerator<string> {
+  let after = "0";
+  for (;;) {
+    const rows = await db
+      .selectFrom("cleaning_verdicts as v")
+      .innerJoin("corpus_documents as d", "d.id", "v.document_id")
+      .innerJoin("corpora as c", "c.id", "d.corpus_id")
+      .leftJoin("corpus_reviews as r", (join) => join.onRef("r.job_id", "=", "v.job_id").onRef("r.document_id", "=", "v.document_id"))
+      .select(["v.document_id", "c.name as corpus", "d.title", "d.metadata", sql<string>`case when r.decision = 'redact' then r.redacted_text else coalesce(v.redacted_text, d.text) end`.as("text")])
+      .where("v.job_id", "=", jobId)
+      .where(finalVerdict, "=", "kept")
+      .where("v.document_id", ">", after)
+      .orderBy("v.document_id")
+      .limit(500)
+      .execute();
+    if (rows.length > 0) yield rows.map((r) => JSON.stringify({ id: r.document_id, corpus: r.corpus, title: r.title, text: r.text, metadata: r.metadata })).join("\n") + "\n";
+    if (rows.length < 500) return;
+    after = rows.at(-1)!.document_id;
+  }
 }
 
 /** The whole report as JSONL, page by page (memory holds one page). */

@@ -113,7 +113,7 @@ export function startCleaningRunner(deps: {
   }
 
   /** One batch's verdicts, progress and cursor, if the lease is still ours. */
-  async function store(jobId: string, verdicts: DocumentVerdict[], progress: CleaningProgress, cursor: { corpus: number; afterId: string }): Promise<boolean> {
+  async function store(jobId: string, projectId: string, verdicts: DocumentVerdict[], progress: CleaningProgress, cursor: { corpus: number; afterId: string }): Promise<boolean> {
     return db.transaction().execute(async (trx) => {
       const held = await trx.selectFrom("cleaning_jobs").select("id").where("id", "=", jobId).where("state", "=", "running").where("lease_owner", "=", owner).forUpdate().executeTakeFirst();
       if (!held) return false;
@@ -126,6 +126,14 @@ export function startCleaningRunner(deps: {
               language: v.language, language_confidence: v.languageConfidence, hits: JSON.stringify(v.hits), redacted_text: v.redactedText, minhash: v.minhash,
             })),
           )
+          .execute();
+      }
+      // What the filters flagged waits for people (decision 0040).
+      const flagged = verdicts.filter((v) => v.verdict === "flagged");
+      if (flagged.length > 0) {
+        await trx
+          .insertInto("corpus_reviews")
+          .values(flagged.map((v) => ({ project_id: projectId, job_id: jobId, document_id: v.documentId, reason: v.reason ?? "content_filter" })))
           .execute();
       }
       await trx.updateTable("cleaning_jobs").set({ progress: JSON.stringify(progress), cursor: JSON.stringify(cursor), updated_at: new Date() }).where("id", "=", jobId).execute();
@@ -174,7 +182,7 @@ export function startCleaningRunner(deps: {
           if (v.reason) progress.reasons[v.reason] = (progress.reasons[v.reason] ?? 0) + 1;
         }
         cursor = docs.length < batchSize ? { corpus: cursor.corpus + 1, afterId: "0" } : { corpus: cursor.corpus, afterId: docs.at(-1)!.id };
-        if (!(await store(job.id, verdicts, progress, cursor))) return;
+        if (!(await store(job.id, job.project_id, verdicts, progress, cursor))) return;
         await deps.onProgress?.(job.id, progress);
       }
       await finish(job.id, "done", null);

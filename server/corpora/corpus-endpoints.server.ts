@@ -15,6 +15,7 @@ import {
   cleaningSummary,
   createCleaningJob,
   getCleaningJob,
+  keptDocumentsJsonl,
   listCleaningJobs,
   reportQuerySchema,
   resumeCleaningJob,
@@ -31,6 +32,10 @@ import {
   uploadCorpusFile,
   uploadQuerySchema,
 } from "./corpora.server.ts";
+
+import { claimNextReview, decideReview, getReview, reviewQueue } from "./corpus-review.server.ts";
+import { claimNextRating, createRatingSample, getOwnRating, ratingSummary, submitRating } from "./corpus-ratings.server.ts";
+import { ratingSampleSchema, ratingScoreSchema, reviewDecisionSchema } from "./review-scale.ts";
 
 const idParams = z.object({ id: z.string().regex(/^\d{1,18}$/, "must be a numeric id") });
 const json = z.record(z.string(), z.unknown());
@@ -211,6 +216,131 @@ export const corpusEndpoints: AnyEndpoint[] = [
       const job = await getCleaningJob(ctx.db, params.id);
       await getProject(ctx.db, job.projectId);
       return cleaningReportJsonl(ctx.db, job.id);
+    },
+  }),
+  endpoint({
+    method: "get",
+    path: "/cleaning-jobs/:id/kept.jsonl",
+    summary: "The cleaned corpus: every document kept after filters and review, with PII and reviewers' redactions applied, as JSONL, streamed",
+    access: "researcher",
+    params: idParams,
+    response: z.any(),
+    stream: { contentType: "application/x-ndjson; charset=utf-8", filename: (p: { id: string }) => `cleaning-job-${p.id}-kept.jsonl` },
+    handler: async ({ ctx, params }) => {
+      const job = await getCleaningJob(ctx.db, params.id);
+      await getProject(ctx.db, job.projectId);
+      return keptDocumentsJsonl(ctx.db, job.id);
+    },
+  }),
+  // --- people in the cleaning loop (decision 0040) ---
+  endpoint({
+    method: "get",
+    path: "/projects/:id/corpus-reviews",
+    summary: "The review queue of flagged documents (state=open, the default, or decided), with open and decided counts",
+    access: "reviewer",
+    params: idParams,
+    query: z.object({ state: z.enum(["open", "decided"]).default("open") }),
+    response: json,
+    handler: async ({ ctx, params, query }) => reviewQueue(ctx.db, (await getProject(ctx.db, params.id)).id, (query as { state: "open" | "decided" }).state),
+  }),
+  endpoint({
+    method: "post",
+    path: "/projects/:id/corpus-reviews/next",
+    summary: "Take the next flagged document to review (or the one you hold); null when the queue is empty",
+    access: "reviewer",
+    params: idParams,
+    response: json.nullable(),
+    handler: async ({ ctx, params, actor }) => claimNextReview(ctx.db, actor!.user.id, (await getProject(ctx.db, params.id)).id),
+  }),
+  endpoint({
+    method: "get",
+    path: "/corpus-reviews/:id",
+    summary: "A flagged document with the filter's hits and, once decided, the decision",
+    access: "reviewer",
+    params: idParams,
+    response: json,
+    handler: async ({ ctx, params }) => {
+      const review = await getReview(ctx.db, params.id);
+      await getProject(ctx.db, review.projectId);
+      return review;
+    },
+  }),
+  endpoint({
+    method: "post",
+    path: "/corpus-reviews/:id/decide",
+    summary: "Keep, drop or redact a flagged document (drop and redact name a category); the decision overrides the filter's verdict",
+    access: "reviewer",
+    params: idParams,
+    body: reviewDecisionSchema,
+    response: json,
+    handler: async ({ ctx, params, body, actor }) => {
+      const review = await getReview(ctx.db, params.id);
+      await getProject(ctx.db, review.projectId);
+      return decideReview(ctx.db, actor!, review, body);
+    },
+  }),
+  endpoint({
+    method: "post",
+    path: "/cleaning-jobs/:id/rating-tasks",
+    summary: "Send a seeded sample of the job's kept documents to quality rating (1–5), each to `overlap` different people",
+    access: "researcher",
+    params: idParams,
+    body: ratingSampleSchema,
+    response: json,
+    status: 201,
+    handler: async ({ ctx, params, body, actor }) => {
+      const job = await getCleaningJob(ctx.db, params.id);
+      await getProject(ctx.db, job.projectId);
+      return createRatingSample(ctx.db, actor!, job, body);
+    },
+  }),
+  endpoint({
+    method: "get",
+    path: "/cleaning-jobs/:id/ratings",
+    summary: "The job's quality ratings: tasks, ratings, score histogram, mean, and Krippendorff's alpha (ordinal and interval)",
+    access: "researcher",
+    params: idParams,
+    response: json,
+    handler: async ({ ctx, params }) => {
+      const job = await getCleaningJob(ctx.db, params.id);
+      await getProject(ctx.db, job.projectId);
+      return ratingSummary(ctx.db, job.id);
+    },
+  }),
+  endpoint({
+    method: "post",
+    path: "/projects/:id/corpus-ratings/next",
+    summary: "Take the next document to rate for quality (or the one you hold); null when none needs you",
+    access: "labeler",
+    params: idParams,
+    response: json.nullable(),
+    handler: async ({ ctx, params, actor }) => claimNextRating(ctx.db, actor!.user.id, (await getProject(ctx.db, params.id)).id),
+  }),
+  endpoint({
+    method: "get",
+    path: "/corpus-ratings/:id",
+    summary: "One of your quality ratings: the document and your score",
+    access: "labeler",
+    params: idParams,
+    response: json,
+    handler: async ({ ctx, params, actor }) => {
+      const rating = await getOwnRating(ctx.db, actor!, params.id);
+      await getProject(ctx.db, rating.projectId);
+      return rating;
+    },
+  }),
+  endpoint({
+    method: "post",
+    path: "/corpus-ratings/:id/submit",
+    summary: "Submit your 1–5 quality score for the document",
+    access: "labeler",
+    params: idParams,
+    body: ratingScoreSchema,
+    response: json,
+    handler: async ({ ctx, params, body, actor }) => {
+      const rating = await getOwnRating(ctx.db, actor!, params.id);
+      await getProject(ctx.db, rating.projectId);
+      return submitRating(ctx.db, actor!, rating, body.score);
     },
   }),
 ];

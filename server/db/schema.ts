@@ -431,6 +431,45 @@ export interface RoundCorporaTable {
   corpus_id: string;
 }
 
+export interface CorpusReviewsTable {
+  id: Id;
+  project_id: string;
+  job_id: string;
+  document_id: string;
+  reason: string;
+  state: ColumnType<"open" | "decided", "open" | "decided" | undefined, "open" | "decided">;
+  assigned_to: ColumnType<string | null, string | null | undefined, string | null>;
+  lease_expires_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  decision: ColumnType<"keep" | "drop" | "redact" | null, "keep" | "drop" | "redact" | null | undefined, "keep" | "drop" | "redact" | null>;
+  category: ColumnType<string | null, string | null | undefined, string | null>;
+  note: ColumnType<string, string | undefined, string>;
+  redacted_text: ColumnType<string | null, string | null | undefined, string | null>;
+  reviewed_by: ColumnType<string | null, string | null | undefined, string | null>;
+  decided_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  created_at: CreatedAt;
+}
+
+export interface CorpusRatingTasksTable {
+  id: Id;
+  project_id: string;
+  job_id: string;
+  document_id: string;
+  overlap_target: number;
+  state: ColumnType<"open" | "complete", "open" | "complete" | undefined, "open" | "complete">;
+  created_at: CreatedAt;
+}
+
+export interface CorpusRatingsTable {
+  id: Id;
+  task_id: string;
+  user_id: string;
+  state: ColumnType<"active" | "submitted", "active" | "submitted" | undefined, "active" | "submitted">;
+  lease_expires_at: Timestamp;
+  score: ColumnType<number | null, number | null | undefined, number | null>;
+  created_at: CreatedAt;
+  submitted_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -462,6 +501,9 @@ export interface Database {
   cleaning_jobs: CleaningJobsTable;
   cleaning_verdicts: CleaningVerdictsTable;
   round_corpora: RoundCorporaTable;
+  corpus_reviews: CorpusReviewsTable;
+  corpus_rating_tasks: CorpusRatingTasksTable;
+  corpus_ratings: CorpusRatingsTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -574,6 +616,16 @@ export const schemaColumns = {
     language_confidence: "real", hits: "jsonb", redacted_text: "text", minhash: "text",
   },
   round_corpora: { round_id: "bigint", corpus_id: "bigint" },
+  corpus_reviews: {
+    id: "bigint", project_id: "bigint", job_id: "bigint", document_id: "bigint", reason: "text", state: "text", assigned_to: "bigint",
+    lease_expires_at: "timestamp with time zone", decision: "text", category: "text", note: "text", redacted_text: "text", reviewed_by: "bigint",
+    decided_at: "timestamp with time zone", created_at: "timestamp with time zone",
+  },
+  corpus_rating_tasks: { id: "bigint", project_id: "bigint", job_id: "bigint", document_id: "bigint", overlap_target: "integer", state: "text", created_at: "timestamp with time zone" },
+  corpus_ratings: {
+    id: "bigint", task_id: "bigint", user_id: "bigint", state: "text", lease_expires_at: "timestamp with time zone", score: "integer",
+    created_at: "timestamp with time zone", submitted_at: "timestamp with time zone",
+  },
 } as const;
 
 // Compile-time: every table and column of Database is in schemaColumns, and nothing else is.
@@ -584,6 +636,7 @@ const _columnsMatch: ColumnsMatch = { users: true, sessions: true, api_tokens: t
   socket_io_attachments: true, projects: true, prompts: true, completions: true, tasks: true, assignments: true, submissions: true,
   rounds: true, models: true, jobs: true, job_events: true, ray_submissions: true, external_endpoints: true, generation_runs: true,
   generation_errors: true, documents: true, document_chunks: true, qa_runs: true, qa_templates: true,
-  corpora: true, corpus_documents: true, corpus_issues: true, cleaning_jobs: true, cleaning_verdicts: true, round_corpora: true };
+  corpora: true, corpus_documents: true, corpus_issues: true, cleaning_jobs: true, cleaning_verdicts: true, round_corpora: true,
+  corpus_reviews: true, corpus_rating_tasks: true, corpus_ratings: true };
 void _tablesMatch;
 void _columnsMatch;

@@ -33,6 +33,8 @@ const pageAccess: Record<string, { allowed: Who[]; path: string; allowedStatus?:
   "projects/:projectId/endpoints": { path: "/projects/PROJECT/endpoints", allowed: ["researcher", "admin"] },
   "projects/:projectId/documents": { path: "/projects/PROJECT/documents", allowed: ["researcher", "admin"] },
   "projects/:projectId/corpora": { path: "/projects/PROJECT/corpora", allowed: ["researcher", "admin"] },
+  "projects/:projectId/corpus-review": { path: "/projects/PROJECT/corpus-review", allowed: atLeast("reviewer") },
+  "projects/:projectId/corpus-rating": { path: "/projects/PROJECT/corpus-rating", allowed: atLeast("labeler") },
   // No such round: researchers get the 404 page, everyone else is refused before the lookup.
   "rounds/:roundId": { path: "/rounds/999999999", allowed: ["researcher", "admin"], allowedStatus: 404 },
   models: { path: "/models", allowed: ["researcher", "admin"] },
@@ -137,6 +139,16 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "POST /cleaning-jobs/:id/resume": ["researcher", "admin", "admin-token"],
   "GET /cleaning-jobs/:id/report": ["researcher", "admin", "admin-token"],
   "GET /cleaning-jobs/:id/report.jsonl": ["researcher", "admin", "admin-token"],
+  "GET /cleaning-jobs/:id/kept.jsonl": ["researcher", "admin", "admin-token"],
+  "GET /projects/:id/corpus-reviews": ["reviewer", "researcher", "admin", "admin-token"],
+  "POST /projects/:id/corpus-reviews/next": ["reviewer", "researcher", "admin", "admin-token"],
+  "GET /corpus-reviews/:id": ["reviewer", "researcher", "admin", "admin-token"],
+  "POST /corpus-reviews/:id/decide": ["reviewer", "researcher", "admin", "admin-token"],
+  "POST /cleaning-jobs/:id/rating-tasks": ["researcher", "admin", "admin-token"],
+  "GET /cleaning-jobs/:id/ratings": ["researcher", "admin", "admin-token"],
+  "POST /projects/:id/corpus-ratings/next": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
+  "GET /corpus-ratings/:id": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
+  "POST /corpus-ratings/:id/submit": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
 };
 
 let server: TestServer;
