@@ -8,6 +8,7 @@ import { cleaningSettingsSchema, dropReasons } from "../../server/corpora/cleani
 import { SUPPORTED_LANGUAGES } from "../../server/corpora/language.ts";
 import { reviewQueue } from "../../server/corpora/corpus-review.server.ts";
 import { ratingSummary } from "../../server/corpora/corpus-ratings.server.ts";
+import { listClassifiers, thresholdCurve, type CurvePoint } from "../../server/corpora/quality-classifier.server.ts";
 import { postJson, type ApiProblem } from "../components/task/task-client.ts";
 import { Alert, Button, Card, PageTitle, ProblemAlert } from "../components/ui.tsx";
 import { requireUser } from "../lib/auth.server.ts";
@@ -28,8 +29,10 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
     ? await Promise.all([cleaningSummary(context.db, job.id), cleaningReport(context.db, job.id, filter), ratingSummary(context.db, job.id)])
     : [[], { rows: [], next: null }, null];
   const reviews = await reviewQueue(context.db, project.id, "open", 0);
+  const classifier = job ? ((await listClassifiers(context.db, job.id))[0] ?? null) : null;
+  const curve = classifier ? await thresholdCurve(context.db, classifier.id, 10) : [];
   return {
-    project: { id: project.id, name: project.name }, corpora, jobs, job, summary, report: report.rows, ratings, reviews: { open: reviews.open, decided: reviews.decided },
+    project: { id: project.id, name: project.name }, corpora, jobs, job, summary, report: report.rows, ratings, reviews: { open: reviews.open, decided: reviews.decided }, classifier, curve,
     filter: { verdict: filter.verdict ?? "", reason: filter.reason ?? "" },
   };
 }
@@ -55,7 +58,7 @@ const megabytes = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(bytes < 10
  * report.
  */
 export default function ProjectCorpora({ loaderData }: Route.ComponentProps) {
-  const { project, corpora, jobs, job, summary, report, filter, ratings, reviews } = loaderData;
+  const { project, corpora, jobs, job, summary, report, filter, ratings, reviews, classifier, curve } = loaderData;
   const revalidator = useRevalidator();
   const busy = jobs.some((j) => j.state === "queued" || j.state === "running");
 
@@ -153,6 +156,11 @@ export default function ProjectCorpora({ loaderData }: Route.ComponentProps) {
             </p>
           </Card>
           {ratings ? <RatingCard jobId={job.id} jobDone={job.state === "done"} ratings={ratings} onDone={refresh} /> : null}
+        </div>
+      ) : null}
+      {job && ratings && ratings.ratings > 0 ? (
+        <div className="mt-6">
+          <ClassifierCard jobId={job.id} classifier={classifier} curve={curve} onDone={refresh} />
         </div>
       ) : null}
       {job ? (
@@ -486,6 +494,104 @@ function RatingCard({ jobId, jobDone, ratings, onDone }: { jobId: string; jobDon
         {problem ? <ProblemAlert problem={problem} /> : null}
         {notice ? <Alert tone="success">{notice}</Alert> : null}
       </div>
+    </Card>
+  );
+}
+
+type Classifier = NonNullable<Route.ComponentProps["loaderData"]["classifier"]>;
+
+/** Train from the ratings, read the held-out metrics, pick a threshold on the curve after reading samples at it. */
+function ClassifierCard({ jobId, classifier, curve, onDone }: { jobId: string; classifier: Classifier | null; curve: CurvePoint[]; onDone: () => void }) {
+  const [problem, setProblem] = useState<ApiProblem | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [samples, setSamples] = useState<{ threshold: number; rows: Array<{ documentId: string; score: number; title: string | null; excerpt: string }> } | null>(null);
+  const train = async () => {
+    setProblem(null);
+    setBusy(true);
+    const result = await postJson(`/api/v1/cleaning-jobs/${jobId}/quality-classifiers`, {});
+    setBusy(false);
+    if (!result.ok) return setProblem(result.problem);
+    setSamples(null);
+    onDone();
+  };
+  const read = async (threshold: number) => {
+    if (!classifier) return;
+    const response = await fetch(`/api/v1/quality-classifiers/${classifier.id}/samples?threshold=${threshold}`);
+    if (response.ok) setSamples({ threshold, rows: (await response.json()) as Array<{ documentId: string; score: number; title: string | null; excerpt: string }> });
+  };
+  const choose = async (threshold: number) => {
+    if (!classifier) return;
+    setProblem(null);
+    const response = await fetch(`/api/v1/quality-classifiers/${classifier.id}/threshold`, { method: "PUT", headers: { "content-type": "application/json" }, body: JSON.stringify({ threshold }) });
+    if (!response.ok) return setProblem((await response.json()) as ApiProblem);
+    onDone();
+  };
+  const m = classifier?.metrics;
+  const pct = (v: number | null | undefined) => (v === null || v === undefined ? "—" : `${(100 * v).toFixed(0)} %`);
+  return (
+    <Card title="Quality classifier">
+      <p className="mb-3 text-sm">
+        A ridge regression of the mean rating on hashed word unigrams and bigrams, trained on the rated documents, measured on a held-out part of them, then
+        run over every kept document.
+      </p>
+      <Button type="button" disabled={busy} onClick={() => void train()}>{classifier ? "Train again" : "Train from the ratings"}</Button>
+      <div className="mt-3 text-sm">{problem ? <ProblemAlert problem={problem} /> : null}</div>
+      {classifier && m ? (
+        <div className="mt-4 grid gap-6 lg:grid-cols-2">
+          <table className="text-left text-sm" data-testid="classifier-metrics">
+            <tbody>
+              <tr><th className="pr-4">Trained on / held out</th><td>{m.trainDocuments} / {m.heldOutDocuments} documents</td></tr>
+              <tr><th className="pr-4">Held-out accuracy (mean ≥ {classifier.settings.highQuality})</th><td>{pct(m.heldOut.accuracy)}</td></tr>
+              <tr><th className="pr-4">Raters&apos; agreement on the same documents</th><td>{pct(m.heldOut.raterAgreement)}</td></tr>
+              <tr><th className="pr-4">Always the majority class</th><td>{pct(m.heldOut.majorityAccuracy)}</td></tr>
+              <tr><th className="pr-4">Ranking (AUC, 50 % = chance)</th><td>{pct(m.heldOut.auc)}</td></tr>
+              <tr><th className="pr-4">Correlation with the mean rating</th><td>{m.heldOut.pearson === null ? "—" : m.heldOut.pearson.toFixed(2)}</td></tr>
+              <tr><th className="pr-4">Scored documents</th><td>{m.scoredDocuments}</td></tr>
+              <tr><th className="pr-4">Chosen threshold</th><td data-testid="chosen-threshold">{classifier.threshold === null ? "none yet" : classifier.threshold.toFixed(2)}</td></tr>
+            </tbody>
+          </table>
+          <div>
+            <table className="w-full text-left text-sm" data-testid="threshold-curve">
+              <thead>
+                <tr><th>Predicted quality ≥</th><th>Documents</th><th>Words kept</th><th /></tr>
+              </thead>
+              <tbody>
+                {curve.map((p) => (
+                  <tr key={p.threshold}>
+                    <td>{p.threshold.toFixed(2)}</td>
+                    <td>{p.documents}</td>
+                    <td>
+                      <span className="inline-block h-2 bg-brand-700 align-middle dark:bg-brand-50" style={{ width: `${Math.round(p.share * 80)}px` }} aria-hidden="true" /> {pct(p.share)}
+                    </td>
+                    <td>
+                      <button type="button" className={link} onClick={() => void read(p.threshold)} aria-label={`Read samples at ${p.threshold.toFixed(2)}`}>samples</button>{" "}
+                      <button type="button" className={link} onClick={() => void choose(p.threshold)} aria-label={`Choose ${p.threshold.toFixed(2)}`}>choose</button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+            {classifier.threshold !== null ? (
+              <p className="mt-2 text-sm">
+                <a className={link} href={`/api/v1/cleaning-jobs/${jobId}/kept.jsonl?classifier=${classifier.id}`}>Download the documents at or above the threshold (JSONL)</a>
+              </p>
+            ) : null}
+          </div>
+        </div>
+      ) : null}
+      {samples ? (
+        <div className="mt-4" data-testid="threshold-samples">
+          <h3 className="mb-2 text-sm font-semibold">The documents just at or above {samples.threshold.toFixed(2)}</h3>
+          <ul className="space-y-2 text-xs">
+            {samples.rows.map((r) => (
+              <li key={r.documentId} className="rounded border border-slate-200 p-2 dark:border-slate-700">
+                <span className="font-medium">{r.title ?? r.documentId} · {r.score.toFixed(2)}</span>
+                <span className="block whitespace-pre-wrap">{r.excerpt}</span>
+              </li>
+            ))}
+          </ul>
+        </div>
+      ) : null}
     </Card>
   );
 }

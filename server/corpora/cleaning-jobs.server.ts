@@ -102,6 +102,9 @@ export async function resumeCleaningJob(db: Db, actor: Actor, job: CleaningJobVi
  */
 export const finalVerdict = sql<"kept" | "dropped" | "flagged">`coalesce(case r.decision when 'drop' then 'dropped' when 'keep' then 'kept' when 'redact' then 'kept' end, v.verdict)`;
 
+/** The text training reads: a reviewer's redaction, else the PII redaction, else the document. Same joins as finalVerdict. */
+export const cleanedText = sql<string>`case when r.decision = 'redact' then r.redacted_text else coalesce(v.redacted_text, d.text) end`;
+
 export const reportQuerySchema = z.object({
   /** The final verdict (after review). */
   verdict: z.enum(["kept", "dropped", "flagged"]).optional(),
@@ -182,21 +185,25 @@ export async function cleaningSummary(db: Db, jobId: string) {
  * The cleaned corpus: every document whose final verdict is kept, as JSONL ({id, corpus, title, text, metadata}), with
  * the PII redaction or the reviewer's redaction applied, page by page in document order.
  */
-export async function* keptDocumentsJsonl(db: Db, jobId: string): AsyncGenerator<string> {
+export async function* keptDocumentsJsonl(db: Db, jobId: string, quality?: { classifierId: string; threshold: number }): AsyncGenerator<string> {
   let after = "0";
   for (;;) {
-    const rows = await db
+    let query = db
       .selectFrom("cleaning_verdicts as v")
       .innerJoin("corpus_documents as d", "d.id", "v.document_id")
       .innerJoin("corpora as c", "c.id", "d.corpus_id")
       .leftJoin("corpus_reviews as r", (join) => join.onRef("r.job_id", "=", "v.job_id").onRef("r.document_id", "=", "v.document_id"))
-      .select(["v.document_id", "c.name as corpus", "d.title", "d.metadata", sql<string>`case when r.decision = 'redact' then r.redacted_text else coalesce(v.redacted_text, d.text) end`.as("text")])
+      .select(["v.document_id", "c.name as corpus", "d.title", "d.metadata", cleanedText.as("text")])
       .where("v.job_id", "=", jobId)
       .where(finalVerdict, "=", "kept")
-      .where("v.document_id", ">", after)
-      .orderBy("v.document_id")
-      .limit(500)
-      .execute();
+      .where("v.document_id", ">", after);
+    if (quality) {
+      // Only documents the quality classifier scores at or above the chosen threshold (decision 0041).
+      query = query.where((eb) =>
+        eb.exists(eb.selectFrom("quality_scores as q").select("q.document_id").whereRef("q.document_id", "=", "v.document_id").where("q.classifier_id", "=", quality.classifierId).where("q.score", ">=", quality.threshold)),
+      );
+    }
+    const rows = await query.orderBy("v.document_id").limit(500).execute();
     if (rows.length > 0) yield rows.map((r) => JSON.stringify({ id: r.document_id, corpus: r.corpus, title: r.title, text: r.text, metadata: r.metadata })).join("\n") + "\n";
     if (rows.length < 500) return;
     after = rows.at(-1)!.document_id;

@@ -36,6 +36,7 @@ import {
 import { claimNextReview, decideReview, getReview, reviewQueue } from "./corpus-review.server.ts";
 import { claimNextRating, createRatingSample, getOwnRating, ratingSummary, submitRating } from "./corpus-ratings.server.ts";
 import { ratingSampleSchema, ratingScoreSchema, reviewDecisionSchema } from "./review-scale.ts";
+import { chooseThreshold, getClassifier, listClassifiers, samplesAt, thresholdCurve, thresholdSchema, trainClassifier, trainClassifierSchema } from "./quality-classifier.server.ts";
 
 const idParams = z.object({ id: z.string().regex(/^\d{1,18}$/, "must be a numeric id") });
 const json = z.record(z.string(), z.unknown());
@@ -221,15 +222,22 @@ export const corpusEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "get",
     path: "/cleaning-jobs/:id/kept.jsonl",
-    summary: "The cleaned corpus: every document kept after filters and review, with PII and reviewers' redactions applied, as JSONL, streamed",
+    summary:
+      "The cleaned corpus: every document kept after filters and review, with PII and reviewers' redactions applied, as JSONL, streamed; ?classifier=<id> keeps only documents at or above that quality classifier's chosen threshold",
     access: "researcher",
     params: idParams,
+    query: z.object({ classifier: z.string().regex(/^\d{1,18}$/, "must be a numeric id").optional() }),
     response: z.any(),
     stream: { contentType: "application/x-ndjson; charset=utf-8", filename: (p: { id: string }) => `cleaning-job-${p.id}-kept.jsonl` },
-    handler: async ({ ctx, params }) => {
+    handler: async ({ ctx, params, query }) => {
       const job = await getCleaningJob(ctx.db, params.id);
       await getProject(ctx.db, job.projectId);
-      return keptDocumentsJsonl(ctx.db, job.id);
+      const classifierId = (query as { classifier?: string }).classifier;
+      if (!classifierId) return keptDocumentsJsonl(ctx.db, job.id);
+      const classifier = await getClassifier(ctx.db, classifierId);
+      if (classifier.jobId !== job.id) throw new AppError("validation_failed", "The classifier belongs to another cleaning job.", [{ path: "classifier", message: "not trained on this job" }]);
+      if (classifier.threshold === null) throw new AppError("conflict", "Choose the classifier's threshold first.", [{ path: "classifier", message: "no threshold chosen" }]);
+      return keptDocumentsJsonl(ctx.db, job.id, { classifierId: classifier.id, threshold: classifier.threshold });
     },
   }),
   // --- people in the cleaning loop (decision 0040) ---
@@ -341,6 +349,78 @@ export const corpusEndpoints: AnyEndpoint[] = [
       const rating = await getOwnRating(ctx.db, actor!, params.id);
       await getProject(ctx.db, rating.projectId);
       return submitRating(ctx.db, actor!, rating, body.score);
+    },
+  }),
+  // --- the quality classifier (decision 0041) ---
+  endpoint({
+    method: "post",
+    path: "/cleaning-jobs/:id/quality-classifiers",
+    summary: "Train a quality classifier (ridge regression on hashed word n-grams) from the job's ratings, measure it on held-out documents against the raters' agreement, and score every kept document",
+    access: "researcher",
+    params: idParams,
+    body: trainClassifierSchema,
+    response: json,
+    status: 201,
+    handler: async ({ ctx, params, body, actor }) => {
+      const job = await getCleaningJob(ctx.db, params.id);
+      await getProject(ctx.db, job.projectId);
+      return trainClassifier(ctx.db, actor!, job, body);
+    },
+  }),
+  endpoint({
+    method: "get",
+    path: "/cleaning-jobs/:id/quality-classifiers",
+    summary: "The job's quality classifiers with their held-out metrics, newest first",
+    access: "researcher",
+    params: idParams,
+    response: z.array(json),
+    handler: async ({ ctx, params }) => {
+      const job = await getCleaningJob(ctx.db, params.id);
+      await getProject(ctx.db, job.projectId);
+      return listClassifiers(ctx.db, job.id);
+    },
+  }),
+  endpoint({
+    method: "get",
+    path: "/quality-classifiers/:id",
+    summary: "A quality classifier: settings, held-out metrics, chosen threshold, and the curve of kept documents and words vs. predicted quality",
+    access: "researcher",
+    params: idParams,
+    query: z.object({ points: z.coerce.number().int().min(2).max(100).default(20) }),
+    response: json,
+    handler: async ({ ctx, params, query }) => {
+      const classifier = await getClassifier(ctx.db, params.id);
+      await getProject(ctx.db, classifier.projectId);
+      return { ...classifier, curve: await thresholdCurve(ctx.db, classifier.id, (query as { points: number }).points) };
+    },
+  }),
+  endpoint({
+    method: "get",
+    path: "/quality-classifiers/:id/samples",
+    summary: "The documents just at or above a predicted-quality threshold, to read before choosing it",
+    access: "researcher",
+    params: idParams,
+    query: z.object({ threshold: z.coerce.number().min(-10).max(15), limit: z.coerce.number().int().min(1).max(50).default(5) }),
+    response: z.array(json),
+    handler: async ({ ctx, params, query }) => {
+      const classifier = await getClassifier(ctx.db, params.id);
+      await getProject(ctx.db, classifier.projectId);
+      const q = query as { threshold: number; limit: number };
+      return samplesAt(ctx.db, classifier, q.threshold, q.limit);
+    },
+  }),
+  endpoint({
+    method: "put",
+    path: "/quality-classifiers/:id/threshold",
+    summary: "Choose the predicted-quality threshold: kept.jsonl?classifier=<id> then keeps only documents at or above it",
+    access: "researcher",
+    params: idParams,
+    body: thresholdSchema,
+    response: json,
+    handler: async ({ ctx, params, body, actor }) => {
+      const classifier = await getClassifier(ctx.db, params.id);
+      await getProject(ctx.db, classifier.projectId);
+      return chooseThreshold(ctx.db, actor!, classifier, body.threshold);
     },
   }),
 ];

@@ -470,6 +470,26 @@ export interface CorpusRatingsTable {
   submitted_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
+export interface QualityClassifiersTable {
+  id: Id;
+  project_id: string;
+  job_id: string;
+  settings: Json<Record<string, unknown>>;
+  weights: Buffer;
+  bias: number;
+  metrics: Json<Record<string, unknown>>;
+  threshold: ColumnType<number | null, number | null | undefined, number | null>;
+  created_by: string | null;
+  created_at: CreatedAt;
+}
+
+export interface QualityScoresTable {
+  classifier_id: string;
+  document_id: string;
+  score: number;
+  words: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -504,6 +524,8 @@ export interface Database {
   corpus_reviews: CorpusReviewsTable;
   corpus_rating_tasks: CorpusRatingTasksTable;
   corpus_ratings: CorpusRatingsTable;
+  quality_classifiers: QualityClassifiersTable;
+  quality_scores: QualityScoresTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -626,6 +648,11 @@ export const schemaColumns = {
     id: "bigint", task_id: "bigint", user_id: "bigint", state: "text", lease_expires_at: "timestamp with time zone", score: "integer",
     created_at: "timestamp with time zone", submitted_at: "timestamp with time zone",
   },
+  quality_classifiers: {
+    id: "bigint", project_id: "bigint", job_id: "bigint", settings: "jsonb", weights: "bytea", bias: "double precision", metrics: "jsonb", threshold: "double precision",
+    created_by: "bigint", created_at: "timestamp with time zone",
+  },
+  quality_scores: { classifier_id: "bigint", document_id: "bigint", score: "double precision", words: "integer" },
 } as const;
 
 // Compile-time: every table and column of Database is in schemaColumns, and nothing else is.
@@ -637,6 +664,7 @@ const _columnsMatch: ColumnsMatch = { users: true, sessions: true, api_tokens: t
   rounds: true, models: true, jobs: true, job_events: true, ray_submissions: true, external_endpoints: true, generation_runs: true,
   generation_errors: true, documents: true, document_chunks: true, qa_runs: true, qa_templates: true,
   corpora: true, corpus_documents: true, corpus_issues: true, cleaning_jobs: true, cleaning_verdicts: true, round_corpora: true,
-  corpus_reviews: true, corpus_rating_tasks: true, corpus_ratings: true };
+  corpus_reviews: true, corpus_rating_tasks: true, corpus_ratings: true,
+  quality_classifiers: true, quality_scores: true };
 void _tablesMatch;
 void _columnsMatch;

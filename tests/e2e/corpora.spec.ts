@@ -83,4 +83,8 @@ test("upload two sources, clean them together and read the duplicates in the rep
   await expect(page.getByRole("status")).toContainText("No document needs your rating right now");
   await page.goto(page.url().replace(/corpus-rating$/, "corpora"));
   await expect(page.getByTestId("rating-summary")).toContainText("2 document(s) to rate, 2 complete, 2 rating(s), mean 4.50");
+  // Two ratings are too few to train the quality classifier: the page says how many it needs.
+  await page.getByRole("button", { name: "Train from the ratings" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: "at least 10 documents" })).toContainText("2 are");
+  await expectAccessible(page);
 });

@@ -149,6 +149,11 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "POST /projects/:id/corpus-ratings/next": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
   "GET /corpus-ratings/:id": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
   "POST /corpus-ratings/:id/submit": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
+  "POST /cleaning-jobs/:id/quality-classifiers": ["researcher", "admin", "admin-token"],
+  "GET /cleaning-jobs/:id/quality-classifiers": ["researcher", "admin", "admin-token"],
+  "GET /quality-classifiers/:id": ["researcher", "admin", "admin-token"],
+  "GET /quality-classifiers/:id/samples": ["researcher", "admin", "admin-token"],
+  "PUT /quality-classifiers/:id/threshold": ["researcher", "admin", "admin-token"],
 };
 
 let server: TestServer;
