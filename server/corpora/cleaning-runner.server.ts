@@ -162,6 +162,9 @@ export function startCleaningRunner(deps: {
       await restore(cleaner, job, settings);
       const progress: CleaningProgress = { ...emptyProgress(0), ...(job.progress as Partial<CleaningProgress>) };
       progress.reasons = { ...progress.reasons };
+      // Files added to a listed corpus since the job was queued are cleaned too: count them in the total.
+      const counted = await db.selectFrom("corpora").select(sql<string>`coalesce(sum(document_count), 0)`.as("n")).where("id", "in", settings.corpusIds).executeTakeFirstOrThrow();
+      progress.total = Number(counted.n);
       log.info({ jobId: job.id, corpora: settings.corpusIds.length, from: job.cursor, restored: cleaner.indexed }, "cleaning job started");
       let cursor = { ...job.cursor };
       while (cursor.corpus < settings.corpusIds.length) {

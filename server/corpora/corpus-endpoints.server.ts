@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { endpoint, type AnyEndpoint } from "../api/endpoint.server.ts";
+import { recordAudit } from "../auth/audit.server.ts";
 import { getProject } from "../labeling/projects.server.ts";
 import { AppError } from "../lib/app-error.ts";
 import { parseSize } from "../lib/size.ts";
@@ -216,6 +217,8 @@ export const corpusEndpoints: AnyEndpoint[] = [
     handler: async ({ ctx, params }) => {
       const job = await getCleaningJob(ctx.db, params.id);
       await getProject(ctx.db, job.projectId);
+      // Exports say who took what, as every other export does.
+      await recordAudit(ctx.db, { actor: ctx.actor, action: "export.cleaning_report", target: `project:${job.projectId}`, details: { jobId: job.id } });
       return cleaningReportJsonl(ctx.db, job.id);
     },
   }),
@@ -233,10 +236,15 @@ export const corpusEndpoints: AnyEndpoint[] = [
       const job = await getCleaningJob(ctx.db, params.id);
       await getProject(ctx.db, job.projectId);
       const classifierId = (query as { classifier?: string }).classifier;
-      if (!classifierId) return keptDocumentsJsonl(ctx.db, job.id);
+      const audit = (details: Record<string, unknown>) => recordAudit(ctx.db, { actor: ctx.actor, action: "export.cleaned_corpus", target: `project:${job.projectId}`, details: { jobId: job.id, ...details } });
+      if (!classifierId) {
+        await audit({});
+        return keptDocumentsJsonl(ctx.db, job.id);
+      }
       const classifier = await getClassifier(ctx.db, classifierId);
       if (classifier.jobId !== job.id) throw new AppError("validation_failed", "The classifier belongs to another cleaning job.", [{ path: "classifier", message: "not trained on this job" }]);
       if (classifier.threshold === null) throw new AppError("conflict", "Choose the classifier's threshold first.", [{ path: "classifier", message: "no threshold chosen" }]);
+      await audit({ classifierId: classifier.id, threshold: classifier.threshold });
       return keptDocumentsJsonl(ctx.db, job.id, { classifierId: classifier.id, threshold: classifier.threshold });
     },
   }),

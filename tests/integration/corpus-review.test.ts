@@ -93,6 +93,8 @@ test("flagged documents wait for review; reviewer decisions override the filter'
   assert.deepEqual(kept.map((k) => k.id), docIds.filter((id) => id !== docIds[1]));
   assert.match(kept[1]!.text, /^The story mentions a \[WEAPONS\] once/);
   assert.match(kept[2]!.text, /someone@example\.org/, "kept as the reviewer decided, not redacted");
+  const audit = await server.db.selectFrom("audit_log").select(["action", "details"]).where("action", "=", "export.cleaned_corpus").where("target", "=", `project:${projectId}`).execute();
+  assert.deepEqual(audit.map((a) => a.details["jobId"]), [jobId], "the export is audited");
 });
 
 test("a sample of kept documents becomes rating tasks with overlap; agreement is measured", async () => {
