@@ -6,6 +6,7 @@ import type { Config } from "../server/config.server.ts";
 import type { Db } from "../server/db/database.server.ts";
 import type { Inference } from "../server/rounds/inference.server.ts";
 import type { ExternalModels } from "../server/bridges/external/external-models.server.ts";
+import type { CleaningRunner } from "../server/corpora/cleaning-runner.server.ts";
 import type { ClientToServerEvents, ServerToClientEvents, SocketData } from "./lib/socket-events.ts";
 
 export type TandemIo = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
@@ -22,6 +23,8 @@ export type TandemContext = {
   inference: Inference;
   /** External OpenAI-compatible endpoints: the key box and the generation-run runner. */
   external: ExternalModels;
+  /** Runs corpus-cleaning jobs in the background (kick after queueing, abort after cancelling). */
+  cleaning: CleaningRunner;
   clientIp: string;
   secureCookies: boolean;
 };

@@ -56,6 +56,12 @@ export const configSchema = z.object({
     .optional(),
   /** Milliseconds between the external-sampling runner's looks for queued runs (0 turns the runner off). */
   TANDEM_GENERATION_POLL_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
+  /** The only folder corpora may be registered from by path (default: TANDEM_DATA_DIR/corpora). */
+  TANDEM_CORPUS_DIR: z.string().min(1).optional(),
+  /** Largest corpus file one upload may send (streamed to the database, never held in memory). */
+  TANDEM_CORPUS_UPLOAD_LIMIT: z.string().regex(/^\d+(b|kb|mb|gb)$/i, "must look like 500mb or 2gb").default("2gb"),
+  /** Milliseconds between the corpus-cleaning runner's looks for queued jobs (0 turns the runner off on this instance). */
+  TANDEM_CLEANING_POLL_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Requests slower than this are logged at info (the rest at debug). */
   TANDEM_SLOW_REQUEST_MS: z.coerce.number().int().min(1).default(1000),

@@ -70,6 +70,19 @@ export default function Project({ loaderData, actionData }: Route.ComponentProps
                 Start labeling
               </Button>
             </Form>
+            <p className="mt-3 text-sm">
+              <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/corpus-rating`}>
+                Rate pre-training documents
+              </Link>
+              {loaderData.isReviewer ? (
+                <>
+                  {" · "}
+                  <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/corpus-review`}>
+                    Review flagged documents
+                  </Link>
+                </>
+              ) : null}
+            </p>
           </Card>
           {isReviewer && !isResearcher ? (
             <Card title="Data">
@@ -92,6 +105,11 @@ export default function Project({ loaderData, actionData }: Route.ComponentProps
                 <li>
                   <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/documents`}>
                     Synthetic Q&amp;A from documents
+                  </Link>
+                </li>
+                <li>
+                  <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/corpora`}>
+                    Pre-training corpora
                   </Link>
                 </li>
                 <li>

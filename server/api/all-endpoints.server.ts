@@ -11,9 +11,11 @@ import { qualityEndpoints } from "./quality-endpoints.server.ts";
 import { overlapEndpoints } from "./overlap-endpoints.server.ts";
 import { memberEndpoints } from "./member-endpoints.server.ts";
 import { browserEndpoints } from "./browser-endpoints.server.ts";
+import { corpusEndpoints } from "../corpora/corpus-endpoints.server.ts";
 
 /** Every /api/v1 endpoint; the server mounts these and tests walk them. */
 export const apiEndpoints: AnyEndpoint[] = [
   ...v1Endpoints, ...labelingEndpoints, ...roundEndpoints, ...trainerEndpoints, ...auditEndpoints, ...formatEndpoints, ...externalModelEndpoints, ...qaEndpoints,
   ...evalSetEndpoints, ...qualityEndpoints, ...overlapEndpoints, ...memberEndpoints, ...browserEndpoints,
+  ...corpusEndpoints,
 ];

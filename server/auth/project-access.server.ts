@@ -72,7 +72,11 @@ export async function requireProjectAccess(db: DbOrTrx, caller: Caller, projectI
 }
 
 /** Things that belong to one project; an API path's `:id` names one of these. */
-export const projectResources = ["project", "assignment", "round", "external_endpoint", "generation_run", "document", "qa_run", "model"] as const;
+export const projectResources = [
+  "project", "assignment", "round", "external_endpoint", "generation_run", "document", "qa_run", "model",
+  // pre-training data (issue 17)
+  "corpus", "cleaning_job", "corpus_review", "corpus_rating", "quality_classifier",
+] as const;
 export type ProjectResource = (typeof projectResources)[number];
 
 const ownerTable = {
@@ -82,6 +86,10 @@ const ownerTable = {
   document: "documents",
   qa_run: "qa_runs",
   model: "models",
+  corpus: "corpora",
+  cleaning_job: "cleaning_jobs",
+  corpus_review: "corpus_reviews",
+  quality_classifier: "quality_classifiers",
 } as const;
 
 /**
@@ -99,6 +107,16 @@ export async function projectIdOf(db: DbOrTrx, resource: ProjectResource, id: st
       .where("assignments.id", "=", id)
       .executeTakeFirst();
     if (!row) throw new AppError("not_found", "This task is not one of yours.");
+    return row.project_id;
+  }
+  if (resource === "corpus_rating") {
+    const row = await db
+      .selectFrom("corpus_ratings")
+      .innerJoin("corpus_rating_tasks", "corpus_rating_tasks.id", "corpus_ratings.task_id")
+      .select("corpus_rating_tasks.project_id")
+      .where("corpus_ratings.id", "=", id)
+      .executeTakeFirst();
+    if (!row) throw new AppError("not_found", "Not found.");
     return row.project_id;
   }
   const row = await db.selectFrom(ownerTable[resource]).select("project_id").where("id", "=", id).executeTakeFirst();

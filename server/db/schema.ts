@@ -374,6 +374,141 @@ export interface QaTemplatesTable {
   updated_at: Updated;
 }
 
+export type CleaningJobState = "queued" | "running" | "done" | "failed" | "cancelled";
+export type CleaningVerdict = "kept" | "dropped" | "flagged";
+
+export interface CorporaTable {
+  id: Id;
+  project_id: string;
+  name: string;
+  license: string;
+  provenance: ColumnType<string, string | undefined, string>;
+  origin: "upload" | "path";
+  path: string | null;
+  document_count: ColumnType<number, number | undefined, number>;
+  /** bigint: arrives from `pg` as a string. */
+  byte_count: ColumnType<string, string | number | undefined, string | number>;
+  issue_count: ColumnType<number, number | undefined, number>;
+  created_by: string | null;
+  created_at: CreatedAt;
+  updated_at: Updated;
+}
+
+export interface CorpusDocumentsTable {
+  id: Id;
+  corpus_id: string;
+  file_name: string;
+  line: number;
+  title: string | null;
+  text: string;
+  chars: number;
+  content_hash: string;
+  metadata: ColumnType<Record<string, unknown>, string | undefined, string>;
+}
+
+export interface CorpusIssuesTable {
+  id: Id;
+  corpus_id: string;
+  file_name: string;
+  line: number;
+  message: string;
+  created_at: CreatedAt;
+}
+
+export interface CleaningJobsTable {
+  id: Id;
+  project_id: string;
+  settings: Json<Record<string, unknown>>;
+  state: ColumnType<CleaningJobState, CleaningJobState | undefined, CleaningJobState>;
+  progress: ColumnType<Record<string, unknown>, string | undefined, string>;
+  cursor: ColumnType<{ corpus: number; afterId: string }, string | undefined, string>;
+  lease_owner: string | null;
+  lease_expires_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  error: string | null;
+  created_by: string | null;
+  created_at: CreatedAt;
+  updated_at: Updated;
+  finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+export interface CleaningVerdictsTable {
+  job_id: string;
+  document_id: string;
+  verdict: CleaningVerdict;
+  reason: string | null;
+  duplicate_of: string | null;
+  similarity: number | null;
+  language: string | null;
+  language_confidence: number | null;
+  hits: ColumnType<Array<Record<string, unknown>>, string | undefined, string>;
+  redacted_text: string | null;
+  minhash: string | null;
+}
+
+export interface RoundCorporaTable {
+  round_id: string;
+  corpus_id: string;
+}
+
+export interface CorpusReviewsTable {
+  id: Id;
+  project_id: string;
+  job_id: string;
+  document_id: string;
+  reason: string;
+  state: ColumnType<"open" | "decided", "open" | "decided" | undefined, "open" | "decided">;
+  assigned_to: ColumnType<string | null, string | null | undefined, string | null>;
+  lease_expires_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  decision: ColumnType<"keep" | "drop" | "redact" | null, "keep" | "drop" | "redact" | null | undefined, "keep" | "drop" | "redact" | null>;
+  category: ColumnType<string | null, string | null | undefined, string | null>;
+  note: ColumnType<string, string | undefined, string>;
+  redacted_text: ColumnType<string | null, string | null | undefined, string | null>;
+  reviewed_by: ColumnType<string | null, string | null | undefined, string | null>;
+  decided_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  created_at: CreatedAt;
+}
+
+export interface CorpusRatingTasksTable {
+  id: Id;
+  project_id: string;
+  job_id: string;
+  document_id: string;
+  overlap_target: number;
+  state: ColumnType<"open" | "complete", "open" | "complete" | undefined, "open" | "complete">;
+  created_at: CreatedAt;
+}
+
+export interface CorpusRatingsTable {
+  id: Id;
+  task_id: string;
+  user_id: string;
+  state: ColumnType<"active" | "submitted", "active" | "submitted" | undefined, "active" | "submitted">;
+  lease_expires_at: Timestamp;
+  score: ColumnType<number | null, number | null | undefined, number | null>;
+  created_at: CreatedAt;
+  submitted_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+export interface QualityClassifiersTable {
+  id: Id;
+  project_id: string;
+  job_id: string;
+  settings: Json<Record<string, unknown>>;
+  weights: Buffer;
+  bias: number;
+  metrics: Json<Record<string, unknown>>;
+  threshold: ColumnType<number | null, number | null | undefined, number | null>;
+  created_by: string | null;
+  created_at: CreatedAt;
+}
+
+export interface QualityScoresTable {
+  classifier_id: string;
+  document_id: string;
+  score: number;
+  words: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -400,6 +535,17 @@ export interface Database {
   document_chunks: DocumentChunksTable;
   qa_runs: QaRunsTable;
   qa_templates: QaTemplatesTable;
+  corpora: CorporaTable;
+  corpus_documents: CorpusDocumentsTable;
+  corpus_issues: CorpusIssuesTable;
+  cleaning_jobs: CleaningJobsTable;
+  cleaning_verdicts: CleaningVerdictsTable;
+  round_corpora: RoundCorporaTable;
+  corpus_reviews: CorpusReviewsTable;
+  corpus_rating_tasks: CorpusRatingTasksTable;
+  corpus_ratings: CorpusRatingsTable;
+  quality_classifiers: QualityClassifiersTable;
+  quality_scores: QualityScoresTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -496,6 +642,39 @@ export const schemaColumns = {
     created_by: "bigint", created_at: "timestamp with time zone", heartbeat_at: "timestamp with time zone", finished_at: "timestamp with time zone",
   },
   qa_templates: { project_id: "bigint", template: "text", pairs_per_chunk: "integer", updated_by: "bigint", updated_at: "timestamp with time zone" },
+  corpora: {
+    id: "bigint", project_id: "bigint", name: "text", license: "text", provenance: "text", origin: "text", path: "text", document_count: "integer",
+    byte_count: "bigint", issue_count: "integer", created_by: "bigint", created_at: "timestamp with time zone", updated_at: "timestamp with time zone",
+  },
+  corpus_documents: {
+    id: "bigint", corpus_id: "bigint", file_name: "text", line: "integer", title: "text", text: "text", chars: "integer", content_hash: "text", metadata: "jsonb",
+  },
+  corpus_issues: { id: "bigint", corpus_id: "bigint", file_name: "text", line: "integer", message: "text", created_at: "timestamp with time zone" },
+  cleaning_jobs: {
+    id: "bigint", project_id: "bigint", settings: "jsonb", state: "text", progress: "jsonb", cursor: "jsonb", lease_owner: "text",
+    lease_expires_at: "timestamp with time zone", error: "text", created_by: "bigint", created_at: "timestamp with time zone",
+    updated_at: "timestamp with time zone", finished_at: "timestamp with time zone",
+  },
+  cleaning_verdicts: {
+    job_id: "bigint", document_id: "bigint", verdict: "text", reason: "text", duplicate_of: "bigint", similarity: "real", language: "text",
+    language_confidence: "real", hits: "jsonb", redacted_text: "text", minhash: "text",
+  },
+  round_corpora: { round_id: "bigint", corpus_id: "bigint" },
+  corpus_reviews: {
+    id: "bigint", project_id: "bigint", job_id: "bigint", document_id: "bigint", reason: "text", state: "text", assigned_to: "bigint",
+    lease_expires_at: "timestamp with time zone", decision: "text", category: "text", note: "text", redacted_text: "text", reviewed_by: "bigint",
+    decided_at: "timestamp with time zone", created_at: "timestamp with time zone",
+  },
+  corpus_rating_tasks: { id: "bigint", project_id: "bigint", job_id: "bigint", document_id: "bigint", overlap_target: "integer", state: "text", created_at: "timestamp with time zone" },
+  corpus_ratings: {
+    id: "bigint", task_id: "bigint", user_id: "bigint", state: "text", lease_expires_at: "timestamp with time zone", score: "integer",
+    created_at: "timestamp with time zone", submitted_at: "timestamp with time zone",
+  },
+  quality_classifiers: {
+    id: "bigint", project_id: "bigint", job_id: "bigint", settings: "jsonb", weights: "bytea", bias: "double precision", metrics: "jsonb", threshold: "double precision",
+    created_by: "bigint", created_at: "timestamp with time zone",
+  },
+  quality_scores: { classifier_id: "bigint", document_id: "bigint", score: "double precision", words: "integer" },
 } as const;
 
 // Compile-time: every table and column of Database is in schemaColumns, and nothing else is.
@@ -505,6 +684,9 @@ const _tablesMatch: SameKeys<Database, typeof schemaColumns> = true;
 const _columnsMatch: ColumnsMatch = { users: true, sessions: true, api_tokens: true, audit_log: true, rate_limits: true,
   socket_io_attachments: true, projects: true, project_members: true, prompts: true, completions: true, tasks: true, assignments: true, submissions: true,
   rounds: true, models: true, jobs: true, job_events: true, ray_submissions: true, external_endpoints: true, generation_runs: true,
-  generation_errors: true, documents: true, document_chunks: true, qa_runs: true, qa_templates: true };
+  generation_errors: true, documents: true, document_chunks: true, qa_runs: true, qa_templates: true,
+  corpora: true, corpus_documents: true, corpus_issues: true, cleaning_jobs: true, cleaning_verdicts: true, round_corpora: true,
+  corpus_reviews: true, corpus_rating_tasks: true, corpus_ratings: true,
+  quality_classifiers: true, quality_scores: true };
 void _tablesMatch;
 void _columnsMatch;

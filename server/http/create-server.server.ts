@@ -32,6 +32,7 @@ import { findDisallowed } from "../lib/unsafe-text.ts";
 import { isMetricsToken } from "../ops/metrics-access.server.ts";
 import { registerOpsMetrics } from "../ops/ops-metrics.server.ts";
 import { startExternalModels } from "../bridges/external/external-models.server.ts";
+import { startCleaningRunner } from "../corpora/cleaning-runner.server.ts";
 
 export type ServerDeps = {
   config: Config;
@@ -53,6 +54,8 @@ type Locals = { actor: Actor | null };
 const IMPORT_PATH = /^\/api\/v1\/projects\/\d+\/(imports(\/(trl|openrlhf|verl|hf))?|documents)$/;
 /** Dataset-format imports (server/bridges/formats): the file itself is the body. */
 const FILE_IMPORT_PATH = /^\/api\/v1\/projects\/\d+\/imports\/(trl|openrlhf|verl|hf)$/;
+/** Corpus files (server/corpora): raw bytes, streamed into the database, with their own limit. */
+const CORPUS_UPLOAD_PATH = /^\/api\/v1\/corpora\/\d+\/files$/;
 /** Trainer uploads of checkpoint files: raw bytes, streamed to disk, with their own limit. */
 const UPLOAD_PATH = /^\/api\/v1\/trainer\/jobs\/\d+\/(files|resume)\/[\w.-]+$/;
 
@@ -71,6 +74,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   // Rounds handed to a Ray cluster are submitted and mirrored from here (decision 0017).
   const rayRunner = config.TANDEM_RAY_DASHBOARD_URL ? startRayRunner({ db, io, log, config }) : null;
   const external = startExternalModels({ config, db, log, inference });
+  const cleaning = startCleaningRunner({ db, log: log.child({ component: "cleaning-runner" }), pollMs: config.TANDEM_CLEANING_POLL_MS });
 
   app.disable("x-powered-by");
   app.set("trust proxy", config.TANDEM_TRUST_PROXY);
@@ -133,13 +137,16 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   const limitBytes = parseSize(config.TANDEM_BODY_LIMIT);
   const importLimitBytes = parseSize(config.TANDEM_IMPORT_LIMIT);
   const uploadLimitBytes = parseSize(config.TANDEM_MODEL_UPLOAD_LIMIT);
+  const corpusLimitBytes = parseSize(config.TANDEM_CORPUS_UPLOAD_LIMIT);
   app.use((req, _res, next) => {
     const length = Number(req.headers["content-length"] ?? 0);
     const [limit, label] = IMPORT_PATH.test(req.path)
       ? [importLimitBytes, config.TANDEM_IMPORT_LIMIT]
       : UPLOAD_PATH.test(req.path)
         ? [uploadLimitBytes, config.TANDEM_MODEL_UPLOAD_LIMIT]
-        : [limitBytes, config.TANDEM_BODY_LIMIT];
+        : CORPUS_UPLOAD_PATH.test(req.path)
+          ? [corpusLimitBytes, config.TANDEM_CORPUS_UPLOAD_LIMIT]
+          : [limitBytes, config.TANDEM_BODY_LIMIT];
     next(length > limit ? new AppError("payload_too_large", `The request body is larger than ${label}.`) : undefined);
   });
 
@@ -190,6 +197,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
     loginLimiter,
     inference,
     external,
+    cleaning,
     clientIp: req.ip ?? "unknown",
     secureCookies: req.secure || config.TANDEM_PUBLIC_URL?.startsWith("https:") === true,
   });
@@ -202,6 +210,8 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
       if (!req.is("application/octet-stream")) return next(new AppError("unsupported_media_type", "Send the file as application/octet-stream."));
       return next();
     }
+    // A corpus file streams to its handler, which checks the type after the caller's role (so a refusal says 401/403 first).
+    if (req.method === "POST" && CORPUS_UPLOAD_PATH.test(req.baseUrl + req.path) && req.is("application/octet-stream")) return next();
     if (hasBody && !req.is("application/json")) {
       return next(new AppError("unsupported_media_type", "Send the body as application/json."));
     }
@@ -254,6 +264,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
     dbHealth.stop();
     rayRunner?.stop();
     await external.stop();
+    await cleaning.stop();
     inference.close();
     await new Promise<void>((resolve) => {
       io.close(() => resolve());

@@ -37,6 +37,9 @@ const pageAccess: Record<string, { allowed: Who[]; path: string; allowedStatus?:
   "projects/:projectId/browser": { path: "/projects/PROJECT/browser", allowed: atLeast("reviewer") },
   // No such prompt: reviewers and up get the 404 page, everyone else is refused before the lookup.
   "projects/:projectId/prompts/:promptId": { path: "/projects/PROJECT/prompts/999999999", allowed: atLeast("reviewer"), allowedStatus: 404 },
+  "projects/:projectId/corpora": { path: "/projects/PROJECT/corpora", allowed: ["researcher", "admin"] },
+  "projects/:projectId/corpus-review": { path: "/projects/PROJECT/corpus-review", allowed: atLeast("reviewer") },
+  "projects/:projectId/corpus-rating": { path: "/projects/PROJECT/corpus-rating", allowed: atLeast("labeler") },
   // No such round: researchers get the 404 page, everyone else is refused before the lookup.
   "rounds/:roundId": { path: "/rounds/999999999", allowed: ["researcher", "admin"], allowedStatus: 404 },
   models: { path: "/models", allowed: ["researcher", "admin"] },
@@ -136,6 +139,34 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "GET /projects/:id/prompts": ["reviewer", "researcher", "admin", "admin-token"],
   "GET /projects/:id/prompts/:promptId": ["reviewer", "researcher", "admin", "admin-token"],
   "POST /projects/:id/exclusions": ["researcher", "admin", "admin-token"],
+  "GET /projects/:id/corpora": ["researcher", "admin", "admin-token"],
+  "POST /projects/:id/corpora": ["researcher", "admin", "admin-token"],
+  "POST /projects/:id/corpora/register": ["researcher", "admin", "admin-token"],
+  "GET /corpora/:id": ["researcher", "admin", "admin-token"],
+  "POST /corpora/:id/files": ["researcher", "admin", "admin-token"],
+  "DELETE /corpora/:id": ["researcher", "admin", "admin-token"],
+  "POST /projects/:id/cleaning-jobs": ["researcher", "admin", "admin-token"],
+  "GET /projects/:id/cleaning-jobs": ["researcher", "admin", "admin-token"],
+  "GET /cleaning-jobs/:id": ["researcher", "admin", "admin-token"],
+  "POST /cleaning-jobs/:id/cancel": ["researcher", "admin", "admin-token"],
+  "POST /cleaning-jobs/:id/resume": ["researcher", "admin", "admin-token"],
+  "GET /cleaning-jobs/:id/report": ["researcher", "admin", "admin-token"],
+  "GET /cleaning-jobs/:id/report.jsonl": ["researcher", "admin", "admin-token"],
+  "GET /cleaning-jobs/:id/kept.jsonl": ["researcher", "admin", "admin-token"],
+  "GET /projects/:id/corpus-reviews": ["reviewer", "researcher", "admin", "admin-token"],
+  "POST /projects/:id/corpus-reviews/next": ["reviewer", "researcher", "admin", "admin-token"],
+  "GET /corpus-reviews/:id": ["reviewer", "researcher", "admin", "admin-token"],
+  "POST /corpus-reviews/:id/decide": ["reviewer", "researcher", "admin", "admin-token"],
+  "POST /cleaning-jobs/:id/rating-tasks": ["researcher", "admin", "admin-token"],
+  "GET /cleaning-jobs/:id/ratings": ["researcher", "admin", "admin-token"],
+  "POST /projects/:id/corpus-ratings/next": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
+  "GET /corpus-ratings/:id": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
+  "POST /corpus-ratings/:id/submit": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
+  "POST /cleaning-jobs/:id/quality-classifiers": ["researcher", "admin", "admin-token"],
+  "GET /cleaning-jobs/:id/quality-classifiers": ["researcher", "admin", "admin-token"],
+  "GET /quality-classifiers/:id": ["researcher", "admin", "admin-token"],
+  "GET /quality-classifiers/:id/samples": ["researcher", "admin", "admin-token"],
+  "PUT /quality-classifiers/:id/threshold": ["researcher", "admin", "admin-token"],
 };
 
 let server: TestServer;
@@ -264,9 +295,20 @@ async function membersOnlyProject(): Promise<{ ids: Record<ProjectResource, stri
   const run = await db.insertInto("generation_runs").values({ project_id: id, kind: "rank", spec: "{}" }).returning("id").executeTakeFirstOrThrow();
   const document = await db.insertInto("documents").values({ project_id: id, name: "d", format: "text", file_name: "d.txt", content: "x", sha256: `s-${id}` }).returning("id").executeTakeFirstOrThrow();
   const qaRun = await db.insertInto("qa_runs").values({ project_id: id, generator: "{}", template: "t", pairs_per_chunk: 1, total_chunks: 0 }).returning("id").executeTakeFirstOrThrow();
+  // pre-training data (issue 17): a corpus with one document, a cleaning job, a review, a rating and a classifier
+  const corpus = await db.insertInto("corpora").values({ project_id: id, name: "c", license: "CC0", origin: "upload" }).returning("id").executeTakeFirstOrThrow();
+  const doc = await db.insertInto("corpus_documents").values({ corpus_id: corpus.id, file_name: "c.txt", line: 1, text: "x", chars: 1, content_hash: `h-${id}` }).returning("id").executeTakeFirstOrThrow();
+  const job = await db.insertInto("cleaning_jobs").values({ project_id: id, settings: "{}" }).returning("id").executeTakeFirstOrThrow();
+  const review = await db.insertInto("corpus_reviews").values({ project_id: id, job_id: job.id, document_id: doc.id, reason: "pii" }).returning("id").executeTakeFirstOrThrow();
+  const ratingTask = await db.insertInto("corpus_rating_tasks").values({ project_id: id, job_id: job.id, document_id: doc.id, overlap_target: 1 }).returning("id").executeTakeFirstOrThrow();
+  const rating = await db.insertInto("corpus_ratings").values({ task_id: ratingTask.id, user_id: owner.id, lease_expires_at: new Date(Date.now() + 3_600_000) }).returning("id").executeTakeFirstOrThrow();
+  const classifier = await db.insertInto("quality_classifiers").values({ project_id: id, job_id: job.id, settings: "{}", weights: Buffer.alloc(0), bias: 0, metrics: "{}" }).returning("id").executeTakeFirstOrThrow();
   return {
     owner,
-    ids: { project: id, assignment: assignment.id, round: round.id, model: model.id, external_endpoint: endpointRow.id, generation_run: run.id, document: document.id, qa_run: qaRun.id },
+    ids: {
+      project: id, assignment: assignment.id, round: round.id, model: model.id, external_endpoint: endpointRow.id, generation_run: run.id, document: document.id, qa_run: qaRun.id,
+      corpus: corpus.id, cleaning_job: job.id, corpus_review: review.id, corpus_rating: rating.id, quality_classifier: classifier.id,
+    },
   };
 }
 
