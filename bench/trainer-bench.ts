@@ -15,12 +15,16 @@
 // Native BLAS (OpenBLAS through koffi) does the wasm matmuls when libopenblas0-pthread is installed, unless
 // --blas off (or TANDEM_BLAS=off); --blas-threads (TANDEM_BLAS_THREADS) sets its threads, default one per core.
 //        [--torch-steps 5] [--torch-warmup 2] [--no-torch] [--llama-batch 1] [--llama-seq 128] [--llama-steps 2] [--llama-warmup 1]
+// --profile: instead of the tables, where one training step of each preset spends its time (kernel time by
+// kernel, from tf.profile), then the optimizer (clipping + AdamW) alone and the whole step with the fused
+// optimizer against the tensor-op one, interleaved in this process (decision trainer-015).
 // Each figure is the median of the timed steps after warm-up. Tests never assert on time; this does not either.
 import { spawnSync } from "node:child_process";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../trainer/backend/select-backend.ts";
+import { pinOpenblasCoreType } from "../trainer/backend/native-blas.ts";
 import { resolveGptConfig, type GptPreset } from "../trainer/contract/gpt-config.ts";
 import { sftConfigSchema } from "../trainer/contract/sft-config.ts";
 import { countParams, disposeGpt, disposeKvCache, initGpt, setAttentionImpl, type AttentionImpl, type GptModel } from "../trainer/model/gpt.ts";
@@ -34,6 +38,9 @@ import { attachLora, trainableParams } from "../trainer/model/lora.ts";
 import { disposeModel, lmForward, lmForwardTidy, type LanguageModel } from "../trainer/model/lm.ts";
 import { createRng } from "../trainer/random/rng.ts";
 import { setRecompute } from "../trainer/model/recompute.ts";
+import { adamwStep, createAdamW, disposeAdamW, setFusedAdamW } from "../trainer/optim/adamw.ts";
+import { clipScale } from "../trainer/optim/gradients.ts";
+import { normalArray } from "../trainer/random/rng.ts";
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -58,6 +65,8 @@ const llamaModes = arg("llama-modes", "full,lora,generate,dpo-lora").split(",");
 // child processes below get the same setting
 if (process.argv.includes("--blas")) process.env["TANDEM_BLAS"] = arg("blas", "auto");
 if (process.argv.includes("--blas-threads")) process.env["TANDEM_BLAS_THREADS"] = arg("blas-threads", "1");
+// the same OpenBLAS kernels for tfjs and PyTorch, whether or not tfjs loads the library (native-blas.ts)
+pinOpenblasCoreType();
 const torchSteps = arg("torch-steps", "5");
 const torchWarmup = arg("torch-warmup", "2");
 const PYTHON = "/usr/bin/python3"; // Debian's: python3-torch comes from apt, a pyenv python3 on PATH lacks it
@@ -65,6 +74,88 @@ setAttentionImpl(attention);
 const shapes: Record<string, { B: number; T: number }> = { nano: { B: 16, T: 128 }, micro: { B: 8, T: 128 } };
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+/** CPU seconds (user + system, every thread of the process) that `fn` takes. */
+function cpuSeconds(fn: () => void): number {
+  const c0 = process.cpuUsage();
+  fn();
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1e6;
+}
+
+/** --profile: where a training step's time goes, and the fused optimizer against the tensor-op one. */
+async function profileBench(preset: GptPreset): Promise<void> {
+  const config = resolveGptConfig({ preset });
+  const { B, T } = shapes[preset] ?? { B: 8, T: 128 };
+  const rng = createRng(1);
+  const examples: SftExample[] = Array.from({ length: B }, () => {
+    const ids = Array.from({ length: T }, () => Math.floor(rng.next() * config.vocabSize));
+    return { ids, lossMask: ids.map(() => 1) };
+  });
+  const model = initGpt(config, 0);
+  const trainer = createSftTrainer(model, sftConfigSchema.parse({ batchSize: B }), 0);
+  trainer.trainStep(examples); // warm-up
+  // 1. kernel time by kernel over one step (tf.profile times each kernel; JS between kernels is the rest)
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const info = await tf.profile(() => {
+    trainer.trainStep(examples);
+  });
+  const wallMs = performance.now() - t0;
+  const stepCpuS = (process.cpuUsage(c0).user + process.cpuUsage(c0).system) / 1e6;
+  const byKernel = new Map<string, { ms: number; calls: number }>();
+  for (const k of info.kernels) {
+    // custom ops ("forward" of tf.customGrad, "…__op") are listed with the kernels they run: count those once
+    if (!tf.getKernel(k.name, tf.getBackend())) continue;
+    const row = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
+    row.ms += typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
+    row.calls += 1;
+    byKernel.set(k.name, row);
+  }
+  const kernelMs = [...byKernel.values()].reduce((a, r) => a + r.ms, 0);
+  const calls = [...byKernel.values()].reduce((a, r) => a + r.calls, 0);
+  console.log(`\nprofile, ${preset} ${B}×${T} SFT step (profiled, so slower than the timed figures): ${wallMs.toFixed(0)} ms wall, ${stepCpuS.toFixed(3)} CPU s, kernels ${kernelMs.toFixed(0)} ms in ${calls} calls`);
+  console.log("| kernel | ms | share of kernel time | calls |");
+  console.log("|---|---:|---:|---:|");
+  for (const [name, r] of [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 16))
+    console.log(`| ${name} | ${r.ms.toFixed(1)} | ${((100 * r.ms) / kernelMs).toFixed(1)} % | ${r.calls} |`);
+  trainer.dispose();
+
+  // 2. the optimizer alone: clip scale + AdamW over every parameter, gradients big enough to clip
+  const params = model.params;
+  const grads = new Map([...params].map(([name, p]) => [name, tf.tensor(normalArray(rng, p.size, 0.01), p.shape)]));
+  const h = sftConfigSchema.parse({}).optim;
+  const optimizerCpu = { fused: [] as number[], ops: [] as number[] };
+  for (let i = 0; i < 2 * (steps + 1); i++) {
+    const fused = i % 2 === 0;
+    setFusedAdamW(fused);
+    const state = createAdamW(params);
+    const s = cpuSeconds(() => {
+      const { scale } = clipScale(grads, h.gradClip);
+      adamwStep(params, state, grads, 1e-4, h, scale);
+    });
+    disposeAdamW(state);
+    if (i >= 2) (fused ? optimizerCpu.fused : optimizerCpu.ops).push(s);
+  }
+  tf.dispose([...grads.values()]);
+  const nParams = [...params.values()].reduce((a, p) => a + p.size, 0);
+  console.log(`optimizer alone (global-norm clip + AdamW over ${nParams.toLocaleString("en")} parameters), CPU ms per step, median of ${steps}:`);
+  console.log(`  tensor ops ${(1000 * median(optimizerCpu.ops)).toFixed(1)}, fused ${(1000 * median(optimizerCpu.fused)).toFixed(1)} (×${(median(optimizerCpu.ops) / median(optimizerCpu.fused)).toFixed(1)})`);
+
+  // 3. whole steps, fused and tensor-op optimizer alternating, one fresh trainer each
+  const stepCpu = { fused: [] as number[], ops: [] as number[] };
+  for (let i = 0; i < 2 * (steps + warmup); i++) {
+    const fused = i % 2 === 0;
+    setFusedAdamW(fused);
+    const t = createSftTrainer(model, sftConfigSchema.parse({ batchSize: B }), 0);
+    const s = cpuSeconds(() => t.trainStep(examples));
+    t.dispose();
+    if (i >= 2 * warmup) (fused ? stepCpu.fused : stepCpu.ops).push(s);
+  }
+  setFusedAdamW(true);
+  disposeGpt(model);
+  console.log(`${preset} training step, CPU s/step, ${steps} each, alternating: tensor-op optimizer ${median(stepCpu.ops).toFixed(3)} [${stepCpu.ops.map((x) => x.toFixed(3)).join(", ")}], fused ${median(stepCpu.fused).toFixed(3)} [${stepCpu.fused.map((x) => x.toFixed(3)).join(", ")}] (×${(median(stepCpu.ops) / median(stepCpu.fused)).toFixed(2)})`);
+}
 
 function trainBench(preset: GptPreset, recompute = false): { stepS: number; cpuS: number; tokensPerS: number; params: number; B: number; T: number } {
   const config = resolveGptConfig({ preset });
@@ -263,6 +354,14 @@ if (process.argv.includes("--llama-child")) {
   setRecompute(recomputeAll);
   const result = llamaChild(arg("preset", "smollm2-135m") as LlamaPreset, arg("llama-child", "full") as LlamaMode);
   console.log(JSON.stringify(result));
+  process.exit(0);
+}
+
+if (process.argv.includes("--profile")) {
+  const backend = await initBackend();
+  console.log(`backend: ${backend.backend}; native BLAS: ${backend.blas ? `${backend.blas.library} (${backend.blas.config}), ${backend.blas.threads} thread(s)` : "off"}; load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+  for (const preset of presets) await profileBench(preset);
+  console.log(`load average at end: ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
   process.exit(0);
 }
 
