@@ -8,8 +8,9 @@
 // processes, one per mode, so each reports its own peak RSS: full fine-tuning and LoRA (PEFT's
 // defaults) train tokens/s, KV-cache generation tokens/s, and DPO with LoRA (reference log-probs and
 // training steps, extrapolated to a round of 200 pairs).
-// Activation recomputation: the --recompute-preset (default micro; "none" skips it) trains in two child
-// processes, without and with recomputation, and the bench prints both peak RSS figures.
+// Activation recomputation and memory: each --recompute-preset (default micro; a list such as nano,micro; "none"
+// skips it) trains in two child processes, without and with recomputation. Each child prints its peak RSS, the wasm
+// heap's size, and its RSS after every tensor is disposed (the heap keeps its size: decision trainer-016).
 // Usage: npx tsx bench/trainer-bench.ts [--presets nano,micro,smollm2-135m] [--steps 3] [--warmup 1] [--attention auto|batched|per-head]
 //        [--recompute-preset micro|nano|none] [--blas auto|off] [--blas-threads N] [--recompute] [--llama-modes full,lora,generate,dpo-lora]
 // Native BLAS (OpenBLAS through koffi) does the wasm matmuls when libopenblas0-pthread is installed, unless
@@ -18,8 +19,14 @@
 // --profile: instead of the tables, where one training step of each preset spends its time (kernel time by
 // kernel, from tf.profile), then the optimizer (clipping + AdamW) alone and the whole step with the fused
 // optimizer against the tensor-op one, interleaved in this process (decision trainer-015).
+// PyTorch runs twice per GPT preset: on one thread (torch.set_num_threads(1) and OPENBLAS_NUM_THREADS=1, since the
+// first does not limit OpenBLAS's own pool) and at its defaults (torch's intra-op threads, OpenBLAS one per core).
+// The "… ratio vs PyTorch" lines compare with the one-thread run, "… ratio vs PyTorch at its defaults" with the other.
+// Then the matmul table (bench/matmul-bench.ts in a child process: GFLOP/s per shape of micro on wasm, OpenBLAS and
+// PyTorch); --no-matmul skips it.
 // Each figure is the median of the timed steps after warm-up. Tests never assert on time; this does not either.
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
@@ -57,7 +64,8 @@ const llamaWarmup = Number(arg("llama-warmup", "1"));
 const steps = Number(arg("steps", "3"));
 const warmup = Number(arg("warmup", "1"));
 const attention = arg("attention", "auto") as AttentionImpl;
-const recomputePreset = arg("recompute-preset", "micro") as GptPreset | "none";
+// one or more presets ("nano,micro"), each measured without and with recomputation in its own processes
+const recomputePresets = arg("recompute-preset", "micro").split(",").filter((p) => p && p !== "none") as GptPreset[];
 // --recompute: the Llama-family modes train with activation recomputation; --llama-modes picks modes
 const recomputeAll = process.argv.includes("--recompute");
 const llamaModes = arg("llama-modes", "full,lora,generate,dpo-lora").split(",");
@@ -256,11 +264,14 @@ function ensureTorch(): string | null {
   return null;
 }
 
-function torchBench(preset: GptPreset, B: number, T: number): TorchResult {
+/** PyTorch on one thread (torch's and OpenBLAS's), or at its defaults. */
+function torchBench(preset: GptPreset, B: number, T: number, threads: "one" | "default"): TorchResult {
   const script = fileURLToPath(new URL("./torch_gpt_bench.py", import.meta.url));
-  const r = sh(PYTHON, [script, "--preset", preset, "--batch", String(B), "--seq", String(T), "--steps", torchSteps, "--warmup", torchWarmup]);
-  if (!r.ok) throw new Error(`torch_gpt_bench.py failed:\n${r.out}`);
-  return JSON.parse(r.out.trim().split("\n").at(-1) ?? "") as TorchResult;
+  const args = [script, "--preset", preset, "--batch", String(B), "--seq", String(T), "--steps", torchSteps, "--warmup", torchWarmup];
+  const env = threads === "one" ? { ...process.env, OPENBLAS_NUM_THREADS: "1" } : process.env;
+  const r = spawnSync(PYTHON, threads === "one" ? [...args, "--threads", "1"] : args, { encoding: "utf8", env });
+  if (r.status !== 0) throw new Error(`torch_gpt_bench.py failed:\n${r.stdout}${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "") as TorchResult;
 }
 
 // ---- Llama-family presets: one child process per mode, each with its own peak RSS ----
@@ -344,7 +355,10 @@ if (process.argv.includes("--recompute-child")) {
   setAttentionImpl(attention);
   const on = arg("recompute-child", "off") === "on";
   const r = trainBench(arg("preset", "micro") as GptPreset, on);
-  console.log(JSON.stringify({ ...r, recompute: on, peakRssMb: process.resourceUsage().maxRSS / 1024 }));
+  // after the model, optimizer and every tensor are gone: what the process still holds
+  const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.buffer.byteLength ?? 0;
+  const vmRss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? NaN) / 1024;
+  console.log(JSON.stringify({ ...r, recompute: on, peakRssMb: process.resourceUsage().maxRSS / 1024, wasmHeapMb: heap / 2 ** 20, rssAfterMb: vmRss, tensorsAfter: tf.memory().numTensors }));
   process.exit(0);
 }
 
@@ -372,11 +386,11 @@ console.log(info.blas ? `native BLAS: ${info.blas.library} (${info.blas.config})
 for (const s of info.skipped) console.log(`skipped ${s.package}: ${s.reason}`);
 const load = (): string => loadavg().map((x) => x.toFixed(2)).join(" ");
 console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}; load average at start ${load()} (other processes skew timings)`);
-console.log(`node ${process.version}, attention ${attention}, ${steps} timed steps after ${warmup} warm-up, median; PyTorch ${torchSteps} after ${torchWarmup}`);
+console.log(`node ${process.version}, attention ${attention}, ${steps} timed steps after ${warmup} warm-up, median; PyTorch ${torchSteps} after ${torchWarmup}; OPENBLAS_CORETYPE ${process.env["OPENBLAS_CORETYPE"] ?? "(OpenBLAS's own detection)"}`);
 if (torchSkip) console.log(torchSkip);
 if (presets.length > 0) {
-  console.log("| preset | params | batch | tfjs s/step | tfjs CPU s/step | tfjs train tok/s | PyTorch s/step | PyTorch train tok/s | tfjs gen tok/s | PyTorch gen tok/s |");
-  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  console.log("| preset | params | batch | tfjs s/step | tfjs CPU s/step | tfjs train tok/s | PyTorch s/step | PyTorch train tok/s | tfjs gen tok/s | PyTorch gen tok/s | PyTorch defaults: s/step | CPU s/step | train tok/s | gen tok/s |");
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 }
 const ratios: string[] = [];
 const perCpu: string[] = []; // printed after the table: tokens per CPU-second, steadier than wall time on a shared machine
@@ -389,10 +403,11 @@ for (const preset of presets) {
   const gen = generateBench(model, 8, 16, 64);
   const genPerCpuS = lastGenTokensPerCpuS;
   disposeGpt(model);
-  const t = torchSkip ? null : torchBench(preset, r.B, r.T);
+  const t = torchSkip ? null : torchBench(preset, r.B, r.T, "one");
+  const td = torchSkip ? null : torchBench(preset, r.B, r.T, "default");
   const cell = (x: number | undefined, digits = 0): string => (x === undefined ? "–" : digits ? x.toFixed(digits) : String(Math.round(x)));
   console.log(
-    `| ${preset} | ${r.params.toLocaleString("en")} | ${r.B}×${r.T} | ${r.stepS.toFixed(3)} | ${r.cpuS.toFixed(3)} | ${Math.round(r.tokensPerS)} | ${cell(t?.step_s, 3)} | ${cell(t?.train_tokens_per_s)} | ${Math.round(gen)} | ${cell(t?.gen_tokens_per_s)} |`,
+    `| ${preset} | ${r.params.toLocaleString("en")} | ${r.B}×${r.T} | ${r.stepS.toFixed(3)} | ${r.cpuS.toFixed(3)} | ${Math.round(r.tokensPerS)} | ${cell(t?.step_s, 3)} | ${cell(t?.train_tokens_per_s)} | ${Math.round(gen)} | ${cell(t?.gen_tokens_per_s)} | ${cell(td?.step_s, 3)} | ${cell(td?.cpu_s, 3)} | ${cell(td?.train_tokens_per_s)} | ${cell(td?.gen_tokens_per_s)} |`,
   );
   perCpu.push(`${preset}: train tokens per CPU-second ${Math.round((r.B * r.T) / r.cpuS)}, generate tokens per CPU-second ${Math.round(genPerCpuS)}`);
   if (t) {
@@ -403,22 +418,29 @@ for (const preset of presets) {
     torchRss = Math.max(torchRss, t.peak_rss_mb);
     torchInfo = `PyTorch ${t.torch}, ${t.threads} thread(s), ${t.blas}`;
   }
+  if (td) {
+    const blasThreads = process.env["OPENBLAS_NUM_THREADS"] ?? String(cpus().length);
+    ratios.push(`${preset} train ratio vs PyTorch at its defaults (${td.threads} torch thread(s), OpenBLAS ${blasThreads}): ${(r.tokensPerS / td.train_tokens_per_s).toFixed(2)} (CPU-seconds ratio ${(td.cpu_s / r.cpuS).toFixed(2)})`);
+    ratios.push(`${preset} generate ratio vs PyTorch at its defaults: ${(gen / td.gen_tokens_per_s).toFixed(2)}`);
+    torchRss = Math.max(torchRss, td.peak_rss_mb);
+  }
 }
 for (const line of perCpu) console.log(line);
 // activation recomputation (model/recompute.ts): the same training step in two child processes,
 // off and on, each with its own peak RSS
-if (recomputePreset !== "none") {
+for (const recomputePreset of recomputePresets) {
   const self = fileURLToPath(import.meta.url);
   const rows = (["off", "on"] as const).map((mode) => {
     const r = spawnSync(process.execPath, [...process.execArgv, self, "--recompute-child", mode, "--preset", recomputePreset, "--steps", String(steps), "--warmup", String(warmup), "--attention", attention], { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`recompute ${mode} bench failed:\n${r.stdout}${r.stderr}`);
-    return JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "") as { stepS: number; cpuS: number; peakRssMb: number; B: number; T: number };
+    return JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "") as { stepS: number; cpuS: number; peakRssMb: number; wasmHeapMb: number; rssAfterMb: number; tensorsAfter: number; B: number; T: number };
   });
   const [off, on] = rows as [(typeof rows)[number], (typeof rows)[number]];
   console.log(`\nactivation recomputation, ${recomputePreset} ${off.B}×${off.T} training step, one child process each:`);
-  console.log("| recompute | tfjs s/step | tfjs CPU s/step | peak RSS MB |");
-  console.log("|---|---:|---:|---:|");
-  for (const [label, r] of [["off", off], ["on", on]] as const) console.log(`| ${label} | ${r.stepS.toFixed(3)} | ${r.cpuS.toFixed(3)} | ${r.peakRssMb.toFixed(0)} |`);
+  console.log("| recompute | tfjs s/step | tfjs CPU s/step | peak RSS MB | wasm heap MB | RSS MB with every tensor disposed (tensors) |");
+  console.log("|---|---:|---:|---:|---:|---:|");
+  for (const [label, r] of [["off", off], ["on", on]] as const)
+    console.log(`| ${label} | ${r.stepS.toFixed(3)} | ${r.cpuS.toFixed(3)} | ${r.peakRssMb.toFixed(0)} | ${r.wasmHeapMb.toFixed(0)} | ${r.rssAfterMb.toFixed(0)} (${r.tensorsAfter}) |`);
   console.log(`${recomputePreset} peak RSS with recomputation: ${on.peakRssMb.toFixed(0)} MB (without: ${off.peakRssMb.toFixed(0)} MB); CPU s/step ×${(on.cpuS / off.cpuS).toFixed(2)}`);
 }
 
@@ -457,6 +479,12 @@ for (const preset of llamaPresets) {
   if (gen && tFull?.gen_tokens_per_s) ratios.push(`${preset} generate ratio vs PyTorch: ${(gen["genTokensPerS"]! / tFull.gen_tokens_per_s).toFixed(2)}`);
   console.log(`DPO with LoRA (sequences 32 + 32, 2 pairs a step): reference ${f(dpo?.["referencePerPairS"], 2)} s/pair (CPU ${f(dpo?.["referenceCpuPerPairS"], 2)}), step ${f(dpo?.["dpoStepS"], 2)} s (CPU ${f(dpo?.["dpoCpuS"], 2)}), peak RSS ${f(dpo?.["peakRssMb"], 0)} MB`);
   console.log(`→ a DPO round of 200 pairs of 64 + 64 tokens (1 epoch, batch 8), scaled linearly in tokens: ≈ ${f((dpo?.["round200S"] ?? NaN) / 60)} min wall here (${f((dpo?.["round200CpuS"] ?? NaN) / 60)} CPU-minutes)`);
+}
+// matmul GFLOP/s per shape of micro: wasm, OpenBLAS, PyTorch (a child process, so it can switch BLAS on and off)
+if (!process.argv.includes("--no-matmul")) {
+  const script = fileURLToPath(new URL("./matmul-bench.ts", import.meta.url));
+  const r = spawnSync(process.execPath, [...process.execArgv, script, "--min-cpu-s", "0.2", ...(torchSkip ? ["--no-torch"] : [])], { encoding: "utf8" });
+  console.log(`\nmatmul, ${r.status === 0 ? r.stdout.trim() : `bench failed:\n${r.stdout}${r.stderr}`}`);
 }
 for (const line of ratios) console.log(line);
 console.log(`load average at end: ${load()}`);
