@@ -17,8 +17,9 @@
 // --blas off (or TANDEM_BLAS=off); --blas-threads (TANDEM_BLAS_THREADS) sets its threads, default one per core.
 //        [--torch-steps 5] [--torch-warmup 2] [--no-torch] [--llama-batch 1] [--llama-seq 128] [--llama-steps 2] [--llama-warmup 1]
 // --profile: instead of the tables, where one training step of each preset spends its time (kernel time by
-// kernel, from tf.profile), then the optimizer (clipping + AdamW) alone and the whole step with the fused
-// optimizer against the tensor-op one, interleaved in this process (decision trainer-015).
+// kernel, from tf.profile), then the optimizer (clipping + AdamW) alone and the whole step with the project's
+// fused loops (AdamW, clipping, token log-probs) against plain tensor ops, interleaved in this process
+// (decision trainer-015).
 // PyTorch runs twice per GPT preset: on one thread (torch.set_num_threads(1) and OPENBLAS_NUM_THREADS=1, since the
 // first does not limit OpenBLAS's own pool) and at its defaults (torch's intra-op threads, OpenBLAS one per core).
 // The "… ratio vs PyTorch" lines compare with the one-thread run, "… ratio vs PyTorch at its defaults" with the other.
@@ -45,7 +46,8 @@ import { attachLora, trainableParams } from "../trainer/model/lora.ts";
 import { disposeModel, lmForward, lmForwardTidy, type LanguageModel } from "../trainer/model/lm.ts";
 import { createRng } from "../trainer/random/rng.ts";
 import { setRecompute } from "../trainer/model/recompute.ts";
-import { adamwStep, createAdamW, disposeAdamW, setFusedAdamW } from "../trainer/optim/adamw.ts";
+import { adamwStep, createAdamW, disposeAdamW } from "../trainer/optim/adamw.ts";
+import { setFusedKernels } from "../trainer/backend/wasm-heap.ts";
 import { clipScale } from "../trainer/optim/gradients.ts";
 import { normalArray } from "../trainer/random/rng.ts";
 
@@ -91,7 +93,7 @@ function cpuSeconds(fn: () => void): number {
   return (c.user + c.system) / 1e6;
 }
 
-/** --profile: where a training step's time goes, and the fused optimizer against the tensor-op one. */
+/** --profile: where a training step's time goes, and the fused loops against plain tensor ops. */
 async function profileBench(preset: GptPreset): Promise<void> {
   const config = resolveGptConfig({ preset });
   const { B, T } = shapes[preset] ?? { B: 8, T: 128 };
@@ -136,7 +138,7 @@ async function profileBench(preset: GptPreset): Promise<void> {
   const optimizerCpu = { fused: [] as number[], ops: [] as number[] };
   for (let i = 0; i < 2 * (steps + 1); i++) {
     const fused = i % 2 === 0;
-    setFusedAdamW(fused);
+    setFusedKernels(fused);
     const state = createAdamW(params);
     const s = cpuSeconds(() => {
       const { scale } = clipScale(grads, h.gradClip);
@@ -150,19 +152,19 @@ async function profileBench(preset: GptPreset): Promise<void> {
   console.log(`optimizer alone (global-norm clip + AdamW over ${nParams.toLocaleString("en")} parameters), CPU ms per step, median of ${steps}:`);
   console.log(`  tensor ops ${(1000 * median(optimizerCpu.ops)).toFixed(1)}, fused ${(1000 * median(optimizerCpu.fused)).toFixed(1)} (×${(median(optimizerCpu.ops) / median(optimizerCpu.fused)).toFixed(1)})`);
 
-  // 3. whole steps, fused and tensor-op optimizer alternating, one fresh trainer each
+  // 3. whole steps, fused loops (optimizer, log-probs) and tensor ops alternating, one fresh trainer each
   const stepCpu = { fused: [] as number[], ops: [] as number[] };
   for (let i = 0; i < 2 * (steps + warmup); i++) {
     const fused = i % 2 === 0;
-    setFusedAdamW(fused);
+    setFusedKernels(fused);
     const t = createSftTrainer(model, sftConfigSchema.parse({ batchSize: B }), 0);
     const s = cpuSeconds(() => t.trainStep(examples));
     t.dispose();
     if (i >= 2 * warmup) (fused ? stepCpu.fused : stepCpu.ops).push(s);
   }
-  setFusedAdamW(true);
+  setFusedKernels(true);
   disposeGpt(model);
-  console.log(`${preset} training step, CPU s/step, ${steps} each, alternating: tensor-op optimizer ${median(stepCpu.ops).toFixed(3)} [${stepCpu.ops.map((x) => x.toFixed(3)).join(", ")}], fused ${median(stepCpu.fused).toFixed(3)} [${stepCpu.fused.map((x) => x.toFixed(3)).join(", ")}] (×${(median(stepCpu.ops) / median(stepCpu.fused)).toFixed(2)})`);
+  console.log(`${preset} training step, CPU s/step, ${steps} each, alternating: tensor ops ${median(stepCpu.ops).toFixed(3)} [${stepCpu.ops.map((x) => x.toFixed(3)).join(", ")}], fused loops ${median(stepCpu.fused).toFixed(3)} [${stepCpu.fused.map((x) => x.toFixed(3)).join(", ")}] (×${(median(stepCpu.ops) / median(stepCpu.fused)).toFixed(2)})`);
 }
 
 function trainBench(preset: GptPreset, recompute = false): { stepS: number; cpuS: number; tokensPerS: number; params: number; B: number; T: number } {

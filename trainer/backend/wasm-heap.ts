@@ -1,22 +1,27 @@
-// Direct access to tensors on the wasm heap for the project's fused loops (optim/fused-adamw.ts).
-//
-// Why: a loop that updates weights in place must know that no other tensor shares the buffer.
-// tfjs shares buffers more than one would think: `tf.variable(t)` keeps t's buffer, and our wasm
-// Identity (wasm-identity-kernel.ts) makes every clone share it. The wasm backend counts the tensors
-// that hold each buffer, and a buffer held by one variable alone can be written in place. Any other
-// buffer is copied first, so a tensor that still holds the old values keeps them.
+// Direct access to tensors on the wasm heap for the project's fused loops (optim/fused-adamw.ts,
+// losses/fused-logprobs.ts). The loops read their inputs through views and write only into buffers
+// they allocate: tensors stay immutable, which tfjs relies on (clones share buffers) and so does
+// tfjs-wasm's XNNPACK matmul (it caches each weight's packed copy by tensor id).
 import * as tf from "@tensorflow/tfjs-core";
 import type { WasmBackendLike } from "./wasm-kernel-types.ts";
 
-export interface WasmHeapBackend extends WasmBackendLike {
-  refCount(dataId: object): number;
+export type WasmHeapBackend = WasmBackendLike;
+
+let fused = true;
+
+/**
+ * false: the project's fused loops (AdamW, clipping, token log-probs) give way to plain tensor ops on
+ * every backend. The parity tests use it as their reference, and the bench uses it for its A/B.
+ */
+export function setFusedKernels(on: boolean): void {
+  fused = on;
 }
 
-/** The wasm backend when it is the active one, else null (callers then use tensor ops). */
-export function activeWasmBackend(): WasmHeapBackend | null {
-  if (tf.getBackend() !== "wasm") return null;
+/** The wasm backend when it is the active one and fused loops are on, else null (callers then use tensor ops). */
+export function fusedBackend(): WasmHeapBackend | null {
+  if (!fused || tf.getBackend() !== "wasm") return null;
   const backend = tf.backend() as unknown as Partial<WasmHeapBackend>;
-  return typeof backend.typedArrayFromHeap === "function" && typeof backend.refCount === "function" && typeof backend.makeOutput === "function"
+  return typeof backend.typedArrayFromHeap === "function" && typeof backend.makeOutput === "function"
     ? (backend as WasmHeapBackend)
     : null;
 }
@@ -25,15 +30,4 @@ export function activeWasmBackend(): WasmHeapBackend | null {
 export function heapView(backend: WasmHeapBackend, t: tf.Tensor): Float32Array {
   if (t.dtype !== "float32") throw new Error(`heapView: ${t.dtype} tensor, float32 expected`);
   return backend.typedArrayFromHeap(t) as Float32Array;
-}
-
-/** Gives `v` a buffer no other tensor holds (a copy when one is shared), so it may be written in place. */
-export function ownBuffer(backend: WasmHeapBackend, v: tf.Variable): void {
-  if (backend.refCount(v.dataId) <= 1) return;
-  const info = backend.makeOutput([...v.shape], v.dtype);
-  // both views after the allocation
-  (backend.typedArrayFromHeap(info) as Float32Array).set(backend.typedArrayFromHeap(v) as Float32Array);
-  const copy = tf.engine().makeTensorFromTensorInfo(info);
-  v.assign(copy); // the variable now holds the copy too (count 2) …
-  copy.dispose(); // … and alone (count 1)
 }

@@ -6,13 +6,13 @@
 // ε is explicit (trainer-anchors checklist, PPO #12: tfjs's Adam defaults it to backend.epsilon()).
 // tfjs-core has no AdamW, and its Adam cannot skip decay per parameter.
 //
-// On the wasm backend the update is one fused loop per parameter over the heap, written in place
-// (fused-adamw.ts, decision trainer-015); elsewhere, and with setFusedAdamW(false), it is the
+// On the wasm backend the update is one fused loop per parameter over the heap, into new buffers
+// (fused-adamw.ts, decision trainer-015); elsewhere, and with setFusedKernels(false), it is the
 // tensor ops below. Both compute the same thing to float32 rounding.
 import * as tf from "@tensorflow/tfjs-core";
 import { type OptimConfig } from "../contract/optim-config.ts";
-import { activeWasmBackend, heapView, ownBuffer, type WasmHeapBackend } from "../backend/wasm-heap.ts";
-import { adamwInPlace } from "./fused-adamw.ts";
+import { fusedBackend, heapView } from "../backend/wasm-heap.ts";
+import { adamwUpdate } from "./fused-adamw.ts";
 
 export interface AdamWState {
   /** Number of optimizer steps taken (t in the bias corrections). */
@@ -36,18 +36,6 @@ export function createAdamW(params: Map<string, tf.Variable>): AdamWState {
 /** Whether weight decay applies: matrices and embeddings yes; biases and LayerNorm gains no (nanoGPT). */
 export function decays(p: tf.Tensor): boolean {
   return p.rank >= 2;
-}
-
-let fused = true;
-
-/** false: the tensor-op path on every backend (the parity test's reference, the bench's A/B). */
-export function setFusedAdamW(on: boolean): void {
-  fused = on;
-}
-
-/** The wasm backend when the fused loops apply (wasm active and not switched off), else null. */
-export function fusedBackend(): WasmHeapBackend | null {
-  return fused ? activeWasmBackend() : null;
 }
 
 /**
@@ -76,11 +64,17 @@ export function adamwStep(
     if (!m || !v) throw new Error(`no AdamW state for ${name}`);
     const keep = decays(p) && h.weightDecay > 0 ? 1 - lr * h.weightDecay : 1;
     if (backend && [p, g0, m, v].every((x) => x.dtype === "float32")) {
-      // p, m and v are written in place, so each must hold its buffer alone (a copy if shared);
-      // the views come after those allocations, which may move the heap
-      for (const x of [p, m, v]) ownBuffer(backend, x);
+      // new buffers for p, m and v (never in place: fused-adamw.ts says why); the views come after
+      // the allocations, which may move the heap
+      const outs = [p, m, v].map((x) => backend.makeOutput([...x.shape], "float32"));
       const [pv, gv, mv, vv] = [p, g0, m, v].map((x) => heapView(backend, x)) as [Float32Array, Float32Array, Float32Array, Float32Array];
-      adamwInPlace(pv, gv, mv, vv, { lr, beta1: h.beta1, beta2: h.beta2, eps: h.eps, keep, bc1, bc2, gradScale });
+      const [po, mo, vo] = outs.map((o) => backend.typedArrayFromHeap(o) as Float32Array) as [Float32Array, Float32Array, Float32Array];
+      adamwUpdate(pv, gv, mv, vv, po, mo, vo, { lr, beta1: h.beta1, beta2: h.beta2, eps: h.eps, keep, bc1, bc2, gradScale });
+      [p, m, v].forEach((x, i) => {
+        const t = tf.engine().makeTensorFromTensorInfo(outs[i] as tf.TensorInfo);
+        x.assign(t); // the variable lets go of its old buffer …
+        t.dispose(); // … and is the new one's only holder
+      });
       continue;
     }
     // one tidy per parameter: a 135M-parameter model's temporaries for every parameter at once

@@ -1,12 +1,11 @@
 // Gradient utilities: global-norm clipping and accumulation over micro-batches.
 import * as tf from "@tensorflow/tfjs-core";
-import { heapView } from "../backend/wasm-heap.ts";
-import { fusedBackend } from "./adamw.ts";
+import { fusedBackend, heapView } from "../backend/wasm-heap.ts";
 import { sumOfSquares } from "./fused-adamw.ts";
 
 /**
  * √Σ‖g‖² over all gradients. On wasm one float64 loop over the heap (fused-adamw.ts); elsewhere,
- * and with setFusedAdamW(false), a square and a sum per tensor.
+ * and with setFusedKernels(false), a square and a sum per tensor.
  */
 export function globalNorm(grads: Map<string, tf.Tensor>): number {
   const backend = fusedBackend();

@@ -6,7 +6,8 @@ import { optimConfigSchema } from "../contract/optim-config.ts";
 import { sftConfigSchema } from "../contract/sft-config.ts";
 import { dpoConfigSchema } from "../contract/dpo-config.ts";
 import { ppoConfigSchema } from "../contract/ppo-config.ts";
-import { adamwStep, createAdamW, disposeAdamW, setFusedAdamW } from "./adamw.ts";
+import { adamwStep, createAdamW, disposeAdamW } from "./adamw.ts";
+import { setFusedKernels } from "../backend/wasm-heap.ts";
 import { learningRateAt } from "./lr-schedule.ts";
 import { clipScale, globalNorm, GradAccumulator } from "./gradients.ts";
 import { createRng, normalArray } from "../random/rng.ts";
@@ -96,7 +97,7 @@ for (const fused of [true, false]) {
   const path = fused ? "fused" : "tensor ops";
 
   test(`global-norm clipping (${path}): closed form on a 3-4-12 gradient`, () => {
-    setFusedAdamW(fused);
+    setFusedKernels(fused);
     const grads = new Map<string, tf.Tensor>([["a", tf.tensor1d([3, 4])], ["b", tf.tensor2d([[12]])]]);
     close(globalNorm(grads), 13);
     const { norm, scale } = clipScale(grads, 1.3);
@@ -105,11 +106,11 @@ for (const fused of [true, false]) {
     assert.equal(clipScale(grads, 13).scale, 1); // at the limit: untouched
     assert.equal(clipScale(grads, 0).scale, 1); // 0 turns clipping off
     tf.dispose([...grads.values()]);
-    setFusedAdamW(true);
+    setFusedKernels(true);
   });
 
   test(`AdamW (${path}): one clipped step on a 2×2 weight and a bias, against values worked by hand`, () => {
-    setFusedAdamW(fused);
+    setFusedKernels(fused);
     // lr 0.1, β (0.5, 0.75), ε 0.25, decay 0.5 on the matrix; gradients clipped from norm 5 to 2.5
     // (scale ½: 2.5 / (5 + 1e-6) ≈ 0.5 − 1e-7, which moves the results below by < 1e-7).
     // Step 1: ĝ = g/2; m = ½·ĝ, v = ¼·ĝ²; bias-corrected m̂ = ĝ, v̂ = ĝ², so the step is lr·ĝ/(|ĝ| + ε).
@@ -138,7 +139,7 @@ for (const fused of [true, false]) {
     tf.dispose([...grads.values()]);
     disposeAdamW(state);
     tf.dispose([...params.values()]);
-    setFusedAdamW(true);
+    setFusedKernels(true);
   });
 }
 
@@ -146,7 +147,7 @@ test("fused AdamW + clipping equals the tensor-op path over five steps on model-
   const shapes: Record<string, number[]> = { "wte": [64, 32], "h.0.attn.c_attn.w": [32, 96], "h.0.ln_1.g": [32], "h.0.mlp.b": [128], "wpe": [16, 32] };
   const h = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
   const run = (fused: boolean): Map<string, Float32Array> => {
-    setFusedAdamW(fused);
+    setFusedKernels(fused);
     const rng = createRng(7);
     const params = new Map(Object.entries(shapes).map(([name, shape]) => [name, tf.tidy(() => tf.variable(tf.tensor(normalArray(rng, shape.reduce((a, b) => a * b), 0.5), shape)))]));
     const state = createAdamW(params);
@@ -169,7 +170,7 @@ test("fused AdamW + clipping equals the tensor-op path over five steps on model-
     out.set("norms", Float32Array.from(norms));
     disposeAdamW(state);
     tf.dispose([...params.values()]);
-    setFusedAdamW(true);
+    setFusedKernels(true);
     return out;
   };
   const before = tf.memory().numTensors;
@@ -186,7 +187,7 @@ test("fused AdamW + clipping equals the tensor-op path over five steps on model-
   }
 });
 
-test("fused AdamW writes in place only into buffers nothing else holds: a clone and the initial tensor keep their values", () => {
+test("fused AdamW leaves tensors immutable: a clone and the initial tensor keep their values", () => {
   const init = tf.tensor2d([[1, 2], [3, 4]]);
   const p = tf.variable(init); // shares init's buffer
   const params = new Map([["w", p]]);
@@ -199,6 +200,25 @@ test("fused AdamW writes in place only into buffers nothing else holds: a clone 
   Array.from(p.dataSync()).forEach((x, i) => close(x, i + 1 - 0.1, 1e-6));
   tf.dispose([init, snapshot, ...grads.values(), p]);
   disposeAdamW(state);
+});
+
+test("on plain wasm, a matmul after a fused AdamW step uses the new weights (XNNPACK caches packed weights by tensor id)", async () => {
+  await initBackend({ prefer: "wasm", blas: "off" });
+  try {
+    const x = tf.tensor2d([[1, 2], [3, 4]]);
+    const p = tf.variable(tf.tensor2d([[1, 0], [0, 1]]));
+    const before = tf.matMul(x, p); // XNNPACK packs p here
+    const state = createAdamW(new Map([["w", p]]));
+    const grads = new Map<string, tf.Tensor>([["w", tf.ones([2, 2])]]);
+    adamwStep(new Map([["w", p]]), state, grads, 0.5, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
+    // every weight moved by −lr (first step, sign of g): p = [[0.5, −0.5], [−0.5, 0.5]]
+    const after = Array.from(tf.matMul(x, p).dataSync());
+    [1 * 0.5 - 2 * 0.5, -0.5 + 2 * 0.5, 3 * 0.5 - 4 * 0.5, -1.5 + 4 * 0.5].forEach((e, i) => close(after[i] ?? NaN, e, 1e-6));
+    tf.dispose([x, p, before, ...grads.values()]);
+    disposeAdamW(state);
+  } finally {
+    await initBackend({ prefer: "wasm" });
+  }
 });
 
 test("gradient accumulation averages micro-batch gradients and leaks nothing", () => {
