@@ -11,6 +11,7 @@ import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../trainer/backend/select-backend.ts";
+import { pinOpenblasCoreType } from "../trainer/backend/native-blas.ts";
 
 export const MATMUL_SHAPES: { name: string; a: number[]; b: number[]; ta: boolean; tb: boolean }[] = [
   { name: "square 512³", a: [512, 512], b: [512, 512], ta: false, tb: false },
@@ -63,6 +64,7 @@ function measure(s: (typeof MATMUL_SHAPES)[number]): { cpu: number; wall: number
   return { cpu: (flops(s) * n) / cpuS / 1e9, wall: (flops(s) * n) / wallS / 1e9 };
 }
 
+pinOpenblasCoreType(); // the same OpenBLAS kernels in this process and in PyTorch's (native-blas.ts)
 const cores = availableParallelism();
 const engines = [
   { label: "wasm (XNNPACK / tfjs loop)", blas: "off" as const, threads: 1 },
@@ -88,7 +90,9 @@ const torchLabels: string[] = [];
 if (!process.argv.includes("--no-torch")) {
   const script = fileURLToPath(new URL("./torch_matmul_bench.py", import.meta.url));
   for (const threads of cores > 1 ? [1, cores] : [1]) {
-    const r = spawnSync("/usr/bin/python3", [script, "--threads", String(threads), "--min-cpu-s", String(minCpuS)], { input: JSON.stringify(MATMUL_SHAPES), encoding: "utf8" });
+    // one thread means OpenBLAS's pool too: torch.set_num_threads does not limit it
+    const env = threads === 1 ? { ...process.env, OPENBLAS_NUM_THREADS: "1" } : process.env;
+    const r = spawnSync("/usr/bin/python3", [script, "--threads", String(threads), "--min-cpu-s", String(minCpuS)], { input: JSON.stringify(MATMUL_SHAPES), encoding: "utf8", env });
     if (r.status !== 0) {
       console.log(`PyTorch column skipped: ${(r.stderr || r.stdout).trim().split("\n").at(-1) ?? "failed"} (install python3-torch and libopenblas0-pthread)`);
       break;

@@ -8,19 +8,31 @@
 // processes, one per mode, so each reports its own peak RSS: full fine-tuning and LoRA (PEFT's
 // defaults) train tokens/s, KV-cache generation tokens/s, and DPO with LoRA (reference log-probs and
 // training steps, extrapolated to a round of 200 pairs).
-// Activation recomputation: the --recompute-preset (default micro; "none" skips it) trains in two child
-// processes, without and with recomputation, and the bench prints both peak RSS figures.
+// Activation recomputation and memory: each --recompute-preset (default micro; a list such as nano,micro; "none"
+// skips it) trains in two child processes, without and with recomputation. Each child prints its peak RSS, the wasm
+// heap's size, and its RSS after every tensor is disposed (the heap keeps its size: decision trainer-016).
 // Usage: npx tsx bench/trainer-bench.ts [--presets nano,micro,smollm2-135m] [--steps 3] [--warmup 1] [--attention auto|batched|per-head]
 //        [--recompute-preset micro|nano|none] [--blas auto|off] [--blas-threads N] [--recompute] [--llama-modes full,lora,generate,dpo-lora]
 // Native BLAS (OpenBLAS through koffi) does the wasm matmuls when libopenblas0-pthread is installed, unless
 // --blas off (or TANDEM_BLAS=off); --blas-threads (TANDEM_BLAS_THREADS) sets its threads, default one per core.
 //        [--torch-steps 5] [--torch-warmup 2] [--no-torch] [--llama-batch 1] [--llama-seq 128] [--llama-steps 2] [--llama-warmup 1]
+// --profile: instead of the tables, where one training step of each preset spends its time (kernel time by
+// kernel, from tf.profile), then the optimizer (clipping + AdamW) alone and the whole step with the project's
+// fused loops (AdamW, clipping, token log-probs) against plain tensor ops, interleaved in this process
+// (decision trainer-015).
+// PyTorch runs twice per GPT preset: on one thread (torch.set_num_threads(1) and OPENBLAS_NUM_THREADS=1, since the
+// first does not limit OpenBLAS's own pool) and at its defaults (torch's intra-op threads, OpenBLAS one per core).
+// The "… ratio vs PyTorch" lines compare with the one-thread run, "… ratio vs PyTorch at its defaults" with the other.
+// Then the matmul table (bench/matmul-bench.ts in a child process: GFLOP/s per shape of micro on wasm, OpenBLAS and
+// PyTorch); --no-matmul skips it.
 // Each figure is the median of the timed steps after warm-up. Tests never assert on time; this does not either.
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../trainer/backend/select-backend.ts";
+import { pinOpenblasCoreType } from "../trainer/backend/native-blas.ts";
 import { resolveGptConfig, type GptPreset } from "../trainer/contract/gpt-config.ts";
 import { sftConfigSchema } from "../trainer/contract/sft-config.ts";
 import { countParams, disposeGpt, disposeKvCache, initGpt, setAttentionImpl, type AttentionImpl, type GptModel } from "../trainer/model/gpt.ts";
@@ -34,6 +46,10 @@ import { attachLora, trainableParams } from "../trainer/model/lora.ts";
 import { disposeModel, lmForward, lmForwardTidy, type LanguageModel } from "../trainer/model/lm.ts";
 import { createRng } from "../trainer/random/rng.ts";
 import { setRecompute } from "../trainer/model/recompute.ts";
+import { adamwStep, createAdamW, disposeAdamW } from "../trainer/optim/adamw.ts";
+import { setFusedKernels } from "../trainer/backend/wasm-heap.ts";
+import { clipScale } from "../trainer/optim/gradients.ts";
+import { normalArray } from "../trainer/random/rng.ts";
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -50,7 +66,8 @@ const llamaWarmup = Number(arg("llama-warmup", "1"));
 const steps = Number(arg("steps", "3"));
 const warmup = Number(arg("warmup", "1"));
 const attention = arg("attention", "auto") as AttentionImpl;
-const recomputePreset = arg("recompute-preset", "micro") as GptPreset | "none";
+// one or more presets ("nano,micro"), each measured without and with recomputation in its own processes
+const recomputePresets = arg("recompute-preset", "micro").split(",").filter((p) => p && p !== "none") as GptPreset[];
 // --recompute: the Llama-family modes train with activation recomputation; --llama-modes picks modes
 const recomputeAll = process.argv.includes("--recompute");
 const llamaModes = arg("llama-modes", "full,lora,generate,dpo-lora").split(",");
@@ -58,6 +75,8 @@ const llamaModes = arg("llama-modes", "full,lora,generate,dpo-lora").split(",");
 // child processes below get the same setting
 if (process.argv.includes("--blas")) process.env["TANDEM_BLAS"] = arg("blas", "auto");
 if (process.argv.includes("--blas-threads")) process.env["TANDEM_BLAS_THREADS"] = arg("blas-threads", "1");
+// the same OpenBLAS kernels for tfjs and PyTorch, whether or not tfjs loads the library (native-blas.ts)
+pinOpenblasCoreType();
 const torchSteps = arg("torch-steps", "5");
 const torchWarmup = arg("torch-warmup", "2");
 const PYTHON = "/usr/bin/python3"; // Debian's: python3-torch comes from apt, a pyenv python3 on PATH lacks it
@@ -65,6 +84,88 @@ setAttentionImpl(attention);
 const shapes: Record<string, { B: number; T: number }> = { nano: { B: 16, T: 128 }, micro: { B: 8, T: 128 } };
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+/** CPU seconds (user + system, every thread of the process) that `fn` takes. */
+function cpuSeconds(fn: () => void): number {
+  const c0 = process.cpuUsage();
+  fn();
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1e6;
+}
+
+/** --profile: where a training step's time goes, and the fused loops against plain tensor ops. */
+async function profileBench(preset: GptPreset): Promise<void> {
+  const config = resolveGptConfig({ preset });
+  const { B, T } = shapes[preset] ?? { B: 8, T: 128 };
+  const rng = createRng(1);
+  const examples: SftExample[] = Array.from({ length: B }, () => {
+    const ids = Array.from({ length: T }, () => Math.floor(rng.next() * config.vocabSize));
+    return { ids, lossMask: ids.map(() => 1) };
+  });
+  const model = initGpt(config, 0);
+  const trainer = createSftTrainer(model, sftConfigSchema.parse({ batchSize: B }), 0);
+  trainer.trainStep(examples); // warm-up
+  // 1. kernel time by kernel over one step (tf.profile times each kernel; JS between kernels is the rest)
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const info = await tf.profile(() => {
+    trainer.trainStep(examples);
+  });
+  const wallMs = performance.now() - t0;
+  const stepCpuS = (process.cpuUsage(c0).user + process.cpuUsage(c0).system) / 1e6;
+  const byKernel = new Map<string, { ms: number; calls: number }>();
+  for (const k of info.kernels) {
+    // custom ops ("forward" of tf.customGrad, "…__op") are listed with the kernels they run: count those once
+    if (!tf.getKernel(k.name, tf.getBackend())) continue;
+    const row = byKernel.get(k.name) ?? { ms: 0, calls: 0 };
+    row.ms += typeof k.kernelTimeMs === "number" ? k.kernelTimeMs : 0;
+    row.calls += 1;
+    byKernel.set(k.name, row);
+  }
+  const kernelMs = [...byKernel.values()].reduce((a, r) => a + r.ms, 0);
+  const calls = [...byKernel.values()].reduce((a, r) => a + r.calls, 0);
+  console.log(`\nprofile, ${preset} ${B}×${T} SFT step (profiled, so slower than the timed figures): ${wallMs.toFixed(0)} ms wall, ${stepCpuS.toFixed(3)} CPU s, kernels ${kernelMs.toFixed(0)} ms in ${calls} calls`);
+  console.log("| kernel | ms | share of kernel time | calls |");
+  console.log("|---|---:|---:|---:|");
+  for (const [name, r] of [...byKernel].sort((a, b) => b[1].ms - a[1].ms).slice(0, 16))
+    console.log(`| ${name} | ${r.ms.toFixed(1)} | ${((100 * r.ms) / kernelMs).toFixed(1)} % | ${r.calls} |`);
+  trainer.dispose();
+
+  // 2. the optimizer alone: clip scale + AdamW over every parameter, gradients big enough to clip
+  const params = model.params;
+  const grads = new Map([...params].map(([name, p]) => [name, tf.tensor(normalArray(rng, p.size, 0.01), p.shape)]));
+  const h = sftConfigSchema.parse({}).optim;
+  const optimizerCpu = { fused: [] as number[], ops: [] as number[] };
+  for (let i = 0; i < 2 * (steps + 1); i++) {
+    const fused = i % 2 === 0;
+    setFusedKernels(fused);
+    const state = createAdamW(params);
+    const s = cpuSeconds(() => {
+      const { scale } = clipScale(grads, h.gradClip);
+      adamwStep(params, state, grads, 1e-4, h, scale);
+    });
+    disposeAdamW(state);
+    if (i >= 2) (fused ? optimizerCpu.fused : optimizerCpu.ops).push(s);
+  }
+  tf.dispose([...grads.values()]);
+  const nParams = [...params.values()].reduce((a, p) => a + p.size, 0);
+  console.log(`optimizer alone (global-norm clip + AdamW over ${nParams.toLocaleString("en")} parameters), CPU ms per step, median of ${steps}:`);
+  console.log(`  tensor ops ${(1000 * median(optimizerCpu.ops)).toFixed(1)}, fused ${(1000 * median(optimizerCpu.fused)).toFixed(1)} (×${(median(optimizerCpu.ops) / median(optimizerCpu.fused)).toFixed(1)})`);
+
+  // 3. whole steps, fused loops (optimizer, log-probs) and tensor ops alternating, one fresh trainer each
+  const stepCpu = { fused: [] as number[], ops: [] as number[] };
+  for (let i = 0; i < 2 * (steps + warmup); i++) {
+    const fused = i % 2 === 0;
+    setFusedKernels(fused);
+    const t = createSftTrainer(model, sftConfigSchema.parse({ batchSize: B }), 0);
+    const s = cpuSeconds(() => t.trainStep(examples));
+    t.dispose();
+    if (i >= 2 * warmup) (fused ? stepCpu.fused : stepCpu.ops).push(s);
+  }
+  setFusedKernels(true);
+  disposeGpt(model);
+  console.log(`${preset} training step, CPU s/step, ${steps} each, alternating: tensor ops ${median(stepCpu.ops).toFixed(3)} [${stepCpu.ops.map((x) => x.toFixed(3)).join(", ")}], fused loops ${median(stepCpu.fused).toFixed(3)} [${stepCpu.fused.map((x) => x.toFixed(3)).join(", ")}] (×${(median(stepCpu.ops) / median(stepCpu.fused)).toFixed(2)})`);
+}
 
 function trainBench(preset: GptPreset, recompute = false): { stepS: number; cpuS: number; tokensPerS: number; params: number; B: number; T: number } {
   const config = resolveGptConfig({ preset });
@@ -165,11 +266,14 @@ function ensureTorch(): string | null {
   return null;
 }
 
-function torchBench(preset: GptPreset, B: number, T: number): TorchResult {
+/** PyTorch on one thread (torch's and OpenBLAS's), or at its defaults. */
+function torchBench(preset: GptPreset, B: number, T: number, threads: "one" | "default"): TorchResult {
   const script = fileURLToPath(new URL("./torch_gpt_bench.py", import.meta.url));
-  const r = sh(PYTHON, [script, "--preset", preset, "--batch", String(B), "--seq", String(T), "--steps", torchSteps, "--warmup", torchWarmup]);
-  if (!r.ok) throw new Error(`torch_gpt_bench.py failed:\n${r.out}`);
-  return JSON.parse(r.out.trim().split("\n").at(-1) ?? "") as TorchResult;
+  const args = [script, "--preset", preset, "--batch", String(B), "--seq", String(T), "--steps", torchSteps, "--warmup", torchWarmup];
+  const env = threads === "one" ? { ...process.env, OPENBLAS_NUM_THREADS: "1" } : process.env;
+  const r = spawnSync(PYTHON, threads === "one" ? [...args, "--threads", "1"] : args, { encoding: "utf8", env });
+  if (r.status !== 0) throw new Error(`torch_gpt_bench.py failed:\n${r.stdout}${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "") as TorchResult;
 }
 
 // ---- Llama-family presets: one child process per mode, each with its own peak RSS ----
@@ -253,7 +357,10 @@ if (process.argv.includes("--recompute-child")) {
   setAttentionImpl(attention);
   const on = arg("recompute-child", "off") === "on";
   const r = trainBench(arg("preset", "micro") as GptPreset, on);
-  console.log(JSON.stringify({ ...r, recompute: on, peakRssMb: process.resourceUsage().maxRSS / 1024 }));
+  // after the model, optimizer and every tensor are gone: what the process still holds
+  const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8?.buffer.byteLength ?? 0;
+  const vmRss = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"))?.[1] ?? NaN) / 1024;
+  console.log(JSON.stringify({ ...r, recompute: on, peakRssMb: process.resourceUsage().maxRSS / 1024, wasmHeapMb: heap / 2 ** 20, rssAfterMb: vmRss, tensorsAfter: tf.memory().numTensors }));
   process.exit(0);
 }
 
@@ -266,6 +373,14 @@ if (process.argv.includes("--llama-child")) {
   process.exit(0);
 }
 
+if (process.argv.includes("--profile")) {
+  const backend = await initBackend();
+  console.log(`backend: ${backend.backend}; native BLAS: ${backend.blas ? `${backend.blas.library} (${backend.blas.config}), ${backend.blas.threads} thread(s)` : "off"}; load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+  for (const preset of presets) await profileBench(preset);
+  console.log(`load average at end: ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+  process.exit(0);
+}
+
 const info = await initBackend();
 const torchSkip = ensureTorch();
 console.log(`backend: ${info.backend} (${info.package}), threads ${info.threads}, simd ${String(info.simd)}, kernels ${info.customKernels.join(",") || "none"}, ops ${info.projectOps.join(",")}`);
@@ -273,11 +388,11 @@ console.log(info.blas ? `native BLAS: ${info.blas.library} (${info.blas.config})
 for (const s of info.skipped) console.log(`skipped ${s.package}: ${s.reason}`);
 const load = (): string => loadavg().map((x) => x.toFixed(2)).join(" ");
 console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? "?"}; load average at start ${load()} (other processes skew timings)`);
-console.log(`node ${process.version}, attention ${attention}, ${steps} timed steps after ${warmup} warm-up, median; PyTorch ${torchSteps} after ${torchWarmup}`);
+console.log(`node ${process.version}, attention ${attention}, ${steps} timed steps after ${warmup} warm-up, median; PyTorch ${torchSteps} after ${torchWarmup}; OPENBLAS_CORETYPE ${process.env["OPENBLAS_CORETYPE"] ?? "(OpenBLAS's own detection)"}`);
 if (torchSkip) console.log(torchSkip);
 if (presets.length > 0) {
-  console.log("| preset | params | batch | tfjs s/step | tfjs CPU s/step | tfjs train tok/s | PyTorch s/step | PyTorch train tok/s | tfjs gen tok/s | PyTorch gen tok/s |");
-  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+  console.log("| preset | params | batch | tfjs s/step | tfjs CPU s/step | tfjs train tok/s | PyTorch s/step | PyTorch train tok/s | tfjs gen tok/s | PyTorch gen tok/s | PyTorch defaults: s/step | CPU s/step | train tok/s | gen tok/s |");
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
 }
 const ratios: string[] = [];
 const perCpu: string[] = []; // printed after the table: tokens per CPU-second, steadier than wall time on a shared machine
@@ -290,10 +405,11 @@ for (const preset of presets) {
   const gen = generateBench(model, 8, 16, 64);
   const genPerCpuS = lastGenTokensPerCpuS;
   disposeGpt(model);
-  const t = torchSkip ? null : torchBench(preset, r.B, r.T);
+  const t = torchSkip ? null : torchBench(preset, r.B, r.T, "one");
+  const td = torchSkip ? null : torchBench(preset, r.B, r.T, "default");
   const cell = (x: number | undefined, digits = 0): string => (x === undefined ? "–" : digits ? x.toFixed(digits) : String(Math.round(x)));
   console.log(
-    `| ${preset} | ${r.params.toLocaleString("en")} | ${r.B}×${r.T} | ${r.stepS.toFixed(3)} | ${r.cpuS.toFixed(3)} | ${Math.round(r.tokensPerS)} | ${cell(t?.step_s, 3)} | ${cell(t?.train_tokens_per_s)} | ${Math.round(gen)} | ${cell(t?.gen_tokens_per_s)} |`,
+    `| ${preset} | ${r.params.toLocaleString("en")} | ${r.B}×${r.T} | ${r.stepS.toFixed(3)} | ${r.cpuS.toFixed(3)} | ${Math.round(r.tokensPerS)} | ${cell(t?.step_s, 3)} | ${cell(t?.train_tokens_per_s)} | ${Math.round(gen)} | ${cell(t?.gen_tokens_per_s)} | ${cell(td?.step_s, 3)} | ${cell(td?.cpu_s, 3)} | ${cell(td?.train_tokens_per_s)} | ${cell(td?.gen_tokens_per_s)} |`,
   );
   perCpu.push(`${preset}: train tokens per CPU-second ${Math.round((r.B * r.T) / r.cpuS)}, generate tokens per CPU-second ${Math.round(genPerCpuS)}`);
   if (t) {
@@ -304,22 +420,29 @@ for (const preset of presets) {
     torchRss = Math.max(torchRss, t.peak_rss_mb);
     torchInfo = `PyTorch ${t.torch}, ${t.threads} thread(s), ${t.blas}`;
   }
+  if (td) {
+    const blasThreads = process.env["OPENBLAS_NUM_THREADS"] ?? String(cpus().length);
+    ratios.push(`${preset} train ratio vs PyTorch at its defaults (${td.threads} torch thread(s), OpenBLAS ${blasThreads}): ${(r.tokensPerS / td.train_tokens_per_s).toFixed(2)} (CPU-seconds ratio ${(td.cpu_s / r.cpuS).toFixed(2)})`);
+    ratios.push(`${preset} generate ratio vs PyTorch at its defaults: ${(gen / td.gen_tokens_per_s).toFixed(2)}`);
+    torchRss = Math.max(torchRss, td.peak_rss_mb);
+  }
 }
 for (const line of perCpu) console.log(line);
 // activation recomputation (model/recompute.ts): the same training step in two child processes,
 // off and on, each with its own peak RSS
-if (recomputePreset !== "none") {
+for (const recomputePreset of recomputePresets) {
   const self = fileURLToPath(import.meta.url);
   const rows = (["off", "on"] as const).map((mode) => {
     const r = spawnSync(process.execPath, [...process.execArgv, self, "--recompute-child", mode, "--preset", recomputePreset, "--steps", String(steps), "--warmup", String(warmup), "--attention", attention], { encoding: "utf8" });
     if (r.status !== 0) throw new Error(`recompute ${mode} bench failed:\n${r.stdout}${r.stderr}`);
-    return JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "") as { stepS: number; cpuS: number; peakRssMb: number; B: number; T: number };
+    return JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "") as { stepS: number; cpuS: number; peakRssMb: number; wasmHeapMb: number; rssAfterMb: number; tensorsAfter: number; B: number; T: number };
   });
   const [off, on] = rows as [(typeof rows)[number], (typeof rows)[number]];
   console.log(`\nactivation recomputation, ${recomputePreset} ${off.B}×${off.T} training step, one child process each:`);
-  console.log("| recompute | tfjs s/step | tfjs CPU s/step | peak RSS MB |");
-  console.log("|---|---:|---:|---:|");
-  for (const [label, r] of [["off", off], ["on", on]] as const) console.log(`| ${label} | ${r.stepS.toFixed(3)} | ${r.cpuS.toFixed(3)} | ${r.peakRssMb.toFixed(0)} |`);
+  console.log("| recompute | tfjs s/step | tfjs CPU s/step | peak RSS MB | wasm heap MB | RSS MB with every tensor disposed (tensors) |");
+  console.log("|---|---:|---:|---:|---:|---:|");
+  for (const [label, r] of [["off", off], ["on", on]] as const)
+    console.log(`| ${label} | ${r.stepS.toFixed(3)} | ${r.cpuS.toFixed(3)} | ${r.peakRssMb.toFixed(0)} | ${r.wasmHeapMb.toFixed(0)} | ${r.rssAfterMb.toFixed(0)} (${r.tensorsAfter}) |`);
   console.log(`${recomputePreset} peak RSS with recomputation: ${on.peakRssMb.toFixed(0)} MB (without: ${off.peakRssMb.toFixed(0)} MB); CPU s/step ×${(on.cpuS / off.cpuS).toFixed(2)}`);
 }
 
@@ -358,6 +481,12 @@ for (const preset of llamaPresets) {
   if (gen && tFull?.gen_tokens_per_s) ratios.push(`${preset} generate ratio vs PyTorch: ${(gen["genTokensPerS"]! / tFull.gen_tokens_per_s).toFixed(2)}`);
   console.log(`DPO with LoRA (sequences 32 + 32, 2 pairs a step): reference ${f(dpo?.["referencePerPairS"], 2)} s/pair (CPU ${f(dpo?.["referenceCpuPerPairS"], 2)}), step ${f(dpo?.["dpoStepS"], 2)} s (CPU ${f(dpo?.["dpoCpuS"], 2)}), peak RSS ${f(dpo?.["peakRssMb"], 0)} MB`);
   console.log(`→ a DPO round of 200 pairs of 64 + 64 tokens (1 epoch, batch 8), scaled linearly in tokens: ≈ ${f((dpo?.["round200S"] ?? NaN) / 60)} min wall here (${f((dpo?.["round200CpuS"] ?? NaN) / 60)} CPU-minutes)`);
+}
+// matmul GFLOP/s per shape of micro: wasm, OpenBLAS, PyTorch (a child process, so it can switch BLAS on and off)
+if (!process.argv.includes("--no-matmul")) {
+  const script = fileURLToPath(new URL("./matmul-bench.ts", import.meta.url));
+  const r = spawnSync(process.execPath, [...process.execArgv, script, "--min-cpu-s", "0.2", ...(torchSkip ? ["--no-torch"] : [])], { encoding: "utf8" });
+  console.log(`\nmatmul, ${r.status === 0 ? r.stdout.trim() : `bench failed:\n${r.stdout}${r.stderr}`}`);
 }
 for (const line of ratios) console.log(line);
 console.log(`load average at end: ${load()}`);

@@ -8,7 +8,14 @@ step() { printf '\n=== %s ===\n' "$1"; }
 step "typecheck";                npm run --silent typecheck
 step "lint";                     npm run --silent lint
 step "build";                    npm run --silent build > /dev/null
+# the trainer's numerical tests run on native BLAS (OpenBLAS, installed here when root) and again on
+# plain wasm; the second run only where the first used BLAS (decision trainer-014)
+step "native BLAS for the trainer"
+if npx tsx tests/support/ensure-openblas.ts; then blas=on; else blas=off; fi
 step "unit and trainer tests";   npm run --silent test:unit
+if [ "$blas" = on ]; then
+  step "trainer numerics on plain wasm"; TANDEM_BLAS=off npm run --silent test:trainer-numerics
+fi
 step "integration (PostgreSQL)"; npm run --silent test:integration
 step "fault injection";          npm run --silent test:faults
 step "end-to-end (Chromium)";    npm run --silent test:e2e

@@ -15,7 +15,7 @@ import { trainableParams, withAdaptersOff } from "../model/lora.ts";
 import { maskedSum, nextTokenLogProbs } from "../losses/logprobs.ts";
 import { dpoLoss, dpoMetrics } from "../losses/dpo-loss.ts";
 import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
-import { clipByGlobalNorm } from "../optim/gradients.ts";
+import { clipScale } from "../optim/gradients.ts";
 import { learningRateAt } from "../optim/lr-schedule.ts";
 
 /** One preference: completions end with the end-of-turn token. */
@@ -150,10 +150,10 @@ export function createDpoTrainer(
         tf.dispose([...named.values()]);
         throw new Error(`non-finite DPO loss ${loss} at step ${trainer.step + 1}; resume from the last checkpoint with a lower lr`);
       }
-      const { grads: clipped, norm } = clipByGlobalNorm(named, config.optim.gradClip);
+      const { norm, scale } = clipScale(named, config.optim.gradClip); // applied inside AdamW's pass
       const lr = learningRateAt(trainer.step, config.optim);
-      adamwStep(params, optimizer, clipped, lr, config.optim);
-      tf.dispose([...clipped.values()]);
+      adamwStep(params, optimizer, named, lr, config.optim, scale);
+      tf.dispose([...named.values()]);
       trainer.step += 1;
       // 5. metrics with TRL's names, from the log-probs the loss saw
       return { step: trainer.step, loss, gradNorm: norm, lr, ...metricsOf(logps, ref) };

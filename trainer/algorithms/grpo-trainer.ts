@@ -23,7 +23,7 @@ import { trainableParams } from "../model/lora.ts";
 import { nextTokenLogProbs } from "../losses/logprobs.ts";
 import { clipStats, grpoAdvantages, grpoLoss } from "../losses/grpo-loss.ts";
 import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
-import { clipByGlobalNorm } from "../optim/gradients.ts";
+import { clipScale } from "../optim/gradients.ts";
 import { learningRateAt } from "../optim/lr-schedule.ts";
 import { createRng, type Rng } from "../random/rng.ts";
 import { finalAnswerText, type Decode } from "../rewards/answer-text.ts";
@@ -267,9 +267,9 @@ export function createGrpoTrainer(policy: LanguageModel, reference: ReferencePol
       tf.dispose([...named.values()]);
       throw new Error(`non-finite GRPO loss ${loss} at step ${trainer.step + 1}; resume from the last checkpoint with a lower lr`);
     }
-    const { grads: clipped, norm } = clipByGlobalNorm(named, config.optim.gradClip);
-    adamwStep(params, optimizer, clipped, learningRateAt(trainer.step, config.optim), config.optim);
-    tf.dispose([...clipped.values()]);
+    const { norm, scale } = clipScale(named, config.optim.gradClip); // applied inside AdamW's pass
+    adamwStep(params, optimizer, named, learningRateAt(trainer.step, config.optim), config.optim, scale);
+    tf.dispose([...named.values()]);
     trainer.step += 1;
     return { loss, gradNorm: norm, clip: clipStats(newLogp, old, adv, mask, W, config.epsilon, epsilonHigh) };
   }

@@ -19,7 +19,7 @@ import { trainableParams } from "../model/lora.ts";
 import { maskedSum, nextTokenLogProbs } from "../losses/logprobs.ts";
 import { ktoLoss, ktoMetrics, ktoReferencePoint, mismatchedIndex } from "../losses/kto-loss.ts";
 import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
-import { clipByGlobalNorm } from "../optim/gradients.ts";
+import { clipScale } from "../optim/gradients.ts";
 import { learningRateAt } from "../optim/lr-schedule.ts";
 import { type ReferencePolicy } from "../rollouts/kl-guard.ts";
 
@@ -124,10 +124,10 @@ export function createKtoTrainer(model: LanguageModel, reference: ReferencePolic
         tf.dispose([...named.values()]);
         throw new Error(`non-finite KTO loss ${loss} at step ${trainer.step + 1}; resume from the last checkpoint with a lower lr`);
       }
-      const { grads: clipped, norm } = clipByGlobalNorm(named, config.optim.gradClip);
+      const { norm, scale } = clipScale(named, config.optim.gradClip); // applied inside AdamW's pass
       const lr = learningRateAt(trainer.step, config.optim);
-      adamwStep(params, optimizer, clipped, lr, config.optim);
-      tf.dispose([...clipped.values()]);
+      adamwStep(params, optimizer, named, lr, config.optim, scale);
+      tf.dispose([...named.values()]);
       trainer.step += 1;
       // 5. metrics with TRL's names, from the values the loss saw
       return { step: trainer.step, loss, gradNorm: norm, lr, ...ktoMetrics({ ...p, policyLogps: seen.policyLogps ?? new Float32Array(0) }, config.beta) };

@@ -24,7 +24,7 @@ import { generate } from "../model/generate.ts";
 import { nextTokenLogProbs } from "../losses/logprobs.ts";
 import { gae, maskedWhiten, ppoPolicyLoss, ppoPolicyStats, ppoValueLoss } from "../losses/ppo-loss.ts";
 import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
-import { clipByGlobalNorm } from "../optim/gradients.ts";
+import { clipScale } from "../optim/gradients.ts";
 import { learningRateAt } from "../optim/lr-schedule.ts";
 import { createRng, type Rng } from "../random/rng.ts";
 import { HEALTH_METRICS, KL_GUARD_METRICS } from "../contract/kl-guard.ts";
@@ -274,9 +274,9 @@ export function createPpoTrainer(models: PpoModels, config: PpoConfig, options: 
       tf.dispose([...named.values()]);
       throw new Error(`non-finite PPO loss ${loss} at step ${trainer.step + 1}; resume from the last checkpoint with a lower lr`);
     }
-    const { grads: clipped } = clipByGlobalNorm(named, config.optim.gradClip);
-    adamwStep(params, optimizer, clipped, learningRateAt(trainer.step, config.optim), config.optim);
-    tf.dispose([...clipped.values()]);
+    const { scale } = clipScale(named, config.optim.gradClip); // applied inside AdamW's pass
+    adamwStep(params, optimizer, named, learningRateAt(trainer.step, config.optim), config.optim, scale);
+    tf.dispose([...named.values()]);
     trainer.step += 1;
 
     const s = ppoPolicyStats(newLogp, oldLogp, advantages, mask, config.cliprange);

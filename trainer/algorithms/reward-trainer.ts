@@ -14,7 +14,7 @@ import { lmForward, type LanguageModel } from "../model/lm.ts";
 import { trainableParams } from "../model/lora.ts";
 import { bradleyTerryLoss, rankingPairs, rewardMetrics, type RankingPairs } from "../losses/reward-loss.ts";
 import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
-import { clipByGlobalNorm } from "../optim/gradients.ts";
+import { clipScale } from "../optim/gradients.ts";
 import { learningRateAt } from "../optim/lr-schedule.ts";
 
 /** K completions of one prompt with their ranks (0 = best; equal ranks are ties). */
@@ -116,10 +116,10 @@ export function createRewardTrainer(model: LanguageModel, config: RewardConfig, 
         throw new Error(`non-finite reward loss ${loss} at step ${trainer.step + 1}; resume from the last checkpoint with a lower lr`);
       }
       // 4. clip, schedule, AdamW
-      const { grads: clipped, norm } = clipByGlobalNorm(named, config.optim.gradClip);
+      const { norm, scale } = clipScale(named, config.optim.gradClip); // applied inside AdamW's pass
       const lr = learningRateAt(trainer.step, config.optim);
-      adamwStep(params, optimizer, clipped, lr, config.optim);
-      tf.dispose([...clipped.values()]);
+      adamwStep(params, optimizer, named, lr, config.optim, scale);
+      tf.dispose([...named.values()]);
       trainer.step += 1;
       // 5. TRL's metrics from the scores the loss saw
       return { step: trainer.step, loss, gradNorm: norm, lr, ...rewardMetrics(chosen, rejected) };

@@ -24,7 +24,7 @@ import { maskedSum, nextTokenLogProbs } from "../losses/logprobs.ts";
 import { rlooAdvantages, rlooClipStats, rlooLoss } from "../losses/rloo-loss.ts";
 import { nanMeanStd } from "../losses/grpo-loss.ts";
 import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
-import { clipByGlobalNorm } from "../optim/gradients.ts";
+import { clipScale } from "../optim/gradients.ts";
 import { learningRateAt } from "../optim/lr-schedule.ts";
 import { createRng, type Rng } from "../random/rng.ts";
 import { finalAnswerText } from "../rewards/answer-text.ts";
@@ -233,9 +233,9 @@ export function createRlooTrainer(policy: LanguageModel, reference: ReferencePol
       tf.dispose([...named.values()]);
       throw new Error(`non-finite RLOO loss ${loss} at step ${trainer.step + 1}; resume from the last checkpoint with a lower lr`);
     }
-    const { grads: clipped, norm } = clipByGlobalNorm(named, config.optim.gradClip);
-    adamwStep(params, optimizer, clipped, learningRateAt(trainer.step, config.optim), config.optim);
-    tf.dispose([...clipped.values()]);
+    const { norm, scale } = clipScale(named, config.optim.gradClip); // applied inside AdamW's pass
+    adamwStep(params, optimizer, named, learningRateAt(trainer.step, config.optim), config.optim, scale);
+    tf.dispose([...named.values()]);
     trainer.step += 1;
     return { loss, gradNorm: norm, clip: rlooClipStats(newSeq, oldSeq, adv, config.epsilon, epsilonHigh) };
   }

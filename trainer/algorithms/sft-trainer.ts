@@ -12,7 +12,7 @@ import { lmForward, type LanguageModel } from "../model/lm.ts";
 import { trainableParams, withAdapterDropout } from "../model/lora.ts";
 import { sftLoss } from "../losses/sft-loss.ts";
 import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
-import { clipByGlobalNorm, GradAccumulator } from "../optim/gradients.ts";
+import { clipScale, GradAccumulator } from "../optim/gradients.ts";
 import { learningRateAt } from "../optim/lr-schedule.ts";
 
 /** One rendered conversation (see tokenizer/chat-template.ts). */
@@ -107,9 +107,10 @@ export function createSftTrainer(model: LanguageModel, config: SftConfig, padId:
         throw new Error(`non-finite loss ${loss} at step ${trainer.step + 1}; resume from the last checkpoint with a lower lr`);
       }
       // 4. clip the global norm, read the scheduled lr, AdamW update
-      const { grads, norm } = clipByGlobalNorm(accumulator.mean(), config.optim.gradClip);
+      const grads = accumulator.mean();
+      const { norm, scale } = clipScale(grads, config.optim.gradClip); // applied inside AdamW's pass
       const lr = learningRateAt(trainer.step, config.optim);
-      adamwStep(params, optimizer, grads, lr, config.optim);
+      adamwStep(params, optimizer, grads, lr, config.optim, scale);
       tf.dispose([...grads.values()]);
       trainer.step += 1;
       return { step: trainer.step, loss, gradNorm: norm, lr, tokens };

@@ -7,7 +7,7 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "./select-backend.ts";
-import { loadNativeBlas, referenceSgemm } from "./native-blas.ts";
+import { loadNativeBlas, openblasCoreType, referenceSgemm } from "./native-blas.ts";
 import { wasmBlasActive } from "./wasm-blas-matmul.ts";
 import { resolveGptConfig } from "../contract/gpt-config.ts";
 import { resolveLlamaConfig } from "../contract/llama-config.ts";
@@ -165,4 +165,14 @@ test("a BLAS library that cannot be loaded falls back to plain wasm with the rea
     if (saved === undefined) delete process.env["TANDEM_BLAS_LIB"];
     else process.env["TANDEM_BLAS_LIB"] = saved;
   }
+});
+
+test("OpenBLAS kernels follow the CPU's flags, so an unknown CPU model does not get the SSE3 (Prescott) kernels", () => {
+  const cpu = (flags: string): string => `processor\t: 0\nmodel name\t: Intel(R) Xeon(R) Processor\nflags\t\t: ${flags}\n`;
+  assert.equal(openblasCoreType(cpu("fpu sse3 avx avx2 fma avx512f avx512dq avx512bw avx512vl avx512_fp16")), "SkylakeX");
+  assert.equal(openblasCoreType(cpu("fpu sse3 avx avx2 fma")), "Haswell"); // AMD Zen too: OpenBLAS runs Haswell kernels there
+  assert.equal(openblasCoreType(cpu("fpu sse3 avx avx2 avx512f")), null); // AVX-512 foundation alone, no FMA: leave it to OpenBLAS
+  assert.equal(openblasCoreType(""), null); // no /proc/cpuinfo
+  // and the library loaded here reports the kernels it chose
+  if (!("reason" in probe) && openblasCoreType() !== null) assert.match(probe.config, new RegExp(openblasCoreType() ?? ""));
 });

@@ -7,6 +7,7 @@
 // `libopenblas0-pthread`). It is optional: when the library (or koffi's binary) is missing, fails to
 // load, or gives a wrong product in the start-up self-check, the caller falls back to plain wasm
 // and records why.
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 
 const ROW_MAJOR = 101;
@@ -33,6 +34,38 @@ export const BLAS_CANDIDATES = ["libopenblas.so.0", "libopenblas.so"];
 export function defaultBlasThreads(): number {
   const fromEnv = Number(process.env["TANDEM_BLAS_THREADS"]);
   return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : availableParallelism();
+}
+
+/**
+ * The OpenBLAS kernel family for this CPU from its flags: "SkylakeX" with AVX-512, "Haswell" with AVX2
+ * and FMA, else null (OpenBLAS's own detection). Why: OpenBLAS 0.3.21 (Debian 12) picks its kernels
+ * by CPU model, and a model it does not know gets the 2004 "Prescott" (SSE3) kernels. The Xeon VMs
+ * this project runs on report such a model, and sgemm then ran at 18 GFLOP/s instead of 120–130
+ * (docs/benchmarks.md, decision trainer-015). The flags say what the CPU can run, whatever its name.
+ */
+export function openblasCoreType(cpuinfo = readCpuinfo()): string | null {
+  const flags = new Set((/^flags\s*:(.*)$/m.exec(cpuinfo)?.[1] ?? "").trim().split(/\s+/));
+  if (["avx512f", "avx512bw", "avx512dq", "avx512vl"].every((f) => flags.has(f))) return "SkylakeX";
+  if (flags.has("avx2") && flags.has("fma")) return "Haswell";
+  return null;
+}
+
+function readCpuinfo(): string {
+  try {
+    return readFileSync("/proc/cpuinfo", "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Sets OPENBLAS_CORETYPE (read once, when the library loads) from the CPU's flags unless it is set
+ * already, so this process and the processes it starts (the bench's PyTorch) use the same kernels.
+ */
+export function pinOpenblasCoreType(): void {
+  if (process.env["OPENBLAS_CORETYPE"]) return;
+  const core = openblasCoreType();
+  if (core) process.env["OPENBLAS_CORETYPE"] = core; // Node's setenv: the library's getenv sees it
 }
 
 type Koffi = { load(path: string): { func(definition: string): (...args: unknown[]) => unknown } };
@@ -83,6 +116,7 @@ export async function loadNativeBlas(options: { library?: string; threads?: numb
   }
   const candidates = options.library ? [options.library] : process.env["TANDEM_BLAS_LIB"] ? [process.env["TANDEM_BLAS_LIB"]] : BLAS_CANDIDATES;
   const failures: string[] = [];
+  pinOpenblasCoreType();
   for (const library of candidates) {
     try {
       const lib = koffi.load(library);

@@ -2,8 +2,12 @@
 //
 // log p(label) is read from tf.logSoftmax (not log(softmax)) in float32. The gather runs on the
 // flattened (B·T·V) tensor with one index per token, so its gradient is a single UnsortedSegmentSum
-// instead of a one-hot (B, T, V) product.
+// instead of a one-hot (B, T, V) product. On the wasm backend the whole thing is one fused loop per
+// row with a hand-written gradient (fused-logprobs.ts); the ops below are the reference and the path
+// on other backends.
 import * as tf from "@tensorflow/tfjs-core";
+import { fusedBackend } from "../backend/wasm-heap.ts";
+import { fusedTokenLogProbs } from "./fused-logprobs.ts";
 
 /** Label value that marks "no target here" (PyTorch / TRL convention). */
 export const IGNORE_INDEX = -100;
@@ -15,6 +19,13 @@ export const IGNORE_INDEX = -100;
 export function tokenLogProbs(logits: tf.Tensor3D, labels: tf.Tensor2D, temperature = 1): tf.Tensor2D {
   return tf.tidy(() => {
     const [B, T, V] = logits.shape;
+    const backend = fusedBackend();
+    if (backend && logits.dtype === "float32") {
+      const ids = Int32Array.from(labels.dataSync()); // (B·T), small: one number per token
+      const bad = ids.find((y) => y >= V || (y < 0 && y !== IGNORE_INDEX));
+      if (bad !== undefined) throw new Error(`label ${bad} is outside the vocabulary of ${V} (and not IGNORE_INDEX)`);
+      return tf.reshape(fusedTokenLogProbs(backend, tf.reshape(logits, [B * T, V]) as tf.Tensor2D, ids, temperature), [B, T]) as tf.Tensor2D;
+    }
     const scaled = temperature === 1 ? logits : tf.div(logits, temperature);
     const logp = tf.reshape(tf.logSoftmax(scaled, -1), [B * T * V]); // (B·T·V)
     const valid = tf.notEqual(labels, IGNORE_INDEX); // (B, T)

@@ -2,6 +2,7 @@ import { test, before } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../backend/select-backend.ts";
+import { setFusedKernels } from "../backend/wasm-heap.ts";
 import { checkGradients } from "../testing/grad-check.ts";
 import { IGNORE_INDEX, nextTokenLogProbs, tokenLogProbs } from "./logprobs.ts";
 import { sftLoss } from "./sft-loss.ts";
@@ -29,6 +30,51 @@ test("token log-probs: closed form of log-softmax, ignore index → 0, temperatu
     // next-token alignment: logits at t score token t+1
     const next = nextTokenLogProbs(logits, tf.tensor2d([[9, 1]], [1, 2], "int32")).dataSync();
     close(next[0] ?? NaN, 2 - Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3)));
+  });
+});
+
+test("fused token log-probs equal the op path, values and gradients, with temperature and ignored labels; bad labels are refused", () => {
+  // (2, 5, 37): rows of several lengths' worth, labels at both ends of the vocabulary, two ignored
+  const run = (fused: boolean, temperature: number): Float32Array[] => {
+    setFusedKernels(fused);
+    try {
+      return tf.tidy(() => {
+        const logits = tf.randomNormal([2, 5, 37], 0, 3, "float32", 11) as tf.Tensor3D;
+        const labels = tf.tensor2d([[0, 36, 5, IGNORE_INDEX, 12], [IGNORE_INDEX, 1, 35, 20, 7]], [2, 5], "int32");
+        const weights = tf.tensor2d([[1, -2, 0.5, 3, 1], [2, 1, -1, 0.25, 0]]); // upstream gradient per token, one of them 0
+        const [g] = tf.grads((x: tf.Tensor) => tf.sum(tf.mul(tokenLogProbs(x as tf.Tensor3D, labels, temperature), weights)))([logits]);
+        return [tokenLogProbs(logits, labels, temperature), g as tf.Tensor].map((t) => t.dataSync().slice() as Float32Array);
+      });
+    } finally {
+      setFusedKernels(true);
+    }
+  };
+  for (const temperature of [1, 0.7]) {
+    const [fused, ops] = [run(true, temperature), run(false, temperature)];
+    fused.forEach((a, k) => {
+      const b = ops[k] as Float32Array;
+      a.forEach((x, i) => assert.ok(Math.abs(x - (b[i] ?? NaN)) <= 1e-5 * Math.max(1, Math.abs(b[i] ?? 0)), `τ ${temperature} [${k}][${i}]: ${x} vs ${b[i]}`));
+    });
+    // ignored tokens: 0 out, and no gradient into their row
+    assert.equal(fused[0]?.[3], 0);
+    assert.ok((fused[1] as Float32Array).slice(3 * 37, 4 * 37).every((x) => x === 0));
+  }
+  tf.tidy(() => {
+    const logits = tf.zeros([1, 2, 4]) as tf.Tensor3D;
+    assert.throws(() => tokenLogProbs(logits, tf.tensor2d([[1, 4]], [1, 2], "int32")), /label 4 is outside the vocabulary of 4/);
+    assert.throws(() => tokenLogProbs(logits, tf.tensor2d([[-1, 0]], [1, 2], "int32")), /label -1/);
+  });
+});
+
+test("fused token log-probs: the gradient passes finite differences, at temperature 1 and 0.5", () => {
+  tf.tidy(() => {
+    const labels = tf.tensor2d([[3, 0, IGNORE_INDEX], [6, 2, 1]], [2, 3], "int32");
+    const weights = tf.tensor2d([[1, -0.5, 2], [0.3, 1, -1]]);
+    for (const temperature of [1, 0.5]) {
+      const logits = tf.randomNormal([2, 3, 7], 0, 1, "float32", 5);
+      const check = checkGradients(([x]) => tf.sum(tf.mul(tokenLogProbs(x as tf.Tensor3D, labels, temperature), weights)) as tf.Scalar, [logits]);
+      assert.ok(check.maxRelError < 1e-2, `τ ${temperature}: rel error ${check.maxRelError}`);
+    }
   });
 });
 

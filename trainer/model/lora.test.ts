@@ -63,7 +63,10 @@ test("PEFT's defaults; fresh adapters leave the model equal to its base; only ad
   const model = initLlama({ ...tiny, scalarHead: "reward" }, 1);
   const before = logitsOf(model, ids);
   attachLora(model, lora, 2);
-  assert.deepEqual(Array.from(logitsOf(model, ids)), Array.from(before)); // B = 0
+  // B = 0. Equal to float rounding, not bitwise: under LoRA the frozen base weights go through
+  // matMul2dFrozenB / matMulTransposedFrozen, and OpenBLAS's AVX-512 kernels may round those calls
+  // differently (decision trainer-015)
+  assert.ok(maxDiff(logitsOf(model, ids), before) <= 1e-5, `fresh adapters changed the logits by ${maxDiff(logitsOf(model, ids), before)}`);
   const trainable = trainableParams(model);
   assert.deepEqual([...trainable.keys()].slice(0, 4), [
     "model.layers.0.self_attn.q_proj.lora_A.weight", "model.layers.0.self_attn.q_proj.lora_B.weight",
@@ -123,7 +126,7 @@ test("adapters off give the base exactly; merging folds them in (same logits, no
   assert.equal(model.lora?.enabled, true, "switched back on");
   const base = initLlama(tiny, 4);
   for (const [name, v] of model.params) (base.params.get(name) as tf.Variable).assign(v);
-  assert.deepEqual(Array.from(off), Array.from(logitsOf(base, ids)));
+  assert.ok(maxDiff(off, logitsOf(base, ids)) <= 1e-5, `adapters off differ from the base by ${maxDiff(off, logitsOf(base, ids))}`); // frozen-weight matmuls: see above
   assert.ok(maxDiff(off, withAdapters) > 1e-2, "the adapters must matter for this test");
   mergeLora(model);
   assert.equal(model.lora, undefined);

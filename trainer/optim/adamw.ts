@@ -5,8 +5,14 @@
 //   p ← p − lr · (m / (1−β1ᵗ)) / (√(v / (1−β2ᵗ)) + ε)
 // ε is explicit (trainer-anchors checklist, PPO #12: tfjs's Adam defaults it to backend.epsilon()).
 // tfjs-core has no AdamW, and its Adam cannot skip decay per parameter.
+//
+// On the wasm backend the update is one fused loop per parameter over the heap, into new buffers
+// (fused-adamw.ts, decision trainer-015); elsewhere, and with setFusedKernels(false), it is the
+// tensor ops below. Both compute the same thing to float32 rounding.
 import * as tf from "@tensorflow/tfjs-core";
 import { type OptimConfig } from "../contract/optim-config.ts";
+import { fusedBackend, heapView } from "../backend/wasm-heap.ts";
+import { adamwUpdate } from "./fused-adamw.ts";
 
 export interface AdamWState {
   /** Number of optimizer steps taken (t in the bias corrections). */
@@ -32,32 +38,54 @@ export function decays(p: tf.Tensor): boolean {
   return p.rank >= 2;
 }
 
-/** One AdamW update of every parameter that has a gradient. */
+/**
+ * One AdamW update of every parameter that has a gradient. `gradScale` multiplies every gradient
+ * first: the global-norm clip factor from `clipScale` (gradients.ts), applied here so that clipping
+ * costs no pass of its own.
+ */
 export function adamwStep(
   params: Map<string, tf.Variable>,
   state: AdamWState,
   grads: Map<string, tf.Tensor>,
   lr: number,
   h: AdamWHyper,
+  gradScale = 1,
 ): void {
   state.step += 1;
   const t = state.step;
   const bc1 = 1 - h.beta1 ** t;
   const bc2 = 1 - h.beta2 ** t;
+  const backend = fusedBackend();
   for (const [name, p] of params) {
-    const g = grads.get(name);
-    if (!g) continue;
+    const g0 = grads.get(name);
+    if (!g0) continue;
     const m = state.m.get(name);
     const v = state.v.get(name);
     if (!m || !v) throw new Error(`no AdamW state for ${name}`);
+    const keep = decays(p) && h.weightDecay > 0 ? 1 - lr * h.weightDecay : 1;
+    if (backend && [p, g0, m, v].every((x) => x.dtype === "float32")) {
+      // new buffers for p, m and v (never in place: fused-adamw.ts says why); the views come after
+      // the allocations, which may move the heap
+      const outs = [p, m, v].map((x) => backend.makeOutput([...x.shape], "float32"));
+      const [pv, gv, mv, vv] = [p, g0, m, v].map((x) => heapView(backend, x)) as [Float32Array, Float32Array, Float32Array, Float32Array];
+      const [po, mo, vo] = outs.map((o) => backend.typedArrayFromHeap(o) as Float32Array) as [Float32Array, Float32Array, Float32Array];
+      adamwUpdate(pv, gv, mv, vv, po, mo, vo, { lr, beta1: h.beta1, beta2: h.beta2, eps: h.eps, keep, bc1, bc2, gradScale });
+      [p, m, v].forEach((x, i) => {
+        const t = tf.engine().makeTensorFromTensorInfo(outs[i] as tf.TensorInfo);
+        x.assign(t); // the variable lets go of its old buffer …
+        t.dispose(); // … and is the new one's only holder
+      });
+      continue;
+    }
     // one tidy per parameter: a 135M-parameter model's temporaries for every parameter at once
     // would not fit the 4 GB wasm heap
     tf.tidy(() => {
+      const g = gradScale === 1 ? g0 : tf.mul(g0, gradScale);
       const mNew = tf.add(tf.mul(m, h.beta1), tf.mul(g, 1 - h.beta1));
       const vNew = tf.add(tf.mul(v, h.beta2), tf.mul(tf.square(g), 1 - h.beta2));
       m.assign(mNew);
       v.assign(vNew);
-      const decayed = decays(p) && h.weightDecay > 0 ? tf.mul(p, 1 - lr * h.weightDecay) : p;
+      const decayed = keep !== 1 ? tf.mul(p, keep) : p;
       const update = tf.div(tf.div(mNew, bc1), tf.add(tf.sqrt(tf.div(vNew, bc2)), h.eps));
       p.assign(tf.sub(decayed, tf.mul(update, lr)));
     });

@@ -1,8 +1,19 @@
 // Gradient utilities: global-norm clipping and accumulation over micro-batches.
 import * as tf from "@tensorflow/tfjs-core";
+import { fusedBackend, heapView } from "../backend/wasm-heap.ts";
+import { sumOfSquares } from "./fused-adamw.ts";
 
-/** √Σ‖g‖² over all gradients. */
+/**
+ * √Σ‖g‖² over all gradients. On wasm one float64 loop over the heap (fused-adamw.ts); elsewhere,
+ * and with setFusedKernels(false), a square and a sum per tensor.
+ */
 export function globalNorm(grads: Map<string, tf.Tensor>): number {
+  const backend = fusedBackend();
+  if (backend && [...grads.values()].every((g) => g.dtype === "float32")) {
+    let s = 0;
+    for (const g of grads.values()) s += sumOfSquares(heapView(backend, g));
+    return Math.sqrt(s);
+  }
   return tf.tidy(() => {
     const squares = [...grads.values()].map((g) => tf.sum(tf.square(g)));
     if (squares.length === 0) return 0;
@@ -11,19 +22,13 @@ export function globalNorm(grads: Map<string, tf.Tensor>): number {
 }
 
 /**
- * Scales all gradients by min(1, maxNorm / (norm + 1e-6)), as torch.nn.utils.clip_grad_norm_.
- * Returns new tensors (the inputs are disposed) and the norm before clipping.
+ * The global norm, and the factor clipping multiplies every gradient by: min(1, maxNorm / (norm + 1e-6))
+ * as torch.nn.utils.clip_grad_norm_ (1 when maxNorm ≤ 0 turns clipping off). Nothing is scaled here:
+ * pass `scale` to adamwStep, which applies it in its own pass over the gradients.
  */
-export function clipByGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): { grads: Map<string, tf.Tensor>; norm: number } {
+export function clipScale(grads: Map<string, tf.Tensor>, maxNorm: number): { norm: number; scale: number } {
   const norm = globalNorm(grads);
-  if (maxNorm <= 0 || norm <= maxNorm) return { grads, norm };
-  const scale = maxNorm / (norm + 1e-6);
-  const clipped = new Map<string, tf.Tensor>();
-  for (const [name, g] of grads) {
-    clipped.set(name, tf.mul(g, scale));
-    g.dispose();
-  }
-  return { grads: clipped, norm };
+  return { norm, scale: maxNorm <= 0 || norm <= maxNorm ? 1 : maxNorm / (norm + 1e-6) };
 }
 
 /**

@@ -7,8 +7,10 @@ import { sftConfigSchema } from "../contract/sft-config.ts";
 import { dpoConfigSchema } from "../contract/dpo-config.ts";
 import { ppoConfigSchema } from "../contract/ppo-config.ts";
 import { adamwStep, createAdamW, disposeAdamW } from "./adamw.ts";
+import { setFusedKernels } from "../backend/wasm-heap.ts";
 import { learningRateAt } from "./lr-schedule.ts";
-import { clipByGlobalNorm, globalNorm, GradAccumulator } from "./gradients.ts";
+import { clipScale, globalNorm, GradAccumulator } from "./gradients.ts";
+import { createRng, normalArray } from "../random/rng.ts";
 
 before(async () => {
   await initBackend({ prefer: "wasm" });
@@ -91,19 +93,132 @@ test("a partial optim object keeps the trainer's own defaults for the fields it 
   assert.throws(() => sftConfigSchema.parse({ optim: { learningRate: 1 } }), /learningRate/);
 });
 
-test("global-norm clipping: closed form on a 3-4-12 gradient", () => {
-  const grads = new Map<string, tf.Tensor>([["a", tf.tensor1d([3, 4])], ["b", tf.tensor2d([[12]])]]);
-  close(globalNorm(grads), 13);
-  const { grads: clipped, norm } = clipByGlobalNorm(grads, 1.3);
-  close(norm, 13);
-  const scale = 1.3 / (13 + 1e-6);
-  close((clipped.get("a") as tf.Tensor).dataSync()[1] ?? NaN, 4 * scale);
-  close(globalNorm(clipped), 1.3, 1e-5);
-  tf.dispose([...clipped.values()]);
-  const small = new Map<string, tf.Tensor>([["a", tf.tensor1d([0.3, 0.4])]]);
-  const kept = clipByGlobalNorm(small, 1);
-  assert.equal(kept.grads.get("a"), small.get("a")); // under the limit: untouched
-  tf.dispose([...small.values()]);
+for (const fused of [true, false]) {
+  const path = fused ? "fused" : "tensor ops";
+
+  test(`global-norm clipping (${path}): closed form on a 3-4-12 gradient`, () => {
+    setFusedKernels(fused);
+    const grads = new Map<string, tf.Tensor>([["a", tf.tensor1d([3, 4])], ["b", tf.tensor2d([[12]])]]);
+    close(globalNorm(grads), 13);
+    const { norm, scale } = clipScale(grads, 1.3);
+    close(norm, 13);
+    close(scale, 1.3 / (13 + 1e-6));
+    assert.equal(clipScale(grads, 13).scale, 1); // at the limit: untouched
+    assert.equal(clipScale(grads, 0).scale, 1); // 0 turns clipping off
+    tf.dispose([...grads.values()]);
+    setFusedKernels(true);
+  });
+
+  test(`AdamW (${path}): one clipped step on a 2×2 weight and a bias, against values worked by hand`, () => {
+    setFusedKernels(fused);
+    // lr 0.1, β (0.5, 0.75), ε 0.25, decay 0.5 on the matrix; gradients clipped from norm 5 to 2.5
+    // (scale ½: 2.5 / (5 + 1e-6) ≈ 0.5 − 1e-7, which moves the results below by < 1e-7).
+    // Step 1: ĝ = g/2; m = ½·ĝ, v = ¼·ĝ²; bias-corrected m̂ = ĝ, v̂ = ĝ², so the step is lr·ĝ/(|ĝ| + ε).
+    //   w: keep = 1 − 0.1·0.5 = 0.95;  ĝ = (1, −1, 1, 0)  →  Δ = 0.1·ĝ/(|ĝ| + 0.25) = (0.08, −0.08, 0.08, 0)
+    //      w = 0.95·(2, −1, 0.5, 0) − Δ = (1.82, −0.87, 0.395, 0)
+    //   b: no decay;  ĝ = (1.5, −1)  →  Δ = (0.1·1.5/1.75, −0.1·1/1.25) = (0.085714…, −0.08)
+    //      b = (1, 1) − Δ = (0.914285…, 1.08)
+    const params = new Map<string, tf.Variable>([
+      ["w", tf.variable(tf.tensor2d([[2, -1], [0.5, 0]]))],
+      ["b", tf.variable(tf.tensor1d([1, 1]))],
+    ]);
+    const state = createAdamW(params);
+    const grads = new Map<string, tf.Tensor>([["w", tf.tensor2d([[2, -2], [2, 0]])], ["b", tf.tensor1d([3, -2])]]);
+    const { norm, scale } = clipScale(grads, 2.5);
+    close(norm, 5); // √(4 + 4 + 4 + 0 + 9 + 4)
+    adamwStep(params, state, grads, 0.1, { beta1: 0.5, beta2: 0.75, eps: 0.25, weightDecay: 0.5 }, scale);
+    const w = Array.from((params.get("w") as tf.Variable).dataSync());
+    const b = Array.from((params.get("b") as tf.Variable).dataSync());
+    [1.82, -0.87, 0.395, 0].forEach((e, i) => close(w[i] ?? NaN, e, 1e-6));
+    [1 - 0.15 / 1.75, 1.08].forEach((e, i) => close(b[i] ?? NaN, e, 1e-6));
+    // the moments: m = ½·ĝ, v = ¼·ĝ²
+    const mw = Array.from((state.m.get("w") as tf.Variable).dataSync());
+    const vb = Array.from((state.v.get("b") as tf.Variable).dataSync());
+    [0.5, -0.5, 0.5, 0].forEach((e, i) => close(mw[i] ?? NaN, e, 1e-6));
+    [0.5625, 0.25].forEach((e, i) => close(vb[i] ?? NaN, e, 1e-6));
+    tf.dispose([...grads.values()]);
+    disposeAdamW(state);
+    tf.dispose([...params.values()]);
+    setFusedKernels(true);
+  });
+}
+
+test("fused AdamW + clipping equals the tensor-op path over five steps on model-shaped tensors", () => {
+  const shapes: Record<string, number[]> = { "wte": [64, 32], "h.0.attn.c_attn.w": [32, 96], "h.0.ln_1.g": [32], "h.0.mlp.b": [128], "wpe": [16, 32] };
+  const h = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
+  const run = (fused: boolean): Map<string, Float32Array> => {
+    setFusedKernels(fused);
+    const rng = createRng(7);
+    const params = new Map(Object.entries(shapes).map(([name, shape]) => [name, tf.tidy(() => tf.variable(tf.tensor(normalArray(rng, shape.reduce((a, b) => a * b), 0.5), shape)))]));
+    const state = createAdamW(params);
+    const norms: number[] = [];
+    for (let step = 0; step < 5; step++) {
+      // gradients large enough to clip on some steps (max norm 3) and not on others
+      const spread = step % 2 === 0 ? 0.2 : 0.01;
+      const grads = new Map([...params].map(([name, p]) => [name, tf.tensor(normalArray(rng, p.size, spread), p.shape)]));
+      const { norm, scale } = clipScale(grads, 3);
+      norms.push(norm);
+      adamwStep(params, state, grads, 1e-2 * (step + 1), h, scale);
+      tf.dispose([...grads.values()]);
+    }
+    const out = new Map<string, Float32Array>();
+    for (const [name, p] of params) {
+      out.set(name, p.dataSync().slice() as Float32Array);
+      out.set(`m.${name}`, (state.m.get(name) as tf.Variable).dataSync().slice() as Float32Array);
+      out.set(`v.${name}`, (state.v.get(name) as tf.Variable).dataSync().slice() as Float32Array);
+    }
+    out.set("norms", Float32Array.from(norms));
+    disposeAdamW(state);
+    tf.dispose([...params.values()]);
+    setFusedKernels(true);
+    return out;
+  };
+  const before = tf.memory().numTensors;
+  const [fused, ops] = [run(true), run(false)];
+  assert.equal(tf.memory().numTensors, before, "no tensor left behind");
+  const norms = fused.get("norms") as Float32Array;
+  assert.ok(norms.some((n) => n > 3) && norms.some((n) => n < 3), `some steps clip, some do not: ${Array.from(norms).join(", ")}`);
+  for (const [key, a] of fused) {
+    const b = ops.get(key) as Float32Array;
+    const scale = Math.max(1e-3, ...Array.from(b, Math.abs));
+    let worst = 0;
+    for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs((a[i] ?? 0) - (b[i] ?? NaN)));
+    assert.ok(worst <= 1e-5 * scale, `${key}: max |Δ| ${worst} (scale ${scale})`);
+  }
+});
+
+test("fused AdamW leaves tensors immutable: a clone and the initial tensor keep their values", () => {
+  const init = tf.tensor2d([[1, 2], [3, 4]]);
+  const p = tf.variable(init); // shares init's buffer
+  const params = new Map([["w", p]]);
+  const snapshot = p.clone(); // shares it too (wasm Identity)
+  const state = createAdamW(params);
+  const grads = new Map<string, tf.Tensor>([["w", tf.ones([2, 2])]]);
+  adamwStep(params, state, grads, 0.1, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
+  assert.deepEqual(Array.from(init.dataSync()), [1, 2, 3, 4]);
+  assert.deepEqual(Array.from(snapshot.dataSync()), [1, 2, 3, 4]);
+  Array.from(p.dataSync()).forEach((x, i) => close(x, i + 1 - 0.1, 1e-6));
+  tf.dispose([init, snapshot, ...grads.values(), p]);
+  disposeAdamW(state);
+});
+
+test("on plain wasm, a matmul after a fused AdamW step uses the new weights (XNNPACK caches packed weights by tensor id)", async () => {
+  await initBackend({ prefer: "wasm", blas: "off" });
+  try {
+    const x = tf.tensor2d([[1, 2], [3, 4]]);
+    const p = tf.variable(tf.tensor2d([[1, 0], [0, 1]]));
+    const before = tf.matMul(x, p); // XNNPACK packs p here
+    const state = createAdamW(new Map([["w", p]]));
+    const grads = new Map<string, tf.Tensor>([["w", tf.ones([2, 2])]]);
+    adamwStep(new Map([["w", p]]), state, grads, 0.5, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
+    // every weight moved by −lr (first step, sign of g): p = [[0.5, −0.5], [−0.5, 0.5]]
+    const after = Array.from(tf.matMul(x, p).dataSync());
+    [1 * 0.5 - 2 * 0.5, -0.5 + 2 * 0.5, 3 * 0.5 - 4 * 0.5, -1.5 + 4 * 0.5].forEach((e, i) => close(after[i] ?? NaN, e, 1e-6));
+    tf.dispose([x, p, before, ...grads.values()]);
+    disposeAdamW(state);
+  } finally {
+    await initBackend({ prefer: "wasm" });
+  }
 });
 
 test("gradient accumulation averages micro-batch gradients and leaks nothing", () => {

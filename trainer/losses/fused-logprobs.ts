@@ -1,0 +1,65 @@
+// log p(label) over the vocabulary, as one loop per row on the wasm heap, with its gradient as
+// one more (decision trainer-015). This is the fused form of logprobs.ts's logSoftmax + gather.
+//
+// Why: for every token the tensor-op path runs max, subtract, exp, sum, log and subtract over the
+// whole vocabulary. A gather then reads one value, and the backward pass runs the same chain in
+// reverse plus an UnsortedSegmentSum that scatters into a (rows × V) tensor of zeros. micro's logits
+// are 1024 × 2048, so that is about a dozen passes over 2M floats each way, and wasm's Exp is a
+// scalar loop. Here the forward pass reads each logit twice (max, then Σ exp) and keeps only the
+// log-normaliser per row. The backward pass writes each gradient once:
+//   ∂ log p(y) / ∂ x_j = (1[j = y] − softmax_j) / τ, scaled by the row's upstream gradient.
+// The arithmetic is float64 per row, so the results match the op path to float32 rounding
+// (losses.test.ts: values, gradients, finite differences).
+import * as tf from "@tensorflow/tfjs-core";
+import { heapView, type WasmHeapBackend } from "../backend/wasm-heap.ts";
+
+/**
+ * logits (R, V) float32 on the wasm heap, labels (R) as numbers (< 0 means "no target": 0 out, no gradient) → log p
+ * (R), differentiable with respect to the logits. `temperature` divides the logits first.
+ */
+export function fusedTokenLogProbs(backend: WasmHeapBackend, logits: tf.Tensor2D, labels: Int32Array, temperature: number): tf.Tensor1D {
+  const [R, V] = logits.shape;
+  const inv = 1 / temperature;
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    const xs = heapView(backend, x);
+    const out = new Float32Array(R);
+    const lse = new Float64Array(R); // log Σ_j exp(x_j/τ), per row
+    for (let r = 0; r < R; r++) {
+      const row = r * V;
+      let max = -Infinity;
+      for (let j = 0; j < V; j++) max = Math.max(max, xs[row + j] as number);
+      let sum = 0;
+      for (let j = 0; j < V; j++) sum += Math.exp(((xs[row + j] as number) - max) * inv);
+      lse[r] = max * inv + Math.log(sum);
+      const y = labels[r] as number;
+      out[r] = y >= 0 ? (xs[row + y] as number) * inv - (lse[r] as number) : 0;
+    }
+    save([x]);
+    return {
+      value: tf.tensor1d(out),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx] = saved as [tf.Tensor2D];
+        const info = backend.makeOutput([R, V], "float32");
+        // views after the allocation, which may move the heap
+        const g = backend.typedArrayFromHeap(info) as Float32Array;
+        const xv = heapView(backend, sx);
+        const dv = heapView(backend, dy);
+        for (let r = 0; r < R; r++) {
+          const row = r * V;
+          const y = labels[r] as number;
+          const d = y >= 0 ? (dv[r] as number) * inv : 0;
+          if (d === 0) {
+            g.fill(0, row, row + V);
+            continue;
+          }
+          const l = lse[r] as number;
+          for (let j = 0; j < V; j++) g[row + j] = -d * Math.exp((xv[row + j] as number) * inv - l);
+          g[row + y] = (g[row + y] as number) + d;
+        }
+        return [tf.engine().makeTensorFromTensorInfo(info)];
+      },
+    };
+  }) as (x: tf.Tensor2D) => tf.Tensor1D;
+  return op(logits);
+}
