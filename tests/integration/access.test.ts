@@ -8,6 +8,7 @@ import { after, before, test } from "node:test";
 import routes from "../../app/routes.ts";
 import { apiEndpoints } from "../../server/api/all-endpoints.server.ts";
 import { projectScopeOf } from "../../server/api/endpoint.server.ts";
+import { cleaningSettingsSchema } from "../../server/corpora/cleaning-settings.ts";
 import type { ProjectResource } from "../../server/auth/project-access.server.ts";
 import type { UserRole } from "../../server/db/schema.ts";
 import { startTestServer, type HttpClient, type TestServer } from "../support/test-server.ts";
@@ -298,7 +299,7 @@ async function membersOnlyProject(): Promise<{ ids: Record<ProjectResource, stri
   // pre-training data (issue 17): a corpus with one document, a cleaning job, a review, a rating and a classifier
   const corpus = await db.insertInto("corpora").values({ project_id: id, name: "c", license: "CC0", origin: "upload" }).returning("id").executeTakeFirstOrThrow();
   const doc = await db.insertInto("corpus_documents").values({ corpus_id: corpus.id, file_name: "c.txt", line: 1, text: "x", chars: 1, content_hash: `h-${id}` }).returning("id").executeTakeFirstOrThrow();
-  const job = await db.insertInto("cleaning_jobs").values({ project_id: id, settings: "{}" }).returning("id").executeTakeFirstOrThrow();
+  const job = await db.insertInto("cleaning_jobs").values({ project_id: id, settings: JSON.stringify(cleaningSettingsSchema.parse({ corpusIds: [corpus.id] })) }).returning("id").executeTakeFirstOrThrow();
   const review = await db.insertInto("corpus_reviews").values({ project_id: id, job_id: job.id, document_id: doc.id, reason: "pii" }).returning("id").executeTakeFirstOrThrow();
   const ratingTask = await db.insertInto("corpus_rating_tasks").values({ project_id: id, job_id: job.id, document_id: doc.id, overlap_target: 1 }).returning("id").executeTakeFirstOrThrow();
   const rating = await db.insertInto("corpus_ratings").values({ task_id: ratingTask.id, user_id: owner.id, lease_expires_at: new Date(Date.now() + 3_600_000) }).returning("id").executeTakeFirstOrThrow();

@@ -22,10 +22,11 @@ const filler = (seed: number) =>
 before(async () => {
   server = await startTestServer({ TANDEM_CLEANING_POLL_MS: "60000" });
   researcher = (await server.newUser("researcher")).client;
-  reviewer = (await server.newUser("reviewer")).client;
-  otherReviewer = (await server.newUser("reviewer")).client;
   const created = await researcher.json("POST", "/api/v1/projects", { name: "Cleaning loop", settings: { contentFilter: { blockedWords: ["detonator"] } } });
   projectId = ((await created.json()) as { id: string }).id;
+  // new projects are members-only (decision 0031)
+  reviewer = (await server.newMember(projectId, "reviewer")).client;
+  otherReviewer = (await server.newMember(projectId, "reviewer")).client;
   const corpus = (await (await researcher.json("POST", `/api/v1/projects/${projectId}/corpora`, { name: "mixed", license: "CC0-1.0" })).json()) as { id: string };
   const texts = [
     `Chemistry safety lesson: why a detonator is never handled in a school laboratory. ${filler(1)}`,
@@ -98,7 +99,7 @@ test("flagged documents wait for review; reviewer decisions override the filter'
 });
 
 test("a sample of kept documents becomes rating tasks with overlap; agreement is measured", async () => {
-  const labelers = await Promise.all([1, 2, 3].map(async () => (await server.newUser("labeler")).client));
+  const labelers = await Promise.all([1, 2, 3].map(async () => (await server.newMember(projectId, "labeler")).client));
   const bad = await researcher.json("POST", `/api/v1/cleaning-jobs/${jobId}/rating-tasks`, { size: 5, overlap: 25 });
   assert.equal(bad.status, 422);
   assert.deepEqual(((await bad.json()) as { errors: Array<{ path: string }> }).errors.map((e) => e.path), ["overlap"]);

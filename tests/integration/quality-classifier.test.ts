@@ -64,7 +64,7 @@ test("trained on planted ratings, the classifier ranks held-out documents above 
   const sampled = await researcher.json("POST", `/api/v1/cleaning-jobs/${jobId}/rating-tasks`, { size: 100, overlap: 2, seed: 3 });
   assert.deepEqual(await sampled.json(), { created: 100, tasks: 100 });
   // Two raters: 4–5 for teaching text, 1–2 for spam; each gets 1 document in 10 "wrong" (planted disagreement).
-  const raters = await Promise.all([1, 2].map(async () => (await server.newUser("labeler")).client));
+  const raters = await Promise.all([1, 2].map(async () => (await server.newMember(projectId, "labeler")).client));
   for (const [r, rater] of raters.entries()) {
     for (;;) {
       const rating = (await (await rater.json("POST", `/api/v1/projects/${projectId}/corpus-ratings/next`)).json()) as { id: string; document: { id: string } } | null;
