@@ -5,6 +5,7 @@ import { hasRole } from "../../server/auth/roles.ts";
 import { getProject, queueCounters } from "../../server/labeling/projects.server.ts";
 import { claimNextTask } from "../../server/labeling/queue.server.ts";
 import { publishCounters } from "../../server/labeling/live-counters.server.ts";
+import { judgeStatus } from "../../server/labeling/judge/judge-report.server.ts";
 import { Alert, Button, Card, PageTitle } from "../components/ui.tsx";
 import { Markdown } from "../components/markdown.tsx";
 import { DatasetExport } from "../components/dataset-export.tsx";
@@ -18,7 +19,10 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
   const user = requireUser(context, request);
   const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
   const empty = new URL(request.url).searchParams.get("empty") === "1";
-  return { project, counters: await queueCounters(context.db, project.id), isResearcher: hasRole(user.role, "researcher"), empty };
+  const isResearcher = hasRole(user.role, "researcher");
+  // The judge's failures are the researcher's to fix; labelers never see which model judges.
+  const judge = isResearcher && project.settings.judge ? await judgeStatus(context.db, project.id) : null;
+  return { project, counters: await queueCounters(context.db, project.id), isResearcher, empty, judge };
 }
 
 /** "Start labeling": claim the next task (or resume the unfinished one) and open it. */
@@ -103,10 +107,10 @@ export default function Project({ loaderData, actionData }: Route.ComponentProps
                     Settings
                   </Link>
                 </li>
-                {(["preferences", "sft", "rankings"] as const).map((kind) => (
+                {(["preferences", "sft", "rankings", "judge"] as const).map((kind) => (
                   <li key={kind}>
                     <a className="text-brand-700 underline dark:text-brand-50" href={`/api/v1/projects/${project.id}/exports/${kind}.jsonl`} download>
-                      Export {kind === "preferences" ? "preference pairs (TRL)" : kind === "sft" ? "SFT demonstrations" : "raw rankings"}
+                      Export {kind === "preferences" ? "preference pairs (TRL)" : kind === "sft" ? "SFT demonstrations" : kind === "rankings" ? "raw rankings" : "the model judge's verdicts"}
                     </a>
                   </li>
                 ))}
@@ -121,11 +125,33 @@ export default function Project({ loaderData, actionData }: Route.ComponentProps
               </ul>
             </Card>
           ) : null}
+          {loaderData.judge ? <JudgeCard status={loaderData.judge} /> : null}
         </div>
         <Card title="Guidelines">
           {project.guidelines ? <Markdown>{project.guidelines}</Markdown> : <p>This project has no guidelines yet.</p>}
         </Card>
       </div>
     </>
+  );
+}
+
+/** What the model judge has done: the failures are counted here, never in the labelers' way. */
+function JudgeCard({ status }: { status: NonNullable<Route.ComponentProps["loaderData"]["judge"]> }) {
+  const failed = status.failed.timeout + status.failed.unparseable + status.failed.error;
+  return (
+    <Card title="Model judge">
+      <dl className="grid grid-cols-2 gap-1 text-sm" data-testid="judge-status">
+        <dt>Tasks judged</dt>
+        <dd data-testid="judge-done">{status.done}</dd>
+        <dt>Being judged</dt>
+        <dd>{status.running}</dd>
+        <dt>Left without a suggestion</dt>
+        <dd data-testid="judge-failed">
+          {failed} ({status.failed.timeout} timed out, {status.failed.unparseable} unparseable, {status.failed.error} other errors)
+        </dd>
+        <dt>Suggestions to labelers</dt>
+        <dd>{status.suggestions === "shown" ? `shown, ${Math.round((status.withheldShare ?? 0) * 100)} % withheld for the audit` : "off"}</dd>
+      </dl>
+    </Card>
   );
 }

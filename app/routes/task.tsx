@@ -4,6 +4,7 @@ import { loadAssignmentView } from "../../server/labeling/assignment-view.server
 import { Markdown } from "../components/markdown.tsx";
 import { CompareTask } from "../components/task/compare-task.tsx";
 import { DemonstrationTask } from "../components/task/demonstration-task.tsx";
+import { JudgeSuggestion } from "../components/task/judge-suggestion.tsx";
 import { RankingTask } from "../components/task/ranking-task.tsx";
 import { ReviewTask } from "../components/task/review-task.tsx";
 import { clearDraft, goToNextTask, postJson } from "../components/task/task-client.ts";
@@ -61,6 +62,7 @@ export default function Task({ loaderData }: Route.ComponentProps) {
             </div>
           ))}
         </section>
+        {view.state === "active" ? <JudgeSuggestion view={view} /> : null}
         {view.taskType === "rank" ? (
           <RankingTask view={view} />
         ) : view.taskType === "demonstrate" ? (

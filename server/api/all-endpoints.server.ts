@@ -9,9 +9,10 @@ import { qaEndpoints } from "../bridges/qa/qa-endpoints.server.ts";
 import { evalSetEndpoints } from "./eval-set-endpoints.server.ts";
 import { qualityEndpoints } from "./quality-endpoints.server.ts";
 import { overlapEndpoints } from "./overlap-endpoints.server.ts";
+import { judgeEndpoints } from "./judge-endpoints.server.ts";
 
 /** Every /api/v1 endpoint; the server mounts these and tests walk them. */
 export const apiEndpoints: AnyEndpoint[] = [
   ...v1Endpoints, ...labelingEndpoints, ...roundEndpoints, ...trainerEndpoints, ...auditEndpoints, ...formatEndpoints, ...externalModelEndpoints, ...qaEndpoints,
-  ...evalSetEndpoints, ...qualityEndpoints, ...overlapEndpoints,
+  ...evalSetEndpoints, ...qualityEndpoints, ...overlapEndpoints, ...judgeEndpoints,
 ];

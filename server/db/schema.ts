@@ -134,7 +134,11 @@ export interface TasksTable {
   created_at: CreatedAt;
   /** A gold task's known answer (a Ranking of completion ids); null for ordinary tasks. */
   gold: ColumnType<GoldRanking | null, string | null | undefined, string | null>;
+  /** The anchoring audit's arm, drawn at the first claim when the project offers judge suggestions (decision 0035). */
+  suggestion_arm: ColumnType<SuggestionArm | null, SuggestionArm | null | undefined, SuggestionArm | null>;
 }
+
+export type SuggestionArm = "shown" | "withheld";
 
 export interface AssignmentsTable {
   id: Id;
@@ -146,6 +150,8 @@ export interface AssignmentsTable {
   skip_reason: string | null;
   created_at: CreatedAt;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  /** When this labeler first revealed the judge's suggestion; null if they never did. */
+  suggestion_revealed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface SubmissionsTable {
@@ -355,6 +361,24 @@ export interface QaTemplatesTable {
   updated_at: Updated;
 }
 
+export type JudgeFailure = "timeout" | "unparseable" | "error";
+
+export interface JudgeSuggestionsTable {
+  id: Id;
+  task_id: string;
+  project_id: string;
+  judge: string;
+  state: ColumnType<"running" | "done" | "failed", "running" | "done" | "failed" | undefined, "running" | "done" | "failed">;
+  ranking: ColumnType<GoldRanking | null, string | null | undefined, string | null>;
+  detail: ColumnType<Record<string, unknown>, string | undefined, string>;
+  failure: JudgeFailure | null;
+  message: string | null;
+  lease_owner: string | null;
+  lease_expires_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  created_at: CreatedAt;
+  finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -380,6 +404,7 @@ export interface Database {
   document_chunks: DocumentChunksTable;
   qa_runs: QaRunsTable;
   qa_templates: QaTemplatesTable;
+  judge_suggestions: JudgeSuggestionsTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -416,10 +441,12 @@ export const schemaColumns = {
   tasks: {
     id: "bigint", project_id: "bigint", prompt_id: "bigint", type: "text", state: "text", overlap_target: "integer",
     completion_ids: "jsonb", author_user_id: "bigint", round_id: "bigint", created_at: "timestamp with time zone", gold: "jsonb",
+    suggestion_arm: "text",
   },
   assignments: {
     id: "bigint", task_id: "bigint", user_id: "bigint", state: "text", lease_expires_at: "timestamp with time zone", shown_order: "jsonb",
     skip_reason: "text", created_at: "timestamp with time zone", updated_at: "timestamp with time zone",
+    suggestion_revealed_at: "timestamp with time zone",
   },
   submissions: {
     id: "bigint", assignment_id: "bigint", task_id: "bigint", user_id: "bigint", payload: "jsonb", timings: "jsonb",
@@ -474,6 +501,11 @@ export const schemaColumns = {
     created_by: "bigint", created_at: "timestamp with time zone", heartbeat_at: "timestamp with time zone", finished_at: "timestamp with time zone",
   },
   qa_templates: { project_id: "bigint", template: "text", pairs_per_chunk: "integer", updated_by: "bigint", updated_at: "timestamp with time zone" },
+  judge_suggestions: {
+    id: "bigint", task_id: "bigint", project_id: "bigint", judge: "text", state: "text", ranking: "jsonb", detail: "jsonb", failure: "text",
+    message: "text", lease_owner: "text", lease_expires_at: "timestamp with time zone", created_at: "timestamp with time zone",
+    finished_at: "timestamp with time zone",
+  },
 } as const;
 
 // Compile-time: every table and column of Database is in schemaColumns, and nothing else is.
@@ -483,6 +515,6 @@ const _tablesMatch: SameKeys<Database, typeof schemaColumns> = true;
 const _columnsMatch: ColumnsMatch = { users: true, sessions: true, api_tokens: true, audit_log: true, rate_limits: true,
   socket_io_attachments: true, projects: true, prompts: true, completions: true, tasks: true, assignments: true, submissions: true,
   rounds: true, models: true, jobs: true, job_events: true, ray_submissions: true, external_endpoints: true, generation_runs: true,
-  generation_errors: true, documents: true, document_chunks: true, qa_runs: true, qa_templates: true };
+  generation_errors: true, documents: true, document_chunks: true, qa_runs: true, qa_templates: true, judge_suggestions: true };
 void _tablesMatch;
 void _columnsMatch;

@@ -3,6 +3,7 @@ import type { SessionUser } from "../auth/actor.ts";
 import type { Db } from "../db/database.server.ts";
 import type { ChatMessage, TaskType, TranscriptMessage } from "../db/schema.ts";
 import { getProject } from "./projects.server.ts";
+import { suggestionState, type SuggestionState } from "./judge/suggestions.server.ts";
 
 /** Everything a task page needs. Model names stay hidden from labelers: they bias rankings. */
 export type AssignmentView = {
@@ -18,6 +19,8 @@ export type AssignmentView = {
   messages: ChatMessage[];
   /** text: the final answer; messages: the transcript with tool calls and results, null for a plain completion (decision 0020). */
   completions: Array<{ id: string; label: string; text: string; messages: TranscriptMessage[] | null }>;
+  /** The model judge's suggestion, if this task offers one (decision 0035); its ranking only once revealed. */
+  suggestion: SuggestionState;
 };
 
 export async function loadAssignmentView(db: Db, user: SessionUser, assignmentId: string): Promise<AssignmentView> {
@@ -27,8 +30,8 @@ export async function loadAssignmentView(db: Db, user: SessionUser, assignmentId
     .innerJoin("tasks", "tasks.id", "assignments.task_id")
     .innerJoin("prompts", "prompts.id", "tasks.prompt_id")
     .select([
-      "assignments.id", "assignments.user_id", "assignments.state", "assignments.lease_expires_at", "assignments.shown_order",
-      "tasks.id as task_id", "tasks.type", "tasks.project_id", "prompts.messages", "prompts.kind",
+      "assignments.id", "assignments.user_id", "assignments.state", "assignments.lease_expires_at", "assignments.shown_order", "assignments.suggestion_revealed_at",
+      "tasks.id as task_id", "tasks.suggestion_arm", "tasks.type", "tasks.project_id", "prompts.messages", "prompts.kind",
     ])
     .where("assignments.id", "=", assignmentId)
     .executeTakeFirst();
@@ -48,5 +51,6 @@ export async function loadAssignmentView(db: Db, user: SessionUser, assignmentId
     project: { id: project.id, name: project.name, guidelines: project.guidelines, flags: project.settings.flags, quality: project.settings.quality, tools: project.settings.tools },
     messages: row.messages,
     completions: row.shown_order.map((id, index) => ({ id, label: String.fromCharCode(65 + index), text: byId.get(id)?.text ?? "", messages: byId.get(id)?.messages ?? null })),
+    suggestion: row.type === "rank" || row.type === "compare" ? await suggestionState(db, project.settings, row) : { state: "none", revealed: null },
   };
 }

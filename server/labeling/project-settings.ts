@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { contentFilterConfigSchema } from "./import/content-filter.ts";
+import { judgeSettingsSchema } from "./judge/judge-settings.ts";
 import { checkerSpecSchema } from "../../trainer/contract/checker.ts";
 import { toolNameSchema } from "../../trainer/contract/conversation.ts";
 
@@ -65,6 +66,8 @@ export const projectSettingsSchema = z.object({
    * verifiable reward of GRPO/RLOO rounds and the held-out checker score. Unset = no checker.
    */
   checker: checkerSpecSchema.optional(),
+  /** A model judge that pre-ranks ranking tasks and pre-picks comparisons (decision 0035). Unset = no judge. */
+  judge: judgeSettingsSchema.optional(),
 });
 
 export type ProjectSettings = z.infer<typeof projectSettingsSchema>;

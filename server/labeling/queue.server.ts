@@ -21,6 +21,9 @@ import type { ProjectSettings } from "./project-settings.ts";
  * at the first match; bench/queue-bench.ts measures it (docs/benchmarks.md).
  * Gold tasks (decision 0010) are outside that index: with probability `goldRate` a claim first
  * tries the oldest gold task the person has not done (index tasks_open_gold).
+ * The anchoring audit (decision 0035): when the project shows its judge's suggestions, a task's
+ * first claim draws its arm — withheld with probability `judge.withheldShare`, else shown — under
+ * the same row lock, so every labeler of the task is in the same arm.
  */
 export type Assignment = { id: string; task_id: string; state: string; lease_expires_at: Date; shown_order: string[] };
 
@@ -58,14 +61,17 @@ export async function claimNextTask(
   let types = taskTypesFor(user.role);
   while (types.length > 0) {
     const type = weightedPick(types, (t) => settings.taskWeights[t], random);
-    const assignment = await claimOfType(db, user, projectId, type, settings.leaseMinutes);
+    const assignment = await claimOfType(db, user, projectId, type, settings, random);
     if (assignment) return assignment;
     types = types.filter((t) => t !== type);
   }
   return null;
 }
 
-async function claimOfType(db: Db, user: SessionUser, projectId: string, type: TaskType, leaseMinutes: number): Promise<Assignment | null> {
+async function claimOfType(db: Db, user: SessionUser, projectId: string, type: TaskType, settings: ProjectSettings, random: () => number): Promise<Assignment | null> {
+  const leaseMinutes = settings.leaseMinutes;
+  const judge = settings.judge;
+  const drawsArm = judge?.suggestions === "shown" && (type === "rank" || type === "compare");
   return db.transaction().execute(async (trx) => {
     const skipped: string[] = [];
     // A candidate can turn out full once its lock is ours (see step 3 above): skip it, try the next.
@@ -91,7 +97,13 @@ async function claimOfType(db: Db, user: SessionUser, projectId: string, type: T
         where t.id = ${task.id}
           and (select count(*) from assignments a where a.task_id = t.id and ${LIVE_ASSIGNMENT}) < t.overlap_target
         returning id, task_id, state, lease_expires_at, shown_order`.execute(trx);
-      if (inserted.rows[0]) return inserted.rows[0];
+      if (inserted.rows[0]) {
+        if (drawsArm) {
+          const arm = random() < judge.withheldShare ? "withheld" : "shown";
+          await trx.updateTable("tasks").set({ suggestion_arm: arm }).where("id", "=", task.id).where("suggestion_arm", "is", null).execute();
+        }
+        return inserted.rows[0];
+      }
       skipped.push(task.id);
     }
   });

@@ -68,6 +68,8 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "GET /assignments/:id": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
   "POST /assignments/:id/submit": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
   "POST /assignments/:id/skip": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
+  "POST /assignments/:id/suggestion": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
+  "GET /projects/:id/exports/judge.jsonl": ["researcher", "admin", "trainer", "admin-token"],
   "GET /projects/:id/exports/preferences.jsonl": ["researcher", "admin", "trainer", "admin-token"],
   "GET /projects/:id/exports/sft.jsonl": ["researcher", "admin", "trainer", "admin-token"],
   "GET /projects/:id/exports/rankings.jsonl": ["researcher", "admin", "trainer", "admin-token"],
