@@ -10,6 +10,7 @@ import * as m0008 from "./0008-operations-indexes.ts";
 import * as m0009 from "./0009-eval-sets-and-rl-jobs.ts";
 import * as m0010 from "./0010-completion-transcripts.ts";
 import * as m0014 from "./0014-judge-suggestions.ts";
+import * as m0015 from "./0015-labeler-wellbeing.ts";
 
 /** Every migration, in the order it runs. Append only; never reorder or edit a landed one. */
 export const migrations: Record<string, Migration> = {
@@ -24,4 +25,5 @@ export const migrations: Record<string, Migration> = {
   "0009-eval-sets-and-rl-jobs": m0009,
   "0010-completion-transcripts": m0010,
   "0014-judge-suggestions": m0014,
+  "0015-labeler-wellbeing": m0015,
 };

@@ -38,6 +38,21 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
   return { project, saved, otherOverlap, applied, judgeSources };
 }
 
+/** The wellbeing fields (decision 0036): an empty cap or break time means none. */
+function wellbeingFromForm(form: FormData, stored: unknown): unknown {
+  // A form without these fields (an older page) keeps what is stored.
+  if (!form.has("wellbeing.dailySensitiveCap")) return stored;
+  const text = (name: string) => String(form.get(`wellbeing.${name}`) ?? "").trim();
+  const numOrNull = (name: string) => (text(name) === "" ? null : Number(text(name)));
+  return {
+    dailySensitiveCap: numOrNull("dailySensitiveCap"),
+    breakAfterMinutes: numOrNull("breakAfterMinutes"),
+    classifierField: text("classifierField") || undefined,
+    classifierThreshold: text("classifierThreshold") === "" ? undefined : Number(text("classifierThreshold")),
+    sensitiveFlags: text("sensitiveFlags").split(/[\s,]+/).filter(Boolean),
+  };
+}
+
 /** The judge fields of the form; no source means no judge. Numbers stay as typed for zod to judge. */
 function judgeFromForm(form: FormData): Record<string, unknown> | undefined {
   const text = (name: string) => String(form.get(`judge.${name}`) ?? "").trim();
@@ -97,6 +112,7 @@ export async function action({ context, request, params }: Route.ActionArgs) {
       tools: toolsFromForm(form),
       checker: checkerFromForm(form),
       judge: judgeFromForm(form),
+      wellbeing: wellbeingFromForm(form, project.settings.wellbeing),
     },
   });
   const errors = parsed.success ? {} : fieldErrors(parsed.error);
@@ -247,6 +263,19 @@ export default function ProjectSettingsPage({ loaderData, actionData }: Route.Co
           <div hidden={kind !== "json"}>
             <Field label="JSON path in the answer (e.g. result.value)" name="checker.path" defaultValue={c("path", checker?.kind === "json" ? checker.path : "")} error={e("path")} />
           </div>
+        </Card>
+        <Card title="Labeler wellbeing">
+          <p className="mb-3 text-sm">Sensitive tasks are shown blurred with their category until the labeler reveals them. Marks come from the import (a record&apos;s <code>sensitive</code> metadata or a classifier score) and from the flags below.</p>
+          <Field label="Sensitive tasks per labeler per day (empty = no cap)" name="wellbeing.dailySensitiveCap" type="number" min={0}
+            defaultValue={v("wellbeing.dailySensitiveCap", project.settings.wellbeing.dailySensitiveCap ?? "")} error={errors["settings.wellbeing.dailySensitiveCap"]} />
+          <Field label="Suggest a break after this many minutes on tasks (5–480, empty = never)" name="wellbeing.breakAfterMinutes" type="number" min={5} max={480}
+            defaultValue={v("wellbeing.breakAfterMinutes", project.settings.wellbeing.breakAfterMinutes ?? "")} error={errors["settings.wellbeing.breakAfterMinutes"]} />
+          <Field label="Flags that mark a prompt sensitive (comma-separated flag ids)" name="wellbeing.sensitiveFlags"
+            defaultValue={v("wellbeing.sensitiveFlags", project.settings.wellbeing.sensitiveFlags.join(", "))} error={errors["settings.wellbeing.sensitiveFlags"] ?? errors["settings.wellbeing.sensitiveFlags.0"]} />
+          <Field label="Metadata field with classifier scores ({category: score})" name="wellbeing.classifierField"
+            defaultValue={v("wellbeing.classifierField", project.settings.wellbeing.classifierField)} error={errors["settings.wellbeing.classifierField"]} />
+          <Field label="Classifier score that marks a prompt sensitive (0–1)" name="wellbeing.classifierThreshold" type="number" step="0.01" min={0} max={1}
+            defaultValue={v("wellbeing.classifierThreshold", project.settings.wellbeing.classifierThreshold)} error={errors["settings.wellbeing.classifierThreshold"]} />
         </Card>
         <JudgeFieldset project={project} sources={judgeSources} values={typed ? values : null} errors={errors} />
         <div className="flex items-center gap-3">

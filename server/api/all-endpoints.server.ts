@@ -10,9 +10,10 @@ import { evalSetEndpoints } from "./eval-set-endpoints.server.ts";
 import { qualityEndpoints } from "./quality-endpoints.server.ts";
 import { overlapEndpoints } from "./overlap-endpoints.server.ts";
 import { judgeEndpoints } from "./judge-endpoints.server.ts";
+import { wellbeingEndpoints } from "./wellbeing-endpoints.server.ts";
 
 /** Every /api/v1 endpoint; the server mounts these and tests walk them. */
 export const apiEndpoints: AnyEndpoint[] = [
   ...v1Endpoints, ...labelingEndpoints, ...roundEndpoints, ...trainerEndpoints, ...auditEndpoints, ...formatEndpoints, ...externalModelEndpoints, ...qaEndpoints,
-  ...evalSetEndpoints, ...qualityEndpoints, ...overlapEndpoints, ...judgeEndpoints,
+  ...evalSetEndpoints, ...qualityEndpoints, ...overlapEndpoints, ...judgeEndpoints, ...wellbeingEndpoints,
 ];

@@ -379,6 +379,29 @@ export interface JudgeSuggestionsTable {
   finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
+export interface SensitiveMarksTable {
+  id: Id;
+  prompt_id: string;
+  category: string;
+  source: "import" | "classifier" | "flag";
+  score: number | null;
+  marked_by: string | null;
+  created_at: CreatedAt;
+}
+
+export interface ContentRevealsTable {
+  id: Id;
+  assignment_id: string;
+  user_id: string;
+  created_at: CreatedAt;
+}
+
+export interface LabelerOptOutsTable {
+  user_id: string;
+  category: string;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -405,6 +428,9 @@ export interface Database {
   qa_runs: QaRunsTable;
   qa_templates: QaTemplatesTable;
   judge_suggestions: JudgeSuggestionsTable;
+  sensitive_marks: SensitiveMarksTable;
+  content_reveals: ContentRevealsTable;
+  labeler_opt_outs: LabelerOptOutsTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -506,6 +532,9 @@ export const schemaColumns = {
     message: "text", lease_owner: "text", lease_expires_at: "timestamp with time zone", created_at: "timestamp with time zone",
     finished_at: "timestamp with time zone",
   },
+  sensitive_marks: { id: "bigint", prompt_id: "bigint", category: "text", source: "text", score: "double precision", marked_by: "bigint", created_at: "timestamp with time zone" },
+  content_reveals: { id: "bigint", assignment_id: "bigint", user_id: "bigint", created_at: "timestamp with time zone" },
+  labeler_opt_outs: { user_id: "bigint", category: "text", created_at: "timestamp with time zone" },
 } as const;
 
 // Compile-time: every table and column of Database is in schemaColumns, and nothing else is.
@@ -515,6 +544,7 @@ const _tablesMatch: SameKeys<Database, typeof schemaColumns> = true;
 const _columnsMatch: ColumnsMatch = { users: true, sessions: true, api_tokens: true, audit_log: true, rate_limits: true,
   socket_io_attachments: true, projects: true, prompts: true, completions: true, tasks: true, assignments: true, submissions: true,
   rounds: true, models: true, jobs: true, job_events: true, ray_submissions: true, external_endpoints: true, generation_runs: true,
-  generation_errors: true, documents: true, document_chunks: true, qa_runs: true, qa_templates: true, judge_suggestions: true };
+  generation_errors: true, documents: true, document_chunks: true, qa_runs: true, qa_templates: true, judge_suggestions: true,
+  sensitive_marks: true, content_reveals: true, labeler_opt_outs: true };
 void _tablesMatch;
 void _columnsMatch;

@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import { z } from "zod";
 import { AppError } from "../lib/app-error.ts";
+import { insertImportMarks } from "./wellbeing/sensitive.server.ts";
 import { recordAudit } from "../auth/audit.server.ts";
 import type { Db } from "../db/database.server.ts";
 import type { ImportRecord } from "./import/import-record.ts";
@@ -129,6 +130,8 @@ export async function importPromptRecords(
   try {
     const result = await db.transaction().execute(async (trx) => {
       const stored = await insertPrompts(trx, project.id, project.settings, toStore, null);
+      // Sensitive marks from the records and the classifier's scores (decision 0036).
+      await insertImportMarks(trx, stored.promptIds, toStore.map((p) => p.metadata), project.settings.wellbeing);
       await recordAudit(trx, {
         actorUserId: actorId,
         action: "prompts.import",

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { contentFilterConfigSchema } from "./import/content-filter.ts";
 import { judgeSettingsSchema } from "./judge/judge-settings.ts";
+import { wellbeingSettingsSchema } from "./wellbeing/wellbeing-settings.ts";
 import { checkerSpecSchema } from "../../trainer/contract/checker.ts";
 import { toolNameSchema } from "../../trainer/contract/conversation.ts";
 
@@ -68,6 +69,8 @@ export const projectSettingsSchema = z.object({
   checker: checkerSpecSchema.optional(),
   /** A model judge that pre-ranks ranking tasks and pre-picks comparisons (decision 0035). Unset = no judge. */
   judge: judgeSettingsSchema.optional(),
+  /** Sensitive content, exposure caps and break reminders (decision 0036). */
+  wellbeing: wellbeingSettingsSchema.default(wellbeingSettingsSchema.parse({})),
 });
 
 export type ProjectSettings = z.infer<typeof projectSettingsSchema>;

@@ -6,6 +6,7 @@ import { hasRole } from "../auth/roles.ts";
 import type { Db } from "../db/database.server.ts";
 import type { TaskType } from "../db/schema.ts";
 import type { ProjectSettings } from "./project-settings.ts";
+import { TODAY } from "./wellbeing/sensitive.server.ts";
 
 /**
  * The task queue. `claimNextTask` hands one task to one person as a lease:
@@ -74,6 +75,7 @@ async function claimOfType(db: Db, user: SessionUser, projectId: string, type: T
   const drawsArm = judge?.suggestions === "shown" && (type === "rank" || type === "compare");
   return db.transaction().execute(async (trx) => {
     const skipped: string[] = [];
+    const noSensitive = await sensitiveCapReached(trx, user.id, projectId, settings.wellbeing.dailySensitiveCap);
     // A candidate can turn out full once its lock is ours (see step 3 above): skip it, try the next.
     for (;;) {
       const candidate = await sql<{ id: string; completion_ids: string[] }>`
@@ -82,6 +84,9 @@ async function claimOfType(db: Db, user: SessionUser, projectId: string, type: T
           and (t.author_user_id is null or t.author_user_id <> ${user.id})
           and not exists (select 1 from assignments a where a.task_id = t.id and a.user_id = ${user.id})
           and (select count(*) from assignments a where a.task_id = t.id and ${LIVE_ASSIGNMENT}) < t.overlap_target
+          -- Wellbeing (decision 0036): never a category the person opted out of; nothing sensitive past the daily cap.
+          and not exists (select 1 from sensitive_marks m join labeler_opt_outs o on o.category = m.category and o.user_id = ${user.id} where m.prompt_id = t.prompt_id)
+          ${noSensitive ? sql`and not exists (select 1 from sensitive_marks m where m.prompt_id = t.prompt_id)` : sql``}
           ${skipped.length > 0 ? sql`and t.id not in (${sql.join(skipped)})` : sql``}
         order by t.id
         limit 1
@@ -107,6 +112,22 @@ async function claimOfType(db: Db, user: SessionUser, projectId: string, type: T
       skipped.push(task.id);
     }
   });
+}
+
+/**
+ * Whether the person has had their daily share of sensitive tasks in this project (decision 0036).
+ * A transaction-scoped advisory lock per (person, project) makes their concurrent claims take
+ * turns from here to the commit, so the count below always includes the claim before: two tabs
+ * claiming at once cannot both take the last sensitive task under the cap.
+ */
+async function sensitiveCapReached(trx: Db, userId: string, projectId: string, cap: number | null): Promise<boolean> {
+  if (cap === null) return false;
+  await sql`select pg_advisory_xact_lock(hashtextextended(${`exposure:${userId}:${projectId}`}, 0))`.execute(trx);
+  const served = await sql<{ n: string }>`
+    select count(*) as n from assignments a join tasks t on t.id = a.task_id
+    where a.user_id = ${userId} and t.project_id = ${projectId} and a.created_at >= ${TODAY}
+      and exists (select 1 from sensitive_marks m where m.prompt_id = t.prompt_id)`.execute(trx);
+  return Number(served.rows[0]!.n) >= cap;
 }
 
 /**

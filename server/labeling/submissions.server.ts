@@ -10,6 +10,7 @@ import type { ProjectSettings } from "./project-settings.ts";
 import { conversationMessageSchema } from "../../trainer/contract/conversation.ts";
 import { transcriptProblems, undeclaredToolProblems } from "./transcript.ts";
 import { settleToolResults } from "./tool-results.server.ts";
+import { markFromFlags } from "./wellbeing/sensitive.server.ts";
 
 /** What a client sends to finish an assignment. The key makes a double submit record once. */
 export const submitSchema = z.object({
@@ -210,6 +211,7 @@ export async function submitAssignment(
     let payload = validatePayload(assignment.type, input.payload, assignment.shown_order, settings);
     if (assignment.type === "demonstrate") payload = await settleToolResults(payload, settings);
     if (assignment.type === "review") await applyReview(trx, assignment, payload as z.infer<typeof reviewPayload>, settings);
+    if (assignment.type === "rank") await markFromFlags(trx, assignment.prompt_id, user.id, payload.flags as Record<string, string[]>, settings.wellbeing);
 
     // 3. One statement records the submission, closes the assignment and completes the task when
     //    this submission fills it (the CTEs share a snapshot, hence "+ 1" for this one).
