@@ -11,6 +11,7 @@ import * as m0009 from "./0009-eval-sets-and-rl-jobs.ts";
 import * as m0010 from "./0010-completion-transcripts.ts";
 import * as m0014 from "./0014-judge-suggestions.ts";
 import * as m0015 from "./0015-labeler-wellbeing.ts";
+import * as m0016 from "./0016-pii-originals.ts";
 
 /** Every migration, in the order it runs. Append only; never reorder or edit a landed one. */
 export const migrations: Record<string, Migration> = {
@@ -26,4 +27,5 @@ export const migrations: Record<string, Migration> = {
   "0010-completion-transcripts": m0010,
   "0014-judge-suggestions": m0014,
   "0015-labeler-wellbeing": m0015,
+  "0016-pii-originals": m0016,
 };

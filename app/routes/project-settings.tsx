@@ -113,6 +113,8 @@ export async function action({ context, request, params }: Route.ActionArgs) {
       checker: checkerFromForm(form),
       judge: judgeFromForm(form),
       wellbeing: wellbeingFromForm(form, project.settings.wellbeing),
+      // An older form without the field keeps what is stored.
+      piiRedaction: form.has("piiRedaction.mode") ? { mode: text("piiRedaction.mode"), keepOriginal: form.get("piiRedaction.keepOriginal") === "on" } : project.settings.piiRedaction,
     },
   });
   const errors = parsed.success ? {} : fieldErrors(parsed.error);
@@ -263,6 +265,23 @@ export default function ProjectSettingsPage({ loaderData, actionData }: Route.Co
           <div hidden={kind !== "json"}>
             <Field label="JSON path in the answer (e.g. result.value)" name="checker.path" defaultValue={c("path", checker?.kind === "json" ? checker.path : "")} error={e("path")} />
           </div>
+        </Card>
+        <Card title="Personal data at import">
+          <div className="mb-4">
+            <label htmlFor="field-piiRedaction.mode" className="mb-1 block text-sm font-medium">When the filter finds an e-mail, phone, card number or IP address</label>
+            <select id="field-piiRedaction.mode" name="piiRedaction.mode" defaultValue={v("piiRedaction.mode", project.settings.piiRedaction.mode)}
+              className="w-full rounded-md border border-slate-300 bg-white px-3 py-2 dark:border-slate-700 dark:bg-slate-950">
+              <option value="review">Send the prompt to review</option>
+              <option value="mask">Mask it with a typed placeholder ([EMAIL] …) and label it</option>
+              <option value="both">Mask it and send the prompt to review</option>
+            </select>
+            {errors["settings.piiRedaction.mode"] ? <p className="mt-1 text-sm text-red-700 dark:text-red-400">{errors["settings.piiRedaction.mode"]}</p> : null}
+          </div>
+          <label className="flex items-center gap-2 text-sm">
+            <input type="checkbox" name="piiRedaction.keepOriginal" defaultChecked={typed ? values["piiRedaction.keepOriginal"] === "on" : project.settings.piiRedaction.keepOriginal} />
+            Keep the unmasked original (researchers only)
+          </label>
+          <p className="mt-2 text-sm">A prompt that would be left empty by masking goes to review instead.</p>
         </Card>
         <Card title="Labeler wellbeing">
           <p className="mb-3 text-sm">Sensitive tasks are shown blurred with their category until the labeler reveals them. Marks come from the import (a record&apos;s <code>sensitive</code> metadata or a classifier score) and from the flags below.</p>

@@ -11,9 +11,10 @@ import { qualityEndpoints } from "./quality-endpoints.server.ts";
 import { overlapEndpoints } from "./overlap-endpoints.server.ts";
 import { judgeEndpoints } from "./judge-endpoints.server.ts";
 import { wellbeingEndpoints } from "./wellbeing-endpoints.server.ts";
+import { piiEndpoints } from "./pii-endpoints.server.ts";
 
 /** Every /api/v1 endpoint; the server mounts these and tests walk them. */
 export const apiEndpoints: AnyEndpoint[] = [
   ...v1Endpoints, ...labelingEndpoints, ...roundEndpoints, ...trainerEndpoints, ...auditEndpoints, ...formatEndpoints, ...externalModelEndpoints, ...qaEndpoints,
-  ...evalSetEndpoints, ...qualityEndpoints, ...overlapEndpoints, ...judgeEndpoints, ...wellbeingEndpoints,
+  ...evalSetEndpoints, ...qualityEndpoints, ...overlapEndpoints, ...judgeEndpoints, ...wellbeingEndpoints, ...piiEndpoints,
 ];

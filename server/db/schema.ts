@@ -402,6 +402,13 @@ export interface LabelerOptOutsTable {
   created_at: CreatedAt;
 }
 
+export interface PromptOriginalsTable {
+  prompt_id: string;
+  messages: Json<ChatMessage[]>;
+  completions: Json<Array<Record<string, unknown>>>;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -431,6 +438,7 @@ export interface Database {
   sensitive_marks: SensitiveMarksTable;
   content_reveals: ContentRevealsTable;
   labeler_opt_outs: LabelerOptOutsTable;
+  prompt_originals: PromptOriginalsTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -535,6 +543,7 @@ export const schemaColumns = {
   sensitive_marks: { id: "bigint", prompt_id: "bigint", category: "text", source: "text", score: "double precision", marked_by: "bigint", created_at: "timestamp with time zone" },
   content_reveals: { id: "bigint", assignment_id: "bigint", user_id: "bigint", created_at: "timestamp with time zone" },
   labeler_opt_outs: { user_id: "bigint", category: "text", created_at: "timestamp with time zone" },
+  prompt_originals: { prompt_id: "bigint", messages: "jsonb", completions: "jsonb", created_at: "timestamp with time zone" },
 } as const;
 
 // Compile-time: every table and column of Database is in schemaColumns, and nothing else is.
@@ -545,6 +554,6 @@ const _columnsMatch: ColumnsMatch = { users: true, sessions: true, api_tokens: t
   socket_io_attachments: true, projects: true, prompts: true, completions: true, tasks: true, assignments: true, submissions: true,
   rounds: true, models: true, jobs: true, job_events: true, ray_submissions: true, external_endpoints: true, generation_runs: true,
   generation_errors: true, documents: true, document_chunks: true, qa_runs: true, qa_templates: true, judge_suggestions: true,
-  sensitive_marks: true, content_reveals: true, labeler_opt_outs: true };
+  sensitive_marks: true, content_reveals: true, labeler_opt_outs: true, prompt_originals: true };
 void _tablesMatch;
 void _columnsMatch;

@@ -60,6 +60,14 @@ export const projectSettingsSchema = z.object({
   nearDuplicateThreshold: z.number().min(0.5).max(1).default(0.8),
   /** Word lists, patterns and PII checks; a hit sends the prompt to review instead of labelers. */
   contentFilter: contentFilterConfigSchema.default(contentFilterConfigSchema.parse({})),
+  /**
+   * What a PII hit does at import (decision 0037): review (send the prompt to review, as before),
+   * mask (typed placeholders, then to labelers), or both (masked, and to review). keepOriginal:
+   * store the unmasked record apart, readable by researchers only.
+   */
+  piiRedaction: z
+    .strictObject({ mode: z.enum(["review", "mask", "both"]).default("review"), keepOriginal: z.boolean().default(false) })
+    .default({ mode: "review", keepOriginal: false }),
   /** Tools the policy may call while it answers this project's prompts (sampling, rollouts, playground). */
   tools: z.array(toolNameSchema).max(8).default([]),
   /**

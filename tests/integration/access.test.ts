@@ -72,6 +72,7 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "POST /assignments/:id/reveal-content": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
   "GET /me/exposure": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
   "PUT /me/opt-outs": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
+  "GET /prompts/:id/original": ["researcher", "admin", "admin-token"],
   "GET /projects/:id/exports/judge.jsonl": ["researcher", "admin", "trainer", "admin-token"],
   "GET /projects/:id/exports/preferences.jsonl": ["researcher", "admin", "trainer", "admin-token"],
   "GET /projects/:id/exports/sft.jsonl": ["researcher", "admin", "trainer", "admin-token"],
