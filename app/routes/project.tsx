@@ -6,6 +6,7 @@ import { getProject, queueCounters } from "../../server/labeling/projects.server
 import { claimNextTask } from "../../server/labeling/queue.server.ts";
 import { publishCounters } from "../../server/labeling/live-counters.server.ts";
 import { judgeStatus } from "../../server/labeling/judge/judge-report.server.ts";
+import { adaptiveSavings } from "../../server/labeling/adaptive-overlap.server.ts";
 import { Alert, Button, Card, PageTitle } from "../components/ui.tsx";
 import { Markdown } from "../components/markdown.tsx";
 import { DatasetExport } from "../components/dataset-export.tsx";
@@ -22,7 +23,8 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
   const isResearcher = hasRole(user.role, "researcher");
   // The judge's failures are the researcher's to fix; labelers never see which model judges.
   const judge = isResearcher && project.settings.judge ? await judgeStatus(context.db, project.id) : null;
-  return { project, counters: await queueCounters(context.db, project.id), isResearcher, empty, judge };
+  const adaptive = isResearcher && project.settings.adaptiveOverlap.enabled ? await adaptiveSavings(context.db, project.id, project.settings.overlap.rank) : null;
+  return { project, counters: await queueCounters(context.db, project.id), isResearcher, empty, judge, adaptive };
 }
 
 /** "Start labeling": claim the next task (or resume the unfinished one) and open it. */
@@ -126,6 +128,14 @@ export default function Project({ loaderData, actionData }: Route.ComponentProps
             </Card>
           ) : null}
           {loaderData.judge ? <JudgeCard status={loaderData.judge} /> : null}
+          {loaderData.adaptive ? (
+            <Card title="Adaptive overlap">
+              <p className="text-sm" data-testid="adaptive-savings">
+                {loaderData.adaptive.tasks} finished rankings took {loaderData.adaptive.labels} labels against {loaderData.adaptive.fixedLabels} at a fixed overlap of {project.settings.overlap.rank}
+                {loaderData.adaptive.hours === null ? "." : `: ${Math.abs(loaderData.adaptive.hours).toFixed(2)} human-hours ${loaderData.adaptive.hours >= 0 ? "saved" : "spent"}.`}
+              </p>
+            </Card>
+          ) : null}
         </div>
         <Card title="Guidelines">
           {project.guidelines ? <Markdown>{project.guidelines}</Markdown> : <p>This project has no guidelines yet.</p>}

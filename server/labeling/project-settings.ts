@@ -2,6 +2,7 @@ import { z } from "zod";
 import { contentFilterConfigSchema } from "./import/content-filter.ts";
 import { judgeSettingsSchema } from "./judge/judge-settings.ts";
 import { wellbeingSettingsSchema } from "./wellbeing/wellbeing-settings.ts";
+import { adaptiveOverlapSchema } from "./adaptive-overlap.ts";
 import { checkerSpecSchema } from "../../trainer/contract/checker.ts";
 import { toolNameSchema } from "../../trainer/contract/conversation.ts";
 
@@ -77,6 +78,8 @@ export const projectSettingsSchema = z.object({
   checker: checkerSpecSchema.optional(),
   /** A model judge that pre-ranks ranking tasks and pre-picks comparisons (decision 0035). Unset = no judge. */
   judge: judgeSettingsSchema.optional(),
+  /** Ranking tasks start with fewer labelers and grow on disagreement (decision 0038). */
+  adaptiveOverlap: adaptiveOverlapSchema.default(adaptiveOverlapSchema.parse({})),
   /** Sensitive content, exposure caps and break reminders (decision 0036). */
   wellbeing: wellbeingSettingsSchema.default(wellbeingSettingsSchema.parse({})),
 });
