@@ -11,6 +11,9 @@ import * as m0009 from "./0009-eval-sets-and-rl-jobs.ts";
 import * as m0010 from "./0010-completion-transcripts.ts";
 import * as m0011 from "./0011-project-members.ts";
 import * as m0012 from "./0012-data-browser.ts";
+import * as m0014 from "./0014-judge-suggestions.ts";
+import * as m0015 from "./0015-labeler-wellbeing.ts";
+import * as m0016 from "./0016-pii-originals.ts";
 import * as m0017 from "./0017-corpora.ts";
 import * as m0018 from "./0018-corpus-review-and-ratings.ts";
 import * as m0019 from "./0019-quality-classifiers.ts";
@@ -29,6 +32,9 @@ export const migrations: Record<string, Migration> = {
   "0010-completion-transcripts": m0010,
   "0011-project-members": m0011,
   "0012-data-browser": m0012,
+  "0014-judge-suggestions": m0014,
+  "0015-labeler-wellbeing": m0015,
+  "0016-pii-originals": m0016,
   "0017-corpora": m0017,
   "0018-corpus-review-and-ratings": m0018,
   "0019-quality-classifiers": m0019,

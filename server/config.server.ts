@@ -62,6 +62,8 @@ export const configSchema = z.object({
   TANDEM_CORPUS_UPLOAD_LIMIT: z.string().regex(/^\d+(b|kb|mb|gb)$/i, "must look like 500mb or 2gb").default("2gb"),
   /** Milliseconds between the corpus-cleaning runner's looks for queued jobs (0 turns the runner off on this instance). */
   TANDEM_CLEANING_POLL_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
+  /** Milliseconds between the model judge's looks for unjudged tasks (0 turns the judge off on this instance). */
+  TANDEM_JUDGE_POLL_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Requests slower than this are logged at info (the rest at debug). */
   TANDEM_SLOW_REQUEST_MS: z.coerce.number().int().min(1).default(1000),

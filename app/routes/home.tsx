@@ -1,8 +1,10 @@
 import { useEffect, useRef } from "react";
-import { Form, Link } from "react-router";
+import { data, Form, Link } from "react-router";
 import type { Route } from "./+types/home";
 import { roleLabels } from "../../server/auth/roles.ts";
 import { labelerHome, QUEUE_COUNT_CAP } from "../../server/labeling/labeler-home.server.ts";
+import { exposureToday, optOuts, setOptOuts } from "../../server/labeling/wellbeing/sensitive.server.ts";
+import { categorySchema } from "../../server/labeling/wellbeing/wellbeing-settings.ts";
 import { Alert, Button, Card, PageTitle } from "../components/ui.tsx";
 import { requireUser } from "../lib/auth.server.ts";
 
@@ -11,7 +13,22 @@ export const meta: Route.MetaFunction = () => [{ title: "Home · Tandem" }];
 export async function loader({ context, request }: Route.LoaderArgs) {
   const user = requireUser(context, request);
   const left = new URL(request.url).searchParams.get("left");
-  return { user, projects: await labelerHome(context.db, user), left: left !== null && /^\d{1,18}$/.test(left), cap: QUEUE_COUNT_CAP };
+  return {
+    user, projects: await labelerHome(context.db, user), left: left !== null && /^\d{1,18}$/.test(left), cap: QUEUE_COUNT_CAP,
+    // A person's own exposure to sensitive content (decision 0036): theirs only, nobody else's.
+    exposure: await exposureToday(context.db, user.id), optOuts: await optOuts(context.db, user.id),
+  };
+}
+
+/** Saves the categories this person is never served (one per line or comma-separated). */
+export async function action({ context, request }: Route.ActionArgs) {
+  const user = requireUser(context, request);
+  const text = String((await request.formData()).get("optOuts") ?? "");
+  const categories = text.split(/[\s,]+/).map((c) => c.trim().toLowerCase()).filter(Boolean);
+  const bad = categories.filter((c) => !categorySchema.safeParse(c).success);
+  if (bad.length > 0 || categories.length > 40) return data({ error: `optOuts: not a category: ${bad.join(", ") || "too many"} (lowercase letters, digits and _)` }, { status: 422 });
+  await setOptOuts(context.db, user.id, categories);
+  return { error: null };
 }
 
 const roleSummary = {
@@ -27,8 +44,8 @@ function isTyping(target: EventTarget | null): boolean {
   return target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
 }
 
-export default function Home({ loaderData }: Route.ComponentProps) {
-  const { user, projects, left, cap } = loaderData;
+export default function Home({ loaderData, actionData }: Route.ComponentProps) {
+  const { user, projects, left, cap, exposure } = loaderData;
   const count = (n: number) => (n >= cap ? `${cap}+` : String(n));
   const forms = useRef<Array<HTMLFormElement | null>>([]);
   const withWork = projects.filter((p) => p.queueLeft > 0);
@@ -95,6 +112,23 @@ export default function Home({ loaderData }: Route.ComponentProps) {
       </Card>
       <Card title="What you can do">
         <p>{roleSummary[user.role]}</p>
+      </Card>
+      <Card title="Your exposure to sensitive content today">
+        <p data-testid="exposure">
+          {exposure.sensitiveTasks} sensitive {exposure.sensitiveTasks === 1 ? "task" : "tasks"} served, content revealed {exposure.reveals} {exposure.reveals === 1 ? "time" : "times"} (UTC day).
+        </p>
+        {exposure.byProject.length > 0 ? (
+          <ul className="mt-2 list-disc pl-5 text-sm">
+            {exposure.byProject.map((p) => <li key={p.projectId}>{p.name}: {p.tasks}</li>)}
+          </ul>
+        ) : null}
+        <Form method="post" className="mt-4">
+          <label htmlFor="opt-outs" className="mb-1 block text-sm font-medium">Categories you never want to be served (e.g. violent_content, self_harm)</label>
+          <input id="opt-outs" name="optOuts" defaultValue={loaderData.optOuts.join(", ")}
+            className="mb-2 w-full rounded-md border border-slate-300 bg-white px-3 py-2 dark:border-slate-700 dark:bg-slate-950" />
+          {actionData?.error ? <p role="alert" className="mb-2 text-sm text-red-700 dark:text-red-400">{actionData.error}</p> : null}
+          <Button type="submit" variant="secondary">Save opt-outs</Button>
+        </Form>
       </Card>
     </>
   );

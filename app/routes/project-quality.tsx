@@ -85,7 +85,77 @@ export default function ProjectQuality({ loaderData }: Route.ComponentProps) {
             </table>
           </div>
         </Card>
+        {report.judge.status.configured || report.judge.status.done > 0 ? <JudgeAuditCard judge={report.judge} /> : null}
       </div>
     </>
+  );
+}
+
+type Judge = Route.ComponentProps["loaderData"]["report"]["judge"];
+const seconds = (ms: number | null) => (ms === null ? "–" : `${(ms / 1000).toFixed(1)} s`);
+const interval = (e: Judge["project"]["effect"]) =>
+  e.difference === null ? "–" : `${(e.difference * 100).toFixed(1)} pts [${(e.low! * 100).toFixed(1)}, ${(e.high! * 100).toFixed(1)}]`;
+
+/**
+ * The anchoring audit (decision 0035): agreement with the judge where its suggestion could be
+ * revealed vs where it was withheld (random per task), with a 95 % Welch interval.
+ */
+function JudgeAuditCard({ judge }: { judge: Judge }) {
+  const p = judge.project;
+  const rows = [{ key: "project", name: "Whole project", r: p }, ...judge.labelers.map((l) => ({ key: l.labelerId, name: l.name, r: l as Judge["project"] }))];
+  return (
+    <Card title="Model judge and the anchoring audit">
+      <dl className="mb-4 grid grid-cols-2 gap-x-6 gap-y-2 sm:grid-cols-4" data-testid="judge-audit">
+        <div>
+          <dt className="text-sm">Anchoring effect (shown − withheld)</dt>
+          <dd className="text-2xl font-semibold" data-testid="anchoring-effect">{interval(p.effect)}</dd>
+          <dd className="text-xs">95 % Welch interval, submissions as the unit</dd>
+        </div>
+        <div>
+          <dt className="text-sm">Judge–human agreement, withheld tasks</dt>
+          <dd className="text-2xl font-semibold" data-testid="judge-human-withheld">{pct(p.withheld.meanAgreement)}</dd>
+          <dd className="text-xs">n = {p.withheld.compared} submissions</dd>
+        </div>
+        <div>
+          <dt className="text-sm">Judge picks the first-read answer (chance)</dt>
+          <dd className="text-2xl font-semibold" data-testid="judge-position">{pct(judge.positionBias.rate)} ({pct(judge.positionBias.expectedRate)})</dd>
+          <dd className="text-xs">n = {judge.positionBias.decided} answers</dd>
+        </div>
+        <div>
+          <dt className="text-sm">Same verdict in both orders</dt>
+          <dd className="text-2xl font-semibold" data-testid="judge-consistency">{pct(judge.positionBias.consistency.rate)}</dd>
+          <dd className="text-xs">n = {judge.positionBias.consistency.compared} pairs</dd>
+        </div>
+      </dl>
+      <div className="overflow-x-auto">
+        <table className="w-full text-left text-sm">
+          <thead>
+            <tr className="border-b border-slate-200 dark:border-slate-700">
+              <th className="py-2 pr-3">Who</th>
+              <th className="py-2 pr-3">Agreement with judge, shown (n, revealed)</th>
+              <th className="py-2 pr-3">Withheld (n)</th>
+              <th className="py-2 pr-3">Anchoring effect [95 % CI]</th>
+              <th className="py-2 pr-3">Time on task, shown / withheld</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map(({ key, name, r }) => (
+              <tr key={key} className="border-b border-slate-100 dark:border-slate-800" data-testid={`judge-row-${key}`}>
+                <td className="py-2 pr-3">{name}</td>
+                <td className="py-2 pr-3">{pct(r.shown.meanAgreement)} <span className="text-xs">({r.shown.compared}, {r.shown.revealed} revealed)</span></td>
+                <td className="py-2 pr-3">{pct(r.withheld.meanAgreement)} <span className="text-xs">({r.withheld.compared})</span></td>
+                <td className="py-2 pr-3">{interval(r.effect)}</td>
+                <td className="py-2 pr-3">{seconds(r.shown.meanMsOnTask)} / {seconds(r.withheld.meanMsOnTask)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <p className="mt-3 text-sm">
+        The judge {judge.status.suggestions === "shown" ? "is shown to labelers on request" : "is not shown to labelers"}; it judged {judge.status.done} tasks and left{" "}
+        {judge.status.failed.timeout + judge.status.failed.unparseable + judge.status.failed.error} without a suggestion. Tasks per arm: {judge.status.arms.shown} shown,{" "}
+        {judge.status.arms.withheld} withheld. The interval treats submissions as independent; labelers and items repeat, so read it as a first check.
+      </p>
+    </Card>
   );
 }

@@ -16,6 +16,8 @@ import { or404 } from "../lib/not-found.server.ts";
 import { fieldErrors } from "../lib/form.ts";
 import { checkerFromForm, checkerKinds, toolsFromForm } from "../lib/tool-settings-form.ts";
 import { TOOL_NAMES } from "../../trainer/contract/conversation.ts";
+import { listEndpoints } from "../../server/bridges/external/endpoints.server.ts";
+import { defaultJudgePrompts } from "../../server/labeling/judge/judge-settings.ts";
 
 export const meta: Route.MetaFunction = () => [{ title: "Project settings · Tandem" }];
 
@@ -30,7 +32,45 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
   // What an overlap change did not change: open tasks keep the overlap they were created with.
   const otherOverlap = await openTasksWithOtherOverlap(context.db, project);
   const applied = search.get("applied") ? { type: search.get("applied")!, updated: Number(search.get("updated") ?? 0), completed: Number(search.get("completed") ?? 0) } : null;
-  return { project, saved, otherOverlap, applied, members: await listMembers(context.db, project.id) };
+  // What may judge (decision 0035): the project's endpoints and the registered chat models.
+  const judgeSources = [
+    ...(await listEndpoints(context.db, project.id)).map((e) => ({ value: `endpoint:${e.id}`, label: `Endpoint ${e.name} (${e.model})` })),
+    ...(await context.db.selectFrom("models").select(["id", "name"]).where("kind", "!=", "reward").where((eb) => eb.or([eb("project_id", "=", project.id), eb("project_id", "is", null)])).orderBy("id", "desc").limit(100).execute())
+      .map((m) => ({ value: `model:${m.id}`, label: `Model ${m.name} (#${m.id})` })),
+  ];
+  return { project, saved, otherOverlap, applied, judgeSources, members: await listMembers(context.db, project.id) };
+}
+
+/** The wellbeing fields (decision 0036): an empty cap or break time means none. */
+function wellbeingFromForm(form: FormData, stored: unknown): unknown {
+  // A form without these fields (an older page) keeps what is stored.
+  if (!form.has("wellbeing.dailySensitiveCap")) return stored;
+  const text = (name: string) => String(form.get(`wellbeing.${name}`) ?? "").trim();
+  const numOrNull = (name: string) => (text(name) === "" ? null : Number(text(name)));
+  return {
+    dailySensitiveCap: numOrNull("dailySensitiveCap"),
+    breakAfterMinutes: numOrNull("breakAfterMinutes"),
+    classifierField: text("classifierField") || undefined,
+    classifierThreshold: text("classifierThreshold") === "" ? undefined : Number(text("classifierThreshold")),
+    sensitiveFlags: text("sensitiveFlags").split(/[\s,]+/).filter(Boolean),
+  };
+}
+
+/** The judge fields of the form; no source means no judge. Numbers stay as typed for zod to judge. */
+function judgeFromForm(form: FormData): Record<string, unknown> | undefined {
+  const text = (name: string) => String(form.get(`judge.${name}`) ?? "").trim();
+  const source = /^(endpoint|model):(.*)$/.exec(text("source"));
+  if (!source) return undefined;
+  const num = (name: string) => (text(name) === "" ? undefined : Number(text(name)));
+  return {
+    source: source[1] === "endpoint" ? { kind: "endpoint", endpointId: source[2] } : { kind: "model", modelId: source[2] },
+    mode: text("mode") || undefined,
+    // The default prompt left as it is stays "the default", so it follows the mode.
+    prompt: text("prompt") === "" || Object.values(defaultJudgePrompts).includes(text("prompt") as never) ? undefined : text("prompt"),
+    suggestions: text("suggestions") || undefined,
+    withheldShare: num("withheldShare"),
+    timeoutSeconds: num("timeoutSeconds"),
+  };
 }
 
 /** Flags are edited as lines "id: label"; a malformed line is reported, not dropped. */
@@ -79,6 +119,10 @@ export async function action({ context, request, params }: Route.ActionArgs) {
       flags,
       tools: toolsFromForm(form),
       checker: checkerFromForm(form),
+      judge: judgeFromForm(form),
+      wellbeing: wellbeingFromForm(form, project.settings.wellbeing),
+      // An older form without the field keeps what is stored.
+      piiRedaction: form.has("piiRedaction.mode") ? { mode: text("piiRedaction.mode"), keepOriginal: form.get("piiRedaction.keepOriginal") === "on" } : project.settings.piiRedaction,
     },
   });
   const errors = parsed.success ? {} : fieldErrors(parsed.error);
@@ -87,13 +131,19 @@ export async function action({ context, request, params }: Route.ActionArgs) {
     // Checkboxes send a value only when ticked: the ticked tools come back as one list.
     return data({ errors, values: { ...Object.fromEntries([...form].map(([k, v]) => [k, String(v)])), tools: form.getAll("tools").map(String).join(",") } }, { status: 422 });
   }
-  await updateProject(context.db, user.id, project.id, parsed.data);
+  try {
+    await updateProject(context.db, user.id, project.id, parsed.data);
+  } catch (error) {
+    if (!(error instanceof AppError) || error.code !== "validation_failed") throw error;
+    const refused = Object.fromEntries(error.fieldErrors.map((d) => [d.path, d.message]));
+    return data({ errors: refused, values: { ...Object.fromEntries([...form].map(([k, v]) => [k, String(v)])), tools: form.getAll("tools").map(String).join(",") } }, { status: 422 });
+  }
   // Back to this page, which confirms the save (the form shows what is now stored).
   return redirect(`/projects/${project.id}/settings?saved=1`);
 }
 
 export default function ProjectSettingsPage({ loaderData, actionData }: Route.ComponentProps) {
-  const { project, saved, otherOverlap, applied, members } = loaderData;
+  const { project, saved, otherOverlap, applied, members, judgeSources } = loaderData;
   const memberResult = actionData && "memberResult" in actionData ? actionData.memberResult : null;
   const errors: Record<string, string> = (actionData && "errors" in actionData ? actionData.errors : undefined) ?? {};
   const values: Record<string, string> = (actionData && "values" in actionData ? actionData.values : undefined) ?? {};
@@ -225,6 +275,37 @@ export default function ProjectSettingsPage({ loaderData, actionData }: Route.Co
             <Field label="JSON path in the answer (e.g. result.value)" name="checker.path" defaultValue={c("path", checker?.kind === "json" ? checker.path : "")} error={e("path")} />
           </div>
         </Card>
+        <Card title="Personal data at import">
+          <div className="mb-4">
+            <label htmlFor="field-piiRedaction.mode" className="mb-1 block text-sm font-medium">When the filter finds an e-mail, phone, card number or IP address</label>
+            <select id="field-piiRedaction.mode" name="piiRedaction.mode" defaultValue={v("piiRedaction.mode", project.settings.piiRedaction.mode)}
+              className="w-full rounded-md border border-slate-300 bg-white px-3 py-2 dark:border-slate-700 dark:bg-slate-950">
+              <option value="review">Send the prompt to review</option>
+              <option value="mask">Mask it with a typed placeholder ([EMAIL] …) and label it</option>
+              <option value="both">Mask it and send the prompt to review</option>
+            </select>
+            {errors["settings.piiRedaction.mode"] ? <p className="mt-1 text-sm text-red-700 dark:text-red-400">{errors["settings.piiRedaction.mode"]}</p> : null}
+          </div>
+          <label className="flex items-center gap-2 text-sm">
+            <input type="checkbox" name="piiRedaction.keepOriginal" defaultChecked={typed ? values["piiRedaction.keepOriginal"] === "on" : project.settings.piiRedaction.keepOriginal} />
+            Keep the unmasked original (researchers only)
+          </label>
+          <p className="mt-2 text-sm">A prompt that would be left empty by masking goes to review instead.</p>
+        </Card>
+        <Card title="Labeler wellbeing">
+          <p className="mb-3 text-sm">Sensitive tasks are shown blurred with their category until the labeler reveals them. Marks come from the import (a record&apos;s <code>sensitive</code> metadata or a classifier score) and from the flags below.</p>
+          <Field label="Sensitive tasks per labeler per day (empty = no cap)" name="wellbeing.dailySensitiveCap" type="number" min={0}
+            defaultValue={v("wellbeing.dailySensitiveCap", project.settings.wellbeing.dailySensitiveCap ?? "")} error={errors["settings.wellbeing.dailySensitiveCap"]} />
+          <Field label="Suggest a break after this many minutes on tasks (5–480, empty = never)" name="wellbeing.breakAfterMinutes" type="number" min={5} max={480}
+            defaultValue={v("wellbeing.breakAfterMinutes", project.settings.wellbeing.breakAfterMinutes ?? "")} error={errors["settings.wellbeing.breakAfterMinutes"]} />
+          <Field label="Flags that mark a prompt sensitive (comma-separated flag ids)" name="wellbeing.sensitiveFlags"
+            defaultValue={v("wellbeing.sensitiveFlags", project.settings.wellbeing.sensitiveFlags.join(", "))} error={errors["settings.wellbeing.sensitiveFlags"] ?? errors["settings.wellbeing.sensitiveFlags.0"]} />
+          <Field label="Metadata field with classifier scores ({category: score})" name="wellbeing.classifierField"
+            defaultValue={v("wellbeing.classifierField", project.settings.wellbeing.classifierField)} error={errors["settings.wellbeing.classifierField"]} />
+          <Field label="Classifier score that marks a prompt sensitive (0–1)" name="wellbeing.classifierThreshold" type="number" step="0.01" min={0} max={1}
+            defaultValue={v("wellbeing.classifierThreshold", project.settings.wellbeing.classifierThreshold)} error={errors["settings.wellbeing.classifierThreshold"]} />
+        </Card>
+        <JudgeFieldset project={project} sources={judgeSources} values={typed ? values : null} errors={errors} />
         <div className="flex items-center gap-3">
           <Button type="submit">Save settings</Button>
           {saved && errorList.length === 0 ? <span className="text-sm" aria-hidden="true">Saved.</span> : null}
@@ -294,5 +375,61 @@ function SavedNotice({ projectId, openTasksKeepOverlap }: { projectId: string; o
       {openTasksKeepOverlap > 0 ? `${openTasksKeepOverlap} open ${openTasksKeepOverlap === 1 ? "task keeps its" : "tasks keep their"} earlier overlap (see below). ` : ""}
       <Link className="underline" to={`/projects/${projectId}`}>Back to the project</Link>
     </Alert>
+  );
+}
+
+/** The model judge (decision 0035): who judges, how it is asked, and what labelers may see. */
+function JudgeFieldset({ project, sources, values, errors }: {
+  project: Route.ComponentProps["loaderData"]["project"];
+  sources: Array<{ value: string; label: string }>;
+  values: Record<string, string> | null;
+  errors: Record<string, string>;
+}) {
+  const judge = project.settings.judge;
+  const stored = judge ? (judge.source.kind === "endpoint" ? `endpoint:${judge.source.endpointId}` : `model:${judge.source.modelId}`) : "";
+  const v = (name: string, fallback: string | number | undefined) => (values ? (values[`judge.${name}`] ?? "") : fallback === undefined ? "" : String(fallback));
+  const e = (name: string) => errors[`settings.judge.${name}`];
+  const [mode, setMode] = useState(v("mode", judge?.mode ?? "pairwise"));
+  const inputClass = "w-full rounded-md border border-slate-300 bg-white px-3 py-2 dark:border-slate-700 dark:bg-slate-950";
+  return (
+    <Card title="Model judge">
+      <p className="mb-3 text-sm">
+        A judge pre-ranks ranking tasks and pre-picks comparisons in the background, asking every question in both orders to cancel its position bias. Its verdicts are exported as their own annotator, never mixed into the labels.
+      </p>
+      <div className="mb-4">
+        <label htmlFor="field-judge.source" className="mb-1 block text-sm font-medium">Judge</label>
+        <select id="field-judge.source" name="judge.source" defaultValue={v("source", stored)} className={inputClass}>
+          <option value="">No judge</option>
+          {sources.map((s) => (
+            <option key={s.value} value={s.value}>{s.label}</option>
+          ))}
+        </select>
+        {e("source.endpointId") ?? e("source.modelId") ?? e("source") ? <p className="mt-1 text-sm text-red-700 dark:text-red-400">{e("source.endpointId") ?? e("source.modelId") ?? e("source")}</p> : null}
+      </div>
+      <div className="mb-4">
+        <label htmlFor="field-judge.mode" className="mb-1 block text-sm font-medium">Questions</label>
+        <select id="field-judge.mode" name="judge.mode" value={mode} onChange={(event) => setMode(event.target.value)} className={inputClass}>
+          <option value="pairwise">Pairwise: every pair, both orders</option>
+          <option value="kway">K-way: the whole list, forwards and reversed</option>
+        </select>
+      </div>
+      <div className="mb-4">
+        <label htmlFor="field-judge.prompt" className="mb-1 block text-sm font-medium">Judging prompt ({"{{conversation}}"} and {"{{answers}}"} are filled in)</label>
+        <textarea id="field-judge.prompt" name="judge.prompt" rows={8} key={mode} defaultValue={v("prompt", judge?.prompt ?? defaultJudgePrompts[mode === "kway" ? "kway" : "pairwise"])}
+          className={`${inputClass} font-mono text-sm`} />
+        {e("prompt") ? <p className="mt-1 text-sm text-red-700 dark:text-red-400">{e("prompt")}</p> : null}
+      </div>
+      <div className="mb-4">
+        <label htmlFor="field-judge.suggestions" className="mb-1 block text-sm font-medium">Labelers may reveal the suggestion</label>
+        <select id="field-judge.suggestions" name="judge.suggestions" defaultValue={v("suggestions", judge?.suggestions ?? "off")} className={inputClass}>
+          <option value="off">Off: labelers never see it</option>
+          <option value="shown">Shown on request</option>
+        </select>
+      </div>
+      <Field label="Withheld share (audit slice, 0–1)" name="judge.withheldShare" type="number" step="0.01" min={0} max={1}
+        defaultValue={v("withheldShare", judge?.withheldShare ?? 0.2)} error={e("withheldShare")} />
+      <Field label="Seconds the judge may take per task (1–600)" name="judge.timeoutSeconds" type="number" min={1} max={600}
+        defaultValue={v("timeoutSeconds", judge?.timeoutSeconds ?? 120)} error={e("timeoutSeconds")} />
+    </Card>
   );
 }

@@ -5,6 +5,8 @@ import { hasRole } from "../../server/auth/roles.ts";
 import { getProject, queueCounters } from "../../server/labeling/projects.server.ts";
 import { claimNextTask } from "../../server/labeling/queue.server.ts";
 import { publishCounters } from "../../server/labeling/live-counters.server.ts";
+import { judgeStatus } from "../../server/labeling/judge/judge-report.server.ts";
+import { adaptiveSavings } from "../../server/labeling/adaptive-overlap.server.ts";
 import { Alert, Button, Card, PageTitle } from "../components/ui.tsx";
 import { Markdown } from "../components/markdown.tsx";
 import { DatasetExport } from "../components/dataset-export.tsx";
@@ -18,7 +20,11 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
   const { projectRole } = await requireProjectRole(context, request, params.projectId);
   const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
   const empty = new URL(request.url).searchParams.get("empty") === "1";
-  return { project, counters: await queueCounters(context.db, project.id), isResearcher: hasRole(projectRole, "researcher"), isReviewer: hasRole(projectRole, "reviewer"), empty };
+  const isResearcher = hasRole(projectRole, "researcher");
+  // The judge's failures are the researcher's to fix; labelers never see which model judges.
+  const judge = isResearcher && project.settings.judge ? await judgeStatus(context.db, project.id) : null;
+  const adaptive = isResearcher && project.settings.adaptiveOverlap.enabled ? await adaptiveSavings(context.db, project.id, project.settings.overlap.rank) : null;
+  return { project, counters: await queueCounters(context.db, project.id), isResearcher, isReviewer: hasRole(projectRole, "reviewer"), empty, judge, adaptive };
 }
 
 /** "Start labeling": claim the next task (or resume the unfinished one) and open it. */
@@ -132,10 +138,10 @@ export default function Project({ loaderData, actionData }: Route.ComponentProps
                     Settings
                   </Link>
                 </li>
-                {(["preferences", "sft", "rankings"] as const).map((kind) => (
+                {(["preferences", "sft", "rankings", "judge"] as const).map((kind) => (
                   <li key={kind}>
                     <a className="text-brand-700 underline dark:text-brand-50" href={`/api/v1/projects/${project.id}/exports/${kind}.jsonl`} download>
-                      Export {kind === "preferences" ? "preference pairs (TRL)" : kind === "sft" ? "SFT demonstrations" : "raw rankings"}
+                      Export {kind === "preferences" ? "preference pairs (TRL)" : kind === "sft" ? "SFT demonstrations" : kind === "rankings" ? "raw rankings" : "the model judge's verdicts"}
                     </a>
                   </li>
                 ))}
@@ -150,11 +156,41 @@ export default function Project({ loaderData, actionData }: Route.ComponentProps
               </ul>
             </Card>
           ) : null}
+          {loaderData.judge ? <JudgeCard status={loaderData.judge} /> : null}
+          {loaderData.adaptive ? (
+            <Card title="Adaptive overlap">
+              <p className="text-sm" data-testid="adaptive-savings">
+                {loaderData.adaptive.tasks} finished rankings took {loaderData.adaptive.labels} labels against {loaderData.adaptive.fixedLabels} at a fixed overlap of {project.settings.overlap.rank}
+                {loaderData.adaptive.hours === null ? "." : `: ${Math.abs(loaderData.adaptive.hours).toFixed(2)} human-hours ${loaderData.adaptive.hours >= 0 ? "saved" : "spent"}.`}
+              </p>
+            </Card>
+          ) : null}
         </div>
         <Card title="Guidelines">
           {project.guidelines ? <Markdown>{project.guidelines}</Markdown> : <p>This project has no guidelines yet.</p>}
         </Card>
       </div>
     </>
+  );
+}
+
+/** What the model judge has done: the failures are counted here, never in the labelers' way. */
+function JudgeCard({ status }: { status: NonNullable<Route.ComponentProps["loaderData"]["judge"]> }) {
+  const failed = status.failed.timeout + status.failed.unparseable + status.failed.error;
+  return (
+    <Card title="Model judge">
+      <dl className="grid grid-cols-2 gap-1 text-sm" data-testid="judge-status">
+        <dt>Tasks judged</dt>
+        <dd data-testid="judge-done">{status.done}</dd>
+        <dt>Being judged</dt>
+        <dd>{status.running}</dd>
+        <dt>Left without a suggestion</dt>
+        <dd data-testid="judge-failed">
+          {failed} ({status.failed.timeout} timed out, {status.failed.unparseable} unparseable, {status.failed.error} other errors)
+        </dd>
+        <dt>Suggestions to labelers</dt>
+        <dd>{status.suggestions === "shown" ? `shown, ${Math.round((status.withheldShare ?? 0) * 100)} % withheld for the audit` : "off"}</dd>
+      </dl>
+    </Card>
   );
 }

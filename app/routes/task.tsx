@@ -4,6 +4,8 @@ import { loadAssignmentView } from "../../server/labeling/assignment-view.server
 import { Markdown } from "../components/markdown.tsx";
 import { CompareTask } from "../components/task/compare-task.tsx";
 import { DemonstrationTask } from "../components/task/demonstration-task.tsx";
+import { JudgeSuggestion } from "../components/task/judge-suggestion.tsx";
+import { BreakReminder, SensitiveGate } from "../components/task/wellbeing.tsx";
 import { RankingTask } from "../components/task/ranking-task.tsx";
 import { ReviewTask } from "../components/task/review-task.tsx";
 import { clearDraft, goToNextTask, postJson } from "../components/task/task-client.ts";
@@ -54,6 +56,8 @@ export default function Task({ loaderData }: Route.ComponentProps) {
           <h1 className="text-2xl font-semibold">{heading}</h1>
         </header>
         {view.state !== "active" ? <Alert>This task is {view.state}; it can no longer be submitted.</Alert> : null}
+        <BreakReminder minutes={view.breakAfterMinutes} />
+        <SensitiveGate view={view}>
         <section aria-label="Conversation" className="space-y-2">
           {view.messages.map((message, i) => (
             <div key={i} className="rounded-md border border-slate-200 bg-slate-100 p-3 dark:border-slate-800 dark:bg-slate-800/50">
@@ -62,6 +66,7 @@ export default function Task({ loaderData }: Route.ComponentProps) {
             </div>
           ))}
         </section>
+        {view.state === "active" ? <JudgeSuggestion view={view} /> : null}
         {view.taskType === "rank" ? (
           <RankingTask view={view} />
         ) : view.taskType === "demonstrate" ? (
@@ -73,6 +78,7 @@ export default function Task({ loaderData }: Route.ComponentProps) {
         ) : (
           <Alert>This task type is not available yet.</Alert>
         )}
+        </SensitiveGate>
         <div className="border-t border-slate-200 pt-3 dark:border-slate-800">
           {skipping ? (
             <div className="flex flex-wrap items-end gap-2">

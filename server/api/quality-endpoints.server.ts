@@ -25,6 +25,49 @@ const biasRate = z.object({
   skipped: z.object({ notRankable: z.number().int(), ambiguous: z.number().int() }),
 });
 
+const armFigures = z.object({
+  submissions: z.number().int(),
+  compared: z.number().int().describe("Submissions with at least one completion pair ordered by both the labeler and the judge"),
+  meanAgreement: z.number().nullable().describe("Mean over submissions of the share of pairs ordered as the judge ordered them"),
+  sd: z.number().nullable().describe("Sample standard deviation of that per-submission agreement"),
+  agreedPairs: z.number().int(),
+  comparedPairs: z.number().int(),
+  revealed: z.number().int().describe("Submissions whose labeler revealed the suggestion"),
+  meanMsOnTask: z.number().nullable().describe("Mean time on task (ms) of the submissions that report it"),
+  timed: z.number().int(),
+});
+const armReport = z.object({
+  shown: armFigures.describe("Tasks whose suggestion could be revealed"),
+  withheld: armFigures.describe("The audit slice: suggestion withheld; its agreement is the judge–human agreement without anchoring"),
+  effect: z
+    .object({
+      difference: z.number().nullable().describe("Anchoring effect: shown − withheld mean agreement"),
+      low: z.number().nullable(),
+      high: z.number().nullable(),
+      method: z.literal("welch-normal-95").describe("95 % Welch normal-approximation interval for a difference of means, submissions as the unit"),
+    }),
+});
+const judgeSchema = z.object({
+  status: z.object({
+    configured: z.boolean(),
+    suggestions: z.enum(["off", "shown"]).nullable(),
+    withheldShare: z.number().nullable(),
+    done: z.number().int(),
+    running: z.number().int(),
+    failed: z.object({ timeout: z.number().int(), unparseable: z.number().int(), error: z.number().int() }),
+    arms: z.object({ shown: z.number().int(), withheld: z.number().int() }).describe("Tasks per audit arm"),
+  }),
+  project: armReport,
+  positionBias: z.object({
+    firstWon: z.number().int().describe("Judge answers whose first-read completion won outright"),
+    decided: z.number().int(),
+    rate: z.number().nullable(),
+    expectedRate: z.number().nullable().describe("1/2 pairwise, 1/K for a K-way list: the rate with no position preference"),
+    consistency: z.object({ agreed: z.number().int(), compared: z.number().int(), rate: z.number().nullable() }).describe("Pairs ordered the same way in both presentation orders"),
+  }),
+  labelers: z.array(armReport.extend({ labelerId: z.string(), name: z.string() })),
+});
+
 export const qualityReportSchema = z
   .object({
     project: z.object({
@@ -51,6 +94,7 @@ export const qualityReportSchema = z
         bias: z.object({ position: biasRate, length: biasRate }),
       }),
     ),
+    judge: judgeSchema.describe("The model judge: what it judged or failed on, and the anchoring audit (decision 0035)"),
   })
   .meta({ id: "QualityReport" });
 

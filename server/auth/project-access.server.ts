@@ -73,7 +73,7 @@ export async function requireProjectAccess(db: DbOrTrx, caller: Caller, projectI
 
 /** Things that belong to one project; an API path's `:id` names one of these. */
 export const projectResources = [
-  "project", "assignment", "round", "external_endpoint", "generation_run", "document", "qa_run", "model",
+  "project", "assignment", "round", "external_endpoint", "generation_run", "document", "qa_run", "model", "prompt",
   // pre-training data (issue 17)
   "corpus", "cleaning_job", "corpus_review", "corpus_rating", "quality_classifier",
 ] as const;
@@ -86,6 +86,7 @@ const ownerTable = {
   document: "documents",
   qa_run: "qa_runs",
   model: "models",
+  prompt: "prompts",
   corpus: "corpora",
   cleaning_job: "cleaning_jobs",
   corpus_review: "corpus_reviews",

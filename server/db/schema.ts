@@ -153,7 +153,11 @@ export interface TasksTable {
   created_at: CreatedAt;
   /** A gold task's known answer (a Ranking of completion ids); null for ordinary tasks. */
   gold: ColumnType<GoldRanking | null, string | null | undefined, string | null>;
+  /** The anchoring audit's arm, drawn at the first claim when the project offers judge suggestions (decision 0035). */
+  suggestion_arm: ColumnType<SuggestionArm | null, SuggestionArm | null | undefined, SuggestionArm | null>;
 }
+
+export type SuggestionArm = "shown" | "withheld";
 
 export interface AssignmentsTable {
   id: Id;
@@ -165,6 +169,8 @@ export interface AssignmentsTable {
   skip_reason: string | null;
   created_at: CreatedAt;
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  /** When this labeler first revealed the judge's suggestion; null if they never did. */
+  suggestion_revealed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export interface SubmissionsTable {
@@ -509,6 +515,54 @@ export interface QualityScoresTable {
   words: number;
 }
 
+export type JudgeFailure = "timeout" | "unparseable" | "error";
+
+export interface JudgeSuggestionsTable {
+  id: Id;
+  task_id: string;
+  project_id: string;
+  judge: string;
+  state: ColumnType<"running" | "done" | "failed", "running" | "done" | "failed" | undefined, "running" | "done" | "failed">;
+  ranking: ColumnType<GoldRanking | null, string | null | undefined, string | null>;
+  detail: ColumnType<Record<string, unknown>, string | undefined, string>;
+  failure: JudgeFailure | null;
+  message: string | null;
+  lease_owner: string | null;
+  lease_expires_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  created_at: CreatedAt;
+  finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+export interface SensitiveMarksTable {
+  id: Id;
+  prompt_id: string;
+  category: string;
+  source: "import" | "classifier" | "flag";
+  score: number | null;
+  marked_by: string | null;
+  created_at: CreatedAt;
+}
+
+export interface ContentRevealsTable {
+  id: Id;
+  assignment_id: string;
+  user_id: string;
+  created_at: CreatedAt;
+}
+
+export interface LabelerOptOutsTable {
+  user_id: string;
+  category: string;
+  created_at: CreatedAt;
+}
+
+export interface PromptOriginalsTable {
+  prompt_id: string;
+  messages: Json<ChatMessage[]>;
+  completions: Json<Array<Record<string, unknown>>>;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -546,6 +600,11 @@ export interface Database {
   corpus_ratings: CorpusRatingsTable;
   quality_classifiers: QualityClassifiersTable;
   quality_scores: QualityScoresTable;
+  judge_suggestions: JudgeSuggestionsTable;
+  sensitive_marks: SensitiveMarksTable;
+  content_reveals: ContentRevealsTable;
+  labeler_opt_outs: LabelerOptOutsTable;
+  prompt_originals: PromptOriginalsTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -584,10 +643,12 @@ export const schemaColumns = {
   tasks: {
     id: "bigint", project_id: "bigint", prompt_id: "bigint", type: "text", state: "text", overlap_target: "integer",
     completion_ids: "jsonb", author_user_id: "bigint", round_id: "bigint", created_at: "timestamp with time zone", gold: "jsonb",
+    suggestion_arm: "text",
   },
   assignments: {
     id: "bigint", task_id: "bigint", user_id: "bigint", state: "text", lease_expires_at: "timestamp with time zone", shown_order: "jsonb",
     skip_reason: "text", created_at: "timestamp with time zone", updated_at: "timestamp with time zone",
+    suggestion_revealed_at: "timestamp with time zone",
   },
   submissions: {
     id: "bigint", assignment_id: "bigint", task_id: "bigint", user_id: "bigint", payload: "jsonb", timings: "jsonb",
@@ -675,6 +736,15 @@ export const schemaColumns = {
     created_by: "bigint", created_at: "timestamp with time zone",
   },
   quality_scores: { classifier_id: "bigint", document_id: "bigint", score: "double precision", words: "integer" },
+  judge_suggestions: {
+    id: "bigint", task_id: "bigint", project_id: "bigint", judge: "text", state: "text", ranking: "jsonb", detail: "jsonb", failure: "text",
+    message: "text", lease_owner: "text", lease_expires_at: "timestamp with time zone", created_at: "timestamp with time zone",
+    finished_at: "timestamp with time zone",
+  },
+  sensitive_marks: { id: "bigint", prompt_id: "bigint", category: "text", source: "text", score: "double precision", marked_by: "bigint", created_at: "timestamp with time zone" },
+  content_reveals: { id: "bigint", assignment_id: "bigint", user_id: "bigint", created_at: "timestamp with time zone" },
+  labeler_opt_outs: { user_id: "bigint", category: "text", created_at: "timestamp with time zone" },
+  prompt_originals: { prompt_id: "bigint", messages: "jsonb", completions: "jsonb", created_at: "timestamp with time zone" },
 } as const;
 
 // Compile-time: every table and column of Database is in schemaColumns, and nothing else is.
@@ -687,6 +757,7 @@ const _columnsMatch: ColumnsMatch = { users: true, sessions: true, api_tokens: t
   generation_errors: true, documents: true, document_chunks: true, qa_runs: true, qa_templates: true,
   corpora: true, corpus_documents: true, corpus_issues: true, cleaning_jobs: true, cleaning_verdicts: true, round_corpora: true,
   corpus_reviews: true, corpus_rating_tasks: true, corpus_ratings: true,
-  quality_classifiers: true, quality_scores: true };
+  quality_classifiers: true, quality_scores: true,
+  judge_suggestions: true, sensitive_marks: true, content_reveals: true, labeler_opt_outs: true, prompt_originals: true };
 void _tablesMatch;
 void _columnsMatch;

@@ -7,6 +7,7 @@
  * export (eval-split.ts). Leaving reopens those tasks, or creates the task an eval-only import
  * never made, as an import would.
  */
+import { initialOverlap } from "./adaptive-overlap.ts";
 import { sql, type Transaction } from "kysely";
 import { z } from "zod";
 import type { Db } from "../db/database.server.ts";
@@ -151,7 +152,7 @@ async function release(trx: Transaction<Database>, project: Project, ids: string
     await trx
       .insertInto("tasks")
       .values({
-        project_id: project.id, prompt_id: prompt.id, type, overlap_target: project.settings.overlap[type],
+        project_id: project.id, prompt_id: prompt.id, type, overlap_target: initialOverlap(project.settings, type),
         completion_ids: JSON.stringify(type === "rank" ? completions.slice(0, project.settings.k) : completions), author_user_id: null,
       })
       .execute();

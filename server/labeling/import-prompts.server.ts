@@ -1,13 +1,15 @@
 import { sql } from "kysely";
 import { z } from "zod";
 import { AppError } from "../lib/app-error.ts";
+import { insertImportMarks } from "./wellbeing/sensitive.server.ts";
+import { isPiiKind, redactRecord } from "./import/pii-redaction.ts";
 import { recordAudit } from "../auth/audit.server.ts";
 import type { Db } from "../db/database.server.ts";
 import type { ImportRecord } from "./import/import-record.ts";
 import { parseImportFile } from "./import/parse-import-file.ts";
 import { planImport, scanRecord, type ImportPlanCounts, type PlannedRecord } from "./import/plan-import.ts";
 import { signatureFromBase64, signatureToBase64 } from "./import/minhash.ts";
-import { nearDuplicateThresholdProblem } from "./project-settings.ts";
+import { nearDuplicateThresholdProblem, type ProjectSettings } from "./project-settings.ts";
 import type { Project } from "./projects.server.ts";
 import { insertPrompts } from "./prompts.server.ts";
 import { describeProblems, undeclaredToolProblems } from "./transcript.ts";
@@ -120,15 +122,25 @@ export async function importPromptRecords(
   }
   const keep = (item: PlannedRecord<string>) =>
     item.status === "new" || item.status === "filtered" || (request.includeNearDuplicates && item.status.startsWith("near_duplicate"));
-  const toStore = plan.items.filter(keep).map((item) => ({
-    // Any filter hit goes to review, also on a near duplicate the researcher chose to keep.
-    ...plannedPrompt(item, item.filterHits.length > 0 || request.purpose === "qa" ? "review" : "active", request.purpose === "qa" ? "qa" : "prompt"),
-    ...(item.record.gold ? { gold: item.record.gold } : {}),
-    ...(request.purpose === "compare" ? { taskType: "compare" as const } : {}),
-  }));
+  const originals: Array<ImportRecord | null> = [];
+  const toStore = plan.items.filter(keep).map((planned) => {
+    const { item, review, original } = applyPiiRedaction(planned, project.settings);
+    originals.push(original);
+    return {
+      // Any filter hit goes to review (unless only PII that was masked), also on a near duplicate the researcher chose to keep.
+      ...plannedPrompt(item, review || request.purpose === "qa" ? "review" : "active", request.purpose === "qa" ? "qa" : "prompt"),
+      ...(item.record.gold ? { gold: item.record.gold } : {}),
+      ...(request.purpose === "compare" ? { taskType: "compare" as const } : {}),
+    };
+  });
   try {
     const result = await db.transaction().execute(async (trx) => {
       const stored = await insertPrompts(trx, project.id, project.settings, toStore, null);
+      // Sensitive marks from the records and the classifier's scores (decision 0036).
+      await insertImportMarks(trx, stored.promptIds, toStore.map((p) => p.metadata), project.settings.wellbeing);
+      // Unmasked originals, kept apart only when the project says so (decision 0037).
+      const kept = stored.promptIds.flatMap((id, i) => (originals[i] ? [{ prompt_id: id, messages: JSON.stringify(originals[i].messages), completions: JSON.stringify(originals[i].completions) }] : []));
+      if (kept.length > 0) await trx.insertInto("prompt_originals").values(kept).execute();
       await recordAudit(trx, {
         actorUserId: actorId,
         action: "prompts.import",
@@ -198,5 +210,25 @@ function summarize(item: PlannedRecord<string>): ImportReport["flagged"][number]
     similarity: item.similarity,
     filterHits: item.filterHits.map((hit) => `${hit.kind} in ${hit.field}`),
     preview: lastUser.slice(0, 160),
+  };
+}
+
+/**
+ * What the project's PII setting does to one planned record (decision 0037). "review" (the
+ * default) leaves it as it was: any hit goes to review. "mask" replaces PII with typed
+ * placeholders and lets the prompt go to labelers — unless other filter hits remain, or the
+ * masking left a user turn with nothing but placeholders, which go to review. "both" masks and
+ * sends to review. `original` is the unmasked record when the project keeps originals.
+ */
+export function applyPiiRedaction(item: PlannedRecord<string>, settings: ProjectSettings): { item: PlannedRecord<string>; review: boolean; original: ImportRecord | null } {
+  const { mode, keepOriginal } = settings.piiRedaction;
+  const pii = item.filterHits.some((h) => isPiiKind(h.kind));
+  if (mode === "review" || !pii) return { item, review: item.filterHits.length > 0, original: null };
+  const redacted = redactRecord(item.record, settings.contentFilter);
+  const otherHits = item.filterHits.some((h) => !isPiiKind(h.kind));
+  return {
+    item: { ...item, record: redacted.record },
+    review: mode === "both" || otherHits || redacted.emptied,
+    original: keepOriginal && redacted.masked > 0 ? item.record : null,
   };
 }

@@ -3,6 +3,7 @@ import { recordAudit } from "../auth/audit.server.ts";
 import type { Db } from "../db/database.server.ts";
 import type { TaskType } from "../db/schema.ts";
 import type { Project } from "./projects.server.ts";
+import { initialOverlap } from "./adaptive-overlap.ts";
 
 export const taskTypes: readonly TaskType[] = ["demonstrate", "rank", "review", "compare"];
 
@@ -22,7 +23,8 @@ export async function openTasksWithOtherOverlap(db: Db, project: Project): Promi
     .groupBy(["type", "overlap_target"])
     .execute();
   return taskTypes.flatMap((type) => {
-    const other = rows.filter((r) => r.type === type && r.overlap_target !== project.settings.overlap[type]);
+    // Adaptive ranking tasks (decision 0038) start at the adaptive start and grow: only a start that differs counts here.
+    const other = rows.filter((r) => r.type === type && r.overlap_target !== initialOverlap(project.settings, type) && !(type === "rank" && project.settings.adaptiveOverlap.enabled));
     if (other.length === 0) return [];
     return [{ type, tasks: other.reduce((sum, r) => sum + Number(r.n), 0), overlaps: other.map((r) => r.overlap_target).sort((a, b) => a - b) }];
   });
@@ -35,7 +37,7 @@ export async function openTasksWithOtherOverlap(db: Db, project: Project): Promi
  * finished work is a re-queue, not a setting.
  */
 export async function applyOverlapToOpenTasks(db: Db, actorId: string, project: Project, type: TaskType): Promise<{ overlap: number; updated: number; completed: number }> {
-  const overlap = project.settings.overlap[type];
+  const overlap = initialOverlap(project.settings, type);
   return db.transaction().execute(async (trx) => {
     const updated = await trx
       .updateTable("tasks")

@@ -1,5 +1,8 @@
 import { z } from "zod";
 import { contentFilterConfigSchema } from "./import/content-filter.ts";
+import { judgeSettingsSchema } from "./judge/judge-settings.ts";
+import { wellbeingSettingsSchema } from "./wellbeing/wellbeing-settings.ts";
+import { adaptiveOverlapSchema } from "./adaptive-overlap.ts";
 import { checkerSpecSchema } from "../../trainer/contract/checker.ts";
 import { toolNameSchema } from "../../trainer/contract/conversation.ts";
 
@@ -58,6 +61,14 @@ export const projectSettingsSchema = z.object({
   nearDuplicateThreshold: z.number().min(0.5).max(1).default(0.8),
   /** Word lists, patterns and PII checks; a hit sends the prompt to review instead of labelers. */
   contentFilter: contentFilterConfigSchema.default(contentFilterConfigSchema.parse({})),
+  /**
+   * What a PII hit does at import (decision 0037): review (send the prompt to review, as before),
+   * mask (typed placeholders, then to labelers), or both (masked, and to review). keepOriginal:
+   * store the unmasked record apart, readable by researchers only.
+   */
+  piiRedaction: z
+    .strictObject({ mode: z.enum(["review", "mask", "both"]).default("review"), keepOriginal: z.boolean().default(false) })
+    .default({ mode: "review", keepOriginal: false }),
   /** Tools the policy may call while it answers this project's prompts (sampling, rollouts, playground). */
   tools: z.array(toolNameSchema).max(8).default([]),
   /**
@@ -65,6 +76,12 @@ export const projectSettingsSchema = z.object({
    * verifiable reward of GRPO/RLOO rounds and the held-out checker score. Unset = no checker.
    */
   checker: checkerSpecSchema.optional(),
+  /** A model judge that pre-ranks ranking tasks and pre-picks comparisons (decision 0035). Unset = no judge. */
+  judge: judgeSettingsSchema.optional(),
+  /** Ranking tasks start with fewer labelers and grow on disagreement (decision 0038). */
+  adaptiveOverlap: adaptiveOverlapSchema.default(adaptiveOverlapSchema.parse({})),
+  /** Sensitive content, exposure caps and break reminders (decision 0036). */
+  wellbeing: wellbeingSettingsSchema.default(wellbeingSettingsSchema.parse({})),
 });
 
 export type ProjectSettings = z.infer<typeof projectSettingsSchema>;

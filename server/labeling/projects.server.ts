@@ -19,6 +19,7 @@ export async function createProject(db: Db, actorId: string, input: ProjectInput
       .values({ name: input.name, guidelines: input.guidelines, settings: JSON.stringify(input.settings), created_by: actorId, access: input.access ?? "members" })
       .returning(projectColumns)
       .executeTakeFirstOrThrow();
+    await refuseForeignJudge(trx, row.id, input.settings);
     await addCreator(trx, row.id, actorId);
     await recordAudit(trx, { actorUserId: actorId, action: "project.create", target: `project:${row.id}`, details: { access: row.access } });
     return { ...row, settings: projectSettingsSchema.parse(row.settings) };
@@ -27,6 +28,7 @@ export async function createProject(db: Db, actorId: string, input: ProjectInput
 
 export async function updateProject(db: Db, actorId: string, projectId: string, input: ProjectInput): Promise<Project> {
   return db.transaction().execute(async (trx) => {
+    await refuseForeignJudge(trx, projectId, input.settings);
     const row = await trx
       .updateTable("projects")
       .set({ name: input.name, guidelines: input.guidelines, settings: JSON.stringify(input.settings), updated_at: new Date() })
@@ -37,6 +39,20 @@ export async function updateProject(db: Db, actorId: string, projectId: string, 
     await recordAudit(trx, { actorUserId: actorId, action: "project.update", target: `project:${projectId}` });
     return { ...row, settings: projectSettingsSchema.parse(row.settings) };
   });
+}
+
+/** A judge must be one of this project's endpoints or a registered chat model: checked before anything is saved. */
+async function refuseForeignJudge(db: Db, projectId: string, settings: ProjectSettings): Promise<void> {
+  const source = settings.judge?.source;
+  if (!source) return;
+  if (source.kind === "endpoint") {
+    const endpoint = await db.selectFrom("external_endpoints").select("project_id").where("id", "=", source.endpointId).executeTakeFirst();
+    if (endpoint?.project_id === projectId) return;
+    throw new AppError("validation_failed", "The settings were not saved.", [{ path: "settings.judge.source.endpointId", message: "not an external endpoint of this project" }]);
+  }
+  const model = await db.selectFrom("models").select("kind").where("id", "=", source.modelId).executeTakeFirst();
+  if (model && model.kind !== "reward") return;
+  throw new AppError("validation_failed", "The settings were not saved.", [{ path: "settings.judge.source.modelId", message: model ? "a reward model scores text; choose a chat model" : "no such registered model" }]);
 }
 
 export async function getProject(db: Db, projectId: string): Promise<Project> {

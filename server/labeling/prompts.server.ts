@@ -1,3 +1,4 @@
+import { initialOverlap } from "./adaptive-overlap.ts";
 import type { Transaction } from "kysely";
 import type { ChatMessage, Database, TranscriptMessage } from "../db/schema.ts";
 import type { ProjectSettings } from "./project-settings.ts";
@@ -96,7 +97,7 @@ export async function insertPrompts(
         project_id: projectId,
         prompt_id: ids[i]!,
         type,
-        overlap_target: settings.overlap[type],
+        overlap_target: initialOverlap(settings, type),
         completion_ids: JSON.stringify(type === "rank" ? own.slice(0, settings.k) : own),
         author_user_id: authorUserId,
         gold: type === "rank" && prompt.gold ? JSON.stringify(goldRanking(own.slice(0, settings.k), prompt.gold)) : null,

@@ -3,17 +3,21 @@ import type { Db } from "../db/database.server.ts";
 import { labelerBias, type LabelerBias } from "./quality/bias.ts";
 import { labelerAgreement, type AgreementReport } from "./quality/labeler-agreement.ts";
 import { rankingSchema, type Ranking } from "./quality/ranking.ts";
+import { judgeAudit, type JudgeAudit } from "./judge/judge-report.server.ts";
 
 export type QualityReport = {
   project: AgreementReport["project"];
   /** submissions and vsConsensus count ordinary items only; goldSubmissions and vsGold the gold ones. */
   labelers: Array<AgreementReport["labelers"][number] & { name: string; goldSubmissions: number; bias: LabelerBias }>;
+  /** The model judge and its anchoring audit (decision 0035). */
+  judge: JudgeAudit;
 };
 
 /**
  * The quality dashboard's numbers, computed from every raw ranking of the project (nothing
  * is aggregated away first): agreement between labelers and with the leave-one-out
- * consensus, Kendall's τ, Krippendorff's α, and each labeler's position and length bias.
+ * consensus, Kendall's τ, Krippendorff's α, and each labeler's position and length bias; and
+ * the model judge's anchoring audit.
  */
 export async function qualityReport(db: Db, projectId: string): Promise<QualityReport> {
   const rows = await db
@@ -49,6 +53,7 @@ export async function qualityReport(db: Db, projectId: string): Promise<QualityR
   const none = { rate: null, agreed: 0, compared: 0, comparisons: 0 };
   const names = new Map(rows.map((r) => [r.user_id, r.name]));
   return {
+    judge: await judgeAudit(db, projectId),
     project: agreement.project,
     labelers: [...new Set([...ordinary.keys(), ...onGold.keys()])].map((labelerId) => ({
       labelerId,

@@ -6,6 +6,7 @@ import { hasRole } from "../auth/roles.ts";
 import type { Db } from "../db/database.server.ts";
 import type { TaskType } from "../db/schema.ts";
 import type { ProjectSettings } from "./project-settings.ts";
+import { TODAY } from "./wellbeing/sensitive.server.ts";
 
 /**
  * The task queue. `claimNextTask` hands one task to one person as a lease:
@@ -21,6 +22,9 @@ import type { ProjectSettings } from "./project-settings.ts";
  * at the first match; bench/queue-bench.ts measures it (docs/benchmarks.md).
  * Gold tasks (decision 0010) are outside that index: with probability `goldRate` a claim first
  * tries the oldest gold task the person has not done (index tasks_open_gold).
+ * The anchoring audit (decision 0035): when the project shows its judge's suggestions, a task's
+ * first claim draws its arm — withheld with probability `judge.withheldShare`, else shown — under
+ * the same row lock, so every labeler of the task is in the same arm.
  */
 export type Assignment = { id: string; task_id: string; state: string; lease_expires_at: Date; shown_order: string[] };
 
@@ -58,16 +62,20 @@ export async function claimNextTask(
   let types = taskTypesFor(user.role);
   while (types.length > 0) {
     const type = weightedPick(types, (t) => settings.taskWeights[t], random);
-    const assignment = await claimOfType(db, user, projectId, type, settings.leaseMinutes);
+    const assignment = await claimOfType(db, user, projectId, type, settings, random);
     if (assignment) return assignment;
     types = types.filter((t) => t !== type);
   }
   return null;
 }
 
-async function claimOfType(db: Db, user: SessionUser, projectId: string, type: TaskType, leaseMinutes: number): Promise<Assignment | null> {
+async function claimOfType(db: Db, user: SessionUser, projectId: string, type: TaskType, settings: ProjectSettings, random: () => number): Promise<Assignment | null> {
+  const leaseMinutes = settings.leaseMinutes;
+  const judge = settings.judge;
+  const drawsArm = judge?.suggestions === "shown" && (type === "rank" || type === "compare");
   return db.transaction().execute(async (trx) => {
     const skipped: string[] = [];
+    const noSensitive = await sensitiveCapReached(trx, user.id, projectId, settings.wellbeing.dailySensitiveCap);
     // A candidate can turn out full once its lock is ours (see step 3 above): skip it, try the next.
     for (;;) {
       const candidate = await sql<{ id: string; completion_ids: string[] }>`
@@ -76,6 +84,9 @@ async function claimOfType(db: Db, user: SessionUser, projectId: string, type: T
           and (t.author_user_id is null or t.author_user_id <> ${user.id})
           and not exists (select 1 from assignments a where a.task_id = t.id and a.user_id = ${user.id})
           and (select count(*) from assignments a where a.task_id = t.id and ${LIVE_ASSIGNMENT}) < t.overlap_target
+          -- Wellbeing (decision 0036): never a category the person opted out of; nothing sensitive past the daily cap.
+          and not exists (select 1 from sensitive_marks m join labeler_opt_outs o on o.category = m.category and o.user_id = ${user.id} where m.prompt_id = t.prompt_id)
+          ${noSensitive ? sql`and not exists (select 1 from sensitive_marks m where m.prompt_id = t.prompt_id)` : sql``}
           ${skipped.length > 0 ? sql`and t.id not in (${sql.join(skipped)})` : sql``}
         order by t.id
         limit 1
@@ -91,10 +102,32 @@ async function claimOfType(db: Db, user: SessionUser, projectId: string, type: T
         where t.id = ${task.id}
           and (select count(*) from assignments a where a.task_id = t.id and ${LIVE_ASSIGNMENT}) < t.overlap_target
         returning id, task_id, state, lease_expires_at, shown_order`.execute(trx);
-      if (inserted.rows[0]) return inserted.rows[0];
+      if (inserted.rows[0]) {
+        if (drawsArm) {
+          const arm = random() < judge.withheldShare ? "withheld" : "shown";
+          await trx.updateTable("tasks").set({ suggestion_arm: arm }).where("id", "=", task.id).where("suggestion_arm", "is", null).execute();
+        }
+        return inserted.rows[0];
+      }
       skipped.push(task.id);
     }
   });
+}
+
+/**
+ * Whether the person has had their daily share of sensitive tasks in this project (decision 0036).
+ * A transaction-scoped advisory lock per (person, project) makes their concurrent claims take
+ * turns from here to the commit, so the count below always includes the claim before: two tabs
+ * claiming at once cannot both take the last sensitive task under the cap.
+ */
+async function sensitiveCapReached(trx: Db, userId: string, projectId: string, cap: number | null): Promise<boolean> {
+  if (cap === null) return false;
+  await sql`select pg_advisory_xact_lock(hashtextextended(${`exposure:${userId}:${projectId}`}, 0))`.execute(trx);
+  const served = await sql<{ n: string }>`
+    select count(*) as n from assignments a join tasks t on t.id = a.task_id
+    where a.user_id = ${userId} and t.project_id = ${projectId} and a.created_at >= ${TODAY}
+      and exists (select 1 from sensitive_marks m where m.prompt_id = t.prompt_id)`.execute(trx);
+  return Number(served.rows[0]!.n) >= cap;
 }
 
 /**

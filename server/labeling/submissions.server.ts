@@ -1,3 +1,4 @@
+import { initialOverlap } from "./adaptive-overlap.ts";
 import { z } from "zod";
 import { AppError } from "../lib/app-error.ts";
 import type { SessionUser } from "../auth/actor.ts";
@@ -10,6 +11,9 @@ import type { ProjectSettings } from "./project-settings.ts";
 import { conversationMessageSchema } from "../../trainer/contract/conversation.ts";
 import { transcriptProblems, undeclaredToolProblems } from "./transcript.ts";
 import { settleToolResults } from "./tool-results.server.ts";
+import { markFromFlags } from "./wellbeing/sensitive.server.ts";
+import { adaptOverlap } from "./adaptive-overlap.server.ts";
+import type { Ranking } from "./quality/ranking.ts";
 
 /** What a client sends to finish an assignment. The key makes a double submit record once. */
 export const submitSchema = z.object({
@@ -178,10 +182,10 @@ export async function submitAssignment(
     //    the assignment submitted and replays the first result.
     const locked = await sql<{
       user_id: string; state: string; lease_expires_at: Date; shown_order: string[]; lease_live: boolean;
-      task_id: string; type: string; overlap_target: number; prompt_id: string; project_id: string; completion_ids: string[];
+      task_id: string; type: string; overlap_target: number; prompt_id: string; project_id: string; completion_ids: string[]; gold: boolean;
     }>`
       select a.user_id, a.state, a.lease_expires_at, a.shown_order, a.lease_expires_at > now() as lease_live,
-             t.id as task_id, t.type, t.overlap_target, t.prompt_id, t.project_id, t.completion_ids
+             t.id as task_id, t.type, t.overlap_target, t.prompt_id, t.project_id, t.completion_ids, t.gold is not null as gold
       from assignments a join tasks t on t.id = a.task_id
       where a.id = ${assignmentId}
       for update of t, a`.execute(trx);
@@ -210,6 +214,8 @@ export async function submitAssignment(
     let payload = validatePayload(assignment.type, input.payload, assignment.shown_order, settings);
     if (assignment.type === "demonstrate") payload = await settleToolResults(payload, settings);
     if (assignment.type === "review") await applyReview(trx, assignment, payload as z.infer<typeof reviewPayload>, settings);
+    if (assignment.type === "rank" && settings.adaptiveOverlap.enabled && !assignment.gold) await adaptOverlap(trx, assignment, payload.ranking as Ranking, settings);
+    if (assignment.type === "rank") await markFromFlags(trx, assignment.prompt_id, user.id, payload.flags as Record<string, string[]>, settings.wellbeing);
 
     // 3. One statement records the submission, closes the assignment and completes the task when
     //    this submission fills it (the CTEs share a snapshot, hence "+ 1" for this one).
@@ -278,7 +284,7 @@ async function applyReview(
       project_id: task.project_id,
       prompt_id: task.prompt_id,
       type,
-      overlap_target: settings.overlap[type],
+      overlap_target: initialOverlap(settings, type),
       completion_ids: JSON.stringify(type === "rank" ? task.completion_ids.slice(0, settings.k) : task.completion_ids),
       author_user_id: null,
     })

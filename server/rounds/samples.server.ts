@@ -4,6 +4,7 @@
  * the same prompt are dropped (a ranking between two copies teaches nothing), and a prompt left
  * with fewer than two completions gets no task.
  */
+import { initialOverlap } from "../labeling/adaptive-overlap.ts";
 import type { Transaction } from "kysely";
 import { z } from "zod";
 import type { Database, JobsTable } from "../db/schema.ts";
@@ -151,7 +152,7 @@ export async function insertCompletionTask(
   await trx
     .insertInto("tasks")
     .values({
-      project_id: task.projectId, prompt_id: task.promptId, type: task.type, overlap_target: task.settings.overlap[task.type],
+      project_id: task.projectId, prompt_id: task.promptId, type: task.type, overlap_target: initialOverlap(task.settings, task.type),
       completion_ids: JSON.stringify(task.type === "rank" ? ids.slice(0, task.settings.k) : ids), round_id: task.roundId,
     })
     .execute();
@@ -223,7 +224,7 @@ export async function storeSamples(
       await trx
         .insertInto("tasks")
         .values({
-          project_id: round.project_id, prompt_id: promptId, type: "rank", overlap_target: settings.overlap.rank,
+          project_id: round.project_id, prompt_id: promptId, type: "rank", overlap_target: initialOverlap(settings, "rank"),
           completion_ids: JSON.stringify(rows.map((r) => r.id).slice(0, settings.k)), round_id: round.id,
         })
         .execute();

@@ -17,7 +17,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   const { DATABASE_URL: _external, ...env } = process.env;
   const child = spawn("npm", ["start"], {
     // No demo: its round would occupy the one trainer while the tests' own rounds wait (the demo has its own test).
-    env: { ...env, TANDEM_DATA_DIR: dataDir, PORT: "0", LOG_LEVEL: "warn", TANDEM_DEMO: "off", TANDEM_RAY_DASHBOARD_URL: ray.url, TANDEM_RAY_POLL_MS: "300" },
+    env: { ...env, TANDEM_DATA_DIR: dataDir, PORT: "0", LOG_LEVEL: "warn", TANDEM_DEMO: "off", TANDEM_RAY_DASHBOARD_URL: ray.url, TANDEM_RAY_POLL_MS: "300", TANDEM_JUDGE_POLL_MS: "300" },
     stdio: ["ignore", "pipe", "pipe"],
     detached: true, // its own process group, so teardown can stop npm, tsx and node together
   });

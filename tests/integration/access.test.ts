@@ -77,6 +77,12 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "GET /assignments/:id": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
   "POST /assignments/:id/submit": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
   "POST /assignments/:id/skip": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
+  "POST /assignments/:id/suggestion": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
+  "POST /assignments/:id/reveal-content": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
+  "GET /me/exposure": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
+  "PUT /me/opt-outs": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
+  "GET /prompts/:id/original": ["researcher", "admin", "admin-token"],
+  "GET /projects/:id/exports/judge.jsonl": ["researcher", "admin", "trainer", "admin-token"],
   "GET /projects/:id/exports/preferences.jsonl": ["researcher", "admin", "trainer", "admin-token"],
   "GET /projects/:id/exports/sft.jsonl": ["researcher", "admin", "trainer", "admin-token"],
   "GET /projects/:id/exports/rankings.jsonl": ["researcher", "admin", "trainer", "admin-token"],
@@ -308,7 +314,7 @@ async function membersOnlyProject(): Promise<{ ids: Record<ProjectResource, stri
     owner,
     ids: {
       project: id, assignment: assignment.id, round: round.id, model: model.id, external_endpoint: endpointRow.id, generation_run: run.id, document: document.id, qa_run: qaRun.id,
-      corpus: corpus.id, cleaning_job: job.id, corpus_review: review.id, corpus_rating: rating.id, quality_classifier: classifier.id,
+      prompt: prompt.id, corpus: corpus.id, cleaning_job: job.id, corpus_review: review.id, corpus_rating: rating.id, quality_classifier: classifier.id,
     },
   };
 }

@@ -153,3 +153,17 @@ test("a changed overlap says which open tasks keep the old one, and applies it t
   const again = (await (await researcher.json("POST", `/api/v1/projects/${projectId}/open-task-overlap`, { taskType: "rank" })).json()) as { updated: number };
   assert.equal(again.updated, 0);
 });
+
+test("wellbeing settings on the page: an out-of-range cap is refused with the field named; a valid one is stored, an empty break time means none", async () => {
+  const projectId = await newProject("Wellbeing form");
+  const wellbeing = { "wellbeing.dailySensitiveCap": "-2", "wellbeing.breakAfterMinutes": "45", "wellbeing.sensitiveFlags": "violent_content, sexual_content", "wellbeing.classifierField": "sensitivity", "wellbeing.classifierThreshold": "0.7" };
+  const refused = await postSettings(projectId, settingsForm("Wellbeing form", wellbeing));
+  assert.equal(refused.status, 422);
+  assert.match((await refused.text()).replaceAll("<!-- -->", ""), /settings\.wellbeing\.dailySensitiveCap: /);
+  const stored = async () => ((await server.db.selectFrom("projects").select("settings").where("id", "=", projectId).executeTakeFirstOrThrow()).settings as { wellbeing: unknown }).wellbeing;
+  const before = await stored();
+  assert.deepEqual(before, { dailySensitiveCap: null, sensitiveFlags: ["sexual_content", "violent_content", "encourages_harm", "denigrates_protected_class"], classifierField: "sensitivity", classifierThreshold: 0.8, breakAfterMinutes: 60 });
+  const saved = await postSettings(projectId, settingsForm("Wellbeing form", { ...wellbeing, "wellbeing.dailySensitiveCap": "4", "wellbeing.breakAfterMinutes": "" }));
+  assert.equal(saved.status, 302);
+  assert.deepEqual(await stored(), { dailySensitiveCap: 4, sensitiveFlags: ["violent_content", "sexual_content"], classifierField: "sensitivity", classifierThreshold: 0.7, breakAfterMinutes: null });
+});

@@ -109,5 +109,5 @@ test("the OpenAPI document describes the quality report", async () => {
   const operation = doc.paths["/api/v1/projects/{id}/quality"]?.get;
   assert.ok(operation, "GET /api/v1/projects/{id}/quality is documented");
   assert.equal(operation.responses["200"]!.content!["application/json"]!.schema.$ref, "#/components/schemas/QualityReport");
-  assert.deepEqual(Object.keys(doc.components.schemas.QualityReport!.properties).sort(), ["labelers", "project"]);
+  assert.deepEqual(Object.keys(doc.components.schemas.QualityReport!.properties).sort(), ["judge", "labelers", "project"]);
 });

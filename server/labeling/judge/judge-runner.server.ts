@@ -1,0 +1,170 @@
+/**
+ * Runs the projects' model judges in the server process, in the background (decision 0035).
+ * A task is claimed by inserting its suggestion row with a lease (the unique task_id settles two
+ * instances racing for one task; an expired lease is claimed again), judged, and finished as
+ * done or failed. Nothing here touches the queue: a task is claimable whatever its judge does,
+ * and a judge that fails, times out or answers unparseably leaves the task without a suggestion,
+ * counted on the project page. Nothing here can throw into the server.
+ */
+import { randomUUID } from "node:crypto";
+import { sql } from "kysely";
+import type { Logger } from "pino";
+import type { Db } from "../../db/database.server.ts";
+import type { JudgeFailure } from "../../db/schema.ts";
+import { AppError } from "../../lib/app-error.ts";
+import type { Inference } from "../../rounds/inference.server.ts";
+import { endpointGenerator, policyGenerator } from "../../bridges/external/external-generator.server.ts";
+import { ExternalRequestError } from "../../bridges/external/openai-client.server.ts";
+import type { SecretBox } from "../../bridges/external/secret-box.server.ts";
+import type { Generator } from "../../bridges/generator.ts";
+import { projectSettingsSchema } from "../project-settings.ts";
+import { combineAnswers, firstWon, judgeQuestions, parseJudgeAnswer, renderJudgePrompt, UnparseableAnswer, type JudgeAnswer } from "./judge-core.ts";
+import { judgePrompt, type JudgeSettings } from "./judge-settings.ts";
+
+export type JudgeRunner = { kick: () => void; stop: () => Promise<void> };
+
+// Longer than the longest judging allowed (timeoutSeconds ≤ 600), so a live claim never expires.
+const LEASE_SECONDS = 660;
+const MAX_PARALLEL = 2;
+
+type Claimed = { id: string; task_id: string; project_id: string };
+
+export function startJudgeRunner(deps: { db: Db; log: Logger; box: SecretBox; inference: Inference; pollMs: number }): JudgeRunner {
+  const { db, log } = deps;
+  const owner = `judge-${randomUUID()}`;
+  const active = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  let stopped = false;
+  let looking = false;
+  let timer: NodeJS.Timeout | null = null;
+
+  async function claim(): Promise<Claimed | null> {
+    const expired = await sql<Claimed>`
+      update judge_suggestions set lease_owner = ${owner}, lease_expires_at = now() + make_interval(secs => ${LEASE_SECONDS})
+      where id = (select id from judge_suggestions where state = 'running' and lease_expires_at < now() order by id for update skip locked limit 1)
+      returning id, task_id, project_id`.execute(db);
+    if (expired.rows[0]) return expired.rows[0];
+    const fresh = await sql<Claimed>`
+      insert into judge_suggestions (task_id, project_id, judge, lease_owner, lease_expires_at)
+      select t.id, t.project_id, '', ${owner}, now() + make_interval(secs => ${LEASE_SECONDS})
+      from tasks t join projects p on p.id = t.project_id
+      where t.state = 'open' and t.type in ('rank', 'compare') and t.gold is null
+        and jsonb_typeof(p.settings -> 'judge') = 'object'
+        and not exists (select 1 from judge_suggestions s where s.task_id = t.id)
+      order by t.id
+      limit 1
+      on conflict (task_id) do nothing
+      returning id, task_id, project_id`.execute(db);
+    return fresh.rows[0] ?? null;
+  }
+
+  async function look(): Promise<void> {
+    if (looking || stopped) return;
+    looking = true;
+    try {
+      while (!stopped && active.size < MAX_PARALLEL) {
+        const claimed = await claim();
+        if (!claimed) break;
+        const controller = new AbortController();
+        const done = judgeOne(claimed, controller).finally(() => active.delete(claimed.id));
+        active.set(claimed.id, { controller, done });
+      }
+    } catch (error) {
+      log.warn({ err: error }, "judge runner could not claim a task");
+    } finally {
+      looking = false;
+    }
+  }
+
+  async function finish(id: string, values: { judge: string; state: "done" | "failed"; ranking?: unknown; detail?: unknown; failure?: JudgeFailure; message?: string }) {
+    await db
+      .updateTable("judge_suggestions")
+      .set({
+        judge: values.judge, state: values.state,
+        ranking: values.ranking === undefined ? null : JSON.stringify(values.ranking),
+        detail: JSON.stringify(values.detail ?? {}),
+        failure: values.failure ?? null, message: values.message ?? null,
+        lease_owner: null, lease_expires_at: null, finished_at: new Date(),
+      })
+      .where("id", "=", id)
+      .where("lease_owner", "=", owner)
+      .execute();
+  }
+
+  async function sourceOf(judge: JudgeSettings, projectId: string): Promise<{ label: string; generator: Generator }> {
+    if (judge.source.kind === "endpoint") {
+      const endpoint = await db.selectFrom("external_endpoints").select(["project_id", "name", "model"]).where("id", "=", judge.source.endpointId).executeTakeFirst();
+      if (!endpoint || endpoint.project_id !== projectId) throw new AppError("validation_failed", `The judge's endpoint ${judge.source.endpointId} is not one of this project's.`);
+      return { label: `endpoint:${endpoint.name}/${endpoint.model}`, generator: await endpointGenerator(db, deps.box, judge.source.endpointId, { timing: { minTimeoutMs: 200, maxTimeoutMs: 2000, factor: 2, maxRetryAfterMs: 10_000 } }) };
+    }
+    const model = await db.selectFrom("models").select(["id", "name", "kind"]).where("id", "=", judge.source.modelId).executeTakeFirst();
+    if (!model || model.kind === "reward") throw new AppError("validation_failed", `The judge's model ${judge.source.modelId} is not a registered chat model.`);
+    return { label: `model:${model.id}/${model.name}`, generator: policyGenerator(db, deps.inference, model.id) };
+  }
+
+  async function judgeOne(claimed: Claimed, controller: AbortController): Promise<void> {
+    let label = "";
+    try {
+      const project = await db.selectFrom("projects").select("settings").where("id", "=", claimed.project_id).executeTakeFirstOrThrow();
+      const judge = projectSettingsSchema.parse(project.settings).judge;
+      if (!judge) {
+        // The judge was removed after the claim: no row, so a judge attached later takes the task.
+        await db.deleteFrom("judge_suggestions").where("id", "=", claimed.id).where("lease_owner", "=", owner).execute();
+        return;
+      }
+      const task = await db
+        .selectFrom("tasks")
+        .innerJoin("prompts", "prompts.id", "tasks.prompt_id")
+        .select(["tasks.completion_ids", "prompts.messages"])
+        .where("tasks.id", "=", claimed.task_id)
+        .executeTakeFirstOrThrow();
+      const texts = await db.selectFrom("completions").select(["id", "text"]).where("id", "in", task.completion_ids).execute();
+      const textOf = new Map(texts.map((c) => [c.id, c.text]));
+      const source = await sourceOf(judge, claimed.project_id);
+      label = source.label;
+      const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(judge.timeoutSeconds * 1000)]);
+      const answers: JudgeAnswer[] = [];
+      for (const question of judgeQuestions(judge.mode, task.completion_ids)) {
+        const messages = renderJudgePrompt(judgePrompt(judge), task.messages, question.order.map((id) => textOf.get(id) ?? ""));
+        const [reply] = await source.generator.generate({ messages, n: 1, temperature: 0, maxTokens: judge.maxTokens }, signal);
+        if (signal.aborted) throw new ExternalRequestError(controller.signal.aborted ? "cancelled" : "timeout", `No verdict within ${judge.timeoutSeconds} s.`);
+        const parsed = parseJudgeAnswer(reply?.text ?? "", question.order);
+        answers.push({ order: question.order, ...parsed, first: firstWon(question.order, parsed.ranking) });
+      }
+      const { ranking, detail } = combineAnswers(judge.mode, answers);
+      await finish(claimed.id, { judge: label, state: "done", ranking, detail });
+    } catch (error) {
+      if (controller.signal.aborted || stopped) return; // shutting down: the lease is handed back, another look resumes it
+      const failure: JudgeFailure = error instanceof UnparseableAnswer ? "unparseable" : error instanceof ExternalRequestError && error.kind === "timeout" ? "timeout" : "error";
+      const message = error instanceof UnparseableAnswer || error instanceof ExternalRequestError || error instanceof AppError ? error.message : "The judge failed unexpectedly; the server log has the details.";
+      if (failure === "error" && !(error instanceof ExternalRequestError) && !(error instanceof AppError)) log.error({ err: error, taskId: claimed.task_id }, "judging failed");
+      else log.info({ taskId: claimed.task_id, failure, message }, "judge left a task without a suggestion");
+      await finish(claimed.id, { judge: label || "unknown", state: "failed", failure, message: message.slice(0, 1000) }).catch((e: unknown) => log.warn({ err: e }, "could not record a judge failure"));
+    }
+  }
+
+  const schedule = () => {
+    if (stopped || deps.pollMs === 0) return;
+    timer = setTimeout(() => void look().finally(schedule), deps.pollMs);
+    timer.unref();
+  };
+  schedule();
+
+  return {
+    kick: () => {
+      if (deps.pollMs > 0) void look();
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      for (const { controller } of active.values()) controller.abort();
+      await Promise.allSettled([...active.values()].map((a) => a.done));
+      await db
+        .updateTable("judge_suggestions")
+        .set({ lease_owner: null, lease_expires_at: new Date() })
+        .where("state", "=", "running")
+        .where("lease_owner", "=", owner)
+        .execute()
+        .catch((error: unknown) => log.warn({ err: error }, "could not hand back judge leases"));
+    },
+  };
+}
