@@ -30,7 +30,7 @@ test("a labeler reveals the judge's suggestion; the reveal is recorded and survi
   const { url, email, password } = app();
   await signIn(page, email, password);
   const post = (path: string, data: unknown, method = "POST") => page.request.fetch(`${url}${path}`, { method, data, headers: { origin: url } });
-  const created = await post("/api/v1/projects", { name: `Judged ${Date.now()}`, settings: { k: 3, overlap: { rank: 1 }, goldRate: 0 } });
+  const created = await post("/api/v1/projects", { access: "open", name: `Judged ${Date.now()}`, settings: { k: 3, overlap: { rank: 1 }, goldRate: 0 } });
   expect(created.status(), await created.text()).toBe(201);
   const project = (await created.json()) as { id: string; name: string };
   const endpoint = await post(`/api/v1/projects/${project.id}/external-endpoints`, { name: "stand-in judge", baseUrl: judgeUrl, model: "judge", timeoutMs: 5000, maxRetries: 0 });

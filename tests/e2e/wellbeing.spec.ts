@@ -6,7 +6,7 @@ test("sensitive content is blurred with its category until revealed; the reveal 
   const { url, email, password } = app();
   await signIn(page, email, password);
   const post = (path: string, data: unknown) => page.request.post(`${url}${path}`, { data, headers: { origin: url } });
-  const created = await post("/api/v1/projects", { name: `Sensitive ${Date.now()}`, settings: { k: 2, overlap: { rank: 1 }, goldRate: 0 } });
+  const created = await post("/api/v1/projects", { access: "open", name: `Sensitive ${Date.now()}`, settings: { k: 2, overlap: { rank: 1 }, goldRate: 0 } });
   expect(created.status(), await created.text()).toBe(201);
   const projectId = ((await created.json()) as { id: string }).id;
   const imported = await post(`/api/v1/projects/${projectId}/imports`, {

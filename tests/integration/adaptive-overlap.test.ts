@@ -18,7 +18,7 @@ after(() => server.stop());
 test("overlap grows on disagreement up to the cap and stops at the start when labels agree, with eight labelers at once", { timeout: 120_000 }, async () => {
   const { client: researcher } = await server.newUser("researcher");
   const adaptiveOverlap = { enabled: true, start: 2, max: 4, agreementBelow: 0.75 };
-  const created = await researcher.json("POST", "/api/v1/projects", { name: `Adaptive ${Date.now()}`, settings: { k: 3, overlap: { rank: 3 }, goldRate: 0, adaptiveOverlap } });
+  const created = await researcher.json("POST", "/api/v1/projects", { access: "open", name: `Adaptive ${Date.now()}`, settings: { k: 3, overlap: { rank: 3 }, goldRate: 0, adaptiveOverlap } });
   assert.equal(created.status, 201, await created.clone().text());
   const projectId = ((await created.json()) as { id: string }).id;
   const records = ["agree-1", "split-1", "agree-2", "split-2", "agree-3", "split-3"].map((name) => ({ prompt: `Item ${name}: rank these`, completions: [`${name} first`, `${name} second`, `${name} third`] }));
@@ -64,7 +64,7 @@ test("overlap grows on disagreement up to the cap and stops at the start when la
 
 test("a disagreeing item grows one labeler at a time to the cap, then completes", async () => {
   const { client: researcher } = await server.newUser("researcher");
-  const created = await researcher.json("POST", "/api/v1/projects", { name: `Adaptive cap ${Date.now()}`, settings: { k: 3, goldRate: 0, adaptiveOverlap: { enabled: true, start: 2, max: 4 } } });
+  const created = await researcher.json("POST", "/api/v1/projects", { access: "open", name: `Adaptive cap ${Date.now()}`, settings: { k: 3, goldRate: 0, adaptiveOverlap: { enabled: true, start: 2, max: 4 } } });
   const projectId = ((await created.json()) as { id: string }).id;
   const content = JSON.stringify({ prompt: "Rank the fruit", completions: ["apple", "pear", "plum"] });
   assert.equal((await researcher.json("POST", `/api/v1/projects/${projectId}/imports`, { content, commit: true })).status, 200);

@@ -46,7 +46,7 @@ after(async () => {
 
 type Settings = Record<string, unknown>;
 async function projectWithJudge(researcher: HttpClient, settings: Settings, records: Array<{ prompt: string; completions: string[] }>, judge: Settings = {}) {
-  const created = await researcher.json("POST", "/api/v1/projects", { name: `Judge ${Date.now()}`, settings: { nearDuplicateThreshold: 0.99, goldRate: 0, ...settings } });
+  const created = await researcher.json("POST", "/api/v1/projects", { access: "open", name: `Judge ${Date.now()}`, settings: { nearDuplicateThreshold: 0.99, goldRate: 0, ...settings } });
   assert.equal(created.status, 201, await created.clone().text());
   const project = (await created.json()) as { id: string; name: string };
   const endpoint = await researcher.json("POST", `/api/v1/projects/${project.id}/external-endpoints`, { name: "judge", baseUrl: fakeUrl, model: "fake-judge", timeoutMs: 1000, maxRetries: 0 });

@@ -21,7 +21,7 @@ const records = [
 ];
 
 async function importWith(researcher: HttpClient, piiRedaction: Record<string, unknown>) {
-  const created = await researcher.json("POST", "/api/v1/projects", { name: `PII ${Date.now()}`, settings: { k: 2, piiRedaction, contentFilter: { blockedWords: ["forbidden"] } } });
+  const created = await researcher.json("POST", "/api/v1/projects", { access: "open", name: `PII ${Date.now()}`, settings: { k: 2, piiRedaction, contentFilter: { blockedWords: ["forbidden"] } } });
   assert.equal(created.status, 201, await created.clone().text());
   const projectId = ((await created.json()) as { id: string }).id;
   const imported = await researcher.json("POST", `/api/v1/projects/${projectId}/imports`, { content: records.map((r) => JSON.stringify(r)).join("\n"), commit: true });

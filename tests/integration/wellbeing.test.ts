@@ -16,7 +16,7 @@ after(() => server.stop());
 type View = { assignmentId: string; completions: Array<{ id: string }>; messages: Array<{ content: string }>; sensitive: { categories: string[]; reveals: number } };
 
 async function project(researcher: HttpClient, settings: Record<string, unknown>, records: Array<Record<string, unknown>>): Promise<string> {
-  const created = await researcher.json("POST", "/api/v1/projects", { name: `Wellbeing ${Date.now()}`, settings: { k: 2, overlap: { rank: 1 }, goldRate: 0, nearDuplicateThreshold: 0.99, maxPendingPerUser: 20, ...settings } });
+  const created = await researcher.json("POST", "/api/v1/projects", { access: "open", name: `Wellbeing ${Date.now()}`, settings: { k: 2, overlap: { rank: 1 }, goldRate: 0, nearDuplicateThreshold: 0.99, maxPendingPerUser: 20, ...settings } });
   assert.equal(created.status, 201, await created.clone().text());
   const id = ((await created.json()) as { id: string }).id;
   const imported = await researcher.json("POST", `/api/v1/projects/${id}/imports`, { content: records.map((r) => JSON.stringify(r)).join("\n"), commit: true });
