@@ -13,6 +13,8 @@ import type { Db } from "../db/database.server.ts";
 import type { Database, JobKind, RoundState } from "../db/schema.ts";
 import { AppError } from "../lib/app-error.ts";
 import { recordAudit } from "../auth/audit.server.ts";
+import { projectAccessOf } from "../auth/project-access.server.ts";
+import { hasRole } from "../auth/roles.ts";
 import { qualityReport } from "../labeling/quality-report.server.ts";
 import { MIX_SOURCES_OF, mixParam, type DataMix, type MixSource } from "../labeling/data-mix.ts";
 import { projectSettingsSchema, type ProjectSettings } from "../labeling/project-settings.ts";
@@ -173,6 +175,35 @@ async function dataSources(db: DbOrTrx, projectId: string, data: RoundSpec["data
   return { projects: [projectId, ...others], rounds };
 }
 
+/**
+ * Data from other projects, and a base model of another project, is the launcher's to read only if
+ * they are a researcher there (decision 0031): otherwise a researcher of one project could train on,
+ * or sample from, a members-only project they cannot open. The launcher's current role is read;
+ * a round launched with a lower-role token was already refused for this project.
+ */
+async function refuseForeignSources(db: DbOrTrx, actorId: string, projectId: string, snapshot: DataSnapshot, baseModelId: string | null): Promise<void> {
+  const user = await db.selectFrom("users").select(["id", "role"]).where("id", "=", actorId).executeTakeFirst();
+  if (!user) throw new AppError("forbidden", "Unknown launcher.");
+  const caller = { user: { id: user.id }, role: user.role };
+  const sources = snapshot.sources ?? { projects: [projectId], rounds: null };
+  const checks: Array<{ projectId: string; path: string; what: string }> = [
+    ...sources.projects.filter((id) => id !== projectId).map((id) => ({ projectId: id, path: "data.projects", what: `project ${id}` })),
+    ...(sources.rounds ?? []).filter((r) => r.projectId !== projectId).map((r) => ({ projectId: r.projectId, path: "data.rounds", what: `round ${r.id}` })),
+  ];
+  if (baseModelId) {
+    const model = await db.selectFrom("models").select("project_id").where("id", "=", baseModelId).executeTakeFirst();
+    if (model?.project_id && model.project_id !== projectId) checks.push({ projectId: model.project_id, path: "base.modelId", what: `model ${baseModelId}` });
+  }
+  for (const check of checks) {
+    const access = await projectAccessOf(db, caller, check.projectId);
+    if (!access || !(access.role === "trainer" || hasRole(access.role, "researcher"))) {
+      throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [
+        { path: check.path, message: `${check.what} belongs to a project you are not a researcher of` },
+      ]);
+    }
+  }
+}
+
 /** One export per part of the data: per project, or per round (in its project). */
 export function snapshotParts(snapshot: DataSnapshot, projectId: string): Array<{ projectId: string; round?: string }> {
   const sources = snapshot.sources ?? { projects: [projectId], rounds: null };
@@ -281,6 +312,7 @@ export async function launchRound(db: Db, actorId: string, project: Project, inp
     }
     const { now } = await sql<{ now: Date }>`select now() as now`.execute(trx).then((r) => r.rows[0]!);
     const snapshot = await snapshotData(trx, project.id, spec, now);
+    await refuseForeignSources(trx, actorId, project.id, snapshot, "modelId" in spec.base ? spec.base.modelId : null);
     if (spec.evaluation.heldOut === "required" && !snapshot.evalSet) {
       throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "evaluation.heldOut", message: "the project has no eval set: hold some prompts out first (import with \"split\": \"eval\", or Eval set on the project page)" }]);
     }

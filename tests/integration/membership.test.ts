@@ -177,3 +177,29 @@ test("the members UI on the settings page adds and removes by pasted e-mail list
     [owner.id, alice.id].sort((a, b) => Number(a) - Number(b)),
   );
 });
+
+test("a round may not read a members-only project's data or model unless its launcher is a researcher there", async () => {
+  const alice = await server.newUser("researcher");
+  const bob = await server.newUser("researcher");
+  const mine = await projectWithPrompts(alice, "Alice's");
+  const theirs = await projectWithPrompts(bob, "Bob's (members only)");
+  const round = await server.db.insertInto("rounds").values({ project_id: theirs, name: "r", spec: "{}", steps: "[]", data_snapshot: "{}" }).returning("id").executeTakeFirstOrThrow();
+  const model = await server.db.insertInto("models").values({ project_id: theirs, round_id: round.id, name: "m", kind: "sft", storage_key: `membership-${theirs}`, config: "{}" }).returning("id").executeTakeFirstOrThrow();
+  const tiny = { base: { init: { vocabSize: 300, blockSize: 32, nLayer: 1, nHead: 1, nEmbd: 8 } }, next: { prompts: 0 } };
+  const launch = (body: Record<string, unknown>) => alice.client.json("POST", `/api/v1/projects/${mine}/rounds`, { name: "Borrowing", path: "sft", ...tiny, ...body });
+  const refusedAt = async (response: Response) => {
+    assert.equal(response.status, 422);
+    return ((await response.json()) as { errors: Array<{ path: string; message: string }> }).errors.map((e) => e.path);
+  };
+  const roundsBefore = await server.db.selectFrom("rounds").select("id").where("project_id", "=", mine).execute();
+  assert.deepEqual(await refusedAt(await launch({ data: { projects: [theirs] } })), ["data.projects"]);
+  assert.deepEqual(await refusedAt(await launch({ data: { rounds: [round.id] } })), ["data.rounds"]);
+  assert.deepEqual(await refusedAt(await launch({ base: { modelId: model.id } })), ["base.modelId"]);
+  assert.deepEqual(await server.db.selectFrom("rounds").select("id").where("project_id", "=", mine).execute(), roundsBefore, "nothing was launched");
+  // a researcher of both projects may (the SFT data comes from both: Alice demonstrates in each)
+  await server.addMembers(theirs, [{ id: alice.id, role: "labeler" }]);
+  assert.deepEqual(await refusedAt(await launch({ data: { projects: [theirs] } })), ["data.projects"], "a labeler there is not enough");
+  await server.addMembers(theirs, [{ id: alice.id, role: "researcher" }]);
+  const passed = await launch({ data: { projects: [theirs] } });
+  assert.ok(passed.status === 201 || !JSON.stringify(await passed.clone().json()).includes("not a researcher of"), await passed.text());
+});
