@@ -26,6 +26,7 @@ import type { Inference } from "../rounds/inference.server.ts";
 import { toolNameSchema, type ConversationMessage, type ToolName } from "../../trainer/contract/conversation.ts";
 import { functionNameSchema, type GenerationChoice, type ToolChoice } from "../../trainer/contract/inference.ts";
 import { checkAccess } from "./endpoint.server.ts";
+import { requireProjectAccess, visibleProjects } from "../auth/project-access.server.ts";
 import { projectTools } from "./model-tools.server.ts";
 
 const modelName = (id: string) => `tandem-${id}`;
@@ -173,7 +174,17 @@ export function openAiRouter(deps: { db: Db; inference: Inference; log: Logger; 
   router.get("/models", async (_req, res, next) => {
     try {
       checkAccess("researcher", deps.actorOf(res));
-      const models = await deps.db.selectFrom("models").select(["id", "kind", "created_at"]).where("kind", "!=", "reward").where("external_uri", "is", null).orderBy("id").execute();
+      const actor = deps.actorOf(res)!;
+      // A project's checkpoints are its data (decision 0031): base models and those of projects one may enter.
+      const models = await deps.db
+        .selectFrom("models")
+        .leftJoin("projects", "projects.id", "models.project_id")
+        .select(["models.id", "models.kind", "models.created_at"])
+        .where("models.kind", "!=", "reward")
+        .where("models.external_uri", "is", null)
+        .where((eb) => eb.or([eb("models.project_id", "is", null), visibleProjects(eb, actor)]))
+        .orderBy("models.id")
+        .execute();
       res.json({ object: "list", data: models.map((m) => ({ id: modelName(m.id), object: "model", created: Math.floor(m.created_at.getTime() / 1000), owned_by: "tandem" })) });
     } catch (error) {
       next(error);
@@ -188,6 +199,9 @@ export function openAiRouter(deps: { db: Db; inference: Inference; log: Logger; 
       const body = parsed.data;
       const modelId = modelIdOf(body.model);
       if (!modelId) throw new AppError("not_found", `No model ${JSON.stringify(body.model)}; GET /v1/models lists them (tandem-<id>).`);
+      // the model's project, when it has one, must be one the caller may enter as a researcher
+      const owner = await deps.db.selectFrom("models").select("project_id").where("id", "=", modelId).executeTakeFirst();
+      if (owner?.project_id) await requireProjectAccess(deps.db, deps.actorOf(res)!, owner.project_id, "researcher");
       const plan = await toolPlan(deps.db, modelId, body);
       const result = await deps.inference.generate(deps.db, modelId, {
         messages: canonicalMessages(body.messages),

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { io as connect, type Socket } from "socket.io-client";
 import type { Ack, ClientToServerEvents, ServerToClientEvents } from "../../app/lib/socket-events.ts";
+import { createApiToken } from "../../server/auth/tokens.server.ts";
 import { projectSettingsSchema } from "../../server/labeling/project-settings.ts";
 import { getProject } from "../../server/labeling/projects.server.ts";
 import { insertPrompts } from "../../server/labeling/prompts.server.ts";
@@ -202,4 +203,21 @@ test("a round may not read a members-only project's data or model unless its lau
   await server.addMembers(theirs, [{ id: alice.id, role: "researcher" }]);
   const passed = await launch({ data: { projects: [theirs] } });
   assert.ok(passed.status === 201 || !JSON.stringify(await passed.clone().json()).includes("not a researcher of"), await passed.text());
+});
+
+test("the OpenAI-compatible endpoint serves and lists a project's models only to its researchers", async () => {
+  const owner = await server.newUser("researcher");
+  const outsider = await server.newUser("researcher");
+  const projectId = await projectWithPrompts(owner, "Private models");
+  const round = await server.db.insertInto("rounds").values({ project_id: projectId, name: "r", spec: "{}", steps: "[]", data_snapshot: "{}" }).returning("id").executeTakeFirstOrThrow();
+  const model = await server.db.insertInto("models").values({ project_id: projectId, round_id: round.id, name: "m", kind: "sft", storage_key: `openai-${projectId}`, config: "{}" }).returning("id").executeTakeFirstOrThrow();
+  const bearer = async (userId: string) => ({ authorization: `Bearer ${(await createApiToken(server.db, userId, { name: "openai", role: "researcher" })).secret}` });
+  const [outsiderAuth, ownerAuth] = [await bearer(outsider.id), await bearer(owner.id)];
+  const listed = async (headers: Record<string, string>) => ((await (await server.client().get("/v1/models", headers)).json()) as { data: Array<{ id: string }> }).data.map((m) => m.id);
+  assert.ok(!(await listed(outsiderAuth)).includes(`tandem-${model.id}`));
+  assert.ok((await listed(ownerAuth)).includes(`tandem-${model.id}`));
+  const ask = (headers: Record<string, string>) => server.client().json("POST", "/v1/chat/completions", { model: `tandem-${model.id}`, messages: [{ role: "user", content: "Hi" }] }, headers);
+  assert.equal((await ask(outsiderAuth)).status, 403);
+  // the owner passes the check (the model has no files here, so the answer is not a 403)
+  assert.notEqual((await ask(ownerAuth)).status, 403);
 });
