@@ -474,7 +474,7 @@ test("a PPO step resumes too: its checkpoint carries the value model, and attemp
 test("a round can recompute activations: every training job gets recompute, the trainer says it used it; anything but a boolean is refused", { timeout: 300_000 }, async () => {
   const researcher = (await server.newUser("researcher")).client;
   const projectId = await seededProject(researcher);
-  await labelEverything((await server.newUser("labeler")).client, projectId);
+  await labelEverything((await server.newMember(projectId, "labeler")).client, projectId);
   const refused = await researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, { name: "Bad", path: "sft", ...tiny, recompute: "yes" });
   assert.equal(refused.status, 422);
   assert.ok(((await refused.json()) as { errors: Array<{ path: string }> }).errors.some((e) => e.path === "recompute"));
