@@ -39,12 +39,14 @@ export const judgeEndpoints: AnyEndpoint[] = [
     summary: "The model judge's verdicts, one line per judged task, as their own annotator (never mixed into the human exports)",
     access: ["researcher", "trainer"],
     params: idParams,
+    // the time window of the human exports (since / until on when the verdict was reached)
+    query: z.object({ since: z.iso.datetime({ offset: true }).optional(), until: z.iso.datetime({ offset: true }).optional() }),
     response: z.any(),
     stream: { contentType: "application/x-ndjson; charset=utf-8", filename: (p: { id: string }) => `project-${p.id}-judge.jsonl` },
-    handler: async ({ ctx, params }) => {
+    handler: async ({ ctx, params, query }) => {
       const project = await getProject(ctx.db, params.id);
-      await recordAudit(ctx.db, { actor: ctx.actor, action: "export.judge", target: `project:${project.id}` });
-      return judgeLines(ctx.db, project.id);
+      await recordAudit(ctx.db, { actor: ctx.actor, action: "export.judge", target: `project:${project.id}`, details: query });
+      return judgeLines(ctx.db, project.id, query);
     },
   }),
 ];

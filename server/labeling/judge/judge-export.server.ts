@@ -7,7 +7,10 @@ import type { Db } from "../../db/database.server.ts";
 
 const BATCH = 500;
 
-export async function* judgeLines(db: Db, projectId: string): AsyncGenerator<string> {
+/** The verdicts finished in a time window, like the human exports' `since` / `until`. */
+export type JudgeExportFilter = { since?: string | undefined; until?: string | undefined };
+
+export async function* judgeLines(db: Db, projectId: string, filter: JudgeExportFilter = {}): AsyncGenerator<string> {
   let after = "0";
   for (;;) {
     const rows = await db
@@ -20,6 +23,8 @@ export async function* judgeLines(db: Db, projectId: string): AsyncGenerator<str
       .where("judge_suggestions.project_id", "=", projectId)
       .where("judge_suggestions.state", "!=", "running")
       .where("judge_suggestions.id", ">", after)
+      .$if(filter.since !== undefined, (q) => q.where("judge_suggestions.finished_at", ">=", new Date(filter.since!)))
+      .$if(filter.until !== undefined, (q) => q.where("judge_suggestions.finished_at", "<", new Date(filter.until!)))
       .orderBy("judge_suggestions.id")
       .limit(BATCH)
       .execute();
