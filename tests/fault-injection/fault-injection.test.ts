@@ -83,7 +83,7 @@ test("labelers keep labeling through kill -9 of the server, PostgreSQL and the t
     assert.ok(password);
     const admin = new HttpClient(url);
     assert.equal((await admin.postForm("/login", { email: "admin@tandem.local", password })).status, 302);
-    const created = await admin.json("POST", "/api/v1/projects", { name: "Faults", settings: { overlap: { rank: OVERLAP } } });
+    const created = await admin.json("POST", "/api/v1/projects", { access: "open", name: "Faults", settings: { overlap: { rank: OVERLAP } } });
     assert.equal(created.status, 201, await created.clone().text());
     const projectId = ((await created.json()) as { id: string }).id;
     const lines = Array.from({ length: PROMPTS }, (_, i) => JSON.stringify({ prompt: `Question ${i}: what is ${i} + ${i}?`, completions: [`${2 * i}`, `${2 * i + 1}`] }));
