@@ -28,21 +28,28 @@ test("overlap grows on disagreement up to the cap and stops at the start when la
 
   // Everyone ranks "agree" items first > second > third; on "split" items odd labelers reverse it.
   const labelers = await Promise.all(Array.from({ length: 8 }, () => server.newUser("labeler")));
-  await Promise.all(
-    labelers.map(async (labeler, i) => {
-      for (;;) {
-        const claim = await labeler.client.json("POST", `/api/v1/projects/${projectId}/next-task`);
-        const body = (await claim.json()) as { assignmentId: string } | null;
-        if (!body) return;
-        const view = (await (await labeler.client.get(`/api/v1/assignments/${body.assignmentId}`)).json()) as { messages: Array<{ content: string }>; completions: Array<{ id: string; text: string }> };
-        const order = ["first", "second", "third"].map((w) => view.completions.find((c) => c.text.endsWith(w))!.id);
-        const split = view.messages[0]!.content.includes("split");
-        const tiers = (split && i % 2 === 1 ? [...order].reverse() : order).map((id) => [id]);
-        const submitted = await labeler.client.json("POST", `/api/v1/assignments/${body.assignmentId}/submit`, { idempotencyKey: `adaptive-${body.assignmentId}`, payload: { ranking: { tiers } } });
-        assert.equal(submitted.status, 200, await submitted.clone().text());
-      }
-    }),
-  );
+  // Passes until one finds nothing: a labeler who found no task may leave just before another's
+  // submission grows an item's overlap, and the next pass serves that growth.
+  let claimed = 1;
+  for (let pass = 0; pass < 6 && claimed > 0; pass++) {
+    claimed = 0;
+    await Promise.all(
+      labelers.map(async (labeler, i) => {
+        for (;;) {
+          const claim = await labeler.client.json("POST", `/api/v1/projects/${projectId}/next-task`);
+          const body = (await claim.json()) as { assignmentId: string } | null;
+          if (!body) return;
+          claimed++;
+          const view = (await (await labeler.client.get(`/api/v1/assignments/${body.assignmentId}`)).json()) as { messages: Array<{ content: string }>; completions: Array<{ id: string; text: string }> };
+          const order = ["first", "second", "third"].map((w) => view.completions.find((c) => c.text.endsWith(w))!.id);
+          const split = view.messages[0]!.content.includes("split");
+          const tiers = (split && i % 2 === 1 ? [...order].reverse() : order).map((id) => [id]);
+          const submitted = await labeler.client.json("POST", `/api/v1/assignments/${body.assignmentId}/submit`, { idempotencyKey: `adaptive-${body.assignmentId}`, payload: { ranking: { tiers } } });
+          assert.equal(submitted.status, 200, await submitted.clone().text());
+        }
+      }),
+    );
+  }
   const final = await server.db
     .selectFrom("tasks").innerJoin("prompts", "prompts.id", "tasks.prompt_id")
     .select(["tasks.id", "tasks.overlap_target", "tasks.state", "prompts.messages"])
