@@ -15,7 +15,7 @@
  *   utility     u = 1 (right, by the project's checker) + 0.5 (the house style: a sentence, "The
  *               answer is 503." / "Yes." rather than "503" / "yes"), max 1.5; the checker sees the
  *               first part only, the people see both;
- *   demonstrator  careless: arithmetic — calls the calculator 40 % of the time and otherwise answers
+ *   demonstrator  careless: arithmetic — calls the calculator 40 % of the time (--tool-share) and otherwise answers
  *               from memory; parity — right 60 % of the time; a sentence half the time (round 0 has
  *               headroom in both);
  *   labelers    three, each ranks the K sampled answers by τ·u + Gumbel noise (Plackett–Luce, so
@@ -35,7 +35,7 @@
  *
  *   npm run bench:loop [-- --task arithmetic --eval 96 --prompts 96 --tau 4 --seed 1
  *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
- *                        --kto-lrs 1e-4 --rm-steps 100 --rollouts 20 --only dpo,ppo,grpo,kto,chain]
+ *                        --kto-lrs 1e-4 --rm-steps 100 --rollouts 20 --tool-share 0.4 --only dpo,ppo,grpo,kto,chain]
  *
  * Needs `npm run build` (the server's pages). Prints a table and writes bench/results/loop-<time>.json
  * (with every held-out answer and its utility, per prompt).
@@ -62,6 +62,8 @@ const { values } = parseArgs({
     seed: { type: "string", default: "1" },
     // default per task: arithmetic 800 (the demo's), parity 150
     "sft-steps": { type: "string" },
+    // arithmetic: how often the careless demonstrator calls the calculator (round 0's competence)
+    "tool-share": { type: "string", default: "0.4" },
     "dpo-lrs": { type: "string", default: "1e-4,3e-4" },
     "dpo-betas": { type: "string", default: "0.1" },
     "ppo-lrs": { type: "string", default: "1e-4" },
@@ -82,6 +84,7 @@ const POOL = Number(values.prompts);
 const DEMOS = Number(values.demos ?? (ARITHMETIC ? 300 : 96));
 const SFT_STEPS = Number(values["sft-steps"] ?? (ARITHMETIC ? 800 : 150));
 const TAU = Number(values.tau);
+const TOOL_SHARE = Number(values["tool-share"]);
 const SEED = Number(values.seed);
 const ONLY = new Set(values.only!.split(","));
 const lrs = (name: string) => values[name as keyof typeof values]!.toString().split(",").map(Number);
@@ -115,7 +118,7 @@ function arithmeticTask(): Task {
     checker: checkerSpecSchema.parse({ kind: "numeric", field: "answer" }),
     styled: (text) => /^The answer is -?\d+\.$/.test(text.trim()),
     demonstration: (item) => {
-      const useTool = rng.next() < 0.4;
+      const useTool = rng.next() < TOOL_SHARE;
       const said = inStyle() ? `The answer is ${item.reference}.` : String(item.reference);
       if (!useTool) return { text: said };
       const [call, result] = calculatorTranscript(item.expression!, Number(item.reference));
@@ -279,9 +282,13 @@ if (ONLY.has("chain")) {
   // the demo's story (issue 11, item 6): a verifiable-reward round teaches substance with no human
   // labels, then a DPO round on the people's rankings moves what the checker cannot see (the style)
   // and should keep the checker's score. "Before" of the second row is the GRPO policy.
-  const first = rounds.length;
-  await add("chain: checker → GRPO", { path: "grpo", rewards: { checker: { weight: 1 } }, grpo });
-  rounds.push({ name: "chain: … then DPO on the rankings", id: await launch({ name: "chain: then DPO", base: { afterRound: rounds[first]!.id }, evaluation, next: { prompts: 0 }, path: "dpo" }) });
+  // its first link is the default-lr GRPO round above when that ran (the same round; no need to train it twice)
+  let first = rounds.find((r) => r.name === `checker → GRPO lr ${lrs("grpo-lrs")[0]}`);
+  if (!first) {
+    await add("chain: checker → GRPO", { path: "grpo", rewards: { checker: { weight: 1 } }, grpo });
+    first = rounds.at(-1)!;
+  }
+  rounds.push({ name: "chain: … then DPO on the rankings", id: await launch({ name: "chain: then DPO", base: { afterRound: first.id }, evaluation, next: { prompts: 0 }, path: "dpo" }) });
 }
 await train();
 

@@ -6,24 +6,16 @@
  * re-claimed job writes nothing more and a resumed one goes on after its last stored batch, with its duplicate index
  * rebuilt from the signatures it stored. Nothing here throws into the server: failures end on the job (failed + error).
  */
-import { randomUUID } from "node:crypto";
 import { sql } from "kysely";
 import type { Logger } from "pino";
 import type { Db } from "../db/database.server.ts";
+import { jobTableLease, newLeaseOwner, startLeasedRunner, type LeasedRunner } from "../lib/leased-runner.server.ts";
 import { projectSettingsSchema } from "../labeling/project-settings.ts";
 import { cleaningSettingsSchema, type CleaningSettings } from "./cleaning-settings.ts";
 import { emptyProgress, type CleaningProgress } from "./cleaning-jobs.server.ts";
 import { CorpusCleaner, type DocumentVerdict } from "./cleaner.ts";
 
-export type CleaningRunner = {
-  /** Look for work now (after a job was queued on this instance). */
-  kick: () => void;
-  /** Abort a job this instance runs (after it was cancelled in the database). */
-  abortLocal: (jobId: string) => void;
-  /** Resolves when the job this instance runs has stopped (tests). */
-  settle: (jobId: string) => Promise<void>;
-  stop: () => Promise<void>;
-};
+export type CleaningRunner = LeasedRunner;
 
 const LEASE_SECONDS = 30;
 const HEARTBEAT_MS = 10_000;
@@ -43,51 +35,8 @@ export function startCleaningRunner(deps: {
 }): CleaningRunner {
   const { db, log } = deps;
   const batchSize = deps.batchSize ?? CLEANING_BATCH;
-  const owner = `server-${randomUUID()}`;
-  const active = new Map<string, { controller: AbortController; done: Promise<void> }>();
-  let stopped = false;
-  let timer: NodeJS.Timeout | null = null;
-  let looking = false;
-
-  async function claim(): Promise<Claimed | null> {
-    const result = await sql<Claimed>`
-      update cleaning_jobs set state = 'running', lease_owner = ${owner}, lease_expires_at = now() + make_interval(secs => ${LEASE_SECONDS}), updated_at = now()
-      where id = (
-        select id from cleaning_jobs
-        where state = 'queued' or (state = 'running' and (lease_expires_at is null or lease_expires_at < now()))
-        order by id for update skip locked limit 1
-      )
-      returning id, project_id, settings, progress, cursor`.execute(db);
-    return result.rows[0] ?? null;
-  }
-
-  async function look(): Promise<void> {
-    if (looking || stopped) return;
-    looking = true;
-    try {
-      while (!stopped && active.size < MAX_PARALLEL_JOBS) {
-        const job = await claim();
-        if (!job) break;
-        const controller = new AbortController();
-        const done = execute(job, controller).finally(() => active.delete(job.id));
-        active.set(job.id, { controller, done });
-      }
-    } catch (error) {
-      log.warn({ err: error }, "cleaning runner could not claim a job");
-    } finally {
-      looking = false;
-    }
-  }
-
-  async function finish(jobId: string, state: "done" | "failed", error: string | null): Promise<void> {
-    await db
-      .updateTable("cleaning_jobs")
-      .set({ state, error, lease_owner: null, lease_expires_at: null, finished_at: new Date(), updated_at: new Date() })
-      .where("id", "=", jobId)
-      .where("state", "=", "running")
-      .where("lease_owner", "=", owner)
-      .execute();
-  }
+  const owner = newLeaseOwner("server");
+  const lease = jobTableLease(db, "cleaning_jobs", owner, LEASE_SECONDS);
 
   /** Rebuilds the duplicate index from what this job stored before it stopped, in the order it was built. */
   async function restore(cleaner: CorpusCleaner, job: Claimed, settings: CleaningSettings): Promise<void> {
@@ -141,19 +90,7 @@ export function startCleaningRunner(deps: {
     });
   }
 
-  async function execute(job: Claimed, controller: AbortController): Promise<void> {
-    const heartbeat = setInterval(() => {
-      db.updateTable("cleaning_jobs")
-        .set({ lease_expires_at: sql`now() + make_interval(secs => ${LEASE_SECONDS})`, updated_at: new Date() })
-        .where("id", "=", job.id)
-        .where("state", "=", "running")
-        .where("lease_owner", "=", owner)
-        .executeTakeFirst()
-        .then((r) => {
-          if (Number(r.numUpdatedRows) === 0) controller.abort(); // cancelled, or the lease went elsewhere
-        })
-        .catch((error: unknown) => log.warn({ err: error, jobId: job.id }, "cleaning job heartbeat failed"));
-    }, HEARTBEAT_MS);
+  async function execute(job: Claimed, signal: AbortSignal): Promise<void> {
     try {
       const settings = cleaningSettingsSchema.parse(job.settings);
       const project = await db.selectFrom("projects").select("settings").where("id", "=", job.project_id).executeTakeFirstOrThrow();
@@ -177,7 +114,7 @@ export function startCleaningRunner(deps: {
           .orderBy("id")
           .limit(batchSize)
           .execute();
-        if (controller.signal.aborted || stopped) return;
+        if (signal.aborted) return;
         const verdicts = docs.map((d) => cleaner.judge({ id: d.id, text: d.text, contentHash: d.content_hash }));
         for (const v of verdicts) {
           progress.processed++;
@@ -188,47 +125,20 @@ export function startCleaningRunner(deps: {
         if (!(await store(job.id, job.project_id, verdicts, progress, cursor))) return;
         await deps.onProgress?.(job.id, progress);
       }
-      await finish(job.id, "done", null);
+      await lease.finish(job.id, "done", null);
       log.info({ jobId: job.id, kept: progress.kept, flagged: progress.flagged, dropped: progress.dropped }, "cleaning job finished");
     } catch (error) {
-      if (controller.signal.aborted || stopped) return;
+      if (signal.aborted) return;
       log.error({ err: error, jobId: job.id }, "cleaning job failed");
-      await finish(job.id, "failed", "The job failed unexpectedly; the server log has the details. Resume it to go on from where it stopped.").catch(() => undefined);
-    } finally {
-      clearInterval(heartbeat);
+      await lease.finish(job.id, "failed", "The job failed unexpectedly; the server log has the details. Resume it to go on from where it stopped.").catch(() => undefined);
     }
   }
 
-  const schedule = () => {
-    if (stopped || deps.pollMs === 0) return;
-    timer = setTimeout(() => {
-      void look().finally(schedule);
-    }, deps.pollMs);
-    timer.unref();
-  };
-  schedule();
-
-  return {
-    kick: () => {
-      if (deps.pollMs > 0) void look();
-    },
-    abortLocal: (jobId) => active.get(jobId)?.controller.abort(),
-    settle: async (jobId) => {
-      await active.get(jobId)?.done;
-    },
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      for (const { controller } of active.values()) controller.abort();
-      await Promise.allSettled([...active.values()].map((a) => a.done));
-      // Hand the leases back, so another instance (or this one, restarted) resumes at once.
-      await db
-        .updateTable("cleaning_jobs")
-        .set({ lease_owner: null, lease_expires_at: new Date(), updated_at: new Date() })
-        .where("state", "=", "running")
-        .where("lease_owner", "=", owner)
-        .execute()
-        .catch((error: unknown) => log.warn({ err: error }, "could not hand back cleaning job leases"));
-    },
-  };
+  return startLeasedRunner<Claimed>({
+    what: "cleaning job", log, pollMs: deps.pollMs, maxParallel: MAX_PARALLEL_JOBS, owner,
+    claim: () => lease.claim<Claimed>("id, project_id, settings, progress, cursor"),
+    execute,
+    heartbeat: { everyMs: HEARTBEAT_MS, renew: lease.renew },
+    handBack: lease.handBack,
+  });
 }

@@ -6,12 +6,12 @@
  * and a judge that fails, times out or answers unparseably leaves the task without a suggestion,
  * counted on the project page. Nothing here can throw into the server.
  */
-import { randomUUID } from "node:crypto";
 import { sql } from "kysely";
 import type { Logger } from "pino";
 import type { Db } from "../../db/database.server.ts";
 import type { JudgeFailure } from "../../db/schema.ts";
 import { AppError } from "../../lib/app-error.ts";
+import { newLeaseOwner, startLeasedRunner } from "../../lib/leased-runner.server.ts";
 import type { Inference } from "../../rounds/inference.server.ts";
 import { endpointGenerator, policyGenerator } from "../../bridges/external/external-generator.server.ts";
 import { ExternalRequestError } from "../../bridges/external/openai-client.server.ts";
@@ -31,11 +31,7 @@ type Claimed = { id: string; task_id: string; project_id: string };
 
 export function startJudgeRunner(deps: { db: Db; log: Logger; box: SecretBox; inference: Inference; pollMs: number }): JudgeRunner {
   const { db, log } = deps;
-  const owner = `judge-${randomUUID()}`;
-  const active = new Map<string, { controller: AbortController; done: Promise<void> }>();
-  let stopped = false;
-  let looking = false;
-  let timer: NodeJS.Timeout | null = null;
+  const owner = newLeaseOwner("judge");
 
   async function claim(): Promise<Claimed | null> {
     const expired = await sql<Claimed>`
@@ -55,24 +51,6 @@ export function startJudgeRunner(deps: { db: Db; log: Logger; box: SecretBox; in
       on conflict (task_id) do nothing
       returning id, task_id, project_id`.execute(db);
     return fresh.rows[0] ?? null;
-  }
-
-  async function look(): Promise<void> {
-    if (looking || stopped) return;
-    looking = true;
-    try {
-      while (!stopped && active.size < MAX_PARALLEL) {
-        const claimed = await claim();
-        if (!claimed) break;
-        const controller = new AbortController();
-        const done = judgeOne(claimed, controller).finally(() => active.delete(claimed.id));
-        active.set(claimed.id, { controller, done });
-      }
-    } catch (error) {
-      log.warn({ err: error }, "judge runner could not claim a task");
-    } finally {
-      looking = false;
-    }
   }
 
   async function finish(id: string, values: { judge: string; state: "done" | "failed"; ranking?: unknown; detail?: unknown; failure?: JudgeFailure; message?: string }) {
@@ -101,7 +79,7 @@ export function startJudgeRunner(deps: { db: Db; log: Logger; box: SecretBox; in
     return { label: `model:${model.id}/${model.name}`, generator: policyGenerator(db, deps.inference, model.id) };
   }
 
-  async function judgeOne(claimed: Claimed, controller: AbortController): Promise<void> {
+  async function judgeOne(claimed: Claimed, stop: AbortSignal): Promise<void> {
     let label = "";
     try {
       const project = await db.selectFrom("projects").select("settings").where("id", "=", claimed.project_id).executeTakeFirstOrThrow();
@@ -121,19 +99,19 @@ export function startJudgeRunner(deps: { db: Db; log: Logger; box: SecretBox; in
       const textOf = new Map(texts.map((c) => [c.id, c.text]));
       const source = await sourceOf(judge, claimed.project_id);
       label = source.label;
-      const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(judge.timeoutSeconds * 1000)]);
+      const signal = AbortSignal.any([stop, AbortSignal.timeout(judge.timeoutSeconds * 1000)]);
       const answers: JudgeAnswer[] = [];
       for (const question of judgeQuestions(judge.mode, task.completion_ids)) {
         const messages = renderJudgePrompt(judgePrompt(judge), task.messages, question.order.map((id) => textOf.get(id) ?? ""));
         const [reply] = await source.generator.generate({ messages, n: 1, temperature: 0, maxTokens: judge.maxTokens }, signal);
-        if (signal.aborted) throw new ExternalRequestError(controller.signal.aborted ? "cancelled" : "timeout", `No verdict within ${judge.timeoutSeconds} s.`);
+        if (signal.aborted) throw new ExternalRequestError(stop.aborted ? "cancelled" : "timeout", `No verdict within ${judge.timeoutSeconds} s.`);
         const parsed = parseJudgeAnswer(reply?.text ?? "", question.order);
         answers.push({ order: question.order, ...parsed, first: firstWon(question.order, parsed.ranking) });
       }
       const { ranking, detail } = combineAnswers(judge.mode, answers);
       await finish(claimed.id, { judge: label, state: "done", ranking, detail });
     } catch (error) {
-      if (controller.signal.aborted || stopped) return; // shutting down: the lease is handed back, another look resumes it
+      if (stop.aborted) return; // shutting down: the lease is handed back, another look resumes it
       const failure: JudgeFailure = error instanceof UnparseableAnswer ? "unparseable" : error instanceof ExternalRequestError && error.kind === "timeout" ? "timeout" : "error";
       const message = error instanceof UnparseableAnswer || error instanceof ExternalRequestError || error instanceof AppError ? error.message : "The judge failed unexpectedly; the server log has the details.";
       if (failure === "error" && !(error instanceof ExternalRequestError) && !(error instanceof AppError)) log.error({ err: error, taskId: claimed.task_id }, "judging failed");
@@ -142,29 +120,14 @@ export function startJudgeRunner(deps: { db: Db; log: Logger; box: SecretBox; in
     }
   }
 
-  const schedule = () => {
-    if (stopped || deps.pollMs === 0) return;
-    timer = setTimeout(() => void look().finally(schedule), deps.pollMs);
-    timer.unref();
-  };
-  schedule();
-
-  return {
-    kick: () => {
-      if (deps.pollMs > 0) void look();
+  const runner = startLeasedRunner<Claimed>({
+    what: "judge", log, pollMs: deps.pollMs, maxParallel: MAX_PARALLEL, owner,
+    claim,
+    execute: judgeOne,
+    // no heartbeat: the lease outlasts the longest judging allowed
+    handBack: async () => {
+      await db.updateTable("judge_suggestions").set({ lease_owner: null, lease_expires_at: new Date() }).where("state", "=", "running").where("lease_owner", "=", owner).execute();
     },
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      for (const { controller } of active.values()) controller.abort();
-      await Promise.allSettled([...active.values()].map((a) => a.done));
-      await db
-        .updateTable("judge_suggestions")
-        .set({ lease_owner: null, lease_expires_at: new Date() })
-        .where("state", "=", "running")
-        .where("lease_owner", "=", owner)
-        .execute()
-        .catch((error: unknown) => log.warn({ err: error }, "could not hand back judge leases"));
-    },
-  };
+  });
+  return { kick: runner.kick, stop: runner.stop };
 }
