@@ -187,6 +187,8 @@ async function json<T>(response: Response): Promise<T> {
 }
 const project = await json<{ id: string }>(await researcher.json("POST", "/api/v1/projects", {
   name: `Loop bench: ${values.task}`,
+  // open: the simulated labelers take tasks without being added as members (decision 0031)
+  access: "open",
   settings: { k: K, overlap: { rank: 3, demonstrate: 1 }, goldRate: 0, ...task.settings },
 }));
 const record = (item: Item, split?: "eval") => ({ prompt: item.prompt, metadata: { answer: item.reference }, ...(split ? { split } : {}) });

@@ -108,7 +108,7 @@ async function reseed(db: Db): Promise<Seeded> {
   // --gold-rate: the share of claims that first look for a gold task (none are seeded, so this
   // measures what the gold draw costs the ordinary queue; the project default when not given).
   const settings: ProjectSettings = projectSettingsSchema.parse({ k: K, overlap: OVERLAP, ...(GOLD_RATE === undefined ? {} : { goldRate: GOLD_RATE }) });
-  const project = await createProject(db, owner!.id, { name: "Queue bench", guidelines: "", settings });
+  const project = await createProject(db, owner!.id, { name: "Queue bench", guidelines: "", settings, access: "open" });
   await db.transaction().execute((trx) => insertPrompts(trx, project.id, project.settings, seedPrompts(), null));
   // Inserted directly (no argon2): these people never sign in, they only take tasks.
   const labelers = await db

@@ -1,7 +1,6 @@
 import { z } from "zod";
 import { AppError } from "../lib/app-error.ts";
 import { recordAudit } from "../auth/audit.server.ts";
-import { getProject } from "../labeling/projects.server.ts";
 import { endpoint, type AnyEndpoint } from "./endpoint.server.ts";
 
 /**
@@ -22,10 +21,9 @@ export const piiEndpoints: AnyEndpoint[] = [
     handler: async ({ ctx, params }) => {
       const prompt = await ctx.db.selectFrom("prompts").select("project_id").where("id", "=", params.id).executeTakeFirst();
       if (!prompt) throw new AppError("not_found", "No such prompt.");
-      const project = await getProject(ctx.db, prompt.project_id);
       const original = await ctx.db.selectFrom("prompt_originals").select(["messages", "completions"]).where("prompt_id", "=", params.id).executeTakeFirst();
       if (!original) throw new AppError("not_found", "No original was kept for this prompt.");
-      await recordAudit(ctx.db, { actor: ctx.actor, action: "prompt.original_read", target: `prompt:${params.id}`, details: { projectId: project.id } });
+      await recordAudit(ctx.db, { actor: ctx.actor, action: "prompt.original_read", target: `prompt:${params.id}`, details: { projectId: prompt.project_id } });
       return { promptId: params.id, messages: original.messages, completions: original.completions };
     },
   }),

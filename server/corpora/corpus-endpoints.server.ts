@@ -1,6 +1,6 @@
 /**
  * The researcher's API for pre-training corpora (issue 17): sources, their files, cleaning jobs and reports.
- * Every endpoint loads its project through getProject once (the one place a project-level access check goes).
+ * runEndpoint checks the caller's access to the project each path names (its `project:` scope) before a handler runs.
  */
 import { z } from "zod";
 import { endpoint, type AnyEndpoint } from "../api/endpoint.server.ts";
@@ -50,7 +50,7 @@ export const corpusEndpoints: AnyEndpoint[] = [
     access: "researcher",
     params: idParams,
     response: z.array(json),
-    handler: async ({ ctx, params }) => listCorpora(ctx.db, (await getProject(ctx.db, params.id)).id),
+    handler: async ({ ctx, params }) => listCorpora(ctx.db, params.id),
   }),
   endpoint({
     method: "post",
@@ -61,7 +61,7 @@ export const corpusEndpoints: AnyEndpoint[] = [
     body: corpusInputSchema,
     response: json,
     status: 201,
-    handler: async ({ ctx, params, body, actor }) => createCorpus(ctx.db, actor!, (await getProject(ctx.db, params.id)).id, body),
+    handler: async ({ ctx, params, body, actor }) => createCorpus(ctx.db, actor!, params.id, body),
   }),
   endpoint({
     method: "post",
@@ -72,7 +72,7 @@ export const corpusEndpoints: AnyEndpoint[] = [
     body: corpusPathInputSchema,
     response: json,
     status: 201,
-    handler: async ({ ctx, params, body, actor }) => registerCorpusPath(ctx.db, ctx.config, actor!, (await getProject(ctx.db, params.id)).id, body),
+    handler: async ({ ctx, params, body, actor }) => registerCorpusPath(ctx.db, ctx.config, actor!, params.id, body),
   }),
   endpoint({
     method: "get",
@@ -84,7 +84,6 @@ export const corpusEndpoints: AnyEndpoint[] = [
     response: json,
     handler: async ({ ctx, params }) => {
       const corpus = await getCorpus(ctx.db, params.id);
-      await getProject(ctx.db, corpus.projectId);
       return { ...corpus, problems: await listCorpusIssues(ctx.db, corpus.id) };
     },
   }),
@@ -103,7 +102,6 @@ export const corpusEndpoints: AnyEndpoint[] = [
     status: 201,
     handler: async ({ ctx, params, query, actor, request }) => {
       const corpus = await getCorpus(ctx.db, params.id);
-      await getProject(ctx.db, corpus.projectId);
       if (!request!.is("application/octet-stream")) throw new AppError("unsupported_media_type", "Send the file as application/octet-stream.");
       const file = query as z.infer<typeof uploadQuerySchema>;
       const maxBytes = parseSize(ctx.config.TANDEM_CORPUS_UPLOAD_LIMIT);
@@ -121,7 +119,6 @@ export const corpusEndpoints: AnyEndpoint[] = [
     status: 204,
     handler: async ({ ctx, params, actor }) => {
       const corpus = await getCorpus(ctx.db, params.id);
-      await getProject(ctx.db, corpus.projectId);
       await deleteCorpus(ctx.db, actor!, corpus);
       return undefined;
     },
@@ -150,7 +147,7 @@ export const corpusEndpoints: AnyEndpoint[] = [
     access: "researcher",
     params: idParams,
     response: z.array(json),
-    handler: async ({ ctx, params }) => listCleaningJobs(ctx.db, (await getProject(ctx.db, params.id)).id),
+    handler: async ({ ctx, params }) => listCleaningJobs(ctx.db, params.id),
   }),
   endpoint({
     method: "get",
@@ -162,7 +159,6 @@ export const corpusEndpoints: AnyEndpoint[] = [
     response: json,
     handler: async ({ ctx, params }) => {
       const job = await getCleaningJob(ctx.db, params.id);
-      await getProject(ctx.db, job.projectId);
       return { ...job, summary: await cleaningSummary(ctx.db, job.id) };
     },
   }),
@@ -176,7 +172,6 @@ export const corpusEndpoints: AnyEndpoint[] = [
     response: json,
     handler: async ({ ctx, params, actor }) => {
       const job = await getCleaningJob(ctx.db, params.id);
-      await getProject(ctx.db, job.projectId);
       const cancelled = await cancelCleaningJob(ctx.db, actor!, job);
       ctx.cleaning.abortLocal(job.id);
       return cancelled;
@@ -192,7 +187,6 @@ export const corpusEndpoints: AnyEndpoint[] = [
     response: json,
     handler: async ({ ctx, params, actor }) => {
       const job = await getCleaningJob(ctx.db, params.id);
-      await getProject(ctx.db, job.projectId);
       const resumed = await resumeCleaningJob(ctx.db, actor!, job);
       ctx.cleaning.kick();
       return resumed;
@@ -209,7 +203,6 @@ export const corpusEndpoints: AnyEndpoint[] = [
     response: json,
     handler: async ({ ctx, params, query }) => {
       const job = await getCleaningJob(ctx.db, params.id);
-      await getProject(ctx.db, job.projectId);
       return cleaningReport(ctx.db, job.id, query as z.infer<typeof reportQuerySchema>);
     },
   }),
@@ -224,7 +217,6 @@ export const corpusEndpoints: AnyEndpoint[] = [
     stream: { contentType: "application/x-ndjson; charset=utf-8", filename: (p: { id: string }) => `cleaning-job-${p.id}-report.jsonl` },
     handler: async ({ ctx, params }) => {
       const job = await getCleaningJob(ctx.db, params.id);
-      await getProject(ctx.db, job.projectId);
       // Exports say who took what, as every other export does.
       await recordAudit(ctx.db, { actor: ctx.actor, action: "export.cleaning_report", target: `project:${job.projectId}`, details: { jobId: job.id } });
       return cleaningReportJsonl(ctx.db, job.id);
@@ -243,7 +235,6 @@ export const corpusEndpoints: AnyEndpoint[] = [
     stream: { contentType: "application/x-ndjson; charset=utf-8", filename: (p: { id: string }) => `cleaning-job-${p.id}-kept.jsonl` },
     handler: async ({ ctx, params, query }) => {
       const job = await getCleaningJob(ctx.db, params.id);
-      await getProject(ctx.db, job.projectId);
       const classifierId = (query as { classifier?: string }).classifier;
       const audit = (details: Record<string, unknown>) => recordAudit(ctx.db, { actor: ctx.actor, action: "export.cleaned_corpus", target: `project:${job.projectId}`, details: { jobId: job.id, ...details } });
       if (!classifierId) {
@@ -266,7 +257,7 @@ export const corpusEndpoints: AnyEndpoint[] = [
     params: idParams,
     query: z.object({ state: z.enum(["open", "decided"]).default("open") }),
     response: json,
-    handler: async ({ ctx, params, query }) => reviewQueue(ctx.db, (await getProject(ctx.db, params.id)).id, (query as { state: "open" | "decided" }).state),
+    handler: async ({ ctx, params, query }) => reviewQueue(ctx.db, params.id, (query as { state: "open" | "decided" }).state),
   }),
   endpoint({
     method: "post",
@@ -275,7 +266,7 @@ export const corpusEndpoints: AnyEndpoint[] = [
     access: "reviewer",
     params: idParams,
     response: json.nullable(),
-    handler: async ({ ctx, params, actor }) => claimNextReview(ctx.db, actor!.user.id, (await getProject(ctx.db, params.id)).id),
+    handler: async ({ ctx, params, actor }) => claimNextReview(ctx.db, actor!.user.id, params.id),
   }),
   endpoint({
     method: "get",
@@ -287,7 +278,6 @@ export const corpusEndpoints: AnyEndpoint[] = [
     response: json,
     handler: async ({ ctx, params }) => {
       const review = await getReview(ctx.db, params.id);
-      await getProject(ctx.db, review.projectId);
       return review;
     },
   }),
@@ -302,7 +292,6 @@ export const corpusEndpoints: AnyEndpoint[] = [
     response: json,
     handler: async ({ ctx, params, body, actor }) => {
       const review = await getReview(ctx.db, params.id);
-      await getProject(ctx.db, review.projectId);
       return decideReview(ctx.db, actor!, review, body);
     },
   }),
@@ -318,7 +307,6 @@ export const corpusEndpoints: AnyEndpoint[] = [
     status: 201,
     handler: async ({ ctx, params, body, actor }) => {
       const job = await getCleaningJob(ctx.db, params.id);
-      await getProject(ctx.db, job.projectId);
       return createRatingSample(ctx.db, actor!, job, body);
     },
   }),
@@ -332,7 +320,6 @@ export const corpusEndpoints: AnyEndpoint[] = [
     response: json,
     handler: async ({ ctx, params }) => {
       const job = await getCleaningJob(ctx.db, params.id);
-      await getProject(ctx.db, job.projectId);
       return ratingSummary(ctx.db, job.id);
     },
   }),
@@ -343,7 +330,7 @@ export const corpusEndpoints: AnyEndpoint[] = [
     access: "labeler",
     params: idParams,
     response: json.nullable(),
-    handler: async ({ ctx, params, actor }) => claimNextRating(ctx.db, actor!.user.id, (await getProject(ctx.db, params.id)).id),
+    handler: async ({ ctx, params, actor }) => claimNextRating(ctx.db, actor!.user.id, params.id),
   }),
   endpoint({
     method: "get",
@@ -355,7 +342,6 @@ export const corpusEndpoints: AnyEndpoint[] = [
     response: json,
     handler: async ({ ctx, params, actor }) => {
       const rating = await getOwnRating(ctx.db, actor!, params.id);
-      await getProject(ctx.db, rating.projectId);
       return rating;
     },
   }),
@@ -370,7 +356,6 @@ export const corpusEndpoints: AnyEndpoint[] = [
     response: json,
     handler: async ({ ctx, params, body, actor }) => {
       const rating = await getOwnRating(ctx.db, actor!, params.id);
-      await getProject(ctx.db, rating.projectId);
       return submitRating(ctx.db, actor!, rating, body.score);
     },
   }),
@@ -387,7 +372,6 @@ export const corpusEndpoints: AnyEndpoint[] = [
     status: 201,
     handler: async ({ ctx, params, body, actor }) => {
       const job = await getCleaningJob(ctx.db, params.id);
-      await getProject(ctx.db, job.projectId);
       return trainClassifier(ctx.db, actor!, job, body);
     },
   }),
@@ -401,7 +385,6 @@ export const corpusEndpoints: AnyEndpoint[] = [
     response: z.array(json),
     handler: async ({ ctx, params }) => {
       const job = await getCleaningJob(ctx.db, params.id);
-      await getProject(ctx.db, job.projectId);
       return listClassifiers(ctx.db, job.id);
     },
   }),
@@ -416,7 +399,6 @@ export const corpusEndpoints: AnyEndpoint[] = [
     response: json,
     handler: async ({ ctx, params, query }) => {
       const classifier = await getClassifier(ctx.db, params.id);
-      await getProject(ctx.db, classifier.projectId);
       return { ...classifier, curve: await thresholdCurve(ctx.db, classifier.id, (query as { points: number }).points) };
     },
   }),
@@ -431,7 +413,6 @@ export const corpusEndpoints: AnyEndpoint[] = [
     response: z.array(json),
     handler: async ({ ctx, params, query }) => {
       const classifier = await getClassifier(ctx.db, params.id);
-      await getProject(ctx.db, classifier.projectId);
       const q = query as { threshold: number; limit: number };
       return samplesAt(ctx.db, classifier, q.threshold, q.limit);
     },
@@ -447,7 +428,6 @@ export const corpusEndpoints: AnyEndpoint[] = [
     response: json,
     handler: async ({ ctx, params, body, actor }) => {
       const classifier = await getClassifier(ctx.db, params.id);
-      await getProject(ctx.db, classifier.projectId);
       return chooseThreshold(ctx.db, actor!, classifier, body.threshold);
     },
   }),

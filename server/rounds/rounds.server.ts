@@ -181,7 +181,7 @@ async function dataSources(db: DbOrTrx, projectId: string, data: RoundSpec["data
  * or sample from, a members-only project they cannot open. The launcher's current role is read;
  * a round launched with a lower-role token was already refused for this project.
  */
-async function refuseForeignSources(db: DbOrTrx, actorId: string, projectId: string, snapshot: DataSnapshot, baseModelId: string | null): Promise<void> {
+async function refuseForeignSources(db: DbOrTrx, actorId: string, projectId: string, snapshot: DataSnapshot, base: { id: string; project_id: string | null } | null): Promise<void> {
   const user = await db.selectFrom("users").select(["id", "role"]).where("id", "=", actorId).executeTakeFirst();
   if (!user) throw new AppError("forbidden", "Unknown launcher.");
   const caller = { user: { id: user.id }, role: user.role };
@@ -190,10 +190,7 @@ async function refuseForeignSources(db: DbOrTrx, actorId: string, projectId: str
     ...sources.projects.filter((id) => id !== projectId).map((id) => ({ projectId: id, path: "data.projects", what: `project ${id}` })),
     ...(sources.rounds ?? []).filter((r) => r.projectId !== projectId).map((r) => ({ projectId: r.projectId, path: "data.rounds", what: `round ${r.id}` })),
   ];
-  if (baseModelId) {
-    const model = await db.selectFrom("models").select("project_id").where("id", "=", baseModelId).executeTakeFirst();
-    if (model?.project_id && model.project_id !== projectId) checks.push({ projectId: model.project_id, path: "base.modelId", what: `model ${baseModelId}` });
-  }
+  if (base?.project_id && base.project_id !== projectId) checks.push({ projectId: base.project_id, path: "base.modelId", what: `model ${base.id}` });
   for (const check of checks) {
     const access = await projectAccessOf(db, caller, check.projectId);
     if (!access || !(access.role === "trainer" || hasRole(access.role, "researcher"))) {
@@ -286,14 +283,16 @@ export async function launchRound(db: Db, actorId: string, project: Project, inp
     throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "lora", message: "LoRA here is for Tandem's trainer; a round handed to Ray trains as its engine's own flags say" }]);
   }
   return db.transaction().execute(async (trx) => {
+    let baseModel: { id: string; project_id: string | null } | null = null;
     if ("modelId" in spec.base) {
-      const base = await trx.selectFrom("models").select(["id", "kind", "external_uri"]).where("id", "=", spec.base.modelId).executeTakeFirst();
+      const base = await trx.selectFrom("models").select(["id", "kind", "external_uri", "project_id"]).where("id", "=", spec.base.modelId).executeTakeFirst();
       if (!base) throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "base.modelId", message: "no such model" }]);
       // A Ray round's checkpoint lives on the cluster: Tandem's trainer cannot start from it (a Ray round names its own base).
       if (base.external_uri && !executor) {
         throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "base.modelId", message: `trained outside Tandem; its files are at ${base.external_uri}` }]);
       }
       if (base.kind === "reward") throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "base.modelId", message: "a reward model cannot be a policy" }]);
+      baseModel = base;
       if (spec.lora && !(await isLlamaFamily(trx, base.id))) {
         throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "lora", message: "LoRA adapters need a Llama-family base (import one from Hugging Face); this base is GPT-2" }]);
       }
@@ -312,7 +311,7 @@ export async function launchRound(db: Db, actorId: string, project: Project, inp
     }
     const { now } = await sql<{ now: Date }>`select now() as now`.execute(trx).then((r) => r.rows[0]!);
     const snapshot = await snapshotData(trx, project.id, spec, now);
-    await refuseForeignSources(trx, actorId, project.id, snapshot, "modelId" in spec.base ? spec.base.modelId : null);
+    await refuseForeignSources(trx, actorId, project.id, snapshot, baseModel);
     if (spec.evaluation.heldOut === "required" && !snapshot.evalSet) {
       throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "evaluation.heldOut", message: "the project has no eval set: hold some prompts out first (import with \"split\": \"eval\", or Eval set on the project page)" }]);
     }
