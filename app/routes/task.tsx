@@ -1,4 +1,5 @@
-import { useState } from "react";
+import { useEffect, useRef, useState } from "react";
+import { useNavigate } from "react-router";
 import type { Route } from "./+types/task";
 import { loadAssignmentView } from "../../server/labeling/assignment-view.server.ts";
 import { Markdown } from "../components/markdown.tsx";
@@ -8,7 +9,7 @@ import { JudgeSuggestion } from "../components/task/judge-suggestion.tsx";
 import { BreakReminder, SensitiveGate } from "../components/task/wellbeing.tsx";
 import { RankingTask } from "../components/task/ranking-task.tsx";
 import { ReviewTask } from "../components/task/review-task.tsx";
-import { clearDraft, goToNextTask, postJson } from "../components/task/task-client.ts";
+import { clearDraft, goToNextTask, postJson, setTaskNavigator } from "../components/task/task-client.ts";
 import { Alert, Button } from "../components/ui.tsx";
 import { requireProjectRole } from "../lib/auth.server.ts";
 import { or404 } from "../lib/not-found.server.ts";
@@ -24,7 +25,27 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
 const roleNames = { system: "System", user: "User", assistant: "Assistant" } as const;
 
 export default function Task({ loaderData }: Route.ComponentProps) {
-  const { view } = loaderData;
+  const navigate = useNavigate();
+  useEffect(() => {
+    setTaskNavigator((url) => navigate(url));
+    return () => setTaskNavigator(null);
+  }, [navigate]);
+  // Keyed by the assignment: the next task (a client-side navigation to this same route) starts
+  // with fresh state — its own draft, timer and keyboard handlers — as a page load would.
+  return <TaskPage key={loaderData.view.assignmentId} view={loaderData.view} />;
+}
+
+type View = Route.ComponentProps["loaderData"]["view"];
+
+function TaskPage({ view }: { view: View }) {
+  // A client-side move to the next task does not reset focus the way a page load does: put it on
+  // the heading, so a screen reader announces the new task and Tab starts from the top.
+  const headingRef = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    // The task is on screen with its handlers attached (e2e tests and bench/next-task-bench.ts wait for it).
+    document.documentElement.dataset.taskReady = view.assignmentId;
+    if (!document.activeElement || document.activeElement === document.body) headingRef.current?.focus({ preventScroll: true });
+  }, [view.assignmentId]);
   const [skipping, setSkipping] = useState(false);
   const [reason, setReason] = useState("");
   const [skipError, setSkipError] = useState<string | null>(null);
@@ -53,7 +74,7 @@ export default function Task({ loaderData }: Route.ComponentProps) {
           <p className="text-sm text-slate-700 dark:text-slate-300">
             {view.project.name} · yours until {new Date(view.leaseExpiresAt).toLocaleTimeString()} · press <kbd>?</kbd> for shortcuts
           </p>
-          <h1 className="text-2xl font-semibold">{heading}</h1>
+          <h1 ref={headingRef} tabIndex={-1} className="text-2xl font-semibold focus:outline-none">{heading}</h1>
         </header>
         {view.state !== "active" ? <Alert>This task is {view.state}; it can no longer be submitted.</Alert> : null}
         <BreakReminder minutes={view.breakAfterMinutes} />

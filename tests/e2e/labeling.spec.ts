@@ -50,6 +50,12 @@ test("import with a report, rank with ties by keyboard, write a demonstration, e
       await labeler.page.waitForURL((url) => url.toString() !== previous && /\/tasks\/\d+|empty=1/.test(url.toString()));
       previous = labeler.page.url();
       if (labeler.page.url().includes("empty=1")) break;
+      // The next task arrives without a page load (React Router navigates): wait until it is the one on screen.
+      await labeler.page.locator(`html[data-task-ready="${labeler.page.url().split("/").pop()}"]`).waitFor();
+      // Marked on the first task's page; still there at the end means no submit reloaded the page.
+      await labeler.page.evaluate(() => {
+        (window as unknown as { sameDocument?: boolean }).sameDocument ??= true;
+      });
       // The URL can change before the task renders: wait for the task's own heading.
       const heading = await labeler.page.getByRole("heading", { level: 1, name: /Rank the completions|Write the assistant/ }).textContent();
       // Keyboard handlers exist only once React has hydrated; the socket connects right after.
@@ -74,6 +80,7 @@ test("import with a report, rank with ties by keyboard, write a demonstration, e
       }
     }
     await expect(labeler.page.getByRole("status")).toContainText("no task for you");
+    expect(await labeler.page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
     await labeler.close();
   }
 

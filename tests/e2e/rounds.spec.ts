@@ -30,6 +30,8 @@ async function labelAll(page: Page, projectUrl: string, only?: "rank") {
     await page.waitForURL((url) => url.toString() !== previous && /\/tasks\/\d+|empty=1/.test(url.toString()));
     previous = page.url();
     if (page.url().includes("empty=1")) return done;
+    // The next task arrives without a page load (React Router navigates): wait until it is the one on screen.
+    await page.locator(`html[data-task-ready="${page.url().split("/").pop()}"]`).waitFor();
     const heading = await page.getByRole("heading", { level: 1, name: /Rank the completions|Write the assistant/ }).textContent();
     await page.locator('html[data-socket="connected"]').waitFor();
     if (only === "rank") return heading?.includes("Rank") ? 1 : 0;

@@ -54,10 +54,22 @@ export function isTyping(target: EventTarget | null): boolean {
   return !!element && (element.tagName === "TEXTAREA" || element.tagName === "INPUT" || element.tagName === "SELECT" || element.isContentEditable);
 }
 
+/**
+ * How the task page moves on: React Router's navigate, registered by the task route, so the next
+ * task loads without a full page reload (only its data is fetched; the scripts, styles and socket
+ * stay). Without one (a page that did not register it) the browser navigates the old way.
+ */
+let navigateTo: ((url: string) => void | Promise<void>) | null = null;
+export function setTaskNavigator(navigate: ((url: string) => void | Promise<void>) | null): void {
+  navigateTo = navigate;
+}
+
 /** After a submit or skip: the next task of the project, or the project page when none is left. */
 export async function goToNextTask(projectId: string): Promise<void> {
   const next = await postJson<{ assignmentId: string } | null>(`/api/v1/projects/${projectId}/next-task`, undefined);
-  window.location.assign(next.ok && next.data ? `/tasks/${next.data.assignmentId}` : `/projects/${projectId}?empty=1`);
+  const url = next.ok && next.data ? `/tasks/${next.data.assignmentId}` : `/projects/${projectId}?empty=1`;
+  if (navigateTo) await navigateTo(url);
+  else window.location.assign(url);
 }
 
 /**
