@@ -5,7 +5,8 @@
  * (2) the background runner caches its scores per task, and claims serve the smallest margin first
  * ('uncertainty'), at random ('random') or in the normal order for unscored tasks ('fifo'), with the
  * rule stored on each assignment and no task over-assigned under concurrent claims; (3) settings
- * naming a model that is not this project's reward model are refused with the field named.
+ * naming a model that is not this project's reward model are refused with the field named;
+ * (4) adaptive overlap stops early on agreeing labels and a confident, agreeing reward model (0049).
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -222,4 +223,72 @@ test("randomShare 1 serves at random; eight labelers at once never over-assign a
     assert.ok(labels.every((a) => a.served_by === "random"), `task ${t.id}: served at random`);
     assert.equal(t.state, "complete");
   }
+});
+
+test("adaptive overlap stops early when the first labels agree and the reward model is confident and agrees", { timeout: 300_000 }, async () => {
+  const adaptiveOverlap = { enabled: true, start: 3, max: 3, agreementBelow: 0.75, earlyStop: { after: 2, confidentMargin: 1_000_000 } };
+  const projectId = await newProject({ k: 2, goldRate: 0, adaptiveOverlap, taskWeights: { rank: 1, demonstrate: 0, compare: 0, review: 0 } });
+  const modelId = await registerRewardModel(server.db, dataDir, rm.dir, projectId);
+  // The queue stays in its normal order; the setting only names the reward model.
+  assert.equal((await putSettings(projectId, { uncertaintyQueue: { enabled: false, rewardModelId: modelId, randomShare: 0.3 } })).status, 200);
+  // Two clear items (the trained good-vs-bad contrast) and the rest.
+  const records = [[GOOD, BAD], [GOOD, BAD], [GOOD, BAD], ...items.slice(1)].map((completions, i) => ({ prompt: `question early ${i} about the sea`, completions }));
+  assert.equal((await researcher.json("POST", `/api/v1/projects/${projectId}/imports`, { content: records.map((r) => JSON.stringify(r)).join("\n"), commit: true })).status, 200);
+  const done = await waitForScores(projectId, records.length);
+  assert.equal(done.scores.done, records.length, "scored for early stop although the queue is not uncertainty-first");
+
+  // The threshold between the two clear items and the rest.
+  const rows = await server.db.selectFrom("reward_scores").innerJoin("tasks", "tasks.id", "reward_scores.task_id").innerJoin("prompts", "prompts.id", "tasks.prompt_id")
+    .select(["reward_scores.task_id", "reward_scores.margin", "prompts.messages"]).where("reward_scores.project_id", "=", projectId).orderBy("reward_scores.task_id").execute();
+  const clear = rows.slice(0, 3);
+  const rest = rows.slice(3);
+  const low = Math.min(...clear.map((r) => r.margin!));
+  const high = Math.max(...rest.map((r) => r.margin!));
+  assert.ok(low > high, `the clear items have the largest margins (${low} vs ${high})`);
+  const confidentMargin = (low + high) / 2;
+  const saved = await putSettings(projectId, { adaptiveOverlap: { ...adaptiveOverlap, earlyStop: { after: 2, confidentMargin } } });
+  assert.equal(saved.status, 200, await saved.clone().text());
+
+  // Two labelers agree everywhere: the clear items as the model does (GOOD first), except one against it.
+  // A third labeler takes the oldest item between them: its lease is live when the second label comes.
+  const held = clear[0]!.task_id;
+  const first = clear[1]!.task_id;
+  const against = clear[2]!.task_id;
+  const rank = async (labeler: HttpClient) => {
+    for (;;) {
+      const claim = await labeler.json("POST", `/api/v1/projects/${projectId}/next-task`);
+      const body = (await claim.json()) as { assignmentId: string } | null;
+      if (!body) return;
+      const row = await server.db.selectFrom("assignments").select("task_id").where("id", "=", body.assignmentId).executeTakeFirstOrThrow();
+      const view = (await (await labeler.get(`/api/v1/assignments/${body.assignmentId}`)).json()) as { completions: Array<{ id: string; text: string }> };
+      const good = view.completions.find((c) => c.text === GOOD);
+      const ordered = good ? [good, ...view.completions.filter((c) => c !== good)] : [...view.completions].sort((a, b) => a.text.localeCompare(b.text));
+      const tiers = (row.task_id === against ? [...ordered].reverse() : ordered).map((c) => [c.id]);
+      const submitted = await labeler.json("POST", `/api/v1/assignments/${body.assignmentId}/submit`, { idempotencyKey: `early-${body.assignmentId}`, payload: { ranking: { tiers } } });
+      assert.equal(submitted.status, 200, await submitted.clone().text());
+    }
+  };
+  const [one, two, three] = [await server.newUser("labeler"), await server.newUser("labeler"), await server.newUser("labeler")];
+  await rank(one.client);
+  const third = (await (await three.client.json("POST", `/api/v1/projects/${projectId}/next-task`)).json()) as { assignmentId: string };
+  assert.equal((await server.db.selectFrom("assignments").select("task_id").where("id", "=", third.assignmentId).executeTakeFirstOrThrow()).task_id, held);
+  await rank(two.client);
+  const heldTask = await server.db.selectFrom("tasks").select(["state", "overlap_target"]).where("id", "=", held).executeTakeFirstOrThrow();
+  assert.deepEqual([heldTask.state, heldTask.overlap_target], ["open", 3], "someone is labeling it now: no early stop, their label counts");
+  assert.equal((await three.client.json("POST", `/api/v1/assignments/${third.assignmentId}/skip`, { reason: "done with the check" })).status, 200);
+
+  const tasks = await server.db.selectFrom("tasks").select(["id", "state", "overlap_target"]).where("project_id", "=", projectId).execute();
+  for (const t of tasks) {
+    const labels = await server.db.selectFrom("submissions").select("id").where("task_id", "=", t.id).execute();
+    assert.equal(labels.length, 2, `task ${t.id}: two labels so far`);
+    if (t.id === held) continue;
+    if (t.id === first) assert.deepEqual([t.state, t.overlap_target], ["complete", 2], "agreeing labels, a confident model that agrees: stopped at two");
+    else if (t.id === against) assert.deepEqual([t.state, t.overlap_target], ["open", 3], "the confident model prefers the other answer: a third label");
+    else assert.deepEqual([t.state, t.overlap_target], ["open", 3], `task ${t.id}: the model is not confident: a third label`);
+  }
+
+  // Settings out of range are refused with the field named.
+  const bad = await putSettings(projectId, { adaptiveOverlap: { ...adaptiveOverlap, earlyStop: { after: 3, confidentMargin: 1 } } });
+  assert.equal(bad.status, 422);
+  assert.ok(((await bad.json()) as { errors: Array<{ path: string }> }).errors.some((e) => e.path === "settings.adaptiveOverlap.earlyStop.after"));
 });

@@ -1,7 +1,7 @@
 /**
- * Reward-model scores for the uncertainty-first queue (decision 0048), computed in the server's
- * background, never inside a claim: a runner claims one unscored open task of a project whose queue
- * is uncertainty-first by inserting its (task, model) row with a lease (the unique pair settles two
+ * Reward-model scores for the uncertainty-first queue (decision 0048) and adaptive overlap's early
+ * stop (decision 0049), computed in the server's background, never inside a claim: a runner claims
+ * one unscored open task of a project that uses either by inserting its (task, model) row with a lease (the unique pair settles two
  * instances racing; an expired lease is claimed again), asks the inference worker for the reward
  * model's score of each completion, and stores the scores and their top-two margin. The queue reads
  * only finished rows; a task without one is served in the normal order. A failed scoring is kept
@@ -50,7 +50,10 @@ export function startRewardScoreRunner(deps: { db: Db; log: Logger; inference: I
       returning id, task_id, model_id`.execute(db);
     if (expired.rows[0]) return expired.rows[0];
     const projects = await sql<{ id: string; settings: unknown }>`
-      select id, settings from projects where (settings -> 'uncertaintyQueue' ->> 'enabled') = 'true' order by id`.execute(db);
+      select id, settings from projects
+      where (settings -> 'uncertaintyQueue' ->> 'enabled') = 'true'
+         or ((settings -> 'adaptiveOverlap' ->> 'enabled') = 'true' and jsonb_typeof(settings -> 'adaptiveOverlap' -> 'earlyStop') = 'object')
+      order by id`.execute(db);
     for (const project of projects.rows) {
       const modelId = await currentRewardModelId(db, project.id, projectSettingsSchema.parse(project.settings));
       if (modelId === null) continue;
