@@ -64,6 +64,8 @@ export const configSchema = z.object({
   TANDEM_CLEANING_POLL_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
   /** Milliseconds between the model judge's looks for unjudged tasks (0 turns the judge off on this instance). */
   TANDEM_JUDGE_POLL_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
+  /** Milliseconds between the reward-score runner's looks for unscored tasks of uncertainty-first projects (0 turns it off on this instance). */
+  TANDEM_SCORE_POLL_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Requests slower than this are logged at info (the rest at debug). */
   TANDEM_SLOW_REQUEST_MS: z.coerce.number().int().min(1).default(1000),

@@ -171,7 +171,11 @@ export interface AssignmentsTable {
   updated_at: ColumnType<Date, Date | string | undefined, Date | string>;
   /** When this labeler first revealed the judge's suggestion; null if they never did. */
   suggestion_revealed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /** Which queue rule served this claim (decision 0048); null before that was recorded. */
+  served_by: ColumnType<ServedBy | null, ServedBy | null | undefined, ServedBy | null>;
 }
+
+export type ServedBy = "uncertainty" | "random" | "fifo";
 
 export interface SubmissionsTable {
   id: Id;
@@ -533,6 +537,24 @@ export interface JudgeSuggestionsTable {
   finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
+/** A reward model's scores of one task's completions (decision 0048), computed in the background. */
+export interface RewardScoresTable {
+  id: Id;
+  task_id: string;
+  model_id: string;
+  project_id: string;
+  state: ColumnType<"running" | "done" | "failed", "running" | "done" | "failed" | undefined, "running" | "done" | "failed">;
+  /** One score per completion, in the task's completion_ids order; null until done. */
+  scores: ColumnType<number[] | null, string | null | undefined, string | null>;
+  /** Top score minus the runner-up: small = the model is unsure. */
+  margin: number | null;
+  message: string | null;
+  lease_owner: string | null;
+  lease_expires_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  created_at: CreatedAt;
+  finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
 export interface SensitiveMarksTable {
   id: Id;
   prompt_id: string;
@@ -605,6 +627,7 @@ export interface Database {
   content_reveals: ContentRevealsTable;
   labeler_opt_outs: LabelerOptOutsTable;
   prompt_originals: PromptOriginalsTable;
+  reward_scores: RewardScoresTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -648,7 +671,7 @@ export const schemaColumns = {
   assignments: {
     id: "bigint", task_id: "bigint", user_id: "bigint", state: "text", lease_expires_at: "timestamp with time zone", shown_order: "jsonb",
     skip_reason: "text", created_at: "timestamp with time zone", updated_at: "timestamp with time zone",
-    suggestion_revealed_at: "timestamp with time zone",
+    suggestion_revealed_at: "timestamp with time zone", served_by: "text",
   },
   submissions: {
     id: "bigint", assignment_id: "bigint", task_id: "bigint", user_id: "bigint", payload: "jsonb", timings: "jsonb",
@@ -745,6 +768,11 @@ export const schemaColumns = {
   content_reveals: { id: "bigint", assignment_id: "bigint", user_id: "bigint", created_at: "timestamp with time zone" },
   labeler_opt_outs: { user_id: "bigint", category: "text", created_at: "timestamp with time zone" },
   prompt_originals: { prompt_id: "bigint", messages: "jsonb", completions: "jsonb", created_at: "timestamp with time zone" },
+  reward_scores: {
+    id: "bigint", task_id: "bigint", model_id: "bigint", project_id: "bigint", state: "text", scores: "jsonb", margin: "double precision",
+    message: "text", lease_owner: "text", lease_expires_at: "timestamp with time zone", created_at: "timestamp with time zone",
+    finished_at: "timestamp with time zone",
+  },
 } as const;
 
 // Compile-time: every table and column of Database is in schemaColumns, and nothing else is.
@@ -758,6 +786,7 @@ const _columnsMatch: ColumnsMatch = { users: true, sessions: true, api_tokens: t
   corpora: true, corpus_documents: true, corpus_issues: true, cleaning_jobs: true, cleaning_verdicts: true, round_corpora: true,
   corpus_reviews: true, corpus_rating_tasks: true, corpus_ratings: true,
   quality_classifiers: true, quality_scores: true,
-  judge_suggestions: true, sensitive_marks: true, content_reveals: true, labeler_opt_outs: true, prompt_originals: true };
+  judge_suggestions: true, sensitive_marks: true, content_reveals: true, labeler_opt_outs: true, prompt_originals: true,
+  reward_scores: true };
 void _tablesMatch;
 void _columnsMatch;

@@ -25,6 +25,7 @@ import { allowedOrigins, csrfGuard } from "./csrf.server.ts";
 import { guardFormText } from "./form-text-guard.server.ts";
 import { openAiRouter } from "../api/openai-routes.server.ts";
 import { createInference } from "../rounds/inference.server.ts";
+import { startRewardScoreRunner } from "../labeling/active/reward-scores.server.ts";
 import { startRayRunner } from "../bridges/ray/ray-handoff.server.ts";
 import { createMetrics, routeGroup } from "./metrics.server.ts";
 import { parseSize } from "../lib/size.ts";
@@ -75,6 +76,8 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   const rayRunner = config.TANDEM_RAY_DASHBOARD_URL ? startRayRunner({ db, io, log, config }) : null;
   const external = startExternalModels({ config, db, log, inference });
   const cleaning = startCleaningRunner({ db, log: log.child({ component: "cleaning-runner" }), pollMs: config.TANDEM_CLEANING_POLL_MS });
+  // Reward-model scores for uncertainty-first queues (decision 0048), in the background.
+  const scoring = startRewardScoreRunner({ db, log: log.child({ component: "reward-score-runner" }), inference, pollMs: config.TANDEM_SCORE_POLL_MS });
 
   app.disable("x-powered-by");
   app.set("trust proxy", config.TANDEM_TRUST_PROXY);
@@ -265,6 +268,7 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
     rayRunner?.stop();
     await external.stop();
     await cleaning.stop();
+    await scoring.stop();
     inference.close();
     await new Promise<void>((resolve) => {
       io.close(() => resolve());

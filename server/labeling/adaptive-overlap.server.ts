@@ -1,7 +1,8 @@
 import { sql, type Transaction } from "kysely";
 import type { Db } from "../db/database.server.ts";
 import type { Database } from "../db/schema.ts";
-import { wantsAnother } from "./adaptive-overlap.ts";
+import { stopsEarly, wantsAnother } from "./adaptive-overlap.ts";
+import { currentRewardModelId } from "./active/reward-scores.server.ts";
 import type { ProjectSettings } from "./project-settings.ts";
 import { rankingSchema, type Ranking } from "./quality/ranking.ts";
 
@@ -11,20 +12,29 @@ import { rankingSchema, type Ranking } from "./quality/ranking.ts";
  * instead of completing. Claims re-count under the same lock, so a grown task is never given to
  * more people than its new overlap. The project-wide cap on extra labels is checked under an
  * advisory lock per project, so two tasks cannot both take the last extra label.
+ * Early stop (decision 0049): before the task is full, agreeing labels and a confident reward
+ * model lower its overlap to the labels it has, so this submission completes it — only when
+ * nobody else holds a live lease on it (their label is already being made; claims skip the
+ * locked row, so none can start meanwhile).
  */
 export async function adaptOverlap(
   trx: Transaction<Database>,
-  task: { task_id: string; project_id: string; overlap_target: number },
+  task: { task_id: string; project_id: string; overlap_target: number; completion_ids: string[] },
   ranking: Ranking,
   settings: ProjectSettings,
 ): Promise<void> {
   const adaptive = settings.adaptiveOverlap;
   const earlier = await trx.selectFrom("submissions").select("payload").where("task_id", "=", task.task_id).execute();
-  if (earlier.length + 1 < task.overlap_target) return;
   const rankings = [...earlier.flatMap((e) => {
     const parsed = rankingSchema.safeParse(e.payload.ranking);
     return parsed.success ? [parsed.data] : [];
   }), ranking];
+  if (earlier.length + 1 < task.overlap_target) {
+    if (adaptive.earlyStop && rankings.length >= adaptive.earlyStop.after && (await stopHere(trx, task, rankings, settings))) {
+      await trx.updateTable("tasks").set({ overlap_target: earlier.length + 1 }).where("id", "=", task.task_id).execute();
+    }
+    return;
+  }
   if (!wantsAnother(rankings, task.overlap_target, adaptive)) return;
   if (adaptive.extraLabelsCap !== null) {
     await sql`select pg_advisory_xact_lock(hashtextextended(${`adaptive-overlap:${task.project_id}`}, 0))`.execute(trx);
@@ -34,6 +44,29 @@ export async function adaptOverlap(
     if (Number(spent.rows[0]!.n) >= adaptive.extraLabelsCap) return;
   }
   await trx.updateTable("tasks").set({ overlap_target: task.overlap_target + 1 }).where("id", "=", task.task_id).execute();
+}
+
+/** Whether agreeing labels and the reward model's confidence end this task now (see above). */
+async function stopHere(
+  trx: Transaction<Database>,
+  task: { task_id: string; project_id: string; completion_ids: string[] },
+  rankings: Ranking[],
+  settings: ProjectSettings,
+): Promise<boolean> {
+  const modelId = await currentRewardModelId(trx, task.project_id, settings);
+  if (modelId === null) return false;
+  const cached = await trx
+    .selectFrom("reward_scores").select(["scores", "margin"])
+    .where("task_id", "=", task.task_id).where("model_id", "=", modelId).where("state", "=", "done")
+    .executeTakeFirst();
+  if (!cached?.scores || cached.margin === null || cached.scores.length !== task.completion_ids.length) return false;
+  const best = task.completion_ids[cached.scores.indexOf(Math.max(...cached.scores))]!;
+  if (!stopsEarly(rankings, settings.adaptiveOverlap, { margin: cached.margin, best })) return false;
+  const live = await sql<{ n: string }>`
+    select count(*) as n from assignments
+    where task_id = ${task.task_id} and state = 'active' and lease_expires_at > now()`.execute(trx);
+  // This submitter's own assignment is still active here: anyone beyond it is labeling now.
+  return Number(live.rows[0]!.n) <= 1;
 }
 
 /**

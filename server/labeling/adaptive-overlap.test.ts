@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { adaptiveOverlapSchema, initialOverlap, itemAgreement, wantsAnother } from "./adaptive-overlap.ts";
+import { adaptiveOverlapSchema, initialOverlap, itemAgreement, stopsEarly, wantsAnother } from "./adaptive-overlap.ts";
 
 const r = (...ids: string[]) => ({ tiers: ids.map((id) => [id]) });
 const settings = adaptiveOverlapSchema.parse({ enabled: true, start: 2, max: 4, agreementBelow: 0.75 });
@@ -27,4 +27,18 @@ test("new ranking tasks start at `start` only when enabled; other types keep the
   assert.equal(initialOverlap({ overlap, adaptiveOverlap: settings }, "compare"), 3);
   assert.equal(initialOverlap({ overlap, adaptiveOverlap: { ...settings, enabled: false } }, "rank"), 3);
   assert.equal(adaptiveOverlapSchema.safeParse({ start: 5, max: 4 }).error?.issues[0]?.path.join("."), "max");
+});
+
+test("early stop: enough agreeing labels, a confident reward model, and its best answer first in every label", () => {
+  const early = adaptiveOverlapSchema.parse({ enabled: true, start: 3, max: 4, agreementBelow: 0.75, earlyStop: { after: 2, confidentMargin: 1 } });
+  const confident = { margin: 1.5, best: "a" };
+  assert.equal(stopsEarly([r("a", "b"), r("a", "b")], early, confident), true);
+  assert.equal(stopsEarly([r("a", "b")], early, confident), false, "fewer than `after` labels");
+  assert.equal(stopsEarly([r("a", "b"), r("b", "a")], early, confident), false, "the labels disagree");
+  assert.equal(stopsEarly([r("a", "b"), r("a", "b")], early, { margin: 0.5, best: "a" }), false, "the model is unsure");
+  assert.equal(stopsEarly([r("b", "a"), r("b", "a")], early, confident), false, "the model prefers another answer");
+  assert.equal(stopsEarly([r("a", "b"), r("a", "b")], early, null), false, "no score yet");
+  assert.equal(stopsEarly([r("a", "b"), r("a", "b")], settings, confident), false, "early stop off (the default)");
+  assert.equal(settings.earlyStop, null);
+  assert.equal(adaptiveOverlapSchema.safeParse({ start: 2, earlyStop: { after: 2, confidentMargin: 1 } }).error?.issues[0]?.path.join("."), "earlyStop.after");
 });

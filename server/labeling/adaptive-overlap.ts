@@ -17,8 +17,18 @@ export const adaptiveOverlapSchema = z
     agreementBelow: z.number().min(0).max(1).default(0.75),
     /** Extra labels (beyond `start`) the project may spend in all; null = no project cap. */
     extraLabelsCap: z.number().int().min(0).max(1_000_000).nullable().default(null),
+    /**
+     * Stop before `start` (decision 0049): once `after` labels agree and the project's reward model
+     * is confident about the item (top-two margin ≥ confidentMargin) and prefers what the labelers
+     * put first, the task completes with those labels. Null = never.
+     */
+    earlyStop: z
+      .strictObject({ after: z.number().int().min(2).max(19), confidentMargin: z.number().min(0).max(1_000_000) })
+      .nullable()
+      .default(null),
   })
-  .refine((a) => a.start <= a.max, { path: ["max"], message: "must be at least start" });
+  .refine((a) => a.start <= a.max, { path: ["max"], message: "must be at least start" })
+  .refine((a) => a.earlyStop === null || a.earlyStop.after < a.start, { path: ["earlyStop", "after"], message: "must be below start (the labels a task stops early at)" });
 export type AdaptiveOverlap = z.infer<typeof adaptiveOverlapSchema>;
 
 /** The overlap a new task of this type gets. */
@@ -38,6 +48,23 @@ export function itemAgreement(rankings: readonly Ranking[]): number | null {
     }
   }
   return compared === 0 ? null : agreed / compared;
+}
+
+/**
+ * Stop early (decision 0049)? When there are `after` labels or more (the task asked for more),
+ * they agree (pooled agreement ≥ agreementBelow), the reward model's margin is at least
+ * `confidentMargin`, and the completion it scores best is in every label's first tier.
+ */
+export function stopsEarly(
+  rankings: readonly Ranking[],
+  settings: AdaptiveOverlap,
+  model: { margin: number; best: string } | null,
+): boolean {
+  const early = settings.earlyStop;
+  if (!early || !model || rankings.length < early.after) return false;
+  const rate = itemAgreement(rankings);
+  if (rate === null || rate < settings.agreementBelow) return false;
+  return model.margin >= early.confidentMargin && rankings.every((r) => r.tiers[0]?.includes(model.best) ?? false);
 }
 
 /** One more labeler? Only when the labels disagree and the task is under its cap. */

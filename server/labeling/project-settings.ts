@@ -3,6 +3,7 @@ import { contentFilterConfigSchema } from "./import/content-filter.ts";
 import { judgeSettingsSchema } from "./judge/judge-settings.ts";
 import { wellbeingSettingsSchema } from "./wellbeing/wellbeing-settings.ts";
 import { adaptiveOverlapSchema } from "./adaptive-overlap.ts";
+import { uncertaintyQueueSchema } from "./active/uncertainty-queue.ts";
 import { checkerSpecSchema } from "../../trainer/contract/checker.ts";
 import { toolNameSchema } from "../../trainer/contract/conversation.ts";
 
@@ -80,6 +81,8 @@ export const projectSettingsSchema = z.object({
   judge: judgeSettingsSchema.optional(),
   /** Ranking tasks start with fewer labelers and grow on disagreement (decision 0038). */
   adaptiveOverlap: adaptiveOverlapSchema.default(adaptiveOverlapSchema.parse({})),
+  /** Serve first the tasks the reward model is least sure of, mixed with random ones (decision 0048). Off by default. */
+  uncertaintyQueue: uncertaintyQueueSchema,
   /** Sensitive content, exposure caps and break reminders (decision 0036). */
   wellbeing: wellbeingSettingsSchema.default(wellbeingSettingsSchema.parse({})),
 });

@@ -20,6 +20,7 @@ export async function createProject(db: Db, actorId: string, input: ProjectInput
       .returning(projectColumns)
       .executeTakeFirstOrThrow();
     await refuseForeignJudge(trx, row.id, input.settings);
+    await refuseForeignRewardModel(trx, row.id, input.settings);
     await addCreator(trx, row.id, actorId);
     await recordAudit(trx, { actorUserId: actorId, action: "project.create", target: `project:${row.id}`, details: { access: row.access } });
     return { ...row, settings: projectSettingsSchema.parse(row.settings) };
@@ -29,6 +30,7 @@ export async function createProject(db: Db, actorId: string, input: ProjectInput
 export async function updateProject(db: Db, actorId: string, projectId: string, input: ProjectInput): Promise<Project> {
   return db.transaction().execute(async (trx) => {
     await refuseForeignJudge(trx, projectId, input.settings);
+    await refuseForeignRewardModel(trx, projectId, input.settings);
     const row = await trx
       .updateTable("projects")
       .set({ name: input.name, guidelines: input.guidelines, settings: JSON.stringify(input.settings), updated_at: new Date() })
@@ -53,6 +55,26 @@ async function refuseForeignJudge(db: Db, projectId: string, settings: ProjectSe
   const model = await db.selectFrom("models").select("kind").where("id", "=", source.modelId).executeTakeFirst();
   if (model && model.kind !== "reward") return;
   throw new AppError("validation_failed", "The settings were not saved.", [{ path: "settings.judge.source.modelId", message: model ? "a reward model scores text; choose a chat model" : "no such registered model" }]);
+}
+
+/**
+ * The uncertainty-first queue's reward model (decision 0048) must be a reward model of this project
+ * (or one registered for every project) whose files Tandem holds: checked before anything is saved.
+ */
+async function refuseForeignRewardModel(db: Db, projectId: string, settings: ProjectSettings): Promise<void> {
+  const modelId = settings.uncertaintyQueue.rewardModelId;
+  if (modelId === null) return;
+  const model = await db.selectFrom("models").select(["kind", "project_id", "external_uri"]).where("id", "=", modelId).executeTakeFirst();
+  const problem = !model
+    ? "no such registered model"
+    : model.project_id !== null && model.project_id !== projectId
+      ? "a model of another project"
+      : model.kind !== "reward"
+        ? `a ${model.kind} model; choose a reward model`
+        : model.external_uri
+          ? "trained outside Tandem; its files are not here to score with"
+          : null;
+  if (problem) throw new AppError("validation_failed", "The settings were not saved.", [{ path: "settings.uncertaintyQueue.rewardModelId", message: problem }]);
 }
 
 export async function getProject(db: Db, projectId: string): Promise<Project> {

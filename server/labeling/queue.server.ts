@@ -7,6 +7,9 @@ import type { Db } from "../db/database.server.ts";
 import type { TaskType } from "../db/schema.ts";
 import type { ProjectSettings } from "./project-settings.ts";
 import { TODAY } from "./wellbeing/sensitive.server.ts";
+import type { ServedBy } from "../db/schema.ts";
+import { drawRule } from "./active/uncertainty-queue.ts";
+import { currentRewardModelId } from "./active/reward-scores.server.ts";
 
 /**
  * The task queue. `claimNextTask` hands one task to one person as a lease:
@@ -25,6 +28,13 @@ import { TODAY } from "./wellbeing/sensitive.server.ts";
  * The anchoring audit (decision 0035): when the project shows its judge's suggestions, a task's
  * first claim draws its arm — withheld with probability `judge.withheldShare`, else shown — under
  * the same row lock, so every labeler of the task is in the same arm.
+ * Uncertainty-first (decision 0048): when the project asks for it, a ranking or compare claim draws
+ * its rule — `random` with probability `uncertaintyQueue.randomShare`, else `uncertainty` — and only
+ * the candidate's ORDER changes: smallest cached reward-model margin first (tasks not scored yet
+ * after them, oldest first), or a uniformly random candidate. Every filter, the row lock, the
+ * re-count and the caps stay as they are. The rule is stored on the assignment (`served_by`):
+ * `fifo` when the normal order chose (the feature off, no reward model yet, gold, or an
+ * uncertainty claim that fell back to an unscored task).
  */
 export type Assignment = { id: string; task_id: string; state: string; lease_expires_at: Date; shown_order: string[] };
 
@@ -54,6 +64,9 @@ export async function claimNextTask(
     throw new AppError("conflict", `You already hold ${pending} unfinished tasks; finish or skip one first.`);
   }
 
+  // Resolved outside the claim transactions: the row lock is held only for the claim itself.
+  const rewardModelId = settings.uncertaintyQueue.enabled ? await currentRewardModelId(db, projectId, settings) : null;
+
   if (settings.goldRate > 0 && random() < settings.goldRate) {
     const gold = await claimGold(db, user, projectId, settings.leaseMinutes);
     if (gold) return gold;
@@ -62,24 +75,37 @@ export async function claimNextTask(
   let types = taskTypesFor(user.role);
   while (types.length > 0) {
     const type = weightedPick(types, (t) => settings.taskWeights[t], random);
-    const assignment = await claimOfType(db, user, projectId, type, settings, random);
+    const assignment = await claimOfType(db, user, projectId, type, settings, random, rewardModelId);
     if (assignment) return assignment;
     types = types.filter((t) => t !== type);
   }
   return null;
 }
 
-async function claimOfType(db: Db, user: SessionUser, projectId: string, type: TaskType, settings: ProjectSettings, random: () => number): Promise<Assignment | null> {
+async function claimOfType(
+  db: Db,
+  user: SessionUser,
+  projectId: string,
+  type: TaskType,
+  settings: ProjectSettings,
+  random: () => number,
+  rewardModelId: string | null,
+): Promise<Assignment | null> {
   const leaseMinutes = settings.leaseMinutes;
   const judge = settings.judge;
   const drawsArm = judge?.suggestions === "shown" && (type === "rank" || type === "compare");
+  const rule = rewardModelId !== null && (type === "rank" || type === "compare") ? drawRule(settings.uncertaintyQueue, random) : "fifo";
+  // Only the order differs between the rules (the margin join adds no filter).
+  const scored = rule === "uncertainty" ? sql`left join reward_scores s on s.task_id = t.id and s.model_id = ${rewardModelId} and s.state = 'done'` : sql``;
+  const margin = rule === "uncertainty" ? sql`s.margin` : sql`null::double precision`;
+  const order = rule === "uncertainty" ? sql`s.margin asc nulls last, t.id` : rule === "random" ? sql`random()` : sql`t.id`;
   return db.transaction().execute(async (trx) => {
     const skipped: string[] = [];
     const noSensitive = await sensitiveCapReached(trx, user.id, projectId, settings.wellbeing.dailySensitiveCap);
     // A candidate can turn out full once its lock is ours (see step 3 above): skip it, try the next.
     for (;;) {
-      const candidate = await sql<{ id: string; completion_ids: string[] }>`
-        select t.id, t.completion_ids from tasks t
+      const candidate = await sql<{ id: string; completion_ids: string[]; margin: number | null }>`
+        select t.id, t.completion_ids, ${margin} as margin from tasks t ${scored}
         where t.project_id = ${projectId} and t.state = 'open' and t.type = ${type} and t.gold is null
           and (t.author_user_id is null or t.author_user_id <> ${user.id})
           and not exists (select 1 from assignments a where a.task_id = t.id and a.user_id = ${user.id})
@@ -88,16 +114,17 @@ async function claimOfType(db: Db, user: SessionUser, projectId: string, type: T
           and not exists (select 1 from sensitive_marks m join labeler_opt_outs o on o.category = m.category and o.user_id = ${user.id} where m.prompt_id = t.prompt_id)
           ${noSensitive ? sql`and not exists (select 1 from sensitive_marks m where m.prompt_id = t.prompt_id)` : sql``}
           ${skipped.length > 0 ? sql`and t.id not in (${sql.join(skipped)})` : sql``}
-        order by t.id
+        order by ${order}
         limit 1
         for update of t skip locked`.execute(trx);
       const task = candidate.rows[0];
       if (!task) return null;
+      const servedBy: ServedBy = rule === "uncertainty" && task.margin === null ? "fifo" : rule;
       // Fresh statement, fresh snapshot: counts every assignment committed before we got the lock.
       // The insert happens only if the task still has room, so the check and the claim are one step.
       const inserted = await sql<Assignment>`
-        insert into assignments (task_id, user_id, state, lease_expires_at, shown_order)
-        select t.id, ${user.id}, 'active', now() + make_interval(mins => ${leaseMinutes}), ${JSON.stringify(shuffled(task.completion_ids))}::jsonb
+        insert into assignments (task_id, user_id, state, lease_expires_at, shown_order, served_by)
+        select t.id, ${user.id}, 'active', now() + make_interval(mins => ${leaseMinutes}), ${JSON.stringify(shuffled(task.completion_ids))}::jsonb, ${servedBy}
         from tasks t
         where t.id = ${task.id}
           and (select count(*) from assignments a where a.task_id = t.id and ${LIVE_ASSIGNMENT}) < t.overlap_target
@@ -145,8 +172,8 @@ async function claimGold(db: Db, user: SessionUser, projectId: string, leaseMinu
   const task = candidate.rows[0];
   if (!task) return null;
   const inserted = await sql<Assignment>`
-    insert into assignments (task_id, user_id, state, lease_expires_at, shown_order)
-    values (${task.id}, ${user.id}, 'active', now() + make_interval(mins => ${leaseMinutes}), ${JSON.stringify(shuffled(task.completion_ids))}::jsonb)
+    insert into assignments (task_id, user_id, state, lease_expires_at, shown_order, served_by)
+    values (${task.id}, ${user.id}, 'active', now() + make_interval(mins => ${leaseMinutes}), ${JSON.stringify(shuffled(task.completion_ids))}::jsonb, 'fifo')
     on conflict (task_id, user_id) do nothing
     returning id, task_id, state, lease_expires_at, shown_order`.execute(db);
   return inserted.rows[0] ?? null;

@@ -12,7 +12,7 @@ import type { Logger } from "pino";
 import type { Db } from "../db/database.server.ts";
 import { AppError } from "../lib/app-error.ts";
 import { modelDir } from "./model-files.server.ts";
-import type { GenerationRequest, GenerationResult } from "../../trainer/contract/inference.ts";
+import type { GenerationRequest, GenerationResult, ScoringRequest } from "../../trainer/contract/inference.ts";
 
 /** Ends the child when this server dies without stopping it (decision 0023). */
 const EXIT_WITH_PARENT = pathToFileURL(path.resolve(import.meta.dirname, "../lib/exit-with-parent.mjs")).href;
@@ -20,17 +20,21 @@ const CLI = path.resolve(import.meta.dirname, "../../trainer/cli.ts");
 const TIMEOUT_MS = 120_000;
 
 // The worker's request and answer, tools included (decision 0019).
-export type { GenerationRequest, GenerationResult } from "../../trainer/contract/inference.ts";
+export type { GenerationRequest, GenerationResult, ScoringRequest } from "../../trainer/contract/inference.ts";
 
 export type Inference = {
   generate: (db: Db, modelId: string, request: GenerationRequest) => Promise<GenerationResult>;
+  /** A registered reward model's score of each completion after the prompt (its scalar head). */
+  score: (db: Db, modelId: string, request: ScoringRequest) => Promise<number[]>;
   close: () => void;
 };
+
+type WorkerAnswer = { id?: string; ok?: boolean; error?: string; scores?: number[] } & Partial<GenerationResult>;
 
 export function createInference(dataDir: string, log: Logger): Inference {
   let worker: ChildProcess | null = null;
   let counter = 0;
-  const pending = new Map<string, { resolve: (r: GenerationResult) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  const pending = new Map<string, { resolve: (r: WorkerAnswer) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
 
   const failAll = (error: AppError) => {
     for (const [id, waiting] of pending) {
@@ -48,7 +52,7 @@ export function createInference(dataDir: string, log: Logger): Inference {
     });
     child.stdin!.on("error", (error) => log.warn({ err: error }, "inference worker input closed"));
     createInterface({ input: child.stdout! }).on("line", (line) => {
-      let message: { id?: string; ok?: boolean; error?: string } & Partial<GenerationResult>;
+      let message: WorkerAnswer;
       try {
         message = JSON.parse(line) as typeof message;
       } catch {
@@ -58,7 +62,7 @@ export function createInference(dataDir: string, log: Logger): Inference {
       if (!waiting || !message.id) return;
       pending.delete(message.id);
       clearTimeout(waiting.timer);
-      if (message.ok) waiting.resolve({ promptTokens: message.promptTokens ?? 0, choices: message.choices ?? [] });
+      if (message.ok) waiting.resolve(message);
       // Server paths stay on the server.
       else waiting.reject(new AppError("validation_failed", `The model could not answer: ${(message.error ?? "unknown error").replaceAll(dataDir, "<data>")}`));
     });
@@ -70,25 +74,43 @@ export function createInference(dataDir: string, log: Logger): Inference {
     return child;
   };
 
+  /** One request to the worker (started if need be), answered in order; times out at TIMEOUT_MS. */
+  const ask = (line: Record<string, unknown>): Promise<WorkerAnswer> => {
+    worker ??= start();
+    const id = String(++counter);
+    return new Promise<WorkerAnswer>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        pending.delete(id);
+        reject(new AppError("internal", "The model took too long to answer."));
+        // The worker is still busy with it; a fresh one serves the next request sooner.
+        worker?.kill("SIGKILL");
+        worker = null;
+      }, TIMEOUT_MS);
+      pending.set(id, { resolve, reject, timer });
+      worker!.stdin!.write(JSON.stringify({ ...line, id }) + "\n");
+    });
+  };
+  const modelRow = async (db: Db, modelId: string) => {
+    const model = await db.selectFrom("models").select(["storage_key", "kind", "external_uri"]).where("id", "=", modelId).executeTakeFirst();
+    if (!model) throw new AppError("not_found", `No model ${modelId}.`);
+    if (model.external_uri) throw new AppError("validation_failed", `Model ${modelId} was trained outside Tandem (${model.external_uri}); serve it with its engine and register that endpoint instead.`);
+    return model;
+  };
+
   return {
     async generate(db, modelId, request) {
-      const model = await db.selectFrom("models").select(["storage_key", "kind", "external_uri"]).where("id", "=", modelId).executeTakeFirst();
-      if (!model) throw new AppError("not_found", `No model ${modelId}.`);
-      if (model.external_uri) throw new AppError("validation_failed", `Model ${modelId} was trained outside Tandem (${model.external_uri}); serve it with its engine and register that endpoint instead.`);
+      const model = await modelRow(db, modelId);
       if (model.kind === "reward") throw new AppError("validation_failed", "A reward model scores text; it does not write it. Choose a policy.");
-      worker ??= start();
-      const id = String(++counter);
-      return new Promise<GenerationResult>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          pending.delete(id);
-          reject(new AppError("internal", "The model took too long to answer."));
-          // The worker is still busy with it; a fresh one serves the next request sooner.
-          worker?.kill("SIGKILL");
-          worker = null;
-        }, TIMEOUT_MS);
-        pending.set(id, { resolve, reject, timer });
-        worker!.stdin!.write(JSON.stringify({ id, checkpoint: modelDir(dataDir, model.storage_key), ...request }) + "\n");
-      });
+      const answer = await ask({ checkpoint: modelDir(dataDir, model.storage_key), ...request });
+      return { promptTokens: answer.promptTokens ?? 0, choices: answer.choices ?? [] };
+    },
+    async score(db, modelId, request) {
+      const model = await modelRow(db, modelId);
+      if (model.kind !== "reward") throw new AppError("validation_failed", `Model ${modelId} is a ${model.kind} model; only a reward model scores answers.`);
+      const answer = await ask({ task: "score", checkpoint: modelDir(dataDir, model.storage_key), messages: request.messages, completions: request.completions });
+      const scores = answer.scores ?? [];
+      if (scores.length !== request.completions.length) throw new AppError("internal", `The reward model returned ${scores.length} scores for ${request.completions.length} answers.`);
+      return scores;
     },
     close() {
       worker?.kill("SIGTERM");

@@ -109,6 +109,8 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "POST /models/import": ["researcher", "admin", "admin-token"],
   "GET /models/:id": ["researcher", "admin", "trainer", "admin-token"],
   "GET /models/:id/files/:name": ["researcher", "admin", "trainer", "admin-token"],
+  "POST /models/:id/score": ["researcher", "admin", "admin-token"],
+  "GET /projects/:id/uncertainty-queue": ["researcher", "admin", "admin-token"],
   // Only a token can hold a lease (tokenOnly): an admin's browser session is refused.
   "POST /trainer/claim": ["trainer", "admin-token"],
   "POST /trainer/jobs/:id/heartbeat": ["admin", "trainer", "admin-token"],

@@ -43,7 +43,7 @@ export async function startTestServer(env: Record<string, string> = {}, options:
   if (!fs.existsSync(entry)) throw new Error("no UI build: run `npm run build` first");
   // The model judge works on any project with a judge, and test files share one database: a judge
   // left on would keep judging an earlier file's projects under a later file's feet. Off unless asked.
-  const config = loadConfig({ ...process.env, PORT: "0", LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent", TANDEM_JUDGE_POLL_MS: "0", ...env });
+  const config = loadConfig({ ...process.env, PORT: "0", LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent", TANDEM_JUDGE_POLL_MS: "0", TANDEM_SCORE_POLL_MS: "0", ...env });
   const pool = createPool(config.DATABASE_URL!);
   pool.on("error", () => undefined);
   const db = createDb(pool);

@@ -67,3 +67,31 @@ export interface GenerationResult {
   promptTokens: number;
   choices: GenerationChoice[];
 }
+
+/**
+ * Scoring with a registered reward model (issue 16: uncertainty-first queues, adaptive overlap's
+ * confidence): one prompt and its completions, each scored by the reward model's scalar head at
+ * the completion's last token, the same forward pass PPO, GRPO and RLOO use
+ * (rewards/reward-sources.ts → algorithms/reward-trainer.ts scoreCompletions).
+ */
+export const scoringRequestSchema = z.strictObject({
+  /** The conversation up to the answer (the prompt), canonical. */
+  messages: z.array(conversationMessageSchema).min(1),
+  /** The answers to score, as plain text (a ranking task's K completions). */
+  completions: z.array(z.string()).min(1).max(16),
+});
+export type ScoringRequest = z.input<typeof scoringRequestSchema>;
+
+export const scoreWorkerRequestSchema = scoringRequestSchema.extend({
+  id: z.string().min(1),
+  checkpoint: z.string().min(1),
+  task: z.literal("score"),
+});
+
+/** Whatever the worker reads: a generation (no `task`) or a scoring (`task: "score"`). */
+export const workerRequestSchema = z.union([scoreWorkerRequestSchema, inferenceRequestSchema]);
+
+export interface ScoringResult {
+  /** One scalar reward per completion, in the request's order. */
+  scores: number[];
+}

@@ -6,6 +6,9 @@
 //      "tools": {"run": ["calculator"], "client": ["get_weather"]}, "toolChoice": "auto"}
 //   ← {"id": "1", "ok": true, "promptTokens": 12, "choices": [{"text": "…", "tokens": 9, "finished": true, "messages": [...], "toolCalls": 1, "finishReason": "stop"}]}
 //   ← {"id": "1", "ok": false, "error": "…"}
+// and scoring with a reward model (its scalar head, the trainer's reward forward pass):
+//   → {"id": "2", "task": "score", "checkpoint": "<reward model dir>", "messages": [...], "completions": ["…", "…"]}
+//   ← {"id": "2", "ok": true, "scores": [0.41, -1.2]}
 // Requests run one at a time, in order; the two most recently used models stay loaded. A model
 // keeps its own chat format: an imported Hugging Face model its template, base + adapters merged.
 //
@@ -20,7 +23,8 @@ import { initBackend } from "../backend/select-backend.ts";
 import { readManifest } from "../checkpoint/checkpoint.ts";
 import { loadModel } from "../checkpoint/load-model.ts";
 import { finalAnswer } from "../contract/conversation.ts";
-import { inferenceRequestSchema, type FinishReason, type GenerationChoice, type ToolChoice } from "../contract/inference.ts";
+import { workerRequestSchema, type FinishReason, type GenerationChoice, type ScoringRequest, type ToolChoice } from "../contract/inference.ts";
+import { rewardModelReward } from "../rewards/reward-sources.ts";
 import { disposeModel, isLlama, type LanguageModel } from "../model/lm.ts";
 import { mergeLora } from "../model/lora.ts";
 import { generate } from "../model/generate.ts";
@@ -29,23 +33,27 @@ import { type BpeTokenizer } from "../tokenizer/bpe-tokenizer.ts";
 import { parseCompletion } from "../tokenizer/chat-template.ts";
 import { loadChatFormat, tandemTokenizer, type ChatFormat } from "../tokenizer/chat-format.ts";
 
-type Loaded = { model: LanguageModel; format: ChatFormat };
+export type Loaded = { model: LanguageModel; format: ChatFormat };
 const KEEP = 2;
 
 export async function runInferenceWorker(): Promise<void> {
   await initBackend({ prefer: "auto" });
   const loaded = new Map<string, Loaded>();
-  const load = (dir: string): Loaded => {
-    const hit = loaded.get(dir);
+  // A reward model is loaded with its scalar head, a policy without: the key says which.
+  const load = (dir: string, head: "none" | "reward" = "none"): Loaded => {
+    const key = `${head}:${dir}`;
+    const hit = loaded.get(key);
     if (hit) {
-      loaded.delete(dir);
-      loaded.set(dir, hit); // most recently used last
+      loaded.delete(key);
+      loaded.set(key, hit); // most recently used last
       return hit;
     }
-    const format = loadChatFormat(readFileSync(join(dir, "tokenizer.json"), "utf8"), readManifest(dir).hf);
-    const model = loadModel(dir, { scalarHead: "none", tokenizerHash: format.tokenizer.hash });
+    const manifest = readManifest(dir);
+    if (head === "reward" && manifest.modelConfig.scalarHead !== "reward") throw new Error("this model has no reward head: only a reward model scores answers");
+    const format = loadChatFormat(readFileSync(join(dir, "tokenizer.json"), "utf8"), manifest.hf);
+    const model = loadModel(dir, { scalarHead: head, tokenizerHash: format.tokenizer.hash });
     if (isLlama(model) && model.lora) mergeLora(model);
-    loaded.set(dir, { model, format });
+    loaded.set(key, { model, format });
     for (const [key, old] of loaded) {
       if (loaded.size <= KEEP) break;
       disposeModel(old.model);
@@ -59,8 +67,13 @@ export async function runInferenceWorker(): Promise<void> {
   for await (const line of lines) {
     let id = "";
     try {
-      const request = inferenceRequestSchema.parse(JSON.parse(line));
-      id = request.id;
+      const parsed = workerRequestSchema.parse(JSON.parse(line));
+      id = parsed.id;
+      if ("task" in parsed) {
+        reply({ id, ok: true, scores: await scoreAnswers(load(parsed.checkpoint, "reward"), parsed) });
+        continue;
+      }
+      const request = parsed;
       const { model, format } = load(request.checkpoint);
       const { ids } = await format.renderChat(request.messages, { addGenerationPrompt: true });
       if (ids.length >= model.config.blockSize) throw new Error(`the conversation is ${ids.length} tokens; this model reads at most ${model.config.blockSize - 1}`);
@@ -122,6 +135,24 @@ export async function runInferenceWorker(): Promise<void> {
       reply({ id, ok: false, error: error instanceof Error ? error.message : String(error) });
     }
   }
+}
+
+/**
+ * The reward model's score of each answer after the prompt: each rendered as the reward model
+ * reads its training rankings (job-inputs.ts readRankingExamples), then scored by the trainer's own
+ * reward forward pass (rewardModelReward → scoreCompletions, at the last real token).
+ */
+export async function scoreAnswers({ model, format }: Loaded, request: ScoringRequest): Promise<number[]> {
+  const rendered = await Promise.all(request.completions.map((c) => format.renderPromptCompletion(request.messages, c)));
+  rendered.forEach((r, i) => {
+    if (r.full.ids.length > model.config.blockSize) throw new Error(`answer ${i + 1} with its prompt is ${r.full.ids.length} tokens; this reward model reads at most ${model.config.blockSize}`);
+  });
+  const samples = rendered.map((r) => ({ prompt: r.prompt, completion: r.full.ids.slice(r.prompt.length), metadata: {}, answer: "", policyLength: 0 }));
+  const { values } = await rewardModelReward(model, format.padId, 1).score(samples);
+  return values.map((v) => {
+    if (v === null || !Number.isFinite(v)) throw new Error(`the reward model gave a non-finite score (${v})`);
+    return v;
+  });
 }
 
 /** tool_choice "required" starts the answer with <|tool_call|>; a named function also with its name. */
