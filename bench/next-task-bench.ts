@@ -85,10 +85,12 @@ for (let i = 0; i < TASKS; i++) {
       const view = (await (await fetch(`/api/v1/assignments/${assignmentId}`)).json()) as { completions: Array<{ id: string; label: string }> };
       const tiers = ["A", "B"].map((label) => [view.completions.find((c) => c.label === label)!.id]);
       sessionStorage.setItem("submittedAt", String(Date.now()));
-      const post = (url: string, body?: unknown) => fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
-      const submitted = await post(`/api/v1/assignments/${assignmentId}/submit`, { idempotencyKey: crypto.randomUUID(), payload: { ranking: { tiers } } });
+      // (no named helper functions in here: tsx wraps them in a __name the page does not have)
+      const headers = { "content-type": "application/json" };
+      const body = JSON.stringify({ idempotencyKey: crypto.randomUUID(), payload: { ranking: { tiers } } });
+      const submitted = await fetch(`/api/v1/assignments/${assignmentId}/submit`, { method: "POST", headers, body });
       if (!submitted.ok) throw new Error(`submit: ${submitted.status} ${await submitted.text()}`);
-      const next = (await (await post(`/api/v1/projects/${project}/next-task`)).json()) as { assignmentId: string } | null;
+      const next = (await (await fetch(`/api/v1/projects/${project}/next-task`, { method: "POST", headers })).json()) as { assignmentId: string } | null;
       window.location.assign(next ? `/tasks/${next.assignmentId}` : `/projects/${project}?empty=1`);
     }, { assignmentId: current, projectId });
   }
