@@ -7,11 +7,11 @@
  * only finished rows; a task without one is served in the normal order. A failed scoring is kept
  * as failed (not retried: the message says why) and the task stays in the normal order.
  */
-import { randomUUID } from "node:crypto";
 import { sql } from "kysely";
 import type { Logger } from "pino";
 import type { Db } from "../../db/database.server.ts";
 import { AppError } from "../../lib/app-error.ts";
+import { newLeaseOwner, startLeasedRunner } from "../../lib/leased-runner.server.ts";
 import type { Inference } from "../../rounds/inference.server.ts";
 import { projectSettingsSchema, type ProjectSettings } from "../project-settings.ts";
 import { scoreMargin } from "./uncertainty-queue.ts";
@@ -38,10 +38,7 @@ type Claimed = { id: string; task_id: string; model_id: string };
 
 export function startRewardScoreRunner(deps: { db: Db; log: Logger; inference: Inference; pollMs: number }): RewardScoreRunner {
   const { db, log } = deps;
-  const owner = `scores-${randomUUID()}`;
-  let stopped = false;
-  let looking: Promise<void> | null = null;
-  let timer: NodeJS.Timeout | null = null;
+  const owner = newLeaseOwner("scores");
 
   async function claim(): Promise<Claimed | null> {
     const expired = await sql<Claimed>`
@@ -73,7 +70,7 @@ export function startRewardScoreRunner(deps: { db: Db; log: Logger; inference: I
     return null;
   }
 
-  async function scoreOne(claimed: Claimed): Promise<void> {
+  async function scoreOne(claimed: Claimed, signal: AbortSignal): Promise<void> {
     try {
       const task = await db
         .selectFrom("tasks")
@@ -84,7 +81,10 @@ export function startRewardScoreRunner(deps: { db: Db; log: Logger; inference: I
       const texts = await db.selectFrom("completions").select(["id", "text"]).where("id", "in", task.completion_ids).execute();
       const textOf = new Map(texts.map((c) => [c.id, c.text]));
       const completions = task.completion_ids.map((id) => textOf.get(id) ?? "");
-      const scores = await deps.inference.score(db, claimed.model_id, { messages: task.messages as ConversationMessage[], completions });
+      // On stop, a scoring the worker is still busy with is not waited for: its late result is dropped
+      // here, and the lease is handed back.
+      const stopped = new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(new Error("stopped")), { once: true }));
+      const scores = await Promise.race([deps.inference.score(db, claimed.model_id, { messages: task.messages as ConversationMessage[], completions }), stopped]);
       await db
         .updateTable("reward_scores")
         .set({ state: "done", scores: JSON.stringify(scores), margin: scoreMargin(scores), lease_owner: null, lease_expires_at: null, finished_at: new Date() })
@@ -92,7 +92,7 @@ export function startRewardScoreRunner(deps: { db: Db; log: Logger; inference: I
         .where("lease_owner", "=", owner)
         .execute();
     } catch (error) {
-      if (stopped) return; // shutting down: the lease is handed back below
+      if (signal.aborted) return; // shutting down: the lease is handed back
       const message = error instanceof AppError ? error.message : "Scoring failed unexpectedly; the server log has the details.";
       if (error instanceof AppError) log.info({ taskId: claimed.task_id, modelId: claimed.model_id, message }, "a task could not be scored");
       else log.error({ err: error, taskId: claimed.task_id }, "scoring failed");
@@ -106,44 +106,16 @@ export function startRewardScoreRunner(deps: { db: Db; log: Logger; inference: I
     }
   }
 
-  // One task at a time: the inference worker answers one request at a time anyway.
-  async function look(): Promise<void> {
-    try {
-      while (!stopped) {
-        const claimed = await claim();
-        if (!claimed) break;
-        await scoreOne(claimed);
-      }
-    } catch (error) {
-      log.warn({ err: error }, "reward-score runner could not claim a task");
-    }
-  }
-  const lookOnce = () => (looking ??= look().finally(() => (looking = null)));
-
-  const schedule = () => {
-    if (stopped || deps.pollMs === 0) return;
-    timer = setTimeout(() => void lookOnce().finally(schedule), deps.pollMs);
-    timer.unref();
-  };
-  schedule();
-
-  return {
-    kick: () => {
-      if (deps.pollMs > 0) void lookOnce();
+  const runner = startLeasedRunner<Claimed>({
+    what: "reward-score", log, pollMs: deps.pollMs, owner,
+    // One task at a time: the inference worker answers one request at a time anyway.
+    maxParallel: 1,
+    claim,
+    execute: scoreOne,
+    // no heartbeat: the lease outlasts the inference worker's own timeout
+    handBack: async () => {
+      await db.updateTable("reward_scores").set({ lease_owner: null, lease_expires_at: new Date() }).where("state", "=", "running").where("lease_owner", "=", owner).execute();
     },
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      // A claim in progress finishes; a scoring the worker is still busy with is not waited for
-      // (its late write finds its lease handed back and changes nothing).
-      if (looking) await Promise.race([looking, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
-      await db
-        .updateTable("reward_scores")
-        .set({ lease_owner: null, lease_expires_at: new Date() })
-        .where("state", "=", "running")
-        .where("lease_owner", "=", owner)
-        .execute()
-        .catch((error: unknown) => log.warn({ err: error }, "could not hand back scoring leases"));
-    },
-  };
+  });
+  return { kick: runner.kick, stop: runner.stop };
 }
