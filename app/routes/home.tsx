@@ -15,7 +15,7 @@ export async function loader({ context, request }: Route.LoaderArgs) {
   const user = requireUser(context, request);
   const left = new URL(request.url).searchParams.get("left");
   return {
-    user, projects: await labelerHome(context.db, user), sentBack: await sentBackFor(context.db, user.id), left: left !== null && /^\d{1,18}$/.test(left), cap: QUEUE_COUNT_CAP,
+    user, projects: await labelerHome(context.db, user), sentBack: await sentBackFor(context.db, user), left: left !== null && /^\d{1,18}$/.test(left), cap: QUEUE_COUNT_CAP,
     // A person's own exposure to sensitive content (decision 0036): theirs only, nobody else's.
     exposure: await exposureToday(context.db, user.id), optOuts: await optOuts(context.db, user.id),
   };

@@ -31,9 +31,11 @@ const decisionNames = { accept: "accepted", override: "overridden", send_back: "
 const inputClass = "w-full rounded-md border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-950";
 const roleNames: Record<string, string> = { system: "System", user: "User", assistant: "Assistant" };
 
-/** Typing in a field must never trigger a shortcut. */
+/** Typing in a field must never trigger a shortcut (a radio button or checkbox takes no text: keys still work there). */
 function isTyping(target: EventTarget | null): boolean {
-  return target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+  if (!(target instanceof HTMLElement)) return false;
+  if (target instanceof HTMLInputElement) return !["radio", "checkbox", "button", "submit"].includes(target.type);
+  return target.isContentEditable || ["TEXTAREA", "SELECT"].includes(target.tagName);
 }
 
 /** The labeler's ranking as a rank number per completion (ties share one), the editor's starting point. */

@@ -97,6 +97,6 @@ export const annotationReviewEndpoints: AnyEndpoint[] = [
     summary: "What reviewers sent back to you and you have not redone yet: the project, the comment and the redo task to open",
     access: "labeler",
     response: z.array(json),
-    handler: async ({ ctx, actor }) => sentBackFor(ctx.db, actor!.user.id),
+    handler: async ({ ctx, actor }) => sentBackFor(ctx.db, actor!.user),
   }),
 ];

@@ -10,12 +10,13 @@
  *    old submission), sees the comment on their home and the task page, and their new submission is the redo. The
  *    sent-back original leaves the training exports; the review export keeps it.
  */
-import { sql } from "kysely";
+import { sql, type ExpressionBuilder } from "kysely";
 import { z } from "zod";
-import type { Actor } from "../auth/actor.ts";
+import type { Actor, SessionUser } from "../auth/actor.ts";
+import { visibleProjects } from "../auth/project-access.server.ts";
 import { recordAudit } from "../auth/audit.server.ts";
 import type { Db } from "../db/database.server.ts";
-import type { AnnotationDecision, AnnotationReviewMode, ChatMessage, TranscriptMessage } from "../db/schema.ts";
+import type { AnnotationDecision, AnnotationReviewMode, ChatMessage, Database, TranscriptMessage } from "../db/schema.ts";
 import { AppError } from "../lib/app-error.ts";
 import { itemAgreement } from "./adaptive-overlap.ts";
 import { demonstrationMessages } from "./demonstration.ts";
@@ -374,16 +375,17 @@ export type SentBackItem = {
   assignmentId: string | null;
 };
 
-/** What reviewers sent back to this person and they have not redone yet (their home lists it). */
-export async function sentBackFor(db: Db, userId: string): Promise<SentBackItem[]> {
+/** What reviewers sent back to this person and they have not redone yet (their home lists it), in projects they may still enter. */
+export async function sentBackFor(db: Db, user: SessionUser): Promise<SentBackItem[]> {
   const rows = await db
     .selectFrom("annotation_reviews as r")
     .innerJoin("tasks as t", "t.id", "r.redo_task_id")
-    .innerJoin("projects as p", "p.id", "t.project_id")
-    .innerJoin("assignments as a", (join) => join.onRef("a.task_id", "=", "t.id").on("a.user_id", "=", userId))
+    .innerJoin("projects", "projects.id", "t.project_id")
+    .innerJoin("assignments as a", (join) => join.onRef("a.task_id", "=", "t.id").on("a.user_id", "=", user.id))
     .leftJoin("users as rv", "rv.id", "r.reviewer_id")
-    .select(["r.id", "p.id as project_id", "p.name as project_name", "t.type", "r.comment", "rv.name as reviewer", "r.decided_at", "a.id as assignment_id", "a.state", "a.lease_expires_at"])
+    .select(["r.id", "projects.id as project_id", "projects.name as project_name", "t.type", "r.comment", "rv.name as reviewer", "r.decided_at", "a.id as assignment_id", "a.state", "a.lease_expires_at"])
     .where("a.state", "in", ["active", "expired"])
+    .where((eb) => visibleProjects(eb as unknown as ExpressionBuilder<Database, "projects">, { user, role: user.role }))
     .orderBy("r.decided_at", "desc")
     .limit(50)
     .execute();

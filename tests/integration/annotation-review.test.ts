@@ -267,3 +267,18 @@ test("a reviewer of another project, or no member, is refused", async () => {
   assert.equal((await decide(outsider.client, review.id, { decision: "accept" })).status, 403);
   assert.equal((await decide(reviewer.client, "999999999", { decision: "accept" })).status, 404);
 });
+
+test("a held submission goes to another reviewer once its lease runs out; the first can no longer decide it", async () => {
+  const { projectId, alice } = await labeledProject();
+  const first = await server.newMember(projectId, "reviewer");
+  const second = await server.newMember(projectId, "reviewer");
+  const held = (await (await next(first.client, projectId, { mode: "labeler", labeler: alice.id })).json()) as ReviewView;
+  const meanwhile = (await (await next(second.client, projectId, { mode: "labeler", labeler: alice.id })).json()) as ReviewView;
+  assert.notEqual(meanwhile.submission.id, held.submission.id, "not while it is held");
+  assert.equal((await decide(second.client, meanwhile.id, { decision: "accept" })).status, 200);
+  await server.db.updateTable("annotation_reviews").set({ lease_expires_at: new Date(Date.now() - 60_000) }).where("id", "=", held.id).execute();
+  const taken = (await (await next(second.client, projectId, { mode: "labeler", labeler: alice.id })).json()) as ReviewView;
+  assert.equal(taken.id, held.id, "the same review row, now the second reviewer's");
+  assert.equal((await decide(first.client, held.id, { decision: "accept" })).status, 409);
+  assert.equal((await decide(second.client, held.id, { decision: "accept" })).status, 200);
+});
