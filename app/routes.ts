@@ -20,6 +20,7 @@ export default [
     route("projects/:projectId/corpora", "routes/project-corpora.tsx"),
     route("projects/:projectId/corpus-review", "routes/project-corpus-review.tsx"),
     route("projects/:projectId/corpus-rating", "routes/project-corpus-rating.tsx"),
+    route("projects/:projectId/annotation-review", "routes/project-annotation-review.tsx"),
     route("rounds/:roundId", "routes/round.tsx"),
     route("models", "routes/models.tsx"),
     route("playground", "routes/playground.tsx"),

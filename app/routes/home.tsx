@@ -3,6 +3,7 @@ import { data, Form, Link } from "react-router";
 import type { Route } from "./+types/home";
 import { roleLabels } from "../../server/auth/roles.ts";
 import { labelerHome, QUEUE_COUNT_CAP } from "../../server/labeling/labeler-home.server.ts";
+import { sentBackFor } from "../../server/labeling/annotation-review.server.ts";
 import { exposureToday, optOuts, setOptOuts } from "../../server/labeling/wellbeing/sensitive.server.ts";
 import { categorySchema } from "../../server/labeling/wellbeing/wellbeing-settings.ts";
 import { Alert, Button, Card, PageTitle } from "../components/ui.tsx";
@@ -14,7 +15,7 @@ export async function loader({ context, request }: Route.LoaderArgs) {
   const user = requireUser(context, request);
   const left = new URL(request.url).searchParams.get("left");
   return {
-    user, projects: await labelerHome(context.db, user), left: left !== null && /^\d{1,18}$/.test(left), cap: QUEUE_COUNT_CAP,
+    user, projects: await labelerHome(context.db, user), sentBack: await sentBackFor(context.db, user), left: left !== null && /^\d{1,18}$/.test(left), cap: QUEUE_COUNT_CAP,
     // A person's own exposure to sensitive content (decision 0036): theirs only, nobody else's.
     exposure: await exposureToday(context.db, user.id), optOuts: await optOuts(context.db, user.id),
   };
@@ -45,7 +46,7 @@ function isTyping(target: EventTarget | null): boolean {
 }
 
 export default function Home({ loaderData, actionData }: Route.ComponentProps) {
-  const { user, projects, left, cap, exposure } = loaderData;
+  const { user, projects, left, cap, exposure, sentBack } = loaderData;
   const count = (n: number) => (n >= cap ? `${cap}+` : String(n));
   const forms = useRef<Array<HTMLFormElement | null>>([]);
   const withWork = projects.filter((p) => p.queueLeft > 0);
@@ -70,6 +71,27 @@ export default function Home({ loaderData, actionData }: Route.ComponentProps) {
     <>
       <PageTitle lead={`Signed in as ${user.email} · ${roleLabels[user.role]}`}>Welcome, {user.name}</PageTitle>
       {left ? <Alert>You are no longer a member of that project.</Alert> : null}
+      {sentBack.length > 0 ? (
+        <Card title="Sent back to you">
+          <ul className="divide-y divide-slate-200 dark:divide-slate-800" data-testid="sent-back-list">
+            {sentBack.map((item) => (
+              <li key={item.reviewId} className="flex flex-wrap items-center justify-between gap-3 py-3">
+                <div>
+                  <p className="text-sm">
+                    {item.projectName} · a {item.taskType === "rank" ? "ranking" : "demonstration"} sent back{item.reviewer ? ` by ${item.reviewer}` : ""}
+                  </p>
+                  <p className="whitespace-pre-wrap">{item.comment}</p>
+                </div>
+                {item.assignmentId ? (
+                  <Link to={`/tasks/${item.assignmentId}`} className="rounded-md bg-brand-700 px-3 py-2 text-sm font-medium text-white">Redo it</Link>
+                ) : (
+                  <span className="text-sm">No longer open (time ran out or skipped)</span>
+                )}
+              </li>
+            ))}
+          </ul>
+        </Card>
+      ) : null}
       <Card title="Your queues">
         {projects.length === 0 ? (
           <p>No project is open to you yet. A researcher of a project adds you to it; it then appears here.</p>

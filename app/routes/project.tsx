@@ -86,6 +86,10 @@ export default function Project({ loaderData, actionData }: Route.ComponentProps
                   <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/corpus-review`}>
                     Review flagged documents
                   </Link>
+                  {" · "}
+                  <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/annotation-review`}>
+                    Review labelers' annotations
+                  </Link>
                 </>
               ) : null}
             </p>

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from "react";
 import { useNavigate } from "react-router";
 import type { Route } from "./+types/task";
 import { loadAssignmentView } from "../../server/labeling/assignment-view.server.ts";
+import { AnnotationAnswer } from "../components/annotation-answer.tsx";
 import { Markdown } from "../components/markdown.tsx";
 import { CompareTask } from "../components/task/compare-task.tsx";
 import { DemonstrationTask } from "../components/task/demonstration-task.tsx";
@@ -77,6 +78,16 @@ function TaskPage({ view }: { view: View }) {
           <h1 ref={headingRef} tabIndex={-1} className="text-2xl font-semibold focus:outline-none">{heading}</h1>
         </header>
         {view.state !== "active" ? <Alert>This task is {view.state}; it can no longer be submitted.</Alert> : null}
+        {view.sentBack ? (
+          <section aria-label="Sent back by a reviewer" data-testid="sent-back" className="rounded-md border-l-4 border-amber-600 bg-amber-50 p-3 dark:border-amber-400 dark:bg-amber-950/40">
+            <p className="text-sm font-semibold">Sent back{view.sentBack.reviewer ? ` by ${view.sentBack.reviewer}` : ""}: please redo this task.</p>
+            <p className="mt-1 whitespace-pre-wrap" data-testid="sent-back-comment">{view.sentBack.comment}</p>
+            <details className="mt-2 text-sm">
+              <summary className="cursor-pointer">What you submitted before</summary>
+              <div className="mt-2"><AnnotationAnswer taskType={view.taskType} payload={view.sentBack.previous} completions={view.completions} /></div>
+            </details>
+          </section>
+        ) : null}
         <BreakReminder minutes={view.breakAfterMinutes} />
         <SensitiveGate view={view}>
         <section aria-label="Conversation" className="space-y-2">

@@ -76,6 +76,8 @@ export const projectResources = [
   "project", "assignment", "round", "external_endpoint", "generation_run", "document", "qa_run", "model", "prompt",
   // pre-training data (issue 17)
   "corpus", "cleaning_job", "corpus_review", "corpus_rating", "quality_classifier",
+  // annotation review (issue 14 item 4)
+  "annotation_review",
 ] as const;
 export type ProjectResource = (typeof projectResources)[number];
 
@@ -91,6 +93,7 @@ const ownerTable = {
   cleaning_job: "cleaning_jobs",
   corpus_review: "corpus_reviews",
   quality_classifier: "quality_classifiers",
+  annotation_review: "annotation_reviews",
 } as const;
 
 /**

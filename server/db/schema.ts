@@ -155,6 +155,8 @@ export interface TasksTable {
   gold: ColumnType<GoldRanking | null, string | null | undefined, string | null>;
   /** The anchoring audit's arm, drawn at the first claim when the project offers judge suggestions (decision 0035). */
   suggestion_arm: ColumnType<SuggestionArm | null, SuggestionArm | null | undefined, SuggestionArm | null>;
+  /** A redo of a sent-back submission (decision 0044): only its labeler gets it, never the queue. */
+  redo_of: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export type SuggestionArm = "shown" | "withheld";
@@ -585,6 +587,27 @@ export interface PromptOriginalsTable {
   created_at: CreatedAt;
 }
 
+export type AnnotationReviewMode = "random" | "agreement" | "labeler";
+export type AnnotationDecision = "accept" | "override" | "send_back";
+
+/** A reviewer's look at one labeler submission (decision 0044). */
+export interface AnnotationReviewsTable {
+  id: Id;
+  project_id: string;
+  submission_id: string;
+  state: ColumnType<"open" | "decided", "open" | "decided" | undefined, "open" | "decided">;
+  reviewer_id: string | null;
+  lease_expires_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  mode: AnnotationReviewMode;
+  agreement: number | null;
+  decision: ColumnType<AnnotationDecision | null, AnnotationDecision | null | undefined, AnnotationDecision | null>;
+  comment: ColumnType<string, string | undefined, string>;
+  override_payload: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  redo_task_id: ColumnType<string | null, string | null | undefined, string | null>;
+  decided_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -628,6 +651,7 @@ export interface Database {
   labeler_opt_outs: LabelerOptOutsTable;
   prompt_originals: PromptOriginalsTable;
   reward_scores: RewardScoresTable;
+  annotation_reviews: AnnotationReviewsTable;
 }
 
 export type User = Selectable<UsersTable>;
@@ -666,7 +690,7 @@ export const schemaColumns = {
   tasks: {
     id: "bigint", project_id: "bigint", prompt_id: "bigint", type: "text", state: "text", overlap_target: "integer",
     completion_ids: "jsonb", author_user_id: "bigint", round_id: "bigint", created_at: "timestamp with time zone", gold: "jsonb",
-    suggestion_arm: "text",
+    suggestion_arm: "text", redo_of: "bigint",
   },
   assignments: {
     id: "bigint", task_id: "bigint", user_id: "bigint", state: "text", lease_expires_at: "timestamp with time zone", shown_order: "jsonb",
@@ -773,6 +797,11 @@ export const schemaColumns = {
     message: "text", lease_owner: "text", lease_expires_at: "timestamp with time zone", created_at: "timestamp with time zone",
     finished_at: "timestamp with time zone",
   },
+  annotation_reviews: {
+    id: "bigint", project_id: "bigint", submission_id: "bigint", state: "text", reviewer_id: "bigint", lease_expires_at: "timestamp with time zone",
+    mode: "text", agreement: "double precision", decision: "text", comment: "text", override_payload: "jsonb", redo_task_id: "bigint",
+    decided_at: "timestamp with time zone", created_at: "timestamp with time zone",
+  },
 } as const;
 
 // Compile-time: every table and column of Database is in schemaColumns, and nothing else is.
@@ -787,6 +816,6 @@ const _columnsMatch: ColumnsMatch = { users: true, sessions: true, api_tokens: t
   corpus_reviews: true, corpus_rating_tasks: true, corpus_ratings: true,
   quality_classifiers: true, quality_scores: true,
   judge_suggestions: true, sensitive_marks: true, content_reveals: true, labeler_opt_outs: true, prompt_originals: true,
-  reward_scores: true };
+  reward_scores: true, annotation_reviews: true };
 void _tablesMatch;
 void _columnsMatch;

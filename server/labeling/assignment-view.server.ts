@@ -5,6 +5,7 @@ import type { ChatMessage, TaskType, TranscriptMessage } from "../db/schema.ts";
 import { getProject } from "./projects.server.ts";
 import { suggestionState, type SuggestionState } from "./judge/suggestions.server.ts";
 import { sensitiveCategories } from "./wellbeing/sensitive.server.ts";
+import { sentBackOfTask } from "./annotation-review.server.ts";
 
 /** Everything a task page needs. Model names stay hidden from labelers: they bias rankings. */
 export type AssignmentView = {
@@ -26,6 +27,8 @@ export type AssignmentView = {
   sensitive: { categories: string[]; reveals: number };
   /** Minutes on tasks after which the page suggests a break; null = none. */
   breakAfterMinutes: number | null;
+  /** A redo of a submission a reviewer sent back (decision 0044): their comment and what was submitted before. */
+  sentBack: { comment: string; reviewer: string | null; sentBackAt: string; previous: Record<string, unknown> } | null;
 };
 
 export async function loadAssignmentView(db: Db, user: SessionUser, assignmentId: string): Promise<AssignmentView> {
@@ -36,7 +39,7 @@ export async function loadAssignmentView(db: Db, user: SessionUser, assignmentId
     .innerJoin("prompts", "prompts.id", "tasks.prompt_id")
     .select([
       "assignments.id", "assignments.user_id", "assignments.state", "assignments.lease_expires_at", "assignments.shown_order", "assignments.suggestion_revealed_at",
-      "tasks.id as task_id", "tasks.suggestion_arm", "tasks.prompt_id", "tasks.type", "tasks.project_id", "prompts.messages", "prompts.kind",
+      "tasks.id as task_id", "tasks.suggestion_arm", "tasks.redo_of", "tasks.prompt_id", "tasks.type", "tasks.project_id", "prompts.messages", "prompts.kind",
     ])
     .where("assignments.id", "=", assignmentId)
     .executeTakeFirst();
@@ -59,6 +62,7 @@ export async function loadAssignmentView(db: Db, user: SessionUser, assignmentId
     suggestion: row.type === "rank" || row.type === "compare" ? await suggestionState(db, project.settings, row) : { state: "none", revealed: null },
     sensitive: { categories: await sensitiveCategories(db, row.prompt_id), reveals: await revealCount(db, row.id) },
     breakAfterMinutes: project.settings.wellbeing.breakAfterMinutes,
+    sentBack: row.redo_of ? await sentBackOfTask(db, row.task_id) : null,
   };
 }
 

@@ -1,5 +1,6 @@
+import type { ExpressionBuilder } from "kysely";
 import type { Db } from "../db/database.server.ts";
-import type { ChatMessage } from "../db/schema.ts";
+import type { ChatMessage, Database } from "../db/schema.ts";
 import { labelerAgreement } from "./quality/labeler-agreement.ts";
 import { rankingSchema, type Ranking } from "./quality/ranking.ts";
 import { promptRules, type EvalSplitFilter } from "./eval-split.ts";
@@ -24,6 +25,10 @@ export type ItemSubmission = {
 export type ExportItem = { taskId: string; promptId: string; messages: ChatMessage[]; submissions: ItemSubmission[] };
 
 const TASKS_PER_BATCH = 500;
+
+/** Leaves out a submission a reviewer sent back (decision 0044): it is redone, not trained on; use where `submissions` is in scope. */
+export const notSentBack = (eb: ExpressionBuilder<Database, "submissions">) =>
+  eb.not(eb.exists(eb.selectFrom("annotation_reviews").select("annotation_reviews.id").whereRef("annotation_reviews.submission_id", "=", "submissions.id").where("annotation_reviews.decision", "=", "send_back")));
 
 /** Every ranking (or A/B) item of the project with at least one submission; gold items never (decision 0010). */
 export async function* itemBatches(db: Db, projectId: string, type: "rank" | "compare", filter: EvalSplitFilter & { round?: string } = {}): AsyncGenerator<ExportItem[]> {
@@ -53,6 +58,7 @@ export async function* itemBatches(db: Db, projectId: string, type: "rank" | "co
         "submissions.timings", "assignments.shown_order",
       ])
       .where("submissions.task_id", "in", tasks.map((t) => t.id))
+      .where(notSentBack)
       .orderBy("submissions.id")
       .execute();
     const byTask = new Map<string, ItemSubmission[]>(tasks.map((t) => [t.id, []]));

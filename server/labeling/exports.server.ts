@@ -5,7 +5,7 @@ import type { Db } from "../db/database.server.ts";
 import type { ChatMessage, TranscriptMessage } from "../db/schema.ts";
 import { demonstrationMessages } from "./demonstration.ts";
 import { answerMessages, answerOfRow, flattenAnswer, withFinalWords, type Answer, type ConversationMessage } from "./transcript.ts";
-import { itemBatches, meetsAgreement, selectedSubmissions } from "./export-items.server.ts";
+import { itemBatches, meetsAgreement, notSentBack, selectedSubmissions } from "./export-items.server.ts";
 import { mixBatches, mixParamSchema, mixRecords } from "./data-mix.ts";
 import { rankedPairs } from "./quality/consensus.ts";
 import { buildPairs } from "./quality/pair-builder.ts";
@@ -100,6 +100,8 @@ async function* submissionBatches(db: Db, projectId: string, type: TaskType, fil
     if (filter.labeler) query = query.where("submissions.user_id", "=", filter.labeler);
     if (filter.labelers && (type === "rank" || type === "compare")) query = query.where("submissions.user_id", "in", filter.labelers);
     if (filter.round) query = query.where("tasks.round_id", "=", filter.round);
+    // A submission a reviewer sent back is redone, not trained on; the review export keeps it (decision 0044).
+    query = query.where(notSentBack);
     // Gold items measure labelers; they are not training data (decision 0010).
     if (!includeGold) query = query.where("tasks.gold", "is", null);
     for (const rule of promptRules(filter)) query = query.where(rule);
@@ -130,6 +132,7 @@ export async function* preferenceBatches(db: Db, projectId: string, filter: Expo
   const byItem = filter.minAgreement !== undefined || filter.consensus;
   const mix = filter.mix ?? {};
   yield* mixBatches(byItem ? itemRankingPairs(db, projectId, filter) : rankingPairs(db, projectId, filter), mix.rankings, "rankings");
+  yield* mixBatches(overrideRankingPairs(db, projectId, filter), mix.rankings, "rankings");
   yield* mixBatches(byItem ? itemComparePairs(db, projectId, filter) : comparePairs(db, projectId, filter), mix.compares, "compares");
   yield* mixBatches(correctionPairs(db, projectId, filter), mix.corrections, "corrections");
 }
@@ -149,6 +152,17 @@ async function* correctionPairs(db: Db, projectId: string, filter: ExportFilter)
     }
   }
   if (corrections.length > 0) yield corrections;
+}
+
+/**
+ * Reviewers' overrides of rankings (decision 0044): the reviewer's ranking as pairs of its own, beside the labeler's
+ * (which stays). One reviewer's judgment with no overlap, so minAgreement and consensus do not apply to it.
+ */
+async function* overrideRankingPairs(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<PreferenceRecord[]> {
+  for await (const batch of overrideBatches(db, projectId, "rank", filter)) {
+    const texts = await completionAnswers(db, batch.flatMap((row) => row.shown_order));
+    yield batch.flatMap((row) => pairRecords(row.messages, rankingSchema.parse(row.override_payload.ranking), texts, filter));
+  }
 }
 
 async function* rankingPairs(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<PreferenceRecord[]> {
@@ -258,6 +272,10 @@ export async function* sftConversations(db: Db, projectId: string, filter: Expor
   for await (const row of mixRecords(submissionsOf(db, projectId, "demonstrate", filter), filter.mix?.demonstrations, "demonstrations")) {
     yield [...row.messages, ...demonstrationMessages(row.payload)];
   }
+  // A reviewer's edited demonstration is an example of its own, beside the labeler's (decision 0044).
+  for await (const row of mixRecords(overrideRows(db, projectId, "demonstrate", filter), filter.mix?.demonstrations, "demonstrations")) {
+    yield [...row.messages, ...demonstrationMessages(row.override_payload)];
+  }
   for await (const row of mixRecords(reviewedAnswers(db, projectId, filter), filter.mix?.qa, "qa")) {
     yield [...row.messages, ...answerMessages(row.edited !== null ? withFinalWords(row.original, row.edited) : row.original)];
   }
@@ -291,6 +309,142 @@ export async function* rawRankingLines(db: Db, projectId: string, filter: Export
   }
   for await (const row of submissionsOf(db, projectId, "rank", filter, true)) {
     yield line({ id: row.id, taskId: row.task_id, promptId: row.prompt_id, userId: row.user_id, shownOrder: row.shown_order, payload: row.payload, timings: row.timings, createdAt: row.created_at, gold: row.gold });
+  }
+  yield* overrideRankingLines(db, projectId, filter, secret);
+}
+
+/**
+ * Reviewers' overrides as records of their own (decision 0044), after the labelers' rankings: the reviewer's ranking
+ * with its provenance — the submission it overrides, that submission's labeler, the reviewer, when.
+ */
+async function* overrideRankingLines(db: Db, projectId: string, filter: ExportFilter, secret: string): AsyncGenerator<string> {
+  const who = (userId: string | null, prefix: string) => (userId === null ? null : filter.pseudonymize ? pseudonym(secret, projectId, userId).replace("labeler-", prefix) : userId);
+  for await (const batch of overrideBatches(db, projectId, "rank", filter)) {
+    yield batch
+      .map((row) =>
+        JSON.stringify({
+          source: "review_override",
+          overrides_submission_id: row.submission_id,
+          review_id: row.review_id,
+          task_id: row.task_id,
+          prompt_id: row.prompt_id,
+          labeler: who(row.user_id, "labeler-"),
+          reviewer: who(row.reviewer_id, "reviewer-"),
+          shown_order: row.shown_order,
+          ...row.override_payload,
+          labeled_at: row.submitted_at.toISOString(),
+          created_at: row.decided_at.toISOString(),
+          gold_task: false,
+        }) + "\n",
+      )
+      .join("");
+  }
+}
+
+type OverrideRow = {
+  review_id: string;
+  submission_id: string;
+  task_id: string;
+  prompt_id: string;
+  user_id: string;
+  reviewer_id: string | null;
+  messages: ChatMessage[];
+  shown_order: string[];
+  payload: Record<string, unknown>;
+  override_payload: Record<string, unknown>;
+  submitted_at: Date;
+  decided_at: Date;
+};
+
+/**
+ * Reviewers' overrides of one task type, a batch at a time (keyset on the review id). The date filters select by
+ * when the reviewer decided; the round, eval-set and exclusion rules apply as to any record; the labeler filters
+ * choose labelers, so they do not apply to a reviewer's record.
+ */
+export async function* overrideBatches(db: Db, projectId: string, type: "rank" | "demonstrate", filter: ExportFilter): AsyncGenerator<OverrideRow[]> {
+  let after = "0";
+  for (;;) {
+    let query = db
+      .selectFrom("annotation_reviews as r")
+      .innerJoin("submissions", "submissions.id", "r.submission_id")
+      .innerJoin("assignments", "assignments.id", "submissions.assignment_id")
+      .innerJoin("tasks", "tasks.id", "submissions.task_id")
+      .innerJoin("prompts", "prompts.id", "tasks.prompt_id")
+      .select([
+        "r.id as review_id", "submissions.id as submission_id", "tasks.id as task_id", "prompts.id as prompt_id", "submissions.user_id", "r.reviewer_id",
+        "prompts.messages", "assignments.shown_order", "submissions.payload", "r.override_payload", "submissions.created_at as submitted_at", "r.decided_at",
+      ])
+      .where("r.project_id", "=", projectId)
+      .where("r.decision", "=", "override")
+      .where("tasks.type", "=", type)
+      .where("tasks.gold", "is", null)
+      .where("r.id", ">", after)
+      .orderBy("r.id")
+      .limit(BATCH);
+    if (filter.since) query = query.where("r.decided_at", ">=", new Date(filter.since));
+    if (filter.until) query = query.where("r.decided_at", "<", new Date(filter.until));
+    if (filter.round) query = query.where("tasks.round_id", "=", filter.round);
+    for (const rule of promptRules(filter)) query = query.where(rule);
+    const rows = await query.execute();
+    if (rows.length === 0) return;
+    yield rows.map((r) => ({ ...r, override_payload: r.override_payload!, decided_at: r.decided_at! }));
+    after = rows[rows.length - 1]!.review_id;
+  }
+}
+
+async function* overrideRows(db: Db, projectId: string, type: "rank" | "demonstrate", filter: ExportFilter): AsyncGenerator<OverrideRow> {
+  for await (const batch of overrideBatches(db, projectId, type, filter)) yield* batch;
+}
+
+/**
+ * Every decided annotation review with both versions and their provenance (decision 0044): the labeler's submission
+ * (who, when, what), the reviewer's decision (who, when, comment, override) and a send-back's redo. Labelers and
+ * reviewers are pseudonymized unless pseudonymize=false; since/until select by when the reviewer decided.
+ */
+export async function* annotationReviewLines(db: Db, projectId: string, filter: ExportFilter, secret: string): AsyncGenerator<string> {
+  const who = (userId: string | null, prefix: string) => (userId === null ? null : filter.pseudonymize ? pseudonym(secret, projectId, userId).replace("labeler-", prefix) : userId);
+  let after = "0";
+  for (;;) {
+    let query = db
+      .selectFrom("annotation_reviews as r")
+      .innerJoin("submissions as s", "s.id", "r.submission_id")
+      .innerJoin("assignments as a", "a.id", "s.assignment_id")
+      .innerJoin("tasks as t", "t.id", "s.task_id")
+      .innerJoin("prompts as p", "p.id", "t.prompt_id")
+      .select([
+        "r.id", "r.mode", "r.agreement", "r.decision", "r.comment", "r.override_payload", "r.reviewer_id", "r.decided_at", "r.redo_task_id",
+        "s.id as submission_id", "s.user_id", "s.payload", "s.created_at", "a.shown_order", "t.id as task_id", "t.type", "t.redo_of", "p.id as prompt_id", "p.messages",
+        (eb) => eb.selectFrom("submissions as x").select("x.id").whereRef("x.task_id", "=", "r.redo_task_id").orderBy("x.id").limit(1).as("redo_submission_id"),
+      ])
+      .where("r.project_id", "=", projectId)
+      .where("r.state", "=", "decided")
+      .where("r.id", ">", after)
+      .orderBy("r.id")
+      .limit(BATCH);
+    if (filter.since) query = query.where("r.decided_at", ">=", new Date(filter.since));
+    if (filter.until) query = query.where("r.decided_at", "<", new Date(filter.until));
+    if (filter.labeler) query = query.where("s.user_id", "=", filter.labeler);
+    const rows = await query.execute();
+    if (rows.length === 0) return;
+    yield rows
+      .map((r) =>
+        JSON.stringify({
+          review_id: r.id,
+          task_id: r.task_id,
+          task_type: r.type,
+          prompt_id: r.prompt_id,
+          prompt: r.messages,
+          shown_order: r.shown_order,
+          sampled_by: r.mode,
+          item_agreement: r.agreement,
+          original: { submission_id: r.submission_id, labeler: who(r.user_id, "labeler-"), submitted_at: r.created_at.toISOString(), redo_of: r.redo_of, payload: r.payload },
+          review: { decision: r.decision, reviewer: who(r.reviewer_id, "reviewer-"), reviewed_at: r.decided_at?.toISOString() ?? null, comment: r.comment },
+          override: r.override_payload,
+          redo: r.redo_task_id ? { task_id: r.redo_task_id, submission_id: r.redo_submission_id } : null,
+        }) + "\n",
+      )
+      .join("");
+    after = rows[rows.length - 1]!.id;
   }
 }
 

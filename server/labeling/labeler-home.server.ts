@@ -51,7 +51,7 @@ export async function labelerHome(db: Db, user: SessionUser): Promise<HomeProjec
         (select count(*) from tasks t where t.project_id = ${project.id} and t.state = 'open' and t.gold is null) as open_tasks,
         (select count(*) from (
           select 1 from tasks t
-          where t.project_id = ${project.id} and t.state = 'open' and t.gold is null and t.type in (${sql.join(types)})
+          where t.project_id = ${project.id} and t.state = 'open' and t.gold is null and t.redo_of is null and t.type in (${sql.join(types)})
             and (t.author_user_id is null or t.author_user_id <> ${user.id})
             and not exists (select 1 from assignments a where a.task_id = t.id and a.user_id = ${user.id})
             and (select count(*) from assignments a where a.task_id = t.id

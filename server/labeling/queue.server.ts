@@ -107,6 +107,8 @@ async function claimOfType(
       const candidate = await sql<{ id: string; completion_ids: string[]; margin: number | null }>`
         select t.id, t.completion_ids, ${margin} as margin from tasks t ${scored}
         where t.project_id = ${projectId} and t.state = 'open' and t.type = ${type} and t.gold is null
+          -- A redo of a sent-back submission belongs to its labeler alone (decision 0044).
+          and t.redo_of is null
           and (t.author_user_id is null or t.author_user_id <> ${user.id})
           and not exists (select 1 from assignments a where a.task_id = t.id and a.user_id = ${user.id})
           and (select count(*) from assignments a where a.task_id = t.id and ${LIVE_ASSIGNMENT}) < t.overlap_target

@@ -41,6 +41,7 @@ const pageAccess: Record<string, { allowed: Who[]; path: string; allowedStatus?:
   "projects/:projectId/corpora": { path: "/projects/PROJECT/corpora", allowed: ["researcher", "admin"] },
   "projects/:projectId/corpus-review": { path: "/projects/PROJECT/corpus-review", allowed: atLeast("reviewer") },
   "projects/:projectId/corpus-rating": { path: "/projects/PROJECT/corpus-rating", allowed: atLeast("labeler") },
+  "projects/:projectId/annotation-review": { path: "/projects/PROJECT/annotation-review", allowed: atLeast("reviewer") },
   // No such round: researchers get the 404 page, everyone else is refused before the lookup.
   "rounds/:roundId": { path: "/rounds/999999999", allowed: ["researcher", "admin"], allowedStatus: 404 },
   models: { path: "/models", allowed: ["researcher", "admin"] },
@@ -176,6 +177,13 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "GET /quality-classifiers/:id": ["researcher", "admin", "admin-token"],
   "GET /quality-classifiers/:id/samples": ["researcher", "admin", "admin-token"],
   "PUT /quality-classifiers/:id/threshold": ["researcher", "admin", "admin-token"],
+  // annotation review (issue 14 item 4, decision 0044)
+  "GET /projects/:id/annotation-reviews": ["reviewer", "researcher", "admin", "admin-token"],
+  "POST /projects/:id/annotation-reviews/next": ["reviewer", "researcher", "admin", "admin-token"],
+  "GET /annotation-reviews/:id": ["reviewer", "researcher", "admin", "admin-token"],
+  "POST /annotation-reviews/:id/decide": ["reviewer", "researcher", "admin", "admin-token"],
+  "GET /projects/:id/exports/annotation-reviews.jsonl": ["researcher", "admin", "trainer", "admin-token"],
+  "GET /me/sent-back": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
 };
 
 let server: TestServer;
@@ -311,12 +319,19 @@ async function membersOnlyProject(): Promise<{ ids: Record<ProjectResource, stri
   const review = await db.insertInto("corpus_reviews").values({ project_id: id, job_id: job.id, document_id: doc.id, reason: "pii" }).returning("id").executeTakeFirstOrThrow();
   const ratingTask = await db.insertInto("corpus_rating_tasks").values({ project_id: id, job_id: job.id, document_id: doc.id, overlap_target: 1 }).returning("id").executeTakeFirstOrThrow();
   const rating = await db.insertInto("corpus_ratings").values({ task_id: ratingTask.id, user_id: owner.id, lease_expires_at: new Date(Date.now() + 3_600_000) }).returning("id").executeTakeFirstOrThrow();
+  // annotation review (decision 0044): a labeler's submitted demonstration with its review row
+  const labeled = await db.insertInto("tasks").values({ project_id: id, prompt_id: prompt.id, type: "demonstrate", overlap_target: 1, completion_ids: "[]" }).returning("id").executeTakeFirstOrThrow();
+  const labeledBy = await server.newUser("labeler");
+  const done = await db.insertInto("assignments").values({ task_id: labeled.id, user_id: labeledBy.id, state: "submitted", lease_expires_at: new Date(), shown_order: "[]" }).returning("id").executeTakeFirstOrThrow();
+  const submission = await db.insertInto("submissions").values({ assignment_id: done.id, task_id: labeled.id, user_id: labeledBy.id, payload: JSON.stringify({ text: "hello" }), idempotency_key: `access-${id}` }).returning("id").executeTakeFirstOrThrow();
+  const annotationReview = await db.insertInto("annotation_reviews").values({ project_id: id, submission_id: submission.id, mode: "random" }).returning("id").executeTakeFirstOrThrow();
   const classifier = await db.insertInto("quality_classifiers").values({ project_id: id, job_id: job.id, settings: "{}", weights: Buffer.alloc(0), bias: 0, metrics: "{}" }).returning("id").executeTakeFirstOrThrow();
   return {
     owner,
     ids: {
       project: id, assignment: assignment.id, round: round.id, model: model.id, external_endpoint: endpointRow.id, generation_run: run.id, document: document.id, qa_run: qaRun.id,
       prompt: prompt.id, corpus: corpus.id, cleaning_job: job.id, corpus_review: review.id, corpus_rating: rating.id, quality_classifier: classifier.id,
+      annotation_review: annotationReview.id,
     },
   };
 }

@@ -126,7 +126,8 @@ function ToolSteps({
  * result, and the reply's final words follow (decision 0020).
  */
 export function DemonstrationTask({ view }: { view: AssignmentView }) {
-  const [draft, updateDraft] = useDraft<Draft>(view.assignmentId, { text: "", turns: [] });
+  // A sent-back redo starts from what the labeler wrote before (decision 0044): nothing they typed is lost.
+  const [draft, updateDraft] = useDraft<Draft>(view.assignmentId, { text: view.sentBack ? String(view.sentBack.previous.text ?? "") : "", turns: [] });
   const turns = draft.turns ?? [];
   const steps = draft.steps ?? [];
   const tools = view.project.tools;
