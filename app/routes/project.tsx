@@ -93,6 +93,8 @@ export default function Project({ loaderData, actionData }: Route.ComponentProps
           {isReviewer && !isResearcher ? (
             <Card title="Data">
               <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/browser`}>Data browser</Link>
+              {" · "}
+              <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/analytics`}>Progress and analytics</Link>
             </Card>
           ) : null}
           {isResearcher ? (
@@ -131,6 +133,11 @@ export default function Project({ loaderData, actionData }: Route.ComponentProps
                 <li>
                   <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/quality`}>
                     Quality and agreement
+                  </Link>
+                </li>
+                <li>
+                  <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/analytics`}>
+                    Progress and analytics
                   </Link>
                 </li>
                 <li>

@@ -15,10 +15,11 @@ import { corpusEndpoints } from "../corpora/corpus-endpoints.server.ts";
 import { judgeEndpoints } from "./judge-endpoints.server.ts";
 import { wellbeingEndpoints } from "./wellbeing-endpoints.server.ts";
 import { piiEndpoints } from "./pii-endpoints.server.ts";
+import { analyticsEndpoints } from "./analytics-endpoints.server.ts";
 
 /** Every /api/v1 endpoint; the server mounts these and tests walk them. */
 export const apiEndpoints: AnyEndpoint[] = [
   ...v1Endpoints, ...labelingEndpoints, ...roundEndpoints, ...trainerEndpoints, ...auditEndpoints, ...formatEndpoints, ...externalModelEndpoints, ...qaEndpoints,
   ...evalSetEndpoints, ...qualityEndpoints, ...overlapEndpoints, ...memberEndpoints, ...browserEndpoints,
-  ...corpusEndpoints, ...judgeEndpoints, ...wellbeingEndpoints, ...piiEndpoints,
+  ...corpusEndpoints, ...judgeEndpoints, ...wellbeingEndpoints, ...piiEndpoints, ...analyticsEndpoints,
 ];

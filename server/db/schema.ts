@@ -155,6 +155,8 @@ export interface TasksTable {
   gold: ColumnType<GoldRanking | null, string | null | undefined, string | null>;
   /** The anchoring audit's arm, drawn at the first claim when the project offers judge suggestions (decision 0035). */
   suggestion_arm: ColumnType<SuggestionArm | null, SuggestionArm | null | undefined, SuggestionArm | null>;
+  /** When the task left 'open' (complete or cancelled); kept by a trigger (migration 0021, decision 0046). */
+  closed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export type SuggestionArm = "shown" | "withheld";
@@ -643,7 +645,7 @@ export const schemaColumns = {
   tasks: {
     id: "bigint", project_id: "bigint", prompt_id: "bigint", type: "text", state: "text", overlap_target: "integer",
     completion_ids: "jsonb", author_user_id: "bigint", round_id: "bigint", created_at: "timestamp with time zone", gold: "jsonb",
-    suggestion_arm: "text",
+    suggestion_arm: "text", closed_at: "timestamp with time zone",
   },
   assignments: {
     id: "bigint", task_id: "bigint", user_id: "bigint", state: "text", lease_expires_at: "timestamp with time zone", shown_order: "jsonb",
