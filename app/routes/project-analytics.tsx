@@ -33,7 +33,7 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
     etaWindowDays: ETA_WINDOW_DAYS,
     burndown: await burndown(context.db, project.id, range),
     labelers: (await labelerAnalytics(context.db, project.id, range)).labelers,
-    disputed: (await disputedItems(context.db, project.id, 20)).items,
+    disputed: (await disputedItems(context.db, project.id, range, 20)).items,
   };
 }
 
@@ -165,9 +165,9 @@ export default function ProjectAnalytics({ loaderData }: Route.ComponentProps) {
         </Card>
 
         <section id="disputed" aria-labelledby="disputed-title" className="rounded-lg border border-slate-200 bg-white p-5 shadow-sm dark:border-slate-800 dark:bg-slate-900">
-          <h2 id="disputed-title" className="mb-4 text-lg font-semibold">Most disputed items</h2>
+          <h2 id="disputed-title" className="mb-4 text-lg font-semibold">Most disputed items labeled in this range</h2>
           {disputed.length === 0 ? (
-            <p>No ranking or A/B item has two labelers yet.</p>
+            <p>No ranking or A/B item labeled in this range has two labelers yet.</p>
           ) : (
             <table className="w-full text-left text-sm" data-testid="disputed-items">
               <caption className="sr-only">Lowest pairwise agreement first</caption>

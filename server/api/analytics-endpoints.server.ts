@@ -78,6 +78,7 @@ const burndownSchema = z
 
 const disputedSchema = z
   .object({
+    range: rangeSchema,
     items: z.array(
       z.object({
         taskId: z.string(),
@@ -120,11 +121,12 @@ export const analyticsEndpoints: AnyEndpoint[] = [
   endpoint({
     method: "get",
     path: "/projects/:id/analytics/disputed",
-    summary: "The most disputed ranking and A/B items (two or more labelers, gold left out): lowest pairwise agreement first",
+    summary:
+      "The most disputed ranking and A/B items labeled in the range (from, to: YYYY-MM-DD; two or more labelers, gold left out): lowest pairwise agreement first",
     access: "reviewer",
     params: projectParams,
     query: disputedQuerySchema,
     response: disputedSchema,
-    handler: ({ ctx, params, query }) => disputedItems(ctx.db, params.id, query.limit),
+    handler: ({ ctx, params, query }) => disputedItems(ctx.db, params.id, resolveRange(query), query.limit),
   }),
 ];

@@ -40,27 +40,30 @@ export function resolveRange(input: { from?: string; to?: string }, now = new Da
   return { from, to, days };
 }
 
-export const analyticsRangeSchema = z
-  .object({
-    from: day.optional().describe("First day (UTC), YYYY-MM-DD; default: 29 days before to"),
-    to: day.optional().describe("Last day (UTC), YYYY-MM-DD, included; default: today"),
-  })
-  .strict()
-  .superRefine((input, ctx) => {
-    if (input.from !== undefined && !day.safeParse(input.from).success) return;
-    if (input.to !== undefined && !day.safeParse(input.to).success) return;
-    const range = resolveRange(input);
-    if (dayMs(range.from) > dayMs(range.to)) {
-      if (input.to) ctx.addIssue({ code: "custom", path: ["to"], message: `must not be before from (${range.from})` });
-      else ctx.addIssue({ code: "custom", path: ["from"], message: `must not be after to (${range.to}, today by default)` });
-    } else if (range.days.length > ANALYTICS_MAX_DAYS) ctx.addIssue({ code: "custom", path: ["from"], message: `must be at most ${ANALYTICS_MAX_DAYS} days before to` });
-  });
+const rangeFields = {
+  from: day.optional().describe("First day (UTC), YYYY-MM-DD; default: 29 days before to"),
+  to: day.optional().describe("Last day (UTC), YYYY-MM-DD, included; default: today"),
+};
+
+function checkRange(input: { from?: string; to?: string }, ctx: z.RefinementCtx): void {
+  if (input.from !== undefined && !day.safeParse(input.from).success) return;
+  if (input.to !== undefined && !day.safeParse(input.to).success) return;
+  const range = resolveRange(input);
+  if (dayMs(range.from) > dayMs(range.to)) {
+    if (input.to) ctx.addIssue({ code: "custom", path: ["to"], message: `must not be before from (${range.from})` });
+    else ctx.addIssue({ code: "custom", path: ["from"], message: `must not be after to (${range.to}, today by default)` });
+  } else if (range.days.length > ANALYTICS_MAX_DAYS) ctx.addIssue({ code: "custom", path: ["from"], message: `must be at most ${ANALYTICS_MAX_DAYS} days before to` });
+}
+
+export const analyticsRangeSchema = z.object(rangeFields).strict().superRefine(checkRange);
 
 export const disputedQuerySchema = z
   .object({
+    ...rangeFields,
     limit: z.coerce.number({ error: `must be a number from 1 to ${DISPUTED_MAX_LIMIT}` }).int().min(1).max(DISPUTED_MAX_LIMIT).default(20),
   })
-  .strict();
+  .strict()
+  .superRefine(checkRange);
 
 /** The SQL bounds of a range: [from 00:00, the day after to 00:00) in UTC. */
 function bounds(range: AnalyticsRange) {
@@ -172,11 +175,22 @@ export async function labelerAnalytics(db: Db, projectId: string, range: Analyti
 
 type Agreement = { vsConsensus: PooledRate; vsGold: PooledRate };
 
+const noRate = (): PooledRate => ({ rate: null, agreed: 0, compared: 0, comparisons: 0 });
+/** Pools two pooled rates over disjoint items (the counts add up; the rate is recomputed). */
+function pool(a: PooledRate, b: PooledRate): PooledRate {
+  const agreed = a.agreed + b.agreed;
+  const compared = a.compared + b.compared;
+  return { rate: compared === 0 ? null : agreed / compared, agreed, compared, comparisons: a.comparisons + b.comparisons };
+}
+
 /**
- * Each labeler's agreement in the range and per day, by the quality dashboard's computation:
- * for the items a labeler ranked on a day, labelerAgreement over everyone's rankings of those
- * items (whenever the others ranked them), read for that labeler. Gold items count only against
- * gold, as on the quality page. Only items ranked in the range are loaded.
+ * Each labeler's agreement in the range and per day, by the quality dashboard's computation
+ * (labelerAgreement; gold items only against gold, as on the quality page), in one call: every
+ * labeler-day is passed as a labeler of its own. A person ranks an item at most once, so the
+ * others a submission is compared with (and their consensus) are exactly those of the plain
+ * call; a labeler's figures over the range are their days' counts added up. Submissions outside
+ * the range still count as "the others" but are attributed to no day. Only items ranked in the
+ * range are loaded.
  */
 async function agreementByLabelerDay(db: Db, projectId: string, range: AnalyticsRange, onlyUserId?: string): Promise<Map<string, { total: Agreement; byDay: Map<string, Agreement> }>> {
   const { start, end } = bounds(range);
@@ -189,37 +203,35 @@ async function agreementByLabelerDay(db: Db, projectId: string, range: Analytics
         where t2.project_id = ${projectId} and t2.type = 'rank' and s2.created_at >= ${start} and s2.created_at < ${end}
           ${onlyUserId ? sql`and s2.user_id = ${onlyUserId}` : sql``})
     order by s.id`.execute(db);
-  const byItem = new Map<string, AgreementSubmission[]>();
+  const ordinary: AgreementSubmission[] = [];
+  const golden: AgreementSubmission[] = [];
   const gold = new Map<string, Ranking>();
-  // labeler → day → their in-range item ids of that day
-  const mine = new Map<string, Map<string, string[]>>();
   for (const r of rows.rows) {
     const parsed = rankingSchema.safeParse(r.payload.ranking);
     if (!parsed.success) continue;
-    const list = byItem.get(r.task_id) ?? [];
-    list.push({ itemId: r.task_id, labelerId: r.user_id, ranking: parsed.data });
-    byItem.set(r.task_id, list);
-    if (r.gold) gold.set(r.task_id, rankingSchema.parse(r.gold));
-    if (!r.in_range || (onlyUserId && r.user_id !== onlyUserId)) continue;
-    const days = mine.get(r.user_id) ?? new Map<string, string[]>();
-    days.set(r.day, [...(days.get(r.day) ?? []), r.task_id]);
-    mine.set(r.user_id, days);
+    const attributed = r.in_range && (!onlyUserId || r.user_id === onlyUserId);
+    const submission = { itemId: r.task_id, labelerId: JSON.stringify([r.user_id, attributed ? r.day : null]), ranking: parsed.data };
+    if (r.gold === null) ordinary.push(submission);
+    else if (attributed) {
+      // Against gold a submission is compared with the answer alone: the others are not needed.
+      golden.push(submission);
+      gold.set(r.task_id, rankingSchema.parse(r.gold));
+    }
   }
-  const of = (labelerId: string, itemIds: string[]): Agreement => {
-    const ordinary = itemIds.filter((id) => !gold.has(id)).flatMap((id) => byItem.get(id) ?? []);
-    const golden = itemIds.filter((id) => gold.has(id)).flatMap((id) => (byItem.get(id) ?? []).filter((s) => s.labelerId === labelerId));
-    const vsConsensus = labelerAgreement(ordinary).labelers.find((l) => l.labelerId === labelerId)?.vsConsensus;
-    const vsGold = labelerAgreement(golden, [...new Set(golden.map((s) => s.itemId))].map((itemId) => ({ itemId, ranking: gold.get(itemId)! }))).labelers.find((l) => l.labelerId === labelerId)?.vsGold;
-    const none: PooledRate = { rate: null, agreed: 0, compared: 0, comparisons: 0 };
-    return { vsConsensus: vsConsensus ?? none, vsGold: vsGold ?? none };
-  };
   const result = new Map<string, { total: Agreement; byDay: Map<string, Agreement> }>();
-  for (const [labelerId, days] of mine) {
-    result.set(labelerId, {
-      total: of(labelerId, [...days.values()].flat()),
-      byDay: new Map([...days].map(([d, itemIds]) => [d, of(labelerId, itemIds)] as const)),
-    });
-  }
+  const add = (labelerDay: string, figure: "vsConsensus" | "vsGold", rate: PooledRate) => {
+    const [userId, day] = JSON.parse(labelerDay) as [string, string | null];
+    if (day === null) return;
+    const entry = result.get(userId) ?? { total: { vsConsensus: noRate(), vsGold: noRate() }, byDay: new Map<string, Agreement>() };
+    const onDay = entry.byDay.get(day) ?? { vsConsensus: noRate(), vsGold: noRate() };
+    onDay[figure] = pool(onDay[figure], rate);
+    entry.total[figure] = pool(entry.total[figure], rate);
+    entry.byDay.set(day, onDay);
+    result.set(userId, entry);
+  };
+  for (const l of labelerAgreement(ordinary).labelers) add(l.labelerId, "vsConsensus", l.vsConsensus);
+  const goldRankings = [...gold].map(([itemId, ranking]) => ({ itemId, ranking }));
+  for (const l of labelerAgreement(golden, goldRankings).labelers) add(l.labelerId, "vsGold", l.vsGold);
   return result;
 }
 
@@ -303,19 +315,23 @@ export type DisputedItem = {
 };
 
 /**
- * The most disputed items: ranking and A/B tasks (gold left out) with two or more submissions,
- * lowest pairwise agreement first (then the most compared pairs, then the oldest task). Each
- * item's figure is the quality dashboard's project figure computed for that one item. The
- * overlapping items are picked in SQL; only their submissions are read.
+ * The most disputed items among those labeled in the range: ranking and A/B tasks (gold left
+ * out) with a submission in the range and two or more in all, lowest pairwise agreement first
+ * (then the most compared pairs, then the oldest task). Each item's figure is the quality
+ * dashboard's project figure computed for that one item (as the exports' itemAgreement does).
+ * The items are picked in SQL (submissions_created bounds them by the window), so the work
+ * grows with what was labeled in the range, not with the project.
  */
-export async function disputedItems(db: Db, projectId: string, limit: number): Promise<{ items: DisputedItem[] }> {
+export async function disputedItems(db: Db, projectId: string, range: AnalyticsRange, limit: number): Promise<{ range: AnalyticsRange; items: DisputedItem[] }> {
+  const { start, end } = bounds(range);
   const rows = await sql<{ task_id: string; type: "rank" | "compare"; prompt_id: string; user_id: string; payload: Record<string, unknown>; shown_order: string[] }>`
     select s.task_id, t.type, t.prompt_id, s.user_id, s.payload, a.shown_order
     from submissions s join tasks t on t.id = s.task_id join assignments a on a.id = s.assignment_id
     where s.task_id in (
-      select s2.task_id from submissions s2 join tasks t2 on t2.id = s2.task_id
-      where t2.project_id = ${projectId} and t2.type in ('rank', 'compare') and t2.gold is null
-      group by s2.task_id having count(*) >= 2)
+      select t2.id from tasks t2
+      where t2.id in (select s2.task_id from submissions s2 where s2.created_at >= ${start} and s2.created_at < ${end})
+        and t2.project_id = ${projectId} and t2.type in ('rank', 'compare') and t2.gold is null
+        and (select count(*) from submissions s3 where s3.task_id = t2.id) >= 2)
     order by s.id`.execute(db);
   const byItem = new Map<string, { type: "rank" | "compare"; promptId: string; submissions: AgreementSubmission[] }>();
   for (const r of rows.rows) {
@@ -338,5 +354,5 @@ export async function disputedItems(db: Db, projectId: string, limit: number): P
       select id, left(messages -> 0 ->> 'content', 200) as text from prompts where id in (${sql.join(top.map((t) => t.promptId))})`.execute(db);
     for (const p of found.rows) texts.set(p.id, p.text ?? "");
   }
-  return { items: top.map((t) => ({ ...t, text: texts.get(t.promptId) ?? "" })) };
+  return { range, items: top.map((t) => ({ ...t, text: texts.get(t.promptId) ?? "" })) };
 }

@@ -201,7 +201,7 @@ test("burndown per task type: open and done at the end of each day, ETA from the
 });
 
 test("disputed items: lowest pairwise agreement first, linked to the data browser's item page", async () => {
-  const response = await people.reviewer.client.get(`/api/v1/projects/${projectId}/analytics/disputed?limit=2`);
+  const response = await people.reviewer.client.get(`/api/v1/projects/${projectId}/analytics/disputed?from=2026-01-05&to=2026-01-06&limit=2`);
   assert.equal(response.status, 200, await response.clone().text());
   const { items } = (await response.json()) as Disputed;
   // P1: A–B 0/3, A–C 0/3, B–C 3/3 → 3/9. P2: B and C split on (b, c) → 2/3. P3: 3/3 (cut by limit). G: gold, left out.
@@ -214,6 +214,9 @@ test("disputed items: lowest pairwise agreement first, linked to the data browse
   );
   const prompt = await sql<{ id: string }>`select id from prompts where project_id = ${projectId} and messages -> 0 ->> 'content' = 'P1'`.execute(server.db);
   assert.equal(items[0]!.promptId, prompt.rows[0]!.id);
+  // Items are those labeled in the range: by Jan 5 only P1 had its submissions.
+  const jan5 = (await (await people.reviewer.client.get(`/api/v1/projects/${projectId}/analytics/disputed?from=2026-01-05&to=2026-01-05`)).json()) as Disputed;
+  assert.deepEqual(jan5.items.map((i) => i.text), ["P1"]);
 
   // The page: the drill-down links to the item page, and the quality page links to the drill-down.
   const html = await (await people.reviewer.client.get(`/projects/${projectId}/analytics?from=2026-01-01&to=2026-01-07`, { accept: "text/html" })).text();
@@ -236,5 +239,6 @@ test("bad input is refused with the field named", async () => {
   assert.deepEqual((await problem("to=yesterday", "burndown")).map((e) => e.path), ["to"]);
   assert.match(JSON.stringify(await problem("since=2026-01-01")), /since/, "an unknown field is named, not ignored");
   assert.deepEqual((await problem("limit=0", "disputed")).map((e) => e.path), ["limit"]);
+  assert.deepEqual((await problem("from=2026-01-10&to=2026-01-01", "disputed")).map((e) => e.path), ["to"]);
   assert.deepEqual((await problem("limit=many", "disputed")).map((e) => e.path), ["limit"]);
 });
