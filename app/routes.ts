@@ -12,6 +12,7 @@ export default [
     route("projects/:projectId/settings", "routes/project-settings.tsx"),
     route("projects/:projectId/import", "routes/project-import.tsx"),
     route("projects/:projectId/quality", "routes/project-quality.tsx"),
+    route("projects/:projectId/analytics", "routes/project-analytics.tsx"),
     route("projects/:projectId/rounds", "routes/project-rounds.tsx"),
     route("projects/:projectId/endpoints", "routes/project-endpoints.tsx"),
     route("projects/:projectId/documents", "routes/project-documents.tsx"),

@@ -18,6 +18,7 @@ import * as m0017 from "./0017-corpora.ts";
 import * as m0018 from "./0018-corpus-review-and-ratings.ts";
 import * as m0019 from "./0019-quality-classifiers.ts";
 import * as m0020 from "./0020-annotation-reviews.ts";
+import * as m0021 from "./0021-progress-analytics.ts";
 import * as m0022 from "./0022-reward-scores-and-served-by.ts";
 
 /** Every migration, in the order it runs. Append only; never reorder or edit a landed one. */
@@ -41,5 +42,6 @@ export const migrations: Record<string, Migration> = {
   "0018-corpus-review-and-ratings": m0018,
   "0019-quality-classifiers": m0019,
   "0020-annotation-reviews": m0020,
+  "0021-progress-analytics": m0021,
   "0022-reward-scores-and-served-by": m0022,
 };

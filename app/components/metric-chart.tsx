@@ -6,10 +6,12 @@ export type ChartSeries = { label: string; points: Array<[number, number]> };
 const colors = ["#1d4ed8", "#b91c1c", "#047857", "#7c3aed", "#b45309", "#0e7490"];
 
 /**
- * A line chart (uPlot) of metric series over the round's training steps. uPlot draws on a
- * canvas in the browser only, so it is loaded in an effect; the server renders the frame.
+ * A line chart (uPlot) of metric series over the round's training steps, or over days (`time`:
+ * x values are Unix seconds; the analytics page). uPlot draws on a canvas in the browser only,
+ * so it is loaded in an effect; the server renders the frame.
  */
-export function MetricChart({ title, series, testId }: { title: string; series: ChartSeries[]; testId: string }) {
+export function MetricChart({ title, series, testId, time = false }: { title: string; series: ChartSeries[]; testId: string; time?: boolean }) {
+  const xLabel = time ? "day" : "step";
   const box = useRef<HTMLDivElement>(null);
   const points = series.reduce((n, s) => n + s.points.length, 0);
   useEffect(() => {
@@ -29,9 +31,11 @@ export function MetricChart({ title, series, testId }: { title: string; series: 
         {
           width: element.clientWidth || 480,
           height: 200,
-          scales: { x: { time: false } },
-          axes: [{ label: "step" }, {}],
-          series: [{ label: "step" }, ...series.map((s, i) => ({ label: s.label, stroke: colors[i % colors.length], width: 2, spanGaps: true }))],
+          scales: { x: { time } },
+          // Days are UTC calendar days (the analytics' buckets), whatever the viewer's time zone.
+          ...(time ? { tzDate: (ts: number) => UPlot.tzDate(new Date(ts * 1000), "Etc/UTC") } : {}),
+          axes: [{ label: xLabel }, {}],
+          series: [{ label: xLabel }, ...series.map((s, i) => ({ label: s.label, stroke: colors[i % colors.length], width: 2, spanGaps: true }))],
         },
         [xs, ...ys],
         element,
@@ -41,7 +45,7 @@ export function MetricChart({ title, series, testId }: { title: string; series: 
       cancelled = true;
       chart?.destroy();
     };
-  }, [series, points]);
+  }, [series, points, time, xLabel]);
   return (
     <figure className="mb-4">
       <figcaption className="mb-1 text-sm font-medium">{title}</figcaption>

@@ -53,6 +53,10 @@ export default function ProjectQuality({ loaderData }: Route.ComponentProps) {
               <dd className="text-2xl font-semibold" data-testid="alpha">{num(p.alpha.alpha)}</dd>
             </div>
           </dl>
+          <p className="mt-3 text-sm">
+            <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/analytics#disputed`}>Most disputed items</Link> (lowest agreement first) ·{" "}
+            <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/analytics`}>Progress, throughput and time on task</Link>
+          </p>
           <p className="mt-3 text-sm">Gold tasks (known answers) are left out of these figures; they only measure each labeler below. InstructGPT's labelers agreed with each other 72.6 % of the time; Anthropic's HH crowdworkers agreed with researchers about 63 %.</p>
         </Card>
         <Card title="Labelers">

@@ -97,6 +97,8 @@ export default function Project({ loaderData, actionData }: Route.ComponentProps
           {isReviewer && !isResearcher ? (
             <Card title="Data">
               <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/browser`}>Data browser</Link>
+              {" · "}
+              <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/analytics`}>Progress and analytics</Link>
             </Card>
           ) : null}
           {isResearcher ? (
@@ -135,6 +137,11 @@ export default function Project({ loaderData, actionData }: Route.ComponentProps
                 <li>
                   <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/quality`}>
                     Quality and agreement
+                  </Link>
+                </li>
+                <li>
+                  <Link className="text-brand-700 underline dark:text-brand-50" to={`/projects/${project.id}/analytics`}>
+                    Progress and analytics
                   </Link>
                 </li>
                 <li>

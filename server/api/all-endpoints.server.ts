@@ -17,11 +17,12 @@ import { wellbeingEndpoints } from "./wellbeing-endpoints.server.ts";
 import { piiEndpoints } from "./pii-endpoints.server.ts";
 import { activeLearningEndpoints } from "./active-learning-endpoints.server.ts";
 import { annotationReviewEndpoints } from "./annotation-review-endpoints.server.ts";
+import { analyticsEndpoints } from "./analytics-endpoints.server.ts";
 
 /** Every /api/v1 endpoint; the server mounts these and tests walk them. */
 export const apiEndpoints: AnyEndpoint[] = [
   ...v1Endpoints, ...labelingEndpoints, ...roundEndpoints, ...trainerEndpoints, ...auditEndpoints, ...formatEndpoints, ...externalModelEndpoints, ...qaEndpoints,
   ...evalSetEndpoints, ...qualityEndpoints, ...overlapEndpoints, ...memberEndpoints, ...browserEndpoints,
   ...corpusEndpoints, ...judgeEndpoints, ...wellbeingEndpoints, ...piiEndpoints,
-  ...activeLearningEndpoints, ...annotationReviewEndpoints,
+  ...activeLearningEndpoints, ...annotationReviewEndpoints, ...analyticsEndpoints,
 ];

@@ -157,6 +157,8 @@ export interface TasksTable {
   suggestion_arm: ColumnType<SuggestionArm | null, SuggestionArm | null | undefined, SuggestionArm | null>;
   /** A redo of a sent-back submission (decision 0044): only its labeler gets it, never the queue. */
   redo_of: ColumnType<string | null, string | null | undefined, string | null>;
+  /** When the task left 'open' (complete or cancelled); kept by a trigger (migration 0021, decision 0046). */
+  closed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
 export type SuggestionArm = "shown" | "withheld";
@@ -690,7 +692,7 @@ export const schemaColumns = {
   tasks: {
     id: "bigint", project_id: "bigint", prompt_id: "bigint", type: "text", state: "text", overlap_target: "integer",
     completion_ids: "jsonb", author_user_id: "bigint", round_id: "bigint", created_at: "timestamp with time zone", gold: "jsonb",
-    suggestion_arm: "text", redo_of: "bigint",
+    suggestion_arm: "text", redo_of: "bigint", closed_at: "timestamp with time zone",
   },
   assignments: {
     id: "bigint", task_id: "bigint", user_id: "bigint", state: "text", lease_expires_at: "timestamp with time zone", shown_order: "jsonb",

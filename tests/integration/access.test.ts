@@ -32,6 +32,7 @@ const pageAccess: Record<string, { allowed: Who[]; path: string; allowedStatus?:
   "projects/:projectId/settings": { path: "/projects/PROJECT/settings", allowed: ["researcher", "admin"] },
   "projects/:projectId/import": { path: "/projects/PROJECT/import", allowed: ["researcher", "admin"] },
   "projects/:projectId/quality": { path: "/projects/PROJECT/quality", allowed: atLeast("reviewer") },
+  "projects/:projectId/analytics": { path: "/projects/PROJECT/analytics", allowed: atLeast("reviewer") },
   "projects/:projectId/rounds": { path: "/projects/PROJECT/rounds", allowed: ["researcher", "admin"] },
   "projects/:projectId/endpoints": { path: "/projects/PROJECT/endpoints", allowed: ["researcher", "admin"] },
   "projects/:projectId/documents": { path: "/projects/PROJECT/documents", allowed: ["researcher", "admin"] },
@@ -71,6 +72,10 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "PUT /projects/:id": ["researcher", "admin", "admin-token"],
   "GET /projects/:id/counters": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
   "GET /projects/:id/quality": ["reviewer", "researcher", "admin", "admin-token"],
+  // Labelers get their own row only (tests/integration/analytics.test.ts).
+  "GET /projects/:id/analytics/labelers": ["labeler", "reviewer", "researcher", "admin", "admin-token"],
+  "GET /projects/:id/analytics/burndown": ["reviewer", "researcher", "admin", "admin-token"],
+  "GET /projects/:id/analytics/disputed": ["reviewer", "researcher", "admin", "admin-token"],
   "GET /projects/:id/open-task-overlap": ["researcher", "admin", "admin-token"],
   "POST /projects/:id/open-task-overlap": ["researcher", "admin", "admin-token"],
   "POST /projects/:id/imports": ["researcher", "admin", "admin-token"],
