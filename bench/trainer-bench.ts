@@ -17,9 +17,10 @@
 // --blas off (or TANDEM_BLAS=off); --blas-threads (TANDEM_BLAS_THREADS) sets its threads, default one per core.
 //        [--torch-steps 5] [--torch-warmup 2] [--no-torch] [--llama-batch 1] [--llama-seq 128] [--llama-steps 2] [--llama-warmup 1]
 // --profile: instead of the tables, where one training step of each preset spends its time (kernel time by
-// kernel, from tf.profile), then the optimizer (clipping + AdamW) alone and the whole step with the project's
-// fused loops (AdamW, clipping, token log-probs) against plain tensor ops, interleaved in this process
-// (decision trainer-015).
+// kernel, from tf.profile), then the optimizer (clipping + AdamW) alone, LayerNorm, RMSNorm and the attention
+// softmax alone (fused loop against tensor ops), and whole steps round robin over sets of the project's fused
+// loops (none, AdamW + clipping + token log-probs, + LayerNorm, + softmax), interleaved in this process
+// (decisions trainer-015, trainer-019).
 // PyTorch runs twice per GPT preset: on one thread (torch.set_num_threads(1) and OPENBLAS_NUM_THREADS=1, since the
 // first does not limit OpenBLAS's own pool) and at its defaults (torch's intra-op threads, OpenBLAS one per core).
 // The "… ratio vs PyTorch" lines compare with the one-thread run, "… ratio vs PyTorch at its defaults" with the other.
@@ -35,19 +36,20 @@ import { initBackend } from "../trainer/backend/select-backend.ts";
 import { pinOpenblasCoreType } from "../trainer/backend/native-blas.ts";
 import { resolveGptConfig, type GptPreset } from "../trainer/contract/gpt-config.ts";
 import { sftConfigSchema } from "../trainer/contract/sft-config.ts";
-import { countParams, disposeGpt, disposeKvCache, initGpt, setAttentionImpl, type AttentionImpl, type GptModel } from "../trainer/model/gpt.ts";
+import { attentionBias, countParams, disposeGpt, disposeKvCache, initGpt, layerNorm, setAttentionImpl, type AttentionImpl, type GptModel } from "../trainer/model/gpt.ts";
 import { createSftTrainer, type SftExample } from "../trainer/algorithms/sft-trainer.ts";
 import { createDpoTrainer, type PreferencePair } from "../trainer/algorithms/dpo-trainer.ts";
 import { dpoConfigSchema } from "../trainer/contract/dpo-config.ts";
 import { LLAMA_PRESETS, resolveLlamaConfig, type LlamaPreset } from "../trainer/contract/llama-config.ts";
 import { loraConfigSchema } from "../trainer/contract/lora-config.ts";
-import { countLlamaParams, initLlama } from "../trainer/model/llama.ts";
+import { countLlamaParams, initLlama, rmsNorm } from "../trainer/model/llama.ts";
 import { attachLora, trainableParams } from "../trainer/model/lora.ts";
 import { disposeModel, lmForward, lmForwardTidy, type LanguageModel } from "../trainer/model/lm.ts";
 import { createRng } from "../trainer/random/rng.ts";
 import { setRecompute } from "../trainer/model/recompute.ts";
 import { adamwStep, createAdamW, disposeAdamW } from "../trainer/optim/adamw.ts";
-import { setFusedKernels } from "../trainer/backend/wasm-heap.ts";
+import { setFusedKernels, type FusedKernel } from "../trainer/backend/wasm-heap.ts";
+import { maskedSoftmax } from "../trainer/model/fused-softmax.ts";
 import { clipScale } from "../trainer/optim/gradients.ts";
 import { normalArray } from "../trainer/random/rng.ts";
 
@@ -152,19 +154,60 @@ async function profileBench(preset: GptPreset): Promise<void> {
   console.log(`optimizer alone (global-norm clip + AdamW over ${nParams.toLocaleString("en")} parameters), CPU ms per step, median of ${steps}:`);
   console.log(`  tensor ops ${(1000 * median(optimizerCpu.ops)).toFixed(1)}, fused ${(1000 * median(optimizerCpu.fused)).toFixed(1)} (×${(median(optimizerCpu.ops) / median(optimizerCpu.fused)).toFixed(1)})`);
 
-  // 3. whole steps, fused loops (optimizer, log-probs) and tensor ops alternating, one fresh trainer each
-  const stepCpu = { fused: [] as number[], ops: [] as number[] };
-  for (let i = 0; i < 2 * (steps + warmup); i++) {
-    const fused = i % 2 === 0;
-    setFusedKernels(fused);
+  // 3. LayerNorm, RMSNorm and the attention softmax alone, forward + backward at this preset's shapes (the
+  // upstream gradient is given, so nothing else runs), fused loop and tensor ops alternating
+  const { nHead: H, nEmbd: C } = config;
+  const x = tf.randomNormal([B, T, C], 0, 1, "float32", 1);
+  const g = tf.randomNormal([C], 1, 0.2, "float32", 2);
+  const b = tf.randomNormal([C], 0, 0.2, "float32", 3);
+  const dy = tf.randomNormal([B, T, C], 0, 1, "float32", 4);
+  const scores = tf.randomNormal([B, H, T, T], 0, 4, "float32", 5);
+  const dScores = tf.randomNormal([B, H, T, T], 0, 1, "float32", 6);
+  const bias = attentionBias(B, T, 0, undefined);
+  const pieces: [string, FusedKernel, () => void][] = [
+    [`LayerNorm (${B}·${T}, ${C})`, "norm", () => tf.dispose(tf.grads((a: tf.Tensor, c: tf.Tensor, d: tf.Tensor) => layerNorm(a, c, d, 1e-5))([x, g, b], dy))],
+    [`RMSNorm (${B}·${T}, ${C})`, "norm", () => tf.dispose(tf.grads((a: tf.Tensor, c: tf.Tensor) => rmsNorm(a, c, 1e-5))([x, g], dy))],
+    [`masked softmax (${B}, ${H}, ${T}, ${T})`, "softmax", () => tf.dispose(tf.grads((a: tf.Tensor) => maskedSoftmax(a, bias, 0.125))([scores], dScores))],
+  ];
+  console.log(`forward + backward alone, CPU ms per call, median of ${4 * steps}:`);
+  for (const [name, group, fn] of pieces) {
+    const cpu = { fused: [] as number[], ops: [] as number[] };
+    for (let i = 0; i < 2 * (4 * steps + 2); i++) {
+      const fused = i % 2 === 0;
+      setFusedKernels(fused ? [group] : false);
+      const s = cpuSeconds(fn);
+      if (i >= 4) (fused ? cpu.fused : cpu.ops).push(s);
+    }
+    console.log(`  ${name}: tensor ops ${(1000 * median(cpu.ops)).toFixed(1)}, fused ${(1000 * median(cpu.fused)).toFixed(1)} (×${(median(cpu.ops) / median(cpu.fused)).toFixed(2)})`);
+  }
+  setFusedKernels(true);
+  tf.dispose([x, g, b, dy, scores, dScores, bias]);
+
+  // 4. whole steps, round robin over sets of fused loops, one fresh trainer each: none (tensor ops), trainer-015's
+  // (optimizer, log-probs), the default (+ LayerNorm), all (+ the softmax, off by default)
+  const sets: [string, FusedKernel[]][] = [
+    ["tensor ops", []],
+    ["optimizer+logprobs", ["optimizer", "logprobs"]],
+    ["default (+norm)", ["optimizer", "logprobs", "norm"]],
+    ["all (+softmax)", ["optimizer", "logprobs", "norm", "softmax"]],
+  ];
+  const stepCpu = sets.map(() => [] as number[]);
+  for (let i = 0; i < sets.length * (steps + warmup); i++) {
+    const k = i % sets.length;
+    setFusedKernels((sets[k] as [string, FusedKernel[]])[1]);
     const t = createSftTrainer(model, sftConfigSchema.parse({ batchSize: B }), 0);
     const s = cpuSeconds(() => t.trainStep(examples));
     t.dispose();
-    if (i >= 2 * warmup) (fused ? stepCpu.fused : stepCpu.ops).push(s);
+    if (i >= sets.length * warmup) stepCpu[k]?.push(s);
   }
   setFusedKernels(true);
   disposeGpt(model);
-  console.log(`${preset} training step, CPU s/step, ${steps} each, alternating: tensor ops ${median(stepCpu.ops).toFixed(3)} [${stepCpu.ops.map((x) => x.toFixed(3)).join(", ")}], fused loops ${median(stepCpu.fused).toFixed(3)} [${stepCpu.fused.map((x) => x.toFixed(3)).join(", ")}] (×${(median(stepCpu.ops) / median(stepCpu.fused)).toFixed(2)})`);
+  const base = median(stepCpu[0] ?? []);
+  console.log(`${preset} training step, CPU s/step, ${steps} each, round robin:`);
+  sets.forEach(([name], k) => {
+    const xs = stepCpu[k] ?? [];
+    console.log(`  ${name}: ${median(xs).toFixed(3)} [${xs.map((v) => v.toFixed(3)).join(", ")}] (×${(base / median(xs)).toFixed(2)} vs tensor ops)`);
+  });
 }
 
 function trainBench(preset: GptPreset, recompute = false): { stepS: number; cpuS: number; tokensPerS: number; params: number; B: number; T: number } {

@@ -1,5 +1,5 @@
 // Direct access to tensors on the wasm heap for the project's fused loops (optim/fused-adamw.ts,
-// losses/fused-logprobs.ts). The loops read their inputs through views and write only into buffers
+// losses/fused-logprobs.ts, model/fused-norms.ts, model/fused-softmax.ts). The loops read their inputs through views and write only into buffers
 // they allocate: tensors stay immutable, which tfjs relies on (clones share buffers) and so does
 // tfjs-wasm's XNNPACK matmul (it caches each weight's packed copy by tensor id).
 import * as tf from "@tensorflow/tfjs-core";
@@ -7,19 +7,28 @@ import type { WasmBackendLike } from "./wasm-kernel-types.ts";
 
 export type WasmHeapBackend = WasmBackendLike;
 
-let fused = true;
+/** The groups of fused loops: the bench switches them one group at a time to measure each. */
+export type FusedKernel = "optimizer" | "logprobs" | "norm" | "softmax";
+export const ALL_FUSED_KERNELS: readonly FusedKernel[] = ["optimizer", "logprobs", "norm", "softmax"];
+/**
+ * On by default: all but the attention softmax. Its scalar JS loop costs 3× tfjs-wasm's XNNPACK Softmax (SIMD)
+ * plus the gradient ops it replaces (decision trainer-019), so it runs only when asked for by name.
+ */
+const DEFAULT_FUSED: readonly FusedKernel[] = ["optimizer", "logprobs", "norm"];
+let enabled: ReadonlySet<FusedKernel> = new Set(DEFAULT_FUSED);
 
 /**
- * false: the project's fused loops (AdamW, clipping, token log-probs) give way to plain tensor ops on
- * every backend. The parity tests use it as their reference, and the bench uses it for its A/B.
+ * false: the project's fused loops (AdamW and clipping, token log-probs, LayerNorm / RMSNorm, attention
+ * softmax) give way to plain tensor ops on every backend. The parity tests use it as their reference, and
+ * the bench uses it for its A/B. true: the default set. A list: exactly those groups.
  */
-export function setFusedKernels(on: boolean): void {
-  fused = on;
+export function setFusedKernels(on: boolean | readonly FusedKernel[]): void {
+  enabled = new Set(on === true ? DEFAULT_FUSED : on === false ? [] : on);
 }
 
-/** The wasm backend when it is the active one and fused loops are on, else null (callers then use tensor ops). */
-export function fusedBackend(): WasmHeapBackend | null {
-  if (!fused || tf.getBackend() !== "wasm") return null;
+/** The wasm backend when it is the active one and `kernel`'s fused loop is on, else null (callers then use tensor ops). */
+export function fusedBackend(kernel: FusedKernel): WasmHeapBackend | null {
+  if (!enabled.has(kernel) || tf.getBackend() !== "wasm") return null;
   const backend = tf.backend() as unknown as Partial<WasmHeapBackend>;
   return typeof backend.typedArrayFromHeap === "function" && typeof backend.makeOutput === "function"
     ? (backend as WasmHeapBackend)

@@ -19,7 +19,7 @@ export const IGNORE_INDEX = -100;
 export function tokenLogProbs(logits: tf.Tensor3D, labels: tf.Tensor2D, temperature = 1): tf.Tensor2D {
   return tf.tidy(() => {
     const [B, T, V] = logits.shape;
-    const backend = fusedBackend();
+    const backend = fusedBackend("logprobs");
     if (backend && logits.dtype === "float32") {
       const ids = Int32Array.from(labels.dataSync()); // (B·T), small: one number per token
       const bad = ids.find((y) => y >= V || (y < 0 && y !== IGNORE_INDEX));

@@ -12,7 +12,10 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { type GptConfig } from "../contract/gpt-config.ts";
 import { matMul2d, transposedMatMulIsFast } from "../backend/matmul.ts";
+import { fusedBackend } from "../backend/wasm-heap.ts";
 import { createRng, normalArray } from "../random/rng.ts";
+import { fusedLayerNorm, fusedNormApplies } from "./fused-norms.ts";
+import { maskedSoftmax } from "./fused-softmax.ts";
 import { recomputed, recomputeWanted, trainableOf } from "./recompute.ts";
 
 export interface GptModel {
@@ -143,8 +146,13 @@ function param(model: GptModel, name: string): tf.Variable {
   return p;
 }
 
-/** LayerNorm over the last axis: (x − mean) / √(var + eps) · g + b, biased variance as in PyTorch. */
+/**
+ * LayerNorm over the last axis: (x − mean) / √(var + eps) · g + b, biased variance as in PyTorch. On wasm
+ * one fused loop per row, forward and backward (fused-norms.ts); the ops below are the reference.
+ */
 export function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor {
+  const backend = fusedBackend("norm");
+  if (backend && fusedNormApplies(x, g, b)) return fusedLayerNorm(backend, x, g, b, eps);
   const mean = tf.mean(x, -1, true);
   const centred = tf.sub(x, mean);
   const variance = tf.mean(tf.square(centred), -1, true);
@@ -258,8 +266,8 @@ export function scaledDotProductAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.
 /** softmax(q·kᵀ/√D + bias)·v with batched matmuls. q (B, H, T, D), k/v (B, H, T_k, D) → (B, H, T, D). */
 export function attentionBatched(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, bias: tf.Tensor4D): tf.Tensor4D {
   const D = q.shape[3];
-  const att = tf.add(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(D)), bias); // (B, H, T, T_k)
-  return tf.matMul(tf.softmax(att, -1), v); // (B, H, T, D)
+  const att = maskedSoftmax(tf.matMul(q, k, false, true), bias, 1 / Math.sqrt(D)); // (B, H, T, T_k)
+  return tf.matMul(att, v); // (B, H, T, D)
 }
 
 /**
@@ -279,8 +287,8 @@ export function attentionPerHead(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D,
   const outs: tf.Tensor2D[] = [];
   for (let i = 0; i < B * H; i++) {
     const biasB = biases[Math.floor(i / H)] as tf.Tensor;
-    const scores = tf.add(tf.mul(matMul2d(qs[i] as tf.Tensor2D, tf.transpose(ks[i] as tf.Tensor2D)), 1 / Math.sqrt(D)), biasB); // (T, T_k)
-    outs.push(matMul2d(tf.softmax(scores, -1) as tf.Tensor2D, vs[i] as tf.Tensor2D)); // (T, D)
+    const att = maskedSoftmax(matMul2d(qs[i] as tf.Tensor2D, tf.transpose(ks[i] as tf.Tensor2D)), biasB, 1 / Math.sqrt(D)); // (T, T_k)
+    outs.push(matMul2d(att as tf.Tensor2D, vs[i] as tf.Tensor2D)); // (T, D)
   }
   return tf.reshape(tf.concat(outs, 0), [B, H, T, D]);
 }

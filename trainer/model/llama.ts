@@ -23,7 +23,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { headDimOf, type LlamaConfig } from "../contract/llama-config.ts";
 import { matMul2d, matMul2dFrozenB, matMulTransposedFrozen } from "../backend/matmul.ts";
+import { fusedBackend } from "../backend/wasm-heap.ts";
 import { createRng, normalArray } from "../random/rng.ts";
+import { fusedNormApplies, fusedRmsNorm } from "./fused-norms.ts";
 import { attentionBias, positionIdsFromMask, scaledDotProductAttention, type ForwardOptions, type ForwardResult, type KvCache } from "./gpt.ts";
 import { loraDelta, type LoraState } from "./lora.ts";
 import { recomputed, recomputeWanted, trainableOf } from "./recompute.ts";
@@ -127,9 +129,11 @@ function param(model: LlamaModel, name: string): tf.Variable {
 
 /**
  * RMSNorm over the last axis: x · rsqrt(mean(x²) + ε) · g (Zhang & Sennrich 2019; LlamaRMSNorm,
- * computed in float32 as HF does).
+ * computed in float32 as HF does). On wasm one fused loop per row, forward and backward (fused-norms.ts).
  */
 export function rmsNorm(x: tf.Tensor, g: tf.Tensor, eps: number): tf.Tensor {
+  const backend = fusedBackend("norm");
+  if (backend && fusedNormApplies(x, g)) return fusedRmsNorm(backend, x, g, eps);
   const variance = tf.mean(tf.square(x), -1, true);
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, eps))), g);
 }

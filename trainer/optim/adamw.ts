@@ -55,7 +55,7 @@ export function adamwStep(
   const t = state.step;
   const bc1 = 1 - h.beta1 ** t;
   const bc2 = 1 - h.beta2 ** t;
-  const backend = fusedBackend();
+  const backend = fusedBackend("optimizer");
   for (const [name, p] of params) {
     const g0 = grads.get(name);
     if (!g0) continue;

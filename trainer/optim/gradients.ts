@@ -8,7 +8,7 @@ import { sumOfSquares } from "./fused-adamw.ts";
  * and with setFusedKernels(false), a square and a sum per tensor.
  */
 export function globalNorm(grads: Map<string, tf.Tensor>): number {
-  const backend = fusedBackend();
+  const backend = fusedBackend("optimizer");
   if (backend && [...grads.values()].every((g) => g.dtype === "float32")) {
     let s = 0;
     for (const g of grads.values()) s += sumOfSquares(heapView(backend, g));
