@@ -17,6 +17,7 @@ import * as m0016 from "./0016-pii-originals.ts";
 import * as m0017 from "./0017-corpora.ts";
 import * as m0018 from "./0018-corpus-review-and-ratings.ts";
 import * as m0019 from "./0019-quality-classifiers.ts";
+import * as m0024 from "./0024-data-mixes-and-base-rounds.ts";
 
 /** Every migration, in the order it runs. Append only; never reorder or edit a landed one. */
 export const migrations: Record<string, Migration> = {
@@ -38,4 +39,5 @@ export const migrations: Record<string, Migration> = {
   "0017-corpora": m0017,
   "0018-corpus-review-and-ratings": m0018,
   "0019-quality-classifiers": m0019,
+  "0024-data-mixes-and-base-rounds": m0024,
 };
