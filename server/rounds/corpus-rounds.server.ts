@@ -157,18 +157,23 @@ async function splitMix(db: DbOrTrx, mix: ResolvedMix, heldOut: { share: number;
   return { train, held };
 }
 
-/** The mix a base model was pretrained on (its round's snapshot), or null when it has no corpus lineage. */
-async function originalMixOf(db: DbOrTrx, baseModelId: string | null): Promise<{ mix: ResolvedMix; heldOut: CorpusSnapshot["heldOut"] } | null> {
-  if (!baseModelId) return null;
-  const row = await db.selectFrom("models").select("data_snapshot").where("id", "=", baseModelId).executeTakeFirst();
-  const corpus = (row?.data_snapshot as { corpus?: CorpusSnapshot } | null)?.corpus;
-  return corpus?.originalMix ? { mix: corpus.originalMix, heldOut: corpus.heldOut } : null;
+/**
+ * The corpus snapshot a midtrain round's base came from: the registered base model's (copied from its round), or,
+ * for a round that waits for another (base.afterRound), that round's. null: no corpus lineage.
+ */
+export async function baseCorpusLineage(db: DbOrTrx, base: { modelId: string } | { afterRound: string } | null): Promise<CorpusSnapshot | null> {
+  if (!base) return null;
+  const row =
+    "modelId" in base
+      ? await db.selectFrom("models").select("data_snapshot").where("id", "=", base.modelId).executeTakeFirst()
+      : await db.selectFrom("rounds").select("data_snapshot").where("id", "=", base.afterRound).executeTakeFirst();
+  return (row?.data_snapshot as { corpus?: CorpusSnapshot } | null)?.corpus ?? null;
 }
 
 const hashParts = (parts: CorpusPart[]) => createHash("sha256").update(JSON.stringify(parts.map((p) => [p.name, p.role, p.ranges]))).digest("hex");
 
 /** Resolves and freezes a corpus round's data at launch; every refusal names its field. */
-export async function corpusSnapshot(db: DbOrTrx, projectId: string, spec: RoundSpec, baseModelId: string | null): Promise<CorpusSnapshot> {
+export async function corpusSnapshot(db: DbOrTrx, projectId: string, spec: RoundSpec, baseLineage: CorpusSnapshot | null): Promise<CorpusSnapshot> {
   if (spec.path === "mix-search") return mixSearchSnapshot(db, projectId, spec);
   const corpus = spec.corpus!;
   const heldOut = { share: corpus.heldOutShare, seed: corpus.seed };
@@ -179,9 +184,10 @@ export async function corpusSnapshot(db: DbOrTrx, projectId: string, spec: Round
     return { cleaningJobId: mix.cleaningJobId, classifier: mix.classifier, mix, originalMix: mix, replay: null, heldOut, parts, hash: hashParts(parts) };
   }
   // midtrain: the specialised data, and the original mix replayed (its held-out side measures forgetting)
-  const share = corpus.replay?.share ?? 0;
-  const lineage = corpus.replay?.mix ? null : await originalMixOf(db, baseModelId);
+  const lineage = corpus.replay?.mix || !baseLineage?.originalMix ? null : { mix: baseLineage.originalMix, heldOut: baseLineage.heldOut };
   const replayMix = corpus.replay?.mix ? await resolveMix(db, projectId, corpus.replay.mix, "corpus.replay.mix") : (lineage?.mix ?? null);
+  // unset: the schema's default share when there is a mix to replay, none when the base has no corpus lineage
+  const share = corpus.replay?.share ?? (replayMix ? 0.25 : 0);
   if (!replayMix && share > 0) throw invalid("corpus.replay.mix", "the base model was not pretrained on a corpus mix in Tandem: name the mix to replay");
   const domain = await splitMix(db, mix, heldOut, 1 - (replayMix ? share : 0), "corpus.mix", "domain:");
   const parts = [...domain.train, part("domain", "eval", mix.sources.map((s) => s.corpusId), domain.held)];

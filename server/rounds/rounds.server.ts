@@ -20,7 +20,7 @@ import { MIX_SOURCES_OF, mixParam, type DataMix, type MixSource } from "../label
 import { projectSettingsSchema, type ProjectSettings } from "../labeling/project-settings.ts";
 import type { Project } from "../labeling/projects.server.ts";
 import { isCorpusPath, ROUND_PATHS, roundSpecSchema, stepKlTarget, type RoundRewards, type RoundSpec } from "../../trainer/contract/round.ts";
-import { corporaOf, corpusSnapshot, type CorpusSnapshot } from "./corpus-rounds.server.ts";
+import { baseCorpusLineage, corporaOf, corpusSnapshot, type CorpusSnapshot } from "./corpus-rounds.server.ts";
 import { checkerField } from "../../trainer/contract/checker.ts";
 import { SHOW_SAMPLES_DEFAULT } from "../../trainer/contract/job.ts";
 import type { RewardSpecInput } from "../../trainer/contract/reward-spec.ts";
@@ -323,8 +323,8 @@ export async function launchRound(db: Db, actorId: string, project: Project, inp
     const snapshot = await snapshotData(trx, project.id, spec, now);
     if (isCorpusPath(spec.path)) {
       if (executor) throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "path", message: "corpus rounds run on Tandem's trainer" }]);
-      const base = "afterRound" in spec.base ? null : await baseModelId(trx, spec);
-      snapshot.corpus = await corpusSnapshot(trx, project.id, spec, base);
+      const lineage = "init" in spec.base ? null : await baseCorpusLineage(trx, spec.base);
+      snapshot.corpus = await corpusSnapshot(trx, project.id, spec, lineage);
       snapshot.hash = snapshot.corpus.hash;
     }
     await refuseForeignSources(trx, actorId, project.id, snapshot, "modelId" in spec.base ? spec.base.modelId : null);

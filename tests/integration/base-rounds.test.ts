@@ -149,6 +149,7 @@ test("a mix search over 2 sources × 3 weights picks the mix of the target's lan
 });
 
 let baseModelId = "";
+let pretrainRoundId = "";
 test("a pretrain round on the saved mix registers a base model with its lineage; its corpora cannot be deleted", { timeout: 180_000 }, async () => {
   const round = await train({ name: "Base from the chosen mix", path: "pretrain", base: tinyModel, pretrain: budget, corpus: { mix: { mixId }, heldOutShare: 0.2 } });
   assert.equal(round.models.length, 1);
@@ -173,9 +174,20 @@ test("a pretrain round on the saved mix registers a base model with its lineage;
   const deleted = await researcher.request("DELETE", `/api/v1/corpora/${corpus.beta}`);
   assert.equal(deleted.status, 409);
   baseModelId = model.id;
+  pretrainRoundId = round.id;
 });
 
 test("a midtrain round continues the base on the other language with replay and reports held-out loss on both", { timeout: 180_000 }, async () => {
+  // after the pretrain round (base.afterRound), the replay mix comes from that round's lineage too
+  const following = await launch({
+    name: "Follows the pretrain round", path: "midtrain", base: { afterRound: pretrainRoundId }, pretrain: budget,
+    corpus: { mix: { cleaningJobId, sources: [{ corpusId: corpus.alpha, weight: 1 }] } },
+  });
+  assert.equal(following.status, 201, JSON.stringify(following.body));
+  const snapshot = (following.body as unknown as { dataSnapshot: { corpus: { replay: { from: string; share: number } } } }).dataSnapshot.corpus;
+  assert.deepEqual([snapshot.replay.from, snapshot.replay.share], ["base", 0.25]);
+  assert.equal((await researcher.json("POST", `/api/v1/rounds/${following.body.id}/cancel`)).status, 200);
+
   const round = await train({
     name: "Midtrain on alpha", path: "midtrain", base: { modelId: baseModelId }, pretrain: budget,
     corpus: { mix: { cleaningJobId, sources: [{ corpusId: corpus.alpha, weight: 1 }] }, replay: { share: 0.25 }, heldOutShare: 0.2 },
