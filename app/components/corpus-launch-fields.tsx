@@ -52,13 +52,15 @@ function ErrorList({ errors, prefix }: { errors: Record<string, string>; prefix:
   const shown = Object.entries(errors).filter(([k]) => k.startsWith(prefix));
   if (shown.length === 0) return null;
   return (
-    <ul className="mb-3 list-disc pl-5 text-sm text-red-700 dark:text-red-400" role="alert">
-      {shown.map(([k, m]) => (
-        <li key={k}>
-          <code>{k}</code>: {m}
-        </li>
-      ))}
-    </ul>
+    <div role="alert">
+      <ul className="mb-3 list-disc pl-5 text-sm text-red-700 dark:text-red-400">
+        {shown.map(([k, m]) => (
+          <li key={k}>
+            <code>{k}</code>: {m}
+          </li>
+        ))}
+      </ul>
+    </div>
   );
 }
 
