@@ -1,5 +1,5 @@
 // Trainer CLI: `npm run trainer -- <command> --config job.json [--out dir]`.
-// Commands: train-tokenizer, pretrain, sft, reward, dpo, ppo, grpo, rloo, kto, sample, eval, heldout (see trainer/contract/job.ts);
+// Commands: train-tokenizer, pretrain, mix-search, sft, reward, dpo, ppo, grpo, rloo, kto, sample, eval, heldout (see trainer/contract/job.ts);
 // export-hf --checkpoint <dir> --out <hf dir> [--merged], import-hf --hf <hf dir> --out <dir> [--base <dir>]
 // and logits --model <dir> --ids 1,2,3 (trainer/cli/hf.ts).
 // Output: JSON lines on stdout (also appended to <out>/metrics.jsonl); exit 1 on failure, 2 on a bad config.
@@ -14,7 +14,7 @@ import { TOKEN_REFUSED_EXIT } from "./contract/service-exit.ts";
 import { runInferenceWorker } from "./service/inference-worker.ts";
 
 const USAGE = [
-  "usage: npm run trainer -- <train-tokenizer|pretrain|sft|reward|dpo|ppo|grpo|rloo|kto|sample|eval|heldout> --config <job.json> [--out <dir>]",
+  "usage: npm run trainer -- <train-tokenizer|pretrain|mix-search|sft|reward|dpo|ppo|grpo|rloo|kto|sample|eval|heldout> --config <job.json> [--out <dir>]",
   "       npm run trainer -- export-hf --checkpoint <checkpoint dir> --out <hf dir> [--merged]",
   "       npm run trainer -- import-hf --hf <hf dir or PEFT adapter dir> --out <checkpoint dir> [--base <checkpoint dir>]",
   "       npm run trainer -- logits --model <hf dir or checkpoint dir> --ids 1,2,3",

@@ -7,7 +7,9 @@ import { launchRound, listRounds } from "../../server/rounds/rounds.server.ts";
 import { rayExecutor } from "../../server/bridges/ray/ray-handoff.server.ts";
 import { MIX_SOURCES } from "../../server/labeling/data-mix.ts";
 import { GPT_PRESETS } from "../../trainer/contract/gpt-config.ts";
-import { ROUND_PATHS, roundSpecSchema, type RoundPath } from "../../trainer/contract/round.ts";
+import { isCorpusPath, ROUND_PATHS, roundSpecSchema, type RoundPath } from "../../trainer/contract/round.ts";
+import { CorpusLaunchFields, corpusSpecFromForm } from "../components/corpus-launch-fields.tsx";
+import { listDataMixes } from "../../server/rounds/corpus-rounds.server.ts";
 import { sftConfigSchema } from "../../trainer/contract/sft-config.ts";
 import { rewardConfigSchema } from "../../trainer/contract/reward-config.ts";
 import { dpoConfigSchema } from "../../trainer/contract/dpo-config.ts";
@@ -37,14 +39,18 @@ const pathLabels: Record<RoundPath, string> = {
   rloo: "RLOO only",
   "sft-kto": "SFT → KTO (thumbs up/down, best/worst)",
   kto: "KTO only",
+  pretrain: "Pretrain a base model from scratch on a corpus mix",
+  midtrain: "Midtrain a base model on specialised corpus data (with replay)",
+  "mix-search": "Data-mix search: small models on candidate mixes",
 };
 
 const mixLabels = { demonstrations: "Demonstrations (SFT)", qa: "Reviewed Q&A (SFT)", rankings: "Rankings", compares: "A/B compares", corrections: "Reviewers' corrections" } as const;
 
 /** The hyperparameter sections, generated from the trainer's own config schemas. */
-function sections(): Record<"sft" | "reward" | "dpo" | "ppo" | "grpo" | "rloo" | "kto" | "next" | "evaluation", ConfigField[]> {
+function sections(): Record<"sft" | "reward" | "dpo" | "ppo" | "grpo" | "rloo" | "kto" | "next" | "evaluation" | "pretrain", ConfigField[]> {
   return {
     sft: configFields(sftConfigSchema, "sft"),
+    pretrain: configFields(sftConfigSchema, "pretrain"),
     reward: configFields(rewardConfigSchema, "reward"),
     dpo: configFields(dpoConfigSchema, "dpo"),
     ppo: configFields(ppoConfigSchema, "ppo"),
@@ -73,8 +79,15 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
   await requireProjectRole(context, request, params.projectId, "researcher");
   const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
   const models = await context.db.selectFrom("models").select(["id", "name", "kind"]).where("kind", "!=", "reward").where("external_uri", "is", null).orderBy("id", "desc").execute();
+  // what corpus rounds choose from: the project's corpora, finished cleaning jobs, classifiers with a threshold, saved mixes
+  const corpusChoices = {
+    corpora: await context.db.selectFrom("corpora").select(["id", "name"]).where("project_id", "=", project.id).orderBy("id").execute(),
+    cleaningJobs: await context.db.selectFrom("cleaning_jobs").select(["id", "settings"]).where("project_id", "=", project.id).where("state", "=", "done").orderBy("id", "desc").execute(),
+    classifiers: await context.db.selectFrom("quality_classifiers").select(["id", "job_id", "threshold"]).where("project_id", "=", project.id).where("threshold", "is not", null).orderBy("id", "desc").execute(),
+    mixes: (await listDataMixes(context.db, project.id)).map((m) => ({ id: m.id, name: m.name })),
+  };
   return {
-    project, rounds: await listRounds(context.db, project.id), models, sections: sections(), presets: Object.keys(GPT_PRESETS).filter((p) => p !== "gpt2"),
+    project, rounds: await listRounds(context.db, project.id), models, sections: sections(), presets: Object.keys(GPT_PRESETS).filter((p) => p !== "gpt2"), corpusChoices,
     // The Ray option appears only where a cluster is configured; its address is not shown.
     rayConfigured: Boolean(context.config.TANDEM_RAY_DASHBOARD_URL),
   };
@@ -88,7 +101,8 @@ export async function action({ context, request, params }: Route.ActionArgs) {
   const steps: readonly string[] = Object.hasOwn(ROUND_PATHS, path) ? ROUND_PATHS[path] : [];
   const all = sections();
   // Only the sections this path uses: a value typed into a hidden section must not block the launch.
-  const used = [...steps, "next"].flatMap((s) => all[s as keyof typeof all] ?? []);
+  const corpusPath = Object.hasOwn(ROUND_PATHS, path) && isCorpusPath(path);
+  const used = corpusPath ? all.pretrain : [...steps, "next"].flatMap((s) => all[s as keyof typeof all] ?? []);
   const chosen = String(form.get("base") ?? "");
   const base =
     chosen === "scratch"
@@ -119,7 +133,8 @@ export async function action({ context, request, params }: Route.ActionArgs) {
   const rl = steps.some((s) => s === "grpo" || s === "rloo");
   const klTarget = String(form.get("klTarget") ?? "").trim();
   const spec = {
-    name: String(form.get("name") ?? ""), path, base, data: selection, ...(lora ? { lora } : {}), ...(form.get("recompute") === "on" ? { recompute: true } : {}), ...configFromForm(form, [...used, ...all.evaluation]),
+    name: String(form.get("name") ?? ""), path, base, data: selection, ...(lora ? { lora } : {}), ...(form.get("recompute") === "on" ? { recompute: true } : {}),
+    ...configFromForm(form, corpusPath ? used : [...used, ...all.evaluation]), ...(corpusPath ? corpusSpecFromForm(form, path) : {}),
     ...(rl ? { rewards: rewardsFromForm(form) } : {}),
     ...(klTarget ? { klTarget: Number.isFinite(Number(klTarget)) ? Number(klTarget) : klTarget } : {}),
   };
@@ -137,13 +152,14 @@ export async function action({ context, request, params }: Route.ActionArgs) {
 }
 
 export default function ProjectRounds({ loaderData, actionData }: Route.ComponentProps) {
-  const { project, rounds, models, sections: fields, presets, rayConfigured } = loaderData;
+  const { project, rounds, models, sections: fields, presets, rayConfigured, corpusChoices } = loaderData;
   const values: Record<string, string> = actionData?.values ?? {};
   const errors: Record<string, string> = actionData?.fieldErrors ?? {};
   const [path, setPath] = useState<RoundPath>((values["path"] as RoundPath | undefined) ?? "sft-dpo");
   const [base, setBase] = useState(values["base"] ?? (models[0]?.id ?? "scratch"));
   const [runOn, setRunOn] = useState(values["runOn"] ?? "tandem");
   const steps: readonly string[] = ROUND_PATHS[path];
+  const corpusPath = isCorpusPath(path);
   return (
     <>
       <PageTitle lead={<Link className="underline" to={`/projects/${project.id}`}>{project.name}</Link>}>Training rounds</PageTitle>
@@ -174,7 +190,8 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
             <Select label="Path" name="path" value={path} onChange={(e) => setPath(e.currentTarget.value as RoundPath)} error={errors["path"]}>
               {(Object.keys(pathLabels) as RoundPath[]).map((p) => (
                 <option key={p} value={p}>
-                  {pathLabels[p]} → sample the next batch
+                  {pathLabels[p]}
+                  {isCorpusPath(p) ? "" : " → sample the next batch"}
                 </option>
               ))}
             </Select>
@@ -212,7 +229,7 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
                     The final policy of {r.name} (#{r.id}){r.state === "done" ? "" : ", when it is done"}
                   </option>
                 ))}
-              <option value="scratch">A new model, trained from scratch on this project's data</option>
+              <option value="scratch">A new model, trained from scratch on this {corpusPath ? "corpus mix" : "project's data"}</option>
             </Select>
             {base === "scratch" ? (
               <div className="grid grid-cols-2 gap-3">
@@ -247,7 +264,13 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
               <input type="checkbox" name="recompute" defaultChecked={values["recompute"] === "on"} /> Recompute activations in the backward pass: about half the memory, about a third slower (for a model that would not fit otherwise)
             </label>
             {errors["recompute"] ? <p className="mb-4 text-sm text-red-700 dark:text-red-400">{errors["recompute"]}</p> : null}
-            {steps.some((s) => s === "dpo" || s === "reward") ? (
+            {corpusPath ? (
+              <>
+                <CorpusLaunchFields path={path} choices={corpusChoices} values={values} errors={errors} />
+                <ConfigFieldset legend="Training (steps × batch size windows of the model's context: the token budget; each mix-search candidate gets the same)" fields={fields.pretrain} values={values} errors={errors} open />
+              </>
+            ) : null}
+            {!corpusPath && steps.some((s) => s === "dpo" || s === "reward") ? (
               <details className="mb-4 rounded-md border border-slate-200 p-3 dark:border-slate-800" open={Boolean(errors["data.minAgreement"] ?? errors["data.minGoldAgreement"])}>
                 <summary className="cursor-pointer text-sm font-medium">Preference data</summary>
                 <div className="mt-3 grid grid-cols-2 gap-3">
@@ -265,6 +288,8 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
                 </div>
               </details>
             ) : null}
+            {corpusPath ? null : (
+            <>
             <details className="mb-4 rounded-md border border-slate-200 p-3 dark:border-slate-800" open={Object.keys(errors).some((k) => k.startsWith("data.projects") || k.startsWith("data.rounds"))}>
               <summary className="cursor-pointer text-sm font-medium">Data from other projects or rounds</summary>
               <div className="mt-3 grid grid-cols-2 gap-3">
@@ -298,6 +323,8 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
                 ))}
               </div>
             </details>
+            </>
+            )}
             {steps.some((s) => s === "grpo" || s === "rloo") ? (
               <fieldset className="mb-4 rounded-md border border-slate-200 p-3 dark:border-slate-800" data-testid="rewards">
                 <legend className="px-1 text-sm font-medium">Rewards (each answer scores Σ weight × reward)</legend>
@@ -341,8 +368,12 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
               .map((s) => (
                 <ConfigFieldset key={s} legend={`${s.toUpperCase()} hyperparameters`} fields={fields[s]} values={values} errors={errors} />
               ))}
-            <ConfigFieldset legend="Held-out evaluation (on the project's eval set) and the reward model's held-out split" fields={fields.evaluation} values={values} errors={errors} />
-            <ConfigFieldset legend="Next batch: prompts to sample K completions for (0 = none)" fields={fields.next} values={values} errors={errors} open />
+            {corpusPath ? null : (
+              <>
+                <ConfigFieldset legend="Held-out evaluation (on the project's eval set) and the reward model's held-out split" fields={fields.evaluation} values={values} errors={errors} />
+                <ConfigFieldset legend="Next batch: prompts to sample K completions for (0 = none)" fields={fields.next} values={values} errors={errors} open />
+              </>
+            )}
             <Button type="submit" className="mt-2">
               Launch round
             </Button>

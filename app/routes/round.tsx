@@ -11,6 +11,7 @@ import { Alert, Button, Card, PageTitle } from "../components/ui.tsx";
 import { MetricChart, type ChartSeries } from "../components/metric-chart.tsx";
 import { RoundStateBadge } from "../components/round-state-badge.tsx";
 import { HeldOutCard, RoundWarnings } from "../components/held-out-report.tsx";
+import { CorpusSnapshotCard, LmEvalCard, MixSearchCard, type CorpusSnapshotView, type LmEvalView, type MixSearchView } from "../components/corpus-round-report.tsx";
 import type { HeldOutReport, RoundWarning } from "../../server/rounds/round-warnings.ts";
 import { requireProjectRole } from "../lib/auth.server.ts";
 import { or404 } from "../lib/not-found.server.ts";
@@ -118,6 +119,8 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
   const judge = (round.report as { rewardJudge?: { rewardModelId: string; winRate: number; pairs: number; meanMargin: number | null } | null } | null)?.rewardJudge ?? null;
   const human = round.humanEval;
   const { heldOut = null, warnings = [] } = (round.report ?? {}) as { heldOut?: HeldOutReport | null; warnings?: RoundWarning[] };
+  const corpusReport = (round.report ?? {}) as { mixSearch?: MixSearchView; lmEval?: LmEvalView };
+  const corpusSnapshot = (round.data_snapshot as { corpus?: CorpusSnapshotView }).corpus ?? null;
   return (
     <>
       <PageTitle
@@ -295,6 +298,9 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
             ) : null}
           </Card>
           {heldOut ? <HeldOutCard heldOut={heldOut} /> : null}
+          {corpusReport.mixSearch ? <MixSearchCard search={corpusReport.mixSearch} /> : null}
+          {corpusReport.lmEval ? <LmEvalCard sets={corpusReport.lmEval} /> : null}
+          {corpusSnapshot ? <CorpusSnapshotCard snapshot={corpusSnapshot} projectId={round.project_id} /> : null}
         </div>
         <Card title="Training curves">
           {chartSeries.every((c) => c.series.length === 0) ? <p className="text-sm">The curves appear as soon as the trainer reports its first step.</p> : null}

@@ -7,10 +7,11 @@ import { cancelRound, launchRound, listRounds, loadRound, retryRound, roundDetai
 import { recordAudit } from "../auth/audit.server.ts";
 import { buildRoundBundle } from "../bridges/ray/round-bundle.server.ts";
 import { isRayRound, latestSubmission, rayExecutor, retryRayRound, submissionView } from "../bridges/ray/ray-handoff.server.ts";
+import { listDataMixes } from "../rounds/corpus-rounds.server.ts";
 import { publishRoundEvents, publishRoundState } from "../rounds/live-rounds.server.ts";
 import { modelDir, MODEL_FILES } from "../rounds/model-files.server.ts";
 import { hfImportSchema, importHfModel } from "../rounds/model-import.server.ts";
-import { claimJob, completeJob, failJob, heartbeat, markResumeReady, promptLines, recordEvents, resumeFilePath, uploadFile, uploadResumeFile } from "../rounds/jobs.server.ts";
+import { claimJob, completeJob, corpusLines, failJob, heartbeat, markResumeReady, promptLines, recordEvents, resumeFilePath, uploadFile, uploadResumeFile } from "../rounds/jobs.server.ts";
 import { publishCounters } from "../labeling/live-counters.server.ts";
 import { jobCompleteSchema, jobEventsBodySchema, jobFailSchema, RESUME_UPLOAD_FILES, resumeReadySchema } from "../../trainer/contract/round.ts";
 import type { Actor } from "../auth/actor.ts";
@@ -54,6 +55,18 @@ export const roundEndpoints: AnyEndpoint[] = [
       const project = await getProject(ctx.db, params.id);
       const { handOff, ...spec } = body;
       return launchRound(ctx.db, actor!.user.id, project, spec, ctx.config.TANDEM_JOB_LEASE_SECONDS, handOff === undefined ? undefined : rayExecutor(ctx.config, handOff));
+    },
+  }),
+  endpoint({
+    method: "get",
+    path: "/projects/:id/data-mixes",
+    summary: "Saved data mixes (a mix search's chosen mix with its table of candidates), newest first; a pretrain round reuses one as corpus.mix.mixId",
+    access: "researcher",
+    params: idParams,
+    response: z.array(json),
+    handler: async ({ ctx, params }) => {
+      await getProject(ctx.db, params.id);
+      return listDataMixes(ctx.db, params.id);
     },
   }),
   endpoint({
@@ -235,6 +248,18 @@ export const trainerEndpoints: AnyEndpoint[] = [
     response: z.any(),
     stream: { contentType: "application/x-ndjson; charset=utf-8", filename: (p: { id: string }) => `job-${p.id}-prompts.jsonl` },
     handler: ({ ctx, params, actor, query }) => promptLines(ctx.db, params.id, leaseOf(actor, query)),
+  }),
+  endpoint({
+    method: "get",
+    path: "/trainer/jobs/:id/corpus/:part",
+    project: "none",
+    summary: "One corpus part of a pretrain, midtrain or mix-search job (`0.jsonl`, `1.jsonl`, …: the documents frozen in its round's snapshot), one {text} record per line",
+    access: "trainer",
+    params: z.object({ id: idParams.shape.id, part: z.string().regex(/^\d{1,3}\.jsonl$/, "a part number, e.g. 0.jsonl") }),
+    query: attemptQuery,
+    response: z.any(),
+    stream: { contentType: "application/x-ndjson; charset=utf-8", filename: (p: { id: string; part: string }) => `job-${p.id}-corpus-${p.part}` },
+    handler: ({ ctx, params, actor, query }) => corpusLines(ctx.db, params.id, leaseOf(actor, query), Number(params.part.replace(/\.jsonl$/, ""))),
   }),
   endpoint({
     method: "put",

@@ -194,7 +194,7 @@ export interface SubmissionsTable {
 
 export type RoundState = "queued" | "running" | "sampling" | "done" | "failed" | "cancelled";
 export type JobState = "queued" | "running" | "done" | "failed" | "cancelled";
-export type JobKind = "sft" | "reward" | "dpo" | "ppo" | "grpo" | "rloo" | "kto" | "evaluate" | "sample";
+export type JobKind = "sft" | "reward" | "dpo" | "ppo" | "grpo" | "rloo" | "kto" | "evaluate" | "sample" | "pretrain" | "midtrain" | "mix-search";
 export type ModelKind = "base" | "sft" | "reward" | "policy";
 type Updated = ColumnType<Date, Date | string | undefined, Date | string>;
 
@@ -523,6 +523,19 @@ export interface QualityScoresTable {
   words: number;
 }
 
+export interface DataMixesTable {
+  id: Id;
+  project_id: string;
+  name: string;
+  cleaning_job_id: string;
+  classifier_id: string | null;
+  sources: Json<Array<{ corpusId: string; weight: number }>>;
+  round_id: string | null;
+  results: ColumnType<Record<string, unknown> | null, string | null | undefined, string | null>;
+  created_by: string | null;
+  created_at: CreatedAt;
+}
+
 export type JudgeFailure = "timeout" | "unparseable" | "error";
 
 export interface JudgeSuggestionsTable {
@@ -647,6 +660,7 @@ export interface Database {
   corpus_ratings: CorpusRatingsTable;
   quality_classifiers: QualityClassifiersTable;
   quality_scores: QualityScoresTable;
+  data_mixes: DataMixesTable;
   judge_suggestions: JudgeSuggestionsTable;
   sensitive_marks: SensitiveMarksTable;
   content_reveals: ContentRevealsTable;
@@ -785,6 +799,10 @@ export const schemaColumns = {
     created_by: "bigint", created_at: "timestamp with time zone",
   },
   quality_scores: { classifier_id: "bigint", document_id: "bigint", score: "double precision", words: "integer" },
+  data_mixes: {
+    id: "bigint", project_id: "bigint", name: "text", cleaning_job_id: "bigint", classifier_id: "bigint", sources: "jsonb", round_id: "bigint", results: "jsonb",
+    created_by: "bigint", created_at: "timestamp with time zone",
+  },
   judge_suggestions: {
     id: "bigint", task_id: "bigint", project_id: "bigint", judge: "text", state: "text", ranking: "jsonb", detail: "jsonb", failure: "text",
     message: "text", lease_owner: "text", lease_expires_at: "timestamp with time zone", created_at: "timestamp with time zone",
@@ -816,7 +834,7 @@ const _columnsMatch: ColumnsMatch = { users: true, sessions: true, api_tokens: t
   generation_errors: true, documents: true, document_chunks: true, qa_runs: true, qa_templates: true,
   corpora: true, corpus_documents: true, corpus_issues: true, cleaning_jobs: true, cleaning_verdicts: true, round_corpora: true,
   corpus_reviews: true, corpus_rating_tasks: true, corpus_ratings: true,
-  quality_classifiers: true, quality_scores: true,
+  quality_classifiers: true, quality_scores: true, data_mixes: true,
   judge_suggestions: true, sensitive_marks: true, content_reveals: true, labeler_opt_outs: true, prompt_originals: true,
   reward_scores: true, annotation_reviews: true };
 void _tablesMatch;

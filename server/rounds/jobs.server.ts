@@ -17,6 +17,7 @@ import { heldoutFileSchema, heldOutReport, roundWarnings, type HeldOutReport } f
 import { failFollowers, insertJob, loadRound, startFollowers } from "./rounds.server.ts";
 import { modelDir, outputFileName, readIfPresent, removeDir, resumeDir, resumeFileName, resumeIncomingDir, stagingDir, writeUpload } from "./model-files.server.ts";
 import { storeSamples, type SampleSummary } from "./samples.server.ts";
+import { corpusForJob, corpusPartLines, parseLmEval, parseMixSearch, saveSearchResult, type CorpusSnapshot } from "./corpus-rounds.server.ts";
 
 /** A job goes back to the queue after this many expired leases; then the round fails. */
 export const MAX_ATTEMPTS = 3;
@@ -58,6 +59,10 @@ export async function claimJob(db: Db, dataDir: string, tokenId: string, worker:
       .where("state", "in", ["queued", "running", "sampling"])
       .execute();
     const { promptIds, ...spec } = job.spec as { promptIds?: string[] };
+    // corpus steps stream the documents frozen in the round's snapshot (corpus-rounds.server.ts)
+    const corpus = ["pretrain", "midtrain", "mix-search"].includes(job.kind)
+      ? ((await trx.selectFrom("rounds").select("data_snapshot").where("id", "=", job.round_id).executeTakeFirstOrThrow()).data_snapshot as { corpus?: CorpusSnapshot }).corpus ?? null
+      : null;
     // An earlier attempt's latest periodic checkpoint, if it uploaded one: the new attempt resumes there.
     const manifest = await readIfPresent(path.join(resumeDir(dataDir, job.id), "latest", "manifest.json"));
     const resumeStep = Number((parseJsonOr(manifest ?? "{}", {}) as { step?: number }).step ?? 0) || 0;
@@ -70,6 +75,7 @@ export async function claimJob(db: Db, dataDir: string, tokenId: string, worker:
       attempt: job.attempts,
       leaseSeconds,
       ...(promptIds ? { promptsUrl: `/api/v1/trainer/jobs/${job.id}/prompts.jsonl?attempt=${job.attempts}` } : {}),
+      ...(corpus ? { corpus: corpusForJob(corpus, job.kind, job.id, job.attempts) } : {}),
       ...(resumeStep > 0 ? { resume: { step: resumeStep } } : {}),
     });
   });
@@ -181,6 +187,16 @@ export async function promptLines(db: Db, jobId: string, lease: Lease): Promise<
   })();
 }
 
+/** One corpus part of a pretrain, midtrain or mix-search job (its index in the round's snapshot), as JSONL documents. */
+export async function corpusLines(db: Db, jobId: string, lease: Lease, index: number): Promise<AsyncGenerator<string>> {
+  // Checked before the response starts, so a trainer without the lease gets a 409, not a torn stream.
+  const job = await held(db, jobId, lease, async (_trx, job) => job);
+  const row = await db.selectFrom("rounds").select("data_snapshot").where("id", "=", job.round_id).executeTakeFirstOrThrow();
+  const snapshot = (row.data_snapshot as { corpus?: CorpusSnapshot }).corpus;
+  if (!snapshot || !snapshot.parts[index]) throw new AppError("not_found", "This job has no such corpus part.");
+  return corpusPartLines(db, snapshot, index);
+}
+
 /** Parses JSON a trainer uploaded; a malformed file gets the caller's fallback, not a 500. */
 function parseJsonOr(text: string, fallback: unknown): unknown {
   try {
@@ -190,7 +206,9 @@ function parseJsonOr(text: string, fallback: unknown): unknown {
   }
 }
 
-const MODEL_KIND: Record<Exclude<JobKind, "sample" | "evaluate">, ModelKind> = { sft: "sft", reward: "reward", dpo: "policy", ppo: "policy", grpo: "policy", rloo: "policy", kto: "policy" };
+const MODEL_KIND: Record<Exclude<JobKind, "sample" | "evaluate" | "mix-search">, ModelKind> = {
+  sft: "sft", reward: "reward", dpo: "policy", ppo: "policy", grpo: "policy", rloo: "policy", kto: "policy", pretrain: "base", midtrain: "base",
+};
 
 /**
  * A finished step. Training steps register their model (the staging folder is renamed into
@@ -235,7 +253,19 @@ export async function completeJob(db: Db, dataDir: string, jobId: string, lease:
         if (judge && judged && judged["eval_accuracy"] !== undefined) {
           rewardJudge = { rewardModelId: judge.modelId, winRate: judged["eval_accuracy"], pairs: judged["eval_pairs"] ?? 0, meanMargin: judged["eval_margin"] ?? null };
         }
+      } else if (job.kind === "mix-search") {
+        const snapshot = round.data_snapshot.corpus;
+        if (!snapshot) throw new AppError("conflict", "This round has no corpus snapshot.");
+        const text = await readIfPresent(path.join(staging, "mix-search.json"));
+        if (text === null) throw new AppError("conflict", "Upload mix-search.json before reporting the job complete.");
+        const mixSearch = await saveSearchResult(trx, round, snapshot, parseMixSearch(text, snapshot));
+        await trx.updateTable("rounds").set({ report: JSON.stringify({ ...(round.report ?? {}), mixSearch }), updated_at: new Date() }).where("id", "=", round.id).execute();
       } else {
+        if (job.kind === "pretrain" || job.kind === "midtrain") {
+          // held-out loss per set, before and after: midtraining's forgetting shows on the replay set
+          const lmEval = parseLmEval(await readIfPresent(path.join(staging, "lm-eval.json")));
+          if (lmEval) await trx.updateTable("rounds").set({ report: JSON.stringify({ ...(round.report ?? {}), lmEval }), updated_at: new Date() }).where("id", "=", round.id).execute();
+        }
         const manifestText = await readIfPresent(path.join(staging, "manifest.json"));
         const missing = [];
         if (manifestText === null) missing.push("manifest.json");
@@ -313,7 +343,9 @@ async function roundReport(
     : lastKl !== null ? { value: lastKl, where: "in the last training step" }
     : null;
   const warnings = roundWarnings({ klTarget: reportKlTarget(round.spec), heldOut, kl });
-  return { models, samples, evaluation, rewardJudge, heldOut, warnings };
+  // corpus rounds' own results, written by their step (decision 0050, 0051)
+  const corpus = Object.fromEntries(["lmEval", "mixSearch"].filter((k) => stored?.[k] !== undefined).map((k) => [k, stored![k]]));
+  return { models, samples, evaluation, rewardJudge, heldOut, warnings, ...corpus };
 }
 
 /**

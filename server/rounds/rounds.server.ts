@@ -19,7 +19,8 @@ import { qualityReport } from "../labeling/quality-report.server.ts";
 import { MIX_SOURCES_OF, mixParam, type DataMix, type MixSource } from "../labeling/data-mix.ts";
 import { projectSettingsSchema, type ProjectSettings } from "../labeling/project-settings.ts";
 import type { Project } from "../labeling/projects.server.ts";
-import { ROUND_PATHS, roundSpecSchema, stepKlTarget, type RoundRewards, type RoundSpec } from "../../trainer/contract/round.ts";
+import { isCorpusPath, ROUND_PATHS, roundSpecSchema, stepKlTarget, type RoundRewards, type RoundSpec } from "../../trainer/contract/round.ts";
+import { baseCorpusLineage, corporaOf, corpusSnapshot, type CorpusSnapshot } from "./corpus-rounds.server.ts";
 import { checkerField } from "../../trainer/contract/checker.ts";
 import { SHOW_SAMPLES_DEFAULT } from "../../trainer/contract/job.ts";
 import type { RewardSpecInput } from "../../trainer/contract/reward-spec.ts";
@@ -61,12 +62,16 @@ export type DataSnapshot = {
   counts: Record<"demonstrate" | "rank" | "review" | "compare", number>;
   /** The submission ids as inclusive ranges [first, last]: exact and small. */
   ranges: Array<[number, number]>;
-  /** sha256 of the ids, comma-joined in ascending order. */
+  /** sha256 of the ids, comma-joined in ascending order (corpus rounds: of their documents, corpus.hash). */
   hash: string;
+  /** pretrain, midtrain and mix-search rounds: the cleaning job, classifier and documents they read (decision 0051). */
+  corpus?: CorpusSnapshot;
 };
 
 /** Training steps, then the held-out evaluation (when there is an eval set), then sampling the next batch. */
 export function stepsOf(spec: RoundSpec, snapshot: Pick<DataSnapshot, "evalSet">): JobKind[] {
+  // a base model or a mix search answers no prompts: no held-out prompt evaluation, no batch for labelers
+  if (isCorpusPath(spec.path)) return [...ROUND_PATHS[spec.path]];
   const evaluate = spec.evaluation.heldOut !== "off" && (snapshot.evalSet?.count ?? 0) > 0;
   return [...ROUND_PATHS[spec.path], ...(evaluate ? (["evaluate"] as const) : []), ...(spec.next.prompts > 0 ? (["sample"] as const) : [])];
 }
@@ -88,6 +93,10 @@ export function idRanges(ids: number[]): Array<[number, number]> {
 
 async function snapshotData(db: DbOrTrx, projectId: string, spec: Pick<RoundSpec, "data" | "evaluation" | "path">, until: Date): Promise<DataSnapshot> {
   const data = spec.data;
+  if (isCorpusPath(spec.path)) {
+    // corpus rounds read no labels: the corpus part of the snapshot is added by the launch
+    return { until: until.toISOString(), since: null, labeler: null, minAgreement: null, consensus: false, gold: null, mix: null, sources: { projects: [projectId], rounds: null }, evalSet: null, promptSplit: null, counts: { demonstrate: 0, rank: 0, review: 0, compare: 0 }, ranges: [], hash: "" };
+  }
   const sources = await dataSources(db, projectId, data);
   const gold = data.minGoldAgreement === undefined ? null : await goldPassing(db, sources.projects, data.minGoldAgreement);
   let query = db
@@ -311,6 +320,12 @@ export async function launchRound(db: Db, actorId: string, project: Project, inp
     }
     const { now } = await sql<{ now: Date }>`select now() as now`.execute(trx).then((r) => r.rows[0]!);
     const snapshot = await snapshotData(trx, project.id, spec, now);
+    if (isCorpusPath(spec.path)) {
+      if (executor) throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "path", message: "corpus rounds run on Tandem's trainer" }]);
+      const lineage = "init" in spec.base ? null : await baseCorpusLineage(trx, spec.base);
+      snapshot.corpus = await corpusSnapshot(trx, project.id, spec, lineage);
+      snapshot.hash = snapshot.corpus.hash;
+    }
     await refuseForeignSources(trx, actorId, project.id, snapshot, baseModel);
     if (spec.evaluation.heldOut === "required" && !snapshot.evalSet) {
       throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "evaluation.heldOut", message: "the project has no eval set: hold some prompts out first (import with \"split\": \"eval\", or Eval set on the project page)" }]);
@@ -323,6 +338,9 @@ export async function launchRound(db: Db, actorId: string, project: Project, inp
       .values({ project_id: project.id, name: spec.name, spec: JSON.stringify(spec), steps: JSON.stringify(steps), data_snapshot: JSON.stringify(snapshot), created_by: actorId })
       .returning(["id"])
       .executeTakeFirstOrThrow();
+    // lineage, and the corpora a round reads cannot be deleted under it (decision 0039)
+    const corpora = snapshot.corpus ? corporaOf(snapshot.corpus) : [];
+    if (corpora.length > 0) await trx.insertInto("round_corpora").values(corpora.map((corpusId) => ({ round_id: round.id, corpus_id: corpusId }))).execute();
     if (executor) await executor.start(trx, round.id);
     // a round waiting for another starts when that one is done (startFollowers)
     else if (!waitFor || waitFor.done) await insertJob(trx, { id: round.id, project_id: project.id, spec, data_snapshot: snapshot, steps }, 0, leaseSeconds);
@@ -440,6 +458,8 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
   const model = policyId ? { modelId: policyId } : spec.base;
   const job: Record<string, unknown> = { schemaVersion: 1, kind, model, leaseSeconds, ...(spec.lora && LORA_STEPS.includes(kind) ? { lora: spec.lora } : {}), ...(spec.recompute ? { recompute: true } : {}) };
   if (kind === "sft") Object.assign(job, { ...dataUrls(round.project_id, "sft", round.data_snapshot), train: resumable(spec.sft) });
+  // their corpus URLs are written at claim (they carry the attempt): corpusForJob
+  if (kind === "pretrain" || kind === "midtrain" || kind === "mix-search") Object.assign(job, { train: spec.pretrain });
   if (kind === "dpo") Object.assign(job, { ...dataUrls(round.project_id, "preferences", round.data_snapshot), train: resumable({ ...spec.dpo, klTarget: stepKlTarget(spec, "dpo") }) });
   if (kind === "kto") Object.assign(job, { ...dataUrls(round.project_id, "unpaired", round.data_snapshot), train: resumable({ ...spec.kto, klTarget: stepKlTarget(spec, "kto") }) });
   if (kind === "grpo" || kind === "rloo") {
@@ -521,7 +541,8 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
 export async function baseModelId(db: DbOrTrx, spec: RoundSpec): Promise<string | null> {
   if ("modelId" in spec.base) return spec.base.modelId;
   if (!("afterRound" in spec.base)) return null;
-  const made = await db.selectFrom("models").select("id").where("round_id", "=", spec.base.afterRound).where("kind", "in", ["sft", "policy"]).orderBy("id", "desc").limit(1).executeTakeFirst();
+  // a pretrain or midtrain round's base model counts: SFT or midtraining may follow it
+  const made = await db.selectFrom("models").select("id").where("round_id", "=", spec.base.afterRound).where("kind", "in", ["sft", "policy", "base"]).orderBy("id", "desc").limit(1).executeTakeFirst();
   return made?.id ?? null;
 }
 

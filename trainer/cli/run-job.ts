@@ -20,7 +20,7 @@ import { parseCompletion } from "../tokenizer/chat-template.ts";
 import { tandemTokenizer, type AnyMessage, type ChatFormat } from "../tokenizer/chat-format.ts";
 import { promptRecordSchema, readJsonl } from "../data/jsonl.ts";
 import { collateCompletions } from "../data/collate.ts";
-import { createSftTrainer, type SftExample } from "../algorithms/sft-trainer.ts";
+import { createSftTrainer } from "../algorithms/sft-trainer.ts";
 import { createRewardTrainer, scoreCompletions } from "../algorithms/reward-trainer.ts";
 import { createDpoTrainer } from "../algorithms/dpo-trainer.ts";
 import { createPpoTrainer } from "../algorithms/ppo-trainer.ts";
@@ -36,6 +36,7 @@ import { createProgress } from "./progress.ts";
 import { asMessages, buildModel, chatFormatFor, check, ensureFits, readPreferencePairs, readRankingExamples, readSftExamples, readUnpairedExamples } from "./job-inputs.ts";
 import { batchesFrom, hashExamples, resumeInto, runTrainLoop, writePeriodicCheckpoint, type SaveCheckpoint, type SteppingTrainer } from "./train-loop.ts";
 import { rolloutFor, runGroupRlJob, transcriptAnswer } from "./rl-jobs.ts";
+import { evalSetsBefore, mixSearchJob, pretrainExamples, writeEvalSets } from "./corpus-jobs.ts";
 
 // the test suite and older callers import DataError from here
 export { DataError } from "./job-inputs.ts";
@@ -145,22 +146,28 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
     return;
   }
 
-  if (spec.kind === "pretrain" || spec.kind === "sft") {
-    const model = buildModel(spec.model, format, "none", spec.kind === "sft" ? spec.lora : undefined);
-    let examples: SftExample[];
-    if (spec.kind === "pretrain") {
-      // documents joined by <|endoftext|>, cut into windows; every token is a target
-      const stream: number[] = [];
-      for (const file of spec.corpus) stream.push(...(await tokenizer.encode(readFileSync(file, "utf8"))), format.eosId);
-      const w = Math.min(spec.windowLength ?? model.config.blockSize, model.config.blockSize);
-      examples = [];
-      for (let i = 0; i + 1 < stream.length; i += w) {
-        const ids = stream.slice(i, i + w);
-        examples.push({ ids, lossMask: ids.map(() => 1) });
-      }
-    } else {
-      examples = await readSftExamples(spec.data, format, model.config.blockSize);
-    }
+  if (spec.kind === "mix-search") {
+    await mixSearchJob(spec, format, log);
+    return;
+  }
+
+  if (spec.kind === "pretrain") {
+    // documents followed by <|endoftext|>, cut into windows; every token is a target (corpus-jobs.ts)
+    const model = buildModel(spec.model, format, "none");
+    const { examples, counts } = await pretrainExamples(spec, model, format);
+    // held-out sets are scored on the model as it starts too: midtraining's forgetting shows as before → after
+    const evalSets = await evalSetsBefore(spec, model, format);
+    const trainer = createSftTrainer(model, spec.train, format.padId);
+    await trainWithCheckpoints(spec, log, format, trainer, examples, hashExamples(examples), counts);
+    writeEvalSets(spec.out, evalSets, model, format.padId, log);
+    trainer.dispose();
+    disposeModel(model);
+    return;
+  }
+
+  if (spec.kind === "sft") {
+    const model = buildModel(spec.model, format, "none", spec.lora);
+    const examples = await readSftExamples(spec.data, format, model.config.blockSize);
     const trainer = createSftTrainer(model, spec.train, format.padId);
     await trainWithCheckpoints(spec, log, format, trainer, examples, hashExamples(examples), { examples: examples.length });
     trainer.dispose();

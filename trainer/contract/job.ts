@@ -121,6 +121,9 @@ function groupRlJob<K extends "grpo" | "rloo", S extends z.ZodType>(kind: K, tra
     });
 }
 
+/** A named source of documents: text files (one document each) or JSONL files of {"text": …} documents. */
+export const corpusSourceSchema = z.strictObject({ name: z.string().min(1).max(200), files: z.array(z.string().min(1)).min(1) });
+
 export const jobSpecSchema = z.discriminatedUnion("kind", [
   z.strictObject({
     ...base,
@@ -128,16 +131,50 @@ export const jobSpecSchema = z.discriminatedUnion("kind", [
     corpus: z.array(z.string().min(1)).min(1),
     vocabSize: z.number().int().min(300).default(2048),
   }),
+  z
+    .strictObject({
+      ...base,
+      kind: z.literal("pretrain"),
+      /** Text files (or JSONL of {"text"} documents), every window once: the plain corpus. */
+      corpus: z.array(z.string().min(1)).min(1).optional(),
+      /**
+       * A weighted mix instead (decision trainer-018): each source's windows are drawn in proportion to
+       * its weight up to a fixed budget of steps × batchSize windows (a small source repeats, a large
+       * one is subsampled), so runs with different mixes see the same number of tokens.
+       */
+      mix: z.array(corpusSourceSchema.extend({ weight: z.number().min(0) })).min(1).max(50).optional(),
+      /** Held-out text scored before and after training (mean loss per token): <out>/lm-eval.json. */
+      eval: z.array(corpusSourceSchema).max(10).default([]),
+      tokenizer: z.string().min(1),
+      model: modelSourceSchema,
+      /** Tokens per training window; default the model's blockSize. */
+      windowLength: z.number().int().positive().optional(),
+      resume,
+      train: sftConfigSchema.prefault({}),
+    })
+    .refine((j) => (j.corpus === undefined) !== (j.mix === undefined), { message: "give either corpus (files) or mix (weighted sources)", path: ["corpus"] })
+    .refine((j) => !j.mix || j.mix.some((s) => s.weight > 0), { message: "at least one source needs a weight above 0", path: ["mix"] }),
   z.strictObject({
     ...base,
-    kind: z.literal("pretrain"),
-    corpus: z.array(z.string().min(1)).min(1),
+    /**
+     * Data-mix search (decision trainer-018): one small model per candidate mixture, each from the same
+     * init and seed on the same token budget, scored by its mean loss per token on the target's held-out
+     * text. Writes <out>/mix-search.json; the lowest loss wins.
+     */
+    kind: z.literal("mix-search"),
+    sources: z.array(corpusSourceSchema).min(2).max(8),
+    target: corpusSourceSchema,
+    /** Weights per candidate, one per source (normalised to sum 1). */
+    candidates: z.array(z.array(z.number().min(0))).min(1).max(64),
     tokenizer: z.string().min(1),
-    model: modelSourceSchema,
-    /** Tokens per training window; default the model's blockSize. */
+    model: z.strictObject({ init: z.union([gptConfigInputSchema, llamaConfigInputSchema]), seed: z.number().int().nonnegative().default(0) }),
     windowLength: z.number().int().positive().optional(),
-    resume,
     train: sftConfigSchema.prefault({}),
+  }).superRefine((j, ctx) => {
+    j.candidates.forEach((c, i) => {
+      if (c.length !== j.sources.length) ctx.addIssue({ code: "custom", message: `needs ${j.sources.length} weights, one per source`, path: ["candidates", i] });
+      else if (!c.some((w) => w > 0)) ctx.addIssue({ code: "custom", message: "at least one weight above 0", path: ["candidates", i] });
+    });
   }),
   z.strictObject({ ...base, kind: z.literal("sft"), data: z.string().min(1), tokenizer: z.string().min(1), model: modelSourceSchema, resume, lora, train: sftConfigSchema.prefault({}) }),
   z.strictObject({ ...base, kind: z.literal("reward"), data: z.string().min(1), tokenizer: z.string().min(1), model: modelSourceSchema, resume, lora, train: rewardConfigSchema.prefault({}) }),
@@ -247,6 +284,15 @@ export const jobSpecSchema = z.discriminatedUnion("kind", [
     sampling: samplingSchema.default(samplingSchema.parse({})),
   }),
 ]);
+
+/** <out>/mix-search.json: each candidate's weights (normalised), held-out loss per token on the target, and the lowest. */
+export const mixSearchResultSchema = z.object({
+  sources: z.array(z.string()),
+  target: z.string(),
+  candidates: z.array(z.object({ weights: z.array(z.number()), loss: z.number(), tokens: z.number(), trainLoss: z.number().nullable() })),
+  best: z.number().int().nonnegative(),
+});
+export type MixSearchResult = z.output<typeof mixSearchResultSchema>;
 
 export type JobSpec = z.output<typeof jobSpecSchema>;
 export type JobSpecInput = z.input<typeof jobSpecSchema>;

@@ -31,9 +31,18 @@ export const ROUND_PATHS = {
   // unpaired labels: thumbs up/down, best and worst of a ranking, A/B outcomes, review verdicts
   kto: ["kto"],
   "sft-kto": ["sft", "kto"],
+  // base models from corpora (decisions 0050, 0051): from scratch on a mix of cleaned corpora, continued on
+  // specialised data with a replay share of the original mix, and the search for the mix itself
+  pretrain: ["pretrain"],
+  midtrain: ["midtrain"],
+  "mix-search": ["mix-search"],
 } as const;
 export type RoundPath = keyof typeof ROUND_PATHS;
-export type TrainStepKind = "sft" | "reward" | "dpo" | "ppo" | "grpo" | "rloo" | "kto";
+export type TrainStepKind = "sft" | "reward" | "dpo" | "ppo" | "grpo" | "rloo" | "kto" | "pretrain" | "midtrain" | "mix-search";
+
+/** Paths that train on corpora, not on labels: no held-out prompt evaluation, no sampling for labelers. */
+export const CORPUS_PATHS = ["pretrain", "midtrain", "mix-search"] as const satisfies readonly RoundPath[];
+export const isCorpusPath = (path: RoundPath): path is (typeof CORPUS_PATHS)[number] => (CORPUS_PATHS as readonly string[]).includes(path);
 
 /** Steps that move a policy against a reference: they take the round's klTarget. */
 export const KL_STEPS = ["dpo", "kto", "grpo", "rloo"] as const;
@@ -73,6 +82,94 @@ export const freshModelSchema = z.strictObject({
   vocabSize: z.number().int().min(300).max(50257).default(512),
   seed: z.number().int().nonnegative().default(0),
 });
+
+/** A source's weight in a mix: relative (normalised to sum 1), so 1 and 3 is 25 % and 75 %. */
+export const MIX_WEIGHT_MAX = 100;
+
+/**
+ * A mix of cleaned corpora (decision 0051): a saved mix (`mixId`, from a mix search or an earlier round), or
+ * the kept documents of one cleaning job — optionally only those its quality classifier scores at or above
+ * the chosen threshold — from these corpora, each with its weight.
+ */
+export const corpusMixSchema = z
+  .strictObject({
+    mixId: id.optional(),
+    cleaningJobId: id.optional(),
+    classifierId: id.optional(),
+    sources: z.array(z.strictObject({ corpusId: id, weight: z.number().min(0).max(MIX_WEIGHT_MAX) })).max(20).optional(),
+  })
+  .superRefine((m, ctx) => {
+    const issue = (path: string, message: string) => ctx.addIssue({ code: "custom", message, path: [path] });
+    if (m.mixId !== undefined) {
+      if (m.sources || m.cleaningJobId || m.classifierId) issue("mixId", "a saved mix names its own sources and cleaning job: give either mixId or sources");
+      return;
+    }
+    if (!m.sources || m.sources.length === 0) return issue("sources", "the mix is empty: choose at least one corpus");
+    if (m.cleaningJobId === undefined) issue("cleaningJobId", "which cleaning job's kept documents: choose one");
+    if (new Set(m.sources.map((s) => s.corpusId)).size !== m.sources.length) issue("sources", "a corpus is listed twice");
+    if (!m.sources.some((s) => s.weight > 0)) issue("sources", "the weights add up to 0: give at least one corpus a weight above 0");
+  });
+export type CorpusMix = z.output<typeof corpusMixSchema>;
+
+/** What a pretrain or midtrain round trains on, and the documents it holds out to measure loss on. */
+export const roundCorpusSchema = z.strictObject({
+  /** pretrain: the mix it trains on; midtrain: the specialised data. */
+  mix: corpusMixSchema,
+  /**
+   * midtrain only: a share of the training windows drawn from the original mix, to limit forgetting.
+   * Without `mix`: the mix the base model was pretrained on (its round's lineage).
+   */
+  replay: z.strictObject({ share: z.number().min(0).max(0.9).default(0.25), mix: corpusMixSchema.optional() }).optional(),
+  /** Share of each source's documents (a seeded split, frozen at launch) kept out of training to measure loss on. */
+  heldOutShare: z.number().min(0.01).max(0.5).default(0.1),
+  seed: z.number().int().nonnegative().default(0),
+});
+
+/**
+ * The data-mix search (decision 0050): a small model per candidate mixture of the sources, the same token
+ * budget each, scored on the target domain's held-out text; the best mix is saved for pretrain rounds.
+ */
+export const mixSearchSchema = z
+  .strictObject({
+    cleaningJobId: id,
+    classifierId: id.optional(),
+    sources: z.array(id).min(2, "a search needs at least two sources").max(8),
+    /** The target domain: a corpus's kept documents, or a share of them (then never trained on). */
+    target: z.strictObject({ corpusId: id, share: z.number().gt(0).max(1).default(1) }),
+    /** Weight levels per source on the simplex grid (3: 0, ½, 1): every mixture whose weights are multiples of 1/(levels − 1). */
+    levels: z.number().int().min(2).max(11).default(3),
+    /** Explicit candidates instead of the grid: one weight per source each. */
+    candidates: z.array(z.array(z.number().min(0).max(MIX_WEIGHT_MAX))).min(1).max(32).optional(),
+    /** The name the chosen mix is saved under (default: the round's name). */
+    saveAs: z.string().trim().min(1).max(120).optional(),
+    seed: z.number().int().nonnegative().default(0),
+  })
+  .superRefine((m, ctx) => {
+    if (new Set(m.sources).size !== m.sources.length) ctx.addIssue({ code: "custom", message: "a corpus is listed twice", path: ["sources"] });
+    if (m.sources.includes(m.target.corpusId) && m.target.share > 0.5) {
+      ctx.addIssue({ code: "custom", message: "the target is also a source: hold out at most half of it (share ≤ 0.5), the rest is trained on", path: ["target", "share"] });
+    }
+    m.candidates?.forEach((c, i) => {
+      if (c.length !== m.sources.length) ctx.addIssue({ code: "custom", message: `needs ${m.sources.length} weights, one per source`, path: ["candidates", i] });
+      else if (!c.some((w) => w > 0)) ctx.addIssue({ code: "custom", message: "the weights add up to 0", path: ["candidates", i] });
+    });
+    if (!m.candidates && simplexGrid(m.sources.length, m.levels).length > 32) {
+      ctx.addIssue({ code: "custom", message: `${simplexGrid(m.sources.length, m.levels).length} candidates: at most 32 (fewer levels or sources)`, path: ["levels"] });
+    }
+  });
+export type MixSearchSpec = z.output<typeof mixSearchSchema>;
+
+/** Every mixture of `n` sources whose weights are multiples of 1/(levels − 1) and sum to 1, in a fixed order. */
+export function simplexGrid(n: number, levels: number): number[][] {
+  const steps = levels - 1;
+  const out: number[][] = [];
+  const walk = (prefix: number[], left: number) => {
+    if (prefix.length === n - 1) return void out.push([...prefix, left].map((k) => k / steps));
+    for (let k = left; k >= 0; k--) walk([...prefix, k], left - k);
+  };
+  walk([], steps);
+  return out;
+}
 
 export const roundSpecSchema = z
   .strictObject({
@@ -136,6 +233,11 @@ export const roundSpecSchema = z
     grpo: grpoConfigSchema.default(grpoConfigSchema.parse({})),
     rloo: rlooConfigSchema.default(rlooConfigSchema.parse({})),
     kto: ktoConfigSchema.default(ktoConfigSchema.parse({})),
+    /** pretrain and midtrain: the corpus mix; mix-search: its sources and target. */
+    corpus: roundCorpusSchema.optional(),
+    mixSearch: mixSearchSchema.optional(),
+    /** The training of pretrain and midtrain, and of each mix-search candidate (steps × batchSize windows: the token budget). */
+    pretrain: sftConfigSchema.default(sftConfigSchema.parse({})),
     /** GRPO and RLOO: the reward sources and their weights. */
     rewards: roundRewardsSchema.default({}),
     /**
@@ -174,10 +276,20 @@ export const roundSpecSchema = z
       })
       .default({ prompts: 16, maxNewTokens: 64, temperature: 0.9, topP: 1, topK: 0, seed: 0 }),
   })
-  .refine((r) => !("init" in r.base) || ROUND_PATHS[r.path][0] === "sft", {
-    message: "a model trained from scratch must start with SFT (choose an sft path or a registered base model)",
+  .refine((r) => !("init" in r.base) || ROUND_PATHS[r.path][0] === "sft" || r.path === "pretrain" || r.path === "mix-search", {
+    message: "a model trained from scratch must start with SFT or pretraining (choose an sft or pretrain path, or a registered base model)",
     path: ["base"],
   })
+  .refine((r) => !(r.path === "pretrain" || r.path === "mix-search") || "init" in r.base, {
+    message: "pretraining and the mix search start from scratch: give base.init (a preset such as nano) and vocabSize",
+    path: ["base"],
+  })
+  .refine((r) => r.path !== "midtrain" || !("init" in r.base), { message: "midtraining continues a base model: give base.modelId (or base.afterRound)", path: ["base"] })
+  .refine((r) => !(r.path === "pretrain" || r.path === "midtrain") || r.corpus !== undefined, { message: "choose the corpus mix to train on", path: ["corpus"] })
+  .refine((r) => r.path !== "mix-search" || r.mixSearch !== undefined, { message: "choose the sources and the target of the search", path: ["mixSearch"] })
+  .refine((r) => r.corpus === undefined || r.path === "pretrain" || r.path === "midtrain", { message: "a corpus mix is for pretrain and midtrain paths", path: ["corpus"] })
+  .refine((r) => r.mixSearch === undefined || r.path === "mix-search", { message: "mixSearch is for the mix-search path", path: ["mixSearch"] })
+  .refine((r) => r.corpus?.replay === undefined || r.path === "midtrain", { message: "replay is for midtraining (pretraining trains on its mix alone)", path: ["corpus", "replay"] })
   .refine((r) => !r.lora || !("init" in r.base), {
     message: "LoRA adapters train on a registered (imported) base model, not on one trained from scratch",
     path: ["lora"],
@@ -225,7 +337,7 @@ export const remoteJobSchema = z
     jobId: id,
     roundId: id,
     attempt: z.number().int().positive(),
-    kind: z.enum(["sft", "reward", "dpo", "ppo", "grpo", "rloo", "kto", "evaluate", "sample"]),
+    kind: z.enum(["sft", "reward", "dpo", "ppo", "grpo", "rloo", "kto", "evaluate", "sample", "pretrain", "midtrain", "mix-search"]),
     model: jobModelSchema,
     /**
      * PPO's reward model (also the value model's start); GRPO/RLOO's optional reward-model source; for
@@ -264,6 +376,20 @@ export const remoteJobSchema = z
     /** GRPO/RLOO: what the policy is rewarded for. */
     reward: rewardSpecSchema.optional(),
     /**
+     * pretrain, midtrain: `train` (weighted sources) and `eval` (held-out sets, loss before and after);
+     * mix-search: `sources`, `target` and `candidates` (one weight per source each). Each URL streams
+     * JSONL documents {"text": …} frozen in the round's snapshot.
+     */
+    corpus: z
+      .strictObject({
+        train: z.array(z.strictObject({ name: z.string(), url: z.string().startsWith("/api/v1/"), weight: z.number().min(0) })).optional(),
+        eval: z.array(z.strictObject({ name: z.string(), url: z.string().startsWith("/api/v1/") })).optional(),
+        sources: z.array(z.strictObject({ name: z.string(), url: z.string().startsWith("/api/v1/") })).optional(),
+        target: z.strictObject({ name: z.string(), url: z.string().startsWith("/api/v1/") }).optional(),
+        candidates: z.array(z.array(z.number().min(0))).optional(),
+      })
+      .optional(),
+    /**
      * The tools the project declares (settings.tools): every generation of this job may call them —
      * sampling and the baseline's answers (unless `sampling.tools` says otherwise), RL rollouts and
      * the held-out evaluation.
@@ -293,6 +419,8 @@ export const remoteJobSchema = z
       need(job.reward === undefined, "reward", `only grpo and rloo jobs take a reward spec, not ${job.kind}`);
     }
     if (job.kind === "kto") need(job.dataUrl !== undefined, "dataUrl", "a kto job needs the unpaired export");
+    if (job.kind === "pretrain" || job.kind === "midtrain") need((job.corpus?.train?.length ?? 0) > 0, "corpus", `a ${job.kind} job needs its corpus sources`);
+    if (job.kind === "mix-search") need(!!job.corpus?.sources && !!job.corpus.target && !!job.corpus.candidates && "init" in job.model, "corpus", "a mix-search job needs its sources, target, candidates and a fresh model");
     if (job.kind === "evaluate") need(job.heldOut !== undefined && job.promptsUrl !== undefined, "heldOut", "an evaluate job needs its eval set and settings");
   });
 export type RemoteJob = z.output<typeof remoteJobSchema>;
@@ -307,6 +435,7 @@ export const jobEventsBodySchema = z.strictObject({ events: z.array(jobEventSche
 /** The files a finished job uploads before it reports completion. */
 export const JOB_OUTPUT_FILES = [
   "model.safetensors", "manifest.json", "tokenizer.json", "samples.jsonl", "baseline-samples.jsonl", "eval.json", "reward-eval.json", "heldout.json", "rm-heldout.json",
+  "lm-eval.json", "mix-search.json",
 ] as const;
 export type JobOutputFile = (typeof JOB_OUTPUT_FILES)[number];
 

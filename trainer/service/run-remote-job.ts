@@ -72,7 +72,9 @@ export async function runRemoteJob(api: ServerApi, job: RemoteJob, options: { wo
     // 2. a new model gets a tokenizer fitted to the job's own text first (a resumed one has it already)
     if ("init" in job.model && !job.resume) {
       const corpus = join(work, "corpus.txt");
-      writeFileSync(corpus, textOf(readFileSync(join(work, "data.jsonl"), "utf8")));
+      // a corpus round fits it to the text it trains on (a mix search: all of its sources), others to their dataset
+      const texts = job.corpus ? corpusFiles(work, job).trainingFiles : [join(work, "data.jsonl")];
+      writeFileSync(corpus, texts.map((file) => textOf(readFileSync(file, "utf8"))).join("\n"));
       // Explicit dimensions name their vocabulary; a preset takes the round's vocabSize.
       const vocabSize = "vocabSize" in job.model.init && job.model.init.vocabSize ? job.model.init.vocabSize : job.model.vocabSize;
       const tokenizerJob = { schemaVersion: 1, kind: "train-tokenizer", corpus: [corpus], vocabSize, out: join(work, "tokenizer") };
@@ -165,7 +167,11 @@ export async function runRemoteJob(api: ServerApi, job: RemoteJob, options: { wo
     }
     await checkpoints.drain();
     // 4. outputs, then completion (the server registers the model only now)
-    const files = job.kind === "sample" ? ["samples.jsonl"] : job.kind === "evaluate" ? [] : ["model.safetensors", "manifest.json", "tokenizer.json"];
+    const files =
+      job.kind === "sample" ? ["samples.jsonl"]
+      : job.kind === "evaluate" ? []
+      : job.kind === "mix-search" ? ["mix-search.json"]
+      : ["model.safetensors", "manifest.json", "tokenizer.json", ...(existsSync(join(out, "lm-eval.json")) ? ["lm-eval.json"] : [])];
     for (const name of files) await api.upload(job, name, join(out, name));
     await api.complete(job, result.lastMetrics);
     return "done";
@@ -199,6 +205,9 @@ async function materialize(api: ServerApi, job: RemoteJob, work: string, out: st
     appendFileSync(join(work, "data.jsonl"), readFileSync(part));
   }
   if (job.promptsUrl) await api.download(job.promptsUrl, join(work, "prompts.jsonl"));
+  // corpus parts, each its own JSONL file of {"text"} documents
+  const parts = corpusFiles(work, job);
+  for (const { url, file } of parts.downloads) await api.download(url, file);
   const policyDir = "modelId" in job.model ? await fetchModel(api, job.model.modelId, join(work, "model")) : null;
   const tokenizer = policyDir ? join(policyDir, "tokenizer.json") : join(work, "tokenizer", "tokenizer.json");
   const model =
@@ -248,6 +257,20 @@ async function materialize(api: ServerApi, job: RemoteJob, work: string, out: st
     }
     case "sample":
       return { ...common, kind: "sample", prompts: join(work, "prompts.jsonl"), model: { checkpoint: policyDir! }, sampling: samplingOf(job) };
+    case "pretrain":
+    case "midtrain":
+      // midtraining is pretraining from a registered checkpoint; both on weighted sources with held-out sets
+      return {
+        ...common, kind: "pretrain", model, mix: parts.train.map((p) => ({ name: p.name, files: [p.file], weight: p.weight })),
+        eval: parts.eval.map((p) => ({ name: p.name, files: [p.file] })), ...(job.train ? { train: job.train } : {}),
+      } as JobSpecInput;
+    case "mix-search": {
+      if (!("init" in job.model) || !parts.target) throw new Error("a mix-search job needs a fresh model and its target");
+      return {
+        ...common, kind: "mix-search", model: { init: job.model.init, seed: job.model.seed }, sources: parts.sources.map((p) => ({ name: p.name, files: [p.file] })),
+        target: { name: parts.target.name, files: [parts.target.file] }, candidates: job.corpus?.candidates ?? [], ...(job.train ? { train: job.train } : {}),
+      } as JobSpecInput;
+    }
     case "evaluate": {
       // each model brings its own tokenizer (a round from scratch fits a new one)
       const h = job.heldOut;
@@ -261,6 +284,19 @@ async function materialize(api: ServerApi, job: RemoteJob, work: string, out: st
       };
     }
   }
+}
+
+/** Where a corpus job's parts land in the work folder (…/corpus-N.jsonl: the trainer reads .jsonl files as {"text"} documents). */
+function corpusFiles(work: string, job: RemoteJob) {
+  const c = job.corpus ?? {};
+  let n = 0;
+  const place = <T extends { url: string }>(p: T) => ({ ...p, file: join(work, `corpus-${n++}.jsonl`) });
+  const train = (c.train ?? []).map(place);
+  const evalSets = (c.eval ?? []).map(place);
+  const sources = (c.sources ?? []).map(place);
+  const target = c.target ? place(c.target) : null;
+  const all = [...train, ...evalSets, ...sources, ...(target ? [target] : [])];
+  return { train, eval: evalSets, sources, target, downloads: all, trainingFiles: [...train, ...sources].map((p) => p.file) };
 }
 
 /** The job's sampling, with the project's tools unless the sampling names its own. */

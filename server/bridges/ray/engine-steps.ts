@@ -43,10 +43,13 @@ export type EngineStep = {
 
 export class UnsupportedStepError extends Error {}
 
-const DATASET_OF: Record<TrainStepKind, keyof DatasetCounts> = { sft: "sft", dpo: "preferences", reward: "preferences", ppo: "prompts", grpo: "prompts", rloo: "prompts", kto: "preferences" };
+// corpus steps are never handed off (launchRound refuses them with a Ray executor; NOT_HANDED_OFF below)
+const DATASET_OF: Record<TrainStepKind, keyof DatasetCounts> = {
+  sft: "sft", dpo: "preferences", reward: "preferences", ppo: "prompts", grpo: "prompts", rloo: "prompts", kto: "preferences", pretrain: "sft", midtrain: "sft", "mix-search": "sft",
+};
 
 /** Steps Tandem's trainer runs that the bundle does not map to an engine yet (their rewards and data differ). */
-const NOT_HANDED_OFF: readonly TrainStepKind[] = ["grpo", "rloo", "kto"];
+const NOT_HANDED_OFF: readonly TrainStepKind[] = ["grpo", "rloo", "kto", "pretrain", "midtrain", "mix-search"];
 
 /** The models each step reads and writes, chained like Tandem's trainer: policy steps feed the next, PPO also reads the RM. */
 export function chainSteps(spec: RoundSpec): Array<{ kind: TrainStepKind; input: string; reward: string | null; output: string }> {
