@@ -232,7 +232,7 @@ type Round = { id: string; state: string; error: string | null; models: Array<{ 
 type HeldOut = {
   samples: number; kl: number | null; klStderr: number | null; rmAccuracy: number | null; rmPairs: number | null;
   checker: { new: number | null; previous: number | null } | null;
-  examples: Array<{ prompt: string; new: { answer: string }; previous: { answer: string } | null }>;
+  examples: Array<{ prompt: string; new: { answer: string; toolCalls?: number }; previous: { answer: string; toolCalls?: number } | null }>;
 };
 const launch = async (body: Record<string, unknown>) => (await json<{ id: string }>(await researcher.json("POST", `/api/v1/projects/${project.id}/rounds`, body))).id;
 const detail = (id: string) => researcher.get(`/api/v1/rounds/${id}`).then((r) => json<Round>(r));
@@ -328,8 +328,8 @@ type Result =
   | {
       name: string; state: string; prompts: number; utilityBefore: number; utilityAfter: number; diff: number; ci95: [number, number];
       headroomClosed: number; checkerBefore: number | null; checkerAfter: number | null; correctnessClosed: number | null;
-      styledBefore: number; styledAfter: number; kl: number | null; klStderr: number | null; rmAccuracy: number | null; rmPairs: number | null;
-      perPrompt: Array<{ prompt: string; before: string; after: string; utilityBefore: number; utilityAfter: number }>;
+      styledBefore: number; styledAfter: number; toolUseBefore: number; toolUseAfter: number; kl: number | null; klStderr: number | null; rmAccuracy: number | null; rmPairs: number | null;
+      perPrompt: Array<{ prompt: string; before: string; after: string; utilityBefore: number; utilityAfter: number; toolCallsBefore: number; toolCallsAfter: number }>;
     };
 const results: Result[] = [];
 for (const r of rounds) {
@@ -354,21 +354,23 @@ for (const r of rounds) {
     // the share of the wrong answers made right: the issue's "correctness headroom"
     correctnessClosed: checkerBefore !== null && checkerAfter !== null && checkerBefore < 1 ? (checkerAfter - checkerBefore) / (1 - checkerBefore) : null,
     styledBefore: mean(rows.map((e) => Number(task.styled(e.previous!.answer)))), styledAfter: mean(rows.map((e) => Number(task.styled(e.new.answer)))),
+    // the share of held-out answers that called a tool (the substance of the arithmetic task)
+    toolUseBefore: mean(rows.map((e) => Number((e.previous!.toolCalls ?? 0) > 0))), toolUseAfter: mean(rows.map((e) => Number((e.new.toolCalls ?? 0) > 0))),
     kl: held.kl, klStderr: held.klStderr, rmAccuracy: held.rmAccuracy, rmPairs: held.rmPairs,
-    perPrompt: rows.map((e, i) => ({ prompt: e.prompt, before: e.previous!.answer, after: e.new.answer, utilityBefore: before[i]!, utilityAfter: after[i]! })),
+    perPrompt: rows.map((e, i) => ({ prompt: e.prompt, before: e.previous!.answer, after: e.new.answer, utilityBefore: before[i]!, utilityAfter: after[i]!, toolCallsBefore: e.previous!.toolCalls ?? 0, toolCallsAfter: e.new.toolCalls ?? 0 })),
   });
 }
 const f = (x: number | null | undefined, d = 2) => (x === null || x === undefined || Number.isNaN(x) ? "—" : x.toFixed(d));
 console.log(`\nLoop bench (${values.task}): ${demonstrations} demonstrations, ${rankings.length} rankings (3 labelers, K ${K}, τ ${TAU}), ${EVAL} held-out prompts, seed ${SEED}, ${((Date.now() - started) / 60000).toFixed(1)} min`);
 console.log(`labeler–labeler agreement ${f(labelerAgreement, 3)}; a reward model's ceiling (mean σ(τ|Δu|) over ranked pairs) ${f(rmCeiling, 3)}; round 0's held-out checker ${f(r0.report?.heldOut?.checker?.new)}`);
-console.log("| round | utility before → after | Δ [95 % CI] | headroom closed | checker before → after | correctness headroom closed | style before → after | KL (nats) | RM held-out acc. |");
-console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+console.log("| round | utility before → after | Δ [95 % CI] | headroom closed | checker before → after | correctness headroom closed | style before → after | tool use before → after | KL (nats) | RM held-out acc. |");
+console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 for (const r of results) {
   if (!("diff" in r)) {
-    console.log(`| ${r.name} | ${r.state}: ${r.error} | | | | | | | |`);
+    console.log(`| ${r.name} | ${r.state}: ${r.error} | | | | | | | | |`);
     continue;
   }
-  console.log(`| ${r.name} | ${f(r.utilityBefore)} → ${f(r.utilityAfter)} | ${f(r.diff, 3)} [${f(r.ci95[0], 3)}, ${f(r.ci95[1], 3)}] | ${f(100 * r.headroomClosed, 0)} % | ${f(r.checkerBefore)} → ${f(r.checkerAfter)} | ${r.correctnessClosed === null ? "—" : `${f(100 * r.correctnessClosed, 0)} %`} | ${f(r.styledBefore)} → ${f(r.styledAfter)} | ${f(r.kl)} ± ${f(r.klStderr)} | ${f(r.rmAccuracy)} (${r.rmPairs ?? "—"} pairs) |`);
+  console.log(`| ${r.name} | ${f(r.utilityBefore)} → ${f(r.utilityAfter)} | ${f(r.diff, 3)} [${f(r.ci95[0], 3)}, ${f(r.ci95[1], 3)}] | ${f(100 * r.headroomClosed, 0)} % | ${f(r.checkerBefore)} → ${f(r.checkerAfter)} | ${r.correctnessClosed === null ? "—" : `${f(100 * r.correctnessClosed, 0)} %`} | ${f(r.styledBefore)} → ${f(r.styledAfter)} | ${f(r.toolUseBefore)} → ${f(r.toolUseAfter)} | ${f(r.kl)} ± ${f(r.klStderr)} | ${f(r.rmAccuracy)} (${r.rmPairs ?? "—"} pairs) |`);
 }
 fs.mkdirSync("bench/results", { recursive: true });
 const file = `bench/results/loop-${new Date().toISOString().replace(/[:.]/g, "-")}.json`;

@@ -25,8 +25,9 @@ export const heldoutFileSchema = z.object({
   samples: z.array(
     z.object({
       prompt: z.string(),
-      new: z.object({ answer: z.string(), correct: z.union([z.literal(0), z.literal(1)]).nullable() }),
-      previous: z.object({ answer: z.string(), correct: z.union([z.literal(0), z.literal(1)]).nullable() }).nullable(),
+      // toolCalls: absent in reports written before it was counted
+      new: z.object({ answer: z.string(), correct: z.union([z.literal(0), z.literal(1)]).nullable(), toolCalls: z.number().int().nonnegative().optional() }),
+      previous: z.object({ answer: z.string(), correct: z.union([z.literal(0), z.literal(1)]).nullable(), toolCalls: z.number().int().nonnegative().optional() }).nullable(),
     }),
   ),
 });

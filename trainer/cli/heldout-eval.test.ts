@@ -17,6 +17,7 @@ import { runJob } from "./run-job.ts";
 import { buildModel } from "./job-inputs.ts";
 import type { HeldoutReport } from "./heldout-eval.ts";
 import { answerHealth, endsInLoop, healthShares } from "../eval/answer-health.ts";
+import { TOOL_TRANSCRIPTS, trainToolPolicy } from "../testing/tool-policy.ts";
 
 let dir = "";
 const path = (name: string): string => join(dir, name);
@@ -85,6 +86,16 @@ test("KL to itself is 0; greedy answers repeat exactly; a zero reward model scor
   assert.deepEqual(first.new.reward, { mean: 0, n: 5 });
   const again = await heldout({ decoding: { maxNewTokens: 12 } }, "again");
   assert.deepEqual(again.samples.map((s) => s.new.answer), first.samples.map((s) => s.new.answer));
+});
+
+test("with tools, each shown answer counts its tool calls: the calculator prompts 1, the greeting 0", async () => {
+  const policy = await trainToolPolicy(path("tool-policy"));
+  writeFileSync(path("tool-eval.jsonl"), jsonl(TOOL_TRANSCRIPTS.map((t) => ({ prompt: t.prompt, metadata: {} }))));
+  const report = await heldout({ prompts: path("tool-eval.jsonl"), model: { checkpoint: policy }, checker: undefined, tools: ["calculator"], showSamples: 10, decoding: { maxNewTokens: 40 } }, "tools");
+  const expected = TOOL_TRANSCRIPTS.map((t) => t.completion.reduce((n, m) => n + (m.tool_calls?.length ?? 0), 0));
+  assert.deepEqual(expected, [1, 1, 1, 0]);
+  assert.deepEqual(report.samples.map((s) => s.new.toolCalls), expected);
+  assert.deepEqual(report.samples.map((s) => s.new.answer), TOOL_TRANSCRIPTS.map((t) => t.completion.at(-1)!.content));
 });
 
 test("an empty eval set is refused", async () => {

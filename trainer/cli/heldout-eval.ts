@@ -16,7 +16,7 @@
 //                   meanLength, health: {undecodableShare, loopShare, emptyShare, unfinishedShare} },
 //       previous: the same for the previous policy, or null,
 //       kl:       { mean, stderr, samples } | null,
-//       samples:  [{ prompt, new: {answer, correct}, previous: {answer, correct} | null }] }
+//       samples:  [{ prompt, new: {answer, correct, toolCalls}, previous: {answer, correct, toolCalls} | null }] }
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
@@ -56,6 +56,8 @@ interface Answer {
   text: string;
   tokens: number[];
   finished: boolean;
+  /** Tool calls the answer made (0 without tools): whether a right answer came from the tool. */
+  toolCalls: number;
 }
 
 export interface PolicyScores {
@@ -65,6 +67,8 @@ export interface PolicyScores {
   health: HealthShares;
 }
 
+type SampleAnswer = { answer: string; correct: 0 | 1 | null; toolCalls: number };
+
 export interface HeldoutReport {
   prompts: number;
   decoding: HeldoutSpec["decoding"];
@@ -73,7 +77,7 @@ export interface HeldoutReport {
   kl: { mean: number; stderr: number; samples: number } | null;
   /** Why the KL is missing when it is (no reference, or another tokenizer). */
   klSkipped?: string;
-  samples: Array<{ prompt: string; new: { answer: string; correct: 0 | 1 | null }; previous: { answer: string; correct: 0 | 1 | null } | null }>;
+  samples: Array<{ prompt: string; new: SampleAnswer; previous: SampleAnswer | null }>;
 }
 
 function load(dir: string, head: "none" | "reward"): Loaded {
@@ -106,8 +110,10 @@ async function answer(
       const finished = result.finished[b] ?? false;
       const own = all.filter((_, t) => result.policyMask[b]?.[t] !== 0);
       const tokens = finished ? own.slice(0, -1) : own;
-      const text = tokenizer && tools.length > 0 ? finalAnswer(await parseCompletion(tokenizer, all)) : await format.tokenizer.decode(tokens, true);
-      answers.push({ text, tokens, finished });
+      const transcript = tokenizer && tools.length > 0 ? await parseCompletion(tokenizer, all) : null;
+      const text = transcript ? finalAnswer(transcript) : await format.tokenizer.decode(tokens, true);
+      const toolCalls = transcript ? transcript.reduce((n, m) => n + (m.tool_calls?.length ?? 0), 0) : 0;
+      answers.push({ text, tokens, finished, toolCalls });
     }
     bar.update(Math.min(i + o.batchSize, rendered.length));
   }
@@ -217,8 +223,8 @@ export async function heldoutJob(spec: HeldoutSpec, log: JobLogger): Promise<Hel
       ...(klSkipped ? { klSkipped } : {}),
       samples: prompts.slice(0, spec.showSamples).map((p, i) => ({
         prompt: p.messages.filter((m) => m.role === "user").at(-1)?.content ?? "",
-        new: { answer: newAnswers[i]?.text ?? "", correct: correct(newScored.checks, i) },
-        previous: previousAnswers ? { answer: previousAnswers[i]?.text ?? "", correct: correct(previousScored!.checks, i) } : null,
+        new: { answer: newAnswers[i]?.text ?? "", correct: correct(newScored.checks, i), toolCalls: newAnswers[i]?.toolCalls ?? 0 },
+        previous: previousAnswers ? { answer: previousAnswers[i]?.text ?? "", correct: correct(previousScored!.checks, i), toolCalls: previousAnswers[i]?.toolCalls ?? 0 } : null,
       })),
     };
     const file = join(spec.out, "heldout.json");
