@@ -52,9 +52,17 @@ async function refuseForeignJudge(db: Db, projectId: string, settings: ProjectSe
     if (endpoint?.project_id === projectId) return;
     throw new AppError("validation_failed", "The settings were not saved.", [{ path: "settings.judge.source.endpointId", message: "not an external endpoint of this project" }]);
   }
-  const model = await db.selectFrom("models").select("kind").where("id", "=", source.modelId).executeTakeFirst();
-  if (model && model.kind !== "reward") return;
-  throw new AppError("validation_failed", "The settings were not saved.", [{ path: "settings.judge.source.modelId", message: model ? "a reward model scores text; choose a chat model" : "no such registered model" }]);
+  // A project's models are its data (decision 0031): a judge is this project's model or one registered for every project.
+  const model = await db.selectFrom("models").select(["kind", "project_id"]).where("id", "=", source.modelId).executeTakeFirst();
+  const problem = !model
+    ? "no such registered model"
+    : model.project_id !== null && model.project_id !== projectId
+      ? "a model of another project"
+      : model.kind === "reward"
+        ? "a reward model scores text; choose a chat model"
+        : null;
+  if (problem === null) return;
+  throw new AppError("validation_failed", "The settings were not saved.", [{ path: "settings.judge.source.modelId", message: problem }]);
 }
 
 /**

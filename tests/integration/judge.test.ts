@@ -218,6 +218,8 @@ test("judge settings out of range, or a judge from elsewhere, are refused with t
   const { projectId, name, endpointId } = await projectWithJudge(researcher, { k: 2 }, [{ prompt: "Anything?", completions: ["one", "two"] }]);
   const before = await getSettings(researcher, projectId);
   const other = await projectWithJudge(researcher, { k: 2 }, [{ prompt: "Something else?", completions: ["three", "four"] }]);
+  // a chat model of the other project: its data, not this project's to judge with (decision 0031)
+  const foreignModel = await server.db.insertInto("models").values({ project_id: other.projectId, name: "theirs", kind: "sft", storage_key: `judge-foreign-${other.projectId}`, config: "{}" }).returning("id").executeTakeFirstOrThrow();
   const cases: Array<[Settings, string]> = [
     [{ withheldShare: 1.5 }, "settings.judge.withheldShare"],
     [{ timeoutSeconds: 0 }, "settings.judge.timeoutSeconds"],
@@ -225,6 +227,7 @@ test("judge settings out of range, or a judge from elsewhere, are refused with t
     [{ prompt: "Rank these." }, "settings.judge.prompt"],
     [{ source: { kind: "endpoint", endpointId: other.endpointId } }, "settings.judge.source.endpointId"],
     [{ source: { kind: "model", modelId: "999999999" } }, "settings.judge.source.modelId"],
+    [{ source: { kind: "model", modelId: foreignModel.id } }, "settings.judge.source.modelId"],
   ];
   for (const [change, path] of cases) {
     const response = await researcher.json("PUT", `/api/v1/projects/${projectId}`, { name, settings: { ...before, judge: { ...(before.judge as Settings), ...change } } });
