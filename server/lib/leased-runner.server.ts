@@ -149,3 +149,17 @@ export function jobTableLease(db: Db, table: "generation_runs" | "cleaning_jobs"
     },
   };
 }
+
+/**
+ * Takes over one row of a claim table (judge suggestions, reward scores) whose lease ran out while it
+ * was 'running' — its server died mid-work — so this instance does it again. `returning` is a raw SQL
+ * column list written by the caller.
+ */
+export async function claimExpiredLease<Row>(db: Db, table: "judge_suggestions" | "reward_scores", owner: string, leaseSeconds: number, returning: string): Promise<Row | null> {
+  const t = sql.table(table);
+  const result = await sql<Row>`
+    update ${t} set lease_owner = ${owner}, lease_expires_at = now() + make_interval(secs => ${leaseSeconds})
+    where id = (select id from ${t} where state = 'running' and lease_expires_at < now() order by id for update skip locked limit 1)
+    returning ${sql.raw(returning)}`.execute(db);
+  return result.rows[0] ?? null;
+}

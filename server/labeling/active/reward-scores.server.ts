@@ -11,7 +11,7 @@ import { sql } from "kysely";
 import type { Logger } from "pino";
 import type { Db } from "../../db/database.server.ts";
 import { AppError } from "../../lib/app-error.ts";
-import { newLeaseOwner, startLeasedRunner } from "../../lib/leased-runner.server.ts";
+import { claimExpiredLease, newLeaseOwner, startLeasedRunner } from "../../lib/leased-runner.server.ts";
 import type { Inference } from "../../rounds/inference.server.ts";
 import { projectSettingsSchema, type ProjectSettings } from "../project-settings.ts";
 import { scoreMargin } from "./uncertainty-queue.ts";
@@ -41,11 +41,8 @@ export function startRewardScoreRunner(deps: { db: Db; log: Logger; inference: I
   const owner = newLeaseOwner("scores");
 
   async function claim(): Promise<Claimed | null> {
-    const expired = await sql<Claimed>`
-      update reward_scores set lease_owner = ${owner}, lease_expires_at = now() + make_interval(secs => ${LEASE_SECONDS})
-      where id = (select id from reward_scores where state = 'running' and lease_expires_at < now() order by id for update skip locked limit 1)
-      returning id, task_id, model_id`.execute(db);
-    if (expired.rows[0]) return expired.rows[0];
+    const expired = await claimExpiredLease<Claimed>(db, "reward_scores", owner, LEASE_SECONDS, "id, task_id, model_id");
+    if (expired) return expired;
     const projects = await sql<{ id: string; settings: unknown }>`
       select id, settings from projects
       where (settings -> 'uncertaintyQueue' ->> 'enabled') = 'true'

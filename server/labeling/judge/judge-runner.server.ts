@@ -11,7 +11,7 @@ import type { Logger } from "pino";
 import type { Db } from "../../db/database.server.ts";
 import type { JudgeFailure } from "../../db/schema.ts";
 import { AppError } from "../../lib/app-error.ts";
-import { newLeaseOwner, startLeasedRunner } from "../../lib/leased-runner.server.ts";
+import { claimExpiredLease, newLeaseOwner, startLeasedRunner } from "../../lib/leased-runner.server.ts";
 import type { Inference } from "../../rounds/inference.server.ts";
 import { endpointGenerator, policyGenerator } from "../../bridges/external/external-generator.server.ts";
 import { ExternalRequestError } from "../../bridges/external/openai-client.server.ts";
@@ -34,11 +34,8 @@ export function startJudgeRunner(deps: { db: Db; log: Logger; box: SecretBox; in
   const owner = newLeaseOwner("judge");
 
   async function claim(): Promise<Claimed | null> {
-    const expired = await sql<Claimed>`
-      update judge_suggestions set lease_owner = ${owner}, lease_expires_at = now() + make_interval(secs => ${LEASE_SECONDS})
-      where id = (select id from judge_suggestions where state = 'running' and lease_expires_at < now() order by id for update skip locked limit 1)
-      returning id, task_id, project_id`.execute(db);
-    if (expired.rows[0]) return expired.rows[0];
+    const expired = await claimExpiredLease<Claimed>(db, "judge_suggestions", owner, LEASE_SECONDS, "id, task_id, project_id");
+    if (expired) return expired;
     const fresh = await sql<Claimed>`
       insert into judge_suggestions (task_id, project_id, judge, lease_owner, lease_expires_at)
       select t.id, t.project_id, '', ${owner}, now() + make_interval(secs => ${LEASE_SECONDS})
