@@ -37,6 +37,8 @@ const pageAccess: Record<string, { allowed: Who[]; path: string; allowedStatus?:
   "projects/:projectId/endpoints": { path: "/projects/PROJECT/endpoints", allowed: ["researcher", "admin"] },
   "projects/:projectId/documents": { path: "/projects/PROJECT/documents", allowed: ["researcher", "admin"] },
   "projects/:projectId/browser": { path: "/projects/PROJECT/browser", allowed: atLeast("reviewer") },
+  "projects/:projectId/browser/tasks": { path: "/projects/PROJECT/browser/tasks", allowed: atLeast("reviewer") },
+  "projects/:projectId/browser/submissions": { path: "/projects/PROJECT/browser/submissions", allowed: atLeast("reviewer") },
   // No such prompt: reviewers and up get the 404 page, everyone else is refused before the lookup.
   "projects/:projectId/prompts/:promptId": { path: "/projects/PROJECT/prompts/999999999", allowed: atLeast("reviewer"), allowedStatus: 404 },
   "projects/:projectId/corpora": { path: "/projects/PROJECT/corpora", allowed: ["researcher", "admin"] },

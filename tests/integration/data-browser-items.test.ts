@@ -126,7 +126,7 @@ test("tasks: bad filters are refused with the field named", async () => {
     ["round=r1", "round"],
     ["limit=500", "limit"],
     ["after=junk", "after"],
-  ]) await refusedAt(`/tasks?${query}`, field);
+  ] as const) await refusedAt(`/tasks?${query}`, field);
   const unknown = await researcher.client.get(`/api/v1/projects/${projectId}/tasks?colour=red`);
   assert.equal(unknown.status, 422);
   assert.match(JSON.stringify(await unknown.json()), /colour/);
@@ -170,7 +170,7 @@ test("submissions: filters by labeler, task type, date range and review; keyset 
     ["taskType=essay", "taskType"],
     ["gold=yes", "gold"],
     ["after=junk", "after"],
-  ]) await refusedAt(`/submissions?${query}`, field);
+  ] as const) await refusedAt(`/submissions?${query}`, field);
 });
 
 test("labelers list neither; reviewers list both but do not re-queue", async () => {
