@@ -17,6 +17,8 @@ export default [
     route("projects/:projectId/endpoints", "routes/project-endpoints.tsx"),
     route("projects/:projectId/documents", "routes/project-documents.tsx"),
     route("projects/:projectId/browser", "routes/project-browser.tsx"),
+    route("projects/:projectId/browser/tasks", "routes/project-browser-tasks.tsx"),
+    route("projects/:projectId/browser/submissions", "routes/project-browser-submissions.tsx"),
     route("projects/:projectId/prompts/:promptId", "routes/project-prompt.tsx"),
     route("projects/:projectId/corpora", "routes/project-corpora.tsx"),
     route("projects/:projectId/corpus-review", "routes/project-corpus-review.tsx"),

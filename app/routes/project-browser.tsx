@@ -4,6 +4,7 @@ import { hasRole } from "../../server/auth/roles.ts";
 import { browsePrompts, browseQuerySchema, promptFilterSchema, setExclusion, type PromptFilter } from "../../server/labeling/browser.server.ts";
 import { getProject } from "../../server/labeling/projects.server.ts";
 import { AppError } from "../../server/lib/app-error.ts";
+import { BrowserTabs } from "../components/browser-tabs.tsx";
 import { Alert, Button, Card, PageTitle } from "../components/ui.tsx";
 import { requireProjectRole } from "../lib/auth.server.ts";
 import { or404 } from "../lib/not-found.server.ts";
@@ -76,6 +77,7 @@ export default function ProjectBrowser({ loaderData, actionData }: Route.Compone
   return (
     <>
       <PageTitle lead={<Link className="underline" to={`/projects/${project.id}`}>{project.name}</Link>}>Data browser</PageTitle>
+      <BrowserTabs projectId={project.id} current="prompts" />
       {errors.length > 0 ? (
         <Alert>
           <p>The filter is not valid:</p>

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { browsePrompts, browseQuerySchema, exclusionSchema, promptHistory, setExclusion } from "../labeling/browser.server.ts";
+import { browseSubmissions, browseTasks, requeueSchema, requeueTasks, submissionBrowseSchema, taskBrowseSchema } from "../labeling/browser-items.server.ts";
 import { endpoint, type AnyEndpoint } from "./endpoint.server.ts";
 
 const projectParams = z.object({ id: z.string().regex(/^\d{1,18}$/, "must be a numeric id") });
@@ -43,5 +44,41 @@ export const browserEndpoints: AnyEndpoint[] = [
     body: exclusionSchema,
     response: z.object({ count: z.number().int(), applied: z.boolean() }),
     handler: ({ ctx, params, body, actor }) => setExclusion(ctx.db, actor!, params.id, body),
+  }),
+  endpoint({
+    method: "get",
+    path: "/projects/:id/tasks",
+    summary:
+      "Browse a project's tasks: filters (type, state, round, gold, prompt, minAgreement, maxAgreement, disputed: agreement below the project's adaptive-overlap threshold), " +
+      "newest or oldest first, keyset pages (pass next as after; an agreement-filtered page may be short while next is not null)",
+    access: "reviewer",
+    params: projectParams,
+    query: taskBrowseSchema,
+    response: z.object({ items: z.array(json), next: z.string().nullable(), disputedBelow: z.number() }),
+    handler: ({ ctx, params, query }) => browseTasks(ctx.db, params.id, query),
+  }),
+  endpoint({
+    method: "get",
+    path: "/projects/:id/submissions",
+    summary:
+      "Browse a project's submissions: filters (labeler, taskType, task, from, to, review: none|open|accept|override|send_back, gold, excluded, suggestionRevealed), " +
+      "newest or oldest first, keyset pages (pass next as after)",
+    access: "reviewer",
+    params: projectParams,
+    query: submissionBrowseSchema,
+    response: z.object({ items: z.array(json), next: z.string().nullable() }),
+    handler: ({ ctx, params, query }) => browseSubmissions(ctx.db, params.id, query),
+  }),
+  endpoint({
+    method: "post",
+    path: "/projects/:id/requeue",
+    summary:
+      "Re-queue tasks with more overlap: overlap_target + add, complete tasks open again. Without confirm: only the count (and how many reopen). " +
+      "With confirm equal to that count: the change, in one transaction, audited; a count that moved is refused (409)",
+    access: "researcher",
+    params: projectParams,
+    body: requeueSchema,
+    response: z.object({ count: z.number().int(), reopened: z.number().int(), applied: z.boolean() }),
+    handler: ({ ctx, params, body, actor }) => requeueTasks(ctx.db, actor!, params.id, body),
   }),
 ];

@@ -37,6 +37,8 @@ const pageAccess: Record<string, { allowed: Who[]; path: string; allowedStatus?:
   "projects/:projectId/endpoints": { path: "/projects/PROJECT/endpoints", allowed: ["researcher", "admin"] },
   "projects/:projectId/documents": { path: "/projects/PROJECT/documents", allowed: ["researcher", "admin"] },
   "projects/:projectId/browser": { path: "/projects/PROJECT/browser", allowed: atLeast("reviewer") },
+  "projects/:projectId/browser/tasks": { path: "/projects/PROJECT/browser/tasks", allowed: atLeast("reviewer") },
+  "projects/:projectId/browser/submissions": { path: "/projects/PROJECT/browser/submissions", allowed: atLeast("reviewer") },
   // No such prompt: reviewers and up get the 404 page, everyone else is refused before the lookup.
   "projects/:projectId/prompts/:promptId": { path: "/projects/PROJECT/prompts/999999999", allowed: atLeast("reviewer"), allowedStatus: 404 },
   "projects/:projectId/corpora": { path: "/projects/PROJECT/corpora", allowed: ["researcher", "admin"] },
@@ -155,6 +157,9 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "GET /projects/:id/prompts": ["reviewer", "researcher", "admin", "admin-token"],
   "GET /projects/:id/prompts/:promptId": ["reviewer", "researcher", "admin", "admin-token"],
   "POST /projects/:id/exclusions": ["researcher", "admin", "admin-token"],
+  "GET /projects/:id/tasks": ["reviewer", "researcher", "admin", "admin-token"],
+  "GET /projects/:id/submissions": ["reviewer", "researcher", "admin", "admin-token"],
+  "POST /projects/:id/requeue": ["researcher", "admin", "admin-token"],
   "GET /projects/:id/corpora": ["researcher", "admin", "admin-token"],
   "GET /projects/:id/data-mixes": ["researcher", "admin", "admin-token"],
   "POST /projects/:id/corpora": ["researcher", "admin", "admin-token"],

@@ -1,0 +1,308 @@
+import { sql, type Expression, type SqlBool } from "kysely";
+import { z } from "zod";
+import type { Actor } from "../auth/actor.ts";
+import { recordAudit } from "../auth/audit.server.ts";
+import type { Db } from "../db/database.server.ts";
+import { AppError } from "../lib/app-error.ts";
+import { BROWSE_MAX_LIMIT, BULK_MAX_IDS } from "./browser.server.ts";
+import { choiceAsRanking } from "./export-items.server.ts";
+import { getProject } from "./projects.server.ts";
+import { labelerAgreement, type AgreementSubmission } from "./quality/labeler-agreement.ts";
+import { rankingSchema } from "./quality/ranking.ts";
+
+/**
+ * The data browser's task and submission listings and the re-queue bulk action (decision 0045,
+ * extending 0032). Same rules as the prompt listing: every field validated (unknown ones refused),
+ * keyset pages on (created_at, id) with an opaque cursor, never offsets.
+ */
+const id = z.string().regex(/^\d{1,18}$/, "must be a numeric id");
+const flag = z.enum(["true", "false"], { error: "must be true or false" });
+const date = z.iso.datetime({ offset: true, error: "must be an ISO 8601 date-time, e.g. 2026-12-05T00:00:00Z" });
+const rate = z.coerce.number({ error: "must be a number from 0 to 1" }).min(0, "must be a number from 0 to 1").max(1, "must be a number from 0 to 1");
+const taskType = z.enum(["demonstrate", "rank", "review", "compare"]);
+
+type Cursor = { at: string; id: string };
+const cursorSchema = z.string().transform((value, ctx) => {
+  try {
+    return z.object({ at: z.iso.datetime({ offset: true }), id }).parse(JSON.parse(Buffer.from(value, "base64url").toString("utf8"))) as Cursor;
+  } catch {
+    ctx.addIssue({ code: "custom", message: "is not a cursor this listing gave out" });
+    return z.NEVER;
+  }
+});
+const encodeCursor = (at: string, rowId: string) => Buffer.from(JSON.stringify({ at, id: rowId })).toString("base64url");
+const paging = {
+  order: z.enum(["desc", "asc"]).default("desc"),
+  limit: z.coerce.number({ error: `must be a number from 1 to ${BROWSE_MAX_LIMIT}` }).int().min(1).max(BROWSE_MAX_LIMIT).default(50),
+  after: cursorSchema.optional(),
+};
+const datesInOrder = (f: { from?: string; to?: string }) => !f.from || !f.to || new Date(f.from) <= new Date(f.to);
+
+/** The keyset condition and direction for `alias`.created_at, `alias`.id. */
+function keyset(alias: "t" | "s", order: "asc" | "desc", after: Cursor | undefined) {
+  const col = sql.raw(alias);
+  const direction = order === "desc" ? sql`desc` : sql`asc`;
+  const rule = !after
+    ? null
+    : order === "desc"
+      ? sql<SqlBool>`(${col}.created_at, ${col}.id) < (${after.at}::timestamptz, ${after.id}::bigint)`
+      : sql<SqlBool>`(${col}.created_at, ${col}.id) > (${after.at}::timestamptz, ${after.id}::bigint)`;
+  return { rule, orderBy: sql`order by ${col}.created_at ${direction}, ${col}.id ${direction}` };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tasks
+
+export const taskBrowseSchema = z
+  .object({
+    type: taskType.optional(),
+    state: z.enum(["open", "complete", "cancelled"]).optional(),
+    round: id.optional(),
+    gold: flag.optional(),
+    prompt: id.optional(),
+    /** Items' pooled pairwise agreement (the quality dashboard's figure for one item), inclusive bounds. */
+    minAgreement: rate.optional(),
+    maxAgreement: rate.optional(),
+    /** Agreement below the project's adaptive-overlap threshold (agreementBelow, default 0.75). */
+    disputed: z.enum(["true"], { error: "only disputed=true filters; use minAgreement for items that agree" }).optional(),
+    ...paging,
+  })
+  .strict()
+  .refine((f) => f.minAgreement === undefined || f.maxAgreement === undefined || f.minAgreement <= f.maxAgreement, { path: ["maxAgreement"], message: "must not be below minAgreement" });
+export type TaskBrowseQuery = z.infer<typeof taskBrowseSchema>;
+
+export type BrowsedTask = {
+  id: string;
+  prompt_id: string;
+  text: string;
+  type: string;
+  state: string;
+  overlap_target: number;
+  round_id: string | null;
+  gold: boolean;
+  created_at: Date;
+  submissions: number;
+  /** Pooled pairwise agreement of the item's rankings (rank and A/B tasks); null when fewer than two people ordered a common pair. */
+  agreement: number | null;
+  labelers: number;
+};
+
+/**
+ * Each task's agreement, computed as the analytics' disputed items and the exports do: the quality
+ * dashboard's project figure (labelerAgreement) over that one item's rankings, A/B choices read as
+ * two-tier rankings. A labeler's last submission counts.
+ */
+async function agreements(db: Db, taskIds: readonly string[]): Promise<Map<string, { rate: number | null; labelers: number }>> {
+  const out = new Map<string, { rate: number | null; labelers: number }>();
+  if (taskIds.length === 0) return out;
+  const rows = await sql<{ task_id: string; type: string; user_id: string; payload: Record<string, unknown>; shown_order: string[] }>`
+    select s.task_id, t.type, s.user_id, s.payload, a.shown_order
+    from submissions s join tasks t on t.id = s.task_id join assignments a on a.id = s.assignment_id
+    where s.task_id in (${sql.join(taskIds)}) and t.type in ('rank', 'compare')
+    order by s.id`.execute(db);
+  const byTask = new Map<string, AgreementSubmission[]>();
+  for (const r of rows.rows) {
+    const ranking = r.type === "rank" ? rankingSchema.safeParse(r.payload.ranking).data : choiceAsRanking(r.payload, r.shown_order);
+    if (!ranking) continue;
+    byTask.set(r.task_id, [...(byTask.get(r.task_id) ?? []), { itemId: r.task_id, labelerId: r.user_id, ranking }]);
+  }
+  for (const taskId of taskIds) {
+    const subs = byTask.get(taskId) ?? [];
+    out.set(taskId, { rate: subs.length < 2 ? null : labelerAgreement(subs).project.pairwise.rate, labelers: new Set(subs.map((s) => s.labelerId)).size });
+  }
+  return out;
+}
+
+/** How many candidate rows one agreement-filtered page reads at most before it hands back a shorter page and a cursor. */
+export const AGREEMENT_SCAN_MAX = 5000;
+
+/**
+ * One page of a project's tasks. Agreement is computed in TypeScript (it is not a column), so an
+ * agreement or disputed filter reads candidates (rank and A/B tasks with two or more submissions)
+ * in keyset order in batches until the page is full; after AGREEMENT_SCAN_MAX candidates it
+ * returns what it found with a cursor, so a page may hold fewer than `limit` items while `next`
+ * is not null.
+ */
+export async function browseTasks(db: Db, projectId: string, query: TaskBrowseQuery): Promise<{ items: BrowsedTask[]; next: string | null; disputedBelow: number }> {
+  const project = await getProject(db, projectId);
+  const disputedBelow = project.settings.adaptiveOverlap.agreementBelow;
+  const byAgreement = query.minAgreement !== undefined || query.maxAgreement !== undefined || query.disputed !== undefined;
+  const rules: Array<Expression<SqlBool>> = [sql<SqlBool>`t.project_id = ${projectId}`];
+  if (query.type) rules.push(sql<SqlBool>`t.type = ${query.type}`);
+  if (query.state) rules.push(sql<SqlBool>`t.state = ${query.state}`);
+  if (query.round) rules.push(sql<SqlBool>`t.round_id = ${query.round}`);
+  if (query.prompt) rules.push(sql<SqlBool>`t.prompt_id = ${query.prompt}`);
+  if (query.gold) rules.push(query.gold === "true" ? sql<SqlBool>`t.gold is not null` : sql<SqlBool>`t.gold is null`);
+  if (byAgreement) rules.push(sql<SqlBool>`t.type in ('rank', 'compare') and (select count(distinct s.user_id) from submissions s where s.task_id = t.id) >= 2`);
+  const keeps = (a: number | null) =>
+    !byAgreement ||
+    (a !== null &&
+      (query.minAgreement === undefined || a >= query.minAgreement) &&
+      (query.maxAgreement === undefined || a <= query.maxAgreement) &&
+      (query.disputed === undefined || a < disputedBelow));
+
+  const found: Array<{ task: BrowsedTask; cursor: Cursor }> = [];
+  let after = query.after;
+  let lastRead: Cursor | null = null;
+  let scanned = 0;
+  let more = true;
+  while (more && found.length <= query.limit && scanned < AGREEMENT_SCAN_MAX) {
+    const { rule, orderBy } = keyset("t", query.order, after);
+    const batch = byAgreement ? Math.max(200, query.limit * 4) : query.limit + 1;
+    const rows = await sql<Omit<BrowsedTask, "agreement" | "labelers" | "submissions"> & { submissions: string; cursor_at: string }>`
+      select t.id, t.prompt_id, left(p.messages -> 0 ->> 'content', 300) as text, t.type, t.state, t.overlap_target, t.round_id,
+        t.gold is not null as gold, t.created_at, to_json(t.created_at) #>> '{}' as cursor_at,
+        (select count(*) from submissions s where s.task_id = t.id) as submissions
+      from tasks t join prompts p on p.id = t.prompt_id
+      where ${sql.join(rule ? [...rules, rule] : rules, sql` and `)}
+      ${orderBy}
+      limit ${batch}`.execute(db);
+    more = rows.rows.length === batch;
+    scanned += rows.rows.length;
+    const scores = await agreements(db, rows.rows.map((r) => r.id));
+    for (const { cursor_at, ...row } of rows.rows) {
+      const score = scores.get(row.id)!;
+      lastRead = { at: cursor_at, id: row.id };
+      if (!keeps(score.rate)) continue;
+      found.push({ task: { ...row, submissions: Number(row.submissions), agreement: score.rate, labelers: score.labelers }, cursor: lastRead });
+      if (found.length > query.limit) break;
+    }
+    after = lastRead ?? after;
+    if (!byAgreement) break;
+  }
+  const items = found.slice(0, query.limit).map((f) => f.task);
+  // A full page: go on after its last item. A scan cut short: go on after the last row read.
+  const next = found.length > query.limit ? found[query.limit - 1]!.cursor : byAgreement && more && lastRead ? lastRead : null;
+  return { items, next: next ? encodeCursor(next.at, next.id) : null, disputedBelow };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Submissions
+
+export const submissionBrowseSchema = z
+  .object({
+    labeler: id.optional(),
+    taskType: taskType.optional(),
+    task: id.optional(),
+    from: date.optional(),
+    to: date.optional(),
+    /** The annotation review's state: none (never sampled), open (a reviewer holds it), or its decision. */
+    review: z.enum(["none", "open", "accept", "override", "send_back"]).optional(),
+    gold: flag.optional(),
+    excluded: flag.optional(),
+    /** Whether the labeler revealed the judge's suggestion before submitting. */
+    suggestionRevealed: flag.optional(),
+    ...paging,
+  })
+  .strict()
+  .refine(datesInOrder, { path: ["to"], message: "must not be before from" });
+export type SubmissionBrowseQuery = z.infer<typeof submissionBrowseSchema>;
+
+export type BrowsedSubmission = {
+  id: string;
+  task_id: string;
+  prompt_id: string;
+  text: string;
+  task_type: string;
+  user_id: string;
+  email: string;
+  payload: Record<string, unknown>;
+  created_at: Date;
+  review: string | null;
+  gold: boolean;
+  excluded: boolean;
+  suggestion_revealed: boolean;
+};
+
+/** One page of a project's submissions, newest first (or oldest). */
+export async function browseSubmissions(db: Db, projectId: string, query: SubmissionBrowseQuery): Promise<{ items: BrowsedSubmission[]; next: string | null }> {
+  const rules: Array<Expression<SqlBool>> = [sql<SqlBool>`t.project_id = ${projectId}`];
+  if (query.labeler) rules.push(sql<SqlBool>`s.user_id = ${query.labeler}`);
+  if (query.taskType) rules.push(sql<SqlBool>`t.type = ${query.taskType}`);
+  if (query.task) rules.push(sql<SqlBool>`s.task_id = ${query.task}`);
+  if (query.from) rules.push(sql<SqlBool>`s.created_at >= ${new Date(query.from)}`);
+  if (query.to) rules.push(sql<SqlBool>`s.created_at <= ${new Date(query.to)}`);
+  if (query.gold) rules.push(query.gold === "true" ? sql<SqlBool>`t.gold is not null` : sql<SqlBool>`t.gold is null`);
+  if (query.excluded) rules.push(query.excluded === "true" ? sql<SqlBool>`p.excluded_at is not null` : sql<SqlBool>`p.excluded_at is null`);
+  if (query.suggestionRevealed) rules.push(query.suggestionRevealed === "true" ? sql<SqlBool>`a.suggestion_revealed_at is not null` : sql<SqlBool>`a.suggestion_revealed_at is null`);
+  if (query.review === "none") rules.push(sql<SqlBool>`r.id is null`);
+  else if (query.review === "open") rules.push(sql<SqlBool>`r.state = 'open'`);
+  else if (query.review) rules.push(sql<SqlBool>`r.decision = ${query.review}`);
+  const { rule, orderBy } = keyset("s", query.order, query.after);
+  if (rule) rules.push(rule);
+  const rows = await sql<BrowsedSubmission & { cursor_at: string }>`
+    select s.id, s.task_id, t.prompt_id, left(p.messages -> 0 ->> 'content', 300) as text, t.type as task_type, s.user_id, u.email, s.payload,
+      s.created_at, to_json(s.created_at) #>> '{}' as cursor_at, case when r.id is null then null when r.state = 'open' then 'open' else r.decision end as review,
+      t.gold is not null as gold, p.excluded_at is not null as excluded, a.suggestion_revealed_at is not null as suggestion_revealed
+    from submissions s join tasks t on t.id = s.task_id join prompts p on p.id = t.prompt_id join users u on u.id = s.user_id
+      join assignments a on a.id = s.assignment_id left join annotation_reviews r on r.submission_id = s.id
+    where ${sql.join(rules, sql` and `)}
+    ${orderBy}
+    limit ${query.limit + 1}`.execute(db);
+  const page = rows.rows.slice(0, query.limit);
+  const last = page.at(-1);
+  return {
+    items: page.map(({ cursor_at: _at, ...row }) => row),
+    next: rows.rows.length > query.limit && last ? encodeCursor(last.cursor_at, last.id) : null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Re-queue with more overlap
+
+export const requeueSchema = z
+  .object({
+    taskIds: z.array(id, { error: "must be a list of task ids" }).min(1, "name at least one task").max(BULK_MAX_IDS, `at most ${BULK_MAX_IDS} tasks at once`),
+    /** How many more labelers each task asks for. */
+    add: z.number({ error: "must be a whole number from 1 to 10" }).int("must be a whole number from 1 to 10").min(1, "must be a whole number from 1 to 10").max(10, "must be a whole number from 1 to 10"),
+    /** The count the caller was shown; the change runs only when it still matches. Absent: count only. */
+    confirm: z.number().int().min(0).optional(),
+  })
+  .strict();
+export type RequeueInput = z.infer<typeof requeueSchema>;
+
+/**
+ * Asks more labelers for the selected tasks: overlap_target + add, and a complete task is open
+ * again (the queue serves a task while it is open and has fewer live assignments than its
+ * target). Cancelled tasks and redo tasks (decision 0044: only their labeler gets them) are
+ * refused with the id named. Without `confirm` it only counts; with `confirm` equal to the
+ * count it changes exactly those tasks in one transaction, under their row locks, with one audit
+ * entry; a count that moved is refused (409) and nothing changes.
+ */
+export async function requeueTasks(db: Db, actor: Actor, projectId: string, input: RequeueInput): Promise<{ count: number; reopened: number; applied: boolean }> {
+  const ids = [...new Set(input.taskIds)];
+  return db.transaction().execute(async (trx) => {
+    const rows = await trx
+      .selectFrom("tasks")
+      .select(["id", "state", "redo_of", "overlap_target"])
+      .where("project_id", "=", projectId)
+      .where("id", "in", ids)
+      .orderBy("id")
+      .forUpdate()
+      .execute();
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const errors = input.taskIds.flatMap((tid, i) => {
+      const task = byId.get(tid);
+      if (!task) return [{ path: `taskIds.${i}`, message: `no task ${tid} in this project` }];
+      if (task.state === "cancelled") return [{ path: `taskIds.${i}`, message: `task ${tid} is cancelled` }];
+      if (task.redo_of !== null) return [{ path: `taskIds.${i}`, message: `task ${tid} is a redo for one labeler; it is not queued` }];
+      return [];
+    });
+    if (errors.length > 0) throw new AppError("validation_failed", "Some tasks cannot be re-queued; nothing was changed.", errors);
+    const reopened = rows.filter((r) => r.state === "complete").length;
+    if (input.confirm === undefined) return { count: rows.length, reopened, applied: false };
+    if (input.confirm !== rows.length) throw new AppError("conflict", `${rows.length} tasks match now, not the ${input.confirm} you confirmed; nothing was changed. Count again.`);
+    await trx
+      .updateTable("tasks")
+      .set({ overlap_target: sql`overlap_target + ${input.add}`, state: "open" })
+      .where("id", "in", ids)
+      .execute();
+    await recordAudit(trx, {
+      actor,
+      action: "tasks.requeue",
+      target: `project:${projectId}`,
+      details: { count: rows.length, reopened, add: input.add, taskIds: rows.map((r) => r.id), overlapBefore: Object.fromEntries(rows.map((r) => [r.id, r.overlap_target])) },
+    });
+    return { count: rows.length, reopened, applied: true };
+  });
+}

@@ -1,0 +1,72 @@
+import { expect, test, type APIRequestContext } from "@playwright/test";
+import { addMembers, app, asLabeler, createUser, expectAccessible, signIn } from "./support.ts";
+
+/** Takes every task this person's queue offers and ranks it: alphabetically, or reversed. */
+async function rankAll(request: APIRequestContext, projectId: string, reverse: boolean): Promise<number> {
+  const { url } = app();
+  let done = 0;
+  for (;;) {
+    const claim = await request.post(`${url}/api/v1/projects/${projectId}/next-task`, { headers: { origin: url } });
+    expect(claim.status(), await claim.text()).toBe(200);
+    const next = (await claim.json()) as { assignmentId: string } | null;
+    if (!next) return done;
+    const view = (await (await request.get(`${url}/api/v1/assignments/${next.assignmentId}`)).json()) as { completions: Array<{ id: string; text: string }> };
+    const ids = [...view.completions].sort((a, b) => a.text.localeCompare(b.text)).map((c) => [c.id]);
+    const submitted = await request.post(`${url}/api/v1/assignments/${next.assignmentId}/submit`, {
+      data: { idempotencyKey: `e2e-browser-${next.assignmentId}`, payload: { ranking: { tiers: reverse ? ids.reverse() : ids } } },
+      headers: { origin: url },
+    });
+    expect(submitted.status(), await submitted.text()).toBe(200);
+    done++;
+  }
+}
+
+// Issue 14 item 1 (decision 0045): a researcher finds the disputed tasks in the data browser and
+// asks for one more label on one of them, counted first, then confirmed.
+test("data browser: disputed tasks, re-queue with more overlap, submissions tab", async ({ page, browser }) => {
+  const { url, email, password } = app();
+  await signIn(page, email, password);
+  await createUser(page, "Bea Browser", "bea-browser@example.test", "labeler");
+  await page.goto(url + "/projects");
+  await page.getByLabel("Name").fill("Browser e2e");
+  await page.getByRole("button", { name: "Create project" }).click();
+  await page.waitForURL(/\/projects\/\d+$/);
+  const projectUrl = page.url();
+  const projectId = projectUrl.split("/").pop()!;
+  const content = ["Pick a tree.", "Pick a river."].map((prompt, i) => JSON.stringify({ prompt, completions: [`a${i}`, `b${i}`, `c${i}`] })).join("\n");
+  const imported = await page.request.post(`${url}/api/v1/projects/${projectId}/imports`, { data: { content, commit: true }, headers: { origin: url } });
+  expect(imported.status(), await imported.text()).toBe(200);
+  await addMembers(page, projectUrl, ["bea-browser@example.test"]);
+  // The admin ranks both items alphabetically, Bea reverses them: both are disputed (agreement 0).
+  expect(await rankAll(page.request, projectId, false)).toBe(2);
+  const bea = await asLabeler(browser, "bea-browser@example.test");
+  expect(await rankAll(bea.page.request, projectId, true)).toBe(2);
+  await bea.close();
+
+  await page.goto(`${projectUrl}/browser`);
+  await page.getByRole("navigation", { name: "Data browser" }).getByRole("link", { name: "Tasks" }).click();
+  await page.waitForURL(/\/browser\/tasks$/);
+  await page.getByLabel(/Disputed/).check();
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.waitForURL(/disputed=true/);
+  const results = page.getByTestId("task-results");
+  await expect(results.getByRole("row")).toHaveCount(3);
+  await expect(results).toContainText("0 %");
+  await expectAccessible(page);
+
+  await results.getByRole("checkbox").first().check();
+  await page.getByLabel("More labels per selected task").fill("2");
+  await page.getByRole("button", { name: "Count first" }).click();
+  // Overlap 3: the tasks are still open, so none reopens.
+  await expect(page.getByTestId("requeue-count")).toHaveText("1 task asks for 2 more labels; 0 of them reopen.");
+  await page.getByRole("button", { name: "Confirm 1" }).click();
+  await expect(page.getByText("1 task asks for 2 more labels; 0 reopened.")).toBeVisible();
+
+  await page.getByRole("navigation", { name: "Data browser" }).getByRole("link", { name: "Submissions" }).click();
+  await page.waitForURL(/\/browser\/submissions$/);
+  await expect(page.getByTestId("submission-results").getByRole("row")).toHaveCount(5);
+  await page.getByLabel("Review decision").selectOption("accept");
+  await page.getByRole("button", { name: "Search" }).click();
+  await expect(page.getByText("No submission matches.")).toBeVisible();
+  await expectAccessible(page);
+});
