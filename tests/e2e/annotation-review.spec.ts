@@ -8,7 +8,7 @@ test("a reviewer sends a demonstration back; the labeler sees the comment and re
   test.setTimeout(150_000);
   const { url, email, password } = app();
   await signIn(page, email, password);
-  await createUser(page, "Rita Redo", "rita@example.test", "labeler");
+  await createUser(page, "Rita Redo", "rita-redo@example.test", "labeler");
   await page.goto(url + "/projects");
   await page.getByLabel("Name").fill("Annotation review");
   await page.getByRole("button", { name: "Create project" }).click();
@@ -17,9 +17,9 @@ test("a reviewer sends a demonstration back; the labeler sees the comment and re
   const projectId = projectUrl.split("/").pop()!;
   const imported = await page.request.post(`${url}/api/v1/projects/${projectId}/imports`, { data: { content: JSON.stringify({ prompt: "Greet a new colleague." }), commit: true }, headers: { origin: url } });
   expect(imported.status(), await imported.text()).toBe(200);
-  await addMembers(page, projectUrl, ["rita@example.test"]);
+  await addMembers(page, projectUrl, ["rita-redo@example.test"]);
 
-  const rita = await asLabeler(browser, "rita@example.test");
+  const rita = await asLabeler(browser, "rita-redo@example.test");
   await rita.page.goto(url + "/");
   await rita.page.keyboard.press("Enter");
   await rita.page.waitForURL(/\/tasks\/\d+$/);
