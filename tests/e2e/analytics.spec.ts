@@ -1,25 +1,5 @@
-import { expect, test, type APIRequestContext } from "@playwright/test";
-import { addMembers, app, asLabeler, createUser, expectAccessible, signIn } from "./support.ts";
-
-/** Takes every task this person's queue offers and ranks it: in shown order, or reversed. */
-async function rankAll(request: APIRequestContext, projectId: string, reverse: boolean): Promise<number> {
-  const { url } = app();
-  let done = 0;
-  for (;;) {
-    const claim = await request.post(`${url}/api/v1/projects/${projectId}/next-task`, { headers: { origin: url } });
-    expect(claim.status(), await claim.text()).toBe(200);
-    const next = (await claim.json()) as { assignmentId: string } | null;
-    if (!next) return done;
-    const view = (await (await request.get(`${url}/api/v1/assignments/${next.assignmentId}`)).json()) as { completions: Array<{ id: string; text: string }> };
-    const ids = [...view.completions].sort((a, b) => a.text.localeCompare(b.text)).map((c) => [c.id]);
-    const submitted = await request.post(`${url}/api/v1/assignments/${next.assignmentId}/submit`, {
-      data: { idempotencyKey: `e2e-analytics-${next.assignmentId}`, payload: { ranking: { tiers: reverse ? ids.reverse() : ids } } },
-      headers: { origin: url },
-    });
-    expect(submitted.status(), await submitted.text()).toBe(200);
-    done++;
-  }
-}
+import { expect, test } from "@playwright/test";
+import { addMembers, app, asLabeler, createUser, expectAccessible, rankAllByApi, signIn } from "./support.ts";
 
 // Issue 14 item 3: a researcher sees the burndown, each labeler's figures drawn with uPlot, and
 // goes from the quality page to the most disputed item's page.
@@ -39,9 +19,9 @@ test("progress and analytics: burndown, labeler charts, and the disputed drill-d
   await addMembers(page, projectUrl, ["ada-analytics@example.test"]);
 
   // The admin ranks both items alphabetically, Ada reverses them: every item is disputed.
-  expect(await rankAll(page.request, projectId, false)).toBe(2);
+  expect(await rankAllByApi(page.request, projectId, false)).toBe(2);
   const ada = await asLabeler(browser, "ada-analytics@example.test");
-  expect(await rankAll(ada.page.request, projectId, true)).toBe(2);
+  expect(await rankAllByApi(ada.page.request, projectId, true)).toBe(2);
   await ada.close();
 
   await page.goto(`${projectUrl}/quality`);

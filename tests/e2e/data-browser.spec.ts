@@ -1,25 +1,5 @@
-import { expect, test, type APIRequestContext } from "@playwright/test";
-import { addMembers, app, asLabeler, createUser, expectAccessible, signIn } from "./support.ts";
-
-/** Takes every task this person's queue offers and ranks it: alphabetically, or reversed. */
-async function rankAll(request: APIRequestContext, projectId: string, reverse: boolean): Promise<number> {
-  const { url } = app();
-  let done = 0;
-  for (;;) {
-    const claim = await request.post(`${url}/api/v1/projects/${projectId}/next-task`, { headers: { origin: url } });
-    expect(claim.status(), await claim.text()).toBe(200);
-    const next = (await claim.json()) as { assignmentId: string } | null;
-    if (!next) return done;
-    const view = (await (await request.get(`${url}/api/v1/assignments/${next.assignmentId}`)).json()) as { completions: Array<{ id: string; text: string }> };
-    const ids = [...view.completions].sort((a, b) => a.text.localeCompare(b.text)).map((c) => [c.id]);
-    const submitted = await request.post(`${url}/api/v1/assignments/${next.assignmentId}/submit`, {
-      data: { idempotencyKey: `e2e-browser-${next.assignmentId}`, payload: { ranking: { tiers: reverse ? ids.reverse() : ids } } },
-      headers: { origin: url },
-    });
-    expect(submitted.status(), await submitted.text()).toBe(200);
-    done++;
-  }
-}
+import { expect, test } from "@playwright/test";
+import { addMembers, app, asLabeler, createUser, expectAccessible, rankAllByApi, signIn } from "./support.ts";
 
 // Issue 14 item 1 (decision 0045): a researcher finds the disputed tasks in the data browser and
 // asks for one more label on one of them, counted first, then confirmed.
@@ -38,9 +18,9 @@ test("data browser: disputed tasks, re-queue with more overlap, submissions tab"
   expect(imported.status(), await imported.text()).toBe(200);
   await addMembers(page, projectUrl, ["bea-browser@example.test"]);
   // The admin ranks both items alphabetically, Bea reverses them: both are disputed (agreement 0).
-  expect(await rankAll(page.request, projectId, false)).toBe(2);
+  expect(await rankAllByApi(page.request, projectId, false)).toBe(2);
   const bea = await asLabeler(browser, "bea-browser@example.test");
-  expect(await rankAll(bea.page.request, projectId, true)).toBe(2);
+  expect(await rankAllByApi(bea.page.request, projectId, true)).toBe(2);
   await bea.close();
 
   await page.goto(`${projectUrl}/browser`);

@@ -1,5 +1,5 @@
 import AxeBuilder from "@axe-core/playwright";
-import { expect, type Browser, type Page } from "@playwright/test";
+import { expect, type APIRequestContext, type Browser, type Page } from "@playwright/test";
 
 export function app(): { url: string; email: string; password: string; rayUrl: string } {
   return JSON.parse(process.env.TANDEM_E2E ?? "null") as { url: string; email: string; password: string; rayUrl: string };
@@ -50,4 +50,27 @@ export async function addMembers(page: Page, projectUrl: string, emails: string[
   await page.getByLabel("Their role in this project").selectOption(role);
   await page.getByRole("button", { name: "Add members" }).click();
   await expect(page.getByRole("status")).toContainText(`${emails.length} added`);
+}
+
+/**
+ * Takes every task this person's queue offers, over the API, and ranks it alphabetically by text
+ * (or reversed): two people ranking opposite ways disagree on every item.
+ */
+export async function rankAllByApi(request: APIRequestContext, projectId: string, reverse: boolean): Promise<number> {
+  const { url } = app();
+  let done = 0;
+  for (;;) {
+    const claim = await request.post(`${url}/api/v1/projects/${projectId}/next-task`, { headers: { origin: url } });
+    expect(claim.status(), await claim.text()).toBe(200);
+    const next = (await claim.json()) as { assignmentId: string } | null;
+    if (!next) return done;
+    const view = (await (await request.get(`${url}/api/v1/assignments/${next.assignmentId}`)).json()) as { completions: Array<{ id: string; text: string }> };
+    const ids = [...view.completions].sort((a, b) => a.text.localeCompare(b.text)).map((c) => [c.id]);
+    const submitted = await request.post(`${url}/api/v1/assignments/${next.assignmentId}/submit`, {
+      data: { idempotencyKey: `e2e-rank-all-${next.assignmentId}`, payload: { ranking: { tiers: reverse ? ids.reverse() : ids } } },
+      headers: { origin: url },
+    });
+    expect(submitted.status(), await submitted.text()).toBe(200);
+    done++;
+  }
 }
