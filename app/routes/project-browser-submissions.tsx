@@ -2,8 +2,8 @@ import { Form, Link } from "react-router";
 import type { Route } from "./+types/project-browser-submissions";
 import { browseSubmissions, submissionBrowseSchema } from "../../server/labeling/browser-items.server.ts";
 import { getProject } from "../../server/labeling/projects.server.ts";
-import { Alert, Button, Card, PageTitle } from "../components/ui.tsx";
-import { BrowserTabs } from "../components/browser-tabs.tsx";
+import { Button, Card } from "../components/ui.tsx";
+import { BrowserHeader, browserInputClass } from "../components/browser-tabs.tsx";
 import { requireProjectRole } from "../lib/auth.server.ts";
 import { or404 } from "../lib/not-found.server.ts";
 
@@ -25,7 +25,6 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
   return { project: { id: project.id, name: project.name }, filter, order: paging.order ?? "desc", items, next: page.next, errors };
 }
 
-const inputClass = "rounded-md border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-950";
 
 export default function ProjectBrowserSubmissions({ loaderData }: Route.ComponentProps) {
   const { project, filter, order, items, next, errors } = loaderData;
@@ -33,37 +32,30 @@ export default function ProjectBrowserSubmissions({ loaderData }: Route.Componen
   const nextHref = next ? `?${new URLSearchParams({ ...filter, order, after: next })}` : null;
   return (
     <>
-      <PageTitle lead={<Link className="underline" to={`/projects/${project.id}`}>{project.name}</Link>}>Data browser</PageTitle>
-      <BrowserTabs projectId={project.id} current="submissions" />
-      {errors.length > 0 ? (
-        <Alert>
-          <p>The filter is not valid:</p>
-          <ul className="list-disc pl-5">{errors.map((e) => <li key={e}>{e}</li>)}</ul>
-        </Alert>
-      ) : null}
+      <BrowserHeader project={project} current="submissions" errors={errors} />
       <Card title="Find submissions">
         <Form method="get" className="flex flex-wrap items-end gap-3">
-          <label className="text-sm">Labeler id<br /><input name="labeler" defaultValue={f("labeler")} inputMode="numeric" className={inputClass} /></label>
+          <label className="text-sm">Labeler id<br /><input name="labeler" defaultValue={f("labeler")} inputMode="numeric" className={browserInputClass} /></label>
           <label className="text-sm">Task type<br />
-            <select name="taskType" defaultValue={f("taskType")} className={inputClass}>
+            <select name="taskType" defaultValue={f("taskType")} className={browserInputClass}>
               <option value="">any</option>{["demonstrate", "rank", "review", "compare"].map((t) => <option key={t}>{t}</option>)}
             </select>
           </label>
-          <label className="text-sm">From (ISO date-time)<br /><input name="from" defaultValue={f("from")} placeholder="2026-12-01T00:00:00Z" className={inputClass} /></label>
-          <label className="text-sm">To<br /><input name="to" defaultValue={f("to")} placeholder="2026-12-05T00:00:00Z" className={inputClass} /></label>
+          <label className="text-sm">From (ISO date-time)<br /><input name="from" defaultValue={f("from")} placeholder="2026-12-01T00:00:00Z" className={browserInputClass} /></label>
+          <label className="text-sm">To<br /><input name="to" defaultValue={f("to")} placeholder="2026-12-05T00:00:00Z" className={browserInputClass} /></label>
           <label className="text-sm">Review decision<br />
-            <select name="review" defaultValue={f("review")} className={inputClass}>
+            <select name="review" defaultValue={f("review")} className={browserInputClass}>
               <option value="">any</option><option value="none">not reviewed</option><option value="open">in review</option>
               <option value="accept">accepted</option><option value="override">overridden</option><option value="send_back">sent back</option>
             </select>
           </label>
           <label className="text-sm">Gold<br />
-            <select name="gold" defaultValue={f("gold")} className={inputClass}>
+            <select name="gold" defaultValue={f("gold")} className={browserInputClass}>
               <option value="">either</option><option value="true">gold</option><option value="false">not gold</option>
             </select>
           </label>
           <label className="text-sm">Order<br />
-            <select name="order" defaultValue={order} className={inputClass}>
+            <select name="order" defaultValue={order} className={browserInputClass}>
               <option value="desc">newest first</option><option value="asc">oldest first</option>
             </select>
           </label>

@@ -4,10 +4,10 @@ import { hasRole } from "../../server/auth/roles.ts";
 import { browseTasks, requeueTasks, taskBrowseSchema } from "../../server/labeling/browser-items.server.ts";
 import { getProject } from "../../server/labeling/projects.server.ts";
 import { AppError } from "../../server/lib/app-error.ts";
-import { Alert, Button, Card, PageTitle } from "../components/ui.tsx";
+import { Alert, Button, Card } from "../components/ui.tsx";
 import { requireProjectRole } from "../lib/auth.server.ts";
 import { or404 } from "../lib/not-found.server.ts";
-import { BrowserTabs } from "../components/browser-tabs.tsx";
+import { BrowserHeader, browserInputClass } from "../components/browser-tabs.tsx";
 
 export const meta: Route.MetaFunction = () => [{ title: "Tasks · Data browser · Tandem" }];
 
@@ -45,7 +45,6 @@ export async function action({ context, request, params }: Route.ActionArgs) {
   }
 }
 
-const inputClass = "rounded-md border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-950";
 const percent = (rate: number | null) => (rate === null ? "—" : `${Math.round(rate * 100)} %`);
 
 export default function ProjectBrowserTasks({ loaderData, actionData }: Route.ComponentProps) {
@@ -55,39 +54,32 @@ export default function ProjectBrowserTasks({ loaderData, actionData }: Route.Co
   const nextHref = page.next ? `?${new URLSearchParams({ ...filter, order, after: page.next })}` : null;
   return (
     <>
-      <PageTitle lead={<Link className="underline" to={`/projects/${project.id}`}>{project.name}</Link>}>Data browser</PageTitle>
-      <BrowserTabs projectId={project.id} current="tasks" />
-      {errors.length > 0 ? (
-        <Alert>
-          <p>The filter is not valid:</p>
-          <ul className="list-disc pl-5">{errors.map((e) => <li key={e}>{e}</li>)}</ul>
-        </Alert>
-      ) : null}
+      <BrowserHeader project={project} current="tasks" errors={errors} />
       {actionData?.error ? <Alert>{actionData.error}</Alert> : null}
       {actionData?.done ? <Alert tone="success">{actionData.done}</Alert> : null}
       <Card title="Find tasks">
         <Form method="get" className="flex flex-wrap items-end gap-3">
           <label className="text-sm">Type<br />
-            <select name="type" defaultValue={f("type")} className={inputClass}>
+            <select name="type" defaultValue={f("type")} className={browserInputClass}>
               <option value="">any</option>{["demonstrate", "rank", "review", "compare"].map((t) => <option key={t}>{t}</option>)}
             </select>
           </label>
           <label className="text-sm">State<br />
-            <select name="state" defaultValue={f("state")} className={inputClass}>
+            <select name="state" defaultValue={f("state")} className={browserInputClass}>
               <option value="">any</option>{["open", "complete", "cancelled"].map((t) => <option key={t}>{t}</option>)}
             </select>
           </label>
-          <label className="text-sm">Round id<br /><input name="round" defaultValue={f("round")} inputMode="numeric" className={inputClass} /></label>
+          <label className="text-sm">Round id<br /><input name="round" defaultValue={f("round")} inputMode="numeric" className={browserInputClass} /></label>
           <label className="text-sm">Gold<br />
-            <select name="gold" defaultValue={f("gold")} className={inputClass}>
+            <select name="gold" defaultValue={f("gold")} className={browserInputClass}>
               <option value="">either</option><option value="true">gold</option><option value="false">not gold</option>
             </select>
           </label>
-          <label className="text-sm">Agreement from<br /><input name="minAgreement" defaultValue={f("minAgreement")} inputMode="decimal" placeholder="0" className={inputClass} /></label>
-          <label className="text-sm">to<br /><input name="maxAgreement" defaultValue={f("maxAgreement")} inputMode="decimal" placeholder="1" className={inputClass} /></label>
+          <label className="text-sm">Agreement from<br /><input name="minAgreement" defaultValue={f("minAgreement")} inputMode="decimal" placeholder="0" className={browserInputClass} /></label>
+          <label className="text-sm">to<br /><input name="maxAgreement" defaultValue={f("maxAgreement")} inputMode="decimal" placeholder="1" className={browserInputClass} /></label>
           <label className="text-sm"><input type="checkbox" name="disputed" value="true" defaultChecked={f("disputed") === "true"} /> Disputed (below {percent(page.disputedBelow)})</label>
           <label className="text-sm">Order<br />
-            <select name="order" defaultValue={order} className={inputClass}>
+            <select name="order" defaultValue={order} className={browserInputClass}>
               <option value="desc">newest first</option><option value="asc">oldest first</option>
             </select>
           </label>
@@ -135,7 +127,7 @@ export default function ProjectBrowserTasks({ loaderData, actionData }: Route.Co
       {canRequeue ? (
         <Card title="Re-queue with more overlap">
           <Form method="post" id="requeue" className="flex flex-wrap items-end gap-3">
-            <label className="text-sm">More labels per selected task<br /><input name="add" type="number" min={1} max={10} defaultValue={1} className={inputClass} /></label>
+            <label className="text-sm">More labels per selected task<br /><input name="add" type="number" min={1} max={10} defaultValue={1} className={browserInputClass} /></label>
             <Button type="submit" variant="secondary">Count first</Button>
           </Form>
         </Card>

@@ -4,8 +4,8 @@ import { hasRole } from "../../server/auth/roles.ts";
 import { browsePrompts, browseQuerySchema, promptFilterSchema, setExclusion, type PromptFilter } from "../../server/labeling/browser.server.ts";
 import { getProject } from "../../server/labeling/projects.server.ts";
 import { AppError } from "../../server/lib/app-error.ts";
-import { BrowserTabs } from "../components/browser-tabs.tsx";
-import { Alert, Button, Card, PageTitle } from "../components/ui.tsx";
+import { BrowserHeader, browserInputClass } from "../components/browser-tabs.tsx";
+import { Alert, Button, Card } from "../components/ui.tsx";
 import { requireProjectRole } from "../lib/auth.server.ts";
 import { or404 } from "../lib/not-found.server.ts";
 
@@ -67,7 +67,6 @@ export async function action({ context, request, params }: Route.ActionArgs) {
   }
 }
 
-const inputClass = "rounded-md border border-slate-300 bg-white px-2 py-1 text-sm dark:border-slate-700 dark:bg-slate-950";
 
 export default function ProjectBrowser({ loaderData, actionData }: Route.ComponentProps) {
   const { project, filter, order, page, errors, canExclude } = loaderData;
@@ -76,38 +75,31 @@ export default function ProjectBrowser({ loaderData, actionData }: Route.Compone
   const nextHref = page.next ? `?${new URLSearchParams({ ...filter, order, after: page.next })}` : null;
   return (
     <>
-      <PageTitle lead={<Link className="underline" to={`/projects/${project.id}`}>{project.name}</Link>}>Data browser</PageTitle>
-      <BrowserTabs projectId={project.id} current="prompts" />
-      {errors.length > 0 ? (
-        <Alert>
-          <p>The filter is not valid:</p>
-          <ul className="list-disc pl-5">{errors.map((e) => <li key={e}>{e}</li>)}</ul>
-        </Alert>
-      ) : null}
+      <BrowserHeader project={project} current="prompts" errors={errors} />
       {actionData?.error ? <Alert>{actionData.error}</Alert> : null}
       {actionData?.done ? <Alert tone="success">{actionData.done}</Alert> : null}
       <Card title="Find">
         <Form method="get" className="flex flex-wrap items-end gap-3">
-          <label className="text-sm">Text<br /><input name="q" defaultValue={f("q")} className={inputClass} /></label>
-          <label className="text-sm">Source<br /><input name="source" defaultValue={f("source")} className={inputClass} /></label>
+          <label className="text-sm">Text<br /><input name="q" defaultValue={f("q")} className={browserInputClass} /></label>
+          <label className="text-sm">Source<br /><input name="source" defaultValue={f("source")} className={browserInputClass} /></label>
           <label className="text-sm">Task type<br />
-            <select name="taskType" defaultValue={f("taskType")} className={inputClass}>
+            <select name="taskType" defaultValue={f("taskType")} className={browserInputClass}>
               <option value="">any</option>{["demonstrate", "rank", "review", "compare"].map((t) => <option key={t}>{t}</option>)}
             </select>
           </label>
           <label className="text-sm">Task state<br />
-            <select name="taskState" defaultValue={f("taskState")} className={inputClass}>
+            <select name="taskState" defaultValue={f("taskState")} className={browserInputClass}>
               <option value="">any</option>{["open", "complete", "cancelled"].map((t) => <option key={t}>{t}</option>)}
             </select>
           </label>
-          <label className="text-sm">Labeler id<br /><input name="labeler" defaultValue={f("labeler")} inputMode="numeric" className={inputClass} /></label>
+          <label className="text-sm">Labeler id<br /><input name="labeler" defaultValue={f("labeler")} inputMode="numeric" className={browserInputClass} /></label>
           <label className="text-sm">Excluded<br />
-            <select name="excluded" defaultValue={f("excluded")} className={inputClass}>
+            <select name="excluded" defaultValue={f("excluded")} className={browserInputClass}>
               <option value="">either</option><option value="true">excluded</option><option value="false">in training</option>
             </select>
           </label>
           <label className="text-sm">Order<br />
-            <select name="order" defaultValue={order} className={inputClass}>
+            <select name="order" defaultValue={order} className={browserInputClass}>
               <option value="desc">newest first</option><option value="asc">oldest first</option>
             </select>
           </label>
@@ -157,14 +149,14 @@ export default function ProjectBrowser({ loaderData, actionData }: Route.Compone
         <Card title="Exclude from training">
           <Form method="post" id="bulk" className="flex flex-wrap items-end gap-3">
             <input type="hidden" name="filter" value={JSON.stringify(filter)} />
-            <label className="text-sm">Reason (needed to exclude)<br /><input name="reason" className={inputClass} /></label>
+            <label className="text-sm">Reason (needed to exclude)<br /><input name="reason" className={browserInputClass} /></label>
             <label className="text-sm">Which<br />
-              <select name="scope" defaultValue="selected" className={inputClass}>
+              <select name="scope" defaultValue="selected" className={browserInputClass}>
                 <option value="selected">the selected prompts</option><option value="filter">every prompt this filter finds</option>
               </select>
             </label>
             <label className="text-sm">Action<br />
-              <select name="exclude" defaultValue="true" className={inputClass}>
+              <select name="exclude" defaultValue="true" className={browserInputClass}>
                 <option value="true">exclude from training</option><option value="false">take back into training</option>
               </select>
             </label>
