@@ -1,7 +1,7 @@
 /**
  * An OpenAI-compatible surface over the model registry, so any OpenAI client (and the bridges
  * to other tools) can chat with a registered policy: GET /v1/models and POST /v1/chat/completions
- * (with `stream: true` as server-sent events). Authenticated by API token (researcher role or
+ * (with `stream: true` as server-sent events, token by token: openai-stream.server.ts). Authenticated by API token (researcher role or
  * above), or a researcher's session. Errors use OpenAI's shape: {"error": {"message", "type", "code", "param"}}.
  * Unknown request fields (penalties, logit_bias, user …) are accepted and ignored, as vLLM does.
  *
@@ -22,12 +22,13 @@ import { z } from "zod";
 import type { Actor } from "../auth/actor.ts";
 import type { Db } from "../db/database.server.ts";
 import { AppError, toProblem } from "../lib/app-error.ts";
-import type { Inference } from "../rounds/inference.server.ts";
+import { GenerationCancelled, type Inference } from "../rounds/inference.server.ts";
 import { toolNameSchema, type ConversationMessage, type ToolName } from "../../trainer/contract/conversation.ts";
 import { functionNameSchema, type GenerationChoice, type ToolChoice } from "../../trainer/contract/inference.ts";
 import { checkAccess } from "./endpoint.server.ts";
 import { requireProjectAccess, visibleProjects } from "../auth/project-access.server.ts";
 import { projectTools } from "./model-tools.server.ts";
+import { callId, ChatCompletionStream } from "./openai-stream.server.ts";
 
 const modelName = (id: string) => `tandem-${id}`;
 const modelIdOf = (name: string) => /^tandem-(\d{1,18})$/.exec(name)?.[1] ?? null;
@@ -75,8 +76,13 @@ export const chatCompletionSchema = z
     n: z.number().int().min(1).max(8).default(1),
     seed: z.number().int().nonnegative().optional(),
     stream: z.boolean().default(false),
+    stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
   })
-  .superRefine(checkToolPayload);
+  .superRefine(checkToolPayload)
+  .superRefine((body, ctx) => {
+    // as OpenAI: options for a stream only come with a stream
+    if (body.stream_options && !body.stream) ctx.addIssue({ code: "custom", path: ["stream_options"], message: "only allowed when stream is true" });
+  });
 
 type ChatCompletionRequest = z.output<typeof chatCompletionSchema>;
 type RequestMessage = z.output<typeof messageSchema>;
@@ -152,8 +158,6 @@ async function toolPlan(db: Db, modelId: string, body: ChatCompletionRequest): P
 
 type OpenAiToolCall = { id: string; type: "function"; function: { name: string; arguments: string } };
 
-const callId = (): string => `call_${randomUUID().replaceAll("-", "").slice(0, 24)}`;
-
 /** One choice as OpenAI's assistant message: the final answer, or the calls for the client with fresh ids. */
 function openAiMessage(choice: GenerationChoice, client: string[]): { role: "assistant"; content: string | null; tool_calls?: OpenAiToolCall[] } {
   if (choice.finishReason !== "tool_calls") return { role: "assistant", content: choice.text };
@@ -203,7 +207,7 @@ export function openAiRouter(deps: { db: Db; inference: Inference; log: Logger; 
       const owner = await deps.db.selectFrom("models").select("project_id").where("id", "=", modelId).executeTakeFirst();
       if (owner?.project_id) await requireProjectAccess(deps.db, deps.actorOf(res)!, owner.project_id, "researcher");
       const plan = await toolPlan(deps.db, modelId, body);
-      const result = await deps.inference.generate(deps.db, modelId, {
+      const request = {
         messages: canonicalMessages(body.messages),
         maxNewTokens: body.max_completion_tokens ?? body.max_tokens ?? 64,
         temperature: body.temperature,
@@ -213,37 +217,36 @@ export function openAiRouter(deps: { db: Db; inference: Inference; log: Logger; 
         n: body.n,
         tools: { run: plan.run, client: plan.client },
         toolChoice: plan.toolChoice,
-      });
+      };
       const id = `chatcmpl-${randomUUID()}`;
       const created = Math.floor(Date.now() / 1000);
-      const answers = result.choices.map((choice) => ({ choice, message: openAiMessage(choice, plan.client) }));
-      if (!body.stream) {
-        const completionTokens = result.choices.reduce((n, c) => n + c.tokens, 0);
-        res.json({
-          id, object: "chat.completion", created, model: body.model,
-          choices: answers.map(({ choice, message }, index) => ({
-            index, message, finish_reason: choice.finishReason,
-            // Tandem's addition: the whole answer, with the calls run on the server and their results
-            tandem: { messages: choice.messages, toolCalls: choice.toolCalls },
-          })),
-          usage: { prompt_tokens: result.promptTokens, completion_tokens: completionTokens, total_tokens: result.promptTokens + completionTokens },
+      if (body.stream) {
+        const stream = new ChatCompletionStream(res, { id, created, model: body.model, n: body.n, client: plan.client, includeUsage: body.stream_options?.include_usage === true });
+        // a client that leaves stops the generation: the worker would otherwise sample for nobody
+        const left = new AbortController();
+        res.on("close", () => {
+          if (!res.writableEnded) left.abort();
         });
+        try {
+          stream.finish(await deps.inference.generate(deps.db, modelId, request, { onStart: () => stream.start(), onDeltas: (d) => stream.deltas(d), signal: left.signal }));
+        } catch (error) {
+          if (error instanceof GenerationCancelled || left.signal.aborted) return;
+          if (!stream.started) throw error;
+          stream.fail(openAiError(error, req, deps.log).body);
+        }
         return;
       }
-      // Streaming: the answer arrives whole from the worker, so each choice is one content chunk and
-      // each call OpenAI's two chunks (id, type and name with empty arguments; then the arguments).
-      res.status(200).setHeader("Content-Type", "text/event-stream");
-      res.setHeader("Cache-Control", "no-cache");
-      const chunk = (choices: unknown[]) => res.write(`data: ${JSON.stringify({ id, object: "chat.completion.chunk", created, model: body.model, choices })}\n\n`);
-      answers.forEach(({ message }, index) => {
-        chunk([{ index, delta: { role: "assistant", content: message.content }, finish_reason: null }]);
-        message.tool_calls?.forEach((call, k) => {
-          chunk([{ index, delta: { tool_calls: [{ index: k, id: call.id, type: "function", function: { name: call.function.name, arguments: "" } }] }, finish_reason: null }]);
-          chunk([{ index, delta: { tool_calls: [{ index: k, function: { arguments: call.function.arguments } }] }, finish_reason: null }]);
-        });
+      const result = await deps.inference.generate(deps.db, modelId, request);
+      const completionTokens = result.choices.reduce((n, c) => n + c.tokens, 0);
+      res.json({
+        id, object: "chat.completion", created, model: body.model,
+        choices: result.choices.map((choice, index) => ({
+          index, message: openAiMessage(choice, plan.client), finish_reason: choice.finishReason,
+          // Tandem's addition: the whole answer, with the calls run on the server and their results
+          tandem: { messages: choice.messages, toolCalls: choice.toolCalls },
+        })),
+        usage: { prompt_tokens: result.promptTokens, completion_tokens: completionTokens, total_tokens: result.promptTokens + completionTokens },
       });
-      chunk(answers.map(({ choice }, index) => ({ index, delta: {}, finish_reason: choice.finishReason })));
-      res.end("data: [DONE]\n\n");
     } catch (error) {
       next(error);
     }
@@ -252,18 +255,28 @@ export function openAiRouter(deps: { db: Db; inference: Inference; log: Logger; 
   router.use((req, _res, next) => next(new AppError("not_found", `No endpoint ${req.method} /v1${req.path}.`)));
   // OpenAI's error shape, so OpenAI clients show the message.
   router.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const type = (error as { type?: string }).type;
-    const appError =
-      error instanceof AppError
-        ? error
-        : type === "entity.parse.failed"
-          ? new AppError("bad_request", "The request body is not valid JSON.")
-          : type === "entity.too.large"
-            ? new AppError("payload_too_large", "The request body is larger than 1 MB.")
-            : new AppError("internal", "Something went wrong on our side.");
-    if (appError.code === "internal") deps.log.error({ err: error, path: req.path }, "openai-compatible endpoint failed");
-    const problem = toProblem(appError);
-    res.status(problem.status).json({
+    const { status, body } = openAiError(error, req, deps.log);
+    res.status(status).json(body);
+  });
+  return router;
+}
+
+/** Any error as OpenAI's body ({"error": {message, type, code, param}}) and its HTTP status; unexpected ones are logged. */
+function openAiError(error: unknown, req: Request, log: Logger): { status: number; body: { error: Record<string, unknown> } } {
+  const type = (error as { type?: string }).type;
+  const appError =
+    error instanceof AppError
+      ? error
+      : type === "entity.parse.failed"
+        ? new AppError("bad_request", "The request body is not valid JSON.")
+        : type === "entity.too.large"
+          ? new AppError("payload_too_large", "The request body is larger than 1 MB.")
+          : new AppError("internal", "Something went wrong on our side.");
+  if (appError.code === "internal") log.error({ err: error, path: req.path }, "openai-compatible endpoint failed");
+  const problem = toProblem(appError);
+  return {
+    status: problem.status,
+    body: {
       error: {
         message: problem.detail + (problem.errors ? ` (${problem.errors.map((e) => `${e.path}: ${e.message}`).join("; ")})` : ""),
         type: problem.code,
@@ -271,7 +284,6 @@ export function openAiRouter(deps: { db: Db; inference: Inference; log: Logger; 
         // OpenAI names the offending parameter here
         param: problem.errors?.[0]?.path ?? null,
       },
-    });
-  });
-  return router;
+    },
+  };
 }

@@ -2,7 +2,9 @@
  * Generation for the playground and the OpenAI-compatible endpoint. The server does not load
  * TensorFlow.js (web code imports only trainer/contract): it starts the trainer's `infer`
  * worker on first use and exchanges JSON lines with it. One worker, requests in order; a worker
- * that dies fails its pending requests and is started again on the next one.
+ * that dies fails its pending requests and is started again on the next one. A streamed request
+ * (decision 0052) hears each step's pieces as they are sampled, and a caller that aborts it frees
+ * the worker at its next step instead of leaving it to sample for nobody.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
@@ -12,7 +14,7 @@ import type { Logger } from "pino";
 import type { Db } from "../db/database.server.ts";
 import { AppError } from "../lib/app-error.ts";
 import { modelDir } from "./model-files.server.ts";
-import type { GenerationRequest, GenerationResult, ScoringRequest } from "../../trainer/contract/inference.ts";
+import type { GenerationDelta, GenerationRequest, GenerationResult, ScoringRequest } from "../../trainer/contract/inference.ts";
 
 /** Ends the child when this server dies without stopping it (decision 0023). */
 const EXIT_WITH_PARENT = pathToFileURL(path.resolve(import.meta.dirname, "../lib/exit-with-parent.mjs")).href;
@@ -22,19 +24,43 @@ const TIMEOUT_MS = 120_000;
 // The worker's request and answer, tools included (decision 0019).
 export type { GenerationRequest, GenerationResult, ScoringRequest } from "../../trainer/contract/inference.ts";
 
+/** How a streamed generation reaches its caller. */
+export type GenerationStream = {
+  /** The worker accepted the request and starts sampling: errors before this are plain errors. */
+  onStart: () => void;
+  /** Pieces of the answers, in the order they were sampled. */
+  onDeltas: (deltas: GenerationDelta[]) => void;
+  /** Aborted: the worker drops the request (queued or at its next step) and generate rejects with GenerationCancelled. */
+  signal: AbortSignal;
+};
+
+export class GenerationCancelled extends Error {}
+
 export type Inference = {
-  generate: (db: Db, modelId: string, request: GenerationRequest) => Promise<GenerationResult>;
+  /** With `stream`, the answer is also handed out as it is sampled; the promise still ends with all of it. */
+  generate: (db: Db, modelId: string, request: GenerationRequest, stream?: GenerationStream) => Promise<GenerationResult>;
   /** A registered reward model's score of each completion after the prompt (its scalar head). */
   score: (db: Db, modelId: string, request: ScoringRequest) => Promise<number[]>;
   close: () => void;
 };
 
-type WorkerAnswer = { id?: string; ok?: boolean; error?: string; scores?: number[] } & Partial<GenerationResult>;
+type WorkerAnswer = {
+  id?: string;
+  ok?: boolean;
+  error?: string;
+  scores?: number[];
+  started?: boolean;
+  deltas?: GenerationDelta[];
+  cancelled?: boolean;
+  tokens?: number;
+} & Partial<GenerationResult>;
+
+type Pending = { resolve: (r: WorkerAnswer) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; stream: GenerationStream | undefined };
 
 export function createInference(dataDir: string, log: Logger): Inference {
   let worker: ChildProcess | null = null;
   let counter = 0;
-  const pending = new Map<string, { resolve: (r: WorkerAnswer) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  const pending = new Map<string, Pending>();
 
   const failAll = (error: AppError) => {
     for (const [id, waiting] of pending) {
@@ -60,9 +86,14 @@ export function createInference(dataDir: string, log: Logger): Inference {
       }
       const waiting = message.id ? pending.get(message.id) : undefined;
       if (!waiting || !message.id) return;
+      if (message.started || message.deltas) return relay(waiting, message);
       pending.delete(message.id);
       clearTimeout(waiting.timer);
       if (message.ok) waiting.resolve(message);
+      else if (message.cancelled) {
+        log.debug({ request: message.id, tokens: message.tokens }, "generation stopped: its client left");
+        waiting.reject(new GenerationCancelled("The client left."));
+      }
       // Server paths stay on the server.
       else waiting.reject(new AppError("validation_failed", `The model could not answer: ${(message.error ?? "unknown error").replaceAll(dataDir, "<data>")}`));
     });
@@ -74,10 +105,26 @@ export function createInference(dataDir: string, log: Logger): Inference {
     return child;
   };
 
+  // A streamed request's progress; the caller's handlers must not take the worker's reader down.
+  const relay = (waiting: Pending, message: WorkerAnswer) => {
+    try {
+      if (message.started) waiting.stream?.onStart();
+      if (message.deltas) waiting.stream?.onDeltas(message.deltas);
+    } catch (error) {
+      log.error({ err: error }, "a streamed answer's reader failed");
+    }
+  };
+
   /** One request to the worker (started if need be), answered in order; times out at TIMEOUT_MS. */
-  const ask = (line: Record<string, unknown>): Promise<WorkerAnswer> => {
+  const ask = (line: Record<string, unknown>, stream?: GenerationStream): Promise<WorkerAnswer> => {
+    if (stream?.signal.aborted) return Promise.reject(new GenerationCancelled("The client left."));
     worker ??= start();
+    const child = worker;
     const id = String(++counter);
+    const cancel = () => {
+      if (pending.has(id)) child.stdin!.write(JSON.stringify({ cancel: id }) + "\n");
+    };
+    stream?.signal.addEventListener("abort", cancel, { once: true });
     return new Promise<WorkerAnswer>((resolve, reject) => {
       const timer = setTimeout(() => {
         pending.delete(id);
@@ -86,9 +133,9 @@ export function createInference(dataDir: string, log: Logger): Inference {
         worker?.kill("SIGKILL");
         worker = null;
       }, TIMEOUT_MS);
-      pending.set(id, { resolve, reject, timer });
-      worker!.stdin!.write(JSON.stringify({ ...line, id }) + "\n");
-    });
+      pending.set(id, { resolve, reject, timer, stream });
+      child.stdin!.write(JSON.stringify({ ...line, id, ...(stream ? { stream: true } : {}) }) + "\n");
+    }).finally(() => stream?.signal.removeEventListener("abort", cancel));
   };
   const modelRow = async (db: Db, modelId: string) => {
     const model = await db.selectFrom("models").select(["storage_key", "kind", "external_uri"]).where("id", "=", modelId).executeTakeFirst();
@@ -98,10 +145,10 @@ export function createInference(dataDir: string, log: Logger): Inference {
   };
 
   return {
-    async generate(db, modelId, request) {
+    async generate(db, modelId, request, stream) {
       const model = await modelRow(db, modelId);
       if (model.kind === "reward") throw new AppError("validation_failed", "A reward model scores text; it does not write it. Choose a policy.");
-      const answer = await ask({ checkpoint: modelDir(dataDir, model.storage_key), ...request });
+      const answer = await ask({ checkpoint: modelDir(dataDir, model.storage_key), ...request }, stream);
       return { promptTokens: answer.promptTokens ?? 0, choices: answer.choices ?? [] };
     },
     async score(db, modelId, request) {

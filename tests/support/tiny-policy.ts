@@ -11,7 +11,8 @@ import { jobSpecSchema } from "../../trainer/contract/job.ts";
 import type { Db } from "../../server/db/database.server.ts";
 import { modelDir } from "../../server/rounds/model-files.server.ts";
 
-export async function registerTinyPolicy(db: Db, dataDir: string, projectId: string): Promise<string> {
+/** `blockSize`: the context; a long one makes answers that take seconds to sample (streaming, cancelling). */
+export async function registerTinyPolicy(db: Db, dataDir: string, projectId: string, options: { blockSize?: number } = {}): Promise<string> {
   const work = fs.mkdtempSync(path.join(dataDir, "tiny-"));
   const words = "the answer is two three four five six seven eight nine ten plus minus times what".split(" ");
   const sentence = (i: number, n: number) => Array.from({ length: n }, (_, j) => words[(i * 7 + j * 3) % words.length]).join(" ");
@@ -27,7 +28,7 @@ export async function registerTinyPolicy(db: Db, dataDir: string, projectId: str
   await runJob(
     jobSpecSchema.parse({
       schemaVersion: 1, kind: "sft", data: path.join(work, "sft.jsonl"), tokenizer: path.join(work, "tok", "tokenizer.json"),
-      model: { init: { vocabSize: 300, blockSize: 96, nLayer: 1, nHead: 2, nEmbd: 16 }, seed: 5 },
+      model: { init: { vocabSize: 300, blockSize: options.blockSize ?? 96, nLayer: 1, nHead: 2, nEmbd: 16 }, seed: 5 },
       train: { steps: 1, batchSize: 2, optim: { lr: 1e-3, warmupSteps: 0 } }, out, backend: "wasm",
     }),
     log,

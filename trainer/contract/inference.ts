@@ -37,6 +37,8 @@ export const generationRequestSchema = z.strictObject({
   toolChoice: toolChoiceSchema.default("auto"),
   /** Built-in calls one answer may run (default 4). */
   maxToolCalls: z.number().int().min(0).max(32).optional(),
+  /** Send the answer as it is sampled too: a `started` line, then `deltas` lines, then the answer (decision 0052). */
+  stream: z.boolean().default(false),
 });
 export type GenerationRequest = z.input<typeof generationRequestSchema>;
 
@@ -45,6 +47,7 @@ export const inferenceRequestSchema = generationRequestSchema.extend({
   /** The model folder (model.safetensors, manifest.json, tokenizer.json). */
   checkpoint: z.string().min(1),
 });
+export type InferenceRequest = z.output<typeof inferenceRequestSchema>;
 
 export type FinishReason = "stop" | "length" | "tool_calls";
 
@@ -90,6 +93,21 @@ export const scoreWorkerRequestSchema = scoringRequestSchema.extend({
 
 /** Whatever the worker reads: a generation (no `task`) or a scoring (`task: "score"`). */
 export const workerRequestSchema = z.union([scoreWorkerRequestSchema, inferenceRequestSchema]);
+
+/** Stops a request, queued or running (its client left): the worker answers it `cancelled` at its next step. */
+export const cancelRequestSchema = z.strictObject({ cancel: z.string().min(1) });
+
+/**
+ * A piece of a streamed answer, in the order it was sampled (decision 0052). `choice` is the
+ * answer's row; `call` numbers the answer's tool calls from 0 in the order the policy wrote them.
+ * Assistant text comes in pieces that never split a character; a call first with its name, then
+ * its arguments' JSON in pieces; a call the worker ran, then its result (whole).
+ */
+export type GenerationDelta =
+  | { kind: "content"; choice: number; text: string }
+  | { kind: "call"; choice: number; call: number; name: string }
+  | { kind: "arguments"; choice: number; call: number; text: string }
+  | { kind: "result"; choice: number; call: number; text: string };
 
 export interface ScoringResult {
   /** One scalar reward per completion, in the request's order. */

@@ -165,6 +165,28 @@ test("no room for the results ends the row on its call; a caller may end it ther
   assert.equal(tf.memory().numTensors, before, "the KV cache is freed when the driver fails");
 });
 
+test("streaming with tools: each step's tokens are handed out before that step's calls run, and the result is unchanged", async () => {
+  const order: string[] = [];
+  let last: readonly (readonly number[])[] = [];
+  const streamed = await generateWithTools(model, prompts, {
+    ...options,
+    onToolCalls: async (row, calls) => {
+      // the step that ended the call's turn was handed out first: its <|end|> is already seen
+      assert.equal(last[row]?.at(-1), tok.special.endOfTurn);
+      order.push(`run ${row}`);
+      return Promise.all(calls.map(async (c) => (await runToolCall({ name: c.function.name, arguments: c.function.arguments }, ["calculator"], DEFAULT_TOOL_LIMITS)).content));
+    },
+    onStep: async (completions) => {
+      last = completions.map((c) => [...c]);
+      order.push("step");
+    },
+  });
+  const plain = await generateWithTools(model, prompts, options);
+  assert.deepEqual(streamed.completions, plain.completions);
+  assert.deepEqual(last, plain.completions, "the last step hands out the whole completions");
+  assert.ok(order.includes("run 0") && order.indexOf("run 0") > 0 && order[order.indexOf("run 0") - 1] === "step");
+});
+
 test("suppressed and forced tokens: tool_choice none never calls; a forced call prefix is not the policy's", () => {
   const free = generate(model, prompts, { ...options, suppressTokens: [tok.special.toolCall] });
   assert.ok(free.completions.every((c) => !c.includes(tok.special.toolCall)));

@@ -19,7 +19,7 @@ import { type ToolCall } from "../contract/conversation.ts";
 import { SPECIAL_TOKENS, type BpeTokenizer } from "../tokenizer/bpe-tokenizer.ts";
 import { ChatTemplateError, INVALID_TOOL_CALL, parseCompletion, renderToolResults } from "../tokenizer/chat-template.ts";
 import { DEFAULT_TOOL_LIMITS, runToolCall, type ToolDefinition, type ToolLimits } from "../tools/registry.ts";
-import { decodeSteps, type GenerateOptions, type GenerateResult, type ToolResume } from "./generate.ts";
+import { decodeSteps, type GenerateOptions, type GenerateResult, type OnStep, type ToolResume } from "./generate.ts";
 import { type LanguageModel } from "./lm.ts";
 
 export interface ToolGenerateOptions extends GenerateOptions {
@@ -34,6 +34,8 @@ export interface ToolGenerateOptions extends GenerateOptions {
    * end the row on these calls. `earlier` counts this row's calls before these.
    */
   onToolCalls?: (row: number, calls: ToolCall[], earlier: number) => Promise<string[] | "stop">;
+  /** Streaming: called after every step, before that step's calls run (so a call is shown before its result). */
+  onStep?: OnStep;
 }
 
 export interface ToolGenerateResult extends GenerateResult {
@@ -67,13 +69,14 @@ export async function generateWithTools(model: LanguageModel, prompts: number[][
   };
 
   // step 1 and 4–5 are the decoding loop's; this drives it, answering each batch of pauses
-  const steps = decodeSteps(model, prompts, o, { callToken: tokenizer.special.toolCall, endToken });
+  const steps = decodeSteps(model, prompts, o, { callToken: tokenizer.special.toolCall, endToken }, o.onStep !== undefined);
   try {
     let resume: ToolResume = [];
     for (;;) {
       const step = steps.next(resume);
       if (step.done) return { ...step.value, toolCalls };
-      resume = await Promise.all(step.value.map((pause) => answer(pause.row, pause.turn)));
+      await o.onStep?.(step.value.completions);
+      resume = await Promise.all(step.value.pauses.map((pause) => answer(pause.row, pause.turn)));
     }
   } finally {
     steps.return(undefined as never); // frees the KV cache if a tool driver failed mid-way

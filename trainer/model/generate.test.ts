@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../backend/select-backend.ts";
 import { resolveGptConfig } from "../contract/gpt-config.ts";
 import { disposeGpt, gptForward, initGpt, type GptModel } from "./gpt.ts";
-import { generate, sampleToken } from "./generate.ts";
+import { generate, generateStepwise, sampleToken } from "./generate.ts";
 import { createRng } from "../random/rng.ts";
 
 let model: GptModel;
@@ -72,6 +72,30 @@ test("stop tokens end a row (kept in the output) while the others go on", () => 
   // the context limit caps generation: blockSize 24, prompt 5 → at most 20 new tokens
   const capped = generate(model, [prompts[0] as number[]], { maxNewTokens: 100, temperature: 1, padId: PAD });
   assert.equal(capped.completions[0]?.length, 20);
+});
+
+test("stepwise generation hands out every step's tokens and ends where generate ends; a throw stops it and frees the cache", async () => {
+  const o = { maxNewTokens: 6, temperature: 1, seed: 3, padId: PAD, stopTokens: [7] };
+  const whole = generate(model, prompts, o);
+  const seen: number[][][] = [];
+  const stepwise = await generateStepwise(model, prompts, o, async (completions) => {
+    seen.push(completions.map((c) => [...c]));
+  });
+  assert.deepEqual(stepwise, whole, "streaming changes nothing that is sampled");
+  assert.deepEqual(seen.at(-1), whole.completions, "the last step hands out the whole completions");
+  // one new token per row per step, until the row stops
+  seen.forEach((step, s) => step.forEach((row, b) => assert.deepEqual(row, whole.completions[b]?.slice(0, s + 1), `row ${b} at step ${s}`)));
+
+  const before = tf.memory().numTensors;
+  let steps = 0;
+  await assert.rejects(
+    generateStepwise(model, prompts, o, async () => {
+      if (++steps === 2) throw new Error("client left");
+    }),
+    /client left/,
+  );
+  assert.equal(steps, 2, "no step after the throw");
+  assert.equal(tf.memory().numTensors, before, "the KV cache is freed");
 });
 
 test("sampleToken: nucleus and top-k keep only the head; log-probs are the full softmax at the temperature", () => {

@@ -13,6 +13,10 @@
 // as sampled ones are fed, while the other rows keep sampling: the cache, the positions and the
 // per-row RNG stay as they would be for that row alone. `policyMask` marks them 0 (and their
 // log-prob 0) so RL losses skip them. Plain `generate` is the same loop with no pauses.
+//
+// Streaming (decision 0052): asked to, the loop also yields after every step, so an async driver
+// can decode and send each new token before the next is sampled (`generateStepwise`, or
+// generateWithTools' `onStep`). Yielding changes nothing that is computed.
 import * as tf from "@tensorflow/tfjs-core";
 import { disposeForward, disposeKvCache, type ForwardResult } from "./gpt.ts";
 import { lmForwardTidy, type LanguageModel } from "./lm.ts";
@@ -59,6 +63,15 @@ export interface ToolPause {
 
 /** For each pause, in order: the tokens to insert (then the row samples on), or null to end the row there. */
 export type ToolResume = (number[] | null)[];
+
+/** What the loop hands its driver: the rows that paused on tool calls, and every row's completion so far. */
+export interface DecodeStep {
+  pauses: ToolPause[];
+  completions: readonly (readonly number[])[];
+}
+
+/** Called after each step with every row's completion so far; a throw ends generation (the cache is freed). */
+export type OnStep = (completions: readonly (readonly number[])[]) => Promise<void>;
 
 /** Which tokens make a tool call: a turn holding `callToken` and ending on `endToken` pauses. */
 export interface ToolTokens {
@@ -117,11 +130,32 @@ export function generate(model: LanguageModel, prompts: number[][], o: GenerateO
   return step.value;
 }
 
+/** generate(), awaiting `onStep` after every step: the same tokens, handed out as they are sampled. */
+export async function generateStepwise(model: LanguageModel, prompts: number[][], o: GenerateOptions, onStep: OnStep): Promise<GenerateResult> {
+  const steps = decodeSteps(model, prompts, o, null, true);
+  try {
+    for (;;) {
+      const step = steps.next([]);
+      if (step.done) return step.value;
+      await onStep(step.value.completions);
+    }
+  } finally {
+    steps.return(undefined as never); // frees the KV cache when onStep threw (a cancelled stream)
+  }
+}
+
 /**
  * The decoding loop. With `tools` it yields the rows whose turn ended on tool calls and continues
- * with what the caller sends back (generate-with-tools.ts); without, it never yields.
+ * with what the caller sends back (generate-with-tools.ts); with `everyStep` it yields after every
+ * step (with no pauses unless a turn ended on calls); with neither, it never yields.
  */
-export function* decodeSteps(model: LanguageModel, prompts: number[][], o: GenerateOptions, tools: ToolTokens | null): Generator<ToolPause[], GenerateResult, ToolResume> {
+export function* decodeSteps(
+  model: LanguageModel,
+  prompts: number[][],
+  o: GenerateOptions,
+  tools: ToolTokens | null,
+  everyStep = false,
+): Generator<DecodeStep, GenerateResult, ToolResume> {
   const B = prompts.length;
   const stop = new Set(o.stopTokens ?? []);
   const suppress = o.suppressTokens ?? [];
@@ -184,8 +218,8 @@ export function* decodeSteps(model: LanguageModel, prompts: number[][], o: Gener
         else finished[b] = done[b] = true;
       }
       // 3a. rows that called tools: the caller runs them and sends back what to insert
-      if (pauses.length > 0) {
-        const resume: ToolResume = yield pauses;
+      if (pauses.length > 0 || everyStep) {
+        const resume: ToolResume = yield { pauses, completions };
         pauses.forEach(({ row: b }, i) => {
           const insert = resume[i] ?? null;
           const length = completions[b]?.length ?? 0;
