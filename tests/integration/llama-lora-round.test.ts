@@ -154,6 +154,12 @@ test("import an HF Llama folder → a LoRA SFT → DPO round → adapters regist
   const expectedPrompt = await format.renderChat(messages as never, { addGenerationPrompt: true });
   assert.equal(chat.usage.prompt_tokens, expectedPrompt.ids.length, "the prompt was rendered with SmolLM2's ChatML template");
   assert.ok(chat.usage.completion_tokens >= 1 && chat.usage.completion_tokens <= 5);
+  // streamed, the model's own tokenizer decodes the pieces: they add up to the same answer (decision 0052)
+  const streamed = await server.client().json("POST", "/v1/chat/completions", { model: `tandem-${policy!.id}`, messages, max_tokens: 5, seed: 1, stream: true }, token);
+  const events = (await streamed.text()).trim().split("\n\n");
+  assert.equal(events.at(-1), "data: [DONE]");
+  const pieces = events.slice(0, -1).map((e) => (JSON.parse(e.slice(6)) as { choices: Array<{ delta: { content?: string } }> }).choices[0]?.delta.content ?? "");
+  assert.equal(pieces.join(""), chat.choices[0]?.message.content);
   const baseAnswer = await server.client().json("POST", "/v1/chat/completions", { model: `tandem-${base.id}`, messages, max_tokens: 5, seed: 1 }, token);
   assert.equal(baseAnswer.status, 200, await baseAnswer.clone().text());
 });
