@@ -1,8 +1,9 @@
 /**
  * An OpenAI-compatible surface over the model registry, so any OpenAI client (and the bridges
  * to other tools) can chat with a registered policy: GET /v1/models and POST /v1/chat/completions
- * (with `stream: true` as server-sent events, token by token: openai-stream.server.ts). Authenticated by API token (researcher role or
- * above), or a researcher's session. Errors use OpenAI's shape: {"error": {"message", "type", "code", "param"}}.
+ * (with `stream: true` as server-sent events, token by token: openai-stream.server.ts).
+ * Authenticated by API token (researcher role or above), or a researcher's session. Errors use
+ * OpenAI's shape: {"error": {"message", "type", "code", "param"}}.
  * Unknown request fields (penalties, logit_bias, user …) are accepted and ignored, as vLLM does.
  *
  * Tools (decision 0019), in OpenAI's shapes so the official clients work unchanged:
