@@ -15,6 +15,8 @@ import { requireProjectRole } from "../lib/auth.server.ts";
 import { or404 } from "../lib/not-found.server.ts";
 import { fieldErrors } from "../lib/form.ts";
 import { checkerFromForm, checkerKinds, toolsFromForm } from "../lib/tool-settings-form.ts";
+import { adaptiveOverlapFromForm, uncertaintyQueueFromForm } from "../lib/active-learning-form.ts";
+import { ActiveLearningFieldset } from "../components/active-learning-settings.tsx";
 import { TOOL_NAMES } from "../../trainer/contract/conversation.ts";
 import { listEndpoints } from "../../server/bridges/external/endpoints.server.ts";
 import { defaultJudgePrompts } from "../../server/labeling/judge/judge-settings.ts";
@@ -43,7 +45,9 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
     ...models.filter((m) => m.kind !== "reward").map((m) => ({ value: `model:${m.id}`, label: `Model ${m.name} (#${m.id})` })),
     ...models.filter((m) => m.kind === "reward" && !m.external_uri).map((m) => ({ value: `reward-model:${m.id}`, label: `Reward model ${m.name} (#${m.id}, scores each answer)` })),
   ];
-  return { project, saved, otherOverlap, applied, judgeSources, members: await listMembers(context.db, project.id) };
+  // The uncertainty queue's choice of reward model (decisions 0048, 0053): the same models a reward-model judge may be.
+  const rewardModels = models.filter((m) => m.kind === "reward" && !m.external_uri).map((m) => ({ id: m.id, name: m.name }));
+  return { project, saved, otherOverlap, applied, judgeSources, rewardModels, members: await listMembers(context.db, project.id) };
 }
 
 /** The wellbeing fields (decision 0036): an empty cap or break time means none. */
@@ -125,6 +129,8 @@ export async function action({ context, request, params }: Route.ActionArgs) {
       tools: toolsFromForm(form),
       checker: checkerFromForm(form),
       judge: judgeFromForm(form),
+      adaptiveOverlap: adaptiveOverlapFromForm(form, project.settings.adaptiveOverlap),
+      uncertaintyQueue: uncertaintyQueueFromForm(form, project.settings.uncertaintyQueue),
       wellbeing: wellbeingFromForm(form, project.settings.wellbeing),
       // An older form without the field keeps what is stored.
       piiRedaction: form.has("piiRedaction.mode") ? { mode: text("piiRedaction.mode"), keepOriginal: form.get("piiRedaction.keepOriginal") === "on" } : project.settings.piiRedaction,
@@ -148,7 +154,7 @@ export async function action({ context, request, params }: Route.ActionArgs) {
 }
 
 export default function ProjectSettingsPage({ loaderData, actionData }: Route.ComponentProps) {
-  const { project, saved, otherOverlap, applied, members, judgeSources } = loaderData;
+  const { project, saved, otherOverlap, applied, members, judgeSources, rewardModels } = loaderData;
   const memberResult = actionData && "memberResult" in actionData ? actionData.memberResult : null;
   const errors: Record<string, string> = (actionData && "errors" in actionData ? actionData.errors : undefined) ?? {};
   const values: Record<string, string> = (actionData && "values" in actionData ? actionData.values : undefined) ?? {};
@@ -311,6 +317,7 @@ export default function ProjectSettingsPage({ loaderData, actionData }: Route.Co
             defaultValue={v("wellbeing.classifierThreshold", project.settings.wellbeing.classifierThreshold)} error={errors["settings.wellbeing.classifierThreshold"]} />
         </Card>
         <JudgeFieldset project={project} sources={judgeSources} values={typed ? values : null} errors={errors} />
+        <ActiveLearningFieldset adaptive={project.settings.adaptiveOverlap} queue={project.settings.uncertaintyQueue} rewardModels={rewardModels} values={typed ? values : null} errors={errors} />
         <div className="flex items-center gap-3">
           <Button type="submit">Save settings</Button>
           {saved && errorList.length === 0 ? <span className="text-sm" aria-hidden="true">Saved.</span> : null}
