@@ -1,28 +1,41 @@
 /**
- * Active learning: does serving the items the reward model is least sure of first buy more
- * held-out reward-model accuracy per labeled item than serving them at random? (issue #16 item 2)
+ * Active learning: which labeling order buys the most held-out reward-model accuracy per label?
+ * (issue #16 item 2) Random order, the uncertainty-first queue's two rules, and fixed against
+ * adaptive overlap, all at the same number of labels (the human effort).
  *
  * A simulation with the trainer's real reward model (Bradley–Terry on K-way rankings,
- * algorithms/reward-trainer.ts) and the queue's real rule (server/labeling/active/uncertainty-queue.ts:
- * smallest top-two margin first, `randomShare` of claims at random), but without the server: the
- * pool's scores are computed as the scoring runner's worker computes them (rewardModelReward).
+ * algorithms/reward-trainer.ts) and the server's real rules — the queue's (server/labeling/active/
+ * uncertainty-queue.ts: smallest top-two margin first, or the largest disagreement between two
+ * successive models, active/disagreement.ts; `randomShare` of claims at random) and adaptive
+ * overlap's (server/labeling/adaptive-overlap.ts: grow while the labels disagree) — but without the
+ * server: the pool's scores are computed as the scoring runner's worker computes them
+ * (rewardModelReward).
  *
  *   items       a topic token and K answers of L words; the hidden utility of an answer is the sum
  *               of its words' weights for that topic (weights ~ N(0, 1));
- *   labelers    as in bench/loop-bench.ts: each item is ranked once, by τ·u + Gumbel noise
- *               (Plackett–Luce, so P(a over b) = σ(τ·(u_a − u_b)));
- *   rounds      label --batch items, retrain the reward model from the same initialisation on every
- *               label so far (same steps each time), measure its pairwise accuracy against the true
- *               utility on --heldout fresh items; repeat up to --budget items;
- *   orders      random: the next items at random; uncertainty: the first batch at random (no model
- *               yet, the queue's fallback), then each claim at random with probability --random-share,
- *               else the unlabeled item with the smallest margin under the latest model.
+ *   labelers    as in bench/loop-bench.ts: each label is τ·u + Gumbel noise, sorted (Plackett–Luce,
+ *               so P(a over b) = σ(τ·(u_a − u_b))); an item's j-th label is the same draw in
+ *               every order that asks for it;
+ *   rounds      collect --batch labels, retrain the reward model from the same initialisation on
+ *               every label so far (each label one ranking example, as the rankings export gives
+ *               them; same steps each time), measure its pairwise accuracy against the true
+ *               utility on --heldout fresh items; repeat up to --budget labels;
+ *   orders      random: one label per item, items at random;
+ *               uncertainty: one label per item; the first batch at random (no model yet, the
+ *               queue's fallback), then each claim at random with probability --random-share, else
+ *               the unlabeled item with the smallest margin under the latest model;
+ *               disagreement: the same, but the item on which the latest two models (successive
+ *               retrains, the bench's rounds) disagree most; random until there are two;
+ *               fixed: items at random, --overlap labels each;
+ *               adaptive: items at random, --start labels each, one more while their pooled
+ *               pairwise agreement is below --agreement-below, up to --max.
  *
  *   npm run bench:active [-- --seeds 3 --pool 400 --heldout 200 --batch 40 --budget 240 --k 4 --tau 2
- *                           --steps 80 --random-share 0.3]
+ *                           --steps 80 --random-share 0.3 --overlap 3 --start 2 --max 5 --agreement-below 0.75
+ *                           --orders random,uncertainty,disagreement,fixed,adaptive]
  *
- * Prints a table (held-out accuracy per labeled items, mean over seeds, and the paired difference)
- * and writes bench/results/active-learning-<time>.json.
+ * Prints two tables (held-out accuracy per labels, mean over seeds; the paired differences and the
+ * items each order labeled) and writes bench/results/active-learning-<time>.json.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -36,6 +49,9 @@ import { rewardModelReward } from "../trainer/rewards/reward-sources.ts";
 import { disposeModel, initModel } from "../trainer/model/lm.ts";
 import { createRng, type Rng } from "../trainer/random/rng.ts";
 import { drawRule, scoreMargin, uncertaintyQueueSchema } from "../server/labeling/active/uncertainty-queue.ts";
+import { rewardDisagreement } from "../server/labeling/active/disagreement.ts";
+import { adaptiveOverlapSchema, wantsAnother } from "../server/labeling/adaptive-overlap.ts";
+import type { Ranking } from "../server/labeling/quality/ranking.ts";
 
 const { values } = parseArgs({
   options: {
@@ -48,6 +64,11 @@ const { values } = parseArgs({
     tau: { type: "string", default: "2" },
     steps: { type: "string", default: "80" },
     "random-share": { type: "string", default: "0.3" },
+    overlap: { type: "string", default: "3" },
+    start: { type: "string", default: "2" },
+    max: { type: "string", default: "5" },
+    "agreement-below": { type: "string", default: "0.75" },
+    orders: { type: "string", default: "random,uncertainty,disagreement,fixed,adaptive" },
   },
 });
 const SEEDS = Number(values.seeds);
@@ -59,6 +80,16 @@ const K = Number(values.k);
 const TAU = Number(values.tau);
 const STEPS = Number(values.steps);
 const queueSettings = uncertaintyQueueSchema.parse({ enabled: true, randomShare: Number(values["random-share"]) });
+const disagreementSettings = { ...queueSettings, rule: "disagreement" as const };
+const FIXED_OVERLAP = Number(values.overlap);
+const adaptiveSettings = adaptiveOverlapSchema.parse({ enabled: true, start: Number(values.start), max: Number(values.max), agreementBelow: Number(values["agreement-below"]) });
+const ORDERS = ["random", "uncertainty", "disagreement", "fixed", "adaptive"] as const;
+type Order = (typeof ORDERS)[number];
+const orders = values.orders.split(",").map((o) => {
+  if (!ORDERS.includes(o as Order)) throw new Error(`--orders: ${o} is not one of ${ORDERS.join(", ")}`);
+  return o as Order;
+});
+if (!orders.includes("random")) throw new Error("--orders must include random (the baseline of the differences)");
 
 // Vocabulary: pad, end of answer, topics, words.
 const PAD = 0;
@@ -136,39 +167,89 @@ function pairwiseAccuracy(scores: number[][], items: Item[]): number {
   return right / total;
 }
 
-type Curve = { labeled: number; accuracy: number; uncertaintyShare: number }[];
+type Point = { labeled: number; items: number; accuracy: number; servedByRule: number };
+type Curve = Point[];
 
-async function run(order: "random" | "uncertainty", seed: number): Promise<Curve> {
-  const worldRng = createRng(1000 + seed); // the same items, utilities and held-out set for both orders
+/** A label as the server stores it (completion indices as ids), for adaptive overlap's agreement. */
+const asRanking = (ranks: number[]): Ranking => ({ tiers: ranks.map((r, i) => [r, i] as const).sort((a, b) => a[0] - b[0]).map(([, i]) => [String(i)]) });
+
+async function run(order: Order, seed: number): Promise<Curve> {
+  const worldRng = createRng(1000 + seed); // the same items, utilities and held-out set for every order
   const w = world(worldRng);
   const pool = Array.from({ length: POOL }, () => w.item());
   const heldout = Array.from({ length: HELDOUT }, () => w.item());
   const pickRng = createRng(3000 + seed);
-  const labels = new Map<number, number[]>(); // pool index → ranks (each item's label is drawn once, the same in both orders)
-  const labelOf = (i: number) => {
-    if (!labels.has(i)) labels.set(i, label(pool[i]!, createRng(2000 + seed * 100_000 + i)));
-    return labels.get(i)!;
+  // Item i's j-th label is one fixed draw, the same in every order that asks for it.
+  const labels = new Map<string, number[]>();
+  const labelOf = (i: number, j: number) => {
+    const key = `${i}:${j}`;
+    if (!labels.has(key)) labels.set(key, label(pool[i]!, createRng(2000 + seed * 100_000 + i + j * 10_000_000)));
+    return labels.get(key)!;
   };
-  const labeled: number[] = [];
-  let byUncertainty = 0;
-  let margins: number[] | null = null; // per pool item, from the latest model
-  const curve: Curve = [];
-  while (labeled.length < BUDGET) {
-    for (let n = 0; n < BATCH; n++) {
-      const open = pool.map((_, i) => i).filter((i) => !labeled.includes(i));
-      let pick: number;
-      const rule = order === "uncertainty" && margins ? drawRule(queueSettings, () => pickRng.next()) : "random";
-      if (rule === "uncertainty") {
-        pick = open.reduce((best, i) => (margins![i]! < margins![best]! ? i : best), open[0]!);
-        byUncertainty++;
-      } else {
-        pick = open[Math.floor(pickRng.next() * open.length)]!;
-      }
-      labeled.push(pick);
+
+  // Overlap orders: items at random, each labeled `overlap` times (fixed) or as adaptive overlap decides.
+  function* overlapStream(): Generator<[number, number[]]> {
+    const items = pool.map((_, i) => i);
+    for (let n = items.length - 1; n > 0; n--) {
+      const m = Math.floor(pickRng.next() * (n + 1));
+      [items[n], items[m]] = [items[m]!, items[n]!];
     }
-    const model = train(labeled.map((i) => asExample(pool[i]!, labelOf(i))), seed);
-    curve.push({ labeled: labeled.length, accuracy: pairwiseAccuracy(await scoreItems(model, heldout), heldout), uncertaintyShare: byUncertainty / labeled.length });
-    if (order === "uncertainty") margins = (await scoreItems(model, pool)).map(scoreMargin);
+    for (const i of items) {
+      let overlap = order === "fixed" ? FIXED_OVERLAP : adaptiveSettings.start;
+      const got: Ranking[] = [];
+      for (let j = 0; j < overlap; j++) {
+        const ranks = labelOf(i, j);
+        got.push(asRanking(ranks));
+        yield [i, ranks];
+        // The submit's rule (decision 0038): when the task is full and its labels disagree, one more.
+        if (order === "adaptive" && j === overlap - 1 && wantsAnother(got, overlap, adaptiveSettings)) overlap++;
+      }
+    }
+  }
+  const stream = order === "fixed" || order === "adaptive" ? overlapStream() : null;
+
+  const examples: RankingExample[] = [];
+  const labeled = new Set<number>();
+  let byRule = 0;
+  let measure: number[] | null = null; // per pool item: margin (small = unsure) or disagreement (large = unsure)
+  let previousScores: number[][] | null = null;
+  const curve: Curve = [];
+  let exhausted = false;
+  while (examples.length < BUDGET && !exhausted) {
+    for (let n = 0; n < BATCH; n++) {
+      if (stream) {
+        const next = stream.next();
+        if (next.done) {
+          exhausted = true; // the pool ran out of items before the budget (a --pool too small)
+          break;
+        }
+        const [i, ranks] = next.value;
+        labeled.add(i);
+        examples.push(asExample(pool[i]!, ranks));
+        continue;
+      }
+      const open = pool.map((_, i) => i).filter((i) => !labeled.has(i));
+      if (open.length === 0) {
+        exhausted = true;
+        break;
+      }
+      const rule = measure && order !== "random" ? drawRule(order === "disagreement" ? disagreementSettings : queueSettings, () => pickRng.next()) : "random";
+      let pick: number;
+      if (rule === "uncertainty") pick = open.reduce((best, i) => (measure![i]! < measure![best]! ? i : best), open[0]!);
+      else if (rule === "disagreement") pick = open.reduce((best, i) => (measure![i]! > measure![best]! ? i : best), open[0]!);
+      else pick = open[Math.floor(pickRng.next() * open.length)]!;
+      if (rule !== "random") byRule++;
+      labeled.add(pick);
+      examples.push(asExample(pool[pick]!, labelOf(pick, 0)));
+    }
+    const model = train(examples, seed);
+    curve.push({ labeled: examples.length, items: labeled.size, accuracy: pairwiseAccuracy(await scoreItems(model, heldout), heldout), servedByRule: byRule / examples.length });
+    if (order === "uncertainty") measure = (await scoreItems(model, pool)).map(scoreMargin);
+    if (order === "disagreement") {
+      const scores = await scoreItems(model, pool);
+      if (previousScores) measure = scores.map((s, i) => rewardDisagreement(s, previousScores![i]!));
+      previousScores = scores;
+    }
     disposeModel(model);
   }
   return curve;
@@ -182,42 +263,60 @@ function labelerAgreement(seed: number): number {
   return pairwiseAccuracy(items.map((item) => label(item, rng).map((r) => -r)), items);
 }
 
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const sd = (xs: number[]) => Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / Math.max(1, xs.length - 1));
+const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+/** Paired over seeds: mean difference ± its standard error. */
+const paired = (a: number[], b: number[]) => {
+  const d = a.map((x, i) => x - b[i]!);
+  return `${(100 * mean(d)).toFixed(1)} ± ${(100 * sd(d) / Math.sqrt(d.length)).toFixed(1)} pt`;
+};
+
 async function main() {
   const backend = await initBackend({ prefer: "wasm" });
   const started = Date.now();
-  const results: Record<"random" | "uncertainty", Curve[]> = { random: [], uncertainty: [] };
+  const results = Object.fromEntries(orders.map((o) => [o, [] as Curve[]])) as Record<Order, Curve[]>;
   for (let seed = 1; seed <= SEEDS; seed++) {
-    for (const order of ["random", "uncertainty"] as const) {
+    for (const order of orders) {
       results[order].push(await run(order, seed));
       process.stderr.write(`seed ${seed} ${order} done (${Math.round((Date.now() - started) / 1000)} s, ${tf.memory().numTensors} tensors)\n`);
     }
   }
   const ceiling = Array.from({ length: SEEDS }, (_, s) => labelerAgreement(s + 1)).reduce((a, b) => a + b, 0) / SEEDS;
-  const rows = results.random[0]!.map((point, p) => {
-    const r = results.random.map((c) => c[p]!.accuracy);
-    const u = results.uncertainty.map((c) => c[p]!.accuracy);
-    const diffs = u.map((x, i) => x - r[i]!);
-    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    const sd = (xs: number[]) => Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / Math.max(1, xs.length - 1));
-    return {
-      labeled: point.labeled,
-      random: mean(r),
-      uncertainty: mean(u),
-      difference: mean(diffs),
-      differenceSe: sd(diffs) / Math.sqrt(diffs.length),
-      uncertaintyShare: mean(results.uncertainty.map((c) => c[p]!.uncertaintyShare)),
-    };
-  });
-  const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
-  console.log(`active learning: K=${K}, τ=${TAU}, pool ${POOL}, held-out ${HELDOUT} items, ${SEEDS} seeds, ${STEPS} RM steps per retrain, randomShare ${queueSettings.randomShare}, backend ${backend.backend}`);
+  const names: Record<Order, string> = {
+    random: "random order",
+    uncertainty: "uncertainty-first (margin)",
+    disagreement: "uncertainty-first (disagreement)",
+    fixed: `fixed overlap ${FIXED_OVERLAP}`,
+    adaptive: `adaptive overlap ${adaptiveSettings.start}–${adaptiveSettings.max}`,
+  };
+  const at = (order: Order, p: number, key: keyof Point) => results[order].map((c) => c[p]![key]);
+  const points = results.random[0]!.map((point, p) => ({ labeled: point.labeled, p }));
+  console.log(`active learning: K=${K}, τ=${TAU}, pool ${POOL}, held-out ${HELDOUT} items, ${SEEDS} seeds, ${STEPS} RM steps per retrain, randomShare ${queueSettings.randomShare}, ` +
+    `adaptive start ${adaptiveSettings.start} max ${adaptiveSettings.max} agreementBelow ${adaptiveSettings.agreementBelow}, backend ${backend.backend}`);
   console.log(`labelers' own pairwise agreement with the true utility: ${pct(ceiling)}`);
-  console.log("| labeled items | random order | uncertainty-first | difference (± s.e., paired over seeds) | claims served by uncertainty |");
-  console.log("|---:|---:|---:|---:|---:|");
-  for (const row of rows) console.log(`| ${row.labeled} | ${pct(row.random)} | ${pct(row.uncertainty)} | ${(100 * row.difference).toFixed(1)} ± ${(100 * row.differenceSe).toFixed(1)} pt | ${pct(row.uncertaintyShare)} |`);
+  console.log("");
+  console.log(`| labels | ${orders.map((o) => names[o]).join(" | ")} |`);
+  console.log(`|---:|${orders.map(() => "---:").join("|")}|`);
+  for (const { labeled, p } of points) console.log(`| ${labeled} | ${orders.map((o) => pct(mean(at(o, p, "accuracy")))).join(" | ")} |`);
+  console.log("");
+  const others = orders.filter((o) => o !== "random");
+  const overlapPair = orders.includes("fixed") && orders.includes("adaptive");
+  console.log(`| labels | ${others.map((o) => `${names[o]} − random`).join(" | ")}${overlapPair ? " | adaptive − fixed" : ""} | items labeled (${orders.map((o) => o).join(" / ")}) | claims served by the rule (${others.filter((o) => o === "uncertainty" || o === "disagreement").join(" / ")}) |`);
+  console.log(`|---:|${others.map(() => "---:").join("|")}${overlapPair ? "|---:" : ""}|---:|---:|`);
+  for (const { labeled, p } of points) {
+    const diffs = others.map((o) => paired(at(o, p, "accuracy"), at("random", p, "accuracy")));
+    if (overlapPair) diffs.push(paired(at("adaptive", p, "accuracy"), at("fixed", p, "accuracy")));
+    const items = orders.map((o) => mean(at(o, p, "items")).toFixed(0)).join(" / ");
+    const served = others.filter((o) => o === "uncertainty" || o === "disagreement").map((o) => pct(mean(at(o, p, "servedByRule")))).join(" / ");
+    console.log(`| ${labeled} | ${diffs.join(" | ")} | ${items} | ${served} |`);
+  }
+  console.log("(differences: mean ± s.e., paired over seeds)");
   const dir = path.join(import.meta.dirname, "results");
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `active-learning-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
-  fs.writeFileSync(file, JSON.stringify({ settings: { SEEDS, POOL, HELDOUT, BATCH, BUDGET, K, TAU, STEPS, randomShare: queueSettings.randomShare }, ceiling, rows, results }, null, 2));
+  const settings = { SEEDS, POOL, HELDOUT, BATCH, BUDGET, K, TAU, STEPS, randomShare: queueSettings.randomShare, fixedOverlap: FIXED_OVERLAP, adaptive: adaptiveSettings, orders };
+  fs.writeFileSync(file, JSON.stringify({ settings, ceiling, results }, null, 2));
   console.log(`wrote ${path.relative(process.cwd(), file)} (${Math.round((Date.now() - started) / 1000)} s)`);
 }
 

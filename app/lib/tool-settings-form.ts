@@ -16,7 +16,7 @@ export const checkerKinds = [
 export const toolsFromForm = (form: FormData): string[] => form.getAll("tools").map(String);
 
 /** A number as typed: empty → left to the default; anything else goes to the schema (which names a non-number). */
-function number(text: string): number | string | undefined {
+export function formNumber(text: string): number | string | undefined {
   const trimmed = text.trim();
   if (trimmed === "") return undefined;
   const value = Number(trimmed);
@@ -31,7 +31,7 @@ export function checkerFromForm(form: FormData): CheckerSpecInput | Record<strin
   const field = text("field").trim() === "" ? undefined : text("field");
   switch (kind) {
     case "numeric":
-      return { kind, field, tolerance: number(text("tolerance")), relativeTolerance: number(text("relativeTolerance")) };
+      return { kind, field, tolerance: formNumber(text("tolerance")), relativeTolerance: formNumber(text("relativeTolerance")) };
     case "exact":
       return { kind, field, caseSensitive: form.get("checker.caseSensitive") === "on" };
     case "regex":

@@ -120,16 +120,26 @@ function JudgeAuditCard({ judge }: { judge: Judge }) {
           <dd className="text-2xl font-semibold" data-testid="judge-human-withheld">{pct(p.withheld.meanAgreement)}</dd>
           <dd className="text-xs">n = {p.withheld.compared} submissions</dd>
         </div>
-        <div>
-          <dt className="text-sm">Judge picks the first-read answer (chance)</dt>
-          <dd className="text-2xl font-semibold" data-testid="judge-position">{pct(judge.positionBias.rate)} ({pct(judge.positionBias.expectedRate)})</dd>
-          <dd className="text-xs">n = {judge.positionBias.decided} answers</dd>
-        </div>
-        <div>
-          <dt className="text-sm">Same verdict in both orders</dt>
-          <dd className="text-2xl font-semibold" data-testid="judge-consistency">{pct(judge.positionBias.consistency.rate)}</dd>
-          <dd className="text-xs">n = {judge.positionBias.consistency.compared} pairs</dd>
-        </div>
+        {judge.positionBias.applies ? (
+          <>
+            <div>
+              <dt className="text-sm">Judge picks the first-read answer (chance)</dt>
+              <dd className="text-2xl font-semibold" data-testid="judge-position">{pct(judge.positionBias.rate)} ({pct(judge.positionBias.expectedRate)})</dd>
+              <dd className="text-xs">n = {judge.positionBias.decided} answers</dd>
+            </div>
+            <div>
+              <dt className="text-sm">Same verdict in both orders</dt>
+              <dd className="text-2xl font-semibold" data-testid="judge-consistency">{pct(judge.positionBias.consistency.rate)}</dd>
+              <dd className="text-xs">n = {judge.positionBias.consistency.compared} pairs</dd>
+            </div>
+          </>
+        ) : (
+          <div>
+            <dt className="text-sm">Judge position bias</dt>
+            <dd className="text-2xl font-semibold" data-testid="judge-position">n/a</dd>
+            <dd className="text-xs">a reward model scores each answer alone; it reads nothing in an order</dd>
+          </div>
+        )}
       </dl>
       <div className="overflow-x-auto">
         <table className="w-full text-left text-sm">

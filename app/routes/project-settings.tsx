@@ -15,6 +15,8 @@ import { requireProjectRole } from "../lib/auth.server.ts";
 import { or404 } from "../lib/not-found.server.ts";
 import { fieldErrors } from "../lib/form.ts";
 import { checkerFromForm, checkerKinds, toolsFromForm } from "../lib/tool-settings-form.ts";
+import { adaptiveOverlapFromForm, uncertaintyQueueFromForm } from "../lib/active-learning-form.ts";
+import { ActiveLearningFieldset } from "../components/active-learning-settings.tsx";
 import { TOOL_NAMES } from "../../trainer/contract/conversation.ts";
 import { listEndpoints } from "../../server/bridges/external/endpoints.server.ts";
 import { defaultJudgePrompts } from "../../server/labeling/judge/judge-settings.ts";
@@ -32,13 +34,20 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
   // What an overlap change did not change: open tasks keep the overlap they were created with.
   const otherOverlap = await openTasksWithOtherOverlap(context.db, project);
   const applied = search.get("applied") ? { type: search.get("applied")!, updated: Number(search.get("updated") ?? 0), completed: Number(search.get("completed") ?? 0) } : null;
-  // What may judge (decision 0035): the project's endpoints and the registered chat models.
+  // What may judge (decisions 0035, 0053): the project's endpoints, the registered chat models and
+  // the registered reward models Tandem holds the files of (they score instead of answering).
+  const models = await context.db
+    .selectFrom("models").select(["id", "name", "kind", "external_uri"])
+    .where((eb) => eb.or([eb("project_id", "=", project.id), eb("project_id", "is", null)]))
+    .orderBy("id", "desc").limit(200).execute();
   const judgeSources = [
     ...(await listEndpoints(context.db, project.id)).map((e) => ({ value: `endpoint:${e.id}`, label: `Endpoint ${e.name} (${e.model})` })),
-    ...(await context.db.selectFrom("models").select(["id", "name"]).where("kind", "!=", "reward").where((eb) => eb.or([eb("project_id", "=", project.id), eb("project_id", "is", null)])).orderBy("id", "desc").limit(100).execute())
-      .map((m) => ({ value: `model:${m.id}`, label: `Model ${m.name} (#${m.id})` })),
+    ...models.filter((m) => m.kind !== "reward").map((m) => ({ value: `model:${m.id}`, label: `Model ${m.name} (#${m.id})` })),
+    ...models.filter((m) => m.kind === "reward" && !m.external_uri).map((m) => ({ value: `reward-model:${m.id}`, label: `Reward model ${m.name} (#${m.id}, scores each answer)` })),
   ];
-  return { project, saved, otherOverlap, applied, judgeSources, members: await listMembers(context.db, project.id) };
+  // The uncertainty queue's choice of reward model (decisions 0048, 0053): the same models a reward-model judge may be.
+  const rewardModels = models.filter((m) => m.kind === "reward" && !m.external_uri).map((m) => ({ id: m.id, name: m.name }));
+  return { project, saved, otherOverlap, applied, judgeSources, rewardModels, members: await listMembers(context.db, project.id) };
 }
 
 /** The wellbeing fields (decision 0036): an empty cap or break time means none. */
@@ -59,11 +68,11 @@ function wellbeingFromForm(form: FormData, stored: unknown): unknown {
 /** The judge fields of the form; no source means no judge. Numbers stay as typed for zod to judge. */
 function judgeFromForm(form: FormData): Record<string, unknown> | undefined {
   const text = (name: string) => String(form.get(`judge.${name}`) ?? "").trim();
-  const source = /^(endpoint|model):(.*)$/.exec(text("source"));
+  const source = /^(endpoint|model|reward-model):(.*)$/.exec(text("source"));
   if (!source) return undefined;
   const num = (name: string) => (text(name) === "" ? undefined : Number(text(name)));
   return {
-    source: source[1] === "endpoint" ? { kind: "endpoint", endpointId: source[2] } : { kind: "model", modelId: source[2] },
+    source: source[1] === "endpoint" ? { kind: "endpoint", endpointId: source[2] } : { kind: source[1], modelId: source[2] },
     mode: text("mode") || undefined,
     // The default prompt left as it is stays "the default", so it follows the mode.
     prompt: text("prompt") === "" || Object.values(defaultJudgePrompts).includes(text("prompt") as never) ? undefined : text("prompt"),
@@ -120,6 +129,8 @@ export async function action({ context, request, params }: Route.ActionArgs) {
       tools: toolsFromForm(form),
       checker: checkerFromForm(form),
       judge: judgeFromForm(form),
+      adaptiveOverlap: adaptiveOverlapFromForm(form, project.settings.adaptiveOverlap),
+      uncertaintyQueue: uncertaintyQueueFromForm(form, project.settings.uncertaintyQueue),
       wellbeing: wellbeingFromForm(form, project.settings.wellbeing),
       // An older form without the field keeps what is stored.
       piiRedaction: form.has("piiRedaction.mode") ? { mode: text("piiRedaction.mode"), keepOriginal: form.get("piiRedaction.keepOriginal") === "on" } : project.settings.piiRedaction,
@@ -143,7 +154,7 @@ export async function action({ context, request, params }: Route.ActionArgs) {
 }
 
 export default function ProjectSettingsPage({ loaderData, actionData }: Route.ComponentProps) {
-  const { project, saved, otherOverlap, applied, members, judgeSources } = loaderData;
+  const { project, saved, otherOverlap, applied, members, judgeSources, rewardModels } = loaderData;
   const memberResult = actionData && "memberResult" in actionData ? actionData.memberResult : null;
   const errors: Record<string, string> = (actionData && "errors" in actionData ? actionData.errors : undefined) ?? {};
   const values: Record<string, string> = (actionData && "values" in actionData ? actionData.values : undefined) ?? {};
@@ -306,6 +317,7 @@ export default function ProjectSettingsPage({ loaderData, actionData }: Route.Co
             defaultValue={v("wellbeing.classifierThreshold", project.settings.wellbeing.classifierThreshold)} error={errors["settings.wellbeing.classifierThreshold"]} />
         </Card>
         <JudgeFieldset project={project} sources={judgeSources} values={typed ? values : null} errors={errors} />
+        <ActiveLearningFieldset adaptive={project.settings.adaptiveOverlap} queue={project.settings.uncertaintyQueue} rewardModels={rewardModels} values={typed ? values : null} errors={errors} />
         <div className="flex items-center gap-3">
           <Button type="submit">Save settings</Button>
           {saved && errorList.length === 0 ? <span className="text-sm" aria-hidden="true">Saved.</span> : null}
@@ -386,7 +398,7 @@ function JudgeFieldset({ project, sources, values, errors }: {
   errors: Record<string, string>;
 }) {
   const judge = project.settings.judge;
-  const stored = judge ? (judge.source.kind === "endpoint" ? `endpoint:${judge.source.endpointId}` : `model:${judge.source.modelId}`) : "";
+  const stored = judge ? (judge.source.kind === "endpoint" ? `endpoint:${judge.source.endpointId}` : `${judge.source.kind}:${judge.source.modelId}`) : "";
   const v = (name: string, fallback: string | number | undefined) => (values ? (values[`judge.${name}`] ?? "") : fallback === undefined ? "" : String(fallback));
   const e = (name: string) => errors[`settings.judge.${name}`];
   const [mode, setMode] = useState(v("mode", judge?.mode ?? "pairwise"));
@@ -394,7 +406,7 @@ function JudgeFieldset({ project, sources, values, errors }: {
   return (
     <Card title="Model judge">
       <p className="mb-3 text-sm">
-        A judge pre-ranks ranking tasks and pre-picks comparisons in the background, asking every question in both orders to cancel its position bias. Its verdicts are exported as their own annotator, never mixed into the labels.
+        A judge pre-ranks ranking tasks and pre-picks comparisons in the background. A chat model is asked every question in both orders to cancel its position bias; a reward model scores each answer on its own and ranks by score (the questions and the prompt do not apply to it). Its verdicts are exported as their own annotator, never mixed into the labels.
       </p>
       <div className="mb-4">
         <label htmlFor="field-judge.source" className="mb-1 block text-sm font-medium">Judge</label>

@@ -191,6 +191,8 @@ function JudgeCard({ status }: { status: NonNullable<Route.ComponentProps["loade
   return (
     <Card title="Model judge">
       <dl className="grid grid-cols-2 gap-1 text-sm" data-testid="judge-status">
+        <dt>Judge</dt>
+        <dd data-testid="judge-source">{status.source === "reward-model" ? "a reward model (scores each answer)" : status.source === "model" ? "a registered chat model" : "an external endpoint"}</dd>
         <dt>Tasks judged</dt>
         <dd data-testid="judge-done">{status.done}</dd>
         <dt>Being judged</dt>

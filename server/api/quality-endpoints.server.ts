@@ -50,6 +50,7 @@ const armReport = z.object({
 const judgeSchema = z.object({
   status: z.object({
     configured: z.boolean(),
+    source: z.enum(["endpoint", "model", "reward-model"]).nullable().describe("What judges: an external endpoint, a registered chat model, or a registered reward model (scores, decision 0053)"),
     suggestions: z.enum(["off", "shown"]).nullable(),
     withheldShare: z.number().nullable(),
     done: z.number().int(),
@@ -59,6 +60,7 @@ const judgeSchema = z.object({
   }),
   project: armReport,
   positionBias: z.object({
+    applies: z.boolean().describe("False for a reward-model judge: it scores each answer alone and reads nothing in an order, so position bias is not applicable"),
     firstWon: z.number().int().describe("Judge answers whose first-read completion won outright"),
     decided: z.number().int(),
     rate: z.number().nullable(),

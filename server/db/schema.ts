@@ -179,7 +179,8 @@ export interface AssignmentsTable {
   served_by: ColumnType<ServedBy | null, ServedBy | null | undefined, ServedBy | null>;
 }
 
-export type ServedBy = "uncertainty" | "random" | "fifo";
+/** uncertainty: the smallest-margin rule (decision 0048); disagreement: two successive rounds' reward models disagree most (0053). */
+export type ServedBy = "uncertainty" | "disagreement" | "random" | "fifo";
 
 export interface SubmissionsTable {
   id: Id;
@@ -565,6 +566,10 @@ export interface RewardScoresTable {
   scores: ColumnType<number[] | null, string | null | undefined, string | null>;
   /** Top score minus the runner-up: small = the model is unsure. */
   margin: number | null;
+  /** The model the disagreement below was measured against (the previous round's), decision 0053. */
+  compared_model_id: string | null;
+  /** Mean |σ(sᵢ − sⱼ) − σ(s'ᵢ − s'ⱼ)| over completion pairs against compared_model_id's scores: large = the rounds disagree. */
+  disagreement: number | null;
   message: string | null;
   lease_owner: string | null;
   lease_expires_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
@@ -814,6 +819,7 @@ export const schemaColumns = {
   prompt_originals: { prompt_id: "bigint", messages: "jsonb", completions: "jsonb", created_at: "timestamp with time zone" },
   reward_scores: {
     id: "bigint", task_id: "bigint", model_id: "bigint", project_id: "bigint", state: "text", scores: "jsonb", margin: "double precision",
+    compared_model_id: "bigint", disagreement: "double precision",
     message: "text", lease_owner: "text", lease_expires_at: "timestamp with time zone", created_at: "timestamp with time zone",
     finished_at: "timestamp with time zone",
   },

@@ -43,7 +43,10 @@ export async function updateProject(db: Db, actorId: string, projectId: string, 
   });
 }
 
-/** A judge must be one of this project's endpoints or a registered chat model: checked before anything is saved. */
+/**
+ * A judge must be one of this project's endpoints, a registered chat model or a registered reward
+ * model (decision 0053) whose files Tandem holds: checked before anything is saved.
+ */
 async function refuseForeignJudge(db: Db, projectId: string, settings: ProjectSettings): Promise<void> {
   const source = settings.judge?.source;
   if (!source) return;
@@ -53,36 +56,45 @@ async function refuseForeignJudge(db: Db, projectId: string, settings: ProjectSe
     throw new AppError("validation_failed", "The settings were not saved.", [{ path: "settings.judge.source.endpointId", message: "not an external endpoint of this project" }]);
   }
   // A project's models are its data (decision 0031): a judge is this project's model or one registered for every project.
-  const model = await db.selectFrom("models").select(["kind", "project_id"]).where("id", "=", source.modelId).executeTakeFirst();
+  const model = await db.selectFrom("models").select(["kind", "project_id", "external_uri"]).where("id", "=", source.modelId).executeTakeFirst();
   const problem = !model
     ? "no such registered model"
     : model.project_id !== null && model.project_id !== projectId
       ? "a model of another project"
-      : model.kind === "reward"
-        ? "a reward model scores text; choose a chat model"
-        : null;
+      : source.kind === "model" && model.kind === "reward"
+        ? "a reward model scores text; attach it as a reward-model judge, or choose a chat model"
+        : source.kind === "reward-model" && model.kind !== "reward"
+          ? `a ${model.kind} model; a reward-model judge must be a reward model`
+          : source.kind === "reward-model" && model.external_uri
+            ? "trained outside Tandem; its files are not here to score with"
+            : null;
   if (problem === null) return;
   throw new AppError("validation_failed", "The settings were not saved.", [{ path: "settings.judge.source.modelId", message: problem }]);
 }
 
 /**
- * The uncertainty-first queue's reward model (decision 0048) must be a reward model of this project
- * (or one registered for every project) whose files Tandem holds: checked before anything is saved.
+ * The uncertainty-first queue's reward models (decisions 0048, 0053) must be reward models of this
+ * project (or registered for every project) whose files Tandem holds: checked before anything is
+ * saved, each refusal naming its field.
  */
 async function refuseForeignRewardModel(db: Db, projectId: string, settings: ProjectSettings): Promise<void> {
-  const modelId = settings.uncertaintyQueue.rewardModelId;
-  if (modelId === null) return;
-  const model = await db.selectFrom("models").select(["kind", "project_id", "external_uri"]).where("id", "=", modelId).executeTakeFirst();
-  const problem = !model
-    ? "no such registered model"
-    : model.project_id !== null && model.project_id !== projectId
-      ? "a model of another project"
-      : model.kind !== "reward"
-        ? `a ${model.kind} model; choose a reward model`
-        : model.external_uri
-          ? "trained outside Tandem; its files are not here to score with"
-          : null;
-  if (problem) throw new AppError("validation_failed", "The settings were not saved.", [{ path: "settings.uncertaintyQueue.rewardModelId", message: problem }]);
+  const errors: Array<{ path: string; message: string }> = [];
+  for (const field of ["rewardModelId", "previousRewardModelId"] as const) {
+    const modelId = settings.uncertaintyQueue[field];
+    if (modelId === null) continue;
+    const model = await db.selectFrom("models").select(["kind", "project_id", "external_uri"]).where("id", "=", modelId).executeTakeFirst();
+    const problem = !model
+      ? "no such registered model"
+      : model.project_id !== null && model.project_id !== projectId
+        ? "a model of another project"
+        : model.kind !== "reward"
+          ? `a ${model.kind} model; choose a reward model`
+          : model.external_uri
+            ? "trained outside Tandem; its files are not here to score with"
+            : null;
+    if (problem) errors.push({ path: `settings.uncertaintyQueue.${field}`, message: problem });
+  }
+  if (errors.length > 0) throw new AppError("validation_failed", "The settings were not saved.", errors);
 }
 
 export async function getProject(db: Db, projectId: string): Promise<Project> {

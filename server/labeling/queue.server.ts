@@ -9,7 +9,7 @@ import type { ProjectSettings } from "./project-settings.ts";
 import { TODAY } from "./wellbeing/sensitive.server.ts";
 import type { ServedBy } from "../db/schema.ts";
 import { drawRule } from "./active/uncertainty-queue.ts";
-import { currentRewardModelId } from "./active/reward-scores.server.ts";
+import { uncertaintyModels, type UncertaintyModels } from "./active/reward-scores.server.ts";
 
 /**
  * The task queue. `claimNextTask` hands one task to one person as a lease:
@@ -34,7 +34,9 @@ import { currentRewardModelId } from "./active/reward-scores.server.ts";
  * after them, oldest first), or a uniformly random candidate. Every filter, the row lock, the
  * re-count and the caps stay as they are. The rule is stored on the assignment (`served_by`):
  * `fifo` when the normal order chose (the feature off, no reward model yet, gold, or an
- * uncertainty claim that fell back to an unscored task).
+ * uncertainty claim that fell back to an unscored task). The second uncertainty rule (decision
+ * 0053), `disagreement`, orders by the largest disagreement between the current and the previous
+ * round's reward models instead of the smallest margin, and is stored as `disagreement`.
  */
 export type Assignment = { id: string; task_id: string; state: string; lease_expires_at: Date; shown_order: string[] };
 
@@ -65,7 +67,9 @@ export async function claimNextTask(
   }
 
   // Resolved outside the claim transactions: the row lock is held only for the claim itself.
-  const rewardModelId = settings.uncertaintyQueue.enabled ? await currentRewardModelId(db, projectId, settings) : null;
+  // Not ready (no reward model yet, or no earlier round for the disagreement rule): the normal order.
+  const resolved = settings.uncertaintyQueue.enabled ? await uncertaintyModels(db, projectId, settings) : null;
+  const models = resolved?.ready ? resolved : null;
 
   if (settings.goldRate > 0 && random() < settings.goldRate) {
     const gold = await claimGold(db, user, projectId, settings.leaseMinutes);
@@ -75,7 +79,7 @@ export async function claimNextTask(
   let types = taskTypesFor(user.role);
   while (types.length > 0) {
     const type = weightedPick(types, (t) => settings.taskWeights[t], random);
-    const assignment = await claimOfType(db, user, projectId, type, settings, random, rewardModelId);
+    const assignment = await claimOfType(db, user, projectId, type, settings, random, models);
     if (assignment) return assignment;
     types = types.filter((t) => t !== type);
   }
@@ -89,23 +93,32 @@ async function claimOfType(
   type: TaskType,
   settings: ProjectSettings,
   random: () => number,
-  rewardModelId: string | null,
+  models: UncertaintyModels | null,
 ): Promise<Assignment | null> {
   const leaseMinutes = settings.leaseMinutes;
   const judge = settings.judge;
   const drawsArm = judge?.suggestions === "shown" && (type === "rank" || type === "compare");
-  const rule = rewardModelId !== null && (type === "rank" || type === "compare") ? drawRule(settings.uncertaintyQueue, random) : "fifo";
-  // Only the order differs between the rules (the margin join adds no filter).
-  const scored = rule === "uncertainty" ? sql`left join reward_scores s on s.task_id = t.id and s.model_id = ${rewardModelId} and s.state = 'done'` : sql``;
-  const margin = rule === "uncertainty" ? sql`s.margin` : sql`null::double precision`;
-  const order = rule === "uncertainty" ? sql`s.margin asc nulls last, t.id` : rule === "random" ? sql`random()` : sql`t.id`;
+  const rule: ServedBy = models !== null && (type === "rank" || type === "compare") ? drawRule(settings.uncertaintyQueue, random) : "fifo";
+  // Only the order differs between the rules (the left join adds no filter). Margin: the current
+  // model's smallest top-two gap first; disagreement (decision 0053): the largest disagreement with
+  // the previous round's model first.
+  const scored =
+    rule === "uncertainty" ? sql`left join reward_scores s on s.task_id = t.id and s.model_id = ${models!.current} and s.state = 'done'`
+    : rule === "disagreement" ? sql`left join reward_scores s on s.task_id = t.id and s.model_id = ${models!.current} and s.state = 'done' and s.compared_model_id = ${models!.previous}`
+    : sql``;
+  const measure = rule === "uncertainty" ? sql`s.margin` : rule === "disagreement" ? sql`s.disagreement` : sql`null::double precision`;
+  const order =
+    rule === "uncertainty" ? sql`s.margin asc nulls last, t.id`
+    : rule === "disagreement" ? sql`s.disagreement desc nulls last, t.id`
+    : rule === "random" ? sql`random()`
+    : sql`t.id`;
   return db.transaction().execute(async (trx) => {
     const skipped: string[] = [];
     const noSensitive = await sensitiveCapReached(trx, user.id, projectId, settings.wellbeing.dailySensitiveCap);
     // A candidate can turn out full once its lock is ours (see step 3 above): skip it, try the next.
     for (;;) {
-      const candidate = await sql<{ id: string; completion_ids: string[]; margin: number | null }>`
-        select t.id, t.completion_ids, ${margin} as margin from tasks t ${scored}
+      const candidate = await sql<{ id: string; completion_ids: string[]; measure: number | null }>`
+        select t.id, t.completion_ids, ${measure} as measure from tasks t ${scored}
         where t.project_id = ${projectId} and t.state = 'open' and t.type = ${type} and t.gold is null
           -- A redo of a sent-back submission belongs to its labeler alone (decision 0044).
           and t.redo_of is null
@@ -121,7 +134,8 @@ async function claimOfType(
         for update of t skip locked`.execute(trx);
       const task = candidate.rows[0];
       if (!task) return null;
-      const servedBy: ServedBy = rule === "uncertainty" && task.margin === null ? "fifo" : rule;
+      // An uncertainty claim that reached a task with no measure yet was served in the normal order.
+      const servedBy: ServedBy = (rule === "uncertainty" || rule === "disagreement") && task.measure === null ? "fifo" : rule;
       // Fresh statement, fresh snapshot: counts every assignment committed before we got the lock.
       // The insert happens only if the task still has room, so the check and the claim are one step.
       const inserted = await sql<Assignment>`

@@ -177,7 +177,7 @@ test("the anchoring report matches hand-computed values; reveals are recorded; w
   assert.deepEqual([p.shown.meanMsOnTask, p.withheld.meanMsOnTask], [2000, 3000]);
   assert.deepEqual([p.shown.agreedPairs, p.shown.comparedPairs, p.withheld.agreedPairs, p.withheld.comparedPairs], [5, 6, 2, 6]);
   // A judge that answers on the merits: half of its 24 answers (6 per task) favour the first-read answer.
-  assert.deepEqual(report.judge.positionBias, { firstWon: 12, decided: 24, rate: 0.5, expectedRate: 0.5, consistency: { agreed: 12, compared: 12, rate: 1 } });
+  assert.deepEqual(report.judge.positionBias, { applies: true, firstWon: 12, decided: 24, rate: 0.5, expectedRate: 0.5, consistency: { agreed: 12, compared: 12, rate: 1 } });
   assert.equal(report.judge.labelers.length, 1);
   assert.deepEqual({ ...report.judge.labelers[0], labelerId: undefined, name: undefined }, { ...p, labelerId: undefined, name: undefined });
 
@@ -220,6 +220,14 @@ test("judge settings out of range, or a judge from elsewhere, are refused with t
   const other = await projectWithJudge(researcher, { k: 2 }, [{ prompt: "Something else?", completions: ["three", "four"] }]);
   // a chat model of the other project: its data, not this project's to judge with (decision 0031)
   const foreignModel = await server.db.insertInto("models").values({ project_id: other.projectId, name: "theirs", kind: "sft", storage_key: `judge-foreign-${other.projectId}`, config: "{}" }).returning("id").executeTakeFirstOrThrow();
+  // Reward models as judges (decision 0053): the same rule — this project's or one for every project — and a reward model it must be.
+  const model = (projectId: string | null, kind: "reward" | "sft", key: string, externalUri: string | null = null) =>
+    server.db.insertInto("models").values({ project_id: projectId, name: key, kind, storage_key: `judge-${key}-${projectId}-${Date.now()}`, config: "{}", external_uri: externalUri }).returning("id").executeTakeFirstOrThrow().then((m) => m.id);
+  const foreignRm = await model(other.projectId, "reward", "their-rm");
+  const ownRm = await model(projectId, "reward", "our-rm");
+  const ownSft = await model(projectId, "sft", "our-sft");
+  const outsideRm = await model(projectId, "reward", "outside-rm", "hf://someone/rm");
+  const sharedRm = await model(null, "reward", "shared-rm");
   const cases: Array<[Settings, string]> = [
     [{ withheldShare: 1.5 }, "settings.judge.withheldShare"],
     [{ timeoutSeconds: 0 }, "settings.judge.timeoutSeconds"],
@@ -228,6 +236,12 @@ test("judge settings out of range, or a judge from elsewhere, are refused with t
     [{ source: { kind: "endpoint", endpointId: other.endpointId } }, "settings.judge.source.endpointId"],
     [{ source: { kind: "model", modelId: "999999999" } }, "settings.judge.source.modelId"],
     [{ source: { kind: "model", modelId: foreignModel.id } }, "settings.judge.source.modelId"],
+    [{ source: { kind: "reward-model", modelId: foreignRm } }, "settings.judge.source.modelId"],
+    [{ source: { kind: "reward-model", modelId: ownSft } }, "settings.judge.source.modelId"],
+    [{ source: { kind: "reward-model", modelId: outsideRm } }, "settings.judge.source.modelId"],
+    [{ source: { kind: "reward-model", modelId: "999999999" } }, "settings.judge.source.modelId"],
+    [{ source: { kind: "reward-model", modelId: "rm" } }, "settings.judge.source.modelId"],
+    [{ source: { kind: "model", modelId: ownRm } }, "settings.judge.source.modelId"],
   ];
   for (const [change, path] of cases) {
     const response = await researcher.json("PUT", `/api/v1/projects/${projectId}`, { name, settings: { ...before, judge: { ...(before.judge as Settings), ...change } } });
@@ -237,4 +251,11 @@ test("judge settings out of range, or a judge from elsewhere, are refused with t
   }
   assert.deepEqual(await getSettings(researcher, projectId), before);
   assert.equal((before.judge as { source: { endpointId: string } }).source.endpointId, endpointId);
+
+  // This project's reward model, or one registered for every project, may judge.
+  for (const modelId of [ownRm, sharedRm]) {
+    const saved = await researcher.json("PUT", `/api/v1/projects/${projectId}`, { name, settings: { ...before, judge: { ...(before.judge as Settings), source: { kind: "reward-model", modelId } } } });
+    assert.equal(saved.status, 200, await saved.clone().text());
+    assert.deepEqual(((await getSettings(researcher, projectId)).judge as Settings).source, { kind: "reward-model", modelId });
+  }
 });

@@ -167,3 +167,55 @@ test("wellbeing settings on the page: an out-of-range cap is refused with the fi
   assert.equal(saved.status, 302);
   assert.deepEqual(await stored(), { dailySensitiveCap: 4, sensitiveFlags: ["violent_content", "sexual_content"], classifierField: "sensitivity", classifierThreshold: 0.7, breakAfterMinutes: null });
 });
+
+test("active learning and a reward-model judge on the page: out-of-range values refused with the field named beside it; valid ones stored", async () => {
+  const projectId = await newProject("Active learning form");
+  const rm = await server.db.insertInto("models").values({ project_id: projectId, name: "form rm", kind: "reward", storage_key: `form-rm-${projectId}-${Date.now()}`, config: "{}" }).returning("id").executeTakeFirstOrThrow();
+  const stored = async () =>
+    (await server.db.selectFrom("projects").select("settings").where("id", "=", projectId).executeTakeFirstOrThrow()).settings as { adaptiveOverlap: unknown; uncertaintyQueue: unknown; judge?: { source: unknown } };
+  const before = await stored();
+  const page = (await (await researcher.get(`/projects/${projectId}/settings`, { accept: "text/html" })).text()).replaceAll("<!-- -->", "");
+  assert.match(page, new RegExp(`<option value="reward-model:${rm.id}">Reward model form rm`), "a reward model is offered as a judge");
+  assert.match(page, new RegExp(`<option value="${rm.id}">form rm \\(#${rm.id}\\)</option>`), "and as the queue's reward model");
+
+  const fields = {
+    "adaptiveOverlap.enabled": "on", "adaptiveOverlap.start": "3", "adaptiveOverlap.max": "4", "adaptiveOverlap.agreementBelow": "0.7", "adaptiveOverlap.extraLabelsCap": "",
+    "adaptiveOverlap.earlyStop.after": "", "adaptiveOverlap.earlyStop.confidentMargin": "",
+    "uncertaintyQueue.enabled": "on", "uncertaintyQueue.rule": "disagreement", "uncertaintyQueue.rewardModelId": "", "uncertaintyQueue.previousRewardModelId": "", "uncertaintyQueue.randomShare": "0.2",
+    "judge.source": `reward-model:${rm.id}`, "judge.suggestions": "shown", "judge.withheldShare": "0.25", "judge.timeoutSeconds": "60",
+  };
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ "adaptiveOverlap.max": "2" }, "adaptiveOverlap.max"],
+    [{ "adaptiveOverlap.agreementBelow": "1.5" }, "adaptiveOverlap.agreementBelow"],
+    [{ "adaptiveOverlap.earlyStop.after": "3", "adaptiveOverlap.earlyStop.confidentMargin": "0.5" }, "adaptiveOverlap.earlyStop.after"],
+    [{ "adaptiveOverlap.earlyStop.after": "2" }, "adaptiveOverlap.earlyStop.confidentMargin"],
+    [{ "uncertaintyQueue.randomShare": "-0.1" }, "uncertaintyQueue.randomShare"],
+    [{ "uncertaintyQueue.rule": "entropy" }, "uncertaintyQueue.rule"],
+    [{ "uncertaintyQueue.rewardModelId": rm.id, "uncertaintyQueue.previousRewardModelId": rm.id }, "uncertaintyQueue.previousRewardModelId"],
+    [{ "uncertaintyQueue.rewardModelId": "999999999" }, "uncertaintyQueue.rewardModelId"],
+  ];
+  for (const [change, field] of cases) {
+    const refused = await postSettings(projectId, settingsForm("Active learning form", { ...fields, ...change }));
+    assert.equal(refused.status, 422, `${JSON.stringify(change)} is refused`);
+    const html = (await refused.text()).replaceAll("<!-- -->", "");
+    assert.match(html, new RegExp(`settings\\.${field.replaceAll(".", "\\.")}: `), `${field} named in the list`);
+    assert.match(html, new RegExp(`id="field-${field.replaceAll(".", "\\.")}-error"`), `${field}: the error beside its field`);
+    assert.deepEqual(await stored(), before, "nothing saved");
+  }
+
+  const saved = await postSettings(projectId, settingsForm("Active learning form", fields));
+  assert.equal(saved.status, 302);
+  const after_ = await stored();
+  assert.deepEqual(after_.adaptiveOverlap, { enabled: true, start: 3, max: 4, agreementBelow: 0.7, extraLabelsCap: null, earlyStop: null });
+  assert.deepEqual(after_.uncertaintyQueue, { enabled: true, rule: "disagreement", rewardModelId: null, previousRewardModelId: null, randomShare: 0.2 });
+  assert.deepEqual(after_.judge?.source, { kind: "reward-model", modelId: rm.id });
+  const shown = (await (await researcher.get(`/projects/${projectId}/settings?saved=1`, { accept: "text/html" })).text()).replaceAll("<!-- -->", "");
+  assert.match(shown, new RegExp(`<option value="reward-model:${rm.id}" selected=""`), "the stored judge is selected");
+  assert.match(shown, /<option value="disagreement" selected=""/);
+
+  // Early stop with both fields; a form without the active-learning fields keeps what is stored.
+  assert.equal((await postSettings(projectId, settingsForm("Active learning form", { ...fields, "adaptiveOverlap.earlyStop.after": "2", "adaptiveOverlap.earlyStop.confidentMargin": "0.5" }))).status, 302);
+  assert.deepEqual(((await stored()).adaptiveOverlap as { earlyStop: unknown }).earlyStop, { after: 2, confidentMargin: 0.5 });
+  assert.equal((await postSettings(projectId, settingsForm("Active learning form", { "judge.source": `reward-model:${rm.id}` }))).status, 302);
+  assert.deepEqual((await stored()).uncertaintyQueue, after_.uncertaintyQueue);
+});

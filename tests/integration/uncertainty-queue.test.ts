@@ -6,7 +6,9 @@
  * ('uncertainty'), at random ('random') or in the normal order for unscored tasks ('fifo'), with the
  * rule stored on each assignment and no task over-assigned under concurrent claims; (3) settings
  * naming a model that is not this project's reward model are refused with the field named;
- * (4) adaptive overlap stops early on agreeing labels and a confident, agreeing reward model (0049).
+ * (4) adaptive overlap stops early on agreeing labels and a confident, agreeing reward model (0049);
+ * (5) the disagreement rule (0053) serves first the tasks two successive rounds' reward models
+ * disagree on most, measured from both models' scores, and keeps the normal order with one round.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -20,6 +22,7 @@ import { disposeModel } from "../../trainer/model/lm.ts";
 import { loadChatFormat } from "../../trainer/tokenizer/chat-format.ts";
 import { scoreAnswers } from "../../trainer/service/inference-worker.ts";
 import { scoreMargin } from "../../server/labeling/active/uncertainty-queue.ts";
+import { rewardDisagreement } from "../../server/labeling/active/disagreement.ts";
 import { startTestServer, type HttpClient, type TestServer } from "../support/test-server.ts";
 import { BAD, GOOD, registerRewardModel, trainTinyRewardModel } from "../support/tiny-reward-model.ts";
 import { registerTinyPolicy } from "../support/tiny-policy.ts";
@@ -101,6 +104,11 @@ test("settings: the queue's reward model must be a reward model of this project;
     [{ enabled: true, rewardModelId: "999999999" }, "settings.uncertaintyQueue.rewardModelId", /no such/],
     [{ enabled: true, rewardModelId: "rm-1" }, "settings.uncertaintyQueue.rewardModelId", /model id/],
     [{ enabled: true, randomShare: 1.5 }, "settings.uncertaintyQueue.randomShare", /./],
+    // The disagreement rule's other model (decision 0053): the same checks, and not the model itself.
+    [{ enabled: true, rule: "disagreement", previousRewardModelId: otherRm.id }, "settings.uncertaintyQueue.previousRewardModelId", /another project/],
+    [{ enabled: true, rule: "disagreement", previousRewardModelId: policy.id }, "settings.uncertaintyQueue.previousRewardModelId", /choose a reward model/],
+    [{ enabled: true, rule: "disagreement", rewardModelId: "12", previousRewardModelId: "12" }, "settings.uncertaintyQueue.previousRewardModelId", /another model/],
+    [{ enabled: true, rule: "entropy" }, "settings.uncertaintyQueue.rule", /./],
   ];
   for (const [uncertaintyQueue, field, message] of cases) {
     const response = await putSettings(projectId, { uncertaintyQueue });
@@ -111,7 +119,7 @@ test("settings: the queue's reward model must be a reward model of this project;
     assert.match(named.message, message);
   }
   const stored = (await (await researcher.get(`/api/v1/projects/${projectId}`)).json()) as { settings: { uncertaintyQueue: Settings } };
-  assert.deepEqual(stored.settings.uncertaintyQueue, { enabled: false, rewardModelId: null, randomShare: 0.3 }, "nothing saved; off by default");
+  assert.deepEqual(stored.settings.uncertaintyQueue, { enabled: false, rule: "margin", rewardModelId: null, previousRewardModelId: null, randomShare: 0.3 }, "nothing saved; off by default");
 
   // Without a named model the queue uses the latest round's reward model.
   const round = await server.db.insertInto("rounds").values({ project_id: projectId, name: "r1", spec: "{}", steps: "[]", data_snapshot: "{}" }).returning("id").executeTakeFirstOrThrow();
@@ -200,7 +208,7 @@ test("uncertainty-first: smallest reward-model margin first, unscored tasks afte
   const rules = await server.db.selectFrom("assignments").select(["task_id", "served_by"]).where("task_id", "in", expected).execute();
   for (const r of rules) assert.equal(r.served_by, unscored.includes(r.task_id) ? "fifo" : "uncertainty", `task ${r.task_id}`);
   const after_ = (await (await researcher.get(`/api/v1/projects/${projectId}/uncertainty-queue`)).json()) as QueueState;
-  assert.deepEqual(after_.servedBy, { uncertainty: items.length - 2, random: 0, fifo: 2, unrecorded: 0 });
+  assert.deepEqual(after_.servedBy, { uncertainty: items.length - 2, disagreement: 0, random: 0, fifo: 2, unrecorded: 0 });
 });
 
 test("randomShare 1 serves at random; eight labelers at once never over-assign a task", { timeout: 300_000 }, async () => {
@@ -291,4 +299,72 @@ test("adaptive overlap stops early when the first labels agree and the reward mo
   const bad = await putSettings(projectId, { adaptiveOverlap: { ...adaptiveOverlap, earlyStop: { after: 3, confidentMargin: 1 } } });
   assert.equal(bad.status, 422);
   assert.ok(((await bad.json()) as { errors: Array<{ path: string }> }).errors.some((e) => e.path === "settings.adaptiveOverlap.earlyStop.after"));
+});
+
+test("disagreement rule: the largest disagreement between successive rounds' reward models first, as the pure measure computes it from their scores, the rule stored per claim", { timeout: 300_000 }, async () => {
+  const onlyCurrent = { k: 2, overlap: { rank: 1 }, goldRate: 0, taskWeights: { rank: 1, demonstrate: 0, compare: 0, review: 0 } };
+  const newRound = async (projectId: string, name: string) =>
+    (await server.db.insertInto("rounds").values({ project_id: projectId, name, spec: "{}", steps: "[]", data_snapshot: "{}" }).returning("id").executeTakeFirstOrThrow()).id;
+
+  // One round so far: nothing to disagree with, so claims keep the normal order.
+  const single = await newProject(onlyCurrent);
+  const onlyRm = await registerRewardModel(server.db, dataDir, rm.dir, single, await newRound(single, "r1"));
+  assert.equal((await putSettings(single, { uncertaintyQueue: { enabled: true, rule: "disagreement", rewardModelId: null, previousRewardModelId: null, randomShare: 0 } })).status, 200);
+  await importItems(single, "single");
+  const alone = (await (await researcher.get(`/api/v1/projects/${single}/uncertainty-queue`)).json()) as QueueState & { rule: string; previousRewardModelId: string | null };
+  assert.deepEqual([alone.rule, alone.rewardModelId, alone.previousRewardModelId], ["disagreement", onlyRm, null]);
+  const lone = await claimAndSubmit((await server.newUser("labeler")).client, single);
+  assert.equal((await server.db.selectFrom("assignments").select("served_by").where("id", "=", lone!.assignmentId).executeTakeFirstOrThrow()).served_by, "fifo");
+
+  // Two rounds: the earlier reward model is another, weaker one (another seed, a few steps).
+  const projectId = await newProject(onlyCurrent);
+  const earlier = await trainTinyRewardModel(dataDir, { seed: 11, steps: 4 });
+  const previousId = await registerRewardModel(server.db, dataDir, earlier.dir, projectId, await newRound(projectId, "r1"));
+  const currentId = await registerRewardModel(server.db, dataDir, rm.dir, projectId, await newRound(projectId, "r2"));
+  assert.equal((await putSettings(projectId, { uncertaintyQueue: { enabled: true, rule: "disagreement", rewardModelId: null, previousRewardModelId: null, randomShare: 0 } })).status, 200);
+  await importItems(projectId, "d");
+  type DisagreementState = QueueState & { previousRewardModelId: string | null; disagreements: number };
+  const read = async () => (await (await researcher.get(`/api/v1/projects/${projectId}/uncertainty-queue`)).json()) as DisagreementState;
+  let state = await read();
+  for (let i = 0; i < 600 && state.disagreements < items.length; i++) {
+    assert.equal(state.scores.failed, 0);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    state = await read();
+  }
+  assert.equal(state.disagreements, items.length, `measured: ${JSON.stringify(state)}`);
+  assert.deepEqual([state.rewardModelId, state.previousRewardModelId], [currentId, previousId], "the latest round's model against the round before");
+
+  // Each stored disagreement is the measure of the two models' scores, as POST /models/:id/score gives them.
+  const rows = await server.db.selectFrom("reward_scores").innerJoin("tasks", "tasks.id", "reward_scores.task_id").innerJoin("prompts", "prompts.id", "tasks.prompt_id")
+    .select(["reward_scores.task_id", "reward_scores.disagreement", "reward_scores.compared_model_id", "tasks.completion_ids", "prompts.messages"])
+    .where("reward_scores.project_id", "=", projectId).where("reward_scores.model_id", "=", currentId).orderBy("reward_scores.task_id").execute();
+  assert.equal(rows.length, items.length);
+  const texts = new Map((await server.db.selectFrom("completions").select(["id", "text"]).where("id", "in", rows.flatMap((r) => r.completion_ids)).execute()).map((c) => [c.id, c.text]));
+  const scoresOf = async (modelId: string, row: (typeof rows)[number]) => {
+    const response = await researcher.json("POST", `/api/v1/models/${modelId}/score`, { messages: row.messages, completions: row.completion_ids.map((id) => texts.get(id)) });
+    assert.equal(response.status, 200);
+    return ((await response.json()) as { scores: number[] }).scores;
+  };
+  for (const row of rows) {
+    assert.equal(row.compared_model_id, previousId);
+    const expected = rewardDisagreement(await scoresOf(currentId, row), await scoresOf(previousId, row));
+    assert.ok(Math.abs(row.disagreement! - expected) < 1e-6, `task ${row.task_id}: stored ${row.disagreement} vs ${expected}`);
+  }
+
+  // Two tasks lose their measure (the earlier model could not score them): they come after every measured one, oldest first.
+  const unmeasured = [rows[0]!.task_id, rows[3]!.task_id];
+  await server.db.updateTable("reward_scores").set({ state: "failed", message: "test: pretend unscored" }).where("task_id", "in", unmeasured).where("model_id", "=", previousId).execute();
+  await server.db.updateTable("reward_scores").set({ disagreement: null, compared_model_id: null }).where("task_id", "in", unmeasured).where("model_id", "=", currentId).execute();
+  const measured = rows.filter((r) => !unmeasured.includes(r.task_id)).sort((a, b) => b.disagreement! - a.disagreement! || Number(a.task_id) - Number(b.task_id));
+  const expected = [...measured.map((r) => r.task_id), ...unmeasured];
+  assert.notDeepEqual(expected, rows.map((r) => r.task_id), "the disagreements put the tasks out of their normal order (else this test shows nothing)");
+
+  const labeler = (await server.newUser("labeler")).client;
+  const served: string[] = [];
+  for (let claim = await claimAndSubmit(labeler, projectId); claim; claim = await claimAndSubmit(labeler, projectId)) served.push(claim.taskId);
+  assert.deepEqual(served, expected, "largest disagreement first, then the unmeasured in id order");
+  const rules = await server.db.selectFrom("assignments").select(["task_id", "served_by"]).where("task_id", "in", expected).execute();
+  for (const r of rules) assert.equal(r.served_by, unmeasured.includes(r.task_id) ? "fifo" : "disagreement", `task ${r.task_id}`);
+  const after_ = (await (await researcher.get(`/api/v1/projects/${projectId}/uncertainty-queue`)).json()) as QueueState;
+  assert.deepEqual(after_.servedBy, { uncertainty: 0, disagreement: items.length - 2, random: 0, fifo: 2, unrecorded: 0 });
 });

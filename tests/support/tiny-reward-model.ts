@@ -15,8 +15,12 @@ import { modelDir } from "../../server/rounds/model-files.server.ts";
 export const GOOD = "good good good answer";
 export const BAD = "bad bad bad answer";
 
-/** Trains it into a folder of its own (register copies of it with registerRewardModel). */
-export async function trainTinyRewardModel(dataDir: string): Promise<{ dir: string }> {
+/**
+ * Trains it into a folder of its own (register copies of it with registerRewardModel). Another
+ * seed or fewer steps give another model of the same data (a weaker "earlier round"), for tests
+ * that need two reward models that disagree.
+ */
+export async function trainTinyRewardModel(dataDir: string, options: { seed?: number; steps?: number } = {}): Promise<{ dir: string }> {
   const work = fs.mkdtempSync(path.join(dataDir, "tiny-rm-"));
   const words = "good bad answer question about the sky sea tree one two three fine so".split(" ");
   const sentence = (i: number, n: number) => Array.from({ length: n }, (_, j) => words[(i * 5 + j * 3) % words.length]).join(" ");
@@ -29,8 +33,8 @@ export async function trainTinyRewardModel(dataDir: string): Promise<{ dir: stri
   await runJob(
     jobSpecSchema.parse({
       schemaVersion: 1, kind: "reward", data: path.join(work, "prefs.jsonl"), tokenizer: path.join(work, "tok", "tokenizer.json"),
-      model: { init: { vocabSize: 300, blockSize: 64, nLayer: 1, nHead: 2, nEmbd: 16 }, seed: 3 },
-      train: { steps: 30, batchSize: 4, optim: { lr: 1e-2, warmupSteps: 0 } }, out: dir, backend: "wasm",
+      model: { init: { vocabSize: 300, blockSize: 64, nLayer: 1, nHead: 2, nEmbd: 16 }, seed: options.seed ?? 3 },
+      train: { steps: options.steps ?? 30, batchSize: 4, optim: { lr: 1e-2, warmupSteps: 0 } }, out: dir, backend: "wasm",
     }),
     log,
   );

@@ -6,6 +6,8 @@
  * model's score of each completion, and stores the scores and their top-two margin. The queue reads
  * only finished rows; a task without one is served in the normal order. A failed scoring is kept
  * as failed (not retried: the message says why) and the task stays in the normal order.
+ * Under the disagreement rule (decision 0053) the runner scores each open task with the previous
+ * round's reward model too, and stores the two models' disagreement on the current model's row.
  */
 import { sql } from "kysely";
 import type { Logger } from "pino";
@@ -15,6 +17,7 @@ import { claimExpiredLease, newLeaseOwner, startLeasedRunner } from "../../lib/l
 import type { Inference } from "../../rounds/inference.server.ts";
 import { projectSettingsSchema, type ProjectSettings } from "../project-settings.ts";
 import { scoreMargin } from "./uncertainty-queue.ts";
+import { rewardDisagreement } from "./disagreement.ts";
 import type { ConversationMessage } from "../../../trainer/contract/conversation.ts";
 
 /**
@@ -27,6 +30,34 @@ export async function currentRewardModelId(db: Db, projectId: string, settings: 
   query = named !== null ? query.where("id", "=", named) : query.where("project_id", "=", projectId).where("round_id", "is not", null);
   const row = await query.orderBy("id", "desc").limit(1).executeTakeFirst();
   return row?.id ?? null;
+}
+
+/**
+ * The disagreement rule's other model (decision 0053): the one the settings name, else the
+ * previous round's — the newest reward model a round of this project registered before `currentId`.
+ * Null: there is no earlier round yet.
+ */
+export async function previousRewardModelId(db: Db, projectId: string, settings: Pick<ProjectSettings, "uncertaintyQueue">, currentId: string): Promise<string | null> {
+  let query = db.selectFrom("models").select("id").where("kind", "=", "reward").where("external_uri", "is", null).where("id", "!=", currentId);
+  const named = settings.uncertaintyQueue.previousRewardModelId;
+  query = named !== null ? query.where("id", "=", named) : query.where("project_id", "=", projectId).where("round_id", "is not", null).where("id", "<", currentId);
+  const row = await query.orderBy("id", "desc").limit(1).executeTakeFirst();
+  return row?.id ?? null;
+}
+
+/**
+ * What the queue measures uncertainty with, resolved once per claim: the current reward model, and
+ * under the disagreement rule the previous one too. `ready` is false when the rule has not the
+ * models it needs (no reward model; or, for disagreement, no earlier round): claims then keep the
+ * normal order.
+ */
+export type UncertaintyModels = { rule: "margin" | "disagreement"; current: string | null; previous: string | null; ready: boolean };
+
+export async function uncertaintyModels(db: Db, projectId: string, settings: Pick<ProjectSettings, "uncertaintyQueue">): Promise<UncertaintyModels> {
+  const rule = settings.uncertaintyQueue.rule;
+  const current = await currentRewardModelId(db, projectId, settings);
+  const previous = rule === "disagreement" && current !== null ? await previousRewardModelId(db, projectId, settings, current) : null;
+  return { rule, current, previous, ready: current !== null && (rule === "margin" || previous !== null) };
 }
 
 export type RewardScoreRunner = { kick: () => void; stop: () => Promise<void> };
@@ -49,22 +80,52 @@ export function startRewardScoreRunner(deps: { db: Db; log: Logger; inference: I
          or ((settings -> 'adaptiveOverlap' ->> 'enabled') = 'true' and jsonb_typeof(settings -> 'adaptiveOverlap' -> 'earlyStop') = 'object')
       order by id`.execute(db);
     for (const project of projects.rows) {
-      const modelId = await currentRewardModelId(db, project.id, projectSettingsSchema.parse(project.settings));
-      if (modelId === null) continue;
-      // Oldest first: the order the queue would otherwise serve them in.
+      const settings = projectSettingsSchema.parse(project.settings);
+      const models = await uncertaintyModels(db, project.id, settings);
+      if (models.current === null) continue;
+      // The disagreement rule (decision 0053) needs the previous round's scores of the same tasks too.
+      const needed = [models.current];
+      if (settings.uncertaintyQueue.enabled && models.rule === "disagreement" && models.previous !== null) {
+        await fillDisagreements(project.id, models.current, models.previous);
+        needed.push(models.previous);
+      }
+      // Oldest task first (the order the queue would otherwise serve them in), the current model first.
       const fresh = await sql<Claimed>`
         insert into reward_scores (task_id, model_id, project_id, lease_owner, lease_expires_at)
-        select t.id, ${modelId}, t.project_id, ${owner}, now() + make_interval(secs => ${LEASE_SECONDS})
-        from tasks t
+        select t.id, m.model_id, t.project_id, ${owner}, now() + make_interval(secs => ${LEASE_SECONDS})
+        from tasks t cross join (values ${sql.join(needed.map((id, i) => sql`(${id}::bigint, ${i}::int)`))}) as m(model_id, rank)
         where t.project_id = ${project.id} and t.state = 'open' and t.type in ('rank', 'compare') and t.gold is null
-          and not exists (select 1 from reward_scores s where s.task_id = t.id and s.model_id = ${modelId})
-        order by t.id
+          and not exists (select 1 from reward_scores s where s.task_id = t.id and s.model_id = m.model_id)
+        order by t.id, m.rank
         limit 1
         on conflict (task_id, model_id) do nothing
         returning id, task_id, model_id`.execute(db);
       if (fresh.rows[0]) return fresh.rows[0];
     }
     return null;
+  }
+
+  /**
+   * The disagreement of every task both models have scored, stored on the current model's row
+   * (decision 0053). Pure arithmetic on cached scores, no worker: done here, a batch per look,
+   * before any claim. Scores never change once done, so two instances writing at once write the
+   * same value.
+   */
+  async function fillDisagreements(projectId: string, current: string, previous: string): Promise<void> {
+    const pairs = await sql<{ id: string; a: number[]; b: number[] }>`
+      select s.id, s.scores as a, p.scores as b from reward_scores s
+      join reward_scores p on p.task_id = s.task_id and p.model_id = ${previous} and p.state = 'done'
+      where s.project_id = ${projectId} and s.model_id = ${current} and s.state = 'done'
+        and s.compared_model_id is distinct from ${previous}
+      order by s.id
+      limit 500`.execute(db);
+    if (pairs.rows.length === 0) return;
+    // Scores that do not line up (cannot happen for one task's completions) leave the task unmeasured: served in the normal order.
+    const values = pairs.rows.map((r) => ({ id: r.id, d: r.a.length === r.b.length ? rewardDisagreement(r.a, r.b) : null }));
+    await sql`
+      update reward_scores r set compared_model_id = ${previous}, disagreement = v.d
+      from jsonb_to_recordset(${JSON.stringify(values)}::jsonb) as v(id bigint, d double precision)
+      where r.id = v.id`.execute(db);
   }
 
   async function scoreOne(claimed: Claimed, signal: AbortSignal): Promise<void> {

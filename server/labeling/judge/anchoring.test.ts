@@ -49,6 +49,14 @@ test("position bias counts answers with one winner; chance is 1/(answers read)",
       consistency: { agreed: 1, compared: 4 },
     },
   ]);
-  assert.deepEqual({ ...bias, expectedRate: undefined }, { firstWon: 2, decided: 3, rate: 2 / 3, expectedRate: undefined, consistency: { agreed: 1, compared: 4, rate: 0.25 } });
+  assert.deepEqual({ ...bias, expectedRate: undefined }, { applies: true, firstWon: 2, decided: 3, rate: 2 / 3, expectedRate: undefined, consistency: { agreed: 1, compared: 4, rate: 0.25 } });
   assert.ok(Math.abs(bias.expectedRate! - (1 / 2 + 1 / 2 + 1 / 3) / 3) < 1e-12);
+});
+
+test("position bias does not apply to a reward-model judge (it reads nothing in an order), unless a chat judge's verdicts are there too", () => {
+  const scored = { answers: [], consistency: { agreed: 0, compared: 0 }, mode: "reward-model" };
+  assert.deepEqual(judgePositionBias([scored, scored], false), { applies: false, firstWon: 0, decided: 0, rate: null, expectedRate: null, consistency: { agreed: 0, compared: 0, rate: null } });
+  assert.equal(judgePositionBias([], false).applies, false);
+  assert.equal(judgePositionBias([scored], true).applies, true, "the judge is now a chat model: its verdicts will have a bias");
+  assert.equal(judgePositionBias([scored, { answers: [], consistency: { agreed: 0, compared: 0 }, mode: "pairwise" }], false).applies, true);
 });

@@ -92,6 +92,11 @@ export function armReport(records: readonly AuditSubmission[]): ArmReport {
 }
 
 export type PositionBias = {
+  /**
+   * False when the judge reads nothing in an order: a reward model scores each answer on its own
+   * (decision 0053), so it has no position bias to measure and the figures below stay empty.
+   */
+  applies: boolean;
   /** Answers whose first-read completion won outright, of the answers with a single winner. */
   firstWon: number;
   decided: number;
@@ -102,7 +107,14 @@ export type PositionBias = {
   consistency: { agreed: number; compared: number; rate: number | null };
 };
 
-export function judgePositionBias(suggestions: ReadonlyArray<{ answers: JudgeAnswer[]; consistency: { agreed: number; compared: number } }>): PositionBias {
+/**
+ * `judgeReadsInOrder`: whether the project's current judge is asked questions (a chat model) rather
+ * than scoring (a reward model). The bias applies when it is, or when any verdict came from one.
+ */
+export function judgePositionBias(
+  suggestions: ReadonlyArray<{ answers: JudgeAnswer[]; consistency: { agreed: number; compared: number }; mode?: string }>,
+  judgeReadsInOrder = true,
+): PositionBias {
   let firstWonCount = 0;
   let decided = 0;
   let expected = 0;
@@ -119,6 +131,7 @@ export function judgePositionBias(suggestions: ReadonlyArray<{ answers: JudgeAns
     compared += s.consistency.compared;
   }
   return {
+    applies: judgeReadsInOrder || suggestions.some((s) => s.mode !== "reward-model"),
     firstWon: firstWonCount,
     decided,
     rate: decided > 0 ? firstWonCount / decided : null,

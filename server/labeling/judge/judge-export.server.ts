@@ -1,6 +1,6 @@
 /**
  * The judge's verdicts as their own annotator (decision 0035): one JSONL line per judged task,
- * with `annotator: {kind: "judge", name}`. They live in their own table, never in submissions,
+ * with `annotator: {kind: "judge", name}` (name: endpoint:…, model:… or reward-model:…). They live in their own table, never in submissions,
  * so no human export (preferences, rankings, SFT) can pick them up; this file is the only way out.
  */
 import type { Db } from "../../db/database.server.ts";
@@ -42,6 +42,8 @@ export async function* judgeLines(db: Db, projectId: string, filter: JudgeExport
           failure: r.failure,
           answers: r.detail.answers ?? [],
           consistency: r.detail.consistency ?? null,
+          // A reward-model judge (decision 0053): its score of each completion, in the task's order.
+          scores: r.detail.scores ?? null,
           suggestion_arm: r.suggestion_arm,
           judged_at: r.finished_at?.toISOString() ?? null,
         }) + "\n",

@@ -12,6 +12,8 @@ import type { JudgeAnswer } from "./judge-core.ts";
 
 export type JudgeStatus = {
   configured: boolean;
+  /** What judges: an endpoint, a chat model, or a reward model that scores (decision 0053). */
+  source: "endpoint" | "model" | "reward-model" | null;
   suggestions: "off" | "shown" | null;
   withheldShare: number | null;
   done: number;
@@ -38,6 +40,7 @@ export async function judgeStatus(db: Db, projectId: string): Promise<JudgeStatu
   const count = (state: string, failure: string | null = null) => Number(rows.find((r) => r.state === state && r.failure === failure)?.n ?? 0);
   return {
     configured: project.settings.judge !== undefined,
+    source: project.settings.judge?.source.kind ?? null,
     suggestions: project.settings.judge?.suggestions ?? null,
     withheldShare: project.settings.judge?.withheldShare ?? null,
     done: count("done"),
@@ -97,7 +100,9 @@ export async function judgeAudit(db: Db, projectId: string): Promise<JudgeAudit>
       suggestions.map((s) => ({
         answers: (s.detail.answers as JudgeAnswer[] | undefined) ?? [],
         consistency: (s.detail.consistency as { agreed: number; compared: number } | undefined) ?? { agreed: 0, compared: 0 },
+        mode: typeof s.detail.mode === "string" ? s.detail.mode : undefined,
       })),
+      status.source !== "reward-model",
     ),
     labelers: [...names.keys()].map((labelerId) => ({ labelerId, name: names.get(labelerId) ?? labelerId, ...armReport(records.filter((r) => r.labelerId === labelerId)) })),
   };

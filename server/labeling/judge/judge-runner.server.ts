@@ -1,5 +1,6 @@
 /**
- * Runs the projects' model judges in the server process, in the background (decision 0035).
+ * Runs the projects' model judges in the server process, in the background (decision 0035; a
+ * reward model as judge: decision 0053).
  * A task is claimed by inserting its suggestion row with a lease (the unique task_id settles two
  * instances racing for one task; an expired lease is claimed again), judged, and finished as
  * done or failed. Nothing here touches the queue: a task is claimable whatever its judge does,
@@ -19,7 +20,9 @@ import type { SecretBox } from "../../bridges/external/secret-box.server.ts";
 import type { Generator } from "../../bridges/generator.ts";
 import { projectSettingsSchema } from "../project-settings.ts";
 import { combineAnswers, firstWon, judgeQuestions, parseJudgeAnswer, renderJudgePrompt, UnparseableAnswer, type JudgeAnswer } from "./judge-core.ts";
-import { judgePrompt, type JudgeSettings } from "./judge-settings.ts";
+import { judgePrompt, type JudgeSource } from "./judge-settings.ts";
+import { rankByScores, rewardJudgeDetail } from "./reward-model-judge.ts";
+import type { ConversationMessage } from "../../../trainer/contract/conversation.ts";
 
 export type JudgeRunner = { kick: () => void; stop: () => Promise<void> };
 
@@ -65,15 +68,34 @@ export function startJudgeRunner(deps: { db: Db; log: Logger; box: SecretBox; in
       .execute();
   }
 
-  async function sourceOf(judge: JudgeSettings, projectId: string): Promise<{ label: string; generator: Generator }> {
-    if (judge.source.kind === "endpoint") {
-      const endpoint = await db.selectFrom("external_endpoints").select(["project_id", "name", "model"]).where("id", "=", judge.source.endpointId).executeTakeFirst();
-      if (!endpoint || endpoint.project_id !== projectId) throw new AppError("validation_failed", `The judge's endpoint ${judge.source.endpointId} is not one of this project's.`);
-      return { label: `endpoint:${endpoint.name}/${endpoint.model}`, generator: await endpointGenerator(db, deps.box, judge.source.endpointId, { timing: { minTimeoutMs: 200, maxTimeoutMs: 2000, factor: 2, maxRetryAfterMs: 10_000 } }) };
+  async function sourceOf(source: Exclude<JudgeSource, { kind: "reward-model" }>, projectId: string): Promise<{ label: string; generator: Generator }> {
+    if (source.kind === "endpoint") {
+      const endpoint = await db.selectFrom("external_endpoints").select(["project_id", "name", "model"]).where("id", "=", source.endpointId).executeTakeFirst();
+      if (!endpoint || endpoint.project_id !== projectId) throw new AppError("validation_failed", `The judge's endpoint ${source.endpointId} is not one of this project's.`);
+      return { label: `endpoint:${endpoint.name}/${endpoint.model}`, generator: await endpointGenerator(db, deps.box, source.endpointId, { timing: { minTimeoutMs: 200, maxTimeoutMs: 2000, factor: 2, maxRetryAfterMs: 10_000 } }) };
     }
-    const model = await db.selectFrom("models").select(["id", "name", "kind"]).where("id", "=", judge.source.modelId).executeTakeFirst();
-    if (!model || model.kind === "reward") throw new AppError("validation_failed", `The judge's model ${judge.source.modelId} is not a registered chat model.`);
+    const model = await db.selectFrom("models").select(["id", "name", "kind"]).where("id", "=", source.modelId).executeTakeFirst();
+    if (!model || model.kind === "reward") throw new AppError("validation_failed", `The judge's model ${source.modelId} is not a registered chat model.`);
     return { label: `model:${model.id}/${model.name}`, generator: policyGenerator(db, deps.inference, model.id) };
+  }
+
+  /**
+   * A reward-model judge (decision 0053): the model's score of each completion, from the scoring
+   * cache when the queue's runner already scored this task with this model, else through the
+   * inference worker (Inference.score, the path of POST /models/:id/score), within the timeout.
+   */
+  async function rewardVerdict(modelId: string, task: { id: string; completion_ids: string[]; messages: unknown }, completions: string[], timeoutSeconds: number, stop: AbortSignal) {
+    const cached = await db.selectFrom("reward_scores").select("scores").where("task_id", "=", task.id).where("model_id", "=", modelId).where("state", "=", "done").executeTakeFirst();
+    let scores = cached?.scores?.length === completions.length ? cached.scores : null;
+    if (!scores) {
+      const late = AbortSignal.any([stop, AbortSignal.timeout(timeoutSeconds * 1000)]);
+      const aborted = new Promise<never>((_, reject) =>
+        late.addEventListener("abort", () => reject(new ExternalRequestError(stop.aborted ? "cancelled" : "timeout", `No scores within ${timeoutSeconds} s.`)), { once: true }),
+      );
+      // The worker is not interrupted on a timeout: its late answer is dropped here.
+      scores = await Promise.race([deps.inference.score(db, modelId, { messages: task.messages as ConversationMessage[], completions }), aborted]);
+    }
+    return { ranking: rankByScores(task.completion_ids, scores), detail: rewardJudgeDetail(scores) };
   }
 
   async function judgeOne(claimed: Claimed, stop: AbortSignal): Promise<void> {
@@ -94,7 +116,14 @@ export function startJudgeRunner(deps: { db: Db; log: Logger; box: SecretBox; in
         .executeTakeFirstOrThrow();
       const texts = await db.selectFrom("completions").select(["id", "text"]).where("id", "in", task.completion_ids).execute();
       const textOf = new Map(texts.map((c) => [c.id, c.text]));
-      const source = await sourceOf(judge, claimed.project_id);
+      if (judge.source.kind === "reward-model") {
+        const model = await db.selectFrom("models").select("name").where("id", "=", judge.source.modelId).executeTakeFirst();
+        label = `reward-model:${judge.source.modelId}/${model?.name ?? "missing"}`;
+        const verdict = await rewardVerdict(judge.source.modelId, { id: claimed.task_id, ...task }, task.completion_ids.map((id) => textOf.get(id) ?? ""), judge.timeoutSeconds, stop);
+        await finish(claimed.id, { judge: label, state: "done", ranking: verdict.ranking, detail: verdict.detail });
+        return;
+      }
+      const source = await sourceOf(judge.source, claimed.project_id);
       label = source.label;
       const signal = AbortSignal.any([stop, AbortSignal.timeout(judge.timeoutSeconds * 1000)]);
       const answers: JudgeAnswer[] = [];

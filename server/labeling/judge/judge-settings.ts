@@ -37,12 +37,17 @@ export const judgeSourceSchema = z.discriminatedUnion("kind", [
   z.strictObject({ kind: z.literal("endpoint"), endpointId: id }),
   /** A registered chat model (a policy, SFT or base model) served by the inference worker. */
   z.strictObject({ kind: z.literal("model"), modelId: id }),
+  /**
+   * A registered reward model (decision 0053): it scores each completion through the inference
+   * worker and ranks by score; mode, prompt and maxTokens do not apply to it.
+   */
+  z.strictObject({ kind: z.literal("reward-model"), modelId: id }),
 ]);
 export type JudgeSource = z.infer<typeof judgeSourceSchema>;
 
 export const judgeSettingsSchema = z.strictObject({
   source: judgeSourceSchema,
-  /** pairwise: every pair of completions, in both orders; kway: the whole list, forwards and reversed. */
+  /** pairwise: every pair of completions, in both orders; kway: the whole list, forwards and reversed. (Chat judges only.) */
   mode: z.enum(["pairwise", "kway"]).default("pairwise"),
   /** The judging prompt; unset = the default for the mode. Must hold {{conversation}} and {{answers}}. */
   prompt: z
