@@ -19,6 +19,7 @@ export default [
     route("projects/:projectId/browser", "routes/project-browser.tsx"),
     route("projects/:projectId/browser/tasks", "routes/project-browser-tasks.tsx"),
     route("projects/:projectId/browser/submissions", "routes/project-browser-submissions.tsx"),
+    route("projects/:projectId/browser/export", "routes/project-browser-export.tsx"),
     route("projects/:projectId/prompts/:promptId", "routes/project-prompt.tsx"),
     route("projects/:projectId/corpora", "routes/project-corpora.tsx"),
     route("projects/:projectId/corpus-review", "routes/project-corpus-review.tsx"),

@@ -21,6 +21,7 @@ import * as m0020 from "./0020-annotation-reviews.ts";
 import * as m0021 from "./0021-progress-analytics.ts";
 import * as m0022 from "./0022-reward-scores-and-served-by.ts";
 import * as m0024 from "./0024-data-mixes-and-base-rounds.ts";
+import * as m0025 from "./0025-browser-reviews.ts";
 import * as m0026 from "./0026-reward-model-disagreement.ts";
 
 /** Every migration, in the order it runs. Append only; never reorder or edit a landed one. */
@@ -47,5 +48,6 @@ export const migrations: Record<string, Migration> = {
   "0021-progress-analytics": m0021,
   "0022-reward-scores-and-served-by": m0022,
   "0024-data-mixes-and-base-rounds": m0024,
+  "0025-browser-reviews": m0025,
   "0026-reward-model-disagreement": m0026,
 };

@@ -9,7 +9,7 @@ import { or404 } from "../lib/not-found.server.ts";
 
 export const meta: Route.MetaFunction = () => [{ title: "Submissions · Data browser · Tandem" }];
 
-const filterKeys = ["labeler", "taskType", "from", "to", "review", "gold", "excluded", "suggestionRevealed"] as const;
+const filterKeys = ["q", "labeler", "taskType", "task", "from", "to", "review", "gold", "excluded", "suggestionRevealed"] as const;
 
 export async function loader({ context, request, params }: Route.LoaderArgs) {
   await requireProjectRole(context, request, params.projectId, "reviewer");
@@ -35,6 +35,8 @@ export default function ProjectBrowserSubmissions({ loaderData }: Route.Componen
       <BrowserHeader project={project} current="submissions" errors={errors} />
       <Card title="Find submissions">
         <Form method="get" className="flex flex-wrap items-end gap-3">
+          <label className="text-sm">Text (prompt, reply or rationale)<br /><input name="q" defaultValue={f("q")} className={browserInputClass} /></label>
+          <label className="text-sm">Task id<br /><input name="task" defaultValue={f("task")} inputMode="numeric" className={browserInputClass} /></label>
           <label className="text-sm">Labeler id<br /><input name="labeler" defaultValue={f("labeler")} inputMode="numeric" className={browserInputClass} /></label>
           <label className="text-sm">Task type<br />
             <select name="taskType" defaultValue={f("taskType")} className={browserInputClass}>

@@ -1,7 +1,7 @@
 import { data, Form, Link } from "react-router";
 import type { Route } from "./+types/project-browser-tasks";
 import { hasRole } from "../../server/auth/roles.ts";
-import { browseTasks, requeueTasks, taskBrowseSchema } from "../../server/labeling/browser-items.server.ts";
+import { browseTasks, requeueTasks, taskBrowseSchema, taskFilterSchema, type TaskFilter } from "../../server/labeling/browser-items.server.ts";
 import { getProject } from "../../server/labeling/projects.server.ts";
 import { AppError } from "../../server/lib/app-error.ts";
 import { Alert, Button, Card } from "../components/ui.tsx";
@@ -11,7 +11,7 @@ import { BrowserHeader, browserInputClass } from "../components/browser-tabs.tsx
 
 export const meta: Route.MetaFunction = () => [{ title: "Tasks · Data browser · Tandem" }];
 
-const filterKeys = ["type", "state", "round", "gold", "minAgreement", "maxAgreement", "disputed"] as const;
+const filterKeys = ["q", "type", "state", "round", "gold", "minAgreement", "maxAgreement", "disputed"] as const;
 
 export async function loader({ context, request, params }: Route.LoaderArgs) {
   const { projectRole } = await requireProjectRole(context, request, params.projectId, "reviewer");
@@ -30,13 +30,26 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
 export async function action({ context, request, params }: Route.ActionArgs) {
   await requireProjectRole(context, request, params.projectId, "researcher");
   const form = await request.formData();
-  const taskIds = form.getAll("taskIds").map(String);
+  const scope = form.get("scope") === "filter" ? "filter" : "selected";
+  const taskIds = scope === "filter" ? [] : form.getAll("taskIds").map(String);
+  const filterJson = String(form.get("filter") ?? "{}");
   const add = Number(form.get("add"));
   const confirm = form.get("confirm") === null ? undefined : Number(form.get("confirm"));
-  if (taskIds.length === 0) return data({ error: "Select at least one task.", pending: null, done: null }, { status: 422 });
+  let filter: TaskFilter | undefined;
+  if (scope === "filter") {
+    let raw: unknown = null;
+    try {
+      raw = JSON.parse(filterJson);
+    } catch {
+      // refused just below
+    }
+    const parsed = taskFilterSchema.safeParse(raw);
+    if (!parsed.success) return data({ error: "The filter is not valid; search again.", pending: null, done: null }, { status: 422 });
+    filter = parsed.data;
+  } else if (taskIds.length === 0) return data({ error: "Select at least one task, or choose every task this filter finds.", pending: null, done: null }, { status: 422 });
   try {
-    const result = await requeueTasks(context.db, context.actor!, params.projectId, { taskIds, add, ...(confirm === undefined ? {} : { confirm }) });
-    if (!result.applied) return { error: null, pending: { count: result.count, reopened: result.reopened, add, taskIds }, done: null };
+    const result = await requeueTasks(context.db, context.actor!, params.projectId, { ...(filter ? { filter } : { taskIds }), add, ...(confirm === undefined ? {} : { confirm }) });
+    if (!result.applied) return { error: null, pending: { count: result.count, reopened: result.reopened, add, taskIds, scope, filter: filterJson }, done: null };
     return { error: null, pending: null, done: `${result.count} ${result.count === 1 ? "task asks" : "tasks ask"} for ${add} more ${add === 1 ? "label" : "labels"}; ${result.reopened} reopened.` };
   } catch (error) {
     if (!(error instanceof AppError) || !["validation_failed", "conflict"].includes(error.code)) throw error;
@@ -59,6 +72,7 @@ export default function ProjectBrowserTasks({ loaderData, actionData }: Route.Co
       {actionData?.done ? <Alert tone="success">{actionData.done}</Alert> : null}
       <Card title="Find tasks">
         <Form method="get" className="flex flex-wrap items-end gap-3">
+          <label className="text-sm">Prompt text<br /><input name="q" defaultValue={f("q")} className={browserInputClass} /></label>
           <label className="text-sm">Type<br />
             <select name="type" defaultValue={f("type")} className={browserInputClass}>
               <option value="">any</option>{["demonstrate", "rank", "review", "compare"].map((t) => <option key={t}>{t}</option>)}
@@ -90,6 +104,8 @@ export default function ProjectBrowserTasks({ loaderData, actionData }: Route.Co
         <Alert>
           <Form method="post" className="flex flex-wrap items-center gap-3">
             {pending.taskIds.map((id) => <input key={id} type="hidden" name="taskIds" value={id} />)}
+            <input type="hidden" name="scope" value={pending.scope} />
+            <input type="hidden" name="filter" value={pending.filter} />
             <input type="hidden" name="add" value={pending.add} />
             <input type="hidden" name="confirm" value={pending.count} />
             <span data-testid="requeue-count">
@@ -127,6 +143,12 @@ export default function ProjectBrowserTasks({ loaderData, actionData }: Route.Co
       {canRequeue ? (
         <Card title="Re-queue with more overlap">
           <Form method="post" id="requeue" className="flex flex-wrap items-end gap-3">
+            <input type="hidden" name="filter" value={JSON.stringify(filter)} />
+            <label className="text-sm">Which<br />
+              <select name="scope" defaultValue="selected" className={browserInputClass}>
+                <option value="selected">the selected tasks</option><option value="filter">every task this filter finds</option>
+              </select>
+            </label>
             <label className="text-sm">More labels per selected task<br /><input name="add" type="number" min={1} max={10} defaultValue={1} className={browserInputClass} /></label>
             <Button type="submit" variant="secondary">Count first</Button>
           </Form>

@@ -1,17 +1,20 @@
-import { data, Form, Link } from "react-router";
+import { Form, Link } from "react-router";
 import type { Route } from "./+types/project-browser";
 import { hasRole } from "../../server/auth/roles.ts";
-import { browsePrompts, browseQuerySchema, promptFilterSchema, setExclusion, type PromptFilter } from "../../server/labeling/browser.server.ts";
+import { browsePrompts, browseQuerySchema } from "../../server/labeling/browser.server.ts";
 import { getProject } from "../../server/labeling/projects.server.ts";
-import { AppError } from "../../server/lib/app-error.ts";
 import { BrowserHeader, browserInputClass } from "../components/browser-tabs.tsx";
+import { BulkActionsCard, PendingBulkConfirm } from "../components/browser-bulk.tsx";
 import { Alert, Button, Card } from "../components/ui.tsx";
 import { requireProjectRole } from "../lib/auth.server.ts";
+import { runBulk } from "../lib/browser-bulk.server.ts";
 import { or404 } from "../lib/not-found.server.ts";
 
 export const meta: Route.MetaFunction = () => [{ title: "Data browser · Tandem" }];
 
-const filterKeys = ["q", "source", "status", "kind", "taskType", "taskState", "round", "labeler", "gold", "heldOut", "excluded", "from", "to"] as const;
+const filterKeys = [
+  "q", "source", "status", "kind", "taskType", "taskState", "round", "labeler", "gold", "heldOut", "excluded", "from", "to", "flag", "model", "minQuality", "maxQuality",
+] as const;
 
 /** The filter in a URL, without empty fields (a form sends every field, filled or not). */
 function filterParams(search: URLSearchParams): Record<string, string> {
@@ -27,49 +30,20 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
   const parsed = browseQuerySchema.safeParse({ ...filter, ...paging });
   const page = parsed.success ? await browsePrompts(context.db, project.id, parsed.data) : { items: [], next: null };
   const errors = parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join(".") || "query"}: ${issue.message}`);
-  return { project: { id: project.id, name: project.name }, filter, order: paging.order ?? "desc", page, errors, canExclude: hasRole(projectRole, "researcher") };
+  return {
+    project: { id: project.id, name: project.name }, filter, order: paging.order ?? "desc", page, errors, canExclude: hasRole(projectRole, "researcher"),
+    flags: project.settings.flags, quality: project.settings.quality,
+  };
 }
 
-type Pending = { count: number; exclude: boolean; reason: string; scope: "selected" | "filter"; promptIds: string[]; filter: string };
-
-/** Exclusion, in two steps: count (nothing changes), then apply at that count (one transaction). */
+/** Bulk actions in two steps: count (nothing changes), then apply at that count (one transaction). */
 export async function action({ context, request, params }: Route.ActionArgs) {
   await requireProjectRole(context, request, params.projectId, "researcher");
-  const form = await request.formData();
-  const exclude = form.get("exclude") !== "false";
-  const reason = String(form.get("reason") ?? "").trim();
-  const scope = form.get("scope") === "filter" ? "filter" : "selected";
-  const promptIds = form.getAll("promptIds").map(String);
-  const filterJson = String(form.get("filter") ?? "{}");
-  let filter: PromptFilter | undefined;
-  try {
-    filter = scope === "filter" ? promptFilterSchema.parse(JSON.parse(filterJson)) : undefined;
-  } catch {
-    return data({ error: "The filter is not valid; search again.", pending: null, done: null }, { status: 422 });
-  }
-  const confirm = form.get("confirm") === null ? undefined : Number(form.get("confirm"));
-  try {
-    const result = await setExclusion(context.db, context.actor!, params.projectId, {
-      exclude,
-      ...(reason ? { reason } : {}),
-      ...(scope === "filter" ? { filter } : { promptIds }),
-      ...(confirm === undefined ? {} : { confirm }),
-    });
-    if (!result.applied) {
-      const pending: Pending = { count: result.count, exclude, reason, scope, promptIds, filter: filterJson };
-      return { error: null, pending, done: null };
-    }
-    return { error: null, pending: null, done: `${result.count} ${result.count === 1 ? "prompt" : "prompts"} ${exclude ? "left out of" : "taken back into"} training.` };
-  } catch (error) {
-    if (!(error instanceof AppError) || !["validation_failed", "conflict"].includes(error.code)) throw error;
-    const detail = error.fieldErrors.map((e) => `${e.path}: ${e.message}`).join("; ");
-    return data({ error: detail ? `${error.message} ${detail}` : error.message, pending: null, done: null }, { status: error.status });
-  }
+  return runBulk(context, params.projectId, await request.formData());
 }
 
-
 export default function ProjectBrowser({ loaderData, actionData }: Route.ComponentProps) {
-  const { project, filter, order, page, errors, canExclude } = loaderData;
+  const { project, filter, order, page, errors, canExclude, flags, quality } = loaderData;
   const pending = actionData?.pending ?? null;
   const f = (key: string) => filter[key] ?? "";
   const nextHref = page.next ? `?${new URLSearchParams({ ...filter, order, after: page.next })}` : null;
@@ -98,6 +72,20 @@ export default function ProjectBrowser({ loaderData, actionData }: Route.Compone
               <option value="">either</option><option value="true">excluded</option><option value="false">in training</option>
             </select>
           </label>
+          <label className="text-sm">Status<br />
+            <select name="status" defaultValue={f("status")} className={browserInputClass}>
+              <option value="">any</option><option value="active">active</option><option value="review">in review</option><option value="rejected">rejected</option>
+            </select>
+          </label>
+          <label className="text-sm">Flagged<br />
+            <select name="flag" defaultValue={f("flag")} className={browserInputClass}>
+              <option value="">either</option><option value="any">any flag</option>
+              {flags.map((flag) => <option key={flag.id} value={flag.id}>{flag.label}</option>)}
+            </select>
+          </label>
+          <label className="text-sm">Model<br /><input name="model" defaultValue={f("model")} className={browserInputClass} /></label>
+          <label className="text-sm">Quality from<br /><input name="minQuality" defaultValue={f("minQuality")} inputMode="decimal" placeholder={String(quality.min)} className={browserInputClass} /></label>
+          <label className="text-sm">to<br /><input name="maxQuality" defaultValue={f("maxQuality")} inputMode="decimal" placeholder={String(quality.max)} className={browserInputClass} /></label>
           <label className="text-sm">Order<br />
             <select name="order" defaultValue={order} className={browserInputClass}>
               <option value="desc">newest first</option><option value="asc">oldest first</option>
@@ -106,22 +94,7 @@ export default function ProjectBrowser({ loaderData, actionData }: Route.Compone
           <Button type="submit">Search</Button>
         </Form>
       </Card>
-      {pending ? (
-        <Alert>
-          <Form method="post" className="flex flex-wrap items-center gap-3">
-            <input type="hidden" name="exclude" value={String(pending.exclude)} />
-            <input type="hidden" name="reason" value={pending.reason} />
-            <input type="hidden" name="scope" value={pending.scope} />
-            <input type="hidden" name="filter" value={pending.filter} />
-            {pending.promptIds.map((id) => <input key={id} type="hidden" name="promptIds" value={id} />)}
-            <input type="hidden" name="confirm" value={pending.count} />
-            <span data-testid="exclusion-count">
-              This {pending.exclude ? "leaves" : "takes back"} {pending.count} {pending.count === 1 ? "prompt" : "prompts"} {pending.exclude ? "out of" : "into"} training.
-            </span>
-            <Button type="submit" variant="danger" disabled={pending.count === 0}>Confirm {pending.count}</Button>
-          </Form>
-        </Alert>
-      ) : null}
+      {pending ? <PendingBulkConfirm pending={pending} projectId={project.id} /> : null}
       <Card title="Prompts">
         {page.items.length === 0 ? <p>No prompt matches.</p> : (
           <table className="w-full text-sm" data-testid="browser-results">
@@ -145,25 +118,7 @@ export default function ProjectBrowser({ loaderData, actionData }: Route.Compone
         )}
         {nextHref ? <Link className="mt-3 inline-block underline" to={nextHref}>Next page</Link> : null}
       </Card>
-      {canExclude ? (
-        <Card title="Exclude from training">
-          <Form method="post" id="bulk" className="flex flex-wrap items-end gap-3">
-            <input type="hidden" name="filter" value={JSON.stringify(filter)} />
-            <label className="text-sm">Reason (needed to exclude)<br /><input name="reason" className={browserInputClass} /></label>
-            <label className="text-sm">Which<br />
-              <select name="scope" defaultValue="selected" className={browserInputClass}>
-                <option value="selected">the selected prompts</option><option value="filter">every prompt this filter finds</option>
-              </select>
-            </label>
-            <label className="text-sm">Action<br />
-              <select name="exclude" defaultValue="true" className={browserInputClass}>
-                <option value="true">exclude from training</option><option value="false">take back into training</option>
-              </select>
-            </label>
-            <Button type="submit" variant="secondary">Count first</Button>
-          </Form>
-        </Card>
-      ) : null}
+      {canExclude ? <BulkActionsCard filter={filter} /> : null}
     </>
   );
 }

@@ -44,6 +44,11 @@ export type Endpoint<P extends z.ZodType, B extends z.ZodType, R extends z.ZodTy
   body?: B;
   /** The handler returns chunks to stream (JSONL lines, or a binary file's bytes) instead of one JSON value. */
   stream?: { contentType: string; filename: (params: z.infer<P>) => string };
+  /**
+   * Like `stream`, but the handler names the file (its type among these, its name) with its
+   * chunks: `{ contentType, filename, chunks }` (one endpoint that writes several formats).
+   */
+  download?: { contentTypes: string[] };
   /** The body is raw bytes (application/octet-stream), handed to the handler as the request stream. */
   upload?: true;
   /** A null answer is an idle poll (no work right now): the access log leaves it out. */
@@ -134,6 +139,11 @@ export async function runEndpoint(ep: AnyEndpoint, req: Request, res: Response, 
     await streamChunks(res, result as AsyncIterable<string | Uint8Array>, ep.stream.contentType, ep.stream.filename(params));
     return;
   }
+  if (ep.download) {
+    const file = result as { contentType: string; filename: string; chunks: AsyncIterable<string | Uint8Array> };
+    await streamChunks(res, file.chunks, file.contentType, file.filename);
+    return;
+  }
   if (ep.status === 204) {
     res.status(204).end();
     return;
@@ -219,7 +229,9 @@ export function buildOpenApiDocument(endpoints: AnyEndpoint[], base: string): un
             ? { description: "Done" }
             : ep.stream || ep.file
               ? { description: ep.file ? "A file" : "A file, streamed", content: { [(ep.stream ?? ep.file)!.contentType]: { schema: ep.response } } }
-              : { description: "Success", content: { "application/json": { schema: ep.response } } },
+              : ep.download
+                ? { description: "A file, streamed, in one of these types", content: Object.fromEntries(ep.download.contentTypes.map((type) => [type, { schema: ep.response }])) }
+                : { description: "Success", content: { "application/json": { schema: ep.response } } },
         400: problem,
         401: problem,
         403: problem,

@@ -607,7 +607,8 @@ export interface PromptOriginalsTable {
   created_at: CreatedAt;
 }
 
-export type AnnotationReviewMode = "random" | "agreement" | "labeler";
+/** How a review came to be: sampled by the annotation review queue, or picked in the data browser (decision 0047). */
+export type AnnotationReviewMode = "random" | "agreement" | "labeler" | "browser";
 export type AnnotationDecision = "accept" | "override" | "send_back";
 
 /** A reviewer's look at one labeler submission (decision 0044). */

@@ -10,7 +10,7 @@
  *    old submission), sees the comment on their home and the task page, and their new submission is the redo. The
  *    sent-back original leaves the training exports; the review export keeps it.
  */
-import { sql, type ExpressionBuilder } from "kysely";
+import { sql, type ExpressionBuilder, type Transaction } from "kysely";
 import { z } from "zod";
 import type { Actor, SessionUser } from "../auth/actor.ts";
 import { visibleProjects } from "../auth/project-access.server.ts";
@@ -45,12 +45,14 @@ export const annotationSampleSchema = z
 export type AnnotationSample = z.infer<typeof annotationSampleSchema>;
 
 const comment = z.string().trim().max(2_000, "Keep the comment under 2,000 characters.");
+/** A send-back's comment: what the labeler should change (they read it on their home and the task page). */
+export const sendBackComment = comment.min(1, "Say what the labeler should change.");
 export const annotationDecisionSchema = z.discriminatedUnion(
   "decision",
   [
     z.object({ decision: z.literal("accept"), comment: comment.default("") }).strict(),
     z.object({ decision: z.literal("override"), payload: z.record(z.string(), z.unknown(), { error: "the reviewer's ranking or demonstration (an object)" }), comment: comment.default("") }).strict(),
-    z.object({ decision: z.literal("send_back"), comment: comment.min(1, "Say what the labeler should change.") }).strict(),
+    z.object({ decision: z.literal("send_back"), comment: sendBackComment }).strict(),
   ],
   { error: "must be accept, override or send_back" },
 );
@@ -218,17 +220,28 @@ export async function claimAnnotationReview(db: Db, reviewerId: string, projectI
     const found = await candidates(db, projectId, reviewerId, sample);
     if (found.length === 0) return null;
     for (const candidate of found) {
-      const claimed = await sql<{ id: string }>`
-        insert into annotation_reviews (project_id, submission_id, reviewer_id, lease_expires_at, mode, agreement)
-        values (${projectId}, ${candidate.id}, ${reviewerId}, now() + make_interval(mins => ${LEASE_MINUTES}), ${sample.mode}, ${candidate.agreement})
-        on conflict (submission_id) do update
-          set reviewer_id = excluded.reviewer_id, lease_expires_at = excluded.lease_expires_at, mode = excluded.mode, agreement = excluded.agreement
-          where annotation_reviews.state = 'open' and (annotation_reviews.lease_expires_at is null or annotation_reviews.lease_expires_at < now())
-        returning id`.execute(db);
-      if (claimed.rows[0]) return getAnnotationReview(db, claimed.rows[0].id);
+      const claimed = await takeSubmission(db, reviewerId, projectId, candidate.id, sample.mode, candidate.agreement);
+      if (claimed) return getAnnotationReview(db, claimed);
     }
   }
   return null;
+}
+
+/**
+ * Takes one submission for review: an upsert on its one review row that succeeds only while the
+ * review is open and nobody else holds it (this reviewer may take it again). The review's id, or
+ * null when it is decided or someone else holds it.
+ */
+export async function takeSubmission(db: Db, reviewerId: string, projectId: string, submissionId: string, mode: AnnotationReviewMode, agreement: number | null): Promise<string | null> {
+  const claimed = await sql<{ id: string }>`
+    insert into annotation_reviews (project_id, submission_id, reviewer_id, lease_expires_at, mode, agreement)
+    values (${projectId}, ${submissionId}, ${reviewerId}, now() + make_interval(mins => ${LEASE_MINUTES}), ${mode}, ${agreement})
+    on conflict (submission_id) do update
+      set reviewer_id = excluded.reviewer_id, lease_expires_at = excluded.lease_expires_at, mode = excluded.mode, agreement = excluded.agreement
+      where annotation_reviews.state = 'open'
+        and (annotation_reviews.lease_expires_at is null or annotation_reviews.lease_expires_at < now() or annotation_reviews.reviewer_id = excluded.reviewer_id)
+    returning id`.execute(db);
+  return claimed.rows[0]?.id ?? null;
 }
 
 const canonical = (value: unknown) => JSON.stringify(value);
@@ -266,53 +279,67 @@ export async function decideAnnotationReview(
       throw new AppError("validation_failed", "The override changes nothing.", [{ path: "payload", message: "Change the ranking or the demonstration, or accept it as it is." }]);
     }
   }
-  const decided = await db.transaction().execute(async (trx) => {
-    const row = await trx
-      .updateTable("annotation_reviews")
-      .set({
-        state: "decided", decision: input.decision, comment: input.comment, override_payload: override ? JSON.stringify(override) : null,
-        reviewer_id: reviewerId, decided_at: new Date(), lease_expires_at: null,
-      })
-      .where("id", "=", review.id)
-      .where("state", "=", "open")
-      .where((eb) => eb.or([eb("reviewer_id", "is", null), eb("reviewer_id", "=", reviewerId), eb("lease_expires_at", "<", sql<Date>`now()`)]))
-      .returning("id")
-      .executeTakeFirst();
-    if (!row) return false;
-    if (input.decision === "send_back") {
-      const task = await trx
-        .selectFrom("tasks")
-        .select(["project_id", "prompt_id", "type", "completion_ids", "round_id"])
-        .where("id", "=", review.submission.taskId)
-        .executeTakeFirstOrThrow();
-      // overlap 1 and the labeler's live lease fill it; the queue never serves a redo task to anyone (redo_of).
-      const redo = await trx
-        .insertInto("tasks")
-        .values({
-          project_id: task.project_id, prompt_id: task.prompt_id, type: task.type, overlap_target: 1, completion_ids: JSON.stringify(task.completion_ids),
-          round_id: task.round_id, author_user_id: null, redo_of: review.submission.id,
-        })
-        .returning("id")
-        .executeTakeFirstOrThrow();
-      await trx
-        .insertInto("assignments")
-        .values({
-          task_id: redo.id, user_id: review.submission.labeler.id, state: "active",
-          lease_expires_at: new Date(Date.now() + REDO_LEASE_DAYS * 86_400_000), shown_order: JSON.stringify(review.submission.shownOrder),
-        })
-        .execute();
-      await trx.updateTable("annotation_reviews").set({ redo_task_id: redo.id }).where("id", "=", review.id).execute();
-    }
-    await recordAudit(trx, {
-      actor, action: "annotation_review.decide", target: `project:${review.projectId}`,
-      details: { reviewId: review.id, submissionId: review.submission.id, labeler: review.submission.labeler.id, decision: input.decision },
-    });
-    return true;
-  });
+  const decided = await db.transaction().execute((trx) => recordDecision(trx, actor, review, input, override));
   if (!decided) {
     throw new AppError("conflict", review.state === "decided" ? "This submission has been reviewed already." : "Another reviewer holds this submission; take the next one.");
   }
   return getAnnotationReview(db, review.id);
+}
+
+/**
+ * The decision, inside the caller's transaction: the review row (only while open and held by this reviewer or by
+ * nobody live), a send-back's redo task and the labeler's lease on it, and the audit entry. False when the review
+ * could not be decided (decided already, or held by someone else): nothing was written.
+ */
+export async function recordDecision(
+  trx: Transaction<Database>,
+  actor: Actor,
+  review: AnnotationReviewView,
+  input: AnnotationDecisionInput,
+  override: Record<string, unknown> | null,
+): Promise<boolean> {
+  const reviewerId = actor.user.id;
+  const row = await trx
+    .updateTable("annotation_reviews")
+    .set({
+      state: "decided", decision: input.decision, comment: input.comment, override_payload: override ? JSON.stringify(override) : null,
+      reviewer_id: reviewerId, decided_at: new Date(), lease_expires_at: null,
+    })
+    .where("id", "=", review.id)
+    .where("state", "=", "open")
+    .where((eb) => eb.or([eb("reviewer_id", "is", null), eb("reviewer_id", "=", reviewerId), eb("lease_expires_at", "<", sql<Date>`now()`)]))
+    .returning("id")
+    .executeTakeFirst();
+  if (!row) return false;
+  if (input.decision === "send_back") {
+    const task = await trx
+      .selectFrom("tasks")
+      .select(["project_id", "prompt_id", "type", "completion_ids", "round_id"])
+      .where("id", "=", review.submission.taskId)
+      .executeTakeFirstOrThrow();
+    // overlap 1 and the labeler's live lease fill it; the queue never serves a redo task to anyone (redo_of).
+    const redo = await trx
+      .insertInto("tasks")
+      .values({
+        project_id: task.project_id, prompt_id: task.prompt_id, type: task.type, overlap_target: 1, completion_ids: JSON.stringify(task.completion_ids),
+        round_id: task.round_id, author_user_id: null, redo_of: review.submission.id,
+      })
+      .returning("id")
+      .executeTakeFirstOrThrow();
+    await trx
+      .insertInto("assignments")
+      .values({
+        task_id: redo.id, user_id: review.submission.labeler.id, state: "active",
+        lease_expires_at: new Date(Date.now() + REDO_LEASE_DAYS * 86_400_000), shown_order: JSON.stringify(review.submission.shownOrder),
+      })
+      .execute();
+    await trx.updateTable("annotation_reviews").set({ redo_task_id: redo.id }).where("id", "=", review.id).execute();
+  }
+  await recordAudit(trx, {
+    actor, action: "annotation_review.decide", target: `project:${review.projectId}`,
+    details: { reviewId: review.id, submissionId: review.submission.id, labeler: review.submission.labeler.id, decision: input.decision },
+  });
+  return true;
 }
 
 /** Counts for the queue page and the latest decisions. */

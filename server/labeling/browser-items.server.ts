@@ -4,7 +4,7 @@ import type { Actor } from "../auth/actor.ts";
 import { recordAudit } from "../auth/audit.server.ts";
 import type { Db } from "../db/database.server.ts";
 import { AppError } from "../lib/app-error.ts";
-import { BROWSE_MAX_LIMIT, BULK_MAX_IDS } from "./browser.server.ts";
+import { BROWSE_MAX_LIMIT, BULK_MAX_IDS, likePattern } from "./browser.server.ts";
 import { choiceAsRanking } from "./export-items.server.ts";
 import { getProject } from "./projects.server.ts";
 import { labelerAgreement, type AgreementSubmission } from "./quality/labeler-agreement.ts";
@@ -20,6 +20,8 @@ const flag = z.enum(["true", "false"], { error: "must be true or false" });
 const date = z.iso.datetime({ offset: true, error: "must be an ISO 8601 date-time, e.g. 2026-12-05T00:00:00Z" });
 const rate = z.coerce.number({ error: "must be a number from 0 to 1" }).min(0, "must be a number from 0 to 1").max(1, "must be a number from 0 to 1");
 const taskType = z.enum(["demonstrate", "rank", "review", "compare"]);
+/** Substring search, as the prompt listing's q. */
+const q = z.string().trim().min(1, "must not be empty").max(200, "at most 200 characters");
 
 type Cursor = { at: string; id: string };
 const cursorSchema = z.string().transform((value, ctx) => {
@@ -53,22 +55,31 @@ function keyset(alias: "t" | "s", order: "asc" | "desc", after: Cursor | undefin
 // ---------------------------------------------------------------------------------------------
 // Tasks
 
+const taskFilterFields = {
+  /** The prompt's text contains this. */
+  q: q.optional(),
+  type: taskType.optional(),
+  state: z.enum(["open", "complete", "cancelled"]).optional(),
+  round: id.optional(),
+  gold: flag.optional(),
+  prompt: id.optional(),
+  /** Items' pooled pairwise agreement (the quality dashboard's figure for one item), inclusive bounds. */
+  minAgreement: rate.optional(),
+  maxAgreement: rate.optional(),
+  /** Agreement below the project's adaptive-overlap threshold (agreementBelow, default 0.75). */
+  disputed: z.enum(["true"], { error: "only disputed=true filters; use minAgreement for items that agree" }).optional(),
+};
+const agreementInOrder = {
+  check: (f: { minAgreement?: number; maxAgreement?: number }) => f.minAgreement === undefined || f.maxAgreement === undefined || f.minAgreement <= f.maxAgreement,
+  params: { path: ["maxAgreement"], message: "must not be below minAgreement" },
+};
+/** A task filter without paging: what a re-queue over a whole filter takes (decision 0047). */
+export const taskFilterSchema = z.object(taskFilterFields).strict().refine(agreementInOrder.check, agreementInOrder.params);
+export type TaskFilter = z.infer<typeof taskFilterSchema>;
 export const taskBrowseSchema = z
-  .object({
-    type: taskType.optional(),
-    state: z.enum(["open", "complete", "cancelled"]).optional(),
-    round: id.optional(),
-    gold: flag.optional(),
-    prompt: id.optional(),
-    /** Items' pooled pairwise agreement (the quality dashboard's figure for one item), inclusive bounds. */
-    minAgreement: rate.optional(),
-    maxAgreement: rate.optional(),
-    /** Agreement below the project's adaptive-overlap threshold (agreementBelow, default 0.75). */
-    disputed: z.enum(["true"], { error: "only disputed=true filters; use minAgreement for items that agree" }).optional(),
-    ...paging,
-  })
+  .object({ ...taskFilterFields, ...paging })
   .strict()
-  .refine((f) => f.minAgreement === undefined || f.maxAgreement === undefined || f.minAgreement <= f.maxAgreement, { path: ["maxAgreement"], message: "must not be below minAgreement" });
+  .refine(agreementInOrder.check, agreementInOrder.params);
 export type TaskBrowseQuery = z.infer<typeof taskBrowseSchema>;
 
 export type BrowsedTask = {
@@ -128,6 +139,7 @@ export async function browseTasks(db: Db, projectId: string, query: TaskBrowseQu
   const disputedBelow = project.settings.adaptiveOverlap.agreementBelow;
   const byAgreement = query.minAgreement !== undefined || query.maxAgreement !== undefined || query.disputed !== undefined;
   const rules: Array<Expression<SqlBool>> = [sql<SqlBool>`t.project_id = ${projectId}`];
+  if (query.q) rules.push(sql<SqlBool>`p.search_text ilike ${likePattern(query.q)}`);
   if (query.type) rules.push(sql<SqlBool>`t.type = ${query.type}`);
   if (query.state) rules.push(sql<SqlBool>`t.state = ${query.state}`);
   if (query.round) rules.push(sql<SqlBool>`t.round_id = ${query.round}`);
@@ -181,6 +193,8 @@ export async function browseTasks(db: Db, projectId: string, query: TaskBrowseQu
 
 export const submissionBrowseSchema = z
   .object({
+    /** The prompt's text, or what the labeler wrote (a demonstration's reply, a ranking's rationale), contains this. */
+    q: q.optional(),
     labeler: id.optional(),
     taskType: taskType.optional(),
     task: id.optional(),
@@ -217,6 +231,10 @@ export type BrowsedSubmission = {
 /** One page of a project's submissions, newest first (or oldest). */
 export async function browseSubmissions(db: Db, projectId: string, query: SubmissionBrowseQuery): Promise<{ items: BrowsedSubmission[]; next: string | null }> {
   const rules: Array<Expression<SqlBool>> = [sql<SqlBool>`t.project_id = ${projectId}`];
+  if (query.q) {
+    const pattern = likePattern(query.q);
+    rules.push(sql<SqlBool>`(p.search_text ilike ${pattern} or coalesce(s.payload ->> 'text', '') ilike ${pattern} or coalesce(s.payload ->> 'rationale', '') ilike ${pattern})`);
+  }
   if (query.labeler) rules.push(sql<SqlBool>`s.user_id = ${query.labeler}`);
   if (query.taskType) rules.push(sql<SqlBool>`t.type = ${query.taskType}`);
   if (query.task) rules.push(sql<SqlBool>`s.task_id = ${query.task}`);
@@ -250,16 +268,37 @@ export async function browseSubmissions(db: Db, projectId: string, query: Submis
 // ---------------------------------------------------------------------------------------------
 // Re-queue with more overlap
 
+/** The most tasks one re-queue over a filter changes: more is refused (narrow the filter). */
+export const REQUEUE_FILTER_MAX = 10_000;
+
 export const requeueSchema = z
   .object({
-    taskIds: z.array(id, { error: "must be a list of task ids" }).min(1, "name at least one task").max(BULK_MAX_IDS, `at most ${BULK_MAX_IDS} tasks at once`),
+    taskIds: z.array(id, { error: "must be a list of task ids" }).min(1, "name at least one task").max(BULK_MAX_IDS, `at most ${BULK_MAX_IDS} tasks at once; use a filter for more`).optional(),
+    /** Every task this browser filter finds (decision 0047); cancelled and redo tasks among them are left as they are. */
+    filter: taskFilterSchema.optional(),
     /** How many more labelers each task asks for. */
     add: z.number({ error: "must be a whole number from 1 to 10" }).int("must be a whole number from 1 to 10").min(1, "must be a whole number from 1 to 10").max(10, "must be a whole number from 1 to 10"),
     /** The count the caller was shown; the change runs only when it still matches. Absent: count only. */
-    confirm: z.number().int().min(0).optional(),
+    confirm: z.number({ error: "must be the count you were shown" }).int("must be the count you were shown").min(0, "must be the count you were shown").optional(),
   })
-  .strict();
+  .strict()
+  .refine((b) => (b.taskIds === undefined) !== (b.filter === undefined), { path: ["taskIds"], message: "send either taskIds or filter, not both or neither" });
 export type RequeueInput = z.infer<typeof requeueSchema>;
+
+/** Every task a filter finds, oldest first, read page by page as the listing reads them (agreement included). */
+async function taskIdsMatching(db: Db, projectId: string, filter: TaskFilter): Promise<string[]> {
+  const ids: string[] = [];
+  let after: Cursor | undefined;
+  for (;;) {
+    const page = await browseTasks(db, projectId, { ...filter, order: "asc", limit: BROWSE_MAX_LIMIT, after });
+    ids.push(...page.items.map((t) => t.id));
+    if (ids.length > REQUEUE_FILTER_MAX) {
+      throw new AppError("validation_failed", "The filter finds too many tasks; nothing was changed.", [{ path: "filter", message: `finds more than ${REQUEUE_FILTER_MAX.toLocaleString("en")} tasks; narrow it` }]);
+    }
+    if (!page.next) return ids;
+    after = cursorSchema.parse(page.next);
+  }
+}
 
 /**
  * Asks more labelers for the selected tasks: overlap_target + add, and a complete task is open
@@ -270,7 +309,12 @@ export type RequeueInput = z.infer<typeof requeueSchema>;
  * entry; a count that moved is refused (409) and nothing changes.
  */
 export async function requeueTasks(db: Db, actor: Actor, projectId: string, input: RequeueInput): Promise<{ count: number; reopened: number; applied: boolean }> {
-  const ids = [...new Set(input.taskIds)];
+  const byFilter = input.filter !== undefined;
+  const ids = [...new Set(byFilter ? await taskIdsMatching(db, projectId, input.filter!) : input.taskIds!)];
+  if (ids.length === 0) {
+    if (input.confirm !== undefined && input.confirm !== 0) throw new AppError("conflict", `0 tasks match now, not the ${input.confirm} you confirmed; nothing was changed. Count again.`);
+    return { count: 0, reopened: 0, applied: false };
+  }
   return db.transaction().execute(async (trx) => {
     const rows = await trx
       .selectFrom("tasks")
@@ -279,9 +323,11 @@ export async function requeueTasks(db: Db, actor: Actor, projectId: string, inpu
       .where("id", "in", ids)
       .orderBy("id")
       .forUpdate()
-      .execute();
+      .execute()
+      // A filter's cancelled and redo tasks are simply not re-queued; named ones are refused below.
+      .then((locked) => (byFilter ? locked.filter((r) => r.state !== "cancelled" && r.redo_of === null) : locked));
     const byId = new Map(rows.map((r) => [r.id, r]));
-    const errors = input.taskIds.flatMap((tid, i) => {
+    const errors = (input.taskIds ?? []).flatMap((tid, i) => {
       const task = byId.get(tid);
       if (!task) return [{ path: `taskIds.${i}`, message: `no task ${tid} in this project` }];
       if (task.state === "cancelled") return [{ path: `taskIds.${i}`, message: `task ${tid} is cancelled` }];
@@ -292,16 +338,20 @@ export async function requeueTasks(db: Db, actor: Actor, projectId: string, inpu
     const reopened = rows.filter((r) => r.state === "complete").length;
     if (input.confirm === undefined) return { count: rows.length, reopened, applied: false };
     if (input.confirm !== rows.length) throw new AppError("conflict", `${rows.length} tasks match now, not the ${input.confirm} you confirmed; nothing was changed. Count again.`);
+    if (rows.length === 0) return { count: 0, reopened: 0, applied: false };
     await trx
       .updateTable("tasks")
       .set({ overlap_target: sql`overlap_target + ${input.add}`, state: "open" })
-      .where("id", "in", ids)
+      .where("id", "in", rows.map((r) => r.id))
       .execute();
     await recordAudit(trx, {
       actor,
       action: "tasks.requeue",
       target: `project:${projectId}`,
-      details: { count: rows.length, reopened, add: input.add, taskIds: rows.map((r) => r.id), overlapBefore: Object.fromEntries(rows.map((r) => [r.id, r.overlap_target])) },
+      details: {
+        count: rows.length, reopened, add: input.add, filter: input.filter ?? null, taskIds: rows.map((r) => r.id),
+        overlapBefore: Object.fromEntries(rows.map((r) => [r.id, r.overlap_target])),
+      },
     });
     return { count: rows.length, reopened, applied: true };
   });

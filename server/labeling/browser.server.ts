@@ -4,6 +4,7 @@ import { AppError } from "../lib/app-error.ts";
 import type { Actor } from "../auth/actor.ts";
 import { recordAudit } from "../auth/audit.server.ts";
 import type { Db } from "../db/database.server.ts";
+import { flagSchema } from "./project-settings.ts";
 
 /**
  * The data browser (decision 0032): a project's prompts with their tasks and submissions,
@@ -16,6 +17,7 @@ export const BULK_MAX_IDS = 1000;
 const id = z.string().regex(/^\d{1,18}$/, "must be a numeric id");
 const flag = z.enum(["true", "false"], { error: "must be true or false" });
 const date = z.iso.datetime({ offset: true, error: "must be an ISO 8601 date-time, e.g. 2026-12-05T00:00:00Z" });
+const score = z.coerce.number({ error: "must be a number" }).refine(Number.isFinite, "must be a number");
 
 /** What narrows the prompts: the same fields for a listing and for a bulk action over a filter. */
 const promptFilterFields = {
@@ -32,10 +34,22 @@ const promptFilterFields = {
     excluded: flag.optional(),
     from: date.optional(),
     to: date.optional(),
+    /** A labeler flagged one of its completions: with this flag of the project's taxonomy, or `any` flag. */
+    flag: z.union([z.literal("any"), flagSchema.shape.id], { error: "must be any or a flag id (lowercase letters, digits and _)" }).optional(),
+    /** One of its completions came from this model (completions.model_name). */
+    model: z.string().trim().min(1, "must not be empty").max(200, "at most 200 characters").optional(),
+    /** The mean of the quality scores labelers gave its completions, inclusive bounds; prompts nobody scored match neither. */
+    minQuality: score.optional(),
+    maxQuality: score.optional(),
 };
 const datesInOrder = (f: { from?: string; to?: string }) => !f.from || !f.to || new Date(f.from) <= new Date(f.to);
+const qualityInOrder = (f: { minQuality?: number; maxQuality?: number }) => f.minQuality === undefined || f.maxQuality === undefined || f.minQuality <= f.maxQuality;
 
-export const promptFilterSchema = z.object(promptFilterFields).strict().refine(datesInOrder, { path: ["to"], message: "must not be before from" });
+export const promptFilterSchema = z
+  .object(promptFilterFields)
+  .strict()
+  .refine(datesInOrder, { path: ["to"], message: "must not be before from" })
+  .refine(qualityInOrder, { path: ["maxQuality"], message: "must not be below minQuality" });
 
 export type PromptFilter = z.infer<typeof promptFilterSchema>;
 
@@ -59,15 +73,21 @@ export const browseQuerySchema = z
     after: cursorSchema.optional(),
   })
   .strict()
-  .refine(datesInOrder, { path: ["to"], message: "must not be before from" });
+  .refine(datesInOrder, { path: ["to"], message: "must not be before from" })
+  .refine(qualityInOrder, { path: ["maxQuality"], message: "must not be below minQuality" });
 
 export type BrowseQuery = z.infer<typeof browseQuerySchema>;
 
+/** An ILIKE pattern for a substring search: the % and _ a person types are searched for, not wildcards. */
+export const likePattern = (q: string) => "%" + q.replace(/[\\%_]/g, (c) => "\\" + c) + "%";
+
+/** A JSON object in a payload (quality, flags), or an empty one where the payload has none. */
+const payloadObject = (key: "flags" | "quality") => sql`case when jsonb_typeof(s.payload -> ${sql.lit(key)}) = 'object' then s.payload -> ${sql.lit(key)} else '{}'::jsonb end`;
+
 /** The SQL conditions of a filter over `prompts as p` in one project. */
-function filterRules(projectId: string, f: PromptFilter): Array<Expression<SqlBool>> {
+export function filterRules(projectId: string, f: PromptFilter): Array<Expression<SqlBool>> {
   const rules: Array<Expression<SqlBool>> = [sql<SqlBool>`p.project_id = ${projectId}`];
-  // The % and _ a person types are searched for, not wildcards.
-  if (f.q) rules.push(sql<SqlBool>`p.search_text ilike ${"%" + f.q.replace(/[\\%_]/g, (c) => "\\" + c) + "%"}`);
+  if (f.q) rules.push(sql<SqlBool>`p.search_text ilike ${likePattern(f.q)}`);
   if (f.source !== undefined) rules.push(sql<SqlBool>`p.source is not distinct from ${f.source === "" ? null : f.source}`);
   if (f.status) rules.push(sql<SqlBool>`p.status = ${f.status}`);
   if (f.kind) rules.push(sql<SqlBool>`p.kind = ${f.kind}`);
@@ -83,6 +103,18 @@ function filterRules(projectId: string, f: PromptFilter): Array<Expression<SqlBo
   ].filter((r) => r !== null);
   if (taskRules.length > 0) rules.push(sql<SqlBool>`exists (select 1 from tasks t where t.prompt_id = p.id and ${sql.join(taskRules, sql` and `)})`);
   if (f.labeler) rules.push(sql<SqlBool>`exists (select 1 from submissions s join tasks t on t.id = s.task_id where t.prompt_id = p.id and s.user_id = ${f.labeler})`);
+  if (f.model) rules.push(sql<SqlBool>`exists (select 1 from completions c where c.prompt_id = p.id and c.model_name = ${f.model})`);
+  if (f.flag) {
+    // A ranking's flags are { completionId: [flagId, …] } (submissions.server.ts).
+    const has = f.flag === "any" ? sql`jsonb_typeof(f.value) = 'array' and jsonb_array_length(f.value) > 0` : sql`f.value ? ${f.flag}`;
+    rules.push(sql<SqlBool>`exists (select 1 from submissions s join tasks t on t.id = s.task_id cross join jsonb_each(${payloadObject("flags")}) f where t.prompt_id = p.id and ${has})`);
+  }
+  if (f.minQuality !== undefined || f.maxQuality !== undefined) {
+    // A ranking's quality is { completionId: score } on the project's scale; the mean over every score given.
+    const mean = sql`(select avg(q.value::numeric) from submissions s join tasks t on t.id = s.task_id cross join jsonb_each_text(${payloadObject("quality")}) q where t.prompt_id = p.id)`;
+    if (f.minQuality !== undefined) rules.push(sql<SqlBool>`${mean} >= ${f.minQuality}`);
+    if (f.maxQuality !== undefined) rules.push(sql<SqlBool>`${mean} <= ${f.maxQuality}`);
+  }
   return rules;
 }
 
@@ -151,7 +183,15 @@ export async function promptHistory(db: Db, projectId: string, promptId: string)
   const submissions = taskIds.length === 0 ? [] : await db
     .selectFrom("submissions")
     .innerJoin("users", "users.id", "submissions.user_id")
-    .select(["submissions.id", "submissions.task_id", "users.email", "users.name", "submissions.payload", "submissions.timings", "submissions.created_at"])
+    .innerJoin("assignments", "assignments.id", "submissions.assignment_id")
+    .leftJoin("annotation_reviews", "annotation_reviews.submission_id", "submissions.id")
+    .select([
+      "submissions.id", "submissions.task_id", "submissions.user_id", "users.email", "users.name", "submissions.payload", "submissions.timings", "submissions.created_at",
+      "assignments.shown_order",
+      // The annotation review's state, as the submission listing says it: null (never reviewed), open, or its decision.
+      sql<string | null>`case when annotation_reviews.id is null then null when annotation_reviews.state = 'open' then 'open' else annotation_reviews.decision end`.as("review"),
+      "annotation_reviews.comment as review_comment",
+    ])
     .where("submissions.task_id", "in", taskIds)
     .orderBy("submissions.created_at")
     .execute();
@@ -160,7 +200,7 @@ export async function promptHistory(db: Db, projectId: string, promptId: string)
     .leftJoin("users", "users.id", "audit_log.actor_user_id")
     .select(["audit_log.action", "audit_log.details", "audit_log.created_at", "users.email"])
     .where("audit_log.target", "=", `project:${projectId}`)
-    .where("audit_log.action", "in", ["prompts.exclude", "prompts.include"])
+    .where("audit_log.action", "in", ["prompts.exclude", "prompts.include", "prompts.review", "prompts.release"])
     .where(sql<SqlBool>`(audit_log.details -> 'promptIds') ? ${promptId}`)
     .orderBy("audit_log.id")
     .execute();
@@ -174,18 +214,48 @@ export async function promptHistory(db: Db, projectId: string, promptId: string)
   return { prompt, completions, tasks, assignments, submissions, exclusions, rounds };
 }
 
+/**
+ * Which prompts a bulk action is over (decision 0047): a selection of ids, or every prompt a
+ * browser filter finds; and the count the caller was shown (absent: count only).
+ */
+export const promptSelectionFields = {
+  promptIds: z.array(id, { error: "must be a list of prompt ids" }).min(1, "name at least one prompt").max(BULK_MAX_IDS, `at most ${BULK_MAX_IDS} prompts at once; use a filter for more`).optional(),
+  filter: promptFilterSchema.optional(),
+  /** The count the caller was shown; the change runs only when it still matches. Absent: count only. */
+  confirm: z.number({ error: "must be the count you were shown" }).int("must be the count you were shown").min(0, "must be the count you were shown").optional(),
+};
+/** A selection is ids or a filter: `.refine(oneSelection.check, oneSelection.params)`. */
+export const oneSelection = {
+  check: (b: { promptIds?: unknown; filter?: unknown }) => (b.promptIds === undefined) !== (b.filter === undefined),
+  params: { path: ["promptIds"], message: "send either promptIds or filter, not both or neither" },
+};
+export type PromptSelection = { promptIds?: string[]; filter?: PromptFilter };
+
+/**
+ * The SQL conditions over `prompts as p` for a selection: the filter's rules, or the ids, each of
+ * which must be a prompt of the project (refused by index, `promptIds.N`, otherwise).
+ */
+export async function selectionRules(db: Db, projectId: string, selection: PromptSelection): Promise<Array<Expression<SqlBool>>> {
+  const rules = selection.filter ? filterRules(projectId, selection.filter) : [sql<SqlBool>`p.project_id = ${projectId}`];
+  if (selection.promptIds) {
+    const found = await db.selectFrom("prompts").select("id").where("project_id", "=", projectId).where("id", "in", selection.promptIds).execute();
+    const known = new Set(found.map((r) => r.id));
+    const errors = selection.promptIds.flatMap((pid, i) => (known.has(pid) ? [] : [{ path: `promptIds.${i}`, message: `no prompt ${pid} in this project` }]));
+    if (errors.length > 0) throw new AppError("validation_failed", "Some prompts are not in this project; nothing was changed.", errors);
+    rules.push(sql<SqlBool>`p.id in (${sql.join(selection.promptIds)})`);
+  }
+  return rules;
+}
+
 export const exclusionSchema = z
   .object({
     /** true: leave the prompts out of training; false: take them back in. */
     exclude: z.boolean({ error: "say exclude: true or false" }),
     reason: z.string().trim().max(500, "at most 500 characters").optional(),
-    promptIds: z.array(id).min(1, "name at least one prompt").max(BULK_MAX_IDS, `at most ${BULK_MAX_IDS} prompts at once; use a filter for more`).optional(),
-    filter: promptFilterSchema.optional(),
-    /** The count the caller was shown; the change runs only when it still matches. Absent: count only. */
-    confirm: z.number().int().min(0).optional(),
+    ...promptSelectionFields,
   })
   .strict()
-  .refine((b) => (b.promptIds === undefined) !== (b.filter === undefined), { path: ["promptIds"], message: "send either promptIds or filter, not both or neither" })
+  .refine(oneSelection.check, oneSelection.params)
   .refine((b) => !b.exclude || (b.reason !== undefined && b.reason.length > 0), { path: ["reason"], message: "say why these prompts leave the training data" });
 
 export type ExclusionInput = z.infer<typeof exclusionSchema>;
@@ -198,14 +268,7 @@ export type ExclusionInput = z.infer<typeof exclusionSchema>;
  */
 export async function setExclusion(db: Db, actor: Actor, projectId: string, input: ExclusionInput): Promise<{ count: number; applied: boolean }> {
   return db.transaction().execute(async (trx) => {
-    const rules = input.filter ? filterRules(projectId, input.filter) : [sql<SqlBool>`p.project_id = ${projectId}`];
-    if (input.promptIds) {
-      const found = await trx.selectFrom("prompts").select("id").where("project_id", "=", projectId).where("id", "in", input.promptIds).execute();
-      const known = new Set(found.map((r) => r.id));
-      const errors = input.promptIds.flatMap((pid, i) => (known.has(pid) ? [] : [{ path: `promptIds.${i}`, message: `no prompt ${pid} in this project` }]));
-      if (errors.length > 0) throw new AppError("validation_failed", "Some prompts are not in this project; nothing was changed.", errors);
-      rules.push(sql<SqlBool>`p.id in (${sql.join(input.promptIds)})`);
-    }
+    const rules = await selectionRules(trx, projectId, input);
     // Only the prompts whose state changes count: excluding an excluded prompt again is no change.
     rules.push(input.exclude ? sql<SqlBool>`p.excluded_at is null` : sql<SqlBool>`p.excluded_at is not null`);
     const where = sql.join(rules, sql` and `);

@@ -8,7 +8,7 @@
  *   reports can tell which side a prompt falls on.
  */
 import { createHash } from "node:crypto";
-import { sql, type Expression, type SqlBool } from "kysely";
+import { sql, type Expression, type RawBuilder, type SqlBool } from "kysely";
 import { z } from "zod";
 
 export const evalSplitFilterSchema = {
@@ -20,7 +20,18 @@ export const evalSplitFilterSchema = {
   promptSplitShare: z.coerce.number({ error: "must be a number from 0 to 0.5" }).min(0, { error: "must be a number from 0 to 0.5" }).max(0.5, { error: "must be a number from 0 to 0.5" }).default(0.1),
 };
 
-export type EvalSplitFilter = { heldOut?: "exclude" | "only"; promptSplit?: "train" | "eval"; promptSplitSeed?: string; promptSplitShare?: number };
+export type EvalSplitFilter = {
+  heldOut?: "exclude" | "only";
+  promptSplit?: "train" | "eval";
+  promptSplitSeed?: string;
+  promptSplitShare?: number;
+  /**
+   * Only the prompts a subquery of prompt ids returns: the data browser's selection (decision 0047),
+   * built on the server, never read from a query string. `label` says in words what was chosen.
+   */
+  promptSubset?: PromptSubset;
+};
+export type PromptSubset = { ids: RawBuilder<unknown>; label: string };
 
 const BUCKETS = 10_000;
 
@@ -41,6 +52,7 @@ export function promptRules(filter: EvalSplitFilter, promptId = "prompts.id", he
     // Excluded from training in the data browser (decision 0032): out of every export, eval set included.
     sql<SqlBool>`${sql.ref(heldOutColumn.replace(/held_out$/, "excluded_at"))} is null`,
   ];
+  if (filter.promptSubset) rules.push(sql<SqlBool>`${sql.ref(promptId)} in (${filter.promptSubset.ids})`);
   if (filter.promptSplit) {
     const bucket = sql<number>`(('x' || left(md5(${sql.ref(promptId)}::text || ':' || ${filter.promptSplitSeed ?? "0"}), 7))::bit(28)::int % ${BUCKETS})`;
     const cut = Math.round((filter.promptSplitShare ?? 0.1) * BUCKETS);

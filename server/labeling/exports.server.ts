@@ -10,7 +10,7 @@ import { mixBatches, mixParamSchema, mixRecords } from "./data-mix.ts";
 import { rankedPairs } from "./quality/consensus.ts";
 import { buildPairs } from "./quality/pair-builder.ts";
 import { rankingSchema, type Ranking } from "./quality/ranking.ts";
-import { evalSplitFilterSchema, promptRules } from "./eval-split.ts";
+import { evalSplitFilterSchema, promptRules, type EvalSplitFilter } from "./eval-split.ts";
 
 /**
  * Streamed exports. Rows are read in keyset-paginated batches, so memory stays flat however
@@ -52,7 +52,8 @@ export const exportFilterSchema = z.object({
   /** The eval set (left out unless `heldOut=only`) and a round's preference split (eval-split.ts). */
   ...evalSplitFilterSchema,
 });
-export type ExportFilter = z.infer<typeof exportFilterSchema>;
+/** The query string's filters, and on the server a prompt selection of the data browser (eval-split.ts). */
+export type ExportFilter = z.infer<typeof exportFilterSchema> & Pick<EvalSplitFilter, "promptSubset">;
 
 const BATCH = 1000;
 

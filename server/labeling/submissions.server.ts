@@ -1,11 +1,10 @@
-import { initialOverlap } from "./adaptive-overlap.ts";
 import { z } from "zod";
 import { AppError } from "../lib/app-error.ts";
 import type { SessionUser } from "../auth/actor.ts";
 import { sql, type Transaction } from "kysely";
 import type { Db } from "../db/database.server.ts";
 import type { Database } from "../db/schema.ts";
-import { labelingTaskType } from "./prompts.server.ts";
+import { releasePrompts } from "./prompt-review.server.ts";
 import { validateRanking } from "./quality/ranking.ts";
 import type { ProjectSettings } from "./project-settings.ts";
 import { conversationMessageSchema } from "../../trainer/contract/conversation.ts";
@@ -259,7 +258,9 @@ async function applyReview(
   review: z.infer<typeof reviewPayload>,
   settings: ProjectSettings,
 ): Promise<void> {
-  const prompt = await trx.selectFrom("prompts").select(["kind"]).where("id", "=", task.prompt_id).executeTakeFirstOrThrow();
+  const prompt = await trx.selectFrom("prompts").select(["kind", "status"]).where("id", "=", task.prompt_id).executeTakeFirstOrThrow();
+  // Taken out of review in the data browser meanwhile (decision 0047): the decision has nothing left to decide.
+  if (prompt.kind === "prompt" && prompt.status !== "review") throw new AppError("conflict", "This prompt was taken out of review meanwhile; take the next task.");
   if (review.decision === "reject") {
     await trx.updateTable("prompts").set({ status: "rejected" }).where("id", "=", task.prompt_id).execute();
     return;
@@ -277,16 +278,6 @@ async function applyReview(
     throw new AppError("validation_failed", "A held-back prompt is accepted or rejected, not edited.", [{ path: "decision", message: "accept or reject" }]);
   }
   await trx.updateTable("prompts").set({ status: "active" }).where("id", "=", task.prompt_id).execute();
-  const type = labelingTaskType(task.completion_ids.length);
-  await trx
-    .insertInto("tasks")
-    .values({
-      project_id: task.project_id,
-      prompt_id: task.prompt_id,
-      type,
-      overlap_target: initialOverlap(settings, type),
-      completion_ids: JSON.stringify(type === "rank" ? task.completion_ids.slice(0, settings.k) : task.completion_ids),
-      author_user_id: null,
-    })
-    .execute();
+  // Its labeling task: the ones a move to review cancelled reopen, else a new one (prompt-review.server.ts).
+  await releasePrompts(trx, task.project_id, [task.prompt_id], settings, false);
 }

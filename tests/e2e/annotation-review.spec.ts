@@ -21,6 +21,8 @@ test("a reviewer sends a demonstration back; the labeler sees the comment and re
 
   const rita = await asLabeler(browser, "rita-redo@example.test");
   await rita.page.goto(url + "/");
+  // Keys work once React has hydrated (the socket connects right after); a busy machine can be slower than the key.
+  await rita.page.locator('html[data-socket="connected"]').waitFor();
   await rita.page.keyboard.press("Enter");
   await rita.page.waitForURL(/\/tasks\/\d+$/);
   await rita.page.getByLabel("Your reply as the assistant").fill("Hi.");

@@ -39,6 +39,8 @@ const pageAccess: Record<string, { allowed: Who[]; path: string; allowedStatus?:
   "projects/:projectId/browser": { path: "/projects/PROJECT/browser", allowed: atLeast("reviewer") },
   "projects/:projectId/browser/tasks": { path: "/projects/PROJECT/browser/tasks", allowed: atLeast("reviewer") },
   "projects/:projectId/browser/submissions": { path: "/projects/PROJECT/browser/submissions", allowed: atLeast("reviewer") },
+  // The selection export's download (a POST); opened with GET it sends researchers back to the browser.
+  "projects/:projectId/browser/export": { path: "/projects/PROJECT/browser/export", allowed: ["researcher", "admin"], allowedStatus: 302 },
   // No such prompt: reviewers and up get the 404 page, everyone else is refused before the lookup.
   "projects/:projectId/prompts/:promptId": { path: "/projects/PROJECT/prompts/999999999", allowed: atLeast("reviewer"), allowedStatus: 404 },
   "projects/:projectId/corpora": { path: "/projects/PROJECT/corpora", allowed: ["researcher", "admin"] },
@@ -160,6 +162,10 @@ const apiAccess: Record<string, Array<Who | "trainer" | "admin-token">> = {
   "GET /projects/:id/tasks": ["reviewer", "researcher", "admin", "admin-token"],
   "GET /projects/:id/submissions": ["reviewer", "researcher", "admin", "admin-token"],
   "POST /projects/:id/requeue": ["researcher", "admin", "admin-token"],
+  "POST /projects/:id/review-moves": ["researcher", "admin", "admin-token"],
+  "POST /projects/:id/exports/selection/count": ["researcher", "admin", "admin-token"],
+  "POST /projects/:id/exports/selection": ["researcher", "admin", "admin-token"],
+  "POST /projects/:id/submissions/:submissionId/send-back": ["reviewer", "researcher", "admin", "admin-token"],
   "GET /projects/:id/corpora": ["researcher", "admin", "admin-token"],
   "GET /projects/:id/data-mixes": ["researcher", "admin", "admin-token"],
   "POST /projects/:id/corpora": ["researcher", "admin", "admin-token"],

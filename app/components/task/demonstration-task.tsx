@@ -6,21 +6,12 @@ import { Markdown } from "../markdown.tsx";
 import { SubmitBar } from "./ranking-task.tsx";
 import { ShortcutHelp, submitShortcut } from "./shortcut-help.tsx";
 import { submitAndContinue, type ApiProblem } from "./task-client.ts";
+import { argumentFields, demonstrationDraftFrom, type DemonstrationDraft, type Exchange, type ToolStep } from "./redo-draft.ts";
 import { useDraft } from "./use-draft.ts";
 
-/** One tool call a reply makes before its final words, and the result the labeler writes for it. */
-type ToolStep = { tool: string; input: string; result: string };
-/** One more exchange after the reply: the user's next message and the assistant's answer to it. */
-type Exchange = { user: string; assistant: string; steps?: ToolStep[] };
-// `turns` and `steps` are optional because older drafts have only `text`.
-type Draft = { text: string; steps?: ToolStep[]; turns?: Exchange[] };
+type Draft = DemonstrationDraft;
 
 const editorClass = "w-full rounded-md border border-slate-300 bg-white px-3 py-2 font-mono text-sm dark:border-slate-700 dark:bg-slate-950";
-
-/** The one argument a labeler writes for a known tool; other tools take their arguments as a JSON object. */
-const argumentFields: Record<string, { key: string; label: string; placeholder: string }> = {
-  calculator: { key: "expression", label: "Expression", placeholder: "e.g. 37 * 4" },
-};
 
 type Built = { ok: true; turns: ConversationMessage[] } | { ok: false; path: string; message: string };
 
@@ -126,8 +117,9 @@ function ToolSteps({
  * result, and the reply's final words follow (decision 0020).
  */
 export function DemonstrationTask({ view }: { view: AssignmentView }) {
-  // A sent-back redo starts from what the labeler wrote before (decision 0044): nothing they typed is lost.
-  const [draft, updateDraft] = useDraft<Draft>(view.assignmentId, { text: view.sentBack ? String(view.sentBack.previous.text ?? "") : "", turns: [] });
+  // A sent-back redo starts from what the labeler wrote before, tool calls and later turns included
+  // (decision 0044): nothing they typed is lost.
+  const [draft, updateDraft] = useDraft<Draft>(view.assignmentId, view.sentBack ? demonstrationDraftFrom(view.sentBack.previous) : { text: "", turns: [] });
   const turns = draft.turns ?? [];
   const steps = draft.steps ?? [];
   const tools = view.project.tools;

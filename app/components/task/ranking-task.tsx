@@ -3,19 +3,12 @@ import type { AssignmentView } from "../../../server/labeling/assignment-view.se
 import { CompletionTranscript } from "../completion-transcript.tsx";
 import { Button, ProblemAlert } from "../ui.tsx";
 import { isTyping, submitAndContinue, type ApiProblem } from "./task-client.ts";
+import { emptyRankingDraft, rankingDraftFrom, type RankingDraft } from "./redo-draft.ts";
 import { useDraft } from "./use-draft.ts";
 import { ShortcutHelp, submitShortcut } from "./shortcut-help.tsx";
 import { insertAt, tieWith, tiersOf, unrank, unranked, type Slots } from "./ranking-slots.ts";
 
-type Draft = {
-  /** Rank slot per completion; a completion not in here is not ranked yet (ranking-slots.ts). */
-  ranks: Record<string, number>;
-  strengths: Record<number, number>;
-  quality: Record<string, number>;
-  flags: Record<string, string[]>;
-  rationale: string;
-  notRankable: boolean;
-};
+type Draft = RankingDraft;
 
 const strengthLabels = { 1: "slightly better", 2: "clearly better", 3: "much better" } as const;
 
@@ -28,8 +21,9 @@ function digitOf(event: KeyboardEvent): number | null {
 export function RankingTask({ view }: { view: AssignmentView }) {
   const ids = view.completions.map((c) => c.id);
   const K = ids.length;
-  // Nothing is ranked at first: ranks pre-filled in the shown order anchor people to that order.
-  const initial: Draft = { ranks: {}, strengths: {}, quality: {}, flags: {}, rationale: "", notRankable: false };
+  // Nothing is ranked at first: ranks pre-filled in the shown order anchor people to that order. A
+  // sent-back redo starts from the labeler's own earlier ranking instead (decision 0044).
+  const initial: Draft = view.sentBack ? rankingDraftFrom(view.sentBack.previous, ids) : emptyRankingDraft();
   const [draft, update] = useDraft<Draft>(view.assignmentId, initial);
   const [focused, setFocused] = useState(0);
   const [expanded, setExpanded] = useState<string[]>([]);

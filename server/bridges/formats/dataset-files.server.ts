@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Db } from "../../db/database.server.ts";
+import type { EvalSplitFilter } from "../../labeling/eval-split.ts";
 import { exportFilterSchema } from "../../labeling/exports.server.ts";
 import { AppError } from "../../lib/app-error.ts";
 import { inapplicableMix } from "../../labeling/data-mix.ts";
@@ -26,7 +27,7 @@ export const datasetOptionsSchema = exportFilterSchema.extend({
   /** hf only: the format of the data files (default: trl, or verl for prompts). */
   data: z.enum(["trl", "openrlhf", "verl"]).optional(),
 });
-export type DatasetOptions = z.infer<typeof datasetOptionsSchema>;
+export type DatasetOptions = z.infer<typeof datasetOptionsSchema> & Pick<EvalSplitFilter, "promptSubset">;
 
 export type DatasetFile = { path: string; contentType: string; chunks: AsyncIterable<string | Uint8Array> };
 
@@ -118,7 +119,7 @@ export async function writeDatasetFiles(db: Db, projectId: string, dataset: Data
       format: data,
       options: formatOptions(data, options),
       round,
-      filters: { since, until, labeler, labelers, mix, round: options.round, minAgreement, ...(dataset === "preferences" || dataset === "unpaired" ? { consensus, pairs, margin } : {}) },
+      filters: { since, until, labeler, labelers, mix, round: options.round, minAgreement, selection: options.promptSubset?.label, ...(dataset === "preferences" || dataset === "unpaired" ? { consensus, pairs, margin } : {}) },
       counts: { train: counter.n },
       exportedAt,
     },
