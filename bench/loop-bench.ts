@@ -34,8 +34,8 @@
  * answer and the reward model's held-out accuracy next to what the labelers' own noise allows.
  *
  *   npm run bench:loop [-- --task arithmetic --eval 96 --prompts 96 --tau 4 --seed 1
- *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
- *                        --kto-lrs 1e-4 --rm-steps 100 --rollouts 20 --tool-share 0.4 --only dpo,ppo,grpo,kto,chain]
+ *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-rpo 0,1 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
+ *                        --kto-lrs 3e-5 --rm-steps 100 --rollouts 20 --tool-share 0.4 --only dpo,ppo,grpo,kto,chain]
  *
  * Needs `npm run build` (the server's pages). Prints a table and writes bench/results/loop-<time>.json
  * (with every held-out answer and its utility, per prompt).
@@ -66,10 +66,12 @@ const { values } = parseArgs({
     "tool-share": { type: "string", default: "0.4" },
     "dpo-lrs": { type: "string", default: "1e-4,3e-4" },
     "dpo-betas": { type: "string", default: "0.1" },
+    // RPO's α (the chosen answers' NLL beside DPO's loss; 0 = plain DPO), swept with the lrs and βs
+    "dpo-rpo": { type: "string", default: "0" },
     "ppo-lrs": { type: "string", default: "1e-4" },
     // GRPO on the checker alone, at these learning rates (the first is the default)
     "grpo-lrs": { type: "string", default: "1e-4,1e-3" },
-    "kto-lrs": { type: "string", default: "1e-4" },
+    "kto-lrs": { type: "string", default: "3e-5" },
     // the reward model's steps before PPO / GRPO (the trainer's default is 100)
     "rm-steps": { type: "string", default: "100" },
     // PPO and GRPO rollouts per round (the trainer's default is 50; the demo's GRPO runs 40)
@@ -267,7 +269,9 @@ const rewardModel = { reward: { steps: Number(values["rm-steps"]) }, evaluation:
 const grpo = { rollouts: ROLLOUTS, promptsPerRollout: 8, numGenerations: 8, maxCompletionLength: T };
 if (ONLY.has("dpo")) {
   for (const lr of lrs("dpo-lrs")) {
-    for (const beta of lrs("dpo-betas")) await add(`DPO lr ${lr} β ${beta}`, { path: "dpo", dpo: { beta, optim: optim(lr) } });
+    for (const beta of lrs("dpo-betas")) {
+      for (const rpoAlpha of lrs("dpo-rpo")) await add(`DPO lr ${lr} β ${beta}${rpoAlpha ? ` RPO α ${rpoAlpha}` : ""}`, { path: "dpo", dpo: { beta, rpoAlpha, optim: optim(lr) } });
+    }
   }
 }
 if (ONLY.has("ppo")) {

@@ -4,6 +4,7 @@
  * held-out set, run GRPO with the numeric checker and the calculator, score it again.
  *   npx tsx bench/loop-recipe.ts [--demos 48] [--calc-share 0.5] [--sft-steps 200] [--rollouts 30] [--out DIR]
  *   [--skip-sft --grpo-name grpo-lr3e-4 --lr 3e-4]   (another GRPO setting from the same SFT policy)
+ *   [--rl-prompts unseen|seen]   GRPO's prompts: 200 the SFT never saw (default), or the demonstrations' own
  * Prints one JSON line per stage and the held-out checker scores with the CPU seconds each took.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -14,6 +15,7 @@ import { createMemoryLogger } from "../trainer/cli/logger.ts";
 import { runJob } from "../trainer/cli/run-job.ts";
 import { textOf } from "../trainer/service/run-remote-job.ts";
 import { arithmeticItems, type ArithmeticItem } from "../server/demo/arithmetic.ts";
+import { createRng } from "../trainer/random/rng.ts";
 
 const { values } = parseArgs({
   options: {
@@ -26,11 +28,19 @@ const { values } = parseArgs({
     beta: { type: "string", default: "0.04" },
     gens: { type: "string", default: "8" },
     prompts: { type: "string", default: "8" },
+    // GRPO's optimizer steps per rollout: samples per step (0 = the whole rollout) and passes over it
+    "mini-batch": { type: "string", default: "0" },
+    iterations: { type: "string", default: "1" },
     out: { type: "string", default: "/tmp/exp/recipe" },
     preset: { type: "string", default: "nano" },
     // reuse the SFT policy (and tokenizer) an earlier run left in --out; GRPO writes to --grpo-name
     "skip-sft": { type: "boolean", default: false },
     "grpo-name": { type: "string", default: "grpo" },
+    // does GRPO learn from prompts the SFT policy memorised? (the bench's round 0 had a demonstration for every prompt)
+    "rl-prompts": { type: "string", default: "unseen" },
+    // the loop bench's careless demonstrator instead of the demo's: the calculator at random with this
+    // probability, and the house sentence half the time ("503" otherwise); 0 = the demo's demonstrator
+    "careless-calc": { type: "string", default: "0" },
   },
 });
 const out = values.out!;
@@ -48,10 +58,21 @@ const calc = (item: ArithmeticItem) => [
   { role: "assistant", content: `The answer is ${item.answer}.` },
 ];
 const share = Number(values["calc-share"]);
-const sft = demos.map((item, i) => ({ messages: [{ role: "user", content: item.question }, ...(i < Math.round(share * demos.length) ? calc(item) : [{ role: "assistant", content: `The answer is ${item.answer}.` }])] }));
+const careless = Number(values["careless-calc"]);
+const rng = createRng(1);
+const carelessAnswer = (item: ArithmeticItem) => {
+  const useTool = rng.next() < careless;
+  const said = rng.next() < 0.5 ? `The answer is ${item.answer}.` : String(item.answer);
+  return useTool ? [...calc(item).slice(0, 2), { role: "assistant", content: said }] : [{ role: "assistant", content: said }];
+};
+const demoAnswer = (item: ArithmeticItem, i: number) =>
+  careless > 0 ? carelessAnswer(item) : i < Math.round(share * demos.length) ? calc(item) : [{ role: "assistant", content: `The answer is ${item.answer}.` }];
+const sft = demos.map((item, i) => ({ messages: [{ role: "user", content: item.question }, ...demoAnswer(item, i)] }));
 const jsonl = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).join("\n") + "\n";
 writeFileSync(join(out, "sft.jsonl"), jsonl(sft));
-writeFileSync(join(out, "prompts.jsonl"), jsonl(pool.map((i) => ({ prompt: [{ role: "user", content: i.question }], metadata: { answer: i.answer } }))));
+if (values["rl-prompts"] !== "unseen" && values["rl-prompts"] !== "seen") throw new Error("--rl-prompts: unseen or seen");
+const rlPrompts = values["rl-prompts"] === "seen" ? demos : pool;
+writeFileSync(join(out, "prompts.jsonl"), jsonl(rlPrompts.map((i) => ({ prompt: [{ role: "user", content: i.question }], metadata: { answer: i.answer } }))));
 writeFileSync(join(out, "eval.jsonl"), jsonl(evalSet.map((i) => ({ prompt: [{ role: "user", content: i.question }], metadata: { answer: i.answer } }))));
 writeFileSync(join(out, "corpus.txt"), textOf(readFileSync(join(out, "sft.jsonl"), "utf8")) + "\n" + pool.map((i) => i.question).join("\n"));
 
@@ -79,7 +100,8 @@ if (!values["skip-sft"]) {
 const g = await run({
   kind: "grpo", prompts: join(out, "prompts.jsonl"), tokenizer: join(out, "sft/tokenizer.json"), model: { checkpoint: join(out, "sft") }, out: join(out, values["grpo-name"]!),
   reward: { checker: { kind: "numeric" } }, tools: ["calculator"],
-  train: { rollouts: Number(values.rollouts), promptsPerRollout: Number(values.prompts), numGenerations: Number(values.gens), maxCompletionLength: 48, beta: Number(values.beta), optim: { lr: Number(values.lr) } },
+  train: { rollouts: Number(values.rollouts), promptsPerRollout: Number(values.prompts), numGenerations: Number(values.gens), maxCompletionLength: 48, beta: Number(values.beta), optim: { lr: Number(values.lr) },
+    numIterations: Number(values.iterations), ...(Number(values["mini-batch"]) > 0 ? { miniBatchSize: Number(values["mini-batch"]) } : {}) },
 });
 const metrics = g.events.filter((e) => e.type === "metrics");
 console.log(JSON.stringify({ stage: "grpo", cpu: g.cpu.toFixed(1), reward: metrics.map((m) => Number(m["reward"]).toFixed(2)).join(" "), kl: metrics.at(-1)?.["kl_guard/kl"], early: g.events.some((e) => e.type === "early_stop") }));

@@ -1,6 +1,7 @@
 // Direct Preference Optimization.
 // Paper: Rafailov et al. 2023, "Direct Preference Optimization: Your Language Model is Secretly a
-// Reward Model" (arXiv 2305.18290), Eq. 7; loss variants and metric names as TRL's DPOTrainer.
+// Reward Model" (arXiv 2305.18290), Eq. 7; loss variants and metric names as TRL's DPOTrainer. With
+// rpoAlpha > 0 it is RPO (Pang et al. 2024): the chosen answers' NLL joins the loss (losses/dpo-loss.ts).
 //
 // Reads top to bottom: 1. collate chosen and rejected rows into one batch → 2. precompute the
 // reference log-probs once → 3. policy sequence log-probs → 4. loss, gradients, clip, AdamW →
@@ -104,7 +105,7 @@ export function createDpoTrainer(
   const optimizer = createAdamW(params);
   const vars = [...params.values()];
   const nameOf = new Map([...params].map(([name, v]) => [v.name, name]));
-  const lossOptions = { beta: config.beta, lossType: config.lossType, labelSmoothing: config.labelSmoothing };
+  const lossOptions = { beta: config.beta, lossType: config.lossType, labelSmoothing: config.labelSmoothing, rpoAlpha: config.rpoAlpha };
 
   const lossAndLogps = (batchPairs: PreferencePair[], ref: { chosen: number[]; rejected: number[] }): { loss: tf.Scalar; logps: Float32Array } => {
     const n = batchPairs.length;
@@ -122,9 +123,13 @@ export function createDpoTrainer(
     return { loss, logps: logps.dataSync() as Float32Array }; // values read before the update, for metrics
   };
 
-  const metricsOf = (logps: Float32Array, ref: { chosen: number[]; rejected: number[] }): Record<string, number> => {
+  const metricsOf = (logps: Float32Array, ref: { chosen: number[]; rejected: number[] }, batchPairs: PreferencePair[]): Record<string, number> => {
     const n = ref.chosen.length;
-    return dpoMetrics({ policyChosen: logps.subarray(0, n), policyRejected: logps.subarray(n), refChosen: ref.chosen, refRejected: ref.rejected }, config.beta);
+    const metrics = dpoMetrics({ policyChosen: logps.subarray(0, n), policyRejected: logps.subarray(n), refChosen: ref.chosen, refRejected: ref.rejected }, config.beta);
+    if (config.rpoAlpha === 0) return metrics;
+    // TRL's name for RPO's term: the chosen answers' NLL per token
+    const tokens = batchPairs.reduce((sum, p) => sum + ownTokens(p.chosen, p.chosenMask), 0);
+    return { ...metrics, nll_loss: -logps.subarray(0, n).reduce((a, b) => a + b, 0) / Math.max(1, tokens) };
   };
 
   const trainer: DpoTrainer = {
@@ -156,14 +161,14 @@ export function createDpoTrainer(
       tf.dispose([...named.values()]);
       trainer.step += 1;
       // 5. metrics with TRL's names, from the log-probs the loss saw
-      return { step: trainer.step, loss, gradNorm: norm, lr, ...metricsOf(logps, ref) };
+      return { step: trainer.step, loss, gradNorm: norm, lr, ...metricsOf(logps, ref, batchPairs) };
     },
 
     evaluate(evalPairs, evalRef) {
       const ref = { chosen: Array.from(evalRef.chosen), rejected: Array.from(evalRef.rejected) };
       return tf.tidy(() => {
         const { loss, logps } = lossAndLogps(evalPairs, ref);
-        return { loss: loss.dataSync()[0] ?? NaN, ...metricsOf(logps, ref) };
+        return { loss: loss.dataSync()[0] ?? NaN, ...metricsOf(logps, ref, evalPairs) };
       });
     },
 

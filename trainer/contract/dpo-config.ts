@@ -11,6 +11,11 @@ export const dpoConfigSchema = z
     lossType: z.enum(["sigmoid", "hinge", "ipo"]).default("sigmoid"),
     /** Assumed label-noise rate (cDPO / robust DPO); 0 = plain DPO. */
     labelSmoothing: z.number().min(0).max(0.5).default(0),
+    /**
+     * RPO's α (TRL rpo_alpha; Pang et al. 2024 recommend 1): adds α × the chosen answers' NLL per token, so
+     * the preferred answer's likelihood rises instead of both answers falling. 0 = plain DPO.
+     */
+    rpoAlpha: z.number().min(0).max(10).default(0),
     /** Preference pairs per optimizer step. */
     batchSize: z.number().int().positive().default(8),
     steps: z.number().int().positive().default(100),

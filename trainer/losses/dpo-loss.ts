@@ -5,6 +5,11 @@
 //   hinge:   max(0, 1 − βΔ)                     (SLiC, Zhao et al. 2023)
 //   ipo:     (Δ − 1/(2β))²                      (Azar et al. 2023; log-probs averaged per token, as TRL)
 // Sequence log-probs are sums over completion tokens; the reference ones are precomputed once.
+// RPO (Pang et al. 2024, "Iterative Reasoning Preference Optimization", arXiv 2404.19733; TRL
+// `rpo_alpha`) adds α·NLL of the chosen completions, per token over the batch, as TRL does:
+//   loss = mean_b ℓ_b + α · (−Σ_b log π(c_b)) / Σ_b |c_b|
+// Why: when chosen and rejected answers differ in a few tokens (a digit copied wrong), plain DPO can
+// push both down ("likelihood displacement", Razin et al. 2024) and lose the right answer with the wrong.
 import * as tf from "@tensorflow/tfjs-core";
 
 export const DPO_LOSS_TYPES = ["sigmoid", "hinge", "ipo"] as const;
@@ -22,7 +27,9 @@ export interface DpoOptions {
   beta: number;
   lossType?: DpoLossType;
   labelSmoothing?: number;
-  /** (B) completion token counts; IPO divides every log-prob by its length. */
+  /** RPO's weight on the chosen completions' per-token NLL; 0 (default) = plain DPO. Needs chosenLengths. */
+  rpoAlpha?: number;
+  /** (B) completion token counts; IPO divides every log-prob by its length, RPO's NLL by their sum. */
   chosenLengths?: tf.Tensor1D;
   rejectedLengths?: tf.Tensor1D;
 }
@@ -44,8 +51,16 @@ export function dpoLoss(l: DpoLogps, o: DpoOptions): tf.Scalar {
       losses = tf.sub(tf.mul(tf.neg(logSigmoid(z)), 1 - eps), tf.mul(logSigmoid(tf.neg(z)), eps));
     } else if (type === "hinge") losses = tf.relu(tf.sub(1, tf.mul(delta, o.beta)));
     else losses = tf.square(tf.sub(delta, 1 / (2 * o.beta)));
-    return tf.mean(losses) as tf.Scalar;
+    const alpha = o.rpoAlpha ?? 0;
+    if (alpha === 0) return tf.mean(losses) as tf.Scalar;
+    if (!o.chosenLengths) throw new Error("rpoAlpha needs chosenLengths (the NLL is per token)");
+    return tf.add(tf.mean(losses), tf.mul(alpha, rpoNll(l.policyChosen, o.chosenLengths))) as tf.Scalar;
   });
+}
+
+/** RPO's term: the chosen completions' NLL per token over the batch, −Σ log π(c) / Σ |c| (TRL's `nll_loss`). */
+export function rpoNll(policyChosen: tf.Tensor1D, chosenLengths: tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() => tf.div(tf.neg(tf.sum(policyChosen)), tf.maximum(tf.sum(chosenLengths), 1)) as tf.Scalar);
 }
 
 /** TRL's DPO metrics from log-probs already read back (implicit rewards β·log π/π_ref). */

@@ -7,7 +7,7 @@ import { checkGradients } from "../testing/grad-check.ts";
 import { IGNORE_INDEX, nextTokenLogProbs, tokenLogProbs } from "./logprobs.ts";
 import { sftLoss } from "./sft-loss.ts";
 import { bradleyTerryLoss, rankingLoss, rankingPairs, rewardMetrics } from "./reward-loss.ts";
-import { DPO_LOSS_TYPES, dpoLoss, dpoMetrics } from "./dpo-loss.ts";
+import { DPO_LOSS_TYPES, dpoLoss, dpoMetrics, rpoNll } from "./dpo-loss.ts";
 import { gae, maskedWhiten, ppoPolicyLoss, ppoPolicyStats, ppoValueLoss } from "./ppo-loss.ts";
 
 before(async () => {
@@ -168,6 +168,36 @@ test("DPO: closed forms away from the reference and finite-difference gradients 
       );
       assert.ok(check.maxRelError < 1e-2, `${lossType} rel error ${check.maxRelError}`);
     }
+  });
+});
+
+test("RPO: DPO plus α times the chosen NLL per token over the batch; closed form and finite-difference gradients", () => {
+  tf.tidy(() => {
+    const beta = 0.5;
+    const refChosen = tf.tensor1d([-5, -7]);
+    const refRejected = tf.tensor1d([-6, -4]);
+    const policyChosen = tf.tensor1d([-4, -7.5]);
+    const policyRejected = tf.tensor1d([-6.5, -3]);
+    const l = { policyChosen, policyRejected, refChosen, refRejected };
+    const chosenLengths = tf.tensor1d([2, 3]);
+    const sp = (x: number): number => Math.log1p(Math.exp(x));
+    const dpo = (sp(-0.75) + sp(0.75)) / 2;
+    // NLL per token: (4 + 7.5) / (2 + 3) = 2.3, not the mean of per-answer means (2 and 2.5)
+    close(scalar(rpoNll(policyChosen, chosenLengths)), 2.3);
+    close(scalar(dpoLoss(l, { beta, rpoAlpha: 1, chosenLengths })), dpo + 2.3);
+    close(scalar(dpoLoss(l, { beta, rpoAlpha: 0.5, chosenLengths })), dpo + 1.15);
+    close(scalar(dpoLoss(l, { beta, rpoAlpha: 0, chosenLengths })), dpo);
+    assert.throws(() => dpoLoss(l, { beta, rpoAlpha: 1 }), /chosenLengths/);
+    // ∂/∂log π(c_b) of the NLL term is −α/Σ|c|: the rejected side gets DPO's gradient only
+    const check = checkGradients(
+      ([c, r]) => dpoLoss({ ...l, policyChosen: c as tf.Tensor1D, policyRejected: r as tf.Tensor1D }, { beta, rpoAlpha: 1, chosenLengths }),
+      [policyChosen, policyRejected],
+      { eps: 1e-3 },
+    );
+    assert.ok(check.maxRelError < 1e-2, `rel error ${check.maxRelError}`);
+    const g = tf.grad((c: tf.Tensor) => dpoLoss({ ...l, policyChosen: c as tf.Tensor1D }, { beta, rpoAlpha: 1, chosenLengths }))(policyChosen).dataSync();
+    const gDpo = tf.grad((c: tf.Tensor) => dpoLoss({ ...l, policyChosen: c as tf.Tensor1D }, { beta }))(policyChosen).dataSync();
+    [0, 1].forEach((i) => close((g[i] ?? NaN) - (gDpo[i] ?? NaN), -1 / 5));
   });
 });
 

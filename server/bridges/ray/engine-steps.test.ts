@@ -29,9 +29,9 @@ test("OpenRLHF counts epochs: steps × batch ÷ rows, rounded, at least one", ()
 });
 
 test("hyperparameters keep their meaning where the engine has the same knob", () => {
-  const s = spec("dpo", { base: { modelId: "7" }, dpo: { beta: 0.3, lossType: "ipo", labelSmoothing: 0.1, batchSize: 16, steps: 50, optim: { lr: 5e-6, warmupSteps: 5, minLr: 5e-7, gradAccumSteps: 4 } } });
+  const s = spec("dpo", { base: { modelId: "7" }, dpo: { beta: 0.3, lossType: "ipo", labelSmoothing: 0.1, rpoAlpha: 1, batchSize: 16, steps: 50, optim: { lr: 5e-6, warmupSteps: 5, minLr: 5e-7, gradAccumSteps: 4 } } });
   const [step] = engineSteps(s, "openrlhf", { sft: 0, preferences: 400, prompts: 0 });
-  for (const expected of ["--model.beta 0.3", "--model.ipo_enable", "--model.label_smoothing 0.1", "--train.batch_size 16", "--train.micro_batch_size 4", "--train.max_epochs 2", "--adam.lr 0.000005", "--lr_warmup_ratio 0.1", "--min_lr_ratio 0.1"]) {
+  for (const expected of ["--model.beta 0.3", "--model.ipo_enable", "--model.label_smoothing 0.1", "--model.nll_loss_coef 1", "--train.batch_size 16", "--train.micro_batch_size 4", "--train.max_epochs 2", "--adam.lr 0.000005", "--lr_warmup_ratio 0.1", "--min_lr_ratio 0.1"]) {
     assert.ok(step!.body.includes(expected + " ") || step!.body.includes(expected + "\n"), `${expected} in\n${step!.body}`);
   }
   const [trl] = engineSteps(s, "trl", { sft: 0, preferences: 400, prompts: 0 });

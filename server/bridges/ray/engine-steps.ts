@@ -112,6 +112,8 @@ function openrlhfCommand(spec: RoundSpec, kind: TrainStepKind, input: string, re
     return launch("deepspeed --module openrlhf.cli.train_dpo", [
       ["--model.model_name_or_path", input], ["--ref.model_name_or_path", input], ...preferenceData(),
       ["--model.beta", c.beta], ...(c.lossType === "ipo" ? ([["--model.ipo_enable"]] as Arg[]) : []), ["--model.label_smoothing", c.labelSmoothing],
+      // RPO's α is OpenRLHF's NLL coefficient on the chosen answers
+      ["--model.nll_loss_coef", c.rpoAlpha],
       ["--data.max_len", c.maxLength], ["--train.batch_size", c.batchSize], ["--train.micro_batch_size", micro(c.batchSize, c.optim.gradAccumSteps)],
       ["--train.max_epochs", epochsFor(c.steps, c.batchSize, rows)], ["--train.seed", c.seed], ...adam(c.optim), ...common,
     ]);
