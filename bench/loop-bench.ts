@@ -35,7 +35,8 @@
  *
  *   npm run bench:loop [-- --task arithmetic --eval 96 --prompts 96 --tau 4 --seed 1
  *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-rpo 0,1 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
- *                        --kto-lrs 3e-5 --rm-steps 100 --rollouts 20 --tool-share 0.4 --only dpo,ppo,grpo,kto,chain]
+ *                        --grpo-mini-batches 0,16 --grpo-iterations 1,2
+ *                        --kto-lrs 3e-5 --rm-steps 100 --rollouts 20 --tool-share 0.4 --only dpo,ppo,rm-grpo,grpo,kto,chain]
  *
  * Needs `npm run build` (the server's pages). Prints a table and writes bench/results/loop-<time>.json
  * (with every held-out answer and its utility, per prompt).
@@ -71,12 +72,16 @@ const { values } = parseArgs({
     "ppo-lrs": { type: "string", default: "1e-4" },
     // GRPO on the checker alone, at these learning rates (the first is the default)
     "grpo-lrs": { type: "string", default: "1e-4,1e-3" },
+    // GRPO's samples per optimizer step (0 = the whole rollout, the default) and passes over each rollout (μ)
+    "grpo-mini-batches": { type: "string", default: "0" },
+    "grpo-iterations": { type: "string", default: "1" },
     "kto-lrs": { type: "string", default: "3e-5" },
     // the reward model's steps before PPO / GRPO (the trainer's default is 100)
     "rm-steps": { type: "string", default: "100" },
     // PPO and GRPO rollouts per round (the trainer's default is 50; the demo's GRPO runs 40)
     rollouts: { type: "string", default: "20" },
-    only: { type: "string", default: "dpo,ppo,grpo,kto,chain" },
+    // rm-grpo: reward model + checker → GRPO; grpo: GRPO on the checker alone (per --grpo-lrs)
+    only: { type: "string", default: "dpo,ppo,rm-grpo,grpo,kto,chain" },
   },
 });
 if (values.task !== "arithmetic" && values.task !== "parity") throw new Error(`--task: arithmetic or parity, not ${values.task}`);
@@ -277,9 +282,17 @@ if (ONLY.has("dpo")) {
 if (ONLY.has("ppo")) {
   for (const lr of lrs("ppo-lrs")) await add(`RM → PPO lr ${lr}`, { path: "reward-ppo", ...rewardModel, ppo: { rollouts: ROLLOUTS, responseLength: T, optim: optim(lr) } });
 }
+if (ONLY.has("rm-grpo")) await add("RM + checker → GRPO", { path: "reward-grpo", ...rewardModel, rewards: { checker: { weight: 1 }, rewardModel: { weight: 1 } }, grpo });
 if (ONLY.has("grpo")) {
-  await add("RM + checker → GRPO", { path: "reward-grpo", ...rewardModel, rewards: { checker: { weight: 1 }, rewardModel: { weight: 1 } }, grpo });
-  for (const lr of lrs("grpo-lrs")) await add(`checker → GRPO lr ${lr}`, { path: "grpo", rewards: { checker: { weight: 1 } }, grpo: { ...grpo, optim: optim(lr) } });
+  for (const lr of lrs("grpo-lrs")) {
+    for (const miniBatch of lrs("grpo-mini-batches")) {
+      for (const mu of lrs("grpo-iterations")) {
+        const steps = `${miniBatch ? ` mini-batch ${miniBatch}` : ""}${mu > 1 ? ` μ ${mu}` : ""}`;
+        const train = { ...grpo, optim: optim(lr), ...(miniBatch ? { miniBatchSize: miniBatch } : {}), numIterations: mu };
+        await add(`checker → GRPO lr ${lr}${steps}`, { path: "grpo", rewards: { checker: { weight: 1 } }, grpo: train });
+      }
+    }
+  }
 }
 if (ONLY.has("kto")) {
   for (const lr of lrs("kto-lrs")) await add(`KTO lr ${lr}`, { path: "kto", kto: { optim: optim(lr) } });
@@ -335,8 +348,19 @@ type Result =
       styledBefore: number; styledAfter: number; toolUseBefore: number; toolUseAfter: number; kl: number | null; klStderr: number | null; rmAccuracy: number | null; rmPairs: number | null;
       perPrompt: Array<{ prompt: string; before: string; after: string; utilityBefore: number; utilityAfter: number; toolCallsBefore: number; toolCallsAfter: number }>;
     };
+/** The GRPO/PPO reward per rollout and how many attempts each step took (a re-claimed step resumes), from the round's events. */
+type RoundEvent = { kind: string; attempt: number; type: string; payload: Record<string, unknown> };
+async function trainingCurve(id: string): Promise<{ rewards: number[]; attempts: Record<string, number> }> {
+  const events = await json<RoundEvent[]>(await researcher.get(`/api/v1/rounds/${id}/events`));
+  const attempts: Record<string, number> = {};
+  for (const e of events) attempts[e.kind] = Math.max(attempts[e.kind] ?? 0, e.attempt);
+  const rewards = events.filter((e) => e.type === "metrics" && typeof e.payload["reward"] === "number").map((e) => e.payload["reward"] as number);
+  return { rewards, attempts };
+}
 const results: Result[] = [];
+const curves: Record<string, Awaited<ReturnType<typeof trainingCurve>>> = {};
 for (const r of rounds) {
+  curves[r.name] = await trainingCurve(r.id);
   const round = await detail(r.id);
   const held = round.report?.heldOut;
   if (round.state !== "done" || !held) {
@@ -378,7 +402,12 @@ for (const r of results) {
 }
 fs.mkdirSync("bench/results", { recursive: true });
 const file = `bench/results/loop-${new Date().toISOString().replace(/[:.]/g, "-")}.json`;
-fs.writeFileSync(file, JSON.stringify({ args: values, demonstrations, rankings: rankings.length, labelerAgreement, rmCeiling, round0: r0.report?.heldOut?.checker, results }, null, 2));
+fs.writeFileSync(file, JSON.stringify({ args: values, demonstrations, rankings: rankings.length, labelerAgreement, rmCeiling, round0: r0.report?.heldOut?.checker, results, curves }, null, 2));
+for (const [name, c] of Object.entries(curves)) {
+  if (c.rewards.length === 0) continue;
+  const tenth = Math.max(1, Math.floor(c.rewards.length / 10));
+  console.log(`${name}: reward per rollout, first and last tenth ${f(mean(c.rewards.slice(0, tenth)))} → ${f(mean(c.rewards.slice(-tenth)))} (${c.rewards.length} points); attempts ${JSON.stringify(c.attempts)}`);
+}
 console.log(`\nwritten: ${file}`);
 await server.stop();
 fs.rmSync(dataDir, { recursive: true, force: true });
