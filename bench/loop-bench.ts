@@ -236,10 +236,11 @@ async function labelEverything(client: HttpClient, demonstrate: boolean): Promis
 }
 
 type Round = { id: string; state: string; error: string | null; models: Array<{ id: string; kind: string }>; report: { heldOut: HeldOut | null } | null };
+type HeldAnswer = { answer: string; toolCalls?: number; tools?: Array<{ name: string; arguments: Record<string, unknown>; result: string | null }> };
 type HeldOut = {
   samples: number; kl: number | null; klStderr: number | null; rmAccuracy: number | null; rmPairs: number | null;
   checker: { new: number | null; previous: number | null } | null;
-  examples: Array<{ prompt: string; new: { answer: string; toolCalls?: number }; previous: { answer: string; toolCalls?: number } | null }>;
+  examples: Array<{ prompt: string; new: HeldAnswer; previous: HeldAnswer | null }>;
 };
 const launch = async (body: Record<string, unknown>) => (await json<{ id: string }>(await researcher.json("POST", `/api/v1/projects/${project.id}/rounds`, body))).id;
 const detail = (id: string) => researcher.get(`/api/v1/rounds/${id}`).then((r) => json<Round>(r));
@@ -346,7 +347,8 @@ type Result =
       name: string; state: string; prompts: number; utilityBefore: number; utilityAfter: number; diff: number; ci95: [number, number];
       headroomClosed: number; checkerBefore: number | null; checkerAfter: number | null; correctnessClosed: number | null;
       styledBefore: number; styledAfter: number; toolUseBefore: number; toolUseAfter: number; kl: number | null; klStderr: number | null; rmAccuracy: number | null; rmPairs: number | null;
-      perPrompt: Array<{ prompt: string; before: string; after: string; utilityBefore: number; utilityAfter: number; toolCallsBefore: number; toolCallsAfter: number }>;
+      slipsBefore: Record<Slip, number>; slipsAfter: Record<Slip, number>;
+      perPrompt: Array<{ prompt: string; before: HeldAnswer; after: HeldAnswer; utilityBefore: number; utilityAfter: number }>;
     };
 /** The GRPO/PPO reward per rollout and how many attempts each step took (a re-claimed step resumes), from the round's events. */
 type RoundEvent = { kind: string; attempt: number; type: string; payload: Record<string, unknown> };
@@ -356,6 +358,30 @@ async function trainingCurve(id: string): Promise<{ rewards: number[]; attempts:
   for (const e of events) attempts[e.kind] = Math.max(attempts[e.kind] ?? 0, e.attempt);
   const rewards = events.filter((e) => e.type === "metrics" && typeof e.payload["reward"] === "number").map((e) => e.payload["reward"] as number);
   return { rewards, attempts };
+}
+/**
+ * Why a wrong arithmetic answer is wrong, from its tool transcript: no call (answered from memory), the
+ * expression written into the call is not the question's ("expression"), the call was right but the
+ * answer states another number than the calculator returned ("result"), or something else (several
+ * calls, an error result). Right answers count as "right".
+ */
+type Slip = "right" | "no-call" | "expression" | "result" | "other";
+const digitsOf = (text: string) => text.replace(/\s+/g, "").replace("×", "*").replace("−", "-");
+function slipOf(prompt: string, a: HeldAnswer): Slip {
+  if (correct(prompt, a.answer) === 1) return "right";
+  const uses = a.tools ?? [];
+  if (uses.length === 0) return (a.toolCalls ?? 0) > 0 ? "other" : "no-call";
+  if (uses.length > 1) return "other";
+  const [use] = uses;
+  const expression = itemOf.get(prompt)?.expression;
+  if (!expression || typeof use!.arguments["expression"] !== "string") return "other";
+  if (digitsOf(use!.arguments["expression"]) !== digitsOf(expression)) return "expression";
+  return use!.result !== null && !a.answer.includes(use!.result) ? "result" : "other";
+}
+function slips(answers: Array<[string, HeldAnswer]>): Record<Slip, number> {
+  const counts: Record<Slip, number> = { right: 0, "no-call": 0, expression: 0, result: 0, other: 0 };
+  for (const [prompt, a] of answers) counts[slipOf(prompt, a)] += 1;
+  return counts;
 }
 const results: Result[] = [];
 const curves: Record<string, Awaited<ReturnType<typeof trainingCurve>>> = {};
@@ -385,7 +411,8 @@ for (const r of rounds) {
     // the share of held-out answers that called a tool (the substance of the arithmetic task)
     toolUseBefore: mean(rows.map((e) => Number((e.previous!.toolCalls ?? 0) > 0))), toolUseAfter: mean(rows.map((e) => Number((e.new.toolCalls ?? 0) > 0))),
     kl: held.kl, klStderr: held.klStderr, rmAccuracy: held.rmAccuracy, rmPairs: held.rmPairs,
-    perPrompt: rows.map((e, i) => ({ prompt: e.prompt, before: e.previous!.answer, after: e.new.answer, utilityBefore: before[i]!, utilityAfter: after[i]!, toolCallsBefore: e.previous!.toolCalls ?? 0, toolCallsAfter: e.new.toolCalls ?? 0 })),
+    slipsBefore: slips(rows.map((e) => [e.prompt, e.previous!])), slipsAfter: slips(rows.map((e) => [e.prompt, e.new])),
+    perPrompt: rows.map((e, i) => ({ prompt: e.prompt, before: e.previous!, after: e.new, utilityBefore: before[i]!, utilityAfter: after[i]!, })),
   });
 }
 const f = (x: number | null | undefined, d = 2) => (x === null || x === undefined || Number.isNaN(x) ? "—" : x.toFixed(d));
@@ -403,6 +430,14 @@ for (const r of results) {
 fs.mkdirSync("bench/results", { recursive: true });
 const file = `bench/results/loop-${new Date().toISOString().replace(/[:.]/g, "-")}.json`;
 fs.writeFileSync(file, JSON.stringify({ args: values, demonstrations, rankings: rankings.length, labelerAgreement, rmCeiling, round0: r0.report?.heldOut?.checker, results, curves }, null, 2));
+if (ARITHMETIC) {
+  console.log("\nWhy held-out answers are wrong (before → after): no call / wrong expression in the call / result miscopied / other");
+  for (const r of results) {
+    if (!("slipsBefore" in r)) continue;
+    const k = (x: Record<Slip, number>) => `${x["no-call"]} / ${x.expression} / ${x.result} / ${x.other}`;
+    console.log(`${r.name}: ${k(r.slipsBefore)} → ${k(r.slipsAfter)} (right ${r.slipsBefore.right} → ${r.slipsAfter.right})`);
+  }
+}
 for (const [name, c] of Object.entries(curves)) {
   if (c.rewards.length === 0) continue;
   const tenth = Math.max(1, Math.floor(c.rewards.length / 10));

@@ -15,6 +15,15 @@ const policyScores = z.object({
   health,
 });
 
+/** One held-out answer; toolCalls and tools are absent in reports written before they were kept. */
+const sampleAnswer = z.object({
+  answer: z.string(),
+  correct: z.union([z.literal(0), z.literal(1)]).nullable(),
+  toolCalls: z.number().int().nonnegative().optional(),
+  /** Each call's name, arguments and result (null: none followed), where the answer called a tool. */
+  tools: z.array(z.object({ name: z.string(), arguments: z.record(z.string(), z.unknown()), result: z.string().nullable() })).optional(),
+});
+
 /** The trainer's heldout.json (trainer/cli/heldout-eval.ts). */
 export const heldoutFileSchema = z.object({
   prompts: z.number().int().nonnegative(),
@@ -25,9 +34,8 @@ export const heldoutFileSchema = z.object({
   samples: z.array(
     z.object({
       prompt: z.string(),
-      // toolCalls: absent in reports written before it was counted
-      new: z.object({ answer: z.string(), correct: z.union([z.literal(0), z.literal(1)]).nullable(), toolCalls: z.number().int().nonnegative().optional() }),
-      previous: z.object({ answer: z.string(), correct: z.union([z.literal(0), z.literal(1)]).nullable(), toolCalls: z.number().int().nonnegative().optional() }).nullable(),
+      new: sampleAnswer,
+      previous: sampleAnswer.nullable(),
     }),
   ),
 });

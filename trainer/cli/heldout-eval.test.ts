@@ -15,7 +15,7 @@ import { loadBpeTokenizerFile } from "../tokenizer/bpe-tokenizer.ts";
 import { createMemoryLogger } from "./logger.ts";
 import { runJob } from "./run-job.ts";
 import { buildModel } from "./job-inputs.ts";
-import type { HeldoutReport } from "./heldout-eval.ts";
+import { toolUses, type HeldoutReport } from "./heldout-eval.ts";
 import { answerHealth, endsInLoop, healthShares } from "../eval/answer-health.ts";
 import { TOOL_TRANSCRIPTS, trainToolPolicy } from "../testing/tool-policy.ts";
 
@@ -88,7 +88,7 @@ test("KL to itself is 0; greedy answers repeat exactly; a zero reward model scor
   assert.deepEqual(again.samples.map((s) => s.new.answer), first.samples.map((s) => s.new.answer));
 });
 
-test("with tools, each shown answer counts its tool calls: the calculator prompts 1, the greeting 0", async () => {
+test("with tools, each shown answer counts its tool calls (the calculator prompts 1, the greeting 0) and keeps each call's arguments and result", async () => {
   const policy = await trainToolPolicy(path("tool-policy"));
   writeFileSync(path("tool-eval.jsonl"), jsonl(TOOL_TRANSCRIPTS.map((t) => ({ prompt: t.prompt, metadata: {} }))));
   const report = await heldout({ prompts: path("tool-eval.jsonl"), model: { checkpoint: policy }, checker: undefined, tools: ["calculator"], showSamples: 10, decoding: { maxNewTokens: 40 } }, "tools");
@@ -96,6 +96,28 @@ test("with tools, each shown answer counts its tool calls: the calculator prompt
   assert.deepEqual(expected, [1, 1, 1, 0]);
   assert.deepEqual(report.samples.map((s) => s.new.toolCalls), expected);
   assert.deepEqual(report.samples.map((s) => s.new.answer), TOOL_TRANSCRIPTS.map((t) => t.completion.at(-1)!.content));
+  // the transcript's calls, as the policy wrote them, and the tool messages that answered them
+  const transcriptUses = TOOL_TRANSCRIPTS.map((t) => toolUses(t.completion));
+  assert.deepEqual(report.samples.map((s) => s.new.tools ?? []), transcriptUses);
+  assert.ok(transcriptUses[0]!.length === 1 && transcriptUses[0]![0]!.result !== null, JSON.stringify(transcriptUses[0]));
+  assert.equal(report.samples[3]!.new.tools, undefined, "an answer without a call has no tools field");
+});
+
+test("toolUses pairs each call with the tool message after it; a call with no result keeps null", () => {
+  const call = (expression: string) => ({ type: "function" as const, function: { name: "calculator", arguments: { expression } } });
+  assert.deepEqual(
+    toolUses([
+      { role: "assistant", content: "", tool_calls: [call("2+2"), call("3*3")] },
+      { role: "tool", name: "calculator", content: "4" },
+      { role: "tool", name: "calculator", content: "9" },
+      { role: "assistant", content: "", tool_calls: [call("1/0")] },
+    ]),
+    [
+      { name: "calculator", arguments: { expression: "2+2" }, result: "4" },
+      { name: "calculator", arguments: { expression: "3*3" }, result: "9" },
+      { name: "calculator", arguments: { expression: "1/0" }, result: null },
+    ],
+  );
 });
 
 test("an empty eval set is refused", async () => {

@@ -16,7 +16,9 @@
 //                   meanLength, health: {undecodableShare, loopShare, emptyShare, unfinishedShare} },
 //       previous: the same for the previous policy, or null,
 //       kl:       { mean, stderr, samples } | null,
-//       samples:  [{ prompt, new: {answer, correct, toolCalls}, previous: {answer, correct, toolCalls} | null }] }
+//       samples:  [{ prompt, new: {answer, correct, toolCalls, tools?}, previous: the same | null }] }
+//       (tools: each call's name, arguments and result, when the answer called one — to tell a slip in
+//       copying the expression into the call from a slip in copying the result out of it)
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
@@ -27,7 +29,7 @@ import { generate } from "../model/generate.ts";
 import { parseCompletion } from "../tokenizer/chat-template.ts";
 import { tandemTokenizer, type AnyMessage, type ChatFormat } from "../tokenizer/chat-format.ts";
 import { generateWithTools } from "../model/generate-with-tools.ts";
-import { finalAnswer, type ToolName } from "../contract/conversation.ts";
+import { finalAnswer, type ConversationMessage, type ToolName } from "../contract/conversation.ts";
 import { promptRecordSchema, readJsonl } from "../data/jsonl.ts";
 import { collateCompletions } from "../data/collate.ts";
 import { scoreCompletions } from "../algorithms/reward-trainer.ts";
@@ -58,6 +60,23 @@ interface Answer {
   finished: boolean;
   /** Tool calls the answer made (0 without tools): whether a right answer came from the tool. */
   toolCalls: number;
+  tools: ToolUse[];
+}
+
+/** One call an answer made: what the policy wrote into it and what the tool answered (null: no result followed). */
+export type ToolUse = { name: string; arguments: Record<string, unknown>; result: string | null };
+
+/** The calls of a transcript in order, each with the tool message that answered it. */
+export function toolUses(transcript: readonly ConversationMessage[]): ToolUse[] {
+  const uses: ToolUse[] = [];
+  for (const m of transcript) {
+    if (m.role === "assistant") for (const call of m.tool_calls ?? []) uses.push({ name: call.function.name, arguments: call.function.arguments, result: null });
+    if (m.role === "tool") {
+      const open = uses.find((u) => u.result === null);
+      if (open) open.result = m.content;
+    }
+  }
+  return uses;
 }
 
 export interface PolicyScores {
@@ -67,7 +86,7 @@ export interface PolicyScores {
   health: HealthShares;
 }
 
-type SampleAnswer = { answer: string; correct: 0 | 1 | null; toolCalls: number };
+type SampleAnswer = { answer: string; correct: 0 | 1 | null; toolCalls: number; tools?: ToolUse[] };
 
 export interface HeldoutReport {
   prompts: number;
@@ -112,13 +131,18 @@ async function answer(
       const tokens = finished ? own.slice(0, -1) : own;
       const transcript = tokenizer && tools.length > 0 ? await parseCompletion(tokenizer, all) : null;
       const text = transcript ? finalAnswer(transcript) : await format.tokenizer.decode(tokens, true);
-      const toolCalls = transcript ? transcript.reduce((n, m) => n + (m.tool_calls?.length ?? 0), 0) : 0;
-      answers.push({ text, tokens, finished, toolCalls });
+      const uses = transcript ? toolUses(transcript) : [];
+      answers.push({ text, tokens, finished, toolCalls: uses.length, tools: uses });
     }
     bar.update(Math.min(i + o.batchSize, rendered.length));
   }
   bar.finish();
   return answers;
+}
+
+/** An answer as the report keeps it; the tool transcript only where there was one. */
+function sampleAnswer(a: Answer | undefined, correct: 0 | 1 | null): SampleAnswer {
+  return { answer: a?.text ?? "", correct, toolCalls: a?.toolCalls ?? 0, ...(a && a.tools.length > 0 ? { tools: a.tools } : {}) };
 }
 
 // 3. scores of one policy's answers
@@ -223,8 +247,8 @@ export async function heldoutJob(spec: HeldoutSpec, log: JobLogger): Promise<Hel
       ...(klSkipped ? { klSkipped } : {}),
       samples: prompts.slice(0, spec.showSamples).map((p, i) => ({
         prompt: p.messages.filter((m) => m.role === "user").at(-1)?.content ?? "",
-        new: { answer: newAnswers[i]?.text ?? "", correct: correct(newScored.checks, i), toolCalls: newAnswers[i]?.toolCalls ?? 0 },
-        previous: previousAnswers ? { answer: previousAnswers[i]?.text ?? "", correct: correct(previousScored!.checks, i), toolCalls: previousAnswers[i]?.toolCalls ?? 0 } : null,
+        new: sampleAnswer(newAnswers[i], correct(newScored.checks, i)),
+        previous: previousAnswers ? sampleAnswer(previousAnswers[i], correct(previousScored!.checks, i)) : null,
       })),
     };
     const file = join(spec.out, "heldout.json");
