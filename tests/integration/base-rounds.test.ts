@@ -4,7 +4,8 @@
  * sources × 3 weights picks the mix of the target's language and saves it; a pretrain round reuses the saved mix and
  * registers a base model whose lineage goes back to the cleaning job and documents; a midtrain round continues it on the
  * other language with a replay share and reports held-out loss on both. Launches that are wrong are refused with the
- * field named. Tiny models, fixed seeds: seconds of training each.
+ * field named. A pretrain step whose trainer is killed, and a midtrain round cancelled mid-step and retried, resume
+ * from their last uploaded checkpoint and finish at the planned step. Tiny models, fixed seeds: seconds of training each.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -13,8 +14,9 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { createRng } from "../../trainer/random/rng.ts";
 import { startTestServer, type HttpClient, type TestServer } from "../support/test-server.ts";
-import { runTrainerService } from "../support/trainer-service.ts";
+import { runTrainerService, startKillableTrainer } from "../support/trainer-service.ts";
 
+const LEASE_SECONDS = 5;
 let server: TestServer;
 let researcher: HttpClient;
 let dataDir = "";
@@ -24,7 +26,8 @@ const corpus: Record<"alpha" | "beta" | "betaNews", string> = { alpha: "", beta:
 
 before(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tandem-base-rounds-"));
-  server = await startTestServer({ TANDEM_DATA_DIR: dataDir, TANDEM_CLEANING_POLL_MS: "100" });
+  // a short lease: the resume tests wait for a killed trainer's lease to run out
+  server = await startTestServer({ TANDEM_DATA_DIR: dataDir, TANDEM_CLEANING_POLL_MS: "100", TANDEM_JOB_LEASE_SECONDS: String(LEASE_SECONDS) });
   researcher = (await server.newUser("researcher")).client;
   projectId = await newProject("Base models");
 });
@@ -203,4 +206,110 @@ test("a midtrain round continues the base on the other language with replay and 
   const snap = round.data_snapshot["corpus"] as { replay: { share: number; from: string }; parts: Array<{ name: string; role: string; weight?: number }> };
   assert.equal(snap.replay.from, "base");
   assert.deepEqual(snap.parts.filter((p) => p.role === "train").map((p) => [p.name, p.weight]), [["domain:alpha", 0.75], ["replay:beta", 0.25]]);
+});
+
+/** Where the server keeps a job's latest uploaded checkpoint (decision 0011's resume files). */
+const latestCheckpoint = (jobId: string) => path.join(dataDir, "resume", `job-${jobId}`, "latest", "manifest.json");
+
+async function waitForCheckpoint(jobId: string): Promise<number> {
+  for (let i = 0; i < 1200 && !fs.existsSync(latestCheckpoint(jobId)); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(fs.existsSync(latestCheckpoint(jobId)), `job ${jobId} uploaded a checkpoint`);
+  return (JSON.parse(fs.readFileSync(latestCheckpoint(jobId), "utf8")) as { step: number }).step;
+}
+
+/** The metrics lines of a job with a step (the held-out line has none), per attempt. */
+async function stepsOf(jobId: string) {
+  const rows = await server.db.selectFrom("job_events").select(["attempt", "payload"]).where("job_id", "=", jobId).where("type", "=", "metrics").orderBy("id").execute();
+  return rows.filter((e) => typeof e.payload["step"] === "number").map((e) => ({ attempt: e.attempt, step: Number(e.payload["step"]), loss: Number(e.payload["loss"]) }));
+}
+
+/** The registered model's own checkpoint manifest: the step it was saved at. */
+async function savedStep(modelId: string): Promise<number> {
+  const response = await researcher.get(`/api/v1/models/${modelId}/files/manifest.json`);
+  assert.equal(response.status, 200);
+  return ((await response.json()) as { step: number }).step;
+}
+
+// nano: slow enough per step (blockSize 128) that a test can interrupt the step between its checkpoints
+const nanoModel = { init: { preset: "nano" }, vocabSize: 300, seed: 3 };
+const STEPS = 60;
+let resumedBaseId = "";
+
+test("a pretrain step whose trainer is killed resumes from its last uploaded checkpoint and finishes at the planned step", { timeout: 240_000 }, async () => {
+  const launched = await launch({ name: "Killed pretrain", path: "pretrain", base: nanoModel, pretrain: { ...budget, steps: STEPS, batchSize: 2 }, corpus: { mix: { mixId } } });
+  assert.equal(launched.status, 201, JSON.stringify(launched.body));
+  const job = await server.db.selectFrom("jobs").select(["id", "spec"]).where("round_id", "=", launched.body.id).executeTakeFirstOrThrow();
+  // no cadence asked for: the step checkpoints every tenth of its steps anyway, as SFT does
+  assert.equal((job.spec as { train: { checkpointEvery: number } }).train.checkpointEvery, STEPS / 10);
+
+  const a = startKillableTrainer(server.url, await server.newToken("trainer"));
+  const resumedFrom = await waitForCheckpoint(job.id);
+  await a.kill();
+  assert.ok(resumedFrom >= 6 && resumedFrom < STEPS, `checkpoint at step ${resumedFrom}`);
+
+  await new Promise((resolve) => setTimeout(resolve, (LEASE_SECONDS + 0.5) * 1000));
+  const { code, output } = await runTrainerService(server.url, await server.newToken("trainer"), { backend: "wasm", timeoutMs: 180_000 });
+  assert.equal(code, 0, output.slice(-3000));
+  const round = (await (await researcher.get(`/api/v1/rounds/${launched.body.id}`)).json()) as {
+    state: string; error: string | null; jobs: Array<{ attempts: number }>; models: Array<{ id: string; kind: string }>; report: { lmEval?: Array<{ name: string; lossBefore: number; lossAfter: number }> };
+  };
+  assert.equal(round.state, "done", `${round.error}\n${output.slice(-3000)}`);
+  assert.equal(round.jobs[0]!.attempts, 2);
+
+  const steps = await stepsOf(job.id);
+  const second = steps.filter((m) => m.attempt === 2);
+  assert.deepEqual(second.map((m) => m.step), Array.from({ length: STEPS - resumedFrom }, (_, i) => resumedFrom + 1 + i), "attempt 2 runs exactly the steps after the checkpoint");
+  // steps both attempts ran give the same loss: weights, optimizer, tokenizer and the seeded draw of windows all came back
+  const firstByStep = new Map(steps.filter((m) => m.attempt === 1).map((m) => [m.step, m.loss]));
+  for (const m of second.filter((m) => firstByStep.has(m.step))) assert.ok(Math.abs(m.loss - firstByStep.get(m.step)!) < 1e-4, `step ${m.step}: ${m.loss} vs ${firstByStep.get(m.step)}`);
+  const start = await server.db.selectFrom("job_events").select("payload").where("job_id", "=", job.id).where("attempt", "=", 2).where("type", "=", "start").executeTakeFirstOrThrow();
+  assert.equal(start.payload["resumedAtStep"], resumedFrom);
+
+  assert.equal(round.models[0]?.kind, "base");
+  assert.equal(await savedStep(round.models[0]!.id), STEPS, "the registered model was saved at the planned step count");
+  assert.deepEqual(round.report.lmEval?.map((s) => s.name), ["mix"]);
+  assert.ok(!fs.existsSync(path.join(dataDir, "resume", `job-${job.id}`)), "resume checkpoints are removed once the step is done");
+  resumedBaseId = round.models[0]!.id;
+});
+
+test("a midtrain round cancelled mid-step stops, and its retry resumes from the checkpoint and finishes at the planned step", { timeout: 240_000 }, async () => {
+  assert.ok(resumedBaseId, "runs after the killed-pretrain test");
+  const launched = await launch({
+    name: "Cancelled midtrain", path: "midtrain", base: { modelId: resumedBaseId }, pretrain: { ...budget, steps: STEPS, batchSize: 2 },
+    corpus: { mix: { cleaningJobId, sources: [{ corpusId: corpus.alpha, weight: 1 }] } },
+  });
+  assert.equal(launched.status, 201, JSON.stringify(launched.body));
+  const roundId = launched.body.id;
+  const first = await server.db.selectFrom("jobs").select("id").where("round_id", "=", roundId).executeTakeFirstOrThrow();
+
+  // the service finds the job cancelled at its next heartbeat, stops the trainer and, idle, exits
+  const service = runTrainerService(server.url, await server.newToken("trainer"), { backend: "wasm", timeoutMs: 180_000 });
+  const checkpointed = await waitForCheckpoint(first.id);
+  const cancelled = await researcher.json("POST", `/api/v1/rounds/${roundId}/cancel`);
+  assert.equal(cancelled.status, 200, await cancelled.clone().text());
+  const stopped = await service;
+  assert.equal(stopped.code, 0, stopped.output.slice(-3000));
+  const afterCancel = (await (await researcher.get(`/api/v1/rounds/${roundId}`)).json()) as { state: string; models: unknown[] };
+  assert.equal(afterCancel.state, "cancelled");
+  assert.equal(afterCancel.models.length, 0, "a cancelled step registers nothing");
+  const ranUntil = Math.max(...(await stepsOf(first.id)).map((m) => m.step));
+  assert.ok(ranUntil < STEPS, `the step stopped at ${ranUntil}, before the end`);
+
+  // the retry takes over the latest checkpoint (it may be later than the one waited for)
+  const retried = await researcher.json("POST", `/api/v1/rounds/${roundId}/retry`);
+  assert.equal(retried.status, 200, await retried.clone().text());
+  const { resumeStep } = (await retried.json()) as { resumeStep: number | null };
+  assert.ok(resumeStep !== null && resumeStep >= checkpointed && resumeStep < STEPS, `resumes at ${resumeStep} (checkpoint ${checkpointed}, last step reported ${ranUntil})`);
+
+  const { code, output } = await runTrainerService(server.url, await server.newToken("trainer"), { backend: "wasm", timeoutMs: 180_000 });
+  assert.equal(code, 0, output.slice(-3000));
+  const round = (await (await researcher.get(`/api/v1/rounds/${roundId}`)).json()) as {
+    state: string; error: string | null; models: Array<{ id: string; parent_id: string | null }>; report: { lmEval?: Array<{ name: string }> };
+  };
+  assert.equal(round.state, "done", `${round.error}\n${output.slice(-3000)}`);
+  const second = await server.db.selectFrom("jobs").select("id").where("round_id", "=", roundId).where("id", "!=", first.id).executeTakeFirstOrThrow();
+  assert.deepEqual((await stepsOf(second.id)).map((m) => m.step), Array.from({ length: STEPS - resumeStep }, (_, i) => resumeStep + 1 + i));
+  assert.equal(await savedStep(round.models[0]!.id), STEPS);
+  assert.equal(round.models[0]!.parent_id, resumedBaseId);
+  assert.deepEqual(round.report.lmEval?.map((s) => s.name).sort(), ["domain", "replay"]);
 });

@@ -328,8 +328,11 @@ const jobModelSchema = z.union([z.strictObject({ modelId: id }), freshModelSchem
  *   kto               dataUrl (+ moreDataUrls): the unpaired export, TRL's {"prompt", "completion", "label"}
  *   evaluate          promptsUrl (the eval set, with metadata); heldOut as below; writes heldout.json
  *   sample            promptsUrl; sampling; baselineModel, evaluation, rewardModel as below
- * A grpo, rloo or kto job resumes from the same files as sft/dpo (RESUME_FILES): its periodic checkpoints
- * are named checkpoints/rollout-N (grpo, rloo) or step-N (kto) and their events carry `step`.
+ *   pretrain, midtrain  corpus.train (weighted parts) and corpus.eval (held-out parts), one URL each
+ *   mix-search        corpus.sources, corpus.target, corpus.candidates; writes mix-search.json
+ * A grpo, rloo, kto, pretrain or midtrain job resumes from the same files as sft/dpo (RESUME_FILES): its periodic
+ * checkpoints are named checkpoints/rollout-N (grpo, rloo) or step-N (the others) and their events carry `step`.
+ * A mix search does not checkpoint: a re-claimed one trains its candidates again.
  */
 export const remoteJobSchema = z
   .strictObject({
