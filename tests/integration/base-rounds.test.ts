@@ -4,7 +4,8 @@
  * sources × 3 weights picks the mix of the target's language and saves it; a pretrain round reuses the saved mix and
  * registers a base model whose lineage goes back to the cleaning job and documents; a midtrain round continues it on the
  * other language with a replay share and reports held-out loss on both. Launches that are wrong are refused with the
- * field named. A pretrain step whose trainer is killed, and a midtrain round cancelled mid-step and retried, resume
+ * field named. A mix search on a task set with a checker (decision 0054) picks the source that matches the tasks.
+ * A pretrain step whose trainer is killed, and a midtrain round cancelled mid-step and retried, resume
  * from their last uploaded checkpoint and finish at the planned step. Tiny models, fixed seeds: seconds of training each.
  */
 import assert from "node:assert/strict";
@@ -36,8 +37,8 @@ after(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function newProject(name: string): Promise<string> {
-  const created = await researcher.json("POST", "/api/v1/projects", { name });
+async function newProject(name: string, settings?: Record<string, unknown>): Promise<string> {
+  const created = await researcher.json("POST", "/api/v1/projects", { name, ...(settings ? { settings } : {}) });
   assert.equal(created.status, 201, await created.clone().text());
   return ((await created.json()) as { id: string }).id;
 }
@@ -62,14 +63,14 @@ async function uploadCorpus(project: string, name: string, body: string): Promis
 const tinyModel = { init: { vocabSize: 300, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 16 }, vocabSize: 300, seed: 3 };
 const budget = { steps: 12, batchSize: 4, seed: 1, optim: { lr: 1e-2, warmupSteps: 1 } };
 
-async function launch(body: Record<string, unknown>) {
-  const response = await researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, body);
+async function launch(body: Record<string, unknown>, project = projectId) {
+  const response = await researcher.json("POST", `/api/v1/projects/${project}/rounds`, body);
   return { status: response.status, body: (await response.json()) as { id: string; steps: string[]; errors?: Array<{ path: string; message: string }> } };
 }
 
 /** Launch, run the trainer service until the queue is empty, and return the finished round. */
-async function train(body: Record<string, unknown>) {
-  const launched = await launch(body);
+async function train(body: Record<string, unknown>, project = projectId) {
+  const launched = await launch(body, project);
   assert.equal(launched.status, 201, JSON.stringify(launched.body));
   const token = await server.newToken("trainer");
   const service = await runTrainerService(server.url, token, { backend: "wasm", timeoutMs: 120_000 });
@@ -82,23 +83,27 @@ async function train(body: Record<string, unknown>) {
   return round;
 }
 
-test("corpora of two languages are uploaded and cleaned", { timeout: 60_000 }, async () => {
-  corpus.alpha = await uploadCorpus(projectId, "alpha", language("abcdefghijklm", 1, 14));
-  corpus.beta = await uploadCorpus(projectId, "beta", language("nopqrstuvwxyz", 2, 14));
-  corpus.betaNews = await uploadCorpus(projectId, "beta-news", language("nopqrstuvwxyz", 3, 4));
-  const created = await researcher.json("POST", `/api/v1/projects/${projectId}/cleaning-jobs`, { corpusIds: [corpus.alpha, corpus.beta, corpus.betaNews], minChars: 50 });
+/** Starts a cleaning job (50 characters at least) and waits until it is done; returns its id and kept count. */
+async function clean(project: string, corpusIds: string[]): Promise<{ id: string; kept: number }> {
+  const created = await researcher.json("POST", `/api/v1/projects/${project}/cleaning-jobs`, { corpusIds, minChars: 50 });
   assert.equal(created.status, 201, await created.clone().text());
-  cleaningJobId = ((await created.json()) as { id: string }).id;
+  const id = ((await created.json()) as { id: string }).id;
   for (let i = 0; i < 600; i++) {
-    const job = (await (await researcher.get(`/api/v1/cleaning-jobs/${cleaningJobId}`)).json()) as { state: string; progress: { kept: number } };
-    if (job.state === "done") {
-      assert.equal(job.progress.kept, 32);
-      return;
-    }
+    const job = (await (await researcher.get(`/api/v1/cleaning-jobs/${id}`)).json()) as { state: string; progress: { kept: number } };
+    if (job.state === "done") return { id, kept: job.progress.kept };
     assert.ok(["queued", "running"].includes(job.state), job.state);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   assert.fail("the cleaning job did not finish");
+}
+
+test("corpora of two languages are uploaded and cleaned", { timeout: 60_000 }, async () => {
+  corpus.alpha = await uploadCorpus(projectId, "alpha", language("abcdefghijklm", 1, 14));
+  corpus.beta = await uploadCorpus(projectId, "beta", language("nopqrstuvwxyz", 2, 14));
+  corpus.betaNews = await uploadCorpus(projectId, "beta-news", language("nopqrstuvwxyz", 3, 4));
+  const cleaned = await clean(projectId, [corpus.alpha, corpus.beta, corpus.betaNews]);
+  assert.equal(cleaned.kept, 32);
+  cleaningJobId = cleaned.id;
 });
 
 test("wrong launches are refused with the field named, and nothing is launched", { timeout: 60_000 }, async () => {
@@ -312,4 +317,67 @@ test("a midtrain round cancelled mid-step stops, and its retry resumes from the 
   assert.equal(await savedStep(round.models[0]!.id), STEPS);
   assert.equal(round.models[0]!.parent_id, resumedBaseId);
   assert.deepEqual(round.report.lmEval?.map((s) => s.name).sort(), ["domain", "replay"]);
+});
+
+/** Documents of "What is a + b?" and its sum on the next line, ten to a document: text that matches the task set. */
+function arithmetic(seed: number, docs: number): string {
+  const rng = createRng(seed);
+  const digit = () => 1 + Math.floor(rng.next() * 9);
+  const fact = () => {
+    const [a, b] = [digit(), digit()];
+    return `What is ${a} + ${b}?\n${a + b}`;
+  };
+  return Array.from({ length: docs }, () => JSON.stringify({ text: Array.from({ length: 10 }, fact).join("\n") })).join("\n") + "\n";
+}
+
+test("a mix search whose target is a task set with a checker picks the source that matches the task; prompts without the checker's field are refused", { timeout: 180_000 }, async () => {
+  const tasksProject = await newProject("Mix for sums", { checker: { kind: "numeric", field: "answer" } });
+  const arith = await uploadCorpus(tasksProject, "arith", arithmetic(5, 14));
+  const alpha = await uploadCorpus(tasksProject, "alpha", language("abcdefghijklm", 6, 14));
+  const cleaned = await clean(tasksProject, [arith, alpha]);
+  assert.equal(cleaned.kept, 28);
+  // the task set: eight sums held out with their answers, and one prompt without one
+  const sums = [[2, 5], [3, 3], [4, 1], [6, 2], [1, 8], [5, 4], [7, 1], [2, 2]].map(([a, b]) => ({ prompt: `What is ${a} + ${b}?`, metadata: { answer: a! + b! }, split: "eval" }));
+  const imported = await researcher.json("POST", `/api/v1/projects/${tasksProject}/imports`, {
+    content: [...sums, { prompt: "What is the sum?", metadata: { note: "no reference" }, split: "eval" }].map((r) => JSON.stringify(r)).join("\n"), commit: true,
+  });
+  assert.equal(imported.status, 200, await imported.clone().text());
+
+  const search = (target: Record<string, unknown>) => ({
+    name: "Which mix for sums", path: "mix-search", base: tinyModel, pretrain: budget, mixSearch: { cleaningJobId: cleaned.id, sources: [arith, alpha], target, levels: 2 },
+  });
+  const refused = await launch(search({ tasks: {} }), tasksProject);
+  assert.equal(refused.status, 422, JSON.stringify(refused.body));
+  const lacking = refused.body.errors?.find((e) => e.path === "mixSearch.target.tasks");
+  assert.match(lacking?.message ?? "", /1 of 9 eval-set prompts have no metadata\.answer/, JSON.stringify(refused.body.errors));
+  // a checker whose reference is a pattern has no answer text to measure
+  const regex = await launch(search({ tasks: { checker: { kind: "regex", pattern: "\\d+" } } }), tasksProject);
+  assert.equal(regex.body.errors?.find((e) => e.path === "mixSearch.target.tasks.checker")?.message.includes("numeric or exact"), true, JSON.stringify(regex.body));
+  // the first project declares no checker (and has no eval set)
+  const none = await launch({ ...search({ tasks: {} }), mixSearch: { cleaningJobId, sources: [corpus.alpha, corpus.beta], target: { tasks: {} } } });
+  assert.equal(none.body.errors?.find((e) => e.path === "mixSearch.target.tasks.checker")?.message.includes("no checker"), true, JSON.stringify(none.body));
+  const both = await launch(search({ corpusId: alpha, tasks: {} }), tasksProject);
+  assert.ok(both.body.errors?.some((e) => e.path === "mixSearch.target.corpusId"), JSON.stringify(both.body));
+
+  const set = (await (await researcher.get(`/api/v1/projects/${tasksProject}/eval-set`)).json()) as { prompts: Array<{ id: string; metadata: Record<string, unknown> }> };
+  const unanswered = set.prompts.find((p) => p.metadata["answer"] === undefined)!;
+  assert.equal((await researcher.json("POST", `/api/v1/projects/${tasksProject}/eval-set`, { remove: [unanswered.id] })).status, 200);
+
+  const round = await train(search({ tasks: {} }), tasksProject);
+  const result = round.report["mixSearch"] as {
+    target: string; scoring: string; best: number;
+    candidates: Array<{ weights: number[]; loss: number; tokens: number; checker?: { passRate: number; correct: number; scored: number } }>;
+  };
+  assert.equal(result.scoring, "checker");
+  assert.equal(result.target, "tasks:eval-set");
+  assert.deepEqual(result.candidates.map((c) => c.weights), [[1, 0], [0, 1]]);
+  for (const c of result.candidates) assert.equal(c.checker?.scored, 8, "every task with its reference is checked");
+  // the arithmetic source wins: its model is the nearer to answering (the reference answers' loss), when neither answers right
+  assert.deepEqual(result.candidates[result.best]!.weights, [1, 0], JSON.stringify(result.candidates));
+  assert.ok(result.candidates[0]!.loss < result.candidates[1]!.loss, JSON.stringify(result.candidates));
+  const snap = round.data_snapshot["corpus"] as { tasks: { prompts: number; checker: { kind: string; field: string } }; parts: Array<{ role: string }> };
+  assert.deepEqual([snap.tasks.prompts, snap.tasks.checker.kind, snap.tasks.checker.field], [8, "numeric", "answer"]);
+  assert.deepEqual(snap.parts.map((p) => p.role), ["source", "source"], "no target text: the task set is the target");
+  const mixes = (await (await researcher.get(`/api/v1/projects/${tasksProject}/data-mixes`)).json()) as Array<{ sources: Array<{ corpusId: string; weight: number }> }>;
+  assert.deepEqual(mixes[0]!.sources, [{ corpusId: arith, weight: 1 }, { corpusId: alpha, weight: 0 }]);
 });

@@ -263,10 +263,13 @@ async function materialize(api: ServerApi, job: RemoteJob, work: string, out: st
       return resumeFrom(api, job, work, spec, tokenizer);
     }
     case "mix-search": {
-      if (!("init" in job.model) || !parts.target) throw new Error("a mix-search job needs a fresh model and its target");
+      const tasks = job.corpus?.tasks;
+      if (!("init" in job.model) || (!parts.target && !tasks)) throw new Error("a mix-search job needs a fresh model and its target");
+      // a task set's prompts (with the metadata its checker reads) came with promptsUrl
+      const target = tasks ? { tasks: { ...tasks, prompts: join(work, "prompts.jsonl") } } : { target: { name: parts.target!.name, files: [parts.target!.file] } };
       return {
         ...common, kind: "mix-search", model: { init: job.model.init, seed: job.model.seed }, sources: parts.sources.map((p) => ({ name: p.name, files: [p.file] })),
-        target: { name: parts.target.name, files: [parts.target.file] }, candidates: job.corpus?.candidates ?? [], ...(job.train ? { train: job.train } : {}),
+        ...target, candidates: job.corpus?.candidates ?? [], ...(job.train ? { train: job.train } : {}),
       } as JobSpecInput;
     }
     case "evaluate": {
