@@ -29,7 +29,10 @@ export function corpusSpecFromForm(form: FormData, path: string): Record<string,
       mixSearch: {
         cleaningJobId: text(form, "mixSearch.cleaningJobId"), ...optional("classifierId", text(form, "mixSearch.classifierId")),
         sources: form.getAll("mixSearch.sources").map(String),
-        target: { corpusId: text(form, "mixSearch.target.corpusId"), ...optional("share", value(form, "mixSearch.target.share")) },
+        // "tasks": the eval set's prompts scored by the project's checker (decision 0054), else a corpus's text
+        target: text(form, "mixSearch.target.corpusId") === "tasks"
+          ? { tasks: {} }
+          : { corpusId: text(form, "mixSearch.target.corpusId"), ...optional("share", value(form, "mixSearch.target.share")) },
         ...optional("levels", value(form, "mixSearch.levels")), ...optional("saveAs", text(form, "mixSearch.saveAs")),
       },
     };
@@ -121,6 +124,7 @@ export function CorpusLaunchFields({ path, choices, values, errors }: { path: st
                 {c.name}
               </option>
             ))}
+            <option value="tasks">Not text: the eval set&apos;s prompts, scored by the project&apos;s checker</option>
           </Select>
           <Field label="Share of the target held out (0–1; ≤ 0.5 if it is also a source)" name="mixSearch.target.share" inputMode="decimal" placeholder="1" defaultValue={values["mixSearch.target.share"] ?? ""} error={errors["mixSearch.target.share"]} />
           <Field label="Weight levels per source (3: 0, ½, 1)" name="mixSearch.levels" inputMode="numeric" placeholder="3" defaultValue={values["mixSearch.levels"] ?? ""} error={errors["mixSearch.levels"]} />

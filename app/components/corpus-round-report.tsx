@@ -18,7 +18,12 @@ export type CorpusSnapshotView = {
 export type MixSearchView = {
   sources: Array<{ corpusId: string; name: string }>;
   target: string;
-  candidates: Array<{ index: number; weights: number[]; loss: number; trainLoss: number | null; tokens: number; chosen: boolean }>;
+  /** "checker": a task set (decision 0054), the pass rate first; absent on searches saved before it ("loss"). */
+  scoring?: "loss" | "checker";
+  candidates: Array<{
+    index: number; weights: number[]; loss: number; trainLoss: number | null; tokens: number; chosen: boolean;
+    checker?: { passRate: number; correct: number; scored: number };
+  }>;
   best: number;
   mixId: string;
 };
@@ -69,11 +74,15 @@ export function CorpusSnapshotCard({ snapshot, projectId }: { snapshot: CorpusSn
 
 export function MixSearchCard({ search }: { search: MixSearchView }) {
   const chosen = search.candidates[search.best];
+  const tasks = search.scoring === "checker";
   return (
     <Card title="Data-mix search">
       {chosen ? (
         <p className="mb-3 text-sm" data-testid="chosen-mix">
-          Chosen mix: {search.sources.map((s, i) => `${s.name} ${pct(chosen.weights[i] ?? 0)}`).join(", ")} — the lowest loss on {search.target} ({chosen.loss.toFixed(3)} nats per token).
+          Chosen mix: {search.sources.map((s, i) => `${s.name} ${pct(chosen.weights[i] ?? 0)}`).join(", ")} —{" "}
+          {tasks
+            ? `the best checker pass rate on ${search.target} (${pct(chosen.checker?.passRate ?? 0)}), then the lowest loss on its reference answers (${chosen.loss.toFixed(3)} nats per token).`
+            : `the lowest loss on ${search.target} (${chosen.loss.toFixed(3)} nats per token).`}{" "}
           Saved as mix #{search.mixId}: a pretrain round can train on it.
         </p>
       ) : null}
@@ -87,7 +96,8 @@ export function MixSearchCard({ search }: { search: MixSearchView }) {
                 {s.name}
               </th>
             ))}
-            <th scope="col">Target loss</th>
+            {tasks ? <th scope="col">Checker pass rate</th> : null}
+            <th scope="col">{tasks ? "Loss on reference answers" : "Target loss"}</th>
             <th scope="col">Train loss</th>
             <th scope="col">Tokens</th>
           </tr>
@@ -103,6 +113,7 @@ export function MixSearchCard({ search }: { search: MixSearchView }) {
               {c.weights.map((w, i) => (
                 <td key={i}>{pct(w)}</td>
               ))}
+              {tasks ? <td>{c.checker ? `${pct(c.checker.passRate)} (${c.checker.correct}/${c.checker.scored})` : "–"}</td> : null}
               <td>{c.loss.toFixed(3)}</td>
               <td>{c.trainLoss !== null ? c.trainLoss.toFixed(3) : "–"}</td>
               <td>{c.tokens}</td>

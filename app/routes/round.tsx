@@ -102,6 +102,7 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
   const planned: Record<string, number> = {
     sft: round.spec.sft.steps, dpo: round.spec.dpo.steps, reward: round.spec.reward.steps, ppo: round.spec.ppo.rollouts,
     grpo: round.spec.grpo.rollouts, rloo: round.spec.rloo.rollouts, kto: round.spec.kto.steps,
+    pretrain: round.spec.pretrain.steps, midtrain: round.spec.pretrain.steps,
   };
   const progress = progressOf(live.events, current, current ? (planned[current.kind] ?? null) : null);
   const chartSeries = useMemo(() => charts.map((c) => ({ ...c, series: curves(live.events, c.keys) })), [live.events]);

@@ -7,13 +7,15 @@
  * /trainer/jobs/:id/corpus/:part.jsonl while it holds the lease.
  */
 import { createHash } from "node:crypto";
-import type { Transaction } from "kysely";
+import { sql, type Transaction } from "kysely";
 import type { Db } from "../db/database.server.ts";
 import type { Database } from "../db/schema.ts";
 import { AppError } from "../lib/app-error.ts";
 import { cleanedText, finalVerdict } from "../corpora/cleaning-jobs.server.ts";
 import { cleaningSettingsSchema } from "../corpora/cleaning-settings.ts";
-import { simplexGrid, type CorpusMix, type RoundSpec } from "../../trainer/contract/round.ts";
+import { simplexGrid, type CorpusMix, type MixTaskTarget, type RoundSpec } from "../../trainer/contract/round.ts";
+import { checkerField, TASK_TARGET_CHECKERS, type CheckerSpec } from "../../trainer/contract/checker.ts";
+import { projectSettingsSchema } from "../labeling/project-settings.ts";
 import { mixSearchResultSchema, type MixSearchResult } from "../../trainer/contract/job.ts";
 
 type DbOrTrx = Db | Transaction<Database>;
@@ -49,6 +51,8 @@ export type CorpusSnapshot = {
   heldOut: { share: number; seed: number };
   /** mix-search: the candidates' weights, one per source. */
   candidates?: number[][];
+  /** mix-search on a task set (decision 0054): the eval-set prompts (ids as ranges, hashed) and the checker that scores them. */
+  tasks?: { name: string; checker: CheckerSpec; maxNewTokens: number; prompts: number; ranges: Array<[number, number]>; hash: string };
   parts: CorpusPart[];
   /** sha256 over the parts' document ids. */
   hash: string;
@@ -210,25 +214,69 @@ async function mixSearchSnapshot(db: DbOrTrx, projectId: string, spec: RoundSpec
     { cleaningJobId: search.cleaningJobId, ...(search.classifierId ? { classifierId: search.classifierId } : {}), sources: search.sources.map((corpusId) => ({ corpusId, weight: 1 })) },
     "mixSearch",
   );
-  const targetMix = await resolveMix(db, projectId, { cleaningJobId: search.cleaningJobId, sources: [{ corpusId: search.target.corpusId, weight: 1 }] }, "mixSearch.target").catch((error: unknown) => {
+  const candidates = search.candidates ?? simplexGrid(search.sources.length, search.levels);
+  if (search.target.tasks) {
+    // a task set: every source's kept documents are trained on; the eval-set prompts are the target
+    const tasks = await taskTarget(db, projectId, search.target.tasks);
+    const parts: CorpusPart[] = [];
+    for (const [i, s] of mix.sources.entries()) {
+      const ids = await keptIds(db, mix, s.corpusId);
+      if (ids.length === 0) throw invalid(`mixSearch.sources.${i}`, `corpus ${s.name} has no kept documents to train on in cleaning job ${mix.cleaningJobId}`);
+      parts.push(part(s.name, "source", [s.corpusId], ids));
+    }
+    const hash = createHash("sha256").update(JSON.stringify([hashParts(parts), tasks.hash, tasks.checker])).digest("hex");
+    return { cleaningJobId: mix.cleaningJobId, classifier: mix.classifier, mix, originalMix: null, replay: null, heldOut: { share: 1, seed: search.seed }, candidates, parts, tasks, hash };
+  }
+  const targetCorpusId = search.target.corpusId!;
+  const targetMix = await resolveMix(db, projectId, { cleaningJobId: search.cleaningJobId, sources: [{ corpusId: targetCorpusId, weight: 1 }] }, "mixSearch.target").catch((error: unknown) => {
     // name the target's own field, not the generic mix one
     if (error instanceof AppError) throw invalid("mixSearch.target.corpusId", error.fieldErrors[0]?.message ?? error.message);
     throw error;
   });
   const heldOut = { share: search.target.share, seed: search.seed };
-  const targetIds = await keptIds(db, { cleaningJobId: mix.cleaningJobId, classifier: null }, search.target.corpusId);
+  const targetIds = await keptIds(db, { cleaningJobId: mix.cleaningJobId, classifier: null }, targetCorpusId);
   if (targetIds.length === 0) throw invalid("mixSearch.target.corpusId", `corpus ${targetMix.sources[0]!.name} has no kept documents in cleaning job ${mix.cleaningJobId}`);
   const targetSplit = search.target.share >= 1 ? { train: [], heldOut: targetIds } : splitHeldOut(targetIds, search.target.share, search.seed);
   const parts: CorpusPart[] = [];
   for (const [i, s] of mix.sources.entries()) {
     // the target's held-out documents are never trained on, also when the target is one of the sources
-    const ids = s.corpusId === search.target.corpusId ? targetSplit.train : await keptIds(db, mix, s.corpusId);
+    const ids = s.corpusId === targetCorpusId ? targetSplit.train : await keptIds(db, mix, s.corpusId);
     if (ids.length === 0) throw invalid(`mixSearch.sources.${i}`, `corpus ${s.name} has no kept documents to train on in cleaning job ${mix.cleaningJobId}`);
     parts.push(part(s.name, "source", [s.corpusId], ids));
   }
-  parts.push(part(`target:${targetMix.sources[0]!.name}`, "target", [search.target.corpusId], targetSplit.heldOut));
-  const candidates = search.candidates ?? simplexGrid(search.sources.length, search.levels);
+  parts.push(part(`target:${targetMix.sources[0]!.name}`, "target", [targetCorpusId], targetSplit.heldOut));
   return { cleaningJobId: mix.cleaningJobId, classifier: mix.classifier, mix, originalMix: null, replay: null, heldOut, candidates, parts, hash: hashParts(parts) };
+}
+
+/**
+ * A task set as the search's target: the project's eval-set prompts and the checker (the round's, else the project's).
+ * Refused with the field named: no checker, one whose reference is not an answer text, no eval set, and prompts whose
+ * metadata lacks the checker's field (named, with the first prompts that lack it).
+ */
+async function taskTarget(db: DbOrTrx, projectId: string, tasks: MixTaskTarget): Promise<NonNullable<CorpusSnapshot["tasks"]>> {
+  const project = await db.selectFrom("projects").select("settings").where("id", "=", projectId).executeTakeFirstOrThrow();
+  const checker = tasks.checker ?? projectSettingsSchema.parse(project.settings).checker;
+  if (!checker) throw invalid("mixSearch.target.tasks.checker", "the project has no checker: declare one in the project settings (kind and metadata field), or give one here");
+  if (!(TASK_TARGET_CHECKERS as readonly string[]).includes(checker.kind)) {
+    throw invalid("mixSearch.target.tasks.checker", `a ${checker.kind} checker has no answer text to measure a small model's loss on: use ${TASK_TARGET_CHECKERS.join(" or ")}`);
+  }
+  const field = checkerField(checker)!;
+  const prompts = await db
+    .selectFrom("prompts")
+    .select(["id", sql<boolean>`coalesce(jsonb_typeof(metadata -> ${field}), 'null') in ('number', 'string', 'boolean')`.as("has")])
+    .where("project_id", "=", projectId).where("held_out", "=", true).where("kind", "=", "prompt").where("excluded_at", "is", null)
+    .orderBy("id")
+    .execute();
+  if (prompts.length === 0) throw invalid("mixSearch.target.tasks", "the project has no eval set: hold prompts with reference answers out first (import with \"split\": \"eval\")");
+  const lacking = prompts.filter((p) => !p.has).map((p) => p.id);
+  if (lacking.length > 0) {
+    throw invalid(
+      "mixSearch.target.tasks",
+      `${lacking.length} of ${prompts.length} eval-set prompts have no metadata.${field}, the reference answer the ${checker.kind} checker reads (prompt ${lacking.slice(0, 5).join(", ")}${lacking.length > 5 ? ", …" : ""})`,
+    );
+  }
+  const ids = prompts.map((p) => Number(p.id));
+  return { name: "tasks:eval-set", checker, maxNewTokens: tasks.maxNewTokens, prompts: ids.length, ranges: rangesOf(ids), hash: createHash("sha256").update(ids.join(",")).digest("hex") };
 }
 
 /** The corpora a round reads (round_corpora keeps them from being deleted while the round exists). */
@@ -241,8 +289,12 @@ export function corpusForJob(snapshot: CorpusSnapshot, kind: string, jobId: stri
   const url = (i: number) => `/api/v1/trainer/jobs/${jobId}/corpus/${i}.jsonl?attempt=${attempt}`;
   const indexed = snapshot.parts.map((p, i) => ({ ...p, url: url(i) }));
   if (kind === "mix-search") {
+    const sources = indexed.filter((p) => p.role === "source").map((p) => ({ name: p.name, url: p.url }));
+    // a task target's prompts come from the job's promptsUrl (insertJob writes their ids)
+    const tasks = snapshot.tasks;
+    if (tasks) return { sources, tasks: { name: tasks.name, checker: tasks.checker, maxNewTokens: tasks.maxNewTokens }, candidates: snapshot.candidates ?? [] };
     const target = indexed.find((p) => p.role === "target")!;
-    return { sources: indexed.filter((p) => p.role === "source").map((p) => ({ name: p.name, url: p.url })), target: { name: target.name, url: target.url }, candidates: snapshot.candidates ?? [] };
+    return { sources, target: { name: target.name, url: target.url }, candidates: snapshot.candidates ?? [] };
   }
   return {
     train: indexed.filter((p) => p.role === "train" && (p.weight ?? 0) > 0).map((p) => ({ name: p.name, url: p.url, weight: p.weight ?? 0 })),
@@ -291,18 +343,20 @@ export function parseMixSearch(text: string | null, snapshot: CorpusSnapshot): M
 /** The search's table for the round's report, and the chosen mix saved for pretrain rounds (data_mixes). */
 export async function saveSearchResult(trx: Transaction<Database>, round: { id: string; project_id: string; name: string; spec: RoundSpec; created_by?: string | null }, snapshot: CorpusSnapshot, result: MixSearchResult) {
   const sources = snapshot.mix.sources.map((s) => ({ corpusId: s.corpusId, name: s.name }));
-  const table = result.candidates.map((c, i) => ({ index: i, weights: c.weights, loss: c.loss, trainLoss: c.trainLoss, tokens: c.tokens, chosen: i === result.best }));
+  const table = result.candidates.map((c, i) => ({
+    index: i, weights: c.weights, loss: c.loss, trainLoss: c.trainLoss, tokens: c.tokens, chosen: i === result.best, ...(c.checker ? { checker: c.checker } : {}),
+  }));
   const best = result.candidates[result.best]!;
   const saved = await trx
     .insertInto("data_mixes")
     .values({
       project_id: round.project_id, name: round.spec.mixSearch?.saveAs ?? round.name, cleaning_job_id: snapshot.cleaningJobId, classifier_id: snapshot.classifier?.id ?? null,
       sources: JSON.stringify(sources.map((s, i) => ({ corpusId: s.corpusId, weight: best.weights[i] ?? 0 }))),
-      round_id: round.id, results: JSON.stringify({ target: result.target, table }), created_by: round.created_by ?? null,
+      round_id: round.id, results: JSON.stringify({ target: result.target, scoring: result.scoring, table }), created_by: round.created_by ?? null,
     })
     .returning("id")
     .executeTakeFirstOrThrow();
-  return { sources, target: result.target, candidates: table, best: result.best, mixId: saved.id };
+  return { sources, target: result.target, scoring: result.scoring, candidates: table, best: result.best, mixId: saved.id };
 }
 
 /** lm-eval.json (held-out loss per set, before and after training) for the round's report. */

@@ -458,8 +458,13 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
   const model = policyId ? { modelId: policyId } : spec.base;
   const job: Record<string, unknown> = { schemaVersion: 1, kind, model, leaseSeconds, ...(spec.lora && LORA_STEPS.includes(kind) ? { lora: spec.lora } : {}), ...(spec.recompute ? { recompute: true } : {}) };
   if (kind === "sft") Object.assign(job, { ...dataUrls(round.project_id, "sft", round.data_snapshot), train: resumable(spec.sft) });
-  // their corpus URLs are written at claim (they carry the attempt): corpusForJob
-  if (kind === "pretrain" || kind === "midtrain" || kind === "mix-search") Object.assign(job, { train: spec.pretrain });
+  // their corpus URLs are written at claim (they carry the attempt): corpusForJob. pretrain and midtrain checkpoint
+  // like SFT, so a re-claimed or retried step resumes; a mix search's candidates are short and it starts over.
+  if (kind === "pretrain" || kind === "midtrain") Object.assign(job, { train: resumable(spec.pretrain) });
+  if (kind === "mix-search") {
+    const tasks = round.data_snapshot.corpus?.tasks;
+    Object.assign(job, { train: spec.pretrain, ...(tasks ? { promptIds: idsOfRanges(tasks.ranges) } : {}) });
+  }
   if (kind === "dpo") Object.assign(job, { ...dataUrls(round.project_id, "preferences", round.data_snapshot), train: resumable({ ...spec.dpo, klTarget: stepKlTarget(spec, "dpo") }) });
   if (kind === "kto") Object.assign(job, { ...dataUrls(round.project_id, "unpaired", round.data_snapshot), train: resumable({ ...spec.kto, klTarget: stepKlTarget(spec, "kto") }) });
   if (kind === "grpo" || kind === "rloo") {

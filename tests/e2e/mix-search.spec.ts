@@ -5,16 +5,10 @@
  * candidates with the chosen mix — all of the target's language — saved for pretraining. Accessible throughout.
  */
 import { expect, test } from "@playwright/test";
-import { app, expectAccessible, signIn } from "./support.ts";
+import { app, expectAccessible, languageDocs, signIn } from "./support.ts";
 
-/** A generated "language": words of letter pairs from its own alphabet. */
-function language(letters: string, seed: number, docs: number): string {
-  let state = seed;
-  const next = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0), state / 4294967296);
-  const pick = () => letters[Math.floor(next() * letters.length)]!;
-  const word = () => Array.from({ length: 2 + Math.floor(next() * 3) }, () => pick() + pick()).join("");
-  return Array.from({ length: docs }, () => JSON.stringify({ text: Array.from({ length: 40 }, word).join(" ") })).join("\n") + "\n";
-}
+/** A corpus file of `docs` documents in a generated language. */
+const language = (letters: string, seed: number, docs: number) => languageDocs(letters, seed, docs).map((text) => JSON.stringify({ text })).join("\n") + "\n";
 
 test("a mix search over two corpora picks the target's language and shows its table", async ({ page }) => {
   test.setTimeout(240_000);

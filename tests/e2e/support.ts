@@ -74,3 +74,15 @@ export async function rankAllByApi(request: APIRequestContext, projectId: string
     done++;
   }
 }
+
+/**
+ * Documents in a generated "language": 40 words of letter pairs from its own alphabet, seeded. Two alphabets share no
+ * word, so a model trained on one has a clearly lower loss on more text of it than on the other (the mix specs).
+ */
+export function languageDocs(letters: string, seed: number, docs: number): string[] {
+  let state = seed;
+  const next = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0), state / 4294967296);
+  const pick = () => letters[Math.floor(next() * letters.length)]!;
+  const word = () => Array.from({ length: 2 + Math.floor(next() * 3) }, () => pick() + pick()).join("");
+  return Array.from({ length: docs }, () => Array.from({ length: 40 }, word).join(" "));
+}

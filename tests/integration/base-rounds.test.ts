@@ -4,7 +4,9 @@
  * sources × 3 weights picks the mix of the target's language and saves it; a pretrain round reuses the saved mix and
  * registers a base model whose lineage goes back to the cleaning job and documents; a midtrain round continues it on the
  * other language with a replay share and reports held-out loss on both. Launches that are wrong are refused with the
- * field named. Tiny models, fixed seeds: seconds of training each.
+ * field named. A mix search on a task set with a checker (decision 0054) picks the source that matches the tasks.
+ * A pretrain step whose trainer is killed, and a midtrain round cancelled mid-step and retried, resume
+ * from their last uploaded checkpoint and finish at the planned step. Tiny models, fixed seeds: seconds of training each.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -13,8 +15,9 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { createRng } from "../../trainer/random/rng.ts";
 import { startTestServer, type HttpClient, type TestServer } from "../support/test-server.ts";
-import { runTrainerService } from "../support/trainer-service.ts";
+import { runTrainerService, startKillableTrainer } from "../support/trainer-service.ts";
 
+const LEASE_SECONDS = 5;
 let server: TestServer;
 let researcher: HttpClient;
 let dataDir = "";
@@ -24,7 +27,8 @@ const corpus: Record<"alpha" | "beta" | "betaNews", string> = { alpha: "", beta:
 
 before(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "tandem-base-rounds-"));
-  server = await startTestServer({ TANDEM_DATA_DIR: dataDir, TANDEM_CLEANING_POLL_MS: "100" });
+  // a short lease: the resume tests wait for a killed trainer's lease to run out
+  server = await startTestServer({ TANDEM_DATA_DIR: dataDir, TANDEM_CLEANING_POLL_MS: "100", TANDEM_JOB_LEASE_SECONDS: String(LEASE_SECONDS) });
   researcher = (await server.newUser("researcher")).client;
   projectId = await newProject("Base models");
 });
@@ -33,8 +37,8 @@ after(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function newProject(name: string): Promise<string> {
-  const created = await researcher.json("POST", "/api/v1/projects", { name });
+async function newProject(name: string, settings?: Record<string, unknown>): Promise<string> {
+  const created = await researcher.json("POST", "/api/v1/projects", { name, ...(settings ? { settings } : {}) });
   assert.equal(created.status, 201, await created.clone().text());
   return ((await created.json()) as { id: string }).id;
 }
@@ -59,14 +63,14 @@ async function uploadCorpus(project: string, name: string, body: string): Promis
 const tinyModel = { init: { vocabSize: 300, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 16 }, vocabSize: 300, seed: 3 };
 const budget = { steps: 12, batchSize: 4, seed: 1, optim: { lr: 1e-2, warmupSteps: 1 } };
 
-async function launch(body: Record<string, unknown>) {
-  const response = await researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, body);
+async function launch(body: Record<string, unknown>, project = projectId) {
+  const response = await researcher.json("POST", `/api/v1/projects/${project}/rounds`, body);
   return { status: response.status, body: (await response.json()) as { id: string; steps: string[]; errors?: Array<{ path: string; message: string }> } };
 }
 
 /** Launch, run the trainer service until the queue is empty, and return the finished round. */
-async function train(body: Record<string, unknown>) {
-  const launched = await launch(body);
+async function train(body: Record<string, unknown>, project = projectId) {
+  const launched = await launch(body, project);
   assert.equal(launched.status, 201, JSON.stringify(launched.body));
   const token = await server.newToken("trainer");
   const service = await runTrainerService(server.url, token, { backend: "wasm", timeoutMs: 120_000 });
@@ -79,23 +83,27 @@ async function train(body: Record<string, unknown>) {
   return round;
 }
 
-test("corpora of two languages are uploaded and cleaned", { timeout: 60_000 }, async () => {
-  corpus.alpha = await uploadCorpus(projectId, "alpha", language("abcdefghijklm", 1, 14));
-  corpus.beta = await uploadCorpus(projectId, "beta", language("nopqrstuvwxyz", 2, 14));
-  corpus.betaNews = await uploadCorpus(projectId, "beta-news", language("nopqrstuvwxyz", 3, 4));
-  const created = await researcher.json("POST", `/api/v1/projects/${projectId}/cleaning-jobs`, { corpusIds: [corpus.alpha, corpus.beta, corpus.betaNews], minChars: 50 });
+/** Starts a cleaning job (50 characters at least) and waits until it is done; returns its id and kept count. */
+async function clean(project: string, corpusIds: string[]): Promise<{ id: string; kept: number }> {
+  const created = await researcher.json("POST", `/api/v1/projects/${project}/cleaning-jobs`, { corpusIds, minChars: 50 });
   assert.equal(created.status, 201, await created.clone().text());
-  cleaningJobId = ((await created.json()) as { id: string }).id;
+  const id = ((await created.json()) as { id: string }).id;
   for (let i = 0; i < 600; i++) {
-    const job = (await (await researcher.get(`/api/v1/cleaning-jobs/${cleaningJobId}`)).json()) as { state: string; progress: { kept: number } };
-    if (job.state === "done") {
-      assert.equal(job.progress.kept, 32);
-      return;
-    }
+    const job = (await (await researcher.get(`/api/v1/cleaning-jobs/${id}`)).json()) as { state: string; progress: { kept: number } };
+    if (job.state === "done") return { id, kept: job.progress.kept };
     assert.ok(["queued", "running"].includes(job.state), job.state);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   assert.fail("the cleaning job did not finish");
+}
+
+test("corpora of two languages are uploaded and cleaned", { timeout: 60_000 }, async () => {
+  corpus.alpha = await uploadCorpus(projectId, "alpha", language("abcdefghijklm", 1, 14));
+  corpus.beta = await uploadCorpus(projectId, "beta", language("nopqrstuvwxyz", 2, 14));
+  corpus.betaNews = await uploadCorpus(projectId, "beta-news", language("nopqrstuvwxyz", 3, 4));
+  const cleaned = await clean(projectId, [corpus.alpha, corpus.beta, corpus.betaNews]);
+  assert.equal(cleaned.kept, 32);
+  cleaningJobId = cleaned.id;
 });
 
 test("wrong launches are refused with the field named, and nothing is launched", { timeout: 60_000 }, async () => {
@@ -203,4 +211,173 @@ test("a midtrain round continues the base on the other language with replay and 
   const snap = round.data_snapshot["corpus"] as { replay: { share: number; from: string }; parts: Array<{ name: string; role: string; weight?: number }> };
   assert.equal(snap.replay.from, "base");
   assert.deepEqual(snap.parts.filter((p) => p.role === "train").map((p) => [p.name, p.weight]), [["domain:alpha", 0.75], ["replay:beta", 0.25]]);
+});
+
+/** Where the server keeps a job's latest uploaded checkpoint (decision 0011's resume files). */
+const latestCheckpoint = (jobId: string) => path.join(dataDir, "resume", `job-${jobId}`, "latest", "manifest.json");
+
+async function waitForCheckpoint(jobId: string): Promise<number> {
+  for (let i = 0; i < 1200 && !fs.existsSync(latestCheckpoint(jobId)); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.ok(fs.existsSync(latestCheckpoint(jobId)), `job ${jobId} uploaded a checkpoint`);
+  return (JSON.parse(fs.readFileSync(latestCheckpoint(jobId), "utf8")) as { step: number }).step;
+}
+
+/** The metrics lines of a job with a step (the held-out line has none), per attempt. */
+async function stepsOf(jobId: string) {
+  const rows = await server.db.selectFrom("job_events").select(["attempt", "payload"]).where("job_id", "=", jobId).where("type", "=", "metrics").orderBy("id").execute();
+  return rows.filter((e) => typeof e.payload["step"] === "number").map((e) => ({ attempt: e.attempt, step: Number(e.payload["step"]), loss: Number(e.payload["loss"]) }));
+}
+
+/** The registered model's own checkpoint manifest: the step it was saved at. */
+async function savedStep(modelId: string): Promise<number> {
+  const response = await researcher.get(`/api/v1/models/${modelId}/files/manifest.json`);
+  assert.equal(response.status, 200);
+  return ((await response.json()) as { step: number }).step;
+}
+
+// nano: slow enough per step (blockSize 128) that a test can interrupt the step between its checkpoints
+const nanoModel = { init: { preset: "nano" }, vocabSize: 300, seed: 3 };
+const STEPS = 60;
+let resumedBaseId = "";
+
+test("a pretrain step whose trainer is killed resumes from its last uploaded checkpoint and finishes at the planned step", { timeout: 240_000 }, async () => {
+  const launched = await launch({ name: "Killed pretrain", path: "pretrain", base: nanoModel, pretrain: { ...budget, steps: STEPS, batchSize: 2 }, corpus: { mix: { mixId } } });
+  assert.equal(launched.status, 201, JSON.stringify(launched.body));
+  const job = await server.db.selectFrom("jobs").select(["id", "spec"]).where("round_id", "=", launched.body.id).executeTakeFirstOrThrow();
+  // no cadence asked for: the step checkpoints every tenth of its steps anyway, as SFT does
+  assert.equal((job.spec as { train: { checkpointEvery: number } }).train.checkpointEvery, STEPS / 10);
+
+  const a = startKillableTrainer(server.url, await server.newToken("trainer"));
+  const resumedFrom = await waitForCheckpoint(job.id);
+  await a.kill();
+  assert.ok(resumedFrom >= 6 && resumedFrom < STEPS, `checkpoint at step ${resumedFrom}`);
+
+  await new Promise((resolve) => setTimeout(resolve, (LEASE_SECONDS + 0.5) * 1000));
+  const { code, output } = await runTrainerService(server.url, await server.newToken("trainer"), { backend: "wasm", timeoutMs: 180_000 });
+  assert.equal(code, 0, output.slice(-3000));
+  const round = (await (await researcher.get(`/api/v1/rounds/${launched.body.id}`)).json()) as {
+    state: string; error: string | null; jobs: Array<{ attempts: number }>; models: Array<{ id: string; kind: string }>; report: { lmEval?: Array<{ name: string; lossBefore: number; lossAfter: number }> };
+  };
+  assert.equal(round.state, "done", `${round.error}\n${output.slice(-3000)}`);
+  assert.equal(round.jobs[0]!.attempts, 2);
+
+  const steps = await stepsOf(job.id);
+  const second = steps.filter((m) => m.attempt === 2);
+  assert.deepEqual(second.map((m) => m.step), Array.from({ length: STEPS - resumedFrom }, (_, i) => resumedFrom + 1 + i), "attempt 2 runs exactly the steps after the checkpoint");
+  // steps both attempts ran give the same loss: weights, optimizer, tokenizer and the seeded draw of windows all came back
+  const firstByStep = new Map(steps.filter((m) => m.attempt === 1).map((m) => [m.step, m.loss]));
+  for (const m of second.filter((m) => firstByStep.has(m.step))) assert.ok(Math.abs(m.loss - firstByStep.get(m.step)!) < 1e-4, `step ${m.step}: ${m.loss} vs ${firstByStep.get(m.step)}`);
+  const start = await server.db.selectFrom("job_events").select("payload").where("job_id", "=", job.id).where("attempt", "=", 2).where("type", "=", "start").executeTakeFirstOrThrow();
+  assert.equal(start.payload["resumedAtStep"], resumedFrom);
+
+  assert.equal(round.models[0]?.kind, "base");
+  assert.equal(await savedStep(round.models[0]!.id), STEPS, "the registered model was saved at the planned step count");
+  assert.deepEqual(round.report.lmEval?.map((s) => s.name), ["mix"]);
+  assert.ok(!fs.existsSync(path.join(dataDir, "resume", `job-${job.id}`)), "resume checkpoints are removed once the step is done");
+  resumedBaseId = round.models[0]!.id;
+});
+
+test("a midtrain round cancelled mid-step stops, and its retry resumes from the checkpoint and finishes at the planned step", { timeout: 240_000 }, async () => {
+  assert.ok(resumedBaseId, "runs after the killed-pretrain test");
+  const launched = await launch({
+    name: "Cancelled midtrain", path: "midtrain", base: { modelId: resumedBaseId }, pretrain: { ...budget, steps: STEPS, batchSize: 2 },
+    corpus: { mix: { cleaningJobId, sources: [{ corpusId: corpus.alpha, weight: 1 }] } },
+  });
+  assert.equal(launched.status, 201, JSON.stringify(launched.body));
+  const roundId = launched.body.id;
+  const first = await server.db.selectFrom("jobs").select("id").where("round_id", "=", roundId).executeTakeFirstOrThrow();
+
+  // the service finds the job cancelled at its next heartbeat, stops the trainer and, idle, exits
+  const service = runTrainerService(server.url, await server.newToken("trainer"), { backend: "wasm", timeoutMs: 180_000 });
+  const checkpointed = await waitForCheckpoint(first.id);
+  const cancelled = await researcher.json("POST", `/api/v1/rounds/${roundId}/cancel`);
+  assert.equal(cancelled.status, 200, await cancelled.clone().text());
+  const stopped = await service;
+  assert.equal(stopped.code, 0, stopped.output.slice(-3000));
+  const afterCancel = (await (await researcher.get(`/api/v1/rounds/${roundId}`)).json()) as { state: string; models: unknown[] };
+  assert.equal(afterCancel.state, "cancelled");
+  assert.equal(afterCancel.models.length, 0, "a cancelled step registers nothing");
+  const ranUntil = Math.max(...(await stepsOf(first.id)).map((m) => m.step));
+  assert.ok(ranUntil < STEPS, `the step stopped at ${ranUntil}, before the end`);
+
+  // the retry takes over the latest checkpoint (it may be later than the one waited for)
+  const retried = await researcher.json("POST", `/api/v1/rounds/${roundId}/retry`);
+  assert.equal(retried.status, 200, await retried.clone().text());
+  const { resumeStep } = (await retried.json()) as { resumeStep: number | null };
+  assert.ok(resumeStep !== null && resumeStep >= checkpointed && resumeStep < STEPS, `resumes at ${resumeStep} (checkpoint ${checkpointed}, last step reported ${ranUntil})`);
+
+  const { code, output } = await runTrainerService(server.url, await server.newToken("trainer"), { backend: "wasm", timeoutMs: 180_000 });
+  assert.equal(code, 0, output.slice(-3000));
+  const round = (await (await researcher.get(`/api/v1/rounds/${roundId}`)).json()) as {
+    state: string; error: string | null; models: Array<{ id: string; parent_id: string | null }>; report: { lmEval?: Array<{ name: string }> };
+  };
+  assert.equal(round.state, "done", `${round.error}\n${output.slice(-3000)}`);
+  const second = await server.db.selectFrom("jobs").select("id").where("round_id", "=", roundId).where("id", "!=", first.id).executeTakeFirstOrThrow();
+  assert.deepEqual((await stepsOf(second.id)).map((m) => m.step), Array.from({ length: STEPS - resumeStep }, (_, i) => resumeStep + 1 + i));
+  assert.equal(await savedStep(round.models[0]!.id), STEPS);
+  assert.equal(round.models[0]!.parent_id, resumedBaseId);
+  assert.deepEqual(round.report.lmEval?.map((s) => s.name).sort(), ["domain", "replay"]);
+});
+
+/** Documents of "What is a + b?" and its sum on the next line, ten to a document: text that matches the task set. */
+function arithmetic(seed: number, docs: number): string {
+  const rng = createRng(seed);
+  const digit = () => 1 + Math.floor(rng.next() * 9);
+  const fact = () => {
+    const [a, b] = [digit(), digit()];
+    return `What is ${a} + ${b}?\n${a + b}`;
+  };
+  return Array.from({ length: docs }, () => JSON.stringify({ text: Array.from({ length: 10 }, fact).join("\n") })).join("\n") + "\n";
+}
+
+test("a mix search whose target is a task set with a checker picks the source that matches the task; prompts without the checker's field are refused", { timeout: 180_000 }, async () => {
+  const tasksProject = await newProject("Mix for sums", { checker: { kind: "numeric", field: "answer" } });
+  const arith = await uploadCorpus(tasksProject, "arith", arithmetic(5, 14));
+  const alpha = await uploadCorpus(tasksProject, "alpha", language("abcdefghijklm", 6, 14));
+  const cleaned = await clean(tasksProject, [arith, alpha]);
+  assert.equal(cleaned.kept, 28);
+  // the task set: eight sums held out with their answers, and one prompt without one
+  const sums = [[2, 5], [3, 3], [4, 1], [6, 2], [1, 8], [5, 4], [7, 1], [2, 2]].map(([a, b]) => ({ prompt: `What is ${a} + ${b}?`, metadata: { answer: a! + b! }, split: "eval" }));
+  const imported = await researcher.json("POST", `/api/v1/projects/${tasksProject}/imports`, {
+    content: [...sums, { prompt: "What is the sum?", metadata: { note: "no reference" }, split: "eval" }].map((r) => JSON.stringify(r)).join("\n"), commit: true,
+  });
+  assert.equal(imported.status, 200, await imported.clone().text());
+
+  const search = (target: Record<string, unknown>) => ({
+    name: "Which mix for sums", path: "mix-search", base: tinyModel, pretrain: budget, mixSearch: { cleaningJobId: cleaned.id, sources: [arith, alpha], target, levels: 2 },
+  });
+  const refused = await launch(search({ tasks: {} }), tasksProject);
+  assert.equal(refused.status, 422, JSON.stringify(refused.body));
+  const lacking = refused.body.errors?.find((e) => e.path === "mixSearch.target.tasks");
+  assert.match(lacking?.message ?? "", /1 of 9 eval-set prompts have no metadata\.answer/, JSON.stringify(refused.body.errors));
+  // a checker whose reference is a pattern has no answer text to measure
+  const regex = await launch(search({ tasks: { checker: { kind: "regex", pattern: "\\d+" } } }), tasksProject);
+  assert.equal(regex.body.errors?.find((e) => e.path === "mixSearch.target.tasks.checker")?.message.includes("numeric or exact"), true, JSON.stringify(regex.body));
+  // the first project declares no checker (and has no eval set)
+  const none = await launch({ ...search({ tasks: {} }), mixSearch: { cleaningJobId, sources: [corpus.alpha, corpus.beta], target: { tasks: {} } } });
+  assert.equal(none.body.errors?.find((e) => e.path === "mixSearch.target.tasks.checker")?.message.includes("no checker"), true, JSON.stringify(none.body));
+  const both = await launch(search({ corpusId: alpha, tasks: {} }), tasksProject);
+  assert.ok(both.body.errors?.some((e) => e.path === "mixSearch.target.corpusId"), JSON.stringify(both.body));
+
+  const set = (await (await researcher.get(`/api/v1/projects/${tasksProject}/eval-set`)).json()) as { prompts: Array<{ id: string; metadata: Record<string, unknown> }> };
+  const unanswered = set.prompts.find((p) => p.metadata["answer"] === undefined)!;
+  assert.equal((await researcher.json("POST", `/api/v1/projects/${tasksProject}/eval-set`, { remove: [unanswered.id] })).status, 200);
+
+  const round = await train(search({ tasks: {} }), tasksProject);
+  const result = round.report["mixSearch"] as {
+    target: string; scoring: string; best: number;
+    candidates: Array<{ weights: number[]; loss: number; tokens: number; checker?: { passRate: number; correct: number; scored: number } }>;
+  };
+  assert.equal(result.scoring, "checker");
+  assert.equal(result.target, "tasks:eval-set");
+  assert.deepEqual(result.candidates.map((c) => c.weights), [[1, 0], [0, 1]]);
+  for (const c of result.candidates) assert.equal(c.checker?.scored, 8, "every task with its reference is checked");
+  // the arithmetic source wins: its model is the nearer to answering (the reference answers' loss), when neither answers right
+  assert.deepEqual(result.candidates[result.best]!.weights, [1, 0], JSON.stringify(result.candidates));
+  assert.ok(result.candidates[0]!.loss < result.candidates[1]!.loss, JSON.stringify(result.candidates));
+  const snap = round.data_snapshot["corpus"] as { tasks: { prompts: number; checker: { kind: string; field: string } }; parts: Array<{ role: string }> };
+  assert.deepEqual([snap.tasks.prompts, snap.tasks.checker.kind, snap.tasks.checker.field], [8, "numeric", "answer"]);
+  assert.deepEqual(snap.parts.map((p) => p.role), ["source", "source"], "no target text: the task set is the target");
+  const mixes = (await (await researcher.get(`/api/v1/projects/${tasksProject}/data-mixes`)).json()) as Array<{ sources: Array<{ corpusId: string; weight: number }> }>;
+  assert.deepEqual(mixes[0]!.sources, [{ corpusId: arith, weight: 1 }, { corpusId: alpha, weight: 0 }]);
 });

@@ -18,3 +18,22 @@ export function runTrainerService(serverUrl: string, token: string, options: { t
     }),
   );
 }
+
+/**
+ * A trainer service that keeps polling, in its own process group, for tests that interrupt one: `kill` ends it and
+ * its CLI child at once without a word (SIGKILL), so its job's lease is left to expire and another trainer resumes it.
+ */
+export function startKillableTrainer(serverUrl: string, token: string, backend = "wasm"): { kill: () => Promise<void> } {
+  const child = spawn(process.execPath, ["--import", "tsx", "trainer/cli.ts", "serve", "--server", serverUrl, "--poll", "1", "--backend", backend], {
+    env: { ...process.env, TANDEM_TRAINER_TOKEN: token },
+    stdio: "ignore",
+    detached: true,
+  });
+  const closed = new Promise((resolve) => child.on("close", resolve));
+  return {
+    kill: async () => {
+      process.kill(-child.pid!, "SIGKILL");
+      await closed;
+    },
+  };
+}

@@ -8,7 +8,7 @@ import { simplexGrid } from "../contract/round.ts";
 import { createRng } from "../random/rng.ts";
 import { createMemoryLogger } from "./logger.ts";
 import { runJob } from "./run-job.ts";
-import { allocate, mixWindows, type MixSearchResult } from "./corpus-jobs.ts";
+import { allocate, better, mixWindows, type MixSearchResult } from "./corpus-jobs.ts";
 
 let dir = "";
 const path = (name: string): string => join(dir, name);
@@ -86,4 +86,42 @@ test("mix search picks the mix of the target's language; a weighted pretrain rep
   assert.ok(Number.isFinite(lm.sets[0]!.lossBefore) && Number.isFinite(lm.sets[0]!.lossAfter));
   assert.ok(existsSync(path("pre/model.safetensors")));
   assert.throws(() => jobSpecSchema.parse({ schemaVersion: 1, kind: "pretrain", out: "x", tokenizer, model: { init: tiny }, mix: [{ name: "a", files: ["a"], weight: 0 }] }), /weight above 0/);
+});
+
+test("better: a higher checker pass rate wins, then a lower loss; a tie is not better (the earlier candidate stays)", () => {
+  const c = (passRate: number | null, loss: number) => ({ weights: [1], loss, tokens: 1, trainLoss: null, ...(passRate === null ? {} : { checker: { passRate, correct: 0, scored: 1 } }) });
+  assert.equal(better(c(0.5, 9), c(0.25, 1)), true);
+  assert.equal(better(c(0, 1), c(0, 2)), true);
+  assert.equal(better(c(0, 2), c(0, 2)), false);
+  assert.equal(better(c(null, 1), c(null, 2)), true, "a text target: the loss alone");
+});
+
+test("mix search on a task set: the checker scores each candidate's greedy answers, and the source that matches the tasks wins", async () => {
+  // one fact over and over: a model trained on it answers "4" after any such question; the other source never writes digits
+  writeFileSync(path("fours.jsonl"), Array.from({ length: 12 }, () => JSON.stringify({ text: Array.from({ length: 6 }, () => "What is 2 + 2?\n4").join("\n") })).join("\n") + "\n");
+  writeFileSync(path("tasks.jsonl"), ["2 + 2", "1 + 3", "3 + 1"].map((q) => JSON.stringify({ prompt: `What is ${q}?`, metadata: { answer: 4 } })).join("\n") + "\n");
+  writeFileSync(path("tok-tasks.txt"), readFileSync(path("fours.jsonl"), "utf8") + readFileSync(path("a.jsonl"), "utf8"));
+  await run({ schemaVersion: 1, kind: "train-tokenizer", corpus: [path("tok-tasks.txt")], vocabSize: 300, out: path("tok-tasks") });
+  const spec = {
+    schemaVersion: 1 as const, kind: "mix-search" as const, out: path("search-tasks"), backend: "wasm" as const, tokenizer: path("tok-tasks/tokenizer.json"), model: { init: tiny, seed: 3 },
+    train: { steps: 80, batchSize: 4, seed: 1, optim: { lr: 3e-2, warmupSteps: 1 } },
+    sources: [{ name: "a", files: [path("a.jsonl")] }, { name: "fours", files: [path("fours.jsonl")] }], candidates: [[1, 0], [0, 1]],
+    tasks: { name: "sums", prompts: path("tasks.jsonl"), checker: { kind: "numeric" as const }, maxNewTokens: 4 },
+  };
+  await run(spec);
+  const result = JSON.parse(readFileSync(path("search-tasks/mix-search.json"), "utf8")) as MixSearchResult;
+  assert.equal(result.scoring, "checker");
+  assert.deepEqual(result.candidates.map((c) => c.checker?.scored), [3, 3]);
+  assert.equal(result.candidates[0]!.checker?.correct, 0, "a model of letters writes no number");
+  assert.ok(result.candidates[1]!.checker!.correct > 0, JSON.stringify(result.candidates));
+  assert.equal(result.best, 1);
+  assert.ok(result.candidates[1]!.loss < result.candidates[0]!.loss);
+
+  // one target, a checker with an answer text, and every prompt's reference: refused otherwise, naming what is wrong
+  const { tasks, ...noTarget } = spec;
+  assert.throws(() => jobSpecSchema.parse(noTarget), /either target .* or tasks/);
+  assert.throws(() => jobSpecSchema.parse({ ...spec, target: { name: "t", files: ["t"] } }), /either target .* or tasks/);
+  assert.throws(() => jobSpecSchema.parse({ ...spec, tasks: { ...tasks, checker: { kind: "regex", pattern: "4" } } }), /numeric or exact/);
+  writeFileSync(path("tasks-unanswered.jsonl"), JSON.stringify({ prompt: "What is 2 + 2?", metadata: {} }) + "\n");
+  await assert.rejects(run({ ...spec, out: path("search-unanswered"), tasks: { ...tasks, prompts: path("tasks-unanswered.jsonl") } }), /line 1: no usable metadata\.answer/);
 });

@@ -13,6 +13,7 @@ import { type ChatFormat } from "../tokenizer/chat-format.ts";
 import { evalSftLoss } from "./eval-job.ts";
 import { buildModel } from "./job-inputs.ts";
 import { batchesFrom, hashExamples } from "./train-loop.ts";
+import { readTaskTarget, scoreTasks, type TaskScore } from "./task-target.ts";
 import { type JobLogger } from "./logger.ts";
 
 type Source = { name: string; files: string[] };
@@ -141,17 +142,18 @@ export async function pretrainExamples(spec: Extract<JobSpec, { kind: "pretrain"
 
 /**
  * `mix-search`: for each candidate, a fresh model from the same init and seed trains on
- * steps × batchSize windows of that mixture, then its mean loss per token on the target is measured.
- * The same tokenizer throughout, so the losses compare. One candidate at a time: memory holds one model.
+ * steps × batchSize windows of that mixture, then is scored on the target: the mean loss per token of held-out
+ * text, or a task set with a checker (task-target.ts). The same tokenizer throughout, so the scores compare. One
+ * candidate at a time: memory holds one model.
  */
 export async function mixSearchJob(spec: Extract<JobSpec, { kind: "mix-search" }>, format: ChatFormat, log: JobLogger): Promise<MixSearchResult> {
   const probe = buildModel(spec.model, format, "none");
   const w = Math.min(spec.windowLength ?? probe.config.blockSize, probe.config.blockSize);
   log.event("start", { kind: spec.kind, candidates: spec.candidates.length, sources: spec.sources.map((s) => s.name), params: countModelParams(probe.config), config: spec.train });
+  const blockSize = probe.config.blockSize;
   disposeModel(probe);
   const sourceWindows = await Promise.all(spec.sources.map(async (s) => ({ name: s.name, windows: await windowsOf(s, format, w, true) })));
-  const target = await windowsOf(spec.target, format, w);
-  if (target.length === 0) throw new Error(`the target ${spec.target.name} has no text`);
+  const target = await targetScorer(spec, format, w, blockSize);
   const total = spec.train.steps * spec.train.batchSize;
   const results: MixSearchResult["candidates"] = [];
   for (const [index, raw] of spec.candidates.entries()) {
@@ -163,17 +165,45 @@ export async function mixSearchJob(spec: Extract<JobSpec, { kind: "mix-search" }
     const { batches } = batchesFrom(examples, spec.train.batchSize, spec.train.seed, null);
     let trainLoss = NaN;
     while (trainer.step < spec.train.steps) trainLoss = trainer.trainStep(batches.next().value as SftExample[]).loss;
-    const scored = heldOutLoss(model, target, format.padId);
-    results.push({ weights, loss: scored.loss, tokens: examples.reduce((a, e) => a + e.ids.length, 0), trainLoss });
-    log.event("metrics", { candidate: index, step: index + 1, "mix/target_loss": scored.loss, "mix/train_loss": trainLoss, ...Object.fromEntries(weights.map((x, i) => [`mix/weight/${spec.sources[i]!.name}`, x])) });
+    const scored = await target.score(model);
+    results.push({ weights, loss: scored.loss, tokens: examples.reduce((a, e) => a + e.ids.length, 0), trainLoss, ...(scored.checker ? { checker: scored.checker } : {}) });
+    log.event("metrics", {
+      candidate: index, step: index + 1, "mix/target_loss": scored.loss, "mix/train_loss": trainLoss,
+      ...(scored.checker ? { "mix/checker_pass_rate": scored.checker.passRate } : {}),
+      ...Object.fromEntries(weights.map((x, i) => [`mix/weight/${spec.sources[i]!.name}`, x])),
+    });
     log.event("progress", { done: index + 1, total: spec.candidates.length });
     trainer.dispose();
     disposeModel(model);
   }
-  // the lowest target loss; a tie keeps the earlier candidate
-  const best = results.reduce((b, r, i) => (r.loss < results[b]!.loss ? i : b), 0);
-  const result: MixSearchResult = { sources: spec.sources.map((s) => s.name), target: spec.target.name, candidates: results, best };
+  const best = results.reduce((b, r, i) => (better(r, results[b]!) ? i : b), 0);
+  const result: MixSearchResult = { sources: spec.sources.map((s) => s.name), target: target.name, scoring: target.scoring, candidates: results, best };
   writeFileSync(join(spec.out, "mix-search.json"), JSON.stringify(result, null, 2));
   log.event("done", { kind: spec.kind, best, weights: results[best]!.weights, loss: results[best]!.loss, dataHash: hashExamples(sourceWindows.map((s) => s.windows.length)) });
   return result;
+}
+
+type Candidate = MixSearchResult["candidates"][number];
+
+/**
+ * Whether candidate `a` beats `b`: the higher checker pass rate (a task target), then the lower target loss. Strictly
+ * better only, so a tie keeps the earlier candidate.
+ */
+export function better(a: Candidate, b: Candidate): boolean {
+  const pa = a.checker?.passRate ?? 0;
+  const pb = b.checker?.passRate ?? 0;
+  return pa !== pb ? pa > pb : a.loss < b.loss;
+}
+
+/** The search's target as a scorer of one trained model: held-out text, or a task set with its checker. */
+async function targetScorer(spec: Extract<JobSpec, { kind: "mix-search" }>, format: ChatFormat, w: number, blockSize: number) {
+  if (spec.tasks) {
+    const tasks = spec.tasks;
+    const items = await readTaskTarget(tasks, format, blockSize);
+    return { name: tasks.name, scoring: "checker" as const, score: (model: LanguageModel) => scoreTasks(model, items, tasks, format) };
+  }
+  const text = spec.target!;
+  const windows = await windowsOf(text, format, w);
+  if (windows.length === 0) throw new Error(`the target ${text.name} has no text`);
+  return { name: text.name, scoring: "loss" as const, score: (model: LanguageModel): Promise<{ loss: number; checker?: TaskScore["checker"] }> => Promise.resolve(heldOutLoss(model, windows, format.padId)) };
 }

@@ -1,8 +1,9 @@
 // Resuming a job from a periodic checkpoint gives the same next-step metrics as never stopping,
-// through runJob, for every job kind that resumes (pretrain, SFT, reward, DPO).
+// through runJob, for every job kind that resumes (pretrain — also on a weighted mix with held-out sets —, SFT,
+// reward, DPO, PPO).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jobSpecSchema, type JobSpecInput } from "../contract/job.ts";
@@ -55,6 +56,9 @@ before(async () => {
   writeFileSync(path("sft.jsonl"), jsonl(Array.from({ length: 5 }, () => ({ messages: [{ role: "user", content: sentence(3) }, { role: "assistant", content: sentence(5) }] }))));
   writeFileSync(path("prefs.jsonl"), jsonl(Array.from({ length: 5 }, () => ({ prompt: sentence(3), chosen: sentence(4), rejected: sentence(3) }))));
   writeFileSync(path("prompts.jsonl"), jsonl(Array.from({ length: 3 }, () => ({ prompt: sentence(3) }))));
+  // a second source and a held-out set of {"text"} documents, as a corpus round's parts arrive
+  writeFileSync(path("docs.jsonl"), jsonl(Array.from({ length: 20 }, () => ({ text: sentence(12) }))));
+  writeFileSync(path("held.jsonl"), jsonl(Array.from({ length: 4 }, () => ({ text: sentence(12) }))));
   await run({ schemaVersion: 1, kind: "train-tokenizer", corpus: [path("corpus.txt")], vocabSize: 320, out: path("tok") });
   await run({ schemaVersion: 1, kind: "sft", data: path("sft.jsonl"), tokenizer: path("tok/tokenizer.json"), model: { init: tiny, seed: 1 }, train: { steps: 2, batchSize: 2 }, out: path("base"), backend: "wasm" });
 });
@@ -93,6 +97,24 @@ for (const job of jobs) {
     assert.equal(readManifest(path(`${job.name}-resumed`)).step, 5);
   });
 }
+
+test("pretrain on a weighted mix with held-out sets (a corpus round's step) resumes to the same steps and the same held-out loss", async () => {
+  const spec = (out: string): JobSpecInput => ({
+    schemaVersion: 1, kind: "pretrain", tokenizer: path("tok/tokenizer.json"), model: { init: tiny, seed: 2 }, windowLength: 32, train, out, backend: "wasm",
+    mix: [{ name: "plain", files: [path("corpus.txt")], weight: 1 }, { name: "docs", files: [path("docs.jsonl")], weight: 3 }],
+    eval: [{ name: "held", files: [path("held.jsonl")] }],
+  });
+  const whole = await run(spec(path("mix-whole")));
+  const resumed = await run({ ...spec(path("mix-resumed")), resume: path("mix-whole/checkpoints/step-2") } as JobSpecInput);
+  assert.equal(resumed.find((e) => e.type === "start")?.["resumedAtStep"], 2);
+  // steps 3–5, then the held-out line: its "before" is the fresh model of the same seed, its "after" the same weights
+  const wholeMetrics = metricsOf(whole);
+  assert.deepEqual(wholeMetrics.map((m) => m["step"]), [1, 2, 3, 4, 5, undefined]);
+  assert.ok(Number.isFinite(wholeMetrics.at(-1)?.["eval/held/loss_before"]));
+  assert.deepEqual(metricsOf(resumed), wholeMetrics.slice(2));
+  assert.equal(readManifest(path("mix-resumed")).step, 5);
+  assert.deepEqual(JSON.parse(readFileSync(path("mix-resumed/lm-eval.json"), "utf8")), JSON.parse(readFileSync(path("mix-whole/lm-eval.json"), "utf8")));
+});
 
 test("ppo: resuming at a periodic checkpoint repeats rollouts 3–4 exactly (adaptive β, value model, shuffles)", async () => {
   await run({ schemaVersion: 1, kind: "reward", data: path("prefs.jsonl"), tokenizer: path("tok/tokenizer.json"), model: { checkpoint: path("base") }, train: { steps: 2, batchSize: 2 }, out: path("rm"), backend: "wasm" });

@@ -190,6 +190,22 @@ export function checkAnswer(spec: CheckerSpec, answer: string, metadata: Record<
   }
 }
 
+/** Checkers whose reference is an answer text, so a model's likelihood of it can be measured (a mix search's task target). */
+export const TASK_TARGET_CHECKERS = ["numeric", "exact"] as const;
+
+/**
+ * The text of a prompt's reference answer ("7", "Paris") for the checkers in TASK_TARGET_CHECKERS; null when the
+ * checker has none to write (regex, json) or the prompt's metadata has no usable value.
+ */
+export function referenceText(spec: CheckerSpec, metadata: Record<string, unknown> | null | undefined): string | null {
+  if (spec.kind !== "numeric" && spec.kind !== "exact") return null;
+  const value = metadata?.[spec.field];
+  if (typeof value === "number") return Number.isFinite(value) ? String(value) : null;
+  if (typeof value === "string") return value.trim() === "" ? null : value.trim();
+  if (typeof value === "boolean" && spec.kind === "exact") return String(value);
+  return null;
+}
+
 /** Counts of scored answers and of each failure reason, for reports. */
 export interface CheckerTally {
   scored: number;

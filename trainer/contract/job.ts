@@ -8,7 +8,7 @@ import { sftConfigSchema } from "./sft-config.ts";
 import { rewardConfigSchema } from "./reward-config.ts";
 import { dpoConfigSchema } from "./dpo-config.ts";
 import { ppoConfigSchema } from "./ppo-config.ts";
-import { checkerSpecSchema } from "./checker.ts";
+import { checkerSpecSchema, TASK_TARGET_CHECKERS } from "./checker.ts";
 import { grpoConfigSchema } from "./grpo-config.ts";
 import { rlooConfigSchema } from "./rloo-config.ts";
 import { ktoConfigSchema } from "./kto-config.ts";
@@ -163,7 +163,14 @@ export const jobSpecSchema = z.discriminatedUnion("kind", [
      */
     kind: z.literal("mix-search"),
     sources: z.array(corpusSourceSchema).min(2).max(8),
-    target: corpusSourceSchema,
+    /** Held-out text of the target domain: the lowest mean loss per token wins. */
+    target: corpusSourceSchema.optional(),
+    /**
+     * Or a task set (decision 0054): prompt records {"prompt", "metadata"} whose metadata[checker.field] is the
+     * reference answer. Each candidate answers greedily and is checked; the highest pass rate wins, ties (every
+     * candidate at 0, as models this small are) to the lowest mean loss of the reference answer after the prompt.
+     */
+    tasks: z.strictObject({ name: z.string().min(1).max(200), prompts: z.string().min(1), checker: checkerSpecSchema, maxNewTokens: z.number().int().min(1).max(64).default(16) }).optional(),
     /** Weights per candidate, one per source (normalised to sum 1). */
     candidates: z.array(z.array(z.number().min(0))).min(1).max(64),
     tokenizer: z.string().min(1),
@@ -171,6 +178,10 @@ export const jobSpecSchema = z.discriminatedUnion("kind", [
     windowLength: z.number().int().positive().optional(),
     train: sftConfigSchema.prefault({}),
   }).superRefine((j, ctx) => {
+    if ((j.target === undefined) === (j.tasks === undefined)) ctx.addIssue({ code: "custom", message: "give either target (held-out text) or tasks (a task set with a checker)", path: ["target"] });
+    if (j.tasks && !(TASK_TARGET_CHECKERS as readonly string[]).includes(j.tasks.checker.kind)) {
+      ctx.addIssue({ code: "custom", message: `a task target needs a checker whose reference is an answer text (${TASK_TARGET_CHECKERS.join(" or ")})`, path: ["tasks", "checker", "kind"] });
+    }
     j.candidates.forEach((c, i) => {
       if (c.length !== j.sources.length) ctx.addIssue({ code: "custom", message: `needs ${j.sources.length} weights, one per source`, path: ["candidates", i] });
       else if (!c.some((w) => w > 0)) ctx.addIssue({ code: "custom", message: "at least one weight above 0", path: ["candidates", i] });
@@ -289,7 +300,15 @@ export const jobSpecSchema = z.discriminatedUnion("kind", [
 export const mixSearchResultSchema = z.object({
   sources: z.array(z.string()),
   target: z.string(),
-  candidates: z.array(z.object({ weights: z.array(z.number()), loss: z.number(), tokens: z.number(), trainLoss: z.number().nullable() })),
+  /** loss: the lowest target loss wins; checker: the highest pass rate, then the lowest loss (a task target). */
+  scoring: z.enum(["loss", "checker"]).default("loss"),
+  candidates: z.array(
+    z.object({
+      weights: z.array(z.number()), loss: z.number(), tokens: z.number(), trainLoss: z.number().nullable(),
+      /** A task target: the checker on the candidate's greedy answers (prompts without a usable reference are not scored). */
+      checker: z.object({ passRate: z.number().min(0).max(1), correct: z.number().int().nonnegative(), scored: z.number().int().nonnegative() }).optional(),
+    }),
+  ),
   best: z.number().int().nonnegative(),
 });
 export type MixSearchResult = z.output<typeof mixSearchResultSchema>;

@@ -129,13 +129,32 @@ export const roundCorpusSchema = z.strictObject({
  * The data-mix search (decision 0050): a small model per candidate mixture of the sources, the same token
  * budget each, scored on the target domain's held-out text; the best mix is saved for pretrain rounds.
  */
+/**
+ * A task set as a mix search's target (decision 0054): the project's eval-set prompts, their metadata holding the
+ * reference answers, scored per candidate by a checker on its greedy answers, and by the loss of the reference answer
+ * after the prompt (what separates models too small to answer right).
+ */
+export const mixTaskTargetSchema = z.strictObject({
+  /** Which prompts: the project's eval set (held-out prompts, never labeling tasks or training data). */
+  prompts: z.literal("eval-set").default("eval-set"),
+  /** numeric or exact, whose reference is an answer text; default the project's checker. */
+  checker: checkerSpecSchema.optional(),
+  /** Tokens each candidate writes per prompt for the checker. */
+  maxNewTokens: z.number().int().min(1).max(64).default(16),
+});
+
 export const mixSearchSchema = z
   .strictObject({
     cleaningJobId: id,
     classifierId: id.optional(),
     sources: z.array(id).min(2, "a search needs at least two sources").max(8),
-    /** The target domain: a corpus's kept documents, or a share of them (then never trained on). */
-    target: z.strictObject({ corpusId: id, share: z.number().gt(0).max(1).default(1) }),
+    /**
+     * The target: a corpus's kept documents, or a share of them (then never trained on) — or `tasks`, prompts with
+     * reference answers scored by a checker (decision 0054). Exactly one of corpusId and tasks.
+     */
+    target: z
+      .strictObject({ corpusId: id.optional(), share: z.number().gt(0).max(1).default(1), tasks: mixTaskTargetSchema.optional() })
+      .refine((t) => (t.corpusId === undefined) !== (t.tasks === undefined), { message: "choose the target: a corpus (corpusId) or a task set (tasks)", path: ["corpusId"] }),
     /** Weight levels per source on the simplex grid (3: 0, ½, 1): every mixture whose weights are multiples of 1/(levels − 1). */
     levels: z.number().int().min(2).max(11).default(3),
     /** Explicit candidates instead of the grid: one weight per source each. */
@@ -146,7 +165,7 @@ export const mixSearchSchema = z
   })
   .superRefine((m, ctx) => {
     if (new Set(m.sources).size !== m.sources.length) ctx.addIssue({ code: "custom", message: "a corpus is listed twice", path: ["sources"] });
-    if (m.sources.includes(m.target.corpusId) && m.target.share > 0.5) {
+    if (m.target.corpusId !== undefined && m.sources.includes(m.target.corpusId) && m.target.share > 0.5) {
       ctx.addIssue({ code: "custom", message: "the target is also a source: hold out at most half of it (share ≤ 0.5), the rest is trained on", path: ["target", "share"] });
     }
     m.candidates?.forEach((c, i) => {
@@ -158,6 +177,7 @@ export const mixSearchSchema = z
     }
   });
 export type MixSearchSpec = z.output<typeof mixSearchSchema>;
+export type MixTaskTarget = z.output<typeof mixTaskTargetSchema>;
 
 /** Every mixture of `n` sources whose weights are multiples of 1/(levels − 1) and sum to 1, in a fixed order. */
 export function simplexGrid(n: number, levels: number): number[][] {
@@ -328,8 +348,12 @@ const jobModelSchema = z.union([z.strictObject({ modelId: id }), freshModelSchem
  *   kto               dataUrl (+ moreDataUrls): the unpaired export, TRL's {"prompt", "completion", "label"}
  *   evaluate          promptsUrl (the eval set, with metadata); heldOut as below; writes heldout.json
  *   sample            promptsUrl; sampling; baselineModel, evaluation, rewardModel as below
- * A grpo, rloo or kto job resumes from the same files as sft/dpo (RESUME_FILES): its periodic checkpoints
- * are named checkpoints/rollout-N (grpo, rloo) or step-N (kto) and their events carry `step`.
+ *   pretrain, midtrain  corpus.train (weighted parts) and corpus.eval (held-out parts), one URL each
+ *   mix-search        corpus.sources, corpus.target (text) or corpus.tasks with promptsUrl, corpus.candidates;
+ *                     writes mix-search.json
+ * A grpo, rloo, kto, pretrain or midtrain job resumes from the same files as sft/dpo (RESUME_FILES): its periodic
+ * checkpoints are named checkpoints/rollout-N (grpo, rloo) or step-N (the others) and their events carry `step`.
+ * A mix search does not checkpoint: a re-claimed one trains its candidates again.
  */
 export const remoteJobSchema = z
   .strictObject({
@@ -386,6 +410,8 @@ export const remoteJobSchema = z
         eval: z.array(z.strictObject({ name: z.string(), url: z.string().startsWith("/api/v1/") })).optional(),
         sources: z.array(z.strictObject({ name: z.string(), url: z.string().startsWith("/api/v1/") })).optional(),
         target: z.strictObject({ name: z.string(), url: z.string().startsWith("/api/v1/") }).optional(),
+        /** A task set instead of target text: the prompts are at promptsUrl (with metadata), checked by `checker`. */
+        tasks: z.strictObject({ name: z.string(), checker: checkerSpecSchema, maxNewTokens: z.number().int().min(1).max(64) }).optional(),
         candidates: z.array(z.array(z.number().min(0))).optional(),
       })
       .optional(),
@@ -420,7 +446,10 @@ export const remoteJobSchema = z
     }
     if (job.kind === "kto") need(job.dataUrl !== undefined, "dataUrl", "a kto job needs the unpaired export");
     if (job.kind === "pretrain" || job.kind === "midtrain") need((job.corpus?.train?.length ?? 0) > 0, "corpus", `a ${job.kind} job needs its corpus sources`);
-    if (job.kind === "mix-search") need(!!job.corpus?.sources && !!job.corpus.target && !!job.corpus.candidates && "init" in job.model, "corpus", "a mix-search job needs its sources, target, candidates and a fresh model");
+    if (job.kind === "mix-search") {
+      const target = !!job.corpus?.target !== (!!job.corpus?.tasks && job.promptsUrl !== undefined);
+      need(!!job.corpus?.sources && target && !!job.corpus.candidates && "init" in job.model, "corpus", "a mix-search job needs its sources, one target (text, or tasks with their prompts), candidates and a fresh model");
+    }
     if (job.kind === "evaluate") need(job.heldOut !== undefined && job.promptsUrl !== undefined, "heldOut", "an evaluate job needs its eval set and settings");
   });
 export type RemoteJob = z.output<typeof remoteJobSchema>;

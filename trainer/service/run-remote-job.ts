@@ -221,13 +221,7 @@ async function materialize(api: ServerApi, job: RemoteJob, work: string, out: st
     case "kto":
     case "reward": {
       const spec = { ...common, kind: job.kind, data: join(work, "data.jsonl"), model, ...(job.train ? { train: job.train } : {}) };
-      if (!job.resume) return spec as JobSpecInput;
-      // An earlier attempt's checkpoint: its weights, optimizer state, step and tokenizer.
-      const dir = join(work, "resume");
-      mkdirSync(dir, { recursive: true });
-      for (const name of RESUME_FILES) await api.downloadResume(job, name, join(dir, name));
-      const fresh = "init" in job.model ? { init: (JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { modelConfig: object }).modelConfig, seed: job.model.seed } : null;
-      return { ...spec, resume: dir, tokenizer: fresh ? join(dir, "tokenizer.json") : tokenizer, ...(fresh ? { model: fresh } : {}) } as JobSpecInput;
+      return resumeFrom(api, job, work, spec, tokenizer);
     }
     case "ppo": {
       const rewardDir = await fetchModel(api, job.rewardModel!.modelId, join(work, "reward-model"));
@@ -258,17 +252,24 @@ async function materialize(api: ServerApi, job: RemoteJob, work: string, out: st
     case "sample":
       return { ...common, kind: "sample", prompts: join(work, "prompts.jsonl"), model: { checkpoint: policyDir! }, sampling: samplingOf(job) };
     case "pretrain":
-    case "midtrain":
+    case "midtrain": {
       // midtraining is pretraining from a registered checkpoint; both on weighted sources with held-out sets
-      return {
+      const spec = {
         ...common, kind: "pretrain", model, mix: parts.train.map((p) => ({ name: p.name, files: [p.file], weight: p.weight })),
         eval: parts.eval.map((p) => ({ name: p.name, files: [p.file] })), ...(job.train ? { train: job.train } : {}),
-      } as JobSpecInput;
+      };
+      // A resumed pretrain reads its windows with the checkpoint's tokenizer, so the seeded draw and its hash repeat;
+      // held-out loss "before" is still the model as the job names it (the same init seed, or the midtrain base).
+      return resumeFrom(api, job, work, spec, tokenizer);
+    }
     case "mix-search": {
-      if (!("init" in job.model) || !parts.target) throw new Error("a mix-search job needs a fresh model and its target");
+      const tasks = job.corpus?.tasks;
+      if (!("init" in job.model) || (!parts.target && !tasks)) throw new Error("a mix-search job needs a fresh model and its target");
+      // a task set's prompts (with the metadata its checker reads) came with promptsUrl
+      const target = tasks ? { tasks: { ...tasks, prompts: join(work, "prompts.jsonl") } } : { target: { name: parts.target!.name, files: [parts.target!.file] } };
       return {
         ...common, kind: "mix-search", model: { init: job.model.init, seed: job.model.seed }, sources: parts.sources.map((p) => ({ name: p.name, files: [p.file] })),
-        target: { name: parts.target.name, files: [parts.target.file] }, candidates: job.corpus?.candidates ?? [], ...(job.train ? { train: job.train } : {}),
+        ...target, candidates: job.corpus?.candidates ?? [], ...(job.train ? { train: job.train } : {}),
       } as JobSpecInput;
     }
     case "evaluate": {
@@ -284,6 +285,20 @@ async function materialize(api: ServerApi, job: RemoteJob, work: string, out: st
       };
     }
   }
+}
+
+/**
+ * The spec of a job that trains in runTrainLoop (pretrain, midtrain, SFT, reward, DPO, KTO), resuming from an earlier
+ * attempt's checkpoint when the claim names one: its weights, optimizer state, step and tokenizer. A model trained
+ * from scratch is rebuilt from the checkpoint's own config (the tokenizer fitted then sized it) with the job's seed.
+ */
+async function resumeFrom(api: ServerApi, job: RemoteJob, work: string, spec: Record<string, unknown>, tokenizer: string): Promise<JobSpecInput> {
+  if (!job.resume) return spec as JobSpecInput;
+  const dir = join(work, "resume");
+  mkdirSync(dir, { recursive: true });
+  for (const name of RESUME_FILES) await api.downloadResume(job, name, join(dir, name));
+  const fresh = "init" in job.model ? { init: (JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { modelConfig: object }).modelConfig, seed: job.model.seed } : null;
+  return { ...spec, resume: dir, tokenizer: fresh ? join(dir, "tokenizer.json") : tokenizer, ...(fresh ? { model: fresh } : {}) } as JobSpecInput;
 }
 
 /** Where a corpus job's parts land in the work folder (…/corpus-N.jsonl: the trainer reads .jsonl files as {"text"} documents). */
