@@ -1,7 +1,7 @@
 import { data, type AppLoadContext } from "react-router";
-import { promptFilterSchema, setExclusion, type PromptSelection } from "../../server/labeling/browser.server.ts";
+import { exclusionSchema, promptFilterSchema, setExclusion, type PromptSelection } from "../../server/labeling/browser.server.ts";
 import { exportSelection, selectionExportSchema } from "../../server/labeling/browser-export.server.ts";
-import { moveToReview } from "../../server/labeling/prompt-review.server.ts";
+import { moveToReview, reviewMoveSchema } from "../../server/labeling/prompt-review.server.ts";
 import { AppError } from "../../server/lib/app-error.ts";
 import { bulkKinds, type BulkKind, type PendingBulk } from "../components/browser-bulk.tsx";
 
@@ -61,9 +61,14 @@ export async function runBulk(context: AppLoadContext, projectId: string, form: 
       if (!input.success) throw AppError.fromZod(input.error, "The export is not valid.");
       result = { count: (await exportSelection(context.db, null, projectId, input.data)).count, applied: false };
     } else if (kind === "exclude" || kind === "include") {
-      result = await setExclusion(context.db, context.actor!, projectId, { exclude: kind === "exclude", ...(reason ? { reason } : {}), ...selection, confirm });
+      // Through the API's schema: the reason an exclusion needs, ids that are ids, at most BULK_MAX_IDS, a numeric confirm.
+      const input = exclusionSchema.safeParse({ exclude: kind === "exclude", ...(reason ? { reason } : {}), ...selection, confirm });
+      if (!input.success) throw AppError.fromZod(input.error, "Nothing was changed.");
+      result = await setExclusion(context.db, context.actor!, projectId, input.data);
     } else {
-      result = await moveToReview(context.db, context.actor!, projectId, { toReview: kind === "review", ...(reason ? { reason } : {}), ...selection, confirm });
+      const input = reviewMoveSchema.safeParse({ toReview: kind === "review", ...(reason ? { reason } : {}), ...selection, confirm });
+      if (!input.success) throw AppError.fromZod(input.error, "Nothing was changed.");
+      result = await moveToReview(context.db, context.actor!, projectId, input.data);
     }
     if (!result.applied) return { error: null, pending: { ...echo, count: result.count }, done: null } satisfies BulkResult;
     const done = {

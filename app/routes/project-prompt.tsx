@@ -1,9 +1,9 @@
 import { data, Form, Link } from "react-router";
 import type { Route } from "./+types/project-prompt";
 import { hasRole } from "../../server/auth/roles.ts";
-import { promptHistory, setExclusion } from "../../server/labeling/browser.server.ts";
+import { exclusionSchema, promptHistory, setExclusion } from "../../server/labeling/browser.server.ts";
 import { browserSendBackSchema, sendBackFromBrowser } from "../../server/labeling/browser-send-back.server.ts";
-import { moveToReview } from "../../server/labeling/prompt-review.server.ts";
+import { moveToReview, reviewMoveSchema } from "../../server/labeling/prompt-review.server.ts";
 import { AppError } from "../../server/lib/app-error.ts";
 import { PromptSubmissions } from "../components/prompt-submissions.tsx";
 import { Alert, Button, Card, PageTitle } from "../components/ui.tsx";
@@ -41,11 +41,16 @@ export async function action({ context, request, params }: Route.ActionArgs) {
     }
     if (intent === "review") {
       const toReview = form.get("toReview") === "true";
-      await moveToReview(context.db, context.actor!, params.projectId, { toReview, ...(reason ? { reason } : {}), promptIds: [params.promptId], confirm: 1 });
+      const input = reviewMoveSchema.safeParse({ toReview, ...(reason ? { reason } : {}), promptIds: [params.promptId], confirm: 1 });
+      if (!input.success) throw AppError.fromZod(input.error, "Nothing was changed.");
+      await moveToReview(context.db, context.actor!, params.projectId, input.data);
       return { error: null, done: toReview ? "Moved to review: reviewers get it in their queue." : "Taken out of review: back to the labelers.", sentBack: null } satisfies ActionResult;
     }
     const exclude = form.get("exclude") === "true";
-    await setExclusion(context.db, context.actor!, params.projectId, { exclude, ...(reason ? { reason } : {}), promptIds: [params.promptId], confirm: 1 });
+    // The API's schema: an exclusion needs its reason (at most 500 characters).
+    const input = exclusionSchema.safeParse({ exclude, ...(reason ? { reason } : {}), promptIds: [params.promptId], confirm: 1 });
+    if (!input.success) throw AppError.fromZod(input.error, "Nothing was changed.");
+    await setExclusion(context.db, context.actor!, params.projectId, input.data);
     return { error: null, done: null, sentBack: null } satisfies ActionResult;
   } catch (error) {
     if (!(error instanceof AppError) || !["validation_failed", "conflict", "forbidden", "not_found"].includes(error.code)) throw error;

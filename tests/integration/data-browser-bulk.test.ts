@@ -291,6 +291,28 @@ test("the browser's export form downloads the confirmed selection; reviewers are
   assert.equal((await reviewer.client.postForm(page, form)).status, 403);
 });
 
+test("the browser's bulk and prompt-page forms validate as the API does: an exclusion needs its reason, ids must be ids; nothing changes", async () => {
+  const excludedNow = () => server.db.selectFrom("prompts").select(["id", "excluded_at", "status"]).where("project_id", "=", projectId).orderBy("id").execute();
+  const before = await excludedNow();
+  const browser = `/projects/${projectId}/browser`;
+  const trees = promptOf["Rank trees"]!;
+  // Confirmed without a reason: the API refuses it (reason), so must the form.
+  const noReason = await researcher.client.postForm(browser, { bulk: "exclude", scope: "selected", promptIds: trees, filter: "{}", confirm: "1" });
+  assert.equal(noReason.status, 422);
+  assert.match(await noReason.text(), /reason: say why these prompts leave the training data/);
+  // Not an id: refused with the field named, not a database error.
+  const notId = await researcher.client.postForm(browser, { bulk: "review", scope: "selected", promptIds: "abc", filter: "{}" });
+  assert.equal(notId.status, 422);
+  assert.match(await notId.text(), /promptIds\.0: must be a numeric id/);
+  // A confirm that is no count.
+  const badConfirm = await researcher.client.postForm(browser, { bulk: "review", scope: "selected", promptIds: trees, filter: "{}", confirm: "x" });
+  assert.equal(badConfirm.status, 422);
+  // The prompt page's own exclude button: the reason is needed there too.
+  const page = await researcher.client.postForm(`/projects/${projectId}/prompts/${trees}`, { exclude: "true" });
+  assert.equal(page.status, 422);
+  assert.deepEqual(await excludedNow(), before);
+});
+
 // ---- Send back from the browser ---------------------------------------------------------------------
 
 test("send back from the browser: the annotation review's send-back, once, never one's own, nothing written when refused", async () => {
