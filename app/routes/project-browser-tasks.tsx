@@ -1,7 +1,7 @@
 import { data, Form, Link } from "react-router";
 import type { Route } from "./+types/project-browser-tasks";
 import { hasRole } from "../../server/auth/roles.ts";
-import { browseTasks, requeueTasks, taskBrowseSchema, taskFilterSchema, type TaskFilter } from "../../server/labeling/browser-items.server.ts";
+import { browseTasks, requeueSchema, requeueTasks, taskBrowseSchema, taskFilterSchema, type TaskFilter } from "../../server/labeling/browser-items.server.ts";
 import { getProject } from "../../server/labeling/projects.server.ts";
 import { AppError } from "../../server/lib/app-error.ts";
 import { Alert, Button, Card } from "../components/ui.tsx";
@@ -48,7 +48,10 @@ export async function action({ context, request, params }: Route.ActionArgs) {
     filter = parsed.data;
   } else if (taskIds.length === 0) return data({ error: "Select at least one task, or choose every task this filter finds.", pending: null, done: null }, { status: 422 });
   try {
-    const result = await requeueTasks(context.db, context.actor!, params.projectId, { ...(filter ? { filter } : { taskIds }), add, ...(confirm === undefined ? {} : { confirm }) });
+    // Through the API's schema: ids that are ids, at most BULK_MAX_IDS, a whole add from 1 to 10, a numeric confirm.
+    const input = requeueSchema.safeParse({ ...(filter ? { filter } : { taskIds }), add, ...(confirm === undefined ? {} : { confirm }) });
+    if (!input.success) throw AppError.fromZod(input.error, "Nothing was changed.");
+    const result = await requeueTasks(context.db, context.actor!, params.projectId, input.data);
     if (!result.applied) return { error: null, pending: { count: result.count, reopened: result.reopened, add, taskIds, scope, filter: filterJson }, done: null };
     return { error: null, pending: null, done: `${result.count} ${result.count === 1 ? "task asks" : "tasks ask"} for ${add} more ${add === 1 ? "label" : "labels"}; ${result.reopened} reopened.` };
   } catch (error) {

@@ -311,6 +311,17 @@ test("the browser's bulk and prompt-page forms validate as the API does: an excl
   const page = await researcher.client.postForm(`/projects/${projectId}/prompts/${trees}`, { exclude: "true" });
   assert.equal(page.status, 422);
   assert.deepEqual(await excludedNow(), before);
+  // The Tasks tab's re-queue form: a task id that is no id, and more labels than 10, named; no task changes.
+  const tasksNow = () => server.db.selectFrom("tasks").selectAll().innerJoin("prompts", "prompts.id", "tasks.prompt_id").where("prompts.project_id", "=", projectId).orderBy("tasks.id").execute();
+  const tasksBefore = await tasksNow();
+  const requeue = (body: Record<string, string>) => researcher.client.postForm(`${browser}/tasks`, body);
+  const badTask = await requeue({ scope: "selected", taskIds: "abc", add: "1", filter: "{}" });
+  assert.equal(badTask.status, 422);
+  assert.match(await badTask.text(), /taskIds\.0: must be a numeric id/);
+  const tooMany = await requeue({ scope: "selected", taskIds: taskOf["Rank trees"]!, add: "11", filter: "{}", confirm: "1" });
+  assert.equal(tooMany.status, 422);
+  assert.match(await tooMany.text(), /add: must be a whole number from 1 to 10/);
+  assert.deepEqual(await tasksNow(), tasksBefore);
 });
 
 // ---- Send back from the browser ---------------------------------------------------------------------
