@@ -51,6 +51,11 @@ export async function moveToReview(db: Db, actor: Actor, projectId: string, inpu
       const counted = await sql<{ n: string }>`select count(*) as n from prompts p where ${where}`.execute(trx);
       return { count: Number(counted.rows[0]!.n), applied: false };
     }
+    if (!input.toReview) {
+      // Lock order: a reviewer's decision locks the review task, then its prompt (applyReview); taking
+      // prompts back locks the same two, so it takes them in that order too, or the two could deadlock.
+      await sql`select t.id from tasks t join prompts p on p.id = t.prompt_id where ${where} and t.type = 'review' and t.state = 'open' order by t.id for update of t`.execute(trx);
+    }
     const changed = await sql<{ id: string }>`update prompts p set status = ${input.toReview ? "review" : "active"} where ${where} returning p.id`.execute(trx);
     const ids = changed.rows.map((r) => r.id);
     // Throwing rolls the update back.

@@ -202,6 +202,33 @@ test("a reviewer accepting a moved prompt reopens its waiting task instead of ad
   assert.deepEqual((await tasksOf("Write a sonnet")).map((t) => [t.type, t.state]), [["demonstrate", "open"], ["review", "complete"]]);
 });
 
+test("taking a prompt out of review while a reviewer decides it does not deadlock: both lock the review task before the prompt", async () => {
+  const imported = await researcher.client.json("POST", api("/imports"), { content: JSON.stringify({ prompt: "Write an ode" }), commit: true });
+  assert.equal(imported.status, 200);
+  const id = (await server.db.selectFrom("prompts").select("id").where("project_id", "=", projectId).where(sql`messages -> 0 ->> 'content'`, "=", "Write an ode").executeTakeFirstOrThrow()).id;
+  promptOf["Write an ode"] = id;
+  await post("/review-moves", { toReview: true, promptIds: [id], confirm: 1 });
+  const reviewTask = await server.db.selectFrom("tasks").select("id").where("prompt_id", "=", id).where("type", "=", "review").where("state", "=", "open").executeTakeFirstOrThrow();
+  let release: Promise<Response> | undefined;
+  // This transaction does what a reviewer's accept does (submissions.server.ts applyReview): the review task's row, then the prompt's.
+  await server.db.transaction().execute(async (trx) => {
+    await trx.selectFrom("tasks").select("id").where("id", "=", reviewTask.id).forUpdate().execute();
+    release = researcher.client.json("POST", api("/review-moves"), { toReview: false, promptIds: [id], confirm: 1 });
+    // wait until the release is blocked on a lock (it must not hold the prompt's row by then)
+    for (let i = 0; i < 200; i++) {
+      const waiting = await sql<{ n: string }>`select count(*) as n from pg_locks where not granted`.execute(server.db);
+      if (Number(waiting.rows[0]!.n) > 0) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    // with the other lock order this update waits for the release, which waits for this transaction: a deadlock
+    await trx.updateTable("prompts").set({ status: "active" }).where("id", "=", id).execute();
+  });
+  const response = await release!;
+  // the prompt left review first, so the release finds none where one was confirmed: refused, not a 500
+  assert.equal(response.status, 409, await response.clone().text());
+  assert.equal(await statusOf("Write an ode"), "active");
+});
+
 test("review moves refuse bad input with the field named, other roles, and change nothing", async () => {
   const before = await server.db.selectFrom("prompts").select(["id", "status"]).where("project_id", "=", projectId).orderBy("id").execute();
   assert.deepEqual(fields(await post("/review-moves", { toReview: true, promptIds: [promptOf["Rank trees"]], filter: {} }, 422)), ["promptIds"]);
