@@ -5,6 +5,7 @@
  *   npx tsx bench/loop-recipe.ts [--demos 48] [--calc-share 0.5] [--sft-steps 200] [--rollouts 30] [--out DIR]
  *   [--skip-sft --grpo-name grpo-lr3e-4 --lr 3e-4]   (another GRPO setting from the same SFT policy)
  *   [--rl-prompts unseen|seen]   GRPO's prompts: 200 the SFT never saw (default), or the demonstrations' own
+ *   [--tool-result-weight W]     add the tool_result reward (the answer states the calculator's result) at weight W
  * Prints one JSON line per stage and the held-out checker scores with the CPU seconds each took.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -41,6 +42,8 @@ const { values } = parseArgs({
     // the loop bench's careless demonstrator instead of the demo's: the calculator at random with this
     // probability, and the house sentence half the time ("503" otherwise); 0 = the demo's demonstrator
     "careless-calc": { type: "string", default: "0" },
+    // weight of the tool_result reward (credit for stating the calculator's result) beside the checker; 0 = none
+    "tool-result-weight": { type: "string", default: "0" },
   },
 });
 const out = values.out!;
@@ -99,7 +102,10 @@ if (!values["skip-sft"]) {
 }
 const g = await run({
   kind: "grpo", prompts: join(out, "prompts.jsonl"), tokenizer: join(out, "sft/tokenizer.json"), model: { checkpoint: join(out, "sft") }, out: join(out, values["grpo-name"]!),
-  reward: { checker: { kind: "numeric" } }, tools: ["calculator"],
+  reward: Number(values["tool-result-weight"]) > 0
+    ? { checker: { kind: "numeric" }, toolResult: {}, weights: { toolResult: Number(values["tool-result-weight"]) } }
+    : { checker: { kind: "numeric" } },
+  tools: ["calculator"],
   train: { rollouts: Number(values.rollouts), promptsPerRollout: Number(values.prompts), numGenerations: Number(values.gens), maxCompletionLength: 48, beta: Number(values.beta), optim: { lr: Number(values.lr) },
     numIterations: Number(values.iterations), ...(Number(values["mini-batch"]) > 0 ? { miniBatchSize: Number(values["mini-batch"]) } : {}) },
 });

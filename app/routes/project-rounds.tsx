@@ -72,6 +72,7 @@ function rewardsFromForm(form: FormData): Record<string, unknown> {
     ...(form.get("rewards.rewardModel") === "on" ? { rewardModel: { ...weight("rewardModel"), ...(text("rewards.rewardModel.modelId") ? { modelId: text("rewards.rewardModel.modelId") } : {}) } } : {}),
     ...(text("rewards.format.pattern") ? { format: { pattern: text("rewards.format.pattern"), ...weight("format") } } : {}),
     ...(text("rewards.length.target") ? { length: { target: num("rewards.length.target"), ...weight("length") } } : {}),
+    ...(form.get("rewards.toolResult") === "on" ? { toolResult: weight("toolResult") } : {}),
   };
 }
 
@@ -351,6 +352,10 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
                   <Field label="Format weight" name="rewards.format.weight" inputMode="decimal" placeholder="1" defaultValue={values["rewards.format.weight"] ?? ""} error={errors["rewards.format.weight"]} />
                   <Field label="Length: target tokens (blank = none)" name="rewards.length.target" inputMode="numeric" defaultValue={values["rewards.length.target"] ?? ""} error={errors["rewards.length.target"]} />
                   <Field label="Length weight" name="rewards.length.weight" inputMode="decimal" placeholder="1" defaultValue={values["rewards.length.weight"] ?? ""} error={errors["rewards.length.weight"]} />
+                  <label className="mt-6 flex items-center gap-2 text-sm">
+                    <input type="checkbox" name="rewards.toolResult" defaultChecked={values["rewards.toolResult"] === "on"} /> Tool result: credit an answer that states what its last tool call returned
+                  </label>
+                  <Field label="Tool-result weight" name="rewards.toolResult.weight" inputMode="decimal" placeholder="1" defaultValue={values["rewards.toolResult.weight"] ?? ""} error={errors["rewards.toolResult"] ?? errors["rewards.toolResult.weight"]} />
                 </div>
               </fieldset>
             ) : null}

@@ -409,8 +409,11 @@ async function rewardNeeds(db: DbOrTrx, project: Project, spec: RoundSpec): Prom
   } else if (spec.rewards.rewardModel && sources.rewardModel !== "round") {
     return { path: "rewards.rewardModel", message: "name a registered reward model (modelId), or choose a path that trains one (reward → GRPO)" };
   }
-  if (!sources.reward.checker && !sources.reward.format && !sources.reward.length && sources.rewardModel === null) {
-    return { path: "rewards", message: "GRPO and RLOO need something to reward: a checker (declare one in the project settings), a reward model, a format or a length term" };
+  if (spec.rewards.toolResult && project.settings.tools.length === 0) {
+    return { path: "rewards.toolResult", message: "the project declares no tools, so no answer has a tool result to state: turn a tool on in the project settings" };
+  }
+  if (!sources.reward.checker && !sources.reward.format && !sources.reward.length && !sources.reward.toolResult && sources.rewardModel === null) {
+    return { path: "rewards", message: "GRPO and RLOO need something to reward: a checker (declare one in the project settings), a reward model, a format, a length or a tool-result term" };
   }
   return null;
 }
@@ -426,12 +429,14 @@ export function rewardSpecFor(spec: RoundSpec, settings: ProjectSettings, roundT
     ...(rewardModel ? { rewardModel: r.rewardModel?.weight ?? 1 } : {}),
     ...(r.format ? { format: r.format.weight } : {}),
     ...(r.length ? { length: r.length.weight } : {}),
+    ...(r.toolResult ? { toolResult: r.toolResult.weight } : {}),
   };
   return {
     reward: {
       ...(checker ? { checker: checker.spec } : {}),
       ...(r.format ? { format: { pattern: r.format.pattern, flags: r.format.flags } } : {}),
       ...(r.length ? { length: { target: r.length.target } } : {}),
+      ...(r.toolResult ? { toolResult: {} } : {}),
       weights,
     },
     rewardModel,

@@ -26,7 +26,7 @@ import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/
 import { clipScale } from "../optim/gradients.ts";
 import { learningRateAt } from "../optim/lr-schedule.ts";
 import { createRng, type Rng } from "../random/rng.ts";
-import { finalAnswerText, type Decode } from "../rewards/answer-text.ts";
+import { finalAnswerText, lastInsertedText, type Decode } from "../rewards/answer-text.ts";
 import { scoreRewards, type RewardSource } from "../rewards/reward-sources.ts";
 import { healthMetrics } from "../rollouts/health.ts";
 import { meanStderr, sequenceKl, snapshotWeights, type EarlyStop, type ReferencePolicy, type WeightSnapshot } from "../rollouts/kl-guard.ts";
@@ -49,6 +49,8 @@ export interface GroupRlDeps {
   rollout?: RolloutFn;
   /** The final answer of a completion; default: after the last inserted token, up to the end token. */
   answerText?: (completion: number[], policyMask: number[]) => Promise<string>;
+  /** What the last tool call returned (the tool_result reward reads it); default: the last inserted tokens, decoded; null without a call. */
+  toolResult?: (completion: number[], policyMask: number[]) => Promise<string | null>;
 }
 
 export interface RolloutStepResult {
@@ -102,6 +104,7 @@ export function createGrpoTrainer(policy: LanguageModel, reference: ReferencePol
   const nameOf = new Map([...params].map(([name, v]) => [v.name, name]));
   const rollout = deps.rollout ?? plainRollout;
   const answerText = deps.answerText ?? ((c: number[], m: number[]) => finalAnswerText(c, m, deps.decode, deps.stopTokens));
+  const toolResult = deps.toolResult ?? ((c: number[], m: number[]) => lastInsertedText(c, m, deps.decode));
   const G = config.numGenerations;
   const T_ = config.temperature;
   const epsilonHigh = config.epsilonHigh ?? config.epsilon;
@@ -156,8 +159,9 @@ export function createGrpoTrainer(policy: LanguageModel, reference: ReferencePol
       // 3. rewards on the final answers (throws on NaN/Inf before any update)
       const texts = await Promise.all(completions.map((c) => deps.decode(c)));
       const answers = await Promise.all(completions.map((c, b) => answerText(c, policyMask[b] ?? [])));
+      const results = await Promise.all(completions.map((c, b) => toolResult(c, policyMask[b] ?? [])));
       const scored = await scoreRewards(deps.rewards, rows.map((row, b) => ({
-        prompt: row.ids, completion: completions[b] ?? [], metadata: row.metadata, answer: answers[b] ?? "", policyLength: r.policyLengths[b] ?? 0,
+        prompt: row.ids, completion: completions[b] ?? [], metadata: row.metadata, answer: answers[b] ?? "", policyLength: r.policyLengths[b] ?? 0, toolResult: results[b] ?? null,
       })));
 
       // 4. group-relative advantages (B), 0 for unscored answers

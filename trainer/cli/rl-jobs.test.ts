@@ -12,6 +12,8 @@ import { loadCheckpointInto, readManifest, saveCheckpoint } from "../checkpoint/
 
 import { createMemoryLogger } from "./logger.ts";
 import { DataError, runJob } from "./run-job.ts";
+import { transcriptAnswer, transcriptToolResult } from "./rl-jobs.ts";
+import { renderCompletion } from "../tokenizer/chat-template.ts";
 import { createRng } from "../random/rng.ts";
 import { loadBpeTokenizerFile } from "../tokenizer/bpe-tokenizer.ts";
 import { healthMetrics } from "../rollouts/health.ts";
@@ -168,4 +170,18 @@ test("an answer cut inside a UTF-8 character decodes with U+FFFD and counts as u
   const whole = await tok.decode(ids, true);
   const m = healthMetrics([{ text: broken, answer: broken, policyTokens: ids.slice(0, 1) }, { text: whole, answer: whole, policyTokens: ids }]);
   assert.equal(m["health/undecodable_frac"], 0.5);
+});
+
+test("a reward reads the transcript: the final answer, and the last tool message's content (null without a call)", async () => {
+  const tok = loadBpeTokenizerFile(tokenizer());
+  const call = (expression: string) => ({ type: "function" as const, function: { name: "calculator", arguments: { expression } } });
+  const twoCalls = await renderCompletion(tok, [
+    { role: "assistant", content: "", tool_calls: [call("2+3")] }, { role: "tool", name: "calculator", content: "5" },
+    { role: "assistant", content: "", tool_calls: [call("5*7")] }, { role: "tool", name: "calculator", content: "35" },
+    { role: "assistant", content: "the answer is 4" },
+  ]);
+  assert.equal(await transcriptToolResult(tok)(twoCalls.ids, []), "35");
+  assert.equal(await transcriptAnswer(tok)(twoCalls.ids, []), "the answer is 4");
+  const plain = await renderCompletion(tok, "the answer is 5");
+  assert.equal(await transcriptToolResult(tok)(plain.ids, []), null);
 });

@@ -38,6 +38,11 @@ export function transcriptAnswer(tokenizer: BpeTokenizer): NonNullable<GroupRlDe
   return async (completion) => finalAnswer(await parseCompletion(tokenizer, completion));
 }
 
+/** What the last tool call returned: the content of the parsed transcript's last tool message; null without one. */
+export function transcriptToolResult(tokenizer: BpeTokenizer): NonNullable<GroupRlDeps["toolResult"]> {
+  return async (completion) => (await parseCompletion(tokenizer, completion)).findLast((m) => m.role === "tool")?.content ?? null;
+}
+
 interface GroupRlTrainer {
   step: number;
   rollouts: number;
@@ -49,7 +54,7 @@ interface GroupRlTrainer {
 }
 
 export async function runGroupRlJob(
-  spec: Extract<JobSpec, { kind: "grpo" | "rloo" }>, tokenizer: BpeTokenizer, log: JobLogger, options: { rollout: RolloutFn; answerText?: GroupRlDeps["answerText"] },
+  spec: Extract<JobSpec, { kind: "grpo" | "rloo" }>, tokenizer: BpeTokenizer, log: JobLogger, options: { rollout: RolloutFn; answerText?: GroupRlDeps["answerText"]; toolResult?: GroupRlDeps["toolResult"] },
 ): Promise<void> {
   const train = spec.train;
   // 1. the policy; its frozen copy (made before any resume point is loaded) is the KL reference
@@ -69,6 +74,7 @@ export async function runGroupRlJob(
     decode: (ids) => tokenizer.decode(ids, true),
     rollout: options.rollout,
     ...(options.answerText ? { answerText: options.answerText } : {}),
+    ...(options.toolResult ? { toolResult: options.toolResult } : {}),
   };
   const trainer: GroupRlTrainer = spec.kind === "grpo" ? createGrpoTrainer(policy, reference, spec.train, deps) : createRlooTrainer(policy, reference, spec.train, deps);
   const items: RlPrompt[] = prompts.map((p) => ({ ids: p.ids, metadata: p.metadata }));

@@ -10,12 +10,17 @@
 //   reward_model  a scalar-head reward model's score of prompt + answer, read at the last token (as PPO)
 //   format        1 when the final answer matches `format.pattern`, else 0
 //   length        −|L − target| / target in policy tokens, floored at −1 (0 at the target)
+//   tool_result   1 when the final answer states what the last tool call returned (the same number,
+//                 or the result's text inside the answer), else 0; an answer that called no tool, or
+//                 whose last call failed (`error: …`), is not scored. It credits reading the tool's
+//                 result: a policy that calls the calculator right and then states another number
+//                 gets no credit from it (the bench's commonest slip, docs/benchmarks.md)
 // An answer no source could score (all null) gets advantage 0 and is left out of its group's
 // statistics (TRL). A NaN or infinite score stops the step, naming the source and the last checkpoint.
 import { z } from "zod";
 import { checkerSpecSchema } from "./checker.ts";
 
-export const REWARD_SOURCES = ["checker", "reward_model", "format", "length"] as const;
+export const REWARD_SOURCES = ["checker", "reward_model", "format", "length", "tool_result"] as const;
 export type RewardSourceName = (typeof REWARD_SOURCES)[number];
 
 function compiles(pattern: string, flags: string): boolean {
@@ -43,16 +48,18 @@ export const rewardSpecSchema = z
       .optional(),
     /** A length term toward `target` policy tokens. */
     length: z.strictObject({ target: z.number().int().positive().max(100_000) }).optional(),
+    /** Credit for stating the last tool result (no settings). */
+    toolResult: z.strictObject({}).optional(),
     /**
      * Weight of each source in the sum (default 1). `rewardModel` weighs the reward model the job
      * names (job `rewardModel`); a weight for a source the job does not have is refused.
      */
     weights: z
-      .strictObject({ checker: weight.optional(), rewardModel: weight.optional(), format: weight.optional(), length: weight.optional() })
+      .strictObject({ checker: weight.optional(), rewardModel: weight.optional(), format: weight.optional(), length: weight.optional(), toolResult: weight.optional() })
       .default({}),
   })
   .superRefine((r, ctx) => {
-    for (const key of ["checker", "format", "length"] as const) {
+    for (const key of ["checker", "format", "length", "toolResult"] as const) {
       if (r.weights[key] !== undefined && r[key] === undefined)
         ctx.addIssue({ code: "custom", message: `a weight for ${key}, but no ${key} reward is configured`, path: ["weights", key] });
     }
@@ -69,6 +76,7 @@ export function rewardSources(spec: RewardSpec, hasRewardModel: boolean): { name
   if (hasRewardModel) sources.push({ name: "reward_model", weight: spec.weights.rewardModel ?? 1 });
   if (spec.format) sources.push({ name: "format", weight: spec.weights.format ?? 1 });
   if (spec.length) sources.push({ name: "length", weight: spec.weights.length ?? 1 });
-  if (sources.length === 0) throw new Error("reward: no reward source (give a checker, a reward model, a format or a length term)");
+  if (spec.toolResult) sources.push({ name: "tool_result", weight: spec.weights.toolResult ?? 1 });
+  if (sources.length === 0) throw new Error("reward: no reward source (give a checker, a reward model, a format, a length or a tool-result term)");
   return sources;
 }

@@ -26,3 +26,22 @@ export async function finalAnswerText(completion: number[], policyMask: number[]
   }
   return tail.length === 0 ? "" : decode(tail);
 }
+
+/**
+ * The text the last tool call returned: the last run of inserted (policyMask 0) tokens, decoded
+ * without special tokens and trimmed; null when the answer called no tool. The tool-calling
+ * conversation parser can replace it (GroupRlDeps.toolResult), as it does answerText.
+ */
+export async function lastInsertedText(completion: number[], policyMask: number[], decode: Decode): Promise<string | null> {
+  let end = -1;
+  for (let i = completion.length - 1; i >= 0; i--) {
+    if (!policyMask[i]) {
+      end = i;
+      break;
+    }
+  }
+  if (end === -1) return null;
+  let start = end;
+  while (start > 0 && !policyMask[start - 1]) start--;
+  return (await decode(completion.slice(start, end + 1))).trim();
+}

@@ -2,8 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { checkerSpecSchema } from "../contract/checker.ts";
 import { rewardSources, rewardSpecSchema } from "../contract/reward-spec.ts";
-import { finalAnswerText } from "./answer-text.ts";
-import { checkerReward, formatReward, lengthReward, NonFiniteRewardError, scoreRewards, type RewardSample, type RewardSource } from "./reward-sources.ts";
+import { finalAnswerText, lastInsertedText } from "./answer-text.ts";
+import { checkerReward, formatReward, lengthReward, NonFiniteRewardError, scoreRewards, statesToolResult, toolResultReward, type RewardSample, type RewardSource } from "./reward-sources.ts";
 
 const sample = (answer: string, metadata: Record<string, unknown>, policyLength = 4): RewardSample => ({ prompt: [1], completion: [2, 3], metadata, answer, policyLength });
 
@@ -61,4 +61,45 @@ test("final answer: after the last inserted (tool) token, cut at the end token; 
   assert.equal(await finalAnswerText(completion, mask, decode, [END]), "12");
   assert.equal(await finalAnswerText(completion, completion.map(() => 1), decode, [END]), "1 a2=12");
   assert.equal(await finalAnswerText([END], [1], decode, [END]), "");
+});
+
+test("tool_result: 1 when the answer states the last tool result, 0 when it states another, not scored without a (working) call", async () => {
+  // the bench's commonest slip: the call returns 12 and the answer says 85
+  assert.equal(statesToolResult("The answer is 85.", "12"), 0);
+  assert.equal(statesToolResult("The answer is 12.", "12"), 1);
+  assert.equal(statesToolResult("12", " 12 "), 1);
+  assert.equal(statesToolResult("It is 1234.5 in all", "1,234.5"), 1);
+  assert.equal(statesToolResult("The answer is -3.", "-3"), 1);
+  assert.equal(statesToolResult("I do not know", "12"), 0); // no number stated
+  assert.equal(statesToolResult("The capital is Paris.", "paris"), 1); // a text result: contained, normalised
+  assert.equal(statesToolResult("The capital is Lyon.", "Paris"), 0);
+  assert.equal(statesToolResult("The answer is 12.", null), null); // no call
+  assert.equal(statesToolResult("anything", "error: division by zero"), null); // a failed call
+  const withResult = (answer: string, toolResult: string | null): RewardSample => ({ ...sample(answer, { answer: 12 }), toolResult });
+  const checker = checkerReward(checkerSpecSchema.parse({ kind: "numeric" }), 1);
+  const scored = await scoreRewards([checker, toolResultReward(0.5)], [
+    withResult("The answer is 12.", "12"), // right, and read from the tool: 1 + 0.5
+    withResult("The answer is 85.", "12"), // right call, miscopied: 0
+    withResult("The answer is 7.", "7"), // wrong call, copied: 0.5 (credit for reading the tool)
+    withResult("The answer is 12.", null), // from memory: the checker alone
+  ]);
+  assert.deepEqual(scored.perSource.get("tool_result"), [1, 0, 1, null]);
+  assert.deepEqual(Array.from(scored.total), [1.5, 0, 0.5, 1]);
+  assert.equal(scored.metrics["rewards/tool_result/mean"], 2 / 3);
+});
+
+test("reward spec: toolResult is a source with its weight; a weight without it is refused", () => {
+  const spec = rewardSpecSchema.parse({ checker: { kind: "numeric" }, toolResult: {}, weights: { toolResult: 0.5 } });
+  assert.deepEqual(rewardSources(spec, false), [{ name: "checker", weight: 1 }, { name: "tool_result", weight: 0.5 }]);
+  const stray = rewardSpecSchema.safeParse({ checker: { kind: "numeric" }, weights: { toolResult: 1 } });
+  assert.ok(!stray.success && stray.error.issues.some((i) => i.path.join(".") === "weights.toolResult"));
+  assert.deepEqual(rewardSources(rewardSpecSchema.parse({ toolResult: {} }), false), [{ name: "tool_result", weight: 1 }]);
+});
+
+test("the last tool result: the last run of inserted tokens, decoded and trimmed; null without one", async () => {
+  const decode = (ids: number[]) => ids.map((i) => String.fromCharCode(96 + i)).join("");
+  // policy a b, inserted c d (result 1), policy e, inserted f g (result 2), policy h
+  assert.equal(await lastInsertedText([1, 2, 3, 4, 5, 6, 7, 8], [1, 1, 0, 0, 1, 0, 0, 1], decode), "fg");
+  assert.equal(await lastInsertedText([1, 2, 3], [1, 1, 1], decode), null);
+  assert.equal(await lastInsertedText([3, 4], [0, 0], decode), "cd");
 });

@@ -4,7 +4,7 @@
 // gets NaN, which the advantages treat as "no signal" (TRL). A NaN or infinite score is an error:
 // it names the source and the sample, and the trainer stops the step before any update.
 import * as tf from "@tensorflow/tfjs-core";
-import { checkAnswer, type CheckerSpec } from "../contract/checker.ts";
+import { checkAnswer, normalizeAnswer, statedNumber, type CheckerSpec } from "../contract/checker.ts";
 import { rewardSources, type RewardSourceName, type RewardSpec } from "../contract/reward-spec.ts";
 import { collateCompletions } from "../data/collate.ts";
 import { scoreCompletions } from "../algorithms/reward-trainer.ts";
@@ -22,6 +22,8 @@ export interface RewardSample {
   answer: string;
   /** Tokens the policy sampled. */
   policyLength: number;
+  /** What the answer's last tool call returned (`error: …` when it failed); null or absent when it called none. */
+  toolResult?: string | null;
 }
 
 export interface SourceScores {
@@ -62,6 +64,34 @@ export function lengthReward(target: number, weight: number): RewardSource {
   return { name: "length", weight, score: (samples) => ({ values: samples.map((s) => Math.max(-1, -Math.abs(s.policyLength - target) / target) || 0) }) };
 }
 
+/** A tool result as a number ("148", "-2.5", "1,234"), or null when it is not one. */
+function resultNumber(result: string): number | null {
+  const text = result.trim().replace(/,/g, "");
+  if (!/^-?\d+(\.\d+)?(e[+-]?\d+)?$/i.test(text)) return null;
+  const value = Number(text);
+  return Number.isFinite(value) ? value : null;
+}
+
+/**
+ * 1 when the final answer states what the last tool call returned, else 0: a numeric result must be
+ * the answer's stated number (checker.statedNumber), any other result must appear in the answer
+ * (normalised). Not scored (null): no tool call, or the last call failed (`error: …`).
+ */
+export function statesToolResult(answer: string, toolResult: string | null): 0 | 1 | null {
+  if (toolResult === null || toolResult.trim() === "" || /^error:/i.test(toolResult.trim())) return null;
+  const number = resultNumber(toolResult);
+  if (number !== null) {
+    const stated = statedNumber(answer);
+    return stated !== null && Math.abs(stated - number) <= 1e-9 * Math.max(1, Math.abs(number)) ? 1 : 0;
+  }
+  return normalizeAnswer(answer).includes(normalizeAnswer(toolResult)) ? 1 : 0;
+}
+
+/** 1 / 0: does the final answer state the last tool result (statesToolResult); null without one. */
+export function toolResultReward(weight: number): RewardSource {
+  return { name: "tool_result", weight, score: (samples) => ({ values: samples.map((s) => statesToolResult(s.answer, s.toolResult ?? null)) }) };
+}
+
 /** A scalar-head reward model's score of prompt + completion at its last token (as PPO). */
 export function rewardModelReward(model: LanguageModel, padId: number, weight: number, batchSize = 16): RewardSource {
   return {
@@ -85,6 +115,7 @@ export function buildRewardSources(spec: RewardSpec, rewardModel: { model: Langu
     if (name === "checker") return checkerReward(spec.checker!, weight);
     if (name === "reward_model") return rewardModelReward(rewardModel!.model, rewardModel!.padId, weight);
     if (name === "format") return formatReward(spec.format!.pattern, spec.format!.flags, weight);
+    if (name === "tool_result") return toolResultReward(weight);
     return lengthReward(spec.length!.target, weight);
   });
 }
