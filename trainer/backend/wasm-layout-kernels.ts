@@ -6,6 +6,9 @@
 // to keep XNNPACK on its fast path. The stock 2-D Transpose, and so the Sum, costs ~15 ms of CPU
 // for a micro MLP activation (1024 × 1536). These loops take ~3 ms (bench/, docs/benchmarks.md).
 // Other ranks, permutations, axes and dtypes go to the stock kernels.
+// With native BLAS on (wasm-blas-matmul.ts), a Sum over 64 rows or more is one cblas_sgemm of a row of
+// ones by the (rows, inner) input, which runs at memory speed where the scalar loop does not (the
+// loop was 3 % of a micro step's CPU profile; decision trainer-021).
 import {
   getKernel,
   registerKernel,
@@ -17,6 +20,17 @@ import {
   type TensorInfo,
 } from "@tensorflow/tfjs-core";
 import type { KernelArgs, WasmBackendLike } from "./wasm-kernel-types.ts";
+import { wasmBlasActive } from "./wasm-blas-matmul.ts";
+
+/** Below this many rows the loop is as quick as a BLAS call. */
+const BLAS_SUM_MIN_ROWS = 64;
+let ones = new Float32Array(0);
+
+/** A row of `n` ones, reused between calls (never written by sgemm: it is the A operand). */
+function onesRow(n: number): Float32Array {
+  if (ones.length < n) ones = new Float32Array(Math.max(n, 2 * ones.length)).fill(1);
+  return ones.subarray(0, n);
+}
 
 
 /** x (outer, inner) flat → out (inner): Σ over the rows, in row order (as the stock kernel adds). */
@@ -60,7 +74,12 @@ export function registerWasmLayoutKernels(): string[] {
     const backend = args.backend as WasmBackendLike;
     const out = backend.makeOutput(keepDims ? backend_util.expandShapeToKeepDim(innerShape, axes) : innerShape, "float32");
     // views only after makeOutput: an allocation may grow (and detach) the heap buffer
-    sumRows(backend.typedArrayFromHeap(x) as Float32Array, outer, util.sizeFromShape(innerShape), backend.typedArrayFromHeap(out) as Float32Array);
+    const xs = backend.typedArrayFromHeap(x) as Float32Array;
+    const os = backend.typedArrayFromHeap(out) as Float32Array;
+    const inner = util.sizeFromShape(innerShape);
+    const blas = wasmBlasActive();
+    if (blas && outer >= BLAS_SUM_MIN_ROWS && inner > 0) blas.sgemm(false, false, 1, inner, outer, onesRow(outer), xs, os); // (1, outer)·(outer, inner)
+    else sumRows(xs, outer, inner, os);
     return out;
   };
 

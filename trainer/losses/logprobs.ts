@@ -45,12 +45,19 @@ export function tokenLogProbs(logits: tf.Tensor3D, labels: tf.Tensor2D, temperat
 export function nextTokenLogProbs(logits: tf.Tensor3D, inputIds: tf.Tensor2D, targetMask?: tf.Tensor2D, temperature = 1): tf.Tensor2D {
   return tf.tidy(() => {
     const [B, T, V] = logits.shape;
-    const head = tf.slice(logits, [0, 0, 0], [B, T - 1, V]) as tf.Tensor3D; // (B, T−1, V)
     let labels = tf.cast(tf.slice(inputIds, [0, 1], [B, T - 1]), "int32") as tf.Tensor2D; // (B, T−1)
     if (targetMask) {
       const m = tf.cast(tf.slice(targetMask, [0, 1], [B, T - 1]), "bool");
       labels = tf.where(m, labels, tf.fill([B, T - 1], IGNORE_INDEX, "int32")) as tf.Tensor2D;
     }
+    if (fusedBackend("logprobs") && logits.dtype === "float32" && T > 1) {
+      // The fused loop reads the logits where they lie: the last position gets no label (so no work and a zero
+      // gradient row), and the (B, T) result is cut instead of the (B, T, V) logits. That saves a copy of the
+      // logits forward and a zero-padded one (PadV2) backward.
+      const shifted = tf.concat([labels, tf.fill([B, 1], IGNORE_INDEX, "int32")], 1) as tf.Tensor2D; // (B, T)
+      return tf.slice(tokenLogProbs(logits, shifted, temperature), [0, 0], [B, T - 1]) as tf.Tensor2D;
+    }
+    const head = tf.slice(logits, [0, 0, 0], [B, T - 1, V]) as tf.Tensor3D; // (B, T−1, V)
     return tokenLogProbs(head, labels, temperature);
   });
 }

@@ -66,6 +66,62 @@ test("fused token log-probs equal the op path, values and gradients, with temper
   });
 });
 
+test("next-token log-probs: the fused path reads the whole logits (no logits slice, no PadV2) and equals the op path, values and gradients", async () => {
+  // (3, 6, 29) with a target mask and temperature; the last position's logits score nothing and get a zero gradient
+  const run = async (fused: boolean, temperature: number): Promise<{ out: Float32Array[]; kernels: string[] }> => {
+    setFusedKernels(fused);
+    try {
+      let out: Float32Array[] = [];
+      const profile = await tf.profile(() => {
+        out = tf.tidy(() => {
+          const logits = tf.randomNormal([3, 6, 29], 0, 2, "float32", 17) as tf.Tensor3D;
+          const ids = tf.tensor2d([[1, 28, 0, 5, 9, 3], [4, 4, 27, 13, 2, 0], [7, 8, 6, 1, 11, 22]], [3, 6], "int32");
+          const mask = tf.tensor2d([[0, 1, 1, 0, 1, 1], [1, 0, 1, 1, 1, 0], [0, 0, 0, 1, 1, 1]], [3, 6], "int32");
+          const weights = tf.tensor2d([[1, -2, 0.5, 3, 1], [2, 1, -1, 0.25, 0.5], [0.7, 1, 1, -1, 2]]);
+          const f = (x: tf.Tensor): tf.Tensor => tf.sum(tf.mul(nextTokenLogProbs(x as tf.Tensor3D, ids, mask, temperature), weights));
+          const [g] = tf.grads(f)([logits]);
+          return [nextTokenLogProbs(logits, ids, mask, temperature), g as tf.Tensor].map((t) => t.dataSync().slice() as Float32Array);
+        });
+      });
+      // kernels that pad or slice a logits-sized (3, ·, 29) tensor
+      const logitsSized = (shape: number[] | undefined): boolean => shape?.length === 3 && shape[2] === 29;
+      return { out, kernels: profile.kernels.filter((k) => k.outputShapes.some(logitsSized)).map((k) => k.name) };
+    } finally {
+      setFusedKernels(true);
+    }
+  };
+  for (const temperature of [1, 0.8]) {
+    const [fused, ops] = [await run(true, temperature), await run(false, temperature)];
+    assert.equal(fused.out[0]?.length, 3 * 5);
+    fused.out.forEach((a, k) => {
+      const b = ops.out[k] as Float32Array;
+      assert.equal(a.length, b.length);
+      a.forEach((x, i) => assert.ok(Math.abs(x - (b[i] ?? NaN)) <= 1e-5 * Math.max(1, Math.abs(b[i] ?? 0)), `τ ${temperature} [${k}][${i}]: ${x} vs ${b[i]}`));
+    });
+    const grad = fused.out[1] as Float32Array;
+    for (let b = 0; b < 3; b++) assert.ok(grad.slice((b * 6 + 5) * 29, (b * 6 + 6) * 29).every((x) => x === 0), `row ${b}: last position has no gradient`);
+    if (tf.getBackend() === "wasm") {
+      for (const k of ["Slice", "PadV2"]) {
+        assert.ok(!fused.kernels.includes(k), `fused path: no ${k} of the logits (${fused.kernels.join(",")})`);
+        assert.ok(ops.kernels.includes(k), `the op path slices the logits, and its gradient pads (${ops.kernels.join(",")})`);
+      }
+    }
+  }
+});
+
+test("fused token log-probs: a NaN or ∞ logit in a target row stays non-finite, value and gradient (the fast exp does not hide it)", () => {
+  tf.tidy(() => {
+    const logits = tf.tensor3d([[[0.5, NaN, 1], [Infinity, 0, 1], [1, 2, 3]]]); // (1, 3, 3)
+    const labels = tf.tensor2d([[0, 1, 2]], [1, 3], "int32");
+    const f = (x: tf.Tensor): tf.Tensor => tokenLogProbs(x as tf.Tensor3D, labels);
+    const lp = Array.from(f(logits).dataSync());
+    assert.ok(Number.isNaN(lp[0]) && !Number.isFinite(lp[1] as number) && Number.isFinite(lp[2] as number), `${lp}`);
+    const g = Array.from((tf.grads(f)([logits])[0] as tf.Tensor).dataSync());
+    assert.ok(g.slice(0, 3).every(Number.isNaN), `NaN row gradient ${g.slice(0, 3)}`);
+    assert.ok(g.slice(6).every(Number.isFinite), `clean row gradient ${g.slice(6)}`);
+  });
+});
+
 test("fused token log-probs: the gradient passes finite differences, at temperature 1 and 0.5", () => {
   tf.tidy(() => {
     const labels = tf.tensor2d([[3, 0, IGNORE_INDEX], [6, 2, 1]], [2, 3], "int32");
