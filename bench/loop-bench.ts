@@ -35,7 +35,7 @@
  *
  *   npm run bench:loop [-- --task arithmetic --eval 96 --prompts 96 --tau 4 --seed 1
  *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-rpo 0,1 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
- *                        --grpo-mini-batches 0,16 --grpo-iterations 1,2 --grpo-tool-result 0,0.5
+ *                        --grpo-mini-batches 0,16 --grpo-iterations 1,2 --grpo-tool-result 0,0.5 --grpo-temperatures 1,0.7
  *                        --kto-lrs 3e-5 --rm-steps 100 --rollouts 20 --tool-share 0.4 --only dpo,ppo,rm-grpo,grpo,kto,chain]
  *
  * Needs `npm run build` (the server's pages). Prints a table and writes bench/results/loop-<time>.json
@@ -77,6 +77,8 @@ const { values } = parseArgs({
     "grpo-iterations": { type: "string", default: "1" },
     // the tool_result reward's weight beside the checker (credit for stating the calculator's result; 0 = none)
     "grpo-tool-result": { type: "string", default: "0" },
+    // GRPO's sampling temperature (TRL's default 1; the log-probs are taken at the same temperature)
+    "grpo-temperatures": { type: "string", default: "1" },
     "kto-lrs": { type: "string", default: "3e-5" },
     // the reward model's steps before PPO / GRPO (the trainer's default is 100)
     "rm-steps": { type: "string", default: "100" },
@@ -287,16 +289,13 @@ if (ONLY.has("ppo")) {
 }
 if (ONLY.has("rm-grpo")) await add("RM + checker → GRPO", { path: "reward-grpo", ...rewardModel, rewards: { checker: { weight: 1 }, rewardModel: { weight: 1 } }, grpo });
 if (ONLY.has("grpo")) {
-  for (const lr of lrs("grpo-lrs")) {
-    for (const miniBatch of lrs("grpo-mini-batches")) {
-      for (const mu of lrs("grpo-iterations")) {
-        for (const toolResult of lrs("grpo-tool-result")) {
-          const steps = `${miniBatch ? ` mini-batch ${miniBatch}` : ""}${mu > 1 ? ` μ ${mu}` : ""}`;
-          const train = { ...grpo, optim: optim(lr), ...(miniBatch ? { miniBatchSize: miniBatch } : {}), numIterations: mu };
-          const rewards = { checker: { weight: 1 }, ...(toolResult ? { toolResult: { weight: toolResult } } : {}) };
-          await add(`checker${toolResult ? ` + tool result ${toolResult}` : ""} → GRPO lr ${lr}${steps}`, { path: "grpo", rewards, grpo: train });
-        }
-      }
+  // one round per setting: lr × samples per step × passes × tool-result weight × sampling temperature
+  for (const lr of lrs("grpo-lrs")) for (const miniBatch of lrs("grpo-mini-batches")) for (const mu of lrs("grpo-iterations")) {
+    for (const toolResult of lrs("grpo-tool-result")) for (const temperature of lrs("grpo-temperatures")) {
+      const steps = `${miniBatch ? ` mini-batch ${miniBatch}` : ""}${mu > 1 ? ` μ ${mu}` : ""}${temperature !== 1 ? ` T ${temperature}` : ""}`;
+      const train = { ...grpo, optim: optim(lr), ...(miniBatch ? { miniBatchSize: miniBatch } : {}), numIterations: mu, temperature };
+      const rewards = { checker: { weight: 1 }, ...(toolResult ? { toolResult: { weight: toolResult } } : {}) };
+      await add(`checker${toolResult ? ` + tool result ${toolResult}` : ""} → GRPO lr ${lr}${steps}`, { path: "grpo", rewards, grpo: train });
     }
   }
 }
