@@ -7,7 +7,7 @@
  * field named. A mix search on a task set with a checker (decision 0054) picks the source that matches the tasks.
  * A pretrain step whose trainer is killed, and a midtrain round cancelled mid-step and retried, resume
  * from their last uploaded checkpoint and finish at the planned step; a mix search whose trainer is killed trains only the
- * candidates it had not finished (decision 0056). Tiny models, fixed seeds: seconds of training each.
+ * candidates it had not finished, and one cancelled and retried does the same (decision 0056). Tiny models, fixed seeds: seconds of training each.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -138,6 +138,8 @@ test("wrong launches are refused with the field named, and nothing is launched",
 let mixId = "";
 /** The uninterrupted search's table, for the resumed search to be compared with. */
 let firstSearch: Array<{ weights: number[]; loss: number; tokens: number }> = [];
+/** The killed and resumed search's table, for the cancelled and retried one to be compared with. */
+let resumedSearch: Array<{ weights: number[]; loss: number; tokens: number; chosen: boolean }> = [];
 test("a mix search over 2 sources × 3 weights picks the mix of the target's language and saves it", { timeout: 180_000 }, async () => {
   const round = await train({
     name: "Which mix for beta news", path: "mix-search", base: tinyModel, pretrain: budget,
@@ -387,6 +389,49 @@ test("a mix search whose trainer is killed mid-search resumes: the candidates do
   const mixes = (await (await researcher.get(`/api/v1/projects/${projectId}/data-mixes`)).json()) as Array<{ id: string; sources: Array<{ corpusId: string; weight: number }> }>;
   assert.deepEqual(mixes.find((m) => m.id === round.report.mixSearch.mixId)?.sources, [{ corpusId: corpus.alpha, weight: table[best]!.weights[0] }, { corpusId: corpus.beta, weight: table[best]!.weights[1] }]);
   assert.ok(!fs.existsSync(path.join(dataDir, "resume", `job-${job.id}`)), "resume checkpoints are removed once the search is done");
+  resumedSearch = table;
+});
+
+test("a mix search cancelled mid-search and retried trains only the candidates not done, and its table is the killed one's", { timeout: 240_000 }, async (t) => {
+  assert.equal(resumedSearch.length, 9, "runs after the killed mix search");
+  const launched = await launch({
+    name: "Cancelled mix search", path: "mix-search", base: tinyModel, pretrain: budget,
+    mixSearch: { cleaningJobId, sources: [corpus.alpha, corpus.beta], target: { corpusId: corpus.betaNews }, levels: 9 },
+  });
+  assert.equal(launched.status, 201, JSON.stringify(launched.body));
+  const roundId = launched.body.id;
+  const first = await server.db.selectFrom("jobs").select("id").where("round_id", "=", roundId).executeTakeFirstOrThrow();
+  const service = runTrainerService(server.url, await server.newToken("trainer"), { backend: "wasm", timeoutMs: 180_000 });
+  let uploaded = 0;
+  for (let i = 0; i < 2400 && uploaded < 1; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    if (fs.existsSync(latestCheckpoint(first.id))) uploaded = (JSON.parse(fs.readFileSync(latestCheckpoint(first.id), "utf8")) as { step: number }).step;
+  }
+  assert.ok(uploaded >= 1, "the first attempt uploaded a checkpoint");
+  const cancelled = await researcher.json("POST", `/api/v1/rounds/${roundId}/cancel`);
+  assert.equal(cancelled.status, 200, await cancelled.clone().text());
+  const stopped = await service;
+  assert.equal(stopped.code, 0, stopped.output.slice(-3000));
+
+  // the retry takes over the latest checkpoint: the candidates done before the trainer saw the cancel
+  const retried = await researcher.json("POST", `/api/v1/rounds/${roundId}/retry`);
+  assert.equal(retried.status, 200, await retried.clone().text());
+  const { resumeStep } = (await retried.json()) as { resumeStep: number | null };
+  assert.ok(resumeStep !== null && resumeStep >= uploaded && resumeStep < 9, `resumes after ${resumeStep} of 9 candidates`);
+  t.diagnostic(`cancelled; the retry resumes after ${resumeStep} of 9 candidates`);
+
+  const { code, output } = await runTrainerService(server.url, await server.newToken("trainer"), { backend: "wasm", timeoutMs: 180_000 });
+  assert.equal(code, 0, output.slice(-3000));
+  const round = (await (await researcher.get(`/api/v1/rounds/${roundId}`)).json()) as {
+    state: string; error: string | null; report: { mixSearch: { candidates: Array<{ weights: number[]; loss: number; tokens: number }>; best: number } };
+  };
+  assert.equal(round.state, "done", `${round.error}\n${output.slice(-3000)}`);
+  const second = await server.db.selectFrom("jobs").select("id").where("round_id", "=", roundId).where("id", "!=", first.id).executeTakeFirstOrThrow();
+  const metrics = await server.db.selectFrom("job_events").select("payload").where("job_id", "=", second.id).where("type", "=", "metrics").orderBy("id").execute();
+  assert.deepEqual(metrics.map((m) => Number(m.payload["candidate"])), Array.from({ length: 9 - resumeStep }, (_, i) => resumeStep + i), "the retry trains exactly the candidates not done");
+  // stopped at another candidate than the killed search, the same table and choice
+  assert.deepEqual(round.report.mixSearch.candidates.map((c) => [c.weights, c.loss, c.tokens]), resumedSearch.map((c) => [c.weights, c.loss, c.tokens]));
+  assert.deepEqual(round.report.mixSearch.candidates[round.report.mixSearch.best]!.weights, resumedSearch.find((c) => c.chosen)!.weights);
 });
 
 /** Documents of "What is a + b?" and its sum on the next line, ten to a document: text that matches the task set. */
