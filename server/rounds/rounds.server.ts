@@ -464,7 +464,8 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
   const job: Record<string, unknown> = { schemaVersion: 1, kind, model, leaseSeconds, ...(spec.lora && LORA_STEPS.includes(kind) ? { lora: spec.lora } : {}), ...(spec.recompute ? { recompute: true } : {}) };
   if (kind === "sft") Object.assign(job, { ...dataUrls(round.project_id, "sft", round.data_snapshot), train: resumable(spec.sft) });
   // their corpus URLs are written at claim (they carry the attempt): corpusForJob. pretrain and midtrain checkpoint
-  // like SFT, so a re-claimed or retried step resumes; a mix search's candidates are short and it starts over.
+  // like SFT, so a re-claimed or retried step resumes; a mix search checkpoints after each candidate (decision 0056)
+  // and a re-claimed or retried one trains only the candidates not yet done.
   if (kind === "pretrain" || kind === "midtrain") Object.assign(job, { train: resumable(spec.pretrain) });
   if (kind === "mix-search") {
     const tasks = round.data_snapshot.corpus?.tasks;

@@ -6,7 +6,8 @@
  * other language with a replay share and reports held-out loss on both. Launches that are wrong are refused with the
  * field named. A mix search on a task set with a checker (decision 0054) picks the source that matches the tasks.
  * A pretrain step whose trainer is killed, and a midtrain round cancelled mid-step and retried, resume
- * from their last uploaded checkpoint and finish at the planned step. Tiny models, fixed seeds: seconds of training each.
+ * from their last uploaded checkpoint and finish at the planned step; a mix search whose trainer is killed trains only the
+ * candidates it had not finished, and one cancelled and retried does the same (decision 0056). Tiny models, fixed seeds: seconds of training each.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -135,6 +136,10 @@ test("wrong launches are refused with the field named, and nothing is launched",
 });
 
 let mixId = "";
+/** The uninterrupted search's table, for the resumed search to be compared with. */
+let firstSearch: Array<{ weights: number[]; loss: number; tokens: number }> = [];
+/** The killed and resumed search's table, for the cancelled and retried one to be compared with. */
+let resumedSearch: Array<{ weights: number[]; loss: number; tokens: number; chosen: boolean }> = [];
 test("a mix search over 2 sources × 3 weights picks the mix of the target's language and saves it", { timeout: 180_000 }, async () => {
   const round = await train({
     name: "Which mix for beta news", path: "mix-search", base: tinyModel, pretrain: budget,
@@ -154,6 +159,7 @@ test("a mix search over 2 sources × 3 weights picks the mix of the target's lan
   assert.equal(mixes[0]!.round_id, round.id);
   assert.deepEqual(mixes[0]!.sources, [{ corpusId: corpus.alpha, weight: 0 }, { corpusId: corpus.beta, weight: 1 }]);
   mixId = search.mixId;
+  firstSearch = search.candidates;
 });
 
 let baseModelId = "";
@@ -317,6 +323,115 @@ test("a midtrain round cancelled mid-step stops, and its retry resumes from the 
   assert.equal(await savedStep(round.models[0]!.id), STEPS);
   assert.equal(round.models[0]!.parent_id, resumedBaseId);
   assert.deepEqual(round.report.lmEval?.map((s) => s.name).sort(), ["domain", "replay"]);
+});
+
+test("a mix search whose trainer is killed mid-search resumes: the candidates done are not trained again, and the losses are an uninterrupted search's", { timeout: 240_000 }, async (t) => {
+  assert.ok(firstSearch.length === 3, "runs after the first mix search");
+  // 9 candidates (weights in eighths) of the first search's model, budget and seed: its 3 are among them
+  const launched = await launch({
+    name: "Killed mix search", path: "mix-search", base: tinyModel, pretrain: budget,
+    mixSearch: { cleaningJobId, sources: [corpus.alpha, corpus.beta], target: { corpusId: corpus.betaNews }, levels: 9, saveAs: "beta-heavy, resumed" },
+  });
+  assert.equal(launched.status, 201, JSON.stringify(launched.body));
+  const job = await server.db.selectFrom("jobs").select("id").where("round_id", "=", launched.body.id).executeTakeFirstOrThrow();
+
+  // killed once the server holds the results of two candidates
+  const a = startKillableTrainer(server.url, await server.newToken("trainer"));
+  let uploaded = 0;
+  for (let i = 0; i < 1200 && uploaded < 2; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    if (fs.existsSync(latestCheckpoint(job.id))) uploaded = (JSON.parse(fs.readFileSync(latestCheckpoint(job.id), "utf8")) as { step: number }).step;
+  }
+  await a.kill();
+  assert.ok(uploaded >= 2, `the first attempt uploaded the results of ${uploaded} candidates`);
+  // what the second attempt resumes from: the latest checkpoint the killed one uploaded (it may have got further)
+  const checkpoint = JSON.parse(fs.readFileSync(latestCheckpoint(job.id), "utf8")) as { step: number; results: Array<{ weights: number[]; loss: number }> };
+  const done = checkpoint.step;
+  assert.ok(done >= 2 && done < 9, `killed mid-search, after ${done} of 9 candidates`);
+  assert.equal(checkpoint.results.length, done);
+  t.diagnostic(`killed after ${done} of 9 candidates (waited for 2)`);
+
+  await new Promise((resolve) => setTimeout(resolve, (LEASE_SECONDS + 0.5) * 1000));
+  const { code, output } = await runTrainerService(server.url, await server.newToken("trainer"), { backend: "wasm", timeoutMs: 180_000 });
+  assert.equal(code, 0, output.slice(-3000));
+  const round = (await (await researcher.get(`/api/v1/rounds/${launched.body.id}`)).json()) as {
+    state: string; error: string | null; jobs: Array<{ attempts: number }>; report: { mixSearch: { candidates: Array<{ weights: number[]; loss: number; tokens: number; chosen: boolean }>; best: number; mixId: string } };
+  };
+  assert.equal(round.state, "done", `${round.error}\n${output.slice(-3000)}`);
+  assert.equal(round.jobs[0]!.attempts, 2);
+
+  // the second attempt trained exactly the candidates not done, and said where it resumed
+  const metrics = await server.db.selectFrom("job_events").select(["attempt", "payload"]).where("job_id", "=", job.id).where("type", "=", "metrics").orderBy("id").execute();
+  const candidatesOf = (attempt: number) => metrics.filter((m) => m.attempt === attempt).map((m) => Number(m.payload["candidate"]));
+  assert.deepEqual(candidatesOf(2), Array.from({ length: 9 - done }, (_, i) => done + i), "attempt 2 runs exactly the candidates after the checkpoint");
+  // (the killed attempt's last events may never have been sent: its forwarder posts about once a second)
+  assert.ok(candidatesOf(1).every((c) => c < 9));
+  const start = await server.db.selectFrom("job_events").select("payload").where("job_id", "=", job.id).where("attempt", "=", 2).where("type", "=", "start").executeTakeFirstOrThrow();
+  assert.equal(start.payload["resumedAtCandidate"], done);
+
+  // the table: the first attempt's results for the candidates it finished, then the second's; all 9 on one budget
+  const table = round.report.mixSearch.candidates;
+  assert.equal(table.length, 9);
+  assert.deepEqual(table.map((c) => c.weights), Array.from({ length: 9 }, (_, i) => [1 - i / 8, i / 8]));
+  assert.deepEqual(table.slice(0, done).map((c) => [c.weights, c.loss]), checkpoint.results.map((c) => [c.weights, c.loss]), "the results uploaded by the killed attempt");
+  for (const m of metrics.filter((m) => m.attempt === 1)) assert.equal(table[Number(m.payload["candidate"])]!.loss, m.payload["mix/target_loss"], "a candidate the first attempt finished keeps its loss");
+  assert.equal(new Set(table.map((c) => c.tokens)).size, 1);
+  // an uninterrupted search (the first one: same tokenizer, model, seed and budget) gives its 3 candidates the same losses
+  for (const c of firstSearch) {
+    const same = table.find((t) => t.weights[0] === c.weights[0] && t.weights[1] === c.weights[1]);
+    assert.equal(same?.loss, c.loss, `candidate ${JSON.stringify(c.weights)}: ${same?.loss} vs ${c.loss}`);
+  }
+  // the choice over the whole table, old results and new alike: the lowest loss (a mostly-beta mix), saved
+  const best = round.report.mixSearch.best;
+  assert.equal(best, table.reduce((b, c, i) => (c.loss < table[b]!.loss ? i : b), 0), JSON.stringify(table));
+  assert.ok(table[best]!.weights[1]! >= 0.75, `the target's language dominates the chosen mix: ${JSON.stringify(table[best]!.weights)}`);
+  assert.deepEqual(table.map((c) => c.chosen), table.map((_, i) => i === best));
+  const mixes = (await (await researcher.get(`/api/v1/projects/${projectId}/data-mixes`)).json()) as Array<{ id: string; sources: Array<{ corpusId: string; weight: number }> }>;
+  assert.deepEqual(mixes.find((m) => m.id === round.report.mixSearch.mixId)?.sources, [{ corpusId: corpus.alpha, weight: table[best]!.weights[0] }, { corpusId: corpus.beta, weight: table[best]!.weights[1] }]);
+  assert.ok(!fs.existsSync(path.join(dataDir, "resume", `job-${job.id}`)), "resume checkpoints are removed once the search is done");
+  resumedSearch = table;
+});
+
+test("a mix search cancelled mid-search and retried trains only the candidates not done, and its table is the killed one's", { timeout: 240_000 }, async (t) => {
+  assert.equal(resumedSearch.length, 9, "runs after the killed mix search");
+  const launched = await launch({
+    name: "Cancelled mix search", path: "mix-search", base: tinyModel, pretrain: budget,
+    mixSearch: { cleaningJobId, sources: [corpus.alpha, corpus.beta], target: { corpusId: corpus.betaNews }, levels: 9 },
+  });
+  assert.equal(launched.status, 201, JSON.stringify(launched.body));
+  const roundId = launched.body.id;
+  const first = await server.db.selectFrom("jobs").select("id").where("round_id", "=", roundId).executeTakeFirstOrThrow();
+  const service = runTrainerService(server.url, await server.newToken("trainer"), { backend: "wasm", timeoutMs: 180_000 });
+  let uploaded = 0;
+  for (let i = 0; i < 2400 && uploaded < 1; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    if (fs.existsSync(latestCheckpoint(first.id))) uploaded = (JSON.parse(fs.readFileSync(latestCheckpoint(first.id), "utf8")) as { step: number }).step;
+  }
+  assert.ok(uploaded >= 1, "the first attempt uploaded a checkpoint");
+  const cancelled = await researcher.json("POST", `/api/v1/rounds/${roundId}/cancel`);
+  assert.equal(cancelled.status, 200, await cancelled.clone().text());
+  const stopped = await service;
+  assert.equal(stopped.code, 0, stopped.output.slice(-3000));
+
+  // the retry takes over the latest checkpoint: the candidates done before the trainer saw the cancel
+  const retried = await researcher.json("POST", `/api/v1/rounds/${roundId}/retry`);
+  assert.equal(retried.status, 200, await retried.clone().text());
+  const { resumeStep } = (await retried.json()) as { resumeStep: number | null };
+  assert.ok(resumeStep !== null && resumeStep >= uploaded && resumeStep < 9, `resumes after ${resumeStep} of 9 candidates`);
+  t.diagnostic(`cancelled; the retry resumes after ${resumeStep} of 9 candidates`);
+
+  const { code, output } = await runTrainerService(server.url, await server.newToken("trainer"), { backend: "wasm", timeoutMs: 180_000 });
+  assert.equal(code, 0, output.slice(-3000));
+  const round = (await (await researcher.get(`/api/v1/rounds/${roundId}`)).json()) as {
+    state: string; error: string | null; report: { mixSearch: { candidates: Array<{ weights: number[]; loss: number; tokens: number }>; best: number } };
+  };
+  assert.equal(round.state, "done", `${round.error}\n${output.slice(-3000)}`);
+  const second = await server.db.selectFrom("jobs").select("id").where("round_id", "=", roundId).where("id", "!=", first.id).executeTakeFirstOrThrow();
+  const metrics = await server.db.selectFrom("job_events").select("payload").where("job_id", "=", second.id).where("type", "=", "metrics").orderBy("id").execute();
+  assert.deepEqual(metrics.map((m) => Number(m.payload["candidate"])), Array.from({ length: 9 - resumeStep }, (_, i) => resumeStep + i), "the retry trains exactly the candidates not done");
+  // stopped at another candidate than the killed search, the same table and choice
+  assert.deepEqual(round.report.mixSearch.candidates.map((c) => [c.weights, c.loss, c.tokens]), resumedSearch.map((c) => [c.weights, c.loss, c.tokens]));
+  assert.deepEqual(round.report.mixSearch.candidates[round.report.mixSearch.best]!.weights, resumedSearch.find((c) => c.chosen)!.weights);
 });
 
 /** Documents of "What is a + b?" and its sum on the next line, ten to a document: text that matches the task set. */

@@ -88,6 +88,47 @@ test("mix search picks the mix of the target's language; a weighted pretrain rep
   assert.throws(() => jobSpecSchema.parse({ schemaVersion: 1, kind: "pretrain", out: "x", tokenizer, model: { init: tiny }, mix: [{ name: "a", files: ["a"], weight: 0 }] }), /weight above 0/);
 });
 
+test("a mix search resumed from its checkpoint after candidate N trains only the rest and writes the same result as an uninterrupted one", async () => {
+  await run({ schemaVersion: 1, kind: "train-tokenizer", corpus: [path("tok.txt")], vocabSize: 300, out: path("tok-resume") });
+  const tokenizer = path("tok-resume/tokenizer.json");
+  const spec = {
+    schemaVersion: 1 as const, kind: "mix-search" as const, out: path("search-full"), backend: "wasm" as const, tokenizer, model: { init: tiny, seed: 3 },
+    train: { steps: 6, batchSize: 4, seed: 1, optim: { lr: 1e-2, warmupSteps: 1 }, keepCheckpoints: 0 },
+    sources: [{ name: "a", files: [path("a.jsonl")] }, { name: "b", files: [path("b.jsonl")] }], target: { name: "b-heldout", files: [path("b-heldout.jsonl")] },
+    candidates: simplexGrid(2, 4),
+  };
+  const full = await run(spec);
+  const uninterrupted = readFileSync(path("search-full/mix-search.json"), "utf8");
+  // a checkpoint after every candidate but the last, each announced with step = candidates done
+  const checkpoints = full.filter((e) => e.type === "checkpoint");
+  assert.deepEqual(checkpoints.map((e) => e["step"]), [1, 2, 3]);
+  assert.deepEqual(checkpoints.map((e) => e["dir"]), [1, 2, 3].map((n) => path(`search-full/checkpoints/candidate-${n}`)));
+  const at2 = JSON.parse(readFileSync(path("search-full/checkpoints/candidate-2/manifest.json"), "utf8")) as { step: number; modelConfig: Record<string, unknown>; results: unknown[] };
+  assert.equal(at2.step, 2);
+  assert.deepEqual(at2.results, (JSON.parse(uninterrupted) as MixSearchResult).candidates.slice(0, 2));
+  assert.equal(readFileSync(path("search-full/checkpoints/candidate-2/tokenizer.json"), "utf8"), readFileSync(tokenizer, "utf8"));
+
+  // resumed as the trainer service does: the checkpoint's tokenizer and model config, in a fresh folder
+  const resumed = { ...spec, out: path("search-resumed"), resume: path("search-full/checkpoints/candidate-2"), tokenizer: path("search-full/checkpoints/candidate-2/tokenizer.json"), model: { init: at2.modelConfig, seed: 3 } };
+  const events = await run(resumed as JobSpecInput);
+  assert.equal(events.find((e) => e.type === "start")?.["resumedAtCandidate"], 2);
+  assert.deepEqual(events.filter((e) => e.type === "metrics").map((e) => e["candidate"]), [2, 3], "only the candidates not done are trained");
+  assert.equal(readFileSync(path("search-resumed/mix-search.json"), "utf8"), uninterrupted, "the same table and choice, to the last digit");
+
+  // a checkpoint of another search is refused, naming what differs
+  const refused = async (change: Record<string, unknown>, message: RegExp) => assert.rejects(run({ ...resumed, out: path("search-refused"), ...change } as JobSpecInput), message);
+  await refused({ train: { ...spec.train, steps: 7 } }, /resume: train\.steps is 6 in .* but 7 in this job/);
+  await refused({ candidates: [[0, 1], ...simplexGrid(2, 4).slice(1)] }, /resume: candidates is \[\[1,0\],\[0\.6+7?,0\.3+\]\] in .* but \[\[0,1\],/);
+  await refused({ sources: [{ name: "a", files: [path("a.jsonl")] }, { name: "b", files: [path("a.jsonl")] }] }, /other data/);
+  await refused({ target: { name: "b-heldout", files: [path("b.jsonl")] } }, /other data/);
+  await run({ schemaVersion: 1, kind: "train-tokenizer", corpus: [path("a.jsonl")], vocabSize: 300, out: path("tok-other") });
+  await refused({ tokenizer: path("tok-other/tokenizer.json") }, /another tokenizer/);
+  await refused({ candidates: simplexGrid(2, 4).slice(0, 1) }, /2 candidates done, this search has 1/);
+  // the cadence and how many are kept may change
+  await run({ ...resumed, out: path("search-kept"), train: { ...spec.train, keepCheckpoints: 2 } } as JobSpecInput);
+  assert.equal(readFileSync(path("search-kept/mix-search.json"), "utf8"), uninterrupted);
+});
+
 test("better: a higher checker pass rate wins, then a lower loss; a tie is not better (the earlier candidate stays)", () => {
   const c = (passRate: number | null, loss: number) => ({ weights: [1], loss, tokens: 1, trainLoss: null, ...(passRate === null ? {} : { checker: { passRate, correct: 0, scored: 1 } }) });
   assert.equal(better(c(0.5, 9), c(0.25, 1)), true);

@@ -1,9 +1,10 @@
 // Pre-training on corpora (decision trainer-018): documents → token windows, a weighted mix of
 // sources drawn to a fixed token budget, held-out loss per token, and the data-mix search that trains
 // one small model per candidate mixture and scores each on the target domain's held-out text.
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type JobSpec, type MixSearchResult } from "../contract/job.ts";
+import { CheckpointMismatchError } from "../checkpoint/checkpoint.ts";
 
 export type { MixSearchResult };
 import { createRng } from "../random/rng.ts";
@@ -12,7 +13,7 @@ import { createSftTrainer, type SftExample } from "../algorithms/sft-trainer.ts"
 import { type ChatFormat } from "../tokenizer/chat-format.ts";
 import { evalSftLoss } from "./eval-job.ts";
 import { buildModel } from "./job-inputs.ts";
-import { batchesFrom, hashExamples } from "./train-loop.ts";
+import { batchesFrom, firstDifference, hashExamples } from "./train-loop.ts";
 import { readTaskTarget, scoreTasks, type TaskScore } from "./task-target.ts";
 import { type JobLogger } from "./logger.ts";
 
@@ -145,18 +146,41 @@ export async function pretrainExamples(spec: Extract<JobSpec, { kind: "pretrain"
  * steps × batchSize windows of that mixture, then is scored on the target: the mean loss per token of held-out
  * text, or a task set with a checker (task-target.ts). The same tokenizer throughout, so the scores compare. One
  * candidate at a time: memory holds one model.
+ *
+ * Resumable (decision 0056): after each candidate but the last, the results so far go to
+ * <out>/checkpoints/candidate-N (manifest.json with the results, and the tokenizer: round.ts MIX_SEARCH_RESUME_FILES), announced by a `checkpoint` line
+ * with `step` N that the trainer service uploads. `resume` names such a folder: its candidates are not trained again
+ * and the search goes on with candidate N. A candidate's result depends only on the init, the seed, the budget and its
+ * own weights, never on the candidates before it, so the final choice is the one an uninterrupted search makes.
  */
 export async function mixSearchJob(spec: Extract<JobSpec, { kind: "mix-search" }>, format: ChatFormat, log: JobLogger): Promise<MixSearchResult> {
   const probe = buildModel(spec.model, format, "none");
   const w = Math.min(spec.windowLength ?? probe.config.blockSize, probe.config.blockSize);
-  log.event("start", { kind: spec.kind, candidates: spec.candidates.length, sources: spec.sources.map((s) => s.name), params: countModelParams(probe.config), config: spec.train });
+  const modelConfig = probe.config;
   const blockSize = probe.config.blockSize;
+  const params = countModelParams(probe.config);
   disposeModel(probe);
   const sourceWindows = await Promise.all(spec.sources.map(async (s) => ({ name: s.name, windows: await windowsOf(s, format, w, true) })));
   const target = await targetScorer(spec, format, w, blockSize);
-  const total = spec.train.steps * spec.train.batchSize;
+  // what the candidates were trained and scored on: the tokenized sources and the target
+  const dataHash = hashExamples([...sourceWindows.map((s) => [s.name, s.windows]), [target.name, target.hash]]);
+  const state: MixSearchState = {
+    kind: "mix-search", step: 0, modelConfig: modelConfig as unknown as Record<string, unknown>, tokenizerHash: format.tokenizer.hash, dataHash,
+    trainConfig: spec.train as unknown as Record<string, unknown>, sources: spec.sources.map((s) => s.name), target: target.name, scoring: target.scoring, candidates: [], results: [],
+  };
   const results: MixSearchResult["candidates"] = [];
+  if (spec.resume) {
+    const done = readMixSearchCheckpoint(spec.resume, state, spec.candidates);
+    results.push(...done.results);
+  }
+  const first = results.length;
+  log.event("start", {
+    kind: spec.kind, candidates: spec.candidates.length, sources: spec.sources.map((s) => s.name), params, config: spec.train,
+    ...(spec.resume ? { resumedFrom: spec.resume, resumedAtCandidate: first } : {}),
+  });
+  const total = spec.train.steps * spec.train.batchSize;
   for (const [index, raw] of spec.candidates.entries()) {
+    if (index < first) continue;
     const sum = raw.reduce((a, b) => a + b, 0);
     const weights = raw.map((x) => x / sum);
     const examples = mixWindows(sourceWindows.map((s, i) => ({ ...s, weight: weights[i]! })), total, spec.train.seed);
@@ -175,12 +199,78 @@ export async function mixSearchJob(spec: Extract<JobSpec, { kind: "mix-search" }
     log.event("progress", { done: index + 1, total: spec.candidates.length });
     trainer.dispose();
     disposeModel(model);
+    // the results so far, for a resumed search to skip (none after the last: mix-search.json follows at once)
+    if (index + 1 < spec.candidates.length) {
+      const dir = writeMixSearchCheckpoint(spec.out, { ...state, step: index + 1, candidates: spec.candidates.slice(0, index + 1), results }, format.tokenizer.json, spec.train.keepCheckpoints);
+      log.event("checkpoint", { step: index + 1, candidate: index, dir });
+    }
   }
   const best = results.reduce((b, r, i) => (better(r, results[b]!) ? i : b), 0);
   const result: MixSearchResult = { sources: spec.sources.map((s) => s.name), target: target.name, scoring: target.scoring, candidates: results, best };
   writeFileSync(join(spec.out, "mix-search.json"), JSON.stringify(result, null, 2));
-  log.event("done", { kind: spec.kind, best, weights: results[best]!.weights, loss: results[best]!.loss, dataHash: hashExamples(sourceWindows.map((s) => s.windows.length)) });
+  log.event("done", { kind: spec.kind, best, weights: results[best]!.weights, loss: results[best]!.loss, dataHash });
   return result;
+}
+
+/**
+ * A mix search's checkpoint manifest: the candidates done (their raw weights, in order) and their results, with what
+ * must be the same for a resumed search to skip them: the model, tokenizer, data, train settings, sources and target.
+ */
+export type MixSearchState = {
+  kind: "mix-search"; step: number; modelConfig: Record<string, unknown>; tokenizerHash: string; dataHash: string; trainConfig: Record<string, unknown>;
+  sources: string[]; target: string; scoring: "loss" | "checker"; candidates: number[][]; results: MixSearchResult["candidates"];
+};
+
+/** Writes <out>/checkpoints/candidate-N through a temporary folder (a `checkpoint` line only names a whole one); keeps the newest `keep`. */
+function writeMixSearchCheckpoint(out: string, state: MixSearchState, tokenizerJson: string, keep: number): string {
+  const root = join(out, "checkpoints");
+  mkdirSync(root, { recursive: true });
+  const dir = join(root, `candidate-${state.step}`);
+  const tmp = join(root, `.candidate-${state.step}.tmp`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
+  writeFileSync(join(tmp, "manifest.json"), JSON.stringify(state, null, 2));
+  writeFileSync(join(tmp, "tokenizer.json"), tokenizerJson);
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+  if (keep > 0) {
+    const older = readdirSync(root).map((n) => /^candidate-(\d+)$/.exec(n)?.[1]).filter((n): n is string => n !== undefined).map(Number).filter((n) => n <= state.step).sort((a, b) => b - a);
+    for (const n of older.slice(keep)) rmSync(join(root, `candidate-${n}`), { recursive: true, force: true });
+  }
+  return dir;
+}
+
+/** Train settings that change what a candidate learns: all but the checkpoint cadence and how many are kept. */
+const budgetOf = (train: Record<string, unknown>): Record<string, unknown> => Object.fromEntries(Object.entries(train).filter(([k]) => k !== "checkpointEvery" && k !== "keepCheckpoints"));
+
+/**
+ * The checkpoint `dir` of an earlier run of this search, checked against it: the same model, tokenizer, data, train
+ * settings (all of them: the budget is every candidate's), sources, target, and the same first candidates. A mismatch
+ * is refused naming the first field that differs, as other jobs' resumes are.
+ */
+export function readMixSearchCheckpoint(dir: string, expect: MixSearchState, candidates: number[][]): MixSearchState {
+  const file = join(dir, "manifest.json");
+  if (!existsSync(file)) throw new CheckpointMismatchError(`resume: ${dir} is not a checkpoint (no manifest.json)`);
+  const read = JSON.parse(readFileSync(file, "utf8")) as Partial<MixSearchState>;
+  if (read.kind !== "mix-search") throw new CheckpointMismatchError(`resume: ${dir} was written by a '${String(read.kind)}' job, not 'mix-search'`);
+  if (!Number.isInteger(read.step) || read.step! < 1 || read.results?.length !== read.step || read.candidates?.length !== read.step) {
+    throw new CheckpointMismatchError(`resume: ${dir} holds no mix-search results (step ${String(read.step)})`);
+  }
+  const saved = read as MixSearchState;
+  if (saved.step > candidates.length) throw new CheckpointMismatchError(`resume: ${dir} has ${saved.step} candidates done, this search has ${candidates.length}`);
+  if (saved.tokenizerHash !== expect.tokenizerHash) throw new CheckpointMismatchError(`resume: ${dir} was written with another tokenizer`);
+  if (saved.dataHash !== expect.dataHash) throw new CheckpointMismatchError(`resume: ${dir} was trained on other data (the tokenized sources or the target differ)`);
+  const checks: Array<[string, unknown, unknown]> = [
+    ["model", saved.modelConfig, expect.modelConfig], ["train", budgetOf(saved.trainConfig), budgetOf(expect.trainConfig)], ["sources", saved.sources, expect.sources],
+    ["target", [saved.target, saved.scoring], [expect.target, expect.scoring]], ["candidates", saved.candidates, candidates.slice(0, saved.step)],
+  ];
+  for (const [field, a, b] of checks) {
+    const diff = firstDifference(a, b);
+    if (diff === null) continue;
+    const at = (c: unknown): string => JSON.stringify(diff === "(root)" ? c : diff.split(".").reduce<unknown>((x, k) => (x as Record<string, unknown> | undefined)?.[k], c));
+    throw new CheckpointMismatchError(`resume: ${field}${diff === "(root)" ? "" : `.${diff}`} is ${at(a)} in ${dir} but ${at(b)} in this job`);
+  }
+  return saved;
 }
 
 type Candidate = MixSearchResult["candidates"][number];
@@ -200,10 +290,10 @@ async function targetScorer(spec: Extract<JobSpec, { kind: "mix-search" }>, form
   if (spec.tasks) {
     const tasks = spec.tasks;
     const items = await readTaskTarget(tasks, format, blockSize);
-    return { name: tasks.name, scoring: "checker" as const, score: (model: LanguageModel) => scoreTasks(model, items, tasks, format) };
+    return { name: tasks.name, scoring: "checker" as const, hash: hashExamples([tasks.checker, tasks.maxNewTokens, ...items]), score: (model: LanguageModel) => scoreTasks(model, items, tasks, format) };
   }
   const text = spec.target!;
   const windows = await windowsOf(text, format, w);
   if (windows.length === 0) throw new Error(`the target ${text.name} has no text`);
-  return { name: text.name, scoring: "loss" as const, score: (model: LanguageModel): Promise<{ loss: number; checker?: TaskScore["checker"] }> => Promise.resolve(heldOutLoss(model, windows, format.padId)) };
+  return { name: text.name, scoring: "loss" as const, hash: hashExamples(windows), score: (model: LanguageModel): Promise<{ loss: number; checker?: TaskScore["checker"] }> => Promise.resolve(heldOutLoss(model, windows, format.padId)) };
 }

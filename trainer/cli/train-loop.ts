@@ -53,7 +53,7 @@ export function hashExamples(items: unknown[]): string {
 }
 
 /** First path where two JSON values differ, e.g. "optim.lr", or null. */
-function firstDifference(a: unknown, b: unknown, path = ""): string | null {
+export function firstDifference(a: unknown, b: unknown, path = ""): string | null {
   if (isDeepStrictEqual(a, b)) return null;
   if (a && b && typeof a === "object" && typeof b === "object" && !Array.isArray(a) && !Array.isArray(b)) {
     const ra = a as Record<string, unknown>;

@@ -176,6 +176,12 @@ export const jobSpecSchema = z.discriminatedUnion("kind", [
     tokenizer: z.string().min(1),
     model: z.strictObject({ init: z.union([gptConfigInputSchema, llamaConfigInputSchema]), seed: z.number().int().nonnegative().default(0) }),
     windowLength: z.number().int().positive().optional(),
+    /**
+     * A checkpoint of an earlier run of this search (<out>/checkpoints/candidate-N, decision 0056): its N candidates'
+     * results are kept and the search goes on with candidate N. Refused when the model, tokenizer, data, train
+     * settings (but checkpointEvery and keepCheckpoints), sources, target or those first candidates differ.
+     */
+    resume,
     train: sftConfigSchema.prefault({}),
   }).superRefine((j, ctx) => {
     if ((j.target === undefined) === (j.tasks === undefined)) ctx.addIssue({ code: "custom", message: "give either target (held-out text) or tasks (a task set with a checker)", path: ["target"] });

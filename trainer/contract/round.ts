@@ -355,7 +355,8 @@ const jobModelSchema = z.union([z.strictObject({ modelId: id }), freshModelSchem
  *                     writes mix-search.json
  * A grpo, rloo, kto, pretrain or midtrain job resumes from the same files as sft/dpo (RESUME_FILES): its periodic
  * checkpoints are named checkpoints/rollout-N (grpo, rloo) or step-N (the others) and their events carry `step`.
- * A mix search does not checkpoint: a re-claimed one trains its candidates again.
+ * A mix search checkpoints after each candidate (MIX_SEARCH_RESUME_FILES: the results so far and the tokenizer, step =
+ * candidates done, decision 0056): a re-claimed or retried one keeps those results and trains only the rest.
  */
 export const remoteJobSchema = z
   .strictObject({
@@ -476,9 +477,11 @@ export const RESUME_FILES = ["model.safetensors", "optimizer.safetensors", "mani
 export const VALUE_RESUME_FILES = { "value-model.safetensors": "value/model.safetensors", "value-manifest.json": "value/manifest.json" } as const;
 export const RESUME_UPLOAD_FILES = [...RESUME_FILES, ...(Object.keys(VALUE_RESUME_FILES) as Array<keyof typeof VALUE_RESUME_FILES>)] as const;
 export type ResumeFile = (typeof RESUME_UPLOAD_FILES)[number];
-/** The files one job kind's checkpoint is made of (PPO: the value model too). */
+/** A mix search's checkpoint: the candidates done with their results (manifest.json) and the tokenizer they used. */
+export const MIX_SEARCH_RESUME_FILES = ["manifest.json", "tokenizer.json"] as const;
+/** The files one job kind's checkpoint is made of (PPO: the value model too; a mix search: no weights). */
 export function resumeFilesOf(kind: string): ResumeFile[] {
-  return kind === "ppo" ? [...RESUME_UPLOAD_FILES] : [...RESUME_FILES];
+  return kind === "ppo" ? [...RESUME_UPLOAD_FILES] : kind === "mix-search" ? [...MIX_SEARCH_RESUME_FILES] : [...RESUME_FILES];
 }
 export const resumeReadySchema = z.strictObject({ step: z.number().int().positive() });
 

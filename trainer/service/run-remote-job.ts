@@ -267,10 +267,18 @@ async function materialize(api: ServerApi, job: RemoteJob, work: string, out: st
       if (!("init" in job.model) || (!parts.target && !tasks)) throw new Error("a mix-search job needs a fresh model and its target");
       // a task set's prompts (with the metadata its checker reads) came with promptsUrl
       const target = tasks ? { tasks: { ...tasks, prompts: join(work, "prompts.jsonl") } } : { target: { name: parts.target!.name, files: [parts.target!.file] } };
-      return {
+      const spec = {
         ...common, kind: "mix-search", model: { init: job.model.init, seed: job.model.seed }, sources: parts.sources.map((p) => ({ name: p.name, files: [p.file] })),
         ...target, candidates: job.corpus?.candidates ?? [], ...(job.train ? { train: job.train } : {}),
-      } as JobSpecInput;
+      };
+      if (!job.resume) return spec as JobSpecInput;
+      // An earlier attempt's candidates (decision 0056): their results, and the tokenizer and model size they used
+      // (the tokenizer is not fitted again; the model follows its vocabulary as it did then).
+      const dir = join(work, "resume");
+      mkdirSync(dir, { recursive: true });
+      for (const name of resumeFilesOf("mix-search")) await api.downloadResume(job, name, join(dir, name));
+      const { modelConfig } = JSON.parse(readFileSync(join(dir, "manifest.json"), "utf8")) as { modelConfig: object };
+      return { ...spec, resume: dir, tokenizer: join(dir, "tokenizer.json"), model: { init: modelConfig, seed: job.model.seed } } as JobSpecInput;
     }
     case "evaluate": {
       // each model brings its own tokenizer (a round from scratch fits a new one)
