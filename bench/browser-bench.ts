@@ -26,7 +26,7 @@
 // member of the project (p50 / p95 wall time, one request at a time), and beside it the SQL the same request runs:
 // the statements are captured by calling the same server function on a logging Kysely, then each is run under
 // EXPLAIN (ANALYZE, TIMING OFF) and its planning + execution times are summed (median of --sql-runs). HTTP minus SQL
-// is the app's overhead (HTTP, auth, membership, zod, JSON, and for agreement filters the agreement computed in JS).
+// is the app's overhead (HTTP, auth, membership, the project's settings, zod, JSON).
 // Wall-clock on a shared machine: read the load average printed with the figures.
 import os from "node:os";
 import { performance } from "node:perf_hooks";

@@ -8,12 +8,15 @@
  *   completions, whose mean the quality filter compares (it used to average them over the payloads at query time).
  * Checked through the queue (submit path), on several hundred random items written straight to the tables (ties,
  * partial and not-rankable rankings, A/B ties, scores, many tasks in one statement), after submissions are changed and
- * deleted (cascades included), and through the listings' filters.
+ * deleted (cascades included), through the listings' filters, and after migration 0027 is rolled back and applied again
+ * on this database with its data (the backfill).
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { sql } from "kysely";
-import type { Db } from "../../server/db/database.server.ts";
+import { Migrator } from "kysely/migration";
+import { migrations } from "../../migrations/migration-list.ts";
+import { migrateToLatest, type Db } from "../../server/db/database.server.ts";
 import { choiceAsRanking } from "../../server/labeling/export-items.server.ts";
 import { labelerAgreement, type AgreementSubmission } from "../../server/labeling/quality/labeler-agreement.ts";
 import { rankingSchema, type Ranking } from "../../server/labeling/quality/ranking.ts";
@@ -372,4 +375,30 @@ test("the listing shows the stored figure, and its filters return full pages", a
     assert.equal(item.agreement, all.get(item.id));
     assert.ok(item.labelers <= item.submissions);
   }
+});
+
+test("migration 0027 on a database with data: rolled back and applied again, it backfills every column", async () => {
+  const taskIds = (await server.db.selectFrom("tasks").select("id").where("project_id", "=", projectId).execute()).map((t) => t.id);
+  const kept = await stored(taskIds);
+  assert.ok([...kept.values()].filter((a) => a !== null).length > 100, "measured items to backfill");
+  // Down to the migration before 0027 (and any after it), then up again.
+  const names = Object.keys(migrations);
+  const before0027 = names[names.indexOf("0027-browser-at-a-million") - 1]!;
+  const down = await new Migrator({ db: server.db, provider: { getMigrations: async () => migrations } }).migrateTo(before0027);
+  assert.equal(down.error, undefined, String(down.error));
+  assert.ok(down.results?.some((r) => r.migrationName === "0027-browser-at-a-million" && r.direction === "Down" && r.status === "Success"), "0027 rolled back");
+  const columns = await sql<{ column_name: string }>`
+    select column_name from information_schema.columns where table_name in ('tasks', 'prompts') and column_name in ('agreement', 'flag_ids', 'quality_sum', 'quality_count')`.execute(server.db);
+  assert.deepEqual(columns.rows, [], "rolled back: the columns are gone");
+  await migrateToLatest(server.db);
+  // Everything, recomputed by the backfill alone (the triggers did not exist while the rows were written back).
+  const measured = await assertAllMatch(taskIds, "after the backfill");
+  assert.ok(measured > 100, `measured items after the backfill (${measured})`);
+  assert.deepEqual(await stored(taskIds), kept, "the same figures the triggers kept");
+  assert.deepEqual(await qualityMismatches(), [], "after the backfill");
+  assert.deepEqual(await flagMismatches(), [], "after the backfill");
+  const scored = await sql<{ n: string }>`select count(*) as n from prompts where project_id = ${projectId} and quality_count > 0`.execute(server.db);
+  assert.ok(Number(scored.rows[0]!.n) >= 10, "scored prompts after the backfill");
+  const flagged = await sql<{ n: string }>`select count(*) as n from tasks where project_id = ${projectId} and flag_ids <> '{}'`.execute(server.db);
+  assert.ok(Number(flagged.rows[0]!.n) > 10, "flagged tasks after the backfill");
 });
