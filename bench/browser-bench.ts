@@ -331,29 +331,40 @@ type Explained = { ms: number; exec: number; statements: number; indexes: string
  * Planning + execution time of every statement, summed (EXPLAIN ANALYZE without per-node timing), median of SQL_RUNS
  * (one run when the first takes over 2 s); Infinity when a statement runs past the timeout.
  */
-async function explain(pool: pg.Pool, statements: CompiledQuery[]): Promise<Explained> {
+async function explain(pool: pg.Pool, captured: CompiledQuery[]): Promise<Explained> {
   const totals: Array<{ ms: number; exec: number }> = [];
   const indexes = new Set<string>();
-  for (let run = 0; run < SQL_RUNS && !(run > 0 && totals[0]!.ms > 2000); run++) {
-    let ms = 0;
-    let exec = 0;
-    for (const statement of statements) {
-      try {
-        const result = await pool.query<{ "QUERY PLAN": Array<{ Plan: unknown; "Planning Time": number; "Execution Time": number }> }>(
-          `explain (analyze, timing off, format json) ${statement.sql}`,
-          statement.parameters as unknown[],
-        );
-        const plan = result.rows[0]!["QUERY PLAN"][0]!;
-        ms += plan["Planning Time"] + plan["Execution Time"];
-        exec += plan["Execution Time"];
-        if (run === 0) for (const m of JSON.stringify(plan.Plan).matchAll(/"Index Name":"(\w+)"/g)) indexes.add(m[1]!);
-      } catch (error) {
-        if ((error as { code?: string }).code !== "57014") throw error;
-        ms = exec = Infinity;
-        break;
+  // The listing's transaction and its `set local` (no parallel workers): the settings are applied to this session, the
+  // transaction's own statements are not timed.
+  const statements = captured.filter((s) => !/^\s*(begin|commit|rollback|set)\b/i.test(s.sql));
+  const settings = captured.filter((s) => /^\s*set\b/i.test(s.sql)).map((s) => s.sql.replace(/^\s*set\s+local\b/i, "set"));
+  const client = await pool.connect();
+  try {
+    for (const setting of settings) await client.query(setting);
+    for (let run = 0; run < SQL_RUNS && !(run > 0 && totals[0]!.ms > 2000); run++) {
+      let ms = 0;
+      let exec = 0;
+      for (const statement of statements) {
+        try {
+          const result = await client.query<{ "QUERY PLAN": Array<{ Plan: unknown; "Planning Time": number; "Execution Time": number }> }>(
+            `explain (analyze, timing off, format json) ${statement.sql}`,
+            statement.parameters as unknown[],
+          );
+          const plan = result.rows[0]!["QUERY PLAN"][0]!;
+          ms += plan["Planning Time"] + plan["Execution Time"];
+          exec += plan["Execution Time"];
+          if (run === 0) for (const m of JSON.stringify(plan.Plan).matchAll(/"Index Name":"(\w+)"/g)) indexes.add(m[1]!);
+        } catch (error) {
+          if ((error as { code?: string }).code !== "57014") throw error;
+          ms = exec = Infinity;
+          break;
+        }
       }
+      totals.push({ ms, exec });
     }
-    totals.push({ ms, exec });
+  } finally {
+    await client.query("reset max_parallel_workers_per_gather");
+    client.release();
   }
   return { ms: median(totals.map((t) => t.ms)), exec: median(totals.map((t) => t.exec)), statements: statements.length, indexes: [...indexes] };
 }

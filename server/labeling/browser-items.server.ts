@@ -4,7 +4,7 @@ import type { Actor } from "../auth/actor.ts";
 import { recordAudit } from "../auth/audit.server.ts";
 import type { Db } from "../db/database.server.ts";
 import { AppError } from "../lib/app-error.ts";
-import { BROWSE_MAX_LIMIT, BULK_MAX_IDS, likePattern } from "./browser.server.ts";
+import { BROWSE_MAX_LIMIT, BULK_MAX_IDS, likePattern, withoutParallelWorkers } from "./browser.server.ts";
 import { getProject } from "./projects.server.ts";
 
 /**
@@ -103,6 +103,10 @@ export type BrowsedTask = {
  * one more condition of one query, and a page is full unless the listing ends.
  */
 export async function browseTasks(db: Db, projectId: string, query: TaskBrowseQuery): Promise<{ items: BrowsedTask[]; next: string | null; disputedBelow: number }> {
+  return withoutParallelWorkers(db, (trx) => taskPage(trx, projectId, query));
+}
+
+async function taskPage(db: Db, projectId: string, query: TaskBrowseQuery): Promise<{ items: BrowsedTask[]; next: string | null; disputedBelow: number }> {
   const project = await getProject(db, projectId);
   const disputedBelow = project.settings.adaptiveOverlap.agreementBelow;
   const rules: Array<Expression<SqlBool>> = [sql<SqlBool>`t.project_id = ${projectId}`];
@@ -179,6 +183,10 @@ export type BrowsedSubmission = {
 
 /** One page of a project's submissions, newest first (or oldest). */
 export async function browseSubmissions(db: Db, projectId: string, query: SubmissionBrowseQuery): Promise<{ items: BrowsedSubmission[]; next: string | null }> {
+  return withoutParallelWorkers(db, (trx) => submissionPage(trx, projectId, query));
+}
+
+async function submissionPage(db: Db, projectId: string, query: SubmissionBrowseQuery): Promise<{ items: BrowsedSubmission[]; next: string | null }> {
   const rules: Array<Expression<SqlBool>> = [sql<SqlBool>`t.project_id = ${projectId}`];
   if (query.labeler) rules.push(sql<SqlBool>`s.user_id = ${query.labeler}`);
   if (query.taskType) rules.push(sql<SqlBool>`t.type = ${query.taskType}`);
