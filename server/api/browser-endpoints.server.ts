@@ -55,7 +55,7 @@ export const browserEndpoints: AnyEndpoint[] = [
     path: "/projects/:id/tasks",
     summary:
       "Browse a project's tasks: substring search of the prompt (q), filters (type, state, round, gold, prompt, minAgreement, maxAgreement, disputed: agreement below the project's adaptive-overlap threshold), " +
-      "newest or oldest first, keyset pages (pass next as after; an agreement-filtered page may be short while next is not null)",
+      "newest or oldest first, keyset pages (pass next as after)",
     access: "reviewer",
     params: projectParams,
     query: taskBrowseSchema,

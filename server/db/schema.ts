@@ -124,6 +124,9 @@ export interface PromptsTable {
   excluded_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   excluded_by: string | null;
   exclusion_reason: string | null;
+  /** The quality scores labelers gave its completions: their sum (numeric, as a string) and count, kept by triggers on submissions (migration 0027, decision 0055). */
+  quality_sum: ColumnType<string, never, never>;
+  quality_count: ColumnType<number, never, never>;
 }
 
 export interface CompletionsTable {
@@ -159,6 +162,13 @@ export interface TasksTable {
   redo_of: ColumnType<string | null, string | null | undefined, string | null>;
   /** When the task left 'open' (complete or cancelled); kept by a trigger (migration 0021, decision 0046). */
   closed_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  /**
+   * The item's pooled pairwise agreement (rank and A/B tasks; null below two rankings or with no pair both ordered),
+   * kept by triggers on submissions (migration 0027, decision 0055); never written by the app.
+   */
+  agreement: ColumnType<number | null, never, never>;
+  /** Every flag id labelers gave in its submissions, sorted; kept by the same triggers. */
+  flag_ids: ColumnType<string[], never, never>;
 }
 
 export type SuggestionArm = "shown" | "withheld";
@@ -706,13 +716,13 @@ export const schemaColumns = {
   prompts: {
     id: "bigint", project_id: "bigint", messages: "jsonb", content_hash: "text", minhash: "text", source: "text", metadata: "jsonb",
     status: "text", kind: "text", author_user_id: "bigint", created_at: "timestamp with time zone", held_out: "boolean",
-    search_text: "text", excluded_at: "timestamp with time zone", excluded_by: "bigint", exclusion_reason: "text",
+    search_text: "text", excluded_at: "timestamp with time zone", excluded_by: "bigint", exclusion_reason: "text", quality_sum: "numeric", quality_count: "integer",
   },
   completions: { id: "bigint", prompt_id: "bigint", model_name: "text", text: "text", decoding: "jsonb", model_id: "bigint", created_at: "timestamp with time zone", messages: "jsonb" },
   tasks: {
     id: "bigint", project_id: "bigint", prompt_id: "bigint", type: "text", state: "text", overlap_target: "integer",
     completion_ids: "jsonb", author_user_id: "bigint", round_id: "bigint", created_at: "timestamp with time zone", gold: "jsonb",
-    suggestion_arm: "text", redo_of: "bigint", closed_at: "timestamp with time zone",
+    suggestion_arm: "text", redo_of: "bigint", closed_at: "timestamp with time zone", agreement: "double precision", flag_ids: "ARRAY",
   },
   assignments: {
     id: "bigint", task_id: "bigint", user_id: "bigint", state: "text", lease_expires_at: "timestamp with time zone", shown_order: "jsonb",

@@ -4,11 +4,8 @@ import type { Actor } from "../auth/actor.ts";
 import { recordAudit } from "../auth/audit.server.ts";
 import type { Db } from "../db/database.server.ts";
 import { AppError } from "../lib/app-error.ts";
-import { BROWSE_MAX_LIMIT, BULK_MAX_IDS, likePattern } from "./browser.server.ts";
-import { choiceAsRanking } from "./export-items.server.ts";
+import { BROWSE_MAX_LIMIT, BULK_MAX_IDS, likePattern, withoutParallelWorkers } from "./browser.server.ts";
 import { getProject } from "./projects.server.ts";
-import { labelerAgreement, type AgreementSubmission } from "./quality/labeler-agreement.ts";
-import { rankingSchema } from "./quality/ranking.ts";
 
 /**
  * The data browser's task and submission listings and the re-queue bulk action (decision 0045,
@@ -99,45 +96,19 @@ export type BrowsedTask = {
 };
 
 /**
- * Each task's agreement, computed as the analytics' disputed items and the exports do: the quality
- * dashboard's project figure (labelerAgreement) over that one item's rankings, A/B choices read as
- * two-tier rankings. A labeler's last submission counts.
- */
-async function agreements(db: Db, taskIds: readonly string[]): Promise<Map<string, { rate: number | null; labelers: number }>> {
-  const out = new Map<string, { rate: number | null; labelers: number }>();
-  if (taskIds.length === 0) return out;
-  const rows = await sql<{ task_id: string; type: string; user_id: string; payload: Record<string, unknown>; shown_order: string[] }>`
-    select s.task_id, t.type, s.user_id, s.payload, a.shown_order
-    from submissions s join tasks t on t.id = s.task_id join assignments a on a.id = s.assignment_id
-    where s.task_id in (${sql.join(taskIds)}) and t.type in ('rank', 'compare')
-    order by s.id`.execute(db);
-  const byTask = new Map<string, AgreementSubmission[]>();
-  for (const r of rows.rows) {
-    const ranking = r.type === "rank" ? rankingSchema.safeParse(r.payload.ranking).data : choiceAsRanking(r.payload, r.shown_order);
-    if (!ranking) continue;
-    byTask.set(r.task_id, [...(byTask.get(r.task_id) ?? []), { itemId: r.task_id, labelerId: r.user_id, ranking }]);
-  }
-  for (const taskId of taskIds) {
-    const subs = byTask.get(taskId) ?? [];
-    out.set(taskId, { rate: subs.length < 2 ? null : labelerAgreement(subs).project.pairwise.rate, labelers: new Set(subs.map((s) => s.labelerId)).size });
-  }
-  return out;
-}
-
-/** How many candidate rows one agreement-filtered page reads at most before it hands back a shorter page and a cursor. */
-export const AGREEMENT_SCAN_MAX = 5000;
-
-/**
- * One page of a project's tasks. Agreement is computed in TypeScript (it is not a column), so an
- * agreement or disputed filter reads candidates (rank and A/B tasks with two or more submissions)
- * in keyset order in batches until the page is full; after AGREEMENT_SCAN_MAX candidates it
- * returns what it found with a cursor, so a page may hold fewer than `limit` items while `next`
- * is not null.
+ * One page of a project's tasks. Agreement is the stored `tasks.agreement` (decision 0055): the
+ * quality dashboard's project figure (labelerAgreement) over that one item's rankings, A/B choices
+ * read as two-tier rankings, a labeler's last submission counting, computed in SQL by
+ * `task_agreement` whenever the task's submissions change. So an agreement or disputed filter is
+ * one more condition of one query, and a page is full unless the listing ends.
  */
 export async function browseTasks(db: Db, projectId: string, query: TaskBrowseQuery): Promise<{ items: BrowsedTask[]; next: string | null; disputedBelow: number }> {
+  return withoutParallelWorkers(db, (trx) => taskPage(trx, projectId, query));
+}
+
+async function taskPage(db: Db, projectId: string, query: TaskBrowseQuery): Promise<{ items: BrowsedTask[]; next: string | null; disputedBelow: number }> {
   const project = await getProject(db, projectId);
   const disputedBelow = project.settings.adaptiveOverlap.agreementBelow;
-  const byAgreement = query.minAgreement !== undefined || query.maxAgreement !== undefined || query.disputed !== undefined;
   const rules: Array<Expression<SqlBool>> = [sql<SqlBool>`t.project_id = ${projectId}`];
   if (query.q) rules.push(sql<SqlBool>`p.search_text ilike ${likePattern(query.q)}`);
   if (query.type) rules.push(sql<SqlBool>`t.type = ${query.type}`);
@@ -145,47 +116,29 @@ export async function browseTasks(db: Db, projectId: string, query: TaskBrowseQu
   if (query.round) rules.push(sql<SqlBool>`t.round_id = ${query.round}`);
   if (query.prompt) rules.push(sql<SqlBool>`t.prompt_id = ${query.prompt}`);
   if (query.gold) rules.push(query.gold === "true" ? sql<SqlBool>`t.gold is not null` : sql<SqlBool>`t.gold is null`);
-  if (byAgreement) rules.push(sql<SqlBool>`t.type in ('rank', 'compare') and (select count(distinct s.user_id) from submissions s where s.task_id = t.id) >= 2`);
-  const keeps = (a: number | null) =>
-    !byAgreement ||
-    (a !== null &&
-      (query.minAgreement === undefined || a >= query.minAgreement) &&
-      (query.maxAgreement === undefined || a <= query.maxAgreement) &&
-      (query.disputed === undefined || a < disputedBelow));
-
-  const found: Array<{ task: BrowsedTask; cursor: Cursor }> = [];
-  let after = query.after;
-  let lastRead: Cursor | null = null;
-  let scanned = 0;
-  let more = true;
-  while (more && found.length <= query.limit && scanned < AGREEMENT_SCAN_MAX) {
-    const { rule, orderBy } = keyset("t", query.order, after);
-    const batch = byAgreement ? Math.max(200, query.limit * 4) : query.limit + 1;
-    const rows = await sql<Omit<BrowsedTask, "agreement" | "labelers" | "submissions"> & { submissions: string; cursor_at: string }>`
-      select t.id, t.prompt_id, left(p.messages -> 0 ->> 'content', 300) as text, t.type, t.state, t.overlap_target, t.round_id,
-        t.gold is not null as gold, t.created_at, to_json(t.created_at) #>> '{}' as cursor_at,
-        (select count(*) from submissions s where s.task_id = t.id) as submissions
-      from tasks t join prompts p on p.id = t.prompt_id
-      where ${sql.join(rule ? [...rules, rule] : rules, sql` and `)}
-      ${orderBy}
-      limit ${batch}`.execute(db);
-    more = rows.rows.length === batch;
-    scanned += rows.rows.length;
-    const scores = await agreements(db, rows.rows.map((r) => r.id));
-    for (const { cursor_at, ...row } of rows.rows) {
-      const score = scores.get(row.id)!;
-      lastRead = { at: cursor_at, id: row.id };
-      if (!keeps(score.rate)) continue;
-      found.push({ task: { ...row, submissions: Number(row.submissions), agreement: score.rate, labelers: score.labelers }, cursor: lastRead });
-      if (found.length > query.limit) break;
-    }
-    after = lastRead ?? after;
-    if (!byAgreement) break;
-  }
-  const items = found.slice(0, query.limit).map((f) => f.task);
-  // A full page: go on after its last item. A scan cut short: go on after the last row read.
-  const next = found.length > query.limit ? found[query.limit - 1]!.cursor : byAgreement && more && lastRead ? lastRead : null;
-  return { items, next: next ? encodeCursor(next.at, next.id) : null, disputedBelow };
+  // A null agreement (fewer than two rankings, or no pair both ordered) matches no range.
+  if (query.minAgreement !== undefined) rules.push(sql<SqlBool>`t.agreement >= ${query.minAgreement}`);
+  if (query.maxAgreement !== undefined) rules.push(sql<SqlBool>`t.agreement <= ${query.maxAgreement}`);
+  if (query.disputed) rules.push(sql<SqlBool>`t.agreement < ${disputedBelow}`);
+  const { rule, orderBy } = keyset("t", query.order, query.after);
+  if (rule) rules.push(rule);
+  const rows = await sql<Omit<BrowsedTask, "submissions" | "labelers"> & { submissions: string; labelers: string; cursor_at: string }>`
+    select t.id, t.prompt_id, left(p.messages -> 0 ->> 'content', 300) as text, t.type, t.state, t.overlap_target, t.round_id,
+      t.gold is not null as gold, t.created_at, to_json(t.created_at) #>> '{}' as cursor_at, t.agreement,
+      (select count(*) from submissions s where s.task_id = t.id) as submissions,
+      -- The people whose rankings the agreement is over (rank and A/B tasks only).
+      case when t.type in ('rank', 'compare') then (select count(distinct s.user_id) from submissions s where s.task_id = t.id) else 0 end as labelers
+    from tasks t join prompts p on p.id = t.prompt_id
+    where ${sql.join(rules, sql` and `)}
+    ${orderBy}
+    limit ${query.limit + 1}`.execute(db);
+  const page = rows.rows.slice(0, query.limit);
+  const last = page.at(-1);
+  return {
+    items: page.map(({ cursor_at: _at, ...row }) => ({ ...row, submissions: Number(row.submissions), labelers: Number(row.labelers) })),
+    next: rows.rows.length > query.limit && last ? encodeCursor(last.cursor_at, last.id) : null,
+    disputedBelow,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -230,11 +183,11 @@ export type BrowsedSubmission = {
 
 /** One page of a project's submissions, newest first (or oldest). */
 export async function browseSubmissions(db: Db, projectId: string, query: SubmissionBrowseQuery): Promise<{ items: BrowsedSubmission[]; next: string | null }> {
+  return withoutParallelWorkers(db, (trx) => submissionPage(trx, projectId, query));
+}
+
+async function submissionPage(db: Db, projectId: string, query: SubmissionBrowseQuery): Promise<{ items: BrowsedSubmission[]; next: string | null }> {
   const rules: Array<Expression<SqlBool>> = [sql<SqlBool>`t.project_id = ${projectId}`];
-  if (query.q) {
-    const pattern = likePattern(query.q);
-    rules.push(sql<SqlBool>`(p.search_text ilike ${pattern} or coalesce(s.payload ->> 'text', '') ilike ${pattern} or coalesce(s.payload ->> 'rationale', '') ilike ${pattern})`);
-  }
   if (query.labeler) rules.push(sql<SqlBool>`s.user_id = ${query.labeler}`);
   if (query.taskType) rules.push(sql<SqlBool>`t.type = ${query.taskType}`);
   if (query.task) rules.push(sql<SqlBool>`s.task_id = ${query.task}`);
@@ -243,18 +196,37 @@ export async function browseSubmissions(db: Db, projectId: string, query: Submis
   if (query.gold) rules.push(query.gold === "true" ? sql<SqlBool>`t.gold is not null` : sql<SqlBool>`t.gold is null`);
   if (query.excluded) rules.push(query.excluded === "true" ? sql<SqlBool>`p.excluded_at is not null` : sql<SqlBool>`p.excluded_at is null`);
   if (query.suggestionRevealed) rules.push(query.suggestionRevealed === "true" ? sql<SqlBool>`a.suggestion_revealed_at is not null` : sql<SqlBool>`a.suggestion_revealed_at is null`);
-  if (query.review === "none") rules.push(sql<SqlBool>`r.id is null`);
+  // Not `r.id is null`: the planner takes that left-join test for a rare row and reads every submission (decision 0055).
+  if (query.review === "none") rules.push(sql<SqlBool>`not exists (select 1 from annotation_reviews r0 where r0.submission_id = s.id)`);
   else if (query.review === "open") rules.push(sql<SqlBool>`r.state = 'open'`);
   else if (query.review) rules.push(sql<SqlBool>`r.decision = ${query.review}`);
   const { rule, orderBy } = keyset("s", query.order, query.after);
   if (rule) rules.push(rule);
+  const from = sql`
+    from submissions s join tasks t on t.id = s.task_id join prompts p on p.id = t.prompt_id join users u on u.id = s.user_id
+      join assignments a on a.id = s.assignment_id left join annotation_reviews r on r.submission_id = s.id`;
+  const where = (more: Array<Expression<SqlBool>>) => sql.join([...rules, ...more], sql` and `);
+  let condition = where([]);
+  if (query.q) {
+    // The prompt, or what the labeler wrote, contains q. One OR across two tables could use neither trigram index, so
+    // each half is a page of its own (prompts_search_trgm, submissions_search_trgm; decision 0055) and the page is the
+    // first rows of the two together. The labeler's half states the index's predicate (implied by a non-empty match).
+    const pattern = likePattern(query.q);
+    const reply = sql`coalesce(s.payload ->> 'text', '')`;
+    const rationale = sql`coalesce(s.payload ->> 'rationale', '')`;
+    const inPrompt = sql<SqlBool>`p.search_text ilike ${pattern}`;
+    const inOwn = sql<SqlBool>`(${reply} <> '' or ${rationale} <> '') and (${reply} ilike ${pattern} or ${rationale} ilike ${pattern})`;
+    condition = sql`s.id in (select id from (
+      (select s.id ${from} where ${where([inPrompt])} ${orderBy} limit ${query.limit + 1})
+      union
+      (select s.id ${from} where ${where([inOwn])} ${orderBy} limit ${query.limit + 1})) hits)`;
+  }
   const rows = await sql<BrowsedSubmission & { cursor_at: string }>`
     select s.id, s.task_id, t.prompt_id, left(p.messages -> 0 ->> 'content', 300) as text, t.type as task_type, s.user_id, u.email, s.payload,
       s.created_at, to_json(s.created_at) #>> '{}' as cursor_at, case when r.id is null then null when r.state = 'open' then 'open' else r.decision end as review,
       t.gold is not null as gold, p.excluded_at is not null as excluded, a.suggestion_revealed_at is not null as suggestion_revealed
-    from submissions s join tasks t on t.id = s.task_id join prompts p on p.id = t.prompt_id join users u on u.id = s.user_id
-      join assignments a on a.id = s.assignment_id left join annotation_reviews r on r.submission_id = s.id
-    where ${sql.join(rules, sql` and `)}
+    ${from}
+    where ${condition}
     ${orderBy}
     limit ${query.limit + 1}`.execute(db);
   const page = rows.rows.slice(0, query.limit);

@@ -175,6 +175,14 @@ export async function submitAssignment(
   settings: ProjectSettings,
 ): Promise<SubmitResult> {
   return db.transaction().execute(async (trx) => {
+    // 0. Quality scores move the prompt's quality sum (a trigger on submissions, migration 0027, decision 0055), which
+    //    locks the prompt row. Take that lock first, before the task's: a move to review, the eval set and a review's
+    //    decision lock a prompt and then its tasks, and the two orders would deadlock. Without scores the prompt is
+    //    not written and nothing is locked here.
+    const scores = (input.payload as { quality?: unknown }).quality;
+    if (scores !== null && typeof scores === "object" && Object.keys(scores).length > 0) {
+      await sql`select 1 from prompts where id = (select t.prompt_id from assignments a join tasks t on t.id = a.task_id where a.id = ${assignmentId}) for no key update`.execute(trx);
+    }
     // 1. Lock the task and the assignment in one statement. Every submitter of a task waits on
     //    the task row, so the completion count below sees every earlier submission; a claim
     //    never waits on it (SKIP LOCKED). A concurrent double submit waits here, then finds
