@@ -34,7 +34,7 @@
  * answer and the reward model's held-out accuracy next to what the labelers' own noise allows.
  *
  *   npm run bench:loop [-- --task arithmetic --eval 96 --prompts 96 --tau 4 --seed 1
- *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-rpo 0,1 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
+ *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-rpo 0,1 --dpo-consensus 0,1 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
  *                        --grpo-mini-batches 0,16 --grpo-iterations 1,2 --grpo-tool-result 0,0.5 --grpo-temperatures 1,0.7
  *                        --kto-lrs 3e-5 --rm-steps 100 --rollouts 20 --tool-share 0.4 --only dpo,ppo,rm-grpo,grpo,kto,chain]
  *
@@ -69,6 +69,8 @@ const { values } = parseArgs({
     "dpo-betas": { type: "string", default: "0.1" },
     // RPO's α (the chosen answers' NLL beside DPO's loss; 0 = plain DPO), swept with the lrs and βs
     "dpo-rpo": { type: "string", default: "0" },
+    // 1 = DPO on one pair set per item from the consensus of its labelers' rankings (data.consensus), 0 = every labeler's pairs
+    "dpo-consensus": { type: "string", default: "0" },
     "ppo-lrs": { type: "string", default: "1e-4" },
     // GRPO on the checker alone, at these learning rates (the first is the default)
     "grpo-lrs": { type: "string", default: "1e-4,1e-3" },
@@ -280,7 +282,10 @@ const grpo = { rollouts: ROLLOUTS, promptsPerRollout: 8, numGenerations: 8, maxC
 if (ONLY.has("dpo")) {
   for (const lr of lrs("dpo-lrs")) {
     for (const beta of lrs("dpo-betas")) {
-      for (const rpoAlpha of lrs("dpo-rpo")) await add(`DPO lr ${lr} β ${beta}${rpoAlpha ? ` RPO α ${rpoAlpha}` : ""}`, { path: "dpo", dpo: { beta, rpoAlpha, optim: optim(lr) } });
+      for (const rpoAlpha of lrs("dpo-rpo")) for (const consensus of lrs("dpo-consensus")) {
+        const name = `DPO lr ${lr} β ${beta}${rpoAlpha ? ` RPO α ${rpoAlpha}` : ""}${consensus ? " consensus pairs" : ""}`;
+        await add(name, { path: "dpo", dpo: { beta, rpoAlpha, optim: optim(lr) }, ...(consensus ? { data: { consensus: true } } : {}) });
+      }
     }
   }
 }
