@@ -5,10 +5,14 @@
 // duplicates were found. The generator holds only a ring of recent documents, so memory is the pipeline's own.
 // It also trains the quality classifier (ridge on hashed n-grams) on 2,000 generated documents with made-up ratings,
 // and times scoring every document with it (featurize + one sparse dot product), the classifier's documents/s.
-// Usage: npx tsx bench/corpus-bench.ts [--mb 100] [--doc-chars 2000] [--seed 1]
+// Usage: npx tsx bench/corpus-bench.ts [--mb 100] [--doc-chars 2000] [--seed 1] [--index-memory 100000] [--spill-dir DIR]
+//        [--classifier 1]
+// --index-memory is the documents the duplicate index keeps in memory before it spills to sorted files (decision 0057,
+// the job's TANDEM_CLEANING_INDEX_MEMORY); --classifier 0 leaves out the quality-classifier stage.
 // Times are wall-clock on whatever machine runs it; on a shared box run it twice.
 // ~4 % of documents are exact duplicates (re-cased, re-spaced copies of a recent document), ~4 % near duplicates (3 words
 // changed), ~1 % carry an e-mail address or phone number, ~0.5 % a blocked word.
+import { createHash } from "node:crypto";
 import { performance } from "node:perf_hooks";
 import { contentFilterConfigSchema } from "../server/labeling/import/content-filter.ts";
 import { cleaningSettingsSchema } from "../server/corpora/cleaning-settings.ts";
@@ -23,6 +27,9 @@ const arg = (name: string, fallback: string): string => {
 };
 const targetBytes = Number(arg("mb", "100")) * 1024 * 1024;
 const docChars = Number(arg("doc-chars", "2000"));
+const indexMemory = Number(arg("index-memory", "100000"));
+const spillDir = process.argv.includes("--spill-dir") ? arg("spill-dir", "") : undefined;
+const withClassifier = arg("classifier", "1") !== "0";
 let state = Number(arg("seed", "1"));
 
 const random = (): number => {
@@ -120,15 +127,18 @@ const mib = (bytes: number) => bytes / 1024 / 1024;
 // The classifier: trained before the stream on documents of the same kind, ratings 1–5 from how many of the first 50
 // vocabulary words a document uses (something for the model to find).
 const trainStarted = performance.now();
-const trainTexts = Array.from({ length: 2_000 }, freshText);
+const trainTexts = withClassifier ? Array.from({ length: 2_000 }, freshText) : [];
 const common = new Set(vocabulary.slice(25, 75));
 const trainRatings = trainTexts.map((t) => 1 + Math.min(4, Math.floor(t.split(" ").filter((w) => common.has(w)).length / 8)));
-const model = trainRidge(trainTexts.map((t) => featurize(t)), trainRatings, { lambda: 0.01 });
+const model = withClassifier ? trainRidge(trainTexts.map((t) => featurize(t)), trainRatings, { lambda: 0.01 }) : null;
 const trainSeconds = (performance.now() - trainStarted) / 1000;
 let scoreMs = 0;
 const settings = cleaningSettingsSchema.parse({ corpusIds: ["1"], minChars: 200, languages: ["en"], minLanguageConfidence: 0.3 });
-const cleaner = new CorpusCleaner(settings, contentFilterConfigSchema.parse({ blockedWords: ["detonator"] }));
+const cleaner = new CorpusCleaner(settings, contentFilterConfigSchema.parse({ blockedWords: ["detonator"] }), undefined, { maxInMemory: indexMemory, ...(spillDir ? { spillDir } : {}) });
 const reasons = new Map<string, number>();
+// Every verdict, its reason and the duplicate it points at, hashed in order: equal digests = the same documents kept
+// and removed, whatever the index's memory budget.
+const verdictDigest = createHash("sha256");
 let judgeMs = 0;
 let hashMs = 0;
 let documents = 0;
@@ -147,9 +157,12 @@ const stats = await readCorpusFile(
     const verdict = cleaner.judge({ id: String(documents), text: doc.text, contentHash });
     judgeMs += performance.now() - h1;
     hashMs += h1 - h0;
-    const s0 = performance.now();
-    predict(model, featurize(doc.text));
-    scoreMs += performance.now() - s0;
+    if (model) {
+      const s0 = performance.now();
+      predict(model, featurize(doc.text));
+      scoreMs += performance.now() - s0;
+    }
+    verdictDigest.update(`${verdict.verdict}|${verdict.reason}|${verdict.duplicateOf}|${verdict.similarity}\n`);
     const key = verdict.reason ?? verdict.verdict;
     reasons.set(key, (reasons.get(key) ?? 0) + 1);
     if (generatedBytes >= nextSample) {
@@ -173,9 +186,12 @@ console.log("|---|---:|---:|");
 console.log(`| read: split lines, UTF-8 decode, JSON parse (generation included) | ${readSeconds.toFixed(2)} | ${(inputMb / readSeconds).toFixed(1)} |`);
 console.log(`| canonical sha256 (normalizeForHash) | ${(hashMs / 1000).toFixed(2)} | ${(inputMb / (hashMs / 1000)).toFixed(1)} |`);
 console.log(`| clean: length, language, exact + MinHash/LSH dedup, content filter, PII | ${(judgeMs / 1000).toFixed(2)} | ${(inputMb / (judgeMs / 1000)).toFixed(1)} |`);
-console.log(`| quality classifier: featurize + score | ${(scoreMs / 1000).toFixed(2)} | ${(inputMb / (scoreMs / 1000)).toFixed(1)} |`);
+if (model) console.log(`| quality classifier: featurize + score | ${(scoreMs / 1000).toFixed(2)} | ${(inputMb / (scoreMs / 1000)).toFixed(1)} |`);
 console.log(`| **total** | **${seconds.toFixed(2)}** | **${(inputMb / seconds).toFixed(1)}** |`);
 console.log("");
-console.log(`classifier: trained on 2,000 documents in ${trainSeconds.toFixed(2)} s (${model.iterations} CG steps, generation included); scores ${(documents / (scoreMs / 1000)).toFixed(0)} documents/s`);
+if (model) console.log(`classifier: trained on 2,000 documents in ${trainSeconds.toFixed(2)} s (${model.iterations} CG steps, generation included); scores ${(documents / (scoreMs / 1000)).toFixed(0)} documents/s`);
 console.log(`documents/s: ${(documents / seconds).toFixed(0)}; peak RSS ${peakRss.toFixed(0)} MiB; duplicate index holds ${cleaner.indexed.toLocaleString("en")} documents`);
+console.log(`duplicate index: ${indexMemory.toLocaleString("en")} documents in memory at most; ${cleaner.disk.spilledDocuments.toLocaleString("en")} spilled to disk in ${cleaner.disk.runs} sorted runs`);
+cleaner.close();
+console.log(`verdict digest: ${verdictDigest.digest("hex").slice(0, 16)}`);
 console.log(`RSS as the index grows: ${rssAt.map((s) => `${s.mb.toFixed(0)} MiB in (${s.documents.toLocaleString("en")} docs) → ${s.rss.toFixed(0)} MiB`).join("; ")}`);

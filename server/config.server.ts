@@ -62,6 +62,10 @@ export const configSchema = z.object({
   TANDEM_CORPUS_UPLOAD_LIMIT: z.string().regex(/^\d+(b|kb|mb|gb)$/i, "must look like 500mb or 2gb").default("2gb"),
   /** Milliseconds between the corpus-cleaning runner's looks for queued jobs (0 turns the runner off on this instance). */
   TANDEM_CLEANING_POLL_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
+  /** Documents a cleaning job's duplicate index keeps in memory before it spills to sorted files on disk (≈ 2.7 KB each; decision 0057). */
+  TANDEM_CLEANING_INDEX_MEMORY: z.coerce.number().int().min(1).max(10_000_000).default(100_000),
+  /** Folder for the spilled duplicate index (a subfolder per job, deleted when it stops); default the OS temp folder. */
+  TANDEM_CLEANING_SPILL_DIR: z.string().min(1).optional(),
   /** Milliseconds between the model judge's looks for unjudged tasks (0 turns the judge off on this instance). */
   TANDEM_JUDGE_POLL_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
   /** Milliseconds between the reward-score runner's looks for unscored tasks of uncertainty-first projects (0 turns it off on this instance). */

@@ -1,9 +1,13 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { contentFilterConfigSchema } from "../labeling/import/content-filter.ts";
 import { cleaningSettingsSchema, type CleaningSettingsInput } from "./cleaning-settings.ts";
 import { CorpusCleaner, redact, type DocumentVerdict } from "./cleaner.ts";
 import { contentHashOf } from "./corpora.server.ts";
+import { signatureToBase64 } from "../labeling/import/minhash.ts";
 
 const filter = contentFilterConfigSchema.parse({ blockedWords: ["detonator"] });
 const settings = (input: Partial<CleaningSettingsInput> = {}) => cleaningSettingsSchema.parse({ corpusIds: ["1"], minChars: 20, ...input });
@@ -97,4 +101,46 @@ test("settings out of range are refused with the field named", () => {
   assert.deepEqual(problems({ languages: ["xx"] }), ["languages.0"]);
   assert.deepEqual(problems({ corpusIds: ["1", "1"] }), ["corpusIds"]);
   assert.deepEqual(problems({ pii: "ignore" }), ["pii"]);
+});
+
+test("with a tiny memory budget the index spills to sorted runs on disk and every verdict equals the in-memory cleaner's", () => {
+  // 600 documents: distinct paragraphs, exact copies (re-cased), near copies of earlier ones, whitespace-only texts
+  // (zero-width spaces: an empty signature, so the exact index only) and a few blocked-word documents, so every path
+  // of the index is asked.
+  const docs = Array.from({ length: 600 }, (_, i) => {
+    const id = String(i + 1);
+    if (i % 11 === 10) return doc(id, `  ${paragraph(Math.floor(i / 3)).toUpperCase()} `);
+    if (i % 13 === 12) return doc(id, paragraph(Math.floor(i / 2)).replace(/\.$/, ` and a closing clause number ${i % 3}.`));
+    if (i % 37 === 36) return doc(id, "\u200b ".repeat(12 + (i % 4)));
+    if (i % 41 === 40) return doc(id, `${paragraph(i)} Attach the detonator.`);
+    return doc(id, paragraph(i));
+  });
+  const memory = new CorpusCleaner(settings(), filter);
+  const expected = docs.map((d) => memory.judge(d));
+  assert.deepEqual(memory.disk, { spilledDocuments: 0, runs: 0 });
+
+  const spillDir = mkdtempSync(join(tmpdir(), "cleaner-test-"));
+  try {
+    const disk = new CorpusCleaner(settings(), filter, undefined, { maxInMemory: 3, spillDir });
+    const got = docs.map((d) => disk.judge(d));
+    assert.deepEqual(got, expected);
+    assert.equal(disk.indexed, memory.indexed);
+    assert.ok(disk.disk.spilledDocuments >= memory.indexed - 3 && disk.disk.runs >= 2, JSON.stringify(disk.disk));
+    const reasons = new Set(expected.map((v) => v.reason));
+    assert.ok(expected.some((v) => v.minhash === signatureToBase64(new Uint32Array(128).fill(0xffffffff))), "no document with an empty signature was indexed");
+    for (const reason of ["exact_duplicate", "near_duplicate", "content_filter", null]) assert.ok(reasons.has(reason as never), `no ${reason} verdict`);
+    // The duplicates' originals are found on disk, not only in the in-memory tier.
+    assert.ok(expected.filter((v) => v.duplicateOf !== null && Number(v.documentId) - Number(v.duplicateOf) > 20).length > 10);
+    assert.equal(readdirSync(spillDir).length, 1);
+    disk.close();
+    assert.deepEqual(readdirSync(spillDir), []);
+
+    // Resumed from stored signatures with the same tiny budget: the rest is judged as before.
+    const resumed = new CorpusCleaner(settings(), filter, undefined, { maxInMemory: 2, spillDir });
+    for (const v of expected.slice(0, 333)) if (v.minhash) resumed.restore(v.documentId, docs[Number(v.documentId) - 1]!.contentHash, v.minhash);
+    assert.deepEqual(docs.slice(333).map((d) => resumed.judge(d)), expected.slice(333));
+    resumed.close();
+  } finally {
+    rmSync(spillDir, { recursive: true, force: true });
+  }
 });

@@ -5,22 +5,15 @@
  *   4. near duplicate (the import's MinHash + LSH, verified on the signatures), 5. content filter, 6. PII.
  * A document that passes 1–4 enters the duplicate index even when the content filter then flags or drops it, so its
  * copies in later sources are dropped as its duplicates rather than reviewed again one by one.
- * Memory grows with the documents indexed (a hash and a 512-byte signature each), not with their text.
+ * The duplicate index keeps at most `index.maxInMemory` documents in memory and spills the rest to sorted runs in
+ * temporary files (decision 0057) with the same answers, so memory does not grow with the corpus; call close() when
+ * done to delete those files.
  */
 import { scanText, type ContentFilterConfig, type FilterHit } from "../labeling/import/content-filter.ts";
-import {
-  chooseBands,
-  DEFAULT_NUM_PERM,
-  estimateJaccard,
-  isEmptySignature,
-  LshIndex,
-  signatureFromBase64,
-  signatureToBase64,
-  textSignature,
-  type Signature,
-} from "../labeling/import/minhash.ts";
+import { chooseBands, DEFAULT_NUM_PERM, isEmptySignature, signatureFromBase64, signatureToBase64, textSignature, type Signature } from "../labeling/import/minhash.ts";
 import type { CleaningVerdict } from "../db/schema.ts";
 import type { CleaningSettings, DropReason } from "./cleaning-settings.ts";
+import { DedupIndex, type DedupIndexOptions } from "./dedup-index.ts";
 import { detectLanguage } from "./language.ts";
 
 export type CleanerDocument = { id: string; text: string; contentHash: string };
@@ -58,22 +51,30 @@ export function redact(text: string, hits: readonly FilterHit[]): string {
 }
 
 export class CorpusCleaner {
-  private readonly exact = new Map<string, string>();
-  private readonly index: LshIndex<number>;
-  private readonly signatures: Signature[] = [];
-  private readonly ids: string[] = [];
+  private readonly index: DedupIndex;
 
   constructor(
     private readonly settings: CleaningSettings,
     private readonly filter: ContentFilterConfig,
     private readonly numPerm = DEFAULT_NUM_PERM,
+    index: DedupIndexOptions = {},
   ) {
     const { bands, rows } = chooseBands(settings.nearDuplicateThreshold, numPerm);
-    this.index = new LshIndex<number>(bands, rows);
+    this.index = new DedupIndex(bands, rows, index);
   }
 
   get indexed(): number {
-    return this.exact.size;
+    return this.index.size;
+  }
+
+  /** Documents of the index spilled to disk and its sorted runs (0 and 0 while it fits its memory budget). */
+  get disk(): { spilledDocuments: number; runs: number } {
+    return this.index.disk;
+  }
+
+  /** Deletes the duplicate index's temporary files. */
+  close(): void {
+    this.index.close();
   }
 
   /** Puts a document judged before (by this job, before it was stopped) back into the duplicate index. */
@@ -82,11 +83,7 @@ export class CorpusCleaner {
   }
 
   private remember(documentId: string, contentHash: string, signature: Signature): void {
-    if (!this.exact.has(contentHash)) this.exact.set(contentHash, documentId);
-    if (isEmptySignature(signature)) return;
-    this.index.add(this.signatures.length, signature);
-    this.signatures.push(signature);
-    this.ids.push(documentId);
+    this.index.add(documentId, contentHash, signature);
   }
 
   judge(doc: CleanerDocument): DocumentVerdict {
@@ -99,20 +96,14 @@ export class CorpusCleaner {
     if (settings.languages.length > 0 && (!settings.languages.includes(guess.language) || guess.confidence < settings.minLanguageConfidence)) {
       return { ...base, verdict: "dropped", reason: "language" };
     }
-    const original = this.exact.get(doc.contentHash);
+    const original = this.index.exactOriginal(doc.contentHash);
     if (original !== undefined) return { ...base, verdict: "dropped", reason: "exact_duplicate", duplicateOf: original, similarity: 1 };
 
     const signature = textSignature(doc.text, this.numPerm);
     if (!isEmptySignature(signature)) {
-      let best: { position: number; similarity: number } | null = null;
-      for (const position of this.index.candidates(signature)) {
-        const similarity = estimateJaccard(signature, this.signatures[position]!);
-        // Ties go to the earliest document, so the report is the same on every run.
-        if (similarity >= settings.nearDuplicateThreshold && (!best || similarity > best.similarity || (similarity === best.similarity && position < best.position))) {
-          best = { position, similarity };
-        }
-      }
-      if (best) return { ...base, verdict: "dropped", reason: "near_duplicate", duplicateOf: this.ids[best.position]!, similarity: best.similarity };
+      // Ties go to the earliest document, so the report is the same on every run.
+      const best = this.index.nearest(signature, settings.nearDuplicateThreshold);
+      if (best) return { ...base, verdict: "dropped", reason: "near_duplicate", duplicateOf: best.id, similarity: best.similarity };
     }
     this.remember(doc.id, doc.contentHash, signature);
     const minhash = signatureToBase64(signature);

@@ -4,7 +4,8 @@
  * a job whose server died is claimed again once its lease expires. Documents are judged in batches; each batch's
  * verdicts, the progress and the cursor are written in one transaction that also checks the lease, so a cancelled or
  * re-claimed job writes nothing more and a resumed one goes on after its last stored batch, with its duplicate index
- * rebuilt from the signatures it stored. Nothing here throws into the server: failures end on the job (failed + error).
+ * rebuilt from the signatures it stored. The duplicate index holds at most `index.maxInMemory` documents in memory and
+ * spills the rest to temporary files (decision 0057), deleted when the job stops. Nothing here throws into the server: failures end on the job (failed + error).
  */
 import { sql } from "kysely";
 import type { Logger } from "pino";
@@ -14,6 +15,7 @@ import { projectSettingsSchema } from "../labeling/project-settings.ts";
 import { cleaningSettingsSchema, type CleaningSettings } from "./cleaning-settings.ts";
 import { emptyProgress, type CleaningProgress } from "./cleaning-jobs.server.ts";
 import { CorpusCleaner, type DocumentVerdict } from "./cleaner.ts";
+import type { DedupIndexOptions } from "./dedup-index.ts";
 
 export type CleaningRunner = LeasedRunner;
 
@@ -30,6 +32,8 @@ export function startCleaningRunner(deps: {
   log: Logger;
   pollMs: number;
   batchSize?: number;
+  /** The duplicate index's memory budget and spill folder (decision 0057). */
+  index?: DedupIndexOptions;
   /** Called after each stored batch (progress pushes; tests use it to stop a job at a known point). */
   onProgress?: (jobId: string, progress: CleaningProgress) => Promise<void> | void;
 }): CleaningRunner {
@@ -91,11 +95,12 @@ export function startCleaningRunner(deps: {
   }
 
   async function execute(job: Claimed, signal: AbortSignal): Promise<void> {
+    let cleaner: CorpusCleaner | null = null;
     try {
       const settings = cleaningSettingsSchema.parse(job.settings);
       const project = await db.selectFrom("projects").select("settings").where("id", "=", job.project_id).executeTakeFirstOrThrow();
       const filter = projectSettingsSchema.parse(project.settings).contentFilter;
-      const cleaner = new CorpusCleaner(settings, filter);
+      cleaner = new CorpusCleaner(settings, filter, undefined, deps.index);
       await restore(cleaner, job, settings);
       const progress: CleaningProgress = { ...emptyProgress(0), ...(job.progress as Partial<CleaningProgress>) };
       progress.reasons = { ...progress.reasons };
@@ -115,7 +120,7 @@ export function startCleaningRunner(deps: {
           .limit(batchSize)
           .execute();
         if (signal.aborted) return;
-        const verdicts = docs.map((d) => cleaner.judge({ id: d.id, text: d.text, contentHash: d.content_hash }));
+        const verdicts = docs.map((d) => cleaner!.judge({ id: d.id, text: d.text, contentHash: d.content_hash }));
         for (const v of verdicts) {
           progress.processed++;
           progress[v.verdict]++;
@@ -126,11 +131,13 @@ export function startCleaningRunner(deps: {
         await deps.onProgress?.(job.id, progress);
       }
       await lease.finish(job.id, "done", null);
-      log.info({ jobId: job.id, kept: progress.kept, flagged: progress.flagged, dropped: progress.dropped }, "cleaning job finished");
+      log.info({ jobId: job.id, kept: progress.kept, flagged: progress.flagged, dropped: progress.dropped, indexSpilled: cleaner.disk.spilledDocuments }, "cleaning job finished");
     } catch (error) {
       if (signal.aborted) return;
       log.error({ err: error, jobId: job.id }, "cleaning job failed");
       await lease.finish(job.id, "failed", "The job failed unexpectedly; the server log has the details. Resume it to go on from where it stopped.").catch(() => undefined);
+    } finally {
+      cleaner?.close();
     }
   }
 

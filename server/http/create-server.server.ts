@@ -75,7 +75,12 @@ export function createTandemServer(deps: ServerDeps): TandemServer {
   // Rounds handed to a Ray cluster are submitted and mirrored from here (decision 0017).
   const rayRunner = config.TANDEM_RAY_DASHBOARD_URL ? startRayRunner({ db, io, log, config }) : null;
   const external = startExternalModels({ config, db, log, inference });
-  const cleaning = startCleaningRunner({ db, log: log.child({ component: "cleaning-runner" }), pollMs: config.TANDEM_CLEANING_POLL_MS });
+  const cleaning = startCleaningRunner({
+    db,
+    log: log.child({ component: "cleaning-runner" }),
+    pollMs: config.TANDEM_CLEANING_POLL_MS,
+    index: { maxInMemory: config.TANDEM_CLEANING_INDEX_MEMORY, spillDir: config.TANDEM_CLEANING_SPILL_DIR },
+  });
   // Reward-model scores for uncertainty-first queues (decision 0048), in the background.
   const scoring = startRewardScoreRunner({ db, log: log.child({ component: "reward-score-runner" }), inference, pollMs: config.TANDEM_SCORE_POLL_MS });
 

@@ -4,7 +4,8 @@
  * duplicates, cancel and resume mid-job, thresholds refused with the field named, and a corpus a round uses kept.
  *
  * The server's own cleaning runner is off (TANDEM_CLEANING_POLL_MS=0); the runner here is the same code, started by
- * the test with small batches and a progress hook, so a job can be stopped after a known batch.
+ * the test with small batches and a progress hook, so a job can be stopped after a known batch, and a duplicate index
+ * of 3 documents in memory, so every job runs the on-disk index (decision 0057).
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -35,6 +36,9 @@ before(async () => {
     log: createLogger("silent", "corpora-test"),
     pollMs: 3_600_000,
     batchSize: 5,
+    // A duplicate index of 3 documents in memory: every job here spills it to sorted files on disk (decision 0057) and
+    // must still remove exactly the planted duplicates and resume to the same verdicts.
+    index: { maxInMemory: 3, spillDir: dataDir },
     onProgress: async (jobId) => {
       if (!cancelAfterFirstBatch.delete(jobId)) return;
       const cancelled = await researcher.json("POST", `/api/v1/cleaning-jobs/${jobId}/cancel`);
@@ -45,6 +49,8 @@ before(async () => {
 after(async () => {
   await runner.stop();
   await server.stop();
+  // Each job deleted its spilled index when it stopped.
+  assert.deepEqual(fs.readdirSync(dataDir).filter((name) => name.startsWith("tandem-dedup-")), []);
 });
 
 const words = ["river", "stone", "harbour", "lantern", "meadow", "copper", "thunder", "violet", "orchard", "glacier", "market", "whistle", "saddle", "canyon", "ember"];

@@ -246,7 +246,8 @@ export class LshIndex<Id extends string | number> {
     this.tables = Array.from({ length: bands }, () => new Map<number, Id | Id[]>());
   }
 
-  private bandKey(signature: Signature, band: number): number {
+  /** The bucket key of one band of a signature (the on-disk dedup index stores these). */
+  bandKey(signature: Signature, band: number): number {
     let h = band;
     const start = band * this.rows;
     for (let i = start; i < start + this.rows; i++) h = fmix32(h ^ (signature[i] ?? 0));
