@@ -105,7 +105,7 @@ export default function ProjectBrowser({ loaderData, actionData }: Route.Compone
           <table className="w-full text-sm" data-testid="browser-results">
             <thead><tr>
               {canExclude ? <th className="text-left"><span className="sr-only">Select</span></th> : null}
-              <th className="text-left">Prompt</th><th className="text-left">Source</th><th className="text-left">Tasks</th><th className="text-left">Submissions</th><th className="text-left">Training</th>
+              <th className="text-left">Prompt</th><th className="text-left">Source</th><th className="text-left">Tasks</th><th className="text-left">Submissions</th><th className="text-left">Quality</th><th className="text-left">Training</th>
             </tr></thead>
             <tbody>
               {page.items.map((p) => (
@@ -115,6 +115,7 @@ export default function ProjectBrowser({ loaderData, actionData }: Route.Compone
                   <td className="py-1 pr-2">{p.source ?? "—"}</td>
                   <td className="py-1 pr-2">{p.tasks}</td>
                   <td className="py-1 pr-2">{p.submissions}</td>
+                  <td className="py-1 pr-2">{p.quality === null ? "—" : p.quality.toFixed(2)}</td>
                   <td className="py-1">{p.excluded_at ? `excluded: ${p.exclusion_reason ?? ""}` : p.held_out ? "eval set" : "in"}</td>
                 </tr>
               ))}

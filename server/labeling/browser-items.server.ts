@@ -224,10 +224,19 @@ async function submissionPage(db: Db, projectId: string, query: SubmissionBrowse
     const rationale = sql`coalesce(s.payload ->> 'rationale', '')`;
     const inPrompt = sql<SqlBool>`p.search_text ilike ${pattern}`;
     const inOwn = sql<SqlBool>`(${reply} <> '' or ${rationale} <> '') and (${reply} ilike ${pattern} or ${rationale} ilike ${pattern})`;
+    // The labeler's half sorts its matches first, from submissions alone, and joins only as far down that order as the
+    // page needs: joined before the sort, every match (~4,000 for a common word at 3M submissions) cost five index
+    // probes, most of the page's time (decision 0055). The same rows in the same order: the joins and the rules are
+    // the same, applied to the sorted matches until limit + 1 pass.
+    const own = sql`(select s.id, s.created_at, s.task_id, s.user_id, s.assignment_id from submissions s
+      where ${sql.join([inOwn, ...(rule ? [rule] : [])], sql` and `)} ${orderBy})`;
+    const ownFrom = sql`
+      from ${own} s join tasks t on t.id = s.task_id join prompts p on p.id = t.prompt_id join users u on u.id = s.user_id
+        join assignments a on a.id = s.assignment_id left join annotation_reviews r on r.submission_id = s.id`;
     condition = sql`s.id in (select id from (
       (select s.id ${from} where ${where([inPrompt])} ${orderBy} limit ${query.limit + 1})
       union
-      (select s.id ${from} where ${where([inOwn])} ${orderBy} limit ${query.limit + 1})) hits)`;
+      (select s.id ${ownFrom} where ${where([])} ${orderBy} limit ${query.limit + 1})) hits)`;
   }
   const rows = await sql<BrowsedSubmission & { cursor_at: string }>`
     select s.id, s.task_id, t.prompt_id, left(p.messages -> 0 ->> 'content', 300) as text, t.type as task_type, s.user_id, u.email, s.payload,

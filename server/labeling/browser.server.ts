@@ -196,6 +196,8 @@ export type BrowsedPrompt = {
   created_at: Date;
   tasks: number;
   submissions: number;
+  /** The mean quality score labelers gave its completions; null when nobody scored them. */
+  quality: number | null;
 };
 
 /**
@@ -230,6 +232,7 @@ async function promptPage(db: Db, projectId: string, query: BrowseQuery): Promis
   const select = (more: Array<Expression<SqlBool>>, sortValue: RawBuilder<unknown>, orderBy: RawBuilder<unknown>, limit: number) =>
     sql<BrowsedPrompt & { tasks: string; submissions: string; sort_value: string | null }>`
     select p.id, ${sortValue} as sort_value, left(p.messages -> 0 ->> 'content', 300) as text, p.source, p.status, p.kind, p.held_out, p.excluded_at, p.exclusion_reason, p.created_at,
+      (p.quality_sum / nullif(p.quality_count, 0))::float8 as quality,
       (select count(*) from tasks t where t.prompt_id = p.id) as tasks,
       (select count(*) from submissions s join tasks t on t.id = s.task_id where t.prompt_id = p.id) as submissions
     from prompts p

@@ -424,6 +424,55 @@ test("sorts by quality and by agreement: keyset pages, both orders, with a filte
   }
 });
 
+test("submissions' search: the prompt's text or what the labeler wrote, every match once in order, other projects' matches left out", async () => {
+  // Spread the submissions over time (with ties), and put a word in some rationales, replies and prompts.
+  await sql`update submissions s set created_at = now() - (s.id % 37) * interval '1 minute' from tasks t where t.id = s.task_id and t.project_id = ${projectId}`.execute(server.db);
+  await sql`update submissions s set payload = s.payload || jsonb_build_object('rationale', 'a zebra, number ' || s.id)
+    from tasks t where t.id = s.task_id and t.project_id = ${projectId} and s.id % 3 = 0`.execute(server.db);
+  await sql`update submissions s set payload = s.payload || jsonb_build_object('text', 'The ZEBRA crossing')
+    from tasks t where t.id = s.task_id and t.project_id = ${projectId} and s.id % 7 = 1`.execute(server.db);
+  await sql`update prompts set messages = jsonb_build_array(jsonb_build_object('role', 'user', 'content', 'about zebras ' || id))
+    where project_id = ${projectId} and id % 5 = 0`.execute(server.db);
+  // Another project's rationales with the word, newer than every one here: they must not take this listing's places.
+  const other = await researcher.client.json("POST", "/api/v1/projects", { name: "Other zebras", settings: { k: 2, overlap: { rank: 1 } } });
+  assert.equal(other.status, 201, await other.clone().text());
+  const otherId = ((await other.json()) as { id: string }).id;
+  await sql`
+    with p as (insert into prompts (project_id, messages, content_hash, minhash, status)
+               select ${otherId}, jsonb_build_array(jsonb_build_object('role', 'user', 'content', 'other ' || g)), 'other-' || g, '', 'active' from generate_series(1, 30) g returning id),
+         t as (insert into tasks (project_id, prompt_id, type, overlap_target, completion_ids) select ${otherId}, p.id, 'rank', 1, '["a","b"]' from p returning id),
+         a as (insert into assignments (task_id, user_id, state, lease_expires_at, shown_order) select t.id, ${researcher.id}, 'submitted', now(), '["a","b"]' from t returning id, task_id)
+    insert into submissions (assignment_id, task_id, user_id, payload, idempotency_key, created_at)
+    select a.id, a.task_id, ${researcher.id}, '{"ranking": [["a"], ["b"]], "rationale": "zebra elsewhere"}', 'other-' || a.id, now() + interval '1 hour' from a`.execute(server.db);
+
+  const labeler = (await sql<{ user_id: string }>`
+    select s.user_id from submissions s join tasks t on t.id = s.task_id where t.project_id = ${projectId} group by s.user_id order by count(*) desc limit 1`.execute(server.db)).rows[0]!.user_id;
+  for (const [filter, rule] of [["", sql`true`], [`&labeler=${labeler}`, sql`s.user_id = ${labeler}`], ["&taskType=compare", sql`t.type = 'compare'`]] as const) {
+    for (const order of ["desc", "asc"] as const) {
+      const dir = sql.raw(order);
+      const want = (await sql<{ id: string }>`
+        select s.id from submissions s join tasks t on t.id = s.task_id join prompts p on p.id = t.prompt_id
+        where t.project_id = ${projectId} and ${rule}
+          and (p.search_text ilike '%zebra%' or coalesce(s.payload ->> 'text', '') ilike '%zebra%' or coalesce(s.payload ->> 'rationale', '') ilike '%zebra%')
+        order by s.created_at ${dir}, s.id ${dir}`.execute(server.db)).rows.map((r) => r.id);
+      assert.ok(want.length > 10, `${filter}: matches to page through (${want.length})`);
+      for (const limit of [4, 200]) {
+        const seen: string[] = [];
+        let cursor: string | null = null;
+        do {
+          const response = await researcher.client.get(`/api/v1/projects/${projectId}/submissions?q=Zebra${filter}&order=${order}&limit=${limit}${cursor ? `&after=${cursor}` : ""}`);
+          assert.equal(response.status, 200, await response.clone().text());
+          const page = (await response.json()) as { items: Array<{ id: string }>; next: string | null };
+          if (page.next) assert.equal(page.items.length, limit, "a page with a next cursor is full");
+          seen.push(...page.items.map((r) => r.id));
+          cursor = page.next;
+        } while (cursor);
+        assert.deepEqual(seen, want, `q=Zebra${filter}, ${order}, pages of ${limit}`);
+      }
+    }
+  }
+});
+
 test("a bad sort, or a cursor of another sort, is refused with the field named", async () => {
   const first = async (listing: string, query: string): Promise<string> => {
     const response = await researcher.client.get(`/api/v1/projects/${projectId}/${listing}?${query}&limit=2`);
