@@ -228,15 +228,16 @@ async function submissionPage(db: Db, projectId: string, query: SubmissionBrowse
     // page needs: joined before the sort, every match (~4,000 for a common word at 3M submissions) cost five index
     // probes, most of the page's time (decision 0055). The same rows in the same order: the joins and the rules are
     // the same, applied to the sorted matches until limit + 1 pass.
+    // Each half joins only what its rules read (no users: nothing filters on them), which also halves its planning.
+    const joins = sql`join tasks t on t.id = s.task_id join prompts p on p.id = t.prompt_id
+      ${query.suggestionRevealed ? sql`join assignments a on a.id = s.assignment_id` : sql``}
+      ${query.review && query.review !== "none" ? sql`left join annotation_reviews r on r.submission_id = s.id` : sql``}`;
     const own = sql`(select s.id, s.created_at, s.task_id, s.user_id, s.assignment_id from submissions s
       where ${sql.join([inOwn, ...(rule ? [rule] : [])], sql` and `)} ${orderBy})`;
-    const ownFrom = sql`
-      from ${own} s join tasks t on t.id = s.task_id join prompts p on p.id = t.prompt_id join users u on u.id = s.user_id
-        join assignments a on a.id = s.assignment_id left join annotation_reviews r on r.submission_id = s.id`;
     condition = sql`s.id in (select id from (
-      (select s.id ${from} where ${where([inPrompt])} ${orderBy} limit ${query.limit + 1})
+      (select s.id from submissions s ${joins} where ${where([inPrompt])} ${orderBy} limit ${query.limit + 1})
       union
-      (select s.id ${ownFrom} where ${where([])} ${orderBy} limit ${query.limit + 1})) hits)`;
+      (select s.id from ${own} s ${joins} where ${where([])} ${orderBy} limit ${query.limit + 1})) hits)`;
   }
   const rows = await sql<BrowsedSubmission & { cursor_at: string }>`
     select s.id, s.task_id, t.prompt_id, left(p.messages -> 0 ->> 'content', 300) as text, t.type as task_type, s.user_id, u.email, s.payload,
