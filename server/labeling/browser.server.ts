@@ -244,7 +244,10 @@ async function promptPage(db: Db, projectId: string, query: BrowseQuery): Promis
     // The mean quality score, written as the prompts_quality_sort index's expression; unscored prompts (quality_count 0,
     // a null mean) last, by id (prompts_unscored; migration 0028).
     const mean = sql`(p.quality_sum / nullif(p.quality_count, 0))`;
-    const sort: NullableSort = { name: "quality", value: mean, type: "numeric", valued: sql<SqlBool>`p.quality_count > 0`, unvalued: sql<SqlBool>`p.quality_count = 0`, id: sql`p.id` };
+    // `is not null` on the index's own expression, not `quality_count > 0`: the btree keeps the null means at the high
+    // end, and only a condition on the key lets a highest-first scan start below them instead of reading past 2/3 of
+    // the prompts (1 s at 1M).
+    const sort: NullableSort = { name: "quality", value: mean, type: "numeric", valued: sql<SqlBool>`${mean} is not null`, unvalued: sql<SqlBool>`p.quality_count = 0`, id: sql`p.id` };
     rows = await nullsLastPage(sort, query.order, query.after, query.limit + 1, (more, orderBy, limit) => select(more, sql`${mean}::text`, orderBy, limit));
   } else {
     const desc = query.order === "desc";
