@@ -34,7 +34,7 @@ import { Kysely, PostgresDialect, type CompiledQuery } from "kysely";
 import type pg from "pg";
 import { createPool } from "../server/db/database.server.ts";
 import type { Database } from "../server/db/schema.ts";
-import { browsePrompts, browseQuerySchema } from "../server/labeling/browser.server.ts";
+import { browsePrompts, browseQuerySchema, encodeCursor } from "../server/labeling/browser.server.ts";
 import { browseSubmissions, browseTasks, submissionBrowseSchema, taskBrowseSchema } from "../server/labeling/browser-items.server.ts";
 import { projectSettingsSchema } from "../server/labeling/project-settings.ts";
 import { startTestServer, type HttpClient } from "../tests/support/test-server.ts";
@@ -499,6 +499,12 @@ try {
     { listing: "prompts", label: "round (5 %)", queries: seeded.rounds.map((r) => `round=${r}`) },
     { listing: "prompts", label: "date range: one week", queries: [`from=${day(90)}&to=${day(97)}`, `from=${day(30)}&to=${day(37)}`] },
     { listing: "prompts", label: "excluded=true (0.2 %)", queries: ["excluded=true"] },
+    { listing: "prompts", label: "sort=quality, highest first", queries: ["sort=quality"] },
+    { listing: "prompts", label: "sort=quality, lowest first", queries: ["sort=quality&order=asc"] },
+    { listing: "prompts", label: "sort=quality: keyset pages 2..21", queries: ["sort=quality&limit=50"], pages: true },
+    { listing: "prompts", label: "sort=quality: the unscored, by id", queries: [`sort=quality&after=${encodeCursor("quality", null, "999999999")}`] },
+    { listing: "prompts", label: "sort=quality&taskType=compare", queries: ["sort=quality&taskType=compare"] },
+    { listing: "prompts", label: "sort=quality&q: a rare word", queries: [`sort=quality&q=${RARE_WORD}`] },
     { listing: "tasks", label: "no filter, newest first", queries: ["limit=50"] },
     { listing: "tasks", label: "keyset pages 2..21", queries: ["limit=50"], pages: true },
     { listing: "tasks", label: "state=open", queries: ["state=open"] },
@@ -509,8 +515,16 @@ try {
     { listing: "tasks", label: "agreement ≥ 0.9", queries: ["minAgreement=0.9"] },
     { listing: "tasks", label: "agreement ≤ 0.5", queries: ["maxAgreement=0.5"] },
     { listing: "tasks", label: "agreement 0.4..0.6 (none)", queries: ["minAgreement=0.4&maxAgreement=0.6"] },
+    { listing: "tasks", label: "sort=agreement, highest first", queries: ["sort=agreement"] },
+    { listing: "tasks", label: "sort=agreement, most disputed first", queries: ["sort=agreement&order=asc"] },
+    { listing: "tasks", label: "sort=agreement: keyset pages 2..21", queries: ["sort=agreement&order=asc&limit=50"], pages: true },
+    { listing: "tasks", label: "sort=agreement: the unmeasured, by id", queries: [`sort=agreement&after=${encodeCursor("agreement", null, "999999999")}`] },
+    { listing: "tasks", label: "sort=agreement&disputed=true", queries: ["sort=agreement&order=asc&disputed=true"] },
+    { listing: "tasks", label: "sort=agreement&type=compare", queries: ["sort=agreement&type=compare"] },
     { listing: "submissions", label: "no filter, newest first", queries: ["limit=50"] },
     { listing: "submissions", label: "keyset pages 2..21", queries: ["limit=50"], pages: true },
+    { listing: "submissions", label: "sort=created_at, oldest first", queries: ["sort=created_at&order=asc"] },
+    { listing: "submissions", label: "oldest first: keyset pages 2..21", queries: ["order=asc&limit=50"], pages: true },
     { listing: "submissions", label: "labeler (5 %)", queries: some(seeded.labelers, 5).map((id) => `labeler=${id}`) },
     { listing: "submissions", label: "labeler: a newcomer", queries: [`labeler=${seeded.newcomer}`] },
     { listing: "submissions", label: "review=send_back", queries: ["review=send_back"] },

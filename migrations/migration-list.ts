@@ -24,6 +24,7 @@ import * as m0024 from "./0024-data-mixes-and-base-rounds.ts";
 import * as m0025 from "./0025-browser-reviews.ts";
 import * as m0026 from "./0026-reward-model-disagreement.ts";
 import * as m0027 from "./0027-browser-at-a-million.ts";
+import * as m0028 from "./0028-browser-sorts.ts";
 
 /** Every migration, in the order it runs. Append only; never reorder or edit a landed one. */
 export const migrations: Record<string, Migration> = {
@@ -52,4 +53,5 @@ export const migrations: Record<string, Migration> = {
   "0025-browser-reviews": m0025,
   "0026-reward-model-disagreement": m0026,
   "0027-browser-at-a-million": m0027,
+  "0028-browser-sorts": m0028,
 };

@@ -19,11 +19,11 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
   const search = new URL(request.url).searchParams;
   // A form sends every field, filled or not: empty ones are no filter.
   const filter = Object.fromEntries(filterKeys.flatMap((key) => (search.get(key) ? [[key, search.get(key)!]] : [])));
-  const paging = Object.fromEntries(["order", "limit", "after"].flatMap((key) => (search.get(key) ? [[key, search.get(key)!]] : [])));
+  const paging = Object.fromEntries(["sort", "order", "limit", "after"].flatMap((key) => (search.get(key) ? [[key, search.get(key)!]] : [])));
   const parsed = taskBrowseSchema.safeParse({ ...filter, ...paging });
   const page = parsed.success ? await browseTasks(context.db, project.id, parsed.data) : { items: [], next: null, disputedBelow: project.settings.adaptiveOverlap.agreementBelow };
   const errors = parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join(".") || "query"}: ${issue.message}`);
-  return { project: { id: project.id, name: project.name }, filter, order: paging.order ?? "desc", page, errors, canRequeue: hasRole(projectRole, "researcher") };
+  return { project: { id: project.id, name: project.name }, filter, sort: paging.sort ?? "created_at", order: paging.order ?? "desc", page, errors, canRequeue: hasRole(projectRole, "researcher") };
 }
 
 /** Re-queue in two steps: count (nothing changes), then apply at that count (one transaction). */
@@ -64,10 +64,10 @@ export async function action({ context, request, params }: Route.ActionArgs) {
 const percent = (rate: number | null) => (rate === null ? "—" : `${Math.round(rate * 100)} %`);
 
 export default function ProjectBrowserTasks({ loaderData, actionData }: Route.ComponentProps) {
-  const { project, filter, order, page, errors, canRequeue } = loaderData;
+  const { project, filter, sort, order, page, errors, canRequeue } = loaderData;
   const pending = actionData?.pending ?? null;
   const f = (key: string) => (filter as Record<string, string>)[key] ?? "";
-  const nextHref = page.next ? `?${new URLSearchParams({ ...filter, order, after: page.next })}` : null;
+  const nextHref = page.next ? `?${new URLSearchParams({ ...filter, sort, order, after: page.next })}` : null;
   return (
     <>
       <BrowserHeader project={project} current="tasks" errors={errors} />
@@ -95,9 +95,14 @@ export default function ProjectBrowserTasks({ loaderData, actionData }: Route.Co
           <label className="text-sm">Agreement from<br /><input name="minAgreement" defaultValue={f("minAgreement")} inputMode="decimal" placeholder="0" className={browserInputClass} /></label>
           <label className="text-sm">to<br /><input name="maxAgreement" defaultValue={f("maxAgreement")} inputMode="decimal" placeholder="1" className={browserInputClass} /></label>
           <label className="text-sm"><input type="checkbox" name="disputed" value="true" defaultChecked={f("disputed") === "true"} /> Disputed (below {percent(page.disputedBelow)})</label>
+          <label className="text-sm">Sort by<br />
+            <select name="sort" defaultValue={sort} className={browserInputClass}>
+              <option value="created_at">time</option><option value="agreement">agreement (none last)</option>
+            </select>
+          </label>
           <label className="text-sm">Order<br />
             <select name="order" defaultValue={order} className={browserInputClass}>
-              <option value="desc">newest first</option><option value="asc">oldest first</option>
+              <option value="desc">descending (newest, highest)</option><option value="asc">ascending (oldest, lowest)</option>
             </select>
           </label>
           <Button type="submit">Search</Button>

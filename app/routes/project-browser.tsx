@@ -26,12 +26,12 @@ export async function loader({ context, request, params }: Route.LoaderArgs) {
   const project = await or404(getProject(context.db, params.projectId), "There is no such project.");
   const search = new URL(request.url).searchParams;
   const filter = filterParams(search);
-  const paging = Object.fromEntries(["order", "limit", "after"].flatMap((key) => (search.get(key) ? [[key, search.get(key)!]] : [])));
+  const paging = Object.fromEntries(["sort", "order", "limit", "after"].flatMap((key) => (search.get(key) ? [[key, search.get(key)!]] : [])));
   const parsed = browseQuerySchema.safeParse({ ...filter, ...paging });
   const page = parsed.success ? await browsePrompts(context.db, project.id, parsed.data) : { items: [], next: null };
   const errors = parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join(".") || "query"}: ${issue.message}`);
   return {
-    project: { id: project.id, name: project.name }, filter, order: paging.order ?? "desc", page, errors, canExclude: hasRole(projectRole, "researcher"),
+    project: { id: project.id, name: project.name }, filter, sort: paging.sort ?? "created_at", order: paging.order ?? "desc", page, errors, canExclude: hasRole(projectRole, "researcher"),
     flags: project.settings.flags, quality: project.settings.quality,
   };
 }
@@ -43,10 +43,10 @@ export async function action({ context, request, params }: Route.ActionArgs) {
 }
 
 export default function ProjectBrowser({ loaderData, actionData }: Route.ComponentProps) {
-  const { project, filter, order, page, errors, canExclude, flags, quality } = loaderData;
+  const { project, filter, sort, order, page, errors, canExclude, flags, quality } = loaderData;
   const pending = actionData?.pending ?? null;
   const f = (key: string) => filter[key] ?? "";
-  const nextHref = page.next ? `?${new URLSearchParams({ ...filter, order, after: page.next })}` : null;
+  const nextHref = page.next ? `?${new URLSearchParams({ ...filter, sort, order, after: page.next })}` : null;
   return (
     <>
       <BrowserHeader project={project} current="prompts" errors={errors} />
@@ -86,9 +86,14 @@ export default function ProjectBrowser({ loaderData, actionData }: Route.Compone
           <label className="text-sm">Model<br /><input name="model" defaultValue={f("model")} className={browserInputClass} /></label>
           <label className="text-sm">Quality from<br /><input name="minQuality" defaultValue={f("minQuality")} inputMode="decimal" placeholder={String(quality.min)} className={browserInputClass} /></label>
           <label className="text-sm">to<br /><input name="maxQuality" defaultValue={f("maxQuality")} inputMode="decimal" placeholder={String(quality.max)} className={browserInputClass} /></label>
+          <label className="text-sm">Sort by<br />
+            <select name="sort" defaultValue={sort} className={browserInputClass}>
+              <option value="created_at">time</option><option value="quality">quality score (unscored last)</option>
+            </select>
+          </label>
           <label className="text-sm">Order<br />
             <select name="order" defaultValue={order} className={browserInputClass}>
-              <option value="desc">newest first</option><option value="asc">oldest first</option>
+              <option value="desc">descending (newest, highest)</option><option value="asc">ascending (oldest, lowest)</option>
             </select>
           </label>
           <Button type="submit">Search</Button>
@@ -100,7 +105,7 @@ export default function ProjectBrowser({ loaderData, actionData }: Route.Compone
           <table className="w-full text-sm" data-testid="browser-results">
             <thead><tr>
               {canExclude ? <th className="text-left"><span className="sr-only">Select</span></th> : null}
-              <th className="text-left">Prompt</th><th className="text-left">Source</th><th className="text-left">Tasks</th><th className="text-left">Submissions</th><th className="text-left">Training</th>
+              <th className="text-left">Prompt</th><th className="text-left">Source</th><th className="text-left">Tasks</th><th className="text-left">Submissions</th><th className="text-left">Quality</th><th className="text-left">Training</th>
             </tr></thead>
             <tbody>
               {page.items.map((p) => (
@@ -110,6 +115,7 @@ export default function ProjectBrowser({ loaderData, actionData }: Route.Compone
                   <td className="py-1 pr-2">{p.source ?? "—"}</td>
                   <td className="py-1 pr-2">{p.tasks}</td>
                   <td className="py-1 pr-2">{p.submissions}</td>
+                  <td className="py-1 pr-2">{p.quality === null ? "—" : p.quality.toFixed(2)}</td>
                   <td className="py-1">{p.excluded_at ? `excluded: ${p.exclusion_reason ?? ""}` : p.held_out ? "eval set" : "in"}</td>
                 </tr>
               ))}

@@ -377,6 +377,145 @@ test("the listing shows the stored figure, and its filters return full pages", a
   }
 });
 
+test("sorts by quality and by agreement: keyset pages, both orders, with a filter, equal one sorted query; valueless rows last", async () => {
+  const walk = async (listing: "prompts" | "tasks", query: string, limit: number): Promise<string[]> => {
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const response = await researcher.client.get(`/api/v1/projects/${projectId}/${listing}?${query}&limit=${limit}${cursor ? `&after=${cursor}` : ""}`);
+      assert.equal(response.status, 200, await response.clone().text());
+      const page = (await response.json()) as { items: Array<{ id: string }>; next: string | null };
+      if (page.next) assert.equal(page.items.length, limit, `${query}: a page with a next cursor is full`);
+      seen.push(...page.items.map((r) => r.id));
+      cursor = page.next;
+    } while (cursor);
+    return seen;
+  };
+  const ids = (rows: Array<{ id: string }>) => rows.map((r) => r.id);
+  for (const order of ["desc", "asc"] as const) {
+    const dir = sql.raw(order);
+    // One query for the whole order, unscored prompts (a null mean) last, ties by id.
+    const prompts = await sql<{ id: string }>`
+      select id from prompts where project_id = ${projectId}
+      order by quality_sum / nullif(quality_count, 0) ${dir} nulls last, id ${dir}`.execute(server.db);
+    const scored = await sql<{ n: string; distinct_means: string }>`
+      select count(*) as n, count(distinct quality_sum / quality_count) as distinct_means from prompts where project_id = ${projectId} and quality_count > 0`.execute(server.db);
+    assert.ok(Number(scored.rows[0]!.n) > Number(scored.rows[0]!.distinct_means), "ties in the mean, so the id tiebreaker is tested");
+    assert.ok(Number(scored.rows[0]!.n) < prompts.rows.length, "unscored prompts too");
+    for (const limit of [7, 200]) assert.deepEqual(await walk("prompts", `sort=quality&order=${order}`, limit), ids(prompts.rows), `prompts by quality, ${order}, pages of ${limit}`);
+    const inRange = await sql<{ id: string }>`
+      select id from prompts where project_id = ${projectId} and quality_sum / nullif(quality_count, 0) >= 3
+      order by quality_sum / nullif(quality_count, 0) ${dir}, id ${dir}`.execute(server.db);
+    assert.ok(inRange.rows.length > 3);
+    assert.deepEqual(await walk("prompts", `sort=quality&order=${order}&minQuality=3`, 3), ids(inRange.rows), `prompts by quality ≥ 3, ${order}`);
+
+    const tasks = await sql<{ id: string }>`
+      select id from tasks where project_id = ${projectId} order by agreement ${dir} nulls last, id ${dir}`.execute(server.db);
+    const measured = await sql<{ n: string; distinct_rates: string }>`
+      select count(*) as n, count(distinct agreement) as distinct_rates from tasks where project_id = ${projectId} and agreement is not null`.execute(server.db);
+    assert.ok(Number(measured.rows[0]!.n) > Number(measured.rows[0]!.distinct_rates) && Number(measured.rows[0]!.n) < tasks.rows.length, "ties, and tasks without an agreement");
+    for (const limit of [9, 200]) assert.deepEqual(await walk("tasks", `sort=agreement&order=${order}`, limit), ids(tasks.rows), `tasks by agreement, ${order}, pages of ${limit}`);
+    const disputed = await sql<{ id: string }>`
+      select id from tasks where project_id = ${projectId} and agreement < 0.75 order by agreement ${dir}, id ${dir}`.execute(server.db);
+    assert.deepEqual(await walk("tasks", `sort=agreement&order=${order}&disputed=true`, 4), ids(disputed.rows), `disputed tasks by agreement, ${order}`);
+    // Time is still the default, and sort=created_at names it.
+    const byTime = await sql<{ id: string }>`select id from tasks where project_id = ${projectId} order by created_at ${dir}, id ${dir}`.execute(server.db);
+    assert.deepEqual(await walk("tasks", `sort=created_at&order=${order}`, 50), ids(byTime.rows), `tasks by time, ${order}`);
+  }
+});
+
+test("submissions' search: the prompt's text or what the labeler wrote, every match once in order, other projects' matches left out", async () => {
+  // Spread the submissions over time (with ties), and put a word in some rationales, replies and prompts.
+  await sql`update submissions s set created_at = now() - (s.id % 37) * interval '1 minute' from tasks t where t.id = s.task_id and t.project_id = ${projectId}`.execute(server.db);
+  await sql`update submissions s set payload = s.payload || jsonb_build_object('rationale', 'a zebra, number ' || s.id)
+    from tasks t where t.id = s.task_id and t.project_id = ${projectId} and s.id % 3 = 0`.execute(server.db);
+  await sql`update submissions s set payload = s.payload || jsonb_build_object('text', 'The ZEBRA crossing')
+    from tasks t where t.id = s.task_id and t.project_id = ${projectId} and s.id % 7 = 1`.execute(server.db);
+  await sql`update prompts set messages = jsonb_build_array(jsonb_build_object('role', 'user', 'content', 'about zebras ' || id))
+    where project_id = ${projectId} and id % 5 = 0`.execute(server.db);
+  // Another project's rationales with the word, newer than every one here: they must not take this listing's places.
+  const other = await researcher.client.json("POST", "/api/v1/projects", { name: "Other zebras", settings: { k: 2, overlap: { rank: 1 } } });
+  assert.equal(other.status, 201, await other.clone().text());
+  const otherId = ((await other.json()) as { id: string }).id;
+  await sql`
+    with p as (insert into prompts (project_id, messages, content_hash, minhash, status)
+               select ${otherId}, jsonb_build_array(jsonb_build_object('role', 'user', 'content', 'other ' || g)), 'other-' || g, '', 'active' from generate_series(1, 30) g returning id),
+         t as (insert into tasks (project_id, prompt_id, type, overlap_target, completion_ids) select ${otherId}, p.id, 'rank', 1, '["a","b"]' from p returning id),
+         a as (insert into assignments (task_id, user_id, state, lease_expires_at, shown_order) select t.id, ${researcher.id}, 'submitted', now(), '["a","b"]' from t returning id, task_id)
+    insert into submissions (assignment_id, task_id, user_id, payload, idempotency_key, created_at)
+    select a.id, a.task_id, ${researcher.id}, '{"ranking": [["a"], ["b"]], "rationale": "zebra elsewhere"}', 'other-' || a.id, now() + interval '1 hour' from a`.execute(server.db);
+
+  const labeler = (await sql<{ user_id: string }>`
+    select s.user_id from submissions s join tasks t on t.id = s.task_id where t.project_id = ${projectId} group by s.user_id order by count(*) desc limit 1`.execute(server.db)).rows[0]!.user_id;
+  for (const [filter, rule] of [["", sql`true`], [`&labeler=${labeler}`, sql`s.user_id = ${labeler}`], ["&taskType=compare", sql`t.type = 'compare'`]] as const) {
+    for (const order of ["desc", "asc"] as const) {
+      const dir = sql.raw(order);
+      const want = (await sql<{ id: string }>`
+        select s.id from submissions s join tasks t on t.id = s.task_id join prompts p on p.id = t.prompt_id
+        where t.project_id = ${projectId} and ${rule}
+          and (p.search_text ilike '%zebra%' or coalesce(s.payload ->> 'text', '') ilike '%zebra%' or coalesce(s.payload ->> 'rationale', '') ilike '%zebra%')
+        order by s.created_at ${dir}, s.id ${dir}`.execute(server.db)).rows.map((r) => r.id);
+      assert.ok(want.length > 10, `${filter}: matches to page through (${want.length})`);
+      for (const limit of [4, 200]) {
+        const seen: string[] = [];
+        let cursor: string | null = null;
+        do {
+          const response = await researcher.client.get(`/api/v1/projects/${projectId}/submissions?q=Zebra${filter}&order=${order}&limit=${limit}${cursor ? `&after=${cursor}` : ""}`);
+          assert.equal(response.status, 200, await response.clone().text());
+          const page = (await response.json()) as { items: Array<{ id: string }>; next: string | null };
+          if (page.next) assert.equal(page.items.length, limit, "a page with a next cursor is full");
+          seen.push(...page.items.map((r) => r.id));
+          cursor = page.next;
+        } while (cursor);
+        assert.deepEqual(seen, want, `q=Zebra${filter}, ${order}, pages of ${limit}`);
+      }
+    }
+  }
+});
+
+test("a bad sort, or a cursor of another sort, is refused with the field named", async () => {
+  const first = async (listing: string, query: string): Promise<string> => {
+    const response = await researcher.client.get(`/api/v1/projects/${projectId}/${listing}?${query}&limit=2`);
+    assert.equal(response.status, 200, await response.clone().text());
+    const next = ((await response.json()) as { next: string | null }).next;
+    assert.ok(next, `${listing}?${query} has a second page`);
+    return next;
+  };
+  const byTime = await first("prompts", "sort=created_at");
+  const byQuality = await first("prompts", "sort=quality");
+  const byAgreement = await first("tasks", "sort=agreement");
+  const taskByTime = await first("tasks", "order=asc");
+  const submissionByTime = await first("submissions", "sort=created_at");
+  const forged = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const cases: Array<[string, string, string]> = [
+    ["prompts", "sort=agreement", "sort"],
+    ["prompts", "sort=bogus", "sort"],
+    ["tasks", "sort=quality", "sort"],
+    ["submissions", "sort=quality", "sort"],
+    ["prompts", `sort=quality&after=${byTime}`, "after"],
+    ["prompts", `after=${byQuality}`, "after"],
+    ["prompts", `sort=quality&after=${byAgreement}`, "after"],
+    ["tasks", `sort=agreement&after=${taskByTime}`, "after"],
+    ["tasks", `after=${byAgreement}`, "after"],
+    ["tasks", `sort=agreement&after=${byQuality}`, "after"],
+    ["submissions", `after=${byQuality}`, "after"],
+    ["prompts", `sort=quality&after=${forged({ s: "quality", v: "abc", id: "1" })}`, "after"],
+    ["prompts", `sort=quality&after=${forged({ s: "quality", v: "1.5", id: "x" })}`, "after"],
+    ["tasks", `sort=agreement&after=${forged({ s: "agreement", v: "0.5; drop table tasks", id: "1" })}`, "after"],
+  ];
+  for (const [listing, query, field] of cases) {
+    const refused = await researcher.client.get(`/api/v1/projects/${projectId}/${listing}?${query}`);
+    assert.equal(refused.status, 422, `${listing}?${query}`);
+    assert.deepEqual(((await refused.json()) as { errors: Array<{ path: string }> }).errors.map((e) => e.path), [field], `${listing}?${query}`);
+  }
+  // The right cursor for its sort continues, a valueless row's cursor included.
+  for (const [listing, query] of [["prompts", `sort=quality&after=${byQuality}`], ["tasks", `sort=agreement&after=${byAgreement}`], ["submissions", `after=${submissionByTime}`],
+    ["prompts", `sort=quality&after=${forged({ s: "quality", v: null, id: "1" })}`]] as const) {
+    const response = await researcher.client.get(`/api/v1/projects/${projectId}/${listing}?${query}`);
+    assert.equal(response.status, 200, `${listing}?${query}: ${await response.clone().text()}`);
+  }
+});
+
 test("migration 0027 on a database with data: rolled back and applied again, it backfills every column", async () => {
   const taskIds = (await server.db.selectFrom("tasks").select("id").where("project_id", "=", projectId).execute()).map((t) => t.id);
   const kept = await stored(taskIds);
