@@ -206,13 +206,26 @@ export type BrowsedPrompt = {
  * listing, and on a machine with few cores starting them costs more than the walk (at 1M prompts, `gold=true`: 140 ms
  * with workers, 24 ms without). `set local` ends with the transaction; inside a caller's transaction it runs as is.
  */
-export async function withoutParallelWorkers<T>(db: Db, page: (db: Db) => Promise<T>): Promise<T> {
+export async function withoutParallelWorkers<T>(db: Db, page: (db: Db) => Promise<T>, timeoutMs = LISTING_TIMEOUT_MS): Promise<T> {
   if (db.isTransaction) return page(db);
-  return db.transaction().execute(async (trx) => {
-    await sql`set local max_parallel_workers_per_gather = 0`.execute(trx);
-    return page(trx);
-  });
+  try {
+    return await db.transaction().execute(async (trx) => {
+      await sql`set local max_parallel_workers_per_gather = 0`.execute(trx);
+      // A few sort and filter combinations still walk most of a large project (decision 0055): one page must not
+      // hold a connection for many seconds, so it stops and says how to narrow it instead.
+      await sql.raw(`set local statement_timeout = ${Math.max(1, Math.round(timeoutMs))}`).execute(trx);
+      return page(trx);
+    });
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "57014") {
+      throw new AppError("service_unavailable", `This listing took longer than ${timeoutMs / 1000} s to read at this project's size. Narrow it with a search or a filter, or sort by time.`);
+    }
+    throw error;
+  }
 }
+
+/** The longest one listing page may read before it is stopped (statement_timeout, per page). */
+export const LISTING_TIMEOUT_MS = 5000;
 
 /** One page of prompts, newest first (or oldest), and the cursor of the next page (null at the end). */
 export async function browsePrompts(db: Db, projectId: string, query: BrowseQuery): Promise<{ items: BrowsedPrompt[]; next: string | null }> {
