@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend, describeBackend } from "./select-backend.ts";
 import { matMul2d } from "./matmul.ts";
+import { SIMD_KERNELS_LABEL } from "./wasm-simd.ts";
 import { unsortedSegmentSumValues } from "./unsorted-segment-sum-kernel.ts";
 import { checkGradients } from "../testing/grad-check.ts";
 
@@ -21,7 +22,7 @@ test("auto selection skips missing tfjs-node packages and lands on wasm with SIM
   for (const s of info.skipped) assert.ok(s.reason.length > 0);
   assert.equal(info.simd, true);
   assert.ok(info.threads >= 1);
-  assert.deepEqual(info.customKernels, ["UnsortedSegmentSum", "Slice", "SplitV", "Sum", "Transpose", "Identity", ...(info.blas ? ["BatchMatMul (native BLAS)"] : [])]);
+  assert.deepEqual(info.customKernels, ["UnsortedSegmentSum", "Slice", "SplitV", "Sum", "Transpose", "Identity", ...(info.blas ? ["BatchMatMul (native BLAS)"] : []), SIMD_KERNELS_LABEL]);
 });
 
 test("patched wasm Identity shares the buffer: a clone is a reference, and outlives its source and a variable's assign", () => {
