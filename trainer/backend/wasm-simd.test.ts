@@ -15,6 +15,7 @@ import { checkGradients } from "../testing/grad-check.ts";
 import { createRng, normalArray } from "../random/rng.ts";
 
 before(async () => {
+  setSimdKernels(true); // on even under TANDEM_SIMD=off: this file tests them
   await initBackend({ prefer: "wasm" });
   assert.equal(tf.getBackend(), "wasm");
 });
