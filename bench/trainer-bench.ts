@@ -184,12 +184,13 @@ async function profileBench(preset: GptPreset): Promise<void> {
   tf.dispose([x, g, b, dy, scores, dScores, bias]);
 
   // 4. whole steps, round robin over sets of fused loops, one fresh trainer each: none (tensor ops), trainer-015's
-  // (optimizer, log-probs), the default (+ LayerNorm), all (+ the softmax, off by default)
+  // (optimizer, log-probs), + LayerNorm, the default (+ the SIMD GELU, trainer-023), all (+ the softmax, off by default)
   const sets: [string, FusedKernel[]][] = [
     ["tensor ops", []],
     ["optimizer+logprobs", ["optimizer", "logprobs"]],
-    ["default (+norm)", ["optimizer", "logprobs", "norm"]],
-    ["all (+softmax)", ["optimizer", "logprobs", "norm", "softmax"]],
+    ["+norm", ["optimizer", "logprobs", "norm"]],
+    ["default (+activation: SIMD GELU)", ["optimizer", "logprobs", "norm", "activation"]],
+    ["all (+softmax)", ["optimizer", "logprobs", "norm", "activation", "softmax"]],
   ];
   const stepCpu = sets.map(() => [] as number[]);
   for (let i = 0; i < sets.length * (steps + warmup); i++) {

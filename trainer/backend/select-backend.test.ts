@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend, describeBackend } from "./select-backend.ts";
 import { matMul2d } from "./matmul.ts";
+import { SIMD_KERNELS_LABEL } from "./wasm-simd.ts";
 import { unsortedSegmentSumValues } from "./unsorted-segment-sum-kernel.ts";
 import { checkGradients } from "../testing/grad-check.ts";
 
@@ -17,11 +18,12 @@ test("auto selection skips missing tfjs-node packages and lands on wasm with SIM
   assert.equal(tf.getBackend(), "wasm");
   // native BLAS is on where OpenBLAS is installed, else skipped with the reason (native-blas.test.ts)
   const blas = info.blas || process.env["TANDEM_BLAS"] === "off" ? [] : ["OpenBLAS (libopenblas0-pthread) via koffi"];
-  assert.deepEqual(info.skipped.map((s) => s.package), ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node", ...blas]);
+  const simdOff = process.env["TANDEM_SIMD"] === "off"; // the SIMD kernels are then skipped with that reason (wasm-simd.test.ts)
+  assert.deepEqual(info.skipped.map((s) => s.package), ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node", ...blas, ...(simdOff ? [SIMD_KERNELS_LABEL] : [])]);
   for (const s of info.skipped) assert.ok(s.reason.length > 0);
   assert.equal(info.simd, true);
   assert.ok(info.threads >= 1);
-  assert.deepEqual(info.customKernels, ["UnsortedSegmentSum", "Slice", "SplitV", "Sum", "Transpose", "Identity", ...(info.blas ? ["BatchMatMul (native BLAS)"] : [])]);
+  assert.deepEqual(info.customKernels, ["UnsortedSegmentSum", "Slice", "SplitV", "Sum", "Transpose", "Identity", ...(info.blas ? ["BatchMatMul (native BLAS)"] : []), ...(simdOff ? [] : [SIMD_KERNELS_LABEL])]);
 });
 
 test("patched wasm Identity shares the buffer: a clone is a reference, and outlives its source and a variable's assign", () => {

@@ -12,6 +12,8 @@ import { registerWasmLayoutKernels } from "./wasm-layout-kernels.ts";
 import { registerWasmIdentityKernel } from "./wasm-identity-kernel.ts";
 import { defaultBlasThreads, loadNativeBlas, type NativeBlas } from "./native-blas.ts";
 import { registerWasmBlasMatMul, setWasmBlas } from "./wasm-blas-matmul.ts";
+import { SIMD_KERNELS_LABEL, simdKernelsStatus } from "./wasm-simd.ts";
+import type { WasmHeapBackend } from "./wasm-heap.ts";
 
 export type BackendPreference = "auto" | "tfjs-node-gpu" | "tfjs-node" | "wasm" | "cpu";
 
@@ -120,9 +122,13 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
         const simd = Boolean(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"));
         const blas = await wasmBlas(options, skipped);
         setWasmBlas(blas);
+        // the project's SIMD kernels on the wasm heap (wasm-simd.ts): built and self-checked here, so that a failure
+        // is reported at start like a missing BLAS, and the JS loops and tensor ops take over
+        const simdKernels = simdKernelsStatus(tf.backend() as unknown as WasmHeapBackend);
+        if (!simdKernels.ok) skipped.push({ package: SIMD_KERNELS_LABEL, reason: simdKernels.reason });
         current = {
           backend: "wasm", requested: prefer, package: "@tensorflow/tfjs-backend-wasm", threads: getThreadsCount(), simd,
-          customKernels: [UNSORTED_SEGMENT_SUM, ...wasmSliceKernels, ...(blas ? ["BatchMatMul (native BLAS)"] : [])],
+          customKernels: [UNSORTED_SEGMENT_SUM, ...wasmSliceKernels, ...(blas ? ["BatchMatMul (native BLAS)"] : []), ...(simdKernels.ok ? [SIMD_KERNELS_LABEL] : [])],
           projectOps: blas ? ["matMul2d"] : ["matMul2d", "perHeadAttention"],
           blas: blas ? { library: blas.library, config: blas.config, threads: blas.threads } : null,
           skipped,

@@ -8,13 +8,14 @@ import type { WasmBackendLike } from "./wasm-kernel-types.ts";
 export type WasmHeapBackend = WasmBackendLike;
 
 /** The groups of fused loops: the bench switches them one group at a time to measure each. */
-export type FusedKernel = "optimizer" | "logprobs" | "norm" | "softmax";
-export const ALL_FUSED_KERNELS: readonly FusedKernel[] = ["optimizer", "logprobs", "norm", "softmax"];
+export type FusedKernel = "optimizer" | "logprobs" | "norm" | "softmax" | "activation";
+export const ALL_FUSED_KERNELS: readonly FusedKernel[] = ["optimizer", "logprobs", "norm", "softmax", "activation"];
 /**
- * On by default: all but the attention softmax. Its scalar JS loop costs 3× tfjs-wasm's XNNPACK Softmax (SIMD)
- * plus the gradient ops it replaces (decision trainer-019), so it runs only when asked for by name.
+ * "activation" is GELU as a SIMD kernel (wasm-simd.ts, decision trainer-023; it needs the SIMD module, else the op
+ * chain runs). On by default: all but the attention softmax, whose scalar JS loop costs 3× tfjs-wasm's XNNPACK
+ * Softmax (SIMD) plus the gradient ops it replaces (decision trainer-019), so it runs only when asked for by name.
  */
-const DEFAULT_FUSED: readonly FusedKernel[] = ["optimizer", "logprobs", "norm"];
+const DEFAULT_FUSED: readonly FusedKernel[] = ["optimizer", "logprobs", "norm", "activation"];
 let enabled: ReadonlySet<FusedKernel> = new Set(DEFAULT_FUSED);
 
 /**

@@ -14,6 +14,8 @@ import { type GptConfig } from "../contract/gpt-config.ts";
 import { matMul2d, transposedMatMulIsFast } from "../backend/matmul.ts";
 import { fusedBackend } from "../backend/wasm-heap.ts";
 import { createRng, normalArray } from "../random/rng.ts";
+import { simdKernels, GELU_C, GELU_K } from "../backend/wasm-simd.ts";
+import { fusedGelu, fusedGeluApplies } from "./fused-gelu.ts";
 import { fusedLayerNorm, fusedNormApplies } from "./fused-norms.ts";
 import { maskedSoftmax } from "./fused-softmax.ts";
 import { recomputed, recomputeWanted, trainableOf } from "./recompute.ts";
@@ -159,8 +161,6 @@ export function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number)
   return tf.add(tf.mul(tf.mul(centred, tf.rsqrt(tf.add(variance, eps))), g), b);
 }
 
-const GELU_C = 0.044715;
-const GELU_K = 2 * Math.sqrt(2 / Math.PI);
 
 /**
  * GELU, tanh approximation (GPT-2's `gelu_new`): 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))).
@@ -168,9 +168,17 @@ const GELU_K = 2 * Math.sqrt(2 / Math.PI);
  * wasm's Tanh is a scalar loop (~20× slower than its XNNPACK Sigmoid on a micro MLP activation).
  * The gradient is written out, σ(z) + x·σ(z)(1 − σ(z))·k(1 + 3cx²), so the backward pass is a few
  * elementwise ops on saved x and σ(z) instead of autodiff through each op (x³ via x·x·x: tf.pow
- * and its gradient were 12% of a wasm step).
+ * and its gradient were 12% of a wasm step). On wasm with the SIMD kernels, one pass each way (fused-gelu.ts,
+ * decision trainer-023).
  */
-export const geluTanh = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+export function geluTanh(x: tf.Tensor): tf.Tensor {
+  const backend = fusedBackend("activation");
+  const simd = backend && fusedGeluApplies(x) ? simdKernels(backend) : null;
+  return backend && simd ? fusedGelu(backend, simd, x) : geluTanhOps(x);
+}
+
+/** geluTanh as tensor ops: every backend but wasm, and the reference the fused kernel is tested against. */
+export const geluTanhOps = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [x, save] = args as [tf.Tensor, tf.GradSaveFunc];
   const s = tf.sigmoid(tf.mul(tf.add(x, tf.mul(tf.mul(tf.mul(x, x), x), GELU_C)), GELU_K)); // σ(z)
   save([x, s]);

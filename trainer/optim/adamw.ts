@@ -12,6 +12,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { type OptimConfig } from "../contract/optim-config.ts";
 import { fusedBackend, heapView } from "../backend/wasm-heap.ts";
+import { simdKernels } from "../backend/wasm-simd.ts";
 import { adamwUpdate } from "./fused-adamw.ts";
 
 export interface AdamWState {
@@ -56,6 +57,7 @@ export function adamwStep(
   const bc1 = 1 - h.beta1 ** t;
   const bc2 = 1 - h.beta2 ** t;
   const backend = fusedBackend("optimizer");
+  const simd = backend ? simdKernels(backend) : null;
   for (const [name, p] of params) {
     const g0 = grads.get(name);
     if (!g0) continue;
@@ -64,12 +66,18 @@ export function adamwStep(
     if (!m || !v) throw new Error(`no AdamW state for ${name}`);
     const keep = decays(p) && h.weightDecay > 0 ? 1 - lr * h.weightDecay : 1;
     if (backend && [p, g0, m, v].every((x) => x.dtype === "float32")) {
-      // new buffers for p, m and v (never in place: fused-adamw.ts says why); the views come after
-      // the allocations, which may move the heap
+      // new buffers for p, m and v (never in place: fused-adamw.ts says why); the views and heap addresses
+      // come after the allocations, which may move the heap
       const outs = [p, m, v].map((x) => backend.makeOutput([...x.shape], "float32"));
-      const [pv, gv, mv, vv] = [p, g0, m, v].map((x) => heapView(backend, x)) as [Float32Array, Float32Array, Float32Array, Float32Array];
-      const [po, mo, vo] = outs.map((o) => backend.typedArrayFromHeap(o) as Float32Array) as [Float32Array, Float32Array, Float32Array];
-      adamwUpdate(pv, gv, mv, vv, po, mo, vo, { lr, beta1: h.beta1, beta2: h.beta2, eps: h.eps, keep, bc1, bc2, gradScale });
+      if (simd && p.size >= 4) {
+        // the same update in float32, four lanes at a time (wasm-simd.ts, decision trainer-023)
+        const scalars = [gradScale, h.beta1, 1 - h.beta1, h.beta2, 1 - h.beta2, keep, lr / bc1, 1 / Math.sqrt(bc2), h.eps];
+        simd.adamw([p, g0, m, v, ...outs], p.size, scalars);
+      } else {
+        const [pv, gv, mv, vv] = [p, g0, m, v].map((x) => heapView(backend, x)) as [Float32Array, Float32Array, Float32Array, Float32Array];
+        const [po, mo, vo] = outs.map((o) => backend.typedArrayFromHeap(o) as Float32Array) as [Float32Array, Float32Array, Float32Array];
+        adamwUpdate(pv, gv, mv, vv, po, mo, vo, { lr, beta1: h.beta1, beta2: h.beta2, eps: h.eps, keep, bc1, bc2, gradScale });
+      }
       [p, m, v].forEach((x, i) => {
         const t = tf.engine().makeTensorFromTensorInfo(outs[i] as tf.TensorInfo);
         x.assign(t); // the variable lets go of its old buffer …

@@ -1,17 +1,20 @@
 // Gradient utilities: global-norm clipping and accumulation over micro-batches.
 import * as tf from "@tensorflow/tfjs-core";
 import { fusedBackend, heapView } from "../backend/wasm-heap.ts";
+import { simdKernels } from "../backend/wasm-simd.ts";
 import { sumOfSquares } from "./fused-adamw.ts";
 
 /**
- * √Σ‖g‖² over all gradients. On wasm one float64 loop over the heap (fused-adamw.ts); elsewhere,
+ * √Σ‖g‖² over all gradients. On wasm one float64 loop over the heap (the SIMD kernel of wasm-simd.ts, else
+ * fused-adamw.ts's JS loop); elsewhere,
  * and with setFusedKernels(false), a square and a sum per tensor.
  */
 export function globalNorm(grads: Map<string, tf.Tensor>): number {
   const backend = fusedBackend("optimizer");
   if (backend && [...grads.values()].every((g) => g.dtype === "float32")) {
+    const simd = simdKernels(backend);
     let s = 0;
-    for (const g of grads.values()) s += sumOfSquares(heapView(backend, g));
+    for (const g of grads.values()) s += simd ? simd.sumOfSquares(g, g.size) : sumOfSquares(heapView(backend, g));
     return Math.sqrt(s);
   }
   return tf.tidy(() => {

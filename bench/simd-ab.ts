@@ -1,0 +1,78 @@
+// The project's SIMD kernels (wasm-simd.ts, decision trainer-023) on and off, in one process: whole SFT steps of a
+// GPT preset round robin (a fresh trainer each, so both arms see the same heap and the same model), then GELU
+// forward + backward and clip + AdamW alone. Off means what ran before them: GELU as tensor ops, AdamW and the
+// gradient norm as the JS loops. CPU seconds (user + system), medians; the machine is shared, so compare the
+// arms of one run, not runs.
+// Usage: npx tsx bench/simd-ab.ts [--preset micro] [--steps 6] [--blas-threads 1] [--blas off]
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend } from "../trainer/backend/select-backend.ts";
+import { setSimdKernels } from "../trainer/backend/wasm-simd.ts";
+import { resolveGptConfig, type GptPreset } from "../trainer/contract/gpt-config.ts";
+import { sftConfigSchema } from "../trainer/contract/sft-config.ts";
+import { disposeGpt, geluTanh, initGpt } from "../trainer/model/gpt.ts";
+import { createSftTrainer, type SftExample } from "../trainer/algorithms/sft-trainer.ts";
+import { adamwStep, createAdamW, disposeAdamW } from "../trainer/optim/adamw.ts";
+import { clipScale } from "../trainer/optim/gradients.ts";
+import { createRng, normalArray } from "../trainer/random/rng.ts";
+
+const arg = (name: string, fallback: string): string => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+};
+const preset = arg("preset", "micro") as GptPreset;
+const steps = Number(arg("steps", "6"));
+process.env["TANDEM_BLAS_THREADS"] = arg("blas-threads", "1");
+const info = await initBackend({ prefer: "wasm", blas: arg("blas", "auto") === "off" ? "off" : "auto" });
+console.log(`backend ${info.backend}, BLAS ${info.blas ? `${info.blas.library} ${info.blas.threads} thread(s)` : "off"}`);
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+function cpuSeconds(fn: () => void): number {
+  const c = process.cpuUsage();
+  fn();
+  const d = process.cpuUsage(c);
+  return (d.user + d.system) / 1e6;
+}
+/** Alternates the arms `rounds` times after one warm-up each; CPU seconds per arm. */
+function ab(rounds: number, fn: () => void): { on: number[]; off: number[] } {
+  const r = { on: [] as number[], off: [] as number[] };
+  for (let i = 0; i < 2 * (rounds + 1); i++) {
+    const on = i % 2 === 0;
+    setSimdKernels(on);
+    const s = cpuSeconds(fn);
+    if (i >= 2) (on ? r.on : r.off).push(s);
+  }
+  setSimdKernels(true);
+  return r;
+}
+const show = (name: string, unit: number, r: { on: number[]; off: number[] }, digits: number): void =>
+  console.log(`${name}: off ${(unit * median(r.off)).toFixed(digits)} [${r.off.map((v) => (unit * v).toFixed(digits)).join(", ")}], SIMD ${(unit * median(r.on)).toFixed(digits)} [${r.on.map((v) => (unit * v).toFixed(digits)).join(", ")}] (×${(median(r.off) / median(r.on)).toFixed(2)})`);
+
+const config = resolveGptConfig({ preset });
+const [B, T] = preset === "nano" ? [16, 128] : [8, 128];
+const rng = createRng(1);
+const examples: SftExample[] = Array.from({ length: B }, () => {
+  const ids = Array.from({ length: T }, () => Math.floor(rng.next() * config.vocabSize));
+  return { ids, lossMask: ids.map(() => 1) };
+});
+const model = initGpt(config, 0);
+show(`${preset} SFT step, CPU s`, 1, ab(steps, () => {
+  const t = createSftTrainer(model, sftConfigSchema.parse({ batchSize: B }), 0);
+  t.trainStep(examples);
+  t.dispose();
+}), 3);
+
+const x = tf.randomNormal([B * T, 4 * config.nEmbd], 0, 1, "float32", 1);
+const dy = tf.randomNormal([B * T, 4 * config.nEmbd], 0, 1, "float32", 2);
+show(`GELU forward + backward (${B * T}, ${4 * config.nEmbd}), CPU ms`, 1000, ab(4 * steps, () => tf.dispose(tf.grads((a: tf.Tensor) => geluTanh(a))([x], dy))), 1);
+tf.dispose([x, dy]);
+
+const grads = new Map([...model.params].map(([name, p]) => [name, tf.tensor(normalArray(rng, p.size, 0.01), p.shape)]));
+const h = sftConfigSchema.parse({}).optim;
+show("clip + AdamW over every parameter, CPU ms", 1000, ab(2 * steps, () => {
+  const state = createAdamW(model.params);
+  const { scale } = clipScale(grads, h.gradClip);
+  adamwStep(model.params, state, grads, 1e-4, h, scale);
+  disposeAdamW(state);
+}), 1);
+tf.dispose([...grads.values()]);
+disposeGpt(model);

@@ -1,0 +1,213 @@
+// The SIMD kernels on tfjs-wasm's heap (wasm-simd.ts, decision trainer-023): GELU forward and backward against
+// gpt.ts's tensor ops, GPT-2's tanh formula in float64 and finite differences; the AdamW update and the sum of
+// squares against the JS loops and the tensor ops; lengths that are not a multiple of 4; NaN and ±∞; the dispatch
+// and the fallback when the module cannot be had.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs-core";
+import { describeBackend, initBackend } from "./select-backend.ts";
+import { setFusedKernels, type WasmHeapBackend } from "./wasm-heap.ts";
+import { SIMD_KERNELS_LABEL, setSimdKernels, simdKernels, simdKernelsStatus, simdModuleBytes } from "./wasm-simd.ts";
+import { geluTanh, geluTanhOps } from "../model/gpt.ts";
+import { adamwStep, createAdamW, disposeAdamW } from "../optim/adamw.ts";
+import { globalNorm } from "../optim/gradients.ts";
+import { checkGradients } from "../testing/grad-check.ts";
+import { createRng, normalArray } from "../random/rng.ts";
+
+before(async () => {
+  setSimdKernels(true); // on even under TANDEM_SIMD=off: this file tests them
+  await initBackend({ prefer: "wasm" });
+  assert.equal(tf.getBackend(), "wasm");
+});
+after(() => {
+  setSimdKernels(true);
+  setFusedKernels(true);
+});
+
+const wasmBackend = (): WasmHeapBackend => tf.backend() as unknown as WasmHeapBackend;
+
+/** Runs f with the SIMD kernels on or off (off: the JS loops where there are some, else tensor ops). */
+function withSimd<T>(on: boolean, f: () => T): T {
+  setSimdKernels(on);
+  try {
+    return f();
+  } finally {
+    setSimdKernels(true);
+  }
+}
+
+/** GELU's value and its gradient under upstream w, as plain arrays. */
+function geluAndGrad(gelu: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor, w: tf.Tensor): [Float32Array, Float32Array] {
+  return tf.tidy(() => {
+    const y = gelu(x).dataSync().slice() as Float32Array;
+    const dx = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(gelu(v), w)))(x).dataSync().slice() as Float32Array;
+    return [y, dx];
+  });
+}
+
+/** |a − b| ≤ tol·max(1, |b|) element by element; NaN only where b is NaN, and ±∞ equal. */
+function assertClose(a: Float32Array, b: Float32Array, tol: number, what: string): void {
+  assert.equal(a.length, b.length, `${what} length`);
+  for (let i = 0; i < a.length; i++) {
+    const [u, v] = [a[i] as number, b[i] as number];
+    const ok = Number.isFinite(v) ? Math.abs(u - v) <= tol * Math.max(1, Math.abs(v)) : Object.is(u, v) || (Number.isNaN(u) && Number.isNaN(v));
+    if (!ok) assert.fail(`${what}[${i}]: ${u} vs ${v}`); // the message only on failure: micro's shape has 1.5M elements
+  }
+}
+
+test("the module is one fixed byte string, valid wasm with simd128; it loads on this backend, which lists it", () => {
+  const bytes = simdModuleBytes();
+  assert.deepEqual(simdModuleBytes(), bytes); // assembled from this repository's source alone
+  assert.ok(WebAssembly.validate(bytes));
+  assert.deepEqual(simdKernelsStatus(wasmBackend()), { ok: true });
+  assert.ok(describeBackend().customKernels.includes(SIMD_KERNELS_LABEL), describeBackend().customKernels.join(", "));
+});
+
+test("SIMD GELU equals the tensor-op GELU, values and gradients, at lengths 4…13, 1023 and (256, 1536)", () => {
+  const shapes = [[4], [5], [6], [7], [8], [9], [13], [3, 341], [256, 1536]];
+  shapes.forEach((shape, k) => {
+    const x = tf.randomNormal(shape, 0, 3, "float32", 10 + k);
+    const w = tf.randomNormal(shape, 0, 1, "float32", 30 + k);
+    const simd = geluAndGrad(geluTanh, x, w);
+    const ops = geluAndGrad(geluTanhOps, x, w);
+    assertClose(simd[0], ops[0], 1e-6, `y ${shape}`);
+    // dx: both paths are within 2e-6 of GPT-2's formula in float64 on this data (float32 cancellation in s + x·σ'·z')
+    assertClose(simd[1], ops[1], 5e-6, `dx ${shape}`);
+    tf.dispose([x, w]);
+  });
+});
+
+test("SIMD GELU: GPT-2's tanh formula and its derivative in float64 at odd lengths, and finite differences", () => {
+  const u = (x: number): number => Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3);
+  const gelu = (x: number): number => 0.5 * x * (1 + Math.tanh(u(x)));
+  const dgelu = (x: number): number => 0.5 * (1 + Math.tanh(u(x))) + 0.5 * x * (1 - Math.tanh(u(x)) ** 2) * Math.sqrt(2 / Math.PI) * (1 + 3 * 0.044715 * x * x);
+  for (const xs of [[-6, -3, -1.5, -0.5, -1e-3, 0, 0.25, 1, 2.5, 7, 11], [-20, -9.5, 0.125, 30, 3], [1e-7, -2, 4, -4, 1.7, -0.8, 5]]) {
+    tf.tidy(() => {
+      const x = tf.tensor1d(xs);
+      const [y, g] = geluAndGrad(geluTanh, x, tf.onesLike(x));
+      xs.forEach((v, i) => {
+        assert.ok(Math.abs((y[i] ?? NaN) - gelu(v)) < 1e-6 * Math.max(1, Math.abs(v)), `gelu(${v}) = ${y[i]} vs ${gelu(v)}`);
+        assert.ok(Math.abs((g[i] ?? NaN) - dgelu(v)) < 1e-5, `gelu'(${v}) = ${g[i]} vs ${dgelu(v)}`);
+      });
+    });
+  }
+  tf.tidy(() => {
+    const w = tf.randomNormal([5, 7], 0, 1, "float32", 8);
+    const check = checkGradients(([a]) => tf.sum(tf.mul(geluTanh(a as tf.Tensor), w)) as tf.Scalar, [tf.randomNormal([5, 7], 0, 2, "float32", 9)]);
+    assert.ok(check.maxRelError < 1e-2, `gelu rel error ${check.maxRelError}`);
+  });
+});
+
+test("SIMD GELU: NaN and ±∞ come out as the tensor ops give them, forward and backward, in every lane and the tail", () => {
+  const specials = [NaN, Infinity, -Infinity, 0, -0, 1e30, -1e30, 88, -88, 3.4e38, -3.4e38];
+  for (const offset of [0, 1, 2, 3]) {
+    const xs = [...Array.from({ length: offset }, (_, i) => i - 1), ...specials];
+    const x = tf.tensor1d(xs);
+    const w = tf.tensor1d(xs.map((_, i) => (i % 3) - 1));
+    const simd = geluAndGrad(geluTanh, x, w);
+    const ops = geluAndGrad(geluTanhOps, x, w);
+    assertClose(simd[0], ops[0], 1e-6, `y, offset ${offset}`);
+    assertClose(simd[1], ops[1], 1e-6, `dx, offset ${offset}`);
+    // and a NaN upstream gradient reaches dx
+    const [, dNaN] = geluAndGrad(geluTanh, x, tf.fill([xs.length], NaN));
+    assert.ok(dNaN.every((v) => Number.isNaN(v)));
+    tf.dispose([x, w]);
+  }
+});
+
+test("dispatch: with the SIMD kernels no Sigmoid runs for GELU; without them, and below 4 elements, the op chain does", async () => {
+  const kernelsOf = async (x: tf.Tensor): Promise<Set<string>> =>
+    new Set((await tf.profile(() => tf.dispose(tf.grad((v: tf.Tensor) => tf.sum(geluTanh(v)))(x)))).kernels.map((k) => k.name));
+  const x = tf.randomNormal([6, 7]);
+  const small = tf.tensor1d([1, -2, 3]);
+  assert.ok(!(await kernelsOf(x)).has("Sigmoid"));
+  assert.ok((await kernelsOf(small)).has("Sigmoid"));
+  setSimdKernels(false);
+  assert.ok((await kernelsOf(x)).has("Sigmoid"));
+  setSimdKernels(true);
+  setFusedKernels(["optimizer", "logprobs", "norm"]);
+  assert.ok((await kernelsOf(x)).has("Sigmoid"));
+  setFusedKernels(true);
+  tf.dispose([x, small]);
+});
+
+/** Three AdamW steps with clipping over parameters of odd sizes; the new p, m and v. */
+function adamwRun(mode: "simd" | "js" | "ops", gradsNaN = false): Float32Array[] {
+  const rng = createRng(7);
+  const shapes = [[37, 5], [4], [5], [7], [1], [2, 3], [64, 3]];
+  const params = new Map(shapes.map((s, i) => [`p${i}`, tf.variable(tf.tensor(normalArray(rng, s.reduce((a, b) => a * b, 1), 1), s))]));
+  const state = createAdamW(params);
+  const h = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
+  setSimdKernels(mode === "simd");
+  setFusedKernels(mode !== "ops");
+  try {
+    for (let step = 0; step < 3; step++) {
+      const grads = new Map([...params].map(([name, p]) => {
+        const values = normalArray(rng, p.size, 0.5);
+        if (gradsNaN && name === "p0") values[33] = NaN;
+        if (gradsNaN && name === "p6") values[190] = Infinity;
+        return [name, tf.tensor(values, p.shape)] as const;
+      }));
+      const norm = globalNorm(grads);
+      adamwStep(params, state, grads, 1e-2, h, gradsNaN ? 1 : Math.min(1, 1 / (norm + 1e-6)));
+      tf.dispose([...grads.values()]);
+    }
+    return [...params.values(), ...state.m.values(), ...state.v.values()].map((t) => t.dataSync().slice() as Float32Array);
+  } finally {
+    setSimdKernels(true);
+    setFusedKernels(true);
+    disposeAdamW(state);
+    tf.dispose([...params.values()]);
+  }
+}
+
+test("SIMD AdamW with clipping equals the JS loop and the tensor ops over three steps, sizes 1…192 (not multiples of 4)", () => {
+  const [simd, js, ops] = [adamwRun("simd"), adamwRun("js"), adamwRun("ops")];
+  simd.forEach((a, k) => {
+    assertClose(a, js[k] as Float32Array, 2e-6, `vs JS loop, tensor ${k}`);
+    assertClose(a, ops[k] as Float32Array, 2e-6, `vs tensor ops, tensor ${k}`);
+  });
+});
+
+test("SIMD AdamW: a NaN or ∞ gradient element spoils its own parameter element as on the other paths, and no neighbour", () => {
+  const [simd, js] = [adamwRun("simd", true), adamwRun("js", true)];
+  simd.forEach((a, k) => assertClose(a, js[k] as Float32Array, 2e-6, `tensor ${k}`));
+  const p0 = simd[0] as Float32Array;
+  assert.ok(Number.isNaN(p0[33]) && Number.isFinite(p0[32]) && Number.isFinite(p0[34]));
+});
+
+test("SIMD sum of squares: float64 sums at lengths 1…9 and 1023, NaN and ∞ propagate", () => {
+  const backend = wasmBackend();
+  const kernels = simdKernels(backend);
+  assert.ok(kernels);
+  const rng = createRng(3);
+  for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 9, 1023]) {
+    const values = normalArray(rng, n, 2);
+    const x = tf.tensor1d(values);
+    const want = Array.from(x.dataSync()).reduce((s, v) => s + v * v, 0);
+    assert.ok(Math.abs(kernels.sumOfSquares(x, n) - want) <= 1e-12 * want, `n = ${n}`);
+    x.dispose();
+  }
+  for (const [values, want] of [[[1, 2, NaN, 3, 4, 5], NaN], [[1, 2, 3, 4, Infinity], Infinity], [[-Infinity, 0, 0, 0, 0], Infinity]] as const) {
+    const x = tf.tensor1d([...values]);
+    assert.ok(Object.is(kernels.sumOfSquares(x, values.length), want), `${values}`);
+    x.dispose();
+  }
+  const grads = new Map([["a", tf.tensor1d([3, 4, 12, 0, 0])], ["b", tf.tensor1d([0])]]);
+  assert.equal(globalNorm(grads), 13);
+  assert.equal(withSimd(false, () => globalNorm(grads)), 13);
+  tf.dispose([...grads.values()]);
+});
+
+test("fallback: without a reachable heap memory the kernels are off with the reason, and the real backend loads again", () => {
+  const cpuLike = {} as WasmHeapBackend; // a backend without tfjs-wasm's module: no memory to import
+  assert.equal(simdKernels(cpuLike), null);
+  const status = simdKernelsStatus(cpuLike);
+  assert.ok(!status.ok && /not reachable/.test(status.reason), JSON.stringify(status));
+  assert.ok(simdKernels(wasmBackend()));
+  // GELU still runs on the op chain when the kernels are off
+  withSimd(false, () => {
+    const [y] = geluAndGrad(geluTanh, tf.tensor1d([1, 2, 3, 4, 5]), tf.ones([5]));
+    assert.ok(Math.abs((y[0] as number) - 0.8411920070648193) < 1e-6);
+  });
+});
