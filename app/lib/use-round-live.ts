@@ -1,8 +1,18 @@
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import type { RoundEventPayload } from "./socket-events.ts";
 import { useRoom } from "./use-session-socket.ts";
 
 export type RoundLiveState = { state: string; currentStep: number; error: string | null };
+
+const ENDED = new Set(["done", "failed", "cancelled"]);
+
+/** The loader's events plus any the socket brought that it lacks, in id order. */
+export function mergeEvents(loaded: RoundEventPayload[], known: RoundEventPayload[]): RoundEventPayload[] {
+  const ids = new Set(loaded.map((e) => e.id));
+  const extra = known.filter((e) => !ids.has(e.id));
+  if (extra.length === 0) return loaded;
+  return [...loaded, ...extra].sort((a, b) => Number(a.id) - Number(b.id));
+}
 
 /**
  * A round as it trains: starts from the loader's state and stored events, then follows the
@@ -14,8 +24,20 @@ export function useRoundLive(roundId: string, initial: RoundLiveState, initialEv
   const [events, setEvents] = useState(initialEvents);
   // A round handed to a Ray cluster: the server mirrors the job's status and log tail.
   const [ray, setRay] = useState(initialRay);
-  useEffect(() => setState(initial), [initial]);
-  useEffect(() => setEvents(initialEvents), [initialEvents]);
+  // A revalidation that started before the socket said "done" can answer with the older state and events
+  // after it: a round the socket saw end keeps its end until the loader agrees (the page revalidates while
+  // they differ), and events the socket brought are merged with the loader's, never dropped.
+  const heldOnce = useRef(false);
+  const current = useRef(state);
+  current.current = state;
+  useEffect(() => {
+    // Hold the socket's end against one older answer; the page revalidates while they differ, and a second
+    // answer that still disagrees is taken (a retry whose socket message was lost reaches the page that way).
+    const hold = ENDED.has(current.current.state) && !ENDED.has(initial.state) && !heldOnce.current;
+    heldOnce.current = hold;
+    if (!hold) setState(initial);
+  }, [initial]);
+  useEffect(() => setEvents((known) => mergeEvents(initialEvents, known)), [initialEvents]);
   useEffect(() => setRay(initialRay), [initialRay]);
   useEffect(() => {
     if (!socket) return;
