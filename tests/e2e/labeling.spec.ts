@@ -147,6 +147,8 @@ test("a demonstration continues for more turns and exports every turn; task page
   await page.locator('html[data-socket="connected"]').waitFor();
 
   const help = page.getByRole("dialog", { name: "Keyboard shortcuts" });
+  // "?" outside a text field opens the help; the reply box may have taken focus by now (a "?" typed there is text, below)
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
   await page.keyboard.press("?");
   await expect(help).toContainText("continue the conversation");
   await page.keyboard.press("Escape");
