@@ -27,6 +27,7 @@ import { buildModel, chatFormatFor } from "../trainer/cli/job-inputs.ts";
 import { scoreCompletions } from "../trainer/algorithms/reward-trainer.ts";
 import { collateCompletions } from "../trainer/data/collate.ts";
 import { disposeModel } from "../trainer/model/lm.ts";
+import { createRng } from "../trainer/random/rng.ts";
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -38,15 +39,10 @@ const lr = Number(arg("lr", "1e-3"));
 const noise = Number(arg("noise", "0.6"));
 const groupings = Number(arg("groupings", "2"));
 const backend = arg("backend", "auto") as "auto";
-let state = Number(arg("seed", "1"));
-
-const random = (): number => {
-  state = (state + 0x6d2b79f5) | 0;
-  let t = Math.imul(state ^ (state >>> 15), 1 | state);
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
-const gaussian = (): number => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+// the trainer's mulberry32 (the same stream the bench's own copy drew)
+const rng = createRng(Number(arg("seed", "1")));
+const random = (): number => rng.next();
+const gaussian = (): number => rng.normal();
 
 // --- documents and raters ---
 const functionWords = "the of and to in is that it was for on are with as be this by not or have from at but which an".split(" ");
