@@ -4,7 +4,7 @@ import type { Actor } from "../auth/actor.ts";
 import { recordAudit } from "../auth/audit.server.ts";
 import type { Db } from "../db/database.server.ts";
 import { AppError } from "../lib/app-error.ts";
-import { BROWSE_MAX_LIMIT, BULK_MAX_IDS, cursorFitsSort, cursorSchema, encodeCursor, likePattern, nullsLastPage, withoutParallelWorkers, type Cursor, type NullableSort } from "./browser.server.ts";
+import { BROWSE_MAX_LIMIT, BULK_MAX_IDS, cursorFitsSort, cursorSchema, encodeCursor, likePattern, nullsLastPage, inListingTransaction, type Cursor, type NullableSort } from "./browser.server.ts";
 import { getProject } from "./projects.server.ts";
 
 /**
@@ -99,7 +99,7 @@ export type BrowsedTask = {
  * one more condition of one query, and a page is full unless the listing ends.
  */
 export async function browseTasks(db: Db, projectId: string, query: TaskBrowseQuery): Promise<{ items: BrowsedTask[]; next: string | null; disputedBelow: number }> {
-  return withoutParallelWorkers(db, (trx) => taskPage(trx, projectId, query));
+  return inListingTransaction(db, (trx) => taskPage(trx, projectId, query));
 }
 
 async function taskPage(db: Db, projectId: string, query: TaskBrowseQuery): Promise<{ items: BrowsedTask[]; next: string | null; disputedBelow: number }> {
@@ -191,7 +191,7 @@ export type BrowsedSubmission = {
 
 /** One page of a project's submissions, newest first (or oldest). */
 export async function browseSubmissions(db: Db, projectId: string, query: SubmissionBrowseQuery): Promise<{ items: BrowsedSubmission[]; next: string | null }> {
-  return withoutParallelWorkers(db, (trx) => submissionPage(trx, projectId, query));
+  return inListingTransaction(db, (trx) => submissionPage(trx, projectId, query));
 }
 
 async function submissionPage(db: Db, projectId: string, query: SubmissionBrowseQuery): Promise<{ items: BrowsedSubmission[]; next: string | null }> {

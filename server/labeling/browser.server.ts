@@ -201,12 +201,12 @@ export type BrowsedPrompt = {
 };
 
 /**
- * Runs one listing page's statements with no parallel workers (decision 0055). A page is a keyset walk that stops after
+ * Runs one listing page in its own transaction, with no parallel workers and a time limit (decision 0055). A page is a keyset walk that stops after
  * `limit` rows; PostgreSQL's cost model, seeing a rare filter, plans two workers that each walk their own share of the
  * listing, and on a machine with few cores starting them costs more than the walk (at 1M prompts, `gold=true`: 140 ms
  * with workers, 24 ms without). `set local` ends with the transaction; inside a caller's transaction it runs as is.
  */
-export async function withoutParallelWorkers<T>(db: Db, page: (db: Db) => Promise<T>, timeoutMs = LISTING_TIMEOUT_MS): Promise<T> {
+export async function inListingTransaction<T>(db: Db, page: (db: Db) => Promise<T>, timeoutMs = LISTING_TIMEOUT_MS): Promise<T> {
   if (db.isTransaction) return page(db);
   try {
     return await db.transaction().execute(async (trx) => {
@@ -229,7 +229,7 @@ export const LISTING_TIMEOUT_MS = 5000;
 
 /** One page of prompts, newest first (or oldest), and the cursor of the next page (null at the end). */
 export async function browsePrompts(db: Db, projectId: string, query: BrowseQuery): Promise<{ items: BrowsedPrompt[]; next: string | null }> {
-  return withoutParallelWorkers(db, (trx) => promptPage(trx, projectId, query));
+  return inListingTransaction(db, (trx) => promptPage(trx, projectId, query));
 }
 
 async function promptPage(db: Db, projectId: string, query: BrowseQuery): Promise<{ items: BrowsedPrompt[]; next: string | null }> {

@@ -18,7 +18,7 @@ import { Migrator } from "kysely/migration";
 import { migrations } from "../../migrations/migration-list.ts";
 import { migrateToLatest, type Db } from "../../server/db/database.server.ts";
 import { choiceAsRanking } from "../../server/labeling/export-items.server.ts";
-import { withoutParallelWorkers } from "../../server/labeling/browser.server.ts";
+import { inListingTransaction } from "../../server/labeling/browser.server.ts";
 import { AppError } from "../../server/lib/app-error.ts";
 import { labelerAgreement, type AgreementSubmission } from "../../server/labeling/quality/labeler-agreement.ts";
 import { rankingSchema, type Ranking } from "../../server/labeling/quality/ranking.ts";
@@ -545,10 +545,10 @@ test("migration 0027 on a database with data: rolled back and applied again, it 
 });
 
 test("a listing page that reads too long is stopped with a 503 that says how to narrow it; its connection is not kept busy", async () => {
-  const slow = withoutParallelWorkers(server.db, async (trx) => (await sql`select pg_sleep(2)`.execute(trx)).rows, 100);
+  const slow = inListingTransaction(server.db, async (trx) => (await sql`select pg_sleep(2)`.execute(trx)).rows, 100);
   await assert.rejects(slow, (e: unknown) => e instanceof AppError && e.status === 503 && /Narrow it with a search or a filter/.test(e.message));
   // the timeout was local to that page's transaction: the next statement on the pool runs unbounded
   const setting = await sql<{ statement_timeout: string }>`show statement_timeout`.execute(server.db);
   assert.equal(setting.rows[0]?.statement_timeout, "0");
-  assert.deepEqual(await withoutParallelWorkers(server.db, async (trx) => (await sql<{ x: number }>`select 1 as x`.execute(trx)).rows), [{ x: 1 }]);
+  assert.deepEqual(await inListingTransaction(server.db, async (trx) => (await sql<{ x: number }>`select 1 as x`.execute(trx)).rows), [{ x: 1 }]);
 });
