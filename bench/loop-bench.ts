@@ -35,7 +35,7 @@
  *
  *   npm run bench:loop [-- --task arithmetic --eval 96 --prompts 96 --tau 4 --seed 1
  *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-rpo 0,1 --dpo-consensus 0,1 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
- *                        --grpo-mini-batches 0,16 --grpo-iterations 1,2 --grpo-tool-result 0,0.5 --grpo-temperatures 1,0.7
+ *                        --grpo-mini-batches 0,16 --grpo-iterations 1,2 --grpo-tool-result 0,0.5 --grpo-temperatures 1,0.7 --sample-temperature 1
  *                        --kto-lrs 3e-5 --rm-steps 100 --rollouts 20 --tool-share 0.4 --only dpo,ppo,rm-grpo,grpo,kto,chain]
  *
  * Needs `npm run build` (the server's pages). Prints a table and writes bench/results/loop-<time>.json
@@ -82,6 +82,8 @@ const { values } = parseArgs({
     // GRPO's sampling temperature (TRL's default 1; the log-probs are taken at the same temperature)
     "grpo-temperatures": { type: "string", default: "1" },
     "kto-lrs": { type: "string", default: "3e-5" },
+    // the temperature round 0 samples the labelers' K answers at (the round's next.temperature; 1 = the default)
+    "sample-temperature": { type: "string", default: "1" },
     // the reward model's steps before PPO / GRPO (the trainer's default is 100)
     "rm-steps": { type: "string", default: "100" },
     // PPO and GRPO rollouts per round (the trainer's default is 50; the demo's GRPO runs 40)
@@ -262,7 +264,7 @@ const ROLLOUTS = Number(values.rollouts);
 const demonstrations = await labelEverything(labelers[0]!, true);
 const round0 = await launch({
   name: "Round 0: SFT", path: "sft", base: task.base, evaluation, sft: task.sft,
-  next: { prompts: POOL, maxNewTokens: T, temperature: 1, seed: SEED },
+  next: { prompts: POOL, maxNewTokens: T, temperature: Number(values["sample-temperature"]), seed: SEED },
 });
 await train();
 const r0 = await detail(round0);

@@ -7,9 +7,14 @@ const styles: Record<string, string> = {
   cancelled: "bg-amber-100 text-amber-900 dark:bg-amber-900 dark:text-amber-100",
 };
 
-export function RoundStateBadge({ state }: { state: string }) {
+/**
+ * `testId` tells the round page's badge ("round-state") from the rounds list's: right after a launch the
+ * URL is the new round's while the list is still on screen, and a test waiting for "done" must not read
+ * an older round's badge there.
+ */
+export function RoundStateBadge({ state, testId = "round-state" }: { state: string; testId?: string }) {
   return (
-    <span data-testid="round-state" data-state={state} className={`rounded px-2 py-0.5 text-xs font-semibold ${styles[state] ?? styles["queued"]}`}>
+    <span data-testid={testId} data-state={state} className={`rounded px-2 py-0.5 text-xs font-semibold ${styles[state] ?? styles["queued"]}`}>
       {state}
     </span>
   );

@@ -177,7 +177,7 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
                   </Link>
                   <span className="text-sm text-slate-600 dark:text-slate-400">{r.steps.join(" → ")}</span>
                   <span className="ml-auto">
-                    <RoundStateBadge state={r.state} />
+                    <RoundStateBadge state={r.state} testId="round-list-state" />
                   </span>
                 </li>
               ))}

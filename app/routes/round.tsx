@@ -90,11 +90,13 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
   const { round, project } = loaderData;
   const live = useRoundLive(round.id, useMemo(() => ({ state: round.state, currentStep: round.current_step, error: round.error }), [round]), loaderData.events, loaderData.ray);
   const ray = live.ray as RaySubmissionView | null;
-  // A new state means new jobs, models or a report: reload them (the curves keep streaming).
+  // A new state means new jobs, models or a report: reload them (the curves keep streaming). Each loader
+  // answer that still disagrees with the socket asks again (`round` changes with every answer), so an
+  // answer older than the socket's news cannot leave the page on stale jobs and reports.
   const { revalidate } = useRevalidator();
   useEffect(() => {
     if (live.state !== round.state || live.currentStep !== round.current_step) void revalidate();
-  }, [live.state, live.currentStep, round.state, round.current_step, revalidate]);
+  }, [live.state, live.currentStep, round, revalidate]);
   const snapshot = round.data_snapshot as DataSnapshot;
   const steps = round.steps;
   const latestJobFor = (index: number) => round.jobs.filter((j) => j.step_index === index).at(-1);
