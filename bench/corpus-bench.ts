@@ -20,6 +20,7 @@ import { CorpusCleaner } from "../server/corpora/cleaner.ts";
 import { contentHashOf } from "../server/corpora/corpora.server.ts";
 import { readCorpusFile } from "../server/corpora/corpus-reader.ts";
 import { featurize, predict, trainRidge } from "../server/corpora/quality-model.ts";
+import { createRng } from "../trainer/random/rng.ts";
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -30,14 +31,8 @@ const docChars = Number(arg("doc-chars", "2000"));
 const indexMemory = Number(arg("index-memory", "100000"));
 const spillDir = process.argv.includes("--spill-dir") ? arg("spill-dir", "") : undefined;
 const withClassifier = arg("classifier", "1") !== "0";
-let state = Number(arg("seed", "1"));
-
-const random = (): number => {
-  state = (state + 0x6d2b79f5) | 0;
-  let t = Math.imul(state ^ (state >>> 15), 1 | state);
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+// the trainer's mulberry32: the same stream this bench's own copy drew
+const random = createRng(Number(arg("seed", "1"))).next;
 
 // Zipf-distributed vocabulary with English function words at the top, so the language guess sees English.
 const functionWords = "the of and to in is that it was for on are with as be this by not or have from at but which an".split(" ");

@@ -11,6 +11,7 @@ import { exactJaccard, shingleSet, textSignature } from "../server/labeling/impo
 import { contentHash } from "../server/labeling/import/normalize.ts";
 import { parseImportFile } from "../server/labeling/import/parse-import-file.ts";
 import { nearDuplicateText, planImport, scanRecord } from "../server/labeling/import/plan-import.ts";
+import { createRng } from "../trainer/random/rng.ts";
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -19,14 +20,8 @@ const arg = (name: string, fallback: string): string => {
 const n = Number(arg("n", "100000"));
 const existingCount = Number(arg("existing", "0"));
 const threshold = Number(arg("threshold", "0.8"));
-let state = Number(arg("seed", "1"));
-
-const random = (): number => {
-  state = (state + 0x6d2b79f5) | 0;
-  let t = Math.imul(state ^ (state >>> 15), 1 | state);
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+// the trainer's mulberry32: the same stream this bench's own copy drew
+const random = createRng(Number(arg("seed", "1"))).next;
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
 
 // Zipf-distributed vocabulary, like real text: a few very common words, a long tail.

@@ -12,7 +12,7 @@ import { loadCheckpointInto, readManifest, saveCheckpoint } from "../checkpoint/
 
 import { createMemoryLogger } from "./logger.ts";
 import { DataError, runJob } from "./run-job.ts";
-import { transcriptAnswer, transcriptToolResult } from "./rl-jobs.ts";
+import { transcriptReaders } from "./rl-jobs.ts";
 import { renderCompletion } from "../tokenizer/chat-template.ts";
 import { createRng } from "../random/rng.ts";
 import { loadBpeTokenizerFile } from "../tokenizer/bpe-tokenizer.ts";
@@ -180,8 +180,12 @@ test("a reward reads the transcript: the final answer, and the last tool message
     { role: "assistant", content: "", tool_calls: [call("5*7")] }, { role: "tool", name: "calculator", content: "35" },
     { role: "assistant", content: "the answer is 4" },
   ]);
-  assert.equal(await transcriptToolResult(tok)(twoCalls.ids, []), "35");
-  assert.equal(await transcriptAnswer(tok)(twoCalls.ids, []), "the answer is 4");
+  const read = transcriptReaders(tok);
+  assert.equal(await read.toolResult(twoCalls.ids, []), "35");
+  assert.equal(await read.answerText(twoCalls.ids, []), "the answer is 4");
   const plain = await renderCompletion(tok, "the answer is 5");
-  assert.equal(await transcriptToolResult(tok)(plain.ids, []), null);
+  assert.equal(await read.toolResult(plain.ids, []), null);
+  assert.equal(await read.answerText(plain.ids, []), "the answer is 5");
+  // the same readers on a different completion read that one (one parse per completion, never a stale one)
+  assert.equal(await read.toolResult(twoCalls.ids, []), "35");
 });

@@ -33,14 +33,22 @@ export function rolloutFor(tools: readonly ToolName[], tokenizer: BpeTokenizer):
   return (model, prompts, options) => generateWithTools(model, prompts, { ...options, tokenizer, tools: [...tools] });
 }
 
-/** The final answer a reward reads: the last assistant message of the parsed transcript. */
-export function transcriptAnswer(tokenizer: BpeTokenizer): NonNullable<GroupRlDeps["answerText"]> {
-  return async (completion) => finalAnswer(await parseCompletion(tokenizer, completion));
-}
-
-/** What the last tool call returned: the content of the parsed transcript's last tool message; null without one. */
-export function transcriptToolResult(tokenizer: BpeTokenizer): NonNullable<GroupRlDeps["toolResult"]> {
-  return async (completion) => (await parseCompletion(tokenizer, completion)).findLast((m) => m.role === "tool")?.content ?? null;
+/**
+ * What the rewards read from a completion's parsed transcript: the final answer (the last assistant
+ * message) and the last tool call's result (null without one). Both read the same completion in a
+ * rollout, so each completion is parsed once (keyed by its array).
+ */
+export function transcriptReaders(tokenizer: BpeTokenizer): Required<Pick<GroupRlDeps, "answerText" | "toolResult">> {
+  const parsed = new WeakMap<number[], ReturnType<typeof parseCompletion>>();
+  const parse = (completion: number[]) => {
+    let transcript = parsed.get(completion);
+    if (!transcript) parsed.set(completion, (transcript = parseCompletion(tokenizer, completion)));
+    return transcript;
+  };
+  return {
+    answerText: async (completion) => finalAnswer(await parse(completion)),
+    toolResult: async (completion) => (await parse(completion)).findLast((m) => m.role === "tool")?.content ?? null,
+  };
 }
 
 interface GroupRlTrainer {

@@ -35,7 +35,7 @@ import { heldoutJob } from "./heldout-eval.ts";
 import { createProgress } from "./progress.ts";
 import { asMessages, buildModel, chatFormatFor, check, ensureFits, readPreferencePairs, readRankingExamples, readSftExamples, readUnpairedExamples } from "./job-inputs.ts";
 import { batchesFrom, hashExamples, resumeInto, runTrainLoop, writePeriodicCheckpoint, type SaveCheckpoint, type SteppingTrainer } from "./train-loop.ts";
-import { rolloutFor, runGroupRlJob, transcriptAnswer, transcriptToolResult } from "./rl-jobs.ts";
+import { rolloutFor, runGroupRlJob, transcriptReaders } from "./rl-jobs.ts";
 import { evalSetsBefore, mixSearchJob, pretrainExamples, writeEvalSets } from "./corpus-jobs.ts";
 
 // the test suite and older callers import DataError from here
@@ -142,7 +142,8 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
 
   if (spec.kind === "grpo" || spec.kind === "rloo") {
     const bpe = tandemOnly(format, spec.kind);
-    await runGroupRlJob(spec, bpe, log, { rollout: options.rollout ?? rolloutFor(spec.tools, bpe), answerText: options.answerText ?? transcriptAnswer(bpe), toolResult: transcriptToolResult(bpe) });
+    const readers = transcriptReaders(bpe);
+    await runGroupRlJob(spec, bpe, log, { rollout: options.rollout ?? rolloutFor(spec.tools, bpe), answerText: options.answerText ?? readers.answerText, toolResult: readers.toolResult });
     return;
   }
 
