@@ -58,19 +58,29 @@ const storeAt = (base: number, o: number): Ins[] => [I.get(base), I.get(o), I.i3
  * through every step and comes out NaN; z = ±∞ gives 1 and 0, as tfjs's Sigmoid does. Uses locals t, k, r, e.
  */
 function sigmoid(z: number, t: number, k: number, r: number, e: number): Ins[] {
+  return [
+    I.get(z), I.f32x4Abs, I.f32x4Neg, I.set(t),
+    ...expNonPositive(t, k, r), I.set(e),
+    I.f32x4(1), I.get(e), I.get(z), I.f32x4(0), I.f32x4Ge, I.v128Bitselect, // z ≥ 0 ? 1 : e
+    I.f32x4(1), I.get(e), I.f32x4Add, I.f32x4Div,
+  ];
+}
+
+/**
+ * exp(t) of the v128 local t, left on the stack, for t ≤ 0 (sigmoid's comment has the method; a t slightly above 0,
+ * from rounding, is fine too: k = 0). 0 below EXP_MIN; NaN stays NaN. Uses locals k and r.
+ */
+function expNonPositive(t: number, k: number, r: number): Ins[] {
   const coeffs = [1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1, 1];
   return [
-    I.get(z), I.f32x4Abs, I.f32x4Neg, I.tee(t),
-    I.f32x4(EXP_MIN), I.f32x4Pmax, I.tee(r), // r holds the clamped t for now
+    I.get(t), I.f32x4(EXP_MIN), I.f32x4Pmax, I.tee(r), // r holds the clamped t for now
     I.f32x4(LOG2E), I.f32x4Mul, I.f32x4(EXP_MAGIC), I.f32x4Add, I.set(k), // k + 127 in the low bits
     I.get(r), I.get(k), I.f32x4(EXP_MAGIC), I.f32x4Sub, I.tee(k), I.f32x4(LN2_HI), I.f32x4Mul, I.f32x4Sub, I.get(k), I.f32x4(LN2_LO), I.f32x4Mul, I.f32x4Sub, I.set(r),
     I.f32x4(coeffs[0] as number),
     ...coeffs.slice(1).flatMap((c) => [I.get(r), I.f32x4Mul, I.f32x4(c), I.f32x4Add]),
     I.get(k), I.f32x4(EXP_MAGIC), I.f32x4Add, I.i32(23), I.i32x4Shl, // 2^k (k + magic is exact, so this restores the sum)
     I.f32x4Mul,
-    I.get(t), I.f32x4(EXP_MIN), I.f32x4Lt, I.v128AndNot, I.set(e), // 0 below EXP_MIN
-    I.f32x4(1), I.get(e), I.get(z), I.f32x4(0), I.f32x4Ge, I.v128Bitselect, // z ≥ 0 ? 1 : e
-    I.f32x4(1), I.get(e), I.f32x4Add, I.f32x4Div,
+    I.get(t), I.f32x4(EXP_MIN), I.f32x4Lt, I.v128AndNot, // 0 below EXP_MIN
   ];
 }
 
@@ -348,6 +358,172 @@ function normBwd(centre: boolean): FuncDef {
   });
 }
 
+/** exp of the f32 on the stack (≤ 0), as expNonPositive computes it in lane 0: the scalar tails of the row kernels. */
+const expScalar = (t: number, k: number, r: number): Ins[] => [I.f32x4Splat, I.set(t), ...expNonPositive(t, k, r), I.f32x4ExtractLane(0)];
+
+/**
+ * row_max(x, V) → the largest of V ≥ 1 floats. f32x4.pmax in the vectors skips a NaN (the caller's exp pass brings
+ * it back: exp(NaN) is NaN); ±∞ count as values.
+ */
+const rowMax = namedFunc("row_max", [["x", "i32"], ["V", "i32"]], [["vb", "i32"], ["cb", "i32"], ["j", "i32"], ["acc", "v128"], ["m", "f32"]], ["f32"], (v) => [
+  I.get(v("V")), I.i32(4), I.i32Mul, I.set(v("cb")),
+  I.get(v("V")), I.i32(-4), I.i32And, I.i32(4), I.i32Mul, I.set(v("vb")),
+  I.f32x4(-Infinity), I.set(v("acc")),
+  ...forLoop(v("j"), [I.i32(0)], v("vb"), 16, [I.get(v("acc")), ...load(v("x"), v("j")), I.f32x4Pmax, I.set(v("acc"))]),
+  I.get(v("acc")), I.f32x4ExtractLane(0), I.get(v("acc")), I.f32x4ExtractLane(1), I.f32Max,
+  I.get(v("acc")), I.f32x4ExtractLane(2), I.get(v("acc")), I.f32x4ExtractLane(3), I.f32Max, I.f32Max, I.set(v("m")),
+  ...forLoop(v("j"), [I.get(v("vb"))], v("cb"), 4, [I.get(v("m")), ...f32At(v("x"), v("j")), I.f32Max, I.set(v("m"))]),
+  I.get(v("m")),
+]);
+
+/**
+ * row_sumexp(x, V, max, inv) → Σ exp((x − max)·inv) over V floats, every argument ≤ 0 (max is the row's largest,
+ * inv = 1/τ > 0). The exps in float32, the sum in float64 (two f64x2 accumulators, as sumsq): fused-logprobs.ts's
+ * forward pass, which takes log of it.
+ */
+const rowSumExp = namedFunc(
+  "row_sumexp",
+  [["x", "i32"], ["V", "i32"], ["max", "f32"], ["inv", "f32"]],
+  [["vb", "i32"], ["cb", "i32"], ["j", "i32"], ["maxv", "v128"], ["invv", "v128"], ["t", "v128"], ["k", "v128"], ["r", "v128"], ["e", "v128"], ["acc", "v128"], ["s", "f64"]],
+  ["f64"],
+  (v) => [
+    I.get(v("V")), I.i32(4), I.i32Mul, I.set(v("cb")),
+    I.get(v("V")), I.i32(-4), I.i32And, I.i32(4), I.i32Mul, I.set(v("vb")),
+    I.get(v("max")), I.f32x4Splat, I.set(v("maxv")), I.get(v("inv")), I.f32x4Splat, I.set(v("invv")),
+    ...forLoop(v("j"), [I.i32(0)], v("vb"), 16, [
+      ...load(v("x"), v("j")), I.get(v("maxv")), I.f32x4Sub, I.get(v("invv")), I.f32x4Mul, I.set(v("t")),
+      ...expNonPositive(v("t"), v("k"), v("r")), I.set(v("e")),
+      I.get(v("acc")),
+      I.get(v("e")), I.f64x2PromoteLow, I.f64x2Add,
+      I.get(v("e")), I.get(v("e")), I.i8x16Shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]), I.f64x2PromoteLow, I.f64x2Add,
+      I.set(v("acc")),
+    ]),
+    I.get(v("acc")), I.f64x2ExtractLane(0), I.get(v("acc")), I.f64x2ExtractLane(1), I.f64Add, I.set(v("s")),
+    ...forLoop(v("j"), [I.get(v("vb"))], v("cb"), 4, [
+      I.get(v("s")),
+      ...f32At(v("x"), v("j")), I.get(v("max")), I.f32Sub, I.get(v("inv")), I.f32Mul, ...expScalar(v("t"), v("k"), v("r")),
+      I.f64PromoteF32, I.f64Add, I.set(v("s")),
+    ]),
+    I.get(v("s")),
+  ],
+);
+
+/**
+ * row_lp_grad(x, g, V, max, inv, logsum, negd): g_j = negd·exp((x_j − max)·inv − logsum) over V floats, the
+ * gradient of log p(label) without the label's +d (fused-logprobs.ts adds it). logsum = log Σ exp((x − max)·inv),
+ * so every argument is ≤ 0 up to rounding.
+ */
+const rowLpGrad = namedFunc(
+  "row_lp_grad",
+  [["x", "i32"], ["g", "i32"], ["V", "i32"], ["max", "f32"], ["inv", "f32"], ["logsum", "f32"], ["negd", "f32"]],
+  [["vb", "i32"], ["cb", "i32"], ["j", "i32"], ["maxv", "v128"], ["invv", "v128"], ["lv", "v128"], ["dv", "v128"], ["t", "v128"], ["k", "v128"], ["r", "v128"]],
+  [],
+  (v) => [
+    I.get(v("V")), I.i32(4), I.i32Mul, I.set(v("cb")),
+    I.get(v("V")), I.i32(-4), I.i32And, I.i32(4), I.i32Mul, I.set(v("vb")),
+    I.get(v("max")), I.f32x4Splat, I.set(v("maxv")), I.get(v("inv")), I.f32x4Splat, I.set(v("invv")),
+    I.get(v("logsum")), I.f32x4Splat, I.set(v("lv")), I.get(v("negd")), I.f32x4Splat, I.set(v("dv")),
+    ...forLoop(v("j"), [I.i32(0)], v("vb"), 16, [
+      ...load(v("x"), v("j")), I.get(v("maxv")), I.f32x4Sub, I.get(v("invv")), I.f32x4Mul, I.get(v("lv")), I.f32x4Sub, I.set(v("t")),
+      ...storeAt(v("g"), v("j")), I.get(v("dv")), ...expNonPositive(v("t"), v("k"), v("r")), I.f32x4Mul, I.v128Store,
+    ]),
+    ...forLoop(v("j"), [I.get(v("vb"))], v("cb"), 4, [
+      ...storeAt(v("g"), v("j")), I.get(v("negd")),
+      ...f32At(v("x"), v("j")), I.get(v("max")), I.f32Sub, I.get(v("inv")), I.f32Mul, I.get(v("logsum")), I.f32Sub, ...expScalar(v("t"), v("k"), v("r")),
+      I.f32Mul, I.f32Store,
+    ]),
+  ],
+);
+
+/**
+ * softmax_rows(s, bias, y, R, Tk, scale): attention's y = softmax(s·scale + bias) over R rows of Tk ≥ 1, bias row r
+ * for score row r (fused-softmax.ts calls it once per (T, Tk) block of scores with that block's bias). As the JS
+ * loop: z = s·scale + bias stored in y as float32 (so the −1e9 mask swallows the score exactly as the op path's Add
+ * does), the row's max, e = exp(z − max) in place with its sum (float32 lanes), then y = e·(1/Σ).
+ */
+const softmaxRows = namedFunc(
+  "softmax_rows",
+  [["s", "i32"], ["bias", "i32"], ["y", "i32"], ["R", "i32"], ["Tk", "i32"], ["scale", "f32"]],
+  [
+    ["row", "i32"], ["o", "i32"], ["sr", "i32"], ["br", "i32"], ["yr", "i32"], ["vb", "i32"], ["cb", "i32"], ["j", "i32"],
+    ["m", "f32"], ["sum", "f32"], ["z", "f32"],
+    ["scalev", "v128"], ["acc", "v128"], ["mv", "v128"], ["t", "v128"], ["k", "v128"], ["r", "v128"], ["e", "v128"],
+  ],
+  [],
+  (v) => [
+    I.get(v("Tk")), I.i32(4), I.i32Mul, I.set(v("cb")),
+    I.get(v("Tk")), I.i32(-4), I.i32And, I.i32(4), I.i32Mul, I.set(v("vb")),
+    I.get(v("scale")), I.f32x4Splat, I.set(v("scalev")),
+    ...forLoop(v("row"), [I.i32(0)], v("R"), 1, [
+      I.get(v("row")), I.get(v("cb")), I.i32Mul, I.tee(v("o")), I.get(v("s")), I.i32Add, I.set(v("sr")),
+      I.get(v("o")), I.get(v("bias")), I.i32Add, I.set(v("br")),
+      I.get(v("o")), I.get(v("y")), I.i32Add, I.set(v("yr")),
+      // z and its max
+      I.f32x4(-Infinity), I.set(v("acc")),
+      ...forLoop(v("j"), [I.i32(0)], v("vb"), 16, [
+        ...storeAt(v("yr"), v("j")), ...load(v("sr"), v("j")), I.get(v("scalev")), I.f32x4Mul, ...load(v("br"), v("j")), I.f32x4Add, I.tee(v("e")), I.v128Store,
+        I.get(v("acc")), I.get(v("e")), I.f32x4Pmax, I.set(v("acc")),
+      ]),
+      I.get(v("acc")), I.f32x4ExtractLane(0), I.get(v("acc")), I.f32x4ExtractLane(1), I.f32Max,
+      I.get(v("acc")), I.f32x4ExtractLane(2), I.get(v("acc")), I.f32x4ExtractLane(3), I.f32Max, I.f32Max, I.set(v("m")),
+      ...forLoop(v("j"), [I.get(v("vb"))], v("cb"), 4, [
+        ...storeAt(v("yr"), v("j")), ...f32At(v("sr"), v("j")), I.get(v("scale")), I.f32Mul, ...f32At(v("br"), v("j")), I.f32Add, I.tee(v("z")), I.f32Store,
+        I.get(v("m")), I.get(v("z")), I.f32Max, I.set(v("m")),
+      ]),
+      // e = exp(z − max) in place, and Σe
+      I.f32x4(0), I.set(v("acc")), I.get(v("m")), I.f32x4Splat, I.set(v("mv")),
+      ...forLoop(v("j"), [I.i32(0)], v("vb"), 16, [
+        ...load(v("yr"), v("j")), I.get(v("mv")), I.f32x4Sub, I.set(v("t")),
+        ...storeAt(v("yr"), v("j")),
+        // four masked keys (a causal row's future: about half of all) give 0 without the exp
+        // (all four below EXP_MIN; a NaN is not, so it still reaches the sum)
+        I.get(v("t")), I.f32x4(EXP_MIN), I.f32x4Lt, I.i32x4AllTrue,
+        I.ifV128, I.f32x4(0), I.else, ...expNonPositive(v("t"), v("k"), v("r")), I.end,
+        I.tee(v("e")), I.v128Store,
+        I.get(v("acc")), I.get(v("e")), I.f32x4Add, I.set(v("acc")),
+      ]),
+      ...hsum(v("acc")), I.set(v("sum")),
+      ...forLoop(v("j"), [I.get(v("vb"))], v("cb"), 4, [
+        ...storeAt(v("yr"), v("j")), ...f32At(v("yr"), v("j")), I.get(v("m")), I.f32Sub, ...expScalar(v("t"), v("k"), v("r")), I.tee(v("z")), I.f32Store,
+        I.get(v("sum")), I.get(v("z")), I.f32Add, I.set(v("sum")),
+      ]),
+      // y = e·(1/Σ)
+      I.f32(1), I.get(v("sum")), I.f32Div, I.tee(v("sum")), I.f32x4Splat, I.set(v("e")),
+      ...forLoop(v("j"), [I.i32(0)], v("vb"), 16, [...storeAt(v("yr"), v("j")), ...load(v("yr"), v("j")), I.get(v("e")), I.f32x4Mul, I.v128Store]),
+      ...forLoop(v("j"), [I.get(v("vb"))], v("cb"), 4, [...storeAt(v("yr"), v("j")), ...f32At(v("yr"), v("j")), I.get(v("sum")), I.f32Mul, I.f32Store]),
+    ]),
+  ],
+);
+
+/** softmax_grad_rows(y, dy, dx, R, Tk, scale): dx = (scale·y)·(dy − Σ dy·y) per row of Tk ≥ 1, the JS loop's order. */
+const softmaxGradRows = namedFunc(
+  "softmax_grad_rows",
+  [["y", "i32"], ["dy", "i32"], ["dx", "i32"], ["R", "i32"], ["Tk", "i32"], ["scale", "f32"]],
+  [["row", "i32"], ["o", "i32"], ["yr", "i32"], ["dyr", "i32"], ["dxr", "i32"], ["vb", "i32"], ["cb", "i32"], ["j", "i32"], ["dot", "f32"], ["scalev", "v128"], ["acc", "v128"], ["dotv", "v128"]],
+  [],
+  (v) => [
+    I.get(v("Tk")), I.i32(4), I.i32Mul, I.set(v("cb")),
+    I.get(v("Tk")), I.i32(-4), I.i32And, I.i32(4), I.i32Mul, I.set(v("vb")),
+    I.get(v("scale")), I.f32x4Splat, I.set(v("scalev")),
+    ...forLoop(v("row"), [I.i32(0)], v("R"), 1, [
+      I.get(v("row")), I.get(v("cb")), I.i32Mul, I.tee(v("o")), I.get(v("y")), I.i32Add, I.set(v("yr")),
+      I.get(v("o")), I.get(v("dy")), I.i32Add, I.set(v("dyr")),
+      I.get(v("o")), I.get(v("dx")), I.i32Add, I.set(v("dxr")),
+      I.f32x4(0), I.set(v("acc")),
+      ...forLoop(v("j"), [I.i32(0)], v("vb"), 16, [I.get(v("acc")), ...load(v("dyr"), v("j")), ...load(v("yr"), v("j")), I.f32x4Mul, I.f32x4Add, I.set(v("acc"))]),
+      ...hsum(v("acc")), I.set(v("dot")),
+      ...forLoop(v("j"), [I.get(v("vb"))], v("cb"), 4, [I.get(v("dot")), ...f32At(v("dyr"), v("j")), ...f32At(v("yr"), v("j")), I.f32Mul, I.f32Add, I.set(v("dot"))]),
+      I.get(v("dot")), I.f32x4Splat, I.set(v("dotv")),
+      ...forLoop(v("j"), [I.i32(0)], v("vb"), 16, [
+        ...storeAt(v("dxr"), v("j")), I.get(v("scalev")), ...load(v("yr"), v("j")), I.f32x4Mul, ...load(v("dyr"), v("j")), I.get(v("dotv")), I.f32x4Sub, I.f32x4Mul, I.v128Store,
+      ]),
+      ...forLoop(v("j"), [I.get(v("vb"))], v("cb"), 4, [
+        ...storeAt(v("dxr"), v("j")), I.get(v("scale")), ...f32At(v("yr"), v("j")), I.f32Mul, ...f32At(v("dyr"), v("j")), I.get(v("dot")), I.f32Sub, I.f32Mul, I.f32Store,
+      ]),
+    ]),
+  ],
+);
+
 /** Rows per call of the norm backward kernel: dγ and dβ add up in float32 within a block, in float64 across blocks. */
 const NORM_BWD_BLOCK = 64;
 
@@ -365,11 +541,26 @@ export interface SimdKernels {
   normForward(x: tf.TensorInfo, g: tf.TensorInfo, b: tf.TensorInfo | null, y: tf.TensorInfo, stats: tf.TensorInfo, R: number, C: number, eps: number): void;
   /** dx, dγ and (b given, LayerNorm) dβ from x, γ, dy and the forward pass's stats; dγ and dβ summed in float64 across blocks of rows. */
   normBackward(x: tf.TensorInfo, g: tf.TensorInfo, dy: tf.TensorInfo, stats: tf.TensorInfo, dx: tf.TensorInfo, dg: tf.TensorInfo, db: tf.TensorInfo | null, R: number, C: number): void;
+  /** The byte address of a float32 tensor on the heap (valid until the next allocation), for the row kernels below. */
+  address(t: tf.TensorInfo): number;
+  /** The largest of V floats at byte address x (a NaN among them may be skipped: rowSumExp's exps bring it back). */
+  rowMax(x: number, V: number): number;
+  /** Σ exp((x − max)·inv) over V floats at x, in float64. */
+  rowSumExp(x: number, V: number, max: number, inv: number): number;
+  /** g = negd·exp((x − max)·inv − logsum) over V floats, x and g byte addresses. */
+  rowLogProbGrad(x: number, g: number, V: number, max: number, inv: number, logsum: number, negd: number): void;
+  /** Attention's softmax(s·scale + bias) over R rows of Tk at byte addresses s, bias (row r for row r), y. */
+  softmaxRows(s: number, bias: number, y: number, R: number, Tk: number, scale: number): void;
+  /** dx = (scale·y)·(dy − Σ dy·y) over R rows of Tk. */
+  softmaxGradRows(y: tf.TensorInfo, dy: tf.TensorInfo, dx: tf.TensorInfo, R: number, Tk: number, scale: number): void;
 }
 
 /** The module's bytes (a function of this file only; the tests compile it). */
 export function simdModuleBytes(): Uint8Array<ArrayBuffer> {
-  return assembleModule([geluFwd, geluBwd, adamw, sumsq, normFwd(true), normFwd(false), normBwd(true), normBwd(false)]);
+  return assembleModule([
+    geluFwd, geluBwd, adamw, sumsq, normFwd(true), normFwd(false), normBwd(true), normBwd(false),
+    rowMax, rowSumExp, rowLpGrad, softmaxRows, softmaxGradRows,
+  ]);
 }
 
 type Exports = {
@@ -381,13 +572,18 @@ type Exports = {
   rms_fwd(x: number, g: number, y: number, stats: number, R: number, C: number, eps: number): void;
   norm_bwd(x: number, g: number, dy: number, stats: number, dx: number, dg: number, db: number, R: number, C: number): void;
   rms_bwd(x: number, g: number, dy: number, stats: number, dx: number, dg: number, R: number, C: number): void;
+  row_max(x: number, V: number): number;
+  row_sumexp(x: number, V: number, max: number, inv: number): number;
+  row_lp_grad(x: number, g: number, V: number, max: number, inv: number, logsum: number, negd: number): void;
+  softmax_rows(s: number, bias: number, y: number, R: number, Tk: number, scale: number): void;
+  softmax_grad_rows(y: number, dy: number, dx: number, R: number, Tk: number, scale: number): void;
 };
 
 let loaded: { memory: WebAssembly.Memory; kernels: SimdKernels } | { memory: WebAssembly.Memory | null; reason: string } | undefined;
 
 /** The callers of the kernels, switchable one at a time for the bench (bench/simd-ab.ts). */
-export type SimdGroup = "gelu" | "adamw" | "norm";
-export const ALL_SIMD_GROUPS: readonly SimdGroup[] = ["gelu", "adamw", "norm"];
+export type SimdGroup = "gelu" | "adamw" | "norm" | "logprobs" | "softmax";
+export const ALL_SIMD_GROUPS: readonly SimdGroup[] = ["gelu", "adamw", "norm", "logprobs", "softmax"];
 
 /** TANDEM_SIMD: unset or "on" all groups, "off" none, else a comma-separated list of groups ("gelu,adamw"). */
 function groupsFromEnv(value: string | undefined): ReadonlySet<SimdGroup> {
@@ -448,6 +644,12 @@ function instantiate(memory: WebAssembly.Memory, backend: WasmHeapBackend): Simd
       dgView.set(dgSum);
       dbView?.set(dbSum);
     },
+    address: addr,
+    rowMax: e.row_max,
+    rowSumExp: e.row_sumexp,
+    rowLogProbGrad: e.row_lp_grad,
+    softmaxRows: e.softmax_rows,
+    softmaxGradRows: (y, dy, dx, R, Tk, scale) => e.softmax_grad_rows(addr(y), addr(dy), addr(dx), R, Tk, scale),
   };
 }
 
@@ -471,7 +673,7 @@ function selfCheck(kernels: SimdKernels, backend: WasmHeapBackend): string | nul
   return normSelfCheck(kernels, backend);
 }
 
-/** LayerNorm of one row of 7 (a vector and a 3-element tail) against float64. */
+/** LayerNorm and the attention softmax of one row of 7 (a vector and a 3-element tail) against float64. */
 function normSelfCheck(kernels: SimdKernels, backend: WasmHeapBackend): string | null {
   const xs = [3, -1, 0.5, 2, -4, 1.25, 7];
   const gs = [1, 2, -1, 0.5, 1.5, 1, -2];
@@ -488,6 +690,16 @@ function normSelfCheck(kernels: SimdKernels, backend: WasmHeapBackend): string |
     for (let j = 0; j < xs.length; j++) {
       const want = ((xs[j] as number) - mu) * r * (gs[j] as number) + (bs[j] as number);
       if (!(Math.abs((got[j] as number) - want) <= 1e-5 * Math.max(1, Math.abs(want)))) return `self-check: LayerNorm y[${j}] = ${got[j]}, expected ${want}`;
+    }
+    // the same row as attention scores, bias b as the mask's stand-in, scale 0.5: softmax_rows's vector, tail and exp
+    kernels.softmaxRows(kernels.address(x), kernels.address(b), kernels.address(yInfo), 1, xs.length, 0.5);
+    const z = xs.map((v, j) => 0.5 * v + (bs[j] as number));
+    const m = Math.max(...z);
+    const sum = z.reduce((a, v) => a + Math.exp(v - m), 0);
+    const after = heapView(backend, y as tf.Tensor);
+    for (let j = 0; j < xs.length; j++) {
+      const want = Math.exp((z[j] as number) - m) / sum;
+      if (!(Math.abs((after[j] as number) - want) <= 1e-6)) return `self-check: softmax y[${j}] = ${after[j]}, expected ${want}`;
     }
     return null;
   } finally {
@@ -518,7 +730,7 @@ export function simdKernels(backend: WasmHeapBackend, group?: SimdGroup): SimdKe
 }
 
 /** How select-backend.ts lists the kernels among the backend's custom kernels, and names them when they are skipped. */
-export const SIMD_KERNELS_LABEL = "GELU, AdamW, Σx², LayerNorm/RMSNorm (wasm SIMD)";
+export const SIMD_KERNELS_LABEL = "GELU, AdamW, Σx², LayerNorm/RMSNorm, softmax, log-probs (wasm SIMD)";
 
 /** Whether the SIMD kernels are in use on this backend, or why not. */
 export function simdKernelsStatus(backend: WasmHeapBackend): { ok: true } | { ok: false; reason: string } {
