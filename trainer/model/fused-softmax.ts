@@ -1,5 +1,6 @@
 // Attention's softmax(scale·scores + bias) over the last axis, with its additive mask, as one loop per
-// row on the wasm heap, forward and backward (decision trainer-019).
+// row on the wasm heap, forward and backward (decision trainer-019). By default it runs as the wasm SIMD row kernels
+// (decision trainer-024); this JS loop runs only when the "softmax" group is named, since it is slower than tfjs's ops.
 //
 // Why: the tensor-op form is Mul, Add and Softmax forward, and backward the softmax gradient (Mul, Sum,
 // Sub, Mul) plus the Mul for the scale: seven passes over (B, H, T, T_k) scores. Here the forward pass
