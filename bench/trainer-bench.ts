@@ -155,7 +155,8 @@ async function profileBench(preset: GptPreset): Promise<void> {
   console.log(`  tensor ops ${(1000 * median(optimizerCpu.ops)).toFixed(1)}, fused ${(1000 * median(optimizerCpu.fused)).toFixed(1)} (×${(median(optimizerCpu.ops) / median(optimizerCpu.fused)).toFixed(1)})`);
 
   // 3. LayerNorm, RMSNorm and the attention softmax alone, forward + backward at this preset's shapes (the
-  // upstream gradient is given, so nothing else runs), fused loop and tensor ops alternating
+  // upstream gradient is given, so nothing else runs), fused (the SIMD kernel, or the JS loop under TANDEM_SIMD=off)
+  // and tensor ops alternating
   const { nHead: H, nEmbd: C } = config;
   const x = tf.randomNormal([B, T, C], 0, 1, "float32", 1);
   const g = tf.randomNormal([C], 1, 0.2, "float32", 2);
@@ -184,13 +185,14 @@ async function profileBench(preset: GptPreset): Promise<void> {
   tf.dispose([x, g, b, dy, scores, dScores, bias]);
 
   // 4. whole steps, round robin over sets of fused loops, one fresh trainer each: none (tensor ops), trainer-015's
-  // (optimizer, log-probs), + LayerNorm, the default (+ the SIMD GELU, trainer-023), all (+ the softmax, off by default)
+  // (optimizer, log-probs), + LayerNorm, + the SIMD GELU (trainer-023), the default (+ the softmax: its SIMD kernel,
+  // trainer-024; its JS loop under TANDEM_SIMD=off). LayerNorm, log-probs and AdamW are SIMD kernels unless TANDEM_SIMD=off.
   const sets: [string, FusedKernel[]][] = [
     ["tensor ops", []],
     ["optimizer+logprobs", ["optimizer", "logprobs"]],
     ["+norm", ["optimizer", "logprobs", "norm"]],
-    ["default (+activation: SIMD GELU)", ["optimizer", "logprobs", "norm", "activation"]],
-    ["all (+softmax)", ["optimizer", "logprobs", "norm", "activation", "softmax"]],
+    ["+activation (SIMD GELU)", ["optimizer", "logprobs", "norm", "activation"]],
+    ["default (+softmax)", ["optimizer", "logprobs", "norm", "activation", "softmax"]],
   ];
   const stepCpu = sets.map(() => [] as number[]);
   for (let i = 0; i < sets.length * (steps + warmup); i++) {

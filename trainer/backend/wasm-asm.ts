@@ -54,6 +54,8 @@ const simd = (op: number): number[] => [0xfd, ...uleb(op)];
 export const I = {
   block: [0x02, 0x40],
   loop: [0x03, 0x40],
+  ifV128: [0x04, 0x7b], // if with a v128 result: the then-arm and the else-arm each leave one
+  else: [0x05],
   end: [0x0b],
   br: (depth: number) => [0x0c, ...uleb(depth)],
   brIf: (depth: number) => [0x0d, ...uleb(depth)],
@@ -72,19 +74,30 @@ export const I = {
   i32Mul: [0x6c],
   i32And: [0x71],
   i32Shl: [0x74],
+  i32Eqz: [0x45],
   i32LtS: [0x48],
   i32GeS: [0x4e],
+  f32Sqrt: [0x91],
+  f32Add: [0x92],
+  f32Sub: [0x93],
+  f32Mul: [0x94],
+  f32Div: [0x95],
+  f32Max: [0x97], // NaN if either is NaN
   f64Add: [0xa0],
+  f32ConvertI32S: [0xb2],
+  f64PromoteF32: [0xbb],
   // simd128: loads and stores take any alignment (align hint 2^0), offset 0
   v128Load: [...simd(0x00), 0, 0],
   v128Store: [...simd(0x0b), 0, 0],
   i8x16Shuffle: (lanes: number[]) => [...simd(0x0d), ...lanes],
   i32x4Splat: simd(0x11),
   f32x4Splat: simd(0x13),
+  f32x4ExtractLane: (lane: number) => [...simd(0x1f), lane],
   f64x2ExtractLane: (lane: number) => [...simd(0x21), lane],
   f32x4Lt: simd(0x43),
   f32x4Ge: simd(0x46),
   v128AndNot: simd(0x4f), // a & ~b
+  i32x4AllTrue: simd(0xa3), // i32: 1 if every lane is non-zero
   v128Bitselect: simd(0x52), // (a & c) | (b & ~c)
   f64x2PromoteLow: simd(0x5f),
   f32x4Nearest: simd(0x6a),

@@ -12,11 +12,13 @@ export type FusedKernel = "optimizer" | "logprobs" | "norm" | "softmax" | "activ
 export const ALL_FUSED_KERNELS: readonly FusedKernel[] = ["optimizer", "logprobs", "norm", "softmax", "activation"];
 /**
  * "activation" is GELU as a SIMD kernel (wasm-simd.ts, decision trainer-023; it needs the SIMD module, else the op
- * chain runs). On by default: all but the attention softmax, whose scalar JS loop costs 3× tfjs-wasm's XNNPACK
- * Softmax (SIMD) plus the gradient ops it replaces (decision trainer-019), so it runs only when asked for by name.
+ * chain runs). All are on by default. "softmax" by default is the attention softmax's SIMD kernel (decision
+ * trainer-024), else the tensor ops: its scalar JS loop costs 3× tfjs-wasm's XNNPACK Softmax (SIMD) plus the
+ * gradient ops it replaces (decision trainer-019), so the loop runs only when the group is named in a list.
  */
-const DEFAULT_FUSED: readonly FusedKernel[] = ["optimizer", "logprobs", "norm", "activation"];
+const DEFAULT_FUSED: readonly FusedKernel[] = ["optimizer", "logprobs", "norm", "softmax", "activation"];
 let enabled: ReadonlySet<FusedKernel> = new Set(DEFAULT_FUSED);
+let softmaxNamed = false;
 
 /**
  * false: the project's fused loops (AdamW and clipping, token log-probs, LayerNorm / RMSNorm, attention
@@ -25,6 +27,15 @@ let enabled: ReadonlySet<FusedKernel> = new Set(DEFAULT_FUSED);
  */
 export function setFusedKernels(on: boolean | readonly FusedKernel[]): void {
   enabled = new Set(on === true ? DEFAULT_FUSED : on === false ? [] : on);
+  softmaxNamed = Array.isArray(on) && on.includes("softmax");
+}
+
+/**
+ * The attention softmax's JS loop runs only when "softmax" was named in a list to setFusedKernels; by default the
+ * group means its SIMD kernel (wasm-simd.ts, decision trainer-024), and without that the tensor ops.
+ */
+export function fusedSoftmaxLoopNamed(): boolean {
+  return softmaxNamed && enabled.has("softmax");
 }
 
 /** The wasm backend when it is the active one and `kernel`'s fused loop is on, else null (callers then use tensor ops). */

@@ -1,14 +1,18 @@
 // The SIMD kernels on tfjs-wasm's heap (wasm-simd.ts, decision trainer-023): GELU forward and backward against
 // gpt.ts's tensor ops, GPT-2's tanh formula in float64 and finite differences; the AdamW update and the sum of
-// squares against the JS loops and the tensor ops; lengths that are not a multiple of 4; NaN and ±∞; the dispatch
-// and the fallback when the module cannot be had.
+// squares against the JS loops and the tensor ops; LayerNorm, RMSNorm, the attention softmax and the token log-probs
+// (decision trainer-024) against the JS loops, the tensor ops, hand-computed rows and finite differences; lengths that
+// are not a multiple of 4; NaN and ±∞; the dispatch and the fallback when the module cannot be had.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { describeBackend, initBackend } from "./select-backend.ts";
-import { setFusedKernels, type WasmHeapBackend } from "./wasm-heap.ts";
+import { ALL_FUSED_KERNELS, setFusedKernels, type WasmHeapBackend } from "./wasm-heap.ts";
 import { SIMD_KERNELS_LABEL, setSimdKernels, simdKernels, simdKernelsStatus, simdModuleBytes } from "./wasm-simd.ts";
-import { geluTanh, geluTanhOps } from "../model/gpt.ts";
+import { attentionBias, geluTanh, geluTanhOps, layerNorm } from "../model/gpt.ts";
+import { maskedSoftmax } from "../model/fused-softmax.ts";
+import { tokenLogProbs } from "../losses/logprobs.ts";
+import { rmsNorm } from "../model/llama.ts";
 import { adamwStep, createAdamW, disposeAdamW } from "../optim/adamw.ts";
 import { globalNorm } from "../optim/gradients.ts";
 import { checkGradients } from "../testing/grad-check.ts";
@@ -209,5 +213,240 @@ test("fallback: without a reachable heap memory the kernels are off with the rea
   withSimd(false, () => {
     const [y] = geluAndGrad(geluTanh, tf.tensor1d([1, 2, 3, 4, 5]), tf.ones([5]));
     assert.ok(Math.abs((y[0] as number) - 0.8411920070648193) < 1e-6);
+  });
+});
+
+/** A norm's value and dx, dγ (and dβ) under upstream w, with the SIMD kernels, the JS loop or the tensor ops. */
+function normRun(mode: "simd" | "js" | "ops", rms: boolean, shape: number[], seed: number, edit?: (x: Float32Array) => void): Float32Array[] {
+  const C = shape[shape.length - 1] as number;
+  setSimdKernels(mode === "simd");
+  setFusedKernels(mode === "ops" ? false : true);
+  try {
+    return tf.tidy(() => {
+      // rows off-centre by a per-row shift, as residual-stream activations are
+      let x = tf.add(tf.randomNormal(shape, 0, 2, "float32", seed), tf.randomNormal([...shape.slice(0, -1), 1], 0, 3, "float32", seed + 1));
+      if (edit) {
+        const values = x.dataSync().slice() as Float32Array;
+        edit(values);
+        x = tf.tensor(values, shape);
+      }
+      const g = tf.randomNormal([C], 1, 0.3, "float32", seed + 2);
+      const b = tf.randomNormal([C], 0, 0.5, "float32", seed + 3);
+      const w = tf.randomNormal(shape, 0, 1, "float32", seed + 4);
+      const f = (...a: tf.Tensor[]): tf.Tensor => (rms ? rmsNorm(a[0] as tf.Tensor, a[1] as tf.Tensor, 1e-5) : layerNorm(a[0] as tf.Tensor, a[1] as tf.Tensor, a[2] as tf.Tensor, 1e-5));
+      const inputs = rms ? [x, g] : [x, g, b];
+      const grads = tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(f(...a), w)))(inputs);
+      return [f(...inputs), ...grads].map((t) => t.dataSync().slice() as Float32Array);
+    });
+  } finally {
+    setSimdKernels(true);
+    setFusedKernels(true);
+  }
+}
+
+/** Every element within tol of the other's, relative to that tensor's largest value (dγ, dβ are sums over rows). */
+function assertCloseToScale(a: Float32Array, b: Float32Array, tol: number, what: string): void {
+  assert.equal(a.length, b.length, `${what} length`);
+  const scale = b.reduce((m, v) => Math.max(m, Math.abs(v)), 1);
+  for (let i = 0; i < a.length; i++) {
+    if (!(Math.abs((a[i] as number) - (b[i] as number)) <= tol * scale)) assert.fail(`${what}[${i}]: ${a[i]} vs ${b[i]} (scale ${scale})`);
+  }
+}
+
+test("SIMD LayerNorm and RMSNorm equal the JS loops and the tensor ops: y, dx, dγ, dβ at widths 1…13 and 384, up to 1000 rows", () => {
+  const shapes = [[3, 1], [5, 2], [4, 3], [6, 4], [3, 5], [2, 7], [7, 8], [9, 13], [130, 9], [2, 128, 384], [1000, 6]];
+  shapes.forEach((shape, k) => {
+    for (const rms of [false, true]) {
+      const name = `${rms ? "RMSNorm" : "LayerNorm"} ${shape}`;
+      const simd = normRun("simd", rms, shape, 100 + 10 * k);
+      const js = normRun("js", rms, shape, 100 + 10 * k);
+      const ops = normRun("ops", rms, shape, 100 + 10 * k);
+      assert.equal(simd.length, rms ? 3 : 4);
+      // dx at width 2 is almost 0 (the row's two x̂ are ±1 for any x), the difference of terms of size r·dy·γ, which
+      // is up to ~10 here: float32 rounding in that cancellation differs by 1e-5 between the JS loop and the ops too
+      const tol = (i: number): number => (i === 1 && shape[shape.length - 1] === 2 ? 5e-5 : 1e-5);
+      simd.forEach((t, i) => {
+        assertCloseToScale(t, js[i] as Float32Array, tol(i), `${name}: tensor ${i} vs JS loop`);
+        assertCloseToScale(t, ops[i] as Float32Array, tol(i), `${name}: tensor ${i} vs tensor ops`);
+      });
+    }
+  });
+});
+
+test("SIMD LayerNorm and RMSNorm: a hand-computed row of 5 (a vector and a tail), finite differences, inputs unchanged", () => {
+  tf.tidy(() => {
+    // x = [1, 2, 3, 4, 10]: mean 4, biased variance (9 + 4 + 1 + 0 + 36)/5 = 10; γ = 2, β = 1; upstream (0, …, 0, 1)
+    const x = tf.tensor2d([[1, 2, 3, 4, 10]]);
+    const g = tf.fill([5], 2);
+    const b = tf.ones([5]);
+    const r = 1 / Math.sqrt(10 + 1e-5);
+    const xh = [-3, -2, -1, 0, 6].map((d) => d * r);
+    const upstream = tf.tensor2d([[0, 0, 0, 0, 1]]);
+    const [y, dx, dg, db] = [
+      layerNorm(x, g, b, 1e-5),
+      ...tf.grads((x_: tf.Tensor, g_: tf.Tensor, b_: tf.Tensor) => tf.sum(tf.mul(layerNorm(x_, g_, b_, 1e-5), upstream)))([x, g, b]),
+    ].map((t) => Array.from(t.dataSync()));
+    xh.forEach((v, j) => assert.ok(Math.abs((y?.[j] ?? NaN) - (2 * v + 1)) < 1e-6, `y[${j}] ${y?.[j]}`));
+    // ∂y₄/∂x_j = γ·r·(δ₄ⱼ − 1/5 − x̂₄x̂ⱼ/5); dγ = dy·x̂ = (0, 0, 0, 0, x̂₄); dβ = dy
+    xh.forEach((v, j) => assert.ok(Math.abs((dx?.[j] ?? NaN) - 2 * r * ((j === 4 ? 1 : 0) - 0.2 - ((xh[4] as number) * v) / 5)) < 1e-6, `dx[${j}] ${dx?.[j]}`));
+    [0, 0, 0, 0, xh[4] as number].forEach((v, j) => assert.ok(Math.abs((dg?.[j] ?? NaN) - v) < 1e-6, `dγ[${j}]`));
+    assert.deepEqual(db, [0, 0, 0, 0, 1]);
+    assert.deepEqual(Array.from(x.dataSync()), [1, 2, 3, 4, 10]);
+    // RMSNorm of [3, 4, 0, 0, 0, 0, 0, 12] with γ = 1: mean(x²) = 169/8
+    const rms = Array.from(rmsNorm(tf.tensor1d([3, 4, 0, 0, 0, 0, 0, 12]), tf.ones([8]), 0).dataSync());
+    [3, 4, 0, 0, 0, 0, 0, 12].forEach((v, j) => assert.ok(Math.abs((rms[j] ?? NaN) - v / Math.sqrt(169 / 8)) < 1e-6, `rms[${j}]`));
+    for (const C of [16, 7]) {
+      const xr = tf.randomNormal([3, 5, C], 0, 1, "float32", 7);
+      const gr = tf.randomNormal([C], 1, 0.3, "float32", 8);
+      const br = tf.randomNormal([C], 0, 0.3, "float32", 9);
+      const w = tf.randomNormal([3, 5, C], 0, 1, "float32", 10);
+      const ln = checkGradients(([x_, g_, b_]) => tf.sum(tf.mul(layerNorm(x_ as tf.Tensor, g_ as tf.Tensor, b_ as tf.Tensor, 1e-5), w)) as tf.Scalar, [xr, gr, br]);
+      assert.ok(ln.maxRelError < 1e-2, `LayerNorm C=${C}: rel error ${ln.maxRelError}`);
+      const rmsCheck = checkGradients(([x_, g_]) => tf.sum(tf.mul(rmsNorm(x_ as tf.Tensor, g_ as tf.Tensor, 1e-6), w)) as tf.Scalar, [xr, gr]);
+      assert.ok(rmsCheck.maxRelError < 1e-2, `RMSNorm C=${C}: rel error ${rmsCheck.maxRelError}`);
+    }
+  });
+});
+
+test("SIMD LayerNorm: a NaN or ∞ spoils its own row, forward and in dx, as in the JS loop; the other rows are untouched", () => {
+  const shape = [6, 11];
+  const edit = (x: Float32Array): void => {
+    x[1 * 11 + 9] = NaN; // row 1, in the scalar tail
+    x[4 * 11 + 2] = Infinity; // row 4, in a vector
+  };
+  for (const rms of [false, true]) {
+    const simd = normRun("simd", rms, shape, 50, edit);
+    const js = normRun("js", rms, shape, 50, edit);
+    const [y, dx] = [simd[0] as Float32Array, simd[1] as Float32Array];
+    assert.ok(y.subarray(11, 22).every((v) => Number.isNaN(v)) && dx.subarray(11, 22).every((v) => Number.isNaN(v)), "row 1");
+    // row 4: LayerNorm's mean is ∞, so all NaN; RMSNorm's 1/√(mean x²) is 0, so y is 0 but NaN at the ∞ (∞·0)
+    const name = rms ? "RMSNorm" : "LayerNorm";
+    assert.equal(y.subarray(44, 55).filter((v) => Number.isNaN(v)).length, rms ? 1 : 11, `${name} y row 4`);
+    assertClose(y, js[0] as Float32Array, 1e-5, `${name} y`); // NaN exactly where the JS loop has NaN
+    assertClose(dx, js[1] as Float32Array, 1e-5, `${name} dx`);
+    for (const row of [0, 2, 3, 5]) assert.ok(y.subarray(row * 11, row * 11 + 11).every((v) => Number.isFinite(v)), `${name} y row ${row}`);
+    // dγ (and dβ) sum over rows, so they are NaN wherever the JS loop's are
+    simd.slice(2).forEach((t, i) => t.forEach((v, j) => assert.equal(Number.isNaN(v), Number.isNaN((js[2 + i] as Float32Array)[j] as number), `grad ${i}[${j}]`)));
+  }
+});
+
+/** Runs f with the SIMD kernels (simd), the JS loops (js: the softmax's named so that its loop runs) or the tensor ops. */
+function inMode<T>(mode: "simd" | "js" | "ops", f: () => T): T {
+  setSimdKernels(mode === "simd");
+  setFusedKernels(mode === "ops" ? false : mode === "js" ? ALL_FUSED_KERNELS : true);
+  try {
+    return f();
+  } finally {
+    setSimdKernels(true);
+    setFusedKernels(true);
+  }
+}
+
+test("SIMD attention softmax equals the JS loop and the tensor ops: causal and padding masks, batched, per head, decoding, T_k = 1…9 and 128", () => {
+  const cases: [string, number[], () => tf.Tensor][] = [];
+  for (const T of [1, 2, 3, 4, 5, 6, 7, 9, 128]) {
+    const mask = tf.tensor2d(Array.from({ length: 3 }, (_, b) => Array.from({ length: T }, (_, t) => (t < 2 * b ? 0 : 1))), [3, T], "int32"); // left padding
+    cases.push([`batched T=${T}`, [3, 4, T, T], () => attentionBias(3, T, 0, mask)]);
+    if (T === 128 || T === 7) {
+      cases.push([`per head T=${T}`, [T, T], () => tf.reshape(tf.slice(attentionBias(3, T, 0, mask), [2, 0, 0, 0], [1, 1, T, T]), [T, T])]);
+      cases.push([`decoding T_k=${T}`, [3, 4, 1, T], () => attentionBias(3, 1, T - 1, mask)]);
+    }
+  }
+  cases.forEach(([name, shape, makeBias], k) => {
+    const run = (mode: "simd" | "js" | "ops"): Float32Array[] =>
+      inMode(mode, () =>
+        tf.tidy(() => {
+          const s = tf.randomNormal(shape, 0, 8, "float32", 200 + k);
+          const bias = makeBias();
+          const w = tf.randomNormal(shape, 0, 1, "float32", 300 + k);
+          const [ds] = tf.grads((s_: tf.Tensor) => tf.sum(tf.mul(maskedSoftmax(s_, bias, 0.125), w)))([s]);
+          return [maskedSoftmax(s, bias, 0.125), ds as tf.Tensor].map((t) => t.dataSync().slice() as Float32Array);
+        }),
+      );
+    const [simd, js, ops] = [run("simd"), run("js"), run("ops")];
+    simd.forEach((t, i) => {
+      assertCloseToScale(t, js[i] as Float32Array, 1e-5, `${name}: ${i === 0 ? "y" : "ds"} vs JS loop`);
+      assertCloseToScale(t, ops[i] as Float32Array, 1e-5, `${name}: ${i === 0 ? "y" : "ds"} vs tensor ops`);
+    });
+  });
+});
+
+test("SIMD attention softmax: a hand-computed row of 6, a NaN score spoils its row as in the tensor ops, finite differences", () => {
+  tf.tidy(() => {
+    // scores (0, ln 2, ln 3, ln 4, 5, 0) with the last two keys masked: y = (1, 2, 3, 4, 0, 0)/10
+    const s = tf.tensor2d([[0, Math.log(2), Math.log(3), Math.log(4), 5, 0]]);
+    const bias = tf.tensor2d([[0, 0, 0, 0, -1e9, -1e9]]);
+    const y = Array.from(maskedSoftmax(s, bias, 1).dataSync());
+    [0.1, 0.2, 0.3, 0.4, 0, 0].forEach((v, j) => assert.ok(Math.abs((y[j] ?? NaN) - v) < 1e-6, `y[${j}] ${y[j]}`));
+    // ∂y₀/∂s = y₀(δ − y) = 0.1·(0.9, −0.2, −0.3, −0.4, 0, 0)
+    const [ds] = tf.grads((s_: tf.Tensor) => tf.sum(tf.mul(maskedSoftmax(s_, bias, 1), tf.tensor2d([[1, 0, 0, 0, 0, 0]]))))([s]);
+    const d = Array.from((ds as tf.Tensor).dataSync());
+    [0.09, -0.02, -0.03, -0.04, 0, 0].forEach((v, j) => assert.ok(Math.abs((d[j] ?? NaN) - v) < 1e-6, `ds[${j}] ${d[j]}`));
+    // a NaN in row 1 (in a vector) and row 2 (in the tail) of (3, 7)
+    const values = Array.from({ length: 21 }, (_, i) => Math.sin(i));
+    values[7 + 2] = NaN;
+    values[14 + 5] = NaN;
+    const withNaN = tf.tensor2d(values, [3, 7]);
+    const zeros = tf.zeros([3, 7]);
+    const [simd, ops] = (["simd", "ops"] as const).map((mode) => inMode(mode, () => maskedSoftmax(withNaN, zeros, 1).dataSync().slice() as Float32Array));
+    assertClose(simd as Float32Array, ops as Float32Array, 1e-6, "NaN rows");
+    assert.ok((simd as Float32Array).subarray(7).every((v) => Number.isNaN(v)) && (simd as Float32Array).subarray(0, 7).every((v) => Number.isFinite(v)));
+    const scores = tf.randomNormal([2, 3, 5, 5], 0, 2, "float32", 15);
+    const w = tf.randomNormal([2, 3, 5, 5], 0, 1, "float32", 16);
+    const causal = attentionBias(2, 5, 0, undefined);
+    const check = checkGradients(([s_]) => tf.sum(tf.mul(maskedSoftmax(s_ as tf.Tensor, causal, 0.5), w)) as tf.Scalar, [scores]);
+    assert.ok(check.maxRelError < 1e-2, `rel error ${check.maxRelError}`);
+  });
+});
+
+test("SIMD token log-probs equal the JS loop and the tensor ops at V = 1…9, 37 and 2048, temperatures 1 and 0.7, ignored labels", () => {
+  for (const V of [1, 2, 3, 4, 5, 7, 9, 37, 2048]) {
+    for (const temperature of [1, 0.7]) {
+      const run = (mode: "simd" | "js" | "ops"): Float32Array[] =>
+        inMode(mode, () =>
+          tf.tidy(() => {
+            const logits = tf.randomNormal([2, 5, V], 0, 3, "float32", V) as tf.Tensor3D;
+            const labels = tf.tensor2d([[0, V - 1, V >> 1, -100, (3 * V) >> 2], [-100, V > 1 ? 1 : 0, V - 1, 0, V >> 2]], [2, 5], "int32");
+            const weights = tf.tensor2d([[1, -2, 0.5, 3, 1], [2, 1, -1, 0.25, 0]]);
+            const f = (x: tf.Tensor): tf.Tensor => tf.sum(tf.mul(tokenLogProbs(x as tf.Tensor3D, labels, temperature), weights));
+            const [g] = tf.grads(f)([logits]);
+            return [tokenLogProbs(logits, labels, temperature), g as tf.Tensor].map((t) => t.dataSync().slice() as Float32Array);
+          }),
+        );
+      const [simd, js, ops] = [run("simd"), run("js"), run("ops")];
+      simd.forEach((t, i) => {
+        assertClose(t, js[i] as Float32Array, 1e-5, `V=${V} τ=${temperature} tensor ${i} vs JS loop`);
+        assertClose(t, ops[i] as Float32Array, 1e-5, `V=${V} τ=${temperature} tensor ${i} vs tensor ops`);
+      });
+      assert.equal(simd[0]?.[3], 0);
+      assert.ok((simd[1] as Float32Array).subarray(3 * V, 4 * V).every((v) => v === 0), "an ignored row gets no gradient");
+    }
+  }
+});
+
+test("SIMD token log-probs: log p of a hand-computed row, NaN and ∞ rows stay non-finite, finite differences", () => {
+  tf.tidy(() => {
+    // logits (0, ln 2, ln 3, ln 4, ln 10) → p = (1, 2, 3, 4, 10)/20; label 4 → log ½; ∂/∂x_j = δ₄ⱼ − p_j
+    const x = tf.tensor3d([[[0, Math.log(2), Math.log(3), Math.log(4), Math.log(10)]]]);
+    const labels = tf.tensor2d([[4]], [1, 1], "int32");
+    assert.ok(Math.abs((tokenLogProbs(x, labels).dataSync()[0] ?? NaN) - Math.log(0.5)) < 1e-6);
+    const g = Array.from((tf.grads((a: tf.Tensor) => tf.sum(tokenLogProbs(a as tf.Tensor3D, labels)))([x])[0] as tf.Tensor).dataSync());
+    [-0.05, -0.1, -0.15, -0.2, 0.5].forEach((v, j) => assert.ok(Math.abs((g[j] ?? NaN) - v) < 1e-6, `g[${j}] ${g[j]}`));
+    // NaN in a vector and in the tail, ∞, and a clean row, V = 6
+    const rows = [[0.5, NaN, 1, 2, 0, 1], [0.5, 1, 1, 2, 0, NaN], [Infinity, 0, 1, 1, 2, 3], [1, 2, 3, 4, 5, 6]];
+    const logits = tf.tensor3d([rows]);
+    const lab = tf.tensor2d([[0, 1, 2, 3]], [1, 4], "int32");
+    const f = (a: tf.Tensor): tf.Tensor => tokenLogProbs(a as tf.Tensor3D, lab);
+    const lp = Array.from(f(logits).dataSync());
+    assert.ok(Number.isNaN(lp[0]) && Number.isNaN(lp[1]) && !Number.isFinite(lp[2] as number) && Number.isFinite(lp[3] as number), `${lp}`);
+    const grad = Array.from((tf.grads(f)([logits])[0] as tf.Tensor).dataSync());
+    assert.ok(grad.slice(0, 12).every(Number.isNaN), `NaN rows' gradient ${grad.slice(0, 12)}`);
+    assert.ok(grad.slice(18).every(Number.isFinite), `clean row's gradient ${grad.slice(18)}`);
+    const labels2 = tf.tensor2d([[3, 0, -100], [6, 2, 1]], [2, 3], "int32");
+    const weights = tf.tensor2d([[1, -0.5, 2], [0.3, 1, -1]]);
+    for (const temperature of [1, 0.5]) {
+      const check = checkGradients(([a]) => tf.sum(tf.mul(tokenLogProbs(a as tf.Tensor3D, labels2, temperature), weights)) as tf.Scalar, [tf.randomNormal([2, 3, 7], 0, 1, "float32", 5)]);
+      assert.ok(check.maxRelError < 1e-2, `τ ${temperature}: rel error ${check.maxRelError}`);
+    }
   });
 });

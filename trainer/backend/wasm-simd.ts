@@ -14,7 +14,7 @@
 // overlapping the one before: elementwise results do not depend on which pass writes them, and no store goes
 // past the end of a buffer. Callers handle n < 4 their own way.
 import * as tf from "@tensorflow/tfjs-core";
-import { I, assembleModule, type FuncDef, type Ins } from "./wasm-asm.ts";
+import { I, assembleModule, type FuncDef, type Ins, type ValType } from "./wasm-asm.ts";
 import { heapView, type WasmHeapBackend } from "./wasm-heap.ts";
 
 export const GELU_C = 0.044715;
@@ -58,19 +58,29 @@ const storeAt = (base: number, o: number): Ins[] => [I.get(base), I.get(o), I.i3
  * through every step and comes out NaN; z = ±∞ gives 1 and 0, as tfjs's Sigmoid does. Uses locals t, k, r, e.
  */
 function sigmoid(z: number, t: number, k: number, r: number, e: number): Ins[] {
+  return [
+    I.get(z), I.f32x4Abs, I.f32x4Neg, I.set(t),
+    ...expNonPositive(t, k, r), I.set(e),
+    I.f32x4(1), I.get(e), I.get(z), I.f32x4(0), I.f32x4Ge, I.v128Bitselect, // z ≥ 0 ? 1 : e
+    I.f32x4(1), I.get(e), I.f32x4Add, I.f32x4Div,
+  ];
+}
+
+/**
+ * exp(t) of the v128 local t, left on the stack, for t ≤ 0 (sigmoid's comment has the method; a t slightly above 0,
+ * from rounding, is fine too: k = 0). 0 below EXP_MIN; NaN stays NaN. Uses locals k and r.
+ */
+function expNonPositive(t: number, k: number, r: number): Ins[] {
   const coeffs = [1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1, 1];
   return [
-    I.get(z), I.f32x4Abs, I.f32x4Neg, I.tee(t),
-    I.f32x4(EXP_MIN), I.f32x4Pmax, I.tee(r), // r holds the clamped t for now
+    I.get(t), I.f32x4(EXP_MIN), I.f32x4Pmax, I.tee(r), // r holds the clamped t for now
     I.f32x4(LOG2E), I.f32x4Mul, I.f32x4(EXP_MAGIC), I.f32x4Add, I.set(k), // k + 127 in the low bits
     I.get(r), I.get(k), I.f32x4(EXP_MAGIC), I.f32x4Sub, I.tee(k), I.f32x4(LN2_HI), I.f32x4Mul, I.f32x4Sub, I.get(k), I.f32x4(LN2_LO), I.f32x4Mul, I.f32x4Sub, I.set(r),
     I.f32x4(coeffs[0] as number),
     ...coeffs.slice(1).flatMap((c) => [I.get(r), I.f32x4Mul, I.f32x4(c), I.f32x4Add]),
     I.get(k), I.f32x4(EXP_MAGIC), I.f32x4Add, I.i32(23), I.i32x4Shl, // 2^k (k + magic is exact, so this restores the sum)
     I.f32x4Mul,
-    I.get(t), I.f32x4(EXP_MIN), I.f32x4Lt, I.v128AndNot, I.set(e), // 0 below EXP_MIN
-    I.f32x4(1), I.get(e), I.get(z), I.f32x4(0), I.f32x4Ge, I.v128Bitselect, // z ≥ 0 ? 1 : e
-    I.f32x4(1), I.get(e), I.f32x4Add, I.f32x4Div,
+    I.get(t), I.f32x4(EXP_MIN), I.f32x4Lt, I.v128AndNot, // 0 below EXP_MIN
   ];
 }
 
@@ -167,6 +177,356 @@ const sumsq: FuncDef = {
   ],
 };
 
+/**
+ * A function with named parameters and locals (in the order given; a name's index is its position). `body` gets
+ * a lookup that throws on an unknown name, so a typo fails at start-up, where it falls back like a bad module.
+ */
+function namedFunc(
+  name: string, params: [string, ValType][], locals: [string, ValType][], results: ValType[],
+  body: (v: (name: string) => number) => Ins[],
+): FuncDef {
+  const index = new Map([...params, ...locals].map(([n], i) => [n, i]));
+  const v = (n: string): number => {
+    const i = index.get(n);
+    if (i === undefined) throw new Error(`${name}: no local ${n}`);
+    return i;
+  };
+  return { name, params: params.map(([, t]) => t), results, locals: locals.map(([, t]) => t), body: body(v) };
+}
+
+/** for (i = from; i < to; i += step) body; i and to are i32 locals (to read each time round), from an instruction list. */
+function forLoop(i: number, from: Ins[], to: number, step: number, body: Ins[]): Ins[] {
+  return [
+    ...from, I.set(i),
+    I.block, I.loop,
+    I.get(i), I.get(to), I.i32GeS, I.brIf(1),
+    ...body,
+    I.get(i), I.i32(step), I.i32Add, I.set(i),
+    I.br(0),
+    I.end, I.end,
+  ];
+}
+
+/** The f32 sum of the v128 local v's four lanes, (l0 + l1) + (l2 + l3), left on the stack. */
+const hsum = (v: number): Ins[] => [
+  I.get(v), I.f32x4ExtractLane(0), I.get(v), I.f32x4ExtractLane(1), I.f32Add,
+  I.get(v), I.f32x4ExtractLane(2), I.get(v), I.f32x4ExtractLane(3), I.f32Add, I.f32Add,
+];
+const f32At = (base: number, o: number): Ins[] => [I.get(base), I.get(o), I.i32Add, I.f32Load];
+
+/**
+ * LayerNorm (centre) or RMSNorm forward over R rows of C, fused-norms.ts's loop in float32 (decision trainer-024):
+ * per row μ = Σx/C (LayerNorm), then Σ(x − μ)² in a second pass (as the JS loop and the op path do, no E[x²] − μ²),
+ * r = 1/√(Σ/C + ε), y = ((x − μ)·r)·γ + β (RMSNorm: (x·r)·γ). μ and r go to stats[2·row], stats[2·row + 1] for the
+ * backward pass. Rows are walked in f32x4 over the first 4⌊C/4⌋ channels with one f32x4 accumulator, summed
+ * across lanes at the end, and the last C mod 4 channels in scalar code (sums cannot overlap vectors as the
+ * elementwise kernels do). Any C ≥ 1.
+ * norm_fwd(x, γ, β, y, stats, R, C, ε) / rms_fwd(x, γ, y, stats, R, C, ε).
+ */
+function normFwd(centre: boolean): FuncDef {
+  const params: [string, ValType][] = centre
+    ? [["x", "i32"], ["g", "i32"], ["b", "i32"], ["y", "i32"], ["stats", "i32"], ["R", "i32"], ["C", "i32"], ["eps", "f32"]]
+    : [["x", "i32"], ["g", "i32"], ["y", "i32"], ["stats", "i32"], ["R", "i32"], ["C", "i32"], ["eps", "f32"]];
+  const locals: [string, ValType][] = [
+    ["r", "i32"], ["o", "i32"], ["xr", "i32"], ["yr", "i32"], ["cb", "i32"], ["vb", "i32"], ["j", "i32"], ["st", "i32"],
+    ["cf", "f32"], ["s", "f32"], ["mu", "f32"], ["rs", "f32"], ["d", "f32"],
+    ["acc", "v128"], ["muv", "v128"], ["rsv", "v128"], ["dv", "v128"],
+  ];
+  return namedFunc(centre ? "norm_fwd" : "rms_fwd", params, locals, [], (v) => {
+    const centred = (xv: Ins[]): Ins[] => (centre ? [...xv, I.get(v("muv")), I.f32x4Sub] : xv); // x − μ, or x
+    const centredS = (xs: Ins[]): Ins[] => (centre ? [...xs, I.get(v("mu")), I.f32Sub] : xs);
+    return [
+      I.get(v("C")), I.i32(4), I.i32Mul, I.set(v("cb")),
+      I.get(v("C")), I.i32(-4), I.i32And, I.i32(4), I.i32Mul, I.set(v("vb")),
+      I.get(v("C")), I.f32ConvertI32S, I.set(v("cf")),
+      ...forLoop(v("r"), [I.i32(0)], v("R"), 1, [
+        I.get(v("r")), I.get(v("cb")), I.i32Mul, I.tee(v("o")), I.get(v("x")), I.i32Add, I.set(v("xr")),
+        I.get(v("o")), I.get(v("y")), I.i32Add, I.set(v("yr")),
+        ...(centre
+          ? [
+              I.f32x4(0), I.set(v("acc")),
+              ...forLoop(v("j"), [I.i32(0)], v("vb"), 16, [I.get(v("acc")), ...load(v("xr"), v("j")), I.f32x4Add, I.set(v("acc"))]),
+              ...hsum(v("acc")), I.set(v("s")),
+              ...forLoop(v("j"), [I.get(v("vb"))], v("cb"), 4, [I.get(v("s")), ...f32At(v("xr"), v("j")), I.f32Add, I.set(v("s"))]),
+              I.get(v("s")), I.get(v("cf")), I.f32Div, I.tee(v("mu")), I.f32x4Splat, I.set(v("muv")),
+            ]
+          : [I.f32(0), I.set(v("mu"))]),
+        I.f32x4(0), I.set(v("acc")),
+        ...forLoop(v("j"), [I.i32(0)], v("vb"), 16, [
+          ...centred(load(v("xr"), v("j"))), I.tee(v("dv")), I.get(v("dv")), I.f32x4Mul, I.get(v("acc")), I.f32x4Add, I.set(v("acc")),
+        ]),
+        ...hsum(v("acc")), I.set(v("s")),
+        ...forLoop(v("j"), [I.get(v("vb"))], v("cb"), 4, [
+          ...centredS(f32At(v("xr"), v("j"))), I.tee(v("d")), I.get(v("d")), I.f32Mul, I.get(v("s")), I.f32Add, I.set(v("s")),
+        ]),
+        I.f32(1), I.get(v("s")), I.get(v("cf")), I.f32Div, I.get(v("eps")), I.f32Add, I.f32Sqrt, I.f32Div, I.tee(v("rs")), I.f32x4Splat, I.set(v("rsv")),
+        I.get(v("stats")), I.get(v("r")), I.i32(8), I.i32Mul, I.i32Add, I.tee(v("st")), I.get(v("mu")), I.f32Store,
+        I.get(v("st")), I.i32(4), I.i32Add, I.get(v("rs")), I.f32Store,
+        ...forLoop(v("j"), [I.i32(0)], v("vb"), 16, [
+          ...storeAt(v("yr"), v("j")),
+          ...centred(load(v("xr"), v("j"))), I.get(v("rsv")), I.f32x4Mul, ...load(v("g"), v("j")), I.f32x4Mul,
+          ...(centre ? [...load(v("b"), v("j")), I.f32x4Add] : []),
+          I.v128Store,
+        ]),
+        ...forLoop(v("j"), [I.get(v("vb"))], v("cb"), 4, [
+          ...storeAt(v("yr"), v("j")),
+          ...centredS(f32At(v("xr"), v("j"))), I.get(v("rs")), I.f32Mul, ...f32At(v("g"), v("j")), I.f32Mul,
+          ...(centre ? [...f32At(v("b"), v("j")), I.f32Add] : []),
+          I.f32Store,
+        ]),
+      ]),
+    ];
+  });
+}
+
+/**
+ * LayerNorm / RMSNorm backward over R rows, from the forward pass's stats: per row, with x̂ = (x − μ)·r and
+ * g = dy·γ, one pass for Σg and Σg·x̂ (f32x4 accumulators) that also adds dy·x̂ into dγ and dy into dβ, then
+ * dx = r·((dy·γ − mean(g)) − x̂·mean(g·x̂)) (RMSNorm: no μ, no mean(g), no dβ). dγ and dβ are added to, not
+ * written: the caller zeroes them and sums blocks of rows in float64 (SimdKernels.normBackward).
+ * norm_bwd(x, γ, dy, stats, dx, dγ, dβ, R, C) / rms_bwd(x, γ, dy, stats, dx, dγ, R, C).
+ */
+function normBwd(centre: boolean): FuncDef {
+  const params: [string, ValType][] = [
+    ["x", "i32"], ["g", "i32"], ["dy", "i32"], ["stats", "i32"], ["dx", "i32"], ["dg", "i32"],
+    ...(centre ? [["db", "i32"] as [string, ValType]] : []), ["R", "i32"], ["C", "i32"],
+  ];
+  const locals: [string, ValType][] = [
+    ["r", "i32"], ["o", "i32"], ["xr", "i32"], ["dyr", "i32"], ["dxr", "i32"], ["cb", "i32"], ["vb", "i32"], ["j", "i32"], ["st", "i32"],
+    ["cf", "f32"], ["mu", "f32"], ["rs", "f32"], ["tg", "f32"], ["tgx", "f32"], ["mg", "f32"], ["mgx", "f32"], ["ds", "f32"], ["xhs", "f32"], ["gs", "f32"],
+    ["muv", "v128"], ["rsv", "v128"], ["sg", "v128"], ["sgx", "v128"], ["dv", "v128"], ["xh", "v128"], ["gv", "v128"], ["mgv", "v128"], ["mgxv", "v128"],
+  ];
+  return namedFunc(centre ? "norm_bwd" : "rms_bwd", params, locals, [], (v) => {
+    const xhat = (xv: Ins[]): Ins[] => [...xv, ...(centre ? [I.get(v("muv")), I.f32x4Sub] : []), I.get(v("rsv")), I.f32x4Mul];
+    const xhatS = (xs: Ins[]): Ins[] => [...xs, ...(centre ? [I.get(v("mu")), I.f32Sub] : []), I.get(v("rs")), I.f32Mul];
+    const addInto = (base: string, term: Ins[]): Ins[] => [...storeAt(v(base), v("j")), ...load(v(base), v("j")), ...term, I.f32x4Add, I.v128Store];
+    const addIntoS = (base: string, term: Ins[]): Ins[] => [...storeAt(v(base), v("j")), ...f32At(v(base), v("j")), ...term, I.f32Add, I.f32Store];
+    return [
+      I.get(v("C")), I.i32(4), I.i32Mul, I.set(v("cb")),
+      I.get(v("C")), I.i32(-4), I.i32And, I.i32(4), I.i32Mul, I.set(v("vb")),
+      I.get(v("C")), I.f32ConvertI32S, I.set(v("cf")),
+      ...forLoop(v("r"), [I.i32(0)], v("R"), 1, [
+        I.get(v("r")), I.get(v("cb")), I.i32Mul, I.set(v("o")),
+        I.get(v("x")), I.get(v("o")), I.i32Add, I.set(v("xr")),
+        I.get(v("dy")), I.get(v("o")), I.i32Add, I.set(v("dyr")),
+        I.get(v("dx")), I.get(v("o")), I.i32Add, I.set(v("dxr")),
+        I.get(v("stats")), I.get(v("r")), I.i32(8), I.i32Mul, I.i32Add, I.tee(v("st")), I.f32Load, I.tee(v("mu")), I.f32x4Splat, I.set(v("muv")),
+        I.get(v("st")), I.i32(4), I.i32Add, I.f32Load, I.tee(v("rs")), I.f32x4Splat, I.set(v("rsv")),
+        I.f32x4(0), I.set(v("sg")), I.f32x4(0), I.set(v("sgx")),
+        ...forLoop(v("j"), [I.i32(0)], v("vb"), 16, [
+          ...load(v("dyr"), v("j")), I.set(v("dv")),
+          ...xhat(load(v("xr"), v("j"))), I.set(v("xh")),
+          I.get(v("dv")), ...load(v("g"), v("j")), I.f32x4Mul, I.set(v("gv")),
+          ...(centre ? [I.get(v("sg")), I.get(v("gv")), I.f32x4Add, I.set(v("sg"))] : []),
+          I.get(v("sgx")), I.get(v("gv")), I.get(v("xh")), I.f32x4Mul, I.f32x4Add, I.set(v("sgx")),
+          ...addInto("dg", [I.get(v("dv")), I.get(v("xh")), I.f32x4Mul]),
+          ...(centre ? addInto("db", [I.get(v("dv"))]) : []),
+        ]),
+        ...(centre ? [...hsum(v("sg")), I.set(v("tg"))] : []),
+        ...hsum(v("sgx")), I.set(v("tgx")),
+        ...forLoop(v("j"), [I.get(v("vb"))], v("cb"), 4, [
+          ...f32At(v("dyr"), v("j")), I.set(v("ds")),
+          ...xhatS(f32At(v("xr"), v("j"))), I.set(v("xhs")),
+          I.get(v("ds")), ...f32At(v("g"), v("j")), I.f32Mul, I.set(v("gs")),
+          ...(centre ? [I.get(v("tg")), I.get(v("gs")), I.f32Add, I.set(v("tg"))] : []),
+          I.get(v("tgx")), I.get(v("gs")), I.get(v("xhs")), I.f32Mul, I.f32Add, I.set(v("tgx")),
+          ...addIntoS("dg", [I.get(v("ds")), I.get(v("xhs")), I.f32Mul]),
+          ...(centre ? addIntoS("db", [I.get(v("ds"))]) : []),
+        ]),
+        ...(centre ? [I.get(v("tg")), I.get(v("cf")), I.f32Div, I.tee(v("mg")), I.f32x4Splat, I.set(v("mgv"))] : []),
+        I.get(v("tgx")), I.get(v("cf")), I.f32Div, I.tee(v("mgx")), I.f32x4Splat, I.set(v("mgxv")),
+        ...forLoop(v("j"), [I.i32(0)], v("vb"), 16, [
+          ...storeAt(v("dxr"), v("j")),
+          I.get(v("rsv")),
+          ...load(v("dyr"), v("j")), ...load(v("g"), v("j")), I.f32x4Mul,
+          ...(centre ? [I.get(v("mgv")), I.f32x4Sub] : []),
+          ...xhat(load(v("xr"), v("j"))), I.get(v("mgxv")), I.f32x4Mul, I.f32x4Sub,
+          I.f32x4Mul,
+          I.v128Store,
+        ]),
+        ...forLoop(v("j"), [I.get(v("vb"))], v("cb"), 4, [
+          ...storeAt(v("dxr"), v("j")),
+          I.get(v("rs")),
+          ...f32At(v("dyr"), v("j")), ...f32At(v("g"), v("j")), I.f32Mul,
+          ...(centre ? [I.get(v("mg")), I.f32Sub] : []),
+          ...xhatS(f32At(v("xr"), v("j"))), I.get(v("mgx")), I.f32Mul, I.f32Sub,
+          I.f32Mul,
+          I.f32Store,
+        ]),
+      ]),
+    ];
+  });
+}
+
+/** exp of the f32 on the stack (≤ 0), as expNonPositive computes it in lane 0: the scalar tails of the row kernels. */
+const expScalar = (t: number, k: number, r: number): Ins[] => [I.f32x4Splat, I.set(t), ...expNonPositive(t, k, r), I.f32x4ExtractLane(0)];
+
+/**
+ * row_max(x, V) → the largest of V ≥ 1 floats. f32x4.pmax in the vectors skips a NaN (the caller's exp pass brings
+ * it back: exp(NaN) is NaN); ±∞ count as values.
+ */
+const rowMax = namedFunc("row_max", [["x", "i32"], ["V", "i32"]], [["vb", "i32"], ["cb", "i32"], ["j", "i32"], ["acc", "v128"], ["m", "f32"]], ["f32"], (v) => [
+  I.get(v("V")), I.i32(4), I.i32Mul, I.set(v("cb")),
+  I.get(v("V")), I.i32(-4), I.i32And, I.i32(4), I.i32Mul, I.set(v("vb")),
+  I.f32x4(-Infinity), I.set(v("acc")),
+  ...forLoop(v("j"), [I.i32(0)], v("vb"), 16, [I.get(v("acc")), ...load(v("x"), v("j")), I.f32x4Pmax, I.set(v("acc"))]),
+  I.get(v("acc")), I.f32x4ExtractLane(0), I.get(v("acc")), I.f32x4ExtractLane(1), I.f32Max,
+  I.get(v("acc")), I.f32x4ExtractLane(2), I.get(v("acc")), I.f32x4ExtractLane(3), I.f32Max, I.f32Max, I.set(v("m")),
+  ...forLoop(v("j"), [I.get(v("vb"))], v("cb"), 4, [I.get(v("m")), ...f32At(v("x"), v("j")), I.f32Max, I.set(v("m"))]),
+  I.get(v("m")),
+]);
+
+/**
+ * row_sumexp(x, V, max, inv) → Σ exp((x − max)·inv) over V floats, every argument ≤ 0 (max is the row's largest,
+ * inv = 1/τ > 0). The exps in float32, the sum in float64 (two f64x2 accumulators, as sumsq): fused-logprobs.ts's
+ * forward pass, which takes log of it.
+ */
+const rowSumExp = namedFunc(
+  "row_sumexp",
+  [["x", "i32"], ["V", "i32"], ["max", "f32"], ["inv", "f32"]],
+  [["vb", "i32"], ["cb", "i32"], ["j", "i32"], ["maxv", "v128"], ["invv", "v128"], ["t", "v128"], ["k", "v128"], ["r", "v128"], ["e", "v128"], ["acc", "v128"], ["s", "f64"]],
+  ["f64"],
+  (v) => [
+    I.get(v("V")), I.i32(4), I.i32Mul, I.set(v("cb")),
+    I.get(v("V")), I.i32(-4), I.i32And, I.i32(4), I.i32Mul, I.set(v("vb")),
+    I.get(v("max")), I.f32x4Splat, I.set(v("maxv")), I.get(v("inv")), I.f32x4Splat, I.set(v("invv")),
+    ...forLoop(v("j"), [I.i32(0)], v("vb"), 16, [
+      ...load(v("x"), v("j")), I.get(v("maxv")), I.f32x4Sub, I.get(v("invv")), I.f32x4Mul, I.set(v("t")),
+      ...expNonPositive(v("t"), v("k"), v("r")), I.set(v("e")),
+      I.get(v("acc")),
+      I.get(v("e")), I.f64x2PromoteLow, I.f64x2Add,
+      I.get(v("e")), I.get(v("e")), I.i8x16Shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]), I.f64x2PromoteLow, I.f64x2Add,
+      I.set(v("acc")),
+    ]),
+    I.get(v("acc")), I.f64x2ExtractLane(0), I.get(v("acc")), I.f64x2ExtractLane(1), I.f64Add, I.set(v("s")),
+    ...forLoop(v("j"), [I.get(v("vb"))], v("cb"), 4, [
+      I.get(v("s")),
+      ...f32At(v("x"), v("j")), I.get(v("max")), I.f32Sub, I.get(v("inv")), I.f32Mul, ...expScalar(v("t"), v("k"), v("r")),
+      I.f64PromoteF32, I.f64Add, I.set(v("s")),
+    ]),
+    I.get(v("s")),
+  ],
+);
+
+/**
+ * row_lp_grad(x, g, V, max, inv, logsum, negd): g_j = negd·exp((x_j − max)·inv − logsum) over V floats, the
+ * gradient of log p(label) without the label's +d (fused-logprobs.ts adds it). logsum = log Σ exp((x − max)·inv),
+ * so every argument is ≤ 0 up to rounding.
+ */
+const rowLpGrad = namedFunc(
+  "row_lp_grad",
+  [["x", "i32"], ["g", "i32"], ["V", "i32"], ["max", "f32"], ["inv", "f32"], ["logsum", "f32"], ["negd", "f32"]],
+  [["vb", "i32"], ["cb", "i32"], ["j", "i32"], ["maxv", "v128"], ["invv", "v128"], ["lv", "v128"], ["dv", "v128"], ["t", "v128"], ["k", "v128"], ["r", "v128"]],
+  [],
+  (v) => [
+    I.get(v("V")), I.i32(4), I.i32Mul, I.set(v("cb")),
+    I.get(v("V")), I.i32(-4), I.i32And, I.i32(4), I.i32Mul, I.set(v("vb")),
+    I.get(v("max")), I.f32x4Splat, I.set(v("maxv")), I.get(v("inv")), I.f32x4Splat, I.set(v("invv")),
+    I.get(v("logsum")), I.f32x4Splat, I.set(v("lv")), I.get(v("negd")), I.f32x4Splat, I.set(v("dv")),
+    ...forLoop(v("j"), [I.i32(0)], v("vb"), 16, [
+      ...load(v("x"), v("j")), I.get(v("maxv")), I.f32x4Sub, I.get(v("invv")), I.f32x4Mul, I.get(v("lv")), I.f32x4Sub, I.set(v("t")),
+      ...storeAt(v("g"), v("j")), I.get(v("dv")), ...expNonPositive(v("t"), v("k"), v("r")), I.f32x4Mul, I.v128Store,
+    ]),
+    ...forLoop(v("j"), [I.get(v("vb"))], v("cb"), 4, [
+      ...storeAt(v("g"), v("j")), I.get(v("negd")),
+      ...f32At(v("x"), v("j")), I.get(v("max")), I.f32Sub, I.get(v("inv")), I.f32Mul, I.get(v("logsum")), I.f32Sub, ...expScalar(v("t"), v("k"), v("r")),
+      I.f32Mul, I.f32Store,
+    ]),
+  ],
+);
+
+/**
+ * softmax_rows(s, bias, y, R, Tk, scale): attention's y = softmax(s·scale + bias) over R rows of Tk ≥ 1, bias row r
+ * for score row r (fused-softmax.ts calls it once per (T, Tk) block of scores with that block's bias). As the JS
+ * loop: z = s·scale + bias stored in y as float32 (so the −1e9 mask swallows the score exactly as the op path's Add
+ * does), the row's max, e = exp(z − max) in place with its sum (float32 lanes), then y = e·(1/Σ).
+ */
+const softmaxRows = namedFunc(
+  "softmax_rows",
+  [["s", "i32"], ["bias", "i32"], ["y", "i32"], ["R", "i32"], ["Tk", "i32"], ["scale", "f32"]],
+  [
+    ["row", "i32"], ["o", "i32"], ["sr", "i32"], ["br", "i32"], ["yr", "i32"], ["vb", "i32"], ["cb", "i32"], ["j", "i32"],
+    ["m", "f32"], ["sum", "f32"], ["z", "f32"],
+    ["scalev", "v128"], ["acc", "v128"], ["mv", "v128"], ["t", "v128"], ["k", "v128"], ["r", "v128"], ["e", "v128"],
+  ],
+  [],
+  (v) => [
+    I.get(v("Tk")), I.i32(4), I.i32Mul, I.set(v("cb")),
+    I.get(v("Tk")), I.i32(-4), I.i32And, I.i32(4), I.i32Mul, I.set(v("vb")),
+    I.get(v("scale")), I.f32x4Splat, I.set(v("scalev")),
+    ...forLoop(v("row"), [I.i32(0)], v("R"), 1, [
+      I.get(v("row")), I.get(v("cb")), I.i32Mul, I.tee(v("o")), I.get(v("s")), I.i32Add, I.set(v("sr")),
+      I.get(v("o")), I.get(v("bias")), I.i32Add, I.set(v("br")),
+      I.get(v("o")), I.get(v("y")), I.i32Add, I.set(v("yr")),
+      // z and its max
+      I.f32x4(-Infinity), I.set(v("acc")),
+      ...forLoop(v("j"), [I.i32(0)], v("vb"), 16, [
+        ...storeAt(v("yr"), v("j")), ...load(v("sr"), v("j")), I.get(v("scalev")), I.f32x4Mul, ...load(v("br"), v("j")), I.f32x4Add, I.tee(v("e")), I.v128Store,
+        I.get(v("acc")), I.get(v("e")), I.f32x4Pmax, I.set(v("acc")),
+      ]),
+      I.get(v("acc")), I.f32x4ExtractLane(0), I.get(v("acc")), I.f32x4ExtractLane(1), I.f32Max,
+      I.get(v("acc")), I.f32x4ExtractLane(2), I.get(v("acc")), I.f32x4ExtractLane(3), I.f32Max, I.f32Max, I.set(v("m")),
+      ...forLoop(v("j"), [I.get(v("vb"))], v("cb"), 4, [
+        ...storeAt(v("yr"), v("j")), ...f32At(v("sr"), v("j")), I.get(v("scale")), I.f32Mul, ...f32At(v("br"), v("j")), I.f32Add, I.tee(v("z")), I.f32Store,
+        I.get(v("m")), I.get(v("z")), I.f32Max, I.set(v("m")),
+      ]),
+      // e = exp(z − max) in place, and Σe
+      I.f32x4(0), I.set(v("acc")), I.get(v("m")), I.f32x4Splat, I.set(v("mv")),
+      ...forLoop(v("j"), [I.i32(0)], v("vb"), 16, [
+        ...load(v("yr"), v("j")), I.get(v("mv")), I.f32x4Sub, I.set(v("t")),
+        ...storeAt(v("yr"), v("j")),
+        // four masked keys (a causal row's future: about half of all) give 0 without the exp
+        // (all four below EXP_MIN; a NaN is not, so it still reaches the sum)
+        I.get(v("t")), I.f32x4(EXP_MIN), I.f32x4Lt, I.i32x4AllTrue,
+        I.ifV128, I.f32x4(0), I.else, ...expNonPositive(v("t"), v("k"), v("r")), I.end,
+        I.tee(v("e")), I.v128Store,
+        I.get(v("acc")), I.get(v("e")), I.f32x4Add, I.set(v("acc")),
+      ]),
+      ...hsum(v("acc")), I.set(v("sum")),
+      ...forLoop(v("j"), [I.get(v("vb"))], v("cb"), 4, [
+        ...storeAt(v("yr"), v("j")), ...f32At(v("yr"), v("j")), I.get(v("m")), I.f32Sub, ...expScalar(v("t"), v("k"), v("r")), I.tee(v("z")), I.f32Store,
+        I.get(v("sum")), I.get(v("z")), I.f32Add, I.set(v("sum")),
+      ]),
+      // y = e·(1/Σ)
+      I.f32(1), I.get(v("sum")), I.f32Div, I.tee(v("sum")), I.f32x4Splat, I.set(v("e")),
+      ...forLoop(v("j"), [I.i32(0)], v("vb"), 16, [...storeAt(v("yr"), v("j")), ...load(v("yr"), v("j")), I.get(v("e")), I.f32x4Mul, I.v128Store]),
+      ...forLoop(v("j"), [I.get(v("vb"))], v("cb"), 4, [...storeAt(v("yr"), v("j")), ...f32At(v("yr"), v("j")), I.get(v("sum")), I.f32Mul, I.f32Store]),
+    ]),
+  ],
+);
+
+/** softmax_grad_rows(y, dy, dx, R, Tk, scale): dx = (scale·y)·(dy − Σ dy·y) per row of Tk ≥ 1, the JS loop's order. */
+const softmaxGradRows = namedFunc(
+  "softmax_grad_rows",
+  [["y", "i32"], ["dy", "i32"], ["dx", "i32"], ["R", "i32"], ["Tk", "i32"], ["scale", "f32"]],
+  [["row", "i32"], ["o", "i32"], ["yr", "i32"], ["dyr", "i32"], ["dxr", "i32"], ["vb", "i32"], ["cb", "i32"], ["j", "i32"], ["dot", "f32"], ["scalev", "v128"], ["acc", "v128"], ["dotv", "v128"]],
+  [],
+  (v) => [
+    I.get(v("Tk")), I.i32(4), I.i32Mul, I.set(v("cb")),
+    I.get(v("Tk")), I.i32(-4), I.i32And, I.i32(4), I.i32Mul, I.set(v("vb")),
+    I.get(v("scale")), I.f32x4Splat, I.set(v("scalev")),
+    ...forLoop(v("row"), [I.i32(0)], v("R"), 1, [
+      I.get(v("row")), I.get(v("cb")), I.i32Mul, I.tee(v("o")), I.get(v("y")), I.i32Add, I.set(v("yr")),
+      I.get(v("o")), I.get(v("dy")), I.i32Add, I.set(v("dyr")),
+      I.get(v("o")), I.get(v("dx")), I.i32Add, I.set(v("dxr")),
+      I.f32x4(0), I.set(v("acc")),
+      ...forLoop(v("j"), [I.i32(0)], v("vb"), 16, [I.get(v("acc")), ...load(v("dyr"), v("j")), ...load(v("yr"), v("j")), I.f32x4Mul, I.f32x4Add, I.set(v("acc"))]),
+      ...hsum(v("acc")), I.set(v("dot")),
+      ...forLoop(v("j"), [I.get(v("vb"))], v("cb"), 4, [I.get(v("dot")), ...f32At(v("dyr"), v("j")), ...f32At(v("yr"), v("j")), I.f32Mul, I.f32Add, I.set(v("dot"))]),
+      I.get(v("dot")), I.f32x4Splat, I.set(v("dotv")),
+      ...forLoop(v("j"), [I.i32(0)], v("vb"), 16, [
+        ...storeAt(v("dxr"), v("j")), I.get(v("scalev")), ...load(v("yr"), v("j")), I.f32x4Mul, ...load(v("dyr"), v("j")), I.get(v("dotv")), I.f32x4Sub, I.f32x4Mul, I.v128Store,
+      ]),
+      ...forLoop(v("j"), [I.get(v("vb"))], v("cb"), 4, [
+        ...storeAt(v("dxr"), v("j")), I.get(v("scale")), ...f32At(v("yr"), v("j")), I.f32Mul, ...f32At(v("dyr"), v("j")), I.get(v("dot")), I.f32Sub, I.f32Mul, I.f32Store,
+      ]),
+    ]),
+  ],
+);
+
+/** Rows per call of the norm backward kernel: dγ and dβ add up in float32 within a block, in float64 across blocks. */
+const NORM_BWD_BLOCK = 64;
+
 export interface SimdKernels {
   geluForward(x: tf.TensorInfo, y: tf.TensorInfo, n: number): void;
   geluBackward(x: tf.TensorInfo, dy: tf.TensorInfo, dx: tf.TensorInfo, n: number): void;
@@ -174,11 +534,33 @@ export interface SimdKernels {
   adamw(bufs: readonly tf.TensorInfo[], n: number, scalars: readonly number[]): void;
   /** Σ x² in float64 over all n elements (the last n mod 4 in JS). */
   sumOfSquares(x: tf.TensorInfo, n: number): number;
+  /**
+   * LayerNorm (b given) or RMSNorm (b null) of R rows of C: y (R·C) and stats (2R: μ and 1/√(var + ε) per row, μ = 0
+   * for RMSNorm), which normBackward reads. R ≥ 1, C ≥ 1.
+   */
+  normForward(x: tf.TensorInfo, g: tf.TensorInfo, b: tf.TensorInfo | null, y: tf.TensorInfo, stats: tf.TensorInfo, R: number, C: number, eps: number): void;
+  /** dx, dγ and (b given, LayerNorm) dβ from x, γ, dy and the forward pass's stats; dγ and dβ summed in float64 across blocks of rows. */
+  normBackward(x: tf.TensorInfo, g: tf.TensorInfo, dy: tf.TensorInfo, stats: tf.TensorInfo, dx: tf.TensorInfo, dg: tf.TensorInfo, db: tf.TensorInfo | null, R: number, C: number): void;
+  /** The byte address of a float32 tensor on the heap (valid until the next allocation), for the row kernels below. */
+  address(t: tf.TensorInfo): number;
+  /** The largest of V floats at byte address x (a NaN among them may be skipped: rowSumExp's exps bring it back). */
+  rowMax(x: number, V: number): number;
+  /** Σ exp((x − max)·inv) over V floats at x, in float64. */
+  rowSumExp(x: number, V: number, max: number, inv: number): number;
+  /** g = negd·exp((x − max)·inv − logsum) over V floats, x and g byte addresses. */
+  rowLogProbGrad(x: number, g: number, V: number, max: number, inv: number, logsum: number, negd: number): void;
+  /** Attention's softmax(s·scale + bias) over R rows of Tk at byte addresses s, bias (row r for row r), y. */
+  softmaxRows(s: number, bias: number, y: number, R: number, Tk: number, scale: number): void;
+  /** dx = (scale·y)·(dy − Σ dy·y) over R rows of Tk. */
+  softmaxGradRows(y: tf.TensorInfo, dy: tf.TensorInfo, dx: tf.TensorInfo, R: number, Tk: number, scale: number): void;
 }
 
 /** The module's bytes (a function of this file only; the tests compile it). */
 export function simdModuleBytes(): Uint8Array<ArrayBuffer> {
-  return assembleModule([geluFwd, geluBwd, adamw, sumsq]);
+  return assembleModule([
+    geluFwd, geluBwd, adamw, sumsq, normFwd(true), normFwd(false), normBwd(true), normBwd(false),
+    rowMax, rowSumExp, rowLpGrad, softmaxRows, softmaxGradRows,
+  ]);
 }
 
 type Exports = {
@@ -186,17 +568,37 @@ type Exports = {
   gelu_bwd(x: number, dy: number, dx: number, n: number): void;
   adamw(...args: number[]): void;
   sumsq(x: number, n: number): number;
+  norm_fwd(x: number, g: number, b: number, y: number, stats: number, R: number, C: number, eps: number): void;
+  rms_fwd(x: number, g: number, y: number, stats: number, R: number, C: number, eps: number): void;
+  norm_bwd(x: number, g: number, dy: number, stats: number, dx: number, dg: number, db: number, R: number, C: number): void;
+  rms_bwd(x: number, g: number, dy: number, stats: number, dx: number, dg: number, R: number, C: number): void;
+  row_max(x: number, V: number): number;
+  row_sumexp(x: number, V: number, max: number, inv: number): number;
+  row_lp_grad(x: number, g: number, V: number, max: number, inv: number, logsum: number, negd: number): void;
+  softmax_rows(s: number, bias: number, y: number, R: number, Tk: number, scale: number): void;
+  softmax_grad_rows(y: number, dy: number, dx: number, R: number, Tk: number, scale: number): void;
 };
 
 let loaded: { memory: WebAssembly.Memory; kernels: SimdKernels } | { memory: WebAssembly.Memory | null; reason: string } | undefined;
-let simdOn = process.env["TANDEM_SIMD"] !== "off";
+
+/** The callers of the kernels, switchable one at a time for the bench (bench/simd-ab.ts). */
+export type SimdGroup = "gelu" | "adamw" | "norm" | "logprobs" | "softmax";
+export const ALL_SIMD_GROUPS: readonly SimdGroup[] = ["gelu", "adamw", "norm", "logprobs", "softmax"];
+
+/** TANDEM_SIMD: unset or "on" all groups, "off" none, else a comma-separated list of groups ("gelu,adamw"). */
+function groupsFromEnv(value: string | undefined): ReadonlySet<SimdGroup> {
+  if (value === undefined || value === "" || value === "on") return new Set(ALL_SIMD_GROUPS);
+  if (value === "off") return new Set();
+  return new Set(ALL_SIMD_GROUPS.filter((g) => value.split(",").map((v) => v.trim()).includes(g)));
+}
+let simdOn = groupsFromEnv(process.env["TANDEM_SIMD"]);
 
 /**
- * For the tests and the bench: false makes every caller take its non-SIMD path (JS loop or tensor ops).
- * TANDEM_SIMD=off starts the process with it off.
+ * For the tests and the bench: false makes every caller take its non-SIMD path (JS loop or tensor ops); a list
+ * keeps exactly those groups on. TANDEM_SIMD=off starts the process with them off (TANDEM_SIMD=gelu,adamw with those).
  */
-export function setSimdKernels(on: boolean): void {
-  simdOn = on;
+export function setSimdKernels(on: boolean | readonly SimdGroup[]): void {
+  simdOn = new Set(on === true ? ALL_SIMD_GROUPS : on === false ? [] : on);
 }
 
 function memoryOf(backend: WasmHeapBackend): WebAssembly.Memory | null {
@@ -219,6 +621,35 @@ function instantiate(memory: WebAssembly.Memory, backend: WasmHeapBackend): Simd
       for (let i = n - (n % 4); i < n; i++) s += (view[i] as number) * (view[i] as number);
       return s;
     },
+    normForward: (x, g, b, y, stats, R, C, eps) => {
+      if (b) e.norm_fwd(addr(x), addr(g), addr(b), addr(y), addr(stats), R, C, eps);
+      else e.rms_fwd(addr(x), addr(g), addr(y), addr(stats), R, C, eps);
+    },
+    normBackward: (x, g, dy, stats, dx, dg, db, R, C) => {
+      const [xa, ga, dya, sa, dxa] = [x, g, dy, stats, dx].map(addr) as [number, number, number, number, number];
+      const dgView = heapView(backend, dg as tf.Tensor);
+      const dbView = db ? heapView(backend, db as tf.Tensor) : null;
+      const dgSum = new Float64Array(C);
+      const dbSum = new Float64Array(C);
+      for (let r0 = 0; r0 < R; r0 += NORM_BWD_BLOCK) {
+        const rows = Math.min(NORM_BWD_BLOCK, R - r0);
+        const o = 4 * r0 * C;
+        dgView.fill(0);
+        dbView?.fill(0);
+        if (dbView) e.norm_bwd(xa + o, ga, dya + o, sa + 8 * r0, dxa + o, dgView.byteOffset, dbView.byteOffset, rows, C);
+        else e.rms_bwd(xa + o, ga, dya + o, sa + 8 * r0, dxa + o, dgView.byteOffset, rows, C);
+        for (let j = 0; j < C; j++) dgSum[j] = (dgSum[j] as number) + (dgView[j] as number);
+        if (dbView) for (let j = 0; j < C; j++) dbSum[j] = (dbSum[j] as number) + (dbView[j] as number);
+      }
+      dgView.set(dgSum);
+      dbView?.set(dbSum);
+    },
+    address: addr,
+    rowMax: e.row_max,
+    rowSumExp: e.row_sumexp,
+    rowLogProbGrad: e.row_lp_grad,
+    softmaxRows: e.softmax_rows,
+    softmaxGradRows: (y, dy, dx, R, Tk, scale) => e.softmax_grad_rows(addr(y), addr(dy), addr(dx), R, Tk, scale),
   };
 }
 
@@ -236,18 +667,52 @@ function selfCheck(kernels: SimdKernels, backend: WasmHeapBackend): string | nul
       const want = v / (1 + Math.exp(-GELU_K * (v + GELU_C * v * v * v)));
       if (!(Math.abs((got[i] as number) - want) <= 1e-6 * Math.max(1, Math.abs(want)))) return `self-check: GELU(${v}) = ${got[i]}, expected ${want}`;
     }
-    return null;
   } finally {
     tf.dispose([x, y]);
+  }
+  return normSelfCheck(kernels, backend);
+}
+
+/** LayerNorm and the attention softmax of one row of 7 (a vector and a 3-element tail) against float64. */
+function normSelfCheck(kernels: SimdKernels, backend: WasmHeapBackend): string | null {
+  const xs = [3, -1, 0.5, 2, -4, 1.25, 7];
+  const gs = [1, 2, -1, 0.5, 1.5, 1, -2];
+  const bs = [0, 1, 0, -1, 0.25, 0, 2];
+  const [x, g, b] = [xs, gs, bs].map((v) => tf.tensor1d(v)) as [tf.Tensor, tf.Tensor, tf.Tensor];
+  const yInfo = backend.makeOutput([xs.length], "float32");
+  const statsInfo = backend.makeOutput([2], "float32");
+  const [y, stats] = [yInfo, statsInfo].map((i) => tf.engine().makeTensorFromTensorInfo(i));
+  try {
+    kernels.normForward(x, g, b, yInfo, statsInfo, 1, xs.length, 1e-5);
+    const got = heapView(backend, y as tf.Tensor);
+    const mu = xs.reduce((a, v) => a + v, 0) / xs.length;
+    const r = 1 / Math.sqrt(xs.reduce((a, v) => a + (v - mu) ** 2, 0) / xs.length + 1e-5);
+    for (let j = 0; j < xs.length; j++) {
+      const want = ((xs[j] as number) - mu) * r * (gs[j] as number) + (bs[j] as number);
+      if (!(Math.abs((got[j] as number) - want) <= 1e-5 * Math.max(1, Math.abs(want)))) return `self-check: LayerNorm y[${j}] = ${got[j]}, expected ${want}`;
+    }
+    // the same row as attention scores, bias b as the mask's stand-in, scale 0.5: softmax_rows's vector, tail and exp
+    kernels.softmaxRows(kernels.address(x), kernels.address(b), kernels.address(yInfo), 1, xs.length, 0.5);
+    const z = xs.map((v, j) => 0.5 * v + (bs[j] as number));
+    const m = Math.max(...z);
+    const sum = z.reduce((a, v) => a + Math.exp(v - m), 0);
+    const after = heapView(backend, y as tf.Tensor);
+    for (let j = 0; j < xs.length; j++) {
+      const want = Math.exp((z[j] as number) - m) / sum;
+      if (!(Math.abs((after[j] as number) - want) <= 1e-6)) return `self-check: softmax y[${j}] = ${after[j]}, expected ${want}`;
+    }
+    return null;
+  } finally {
+    tf.dispose([x, g, b, y as tf.Tensor, stats as tf.Tensor]);
   }
 }
 
 /**
- * The SIMD kernels on this wasm backend's heap, or null (off, or the module failed: see simdKernelsStatus).
- * The module is built once per heap memory.
+ * The SIMD kernels on this wasm backend's heap, or null (off, `group` off, or the module failed: see
+ * simdKernelsStatus). The module is built once per heap memory.
  */
-export function simdKernels(backend: WasmHeapBackend): SimdKernels | null {
-  if (!simdOn) return null;
+export function simdKernels(backend: WasmHeapBackend, group?: SimdGroup): SimdKernels | null {
+  if (group === undefined ? simdOn.size === 0 : !simdOn.has(group)) return null;
   const memory = memoryOf(backend);
   if (loaded === undefined || loaded.memory !== memory) {
     if (!memory) loaded = { memory: null, reason: "tfjs-wasm's WebAssembly.Memory is not reachable (backend.wasm.asm.memory)" };
@@ -265,11 +730,11 @@ export function simdKernels(backend: WasmHeapBackend): SimdKernels | null {
 }
 
 /** How select-backend.ts lists the kernels among the backend's custom kernels, and names them when they are skipped. */
-export const SIMD_KERNELS_LABEL = "GELU, AdamW, Σx² (wasm SIMD)";
+export const SIMD_KERNELS_LABEL = "GELU, AdamW, Σx², LayerNorm/RMSNorm, softmax, log-probs (wasm SIMD)";
 
 /** Whether the SIMD kernels are in use on this backend, or why not. */
 export function simdKernelsStatus(backend: WasmHeapBackend): { ok: true } | { ok: false; reason: string } {
-  if (!simdOn) return { ok: false, reason: "turned off (setSimdKernels(false))" };
+  if (simdOn.size === 0) return { ok: false, reason: "turned off (setSimdKernels(false))" };
   simdKernels(backend);
   return loaded && "kernels" in loaded ? { ok: true } : { ok: false, reason: loaded && "reason" in loaded ? loaded.reason : "not loaded" };
 }

@@ -11,9 +11,12 @@
 // The arithmetic is float64 per row, so the results match the op path to float32 rounding
 // (losses.test.ts: values, gradients, finite differences). Every exp here has an argument ≤ 0 (x − max
 // forward, x/τ − log Σ backward), so it uses fast-exp.ts's polynomial (within 1e-8 relative, about half
-// the CPU of Math.exp); a row whose normaliser is not finite keeps Math.exp, so NaN and ∞ propagate.
+// the CPU of Math.exp); a row whose normaliser is not finite keeps Math.exp, so NaN and ∞ propagate. With the wasm
+// SIMD kernels (decision trainer-024) the max, the sum of exps and the gradient row run as f32x4 loops instead (the
+// exps in float32, the sum in float64); the rest stays here.
 import * as tf from "@tensorflow/tfjs-core";
 import { heapView, type WasmHeapBackend } from "../backend/wasm-heap.ts";
+import { simdKernels } from "../backend/wasm-simd.ts";
 import { expNonPositive } from "../model/fast-exp.ts";
 
 /**
@@ -23,19 +26,27 @@ import { expNonPositive } from "../model/fast-exp.ts";
 export function fusedTokenLogProbs(backend: WasmHeapBackend, logits: tf.Tensor2D, labels: Int32Array, temperature: number): tf.Tensor1D {
   const [R, V] = logits.shape;
   const inv = 1 / temperature;
+  // the SIMD row kernels (decision trainer-024) when they are loaded: the same passes with f32x4 exps, sums in float64
+  const simd = V > 0 ? simdKernels(backend, "logprobs") : null;
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
     const xs = heapView(backend, x);
+    const xAt = simd ? simd.address(x) : 0;
     const out = new Float32Array(R);
     const lse = new Float64Array(R); // log Σ_j exp(x_j/τ), per row
+    const maxes = new Float64Array(R);
+    const logSums = new Float64Array(R); // log Σ_j exp((x_j − max)/τ)
     for (let r = 0; r < R; r++) {
       const y = labels[r] as number;
       if (y < 0) continue; // no target (prompt, padding, a sequence's last position): 0 out, no gradient, no work
       const row = r * V;
       let max = -Infinity;
-      for (let j = 0; j < V; j++) max = Math.max(max, xs[row + j] as number);
-      const sum = Number.isFinite(max) ? sumExp(xs, row, V, max, inv) : sumMathExp(xs, row, V, max, inv);
-      lse[r] = max * inv + Math.log(sum);
+      if (simd) max = simd.rowMax(xAt + 4 * row, V); // may skip a NaN, which its sum of exps then gives back
+      else for (let j = 0; j < V; j++) max = Math.max(max, xs[row + j] as number);
+      const sum = !Number.isFinite(max) ? sumMathExp(xs, row, V, max, inv) : simd ? simd.rowSumExp(xAt + 4 * row, V, max, inv) : sumExp(xs, row, V, max, inv);
+      maxes[r] = max;
+      logSums[r] = Math.log(sum);
+      lse[r] = max * inv + (logSums[r] as number);
       out[r] = (xs[row + y] as number) * inv - (lse[r] as number);
     }
     save([x]);
@@ -48,6 +59,7 @@ export function fusedTokenLogProbs(backend: WasmHeapBackend, logits: tf.Tensor2D
         const g = backend.typedArrayFromHeap(info) as Float32Array;
         const xv = heapView(backend, sx);
         const dv = heapView(backend, dy);
+        const [xAt2, gAt] = simd ? [simd.address(sx), simd.address(info)] : [0, 0];
         for (let r = 0; r < R; r++) {
           const row = r * V;
           const y = labels[r] as number;
@@ -57,7 +69,8 @@ export function fusedTokenLogProbs(backend: WasmHeapBackend, logits: tf.Tensor2D
             continue;
           }
           const l = lse[r] as number;
-          if (Number.isFinite(l)) softmaxGradRow(xv, g, row, V, inv, l, d);
+          if (Number.isFinite(l) && simd) simd.rowLogProbGrad(xAt2 + 4 * row, gAt + 4 * row, V, maxes[r] as number, inv, logSums[r] as number, -d);
+          else if (Number.isFinite(l)) softmaxGradRow(xv, g, row, V, inv, l, d);
           else for (let j = 0; j < V; j++) g[row + j] = -d * Math.exp((xv[row + j] as number) * inv - l);
           g[row + y] = (g[row + y] as number) + d;
         }

@@ -7,7 +7,8 @@ import { initBackend } from "../backend/select-backend.ts";
 import { setAttentionImpl, attentionBias, disposeGpt, gptForward, initGpt, layerNorm } from "./gpt.ts";
 import { disposeLlama, initLlama, llamaForward, rmsNorm } from "./llama.ts";
 import { maskedSoftmax } from "./fused-softmax.ts";
-import { ALL_FUSED_KERNELS, setFusedKernels } from "../backend/wasm-heap.ts";
+import { ALL_FUSED_KERNELS, setFusedKernels, type WasmHeapBackend } from "../backend/wasm-heap.ts";
+import { simdKernels } from "../backend/wasm-simd.ts";
 import { checkGradients } from "../testing/grad-check.ts";
 import { resolveGptConfig } from "../contract/gpt-config.ts";
 import { resolveLlamaConfig } from "../contract/llama-config.ts";
@@ -152,7 +153,7 @@ test("fused attention softmax: hand-computed row, masked key 0, and finite diffe
   });
 });
 
-test("dispatch: on wasm the fused loops replace the op chains (no Rsqrt, no Softmax kernel); the softmax only when named", async () => {
+test("dispatch: on wasm the fused loops replace the op chains (no Rsqrt, no Softmax kernel); the softmax's JS loop only when named", async () => {
   const x = tf.randomNormal([4, 8, 16]);
   const g = tf.ones([16]);
   const b = tf.zeros([16]);
@@ -172,8 +173,10 @@ test("dispatch: on wasm the fused loops replace the op chains (no Rsqrt, no Soft
   };
   const ops = await kernels(false);
   assert.ok(ops.has("Rsqrt") && ops.has("Softmax"), [...ops].join(" "));
+  // by default the softmax is its SIMD kernel when the SIMD module is on (decision trainer-024), else the tensor ops
   const byDefault = await kernels(true);
-  assert.ok(!byDefault.has("Rsqrt") && byDefault.has("Softmax"), [...byDefault].join(" "));
+  const simdSoftmax = simdKernels(tf.backend() as unknown as WasmHeapBackend, "softmax") !== null;
+  assert.ok(!byDefault.has("Rsqrt") && byDefault.has("Softmax") === !simdSoftmax, [...byDefault].join(" "));
   const all = await kernels([...ALL_FUSED_KERNELS]);
   assert.ok(!all.has("Rsqrt") && !all.has("Softmax"), [...all].join(" "));
   tf.dispose([x, g, b, s, bias]);

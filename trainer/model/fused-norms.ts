@@ -12,6 +12,7 @@
 // Outputs go to buffers allocated with the backend's makeOutput, never into an input (wasm-heap.ts).
 import * as tf from "@tensorflow/tfjs-core";
 import { heapView, type WasmHeapBackend } from "../backend/wasm-heap.ts";
+import { simdKernels, type SimdKernels } from "../backend/wasm-simd.ts";
 
 /** (x − mean) / √(var + eps) · g + b over the last axis, biased variance; x float32 (…, C), g and b (C). */
 export function fusedLayerNorm(backend: WasmHeapBackend, x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number): tf.Tensor {
@@ -35,6 +36,8 @@ function fusedNorm(backend: WasmHeapBackend, x: tf.Tensor, g: tf.Tensor, b: tf.T
   const C = shape[shape.length - 1] as number;
   const R = C === 0 ? 0 : x.size / C;
   const centre = b !== null;
+  const simd = R > 0 ? simdKernels(backend, "norm") : null;
+  if (simd) return simdNorm(backend, simd, x, g, b, eps, R, C);
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args[args.length - 1] as tf.GradSaveFunc;
     const [xt, gt, bt] = args.slice(0, -1) as [tf.Tensor, tf.Tensor, tf.Tensor | undefined];
@@ -107,6 +110,34 @@ function fusedNorm(backend: WasmHeapBackend, x: tf.Tensor, g: tf.Tensor, b: tf.T
           grads.push(tf.engine().makeTensorFromTensorInfo(dbInfo));
         }
         return grads;
+      },
+    };
+  }) as (...inputs: tf.Tensor[]) => tf.Tensor;
+  return b ? op(x, g, b) : op(x, g);
+}
+
+/**
+ * The same on the wasm SIMD kernels (wasm-simd.ts, decision trainer-024), in float32: the forward pass keeps μ and
+ * 1/√(var + ε) per row in a (R, 2) tensor saved for the backward pass, instead of the JS loop's float64 arrays.
+ */
+function simdNorm(backend: WasmHeapBackend, simd: SimdKernels, x: tf.Tensor, g: tf.Tensor, b: tf.Tensor | null, eps: number, R: number, C: number): tf.Tensor {
+  const shape = x.shape;
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const [xt, gt, bt] = args.slice(0, -1) as [tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+    const y = backend.makeOutput(shape, "float32");
+    const stats = backend.makeOutput([R, 2], "float32");
+    simd.normForward(xt, gt, bt ?? null, y, stats, R, C, eps);
+    save([xt, gt, tf.engine().makeTensorFromTensorInfo(stats)]);
+    return {
+      value: tf.engine().makeTensorFromTensorInfo(y),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx, sg, sStats] = saved as [tf.Tensor, tf.Tensor, tf.Tensor];
+        const dx = backend.makeOutput(shape, "float32");
+        const dg = backend.makeOutput([C], "float32");
+        const db = bt ? backend.makeOutput([C], "float32") : null;
+        simd.normBackward(sx, sg, dy, sStats, dx, dg, db, R, C);
+        return [dx, dg, ...(db ? [db] : [])].map((info) => tf.engine().makeTensorFromTensorInfo(info));
       },
     };
   }) as (...inputs: tf.Tensor[]) => tf.Tensor;

@@ -1,5 +1,6 @@
 // Attention's softmax(scale·scores + bias) over the last axis, with its additive mask, as one loop per
-// row on the wasm heap, forward and backward (decision trainer-019).
+// row on the wasm heap, forward and backward (decision trainer-019). By default it runs as the wasm SIMD row kernels
+// (decision trainer-024); this JS loop runs only when the "softmax" group is named, since it is slower than tfjs's ops.
 //
 // Why: the tensor-op form is Mul, Add and Softmax forward, and backward the softmax gradient (Mul, Sum,
 // Sub, Mul) plus the Mul for the scale: seven passes over (B, H, T, T_k) scores. Here the forward pass
@@ -11,7 +12,8 @@
 // The output y is saved for the backward pass (it is the attention matrix the next matmul needs anyway).
 // The bias is a constant (the causal and padding mask from gpt.ts's attentionBias) and gets no gradient.
 import * as tf from "@tensorflow/tfjs-core";
-import { fusedBackend, heapView, type WasmHeapBackend } from "../backend/wasm-heap.ts";
+import { fusedBackend, fusedSoftmaxLoopNamed, heapView, type WasmHeapBackend } from "../backend/wasm-heap.ts";
+import { simdKernels, type SimdKernels } from "../backend/wasm-simd.ts";
 import { expNonPositive } from "./fast-exp.ts";
 
 /**
@@ -21,8 +23,45 @@ import { expNonPositive } from "./fast-exp.ts";
 export function maskedSoftmax(scores: tf.Tensor, bias: tf.Tensor, scale: number): tf.Tensor {
   const backend = fusedBackend("softmax");
   const groups = backend ? biasGroups(scores, bias) : 0;
-  if (backend && groups > 0) return fusedMaskedSoftmax(backend, scores, bias, scale, groups);
+  if (backend && groups > 0 && scores.size > 0) {
+    const simd = simdKernels(backend, "softmax");
+    if (simd) return simdMaskedSoftmax(backend, simd, scores, bias, scale, groups);
+    // the JS loop costs more than the tensor ops (trainer-019): only when the group is named
+    if (fusedSoftmaxLoopNamed()) return fusedMaskedSoftmax(backend, scores, bias, scale, groups);
+  }
   return tf.softmax(tf.add(tf.mul(scores, scale), bias), -1);
+}
+
+/**
+ * The same on the wasm SIMD row kernels (wasm-simd.ts, decision trainer-024): one kernel call per (T, T_k) block of
+ * scores with its block of bias forward, one call over every row backward.
+ */
+function simdMaskedSoftmax(backend: WasmHeapBackend, simd: SimdKernels, scores: tf.Tensor, bias: tf.Tensor, scale: number, perBias: number): tf.Tensor {
+  const shape = scores.shape;
+  const Tk = shape[shape.length - 1] as number;
+  const rowsPerBlock = shape[shape.length - 2] as number;
+  const block = rowsPerBlock * Tk;
+  const blocks = scores.size / block;
+  const rows = scores.size / Tk;
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [st, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    const info = backend.makeOutput(shape, "float32");
+    const [sAt, bAt, yAt] = [simd.address(st), simd.address(bias), simd.address(info)]; // after the allocation
+    for (let k = 0; k < blocks; k++) {
+      simd.softmaxRows(sAt + 4 * k * block, bAt + 4 * Math.floor(k / perBias) * block, yAt + 4 * k * block, rowsPerBlock, Tk, scale);
+    }
+    const out = tf.engine().makeTensorFromTensorInfo(info);
+    save([out]);
+    return {
+      value: out,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const dx = backend.makeOutput(shape, "float32");
+        simd.softmaxGradRows(saved[0] as tf.Tensor, dy, dx, rows, Tk, scale);
+        return [tf.engine().makeTensorFromTensorInfo(dx)];
+      },
+    };
+  }) as (s: tf.Tensor) => tf.Tensor;
+  return op(scores);
 }
 
 /** How many consecutive (T, T_k) blocks of scores share one block of bias; 0 when the fused loop does not apply. */

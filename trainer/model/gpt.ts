@@ -173,7 +173,7 @@ export function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number)
  */
 export function geluTanh(x: tf.Tensor): tf.Tensor {
   const backend = fusedBackend("activation");
-  const simd = backend && fusedGeluApplies(x) ? simdKernels(backend) : null;
+  const simd = backend && fusedGeluApplies(x) ? simdKernels(backend, "gelu") : null;
   return backend && simd ? fusedGelu(backend, simd, x) : geluTanhOps(x);
 }
 

@@ -57,7 +57,7 @@ export function adamwStep(
   const bc1 = 1 - h.beta1 ** t;
   const bc2 = 1 - h.beta2 ** t;
   const backend = fusedBackend("optimizer");
-  const simd = backend ? simdKernels(backend) : null;
+  const simd = backend ? simdKernels(backend, "adamw") : null;
   for (const [name, p] of params) {
     const g0 = grads.get(name);
     if (!g0) continue;

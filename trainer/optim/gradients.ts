@@ -12,7 +12,7 @@ import { sumOfSquares } from "./fused-adamw.ts";
 export function globalNorm(grads: Map<string, tf.Tensor>): number {
   const backend = fusedBackend("optimizer");
   if (backend && [...grads.values()].every((g) => g.dtype === "float32")) {
-    const simd = simdKernels(backend);
+    const simd = simdKernels(backend, "adamw");
     let s = 0;
     for (const g of grads.values()) s += simd ? simd.sumOfSquares(g, g.size) : sumOfSquares(heapView(backend, g));
     return Math.sqrt(s);
