@@ -30,6 +30,8 @@ export function HeldOutCard({ heldOut }: { heldOut: HeldOutReport }) {
     ["Undecodable (U+FFFD)", pct(health.new.undecodableShare), pct(health.previous?.undecodableShare)],
     ["Repeated-token loops", pct(health.new.loopShare), pct(health.previous?.loopShare)],
     ["Empty answers", pct(health.new.emptyShare), pct(health.previous?.emptyShare)],
+    // reports stored before the share existed have none
+    ...(health.new.brokenCallShare !== undefined ? ([["Broken tool calls", pct(health.new.brokenCallShare), pct(health.previous?.brokenCallShare)]] as Array<[string, string, string]>) : []),
   ];
   return (
     <Card title="Held-out evaluation">

@@ -41,6 +41,16 @@ test("broken answers warn when high in themselves or clearly up on the previous 
   assert.deepEqual(codes(file(scores(0.6, { health: health({ loopShare: 0.3, emptyShare: 0.2 }) }), scores(0.25))), ["repeated_loops", "empty_answers"]);
 });
 
+test("broken tool calls warn (DPO cut 21 of 96 calls off in the ninth loop bench); a stored report without the share raises nothing", () => {
+  assert.deepEqual(codes(file(scores(0.3, { health: health({ brokenCallShare: 0.22 }) }), scores(0.4, { health: health({ brokenCallShare: 0 }) }))), ["broken_tool_calls"]);
+  assert.deepEqual(codes(file(scores(0.6, { health: health({ brokenCallShare: 0.08 }) }), scores(0.4))), [], "8 % is under the 10 % floor");
+  assert.deepEqual(codes(file(scores(0.6, { health: health({ brokenCallShare: 0.2 }) }), scores(0.4, { health: health({ brokenCallShare: 0.18 }) }))), [], "about as before");
+  assert.deepEqual(codes(file(scores(0.6, { health: health({ brokenCallShare: 0.2 }) }), scores(0.4, { health: health() }))), ["broken_tool_calls"], "none recorded before counts as none");
+  const old = heldoutFileSchema.parse({ prompts: 40, new: scores(0.6), previous: scores(0.25), kl: null, samples: [] });
+  assert.equal(old.new.health.brokenCallShare, undefined);
+  assert.deepEqual(codes(old), []);
+});
+
 test("length drift: more than twice or under half the previous length, by at least 4 tokens", () => {
   assert.deepEqual(codes(file(scores(0.6, { meanLength: 25 }), scores(0.25, { meanLength: 10 }))), ["length_drift"]);
   assert.deepEqual(codes(file(scores(0.6, { meanLength: 4 }), scores(0.25, { meanLength: 10 }))), ["length_drift"]);

@@ -1,13 +1,14 @@
 /**
  * What a round report says about the held-out eval set, and the warnings it raises when a round
  * went wrong rather than right (issue #11): KL above the target, answers breaking down (undecodable
- * bytes, loops, empty answers), length drifting, and a held-out score that fell. Pure functions over
+ * bytes, loops, empty answers, broken tool calls), length drifting, and a held-out score that fell. Pure functions over
  * the trainer's files and metrics, so they are tested on hand-made numbers.
  */
 import { z } from "zod";
 
 const tally = z.object({ accuracy: z.number().nullable(), scored: z.number(), correct: z.number(), reasons: z.record(z.string(), z.number()) });
-const health = z.object({ undecodableShare: z.number(), loopShare: z.number(), emptyShare: z.number(), unfinishedShare: z.number() });
+// brokenCallShare is newer than stored reports: a report without it has no broken-call warning.
+const health = z.object({ undecodableShare: z.number(), loopShare: z.number(), emptyShare: z.number(), unfinishedShare: z.number(), brokenCallShare: z.number().optional() });
 const policyScores = z.object({
   checker: tally.nullable(),
   reward: z.object({ mean: z.number(), n: z.number() }).nullable(),
@@ -78,7 +79,7 @@ export function heldOutReport(file: HeldoutFile, rm: { accuracy: number; pairs: 
 }
 
 export type RoundWarning = {
-  code: "kl_above_target" | "undecodable_answers" | "repeated_loops" | "empty_answers" | "length_drift" | "heldout_score_fell";
+  code: "kl_above_target" | "undecodable_answers" | "repeated_loops" | "empty_answers" | "broken_tool_calls" | "length_drift" | "heldout_score_fell";
   message: string;
   value: number;
   threshold: number;
@@ -112,6 +113,10 @@ export function roundWarnings(input: { klTarget: number; heldOut: HeldOutReport 
     }
     if (risen(now.emptyShare, before?.emptyShare ?? null, 0.1)) {
       warnings.push({ code: "empty_answers", value: now.emptyShare, threshold: Math.max(0.1, (before?.emptyShare ?? 0) + 0.05), message: `${pct(now.emptyShare)} of held-out answers are empty${before ? `, against ${pct(before.emptyShare)} before` : ""}.` });
+    }
+    if (now.brokenCallShare !== undefined && risen(now.brokenCallShare, before?.brokenCallShare ?? null, 0.1)) {
+      const was = before?.brokenCallShare;
+      warnings.push({ code: "broken_tool_calls", value: now.brokenCallShare, threshold: Math.max(0.1, (was ?? 0) + 0.05), message: `${pct(now.brokenCallShare)} of held-out answers hold a tool call that cannot be read (cut off or malformed)${was !== undefined ? `, against ${pct(was)} before` : ""}.` });
     }
     const { new: length, previous } = heldOut.meanLength;
     if (previous !== null && previous > 0 && Math.abs(length - previous) >= 4 && (length / previous > 2 || length / previous < 0.5)) {

@@ -71,7 +71,7 @@ test("the taught policy beats the zero policy on the checker; every figure agree
   assert.ok((report.new.checker?.accuracy ?? 0) >= 0.75, `taught answers: ${JSON.stringify(report.samples.map((s) => s.new.answer))}`);
   // zero policy: token 0 forever — never right, always a loop, never finished, every answer maxNewTokens long
   assert.equal(report.previous?.checker?.accuracy, 0);
-  assert.deepEqual(report.previous?.health, { undecodableShare: report.previous?.health.undecodableShare, loopShare: 1, emptyShare: report.previous?.health.emptyShare, unfinishedShare: 1 });
+  assert.deepEqual(report.previous?.health, { undecodableShare: report.previous?.health.undecodableShare, loopShare: 1, emptyShare: report.previous?.health.emptyShare, unfinishedShare: 1, brokenCallShare: 0 }); // no tools, so no broken call
   assert.equal(report.previous?.meanLength, 12);
   assert.equal(report.new.health.loopShare < 1, true);
   assert.equal(report.kl, null);
@@ -131,7 +131,7 @@ test("answer health: loops are a short pattern repeated at the end; shares count
   assert.equal(endsInLoop([5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5]), false, "eleven tokens are not yet a loop");
   assert.equal(endsInLoop([1, 2, 3, 1, 2, 3, 4, 1, 2, 3, 1, 2, 3]), false, "broken pattern");
   assert.equal(endsInLoop([1, 2, 3, 4, 5, 6, 7, 1, 2, 3, 4, 5, 6, 7, 1, 2, 3, 4, 5, 6, 7]), false, "period 7 is prose, not a loop");
-  const h = [answerHealth("ok", [1], true), answerHealth("bad \uFFFD", [1, 2], true), answerHealth("  ", [], false)];
-  assert.deepEqual(healthShares(h), { undecodableShare: 1 / 3, loopShare: 0, emptyShare: 1 / 3, unfinishedShare: 1 / 3 });
-  assert.deepEqual(healthShares([]), { undecodableShare: 0, loopShare: 0, emptyShare: 0, unfinishedShare: 0 });
+  const h = [answerHealth("ok", [1], true), answerHealth("bad \uFFFD", [1, 2], true), answerHealth("  ", [], false, true)];
+  assert.deepEqual(healthShares(h), { undecodableShare: 1 / 3, loopShare: 0, emptyShare: 1 / 3, unfinishedShare: 1 / 3, brokenCallShare: 1 / 3 });
+  assert.deepEqual(healthShares([]), { undecodableShare: 0, loopShare: 0, emptyShare: 0, unfinishedShare: 0, brokenCallShare: 0 });
 });

@@ -6,14 +6,14 @@
 //  1. load the prompts ({prompt, metadata}) and each model with the tokenizer in its own folder;
 //  2. each policy answers every prompt (greedy by default);
 //  3. score the answers: the verifiable checker on each prompt's metadata, the reward model on
-//     (prompt, answer), length, and answer health (undecodable bytes, loops, empty, unfinished);
+//     (prompt, answer), length, and answer health (undecodable bytes, loops, empty, unfinished, broken tool calls);
 //  4. KL(π‖π_ref) on the same prompts from answers π samples at temperature 1 (k1: Σ_t log π/π_ref
 //     over the policy's own tokens — tool results are context —, unbiased for the sequence KL; the
 //     estimator eval-job.ts uses on training prompts);
 //  5. write <out>/heldout.json:
 //     { prompts, decoding,
 //       new:      { checker: {accuracy, scored, correct, reasons} | null, reward: {mean, n} | null,
-//                   meanLength, health: {undecodableShare, loopShare, emptyShare, unfinishedShare} },
+//                   meanLength, health: {undecodableShare, loopShare, emptyShare, unfinishedShare, brokenCallShare} },
 //       previous: the same for the previous policy, or null,
 //       kl:       { mean, stderr, samples } | null,
 //       samples:  [{ prompt, new: {answer, correct, toolCalls, tools?}, previous: the same | null }] }
@@ -26,7 +26,7 @@ import { type JobSpec } from "../contract/job.ts";
 import { checkAnswer, tallyChecks, type CheckerTally, type CheckResult } from "../contract/checker.ts";
 import { disposeModel, type LanguageModel } from "../model/lm.ts";
 import { generate } from "../model/generate.ts";
-import { parseCompletion } from "../tokenizer/chat-template.ts";
+import { INVALID_TOOL_CALL, parseCompletion } from "../tokenizer/chat-template.ts";
 import { tandemTokenizer, type AnyMessage, type ChatFormat } from "../tokenizer/chat-format.ts";
 import { generateWithTools } from "../model/generate-with-tools.ts";
 import { finalAnswer, type ConversationMessage, type ToolName } from "../contract/conversation.ts";
@@ -168,7 +168,7 @@ async function score(prompts: HeldoutPrompt[], answers: Answer[], spec: HeldoutS
       checker: checks ? tallyChecks(checks) : null,
       reward,
       meanLength: answers.reduce((a, x) => a + x.tokens.length, 0) / Math.max(1, answers.length),
-      health: healthShares(answers.map((a) => answerHealth(a.text, a.tokens, a.finished))),
+      health: healthShares(answers.map((a) => answerHealth(a.text, a.tokens, a.finished, a.tools.some((u) => u.name === INVALID_TOOL_CALL)))),
     },
     checks,
   };
