@@ -6,6 +6,7 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../backend/select-backend.ts";
+import { ALL_FUSED_KERNELS, setFusedKernels } from "../backend/wasm-heap.ts";
 import { loadNativeBlas } from "../backend/native-blas.ts";
 import { resolveGptConfig } from "../contract/gpt-config.ts";
 import { checkGradients } from "../testing/grad-check.ts";
@@ -18,6 +19,7 @@ const skip = "reason" in probe ? `native BLAS unavailable: ${probe.reason}` : fa
 
 after(async () => {
   setQkvAttention(true);
+  setFusedKernels(true);
   await initBackend({ prefer: "wasm" });
 });
 
@@ -62,7 +64,9 @@ function assertClose(want: Float32Array[], got: Float32Array[], tol: number, wha
 }
 
 test("in-place qkv attention equals the tensor-op attention (BLAS and plain wasm): values and gradients, causal and padding masks", { skip }, async () => {
-  for (const [i, c] of CASES.entries()) {
+  // the one-op core (softmax SIMD kernels on, the default) and the two products around the softmax ops (group off)
+  for (const [i, c] of [...CASES.entries(), ...CASES.map((c, i) => [i + 10, c] as const)]) {
+    setFusedKernels(i < 10 ? true : ALL_FUSED_KERNELS.filter((k) => k !== "softmax"));
     await initBackend({ prefer: "wasm", blas: "off" });
     const wasm = attentionAndGrads(c, 10 * i);
     await initBackend({ prefer: "wasm", blas: "auto", blasThreads: 1 });
@@ -78,10 +82,11 @@ test("in-place qkv attention equals the tensor-op attention (BLAS and plain wasm
       assert.equal(causalSelfAttention(x, w, c.H, attentionBias(c.B, c.T, 0, undefined), undefined, false).k, undefined);
     });
     const inPlace = attentionAndGrads(c, 10 * i);
-    const what = JSON.stringify(c);
+    const what = `${JSON.stringify(c)} ${i < 10 ? "one op" : "two ops"}`;
     assertClose(ops, inPlace, 1e-5, `${what} in place vs ops on BLAS`);
     assertClose(wasm, inPlace, 1e-4, `${what} in place vs plain wasm`);
   }
+  setFusedKernels(true);
 });
 
 test("in-place qkv attention: its own op's gradients pass a finite-difference check", { skip }, async () => {
@@ -99,8 +104,12 @@ test("in-place qkv attention: its own op's gradients pass a finite-difference ch
       if (!y) throw new Error("in-place path not taken");
       return tf.sum(tf.mul(y, probeT));
     };
-    const check = checkGradients(loss, [qkv], { eps: 1e-2, directions: 4 });
-    assert.ok(check.maxRelError < 1e-2, `rel error ${JSON.stringify(check)}`);
+    for (const fused of [true, ALL_FUSED_KERNELS.filter((k) => k !== "softmax")]) {
+      setFusedKernels(fused);
+      const check = checkGradients(loss, [qkv], { eps: 1e-2, directions: 4 });
+      assert.ok(check.maxRelError < 1e-2, `${fused === true ? "one op" : "two ops"}: rel error ${JSON.stringify(check)}`);
+    }
+    setFusedKernels(true);
   });
 });
 
