@@ -25,6 +25,11 @@ export interface NativeBlas {
    * heap, say) passed to the library without a copy. lda/ldb are the row lengths of A and B as stored.
    */
   sgemm(transA: boolean, transB: boolean, M: number, N: number, K: number, a: Float32Array, b: Float32Array, c: Float32Array): void;
+  /**
+   * The same with the row lengths as stored given explicitly (cblas's lda, ldb, ldc): A, B and C may be blocks of
+   * wider row-major matrices, such as one head's columns of attention's (B·T, 3C) qkv (decision trainer-025).
+   */
+  sgemmLd(transA: boolean, transB: boolean, M: number, N: number, K: number, a: Float32Array, lda: number, b: Float32Array, ldb: number, c: Float32Array, ldc: number): void;
 }
 
 /** Library names tried in order when TANDEM_BLAS_LIB does not name one (Debian's alternatives link first). */
@@ -133,6 +138,8 @@ export async function loadNativeBlas(options: { library?: string; threads?: numb
         threads: Number(getThreads()),
         sgemm: (transA, transB, M, N, K, a, b, c) =>
           void sgemm(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, M, N, K, 1, a, transA ? M : K, b, transB ? K : N, 0, c, N),
+        sgemmLd: (transA, transB, M, N, K, a, lda, b, ldb, c, ldc) =>
+          void sgemm(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, M, N, K, 1, a, lda, b, ldb, 0, c, ldc),
       };
       const failed = selfCheck(blas);
       if (failed) {

@@ -18,6 +18,7 @@ import { simdKernels, GELU_C, GELU_K } from "../backend/wasm-simd.ts";
 import { fusedGelu, fusedGeluApplies } from "./fused-gelu.ts";
 import { fusedLayerNorm, fusedNormApplies } from "./fused-norms.ts";
 import { maskedSoftmax } from "./fused-softmax.ts";
+import { qkvAttention } from "./qkv-attention.ts";
 import { recomputed, recomputeWanted, trainableOf } from "./recompute.ts";
 
 export interface GptModel {
@@ -225,7 +226,8 @@ export function attentionBias(batch: number, t: number, past: number, mask: tf.T
 
 /**
  * Causal multi-head self-attention (Vaswani et al. 2017, §3.2) on pre-normalised input.
- * x (B, T, C) → (B, T, C); also returns this layer's full keys/values for the cache.
+ * x (B, T, C) → (B, T, C); also returns this layer's full keys/values for the cache (not when `needKv` is false and
+ * there is no `past`: then the in-place path of qkv-attention.ts may run, which makes no per-head keys/values).
  */
 export function causalSelfAttention(
   x: tf.Tensor3D,
@@ -233,10 +235,16 @@ export function causalSelfAttention(
   nHead: number,
   bias: tf.Tensor4D,
   past?: { k: tf.Tensor4D; v: tf.Tensor4D },
-): { y: tf.Tensor3D; k: tf.Tensor4D; v: tf.Tensor4D } {
+  needKv = true,
+): { y: tf.Tensor3D; k?: tf.Tensor4D; v?: tf.Tensor4D } {
   const [B, T, C] = x.shape;
   const D = C / nHead;
   const qkv = linear(tf.reshape(x, [B * T, C]), w.cAttnW, w.cAttnB); // (B·T, 3C)
+  if (!past && !needKv && attentionImpl !== "per-head") {
+    // native BLAS under wasm: q, k and v read from qkv in place, heads written merged (qkv-attention.ts, trainer-025)
+    const merged = qkvAttention(qkv, B, T, nHead, bias);
+    if (merged) return { y: tf.reshape(linear(merged, w.cProjW, w.cProjB), [B, T, C]) };
+  }
   const heads = (t: tf.Tensor): tf.Tensor4D => tf.transpose(tf.reshape(t, [B, T, nHead, D]), [0, 2, 1, 3]); // (B, H, T, D)
   const [q0, k0, v0] = tf.split(qkv, 3, 1) as [tf.Tensor, tf.Tensor, tf.Tensor];
   const q = heads(q0);
@@ -305,7 +313,7 @@ export function attentionPerHead(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D,
  * One pre-LayerNorm block: x + attn(ln_1(x)), then + mlp(ln_2(·)). x (B, T, C) → (B, T, C), with
  * this layer's keys/values (B, H, T_past + T, D) for the cache.
  */
-function gptBlock(model: GptModel, i: number, x: tf.Tensor3D, bias: tf.Tensor4D, past?: { k: tf.Tensor4D; v: tf.Tensor4D }): { x: tf.Tensor3D; k: tf.Tensor4D; v: tf.Tensor4D } {
+function gptBlock(model: GptModel, i: number, x: tf.Tensor3D, bias: tf.Tensor4D, past?: { k: tf.Tensor4D; v: tf.Tensor4D }, needKv = true): { x: tf.Tensor3D; k?: tf.Tensor4D; v?: tf.Tensor4D } {
   const c = model.config;
   const [B, T, C] = x.shape;
   const p = `h.${i}.`;
@@ -319,6 +327,7 @@ function gptBlock(model: GptModel, i: number, x: tf.Tensor3D, bias: tf.Tensor4D,
     c.nHead,
     bias,
     past,
+    needKv,
   );
   const mid = tf.add(x, attn.y) as tf.Tensor3D;
   const h2 = tf.reshape(layerNorm(mid, param(model, `${p}ln_2.weight`), param(model, `${p}ln_2.bias`), c.layerNormEps), [B * T, C]) as tf.Tensor2D;
@@ -352,11 +361,14 @@ export function gptForward(model: GptModel, inputIds: tf.Tensor2D, options: Forw
     if (recompute) {
       const p = `h.${i}.`;
       const weights = trainableOf([...model.params].filter(([name]) => name.startsWith(p)).map(([, v]) => v));
-      x = recomputed(x, { fn: (xIn, [b]) => gptBlock(model, i, xIn, b as tf.Tensor4D).x, consts: [bias], weights });
+      x = recomputed(x, { fn: (xIn, [b]) => gptBlock(model, i, xIn, b as tf.Tensor4D, undefined, false).x, consts: [bias], weights });
       continue;
     }
-    const block = gptBlock(model, i, x, bias, options.past?.layers[i]);
-    if (options.useCache) present.layers.push({ k: block.k, v: block.v });
+    const block = gptBlock(model, i, x, bias, options.past?.layers[i], options.useCache === true);
+    if (options.useCache) {
+      if (!block.k || !block.v) throw new Error("attention returned no keys/values for the cache");
+      present.layers.push({ k: block.k, v: block.v });
+    }
     x = block.x;
   }
 

@@ -1,0 +1,212 @@
+// Causal self-attention's two products read straight from the (B·T, 3C) qkv projection and write straight into the
+// (B·T, C) merged heads, with cblas_sgemm's leading dimensions (decision trainer-025).
+//
+// Why: the tensor-op form splits qkv into three strided copies (SplitV), transposes each to (B, H, T, D), and
+// transposes the (B, H, T, D) context back before the output projection: three copies and four transposes forward,
+// and backward four transposes plus the split's concat. Head h of batch row b is the block of rows b·T … b·T+T−1
+// and columns h·D … h·D+D−1 (q), C + h·D … (k), 2C + h·D … (v) of qkv, a row-major matrix with row length 3C, so
+// sgemm can multiply it in place given lda = 3C. The context of head (b, h) is likewise a block of the merged
+// (B·T, C) output with ldc = C. Scores and the attention matrix stay (B, H, T, T) tensors, so the masked softmax
+// between the two products (fused-softmax.ts) is unchanged.
+//   scores (b, h) = Q Kᵀ                  context (b, h) = P V
+//   dQ = dS K,  dK = dSᵀ Q                 dP = dY Vᵀ,  dV = Pᵀ dY
+// With the softmax's SIMD kernels on (the default) the two products and the softmax are one op (qkvAttentionCore),
+// whose backward pass writes every column of the qkv gradient. Without them the products are two ops around the
+// masked softmax; each op's qkv gradient fills only its own columns (q and k, or v) and zeros the rest, and the tape
+// adds the two.
+// Only with native BLAS under wasm (the products run as one sgemm per (b, h), as the batched path's do) and
+// without a KV cache (training, and forward passes that keep no keys/values).
+import * as tf from "@tensorflow/tfjs-core";
+import { wasmBlasActive } from "../backend/wasm-blas-matmul.ts";
+import type { NativeBlas } from "../backend/native-blas.ts";
+import { fusedBackend, type WasmHeapBackend } from "../backend/wasm-heap.ts";
+import { simdKernels, type SimdKernels } from "../backend/wasm-simd.ts";
+import { maskedSoftmax } from "./fused-softmax.ts";
+
+let enabled = process.env["TANDEM_QKV_ATTENTION"] !== "off";
+
+/** Switches the in-place qkv attention on (the default) or off (tensor ops: split, transposes, batched matmuls). */
+export function setQkvAttention(on: boolean): void {
+  enabled = on;
+}
+
+/** The BLAS and wasm backend when the in-place attention applies, else null. */
+export function qkvAttentionBackend(): { blas: NativeBlas; backend: WasmHeapBackend } | null {
+  const blas = wasmBlasActive();
+  if (!enabled || !blas || tf.getBackend() !== "wasm") return null;
+  const backend = tf.backend() as unknown as Partial<WasmHeapBackend>;
+  return typeof backend.typedArrayFromHeap === "function" && typeof backend.makeOutput === "function"
+    ? { blas, backend: backend as WasmHeapBackend }
+    : null;
+}
+
+type Dims = { B: number; T: number; H: number; D: number; C: number };
+
+/** Zeros columns [from, to) of every row of a (rows, width) row-major matrix. */
+function zeroColumns(m: Float32Array, rows: number, width: number, from: number, to: number): void {
+  for (let r = 0; r < rows; r++) m.fill(0, r * width + from, r * width + to);
+}
+
+/** scores (B, H, T, T) = q·kᵀ per head, q and k read from qkv (B·T, 3C) in place. */
+function qkvScores(env: { blas: NativeBlas; backend: WasmHeapBackend }, qkv: tf.Tensor2D, d: Dims): tf.Tensor4D {
+  const { blas, backend } = env;
+  const { B, T, H, D, C } = d;
+  const ld = 3 * C;
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    const info = backend.makeOutput([B, H, T, T], "float32");
+    const s = backend.typedArrayFromHeap(info) as Float32Array; // views after the allocation
+    const q = backend.typedArrayFromHeap(x) as Float32Array;
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < H; h++) {
+        const at = b * T * ld + h * D;
+        blas.sgemmLd(false, true, T, T, D, q.subarray(at), ld, q.subarray(at + C), ld, s.subarray((b * H + h) * T * T), T);
+      }
+    save([x]);
+    return {
+      value: tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor4D,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const dInfo = backend.makeOutput([B * T, ld], "float32");
+        const dq = backend.typedArrayFromHeap(dInfo) as Float32Array;
+        const xs = backend.typedArrayFromHeap(saved[0] as tf.Tensor) as Float32Array;
+        const ds = backend.typedArrayFromHeap(dy) as Float32Array;
+        zeroColumns(dq, B * T, ld, 2 * C, ld); // v's columns: no gradient from the scores
+        for (let b = 0; b < B; b++)
+          for (let h = 0; h < H; h++) {
+            const at = b * T * ld + h * D;
+            const dS = ds.subarray((b * H + h) * T * T);
+            blas.sgemmLd(false, false, T, D, T, dS, T, xs.subarray(at + C), ld, dq.subarray(at), ld); // dQ = dS·K
+            blas.sgemmLd(true, false, T, D, T, dS, T, xs.subarray(at), ld, dq.subarray(at + C), ld); // dK = dSᵀ·Q
+          }
+        return [tf.engine().makeTensorFromTensorInfo(dInfo)];
+      },
+    };
+  }) as (x: tf.Tensor2D) => tf.Tensor4D;
+  return op(qkv);
+}
+
+/** merged (B·T, C) = p·v per head, v read from qkv (B·T, 3C) and each head's context written into its columns. */
+function qkvContext(env: { blas: NativeBlas; backend: WasmHeapBackend }, att: tf.Tensor4D, qkv: tf.Tensor2D, d: Dims): tf.Tensor2D {
+  const { blas, backend } = env;
+  const { B, T, H, D, C } = d;
+  const ld = 3 * C;
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [p, x, save] = args as [tf.Tensor4D, tf.Tensor2D, tf.GradSaveFunc];
+    const info = backend.makeOutput([B * T, C], "float32");
+    const y = backend.typedArrayFromHeap(info) as Float32Array;
+    const pv = backend.typedArrayFromHeap(p) as Float32Array;
+    const xv = backend.typedArrayFromHeap(x) as Float32Array;
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < H; h++) {
+        blas.sgemmLd(false, false, T, D, T, pv.subarray((b * H + h) * T * T), T, xv.subarray(b * T * ld + 2 * C + h * D), ld, y.subarray(b * T * C + h * D), C);
+      }
+    save([p, x]);
+    return {
+      value: tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor2D,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const dpInfo = backend.makeOutput([B, H, T, T], "float32");
+        const dxInfo = backend.makeOutput([B * T, ld], "float32");
+        const dp = backend.typedArrayFromHeap(dpInfo) as Float32Array;
+        const dx = backend.typedArrayFromHeap(dxInfo) as Float32Array;
+        const ps = backend.typedArrayFromHeap(saved[0] as tf.Tensor) as Float32Array;
+        const xs = backend.typedArrayFromHeap(saved[1] as tf.Tensor) as Float32Array;
+        const g = backend.typedArrayFromHeap(dy) as Float32Array;
+        zeroColumns(dx, B * T, ld, 0, 2 * C); // q's and k's columns: no gradient from the context
+        for (let b = 0; b < B; b++)
+          for (let h = 0; h < H; h++) {
+            const P = ps.subarray((b * H + h) * T * T);
+            const dY = g.subarray(b * T * C + h * D);
+            const vAt = b * T * ld + 2 * C + h * D;
+            blas.sgemmLd(false, true, T, T, D, dY, C, xs.subarray(vAt), ld, dp.subarray((b * H + h) * T * T), T); // dP = dY·Vᵀ
+            blas.sgemmLd(true, false, T, D, T, P, T, dY, C, dx.subarray(vAt), ld); // dV = Pᵀ·dY
+          }
+        return [tf.engine().makeTensorFromTensorInfo(dpInfo), tf.engine().makeTensorFromTensorInfo(dxInfo)];
+      },
+    };
+  }) as (p: tf.Tensor4D, x: tf.Tensor2D) => tf.Tensor2D;
+  return op(att, qkv);
+}
+
+/**
+ * The whole attention core as one op when the softmax's SIMD row kernels are on (wasm-simd.ts): scores are written
+ * by sgemm and turned into P by the softmax kernel in place, then P·v goes straight into the merged heads. Backward
+ * makes one (B·T, 3C) qkv gradient with every column written by sgemm (no zero fill, no second gradient for the
+ * tape to add): dP = dY·Vᵀ, dV = Pᵀ·dY, dS = softmax′(P, dP) in place, dQ = dS·K, dK = dSᵀ·Q. Only P is kept for
+ * the backward pass (the scores are not: they are P's buffer). bias (B, 1, T, T).
+ */
+function qkvAttentionCore(env: { blas: NativeBlas; backend: WasmHeapBackend }, simd: SimdKernels, qkv: tf.Tensor2D, bias: tf.Tensor4D, d: Dims): tf.Tensor2D {
+  const { blas, backend } = env;
+  const { B, T, H, D, C } = d;
+  const ld = 3 * C;
+  const scale = 1 / Math.sqrt(D);
+  const block = T * T;
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
+    const pInfo = backend.makeOutput([B, H, T, T], "float32");
+    const info = backend.makeOutput([B * T, C], "float32");
+    const pv = backend.typedArrayFromHeap(pInfo) as Float32Array; // views after the allocations
+    const xv = backend.typedArrayFromHeap(x) as Float32Array;
+    const y = backend.typedArrayFromHeap(info) as Float32Array;
+    const [pAt, bAt] = [simd.address(pInfo), simd.address(bias)];
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < H; h++) {
+        const at = b * T * ld + h * D;
+        const k = b * H + h;
+        blas.sgemmLd(false, true, T, T, D, xv.subarray(at), ld, xv.subarray(at + C), ld, pv.subarray(k * block), T); // S = Q·Kᵀ
+        simd.softmaxRows(pAt + 4 * k * block, bAt + 4 * b * block, pAt + 4 * k * block, T, T, scale); // P, in place
+        blas.sgemmLd(false, false, T, D, T, pv.subarray(k * block), T, xv.subarray(at + 2 * C), ld, y.subarray(b * T * C + h * D), C); // P·V
+      }
+    const p = tf.engine().makeTensorFromTensorInfo(pInfo);
+    save([x, p]);
+    return {
+      value: tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor2D,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ps] = saved as [tf.Tensor, tf.Tensor];
+        const dpInfo = backend.makeOutput([B, H, T, T], "float32");
+        const dxInfo = backend.makeOutput([B * T, ld], "float32");
+        const dp = backend.typedArrayFromHeap(dpInfo) as Float32Array;
+        const dx = backend.typedArrayFromHeap(dxInfo) as Float32Array;
+        const P = backend.typedArrayFromHeap(ps) as Float32Array;
+        const X = backend.typedArrayFromHeap(xs) as Float32Array;
+        const g = backend.typedArrayFromHeap(dy) as Float32Array;
+        for (let b = 0; b < B; b++)
+          for (let h = 0; h < H; h++) {
+            const k = (b * H + h) * block;
+            const dY = g.subarray(b * T * C + h * D);
+            const vAt = b * T * ld + 2 * C + h * D;
+            blas.sgemmLd(false, true, T, T, D, dY, C, X.subarray(vAt), ld, dp.subarray(k), T); // dP = dY·Vᵀ
+            blas.sgemmLd(true, false, T, D, T, P.subarray(k), T, dY, C, dx.subarray(vAt), ld); // dV = Pᵀ·dY
+          }
+        simd.softmaxGradRows(ps, dpInfo, dpInfo, B * H * T, T, scale); // dS, in place over dP
+        for (let b = 0; b < B; b++)
+          for (let h = 0; h < H; h++) {
+            const at = b * T * ld + h * D;
+            const dS = dp.subarray((b * H + h) * block);
+            blas.sgemmLd(false, false, T, D, T, dS, T, X.subarray(at + C), ld, dx.subarray(at), ld); // dQ = dS·K
+            blas.sgemmLd(true, false, T, D, T, dS, T, X.subarray(at), ld, dx.subarray(at + C), ld); // dK = dSᵀ·Q
+          }
+        tf.engine().makeTensorFromTensorInfo(dpInfo).dispose();
+        return [tf.engine().makeTensorFromTensorInfo(dxInfo)];
+      },
+    };
+  }) as (x: tf.Tensor2D) => tf.Tensor2D;
+  return op(qkv);
+}
+
+/**
+ * Attention over qkv (B·T, 3C) → merged heads (B·T, C) without a KV cache: softmax(q·kᵀ/√D + bias)·v per head.
+ * bias (B, 1, T, T). With the softmax's SIMD kernels, one op (qkvAttentionCore); otherwise the two products as ops
+ * around fused-softmax.ts's maskedSoftmax. Null when the in-place path does not apply (the caller then runs the
+ * tensor ops).
+ */
+export function qkvAttention(qkv: tf.Tensor2D, B: number, T: number, nHead: number, bias: tf.Tensor4D): tf.Tensor2D | null {
+  const env = qkvAttentionBackend();
+  const C = (qkv.shape[1] ?? 0) / 3;
+  if (!env || qkv.dtype !== "float32" || qkv.shape[0] !== B * T || !Number.isInteger(C) || C % nHead !== 0 || B * T * C === 0) return null;
+  const d = { B, T, H: nHead, D: C / nHead, C };
+  const softmaxOn = fusedBackend("softmax");
+  const simd = softmaxOn ? simdKernels(softmaxOn, "softmax") : null;
+  const biasFits = bias.dtype === "float32" && bias.rank === 4 && [B, 1, T, T].every((n, i) => bias.shape[i] === n);
+  if (simd && biasFits) return qkvAttentionCore(env, simd, qkv, bias, d);
+  return qkvContext(env, maskedSoftmax(qkvScores(env, qkv, d), bias, 1 / Math.sqrt(d.D)) as tf.Tensor4D, qkv, d);
+}
