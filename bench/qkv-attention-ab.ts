@@ -4,17 +4,13 @@
 // Usage: npx tsx bench/qkv-attention-ab.ts [--preset micro] [--steps 6] [--blas-threads 1]
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../trainer/backend/select-backend.ts";
-import { resolveGptConfig, type GptPreset } from "../trainer/contract/gpt-config.ts";
+import { type GptPreset } from "../trainer/contract/gpt-config.ts";
 import { sftConfigSchema } from "../trainer/contract/sft-config.ts";
-import { attentionBias, causalSelfAttention, disposeGpt, initGpt } from "../trainer/model/gpt.ts";
+import { attentionBias, causalSelfAttention, disposeGpt } from "../trainer/model/gpt.ts";
 import { qkvAttentionBackend, setQkvAttention } from "../trainer/model/qkv-attention.ts";
-import { createSftTrainer, type SftExample } from "../trainer/algorithms/sft-trainer.ts";
-import { createRng } from "../trainer/random/rng.ts";
+import { createSftTrainer } from "../trainer/algorithms/sft-trainer.ts";
+import { abPrinter, alternate, arg, randomSftStep } from "./one-process-bench.ts";
 
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
 const preset = arg("preset", "micro") as GptPreset;
 const steps = Number(arg("steps", "6"));
 process.env["TANDEM_BLAS_THREADS"] = arg("blas-threads", "1");
@@ -22,35 +18,10 @@ const info = await initBackend({ prefer: "wasm", blas: "auto" });
 if (!qkvAttentionBackend()) throw new Error(`the in-place attention needs native BLAS under wasm: ${JSON.stringify(info.skipped)}`);
 console.log(`backend ${info.backend}, BLAS ${info.blas?.library} ${info.blas?.threads} thread(s)`);
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-function cpuSeconds(fn: () => void): number {
-  const c = process.cpuUsage();
-  fn();
-  const d = process.cpuUsage(c);
-  return (d.user + d.system) / 1e6;
-}
-function ab(rounds: number, fn: () => void): { on: number[]; off: number[] } {
-  const r = { on: [] as number[], off: [] as number[] };
-  for (let i = 0; i < 2 * (rounds + 1); i++) {
-    const on = i % 2 === 1;
-    setQkvAttention(on);
-    const s = cpuSeconds(fn);
-    if (i >= 2) (on ? r.on : r.off).push(s);
-  }
-  setQkvAttention(true);
-  return r;
-}
-const show = (name: string, unit: number, r: { on: number[]; off: number[] }, digits: number): void =>
-  console.log(`${name}: ops ${(unit * median(r.off)).toFixed(digits)} [${r.off.map((v) => (unit * v).toFixed(digits)).join(", ")}], in place ${(unit * median(r.on)).toFixed(digits)} [${r.on.map((v) => (unit * v).toFixed(digits)).join(", ")}] (×${(median(r.off) / median(r.on)).toFixed(2)})`);
+const ab = (rounds: number, fn: () => void) => alternate(rounds, setQkvAttention, fn, false);
+const show = abPrinter("ops", "in place");
 
-const config = resolveGptConfig({ preset });
-const [B, T] = preset === "nano" ? [16, 128] : [8, 128];
-const rng = createRng(1);
-const examples: SftExample[] = Array.from({ length: B }, () => {
-  const ids = Array.from({ length: T }, () => Math.floor(rng.next() * config.vocabSize));
-  return { ids, lossMask: ids.map(() => 1) };
-});
-const model = initGpt(config, 0);
+const { config, B, T, examples, model } = randomSftStep(preset);
 show(`${preset} SFT step, CPU s`, 1, ab(steps, () => {
   const t = createSftTrainer(model, sftConfigSchema.parse({ batchSize: B }), 0);
   t.trainStep(examples);

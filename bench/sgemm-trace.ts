@@ -11,16 +11,11 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../trainer/backend/select-backend.ts";
 import { pinOpenblasCoreType, type NativeBlas } from "../trainer/backend/native-blas.ts";
 import { setWasmBlas, wasmBlasActive } from "../trainer/backend/wasm-blas-matmul.ts";
-import { resolveGptConfig } from "../trainer/contract/gpt-config.ts";
 import { sftConfigSchema } from "../trainer/contract/sft-config.ts";
-import { initGpt, disposeGpt } from "../trainer/model/gpt.ts";
+import { disposeGpt } from "../trainer/model/gpt.ts";
 import { createSftTrainer } from "../trainer/algorithms/sft-trainer.ts";
-import { createRng } from "../trainer/random/rng.ts";
+import { arg, randomSftStep } from "./one-process-bench.ts";
 
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
 const preset = arg("preset", "micro") as "micro";
 const steps = Number(arg("steps", "3"));
 const warmup = Number(arg("warmup", "1"));
@@ -67,14 +62,7 @@ engine.runKernel = (name: string, ...rest: unknown[]) => {
   return runKernel(name, ...rest);
 };
 
-const config = resolveGptConfig({ preset });
-const [B, T] = [8, 128];
-const rng = createRng(1);
-const examples = Array.from({ length: B }, () => {
-  const ids = Array.from({ length: T }, () => Math.floor(rng.next() * config.vocabSize));
-  return { ids, lossMask: ids.map(() => 1) };
-});
-const model = initGpt(config, 0);
+const { config, B, T, examples, model } = randomSftStep(preset);
 const trainer = createSftTrainer(model, sftConfigSchema.parse({ batchSize: B }), 0);
 for (let i = 0; i < warmup; i++) trainer.trainStep(examples);
 recording = true;

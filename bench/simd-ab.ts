@@ -9,20 +9,17 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../trainer/backend/select-backend.ts";
 import { ALL_SIMD_GROUPS, setSimdKernels, type SimdGroup } from "../trainer/backend/wasm-simd.ts";
-import { resolveGptConfig, type GptPreset } from "../trainer/contract/gpt-config.ts";
+import { type GptPreset } from "../trainer/contract/gpt-config.ts";
 import { sftConfigSchema } from "../trainer/contract/sft-config.ts";
-import { attentionBias, disposeGpt, geluTanh, initGpt, layerNorm } from "../trainer/model/gpt.ts";
+import { attentionBias, disposeGpt, geluTanh, layerNorm } from "../trainer/model/gpt.ts";
 import { maskedSoftmax } from "../trainer/model/fused-softmax.ts";
 import { nextTokenLogProbs } from "../trainer/losses/logprobs.ts";
-import { createSftTrainer, type SftExample } from "../trainer/algorithms/sft-trainer.ts";
+import { createSftTrainer } from "../trainer/algorithms/sft-trainer.ts";
 import { adamwStep, createAdamW, disposeAdamW } from "../trainer/optim/adamw.ts";
 import { clipScale } from "../trainer/optim/gradients.ts";
-import { createRng, normalArray } from "../trainer/random/rng.ts";
+import { normalArray } from "../trainer/random/rng.ts";
+import { abPrinter, alternate, arg, randomSftStep } from "./one-process-bench.ts";
 
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
 const preset = arg("preset", "micro") as GptPreset;
 const steps = Number(arg("steps", "6"));
 const abGroups = arg("ab", ALL_SIMD_GROUPS.join(",")).split(",") as SimdGroup[];
@@ -31,36 +28,10 @@ process.env["TANDEM_BLAS_THREADS"] = arg("blas-threads", "1");
 const info = await initBackend({ prefer: "wasm", blas: arg("blas", "auto") === "off" ? "off" : "auto" });
 console.log(`backend ${info.backend}, BLAS ${info.blas ? `${info.blas.library} ${info.blas.threads} thread(s)` : "off"}; off arm: SIMD groups ${offArm.join(", ") || "none"}, on arm: all`);
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-function cpuSeconds(fn: () => void): number {
-  const c = process.cpuUsage();
-  fn();
-  const d = process.cpuUsage(c);
-  return (d.user + d.system) / 1e6;
-}
-/** Alternates the arms `rounds` times after one warm-up each; CPU seconds per arm. */
-function ab(rounds: number, fn: () => void): { on: number[]; off: number[] } {
-  const r = { on: [] as number[], off: [] as number[] };
-  for (let i = 0; i < 2 * (rounds + 1); i++) {
-    const on = i % 2 === 0;
-    setSimdKernels(on ? true : offArm);
-    const s = cpuSeconds(fn);
-    if (i >= 2) (on ? r.on : r.off).push(s);
-  }
-  setSimdKernels(true);
-  return r;
-}
-const show = (name: string, unit: number, r: { on: number[]; off: number[] }, digits: number): void =>
-  console.log(`${name}: off ${(unit * median(r.off)).toFixed(digits)} [${r.off.map((v) => (unit * v).toFixed(digits)).join(", ")}], SIMD ${(unit * median(r.on)).toFixed(digits)} [${r.on.map((v) => (unit * v).toFixed(digits)).join(", ")}] (×${(median(r.off) / median(r.on)).toFixed(2)})`);
+const ab = (rounds: number, fn: () => void) => alternate(rounds, (on) => setSimdKernels(on ? true : offArm), fn, true);
+const show = abPrinter("off", "SIMD");
 
-const config = resolveGptConfig({ preset });
-const [B, T] = preset === "nano" ? [16, 128] : [8, 128];
-const rng = createRng(1);
-const examples: SftExample[] = Array.from({ length: B }, () => {
-  const ids = Array.from({ length: T }, () => Math.floor(rng.next() * config.vocabSize));
-  return { ids, lossMask: ids.map(() => 1) };
-});
-const model = initGpt(config, 0);
+const { config, B, T, examples, model, rng } = randomSftStep(preset);
 show(`${preset} SFT step, CPU s`, 1, ab(steps, () => {
   const t = createSftTrainer(model, sftConfigSchema.parse({ batchSize: B }), 0);
   t.trainStep(examples);

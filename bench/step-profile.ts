@@ -14,11 +14,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { arg, randomSftStep } from "./one-process-bench.ts";
 
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
 const preset = arg("preset", "micro");
 const steps = Number(arg("steps", "6"));
 
@@ -27,21 +24,12 @@ if (process.argv.includes("--child")) {
   const tf = await import("@tensorflow/tfjs-core");
   const { initBackend } = await import("../trainer/backend/select-backend.ts");
   const { pinOpenblasCoreType } = await import("../trainer/backend/native-blas.ts");
-  const { resolveGptConfig } = await import("../trainer/contract/gpt-config.ts");
   const { sftConfigSchema } = await import("../trainer/contract/sft-config.ts");
-  const { initGpt, disposeGpt } = await import("../trainer/model/gpt.ts");
+  const { disposeGpt } = await import("../trainer/model/gpt.ts");
   const { createSftTrainer } = await import("../trainer/algorithms/sft-trainer.ts");
-  const { createRng } = await import("../trainer/random/rng.ts");
   pinOpenblasCoreType();
   const info = await initBackend();
-  const config = resolveGptConfig({ preset: preset as "micro" });
-  const [B, T] = preset === "nano" ? [16, 128] : [8, 128];
-  const rng = createRng(1);
-  const examples = Array.from({ length: B }, () => {
-    const ids = Array.from({ length: T }, () => Math.floor(rng.next() * config.vocabSize));
-    return { ids, lossMask: ids.map(() => 1) };
-  });
-  const model = initGpt(config, 0);
+  const { B, T, examples, model } = randomSftStep(preset as "micro");
   const trainer = createSftTrainer(model, sftConfigSchema.parse({ batchSize: B }), 0);
   console.log(`backend ${info.backend}${info.blas ? `, native BLAS ${info.blas.threads} thread(s)` : ", plain wasm"}; ${preset} ${B}×${T}`);
   for (let i = 0; i < steps; i++) {
