@@ -10,11 +10,8 @@ import { performance } from "node:perf_hooks";
 import { sql, type RawBuilder } from "kysely";
 import { createDb, createPool, migrateToLatest, type Db } from "../server/db/database.server.ts";
 import { burndown, disputedItems, labelerAnalytics, resolveRange } from "../server/labeling/analytics.server.ts";
+import { arg } from "./cli-arg.ts";
 
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
 const TASKS = Number(arg("tasks", "200000"));
 const LABELERS = Number(arg("labelers", "50"));
 const DAYS = Number(arg("days", "60"));

@@ -38,11 +38,8 @@ import { browsePrompts, browseQuerySchema, encodeCursor } from "../server/labeli
 import { browseSubmissions, browseTasks, submissionBrowseSchema, taskBrowseSchema } from "../server/labeling/browser-items.server.ts";
 import { projectSettingsSchema } from "../server/labeling/project-settings.ts";
 import { startTestServer, type HttpClient } from "../tests/support/test-server.ts";
+import { arg } from "./cli-arg.ts";
 
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
 const N = Number(arg("prompts", "1000000"));
 const LABELERS = Number(arg("labelers", "60"));
 const REQUESTS = Number(arg("requests", "20"));

@@ -21,11 +21,8 @@ import { contentHashOf } from "../server/corpora/corpora.server.ts";
 import { readCorpusFile } from "../server/corpora/corpus-reader.ts";
 import { featurize, predict, trainRidge } from "../server/corpora/quality-model.ts";
 import { createRng } from "../trainer/random/rng.ts";
+import { arg } from "./cli-arg.ts";
 
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
 const targetBytes = Number(arg("mb", "100")) * 1024 * 1024;
 const docChars = Number(arg("doc-chars", "2000"));
 const indexMemory = Number(arg("index-memory", "100000"));

@@ -12,11 +12,8 @@ import { contentHash } from "../server/labeling/import/normalize.ts";
 import { parseImportFile } from "../server/labeling/import/parse-import-file.ts";
 import { nearDuplicateText, planImport, scanRecord } from "../server/labeling/import/plan-import.ts";
 import { createRng } from "../trainer/random/rng.ts";
+import { arg } from "./cli-arg.ts";
 
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
 const n = Number(arg("n", "100000"));
 const existingCount = Number(arg("existing", "0"));
 const threshold = Number(arg("threshold", "0.8"));

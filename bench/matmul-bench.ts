@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../trainer/backend/select-backend.ts";
 import { pinOpenblasCoreType } from "../trainer/backend/native-blas.ts";
+import { arg } from "./cli-arg.ts";
 
 export const MATMUL_SHAPES: { name: string; a: number[]; b: number[]; ta: boolean; tb: boolean }[] = [
   { name: "square 512³", a: [512, 512], b: [512, 512], ta: false, tb: false },
@@ -27,10 +28,6 @@ export const MATMUL_SHAPES: { name: string; a: number[]; b: number[]; ta: boolea
   { name: "decode mlp up (8×384·384×1536)", a: [8, 384], b: [384, 1536], ta: false, tb: false },
 ];
 
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
 const minCpuS = Number(arg("min-cpu-s", "0.3"));
 
 function flops(s: (typeof MATMUL_SHAPES)[number]): number {

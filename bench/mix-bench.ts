@@ -14,11 +14,8 @@ import { simplexGrid } from "../trainer/contract/round.ts";
 import { createJobLogger } from "../trainer/cli/logger.ts";
 import { runJob } from "../trainer/cli/run-job.ts";
 import { createRng } from "../trainer/random/rng.ts";
+import { arg } from "./cli-arg.ts";
 
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
 const preset = arg("preset", "nano") as "nano" | "micro";
 const steps = Number(arg("steps", "20"));
 const batchSize = Number(arg("batch", "8"));

@@ -5,11 +5,8 @@ import { initGpt } from "../trainer/model/gpt.ts";
 import { type SftExample } from "../trainer/algorithms/sft-trainer.ts";
 import { createRng } from "../trainer/random/rng.ts";
 
-/** `--name value` from the command line, else the fallback. */
-export const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
+export { arg } from "./cli-arg.ts";
+
 
 export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 

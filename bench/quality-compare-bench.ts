@@ -28,11 +28,8 @@ import { scoreCompletions } from "../trainer/algorithms/reward-trainer.ts";
 import { collateCompletions } from "../trainer/data/collate.ts";
 import { disposeModel } from "../trainer/model/lm.ts";
 import { createRng } from "../trainer/random/rng.ts";
+import { arg } from "./cli-arg.ts";
 
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
 const docCount = Number(arg("docs", "2000"));
 const steps = Number(arg("steps", "150"));
 const lr = Number(arg("lr", "1e-3"));

@@ -29,11 +29,8 @@ import { createProject, type Project } from "../server/labeling/projects.server.
 import { insertPrompts, type NewPrompt } from "../server/labeling/prompts.server.ts";
 import { claimNextTask } from "../server/labeling/queue.server.ts";
 import { submitAssignment } from "../server/labeling/submissions.server.ts";
+import { arg } from "./cli-arg.ts";
 
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
 const RANK_TASKS = Number(arg("rank", "2000"));
 const DEMO_TASKS = Number(arg("demos", "500"));
 const LABELERS = Number(arg("labelers", "200"));

@@ -52,11 +52,8 @@ import { setFusedKernels, type FusedKernel } from "../trainer/backend/wasm-heap.
 import { maskedSoftmax } from "../trainer/model/fused-softmax.ts";
 import { clipScale } from "../trainer/optim/gradients.ts";
 import { normalArray } from "../trainer/random/rng.ts";
+import { arg } from "./cli-arg.ts";
 
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? (process.argv[i + 1] ?? fallback) : fallback;
-};
 const allPresets = arg("presets", "nano,micro,smollm2-135m").split(",").filter(Boolean); // --presets "" for the recomputation rows alone
 const isLlamaPreset = (p: string): p is LlamaPreset => Object.hasOwn(LLAMA_PRESETS, p);
 const presets = allPresets.filter((p) => !isLlamaPreset(p)) as GptPreset[];
