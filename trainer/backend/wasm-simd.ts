@@ -214,6 +214,12 @@ const hsum = (v: number): Ins[] => [
 ];
 const f32At = (base: number, o: number): Ins[] => [I.get(base), I.get(o), I.i32Add, I.f32Load];
 
+/** A row of `width` floats in bytes into `cb`, and the bytes of its whole vectors, 16⌊width/4⌋, into `vb` (the row loops' bounds). */
+const rowBytes = (width: number, cb: number, vb: number): Ins[] => [
+  I.get(width), I.i32(4), I.i32Mul, I.set(cb),
+  I.get(width), I.i32(-4), I.i32And, I.i32(4), I.i32Mul, I.set(vb),
+];
+
 /**
  * LayerNorm (centre) or RMSNorm forward over R rows of C, fused-norms.ts's loop in float32 (decision trainer-024):
  * per row μ = Σx/C (LayerNorm), then Σ(x − μ)² in a second pass (as the JS loop and the op path do, no E[x²] − μ²),
@@ -236,8 +242,7 @@ function normFwd(centre: boolean): FuncDef {
     const centred = (xv: Ins[]): Ins[] => (centre ? [...xv, I.get(v("muv")), I.f32x4Sub] : xv); // x − μ, or x
     const centredS = (xs: Ins[]): Ins[] => (centre ? [...xs, I.get(v("mu")), I.f32Sub] : xs);
     return [
-      I.get(v("C")), I.i32(4), I.i32Mul, I.set(v("cb")),
-      I.get(v("C")), I.i32(-4), I.i32And, I.i32(4), I.i32Mul, I.set(v("vb")),
+      ...rowBytes(v("C"), v("cb"), v("vb")),
       I.get(v("C")), I.f32ConvertI32S, I.set(v("cf")),
       ...forLoop(v("r"), [I.i32(0)], v("R"), 1, [
         I.get(v("r")), I.get(v("cb")), I.i32Mul, I.tee(v("o")), I.get(v("x")), I.i32Add, I.set(v("xr")),
@@ -302,8 +307,7 @@ function normBwd(centre: boolean): FuncDef {
     const addInto = (base: string, term: Ins[]): Ins[] => [...storeAt(v(base), v("j")), ...load(v(base), v("j")), ...term, I.f32x4Add, I.v128Store];
     const addIntoS = (base: string, term: Ins[]): Ins[] => [...storeAt(v(base), v("j")), ...f32At(v(base), v("j")), ...term, I.f32Add, I.f32Store];
     return [
-      I.get(v("C")), I.i32(4), I.i32Mul, I.set(v("cb")),
-      I.get(v("C")), I.i32(-4), I.i32And, I.i32(4), I.i32Mul, I.set(v("vb")),
+      ...rowBytes(v("C"), v("cb"), v("vb")),
       I.get(v("C")), I.f32ConvertI32S, I.set(v("cf")),
       ...forLoop(v("r"), [I.i32(0)], v("R"), 1, [
         I.get(v("r")), I.get(v("cb")), I.i32Mul, I.set(v("o")),
@@ -366,8 +370,7 @@ const expScalar = (t: number, k: number, r: number): Ins[] => [I.f32x4Splat, I.s
  * it back: exp(NaN) is NaN); ±∞ count as values.
  */
 const rowMax = namedFunc("row_max", [["x", "i32"], ["V", "i32"]], [["vb", "i32"], ["cb", "i32"], ["j", "i32"], ["acc", "v128"], ["m", "f32"]], ["f32"], (v) => [
-  I.get(v("V")), I.i32(4), I.i32Mul, I.set(v("cb")),
-  I.get(v("V")), I.i32(-4), I.i32And, I.i32(4), I.i32Mul, I.set(v("vb")),
+  ...rowBytes(v("V"), v("cb"), v("vb")),
   I.f32x4(-Infinity), I.set(v("acc")),
   ...forLoop(v("j"), [I.i32(0)], v("vb"), 16, [I.get(v("acc")), ...load(v("x"), v("j")), I.f32x4Pmax, I.set(v("acc"))]),
   I.get(v("acc")), I.f32x4ExtractLane(0), I.get(v("acc")), I.f32x4ExtractLane(1), I.f32Max,
@@ -387,8 +390,7 @@ const rowSumExp = namedFunc(
   [["vb", "i32"], ["cb", "i32"], ["j", "i32"], ["maxv", "v128"], ["invv", "v128"], ["t", "v128"], ["k", "v128"], ["r", "v128"], ["e", "v128"], ["acc", "v128"], ["s", "f64"]],
   ["f64"],
   (v) => [
-    I.get(v("V")), I.i32(4), I.i32Mul, I.set(v("cb")),
-    I.get(v("V")), I.i32(-4), I.i32And, I.i32(4), I.i32Mul, I.set(v("vb")),
+    ...rowBytes(v("V"), v("cb"), v("vb")),
     I.get(v("max")), I.f32x4Splat, I.set(v("maxv")), I.get(v("inv")), I.f32x4Splat, I.set(v("invv")),
     ...forLoop(v("j"), [I.i32(0)], v("vb"), 16, [
       ...load(v("x"), v("j")), I.get(v("maxv")), I.f32x4Sub, I.get(v("invv")), I.f32x4Mul, I.set(v("t")),
@@ -419,8 +421,7 @@ const rowLpGrad = namedFunc(
   [["vb", "i32"], ["cb", "i32"], ["j", "i32"], ["maxv", "v128"], ["invv", "v128"], ["lv", "v128"], ["dv", "v128"], ["t", "v128"], ["k", "v128"], ["r", "v128"]],
   [],
   (v) => [
-    I.get(v("V")), I.i32(4), I.i32Mul, I.set(v("cb")),
-    I.get(v("V")), I.i32(-4), I.i32And, I.i32(4), I.i32Mul, I.set(v("vb")),
+    ...rowBytes(v("V"), v("cb"), v("vb")),
     I.get(v("max")), I.f32x4Splat, I.set(v("maxv")), I.get(v("inv")), I.f32x4Splat, I.set(v("invv")),
     I.get(v("logsum")), I.f32x4Splat, I.set(v("lv")), I.get(v("negd")), I.f32x4Splat, I.set(v("dv")),
     ...forLoop(v("j"), [I.i32(0)], v("vb"), 16, [
@@ -451,8 +452,7 @@ const softmaxRows = namedFunc(
   ],
   [],
   (v) => [
-    I.get(v("Tk")), I.i32(4), I.i32Mul, I.set(v("cb")),
-    I.get(v("Tk")), I.i32(-4), I.i32And, I.i32(4), I.i32Mul, I.set(v("vb")),
+    ...rowBytes(v("Tk"), v("cb"), v("vb")),
     I.get(v("scale")), I.f32x4Splat, I.set(v("scalev")),
     ...forLoop(v("row"), [I.i32(0)], v("R"), 1, [
       I.get(v("row")), I.get(v("cb")), I.i32Mul, I.tee(v("o")), I.get(v("s")), I.i32Add, I.set(v("sr")),
@@ -502,8 +502,7 @@ const softmaxGradRows = namedFunc(
   [["row", "i32"], ["o", "i32"], ["yr", "i32"], ["dyr", "i32"], ["dxr", "i32"], ["vb", "i32"], ["cb", "i32"], ["j", "i32"], ["dot", "f32"], ["scalev", "v128"], ["acc", "v128"], ["dotv", "v128"]],
   [],
   (v) => [
-    I.get(v("Tk")), I.i32(4), I.i32Mul, I.set(v("cb")),
-    I.get(v("Tk")), I.i32(-4), I.i32And, I.i32(4), I.i32Mul, I.set(v("vb")),
+    ...rowBytes(v("Tk"), v("cb"), v("vb")),
     I.get(v("scale")), I.f32x4Splat, I.set(v("scalev")),
     ...forLoop(v("row"), [I.i32(0)], v("R"), 1, [
       I.get(v("row")), I.get(v("cb")), I.i32Mul, I.tee(v("o")), I.get(v("y")), I.i32Add, I.set(v("yr")),
