@@ -86,7 +86,16 @@ export type RoundWarning = {
 };
 
 /** A share that is high in itself, or clearly higher than the previous policy's. */
-const risen = (now: number, before: number | null, floor: number) => now > Math.max(floor, (before ?? 0) + 0.05);
+/**
+ * Answer-health warnings: a share of held-out answers above a floor and 5 points above the previous policy's
+ * (code, share, floor, what the answers do).
+ */
+const SHARE_WARNINGS: ReadonlyArray<[RoundWarning["code"], "undecodableShare" | "loopShare" | "emptyShare" | "brokenCallShare", number, string]> = [
+  ["undecodable_answers", "undecodableShare", 0.05, "contain undecodable bytes (U+FFFD)"],
+  ["repeated_loops", "loopShare", 0.1, "end in a repeated-token loop"],
+  ["empty_answers", "emptyShare", 0.1, "are empty"],
+  ["broken_tool_calls", "brokenCallShare", 0.1, "hold a tool call that cannot be read (cut off or malformed)"],
+];
 const pct = (x: number) => `${Math.round(x * 1000) / 10} %`;
 
 /**
@@ -105,18 +114,12 @@ export function roundWarnings(input: { klTarget: number; heldOut: HeldOutReport 
   if (heldOut) {
     const now = heldOut.health.new;
     const before = heldOut.health.previous;
-    if (risen(now.undecodableShare, before?.undecodableShare ?? null, 0.05)) {
-      warnings.push({ code: "undecodable_answers", value: now.undecodableShare, threshold: Math.max(0.05, (before?.undecodableShare ?? 0) + 0.05), message: `${pct(now.undecodableShare)} of held-out answers contain undecodable bytes (U+FFFD)${before ? `, against ${pct(before.undecodableShare)} before` : ""}.` });
-    }
-    if (risen(now.loopShare, before?.loopShare ?? null, 0.1)) {
-      warnings.push({ code: "repeated_loops", value: now.loopShare, threshold: Math.max(0.1, (before?.loopShare ?? 0) + 0.05), message: `${pct(now.loopShare)} of held-out answers end in a repeated-token loop${before ? `, against ${pct(before.loopShare)} before` : ""}.` });
-    }
-    if (risen(now.emptyShare, before?.emptyShare ?? null, 0.1)) {
-      warnings.push({ code: "empty_answers", value: now.emptyShare, threshold: Math.max(0.1, (before?.emptyShare ?? 0) + 0.05), message: `${pct(now.emptyShare)} of held-out answers are empty${before ? `, against ${pct(before.emptyShare)} before` : ""}.` });
-    }
-    if (now.brokenCallShare !== undefined && risen(now.brokenCallShare, before?.brokenCallShare ?? null, 0.1)) {
-      const was = before?.brokenCallShare;
-      warnings.push({ code: "broken_tool_calls", value: now.brokenCallShare, threshold: Math.max(0.1, (was ?? 0) + 0.05), message: `${pct(now.brokenCallShare)} of held-out answers hold a tool call that cannot be read (cut off or malformed)${was !== undefined ? `, against ${pct(was)} before` : ""}.` });
+    for (const [code, key, floor, what] of SHARE_WARNINGS) {
+      const value = now[key];
+      if (value === undefined) continue; // a report stored before the share existed
+      const was = before?.[key];
+      const threshold = Math.max(floor, (was ?? 0) + 0.05);
+      if (value > threshold) warnings.push({ code, value, threshold, message: `${pct(value)} of held-out answers ${what}${was !== undefined ? `, against ${pct(was)} before` : ""}.` });
     }
     const { new: length, previous } = heldOut.meanLength;
     if (previous !== null && previous > 0 && Math.abs(length - previous) >= 4 && (length / previous > 2 || length / previous < 0.5)) {
