@@ -47,21 +47,62 @@ function zeroColumns(m: Float32Array, rows: number, width: number, from: number,
   for (let r = 0; r < rows; r++) m.fill(0, r * width + from, r * width + to);
 }
 
+/** Calls fn for every head (b, h), batch row first. */
+function forEachHead(d: Dims, fn: (b: number, h: number) => void): void {
+  for (let b = 0; b < d.B; b++) for (let h = 0; h < d.H; h++) fn(b, h);
+}
+
+/**
+ * The products of head (b, h), one sgemm each, on blocks of the heap views: in qkv (row length 3C) the head's q starts
+ * at b·T·3C + h·D, its k C further, its v 2C further; in the merged heads (row length C) at b·T·C + h·D; its (T, T)
+ * block of scores or P at (b·H + h)·T². The in-place ops below all call these, so the offsets are written once.
+ */
+function headProducts(blas: NativeBlas, d: Dims) {
+  const { T, H, D, C } = d;
+  const ld = 3 * C;
+  const qAt = (b: number, h: number) => b * T * ld + h * D;
+  const mergedAt = (b: number, h: number) => b * T * C + h * D;
+  const blockAt = (b: number, h: number) => (b * H + h) * T * T;
+  return {
+    blockAt,
+    /** S = Q·Kᵀ into the scores block */
+    scores(x: Float32Array, b: number, h: number, s: Float32Array): void {
+      const at = qAt(b, h);
+      blas.sgemmLd(false, true, T, T, D, x.subarray(at), ld, x.subarray(at + C), ld, s.subarray(blockAt(b, h)), T);
+    },
+    /** Y = P·V into the head's columns of the merged heads */
+    context(p: Float32Array, x: Float32Array, b: number, h: number, y: Float32Array): void {
+      blas.sgemmLd(false, false, T, D, T, p.subarray(blockAt(b, h)), T, x.subarray(qAt(b, h) + 2 * C), ld, y.subarray(mergedAt(b, h)), C);
+    },
+    /** dP = dY·Vᵀ into the dP block, dV = Pᵀ·dY into v's columns of the qkv gradient */
+    contextGrad(dy: Float32Array, p: Float32Array, x: Float32Array, b: number, h: number, dp: Float32Array, dx: Float32Array): void {
+      const dY = dy.subarray(mergedAt(b, h));
+      const vAt = qAt(b, h) + 2 * C;
+      blas.sgemmLd(false, true, T, T, D, dY, C, x.subarray(vAt), ld, dp.subarray(blockAt(b, h)), T);
+      blas.sgemmLd(true, false, T, D, T, p.subarray(blockAt(b, h)), T, dY, C, dx.subarray(vAt), ld);
+    },
+    /** dQ = dS·K into q's columns, dK = dSᵀ·Q into k's columns of the qkv gradient */
+    scoresGrad(ds: Float32Array, x: Float32Array, b: number, h: number, dx: Float32Array): void {
+      const at = qAt(b, h);
+      const dS = ds.subarray(blockAt(b, h));
+      blas.sgemmLd(false, false, T, D, T, dS, T, x.subarray(at + C), ld, dx.subarray(at), ld);
+      blas.sgemmLd(true, false, T, D, T, dS, T, x.subarray(at), ld, dx.subarray(at + C), ld);
+    },
+  };
+}
+
 /** scores (B, H, T, T) = q·kᵀ per head, q and k read from qkv (B·T, 3C) in place. */
 function qkvScores(env: { blas: NativeBlas; backend: WasmHeapBackend }, qkv: tf.Tensor2D, d: Dims): tf.Tensor4D {
-  const { blas, backend } = env;
-  const { B, T, H, D, C } = d;
+  const { backend } = env;
+  const { B, T, H, C } = d;
   const ld = 3 * C;
+  const heads = headProducts(env.blas, d);
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
     const info = backend.makeOutput([B, H, T, T], "float32");
     const s = backend.typedArrayFromHeap(info) as Float32Array; // views after the allocation
     const q = backend.typedArrayFromHeap(x) as Float32Array;
-    for (let b = 0; b < B; b++)
-      for (let h = 0; h < H; h++) {
-        const at = b * T * ld + h * D;
-        blas.sgemmLd(false, true, T, T, D, q.subarray(at), ld, q.subarray(at + C), ld, s.subarray((b * H + h) * T * T), T);
-      }
+    forEachHead(d, (b, h) => heads.scores(q, b, h, s));
     save([x]);
     return {
       value: tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor4D,
@@ -71,13 +112,7 @@ function qkvScores(env: { blas: NativeBlas; backend: WasmHeapBackend }, qkv: tf.
         const xs = backend.typedArrayFromHeap(saved[0] as tf.Tensor) as Float32Array;
         const ds = backend.typedArrayFromHeap(dy) as Float32Array;
         zeroColumns(dq, B * T, ld, 2 * C, ld); // v's columns: no gradient from the scores
-        for (let b = 0; b < B; b++)
-          for (let h = 0; h < H; h++) {
-            const at = b * T * ld + h * D;
-            const dS = ds.subarray((b * H + h) * T * T);
-            blas.sgemmLd(false, false, T, D, T, dS, T, xs.subarray(at + C), ld, dq.subarray(at), ld); // dQ = dS·K
-            blas.sgemmLd(true, false, T, D, T, dS, T, xs.subarray(at), ld, dq.subarray(at + C), ld); // dK = dSᵀ·Q
-          }
+        forEachHead(d, (b, h) => heads.scoresGrad(ds, xs, b, h, dq));
         return [tf.engine().makeTensorFromTensorInfo(dInfo)];
       },
     };
@@ -87,19 +122,17 @@ function qkvScores(env: { blas: NativeBlas; backend: WasmHeapBackend }, qkv: tf.
 
 /** merged (B·T, C) = p·v per head, v read from qkv (B·T, 3C) and each head's context written into its columns. */
 function qkvContext(env: { blas: NativeBlas; backend: WasmHeapBackend }, att: tf.Tensor4D, qkv: tf.Tensor2D, d: Dims): tf.Tensor2D {
-  const { blas, backend } = env;
-  const { B, T, H, D, C } = d;
+  const { backend } = env;
+  const { B, T, H, C } = d;
   const ld = 3 * C;
+  const heads = headProducts(env.blas, d);
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [p, x, save] = args as [tf.Tensor4D, tf.Tensor2D, tf.GradSaveFunc];
     const info = backend.makeOutput([B * T, C], "float32");
     const y = backend.typedArrayFromHeap(info) as Float32Array;
     const pv = backend.typedArrayFromHeap(p) as Float32Array;
     const xv = backend.typedArrayFromHeap(x) as Float32Array;
-    for (let b = 0; b < B; b++)
-      for (let h = 0; h < H; h++) {
-        blas.sgemmLd(false, false, T, D, T, pv.subarray((b * H + h) * T * T), T, xv.subarray(b * T * ld + 2 * C + h * D), ld, y.subarray(b * T * C + h * D), C);
-      }
+    forEachHead(d, (b, h) => heads.context(pv, xv, b, h, y));
     save([p, x]);
     return {
       value: tf.engine().makeTensorFromTensorInfo(info) as tf.Tensor2D,
@@ -112,14 +145,7 @@ function qkvContext(env: { blas: NativeBlas; backend: WasmHeapBackend }, att: tf
         const xs = backend.typedArrayFromHeap(saved[1] as tf.Tensor) as Float32Array;
         const g = backend.typedArrayFromHeap(dy) as Float32Array;
         zeroColumns(dx, B * T, ld, 0, 2 * C); // q's and k's columns: no gradient from the context
-        for (let b = 0; b < B; b++)
-          for (let h = 0; h < H; h++) {
-            const P = ps.subarray((b * H + h) * T * T);
-            const dY = g.subarray(b * T * C + h * D);
-            const vAt = b * T * ld + 2 * C + h * D;
-            blas.sgemmLd(false, true, T, T, D, dY, C, xs.subarray(vAt), ld, dp.subarray((b * H + h) * T * T), T); // dP = dY·Vᵀ
-            blas.sgemmLd(true, false, T, D, T, P, T, dY, C, dx.subarray(vAt), ld); // dV = Pᵀ·dY
-          }
+        forEachHead(d, (b, h) => heads.contextGrad(g, ps, xs, b, h, dp, dx));
         return [tf.engine().makeTensorFromTensorInfo(dpInfo), tf.engine().makeTensorFromTensorInfo(dxInfo)];
       },
     };
@@ -135,11 +161,12 @@ function qkvContext(env: { blas: NativeBlas; backend: WasmHeapBackend }, att: tf
  * the backward pass (the scores are not: they are P's buffer). bias (B, 1, T, T).
  */
 function qkvAttentionCore(env: { blas: NativeBlas; backend: WasmHeapBackend }, simd: SimdKernels, qkv: tf.Tensor2D, bias: tf.Tensor4D, d: Dims): tf.Tensor2D {
-  const { blas, backend } = env;
+  const { backend } = env;
   const { B, T, H, D, C } = d;
   const ld = 3 * C;
   const scale = 1 / Math.sqrt(D);
   const block = T * T;
+  const heads = headProducts(env.blas, d);
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
     const pInfo = backend.makeOutput([B, H, T, T], "float32");
@@ -148,14 +175,12 @@ function qkvAttentionCore(env: { blas: NativeBlas; backend: WasmHeapBackend }, s
     const xv = backend.typedArrayFromHeap(x) as Float32Array;
     const y = backend.typedArrayFromHeap(info) as Float32Array;
     const [pAt, bAt] = [simd.address(pInfo), simd.address(bias)];
-    for (let b = 0; b < B; b++)
-      for (let h = 0; h < H; h++) {
-        const at = b * T * ld + h * D;
-        const k = b * H + h;
-        blas.sgemmLd(false, true, T, T, D, xv.subarray(at), ld, xv.subarray(at + C), ld, pv.subarray(k * block), T); // S = Q·Kᵀ
-        simd.softmaxRows(pAt + 4 * k * block, bAt + 4 * b * block, pAt + 4 * k * block, T, T, scale); // P, in place
-        blas.sgemmLd(false, false, T, D, T, pv.subarray(k * block), T, xv.subarray(at + 2 * C), ld, y.subarray(b * T * C + h * D), C); // P·V
-      }
+    forEachHead(d, (b, h) => {
+      const k = heads.blockAt(b, h);
+      heads.scores(xv, b, h, pv); // S = Q·Kᵀ
+      simd.softmaxRows(pAt + 4 * k, bAt + 4 * b * block, pAt + 4 * k, T, T, scale); // P, in place
+      heads.context(pv, xv, b, h, y); // P·V
+    });
     const p = tf.engine().makeTensorFromTensorInfo(pInfo);
     save([x, p]);
     return {
@@ -169,22 +194,9 @@ function qkvAttentionCore(env: { blas: NativeBlas; backend: WasmHeapBackend }, s
         const P = backend.typedArrayFromHeap(ps) as Float32Array;
         const X = backend.typedArrayFromHeap(xs) as Float32Array;
         const g = backend.typedArrayFromHeap(dy) as Float32Array;
-        for (let b = 0; b < B; b++)
-          for (let h = 0; h < H; h++) {
-            const k = (b * H + h) * block;
-            const dY = g.subarray(b * T * C + h * D);
-            const vAt = b * T * ld + 2 * C + h * D;
-            blas.sgemmLd(false, true, T, T, D, dY, C, X.subarray(vAt), ld, dp.subarray(k), T); // dP = dY·Vᵀ
-            blas.sgemmLd(true, false, T, D, T, P.subarray(k), T, dY, C, dx.subarray(vAt), ld); // dV = Pᵀ·dY
-          }
+        forEachHead(d, (b, h) => heads.contextGrad(g, P, X, b, h, dp, dx)); // dP, dV
         simd.softmaxGradRows(ps, dpInfo, dpInfo, B * H * T, T, scale); // dS, in place over dP
-        for (let b = 0; b < B; b++)
-          for (let h = 0; h < H; h++) {
-            const at = b * T * ld + h * D;
-            const dS = dp.subarray((b * H + h) * block);
-            blas.sgemmLd(false, false, T, D, T, dS, T, X.subarray(at + C), ld, dx.subarray(at), ld); // dQ = dS·K
-            blas.sgemmLd(true, false, T, D, T, dS, T, X.subarray(at), ld, dx.subarray(at + C), ld); // dK = dSᵀ·Q
-          }
+        forEachHead(d, (b, h) => heads.scoresGrad(dp, X, b, h, dx)); // dQ, dK
         tf.engine().makeTensorFromTensorInfo(dpInfo).dispose();
         return [tf.engine().makeTensorFromTensorInfo(dxInfo)];
       },
