@@ -162,7 +162,6 @@ export function layerNorm(x: tf.Tensor, g: tf.Tensor, b: tf.Tensor, eps: number)
   return tf.add(tf.mul(tf.mul(centred, tf.rsqrt(tf.add(variance, eps))), g), b);
 }
 
-
 /**
  * GELU, tanh approximation (GPT-2's `gelu_new`): 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))).
  * Computed as the identical x·σ(z), z = 2√(2/π)(x + 0.044715x³), because 0.5(1 + tanh(u)) = σ(2u).
