@@ -25,8 +25,8 @@
  * training prompts; the labelers rank them; then each algorithm runs one round from round 0's
  * policy on those labels: DPO (one round per --dpo-lrs × --dpo-betas), reward model → PPO (per
  * --ppo-lrs), reward model + checker → GRPO, GRPO on the checker alone (per --grpo-lrs), and KTO (per
- * --kto-lrs) — the defaults sweep; and a chain: GRPO on the checker, then DPO on the rankings from
- * GRPO's policy (does the checker's score survive a round for style?). Every round is scored by the server on the held-out prompts
+ * --kto-lrs) — the defaults sweep; and a chain: GRPO on the checker, then DPO on round 0's rankings with
+ * GRPO's policy as its base (does the checker's score survive a round for style? once per --dpo-dpop λ). Every round is scored by the server on the held-out prompts
  * (greedy for arithmetic, sampled at temperature 1 for parity, with the same seeds for the new and the
  * previous policy), and this
  * bench computes the utility of those answers: before, after, the paired difference with a
@@ -34,7 +34,7 @@
  * answer and the reward model's held-out accuracy next to what the labelers' own noise allows.
  *
  *   npm run bench:loop [-- --task arithmetic --eval 96 --prompts 96 --tau 4 --seed 1
- *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-rpo 0,1 --dpo-consensus 0,1 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
+ *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-rpo 0,1 --dpo-dpop 0,50 --dpo-consensus 0,1 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
  *                        --grpo-mini-batches 0,16 --grpo-iterations 1,2 --grpo-tool-result 0,0.5 --grpo-temperatures 1,0.7 --sample-temperature 1
  *                        --kto-lrs 3e-5 --rm-steps 100 --rollouts 20 --tool-share 0.4 --only dpo,ppo,rm-grpo,grpo,kto,chain]
  *
@@ -69,6 +69,8 @@ const { values } = parseArgs({
     "dpo-betas": { type: "string", default: "0.1" },
     // RPO's α (the chosen answers' NLL beside DPO's loss; 0 = plain DPO), swept with the lrs and βs
     "dpo-rpo": { type: "string", default: "0" },
+    // DPOP's λ (a chosen answer that falls below the reference counts against the margin; 0 = plain DPO), swept the same way
+    "dpo-dpop": { type: "string", default: "0" },
     // 1 = DPO on one pair set per item from the consensus of its labelers' rankings (data.consensus), 0 = every labeler's pairs
     "dpo-consensus": { type: "string", default: "0" },
     "ppo-lrs": { type: "string", default: "1e-4" },
@@ -284,9 +286,9 @@ const grpo = { rollouts: ROLLOUTS, promptsPerRollout: 8, numGenerations: 8, maxC
 if (ONLY.has("dpo")) {
   for (const lr of lrs("dpo-lrs")) {
     for (const beta of lrs("dpo-betas")) {
-      for (const rpoAlpha of lrs("dpo-rpo")) for (const consensus of lrs("dpo-consensus")) {
-        const name = `DPO lr ${lr} β ${beta}${rpoAlpha ? ` RPO α ${rpoAlpha}` : ""}${consensus ? " consensus pairs" : ""}`;
-        await add(name, { path: "dpo", dpo: { beta, rpoAlpha, optim: optim(lr) }, ...(consensus ? { data: { consensus: true } } : {}) });
+      for (const rpoAlpha of lrs("dpo-rpo")) for (const dpopLambda of lrs("dpo-dpop")) for (const consensus of lrs("dpo-consensus")) {
+        const name = `DPO lr ${lr} β ${beta}${rpoAlpha ? ` RPO α ${rpoAlpha}` : ""}${dpopLambda ? ` DPOP λ ${dpopLambda}` : ""}${consensus ? " consensus pairs" : ""}`;
+        await add(name, { path: "dpo", dpo: { beta, rpoAlpha, dpopLambda, optim: optim(lr) }, ...(consensus ? { data: { consensus: true } } : {}) });
       }
     }
   }
@@ -314,12 +316,17 @@ if (ONLY.has("chain")) {
   // labels, then a DPO round on the people's rankings moves what the checker cannot see (the style)
   // and should keep the checker's score. "Before" of the second row is the GRPO policy.
   // its first link is the default-lr GRPO round above when that ran (the same round; no need to train it twice)
-  let first = rounds.find((r) => r.name === `checker → GRPO lr ${lrs("grpo-lrs")[0]}`);
+  let first = rounds.find((r) => r.name.startsWith("checker → GRPO"));
   if (!first) {
     await add("chain: checker → GRPO", { path: "grpo", rewards: { checker: { weight: 1 } }, grpo });
     first = rounds.at(-1)!;
   }
-  rounds.push({ name: "chain: … then DPO on the rankings", id: await launch({ name: "chain: then DPO", base: { afterRound: first.id }, evaluation, next: { prompts: 0 }, path: "dpo" }) });
+  // then DPO at its defaults, and once per DPOP λ asked for (--dpo-dpop)
+  for (const dpopLambda of lrs("dpo-dpop")) {
+    const name = `chain: … then DPO on the rankings${dpopLambda ? ` (DPOP λ ${dpopLambda})` : ""}`;
+    const body = { name, base: { afterRound: first.id }, evaluation, next: { prompts: 0 }, path: "dpo", ...(dpopLambda ? { dpo: { dpopLambda } } : {}) };
+    rounds.push({ name, id: await launch(body) });
+  }
 }
 await train();
 

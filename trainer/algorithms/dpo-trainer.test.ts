@@ -95,3 +95,35 @@ test("RPO (rpoAlpha): the step-0 loss is ln 2 plus α·NLL, nll_loss is reported
   assert.ok(Math.abs(rpo.first.loss - (Math.LN2 + nll)) < 1e-4, `step-0 loss ${rpo.first.loss} vs ln 2 + ${nll}`);
   assert.ok(rpo.chosen > plain.chosen + 0.25, `chosen log-likelihood: RPO ${rpo.chosen}, plain DPO ${plain.chosen}`);
 });
+
+test("DPOP (dpopLambda): the loss is ln 2 and dpop_penalty 0 at step 0, and on pairs that differ in one token the chosen answers end more likely than under plain DPO", () => {
+  // chosen and rejected share their first two tokens and differ in the third: the case DPOP was made for
+  const rng = createRng(1);
+  const pick = (lo: number, hi: number): number => lo + Math.floor(rng.next() * (hi - lo + 1));
+  const train: PreferencePair[] = Array.from({ length: 32 }, () => {
+    const a = pick(2, 15), b = pick(2, 15);
+    return { prompt: [pick(2, 15)], chosen: [a, b, pick(2, 8), END], rejected: [a, b, pick(9, 15), END] };
+  });
+  const run = (dpopLambda: number) => {
+    const model = initGpt(modelConfig, 5);
+    const config = dpoConfigSchema.parse({
+      beta: 0.5, dpopLambda, batchSize: 8, steps: 30, optim: { lr: 5e-3, minLr: 5e-4, warmupSteps: 2, totalSteps: 30, weightDecay: 0 },
+    });
+    const trainer = createDpoTrainer(model, train, config, PAD);
+    const all = train.map((_, i) => i);
+    const first = trainer.trainStep(all.slice(0, 8));
+    for (let s = 1; s < config.steps; s++) trainer.trainStep(all.slice((s * 8) % 32, (s * 8) % 32 + 8));
+    const after = trainer.evaluate(train, trainer.reference);
+    trainer.dispose();
+    disposeGpt(model);
+    return { first, after };
+  };
+  const plain = run(0);
+  const dpop = run(50);
+  assert.equal(plain.first["dpop_penalty"], undefined, "plain DPO reports no DPOP penalty");
+  assert.ok(Math.abs(dpop.first.loss - Math.LN2) < 1e-4, `step-0 loss ${dpop.first.loss}`);
+  assert.ok((dpop.first["dpop_penalty"] ?? NaN) < 1e-4, `step-0 penalty ${dpop.first["dpop_penalty"]}`);
+  assert.ok((dpop.after["rewards/accuracies"] ?? 0) >= 0.9, `DPOP still learns the preference: ${dpop.after["rewards/accuracies"]}`);
+  const chosen = (r: typeof plain) => r.after["logps/chosen"] ?? NaN;
+  assert.ok(chosen(dpop) > chosen(plain) + 0.2, `chosen log-likelihood: DPOP ${chosen(dpop)}, plain DPO ${chosen(plain)}`);
+});

@@ -1,7 +1,8 @@
 // Direct Preference Optimization.
 // Paper: Rafailov et al. 2023, "Direct Preference Optimization: Your Language Model is Secretly a
 // Reward Model" (arXiv 2305.18290), Eq. 7; loss variants and metric names as TRL's DPOTrainer. With
-// rpoAlpha > 0 it is RPO (Pang et al. 2024): the chosen answers' NLL joins the loss (losses/dpo-loss.ts).
+// rpoAlpha > 0 it is RPO (Pang et al. 2024): the chosen answers' NLL joins the loss; with dpopLambda > 0
+// it is DPOP (Pal et al. 2024): a chosen answer that falls below the reference is penalised (losses/dpo-loss.ts).
 //
 // Reads top to bottom: 1. collate chosen and rejected rows into one batch → 2. precompute the
 // reference log-probs once → 3. policy sequence log-probs → 4. loss, gradients, clip, AdamW →
@@ -105,7 +106,10 @@ export function createDpoTrainer(
   const optimizer = createAdamW(params);
   const vars = [...params.values()];
   const nameOf = new Map([...params].map(([name, v]) => [v.name, name]));
-  const lossOptions = { beta: config.beta, lossType: config.lossType, labelSmoothing: config.labelSmoothing, rpoAlpha: config.rpoAlpha };
+  const lossOptions = {
+    beta: config.beta, lossType: config.lossType, labelSmoothing: config.labelSmoothing,
+    rpoAlpha: config.rpoAlpha, dpopLambda: config.dpopLambda,
+  };
 
   const lossAndLogps = (batchPairs: PreferencePair[], ref: { chosen: number[]; rejected: number[] }): { loss: tf.Scalar; logps: Float32Array } => {
     const n = batchPairs.length;
@@ -126,6 +130,12 @@ export function createDpoTrainer(
   const metricsOf = (logps: Float32Array, ref: { chosen: number[]; rejected: number[] }, batchPairs: PreferencePair[]): Record<string, number> => {
     const n = ref.chosen.length;
     const metrics = dpoMetrics({ policyChosen: logps.subarray(0, n), policyRejected: logps.subarray(n), refChosen: ref.chosen, refRejected: ref.rejected }, config.beta);
+    if (config.dpopLambda > 0) {
+      // how far, on average, the chosen answers' sequence log-probs sit below the reference's (DPOP's hinge, before λ)
+      let fall = 0;
+      for (let i = 0; i < n; i++) fall += Math.max(0, (ref.chosen[i] ?? 0) - (logps[i] ?? 0));
+      metrics["dpop_penalty"] = fall / n;
+    }
     if (config.rpoAlpha === 0) return metrics;
     // TRL's name for RPO's term: the chosen answers' NLL per token
     const tokens = batchPairs.reduce((sum, p) => sum + ownTokens(p.chosen, p.chosenMask), 0);

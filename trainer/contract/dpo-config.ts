@@ -16,6 +16,11 @@ export const dpoConfigSchema = z
      * the preferred answer's likelihood rises instead of both answers falling. 0 = plain DPO.
      */
     rpoAlpha: z.number().min(0).max(10).default(0),
+    /**
+     * DPOP's λ (Pal et al. 2024, "DPO-Positive"; the paper uses 50): how much a fall of the chosen answer's
+     * log-probability below the reference's counts against the margin. 0 = plain DPO.
+     */
+    dpopLambda: z.number().min(0).max(1000).default(0),
     /** Preference pairs per optimizer step. */
     batchSize: z.number().int().positive().default(8),
     steps: z.number().int().positive().default(100),

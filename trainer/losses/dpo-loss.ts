@@ -10,6 +10,13 @@
 //   loss = mean_b ℓ_b + α · (−Σ_b log π(c_b)) / Σ_b |c_b|
 // Why: when chosen and rejected answers differ in a few tokens (a digit copied wrong), plain DPO can
 // push both down ("likelihood displacement", Razin et al. 2024) and lose the right answer with the wrong.
+// DPOP (Pal et al. 2024, "Smaug: Fixing Failure Modes of Preference Optimisation with DPO-Positive",
+// arXiv 2402.13228, Eq. 3) targets the same failure differently: λ times how far the chosen answer's
+// log-ratio fell below the reference's is taken off Δ, inside the loss:
+//   Δ' = Δ − λ·max(0, log π_ref(c) − log π(c))
+// so lowering the chosen answer costs as much as raising the rejected one gains once λ ≥ 1, and nothing
+// is added while the chosen answer stays at or above the reference (unlike RPO's NLL, which keeps
+// pulling the chosen answer up — wrong-but-better-styled ones included). The paper uses λ = 50.
 import * as tf from "@tensorflow/tfjs-core";
 
 export const DPO_LOSS_TYPES = ["sigmoid", "hinge", "ipo"] as const;
@@ -29,6 +36,8 @@ export interface DpoOptions {
   labelSmoothing?: number;
   /** RPO's weight on the chosen completions' per-token NLL; 0 (default) = plain DPO. Needs chosenLengths. */
   rpoAlpha?: number;
+  /** DPOP's λ: the penalty on a chosen answer whose log-ratio fell below 0; 0 (default) = plain DPO. */
+  dpopLambda?: number;
   /** (B) completion token counts; IPO divides every log-prob by its length, RPO's NLL by their sum. */
   chosenLengths?: tf.Tensor1D;
   rejectedLengths?: tf.Tensor1D;
@@ -43,7 +52,9 @@ export function dpoLoss(l: DpoLogps, o: DpoOptions): tf.Scalar {
     const perToken = (x: tf.Tensor1D, n?: tf.Tensor1D): tf.Tensor => (type === "ipo" && n ? tf.div(x, n) : x);
     const chosenRatio = tf.sub(perToken(l.policyChosen, o.chosenLengths), perToken(l.refChosen, o.chosenLengths)); // (B)
     const rejectedRatio = tf.sub(perToken(l.policyRejected, o.rejectedLengths), perToken(l.refRejected, o.rejectedLengths)); // (B)
-    const delta = tf.sub(chosenRatio, rejectedRatio); // (B)
+    let delta = tf.sub(chosenRatio, rejectedRatio); // (B)
+    const lambda = o.dpopLambda ?? 0;
+    if (lambda > 0) delta = tf.sub(delta, tf.mul(lambda, tf.relu(tf.neg(chosenRatio)))); // DPOP
     let losses: tf.Tensor;
     if (type === "sigmoid") {
       const eps = o.labelSmoothing ?? 0;

@@ -257,6 +257,36 @@ test("RPO: DPO plus α times the chosen NLL per token over the batch; closed for
   });
 });
 
+test("DPOP: Δ loses λ·max(0, −chosen log-ratio) inside the loss; nothing changes while the chosen answer stays above the reference; finite-difference gradients", () => {
+  tf.tidy(() => {
+    const beta = 0.5;
+    const refChosen = tf.tensor1d([-5, -7]);
+    const refRejected = tf.tensor1d([-6, -4]);
+    const policyChosen = tf.tensor1d([-4, -7.5]); // chosen ratios [1, −0.5]: only the second fell below the reference
+    const policyRejected = tf.tensor1d([-6.5, -3]); // Δ = [1.5, −1.5]
+    const l = { policyChosen, policyRejected, refChosen, refRejected };
+    const sp = (x: number): number => Math.log1p(Math.exp(x)); // −log σ(z) = softplus(−z)
+    // λ = 2: Δ' = [1.5, −1.5 − 2·0.5] = [1.5, −2.5]
+    close(scalar(dpoLoss(l, { beta, dpopLambda: 2 })), (sp(-0.75) + sp(1.25)) / 2);
+    close(scalar(dpoLoss(l, { beta, dpopLambda: 0 })), (sp(-0.75) + sp(0.75)) / 2);
+    close(scalar(dpoLoss(l, { beta, dpopLambda: 2, lossType: "hinge" })), (0.25 + (1 + 0.5 * 2.5)) / 2);
+    // ∂/∂log π(c) for the fallen pair: −β·σ(−βΔ')·(1 + λ) / B; for the other pair plain DPO's −β·σ(−βΔ) / B
+    const g = tf.grad((c: tf.Tensor) => dpoLoss({ ...l, policyChosen: c as tf.Tensor1D }, { beta, dpopLambda: 2 }))(policyChosen).dataSync();
+    const sig = (x: number): number => 1 / (1 + Math.exp(-x));
+    close(g[0] ?? NaN, (-beta * sig(-0.75)) / 2);
+    close(g[1] ?? NaN, (-beta * sig(1.25) * 3) / 2);
+    for (const lossType of DPO_LOSS_TYPES) {
+      // away from the hinge's kink (chosen ratios ±0.5 and 1, not 0)
+      const check = checkGradients(
+        ([c, r]) => dpoLoss({ ...l, policyChosen: c as tf.Tensor1D, policyRejected: r as tf.Tensor1D }, { beta, lossType, dpopLambda: 3 }),
+        [policyChosen, policyRejected],
+        { eps: 1e-3 },
+      );
+      assert.ok(check.maxRelError < 1e-2, `${lossType} rel error ${check.maxRelError}`);
+    }
+  });
+});
+
 test("GAE on a hand-computed example, and γ = λ = 1 gives Monte-Carlo returns minus values", () => {
   // row 0: r = [0, 0, 1], V = [0.5, 0.6, 0.7]; row 1 ends after 2 tokens: r = [0, 2, ·], V = [0.1, 0.2, ·]
   const rewards = new Float32Array([0, 0, 1, 0, 2, 9]);

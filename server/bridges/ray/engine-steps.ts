@@ -74,6 +74,9 @@ export function epochsFor(steps: number, batchSize: number, rows: number): numbe
 export function engineSteps(spec: RoundSpec, engine: Engine, counts: DatasetCounts): EngineStep[] {
   const unmapped = ROUND_PATHS[spec.path].find((kind) => NOT_HANDED_OFF.includes(kind));
   if (unmapped) throw new UnsupportedStepError(`A ${unmapped.toUpperCase()} step runs on Tandem's own trainer service only (its verifiable rewards and unpaired data are not mapped to OpenRLHF or TRL yet).`);
+  if ((ROUND_PATHS[spec.path] as readonly TrainStepKind[]).includes("dpo") && spec.dpo.dpopLambda > 0) {
+    throw new UnsupportedStepError("DPOP (dpo.dpopLambda > 0) runs on Tandem's own trainer service only: neither OpenRLHF nor TRL has it. Set it to 0 to hand the round off.");
+  }
   return chainSteps(spec).map(({ kind, input, reward, output }, i) => {
     const script = `${String(i + 1).padStart(2, "0")}-${kind}.sh`;
     const rows = counts[DATASET_OF[kind]];
