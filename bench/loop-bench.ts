@@ -26,7 +26,9 @@
  * policy on those labels: DPO (one round per --dpo-lrs × --dpo-betas), reward model → PPO (per
  * --ppo-lrs), reward model + checker → GRPO, GRPO on the checker alone (per --grpo-lrs), and KTO (per
  * --kto-lrs) — the defaults sweep; and a chain: GRPO on the checker, then DPO on round 0's rankings with
- * GRPO's policy as its base (does the checker's score survive a round for style? once per --dpo-dpop λ). Every round is scored by the server on the held-out prompts
+ * GRPO's policy as its base (does the checker's score survive a round for style? once per --dpo-dpop λ); and, asked for
+ * with --only dpo-loop, the loop itself: --dpo-rounds DPO rounds in a row, each on the rankings of what the
+ * previous policy sampled. Every round is scored by the server on the held-out prompts
  * (greedy for arithmetic, sampled at temperature 1 for parity, with the same seeds for the new and the
  * previous policy), and this
  * bench computes the utility of those answers: before, after, the paired difference with a
@@ -36,7 +38,8 @@
  *   npm run bench:loop [-- --task arithmetic --eval 96 --prompts 96 --tau 4 --seed 1
  *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-rpo 0,1 --dpo-dpop 0,50 --dpo-consensus 0,1 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
  *                        --grpo-mini-batches 0,16 --grpo-iterations 1,2 --grpo-tool-result 0,0.5 --grpo-temperatures 1,0.7 --sample-temperature 1
- *                        --kto-lrs 3e-5 --rm-steps 100 --rollouts 20 --tool-share 0.4 --only dpo,ppo,rm-grpo,grpo,kto,chain]
+ *                        --kto-lrs 3e-5 --rm-steps 100 --rollouts 20 --tool-share 0.4 --dpo-rounds 3
+ *                        --only dpo,ppo,rm-grpo,grpo,kto,chain,dpo-loop]
  *
  * Needs `npm run build` (the server's pages). Prints a table and writes bench/results/loop-<time>.json
  * (with every held-out answer and its utility, per prompt).
@@ -73,6 +76,8 @@ const { values } = parseArgs({
     "dpo-dpop": { type: "string", default: "0" },
     // 1 = DPO on one pair set per item from the consensus of its labelers' rankings (data.consensus), 0 = every labeler's pairs
     "dpo-consensus": { type: "string", default: "0" },
+    // dpo-loop: this many DPO rounds in a row, each on the rankings of the answers the previous policy sampled
+    "dpo-rounds": { type: "string", default: "3" },
     "ppo-lrs": { type: "string", default: "1e-4" },
     // GRPO on the checker alone, at these learning rates (the first is the default)
     "grpo-lrs": { type: "string", default: "1e-4,1e-3" },
@@ -90,7 +95,8 @@ const { values } = parseArgs({
     "rm-steps": { type: "string", default: "100" },
     // PPO and GRPO rollouts per round (the trainer's default is 50; the demo's GRPO runs 40)
     rollouts: { type: "string", default: "20" },
-    // rm-grpo: reward model + checker → GRPO; grpo: GRPO on the checker alone (per --grpo-lrs)
+    // rm-grpo: reward model + checker → GRPO; grpo: GRPO on the checker alone (per --grpo-lrs);
+    // dpo-loop (not by default): --dpo-rounds DPO rounds in a row, each on freshly sampled and ranked answers
     only: { type: "string", default: "dpo,ppo,rm-grpo,grpo,kto,chain" },
   },
 });
@@ -329,6 +335,24 @@ if (ONLY.has("chain")) {
   }
 }
 await train();
+
+if (ONLY.has("dpo-loop")) {
+  // the loop as a project runs it (label → train → sample → label): each DPO round starts from the
+  // previous round's policy, trains only on the rankings of the answers that policy sampled
+  // (data.rounds), and samples the next unsampled prompts for the labelers to rank
+  let previous = round0;
+  for (let i = 1; i <= Number(values["dpo-rounds"]); i++) {
+    const name = `DPO loop, round ${i} (on round ${i - 1}'s samples)`;
+    const id = await launch({
+      name, base: { afterRound: previous }, evaluation, path: "dpo", data: { rounds: [previous] },
+      next: { prompts: POOL, maxNewTokens: T, temperature: Number(values["sample-temperature"]), seed: SEED + i },
+    });
+    rounds.push({ name, id });
+    await train();
+    for (const labeler of labelers) await labelEverything(labeler, false);
+    previous = id;
+  }
+}
 
 // 4. figures
 const pairStats = () => {
