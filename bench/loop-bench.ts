@@ -19,7 +19,8 @@
  *               from memory; parity — right 60 % of the time; a sentence half the time (round 0 has
  *               headroom in both);
  *   labelers    three, each ranks the K sampled answers by τ·u + Gumbel noise (Plackett–Luce, so
- *               P(a over b) = σ(τ·(u_a − u_b))); identical answers tie.
+ *               P(a over b) = σ(τ·(u_a − u_b))); identical answers tie (with --labeler-ties 1, answers of
+ *               equal utility too).
  *
  * Round 0 trains a small policy from scratch on the demonstrations and samples K answers for the
  * training prompts; the labelers rank them; then each algorithm runs one round from round 0's
@@ -63,6 +64,8 @@ const { values } = parseArgs({
     // default per task: arithmetic 300 (copying an expression into a call takes examples), parity 96
     demos: { type: "string" },
     tau: { type: "string", default: "4" },
+    // 1 = the labelers tie answers of equal utility (as the ranking UI allows) instead of ordering them by noise
+    "labeler-ties": { type: "string", default: "0" },
     seed: { type: "string", default: "1" },
     // default per task: arithmetic 800 (the demo's), parity 150
     "sft-steps": { type: "string" },
@@ -107,6 +110,7 @@ const POOL = Number(values.prompts);
 const DEMOS = Number(values.demos ?? (ARITHMETIC ? 300 : 96));
 const SFT_STEPS = Number(values["sft-steps"] ?? (ARITHMETIC ? 800 : 150));
 const TAU = Number(values.tau);
+const TIES = values["labeler-ties"] === "1";
 const TOOL_SHARE = Number(values["tool-share"]);
 const SEED = Number(values.seed);
 const ONLY = new Set(values.only!.split(","));
@@ -228,15 +232,20 @@ async function labelEverything(client: HttpClient, demonstrate: boolean): Promis
     if (shown.taskType === "rank") {
       // identical answers are one tier (a tie) with one noisy score: one Gumbel draw per distinct
       // text, so P(a ≻ b) = σ(τ·Δu) however often the policy sampled either
-      const byText = new Map<string, { ids: string[]; s: number }>();
+      // text, so P(a ≻ b) = σ(τ·Δu) however often the policy sampled either. With --labeler-ties,
+      // answers of equal utility are one tier too (two wrong answers in the same style: "both bad")
+      const byKey = new Map<string, { ids: string[]; texts: string[]; s: number }>();
       for (const c of shown.completions) {
-        const tier = byText.get(c.text) ?? { ids: [], s: TAU * utility(prompt, c.text) + gumbel() };
+        const u = utility(prompt, c.text);
+        const key = TIES ? String(u) : c.text;
+        const tier = byKey.get(key) ?? { ids: [], texts: [], s: TAU * u + gumbel() };
         tier.ids.push(c.id);
-        byText.set(c.text, tier);
+        tier.texts.push(c.text);
+        byKey.set(key, tier);
       }
-      const tiers = [...byText.entries()].sort((a, b) => b[1].s - a[1].s);
-      rankings.push({ prompt, tiers: tiers.map(([text, t]) => t.ids.map(() => text)) });
-      payload = { ranking: { tiers: tiers.map(([, t]) => t.ids) } };
+      const tiers = [...byKey.values()].sort((a, b) => b.s - a.s);
+      rankings.push({ prompt, tiers: tiers.map((t) => t.texts) });
+      payload = { ranking: { tiers: tiers.map((t) => t.ids) } };
     } else if (demonstrate && shown.taskType === "demonstrate") {
       payload = task.demonstration(itemOf.get(prompt)!);
     } else {
@@ -369,6 +378,7 @@ const pairStats = () => {
     for (let i = 0; i < texts.length; i++) {
       for (let j = i + 1; j < texts.length; j++) {
         const [a, b] = [texts[i]!, texts[j]!];
+        if (TIES && utility(prompt, a) === utility(prompt, b)) continue; // tied by every labeler: no pair to predict
         ceiling += sigmoid(TAU * Math.abs(utility(prompt, a) - utility(prompt, b)));
         strict++;
         for (let x = 0; x < ranks.length; x++) {
