@@ -1,16 +1,17 @@
 // The step-time changes of decision trainer-026 (trainer/backend/step-kernels.ts) on and off, in one process: whole
 // SFT steps of a GPT preset round robin (a fresh trainer each), then the pieces alone at the preset's shapes: the
-// two embedding lookups forward + backward, the tied LM head forward + backward, and a step's bias-gradient sums.
+// two embedding lookups forward + backward, the tied LM head forward + backward, a layer's bias-gradient sums and the in-place attention core (with BLAS).
 // CPU seconds (user + system), medians; the machine is shared, so compare the arms of one run, not runs.
 // --ab embedding (a comma-separated list of step-kernels.ts's groups) turns only those off in the off arm.
-// Usage: npx tsx bench/step-kernels-ab.ts [--preset micro] [--steps 6] [--blas-threads 1] [--blas off] [--ab embedding,lm-head,bias-sum]
+// Usage: npx tsx bench/step-kernels-ab.ts [--preset micro] [--steps 6] [--blas-threads 1] [--blas off] [--ab embedding,lm-head,bias-sum,causal]
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../trainer/backend/select-backend.ts";
 import { ALL_STEP_GROUPS, setStepKernels, type StepGroup } from "../trainer/backend/step-kernels.ts";
 import { tiedLmHead } from "../trainer/backend/matmul.ts";
 import { type GptPreset } from "../trainer/contract/gpt-config.ts";
 import { sftConfigSchema } from "../trainer/contract/sft-config.ts";
-import { disposeGpt } from "../trainer/model/gpt.ts";
+import { attentionBias, disposeGpt } from "../trainer/model/gpt.ts";
+import { qkvAttention, qkvAttentionBackend } from "../trainer/model/qkv-attention.ts";
 import { createSftTrainer } from "../trainer/algorithms/sft-trainer.ts";
 import { abPrinter, alternate, arg, randomSftStep } from "./one-process-bench.ts";
 
@@ -49,5 +50,13 @@ show(`tied LM head forward + backward (${B * T}, ${C}) · (${config.vocabSize}, 
 const biasGrads = [3 * C, C, 4 * C, C].map((n, i) => tf.randomNormal([B * T, n], 0, 1, "float32", 4 + i));
 show(`bias-gradient sums of one layer, (${B * T}, {${3 * C}, ${C}, ${4 * C}, ${C}}) over rows, CPU ms`, 1000, ab(4 * steps, () =>
   tf.dispose(biasGrads.map((g) => tf.sum(g, 0)))), 3);
-tf.dispose([ids, positions, dEmb, x, dLogits, ...biasGrads]);
+
+const H = config.nHead;
+const bias = attentionBias(B, T, 0, undefined);
+const qkv = tf.randomNormal([B * T, 3 * C], 0, 1, "float32", 9) as tf.Tensor2D;
+const dCtx = tf.randomNormal([B * T, C], 0, 1, "float32", 10);
+if (qkvAttentionBackend())
+  show(`in-place attention core forward + backward (${B}, ${T}, ${C}), ${H} heads, CPU ms`, 1000, ab(4 * steps, () =>
+    tf.dispose(tf.grads((a: tf.Tensor) => qkvAttention(a as tf.Tensor2D, B, T, H, bias) as tf.Tensor2D)([qkv], dCtx))), 2);
+tf.dispose([ids, positions, dEmb, x, dLogits, ...biasGrads, bias, qkv, dCtx]);
 disposeGpt(model);

@@ -4,6 +4,7 @@
 //   embedding  GatherV2 / UnsortedSegmentSum as row copies and row adds over heap views (wasm-embedding-kernels.ts)
 //   lm-head    the tied LM head with transpose flags (matmul.ts tiedLmHead), a new gradient: finite differences too
 //   bias-sum   Sum over leading axes as cblas_sgemv (wasm-layout-kernels.ts)
+//   causal     the in-place attention's products split to skip the masked quarter (qkv-attention.ts; needs OpenBLAS)
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
@@ -14,7 +15,8 @@ import { referenceSgemm } from "./native-blas.ts";
 import { checkGradients } from "../testing/grad-check.ts";
 import { createRng, normalArray } from "../random/rng.ts";
 import { resolveGptConfig } from "../contract/gpt-config.ts";
-import { disposeGpt, gptForward, initGpt } from "../model/gpt.ts";
+import { attentionBias, disposeGpt, gptForward, initGpt } from "../model/gpt.ts";
+import { causalSplits, qkvAttention } from "../model/qkv-attention.ts";
 
 const info = await initBackend({ prefer: "wasm", blasThreads: 1 });
 const where = info.blas ? "wasm + OpenBLAS" : "plain wasm";
@@ -175,7 +177,7 @@ test(`lm-head group (${where}): a frozen embedding gives x its gradient and no p
   const x = randn([9, 6], 3) as tf.Tensor2D;
   const w = tf.variable(randn([13, 6], 4), false);
   const dy = randn([9, 13], 5);
-  const grad = (): Float32Array => tf.tidy(() => values(tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tiedLmHead(a as tf.Tensor2D, w), dy)))(x)));
+  const grad = (): Float32Array => tf.tidy(() => values(tf.grad((a: tf.Tensor) => tf.sum(tf.mul(tiedLmHead(a as tf.Tensor2D, w as tf.Tensor as tf.Tensor2D), dy)))(x)));
   assertClose(withGroups(false, grad), withGroups(true, grad), 1e-5, "dx, frozen w");
   tf.dispose([x, w, dy]);
 });
@@ -218,4 +220,67 @@ test(`bias-sum group (${where}): Σ over leading axes equals the GEMM / loop pat
     assertClose(values(off), values(on), 1e-5 * Math.sqrt(rows), `${what} on vs off`);
     tf.dispose([x, on, off]);
   }
+});
+
+// ---- causal ---------------------------------------------------------------------------------------------------------
+
+/** (B, T) left-padding mask with pads[b] pad tokens first, or right padding with pads[b] < 0. */
+function paddingMask(T: number, pads: number[]): tf.Tensor2D {
+  return tf.tensor2d(pads.flatMap((p) => Array.from({ length: T }, (_, t) => (p >= 0 ? (t < p ? 0 : 1) : t >= T + p ? 0 : 1))), [pads.length, T], "float32");
+}
+
+test(`causal group (${where}): where the attention's products may be split`, () => {
+  const splitsOf = (B: number, T: number, mask?: tf.Tensor2D): number[] =>
+    tf.tidy(() => Array.from(causalSplits(attentionBias(B, T, 0, mask).dataSync() as Float32Array, B, T)));
+  assert.deepEqual(splitsOf(2, 64), [32, 32]);
+  assert.deepEqual(splitsOf(1, 33), [16]);
+  assert.deepEqual(splitsOf(1, 31), [0], "below the minimum length");
+  // left padding: no split for that row; right padding (pad queries after the middle, pad keys masked): split
+  assert.deepEqual(splitsOf(3, 40, paddingMask(40, [0, 3, -5])), [20, 0, 20]);
+  assert.deepEqual(withGroups(false, () => splitsOf(2, 64)), [0, 0], "group off");
+});
+
+test(`causal group (${where}): split attention equals the whole products, values and qkv gradients, odd sizes and padding`, { skip: info.blas ? false : "needs OpenBLAS (the in-place attention)" }, () => {
+  const cases: { B: number; T: number; C: number; H: number; pads?: number[] }[] = [
+    { B: 2, T: 32, C: 12, H: 3 },
+    { B: 2, T: 33, C: 16, H: 2, pads: [0, 2] },
+    { B: 3, T: 65, C: 20, H: 5, pads: [0, -7, 4] },
+    { B: 1, T: 128, C: 64, H: 1 },
+  ];
+  for (const c of cases) {
+    const run = (): Float32Array[] =>
+      tf.tidy(() => {
+        const bias = attentionBias(c.B, c.T, 0, c.pads ? paddingMask(c.T, c.pads) : undefined);
+        const qkv = randn([c.B * c.T, 3 * c.C], c.T, 0.7);
+        const probe = randn([c.B * c.T, c.C], c.T + 1);
+        const f = (x: tf.Tensor): tf.Tensor2D => {
+          const y = qkvAttention(x as tf.Tensor2D, c.B, c.T, c.H, bias);
+          if (!y) throw new Error("in-place path not taken");
+          return y;
+        };
+        const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(f(x), probe)))(qkv);
+        return [f(qkv), g].map(values);
+      }) as unknown as Float32Array[];
+    const whole = withGroups(false, run);
+    const split = withGroups(true, run);
+    assertClose(whole[0] as Float32Array, split[0] as Float32Array, 1e-5, `${JSON.stringify(c)} y`);
+    assertClose(whole[1] as Float32Array, split[1] as Float32Array, 1e-5, `${JSON.stringify(c)} dqkv`);
+  }
+});
+
+test(`causal group (${where}): the split attention's qkv gradient passes a finite-difference check`, { skip: info.blas ? false : "needs OpenBLAS (the in-place attention)" }, () => {
+  tf.tidy(() => {
+    const [B, T, C, H] = [2, 34, 8, 2];
+    const bias = attentionBias(B, T, 0, undefined);
+    assert.deepEqual(Array.from(causalSplits(bias.dataSync() as Float32Array, B, T)), [17, 17]);
+    const probe = randn([B * T, C], 21);
+    const qkv = randn([B * T, 3 * C], 22, 0.7);
+    const loss = ([x]: tf.Tensor[]): tf.Scalar => {
+      const y = qkvAttention(x as tf.Tensor2D, B, T, H, bias);
+      if (!y) throw new Error("in-place path not taken");
+      return tf.sum(tf.mul(y, probe));
+    };
+    const check = checkGradients(loss, [qkv], { eps: 1e-2, directions: 6 });
+    assert.ok(check.maxRelError < 1e-2, `rel error ${JSON.stringify(check)}`);
+  });
 });

@@ -6,10 +6,13 @@
 //              d(wte) = gᵀ·x (matmul.ts matMul2dBT), instead of a transposed copy of wte and of its gradient
 //   bias-sum   with native BLAS, a Sum over leading axes (bias gradients) as cblas_sgemv instead of a (1, rows)
 //              row of ones times the input with cblas_sgemm (wasm-layout-kernels.ts)
+//   causal     in the in-place attention's one-op core (qkv-attention.ts), batch rows whose bias is causal in its
+//              first half (no left padding) skip the masked quarter of every head's (T, T) products: each product
+//              is two, queries 0 … T/2−1 against keys 0 … T/2−1 and the rest against all keys
 // TANDEM_STEP_KERNELS: unset or "on" all groups, "off" none, else a comma-separated list ("embedding,lm-head").
 // Each group's "off" is the path that ran before; every path is tested against the other (decision trainer-026).
 
-export const ALL_STEP_GROUPS = ["embedding", "lm-head", "bias-sum"] as const;
+export const ALL_STEP_GROUPS = ["embedding", "lm-head", "bias-sum", "causal"] as const;
 export type StepGroup = (typeof ALL_STEP_GROUPS)[number];
 
 function groupsFromEnv(value: string | undefined): ReadonlySet<StepGroup> {
