@@ -1,4 +1,4 @@
-// Every cblas_sgemm of micro training steps, by shape and transpose flags (decision trainer-025).
+// Every cblas_sgemm (and cblas_sgemv: the bias sums since trainer-026) of micro training steps, by shape and transpose flags (decision trainer-025).
 //
 // Wraps the active native BLAS (wasm-blas-matmul.ts's setWasmBlas) so each call is counted and timed (CPU time of
 // the process, which at one BLAS thread is the call's), over --steps SFT steps after --warmup. Prints, per
@@ -50,6 +50,7 @@ const traced: NativeBlas = {
     timed(`${M}×${N}×${K} ${op(transA, transB)}`, 2 * M * N * K, () => blas.sgemm(transA, transB, M, N, K, a, b, c)),
   sgemmLd: (transA, transB, M, N, K, a, lda, b, ldb, c, ldc) =>
     timed(`${M}×${N}×${K} ${op(transA, transB)} ld ${lda}/${ldb}/${ldc}`, 2 * M * N * K, () => blas.sgemmLd(transA, transB, M, N, K, a, lda, b, ldb, c, ldc)),
+  sgemv: (trans, M, N, a, x, y) => timed(`sgemv ${M}×${N} ${trans ? "T" : "N"}`, 2 * M * N, () => blas.sgemv(trans, M, N, a, x, y)),
 };
 setWasmBlas(traced);
 

@@ -9,6 +9,7 @@
 // gradients pass the transpose flags instead of making transposed copies.
 import * as tf from "@tensorflow/tfjs-core";
 import { wasmBlasActive } from "./wasm-blas-matmul.ts";
+import { stepKernelOn } from "./step-kernels.ts";
 
 /** True when matmuls with transpose flags are as fast as plain ones (native BLAS under wasm). */
 export function transposedMatMulIsFast(): boolean {
@@ -78,4 +79,30 @@ export function matMulTransposedFrozen(a: tf.Tensor2D, w: tf.Tensor2D): tf.Tenso
     };
   }) as (x: tf.Tensor2D) => tf.Tensor2D;
   return op(a);
+}
+
+const matMulBTExplicitGrad = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [a, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b, false, true), // (N, K) @ (M, K)ᵀ -> (N, M)
+    gradFunc: (g: tf.Tensor2D, saved: tf.Tensor[]) => {
+      const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
+      return [
+        tf.matMul(g, sb), // dA = dY · B  (N, M) @ (M, K)
+        tf.matMul(g, sa, true, false), // dB = dYᵀ · A  (M, N) @ (N, K)
+      ];
+    },
+  };
+}) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
+
+/**
+ * A tied LM head: x (N, C) @ wᵀ for an embedding w (V, C) → (N, V). With transpose flags fast (native BLAS under
+ * wasm) and the step-kernels group "lm-head" on, one NT product forward and NN / TN products for the gradients, so
+ * neither wᵀ (C, V) nor its gradient is copied (decision trainer-026); a frozen w gets no gradient product at all
+ * (matMulTransposedFrozen). Otherwise matMul2d on a transposed copy, as before.
+ */
+export function tiedLmHead(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+  if (!stepKernelOn("lm-head") || !transposedMatMulIsFast()) return matMul2d(x, tf.transpose(w));
+  return (w as tf.Tensor as Partial<tf.Variable>).trainable === false ? matMulTransposedFrozen(x, w) : matMulBTExplicitGrad(x, w);
 }

@@ -30,6 +30,12 @@ export interface NativeBlas {
    * wider row-major matrices, such as one head's columns of attention's (B·T, 3C) qkv (decision trainer-025).
    */
   sgemmLd(transA: boolean, transB: boolean, M: number, N: number, K: number, a: Float32Array, lda: number, b: Float32Array, ldb: number, c: Float32Array, ldc: number): void;
+  /**
+   * cblas_sgemv, row-major: y = op(A)·x with A (M, N) as stored (lda N), so y has N entries when transposed, else M.
+   * The bias-gradient sums use it transposed with x a column of ones (decision trainer-026): a GEMM with M = 1 packs
+   * the whole input first and ran at 5 GFLOP/s.
+   */
+  sgemv(trans: boolean, M: number, N: number, a: Float32Array, x: Float32Array, y: Float32Array): void;
 }
 
 /** Library names tried in order when TANDEM_BLAS_LIB does not name one (Debian's alternatives link first). */
@@ -104,6 +110,19 @@ function selfCheck(blas: NativeBlas): string | null {
     if (!(worst <= 1e-5)) return `self-check failed: cblas_sgemm(transA ${ta}, transB ${tb}) differs from the reference by ${worst}`;
     if (!Number.isNaN(heap[7]) || !Number.isNaN(heap[8 + M * N])) return "self-check failed: cblas_sgemm wrote outside its output";
   }
+  for (const trans of [false, true]) {
+    // y = op(A)·x as the product of A (M, K) and x as a (len, 1) matrix
+    const a = rand(M * K + 3).subarray(3);
+    const x = rand((trans ? M : K) + 2).subarray(2);
+    const rows = trans ? K : M;
+    const heap = new Float32Array(rows + 16).fill(Number.NaN);
+    const y = heap.subarray(8, 8 + rows);
+    blas.sgemv(trans, M, K, a, x, y);
+    const want = referenceSgemm(trans, false, rows, 1, trans ? M : K, a, x);
+    const worst = want.reduce((m, v, i) => Math.max(m, Math.abs(v - (y[i] ?? Number.NaN))), 0);
+    if (!(worst <= 1e-5)) return `self-check failed: cblas_sgemv(trans ${trans}) differs from the reference by ${worst}`;
+    if (!Number.isNaN(heap[7]) || !Number.isNaN(heap[8 + rows])) return "self-check failed: cblas_sgemv wrote outside its output";
+  }
   return null;
 }
 
@@ -128,6 +147,9 @@ export async function loadNativeBlas(options: { library?: string; threads?: numb
       const sgemm = lib.func(
         "void cblas_sgemm(int order, int transA, int transB, int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc)",
       );
+      const sgemv = lib.func(
+        "void cblas_sgemv(int order, int trans, int M, int N, float alpha, const float *A, int lda, const float *X, int incX, float beta, float *Y, int incY)",
+      );
       const getConfig = lib.func("const char *openblas_get_config()");
       const setThreads = lib.func("void openblas_set_num_threads(int n)");
       const getThreads = lib.func("int openblas_get_num_threads()");
@@ -140,6 +162,7 @@ export async function loadNativeBlas(options: { library?: string; threads?: numb
           void sgemm(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, M, N, K, 1, a, transA ? M : K, b, transB ? K : N, 0, c, N),
         sgemmLd: (transA, transB, M, N, K, a, lda, b, ldb, c, ldc) =>
           void sgemm(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, M, N, K, 1, a, lda, b, ldb, 0, c, ldc),
+        sgemv: (trans, M, N, a, x, y) => void sgemv(ROW_MAJOR, trans ? TRANS : NO_TRANS, M, N, 1, a, N, x, 1, 0, y, 1),
       };
       const failed = selfCheck(blas);
       if (failed) {

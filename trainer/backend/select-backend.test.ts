@@ -23,7 +23,7 @@ test("auto selection skips missing tfjs-node packages and lands on wasm with SIM
   for (const s of info.skipped) assert.ok(s.reason.length > 0);
   assert.equal(info.simd, true);
   assert.ok(info.threads >= 1);
-  assert.deepEqual(info.customKernels, ["UnsortedSegmentSum", "Slice", "SplitV", "Sum", "Transpose", "Identity", ...(info.blas ? ["BatchMatMul (native BLAS)"] : []), ...(simdOff ? [] : [SIMD_KERNELS_LABEL])]);
+  assert.deepEqual(info.customKernels, ["UnsortedSegmentSum", "GatherV2", "Slice", "SplitV", "Sum", "Transpose", "Identity", ...(info.blas ? ["BatchMatMul (native BLAS)"] : []), ...(simdOff ? [] : [SIMD_KERNELS_LABEL])]);
 });
 
 test("patched wasm Identity shares the buffer: a clone is a reference, and outlives its source and a variable's assign", () => {

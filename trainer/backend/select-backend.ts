@@ -9,6 +9,7 @@ import { registerTfjsGradients } from "./register-gradients.ts";
 import { registerUnsortedSegmentSum, UNSORTED_SEGMENT_SUM } from "./unsorted-segment-sum-kernel.ts";
 import { registerWasmSliceKernels } from "./wasm-slice-kernels.ts";
 import { registerWasmLayoutKernels } from "./wasm-layout-kernels.ts";
+import { registerWasmEmbeddingKernels } from "./wasm-embedding-kernels.ts";
 import { registerWasmIdentityKernel } from "./wasm-identity-kernel.ts";
 import { defaultBlasThreads, loadNativeBlas, type NativeBlas } from "./native-blas.ts";
 import { registerWasmBlasMatMul, setWasmBlas } from "./wasm-blas-matmul.ts";
@@ -117,6 +118,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
       if (await tf.setBackend("wasm")) {
         await tf.ready();
         registerUnsortedSegmentSum("wasm");
+        const embeddingKernels = registerWasmEmbeddingKernels(); // after the line above, which puts the JS kernel back
         if (!wasmSlicePatched) wasmSliceKernels = [...registerWasmSliceKernels(), ...registerWasmLayoutKernels(), ...registerWasmIdentityKernel()];
         wasmSlicePatched = true;
         const simd = Boolean(await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT"));
@@ -128,7 +130,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
         if (!simdKernels.ok) skipped.push({ package: SIMD_KERNELS_LABEL, reason: simdKernels.reason });
         current = {
           backend: "wasm", requested: prefer, package: "@tensorflow/tfjs-backend-wasm", threads: getThreadsCount(), simd,
-          customKernels: [UNSORTED_SEGMENT_SUM, ...wasmSliceKernels, ...(blas ? ["BatchMatMul (native BLAS)"] : []), ...(simdKernels.ok ? [SIMD_KERNELS_LABEL] : [])],
+          customKernels: [UNSORTED_SEGMENT_SUM, ...embeddingKernels, ...wasmSliceKernels, ...(blas ? ["BatchMatMul (native BLAS)"] : []), ...(simdKernels.ok ? [SIMD_KERNELS_LABEL] : [])],
           projectOps: blas ? ["matMul2d"] : ["matMul2d", "perHeadAttention"],
           blas: blas ? { library: blas.library, config: blas.config, threads: blas.threads } : null,
           skipped,

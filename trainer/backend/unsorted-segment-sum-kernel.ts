@@ -38,7 +38,8 @@ export function unsortedSegmentSumValues(
   }
 }
 
-function kernelFunc({ inputs, backend, attrs }: { inputs: NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap }): TensorInfo {
+/** The kernel itself (exported for wasm-embedding-kernels.ts, which falls back to it). */
+export function unsortedSegmentSumKernel({ inputs, backend, attrs }: { inputs: NamedTensorInfoMap; backend: unknown; attrs?: NamedAttrMap }): TensorInfo {
   const x = inputs["x"];
   const segmentIds = inputs["segmentIds"];
   if (x === undefined || segmentIds === undefined) throw new Error("UnsortedSegmentSum needs x and segmentIds");
@@ -61,7 +62,7 @@ function kernelFunc({ inputs, backend, attrs }: { inputs: NamedTensorInfoMap; ba
 /** Registers the kernel for `backendName`, replacing a stock one. Returns true when it is in place. */
 export function registerUnsortedSegmentSum(backendName: string): boolean {
   if (getKernel(UNSORTED_SEGMENT_SUM, backendName)) unregisterKernel(UNSORTED_SEGMENT_SUM, backendName);
-  const config: KernelConfig = { kernelName: UNSORTED_SEGMENT_SUM, backendName, kernelFunc: kernelFunc as KernelConfig["kernelFunc"] };
+  const config: KernelConfig = { kernelName: UNSORTED_SEGMENT_SUM, backendName, kernelFunc: unsortedSegmentSumKernel as KernelConfig["kernelFunc"] };
   registerKernel(config);
   return true;
 }

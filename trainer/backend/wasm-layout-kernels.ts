@@ -8,7 +8,8 @@
 // Other ranks, permutations, axes and dtypes go to the stock kernels.
 // With native BLAS on (wasm-blas-matmul.ts), a Sum over 64 rows or more is one cblas_sgemm of a row of
 // ones by the (rows, inner) input, which runs at memory speed where the scalar loop does not (the
-// loop was 3 % of a micro step's CPU profile; decision trainer-021).
+// loop was 3 % of a micro step's CPU profile; decision trainer-021). Since trainer-026 that is cblas_sgemv of the
+// transposed input by a column of ones (step-kernels.ts group "bias-sum"): a GEMM with M = 1 packs its B operand.
 import {
   getKernel,
   registerKernel,
@@ -21,6 +22,7 @@ import {
 } from "@tensorflow/tfjs-core";
 import type { KernelArgs, WasmBackendLike } from "./wasm-kernel-types.ts";
 import { wasmBlasActive } from "./wasm-blas-matmul.ts";
+import { stepKernelOn } from "./step-kernels.ts";
 
 /** Below this many rows the loop is as quick as a BLAS call. */
 const BLAS_SUM_MIN_ROWS = 64;
@@ -78,7 +80,10 @@ export function registerWasmLayoutKernels(): string[] {
     const os = backend.typedArrayFromHeap(out) as Float32Array;
     const inner = util.sizeFromShape(innerShape);
     const blas = wasmBlasActive();
-    if (blas && outer >= BLAS_SUM_MIN_ROWS && inner > 0) blas.sgemm(false, false, 1, inner, outer, onesRow(outer), xs, os); // (1, outer)·(outer, inner)
+    if (blas && outer >= BLAS_SUM_MIN_ROWS && inner > 0) {
+      if (stepKernelOn("bias-sum")) blas.sgemv(true, outer, inner, xs, onesRow(outer), os); // (outer, inner)ᵀ·1 (trainer-026)
+      else blas.sgemm(false, false, 1, inner, outer, onesRow(outer), xs, os); // (1, outer)·(outer, inner)
+    }
     else sumRows(xs, outer, inner, os);
     return out;
   };

@@ -11,7 +11,7 @@
 // sequence (N-implementation-details, General #2-3).
 import * as tf from "@tensorflow/tfjs-core";
 import { type GptConfig } from "../contract/gpt-config.ts";
-import { matMul2d, transposedMatMulIsFast } from "../backend/matmul.ts";
+import { matMul2d, tiedLmHead, transposedMatMulIsFast } from "../backend/matmul.ts";
 import { fusedBackend } from "../backend/wasm-heap.ts";
 import { createRng, normalArray } from "../random/rng.ts";
 import { simdKernels, GELU_C, GELU_K } from "../backend/wasm-simd.ts";
@@ -376,7 +376,7 @@ export function gptForward(model: GptModel, inputIds: tf.Tensor2D, options: Forw
   const flat = tf.reshape(hidden, [B * T, C]) as tf.Tensor2D;
   const result: ForwardResult = { hidden };
   if (options.logits !== false) {
-    result.logits = tf.reshape(matMul2d(flat, tf.transpose(param(model, "wte.weight") as tf.Tensor as tf.Tensor2D)), [B, T, c.vocabSize]);
+    result.logits = tf.reshape(tiedLmHead(flat, param(model, "wte.weight") as tf.Tensor as tf.Tensor2D), [B, T, c.vocabSize]);
   }
   if (c.scalarHead !== "none") result.scores = tf.reshape(matMul2d(flat, param(model, "score.weight") as tf.Tensor as tf.Tensor2D), [B, T]);
   if (options.useCache) result.present = present;

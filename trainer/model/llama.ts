@@ -22,7 +22,7 @@
 // the row alone because position ids are the exclusive cumulative sum of the mask.
 import * as tf from "@tensorflow/tfjs-core";
 import { headDimOf, type LlamaConfig } from "../contract/llama-config.ts";
-import { matMul2d, matMul2dFrozenB, matMulTransposedFrozen } from "../backend/matmul.ts";
+import { matMul2d, matMul2dFrozenB, matMulTransposedFrozen, tiedLmHead } from "../backend/matmul.ts";
 import { fusedBackend } from "../backend/wasm-heap.ts";
 import { createRng, normalArray } from "../random/rng.ts";
 import { fusedNormApplies, fusedRmsNorm } from "./fused-norms.ts";
@@ -338,7 +338,7 @@ export function llamaForward(model: LlamaModel, inputIds: tf.Tensor2D, options: 
     let logits: tf.Tensor2D;
     if (!c.tieWordEmbeddings) logits = linearWeight(flat, weight); // lm_head (C, V)
     else if ((weight as tf.Tensor as tf.Variable).trainable === false) logits = matMulTransposedFrozen(flat, weight); // frozen embed_tokens (V, C)
-    else logits = matMul2d(flat, tf.transpose(weight));
+    else logits = tiedLmHead(flat, weight);
     result.logits = tf.reshape(logits, [B, T, c.vocabSize]);
   }
   if (c.scalarHead !== "none") result.scores = tf.reshape(matMul2d(flat, param(model, "score.weight") as tf.Tensor as tf.Tensor2D), [B, T]);

@@ -14,6 +14,8 @@
 // whose backward pass writes every column of the qkv gradient. Without them the products are two ops around the
 // masked softmax; each op's qkv gradient fills only its own columns (q and k, or v) and zeros the rest, and the tape
 // adds the two.
+// In the one-op core, batch rows whose bias is causal in its first half skip the masked quarter of every (T, T)
+// product (causalSplits; step-kernels.ts group "causal", decision trainer-026).
 // Only with native BLAS under wasm (the products run as one sgemm per (b, h), as the batched path's do) and
 // without a KV cache (training, and forward passes that keep no keys/values).
 import * as tf from "@tensorflow/tfjs-core";
@@ -21,6 +23,7 @@ import { wasmBlasActive } from "../backend/wasm-blas-matmul.ts";
 import type { NativeBlas } from "../backend/native-blas.ts";
 import { fusedBackend, type WasmHeapBackend } from "../backend/wasm-heap.ts";
 import { simdKernels, type SimdKernels } from "../backend/wasm-simd.ts";
+import { stepKernelOn } from "../backend/step-kernels.ts";
 import { maskedSoftmax } from "./fused-softmax.ts";
 
 let enabled = process.env["TANDEM_QKV_ATTENTION"] !== "off";
@@ -52,41 +55,95 @@ function forEachHead(d: Dims, fn: (b: number, h: number) => void): void {
   for (let b = 0; b < d.B; b++) for (let h = 0; h < d.H; h++) fn(b, h);
 }
 
+/** Below this sequence length the causal split's extra calls cost more than the products they save. */
+const CAUSAL_SPLIT_MIN_T = 32;
+
+/**
+ * Per batch row, where the causal split of decision trainer-026 cuts its queries (step-kernels.ts group "causal"), or
+ * 0 for no split. With m = ⌊T/2⌋, queries 0 … m−1 see only keys 0 … m−1 when their diagonal is unmasked (bias 0) and
+ * every key from m on is masked (bias ≤ −1e9): those probabilities are exp(≈ −1e9) = 0 exactly, so their scores need
+ * not be computed, and the products skip that quarter of every (T, T) block. A row with left padding (a pad query's
+ * diagonal is masked, and it may see later real keys) keeps the full products. bias (B, 1, T, T) as a heap view.
+ */
+export function causalSplits(bias: Float32Array, B: number, T: number): Int32Array {
+  const splits = new Int32Array(B);
+  if (T < CAUSAL_SPLIT_MIN_T || !stepKernelOn("causal")) return splits;
+  const m = Math.floor(T / 2);
+  for (let b = 0; b < B; b++) {
+    let ok = true;
+    for (let r = 0; r < m && ok; r++) {
+      const row = (b * T + r) * T;
+      if (bias[row + r] !== 0) ok = false;
+      for (let j = m; j < T && ok; j++) if (!((bias[row + j] as number) <= -1e9)) ok = false;
+    }
+    splits[b] = ok ? m : 0;
+  }
+  return splits;
+}
+
+/** Zeros columns m … T−1 of rows 0 … m−1 of a (T, T) block: the causal split's quarter that no product writes. */
+function zeroUpperRight(block: Float32Array, T: number, m: number): void {
+  for (let r = 0; r < m; r++) block.fill(0, r * T + m, r * T + T);
+}
+
 /**
  * The products of head (b, h), one sgemm each, on blocks of the heap views: in qkv (row length 3C) the head's q starts
  * at b·T·3C + h·D, its k C further, its v 2C further; in the merged heads (row length C) at b·T·C + h·D; its (T, T)
  * block of scores or P at (b·H + h)·T². The in-place ops below all call these, so the offsets are written once.
+ * With a causal split m = splits[b] > 0 (causalSplits) each product is two: queries 0 … m−1 against keys 0 … m−1,
+ * and queries m … T−1 against all keys (the key-side gradients dV, dK likewise by key rows); the scores' and dP's
+ * skipped quarter is zero-filled so the softmax kernels read finite values there (they give 0 for it: P is 0).
  */
-function headProducts(blas: NativeBlas, d: Dims) {
+function headProducts(blas: NativeBlas, d: Dims, splits: Int32Array = new Int32Array(d.B)) {
   const { T, H, D, C } = d;
   const ld = 3 * C;
   const qAt = (b: number, h: number) => b * T * ld + h * D;
   const mergedAt = (b: number, h: number) => b * T * C + h * D;
   const blockAt = (b: number, h: number) => (b * H + h) * T * T;
+  /** A·Bᵀ (T, T) from row blocks a, b with row length ld, written into c (row length T), split or whole */
+  const abT = (m: number, a: Float32Array, lda: number, b: Float32Array, c: Float32Array): void => {
+    if (m > 0) {
+      blas.sgemmLd(false, true, m, m, D, a, lda, b, ld, c, T);
+      zeroUpperRight(c, T, m);
+    }
+    blas.sgemmLd(false, true, T - m, T, D, a.subarray(m * lda), lda, b, ld, c.subarray(m * T), T);
+  };
+  /** P·X (T, D) for a (T, T) block p: rows before m use only the first m columns */
+  const pX = (m: number, p: Float32Array, x: Float32Array, c: Float32Array, ldc: number): void => {
+    if (m > 0) blas.sgemmLd(false, false, m, D, m, p, T, x, ld, c, ldc);
+    blas.sgemmLd(false, false, T - m, D, T, p.subarray(m * T), T, x, ld, c.subarray(m * ldc), ldc);
+  };
+  /** Pᵀ·X (T, D) for a (T, T) block p: key rows from m on are seen only by query rows from m on */
+  const pTX = (m: number, p: Float32Array, x: Float32Array, ldx: number, c: Float32Array): void => {
+    if (m > 0) blas.sgemmLd(true, false, m, D, T, p, T, x, ldx, c, ld);
+    blas.sgemmLd(true, false, T - m, D, T - m, p.subarray(m * T + m), T, x.subarray(m * ldx), ldx, c.subarray(m * ld), ld);
+  };
   return {
     blockAt,
     /** S = Q·Kᵀ into the scores block */
     scores(x: Float32Array, b: number, h: number, s: Float32Array): void {
       const at = qAt(b, h);
-      blas.sgemmLd(false, true, T, T, D, x.subarray(at), ld, x.subarray(at + C), ld, s.subarray(blockAt(b, h)), T);
+      abT(splits[b] as number, x.subarray(at), ld, x.subarray(at + C), s.subarray(blockAt(b, h)));
     },
     /** Y = P·V into the head's columns of the merged heads */
     context(p: Float32Array, x: Float32Array, b: number, h: number, y: Float32Array): void {
-      blas.sgemmLd(false, false, T, D, T, p.subarray(blockAt(b, h)), T, x.subarray(qAt(b, h) + 2 * C), ld, y.subarray(mergedAt(b, h)), C);
+      pX(splits[b] as number, p.subarray(blockAt(b, h)), x.subarray(qAt(b, h) + 2 * C), y.subarray(mergedAt(b, h)), C);
     },
     /** dP = dY·Vᵀ into the dP block, dV = Pᵀ·dY into v's columns of the qkv gradient */
     contextGrad(dy: Float32Array, p: Float32Array, x: Float32Array, b: number, h: number, dp: Float32Array, dx: Float32Array): void {
+      const m = splits[b] as number;
       const dY = dy.subarray(mergedAt(b, h));
       const vAt = qAt(b, h) + 2 * C;
-      blas.sgemmLd(false, true, T, T, D, dY, C, x.subarray(vAt), ld, dp.subarray(blockAt(b, h)), T);
-      blas.sgemmLd(true, false, T, D, T, p.subarray(blockAt(b, h)), T, dY, C, dx.subarray(vAt), ld);
+      abT(m, dY, C, x.subarray(vAt), dp.subarray(blockAt(b, h)));
+      pTX(m, p.subarray(blockAt(b, h)), dY, C, dx.subarray(vAt));
     },
     /** dQ = dS·K into q's columns, dK = dSᵀ·Q into k's columns of the qkv gradient */
     scoresGrad(ds: Float32Array, x: Float32Array, b: number, h: number, dx: Float32Array): void {
+      const m = splits[b] as number;
       const at = qAt(b, h);
       const dS = ds.subarray(blockAt(b, h));
-      blas.sgemmLd(false, false, T, D, T, dS, T, x.subarray(at + C), ld, dx.subarray(at), ld);
-      blas.sgemmLd(true, false, T, D, T, dS, T, x.subarray(at), ld, dx.subarray(at + C), ld);
+      pX(m, dS, x.subarray(at + C), dx.subarray(at), ld);
+      pTX(m, dS, x.subarray(at), ld, dx.subarray(at + C));
     },
   };
 }
@@ -166,7 +223,7 @@ function qkvAttentionCore(env: { blas: NativeBlas; backend: WasmHeapBackend }, s
   const ld = 3 * C;
   const scale = 1 / Math.sqrt(D);
   const block = T * T;
-  const heads = headProducts(env.blas, d);
+  const heads = headProducts(env.blas, d, causalSplits(backend.typedArrayFromHeap(bias) as Float32Array, B, T));
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
     const pInfo = backend.makeOutput([B, H, T, T], "float32");

@@ -1,0 +1,34 @@
+// Switches for the step-time changes of decision trainer-026, by group, in the style of TANDEM_SIMD:
+//   embedding  GatherV2 and UnsortedSegmentSum (the embedding lookup and its gradient) on wasm as row copies and row
+//              adds over heap views (wasm-embedding-kernels.ts), instead of tfjs-wasm's per-element Gather and the
+//              JS kernel that copies its input out of the heap and its output back in
+//   lm-head    the tied LM head as one matmul with a transpose flag, x·wteᵀ, and its gradients dx = g·wte and
+//              d(wte) = gᵀ·x (matmul.ts matMul2dBT), instead of a transposed copy of wte and of its gradient
+//   bias-sum   with native BLAS, a Sum over leading axes (bias gradients) as cblas_sgemv instead of a (1, rows)
+//              row of ones times the input with cblas_sgemm (wasm-layout-kernels.ts)
+//   causal     in the in-place attention's one-op core (qkv-attention.ts), batch rows whose bias is causal in its
+//              first half (no left padding) skip the masked quarter of every head's (T, T) products: each product
+//              is two, queries 0 … T/2−1 against keys 0 … T/2−1 and the rest against all keys
+// TANDEM_STEP_KERNELS: unset or "on" all groups, "off" none, else a comma-separated list ("embedding,lm-head").
+// Each group's "off" is the path that ran before; every path is tested against the other (decision trainer-026).
+
+export const ALL_STEP_GROUPS = ["embedding", "lm-head", "bias-sum", "causal"] as const;
+export type StepGroup = (typeof ALL_STEP_GROUPS)[number];
+
+function groupsFromEnv(value: string | undefined): ReadonlySet<StepGroup> {
+  if (value === undefined || value === "" || value === "on") return new Set(ALL_STEP_GROUPS);
+  if (value === "off") return new Set();
+  const named = value.split(",").map((v) => v.trim());
+  return new Set(ALL_STEP_GROUPS.filter((g) => named.includes(g)));
+}
+
+let groups = groupsFromEnv(process.env["TANDEM_STEP_KERNELS"]);
+
+/** For the tests and the benches: true all groups, false none, a list exactly those. */
+export function setStepKernels(on: boolean | readonly StepGroup[]): void {
+  groups = new Set(on === true ? ALL_STEP_GROUPS : on === false ? [] : on);
+}
+
+export function stepKernelOn(group: StepGroup): boolean {
+  return groups.has(group);
+}
