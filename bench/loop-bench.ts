@@ -349,11 +349,13 @@ if (ONLY.has("dpo-loop")) {
   // the loop as a project runs it (label → train → sample → label): each DPO round starts from the
   // previous round's policy, trains only on the rankings of the answers that policy sampled
   // (data.rounds), and samples the next unsampled prompts for the labelers to rank
+  // at the first of --dpo-lrs, --dpo-betas and --dpo-dpop
+  const loopDpo = { optim: optim(lrs("dpo-lrs")[0]!), beta: lrs("dpo-betas")[0]!, dpopLambda: lrs("dpo-dpop")[0]! };
   let previous = round0;
   for (let i = 1; i <= Number(values["dpo-rounds"]); i++) {
-    const name = `DPO loop, round ${i} (on round ${i - 1}'s samples)`;
+    const name = `DPO loop${loopDpo.dpopLambda ? ` (DPOP λ ${loopDpo.dpopLambda})` : ""}, round ${i} (on round ${i - 1}'s samples)`;
     const id = await launch({
-      name, base: { afterRound: previous }, evaluation, path: "dpo", data: { rounds: [previous] },
+      name, base: { afterRound: previous }, evaluation, path: "dpo", data: { rounds: [previous] }, dpo: loopDpo,
       next: { prompts: POOL, maxNewTokens: T, temperature: Number(values["sample-temperature"]), seed: SEED + i },
     });
     rounds.push({ name, id });
