@@ -223,7 +223,8 @@ const records = [...demoItems.map((i) => record(i)), ...poolItems.map((i) => rec
 await json(await researcher.json("POST", `/api/v1/projects/${project.id}/imports`, { content: records.map((r) => JSON.stringify(r)).join("\n"), commit: true }));
 
 /** Every open task, by every labeler: demonstrations by the (careless) demonstrator, rankings by Plackett–Luce. */
-const rankings: Array<{ prompt: string; tiers: string[][] }> = [];
+const rankings: Array<{ prompt: string; tiers: string[][]; calls: boolean[][] }> = [];
+type ShownWithTranscripts = { completions: Array<{ id: string; text: string; messages?: Array<{ role: string }> | null }> };
 async function labelEverything(client: HttpClient, demonstrate: boolean): Promise<number> {
   let done = 0;
   for (let shown = await takeTask(client, project.id); shown; shown = await takeTask(client, project.id)) {
@@ -231,20 +232,21 @@ async function labelEverything(client: HttpClient, demonstrate: boolean): Promis
     let payload: Record<string, unknown>;
     if (shown.taskType === "rank") {
       // identical answers are one tier (a tie) with one noisy score: one Gumbel draw per distinct
-      // text, so P(a ≻ b) = σ(τ·Δu) however often the policy sampled either
       // text, so P(a ≻ b) = σ(τ·Δu) however often the policy sampled either. With --labeler-ties,
       // answers of equal utility are one tier too (two wrong answers in the same style: "both bad")
-      const byKey = new Map<string, { ids: string[]; texts: string[]; s: number }>();
-      for (const c of shown.completions) {
+      const byKey = new Map<string, { ids: string[]; texts: string[]; calls: boolean[]; s: number }>();
+      for (const c of (shown as ShownWithTranscripts).completions) {
         const u = utility(prompt, c.text);
+        const called = (c.messages ?? []).some((m) => m.role === "tool");
         const key = TIES ? String(u) : c.text;
-        const tier = byKey.get(key) ?? { ids: [], texts: [], s: TAU * u + gumbel() };
+        const tier = byKey.get(key) ?? { ids: [], texts: [], calls: [], s: TAU * u + gumbel() };
         tier.ids.push(c.id);
         tier.texts.push(c.text);
+        tier.calls.push(called);
         byKey.set(key, tier);
       }
       const tiers = [...byKey.values()].sort((a, b) => b.s - a.s);
-      rankings.push({ prompt, tiers: tiers.map((t) => t.texts) });
+      rankings.push({ prompt, tiers: tiers.map((t) => t.texts), calls: tiers.map((t) => t.calls) });
       payload = { ranking: { tiers: tiers.map((t) => t.ids) } };
     } else if (demonstrate && shown.taskType === "demonstrate") {
       payload = task.demonstration(itemOf.get(prompt)!);
@@ -395,6 +397,22 @@ const pairStats = () => {
   return { labelerAgreement: agree / Math.max(1, pairs), rmCeiling: ceiling / Math.max(1, strict) };
 };
 const { labelerAgreement, rmCeiling } = pairStats();
+/** Of the ranked pairs (every labeler's, across tiers) where one answer called the calculator and the other did not: how often the one without the call was ranked higher. */
+const callPairs = () => {
+  let mixed = 0, noCallWins = 0;
+  for (const r of rankings) {
+    const flat = r.calls.flatMap((tier, rank) => tier.map((called) => ({ called, rank })));
+    for (let i = 0; i < flat.length; i++) {
+      for (let j = i + 1; j < flat.length; j++) {
+        const [a, b] = [flat[i]!, flat[j]!];
+        if (a.rank === b.rank || a.called === b.called) continue;
+        mixed++;
+        if ((a.rank < b.rank ? a : b).called === false) noCallWins++;
+      }
+    }
+  }
+  return { mixed, noCallWins };
+};
 type Result =
   | { name: string; state: string; error: string | null }
   | {
@@ -472,6 +490,8 @@ for (const r of rounds) {
 const f = (x: number | null | undefined, d = 2) => (x === null || x === undefined || Number.isNaN(x) ? "—" : x.toFixed(d));
 console.log(`\nLoop bench (${values.task}): ${demonstrations} demonstrations, ${rankings.length} rankings (3 labelers, K ${K}, τ ${TAU}), ${EVAL} held-out prompts, seed ${SEED}, ${((Date.now() - started) / 60000).toFixed(1)} min`);
 console.log(`labeler–labeler agreement ${f(labelerAgreement, 3)}; a reward model's ceiling (mean σ(τ|Δu|) over ranked pairs) ${f(rmCeiling, 3)}; round 0's held-out checker ${f(r0.report?.heldOut?.checker?.new)}`);
+const calls = callPairs();
+console.log(`ranked pairs with one calculator call and one answer without: ${calls.mixed}; the answer without the call ranked higher in ${f(calls.noCallWins / Math.max(1, calls.mixed), 3)} of them`);
 console.log("| round | utility before → after | Δ [95 % CI] | headroom closed | checker before → after | correctness headroom closed | style before → after | tool use before → after | KL (nats) | RM held-out acc. |");
 console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 for (const r of results) {
@@ -483,7 +503,7 @@ for (const r of results) {
 }
 fs.mkdirSync("bench/results", { recursive: true });
 const file = `bench/results/loop-${new Date().toISOString().replace(/[:.]/g, "-")}.json`;
-fs.writeFileSync(file, JSON.stringify({ args: values, demonstrations, rankings: rankings.length, labelerAgreement, rmCeiling, round0: r0.report?.heldOut?.checker, results, curves }, null, 2));
+fs.writeFileSync(file, JSON.stringify({ args: values, demonstrations, rankings: rankings.length, labelerAgreement, rmCeiling, callPairs: calls, round0: r0.report?.heldOut?.checker, results, curves }, null, 2));
 if (ARITHMETIC) {
   console.log("\nWhy held-out answers are wrong (before → after): no call / wrong expression in the call / result miscopied / other");
   for (const r of results) {
