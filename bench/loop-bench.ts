@@ -37,7 +37,7 @@
  * answer and the reward model's held-out accuracy next to what the labelers' own noise allows.
  *
  *   npm run bench:loop [-- --task arithmetic --eval 96 --prompts 96 --tau 4 --seed 1
- *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-rpo 0,1 --dpo-dpop 0,50 --dpo-consensus 0,1 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
+ *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-rpo 0,1 --dpo-dpop 0,1,50 --dpo-consensus 0,1 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
  *                        --grpo-mini-batches 0,16 --grpo-iterations 1,2 --grpo-tool-result 0,0.5 --grpo-temperatures 1,0.7 --sample-temperature 1
  *                        --kto-lrs 3e-5 --rm-steps 100 --rollouts 20 --tool-share 0.4 --dpo-rounds 3
  *                        --only dpo,ppo,rm-grpo,grpo,kto,chain,dpo-loop]
@@ -75,8 +75,9 @@ const { values } = parseArgs({
     "dpo-betas": { type: "string", default: "0.1" },
     // RPO's α (the chosen answers' NLL beside DPO's loss; 0 = plain DPO), swept with the lrs and βs
     "dpo-rpo": { type: "string", default: "0" },
-    // DPOP's λ (a chosen answer that falls below the reference counts against the margin; 0 = plain DPO), swept the same way
-    "dpo-dpop": { type: "string", default: "0" },
+    // DPOP's λ (a chosen answer that falls below the reference counts against the margin; 0 = plain DPO; the trainer's
+    // default is 1), swept the same way; the chain's DPO and the dpo-loop take it too
+    "dpo-dpop": { type: "string", default: "1" },
     // 1 = DPO on one pair set per item from the consensus of its labelers' rankings (data.consensus), 0 = every labeler's pairs
     "dpo-consensus": { type: "string", default: "0" },
     // dpo-loop: this many DPO rounds in a row, each on the rankings of the answers the previous policy sampled
@@ -304,7 +305,7 @@ if (ONLY.has("dpo")) {
   for (const lr of lrs("dpo-lrs")) {
     for (const beta of lrs("dpo-betas")) {
       for (const rpoAlpha of lrs("dpo-rpo")) for (const dpopLambda of lrs("dpo-dpop")) for (const consensus of lrs("dpo-consensus")) {
-        const name = `DPO lr ${lr} β ${beta}${rpoAlpha ? ` RPO α ${rpoAlpha}` : ""}${dpopLambda ? ` DPOP λ ${dpopLambda}` : ""}${consensus ? " consensus pairs" : ""}`;
+        const name = `DPO lr ${lr} β ${beta}${rpoAlpha ? ` RPO α ${rpoAlpha}` : ""} DPOP λ ${dpopLambda}${consensus ? " consensus pairs" : ""}`;
         await add(name, { path: "dpo", dpo: { beta, rpoAlpha, dpopLambda, optim: optim(lr) }, ...(consensus ? { data: { consensus: true } } : {}) });
       }
     }
@@ -338,10 +339,10 @@ if (ONLY.has("chain")) {
     await add("chain: checker → GRPO", { path: "grpo", rewards: { checker: { weight: 1 } }, grpo });
     first = rounds.at(-1)!;
   }
-  // then DPO at its defaults, and once per DPOP λ asked for (--dpo-dpop)
+  // then DPO at its defaults, once per DPOP λ asked for (--dpo-dpop)
   for (const dpopLambda of lrs("dpo-dpop")) {
-    const name = `chain: … then DPO on the rankings${dpopLambda ? ` (DPOP λ ${dpopLambda})` : ""}`;
-    const body = { name, base: { afterRound: first.id }, evaluation, next: { prompts: 0 }, path: "dpo", ...(dpopLambda ? { dpo: { dpopLambda } } : {}) };
+    const name = `chain: … then DPO on the rankings (DPOP λ ${dpopLambda})`;
+    const body = { name, base: { afterRound: first.id }, evaluation, next: { prompts: 0 }, path: "dpo", dpo: { dpopLambda } };
     rounds.push({ name, id: await launch(body) });
   }
 }
@@ -355,7 +356,7 @@ if (ONLY.has("dpo-loop")) {
   const loopDpo = { optim: optim(lrs("dpo-lrs")[0]!), beta: lrs("dpo-betas")[0]!, dpopLambda: lrs("dpo-dpop")[0]! };
   let previous = round0;
   for (let i = 1; i <= Number(values["dpo-rounds"]); i++) {
-    const name = `DPO loop${loopDpo.dpopLambda ? ` (DPOP λ ${loopDpo.dpopLambda})` : ""}, round ${i} (on round ${i - 1}'s samples)`;
+    const name = `DPO loop (DPOP λ ${loopDpo.dpopLambda}), round ${i} (on round ${i - 1}'s samples)`;
     const id = await launch({
       name, base: { afterRound: previous }, evaluation, path: "dpo", data: { rounds: [previous] }, dpo: loopDpo,
       next: { prompts: POOL, maxNewTokens: T, temperature: Number(values["sample-temperature"]), seed: SEED + i },

@@ -75,7 +75,7 @@ test("RPO (rpoAlpha): the step-0 loss is ln 2 plus α·NLL, nll_loss is reported
   const run = (rpoAlpha: number) => {
     const model = initGpt(modelConfig, 5);
     const config = dpoConfigSchema.parse({
-      beta: 0.5, rpoAlpha, batchSize: 8, steps: 20, optim: { lr: 5e-3, minLr: 5e-4, warmupSteps: 2, totalSteps: 20, weightDecay: 0 },
+      beta: 0.5, rpoAlpha, dpopLambda: 0, batchSize: 8, steps: 20, optim: { lr: 5e-3, minLr: 5e-4, warmupSteps: 2, totalSteps: 20, weightDecay: 0 },
     });
     const trainer = createDpoTrainer(model, train, config, PAD);
     const all = train.map((_, i) => i);

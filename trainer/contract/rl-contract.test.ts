@@ -47,6 +47,7 @@ test("defaults follow TRL 1.x except where the comments say; every trainer has a
   assert.deepEqual([kto.beta, kto.desirableWeight, kto.undesirableWeight], [0.1, 1, 1]);
   for (const c of [grpo, rloo, kto, dpoConfigSchema.parse({})]) assert.equal(c.klTarget, 6);
   assert.deepEqual(dpoConfigSchema.parse({}).klCheck, { every: 25, samples: 16, maxNewTokens: 32, seed: 0 });
+  assert.equal(dpoConfigSchema.parse({}).dpopLambda, 1, "DPOP's λ 1 by default (trainer-027)");
   assert.equal(ktoConfigSchema.safeParse({ batchSize: 1 }).success, false);
   assert.deepEqual(paths(grpoConfigSchema.safeParse({ klControl: "adaptive", klTarget: null })), ["klControl"]);
   assert.equal(earlyStopEventSchema.safeParse({ type: "early_stop", reason: "kl_above_target", kl: 7, klTarget: 6, step: 40, keptStep: 30, dir: "/x" }).success, true);

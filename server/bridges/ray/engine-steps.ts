@@ -74,9 +74,6 @@ export function epochsFor(steps: number, batchSize: number, rows: number): numbe
 export function engineSteps(spec: RoundSpec, engine: Engine, counts: DatasetCounts): EngineStep[] {
   const unmapped = ROUND_PATHS[spec.path].find((kind) => NOT_HANDED_OFF.includes(kind));
   if (unmapped) throw new UnsupportedStepError(`A ${unmapped.toUpperCase()} step runs on Tandem's own trainer service only (its verifiable rewards and unpaired data are not mapped to OpenRLHF or TRL yet).`);
-  if ((ROUND_PATHS[spec.path] as readonly TrainStepKind[]).includes("dpo") && spec.dpo.dpopLambda > 0) {
-    throw new UnsupportedStepError("DPOP (dpo.dpopLambda > 0) runs on Tandem's own trainer service only: neither OpenRLHF nor TRL has it. Set it to 0 to hand the round off.");
-  }
   return chainSteps(spec).map(({ kind, input, reward, output }, i) => {
     const script = `${String(i + 1).padStart(2, "0")}-${kind}.sh`;
     const rows = counts[DATASET_OF[kind]];
@@ -230,4 +227,5 @@ export const MAPPING_NOTES = [
   "PPO: `--train.num_episodes` = round(rollouts × rolloutBatchSize ÷ prompts); the critic starts from the reward model, as in OpenRLHF's examples.",
   "Tandem-only settings have no counterpart and are left out: the reward model's `centerCoefficient` on OpenRLHF, PPO's `vfCoef`, `missingEosPenalty` and `whitenRewards`.",
   "DPO `hinge` is TRL-only; PPO runs on OpenRLHF only (TRL's PPO has no command line).",
+  "DPO's `dpopLambda` (DPOP's penalty, Tandem's default 1) has no counterpart in OpenRLHF or TRL: the engines train plain DPO.",
 ];
