@@ -1,12 +1,12 @@
-// What the trainer's one-process benches share (simd-ab, qkv-attention-ab, sgemm-trace, step-profile): the
-// command-line reader, CPU seconds, a round robin of two arms, and a preset's SFT batch of random tokens.
+// What the trainer's one-process benches share (simd-ab, qkv-attention-ab, step-kernels-ab, sgemm-trace, step-profile): the
+// command-line reader, CPU seconds, a round robin of two arms, a preset's SFT batch of random tokens and the SFT-step row.
 import { resolveGptConfig, type GptPreset } from "../trainer/contract/gpt-config.ts";
 import { initGpt } from "../trainer/model/gpt.ts";
-import { type SftExample } from "../trainer/algorithms/sft-trainer.ts";
+import { createSftTrainer, type SftExample } from "../trainer/algorithms/sft-trainer.ts";
+import { sftConfigSchema } from "../trainer/contract/sft-config.ts";
 import { createRng } from "../trainer/random/rng.ts";
 
 export { arg } from "./cli-arg.ts";
-
 
 export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
@@ -50,4 +50,15 @@ export function randomSftStep(preset: GptPreset) {
     return { ids, lossMask: ids.map(() => 1) };
   });
   return { config, B, T, examples, model: initGpt(config, 0), rng };
+}
+
+/** The row each A/B bench starts with: one whole SFT step of the preset's random batch, CPU s per arm. Returns the batch. */
+export function sftStepRow(preset: GptPreset, steps: number, ab: (rounds: number, fn: () => void) => ArmTimes, show: ReturnType<typeof abPrinter>) {
+  const step = randomSftStep(preset);
+  show(`${preset} SFT step, CPU s`, 1, ab(steps, () => {
+    const t = createSftTrainer(step.model, sftConfigSchema.parse({ batchSize: step.B }), 0);
+    t.trainStep(step.examples);
+    t.dispose();
+  }), 3);
+  return step;
 }

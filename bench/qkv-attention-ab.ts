@@ -5,11 +5,9 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../trainer/backend/select-backend.ts";
 import { type GptPreset } from "../trainer/contract/gpt-config.ts";
-import { sftConfigSchema } from "../trainer/contract/sft-config.ts";
 import { attentionBias, causalSelfAttention, disposeGpt } from "../trainer/model/gpt.ts";
 import { qkvAttentionBackend, setQkvAttention } from "../trainer/model/qkv-attention.ts";
-import { createSftTrainer } from "../trainer/algorithms/sft-trainer.ts";
-import { abPrinter, alternate, arg, randomSftStep } from "./one-process-bench.ts";
+import { abPrinter, alternate, arg, sftStepRow } from "./one-process-bench.ts";
 
 const preset = arg("preset", "micro") as GptPreset;
 const steps = Number(arg("steps", "6"));
@@ -21,12 +19,7 @@ console.log(`backend ${info.backend}, BLAS ${info.blas?.library} ${info.blas?.th
 const ab = (rounds: number, fn: () => void) => alternate(rounds, setQkvAttention, fn, false);
 const show = abPrinter("ops", "in place");
 
-const { config, B, T, examples, model } = randomSftStep(preset);
-show(`${preset} SFT step, CPU s`, 1, ab(steps, () => {
-  const t = createSftTrainer(model, sftConfigSchema.parse({ batchSize: B }), 0);
-  t.trainStep(examples);
-  t.dispose();
-}), 3);
+const { config, B, T, model } = sftStepRow(preset, steps, ab, show);
 
 const C = config.nEmbd;
 const x = tf.randomNormal([B, T, C], 0, 1, "float32", 1) as tf.Tensor3D;

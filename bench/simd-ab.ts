@@ -14,11 +14,10 @@ import { sftConfigSchema } from "../trainer/contract/sft-config.ts";
 import { attentionBias, disposeGpt, geluTanh, layerNorm } from "../trainer/model/gpt.ts";
 import { maskedSoftmax } from "../trainer/model/fused-softmax.ts";
 import { nextTokenLogProbs } from "../trainer/losses/logprobs.ts";
-import { createSftTrainer } from "../trainer/algorithms/sft-trainer.ts";
 import { adamwStep, createAdamW, disposeAdamW } from "../trainer/optim/adamw.ts";
 import { clipScale } from "../trainer/optim/gradients.ts";
 import { normalArray } from "../trainer/random/rng.ts";
-import { abPrinter, alternate, arg, randomSftStep } from "./one-process-bench.ts";
+import { abPrinter, alternate, arg, sftStepRow } from "./one-process-bench.ts";
 
 const preset = arg("preset", "micro") as GptPreset;
 const steps = Number(arg("steps", "6"));
@@ -31,12 +30,7 @@ console.log(`backend ${info.backend}, BLAS ${info.blas ? `${info.blas.library} $
 const ab = (rounds: number, fn: () => void) => alternate(rounds, (on) => setSimdKernels(on ? true : offArm), fn, true);
 const show = abPrinter("off", "SIMD");
 
-const { config, B, T, examples, model, rng } = randomSftStep(preset);
-show(`${preset} SFT step, CPU s`, 1, ab(steps, () => {
-  const t = createSftTrainer(model, sftConfigSchema.parse({ batchSize: B }), 0);
-  t.trainStep(examples);
-  t.dispose();
-}), 3);
+const { config, B, T, examples, model, rng } = sftStepRow(preset, steps, ab, show);
 
 const x = tf.randomNormal([B * T, 4 * config.nEmbd], 0, 1, "float32", 1);
 const dy = tf.randomNormal([B * T, 4 * config.nEmbd], 0, 1, "float32", 2);

@@ -9,11 +9,9 @@ import { initBackend } from "../trainer/backend/select-backend.ts";
 import { ALL_STEP_GROUPS, setStepKernels, type StepGroup } from "../trainer/backend/step-kernels.ts";
 import { tiedLmHead } from "../trainer/backend/matmul.ts";
 import { type GptPreset } from "../trainer/contract/gpt-config.ts";
-import { sftConfigSchema } from "../trainer/contract/sft-config.ts";
 import { attentionBias, disposeGpt } from "../trainer/model/gpt.ts";
 import { qkvAttention, qkvAttentionBackend } from "../trainer/model/qkv-attention.ts";
-import { createSftTrainer } from "../trainer/algorithms/sft-trainer.ts";
-import { abPrinter, alternate, arg, randomSftStep } from "./one-process-bench.ts";
+import { abPrinter, alternate, arg, sftStepRow } from "./one-process-bench.ts";
 
 const preset = arg("preset", "micro") as GptPreset;
 const steps = Number(arg("steps", "6"));
@@ -26,12 +24,7 @@ console.log(`backend ${info.backend}, BLAS ${info.blas ? `${info.blas.library} $
 const ab = (rounds: number, fn: () => void) => alternate(rounds, (on) => setStepKernels(on ? true : offArm), fn, true);
 const show = abPrinter("off", "on");
 
-const { config, B, T, examples, model } = randomSftStep(preset);
-show(`${preset} SFT step, CPU s`, 1, ab(steps, () => {
-  const t = createSftTrainer(model, sftConfigSchema.parse({ batchSize: B }), 0);
-  t.trainStep(examples);
-  t.dispose();
-}), 3);
+const { config, B, T, examples, model } = sftStepRow(preset, steps, ab, show);
 
 const C = config.nEmbd;
 const wte = model.params.get("wte.weight") as tf.Variable;
