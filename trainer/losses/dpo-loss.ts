@@ -16,7 +16,8 @@
 //   Δ' = Δ − λ·max(0, log π_ref(c) − log π(c))
 // so lowering the chosen answer costs as much as raising the rejected one gains once λ ≥ 1, and nothing
 // is added while the chosen answer stays at or above the reference (unlike RPO's NLL, which keeps
-// pulling the chosen answer up — wrong-but-better-styled ones included). The paper uses λ = 50.
+// pulling the chosen answer up — wrong-but-better-styled ones included). The paper uses λ = 50; the trainer
+// defaults to 1 (contract/dpo-config.ts, decision trainer-027).
 import * as tf from "@tensorflow/tfjs-core";
 
 export const DPO_LOSS_TYPES = ["sigmoid", "hinge", "ipo"] as const;
