@@ -225,7 +225,6 @@ await json(await researcher.json("POST", `/api/v1/projects/${project.id}/imports
 
 /** Every open task, by every labeler: demonstrations by the (careless) demonstrator, rankings by Plackett–Luce. */
 const rankings: Array<{ prompt: string; tiers: string[][]; calls: boolean[][] }> = [];
-type ShownWithTranscripts = { completions: Array<{ id: string; text: string; messages?: Array<{ role: string }> | null }> };
 async function labelEverything(client: HttpClient, demonstrate: boolean): Promise<number> {
   let done = 0;
   for (let shown = await takeTask(client, project.id); shown; shown = await takeTask(client, project.id)) {
@@ -236,7 +235,7 @@ async function labelEverything(client: HttpClient, demonstrate: boolean): Promis
       // text, so P(a ≻ b) = σ(τ·Δu) however often the policy sampled either. With --labeler-ties,
       // answers of equal utility are one tier too (two wrong answers in the same style: "both bad")
       const byKey = new Map<string, { ids: string[]; texts: string[]; calls: boolean[]; s: number }>();
-      for (const c of (shown as ShownWithTranscripts).completions) {
+      for (const c of shown.completions) {
         const u = utility(prompt, c.text);
         const called = (c.messages ?? []).some((m) => m.role === "tool");
         const key = TIES ? String(u) : c.text;
@@ -333,7 +332,7 @@ if (ONLY.has("chain")) {
   // the demo's story (issue 11, item 6): a verifiable-reward round teaches substance with no human
   // labels, then a DPO round on the people's rankings moves what the checker cannot see (the style)
   // and should keep the checker's score. "Before" of the second row is the GRPO policy.
-  // its first link is the default-lr GRPO round above when that ran (the same round; no need to train it twice)
+  // its first link is the first GRPO row above when one ran (the same round; no need to train it twice)
   let first = rounds.find((r) => r.name.startsWith("checker → GRPO"));
   if (!first) {
     await add("chain: checker → GRPO", { path: "grpo", rewards: { checker: { weight: 1 } }, grpo });

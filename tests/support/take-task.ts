@@ -7,7 +7,8 @@ export type TaskView = {
   taskId: string;
   taskType: string;
   messages: Array<{ role?: string; content: string }>;
-  completions: Array<{ id: string; label: string; text: string }>;
+  /** messages: the transcript with tool calls and results, null for a plain completion. */
+  completions: Array<{ id: string; label: string; text: string; messages?: Array<{ role: string }> | null }>;
 };
 
 /** Claims the next task over the API, as a labeler's browser would, and opens it; null when the queue is empty. */
