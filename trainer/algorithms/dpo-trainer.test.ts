@@ -70,20 +70,25 @@ test("DPO: ln 2 and accuracy ½ at step 0, then held-out preferences learned wit
   disposeGpt(model);
 });
 
+/** Trains a fresh model `steps` steps on all 32 pairs in order (8 per step, lr 5e-3); the first step's metrics and the end's evaluation. */
+function trainInOrder(train: PreferencePair[], settings: { rpoAlpha?: number; dpopLambda: number; steps: number }) {
+  const model = initGpt(modelConfig, 5);
+  const { steps } = settings;
+  const config = dpoConfigSchema.parse({ beta: 0.5, ...settings, batchSize: 8, optim: { lr: 5e-3, minLr: 5e-4, warmupSteps: 2, totalSteps: steps, weightDecay: 0 } });
+  const trainer = createDpoTrainer(model, train, config, PAD);
+  const all = train.map((_, i) => i);
+  const first = trainer.trainStep(all.slice(0, 8));
+  for (let s = 1; s < steps; s++) trainer.trainStep(all.slice((s * 8) % 32, (s * 8) % 32 + 8));
+  const after = trainer.evaluate(train, trainer.reference);
+  trainer.dispose();
+  disposeGpt(model);
+  return { first, after };
+}
+
 test("RPO (rpoAlpha): the step-0 loss is ln 2 plus α·NLL, nll_loss is reported, and the chosen answers' likelihood ends higher than plain DPO's", () => {
   const train = pairs(32, 1);
   const run = (rpoAlpha: number) => {
-    const model = initGpt(modelConfig, 5);
-    const config = dpoConfigSchema.parse({
-      beta: 0.5, rpoAlpha, dpopLambda: 0, batchSize: 8, steps: 20, optim: { lr: 5e-3, minLr: 5e-4, warmupSteps: 2, totalSteps: 20, weightDecay: 0 },
-    });
-    const trainer = createDpoTrainer(model, train, config, PAD);
-    const all = train.map((_, i) => i);
-    const first = trainer.trainStep(all.slice(0, 8));
-    for (let s = 1; s < config.steps; s++) trainer.trainStep(all.slice((s * 8) % 32, (s * 8) % 32 + 8));
-    const after = trainer.evaluate(train, trainer.reference);
-    trainer.dispose();
-    disposeGpt(model);
+    const { first, after } = trainInOrder(train, { rpoAlpha, dpopLambda: 0, steps: 20 });
     return { first, chosen: after["logps/chosen"] ?? NaN };
   };
   const plain = run(0);
@@ -104,22 +109,8 @@ test("DPOP (dpopLambda): the loss is ln 2 and dpop_penalty 0 at step 0, and on p
     const a = pick(2, 15), b = pick(2, 15);
     return { prompt: [pick(2, 15)], chosen: [a, b, pick(2, 8), END], rejected: [a, b, pick(9, 15), END] };
   });
-  const run = (dpopLambda: number) => {
-    const model = initGpt(modelConfig, 5);
-    const config = dpoConfigSchema.parse({
-      beta: 0.5, dpopLambda, batchSize: 8, steps: 30, optim: { lr: 5e-3, minLr: 5e-4, warmupSteps: 2, totalSteps: 30, weightDecay: 0 },
-    });
-    const trainer = createDpoTrainer(model, train, config, PAD);
-    const all = train.map((_, i) => i);
-    const first = trainer.trainStep(all.slice(0, 8));
-    for (let s = 1; s < config.steps; s++) trainer.trainStep(all.slice((s * 8) % 32, (s * 8) % 32 + 8));
-    const after = trainer.evaluate(train, trainer.reference);
-    trainer.dispose();
-    disposeGpt(model);
-    return { first, after };
-  };
-  const plain = run(0);
-  const dpop = run(50);
+  const plain = trainInOrder(train, { dpopLambda: 0, steps: 30 });
+  const dpop = trainInOrder(train, { dpopLambda: 50, steps: 30 });
   assert.equal(plain.first["dpop_penalty"], undefined, "plain DPO reports no DPOP penalty");
   assert.ok(Math.abs(dpop.first.loss - Math.LN2) < 1e-4, `step-0 loss ${dpop.first.loss}`);
   assert.ok((dpop.first["dpop_penalty"] ?? NaN) < 1e-4, `step-0 penalty ${dpop.first["dpop_penalty"]}`);
