@@ -85,12 +85,12 @@ const matMulBTExplicitGrad = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFun
   const [a, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
   save([a, b]);
   return {
-    value: tf.matMul(a, b, false, true), // (N, K) @ (M, K)ᵀ -> (N, M)
+    value: matMulBT(a, b), // (N, K) @ (M, K)ᵀ -> (N, M)
     gradFunc: (g: tf.Tensor2D, saved: tf.Tensor[]) => {
       const [sa, sb] = saved as [tf.Tensor2D, tf.Tensor2D];
       return [
         tf.matMul(g, sb), // dA = dY · B  (N, M) @ (M, K)
-        tf.matMul(g, sa, true, false), // dB = dYᵀ · A  (M, N) @ (N, K)
+        matMulAT(g, sa), // dB = dYᵀ · A  (M, N) @ (N, K)
       ];
     },
   };
