@@ -196,15 +196,18 @@ test("DPO: policy = reference gives ln 2, zero rewards, accuracy ½ for sigmoid;
   });
 });
 
+/** The DPO tests' batch of two at β 0.5: chosen log-ratios [1, −0.5], rejected [−0.5, 1], so Δ = [1.5, −1.5]. */
+function dpoBatch() {
+  const policyChosen = tf.tensor1d([-4, -7.5]);
+  const policyRejected = tf.tensor1d([-6.5, -3]);
+  return { beta: 0.5, policyChosen, policyRejected, l: { policyChosen, policyRejected, refChosen: tf.tensor1d([-5, -7]), refRejected: tf.tensor1d([-6, -4]) } };
+}
+/** −log σ(z) = softplus(−z) */
+const sp = (x: number): number => Math.log1p(Math.exp(x));
+
 test("DPO: closed forms away from the reference and finite-difference gradients for every loss type", () => {
   tf.tidy(() => {
-    const beta = 0.5;
-    const refChosen = tf.tensor1d([-5, -7]);
-    const refRejected = tf.tensor1d([-6, -4]);
-    const policyChosen = tf.tensor1d([-4, -7.5]); // chosen ratios [1, −0.5]
-    const policyRejected = tf.tensor1d([-6.5, -3]); // rejected ratios [−0.5, 1] → Δ = [1.5, −1.5]
-    const l = { policyChosen, policyRejected, refChosen, refRejected };
-    const sp = (x: number): number => Math.log1p(Math.exp(x)); // −log σ(z) = softplus(−z)
+    const { beta, policyChosen, policyRejected, l } = dpoBatch();
     close(scalar(dpoLoss(l, { beta })), (sp(-0.75) + sp(0.75)) / 2);
     close(scalar(dpoLoss(l, { beta, labelSmoothing: 0.1 })), (0.9 * sp(-0.75) + 0.1 * sp(0.75) + 0.9 * sp(0.75) + 0.1 * sp(-0.75)) / 2);
     close(scalar(dpoLoss(l, { beta, lossType: "hinge" })), (0.25 + 1.75) / 2);
@@ -229,14 +232,8 @@ test("DPO: closed forms away from the reference and finite-difference gradients 
 
 test("RPO: DPO plus α times the chosen NLL per token over the batch; closed form and finite-difference gradients", () => {
   tf.tidy(() => {
-    const beta = 0.5;
-    const refChosen = tf.tensor1d([-5, -7]);
-    const refRejected = tf.tensor1d([-6, -4]);
-    const policyChosen = tf.tensor1d([-4, -7.5]);
-    const policyRejected = tf.tensor1d([-6.5, -3]);
-    const l = { policyChosen, policyRejected, refChosen, refRejected };
+    const { beta, policyChosen, policyRejected, l } = dpoBatch();
     const chosenLengths = tf.tensor1d([2, 3]);
-    const sp = (x: number): number => Math.log1p(Math.exp(x));
     const dpo = (sp(-0.75) + sp(0.75)) / 2;
     // NLL per token: (4 + 7.5) / (2 + 3) = 2.3, not the mean of per-answer means (2 and 2.5)
     close(scalar(rpoNll(policyChosen, chosenLengths)), 2.3);
@@ -259,13 +256,7 @@ test("RPO: DPO plus α times the chosen NLL per token over the batch; closed for
 
 test("DPOP: Δ loses λ·max(0, −chosen log-ratio) inside the loss; nothing changes while the chosen answer stays above the reference; finite-difference gradients", () => {
   tf.tidy(() => {
-    const beta = 0.5;
-    const refChosen = tf.tensor1d([-5, -7]);
-    const refRejected = tf.tensor1d([-6, -4]);
-    const policyChosen = tf.tensor1d([-4, -7.5]); // chosen ratios [1, −0.5]: only the second fell below the reference
-    const policyRejected = tf.tensor1d([-6.5, -3]); // Δ = [1.5, −1.5]
-    const l = { policyChosen, policyRejected, refChosen, refRejected };
-    const sp = (x: number): number => Math.log1p(Math.exp(x)); // −log σ(z) = softplus(−z)
+    const { beta, policyChosen, policyRejected, l } = dpoBatch(); // only the second chosen answer fell below the reference
     // λ = 2: Δ' = [1.5, −1.5 − 2·0.5] = [1.5, −2.5]
     close(scalar(dpoLoss(l, { beta, dpopLambda: 2 })), (sp(-0.75) + sp(1.25)) / 2);
     close(scalar(dpoLoss(l, { beta, dpopLambda: 0 })), (sp(-0.75) + sp(0.75)) / 2);
