@@ -39,6 +39,12 @@ export function HeldOutCard({ heldOut }: { heldOut: HeldOutReport }) {
         <p className="text-sm">
           {heldOut.samples} held-out prompts, answered by both policies with the same decoding and seeds.
           {heldOut.kl !== null ? ` KL to the reference: ${heldOut.kl.toFixed(2)}${heldOut.klStderr !== null ? ` ± ${heldOut.klStderr.toFixed(2)}` : ""} nats per answer.` : ""}
+          {heldOut.origin ? (
+            <span data-testid="kl-from-origin">
+              {` KL from ${heldOut.origin.name} (model ${heldOut.origin.modelId}), where this chain of rounds started: `}
+              {heldOut.klFromOrigin != null ? `${heldOut.klFromOrigin.toFixed(2)}${heldOut.klFromOriginStderr != null ? ` ± ${heldOut.klFromOriginStderr.toFixed(2)}` : ""} nats per answer.` : "not measured."}
+            </span>
+          ) : null}
           {heldOut.rmAccuracy !== null ? ` The round's reward model orders ${pct(heldOut.rmAccuracy)} of ${heldOut.rmPairs ?? 0} held-out preference pairs correctly.` : ""}
           {checker && Object.keys(checker.reasons).length > 0 ? ` Unscored or unreadable: ${Object.entries(checker.reasons).map(([k, v]) => `${k.replace(/_/g, " ")} ${v}`).join(", ")}.` : ""}
         </p>

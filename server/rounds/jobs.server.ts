@@ -233,7 +233,11 @@ export async function completeJob(db: Db, dataDir: string, jobId: string, lease:
         const file = heldoutFileSchema.safeParse(parseJsonOr(text, null));
         if (!file.success) throw new AppError("validation_failed", "heldout.json is not the heldout command's output.");
         const rm = parseEvaluation(await readIfPresent(path.join(staging, "rm-heldout.json")));
-        const heldOut = heldOutReport(file.data, rm?.["eval_accuracy"] !== undefined ? { accuracy: rm["eval_accuracy"], pairs: rm["eval_pairs"] ?? 0 } : null);
+        // the chain's origin policy, named for the report, when the job was given one (decision 0058)
+        const originId = (job.spec as { heldOut?: { originModelId?: string } }).heldOut?.originModelId;
+        const originRow = originId ? await trx.selectFrom("models").select(["id", "name"]).where("id", "=", originId).executeTakeFirst() : undefined;
+        const origin = originRow ? { modelId: originRow.id, name: originRow.name } : null;
+        const heldOut = heldOutReport(file.data, rm?.["eval_accuracy"] !== undefined ? { accuracy: rm["eval_accuracy"], pairs: rm["eval_pairs"] ?? 0 } : null, origin);
         await trx.updateTable("rounds").set({ report: JSON.stringify({ ...(round.report ?? {}), heldOut }), updated_at: new Date() }).where("id", "=", round.id).execute();
       } else if (job.kind === "sample") {
         const spec = job.spec as { model: { modelId?: string }; baselineModel?: { modelId: string } };

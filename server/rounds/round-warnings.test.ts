@@ -64,3 +64,48 @@ test("a held-out score that fell beyond noise warns (two proportions on the same
   assert.deepEqual(codes(file(scores(0.4), scores(0.55))), [], "15 points on 40 prompts is within noise");
   assert.deepEqual(codes(file(scores(0.05), scores(0.31))), ["heldout_score_fell"], "the demo's old DPO step: 31 % → 5 %");
 });
+
+// the tenth run's chain (docs/benchmarks.md, "DPO rounds in a row"): each round's own KL under the target 6
+const chained = (klFromOrigin: number | null | undefined, klOwn = 2.4): HeldoutFile =>
+  heldoutFileSchema.parse({
+    prompts: 40, new: scores(0.07), previous: scores(0.14), kl: { mean: klOwn, stderr: 0.2, samples: 80 }, samples: [],
+    ...(klFromOrigin === undefined ? {} : { klFromOrigin: klFromOrigin === null ? null : { mean: klFromOrigin, stderr: 0.4, samples: 80 } }),
+  });
+const origin = { modelId: "17", name: "Round 0 · sft" };
+
+test("report.heldOut carries the KL from the chain's origin and names the origin; a stored file without it parses", () => {
+  const report = heldOutReport(chained(7.5), null, origin);
+  assert.equal(report.klFromOrigin, 7.5);
+  assert.equal(report.klFromOriginStderr, 0.4);
+  assert.deepEqual(report.origin, origin);
+  const old = heldOutReport(chained(undefined), null);
+  assert.equal(old.klFromOrigin, null);
+  assert.equal(old.origin, null);
+  assert.equal(heldOutReport(chained(null), null).klFromOrigin, null, "a round straight off its SFT: no second KL");
+});
+
+test("KL from the origin above the target warns, naming the origin and what to do, even when the round's own KL is under it", () => {
+  const warn = (f: HeldoutFile, klTarget = 6, named: typeof origin | null = origin) => {
+    const heldOut = heldOutReport(f, null, named);
+    return roundWarnings({ klTarget, heldOut, kl: heldOut.kl === null ? null : { value: heldOut.kl, where: "on held-out prompts" } });
+  };
+  const [w, ...rest] = warn(chained(7.5));
+  assert.deepEqual(rest, []);
+  assert.equal(w?.code, "kl_from_origin_above_target");
+  assert.equal(w?.value, 7.5);
+  assert.equal(w?.threshold, 6);
+  assert.match(w!.message, /Round 0 · sft \(model 17\)/);
+  assert.match(w!.message, /7\.50 nats/);
+  assert.match(w!.message, /earlier policy/);
+  assert.match(w!.message, /λ or β/);
+  assert.deepEqual(warn(chained(6)).map((x) => x.code), [], "at the target it does not");
+  assert.deepEqual(warn(chained(null)).map((x) => x.code), []);
+  assert.deepEqual(warn(chained(undefined)).map((x) => x.code), [], "a report stored before the field");
+  assert.deepEqual(warn(chained(9, 8)).map((x) => x.code), ["kl_above_target", "kl_from_origin_above_target"], "both when both are over");
+  assert.match(warn(chained(7.5), 6, null)[0]!.message, /the policy this chain of rounds started from/, "unnamed origin");
+  // a report stored before the field was written: the type's fields are absent, not null
+  const stored = { ...heldOutReport(chained(undefined), null) } as Partial<ReturnType<typeof heldOutReport>>;
+  delete stored.klFromOrigin;
+  delete stored.origin;
+  assert.deepEqual(roundWarnings({ klTarget: 6, heldOut: stored as ReturnType<typeof heldOutReport>, kl: null }), []);
+});

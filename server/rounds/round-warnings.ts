@@ -1,6 +1,7 @@
 /**
  * What a round report says about the held-out eval set, and the warnings it raises when a round
- * went wrong rather than right (issue #11): KL above the target, answers breaking down (undecodable
+ * went wrong rather than right (issue #11): KL above the target (the round's own, and the chain's from its
+ * origin policy, decision 0058), answers breaking down (undecodable
  * bytes, loops, empty answers, broken tool calls), length drifting, and a held-out score that fell. Pure functions over
  * the trainer's files and metrics, so they are tested on hand-made numbers.
  */
@@ -25,13 +26,18 @@ const sampleAnswer = z.object({
   tools: z.array(z.object({ name: z.string(), arguments: z.record(z.string(), z.unknown()), result: z.string().nullable() })).optional(),
 });
 
+const klEstimate = z.object({ mean: z.number(), stderr: z.number(), samples: z.number() });
+
 /** The trainer's heldout.json (trainer/cli/heldout-eval.ts). */
 export const heldoutFileSchema = z.object({
   prompts: z.number().int().nonnegative(),
   new: policyScores,
   previous: policyScores.nullable(),
-  kl: z.object({ mean: z.number(), stderr: z.number(), samples: z.number() }).nullable(),
+  kl: klEstimate.nullable(),
   klSkipped: z.string().optional(),
+  /** KL from the chain's origin policy (decision 0058); absent in files written before it was measured. */
+  klFromOrigin: klEstimate.nullable().optional(),
+  klFromOriginSkipped: z.string().optional(),
   samples: z.array(
     z.object({
       prompt: z.string(),
@@ -53,6 +59,15 @@ export type HeldOutReport = {
   /** KL(new ‖ reference) per answer in nats, on held-out prompts. */
   kl: number | null;
   klStderr: number | null;
+  /**
+   * KL(new ‖ origin) per answer in nats, on the same samples: the origin is the policy the chain of rounds
+   * started from (the nearest supervised policy up the lineage, decision 0058), measured when the round's reference
+   * is not it; null when it is (a round straight off its SFT: the KL is `kl`) or when it could not be measured
+   * (another tokenizer). `origin` names it whenever the evaluation was given one. Absent in reports stored before.
+   */
+  klFromOrigin?: number | null;
+  klFromOriginStderr?: number | null;
+  origin?: { modelId: string; name: string } | null;
   /** The round's reward model on the preference pairs it did not train on. */
   rmAccuracy: number | null;
   rmPairs: number | null;
@@ -62,7 +77,7 @@ export type HeldOutReport = {
   examples: HeldoutFile["samples"];
 };
 
-export function heldOutReport(file: HeldoutFile, rm: { accuracy: number; pairs: number } | null): HeldOutReport {
+export function heldOutReport(file: HeldoutFile, rm: { accuracy: number; pairs: number } | null, origin: { modelId: string; name: string } | null = null): HeldOutReport {
   const checker = file.new.checker;
   return {
     samples: file.prompts,
@@ -70,6 +85,9 @@ export function heldOutReport(file: HeldoutFile, rm: { accuracy: number; pairs: 
     reward: file.new.reward ? { new: file.new.reward.mean, previous: file.previous?.reward?.mean ?? null } : null,
     kl: file.kl?.mean ?? null,
     klStderr: file.kl?.stderr ?? null,
+    klFromOrigin: file.klFromOrigin?.mean ?? null,
+    klFromOriginStderr: file.klFromOrigin?.stderr ?? null,
+    origin,
     rmAccuracy: rm?.accuracy ?? null,
     rmPairs: rm?.pairs ?? null,
     meanLength: { new: file.new.meanLength, previous: file.previous?.meanLength ?? null },
@@ -79,7 +97,7 @@ export function heldOutReport(file: HeldoutFile, rm: { accuracy: number; pairs: 
 }
 
 export type RoundWarning = {
-  code: "kl_above_target" | "undecodable_answers" | "repeated_loops" | "empty_answers" | "broken_tool_calls" | "length_drift" | "heldout_score_fell";
+  code: "kl_above_target" | "kl_from_origin_above_target" | "undecodable_answers" | "repeated_loops" | "empty_answers" | "broken_tool_calls" | "length_drift" | "heldout_score_fell";
   message: string;
   value: number;
   threshold: number;
@@ -109,6 +127,17 @@ export function roundWarnings(input: { klTarget: number; heldOut: HeldOutReport 
     warnings.push({
       code: "kl_above_target", value: input.kl.value, threshold: input.klTarget,
       message: `KL to the reference is ${input.kl.value.toFixed(2)} nats per answer ${input.kl.where}, above the target ${input.klTarget}: the policy moved far from where it started (lower the learning rate or steps, or raise β).`,
+    });
+  }
+  if (heldOut?.klFromOrigin != null && heldOut.klFromOrigin > input.klTarget) {
+    const value = heldOut.klFromOrigin;
+    const origin = heldOut.origin ? `${heldOut.origin.name} (model ${heldOut.origin.modelId})` : "the policy this chain of rounds started from";
+    warnings.push({
+      code: "kl_from_origin_above_target", value, threshold: input.klTarget,
+      message:
+        `KL from ${origin}, where this chain of rounds started, is ${value.toFixed(2)} nats per answer on held-out prompts, above the target ${input.klTarget}: ` +
+        "each round measures KL only to the policy it started from, so the chain drifted this far without any round crossing the target. " +
+        "Start the next round from an earlier policy, lower the learning rate or steps, or raise DPOP's λ or β.",
     });
   }
   if (heldOut) {

@@ -493,6 +493,8 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
     const settings = projectSettingsSchema.parse(project.settings);
     const previous = baseId;
     const reference = policyId ? (await trx.selectFrom("models").select("parent_id").where("id", "=", policyId).executeTakeFirst())?.parent_id ?? null : null;
+    // where a chain of rounds started (decision 0058): the KL per round is to that round's own start only
+    const origin = reference ? await originOf(trx, reference) : null;
     const rewardId = latest(["reward"]);
     const judge = rewardId ?? (await trx.selectFrom("models").select("id").where("project_id", "=", round.project_id).where("kind", "=", "reward").where("external_uri", "is", null).orderBy("id", "desc").limit(1).executeTakeFirst())?.id;
     const split = round.data_snapshot.promptSplit;
@@ -501,6 +503,8 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
       heldOut: {
         ...(previous && previous !== policyId ? { previousModelId: previous } : {}),
         ...(reference ? { referenceModelId: reference } : {}),
+        // only when it differs from the reference: a trainer of the version before this field refuses unknown keys
+        ...(origin && origin !== reference ? { originModelId: origin } : {}),
         ...(judge ? { rewardModelId: judge } : {}),
         ...(settings.checker ? { checker: settings.checker } : {}),
         tools: settings.tools,
@@ -546,6 +550,28 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
   const row = await trx.insertInto("jobs").values({ round_id: round.id, step_index: index, kind, spec: JSON.stringify(job) }).returning("id").executeTakeFirstOrThrow();
   await trx.updateTable("rounds").set({ current_step: index, updated_at: new Date() }).where("id", "=", round.id).execute();
   return row.id;
+}
+
+/** How far up a lineage originOf looks: far more rounds than a chain has, few enough to bound a corrupt one. */
+const LINEAGE_DEPTH = 256;
+
+/**
+ * The origin of a policy's lineage (decision 0058): walking parent_id up from `reference`, the nearest supervised
+ * policy (kind "sft"), else the lineage's root. `reference` itself when it is one. Null when the walk meets a cycle,
+ * runs past LINEAGE_DEPTH or reaches a model whose files are not here (trained outside Tandem): no origin to measure.
+ */
+export async function originOf(db: DbOrTrx, reference: string): Promise<string | null> {
+  const seen = new Set<string>();
+  let id: string | null = reference;
+  while (id !== null) {
+    if (seen.has(id) || seen.size >= LINEAGE_DEPTH) return null;
+    seen.add(id);
+    const row = await db.selectFrom("models").select(["kind", "parent_id", "external_uri"]).where("id", "=", id).executeTakeFirst();
+    if (!row || row.external_uri !== null) return null;
+    if (row.kind === "sft" || row.parent_id === null) return id;
+    id = row.parent_id;
+  }
+  return null;
 }
 
 /** The registered policy a round starts from: its base model, or the final policy of the round it follows (null from scratch). */

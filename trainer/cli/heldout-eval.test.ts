@@ -1,6 +1,6 @@
 // `heldout` on tiny checkpoints: a policy taught the answers against an all-zero policy (whose greedy
 // answer is token 0 forever: a loop that never stops), the checker and health figures against their
-// closed forms, KL(π‖π) = 0, and bad input refused.
+// closed forms, KL(π‖π) = 0 (to the reference and to the origin), and bad input refused.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -76,6 +76,29 @@ test("the taught policy beats the zero policy on the checker; every figure agree
   assert.equal(report.new.health.loopShare < 1, true);
   assert.equal(report.kl, null);
   assert.equal(report.klSkipped, "no reference policy");
+  assert.equal(report.klFromOrigin, null, "no origin given");
+  assert.equal(report.klFromOriginSkipped, undefined);
+});
+
+test("KL from the origin (decision 0058): 0 from the policy's own checkpoint; from the reference's checkpoint, exactly `kl` (same samples)", async () => {
+  const kl = { samplesPerPrompt: 2, maxNewTokens: 8 };
+  // the zero policy's logits are all 0 (uniform): KL(π‖uniform) = log V − H(π) per token, > 0 for the taught policy
+  const own = await heldout({ reference: { checkpoint: path("zero") }, origin: { checkpoint: path("sft") }, kl, decoding: { maxNewTokens: 4 } }, "origin-self");
+  assert.ok(own.kl !== null && own.kl.mean > 0.1, JSON.stringify(own.kl));
+  assert.ok(own.klFromOrigin !== null);
+  assert.ok(Math.abs(own.klFromOrigin.mean) < 1e-4 && own.klFromOrigin.stderr < 1e-4, JSON.stringify(own.klFromOrigin));
+  assert.equal(own.klFromOrigin.samples, own.kl.samples);
+  const same = await heldout({ reference: { checkpoint: path("zero") }, origin: { checkpoint: path("zero") }, kl, decoding: { maxNewTokens: 4 } }, "origin-reference");
+  assert.ok(same.klFromOrigin !== null && same.klFromOrigin.mean > 0.1, JSON.stringify(same.klFromOrigin));
+  assert.deepEqual(same.klFromOrigin, same.kl);
+  assert.deepEqual(same.kl, own.kl, "the same seeds draw the same samples: the reference's KL does not depend on the origin");
+  // an origin and no reference: the origin's KL alone
+  const alone = await heldout({ origin: { checkpoint: path("zero") }, kl, decoding: { maxNewTokens: 4 } }, "origin-alone");
+  assert.equal(alone.kl, null);
+  assert.deepEqual(alone.klFromOrigin, same.kl);
+  const none = await heldout({ reference: { checkpoint: path("zero") }, origin: { checkpoint: path("zero") }, kl: { samplesPerPrompt: 0 }, decoding: { maxNewTokens: 4 } }, "origin-no-samples");
+  assert.equal(none.klFromOrigin, null);
+  assert.equal(none.klFromOriginSkipped, "kl.samplesPerPrompt is 0");
 });
 
 test("KL to itself is 0; greedy answers repeat exactly; a zero reward model scores 0", async () => {

@@ -9,13 +9,15 @@
 //     (prompt, answer), length, and answer health (undecodable bytes, loops, empty, unfinished, broken tool calls);
 //  4. KL(π‖π_ref) on the same prompts from answers π samples at temperature 1 (k1: Σ_t log π/π_ref
 //     over the policy's own tokens — tool results are context —, unbiased for the sequence KL; the
-//     estimator eval-job.ts uses on training prompts);
+//     estimator eval-job.ts uses on training prompts); with an origin (the policy a chain of rounds
+//     started from, decision 0058), KL(π‖π_origin) on the very same samples;
 //  5. write <out>/heldout.json:
 //     { prompts, decoding,
 //       new:      { checker: {accuracy, scored, correct, reasons} | null, reward: {mean, n} | null,
 //                   meanLength, health: {undecodableShare, loopShare, emptyShare, unfinishedShare, brokenCallShare} },
 //       previous: the same for the previous policy, or null,
 //       kl:       { mean, stderr, samples } | null,
+//       klFromOrigin: { mean, stderr, samples } | null   (null without an origin, or when it was skipped),
 //       samples:  [{ prompt, new: {answer, correct, toolCalls, tools?}, previous: the same | null }] }
 //       (tools: each call's name, arguments and result, when the answer called one — to tell a slip in
 //       copying the expression into the call from a slip in copying the result out of it)
@@ -88,14 +90,21 @@ export interface PolicyScores {
 
 type SampleAnswer = { answer: string; correct: 0 | 1 | null; toolCalls: number; tools?: ToolUse[] };
 
+/** A KL estimate in nats per answer: the mean over `samples` sampled answers and its standard error. */
+export type KlEstimate = { mean: number; stderr: number; samples: number };
+
 export interface HeldoutReport {
   prompts: number;
   decoding: HeldoutSpec["decoding"];
   new: PolicyScores;
   previous: PolicyScores | null;
-  kl: { mean: number; stderr: number; samples: number } | null;
+  kl: KlEstimate | null;
   /** Why the KL is missing when it is (no reference, or another tokenizer). */
   klSkipped?: string;
+  /** KL(π‖π_origin), from the same samples as `kl`; null without an origin. */
+  klFromOrigin: KlEstimate | null;
+  /** Why it is missing although an origin was given (another tokenizer, no samples). */
+  klFromOriginSkipped?: string;
   samples: Array<{ prompt: string; new: SampleAnswer; previous: SampleAnswer | null }>;
 }
 
@@ -175,8 +184,9 @@ async function score(prompts: HeldoutPrompt[], answers: Answer[], spec: HeldoutS
 }
 
 // 4. KL(π‖π_ref) from samples of π at temperature 1 (no top-k/top-p: any other distribution would
-//    estimate the KL of something other than π)
-async function heldoutKl(policy: Loaded, reference: Loaded, prompts: HeldoutPrompt[], spec: HeldoutSpec): Promise<HeldoutReport["kl"]> {
+//    estimate the KL of something other than π); one estimate per reference given (the round's
+//    reference, the chain's origin), each from the same samples
+async function heldoutKl(policy: Loaded, references: Loaded[], prompts: HeldoutPrompt[], spec: HeldoutSpec): Promise<Array<KlEstimate | null>> {
   const pad = policy.format.padId;
   const stop = policy.format.stopTokens;
   const tokenizer = tandemTokenizer(policy.format);
@@ -185,7 +195,7 @@ async function heldoutKl(policy: Loaded, reference: Loaded, prompts: HeldoutProm
     const ids = (await policy.format.renderChat(p.messages, { addGenerationPrompt: true })).ids;
     for (let k = 0; k < spec.kl.samplesPerPrompt; k++) rows.push(ids);
   }
-  const kls: number[] = [];
+  const kls: number[][] = references.map(() => []);
   const bar = createProgress("held-out kl", rows.length);
   for (let i = 0; i < rows.length; i += spec.batchSize) {
     const part = rows.slice(i, i + spec.batchSize);
@@ -194,15 +204,21 @@ async function heldoutKl(policy: Loaded, reference: Loaded, prompts: HeldoutProm
     const sampled = tokenizer && spec.tools.length > 0 ? await generateWithTools(policy.model, part, { ...options, tokenizer, tools: spec.tools }) : generate(policy.model, part, options);
     // tool results are context, not the policy's tokens: they stay in the input and out of the sum
     const batch = collateCompletions(part.map((prompt, b) => ({ prompt, completion: sampled.completions[b] ?? [], completionMask: sampled.policyMask[b] })), pad);
-    const [lp, lr] = [policy.model, reference.model].map((m) => tf.tidy(() => sequenceLogps(m, batch).dataSync() as Float32Array));
-    for (let b = 0; b < part.length; b++) kls.push((lp?.[b] ?? NaN) - (lr?.[b] ?? NaN));
+    const logps = (m: LanguageModel) => tf.tidy(() => sequenceLogps(m, batch).dataSync() as Float32Array);
+    const lp = logps(policy.model);
+    references.forEach((reference, r) => {
+      const lr = logps(reference.model);
+      for (let b = 0; b < part.length; b++) kls[r]!.push((lp[b] ?? NaN) - (lr[b] ?? NaN));
+    });
     bar.update(Math.min(i + spec.batchSize, rows.length));
   }
   bar.finish();
-  if (kls.length === 0) return null;
-  const mean = kls.reduce((a, x) => a + x, 0) / kls.length;
-  const variance = kls.length > 1 ? kls.reduce((a, x) => a + (x - mean) ** 2, 0) / (kls.length - 1) : 0;
-  return { mean, stderr: Math.sqrt(variance / kls.length), samples: kls.length };
+  return kls.map((values) => {
+    if (values.length === 0) return null;
+    const mean = values.reduce((a, x) => a + x, 0) / values.length;
+    const variance = values.length > 1 ? values.reduce((a, x) => a + (x - mean) ** 2, 0) / (values.length - 1) : 0;
+    return { mean, stderr: Math.sqrt(variance / values.length), samples: values.length };
+  });
 }
 
 export async function heldoutJob(spec: HeldoutSpec, log: JobLogger): Promise<HeldoutReport> {
@@ -216,7 +232,7 @@ export async function heldoutJob(spec: HeldoutSpec, log: JobLogger): Promise<Hel
     const policy = track(load(spec.model.checkpoint, "none"));
     const previous = spec.previous ? track(load(spec.previous.checkpoint, "none")) : null;
     const judge = spec.rewardModel ? track(load(spec.rewardModel.checkpoint, "reward")) : null;
-    log.event("start", { kind: spec.kind, prompts: prompts.length, previous: previous !== null, rewardModel: judge !== null, checker: spec.checker?.kind ?? null });
+    log.event("start", { kind: spec.kind, prompts: prompts.length, previous: previous !== null, origin: spec.origin !== undefined, rewardModel: judge !== null, checker: spec.checker?.kind ?? null });
     const decoding = { ...spec.decoding, batchSize: spec.batchSize, tools: spec.tools };
 
     // 2–3. both policies, scored the same way
@@ -225,16 +241,23 @@ export async function heldoutJob(spec: HeldoutSpec, log: JobLogger): Promise<Hel
     const previousAnswers = previous ? await answer("held-out answers (previous)", previous, prompts, decoding) : null;
     const previousScored = previousAnswers ? await score(prompts, previousAnswers, spec, judge) : null;
 
-    // 4. KL to the reference, when it speaks the same tokenizer
-    let kl: HeldoutReport["kl"] = null;
-    let klSkipped: string | undefined;
-    if (!spec.reference) klSkipped = "no reference policy";
-    else if (spec.kl.samplesPerPrompt === 0) klSkipped = "kl.samplesPerPrompt is 0";
-    else {
-      const reference = track(load(spec.reference.checkpoint, "none"));
-      if (reference.format.tokenizer.hash !== policy.format.tokenizer.hash) klSkipped = "the reference uses another tokenizer";
-      else kl = await heldoutKl(policy, reference, prompts, spec);
-    }
+    // 4. KL to the reference and to the origin, each when it speaks the same tokenizer, from one set of samples
+    const comparable = (given: { checkpoint: string } | undefined, name: string): { model: Loaded | null; skipped?: string } => {
+      if (!given) return { model: null, skipped: `no ${name} policy` };
+      if (spec.kl.samplesPerPrompt === 0) return { model: null, skipped: "kl.samplesPerPrompt is 0" };
+      const other = track(load(given.checkpoint, "none"));
+      if (other.format.tokenizer.hash !== policy.format.tokenizer.hash) return { model: null, skipped: `the ${name} uses another tokenizer` };
+      return { model: other };
+    };
+    const reference = comparable(spec.reference, "reference");
+    // no origin is the ordinary case (a round straight off its SFT policy): nothing skipped
+    const origin = spec.origin ? comparable(spec.origin, "origin") : { model: null };
+    const against = [reference.model, origin.model].filter((m): m is Loaded => m !== null);
+    const estimates = against.length > 0 ? await heldoutKl(policy, against, prompts, spec) : [];
+    const kl = reference.model ? (estimates[0] ?? null) : null;
+    const klFromOrigin = origin.model ? (estimates[against.indexOf(origin.model)] ?? null) : null;
+    const klSkipped = reference.skipped;
+    const klFromOriginSkipped = origin.skipped;
 
     // 5. the report
     const correct = (checks: CheckResult[] | null, i: number) => checks?.[i]?.score ?? null;
@@ -245,6 +268,8 @@ export async function heldoutJob(spec: HeldoutSpec, log: JobLogger): Promise<Hel
       previous: previousScored?.scores ?? null,
       kl,
       ...(klSkipped ? { klSkipped } : {}),
+      klFromOrigin,
+      ...(klFromOriginSkipped ? { klFromOriginSkipped } : {}),
       samples: prompts.slice(0, spec.showSamples).map((p, i) => ({
         prompt: p.messages.filter((m) => m.role === "user").at(-1)?.content ?? "",
         new: sampleAnswer(newAnswers[i], correct(newScored.checks, i)),
@@ -259,6 +284,7 @@ export async function heldoutJob(spec: HeldoutSpec, log: JobLogger): Promise<Hel
       ...(report.previous?.checker?.accuracy != null ? { "heldout/checker_previous": report.previous.checker.accuracy } : {}),
       ...(report.new.reward ? { "heldout/reward": report.new.reward.mean } : {}),
       ...(kl ? { "heldout/kl": kl.mean } : {}),
+      ...(klFromOrigin ? { "heldout/kl_from_origin": klFromOrigin.mean } : {}),
       "heldout/mean_length": report.new.meanLength,
     });
     log.event("done", { kind: spec.kind, file });

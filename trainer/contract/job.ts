@@ -269,6 +269,11 @@ export const jobSpecSchema = z.discriminatedUnion("kind", [
     previous: z.strictObject({ checkpoint: z.string().min(1) }).optional(),
     /** KL(π‖π_ref) on the held-out prompts against this policy (the round's SFT or base policy). */
     reference: z.strictObject({ checkpoint: z.string().min(1) }).optional(),
+    /**
+     * KL(π‖π_origin) as well, the same way: the policy a chain of rounds started from, when that is not the
+     * reference (each round's KL is to its own start only; decision 0058).
+     */
+    origin: z.strictObject({ checkpoint: z.string().min(1) }).optional(),
     rewardModel: z.strictObject({ checkpoint: z.string().min(1) }).optional(),
     checker: checkerSpecSchema.optional(),
     tools: z.array(toolNameSchema).default([]),

@@ -384,6 +384,11 @@ export const remoteJobSchema = z
       .strictObject({
         previousModelId: id.optional(),
         referenceModelId: id.optional(),
+        /**
+         * Where the chain of rounds started (the nearest supervised policy up the lineage, decision 0058): KL from it
+         * too. Sent only when it is not the reference (a trainer before this field refuses unknown keys).
+         */
+        originModelId: id.optional(),
         rewardModelId: id.optional(),
         checker: checkerSpecSchema.optional(),
         tools: z.array(toolNameSchema).default([]),

@@ -284,10 +284,12 @@ async function materialize(api: ServerApi, job: RemoteJob, work: string, out: st
       // each model brings its own tokenizer (a round from scratch fits a new one)
       const h = job.heldOut;
       const other = async (modelId: string | undefined, name: string) => (modelId ? { checkpoint: await fetchModel(api, modelId, join(work, name)) } : undefined);
-      const [previous, reference, rewardModel] = [await other(h?.previousModelId, "previous"), await other(h?.referenceModelId, "reference"), await other(h?.rewardModelId, "judge")];
+      const [previous, reference, origin, rewardModel] = [
+        await other(h?.previousModelId, "previous"), await other(h?.referenceModelId, "reference"), await other(h?.originModelId, "origin"), await other(h?.rewardModelId, "judge"),
+      ];
       return {
         schemaVersion: 1, kind: "heldout", out, backend: backend as "auto", prompts: join(work, "prompts.jsonl"), model: { checkpoint: policyDir! },
-        ...(previous ? { previous } : {}), ...(reference ? { reference } : {}), ...(rewardModel ? { rewardModel } : {}),
+        ...(previous ? { previous } : {}), ...(reference ? { reference } : {}), ...(origin ? { origin } : {}), ...(rewardModel ? { rewardModel } : {}),
         ...(h?.checker ? { checker: h.checker } : {}), tools: h?.tools ?? [], ...(h?.decoding ? { decoding: h.decoding } : {}),
         ...(h?.showSamples !== undefined ? { showSamples: h.showSamples } : {}),
       };
