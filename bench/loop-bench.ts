@@ -37,7 +37,7 @@
  * answer and the reward model's held-out accuracy next to what the labelers' own noise allows.
  *
  *   npm run bench:loop [-- --task arithmetic --eval 96 --prompts 96 --tau 4 --seed 1
- *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-rpo 0,1 --dpo-dpop 0,1,50 --dpo-consensus 0,1 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
+ *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-steps 100,300 --dpo-rpo 0,1 --dpo-dpop 0,1,50 --dpo-consensus 0,1 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
  *                        --grpo-mini-batches 0,16 --grpo-iterations 1,2 --grpo-tool-result 0,0.5 --grpo-temperatures 1,0.7 --sample-temperature 1
  *                        --kto-lrs 3e-5 --rm-steps 100 --rollouts 20 --tool-share 0.4 --dpo-rounds 3
  *                        --only dpo,ppo,rm-grpo,grpo,kto,chain,dpo-loop]
@@ -73,6 +73,8 @@ const { values } = parseArgs({
     "tool-share": { type: "string", default: "0.4" },
     "dpo-lrs": { type: "string", default: "1e-4,3e-4" },
     "dpo-betas": { type: "string", default: "0.1" },
+    // DPO's optimizer steps (the trainer's default is 100 steps of 8 pairs), swept with the lrs and βs
+    "dpo-steps": { type: "string", default: "100" },
     // RPO's α (the chosen answers' NLL beside DPO's loss; 0 = plain DPO), swept with the lrs and βs
     "dpo-rpo": { type: "string", default: "0" },
     // DPOP's λ (a chosen answer that falls below the reference counts against the margin; 0 = plain DPO; the trainer's
@@ -262,10 +264,15 @@ async function labelEverything(client: HttpClient, demonstrate: boolean): Promis
   return done;
 }
 
-type Round = { id: string; state: string; error: string | null; models: Array<{ id: string; kind: string }>; report: { heldOut: HeldOut | null } | null };
+type Round = {
+  id: string; state: string; error: string | null; models: Array<{ id: string; kind: string }>;
+  report: { heldOut: HeldOut | null; warnings?: Array<{ code: string }> } | null;
+};
 type HeldAnswer = { answer: string; toolCalls?: number; tools?: Array<{ name: string; arguments: Record<string, unknown>; result: string | null }> };
 type HeldOut = {
   samples: number; kl: number | null; klStderr: number | null; rmAccuracy: number | null; rmPairs: number | null;
+  /** KL to the SFT policy the chain of rounds started from (decision 0058); absent or null for a round straight off it. */
+  klFromOrigin?: number | null;
   checker: { new: number | null; previous: number | null } | null;
   examples: Array<{ prompt: string; new: HeldAnswer; previous: HeldAnswer | null }>;
 };
@@ -303,9 +310,9 @@ const grpo = { rollouts: ROLLOUTS, promptsPerRollout: 8, numGenerations: 8, maxC
 if (ONLY.has("dpo")) {
   for (const lr of lrs("dpo-lrs")) {
     for (const beta of lrs("dpo-betas")) {
-      for (const rpoAlpha of lrs("dpo-rpo")) for (const dpopLambda of lrs("dpo-dpop")) for (const consensus of lrs("dpo-consensus")) {
-        const name = `DPO lr ${lr} β ${beta}${rpoAlpha ? ` RPO α ${rpoAlpha}` : ""} DPOP λ ${dpopLambda}${consensus ? " consensus pairs" : ""}`;
-        await add(name, { path: "dpo", dpo: { beta, rpoAlpha, dpopLambda, optim: optim(lr) }, ...(consensus ? { data: { consensus: true } } : {}) });
+      for (const rpoAlpha of lrs("dpo-rpo")) for (const dpopLambda of lrs("dpo-dpop")) for (const consensus of lrs("dpo-consensus")) for (const steps of lrs("dpo-steps")) {
+        const name = `DPO lr ${lr} β ${beta}${rpoAlpha ? ` RPO α ${rpoAlpha}` : ""} DPOP λ ${dpopLambda}${steps !== 100 ? ` ${steps} steps` : ""}${consensus ? " consensus pairs" : ""}`;
+        await add(name, { path: "dpo", dpo: { beta, rpoAlpha, dpopLambda, steps, optim: optim(lr) }, ...(consensus ? { data: { consensus: true } } : {}) });
       }
     }
   }
@@ -419,6 +426,7 @@ type Result =
       name: string; state: string; prompts: number; utilityBefore: number; utilityAfter: number; diff: number; ci95: [number, number];
       headroomClosed: number; checkerBefore: number | null; checkerAfter: number | null; correctnessClosed: number | null;
       styledBefore: number; styledAfter: number; toolUseBefore: number; toolUseAfter: number; kl: number | null; klStderr: number | null; rmAccuracy: number | null; rmPairs: number | null;
+      klFromOrigin: number | null; warnings: string[];
       slipsBefore: Record<Slip, number>; slipsAfter: Record<Slip, number>;
       perPrompt: Array<{ prompt: string; before: HeldAnswer; after: HeldAnswer; utilityBefore: number; utilityAfter: number }>;
     };
@@ -483,6 +491,7 @@ for (const r of rounds) {
     // the share of held-out answers that called a tool (the substance of the arithmetic task)
     toolUseBefore: mean(rows.map((e) => Number((e.previous!.toolCalls ?? 0) > 0))), toolUseAfter: mean(rows.map((e) => Number((e.new.toolCalls ?? 0) > 0))),
     kl: held.kl, klStderr: held.klStderr, rmAccuracy: held.rmAccuracy, rmPairs: held.rmPairs,
+    klFromOrigin: held.klFromOrigin ?? null, warnings: (round.report?.warnings ?? []).map((w) => w.code),
     slipsBefore: slips(rows.map((e) => [e.prompt, e.previous!])), slipsAfter: slips(rows.map((e) => [e.prompt, e.new])),
     perPrompt: rows.map((e, i) => ({ prompt: e.prompt, before: e.previous!, after: e.new, utilityBefore: before[i]!, utilityAfter: after[i]!, })),
   });
@@ -512,6 +521,8 @@ if (ARITHMETIC) {
     console.log(`${r.name}: ${k(r.slipsBefore)} → ${k(r.slipsAfter)} (right ${r.slipsBefore.right} → ${r.slipsAfter.right})`);
   }
 }
+console.log("\nKL from the chain's origin (the SFT policy it started from; — for a round straight off it), and each round's warnings");
+for (const r of results) if ("warnings" in r) console.log(`${r.name}: KL from origin ${f(r.klFromOrigin)}; warnings ${r.warnings.join(", ") || "none"}`);
 for (const [name, c] of Object.entries(curves)) {
   if (c.rewards.length === 0) continue;
   const tenth = Math.max(1, Math.floor(c.rewards.length / 10));
