@@ -39,7 +39,7 @@
  *   npm run bench:loop [-- --task arithmetic --eval 96 --prompts 96 --tau 4 --seed 1
  *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-steps 100,300 --dpo-rpo 0,1 --dpo-dpop 0,1,50 --dpo-consensus 0,1 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
  *                        --grpo-mini-batches 0,16 --grpo-iterations 1,2 --grpo-tool-result 0,0.5 --grpo-temperatures 1,0.7 --sample-temperature 1
- *                        --kto-lrs 3e-5 --rm-steps 100 --rollouts 20 --tool-share 0.4 --dpo-rounds 3
+ *                        --kto-lrs 3e-5 --rm-steps 100 --rollouts 20 --tool-share 0.4 --dpo-rounds 3 --rl-fresh 0
  *                        --only dpo,ppo,rm-grpo,grpo,kto,chain,dpo-loop]
  *
  * Needs `npm run build` (the server's pages). Prints a table and writes bench/results/loop-<time>.json
@@ -99,6 +99,10 @@ const { values } = parseArgs({
     "sample-temperature": { type: "string", default: "1" },
     // the reward model's steps before PPO / GRPO (the trainer's default is 100)
     "rm-steps": { type: "string", default: "100" },
+    // arithmetic: GRPO on this many fresh prompts instead of the project's own (every one of which round 0 was
+    // demonstrated or sampled on): a second project holds them and the same eval set, and its GRPO rounds start
+    // from round 0's policy (0 = GRPO in the project itself)
+    "rl-fresh": { type: "string", default: "0" },
     // PPO and GRPO rollouts per round (the trainer's default is 50; the demo's GRPO runs 40)
     rollouts: { type: "string", default: "20" },
     // rm-grpo: reward model + checker → GRPO; grpo: GRPO on the checker alone (per --grpo-lrs);
@@ -187,7 +191,12 @@ function parityTask(): Task {
 
 const task = ARITHMETIC ? arithmeticTask() : parityTask();
 const [demoItems, poolItems, evalItems] = [task.items.slice(0, DEMOS), task.items.slice(DEMOS, DEMOS + POOL), task.items.slice(DEMOS + POOL)];
-const itemOf = new Map(task.items.map((item) => [item.prompt, item]));
+// items after the task's own in the same seeded sequence (arithmeticItems keeps its prefix for a longer count)
+const RL_FRESH = ARITHMETIC ? Number(values["rl-fresh"]) : 0;
+const freshItems: Item[] = arithmeticItems(DEMOS + POOL + EVAL + RL_FRESH, 7000 + SEED)
+  .slice(DEMOS + POOL + EVAL)
+  .map((item) => ({ prompt: item.question, reference: item.answer, expression: askedExpression(item) }));
+const itemOf = new Map([...task.items, ...freshItems].map((item) => [item.prompt, item]));
 const correct = (prompt: string, text: string) => checkAnswer(task.checker, text, { answer: itemOf.get(prompt)!.reference }).score ?? 0;
 const utility = (prompt: string, text: string) => correct(prompt, text) + (task.styled(text) ? 0.5 : 0);
 const gumbel = () => -Math.log(-Math.log(Math.max(rng.next(), 1e-12)));
@@ -276,7 +285,7 @@ type HeldOut = {
   checker: { new: number | null; previous: number | null } | null;
   examples: Array<{ prompt: string; new: HeldAnswer; previous: HeldAnswer | null }>;
 };
-const launch = async (body: Record<string, unknown>) => (await json<{ id: string }>(await researcher.json("POST", `/api/v1/projects/${project.id}/rounds`, body))).id;
+const launch = async (body: Record<string, unknown>, projectId = project.id) => (await json<{ id: string }>(await researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, body))).id;
 const detail = (id: string) => researcher.get(`/api/v1/rounds/${id}`).then((r) => json<Round>(r));
 async function train(): Promise<void> {
   const { code, output } = await runTrainerService(server.url, trainerToken, { backend: "wasm", timeoutMs: 6 * 3_600_000 });
@@ -321,6 +330,15 @@ if (ONLY.has("ppo")) {
   for (const lr of lrs("ppo-lrs")) await add(`RM → PPO lr ${lr}`, { path: "reward-ppo", ...rewardModel, ppo: { rollouts: ROLLOUTS, responseLength: T, optim: optim(lr) } });
 }
 if (ONLY.has("rm-grpo")) await add("RM + checker → GRPO", { path: "reward-grpo", ...rewardModel, rewards: { checker: { weight: 1 }, rewardModel: { weight: 1 } }, grpo });
+// --rl-fresh: a second project with the fresh prompts and the same eval set, for GRPO's rollouts
+let rlProject = project.id;
+if (RL_FRESH > 0 && ONLY.has("grpo")) {
+  rlProject = (await json<{ id: string }>(await researcher.json("POST", "/api/v1/projects", {
+    name: "Loop bench: fresh RL prompts", access: "open", settings: { k: K, goldRate: 0, ...task.settings },
+  }))).id;
+  const rlRecords = [...freshItems.map((i) => record(i)), ...evalItems.map((i) => record(i, "eval"))];
+  await json(await researcher.json("POST", `/api/v1/projects/${rlProject}/imports`, { content: rlRecords.map((r) => JSON.stringify(r)).join("\n"), commit: true }));
+}
 if (ONLY.has("grpo")) {
   // one round per setting: lr × samples per step × passes × tool-result weight × sampling temperature
   for (const lr of lrs("grpo-lrs")) for (const miniBatch of lrs("grpo-mini-batches")) for (const mu of lrs("grpo-iterations")) {
@@ -328,7 +346,8 @@ if (ONLY.has("grpo")) {
       const steps = `${miniBatch ? ` mini-batch ${miniBatch}` : ""}${mu > 1 ? ` μ ${mu}` : ""}${temperature !== 1 ? ` T ${temperature}` : ""}`;
       const train = { ...grpo, optim: optim(lr), ...(miniBatch ? { miniBatchSize: miniBatch } : {}), numIterations: mu, temperature };
       const rewards = { checker: { weight: 1 }, ...(toolResult ? { toolResult: { weight: toolResult } } : {}) };
-      await add(`checker${toolResult ? ` + tool result ${toolResult}` : ""} → GRPO lr ${lr}${steps}`, { path: "grpo", rewards, grpo: train });
+      const name = `checker${toolResult ? ` + tool result ${toolResult}` : ""} → GRPO lr ${lr}${steps}${RL_FRESH > 0 ? ` on ${RL_FRESH} fresh prompts` : ""}`;
+      rounds.push({ name, id: await launch({ name, ...from, path: "grpo", rewards, grpo: train }, rlProject) });
     }
   }
 }
@@ -340,7 +359,8 @@ if (ONLY.has("chain")) {
   // labels, then a DPO round on the people's rankings moves what the checker cannot see (the style)
   // and should keep the checker's score. "Before" of the second row is the GRPO policy.
   // its first link is the first GRPO row above when one ran (the same round; no need to train it twice)
-  let first = rounds.find((r) => r.name.startsWith("checker → GRPO"));
+  // (not one on fresh prompts: that round is in another project)
+  let first = RL_FRESH > 0 ? undefined : rounds.find((r) => r.name.startsWith("checker → GRPO"));
   if (!first) {
     await add("chain: checker → GRPO", { path: "grpo", rewards: { checker: { weight: 1 } }, grpo });
     first = rounds.at(-1)!;
