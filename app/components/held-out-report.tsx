@@ -46,6 +46,7 @@ export function HeldOutCard({ heldOut }: { heldOut: HeldOutReport }) {
             </span>
           ) : null}
           {heldOut.rmAccuracy !== null ? ` The round's reward model orders ${pct(heldOut.rmAccuracy)} of ${heldOut.rmPairs ?? 0} held-out preference pairs correctly.` : ""}
+          {checker?.gained != null && checker.lost != null ? ` Prompt by prompt: ${checker.gained} right now that were wrong, ${checker.lost} wrong now that were right.` : ""}
           {checker && Object.keys(checker.reasons).length > 0 ? ` Unscored or unreadable: ${Object.entries(checker.reasons).map(([k, v]) => `${k.replace(/_/g, " ")} ${v}`).join(", ")}.` : ""}
         </p>
         <table className="mt-2 text-sm">

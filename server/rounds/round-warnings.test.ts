@@ -16,7 +16,9 @@ const codes = (f: HeldoutFile, klTarget = 3, rm: { accuracy: number; pairs: numb
 
 test("report.heldOut carries the checker's new and previous shares, KL, the reward model's held-out accuracy and the sample count", () => {
   const report = heldOutReport(file(scores(0.6), scores(0.25), 1.5), { accuracy: 0.7, pairs: 20 });
-  assert.deepEqual(report.checker, { new: 0.6, previous: 0.25, scored: 40, reasons: {} });
+  assert.deepEqual(report.checker, { new: 0.6, previous: 0.25, scored: 40, reasons: {}, gained: null, lost: null }, "a file without the paired counts");
+  const paired = heldOutReport(heldoutFileSchema.parse({ ...file(scores(0.6), scores(0.25)), checkerChanges: { gained: 16, lost: 2 } }), null);
+  assert.deepEqual(paired.checker, { new: 0.6, previous: 0.25, scored: 40, reasons: {}, gained: 16, lost: 2 });
   assert.equal(report.kl, 1.5);
   assert.equal(report.rmAccuracy, 0.7);
   assert.equal(report.rmPairs, 20);
@@ -56,6 +58,34 @@ test("length drift: more than twice or under half the previous length, by at lea
   assert.deepEqual(codes(file(scores(0.6, { meanLength: 4 }), scores(0.25, { meanLength: 10 }))), ["length_drift"]);
   assert.deepEqual(codes(file(scores(0.6, { meanLength: 5 }), scores(0.25, { meanLength: 2 }))), [], "3 tokens more is not drift");
   assert.deepEqual(codes(file(scores(0.6, { meanLength: 25 }), null)), [], "no previous policy to drift from");
+});
+
+/** heldout.json with the paired counts: prompts only the new policy got right (gained), only the previous one (lost). */
+const pairedFile = (now: number, before: number, gained: number, lost: number, prompts = 96) =>
+  heldoutFileSchema.parse({
+    prompts, kl: null, samples: [], checkerChanges: { gained, lost },
+    new: scores(now, { checker: { accuracy: now, scored: prompts, correct: Math.round(now * prompts), reasons: {} } }),
+    previous: scores(before, { checker: { accuracy: before, scored: prompts, correct: Math.round(before * prompts), reasons: {} } }),
+  });
+
+test("with the paired counts, a fall is McNemar's test on the prompts whose verdict changed (loop bench rounds)", () => {
+  // plain DPO's first loop round: 39 → 29 right of 96, 16 lost and 6 gained: z = 10/√22 ≈ 2.13. The two-share
+  // test would need a drop of 1.96·√(2·0.354·0.646/96) ≈ 0.135 and missed it.
+  assert.deepEqual(codes(pairedFile(29 / 96, 39 / 96, 6, 16)), ["heldout_score_fell"]);
+  assert.deepEqual(codes(file(scores(29 / 96, { checker: { accuracy: 29 / 96, scored: 96, correct: 29, reasons: {} } }), scores(39 / 96, { checker: { accuracy: 39 / 96, scored: 96, correct: 39, reasons: {} } }))), [], "the share test on the same figures");
+  // DPOP λ 1's second loop round: 43 → 32, 11 lost and none gained: z ≈ 3.32
+  assert.deepEqual(codes(pairedFile(32 / 96, 43 / 96, 0, 11)), ["heldout_score_fell"]);
+  // the same 10-point drop with much churn is noise: 30 lost, 20 gained, z = 10/√50 ≈ 1.41
+  assert.deepEqual(codes(pairedFile(29 / 96, 39 / 96, 20, 30)), []);
+  // a significant but tiny fall stays under the 5-point floor: 4 lost, 0 gained (z = 2) is 4 points of 96
+  assert.deepEqual(codes(pairedFile(35 / 96, 39 / 96, 0, 4)), []);
+  assert.deepEqual(codes(pairedFile(39 / 96, 39 / 96, 0, 0)), [], "nothing changed");
+});
+
+test("the warning's message gives the paired counts when there are some", () => {
+  const heldOut = heldOutReport(pairedFile(29 / 96, 39 / 96, 6, 16), null);
+  const [warning] = roundWarnings({ klTarget: 6, heldOut, kl: null });
+  assert.match(warning!.message, /16 answers right before are wrong now, 6 the other way/);
 });
 
 test("a held-out score that fell beyond noise warns (two proportions on the same 40 prompts)", () => {

@@ -38,6 +38,8 @@ export const heldoutFileSchema = z.object({
   /** KL from the chain's origin policy (decision 0058); absent in files written before it was measured. */
   klFromOrigin: klEstimate.nullable().optional(),
   klFromOriginSkipped: z.string().optional(),
+  /** Prompts whose checker verdict changed, by direction; absent in files written before it was counted. */
+  checkerChanges: z.object({ gained: z.number().int().nonnegative(), lost: z.number().int().nonnegative() }).nullable().optional(),
   samples: z.array(
     z.object({
       prompt: z.string(),
@@ -52,8 +54,12 @@ export type HeldoutFile = z.infer<typeof heldoutFileSchema>;
 export type HeldOutReport = {
   /** Held-out prompts each policy answered. */
   samples: number;
-  /** Share correct (0..1) of the scored answers, new and previous policy; null without a checker. */
-  checker: { new: number | null; previous: number | null; scored: number; reasons: Record<string, number> } | null;
+  /**
+   * Share correct (0..1) of the scored answers, new and previous policy; null without a checker. `gained` and `lost`:
+   * the prompts only the new policy got right, and only the previous one (null with no previous policy, or in a
+   * report stored before they were counted).
+   */
+  checker: { new: number | null; previous: number | null; scored: number; reasons: Record<string, number>; gained: number | null; lost: number | null } | null;
   /** Mean reward-model score of the answers. */
   reward: { new: number; previous: number | null } | null;
   /** KL(new ‖ reference) per answer in nats, on held-out prompts. */
@@ -81,7 +87,12 @@ export function heldOutReport(file: HeldoutFile, rm: { accuracy: number; pairs: 
   const checker = file.new.checker;
   return {
     samples: file.prompts,
-    checker: checker ? { new: checker.accuracy, previous: file.previous?.checker?.accuracy ?? null, scored: checker.scored, reasons: checker.reasons } : null,
+    checker: checker
+      ? {
+          new: checker.accuracy, previous: file.previous?.checker?.accuracy ?? null, scored: checker.scored, reasons: checker.reasons,
+          gained: file.checkerChanges?.gained ?? null, lost: file.checkerChanges?.lost ?? null,
+        }
+      : null,
     reward: file.new.reward ? { new: file.new.reward.mean, previous: file.previous?.reward?.mean ?? null } : null,
     kl: file.kl?.mean ?? null,
     klStderr: file.kl?.stderr ?? null,
@@ -114,6 +125,20 @@ const SHARE_WARNINGS: ReadonlyArray<[RoundWarning["code"], "undecodableShare" | 
   ["empty_answers", "emptyShare", 0.1, "are empty"],
   ["broken_tool_calls", "brokenCallShare", 0.1, "hold a tool call that cannot be read (cut off or malformed)"],
 ];
+/**
+ * Whether the held-out checker score fell by more than chance and by at least 5 points. Both policies answered the
+ * same prompts with the same decoding and seeds, so with the paired counts this is McNemar's test: fell when
+ * (lost − gained) / √(lost + gained) > 1.96. It is about twice as sensitive as comparing two shares (measured on the
+ * loop bench: drops of 0.41 → 0.30 and 0.45 → 0.33 on 96 prompts pass the share test and fail this one). Reports
+ * stored before the counts were kept fall back to the two-share test.
+ */
+function scoreFell(c: { new: number | null; previous: number | null; scored: number; gained: number | null; lost: number | null }): boolean {
+  const drop = c.previous! - c.new!;
+  if (drop < 0.05) return false;
+  if (c.gained !== null && c.lost !== null) return c.lost + c.gained > 0 && (c.lost - c.gained) / Math.sqrt(c.lost + c.gained) > 1.96;
+  const p = (c.new! + c.previous!) / 2;
+  return drop > 1.96 * Math.sqrt((2 * p * (1 - p)) / c.scored);
+}
 const pct = (x: number) => `${Math.round(x * 1000) / 10} %`;
 
 /**
@@ -155,13 +180,12 @@ export function roundWarnings(input: { klTarget: number; heldOut: HeldOutReport 
       warnings.push({ code: "length_drift", value: length, threshold: previous, message: `Held-out answers average ${length.toFixed(1)} tokens, against ${previous.toFixed(1)} before the round.` });
     }
     const checker = heldOut.checker;
-    if (checker && checker.new !== null && checker.previous !== null && checker.scored > 0) {
-      // two proportions on the same prompts: fell when the drop exceeds ~1.96 standard errors (and 5 points)
-      const p = (checker.new + checker.previous) / 2;
-      const margin = Math.max(0.05, 1.96 * Math.sqrt((2 * p * (1 - p)) / checker.scored));
-      if (checker.previous - checker.new > margin) {
-        warnings.push({ code: "heldout_score_fell", value: checker.new, threshold: checker.previous - margin, message: `The held-out checker score fell from ${pct(checker.previous)} to ${pct(checker.new)} (${checker.scored} prompts).` });
-      }
+    if (checker && checker.new !== null && checker.previous !== null && checker.scored > 0 && scoreFell(checker)) {
+      const changed = checker.lost !== null && checker.gained !== null ? `: ${checker.lost} answers right before are wrong now, ${checker.gained} the other way` : "";
+      warnings.push({
+        code: "heldout_score_fell", value: checker.new, threshold: checker.previous - 0.05,
+        message: `The held-out checker score fell from ${pct(checker.previous)} to ${pct(checker.new)} (${checker.scored} prompts${changed}).`,
+      });
     }
   }
   return warnings;

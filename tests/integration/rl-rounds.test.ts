@@ -38,7 +38,10 @@ type RoundDetail = {
   jobs: Array<{ kind: string; state: string }>;
   models: Array<{ id: string; kind: string; parent_id: string | null }>;
   report: {
-    heldOut: { samples: number; checker: { new: number | null; previous: number | null; scored: number } | null; kl: number | null; examples: unknown[] } | null;
+    heldOut: {
+      samples: number; checker: { new: number | null; previous: number | null; scored: number; gained: number | null; lost: number | null } | null;
+      kl: number | null; examples: unknown[];
+    } | null;
     warnings: Array<{ code: string }>;
     samples: { tasks: number } | null;
   } | null;
@@ -141,6 +144,7 @@ test("SFT → GRPO with the calculator and the checker, then a GRPO round that w
   assert.equal(held.checker?.scored, 4);
   assert.ok(held.checker!.new! >= 0 && held.checker!.new! <= 1);
   assert.equal(held.checker?.previous, null, "round 0 started from scratch: no previous policy");
+  assert.equal(held.checker?.gained, null, "no previous policy: nothing to pair");
   assert.ok(Number.isFinite(held.kl), "KL of the GRPO policy to its SFT reference");
   assert.ok(Array.isArray(done0.report?.warnings));
 
@@ -158,6 +162,10 @@ test("SFT → GRPO with the calculator and the checker, then a GRPO round that w
   const start1 = events1.find((e) => e.kind === "grpo" && e.type === "start");
   assert.deepEqual(start1?.payload["rewardSources"], [{ name: "checker", weight: 1 }, { name: "tool_result", weight: 0.5 }]);
   assert.ok(done1.report?.heldOut?.checker?.previous !== null && done1.report?.heldOut?.checker?.previous === held.checker?.new, "previous = round 0's held-out score (same prompts, decoding, seeds)");
+  // the paired counts account for the change in the share, prompt by prompt
+  const paired = done1.report!.heldOut!.checker!;
+  assert.ok(paired.gained !== null && paired.lost !== null);
+  assert.equal(paired.gained - paired.lost, Math.round((paired.new! - paired.previous!) * paired.scored));
 
   // eval prompts never became tasks; sampled completions keep their transcripts
   const heldIds = (await server.db.selectFrom("prompts").select("id").where("project_id", "=", projectId).where("held_out", "=", true).execute()).map((p) => p.id);

@@ -25,3 +25,10 @@ test("no origin (a round straight off its SFT, or a stored report from before) s
   assert.doesNotMatch(renderToStaticMarkup(createElement(HeldOutCard, { heldOut: report({}) })), /kl-from-origin/);
   assert.match(renderToStaticMarkup(createElement(HeldOutCard, { heldOut: report({ klFromOrigin: null, origin: { modelId: "17", name: "sft" } }) })), /where this chain of rounds started: not measured\./);
 });
+
+test("the checker's prompt-by-prompt changes show when the report has them, and not in a report stored before", () => {
+  const checker = { new: 0.3, previous: 0.4, scored: 96, reasons: {} };
+  const html = renderToStaticMarkup(createElement(HeldOutCard, { heldOut: report({ checker: { ...checker, gained: 6, lost: 16 } }) }));
+  assert.match(html, /Prompt by prompt: 6 right now that were wrong, 16 wrong now that were right\./);
+  assert.doesNotMatch(renderToStaticMarkup(createElement(HeldOutCard, { heldOut: report({ checker: { ...checker, gained: null, lost: null } }) })), /Prompt by prompt/);
+});

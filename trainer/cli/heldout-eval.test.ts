@@ -8,14 +8,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
 import { jobSpecSchema, type JobSpecInput } from "../contract/job.ts";
-import { checkAnswer, checkerSpecSchema } from "../contract/checker.ts";
+import { checkAnswer, checkerSpecSchema, type CheckResult } from "../contract/checker.ts";
 import { saveCheckpoint } from "../checkpoint/checkpoint.ts";
 import { disposeModel } from "../model/lm.ts";
 import { loadBpeTokenizerFile } from "../tokenizer/bpe-tokenizer.ts";
 import { createMemoryLogger } from "./logger.ts";
 import { runJob } from "./run-job.ts";
 import { buildModel } from "./job-inputs.ts";
-import { toolUses, type HeldoutReport } from "./heldout-eval.ts";
+import { checkerChanges, toolUses, type HeldoutReport } from "./heldout-eval.ts";
 import { answerHealth, endsInLoop, healthShares } from "../eval/answer-health.ts";
 import { TOOL_TRANSCRIPTS, trainToolPolicy } from "../testing/tool-policy.ts";
 
@@ -71,6 +71,8 @@ test("the taught policy beats the zero policy on the checker; every figure agree
   assert.ok((report.new.checker?.accuracy ?? 0) >= 0.75, `taught answers: ${JSON.stringify(report.samples.map((s) => s.new.answer))}`);
   // zero policy: token 0 forever — never right, always a loop, never finished, every answer maxNewTokens long
   assert.equal(report.previous?.checker?.accuracy, 0);
+  // every prompt the taught policy gets right is one the zero policy got wrong: gained = its correct count
+  assert.deepEqual(report.checkerChanges, { gained: report.new.checker?.correct, lost: 0 });
   assert.deepEqual(report.previous?.health, { undecodableShare: report.previous?.health.undecodableShare, loopShare: 1, emptyShare: report.previous?.health.emptyShare, unfinishedShare: 1, brokenCallShare: 0 }); // no tools, so no broken call
   assert.equal(report.previous?.meanLength, 12);
   assert.equal(report.new.health.loopShare < 1, true);
@@ -157,4 +159,13 @@ test("answer health: loops are a short pattern repeated at the end; shares count
   const h = [answerHealth("ok", [1], true), answerHealth("bad \uFFFD", [1, 2], true), answerHealth("  ", [], false, true)];
   assert.deepEqual(healthShares(h), { undecodableShare: 1 / 3, loopShare: 0, emptyShare: 1 / 3, unfinishedShare: 1 / 3, brokenCallShare: 1 / 3 });
   assert.deepEqual(healthShares([]), { undecodableShare: 0, loopShare: 0, emptyShare: 0, unfinishedShare: 0, brokenCallShare: 0 });
+});
+
+test("checkerChanges counts the prompts whose verdict changed each way, and leaves unscored ones out", () => {
+  const r = (score: 0 | 1 | null): CheckResult => (score === null ? { score: null, reason: "no_reference" } : { score });
+  const before = [r(1), r(1), r(0), r(0), r(1), r(null), r(0)];
+  const after = [r(1), r(0), r(1), r(0), r(0), r(1), r(null)];
+  assert.deepEqual(checkerChanges(before, after), { gained: 1, lost: 2 });
+  assert.equal(checkerChanges(null, after), null, "no previous policy");
+  assert.equal(checkerChanges(before, null), null, "no checker");
 });

@@ -18,6 +18,8 @@
 //       previous: the same for the previous policy, or null,
 //       kl:       { mean, stderr, samples } | null,
 //       klFromOrigin: { mean, stderr, samples } | null   (null without an origin, or when it was skipped),
+//       checkerChanges: { gained, lost } | null   (prompts the new policy got right and the previous wrong, and the
+//                 reverse: the paired counts a drop is tested on; null without a checker or a previous policy),
 //       samples:  [{ prompt, new: {answer, correct, toolCalls, tools?}, previous: the same | null }] }
 //       (tools: each call's name, arguments and result, when the answer called one — to tell a slip in
 //       copying the expression into the call from a slip in copying the result out of it)
@@ -90,6 +92,25 @@ export interface PolicyScores {
 
 type SampleAnswer = { answer: string; correct: 0 | 1 | null; toolCalls: number; tools?: ToolUse[] };
 
+/** How the checker's verdicts changed prompt by prompt between the previous and the new policy. */
+export type CheckerChanges = { gained: number; lost: number };
+
+/**
+ * The paired counts of McNemar's test: both policies answered the same prompts with the same decoding and seeds, so
+ * a fall is judged on the prompts whose verdict changed, not on two independent shares. Unscored answers are left out.
+ */
+export function checkerChanges(previous: ReadonlyArray<CheckResult> | null, next: ReadonlyArray<CheckResult> | null): CheckerChanges | null {
+  if (!previous || !next) return null;
+  let gained = 0, lost = 0;
+  next.forEach((check, i) => {
+    const before = previous[i]?.score ?? null;
+    if (check.score === null || before === null) return;
+    if (check.score === 1 && before === 0) gained++;
+    if (check.score === 0 && before === 1) lost++;
+  });
+  return { gained, lost };
+}
+
 /** A KL estimate in nats per answer: the mean over `samples` sampled answers and its standard error. */
 export type KlEstimate = { mean: number; stderr: number; samples: number };
 
@@ -105,6 +126,8 @@ export interface HeldoutReport {
   klFromOrigin: KlEstimate | null;
   /** Why it is missing although an origin was given (another tokenizer, no samples). */
   klFromOriginSkipped?: string;
+  /** Prompts both policies' answers were scored on, that only the new one got right (gained) or only the previous (lost). */
+  checkerChanges: CheckerChanges | null;
   samples: Array<{ prompt: string; new: SampleAnswer; previous: SampleAnswer | null }>;
 }
 
@@ -270,6 +293,7 @@ export async function heldoutJob(spec: HeldoutSpec, log: JobLogger): Promise<Hel
       ...(klSkipped ? { klSkipped } : {}),
       klFromOrigin,
       ...(klFromOriginSkipped ? { klFromOriginSkipped } : {}),
+      checkerChanges: checkerChanges(previousScored?.checks ?? null, newScored.checks),
       samples: prompts.slice(0, spec.showSamples).map((p, i) => ({
         prompt: p.messages.filter((m) => m.role === "user").at(-1)?.content ?? "",
         new: sampleAnswer(newAnswers[i], correct(newScored.checks, i)),
