@@ -552,6 +552,10 @@ export interface SimdKernels {
   softmaxRows(s: number, bias: number, y: number, R: number, Tk: number, scale: number): void;
   /** dx = (scale·y)·(dy − Σ dy·y) over R rows of Tk. */
   softmaxGradRows(y: tf.TensorInfo, dy: tf.TensorInfo, dx: tf.TensorInfo, R: number, Tk: number, scale: number): void;
+  /** normForward's LayerNorm on byte addresses (the decode step's scratch, model/gpt-decode.ts). */
+  layerNormAt(x: number, g: number, b: number, y: number, stats: number, R: number, C: number, eps: number): void;
+  /** geluForward on byte addresses, n ≥ 4. */
+  geluForwardAt(x: number, y: number, n: number): void;
 }
 
 /** The module's bytes (a function of this file only; the tests compile it). */
@@ -649,6 +653,8 @@ function instantiate(memory: WebAssembly.Memory, backend: WasmHeapBackend): Simd
     rowLogProbGrad: e.row_lp_grad,
     softmaxRows: e.softmax_rows,
     softmaxGradRows: (y, dy, dx, R, Tk, scale) => e.softmax_grad_rows(addr(y), addr(dy), addr(dx), R, Tk, scale),
+    layerNormAt: e.norm_fwd,
+    geluForwardAt: e.gelu_fwd,
   };
 }
 

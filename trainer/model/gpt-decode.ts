@@ -1,0 +1,196 @@
+// One KV-cache decoding step of GPT-2 (one new token per row after a cache) as one pass over the wasm heap
+// (decision trainer-028; step-kernels.ts group "decode").
+//
+// Why: a decode step of micro (B = 8 rows, C = 384) does ~90 M multiply-adds, ~4 ms of cblas_sgemm, but ran ~200 tfjs
+// ops around them (per layer: split, three reshapes and transposes, two concats of the whole cache, batched matmuls
+// of one query row, the masked softmax, the merge transpose, bias and residual adds), each with its dispatch, its
+// allocation and its pass over memory, and the concats copied every layer's cache every step. Here the blocks are
+// plain loops over heap views with no tfjs op inside:
+//   x = wte[id] + wpe[pos]                                        (rows copied and added)
+//   per layer: h = LayerNorm(x)                                    (SIMD kernel)
+//              qkv = bias; qkv += h·W_attn                         (cblas_sgemm with beta 1)
+//              k, v of the new token → the cache at position L     (written in place)
+//              s = K·q per (row, head), p = softmax(s/√D + bias)   (cblas_sgemv, SIMD softmax kernel over all rows)
+//              y = Vᵀ·p into the head's columns                    (cblas_sgemv)
+//              x += bias; x += y·W_proj                            (cblas_sgemm with beta 1)
+//              h = LayerNorm(x); u = bias; u += h·W_fc; g = GELU(u); x += bias; x += g·W_mproj
+// then ln_f and the LM head run as before (gpt.ts). The cache is (B, H, capacity, D) per layer, allocated once and
+// grown by doubling; positions from `length` on are not read. Each step writes its token's keys and values in place
+// and returns a cache over the same buffers one longer (clones that share them, so the caller disposes the old cache
+// as before). A cache continued a second time (a branch from an earlier cache: bench/tool-generation-bench.ts does
+// it) is copied first, since the buffers' next position already belongs to the other branch; so is a cache of the
+// old layout (the prefill's, or the op path's).
+// Only with native BLAS under wasm and the SIMD kernels of LayerNorm, GELU and softmax; null (the op path runs)
+// otherwise, or when an id or position is out of range (the op path's Gather decides what that does).
+import * as tf from "@tensorflow/tfjs-core";
+import { stepKernelOn } from "../backend/step-kernels.ts";
+import { wasmBlasActive } from "../backend/wasm-blas-matmul.ts";
+import { type WasmHeapBackend } from "../backend/wasm-heap.ts";
+import { simdKernels } from "../backend/wasm-simd.ts";
+import type { ForwardOptions, GptModel, KvCache } from "./gpt.ts";
+
+/** Capacity of a fresh cache: room for `needed` positions doubled from 64, at most the block size. */
+export function cacheCapacity(needed: number, blockSize: number): number {
+  let cap = 64;
+  while (cap < needed) cap *= 2;
+  return Math.max(needed, Math.min(cap, blockSize));
+}
+
+/** A cache of the decode step's layout as the op path wants it: (B, H, length, D) slices (other caches as they are). */
+export function contiguousCache(cache: KvCache): KvCache {
+  if (cache.capacity === undefined) return cache;
+  const cut = (t: tf.Tensor4D): tf.Tensor4D => tf.slice(t, [0, 0, 0, 0], [t.shape[0], t.shape[1], cache.length, t.shape[3]]);
+  return { layers: cache.layers.map(({ k, v }) => ({ k: cut(k), v: cut(v) })), length: cache.length };
+}
+
+type Env = { backend: WasmHeapBackend; blas: NonNullable<ReturnType<typeof wasmBlasActive>>; simd: NonNullable<ReturnType<typeof simdKernels>> };
+
+function decodeEnv(): Env | null {
+  const blas = wasmBlasActive();
+  if (!stepKernelOn("decode") || !blas || tf.getBackend() !== "wasm") return null;
+  const backend = tf.backend() as unknown as Partial<WasmHeapBackend>;
+  if (typeof backend.typedArrayFromHeap !== "function" || typeof backend.makeOutput !== "function") return null;
+  const heap = backend as WasmHeapBackend;
+  const simd = simdKernels(heap, "norm");
+  if (!simd || !simdKernels(heap, "gelu") || !simdKernels(heap, "softmax")) return null;
+  return { backend: heap, blas, simd };
+}
+
+const LAYER_PARAMS = ["ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias", "attn.c_proj.weight", "attn.c_proj.bias",
+  "ln_2.weight", "ln_2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight", "mlp.c_proj.bias"] as const;
+
+/**
+ * The blocks of one decoding step: inputIds (B, 1) after `options.past` → the last block's output x (B, 1, C) and the
+ * cache one longer, or null when the step does not apply (then gptForward runs the ops). Call inside a tidy.
+ */
+export function gptDecodeStep(model: GptModel, inputIds: tf.Tensor2D, options: ForwardOptions): { x: tf.Tensor3D; present: KvCache } | null {
+  const past = options.past;
+  if (!past || !options.useCache || inputIds.shape[1] !== 1 || past.layers.length !== model.config.nLayer) return null;
+  const env = decodeEnv();
+  if (!env || inputIds.dtype !== "int32") return null;
+  const { backend, blas, simd } = env;
+  const c = model.config;
+  const [B] = inputIds.shape;
+  const [C, H, L] = [c.nEmbd, c.nHead, past.length];
+  const D = C / H;
+  const Tk = L + 1;
+  if (B === 0 || Tk > c.blockSize || !Number.isInteger(D)) return null;
+  const mask = options.attentionMask;
+  if (mask && (mask.shape[0] !== B || mask.shape[1] !== Tk)) return null;
+  const pos = options.positionIds;
+  if (pos && (pos.shape[0] !== B || pos.shape[1] !== 1)) return null;
+  const params: tf.Tensor[] = [];
+  const need = (name: string): boolean => {
+    const p = model.params.get(name);
+    if (!p || p.dtype !== "float32") return false;
+    params.push(p);
+    return true;
+  };
+  if (!need("wte.weight") || !need("wpe.weight")) return null;
+  for (let i = 0; i < c.nLayer; i++) for (const n of LAYER_PARAMS) if (!need(`h.${i}.${n}`)) return null;
+
+  // token ids, positions (explicit; else the exclusive count of real tokens before this one, as positionIdsFromMask;
+  // else L) and each row's additive mask bias over the Tk keys ((1 − m)·(−1e9) as attentionBias, 0 without a mask)
+  const ids = Int32Array.from(backend.typedArrayFromHeap(inputIds));
+  const positions = new Int32Array(B).fill(L);
+  const maskValues = mask ? Float32Array.from(backend.typedArrayFromHeap(mask), (m) => (mask.dtype === "float32" ? m : Number(m))) : null;
+  if (pos) positions.set(pos.dtype === "int32" ? backend.typedArrayFromHeap(pos) : Int32Array.from(pos.dataSync(), (p) => Math.trunc(p)));
+  else if (maskValues)
+    for (let b = 0; b < B; b++) {
+      let n = 0;
+      for (let j = 0; j < L; j++) n += Math.trunc(maskValues[b * Tk + j] as number); // tf.cast(mask, "int32")
+      positions[b] = Math.max(n, 0);
+    }
+  for (let b = 0; b < B; b++) {
+    const [id, p] = [ids[b] as number, positions[b] as number];
+    if (!(id >= 0 && id < c.vocabSize && p >= 0 && p < c.blockSize)) return null;
+  }
+
+  // 1. buffers: the cache (in place, or fresh and filled from the past), the output, one scratch for the rest
+  const engine = tf.engine();
+  const alloc = (shape: number[]): tf.Tensor => engine.makeTensorFromTensorInfo(backend.makeOutput(shape, "float32"));
+  const inPlace = past.capacity !== undefined && past.store !== undefined && past.store.written === L && Tk <= past.capacity;
+  const cap = inPlace ? (past.capacity as number) : cacheCapacity(Tk, c.blockSize);
+  const fresh = inPlace ? null : past.layers.map(() => ({ k: alloc([B, H, cap, D]) as tf.Tensor4D, v: alloc([B, H, cap, D]) as tf.Tensor4D }));
+  const buffers = fresh ?? past.layers;
+  const out = alloc([B, 1, C]) as tf.Tensor3D;
+  const [hS, qkvS, yS, uS, gS, statsS, sS, biasS] = [B * C, 3 * B * C, B * C, 4 * B * C, 4 * B * C, 2 * B, B * H * Tk, B * H * Tk];
+  const scratch = alloc([hS + qkvS + yS + uS + gS + statsS + sS + biasS]);
+
+  // 2. views after every allocation (one may grow the heap); offsets below are float indices into it
+  const heap = new Float32Array((backend.typedArrayFromHeap(scratch) as Float32Array).buffer);
+  const at = (t: tf.Tensor): number => (backend.typedArrayFromHeap(t) as Float32Array).byteOffset >> 2;
+  const w = (name: string): number => at(model.params.get(name) as tf.Tensor);
+  let o = at(scratch);
+  const [h, qkv, y, u, g, stats, s, bias] = [hS, qkvS, yS, uS, gS, statsS, sS, biasS].map((n) => ((o += n), o - n)) as number[] as [number, number, number, number, number, number, number, number];
+  heap.fill(0, at(scratch), o);
+  const kv = buffers.map(({ k, v }) => ({ k: at(k), v: at(v) }));
+  if (fresh) {
+    // zeros past the copied positions (never read), then each (row, head)'s L positions from the past
+    const srcCap = past.capacity ?? L;
+    past.layers.forEach(({ k, v }, i) => {
+      const dst = kv[i] as { k: number; v: number };
+      for (const [from, to] of [[at(k), dst.k], [at(v), dst.v]] as const) {
+        heap.fill(0, to, to + B * H * cap * D);
+        for (let bh = 0; bh < B * H; bh++) heap.copyWithin(to + bh * cap * D, from + bh * srcCap * D, from + bh * srcCap * D + L * D);
+      }
+    });
+  }
+  const x = at(out);
+  const [wte, wpe] = [w("wte.weight"), w("wpe.weight")];
+  for (let b = 0; b < B; b++) {
+    const [tr, pr] = [wte + (ids[b] as number) * C, wpe + (positions[b] as number) * C];
+    for (let j = 0; j < C; j++) heap[x + b * C + j] = (heap[tr + j] as number) + (heap[pr + j] as number);
+  }
+  if (maskValues)
+    for (let b = 0; b < B; b++)
+      for (let j = 0; j < Tk; j++) {
+        const v = Math.fround(Math.fround(1 - (maskValues[b * Tk + j] as number)) * -1e9) + 0;
+        for (let hh = 0; hh < H; hh++) heap[bias + (b * H + hh) * Tk + j] = v;
+      }
+
+  const view = (off: number): Float32Array => heap.subarray(off);
+  /** C (B, N) (+)= A (B, K)·W (K, N) with W at float offset wAt; beta 1 adds onto what C holds */
+  const gemm = (a: number, K: number, wAt: number, N: number, cAt: number): void =>
+    blas.sgemmLd(false, false, B, N, K, view(a), K, view(wAt), N, view(cAt), N, 1);
+  /** every row of (B, n) at dst set to (add false) or increased by (add true) the n-vector at src */
+  const rowsOf = (src: number, n: number, dst: number, add: boolean): void => {
+    for (let b = 0; b < B; b++) {
+      if (!add) heap.copyWithin(dst + b * n, src, src + n);
+      else for (let j = 0; j < n; j++) heap[dst + b * n + j] = (heap[dst + b * n + j] as number) + (heap[src + j] as number);
+    }
+  };
+  const scale = 1 / Math.sqrt(D);
+  for (let i = 0; i < c.nLayer; i++) {
+    const p = `h.${i}.`;
+    const { k: kAt, v: vAt } = kv[i] as { k: number; v: number };
+    simd.layerNormAt(4 * x, 4 * w(`${p}ln_1.weight`), 4 * w(`${p}ln_1.bias`), 4 * h, 4 * stats, B, C, c.layerNormEps);
+    rowsOf(w(`${p}attn.c_attn.bias`), 3 * C, qkv, false);
+    gemm(h, C, w(`${p}attn.c_attn.weight`), 3 * C, qkv);
+    for (let b = 0; b < B; b++)
+      for (let hh = 0; hh < H; hh++) {
+        const q = qkv + b * 3 * C + hh * D;
+        const head = (b * H + hh) * cap * D;
+        heap.copyWithin(kAt + head + L * D, q + C, q + C + D);
+        heap.copyWithin(vAt + head + L * D, q + 2 * C, q + 2 * C + D);
+        blas.sgemv(false, Tk, D, view(kAt + head), view(q), view(s + (b * H + hh) * Tk)); // K (Tk, D)·q
+      }
+    simd.softmaxRows(4 * s, 4 * bias, 4 * s, B * H, Tk, scale); // in place; bias rows are zeros without a mask
+    for (let b = 0; b < B; b++)
+      for (let hh = 0; hh < H; hh++) blas.sgemv(true, Tk, D, view(vAt + (b * H + hh) * cap * D), view(s + (b * H + hh) * Tk), view(y + b * C + hh * D)); // Vᵀ·p
+    rowsOf(w(`${p}attn.c_proj.bias`), C, x, true);
+    gemm(y, C, w(`${p}attn.c_proj.weight`), C, x);
+    simd.layerNormAt(4 * x, 4 * w(`${p}ln_2.weight`), 4 * w(`${p}ln_2.bias`), 4 * h, 4 * stats, B, C, c.layerNormEps);
+    rowsOf(w(`${p}mlp.c_fc.bias`), 4 * C, u, false);
+    gemm(h, C, w(`${p}mlp.c_fc.weight`), 4 * C, u);
+    simd.geluForwardAt(4 * u, 4 * g, 4 * B * C);
+    rowsOf(w(`${p}mlp.c_proj.bias`), C, x, true);
+    gemm(g, 4 * C, w(`${p}mlp.c_proj.weight`), C, x);
+  }
+  scratch.dispose();
+
+  const store = inPlace ? (past.store as { written: number }) : { written: 0 };
+  store.written = Tk;
+  const layers = fresh ?? buffers.map(({ k, v }) => ({ k: tf.clone(k), v: tf.clone(v) }));
+  return { x: out, present: { layers, length: Tk, capacity: cap, store } };
+}
