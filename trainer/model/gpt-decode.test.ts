@@ -17,11 +17,15 @@ const info = await initBackend({ prefer: "wasm", blasThreads: 1 });
 const decodeRuns = info.blas !== null;
 after(() => setStepKernels(true));
 
-// D = 8; blockSize room for 80 positions so the cache grows once (capacity 64, then 128)
-const config: GptConfig = resolveGptConfig({ vocabSize: 37, blockSize: 96, nLayer: 2, nHead: 3, nEmbd: 24 });
+// room for 80 positions so the cache grows once (capacity 64, then the block size); head size 16 takes the SIMD
+// attention kernels, 6 cblas_sgemv (gpt-decode.ts)
+const configs: GptConfig[] = [
+  resolveGptConfig({ vocabSize: 37, blockSize: 96, nLayer: 2, nHead: 3, nEmbd: 48 }),
+  resolveGptConfig({ vocabSize: 37, blockSize: 96, nLayer: 2, nHead: 3, nEmbd: 18 }),
+];
 
 /** A model with weights large enough that attention is far from uniform (GPT-2's init gives near-uniform scores). */
-function model(): GptModel {
+function model(config: GptConfig): GptModel {
   const m = initGpt(config, 3);
   let seed = 10;
   for (const [name, v] of m.params) {
@@ -36,6 +40,7 @@ function model(): GptModel {
 function reference(m: GptModel, ids: number[][], mask: number[][]): Float64Array[][] {
   const P = new Map([...m.params].map(([k, v]) => [k, Float64Array.from(v.dataSync())]));
   const p = (n: string): Float64Array => P.get(n) as Float64Array;
+  const config = m.config;
   const { nEmbd: C, nHead: H, vocabSize: V } = config;
   const D = C / H;
   const ln = (x: Float64Array, g: Float64Array, b: Float64Array): Float64Array => {
@@ -128,7 +133,7 @@ function decode(m: GptModel, steps: number): { logits: Float32Array[]; ids: numb
   const logits: Float32Array[] = [];
   const capacities: (number | undefined)[] = [];
   for (let s = 0; s < steps; s++) {
-    const next = [0, 1, 2].map((b) => (b === 2 && s >= 20 ? 0 : (s * 7 + b * 11 + 3) % config.vocabSize));
+    const next = [0, 1, 2].map((b) => (b === 2 && s >= 20 ? 0 : (s * 7 + b * 11 + 3) % m.config.vocabSize));
     const fed = [1, 1, s >= 20 ? 0 : 1];
     const positions = real.slice();
     next.forEach((t, b) => {
@@ -148,31 +153,32 @@ function decode(m: GptModel, steps: number): { logits: Float32Array[]; ids: numb
   return { logits, ids, mask, capacities };
 }
 
-test(`decode step: the same logits as the op path and a float64 GPT-2 over 75 steps (cache grown once), ${decodeRuns ? "wasm + OpenBLAS" : "plain wasm: the op path both times"}`, () => {
-  const m = model();
-  const before = tf.memory().numTensors;
-  setStepKernels(true);
-  const on = decode(m, 75);
-  assert.equal(tf.memory().numTensors, before, "the decode step leaves no tensor behind");
-  setStepKernels(false);
-  const off = decode(m, 75);
-  setStepKernels(true);
-  assert.deepEqual(on.ids, off.ids);
-  on.logits.forEach((l, s) => assertClose(off.logits[s] as Float32Array, l, 2e-5, `step ${s}: decode step vs op path`));
-  if (decodeRuns) {
-    assert.equal(on.capacities[0], cacheCapacity(6, config.blockSize));
-    assert.equal(on.capacities.at(-1), config.blockSize, "grown past 64 positions: 128 capped at the block size");
-  } else assert.ok(on.capacities.every((c) => c === undefined));
-  const ref = reference(m, on.ids, on.mask);
-  for (const s of [0, 19, 20, 58, 59, 74]) {
-    const want = ref.flatMap((row) => Array.from(row[5 + s] as Float64Array));
-    assertClose(want, on.logits[s] as Float32Array, 1e-4, `step ${s}: decode step vs float64`);
-  }
-  disposeGpt(m);
-});
+for (const config of configs)
+  test(`decode step, head size ${config.nEmbd / config.nHead}: the same logits as the op path and a float64 GPT-2 over 75 steps (cache grown once), ${decodeRuns ? "wasm + OpenBLAS" : "plain wasm: the op path both times"}`, () => {
+    const m = model(config);
+    const before = tf.memory().numTensors;
+    setStepKernels(true);
+    const on = decode(m, 75);
+    assert.equal(tf.memory().numTensors, before, "the decode step leaves no tensor behind");
+    setStepKernels(false);
+    const off = decode(m, 75);
+    setStepKernels(true);
+    assert.deepEqual(on.ids, off.ids);
+    on.logits.forEach((l, s) => assertClose(off.logits[s] as Float32Array, l, 2e-5, `step ${s}: decode step vs op path`));
+    if (decodeRuns) {
+      assert.equal(on.capacities[0], cacheCapacity(6, config.blockSize));
+      assert.equal(on.capacities.at(-1), config.blockSize, "grown past 64 positions: 128 capped at the block size");
+    } else assert.ok(on.capacities.every((c) => c === undefined));
+    const ref = reference(m, on.ids, on.mask);
+    for (const s of [0, 19, 20, 58, 59, 74]) {
+      const want = ref.flatMap((row) => Array.from(row[5 + s] as Float64Array));
+      assertClose(want, on.logits[s] as Float32Array, 1e-4, `step ${s}: decode step vs float64`);
+    }
+    disposeGpt(m);
+  });
 
 test("decode step: a cache continued twice (a branch) is copied, not overwritten; a multi-token step reads it through the op path", () => {
-  const m = model();
+  const m = model(configs[0] as GptConfig);
   const before = tf.memory().numTensors;
   const prompt = [[3, 1, 4, 1, 5], [9, 2, 6, 5, 3]];
   const mask = prompt.map((r) => r.map(() => 1));
@@ -199,6 +205,35 @@ test("decode step: a cache continued twice (a branch) is copied, not overwritten
   assert.equal(off.capacity, undefined);
   on.got.forEach((l, i) => assertClose(off.got[i] as Float32Array, l, 2e-5, `forward ${i}`));
   on.caches.forEach((layers, i) => layers?.forEach((t, j) => assertClose(off.caches[i]?.[j] as Float32Array, t, 2e-5, `cache ${i} tensor ${j}`)));
+  assert.equal(tf.memory().numTensors, before);
+  disposeGpt(m);
+});
+
+test("decode step: hidden states, a scalar head's scores and logits: false come out as on the op path", () => {
+  const m = model({ ...(configs[0] as GptConfig), scalarHead: "reward" });
+  const before = tf.memory().numTensors;
+  const ids = [[4, 8, 15, 16, 23], [1, 2, 3, 5, 8]];
+  const mask = ids.map((r) => r.map(() => 1));
+  const run = (on: boolean, logits: boolean) => {
+    setStepKernels(on);
+    const pre = step(m, ids, mask, undefined);
+    const input = tf.tensor2d([[9], [10]], [2, 1], "int32");
+    const r = gptForwardTidy(m, input, { past: pre.present, useCache: true, logits });
+    const out = { hidden: r.hidden.dataSync().slice(), scores: r.scores?.dataSync().slice(), logits: r.logits?.dataSync().slice(), capacity: r.present?.capacity };
+    tf.dispose(input);
+    disposeForward(pre);
+    disposeForward(r);
+    setStepKernels(true);
+    return out;
+  };
+  for (const logits of [true, false]) {
+    const [on, off] = [run(true, logits), run(false, logits)];
+    assert.equal(on.capacity !== undefined, decodeRuns);
+    assertClose(off.hidden, on.hidden, 2e-5, "hidden");
+    assertClose(off.scores as Float32Array, on.scores as Float32Array, 2e-5, "scores");
+    assert.equal(on.logits === undefined, !logits);
+    if (logits) assertClose(off.logits as Float32Array, on.logits as Float32Array, 2e-5, "logits");
+  }
   assert.equal(tf.memory().numTensors, before);
   disposeGpt(m);
 });

@@ -10,16 +10,19 @@
 //   per layer: h = LayerNorm(x)                                    (SIMD kernel)
 //              qkv = bias; qkv += h·W_attn                         (cblas_sgemm with beta 1)
 //              k, v of the new token → the cache at position L     (written in place)
-//              s = K·q per (row, head), p = softmax(s/√D + bias)   (cblas_sgemv, SIMD softmax kernel over all rows)
-//              y = Vᵀ·p into the head's columns                    (cblas_sgemv)
+//              s = K·q per (row, head), p = softmax(s/√D + bias)   (SIMD dot_rows, softmax kernel over all rows)
+//              y = Vᵀ·p into the head's columns                    (SIMD weighted_rows)
 //              x += bias; x += y·W_proj                            (cblas_sgemm with beta 1)
 //              h = LayerNorm(x); u = bias; u += h·W_fc; g = GELU(u); x += bias; x += g·W_mproj
-// then ln_f and the LM head run as before (gpt.ts). The cache is (B, H, capacity, D) per layer, allocated once and
+// then x = LayerNorm_f(x) and logits = x·wteᵀ (cblas_sgemm NT, the tied head as matmul.ts's tiedLmHead). The cache is (B, H, capacity, D) per layer, allocated once and
 // grown by doubling; positions from `length` on are not read. Each step writes its token's keys and values in place
 // and returns a cache over the same buffers one longer (clones that share them, so the caller disposes the old cache
 // as before). A cache continued a second time (a branch from an earlier cache: bench/tool-generation-bench.ts does
 // it) is copied first, since the buffers' next position already belongs to the other branch; so is a cache of the
 // old layout (the prefill's, or the op path's).
+// The two attention products are SIMD kernels (wasm-simd.ts) rather than cblas_sgemv: at (Tk ≤ 256, D = 64) a call of
+// OpenBLAS cost ~4 µs, mostly its own overhead, and a micro step makes 576 of them; cblas_sgemv remains for a head
+// size that is not a multiple of 16.
 // Only with native BLAS under wasm and the SIMD kernels of LayerNorm, GELU and softmax; null (the op path runs)
 // otherwise, or when an id or position is out of range (the op path's Gather decides what that does).
 import * as tf from "@tensorflow/tfjs-core";
@@ -59,11 +62,18 @@ function decodeEnv(): Env | null {
 const LAYER_PARAMS = ["ln_1.weight", "ln_1.bias", "attn.c_attn.weight", "attn.c_attn.bias", "attn.c_proj.weight", "attn.c_proj.bias",
   "ln_2.weight", "ln_2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight", "mlp.c_proj.bias"] as const;
 
+/** What the decode step makes: ln_f's output (B, 1, C), the logits (B, 1, V) unless options.logits is false, the cache one longer. */
+export interface DecodeResult {
+  hidden: tf.Tensor3D;
+  logits?: tf.Tensor3D;
+  present: KvCache;
+}
+
 /**
- * The blocks of one decoding step: inputIds (B, 1) after `options.past` → the last block's output x (B, 1, C) and the
- * cache one longer, or null when the step does not apply (then gptForward runs the ops). Call inside a tidy.
+ * One decoding step: inputIds (B, 1) after `options.past` → ln_f's output, the tied LM head's logits and the cache one
+ * longer, or null when the step does not apply (then gptForward runs the ops). Call inside a tidy.
  */
-export function gptDecodeStep(model: GptModel, inputIds: tf.Tensor2D, options: ForwardOptions): { x: tf.Tensor3D; present: KvCache } | null {
+export function gptDecodeStep(model: GptModel, inputIds: tf.Tensor2D, options: ForwardOptions): DecodeResult | null {
   const past = options.past;
   if (!past || !options.useCache || inputIds.shape[1] !== 1 || past.layers.length !== model.config.nLayer) return null;
   const env = decodeEnv();
@@ -86,7 +96,7 @@ export function gptDecodeStep(model: GptModel, inputIds: tf.Tensor2D, options: F
     params.push(p);
     return true;
   };
-  if (!need("wte.weight") || !need("wpe.weight")) return null;
+  if (!need("wte.weight") || !need("wpe.weight") || !need("ln_f.weight") || !need("ln_f.bias")) return null;
   for (let i = 0; i < c.nLayer; i++) for (const n of LAYER_PARAMS) if (!need(`h.${i}.${n}`)) return null;
 
   // token ids, positions (explicit; else the exclusive count of real tokens before this one, as positionIdsFromMask;
@@ -113,7 +123,9 @@ export function gptDecodeStep(model: GptModel, inputIds: tf.Tensor2D, options: F
   const cap = inPlace ? (past.capacity as number) : cacheCapacity(Tk, c.blockSize);
   const fresh = inPlace ? null : past.layers.map(() => ({ k: alloc([B, H, cap, D]) as tf.Tensor4D, v: alloc([B, H, cap, D]) as tf.Tensor4D }));
   const buffers = fresh ?? past.layers;
-  const out = alloc([B, 1, C]) as tf.Tensor3D;
+  const out = alloc([B, 1, C]) as tf.Tensor3D; // the residual stream, then ln_f's output in place
+  const wantLogits = options.logits !== false;
+  const logits = wantLogits ? (alloc([B, 1, c.vocabSize]) as tf.Tensor3D) : undefined;
   const [hS, qkvS, yS, uS, gS, statsS, sS, biasS] = [B * C, 3 * B * C, B * C, 4 * B * C, 4 * B * C, 2 * B, B * H * Tk, B * H * Tk];
   const scratch = alloc([hS + qkvS + yS + uS + gS + statsS + sS + biasS]);
 
@@ -161,6 +173,7 @@ export function gptDecodeStep(model: GptModel, inputIds: tf.Tensor2D, options: F
     }
   };
   const scale = 1 / Math.sqrt(D);
+  const lanes = D % 16 === 0; // the SIMD kernels take four f32x4 vectors at a time; cblas_sgemv otherwise
   for (let i = 0; i < c.nLayer; i++) {
     const p = `h.${i}.`;
     const { k: kAt, v: vAt } = kv[i] as { k: number; v: number };
@@ -173,11 +186,17 @@ export function gptDecodeStep(model: GptModel, inputIds: tf.Tensor2D, options: F
         const head = (b * H + hh) * cap * D;
         heap.copyWithin(kAt + head + L * D, q + C, q + C + D);
         heap.copyWithin(vAt + head + L * D, q + 2 * C, q + 2 * C + D);
-        blas.sgemv(false, Tk, D, view(kAt + head), view(q), view(s + (b * H + hh) * Tk)); // K (Tk, D)·q
+        const sAt = s + (b * H + hh) * Tk;
+        if (lanes) simd.dotRows(4 * (kAt + head), 4 * q, 4 * sAt, Tk, D); // K (Tk, D)·q
+        else blas.sgemv(false, Tk, D, view(kAt + head), view(q), view(sAt));
       }
     simd.softmaxRows(4 * s, 4 * bias, 4 * s, B * H, Tk, scale); // in place; bias rows are zeros without a mask
     for (let b = 0; b < B; b++)
-      for (let hh = 0; hh < H; hh++) blas.sgemv(true, Tk, D, view(vAt + (b * H + hh) * cap * D), view(s + (b * H + hh) * Tk), view(y + b * C + hh * D)); // Vᵀ·p
+      for (let hh = 0; hh < H; hh++) {
+        const [vHead, pAt, yAt] = [vAt + (b * H + hh) * cap * D, s + (b * H + hh) * Tk, y + b * C + hh * D];
+        if (lanes) simd.weightedRows(4 * vHead, 4 * pAt, 4 * yAt, Tk, D); // Vᵀ·p
+        else blas.sgemv(true, Tk, D, view(vHead), view(pAt), view(yAt));
+      }
     rowsOf(w(`${p}attn.c_proj.bias`), C, x, true);
     gemm(y, C, w(`${p}attn.c_proj.weight`), C, x);
     simd.layerNormAt(4 * x, 4 * w(`${p}ln_2.weight`), 4 * w(`${p}ln_2.bias`), 4 * h, 4 * stats, B, C, c.layerNormEps);
@@ -187,10 +206,13 @@ export function gptDecodeStep(model: GptModel, inputIds: tf.Tensor2D, options: F
     rowsOf(w(`${p}mlp.c_proj.bias`), C, x, true);
     gemm(g, 4 * C, w(`${p}mlp.c_proj.weight`), C, x);
   }
+  // ln_f over the residual stream (the kernel reads each row before it writes it: y may be x), then x·wteᵀ
+  simd.layerNormAt(4 * x, 4 * w("ln_f.weight"), 4 * w("ln_f.bias"), 4 * x, 4 * stats, B, C, c.layerNormEps);
+  if (logits) blas.sgemmLd(false, true, B, c.vocabSize, C, view(x), C, view(wte), C, view(at(logits)), c.vocabSize);
   scratch.dispose();
 
   const store = inPlace ? (past.store as { written: number }) : { written: 0 };
   store.written = Tk;
   const layers = fresh ?? buffers.map(({ k, v }) => ({ k: tf.clone(k), v: tf.clone(v) }));
-  return { x: out, present: { layers, length: Tk, capacity: cap, store } };
+  return { hidden: out, ...(logits ? { logits } : {}), present: { layers, length: Tk, capacity: cap, store } };
 }

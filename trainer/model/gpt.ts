@@ -353,19 +353,22 @@ export function gptForward(model: GptModel, inputIds: tf.Tensor2D, options: Forw
 
   // one token per row after a cache: the decode step's single pass over the heap when it applies (gpt-decode.ts)
   const decoded = gptDecodeStep(model, inputIds, options);
-  let x: tf.Tensor3D;
+  let hidden: tf.Tensor3D;
+  let logits: tf.Tensor3D | undefined;
   let present: KvCache;
-  if (decoded) ({ x, present } = decoded);
-  else ({ x, present } = gptBlocks(model, inputIds, options, options.past && contiguousCache(options.past)));
-
-  // 4. final LayerNorm, tied LM head (B·T, C) @ (C, V), optional scalar head (B·T, C) @ (C, 1)
-  const hidden = layerNorm(x, param(model, "ln_f.weight"), param(model, "ln_f.bias"), c.layerNormEps) as tf.Tensor3D;
-  const flat = tf.reshape(hidden, [B * T, C]) as tf.Tensor2D;
-  const result: ForwardResult = { hidden };
-  if (options.logits !== false) {
-    result.logits = tf.reshape(tiedLmHead(flat, param(model, "wte.weight") as tf.Tensor as tf.Tensor2D), [B, T, c.vocabSize]);
+  if (decoded) ({ hidden, logits, present } = decoded);
+  else {
+    const blocks = gptBlocks(model, inputIds, options, options.past && contiguousCache(options.past));
+    present = blocks.present;
+    // 4. final LayerNorm, tied LM head (B·T, C) @ (C, V)
+    hidden = layerNorm(blocks.x, param(model, "ln_f.weight"), param(model, "ln_f.bias"), c.layerNormEps) as tf.Tensor3D;
+    if (options.logits !== false)
+      logits = tf.reshape(tiedLmHead(tf.reshape(hidden, [B * T, C]) as tf.Tensor2D, param(model, "wte.weight") as tf.Tensor as tf.Tensor2D), [B, T, c.vocabSize]);
   }
-  if (c.scalarHead !== "none") result.scores = tf.reshape(matMul2d(flat, param(model, "score.weight") as tf.Tensor as tf.Tensor2D), [B, T]);
+  const result: ForwardResult = { hidden };
+  if (logits) result.logits = logits;
+  // optional scalar head (B·T, C) @ (C, 1)
+  if (c.scalarHead !== "none") result.scores = tf.reshape(matMul2d(tf.reshape(hidden, [B * T, C]) as tf.Tensor2D, param(model, "score.weight") as tf.Tensor as tf.Tensor2D), [B, T]);
   if (options.useCache) result.present = present;
   return result;
 }
