@@ -59,6 +59,8 @@ if (process.argv.includes("--child")) {
   process.exit(0);
 }
 
+// the same OpenBLAS kernels for the tfjs children and PyTorch (native-blas.ts; trainer-bench.ts does the same)
+pinOpenblasCoreType();
 const rounds = Number(arg("rounds", "3"));
 const blasThreads = arg("blas-threads", "1");
 const self = fileURLToPath(import.meta.url);
@@ -89,7 +91,7 @@ if (!process.argv.includes("--no-torch"))
       return { perCpuS: j.gen_tokens_per_cpu_s, perS: j.gen_tokens_per_s };
     },
   });
-console.log(`${preset} KV-cache generation, 8 prompts × 16 tokens then 64 steps; ${rounds} rounds of ${arms.map((a) => a.name).join(" / ")} in alternating processes, ${runs} runs each; OpenBLAS ${blasThreads} thread(s); load average at start ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
+console.log(`${preset} KV-cache generation, 8 prompts × 16 tokens then 64 steps; ${rounds} rounds of ${arms.map((a) => a.name).join(" / ")} in alternating processes, ${runs} runs each; OpenBLAS ${blasThreads} thread(s), core type ${process.env["OPENBLAS_CORETYPE"] ?? "OpenBLAS's own"}; load average at start ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
 const results = new Map(arms.map((a) => [a.name, { perCpuS: [] as number[], perS: [] as number[] }]));
 for (let round = 0; round < rounds; round++)
   for (const arm of round % 2 === 0 ? arms : [...arms].reverse()) {

@@ -156,10 +156,11 @@ function decode(m: GptModel, steps: number): { logits: Float32Array[]; ids: numb
 for (const config of configs)
   test(`decode step, head size ${config.nEmbd / config.nHead}: the same logits as the op path and a float64 GPT-2 over 75 steps (cache grown once), ${decodeRuns ? "wasm + OpenBLAS" : "plain wasm: the op path both times"}`, () => {
     const m = model(config);
-    const before = tf.memory().numTensors;
+    const before = tf.memory();
     setStepKernels(true);
     const on = decode(m, 75);
-    assert.equal(tf.memory().numTensors, before, "the decode step leaves no tensor behind");
+    assert.equal(tf.memory().numTensors, before.numTensors, "the decode step leaves no tensor behind");
+    assert.equal(tf.memory().numDataBuffers, before.numDataBuffers, "nor a buffer");
     setStepKernels(false);
     const off = decode(m, 75);
     setStepKernels(true);

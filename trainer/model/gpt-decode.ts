@@ -138,12 +138,11 @@ export function gptDecodeStep(model: GptModel, inputIds: tf.Tensor2D, options: F
   heap.fill(0, at(scratch), o);
   const kv = buffers.map(({ k, v }) => ({ k: at(k), v: at(v) }));
   if (fresh) {
-    // zeros past the copied positions (never read), then each (row, head)'s L positions from the past
+    // each (row, head)'s L positions from the past; the rest of the buffer is not read before it is written
     const srcCap = past.capacity ?? L;
     past.layers.forEach(({ k, v }, i) => {
       const dst = kv[i] as { k: number; v: number };
       for (const [from, to] of [[at(k), dst.k], [at(v), dst.v]] as const) {
-        heap.fill(0, to, to + B * H * cap * D);
         for (let bh = 0; bh < B * H; bh++) heap.copyWithin(to + bh * cap * D, from + bh * srcCap * D, from + bh * srcCap * D + L * D);
       }
     });
@@ -213,6 +212,12 @@ export function gptDecodeStep(model: GptModel, inputIds: tf.Tensor2D, options: F
 
   const store = inPlace ? (past.store as { written: number }) : { written: 0 };
   store.written = Tk;
-  const layers = fresh ?? buffers.map(({ k, v }) => ({ k: tf.clone(k), v: tf.clone(v) }));
+  // the caller's cache keeps its tensors (it disposes them): the new cache gets its own over the same buffers, as
+  // tf.clone makes them with the project's Identity kernel (wasm-identity-kernel.ts), without a kernel dispatch each
+  const share = <T extends tf.Tensor>(t: T): T => {
+    (backend as unknown as { incRef(dataId: object): void }).incRef(t.dataId);
+    return engine.makeTensorFromTensorInfo({ dataId: t.dataId, shape: t.shape, dtype: t.dtype }) as T;
+  };
+  const layers = fresh ?? buffers.map(({ k, v }) => ({ k: share(k), v: share(v) }));
   return { hidden: out, ...(logits ? { logits } : {}), present: { layers, length: Tk, capacity: cap, store } };
 }
