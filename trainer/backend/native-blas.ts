@@ -38,6 +38,11 @@ export interface NativeBlas {
    * the whole input first and ran at 5 GFLOP/s.
    */
   sgemv(trans: boolean, M: number, N: number, a: Float32Array, x: Float32Array, y: Float32Array): void;
+  /**
+   * openblas_set_num_threads for the calls that follow: the decode step runs its (8, C) products on one thread and
+   * then restores `threads` (decision trainer-028).
+   */
+  setThreads(n: number): void;
 }
 
 /** Library names tried in order when TANDEM_BLAS_LIB does not name one (Debian's alternatives link first). */
@@ -165,6 +170,7 @@ export async function loadNativeBlas(options: { library?: string; threads?: numb
         sgemmLd: (transA, transB, M, N, K, a, lda, b, ldb, c, ldc, beta = 0) =>
           void sgemm(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, M, N, K, 1, a, lda, b, ldb, beta, c, ldc),
         sgemv: (trans, M, N, a, x, y) => void sgemv(ROW_MAJOR, trans ? TRANS : NO_TRANS, M, N, 1, a, N, x, 1, 0, y, 1),
+        setThreads: (n) => void setThreads(n),
       };
       const failed = selfCheck(blas);
       if (failed) {

@@ -171,43 +171,54 @@ export function gptDecodeStep(model: GptModel, inputIds: tf.Tensor2D, options: F
       else for (let j = 0; j < n; j++) heap[dst + b * n + j] = (heap[dst + b * n + j] as number) + (heap[src + j] as number);
     }
   };
-  const scale = 1 / Math.sqrt(D);
-  const lanes = D % 16 === 0; // the SIMD kernels take four f32x4 vectors at a time; cblas_sgemv otherwise
-  for (let i = 0; i < c.nLayer; i++) {
-    const p = `h.${i}.`;
-    const { k: kAt, v: vAt } = kv[i] as { k: number; v: number };
-    simd.layerNormAt(4 * x, 4 * w(`${p}ln_1.weight`), 4 * w(`${p}ln_1.bias`), 4 * h, 4 * stats, B, C, c.layerNormEps);
-    rowsOf(w(`${p}attn.c_attn.bias`), 3 * C, qkv, false);
-    gemm(h, C, w(`${p}attn.c_attn.weight`), 3 * C, qkv);
-    for (let b = 0; b < B; b++)
-      for (let hh = 0; hh < H; hh++) {
-        const q = qkv + b * 3 * C + hh * D;
-        const head = (b * H + hh) * cap * D;
-        heap.copyWithin(kAt + head + L * D, q + C, q + C + D);
-        heap.copyWithin(vAt + head + L * D, q + 2 * C, q + 2 * C + D);
-        const sAt = s + (b * H + hh) * Tk;
-        if (lanes) simd.dotRows(4 * (kAt + head), 4 * q, 4 * sAt, Tk, D); // K (Tk, D)·q
-        else blas.sgemv(false, Tk, D, view(kAt + head), view(q), view(sAt));
-      }
-    simd.softmaxRows(4 * s, 4 * bias, 4 * s, B * H, Tk, scale); // in place; bias rows are zeros without a mask
-    for (let b = 0; b < B; b++)
-      for (let hh = 0; hh < H; hh++) {
-        const [vHead, pAt, yAt] = [vAt + (b * H + hh) * cap * D, s + (b * H + hh) * Tk, y + b * C + hh * D];
-        if (lanes) simd.weightedRows(4 * vHead, 4 * pAt, 4 * yAt, Tk, D); // Vᵀ·p
-        else blas.sgemv(true, Tk, D, view(vHead), view(pAt), view(yAt));
-      }
-    rowsOf(w(`${p}attn.c_proj.bias`), C, x, true);
-    gemm(y, C, w(`${p}attn.c_proj.weight`), C, x);
-    simd.layerNormAt(4 * x, 4 * w(`${p}ln_2.weight`), 4 * w(`${p}ln_2.bias`), 4 * h, 4 * stats, B, C, c.layerNormEps);
-    rowsOf(w(`${p}mlp.c_fc.bias`), 4 * C, u, false);
-    gemm(h, C, w(`${p}mlp.c_fc.weight`), 4 * C, u);
-    simd.geluForwardAt(4 * u, 4 * g, 4 * B * C);
-    rowsOf(w(`${p}mlp.c_proj.bias`), C, x, true);
-    gemm(g, 4 * C, w(`${p}mlp.c_proj.weight`), C, x);
+  const decodeBlocks = (): void => {
+    const scale = 1 / Math.sqrt(D);
+    const lanes = D % 16 === 0; // the SIMD kernels take four f32x4 vectors at a time; cblas_sgemv otherwise
+    for (let i = 0; i < c.nLayer; i++) {
+      const p = `h.${i}.`;
+      const { k: kAt, v: vAt } = kv[i] as { k: number; v: number };
+      simd.layerNormAt(4 * x, 4 * w(`${p}ln_1.weight`), 4 * w(`${p}ln_1.bias`), 4 * h, 4 * stats, B, C, c.layerNormEps);
+      rowsOf(w(`${p}attn.c_attn.bias`), 3 * C, qkv, false);
+      gemm(h, C, w(`${p}attn.c_attn.weight`), 3 * C, qkv);
+      for (let b = 0; b < B; b++)
+        for (let hh = 0; hh < H; hh++) {
+          const q = qkv + b * 3 * C + hh * D;
+          const head = (b * H + hh) * cap * D;
+          heap.copyWithin(kAt + head + L * D, q + C, q + C + D);
+          heap.copyWithin(vAt + head + L * D, q + 2 * C, q + 2 * C + D);
+          const sAt = s + (b * H + hh) * Tk;
+          if (lanes) simd.dotRows(4 * (kAt + head), 4 * q, 4 * sAt, Tk, D); // K (Tk, D)·q
+          else blas.sgemv(false, Tk, D, view(kAt + head), view(q), view(sAt));
+        }
+      simd.softmaxRows(4 * s, 4 * bias, 4 * s, B * H, Tk, scale); // in place; bias rows are zeros without a mask
+      for (let b = 0; b < B; b++)
+        for (let hh = 0; hh < H; hh++) {
+          const [vHead, pAt, yAt] = [vAt + (b * H + hh) * cap * D, s + (b * H + hh) * Tk, y + b * C + hh * D];
+          if (lanes) simd.weightedRows(4 * vHead, 4 * pAt, 4 * yAt, Tk, D); // Vᵀ·p
+          else blas.sgemv(true, Tk, D, view(vHead), view(pAt), view(yAt));
+        }
+      rowsOf(w(`${p}attn.c_proj.bias`), C, x, true);
+      gemm(y, C, w(`${p}attn.c_proj.weight`), C, x);
+      simd.layerNormAt(4 * x, 4 * w(`${p}ln_2.weight`), 4 * w(`${p}ln_2.bias`), 4 * h, 4 * stats, B, C, c.layerNormEps);
+      rowsOf(w(`${p}mlp.c_fc.bias`), 4 * C, u, false);
+      gemm(h, C, w(`${p}mlp.c_fc.weight`), 4 * C, u);
+      simd.geluForwardAt(4 * u, 4 * g, 4 * B * C);
+      rowsOf(w(`${p}mlp.c_proj.bias`), C, x, true);
+      gemm(g, 4 * C, w(`${p}mlp.c_proj.weight`), C, x);
+    }
+    // ln_f over the residual stream (the kernel reads each row before it writes it: y may be x), then x·wteᵀ
+    simd.layerNormAt(4 * x, 4 * w("ln_f.weight"), 4 * w("ln_f.bias"), 4 * x, 4 * stats, B, C, c.layerNormEps);
+    if (logits) blas.sgemmLd(false, true, B, c.vocabSize, C, view(x), C, view(wte), C, view(at(logits)), c.vocabSize);
+  };
+  // one OpenBLAS thread for the step's products: splitting a product of 8 rows across threads cost more than it
+  // saved (with 2 threads on 2 shared cores a micro generation took 2–3× the CPU time and 1.5–3× the wall time)
+  const threads = blas.threads;
+  if (threads > 1) blas.setThreads(1);
+  try {
+    decodeBlocks();
+  } finally {
+    if (threads > 1) blas.setThreads(threads);
   }
-  // ln_f over the residual stream (the kernel reads each row before it writes it: y may be x), then x·wteᵀ
-  simd.layerNormAt(4 * x, 4 * w("ln_f.weight"), 4 * w("ln_f.bias"), 4 * x, 4 * stats, B, C, c.layerNormEps);
-  if (logits) blas.sgemmLd(false, true, B, c.vocabSize, C, view(x), C, view(wte), C, view(at(logits)), c.vocabSize);
   scratch.dispose();
 
   const store = inPlace ? (past.store as { written: number }) : { written: 0 };
