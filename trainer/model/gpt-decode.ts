@@ -43,7 +43,7 @@ export function cacheCapacity(needed: number, blockSize: number): number {
 export function contiguousCache(cache: KvCache): KvCache {
   if (cache.capacity === undefined) return cache;
   const cut = (t: tf.Tensor4D): tf.Tensor4D => tf.slice(t, [0, 0, 0, 0], [t.shape[0], t.shape[1], cache.length, t.shape[3]]);
-  return { layers: cache.layers.map(({ k, v }) => ({ k: cut(k), v: cut(v) })), length: cache.length };
+  return { layers: cache.layers.map(({ k, v }) => ({ k: cut(k), v: cut(v) })), length: cache.length, capacity: undefined, store: undefined };
 }
 
 type Env = { backend: WasmHeapBackend; blas: NonNullable<ReturnType<typeof wasmBlasActive>>; simd: NonNullable<ReturnType<typeof simdKernels>> };
@@ -137,28 +137,11 @@ export function gptDecodeStep(model: GptModel, inputIds: tf.Tensor2D, options: F
   const [h, qkv, y, u, g, stats, s, bias] = [hS, qkvS, yS, uS, gS, statsS, sS, biasS].map((n) => ((o += n), o - n)) as number[] as [number, number, number, number, number, number, number, number];
   heap.fill(0, at(scratch), o);
   const kv = buffers.map(({ k, v }) => ({ k: at(k), v: at(v) }));
-  if (fresh) {
-    // each (row, head)'s L positions from the past; the rest of the buffer is not read before it is written
-    const srcCap = past.capacity ?? L;
-    past.layers.forEach(({ k, v }, i) => {
-      const dst = kv[i] as { k: number; v: number };
-      for (const [from, to] of [[at(k), dst.k], [at(v), dst.v]] as const) {
-        for (let bh = 0; bh < B * H; bh++) heap.copyWithin(to + bh * cap * D, from + bh * srcCap * D, from + bh * srcCap * D + L * D);
-      }
-    });
-  }
+  if (fresh) copyCache(heap, past, kv, at, B * H, L * D, (past.capacity ?? L) * D, cap * D);
   const x = at(out);
   const [wte, wpe] = [w("wte.weight"), w("wpe.weight")];
-  for (let b = 0; b < B; b++) {
-    const [tr, pr] = [wte + (ids[b] as number) * C, wpe + (positions[b] as number) * C];
-    for (let j = 0; j < C; j++) heap[x + b * C + j] = (heap[tr + j] as number) + (heap[pr + j] as number);
-  }
-  if (maskValues)
-    for (let b = 0; b < B; b++)
-      for (let j = 0; j < Tk; j++) {
-        const v = Math.fround(Math.fround(1 - (maskValues[b * Tk + j] as number)) * -1e9) + 0;
-        for (let hh = 0; hh < H; hh++) heap[bias + (b * H + hh) * Tk + j] = v;
-      }
+  for (let b = 0; b < B; b++) addRows(heap, wte + (ids[b] as number) * C, wpe + (positions[b] as number) * C, x + b * C, C);
+  if (maskValues) fillMaskBias(heap, maskValues, bias, B, H, Tk);
 
   const view = (off: number): Float32Array => heap.subarray(off);
   /** C (B, N) (+)= A (B, K)·W (K, N) with W at float offset wAt; beta 1 adds onto what C holds */
@@ -168,7 +151,7 @@ export function gptDecodeStep(model: GptModel, inputIds: tf.Tensor2D, options: F
   const rowsOf = (src: number, n: number, dst: number, add: boolean): void => {
     for (let b = 0; b < B; b++) {
       if (!add) heap.copyWithin(dst + b * n, src, src + n);
-      else for (let j = 0; j < n; j++) heap[dst + b * n + j] = (heap[dst + b * n + j] as number) + (heap[src + j] as number);
+      else addRows(heap, dst + b * n, src, dst + b * n, n);
     }
   };
   const decodeBlocks = (): void => {
@@ -231,4 +214,30 @@ export function gptDecodeStep(model: GptModel, inputIds: tf.Tensor2D, options: F
   };
   const layers = fresh ?? buffers.map(({ k, v }) => ({ k: share(k), v: share(v) }));
   return { hidden: out, ...(logits ? { logits } : {}), present: { layers, length: Tk, capacity: cap, store } };
+}
+
+// The loops below are functions of their own, not closures of gptDecodeStep: they stay optimized when the step's own
+// code is deoptimized (the first steps of a process saw "wrong map" deopts, and these loops then ran unoptimized).
+
+/** heap[dst + j] = heap[a + j] + heap[b + j] for j < n (float32 sums, as tf.add). */
+function addRows(heap: Float32Array, a: number, b: number, dst: number, n: number): void {
+  for (let j = 0; j < n; j++) heap[dst + j] = (heap[a + j] as number) + (heap[b + j] as number);
+}
+
+/** Each row's additive mask bias over Tk keys, (1 − m)·(−1e9) in float32 as attentionBias, repeated for its H heads. */
+function fillMaskBias(heap: Float32Array, mask: Float32Array, bias: number, B: number, H: number, Tk: number): void {
+  for (let b = 0; b < B; b++)
+    for (let j = 0; j < Tk; j++) {
+      const v = Math.fround(Math.fround(1 - (mask[b * Tk + j] as number)) * -1e9) + 0;
+      for (let h = 0; h < H; h++) heap[bias + (b * H + h) * Tk + j] = v;
+    }
+}
+
+/** Copies each (row, head)'s first `n` floats of the past's keys and values (rows `srcStride` apart) into fresh buffers (`dstStride` apart). */
+function copyCache(heap: Float32Array, past: KvCache, kv: { k: number; v: number }[], at: (t: tf.Tensor) => number, heads: number, n: number, srcStride: number, dstStride: number): void {
+  past.layers.forEach(({ k, v }, i) => {
+    const dst = kv[i] as { k: number; v: number };
+    for (const [from, to] of [[at(k), dst.k], [at(v), dst.v]] as const)
+      for (let bh = 0; bh < heads; bh++) heap.copyWithin(to + bh * dstStride, from + bh * srcStride, from + bh * srcStride + n);
+  });
 }

@@ -389,7 +389,8 @@ function gptBlocks(model: GptModel, inputIds: tf.Tensor2D, options: ForwardOptio
 
   // 3. transformer blocks, pre-LayerNorm with residual connections
   const bias = attentionBias(B, T, pastLength, options.attentionMask); // (B, 1, T, T_k)
-  const present: KvCache = { layers: [], length: pastLength + T };
+  // the decode step's caches have the same properties, in the same order: one hidden class for both (gpt-decode.ts)
+  const present: KvCache = { layers: [], length: pastLength + T, capacity: undefined, store: undefined };
   const recompute = recomputeWanted(options.recompute) && !past && !options.useCache;
   for (let i = 0; i < c.nLayer; i++) {
     if (recompute) {
