@@ -48,8 +48,8 @@ const traced: NativeBlas = {
   ...blas,
   sgemm: (transA, transB, M, N, K, a, b, c) =>
     timed(`${M}×${N}×${K} ${op(transA, transB)}`, 2 * M * N * K, () => blas.sgemm(transA, transB, M, N, K, a, b, c)),
-  sgemmLd: (transA, transB, M, N, K, a, lda, b, ldb, c, ldc) =>
-    timed(`${M}×${N}×${K} ${op(transA, transB)} ld ${lda}/${ldb}/${ldc}`, 2 * M * N * K, () => blas.sgemmLd(transA, transB, M, N, K, a, lda, b, ldb, c, ldc)),
+  sgemmLd: (transA, transB, M, N, K, a, lda, b, ldb, c, ldc, beta) =>
+    timed(`${M}×${N}×${K} ${op(transA, transB)} ld ${lda}/${ldb}/${ldc}`, 2 * M * N * K, () => blas.sgemmLd(transA, transB, M, N, K, a, lda, b, ldb, c, ldc, beta)),
   sgemv: (trans, M, N, a, x, y) => timed(`sgemv ${M}×${N} ${trans ? "T" : "N"}`, 2 * M * N, () => blas.sgemv(trans, M, N, a, x, y)),
 };
 setWasmBlas(traced);

@@ -177,8 +177,9 @@ def generate_bench(c, prompts=8, prompt_len=16, new_tokens=64):
             logits, past = forward(P, c, nxt, past)
 
     run(4)  # warm-up
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     run(new_tokens)
+    generate_bench.cpu_s = time.process_time() - c0  # CPU seconds of that run, for bench/decode-ab.ts
     return prompts * new_tokens / (time.perf_counter() - t0)
 
 
@@ -287,6 +288,7 @@ def main():
     ap.add_argument("--preset", default="nano", choices=list(PRESETS) + list(LLAMA_PRESETS))
     ap.add_argument("--lora", action="store_true", help="Llama presets: train LoRA adapters on q_proj/v_proj only")
     ap.add_argument("--no-generate", action="store_true", help="skip the generation measurement")
+    ap.add_argument("--generate-only", action="store_true", help="GPT presets: only KV-cache generation, --steps runs (bench/decode-ab.ts)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--steps", type=int, default=5)
@@ -302,6 +304,14 @@ def main():
         print(json.dumps(out))
         return 0
     c = PRESETS[a.preset]
+    if a.generate_only:
+        gen, per_cpu = [], []
+        for _ in range(a.steps):
+            gen.append(generate_bench(c))
+            per_cpu.append(8 * 64 / generate_bench.cpu_s)
+        print(json.dumps({"preset": a.preset, "gen_tokens_per_s": gen, "gen_tokens_per_cpu_s": per_cpu,
+                          "torch": torch.__version__, "threads": torch.get_num_threads()}))
+        return 0
     step_s, cpu_s, train_tps, losses = train_bench(c, a.batch, a.seq, a.steps, a.warmup)
     gen_tps = generate_bench(c)
     print(json.dumps({

@@ -28,14 +28,21 @@ export interface NativeBlas {
   /**
    * The same with the row lengths as stored given explicitly (cblas's lda, ldb, ldc): A, B and C may be blocks of
    * wider row-major matrices, such as one head's columns of attention's (B·T, 3C) qkv (decision trainer-025).
+   * With beta (default 0), C = op(A)·op(B) + beta·C: the decode step adds a product onto a bias or the residual
+   * stream already in C (decision trainer-028).
    */
-  sgemmLd(transA: boolean, transB: boolean, M: number, N: number, K: number, a: Float32Array, lda: number, b: Float32Array, ldb: number, c: Float32Array, ldc: number): void;
+  sgemmLd(transA: boolean, transB: boolean, M: number, N: number, K: number, a: Float32Array, lda: number, b: Float32Array, ldb: number, c: Float32Array, ldc: number, beta?: number): void;
   /**
    * cblas_sgemv, row-major: y = op(A)·x with A (M, N) as stored (lda N), so y has N entries when transposed, else M.
    * The bias-gradient sums use it transposed with x a column of ones (decision trainer-026): a GEMM with M = 1 packs
    * the whole input first and ran at 5 GFLOP/s.
    */
   sgemv(trans: boolean, M: number, N: number, a: Float32Array, x: Float32Array, y: Float32Array): void;
+  /**
+   * openblas_set_num_threads for the calls that follow: the decode step runs its (8, C) products on one thread and
+   * then restores `threads` (decision trainer-028).
+   */
+  setThreads(n: number): void;
 }
 
 /** Library names tried in order when TANDEM_BLAS_LIB does not name one (Debian's alternatives link first). */
@@ -160,9 +167,10 @@ export async function loadNativeBlas(options: { library?: string; threads?: numb
         threads: Number(getThreads()),
         sgemm: (transA, transB, M, N, K, a, b, c) =>
           void sgemm(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, M, N, K, 1, a, transA ? M : K, b, transB ? K : N, 0, c, N),
-        sgemmLd: (transA, transB, M, N, K, a, lda, b, ldb, c, ldc) =>
-          void sgemm(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, M, N, K, 1, a, lda, b, ldb, 0, c, ldc),
+        sgemmLd: (transA, transB, M, N, K, a, lda, b, ldb, c, ldc, beta = 0) =>
+          void sgemm(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, M, N, K, 1, a, lda, b, ldb, beta, c, ldc),
         sgemv: (trans, M, N, a, x, y) => void sgemv(ROW_MAJOR, trans ? TRANS : NO_TRANS, M, N, 1, a, N, x, 1, 0, y, 1),
+        setThreads: (n) => void setThreads(n),
       };
       const failed = selfCheck(blas);
       if (failed) {

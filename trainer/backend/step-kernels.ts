@@ -1,4 +1,4 @@
-// Switches for the step-time changes of decision trainer-026, by group, in the style of TANDEM_SIMD:
+// Switches for the step-time changes of decisions trainer-026 and trainer-028, by group, in the style of TANDEM_SIMD:
 //   embedding  GatherV2 and UnsortedSegmentSum (the embedding lookup and its gradient) on wasm as row copies and row
 //              adds over heap views (wasm-embedding-kernels.ts), instead of tfjs-wasm's per-element Gather and the
 //              JS kernel that copies its input out of the heap and its output back in
@@ -9,10 +9,14 @@
 //   causal     in the in-place attention's one-op core (qkv-attention.ts), batch rows whose bias is causal in its
 //              first half (no left padding) skip the masked quarter of every head's (T, T) products: each product
 //              is two, queries 0 … T/2−1 against keys 0 … T/2−1 and the rest against all keys
+//   decode     a KV-cache decoding step of GPT-2 (one token per row after a cache) as one pass over the wasm heap
+//              (model/gpt-decode.ts, decision trainer-028): the cache preallocated and written in place instead of
+//              concatenated, single-query attention with cblas_sgemv, the projections as cblas_sgemm with the bias or
+//              residual already in C, LayerNorm and GELU as the SIMD kernels; no tfjs op inside the blocks
 // TANDEM_STEP_KERNELS: unset or "on" all groups, "off" none, else a comma-separated list ("embedding,lm-head").
 // Each group's "off" is the path that ran before; every path is tested against the other (decision trainer-026).
 
-export const ALL_STEP_GROUPS = ["embedding", "lm-head", "bias-sum", "causal"] as const;
+export const ALL_STEP_GROUPS = ["embedding", "lm-head", "bias-sum", "causal", "decode"] as const;
 export type StepGroup = (typeof ALL_STEP_GROUPS)[number];
 
 function groupsFromEnv(value: string | undefined): ReadonlySet<StepGroup> {

@@ -1,7 +1,8 @@
 // The SIMD kernels on tfjs-wasm's heap (wasm-simd.ts, decision trainer-023): GELU forward and backward against
 // gpt.ts's tensor ops, GPT-2's tanh formula in float64 and finite differences; the AdamW update and the sum of
 // squares against the JS loops and the tensor ops; LayerNorm, RMSNorm, the attention softmax and the token log-probs
-// (decision trainer-024) against the JS loops, the tensor ops, hand-computed rows and finite differences; lengths that
+// (decision trainer-024) against the JS loops, the tensor ops, hand-computed rows and finite differences; the decode
+// step's attention products (decision trainer-028) against float64; lengths that
 // are not a multiple of 4; NaN and ±∞; the dispatch and the fallback when the module cannot be had.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -397,6 +398,40 @@ test("SIMD attention softmax: a hand-computed row of 6, a NaN score spoils its r
     const check = checkGradients(([s_]) => tf.sum(tf.mul(maskedSoftmax(s_ as tf.Tensor, causal, 0.5), w)) as tf.Scalar, [scores]);
     assert.ok(check.maxRelError < 1e-2, `rel error ${check.maxRelError}`);
   });
+});
+
+test("SIMD dot_rows and weighted_rows (the decode step's attention products) against float64: n = 16, 64, 128, R = 1…9 and 200, inputs unchanged", () => {
+  const backend = wasmBackend();
+  const k = simdKernels(backend);
+  assert.ok(k, "SIMD kernels loaded");
+  for (const n of [16, 64, 128])
+    for (const R of [1, 2, 3, 5, 8, 9, 200]) {
+      const a = normalArray(createRng(n * 1000 + R), R * n, 1);
+      const x = normalArray(createRng(n * 1000 + R + 1), n, 1);
+      const p = normalArray(createRng(n * 1000 + R + 2), R, 1);
+      const tensors = [tf.tensor1d(a), tf.tensor1d(x), tf.tensor1d(p)];
+      // outputs inside a larger buffer filled with NaN: nothing outside y may be written, nothing read from y
+      const outInfo = backend.makeOutput([R + n + 16], "float32");
+      const out = tf.engine().makeTensorFromTensorInfo(outInfo);
+      try {
+        const view = () => backend.typedArrayFromHeap(out) as Float32Array;
+        view().fill(NaN);
+        const [aAt, xAt, pAt] = tensors.map((t) => k.address(t)) as [number, number, number];
+        const yAt = k.address(out) + 16;
+        k.dotRows(aAt, xAt, yAt, R, n);
+        const dots = Array.from({ length: R }, (_, r) => x.reduce((acc, xi, i) => acc + (a[r * n + i] as number) * xi, 0));
+        assertClose(view().slice(4, 4 + R), Float32Array.from(dots), 1e-5, `dot_rows n ${n} R ${R}`);
+        assert.ok(Number.isNaN(view()[3]) && Number.isNaN(view()[4 + R]), "dot_rows wrote outside y");
+        view().fill(NaN);
+        k.weightedRows(aAt, pAt, yAt, R, n);
+        const sums = Array.from({ length: n }, (_, i) => p.reduce((acc, pr, r) => acc + pr * (a[r * n + i] as number), 0));
+        assertClose(view().slice(4, 4 + n), Float32Array.from(sums), 1e-5, `weighted_rows n ${n} R ${R}`);
+        assert.ok(Number.isNaN(view()[3]) && Number.isNaN(view()[4 + n]), "weighted_rows wrote outside y");
+        assert.deepEqual(Array.from(tensors[0]?.dataSync() ?? []), Array.from(Float32Array.from(a)), "a unchanged");
+      } finally {
+        tf.dispose([...tensors, out]);
+      }
+    }
 });
 
 test("SIMD token log-probs equal the JS loop and the tensor ops at V = 1…9, 37 and 2048, temperatures 1 and 0.7, ignored labels", () => {

@@ -523,6 +523,67 @@ const softmaxGradRows = namedFunc(
   ],
 );
 
+/**
+ * dot_rows(a, x, y, R, n): y[r] = Σ_i a[r·n + i]·x[i] for R rows of n floats, n a multiple of 16: the decode step's
+ * attention scores of one query against a head's cached keys (model/gpt-decode.ts, decision trainer-028). Four f32x4
+ * accumulators over consecutive vectors (one chain of adds would wait on each add's latency), summed (a0 + a1) +
+ * (a2 + a3) and then across lanes (l0 + l1) + (l2 + l3) at the end of each row.
+ */
+const dotRows = namedFunc(
+  "dot_rows",
+  [["a", "i32"], ["x", "i32"], ["y", "i32"], ["R", "i32"], ["n", "i32"]],
+  [["r", "i32"], ["i", "i32"], ["nb", "i32"], ["ar", "i32"], ["a0", "v128"], ["a1", "v128"], ["a2", "v128"], ["a3", "v128"]],
+  [],
+  (v) => {
+    const acc = ["a0", "a1", "a2", "a3"].map(v);
+    const lane = (k: number): Ins[] => [
+      I.get(acc[k] as number), I.get(v("ar")), I.get(v("i")), I.i32Add, I.v128Load, I.get(v("x")), I.get(v("i")), I.i32Add, I.v128Load, I.f32x4Mul, I.f32x4Add, I.set(acc[k] as number),
+      I.get(v("i")), I.i32(16), I.i32Add, I.set(v("i")),
+    ];
+    return [
+      I.get(v("n")), I.i32(4), I.i32Mul, I.set(v("nb")),
+      ...forLoop(v("r"), [I.i32(0)], v("R"), 1, [
+        I.get(v("r")), I.get(v("nb")), I.i32Mul, I.get(v("a")), I.i32Add, I.set(v("ar")),
+        ...acc.flatMap((a) => [I.f32x4(0), I.set(a)]),
+        // i advances 16 bytes per lane, 64 per round
+        ...forLoop(v("i"), [I.i32(0)], v("nb"), 0, [...lane(0), ...lane(1), ...lane(2), ...lane(3)]),
+        I.get(acc[0] as number), I.get(acc[1] as number), I.f32x4Add, I.get(acc[2] as number), I.get(acc[3] as number), I.f32x4Add, I.f32x4Add, I.set(acc[0] as number),
+        I.get(v("r")), I.i32(4), I.i32Mul, I.get(v("y")), I.i32Add, ...hsum(acc[0] as number), I.f32Store,
+      ]),
+    ];
+  },
+);
+
+/**
+ * weighted_rows(a, p, y, R, n): y[i] = Σ_r p[r]·a[r·n + i] over R rows of n floats, n a multiple of 16, rows in
+ * order: the decode step's context, a head's cached values weighted by the attention probabilities. Four column
+ * vectors at a time, each its own accumulator, sharing the splat of p[r].
+ */
+const weightedRows = namedFunc(
+  "weighted_rows",
+  [["a", "i32"], ["p", "i32"], ["y", "i32"], ["R", "i32"], ["n", "i32"]],
+  [["r", "i32"], ["i", "i32"], ["nb", "i32"], ["rb", "i32"], ["ar", "i32"], ["pr", "v128"], ["a0", "v128"], ["a1", "v128"], ["a2", "v128"], ["a3", "v128"]],
+  [],
+  (v) => {
+    const acc = ["a0", "a1", "a2", "a3"].map(v);
+    const vecAt = (k: number): Ins[] => [I.get(v("ar")), ...(k > 0 ? [I.i32(16 * k), I.i32Add] : []), I.v128Load];
+    return [
+      I.get(v("n")), I.i32(4), I.i32Mul, I.set(v("nb")),
+      I.get(v("R")), I.i32(4), I.i32Mul, I.set(v("rb")),
+      ...forLoop(v("i"), [I.i32(0)], v("nb"), 64, [
+        I.get(v("a")), I.get(v("i")), I.i32Add, I.set(v("ar")),
+        ...acc.flatMap((a) => [I.f32x4(0), I.set(a)]),
+        ...forLoop(v("r"), [I.i32(0)], v("rb"), 4, [
+          ...f32At(v("p"), v("r")), I.f32x4Splat, I.set(v("pr")),
+          ...acc.flatMap((a, k) => [I.get(a), I.get(v("pr")), ...vecAt(k), I.f32x4Mul, I.f32x4Add, I.set(a)]),
+          I.get(v("ar")), I.get(v("nb")), I.i32Add, I.set(v("ar")),
+        ]),
+        ...acc.flatMap((a, k) => [I.get(v("y")), I.get(v("i")), I.i32Add, ...(k > 0 ? [I.i32(16 * k), I.i32Add] : []), I.get(a), I.v128Store]),
+      ]),
+    ];
+  },
+);
+
 /** Rows per call of the norm backward kernel: dγ and dβ add up in float32 within a block, in float64 across blocks. */
 const NORM_BWD_BLOCK = 64;
 
@@ -552,13 +613,21 @@ export interface SimdKernels {
   softmaxRows(s: number, bias: number, y: number, R: number, Tk: number, scale: number): void;
   /** dx = (scale·y)·(dy − Σ dy·y) over R rows of Tk. */
   softmaxGradRows(y: tf.TensorInfo, dy: tf.TensorInfo, dx: tf.TensorInfo, R: number, Tk: number, scale: number): void;
+  /** normForward's LayerNorm on byte addresses (the decode step's scratch, model/gpt-decode.ts). */
+  layerNormAt(x: number, g: number, b: number, y: number, stats: number, R: number, C: number, eps: number): void;
+  /** geluForward on byte addresses, n ≥ 4. */
+  geluForwardAt(x: number, y: number, n: number): void;
+  /** y[r] = Σ_i a[r·n + i]·x[i], R rows of n floats at byte addresses; n a multiple of 16. */
+  dotRows(a: number, x: number, y: number, R: number, n: number): void;
+  /** y[i] = Σ_r p[r]·a[r·n + i], R rows of n floats at byte addresses; n a multiple of 16. */
+  weightedRows(a: number, p: number, y: number, R: number, n: number): void;
 }
 
 /** The module's bytes (a function of this file only; the tests compile it). */
 export function simdModuleBytes(): Uint8Array<ArrayBuffer> {
   return assembleModule([
     geluFwd, geluBwd, adamw, sumsq, normFwd(true), normFwd(false), normBwd(true), normBwd(false),
-    rowMax, rowSumExp, rowLpGrad, softmaxRows, softmaxGradRows,
+    rowMax, rowSumExp, rowLpGrad, softmaxRows, softmaxGradRows, dotRows, weightedRows,
   ]);
 }
 
@@ -576,6 +645,8 @@ type Exports = {
   row_lp_grad(x: number, g: number, V: number, max: number, inv: number, logsum: number, negd: number): void;
   softmax_rows(s: number, bias: number, y: number, R: number, Tk: number, scale: number): void;
   softmax_grad_rows(y: number, dy: number, dx: number, R: number, Tk: number, scale: number): void;
+  dot_rows(a: number, x: number, y: number, R: number, n: number): void;
+  weighted_rows(a: number, p: number, y: number, R: number, n: number): void;
 };
 
 let loaded: { memory: WebAssembly.Memory; kernels: SimdKernels } | { memory: WebAssembly.Memory | null; reason: string } | undefined;
@@ -649,6 +720,10 @@ function instantiate(memory: WebAssembly.Memory, backend: WasmHeapBackend): Simd
     rowLogProbGrad: e.row_lp_grad,
     softmaxRows: e.softmax_rows,
     softmaxGradRows: (y, dy, dx, R, Tk, scale) => e.softmax_grad_rows(addr(y), addr(dy), addr(dx), R, Tk, scale),
+    layerNormAt: e.norm_fwd,
+    geluForwardAt: e.gelu_fwd,
+    dotRows: e.dot_rows,
+    weightedRows: e.weighted_rows,
   };
 }
 

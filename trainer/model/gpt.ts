@@ -19,6 +19,7 @@ import { fusedGelu, fusedGeluApplies } from "./fused-gelu.ts";
 import { fusedLayerNorm, fusedNormApplies } from "./fused-norms.ts";
 import { maskedSoftmax } from "./fused-softmax.ts";
 import { qkvAttention } from "./qkv-attention.ts";
+import { contiguousCache, gptDecodeStep } from "./gpt-decode.ts";
 import { recomputed, recomputeWanted, trainableOf } from "./recompute.ts";
 
 export interface GptModel {
@@ -27,10 +28,17 @@ export interface GptModel {
   params: Map<string, tf.Variable>;
 }
 
-/** Per layer keys and values of everything seen so far: (B, H, T_past, D) each. */
+/**
+ * Per layer keys and values of everything seen so far: (B, H, T_past, D) each, or with `capacity` set (the decode
+ * step of gpt-decode.ts, decision trainer-028) (B, H, capacity, D) buffers whose first `length` positions are the
+ * keys and values: the next step from this cache writes its token in place, so a cache continued twice (a branch) is
+ * copied on the second continuation, found by `store` (shared by the caches over one set of buffers).
+ */
 export interface KvCache {
   layers: { k: tf.Tensor4D; v: tf.Tensor4D }[];
   length: number;
+  capacity?: number;
+  store?: { written: number };
 }
 
 export interface ForwardOptions {
@@ -343,6 +351,33 @@ export function gptForward(model: GptModel, inputIds: tf.Tensor2D, options: Forw
   if (pastLength + T > c.blockSize) throw new Error(`sequence of ${pastLength + T} exceeds blockSize ${c.blockSize}`);
   const C = c.nEmbd;
 
+  // one token per row after a cache: the decode step's single pass over the heap when it applies (gpt-decode.ts)
+  const decoded = gptDecodeStep(model, inputIds, options);
+  let hidden: tf.Tensor3D;
+  let logits: tf.Tensor3D | undefined;
+  let present: KvCache;
+  if (decoded) ({ hidden, logits, present } = decoded);
+  else {
+    const blocks = gptBlocks(model, inputIds, options, options.past && contiguousCache(options.past));
+    present = blocks.present;
+    // 4. final LayerNorm, tied LM head (B·T, C) @ (C, V)
+    hidden = layerNorm(blocks.x, param(model, "ln_f.weight"), param(model, "ln_f.bias"), c.layerNormEps) as tf.Tensor3D;
+    if (options.logits !== false)
+      logits = tf.reshape(tiedLmHead(tf.reshape(hidden, [B * T, C]) as tf.Tensor2D, param(model, "wte.weight") as tf.Tensor as tf.Tensor2D), [B, T, c.vocabSize]);
+  }
+  const result: ForwardResult = { hidden };
+  if (logits) result.logits = logits;
+  // optional scalar head (B·T, C) @ (C, 1)
+  if (c.scalarHead !== "none") result.scores = tf.reshape(matMul2d(tf.reshape(hidden, [B * T, C]) as tf.Tensor2D, param(model, "score.weight") as tf.Tensor as tf.Tensor2D), [B, T]);
+  if (options.useCache) result.present = present;
+  return result;
+}
+
+/** Embeddings and the transformer blocks as tensor ops: x (B, T, C) before ln_f, and the cache when asked for. */
+function gptBlocks(model: GptModel, inputIds: tf.Tensor2D, options: ForwardOptions, past: KvCache | undefined): { x: tf.Tensor3D; present: KvCache } {
+  const c = model.config;
+  const [B, T] = inputIds.shape;
+  const pastLength = past?.length ?? 0;
   // 1. positions: explicit, else from the padding mask, else past + arange(T)
   let positions: tf.Tensor2D;
   if (options.positionIds) positions = options.positionIds;
@@ -354,8 +389,9 @@ export function gptForward(model: GptModel, inputIds: tf.Tensor2D, options: Forw
 
   // 3. transformer blocks, pre-LayerNorm with residual connections
   const bias = attentionBias(B, T, pastLength, options.attentionMask); // (B, 1, T, T_k)
-  const present: KvCache = { layers: [], length: pastLength + T };
-  const recompute = recomputeWanted(options.recompute) && !options.past && !options.useCache;
+  // the decode step's caches have the same properties, in the same order: one hidden class for both (gpt-decode.ts)
+  const present: KvCache = { layers: [], length: pastLength + T, capacity: undefined, store: undefined };
+  const recompute = recomputeWanted(options.recompute) && !past && !options.useCache;
   for (let i = 0; i < c.nLayer; i++) {
     if (recompute) {
       const p = `h.${i}.`;
@@ -363,7 +399,7 @@ export function gptForward(model: GptModel, inputIds: tf.Tensor2D, options: Forw
       x = recomputed(x, { fn: (xIn, [b]) => gptBlock(model, i, xIn, b as tf.Tensor4D, undefined, false).x, consts: [bias], weights });
       continue;
     }
-    const block = gptBlock(model, i, x, bias, options.past?.layers[i], options.useCache === true);
+    const block = gptBlock(model, i, x, bias, past?.layers[i], options.useCache === true);
     if (options.useCache) {
       if (!block.k || !block.v) throw new Error("attention returned no keys/values for the cache");
       present.layers.push({ k: block.k, v: block.v });
@@ -371,16 +407,7 @@ export function gptForward(model: GptModel, inputIds: tf.Tensor2D, options: Forw
     x = block.x;
   }
 
-  // 4. final LayerNorm, tied LM head (B·T, C) @ (C, V), optional scalar head (B·T, C) @ (C, 1)
-  const hidden = layerNorm(x, param(model, "ln_f.weight"), param(model, "ln_f.bias"), c.layerNormEps) as tf.Tensor3D;
-  const flat = tf.reshape(hidden, [B * T, C]) as tf.Tensor2D;
-  const result: ForwardResult = { hidden };
-  if (options.logits !== false) {
-    result.logits = tf.reshape(tiedLmHead(flat, param(model, "wte.weight") as tf.Tensor as tf.Tensor2D), [B, T, c.vocabSize]);
-  }
-  if (c.scalarHead !== "none") result.scores = tf.reshape(matMul2d(flat, param(model, "score.weight") as tf.Tensor as tf.Tensor2D), [B, T]);
-  if (options.useCache) result.present = present;
-  return result;
+  return { x, present };
 }
 
 /**
