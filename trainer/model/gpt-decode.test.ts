@@ -10,7 +10,7 @@ import { initBackend } from "../backend/select-backend.ts";
 import { setStepKernels } from "../backend/step-kernels.ts";
 import { resolveGptConfig, type GptConfig } from "../contract/gpt-config.ts";
 import { createRng, normalArray } from "../random/rng.ts";
-import { disposeForward, disposeGpt, disposeKvCache, gptForwardTidy, initGpt, type ForwardResult, type GptModel, type KvCache } from "./gpt.ts";
+import { disposeForward, disposeGpt, disposeKvCache, gptForward, gptForwardTidy, initGpt, type ForwardResult, type GptModel, type KvCache } from "./gpt.ts";
 import { cacheCapacity } from "./gpt-decode.ts";
 
 const info = await initBackend({ prefer: "wasm", blasThreads: 1 });
@@ -236,6 +236,26 @@ test("decode step: hidden states, a scalar head's scores and logits: false come 
     if (logits) assertClose(off.logits as Float32Array, on.logits as Float32Array, 2e-5, "logits");
   }
   assert.equal(tf.memory().numTensors, before);
+  disposeGpt(m);
+});
+
+test("decode step: under a gradient tape the op path runs, so a one-token step after a cache still has gradients", () => {
+  const m = model(configs[0] as GptConfig);
+  const ids = [[4, 8, 15], [1, 2, 3]];
+  const pre = step(m, ids, ids.map((r) => r.map(() => 1)), undefined);
+  const input = tf.tensor2d([[9], [10]], [2, 1], "int32");
+  const wte = m.params.get("wte.weight")!;
+  let capacity: number | undefined = -1;
+  const { value, grads } = tf.variableGrads(() => {
+    const r = gptForward(m, input, { past: pre.present, useCache: true });
+    capacity = r.present?.capacity;
+    return tf.sum(tf.square(r.logits!)) as tf.Scalar;
+  }, [wte]);
+  assert.equal(capacity, undefined, "the op path's cache, not the decode step's");
+  const g = grads[wte.name]!;
+  assert.ok(tf.sum(tf.abs(g)).dataSync()[0]! > 0, "a gradient reaches the embedding");
+  tf.dispose([value, g, input]);
+  disposeForward(pre);
   disposeGpt(m);
 });
 

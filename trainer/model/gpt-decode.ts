@@ -76,6 +76,8 @@ export interface DecodeResult {
 export function gptDecodeStep(model: GptModel, inputIds: tf.Tensor2D, options: ForwardOptions): DecodeResult | null {
   const past = options.past;
   if (!past || !options.useCache || inputIds.shape[1] !== 1 || past.layers.length !== model.config.nLayer) return null;
+  // inside tf.grad / variableGrads the op path runs: this pass records nothing on the tape, so no gradient would flow
+  if ((tf.engine().state as unknown as { gradientDepth: number }).gradientDepth > 0) return null;
   const env = decodeEnv();
   if (!env || inputIds.dtype !== "int32") return null;
   const { backend, blas, simd } = env;
