@@ -452,12 +452,13 @@ type Result =
     };
 /** The GRPO/PPO reward per rollout and how many attempts each step took (a re-claimed step resumes), from the round's events. */
 type RoundEvent = { kind: string; attempt: number; type: string; payload: Record<string, unknown> };
-async function trainingCurve(id: string): Promise<{ rewards: number[]; attempts: Record<string, number> }> {
+async function trainingCurve(id: string): Promise<{ rewards: number[]; zeroStd: number[]; attempts: Record<string, number> }> {
   const events = await json<RoundEvent[]>(await researcher.get(`/api/v1/rounds/${id}/events`));
   const attempts: Record<string, number> = {};
   for (const e of events) attempts[e.kind] = Math.max(attempts[e.kind] ?? 0, e.attempt);
-  const rewards = events.filter((e) => e.type === "metrics" && typeof e.payload["reward"] === "number").map((e) => e.payload["reward"] as number);
-  return { rewards, attempts };
+  const metric = (name: string) => events.filter((e) => e.type === "metrics" && typeof e.payload[name] === "number").map((e) => e.payload[name] as number);
+  // GRPO/RLOO: the share of groups whose answers all scored alike (TRL's frac_reward_zero_std): they teach nothing
+  return { rewards: metric("reward"), zeroStd: metric("frac_reward_zero_std"), attempts };
 }
 /**
  * Why a wrong arithmetic answer is wrong, from its tool transcript: no call (answered from memory), the
@@ -546,7 +547,8 @@ for (const r of results) if ("warnings" in r) console.log(`${r.name}: KL from or
 for (const [name, c] of Object.entries(curves)) {
   if (c.rewards.length === 0) continue;
   const tenth = Math.max(1, Math.floor(c.rewards.length / 10));
-  console.log(`${name}: reward per rollout, first and last tenth ${f(mean(c.rewards.slice(0, tenth)))} → ${f(mean(c.rewards.slice(-tenth)))} (${c.rewards.length} points); attempts ${JSON.stringify(c.attempts)}`);
+  const zeroStd = c.zeroStd.length > 0 ? `; groups that all scored alike ${f(mean(c.zeroStd.slice(0, tenth)))} → ${f(mean(c.zeroStd.slice(-tenth)))}` : "";
+  console.log(`${name}: reward per rollout, first and last tenth ${f(mean(c.rewards.slice(0, tenth)))} → ${f(mean(c.rewards.slice(-tenth)))} (${c.rewards.length} points)${zeroStd}; attempts ${JSON.stringify(c.attempts)}`);
 }
 console.log(`\nwritten: ${file}`);
 await server.stop();
