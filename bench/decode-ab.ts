@@ -9,14 +9,12 @@
 import { spawnSync } from "node:child_process";
 import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
-import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../trainer/backend/select-backend.ts";
 import { pinOpenblasCoreType } from "../trainer/backend/native-blas.ts";
 import { resolveGptConfig, type GptPreset } from "../trainer/contract/gpt-config.ts";
-import { disposeGpt, disposeKvCache, initGpt } from "../trainer/model/gpt.ts";
-import { lmForwardTidy } from "../trainer/model/lm.ts";
-import { createRng } from "../trainer/random/rng.ts";
+import { disposeGpt, initGpt } from "../trainer/model/gpt.ts";
 import { arg } from "./cli-arg.ts";
+import { greedyGeneration } from "./greedy-generation.ts";
 import { median } from "./one-process-bench.ts";
 
 const preset = arg("preset", "micro");
@@ -27,31 +25,7 @@ if (process.argv.includes("--child")) {
   const info = await initBackend({ prefer: "wasm" });
   const model = initGpt(resolveGptConfig({ preset: preset as GptPreset }), 0);
   // trainer-bench.ts's generateBench: the same prompts, steps and greedy choice
-  const generate = (prompts: number, promptLength: number, newTokens: number): { cpuS: number; wallS: number } => {
-    const rng = createRng(2);
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    const ids = Array.from({ length: prompts }, () => Array.from({ length: promptLength }, () => Math.floor(rng.next() * model.config.vocabSize)));
-    const input = tf.tensor2d(ids, [prompts, promptLength], "int32");
-    let step = lmForwardTidy(model, input, { useCache: true });
-    input.dispose();
-    for (let i = 0; i < newTokens; i++) {
-      const next = tf.tidy(() => {
-        const logits = step.logits as tf.Tensor3D;
-        const [b, t, v] = logits.shape;
-        return tf.cast(tf.reshape(tf.argMax(tf.slice(logits, [0, t - 1, 0], [b, 1, v]), -1), [b, 1]), "int32") as tf.Tensor2D;
-      });
-      const past = step.present;
-      tf.dispose([step.hidden, step.logits as tf.Tensor]);
-      step = lmForwardTidy(model, next, { past, useCache: true });
-      next.dispose();
-      disposeKvCache(past);
-    }
-    tf.dispose([step.hidden, step.logits as tf.Tensor]);
-    disposeKvCache(step.present);
-    const c = process.cpuUsage(c0);
-    return { cpuS: (c.user + c.system) / 1e6, wallS: (performance.now() - t0) / 1000 };
-  };
+  const generate = (prompts: number, promptLength: number, newTokens: number) => greedyGeneration(model, prompts, promptLength, newTokens);
   generate(8, 16, 4); // warm-up
   const out = Array.from({ length: runs }, () => generate(8, 16, 64));
   console.log(JSON.stringify({ blas: info.blas ? `${info.blas.library} ${info.blas.threads}` : "off", perCpuS: out.map((r) => 512 / r.cpuS), perS: out.map((r) => 512 / r.wallS) }));

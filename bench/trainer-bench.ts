@@ -36,7 +36,7 @@ import { initBackend } from "../trainer/backend/select-backend.ts";
 import { pinOpenblasCoreType } from "../trainer/backend/native-blas.ts";
 import { resolveGptConfig, type GptPreset } from "../trainer/contract/gpt-config.ts";
 import { sftConfigSchema } from "../trainer/contract/sft-config.ts";
-import { attentionBias, countParams, disposeGpt, disposeKvCache, initGpt, layerNorm, setAttentionImpl, type AttentionImpl, type GptModel } from "../trainer/model/gpt.ts";
+import { attentionBias, countParams, disposeGpt, initGpt, layerNorm, setAttentionImpl, type AttentionImpl, type GptModel } from "../trainer/model/gpt.ts";
 import { createSftTrainer, type SftExample } from "../trainer/algorithms/sft-trainer.ts";
 import { createDpoTrainer, type PreferencePair } from "../trainer/algorithms/dpo-trainer.ts";
 import { dpoConfigSchema } from "../trainer/contract/dpo-config.ts";
@@ -44,7 +44,7 @@ import { LLAMA_PRESETS, resolveLlamaConfig, type LlamaPreset } from "../trainer/
 import { loraConfigSchema } from "../trainer/contract/lora-config.ts";
 import { countLlamaParams, initLlama, rmsNorm } from "../trainer/model/llama.ts";
 import { attachLora, trainableParams } from "../trainer/model/lora.ts";
-import { disposeModel, lmForward, lmForwardTidy, type LanguageModel } from "../trainer/model/lm.ts";
+import { disposeModel, lmForward, type LanguageModel } from "../trainer/model/lm.ts";
 import { createRng } from "../trainer/random/rng.ts";
 import { setRecompute } from "../trainer/model/recompute.ts";
 import { adamwStep, createAdamW, disposeAdamW } from "../trainer/optim/adamw.ts";
@@ -53,6 +53,7 @@ import { maskedSoftmax } from "../trainer/model/fused-softmax.ts";
 import { clipScale } from "../trainer/optim/gradients.ts";
 import { normalArray } from "../trainer/random/rng.ts";
 import { arg } from "./cli-arg.ts";
+import { greedyGeneration } from "./greedy-generation.ts";
 
 const allPresets = arg("presets", "nano,micro,smollm2-135m").split(",").filter(Boolean); // --presets "" for the recomputation rows alone
 const isLlamaPreset = (p: string): p is LlamaPreset => Object.hasOwn(LLAMA_PRESETS, p);
@@ -247,30 +248,9 @@ function trainBench(preset: GptPreset, recompute = false): { stepS: number; cpuS
 let lastGenTokensPerCpuS = NaN;
 
 function generateBench(model: GptModel | LanguageModel, prompts: number, promptLength: number, newTokens: number): number {
-  const rng = createRng(2);
-  const c0 = process.cpuUsage();
-  const ids = Array.from({ length: prompts }, () => Array.from({ length: promptLength }, () => Math.floor(rng.next() * model.config.vocabSize)));
-  const t0 = performance.now();
-  const input = tf.tensor2d(ids, [prompts, promptLength], "int32");
-  let step = lmForwardTidy(model, input, { useCache: true });
-  input.dispose();
-  for (let i = 0; i < newTokens; i++) {
-    const next = tf.tidy(() => {
-      const logits = step.logits as tf.Tensor3D; // (B, t, V): greedy on the last position
-      const [b, t, v] = logits.shape;
-      return tf.cast(tf.reshape(tf.argMax(tf.slice(logits, [0, t - 1, 0], [b, 1, v]), -1), [b, 1]), "int32") as tf.Tensor2D;
-    });
-    const past = step.present;
-    tf.dispose([step.hidden, step.logits as tf.Tensor]);
-    step = lmForwardTidy(model, next, { past, useCache: true });
-    next.dispose();
-    disposeKvCache(past);
-  }
-  tf.dispose([step.hidden, step.logits as tf.Tensor]);
-  disposeKvCache(step.present);
-  const cpu = process.cpuUsage(c0);
-  lastGenTokensPerCpuS = (prompts * newTokens) / ((cpu.user + cpu.system) / 1e6);
-  return (prompts * newTokens) / ((performance.now() - t0) / 1000);
+  const { cpuS, wallS } = greedyGeneration(model, prompts, promptLength, newTokens);
+  lastGenTokensPerCpuS = (prompts * newTokens) / cpuS;
+  return (prompts * newTokens) / wallS;
 }
 
 interface TorchResult {
