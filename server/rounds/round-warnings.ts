@@ -129,8 +129,8 @@ const SHARE_WARNINGS: ReadonlyArray<[RoundWarning["code"], "undecodableShare" | 
  * Whether the held-out checker score fell by more than chance and by at least 5 points. Both policies answered the
  * same prompts with the same decoding and seeds, so with the paired counts this is McNemar's test: fell when
  * (lost − gained) / √(lost + gained) > 1.96. It is about twice as sensitive as comparing two shares (measured on the
- * loop bench: drops of 0.41 → 0.30 and 0.45 → 0.33 on 96 prompts pass the share test and fail this one). Reports
- * stored before the counts were kept fall back to the two-share test.
+ * loop bench: the share test called drops of 0.41 → 0.30 and 0.45 → 0.33 on 96 prompts noise; this one flags them).
+ * Reports stored before the counts were kept fall back to the two-share test.
  */
 function scoreFell(c: { new: number | null; previous: number | null; scored: number; gained: number | null; lost: number | null }): boolean {
   const drop = c.previous! - c.new!;

@@ -11,8 +11,9 @@
 //              is two, queries 0 … T/2−1 against keys 0 … T/2−1 and the rest against all keys
 //   decode     a KV-cache decoding step of GPT-2 (one token per row after a cache) as one pass over the wasm heap
 //              (model/gpt-decode.ts, decision trainer-028): the cache preallocated and written in place instead of
-//              concatenated, single-query attention with cblas_sgemv, the projections as cblas_sgemm with the bias or
-//              residual already in C, LayerNorm and GELU as the SIMD kernels; no tfjs op inside the blocks
+//              concatenated, single-query attention as SIMD kernels (cblas_sgemv for a head size not a multiple of
+//              16), the projections as cblas_sgemm with the bias or residual already in C, LayerNorm and GELU as the
+//              SIMD kernels; no tfjs op inside the blocks
 // TANDEM_STEP_KERNELS: unset or "on" all groups, "off" none, else a comma-separated list ("embedding,lm-head").
 // Each group's "off" is the path that ran before; every path is tested against the other (decision trainer-026).
 
