@@ -94,6 +94,10 @@ const { values } = parseArgs({
     "grpo-tool-result": { type: "string", default: "0" },
     // GRPO's sampling temperature (TRL's default 1; the log-probs are taken at the same temperature)
     "grpo-temperatures": { type: "string", default: "1" },
+    // GRPO with DAPO's dynamic sampling (1: more prompt batches per rollout until every group trained on holds mixed
+    // rewards, at most --grpo-max-batches; 0: every group trains), swept with the settings above
+    "grpo-dynamic": { type: "string", default: "0" },
+    "grpo-max-batches": { type: "string", default: "3" },
     "kto-lrs": { type: "string", default: "3e-5" },
     // the temperature round 0 samples the labelers' K answers at (the round's next.temperature; 1 = the default)
     "sample-temperature": { type: "string", default: "1" },
@@ -342,9 +346,13 @@ if (RL_FRESH > 0 && ONLY.has("grpo")) {
 if (ONLY.has("grpo")) {
   // one round per setting: lr × samples per step × passes × tool-result weight × sampling temperature
   for (const lr of lrs("grpo-lrs")) for (const miniBatch of lrs("grpo-mini-batches")) for (const mu of lrs("grpo-iterations")) {
-    for (const toolResult of lrs("grpo-tool-result")) for (const temperature of lrs("grpo-temperatures")) {
-      const steps = `${miniBatch ? ` mini-batch ${miniBatch}` : ""}${mu > 1 ? ` μ ${mu}` : ""}${temperature !== 1 ? ` T ${temperature}` : ""}`;
-      const train = { ...grpo, optim: optim(lr), ...(miniBatch ? { miniBatchSize: miniBatch } : {}), numIterations: mu, temperature };
+    for (const toolResult of lrs("grpo-tool-result")) for (const temperature of lrs("grpo-temperatures")) for (const dynamic of lrs("grpo-dynamic")) {
+      const maxBatches = Number(values["grpo-max-batches"]);
+      const steps = `${miniBatch ? ` mini-batch ${miniBatch}` : ""}${mu > 1 ? ` μ ${mu}` : ""}${temperature !== 1 ? ` T ${temperature}` : ""}${dynamic ? ` dynamic sampling ≤ ${maxBatches}` : ""}`;
+      const train = {
+        ...grpo, optim: optim(lr), ...(miniBatch ? { miniBatchSize: miniBatch } : {}), numIterations: mu, temperature,
+        ...(dynamic ? { dynamicSampling: true, maxSamplingBatches: maxBatches } : {}),
+      };
       const rewards = { checker: { weight: 1 }, ...(toolResult ? { toolResult: { weight: toolResult } } : {}) };
       const name = `checker${toolResult ? ` + tool result ${toolResult}` : ""} → GRPO lr ${lr}${steps}${RL_FRESH > 0 ? ` on ${RL_FRESH} fresh prompts` : ""}`;
       rounds.push({ name, id: await launch({ name, ...from, path: "grpo", rewards, grpo: train }, rlProject) });
@@ -452,13 +460,14 @@ type Result =
     };
 /** The GRPO/PPO reward per rollout and how many attempts each step took (a re-claimed step resumes), from the round's events. */
 type RoundEvent = { kind: string; attempt: number; type: string; payload: Record<string, unknown> };
-async function trainingCurve(id: string): Promise<{ rewards: number[]; zeroStd: number[]; attempts: Record<string, number> }> {
+async function trainingCurve(id: string): Promise<{ rewards: number[]; zeroStd: number[]; batches: number[]; attempts: Record<string, number> }> {
   const events = await json<RoundEvent[]>(await researcher.get(`/api/v1/rounds/${id}/events`));
   const attempts: Record<string, number> = {};
   for (const e of events) attempts[e.kind] = Math.max(attempts[e.kind] ?? 0, e.attempt);
   const metric = (name: string) => events.filter((e) => e.type === "metrics" && typeof e.payload[name] === "number").map((e) => e.payload[name] as number);
   // GRPO/RLOO: the share of groups whose answers all scored alike (TRL's frac_reward_zero_std): they teach nothing
-  return { rewards: metric("reward"), zeroStd: metric("frac_reward_zero_std"), attempts };
+  // with dynamic sampling, the prompt batches each rollout sampled to find its mixed groups
+  return { rewards: metric("reward"), zeroStd: metric("frac_reward_zero_std"), batches: metric("dynamic_sampling/batches"), attempts };
 }
 /**
  * Why a wrong arithmetic answer is wrong, from its tool transcript: no call (answered from memory), the
@@ -548,7 +557,8 @@ for (const [name, c] of Object.entries(curves)) {
   if (c.rewards.length === 0) continue;
   const tenth = Math.max(1, Math.floor(c.rewards.length / 10));
   const zeroStd = c.zeroStd.length > 0 ? `; groups that all scored alike ${f(mean(c.zeroStd.slice(0, tenth)))} → ${f(mean(c.zeroStd.slice(-tenth)))}` : "";
-  console.log(`${name}: reward per rollout, first and last tenth ${f(mean(c.rewards.slice(0, tenth)))} → ${f(mean(c.rewards.slice(-tenth)))} (${c.rewards.length} points)${zeroStd}; attempts ${JSON.stringify(c.attempts)}`);
+  const batches = c.batches.length > 0 ? `; prompt batches per rollout ${f(mean(c.batches.slice(0, tenth)))} → ${f(mean(c.batches.slice(-tenth)))} (${c.batches.reduce((a, x) => a + x, 0)} in all)` : "";
+  console.log(`${name}: reward per rollout, first and last tenth ${f(mean(c.rewards.slice(0, tenth)))} → ${f(mean(c.rewards.slice(-tenth)))} (${c.rewards.length} points)${zeroStd}${batches}; attempts ${JSON.stringify(c.attempts)}`);
 }
 console.log(`\nwritten: ${file}`);
 await server.stop();

@@ -10,7 +10,7 @@ import { createRng } from "../random/rng.ts";
 import { checkerReward, NonFiniteRewardError, type RewardSource } from "../rewards/reward-sources.ts";
 import { frozenReference, type EarlyStop } from "../rollouts/kl-guard.ts";
 import { type RolloutFn } from "../rollouts/rollout.ts";
-import { TOY, toyAccuracy, toyDecode, toyModelConfig, toyPrompts } from "../testing/toy-copy-task.ts";
+import { TOY, digitToken, toyAccuracy, toyDecode, toyModelConfig, toyPrompts } from "../testing/toy-copy-task.ts";
 import { createGrpoTrainer, type GroupRlDeps, type RlPrompt } from "./grpo-trainer.ts";
 
 before(async () => {
@@ -28,6 +28,7 @@ const draw = (seed: number) => {
 };
 const weights = (m: GptModel): Float32Array[] => [...m.params.values()].map((v) => v.dataSync().slice() as Float32Array);
 const sameWeights = (a: Float32Array[], b: Float32Array[]): boolean => a.every((w, i) => w.every((x, j) => x === b[i]?.[j]));
+const maxDiff = (a: Float32Array[], b: Float32Array[]): number => Math.max(...a.map((w, i) => w.reduce((m, x, j) => Math.max(m, Math.abs(x - (b[i]?.[j] ?? NaN))), 0)));
 
 test("GRPO with a checker raises the share of right answers on a toy task, for every seed; no tensor leak", async () => {
   const gains: number[] = [];
@@ -146,4 +147,55 @@ test("adaptive β rises while the KL is over the target; a non-finite reward sto
   nan.dispose();
   reference.dispose();
   disposeGpt(policy);
+});
+
+test("dynamic sampling: the step trains on the mixed groups alone, exactly as a rollout of only those prompts; all-alike groups never train", async () => {
+  // scripted sampler: a prompt whose second digit is 0 is answered right by every row (no signal); any other, right on even rows only
+  const scripted: RolloutFn = (_model, prompts) => {
+    const completions = prompts.map((p, i) => {
+      const b = (p[1] ?? 0) - digitToken(0);
+      return [digitToken(b === 0 || i % 2 === 0 ? b : (b + 1) % TOY.digits), TOY.end];
+    });
+    return { completions, finished: prompts.map(() => true), logprobs: completions.map((c) => c.map(() => 0)), policyMask: completions.map((c) => c.map(() => 1)) };
+  };
+  const prompt = (b: number): RlPrompt => ({ ids: [digitToken(2), digitToken(b)], metadata: { answer: b } });
+  const c = (o: GrpoConfigInput) => config({ promptsPerRollout: 2, numGenerations: 4, numIterations: 2, miniBatchSize: 4, maxCompletionLength: 2, ...o });
+  const run = async (o: GrpoConfigInput, first: RlPrompt[], more?: () => RlPrompt[]) => {
+    const policy = initGpt(toyModelConfig, 11);
+    const reference = frozenReference(policy);
+    const trainer = createGrpoTrainer(policy, reference, c(o), deps([checker], scripted));
+    const { metrics } = await trainer.rolloutStep(first, more);
+    const out = { metrics, weights: weights(policy), step: trainer.step };
+    trainer.dispose();
+    reference.dispose();
+    disposeGpt(policy);
+    return out;
+  };
+  // batch 0 holds one all-right group (0) and one mixed (3); the next batch another mixed (4) and another all-right
+  const dynamic = await run({ dynamicSampling: true }, [prompt(0), prompt(3)], () => [prompt(4), prompt(0)]);
+  const plain = await run({}, [prompt(3), prompt(4)]);
+  assert.equal(dynamic.metrics["dynamic_sampling/batches"], 2);
+  assert.equal(dynamic.metrics["dynamic_sampling/trained_groups"], 2);
+  assert.equal(dynamic.metrics["frac_reward_zero_std"], 0.5, "the metrics describe every sampled group");
+  assert.equal(dynamic.step, plain.step);
+  assert.equal(dynamic.step, 4); // μ 2 × (8 rows / 4)
+  // the same four updates: loss and gradient norm to float rounding (the old log-probs came from a batch of 16 rows, not
+  // 8). The weights are compared loosely: AdamW's first steps turn rounding-sized gradients into ±lr moves.
+  const close = (a: number | undefined, b: number | undefined) => Math.abs((a ?? NaN) - (b ?? NaN)) <= 1e-6 * Math.max(1, Math.abs(b ?? 0));
+  assert.ok(close(dynamic.metrics["loss"], plain.metrics["loss"]), `loss ${dynamic.metrics["loss"]} vs ${plain.metrics["loss"]}`);
+  assert.ok(close(dynamic.metrics["gradNorm"], plain.metrics["gradNorm"]), `gradNorm ${dynamic.metrics["gradNorm"]} vs ${plain.metrics["gradNorm"]}`);
+  assert.ok(maxDiff(dynamic.weights, plain.weights) < 1e-3, `weights ${maxDiff(dynamic.weights, plain.weights)}`);
+  // without it, the all-right groups' rows are in the step (their advantage is 0, but the dapo loss averages over their tokens too)
+  const diluted = await run({}, [prompt(0), prompt(3)]);
+  assert.ok(!close(diluted.metrics["loss"], plain.metrics["loss"]) && maxDiff(diluted.weights, plain.weights) > 1e-2, `diluted: ${diluted.metrics["loss"]}, ${maxDiff(diluted.weights, plain.weights)}`);
+  // nothing mixed in maxSamplingBatches batches: no update, no loss; the rollout still counts
+  const idle = await run({ dynamicSampling: true, maxSamplingBatches: 3 }, [prompt(0), prompt(0)], () => [prompt(0), prompt(0)]);
+  assert.equal(idle.metrics["dynamic_sampling/batches"], 3);
+  assert.equal(idle.metrics["dynamic_sampling/trained_groups"], 0);
+  assert.equal(idle.step, 0);
+  assert.equal(idle.metrics["loss"], undefined);
+  assert.equal(idle.metrics["rollout"], 1);
+  const untouched = initGpt(toyModelConfig, 11);
+  assert.ok(sameWeights(idle.weights, weights(untouched)), "no update");
+  disposeGpt(untouched);
 });

@@ -6,14 +6,16 @@
 // leave-one-out baseline). Reward KL (k1, per sequence), clipping and metric names as TRL 1.x's
 // RLOOTrainer (losses/rloo-loss.ts; docs/decisions/trainer-009-grpo-rloo-kto.md).
 //
-// Reads top to bottom, once per rollout (steps 1–3 and 6 are GRPO's, word for word):
+// Reads top to bottom, once per rollout (steps 1, 2 and 5 are GRPO's, word for word):
 //  1. sample G answers per prompt (full distribution at temperature T) through the injected rollout
-//     function; inserted tokens (tool results) are marked 0 in its policy mask
+//     function (inserted tokens, tool results, are marked 0 in its policy mask) and score the final
+//     answers with every source, Σ wᵢ·rᵢ (NaN/Inf stops here); with dynamicSampling, more prompt
+//     batches until enough groups hold mixed rewards (DAPO; rollouts/group-sampling.ts)
 //  2. old and reference log-probs (no gradient); the KL per answer; the KL guard
-//  3. rewards: decode the final answers, score them with every source, Σ wᵢ·rᵢ (NaN/Inf stops here)
-//  4. KL-penalised reward r − β·KL(answer), then leave-one-out advantages r_i − mean_{j≠i} r_j
-//  5. μ iterations over shuffled minibatches: sequence ratio exp(Σ log π − Σ log π_old), clipped, AdamW
-//  6. metrics (TRL names, health), adaptive β
+//  3. KL-penalised reward r − β·KL(answer), then leave-one-out advantages r_i − mean_{j≠i} r_j
+//  4. μ iterations over shuffled minibatches of the rows that train: sequence ratio
+//     exp(Σ log π − Σ log π_old), clipped, AdamW
+//  5. metrics (TRL names, health), adaptive β
 import * as tf from "@tensorflow/tfjs-core";
 import { type RlooConfig } from "../contract/rloo-config.ts";
 import { HEALTH_METRICS, KL_GUARD_METRICS } from "../contract/kl-guard.ts";
@@ -28,10 +30,10 @@ import { clipScale } from "../optim/gradients.ts";
 import { learningRateAt } from "../optim/lr-schedule.ts";
 import { createRng, type Rng } from "../random/rng.ts";
 import { finalAnswerText, lastInsertedText } from "../rewards/answer-text.ts";
-import { scoreRewards } from "../rewards/reward-sources.ts";
+import { sampleGroups } from "../rollouts/group-sampling.ts";
 import { healthMetrics } from "../rollouts/health.ts";
 import { meanStderr, sequenceKl, snapshotWeights, type EarlyStop, type ReferencePolicy, type WeightSnapshot } from "../rollouts/kl-guard.ts";
-import { collateRollout, plainRollout, policyMaskOf, policyTokens, rolloutSeed, type RolloutBatch } from "../rollouts/rollout.ts";
+import { collateRollout, plainRollout, policyTokens, type RolloutBatch } from "../rollouts/rollout.ts";
 import { type GroupRlDeps, type GroupRlResumeState, type RlPrompt, type RolloutStepResult } from "./grpo-trainer.ts";
 
 export interface RlooTrainer {
@@ -43,7 +45,7 @@ export interface RlooTrainer {
   /** The KL coefficient in use (adaptive under klControl "adaptive"). */
   beta: number;
   /** One rollout (prompts × G answers) and its μ iterations of updates. */
-  rolloutStep(prompts: RlPrompt[]): Promise<RolloutStepResult>;
+  rolloutStep(prompts: RlPrompt[], more?: () => RlPrompt[]): Promise<RolloutStepResult>;
   resumeState(): GroupRlResumeState;
   restore(state: GroupRlResumeState): void;
   dispose(): void;
@@ -86,14 +88,13 @@ export function createRlooTrainer(policy: LanguageModel, reference: ReferencePol
     rollouts: 0,
     beta: config.beta,
 
-    async rolloutStep(prompts) {
-      // 1. G answers per prompt; row b = p·G + k answers prompt p
-      const rows = prompts.flatMap((p) => Array.from({ length: G }, () => p));
-      const sampled = await rollout(policy, rows.map((r) => r.ids), {
-        maxNewTokens: config.maxCompletionLength, temperature: T_, padId: deps.padId, stopTokens: deps.stopTokens, seed: rolloutSeed(config.seed, trainer.rollouts),
-      });
-      const completions = sampled.completions;
-      const policyMask = policyMaskOf(sampled);
+    async rolloutStep(prompts, more) {
+      // 1. G answers per prompt, scored; row b = g·G + k answers group g's prompt
+      const groups = await sampleGroups(policy, prompts, more ?? null, prompts.length, {
+        groupSize: G, maxNewTokens: config.maxCompletionLength, temperature: T_, padId: deps.padId, stopTokens: deps.stopTokens,
+        seed: config.seed, rollout: trainer.rollouts, dynamicSampling: config.dynamicSampling, maxSamplingBatches: config.maxSamplingBatches,
+      }, { sample: rollout, rewards: deps.rewards, decode: deps.decode, answerText, toolResult });
+      const { rows, completions, policyMask, texts, answers, scored } = groups;
       const r: RolloutBatch = collateRollout(rows.map((x) => x.ids), completions, policyMask, deps.padId);
       const [B] = r.batch.shape;
       const W = r.width;
@@ -122,46 +123,41 @@ export function createRlooTrainer(policy: LanguageModel, reference: ReferencePol
         kept = snapshotWeights(policy, trainer.step);
       }
 
-      // 3. rewards on the final answers (throws on NaN/Inf before any update)
-      const texts = await Promise.all(completions.map((c) => deps.decode(c)));
-      const answers = await Promise.all(completions.map((c, b) => answerText(c, policyMask[b] ?? [])));
-      const results = await Promise.all(completions.map((c, b) => toolResult(c, policyMask[b] ?? [])));
-      const scored = await scoreRewards(deps.rewards, rows.map((row, b) => ({
-        prompt: row.ids, completion: completions[b] ?? [], metadata: row.metadata, answer: answers[b] ?? "", policyLength: r.policyLengths[b] ?? 0, toolResult: results[b] ?? null,
-      })));
-
-      // 4. the KL penalty in the reward (per answer), then leave-one-out advantages (B)
+      // 3. the KL penalty in the reward (per answer), then leave-one-out advantages (B)
       const penalised = Float32Array.from(scored.total, (x, b) => x - trainer.beta * (klPerAnswer[b] ?? 0));
       const advantages = rlooAdvantages(penalised, G, config.normalizeAdvantages);
       const oldSeqLogp = sequenceSums(oldLogp, r.lossMask, B, W);
 
-      // 5. μ iterations over shuffled minibatches
-      const rowsPerStep = Math.min(config.miniBatchSize ?? B, B);
+      // 4. μ iterations over shuffled minibatches of the rows that train (all, or the mixed groups')
+      const train = groups.trainRows;
+      const rowsPerStep = Math.min(config.miniBatchSize ?? train.length, train.length);
       const updates: UpdateStats[] = [];
-      for (let it = 0; it < config.numIterations; it++) {
-        const order = shuffle(B, rng);
-        for (let start = 0; start < B; start += rowsPerStep) updates.push(update(order.slice(start, start + rowsPerStep), r, oldSeqLogp, advantages));
+      for (let it = 0; it < config.numIterations && train.length > 0; it++) {
+        const order = shuffle(train.length, rng).map((i) => train[i] ?? 0);
+        for (let start = 0; start < train.length; start += rowsPerStep) updates.push(update(order.slice(start, start + rowsPerStep), r, oldSeqLogp, advantages));
       }
 
-      // 6. metrics with TRL's names; then the adaptive β
+      // 5. metrics with TRL's names; then the adaptive β
       let maskSum = 0, k1Sum = 0, entropySum = 0;
       for (let i = 0; i < B * W; i++) {
         if (!r.lossMask[i]) continue;
         maskSum += 1; k1Sum += (oldLogp[i] ?? 0) - (refLogp[i] ?? 0); entropySum += entropy[i] ?? 0;
       }
       const lengths = r.policyLengths;
-      const terminated = lengths.filter((_, b) => sampled.finished[b] === true);
+      const terminated = lengths.filter((_, b) => groups.finished[b] === true);
       numTokens += rows.reduce((a, x) => a + x.ids.length, 0) + lengths.reduce((a, n) => a + n, 0);
       const mean = (xs: number[]): number => xs.reduce((a, x) => a + x, 0) / Math.max(xs.length, 1);
       const metrics: Record<string, number> = {
         rollout: trainer.rollouts + 1,
         step: trainer.step,
-        loss: mean(updates.map((u) => u.loss)),
-        gradNorm: mean(updates.map((u) => u.gradNorm)),
+        // no update when dynamic sampling found no mixed group: no loss to report
+        loss: updates.length > 0 ? mean(updates.map((u) => u.loss)) : NaN,
+        gradNorm: updates.length > 0 ? mean(updates.map((u) => u.gradNorm)) : NaN,
         lr: learningRateAt(Math.max(0, trainer.step - 1), config.optim),
         beta: trainer.beta,
         ...scored.metrics,
         frac_reward_zero_std: zeroStdShare(scored.total, G),
+        ...(config.dynamicSampling ? { "dynamic_sampling/batches": groups.batches, "dynamic_sampling/trained_groups": train.length / G, "dynamic_sampling/mixed_groups": groups.mixedGroups } : {}),
         kl: k1Sum / Math.max(maskSum, 1),
         entropy: entropySum / Math.max(maskSum, 1),
         ...averageOf(updates.map((u) => u.clip)),

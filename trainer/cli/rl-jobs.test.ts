@@ -189,3 +189,18 @@ test("a reward reads the transcript: the final answer, and the last tool message
   // the same readers on a different completion read that one (one parse per completion, never a stale one)
   assert.equal(await read.toolResult(twoCalls.ids, []), "35");
 });
+
+for (const kind of ["grpo", "rloo"] as const) {
+  test(`${kind} with dynamic sampling: rollouts draw extra prompt batches, and resuming at rollout 2 repeats rollouts 3–4 exactly`, async () => {
+    // a 0/1 reward that a tiny model's groups of 2 get all-alike about half of the time
+    const spec = (out: string): JobSpecInput => rlSpec(kind, out, { reward: { format: { pattern: "e" } }, train: { ...rlTrain, dynamicSampling: true, maxSamplingBatches: 4 } });
+    const whole = await run(spec(path(`${kind}-dyn-whole`)));
+    const metrics = metricsOf(whole);
+    const batches = metrics.map((m) => Number(m["dynamic_sampling/batches"]));
+    // the resume point must skip more prompt batches than rollouts
+    assert.ok((batches[0] ?? 0) + (batches[1] ?? 0) > 2, `extra batches drawn: ${batches.join(" ")}`);
+    assert.ok(metrics.every((m) => Number(m["dynamic_sampling/trained_groups"]) <= rlTrain.promptsPerRollout));
+    const resumed = await run({ ...spec(path(`${kind}-dyn-resumed`)), resume: path(`${kind}-dyn-whole/checkpoints/rollout-2`) } as JobSpecInput);
+    assert.deepEqual(metricsOf(resumed), metrics.slice(2));
+  });
+}

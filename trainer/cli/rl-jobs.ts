@@ -55,7 +55,7 @@ interface GroupRlTrainer {
   step: number;
   rollouts: number;
   optimizer: AdamWState;
-  rolloutStep(prompts: RlPrompt[]): Promise<RolloutStepResult>;
+  rolloutStep(prompts: RlPrompt[], more?: () => RlPrompt[]): Promise<RolloutStepResult>;
   resumeState(): GroupRlResumeState;
   restore(state: GroupRlResumeState): void;
   dispose(): void;
@@ -101,11 +101,17 @@ export async function runGroupRlJob(
     ...(resume ? { resumedFrom: resume.dir, resumedAtRollout: trainer.rollouts } : {}),
   });
 
-  // 5. rollouts; prompt batches replay from the seed on resume
-  const { batches, rng } = batchesFrom(items, train.promptsPerRollout, train.seed, resume && { ...resume, batchesDrawn: trainer.rollouts });
+  // 5. rollouts; prompt batches replay from the seed on resume. Dynamic sampling draws extra batches within a rollout,
+  // so the checkpoint counts the batches drawn (older checkpoints drew one per rollout).
+  let batchesDrawn = resume ? (resume.extra["promptBatches"] ?? trainer.rollouts) : 0;
+  const { batches, rng } = batchesFrom(items, train.promptsPerRollout, train.seed, resume && { ...resume, batchesDrawn });
+  const draw = (): RlPrompt[] => {
+    batchesDrawn += 1;
+    return batches.next().value as RlPrompt[];
+  };
   const save: SaveCheckpoint = (dir) => {
     saveCheckpoint(dir, policy, trainer.optimizer, {
-      step: trainer.step, rngState: rng.state(), trainConfig: resumeConfig, tokenizerHash: tokenizer.hash, kind: spec.kind, dataHash, resumeState: { ...trainer.resumeState() },
+      step: trainer.step, rngState: rng.state(), trainConfig: resumeConfig, tokenizerHash: tokenizer.hash, kind: spec.kind, dataHash, resumeState: { ...trainer.resumeState(), promptBatches: batchesDrawn },
     });
     saveTokenizerJson(tokenizer, join(dir, "tokenizer.json"));
   };
@@ -116,7 +122,7 @@ export async function runGroupRlJob(
   while (trainer.rollouts < train.rollouts) {
     let result: RolloutStepResult;
     try {
-      result = await trainer.rolloutStep(batches.next().value as RlPrompt[]);
+      result = await trainer.rolloutStep(draw(), draw);
     } catch (error) {
       // a NaN reward or loss: name the last good checkpoint to restart from
       const message = error instanceof Error ? error.message : String(error);

@@ -25,6 +25,14 @@ export const groupRolloutFields = {
   miniBatchSize: z.number().int().positive().nullable().default(null),
   /** Most tokens an answer may have, tool results included (TRL 512; the models here have small contexts). */
   maxCompletionLength: z.number().int().positive().default(64),
+  /**
+   * DAPO's dynamic sampling (Yu et al. 2025, §3.2): a group whose answers all score alike has advantage 0 and teaches
+   * nothing, so further prompt batches are sampled until promptsPerRollout groups hold mixed rewards, and only those
+   * train. Costs up to maxSamplingBatches times the sampling of a rollout. Off by default (TRL has no such option).
+   */
+  dynamicSampling: z.boolean().default(false),
+  /** With dynamicSampling: most prompt batches sampled per rollout (verl's max_num_gen_batches); a rollout short of mixed groups trains on those it has. */
+  maxSamplingBatches: z.number().int().min(1).max(16).default(3),
   /** Sampling temperature, re-applied to every log-prob (TRL 1.0: the full distribution, no top-k/top-p). */
   temperature: z.number().positive().default(1),
   /** Lower clip ε of the ratio (TRL 0.2). */

@@ -160,3 +160,28 @@ export async function scoreRewards(sources: RewardSource[], samples: RewardSampl
   metrics["reward_std"] = stats.std;
   return { total, perSource, metrics };
 }
+
+/**
+ * Several batches' scores as one (dynamic sampling scores each batch as it is drawn): totals and
+ * per-source scores concatenated in order, the means and standard deviations recomputed over all
+ * samples, and the counts (`checker/unscored`, `checker/unreadable/<reason>`) summed.
+ */
+export function joinScored(parts: ScoredRewards[]): ScoredRewards {
+  if (parts.length === 1 && parts[0]) return parts[0];
+  const total = new Float32Array(parts.reduce((n, p) => n + p.total.length, 0));
+  let at = 0;
+  for (const p of parts) { total.set(p.total, at); at += p.total.length; }
+  const perSource = new Map<RewardSourceName, (number | null)[]>();
+  for (const p of parts) for (const [name, values] of p.perSource) perSource.set(name, [...(perSource.get(name) ?? []), ...values]);
+  const metrics: Record<string, number> = {};
+  for (const p of parts) for (const [key, value] of Object.entries(p.metrics)) metrics[key] = (metrics[key] ?? 0) + value;
+  for (const [name, values] of perSource) {
+    const stats = nanMeanStd(values.map((v) => v ?? NaN));
+    metrics[`rewards/${name}/mean`] = stats.mean;
+    metrics[`rewards/${name}/std`] = stats.std;
+  }
+  const stats = nanMeanStd(total);
+  metrics["reward"] = stats.mean;
+  metrics["reward_std"] = stats.std;
+  return { total, perSource, metrics };
+}
