@@ -98,6 +98,9 @@ const { values } = parseArgs({
     // rewards, at most --grpo-max-batches; 0: every group trains), swept with the settings above
     "grpo-dynamic": { type: "string", default: "0" },
     "grpo-max-batches": { type: "string", default: "3" },
+    // GRPO's upper clip ε (DAPO's clip-higher: 0.28; 0 = the lower ε, 0.2) and samples per prompt (G), swept as above
+    "grpo-eps-high": { type: "string", default: "0" },
+    "grpo-gens": { type: "string", default: "8" },
     "kto-lrs": { type: "string", default: "3e-5" },
     // the temperature round 0 samples the labelers' K answers at (the round's next.temperature; 1 = the default)
     "sample-temperature": { type: "string", default: "1" },
@@ -347,15 +350,18 @@ if (ONLY.has("grpo")) {
   // one round per setting: lr × samples per step × passes × tool-result weight × sampling temperature
   for (const lr of lrs("grpo-lrs")) for (const miniBatch of lrs("grpo-mini-batches")) for (const mu of lrs("grpo-iterations")) {
     for (const toolResult of lrs("grpo-tool-result")) for (const temperature of lrs("grpo-temperatures")) for (const dynamic of lrs("grpo-dynamic")) {
+      for (const epsHigh of lrs("grpo-eps-high")) for (const gens of lrs("grpo-gens")) {
       const maxBatches = Number(values["grpo-max-batches"]);
-      const steps = `${miniBatch ? ` mini-batch ${miniBatch}` : ""}${mu > 1 ? ` μ ${mu}` : ""}${temperature !== 1 ? ` T ${temperature}` : ""}${dynamic ? ` dynamic sampling ≤ ${maxBatches}` : ""}`;
+      const steps = `${miniBatch ? ` mini-batch ${miniBatch}` : ""}${mu > 1 ? ` μ ${mu}` : ""}${temperature !== 1 ? ` T ${temperature}` : ""}${dynamic ? ` dynamic sampling ≤ ${maxBatches}` : ""}`
+        + `${epsHigh ? ` ε high ${epsHigh}` : ""}${gens !== 8 ? ` G ${gens}` : ""}`;
       const train = {
-        ...grpo, optim: optim(lr), ...(miniBatch ? { miniBatchSize: miniBatch } : {}), numIterations: mu, temperature,
-        ...(dynamic ? { dynamicSampling: true, maxSamplingBatches: maxBatches } : {}),
+        ...grpo, optim: optim(lr), ...(miniBatch ? { miniBatchSize: miniBatch } : {}), numIterations: mu, temperature, numGenerations: gens,
+        ...(dynamic ? { dynamicSampling: true, maxSamplingBatches: maxBatches } : {}), ...(epsHigh ? { epsilonHigh: epsHigh } : {}),
       };
       const rewards = { checker: { weight: 1 }, ...(toolResult ? { toolResult: { weight: toolResult } } : {}) };
       const name = `checker${toolResult ? ` + tool result ${toolResult}` : ""} → GRPO lr ${lr}${steps}${RL_FRESH > 0 ? ` on ${RL_FRESH} fresh prompts` : ""}`;
       rounds.push({ name, id: await launch({ name, ...from, path: "grpo", rewards, grpo: train }, rlProject) });
+      }
     }
   }
 }

@@ -54,6 +54,8 @@ const charts = [
   },
   { title: "KL to the reference", testId: "chart-kl", keys: ["objective/kl", "policy/approxkl_avg", "kl", "kl_guard/kl"] },
   { title: "Answer health", testId: "chart-health", keys: ["health/undecodable_frac", "health/repeat_loop_frac", "health/empty_frac"] },
+  // GRPO/RLOO: groups whose answers all scored alike teach nothing; a share near 1 is why a round stalls (dynamicSampling)
+  { title: "Groups that all scored alike", testId: "chart-zero-std", keys: ["frac_reward_zero_std"] },
 ];
 
 function curves(events: RoundEventPayload[], keys: string[]): ChartSeries[] {
