@@ -15,7 +15,7 @@
 //        [--recompute-preset micro|nano|none] [--blas auto|off] [--blas-threads N] [--recompute] [--llama-modes full,lora,generate,dpo-lora]
 // Native BLAS (OpenBLAS through koffi) does the wasm matmuls when libopenblas0-pthread is installed, unless
 // --blas off (or TANDEM_BLAS=off); --blas-threads (TANDEM_BLAS_THREADS) sets its threads, default one per core.
-//        [--torch-steps 5] [--torch-warmup 2] [--no-torch] [--llama-batch 1] [--llama-seq 128] [--llama-steps 2] [--llama-warmup 1]
+//        [--torch-steps 5] [--torch-warmup 2] [--gen-runs 5] [--no-torch] [--llama-batch 1] [--llama-seq 128] [--llama-steps 2] [--llama-warmup 1]
 // --profile: instead of the tables, where one training step of each preset spends its time (kernel time by
 // kernel, from tf.profile), then the optimizer (clipping + AdamW) alone, LayerNorm, RMSNorm and the attention
 // softmax alone (fused loop against tensor ops), and whole steps round robin over sets of the project's fused
@@ -26,7 +26,10 @@
 // The "… ratio vs PyTorch" lines compare with the one-thread run, "… ratio vs PyTorch at its defaults" with the other.
 // Then the matmul table (bench/matmul-bench.ts in a child process: GFLOP/s per shape of micro on wasm, OpenBLAS and
 // PyTorch); --no-matmul skips it.
-// Each figure is the median of the timed steps after warm-up. Tests never assert on time; this does not either.
+// Each figure is the median of the timed steps after warm-up. Generation (GPT presets) is the median of --gen-runs runs
+// of 8 prompts × 64 new tokens on both sides (PyTorch's through torch_gpt_bench.py --generate-only): one run was
+// load-sensitive, and the first run in a process is the slowest (V8 compiles). Tests never assert on time; this does
+// not either.
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
@@ -78,6 +81,7 @@ if (process.argv.includes("--blas-threads")) process.env["TANDEM_BLAS_THREADS"] 
 // the same OpenBLAS kernels for tfjs and PyTorch, whether or not tfjs loads the library (native-blas.ts)
 pinOpenblasCoreType();
 const torchSteps = arg("torch-steps", "5");
+const genRuns = Number(arg("gen-runs", "5"));
 const torchWarmup = arg("torch-warmup", "2");
 const PYTHON = "/usr/bin/python3"; // Debian's: python3-torch comes from apt, a pyenv python3 on PATH lacks it
 setAttentionImpl(attention);
@@ -291,12 +295,21 @@ function ensureTorch(): string | null {
 
 /** PyTorch on one thread (torch's and OpenBLAS's), or at its defaults. */
 function torchBench(preset: GptPreset, B: number, T: number, threads: "one" | "default"): TorchResult {
+  return torchRun(["--preset", preset, "--batch", String(B), "--seq", String(T), "--steps", torchSteps, "--warmup", torchWarmup], threads) as TorchResult;
+}
+
+/** PyTorch's generation alone, the median of --gen-runs runs (its training run's one generation is replaced). */
+function torchGenerate(preset: GptPreset, threads: "one" | "default"): { gen_tokens_per_s: number; gen_tokens_per_cpu_s: number } {
+  const r = torchRun(["--preset", preset, "--generate-only", "--steps", String(genRuns)], threads) as { gen_tokens_per_s: number[]; gen_tokens_per_cpu_s: number[] };
+  return { gen_tokens_per_s: median(r.gen_tokens_per_s), gen_tokens_per_cpu_s: median(r.gen_tokens_per_cpu_s) };
+}
+
+function torchRun(args: string[], threads: "one" | "default"): unknown {
   const script = fileURLToPath(new URL("./torch_gpt_bench.py", import.meta.url));
-  const args = [script, "--preset", preset, "--batch", String(B), "--seq", String(T), "--steps", torchSteps, "--warmup", torchWarmup];
   const env = threads === "one" ? { ...process.env, OPENBLAS_NUM_THREADS: "1" } : process.env;
-  const r = spawnSync(PYTHON, threads === "one" ? [...args, "--threads", "1"] : args, { encoding: "utf8", env });
+  const r = spawnSync(PYTHON, threads === "one" ? [script, ...args, "--threads", "1"] : [script, ...args], { encoding: "utf8", env });
   if (r.status !== 0) throw new Error(`torch_gpt_bench.py failed:\n${r.stdout}${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "") as TorchResult;
+  return JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "");
 }
 
 // ---- Llama-family presets: one child process per mode, each with its own peak RSS ----
@@ -425,11 +438,12 @@ for (const preset of presets) {
   const r = trainBench(preset);
   const model = initGpt(resolveGptConfig({ preset }), 0);
   generateBench(model, 8, 16, 4); // warm-up
-  const gen = generateBench(model, 8, 16, 64);
-  const genPerCpuS = lastGenTokensPerCpuS;
+  const genTimed = Array.from({ length: genRuns }, () => ({ wall: generateBench(model, 8, 16, 64), cpu: lastGenTokensPerCpuS }));
+  const gen = median(genTimed.map((g) => g.wall));
+  const genPerCpuS = median(genTimed.map((g) => g.cpu));
   disposeGpt(model);
-  const t = torchSkip ? null : torchBench(preset, r.B, r.T, "one");
-  const td = torchSkip ? null : torchBench(preset, r.B, r.T, "default");
+  const t = torchSkip ? null : { ...torchBench(preset, r.B, r.T, "one"), ...torchGenerate(preset, "one") };
+  const td = torchSkip ? null : { ...torchBench(preset, r.B, r.T, "default"), ...torchGenerate(preset, "default") };
   const cell = (x: number | undefined, digits = 0): string => (x === undefined ? "–" : digits ? x.toFixed(digits) : String(Math.round(x)));
   console.log(
     `| ${preset} | ${r.params.toLocaleString("en")} | ${r.B}×${r.T} | ${r.stepS.toFixed(3)} | ${r.cpuS.toFixed(3)} | ${Math.round(r.tokensPerS)} | ${cell(t?.step_s, 3)} | ${cell(t?.train_tokens_per_s)} | ${Math.round(gen)} | ${cell(t?.gen_tokens_per_s)} | ${cell(td?.step_s, 3)} | ${cell(td?.cpu_s, 3)} | ${cell(td?.train_tokens_per_s)} | ${cell(td?.gen_tokens_per_s)} |`,
@@ -437,7 +451,8 @@ for (const preset of presets) {
   perCpu.push(`${preset}: train tokens per CPU-second ${Math.round((r.B * r.T) / r.cpuS)}, generate tokens per CPU-second ${Math.round(genPerCpuS)}`);
   if (t) {
     ratios.push(`${preset} train ratio vs PyTorch: ${(r.tokensPerS / t.train_tokens_per_s).toFixed(2)}`);
-    ratios.push(`${preset} generate ratio vs PyTorch: ${(gen / t.gen_tokens_per_s).toFixed(2)}`);
+    ratios.push(`${preset} generate ratio vs PyTorch: ${(gen / t.gen_tokens_per_s).toFixed(2)} (median of ${genRuns} runs each)`);
+    ratios.push(`${preset} generate CPU-seconds ratio vs PyTorch: ${(genPerCpuS / t.gen_tokens_per_cpu_s).toFixed(2)} (tokens per CPU-second: tfjs ${Math.round(genPerCpuS)}, PyTorch ${Math.round(t.gen_tokens_per_cpu_s)})`);
     // CPU seconds per step, PyTorch's over ours: steadier than the wall-clock ratios on a shared machine
     ratios.push(`${preset} train CPU-seconds ratio vs PyTorch: ${(t.cpu_s / r.cpuS).toFixed(2)} (PyTorch ${t.cpu_s.toFixed(3)} CPU s/step, tfjs ${r.cpuS.toFixed(3)})`);
     torchRss = Math.max(torchRss, t.peak_rss_mb);
