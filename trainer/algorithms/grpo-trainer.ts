@@ -29,7 +29,7 @@ import { learningRateAt } from "../optim/lr-schedule.ts";
 import { createRng, type Rng } from "../random/rng.ts";
 import { finalAnswerText, lastInsertedText, type Decode } from "../rewards/answer-text.ts";
 import { type RewardSource } from "../rewards/reward-sources.ts";
-import { sampleGroups, type RlPrompt } from "../rollouts/group-sampling.ts";
+import { sampleGroups, samplingFor, type RlPrompt } from "../rollouts/group-sampling.ts";
 import { healthMetrics } from "../rollouts/health.ts";
 import { meanStderr, sequenceKl, snapshotWeights, type EarlyStop, type ReferencePolicy, type WeightSnapshot } from "../rollouts/kl-guard.ts";
 import { collateRollout, plainRollout, policyTokens, type RolloutBatch, type RolloutFn } from "../rollouts/rollout.ts";
@@ -103,6 +103,7 @@ export function createGrpoTrainer(policy: LanguageModel, reference: ReferencePol
   const rollout = deps.rollout ?? plainRollout;
   const answerText = deps.answerText ?? ((c: number[], m: number[]) => finalAnswerText(c, m, deps.decode, deps.stopTokens));
   const toolResult = deps.toolResult ?? ((c: number[], m: number[]) => lastInsertedText(c, m, deps.decode));
+  const sampling = { sample: rollout, rewards: deps.rewards, decode: deps.decode, answerText, toolResult };
   const G = config.numGenerations;
   const T_ = config.temperature;
   const epsilonHigh = config.epsilonHigh ?? config.epsilon;
@@ -120,10 +121,7 @@ export function createGrpoTrainer(policy: LanguageModel, reference: ReferencePol
 
     async rolloutStep(prompts, more) {
       // 1. G answers per prompt, scored; row b = g·G + k answers group g's prompt
-      const groups = await sampleGroups(policy, prompts, more ?? null, prompts.length, {
-        groupSize: G, maxNewTokens: config.maxCompletionLength, temperature: T_, padId: deps.padId, stopTokens: deps.stopTokens,
-        seed: config.seed, rollout: trainer.rollouts, dynamicSampling: config.dynamicSampling, maxSamplingBatches: config.maxSamplingBatches,
-      }, { sample: rollout, rewards: deps.rewards, decode: deps.decode, answerText, toolResult });
+      const groups = await sampleGroups(policy, prompts, more ?? null, prompts.length, samplingFor(config, trainer.rollouts, deps.padId, deps.stopTokens), sampling);
       const { rows, completions, policyMask, texts, answers, scored } = groups;
       const r: RolloutBatch = collateRollout(rows.map((x) => x.ids), completions, policyMask, deps.padId);
       const [B] = r.batch.shape;

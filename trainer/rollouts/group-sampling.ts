@@ -60,6 +60,24 @@ export interface SampledGroups {
   mixedGroups: number;
 }
 
+/** A GRPO/RLOO config's sampling fields (contract/grpo-config.ts groupRolloutFields). */
+export interface GroupRolloutSettings {
+  numGenerations: number;
+  maxCompletionLength: number;
+  temperature: number;
+  seed: number;
+  dynamicSampling: boolean;
+  maxSamplingBatches: number;
+}
+
+/** How rollout `rollout` of a run samples. */
+export function samplingFor(c: GroupRolloutSettings, rollout: number, padId: number, stopTokens: number[]): GroupSampling {
+  return {
+    groupSize: c.numGenerations, maxNewTokens: c.maxCompletionLength, temperature: c.temperature, padId, stopTokens, seed: c.seed, rollout,
+    dynamicSampling: c.dynamicSampling, maxSamplingBatches: c.maxSamplingBatches,
+  };
+}
+
 /** The seed of prompt batch `draw` of a rollout: draw 0 keeps rolloutSeed's value (runs without dynamic sampling replay as before). */
 export function samplingSeed(seed: number, rollout: number, draw: number): number {
   return (rolloutSeed(seed, rollout) + draw * 104_729) >>> 0;
