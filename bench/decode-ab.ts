@@ -1,18 +1,21 @@
-// KV-cache generation with the decode step of decision trainer-028 (trainer/model/gpt-decode.ts, step-kernels.ts group
+// KV-cache generation with the decode step of decisions trainer-028 and trainer-029 (trainer/model/gpt-decode.ts for
+// GPT-2 presets, trainer/model/llama-decode.ts for Llama-family presets such as smollm2-135m; step-kernels.ts group
 // "decode") on and off, and PyTorch's, in alternating child processes: each child runs trainer-bench.ts's generation
 // (8 random prompts of 16 tokens, then 64 greedy steps, each one token per row through the cache) --runs times after
 // a warm-up and prints tokens per CPU-second and per wall-second of each run. CPU seconds of the process (user +
 // system, every thread): on a shared machine the wall figure waits for cores. PyTorch is bench/torch_gpt_bench.py's
-// generate_bench on one thread (torch.set_num_threads(1), OPENBLAS_NUM_THREADS=1), as trainer-bench.ts's ratio; the
+// generate_bench (llama_generate_bench for a Llama preset) on one thread (torch.set_num_threads(1), OPENBLAS_NUM_THREADS=1), as trainer-bench.ts's ratio; the
 // tfjs arms run OpenBLAS on --blas-threads (default 1, the same).
-// Usage: npx tsx bench/decode-ab.ts [--preset micro] [--rounds 3] [--runs 3] [--blas-threads 1] [--no-torch]
+// Usage: npx tsx bench/decode-ab.ts [--preset micro|smollm2-135m] [--rounds 3] [--runs 3] [--blas-threads 1] [--no-torch]
 import { spawnSync } from "node:child_process";
 import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { initBackend } from "../trainer/backend/select-backend.ts";
 import { pinOpenblasCoreType } from "../trainer/backend/native-blas.ts";
 import { resolveGptConfig, type GptPreset } from "../trainer/contract/gpt-config.ts";
+import { LLAMA_PRESETS, resolveLlamaConfig, type LlamaPreset } from "../trainer/contract/llama-config.ts";
 import { disposeGpt, initGpt } from "../trainer/model/gpt.ts";
+import { disposeLlama, initLlama } from "../trainer/model/llama.ts";
 import { arg } from "./cli-arg.ts";
 import { greedyGeneration } from "./greedy-generation.ts";
 import { median } from "./one-process-bench.ts";
@@ -23,13 +26,15 @@ const runs = Number(arg("runs", "3"));
 if (process.argv.includes("--child")) {
   pinOpenblasCoreType();
   const info = await initBackend({ prefer: "wasm" });
-  const model = initGpt(resolveGptConfig({ preset: preset as GptPreset }), 0);
+  const llama = Object.hasOwn(LLAMA_PRESETS, preset) ? initLlama(resolveLlamaConfig({ preset: preset as LlamaPreset }), 0) : null;
+  const model = llama ?? initGpt(resolveGptConfig({ preset: preset as GptPreset }), 0);
   // trainer-bench.ts's generateBench: the same prompts, steps and greedy choice
   const generate = (prompts: number, promptLength: number, newTokens: number) => greedyGeneration(model, prompts, promptLength, newTokens);
   generate(8, 16, 4); // warm-up
   const out = Array.from({ length: runs }, () => generate(8, 16, 64));
   console.log(JSON.stringify({ blas: info.blas ? `${info.blas.library} ${info.blas.threads}` : "off", perCpuS: out.map((r) => 512 / r.cpuS), perS: out.map((r) => 512 / r.wallS) }));
-  disposeGpt(model);
+  if (llama) disposeLlama(llama);
+  else disposeGpt(model as ReturnType<typeof initGpt>);
   process.exit(0);
 }
 
