@@ -25,6 +25,9 @@
 // size that is not a multiple of 16.
 // Only with native BLAS under wasm and the SIMD kernels of LayerNorm, GELU and softmax; null (the op path runs)
 // otherwise, or when an id or position is out of range (the op path's Gather decides what that does).
+// The pieces that do not depend on GPT-2's blocks (the checks and inputs, the cache's buffers and the cache one
+// longer, the new token's attention with grouped heads, one OpenBLAS thread) are exported for the Llama family's
+// step (llama-decode.ts, decision trainer-029).
 import * as tf from "@tensorflow/tfjs-core";
 import { stepKernelOn } from "../backend/step-kernels.ts";
 import { wasmBlasActive } from "../backend/wasm-blas-matmul.ts";
