@@ -3,8 +3,8 @@
 // positions as generate.ts feeds them, pads fed to a finished row, grouped-query attention (nKvHead < nHead), head
 // sizes 16 (the SIMD attention kernels) and 6 (cblas_sgemv), an untied head, Qwen2's q/k/v biases and Llama's
 // attention and MLP biases with head_dim · nHead ≠ hidden size; a branch (one cache continued twice) and a two-token
-// step after a decode-step cache; hidden states, scores and logits: false; and the cases that must take the op path
-// (a gradient tape, the group off, LoRA adapters on, an id out of range). On wasm with OpenBLAS the step runs; under
+// step after a decode-step cache; hidden states, scores and logits: false; LoRA adapters on every projection; and the
+// cases that must take the op path (a gradient tape, the group off, adapter dropout drawing masks, an id out of range). On wasm with OpenBLAS the step runs; under
 // TANDEM_BLAS=off it does not apply and the same checks run on the op path.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
@@ -17,7 +17,7 @@ import { createRng, normalArray } from "../random/rng.ts";
 import { disposeForward, disposeKvCache, type ForwardResult, type KvCache } from "./gpt.ts";
 import { cacheCapacity } from "./gpt-decode.ts";
 import { disposeLlama, initLlama, llamaForward, type LlamaModel } from "./llama.ts";
-import { attachLora, withAdaptersOff } from "./lora.ts";
+import { attachLora, withAdapterDropout, withAdaptersOff } from "./lora.ts";
 
 const info = await initBackend({ prefer: "wasm", blasThreads: 1 });
 const decodeRuns = info.blas !== null;
@@ -223,28 +223,34 @@ test("Llama decode step: under a gradient tape, or with the decode group off, th
   disposeLlama(m);
 });
 
-test("Llama decode step: with LoRA adapters on the op path runs (their updates count); with them off the step runs", () => {
-  const m = model(configs[0]?.[1] as LlamaConfig);
+test("Llama decode step with LoRA adapters on (all seven projections): the same logits and cache as the op path over 12 steps; with them off, the base model's; while adapter dropout draws masks, the op path", () => {
+  const m = model(configs[2]?.[1] as LlamaConfig); // biases too: the adapter's update lands on bias + x·W
   const plainOff = (() => {
     setStepKernels(false);
     const r = oneStep(m, [9, 10]);
     setStepKernels(true);
     return r;
   })();
-  attachLora(m, loraConfigSchema.parse({ r: 2, alpha: 4, targetModules: "all-linear" }), 5);
+  attachLora(m, loraConfigSchema.parse({ r: 3, alpha: 5, dropout: 0.1, targetModules: "all-linear" }), 5);
   // B starts at zero (the adapted model equals the base): give it values so that the adapters change the logits
   let seed = 100;
   for (const { b } of m.lora?.adapters.values() ?? []) b.assign(tf.tensor(normalArray(createRng(seed++), b.size, 0.3), b.shape));
-  const adapted = oneStep(m, [9, 10]);
-  assert.equal(adapted.capacity, undefined, "adapters on: the op path");
+  const before = tf.memory().numTensors;
+  const on = decode(m, 12);
+  assert.equal(tf.memory().numTensors, before, "no tensor left behind");
   setStepKernels(false);
-  const adaptedOff = oneStep(m, [9, 10]);
+  const off = decode(m, 12);
   setStepKernels(true);
-  assertClose(adaptedOff.logits, adapted.logits, 2e-5, "adapted, decode group on vs off");
-  assert.ok(adapted.logits.some((v, i) => Math.abs(v - (plainOff.logits[i] as number)) > 1e-3), "the adapters change the logits");
+  assert.ok(on.capacities.every((c) => (c !== undefined) === decodeRuns), "adapters on: the decode step");
+  on.logits.forEach((l, s) => assertClose(off.logits[s] as Float32Array, l, 2e-5, `adapted, step ${s}: decode step vs op path`));
+  on.cache.forEach((t, i) => assertClose(off.cache[i] as Float32Array, t, 2e-5, `adapted, final cache tensor ${i}`));
+  const adapted = oneStep(m, [9, 10]);
+  assert.ok(adapted.logits.some((v, i) => Math.abs(v - (plainOff.logits[i] as number)) > 1e-2), "the adapters change the logits");
   const base = withAdaptersOff(m, () => oneStep(m, [9, 10]));
   assert.equal(base.capacity !== undefined, decodeRuns, "adapters off: the decode step");
   assertClose(plainOff.logits, base.logits, 2e-5, "adapters off vs the base model's op path");
+  const dropped = withAdapterDropout(m, 7, () => oneStep(m, [9, 10]));
+  assert.equal(dropped.capacity, undefined, "adapter dropout drawing masks: the op path");
   disposeLlama(m);
 });
 

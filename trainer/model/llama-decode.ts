@@ -12,10 +12,11 @@
 //              x += a·Wd
 // then x = RMSNorm_f(x) and logits = x·lm_head, or x·embed_tokensᵀ when tied. The cache, its growth, a branch's
 // copy and the one OpenBLAS thread are gpt-decode.ts's (shared helpers there); the cache keeps nKvHead heads.
+// LoRA adapters that are on add (α/r)·(h·Aᵀ)·Bᵀ to their projection's output as two more cblas_sgemm (the (B, r)
+// product scaled in between), as lora.ts's loraDelta without dropout.
 // Null (the op path runs) where GPT-2's step would be null (no native BLAS under wasm, the group or the SIMD kernels
-// off, a gradient tape, an id or position out of range, a mask or positions of the wrong shape), and also while LoRA
-// adapters are on: their updates (x·Aᵀ·Bᵀ on every adapted projection, with dropout in training) are not in this
-// pass, so a policy with adapters generates on the op path; with them off (the reference policy) the step runs.
+// off, a gradient tape, an id or position out of range, a mask or positions of the wrong shape), and also while
+// adapter dropout is drawing masks (a training forward: withAdapterDropout), which this pass does not do.
 import * as tf from "@tensorflow/tfjs-core";
 import { headDimOf } from "../contract/llama-config.ts";
 import { copyCache, decodeCache, decodeInputs, fillMaskBias, newTokenAttention, presentCache, rowsOf, withOneBlasThread, type DecodeResult } from "./gpt-decode.ts";
@@ -35,7 +36,8 @@ export function rotaryInverseFrequencies(headDim: number, theta: number): Float3
  */
 export function llamaDecodeStep(model: LlamaModel, inputIds: tf.Tensor2D, options: ForwardOptions): DecodeResult | null {
   const c = model.config;
-  if (model.lora?.enabled && model.lora.adapters.size > 0) return null;
+  const lora = model.lora?.enabled && model.lora.adapters.size > 0 ? model.lora : null;
+  if (lora && lora.dropoutSeed !== null && lora.config.dropout > 0) return null;
   const inputs = decodeInputs(inputIds, options, c, ["softmax", "gelu"]); // "gelu": the MLP activations' group
   const past = options.past;
   if (!inputs || !past) return null;
@@ -51,6 +53,9 @@ export function llamaDecodeStep(model: LlamaModel, inputIds: tf.Tensor2D, option
   for (let i = 0; i < c.nLayer; i++)
     names.push(...["input_layernorm", "post_attention_layernorm"].map((n) => `model.layers.${i}.${n}.weight`), ...projections.map((n) => `model.layers.${i}.${n}.weight`));
   if (names.some((n) => model.params.get(n)?.dtype !== "float32")) return null;
+  const adapters = lora ? [...lora.adapters.values()] : [];
+  if (adapters.some(({ a, b }) => a.dtype !== "float32" || b.dtype !== "float32")) return null;
+  const rank = Math.max(0, ...adapters.map(({ a }) => a.shape[1] as number));
 
   // 1. buffers: the cache (in place, or fresh and filled from the past), the output, one scratch for the rest
   const engine = tf.engine();
@@ -59,7 +64,7 @@ export function llamaDecodeStep(model: LlamaModel, inputIds: tf.Tensor2D, option
   const cap = cache.cap;
   const out = alloc([B, 1, C]) as tf.Tensor3D; // the residual stream, then the final RMSNorm's output in place
   const logits = options.logits !== false ? (alloc([B, 1, V]) as tf.Tensor3D) : undefined;
-  const sizes = [B * C, B * qOut, B * kvOut, B * kvOut, B * qOut, B * I, B * I, B * I, 2 * B, B * H * Tk, B * H * Tk];
+  const sizes = [B * C, B * qOut, B * kvOut, B * kvOut, B * qOut, B * I, B * I, B * I, 2 * B, B * H * Tk, B * H * Tk, B * rank];
   const scratch = alloc([sizes.reduce((a, n) => a + n, 0)]);
 
   // 2. views after every allocation (one may grow the heap); offsets below are float indices into it
@@ -68,7 +73,7 @@ export function llamaDecodeStep(model: LlamaModel, inputIds: tf.Tensor2D, option
   const w = (name: string): number => at(model.params.get(name) as tf.Tensor);
   const has = (name: string): boolean => model.params.has(name);
   let o = at(scratch);
-  const [h, q, k, v, y, gate, up, act, stats, s, bias] = sizes.map((n) => ((o += n), o - n)) as number[] as [number, number, number, number, number, number, number, number, number, number, number];
+  const [h, q, k, v, y, gate, up, act, stats, s, bias, low] = sizes.map((n) => ((o += n), o - n)) as number[] as [number, number, number, number, number, number, number, number, number, number, number, number];
   heap.fill(0, at(scratch), o);
   const kv = cache.buffers.map((layer) => ({ k: at(layer.k), v: at(layer.v) }));
   if (cache.fresh) copyCache(heap, past, kv, at, B * Hkv, L * D, (past.capacity ?? L) * D, cap * D);
@@ -79,11 +84,17 @@ export function llamaDecodeStep(model: LlamaModel, inputIds: tf.Tensor2D, option
   const { cos, sin } = rotaryRows(positions, D, c.ropeTheta);
 
   const view = (off: number): Float32Array => heap.subarray(off);
-  /** C (B, N) = A (B, K)·W (K, N) [+ bias], or += with `add` (the residual stream) */
+  /** C (B, N) = A (B, K)·W (K, N) [+ bias] [+ the adapter's update], or += with `add` (the residual stream) */
   const project = (a: number, K: number, name: string, N: number, cAt: number, add: boolean): void => {
     const withBias = has(`${name}.bias`);
     if (withBias) rowsOf(heap, w(`${name}.bias`), N, cAt, B, add);
     blas.sgemmLd(false, false, B, N, K, view(a), K, view(w(`${name}.weight`)), N, view(cAt), N, withBias || add ? 1 : 0);
+    const adapter = lora?.adapters.get(name);
+    if (!lora || !adapter) return;
+    const r = adapter.a.shape[1] as number;
+    blas.sgemmLd(false, false, B, r, K, view(a), K, view(at(adapter.a)), r, view(low), r); // (B, r) = A (B, K)·Aᵀ (K, r)
+    scaleRange(heap, low, B * r, lora.scale);
+    blas.sgemmLd(false, false, B, N, r, view(low), r, view(at(adapter.b)), N, view(cAt), N, 1); // += ·Bᵀ (r, N)
   };
   const decodeBlocks = (): void => {
     const scale = 1 / Math.sqrt(D);
@@ -151,4 +162,9 @@ function rotate(heap: Float32Array, at: number, B: number, heads: number, D: num
         heap[base + half + i] = Math.fround(x2 * cs) + Math.fround(x1 * sn);
       }
     }
+}
+
+/** heap[at + i] *= scale for i < n. */
+function scaleRange(heap: Float32Array, at: number, n: number, scale: number): void {
+  for (let i = 0; i < n; i++) heap[at + i] = (heap[at + i] as number) * scale;
 }
