@@ -212,6 +212,27 @@ def llama_init(cfg, seed=0):
     return c, params
 
 
+@torch.no_grad()
+def llama_generate_bench(cfg, prompts=8, prompt_len=16, new_tokens=64):
+    """llama_bench's generation alone (tokens/s and the CPU seconds of the timed run), for bench/decode-ab.ts."""
+    from torch_llama import forward
+    c, P = llama_init(cfg)
+    prompt = torch.randint(0, c["vocab_size"], (prompts, prompt_len), generator=torch.Generator().manual_seed(2))
+
+    def run(n):
+        logits, _, past = forward(P, c, prompt)
+        mask = torch.ones(prompts, prompt_len, dtype=torch.long)
+        for _ in range(n):
+            nxt = logits[:, -1].argmax(-1, keepdim=True)
+            mask = torch.cat([mask, torch.ones(prompts, 1, dtype=torch.long)], 1)
+            logits, _, past = forward(P, c, nxt, mask, past=past)
+
+    run(4)  # warm-up
+    t0, c0 = time.perf_counter(), time.process_time()
+    run(new_tokens)
+    return prompts * new_tokens / (time.perf_counter() - t0), time.process_time() - c0
+
+
 def llama_bench(a):
     """Train tokens/s (full or LoRA), KV-cache generation tokens/s; the same shapes as the TS bench."""
     from torch_llama import forward
@@ -288,7 +309,7 @@ def main():
     ap.add_argument("--preset", default="nano", choices=list(PRESETS) + list(LLAMA_PRESETS))
     ap.add_argument("--lora", action="store_true", help="Llama presets: train LoRA adapters on q_proj/v_proj only")
     ap.add_argument("--no-generate", action="store_true", help="skip the generation measurement")
-    ap.add_argument("--generate-only", action="store_true", help="GPT presets: only KV-cache generation, --steps runs (bench/decode-ab.ts)")
+    ap.add_argument("--generate-only", action="store_true", help="only KV-cache generation, --steps runs (bench/decode-ab.ts)")
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--steps", type=int, default=5)
@@ -297,6 +318,15 @@ def main():
     a = ap.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
+    if a.preset in LLAMA_PRESETS and a.generate_only:
+        gen, per_cpu = [], []
+        for _ in range(a.steps):
+            tps, cpu_s = llama_generate_bench(LLAMA_PRESETS[a.preset])
+            gen.append(tps)
+            per_cpu.append(8 * 64 / cpu_s)
+        print(json.dumps({"preset": a.preset, "gen_tokens_per_s": gen, "gen_tokens_per_cpu_s": per_cpu,
+                          "torch": torch.__version__, "threads": torch.get_num_threads()}))
+        return 0
     if a.preset in LLAMA_PRESETS:
         out = llama_bench(a)
         out.update({"torch": torch.__version__, "threads": torch.get_num_threads(), "blas": blas_info(),

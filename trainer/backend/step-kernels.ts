@@ -1,4 +1,4 @@
-// Switches for the step-time changes of decisions trainer-026 and trainer-028, by group, in the style of TANDEM_SIMD:
+// Switches for the step-time changes of decisions trainer-026, trainer-028 and trainer-029, by group, in the style of TANDEM_SIMD:
 //   embedding  GatherV2 and UnsortedSegmentSum (the embedding lookup and its gradient) on wasm as row copies and row
 //              adds over heap views (wasm-embedding-kernels.ts), instead of tfjs-wasm's per-element Gather and the
 //              JS kernel that copies its input out of the heap and its output back in
@@ -13,7 +13,9 @@
 //              (model/gpt-decode.ts, decision trainer-028): the cache preallocated and written in place instead of
 //              concatenated, single-query attention as SIMD kernels (cblas_sgemv for a head size not a multiple of
 //              16), the projections as cblas_sgemm with the bias or residual already in C, LayerNorm and GELU as the
-//              SIMD kernels; no tfjs op inside the blocks
+//              SIMD kernels; no tfjs op inside the blocks. The same for the Llama family (model/llama-decode.ts,
+//              decision trainer-029): RMSNorm and SwiGLU as SIMD kernels, rotary positions on the new token's q
+//              and k, grouped-query heads reading the cache's nKvHead heads; not while LoRA adapters are on
 // TANDEM_STEP_KERNELS: unset or "on" all groups, "off" none, else a comma-separated list ("embedding,lm-head").
 // Each group's "off" is the path that ran before; every path is tested against the other (decision trainer-026).
 

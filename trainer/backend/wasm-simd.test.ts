@@ -434,6 +434,49 @@ test("SIMD dot_rows and weighted_rows (the decode step's attention products) aga
     }
 });
 
+test("SIMD swiglu (the Llama decode step's silu(gate) ⊙ up) and rmsNormAt against float64: n = 4…13 and 1536, large |g|, nothing written outside y", () => {
+  const backend = wasmBackend();
+  const k = simdKernels(backend);
+  assert.ok(k, "SIMD kernels loaded");
+  for (const n of [4, 5, 6, 7, 8, 9, 13, 1536]) {
+    const g = normalArray(createRng(n), n, 3);
+    g[0] = -95; // σ(g) underflows: g·σ(g) is −0 or a tiny negative, as float32 gives it
+    g[n - 1] = 40;
+    const u = normalArray(createRng(n + 1), n, 1);
+    const tensors = [tf.tensor1d(g), tf.tensor1d(u)];
+    const outInfo = backend.makeOutput([n + 8], "float32");
+    const out = tf.engine().makeTensorFromTensorInfo(outInfo);
+    try {
+      const view = () => backend.typedArrayFromHeap(out) as Float32Array;
+      view().fill(NaN);
+      const [gAt, uAt] = tensors.map((t) => k.address(t)) as [number, number];
+      k.swigluAt(gAt, uAt, k.address(out) + 16, n);
+      const want = Float32Array.from(g, (gi, i) => (gi / (1 + Math.exp(-gi))) * (u[i] as number));
+      assertClose(view().slice(4, 4 + n), want, 1e-6, `swiglu n ${n}`);
+      assert.ok(Number.isNaN(view()[3]) && Number.isNaN(view()[4 + n]), "swiglu wrote outside y");
+    } finally {
+      tf.dispose([...tensors, out]);
+    }
+  }
+  // rmsNormAt: the rms_fwd export on addresses, two rows of 7 (a vector and a tail), against float64
+  const xs = [3, -1, 0.5, 2, -4, 1.25, 7, 0.1, 0.2, -0.3, 0.4, 5, -6, 0.7];
+  const gs = [1, 2, -1, 0.5, 1.5, 1, -2];
+  const [x, gain] = [tf.tensor1d(xs), tf.tensor1d(gs)];
+  const yInfo = backend.makeOutput([14 + 4], "float32");
+  const y = tf.engine().makeTensorFromTensorInfo(yInfo);
+  try {
+    k.rmsNormAt(k.address(x), k.address(gain), k.address(y), k.address(y) + 4 * 14, 2, 7, 1e-5);
+    const got = (backend.typedArrayFromHeap(y) as Float32Array).slice(0, 14);
+    const want = xs.map((v, i) => {
+      const row = xs.slice(7 * Math.floor(i / 7), 7 * Math.floor(i / 7) + 7);
+      return (v / Math.sqrt(row.reduce((a, r) => a + r * r, 0) / 7 + 1e-5)) * (gs[i % 7] as number);
+    });
+    assertClose(got, Float32Array.from(want), 1e-5, "rmsNormAt");
+  } finally {
+    tf.dispose([x, gain, y]);
+  }
+});
+
 test("SIMD token log-probs equal the JS loop and the tensor ops at V = 1…9, 37 and 2048, temperatures 1 and 0.7, ignored labels", () => {
   for (const V of [1, 2, 3, 4, 5, 7, 9, 37, 2048]) {
     for (const temperature of [1, 0.7]) {

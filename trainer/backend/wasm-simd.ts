@@ -102,6 +102,20 @@ const geluFwd: FuncDef = {
   ]),
 };
 
+// swiglu_fwd(g, u, y, n): y = (g·σ(g))·u, llama.ts's silu(gate) ⊙ up in its order of operations: the Llama decode
+// step's MLP activation (model/llama-decode.ts, decision trainer-029). y must not be g or u (the last vector overlaps).
+// Locals: 4 off, 5 end, 6 o, 7 gv, 8 t, 9 k, 10 r, 11 e.
+const swigluFwd: FuncDef = {
+  name: "swiglu_fwd",
+  params: ["i32", "i32", "i32", "i32"],
+  results: [],
+  locals: ["i32", "i32", "i32", "v128", "v128", "v128", "v128", "v128"],
+  body: overVectors(3, 4, 5, 6, [
+    ...load(0, 6), I.set(7),
+    ...storeAt(2, 6), I.get(7), ...sigmoid(7, 8, 9, 10, 11), I.f32x4Mul, ...load(1, 6), I.f32x4Mul, I.v128Store,
+  ]),
+};
+
 // gelu_bwd(x, dy, dx, n): dx = dy·(s + x·s(1 − s)·k(1 + 3c·x²)), s = σ(z), in gpt.ts's order of operations.
 // Locals: 4 off, 5 end, 6 o, 7 xv, 8 z, 9 t, 10 k, 11 r, 12 e, 13 s.
 const geluBwd: FuncDef = {
@@ -617,6 +631,10 @@ export interface SimdKernels {
   layerNormAt(x: number, g: number, b: number, y: number, stats: number, R: number, C: number, eps: number): void;
   /** geluForward on byte addresses, n ≥ 4. */
   geluForwardAt(x: number, y: number, n: number): void;
+  /** normForward's RMSNorm on byte addresses (the Llama decode step, model/llama-decode.ts). */
+  rmsNormAt(x: number, g: number, y: number, stats: number, R: number, C: number, eps: number): void;
+  /** y = (g·σ(g))·u over n ≥ 4 floats at byte addresses, y apart from g and u (SwiGLU's silu(gate) ⊙ up). */
+  swigluAt(g: number, u: number, y: number, n: number): void;
   /** y[r] = Σ_i a[r·n + i]·x[i], R rows of n floats at byte addresses; n a multiple of 16. */
   dotRows(a: number, x: number, y: number, R: number, n: number): void;
   /** y[i] = Σ_r p[r]·a[r·n + i], R rows of n floats at byte addresses; n a multiple of 16. */
@@ -627,7 +645,7 @@ export interface SimdKernels {
 export function simdModuleBytes(): Uint8Array<ArrayBuffer> {
   return assembleModule([
     geluFwd, geluBwd, adamw, sumsq, normFwd(true), normFwd(false), normBwd(true), normBwd(false),
-    rowMax, rowSumExp, rowLpGrad, softmaxRows, softmaxGradRows, dotRows, weightedRows,
+    rowMax, rowSumExp, rowLpGrad, softmaxRows, softmaxGradRows, dotRows, weightedRows, swigluFwd,
   ]);
 }
 
@@ -647,6 +665,7 @@ type Exports = {
   softmax_grad_rows(y: number, dy: number, dx: number, R: number, Tk: number, scale: number): void;
   dot_rows(a: number, x: number, y: number, R: number, n: number): void;
   weighted_rows(a: number, p: number, y: number, R: number, n: number): void;
+  swiglu_fwd(g: number, u: number, y: number, n: number): void;
 };
 
 let loaded: { memory: WebAssembly.Memory; kernels: SimdKernels } | { memory: WebAssembly.Memory | null; reason: string } | undefined;
@@ -724,6 +743,8 @@ function instantiate(memory: WebAssembly.Memory, backend: WasmHeapBackend): Simd
     geluForwardAt: e.gelu_fwd,
     dotRows: e.dot_rows,
     weightedRows: e.weighted_rows,
+    rmsNormAt: e.rms_fwd,
+    swigluAt: e.swiglu_fwd,
   };
 }
 

@@ -146,6 +146,11 @@ test("repeat_kv: query head h reads key/value head ⌊h / nRep⌋", () => {
       const want = tf.slice(kv, [0, Math.floor(h / 2), 0, 0], [2, 1, 4, 5]);
       assert.equal(maxAbsDiff(got, want), 0);
     }
+    // the gradient of a repeated head is the sum over the query heads it serves
+    const w = tf.randomNormal([2, 6, 4, 5], 0, 1, "float32", 4);
+    const grad = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(repeatKv(x as tf.Tensor4D, 2), w)))(kv);
+    const want = tf.sum(tf.reshape(w, [2, 3, 2, 4, 5]), 2);
+    assert.ok(maxAbsDiff(grad, want) < 1e-6, "repeat_kv gradient");
   });
 });
 
@@ -158,16 +163,21 @@ for (const [label, config] of [["llama (tied)", tiny], ["qwen2 (biases, untied)"
     const steps: tf.Tensor3D[] = [];
     let past: ReturnType<typeof llamaForward>["present"];
     for (const [start, end] of [[0, 3], [3, 4], [4, 5], [5, 6], [6, 7]] as const) {
+      // the decode step's cache (llama-decode.ts) is (B, Hkv, capacity, D) buffers with its capacity and store
+      let layout: { capacity?: number; store?: { written: number } } = {};
       const out = tf.tidy(() => {
         const r = llamaForward(model, tf.tensor2d([ids.slice(start, end)], [1, end - start], "int32"), { ...(past ? { past } : {}), useCache: true });
+        layout = { capacity: r.present?.capacity, store: r.present?.store };
         return [r.logits as tf.Tensor3D, ...(r.present?.layers.flatMap((l) => [l.k, l.v]) ?? [])];
       });
       disposeKvCache(past);
       const [logits, ...kv] = out as [tf.Tensor3D, ...tf.Tensor4D[]];
       steps.push(logits);
-      past = { layers: Array.from({ length: kv.length / 2 }, (_, i) => ({ k: kv[2 * i] as tf.Tensor4D, v: kv[2 * i + 1] as tf.Tensor4D })), length: end };
+      past = { layers: Array.from({ length: kv.length / 2 }, (_, i) => ({ k: kv[2 * i] as tf.Tensor4D, v: kv[2 * i + 1] as tf.Tensor4D })), length: end, ...layout };
     }
-    assert.deepEqual(past?.layers[0]?.k.shape, [1, 2, 7, 4]);
+    const kShape = past?.layers[0]?.k.shape;
+    assert.deepEqual([kShape?.[0], kShape?.[1], kShape?.[3]], [1, 2, 4], "the cache holds nKvHead = 2 heads");
+    assert.equal(kShape?.[2], past?.capacity ?? 7);
     const incremental = tf.concat(steps, 1);
     assert.ok(maxAbsDiff(full, incremental) < 1e-4, `diff ${maxAbsDiff(full, incremental)}`);
     tf.dispose([full, incremental, ...steps]);

@@ -19,7 +19,9 @@
 // backend/matmul.ts); `toHfTensors` / `assignHfTensors` convert to and from HF's (out, in).
 //
 // Padding, positions and the cache work as in gpt.ts: a left-padded row gives the same logits as
-// the row alone because position ids are the exclusive cumulative sum of the mask.
+// the row alone because position ids are the exclusive cumulative sum of the mask. One new token per
+// row after a cache runs as llama-decode.ts's single pass over the wasm heap where it applies
+// (decision trainer-029), its cache preallocated and written in place; else the ops below.
 import * as tf from "@tensorflow/tfjs-core";
 import { headDimOf, type LlamaConfig } from "../contract/llama-config.ts";
 import { matMul2d, matMul2dFrozenB, matMulTransposedFrozen, tiedLmHead } from "../backend/matmul.ts";
@@ -27,6 +29,8 @@ import { fusedBackend } from "../backend/wasm-heap.ts";
 import { createRng, normalArray } from "../random/rng.ts";
 import { fusedNormApplies, fusedRmsNorm } from "./fused-norms.ts";
 import { attentionBias, positionIdsFromMask, scaledDotProductAttention, type ForwardOptions, type ForwardResult, type KvCache } from "./gpt.ts";
+import { contiguousCache } from "./gpt-decode.ts";
+import { llamaDecodeStep, rotaryInverseFrequencies } from "./llama-decode.ts";
 import { loraDelta, type LoraState } from "./lora.ts";
 import { recomputed, recomputeWanted, trainableOf } from "./recompute.ts";
 
@@ -163,8 +167,7 @@ export function rotaryCosSin(positions: tf.Tensor2D, headDim: number, theta: num
   return tf.tidy(() => {
     const [B, T] = positions.shape;
     // inv_freq as HF computes it: 1 / θ^(arange(0, D, 2) / D), rounded to float32
-    const invFreq = new Float32Array(headDim / 2);
-    for (let i = 0; i < headDim / 2; i++) invFreq[i] = 1 / theta ** ((2 * i) / headDim);
+    const invFreq = rotaryInverseFrequencies(headDim, theta);
     const freqs = tf.mul(tf.reshape(tf.cast(positions, "float32"), [B, T, 1]), tf.tensor3d(invFreq, [1, 1, headDim / 2])); // (B, T, D/2)
     const emb = tf.reshape(tf.concat([freqs, freqs], -1), [B, 1, T, headDim]); // (B, 1, T, D)
     return { cos: tf.cos(emb) as tf.Tensor4D, sin: tf.sin(emb) as tf.Tensor4D };
@@ -186,8 +189,11 @@ export function applyRotary(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D):
 export function repeatKv(x: tf.Tensor4D, nRep: number): tf.Tensor4D {
   if (nRep === 1) return x;
   const [B, Hkv, T, D] = x.shape;
-  // rank 3, not 5: tfjs has no tile gradient above rank 4
-  return tf.reshape(tf.tile(tf.reshape(x, [B * Hkv, 1, T * D]), [1, nRep, 1]), [B, Hkv * nRep, T, D]);
+  // nRep copies concatenated along a unit axis, not tf.tile: tfjs-wasm's Tile took 7–26 ms for (24, 1, 1088…4160)
+  // against 0.3–0.9 ms for this Concat (the same values), and was 2/3 of a SmolLM2 decode step on the op path
+  // (decision trainer-029); Concat's gradient is slices, which the engine adds up for the repeated input
+  const flat = tf.reshape(x, [B * Hkv, 1, T * D]);
+  return tf.reshape(tf.concat(Array.from({ length: nRep }, () => flat), 1), [B, Hkv * nRep, T, D]);
 }
 
 /** x · W with W a variable: a frozen one (LoRA's base) gets no weight gradient computed. */
@@ -300,6 +306,42 @@ export function llamaForward(model: LlamaModel, inputIds: tf.Tensor2D, options: 
   if (pastLength + T > c.blockSize) throw new Error(`sequence of ${pastLength + T} exceeds max_position_embeddings ${c.blockSize}`);
   const C = c.nEmbd;
 
+  // one token per row after a cache: the decode step's single pass over the heap when it applies (llama-decode.ts)
+  const decoded = llamaDecodeStep(model, inputIds, options);
+  let hidden: tf.Tensor3D;
+  let logits: tf.Tensor3D | undefined;
+  let present: KvCache;
+  if (decoded) ({ hidden, logits, present } = decoded);
+  else {
+    const blocks = llamaBlocks(model, inputIds, options, options.past && contiguousCache(options.past));
+    present = blocks.present;
+    // 4. final RMSNorm; LM head (B·T, C) @ (C, V), tied (embed_tokensᵀ) or its own
+    hidden = rmsNorm(blocks.x, param(model, "model.norm.weight"), c.rmsNormEps) as tf.Tensor3D;
+    if (options.logits !== false) {
+      const flat = tf.reshape(hidden, [B * T, C]) as tf.Tensor2D;
+      const weight = param(model, c.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight") as tf.Tensor as tf.Tensor2D;
+      let flatLogits: tf.Tensor2D;
+      if (!c.tieWordEmbeddings) flatLogits = linearWeight(flat, weight); // lm_head (C, V)
+      else if ((weight as tf.Tensor as tf.Variable).trainable === false) flatLogits = matMulTransposedFrozen(flat, weight); // frozen embed_tokens (V, C)
+      else flatLogits = tiedLmHead(flat, weight);
+      logits = tf.reshape(flatLogits, [B, T, c.vocabSize]);
+    }
+  }
+  const result: ForwardResult = { hidden };
+  if (logits) result.logits = logits;
+  // optional scalar head (B·T, C) @ (C, 1)
+  if (c.scalarHead !== "none")
+    result.scores = tf.reshape(matMul2d(tf.reshape(hidden, [B * T, C]) as tf.Tensor2D, param(model, "score.weight") as tf.Tensor as tf.Tensor2D), [B, T]);
+  if (options.useCache) result.present = present;
+  return result;
+}
+
+/** Embeddings and the decoder layers as tensor ops: x (B, T, C) before the final RMSNorm, and the cache when asked for. */
+function llamaBlocks(model: LlamaModel, inputIds: tf.Tensor2D, options: ForwardOptions, past: KvCache | undefined): { x: tf.Tensor3D; present: KvCache } {
+  const c = model.config;
+  const [B, T] = inputIds.shape;
+  const pastLength = past?.length ?? 0;
+
   // 1. positions: explicit, else from the padding mask, else past + arange(T)
   let positions: tf.Tensor2D;
   if (options.positionIds) positions = options.positionIds;
@@ -312,8 +354,9 @@ export function llamaForward(model: LlamaModel, inputIds: tf.Tensor2D, options: 
 
   // 3. decoder layers, pre-RMSNorm with residual connections
   const bias = attentionBias(B, T, pastLength, options.attentionMask); // (B, 1, T, T_k)
-  const present: KvCache = { layers: [], length: pastLength + T };
-  const recompute = recomputeWanted(options.recompute) && !options.past && !options.useCache;
+  // the decode step's caches have the same properties, in the same order: one hidden class for both (gpt-decode.ts)
+  const present: KvCache = { layers: [], length: pastLength + T, capacity: undefined, store: undefined };
+  const recompute = recomputeWanted(options.recompute) && !past && !options.useCache;
   for (let i = 0; i < c.nLayer; i++) {
     if (recompute) {
       x = recomputed(x, {
@@ -324,24 +367,9 @@ export function llamaForward(model: LlamaModel, inputIds: tf.Tensor2D, options: 
       });
       continue;
     }
-    const block = llamaBlock(model, i, x, rope, bias, options.past?.layers[i]);
+    const block = llamaBlock(model, i, x, rope, bias, past?.layers[i]);
     if (options.useCache) present.layers.push({ k: block.k, v: block.v });
     x = block.x;
   }
-
-  // 4. final RMSNorm; LM head (B·T, C) @ (C, V), tied (embed_tokensᵀ) or its own; optional scalar head
-  const hidden = rmsNorm(x, param(model, "model.norm.weight"), c.rmsNormEps) as tf.Tensor3D;
-  const flat = tf.reshape(hidden, [B * T, C]) as tf.Tensor2D;
-  const result: ForwardResult = { hidden };
-  if (options.logits !== false) {
-    const weight = param(model, c.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight") as tf.Tensor as tf.Tensor2D;
-    let logits: tf.Tensor2D;
-    if (!c.tieWordEmbeddings) logits = linearWeight(flat, weight); // lm_head (C, V)
-    else if ((weight as tf.Tensor as tf.Variable).trainable === false) logits = matMulTransposedFrozen(flat, weight); // frozen embed_tokens (V, C)
-    else logits = tiedLmHead(flat, weight);
-    result.logits = tf.reshape(logits, [B, T, c.vocabSize]);
-  }
-  if (c.scalarHead !== "none") result.scores = tf.reshape(matMul2d(flat, param(model, "score.weight") as tf.Tensor as tf.Tensor2D), [B, T]);
-  if (options.useCache) result.present = present;
-  return result;
+  return { x, present };
 }
