@@ -343,7 +343,7 @@ def main():
                           "torch": torch.__version__, "threads": torch.get_num_threads()}))
         return 0
     step_s, cpu_s, train_tps, losses = train_bench(c, a.batch, a.seq, a.steps, a.warmup)
-    gen_tps = generate_bench(c)
+    gen_tps = None if a.no_generate else generate_bench(c)
     print(json.dumps({
         "preset": a.preset, "batch": a.batch, "seq": a.seq,
         "params": sum(math.prod(s) for _, s in param_shapes(c)),

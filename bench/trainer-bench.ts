@@ -82,6 +82,7 @@ if (process.argv.includes("--blas-threads")) process.env["TANDEM_BLAS_THREADS"] 
 pinOpenblasCoreType();
 const torchSteps = arg("torch-steps", "5");
 const genRuns = Number(arg("gen-runs", "5"));
+if (!Number.isInteger(genRuns) || genRuns < 1) throw new Error(`--gen-runs: a whole number ≥ 1, not ${arg("gen-runs", "5")}`);
 const torchWarmup = arg("torch-warmup", "2");
 const PYTHON = "/usr/bin/python3"; // Debian's: python3-torch comes from apt, a pyenv python3 on PATH lacks it
 setAttentionImpl(attention);
@@ -295,6 +296,8 @@ function ensureTorch(): string | null {
 
 /** PyTorch on one thread (torch's and OpenBLAS's), or at its defaults. */
 function torchBench(preset: GptPreset, B: number, T: number, threads: "one" | "default"): TorchResult {
+  // its one generation stays in this process, so that its peak RSS covers training and generation as ours does; the
+  // generate figures come from torchGenerate (a median)
   return torchRun(["--preset", preset, "--batch", String(B), "--seq", String(T), "--steps", torchSteps, "--warmup", torchWarmup], threads) as TorchResult;
 }
 

@@ -10,7 +10,7 @@ import { createRng } from "../random/rng.ts";
 import { checkerReward, NonFiniteRewardError, type RewardSource } from "../rewards/reward-sources.ts";
 import { frozenReference, type EarlyStop } from "../rollouts/kl-guard.ts";
 import { type RolloutFn } from "../rollouts/rollout.ts";
-import { TOY, digitToken, toyAccuracy, toyDecode, toyModelConfig, toyPrompts } from "../testing/toy-copy-task.ts";
+import { TOY, alikeOnZero, toyAccuracy, toyDecode, toyModelConfig, toyPrompt as prompt, toyPrompts } from "../testing/toy-copy-task.ts";
 import { createGrpoTrainer, type GroupRlDeps, type RlPrompt } from "./grpo-trainer.ts";
 
 before(async () => {
@@ -150,20 +150,11 @@ test("adaptive β rises while the KL is over the target; a non-finite reward sto
 });
 
 test("dynamic sampling: the step trains on the mixed groups alone, exactly as a rollout of only those prompts; all-alike groups never train", async () => {
-  // scripted sampler: a prompt whose second digit is 0 is answered right by every row (no signal); any other, right on even rows only
-  const scripted: RolloutFn = (_model, prompts) => {
-    const completions = prompts.map((p, i) => {
-      const b = (p[1] ?? 0) - digitToken(0);
-      return [digitToken(b === 0 || i % 2 === 0 ? b : (b + 1) % TOY.digits), TOY.end];
-    });
-    return { completions, finished: prompts.map(() => true), logprobs: completions.map((c) => c.map(() => 0)), policyMask: completions.map((c) => c.map(() => 1)) };
-  };
-  const prompt = (b: number): RlPrompt => ({ ids: [digitToken(2), digitToken(b)], metadata: { answer: b } });
   const c = (o: GrpoConfigInput) => config({ promptsPerRollout: 2, numGenerations: 4, numIterations: 2, miniBatchSize: 4, maxCompletionLength: 2, ...o });
   const run = async (o: GrpoConfigInput, first: RlPrompt[], more?: () => RlPrompt[]) => {
     const policy = initGpt(toyModelConfig, 11);
     const reference = frozenReference(policy);
-    const trainer = createGrpoTrainer(policy, reference, c(o), deps([checker], scripted));
+    const trainer = createGrpoTrainer(policy, reference, c(o), deps([checker], alikeOnZero));
     const { metrics } = await trainer.rolloutStep(first, more);
     const out = { metrics, weights: weights(policy), step: trainer.step };
     trainer.dispose();
@@ -185,6 +176,10 @@ test("dynamic sampling: the step trains on the mixed groups alone, exactly as a 
   assert.ok(close(dynamic.metrics["loss"], plain.metrics["loss"]), `loss ${dynamic.metrics["loss"]} vs ${plain.metrics["loss"]}`);
   assert.ok(close(dynamic.metrics["gradNorm"], plain.metrics["gradNorm"]), `gradNorm ${dynamic.metrics["gradNorm"]} vs ${plain.metrics["gradNorm"]}`);
   assert.ok(maxDiff(dynamic.weights, plain.weights) < 1e-3, `weights ${maxDiff(dynamic.weights, plain.weights)}`);
+  // advantages scaled by the batch's std: the batch is what trains, not every group sampled
+  const dynamicBatch = await run({ dynamicSampling: true, scaleRewards: "batch" }, [prompt(0), prompt(3)], () => [prompt(4), prompt(0)]);
+  const plainBatch = await run({ scaleRewards: "batch" }, [prompt(3), prompt(4)]);
+  assert.ok(close(dynamicBatch.metrics["loss"], plainBatch.metrics["loss"]), `batch-scaled loss ${dynamicBatch.metrics["loss"]} vs ${plainBatch.metrics["loss"]}`);
   // without it, the all-right groups' rows are in the step (their advantage is 0, but the dapo loss averages over their tokens too)
   const diluted = await run({}, [prompt(0), prompt(3)]);
   assert.ok(!close(diluted.metrics["loss"], plain.metrics["loss"]) && maxDiff(diluted.weights, plain.weights) > 1e-2, `diluted: ${diluted.metrics["loss"]}, ${maxDiff(diluted.weights, plain.weights)}`);

@@ -29,10 +29,10 @@ import { learningRateAt } from "../optim/lr-schedule.ts";
 import { createRng, type Rng } from "../random/rng.ts";
 import { finalAnswerText, lastInsertedText, type Decode } from "../rewards/answer-text.ts";
 import { type RewardSource } from "../rewards/reward-sources.ts";
-import { sampleGroups, samplingFor, type RlPrompt } from "../rollouts/group-sampling.ts";
+import { overTrainRows, sampleGroups, samplingFor, type RlPrompt } from "../rollouts/group-sampling.ts";
 import { healthMetrics } from "../rollouts/health.ts";
 import { meanStderr, sequenceKl, snapshotWeights, type EarlyStop, type ReferencePolicy, type WeightSnapshot } from "../rollouts/kl-guard.ts";
-import { collateRollout, plainRollout, policyTokens, type RolloutBatch, type RolloutFn } from "../rollouts/rollout.ts";
+import { batchRows, byRowChunks, collateRollout, pickRows, plainRollout, policyTokens, type RolloutBatch, type RolloutFn } from "../rollouts/rollout.ts";
 
 export type { RlPrompt };
 
@@ -127,12 +127,15 @@ export function createGrpoTrainer(policy: LanguageModel, reference: ReferencePol
       const [B] = r.batch.shape;
       const W = r.width;
 
-      // 2. old and reference log-probs (B, W), no gradient; KL per answer over policy tokens (k1)
-      const [oldLogp, entropy] = tf.tidy(() => {
-        const cur = policyLogps(policy, r.batch, T_, true);
-        return [cur.logp.dataSync() as Float32Array, (cur.entropy as tf.Tensor2D).dataSync() as Float32Array];
-      }) as unknown as [Float32Array, Float32Array];
-      const refLogp = reference.nextTokenLogps(r.batch, T_);
+      // 2. old and reference log-probs (B, W), no gradient, a planned batch of rows at a time; KL per answer over policy
+      //    tokens (k1)
+      const [oldLogp = new Float32Array(0), entropy = new Float32Array(0), refLogp = new Float32Array(0)] = byRowChunks(r.batch, prompts.length * G, (part) => [
+        ...tf.tidy(() => {
+          const cur = policyLogps(policy, part, T_, true);
+          return [cur.logp.dataSync() as Float32Array, (cur.entropy as tf.Tensor2D).dataSync() as Float32Array];
+        }),
+        reference.nextTokenLogps(part, T_),
+      ]);
       const klPerAnswer = sequenceKl(oldLogp, refLogp, r.lossMask, B, W);
       const kl = meanStderr(klPerAnswer);
       const klMetrics: Record<string, number> = {
@@ -151,11 +154,13 @@ export function createGrpoTrainer(policy: LanguageModel, reference: ReferencePol
         kept = snapshotWeights(policy, trainer.step);
       }
 
-      // 3. group-relative advantages (B), 0 for unscored answers
-      const { advantages, zeroStd } = grpoAdvantages(scored.total, G, config.scaleRewards);
-
-      // 4. μ iterations over shuffled minibatches of the rows that train (all, or the mixed groups')
+      // 3. group-relative advantages (B) over the rows that train (all, or the mixed groups'); 0 on the rest and for
+      //    unscored answers
       const train = groups.trainRows;
+      const advantages = overTrainRows(scored.total, train, (x) => grpoAdvantages(x, G, config.scaleRewards).advantages);
+      const { zeroStd } = grpoAdvantages(scored.total, G, config.scaleRewards); // TRL's frac_reward_zero_std: over every group
+
+      // 4. μ iterations over shuffled minibatches of the rows that train
       const rowsPerStep = Math.min(config.miniBatchSize ?? train.length, train.length);
       const updates: UpdateStats[] = [];
       for (let it = 0; it < config.numIterations && train.length > 0; it++) {
@@ -200,7 +205,7 @@ export function createGrpoTrainer(policy: LanguageModel, reference: ReferencePol
       metrics[HEALTH_METRICS.meanLength] = metrics["completions/mean_length"] ?? NaN;
       if (config.klControl === "adaptive" && config.klTarget !== null) {
         const err = Math.min(Math.max(kl.mean / config.klTarget - 1, -0.2), 0.2);
-        trainer.beta *= 1 + (err * B) / config.klHorizon;
+        trainer.beta *= 1 + (err * train.length) / config.klHorizon; // the samples this rollout trained on
       }
       trainer.rollouts += 1;
       return { metrics: finite(metrics), earlyStop: null };
@@ -227,23 +232,11 @@ export function createGrpoTrainer(policy: LanguageModel, reference: ReferencePol
 
   /** One optimizer step on some rows of the rollout. */
   function update(rows: number[], r: RolloutBatch, oldLogp: Float32Array, refLogp: Float32Array, advantages: Float32Array): UpdateStats {
-    const [, T] = r.batch.shape;
     const W = r.width;
-    const pick = <A extends Int32Array | Float32Array>(src: A, width: number): A => {
-      const out = new (src.constructor as new (n: number) => A)(rows.length * width);
-      rows.forEach((row, k) => out.set(src.subarray(row * width, (row + 1) * width), k * width));
-      return out;
-    };
-    const sub: CompletionBatch = {
-      shape: [rows.length, T],
-      inputIds: pick(r.batch.inputIds, T),
-      attentionMask: pick(r.batch.attentionMask, T),
-      completionMask: pick(r.batch.completionMask, T),
-      lastIndex: Int32Array.from(rows.map((row) => r.batch.lastIndex[row] ?? 0)),
-    };
-    const mask = pick(r.lossMask, W);
-    const old = pick(oldLogp, W);
-    const ref = pick(refLogp, W);
+    const sub: CompletionBatch = batchRows(r.batch, rows);
+    const mask = pickRows(r.lossMask, rows, W);
+    const old = pickRows(oldLogp, rows, W);
+    const ref = pickRows(refLogp, rows, W);
     const adv = Float32Array.from(rows, (row) => advantages[row] ?? 0);
     const shape: [number, number] = [rows.length, W];
     let newLogp: Float32Array = new Float32Array(0);

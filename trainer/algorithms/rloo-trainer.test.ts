@@ -9,7 +9,7 @@ import { createRng } from "../random/rng.ts";
 import { checkerReward } from "../rewards/reward-sources.ts";
 import { frozenReference } from "../rollouts/kl-guard.ts";
 import { type RolloutFn } from "../rollouts/rollout.ts";
-import { TOY, toyAccuracy, toyDecode, toyModelConfig, toyPrompts } from "../testing/toy-copy-task.ts";
+import { TOY, alikeOnZero, toyAccuracy, toyDecode, toyModelConfig, toyPrompt, toyPrompts } from "../testing/toy-copy-task.ts";
 import { type GroupRlDeps, type RlPrompt } from "./grpo-trainer.ts";
 import { createRlooTrainer } from "./rloo-trainer.ts";
 
@@ -76,4 +76,32 @@ test("RLOO over a tool transcript: lengths and KL over policy tokens, the answer
   trainer.dispose();
   reference.dispose();
   disposeGpt(policy);
+});
+
+test("dynamic sampling: RLOO trains on the mixed groups alone, as on a rollout of only those prompts, normalised advantages included", async () => {
+  const run = async (o: RlooConfigInput, first: RlPrompt[], more?: () => RlPrompt[]) => {
+    const policy = initGpt(toyModelConfig, 12);
+    const reference = frozenReference(policy);
+    const c = config({ promptsPerRollout: 2, numGenerations: 4, numIterations: 2, miniBatchSize: 4, maxCompletionLength: 2, normalizeAdvantages: true, ...o });
+    const trainer = createRlooTrainer(policy, reference, c, deps(alikeOnZero));
+    const { metrics } = await trainer.rolloutStep(first, more);
+    const out = { metrics, step: trainer.step };
+    trainer.dispose();
+    reference.dispose();
+    disposeGpt(policy);
+    return out;
+  };
+  const close = (a: number | undefined, b: number | undefined) => Math.abs((a ?? NaN) - (b ?? NaN)) <= 1e-6 * Math.max(1, Math.abs(b ?? 0));
+  // batch 0: one all-right group (answer 0) and one mixed (3); batch 1: another mixed (4) and another all-right
+  const dynamic = await run({ dynamicSampling: true }, [toyPrompt(0), toyPrompt(3)], () => [toyPrompt(4), toyPrompt(0)]);
+  const plain = await run({}, [toyPrompt(3), toyPrompt(4)]);
+  const diluted = await run({}, [toyPrompt(0), toyPrompt(3)]);
+  assert.equal(dynamic.metrics["dynamic_sampling/batches"], 2);
+  assert.equal(dynamic.step, plain.step);
+  for (const key of ["loss", "gradNorm"]) assert.ok(close(dynamic.metrics[key], plain.metrics[key]), `${key}: ${dynamic.metrics[key]} vs ${plain.metrics[key]}`);
+  assert.ok(!close(diluted.metrics["loss"], plain.metrics["loss"]), "the all-alike group changes a step it is part of");
+  // nothing mixed: no update
+  const idle = await run({ dynamicSampling: true, maxSamplingBatches: 2 }, [toyPrompt(0), toyPrompt(0)], () => [toyPrompt(0), toyPrompt(0)]);
+  assert.equal(idle.step, 0);
+  assert.equal(idle.metrics["loss"], undefined);
 });

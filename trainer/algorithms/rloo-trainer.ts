@@ -30,10 +30,10 @@ import { clipScale } from "../optim/gradients.ts";
 import { learningRateAt } from "../optim/lr-schedule.ts";
 import { createRng, type Rng } from "../random/rng.ts";
 import { finalAnswerText, lastInsertedText } from "../rewards/answer-text.ts";
-import { sampleGroups, samplingFor } from "../rollouts/group-sampling.ts";
+import { overTrainRows, sampleGroups, samplingFor } from "../rollouts/group-sampling.ts";
 import { healthMetrics } from "../rollouts/health.ts";
 import { meanStderr, sequenceKl, snapshotWeights, type EarlyStop, type ReferencePolicy, type WeightSnapshot } from "../rollouts/kl-guard.ts";
-import { collateRollout, plainRollout, policyTokens, type RolloutBatch } from "../rollouts/rollout.ts";
+import { batchRows, byRowChunks, collateRollout, pickRows, plainRollout, policyTokens, type RolloutBatch } from "../rollouts/rollout.ts";
 import { type GroupRlDeps, type GroupRlResumeState, type RlPrompt, type RolloutStepResult } from "./grpo-trainer.ts";
 
 export interface RlooTrainer {
@@ -97,12 +97,15 @@ export function createRlooTrainer(policy: LanguageModel, reference: ReferencePol
       const [B] = r.batch.shape;
       const W = r.width;
 
-      // 2. old and reference log-probs (B, W), no gradient; KL per answer over policy tokens (k1)
-      const [oldLogp, entropy] = tf.tidy(() => {
-        const cur = policyLogps(policy, r.batch, T_, true);
-        return [cur.logp.dataSync() as Float32Array, (cur.entropy as tf.Tensor2D).dataSync() as Float32Array];
-      }) as unknown as [Float32Array, Float32Array];
-      const refLogp = reference.nextTokenLogps(r.batch, T_);
+      // 2. old and reference log-probs (B, W), no gradient, a planned batch of rows at a time; KL per answer over policy
+      //    tokens (k1)
+      const [oldLogp = new Float32Array(0), entropy = new Float32Array(0), refLogp = new Float32Array(0)] = byRowChunks(r.batch, prompts.length * G, (part) => [
+        ...tf.tidy(() => {
+          const cur = policyLogps(policy, part, T_, true);
+          return [cur.logp.dataSync() as Float32Array, (cur.entropy as tf.Tensor2D).dataSync() as Float32Array];
+        }),
+        reference.nextTokenLogps(part, T_),
+      ]);
       const klPerAnswer = sequenceKl(oldLogp, refLogp, r.lossMask, B, W);
       const kl = meanStderr(klPerAnswer);
       const klMetrics: Record<string, number> = {
@@ -121,13 +124,14 @@ export function createRlooTrainer(policy: LanguageModel, reference: ReferencePol
         kept = snapshotWeights(policy, trainer.step);
       }
 
-      // 3. the KL penalty in the reward (per answer), then leave-one-out advantages (B)
+      // 3. the KL penalty in the reward (per answer), then leave-one-out advantages (B) over the rows that train (all, or
+      //    the mixed groups'); 0 on the rest
+      const train = groups.trainRows;
       const penalised = Float32Array.from(scored.total, (x, b) => x - trainer.beta * (klPerAnswer[b] ?? 0));
-      const advantages = rlooAdvantages(penalised, G, config.normalizeAdvantages);
+      const advantages = overTrainRows(penalised, train, (x) => rlooAdvantages(x, G, config.normalizeAdvantages));
       const oldSeqLogp = sequenceSums(oldLogp, r.lossMask, B, W);
 
-      // 4. μ iterations over shuffled minibatches of the rows that train (all, or the mixed groups')
-      const train = groups.trainRows;
+      // 4. μ iterations over shuffled minibatches of the rows that train
       const rowsPerStep = Math.min(config.miniBatchSize ?? train.length, train.length);
       const updates: UpdateStats[] = [];
       for (let it = 0; it < config.numIterations && train.length > 0; it++) {
@@ -171,7 +175,7 @@ export function createRlooTrainer(policy: LanguageModel, reference: ReferencePol
       metrics[HEALTH_METRICS.meanLength] = metrics["completions/mean_length"] ?? NaN;
       if (config.klControl === "adaptive" && config.klTarget !== null) {
         const err = Math.min(Math.max(kl.mean / config.klTarget - 1, -0.2), 0.2);
-        trainer.beta *= 1 + (err * B) / config.klHorizon;
+        trainer.beta *= 1 + (err * train.length) / config.klHorizon; // the samples this rollout trained on
       }
       trainer.rollouts += 1;
       return { metrics: finite(metrics), earlyStop: null };
@@ -198,21 +202,9 @@ export function createRlooTrainer(policy: LanguageModel, reference: ReferencePol
 
   /** One optimizer step on some rows of the rollout. */
   function update(rows: number[], r: RolloutBatch, oldSeqLogp: Float64Array, advantages: Float32Array): UpdateStats {
-    const [, T] = r.batch.shape;
     const W = r.width;
-    const pick = <A extends Int32Array | Float32Array>(src: A, width: number): A => {
-      const out = new (src.constructor as new (n: number) => A)(rows.length * width);
-      rows.forEach((row, k) => out.set(src.subarray(row * width, (row + 1) * width), k * width));
-      return out;
-    };
-    const sub: CompletionBatch = {
-      shape: [rows.length, T],
-      inputIds: pick(r.batch.inputIds, T),
-      attentionMask: pick(r.batch.attentionMask, T),
-      completionMask: pick(r.batch.completionMask, T),
-      lastIndex: Int32Array.from(rows.map((row) => r.batch.lastIndex[row] ?? 0)),
-    };
-    const mask = pick(r.lossMask, W);
+    const sub: CompletionBatch = batchRows(r.batch, rows);
+    const mask = pickRows(r.lossMask, rows, W);
     const oldSeq = Float32Array.from(rows, (row) => oldSeqLogp[row] ?? 0);
     const adv = Float32Array.from(rows, (row) => advantages[row] ?? 0);
     let newSeq: Float32Array = new Float32Array(0);

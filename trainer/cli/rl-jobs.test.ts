@@ -2,7 +2,7 @@
 // resume, the refusals of bad input, and the DPO/KTO KL guard stopping an over-aggressive run.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jobSpecSchema, type JobSpecInput } from "../contract/job.ts";
@@ -82,6 +82,17 @@ for (const kind of ["grpo", "rloo"] as const) {
     const resumed = await run({ ...rlSpec(kind, path(`${kind}-resumed`), withRm), resume: path(`${kind}-whole/checkpoints/rollout-2`) } as JobSpecInput);
     assert.equal(resumed.find((e) => e.type === "start")?.["resumedAtRollout"], 2);
     assert.deepEqual(metricsOf(resumed), metrics.slice(2));
+    // a checkpoint written before dynamic sampling existed (no such train fields, no count of prompt batches) resumes
+    const before = path(`${kind}-before-dynamic-sampling`);
+    cpSync(path(`${kind}-whole/checkpoints/rollout-2`), before, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(before, "manifest.json"), "utf8")) as { trainConfig: Record<string, unknown>; resumeState: Record<string, unknown> };
+    assert.equal(manifest.resumeState["promptBatches"], 2);
+    delete manifest.trainConfig["dynamicSampling"];
+    delete manifest.trainConfig["maxSamplingBatches"];
+    delete manifest.resumeState["promptBatches"];
+    writeFileSync(join(before, "manifest.json"), JSON.stringify(manifest));
+    const old = await run({ ...rlSpec(kind, path(`${kind}-resumed-old`), withRm), resume: before } as JobSpecInput);
+    assert.deepEqual(metricsOf(old), metrics.slice(2));
     // another reward is another run: its checkpoint is refused
     await assert.rejects(
       run({ ...rlSpec(kind, path(`${kind}-other`), { reward: { checker: { kind: "numeric" } } }), resume: path(`${kind}-whole/checkpoints/rollout-2`) } as JobSpecInput),

@@ -88,7 +88,9 @@ export async function runGroupRlJob(
   const items: RlPrompt[] = prompts.map((p) => ({ ids: p.ids, metadata: p.metadata }));
   const dataHash = hashExamples(items);
   // the reward is part of what a step computes: a resume under another reward spec is refused too
-  const resumeConfig = { ...train, reward: spec.reward, rewardModel: spec.rewardModel ?? null, tools: spec.tools };
+  // dynamic sampling's fields are left out while it is off: checkpoints written before they existed still resume
+  const { dynamicSampling: _dynamic, maxSamplingBatches: _maxBatches, ...trainWithoutSampling } = train;
+  const resumeConfig = { ...(train.dynamicSampling ? train : trainWithoutSampling), reward: spec.reward, rewardModel: spec.rewardModel ?? null, tools: spec.tools };
   const resume = spec.resume ? resumeInto(spec.resume, { model: policy, optimizer: trainer.optimizer }, { kind: spec.kind, dataHash, tokenizerHash: tokenizer.hash, train: resumeConfig }) : null;
   if (resume) {
     const e = resume.extra;

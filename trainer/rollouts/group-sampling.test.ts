@@ -6,9 +6,9 @@ import { initBackend } from "../backend/select-backend.ts";
 import { checkerSpecSchema } from "../contract/checker.ts";
 import { disposeGpt, initGpt } from "../model/gpt.ts";
 import { checkerReward, scoreRewards, joinScored } from "../rewards/reward-sources.ts";
-import { TOY, digitToken, toyDecode, toyModelConfig } from "../testing/toy-copy-task.ts";
-import { mixedGroupsOf, sampleGroups, samplingSeed, type GroupSampling, type RlPrompt } from "./group-sampling.ts";
-import { rolloutSeed, type RolloutFn } from "./rollout.ts";
+import { TOY, alikeOnZero, toyDecode, toyModelConfig, toyPrompt as prompt } from "../testing/toy-copy-task.ts";
+import { mixedGroupsOf, sampleGroups, samplingSeed, type GroupSampling } from "./group-sampling.ts";
+import { rolloutSeed } from "./rollout.ts";
 
 before(async () => {
   await initBackend({ prefer: "wasm" });
@@ -40,29 +40,18 @@ test("joinScored: totals and per-source scores in order, means and stds over all
   assert.equal(joined.metrics["checker/unscored"], 1);
 });
 
-/**
- * A scripted sampler (the rollout is an injected dependency): a prompt whose second digit is 0 or 1 is answered
- * right by every row (a group all right: no signal); any other prompt right on even rows, wrong on odd (mixed).
- */
-const scripted: RolloutFn = (_model, prompts) => {
-  const completions = prompts.map((p, i) => {
-    const b = (p[1] ?? 0) - digitToken(0);
-    return [digitToken(b <= 1 || i % 2 === 0 ? b : (b + 1) % TOY.digits), TOY.end];
-  });
-  return { completions, finished: prompts.map(() => true), logprobs: completions.map((c) => c.map(() => 0)), policyMask: completions.map((c) => c.map(() => 1)) };
-};
-const prompt = (b: number): RlPrompt => ({ ids: [digitToken(2), digitToken(b)], metadata: { answer: b } });
 const settings = (o: Partial<GroupSampling> = {}): GroupSampling => ({
   groupSize: 4, maxNewTokens: 2, temperature: 1, padId: TOY.pad, stopTokens: [TOY.end], seed: 1, rollout: 0, dynamicSampling: true, maxSamplingBatches: 3, ...o,
 });
 const deps = {
-  sample: scripted, rewards: [checkerReward(checkerSpecSchema.parse({ kind: "numeric" }), 1)], decode: toyDecode,
+  sample: alikeOnZero, rewards: [checkerReward(checkerSpecSchema.parse({ kind: "numeric" }), 1)], decode: toyDecode,
   answerText: async (c: number[]) => toyDecode(c), toolResult: async () => null,
 };
 
 test("dynamic sampling draws batches until enough groups are mixed, and trains on the first mixed ones only", async () => {
   const model = initGpt(toyModelConfig, 1);
-  const queue = [[prompt(0), prompt(3)], [prompt(1), prompt(4)], [prompt(2), prompt(0)], [prompt(3), prompt(4)]];
+  // the scripted sampler answers a prompt of answer 0 right on every row (all alike), any other right on half the rows
+  const queue = [[prompt(0), prompt(3)], [prompt(0), prompt(4)], [prompt(2), prompt(0)], [prompt(3), prompt(4)]];
   let drawn = 0;
   const more = () => queue[++drawn] ?? [];
   // batch 0: one mixed group (3); batch 1: one more (4), enough for 2 → stop after 2 batches
@@ -99,7 +88,7 @@ test("dynamic sampling draws batches until enough groups are mixed, and trains o
   assert.deepEqual(off.trainRows, [0, 1, 2, 3, 4, 5, 6, 7]);
 
   // no mixed group anywhere: nothing trains; a source with no more prompts stops the drawing
-  const none = await sampleGroups(model, [prompt(0), prompt(1)], () => [], 2, settings(), deps);
+  const none = await sampleGroups(model, [prompt(0), prompt(0)], () => [], 2, settings(), deps);
   assert.equal(none.batches, 1);
   assert.deepEqual(none.trainRows, []);
   disposeGpt(model);

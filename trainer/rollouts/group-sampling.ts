@@ -145,3 +145,15 @@ export async function sampleGroups(
   out.scored = joinScored(parts);
   return out;
 }
+
+/**
+ * `f` (advantages from rewards, group by group) over the rows that train only, so that statistics over the batch
+ * (scaleRewards "batch", RLOO's normalizeAdvantages) are those of what trains, as DAPO filters before it computes them;
+ * 0 on every other row. trainRows are whole groups in order, so the groups stay intact.
+ */
+export function overTrainRows(values: ArrayLike<number>, trainRows: number[], f: (trained: Float32Array) => Float32Array): Float32Array {
+  const out = new Float32Array(values.length);
+  const result = f(Float32Array.from(trainRows, (b) => values[b] ?? NaN));
+  trainRows.forEach((b, i) => (out[b] = result[i] ?? 0));
+  return out;
+}

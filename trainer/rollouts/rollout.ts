@@ -64,3 +64,40 @@ export function policyTokens(completion: number[], policyMask: number[]): number
 export function rolloutSeed(seed: number, rollout: number): number {
   return (seed + rollout * 7919) >>> 0;
 }
+
+/** Some rows of a batch, in the order given (a minibatch, or a chunk of a long rollout). */
+export function batchRows(batch: CompletionBatch, rows: number[]): CompletionBatch {
+  const [, T] = batch.shape;
+  return {
+    shape: [rows.length, T],
+    inputIds: pickRows(batch.inputIds, rows, T),
+    attentionMask: pickRows(batch.attentionMask, rows, T),
+    completionMask: pickRows(batch.completionMask, rows, T),
+    lastIndex: Int32Array.from(rows, (row) => batch.lastIndex[row] ?? 0),
+  };
+}
+
+/** Rows of a row-major (B, width) array, in the order given. */
+export function pickRows<A extends Int32Array | Float32Array>(src: A, rows: number[], width: number): A {
+  const out = new (src.constructor as new (n: number) => A)(rows.length * width);
+  rows.forEach((row, k) => out.set(src.subarray(row * width, (row + 1) * width), k * width));
+  return out;
+}
+
+/**
+ * `f` over consecutive chunks of at most `size` rows, its outputs (row-major, the same width per row) joined in order.
+ * A forward over a rollout holds (rows, T, V) logits at once; dynamic sampling can make a rollout several times the
+ * planned batch, so its no-gradient passes run a planned batch at a time. One chunk passes the batch itself.
+ */
+export function byRowChunks(batch: CompletionBatch, size: number, f: (part: CompletionBatch) => Float32Array[]): Float32Array[] {
+  const [B] = batch.shape;
+  if (B <= size) return f(batch);
+  const parts: Float32Array[][] = [];
+  for (let start = 0; start < B; start += size) parts.push(f(batchRows(batch, Array.from({ length: Math.min(size, B - start) }, (_, k) => start + k))));
+  return (parts[0] ?? []).map((_, j) => {
+    const out = new Float32Array(parts.reduce((n, p) => n + (p[j]?.length ?? 0), 0));
+    let at = 0;
+    for (const p of parts) { out.set(p[j] ?? new Float32Array(0), at); at += p[j]?.length ?? 0; }
+    return out;
+  });
+}

@@ -6,6 +6,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { resolveGptConfig, type GptConfig } from "../contract/gpt-config.ts";
 import { lmForward, type LanguageModel } from "../model/lm.ts";
 import { type RlPrompt } from "../algorithms/grpo-trainer.ts";
+import { type RolloutFn } from "../rollouts/rollout.ts";
 
 export const TOY = { pad: 0, end: 1, digits: 5, vocabSize: 8 } as const;
 const CHARS = ["", "", "0", "1", "2", "3", "4", "="];
@@ -35,3 +36,19 @@ export function toyAccuracy(model: LanguageModel, prompts: RlPrompt[] = toyPromp
     return prompts.reduce((s, p, i) => s + (probs[i]?.[digitToken(Number(p.metadata["answer"]))] ?? 0), 0) / prompts.length;
   });
 }
+
+/** The prompt [2, b], whose answer is b. */
+export const toyPrompt = (b: number): RlPrompt => ({ ids: [digitToken(2), digitToken(b)], metadata: { answer: b } });
+
+/**
+ * A scripted sampler for the dynamic-sampling tests (the rollout is an injected dependency): a prompt whose answer is 0
+ * is answered right by every row (its group scores all alike: no signal); any other prompt right on even rows (row
+ * index within the call) and wrong on odd ones. Two-token answers: the digit, then the end token.
+ */
+export const alikeOnZero: RolloutFn = (_model, prompts) => {
+  const completions = prompts.map((p, i) => {
+    const b = (p[1] ?? 0) - digitToken(0);
+    return [digitToken(b === 0 || i % 2 === 0 ? b : (b + 1) % TOY.digits), TOY.end];
+  });
+  return { completions, finished: prompts.map(() => true), logprobs: completions.map((c) => c.map(() => 0)), policyMask: completions.map((c) => c.map(() => 1)) };
+};
