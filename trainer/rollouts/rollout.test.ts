@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { collateRollout, policyMaskOf, policyTokens } from "./rollout.ts";
+import { batchRows, byRowChunks, collateRollout, pickRows, policyMaskOf, policyTokens } from "./rollout.ts";
 import { healthMetrics } from "./health.ts";
 
 test("rollout batch: the loss mask covers policy tokens only; inserted tokens stay in the inputs", () => {
@@ -30,4 +30,21 @@ test("health: replacement characters, loops at the end, empty answers, mean leng
     { text: "aaaaaaaaaaaa", answer: "aaaaaaaaaaaa", policyTokens: [5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5] },
   ]);
   assert.deepEqual(m, { "health/undecodable_frac": 0.25, "health/repeat_loop_frac": 0.25, "health/empty_frac": 0.25, "health/mean_length": 19 / 4 });
+});
+
+test("byRowChunks: a row-wise function over chunks of rows equals it over the whole batch; one chunk passes the batch itself", () => {
+  const r = collateRollout([[5], [6, 7], [8], [9, 10, 11], [12]], [[1, 2], [3], [4, 4, 4], [2], [1]], [[1, 1], [1], [1, 1, 1], [1], [1]], 0);
+  const batch = r.batch;
+  const [B, T] = batch.shape;
+  // per row: its ids, its attention mask and its last index (a stand-in for a forward pass's per-row outputs)
+  const rowwise = (part: typeof batch): Float32Array[] => [Float32Array.from(part.inputIds), Float32Array.from(part.attentionMask), Float32Array.from(part.lastIndex)];
+  const whole = rowwise(batch);
+  for (const size of [1, 2, 3, 4]) assert.deepEqual(byRowChunks(batch, size, rowwise), whole, `chunks of ${size}`);
+  let seen: unknown = null;
+  byRowChunks(batch, B, (part) => ((seen = part), []));
+  assert.equal(seen, batch);
+  const picked = batchRows(batch, [3, 0]);
+  assert.deepEqual([...picked.inputIds], [...batch.inputIds.subarray(3 * T, 4 * T), ...batch.inputIds.subarray(0, T)]);
+  assert.deepEqual([...picked.lastIndex], [batch.lastIndex[3], batch.lastIndex[0]]);
+  assert.deepEqual([...pickRows(r.lossMask, [4], r.width)], [...r.lossMask.subarray(4 * r.width, 5 * r.width)]);
 });
