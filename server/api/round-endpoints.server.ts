@@ -77,7 +77,13 @@ export const roundEndpoints: AnyEndpoint[] = [
     access: "researcher",
     params: idParams,
     response: json,
-    handler: async ({ ctx, params }) => ({ ...(await roundDetail(ctx.db, params.id)), ray: submissionView(await latestSubmission(ctx.db, params.id)) }),
+    handler: async ({ ctx, params }) => {
+      // the submission before the round: the poller commits the cluster's RUNNING and the round's "running" together, so
+      // a round read after the submission is never older than it (read the other way, a poll landing between the two
+      // reads showed RUNNING beside "queued")
+      const ray = submissionView(await latestSubmission(ctx.db, params.id));
+      return { ...(await roundDetail(ctx.db, params.id)), ray };
+    },
   }),
   endpoint({
     method: "get",

@@ -12,6 +12,7 @@ import { resolveGptConfig, type GptConfig } from "../contract/gpt-config.ts";
 import { createRng, normalArray } from "../random/rng.ts";
 import { disposeForward, disposeGpt, disposeKvCache, gptForward, gptForwardTidy, initGpt, type ForwardResult, type GptModel, type KvCache } from "./gpt.ts";
 import { cacheCapacity } from "./gpt-decode.ts";
+import { assertBranchMatches, assertClose, assertStepOutputsMatch, forwardStep, logitsOf } from "../testing/decode-parity.ts";
 
 const info = await initBackend({ prefer: "wasm", blasThreads: 1 });
 const decodeRuns = info.blas !== null;
@@ -100,25 +101,9 @@ function reference(m: GptModel, ids: number[][], mask: number[][]): Float64Array
   });
 }
 
-function assertClose(want: ArrayLike<number>, got: ArrayLike<number>, tol: number, what: string): void {
-  assert.equal(got.length, want.length, `${what}: length`);
-  let scale = 1;
-  let worst = 0;
-  for (let i = 0; i < want.length; i++) scale = Math.max(scale, Math.abs(want[i] as number));
-  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs((want[i] as number) - (got[i] as number)));
-  assert.ok(worst <= tol * scale, `${what}: max |Δ| ${worst} (scale ${scale})`);
-}
-
-/** One forward as generate.ts calls it: ids (B, T), the mask so far, explicit positions (B, 1) when given. */
-function step(m: GptModel, ids: number[][], mask: number[][], past: KvCache | undefined, positions?: number[]): ForwardResult {
-  const inputs = [tf.tensor2d(ids, [ids.length, ids[0]?.length ?? 0], "int32"), tf.tensor2d(mask, [mask.length, mask[0]?.length ?? 0], "int32")];
-  const pos = positions ? tf.tensor2d(positions.map((v) => [v]), [positions.length, 1], "int32") : undefined;
-  const r = gptForwardTidy(m, inputs[0] as tf.Tensor2D, { attentionMask: inputs[1] as tf.Tensor2D, ...(pos ? { positionIds: pos } : {}), ...(past ? { past } : {}), useCache: true });
-  tf.dispose([...inputs, ...(pos ? [pos] : [])]);
-  return r;
-}
-
-const logitsOf = (r: ForwardResult): Float32Array => (r.logits as tf.Tensor).dataSync().slice() as Float32Array;
+/** One forward as generate.ts calls it (decode-parity.ts). */
+const step = (m: GptModel, ids: number[][], mask: number[][], past: KvCache | undefined, positions?: number[]): ForwardResult =>
+  forwardStep((input, options) => gptForwardTidy(m, input, options), ids, mask, past, positions);
 
 /**
  * Prefill of three left-padded prompts, then `steps` one-token steps with the given tokens; row 2 is fed pads (mask 0)
@@ -180,62 +165,13 @@ for (const config of configs)
 
 test("decode step: a cache continued twice (a branch) is copied, not overwritten; a multi-token step reads it through the op path", () => {
   const m = model(configs[0] as GptConfig);
-  const before = tf.memory().numTensors;
-  const prompt = [[3, 1, 4, 1, 5], [9, 2, 6, 5, 3]];
-  const mask = prompt.map((r) => r.map(() => 1));
-  const run = (on: boolean) => {
-    setStepKernels(on);
-    const pre = step(m, prompt, mask, undefined);
-    const a = step(m, [[7], [8]], mask.map((r) => [...r, 1]), pre.present); // copies the prefill's cache into buffers
-    const a2 = step(m, [[12], [13]], mask.map((r) => [...r, 1, 1]), a.present); // in place
-    const b2 = step(m, [[10], [11]], mask.map((r) => [...r, 1, 1]), a.present); // the same past again: a branch
-    const a3 = step(m, [[14], [15]], mask.map((r) => [...r, 1, 1, 1]), a2.present); // the first branch goes on
-    const b4 = step(m, [[16, 17], [18, 19]], mask.map((r) => [...r, 1, 1, 1, 1]), b2.present); // two tokens after a decode-step cache
-    const b5 = step(m, [[20], [21]], mask.map((r) => [...r, 1, 1, 1, 1, 1]), b4.present);
-    const got = [a, a2, b2, a3, b4, b5].map(logitsOf);
-    const kv = (r: ForwardResult) => r.present?.layers.flatMap(({ k, v }) => [k, v].map((t) => tf.tidy(() => tf.slice(t, [0, 0, 0, 0], [t.shape[0], t.shape[1], r.present?.length ?? 0, t.shape[3]]).dataSync())));
-    const caches = [a3, b2, b5].map(kv);
-    const capacity = a3.present?.capacity;
-    for (const r of [pre, a, a2, b2, a3, b4, b5]) disposeForward(r);
-    setStepKernels(true);
-    return { got, caches, capacity };
-  };
-  const on = run(true);
-  const off = run(false);
-  assert.equal(on.capacity !== undefined, decodeRuns);
-  assert.equal(off.capacity, undefined);
-  on.got.forEach((l, i) => assertClose(off.got[i] as Float32Array, l, 2e-5, `forward ${i}`));
-  on.caches.forEach((layers, i) => layers?.forEach((t, j) => assertClose(off.caches[i]?.[j] as Float32Array, t, 2e-5, `cache ${i} tensor ${j}`)));
-  assert.equal(tf.memory().numTensors, before);
+  assertBranchMatches((input, options) => gptForwardTidy(m, input, options), decodeRuns);
   disposeGpt(m);
 });
 
 test("decode step: hidden states, a scalar head's scores and logits: false come out as on the op path", () => {
   const m = model({ ...(configs[0] as GptConfig), scalarHead: "reward" });
-  const before = tf.memory().numTensors;
-  const ids = [[4, 8, 15, 16, 23], [1, 2, 3, 5, 8]];
-  const mask = ids.map((r) => r.map(() => 1));
-  const run = (on: boolean, logits: boolean) => {
-    setStepKernels(on);
-    const pre = step(m, ids, mask, undefined);
-    const input = tf.tensor2d([[9], [10]], [2, 1], "int32");
-    const r = gptForwardTidy(m, input, { past: pre.present, useCache: true, logits });
-    const out = { hidden: r.hidden.dataSync().slice(), scores: r.scores?.dataSync().slice(), logits: r.logits?.dataSync().slice(), capacity: r.present?.capacity };
-    tf.dispose(input);
-    disposeForward(pre);
-    disposeForward(r);
-    setStepKernels(true);
-    return out;
-  };
-  for (const logits of [true, false]) {
-    const [on, off] = [run(true, logits), run(false, logits)];
-    assert.equal(on.capacity !== undefined, decodeRuns);
-    assertClose(off.hidden, on.hidden, 2e-5, "hidden");
-    assertClose(off.scores as Float32Array, on.scores as Float32Array, 2e-5, "scores");
-    assert.equal(on.logits === undefined, !logits);
-    if (logits) assertClose(off.logits as Float32Array, on.logits as Float32Array, 2e-5, "logits");
-  }
-  assert.equal(tf.memory().numTensors, before);
+  assertStepOutputsMatch((input, options) => gptForwardTidy(m, input, options), decodeRuns);
   disposeGpt(m);
 });
 
