@@ -31,6 +31,7 @@ import { HEALTH_METRICS, KL_GUARD_METRICS } from "../contract/kl-guard.ts";
 import { finalAnswerText, type Decode } from "../rewards/answer-text.ts";
 import { healthMetrics } from "../rollouts/health.ts";
 import { meanStderr } from "../rollouts/kl-guard.ts";
+import { batchRows, pickRows } from "../rollouts/rollout.ts";
 
 /** Scores one response per prompt (token ids, response including its stop token if any). */
 export type RewardFn = (prompts: number[][], responses: number[][]) => Float32Array | Promise<Float32Array>;
@@ -231,20 +232,9 @@ export function createPpoTrainer(models: PpoModels, config: PpoConfig, options: 
 
   /** One optimizer step on some rows of the rollout. */
   function ppoUpdate(rows: number[], r: Rollout): { pg: number; vf: number; approxkl: number; clipfrac: number; ratio: number; vfClipfrac: number } {
-    const [, T] = r.batch.shape;
     const W = r.width;
-    const pick = <A extends Int32Array | Float32Array>(src: A, width: number): A => {
-      const out = new (src.constructor as new (n: number) => A)(rows.length * width);
-      rows.forEach((row, k) => out.set(src.subarray(row * width, (row + 1) * width), k * width));
-      return out;
-    };
-    const sub: CompletionBatch = {
-      shape: [rows.length, T],
-      inputIds: pick(r.batch.inputIds, T),
-      attentionMask: pick(r.batch.attentionMask, T),
-      completionMask: pick(r.batch.completionMask, T),
-      lastIndex: Int32Array.from(rows.map((row) => r.batch.lastIndex[row] ?? 0)),
-    };
+    const pick = <A extends Int32Array | Float32Array>(src: A, width: number): A => pickRows(src, rows, width);
+    const sub: CompletionBatch = batchRows(r.batch, rows);
     const mask = pick(r.mask, W);
     const oldLogp = pick(r.oldLogp, W);
     const oldValues = pick(r.oldValues, W);

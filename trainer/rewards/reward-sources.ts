@@ -144,9 +144,6 @@ export async function scoreRewards(sources: RewardSource[], samples: RewardSampl
       if (v === null) return;
       total[i] = (Number.isNaN(total[i]) ? 0 : (total[i] ?? 0)) + source.weight * v;
     });
-    const stats = nanMeanStd(values.map((v) => v ?? NaN));
-    metrics[`rewards/${source.name}/mean`] = stats.mean;
-    metrics[`rewards/${source.name}/std`] = stats.std;
     if (source.name === "checker") {
       metrics["checker/unscored"] = values.filter((v) => v === null).length;
       for (const reason of reasons ?? []) {
@@ -155,10 +152,21 @@ export async function scoreRewards(sources: RewardSource[], samples: RewardSampl
       }
     }
   }
+  return { total, perSource, metrics: { ...metrics, ...rewardStats(total, perSource) } };
+}
+
+/** TRL's `rewards/<source>/mean|std` over the samples each source scored, and `reward`, `reward_std` of the totals. */
+function rewardStats(total: Float32Array, perSource: Map<RewardSourceName, (number | null)[]>): Record<string, number> {
+  const metrics: Record<string, number> = {};
+  for (const [name, values] of perSource) {
+    const stats = nanMeanStd(values.map((v) => v ?? NaN));
+    metrics[`rewards/${name}/mean`] = stats.mean;
+    metrics[`rewards/${name}/std`] = stats.std;
+  }
   const stats = nanMeanStd(total);
   metrics["reward"] = stats.mean;
   metrics["reward_std"] = stats.std;
-  return { total, perSource, metrics };
+  return metrics;
 }
 
 /**
@@ -173,15 +181,8 @@ export function joinScored(parts: ScoredRewards[]): ScoredRewards {
   for (const p of parts) { total.set(p.total, at); at += p.total.length; }
   const perSource = new Map<RewardSourceName, (number | null)[]>();
   for (const p of parts) for (const [name, values] of p.perSource) perSource.set(name, [...(perSource.get(name) ?? []), ...values]);
+  // the counts add up; the means and standard deviations are recomputed below over every sample
   const metrics: Record<string, number> = {};
   for (const p of parts) for (const [key, value] of Object.entries(p.metrics)) metrics[key] = (metrics[key] ?? 0) + value;
-  for (const [name, values] of perSource) {
-    const stats = nanMeanStd(values.map((v) => v ?? NaN));
-    metrics[`rewards/${name}/mean`] = stats.mean;
-    metrics[`rewards/${name}/std`] = stats.std;
-  }
-  const stats = nanMeanStd(total);
-  metrics["reward"] = stats.mean;
-  metrics["reward_std"] = stats.std;
-  return { total, perSource, metrics };
+  return { total, perSource, metrics: { ...metrics, ...rewardStats(total, perSource) } };
 }

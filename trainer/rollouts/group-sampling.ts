@@ -12,7 +12,7 @@
 import { scoreRewards, joinScored, type ScoredRewards, type RewardSource } from "../rewards/reward-sources.ts";
 import { type Decode } from "../rewards/answer-text.ts";
 import { type LanguageModel } from "../model/lm.ts";
-import { policyMaskOf, rolloutSeed, type RolloutFn } from "./rollout.ts";
+import { policyMaskOf, policyTokens, rolloutSeed, type RolloutFn } from "./rollout.ts";
 
 /** A prompt to answer: its rendered ids (ending with the generation prompt) and its record's metadata. */
 export interface RlPrompt {
@@ -107,7 +107,7 @@ export async function sampleGroups(
   model: LanguageModel, first: RlPrompt[], more: (() => RlPrompt[]) | null, wanted: number, c: GroupSampling, deps: GroupSamplingDeps,
 ): Promise<SampledGroups> {
   const G = c.groupSize;
-  const out: SampledGroups = { rows: [], completions: [], policyMask: [], finished: [], texts: [], answers: [], scored: joinScored([]), trainRows: [], batches: 0, mixedGroups: 0 };
+  const out: Omit<SampledGroups, "scored"> = { rows: [], completions: [], policyMask: [], finished: [], texts: [], answers: [], trainRows: [], batches: 0, mixedGroups: 0 };
   const parts: ScoredRewards[] = [];
   let prompts = first;
   for (;;) {
@@ -119,9 +119,8 @@ export async function sampleGroups(
     const texts = await Promise.all(sampled.completions.map((x) => deps.decode(x)));
     const answers = await Promise.all(sampled.completions.map((x, b) => deps.answerText(x, mask[b] ?? [])));
     const results = await Promise.all(sampled.completions.map((x, b) => deps.toolResult(x, mask[b] ?? [])));
-    const policyLength = (b: number) => (mask[b] ?? []).reduce((n, m) => n + (m ? 1 : 0), 0);
-    const scored = await scoreRewards(deps.rewards, rows.map((row, b) => ({
-      prompt: row.ids, completion: sampled.completions[b] ?? [], metadata: row.metadata, answer: answers[b] ?? "", policyLength: policyLength(b), toolResult: results[b] ?? null,
+    const scored = await scoreRewards(deps.rewards, sampled.completions.map((completion, b) => ({
+      prompt: rows[b]?.ids ?? [], completion, metadata: rows[b]?.metadata ?? {}, answer: answers[b] ?? "", policyLength: policyTokens(completion, mask[b] ?? []).length, toolResult: results[b] ?? null,
     })));
 
     const offset = out.rows.length;
@@ -142,8 +141,7 @@ export async function sampleGroups(
     prompts = more();
     if (prompts.length === 0) break;
   }
-  out.scored = joinScored(parts);
-  return out;
+  return { ...out, scored: joinScored(parts) };
 }
 
 /**
