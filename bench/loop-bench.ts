@@ -38,7 +38,7 @@
  *
  *   npm run bench:loop [-- --task arithmetic --eval 96 --prompts 96 --tau 4 --seed 1
  *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-steps 100,300 --dpo-rpo 0,1 --dpo-dpop 0,1,50 --dpo-consensus 0,1 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
- *                        --grpo-mini-batches 0,16 --grpo-iterations 1,2 --grpo-tool-result 0,0.5 --grpo-temperatures 1,0.7 --sample-temperature 1
+ *                        --grpo-mini-batches 0,16 --grpo-iterations 1,2 --grpo-tool-result 0,0.5 --grpo-digits 0,0.5 --grpo-temperatures 1,0.7 --sample-temperature 1
  *                        --kto-lrs 3e-5 --rm-steps 100 --rollouts 20 --tool-share 0.4 --dpo-rounds 3 --rl-fresh 0
  *                        --only dpo,ppo,rm-grpo,grpo,kto,chain,dpo-loop]
  *
@@ -92,6 +92,8 @@ const { values } = parseArgs({
     "grpo-iterations": { type: "string", default: "1" },
     // the tool_result reward's weight beside the checker (credit for stating the calculator's result; 0 = none)
     "grpo-tool-result": { type: "string", default: "0" },
+    // the digits reward's weight beside the checker (partial credit per digit of the stated number; 0 = none)
+    "grpo-digits": { type: "string", default: "0" },
     // GRPO's sampling temperature (TRL's default 1; the log-probs are taken at the same temperature)
     "grpo-temperatures": { type: "string", default: "1" },
     // GRPO with DAPO's dynamic sampling (1: more prompt batches per rollout until every group trained on holds mixed
@@ -350,7 +352,7 @@ if (ONLY.has("grpo")) {
   // one round per setting: lr × samples per step × passes × tool-result weight × sampling temperature
   for (const lr of lrs("grpo-lrs")) for (const miniBatch of lrs("grpo-mini-batches")) for (const mu of lrs("grpo-iterations")) {
     for (const toolResult of lrs("grpo-tool-result")) for (const temperature of lrs("grpo-temperatures")) for (const dynamic of lrs("grpo-dynamic")) {
-      for (const epsHigh of lrs("grpo-eps-high")) for (const gens of lrs("grpo-gens")) {
+      for (const epsHigh of lrs("grpo-eps-high")) for (const gens of lrs("grpo-gens")) for (const digits of lrs("grpo-digits")) {
       const maxBatches = Number(values["grpo-max-batches"]);
       const steps = `${miniBatch ? ` mini-batch ${miniBatch}` : ""}${mu > 1 ? ` μ ${mu}` : ""}${temperature !== 1 ? ` T ${temperature}` : ""}${dynamic ? ` dynamic sampling ≤ ${maxBatches}` : ""}`
         + `${epsHigh ? ` ε high ${epsHigh}` : ""}${gens !== 8 ? ` G ${gens}` : ""}`;
@@ -358,8 +360,8 @@ if (ONLY.has("grpo")) {
         ...grpo, optim: optim(lr), ...(miniBatch ? { miniBatchSize: miniBatch } : {}), numIterations: mu, temperature, numGenerations: gens,
         ...(dynamic ? { dynamicSampling: true, maxSamplingBatches: maxBatches } : {}), ...(epsHigh ? { epsilonHigh: epsHigh } : {}),
       };
-      const rewards = { checker: { weight: 1 }, ...(toolResult ? { toolResult: { weight: toolResult } } : {}) };
-      const name = `checker${toolResult ? ` + tool result ${toolResult}` : ""} → GRPO lr ${lr}${steps}${RL_FRESH > 0 ? ` on ${RL_FRESH} fresh prompts` : ""}`;
+      const rewards = { checker: { weight: 1 }, ...(toolResult ? { toolResult: { weight: toolResult } } : {}), ...(digits ? { digits: { weight: digits } } : {}) };
+      const name = `checker${toolResult ? ` + tool result ${toolResult}` : ""}${digits ? ` + digits ${digits}` : ""} → GRPO lr ${lr}${steps}${RL_FRESH > 0 ? ` on ${RL_FRESH} fresh prompts` : ""}`;
       rounds.push({ name, id: await launch({ name, ...from, path: "grpo", rewards, grpo: train }, rlProject) });
       }
     }

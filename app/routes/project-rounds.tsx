@@ -73,6 +73,7 @@ function rewardsFromForm(form: FormData): Record<string, unknown> {
     ...(text("rewards.format.pattern") ? { format: { pattern: text("rewards.format.pattern"), ...weight("format") } } : {}),
     ...(text("rewards.length.target") ? { length: { target: num("rewards.length.target"), ...weight("length") } } : {}),
     ...(form.get("rewards.toolResult") === "on" ? { toolResult: weight("toolResult") } : {}),
+    ...(form.get("rewards.digits") === "on" ? { digits: weight("digits") } : {}),
   };
 }
 
@@ -356,6 +357,10 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
                     <input type="checkbox" name="rewards.toolResult" defaultChecked={values["rewards.toolResult"] === "on"} /> Tool result: credit an answer that states what its last tool call returned
                   </label>
                   <Field label="Tool-result weight" name="rewards.toolResult.weight" inputMode="decimal" placeholder="1" defaultValue={values["rewards.toolResult.weight"] ?? ""} error={errors["rewards.toolResult"] ?? errors["rewards.toolResult.weight"]} />
+                  <label className="mt-6 flex items-center gap-2 text-sm">
+                    <input type="checkbox" name="rewards.digits" defaultChecked={values["rewards.digits"] === "on"} /> Digits: partial credit for each digit of a numeric answer that matches the checker&apos;s reference
+                  </label>
+                  <Field label="Digits weight" name="rewards.digits.weight" inputMode="decimal" placeholder="1" defaultValue={values["rewards.digits.weight"] ?? ""} error={errors["rewards.digits"] ?? errors["rewards.digits.weight"]} />
                 </div>
               </fieldset>
             ) : null}

@@ -395,12 +395,17 @@ async function rewardNeeds(db: DbOrTrx, project: Project, spec: RoundSpec): Prom
   if (!rl) return named.length > 0 ? { path: `rewards.${named[0]}`, message: `rewards are for GRPO and RLOO paths; the ${spec.path} path does not use them` } : null;
   const sources = rewardSpecFor(spec, project.settings, ROUND_PATHS[spec.path].includes("reward" as never) ? "round" : null);
   if (spec.rewards.checker && !project.settings.checker) return { path: "rewards.checker", message: "the project has no checker: declare one in the project settings (kind and metadata field)" };
-  const field = sources.reward.checker && project.settings.checker ? checkerField(project.settings.checker) : null;
-  if (field !== null) {
+  if (spec.rewards.digits && project.settings.checker?.kind !== "numeric") {
+    return { path: "rewards.digits", message: "partial credit per digit reads the numeric checker's reference: declare a numeric checker in the project settings" };
+  }
+  // the checker and the digits term read the same metadata field: some training prompt must carry it
+  const reading = sources.reward.checker ? "rewards.checker" : sources.reward.digits ? "rewards.digits" : null;
+  const field = reading && project.settings.checker ? checkerField(project.settings.checker) : null;
+  if (reading && field !== null) {
     const carrying = await db
       .selectFrom("prompts").select("id").where("project_id", "=", project.id).where("held_out", "=", false).where("kind", "=", "prompt")
       .where(sql<boolean>`coalesce(jsonb_typeof(metadata -> ${field}), 'null') <> 'null'`).limit(1).executeTakeFirst();
-    if (!carrying) return { path: "rewards.checker", message: `the checker reads metadata.${field}, and no training prompt of this project has it` };
+    if (!carrying) return { path: reading, message: `the ${reading === "rewards.checker" ? "checker" : "digits term"} reads metadata.${field}, and no training prompt of this project has it` };
   }
   const modelId = spec.rewards.rewardModel?.modelId;
   if (modelId) {
@@ -412,8 +417,8 @@ async function rewardNeeds(db: DbOrTrx, project: Project, spec: RoundSpec): Prom
   if (spec.rewards.toolResult && project.settings.tools.length === 0) {
     return { path: "rewards.toolResult", message: "the project declares no tools, so no answer has a tool result to state: turn a tool on in the project settings" };
   }
-  if (!sources.reward.checker && !sources.reward.format && !sources.reward.length && !sources.reward.toolResult && sources.rewardModel === null) {
-    return { path: "rewards", message: "GRPO and RLOO need something to reward: a checker (declare one in the project settings), a reward model, a format, a length or a tool-result term" };
+  if (!sources.reward.checker && !sources.reward.format && !sources.reward.length && !sources.reward.toolResult && !sources.reward.digits && sources.rewardModel === null) {
+    return { path: "rewards", message: "GRPO and RLOO need something to reward: a checker (declare one in the project settings), a reward model, a format, a length, a tool-result or a digits term" };
   }
   return null;
 }
@@ -424,12 +429,15 @@ export function rewardSpecFor(spec: RoundSpec, settings: ProjectSettings, roundT
   const explicit = Object.keys(r).length > 0;
   const checker = explicit ? (r.checker && settings.checker ? { spec: settings.checker, weight: r.checker.weight } : null) : settings.checker ? { spec: settings.checker, weight: 1 } : null;
   const rewardModel = r.rewardModel?.modelId ?? (explicit ? (r.rewardModel ? roundTrainsRewardModel : null) : roundTrainsRewardModel);
+  // partial credit per digit reads the numeric checker's reference field (checked at launch)
+  const digits = r.digits && settings.checker?.kind === "numeric" ? { field: settings.checker.field, weight: r.digits.weight } : null;
   const weights = {
     ...(checker ? { checker: checker.weight } : {}),
     ...(rewardModel ? { rewardModel: r.rewardModel?.weight ?? 1 } : {}),
     ...(r.format ? { format: r.format.weight } : {}),
     ...(r.length ? { length: r.length.weight } : {}),
     ...(r.toolResult ? { toolResult: r.toolResult.weight } : {}),
+    ...(digits ? { digits: digits.weight } : {}),
   };
   return {
     reward: {
@@ -437,6 +445,7 @@ export function rewardSpecFor(spec: RoundSpec, settings: ProjectSettings, roundT
       ...(r.format ? { format: { pattern: r.format.pattern, flags: r.format.flags } } : {}),
       ...(r.length ? { length: { target: r.length.target } } : {}),
       ...(r.toolResult ? { toolResult: {} } : {}),
+      ...(digits ? { digits: { field: digits.field } } : {}),
       weights,
     },
     rewardModel,

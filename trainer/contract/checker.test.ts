@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { checkAnswer, checkerSpecSchema, normalizeAnswer, statedNumber, tallyChecks, type CheckerSpecInput } from "./checker.ts";
+import { checkAnswer, checkerSpecSchema, digitAgreement, normalizeAnswer, statedNumber, tallyChecks, type CheckerSpecInput } from "./checker.ts";
 
 const check = (spec: CheckerSpecInput, answer: string, metadata: Record<string, unknown> | null) => checkAnswer(checkerSpecSchema.parse(spec), answer, metadata);
 
@@ -69,4 +69,20 @@ test("tallyChecks counts scored answers, correct ones and each reason", () => {
   const tally = tallyChecks([{ score: 1 }, { score: 0, reason: "no_number" }, { score: 0 }, { score: null, reason: "no_reference" }]);
   assert.deepEqual(tally, { scored: 3, correct: 1, accuracy: 1 / 3, reasons: { no_number: 1, no_reference: 1 } });
   assert.equal(tallyChecks([]).accuracy, null);
+});
+
+test("digitAgreement: the share of places (and the sign) that agree, aligned on the decimal point", () => {
+  assert.equal(digitAgreement(1776, 1776), 1);
+  assert.equal(digitAgreement(1767, 1776), 0.5);
+  assert.equal(digitAgreement(776, 1776), 0.75); // a place only the reference has is a miss
+  assert.equal(digitAgreement(17760, 1776), 0.2); // ␣1776 against 17760: only the hundreds agree
+  assert.equal(digitAgreement(-12, 12), 2 / 3); // the sign counts as a place when either is negative
+  assert.equal(digitAgreement(-13, -12), 2 / 3);
+  assert.equal(digitAgreement(2.5, 2.25), 1 / 3); // 2.5␣ against 2.25: the units agree, the tenths and hundredths do not
+  assert.equal(digitAgreement(2.25, 2.24), 2 / 3);
+  assert.equal(digitAgreement(0, 7), 0);
+  assert.equal(digitAgreement(1e21, 2e21), 0); // beyond plain notation: equal or nothing
+  assert.equal(digitAgreement(1e21, 1e21), 1);
+  // symmetric
+  for (const [a, b] of [[1767, 1776], [776, 1776], [-12, 12], [2.5, 2.25]] as const) assert.equal(digitAgreement(a, b), digitAgreement(b, a));
 });

@@ -9,7 +9,7 @@
 import { z } from "zod";
 
 /** A top-level key of a prompt's metadata (`answer`, `label`, …). */
-const metadataField = z
+export const metadataField = z
   .string()
   .trim()
   .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, "a metadata key: letters, digits and _, starting with a letter or _");
@@ -93,13 +93,43 @@ export function statedNumber(answer: string): number | null {
   return Number.isFinite(value) ? value : null;
 }
 
-function referenceNumber(reference: unknown): number | null {
+export function referenceNumber(reference: unknown): number | null {
   if (typeof reference === "number") return Number.isFinite(reference) ? reference : null;
   if (typeof reference === "string" && reference.trim() !== "") {
     const value = Number(reference.trim().replace(/,/g, ""));
     return Number.isFinite(value) ? value : null;
   }
   return null;
+}
+
+/**
+ * Partial credit for a number: the share of digit places (and the sign) where the stated number
+ * agrees with the reference, places aligned on the decimal point, a place only one side has counting
+ * as a miss. 1776 against 1767 is 2/4, against 776 3/4, against 17760 1/5; the same number is 1.
+ * Numbers too large or small for plain notation score 1 when equal, else 0.
+ */
+export function digitAgreement(stated: number, reference: number): number {
+  if (stated === reference) return 1;
+  const plain = (n: number) => {
+    const text = String(Math.abs(n));
+    if (/e/i.test(text)) return null;
+    const [whole = "", fraction = ""] = text.split(".");
+    return { negative: n < 0, whole, fraction };
+  };
+  const a = plain(stated);
+  const b = plain(reference);
+  if (a === null || b === null) return 0;
+  const wholeLength = Math.max(a.whole.length, b.whole.length);
+  const fractionLength = Math.max(a.fraction.length, b.fraction.length);
+  const signed = a.negative || b.negative;
+  let agree = signed && a.negative === b.negative ? 1 : 0;
+  const wholeA = a.whole.padStart(wholeLength, " ");
+  const wholeB = b.whole.padStart(wholeLength, " ");
+  for (let i = 0; i < wholeLength; i++) if (wholeA[i] === wholeB[i]) agree++;
+  const fractionA = a.fraction.padEnd(fractionLength, " ");
+  const fractionB = b.fraction.padEnd(fractionLength, " ");
+  for (let i = 0; i < fractionLength; i++) if (fractionA[i] === fractionB[i]) agree++;
+  return agree / (wholeLength + fractionLength + (signed ? 1 : 0));
 }
 
 /** Lower case (unless asked not to), single spaces, no surrounding quotes or final punctuation. */

@@ -15,12 +15,18 @@
 //                 whose last call failed (`error: …`), is not scored. It credits reading the tool's
 //                 result: a policy that calls the calculator right and then states another number
 //                 gets no credit from it (the bench's commonest slip, docs/benchmarks.md)
+//   digits        partial credit for a numeric answer: the share of digit places (and the sign) where
+//                 the stated number agrees with the number in the prompt's metadata field
+//                 (checker.digitAgreement: 1776 for 1767 scores 0.5); 0 when the answer states no
+//                 number, not scored without the field. A 0/1 checker says only that an answer is
+//                 wrong; this says how near it came, so a group whose answers are all wrong can still
+//                 teach (decision trainer-031)
 // An answer no source could score (all null) gets advantage 0 and is left out of its group's
 // statistics (TRL). A NaN or infinite score stops the step, naming the source and the last checkpoint.
 import { z } from "zod";
-import { checkerSpecSchema } from "./checker.ts";
+import { checkerSpecSchema, metadataField } from "./checker.ts";
 
-export const REWARD_SOURCES = ["checker", "reward_model", "format", "length", "tool_result"] as const;
+export const REWARD_SOURCES = ["checker", "reward_model", "format", "length", "tool_result", "digits"] as const;
 export type RewardSourceName = (typeof REWARD_SOURCES)[number];
 
 function compiles(pattern: string, flags: string): boolean {
@@ -50,16 +56,18 @@ export const rewardSpecSchema = z
     length: z.strictObject({ target: z.number().int().positive().max(100_000) }).optional(),
     /** Credit for stating the last tool result (no settings). */
     toolResult: z.strictObject({}).optional(),
+    /** Partial credit per digit against a numeric reference in each prompt's metadata. */
+    digits: z.strictObject({ field: metadataField.default("answer") }).optional(),
     /**
      * Weight of each source in the sum (default 1). `rewardModel` weighs the reward model the job
      * names (job `rewardModel`); a weight for a source the job does not have is refused.
      */
     weights: z
-      .strictObject({ checker: weight.optional(), rewardModel: weight.optional(), format: weight.optional(), length: weight.optional(), toolResult: weight.optional() })
+      .strictObject({ checker: weight.optional(), rewardModel: weight.optional(), format: weight.optional(), length: weight.optional(), toolResult: weight.optional(), digits: weight.optional() })
       .default({}),
   })
   .superRefine((r, ctx) => {
-    for (const key of ["checker", "format", "length", "toolResult"] as const) {
+    for (const key of ["checker", "format", "length", "toolResult", "digits"] as const) {
       if (r.weights[key] !== undefined && r[key] === undefined)
         ctx.addIssue({ code: "custom", message: `a weight for ${key}, but no ${key} reward is configured`, path: ["weights", key] });
     }
@@ -77,6 +85,7 @@ export function rewardSources(spec: RewardSpec, hasRewardModel: boolean): { name
   if (spec.format) sources.push({ name: "format", weight: spec.weights.format ?? 1 });
   if (spec.length) sources.push({ name: "length", weight: spec.weights.length ?? 1 });
   if (spec.toolResult) sources.push({ name: "tool_result", weight: spec.weights.toolResult ?? 1 });
-  if (sources.length === 0) throw new Error("reward: no reward source (give a checker, a reward model, a format, a length or a tool-result term)");
+  if (spec.digits) sources.push({ name: "digits", weight: spec.weights.digits ?? 1 });
+  if (sources.length === 0) throw new Error("reward: no reward source (give a checker, a reward model, a format, a length, a tool-result or a digits term)");
   return sources;
 }

@@ -52,8 +52,9 @@ const rewardWeight = z.number().min(-100).max(100);
 /**
  * What GRPO and RLOO steps reward, each source with its weight (Σ wᵢ·rᵢ): the project's checker,
  * a reward model (the round's own when the path trains one, else a registered one), a format
- * pattern, a length target, and credit for stating the last tool result (toolResult, for projects
- * with tools). Empty: the checker when the project has one, plus the round's reward model when the
+ * pattern, a length target, credit for stating the last tool result (toolResult, for projects
+ * with tools), and partial credit per digit (digits, for projects with a numeric checker: it reads the
+ * checker's field). Empty: the checker when the project has one, plus the round's reward model when the
  * path trains one.
  */
 export const roundRewardsSchema = z.strictObject({
@@ -72,6 +73,7 @@ export const roundRewardsSchema = z.strictObject({
     .optional(),
   length: z.strictObject({ target: z.number().int().positive().max(100_000), weight: rewardWeight.default(1) }).optional(),
   toolResult: z.strictObject({ weight: rewardWeight.default(1) }).optional(),
+  digits: z.strictObject({ weight: rewardWeight.default(1) }).optional(),
 });
 export type RoundRewards = z.output<typeof roundRewardsSchema>;
 

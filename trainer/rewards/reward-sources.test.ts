@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { checkerSpecSchema } from "../contract/checker.ts";
 import { rewardSources, rewardSpecSchema } from "../contract/reward-spec.ts";
 import { finalAnswerText, lastInsertedText } from "./answer-text.ts";
-import { checkerReward, formatReward, lengthReward, NonFiniteRewardError, scoreRewards, statesToolResult, toolResultReward, type RewardSample, type RewardSource } from "./reward-sources.ts";
+import { checkerReward, digitsReward, formatReward, lengthReward, NonFiniteRewardError, scoreRewards, statesToolResult, toolResultReward, type RewardSample, type RewardSource } from "./reward-sources.ts";
 
 const sample = (answer: string, metadata: Record<string, unknown>, policyLength = 4): RewardSample => ({ prompt: [1], completion: [2, 3], metadata, answer, policyLength });
 
@@ -94,6 +94,34 @@ test("reward spec: toolResult is a source with its weight; a weight without it i
   const stray = rewardSpecSchema.safeParse({ checker: { kind: "numeric" }, weights: { toolResult: 1 } });
   assert.ok(!stray.success && stray.error.issues.some((i) => i.path.join(".") === "weights.toolResult"));
   assert.deepEqual(rewardSources(rewardSpecSchema.parse({ toolResult: {} }), false), [{ name: "tool_result", weight: 1 }]);
+});
+
+test("digits: partial credit per digit of the stated number against the reference; 0 without a number, null without the field", async () => {
+  const checker = checkerReward(checkerSpecSchema.parse({ kind: "numeric" }), 1);
+  const scored = await scoreRewards([checker, digitsReward("answer", 0.5)], [
+    sample("The answer is 1776.", { answer: 1776 }), // right: 1 + 0.5
+    sample("The answer is 1767.", { answer: "1776" }), // two of four places: 0 + 0.5 × 0.5
+    sample("The answer is 776.", { answer: 1776 }), // the thousands missing: 0.75
+    sample("I do not know", { answer: 1776 }), // no number: 0
+    sample("1776", { total: 1776 }), // no reference in the field: not scored by either source
+  ]);
+  assert.deepEqual(scored.perSource.get("digits"), [1, 0.5, 0.75, 0, null]);
+  assert.deepEqual(Array.from(scored.total).slice(0, 4), [1.5, 0.25, 0.375, 0]);
+  assert.ok(Number.isNaN(scored.total[4]));
+  assert.equal(scored.metrics["rewards/digits/mean"], 2.25 / 4);
+  // its own field, independent of the checker's
+  const other = await digitsReward("total", 1).score([sample("1706", { total: 1776 })]);
+  assert.deepEqual(other.values, [0.75]);
+});
+
+test("reward spec: digits is a source with its field and weight; a weight without it is refused", () => {
+  const spec = rewardSpecSchema.parse({ checker: { kind: "numeric" }, digits: {}, weights: { digits: 0.5 } });
+  assert.equal(spec.digits?.field, "answer");
+  assert.deepEqual(rewardSources(spec, false), [{ name: "checker", weight: 1 }, { name: "digits", weight: 0.5 }]);
+  const stray = rewardSpecSchema.safeParse({ checker: { kind: "numeric" }, weights: { digits: 1 } });
+  assert.ok(!stray.success && stray.error.issues.some((i) => i.path.join(".") === "weights.digits"));
+  const badField = rewardSpecSchema.safeParse({ digits: { field: "no spaces" } });
+  assert.ok(!badField.success && badField.error.issues.some((i) => i.path.join(".") === "digits.field"));
 });
 
 test("the last tool result: the last run of inserted tokens, decoded and trimmed; null without one", async () => {

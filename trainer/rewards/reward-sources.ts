@@ -4,7 +4,7 @@
 // gets NaN, which the advantages treat as "no signal" (TRL). A NaN or infinite score is an error:
 // it names the source and the sample, and the trainer stops the step before any update.
 import * as tf from "@tensorflow/tfjs-core";
-import { checkAnswer, normalizeAnswer, statedNumber, type CheckerSpec } from "../contract/checker.ts";
+import { checkAnswer, digitAgreement, normalizeAnswer, referenceNumber, statedNumber, type CheckerSpec } from "../contract/checker.ts";
 import { rewardSources, type RewardSourceName, type RewardSpec } from "../contract/reward-spec.ts";
 import { collateCompletions } from "../data/collate.ts";
 import { scoreCompletions } from "../algorithms/reward-trainer.ts";
@@ -92,6 +92,25 @@ export function toolResultReward(weight: number): RewardSource {
   return { name: "tool_result", weight, score: (samples) => ({ values: samples.map((s) => statesToolResult(s.answer, s.toolResult ?? null)) }) };
 }
 
+/**
+ * Partial credit per digit (checker.digitAgreement) of the answer's stated number against the number
+ * in metadata[field]; 0 when the answer states none; null when the prompt has no usable number there.
+ */
+export function digitsReward(field: string, weight: number): RewardSource {
+  return {
+    name: "digits",
+    weight,
+    score: (samples) => ({
+      values: samples.map((s) => {
+        const reference = referenceNumber(s.metadata[field]);
+        if (reference === null) return null;
+        const stated = statedNumber(s.answer);
+        return stated === null ? 0 : digitAgreement(stated, reference);
+      }),
+    }),
+  };
+}
+
 /** A scalar-head reward model's score of prompt + completion at its last token (as PPO). */
 export function rewardModelReward(model: LanguageModel, padId: number, weight: number, batchSize = 16): RewardSource {
   return {
@@ -116,6 +135,7 @@ export function buildRewardSources(spec: RewardSpec, rewardModel: { model: Langu
     if (name === "reward_model") return rewardModelReward(rewardModel!.model, rewardModel!.padId, weight);
     if (name === "format") return formatReward(spec.format!.pattern, spec.format!.flags, weight);
     if (name === "tool_result") return toolResultReward(weight);
+    if (name === "digits") return digitsReward(spec.digits!.field, weight);
     return lengthReward(spec.length!.target, weight);
   });
 }
