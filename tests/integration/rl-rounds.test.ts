@@ -104,19 +104,33 @@ test("a launch refuses rewards that do not fit, a checker field no prompt has, a
   assert.equal(response.status, 422);
   assert.match(problem.errors.find((e) => e.path === "rewards.checker")?.message ?? "", /metadata\.solution/);
   // a tool-result reward where the project has no tools: no answer could have a result to state
-  const toolless = ((await (await researcher.json("POST", "/api/v1/projects", { name: "No tools", settings: { checker: { kind: "numeric" } } })).json()) as { id: string }).id;
-  await researcher.json("POST", `/api/v1/projects/${toolless}/imports`, { content: JSON.stringify({ prompt: "What is 1 + 1?", metadata: { answer: 2 } }), commit: true });
-  const toollessLabeler = (await server.newMember(toolless, "labeler")).client;
-  const toollessTask = await takeTask(toollessLabeler, toolless);
-  await toollessLabeler.json("POST", `/api/v1/assignments/${toollessTask!.assignmentId}/submit`, { idempotencyKey: `rl-toolless-${toollessTask!.assignmentId}`, payload: { text: "2" } });
+  // a project with one prompt and its demonstration, so that only the rewards can be wrong
+  const projectWithDemonstration = async (name: string, settings: Record<string, unknown>) => {
+    const id = ((await (await researcher.json("POST", "/api/v1/projects", { name, settings })).json()) as { id: string }).id;
+    await researcher.json("POST", `/api/v1/projects/${id}/imports`, { content: JSON.stringify({ prompt: "What is 1 + 1?", metadata: { answer: 2 } }), commit: true });
+    const member = (await server.newMember(id, "labeler")).client;
+    const demo = await takeTask(member, id);
+    const submitted = await member.json("POST", `/api/v1/assignments/${demo!.assignmentId}/submit`, { idempotencyKey: `rl-demonstration-${id}-${demo!.assignmentId}`, payload: { text: "2" } });
+    assert.equal(submitted.status, 200, await submitted.clone().text());
+    return id;
+  };
+  const toolless = await projectWithDemonstration("No tools", { checker: { kind: "numeric" } });
   const noTools = await researcher.json("POST", `/api/v1/projects/${toolless}/rounds`, { name: "x", path: "sft-grpo", ...tiny, rewards: { checker: {}, toolResult: { weight: 0.5 } } });
   const noToolsProblem = (await noTools.json()) as { errors: Array<{ path: string; message: string }> };
   assert.equal(noTools.status, 422);
   assert.match(noToolsProblem.errors.find((e) => e.path === "rewards.toolResult")?.message ?? "", /declares no tools/, JSON.stringify(noToolsProblem));
+  // partial credit per digit reads the numeric checker's field: refused where no prompt has it, and without a numeric checker
+  const noDigits = await researcher.json("POST", `/api/v1/projects/${other}/rounds`, { name: "x", path: "sft-grpo", ...tiny, rewards: { digits: {} } });
+  assert.equal(noDigits.status, 422);
+  assert.match(((await noDigits.json()) as { errors: Array<{ path: string; message: string }> }).errors.find((e) => e.path === "rewards.digits")?.message ?? "", /digits term reads metadata\.solution/);
+  const exact = await projectWithDemonstration("Exact", { checker: { kind: "exact" } });
+  const exactDigits = await researcher.json("POST", `/api/v1/projects/${exact}/rounds`, { name: "x", path: "sft-grpo", ...tiny, rewards: { checker: {}, digits: { weight: 0.5 } } });
+  assert.equal(exactDigits.status, 422);
+  assert.match(((await exactDigits.json()) as { errors: Array<{ path: string; message: string }> }).errors.find((e) => e.path === "rewards.digits")?.message ?? "", /numeric checker/);
   const required = await researcher.json("POST", `/api/v1/projects/${other}/rounds`, { name: "x", path: "sft", ...tiny, evaluation: { heldOut: "required" } });
   assert.equal(required.status, 422);
   assert.ok(((await required.json()) as { errors: Array<{ path: string }> }).errors.some((e) => e.path === "evaluation.heldOut"));
-  assert.equal((await server.db.selectFrom("rounds").select("id").where("project_id", "in", [projectId, other, toolless]).execute()).length, 0, "nothing was launched");
+  assert.equal((await server.db.selectFrom("rounds").select("id").where("project_id", "in", [projectId, other, toolless, exact]).execute()).length, 0, "nothing was launched");
 });
 
 test("SFT → GRPO with the calculator and the checker, then a GRPO round that waits for it and starts from its policy", { timeout: 600_000 }, async () => {
@@ -125,8 +139,8 @@ test("SFT → GRPO with the calculator and the checker, then a GRPO round that w
   const round0 = (await first.json()) as { id: string; steps: string[]; dataSnapshot: { evalSet: { count: number } } };
   assert.deepEqual(round0.steps, ["sft", "grpo", "evaluate", "sample"]);
   assert.equal(round0.dataSnapshot.evalSet.count, 4);
-  // round 1 adds credit for stating the calculator's result beside the checker
-  const second = await launch({ name: "Round 1", path: "grpo", ...tiny, base: { afterRound: round0.id }, klTarget: 50, rewards: { checker: {}, toolResult: { weight: 0.5 } } });
+  // round 1 adds credit for stating the calculator's result, and partial credit per digit, beside the checker
+  const second = await launch({ name: "Round 1", path: "grpo", ...tiny, base: { afterRound: round0.id }, klTarget: 50, rewards: { checker: {}, toolResult: { weight: 0.5 }, digits: { weight: 0.25 } } });
   assert.equal(second.status, 201, await second.clone().text());
   const round1 = (await second.json()) as { id: string };
   assert.equal((await detailOf(round1.id)).jobs.length, 0, "it waits: no job before round 0 is done");
@@ -160,7 +174,13 @@ test("SFT → GRPO with the calculator and the checker, then a GRPO round that w
   assert.equal(done1.models[0]?.parent_id, grpo?.id, "round 1's policy descends from round 0's");
   const events1 = (await (await researcher.get(`/api/v1/rounds/${round1.id}/events`)).json()) as Array<{ kind: string; type: string; payload: Record<string, unknown> }>;
   const start1 = events1.find((e) => e.kind === "grpo" && e.type === "start");
-  assert.deepEqual(start1?.payload["rewardSources"], [{ name: "checker", weight: 1 }, { name: "tool_result", weight: 0.5 }]);
+  assert.deepEqual(start1?.payload["rewardSources"], [{ name: "checker", weight: 1 }, { name: "tool_result", weight: 0.5 }, { name: "digits", weight: 0.25 }]);
+  const metrics1 = events1.filter((e) => e.kind === "grpo" && e.type === "metrics");
+  assert.ok(metrics1.length > 0);
+  for (const m of metrics1) {
+    const digits = m.payload["rewards/digits/mean"] as number;
+    assert.ok(digits >= (m.payload["rewards/checker/mean"] as number) && digits <= 1, "a right answer has every digit right: the digits mean is at least the checker's");
+  }
   assert.ok(done1.report?.heldOut?.checker?.previous !== null && done1.report?.heldOut?.checker?.previous === held.checker?.new, "previous = round 0's held-out score (same prompts, decoding, seeds)");
   // the paired counts account for the change in the share, prompt by prompt
   const paired = done1.report!.heldOut!.checker!;

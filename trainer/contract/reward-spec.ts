@@ -20,7 +20,7 @@
 //                 (checker.digitAgreement: 1776 for 1767 scores 0.5); 0 when the answer states no
 //                 number, not scored without the field. A 0/1 checker says only that an answer is
 //                 wrong; this says how near it came, so a group whose answers are all wrong can still
-//                 teach (decision trainer-031)
+//                 teach (decision trainer-032)
 // An answer no source could score (all null) gets advantage 0 and is left out of its group's
 // statistics (TRL). A NaN or infinite score stops the step, naming the source and the last checkpoint.
 import { z } from "zod";
