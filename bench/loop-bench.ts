@@ -39,7 +39,7 @@
  *   npm run bench:loop [-- --task arithmetic --eval 96 --prompts 96 --tau 4 --seed 1
  *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-steps 100,300 --dpo-rpo 0,1 --dpo-dpop 0,1,50 --dpo-consensus 0,1 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
  *                        --grpo-mini-batches 0,16 --grpo-iterations 1,2 --grpo-tool-result 0,0.5 --grpo-digits 0,0.5 --grpo-temperatures 1,0.7 --sample-temperature 1
- *                        --kto-lrs 3e-5 --rm-steps 100 --rollouts 20 --tool-share 0.4 --dpo-rounds 3 --rl-fresh 0
+ *                        --kto-lrs 3e-5 --rm-steps 100 --rollouts 20 --tool-share 0.4 --policy nano --dpo-rounds 3 --rl-fresh 0
  *                        --only dpo,ppo,rm-grpo,grpo,kto,chain,dpo-loop]
  *
  * Needs `npm run build` (the server's pages). Prints a table and writes bench/results/loop-<time>.json
@@ -71,6 +71,8 @@ const { values } = parseArgs({
     "sft-steps": { type: "string" },
     // arithmetic: how often the careless demonstrator calls the calculator (round 0's competence)
     "tool-share": { type: "string", default: "0.4" },
+    // arithmetic: the policy's size, "nano" (the demo's: 4 layers, 128 wide) or "<layers>x<width>" (heads of 32)
+    policy: { type: "string", default: "nano" },
     "dpo-lrs": { type: "string", default: "1e-4,3e-4" },
     "dpo-betas": { type: "string", default: "0.1" },
     // DPO's optimizer steps (the trainer's default is 100 steps of 8 pairs), swept with the lrs and βs
@@ -153,6 +155,14 @@ type Task = {
 /** The demonstrator writes the house style half the time. */
 const inStyle = () => rng.next() < 0.5;
 
+/** "nano", or "<layers>x<width>" with heads of 32 dimensions and nano's block size. */
+function policyInit(policy: string): Record<string, unknown> {
+  if (policy === "nano") return { preset: "nano" };
+  const match = /^(\d+)x(\d+)$/.exec(policy);
+  if (!match || Number(match[2]) % 32 !== 0) throw new Error(`--policy: "nano" or <layers>x<width> with the width a multiple of 32, not ${policy}`);
+  return { vocabSize: 512, blockSize: 128, nLayer: Number(match[1]), nHead: Number(match[2]) / 32, nEmbd: Number(match[2]) };
+}
+
 function arithmeticTask(): Task {
   const all = arithmeticItems(DEMOS + POOL + EVAL, 7000 + SEED);
   return {
@@ -167,8 +177,8 @@ function arithmeticTask(): Task {
       const [call, result] = calculatorTranscript(item.expression!, Number(item.reference));
       return { text: said, toolTurns: [call, result] };
     },
-    // the demo's policy: nano from scratch, 800 steps
-    base: { init: { preset: "nano" }, vocabSize: 512, seed: SEED },
+    // the demo's policy: nano from scratch, 800 steps (--policy: another size, to ask what capacity buys)
+    base: { init: policyInit(String(values.policy)), vocabSize: 512, seed: SEED },
     sft: { steps: SFT_STEPS, batchSize: 8, optim: { lr: 1e-3, minLr: 1e-4, warmupSteps: 10 } },
     answerTokens: 48,
     // greedy: at temperature 1 a sampled digit slips in copying a three-digit result (round 0 scored
