@@ -11,6 +11,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { wasmBlasActive } from "./wasm-blas-matmul.ts";
 import { stepKernelOn } from "./step-kernels.ts";
 import type { WasmBackendLike } from "./wasm-kernel-types.ts";
+import { simdKernels } from "./wasm-simd.ts";
 
 /** True when matmuls with transpose flags are as fast as plain ones (native BLAS under wasm). */
 export function transposedMatMulIsFast(): boolean {
@@ -118,16 +119,25 @@ function fusedLinearBackend(): { blas: NonNullable<ReturnType<typeof wasmBlasAct
 
 /**
  * C (N, M) = the bias in every row, or residual + bias (float32 sums, as tf.add), before sgemm adds x·w onto it with
- * beta 1. sgemm with beta 0 zeros C in a pass of its own first, so the fill costs what that pass did.
+ * beta 1. sgemm with beta 0 zeros C in a pass of its own first, so the fill costs what that pass did. The residual
+ * sum is the SIMD kernel add_rows when the module is loaded (a JS loop ran at ~2.5 ns an element), the JS loop
+ * otherwise and for the last M mod 4 columns.
  */
-function fillBiasRows(c: Float32Array, bias: Float32Array, residual: Float32Array | null, N: number, M: number): void {
-  if (!residual) {
-    for (let r = 0; r < N; r++) c.set(bias, r * M);
+function fillBiasRows(backend: WasmBackendLike, out: tf.TensorInfo, b: tf.Tensor, r: tf.Tensor | null, N: number, M: number): void {
+  const simd = r ? simdKernels(backend) : null; // first: its first load allocates (a self-check)
+  const c = backend.typedArrayFromHeap(out) as Float32Array;
+  const bias = backend.typedArrayFromHeap(b) as Float32Array;
+  if (!r) {
+    for (let i = 0; i < N; i++) c.set(bias, i * M);
     return;
   }
-  for (let r = 0; r < N; r++) {
-    const o = r * M;
-    for (let j = 0; j < M; j++) c[o + j] = (residual[o + j] as number) + (bias[j] as number);
+  const residual = backend.typedArrayFromHeap(r) as Float32Array;
+  const from = simd ? M - (M % 4) : 0;
+  if (simd && from > 0) simd.addRows(simd.address(r), simd.address(b), simd.address(out), N, M);
+  if (from === M) return;
+  for (let i = 0; i < N; i++) {
+    const o = i * M;
+    for (let j = from; j < M; j++) c[o + j] = (residual[o + j] as number) + (bias[j] as number);
   }
 }
 
@@ -140,9 +150,9 @@ function fusedLinearOp(env: NonNullable<ReturnType<typeof fusedLinearBackend>>, 
     const [N = 0, K = 0] = x.shape;
     const M = w.shape[1] ?? 0;
     const out = backend.makeOutput([N, M], "float32");
-    // views only after makeOutput: an allocation may grow (and detach) the heap buffer
+    fillBiasRows(backend, out, b, r, N, M);
+    // views only after makeOutput and the fill (the SIMD module's first load allocates): the heap buffer may grow and detach
     const c = backend.typedArrayFromHeap(out) as Float32Array;
-    fillBiasRows(c, backend.typedArrayFromHeap(b) as Float32Array, r ? (backend.typedArrayFromHeap(r) as Float32Array) : null, N, M);
     blas.sgemmLd(false, false, N, M, K, backend.typedArrayFromHeap(x) as Float32Array, K, backend.typedArrayFromHeap(w) as Float32Array, M, c, M, 1);
     save([x, w]);
     return {

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "./select-backend.ts";
 import { setStepKernels } from "./step-kernels.ts";
+import { setSimdKernels } from "./wasm-simd.ts";
 import { linearBias, tiedLmHead, transposedMatMulIsFast } from "./matmul.ts";
 import { referenceSgemm } from "./native-blas.ts";
 import { checkGradients } from "../testing/grad-check.ts";
@@ -311,6 +312,11 @@ test(`linear group (${where}): x·w + b (+ residual) and every gradient equal ma
         }) as unknown as Float32Array[];
       const off = withGroups(false, run);
       const on = withGroups(["linear"], run);
+      // the residual + bias fill as the JS loop: the same float32 sums as the SIMD kernel, so the same bits
+      setSimdKernels(false);
+      const onNoSimd = withGroups(["linear"], run);
+      setSimdKernels(true);
+      on.forEach((a, k) => assert.deepEqual(Array.from(onNoSimd[k] as Float32Array), Array.from(a), `(N, K, M) = (${N}, ${K}, ${M}) [${k}]: the fill without SIMD`));
       const [xs, ws, bs, ds] = [values(x), values(w), values(b), values(dy)];
       const rs = r ? values(r) : new Float32Array(N * M);
       const y = referenceSgemm(false, false, N, M, K, xs, ws).map((v, i) => v + (bs[i % M] as number) + (rs[i] as number));
