@@ -1,13 +1,14 @@
 // The step-time changes of decision trainer-026 (trainer/backend/step-kernels.ts) on and off, in one process: whole
 // SFT steps of a GPT preset round robin (a fresh trainer each), then the pieces alone at the preset's shapes: the
-// two embedding lookups forward + backward, the tied LM head forward + backward, a layer's bias-gradient sums and the in-place attention core (with BLAS).
+// two embedding lookups forward + backward, the tied LM head forward + backward, a layer's bias-gradient sums, the in-place attention core (with BLAS)
+// and a layer's four linear layers with their biases and the two residual adds (group "linear", decision trainer-031).
 // CPU seconds (user + system), medians; the machine is shared, so compare the arms of one run, not runs.
 // --ab embedding (a comma-separated list of step-kernels.ts's groups) turns only those off in the off arm.
-// Usage: npx tsx bench/step-kernels-ab.ts [--preset micro] [--steps 6] [--blas-threads 1] [--blas off] [--ab embedding,lm-head,bias-sum,causal]
+// Usage: npx tsx bench/step-kernels-ab.ts [--preset micro] [--steps 6] [--blas-threads 1] [--blas off] [--ab embedding,lm-head,bias-sum,causal,linear]
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../trainer/backend/select-backend.ts";
 import { ALL_STEP_GROUPS, setStepKernels, type StepGroup } from "../trainer/backend/step-kernels.ts";
-import { tiedLmHead } from "../trainer/backend/matmul.ts";
+import { linearBias, tiedLmHead } from "../trainer/backend/matmul.ts";
 import { type GptPreset } from "../trainer/contract/gpt-config.ts";
 import { attentionBias, disposeGpt } from "../trainer/model/gpt.ts";
 import { qkvAttention, qkvAttentionBackend } from "../trainer/model/qkv-attention.ts";
@@ -51,5 +52,18 @@ const dCtx = tf.randomNormal([B * T, C], 0, 1, "float32", 10);
 if (qkvAttentionBackend())
   show(`in-place attention core forward + backward (${B}, ${T}, ${C}), ${H} heads, CPU ms`, 1000, ab(4 * steps, () =>
     tf.dispose(tf.grads((a: tf.Tensor) => qkvAttention(a as tf.Tensor2D, B, T, H, bias) as tf.Tensor2D)([qkv], dCtx))), 2);
-tf.dispose([ids, positions, dEmb, x, dLogits, ...biasGrads, bias, qkv, dCtx]);
+
+// one layer's linears as gpt.ts runs them: qkv (C → 3C), attention out (C → C) + residual, MLP up (C → 4C), MLP down (4C → C) + residual
+const layer = ["attn.c_attn", "attn.c_proj", "mlp.c_fc", "mlp.c_proj"].map((n) => [model.params.get(`h.0.${n}.weight`), model.params.get(`h.0.${n}.bias`)] as [tf.Variable, tf.Variable]);
+const up = tf.randomNormal([B * T, 4 * C], 0, 1, "float32", 11) as tf.Tensor2D;
+const dUp = [3 * C, C, 4 * C, C].map((n, i) => tf.randomNormal([B * T, n], 0, 1, "float32", 12 + i));
+const layerLinears = (): void => {
+  const ins = [x, x, x, up];
+  tf.dispose(layer.map(([w, b], i) => {
+    const withResidual = i === 1 || i === 3;
+    return tf.grads((a: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) => linearBias(a as tf.Tensor2D, ww as tf.Tensor2D, bb, withResidual ? x : undefined))([ins[i] as tf.Tensor, w, b], dUp[i]);
+  }).flat());
+};
+show(`one layer's linears forward + backward, (${B * T}, ${C}) → ${3 * C}, ${C} (+ residual), ${4 * C}; (${B * T}, ${4 * C}) → ${C} (+ residual), CPU ms`, 1000, ab(4 * steps, layerLinears), 2);
+tf.dispose([ids, positions, dEmb, x, dLogits, ...biasGrads, bias, qkv, dCtx, up, ...dUp]);
 disposeGpt(model);

@@ -10,6 +10,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { wasmBlasActive } from "./wasm-blas-matmul.ts";
 import { stepKernelOn } from "./step-kernels.ts";
+import type { WasmBackendLike } from "./wasm-kernel-types.ts";
+import { simdKernels } from "./wasm-simd.ts";
 
 /** True when matmuls with transpose flags are as fast as plain ones (native BLAS under wasm). */
 export function transposedMatMulIsFast(): boolean {
@@ -105,4 +107,88 @@ const matMulBTExplicitGrad = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFun
 export function tiedLmHead(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
   if (!stepKernelOn("lm-head") || !transposedMatMulIsFast()) return matMul2d(x, tf.transpose(w));
   return (w as tf.Tensor as Partial<tf.Variable>).trainable === false ? matMulTransposedFrozen(x, w) : matMulBTExplicitGrad(x, w);
+}
+
+/** The wasm backend's heap access when the fused linear (step-kernels.ts group "linear") applies, else null. */
+function fusedLinearBackend(): { blas: NonNullable<ReturnType<typeof wasmBlasActive>>; backend: WasmBackendLike } | null {
+  const blas = wasmBlasActive();
+  if (!blas || !stepKernelOn("linear") || tf.getBackend() !== "wasm") return null;
+  const backend = tf.backend() as unknown as Partial<WasmBackendLike>;
+  return typeof backend.typedArrayFromHeap === "function" && typeof backend.makeOutput === "function" ? { blas, backend: backend as WasmBackendLike } : null;
+}
+
+/**
+ * C (N, M) = the bias in every row, or residual + bias (float32 sums, as tf.add), before sgemm adds x·w onto it with
+ * beta 1. sgemm with beta 0 zeros C in a pass of its own first, so the fill costs what that pass did. The residual
+ * sum is the SIMD kernel add_rows when the module is loaded (a JS loop ran at ~2.5 ns an element), the JS loop
+ * otherwise and for the last M mod 4 columns.
+ */
+function fillBiasRows(backend: WasmBackendLike, out: tf.TensorInfo, b: tf.Tensor, r: tf.Tensor | null, N: number, M: number): void {
+  const simd = r ? simdKernels(backend) : null; // first: its first load allocates (a self-check)
+  const c = backend.typedArrayFromHeap(out) as Float32Array;
+  const bias = backend.typedArrayFromHeap(b) as Float32Array;
+  if (!r) {
+    for (let i = 0; i < N; i++) c.set(bias, i * M);
+    return;
+  }
+  const residual = backend.typedArrayFromHeap(r) as Float32Array;
+  const from = simd ? M - (M % 4) : 0;
+  if (simd && from > 0) simd.addRows(simd.address(r), simd.address(b), simd.address(out), N, M);
+  if (from === M) return;
+  for (let i = 0; i < N; i++) {
+    const o = i * M;
+    for (let j = from; j < M; j++) c[o + j] = (residual[o + j] as number) + (bias[j] as number);
+  }
+}
+
+function fusedLinearOp(env: NonNullable<ReturnType<typeof fusedLinearBackend>>, withResidual: boolean) {
+  const { blas, backend } = env;
+  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, w, b] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D];
+    const r = withResidual ? (args[3] as tf.Tensor) : null;
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const [N = 0, K = 0] = x.shape;
+    const M = w.shape[1] ?? 0;
+    const out = backend.makeOutput([N, M], "float32");
+    fillBiasRows(backend, out, b, r, N, M);
+    // views only after makeOutput and the fill (the SIMD module's first load allocates): the heap buffer may grow and detach
+    const c = backend.typedArrayFromHeap(out) as Float32Array;
+    blas.sgemmLd(false, false, N, M, K, backend.typedArrayFromHeap(x) as Float32Array, K, backend.typedArrayFromHeap(w) as Float32Array, M, c, M, 1);
+    save([x, w]);
+    return {
+      value: tf.engine().makeTensorFromTensorInfo(out) as tf.Tensor2D,
+      gradFunc: (g: tf.Tensor2D, saved: tf.Tensor[]) => {
+        const [sx, sw] = saved as [tf.Tensor2D, tf.Tensor2D];
+        const grads = [
+          tf.matMul(g, sw, false, true), // dx = dY · wᵀ
+          tf.matMul(sx, g, true, false), // dw = xᵀ · dY
+          tf.sum(g, 0), // db: the column sums (wasm-layout-kernels.ts: sgemv)
+        ];
+        return r ? [...grads, tf.reshape(g, r.shape)] : grads;
+      },
+    };
+  });
+}
+
+/**
+ * x (N, K) · w (K, M) + b (M), plus `residual` (N·M elements, any shape) when given; (N, M). With native BLAS under
+ * wasm and the step-kernels group "linear" on (decision trainer-031), one op: the output is filled with the bias (or
+ * residual + bias) and cblas_sgemm adds the product onto it with beta 1, so there is no tfjs Add and no pass over
+ * the output besides sgemm's; backward dx = dY·wᵀ and dw = xᵀ·dY with transpose flags, db the column sums, and the
+ * residual's gradient dY itself. Otherwise matMul2d and tf.add, as before. The sums differ from tf.add's only in
+ * float32 rounding (the bias is in C while sgemm accumulates).
+ */
+export function linearBias(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor, residual?: tf.Tensor): tf.Tensor2D {
+  const env = fusedLinearBackend();
+  const [N = 0, K = 0] = x.shape;
+  const M = w.shape[1] ?? 0;
+  const fits =
+    env !== null && x.rank === 2 && w.rank === 2 && w.shape[0] === K && b.rank === 1 && b.shape[0] === M && N * M * K > 0 &&
+    [x, w, b, residual ?? x].every((t) => t.dtype === "float32") && (residual === undefined || residual.size === N * M);
+  if (!fits || !env) {
+    const y = tf.add(matMul2d(x, w), b) as tf.Tensor2D;
+    return residual ? (tf.add(tf.reshape(residual, [N, M]), y) as tf.Tensor2D) : y;
+  }
+  if (residual) return (fusedLinearOp(env, true) as (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, r: tf.Tensor) => tf.Tensor2D)(x, w, b, residual);
+  return (fusedLinearOp(env, false) as (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor2D)(x, w, b);
 }

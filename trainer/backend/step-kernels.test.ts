@@ -5,12 +5,14 @@
 //   lm-head    the tied LM head with transpose flags (matmul.ts tiedLmHead), a new gradient: finite differences too
 //   bias-sum   Sum over leading axes as cblas_sgemv (wasm-layout-kernels.ts)
 //   causal     the in-place attention's products split to skip the masked quarter (qkv-attention.ts; needs OpenBLAS)
+//   linear     x·w + b (+ residual) as one op, the bias in sgemm's output with beta 1 (matmul.ts linearBias, trainer-031)
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "./select-backend.ts";
 import { setStepKernels } from "./step-kernels.ts";
-import { tiedLmHead, transposedMatMulIsFast } from "./matmul.ts";
+import { setSimdKernels } from "./wasm-simd.ts";
+import { linearBias, tiedLmHead, transposedMatMulIsFast } from "./matmul.ts";
 import { referenceSgemm } from "./native-blas.ts";
 import { checkGradients } from "../testing/grad-check.ts";
 import { createRng, normalArray } from "../random/rng.ts";
@@ -283,4 +285,112 @@ test(`causal group (${where}): the split attention's qkv gradient passes a finit
     const check = checkGradients(loss, [qkv], { eps: 1e-2, directions: 6 });
     assert.ok(check.maxRelError < 1e-2, `rel error ${JSON.stringify(check)}`);
   });
+});
+
+// ---- linear ---------------------------------------------------------------------------------------------------------
+
+const LINEAR_CASES: [number, number, number][] = [[5, 7, 11], [33, 48, 65], [1, 1, 3], [17, 9, 2], [64, 16, 1], [130, 40, 96]]; // (N, K, M)
+
+test(`linear group (${where}): x·w + b (+ residual) and every gradient equal matMul2d + tf.add and a float64 reference`, () => {
+  for (const [N, K, M] of LINEAR_CASES)
+    for (const withResidual of [false, true]) {
+      const x = randn([N, K], N * 100 + K) as tf.Tensor2D;
+      const w = randn([K, M], M + 1, 0.5) as tf.Tensor2D;
+      const b = randn([M], M + 2);
+      // the residual as gpt.ts passes it: (B, T, C) while x·w is (B·T, C); here (N, 1, M)
+      const r = withResidual ? randn([N, 1, M], M + 3) : undefined;
+      const dy = randn([N, M], 7);
+      const inputs = r ? [x, w, b, r] : [x, w, b];
+      const f = (a: tf.Tensor[]): tf.Tensor2D => linearBias(a[0] as tf.Tensor2D, a[1] as tf.Tensor2D, a[2] as tf.Tensor, a[3]);
+      const run = (): Float32Array[] =>
+        tf.tidy(() => {
+          const y = f(inputs);
+          assert.deepEqual(y.shape, [N, M]);
+          const g = tf.grads((...a: tf.Tensor[]) => tf.sum(tf.mul(f(a), dy)))(inputs);
+          g.forEach((gi, i) => assert.deepEqual(gi.shape, (inputs[i] as tf.Tensor).shape));
+          return [y, ...g].map(values);
+        }) as unknown as Float32Array[];
+      const off = withGroups(false, run);
+      const on = withGroups(["linear"], run);
+      // the residual + bias fill as the JS loop: the same float32 sums as the SIMD kernel, so the same bits
+      setSimdKernels(false);
+      const onNoSimd = withGroups(["linear"], run);
+      setSimdKernels(true);
+      on.forEach((a, k) => assert.deepEqual(Array.from(onNoSimd[k] as Float32Array), Array.from(a), `(N, K, M) = (${N}, ${K}, ${M}) [${k}]: the fill without SIMD`));
+      const [xs, ws, bs, ds] = [values(x), values(w), values(b), values(dy)];
+      const rs = r ? values(r) : new Float32Array(N * M);
+      const y = referenceSgemm(false, false, N, M, K, xs, ws).map((v, i) => v + (bs[i % M] as number) + (rs[i] as number));
+      const db = new Float64Array(M);
+      for (let i = 0; i < N * M; i++) db[i % M] = (db[i % M] as number) + (ds[i] as number);
+      const want = [
+        y,
+        referenceSgemm(false, true, N, K, M, ds, ws), // dx = dy·wᵀ
+        referenceSgemm(true, false, K, M, N, xs, ds), // dw = xᵀ·dy
+        db, // db = Σ over rows
+        ...(r ? [ds] : []), // d(residual) = dy
+      ];
+      const what = `(N, K, M) = (${N}, ${K}, ${M})${r ? " with residual" : ""}`;
+      assert.equal(on.length, want.length, what);
+      want.forEach((ref, k) => {
+        assertClose(ref, on[k] as Float32Array, 1e-5 * Math.sqrt(Math.max(N, K)), `${what} on [${k}] vs reference`);
+        assertClose(off[k] as Float32Array, on[k] as Float32Array, 1e-5 * Math.sqrt(Math.max(N, K)), `${what} on vs off [${k}]`);
+      });
+      if (r) assert.deepEqual(Array.from(on[4] as Float32Array), Array.from(ds), `${what}: the residual's gradient is dy itself`);
+      tf.dispose([x, w, b, dy, ...(r ? [r] : [])]);
+    }
+});
+
+test(`linear group (${where}): one op without a tfjs Add under OpenBLAS; matMul2d and Adds otherwise`, async () => {
+  const x = randn([6, 4], 1) as tf.Tensor2D;
+  const w = randn([4, 5], 2) as tf.Tensor2D;
+  const b = randn([5], 3);
+  const r = randn([6, 5], 4);
+  const kernelsOf = async (groups: Parameters<typeof setStepKernels>[0]): Promise<string[]> => {
+    setStepKernels(groups);
+    try {
+      const p = await tf.profile(() => linearBias(x, w, b, r));
+      tf.dispose(p.result as tf.Tensor);
+      return p.kernelNames;
+    } finally {
+      setStepKernels(true);
+    }
+  };
+  const on = await kernelsOf(["linear"]);
+  const off = await kernelsOf(false);
+  assert.ok(off.includes("Add") && off.includes("BatchMatMul"), `off: ${off.join(", ")}`);
+  if (info.blas) assert.ok(!on.includes("Add") && !on.includes("BatchMatMul"), `on: ${on.join(", ")}`);
+  else assert.deepEqual(on, off, "plain wasm: the group falls back");
+  tf.dispose([x, w, b, r]);
+});
+
+test(`linear group (${where}): the fused op's gradients (x, w, b, residual) pass a finite-difference check`, () => {
+  tf.tidy(() => {
+    const x = randn([9, 6], 31);
+    const w = randn([6, 7], 32, 0.5);
+    const b = randn([7], 33);
+    const r = randn([9, 7], 34);
+    const probe = randn([9, 7], 35);
+    const loss = ([a, ww, bb, rr]: tf.Tensor[]): tf.Scalar => tf.sum(tf.mul(tf.tanh(linearBias(a as tf.Tensor2D, ww as tf.Tensor2D, bb as tf.Tensor, rr)), probe));
+    const check = checkGradients(loss, [x, w, b, r], { eps: 1e-2, directions: 6 });
+    assert.ok(check.maxRelError < 1e-2, `rel error ${JSON.stringify(check)}`);
+  });
+});
+
+test(`linear group (${where}): a tiny GPT's loss and every gradient agree with the group on and off, with padding`, () => {
+  const model = initGpt(resolveGptConfig({ vocabSize: 31, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 12 }), 6);
+  const run = (): Float32Array[] =>
+    tf.tidy(() => {
+      const ids = tf.tensor2d([[1, 2, 3, 30, 5, 1, 1], [0, 0, 7, 8, 9, 10, 2]], [2, 7], "int32");
+      const attentionMask = tf.tensor2d([[1, 1, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1, 1]], [2, 7], "int32");
+      const targets = tf.oneHot(tf.tensor2d([[2, 3, 4, 5, 6, 7, 8], [0, 0, 8, 9, 10, 11, 12]], [2, 7], "int32"), 31);
+      const vars = [...model.params.values()];
+      const { value, grads } = tf.variableGrads(() => tf.mean(tf.mul(tf.logSoftmax(gptForward(model, ids, { attentionMask }).logits as tf.Tensor), targets)) as tf.Scalar, vars);
+      return [value, ...vars.map((v) => grads[v.name] as tf.Tensor)].map(values);
+    }) as unknown as Float32Array[];
+  const others = ["embedding", "lm-head", "bias-sum", "causal", "decode"] as const;
+  const off = withGroups([...others], run);
+  const on = withGroups(true, run);
+  assert.equal(on.length, 1 + model.params.size);
+  off.forEach((a, k) => assertClose(a, on[k] as Float32Array, 1e-5, `[${k}]`));
+  disposeGpt(model);
 });

@@ -1,4 +1,4 @@
-// Switches for the step-time changes of decisions trainer-026, trainer-028 and trainer-029, by group, in the style of TANDEM_SIMD:
+// Switches for the step-time changes of decisions trainer-026, trainer-028, trainer-029 and trainer-031, by group, in the style of TANDEM_SIMD:
 //   embedding  GatherV2 and UnsortedSegmentSum (the embedding lookup and its gradient) on wasm as row copies and row
 //              adds over heap views (wasm-embedding-kernels.ts), instead of tfjs-wasm's per-element Gather and the
 //              JS kernel that copies its input out of the heap and its output back in
@@ -16,10 +16,14 @@
 //              SIMD kernels; no tfjs op inside the blocks. The same for the Llama family (model/llama-decode.ts,
 //              decision trainer-029): RMSNorm and SwiGLU as SIMD kernels, rotary positions on the new token's q
 //              and k, grouped-query heads reading the cache's nKvHead heads; not while LoRA adapters are on
+//   linear     with native BLAS under wasm, GPT's x·W + b (and the residual add after attention's and the MLP's
+//              output projections) as one op: the output filled with the bias (or residual + bias) and cblas_sgemm
+//              adding the product onto it with beta 1 (matmul.ts linearBias, decision trainer-031), instead of a
+//              product and one or two tfjs-wasm Adds
 // TANDEM_STEP_KERNELS: unset or "on" all groups, "off" none, else a comma-separated list ("embedding,lm-head").
 // Each group's "off" is the path that ran before; every path is tested against the other (decision trainer-026).
 
-export const ALL_STEP_GROUPS = ["embedding", "lm-head", "bias-sum", "causal", "decode"] as const;
+export const ALL_STEP_GROUPS = ["embedding", "lm-head", "bias-sum", "causal", "decode", "linear"] as const;
 export type StepGroup = (typeof ALL_STEP_GROUPS)[number];
 
 function groupsFromEnv(value: string | undefined): ReadonlySet<StepGroup> {

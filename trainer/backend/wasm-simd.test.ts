@@ -2,7 +2,7 @@
 // gpt.ts's tensor ops, GPT-2's tanh formula in float64 and finite differences; the AdamW update and the sum of
 // squares against the JS loops and the tensor ops; LayerNorm, RMSNorm, the attention softmax and the token log-probs
 // (decision trainer-024) against the JS loops, the tensor ops, hand-computed rows and finite differences; the decode
-// step's attention products (decision trainer-028) against float64; lengths that
+// step's attention products (decision trainer-028) against float64; add_rows (decision trainer-031); lengths that
 // are not a multiple of 4; NaN and ±∞; the dispatch and the fallback when the module cannot be had.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -475,6 +475,44 @@ test("SIMD swiglu (the Llama decode step's silu(gate) ⊙ up) and rmsNormAt agai
   } finally {
     tf.dispose([x, gain, y]);
   }
+});
+
+test("SIMD add_rows (the fused linear's residual + bias fill) equals float32 sums bit for bit: n = 4…13 and 384, R = 1, 3 and 64, in place, the tail and the rest untouched", () => {
+  const backend = wasmBackend();
+  const k = simdKernels(backend);
+  assert.ok(k, "SIMD kernels loaded");
+  for (const n of [4, 5, 6, 7, 8, 9, 13, 384])
+    for (const R of [1, 3, 64]) {
+      const a = normalArray(createRng(n * 100 + R), R * n, 1);
+      const b = normalArray(createRng(n * 100 + R + 1), n, 1);
+      const tensors = [tf.tensor1d(a), tf.tensor1d(b)];
+      // y inside a larger buffer filled with NaN: the kernel writes only columns below 4⌊n/4⌋ of each row
+      const outInfo = backend.makeOutput([R * n + 8], "float32");
+      const out = tf.engine().makeTensorFromTensorInfo(outInfo);
+      try {
+        const view = () => backend.typedArrayFromHeap(out) as Float32Array;
+        view().fill(NaN);
+        const [aAt, bAt] = tensors.map((t) => k.address(t)) as [number, number];
+        k.addRows(aAt, bAt, k.address(out) + 16, R, n);
+        const vec = n - (n % 4);
+        const got = view();
+        assert.ok(Number.isNaN(got[3]) && Number.isNaN(got[4 + R * n]), `n ${n} R ${R}: wrote outside y`);
+        for (let r = 0; r < R; r++)
+          for (let j = 0; j < n; j++) {
+            const v = got[4 + r * n + j] as number;
+            if (j < vec) assert.equal(v, Math.fround((a[r * n + j] as number) + (b[j] as number)), `n ${n} R ${R} [${r}, ${j}]`);
+            else assert.ok(Number.isNaN(v), `n ${n} R ${R} [${r}, ${j}]: the tail is the caller's`);
+          }
+        // in place (y = a), as the caller may pass it
+        const aT = tensors[0] as tf.Tensor;
+        k.addRows(k.address(aT), bAt, k.address(aT), R, n);
+        const inPlace = aT.dataSync();
+        for (let i = 0; i < R * n; i++)
+          assert.equal(inPlace[i], i % n < vec ? Math.fround((a[i] as number) + (b[i % n] as number)) : a[i], `in place [${i}]`);
+      } finally {
+        tf.dispose([...tensors, out]);
+      }
+    }
 });
 
 test("SIMD token log-probs equal the JS loop and the tensor ops at V = 1…9, 37 and 2048, temperatures 1 and 0.7, ignored labels", () => {

@@ -598,6 +598,33 @@ const weightedRows = namedFunc(
   },
 );
 
+/**
+ * add_rows(a, b, y, R, n): y[r·n + j] = a[r·n + j] + b[j] for r < R and j < 4⌊n/4⌋ (the caller adds the rest), in
+ * float32 as tf.add: the fused linear layer's residual + bias fill before sgemm adds the product (matmul.ts linearBias,
+ * decision trainer-031). Byte addresses; y may be a.
+ */
+const addRows = namedFunc(
+  "add_rows",
+  [["a", "i32"], ["b", "i32"], ["y", "i32"], ["R", "i32"], ["n", "i32"]],
+  [["r", "i32"], ["j", "i32"], ["nb", "i32"], ["vb", "i32"], ["ar", "i32"], ["yr", "i32"]],
+  [],
+  (v) => [
+    ...rowBytes(v("n"), v("nb"), v("vb")),
+    I.get(v("a")), I.set(v("ar")),
+    I.get(v("y")), I.set(v("yr")),
+    ...forLoop(v("r"), [I.i32(0)], v("R"), 1, [
+      ...forLoop(v("j"), [I.i32(0)], v("vb"), 16, [
+        I.get(v("yr")), I.get(v("j")), I.i32Add,
+        I.get(v("ar")), I.get(v("j")), I.i32Add, I.v128Load,
+        I.get(v("b")), I.get(v("j")), I.i32Add, I.v128Load,
+        I.f32x4Add, I.v128Store,
+      ]),
+      I.get(v("ar")), I.get(v("nb")), I.i32Add, I.set(v("ar")),
+      I.get(v("yr")), I.get(v("nb")), I.i32Add, I.set(v("yr")),
+    ]),
+  ],
+);
+
 /** Rows per call of the norm backward kernel: dγ and dβ add up in float32 within a block, in float64 across blocks. */
 const NORM_BWD_BLOCK = 64;
 
@@ -639,13 +666,15 @@ export interface SimdKernels {
   dotRows(a: number, x: number, y: number, R: number, n: number): void;
   /** y[i] = Σ_r p[r]·a[r·n + i], R rows of n floats at byte addresses; n a multiple of 16. */
   weightedRows(a: number, p: number, y: number, R: number, n: number): void;
+  /** y[r·n + j] = a[r·n + j] + b[j] for R rows at byte addresses, j < 4⌊n/4⌋ only (the caller adds the last n mod 4); y may be a. */
+  addRows(a: number, b: number, y: number, R: number, n: number): void;
 }
 
 /** The module's bytes (a function of this file only; the tests compile it). */
 export function simdModuleBytes(): Uint8Array<ArrayBuffer> {
   return assembleModule([
     geluFwd, geluBwd, adamw, sumsq, normFwd(true), normFwd(false), normBwd(true), normBwd(false),
-    rowMax, rowSumExp, rowLpGrad, softmaxRows, softmaxGradRows, dotRows, weightedRows, swigluFwd,
+    rowMax, rowSumExp, rowLpGrad, softmaxRows, softmaxGradRows, dotRows, weightedRows, swigluFwd, addRows,
   ]);
 }
 
@@ -666,6 +695,7 @@ type Exports = {
   dot_rows(a: number, x: number, y: number, R: number, n: number): void;
   weighted_rows(a: number, p: number, y: number, R: number, n: number): void;
   swiglu_fwd(g: number, u: number, y: number, n: number): void;
+  add_rows(a: number, b: number, y: number, R: number, n: number): void;
 };
 
 let loaded: { memory: WebAssembly.Memory; kernels: SimdKernels } | { memory: WebAssembly.Memory | null; reason: string } | undefined;
@@ -745,6 +775,7 @@ function instantiate(memory: WebAssembly.Memory, backend: WasmHeapBackend): Simd
     weightedRows: e.weighted_rows,
     rmsNormAt: e.rms_fwd,
     swigluAt: e.swiglu_fwd,
+    addRows: e.add_rows,
   };
 }
 

@@ -11,7 +11,7 @@
 // sequence (N-implementation-details, General #2-3).
 import * as tf from "@tensorflow/tfjs-core";
 import { type GptConfig } from "../contract/gpt-config.ts";
-import { matMul2d, tiedLmHead, transposedMatMulIsFast } from "../backend/matmul.ts";
+import { linearBias, matMul2d, tiedLmHead, transposedMatMulIsFast } from "../backend/matmul.ts";
 import { fusedBackend } from "../backend/wasm-heap.ts";
 import { createRng, normalArray } from "../random/rng.ts";
 import { simdKernels, GELU_C, GELU_K } from "../backend/wasm-simd.ts";
@@ -201,9 +201,12 @@ export const geluTanhOps = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)
   };
 }) as (x: tf.Tensor) => tf.Tensor;
 
-/** x (N, in) · W (in, out) + b. */
-function linear(x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
-  return tf.add(matMul2d(x, w as tf.Tensor2D), b);
+/**
+ * x (N, in) · W (in, out) + b, plus `residual` (N·out elements) when given: one op with the bias (and residual) in
+ * sgemm's output under native BLAS (matmul.ts linearBias, decision trainer-031), else matMul2d and tf.add.
+ */
+function linear(x: tf.Tensor2D, w: tf.Tensor, b: tf.Tensor, residual?: tf.Tensor): tf.Tensor2D {
+  return linearBias(x, w as tf.Tensor2D, b, residual);
 }
 
 /** Position ids from a padding mask: exclusive cumulative sum, so the first real token is 0. */
@@ -235,6 +238,7 @@ export function attentionBias(batch: number, t: number, past: number, mask: tf.T
  * Causal multi-head self-attention (Vaswani et al. 2017, §3.2) on pre-normalised input.
  * x (B, T, C) → (B, T, C); also returns this layer's full keys/values for the cache (not when `needKv` is false and
  * there is no `past`: then the in-place path of qkv-attention.ts may run, which makes no per-head keys/values).
+ * With `residual` (B, T, C), y is residual + attention: the output projection adds it in its own op (linearBias).
  */
 export function causalSelfAttention(
   x: tf.Tensor3D,
@@ -243,6 +247,7 @@ export function causalSelfAttention(
   bias: tf.Tensor4D,
   past?: { k: tf.Tensor4D; v: tf.Tensor4D },
   needKv = true,
+  residual?: tf.Tensor3D,
 ): { y: tf.Tensor3D; k?: tf.Tensor4D; v?: tf.Tensor4D } {
   const [B, T, C] = x.shape;
   const D = C / nHead;
@@ -250,7 +255,7 @@ export function causalSelfAttention(
   if (!past && !needKv && attentionImpl !== "per-head") {
     // native BLAS under wasm: q, k and v read from qkv in place, heads written merged (qkv-attention.ts, trainer-025)
     const merged = qkvAttention(qkv, B, T, nHead, bias);
-    if (merged) return { y: tf.reshape(linear(merged, w.cProjW, w.cProjB), [B, T, C]) };
+    if (merged) return { y: tf.reshape(linear(merged, w.cProjW, w.cProjB, residual), [B, T, C]) };
   }
   const heads = (t: tf.Tensor): tf.Tensor4D => tf.transpose(tf.reshape(t, [B, T, nHead, D]), [0, 2, 1, 3]); // (B, H, T, D)
   const [q0, k0, v0] = tf.split(qkv, 3, 1) as [tf.Tensor, tf.Tensor, tf.Tensor];
@@ -263,7 +268,7 @@ export function causalSelfAttention(
   }
   const y = scaledDotProductAttention(q, k, v, bias, past !== undefined);
   const merged = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * T, C]) as tf.Tensor2D; // (B·T, C)
-  return { y: tf.reshape(linear(merged, w.cProjW, w.cProjB), [B, T, C]), k, v };
+  return { y: tf.reshape(linear(merged, w.cProjW, w.cProjB, residual), [B, T, C]), k, v };
 }
 
 export type AttentionImpl = "auto" | "batched" | "per-head";
@@ -335,11 +340,12 @@ function gptBlock(model: GptModel, i: number, x: tf.Tensor3D, bias: tf.Tensor4D,
     bias,
     past,
     needKv,
+    x, // the residual: attn.y is x + attention(ln_1(x))
   );
-  const mid = tf.add(x, attn.y) as tf.Tensor3D;
+  const mid = attn.y;
   const h2 = tf.reshape(layerNorm(mid, param(model, `${p}ln_2.weight`), param(model, `${p}ln_2.bias`), c.layerNormEps), [B * T, C]) as tf.Tensor2D;
   const up = geluTanh(linear(h2, param(model, `${p}mlp.c_fc.weight`), param(model, `${p}mlp.c_fc.bias`))) as tf.Tensor2D; // (B·T, 4C)
-  const out = tf.add(mid, tf.reshape(linear(up, param(model, `${p}mlp.c_proj.weight`), param(model, `${p}mlp.c_proj.bias`)), [B, T, C])) as tf.Tensor3D;
+  const out = tf.reshape(linear(up, param(model, `${p}mlp.c_proj.weight`), param(model, `${p}mlp.c_proj.bias`), mid), [B, T, C]) as tf.Tensor3D;
   return { x: out, k: attn.k, v: attn.v };
 }
 
