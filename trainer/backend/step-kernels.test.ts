@@ -17,7 +17,7 @@ import { referenceSgemm } from "./native-blas.ts";
 import { checkGradients } from "../testing/grad-check.ts";
 import { createRng, normalArray } from "../random/rng.ts";
 import { resolveGptConfig } from "../contract/gpt-config.ts";
-import { attentionBias, disposeGpt, gptForward, initGpt } from "../model/gpt.ts";
+import { attentionBias, disposeGpt, gptForward, initGpt, type GptModel } from "../model/gpt.ts";
 import { causalSplits, qkvAttention } from "../model/qkv-attention.ts";
 
 const info = await initBackend({ prefer: "wasm", blasThreads: 1 });
@@ -122,17 +122,21 @@ test(`embedding group (${where}): UnsortedSegmentSum from heap views equals the 
   }
 });
 
+/** A tiny GPT's loss on two padded rows (vocabulary 31) and its gradient for every parameter, as arrays. */
+function lossAndGradients(model: GptModel): Float32Array[] {
+  return tf.tidy(() => {
+    const ids = tf.tensor2d([[1, 2, 3, 30, 5, 1, 1], [0, 0, 7, 8, 9, 10, 2]], [2, 7], "int32");
+    const attentionMask = tf.tensor2d([[1, 1, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1, 1]], [2, 7], "int32");
+    const targets = tf.oneHot(tf.tensor2d([[2, 3, 4, 5, 6, 7, 8], [0, 0, 8, 9, 10, 11, 12]], [2, 7], "int32"), 31);
+    const vars = [...model.params.values()];
+    const { value, grads } = tf.variableGrads(() => tf.mean(tf.mul(tf.logSoftmax(gptForward(model, ids, { attentionMask }).logits as tf.Tensor), targets)) as tf.Scalar, vars);
+    return [value, ...vars.map((v) => grads[v.name] as tf.Tensor)].map(values);
+  }) as unknown as Float32Array[];
+}
+
 test(`embedding group (${where}): a tiny GPT's loss and every gradient (wte, wpe included) agree on and off`, () => {
   const model = initGpt(resolveGptConfig({ vocabSize: 31, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 12 }), 5);
-  const run = (): Float32Array[] =>
-    tf.tidy(() => {
-      const ids = tf.tensor2d([[1, 2, 3, 30, 5, 1, 1], [0, 0, 7, 8, 9, 10, 2]], [2, 7], "int32");
-      const attentionMask = tf.tensor2d([[1, 1, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1, 1]], [2, 7], "int32");
-      const targets = tf.oneHot(tf.tensor2d([[2, 3, 4, 5, 6, 7, 8], [0, 0, 8, 9, 10, 11, 12]], [2, 7], "int32"), 31);
-      const vars = [...model.params.values()];
-      const { value, grads } = tf.variableGrads(() => tf.mean(tf.mul(tf.logSoftmax(gptForward(model, ids, { attentionMask }).logits as tf.Tensor), targets)) as tf.Scalar, vars);
-      return [value, ...vars.map((v) => grads[v.name] as tf.Tensor)].map(values);
-    }) as unknown as Float32Array[];
+  const run = () => lossAndGradients(model);
   const off = withGroups(false, run);
   const embeddingOnly = withGroups(["embedding"], run);
   const all = withGroups(true, run);
@@ -378,15 +382,7 @@ test(`linear group (${where}): the fused op's gradients (x, w, b, residual) pass
 
 test(`linear group (${where}): a tiny GPT's loss and every gradient agree with the group on and off, with padding`, () => {
   const model = initGpt(resolveGptConfig({ vocabSize: 31, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 12 }), 6);
-  const run = (): Float32Array[] =>
-    tf.tidy(() => {
-      const ids = tf.tensor2d([[1, 2, 3, 30, 5, 1, 1], [0, 0, 7, 8, 9, 10, 2]], [2, 7], "int32");
-      const attentionMask = tf.tensor2d([[1, 1, 1, 1, 1, 1, 1], [0, 0, 1, 1, 1, 1, 1]], [2, 7], "int32");
-      const targets = tf.oneHot(tf.tensor2d([[2, 3, 4, 5, 6, 7, 8], [0, 0, 8, 9, 10, 11, 12]], [2, 7], "int32"), 31);
-      const vars = [...model.params.values()];
-      const { value, grads } = tf.variableGrads(() => tf.mean(tf.mul(tf.logSoftmax(gptForward(model, ids, { attentionMask }).logits as tf.Tensor), targets)) as tf.Scalar, vars);
-      return [value, ...vars.map((v) => grads[v.name] as tf.Tensor)].map(values);
-    }) as unknown as Float32Array[];
+  const run = () => lossAndGradients(model);
   const others = ["embedding", "lm-head", "bias-sum", "causal", "decode"] as const;
   const off = withGroups([...others], run);
   const on = withGroups(true, run);
