@@ -434,7 +434,10 @@ test("a round over two projects: the snapshot counts both, the trainer reads bot
 
 test("a PPO step resumes too: its checkpoint carries the value model, and attempt 2 starts at the uploaded rollout", { timeout: 300_000 }, async () => {
   assert.ok(first.researcher, "runs after the first test");
-  const ROLLOUTS = 40;
+  // long enough that trainer A is still training when its first checkpoint lands: a checkpoint's upload (policy,
+  // value and reward models) can take as long as dozens of these tiny rollouts, and with 40 the job could finish
+  // between the first manifest and the kill (a CI flake: attempts 1)
+  const ROLLOUTS = 300;
   const launched = await first.researcher.json("POST", `/api/v1/projects/${first.projectId}/rounds`, {
     name: "PPO, killed", path: "reward-ppo", base: { modelId: first.policyId }, reward: tiny.reward,
     ppo: { ...tiny.ppo, rollouts: ROLLOUTS, checkpointEvery: 2 }, next: { prompts: 0 },
