@@ -12,6 +12,7 @@ import { wasmBlasActive } from "./wasm-blas-matmul.ts";
 import { stepKernelOn } from "./step-kernels.ts";
 import type { WasmBackendLike } from "./wasm-kernel-types.ts";
 import { simdKernels } from "./wasm-simd.ts";
+import { activeHeapBackend } from "./wasm-heap.ts";
 
 /** True when matmuls with transpose flags are as fast as plain ones (native BLAS under wasm). */
 export function transposedMatMulIsFast(): boolean {
@@ -112,9 +113,8 @@ export function tiedLmHead(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
 /** The wasm backend's heap access when the fused linear (step-kernels.ts group "linear") applies, else null. */
 function fusedLinearBackend(): { blas: NonNullable<ReturnType<typeof wasmBlasActive>>; backend: WasmBackendLike } | null {
   const blas = wasmBlasActive();
-  if (!blas || !stepKernelOn("linear") || tf.getBackend() !== "wasm") return null;
-  const backend = tf.backend() as unknown as Partial<WasmBackendLike>;
-  return typeof backend.typedArrayFromHeap === "function" && typeof backend.makeOutput === "function" ? { blas, backend: backend as WasmBackendLike } : null;
+  const backend = blas && stepKernelOn("linear") ? activeHeapBackend() : null;
+  return blas && backend ? { blas, backend } : null;
 }
 
 /**

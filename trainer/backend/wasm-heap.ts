@@ -40,7 +40,12 @@ export function fusedSoftmaxLoopNamed(): boolean {
 
 /** The wasm backend when it is the active one and `kernel`'s fused loop is on, else null (callers then use tensor ops). */
 export function fusedBackend(kernel: FusedKernel): WasmHeapBackend | null {
-  if (!enabled.has(kernel) || tf.getBackend() !== "wasm") return null;
+  return enabled.has(kernel) ? activeHeapBackend() : null;
+}
+
+/** The wasm backend when it is the active one and lends its heap (typedArrayFromHeap, makeOutput), else null. */
+export function activeHeapBackend(): WasmHeapBackend | null {
+  if (tf.getBackend() !== "wasm") return null;
   const backend = tf.backend() as unknown as Partial<WasmHeapBackend>;
   return typeof backend.typedArrayFromHeap === "function" && typeof backend.makeOutput === "function"
     ? (backend as WasmHeapBackend)

@@ -31,7 +31,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { stepKernelOn } from "../backend/step-kernels.ts";
 import { wasmBlasActive } from "../backend/wasm-blas-matmul.ts";
-import { type WasmHeapBackend } from "../backend/wasm-heap.ts";
+import { activeHeapBackend, type WasmHeapBackend } from "../backend/wasm-heap.ts";
 import { simdKernels, type SimdGroup } from "../backend/wasm-simd.ts";
 import type { ForwardOptions, GptModel, KvCache } from "./gpt.ts";
 
@@ -54,10 +54,8 @@ export type DecodeEnv = { backend: WasmHeapBackend; blas: NonNullable<ReturnType
 /** Native BLAS under wasm, the step-kernels group "decode" and the SIMD kernels of these groups; else null. */
 export function decodeEnv(simdGroups: readonly SimdGroup[]): DecodeEnv | null {
   const blas = wasmBlasActive();
-  if (!stepKernelOn("decode") || !blas || tf.getBackend() !== "wasm") return null;
-  const backend = tf.backend() as unknown as Partial<WasmHeapBackend>;
-  if (typeof backend.typedArrayFromHeap !== "function" || typeof backend.makeOutput !== "function") return null;
-  const heap = backend as WasmHeapBackend;
+  const heap = stepKernelOn("decode") && blas ? activeHeapBackend() : null;
+  if (!blas || !heap) return null;
   const simd = simdKernels(heap, "norm");
   if (!simd || simdGroups.some((g) => !simdKernels(heap, g))) return null;
   return { backend: heap, blas, simd };

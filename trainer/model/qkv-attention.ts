@@ -21,7 +21,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { wasmBlasActive } from "../backend/wasm-blas-matmul.ts";
 import type { NativeBlas } from "../backend/native-blas.ts";
-import { fusedBackend, type WasmHeapBackend } from "../backend/wasm-heap.ts";
+import { activeHeapBackend, fusedBackend, type WasmHeapBackend } from "../backend/wasm-heap.ts";
 import { simdKernels, type SimdKernels } from "../backend/wasm-simd.ts";
 import { stepKernelOn } from "../backend/step-kernels.ts";
 import { maskedSoftmax } from "./fused-softmax.ts";
@@ -36,11 +36,8 @@ export function setQkvAttention(on: boolean): void {
 /** The BLAS and wasm backend when the in-place attention applies, else null. */
 export function qkvAttentionBackend(): { blas: NativeBlas; backend: WasmHeapBackend } | null {
   const blas = wasmBlasActive();
-  if (!enabled || !blas || tf.getBackend() !== "wasm") return null;
-  const backend = tf.backend() as unknown as Partial<WasmHeapBackend>;
-  return typeof backend.typedArrayFromHeap === "function" && typeof backend.makeOutput === "function"
-    ? { blas, backend: backend as WasmHeapBackend }
-    : null;
+  const backend = enabled && blas ? activeHeapBackend() : null;
+  return blas && backend ? { blas, backend } : null;
 }
 
 type Dims = { B: number; T: number; H: number; D: number; C: number };
