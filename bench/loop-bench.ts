@@ -37,9 +37,9 @@
  * answer and the reward model's held-out accuracy next to what the labelers' own noise allows.
  *
  *   npm run bench:loop [-- --task arithmetic --eval 96 --prompts 96 --tau 4 --seed 1
- *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-steps 100,300 --dpo-rpo 0,1 --dpo-dpop 0,1,50 --dpo-consensus 0,1 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
+ *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-steps 100,300 --dpo-rpo 0,1 --dpo-dpop 0,1,50 --dpo-consensus 0,1 --dpo-pairs all,best_vs_rest --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
  *                        --grpo-mini-batches 0,16 --grpo-iterations 1,2 --grpo-tool-result 0,0.5 --grpo-digits 0,0.5 --grpo-temperatures 1,0.7 --sample-temperature 1
- *                        --kto-lrs 3e-5 --rm-steps 100 --rollouts 20 --tool-share 0.4 --policy 6x192 --dpo-rounds 3 --rl-fresh 0
+ *                        --kto-lrs 3e-5 --rm-steps 30,100,300 --rm-lrs 1e-4,3e-5 --rollouts 20 --tool-share 0.4 --policy 6x192 --dpo-rounds 3 --rl-fresh 0
  *                        --only dpo,ppo,rm-grpo,grpo,kto,chain,dpo-loop]
  *
  * Needs `npm run build` (the server's pages). Prints a table and writes bench/results/loop-<time>.json
@@ -86,6 +86,8 @@ const { values } = parseArgs({
     "dpo-dpop": { type: "string", default: "1" },
     // 1 = DPO on one pair set per item from the consensus of its labelers' rankings (data.consensus), 0 = every labeler's pairs
     "dpo-consensus": { type: "string", default: "0" },
+    // which pairs each ranking yields (data.pairs: all, adjacent, best_vs_rest), swept with the settings above
+    "dpo-pairs": { type: "string", default: "all" },
     // dpo-loop: this many DPO rounds in a row, each on the rankings of the answers the previous policy sampled
     "dpo-rounds": { type: "string", default: "3" },
     "ppo-lrs": { type: "string", default: "1e-4" },
@@ -110,8 +112,10 @@ const { values } = parseArgs({
     "kto-lrs": { type: "string", default: "3e-5" },
     // the temperature round 0 samples the labelers' K answers at (the round's next.temperature; 1 = the default)
     "sample-temperature": { type: "string", default: "1" },
-    // the reward model's steps before PPO / GRPO (the trainer's default is 100)
+    // the reward model's steps and learning rates before PPO / GRPO (the trainer's defaults: 100 steps, lr 1e-4); the ppo
+    // rows sweep both, rm-grpo takes the first of each
     "rm-steps": { type: "string", default: "100" },
+    "rm-lrs": { type: "string", default: "1e-4" },
     // arithmetic: GRPO on this many fresh prompts instead of the project's own (every one of which round 0 was
     // demonstrated or sampled on): a second project holds them and the same eval set, and its GRPO rounds start
     // from round 0's policy (0 = GRPO in the project itself)
@@ -335,20 +339,25 @@ const rounds: Array<{ name: string; id: string }> = [];
 const from = { base: { modelId: policy }, evaluation, next: { prompts: 0 } };
 const add = async (name: string, body: Record<string, unknown>) => rounds.push({ name, id: await launch({ name, ...from, ...body }) });
 const optim = (lr: number) => ({ lr, minLr: lr / 10 });
-const rewardModel = { reward: { steps: Number(values["rm-steps"]) }, evaluation: { ...evaluation, rewardSplit: 0.2 } };
+const rewardModelWith = (steps: number, lr: number) => ({ reward: { steps, optim: { lr } }, evaluation: { ...evaluation, rewardSplit: 0.2 } });
+const rewardModel = rewardModelWith(lrs("rm-steps")[0]!, lrs("rm-lrs")[0]!);
 const grpo = { rollouts: ROLLOUTS, promptsPerRollout: 8, numGenerations: 8, maxCompletionLength: T };
 if (ONLY.has("dpo")) {
   for (const lr of lrs("dpo-lrs")) {
     for (const beta of lrs("dpo-betas")) {
-      for (const rpoAlpha of lrs("dpo-rpo")) for (const dpopLambda of lrs("dpo-dpop")) for (const consensus of lrs("dpo-consensus")) for (const steps of lrs("dpo-steps")) {
-        const name = `DPO lr ${lr} β ${beta}${rpoAlpha ? ` RPO α ${rpoAlpha}` : ""} DPOP λ ${dpopLambda}${steps !== 100 ? ` ${steps} steps` : ""}${consensus ? " consensus pairs" : ""}`;
-        await add(name, { path: "dpo", dpo: { beta, rpoAlpha, dpopLambda, steps, optim: optim(lr) }, ...(consensus ? { data: { consensus: true } } : {}) });
+      for (const rpoAlpha of lrs("dpo-rpo")) for (const dpopLambda of lrs("dpo-dpop")) for (const consensus of lrs("dpo-consensus")) for (const steps of lrs("dpo-steps")) for (const pairs of values["dpo-pairs"]!.split(",")) {
+        const name = `DPO lr ${lr} β ${beta}${rpoAlpha ? ` RPO α ${rpoAlpha}` : ""} DPOP λ ${dpopLambda}${steps !== 100 ? ` ${steps} steps` : ""}${consensus ? " consensus pairs" : ""}${pairs !== "all" ? ` pairs ${pairs}` : ""}`;
+        const data = { ...(consensus ? { consensus: true } : {}), ...(pairs !== "all" ? { pairs } : {}) };
+        await add(name, { path: "dpo", dpo: { beta, rpoAlpha, dpopLambda, steps, optim: optim(lr) }, ...(Object.keys(data).length > 0 ? { data } : {}) });
       }
     }
   }
 }
 if (ONLY.has("ppo")) {
-  for (const lr of lrs("ppo-lrs")) await add(`RM → PPO lr ${lr}`, { path: "reward-ppo", ...rewardModel, ppo: { rollouts: ROLLOUTS, responseLength: T, optim: optim(lr) } });
+  for (const lr of lrs("ppo-lrs")) for (const rmSteps of lrs("rm-steps")) for (const rmLr of lrs("rm-lrs")) {
+    const rm = rmSteps !== 100 || rmLr !== 1e-4 ? ` (RM ${rmSteps} steps, lr ${rmLr})` : "";
+    await add(`RM → PPO lr ${lr}${rm}`, { path: "reward-ppo", ...rewardModelWith(rmSteps, rmLr), ppo: { rollouts: ROLLOUTS, responseLength: T, optim: optim(lr) } });
+  }
 }
 if (ONLY.has("rm-grpo")) await add("RM + checker → GRPO", { path: "reward-grpo", ...rewardModel, rewards: { checker: { weight: 1 }, rewardModel: { weight: 1 } }, grpo });
 // --rl-fresh: a second project with the fresh prompts and the same eval set, for GRPO's rollouts

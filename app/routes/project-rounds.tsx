@@ -6,6 +6,7 @@ import { getProject } from "../../server/labeling/projects.server.ts";
 import { launchRound, listRounds } from "../../server/rounds/rounds.server.ts";
 import { rayExecutor } from "../../server/bridges/ray/ray-handoff.server.ts";
 import { MIX_SOURCES } from "../../server/labeling/data-mix.ts";
+import { PAIR_MODE_LABELS } from "../../server/labeling/quality/pair-builder.ts";
 import { GPT_PRESETS } from "../../trainer/contract/gpt-config.ts";
 import { isCorpusPath, ROUND_PATHS, roundSpecSchema, type RoundPath } from "../../trainer/contract/round.ts";
 import { CorpusLaunchFields, corpusSpecFromForm } from "../components/corpus-launch-fields.tsx";
@@ -125,6 +126,8 @@ export async function action({ context, request, params }: Route.ActionArgs) {
   };
   const selection = {
     consensus: form.get("data.consensus") === "on", ...optionalNumber("data.minAgreement"), ...optionalNumber("data.minGoldAgreement"),
+    // "all" is the default: sent only when another mode is chosen, so a stray value reaches the schema's check
+    ...(form.get("data.pairs") && form.get("data.pairs") !== "all" ? { pairs: form.get("data.pairs") } : {}),
     ...(Object.keys(mix).length > 0 ? { mix } : {}), ...idList("data.projects"), ...idList("data.rounds"),
   };
   // LoRA adapters on a registered base: r, alpha and targets as typed (PEFT's defaults when blank)
@@ -273,13 +276,20 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
               </>
             ) : null}
             {!corpusPath && steps.some((s) => s === "dpo" || s === "reward") ? (
-              <details className="mb-4 rounded-md border border-slate-200 p-3 dark:border-slate-800" open={Boolean(errors["data.minAgreement"] ?? errors["data.minGoldAgreement"])}>
+              <details className="mb-4 rounded-md border border-slate-200 p-3 dark:border-slate-800" open={Boolean(errors["data.minAgreement"] ?? errors["data.minGoldAgreement"] ?? errors["data.pairs"])}>
                 <summary className="cursor-pointer text-sm font-medium">Preference data</summary>
                 <div className="mt-3 grid grid-cols-2 gap-3">
                   <Field label="Minimum agreement (0–1, blank = all)" name="data.minAgreement" inputMode="decimal" defaultValue={values["data.minAgreement"] ?? ""} error={errors["data.minAgreement"]} />
                   <label className="mt-6 flex items-center gap-2 text-sm">
                     <input type="checkbox" name="data.consensus" defaultChecked={values["data.consensus"] === "on"} /> One consensus ranking per item
                   </label>
+                  <Select label="Pairs from each ranking" name="data.pairs" defaultValue={values["data.pairs"] ?? "all"} error={errors["data.pairs"]}>
+                    {Object.entries(PAIR_MODE_LABELS).map(([mode, label]) => (
+                      <option key={mode} value={mode}>
+                        {label}
+                      </option>
+                    ))}
+                  </Select>
                   <Field
                     label="Labelers' minimum agreement with gold (0–1, blank = everyone)"
                     name="data.minGoldAgreement"

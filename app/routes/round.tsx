@@ -13,6 +13,7 @@ import { RoundStateBadge } from "../components/round-state-badge.tsx";
 import { HeldOutCard, RoundWarnings } from "../components/held-out-report.tsx";
 import { CorpusSnapshotCard, LmEvalCard, MixSearchCard, type CorpusSnapshotView, type LmEvalView, type MixSearchView } from "../components/corpus-round-report.tsx";
 import type { HeldOutReport, RoundWarning } from "../../server/rounds/round-warnings.ts";
+import { PAIR_MODE_LABELS } from "../../server/labeling/quality/pair-builder.ts";
 import { requireProjectRole } from "../lib/auth.server.ts";
 import { or404 } from "../lib/not-found.server.ts";
 import type { RoundEventPayload } from "../lib/socket-events.ts";
@@ -216,6 +217,12 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
               <dd>{snapshot.counts.review}</dd>
               <dt>Comparisons</dt>
               <dd>{snapshot.counts.compare}</dd>
+              {snapshot.pairs && snapshot.pairs !== "all" ? (
+                <>
+                  <dt>Preference pairs</dt>
+                  <dd data-testid="pairs-mode">{PAIR_MODE_LABELS[snapshot.pairs]}</dd>
+                </>
+              ) : null}
               {snapshot.gold ? (
                 <>
                   <dt>Gold filter</dt>

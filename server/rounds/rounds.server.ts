@@ -17,6 +17,7 @@ import { projectAccessOf } from "../auth/project-access.server.ts";
 import { hasRole } from "../auth/roles.ts";
 import { qualityReport } from "../labeling/quality-report.server.ts";
 import { MIX_SOURCES_OF, mixParam, type DataMix, type MixSource } from "../labeling/data-mix.ts";
+import type { PairMode } from "../labeling/quality/pair-builder.ts";
 import { projectSettingsSchema, type ProjectSettings } from "../labeling/project-settings.ts";
 import type { Project } from "../labeling/projects.server.ts";
 import { isCorpusPath, ROUND_PATHS, roundSpecSchema, stepKlTarget, type RoundRewards, type RoundSpec } from "../../trainer/contract/round.ts";
@@ -35,6 +36,8 @@ export type DataSnapshot = {
   /** Preference filters, applied by the export (the counts and ids above are before them). */
   minAgreement: number | null;
   consensus: boolean;
+  /** Which pairs each ranking yields (pair-builder.ts); missing on rounds from before it existed: all. */
+  pairs?: PairMode;
   /**
    * The gold filter: rankings and A/B choices only from these labelers (those whose agreement
    * with gold was at least minGoldAgreement at launch). null = no gold filter.
@@ -126,6 +129,7 @@ async function snapshotData(db: DbOrTrx, projectId: string, spec: Pick<RoundSpec
     labeler: data.labeler ?? null,
     minAgreement: data.minAgreement ?? null,
     consensus: data.consensus,
+    pairs: data.pairs ?? "all",
     gold,
     mix: data.mix ?? null,
     sources,
@@ -256,6 +260,7 @@ export function snapshotQuery(snapshot: DataSnapshot, dataset: "sft" | "preferen
   if (dataset === "preferences") {
     if (snapshot.minAgreement !== null && snapshot.minAgreement !== undefined) query["minAgreement"] = String(snapshot.minAgreement);
     if (snapshot.consensus) query["consensus"] = "true";
+    if (snapshot.pairs && snapshot.pairs !== "all") query["pairs"] = snapshot.pairs;
     if (snapshot.gold) query["labelers"] = goldLabelersParam(snapshot.gold);
   }
   const mix = snapshot.mix ? mixParam(snapshot.mix, MIX_SOURCES_OF[dataset]) : null;

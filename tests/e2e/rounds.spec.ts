@@ -90,6 +90,9 @@ test("label → launch a DPO round → watch it train → rank the new policy's 
   await page.locator("summary", { hasText: "DPO hyperparameters" }).click();
   await page.locator("#field-dpo\\.steps").fill("6");
   await page.locator("#field-dpo\\.batchSize").fill("2");
+  // Which pairs each ranking yields: the choice is kept in the round's data snapshot and shown with it
+  await page.locator("summary", { hasText: "Preference data" }).click();
+  await page.getByLabel("Pairs from each ranking").selectOption("best_vs_rest");
   await page.locator("#field-next\\.prompts").fill("4");
   await page.locator("#field-next\\.maxNewTokens").fill("12");
   await page.getByRole("button", { name: "Launch round" }).click();
@@ -104,6 +107,7 @@ test("label → launch a DPO round → watch it train → rank the new policy's 
   await screenshot(page, "round-training");
   await expect(page.getByTestId("round-state")).toHaveAttribute("data-state", "done", { timeout: 180_000 });
   await expect(page.getByTestId("round-models")).toContainText("(policy)");
+  await expect(page.getByTestId("pairs-mode")).toHaveText("the best tier against each other");
   await expect(page.getByTestId("round-report")).toContainText("new ranking tasks");
   await expect(page.getByTestId("round-evaluation")).toContainText("KL ≈");
   await expect(page.getByTestId("chart-reward")).toBeVisible();

@@ -39,8 +39,9 @@ const tiny = {
   next: { prompts: 3, maxNewTokens: 6, temperature: 1, seed: 7 },
 };
 
-async function seededProject(researcher: HttpClient): Promise<string> {
-  const created = await researcher.json("POST", "/api/v1/projects", { name: "Loop", settings: projectSettingsSchema.parse({ k: 2, overlap: { rank: 1, demonstrate: 1 } }) });
+/** Six questions; the first three come with k answers to rank (the right one, then wrong ones). */
+async function seededProject(researcher: HttpClient, k: 2 | 3 = 2): Promise<string> {
+  const created = await researcher.json("POST", "/api/v1/projects", { name: "Loop", settings: projectSettingsSchema.parse({ k, overlap: { rank: 1, demonstrate: 1 } }) });
   const projectId = ((await created.json()) as { id: string }).id;
   const project = await getProject(server.db, projectId);
   const questions = ["What is 2 + 3?", "What is 7 - 4?", "What is 3 × 3?", "What is 10 / 2?", "What is 6 + 6?", "What is 9 - 1?"];
@@ -51,7 +52,7 @@ async function seededProject(researcher: HttpClient): Promise<string> {
       project.settings,
       questions.map((q, i) => ({
         messages: [{ role: "user" as const, content: q }],
-        completions: i < 3 ? [{ text: `The answer is ${i + 5}.`, model: "seed" }, { text: "I do not know.", model: "seed" }] : [],
+        completions: i < 3 ? [{ text: `The answer is ${i + 5}.`, model: "seed" }, { text: "I do not know.", model: "seed" }, ...(k === 3 ? [{ text: "Maybe 4.", model: "seed" }] : [])] : [],
         source: null, metadata: {}, contentHash: `loop-${projectId}-${i}`, minhash: "", status: "active" as const,
       })),
       null,
@@ -494,4 +495,39 @@ test("a round can recompute activations: every training job gets recompute, the 
   assert.equal((await server.db.selectFrom("rounds").select("state").where("id", "=", id).executeTakeFirstOrThrow()).state, "done", output);
   const backend = await server.db.selectFrom("job_events").select("payload").where("job_id", "=", job.id).where("type", "=", "backend").executeTakeFirstOrThrow();
   assert.equal(backend.payload["recompute"], true);
+});
+
+test("a round chooses which pairs each ranking yields (data.pairs): its DPO job trains on those; an unknown mode is refused", { timeout: 300_000 }, async () => {
+  const researcher = (await server.newUser("researcher")).client;
+  const projectId = await seededProject(researcher, 3);
+  // three rankings, each of three tiers (right answer, "I do not know.", "Maybe 4."): every pair across tiers is
+  // three per ranking, adjacent tiers or the best against the rest two
+  assert.equal(await labelEverything((await server.newMember(projectId, "labeler")).client, projectId), 6);
+  const refused = await researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, { name: "Bad", path: "sft-dpo", ...tiny, next: { prompts: 0 }, data: { pairs: "best" } });
+  assert.equal(refused.status, 422);
+  assert.ok(((await refused.json()) as { errors: Array<{ path: string }> }).errors.some((e) => e.path === "data.pairs"));
+  assert.equal((await server.db.selectFrom("rounds").select("id").where("project_id", "=", projectId).execute()).length, 0, "nothing launched");
+
+  const launch = async (pairs: string | undefined) => {
+    const launched = await researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, { name: `Pairs ${pairs}`, path: "sft-dpo", ...tiny, next: { prompts: 0 }, ...(pairs ? { data: { pairs } } : {}) });
+    assert.equal(launched.status, 201, await launched.clone().text());
+    return ((await launched.json()) as { id: string }).id;
+  };
+  const rounds = { all: await launch(undefined), adjacent: await launch("adjacent"), best_vs_rest: await launch("best_vs_rest") };
+  const { code, output } = await runTrainerService(await server.newToken("trainer"));
+  assert.equal(code, 0, output);
+  const dpoPairs = async (roundId: string) => {
+    const job = await server.db.selectFrom("jobs").select(["id", "spec"]).where("round_id", "=", roundId).where("kind", "=", "dpo").executeTakeFirstOrThrow();
+    const start = await server.db.selectFrom("job_events").select("payload").where("job_id", "=", job.id).where("type", "=", "start").executeTakeFirstOrThrow();
+    return { dataUrl: String((job.spec as { dataUrl?: string }).dataUrl), pairs: start.payload["pairs"] };
+  };
+  const all = await dpoPairs(rounds.all);
+  assert.equal(all.pairs, 9);
+  assert.doesNotMatch(all.dataUrl, /pairs=/, "the default asks the export for its own default");
+  for (const mode of ["adjacent", "best_vs_rest"] as const) {
+    const { dataUrl, pairs } = await dpoPairs(rounds[mode]);
+    assert.match(dataUrl, new RegExp(`[?&]pairs=${mode}(&|$)`));
+    assert.equal(pairs, 6, mode);
+    assert.equal((await server.db.selectFrom("rounds").select("state").where("id", "=", rounds[mode]).executeTakeFirstOrThrow()).state, "done");
+  }
 });

@@ -24,6 +24,7 @@ import { nextTokenLogProbs } from "../losses/logprobs.ts";
 import { rankingPairs, rewardMetrics } from "../losses/reward-loss.ts";
 import { dpoMetrics } from "../losses/dpo-loss.ts";
 import { collateCompletions } from "../data/collate.ts";
+import { meanStderr } from "../rollouts/kl-guard.ts";
 import { buildModel, readPreferencePairs, readRankingExamples, readSftExamples } from "./job-inputs.ts";
 import { createProgress } from "./progress.ts";
 import { type JobLogger } from "./logger.ts";
@@ -151,9 +152,8 @@ export function evalDpo(
     const [lp, lr] = [policy, reference].map((m) => tf.tidy(() => sequenceLogps(m, batch).dataSync() as Float32Array));
     for (let b = 0; b < part.length; b++) kls.push((lp?.[b] ?? NaN) - (lr?.[b] ?? NaN));
   });
-  const mean = kls.reduce((a, x) => a + x, 0) / kls.length;
-  const variance = kls.length > 1 ? kls.reduce((a, x) => a + (x - mean) ** 2, 0) / (kls.length - 1) : NaN;
-  return { ...out, eval_kl: mean, eval_kl_stderr: Math.sqrt(variance / kls.length), eval_kl_samples: kls.length };
+  const { mean, stderr } = meanStderr(kls);
+  return { ...out, eval_kl: mean, eval_kl_stderr: stderr, eval_kl_samples: kls.length };
 }
 
 export async function evalJob(spec: EvalSpec, format: ChatFormat, log: JobLogger): Promise<void> {

@@ -38,6 +38,7 @@ import { promptRecordSchema, readJsonl } from "../data/jsonl.ts";
 import { collateCompletions } from "../data/collate.ts";
 import { scoreCompletions } from "../algorithms/reward-trainer.ts";
 import { sequenceLogps } from "../algorithms/dpo-trainer.ts";
+import { meanStderr } from "../rollouts/kl-guard.ts";
 import { answerHealth, healthShares, type HealthShares } from "../eval/answer-health.ts";
 import { asMessages, buildModel, chatFormatFor, check } from "./job-inputs.ts";
 import { createProgress } from "./progress.ts";
@@ -238,9 +239,8 @@ async function heldoutKl(policy: Loaded, references: Loaded[], prompts: HeldoutP
   bar.finish();
   return kls.map((values) => {
     if (values.length === 0) return null;
-    const mean = values.reduce((a, x) => a + x, 0) / values.length;
-    const variance = values.length > 1 ? values.reduce((a, x) => a + (x - mean) ** 2, 0) / (values.length - 1) : 0;
-    return { mean, stderr: Math.sqrt(variance / values.length), samples: values.length };
+    const { mean, stderr } = meanStderr(values);
+    return { mean, stderr: values.length > 1 ? stderr : 0, samples: values.length };
   });
 }
 

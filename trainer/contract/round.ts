@@ -219,6 +219,11 @@ export const roundSpecSchema = z
         /** Preferences only: one pair set per item from the consensus ranking instead of every labeler's. */
         consensus: z.boolean().default(false),
         /**
+         * Preferences only: which pairs a ranking yields (the export's `pairs`): every pair across tiers (the default),
+         * adjacent tiers only, or the top tier against every other.
+         */
+        pairs: z.enum(["all", "adjacent", "best_vs_rest"]).optional(),
+        /**
          * Rankings and A/B choices only from labelers whose agreement with gold tasks is at least
          * this (0–1); labelers never measured on gold are left out. Fixed at launch.
          */

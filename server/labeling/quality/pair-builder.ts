@@ -3,6 +3,13 @@ import type { PreferencePair, Ranking } from "./ranking.ts";
 
 export type PairMode = "all" | "adjacent" | "best_vs_rest";
 
+/** How the launch form and the round page name each mode. */
+export const PAIR_MODE_LABELS: Record<PairMode, string> = {
+  all: "every pair across tiers",
+  adjacent: "adjacent tiers only",
+  best_vs_rest: "the best tier against each other",
+};
+
 export interface BuildPairsOptions {
   /** all: every pair across different tiers; adjacent: tier i vs tier i+1 only; best_vs_rest: top tier vs every other tier. Default "all". */
   mode?: PairMode;
