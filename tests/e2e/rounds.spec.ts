@@ -107,7 +107,7 @@ test("label → launch a DPO round → watch it train → rank the new policy's 
   await screenshot(page, "round-training");
   await expect(page.getByTestId("round-state")).toHaveAttribute("data-state", "done", { timeout: 180_000 });
   await expect(page.getByTestId("round-models")).toContainText("(policy)");
-  await expect(page.getByTestId("pairs-mode")).toHaveText("the best tier against each other");
+  await expect(page.getByTestId("pairs-mode")).toHaveText("the best tier against every other tier");
   await expect(page.getByTestId("round-report")).toContainText("new ranking tasks");
   await expect(page.getByTestId("round-evaluation")).toContainText("KL ≈");
   await expect(page.getByTestId("chart-reward")).toBeVisible();

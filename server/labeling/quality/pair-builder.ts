@@ -7,7 +7,7 @@ export type PairMode = "all" | "adjacent" | "best_vs_rest";
 export const PAIR_MODE_LABELS: Record<PairMode, string> = {
   all: "every pair across tiers",
   adjacent: "adjacent tiers only",
-  best_vs_rest: "the best tier against each other",
+  best_vs_rest: "the best tier against every other tier",
 };
 
 export interface BuildPairsOptions {
