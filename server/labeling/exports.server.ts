@@ -9,6 +9,7 @@ import { itemBatches, meetsAgreement, notSentBack, selectedSubmissions } from ".
 import { mixBatches, mixParamSchema, mixRecords } from "./data-mix.ts";
 import { rankedPairs } from "./quality/consensus.ts";
 import { buildPairs } from "./quality/pair-builder.ts";
+import { PAIR_MODES } from "../../trainer/contract/round.ts";
 import { rankingSchema, type Ranking } from "./quality/ranking.ts";
 import { evalSplitFilterSchema, promptRules, type EvalSplitFilter } from "./eval-split.ts";
 
@@ -30,7 +31,7 @@ export const exportFilterSchema = z.object({
     .transform((v) => v.split(","))
     .optional(),
   format: z.enum(["conversational", "standard"]).default("conversational"),
-  pairs: z.enum(["all", "adjacent", "best_vs_rest"]).default("all"),
+  pairs: z.enum(PAIR_MODES).default("all"),
   margin: z.enum(["tier", "strength"]).default("tier"),
   pseudonymize: z.enum(["true", "false"]).default("true").transform((v) => v === "true"),
   /**

@@ -38,6 +38,13 @@ export const ROUND_PATHS = {
   "mix-search": ["mix-search"],
 } as const;
 export type RoundPath = keyof typeof ROUND_PATHS;
+
+/**
+ * How a K-way ranking becomes preference pairs (server/labeling/quality/pair-builder.ts): every pair across tiers,
+ * adjacent tiers only, or the top tier against every other. Here because the round spec names it and the trainer's
+ * contract imports nothing from the server; the export's filter and the pair builder read it from here.
+ */
+export const PAIR_MODES = ["all", "adjacent", "best_vs_rest"] as const;
 export type TrainStepKind = "sft" | "reward" | "dpo" | "ppo" | "grpo" | "rloo" | "kto" | "pretrain" | "midtrain" | "mix-search";
 
 /** Paths that train on corpora, not on labels: no held-out prompt evaluation, no sampling for labelers. */
@@ -222,7 +229,7 @@ export const roundSpecSchema = z
          * Preferences only: which pairs a ranking yields (the export's `pairs`): every pair across tiers (the default),
          * adjacent tiers only, or the top tier against every other.
          */
-        pairs: z.enum(["all", "adjacent", "best_vs_rest"]).optional(),
+        pairs: z.enum(PAIR_MODES).optional(),
         /**
          * Rankings and A/B choices only from labelers whose agreement with gold tasks is at least
          * this (0–1); labelers never measured on gold are left out. Fixed at launch.

@@ -1,7 +1,8 @@
 // Turns one labeler's tiered ranking into chosen/rejected pairs for the reward model and DPO.
 import type { PreferencePair, Ranking } from "./ranking.ts";
+import type { PAIR_MODES } from "../../../trainer/contract/round.ts";
 
-export type PairMode = "all" | "adjacent" | "best_vs_rest";
+export type PairMode = (typeof PAIR_MODES)[number];
 
 /** How the launch form and the round page name each mode. */
 export const PAIR_MODE_LABELS: Record<PairMode, string> = {
