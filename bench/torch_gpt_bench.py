@@ -74,7 +74,7 @@ def forward(P, c, ids, past=None, eps=1e-5):
     C, H = c["n_embd"], c["n_head"]
     D = C // H
     past_len = 0 if past is None else past[0][0].shape[2]
-    pos = torch.arange(past_len, past_len + T)
+    pos = torch.arange(past_len, past_len + T, device=ids.device)
     x = P["wte.weight"][ids] + P["wpe.weight"][pos][None]
     present = []
     for i in range(c["n_layer"]):
@@ -88,7 +88,7 @@ def forward(P, c, ids, past=None, eps=1e-5):
         present.append((k, v))
         Tk = k.shape[2]
         att = (q @ k.transpose(-1, -2)) / math.sqrt(D)
-        causal = torch.ones(T, Tk, dtype=torch.bool).tril(past_len)
+        causal = torch.ones(T, Tk, dtype=torch.bool, device=ids.device).tril(past_len)
         att = att.masked_fill(~causal, float("-inf")).softmax(-1)
         y = (att @ v).transpose(1, 2).reshape(B * T, C)
         x = x + torch.addmm(P[p + "attn.c_proj.bias"], y, P[p + "attn.c_proj.weight"]).view(B, T, C)
@@ -133,8 +133,11 @@ def blas_info():
     return f"{line}; loaded: {lib}"
 
 
-def train_bench(c, B, T, steps, warmup):
+def train_bench(c, B, T, steps, warmup, device="cpu"):
     P = init_params(c, 0)
+    if device != "cpu":  # bench/gpu-check.ts: the same model on the GPU, in float32 without TF32 (PyTorch's default)
+        P = {k: v.detach().to(device).requires_grad_(True) for k, v in P.items()}
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     names = list(P)
     decay = [P[n] for n in names if P[n].dim() >= 2]
     no_decay = [P[n] for n in names if P[n].dim() < 2]
@@ -143,7 +146,7 @@ def train_bench(c, B, T, steps, warmup):
         lr=1e-3, betas=(0.9, 0.95), eps=1e-8,
     )
     g = torch.Generator().manual_seed(1)
-    ids = torch.randint(0, c["vocab_size"], (B, T + 1), generator=g)
+    ids = torch.randint(0, c["vocab_size"], (B, T + 1), generator=g).to(device)
     x, y = ids[:, :-1], ids[:, 1:]
     times, cpu, losses = [], [], []
     for i in range(warmup + steps):
@@ -154,6 +157,7 @@ def train_bench(c, B, T, steps, warmup):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(P.values(), 1.0)
         opt.step()
+        sync()
         if i >= warmup:
             times.append(time.perf_counter() - t0)
             cpu.append(time.process_time() - c0)  # every thread of the process, as the TS bench's cpuUsage
@@ -315,6 +319,7 @@ def main():
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads; 0 keeps torch's default")
+    ap.add_argument("--device", default="cpu", help="GPT presets' training only, e.g. cuda (bench/gpu-check.ts); implies --no-generate")
     a = ap.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
@@ -342,12 +347,12 @@ def main():
         print(json.dumps({"preset": a.preset, "gen_tokens_per_s": gen, "gen_tokens_per_cpu_s": per_cpu,
                           "torch": torch.__version__, "threads": torch.get_num_threads()}))
         return 0
-    step_s, cpu_s, train_tps, losses = train_bench(c, a.batch, a.seq, a.steps, a.warmup)
-    gen_tps = None if a.no_generate else generate_bench(c)
+    step_s, cpu_s, train_tps, losses = train_bench(c, a.batch, a.seq, a.steps, a.warmup, a.device)
+    gen_tps = None if a.no_generate or a.device != "cpu" else generate_bench(c)
     print(json.dumps({
         "preset": a.preset, "batch": a.batch, "seq": a.seq,
         "params": sum(math.prod(s) for _, s in param_shapes(c)),
-        "step_s": step_s, "cpu_s": cpu_s, "train_tokens_per_s": train_tps, "gen_tokens_per_s": gen_tps,
+        "device": a.device if a.device == "cpu" else torch.cuda.get_device_name(), "step_s": step_s, "cpu_s": cpu_s, "train_tokens_per_s": train_tps, "gen_tokens_per_s": gen_tps,
         "losses": losses, "torch": torch.__version__, "threads": torch.get_num_threads(),
         "blas": blas_info(),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -3,10 +3,26 @@
 
 export type BackendEvent = Record<string, unknown>;
 
-/** One line, e.g. "wasm (SIMD, 1 thread) + OpenBLAS, 2 threads" or "wasm (SIMD) — no native BLAS: …". */
+/**
+ * One line, e.g. "wasm (SIMD, 1 thread) + OpenBLAS, 2 threads", "wasm (SIMD) — no native BLAS: …" or
+ * "webgpu on nvidia hopper (NVIDIA H200)"; a GPU backend that was asked for and not used says why.
+ */
 export function backendSummary(event: BackendEvent | undefined): string {
   if (!event) return "–";
+  const skipped = Array.isArray(event["skipped"]) ? (event["skipped"] as Array<{ package?: unknown; reason?: unknown }>) : [];
+  const gpu = skipped.find((s) => /webgpu/i.test(String(s.package ?? "")));
+  const line = oneLine(event, skipped);
+  return gpu ? `${line}; webgpu not used: ${String(gpu.reason ?? "unavailable")}` : line;
+}
+
+function oneLine(event: BackendEvent, skipped: Array<{ package?: unknown; reason?: unknown }>): string {
   const name = String(event["backend"] ?? event["name"] ?? "?");
+  const adapter = event["adapter"] as Record<string, unknown> | null | undefined;
+  if (adapter && typeof adapter === "object") {
+    const label = [adapter["vendor"], adapter["architecture"]].filter((x) => typeof x === "string" && x).join(" ") || "an unnamed adapter";
+    const detail = String(adapter["description"] || adapter["device"] || "");
+    return `${name} on ${label}${detail ? ` (${detail})` : ""}${adapter["software"] === true ? ", a software device" : ""}`;
+  }
   const traits = [event["simd"] === true ? "SIMD" : null, typeof event["threads"] === "number" ? `${event["threads"]} thread${event["threads"] === 1 ? "" : "s"}` : null].filter(Boolean);
   const base = traits.length > 0 ? `${name} (${traits.join(", ")})` : name;
   const blas = event["blas"] as { library?: unknown; threads?: unknown } | null | undefined;
@@ -14,7 +30,6 @@ export function backendSummary(event: BackendEvent | undefined): string {
     const threads = typeof blas.threads === "number" ? `, ${blas.threads} thread${blas.threads === 1 ? "" : "s"}` : "";
     return `${base} + native BLAS (${String(blas.library ?? "?")}${threads})`;
   }
-  const skipped = Array.isArray(event["skipped"]) ? (event["skipped"] as Array<{ package?: unknown; reason?: unknown }>) : [];
   const why = skipped.find((s) => /blas/i.test(String(s.package ?? "")));
   return why ? `${base}; no native BLAS: ${String(why.reason ?? "unavailable")}` : base;
 }

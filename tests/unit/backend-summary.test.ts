@@ -13,3 +13,19 @@ test("the round page names the backend, its native BLAS or why there is none, an
   assert.equal(backendSummary({ backend: "cpu" }), "cpu");
   assert.equal(backendKernels(wasm), "Sum, Slice, matMul2d");
 });
+
+test("a GPU backend names its adapter; a GPU asked for and not used says why beside the backend that ran", () => {
+  const adapter = { vendor: "nvidia", architecture: "hopper", device: "", description: "NVIDIA H200", software: false };
+  assert.equal(backendSummary({ backend: "webgpu", adapter, skipped: [] }), "webgpu on nvidia hopper (NVIDIA H200)");
+  assert.equal(
+    backendSummary({ backend: "webgpu", adapter: { vendor: "mesa", architecture: "", device: "", description: "llvmpipe (LLVM 19.1.7, 256 bits)", software: true }, skipped: [] }),
+    "webgpu on mesa (llvmpipe (LLVM 19.1.7, 256 bits)), a software device",
+  );
+  assert.equal(
+    backendSummary({
+      backend: "wasm", simd: true, threads: 1, adapter: null, blas: { library: "libopenblas.so.0", threads: 1 },
+      skipped: [{ package: "@tensorflow/tfjs-backend-webgpu", reason: "no WebGPU adapter: Dawn found no Vulkan driver" }],
+    }),
+    "wasm (SIMD, 1 thread) + native BLAS (libopenblas.so.0, 1 thread); webgpu not used: no WebGPU adapter: Dawn found no Vulkan driver",
+  );
+});

@@ -1,6 +1,8 @@
 // Backend selection: tfjs-node-gpu, then tfjs-node (optional packages, usually not installed), then
-// wasm with SIMD plus the project's kernels, then the pure-JS cpu backend. The choice is recorded and
-// reported by `describeBackend()` so every run logs what it actually trained on.
+// wasm with SIMD plus the project's kernels, then the pure-JS cpu backend. WebGPU (webgpu.ts) is tried
+// only when asked for, by `prefer: "webgpu"` or TANDEM_BACKEND=webgpu (decision trainer-033), and
+// falls back to wasm with the reason. The choice is recorded and reported by `describeBackend()` so
+// every run logs what it actually trained on.
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import "@tensorflow/tfjs-backend-wasm";
@@ -15,11 +17,15 @@ import { defaultBlasThreads, loadNativeBlas, type NativeBlas } from "./native-bl
 import { registerWasmBlasMatMul, setWasmBlas } from "./wasm-blas-matmul.ts";
 import { SIMD_KERNELS_LABEL, simdKernelsStatus } from "./wasm-simd.ts";
 import type { WasmHeapBackend } from "./wasm-heap.ts";
+import { loadWebgpu, type WebgpuAdapter } from "./webgpu.ts";
 
-export type BackendPreference = "auto" | "tfjs-node-gpu" | "tfjs-node" | "wasm" | "cpu";
+export const BACKEND_PREFERENCES = ["auto", "tfjs-node-gpu", "tfjs-node", "webgpu", "wasm", "cpu"] as const;
+export type BackendPreference = (typeof BACKEND_PREFERENCES)[number];
+const WEBGPU_PACKAGE = "@tensorflow/tfjs-backend-webgpu";
+const SYNC_READS = "the trainer's steps read results synchronously, which tfjs-backend-webgpu cannot do under Node (decision trainer-033)";
 
 export interface BackendInfo {
-  /** tfjs backend name in use: "tensorflow", "wasm" or "cpu". */
+  /** tfjs backend name in use: "tensorflow", "webgpu", "wasm" or "cpu". */
   backend: string;
   /** What was asked for. */
   requested: BackendPreference;
@@ -36,11 +42,14 @@ export interface BackendInfo {
    * (openblas_get_config) and threads; null when off or unavailable (the reason is in `skipped`).
    */
   blas: { library: string; config: string; threads: number } | null;
+  /** The GPU the webgpu backend runs on; null on the other backends. */
+  adapter: WebgpuAdapter | null;
   /** Candidates tried before this one, with why they failed. */
   skipped: { package: string; reason: string }[];
 }
 
 export interface InitBackendOptions {
+  /** Default "auto", or TANDEM_BACKEND where that names a backend. */
   prefer?: BackendPreference;
   /**
    * Native BLAS for wasm matmuls: "auto" (default) uses OpenBLAS when it loads and passes its
@@ -49,6 +58,13 @@ export interface InitBackendOptions {
   blas?: "auto" | "off";
   /** OpenBLAS threads; default TANDEM_BLAS_THREADS, else one per core. */
   blasThreads?: number;
+  /**
+   * The caller reads results with dataSync (every trainer step does: the loss, the clipping norm).
+   * tfjs-backend-webgpu cannot under Node (its synchronous read draws through an OffscreenCanvas), so
+   * such callers never get webgpu; gpu-check and the GPU bench read with `await data()` and pass false.
+   * Default true.
+   */
+  readsSynchronously?: boolean;
   /** For tests: how optional packages are imported. */
   importModule?: (specifier: string) => Promise<unknown>;
 }
@@ -93,10 +109,22 @@ async function tryNative(pkg: string, importModule: (s: string) => Promise<unkno
 
 /** Picks and initialises a backend; safe to call more than once (the last call wins). */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
-  const prefer = options.prefer ?? "auto";
+  const prefer = options.prefer ?? backendFromEnv();
   const importModule = options.importModule ?? defaultImport;
   await registerTfjsGradients();
   const skipped: BackendInfo["skipped"] = [];
+
+  if (prefer === "webgpu" && (options.readsSynchronously ?? true)) {
+    skipped.push({ package: WEBGPU_PACKAGE, reason: SYNC_READS });
+  } else if (prefer === "webgpu") {
+    const gpu = await loadWebgpu(importModule);
+    if ("adapter" in gpu) {
+      // tfjs-backend-webgpu has its own UnsortedSegmentSum (the embedding gradient); ours reads on the CPU
+      current = { backend: "webgpu", requested: prefer, package: WEBGPU_PACKAGE, threads: 0, simd: null, customKernels: [], projectOps: ["matMul2d"], blas: null, adapter: gpu.adapter, skipped };
+      return current;
+    }
+    skipped.push({ package: WEBGPU_PACKAGE, reason: gpu.reason });
+  }
 
   const natives = prefer === "auto" ? ["tfjs-node-gpu", "tfjs-node"] : prefer.startsWith("tfjs-node") ? [prefer] : [];
   for (const name of natives) {
@@ -104,7 +132,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
     try {
       const failure = await tryNative(pkg, importModule);
       if (failure === null) {
-        current = { backend: "tensorflow", requested: prefer, package: pkg, threads: 0, simd: null, customKernels: [], projectOps: ["matMul2d"], blas: null, skipped };
+        current = { backend: "tensorflow", requested: prefer, package: pkg, threads: 0, simd: null, customKernels: [], projectOps: ["matMul2d"], blas: null, adapter: null, skipped };
         return current;
       }
       skipped.push({ package: pkg, reason: failure });
@@ -133,6 +161,7 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
           customKernels: [UNSORTED_SEGMENT_SUM, ...embeddingKernels, ...wasmSliceKernels, ...(blas ? ["BatchMatMul (native BLAS)"] : []), ...(simdKernels.ok ? [SIMD_KERNELS_LABEL] : [])],
           projectOps: blas ? ["matMul2d"] : ["matMul2d", "perHeadAttention"],
           blas: blas ? { library: blas.library, config: blas.config, threads: blas.threads } : null,
+          adapter: null,
           skipped,
         };
         return current;
@@ -147,9 +176,15 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   registerUnsortedSegmentSum("cpu");
   current = {
     backend: "cpu", requested: prefer, package: "@tensorflow/tfjs-backend-cpu", threads: 1, simd: null,
-    customKernels: [UNSORTED_SEGMENT_SUM], projectOps: ["matMul2d"], blas: null, skipped,
+    customKernels: [UNSORTED_SEGMENT_SUM], projectOps: ["matMul2d"], blas: null, adapter: null, skipped,
   };
   return current;
+}
+
+/** TANDEM_BACKEND when it names a backend (a GPU machine's service sets it to "webgpu"), else "auto". */
+function backendFromEnv(): BackendPreference {
+  const asked = process.env["TANDEM_BACKEND"];
+  return BACKEND_PREFERENCES.find((b) => b === asked) ?? "auto";
 }
 
 /** What the process is training on. Throws before `initBackend()`. */

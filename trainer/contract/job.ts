@@ -34,8 +34,12 @@ const base = {
   schemaVersion: z.literal(1),
   /** Directory for the checkpoint, tokenizer.json copy and metrics.jsonl. */
   out: z.string().min(1),
-  /** Backend preference; "auto" tries tfjs-node-gpu, tfjs-node, then wasm, then cpu. */
-  backend: z.enum(["auto", "tfjs-node-gpu", "tfjs-node", "wasm", "cpu"]).default("auto"),
+  /**
+   * Backend preference; "auto" tries tfjs-node-gpu, tfjs-node, then wasm, then cpu (or what
+   * TANDEM_BACKEND names). "webgpu" falls back to wasm with the reason until the steps read
+   * asynchronously (decision trainer-033).
+   */
+  backend: z.enum(["auto", "tfjs-node-gpu", "tfjs-node", "webgpu", "wasm", "cpu"]).default("auto"),
   /**
    * Recompute each transformer block's forward in the backward pass instead of keeping its
    * activations (transformers' gradient_checkpointing): less memory, ≈ one more forward per step,

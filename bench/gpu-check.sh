@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The GPU check of issue 15 on a bare Debian/Ubuntu machine with an NVIDIA GPU (decision trainer-033):
+# prepares what bench/gpu-check.ts needs, then runs it within a few minutes.
+#   - Node: the one on PATH, else $TANDEM_NODE_DIR/bin (a Node 20+ folder carried to a machine without a
+#     registry), else apt-get install nodejs;
+#   - the Vulkan loader (libvulkan.so.1): installed, else apt-get install libvulkan1, else the .deb files in
+#     $TANDEM_DEBS (apt-get download libvulkan1 on a machine with a mirror) unpacked into /;
+#   - NVIDIA's Vulkan driver: found by the loader, else the ICD file under /usr/local/nvidia or
+#     /usr/share/vulkan/icd.d named through VK_ICD_FILENAMES;
+#   - node_modules: present (carried), else npm install.
+# Usage: bash bench/gpu-check.sh [--peak-tflops 67] [--presets micro,gpt2] [...]  (arguments go to gpu-check.ts;
+# 67 TFLOP/s is the fp32 peak of an H100 or H200 SXM). PyTorch's column uses `python3` (TANDEM_PYTHON).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { printf '[gpu-check] %s\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
+
+if [ -n "${TANDEM_NODE_DIR:-}" ]; then export PATH="$TANDEM_NODE_DIR/bin:$PATH"; fi
+if ! command -v node >/dev/null; then
+  say "no node: apt-get install nodejs"
+  as_root apt-get update -qq && as_root apt-get install -y -qq nodejs npm
+fi
+say "node $(node --version)"
+
+if ! ldconfig -p | grep -q 'libvulkan.so.1'; then
+  if [ -n "${TANDEM_DEBS:-}" ]; then
+    for f in "$TANDEM_DEBS"/*.deb; do as_root dpkg -x "$f" /; done
+    as_root ldconfig
+  else
+    say "no Vulkan loader: apt-get install libvulkan1"
+    as_root apt-get update -qq && as_root apt-get install -y -qq libvulkan1
+  fi
+fi
+if [ -z "${VK_ICD_FILENAMES:-}" ] && [ -z "${VK_DRIVER_FILES:-}" ]; then
+  for icd in /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json; do
+    if [ -f "$icd" ]; then export VK_ICD_FILENAMES="$icd"; say "NVIDIA's Vulkan driver: $icd"; break; fi
+  done
+  [ -n "${VK_ICD_FILENAMES:-}" ] || say "no nvidia_icd.json found; the loader looks in its default places"
+fi
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}" # Dawn's Vulkan loader warns without one
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader >&2 || true
+
+if [ ! -d node_modules/webgpu ] || [ ! -d node_modules/@tensorflow/tfjs-backend-webgpu ]; then
+  say "node_modules incomplete: npm install"
+  npm install --no-audit --no-fund
+fi
+exec timeout 600 npx tsx bench/gpu-check.ts "$@"
