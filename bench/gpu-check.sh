@@ -8,6 +8,7 @@
 #   - NVIDIA's Vulkan driver: found by the loader, else the ICD file under /usr/local/nvidia or
 #     /usr/share/vulkan/icd.d named through VK_ICD_FILENAMES;
 #   - node_modules: present (carried), else npm install.
+# Where the GPU machine reaches no registry, bench/gpu-pack.sh packs Node and node_modules here first.
 # Usage: bash bench/gpu-check.sh [--peak-tflops 67] [--presets micro,gpt2] [...]  (arguments go to gpu-check.ts;
 # 67 TFLOP/s is the fp32 peak of an H100 or H200 SXM). PyTorch's column uses `python3` (TANDEM_PYTHON).
 set -euo pipefail
@@ -22,7 +23,7 @@ if ! command -v node >/dev/null; then
 fi
 say "node $(node --version)"
 
-if ! ldconfig -p | grep -q 'libvulkan.so.1'; then
+if ! ldconfig -p 2>/dev/null | grep 'libvulkan.so.1' >/dev/null; then  # grep -q would end ldconfig with SIGPIPE under pipefail
   if [ -n "${TANDEM_DEBS:-}" ]; then
     for f in "$TANDEM_DEBS"/*.deb; do as_root dpkg -x "$f" /; done
     as_root ldconfig
@@ -44,4 +45,4 @@ if [ ! -d node_modules/webgpu ] || [ ! -d node_modules/@tensorflow/tfjs-backend-
   say "node_modules incomplete: npm install"
   npm install --no-audit --no-fund
 fi
-exec timeout 600 npx tsx bench/gpu-check.ts "$@"
+exec timeout 600 node node_modules/tsx/dist/cli.mjs bench/gpu-check.ts "$@" # not npx: a carried node_modules has no .bin

@@ -7,7 +7,7 @@
 // 4. training tokens/s (forward + backward + global-norm clip + AdamW) of --presets on the GPU, beside
 //    bench/torch_gpt_bench.py --device cuda when PyTorch sees a CUDA device (the same model, fp32, no TF32).
 // Results are read with `await data()`: tfjs-backend-webgpu cannot read synchronously under Node, which
-// is also why the trainer's jobs do not run on it yet (decision trainer-033). Tests never run this.
+// is also why only SFT jobs run on it so far (decision trainer-033). Tests never run this.
 // Usage: npx tsx bench/gpu-check.ts [--presets micro,gpt2] [--steps 5] [--warmup 2] [--peak-tflops 67]
 //        [--matmuls micro|all|none] [--no-torch]
 // On a software device (Mesa's lavapipe) it runs too, for checking the script: its figures are a CPU's.
@@ -17,9 +17,8 @@ import { initBackend } from "../trainer/backend/select-backend.ts";
 import { adapterLabel } from "../trainer/backend/webgpu.ts";
 import { GPT_PRESETS, resolveGptConfig, type GptPreset } from "../trainer/contract/gpt-config.ts";
 import { sftConfigSchema } from "../trainer/contract/sft-config.ts";
-import { disposeGpt, gptForward, initGpt } from "../trainer/model/gpt.ts";
-import { sftLoss } from "../trainer/losses/sft-loss.ts";
-import { adamwStep, createAdamW, disposeAdamW } from "../trainer/optim/adamw.ts";
+import { disposeGpt, initGpt } from "../trainer/model/gpt.ts";
+import { createSftTrainer } from "../trainer/algorithms/sft-trainer.ts";
 import { compareReadouts, parityBatch, sftStepReadout } from "../trainer/testing/backend-parity.ts";
 import { arg } from "./cli-arg.ts";
 
@@ -78,37 +77,28 @@ if (matmulSet !== "none") {
   }
 }
 
-// 4. training steps
+// 4. training steps: the SFT trainer's own step (trainStepAsync), every token a target
 for (const preset of presets) {
   const config = resolveGptConfig({ preset });
   const { B, T } = shapes[preset] ?? { B: 8, T: 128 };
   const model = initGpt(config, 0);
-  const optimizer = createAdamW(model.params);
-  const h = sftConfigSchema.parse({}).optim;
-  const vars = [...model.params.values()];
-  const nameOf = new Map([...model.params].map(([name, v]) => [v.name, name]));
-  const ids = Array.from({ length: B * T }, (_, i) => (i * 7919) % config.vocabSize);
-  const inputIds = tf.tensor2d(ids, [B, T], "int32");
-  const lossMask = tf.ones([B, T]) as tf.Tensor2D;
+  const trainer = createSftTrainer(model, sftConfigSchema.parse({ batchSize: B }), 0);
+  const examples = Array.from({ length: B }, (_, b) => {
+    const ids = Array.from({ length: T }, (_, i) => ((b * T + i) * 7919) % config.vocabSize);
+    return { ids, lossMask: ids.map(() => 1) };
+  });
   const times: number[] = [];
   const losses: number[] = [];
   for (let s = 0; s < warmup + steps; s++) {
     const t0 = performance.now();
-    const { value, grads } = tf.variableGrads(() => sftLoss(gptForward(model, inputIds).logits as tf.Tensor3D, inputIds, lossMask), vars);
-    const byName = new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g]));
-    // a chain of adds, not one addN: WebGPU allows 8 storage buffers per shader stage, and GPT has ~50 gradients
-    const normT = tf.tidy(() => tf.sqrt([...byName.values()].map((g) => tf.sum(tf.square(g))).reduce((a, b) => tf.add(a, b))));
-    const [norm, loss] = [(await normT.data())[0] ?? NaN, (await value.data())[0] ?? NaN]; // PyTorch's clip_grad_norm_ and float(loss) wait too
-    adamwStep(model.params, optimizer, byName, 1e-4, h, norm > 1 ? 1 / (norm + 1e-6) : 1);
-    tf.dispose([value, normT, ...byName.values()]);
-    await (model.params.get("ln_f.bias") as tf.Tensor).data(); // the update is done
+    const { loss } = await trainer.trainStepAsync(examples); // it waits for the loss and the norm, as PyTorch's float(loss) and clip_grad_norm_
+    await (model.params.get("ln_f.bias") as tf.Tensor).data(); // and here for the update
     if (s >= warmup) times.push((performance.now() - t0) / 1000);
     losses.push(loss);
   }
   const stepS = median(times);
   console.log(`\n${preset} train on webgpu (B ${B}, T ${T}): ${(stepS * 1000).toFixed(0)} ms/step, ${(B * T / stepS).toFixed(0)} tokens/s; losses ${losses.map((l) => l.toFixed(3)).join(" ")}`);
-  tf.dispose([inputIds, lossMask]);
-  disposeAdamW(optimizer);
+  trainer.dispose();
   disposeGpt(model);
   if (process.argv.includes("--no-torch")) continue;
   const python = process.env["TANDEM_PYTHON"] ?? "python3";

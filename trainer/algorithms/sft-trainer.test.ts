@@ -62,6 +62,28 @@ test("overfit one batch: the loss falls far below its start (≈ ln V), and 50 s
   disposeGpt(model);
 });
 
+test("trainStepAsync is trainStep with its reads awaited: the same metrics and weights, micro-batches and clipping included, and no leaked tensors", async () => {
+  // lr 1e-2 with clip 0.05 clips every step, and two micro-batches exercise the accumulator
+  const clipped = sftConfigSchema.parse({ batchSize: 4, optim: { lr: 1e-2, warmupSteps: 1, totalSteps: 5, gradClip: 0.05, gradAccumSteps: 2 } });
+  const [a, b] = [createSftTrainer(initGpt(modelConfig, 5), clipped, PAD), createSftTrainer(initGpt(modelConfig, 5), clipped, PAD)];
+  await b.trainStepAsync(batchOf(2)); // the first step allocates the optimizer's state
+  a.trainStep(batchOf(2));
+  const tensors = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) {
+    const [sync, awaited] = [a.trainStep(batchOf(3 + i)), await b.trainStepAsync(batchOf(3 + i))];
+    assert.deepEqual(awaited, sync);
+    assert.ok(sync.gradNorm > 0.05, "clipping is active");
+  }
+  assert.equal(tf.memory().numTensors, tensors);
+  for (const [name, p] of a.model.params) assert.deepEqual(Array.from(b.model.params.get(name)!.dataSync()), Array.from(p.dataSync()), name);
+  // a NaN loss stops the async step before any weight changes, as the sync one
+  const before = Array.from(b.model.params.get("wte.weight")!.dataSync());
+  b.model.params.get("ln_f.weight")!.assign(tf.fill([32], NaN));
+  await assert.rejects(b.trainStepAsync(batchOf(9)), /non-finite loss NaN at step 5/);
+  assert.deepEqual(Array.from(b.model.params.get("wte.weight")!.dataSync()), before);
+  for (const t of [a, b]) { t.dispose(); disposeModel(t.model); }
+});
+
 test("save → load → resume gives the same next-step loss and update as not stopping", () => {
   const ckpt = join(dir, "ckpt");
   const a = createSftTrainer(initGpt(modelConfig, 3), config, PAD);

@@ -5,14 +5,16 @@
 //
 // Reads top to bottom: 1. collate → 2. forward + masked NLL + gradients per micro-batch →
 // 3. accumulate → 4. clip, schedule, AdamW. The run loop (shuffled batches, checkpoints, resume) is
-// shared with the reward and DPO jobs: trainer/cli/train-loop.ts.
+// shared with the reward and DPO jobs: trainer/cli/train-loop.ts. A step reads two numbers off the
+// device (the losses, then the gradients' norm): `trainStep` reads them synchronously, `trainStepAsync`
+// awaits them, for webgpu, which cannot read synchronously under Node (decision trainer-033).
 import * as tf from "@tensorflow/tfjs-core";
 import { type SftConfig } from "../contract/sft-config.ts";
 import { lmForward, type LanguageModel } from "../model/lm.ts";
 import { trainableParams, withAdapterDropout } from "../model/lora.ts";
 import { sftLoss } from "../losses/sft-loss.ts";
 import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
-import { clipScale, GradAccumulator } from "../optim/gradients.ts";
+import { clipScale, clipScaleAsync, GradAccumulator } from "../optim/gradients.ts";
 import { learningRateAt } from "../optim/lr-schedule.ts";
 
 /** One rendered conversation (see tokenizer/chat-template.ts). */
@@ -61,6 +63,8 @@ export interface SftTrainer {
   /** Optimizer steps taken. */
   step: number;
   trainStep(examples: SftExample[]): SftStepMetrics;
+  /** The same step, its two reads of the device awaited. */
+  trainStepAsync(examples: SftExample[]): Promise<SftStepMetrics>;
   /** Masked NLL without updating (for held-out data and resume checks). */
   evalLoss(examples: SftExample[]): number;
   dispose(): void;
@@ -83,44 +87,73 @@ export function createSftTrainer(model: LanguageModel, config: SftConfig, padId:
     },
 
     trainStep(examples) {
-      const micro = config.optim.gradAccumSteps;
-      const accumulator = new GradAccumulator();
-      let lossSum = 0;
-      let tokens = 0;
-      // 2. forward + loss + gradients, one micro-batch at a time (bounds activation memory)
-      for (let m = 0; m < micro; m++) {
-        const part = examples.filter((_, i) => i % micro === m);
-        if (part.length === 0) continue;
-        const batch = collateSft(part, padId);
-        tokens += batch.lossMask.reduce((a, b) => a + b, 0);
-        // LoRA dropout (if configured) draws its masks from the step and micro-batch, so a resumed run repeats them
-        const { value, grads } = withAdapterDropout(model, trainer.step * micro + m, () => tf.variableGrads(() => lossOf(model, batch), vars));
-        lossSum += value.dataSync()[0] ?? NaN;
-        value.dispose();
-        // 3. accumulate (the accumulator owns the gradients from here)
-        accumulator.add(new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g])));
-      }
-      const micros = accumulator.micros;
-      const loss = lossSum / micros;
-      if (!Number.isFinite(loss)) {
-        accumulator.dispose();
-        throw new Error(`non-finite loss ${loss} at step ${trainer.step + 1}; resume from the last checkpoint with a lower lr`);
-      }
-      // 4. clip the global norm, read the scheduled lr, AdamW update
-      const grads = accumulator.mean();
-      const { norm, scale } = clipScale(grads, config.optim.gradClip); // applied inside AdamW's pass
-      const lr = learningRateAt(trainer.step, config.optim);
-      adamwStep(params, optimizer, grads, lr, config.optim, scale);
-      tf.dispose([...grads.values()]);
-      trainer.step += 1;
-      return { step: trainer.step, loss, gradNorm: norm, lr, tokens };
+      const pass = backward(examples);
+      const grads = meanIfFinite(pass, pass.losses.map((l) => l.dataSync()[0] ?? NaN));
+      return update(pass, grads, clipScale(grads, config.optim.gradClip));
+    },
+
+    async trainStepAsync(examples) {
+      const pass = backward(examples);
+      const losses: number[] = [];
+      for (const l of pass.losses) losses.push((await l.data())[0] ?? NaN);
+      const grads = meanIfFinite(pass, losses);
+      return update(pass, grads, await clipScaleAsync(grads, config.optim.gradClip));
     },
 
     dispose() {
       disposeAdamW(optimizer);
     },
   };
+
+  // 2.–3. forward + loss + gradients, one micro-batch at a time (bounds activation memory); the losses stay on the device
+  function backward(examples: SftExample[]): Pass {
+    const micro = config.optim.gradAccumSteps;
+    const accumulator = new GradAccumulator();
+    const losses: tf.Scalar[] = [];
+    let tokens = 0;
+    for (let m = 0; m < micro; m++) {
+      const part = examples.filter((_, i) => i % micro === m);
+      if (part.length === 0) continue;
+      const batch = collateSft(part, padId);
+      tokens += batch.lossMask.reduce((a, b) => a + b, 0);
+      // LoRA dropout (if configured) draws its masks from the step and micro-batch, so a resumed run repeats them
+      const { value, grads } = withAdapterDropout(model, trainer.step * micro + m, () => tf.variableGrads(() => lossOf(model, batch), vars));
+      losses.push(value);
+      // 3. accumulate (the accumulator owns the gradients from here)
+      accumulator.add(new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g])));
+    }
+    return { accumulator, losses, tokens, loss: NaN };
+  }
+
+  /** The losses read: a non-finite one stops the step before any weight changes; else the mean gradients. */
+  function meanIfFinite(pass: Pass, lossValues: number[]): Map<string, tf.Tensor> {
+    tf.dispose(pass.losses);
+    pass.loss = lossValues.reduce((a, b) => a + b, 0) / pass.accumulator.micros;
+    if (!Number.isFinite(pass.loss)) {
+      pass.accumulator.dispose();
+      throw new Error(`non-finite loss ${pass.loss} at step ${trainer.step + 1}; resume from the last checkpoint with a lower lr`);
+    }
+    return pass.accumulator.mean();
+  }
+
+  // 4. clip the global norm (applied inside AdamW's pass), read the scheduled lr, AdamW update
+  function update(pass: Pass, grads: Map<string, tf.Tensor>, clip: { norm: number; scale: number }): SftStepMetrics {
+    const lr = learningRateAt(trainer.step, config.optim);
+    adamwStep(params, optimizer, grads, lr, config.optim, clip.scale);
+    tf.dispose([...grads.values()]);
+    trainer.step += 1;
+    return { step: trainer.step, loss: pass.loss, gradNorm: clip.norm, lr, tokens: pass.tokens };
+  }
+
   return trainer;
+}
+
+interface Pass {
+  accumulator: GradAccumulator;
+  losses: tf.Scalar[];
+  tokens: number;
+  /** Mean loss over the micro-batches, once read. */
+  loss: number;
 }
 
 /** Masked next-token NLL of one collated batch. Call inside tf.tidy / variableGrads. */

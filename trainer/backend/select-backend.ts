@@ -49,7 +49,7 @@ export interface BackendInfo {
 }
 
 export interface InitBackendOptions {
-  /** Default "auto", or TANDEM_BACKEND where that names a backend. */
+  /** Default "auto"; "auto" means TANDEM_BACKEND where that names a backend. */
   prefer?: BackendPreference;
   /**
    * Native BLAS for wasm matmuls: "auto" (default) uses OpenBLAS when it loads and passes its
@@ -109,7 +109,8 @@ async function tryNative(pkg: string, importModule: (s: string) => Promise<unkno
 
 /** Picks and initialises a backend; safe to call more than once (the last call wins). */
 export async function initBackend(options: InitBackendOptions = {}): Promise<BackendInfo> {
-  const prefer = options.prefer ?? backendFromEnv();
+  // a job's "auto" (its spec's default) defers to the machine's TANDEM_BACKEND too
+  const prefer = !options.prefer || options.prefer === "auto" ? backendFromEnv() : options.prefer;
   const importModule = options.importModule ?? defaultImport;
   await registerTfjsGradients();
   const skipped: BackendInfo["skipped"] = [];

@@ -2,9 +2,16 @@
 // device tests are skipped with the reason, unless TANDEM_REQUIRE_WEBGPU=1 (npm test sets it after
 // tests/support/ensure-lavapipe.ts prepared Mesa's software Vulkan device), when they fail instead.
 // The fallbacks at the end need no device.
-import { test, before } from "node:test";
+import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
+import { jobSpecSchema, type JobSpecInput } from "../contract/job.ts";
+import { decodeSafetensors } from "../checkpoint/safetensors.ts";
+import { createMemoryLogger } from "../cli/logger.ts";
+import { readsAsynchronously, runJob } from "../cli/run-job.ts";
 import { initBackend, type BackendInfo } from "./select-backend.ts";
 import { resolveGptConfig } from "../contract/gpt-config.ts";
 import { compareReadouts, parityBatch, sftStepReadout, type StepReadout } from "../testing/backend-parity.ts";
@@ -45,6 +52,53 @@ test("one SFT step of a GPT on webgpu equals wasm's: logits, loss, every gradien
   // the comparison itself can fail: a step with other data is far from this one
   const other = await sftStepReadout(config, 5, parityBatch(61, 3, 23));
   assert.ok(compareReadouts(onWasm, other).loss > 1e-5);
+});
+
+test("an SFT job trains on webgpu as on wasm: the same losses, checkpoints and final weights", async (t) => {
+  if (noDevice) return t.skip(noDevice);
+  const dir = mkdtempSync(join(tmpdir(), "tandem-webgpu-job-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const words = "the calculator returns an exact result and the answer copies it".split(" ");
+  const sentence = (seed: number, n: number): string => Array.from({ length: n }, (_, i) => words[(seed * 7 + i * 3) % words.length]).join(" ");
+  writeFileSync(join(dir, "corpus.txt"), Array.from({ length: 60 }, (_, i) => sentence(i, 10)).join("\n"));
+  writeFileSync(join(dir, "sft.jsonl"), Array.from({ length: 6 }, (_, i) => JSON.stringify({ messages: [{ role: "user", content: sentence(i, 4) }, { role: "assistant", content: sentence(i + 1, 6) }] })).join("\n") + "\n");
+  const run = async (spec: JobSpecInput) => {
+    const log = createMemoryLogger();
+    await runJob(jobSpecSchema.parse(spec), log);
+    return log.events;
+  };
+  await run({ schemaVersion: 1, kind: "train-tokenizer", corpus: [join(dir, "corpus.txt")], vocabSize: 300, out: join(dir, "tok") });
+  const sft = (backend: "webgpu" | "wasm") => run({
+    schemaVersion: 1, kind: "sft", data: join(dir, "sft.jsonl"), tokenizer: join(dir, "tok/tokenizer.json"), backend, out: join(dir, backend),
+    model: { init: { vocabSize: 300, blockSize: 64, nLayer: 2, nHead: 2, nEmbd: 16 }, seed: 3 },
+    train: { steps: 4, batchSize: 3, checkpointEvery: 2, optim: { lr: 1e-3, warmupSteps: 1 } },
+  });
+  const onGpu = await sft("webgpu");
+  const onWasm = await sft("wasm");
+  assert.equal(onGpu.find((e) => e.type === "backend")?.["backend"], "webgpu");
+  assert.equal(onWasm.find((e) => e.type === "backend")?.["backend"], "wasm");
+  const losses = (events: typeof onGpu) => events.filter((e) => e.type === "metrics").map((e) => Number(e["loss"]));
+  assert.equal(losses(onGpu).length, 4);
+  losses(onWasm).forEach((l, i) => assert.ok(Math.abs(l - losses(onGpu)[i]!) < 1e-4 * l, `step ${i + 1}: wasm ${l}, webgpu ${losses(onGpu)[i]}`));
+  assert.ok(losses(onGpu)[3]! < losses(onGpu)[0]!, "the loss falls");
+  for (const file of ["model.safetensors", "checkpoints/step-2/model.safetensors", "checkpoints/step-2/optimizer.safetensors"]) {
+    const [a, b] = ["wasm", "webgpu"].map((d) => decodeSafetensors(readFileSync(join(dir, d, file))).tensors);
+    for (const [name, x] of a!) {
+      const y = b!.get(name)?.data;
+      let worst = 0;
+      x.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - (y?.[i] ?? NaN)))));
+      assert.ok(worst < 1e-5, `${file} ${name}: max |Δ| ${worst}`);
+    }
+  }
+});
+
+test("which jobs may run on webgpu: SFT of a GPT-2 model in full; others read synchronously", () => {
+  const base = { schemaVersion: 1, out: "/tmp/x", tokenizer: "/tmp/t.json", data: "/tmp/d.jsonl", train: { steps: 1, batchSize: 1 } };
+  const spec = (extra: object) => jobSpecSchema.parse({ ...base, ...extra });
+  assert.equal(readsAsynchronously(spec({ kind: "sft", model: { init: { preset: "nano" } } })), true);
+  assert.equal(readsAsynchronously(spec({ kind: "sft", model: { init: { preset: "llama-tiny" } } })), false);
+  assert.equal(readsAsynchronously(spec({ kind: "sft", model: { checkpoint: "/no/such/checkpoint" } })), false);
+  assert.equal(readsAsynchronously(spec({ kind: "dpo", model: { checkpoint: "/no/such/checkpoint" } })), false);
 });
 
 test("a caller that reads synchronously (every trainer step) is given wasm, with the reason", async () => {

@@ -10,8 +10,9 @@ import * as tf from "@tensorflow/tfjs-core";
 import { describeBackend, initBackend } from "../backend/select-backend.ts";
 import { setRecompute } from "../model/recompute.ts";
 import { type JobSpec } from "../contract/job.ts";
-import { CheckpointMismatchError, loadCheckpointInto, saveCheckpoint } from "../checkpoint/checkpoint.ts";
-import { countModelParams, disposeModel } from "../model/lm.ts";
+import { CheckpointMismatchError, loadCheckpointInto, readManifest, saveCheckpoint } from "../checkpoint/checkpoint.ts";
+import { countModelParams, disposeModel, isLlamaConfig } from "../model/lm.ts";
+import { isLlamaConfigInput } from "../contract/llama-config.ts";
 import { generate } from "../model/generate.ts";
 import { generateWithTools } from "../model/generate-with-tools.ts";
 import { finalAnswer, type ConversationMessage } from "../contract/conversation.ts";
@@ -58,7 +59,7 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
     return;
   }
 
-  await initBackend({ prefer: spec.backend });
+  await initBackend({ prefer: spec.backend, readsSynchronously: !readsAsynchronously(spec) });
   setRecompute(spec.recompute);
   log.event("backend", { ...describeBackend(), recompute: spec.recompute });
   // held-out evaluation compares models that each bring their own tokenizer
@@ -330,6 +331,21 @@ async function trainWithCheckpoints<T>(
   };
   const { rngState, earlyStop } = await runTrainLoop({ trainer, items, config: train, out: spec.out, log, save, resume, label: spec.kind, ...(guard ? { guard } : {}) });
   log.event("done", { kind: spec.kind, steps: trainer.step, rngState, ...(earlyStop ? { earlyStop: true } : {}) });
+}
+
+/**
+ * Jobs whose every read of the device is awaited, so that they may run on webgpu (decision trainer-033):
+ * SFT of a GPT-2 model in full. Llama's checkpoint layout and LoRA's adapters are read synchronously
+ * (hf-llama.ts, lora.ts), and the other kinds' steps and samplers too.
+ */
+export function readsAsynchronously(spec: JobSpec): boolean {
+  if (spec.kind !== "sft" || spec.lora) return false;
+  if ("init" in spec.model) return !isLlamaConfigInput(spec.model.init);
+  try {
+    return !isLlamaConfig(readManifest(spec.model.checkpoint).modelConfig);
+  } catch {
+    return false; // buildModel says what is wrong with the checkpoint
+  }
 }
 
 /** The HF tokenizer_config / generation_config a checkpoint carries forward (HF models only). */

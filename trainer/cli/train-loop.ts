@@ -17,6 +17,7 @@ import { CheckpointMismatchError, loadCheckpointInto, readManifest } from "../ch
 import { type LanguageModel } from "../model/lm.ts";
 import { type AdamWState } from "../optim/adamw.ts";
 import { createRng, type Rng } from "../random/rng.ts";
+import * as tf from "@tensorflow/tfjs-core";
 import { shuffledBatches } from "../data/batches.ts";
 import { createProgress, type ProgressStream } from "./progress.ts";
 import { type JobLogger } from "./logger.ts";
@@ -29,6 +30,8 @@ export interface SteppingTrainer<B> {
   optimizer: AdamWState;
   step: number;
   trainStep(batch: B): Record<string, number>;
+  /** The same step with its reads of the device awaited (SFT; decision trainer-033); the loop prefers it. */
+  trainStepAsync?(batch: B): Promise<Record<string, number>>;
 }
 
 export interface LoopConfig {
@@ -146,6 +149,16 @@ export function writePeriodicCheckpoint(out: string, step: number, rngState: num
   return dir;
 }
 
+/**
+ * Saving reads weights and moments synchronously. webgpu cannot, except values it has already read back
+ * (it keeps them on the CPU until the tensor changes), so on webgpu they are read back here first.
+ */
+async function readBack(trainer: SteppingTrainer<unknown>): Promise<void> {
+  if (tf.getBackend() !== "webgpu") return;
+  const tensors = [...trainer.model.params.values(), ...trainer.optimizer.m.values(), ...trainer.optimizer.v.values()];
+  await Promise.all(tensors.map((t) => t.data()));
+}
+
 // 4.–5. One optimizer step per batch until `steps`; each metrics line as it comes.
 export async function runTrainLoop<T>(o: {
   trainer: SteppingTrainer<T[]>;
@@ -170,7 +183,8 @@ export async function runTrainLoop<T>(o: {
   while (trainer.step < config.steps) {
     let metrics: Record<string, number>;
     try {
-      metrics = trainer.trainStep(batches.next().value as T[]);
+      const batch = batches.next().value as T[];
+      metrics = trainer.trainStepAsync ? await trainer.trainStepAsync(batch) : trainer.trainStep(batch);
     } catch (error) {
       // name the last good checkpoint, so a NaN loss says where to restart from
       const message = error instanceof Error ? error.message : String(error);
@@ -190,11 +204,13 @@ export async function runTrainLoop<T>(o: {
     }
     // the last step's checkpoint is the final one in <out>, written below
     if (config.checkpointEvery > 0 && trainer.step % config.checkpointEvery === 0 && trainer.step < config.steps) {
+      await readBack(trainer);
       lastCheckpoint = writePeriodicCheckpoint(o.out, trainer.step, rng.state(), config.keepCheckpoints, o.save);
       log.event("checkpoint", { step: trainer.step, dir: lastCheckpoint });
     }
   }
   bar.finish();
+  await readBack(trainer);
   o.save(o.out, trainer.step, rng.state());
   log.event("checkpoint", { step: trainer.step, dir: o.out, final: true });
   if (earlyStop) log.event(EARLY_STOP_EVENT, { ...earlyStop, dir: o.out });

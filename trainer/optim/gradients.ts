@@ -17,11 +17,16 @@ export function globalNorm(grads: Map<string, tf.Tensor>): number {
     for (const g of grads.values()) s += simd ? simd.sumOfSquares(g, g.size) : sumOfSquares(heapView(backend, g));
     return Math.sqrt(s);
   }
-  return tf.tidy(() => {
-    const squares = [...grads.values()].map((g) => tf.sum(tf.square(g)));
-    if (squares.length === 0) return 0;
-    return Math.sqrt(tf.addN(squares).dataSync()[0] ?? 0);
-  });
+  if (grads.size === 0) return 0;
+  return tf.tidy(() => normTensor(grads).dataSync()[0] ?? 0);
+}
+
+/**
+ * √Σ‖g‖² as a scalar tensor, by tensor ops. A chain of adds, not one addN: WebGPU allows 8 storage
+ * buffers per shader stage, and a model has dozens of gradients.
+ */
+function normTensor(grads: Map<string, tf.Tensor>): tf.Scalar {
+  return tf.sqrt([...grads.values()].map((g) => tf.sum(tf.square(g))).reduce((a, b) => tf.add(a, b))) as tf.Scalar;
 }
 
 /**
@@ -30,7 +35,24 @@ export function globalNorm(grads: Map<string, tf.Tensor>): number {
  * pass `scale` to adamwStep, which applies it in its own pass over the gradients.
  */
 export function clipScale(grads: Map<string, tf.Tensor>, maxNorm: number): { norm: number; scale: number } {
-  const norm = globalNorm(grads);
+  return clipOf(globalNorm(grads), maxNorm);
+}
+
+/**
+ * clipScale for backends that cannot read synchronously (webgpu, decision trainer-033): the norm is
+ * computed on the device and awaited. On wasm it is clipScale itself.
+ */
+export async function clipScaleAsync(grads: Map<string, tf.Tensor>, maxNorm: number): Promise<{ norm: number; scale: number }> {
+  if (fusedBackend("optimizer") || grads.size === 0) return clipScale(grads, maxNorm);
+  const norm = tf.tidy(() => normTensor(grads));
+  try {
+    return clipOf((await norm.data())[0] ?? 0, maxNorm);
+  } finally {
+    norm.dispose();
+  }
+}
+
+function clipOf(norm: number, maxNorm: number): { norm: number; scale: number } {
   return { norm, scale: maxNorm <= 0 || norm <= maxNorm ? 1 : maxNorm / (norm + 1e-6) };
 }
 
