@@ -27,7 +27,9 @@
  * policy on those labels: DPO (one round per --dpo-lrs × --dpo-betas), reward model → PPO (per
  * --ppo-lrs), reward model + checker → GRPO, GRPO on the checker alone (per --grpo-lrs), and KTO (per
  * --kto-lrs) — the defaults sweep; and a chain: GRPO on the checker, then DPO on round 0's rankings with
- * GRPO's policy as its base (does the checker's score survive a round for style? once per --dpo-dpop λ); and, asked for
+ * GRPO's policy as its base (does the checker's score survive a round for style? once per --dpo-dpop λ); with
+ * --only chain-fresh, the same chain the loop's way (the GRPO policy samples, the labelers rank, DPO trains on
+ * those rankings alone); and, asked for
  * with --only dpo-loop, the loop itself: --dpo-rounds DPO rounds in a row, each on the rankings of what the
  * previous policy sampled. Every round is scored by the server on the held-out prompts
  * (greedy for arithmetic, sampled at temperature 1 for parity, with the same seeds for the new and the
@@ -40,7 +42,7 @@
  *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-steps 100,300 --dpo-rpo 0,1 --dpo-dpop 0,1,50 --dpo-consensus 0,1 --dpo-pairs all,best_vs_rest --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
  *                        --grpo-mini-batches 0,16 --grpo-iterations 1,2 --grpo-tool-result 0,0.5 --grpo-digits 0,0.5 --grpo-temperatures 1,0.7 --sample-temperature 1
  *                        --kto-lrs 3e-5 --rm-steps 30,100,300 --rm-lrs 1e-4,3e-5 --rollouts 20 --tool-share 0.4 --policy 6x192 --dpo-rounds 3 --rl-fresh 0
- *                        --only dpo,ppo,rm-grpo,grpo,kto,chain,dpo-loop]
+ *                        --only dpo,ppo,rm-grpo,grpo,kto,chain,chain-fresh,dpo-loop]
  *
  * Needs `npm run build` (the server's pages). Prints a table and writes bench/results/loop-<time>.json
  * (with every held-out answer and its utility, per prompt).
@@ -369,18 +371,23 @@ if (RL_FRESH > 0 && ONLY.has("grpo")) {
   const rlRecords = [...freshItems.map((i) => record(i)), ...evalItems.map((i) => record(i, "eval"))];
   await json(await researcher.json("POST", `/api/v1/projects/${rlProject}/imports`, { content: rlRecords.map((r) => JSON.stringify(r)).join("\n"), commit: true }));
 }
+/** One GRPO setting of the sweep: its label and its `grpo` train settings. */
+function grpoSetting(lr: number, miniBatch: number, mu: number, temperature: number, dynamic: number, epsHigh: number, gens: number) {
+  const maxBatches = Number(values["grpo-max-batches"]);
+  const steps = `${miniBatch ? ` mini-batch ${miniBatch}` : ""}${mu > 1 ? ` μ ${mu}` : ""}${temperature !== 1 ? ` T ${temperature}` : ""}${dynamic ? ` dynamic sampling ≤ ${maxBatches}` : ""}`
+    + `${epsHigh ? ` ε high ${epsHigh}` : ""}${gens !== 8 ? ` G ${gens}` : ""}`;
+  const train = {
+    ...grpo, optim: optim(lr), ...(miniBatch ? { miniBatchSize: miniBatch } : {}), numIterations: mu, temperature, numGenerations: gens,
+    ...(dynamic ? { dynamicSampling: true, maxSamplingBatches: maxBatches } : {}), ...(epsHigh ? { epsilonHigh: epsHigh } : {}),
+  };
+  return { steps, train };
+}
 if (ONLY.has("grpo")) {
   // one round per setting: lr × samples per step × passes × tool-result weight × sampling temperature
   for (const lr of lrs("grpo-lrs")) for (const miniBatch of lrs("grpo-mini-batches")) for (const mu of lrs("grpo-iterations")) {
     for (const toolResult of lrs("grpo-tool-result")) for (const temperature of lrs("grpo-temperatures")) for (const dynamic of lrs("grpo-dynamic")) {
       for (const epsHigh of lrs("grpo-eps-high")) for (const gens of lrs("grpo-gens")) for (const digits of lrs("grpo-digits")) {
-      const maxBatches = Number(values["grpo-max-batches"]);
-      const steps = `${miniBatch ? ` mini-batch ${miniBatch}` : ""}${mu > 1 ? ` μ ${mu}` : ""}${temperature !== 1 ? ` T ${temperature}` : ""}${dynamic ? ` dynamic sampling ≤ ${maxBatches}` : ""}`
-        + `${epsHigh ? ` ε high ${epsHigh}` : ""}${gens !== 8 ? ` G ${gens}` : ""}`;
-      const train = {
-        ...grpo, optim: optim(lr), ...(miniBatch ? { miniBatchSize: miniBatch } : {}), numIterations: mu, temperature, numGenerations: gens,
-        ...(dynamic ? { dynamicSampling: true, maxSamplingBatches: maxBatches } : {}), ...(epsHigh ? { epsilonHigh: epsHigh } : {}),
-      };
+      const { steps, train } = grpoSetting(lr, miniBatch, mu, temperature, dynamic, epsHigh, gens);
       const rewards = { checker: { weight: 1 }, ...(toolResult ? { toolResult: { weight: toolResult } } : {}), ...(digits ? { digits: { weight: digits } } : {}) };
       const name = `checker${toolResult ? ` + tool result ${toolResult}` : ""}${digits ? ` + digits ${digits}` : ""} → GRPO lr ${lr}${steps}${RL_FRESH > 0 ? ` on ${RL_FRESH} fresh prompts` : ""}`;
       rounds.push({ name, id: await launch({ name, ...from, path: "grpo", rewards, grpo: train }, rlProject) });
@@ -410,6 +417,28 @@ if (ONLY.has("chain")) {
   }
 }
 await train();
+
+if (ONLY.has("chain-fresh")) {
+  // the loop's way of the demo's story (issue 11, item 6): GRPO on the checker at the first of each --grpo-*
+  // list, whose policy samples the pool; the labelers rank those answers, and DPO at its defaults trains on
+  // them alone (data.rounds), once per --dpo-dpop λ. Its "before" is the GRPO policy, and its rankings are
+  // of that policy's own answers, unlike the chain's above (round 0's).
+  const first = (key: string) => lrs(key)[0]!;
+  const { steps, train: setting } = grpoSetting(first("grpo-lrs"), first("grpo-mini-batches"), first("grpo-iterations"), first("grpo-temperatures"), first("grpo-dynamic"), first("grpo-eps-high"), first("grpo-gens"));
+  const name = `chain-fresh: checker → GRPO${steps}, then its samples ranked`;
+  const grpoRound = await launch({
+    name, base: { modelId: policy }, evaluation, path: "grpo", rewards: { checker: { weight: 1 } }, grpo: setting,
+    next: { prompts: POOL, maxNewTokens: T, temperature: Number(values["sample-temperature"]), seed: SEED + 100 },
+  });
+  rounds.push({ name, id: grpoRound });
+  await train();
+  for (const labeler of labelers) await labelEverything(labeler, false);
+  for (const dpopLambda of lrs("dpo-dpop")) {
+    const dpoName = `chain-fresh: … then DPO on the GRPO policy's ranked answers (DPOP λ ${dpopLambda})`;
+    rounds.push({ name: dpoName, id: await launch({ name: dpoName, base: { afterRound: grpoRound }, evaluation, next: { prompts: 0 }, path: "dpo", data: { rounds: [grpoRound] }, dpo: { dpopLambda } }) });
+  }
+  await train();
+}
 
 if (ONLY.has("dpo-loop")) {
   // the loop as a project runs it (label → train → sample → label): each DPO round starts from the
