@@ -26,6 +26,8 @@ export function HeldOutCard({ heldOut }: { heldOut: HeldOutReport }) {
   const rows: Array<[string, string, string]> = [
     ...(checker ? ([["Checker: share right", pct(checker.new), pct(checker.previous)]] as Array<[string, string, string]>) : []),
     ...(reward ? ([["Reward model score", reward.new.toFixed(3), reward.previous?.toFixed(3) ?? "–"]] as Array<[string, string, string]>) : []),
+    // with tools only; reports stored before the share was kept have none
+    ...(heldOut.toolUse ? ([["Answers that call a tool", pct(heldOut.toolUse.new), pct(heldOut.toolUse.previous)]] as Array<[string, string, string]>) : []),
     ["Mean answer length (tokens)", meanLength.new.toFixed(1), meanLength.previous?.toFixed(1) ?? "–"],
     ["Undecodable (U+FFFD)", pct(health.new.undecodableShare), pct(health.previous?.undecodableShare)],
     ["Repeated-token loops", pct(health.new.loopShare), pct(health.previous?.loopShare)],

@@ -139,3 +139,27 @@ test("KL from the origin above the target warns, naming the origin and what to d
   delete stored.origin;
   assert.deepEqual(roundWarnings({ klTarget: 6, heldOut: stored as ReturnType<typeof heldOutReport>, kl: null }), []);
 });
+
+test("tools no longer called warn: a share of at least 20 % down 10 points and beyond chance on the paired prompts (the loop bench's PPO: 0.80 → 0.05)", () => {
+  const withTools = (now: number, before: number, changes: { started: number; stopped: number } | null) =>
+    heldoutFileSchema.parse({ ...file(scores(0.5, { toolCallShare: now }), scores(0.5, { toolCallShare: before })), toolUseChanges: changes });
+  const collapsed = withTools(0.05, 0.8, { started: 0, stopped: 30 });
+  assert.deepEqual(codes(collapsed), ["tool_use_fell"]);
+  const report = heldOutReport(collapsed, null);
+  assert.deepEqual(report.toolUse, { new: 0.05, previous: 0.8, started: 0, stopped: 30 });
+  const [warning] = roundWarnings({ klTarget: 3, heldOut: report, kl: null });
+  assert.match(warning!.message, /^5 % of held-out answers call a tool, against 80 % before \(30 answers stopped calling one, 0 started\)/);
+  // a fall of 10 points that is noise: 6 stopped and 2 started on 40 prompts, (6 − 2)/√8 = 1.41
+  assert.deepEqual(codes(withTools(0.65, 0.75, { started: 2, stopped: 6 })), []);
+  // beyond chance (4 stopped, 0 started: 4/√4 = 2 > 1.96): 0.9 → 0.82 is under 10 points, 0.9 → 0.8 is not
+  assert.deepEqual(codes(withTools(0.82, 0.9, { started: 0, stopped: 4 })), []);
+  assert.deepEqual(codes(withTools(0.8, 0.9, { started: 0, stopped: 4 })), ["tool_use_fell"]);
+  // a policy that hardly called tools before cannot unlearn them
+  assert.deepEqual(codes(withTools(0, 0.15, { started: 0, stopped: 6 })), []);
+  // more calls, no previous policy, no tools, or a report stored before the counts: nothing
+  assert.deepEqual(codes(withTools(0.9, 0.3, { started: 24, stopped: 0 })), []);
+  assert.deepEqual(codes(heldoutFileSchema.parse({ ...file(scores(0.5, { toolCallShare: 0.05 }), null), toolUseChanges: null })), []);
+  assert.equal(heldOutReport(file(scores(0.5, { toolCallShare: null }), scores(0.5, { toolCallShare: null })), null).toolUse, null);
+  assert.deepEqual(codes(withTools(0.05, 0.8, null)), []);
+  assert.equal(heldOutReport(file(scores(0.5), scores(0.5)), null).toolUse, null, "a file from before toolCallShare");
+});

@@ -2,7 +2,8 @@
  * What a round report says about the held-out eval set, and the warnings it raises when a round
  * went wrong rather than right (issue #11): KL above the target (the round's own, and the chain's from its
  * origin policy, decision 0058), answers breaking down (undecodable
- * bytes, loops, empty answers, broken tool calls), length drifting, and a held-out score that fell. Pure functions over
+ * bytes, loops, empty answers, broken tool calls), length drifting, a held-out score that fell, and tools no
+ * longer called. Pure functions over
  * the trainer's files and metrics, so they are tested on hand-made numbers.
  */
 import { z } from "zod";
@@ -15,6 +16,8 @@ const policyScores = z.object({
   reward: z.object({ mean: z.number(), n: z.number() }).nullable(),
   meanLength: z.number(),
   health,
+  /** Share of answers that called a tool; null without tools, absent in files written before it was kept. */
+  toolCallShare: z.number().nullable().optional(),
 });
 
 /** One held-out answer; toolCalls and tools are absent in reports written before they were kept. */
@@ -40,6 +43,8 @@ export const heldoutFileSchema = z.object({
   klFromOriginSkipped: z.string().optional(),
   /** Prompts whose checker verdict changed, by direction; absent in files written before it was counted. */
   checkerChanges: z.object({ gained: z.number().int().nonnegative(), lost: z.number().int().nonnegative() }).nullable().optional(),
+  /** Prompts whose answer calls a tool under one policy only; absent in files written before it was counted. */
+  toolUseChanges: z.object({ started: z.number().int().nonnegative(), stopped: z.number().int().nonnegative() }).nullable().optional(),
   samples: z.array(
     z.object({
       prompt: z.string(),
@@ -74,6 +79,11 @@ export type HeldOutReport = {
   klFromOrigin?: number | null;
   klFromOriginStderr?: number | null;
   origin?: { modelId: string; name: string } | null;
+  /**
+   * Share of held-out answers that called a tool, new and previous policy, with the prompts whose answer started or
+   * stopped calling one; null without tools, absent in reports stored before it was kept.
+   */
+  toolUse?: { new: number; previous: number | null; started: number | null; stopped: number | null } | null;
   /** The round's reward model on the preference pairs it did not train on. */
   rmAccuracy: number | null;
   rmPairs: number | null;
@@ -99,6 +109,10 @@ export function heldOutReport(file: HeldoutFile, rm: { accuracy: number; pairs: 
     klFromOrigin: file.klFromOrigin?.mean ?? null,
     klFromOriginStderr: file.klFromOrigin?.stderr ?? null,
     origin,
+    toolUse: file.new.toolCallShare == null ? null : {
+      new: file.new.toolCallShare, previous: file.previous?.toolCallShare ?? null,
+      started: file.toolUseChanges?.started ?? null, stopped: file.toolUseChanges?.stopped ?? null,
+    },
     rmAccuracy: rm?.accuracy ?? null,
     rmPairs: rm?.pairs ?? null,
     meanLength: { new: file.new.meanLength, previous: file.previous?.meanLength ?? null },
@@ -108,7 +122,7 @@ export function heldOutReport(file: HeldoutFile, rm: { accuracy: number; pairs: 
 }
 
 export type RoundWarning = {
-  code: "kl_above_target" | "kl_from_origin_above_target" | "undecodable_answers" | "repeated_loops" | "empty_answers" | "broken_tool_calls" | "length_drift" | "heldout_score_fell";
+  code: "kl_above_target" | "kl_from_origin_above_target" | "undecodable_answers" | "repeated_loops" | "empty_answers" | "broken_tool_calls" | "length_drift" | "heldout_score_fell" | "tool_use_fell";
   message: string;
   value: number;
   threshold: number;
@@ -140,6 +154,18 @@ function scoreFell(c: { new: number | null; previous: number | null; scored: num
   return drop > 1.96 * Math.sqrt((2 * p * (1 - p)) / c.scored);
 }
 const pct = (x: number) => `${Math.round(x * 1000) / 10} %`;
+
+/**
+ * Whether the policy stopped calling its tools: a share that was at least 20 % fell by at least 10 points and by
+ * more than chance (McNemar's test on the prompts whose answer started or stopped calling one). A reward model
+ * that does not value the call, or rankings that put answers without it higher, teach a policy this; a checker can
+ * miss it while the answers are still right by luck (the loop bench's PPO rounds: 0.80 → 0.05 in 4 rollouts).
+ */
+function toolUseFell(t: NonNullable<HeldOutReport["toolUse"]>): boolean {
+  if (t.previous === null || t.previous < 0.2 || t.previous - t.new < 0.1 - 1e-9) return false; // shares are k/n: 0.9 − 0.8 is 0.0999…
+  if (t.started === null || t.stopped === null) return false;
+  return t.started + t.stopped > 0 && (t.stopped - t.started) / Math.sqrt(t.started + t.stopped) > 1.96;
+}
 
 /**
  * Warnings from what a round measured. `kl` comes from the held-out set when there is one, else the
@@ -178,6 +204,15 @@ export function roundWarnings(input: { klTarget: number; heldOut: HeldOutReport 
     const { new: length, previous } = heldOut.meanLength;
     if (previous !== null && previous > 0 && Math.abs(length - previous) >= 4 && (length / previous > 2 || length / previous < 0.5)) {
       warnings.push({ code: "length_drift", value: length, threshold: previous, message: `Held-out answers average ${length.toFixed(1)} tokens, against ${previous.toFixed(1)} before the round.` });
+    }
+    const toolUse = heldOut.toolUse;
+    if (toolUse && toolUseFell(toolUse)) {
+      warnings.push({
+        code: "tool_use_fell", value: toolUse.new, threshold: toolUse.previous! - 0.1,
+        message:
+          `${pct(toolUse.new)} of held-out answers call a tool, against ${pct(toolUse.previous!)} before (${toolUse.stopped} answers stopped calling one, ${toolUse.started} started): ` +
+          "the policy is unlearning its tools. A reward model that does not value the call, or rankings that put answers without it higher, teach this; check both before training on.",
+      });
     }
     const checker = heldOut.checker;
     if (checker && checker.new !== null && checker.previous !== null && checker.scored > 0 && scoreFell(checker)) {

@@ -41,6 +41,7 @@ type RoundDetail = {
     heldOut: {
       samples: number; checker: { new: number | null; previous: number | null; scored: number; gained: number | null; lost: number | null } | null;
       kl: number | null; examples: unknown[];
+      toolUse: { new: number; previous: number | null; started: number | null; stopped: number | null } | null;
     } | null;
     warnings: Array<{ code: string }>;
     samples: { tasks: number } | null;
@@ -161,6 +162,9 @@ test("SFT → GRPO with the calculator and the checker, then a GRPO round that w
   assert.equal(held.checker?.gained, null, "no previous policy: nothing to pair");
   assert.ok(Number.isFinite(held.kl), "KL of the GRPO policy to its SFT reference");
   assert.ok(Array.isArray(done0.report?.warnings));
+  // the project has tools: the share of answers that call one, with nothing to pair it with yet
+  assert.ok(held.toolUse && held.toolUse.new >= 0 && held.toolUse.new <= 1, JSON.stringify(held.toolUse));
+  assert.deepEqual([held.toolUse.previous, held.toolUse.started, held.toolUse.stopped], [null, null, null]);
 
   // GRPO's metrics, with TRL's names, reached the round's events
   const events = (await (await researcher.get(`/api/v1/rounds/${round0.id}/events`)).json()) as Array<{ kind: string; type: string; payload: Record<string, unknown> }>;
@@ -186,6 +190,11 @@ test("SFT → GRPO with the calculator and the checker, then a GRPO round that w
   const paired = done1.report!.heldOut!.checker!;
   assert.ok(paired.gained !== null && paired.lost !== null);
   assert.equal(paired.gained - paired.lost, Math.round((paired.new! - paired.previous!) * paired.scored));
+  // and so do the tool-use counts
+  const toolUse = done1.report!.heldOut!.toolUse!;
+  assert.equal(toolUse.previous, held.toolUse.new);
+  assert.ok(toolUse.started !== null && toolUse.stopped !== null);
+  assert.equal(toolUse.started - toolUse.stopped, Math.round((toolUse.new - toolUse.previous!) * done1.report!.heldOut!.samples));
 
   // eval prompts never became tasks; sampled completions keep their transcripts
   const heldIds = (await server.db.selectFrom("prompts").select("id").where("project_id", "=", projectId).where("held_out", "=", true).execute()).map((p) => p.id);

@@ -15,7 +15,8 @@ import { loadBpeTokenizerFile } from "../tokenizer/bpe-tokenizer.ts";
 import { createMemoryLogger } from "./logger.ts";
 import { runJob } from "./run-job.ts";
 import { buildModel } from "./job-inputs.ts";
-import { checkerChanges, toolUses, type HeldoutReport } from "./heldout-eval.ts";
+import { calledTool, checkerChanges, toolUseChanges, toolUses, type HeldoutReport } from "./heldout-eval.ts";
+import { INVALID_TOOL_CALL } from "../tokenizer/chat-template.ts";
 import { answerHealth, endsInLoop, healthShares } from "../eval/answer-health.ts";
 import { TOOL_TRANSCRIPTS, trainToolPolicy } from "../testing/tool-policy.ts";
 
@@ -126,6 +127,17 @@ test("with tools, each shown answer counts its tool calls (the calculator prompt
   assert.deepEqual(report.samples.map((s) => s.new.tools ?? []), transcriptUses);
   assert.ok(transcriptUses[0]!.length === 1 && transcriptUses[0]![0]!.result !== null, JSON.stringify(transcriptUses[0]));
   assert.equal(report.samples[3]!.new.tools, undefined, "an answer without a call has no tools field");
+  // three of the four answers call the calculator; no previous policy, so no paired counts
+  assert.equal(report.new.toolCallShare, 0.75);
+  assert.equal(report.toolUseChanges, null);
+});
+
+test("toolUseChanges counts the prompts whose answer started or stopped calling a tool; a broken call is no call", () => {
+  assert.deepEqual(toolUseChanges([true, true, false, false, true], [true, false, true, false, false]), { started: 1, stopped: 2 });
+  assert.equal(toolUseChanges(null, [true]), null, "no previous policy");
+  assert.equal(calledTool([{ name: "calculator", arguments: { expression: "1+1" }, result: "2" }]), true);
+  assert.equal(calledTool([{ name: INVALID_TOOL_CALL, arguments: {}, result: null }]), false);
+  assert.equal(calledTool([]), false);
 });
 
 test("toolUses pairs each call with the tool message after it; a call with no result keeps null", () => {

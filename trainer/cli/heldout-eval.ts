@@ -14,12 +14,15 @@
 //  5. write <out>/heldout.json:
 //     { prompts, decoding,
 //       new:      { checker: {accuracy, scored, correct, reasons} | null, reward: {mean, n} | null,
-//                   meanLength, health: {undecodableShare, loopShare, emptyShare, unfinishedShare, brokenCallShare} },
+//                   meanLength, health: {undecodableShare, loopShare, emptyShare, unfinishedShare, brokenCallShare},
+//                   toolCallShare (null without tools) },
 //       previous: the same for the previous policy, or null,
 //       kl:       { mean, stderr, samples } | null,
 //       klFromOrigin: { mean, stderr, samples } | null   (null without an origin, or when it was skipped),
 //       checkerChanges: { gained, lost } | null   (prompts the new policy got right and the previous wrong, and the
 //                 reverse: the paired counts a drop is tested on; null without a checker or a previous policy),
+//       toolUseChanges: { started, stopped } | null   (prompts whose answer calls a tool under one policy only;
+//                 null without tools or a previous policy),
 //       samples:  [{ prompt, new: {answer, correct, toolCalls, tools?}, previous: the same | null }] }
 //       (tools: each call's name, arguments and result, when the answer called one — to tell a slip in
 //       copying the expression into the call from a slip in copying the result out of it)
@@ -89,6 +92,8 @@ export interface PolicyScores {
   reward: { mean: number; n: number } | null;
   meanLength: number;
   health: HealthShares;
+  /** Share of answers that called a tool (a call written well enough to run); null when the eval has no tools. */
+  toolCallShare: number | null;
 }
 
 type SampleAnswer = { answer: string; correct: 0 | 1 | null; toolCalls: number; tools?: ToolUse[] };
@@ -112,6 +117,25 @@ export function checkerChanges(previous: ReadonlyArray<CheckResult> | null, next
   return { gained, lost };
 }
 
+/** Whether an answer called a tool; a call too broken to run counts in the health shares instead. */
+export function calledTool(tools: readonly ToolUse[]): boolean {
+  return tools.some((u) => u.name !== INVALID_TOOL_CALL);
+}
+
+/** Prompts whose answer calls a tool under the new policy only (started) or under the previous one only (stopped). */
+export type ToolUseChanges = { started: number; stopped: number };
+
+/** The paired counts for tool use, as checkerChanges for right answers (McNemar's test on the same prompts). */
+export function toolUseChanges(previous: readonly boolean[] | null, next: readonly boolean[]): ToolUseChanges | null {
+  if (!previous) return null;
+  let started = 0, stopped = 0;
+  next.forEach((called, i) => {
+    if (called && previous[i] === false) started++;
+    if (!called && previous[i] === true) stopped++;
+  });
+  return { started, stopped };
+}
+
 /** A KL estimate in nats per answer: the mean over `samples` sampled answers and its standard error. */
 export type KlEstimate = { mean: number; stderr: number; samples: number };
 
@@ -129,6 +153,8 @@ export interface HeldoutReport {
   klFromOriginSkipped?: string;
   /** Prompts both policies' answers were scored on, that only the new one got right (gained) or only the previous (lost). */
   checkerChanges: CheckerChanges | null;
+  /** With tools: prompts whose answer calls one under the new policy only (started) or the previous only (stopped). */
+  toolUseChanges: ToolUseChanges | null;
   samples: Array<{ prompt: string; new: SampleAnswer; previous: SampleAnswer | null }>;
 }
 
@@ -202,6 +228,7 @@ async function score(prompts: HeldoutPrompt[], answers: Answer[], spec: HeldoutS
       reward,
       meanLength: answers.reduce((a, x) => a + x.tokens.length, 0) / Math.max(1, answers.length),
       health: healthShares(answers.map((a) => answerHealth(a.text, a.tokens, a.finished, a.tools.some((u) => u.name === INVALID_TOOL_CALL)))),
+      toolCallShare: spec.tools.length > 0 ? answers.filter((a) => calledTool(a.tools)).length / Math.max(1, answers.length) : null,
     },
     checks,
   };
@@ -294,6 +321,7 @@ export async function heldoutJob(spec: HeldoutSpec, log: JobLogger): Promise<Hel
       klFromOrigin,
       ...(klFromOriginSkipped ? { klFromOriginSkipped } : {}),
       checkerChanges: checkerChanges(previousScored?.checks ?? null, newScored.checks),
+      toolUseChanges: spec.tools.length > 0 ? toolUseChanges(previousAnswers?.map((a) => calledTool(a.tools)) ?? null, newAnswers.map((a) => calledTool(a.tools))) : null,
       samples: prompts.slice(0, spec.showSamples).map((p, i) => ({
         prompt: p.messages.filter((m) => m.role === "user").at(-1)?.content ?? "",
         new: sampleAnswer(newAnswers[i], correct(newScored.checks, i)),
