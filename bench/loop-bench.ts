@@ -20,7 +20,7 @@
  *               headroom in both);
  *   labelers    three, each ranks the K sampled answers by τ·u + Gumbel noise (Plackett–Luce, so
  *               P(a over b) = σ(τ·(u_a − u_b))); identical answers tie (with --labeler-ties 1, answers of
- *               equal utility too).
+ *               equal utility too; with --labeler-wrong-last 1, every wrong answer in one bottom tier).
  *
  * Round 0 trains a small policy from scratch on the demonstrations and samples K answers for the
  * training prompts; the labelers rank them; then each algorithm runs one round from round 0's
@@ -68,6 +68,8 @@ const { values } = parseArgs({
     tau: { type: "string", default: "4" },
     // 1 = the labelers tie answers of equal utility (as the ranking UI allows) instead of ordering them by noise
     "labeler-ties": { type: "string", default: "0" },
+    // 1 = a guideline "wrong answers last": every wrong answer goes into one bottom tier, tied, whatever its style
+    "labeler-wrong-last": { type: "string", default: "0" },
     seed: { type: "string", default: "1" },
     // default per task: arithmetic 800 (the demo's), parity 150
     "sft-steps": { type: "string" },
@@ -137,6 +139,7 @@ const DEMOS = Number(values.demos ?? (ARITHMETIC ? 300 : 96));
 const SFT_STEPS = Number(values["sft-steps"] ?? (ARITHMETIC ? 800 : 150));
 const TAU = Number(values.tau);
 const TIES = values["labeler-ties"] === "1";
+const WRONG_LAST = values["labeler-wrong-last"] === "1";
 const TOOL_SHARE = Number(values["tool-share"]);
 const SEED = Number(values.seed);
 const ONLY = new Set(values.only!.split(","));
@@ -276,8 +279,9 @@ async function labelEverything(client: HttpClient, demonstrate: boolean): Promis
       for (const c of shown.completions) {
         const u = utility(prompt, c.text);
         const called = (c.messages ?? []).some((m) => m.role === "tool");
-        const key = TIES ? String(u) : c.text;
-        const tier = byKey.get(key) ?? { ids: [], texts: [], calls: [], s: TAU * u + gumbel() };
+        const wrongLast = WRONG_LAST && correct(prompt, c.text) === 0;
+        const key = wrongLast ? "wrong" : TIES ? String(u) : c.text;
+        const tier = byKey.get(key) ?? { ids: [], texts: [], calls: [], s: wrongLast ? -Infinity : TAU * u + gumbel() };
         tier.ids.push(c.id);
         tier.texts.push(c.text);
         tier.calls.push(called);
