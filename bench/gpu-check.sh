@@ -17,19 +17,22 @@ say() { printf '[gpu-check] %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else return 1; fi; }
 
 if [ -n "${TANDEM_NODE_DIR:-}" ]; then export PATH="$TANDEM_NODE_DIR/bin:$PATH"; fi
+fail() { say "$*"; exit 1; }
 if ! command -v node >/dev/null; then
   say "no node: apt-get install nodejs"
-  as_root apt-get update -qq && as_root apt-get install -y -qq nodejs npm
+  { as_root apt-get update -qq && as_root apt-get install -y -qq nodejs npm; } || fail "could not install Node: set TANDEM_NODE_DIR to a Node 20+ folder (bench/gpu-pack.sh)"
 fi
 say "node $(node --version)"
 
-if ! ldconfig -p 2>/dev/null | grep 'libvulkan.so.1' >/dev/null; then  # grep -q would end ldconfig with SIGPIPE under pipefail
+ldconfig=$(command -v ldconfig || echo /sbin/ldconfig) # not on a non-root user's PATH on Debian
+if ! "$ldconfig" -p 2>/dev/null | grep 'libvulkan.so.1' >/dev/null; then  # grep -q would end ldconfig with SIGPIPE under pipefail
   if [ -n "${TANDEM_DEBS:-}" ]; then
-    for f in "$TANDEM_DEBS"/*.deb; do as_root dpkg -x "$f" /; done
-    as_root ldconfig
+    # as the device machines' notes say: the loader's .deb unpacked over / (a bare machine that is given back)
+    for f in "$TANDEM_DEBS"/*.deb; do as_root dpkg -x "$f" / || fail "could not unpack $f"; done
+    as_root "$ldconfig"
   else
     say "no Vulkan loader: apt-get install libvulkan1"
-    as_root apt-get update -qq && as_root apt-get install -y -qq libvulkan1
+    { as_root apt-get update -qq && as_root apt-get install -y -qq libvulkan1; } || fail "could not install libvulkan1: carry its .deb (TANDEM_DEBS)"
   fi
 fi
 if [ -z "${VK_ICD_FILENAMES:-}" ] && [ -z "${VK_DRIVER_FILES:-}" ]; then
@@ -43,6 +46,6 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,m
 
 if [ ! -d node_modules/webgpu ] || [ ! -d node_modules/@tensorflow/tfjs-backend-webgpu ]; then
   say "node_modules incomplete: npm install"
-  npm install --no-audit --no-fund
+  npm install --no-audit --no-fund || fail "npm install failed: without a registry, carry node_modules (bench/gpu-pack.sh)"
 fi
 exec timeout 600 node node_modules/tsx/dist/cli.mjs bench/gpu-check.ts "$@" # not npx: a carried node_modules has no .bin

@@ -137,7 +137,7 @@ def train_bench(c, B, T, steps, warmup, device="cpu"):
     P = init_params(c, 0)
     if device != "cpu":  # bench/gpu-check.ts: the same model on the GPU, in float32 without TF32 (PyTorch's default)
         P = {k: v.detach().to(device).requires_grad_(True) for k, v in P.items()}
-    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    sync = (lambda: torch.cuda.synchronize(device)) if device.startswith("cuda") else (lambda: None)
     names = list(P)
     decay = [P[n] for n in names if P[n].dim() >= 2]
     no_decay = [P[n] for n in names if P[n].dim() < 2]
@@ -352,7 +352,7 @@ def main():
     print(json.dumps({
         "preset": a.preset, "batch": a.batch, "seq": a.seq,
         "params": sum(math.prod(s) for _, s in param_shapes(c)),
-        "device": a.device if a.device == "cpu" else torch.cuda.get_device_name(), "step_s": step_s, "cpu_s": cpu_s, "train_tokens_per_s": train_tps, "gen_tokens_per_s": gen_tps,
+        "device": a.device if a.device == "cpu" else torch.cuda.get_device_name(torch.device(a.device)), "step_s": step_s, "cpu_s": cpu_s, "train_tokens_per_s": train_tps, "gen_tokens_per_s": gen_tps,
         "losses": losses, "torch": torch.__version__, "threads": torch.get_num_threads(),
         "blas": blas_info(),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -19,8 +19,11 @@ fi
 # the webgpu backend's device cases on Mesa's software Vulkan device (decision trainer-033); the unit run
 # above skips them where no adapter exists, so here they must run
 step "webgpu on a software Vulkan device (lavapipe)"
-if vulkan_env=$(npx tsx tests/support/ensure-lavapipe.ts); then
+vulkan_rc=0; vulkan_env=$(npx tsx tests/support/ensure-lavapipe.ts) || vulkan_rc=$?
+if [ "$vulkan_rc" = 0 ]; then
   (eval "$vulkan_env"; TANDEM_REQUIRE_WEBGPU=1 npx tsx tests/support/node-test.ts trainer/backend/webgpu.test.ts)
+elif [ "$vulkan_rc" != 3 ]; then
+  echo "tests/support/ensure-lavapipe.ts failed (exit $vulkan_rc)"; exit 1
 fi
 step "integration (PostgreSQL)"; npm run --silent test:integration
 step "fault injection";          npm run --silent test:faults

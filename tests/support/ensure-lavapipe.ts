@@ -5,19 +5,22 @@
  * Dawn (the `webgpu` package) refuses the lavapipe of Debian 12's Mesa 22 ("shaderUniform*ArrayDynamicIndexing
  * required") and accepts Mesa 25's. As root with apt-get this installs libvulkan1 and the distribution's
  * mesa-vulkan-drivers (which bring the libraries lavapipe links to), then on Debian 12 unpacks
- * bookworm-backports' mesa-vulkan-drivers and libdrm into a folder of its own, without adding the
- * backports to the machine's sources. It never fails the run: without root, apt-get or a mirror it says
- * why and exits 3, and the webgpu tests skip their device cases.
+ * bookworm-backports' mesa-vulkan-drivers and libdrm into node_modules/.cache/tandem-lavapipe, without adding
+ * the backports to the machine's sources, and asks Dawn for an adapter there. Without root, apt-get, a mirror
+ * or an adapter it says why and exits 3, and the webgpu tests skip their device cases; any other exit is a
+ * bug, and fails `npm test`.
  *
  * Prints shell `export` lines (VK_ICD_FILENAMES, LD_LIBRARY_PATH) on stdout; everything else goes to stderr.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 
 const NOT_READY = 3;
-const ROOT = join(tmpdir(), "tandem-lavapipe");
+const REPO = resolve(fileURLToPath(import.meta.url), "../../..");
+// inside the checkout, not a shared /tmp path another user could prepare: the library it names is loaded as root
+const ROOT = join(REPO, "node_modules/.cache/tandem-lavapipe");
 const ICD = join(ROOT, "lvp_icd.json");
 const LIBS = join(ROOT, "root/usr/lib/x86_64-linux-gnu");
 const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
@@ -67,11 +70,19 @@ function prepare(): string | null {
   return null;
 }
 
-const why = prepare();
+/** Whether Dawn finds an adapter with this environment (another Mesa than 25 may be refused, as Debian 12's is). */
+function adapterFound(vulkanEnv: Record<string, string>): string | null {
+  const probe = "import { create, globals } from 'webgpu'; Object.assign(globalThis, globals); const a = await create([]).requestAdapter(); process.exit(a ? 0 : 4);";
+  const r = spawnSync(process.execPath, ["--input-type=module", "-e", probe], { cwd: REPO, env: { ...process.env, ...vulkanEnv, XDG_RUNTIME_DIR: process.env["XDG_RUNTIME_DIR"] ?? "/tmp" }, encoding: "utf8", timeout: 60_000 });
+  return r.status === 0 ? null : `Dawn found no adapter on it (${r.status === 4 ? "refused" : `exit ${r.status ?? "?"}: ${(r.stderr ?? "").trim().split("\n").at(-1)}`})`;
+}
+
+const shellQuote = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+const vulkanEnv = { VK_ICD_FILENAMES: ICD, LD_LIBRARY_PATH: [LIBS, process.env["LD_LIBRARY_PATH"]].filter(Boolean).join(":") };
+const why = prepare() ?? adapterFound(vulkanEnv);
 if (why) {
   say(`no software Vulkan device (${why}); the webgpu tests skip their device cases`);
   process.exit(NOT_READY);
 }
 say(`lavapipe ready: ${ICD}`);
-console.log(`export VK_ICD_FILENAMES=${ICD}`);
-console.log(`export LD_LIBRARY_PATH=${LIBS}${process.env["LD_LIBRARY_PATH"] ? `:${process.env["LD_LIBRARY_PATH"]}` : ""}`);
+for (const [name, value] of Object.entries(vulkanEnv)) console.log(`export ${name}=${shellQuote(value)}`);

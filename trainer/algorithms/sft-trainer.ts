@@ -95,7 +95,13 @@ export function createSftTrainer(model: LanguageModel, config: SftConfig, padId:
     async trainStepAsync(examples) {
       const pass = backward(examples);
       const losses: number[] = [];
-      for (const l of pass.losses) losses.push((await l.data())[0] ?? NaN);
+      try {
+        for (const l of pass.losses) losses.push((await l.data())[0] ?? NaN);
+      } catch (error) {
+        tf.dispose(pass.losses); // a device lost mid-read: nothing of the step is kept
+        pass.accumulator.dispose();
+        throw error;
+      }
       const grads = meanIfFinite(pass, losses);
       return update(pass, grads, await clipScaleAsync(grads, config.optim.gradClip));
     },

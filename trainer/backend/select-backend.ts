@@ -59,7 +59,8 @@ export interface InitBackendOptions {
   /** OpenBLAS threads; default TANDEM_BLAS_THREADS, else one per core. */
   blasThreads?: number;
   /**
-   * The caller reads results with dataSync (every trainer step does: the loss, the clipping norm).
+   * The caller reads results with dataSync (most trainer steps do: the loss, the clipping norm; SFT's
+   * trainStepAsync and the jobs of run-job.ts's readsAsynchronously do not).
    * tfjs-backend-webgpu cannot under Node (its synchronous read draws through an OffscreenCanvas), so
    * such callers never get webgpu; gpu-check and the GPU bench read with `await data()` and pass false.
    * Default true.

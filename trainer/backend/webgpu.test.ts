@@ -83,12 +83,20 @@ test("an SFT job trains on webgpu as on wasm: the same losses, checkpoints and f
   assert.ok(losses(onGpu)[3]! < losses(onGpu)[0]!, "the loss falls");
   for (const file of ["model.safetensors", "checkpoints/step-2/model.safetensors", "checkpoints/step-2/optimizer.safetensors"]) {
     const [a, b] = ["wasm", "webgpu"].map((d) => decodeSafetensors(readFileSync(join(dir, d, file))).tensors);
+    // AdamW moves a weight by about ±lr whatever the size of its gradient, so a gradient near 0 whose sign the
+    // two backends round differently moves it by up to 2·lr a step; such weights are rare (none on lavapipe)
+    let off = 0, total = 0;
     for (const [name, x] of a!) {
       const y = b!.get(name)?.data;
-      let worst = 0;
-      x.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - (y?.[i] ?? NaN)))));
-      assert.ok(worst < 1e-5, `${file} ${name}: max |Δ| ${worst}`);
+      assert.equal(y?.length, x.data.length, `${file} ${name}`);
+      x.data.forEach((v, i) => {
+        const d = Math.abs(v - y![i]!);
+        assert.ok(d <= 4 * 2 * 1e-3, `${file} ${name}[${i}]: |Δ| ${d}, more than 4 steps of 2·lr`);
+        if (d > 1e-5) off++;
+      });
+      total += x.data.length;
     }
+    assert.ok(off <= total * 1e-3, `${file}: ${off} of ${total} values differ by more than 1e-5`);
   }
 });
 

@@ -54,7 +54,11 @@ export async function loadWebgpu(importModule: ImportModule, flags: string[] = d
   // one Dawn instance per process: tfjs keeps the device of the first, and a second instance in its place
   // would let the first be collected under it
   const key = flags.join(",");
-  if (!dawnGpu || dawnGpu.key !== key) dawnGpu = { key, gpu: dawn.create(flags) };
+  try {
+    if (!dawnGpu || dawnGpu.key !== key) dawnGpu = { key, gpu: dawn.create(flags) };
+  } catch (error) {
+    return { reason: `Dawn did not start with flags [${flags.join(", ")}]: ${firstLine(error)}` };
+  }
   const gpu = dawnGpu.gpu;
   Object.assign(globalThis, dawn.globals);
   // Node 20 has no `navigator`; Node 21+ has one without `gpu`. tfjs-backend-webgpu reads navigator.gpu.
@@ -75,7 +79,8 @@ export async function loadWebgpu(importModule: ImportModule, flags: string[] = d
   } catch (error) {
     return { reason: `tfjs-backend-webgpu did not start: ${firstLine(error)}` };
   }
-  const failed = await selfCheck();
+  // a device lost or a read refused mid-check is a failed check too, never a crash
+  const failed = await selfCheck().catch((error: unknown) => `it stopped: ${firstLine(error)}`);
   if (failed) return { reason: `the webgpu backend failed its self-check: ${failed}` };
   return { adapter: summary };
 }

@@ -36,8 +36,8 @@ const base = {
   out: z.string().min(1),
   /**
    * Backend preference; "auto" tries tfjs-node-gpu, tfjs-node, then wasm, then cpu (or what
-   * TANDEM_BACKEND names). "webgpu" falls back to wasm with the reason until the steps read
-   * asynchronously (decision trainer-033).
+   * TANDEM_BACKEND names). "webgpu" runs SFT of GPT-2 models; other jobs read synchronously and fall
+   * back to wasm with the reason (decision trainer-033).
    */
   backend: z.enum(["auto", "tfjs-node-gpu", "tfjs-node", "webgpu", "wasm", "cpu"]).default("auto"),
   /**

@@ -9,7 +9,7 @@ import { ppoConfigSchema } from "../contract/ppo-config.ts";
 import { adamwStep, createAdamW, disposeAdamW } from "./adamw.ts";
 import { setFusedKernels } from "../backend/wasm-heap.ts";
 import { learningRateAt } from "./lr-schedule.ts";
-import { clipScale, globalNorm, GradAccumulator } from "./gradients.ts";
+import { clipScale, clipScaleAsync, globalNorm, GradAccumulator } from "./gradients.ts";
 import { createRng, normalArray } from "../random/rng.ts";
 
 before(async () => {
@@ -105,6 +105,20 @@ for (const fused of [true, false]) {
     close(scale, 1.3 / (13 + 1e-6));
     assert.equal(clipScale(grads, 13).scale, 1); // at the limit: untouched
     assert.equal(clipScale(grads, 0).scale, 1); // 0 turns clipping off
+    tf.dispose([...grads.values()]);
+    setFusedKernels(true);
+  });
+
+  test(`clipScaleAsync (${path}): the same norm and factor as clipScale, read asynchronously, with no tensor left`, async () => {
+    setFusedKernels(fused);
+    // 30 gradients: more than WebGPU's 8 buffers per shader stage, which one addN would exceed
+    const grads = new Map<string, tf.Tensor>(Array.from({ length: 30 }, (_, i) => [`g${i}`, tf.tensor1d([i % 2 ? 2 : -2, 1])] as [string, tf.Tensor]));
+    const before = tf.memory().numTensors;
+    const got = await clipScaleAsync(grads, 5);
+    assert.equal(tf.memory().numTensors, before);
+    close(got.norm, Math.sqrt(30 * 5));
+    close(got.scale, 5 / (Math.sqrt(150) + 1e-6));
+    assert.deepEqual(await clipScaleAsync(new Map(), 1), { norm: 0, scale: 1 });
     tf.dispose([...grads.values()]);
     setFusedKernels(true);
   });
