@@ -18,8 +18,8 @@ rm -rf "$stage"
 # node_modules: the packages gpu-check.ts reaches (tsx runs it), without other platforms' binaries, maps and
 # browser bundles; each must be there (a missing one would leave the GPU machine trying npm install without a registry)
 modules=(node_modules/.package-lock.json node_modules/@tensorflow node_modules/webgpu node_modules/@webgpu node_modules/debug node_modules/ms
-  node_modules/koffi node_modules/zod node_modules/tsx node_modules/esbuild node_modules/@esbuild node_modules/get-tsconfig
-  node_modules/resolve-pkg-maps node_modules/seedrandom node_modules/long)
+  node_modules/koffi node_modules/zod node_modules/tsx node_modules/esbuild node_modules/@esbuild
+  node_modules/seedrandom node_modules/long)
 for m in "${modules[@]}"; do [ -e "$m" ] || { echo "gpu-pack: $m is missing: run npm install first" >&2; exit 1; }; done
 tar -cJf .gpu/modules.tar.xz \
   --exclude='node_modules/webgpu/dist/win32-*' --exclude='node_modules/webgpu/dist/darwin-*' --exclude='node_modules/webgpu/dist/linux-arm64' \
