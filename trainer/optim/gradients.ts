@@ -18,15 +18,15 @@ export function globalNorm(grads: Map<string, tf.Tensor>): number {
     return Math.sqrt(s);
   }
   if (grads.size === 0) return 0;
-  return tf.tidy(() => normTensor(grads).dataSync()[0] ?? 0);
+  return Math.sqrt(tf.tidy(() => sumOfSquaresTensor(grads).dataSync()[0] ?? 0));
 }
 
 /**
- * √Σ‖g‖² as a scalar tensor, by tensor ops. A chain of adds, not one addN: WebGPU allows 8 storage
- * buffers per shader stage, and a model has dozens of gradients.
+ * Σ‖g‖² as a scalar tensor, by tensor ops (the square root is taken in float64 once read). A chain of adds,
+ * not one addN: WebGPU allows 8 storage buffers per shader stage, and a model has dozens of gradients.
  */
-function normTensor(grads: Map<string, tf.Tensor>): tf.Scalar {
-  return tf.sqrt([...grads.values()].map((g) => tf.sum(tf.square(g))).reduce((a, b) => tf.add(a, b))) as tf.Scalar;
+function sumOfSquaresTensor(grads: Map<string, tf.Tensor>): tf.Scalar {
+  return [...grads.values()].map((g) => tf.sum(tf.square(g))).reduce((a, b) => tf.add(a, b)) as tf.Scalar;
 }
 
 /**
@@ -44,11 +44,11 @@ export function clipScale(grads: Map<string, tf.Tensor>, maxNorm: number): { nor
  */
 export async function clipScaleAsync(grads: Map<string, tf.Tensor>, maxNorm: number): Promise<{ norm: number; scale: number }> {
   if (fusedBackend("optimizer") || grads.size === 0) return clipScale(grads, maxNorm);
-  const norm = tf.tidy(() => normTensor(grads));
+  const squares = tf.tidy(() => sumOfSquaresTensor(grads));
   try {
-    return clipOf((await norm.data())[0] ?? 0, maxNorm);
+    return clipOf(Math.sqrt((await squares.data())[0] ?? 0), maxNorm);
   } finally {
-    norm.dispose();
+    squares.dispose();
   }
 }
 
