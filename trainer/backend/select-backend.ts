@@ -18,8 +18,8 @@ import { registerWasmBlasMatMul, setWasmBlas } from "./wasm-blas-matmul.ts";
 import { SIMD_KERNELS_LABEL, simdKernelsStatus } from "./wasm-simd.ts";
 import type { WasmHeapBackend } from "./wasm-heap.ts";
 import { loadWebgpu, type WebgpuAdapter } from "./webgpu.ts";
+import { BACKEND_PREFERENCES } from "../contract/job.ts";
 
-export const BACKEND_PREFERENCES = ["auto", "tfjs-node-gpu", "tfjs-node", "webgpu", "wasm", "cpu"] as const;
 export type BackendPreference = (typeof BACKEND_PREFERENCES)[number];
 const WEBGPU_PACKAGE = "@tensorflow/tfjs-backend-webgpu";
 const SYNC_READS = "the trainer's steps read results synchronously, which tfjs-backend-webgpu cannot do under Node (decision trainer-033)";

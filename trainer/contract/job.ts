@@ -30,6 +30,9 @@ export const modelSourceSchema = z.union([
 
 export type ModelSource = z.output<typeof modelSourceSchema>;
 
+/** Where a job may train (trainer/backend/select-backend.ts tries them); "auto" picks. */
+export const BACKEND_PREFERENCES = ["auto", "tfjs-node-gpu", "tfjs-node", "webgpu", "wasm", "cpu"] as const;
+
 const base = {
   schemaVersion: z.literal(1),
   /** Directory for the checkpoint, tokenizer.json copy and metrics.jsonl. */
@@ -39,7 +42,7 @@ const base = {
    * TANDEM_BACKEND names). "webgpu" runs SFT of GPT-2 models; other jobs read synchronously and fall
    * back to wasm with the reason (decision trainer-033).
    */
-  backend: z.enum(["auto", "tfjs-node-gpu", "tfjs-node", "webgpu", "wasm", "cpu"]).default("auto"),
+  backend: z.enum(BACKEND_PREFERENCES).default("auto"),
   /**
    * Recompute each transformer block's forward in the backward pass instead of keeping its
    * activations (transformers' gradient_checkpointing): less memory, ≈ one more forward per step,
