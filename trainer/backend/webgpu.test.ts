@@ -14,7 +14,7 @@ import { createMemoryLogger } from "../cli/logger.ts";
 import { readsAsynchronously, runJob } from "../cli/run-job.ts";
 import { initBackend, type BackendInfo } from "./select-backend.ts";
 import { resolveGptConfig } from "../contract/gpt-config.ts";
-import { compareReadouts, parityBatch, sftStepReadout, type StepReadout } from "../testing/backend-parity.ts";
+import { compareReadouts, PARITY_BOUNDS, parityBatch, parityFailures, sftStepReadout, type StepReadout } from "../testing/backend-parity.ts";
 
 let gpu: BackendInfo;
 let noDevice: string | false = false;
@@ -45,13 +45,16 @@ test("one SFT step of a GPT on webgpu equals wasm's: logits, loss, every gradien
   const report = compareReadouts(onWasm, onGpu);
   assert.ok(Number.isFinite(onGpu.loss) && onGpu.loss > 3, `a fresh model's loss is about ln(61) = 4.1, got ${onGpu.loss}`);
   // float32 with sums in another order: ~1e-7 measured on lavapipe (docs/benchmarks.md)
-  assert.ok(report.logits < 1e-5, `logits ${report.logits}`);
-  assert.ok(report.loss < 1e-5, `loss ${report.loss}`);
-  assert.ok(report.grads < 1e-4, `gradients ${report.grads}`);
-  assert.ok(report.update < 1e-2, `weights after AdamW, in learning rates: ${report.update}`);
+  assert.deepEqual(PARITY_BOUNDS, { logits: 1e-5, loss: 1e-5, grads: 1e-4, update: 1e-2 });
+  assert.ok(report.logits < PARITY_BOUNDS.logits, `logits ${report.logits}`);
+  assert.ok(report.loss < PARITY_BOUNDS.loss, `loss ${report.loss}`);
+  assert.ok(report.grads < PARITY_BOUNDS.grads, `gradients ${report.grads}`);
+  assert.ok(report.update < PARITY_BOUNDS.update, `weights after AdamW, in learning rates: ${report.update}`);
+  assert.deepEqual(parityFailures(report), []);
   // the comparison itself can fail: a step with other data is far from this one
   const other = await sftStepReadout(config, 5, parityBatch(61, 3, 23));
   assert.ok(compareReadouts(onWasm, other).loss > 1e-5);
+  assert.ok(parityFailures(compareReadouts(onWasm, other)).includes("loss"));
 });
 
 test("an SFT job trains on webgpu as on wasm: the same losses, checkpoints and final weights", async (t) => {

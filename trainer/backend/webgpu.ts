@@ -136,16 +136,26 @@ export async function selfCheck(): Promise<string | null> {
   try {
     const checks: Array<[string, tf.Tensor, Float64Array]> = [["matmul", gotProduct, product], ["softmax", gotSoftmax, softmax], ["matmul gradient", gotGrad, gradA]];
     for (const [name, got, want] of checks) {
-      const values = await got.data();
-      const scale = Math.max(1e-6, ...Array.from(want, Math.abs));
-      let worst = 0;
-      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs((values[i] ?? NaN) - want[i]!) / scale);
+      const worst = maxRelativeError(want, await got.data());
       if (!(worst <= TOLERANCE)) return `${name} off by ${worst.toExponential(2)} of its largest value (tolerance ${TOLERANCE})`;
     }
     return null;
   } finally {
     tf.dispose([gotProduct, gotSoftmax, gotGrad]);
   }
+}
+
+/**
+ * max |got − want| over the largest |want|: the self-check's measure, and the parity tests'
+ * (trainer/testing/backend-parity.ts). Infinity when a value is missing or not a number.
+ */
+export function maxRelativeError(want: ArrayLike<number>, got: ArrayLike<number>): number {
+  let worst = 0, scale = 1e-12;
+  for (let i = 0; i < want.length; i++) {
+    scale = Math.max(scale, Math.abs(want[i]!));
+    worst = Math.max(worst, Math.abs((got[i] ?? NaN) - want[i]!));
+  }
+  return Number.isNaN(worst) || want.length !== got.length ? Infinity : worst / scale;
 }
 
 function firstLine(error: unknown): string {

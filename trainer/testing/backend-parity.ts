@@ -7,6 +7,7 @@ import type { GptConfig } from "../contract/gpt-config.ts";
 import { disposeGpt, gptForward, initGpt } from "../model/gpt.ts";
 import { sftLoss } from "../losses/sft-loss.ts";
 import { adamwStep, createAdamW, disposeAdamW } from "../optim/adamw.ts";
+import { maxRelativeError } from "../backend/webgpu.ts";
 
 export interface ParityBatch {
   ids: number[][];
@@ -68,6 +69,17 @@ export async function sftStepReadout(config: GptConfig, seed: number, batch: Par
   }
 }
 
+/**
+ * How close another backend's step must come to wasm's: float32 with sums in another order (~1e-7 of the
+ * largest value measured on lavapipe). The webgpu tests and bench/gpu-check.ts hold a backend to these.
+ */
+export const PARITY_BOUNDS = { logits: 1e-5, loss: 1e-5, grads: 1e-4, update: 1e-2 } as const;
+
+/** The quantities of a report at or past their bound (none: the backends agree). */
+export function parityFailures(report: ParityReport): Array<keyof typeof PARITY_BOUNDS> {
+  return (Object.keys(PARITY_BOUNDS) as Array<keyof typeof PARITY_BOUNDS>).filter((k) => !(report[k] < PARITY_BOUNDS[k]));
+}
+
 export interface ParityReport {
   /** max |Δ| / max |reference|, per quantity (gradients: the worst parameter). */
   logits: number;
@@ -81,18 +93,10 @@ export interface ParityReport {
 
 /** How far `got` is from `want` (the reference backend's readout). */
 export function compareReadouts(want: StepReadout, got: StepReadout): ParityReport {
-  const rel = (a: Float32Array, b: Float32Array): number => {
-    let worst = 0, scale = 1e-12;
-    for (let i = 0; i < a.length; i++) {
-      scale = Math.max(scale, Math.abs(a[i]!));
-      worst = Math.max(worst, Math.abs(a[i]! - (b[i] ?? NaN)));
-    }
-    return Number.isNaN(worst) || a.length !== b.length ? Infinity : worst / scale;
-  };
   let grads = 0, update = 0, ambiguous = 0;
   for (const [name, g] of want.grads) {
     const other = got.grads.get(name);
-    grads = Math.max(grads, other ? rel(g, other) : Infinity);
+    grads = Math.max(grads, other ? maxRelativeError(g, other) : Infinity);
     const [a, b] = [want.after.get(name), got.after.get(name)];
     if (!a || !b) { update = Infinity; continue; }
     const gMax = g.reduce((m, x) => Math.max(m, Math.abs(x)), 0);
@@ -101,5 +105,5 @@ export function compareReadouts(want: StepReadout, got: StepReadout): ParityRepo
       update = Math.max(update, Math.abs(a[i]! - b[i]!) / PARITY_LR);
     }
   }
-  return { logits: rel(want.logits, got.logits), loss: Math.abs(want.loss - got.loss) / Math.max(1e-12, Math.abs(want.loss)), grads, update, ambiguous };
+  return { logits: maxRelativeError(want.logits, got.logits), loss: Math.abs(want.loss - got.loss) / Math.max(1e-12, Math.abs(want.loss)), grads, update, ambiguous };
 }
