@@ -14,7 +14,7 @@
 import { spawnSync } from "node:child_process";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../trainer/backend/select-backend.ts";
-import { adapterLabel } from "../trainer/backend/webgpu.ts";
+import { adapterLabel } from "../trainer/contract/webgpu-adapter.ts";
 import { GPT_PRESETS, resolveGptConfig, type GptPreset } from "../trainer/contract/gpt-config.ts";
 import { sftConfigSchema } from "../trainer/contract/sft-config.ts";
 import { disposeGpt, initGpt } from "../trainer/model/gpt.ts";
@@ -37,7 +37,7 @@ if (gpu.backend !== "webgpu" || !gpu.adapter) {
   process.exit(2);
 }
 const software = gpu.adapter.software;
-console.log(`adapter: ${adapterLabel(gpu.adapter)}${software ? " — a software device: the timings below are a CPU's" : ""}`);
+console.log(`adapter: ${adapterLabel(gpu.adapter)}${software ? ": the timings below are a CPU's" : ""}`);
 
 // 2. one step against wasm
 {

@@ -424,9 +424,9 @@ await train();
 
 if (ONLY.has("chain-fresh")) {
   // the loop's way of the demo's story (issue 11, item 6): GRPO on the checker alone (no tool-result or digits
-  // terms) at the first of each other --grpo-* list, whose policy samples the pool; the labelers rank those answers, and DPO at its defaults trains on
-  // them alone (data.rounds), once per --dpo-dpop λ. Its "before" is the GRPO policy, and its rankings are
-  // of that policy's own answers, unlike the chain's above (round 0's).
+  // terms) at the first of each other --grpo-* list, whose policy samples the pool; the labelers rank those
+  // answers, and DPO at its defaults trains on them alone (data.rounds), once per --dpo-dpop λ. Its "before" is
+  // the GRPO policy, and its rankings are of that policy's own answers, unlike the chain's above (round 0's).
   const first = (key: string) => lrs(key)[0]!;
   const { steps, train: setting } = grpoSetting(first("grpo-lrs"), first("grpo-mini-batches"), first("grpo-iterations"), first("grpo-temperatures"), first("grpo-dynamic"), first("grpo-eps-high"), first("grpo-gens"));
   const name = `chain-fresh: checker → GRPO${steps}, then its samples ranked`;

@@ -1,6 +1,8 @@
 // What the round page says about the backend a step trains on: the tfjs backend, the native BLAS doing
 // its matmuls (or why there is none), and the project's own kernels — from the trainer's "backend" event.
 
+import { adapterLabel } from "../../trainer/contract/webgpu-adapter.ts";
+
 export type BackendEvent = Record<string, unknown>;
 
 /**
@@ -17,12 +19,8 @@ export function backendSummary(event: BackendEvent | undefined): string {
 
 function oneLine(event: BackendEvent, skipped: Array<{ package?: unknown; reason?: unknown }>): string {
   const name = String(event["backend"] ?? event["name"] ?? "?");
-  const adapter = event["adapter"] as Record<string, unknown> | null | undefined;
-  if (adapter && typeof adapter === "object") {
-    const label = [adapter["vendor"], adapter["architecture"]].filter((x) => typeof x === "string" && x).join(" ") || "an unnamed adapter";
-    const detail = String(adapter["description"] || adapter["device"] || "");
-    return `${name} on ${label}${detail ? ` (${detail})` : ""}${adapter["software"] === true ? ", a software device" : ""}`;
-  }
+  const adapter = event["adapter"];
+  if (adapter && typeof adapter === "object") return `${name} on ${adapterLabel(adapter)}`;
   const traits = [event["simd"] === true ? "SIMD" : null, typeof event["threads"] === "number" ? `${event["threads"]} thread${event["threads"] === 1 ? "" : "s"}` : null].filter(Boolean);
   const base = traits.length > 0 ? `${name} (${traits.join(", ")})` : name;
   const blas = event["blas"] as { library?: unknown; threads?: unknown } | null | undefined;

@@ -17,7 +17,8 @@ import { defaultBlasThreads, loadNativeBlas, type NativeBlas } from "./native-bl
 import { registerWasmBlasMatMul, setWasmBlas } from "./wasm-blas-matmul.ts";
 import { SIMD_KERNELS_LABEL, simdKernelsStatus } from "./wasm-simd.ts";
 import type { WasmHeapBackend } from "./wasm-heap.ts";
-import { loadWebgpu, type WebgpuAdapter } from "./webgpu.ts";
+import { loadWebgpu } from "./webgpu.ts";
+import type { WebgpuAdapter } from "../contract/webgpu-adapter.ts";
 import { BACKEND_PREFERENCES } from "../contract/job.ts";
 
 export type BackendPreference = (typeof BACKEND_PREFERENCES)[number];

@@ -11,16 +11,7 @@
 // 4. self-check: a matmul, a softmax and a matmul's gradient against float64 results computed here.
 //    A backend that computes wrong numbers (Dawn's null backend returns zeros) is never used.
 import * as tf from "@tensorflow/tfjs-core";
-
-/** What Dawn says about the device, for logs and the round page. */
-export interface WebgpuAdapter {
-  vendor: string;
-  architecture: string;
-  device: string;
-  description: string;
-  /** A software rasteriser (lavapipe, SwiftShader): fine for tests, slower than wasm for training. */
-  software: boolean;
-}
+import type { WebgpuAdapter } from "../contract/webgpu-adapter.ts";
 
 export type WebgpuResult = { adapter: WebgpuAdapter } | { reason: string };
 
@@ -87,13 +78,6 @@ export async function loadWebgpu(importModule: ImportModule, flags: string[] = d
 
 export function dawnFlags(): string[] {
   return (process.env["TANDEM_WEBGPU_FLAGS"] ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-}
-
-/** A human line for an adapter, e.g. "nvidia hopper (NVIDIA H200)". */
-export function adapterLabel(a: WebgpuAdapter): string {
-  const name = [a.vendor, a.architecture].filter(Boolean).join(" ") || "unknown adapter";
-  const detail = a.description || a.device;
-  return `${name}${detail ? ` (${detail})` : ""}${a.software ? ", software" : ""}`;
 }
 
 // Step 4. Odd shapes on purpose: tiling bugs show at edges that square powers of two hide.
