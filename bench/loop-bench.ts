@@ -39,7 +39,7 @@
  * answer and the reward model's held-out accuracy next to what the labelers' own noise allows.
  *
  *   npm run bench:loop [-- --task arithmetic --eval 96 --prompts 96 --tau 4 --seed 1
- *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-steps 100,300 --dpo-rpo 0,1 --dpo-dpop 0,1,50 --dpo-consensus 0,1 --dpo-pairs all,best_vs_rest --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
+ *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-steps 100,300 --dpo-rpo 0,1 --dpo-dpop 0,1,50 --dpo-consensus 0,1 --dpo-pairs all,best_vs_rest --dpo-right-chosen 0,1 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
  *                        --grpo-mini-batches 0,16 --grpo-iterations 1,2 --grpo-tool-result 0,0.5 --grpo-digits 0,0.5 --grpo-temperatures 1,0.7 --sample-temperature 1
  *                        --kto-lrs 3e-5 --rm-steps 30,100,300 --rm-lrs 1e-4,3e-5 --rollouts 20 --tool-share 0.4 --policy 6x192 --dpo-rounds 3 --rl-fresh 0
  *                        --only dpo,ppo,rm-grpo,grpo,kto,chain,chain-fresh,dpo-loop]
@@ -92,6 +92,9 @@ const { values } = parseArgs({
     "dpo-consensus": { type: "string", default: "0" },
     // which pairs each ranking yields (data.pairs: all, adjacent, best_vs_rest), swept with the settings above
     "dpo-pairs": { type: "string", default: "all" },
+    // data.rightChosenOnly (decision 0063): 1 leaves out the pairs whose chosen answer the checker marks wrong; swept
+    // with the settings above, and in chain-fresh's DPO rounds
+    "dpo-right-chosen": { type: "string", default: "0" },
     // dpo-loop: this many DPO rounds in a row, each on the rankings of the answers the previous policy sampled
     "dpo-rounds": { type: "string", default: "3" },
     "ppo-lrs": { type: "string", default: "1e-4" },
@@ -351,9 +354,9 @@ const grpo = { rollouts: ROLLOUTS, promptsPerRollout: 8, numGenerations: 8, maxC
 if (ONLY.has("dpo")) {
   for (const lr of lrs("dpo-lrs")) {
     for (const beta of lrs("dpo-betas")) {
-      for (const rpoAlpha of lrs("dpo-rpo")) for (const dpopLambda of lrs("dpo-dpop")) for (const consensus of lrs("dpo-consensus")) for (const steps of lrs("dpo-steps")) for (const pairs of values["dpo-pairs"]!.split(",")) {
-        const name = `DPO lr ${lr} β ${beta}${rpoAlpha ? ` RPO α ${rpoAlpha}` : ""} DPOP λ ${dpopLambda}${steps !== 100 ? ` ${steps} steps` : ""}${consensus ? " consensus pairs" : ""}${pairs !== "all" ? ` pairs ${pairs}` : ""}`;
-        const data = { ...(consensus ? { consensus: true } : {}), ...(pairs !== "all" ? { pairs } : {}) };
+      for (const rpoAlpha of lrs("dpo-rpo")) for (const dpopLambda of lrs("dpo-dpop")) for (const consensus of lrs("dpo-consensus")) for (const steps of lrs("dpo-steps")) for (const pairs of values["dpo-pairs"]!.split(",")) for (const rightChosen of lrs("dpo-right-chosen")) {
+        const name = `DPO lr ${lr} β ${beta}${rpoAlpha ? ` RPO α ${rpoAlpha}` : ""} DPOP λ ${dpopLambda}${steps !== 100 ? ` ${steps} steps` : ""}${consensus ? " consensus pairs" : ""}${pairs !== "all" ? ` pairs ${pairs}` : ""}${rightChosen ? " right chosen only" : ""}`;
+        const data = { ...(consensus ? { consensus: true } : {}), ...(pairs !== "all" ? { pairs } : {}), ...(rightChosen ? { rightChosenOnly: true } : {}) };
         await add(name, { path: "dpo", dpo: { beta, rpoAlpha, dpopLambda, steps, optim: optim(lr) }, ...(Object.keys(data).length > 0 ? { data } : {}) });
       }
     }
@@ -437,9 +440,10 @@ if (ONLY.has("chain-fresh")) {
   rounds.push({ name, id: grpoRound });
   await train();
   for (const labeler of labelers) await labelEverything(labeler, false);
-  for (const dpopLambda of lrs("dpo-dpop")) {
-    const dpoName = `chain-fresh: … then DPO on the GRPO policy's ranked answers (DPOP λ ${dpopLambda})`;
-    rounds.push({ name: dpoName, id: await launch({ name: dpoName, base: { afterRound: grpoRound }, evaluation, next: { prompts: 0 }, path: "dpo", data: { rounds: [grpoRound] }, dpo: { dpopLambda } }) });
+  for (const dpopLambda of lrs("dpo-dpop")) for (const rightChosen of lrs("dpo-right-chosen")) {
+    const dpoName = `chain-fresh: … then DPO on the GRPO policy's ranked answers (DPOP λ ${dpopLambda}${rightChosen ? ", right chosen only" : ""})`;
+    const data = { rounds: [grpoRound], ...(rightChosen ? { rightChosenOnly: true } : {}) };
+    rounds.push({ name: dpoName, id: await launch({ name: dpoName, base: { afterRound: grpoRound }, evaluation, next: { prompts: 0 }, path: "dpo", data, dpo: { dpopLambda } }) });
   }
   await train();
 }

@@ -217,6 +217,7 @@ export const labelingEndpoints: AnyEndpoint[] = [
 function refuseInapplicableFilters(kind: "preferences" | "sft" | "rankings", filter: ExportFilter): void {
   const errors: Array<{ path: string; message: string }> = [];
   if (filter.consensus && kind !== "preferences") errors.push({ path: "consensus", message: "only the preference export has a consensus option" });
+  if (filter.chosenChecker !== undefined && kind !== "preferences") errors.push({ path: "chosenChecker", message: "only the preference export has pairs to check" });
   if (filter.minAgreement !== undefined && kind === "sft") {
     errors.push({ path: "minAgreement", message: "demonstrations are not ranked, so they have no agreement; filter the preference or ranking export" });
   }

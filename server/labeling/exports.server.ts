@@ -4,12 +4,15 @@ import { z } from "zod";
 import type { Db } from "../db/database.server.ts";
 import type { ChatMessage, TranscriptMessage } from "../db/schema.ts";
 import { demonstrationMessages } from "./demonstration.ts";
-import { answerMessages, answerOfRow, flattenAnswer, withFinalWords, type Answer, type ConversationMessage } from "./transcript.ts";
+import { answerMessages, answerOfRow, answerText, flattenAnswer, withFinalWords, type Answer, type ConversationMessage } from "./transcript.ts";
 import { itemBatches, meetsAgreement, notSentBack, selectedSubmissions } from "./export-items.server.ts";
 import { mixBatches, mixParamSchema, mixRecords } from "./data-mix.ts";
 import { rankedPairs } from "./quality/consensus.ts";
 import { buildPairs } from "./quality/pair-builder.ts";
 import { PAIR_MODES } from "../../trainer/contract/round.ts";
+import { checkAnswer, checkerSpecSchema, type CheckerSpec } from "../../trainer/contract/checker.ts";
+import { projectSettingsSchema } from "./project-settings.ts";
+import { AppError } from "../lib/app-error.ts";
 import { rankingSchema, type Ranking } from "./quality/ranking.ts";
 import { evalSplitFilterSchema, promptRules, type EvalSplitFilter } from "./eval-split.ts";
 
@@ -46,6 +49,30 @@ export const exportFilterSchema = z.object({
     .optional(),
   /** Preferences only: one pair set per item from the consensus (ranked pairs) of its rankings. */
   consensus: z.enum(["true", "false"]).default("false").transform((v) => v === "true"),
+  /**
+   * Preferences only (decision 0063): leave out a pair whose chosen answer this checker marks wrong. `project` is the
+   * project's own checker; a round passes the one it froze at launch, as JSON (`{"kind":"numeric","field":"answer"}`).
+   */
+  chosenChecker: z
+    .string()
+    .max(2000)
+    .transform((text, ctx) => {
+      if (text === "project") return "project" as const;
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch {
+        ctx.addIssue({ code: "custom", message: "must be `project` or a checker as JSON, e.g. {\"kind\":\"numeric\",\"field\":\"answer\"}" });
+        return z.NEVER;
+      }
+      const spec = checkerSpecSchema.safeParse(value);
+      if (!spec.success) {
+        ctx.addIssue({ code: "custom", message: `not a checker: ${spec.error.issues.map((i) => `${i.path.join(".") || "checker"}: ${i.message}`).join("; ")}` });
+        return z.NEVER;
+      }
+      return spec.data;
+    })
+    .optional(),
   /** Data-mix weights per source, e.g. `demonstrations:2,qa:0.5` (data-mix.ts): 0 leaves one out, 2 doubles it. */
   mix: mixParamSchema.optional(),
   /** Only tasks whose completions a training round sampled (its new ranking and A/B tasks). */
@@ -123,7 +150,7 @@ export async function completionAnswers(db: Db, ids: string[]): Promise<Map<stri
 }
 
 /** One preference pair with its conversation; the format (conversational or standard) is applied when it is written. */
-export type PreferenceRecord = { prompt: ChatMessage[]; chosen: Answer; rejected: Answer; margin: number; weight: number };
+export type PreferenceRecord = { promptId: string; prompt: ChatMessage[]; chosen: Answer; rejected: Answer; margin: number; weight: number };
 
 /**
  * Every preference pair of the project, a batch at a time: each labeler's rankings, A/B
@@ -131,12 +158,41 @@ export type PreferenceRecord = { prompt: ChatMessage[]; chosen: Answer; rejected
  * `minAgreement` or `consensus` the rankings and A/B choices are read item by item.
  */
 export async function* preferenceBatches(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<PreferenceRecord[]> {
+  const checker = filter.chosenChecker === undefined ? null : await chosenCheckerOf(db, projectId, filter.chosenChecker);
   const byItem = filter.minAgreement !== undefined || filter.consensus;
   const mix = filter.mix ?? {};
-  yield* mixBatches(byItem ? itemRankingPairs(db, projectId, filter) : rankingPairs(db, projectId, filter), mix.rankings, "rankings");
-  yield* mixBatches(overrideRankingPairs(db, projectId, filter), mix.rankings, "rankings");
-  yield* mixBatches(byItem ? itemComparePairs(db, projectId, filter) : comparePairs(db, projectId, filter), mix.compares, "compares");
-  yield* mixBatches(correctionPairs(db, projectId, filter), mix.corrections, "corrections");
+  const sources = [
+    mixBatches(byItem ? itemRankingPairs(db, projectId, filter) : rankingPairs(db, projectId, filter), mix.rankings, "rankings"),
+    mixBatches(overrideRankingPairs(db, projectId, filter), mix.rankings, "rankings"),
+    mixBatches(byItem ? itemComparePairs(db, projectId, filter) : comparePairs(db, projectId, filter), mix.compares, "compares"),
+    mixBatches(correctionPairs(db, projectId, filter), mix.corrections, "corrections"),
+  ];
+  for (const source of sources) yield* checker ? rightChosenOnly(db, source, checker) : source;
+}
+
+/** The checker of `chosenChecker`: the one given, or the project's own (refused when it has none). */
+async function chosenCheckerOf(db: Db, projectId: string, given: CheckerSpec | "project"): Promise<CheckerSpec> {
+  if (given !== "project") return given;
+  const { settings } = await db.selectFrom("projects").select("settings").where("id", "=", projectId).executeTakeFirstOrThrow();
+  const checker = projectSettingsSchema.parse(settings).checker;
+  if (!checker) throw new AppError("validation_failed", "The query string is not valid.", [{ path: "chosenChecker", message: "this project has no checker: declare one in its settings, or give one as JSON" }]);
+  return checker;
+}
+
+/**
+ * Leaves out the pairs whose chosen answer the checker marks wrong (decision 0063): a pair that prefers a wrong answer
+ * teaches the policy that answer's likelihood, whatever else the labeler liked about it. A prompt the checker cannot
+ * score (no reference in its metadata) keeps its pairs. Kept pairs keep their weight, so an item with dropped pairs
+ * counts for less. One metadata query per batch.
+ */
+async function* rightChosenOnly(db: Db, batches: AsyncIterable<PreferenceRecord[]>, checker: CheckerSpec): AsyncGenerator<PreferenceRecord[]> {
+  for await (const batch of batches) {
+    const ids = [...new Set(batch.map((r) => r.promptId))];
+    const rows = ids.length > 0 ? await db.selectFrom("prompts").select(["id", "metadata"]).where("id", "in", ids).execute() : [];
+    const metadata = new Map(rows.map((r) => [r.id, r.metadata as Record<string, unknown> | null]));
+    const kept = batch.filter((r) => checkAnswer(checker, answerText(r.chosen), metadata.get(r.promptId)).score !== 0);
+    if (kept.length > 0) yield kept;
+  }
 }
 
 /**
@@ -147,7 +203,7 @@ async function* correctionPairs(db: Db, projectId: string, filter: ExportFilter)
   let corrections: PreferenceRecord[] = [];
   for await (const row of reviewedAnswers(db, projectId, filter)) {
     if (row.edited === null) continue;
-    corrections.push({ prompt: row.messages, chosen: withFinalWords(row.original, row.edited), rejected: row.original, margin: 1, weight: 1 });
+    corrections.push({ promptId: row.promptId, prompt: row.messages, chosen: withFinalWords(row.original, row.edited), rejected: row.original, margin: 1, weight: 1 });
     if (corrections.length >= BATCH) {
       yield corrections;
       corrections = [];
@@ -163,7 +219,7 @@ async function* correctionPairs(db: Db, projectId: string, filter: ExportFilter)
 async function* overrideRankingPairs(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<PreferenceRecord[]> {
   for await (const batch of overrideBatches(db, projectId, "rank", filter)) {
     const texts = await completionAnswers(db, batch.flatMap((row) => row.shown_order));
-    yield batch.flatMap((row) => pairRecords(row.messages, rankingSchema.parse(row.override_payload.ranking), texts, filter));
+    yield batch.flatMap((row) => pairRecords(row.prompt_id, row.messages, rankingSchema.parse(row.override_payload.ranking), texts, filter));
   }
 }
 
@@ -171,7 +227,7 @@ async function* rankingPairs(db: Db, projectId: string, filter: ExportFilter): A
   for await (const batch of submissionBatches(db, projectId, "rank", filter)) {
     // One query for the completion texts of the whole batch, not one per submission.
     const texts = await completionAnswers(db, batch.flatMap((row) => row.shown_order));
-    yield batch.flatMap((row) => pairRecords(row.messages, rankingSchema.parse(row.payload.ranking), texts, filter));
+    yield batch.flatMap((row) => pairRecords(row.prompt_id, row.messages, rankingSchema.parse(row.payload.ranking), texts, filter));
   }
 }
 
@@ -181,14 +237,15 @@ async function* itemRankingPairs(db: Db, projectId: string, filter: ExportFilter
     yield items.flatMap((item) => {
       const selected = meetsAgreement(item, filter.minAgreement) ? selectedSubmissions(item, filter) : [];
       if (selected.length === 0) return [];
-      if (filter.consensus) return pairRecords(item.messages, rankedPairs(selected.map((s) => s.ranking)), texts, filter);
-      return selected.flatMap((s) => pairRecords(item.messages, s.ranking, texts, filter));
+      if (filter.consensus) return pairRecords(item.promptId, item.messages, rankedPairs(selected.map((s) => s.ranking)), texts, filter);
+      return selected.flatMap((s) => pairRecords(item.promptId, item.messages, s.ranking, texts, filter));
     });
   }
 }
 
-function pairRecords(prompt: ChatMessage[], ranking: Ranking, texts: Map<string, Answer>, filter: ExportFilter): PreferenceRecord[] {
+function pairRecords(promptId: string, prompt: ChatMessage[], ranking: Ranking, texts: Map<string, Answer>, filter: ExportFilter): PreferenceRecord[] {
   return buildPairs(ranking, { mode: filter.pairs, marginFrom: filter.margin }).map((pair) => ({
+    promptId,
     prompt,
     chosen: texts.get(pair.chosen) ?? "",
     rejected: texts.get(pair.rejected) ?? "",
@@ -201,7 +258,7 @@ function pairRecords(prompt: ChatMessage[], ranking: Ranking, texts: Map<string,
 async function* comparePairs(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<PreferenceRecord[]> {
   for await (const batch of submissionBatches(db, projectId, "compare", filter)) {
     const texts = await completionAnswers(db, batch.flatMap((row) => row.shown_order));
-    yield batch.flatMap((row) => compareRecord(row.messages, row.payload, texts));
+    yield batch.flatMap((row) => compareRecord(row.prompt_id, row.messages, row.payload, texts));
   }
 }
 
@@ -211,19 +268,19 @@ async function* itemComparePairs(db: Db, projectId: string, filter: ExportFilter
     yield items.flatMap((item) => {
       const selected = meetsAgreement(item, filter.minAgreement) ? selectedSubmissions(item, filter) : [];
       if (selected.length === 0) return [];
-      if (!filter.consensus) return selected.flatMap((s) => compareRecord(item.messages, s.payload, texts));
+      if (!filter.consensus) return selected.flatMap((s) => compareRecord(item.promptId, item.messages, s.payload, texts));
       // The consensus of the A/B choices: the majority side, or nothing on a split or a tie.
       const [better, worse] = rankedPairs(selected.map((s) => s.ranking)).tiers;
-      return better?.length === 1 && worse?.length === 1 ? compareRecord(item.messages, { winner: better[0], loser: worse[0] }, texts) : [];
+      return better?.length === 1 && worse?.length === 1 ? compareRecord(item.promptId, item.messages, { winner: better[0], loser: worse[0] }, texts) : [];
     });
   }
 }
 
-function compareRecord(prompt: ChatMessage[], payload: Record<string, unknown>, texts: Map<string, Answer>): PreferenceRecord[] {
+function compareRecord(promptId: string, prompt: ChatMessage[], payload: Record<string, unknown>, texts: Map<string, Answer>): PreferenceRecord[] {
   const { winner, loser, strength, weight } = payload as { winner?: string | null; loser?: string | null; strength?: number; weight?: number };
   if (!winner || !loser) return [];
   // weight: only an imported pair carries one (decision 0013), so it exports as it came in.
-  return [{ prompt, chosen: texts.get(winner) ?? "", rejected: texts.get(loser) ?? "", margin: strength ?? 1, weight: weight ?? 1 }];
+  return [{ promptId, prompt, chosen: texts.get(winner) ?? "", rejected: texts.get(loser) ?? "", margin: strength ?? 1, weight: weight ?? 1 }];
 }
 
 /** TRL preference format: prompt / chosen / rejected (+ margin, weight), one line per pair. */
@@ -254,7 +311,7 @@ async function* reviewedAnswers(db: Db, projectId: string, filter: ExportFilter)
     const decision = row.payload.decision;
     if (row.kind !== "qa" || (decision !== "accept" && decision !== "edit")) continue;
     const original = (await completionAnswers(db, row.shown_order)).get(row.shown_order[0]!) ?? "";
-    yield { messages: row.messages, original, edited: decision === "edit" ? String(row.payload.editedText) : null };
+    yield { promptId: row.prompt_id, messages: row.messages, original, edited: decision === "edit" ? String(row.payload.editedText) : null };
   }
 }
 

@@ -5,6 +5,7 @@ import type { PreferenceRecord } from "./exports.server.ts";
 import { parquetChunks } from "./parquet-export.server.ts";
 
 const record = (i: number): PreferenceRecord => ({
+  promptId: String(i + 1),
   prompt: [{ role: "system", content: "Be brief." }, { role: "user", content: `Question ${i} — ünïcödé ✓` }],
   chosen: `good ${i}`,
   rejected: `bad ${i}`,
@@ -57,7 +58,7 @@ test("a tool-using answer keeps its turns as { role, content } elements, the cal
     { role: "assistant" as const, content: "148." },
   ];
   async function* one(): AsyncGenerator<PreferenceRecord[]> {
-    yield [{ prompt: [{ role: "user", content: "37 × 4?" }], chosen, rejected: "150.", margin: 1, weight: 1 }];
+    yield [{ promptId: "1", prompt: [{ role: "user", content: "37 × 4?" }], chosen, rejected: "150.", margin: 1, weight: 1 }];
   }
   const { file } = await collect(parquetChunks(one(), "conversational"));
   const [row] = await parquetReadObjects({ file });

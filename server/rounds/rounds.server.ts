@@ -22,7 +22,7 @@ import { projectSettingsSchema, type ProjectSettings } from "../labeling/project
 import type { Project } from "../labeling/projects.server.ts";
 import { isCorpusPath, ROUND_PATHS, roundSpecSchema, stepKlTarget, type RoundRewards, type RoundSpec } from "../../trainer/contract/round.ts";
 import { baseCorpusLineage, corporaOf, corpusSnapshot, type CorpusSnapshot } from "./corpus-rounds.server.ts";
-import { checkerField } from "../../trainer/contract/checker.ts";
+import { checkerField, type CheckerSpec } from "../../trainer/contract/checker.ts";
 import { SHOW_SAMPLES_DEFAULT } from "../../trainer/contract/job.ts";
 import type { RewardSpecInput } from "../../trainer/contract/reward-spec.ts";
 
@@ -38,6 +38,11 @@ export type DataSnapshot = {
   consensus: boolean;
   /** Which pairs each ranking yields (pair-builder.ts); missing on rounds from before it existed: all. */
   pairs?: PairMode;
+  /**
+   * data.rightChosenOnly (decision 0063): the project's checker at launch, which leaves out every preference pair whose
+   * chosen answer it marks wrong. null or missing = every pair.
+   */
+  chosenChecker?: CheckerSpec | null;
   /**
    * The gold filter: rankings and A/B choices only from these labelers (those whose agreement
    * with gold was at least minGoldAgreement at launch). null = no gold filter.
@@ -94,7 +99,7 @@ export function idRanges(ids: number[]): Array<[number, number]> {
   return ranges;
 }
 
-async function snapshotData(db: DbOrTrx, projectId: string, spec: Pick<RoundSpec, "data" | "evaluation" | "path">, until: Date): Promise<DataSnapshot> {
+async function snapshotData(db: DbOrTrx, projectId: string, spec: Pick<RoundSpec, "data" | "evaluation" | "path">, until: Date, checker?: CheckerSpec): Promise<DataSnapshot> {
   const data = spec.data;
   if (isCorpusPath(spec.path)) {
     // corpus rounds read no labels: the corpus part of the snapshot is added by the launch
@@ -130,6 +135,7 @@ async function snapshotData(db: DbOrTrx, projectId: string, spec: Pick<RoundSpec
     minAgreement: data.minAgreement ?? null,
     consensus: data.consensus,
     pairs: data.pairs ?? "all",
+    chosenChecker: data.rightChosenOnly && checker ? checker : null,
     gold,
     mix: data.mix ?? null,
     sources,
@@ -261,6 +267,7 @@ export function snapshotQuery(snapshot: DataSnapshot, dataset: "sft" | "preferen
     if (snapshot.minAgreement !== null && snapshot.minAgreement !== undefined) query["minAgreement"] = String(snapshot.minAgreement);
     if (snapshot.consensus) query["consensus"] = "true";
     if (snapshot.pairs && snapshot.pairs !== "all") query["pairs"] = snapshot.pairs;
+    if (snapshot.chosenChecker) query["chosenChecker"] = JSON.stringify(snapshot.chosenChecker);
     if (snapshot.gold) query["labelers"] = goldLabelersParam(snapshot.gold);
   }
   const mix = snapshot.mix ? mixParam(snapshot.mix, MIX_SOURCES_OF[dataset]) : null;
@@ -324,7 +331,9 @@ export async function launchRound(db: Db, actorId: string, project: Project, inp
       waitFor = { id: before.id, done: before.state === "done" };
     }
     const { now } = await sql<{ now: Date }>`select now() as now`.execute(trx).then((r) => r.rows[0]!);
-    const snapshot = await snapshotData(trx, project.id, spec, now);
+    const rightChosen = rightChosenNeeds(spec, project.settings);
+    if (rightChosen) throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [rightChosen]);
+    const snapshot = await snapshotData(trx, project.id, spec, now, project.settings.checker);
     if (isCorpusPath(spec.path)) {
       if (executor) throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [{ path: "path", message: "corpus rounds run on Tandem's trainer" }]);
       const lineage = "init" in spec.base ? null : await baseCorpusLineage(trx, spec.base);
@@ -361,6 +370,15 @@ export async function launchRound(db: Db, actorId: string, project: Project, inp
 async function isLlamaFamily(trx: DbOrTrx, modelId: string): Promise<boolean> {
   const row = await trx.selectFrom("models").select("config").where("id", "=", modelId).executeTakeFirst();
   return (row?.config as { modelConfig?: { architecture?: string } } | undefined)?.modelConfig?.architecture === "llama";
+}
+
+/** data.rightChosenOnly needs the project's checker and a step that reads preference pairs (DPO or a reward model). */
+function rightChosenNeeds(spec: RoundSpec, settings: ProjectSettings): { path: string; message: string } | null {
+  if (!spec.data.rightChosenOnly) return null;
+  if (!settings.checker) return { path: "data.rightChosenOnly", message: "the project has no checker to mark chosen answers wrong: declare one in the project settings (kind and metadata field)" };
+  const steps: readonly string[] = ROUND_PATHS[spec.path];
+  if (!steps.includes("dpo") && !steps.includes("reward")) return { path: "data.rightChosenOnly", message: `only DPO and reward-model steps read preference pairs; the ${spec.path} path has neither` };
+  return null;
 }
 
 /** A step that would train on nothing is refused at launch, naming what is missing. */

@@ -231,6 +231,12 @@ export const roundSpecSchema = z
          */
         pairs: z.enum(PAIR_MODES).optional(),
         /**
+         * Preferences only, in a project with a checker (decision 0063): keep a pair only when the checker does not
+         * mark its chosen answer wrong (a prompt without a reference keeps its pairs). The project's checker is frozen
+         * into the snapshot at launch; a project without one is refused with this field named.
+         */
+        rightChosenOnly: z.boolean().optional(),
+        /**
          * Rankings and A/B choices only from labelers whose agreement with gold tasks is at least
          * this (0–1); labelers never measured on gold are left out. Fixed at launch.
          */
