@@ -128,6 +128,7 @@ export async function action({ context, request, params }: Route.ActionArgs) {
     consensus: form.get("data.consensus") === "on", ...optionalNumber("data.minAgreement"), ...optionalNumber("data.minGoldAgreement"),
     // "all" is the default: sent only when another mode is chosen, so a stray value reaches the schema's check
     ...(form.get("data.pairs") && form.get("data.pairs") !== "all" ? { pairs: form.get("data.pairs") } : {}),
+    ...(form.get("data.rightChosenOnly") === "on" ? { rightChosenOnly: true } : {}),
     ...(Object.keys(mix).length > 0 ? { mix } : {}), ...idList("data.projects"), ...idList("data.rounds"),
   };
   // LoRA adapters on a registered base: r, alpha and targets as typed (PEFT's defaults when blank)
@@ -276,7 +277,7 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
               </>
             ) : null}
             {!corpusPath && steps.some((s) => s === "dpo" || s === "reward") ? (
-              <details className="mb-4 rounded-md border border-slate-200 p-3 dark:border-slate-800" open={Boolean(errors["data.minAgreement"] ?? errors["data.minGoldAgreement"] ?? errors["data.pairs"])}>
+              <details className="mb-4 rounded-md border border-slate-200 p-3 dark:border-slate-800" open={Boolean(errors["data.minAgreement"] ?? errors["data.minGoldAgreement"] ?? errors["data.pairs"] ?? errors["data.rightChosenOnly"])}>
                 <summary className="cursor-pointer text-sm font-medium">Preference data</summary>
                 <div className="mt-3 grid grid-cols-2 gap-3">
                   <Field label="Minimum agreement (0–1, blank = all)" name="data.minAgreement" inputMode="decimal" defaultValue={values["data.minAgreement"] ?? ""} error={errors["data.minAgreement"]} />
@@ -290,6 +291,14 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
                       </option>
                     ))}
                   </Select>
+                  <div className="mt-6 text-sm">
+                    <label className="flex items-center gap-2">
+                      <input type="checkbox" name="data.rightChosenOnly" defaultChecked={values["data.rightChosenOnly"] === "on"} />
+                      Leave out pairs whose preferred answer the checker marks wrong{" "}
+                      {project.settings.checker ? `(${project.settings.checker.kind} on metadata.${project.settings.checker.field ?? "…"})` : "(no checker declared: see Settings)"}
+                    </label>
+                    {errors["data.rightChosenOnly"] ? <p className="mt-1 text-red-700 dark:text-red-400">{errors["data.rightChosenOnly"]}</p> : null}
+                  </div>
                   <Field
                     label="Labelers' minimum agreement with gold (0–1, blank = everyone)"
                     name="data.minGoldAgreement"

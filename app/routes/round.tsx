@@ -223,6 +223,15 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
                   <dd data-testid="pairs-mode">{PAIR_MODE_LABELS[snapshot.pairs]}</dd>
                 </>
               ) : null}
+              {snapshot.chosenChecker ? (
+                <>
+                  <dt>Checked pairs</dt>
+                  <dd data-testid="chosen-checker">
+                    pairs whose preferred answer the {snapshot.chosenChecker.kind} checker
+                    {snapshot.chosenChecker.field ? ` (metadata.${snapshot.chosenChecker.field})` : ""} marks wrong are left out
+                  </dd>
+                </>
+              ) : null}
               {snapshot.gold ? (
                 <>
                   <dt>Gold filter</dt>

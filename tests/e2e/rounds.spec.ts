@@ -93,6 +93,15 @@ test("label → launch a DPO round → watch it train → rank the new policy's 
   // Which pairs each ranking yields: the choice is kept in the round's data snapshot and shown with it
   await page.locator("summary", { hasText: "Preference data" }).click();
   await page.getByLabel("Pairs from each ranking").selectOption("best_vs_rest");
+  // leaving out pairs with a wrong preferred answer needs a checker, and this project has none: refused, kept as ticked
+  const rightChosen = page.getByLabel(/Leave out pairs whose preferred answer the checker marks wrong/);
+  await rightChosen.check();
+  await page.getByRole("button", { name: "Launch round" }).click();
+  await expect(page.getByRole("alert")).toContainText("nothing was launched");
+  await expect(page.getByText(/no checker to mark chosen answers wrong/)).toBeVisible();
+  await expect(rightChosen).toBeChecked();
+  await expect(page.getByLabel("Pairs from each ranking")).toHaveValue("best_vs_rest");
+  await rightChosen.uncheck();
   await page.locator("#field-next\\.prompts").fill("4");
   await page.locator("#field-next\\.maxNewTokens").fill("12");
   await page.getByRole("button", { name: "Launch round" }).click();

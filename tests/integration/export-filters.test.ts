@@ -149,3 +149,87 @@ test("data-mix weights: 2 doubles the rankings' pairs, 0 leaves them out, 0.5 ke
   assert.equal(nothing.status, 422, "a mix that leaves DPO nothing is refused at launch, not at the trainer");
   assert.ok(((await nothing.json()) as { errors: Array<{ path: string }> }).errors.some((e) => e.path === "data.mix"));
 });
+
+test("chosenChecker leaves out the pairs whose chosen answer the checker marks wrong; a round freezes the project's checker (data.rightChosenOnly)", async () => {
+  // A project with a numeric checker on metadata.answer. One labeler ranks style first, whether right or wrong:
+  // "The answer is 5." > "The answer is 4." > "4" > "5". "What is 2 + 2?" carries the reference 4; "Say a number."
+  // carries none, so the checker cannot mark its answers and every pair of it stays.
+  const numeric = { kind: "numeric", field: "answer" };
+  const created = await researcher.json("POST", "/api/v1/projects", { name: "Checked pairs", settings: { k: 4, overlap: { rank: 1 }, goldRate: 0, checker: numeric } });
+  const checked = ((await created.json()) as { id: string }).id;
+  const completions = ["The answer is 5.", "The answer is 4.", "4", "5"];
+  const content = [
+    { prompt: "What is 2 + 2?", completions, metadata: { answer: 4 } },
+    { prompt: "Say a number.", completions },
+  ].map((r) => JSON.stringify(r)).join("\n");
+  assert.equal((await researcher.json("POST", `/api/v1/projects/${checked}/imports`, { content, commit: true })).status, 200);
+  const labeler = (await server.newMember(checked, "labeler")).client;
+  for (;;) {
+    const claim = (await (await labeler.json("POST", `/api/v1/projects/${checked}/next-task`)).json()) as { assignmentId: string } | null;
+    if (!claim) break;
+    const view = (await (await labeler.json("GET", `/api/v1/assignments/${claim.assignmentId}`)).json()) as View;
+    const id = Object.fromEntries(view.completions.map((c) => [c.text, c.id]));
+    const submitted = await labeler.json("POST", `/api/v1/assignments/${claim.assignmentId}/submit`, {
+      idempotencyKey: `checked-${claim.assignmentId}`, payload: { ranking: { tiers: completions.map((text) => [id[text]]) } },
+    });
+    assert.equal(submitted.status, 200, await submitted.clone().text());
+  }
+  const exported = async (query: string) => {
+    const response = await researcher.get(`/api/v1/projects/${checked}/exports/preferences.jsonl?format=standard&${query}`);
+    assert.equal(response.status, 200, await response.clone().text());
+    return (await response.text()).trim().split("\n").filter(Boolean).map((line) => JSON.parse(line) as Pair);
+  };
+  const on = (list: Pair[], prompt: string) => list.filter((p) => p.prompt.includes(prompt)).map((p) => `${p.chosen} > ${p.rejected}`).sort();
+  const all = await exported("");
+  assert.equal(all.length, 12, "2 items × 6 pairs");
+
+  // the project's checker: the three pairs that prefer "The answer is 5." go; the right "4" beats the wrong "5" and stays
+  const kept = await exported("chosenChecker=project");
+  assert.deepEqual(on(kept, "2 + 2"), ["4 > 5", "The answer is 4. > 4", "The answer is 4. > 5"]);
+  assert.equal(on(kept, "Say a number.").length, 6, "no reference: nothing to check, every pair stays");
+  assert.ok(kept.every((p) => Math.abs(p.weight - 1 / 6) < 1e-12), "a kept pair keeps its weight; the item counts for less");
+  // a checker given as JSON instead: exact match wants the bare "4", so "The answer is 4." is wrong too
+  const exact = await exported(`chosenChecker=${encodeURIComponent(JSON.stringify({ kind: "exact", field: "answer" }))}`);
+  assert.deepEqual(on(exact, "2 + 2"), ["4 > 5"]);
+
+  for (const [project, path, query] of [
+    [checked, "preferences.jsonl", "chosenChecker=numeric"],
+    [checked, "preferences.jsonl", `chosenChecker=${encodeURIComponent('{"kind":"sql"}')}`],
+    [checked, "sft.jsonl", "chosenChecker=project"],
+    [projectId, "preferences.jsonl", "chosenChecker=project"],
+  ] as const) {
+    const response = await researcher.get(`/api/v1/projects/${project}/exports/${path}?${query}`);
+    assert.equal(response.status, 422, `${path}?${query}`);
+    assert.equal(((await response.json()) as { errors: Array<{ path: string }> }).errors[0]?.path, "chosenChecker", `${path}?${query}`);
+  }
+
+  // A round freezes the project's checker at launch, and its DPO job downloads the checked pairs even after the
+  // project's checker changes.
+  const model = await server.db.insertInto("models").values({ project_id: checked, name: "base", kind: "base", storage_key: `checked-${checked}`, config: JSON.stringify({}) }).returning("id").executeTakeFirstOrThrow();
+  const launched = await researcher.json("POST", `/api/v1/projects/${checked}/rounds`, { name: "Right chosen", path: "dpo", base: { modelId: model.id }, data: { rightChosenOnly: true }, next: { prompts: 0 } });
+  assert.equal(launched.status, 201, await launched.clone().text());
+  const { id, dataSnapshot } = (await launched.json()) as { id: string; dataSnapshot: { chosenChecker: unknown } };
+  assert.deepEqual(dataSnapshot.chosenChecker, { ...numeric, tolerance: 0, relativeTolerance: 0 });
+  const settings = (await server.db.selectFrom("projects").select("settings").where("id", "=", checked).executeTakeFirstOrThrow()).settings as Record<string, unknown>;
+  await server.db.updateTable("projects").set({ settings: JSON.stringify({ ...settings, checker: { kind: "exact", field: "answer" } }) }).where("id", "=", checked).execute();
+  const job = await server.db.selectFrom("jobs").select("spec").where("round_id", "=", id).executeTakeFirstOrThrow();
+  const download = (await (await researcher.get(`${(job.spec as { dataUrl: string }).dataUrl}&format=standard`)).text()).trim().split("\n").map((l) => JSON.parse(l) as Pair);
+  assert.deepEqual(on(download, "2 + 2"), on(kept, "2 + 2"));
+  assert.equal(download.length, 9);
+  assert.equal((await researcher.json("POST", `/api/v1/rounds/${id}/cancel`)).status, 200, "no trainer here: leave no job for another test's");
+
+  // refused with the field named, and nothing launched: no checker, or a path that reads no preference pairs
+  const before = (await server.db.selectFrom("rounds").select((eb) => eb.fn.countAll<string>().as("n")).executeTakeFirstOrThrow()).n;
+  const baseHere = await server.db.insertInto("models").values({ project_id: projectId, name: "base", kind: "base", storage_key: `unchecked-${projectId}`, config: JSON.stringify({}) }).returning("id").executeTakeFirstOrThrow();
+  for (const [project, body, message] of [
+    [projectId, { path: "dpo", base: { modelId: baseHere.id } }, /no checker/],
+    [checked, { path: "sft", base: { modelId: model.id } }, /only DPO and reward-model steps/],
+  ] as const) {
+    const refused = await researcher.json("POST", `/api/v1/projects/${project}/rounds`, { name: "Refused", ...body, data: { rightChosenOnly: true } });
+    assert.equal(refused.status, 422);
+    const errors = ((await refused.json()) as { errors: Array<{ path: string; message: string }> }).errors;
+    assert.equal(errors[0]?.path, "data.rightChosenOnly");
+    assert.match(errors[0]!.message, message);
+  }
+  assert.equal((await server.db.selectFrom("rounds").select((eb) => eb.fn.countAll<string>().as("n")).executeTakeFirstOrThrow()).n, before);
+});
