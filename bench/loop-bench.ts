@@ -308,8 +308,12 @@ async function labelEverything(client: HttpClient, demonstrate: boolean): Promis
 }
 
 type Round = {
-  id: string; state: string; error: string | null; models: Array<{ id: string; kind: string }>;
+  id: string; project_id: string; state: string; error: string | null; models: Array<{ id: string; kind: string }>;
   report: { heldOut: HeldOut | null; warnings?: Array<{ code: string }> } | null;
+  data_snapshot: {
+    until: string; consensus: boolean; minAgreement: number | null; pairs?: string; mix?: unknown; gold?: unknown; chosenChecker?: unknown;
+    sources?: { rounds: unknown[] | null }; promptSplit?: { seed: string; share: number } | null;
+  };
 };
 type HeldAnswer = { answer: string; toolCalls?: number; tools?: Array<{ name: string; arguments: Record<string, unknown>; result: string | null }> };
 type HeldOut = {
@@ -520,6 +524,7 @@ type Result =
       name: string; state: string; prompts: number; utilityBefore: number; utilityAfter: number; diff: number; ci95: [number, number];
       headroomClosed: number; checkerBefore: number | null; checkerAfter: number | null; correctnessClosed: number | null;
       styledBefore: number; styledAfter: number; toolUseBefore: number; toolUseAfter: number; kl: number | null; klStderr: number | null; rmAccuracy: number | null; rmPairs: number | null;
+      rmCeilingHere: Awaited<ReturnType<typeof rmHeldOutCeiling>>;
       klFromOrigin: number | null; warnings: string[];
       slipsBefore: Record<Slip, number>; slipsAfter: Record<Slip, number>;
       perPrompt: Array<{ prompt: string; before: HeldAnswer; after: HeldAnswer; utilityBefore: number; utilityAfter: number }>;
@@ -559,6 +564,32 @@ function slips(answers: Array<[string, HeldAnswer]>): Record<Slip, number> {
   for (const [prompt, a] of answers) counts[slipOf(prompt, a)] += 1;
   return counts;
 }
+/**
+ * The reward model's ceiling on the very pairs its held-out accuracy was measured on: the round's held-out side of
+ * the preference export (as its reward job downloaded it). `oracle`: how often a model that knew the utility agrees
+ * with these labels (an equal-utility pair counts half); `expected`: mean σ(τ·|Δu|) over them, what that model
+ * scores on average over the labelers' noise. The run-wide ceiling above averages every prompt's distinct pairs
+ * instead. Only rounds whose preference data has no filter other than the split (null otherwise).
+ */
+async function rmHeldOutCeiling(round: Round): Promise<{ oracle: number; expected: number; pairs: number } | null> {
+  const s = round.data_snapshot;
+  const filtered = s.consensus || s.minAgreement !== null || (s.pairs ?? "all") !== "all" || s.mix || s.gold || s.chosenChecker || s.sources?.rounds;
+  if (!s.promptSplit || filtered) return null;
+  const query = new URLSearchParams({ until: s.until, promptSplit: "eval", promptSplitSeed: s.promptSplit.seed, promptSplitShare: String(s.promptSplit.share) });
+  const text = await (await researcher.get(`/api/v1/projects/${round.project_id}/exports/preferences.jsonl?${query.toString()}`)).text();
+  type Message = { role: string; content: string };
+  const finalWords = (messages: Message[]) => messages.filter((m) => m.role === "assistant").at(-1)?.content ?? "";
+  let oracle = 0, expected = 0, pairs = 0;
+  for (const line of text.split("\n").filter(Boolean)) {
+    const pair = JSON.parse(line) as { prompt: Message[]; chosen: Message[]; rejected: Message[] };
+    const prompt = pair.prompt.filter((m) => m.role === "user").at(-1)?.content ?? "";
+    const du = utility(prompt, finalWords(pair.chosen)) - utility(prompt, finalWords(pair.rejected));
+    oracle += du > 0 ? 1 : du === 0 ? 0.5 : 0;
+    expected += sigmoid(TAU * Math.abs(du));
+    pairs++;
+  }
+  return pairs > 0 ? { oracle: oracle / pairs, expected: expected / pairs, pairs } : null;
+}
 const results: Result[] = [];
 const curves: Record<string, Awaited<ReturnType<typeof trainingCurve>>> = {};
 for (const r of rounds) {
@@ -587,6 +618,7 @@ for (const r of rounds) {
     // the share of held-out answers that called a tool (the substance of the arithmetic task)
     toolUseBefore: mean(rows.map((e) => Number((e.previous!.toolCalls ?? 0) > 0))), toolUseAfter: mean(rows.map((e) => Number((e.new.toolCalls ?? 0) > 0))),
     kl: held.kl, klStderr: held.klStderr, rmAccuracy: held.rmAccuracy, rmPairs: held.rmPairs,
+    rmCeilingHere: held.rmAccuracy === null ? null : await rmHeldOutCeiling(round),
     klFromOrigin: held.klFromOrigin ?? null, warnings: (round.report?.warnings ?? []).map((w) => w.code),
     slipsBefore: slips(rows.map((e) => [e.prompt, e.previous!])), slipsAfter: slips(rows.map((e) => [e.prompt, e.new])),
     perPrompt: rows.map((e, i) => ({ prompt: e.prompt, before: e.previous!, after: e.new, utilityBefore: before[i]!, utilityAfter: after[i]!, })),
@@ -604,7 +636,7 @@ for (const r of results) {
     console.log(`| ${r.name} | ${r.state}: ${r.error} | | | | | | | | |`);
     continue;
   }
-  console.log(`| ${r.name} | ${f(r.utilityBefore)} → ${f(r.utilityAfter)} | ${f(r.diff, 3)} [${f(r.ci95[0], 3)}, ${f(r.ci95[1], 3)}] | ${f(100 * r.headroomClosed, 0)} % | ${f(r.checkerBefore)} → ${f(r.checkerAfter)} | ${r.correctnessClosed === null ? "—" : `${f(100 * r.correctnessClosed, 0)} %`} | ${f(r.styledBefore)} → ${f(r.styledAfter)} | ${f(r.toolUseBefore)} → ${f(r.toolUseAfter)} | ${f(r.kl)} ± ${f(r.klStderr)} | ${f(r.rmAccuracy)} (${r.rmPairs ?? "—"} pairs) |`);
+  console.log(`| ${r.name} | ${f(r.utilityBefore)} → ${f(r.utilityAfter)} | ${f(r.diff, 3)} [${f(r.ci95[0], 3)}, ${f(r.ci95[1], 3)}] | ${f(100 * r.headroomClosed, 0)} % | ${f(r.checkerBefore)} → ${f(r.checkerAfter)} | ${r.correctnessClosed === null ? "—" : `${f(100 * r.correctnessClosed, 0)} %`} | ${f(r.styledBefore)} → ${f(r.styledAfter)} | ${f(r.toolUseBefore)} → ${f(r.toolUseAfter)} | ${f(r.kl)} ± ${f(r.klStderr)} | ${f(r.rmAccuracy)} (${r.rmPairs ?? "—"} pairs${r.rmCeilingHere ? `; on them a utility oracle ${f(r.rmCeilingHere.oracle, 3)}, σ ceiling ${f(r.rmCeilingHere.expected, 3)} over ${r.rmCeilingHere.pairs}` : ""}) |`);
 }
 fs.mkdirSync("bench/results", { recursive: true });
 const file = `bench/results/loop-${new Date().toISOString().replace(/[:.]/g, "-")}.json`;
