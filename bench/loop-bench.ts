@@ -312,7 +312,7 @@ type Round = {
   report: { heldOut: HeldOut | null; warnings?: Array<{ code: string }> } | null;
   data_snapshot: {
     until: string; consensus: boolean; minAgreement: number | null; pairs?: string; mix?: unknown; gold?: unknown; chosenChecker?: unknown;
-    sources?: { rounds: unknown[] | null }; promptSplit?: { seed: string; share: number } | null;
+    since: string | null; labeler: string | null; sources?: { projects: string[]; rounds: unknown[] | null }; promptSplit?: { seed: string; share: number } | null;
   };
 };
 type HeldAnswer = { answer: string; toolCalls?: number; tools?: Array<{ name: string; arguments: Record<string, unknown>; result: string | null }> };
@@ -573,7 +573,8 @@ function slips(answers: Array<[string, HeldAnswer]>): Record<Slip, number> {
  */
 async function rmHeldOutCeiling(round: Round): Promise<{ oracle: number; expected: number; pairs: number } | null> {
   const s = round.data_snapshot;
-  const filtered = s.consensus || s.minAgreement !== null || (s.pairs ?? "all") !== "all" || s.mix || s.gold || s.chosenChecker || s.sources?.rounds;
+  const filtered = s.consensus || s.minAgreement !== null || (s.pairs ?? "all") !== "all" || s.mix || s.gold || s.chosenChecker || s.sources?.rounds
+    || s.since || s.labeler || (s.sources?.projects.length ?? 1) > 1;
   if (!s.promptSplit || filtered) return null;
   const query = new URLSearchParams({ until: s.until, promptSplit: "eval", promptSplitSeed: s.promptSplit.seed, promptSplitShare: String(s.promptSplit.share) });
   const text = await (await researcher.get(`/api/v1/projects/${round.project_id}/exports/preferences.jsonl?${query.toString()}`)).text();

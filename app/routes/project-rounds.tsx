@@ -295,7 +295,9 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
                     <label className="flex items-center gap-2">
                       <input type="checkbox" name="data.rightChosenOnly" defaultChecked={values["data.rightChosenOnly"] === "on"} />
                       Leave out pairs whose preferred answer the checker marks wrong{" "}
-                      {project.settings.checker ? `(${project.settings.checker.kind} on metadata.${project.settings.checker.field ?? "…"})` : "(no checker declared: see Settings)"}
+                      {project.settings.checker
+                        ? `(the ${project.settings.checker.kind} checker${project.settings.checker.field ? ` on metadata.${project.settings.checker.field}` : ""})`
+                        : "(no checker declared: see Settings)"}
                     </label>
                     {errors["data.rightChosenOnly"] ? <p className="mt-1 text-red-700 dark:text-red-400">{errors["data.rightChosenOnly"]}</p> : null}
                   </div>

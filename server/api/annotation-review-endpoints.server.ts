@@ -82,7 +82,7 @@ export const annotationReviewEndpoints: AnyEndpoint[] = [
     stream: { contentType: "application/x-ndjson; charset=utf-8", filename: (p: { id: string }) => `project-${p.id}-annotation-reviews.jsonl` },
     handler: async ({ ctx, params, query }) => {
       const project = await getProject(ctx.db, params.id);
-      const meaningless = (["minAgreement", "mix", "round", "labelers"] as const).filter((k) => query[k] !== undefined);
+      const meaningless = (["minAgreement", "mix", "round", "labelers", "chosenChecker"] as const).filter((k) => query[k] !== undefined);
       if (meaningless.length > 0 || query.consensus) {
         throw new AppError("validation_failed", "The query string is not valid.", [...meaningless, ...(query.consensus ? ["consensus"] : [])].map((path) => ({ path, message: "does not apply to the review export" })));
       }

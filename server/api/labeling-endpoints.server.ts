@@ -8,7 +8,7 @@ import { createProject, getProject, listProjects, queueCounters, updateProject }
 import { claimNextTask, skipAssignment } from "../labeling/queue.server.ts";
 import { submitAssignment, submitSchema } from "../labeling/submissions.server.ts";
 import { publishCounters } from "../labeling/live-counters.server.ts";
-import { exportFilterSchema, preferenceLines, rawRankingLines, sftLines, type ExportFilter } from "../labeling/exports.server.ts";
+import { exportFilterSchema, preferenceLines, rawRankingLines, sftLines, withChosenChecker, type ExportFilter } from "../labeling/exports.server.ts";
 import { preferenceParquet } from "../labeling/parquet-export.server.ts";
 import { inapplicableMix } from "../labeling/data-mix.ts";
 import { importPrompts, importRequestSchema } from "../labeling/import-prompts.server.ts";
@@ -185,10 +185,11 @@ export const labelingEndpoints: AnyEndpoint[] = [
       // Each line is one JSON record; the summary above names its fields.
       response: z.any(),
       stream: { contentType: "application/x-ndjson; charset=utf-8", filename: (p: { id: string }) => `project-${p.id}-${kind}.jsonl` },
-      handler: async ({ ctx, params, query }) => {
+      handler: async ({ ctx, params, query: asked }) => {
         await getProject(ctx.db, params.id);
-        refuseInapplicableFilters(kind, query);
-        await recordAudit(ctx.db, { actor: ctx.actor, action: `export.${kind}`, target: `project:${params.id}`, details: query });
+        refuseInapplicableFilters(kind, asked);
+        const query = await withChosenChecker(ctx.db, params.id, asked);
+        await recordAudit(ctx.db, { actor: ctx.actor, action: `export.${kind}`, target: `project:${params.id}`, details: asked });
         if (kind === "preferences") return preferenceLines(ctx.db, params.id, query);
         if (kind === "sft") return sftLines(ctx.db, params.id, query);
         const { export_salt } = await ctx.db.selectFrom("projects").select("export_salt").where("id", "=", params.id).executeTakeFirstOrThrow();
@@ -205,9 +206,11 @@ export const labelingEndpoints: AnyEndpoint[] = [
     query: exportFilterSchema,
     response: z.any(),
     stream: { contentType: "application/vnd.apache.parquet", filename: (p: { id: string }) => `project-${p.id}-preferences.parquet` },
-    handler: async ({ ctx, params, query }) => {
+    handler: async ({ ctx, params, query: asked }) => {
       await getProject(ctx.db, params.id);
-      await recordAudit(ctx.db, { actor: ctx.actor, action: "export.preferences_parquet", target: `project:${params.id}`, details: query });
+      // before the stream: the file's first bytes go out with the response
+      const query = await withChosenChecker(ctx.db, params.id, asked);
+      await recordAudit(ctx.db, { actor: ctx.actor, action: "export.preferences_parquet", target: `project:${params.id}`, details: asked });
       return preferenceParquet(ctx.db, params.id, query);
     },
   }),

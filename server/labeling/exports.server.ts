@@ -170,6 +170,14 @@ export async function* preferenceBatches(db: Db, projectId: string, filter: Expo
   for (const source of sources) yield* checker ? rightChosenOnly(db, source, checker) : source;
 }
 
+/**
+ * The filter with `chosenChecker=project` read as the project's checker. Handlers call it before they write an audit
+ * entry or start a stream, so a project without a checker gets a 422 and nothing else happens.
+ */
+export async function withChosenChecker<F extends { chosenChecker?: CheckerSpec | "project" }>(db: Db, projectId: string, filter: F): Promise<F> {
+  return filter.chosenChecker === "project" ? { ...filter, chosenChecker: await chosenCheckerOf(db, projectId, "project") } : filter;
+}
+
 /** The checker of `chosenChecker`: the one given, or the project's own (refused when it has none). */
 async function chosenCheckerOf(db: Db, projectId: string, given: CheckerSpec | "project"): Promise<CheckerSpec> {
   if (given !== "project") return given;

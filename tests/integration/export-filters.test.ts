@@ -192,16 +192,33 @@ test("chosenChecker leaves out the pairs whose chosen answer the checker marks w
   const exact = await exported(`chosenChecker=${encodeURIComponent(JSON.stringify({ kind: "exact", field: "answer" }))}`);
   assert.deepEqual(on(exact, "2 + 2"), ["4 > 5"]);
 
+  // the Parquet file and the TRL dataset export hold the same checked pairs
+  const parquet = await researcher.get(`/api/v1/projects/${checked}/exports/preferences.parquet?format=standard&chosenChecker=project`);
+  assert.equal(parquet.status, 200);
+  assert.equal((await parquetReadObjects({ file: await parquet.arrayBuffer() })).length, kept.length);
+  const trl = await researcher.get(`/api/v1/projects/${checked}/exports/trl/preferences.jsonl?chosenChecker=project`);
+  assert.equal(trl.status, 200, await trl.clone().text());
+  assert.equal((await trl.text()).trim().split("\n").length, kept.length);
+
+  // refused with the field named, before anything is streamed or audited: a bad checker, an export without pairs to
+  // check, and `project` where the project has no checker (the Parquet file's first bytes would otherwise be out)
+  const audits = async () => (await server.db.selectFrom("audit_log").select((eb) => eb.fn.countAll<string>().as("n")).executeTakeFirstOrThrow()).n;
+  const auditsBefore = await audits();
   for (const [project, path, query] of [
     [checked, "preferences.jsonl", "chosenChecker=numeric"],
     [checked, "preferences.jsonl", `chosenChecker=${encodeURIComponent('{"kind":"sql"}')}`],
     [checked, "sft.jsonl", "chosenChecker=project"],
+    [checked, "annotation-reviews.jsonl", "chosenChecker=project"],
+    [checked, "trl/unpaired.jsonl", "chosenChecker=project"],
     [projectId, "preferences.jsonl", "chosenChecker=project"],
+    [projectId, "preferences.parquet", "chosenChecker=project"],
+    [projectId, "trl/preferences.jsonl", "chosenChecker=project"],
   ] as const) {
     const response = await researcher.get(`/api/v1/projects/${project}/exports/${path}?${query}`);
     assert.equal(response.status, 422, `${path}?${query}`);
     assert.equal(((await response.json()) as { errors: Array<{ path: string }> }).errors[0]?.path, "chosenChecker", `${path}?${query}`);
   }
+  assert.equal(await audits(), auditsBefore, "a refused export leaves no audit entry");
 
   // A round freezes the project's checker at launch, and its DPO job downloads the checked pairs even after the
   // project's checker changes.

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { Db } from "../../db/database.server.ts";
 import type { EvalSplitFilter } from "../../labeling/eval-split.ts";
-import { exportFilterSchema } from "../../labeling/exports.server.ts";
+import { exportFilterSchema, withChosenChecker } from "../../labeling/exports.server.ts";
 import { AppError } from "../../lib/app-error.ts";
 import { inapplicableMix } from "../../labeling/data-mix.ts";
 import type { Codec, DatasetItem, DatasetKind } from "./dataset-records.ts";
@@ -94,8 +94,10 @@ function dataFile(db: Db, projectId: string, dataset: DatasetKind, format: DataF
  * built in memory (at most HF_MAX_RECORDS records).
  */
 /** `exportedAt` (hf card): a round bundle passes its snapshot time, so the same data make the same bytes. */
-export async function writeDatasetFiles(db: Db, projectId: string, dataset: DatasetKind, format: FileFormat, options: DatasetOptions, exportedAt = new Date().toISOString()): Promise<DatasetFile[]> {
-  refuseInapplicableFilters(dataset, options);
+export async function writeDatasetFiles(db: Db, projectId: string, dataset: DatasetKind, format: FileFormat, asked: DatasetOptions, exportedAt = new Date().toISOString()): Promise<DatasetFile[]> {
+  refuseInapplicableFilters(dataset, asked);
+  // before any file streams: a project without a checker is refused now, not halfway through a download
+  const options = await withChosenChecker(db, projectId, asked);
   if (format !== "hf") return [dataFile(db, projectId, dataset, format, options)];
   const data = hfDataFormat(options);
   const counter = { n: 0 };
@@ -111,7 +113,7 @@ export async function writeDatasetFiles(db: Db, projectId: string, dataset: Data
   const path = `data/train.${data === "verl" ? "parquet" : "jsonl"}`;
   const project = await db.selectFrom("projects").select(["id", "name"]).where("id", "=", projectId).executeTakeFirstOrThrow();
   const round = options.round ? ((await db.selectFrom("rounds").select(["id", "name"]).where("id", "=", options.round).executeTakeFirst()) ?? null) : null;
-  const { since, until, labeler, labelers, mix, minAgreement, consensus, pairs, margin } = options;
+  const { since, until, labeler, labelers, mix, minAgreement, consensus, pairs, margin, chosenChecker } = options;
   const card = datasetCard(
     {
       project,
@@ -119,7 +121,7 @@ export async function writeDatasetFiles(db: Db, projectId: string, dataset: Data
       format: data,
       options: formatOptions(data, options),
       round,
-      filters: { since, until, labeler, labelers, mix, round: options.round, minAgreement, selection: options.promptSubset?.label, ...(dataset === "preferences" || dataset === "unpaired" ? { consensus, pairs, margin } : {}) },
+      filters: { since, until, labeler, labelers, mix, round: options.round, minAgreement, selection: options.promptSubset?.label, ...(dataset === "preferences" || dataset === "unpaired" ? { consensus, pairs, margin } : {}), ...(dataset === "preferences" ? { chosenChecker } : {}) },
       counts: { train: counter.n },
       exportedAt,
     },
@@ -152,6 +154,7 @@ export function refuseInapplicableFilters(dataset: DatasetKind, options: Dataset
   if (options.consensus && dataset !== "preferences" && dataset !== "unpaired") errors.push({ path: "consensus", message: "only preference pairs (and the unpaired labels made from them) have a consensus" });
   if (options.minAgreement !== undefined && (dataset === "sft" || dataset === "prompts")) errors.push({ path: "minAgreement", message: `${dataset === "sft" ? "demonstrations" : "prompts"} are not ranked, so they have no agreement` });
   if (options.labeler !== undefined && dataset === "prompts") errors.push({ path: "labeler", message: "prompts have no labeler" });
+  if (options.chosenChecker !== undefined && dataset !== "preferences") errors.push({ path: "chosenChecker", message: "only preference pairs have a chosen answer to check" });
   const mix = inapplicableMix(options.mix, dataset);
   if (mix) errors.push(mix);
   if (errors.length > 0) throw new AppError("validation_failed", "The query string is not valid.", errors);
