@@ -8,7 +8,7 @@ import { rayExecutor } from "../../server/bridges/ray/ray-handoff.server.ts";
 import { MIX_SOURCES } from "../../server/labeling/data-mix.ts";
 import { PAIR_MODE_LABELS } from "../../server/labeling/quality/pair-builder.ts";
 import { GPT_PRESETS } from "../../trainer/contract/gpt-config.ts";
-import { isCorpusPath, ROUND_PATHS, roundSpecSchema, type RoundPath } from "../../trainer/contract/round.ts";
+import { isCorpusPath, readsPreferencePairs, ROUND_PATHS, roundSpecSchema, type RoundPath } from "../../trainer/contract/round.ts";
 import { CorpusLaunchFields, corpusSpecFromForm } from "../components/corpus-launch-fields.tsx";
 import { listDataMixes } from "../../server/rounds/corpus-rounds.server.ts";
 import { sftConfigSchema } from "../../trainer/contract/sft-config.ts";
@@ -276,7 +276,7 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
                 <ConfigFieldset legend="Training (steps × batch size windows of the model's context: the token budget; each mix-search candidate gets the same)" fields={fields.pretrain} values={values} errors={errors} open />
               </>
             ) : null}
-            {!corpusPath && steps.some((s) => s === "dpo" || s === "reward") ? (
+            {!corpusPath && readsPreferencePairs(steps) ? (
               <details className="mb-4 rounded-md border border-slate-200 p-3 dark:border-slate-800" open={Boolean(errors["data.minAgreement"] ?? errors["data.minGoldAgreement"] ?? errors["data.pairs"] ?? errors["data.rightChosenOnly"])}>
                 <summary className="cursor-pointer text-sm font-medium">Preference data</summary>
                 <div className="mt-3 grid grid-cols-2 gap-3">

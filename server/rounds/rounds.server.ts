@@ -20,7 +20,7 @@ import { MIX_SOURCES_OF, mixParam, type DataMix, type MixSource } from "../label
 import type { PairMode } from "../labeling/quality/pair-builder.ts";
 import { projectSettingsSchema, type ProjectSettings } from "../labeling/project-settings.ts";
 import type { Project } from "../labeling/projects.server.ts";
-import { isCorpusPath, ROUND_PATHS, roundSpecSchema, stepKlTarget, type RoundRewards, type RoundSpec } from "../../trainer/contract/round.ts";
+import { isCorpusPath, readsPreferencePairs, ROUND_PATHS, roundSpecSchema, stepKlTarget, type RoundRewards, type RoundSpec } from "../../trainer/contract/round.ts";
 import { baseCorpusLineage, corporaOf, corpusSnapshot, type CorpusSnapshot } from "./corpus-rounds.server.ts";
 import { checkerField, type CheckerSpec } from "../../trainer/contract/checker.ts";
 import { SHOW_SAMPLES_DEFAULT } from "../../trainer/contract/job.ts";
@@ -376,8 +376,7 @@ async function isLlamaFamily(trx: DbOrTrx, modelId: string): Promise<boolean> {
 function rightChosenNeeds(spec: RoundSpec, settings: ProjectSettings): { path: string; message: string } | null {
   if (!spec.data.rightChosenOnly) return null;
   if (!settings.checker) return { path: "data.rightChosenOnly", message: "the project has no checker to mark chosen answers wrong: declare one in the project settings (kind and metadata field)" };
-  const steps: readonly string[] = ROUND_PATHS[spec.path];
-  if (!steps.includes("dpo") && !steps.includes("reward")) return { path: "data.rightChosenOnly", message: `only DPO and reward-model steps read preference pairs; the ${spec.path} path has neither` };
+  if (!readsPreferencePairs(ROUND_PATHS[spec.path])) return { path: "data.rightChosenOnly", message: `only DPO and reward-model steps read preference pairs; the ${spec.path} path has neither` };
   return null;
 }
 
@@ -388,7 +387,7 @@ function dataNeeds(steps: JobKind[], snapshot: DataSnapshot): { path: string; me
   if (steps.includes("sft") && weighed(snapshot.counts.demonstrate, "demonstrations") + weighed(snapshot.counts.review, "qa") === 0 && snapshot.counts.demonstrate + snapshot.counts.review > 0) {
     return { path: "data.mix", message: "the mix leaves SFT with nothing: demonstrations and reviewed Q&A are both weighted 0" };
   }
-  if ((steps.includes("dpo") || steps.includes("reward")) && snapshot.counts.rank + snapshot.counts.compare + snapshot.counts.review > 0 &&
+  if (readsPreferencePairs(steps) && snapshot.counts.rank + snapshot.counts.compare + snapshot.counts.review > 0 &&
     weighed(snapshot.counts.rank, "rankings") + weighed(snapshot.counts.compare, "compares") + weighed(snapshot.counts.review, "corrections") === 0) {
     return { path: "data.mix", message: "the mix leaves DPO and the reward model with nothing: rankings, compares and corrections are weighted 0" };
   }
@@ -397,7 +396,7 @@ function dataNeeds(steps: JobKind[], snapshot: DataSnapshot): { path: string; me
   if (steps.includes("kto") && rank + compare + review === 0) {
     return { path: "data", message: "KTO needs labels it can read as good or bad (rankings, A/B compares or review verdicts), and the selection has none" };
   }
-  if ((steps.includes("dpo") || steps.includes("reward")) && rank + compare + review === 0) {
+  if (readsPreferencePairs(steps) && rank + compare + review === 0) {
     if (snapshot.gold) {
       return { path: "data.minGoldAgreement", message: `no rankings pass the gold filter: ${snapshot.gold.labelers.length} of ${snapshot.gold.measured} labelers measured on gold reach ${snapshot.gold.minAgreement}` };
     }

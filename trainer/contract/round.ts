@@ -51,6 +51,9 @@ export type TrainStepKind = "sft" | "reward" | "dpo" | "ppo" | "grpo" | "rloo" |
 export const CORPUS_PATHS = ["pretrain", "midtrain", "mix-search"] as const satisfies readonly RoundPath[];
 export const isCorpusPath = (path: RoundPath): path is (typeof CORPUS_PATHS)[number] => (CORPUS_PATHS as readonly string[]).includes(path);
 
+/** Whether any of these steps reads the preference pairs (DPO, or a reward model): what the preference filters apply to. */
+export const readsPreferencePairs = (steps: readonly string[]): boolean => steps.includes("dpo") || steps.includes("reward");
+
 /** Steps that move a policy against a reference: they take the round's klTarget. */
 export const KL_STEPS = ["dpo", "kto", "grpo", "rloo"] as const;
 
