@@ -9,6 +9,7 @@ import { MIX_SOURCES } from "../../server/labeling/data-mix.ts";
 import { PAIR_MODE_LABELS } from "../../server/labeling/quality/pair-builder.ts";
 import { GPT_PRESETS } from "../../trainer/contract/gpt-config.ts";
 import { isCorpusPath, readsPreferencePairs, ROUND_PATHS, roundSpecSchema, type RoundPath } from "../../trainer/contract/round.ts";
+import { checkerLabel } from "../../trainer/contract/checker.ts";
 import { CorpusLaunchFields, corpusSpecFromForm } from "../components/corpus-launch-fields.tsx";
 import { listDataMixes } from "../../server/rounds/corpus-rounds.server.ts";
 import { sftConfigSchema } from "../../trainer/contract/sft-config.ts";
@@ -295,9 +296,7 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
                     <label className="flex items-center gap-2">
                       <input type="checkbox" name="data.rightChosenOnly" defaultChecked={values["data.rightChosenOnly"] === "on"} />
                       Leave out pairs whose preferred answer the checker marks wrong{" "}
-                      {project.settings.checker
-                        ? `(the ${project.settings.checker.kind} checker${project.settings.checker.field ? ` on metadata.${project.settings.checker.field}` : ""})`
-                        : "(no checker declared: see Settings)"}
+                      {project.settings.checker ? `(${checkerLabel(project.settings.checker)})` : "(no checker declared: see Settings)"}
                     </label>
                     {errors["data.rightChosenOnly"] ? <p className="mt-1 text-red-700 dark:text-red-400">{errors["data.rightChosenOnly"]}</p> : null}
                   </div>
@@ -355,7 +354,7 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
                 <div className="grid grid-cols-2 gap-3">
                   <label className="mt-6 flex items-center gap-2 text-sm">
                     <input type="checkbox" name="rewards.checker" defaultChecked={values["rewards.checker"] ? values["rewards.checker"] === "on" : Boolean(project.settings.checker)} />
-                    The project&apos;s checker {project.settings.checker ? `(${project.settings.checker.kind} on metadata.${project.settings.checker.field ?? "…"})` : "(none declared: see Settings)"}
+                    The project&apos;s checker {project.settings.checker ? `(${checkerLabel(project.settings.checker)})` : "(none declared: see Settings)"}
                   </label>
                   <Field label="Checker weight" name="rewards.checker.weight" inputMode="decimal" placeholder="1" defaultValue={values["rewards.checker.weight"] ?? ""} error={errors["rewards.checker"] ?? errors["rewards.checker.weight"]} />
                   <label className="mt-6 flex items-center gap-2 text-sm">

@@ -14,6 +14,7 @@ import { HeldOutCard, RoundWarnings } from "../components/held-out-report.tsx";
 import { CorpusSnapshotCard, LmEvalCard, MixSearchCard, type CorpusSnapshotView, type LmEvalView, type MixSearchView } from "../components/corpus-round-report.tsx";
 import type { HeldOutReport, RoundWarning } from "../../server/rounds/round-warnings.ts";
 import { PAIR_MODE_LABELS } from "../../server/labeling/quality/pair-builder.ts";
+import { checkerLabel } from "../../trainer/contract/checker.ts";
 import { requireProjectRole } from "../lib/auth.server.ts";
 import { or404 } from "../lib/not-found.server.ts";
 import type { RoundEventPayload } from "../lib/socket-events.ts";
@@ -227,8 +228,7 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
                 <>
                   <dt>Checked pairs</dt>
                   <dd data-testid="chosen-checker">
-                    pairs whose preferred answer the {snapshot.chosenChecker.kind} checker
-                    {snapshot.chosenChecker.field ? ` (metadata.${snapshot.chosenChecker.field})` : ""} marks wrong are left out
+                    pairs whose preferred answer the checker ({checkerLabel(snapshot.chosenChecker)}) marks wrong are left out
                   </dd>
                 </>
               ) : null}

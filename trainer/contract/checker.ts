@@ -81,6 +81,11 @@ export function checkerField(spec: CheckerSpec): string | null {
   return spec.field ?? null;
 }
 
+/** How pages name a checker: "numeric on metadata.answer", or the kind alone when it reads no field. */
+export function checkerLabel(spec: CheckerSpec): string {
+  return spec.field ? `${spec.kind} on metadata.${spec.field}` : spec.kind;
+}
+
 const ANSWER_LIMIT = 4000;
 const NUMBER = /-?\d[\d,]*(?:\.\d+)?(?:e[+-]?\d+)?/gi;
 
