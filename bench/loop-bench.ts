@@ -39,7 +39,7 @@
  * answer and the reward model's held-out accuracy next to what the labelers' own noise allows.
  *
  *   npm run bench:loop [-- --task arithmetic --eval 96 --prompts 96 --tau 4 --seed 1
- *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-steps 100,300 --dpo-rpo 0,1 --dpo-dpop 0,1,50 --dpo-consensus 0,1 --dpo-pairs all,best_vs_rest --dpo-right-chosen 0,1 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
+ *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-steps 100,300 --dpo-rpo 0,1 --dpo-dpop auto,0,1,50 --dpo-consensus 0,1 --dpo-pairs all,best_vs_rest --dpo-right-chosen 0,1 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
  *                        --grpo-mini-batches 0,16 --grpo-iterations 1,2 --grpo-tool-result 0,0.5 --grpo-digits 0,0.5 --grpo-temperatures 1,0.7 --sample-temperature 1
  *                        --kto-lrs 3e-5 --rm-steps 30,100,300 --rm-lrs 1e-4,3e-5 --rollouts 20 --tool-share 0.4 --policy 6x192 --dpo-rounds 3 --rl-fresh 0
  *                        --only dpo,ppo,rm-grpo,grpo,kto,chain,chain-fresh,dpo-loop]
@@ -85,9 +85,9 @@ const { values } = parseArgs({
     "dpo-steps": { type: "string", default: "100" },
     // RPO's α (the chosen answers' NLL beside DPO's loss; 0 = plain DPO), swept with the lrs and βs
     "dpo-rpo": { type: "string", default: "0" },
-    // DPOP's λ (a chosen answer that falls below the reference counts against the margin; 0 = plain DPO; the trainer's
-    // default is 1), swept the same way; the chain's DPO and the dpo-loop take it too
-    "dpo-dpop": { type: "string", default: "1" },
+    // DPOP's λ (a chosen answer that falls below the reference counts against the margin; 0 = plain DPO; "auto" = the
+    // round's default: 1, or 10 after an RL step, decision 0064), swept the same way; the chain's DPO and the dpo-loop take it too
+    "dpo-dpop": { type: "string", default: "auto" },
     // 1 = DPO on one pair set per item from the consensus of its labelers' rankings (data.consensus), 0 = every labeler's pairs
     "dpo-consensus": { type: "string", default: "0" },
     // which pairs each ranking yields (data.pairs: all, adjacent, best_vs_rest), swept with the settings above
@@ -147,6 +147,8 @@ const TOOL_SHARE = Number(values["tool-share"]);
 const SEED = Number(values.seed);
 const ONLY = new Set(values.only!.split(","));
 const lrs = (name: string) => values[name as keyof typeof values]!.toString().split(",").map(Number);
+/** --dpo-dpop's values: a number, or undefined for "auto" (the round chooses, decision 0064; JSON leaves it out). */
+const dpops = () => values["dpo-dpop"]!.split(",").map((v) => (v === "auto" ? undefined : Number(v)));
 const K = 4;
 const MAX_UTILITY = 1.5;
 
@@ -358,8 +360,8 @@ const grpo = { rollouts: ROLLOUTS, promptsPerRollout: 8, numGenerations: 8, maxC
 if (ONLY.has("dpo")) {
   for (const lr of lrs("dpo-lrs")) {
     for (const beta of lrs("dpo-betas")) {
-      for (const rpoAlpha of lrs("dpo-rpo")) for (const dpopLambda of lrs("dpo-dpop")) for (const consensus of lrs("dpo-consensus")) for (const steps of lrs("dpo-steps")) for (const pairs of values["dpo-pairs"]!.split(",")) for (const rightChosen of lrs("dpo-right-chosen")) {
-        const name = `DPO lr ${lr} β ${beta}${rpoAlpha ? ` RPO α ${rpoAlpha}` : ""} DPOP λ ${dpopLambda}${steps !== 100 ? ` ${steps} steps` : ""}${consensus ? " consensus pairs" : ""}${pairs !== "all" ? ` pairs ${pairs}` : ""}${rightChosen ? " right chosen only" : ""}`;
+      for (const rpoAlpha of lrs("dpo-rpo")) for (const dpopLambda of dpops()) for (const consensus of lrs("dpo-consensus")) for (const steps of lrs("dpo-steps")) for (const pairs of values["dpo-pairs"]!.split(",")) for (const rightChosen of lrs("dpo-right-chosen")) {
+        const name = `DPO lr ${lr} β ${beta}${rpoAlpha ? ` RPO α ${rpoAlpha}` : ""} DPOP λ ${dpopLambda ?? "auto"}${steps !== 100 ? ` ${steps} steps` : ""}${consensus ? " consensus pairs" : ""}${pairs !== "all" ? ` pairs ${pairs}` : ""}${rightChosen ? " right chosen only" : ""}`;
         const data = { ...(consensus ? { consensus: true } : {}), ...(pairs !== "all" ? { pairs } : {}), ...(rightChosen ? { rightChosenOnly: true } : {}) };
         await add(name, { path: "dpo", dpo: { beta, rpoAlpha, dpopLambda, steps, optim: optim(lr) }, ...(Object.keys(data).length > 0 ? { data } : {}) });
       }
@@ -421,8 +423,8 @@ if (ONLY.has("chain")) {
     first = rounds.at(-1)!;
   }
   // then DPO at its defaults, once per DPOP λ asked for (--dpo-dpop)
-  for (const dpopLambda of lrs("dpo-dpop")) {
-    const name = `chain: … then DPO on the rankings (DPOP λ ${dpopLambda})`;
+  for (const dpopLambda of dpops()) {
+    const name = `chain: … then DPO on the rankings (DPOP λ ${dpopLambda ?? "auto"})`;
     const body = { name, base: { afterRound: first.id }, evaluation, next: { prompts: 0 }, path: "dpo", dpo: { dpopLambda } };
     rounds.push({ name, id: await launch(body) });
   }
@@ -444,8 +446,8 @@ if (ONLY.has("chain-fresh")) {
   rounds.push({ name, id: grpoRound });
   await train();
   for (const labeler of labelers) await labelEverything(labeler, false);
-  for (const dpopLambda of lrs("dpo-dpop")) for (const rightChosen of lrs("dpo-right-chosen")) {
-    const dpoName = `chain-fresh: … then DPO on the GRPO policy's ranked answers (DPOP λ ${dpopLambda}${rightChosen ? ", right chosen only" : ""})`;
+  for (const dpopLambda of dpops()) for (const rightChosen of lrs("dpo-right-chosen")) {
+    const dpoName = `chain-fresh: … then DPO on the GRPO policy's ranked answers (DPOP λ ${dpopLambda ?? "auto"}${rightChosen ? ", right chosen only" : ""})`;
     const data = { rounds: [grpoRound], ...(rightChosen ? { rightChosenOnly: true } : {}) };
     rounds.push({ name: dpoName, id: await launch({ name: dpoName, base: { afterRound: grpoRound }, evaluation, next: { prompts: 0 }, path: "dpo", data, dpo: { dpopLambda } }) });
   }
@@ -457,10 +459,10 @@ if (ONLY.has("dpo-loop")) {
   // previous round's policy, trains only on the rankings of the answers that policy sampled
   // (data.rounds), and samples the next unsampled prompts for the labelers to rank
   // at the first of --dpo-lrs, --dpo-betas and --dpo-dpop
-  const loopDpo = { optim: optim(lrs("dpo-lrs")[0]!), beta: lrs("dpo-betas")[0]!, dpopLambda: lrs("dpo-dpop")[0]! };
+  const loopDpo = { optim: optim(lrs("dpo-lrs")[0]!), beta: lrs("dpo-betas")[0]!, dpopLambda: dpops()[0] };
   let previous = round0;
   for (let i = 1; i <= Number(values["dpo-rounds"]); i++) {
-    const name = `DPO loop (DPOP λ ${loopDpo.dpopLambda}), round ${i} (on round ${i - 1}'s samples)`;
+    const name = `DPO loop (DPOP λ ${loopDpo.dpopLambda ?? "auto"}), round ${i} (on round ${i - 1}'s samples)`;
     const id = await launch({
       name, base: { afterRound: previous }, evaluation, path: "dpo", data: { rounds: [previous] }, dpo: loopDpo,
       next: { prompts: POOL, maxNewTokens: T, temperature: Number(values["sample-temperature"]), seed: SEED + i },

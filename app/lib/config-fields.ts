@@ -11,6 +11,8 @@ export type ConfigField = {
   kind: "number" | "integer" | "boolean" | "enum";
   nullable: boolean;
   defaultValue: string;
+  /** What an empty field means where the schema has no default, e.g. "auto" (its `.meta({ blank })`). */
+  blank?: string;
   options?: string[];
   min?: number;
   max?: number;
@@ -23,6 +25,7 @@ type JsonSchema = {
   minimum?: number;
   maximum?: number;
   exclusiveMinimum?: number;
+  blank?: string;
 };
 
 export function configFields(schema: z.ZodType, prefix: string): ConfigField[] {
@@ -46,6 +49,7 @@ function walk(json: JsonSchema, defaults: Record<string, unknown>, prefix: strin
         kind,
         nullable: types.includes("null"),
         defaultValue: value === null || value === undefined ? "" : String(value),
+        ...(property.blank !== undefined ? { blank: property.blank } : {}),
         ...(property.enum ? { options: property.enum.map(String) } : {}),
         ...(min !== undefined ? { min } : {}),
         ...(max !== undefined ? { max } : {}),

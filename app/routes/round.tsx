@@ -185,7 +185,9 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
                 const job = latestJobFor(i);
                 return (
                   <li key={i} data-testid={`step-${i}`}>
-                    {i + 1}. {kind}: {ray ? "on the Ray cluster" : job ? `${job.state}${job.attempts > 1 ? ` (attempt ${job.attempts})` : ""}` : "waiting"}
+                    {i + 1}. {kind}
+                    {kind === "dpo" && round.spec.dpo.dpopLambda !== undefined ? ` (DPOP λ ${round.spec.dpo.dpopLambda})` : ""}:{" "}
+                    {ray ? "on the Ray cluster" : job ? `${job.state}${job.attempts > 1 ? ` (attempt ${job.attempts})` : ""}` : "waiting"}
                   </li>
                 );
               })}

@@ -20,7 +20,8 @@ import { MIX_SOURCES_OF, mixParam, type DataMix, type MixSource } from "../label
 import type { PairMode } from "../labeling/quality/pair-builder.ts";
 import { projectSettingsSchema, type ProjectSettings } from "../labeling/project-settings.ts";
 import type { Project } from "../labeling/projects.server.ts";
-import { isCorpusPath, readsPreferencePairs, ROUND_PATHS, roundSpecSchema, stepKlTarget, type RoundRewards, type RoundSpec } from "../../trainer/contract/round.ts";
+import { isCorpusPath, readsPreferencePairs, RL_STEPS, ROUND_PATHS, roundSpecSchema, stepKlTarget, type RoundRewards, type RoundSpec } from "../../trainer/contract/round.ts";
+import { dpopLambdaFor } from "../../trainer/contract/dpo-config.ts";
 import { baseCorpusLineage, corporaOf, corpusSnapshot, type CorpusSnapshot } from "./corpus-rounds.server.ts";
 import { checkerField, type CheckerSpec } from "../../trainer/contract/checker.ts";
 import { SHOW_SAMPLES_DEFAULT } from "../../trainer/contract/job.ts";
@@ -330,6 +331,10 @@ export async function launchRound(db: Db, actorId: string, project: Project, inp
       if (executor) throw refuse("a round handed to a cluster names its own base model");
       waitFor = { id: before.id, done: before.state === "done" };
     }
+    // DPOP's λ left blank: chosen now and kept in the spec, so the round, its retries and the API show what trains (decision 0064)
+    if (ROUND_PATHS[spec.path].includes("dpo" as never) && spec.dpo.dpopLambda === undefined) {
+      spec.dpo.dpopLambda = dpopLambdaFor(undefined, (await rlStepBehind(trx, spec.base)) !== null);
+    }
     const { now } = await sql<{ now: Date }>`select now() as now`.execute(trx).then((r) => r.rows[0]!);
     const rightChosen = rightChosenNeeds(spec, project.settings);
     if (rightChosen) throw new AppError("validation_failed", "The round is not valid; nothing was launched.", [rightChosen]);
@@ -601,6 +606,37 @@ export async function originOf(db: DbOrTrx, reference: string): Promise<string |
     if (!row || row.external_uri !== null) return null;
     if (row.kind === "sft" || row.parent_id === null) return id;
     id = row.parent_id;
+  }
+  return null;
+}
+
+/**
+ * The RL step (GRPO, RLOO or PPO) that taught the policy a round starts from, or a policy it descends from; null
+ * when none did. Follows base.afterRound through the rounds (the one followed may not be done yet: its steps say
+ * what it will train) and base.modelId through the models' parents, up to LINEAGE_DEPTH links; a model trained
+ * outside Tandem or imported ends the walk.
+ */
+export async function rlStepBehind(db: DbOrTrx, base: RoundSpec["base"]): Promise<string | null> {
+  let next: RoundSpec["base"] = base;
+  for (let depth = 0; depth < LINEAGE_DEPTH; depth++) {
+    if ("afterRound" in next) {
+      const round = await db.selectFrom("rounds").select(["steps", "spec"]).where("id", "=", next.afterRound).executeTakeFirst();
+      if (!round) return null;
+      const rl = (round.steps as string[]).find((k) => (RL_STEPS as readonly string[]).includes(k));
+      if (rl) return rl;
+      next = (round.spec as RoundSpec).base;
+    } else if ("modelId" in next) {
+      const model = await db.selectFrom("models").select(["kind", "parent_id", "round_id"]).where("id", "=", next.modelId).executeTakeFirst();
+      if (!model) return null;
+      // a round's RL step makes its "policy"; no path has both an RL step and another policy-making step (DPO, KTO)
+      if (model.kind === "policy" && model.round_id !== null) {
+        const round = await db.selectFrom("rounds").select("steps").where("id", "=", model.round_id).executeTakeFirst();
+        const rl = ((round?.steps ?? []) as string[]).find((k) => (RL_STEPS as readonly string[]).includes(k));
+        if (rl) return rl;
+      }
+      if (model.parent_id === null) return null;
+      next = { modelId: model.parent_id };
+    } else return null;
   }
   return null;
 }

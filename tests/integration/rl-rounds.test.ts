@@ -3,6 +3,7 @@
  * project with the calculator, a checker and an eval set (steps, held-out report, tool transcripts
  * in the samples), a GRPO round that waits for it and starts from its policy (the comparison with
  * the previous policy), a KTO round from unpaired labels, and what a launch refuses, field named.
+ * DPO rounds launched from those policies get DPOP's λ by their lineage when they leave it blank (decision 0064).
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -17,6 +18,8 @@ let server: TestServer;
 let dataDir = "";
 let researcher: HttpClient;
 let projectId = "";
+/** The SFT → GRPO chain's rounds and models, for the DPOP λ test after it. */
+const chain = { round0: "", round1: "", sft: "", grpo: "", policy1: "" };
 
 const tiny = {
   base: { init: { vocabSize: 320, blockSize: 96, nLayer: 1, nHead: 2, nEmbd: 16 }, seed: 1 },
@@ -176,6 +179,7 @@ test("SFT → GRPO with the calculator and the checker, then a GRPO round that w
   const done1 = await detailOf(round1.id);
   assert.equal(done1.state, "done", `${done1.error}\n${output.slice(-3000)}`);
   assert.equal(done1.models[0]?.parent_id, grpo?.id, "round 1's policy descends from round 0's");
+  Object.assign(chain, { round0: round0.id, round1: round1.id, sft: sft!.id, grpo: grpo!.id, policy1: done1.models[0]!.id });
   const events1 = (await (await researcher.get(`/api/v1/rounds/${round1.id}/events`)).json()) as Array<{ kind: string; type: string; payload: Record<string, unknown> }>;
   const start1 = events1.find((e) => e.kind === "grpo" && e.type === "start");
   assert.deepEqual(start1?.payload["rewardSources"], [{ name: "checker", weight: 1 }, { name: "tool_result", weight: 0.5 }, { name: "digits", weight: 0.25 }]);
@@ -199,6 +203,41 @@ test("SFT → GRPO with the calculator and the checker, then a GRPO round that w
   // eval prompts never became tasks; sampled completions keep their transcripts
   const heldIds = (await server.db.selectFrom("prompts").select("id").where("project_id", "=", projectId).where("held_out", "=", true).execute()).map((p) => p.id);
   assert.equal((await server.db.selectFrom("tasks").select("id").where("prompt_id", "in", heldIds).execute()).length, 0);
+});
+
+test("DPO left without DPOP's λ gets 10 when an RL step taught its policy, else 1; the spec, the job and the page show it", async (t) => {
+  assert.ok(chain.grpo, "needs the SFT → GRPO chain above");
+  const dpo = { steps: 2, batchSize: 2, klCheck: { every: 0 } };
+  const launched: string[] = [];
+  t.after(async () => {
+    // cancelled, so the trainer runs of the tests below do not train them
+    for (const id of launched.reverse()) await researcher.json("POST", `/api/v1/rounds/${id}/cancel`);
+  });
+  const lambdaOf = async (body: Record<string, unknown>) => {
+    const response = await launch({ ...tiny, evaluation: { heldOut: "off" }, next: { prompts: 0 }, path: "dpo", ...body, dpo: { ...dpo, ...(body["dpo"] as object) } });
+    assert.equal(response.status, 201, await response.clone().text());
+    const { id } = (await response.json()) as { id: string };
+    launched.push(id);
+    const round = (await (await researcher.get(`/api/v1/rounds/${id}`)).json()) as { spec: { dpo: { dpopLambda?: number } } };
+    return { id, lambda: round.spec.dpo.dpopLambda };
+  };
+  // after a GRPO round, by round and by model; through a DPO round that follows it; through a model without a round
+  const afterGrpo = await lambdaOf({ name: "DPO after GRPO", base: { afterRound: chain.round0 } });
+  assert.equal(afterGrpo.lambda, 10);
+  const job = await server.db.selectFrom("jobs").select("spec").where("round_id", "=", afterGrpo.id).where("kind", "=", "dpo").executeTakeFirstOrThrow();
+  assert.equal((job.spec as { train: { dpopLambda: number } }).train.dpopLambda, 10, "the trainer is sent the λ the spec shows");
+  const page = (await (await researcher.get(`/rounds/${afterGrpo.id}`, { accept: "text/html" })).text()).replace(/<!-- -->/g, "");
+  assert.match(page, /dpo \(DPOP λ 10\)/);
+  assert.equal((await lambdaOf({ name: "DPO from the GRPO-from-GRPO policy", base: { modelId: chain.policy1 } })).lambda, 10);
+  assert.equal((await lambdaOf({ name: "DPO after DPO after GRPO", base: { afterRound: afterGrpo.id } })).lambda, 10, "the round it waits for trains DPO; the walk goes on to its base");
+  const copy = (await server.db.insertInto("models").values({ project_id: projectId, round_id: null, parent_id: chain.grpo, name: "a copy of the GRPO policy", kind: "policy", storage_key: `dpop-walk-${Date.now()}`, config: JSON.stringify({}) }).returning("id").executeTakeFirstOrThrow()).id;
+  assert.equal((await lambdaOf({ name: "DPO from a copy", base: { modelId: copy } })).lambda, 10);
+  // no RL step behind: the SFT policy, and an SFT step inside the round
+  assert.equal((await lambdaOf({ name: "DPO from SFT", base: { modelId: chain.sft } })).lambda, 1);
+  assert.equal((await lambdaOf({ name: "SFT then DPO", path: "sft-dpo" })).lambda, 1);
+  // a λ given is kept, 0 included
+  assert.equal((await lambdaOf({ name: "plain DPO after GRPO", base: { afterRound: chain.round0 }, dpo: { dpopLambda: 0 } })).lambda, 0);
+  assert.equal((await lambdaOf({ name: "λ 1 after GRPO", base: { modelId: chain.grpo }, dpo: { dpopLambda: 1 } })).lambda, 1);
 });
 
 test("KTO from unpaired labels: ranked best and worst become desirable and undesirable answers", { timeout: 300_000 }, async () => {

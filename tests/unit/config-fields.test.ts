@@ -20,6 +20,11 @@ test("fields follow the schema: nested names, kinds, enum options and the traine
   assert.equal(byName.get("dpo.labelSmoothing")?.max, 0.5);
   // DPO's optimiser default (lr 1e-4), not the generic optimiser schema's 6e-4.
   assert.equal(byName.get("dpo.optim.lr")?.defaultValue, "0.0001");
+  // no default: the round chooses DPOP's λ (decision 0064); the empty field says "auto" and is left out of the spec
+  assert.deepEqual([byName.get("dpo.dpopLambda")?.defaultValue, byName.get("dpo.dpopLambda")?.blank], ["", "auto"]);
+  assert.equal(byName.get("dpo.beta")?.blank, undefined);
+  assert.equal("dpopLambda" in ((configFromForm(form({ "dpo.dpopLambda": "" }), fields)["dpo"] ?? {}) as object), false);
+  assert.deepEqual(configFromForm(form({ "dpo.dpopLambda": "0" }), fields)["dpo"], { dpopLambda: 0 });
 });
 
 test("a form left at its defaults parses back to exactly the schema's defaults", () => {

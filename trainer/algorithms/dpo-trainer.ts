@@ -10,7 +10,7 @@
 // precomputing its log-probs is exact while it stays frozen and keeps a second model out of memory
 // (TRL `precompute_ref_log_probs`; trainer-anchors checklist, DPO #2).
 import * as tf from "@tensorflow/tfjs-core";
-import { type DpoConfig } from "../contract/dpo-config.ts";
+import { dpopLambdaFor, type DpoConfig } from "../contract/dpo-config.ts";
 import { collateCompletions, type CompletionBatch } from "../data/collate.ts";
 import { lmForward, type LanguageModel } from "../model/lm.ts";
 import { trainableParams, withAdaptersOff } from "../model/lora.ts";
@@ -102,13 +102,15 @@ export function createDpoTrainer(
   hooks: { onReferenceProgress?: (done: number, total: number) => void } = {},
 ): DpoTrainer {
   const reference = precomputeReferenceLogps(model, pairs, padId, config.batchSize, config.maxLength, hooks.onReferenceProgress);
+  // a round sets λ at launch (decision 0064); a run without one takes the plain default
+  const dpopLambda = dpopLambdaFor(config.dpopLambda, false);
   const params = trainableParams(model); // every weight, or only the LoRA adapters
   const optimizer = createAdamW(params);
   const vars = [...params.values()];
   const nameOf = new Map([...params].map(([name, v]) => [v.name, name]));
   const lossOptions = {
     beta: config.beta, lossType: config.lossType, labelSmoothing: config.labelSmoothing,
-    rpoAlpha: config.rpoAlpha, dpopLambda: config.dpopLambda,
+    rpoAlpha: config.rpoAlpha, dpopLambda,
   };
 
   const lossAndLogps = (batchPairs: PreferencePair[], ref: { chosen: number[]; rejected: number[] }): { loss: tf.Scalar; logps: Float32Array } => {
@@ -130,7 +132,7 @@ export function createDpoTrainer(
   const metricsOf = (logps: Float32Array, ref: { chosen: number[]; rejected: number[] }, batchPairs: PreferencePair[]): Record<string, number> => {
     const n = ref.chosen.length;
     const metrics = dpoMetrics({ policyChosen: logps.subarray(0, n), policyRejected: logps.subarray(n), refChosen: ref.chosen, refRejected: ref.rejected }, config.beta);
-    if (config.dpopLambda > 0) {
+    if (dpopLambda > 0) {
       // how far, on average, the chosen answers' sequence log-probs sit below the reference's (DPOP's hinge, before λ)
       let fall = 0;
       for (let i = 0; i < n; i++) fall += Math.max(0, (ref.chosen[i] ?? 0) - (logps[i] ?? 0));

@@ -18,11 +18,12 @@ export const dpoConfigSchema = z
     rpoAlpha: z.number().min(0).max(10).default(0),
     /**
      * DPOP's λ (Pal et al. 2024, "DPO-Positive"; the paper uses 50): how much a fall of the chosen answer's
-     * log-probability below the reference's counts against the margin. 0 = plain DPO (TRL's loss). Default 1,
-     * measured (trainer-027): on the loop bench's arithmetic task, the same utility gain as plain DPO over three
-     * seeds at a third of the KL, without plain DPO's loss of right answers and tool calls.
+     * log-probability below the reference's counts against the margin. 0 = plain DPO (TRL's loss). Unset, a round
+     * chooses it at launch (dpopLambdaFor): 1, or 10 when the policy it trains was taught by an RL step (decision
+     * 0064); a trainer run without a round takes 1. Measured: λ 1 from an SFT policy gives plain DPO's gain at a
+     * third of the KL (trainer-027); after GRPO, λ 1 loses right answers and λ 10 keeps them.
      */
-    dpopLambda: z.number().min(0).max(1000).default(1),
+    dpopLambda: z.number().min(0).max(1000).optional().meta({ blank: "auto" }),
     /** Preference pairs per optimizer step. */
     batchSize: z.number().int().positive().default(8),
     steps: z.number().int().positive().default(100),
@@ -39,4 +40,14 @@ export const dpoConfigSchema = z
   .transform((c) => tieTotalSteps(c, c.steps));
 
 export type DpoConfig = z.output<typeof dpoConfigSchema>;
+
+/**
+ * DPOP's λ when the round leaves it unset (decision 0064). A policy taught by GRPO, RLOO or PPO has learned what a
+ * checker or reward model rewards; people's rankings of its answers mostly differ in style, and at λ 1 DPO spent
+ * right answers on that style (loop bench, fifteenth and sixteenth runs), while λ 10 kept them.
+ */
+export const DPOP_LAMBDA = { default: 1, afterRl: 10 } as const;
+
+/** The λ a DPO step trains with: the one given, else the default for a policy with or without an RL step behind it. */
+export const dpopLambdaFor = (given: number | undefined, rlBehind: boolean): number => given ?? (rlBehind ? DPOP_LAMBDA.afterRl : DPOP_LAMBDA.default);
 export type DpoConfigInput = z.input<typeof dpoConfigSchema>;

@@ -4,7 +4,7 @@ import { remoteJobSchema } from "./round.ts";
 import { grpoConfigSchema } from "./grpo-config.ts";
 import { rlooConfigSchema } from "./rloo-config.ts";
 import { ktoConfigSchema } from "./kto-config.ts";
-import { dpoConfigSchema } from "./dpo-config.ts";
+import { dpoConfigSchema, dpopLambdaFor } from "./dpo-config.ts";
 import { earlyStopEventSchema } from "./kl-guard.ts";
 
 const job = { schemaVersion: 1, jobId: "7", roundId: "3", attempt: 1, model: { modelId: "12" }, leaseSeconds: 60 };
@@ -47,7 +47,9 @@ test("defaults follow TRL 1.x except where the comments say; every trainer has a
   assert.deepEqual([kto.beta, kto.desirableWeight, kto.undesirableWeight], [0.1, 1, 1]);
   for (const c of [grpo, rloo, kto, dpoConfigSchema.parse({})]) assert.equal(c.klTarget, 6);
   assert.deepEqual(dpoConfigSchema.parse({}).klCheck, { every: 25, samples: 16, maxNewTokens: 32, seed: 0 });
-  assert.equal(dpoConfigSchema.parse({}).dpopLambda, 1, "DPOP's λ 1 by default (trainer-027)");
+  // DPOP's λ is left blank for the round to choose (decision 0064): 1, or 10 after an RL step; a given one is kept
+  assert.equal(dpoConfigSchema.parse({}).dpopLambda, undefined);
+  assert.deepEqual([dpopLambdaFor(undefined, false), dpopLambdaFor(undefined, true), dpopLambdaFor(0, true), dpopLambdaFor(3, false)], [1, 10, 0, 3]);
   assert.equal(ktoConfigSchema.safeParse({ batchSize: 1 }).success, false);
   assert.deepEqual(paths(grpoConfigSchema.safeParse({ klControl: "adaptive", klTarget: null })), ["klControl"]);
   assert.equal(earlyStopEventSchema.safeParse({ type: "early_stop", reason: "kl_above_target", kl: 7, klTarget: 6, step: 40, keptStep: 30, dir: "/x" }).success, true);

@@ -56,6 +56,8 @@ export const readsPreferencePairs = (steps: readonly string[]): boolean => steps
 
 /** Steps that move a policy against a reference: they take the round's klTarget. */
 export const KL_STEPS = ["dpo", "kto", "grpo", "rloo"] as const;
+/** Steps that teach a policy from rewards it samples (a checker, a reward model): what DPOP's automatic λ looks for (decision 0064). */
+export const RL_STEPS = ["ppo", "grpo", "rloo"] as const;
 
 const rewardWeight = z.number().min(-100).max(100);
 

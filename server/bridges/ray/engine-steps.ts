@@ -227,5 +227,5 @@ export const MAPPING_NOTES = [
   "PPO: `--train.num_episodes` = round(rollouts × rolloutBatchSize ÷ prompts); the critic starts from the reward model, as in OpenRLHF's examples.",
   "Tandem-only settings have no counterpart and are left out: the reward model's `centerCoefficient` on OpenRLHF, PPO's `vfCoef`, `missingEosPenalty` and `whitenRewards`.",
   "DPO `hinge` is TRL-only; PPO runs on OpenRLHF only (TRL's PPO has no command line).",
-  "DPO's `dpopLambda` (DPOP's penalty, Tandem's default 1) has no counterpart in OpenRLHF or TRL: the engines train plain DPO.",
+  "DPO's `dpopLambda` (DPOP's penalty, Tandem's default 1, or 10 after an RL step) has no counterpart in OpenRLHF or TRL: the engines train plain DPO.",
 ];
