@@ -5,6 +5,7 @@ import { initBackend } from "../backend/select-backend.ts";
 import { resolveGptConfig } from "../contract/gpt-config.ts";
 import { rewardConfigSchema } from "../contract/reward-config.ts";
 import { disposeGpt, initGpt } from "../model/gpt.ts";
+import { disposeModel } from "../model/lm.ts";
 import { createRng } from "../random/rng.ts";
 import { collateRankings, createRewardTrainer, scoreCompletions, type RankingExample } from "./reward-trainer.ts";
 
@@ -73,4 +74,29 @@ test("trained on rankings from a known reward, the RM ranks held-out pairs well 
   for (const key of ["accuracy", "margin", "min_reward", "mean_reward", "max_reward"]) assert.ok(Number.isFinite(after[key]), key);
   trainer.dispose();
   disposeGpt(model);
+});
+
+test("trainStepAsync is trainStep with its reads awaited: the same metrics and weights, clipping included, no leaked tensors; a NaN stops it before any update", async () => {
+  // lr 1e-2 with clip 0.05 clips every step
+  const clipped = rewardConfigSchema.parse({ batchSize: 4, optim: { lr: 1e-2, warmupSteps: 1, totalSteps: 5, gradClip: 0.05 } });
+  const [a, b] = [createRewardTrainer(initGpt(modelConfig, 8), clipped, PAD), createRewardTrainer(initGpt(modelConfig, 8), clipped, PAD)];
+  a.trainStep(rankings(4, 20)); // the first step allocates the optimizer's state
+  await b.trainStepAsync(rankings(4, 20));
+  const tensors = tf.memory().numTensors;
+  for (let i = 0; i < 3; i++) {
+    const [sync, awaited] = [a.trainStep(rankings(4, 21 + i)), await b.trainStepAsync(rankings(4, 21 + i))];
+    assert.deepEqual(awaited, sync);
+    assert.ok((sync["gradNorm"] ?? 0) > 0.05, "clipping is active");
+    assert.ok(Number.isFinite(sync["accuracy"]) && Number.isFinite(sync["margin"]), "metrics from the pairs' scores");
+  }
+  assert.equal(tf.memory().numTensors, tensors);
+  for (const [name, p] of a.model.params) assert.deepEqual(Array.from(b.model.params.get(name)!.dataSync()), Array.from(p.dataSync()), name);
+  const before = Array.from(b.model.params.get("wte.weight")!.dataSync());
+  const nan = tf.fill([32], NaN);
+  (b.model.params.get("ln_f.weight") as tf.Variable).assign(nan);
+  nan.dispose();
+  await assert.rejects(b.trainStepAsync(rankings(4, 30)), /non-finite reward loss NaN at step 5/);
+  assert.deepEqual(Array.from(b.model.params.get("wte.weight")!.dataSync()), before);
+  assert.equal(tf.memory().numTensors, tensors, "the refused step left nothing behind");
+  for (const t of [a, b]) { t.dispose(); disposeModel(t.model); }
 });

@@ -7,6 +7,8 @@
 // Reads top to bottom: 1. collate every completion of every prompt → 2. score at the last real token
 // → 3. expand rankings to pairs, Bradley–Terry loss → 4. gradients, clip, AdamW → 5. metrics.
 // The model is a GPT with `scalarHead: "reward"`, best initialised from the SFT policy (trlx #338).
+// A step reads the device twice (the loss and the pairs' scores, then the gradients' norm): `trainStep`
+// synchronously, `trainStepAsync` awaited, for webgpu, which cannot read synchronously under Node (trainer-033).
 import * as tf from "@tensorflow/tfjs-core";
 import { type RewardConfig } from "../contract/reward-config.ts";
 import { collateCompletions, type CompletionBatch } from "../data/collate.ts";
@@ -14,7 +16,7 @@ import { lmForward, type LanguageModel } from "../model/lm.ts";
 import { trainableParams } from "../model/lora.ts";
 import { bradleyTerryLoss, rankingPairs, rewardMetrics, type RankingPairs } from "../losses/reward-loss.ts";
 import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
-import { clipScale } from "../optim/gradients.ts";
+import { clipScale, clipScaleAsync } from "../optim/gradients.ts";
 import { learningRateAt } from "../optim/lr-schedule.ts";
 
 /** K completions of one prompt with their ranks (0 = best; equal ranks are ties). */
@@ -67,6 +69,8 @@ export interface RewardTrainer {
   optimizer: AdamWState;
   step: number;
   trainStep(examples: RankingExample[]): Record<string, number>;
+  /** The same step, its reads of the device awaited. */
+  trainStepAsync(examples: RankingExample[]): Promise<Record<string, number>>;
   /** Loss and TRL metrics on held-out rankings (no update). */
   evaluate(examples: RankingExample[]): Record<string, number>;
   dispose(): void;
@@ -80,7 +84,7 @@ export function createRewardTrainer(model: LanguageModel, config: RewardConfig, 
   const nameOf = new Map([...params].map(([name, v]) => [v.name, name]));
 
   // 3. pairwise Bradley–Terry over all ranked pairs, weighted so each prompt counts once
-  const lossAndScores = (examples: RankingExample[]): { loss: tf.Scalar; chosen: Float32Array; rejected: Float32Array } => {
+  const lossAndScores = (examples: RankingExample[]): { loss: tf.Scalar; chosen: tf.Tensor1D; rejected: tf.Tensor1D } => {
     const pairs = pairsOf(examples);
     if (pairs.chosen.length === 0) throw new Error("no ranked pairs in the batch (all ties?)");
     const scores = scoreCompletions(model, collateRankings(examples, padId, config.maxLength)); // (G·K)
@@ -91,7 +95,34 @@ export function createRewardTrainer(model: LanguageModel, config: RewardConfig, 
       margin: tf.tensor1d(pairs.margins),
       centerCoefficient: config.centerCoefficient,
     });
-    return { loss, chosen: chosen.dataSync() as Float32Array, rejected: rejected.dataSync() as Float32Array };
+    return { loss, chosen, rejected };
+  };
+
+  // the forward and backward pass; the loss and the pairs' scores stay on the device until read
+  const backward = (examples: RankingExample[]) => {
+    let scored: tf.Tensor1D[] = [];
+    const { value, grads } = tf.variableGrads(() => {
+      const r = lossAndScores(examples);
+      scored = [tf.keep(r.chosen), tf.keep(r.rejected)];
+      return r.loss;
+    }, vars);
+    return { value, scored, named: new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g])) };
+  };
+  type Pass = ReturnType<typeof backward>;
+
+  // 4. clip, schedule, AdamW; 5. TRL's metrics from the scores the loss saw
+  const update = (pass: Pass, read: { loss: number; chosen: Float32Array; rejected: Float32Array }, clip: { norm: number; scale: number }) => {
+    const lr = learningRateAt(trainer.step, config.optim);
+    adamwStep(params, optimizer, pass.named, lr, config.optim, clip.scale); // the clip scale is applied inside AdamW's pass
+    tf.dispose([...pass.named.values()]);
+    trainer.step += 1;
+    return { step: trainer.step, loss: read.loss, gradNorm: clip.norm, lr, ...rewardMetrics(read.chosen, read.rejected) };
+  };
+  // a non-finite loss stops the step before any weight changes
+  const finiteOrThrow = (pass: Pass, loss: number) => {
+    if (Number.isFinite(loss)) return;
+    tf.dispose([...pass.named.values()]);
+    throw new Error(`non-finite reward loss ${loss} at step ${trainer.step + 1}; resume from the last checkpoint with a lower lr`);
   };
 
   const trainer: RewardTrainer = {
@@ -100,36 +131,34 @@ export function createRewardTrainer(model: LanguageModel, config: RewardConfig, 
     step: 0,
 
     trainStep(examples) {
-      let chosen: Float32Array = new Float32Array(0);
-      let rejected: Float32Array = new Float32Array(0);
-      const { value, grads } = tf.variableGrads(() => {
-        const r = lossAndScores(examples);
-        chosen = r.chosen;
-        rejected = r.rejected;
-        return r.loss;
-      }, vars);
-      const loss = value.dataSync()[0] ?? NaN;
-      value.dispose();
-      const named = new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g]));
-      if (!Number.isFinite(loss)) {
-        tf.dispose([...named.values()]);
-        throw new Error(`non-finite reward loss ${loss} at step ${trainer.step + 1}; resume from the last checkpoint with a lower lr`);
+      const pass = backward(examples);
+      const [loss, chosen, rejected] = [pass.value.dataSync()[0] ?? NaN, pass.scored[0]!.dataSync() as Float32Array, pass.scored[1]!.dataSync() as Float32Array];
+      tf.dispose([pass.value, ...pass.scored]);
+      finiteOrThrow(pass, loss);
+      return update(pass, { loss, chosen, rejected }, clipScale(pass.named, config.optim.gradClip));
+    },
+
+    async trainStepAsync(examples) {
+      const pass = backward(examples);
+      let read: { loss: number; chosen: Float32Array; rejected: Float32Array };
+      try {
+        const [value, chosen, rejected] = await Promise.all([pass.value.data(), pass.scored[0]!.data(), pass.scored[1]!.data()]);
+        read = { loss: value[0] ?? NaN, chosen: chosen as Float32Array, rejected: rejected as Float32Array };
+      } catch (error) {
+        tf.dispose([...pass.named.values()]); // a device lost mid-read: nothing of the step is kept
+        throw error;
+      } finally {
+        tf.dispose([pass.value, ...pass.scored]);
       }
-      // 4. clip, schedule, AdamW
-      const { norm, scale } = clipScale(named, config.optim.gradClip); // applied inside AdamW's pass
-      const lr = learningRateAt(trainer.step, config.optim);
-      adamwStep(params, optimizer, named, lr, config.optim, scale);
-      tf.dispose([...named.values()]);
-      trainer.step += 1;
-      // 5. TRL's metrics from the scores the loss saw
-      return { step: trainer.step, loss, gradNorm: norm, lr, ...rewardMetrics(chosen, rejected) };
+      finiteOrThrow(pass, read.loss);
+      return update(pass, read, await clipScaleAsync(pass.named, config.optim.gradClip));
     },
 
     evaluate(examples) {
       let out: Record<string, number> = {};
       tf.tidy(() => {
         const r = lossAndScores(examples);
-        out = { loss: r.loss.dataSync()[0] ?? NaN, ...rewardMetrics(r.chosen, r.rejected) };
+        out = { loss: r.loss.dataSync()[0] ?? NaN, ...rewardMetrics(r.chosen.dataSync() as Float32Array, r.rejected.dataSync() as Float32Array) };
       });
       return out;
     },

@@ -101,14 +101,31 @@ test("an SFT job trains on webgpu as on wasm: the same losses, checkpoints and f
     }
     assert.ok(off <= total * 1e-3, `${file}: ${off} of ${total} values differ by more than 1e-5`);
   }
+  // a reward model's step reads the device awaited too: a reward job on webgpu gives wasm's losses and accuracies
+  writeFileSync(join(dir, "rankings.jsonl"), Array.from({ length: 6 }, (_, i) => JSON.stringify({ prompt: sentence(i, 4), completions: [sentence(i + 1, 6), sentence(i + 2, 3), sentence(i + 3, 5)], ranks: [0, 1, 2] })).join("\n") + "\n");
+  const reward = (backend: "webgpu" | "wasm") => run({
+    schemaVersion: 1, kind: "reward", data: join(dir, "rankings.jsonl"), tokenizer: join(dir, "tok/tokenizer.json"), backend, out: join(dir, `reward-${backend}`),
+    model: { init: { vocabSize: 300, blockSize: 64, nLayer: 2, nHead: 2, nEmbd: 16 }, seed: 3 },
+    train: { steps: 3, batchSize: 3, optim: { lr: 1e-3, warmupSteps: 1 } },
+  });
+  const [rmGpu, rmWasm] = [await reward("webgpu"), await reward("wasm")];
+  assert.deepEqual([rmGpu, rmWasm].map((events) => events.find((e) => e.type === "backend")?.["backend"]), ["webgpu", "wasm"]);
+  const rm = (events: typeof onGpu) => events.filter((e) => e.type === "metrics").map((e) => [Number(e["loss"]), Number(e["accuracy"])] as const);
+  assert.equal(rm(rmGpu).length, 3);
+  rm(rmWasm).forEach(([loss, accuracy], i) => {
+    assert.ok(Math.abs(loss - rm(rmGpu)[i]![0]) < 1e-4 * loss, `reward step ${i + 1}: wasm ${loss}, webgpu ${rm(rmGpu)[i]![0]}`);
+    assert.equal(rm(rmGpu)[i]![1], accuracy);
+  });
 });
 
-test("which jobs may run on webgpu: SFT of a GPT-2 model in full; others read synchronously", () => {
+test("which jobs may run on webgpu: SFT and reward models of a GPT-2 model in full; others read synchronously", () => {
   const base = { schemaVersion: 1, out: "/tmp/x", tokenizer: "/tmp/t.json", data: "/tmp/d.jsonl", train: { steps: 1, batchSize: 1 } };
   const spec = (extra: object) => jobSpecSchema.parse({ ...base, ...extra });
   assert.equal(readsAsynchronously(spec({ kind: "sft", model: { init: { preset: "nano" } } })), true);
   assert.equal(readsAsynchronously(spec({ kind: "sft", model: { init: { preset: "llama-tiny" } } })), false);
   assert.equal(readsAsynchronously(spec({ kind: "sft", model: { checkpoint: "/no/such/checkpoint" } })), false);
+  assert.equal(readsAsynchronously(spec({ kind: "reward", model: { init: { preset: "nano" } } })), true);
+  assert.equal(readsAsynchronously(spec({ kind: "reward", model: { init: { preset: "nano" } }, lora: {} })), false);
   assert.equal(readsAsynchronously(spec({ kind: "dpo", model: { checkpoint: "/no/such/checkpoint" } })), false);
 });
 

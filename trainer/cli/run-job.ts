@@ -335,11 +335,11 @@ async function trainWithCheckpoints<T>(
 
 /**
  * Jobs whose every read of the device is awaited, so that they may run on webgpu (decision trainer-033):
- * SFT of a GPT-2 model in full. Llama's checkpoint layout and LoRA's adapters are read synchronously
- * (hf-llama.ts, lora.ts), and the other kinds' steps and samplers too.
+ * SFT and reward models of a GPT-2 model in full. Llama's checkpoint layout and LoRA's adapters are read
+ * synchronously (hf-llama.ts, lora.ts), and the other kinds' steps and samplers too.
  */
 export function readsAsynchronously(spec: JobSpec): boolean {
-  if (spec.kind !== "sft" || spec.lora) return false;
+  if ((spec.kind !== "sft" && spec.kind !== "reward") || spec.lora) return false;
   if ("init" in spec.model) return !isLlamaConfigInput(spec.model.init);
   try {
     return !isLlamaConfig(readManifest(spec.model.checkpoint).modelConfig);
