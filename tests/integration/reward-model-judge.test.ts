@@ -164,3 +164,34 @@ test("a reward-model judge ranks by its scores, ties equal scores, pre-picks com
   assert.equal(rankings.length, 4);
   assert.ok(rankings.every((l) => !l.includes("reward-model:")));
 });
+
+test("an answer that used tools is judged as its transcript, as the reward model read it in training", { timeout: 300_000 }, async () => {
+  const created = await researcher.json("POST", "/api/v1/projects", {
+    access: "open", name: `RM judge tools ${Date.now()}`,
+    settings: { k: 2, goldRate: 0, tools: ["calculator"], overlap: { rank: 1 }, taskWeights: { rank: 1, compare: 0, demonstrate: 0, review: 0 } },
+  });
+  assert.equal(created.status, 201, await created.clone().text());
+  const projectId = ((await created.json()) as { id: string }).id;
+  const rmId = await registerRewardModel(server.db, dataDir, rm.dir, projectId);
+  // short enough for the tiny model's 64 tokens with its prompt
+  const transcript = [
+    { role: "assistant", content: "", tool_calls: [{ type: "function", function: { name: "calculator", arguments: { expression: "1+1" } } }] },
+    { role: "tool", name: "calculator", content: "2" },
+    { role: "assistant", content: "good" },
+  ];
+  const imported = await researcher.json("POST", `/api/v1/projects/${projectId}/imports`, { content: JSON.stringify({ prompt: "sky", completions: [transcript, "bad"] }), commit: true });
+  assert.equal(imported.status, 200, await imported.clone().text());
+  await putSettings(projectId, (s) => ({ ...s, judge: { source: { kind: "reward-model", modelId: rmId }, suggestions: "shown", withheldShare: 0 } }));
+  for (let i = 0; (await quality(researcher, projectId)).judge.status.done < 1; i++) {
+    assert.ok(i < 600, "the judge did not answer");
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const verdict = await server.db.selectFrom("judge_suggestions").innerJoin("tasks", "tasks.id", "judge_suggestions.task_id")
+    .select(["judge_suggestions.detail", "tasks.completion_ids"]).where("judge_suggestions.project_id", "=", projectId).executeTakeFirstOrThrow();
+  const withTools = await server.db.selectFrom("completions").select("id").where("id", "in", verdict.completion_ids).where("messages", "is not", null).executeTakeFirstOrThrow();
+  const scored = await researcher.json("POST", `/api/v1/models/${rmId}/score`, { messages: [{ role: "user", content: "sky" }], completions: [transcript, "good"] });
+  assert.equal(scored.status, 200, await scored.clone().text());
+  const [asTranscript, asFinalWords] = ((await scored.json()) as { scores: number[] }).scores as [number, number];
+  const judged = (verdict.detail.scores as number[])[verdict.completion_ids.indexOf(withTools.id)]!;
+  assert.ok(Math.abs(judged - asTranscript) < 1e-5 && Math.abs(judged - asFinalWords) > 1e-4, `judged ${judged}: transcript ${asTranscript}, final words ${asFinalWords}`);
+});

@@ -87,6 +87,47 @@ test("POST /models/:id/score: one reward per answer, the trainer's own forward p
   assert.ok(((await empty.json()) as { errors: Array<{ path: string }> }).errors.some((e) => e.path === "completions"));
 });
 
+test("an answer that used tools is scored as its transcript, as the reward model read it in training: through the API and by the queue's runner", { timeout: 300_000 }, async () => {
+  const projectId = await newProject({ k: 2, overlap: { rank: 1 }, goldRate: 0, tools: ["calculator"], taskWeights: { rank: 1, demonstrate: 0, compare: 0, review: 0 } });
+  const modelId = await registerRewardModel(server.db, dataDir, rm.dir, projectId);
+  // short enough for the tiny model's 64 tokens with its prompt
+  const sky = [{ role: "user", content: "sky" }];
+  const transcript = [
+    { role: "assistant", content: "", tool_calls: [{ type: "function", function: { name: "calculator", arguments: { expression: "1+1" } } }] },
+    { role: "tool", name: "calculator", content: "2" },
+    { role: "assistant", content: "good" },
+  ];
+  const response = await researcher.json("POST", `/api/v1/models/${modelId}/score`, { messages: sky, completions: [transcript, "good"] });
+  assert.equal(response.status, 200, await response.clone().text());
+  const [asTranscript, asFinalWords] = ((await response.json()) as { scores: number[] }).scores as [number, number];
+  assert.ok(Math.abs(asTranscript - asFinalWords) > 1e-4, `the call and its result are read: ${asTranscript} vs the final words' ${asFinalWords}`);
+  await initBackend({ prefer: "wasm" });
+  const format = loadChatFormat(fs.readFileSync(path.join(rm.dir, "tokenizer.json"), "utf8"), readManifest(rm.dir).hf);
+  const model = loadModel(rm.dir, { scalarHead: "reward", tokenizerHash: format.tokenizer.hash });
+  try {
+    const [local] = await scoreAnswers({ model, format }, { messages: sky as never, completions: [transcript as never] });
+    assert.ok(Math.abs(local! - asTranscript) < 1e-4, `worker ${asTranscript} vs trainer ${local}`);
+  } finally {
+    disposeModel(model);
+  }
+  // an answer is assistant and tool messages: anything else is refused, the field named
+  const refused = await researcher.json("POST", `/api/v1/models/${modelId}/score`, { messages: sky, completions: [[{ role: "user", content: "hi" }]] });
+  assert.equal(refused.status, 422, await refused.clone().text());
+  assert.ok(((await refused.json()) as { errors: Array<{ path: string }> }).errors.some((e) => e.path.startsWith("completions.0")));
+
+  // the queue's runner scores a ranking task whose answer used the calculator the same way
+  const saved = await putSettings(projectId, { uncertaintyQueue: { enabled: true, rewardModelId: modelId, randomShare: 0 } });
+  assert.equal(saved.status, 200, await saved.clone().text());
+  const imported = await researcher.json("POST", `/api/v1/projects/${projectId}/imports`, { content: JSON.stringify({ prompt: "sky", completions: [transcript, "bad"] }), commit: true });
+  assert.equal(imported.status, 200, await imported.clone().text());
+  await waitForScores(projectId, 1);
+  const cached = await server.db.selectFrom("reward_scores").innerJoin("tasks", "tasks.id", "reward_scores.task_id")
+    .select(["reward_scores.scores", "tasks.completion_ids"]).where("reward_scores.project_id", "=", projectId).executeTakeFirstOrThrow();
+  const withTools = await server.db.selectFrom("completions").select("id").where("id", "in", cached.completion_ids).where("messages", "is not", null).executeTakeFirstOrThrow();
+  const scored = cached.scores![cached.completion_ids.indexOf(withTools.id)]!;
+  assert.ok(Math.abs(scored - asTranscript) < 1e-4, `the runner's ${scored} is the transcript's ${asTranscript}, not the final words' ${asFinalWords}`);
+});
+
 test("settings: the queue's reward model must be a reward model of this project; randomShare in [0, 1]", { timeout: 120_000 }, async () => {
   const projectId = await newProject({});
   const otherProject = await newProject({});

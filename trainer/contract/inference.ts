@@ -71,6 +71,18 @@ export interface GenerationResult {
   choices: GenerationChoice[];
 }
 
+/** An answer with tool use, as the preference exports write it: assistant and tool messages, an assistant's first. */
+const scoredTranscriptSchema = z
+  .array(conversationMessageSchema)
+  .min(1)
+  .max(64)
+  .superRefine((turns, ctx) => {
+    if (turns[0]?.role !== "assistant") ctx.addIssue({ code: "custom", message: "an answer starts with an assistant message", path: [0, "role"] });
+    turns.forEach((t, i) => {
+      if (t.role !== "assistant" && t.role !== "tool") ctx.addIssue({ code: "custom", message: "an answer holds assistant and tool messages only", path: [i, "role"] });
+    });
+  });
+
 /**
  * Scoring with a registered reward model (issue 16: uncertainty-first queues, adaptive overlap's
  * confidence): one prompt and its completions, each scored by the reward model's scalar head at
@@ -80,8 +92,12 @@ export interface GenerationResult {
 export const scoringRequestSchema = z.strictObject({
   /** The conversation up to the answer (the prompt), canonical. */
   messages: z.array(conversationMessageSchema).min(1),
-  /** The answers to score, as plain text (a ranking task's K completions). */
-  completions: z.array(z.string()).min(1).max(16),
+  /**
+   * The answers to score (a ranking task's K completions): plain text, or an answer that used tools as its
+   * transcript (the assistant and tool messages after the prompt), which is how the reward model read such
+   * answers in its training pairs. Its final words alone would be another input, scored differently.
+   */
+  completions: z.array(z.union([z.string(), scoredTranscriptSchema])).min(1).max(16),
 });
 export type ScoringRequest = z.input<typeof scoringRequestSchema>;
 

@@ -18,6 +18,7 @@ import type { Inference } from "../../rounds/inference.server.ts";
 import { projectSettingsSchema, type ProjectSettings } from "../project-settings.ts";
 import { scoreMargin } from "./uncertainty-queue.ts";
 import { rewardDisagreement } from "./disagreement.ts";
+import { completionAnswers } from "../exports.server.ts";
 import type { ConversationMessage } from "../../../trainer/contract/conversation.ts";
 
 /**
@@ -136,9 +137,9 @@ export function startRewardScoreRunner(deps: { db: Db; log: Logger; inference: I
         .select(["tasks.completion_ids", "prompts.messages"])
         .where("tasks.id", "=", claimed.task_id)
         .executeTakeFirstOrThrow();
-      const texts = await db.selectFrom("completions").select(["id", "text"]).where("id", "in", task.completion_ids).execute();
-      const textOf = new Map(texts.map((c) => [c.id, c.text]));
-      const completions = task.completion_ids.map((id) => textOf.get(id) ?? "");
+      // an answer that used tools is scored as its transcript, as the reward model read it in training
+      const answers = await completionAnswers(db, task.completion_ids);
+      const completions = task.completion_ids.map((id) => answers.get(id) ?? "");
       // On stop, a scoring the worker is still busy with is not waited for: its late result is dropped
       // here, and the lease is handed back.
       const stopped = new Promise<never>((_, reject) => signal.addEventListener("abort", () => reject(new Error("stopped")), { once: true }));

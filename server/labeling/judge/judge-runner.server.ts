@@ -23,6 +23,8 @@ import { combineAnswers, firstWon, judgeQuestions, parseJudgeAnswer, renderJudge
 import { judgePrompt, type JudgeSource } from "./judge-settings.ts";
 import { rankByScores, rewardJudgeDetail } from "./reward-model-judge.ts";
 import type { ConversationMessage } from "../../../trainer/contract/conversation.ts";
+import { completionAnswers } from "../exports.server.ts";
+import type { Answer } from "../transcript.ts";
 
 export type JudgeRunner = { kick: () => void; stop: () => Promise<void> };
 
@@ -84,7 +86,7 @@ export function startJudgeRunner(deps: { db: Db; log: Logger; box: SecretBox; in
    * cache when the queue's runner already scored this task with this model, else through the
    * inference worker (Inference.score, the path of POST /models/:id/score), within the timeout.
    */
-  async function rewardVerdict(modelId: string, task: { id: string; completion_ids: string[]; messages: unknown }, completions: string[], timeoutSeconds: number, stop: AbortSignal) {
+  async function rewardVerdict(modelId: string, task: { id: string; completion_ids: string[]; messages: unknown }, completions: Answer[], timeoutSeconds: number, stop: AbortSignal) {
     const cached = await db.selectFrom("reward_scores").select("scores").where("task_id", "=", task.id).where("model_id", "=", modelId).where("state", "=", "done").executeTakeFirst();
     let scores = cached?.scores?.length === completions.length ? cached.scores : null;
     if (!scores) {
@@ -119,7 +121,9 @@ export function startJudgeRunner(deps: { db: Db; log: Logger; box: SecretBox; in
       if (judge.source.kind === "reward-model") {
         const model = await db.selectFrom("models").select("name").where("id", "=", judge.source.modelId).executeTakeFirst();
         label = `reward-model:${judge.source.modelId}/${model?.name ?? "missing"}`;
-        const verdict = await rewardVerdict(judge.source.modelId, { id: claimed.task_id, ...task }, task.completion_ids.map((id) => textOf.get(id) ?? ""), judge.timeoutSeconds, stop);
+        // an answer that used tools is scored as its transcript, as the reward model read it in training
+        const answers = await completionAnswers(db, task.completion_ids);
+        const verdict = await rewardVerdict(judge.source.modelId, { id: claimed.task_id, ...task }, task.completion_ids.map((id) => answers.get(id) ?? ""), judge.timeoutSeconds, stop);
         await finish(claimed.id, { judge: label, state: "done", ranking: verdict.ranking, detail: verdict.detail });
         return;
       }
