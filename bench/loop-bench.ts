@@ -573,16 +573,16 @@ function slips(answers: Array<[string, HeldAnswer]>): Record<Slip, number> {
  * scores on average over the labelers' noise. The run-wide ceiling above averages every prompt's distinct pairs
  * instead. Only rounds whose preference data has no filter other than the split (null otherwise).
  */
-async function rmHeldOutCeiling(round: Round): Promise<{ oracle: number; expected: number; pairs: number } | null> {
+async function rmHeldOutCeiling(round: Round): Promise<{ oracle: number; expected: number; pairs: number; byKind: Record<PairKind, KindTally> | null } | null> {
   const s = round.data_snapshot;
   const filtered = s.consensus || s.minAgreement !== null || (s.pairs ?? "all") !== "all" || s.mix || s.gold || s.chosenChecker || s.sources?.rounds
     || s.since || s.labeler || (s.sources?.projects.length ?? 1) > 1;
   if (!s.promptSplit || filtered) return null;
   const query = new URLSearchParams({ until: s.until, promptSplit: "eval", promptSplitSeed: s.promptSplit.seed, promptSplitShare: String(s.promptSplit.share) });
   const text = await (await researcher.get(`/api/v1/projects/${round.project_id}/exports/preferences.jsonl?${query.toString()}`)).text();
-  type Message = { role: string; content: string };
   const finalWords = (messages: Message[]) => messages.filter((m) => m.role === "assistant").at(-1)?.content ?? "";
   let oracle = 0, expected = 0, pairs = 0;
+  const held: Array<{ prompt: Message[]; chosen: Message[]; rejected: Message[] }> = [];
   for (const line of text.split("\n").filter(Boolean)) {
     const pair = JSON.parse(line) as { prompt: Message[]; chosen: Message[]; rejected: Message[] };
     const prompt = pair.prompt.filter((m) => m.role === "user").at(-1)?.content ?? "";
@@ -590,8 +590,67 @@ async function rmHeldOutCeiling(round: Round): Promise<{ oracle: number; expecte
     oracle += du > 0 ? 1 : du === 0 ? 0.5 : 0;
     expected += sigmoid(TAU * Math.abs(du));
     pairs++;
+    held.push(pair);
   }
-  return pairs > 0 ? { oracle: oracle / pairs, expected: expected / pairs, pairs } : null;
+  if (pairs === 0) return null;
+  const rm = round.models.find((m) => m.kind === "reward");
+  return { oracle: oracle / pairs, expected: expected / pairs, pairs, byKind: rm ? await rmByKind(rm.id, held) : null };
+}
+
+/**
+ * What a held-out pair's two answers differ in, by the labelers' utility: only whether the answer is right, only the
+ * house style, both the same way, or each in the other's favour (a right answer in the wrong style against a wrong
+ * one in the house style); "equal" when neither.
+ */
+type PairKind = "correctness" | "style" | "both" | "opposed" | "equal";
+type KindTally = { pairs: number; labelsAgree: number; rmAgreesWithLabels: number; rmAgreesWithUtility: number };
+type Message = { role: string; content: string; tool_calls?: unknown };
+/**
+ * The round's reward model on its own held-out pairs, scored through POST /models/:id/score (an answer that used
+ * tools as its transcript, as the reward model read it in training), split by what the pair's answers differ in:
+ * how often the labels follow the utility, how often the reward model agrees with the labels (its accuracy), and how
+ * often it orders the pair as the utility does (not counted for "equal"). So the gap to the ceiling shows where
+ * it is: in judging correctness or style.
+ */
+async function rmByKind(rmId: string, held: Array<{ prompt: Message[]; chosen: Message[]; rejected: Message[] }>): Promise<Record<PairKind, KindTally>> {
+  const finalWords = (messages: Message[]) => messages.filter((m) => m.role === "assistant").at(-1)?.content ?? "";
+  // a plain answer is the text the reward model trained on (trainer/data/jsonl.ts flattens it); tool use stays a transcript
+  const asScored = (messages: Message[]) => (messages.some((m) => m.role === "tool" || m.tool_calls) ? messages : finalWords(messages));
+  const byPrompt = new Map<string, { prompt: Message[]; answers: Map<string, Message[]> }>();
+  for (const pair of held) {
+    const key = JSON.stringify(pair.prompt);
+    const entry = byPrompt.get(key) ?? { prompt: pair.prompt, answers: new Map() };
+    for (const answer of [pair.chosen, pair.rejected]) entry.answers.set(JSON.stringify(answer), answer);
+    byPrompt.set(key, entry);
+  }
+  const scoreOf = new Map<string, number>();
+  for (const [key, { prompt, answers }] of byPrompt) {
+    const list = [...answers.entries()];
+    for (let i = 0; i < list.length; i += 16) {
+      const chunk = list.slice(i, i + 16);
+      const response = await researcher.json("POST", `/api/v1/models/${rmId}/score`, { messages: prompt, completions: chunk.map(([, a]) => asScored(a)) });
+      if (response.status !== 200) throw new Error(`scoring held-out answers: ${response.status} ${await response.text()}`);
+      const { scores } = (await response.json()) as { scores: number[] };
+      chunk.forEach(([answerKey], j) => scoreOf.set(`${key}\u0000${answerKey}`, scores[j]!));
+    }
+  }
+  const tally = Object.fromEntries((["correctness", "style", "both", "opposed", "equal"] as const).map((k) => [k, { pairs: 0, labelsAgree: 0, rmAgreesWithLabels: 0, rmAgreesWithUtility: 0 }])) as Record<PairKind, KindTally>;
+  for (const pair of held) {
+    const key = JSON.stringify(pair.prompt);
+    const question = pair.prompt.filter((m) => m.role === "user").at(-1)?.content ?? "";
+    const [chosen, rejected] = [finalWords(pair.chosen), finalWords(pair.rejected)];
+    const dc = correct(question, chosen) - correct(question, rejected);
+    const ds = Number(task.styled(chosen)) - Number(task.styled(rejected));
+    const kind: PairKind = dc === 0 && ds === 0 ? "equal" : ds === 0 ? "correctness" : dc === 0 ? "style" : Math.sign(dc) === Math.sign(ds) ? "both" : "opposed";
+    const du = dc + 0.5 * ds;
+    const margin = scoreOf.get(`${key}\u0000${JSON.stringify(pair.chosen)}`)! - scoreOf.get(`${key}\u0000${JSON.stringify(pair.rejected)}`)!;
+    const t = tally[kind];
+    t.pairs++;
+    t.labelsAgree += du > 0 ? 1 : du === 0 ? 0.5 : 0;
+    t.rmAgreesWithLabels += margin > 0 ? 1 : margin === 0 ? 0.5 : 0;
+    t.rmAgreesWithUtility += du === 0 ? 0 : Math.sign(margin) === Math.sign(du) ? 1 : margin === 0 ? 0.5 : 0;
+  }
+  return tally;
 }
 const results: Result[] = [];
 const curves: Record<string, Awaited<ReturnType<typeof trainingCurve>>> = {};
@@ -650,6 +709,19 @@ if (ARITHMETIC) {
     if (!("slipsBefore" in r)) continue;
     const k = (x: Record<Slip, number>) => `${x["no-call"]} / ${x.expression} / ${x.result} / ${x.other}`;
     console.log(`${r.name}: ${k(r.slipsBefore)} → ${k(r.slipsAfter)} (right ${r.slipsBefore.right} → ${r.slipsAfter.right})`);
+  }
+}
+const withKinds = results.filter((r) => "rmCeilingHere" in r && r.rmCeilingHere?.byKind);
+if (withKinds.length > 0) {
+  console.log("\nThe reward model on its held-out pairs, by what the two answers differ in: pairs; labels that follow the utility; the reward model's agreement with the labels (its accuracy) and with the utility's order");
+  for (const r of withKinds) {
+    const byKind = (r as { rmCeilingHere: { byKind: Record<string, KindTally> } }).rmCeilingHere.byKind;
+    const parts = Object.entries(byKind).filter(([, t]) => t.pairs > 0).map(([kind, t]) =>
+      `${kind} ${t.pairs}: labels ${f(t.labelsAgree / t.pairs)}, RM vs labels ${f(t.rmAgreesWithLabels / t.pairs)}, vs utility ${kind === "equal" ? "—" : f(t.rmAgreesWithUtility / t.pairs)}`);
+    // the same pairs scored here and by the round's evaluate job: the two accuracies must agree
+    const all = Object.values(byKind).reduce((a, t) => ({ pairs: a.pairs + t.pairs, agree: a.agree + t.rmAgreesWithLabels }), { pairs: 0, agree: 0 });
+    const reported = (r as { rmAccuracy: number | null }).rmAccuracy;
+    console.log(`${r.name}: ${parts.join("; ")}; all ${all.pairs}: RM vs labels ${f(all.agree / Math.max(1, all.pairs))} (the round's report: ${f(reported)})`);
   }
 }
 console.log("\nKL from the chain's origin (the SFT policy it started from; — for a round straight off it), and each round's warnings");
