@@ -40,6 +40,7 @@ export const dpoConfigSchema = z
   .transform((c) => tieTotalSteps(c, c.steps));
 
 export type DpoConfig = z.output<typeof dpoConfigSchema>;
+export type DpoConfigInput = z.input<typeof dpoConfigSchema>;
 
 /**
  * DPOP's λ when the round leaves it unset (decision 0064). A policy taught by GRPO, RLOO or PPO has learned what a
@@ -50,4 +51,3 @@ export const DPOP_LAMBDA = { default: 1, afterRl: 10 } as const;
 
 /** The λ a DPO step trains with: the one given, else the default for a policy with or without an RL step behind it. */
 export const dpopLambdaFor = (given: number | undefined, rlBehind: boolean): number => given ?? (rlBehind ? DPOP_LAMBDA.afterRl : DPOP_LAMBDA.default);
-export type DpoConfigInput = z.input<typeof dpoConfigSchema>;
