@@ -603,7 +603,8 @@ async function rmHeldOutCeiling(round: Round): Promise<{ oracle: number; expecte
  * one in the house style); "equal" when neither.
  */
 type PairKind = "correctness" | "style" | "both" | "opposed" | "equal";
-type KindTally = { pairs: number; labelsAgree: number; rmAgreesWithLabels: number; rmAgreesWithUtility: number };
+/** callsDiffer: the pairs of the kind where one answer called the calculator and the other did not. */
+type KindTally = { pairs: number; labelsAgree: number; rmAgreesWithLabels: number; rmAgreesWithUtility: number; callsDiffer: { pairs: number; rmAgreesWithUtility: number } };
 type Message = { role: string; content: string; tool_calls?: unknown };
 /**
  * The round's reward model on its own held-out pairs, scored through POST /models/:id/score (an answer that used
@@ -634,7 +635,8 @@ async function rmByKind(rmId: string, held: Array<{ prompt: Message[]; chosen: M
       chunk.forEach(([answerKey], j) => scoreOf.set(`${key}\u0000${answerKey}`, scores[j]!));
     }
   }
-  const tally = Object.fromEntries((["correctness", "style", "both", "opposed", "equal"] as const).map((k) => [k, { pairs: 0, labelsAgree: 0, rmAgreesWithLabels: 0, rmAgreesWithUtility: 0 }])) as Record<PairKind, KindTally>;
+  const tally = Object.fromEntries((["correctness", "style", "both", "opposed", "equal"] as const).map((k) => [k, { pairs: 0, labelsAgree: 0, rmAgreesWithLabels: 0, rmAgreesWithUtility: 0, callsDiffer: { pairs: 0, rmAgreesWithUtility: 0 } }])) as Record<PairKind, KindTally>;
+  const calls = (messages: Message[]) => messages.some((m) => m.role === "tool" || m.tool_calls);
   for (const pair of held) {
     const key = JSON.stringify(pair.prompt);
     const question = pair.prompt.filter((m) => m.role === "user").at(-1)?.content ?? "";
@@ -648,7 +650,12 @@ async function rmByKind(rmId: string, held: Array<{ prompt: Message[]; chosen: M
     t.pairs++;
     t.labelsAgree += du > 0 ? 1 : du === 0 ? 0.5 : 0;
     t.rmAgreesWithLabels += margin > 0 ? 1 : margin === 0 ? 0.5 : 0;
-    t.rmAgreesWithUtility += du === 0 ? 0 : Math.sign(margin) === Math.sign(du) ? 1 : margin === 0 ? 0.5 : 0;
+    const withUtility = du === 0 ? 0 : Math.sign(margin) === Math.sign(du) ? 1 : margin === 0 ? 0.5 : 0;
+    t.rmAgreesWithUtility += withUtility;
+    if (calls(pair.chosen) !== calls(pair.rejected)) {
+      t.callsDiffer.pairs++;
+      t.callsDiffer.rmAgreesWithUtility += withUtility;
+    }
   }
   return tally;
 }
@@ -717,7 +724,8 @@ if (withKinds.length > 0) {
   for (const r of withKinds) {
     const byKind = (r as { rmCeilingHere: { byKind: Record<string, KindTally> } }).rmCeilingHere.byKind;
     const parts = Object.entries(byKind).filter(([, t]) => t.pairs > 0).map(([kind, t]) =>
-      `${kind} ${t.pairs}: labels ${f(t.labelsAgree / t.pairs)}, RM vs labels ${f(t.rmAgreesWithLabels / t.pairs)}, vs utility ${kind === "equal" ? "—" : f(t.rmAgreesWithUtility / t.pairs)}`);
+      `${kind} ${t.pairs}: labels ${f(t.labelsAgree / t.pairs)}, RM vs labels ${f(t.rmAgreesWithLabels / t.pairs)}, vs utility ${kind === "equal" ? "—" : f(t.rmAgreesWithUtility / t.pairs)}` +
+      (kind !== "equal" && t.callsDiffer.pairs > 0 ? ` (one answer called the calculator and the other not: ${t.callsDiffer.pairs}, vs utility ${f(t.callsDiffer.rmAgreesWithUtility / t.callsDiffer.pairs)})` : ""));
     // the same pairs scored here and by the round's evaluate job: the two accuracies must agree
     const all = Object.values(byKind).reduce((a, t) => ({ pairs: a.pairs + t.pairs, agree: a.agree + t.rmAgreesWithLabels }), { pairs: 0, agree: 0 });
     const reported = (r as { rmAccuracy: number | null }).rmAccuracy;
