@@ -36,6 +36,19 @@ export const conversationMessageSchema = z.strictObject({
 });
 export type ConversationMessage = z.output<typeof conversationMessageSchema>;
 
+/**
+ * Why a list of messages is not a completion's turns in TRL's conversational form: assistant and tool messages
+ * only, an assistant's first. Shared by the trainer's dataset reader and the scoring request.
+ */
+export function completionTurnProblems(turns: ReadonlyArray<{ role: string }>): Array<{ path: [number, "role"]; message: string }> {
+  const problems: Array<{ path: [number, "role"]; message: string }> = [];
+  if (turns[0]?.role !== "assistant") problems.push({ path: [0, "role"], message: "a completion starts with an assistant message" });
+  turns.forEach((t, i) => {
+    if (t.role !== "assistant" && t.role !== "tool") problems.push({ path: [i, "role"], message: "a completion holds assistant and tool messages only" });
+  });
+  return problems;
+}
+
 /** The assistant's final words: the content of the last assistant message (what a checker reads). */
 export function finalAnswer(completion: readonly ConversationMessage[]): string {
   for (let i = completion.length - 1; i >= 0; i--) {

@@ -1,7 +1,7 @@
 // The inference worker's protocol (trainer/service/inference-worker.ts): one JSON line per request
 // from the server, one per answer back. Zod only, so the server can import it.
 import { z } from "zod";
-import { conversationMessageSchema, type ConversationMessage } from "./conversation.ts";
+import { completionTurnProblems, conversationMessageSchema, type ConversationMessage } from "./conversation.ts";
 import { toolsSchema } from "./job.ts";
 
 /** An OpenAI function name. */
@@ -77,10 +77,7 @@ const scoredTranscriptSchema = z
   .min(1)
   .max(64)
   .superRefine((turns, ctx) => {
-    if (turns[0]?.role !== "assistant") ctx.addIssue({ code: "custom", message: "an answer starts with an assistant message", path: [0, "role"] });
-    turns.forEach((t, i) => {
-      if (t.role !== "assistant" && t.role !== "tool") ctx.addIssue({ code: "custom", message: "an answer holds assistant and tool messages only", path: [i, "role"] });
-    });
+    for (const problem of completionTurnProblems(turns)) ctx.addIssue({ code: "custom", ...problem });
   });
 
 /**

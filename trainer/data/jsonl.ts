@@ -2,6 +2,7 @@
 // number and reason, never silently dropped; callers decide whether any problem is fatal.
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { completionTurnProblems } from "../contract/conversation.ts";
 
 /**
  * One schema chosen by looking at the value, so that an error names the chosen shape's own fields
@@ -82,10 +83,7 @@ const completionMessages = z
   .array(message)
   .min(1)
   .superRefine((turns, ctx) => {
-    if (turns[0]?.role !== "assistant") ctx.addIssue({ code: "custom", message: "a completion starts with an assistant message", path: [0, "role"] });
-    turns.forEach((t, i) => {
-      if (t.role !== "assistant" && t.role !== "tool") ctx.addIssue({ code: "custom", message: "a completion holds assistant and tool messages only", path: [i, "role"] });
-    });
+    for (const problem of completionTurnProblems(turns)) ctx.addIssue({ code: "custom", ...problem });
   })
   .transform((turns): string | RecordMessage[] =>
     turns.some(usesTools) ? turns : turns.filter((t) => t.role === "assistant").map((t) => t.content).join("\n"),
