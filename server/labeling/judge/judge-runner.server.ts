@@ -116,8 +116,6 @@ export function startJudgeRunner(deps: { db: Db; log: Logger; box: SecretBox; in
         .select(["tasks.completion_ids", "prompts.messages"])
         .where("tasks.id", "=", claimed.task_id)
         .executeTakeFirstOrThrow();
-      const texts = await db.selectFrom("completions").select(["id", "text"]).where("id", "in", task.completion_ids).execute();
-      const textOf = new Map(texts.map((c) => [c.id, c.text]));
       if (judge.source.kind === "reward-model") {
         const model = await db.selectFrom("models").select("name").where("id", "=", judge.source.modelId).executeTakeFirst();
         label = `reward-model:${judge.source.modelId}/${model?.name ?? "missing"}`;
@@ -127,6 +125,9 @@ export function startJudgeRunner(deps: { db: Db; log: Logger; box: SecretBox; in
         await finish(claimed.id, { judge: label, state: "done", ranking: verdict.ranking, detail: verdict.detail });
         return;
       }
+      // a chat judge reads each answer's final words (its text)
+      const texts = await db.selectFrom("completions").select(["id", "text"]).where("id", "in", task.completion_ids).execute();
+      const textOf = new Map(texts.map((c) => [c.id, c.text]));
       const source = await sourceOf(judge.source, claimed.project_id);
       label = source.label;
       const signal = AbortSignal.any([stop, AbortSignal.timeout(judge.timeoutSeconds * 1000)]);
