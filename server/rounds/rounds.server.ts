@@ -613,16 +613,17 @@ export async function originOf(db: DbOrTrx, reference: string): Promise<string |
 /**
  * The RL step (GRPO, RLOO or PPO) that taught the policy a round starts from, or a policy it descends from; null
  * when none did. Follows base.afterRound through the rounds (the one followed may not be done yet: its steps say
- * what it will train) and base.modelId through the models' parents, up to LINEAGE_DEPTH links; a model trained
- * outside Tandem or imported ends the walk.
+ * what it will train) and base.modelId through the models' parents, up to LINEAGE_DEPTH links; a model without a
+ * parent (imported, or trained from scratch) ends the walk.
  */
 export async function rlStepBehind(db: DbOrTrx, base: RoundSpec["base"]): Promise<string | null> {
+  const rlStepOf = (steps: unknown): string | undefined => (steps as string[]).find((k) => (RL_STEPS as readonly string[]).includes(k));
   let next: RoundSpec["base"] = base;
   for (let depth = 0; depth < LINEAGE_DEPTH; depth++) {
     if ("afterRound" in next) {
       const round = await db.selectFrom("rounds").select(["steps", "spec"]).where("id", "=", next.afterRound).executeTakeFirst();
       if (!round) return null;
-      const rl = (round.steps as string[]).find((k) => (RL_STEPS as readonly string[]).includes(k));
+      const rl = rlStepOf(round.steps);
       if (rl) return rl;
       next = (round.spec as RoundSpec).base;
     } else if ("modelId" in next) {
@@ -631,7 +632,7 @@ export async function rlStepBehind(db: DbOrTrx, base: RoundSpec["base"]): Promis
       // a round's RL step makes its "policy"; no path has both an RL step and another policy-making step (DPO, KTO)
       if (model.kind === "policy" && model.round_id !== null) {
         const round = await db.selectFrom("rounds").select("steps").where("id", "=", model.round_id).executeTakeFirst();
-        const rl = ((round?.steps ?? []) as string[]).find((k) => (RL_STEPS as readonly string[]).includes(k));
+        const rl = rlStepOf(round?.steps ?? []);
         if (rl) return rl;
       }
       if (model.parent_id === null) return null;
