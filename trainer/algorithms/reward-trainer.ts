@@ -100,13 +100,14 @@ export function createRewardTrainer(model: LanguageModel, config: RewardConfig, 
 
   // the forward and backward pass; the loss and the pairs' scores stay on the device until read
   const backward = (examples: RankingExample[]) => {
-    let scored: tf.Tensor1D[] = [];
+    let chosen: tf.Tensor1D | undefined;
+    let rejected: tf.Tensor1D | undefined;
     const { value, grads } = tf.variableGrads(() => {
       const r = lossAndScores(examples);
-      scored = [tf.keep(r.chosen), tf.keep(r.rejected)];
+      [chosen, rejected] = [tf.keep(r.chosen), tf.keep(r.rejected)];
       return r.loss;
     }, vars);
-    return { value, scored, named: new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g])) };
+    return { value, chosen: chosen!, rejected: rejected!, named: new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g])) };
   };
   type Pass = ReturnType<typeof backward>;
 
@@ -132,8 +133,8 @@ export function createRewardTrainer(model: LanguageModel, config: RewardConfig, 
 
     trainStep(examples) {
       const pass = backward(examples);
-      const [loss, chosen, rejected] = [pass.value.dataSync()[0] ?? NaN, pass.scored[0]!.dataSync() as Float32Array, pass.scored[1]!.dataSync() as Float32Array];
-      tf.dispose([pass.value, ...pass.scored]);
+      const [loss, chosen, rejected] = [pass.value.dataSync()[0] ?? NaN, pass.chosen.dataSync() as Float32Array, pass.rejected.dataSync() as Float32Array];
+      tf.dispose([pass.value, pass.chosen, pass.rejected]);
       finiteOrThrow(pass, loss);
       return update(pass, { loss, chosen, rejected }, clipScale(pass.named, config.optim.gradClip));
     },
@@ -142,13 +143,13 @@ export function createRewardTrainer(model: LanguageModel, config: RewardConfig, 
       const pass = backward(examples);
       let read: { loss: number; chosen: Float32Array; rejected: Float32Array };
       try {
-        const [value, chosen, rejected] = await Promise.all([pass.value.data(), pass.scored[0]!.data(), pass.scored[1]!.data()]);
+        const [value, chosen, rejected] = await Promise.all([pass.value.data(), pass.chosen.data(), pass.rejected.data()]);
         read = { loss: value[0] ?? NaN, chosen: chosen as Float32Array, rejected: rejected as Float32Array };
       } catch (error) {
         tf.dispose([...pass.named.values()]); // a device lost mid-read: nothing of the step is kept
         throw error;
       } finally {
-        tf.dispose([pass.value, ...pass.scored]);
+        tf.dispose([pass.value, pass.chosen, pass.rejected]);
       }
       finiteOrThrow(pass, read.loss);
       return update(pass, read, await clipScaleAsync(pass.named, config.optim.gradClip));
