@@ -580,13 +580,11 @@ async function rmHeldOutCeiling(round: Round): Promise<{ oracle: number; expecte
   if (!s.promptSplit || filtered) return null;
   const query = new URLSearchParams({ until: s.until, promptSplit: "eval", promptSplitSeed: s.promptSplit.seed, promptSplitShare: String(s.promptSplit.share) });
   const text = await (await researcher.get(`/api/v1/projects/${round.project_id}/exports/preferences.jsonl?${query.toString()}`)).text();
-  const finalWords = (messages: Message[]) => messages.filter((m) => m.role === "assistant").at(-1)?.content ?? "";
   let oracle = 0, expected = 0, pairs = 0;
-  const held: Array<{ prompt: Message[]; chosen: Message[]; rejected: Message[] }> = [];
+  const held: HeldPair[] = [];
   for (const line of text.split("\n").filter(Boolean)) {
-    const pair = JSON.parse(line) as { prompt: Message[]; chosen: Message[]; rejected: Message[] };
-    const prompt = pair.prompt.filter((m) => m.role === "user").at(-1)?.content ?? "";
-    const du = utility(prompt, finalWords(pair.chosen)) - utility(prompt, finalWords(pair.rejected));
+    const pair = JSON.parse(line) as HeldPair;
+    const du = utilityGap(pair);
     oracle += du > 0 ? 1 : du === 0 ? 0.5 : 0;
     expected += sigmoid(TAU * Math.abs(du));
     pairs++;
@@ -606,6 +604,12 @@ type PairKind = "correctness" | "style" | "both" | "opposed" | "equal";
 /** callsDiffer: the pairs of the kind where one answer called the calculator and the other did not. */
 type KindTally = { pairs: number; labelsAgree: number; rmAgreesWithLabels: number; rmAgreesWithUtility: number; callsDiffer: { pairs: number; rmAgreesWithUtility: number } };
 type Message = { role: string; content: string; tool_calls?: unknown };
+type HeldPair = { prompt: Message[]; chosen: Message[]; rejected: Message[] };
+const finalWords = (messages: Message[]) => messages.filter((m) => m.role === "assistant").at(-1)?.content ?? "";
+const questionOf = (pair: HeldPair) => pair.prompt.filter((m) => m.role === "user").at(-1)?.content ?? "";
+/** The chosen answer's utility minus the rejected one's, by the simulated labelers' own utility. */
+const utilityGap = (pair: HeldPair) => utility(questionOf(pair), finalWords(pair.chosen)) - utility(questionOf(pair), finalWords(pair.rejected));
+const usesTools = (messages: Message[]) => messages.some((m) => m.role === "tool" || m.tool_calls);
 /**
  * The round's reward model on its own held-out pairs, scored through POST /models/:id/score (an answer that used
  * tools as its transcript, as the reward model read it in training), split by what the pair's answers differ in:
@@ -613,10 +617,9 @@ type Message = { role: string; content: string; tool_calls?: unknown };
  * often it orders the pair as the utility does (not counted for "equal"). So the gap to the ceiling shows where
  * it is: in judging correctness or style.
  */
-async function rmByKind(rmId: string, held: Array<{ prompt: Message[]; chosen: Message[]; rejected: Message[] }>): Promise<Record<PairKind, KindTally>> {
-  const finalWords = (messages: Message[]) => messages.filter((m) => m.role === "assistant").at(-1)?.content ?? "";
+async function rmByKind(rmId: string, held: HeldPair[]): Promise<Record<PairKind, KindTally>> {
   // a plain answer is the text the reward model trained on (trainer/data/jsonl.ts flattens it); tool use stays a transcript
-  const asScored = (messages: Message[]) => (messages.some((m) => m.role === "tool" || m.tool_calls) ? messages : finalWords(messages));
+  const asScored = (messages: Message[]) => (usesTools(messages) ? messages : finalWords(messages));
   const byPrompt = new Map<string, { prompt: Message[]; answers: Map<string, Message[]> }>();
   for (const pair of held) {
     const key = JSON.stringify(pair.prompt);
@@ -636,15 +639,14 @@ async function rmByKind(rmId: string, held: Array<{ prompt: Message[]; chosen: M
     }
   }
   const tally = Object.fromEntries((["correctness", "style", "both", "opposed", "equal"] as const).map((k) => [k, { pairs: 0, labelsAgree: 0, rmAgreesWithLabels: 0, rmAgreesWithUtility: 0, callsDiffer: { pairs: 0, rmAgreesWithUtility: 0 } }])) as Record<PairKind, KindTally>;
-  const calls = (messages: Message[]) => messages.some((m) => m.role === "tool" || m.tool_calls);
   for (const pair of held) {
     const key = JSON.stringify(pair.prompt);
-    const question = pair.prompt.filter((m) => m.role === "user").at(-1)?.content ?? "";
+    const question = questionOf(pair);
     const [chosen, rejected] = [finalWords(pair.chosen), finalWords(pair.rejected)];
     const dc = correct(question, chosen) - correct(question, rejected);
     const ds = Number(task.styled(chosen)) - Number(task.styled(rejected));
     const kind: PairKind = dc === 0 && ds === 0 ? "equal" : ds === 0 ? "correctness" : dc === 0 ? "style" : Math.sign(dc) === Math.sign(ds) ? "both" : "opposed";
-    const du = dc + 0.5 * ds;
+    const du = utilityGap(pair);
     const margin = scoreOf.get(`${key}\u0000${JSON.stringify(pair.chosen)}`)! - scoreOf.get(`${key}\u0000${JSON.stringify(pair.rejected)}`)!;
     const t = tally[kind];
     t.pairs++;
@@ -652,7 +654,7 @@ async function rmByKind(rmId: string, held: Array<{ prompt: Message[]; chosen: M
     t.rmAgreesWithLabels += margin > 0 ? 1 : margin === 0 ? 0.5 : 0;
     const withUtility = du === 0 ? 0 : Math.sign(margin) === Math.sign(du) ? 1 : margin === 0 ? 0.5 : 0;
     t.rmAgreesWithUtility += withUtility;
-    if (calls(pair.chosen) !== calls(pair.rejected)) {
+    if (usesTools(pair.chosen) !== usesTools(pair.rejected)) {
       t.callsDiffer.pairs++;
       t.callsDiffer.rmAgreesWithUtility += withUtility;
     }
@@ -718,18 +720,16 @@ if (ARITHMETIC) {
     console.log(`${r.name}: ${k(r.slipsBefore)} → ${k(r.slipsAfter)} (right ${r.slipsBefore.right} → ${r.slipsAfter.right})`);
   }
 }
-const withKinds = results.filter((r) => "rmCeilingHere" in r && r.rmCeilingHere?.byKind);
+const withKinds = results.flatMap((r) => ("rmCeilingHere" in r && r.rmCeilingHere?.byKind ? [{ name: r.name, rmAccuracy: r.rmAccuracy, byKind: r.rmCeilingHere.byKind }] : []));
 if (withKinds.length > 0) {
   console.log("\nThe reward model on its held-out pairs, by what the two answers differ in: pairs; labels that follow the utility; the reward model's agreement with the labels (its accuracy) and with the utility's order");
-  for (const r of withKinds) {
-    const byKind = (r as { rmCeilingHere: { byKind: Record<string, KindTally> } }).rmCeilingHere.byKind;
+  for (const { name, rmAccuracy, byKind } of withKinds) {
     const parts = Object.entries(byKind).filter(([, t]) => t.pairs > 0).map(([kind, t]) =>
       `${kind} ${t.pairs}: labels ${f(t.labelsAgree / t.pairs)}, RM vs labels ${f(t.rmAgreesWithLabels / t.pairs)}, vs utility ${kind === "equal" ? "—" : f(t.rmAgreesWithUtility / t.pairs)}` +
       (kind !== "equal" && t.callsDiffer.pairs > 0 ? ` (one answer called the calculator and the other not: ${t.callsDiffer.pairs}, vs utility ${f(t.callsDiffer.rmAgreesWithUtility / t.callsDiffer.pairs)})` : ""));
     // the same pairs scored here and by the round's evaluate job: the two accuracies must agree
     const all = Object.values(byKind).reduce((a, t) => ({ pairs: a.pairs + t.pairs, agree: a.agree + t.rmAgreesWithLabels }), { pairs: 0, agree: 0 });
-    const reported = (r as { rmAccuracy: number | null }).rmAccuracy;
-    console.log(`${r.name}: ${parts.join("; ")}; all ${all.pairs}: RM vs labels ${f(all.agree / Math.max(1, all.pairs))} (the round's report: ${f(reported)})`);
+    console.log(`${name}: ${parts.join("; ")}; all ${all.pairs}: RM vs labels ${f(all.agree / Math.max(1, all.pairs))} (the round's report: ${f(rmAccuracy)})`);
   }
 }
 console.log("\nKL from the chain's origin (the SFT policy it started from; — for a round straight off it), and each round's warnings");
