@@ -554,7 +554,13 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
   if (kind === "ppo") {
     const rewardId = latest(["reward"]);
     if (!rewardId) throw new AppError("conflict", "PPO needs the round's reward model, and there is none.");
-    Object.assign(job, { rewardModel: { modelId: rewardId }, train: spec.ppo, promptIds: await promptIdsFor(trx, round.project_id, "all", spec.ppo.rolloutBatchSize * 64) });
+    // the rollouts run the project's tools, as GRPO's and the sampling's do; only when it has some: a trainer of
+    // the version before this field refuses unknown keys
+    const { tools } = projectSettingsSchema.parse((await trx.selectFrom("projects").select("settings").where("id", "=", round.project_id).executeTakeFirstOrThrow()).settings);
+    Object.assign(job, {
+      rewardModel: { modelId: rewardId }, train: spec.ppo, promptIds: await promptIdsFor(trx, round.project_id, "all", spec.ppo.rolloutBatchSize * 64),
+      ...(tools.length > 0 ? { tools } : {}),
+    });
   }
   if (kind === "sample") {
     const project = await trx.selectFrom("projects").select("settings").where("id", "=", round.project_id).executeTakeFirstOrThrow();

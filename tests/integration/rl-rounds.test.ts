@@ -4,6 +4,7 @@
  * in the samples), a GRPO round that waits for it and starts from its policy (the comparison with
  * the previous policy), a KTO round from unpaired labels, and what a launch refuses, field named.
  * DPO rounds launched from those policies get DPOP's λ by their lineage when they leave it blank (decision 0064).
+ * A reward → PPO round on the same project runs the calculator in its rollouts.
  */
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -238,6 +239,32 @@ test("DPO left without DPOP's λ gets 10 when an RL step taught its policy, else
   // a λ given is kept, 0 included
   assert.equal((await lambdaOf({ name: "plain DPO after GRPO", base: { afterRound: chain.round0 }, dpo: { dpopLambda: 0 } })).lambda, 0);
   assert.equal((await lambdaOf({ name: "λ 1 after GRPO", base: { modelId: chain.grpo }, dpo: { dpopLambda: 1 } })).lambda, 1);
+});
+
+test("reward → PPO on a project with tools: the PPO job carries them and its rollouts run them, as GRPO's do", { timeout: 300_000 }, async () => {
+  assert.ok(chain.sft, "needs the SFT → GRPO chain above");
+  const launched = await launch({
+    name: "PPO with the calculator", path: "reward-ppo", ...tiny, base: { modelId: chain.sft }, evaluation: { heldOut: "off" }, next: { prompts: 0 },
+    reward: { steps: 2, batchSize: 2 }, ppo: { rolloutBatchSize: 2, miniBatchSize: 2, ppoEpochs: 1, rollouts: 2, responseLength: 12 },
+  });
+  assert.equal(launched.status, 201, await launched.clone().text());
+  const round = (await launched.json()) as { id: string; steps: string[] };
+  assert.deepEqual(round.steps, ["reward", "ppo"]);
+  const { code, output } = await runTrainerService(server.url, await server.newToken("trainer"), { backend: "wasm" });
+  assert.equal(code, 0, output);
+  const done = await detailOf(round.id);
+  assert.equal(done.state, "done", `${done.error}\n${output.slice(-3000)}`);
+  const job = await server.db.selectFrom("jobs").select("spec").where("round_id", "=", round.id).where("kind", "=", "ppo").executeTakeFirstOrThrow();
+  assert.deepEqual((job.spec as { tools?: string[] }).tools, ["calculator"]);
+  const events = (await (await researcher.get(`/api/v1/rounds/${round.id}/events`)).json()) as Array<{ kind: string; type: string; payload: Record<string, unknown> }>;
+  assert.deepEqual(events.find((e) => e.kind === "ppo" && e.type === "start")?.payload["tools"], ["calculator"]);
+  // the tool-running sampler made these rollouts: it counts the answers that called (plain sampling reports no such share)
+  const metrics = events.filter((e) => e.kind === "ppo" && e.type === "metrics");
+  assert.equal(metrics.length, 2);
+  for (const m of metrics) {
+    const share = m.payload["tools/call_frac"] as number;
+    assert.ok(share >= 0 && share <= 1, JSON.stringify(m.payload));
+  }
 });
 
 test("KTO from unpaired labels: ranked best and worst become desirable and undesirable answers", { timeout: 300_000 }, async () => {

@@ -6,21 +6,22 @@
 // PPOTrainer (PPOv2) and the N-implementation-details checklist (trainer-anchors.md, PPO #1–13).
 //
 // Reads top to bottom, once per rollout:
-//  1. sample responses (full distribution at temperature T; stop token kept)
+//  1. sample responses (full distribution at temperature T; stop token kept) through the injected
+//     rollout: with tools, a call the policy writes runs and its result is spliced in (policyMask 0);
+//     inserted tokens stay in the context, but KL, rewards, GAE and the losses run over policy tokens
 //  2. recompute old log-probs, reference log-probs (both at T) and values, no gradient
 //  3. score: reward function on (prompt, response), missing-EOS penalty
 //  4. per-token rewards: −β·(log π_old − log π_ref) on every response token, score on the last one
 //     (the stop token when there is one: OpenRLHF's placement, consistent with the value mask)
-//  5. GAE over response tokens, advantages whitened over valid tokens
+//  5. GAE over policy tokens (inserted ones skipped), advantages whitened over policy tokens
 //  6. PPO epochs over shuffled minibatches: clipped policy + vf_coef · clipped value loss
 //  7. metrics with TRL's names; adaptive β update
 // The reward is a function, so a reward model and a programmatic reward plug in the same way.
 import * as tf from "@tensorflow/tfjs-core";
 import { type PpoConfig } from "../contract/ppo-config.ts";
-import { collateCompletions, type CompletionBatch } from "../data/collate.ts";
+import { type CompletionBatch } from "../data/collate.ts";
 import { lmForward, type LanguageModel } from "../model/lm.ts";
 import { hasAdapters, trainableParams, withAdaptersOff } from "../model/lora.ts";
-import { generate } from "../model/generate.ts";
 import { nextTokenLogProbs } from "../losses/logprobs.ts";
 import { gae, maskedWhiten, ppoPolicyLoss, ppoPolicyStats, ppoValueLoss } from "../losses/ppo-loss.ts";
 import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
@@ -31,7 +32,7 @@ import { HEALTH_METRICS, KL_GUARD_METRICS } from "../contract/kl-guard.ts";
 import { finalAnswerText, type Decode } from "../rewards/answer-text.ts";
 import { healthMetrics } from "../rollouts/health.ts";
 import { meanStderr } from "../rollouts/kl-guard.ts";
-import { batchRows, pickRows } from "../rollouts/rollout.ts";
+import { batchRows, collateRollout, pickRows, plainRollout, policyMaskOf, policyTokens, type RolloutFn } from "../rollouts/rollout.ts";
 
 /** Scores one response per prompt (token ids, response including its stop token if any). */
 export type RewardFn = (prompts: number[][], responses: number[][]) => Float32Array | Promise<Float32Array>;
@@ -70,7 +71,7 @@ interface Rollout {
   batch: CompletionBatch;
   rows: number;
   width: number; // T − 1: next-token positions
-  mask: Float32Array; // (B, T−1) 1 where the predicted token is a response token
+  mask: Float32Array; // (B, T−1) 1 where the predicted token is a response token the policy sampled
   oldLogp: Float32Array; // (B, T−1)
   oldValues: Float32Array; // (B, T−1)
   advantages: Float32Array;
@@ -91,7 +92,10 @@ function logpAndValues(policy: LanguageModel, value: LanguageModel | null, batch
 }
 
 /** `decode` (token ids → text without special tokens) adds the output-health metrics (contract/kl-guard.ts). */
-export function createPpoTrainer(models: PpoModels, config: PpoConfig, options: { padId: number; stopTokens: number[]; reward: RewardFn; decode?: Decode }): PpoTrainer {
+export function createPpoTrainer(
+  models: PpoModels, config: PpoConfig,
+  options: { padId: number; stopTokens: number[]; reward: RewardFn; decode?: Decode; /** The sampler; default plain generate(). A tool-running one marks inserted tokens in policyMask. */ rollout?: RolloutFn },
+): PpoTrainer {
   if (models.value.config.scalarHead === "none") throw new Error("the value model needs a scalar head");
   if (!models.reference && !hasAdapters(models.policy)) throw new Error("PPO needs a reference model, or a policy with LoRA adapters (the reference is then the policy with its adapters off)");
   const reference = models.reference ?? models.policy;
@@ -105,6 +109,7 @@ export function createPpoTrainer(models: PpoModels, config: PpoConfig, options: 
   const nameOf = new Map([...params].map(([name, v]) => [v.name, name]));
   let rng: Rng = createRng(config.seed);
   const stop = new Set(options.stopTokens);
+  const sample = options.rollout ?? plainRollout;
 
   const trainer: PpoTrainer = {
     step: 0,
@@ -114,17 +119,16 @@ export function createPpoTrainer(models: PpoModels, config: PpoConfig, options: 
 
     async rolloutStep(prompts) {
       const T_ = config.temperature;
-      // 1. sample responses from the full distribution (top-k 0, top-p 1) at temperature T
-      const sampled = generate(models.policy, prompts, {
+      // 1. sample responses from the full distribution (top-k 0, top-p 1) at temperature T; the
+      //    reward model reads each whole, tool results included, and the rest reads policy tokens only
+      const sampled = await sample(models.policy, prompts, {
         maxNewTokens: config.responseLength, temperature: T_, padId: options.padId, stopTokens: options.stopTokens,
         seed: (config.seed + trainer.rollouts * 7919) >>> 0,
       });
       const responses = sampled.completions;
-      const batch = collateCompletions(prompts.map((prompt, b) => ({ prompt, completion: responses[b] ?? [] })), options.padId);
-      const [B, T] = batch.shape;
-      const W = T - 1;
-      const mask = new Float32Array(B * W);
-      for (let b = 0; b < B; b++) for (let j = 0; j < W; j++) mask[b * W + j] = batch.completionMask[b * T + j + 1] ?? 0;
+      const policyMask = policyMaskOf(sampled);
+      const { batch, width: W, lossMask: mask } = collateRollout(prompts, responses, policyMask, options.padId);
+      const B = batch.shape[0];
 
       // 2. old log-probs, reference log-probs and values, no gradient; all at temperature T
       const [oldLogp, refLogp, oldValues] = tf.tidy(() => {
@@ -197,6 +201,9 @@ export function createPpoTrainer(models: PpoModels, config: PpoConfig, options: 
         kl_coef: trainer.klCoef,
         lr: learningRateAt(Math.max(0, trainer.step - 1), config.optim),
       };
+      // with a tool-running sampler (it counts calls): the share of answers that called a tool
+      const calls = "toolCalls" in sampled && Array.isArray(sampled.toolCalls) ? (sampled.toolCalls as number[]) : null;
+      if (calls) metrics["tools/call_frac"] = calls.filter((n) => n > 0).length / B;
       // the KL guard's names (the same k1 per answer as objective/kl) and the health of the responses
       metrics[KL_GUARD_METRICS.kl] = meanKl;
       const klStderr = meanStderr(klPerRow).stderr;
@@ -205,7 +212,10 @@ export function createPpoTrainer(models: PpoModels, config: PpoConfig, options: 
       if (config.klTarget !== null) metrics[KL_GUARD_METRICS.target] = config.klTarget;
       if (options.decode) {
         const decode = options.decode;
-        const answers = await Promise.all(responses.map(async (r) => ({ text: await decode(r), answer: await finalAnswerText(r, r.map(() => 1), decode, options.stopTokens), policyTokens: r })));
+        const answers = await Promise.all(responses.map(async (r, b) => {
+          const m = policyMask[b] ?? [];
+          return { text: await decode(r), answer: await finalAnswerText(r, m, decode, options.stopTokens), policyTokens: policyTokens(r, m) };
+        }));
         Object.assign(metrics, healthMetrics(answers));
       } else metrics[HEALTH_METRICS.meanLength] = responses.reduce((a, r) => a + r.length, 0) / B;
       if (config.klTarget !== null) {

@@ -43,8 +43,8 @@ import { evalSetsBefore, mixSearchJob, pretrainExamples, writeEvalSets } from ".
 export { DataError } from "./job-inputs.ts";
 
 /**
- * `rollout` replaces the sampler of GRPO/RLOO rollouts and of DPO/KTO's KL checks (default:
- * rolloutFor(spec.tools), plain generate() until tool execution is plugged in there); `answerText`
+ * `rollout` replaces the sampler of PPO/GRPO/RLOO rollouts and of DPO/KTO's KL checks (default:
+ * rolloutFor(spec.tools) for PPO, GRPO and RLOO; plain generate() for the KL checks); `answerText`
  * the final-answer reader of GRPO/RLOO rewards (default: rewards/answer-text.ts).
  */
 export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?: RolloutFn; answerText?: GroupRlDeps["answerText"] } = {}): Promise<void> {
@@ -96,8 +96,12 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
     // the reward model scores prompt + response at its last token
     const reward = (ps: number[][], rs: number[][]): Float32Array =>
       tf.tidy(() => scoreCompletions(rewardModel, collateCompletions(ps.map((prompt, b) => ({ prompt, completion: rs[b] ?? [] })), pad)).dataSync() as Float32Array);
+    // the project's tools run during rollouts, as in GRPO's and in round sampling (Tandem's template only)
+    const bpe = tandemTokenizer(format);
+    const tools = bpe ? spec.tools : [];
+    const rollout = options.rollout ?? (bpe ? rolloutFor(tools, bpe) : undefined);
     const trainer = createPpoTrainer({ policy, ...(reference ? { reference } : {}), value }, spec.train, {
-      padId: pad, stopTokens: format.stopTokens, reward, decode: (ids) => tokenizer.decode(ids, true),
+      padId: pad, stopTokens: format.stopTokens, reward, decode: (ids) => tokenizer.decode(ids, true), ...(rollout ? { rollout } : {}),
     });
     const dataHash = hashExamples(prompts.map((p) => p.ids));
     // resume: policy weights and the AdamW state over policy and value from <dir>, the value model
@@ -110,7 +114,7 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
       if (!Number.isFinite(trainer.rollouts + trainer.klCoef)) throw new CheckpointMismatchError(`resume: ${resume.dir} holds no PPO state (rollouts, klCoef)`);
     }
     log.event("start", {
-      kind: spec.kind, prompts: prompts.length, params: countModelParams(policy.config), config: spec.train, ...(spec.lora ? { lora: spec.lora } : {}),
+      kind: spec.kind, prompts: prompts.length, params: countModelParams(policy.config), config: spec.train, ...(spec.lora ? { lora: spec.lora } : {}), tools,
       ...(resume ? { resumedFrom: resume.dir, resumedAtRollout: trainer.rollouts } : {}),
     });
     const { batches, rng } = batchesFrom(prompts.map((p) => p.ids), spec.train.rolloutBatchSize, spec.train.seed, resume && { ...resume, batchesDrawn: trainer.rollouts });

@@ -217,6 +217,12 @@ export const jobSpecSchema = z.discriminatedUnion("kind", [
     resume,
     /** Adapters on the policy and on the value model (the reward model stays frozen as it is). */
     lora,
+    /**
+     * Tools the rollouts run when the policy calls them, as GRPO's do: the result is spliced in and the
+     * answer goes on; the reward model reads the whole transcript, the losses the policy's tokens only.
+     * Models with Tandem's chat template only (an imported template has no tool-call tokens of ours).
+     */
+    tools: toolsSchema.default([]),
     train: ppoConfigSchema.prefault({}),
   }),
   groupRlJob("grpo", grpoConfigSchema.prefault({})),

@@ -291,6 +291,20 @@ test("GAE on a hand-computed example, and γ = λ = 1 gives Monte-Carlo returns 
   [1 - 0.5, 1 - 0.6, 1 - 0.7, 2 - 0.1, 2 - 0.2, 0].forEach((e, i) => close(mc[i] ?? NaN, e));
 });
 
+test("GAE skips inserted tokens: a row with a tool result spliced in equals the same row without it", () => {
+  // row 0: actions at t = 0, 1, 4 with tokens 2–3 inserted (mask 0); row 1: the same three actions, contiguous
+  const rewards = new Float32Array([0.1, -0.2, 7, 7, 1, 0.1, -0.2, 1, 0, 0]);
+  const values = new Float32Array([0.5, 0.6, 9, 9, 0.7, 0.5, 0.6, 0.7, 0, 0]);
+  const mask = [1, 1, 0, 0, 1, 1, 1, 1, 0, 0];
+  const { advantages, returns } = gae(rewards, values, mask, [2, 5], 0.9, 0.8);
+  for (const [a, b] of [[0, 5], [1, 6], [4, 7]] as const) {
+    close(advantages[a] ?? NaN, advantages[b] ?? NaN);
+    close(returns[a] ?? NaN, returns[b] ?? NaN);
+  }
+  // δ2 = 1 − 0.7 = 0.3; δ1 = −0.2 + 0.9·0.7 − 0.6 = −0.17, A1 = −0.17 + 0.72·0.3 = 0.046; δ0 = 0.1 + 0.54 − 0.5 = 0.14
+  [0.14 + 0.72 * 0.046, 0.046, 0, 0, 0.3].forEach((e, i) => close(advantages[i] ?? NaN, e));
+});
+
 test("whitening uses valid tokens only (unbiased variance) and can keep the mean", () => {
   const x = new Float32Array([1, 2, 3, 100]);
   const w = maskedWhiten(x, [1, 1, 1, 0]); // mean 2, unbiased var 1

@@ -11,8 +11,10 @@ import { maskedMean } from "./logprobs.ts";
 /**
  * Generalised advantage estimation, backwards over each row:
  *   δ_t = r_t + γ·V_{t+1} − V_t,   A_t = δ_t + γλ·A_{t+1},   returns = A + V.
- * mask (B, T) marks response tokens; they must be contiguous from the start of the row (right
- * padding). After the last valid token the episode ends: V_{t+1} = 0. Masked slots get 0.
+ * mask (B, T) marks the tokens the policy chose (its actions). A masked slot between two valid ones
+ * (a tool result the sampler spliced in) is not a time step: it is skipped, so V_{t+1} and A_{t+1} are
+ * those of the next valid token, as if the inserted tokens were part of the state the next action
+ * sees. After the last valid token the episode ends: V_{t+1} = 0. Masked slots get 0.
  */
 export function gae(
   rewards: Float32Array,
@@ -30,11 +32,7 @@ export function gae(
     let lastGae = 0;
     for (let t = T - 1; t >= 0; t--) {
       const i = b * T + t;
-      if (!mask[i]) {
-        nextValue = 0;
-        lastGae = 0;
-        continue;
-      }
+      if (!mask[i]) continue; // padding after the end (nothing follows yet) or an inserted token (skipped)
       const v = values[i] ?? 0;
       const delta = (rewards[i] ?? 0) + gamma * nextValue - v;
       lastGae = delta + gamma * lambda * lastGae;

@@ -225,7 +225,10 @@ async function materialize(api: ServerApi, job: RemoteJob, work: string, out: st
     }
     case "ppo": {
       const rewardDir = await fetchModel(api, job.rewardModel!.modelId, join(work, "reward-model"));
-      const spec = { ...common, kind: "ppo", prompts: join(work, "prompts.jsonl"), model: { checkpoint: policyDir! }, rewardModel: { checkpoint: rewardDir }, ...(job.train ? { train: job.train } : {}) };
+      const spec = {
+        ...common, kind: "ppo", prompts: join(work, "prompts.jsonl"), model: { checkpoint: policyDir! }, rewardModel: { checkpoint: rewardDir },
+        ...(job.tools ? { tools: job.tools } : {}), ...(job.train ? { train: job.train } : {}),
+      };
       if (!job.resume) return spec as JobSpecInput;
       // An earlier attempt's checkpoint: the policy and its AdamW state, the value model, the counters.
       const dir = join(work, "resume");
