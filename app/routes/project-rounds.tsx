@@ -137,7 +137,7 @@ export async function action({ context, request, params }: Route.ActionArgs) {
     form.get("lora.enabled") === "on" && form.get("base") !== "scratch"
       ? { ...optionalNumber("lora.r"), ...optionalNumber("lora.alpha"), ...(form.get("lora.targetModules") === "all-linear" ? { targetModules: "all-linear" } : {}) }
       : undefined;
-  const rl = steps.some((s) => s === "grpo" || s === "rloo");
+  const rl = steps.some((s) => s === "grpo" || s === "rloo" || s === "ppo");
   const klTarget = String(form.get("klTarget") ?? "").trim();
   const spec = {
     name: String(form.get("name") ?? ""), path, base, data: selection, ...(lora ? { lora } : {}), ...(form.get("recompute") === "on" ? { recompute: true } : {}),
@@ -347,7 +347,7 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
             </details>
             </>
             )}
-            {steps.some((s) => s === "grpo" || s === "rloo") ? (
+            {steps.some((s) => s === "grpo" || s === "rloo" || s === "ppo") ? (
               <fieldset className="mb-4 rounded-md border border-slate-200 p-3 dark:border-slate-800" data-testid="rewards">
                 <legend className="px-1 text-sm font-medium">Rewards (each answer scores Σ weight × reward)</legend>
                 {errors["rewards"] ? <p className="mb-2 text-sm text-red-700 dark:text-red-400">{errors["rewards"]}</p> : null}

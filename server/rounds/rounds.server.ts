@@ -411,15 +411,20 @@ function dataNeeds(steps: JobKind[], snapshot: DataSnapshot): { path: string; me
 }
 
 /**
- * GRPO and RLOO reward what the round names (rewards) or, by default, the project's checker and the
- * round's own reward model. Refused at launch, with the field named: rewards on a path without a
- * GRPO/RLOO step, a checker the project does not have or whose field no prompt carries, a reward
- * model that is not one, and a GRPO/RLOO step left with nothing to reward.
+ * GRPO, RLOO and PPO reward what the round names (rewards) or, by default, the project's checker and the
+ * round's own reward model (PPO always has one: it also starts the value model; decision 0065). Refused at
+ * launch, with the field named: rewards on a path without such a step, a checker the project does not have
+ * or whose field no prompt carries, a reward model that is not one, PPO rewards that leave out the round's
+ * reward model or name another, and a GRPO/RLOO step left with nothing to reward.
  */
 async function rewardNeeds(db: DbOrTrx, project: Project, spec: RoundSpec): Promise<{ path: string; message: string } | null> {
-  const rl = ROUND_PATHS[spec.path].some((k) => k === "grpo" || k === "rloo");
+  const rl = ROUND_PATHS[spec.path].some((k) => k === "grpo" || k === "rloo" || k === "ppo");
   const named = Object.keys(spec.rewards) as Array<keyof RoundRewards>;
-  if (!rl) return named.length > 0 ? { path: `rewards.${named[0]}`, message: `rewards are for GRPO and RLOO paths; the ${spec.path} path does not use them` } : null;
+  if (!rl) return named.length > 0 ? { path: `rewards.${named[0]}`, message: `rewards are for GRPO, RLOO and PPO paths; the ${spec.path} path does not use them` } : null;
+  if (ROUND_PATHS[spec.path].includes("ppo" as never) && named.length > 0) {
+    if (!spec.rewards.rewardModel) return { path: "rewards.rewardModel", message: "PPO rewards with the round's reward model (it also starts the value model): keep it among the rewards, with weight 0 to leave its score out" };
+    if (spec.rewards.rewardModel.modelId) return { path: "rewards.rewardModel.modelId", message: "PPO rewards with the reward model its round trains; it takes no other" };
+  }
   const sources = rewardSpecFor(spec, project.settings, ROUND_PATHS[spec.path].includes("reward" as never) ? "round" : null);
   if (spec.rewards.checker && !project.settings.checker) return { path: "rewards.checker", message: "the project has no checker: declare one in the project settings (kind and metadata field)" };
   if (spec.rewards.digits && project.settings.checker?.kind !== "numeric") {
@@ -477,6 +482,17 @@ export function rewardSpecFor(spec: RoundSpec, settings: ProjectSettings, roundT
     },
     rewardModel,
   };
+}
+
+/**
+ * What PPO's job adds to its reward model's score (decision 0065): the round's rewards, or by default the
+ * project's checker, weighted as GRPO's; null when that is the reward model alone at weight 1, as before.
+ */
+export function ppoRewardSpec(spec: RoundSpec, settings: ProjectSettings): RewardSpecInput | null {
+  const { reward } = rewardSpecFor(spec, settings, "round");
+  const { weights = {}, ...sources } = reward;
+  const others = Object.keys(sources).length > 0 || Object.entries(weights).some(([name, w]) => name !== "rewardModel" || w !== 1);
+  return others ? reward : null;
 }
 
 /** The steps that train LoRA adapters when a round names them. */
@@ -554,12 +570,14 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
   if (kind === "ppo") {
     const rewardId = latest(["reward"]);
     if (!rewardId) throw new AppError("conflict", "PPO needs the round's reward model, and there is none.");
-    // the rollouts run the project's tools, as GRPO's and the sampling's do; only when it has some: a trainer of
-    // the version before this field refuses unknown keys
-    const { tools } = projectSettingsSchema.parse((await trx.selectFrom("projects").select("settings").where("id", "=", round.project_id).executeTakeFirstOrThrow()).settings);
+    const settings = projectSettingsSchema.parse((await trx.selectFrom("projects").select("settings").where("id", "=", round.project_id).executeTakeFirstOrThrow()).settings);
+    // the reward model alone, or beside the round's other sources (decision 0065), and the rollouts run the project's
+    // tools, as GRPO's and the sampling's do. Each only when there is one: a trainer of the version before these
+    // fields refuses unknown keys.
+    const reward = ppoRewardSpec(spec, settings);
     Object.assign(job, {
       rewardModel: { modelId: rewardId }, train: spec.ppo, promptIds: await promptIdsFor(trx, round.project_id, "all", spec.ppo.rolloutBatchSize * 64),
-      ...(tools.length > 0 ? { tools } : {}),
+      ...(reward ? { reward } : {}), ...(settings.tools.length > 0 ? { tools: settings.tools } : {}),
     });
   }
   if (kind === "sample") {

@@ -241,8 +241,15 @@ test("DPO left without DPOP's λ gets 10 when an RL step taught its policy, else
   assert.equal((await lambdaOf({ name: "λ 1 after GRPO", base: { modelId: chain.grpo }, dpo: { dpopLambda: 1 } })).lambda, 1);
 });
 
-test("reward → PPO on a project with tools: the PPO job carries them and its rollouts run them, as GRPO's do", { timeout: 300_000 }, async () => {
+test("reward → PPO on a project with tools and a checker: its rollouts run the tools, and it rewards the reward model plus the checker", { timeout: 300_000 }, async () => {
   assert.ok(chain.sft, "needs the SFT → GRPO chain above");
+  const ppoRound = { path: "reward-ppo", ...tiny, base: { modelId: chain.sft }, evaluation: { heldOut: "off" }, next: { prompts: 0 } };
+  // PPO's reward model is the round's own: rewards that leave it out, or name another, are refused with nothing written
+  const rounds = async () => (await server.db.selectFrom("rounds").select("id").where("project_id", "=", projectId).execute()).length;
+  const before = await rounds();
+  await refusedAt({ ...ppoRound, name: "PPO without its reward model", rewards: { checker: {} } }, "rewards.rewardModel");
+  await refusedAt({ ...ppoRound, name: "PPO with another reward model", rewards: { checker: {}, rewardModel: { modelId: chain.sft } } }, "rewards.rewardModel.modelId");
+  assert.equal(await rounds(), before);
   const launched = await launch({
     name: "PPO with the calculator", path: "reward-ppo", ...tiny, base: { modelId: chain.sft }, evaluation: { heldOut: "off" }, next: { prompts: 0 },
     reward: { steps: 2, batchSize: 2 }, ppo: { rolloutBatchSize: 2, miniBatchSize: 2, ppoEpochs: 1, rollouts: 2, responseLength: 12 },
@@ -256,14 +263,22 @@ test("reward → PPO on a project with tools: the PPO job carries them and its r
   assert.equal(done.state, "done", `${done.error}\n${output.slice(-3000)}`);
   const job = await server.db.selectFrom("jobs").select("spec").where("round_id", "=", round.id).where("kind", "=", "ppo").executeTakeFirstOrThrow();
   assert.deepEqual((job.spec as { tools?: string[] }).tools, ["calculator"]);
+  // rewards left blank: the project's checker beside the reward model, as GRPO's default (decision 0065)
+  const reward = (job.spec as { reward?: { checker?: { kind: string }; weights: unknown } }).reward;
+  assert.deepEqual([reward?.checker?.kind, reward?.weights], ["numeric", { checker: 1, rewardModel: 1 }]);
   const events = (await (await researcher.get(`/api/v1/rounds/${round.id}/events`)).json()) as Array<{ kind: string; type: string; payload: Record<string, unknown> }>;
-  assert.deepEqual(events.find((e) => e.kind === "ppo" && e.type === "start")?.payload["tools"], ["calculator"]);
+  const start = events.find((e) => e.kind === "ppo" && e.type === "start")?.payload;
+  assert.deepEqual(start?.["tools"], ["calculator"]);
+  assert.ok(start?.["reward"], JSON.stringify(start));
   // the tool-running sampler made these rollouts: it counts the answers that called (plain sampling reports no such share)
   const metrics = events.filter((e) => e.kind === "ppo" && e.type === "metrics");
   assert.equal(metrics.length, 2);
   for (const m of metrics) {
     const share = m.payload["tools/call_frac"] as number;
     assert.ok(share >= 0 && share <= 1, JSON.stringify(m.payload));
+    // each source's mean is logged; the score is their sum (the checker gives 0 or 1 per answer)
+    for (const key of ["rewards/checker/mean", "rewards/reward_model/mean", "objective/scores"]) assert.ok(Number.isFinite(m.payload[key]), key);
+    assert.ok(Math.abs((m.payload["objective/scores"] as number) - (m.payload["rewards/checker/mean"] as number) - (m.payload["rewards/reward_model/mean"] as number)) < 1e-4);
   }
 });
 

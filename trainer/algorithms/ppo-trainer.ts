@@ -16,7 +16,8 @@
 //  5. GAE over policy tokens (inserted ones skipped), advantages whitened over policy tokens
 //  6. PPO epochs over shuffled minibatches: clipped policy + vf_coef · clipped value loss
 //  7. metrics with TRL's names; adaptive β update
-// The reward is a function, so a reward model and a programmatic reward plug in the same way.
+// The reward is a function, so a reward model and a programmatic reward plug in the same way, or a
+// weighted sum of both (rewards/reward-sources.ts: a reward model beside the project's checker).
 import * as tf from "@tensorflow/tfjs-core";
 import { type PpoConfig } from "../contract/ppo-config.ts";
 import { type CompletionBatch } from "../data/collate.ts";
@@ -34,8 +35,13 @@ import { healthMetrics } from "../rollouts/health.ts";
 import { meanStderr } from "../rollouts/kl-guard.ts";
 import { batchRows, collateRollout, pickRows, plainRollout, policyMaskOf, policyTokens, type RolloutFn } from "../rollouts/rollout.ts";
 
-/** Scores one response per prompt (token ids, response including its stop token if any). */
-export type RewardFn = (prompts: number[][], responses: number[][]) => Float32Array | Promise<Float32Array>;
+/**
+ * Scores one response per prompt (token ids, response including its stop token if any; policyMask 0
+ * on inserted tool results). It may return metrics of its own beside the scores (the reward sources'
+ * `rewards/<source>/mean`), which join the rollout's.
+ */
+export type RewardFn = (prompts: number[][], responses: number[][], policyMask: number[][]) => RewardOutput | Promise<RewardOutput>;
+export type RewardOutput = Float32Array | { scores: Float32Array; metrics?: Record<string, number> };
 
 export interface PpoModels {
   policy: LanguageModel;
@@ -139,7 +145,11 @@ export function createPpoTrainer(
       for (let i = 0; i < B * W; i++) if (!mask[i]) oldValues[i] = 0;
 
       // 3. scores, with the missing-EOS penalty
-      const scores = Float32Array.from(await options.reward(prompts, responses));
+      const scored = await options.reward(prompts, responses, policyMask);
+      const scores = Float32Array.from(scored instanceof Float32Array ? scored : scored.scores);
+      const rewardMetrics = scored instanceof Float32Array ? {} : (scored.metrics ?? {});
+      const bad = scores.findIndex((x) => !Number.isFinite(x));
+      if (scores.length !== B || bad >= 0) throw new Error(`PPO rollout ${trainer.rollouts + 1}: the reward ${scores.length !== B ? `gave ${scores.length} scores for ${B} responses` : `of response ${bad + 1} is ${scores[bad]}`}; nothing was updated`);
       const hasEos = responses.map((r) => r.length > 0 && stop.has(r[r.length - 1] ?? -1));
       if (config.missingEosPenalty !== null) hasEos.forEach((ok, b) => { if (!ok) scores[b] = (scores[b] ?? 0) - (config.missingEosPenalty ?? 0); });
 
@@ -200,6 +210,7 @@ export function createPpoTrainer(
         "val/response_length": responses.reduce((a, r) => a + r.length, 0) / B,
         kl_coef: trainer.klCoef,
         lr: learningRateAt(Math.max(0, trainer.step - 1), config.optim),
+        ...rewardMetrics,
       };
       // with a tool-running sampler (it counts calls): the share of answers that called a tool
       const calls = "toolCalls" in sampled && Array.isArray(sampled.toolCalls) ? (sampled.toolCalls as number[]) : null;

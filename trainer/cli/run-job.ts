@@ -6,7 +6,6 @@
 // run their rollout loop in rl-jobs.ts.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import * as tf from "@tensorflow/tfjs-core";
 import { describeBackend, initBackend } from "../backend/select-backend.ts";
 import { setRecompute } from "../model/recompute.ts";
 import { type JobSpec } from "../contract/job.ts";
@@ -20,9 +19,8 @@ import { saveTokenizerJson, trainBpeTokenizerJson, loadBpeTokenizer, type BpeTok
 import { parseCompletion } from "../tokenizer/chat-template.ts";
 import { tandemTokenizer, type AnyMessage, type ChatFormat } from "../tokenizer/chat-format.ts";
 import { promptRecordSchema, readJsonl } from "../data/jsonl.ts";
-import { collateCompletions } from "../data/collate.ts";
 import { createSftTrainer } from "../algorithms/sft-trainer.ts";
-import { createRewardTrainer, scoreCompletions } from "../algorithms/reward-trainer.ts";
+import { createRewardTrainer } from "../algorithms/reward-trainer.ts";
 import { createDpoTrainer } from "../algorithms/dpo-trainer.ts";
 import { createPpoTrainer } from "../algorithms/ppo-trainer.ts";
 import { createKtoTrainer } from "../algorithms/kto-trainer.ts";
@@ -34,9 +32,12 @@ import { type JobLogger } from "./logger.ts";
 import { evalJob } from "./eval-job.ts";
 import { heldoutJob } from "./heldout-eval.ts";
 import { createProgress } from "./progress.ts";
-import { asMessages, buildModel, chatFormatFor, check, ensureFits, readPreferencePairs, readRankingExamples, readSftExamples, readUnpairedExamples } from "./job-inputs.ts";
+import { asMessages, buildModel, chatFormatFor, check, DataError, ensureFits, readPreferencePairs, readRankingExamples, readSftExamples, readUnpairedExamples } from "./job-inputs.ts";
 import { batchesFrom, hashExamples, resumeInto, runTrainLoop, writePeriodicCheckpoint, type SaveCheckpoint, type SteppingTrainer } from "./train-loop.ts";
 import { rolloutFor, runGroupRlJob, transcriptReaders } from "./rl-jobs.ts";
+import { ppoReward } from "./ppo-reward.ts";
+import { rlPromptRecordSchema } from "./rl-inputs.ts";
+import { finalAnswerText, lastInsertedText } from "../rewards/answer-text.ts";
 import { evalSetsBefore, mixSearchJob, pretrainExamples, writeEvalSets } from "./corpus-jobs.ts";
 
 // the test suite and older callers import DataError from here
@@ -88,25 +89,36 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
     for (const v of reference?.params.values() ?? []) v.trainable = false;
     const rewardModel = buildModel(spec.rewardModel, format, "reward");
     const value = buildModel(spec.rewardModel, format, "value", spec.lora);
-    const records = check(spec.prompts, readJsonl(spec.prompts, promptRecordSchema));
-    const prompts = await Promise.all(records.map(async (r) => ({ line: r.line, ids: (await format.renderChat(asMessages(r.value.prompt), { addGenerationPrompt: true })).ids })));
+    // prompt records with their metadata (a checker among the reward sources reads its reference there)
+    const records = check(spec.prompts, readJsonl(spec.prompts, rlPromptRecordSchema));
+    const field = spec.reward?.checker?.field;
+    const missing = field === undefined ? [] : records.filter((r) => r.value.metadata[field] === undefined || r.value.metadata[field] === null);
+    if (missing.length > 0) throw new DataError(spec.prompts, missing.map((r) => ({ line: r.line, reason: `metadata.${field} is missing: the checker reads the reference answer from it` })));
+    const prompts = await Promise.all(records.map(async (r) => ({ line: r.line, ids: (await format.renderChat(asMessages(r.value.prompt), { addGenerationPrompt: true })).ids, metadata: r.value.metadata })));
     const room = policy.config.blockSize - spec.train.responseLength;
     ensureFits(spec.prompts, prompts.map((p) => ({ line: p.line, length: p.ids.length })), room);
     const pad = format.padId;
-    // the reward model scores prompt + response at its last token
-    const reward = (ps: number[][], rs: number[][]): Float32Array =>
-      tf.tidy(() => scoreCompletions(rewardModel, collateCompletions(ps.map((prompt, b) => ({ prompt, completion: rs[b] ?? [] })), pad)).dataSync() as Float32Array);
     // the project's tools run during rollouts, as in GRPO's and in round sampling (Tandem's template only)
     const bpe = tandemTokenizer(format);
     const tools = bpe ? spec.tools : [];
     const rollout = options.rollout ?? (bpe ? rolloutFor(tools, bpe) : undefined);
+    // the reward model's score of prompt + response, alone or beside the job's other sources
+    const decode = (ids: number[]) => tokenizer.decode(ids, true);
+    const readers = bpe ? transcriptReaders(bpe) : null;
+    const reward = ppoReward({
+      rewardModel, padId: pad, reward: spec.reward, metadataOf: new Map(prompts.map((p) => [p.ids, p.metadata])),
+      answerText: readers ? (c) => readers.answerText(c, []) : (c, m) => finalAnswerText(c, m, decode, format.stopTokens),
+      toolResult: readers ? (c) => readers.toolResult(c, []) : (c, m) => lastInsertedText(c, m, decode),
+    });
     const trainer = createPpoTrainer({ policy, ...(reference ? { reference } : {}), value }, spec.train, {
-      padId: pad, stopTokens: format.stopTokens, reward, decode: (ids) => tokenizer.decode(ids, true), ...(rollout ? { rollout } : {}),
+      padId: pad, stopTokens: format.stopTokens, reward, decode, ...(rollout ? { rollout } : {}),
     });
     const dataHash = hashExamples(prompts.map((p) => p.ids));
+    // the reward is part of what a step computes: a resume under other sources is refused (without them, as before)
+    const resumeConfig = spec.reward ? { ...spec.train, reward: spec.reward } : spec.train;
     // resume: policy weights and the AdamW state over policy and value from <dir>, the value model
     // from <dir>/value, then the trainer's counters, β and shuffle RNG; prompt batches are replayed
-    const resume = spec.resume ? resumeInto(spec.resume, { model: policy, optimizer: trainer.optimizer }, { kind: spec.kind, dataHash, tokenizerHash: tokenizer.hash, train: spec.train }) : null;
+    const resume = spec.resume ? resumeInto(spec.resume, { model: policy, optimizer: trainer.optimizer }, { kind: spec.kind, dataHash, tokenizerHash: tokenizer.hash, train: resumeConfig }) : null;
     if (resume) {
       loadCheckpointInto(join(resume.dir, "value"), value, null, { tokenizerHash: tokenizer.hash });
       const e = resume.extra;
@@ -115,11 +127,12 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
     }
     log.event("start", {
       kind: spec.kind, prompts: prompts.length, params: countModelParams(policy.config), config: spec.train, ...(spec.lora ? { lora: spec.lora } : {}), tools,
+      ...(spec.reward ? { reward: spec.reward } : {}),
       ...(resume ? { resumedFrom: resume.dir, resumedAtRollout: trainer.rollouts } : {}),
     });
     const { batches, rng } = batchesFrom(prompts.map((p) => p.ids), spec.train.rolloutBatchSize, spec.train.seed, resume && { ...resume, batchesDrawn: trainer.rollouts });
     const save: SaveCheckpoint = (dir) => {
-      const info = { step: trainer.step, rngState: rng.state(), trainConfig: spec.train, tokenizerHash: tokenizer.hash, kind: spec.kind, dataHash, ...hfOf(format) };
+      const info = { step: trainer.step, rngState: rng.state(), trainConfig: resumeConfig, tokenizerHash: tokenizer.hash, kind: spec.kind, dataHash, ...hfOf(format) };
       saveCheckpoint(dir, policy, trainer.optimizer, { ...info, resumeState: { ...trainer.resumeState() } });
       saveCheckpoint(join(dir, "value"), value, null, info);
       writeFileSync(join(dir, "tokenizer.json"), tokenizer.json);

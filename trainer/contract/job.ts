@@ -213,6 +213,12 @@ export const jobSpecSchema = z.discriminatedUnion("kind", [
     model: z.strictObject({ checkpoint: z.string().min(1) }),
     /** The reward model; it also initialises the value model (TRL, OpenRLHF). */
     rewardModel: z.strictObject({ checkpoint: z.string().min(1) }),
+    /**
+     * More reward sources beside the reward model, as GRPO's (contract/reward-spec.ts): the score is
+     * Σ wᵢ·rᵢ with the reward model weighted by `weights.rewardModel` (default 1). A checker reads
+     * each prompt record's metadata. Absent: the reward model alone.
+     */
+    reward: rewardSpecSchema.optional(),
     /** A PPO checkpoint (policy, with the value model in value/) to continue from; see `resume` above. */
     resume,
     /** Adapters on the policy and on the value model (the reward model stays frozen as it is). */

@@ -67,7 +67,7 @@ const rewardWeight = z.number().min(-100).max(100);
  * pattern, a length target, credit for stating the last tool result (toolResult, for projects
  * with tools), and partial credit per digit (digits, for projects with a numeric checker: it reads the
  * checker's field). Empty: the checker when the project has one, plus the round's reward model when the
- * path trains one.
+ * path trains one. PPO steps take the same sources (decision 0065); their reward model is always the round's.
  */
 export const roundRewardsSchema = z.strictObject({
   checker: z.strictObject({ weight: rewardWeight.default(1) }).optional(),
@@ -285,7 +285,7 @@ export const roundSpecSchema = z
     mixSearch: mixSearchSchema.optional(),
     /** The training of pretrain and midtrain, and of each mix-search candidate (steps × batchSize windows: the token budget). */
     pretrain: sftConfigSchema.default(sftConfigSchema.parse({})),
-    /** GRPO and RLOO: the reward sources and their weights. */
+    /** GRPO, RLOO and PPO: the reward sources and their weights (PPO's always include the round's reward model). */
     rewards: roundRewardsSchema.default({}),
     /**
      * The most KL to the reference the round may spend, in nats per answer. When set, every DPO, KTO,
@@ -364,7 +364,8 @@ const jobModelSchema = z.union([z.strictObject({ modelId: id }), freshModelSchem
  *
  * What each kind reads (besides `model` and `train`, the kind's config in trainer/contract/*-config.ts):
  *   sft, reward, dpo  dataUrl (+ moreDataUrls): the SFT / preference export
- *   ppo               promptsUrl; rewardModel (required: the reward and the value model's start)
+ *   ppo               promptsUrl; rewardModel (required: the reward and the value model's start); reward
+ *                     (optional): more sources beside the reward model, weighted as GRPO's; tools (optional)
  *   grpo, rloo        promptsUrl: prompt records WITH metadata, one per line:
  *                       {"prompt": "…" | [messages], "metadata": {"answer": 84, …}}
  *                     (TRL's form with the metadata as extra columns, {"prompt": …, "answer": 84}, reads too);
@@ -430,7 +431,7 @@ export const remoteJobSchema = z
     moreDataUrls: z.array(z.string().startsWith("/api/v1/")).max(100).optional(),
     /** Prompt records for PPO/GRPO/RLOO rollouts and sampling, in a fixed order ({"prompt": …}, GRPO/RLOO with "metadata"). */
     promptsUrl: z.string().startsWith("/api/v1/").optional(),
-    /** GRPO/RLOO: what the policy is rewarded for. */
+    /** GRPO/RLOO: what the policy is rewarded for; PPO: what it is rewarded for beside its reward model (absent: that alone). */
     reward: rewardSpecSchema.optional(),
     /**
      * pretrain, midtrain: `train` (weighted sources) and `eval` (held-out sets, loss before and after);
@@ -474,8 +475,8 @@ export const remoteJobSchema = z
       need(job.promptsUrl !== undefined, "promptsUrl", `a ${job.kind} job needs its prompts`);
       need("modelId" in job.model, "model", `a ${job.kind} job starts from a registered model`);
       if (job.reward?.weights.rewardModel !== undefined) need(job.rewardModel !== undefined, "rewardModel", "reward.weights.rewardModel weighs a reward model the job does not name");
-    } else {
-      need(job.reward === undefined, "reward", `only grpo and rloo jobs take a reward spec, not ${job.kind}`);
+    } else if (job.kind !== "ppo") {
+      need(job.reward === undefined, "reward", `only grpo, rloo and ppo jobs take a reward spec, not ${job.kind}`);
     }
     if (job.kind === "kto") need(job.dataUrl !== undefined, "dataUrl", "a kto job needs the unpaired export");
     if (job.kind === "pretrain" || job.kind === "midtrain") need((job.corpus?.train?.length ?? 0) > 0, "corpus", `a ${job.kind} job needs its corpus sources`);

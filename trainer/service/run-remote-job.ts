@@ -227,7 +227,7 @@ async function materialize(api: ServerApi, job: RemoteJob, work: string, out: st
       const rewardDir = await fetchModel(api, job.rewardModel!.modelId, join(work, "reward-model"));
       const spec = {
         ...common, kind: "ppo", prompts: join(work, "prompts.jsonl"), model: { checkpoint: policyDir! }, rewardModel: { checkpoint: rewardDir },
-        ...(job.tools ? { tools: job.tools } : {}), ...(job.train ? { train: job.train } : {}),
+        ...(job.reward ? { reward: job.reward } : {}), ...(job.tools ? { tools: job.tools } : {}), ...(job.train ? { train: job.train } : {}),
       };
       if (!job.resume) return spec as JobSpecInput;
       // An earlier attempt's checkpoint: the policy and its AdamW state, the value model, the counters.
