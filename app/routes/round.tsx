@@ -52,10 +52,11 @@ const charts = [
   { title: "Loss", testId: "chart-loss", keys: ["loss", "loss/policy_avg", "loss/value_avg"] },
   {
     title: "Reward and accuracy", testId: "chart-reward",
-    keys: ["rewards/accuracies", "rewards/margins", "accuracy", "margin", "objective/scores", "objective/rlhf_reward", "reward", "rewards/checker/mean", "rewards/chosen", "rewards/rejected"],
+    keys: ["rewards/accuracies", "rewards/margins", "accuracy", "margin", "objective/scores", "objective/rlhf_reward", "reward", "rewards/checker/mean", "rewards/reward_model/mean", "rewards/chosen", "rewards/rejected"],
   },
   { title: "KL to the reference", testId: "chart-kl", keys: ["objective/kl", "policy/approxkl_avg", "kl", "kl_guard/kl"] },
-  { title: "Answer health", testId: "chart-health", keys: ["health/undecodable_frac", "health/repeat_loop_frac", "health/empty_frac"] },
+  // with tools, the share of rollout answers that called one sits beside them: a policy unlearning its tools shows here first
+  { title: "Answer health", testId: "chart-health", keys: ["health/undecodable_frac", "health/repeat_loop_frac", "health/empty_frac", "tools/call_frac"] },
   // GRPO/RLOO: groups whose answers all scored alike teach nothing; a share near 1 is why a round stalls (dynamicSampling)
   { title: "Groups that all scored alike", testId: "chart-zero-std", keys: ["frac_reward_zero_std"] },
 ];

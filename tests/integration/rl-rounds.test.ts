@@ -174,7 +174,7 @@ test("SFT → GRPO with the calculator and the checker, then a GRPO round that w
   const events = (await (await researcher.get(`/api/v1/rounds/${round0.id}/events`)).json()) as Array<{ kind: string; type: string; payload: Record<string, unknown> }>;
   const grpoMetrics = events.filter((e) => e.kind === "grpo" && e.type === "metrics");
   assert.equal(grpoMetrics.length, 2);
-  for (const key of ["reward", "reward_std", "rewards/checker/mean", "kl", "completions/mean_length"]) assert.ok(key in grpoMetrics[0]!.payload, key);
+  for (const key of ["reward", "reward_std", "rewards/checker/mean", "kl", "completions/mean_length", "tools/call_frac"]) assert.ok(key in grpoMetrics[0]!.payload, key);
 
   // the follower ran from round 0's policy and is compared with it on the same eval set
   const done1 = await detailOf(round1.id);

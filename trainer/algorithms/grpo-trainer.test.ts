@@ -49,6 +49,7 @@ test("GRPO with a checker raises the share of right answers on a toy task, for e
         for (const key of ["reward", "reward_std", "rewards/checker/mean", "frac_reward_zero_std", "entropy", "clip_ratio/region_mean", "completions/mean_length", "num_tokens", "health/empty_frac"])
           assert.ok(Number.isFinite(metrics[key]), key);
         assert.equal(metrics["step"], 2); // μ = 2 iterations × 1 minibatch
+        assert.equal(metrics["tools/call_frac"], undefined, "plain sampling runs no tools");
       }
       if (r === 1) tensors = tf.memory().numTensors;
     }
@@ -70,7 +71,7 @@ test("inserted (tool) tokens: kept in the context, but the loss, lengths and KL 
   // so their final answer (after the tool result) is empty: 0.
   const scripted: RolloutFn = (_model, prompts) => {
     const completions = prompts.map((p) => [p[1] ?? 0, TOY.end]);
-    return { completions, finished: prompts.map(() => true), logprobs: completions.map((c) => c.map(() => 0)), policyMask: prompts.map((_, i) => (i % 2 === 0 ? [1, 1] : [0, 1])) };
+    return { completions, finished: prompts.map(() => true), logprobs: completions.map((c) => c.map(() => 0)), policyMask: prompts.map((_, i) => (i % 2 === 0 ? [1, 1] : [0, 1])), toolCalls: prompts.map((_, i) => i % 2) };
   };
   const policy = initGpt(toyModelConfig, 4);
   const reference = frozenReference(policy);
@@ -81,6 +82,7 @@ test("inserted (tool) tokens: kept in the context, but the loss, lengths and KL 
   assert.equal(metrics["checker/unreadable/empty_answer"], 8);
   assert.equal(metrics["completions/mean_length"], 1.5);
   assert.equal(metrics["health/empty_frac"], 0.5);
+  assert.equal(metrics["tools/call_frac"], 0.5, "the sampler's call counts: the odd rows called");
   // advantages ±a alternate; at ratio 1 (β·k3 = 0) the dapo loss is −Σ A·n / Σ n over policy tokens n
   const a = grpoAdvantages([1, 0, 1, 0, 1, 0, 1, 0], 8, "group").advantages[0] ?? NaN;
   const expected = -(8 * a * 2 - 8 * a * 1) / (8 * 2 + 8 * 1); // counting the inserted token would give 0

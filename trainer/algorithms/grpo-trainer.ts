@@ -201,6 +201,7 @@ export function createGrpoTrainer(policy: LanguageModel, reference: ReferencePol
         num_tokens: numTokens,
         ...klMetrics,
         ...healthMetrics(completions.map((c, b) => ({ text: texts[b] ?? "", answer: answers[b] ?? "", policyTokens: policyTokens(c, policyMask[b] ?? []) }))),
+        ...groups.toolMetrics,
       };
       metrics[HEALTH_METRICS.meanLength] = metrics["completions/mean_length"] ?? NaN;
       if (config.klControl === "adaptive" && config.klTarget !== null) {

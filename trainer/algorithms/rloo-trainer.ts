@@ -171,6 +171,7 @@ export function createRlooTrainer(policy: LanguageModel, reference: ReferencePol
         num_tokens: numTokens,
         ...klMetrics,
         ...healthMetrics(completions.map((c, b) => ({ text: texts[b] ?? "", answer: answers[b] ?? "", policyTokens: policyTokens(c, policyMask[b] ?? []) }))),
+        ...groups.toolMetrics,
       };
       metrics[HEALTH_METRICS.meanLength] = metrics["completions/mean_length"] ?? NaN;
       if (config.klControl === "adaptive" && config.klTarget !== null) {

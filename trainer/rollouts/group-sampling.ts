@@ -12,7 +12,7 @@
 import { scoreRewards, joinScored, type ScoredRewards, type RewardSource } from "../rewards/reward-sources.ts";
 import { type Decode } from "../rewards/answer-text.ts";
 import { type LanguageModel } from "../model/lm.ts";
-import { policyMaskOf, policyTokens, rolloutSeed, type RolloutFn } from "./rollout.ts";
+import { policyMaskOf, policyTokens, rolloutSeed, toolCallMetrics, type RolloutFn } from "./rollout.ts";
 
 /** A prompt to answer: its rendered ids (ending with the generation prompt) and its record's metadata. */
 export interface RlPrompt {
@@ -58,6 +58,8 @@ export interface SampledGroups {
   batches: number;
   /** Groups whose scored rewards differ (among all sampled). */
   mixedGroups: number;
+  /** `tools/call_frac` over every answer sampled, when the sampler ran tools (toolCallMetrics); else {}. */
+  toolMetrics: Record<string, number>;
 }
 
 /** A GRPO/RLOO config's sampling fields (contract/grpo-config.ts groupRolloutFields). */
@@ -107,7 +109,8 @@ export async function sampleGroups(
   model: LanguageModel, first: RlPrompt[], more: (() => RlPrompt[]) | null, wanted: number, c: GroupSampling, deps: GroupSamplingDeps,
 ): Promise<SampledGroups> {
   const G = c.groupSize;
-  const out: Omit<SampledGroups, "scored"> = { rows: [], completions: [], policyMask: [], finished: [], texts: [], answers: [], trainRows: [], batches: 0, mixedGroups: 0 };
+  const out: Omit<SampledGroups, "scored" | "toolMetrics"> = { rows: [], completions: [], policyMask: [], finished: [], texts: [], answers: [], trainRows: [], batches: 0, mixedGroups: 0 };
+  const calls: number[] = [];
   const parts: ScoredRewards[] = [];
   let prompts = first;
   for (;;) {
@@ -116,6 +119,7 @@ export async function sampleGroups(
       maxNewTokens: c.maxNewTokens, temperature: c.temperature, padId: c.padId, stopTokens: c.stopTokens, seed: samplingSeed(c.seed, c.rollout, out.batches),
     });
     const mask = policyMaskOf(sampled);
+    if ("toolCalls" in sampled && Array.isArray(sampled.toolCalls)) calls.push(...(sampled.toolCalls as number[]));
     const texts = await Promise.all(sampled.completions.map((x) => deps.decode(x)));
     const answers = await Promise.all(sampled.completions.map((x, b) => deps.answerText(x, mask[b] ?? [])));
     const results = await Promise.all(sampled.completions.map((x, b) => deps.toolResult(x, mask[b] ?? [])));
@@ -141,7 +145,7 @@ export async function sampleGroups(
     prompts = more();
     if (prompts.length === 0) break;
   }
-  return { ...out, scored: joinScored(parts) };
+  return { ...out, scored: joinScored(parts), toolMetrics: toolCallMetrics({ toolCalls: calls.length > 0 ? calls : undefined }) };
 }
 
 /**
