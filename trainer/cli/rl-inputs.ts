@@ -22,17 +22,23 @@ export const rlPromptRecordSchema = z
   })
   .transform(({ prompt, metadata, ...extra }) => ({ prompt, metadata: metadata ?? extra }));
 
-/**
- * Prompts rendered with the generation prompt, with their metadata. `room` is the context left for a
- * prompt (blockSize − maxCompletionLength). A checker reading a metadata field refuses prompts without it.
- */
-export async function readRlPrompts(path: string, tokenizer: BpeTokenizer, room: number, checker: CheckerSpec | undefined): Promise<(RlPrompt & { line: number })[]> {
+/** The prompt records with their metadata; a checker reading a metadata field refuses records without it, by line. */
+export function readRlPromptRecords(path: string, checker: CheckerSpec | undefined) {
   const records = check(path, readJsonl(path, rlPromptRecordSchema));
   const field = checker?.field;
   if (field !== undefined) {
     const missing = records.filter((r) => r.value.metadata[field] === undefined || r.value.metadata[field] === null);
     if (missing.length > 0) throw new DataError(path, missing.map((r) => ({ line: r.line, reason: `metadata.${field} is missing: the checker reads the reference answer from it` })));
   }
+  return records;
+}
+
+/**
+ * Prompts rendered with the generation prompt, with their metadata. `room` is the context left for a
+ * prompt (blockSize − maxCompletionLength). A checker reading a metadata field refuses prompts without it.
+ */
+export async function readRlPrompts(path: string, tokenizer: BpeTokenizer, room: number, checker: CheckerSpec | undefined): Promise<(RlPrompt & { line: number })[]> {
+  const records = readRlPromptRecords(path, checker);
   const prompts = await Promise.all(records.map(async (r) => ({
     line: r.line,
     ids: (await renderChat(tokenizer, asMessages(r.value.prompt) as ChatMessage[], { addGenerationPrompt: true })).ids,

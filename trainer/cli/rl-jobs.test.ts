@@ -144,6 +144,34 @@ test("the KL guard stops an over-aggressive DPO run and keeps the weights of its
   assert.equal(stop["dir"], path("dpo-guarded"));
 });
 
+test("ppo: the reward model plus the checker (Σ w·r, each source logged), the tools run in its rollouts; another reward does not resume; a prompt without the checker's field is refused", async () => {
+  const ppoSpec = (out: string, extra: Record<string, unknown> = {}): JobSpecInput => ({
+    schemaVersion: 1, kind: "ppo", prompts: path("prompts.jsonl"), tokenizer: tokenizer(), model: { checkpoint: path("base") }, rewardModel: { checkpoint: path("rm") },
+    reward: { checker: { kind: "numeric" }, weights: { checker: 2, rewardModel: 0.5 } }, tools: ["calculator"],
+    train: { rollouts: 2, rolloutBatchSize: 2, miniBatchSize: 2, ppoEpochs: 1, responseLength: 6, checkpointEvery: 1, keepCheckpoints: 0 }, out, backend: "wasm", ...extra,
+  } as JobSpecInput);
+  const whole = await run(ppoSpec(path("ppo-whole")));
+  const start = whole.find((e) => e.type === "start");
+  assert.deepEqual(start?.["tools"], ["calculator"]);
+  assert.ok(start?.["reward"]);
+  const metrics = metricsOf(whole);
+  assert.equal(metrics.length, 2);
+  for (const m of metrics) {
+    const [checker, rm, score] = [m["rewards/checker/mean"], m["rewards/reward_model/mean"], m["objective/scores"]].map(Number);
+    assert.ok(Math.abs(score! - (2 * checker! + 0.5 * rm!)) < 1e-4, `score ${score} = 2·${checker} + 0.5·${rm}`);
+    assert.equal(typeof m["tools/call_frac"], "number", "the tool-running sampler made the rollouts");
+  }
+  const resumed = await run({ ...ppoSpec(path("ppo-resumed")), resume: path("ppo-whole/checkpoints/rollout-1") } as JobSpecInput);
+  assert.deepEqual(metricsOf(resumed), metrics.slice(1));
+  await assert.rejects(run({ ...ppoSpec(path("ppo-other"), { reward: undefined }), resume: path("ppo-whole/checkpoints/rollout-1") } as JobSpecInput), /train\.reward/);
+  writeFileSync(path("ppo-no-answer.jsonl"), jsonl([{ prompt: "what is 1 plus 1", metadata: { answer: 2 } }, { prompt: "and 2 plus 2" }]));
+  await assert.rejects(run({ ...ppoSpec(path("ppo-bad")), prompts: path("ppo-no-answer.jsonl") } as JobSpecInput), (e: unknown) => e instanceof DataError && /line 2: metadata\.answer is missing/.test(e.message));
+  assert.equal(existsSync(path("ppo-bad/model.safetensors")), false);
+  // without a reward spec: the reward model alone, as before
+  const alone = metricsOf(await run(ppoSpec(path("ppo-alone"), { reward: undefined, train: { rollouts: 1, rolloutBatchSize: 2, miniBatchSize: 2, ppoEpochs: 1, responseLength: 6 } })));
+  assert.equal(alone[0]?.["rewards/checker/mean"], undefined);
+});
+
 test("bad GRPO input is refused before any work, naming the line or field", async () => {
   writeFileSync(path("no-answer.jsonl"), jsonl([{ prompt: "what is 1 plus 1", metadata: { answer: 2 } }, { prompt: "and 2 plus 2", metadata: { note: "x" } }, { prompt: "x", metadata: { a: 1 }, answer: 3 }]));
   await assert.rejects(run({ ...rlSpec("grpo", path("bad")), prompts: path("no-answer.jsonl") } as JobSpecInput), (e: unknown) => e instanceof DataError && /line 3: answer: metadata given twice/.test(e.message));

@@ -32,11 +32,11 @@ import { type JobLogger } from "./logger.ts";
 import { evalJob } from "./eval-job.ts";
 import { heldoutJob } from "./heldout-eval.ts";
 import { createProgress } from "./progress.ts";
-import { asMessages, buildModel, chatFormatFor, check, DataError, ensureFits, readPreferencePairs, readRankingExamples, readSftExamples, readUnpairedExamples } from "./job-inputs.ts";
+import { asMessages, buildModel, chatFormatFor, check, ensureFits, readPreferencePairs, readRankingExamples, readSftExamples, readUnpairedExamples } from "./job-inputs.ts";
 import { batchesFrom, hashExamples, resumeInto, runTrainLoop, writePeriodicCheckpoint, type SaveCheckpoint, type SteppingTrainer } from "./train-loop.ts";
 import { rolloutFor, runGroupRlJob, transcriptReaders } from "./rl-jobs.ts";
 import { ppoReward } from "./ppo-reward.ts";
-import { rlPromptRecordSchema } from "./rl-inputs.ts";
+import { readRlPromptRecords } from "./rl-inputs.ts";
 import { finalAnswerText, lastInsertedText } from "../rewards/answer-text.ts";
 import { evalSetsBefore, mixSearchJob, pretrainExamples, writeEvalSets } from "./corpus-jobs.ts";
 
@@ -90,10 +90,7 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
     const rewardModel = buildModel(spec.rewardModel, format, "reward");
     const value = buildModel(spec.rewardModel, format, "value", spec.lora);
     // prompt records with their metadata (a checker among the reward sources reads its reference there)
-    const records = check(spec.prompts, readJsonl(spec.prompts, rlPromptRecordSchema));
-    const field = spec.reward?.checker?.field;
-    const missing = field === undefined ? [] : records.filter((r) => r.value.metadata[field] === undefined || r.value.metadata[field] === null);
-    if (missing.length > 0) throw new DataError(spec.prompts, missing.map((r) => ({ line: r.line, reason: `metadata.${field} is missing: the checker reads the reference answer from it` })));
+    const records = readRlPromptRecords(spec.prompts, spec.reward?.checker);
     const prompts = await Promise.all(records.map(async (r) => ({ line: r.line, ids: (await format.renderChat(asMessages(r.value.prompt), { addGenerationPrompt: true })).ids, metadata: r.value.metadata })));
     const room = policy.config.blockSize - spec.train.responseLength;
     ensureFits(spec.prompts, prompts.map((p) => ({ line: p.line, length: p.ids.length })), room);
