@@ -225,6 +225,7 @@ export const MAPPING_NOTES = [
   "The learning-rate schedule becomes cosine with a floor: warmup ratio = warmupSteps ÷ totalSteps, `min_lr_ratio` = minLr ÷ lr.",
   "`gradAccumSteps` splits the batch into micro-batches (`--train.micro_batch_size`, TRL `per_device_train_batch_size`).",
   "PPO: `--train.num_episodes` = round(rollouts × rolloutBatchSize ÷ prompts); the critic starts from the reward model, as in OpenRLHF's examples.",
+  "PPO on OpenRLHF rewards with the reward model alone and runs no tools: the round's other rewards (the project's checker by default) and its tools apply on Tandem's own trainer service only (decision 0065).",
   "Tandem-only settings have no counterpart and are left out: the reward model's `centerCoefficient` on OpenRLHF, PPO's `vfCoef`, `missingEosPenalty` and `whitenRewards`.",
   "DPO `hinge` is TRL-only; PPO runs on OpenRLHF only (TRL's PPO has no command line).",
   "DPO's `dpopLambda` (DPOP's penalty, Tandem's default 1, or 10 after an RL step) has no counterpart in OpenRLHF or TRL: the engines train plain DPO.",
