@@ -430,8 +430,11 @@ async function rewardNeeds(db: DbOrTrx, project: Project, spec: RoundSpec): Prom
   if (spec.rewards.digits && project.settings.checker?.kind !== "numeric") {
     return { path: "rewards.digits", message: "partial credit per digit reads the numeric checker's reference: declare a numeric checker in the project settings" };
   }
-  // the checker and the digits term read the same metadata field: some training prompt must carry it
-  const reading = sources.reward.checker ? "rewards.checker" : sources.reward.digits ? "rewards.digits" : null;
+  // the checker and the digits term read the same metadata field: some training prompt must carry it. PPO's reward
+  // model scores every answer, so its default checker only adds to it where a prompt has the reference: checked
+  // only when the round names the checker or the digits term.
+  const ppo = ROUND_PATHS[spec.path].includes("ppo" as never);
+  const reading = ppo && !spec.rewards.checker && !spec.rewards.digits ? null : sources.reward.checker ? "rewards.checker" : sources.reward.digits ? "rewards.digits" : null;
   const field = reading && project.settings.checker ? checkerField(project.settings.checker) : null;
   if (reading && field !== null) {
     const carrying = await db

@@ -150,7 +150,9 @@ export function createPpoTrainer(
       const rewardMetrics = scored instanceof Float32Array ? {} : (scored.metrics ?? {});
       const bad = scores.findIndex((x) => !Number.isFinite(x));
       if (scores.length !== B || bad >= 0) throw new Error(`PPO rollout ${trainer.rollouts + 1}: the reward ${scores.length !== B ? `gave ${scores.length} scores for ${B} responses` : `of response ${bad + 1} is ${scores[bad]}`}; nothing was updated`);
-      const hasEos = responses.map((r) => r.length > 0 && stop.has(r[r.length - 1] ?? -1));
+      // ended on a stop token of its own accord: with tools, a row cut after its calls (no room for the results) ends
+      // on the end of a turn too, but unfinished
+      const hasEos = responses.map((r, b) => sampled.finished[b] === true && r.length > 0 && stop.has(r[r.length - 1] ?? -1));
       if (config.missingEosPenalty !== null) hasEos.forEach((ok, b) => { if (!ok) scores[b] = (scores[b] ?? 0) - (config.missingEosPenalty ?? 0); });
 
       // 4. per-token rewards: −β·KL_t (k1) everywhere, plus the score on the last response token

@@ -89,8 +89,9 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
     for (const v of reference?.params.values() ?? []) v.trainable = false;
     const rewardModel = buildModel(spec.rewardModel, format, "reward");
     const value = buildModel(spec.rewardModel, format, "value", spec.lora);
-    // prompt records with their metadata (a checker among the reward sources reads its reference there)
-    const records = readRlPromptRecords(spec.prompts, spec.reward?.checker);
+    // prompt records with their metadata; a prompt without the checker's reference is not scored by it (null), and the
+    // reward model still scores it: refusing it would stop a round the reward model alone could train
+    const records = readRlPromptRecords(spec.prompts, undefined);
     const prompts = await Promise.all(records.map(async (r) => ({ line: r.line, ids: (await format.renderChat(asMessages(r.value.prompt), { addGenerationPrompt: true })).ids, metadata: r.value.metadata })));
     const room = policy.config.blockSize - spec.train.responseLength;
     ensureFits(spec.prompts, prompts.map((p) => ({ line: p.line, length: p.ids.length })), room);
@@ -112,7 +113,7 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
     });
     const dataHash = hashExamples(prompts.map((p) => p.ids));
     // the reward is part of what a step computes: a resume under other sources is refused (without them, as before)
-    const resumeConfig = spec.reward ? { ...spec.train, reward: spec.reward } : spec.train;
+    const resumeConfig = spec.reward || tools.length > 0 ? { ...spec.train, ...(spec.reward ? { reward: spec.reward } : {}), ...(tools.length > 0 ? { tools } : {}) } : spec.train;
     // resume: policy weights and the AdamW state over policy and value from <dir>, the value model
     // from <dir>/value, then the trainer's counters, β and shuffle RNG; prompt batches are replayed
     const resume = spec.resume ? resumeInto(spec.resume, { model: policy, optimizer: trainer.optimizer }, { kind: spec.kind, dataHash, tokenizerHash: tokenizer.hash, train: resumeConfig }) : null;

@@ -25,6 +25,10 @@ test("remote jobs: grpo/rloo carry prompts, a reward spec, an optional reward mo
   assert.deepEqual(paths(remoteJobSchema.safeParse({ ...job, model: { init: { preset: "nano" } }, kind: "grpo", promptsUrl: "/api/v1/p", reward: { length: { target: 5 } } })), ["model"]);
   assert.deepEqual(paths(remoteJobSchema.safeParse({ ...job, kind: "kto" })), ["dataUrl"]);
   assert.deepEqual(paths(remoteJobSchema.safeParse({ ...job, kind: "dpo", dataUrl: "/api/v1/d", reward: { length: { target: 5 } } })), ["reward"]);
+  // PPO: more sources beside its reward model, and the tools its rollouts run (decision 0065); without them, as before
+  const ppo = remoteJobSchema.parse({ ...job, kind: "ppo", promptsUrl: "/api/v1/p", rewardModel: { modelId: "9" }, tools: ["calculator"], reward: { checker: { kind: "numeric" }, weights: { checker: 1, rewardModel: 1 } } });
+  assert.deepEqual([ppo.reward?.checker?.kind, ppo.tools], ["numeric", ["calculator"]]);
+  assert.equal(remoteJobSchema.parse({ ...job, kind: "ppo", promptsUrl: "/api/v1/p", rewardModel: { modelId: "9" } }).reward, undefined);
   assert.deepEqual(paths(remoteJobSchema.safeParse({ ...job, kind: "grpo", promptsUrl: "/api/v1/p", reward: { checker: { kind: "numeric", field: "no spaces" } } })), ["reward.checker.field"]);
   // the kinds that were there still parse as before
   assert.equal(remoteJobSchema.parse({ ...job, kind: "sample", promptsUrl: "/api/v1/p" }).kind, "sample");
