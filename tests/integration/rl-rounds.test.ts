@@ -108,6 +108,25 @@ test("a launch refuses rewards that do not fit, a checker field no prompt has, a
   const problem = (await response.json()) as { errors: Array<{ path: string; message: string }> };
   assert.equal(response.status, 422);
   assert.match(problem.errors.find((e) => e.path === "rewards.checker")?.message ?? "", /metadata\.solution/);
+  // PPO's reward model scores every answer: its default checker is not held to the field, one it is asked for is.
+  // A ranked pair first, so that only the rewards can be wrong.
+  await researcher.json("POST", `/api/v1/projects/${other}/imports`, { content: JSON.stringify({ prompt: "What is 2 + 2?", completions: ["4", "5"], metadata: { answer: 4 } }), commit: true });
+  const rank = await takeTask(labeler, other);
+  assert.equal(rank?.taskType, "rank");
+  const ranked = await labeler.json("POST", `/api/v1/assignments/${rank!.assignmentId}/submit`, { idempotencyKey: `rl-other-rank-${rank!.assignmentId}`, payload: { ranking: { tiers: rank!.completions.map((c) => [c.id]) } } });
+  assert.equal(ranked.status, 200, await ranked.clone().text());
+  const ppoLaunch = async (rewards: Record<string, unknown>) => {
+    const r = await researcher.json("POST", `/api/v1/projects/${other}/rounds`, { name: "ppo", path: "sft-reward-ppo", ...tiny, rewards });
+    return { status: r.status, paths: r.status === 422 ? ((await r.json()) as { errors: Array<{ path: string }> }).errors.map((e) => e.path) : [] };
+  };
+  const asked = await ppoLaunch({ checker: {}, rewardModel: {} });
+  assert.ok(asked.paths.includes("rewards.checker"), JSON.stringify(asked));
+  const blank = await ppoLaunch({});
+  assert.equal(blank.status, 201, JSON.stringify(blank));
+  const launchedPpo = (await server.db.selectFrom("rounds").select("id").where("project_id", "=", other).execute()).map((r) => r.id);
+  assert.equal(launchedPpo.length, 1);
+  // cancelled, so the trainer runs of the tests below do not train it
+  for (const id of launchedPpo) await researcher.json("POST", `/api/v1/rounds/${id}/cancel`);
   // a tool-result reward where the project has no tools: no answer could have a result to state
   // a project with one prompt and its demonstration, so that only the rewards can be wrong
   const projectWithDemonstration = async (name: string, settings: Record<string, unknown>) => {
@@ -135,7 +154,7 @@ test("a launch refuses rewards that do not fit, a checker field no prompt has, a
   const required = await researcher.json("POST", `/api/v1/projects/${other}/rounds`, { name: "x", path: "sft", ...tiny, evaluation: { heldOut: "required" } });
   assert.equal(required.status, 422);
   assert.ok(((await required.json()) as { errors: Array<{ path: string }> }).errors.some((e) => e.path === "evaluation.heldOut"));
-  assert.equal((await server.db.selectFrom("rounds").select("id").where("project_id", "in", [projectId, other, toolless, exact]).execute()).length, 0, "nothing was launched");
+  assert.equal((await server.db.selectFrom("rounds").select("id").where("project_id", "in", [projectId, other, toolless, exact]).where("id", "not in", launchedPpo).execute()).length, 0, "nothing else was launched");
 });
 
 test("SFT → GRPO with the calculator and the checker, then a GRPO round that waits for it and starts from its policy", { timeout: 600_000 }, async () => {
