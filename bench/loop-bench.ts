@@ -41,7 +41,7 @@
  *   npm run bench:loop [-- --task arithmetic --eval 96 --prompts 96 --tau 4 --seed 1
  *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-steps 100,300 --dpo-rpo 0,1 --dpo-dpop auto,0,1,50 --dpo-consensus 0,1 --dpo-pairs all,best_vs_rest --dpo-right-chosen 0,1 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
  *                        --grpo-mini-batches 0,16 --grpo-iterations 1,2 --grpo-tool-result 0,0.5 --grpo-digits 0,0.5 --grpo-temperatures 1,0.7 --sample-temperature 1
- *                        --kto-lrs 3e-5 --rm-steps 30,100,300 --rm-lrs 1e-4,3e-5 --ppo-checker auto,0,0.5 --rollouts 20 --tool-share 0.4 --policy 6x192 --dpo-rounds 3 --rl-fresh 0
+ *                        --kto-lrs 3e-5 --rm-steps 30,100,300 --rm-lrs 1e-4,3e-5 --ppo-checker auto,0,0.5 --ppo-tool-result 0,0.5 --rollouts 20 --tool-share 0.4 --policy 6x192 --dpo-rounds 3 --rl-fresh 0
  *                        --only dpo,ppo,rm-grpo,grpo,kto,chain,chain-fresh,dpo-loop]
  *
  * Needs `npm run build` (the server's pages). Prints a table and writes bench/results/loop-<time>.json
@@ -101,6 +101,8 @@ const { values } = parseArgs({
     // PPO's reward (decision 0065): "auto" leaves the round's rewards blank (the reward model plus the project's
     // checker), 0 the reward model alone, a number the checker at that weight beside it; swept with --ppo-lrs
     "ppo-checker": { type: "string", default: "auto" },
+    // PPO: credit for stating the last tool result (rewards.toolResult) at these weights beside the above; 0 = none
+    "ppo-tool-result": { type: "string", default: "0" },
     // GRPO on the checker alone, at these learning rates (the first is the default)
     "grpo-lrs": { type: "string", default: "1e-4,1e-3" },
     // GRPO's samples per optimizer step (0 = the whole rollout, the default) and passes over each rollout (μ)
@@ -372,11 +374,13 @@ if (ONLY.has("dpo")) {
   }
 }
 if (ONLY.has("ppo")) {
-  for (const lr of lrs("ppo-lrs")) for (const rmSteps of lrs("rm-steps")) for (const rmLr of lrs("rm-lrs")) for (const checker of values["ppo-checker"]!.split(",")) {
+  for (const lr of lrs("ppo-lrs")) for (const rmSteps of lrs("rm-steps")) for (const rmLr of lrs("rm-lrs")) for (const checker of values["ppo-checker"]!.split(",")) for (const toolResult of lrs("ppo-tool-result")) {
     const rm = rmSteps !== 100 || rmLr !== 1e-4 ? ` (RM ${rmSteps} steps, lr ${rmLr})` : "";
-    const weight = checker === "auto" ? null : Number(checker);
-    const rewards = weight === null ? {} : { rewards: { rewardModel: { weight: 1 }, ...(weight !== 0 ? { checker: { weight } } : {}) } };
-    const reward = weight === null ? "" : weight === 0 ? " reward model alone" : ` checker weight ${weight}`;
+    // blank rewards are the round's default (reward model + checker); a tool-result term makes them explicit
+    const weight = checker === "auto" ? (toolResult > 0 ? 1 : null) : Number(checker);
+    const sources = { rewardModel: { weight: 1 }, ...(weight ? { checker: { weight } } : {}), ...(toolResult > 0 ? { toolResult: { weight: toolResult } } : {}) };
+    const rewards = weight === null ? {} : { rewards: sources };
+    const reward = `${weight === null ? "" : weight === 0 ? " reward model alone" : ` checker weight ${weight}`}${toolResult > 0 ? ` tool result ${toolResult}` : ""}`;
     await add(`RM → PPO lr ${lr}${rm}${reward}`, { path: "reward-ppo", ...rewardModelWith(rmSteps, rmLr), ...rewards, ppo: { rollouts: ROLLOUTS, responseLength: T, optim: optim(lr) } });
   }
 }
