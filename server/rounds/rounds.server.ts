@@ -419,9 +419,10 @@ function dataNeeds(steps: JobKind[], snapshot: DataSnapshot): { path: string; me
  */
 async function rewardNeeds(db: DbOrTrx, project: Project, spec: RoundSpec): Promise<{ path: string; message: string } | null> {
   const rl = ROUND_PATHS[spec.path].some((k) => k === "grpo" || k === "rloo" || k === "ppo");
+  const ppo = ROUND_PATHS[spec.path].includes("ppo" as never);
   const named = Object.keys(spec.rewards) as Array<keyof RoundRewards>;
   if (!rl) return named.length > 0 ? { path: `rewards.${named[0]}`, message: `rewards are for GRPO, RLOO and PPO paths; the ${spec.path} path does not use them` } : null;
-  if (ROUND_PATHS[spec.path].includes("ppo" as never) && named.length > 0) {
+  if (ppo && named.length > 0) {
     if (!spec.rewards.rewardModel) return { path: "rewards.rewardModel", message: "PPO rewards with the round's reward model (it also starts the value model): keep it among the rewards, with weight 0 to leave its score out" };
     if (spec.rewards.rewardModel.modelId) return { path: "rewards.rewardModel.modelId", message: "PPO rewards with the reward model its round trains; it takes no other" };
   }
@@ -433,7 +434,6 @@ async function rewardNeeds(db: DbOrTrx, project: Project, spec: RoundSpec): Prom
   // the checker and the digits term read the same metadata field: some training prompt must carry it. PPO's reward
   // model scores every answer, so its default checker only adds to it where a prompt has the reference: checked
   // only when the round names the checker or the digits term.
-  const ppo = ROUND_PATHS[spec.path].includes("ppo" as never);
   const reading = ppo && !spec.rewards.checker && !spec.rewards.digits ? null : sources.reward.checker ? "rewards.checker" : sources.reward.digits ? "rewards.digits" : null;
   const field = reading && project.settings.checker ? checkerField(project.settings.checker) : null;
   if (reading && field !== null) {
@@ -517,6 +517,8 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
   if (!policyId && !("init" in spec.base)) throw new AppError("conflict", "The round it starts from made no policy.");
   const model = policyId ? { modelId: policyId } : spec.base;
   const job: Record<string, unknown> = { schemaVersion: 1, kind, model, leaseSeconds, ...(spec.lora && LORA_STEPS.includes(kind) ? { lora: spec.lora } : {}), ...(spec.recompute ? { recompute: true } : {}) };
+  // the project's settings, read by the steps that need them (its checker, tools, K)
+  const projectSettings = async () => projectSettingsSchema.parse((await trx.selectFrom("projects").select("settings").where("id", "=", round.project_id).executeTakeFirstOrThrow()).settings);
   if (kind === "sft") Object.assign(job, { ...dataUrls(round.project_id, "sft", round.data_snapshot), train: resumable(spec.sft) });
   // their corpus URLs are written at claim (they carry the attempt): corpusForJob. pretrain and midtrain checkpoint
   // like SFT, so a re-claimed or retried step resumes; a mix search checkpoints after each candidate (decision 0056)
@@ -529,7 +531,7 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
   if (kind === "dpo") Object.assign(job, { ...dataUrls(round.project_id, "preferences", round.data_snapshot), train: resumable({ ...spec.dpo, klTarget: stepKlTarget(spec, "dpo") }) });
   if (kind === "kto") Object.assign(job, { ...dataUrls(round.project_id, "unpaired", round.data_snapshot), train: resumable({ ...spec.kto, klTarget: stepKlTarget(spec, "kto") }) });
   if (kind === "grpo" || kind === "rloo") {
-    const settings = projectSettingsSchema.parse((await trx.selectFrom("projects").select("settings").where("id", "=", round.project_id).executeTakeFirstOrThrow()).settings);
+    const settings = await projectSettings();
     const { reward, rewardModel } = rewardSpecFor(spec, settings, ROUND_PATHS[spec.path].includes("reward" as never) ? "round" : null);
     const rewardId = rewardModel === "round" ? latest(["reward"]) : rewardModel;
     if (rewardModel === "round" && !rewardId) throw new AppError("conflict", `${kind.toUpperCase()} rewards the round's reward model, and there is none.`);
@@ -544,8 +546,7 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
   // the reward model trains on one side of the prompt split and is measured on the other (evaluate)
   if (kind === "reward") Object.assign(job, { ...dataUrls(round.project_id, "preferences", round.data_snapshot, "train"), train: resumable(spec.reward) });
   if (kind === "evaluate") {
-    const project = await trx.selectFrom("projects").select("settings").where("id", "=", round.project_id).executeTakeFirstOrThrow();
-    const settings = projectSettingsSchema.parse(project.settings);
+    const settings = await projectSettings();
     const previous = baseId;
     const reference = policyId ? (await trx.selectFrom("models").select("parent_id").where("id", "=", policyId).executeTakeFirst())?.parent_id ?? null : null;
     // where a chain of rounds started (decision 0058): the KL per round is to that round's own start only
@@ -573,7 +574,7 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
   if (kind === "ppo") {
     const rewardId = latest(["reward"]);
     if (!rewardId) throw new AppError("conflict", "PPO needs the round's reward model, and there is none.");
-    const settings = projectSettingsSchema.parse((await trx.selectFrom("projects").select("settings").where("id", "=", round.project_id).executeTakeFirstOrThrow()).settings);
+    const settings = await projectSettings();
     // the reward model alone, or beside the round's other sources (decision 0065), and the rollouts run the project's
     // tools, as GRPO's and the sampling's do. Each only when there is one: a trainer of the version before these
     // fields refuses unknown keys.
@@ -584,10 +585,8 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
     });
   }
   if (kind === "sample") {
-    const project = await trx.selectFrom("projects").select("settings").where("id", "=", round.project_id).executeTakeFirstOrThrow();
-    const k = Number((project.settings as { k?: number }).k ?? 4);
+    const { k, tools } = await projectSettings();
     const { prompts, ...decoding } = spec.next;
-    const tools = projectSettingsSchema.parse(project.settings).tools;
     Object.assign(job, {
       sampling: { ...decoding, n: k + spareSamples(k), batchSize: 8 }, promptIds: await promptIdsFor(trx, round.project_id, "unsampled", prompts),
       ...(tools.length > 0 ? { tools } : {}),

@@ -33,7 +33,7 @@ import { HEALTH_METRICS, KL_GUARD_METRICS } from "../contract/kl-guard.ts";
 import { finalAnswerText, type Decode } from "../rewards/answer-text.ts";
 import { healthMetrics } from "../rollouts/health.ts";
 import { meanStderr } from "../rollouts/kl-guard.ts";
-import { batchRows, collateRollout, pickRows, plainRollout, policyMaskOf, policyTokens, toolCallMetrics, type RolloutFn } from "../rollouts/rollout.ts";
+import { batchRows, collateRollout, pickRows, plainRollout, policyMaskOf, policyTokens, toolCallMetrics, toolCallsOf, type RolloutFn } from "../rollouts/rollout.ts";
 
 /**
  * Scores one response per prompt (token ids, response including its stop token if any; policyMask 0
@@ -214,7 +214,7 @@ export function createPpoTrainer(
         lr: learningRateAt(Math.max(0, trainer.step - 1), config.optim),
         ...rewardMetrics,
       };
-      Object.assign(metrics, toolCallMetrics(sampled));
+      Object.assign(metrics, toolCallMetrics(toolCallsOf(sampled)));
       // the KL guard's names (the same k1 per answer as objective/kl) and the health of the responses
       metrics[KL_GUARD_METRICS.kl] = meanKl;
       const klStderr = meanStderr(klPerRow).stderr;

@@ -4,13 +4,10 @@
 // (rewards/reward-sources.ts). The point of the sum: a reward model trained on a few hundred
 // rankings misses what a checker sees (docs/benchmarks.md, seventeenth run: it takes "called the
 // calculator" for a right answer), and PPO follows its blind spots within a few rollouts.
-import * as tf from "@tensorflow/tfjs-core";
 import { type RewardSpec } from "../contract/reward-spec.ts";
-import { collateCompletions } from "../data/collate.ts";
-import { scoreCompletions } from "../algorithms/reward-trainer.ts";
 import { type RewardFn } from "../algorithms/ppo-trainer.ts";
 import { type LanguageModel } from "../model/lm.ts";
-import { buildRewardSources, scoreRewards, type RewardSample } from "../rewards/reward-sources.ts";
+import { buildRewardSources, rewardModelScores, scoreRewards, type RewardSample } from "../rewards/reward-sources.ts";
 
 export interface PpoRewardInputs {
   rewardModel: LanguageModel;
@@ -28,9 +25,7 @@ export interface PpoRewardInputs {
 }
 
 export function ppoReward(o: PpoRewardInputs): RewardFn {
-  const scoreByModel = (prompts: number[][], responses: number[][]): Float32Array =>
-    tf.tidy(() => scoreCompletions(o.rewardModel, collateCompletions(prompts.map((prompt, b) => ({ prompt, completion: responses[b] ?? [] })), o.padId)).dataSync() as Float32Array);
-  if (!o.reward) return scoreByModel;
+  if (!o.reward) return (prompts, responses) => rewardModelScores(o.rewardModel, o.padId, prompts.map((prompt, b) => ({ prompt, completion: responses[b] ?? [] })));
   const sources = buildRewardSources(o.reward, { model: o.rewardModel, padId: o.padId });
   return async (prompts, responses, policyMask) => {
     const samples: RewardSample[] = await Promise.all(prompts.map(async (prompt, b) => {

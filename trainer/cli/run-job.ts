@@ -105,8 +105,8 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
     const readers = bpe ? transcriptReaders(bpe) : null;
     const reward = ppoReward({
       rewardModel, padId: pad, reward: spec.reward, metadataOf: new Map(prompts.map((p) => [p.ids, p.metadata])),
-      answerText: readers ? (c) => readers.answerText(c, []) : (c, m) => finalAnswerText(c, m, decode, format.stopTokens),
-      toolResult: readers ? (c) => readers.toolResult(c, []) : (c, m) => lastInsertedText(c, m, decode),
+      answerText: readers?.answerText ?? ((c, m) => finalAnswerText(c, m, decode, format.stopTokens)),
+      toolResult: readers?.toolResult ?? ((c, m) => lastInsertedText(c, m, decode)),
     });
     const trainer = createPpoTrainer({ policy, ...(reference ? { reference } : {}), value }, spec.train, {
       padId: pad, stopTokens: format.stopTokens, reward, decode, ...(rollout ? { rollout } : {}),

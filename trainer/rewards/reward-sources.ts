@@ -111,21 +111,19 @@ export function digitsReward(field: string, weight: number): RewardSource {
   };
 }
 
-/** A scalar-head reward model's score of prompt + completion at its last token (as PPO). */
+/** A scalar-head reward model's scores of prompt + completion pairs, each read at its last token, `batchSize` pairs at a time. */
+export function rewardModelScores(model: LanguageModel, padId: number, pairs: ReadonlyArray<{ prompt: number[]; completion: number[] }>, batchSize = 16): Float32Array {
+  const values = new Float32Array(pairs.length);
+  for (let i = 0; i < pairs.length; i += batchSize) {
+    const part = pairs.slice(i, i + batchSize);
+    values.set(tf.tidy(() => scoreCompletions(model, collateCompletions(part.map((s) => ({ prompt: s.prompt, completion: s.completion })), padId)).dataSync() as Float32Array), i);
+  }
+  return values;
+}
+
+/** The reward model as a source: its score of prompt + completion at the last token (as PPO). */
 export function rewardModelReward(model: LanguageModel, padId: number, weight: number, batchSize = 16): RewardSource {
-  return {
-    name: "reward_model",
-    weight,
-    score(samples) {
-      const values: number[] = [];
-      for (let i = 0; i < samples.length; i += batchSize) {
-        const part = samples.slice(i, i + batchSize);
-        const scores = tf.tidy(() => scoreCompletions(model, collateCompletions(part.map((s) => ({ prompt: s.prompt, completion: s.completion })), padId)).dataSync() as Float32Array);
-        values.push(...scores);
-      }
-      return { values };
-    },
-  };
+  return { name: "reward_model", weight, score: (samples) => ({ values: Array.from(rewardModelScores(model, padId, samples, batchSize)) }) };
 }
 
 /** The sources a job's reward spec names, in the contract's order. */

@@ -12,7 +12,7 @@
 import { scoreRewards, joinScored, type ScoredRewards, type RewardSource } from "../rewards/reward-sources.ts";
 import { type Decode } from "../rewards/answer-text.ts";
 import { type LanguageModel } from "../model/lm.ts";
-import { policyMaskOf, policyTokens, rolloutSeed, toolCallMetrics, type RolloutFn } from "./rollout.ts";
+import { policyMaskOf, policyTokens, rolloutSeed, toolCallMetrics, toolCallsOf, type RolloutFn } from "./rollout.ts";
 
 /** A prompt to answer: its rendered ids (ending with the generation prompt) and its record's metadata. */
 export interface RlPrompt {
@@ -110,7 +110,7 @@ export async function sampleGroups(
 ): Promise<SampledGroups> {
   const G = c.groupSize;
   const out: Omit<SampledGroups, "scored" | "toolMetrics"> = { rows: [], completions: [], policyMask: [], finished: [], texts: [], answers: [], trainRows: [], batches: 0, mixedGroups: 0 };
-  const calls: number[] = [];
+  let calls: number[] | null = null; // stays null when the sampler runs no tools
   const parts: ScoredRewards[] = [];
   let prompts = first;
   for (;;) {
@@ -119,7 +119,8 @@ export async function sampleGroups(
       maxNewTokens: c.maxNewTokens, temperature: c.temperature, padId: c.padId, stopTokens: c.stopTokens, seed: samplingSeed(c.seed, c.rollout, out.batches),
     });
     const mask = policyMaskOf(sampled);
-    if ("toolCalls" in sampled && Array.isArray(sampled.toolCalls)) calls.push(...(sampled.toolCalls as number[]));
+    const batchCalls = toolCallsOf(sampled);
+    if (batchCalls) (calls ??= []).push(...batchCalls);
     const texts = await Promise.all(sampled.completions.map((x) => deps.decode(x)));
     const answers = await Promise.all(sampled.completions.map((x, b) => deps.answerText(x, mask[b] ?? [])));
     const results = await Promise.all(sampled.completions.map((x, b) => deps.toolResult(x, mask[b] ?? [])));
@@ -145,7 +146,7 @@ export async function sampleGroups(
     prompts = more();
     if (prompts.length === 0) break;
   }
-  return { ...out, scored: joinScored(parts), toolMetrics: toolCallMetrics({ toolCalls: calls.length > 0 ? calls : undefined }) };
+  return { ...out, scored: joinScored(parts), toolMetrics: toolCallMetrics(calls) };
 }
 
 /**

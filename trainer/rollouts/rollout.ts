@@ -15,13 +15,13 @@ export type RolloutFn = (model: LanguageModel, prompts: number[][], options: Gen
 /** Plain sampling: every completion token is the policy's. */
 export const plainRollout: RolloutFn = (model, prompts, options) => generate(model, prompts, options);
 
-/**
- * `tools/call_frac`: the share of answers that called a tool, from a tool-running sampler's per-row call
- * counts (generateWithTools' toolCalls); {} from a sampler that runs no tools, so the metric is there only
- * when tools were.
- */
-export function toolCallMetrics(result: RolloutResult | { toolCalls?: unknown }): Record<string, number> {
-  const calls = "toolCalls" in result && Array.isArray(result.toolCalls) ? (result.toolCalls as number[]) : null;
+/** A tool-running sampler's per-row call counts (generateWithTools' toolCalls); null from one that runs no tools. */
+export function toolCallsOf(result: RolloutResult): number[] | null {
+  return "toolCalls" in result && Array.isArray(result.toolCalls) ? (result.toolCalls as number[]) : null;
+}
+
+/** `tools/call_frac`: the share of answers that called a tool; {} without call counts, so the metric is there only when tools were. */
+export function toolCallMetrics(calls: readonly number[] | null): Record<string, number> {
   return calls && calls.length > 0 ? { "tools/call_frac": calls.filter((n) => n > 0).length / calls.length } : {};
 }
 
