@@ -41,7 +41,7 @@
  *   npm run bench:loop [-- --task arithmetic --eval 96 --prompts 96 --tau 4 --seed 1
  *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-steps 100,300 --dpo-rpo 0,1 --dpo-dpop auto,0,1,50 --dpo-consensus 0,1 --dpo-pairs all,best_vs_rest --dpo-right-chosen 0,1 --dpo-smoothing 0,0.2 --dpo-loss sigmoid,ipo --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
  *                        --grpo-mini-batches 0,16 --grpo-iterations 1,2 --grpo-tool-result 0,0.5 --grpo-digits 0,0.5 --grpo-temperatures 1,0.7 --sample-temperature 1
- *                        --kto-lrs 3e-5 --rm-steps 30,100,300 --rm-lrs 1e-4,3e-5 --ppo-checker auto,0,0.5 --ppo-tool-result 0,0.5 --rollouts 20 --tool-share 0.4 --policy 6x192 --dpo-rounds 3 --rl-fresh 0
+ *                        --kto-lrs 3e-5 --rm-steps 30,100,300 --rm-lrs 1e-4,3e-5 --ppo-checker auto,0,0.5 --ppo-tool-result 0,0.5 --ppo-kl-target auto,off,3 --rollouts 20 --tool-share 0.4 --policy 6x192 --dpo-rounds 3 --rl-fresh 0
  *                        --only dpo,ppo,rm-grpo,grpo,kto,chain,chain-fresh,dpo-loop]
  *
  * Needs `npm run build` (the server's pages). Prints a table and writes bench/results/loop-<time>.json
@@ -107,6 +107,9 @@ const { values } = parseArgs({
     "ppo-checker": { type: "string", default: "auto" },
     // PPO: credit for stating the last tool result (rewards.toolResult) at these weights beside the above; 0 = none
     "ppo-tool-result": { type: "string", default: "0" },
+    // PPO's KL target (decision 0066): "auto" leaves it to the round (an early stop at 6 nats), "off" no guard (a fixed β,
+    // PPO before decision 0066), a number an early stop there; swept with the settings above
+    "ppo-kl-target": { type: "string", default: "auto" },
     // GRPO on the checker alone, at these learning rates (the first is the default)
     "grpo-lrs": { type: "string", default: "1e-4,1e-3" },
     // GRPO's samples per optimizer step (0 = the whole rollout, the default) and passes over each rollout (μ)
@@ -379,14 +382,16 @@ if (ONLY.has("dpo")) {
   }
 }
 if (ONLY.has("ppo")) {
-  for (const lr of lrs("ppo-lrs")) for (const rmSteps of lrs("rm-steps")) for (const rmLr of lrs("rm-lrs")) for (const checker of values["ppo-checker"]!.split(",")) for (const toolResult of lrs("ppo-tool-result")) {
+  for (const lr of lrs("ppo-lrs")) for (const rmSteps of lrs("rm-steps")) for (const rmLr of lrs("rm-lrs")) for (const checker of values["ppo-checker"]!.split(",")) for (const toolResult of lrs("ppo-tool-result")) for (const klTarget of values["ppo-kl-target"]!.split(",")) {
     const rm = rmSteps !== 100 || rmLr !== 1e-4 ? ` (RM ${rmSteps} steps, lr ${rmLr})` : "";
     // blank rewards are the round's default (reward model + checker); a tool-result term makes them explicit
     const weight = checker === "auto" ? (toolResult > 0 ? 1 : null) : Number(checker);
     const sources = { rewardModel: { weight: 1 }, ...(weight ? { checker: { weight } } : {}), ...(toolResult > 0 ? { toolResult: { weight: toolResult } } : {}) };
     const rewards = weight === null ? {} : { rewards: sources };
     const reward = `${weight === null ? "" : weight === 0 ? " reward model alone" : ` checker weight ${weight}`}${toolResult > 0 ? ` tool result ${toolResult}` : ""}`;
-    await add(`RM → PPO lr ${lr}${rm}${reward}`, { path: "reward-ppo", ...rewardModelWith(rmSteps, rmLr), ...rewards, ppo: { rollouts: ROLLOUTS, responseLength: T, optim: optim(lr) } });
+    const guard = klTarget === "auto" ? {} : { klTarget: klTarget === "off" ? null : Number(klTarget) };
+    const kl = klTarget === "auto" ? "" : klTarget === "off" ? " no KL guard" : ` KL target ${klTarget}`;
+    await add(`RM → PPO lr ${lr}${rm}${reward}${kl}`, { path: "reward-ppo", ...rewardModelWith(rmSteps, rmLr), ...rewards, ppo: { rollouts: ROLLOUTS, responseLength: T, ...guard, optim: optim(lr) } });
   }
 }
 if (ONLY.has("rm-grpo")) await add("RM + checker → GRPO", { path: "reward-grpo", ...rewardModel, rewards: { checker: { weight: 1 }, rewardModel: { weight: 1 } }, grpo });
@@ -548,14 +553,18 @@ type Result =
     };
 /** The GRPO/PPO reward per rollout and how many attempts each step took (a re-claimed step resumes), from the round's events. */
 type RoundEvent = { kind: string; attempt: number; type: string; payload: Record<string, unknown> };
-async function trainingCurve(id: string): Promise<{ rewards: number[]; zeroStd: number[]; batches: number[]; attempts: Record<string, number> }> {
+async function trainingCurve(id: string): Promise<{ rewards: number[]; zeroStd: number[]; batches: number[]; kls: number[]; earlyStop: Record<string, unknown> | null; attempts: Record<string, number> }> {
   const events = await json<RoundEvent[]>(await researcher.get(`/api/v1/rounds/${id}/events`));
   const attempts: Record<string, number> = {};
   for (const e of events) attempts[e.kind] = Math.max(attempts[e.kind] ?? 0, e.attempt);
   const metric = (name: string) => events.filter((e) => e.type === "metrics" && typeof e.payload[name] === "number").map((e) => e.payload[name] as number);
   // GRPO/RLOO: the share of groups whose answers all scored alike (TRL's frac_reward_zero_std): they teach nothing
   // with dynamic sampling, the prompt batches each rollout sampled to find its mixed groups
-  return { rewards: metric("reward"), zeroStd: metric("frac_reward_zero_std"), batches: metric("dynamic_sampling/batches"), attempts };
+  // PPO names its reward objective/scores; every RL step measures the KL of its rollouts' own samples, and a KL guard
+  // that stopped the step leaves an early_stop event
+  const rewards = metric("reward").length > 0 ? metric("reward") : metric("objective/scores");
+  const earlyStop = events.find((e) => e.type === "early_stop")?.payload ?? null;
+  return { rewards, zeroStd: metric("frac_reward_zero_std"), batches: metric("dynamic_sampling/batches"), kls: metric("kl_guard/kl"), earlyStop, attempts };
 }
 /**
  * Why a wrong arithmetic answer is wrong, from its tool transcript: no call (answered from memory), the
@@ -754,7 +763,9 @@ for (const [name, c] of Object.entries(curves)) {
   const tenth = Math.max(1, Math.floor(c.rewards.length / 10));
   const zeroStd = c.zeroStd.length > 0 ? `; groups that all scored alike ${f(mean(c.zeroStd.slice(0, tenth)))} → ${f(mean(c.zeroStd.slice(-tenth)))}` : "";
   const batches = c.batches.length > 0 ? `; prompt batches per rollout ${f(mean(c.batches.slice(0, tenth)))} → ${f(mean(c.batches.slice(-tenth)))} (${c.batches.reduce((a, x) => a + x, 0)} in all)` : "";
-  console.log(`${name}: reward per rollout, first and last tenth ${f(mean(c.rewards.slice(0, tenth)))} → ${f(mean(c.rewards.slice(-tenth)))} (${c.rewards.length} points)${zeroStd}${batches}; attempts ${JSON.stringify(c.attempts)}`);
+  const kl = c.kls.length > 0 ? `; rollout KL first and last tenth ${f(mean(c.kls.slice(0, tenth)))} → ${f(mean(c.kls.slice(-tenth)))}, most ${f(Math.max(...c.kls))}` : "";
+  const stop = c.earlyStop ? `; stopped by the KL guard at KL ${f(Number(c.earlyStop["kl"]))} (target ${c.earlyStop["klTarget"]}), kept step ${c.earlyStop["keptStep"]} of ${c.earlyStop["step"]}` : "";
+  console.log(`${name}: reward per rollout, first and last tenth ${f(mean(c.rewards.slice(0, tenth)))} → ${f(mean(c.rewards.slice(-tenth)))} (${c.rewards.length} points)${zeroStd}${batches}${kl}${stop}; attempts ${JSON.stringify(c.attempts)}`);
 }
 console.log(`\nwritten: ${file}`);
 await server.stop();

@@ -580,7 +580,7 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
     // fields refuses unknown keys.
     const reward = ppoRewardSpec(spec, settings);
     Object.assign(job, {
-      rewardModel: { modelId: rewardId }, train: spec.ppo, promptIds: await promptIdsFor(trx, round.project_id, "all", spec.ppo.rolloutBatchSize * 64),
+      rewardModel: { modelId: rewardId }, train: { ...spec.ppo, klTarget: stepKlTarget(spec, "ppo") }, promptIds: await promptIdsFor(trx, round.project_id, "all", spec.ppo.rolloutBatchSize * 64),
       ...(reward ? { reward } : {}), ...(settings.tools.length > 0 ? { tools: settings.tools } : {}),
     });
   }

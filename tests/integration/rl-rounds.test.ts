@@ -270,7 +270,7 @@ test("reward → PPO on a project with tools and a checker: its rollouts run the
   await refusedAt({ ...ppoRound, name: "PPO with another reward model", rewards: { checker: {}, rewardModel: { modelId: chain.sft } } }, "rewards.rewardModel.modelId");
   assert.equal(await rounds(), before);
   const launched = await launch({
-    name: "PPO with the calculator", path: "reward-ppo", ...tiny, base: { modelId: chain.sft }, evaluation: { heldOut: "off" }, next: { prompts: 0 },
+    name: "PPO with the calculator", path: "reward-ppo", ...tiny, base: { modelId: chain.sft }, evaluation: { heldOut: "off" }, next: { prompts: 0 }, klTarget: 50,
     reward: { steps: 2, batchSize: 2 }, ppo: { rolloutBatchSize: 2, miniBatchSize: 2, ppoEpochs: 1, rollouts: 2, responseLength: 12 },
   });
   assert.equal(launched.status, 201, await launched.clone().text());
@@ -282,6 +282,8 @@ test("reward → PPO on a project with tools and a checker: its rollouts run the
   assert.equal(done.state, "done", `${done.error}\n${output.slice(-3000)}`);
   const job = await server.db.selectFrom("jobs").select("spec").where("round_id", "=", round.id).where("kind", "=", "ppo").executeTakeFirstOrThrow();
   assert.deepEqual((job.spec as { tools?: string[] }).tools, ["calculator"]);
+  // the round's KL target is PPO's too, and PPO stops at it as the other steps do (decision 0066)
+  assert.deepEqual([(job.spec as { train: { klTarget: number } }).train.klTarget, (job.spec as { train: { klControl: string } }).train.klControl], [50, "early_stop"]);
   // rewards left blank: the project's checker beside the reward model, as GRPO's default (decision 0065)
   const reward = (job.spec as { reward?: { checker?: { kind: string }; weights: unknown } }).reward;
   assert.deepEqual([reward?.checker?.kind, reward?.weights], ["numeric", { checker: 1, rewardModel: 1 }]);
@@ -295,6 +297,7 @@ test("reward → PPO on a project with tools and a checker: its rollouts run the
   for (const m of metrics) {
     const share = m.payload["tools/call_frac"] as number;
     assert.ok(share >= 0 && share <= 1, JSON.stringify(m.payload));
+    assert.equal(m.payload["kl_guard/target"], 50);
     // each source's mean is logged; the score is their sum (the checker gives 0 or 1 per answer)
     for (const key of ["rewards/checker/mean", "rewards/reward_model/mean", "objective/scores"]) assert.ok(Number.isFinite(m.payload[key]), key);
     assert.ok(Math.abs((m.payload["objective/scores"] as number) - (m.payload["rewards/checker/mean"] as number) - (m.payload["rewards/reward_model/mean"] as number)) < 1e-4);

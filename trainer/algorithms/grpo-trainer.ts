@@ -31,7 +31,7 @@ import { finalAnswerText, lastInsertedText, type Decode } from "../rewards/answe
 import { type RewardSource } from "../rewards/reward-sources.ts";
 import { overTrainRows, sampleGroups, samplingFor, type RlPrompt } from "../rollouts/group-sampling.ts";
 import { healthMetrics } from "../rollouts/health.ts";
-import { meanStderr, sequenceKl, snapshotWeights, type EarlyStop, type ReferencePolicy, type WeightSnapshot } from "../rollouts/kl-guard.ts";
+import { meanStderr, sequenceKl, snapshotWeights, type EarlyStop, type ReferencePolicy, type RolloutStepResult, type WeightSnapshot } from "../rollouts/kl-guard.ts";
 import { batchRows, byRowChunks, collateRollout, pickRows, plainRollout, policyTokens, type RolloutBatch, type RolloutFn } from "../rollouts/rollout.ts";
 
 export type { RlPrompt };
@@ -51,11 +51,7 @@ export interface GroupRlDeps {
   toolResult?: (completion: number[], policyMask: number[]) => Promise<string | null>;
 }
 
-export interface RolloutStepResult {
-  metrics: Record<string, number>;
-  /** Set when the KL guard stopped training: the policy holds the kept weights again. */
-  earlyStop: EarlyStop | null;
-}
+export type { RolloutStepResult } from "../rollouts/kl-guard.ts";
 
 /** Counters, β, the minibatch-shuffle RNG and the token count; rollout seeds follow from `rollouts`. */
 export interface GroupRlResumeState {

@@ -35,7 +35,7 @@ test("PPO raises a known reward while the KL to the reference stays bounded; no 
   const history: Record<string, number>[] = [];
   let tensors = 0;
   for (let r = 0; r < 12; r++) {
-    history.push(await trainer.rolloutStep(prompts()));
+    history.push((await trainer.rolloutStep(prompts())).metrics);
     if (r === 1) tensors = tf.memory().numTensors;
   }
   assert.equal(tf.memory().numTensors, tensors, "no tensor growth across rollouts");
@@ -92,7 +92,7 @@ test("inserted (tool) tokens: the reward model reads them, but entropy, KL, the 
       if (j >= (prompts[b]?.length ?? 0) - 1 && j < (prompts[b]?.length ?? 0) + 2) allNats -= logp[b * width + j] ?? NaN;
     }
   }
-  const metrics = await trainer.rolloutStep(prompts);
+  const { metrics } = await trainer.rolloutStep(prompts);
   assert.deepEqual(seen, prompts.map((p) => [p[0] ?? 2, inserted, END]), "the reward model reads the whole transcript");
   assert.ok(Math.abs((metrics["objective/entropy"] ?? NaN) - policyNats / B) < 1e-4, `entropy ${metrics["objective/entropy"]} vs policy tokens ${policyNats / B} (all tokens: ${allNats / B})`);
   assert.ok(Math.abs(policyNats - allNats) > 0.1, "the inserted token's cost is not negligible, so the check above can tell");
@@ -103,4 +103,77 @@ test("inserted (tool) tokens: the reward model reads them, but entropy, KL, the 
   assert.equal(metrics["tools/call_frac"], 0.5, "the sampler's call counts: rows 1 and 3 called");
   trainer.dispose();
   for (const m of [policy, reference, value]) disposeGpt(m);
+});
+
+test("the KL guard: a rollout whose KL is over klTarget updates nothing, and the last weights under it come back", async () => {
+  const policy = initGpt(resolveGptConfig({ vocabSize: 16, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 32 }), 1);
+  const reference = cloneGpt(policy, { trainable: false });
+  const value = cloneGpt(policy, { scalarHead: "value" });
+  // a learning rate that leaves the reference quickly, and a target the first rollouts stay under (KL 0 at the start)
+  const config = ppoConfigSchema.parse({
+    rolloutBatchSize: 32, miniBatchSize: 8, ppoEpochs: 4, responseLength: 4, temperature: 1, klCoef: 0.05, klTarget: 0.3,
+    optim: { lr: 3e-3, minLr: 3e-3, warmupSteps: 0, totalSteps: 1000, weightDecay: 0 },
+  });
+  assert.equal(config.klControl, "early_stop", "the default control");
+  const trainer = createPpoTrainer({ policy, reference, value }, config, { padId: PAD, stopTokens: [END], reward });
+  const rng = createRng(2);
+  const prompts = (): number[][] => Array.from({ length: config.rolloutBatchSize }, () => [2 + Math.floor(rng.next() * 14), 2 + Math.floor(rng.next() * 14)]);
+  // the weights each rollout sampled with, by the optimizer step they were at
+  const weightsAt = new Map<number, Map<string, Float32Array>>();
+  const read = () => new Map([...policy.params].map(([n, v]) => [n, v.dataSync().slice() as Float32Array]));
+  let stop = null;
+  let previousKl = NaN;
+  let stopMetrics: Record<string, number> = {};
+  for (let r = 0; r < 30 && !stop; r++) {
+    weightsAt.set(trainer.step, read());
+    const stepBefore = trainer.step;
+    const result = await trainer.rolloutStep(prompts());
+    if (result.earlyStop) {
+      stop = result.earlyStop;
+      stopMetrics = result.metrics;
+      assert.equal(trainer.step, stepBefore, "the rollout over the target took no optimizer step");
+    } else previousKl = result.metrics["kl_guard/kl"] ?? NaN;
+  }
+  assert.ok(stop, "the policy left the reference by more than 0.3 nats within 30 rollouts");
+  assert.ok(stop.kl > 0.3 && stop.klTarget === 0.3 && stop.reason === "kl_above_target", JSON.stringify(stop));
+  assert.equal(stopMetrics["kl_guard/kl"], stop.kl);
+  assert.equal(stopMetrics["kl_guard/target"], 0.3);
+  assert.ok(previousKl <= 0.3, `the rollout before sampled under the target (${previousKl})`);
+  assert.ok(stop.keptStep < stop.step, "the kept weights are an earlier step's");
+  // the policy holds exactly the weights that sampled the last rollout under the target
+  const kept = weightsAt.get(stop.keptStep)!;
+  for (const [name, v] of policy.params) assert.deepEqual(v.dataSync(), kept.get(name), name);
+  assert.notDeepEqual([...policy.params.values()][0]!.dataSync(), weightsAt.get(stop.step)!.get([...policy.params.keys()][0]!), "and not those that went over it");
+  trainer.dispose();
+  for (const m of [policy, reference, value]) disposeGpt(m);
+});
+
+test("klControl 'adaptive' steers β toward the target (Ziegler et al. 2019) and never stops; null holds β", async () => {
+  for (const control of ["adaptive", null] as const) {
+    const policy = initGpt(resolveGptConfig({ vocabSize: 16, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 32 }), 1);
+    const reference = cloneGpt(policy, { trainable: false });
+    const value = cloneGpt(policy, { scalarHead: "value" });
+    const config = ppoConfigSchema.parse({
+      rolloutBatchSize: 32, miniBatchSize: 8, ppoEpochs: 4, responseLength: 4, temperature: 1, klCoef: 0.05, klHorizon: 100,
+      ...(control ? { klTarget: 0.3, klControl: control } : { klTarget: null }),
+      optim: { lr: 3e-3, minLr: 3e-3, warmupSteps: 0, totalSteps: 1000, weightDecay: 0 },
+    });
+    const trainer = createPpoTrainer({ policy, reference, value }, config, { padId: PAD, stopTokens: [END], reward });
+    const rng = createRng(2);
+    const prompts = (): number[][] => Array.from({ length: config.rolloutBatchSize }, () => [2 + Math.floor(rng.next() * 14), 2 + Math.floor(rng.next() * 14)]);
+    let overTarget = 0;
+    for (let r = 0; r < 12; r++) {
+      const before = trainer.klCoef;
+      const { metrics, earlyStop } = await trainer.rolloutStep(prompts());
+      assert.equal(earlyStop, null);
+      const kl = metrics["objective/kl"] ?? NaN;
+      if (kl > 0.3) overTarget++;
+      // β ← β·(1 + clip(KL/target − 1, ±0.2)·B/horizon), or unchanged without a target
+      const expected = control ? before * (1 + (Math.min(Math.max(kl / 0.3 - 1, -0.2), 0.2) * 32) / 100) : before;
+      assert.ok(Math.abs(trainer.klCoef - expected) < 1e-9, `${control} rollout ${r + 1}: β ${trainer.klCoef} vs ${expected}`);
+    }
+    assert.ok(overTarget > 0, `${control}: the KL went over 0.3 (so the adaptive rule had something to steer)`);
+    trainer.dispose();
+    for (const m of [policy, reference, value]) disposeGpt(m);
+  }
 });

@@ -16,6 +16,9 @@
 //  5. GAE over policy tokens (inserted ones skipped), advantages whitened over policy tokens
 //  6. PPO epochs over shuffled minibatches: clipped policy + vf_coef · clipped value loss
 //  7. metrics with TRL's names; adaptive β update
+// The KL guard (klControl "early_stop", the default, as in GRPO): when the KL of a rollout's own samples is over
+// klTarget, the weights that sampled it are past the target; the last weights under it are put back and training
+// stops before any update (decision 0066).
 // The reward is a function, so a reward model and a programmatic reward plug in the same way, or a
 // weighted sum of both (rewards/reward-sources.ts: a reward model beside the project's checker).
 import * as tf from "@tensorflow/tfjs-core";
@@ -32,7 +35,7 @@ import { createRng, type Rng } from "../random/rng.ts";
 import { HEALTH_METRICS, KL_GUARD_METRICS } from "../contract/kl-guard.ts";
 import { finalAnswerText, type Decode } from "../rewards/answer-text.ts";
 import { healthMetrics } from "../rollouts/health.ts";
-import { meanStderr } from "../rollouts/kl-guard.ts";
+import { meanStderr, snapshotWeights, type EarlyStop, type RolloutStepResult, type WeightSnapshot } from "../rollouts/kl-guard.ts";
 import { batchRows, collateRollout, pickRows, plainRollout, policyMaskOf, policyTokens, toolCallMetrics, toolCallsOf, type RolloutFn } from "../rollouts/rollout.ts";
 
 /**
@@ -57,8 +60,8 @@ export interface PpoTrainer {
   rollouts: number;
   klCoef: number;
   optimizer: AdamWState;
-  /** One rollout and its PPO epochs on these prompts. */
-  rolloutStep(prompts: number[][]): Promise<Record<string, number>>;
+  /** One rollout and its PPO epochs on these prompts; or, when its KL is over the target, the stop (no update). */
+  rolloutStep(prompts: number[][]): Promise<RolloutStepResult>;
   /** What a checkpoint needs besides the weights and AdamW moments to continue exactly. */
   resumeState(): PpoResumeState;
   restore(state: PpoResumeState): void;
@@ -116,6 +119,8 @@ export function createPpoTrainer(
   let rng: Rng = createRng(config.seed);
   const stop = new Set(options.stopTokens);
   const sample = options.rollout ?? plainRollout;
+  const guarding = config.klTarget !== null && config.klControl === "early_stop";
+  let kept: WeightSnapshot | null = null; // the last policy weights whose rollout KL was under the target
 
   const trainer: PpoTrainer = {
     step: 0,
@@ -172,6 +177,25 @@ export function createPpoTrainer(
         if (last >= 0) rewards[last] = (rewards[last] ?? 0) + (scores[b] ?? 0);
       }
       if (config.whitenRewards) rewards = maskedWhiten(rewards, mask, false);
+      const meanKl = klPerRow.reduce((a, x) => a + x, 0) / B;
+      if (guarding) {
+        // the weights that sampled this rollout are over the target: put back the last ones under it, update nothing
+        if (!(meanKl <= (config.klTarget ?? Infinity))) {
+          kept ??= snapshotWeights(models.policy, trainer.step); // a resumed run over the target keeps its start
+          kept.restoreInto(models.policy);
+          const stop: EarlyStop = { reason: "kl_above_target", kl: meanKl, klTarget: config.klTarget ?? NaN, step: trainer.step, keptStep: kept.step };
+          const klStderr = meanStderr(klPerRow).stderr;
+          return {
+            metrics: {
+              rollout: trainer.rollouts + 1, step: trainer.step, "objective/kl": meanKl, [KL_GUARD_METRICS.kl]: meanKl,
+              ...(Number.isFinite(klStderr) ? { [KL_GUARD_METRICS.klStderr]: klStderr } : {}), [KL_GUARD_METRICS.samples]: B, [KL_GUARD_METRICS.target]: config.klTarget ?? NaN,
+            },
+            earlyStop: stop,
+          };
+        }
+        kept?.dispose();
+        kept = snapshotWeights(models.policy, trainer.step);
+      }
 
       // 5. GAE over response tokens, then whitened advantages (valid tokens only)
       const g = gae(rewards, oldValues, mask, [B, W], config.gamma, config.lam);
@@ -190,7 +214,6 @@ export function createPpoTrainer(
       }
 
       // 7. metrics (TRL names) and the adaptive β update (Ziegler et al. 2019)
-      const meanKl = klPerRow.reduce((a, x) => a + x, 0) / B;
       let entropy = 0;
       for (let i = 0; i < B * W; i++) if (mask[i]) entropy -= oldLogp[i] ?? 0;
       const meanScore = scores.reduce((a, x) => a + x, 0) / B;
@@ -229,12 +252,12 @@ export function createPpoTrainer(
         }));
         Object.assign(metrics, healthMetrics(answers));
       } else metrics[HEALTH_METRICS.meanLength] = responses.reduce((a, r) => a + r.length, 0) / B;
-      if (config.klTarget !== null) {
+      if (config.klControl === "adaptive" && config.klTarget !== null) {
         const err = Math.min(Math.max(meanKl / config.klTarget - 1, -0.2), 0.2);
         trainer.klCoef *= 1 + (err * B) / config.klHorizon;
       }
       trainer.rollouts += 1;
-      return metrics;
+      return { metrics, earlyStop: null };
     },
 
     resumeState: () => ({ step: trainer.step, rollouts: trainer.rollouts, klCoef: trainer.klCoef, shuffleRngState: rng.state() }),
@@ -248,6 +271,8 @@ export function createPpoTrainer(
 
     dispose() {
       disposeAdamW(optimizer);
+      kept?.dispose();
+      kept = null;
     },
   };
 

@@ -120,7 +120,7 @@ test("ppo: resuming at a periodic checkpoint repeats rollouts 3–4 exactly (ada
   await run({ schemaVersion: 1, kind: "reward", data: path("prefs.jsonl"), tokenizer: path("tok/tokenizer.json"), model: { checkpoint: path("base") }, train: { steps: 2, batchSize: 2 }, out: path("rm"), backend: "wasm" });
   const spec = (out: string): JobSpecInput => ({
     schemaVersion: 1, kind: "ppo", prompts: path("prompts.jsonl"), tokenizer: path("tok/tokenizer.json"), model: { checkpoint: path("base") }, rewardModel: { checkpoint: path("rm") },
-    train: { rollouts: 4, rolloutBatchSize: 2, miniBatchSize: 1, ppoEpochs: 2, responseLength: 4, temperature: 1, klTarget: 0.01, klHorizon: 4, checkpointEvery: 2, keepCheckpoints: 0, optim: { lr: 1e-2 } },
+    train: { rollouts: 4, rolloutBatchSize: 2, miniBatchSize: 1, ppoEpochs: 2, responseLength: 4, temperature: 1, klTarget: 0.01, klControl: "adaptive", klHorizon: 4, checkpointEvery: 2, keepCheckpoints: 0, optim: { lr: 1e-2 } },
     out, backend: "wasm",
   });
   const whole = await run(spec(path("ppo-whole")));

@@ -173,6 +173,28 @@ test("ppo: the reward model plus the checker (Σ w·r, each source logged), the 
   assert.equal(alone[0]?.["rewards/checker/mean"], undefined);
 });
 
+test("the KL guard stops a PPO run whose rollouts went over the target, and keeps the weights that sampled the last one under it", async () => {
+  const events = await run({
+    schemaVersion: 1, kind: "ppo", prompts: path("prompts.jsonl"), tokenizer: tokenizer(), model: { checkpoint: path("base") }, rewardModel: { checkpoint: path("rm") },
+    train: { rollouts: 20, rolloutBatchSize: 4, miniBatchSize: 2, ppoEpochs: 2, responseLength: 6, klTarget: 2, checkpointEvery: 1, keepCheckpoints: 0, optim: { lr: 0.02 } },
+    out: path("ppo-guarded"), backend: "wasm",
+  } as JobSpecInput);
+  const stop = events.find((e) => e.type === "early_stop");
+  const kls = metricsOf(events).map((m) => Number(m["kl_guard/kl"]));
+  assert.ok(stop, `no early stop: KL ${kls.join(", ")}`);
+  assert.equal(stop["reason"], "kl_above_target");
+  assert.ok(Number(stop["kl"]) > 2 && Number(stop["klTarget"]) === 2);
+  assert.ok(kls.slice(0, -1).every((kl) => kl <= 2) && kls.at(-1)! > 2, `every rollout before the last sampled under the target: ${kls.join(", ")}`);
+  assert.equal(events.filter((e) => e.type === "done")[0]?.["earlyStop"], true);
+  // the weights kept are those after the rollout before the last: its periodic checkpoint (4 rows ÷ 2 × 2 epochs = 4 steps a rollout)
+  const keptStep = Number(stop["keptStep"]);
+  assert.equal(keptStep, Number(stop["step"]) - 4, "the weights that sampled the rollout before (the one over the target took no step)");
+  assert.ok(keptStep >= 4 && keptStep % 4 === 0, `some rollouts trained first (kept step ${keptStep})`);
+  assert.equal(readManifest(path("ppo-guarded")).step, keptStep);
+  const kept = path(`ppo-guarded/checkpoints/rollout-${keptStep / 4}/model.safetensors`);
+  assert.ok(readFileSync(path("ppo-guarded/model.safetensors")).equals(readFileSync(kept)), "final weights = the kept rollout's");
+});
+
 test("bad GRPO input is refused before any work, naming the line or field", async () => {
   writeFileSync(path("no-answer.jsonl"), jsonl([{ prompt: "what is 1 plus 1", metadata: { answer: 2 } }, { prompt: "and 2 plus 2", metadata: { note: "x" } }, { prompt: "x", metadata: { a: 1 }, answer: 3 }]));
   await assert.rejects(run({ ...rlSpec("grpo", path("bad")), prompts: path("no-answer.jsonl") } as JobSpecInput), (e: unknown) => e instanceof DataError && /line 3: answer: metadata given twice/.test(e.message));

@@ -25,9 +25,9 @@ import { createDpoTrainer } from "../algorithms/dpo-trainer.ts";
 import { createPpoTrainer } from "../algorithms/ppo-trainer.ts";
 import { createKtoTrainer } from "../algorithms/kto-trainer.ts";
 import { type GroupRlDeps } from "../algorithms/grpo-trainer.ts";
-import { createKlGuard, referenceOf, type LoopGuard } from "../rollouts/kl-guard.ts";
+import { createKlGuard, referenceOf, type EarlyStop, type LoopGuard } from "../rollouts/kl-guard.ts";
 import { type RolloutFn } from "../rollouts/rollout.ts";
-import { type KlCheckConfig } from "../contract/kl-guard.ts";
+import { EARLY_STOP_EVENT, type KlCheckConfig } from "../contract/kl-guard.ts";
 import { type JobLogger } from "./logger.ts";
 import { evalJob } from "./eval-job.ts";
 import { heldoutJob } from "./heldout-eval.ts";
@@ -116,7 +116,10 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
     const resumeConfig = spec.reward || tools.length > 0 ? { ...spec.train, ...(spec.reward ? { reward: spec.reward } : {}), ...(tools.length > 0 ? { tools } : {}) } : spec.train;
     // resume: policy weights and the AdamW state over policy and value from <dir>, the value model
     // from <dir>/value, then the trainer's counters, β and shuffle RNG; prompt batches are replayed
-    const resume = spec.resume ? resumeInto(spec.resume, { model: policy, optimizer: trainer.optimizer }, { kind: spec.kind, dataHash, tokenizerHash: tokenizer.hash, train: resumeConfig }) : null;
+    // the KL guard's settings may change on resume (and checkpoints from before PPO had one still resume)
+    const resume = spec.resume
+      ? resumeInto(spec.resume, { model: policy, optimizer: trainer.optimizer }, { kind: spec.kind, dataHash, tokenizerHash: tokenizer.hash, train: resumeConfig, mayChange: ["klTarget", "klControl"] })
+      : null;
     if (resume) {
       loadCheckpointInto(join(resume.dir, "value"), value, null, { tokenizerHash: tokenizer.hash });
       const e = resume.extra;
@@ -137,10 +140,16 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
     };
     const bar = createProgress("ppo rollouts", spec.train.rollouts);
     const every = spec.train.checkpointEvery;
+    let earlyStop: EarlyStop | null = null;
     while (trainer.rollouts < spec.train.rollouts) {
-      const metrics = await trainer.rolloutStep(batches.next().value as number[][]);
+      const { metrics, earlyStop: stop } = await trainer.rolloutStep(batches.next().value as number[][]);
       bar.update(trainer.rollouts, `score ${metrics["objective/scores"]?.toFixed(3)} kl ${metrics["objective/kl"]?.toFixed(3)}`);
       log.event("metrics", metrics);
+      if (stop) {
+        earlyStop = stop;
+        trainer.step = stop.keptStep; // the trainer put those weights back
+        break;
+      }
       // periodic checkpoints are counted and named in rollouts (checkpoints/rollout-N), PPO's unit
       if (every > 0 && trainer.rollouts % every === 0 && trainer.rollouts < spec.train.rollouts) {
         const dir = writePeriodicCheckpoint(spec.out, trainer.rollouts, rng.state(), spec.train.keepCheckpoints, save, "rollout");
@@ -150,9 +159,10 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
     bar.finish();
     save(spec.out, trainer.step, rng.state());
     log.event("checkpoint", { step: trainer.step, rollout: trainer.rollouts, dir: spec.out, final: true });
+    if (earlyStop) log.event(EARLY_STOP_EVENT, { ...earlyStop, dir: spec.out });
     trainer.dispose();
     for (const m of [policy, reference, rewardModel, value]) if (m) disposeModel(m);
-    log.event("done", { kind: spec.kind, rollouts: trainer.rollouts, steps: trainer.step });
+    log.event("done", { kind: spec.kind, rollouts: trainer.rollouts, steps: trainer.step, ...(earlyStop ? { earlyStop: true } : {}) });
     return;
   }
 

@@ -1,5 +1,5 @@
 // KL guards and output-health metrics: the settings every preference/RL trainer takes (DPO, KTO,
-// GRPO, RLOO; PPO has its own adaptive β) and the names of what they report. Zod only, so the web
+// PPO, GRPO, RLOO) and the names of what they report. Zod only, so the web
 // app and the server's round report can import the names.
 //
 // What a job's JSON lines carry (all "metrics" lines also carry `step`):
@@ -14,7 +14,7 @@
 //                        time so checks compare like with like).
 //   kl_guard/kl_stderr   its standard error over the answers
 //   kl_guard/samples     answers it was measured on
-//   kl_guard/target      `klTarget`, when one is set (PPO: the target its adaptive β steers toward; PPO never stops)
+//   kl_guard/target      `klTarget`, when one is set
 //   beta                 GRPO/RLOO: the KL coefficient in use (moves when klControl is "adaptive")
 //   health/undecodable_frac   share of sampled answers whose text holds U+FFFD (bytes that are not UTF-8)
 //   health/repeat_loop_frac   share ending in a repeated-token loop (a pattern of ≤ 6 tokens, ≥ 3 times, ≥ 12 tokens)
@@ -24,8 +24,8 @@
 //
 //   {"type": "early_stop", "reason": "kl_above_target", "kl": 7.2, "klTarget": 6, "step": 60,
 //    "keptStep": 40, "dir": "<out>"}
-// is emitted when a measured KL exceeds the target under klControl "early_stop" (DPO and KTO always
-// stop): training ends, the weights of the last measurement under the target (step `keptStep`; the
+// is emitted when a measured KL exceeds the target under klControl "early_stop" (GRPO, RLOO and PPO's
+// default; DPO and KTO always stop): training ends, the weights of the last measurement under the target (step `keptStep`; the
 // initial policy when none passed) are restored and written as the final checkpoint in `dir`, and the
 // "done" line carries `earlyStop: true`.
 import { z } from "zod";
@@ -83,5 +83,5 @@ export const klCheckSchema = z
   .prefault({});
 export type KlCheckConfig = z.output<typeof klCheckSchema>;
 
-/** GRPO/RLOO: what the measured KL does. */
+/** PPO/GRPO/RLOO: what the measured KL does. */
 export const klControlSchema = z.enum(["early_stop", "adaptive"]).default("early_stop");

@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { optimConfigWith, tieTotalSteps } from "./optim-config.ts";
 import { checkpointCadence } from "./checkpoint-cadence.ts";
+import { klControlSchema, klTargetSchema } from "./kl-guard.ts";
 
 export const ppoConfigSchema = z
   .strictObject({
@@ -20,8 +21,13 @@ export const ppoConfigSchema = z
     temperature: z.number().positive().default(0.7),
     /** β of the per-token KL penalty (k1 estimator) in the reward (TRL 0.05). */
     klCoef: z.number().nonnegative().default(0.05),
-    /** Adaptive KL (Ziegler et al. 2019): steer β toward this KL per sequence (nats); null = fixed β. */
-    klTarget: z.number().positive().nullable().default(null),
+    /**
+     * KL per answer (nats) of the rollouts' own samples: "early_stop" ends training when a rollout's KL is over it and
+     * keeps the last weights under it, as DPO, KTO, GRPO and RLOO do (decision 0066); "adaptive" steers β toward it
+     * instead (Ziegler et al. 2019; over `klHorizon` samples, so it moves β slowly); null = neither, a fixed β.
+     */
+    klTarget: klTargetSchema,
+    klControl: klControlSchema,
     klHorizon: z.number().positive().default(10000),
     cliprange: z.number().positive().default(0.2),
     cliprangeValue: z.number().positive().default(0.2),
@@ -37,6 +43,10 @@ export const ppoConfigSchema = z
     ...checkpointCadence,
     // one AdamW over policy and value parameters, as TRL's PolicyAndValueWrapper
     optim: optimConfigWith({ lr: 1e-4, minLr: 1e-5, warmupSteps: 0, weightDecay: 0 }),
+  })
+  .refine((c) => c.klControl !== "adaptive" || (c.klCoef > 0 && c.klTarget !== null), {
+    message: "klControl 'adaptive' steers β toward klTarget: it needs klCoef > 0 and a klTarget",
+    path: ["klControl"],
   })
   // optimizer steps = rollouts × epochs × minibatches per epoch (see ppo-trainer.ts step 6)
   .transform((c) => tieTotalSteps(c, c.rollouts * c.ppoEpochs * Math.ceil(c.rolloutBatchSize / c.miniBatchSize)));

@@ -5,6 +5,7 @@ import { grpoConfigSchema } from "./grpo-config.ts";
 import { rlooConfigSchema } from "./rloo-config.ts";
 import { ktoConfigSchema } from "./kto-config.ts";
 import { dpoConfigSchema, dpopLambdaFor } from "./dpo-config.ts";
+import { ppoConfigSchema } from "./ppo-config.ts";
 import { earlyStopEventSchema } from "./kl-guard.ts";
 
 const job = { schemaVersion: 1, jobId: "7", roundId: "3", attempt: 1, model: { modelId: "12" }, leaseSeconds: 60 };
@@ -49,7 +50,11 @@ test("defaults follow TRL 1.x except where the comments say; every trainer has a
   assert.equal(rloo.normalizeAdvantages, false);
   const kto = ktoConfigSchema.parse({});
   assert.deepEqual([kto.beta, kto.desirableWeight, kto.undesirableWeight], [0.1, 1, 1]);
-  for (const c of [grpo, rloo, kto, dpoConfigSchema.parse({})]) assert.equal(c.klTarget, 6);
+  for (const c of [grpo, rloo, kto, dpoConfigSchema.parse({}), ppoConfigSchema.parse({})]) assert.equal(c.klTarget, 6);
+  // PPO stops at its target like GRPO (decision 0066); its adaptive β is the other choice, and needs a target and β > 0
+  assert.equal(ppoConfigSchema.parse({}).klControl, "early_stop");
+  assert.deepEqual(paths(ppoConfigSchema.safeParse({ klControl: "adaptive", klTarget: null })), ["klControl"]);
+  assert.deepEqual(paths(ppoConfigSchema.safeParse({ klControl: "adaptive", klCoef: 0 })), ["klControl"]);
   assert.deepEqual(dpoConfigSchema.parse({}).klCheck, { every: 25, samples: 16, maxNewTokens: 32, seed: 0 });
   // DPOP's λ is left blank for the round to choose (decision 0064): 1, or 10 after an RL step; a given one is kept
   assert.equal(dpoConfigSchema.parse({}).dpopLambda, undefined);

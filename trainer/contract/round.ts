@@ -55,7 +55,7 @@ export const isCorpusPath = (path: RoundPath): path is (typeof CORPUS_PATHS)[num
 export const readsPreferencePairs = (steps: readonly string[]): boolean => steps.includes("dpo") || steps.includes("reward");
 
 /** Steps that move a policy against a reference: they take the round's klTarget. */
-export const KL_STEPS = ["dpo", "kto", "grpo", "rloo"] as const;
+export const KL_STEPS = ["dpo", "kto", "ppo", "grpo", "rloo"] as const;
 /** Steps that teach a policy from rewards it samples (a checker, a reward model): what DPOP's automatic λ looks for (decision 0064). */
 export const RL_STEPS = ["ppo", "grpo", "rloo"] as const;
 
@@ -289,7 +289,7 @@ export const roundSpecSchema = z
     rewards: roundRewardsSchema.default({}),
     /**
      * The most KL to the reference the round may spend, in nats per answer. When set, every DPO, KTO,
-     * GRPO and RLOO step takes it as its own klTarget (their guards stop, or steer β, at it); unset,
+     * PPO, GRPO and RLOO step takes it as its own klTarget (their guards stop, or steer β, at it); unset,
      * each step keeps its own (default 6). The report warns above whichever applied.
      */
     klTarget: z.number().positive().max(1000).optional(),
@@ -349,10 +349,10 @@ export function stepKlTarget(spec: RoundSpec, kind: (typeof KL_STEPS)[number]): 
   return spec.klTarget ?? spec[kind].klTarget;
 }
 
-/** The KL target a round's report warns above: the last KL-guarded step's (PPO: its adaptive target), else 6. */
+/** The KL target a round's report warns above: the last KL-guarded step's, else the round's, else 6. */
 export function reportKlTarget(spec: RoundSpec): number {
   const last = [...ROUND_PATHS[spec.path]].reverse().find((k): k is (typeof KL_STEPS)[number] => (KL_STEPS as readonly string[]).includes(k));
-  return (last ? stepKlTarget(spec, last) : (spec.klTarget ?? spec.ppo.klTarget)) ?? 6;
+  return (last ? stepKlTarget(spec, last) : spec.klTarget) ?? 6;
 }
 export type RoundSpecInput = z.input<typeof roundSpecSchema>;
 

@@ -351,7 +351,7 @@ test("PPO with LoRA and no reference model: the reference is the policy with ada
   const rng = createRng(2);
   const prompts = (): number[][] => Array.from({ length: config.rolloutBatchSize }, () => [2 + Math.floor(rng.next() * 14), 2 + Math.floor(rng.next() * 14)]);
   const history: Record<string, number>[] = [];
-  for (let r = 0; r < 10; r++) history.push(await trainer.rolloutStep(prompts()));
+  for (let r = 0; r < 10; r++) history.push((await trainer.rolloutStep(prompts())).metrics);
   assert.ok(Math.abs(history[0]?.["objective/kl"] ?? NaN) < 1e-5, `initial KL ${history[0]?.["objective/kl"]}`);
   const late = history.slice(-3).reduce((a, m) => a + (m["objective/scores"] ?? 0), 0) / 3;
   assert.ok(late > (history[0]?.["objective/scores"] ?? 0) + 0.8, `score ${history[0]?.["objective/scores"]} → ${late}`);

@@ -112,6 +112,13 @@ export interface EarlyStop {
   keptStep: number;
 }
 
+/** One rollout of an RL trainer (PPO, GRPO, RLOO): its metrics, and the stop when its KL was over the target. */
+export interface RolloutStepResult {
+  metrics: Record<string, number>;
+  /** Set when the KL guard stopped training: the policy holds the kept weights again. */
+  earlyStop: EarlyStop | null;
+}
+
 /** What the train loop (cli/train-loop.ts) asks of a guard. */
 export interface LoopGuard {
   /** Before the first step: `step` is where training starts (0, or the resume point). */

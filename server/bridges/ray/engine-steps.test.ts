@@ -21,6 +21,13 @@ test("models chain like Tandem's trainer: SFT feeds DPO; the RM feeds PPO's rewa
   assert.match(openrlhf, /--critic\.model_name_or_path "\$TANDEM_OUTPUT_DIR\/02-reward"/);
 });
 
+test("PPO's KL target maps to OpenRLHF's adaptive KL only under klControl 'adaptive'; the default early stop has no counterpart", () => {
+  const body = (ppo: Record<string, unknown>) => engineSteps(spec("sft-reward-ppo", { ppo }), "openrlhf", { sft: 10, preferences: 10, prompts: 10 })[2]!.body;
+  assert.doesNotMatch(body({}), /--algo\.kl\.target/, "the default (early stop at 6) is not OpenRLHF's adaptive KL");
+  assert.match(body({ klControl: "adaptive", klTarget: 3, klHorizon: 500 }), /--algo\.kl\.target 3 \\\n\s+--algo\.kl\.horizon 500/);
+  assert.ok(MAPPING_NOTES.some((n) => n.includes("early stop at the target (decision 0066)")));
+});
+
 test("OpenRLHF counts epochs: steps × batch ÷ rows, rounded, at least one", () => {
   assert.equal(epochsFor(100, 8, 400), 2);
   assert.equal(epochsFor(10, 8, 400), 1, "less than half an epoch still runs one");

@@ -135,7 +135,8 @@ function openrlhfCommand(spec: RoundSpec, kind: TrainStepKind, input: string, re
     ["--rollout.temperature", c.temperature], ["--train.batch_size", c.miniBatchSize], ["--train.max_epochs", c.ppoEpochs],
     ["--train.num_episodes", epochsFor(c.rollouts, c.rolloutBatchSize, rows)], ["--algo.advantage.estimator", "gae"],
     ["--algo.advantage.gamma", c.gamma], ["--algo.advantage.lambd", c.lam], ["--algo.kl.init_coef", c.klCoef],
-    ...(c.klTarget !== null ? ([["--algo.kl.target", c.klTarget], ["--algo.kl.horizon", c.klHorizon]] as Arg[]) : []),
+    // OpenRLHF's adaptive KL is the counterpart of klControl "adaptive"; it has no early stop (MAPPING_NOTES)
+    ...(c.klControl === "adaptive" && c.klTarget !== null ? ([["--algo.kl.target", c.klTarget], ["--algo.kl.horizon", c.klHorizon]] as Arg[]) : []),
     ["--actor.eps_clip", c.cliprange], ["--critic.value_clip", c.cliprangeValue], ["--train.seed", c.seed],
     ...adam(c.optim, "actor."), ...common,
   ]);
@@ -226,6 +227,7 @@ export const MAPPING_NOTES = [
   "`gradAccumSteps` splits the batch into micro-batches (`--train.micro_batch_size`, TRL `per_device_train_batch_size`).",
   "PPO: `--train.num_episodes` = round(rollouts × rolloutBatchSize ÷ prompts); the critic starts from the reward model, as in OpenRLHF's examples.",
   "PPO on OpenRLHF rewards with the reward model alone and runs no tools: the round's other rewards (the project's checker by default) and its tools apply on Tandem's own trainer service only (decision 0065).",
+  "PPO's KL target maps to OpenRLHF's adaptive KL (`--algo.kl.target`) only under `klControl: \"adaptive\"`. Its default, an early stop at the target (decision 0066), has no counterpart: OpenRLHF's PPO runs every episode at a fixed β.",
   "Tandem-only settings have no counterpart and are left out: the reward model's `centerCoefficient` on OpenRLHF, PPO's `vfCoef`, `missingEosPenalty` and `whitenRewards`.",
   "DPO `hinge` is TRL-only; PPO runs on OpenRLHF only (TRL's PPO has no command line).",
   "DPO's `dpopLambda` (DPOP's penalty, Tandem's default 1, or 10 after an RL step) has no counterpart in OpenRLHF or TRL: the engines train plain DPO.",
