@@ -10,8 +10,8 @@ export function RoundWarnings({ warnings }: { warnings: RoundWarning[] }) {
     <section aria-label="Warnings" data-testid="round-warnings" className="mb-4 rounded border border-amber-500 bg-amber-50 p-3 text-sm text-amber-950 dark:bg-amber-950 dark:text-amber-50">
       <h2 className="mb-1 font-semibold">This round needs a look</h2>
       <ul className="list-disc space-y-1 pl-5">
-        {warnings.map((w) => (
-          <li key={w.code} data-code={w.code}>
+        {warnings.map((w, i) => (
+          <li key={`${w.code}-${i}`} data-code={w.code}>
             {w.message}
           </li>
         ))}

@@ -26,6 +26,8 @@ type JsonSchema = {
   maximum?: number;
   exclusiveMinimum?: number;
   blank?: string;
+  /** How zod writes a nullable number: `anyOf: [{type: "number", …}, {type: "null"}]`. */
+  anyOf?: JsonSchema[];
 };
 
 export function configFields(schema: z.ZodType, prefix: string): ConfigField[] {
@@ -34,10 +36,14 @@ export function configFields(schema: z.ZodType, prefix: string): ConfigField[] {
 }
 
 function walk(json: JsonSchema, defaults: Record<string, unknown>, prefix: string): ConfigField[] {
-  return Object.entries(json.properties ?? {}).flatMap(([key, property]) => {
+  return Object.entries(json.properties ?? {}).flatMap(([key, written]) => {
     const name = `${prefix}.${key}`;
+    // a nullable field is an anyOf of the value's schema and null: read the value's, and remember the null
+    const members = written.anyOf ?? [];
+    const orNull = members.some((m) => m.type === "null");
+    const property: JsonSchema = { ...written, ...(members.find((m) => m.type !== "null") ?? {}) };
     const value = defaults[key];
-    const types = [property.type ?? []].flat();
+    const types = [property.type ?? [], orNull ? ["null"] : []].flat();
     if (types.includes("object")) return walk(property, (value ?? {}) as Record<string, unknown>, name);
     const kind = property.enum ? "enum" : types.includes("boolean") ? "boolean" : types.includes("integer") ? "integer" : "number";
     const max = property.maximum !== undefined && property.maximum < Number.MAX_SAFE_INTEGER ? property.maximum : undefined;
@@ -61,8 +67,8 @@ function walk(json: JsonSchema, defaults: Record<string, unknown>, prefix: strin
 const humanize = (key: string) => key.replace(/([a-z])([A-Z])/g, "$1 $2").replace(/^./, (c) => c.toUpperCase());
 
 /**
- * The submitted values as the nested object the schema validates. Empty fields are left out
- * (the default applies), or null where the field allows it; text that is not a number stays
+ * The submitted values as the nested object the schema validates. Fields not submitted are left out
+ * (the default applies); empty ones too, or null where the field allows it (an emptied KL target: no guard); text that is not a number stays
  * text, so the schema refuses it with the field named instead of it turning into NaN.
  */
 export function configFromForm(form: FormData, fields: ConfigField[]): Record<string, unknown> {
@@ -71,7 +77,8 @@ export function configFromForm(form: FormData, fields: ConfigField[]): Record<st
     const raw = form.get(field.name);
     let value: unknown;
     if (field.kind === "boolean") value = raw === "on" || raw === "true";
-    else if (raw === null || String(raw).trim() === "") {
+    else if (raw === null) continue; // not in the form (a fieldset the path does not show): the default applies
+    else if (String(raw).trim() === "") {
       if (!field.nullable) continue;
       value = null;
     } else if (field.kind === "enum") value = String(raw);

@@ -13,6 +13,7 @@ import type { Database, JobKind, ModelKind } from "../db/schema.ts";
 import { AppError } from "../lib/app-error.ts";
 import { checkpointManifestSchema } from "../../trainer/contract/checkpoint.ts";
 import { remoteJobSchema, reportKlTarget, resumeFilesOf, type RemoteJob, type RoundSpec } from "../../trainer/contract/round.ts";
+import { EARLY_STOP_EVENT, earlyStopEventSchema } from "../../trainer/contract/kl-guard.ts";
 import { heldoutFileSchema, heldOutReport, roundWarnings, type HeldOutReport } from "./round-warnings.ts";
 import { failFollowers, insertJob, loadRound, startFollowers } from "./rounds.server.ts";
 import { modelDir, outputFileName, readIfPresent, removeDir, resumeDir, resumeFileName, resumeIncomingDir, stagingDir, writeUpload } from "./model-files.server.ts";
@@ -346,7 +347,18 @@ async function roundReport(
     : evaluation?.["eval_kl"] !== undefined ? { value: evaluation["eval_kl"], where: "on the round's training prompts" }
     : lastKl !== null ? { value: lastKl, where: "in the last training step" }
     : null;
-  const warnings = roundWarnings({ klTarget: reportKlTarget(round.spec), heldOut, kl });
+  // steps a KL guard stopped: their early_stop events, from the attempt that finished
+  const stops = await trx
+    .selectFrom("job_events").innerJoin("jobs", "jobs.id", "job_events.job_id")
+    .select(["jobs.kind", "job_events.payload"])
+    .where("job_events.round_id", "=", round.id).where("job_events.type", "=", EARLY_STOP_EVENT).where("jobs.state", "=", "done")
+    .whereRef("job_events.attempt", "=", "jobs.attempts")
+    .orderBy("jobs.step_index").execute();
+  const earlyStops = stops.flatMap(({ kind, payload }) => {
+    const stop = earlyStopEventSchema.omit({ type: true }).safeParse(payload); // events are stored without their type
+    return stop.success ? [{ kind, kl: stop.data.kl, klTarget: stop.data.klTarget, step: stop.data.step, keptStep: stop.data.keptStep }] : [];
+  });
+  const warnings = roundWarnings({ klTarget: reportKlTarget(round.spec), heldOut, kl, earlyStops });
   // corpus rounds' own results, written by their step (decision 0050, 0051)
   const corpus = Object.fromEntries(["lmEval", "mixSearch"].filter((k) => stored?.[k] !== undefined).map((k) => [k, stored![k]]));
   return { models, samples, evaluation, rewardJudge, heldOut, warnings, ...corpus };

@@ -36,6 +36,14 @@ test("KL above the target warns; at the target it does not", () => {
   assert.deepEqual(codes(file(scores(0.6), scores(0.25), 3.01)), ["kl_above_target"]);
 });
 
+test("a step its KL guard stopped warns, naming the step, the KL, the target and the weights kept (decision 0066)", () => {
+  const heldOut = heldOutReport(file(scores(0.6), scores(0.25), 1.2), null);
+  const warnings = roundWarnings({ klTarget: 6, heldOut, kl: { value: 1.2, where: "on held-out prompts" }, earlyStops: [{ kind: "ppo", kl: 7.25, klTarget: 6, step: 48, keptStep: 44 }] });
+  assert.deepEqual(warnings.map((w) => [w.code, w.value, w.threshold]), [["kl_guard_stopped", 7.25, 6]]);
+  assert.match(warnings[0]!.message, /^The PPO step stopped early: its KL to the reference reached 7\.25 nats per answer at step 48, above its target 6, so it kept the weights of step 44/);
+  assert.deepEqual(roundWarnings({ klTarget: 6, heldOut, kl: null, earlyStops: [] }), []);
+});
+
 test("broken answers warn when high in themselves or clearly up on the previous policy", () => {
   assert.deepEqual(codes(file(scores(0.6, { health: health({ undecodableShare: 0.45 }) }), scores(0.25))), ["undecodable_answers"]);
   assert.deepEqual(codes(file(scores(0.6, { health: health({ undecodableShare: 0.04 }) }), scores(0.25))), [], "4 % with none before is under the 5 % floor");

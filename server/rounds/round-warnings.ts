@@ -1,7 +1,7 @@
 /**
  * What a round report says about the held-out eval set, and the warnings it raises when a round
  * went wrong rather than right (issue #11): KL above the target (the round's own, and the chain's from its
- * origin policy, decision 0058), answers breaking down (undecodable
+ * origin policy, decision 0058), a step its KL guard stopped (decision 0066), answers breaking down (undecodable
  * bytes, loops, empty answers, broken tool calls), length drifting, a held-out score that fell, and tools no
  * longer called. Pure functions over
  * the trainer's files and metrics, so they are tested on hand-made numbers.
@@ -122,7 +122,9 @@ export function heldOutReport(file: HeldoutFile, rm: { accuracy: number; pairs: 
 }
 
 export type RoundWarning = {
-  code: "kl_above_target" | "kl_from_origin_above_target" | "undecodable_answers" | "repeated_loops" | "empty_answers" | "broken_tool_calls" | "length_drift" | "heldout_score_fell" | "tool_use_fell";
+  code:
+    | "kl_above_target" | "kl_from_origin_above_target" | "kl_guard_stopped" | "undecodable_answers" | "repeated_loops" | "empty_answers" | "broken_tool_calls"
+    | "length_drift" | "heldout_score_fell" | "tool_use_fell";
   message: string;
   value: number;
   threshold: number;
@@ -167,13 +169,28 @@ function toolUseFell(t: NonNullable<HeldOutReport["toolUse"]>): boolean {
   return t.started + t.stopped > 0 && (t.stopped - t.started) / Math.sqrt(t.started + t.stopped) > 1.96;
 }
 
+/** A step's KL guard stopped it (the trainer's early_stop event, contract/kl-guard.ts). */
+export type EarlyStopSummary = { kind: string; kl: number; klTarget: number; step: number; keptStep: number };
+
 /**
  * Warnings from what a round measured. `kl` comes from the held-out set when there is one, else the
  * round's own evaluation on its training prompts, else the last training metrics.
  */
-export function roundWarnings(input: { klTarget: number; heldOut: HeldOutReport | null; kl: { value: number; where: string } | null }): RoundWarning[] {
+export function roundWarnings(input: {
+  klTarget: number; heldOut: HeldOutReport | null; kl: { value: number; where: string } | null;
+  /** Steps of the round that a KL guard stopped (their early_stop events). */
+  earlyStops?: EarlyStopSummary[];
+}): RoundWarning[] {
   const warnings: RoundWarning[] = [];
   const { heldOut } = input;
+  for (const stop of input.earlyStops ?? []) {
+    warnings.push({
+      code: "kl_guard_stopped", value: stop.kl, threshold: stop.klTarget,
+      message:
+        `The ${stop.kind.toUpperCase()} step stopped early: its KL to the reference reached ${stop.kl.toFixed(2)} nats per answer at step ${stop.step}, above its target ${stop.klTarget}, ` +
+        `so it kept the weights of step ${stop.keptStep} and trained less than asked (lower the learning rate, or raise the target if the answers stay healthy).`,
+    });
+  }
   if (input.kl && input.kl.value > input.klTarget) {
     warnings.push({
       code: "kl_above_target", value: input.kl.value, threshold: input.klTarget,

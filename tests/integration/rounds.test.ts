@@ -531,3 +531,25 @@ test("a round chooses which pairs each ranking yields (data.pairs): its DPO job 
     assert.equal((await server.db.selectFrom("rounds").select("state").where("id", "=", rounds[mode]).executeTakeFirstOrThrow()).state, "done");
   }
 });
+
+test("a DPO step its KL guard stopped says so in the round report and on the page (decision 0066)", { timeout: 300_000 }, async () => {
+  const researcher = (await server.newUser("researcher")).client;
+  const projectId = await seededProject(researcher, 3);
+  await labelEverything((await server.newMember(projectId, "labeler")).client, projectId);
+  // a learning rate that leaves the reference within a few steps, checked every 2 steps against a target of 1 nat
+  const dpo = { steps: 30, batchSize: 3, beta: 0.1, klCheck: { every: 2, samples: 8, maxNewTokens: 8 }, optim: { lr: 0.02, warmupSteps: 0 } };
+  const launched = await researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, { name: "Guarded", path: "sft-dpo", ...tiny, dpo, klTarget: 1, next: { prompts: 0 } });
+  assert.equal(launched.status, 201, await launched.clone().text());
+  const roundId = ((await launched.json()) as { id: string }).id;
+  const { code, output } = await runTrainerService(await server.newToken("trainer"));
+  assert.equal(code, 0, output);
+  const round = await server.db.selectFrom("rounds").select(["state", "report"]).where("id", "=", roundId).executeTakeFirstOrThrow();
+  assert.equal(round.state, "done", output);
+  const stop = await server.db.selectFrom("job_events").select("payload").where("round_id", "=", roundId).where("type", "=", "early_stop").executeTakeFirstOrThrow();
+  const warning = ((round.report as { warnings: Array<{ code: string; message: string; value: number; threshold: number }> }).warnings).find((w) => w.code === "kl_guard_stopped");
+  assert.ok(warning, JSON.stringify(round.report));
+  assert.deepEqual([warning.value, warning.threshold], [stop.payload["kl"], 1]);
+  assert.match(warning.message, new RegExp(`^The DPO step stopped early: .* at step ${stop.payload["step"]}, above its target 1, so it kept the weights of step ${stop.payload["keptStep"]}`));
+  const page = await (await researcher.get(`/rounds/${roundId}`)).text();
+  assert.match(page, /data-code="kl_guard_stopped"[^>]*>The DPO step stopped early/);
+});

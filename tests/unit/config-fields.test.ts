@@ -25,6 +25,10 @@ test("fields follow the schema: nested names, kinds, enum options and the traine
   assert.equal(byName.get("dpo.beta")?.blank, undefined);
   assert.equal("dpopLambda" in ((configFromForm(form({ "dpo.dpopLambda": "" }), fields)["dpo"] ?? {}) as object), false);
   assert.deepEqual(configFromForm(form({ "dpo.dpopLambda": "0" }), fields)["dpo"], { dpopLambda: 0 });
+  // a nullable number (zod writes anyOf [number, null]) keeps its bounds; emptied it is null (no KL guard), left out it is the default
+  assert.deepEqual([byName.get("dpo.klTarget")?.nullable, byName.get("dpo.klTarget")?.min, byName.get("dpo.klTarget")?.defaultValue], [true, 0, "6"]);
+  assert.deepEqual(configFromForm(form({ "dpo.klTarget": "" }), fields)["dpo"], { klTarget: null });
+  assert.equal(dpoConfigSchema.parse(configFromForm(form({}), fields)["dpo"] ?? {}).klTarget, 6);
 });
 
 test("a form left at its defaults parses back to exactly the schema's defaults", () => {
@@ -32,7 +36,9 @@ test("a form left at its defaults parses back to exactly the schema's defaults",
   const values = Object.fromEntries(fields.filter((f) => f.kind !== "boolean").map((f) => [f.name, f.defaultValue]));
   const parsed = ppoConfigSchema.parse(configFromForm(form(values), fields)["ppo"]);
   assert.deepEqual(parsed, ppoConfigSchema.parse({}));
-  assert.equal(parsed.klTarget, null, "an empty nullable field is null (adaptive KL off)");
+  assert.equal(parsed.missingEosPenalty, null, "an empty nullable field is null (no missing-EOS penalty)");
+  assert.deepEqual([parsed.klTarget, parsed.klControl], [6, "early_stop"], "PPO's KL guard (decision 0066)");
+  assert.equal(ppoConfigSchema.parse(configFromForm(form({ ...values, "ppo.klTarget": "" }), fields)["ppo"]).klTarget, null, "emptied, no guard");
 });
 
 test("text that is not a number is kept, so validation names the field instead of seeing NaN", () => {

@@ -100,6 +100,7 @@ test("inserted (tool) tokens: the reward model reads them, but entropy, KL, the 
   // the final answer is what follows the inserted token: nothing
   assert.equal(metrics["health/empty_frac"], 1);
   assert.equal(metrics["val/num_eos_tokens"], 4);
+  assert.equal(metrics["val/response_length"], 2, "the policy wrote 2 of each response's 3 tokens");
   assert.equal(metrics["tools/call_frac"], 0.5, "the sampler's call counts: rows 1 and 3 called");
   trainer.dispose();
   for (const m of [policy, reference, value]) disposeGpt(m);

@@ -217,6 +217,8 @@ export function createPpoTrainer(
       let entropy = 0;
       for (let i = 0; i < B * W; i++) if (mask[i]) entropy -= oldLogp[i] ?? 0;
       const meanScore = scores.reduce((a, x) => a + x, 0) / B;
+      // the policy's own tokens per response: inserted tool results are not its length (as GRPO's completions/mean_length)
+      const meanPolicyLength = policyMask.reduce((a, m) => a + m.reduce((n, x) => n + x, 0), 0) / B;
       const metrics: Record<string, number> = {
         rollout: trainer.rollouts + 1,
         step: trainer.step,
@@ -232,7 +234,7 @@ export function createPpoTrainer(
         "val/clipfrac_avg": stats.vfClipfrac / stats.n,
         "val/ratio": stats.ratio / stats.n,
         "val/num_eos_tokens": hasEos.filter(Boolean).length,
-        "val/response_length": responses.reduce((a, r) => a + r.length, 0) / B,
+        "val/response_length": meanPolicyLength,
         kl_coef: trainer.klCoef,
         lr: learningRateAt(Math.max(0, trainer.step - 1), config.optim),
         ...rewardMetrics,
@@ -251,7 +253,7 @@ export function createPpoTrainer(
           return { text: await decode(r), answer: await finalAnswerText(r, m, decode, options.stopTokens), policyTokens: policyTokens(r, m) };
         }));
         Object.assign(metrics, healthMetrics(answers));
-      } else metrics[HEALTH_METRICS.meanLength] = responses.reduce((a, r) => a + r.length, 0) / B;
+      } else metrics[HEALTH_METRICS.meanLength] = meanPolicyLength;
       if (config.klControl === "adaptive" && config.klTarget !== null) {
         const err = Math.min(Math.max(meanKl / config.klTarget - 1, -0.2), 0.2);
         trainer.klCoef *= 1 + (err * B) / config.klHorizon;

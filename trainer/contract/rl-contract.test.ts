@@ -30,6 +30,8 @@ test("remote jobs: grpo/rloo carry prompts, a reward spec, an optional reward mo
   const ppo = remoteJobSchema.parse({ ...job, kind: "ppo", promptsUrl: "/api/v1/p", rewardModel: { modelId: "9" }, tools: ["calculator"], reward: { checker: { kind: "numeric" }, weights: { checker: 1, rewardModel: 1 } } });
   assert.deepEqual([ppo.reward?.checker?.kind, ppo.tools], ["numeric", ["calculator"]]);
   assert.equal(remoteJobSchema.parse({ ...job, kind: "ppo", promptsUrl: "/api/v1/p", rewardModel: { modelId: "9" } }).reward, undefined);
+  // PPO's reward model and prompts are never optional: a job without them is refused by name, not read as undefined
+  assert.deepEqual(remoteJobSchema.safeParse({ ...job, kind: "ppo" }).error?.issues.map((i) => i.path.join(".")).sort(), ["promptsUrl", "rewardModel"]);
   assert.deepEqual(paths(remoteJobSchema.safeParse({ ...job, kind: "grpo", promptsUrl: "/api/v1/p", reward: { checker: { kind: "numeric", field: "no spaces" } } })), ["reward.checker.field"]);
   // the kinds that were there still parse as before
   assert.equal(remoteJobSchema.parse({ ...job, kind: "sample", promptsUrl: "/api/v1/p" }).kind, "sample");

@@ -475,7 +475,11 @@ export const remoteJobSchema = z
       need(job.promptsUrl !== undefined, "promptsUrl", `a ${job.kind} job needs its prompts`);
       need("modelId" in job.model, "model", `a ${job.kind} job starts from a registered model`);
       if (job.reward?.weights.rewardModel !== undefined) need(job.rewardModel !== undefined, "rewardModel", "reward.weights.rewardModel weighs a reward model the job does not name");
-    } else if (job.kind !== "ppo") {
+    } else if (job.kind === "ppo") {
+      // PPO's reward model scores every answer and starts its value model: it is never optional
+      need(job.rewardModel !== undefined, "rewardModel", "a ppo job needs its reward model");
+      need(job.promptsUrl !== undefined, "promptsUrl", "a ppo job needs its prompts");
+    } else {
       need(job.reward === undefined, "reward", `only grpo, rloo and ppo jobs take a reward spec, not ${job.kind}`);
     }
     if (job.kind === "kto") need(job.dataUrl !== undefined, "dataUrl", "a kto job needs the unpaired export");

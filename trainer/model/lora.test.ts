@@ -341,7 +341,8 @@ test("PPO with LoRA and no reference model: the reference is the policy with ada
   const policy = pretrainedLike(tiny, 1, 0.3);
   const value = pretrainedLike({ ...tiny, scalarHead: "value" }, 2, 0.3);
   const config = ppoConfigSchema.parse({
-    rolloutBatchSize: 32, miniBatchSize: 8, ppoEpochs: 4, responseLength: 4, temperature: 1, klCoef: 0.05,
+    // no KL guard: this run leaves the reference by more than the default 6 nats, and what it tests is the reference
+    rolloutBatchSize: 32, miniBatchSize: 8, ppoEpochs: 4, responseLength: 4, temperature: 1, klCoef: 0.05, klTarget: null,
     optim: { lr: 3e-2, minLr: 3e-2, warmupSteps: 0, totalSteps: 1000, weightDecay: 0 },
   });
   const reward: RewardFn = (_prompts, responses) => Float32Array.from(responses.map((r) => r.filter((t) => t >= 2 && t <= 8).length));

@@ -224,7 +224,7 @@ async function materialize(api: ServerApi, job: RemoteJob, work: string, out: st
       return resumeFrom(api, job, work, spec, tokenizer);
     }
     case "ppo": {
-      const rewardDir = await fetchModel(api, job.rewardModel!.modelId, join(work, "reward-model"));
+      const rewardDir = await fetchModel(api, job.rewardModel!.modelId, join(work, "reward-model")); // required for ppo (remoteJobSchema)
       const spec = {
         ...common, kind: "ppo", prompts: join(work, "prompts.jsonl"), model: { checkpoint: policyDir! }, rewardModel: { checkpoint: rewardDir },
         ...(job.reward ? { reward: job.reward } : {}), ...(job.tools ? { tools: job.tools } : {}), ...(job.train ? { train: job.train } : {}),
