@@ -101,6 +101,23 @@ test("an SFT job trains on webgpu as on wasm: the same losses, checkpoints and f
     }
     assert.ok(off <= total * 1e-3, `${file}: ${off} of ${total} values differ by more than 1e-5`);
   }
+  // sampling awaits its reads of the logits (trainer-034): a sample job on webgpu writes wasm's answers, with tools and without
+  writeFileSync(join(dir, "prompts.jsonl"), Array.from({ length: 3 }, (_, i) => JSON.stringify({ prompt: sentence(i, 4) })).join("\n") + "\n");
+  const sample = async (backend: "webgpu" | "wasm", tools: Array<"calculator">) => {
+    const out = join(dir, `sample-${backend}-${tools.length}`);
+    const events = await run({
+      schemaVersion: 1, kind: "sample", prompts: join(dir, "prompts.jsonl"), tokenizer: join(dir, "tok/tokenizer.json"), backend, out,
+      model: { checkpoint: join(dir, "wasm") }, sampling: { maxNewTokens: 12, temperature: 1, seed: 5, n: 2, batchSize: 4, tools },
+    });
+    const lines = readFileSync(join(out, "samples.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { messages: unknown; tokens: number });
+    return { backend: events.find((e) => e.type === "backend")?.["backend"], lines: lines.map((l) => [l.messages, l.tokens]) };
+  };
+  for (const tools of [[], ["calculator"]] as Array<Array<"calculator">>) {
+    const [a, b] = [await sample("webgpu", tools), await sample("wasm", tools)];
+    assert.deepEqual([a.backend, b.backend], ["webgpu", "wasm"], `tools ${tools.join()}`);
+    assert.equal(a.lines.length, 6);
+    assert.deepEqual(a.lines, b.lines, `tools ${tools.join()}: the same answers`);
+  }
   // a reward model's step reads the device awaited too: a reward job on webgpu gives wasm's losses and accuracies
   writeFileSync(join(dir, "rankings.jsonl"), Array.from({ length: 6 }, (_, i) => JSON.stringify({ prompt: sentence(i, 4), completions: [sentence(i + 1, 6), sentence(i + 2, 3), sentence(i + 3, 5)], ranks: [0, 1, 2] })).join("\n") + "\n");
   const reward = (backend: "webgpu" | "wasm") => run({
@@ -118,7 +135,7 @@ test("an SFT job trains on webgpu as on wasm: the same losses, checkpoints and f
   });
 });
 
-test("which jobs may run on webgpu: SFT and reward models of a GPT-2 model in full; others read synchronously", () => {
+test("which jobs may run on webgpu: SFT, reward models and sampling of a GPT-2 model in full; others read synchronously", () => {
   const base = { schemaVersion: 1, out: "/tmp/x", tokenizer: "/tmp/t.json", data: "/tmp/d.jsonl", train: { steps: 1, batchSize: 1 } };
   const spec = (extra: object) => jobSpecSchema.parse({ ...base, ...extra });
   assert.equal(readsAsynchronously(spec({ kind: "sft", model: { init: { preset: "nano" } } })), true);
@@ -127,6 +144,21 @@ test("which jobs may run on webgpu: SFT and reward models of a GPT-2 model in fu
   assert.equal(readsAsynchronously(spec({ kind: "reward", model: { init: { preset: "nano" } } })), true);
   assert.equal(readsAsynchronously(spec({ kind: "reward", model: { init: { preset: "nano" } }, lora: {} })), false);
   assert.equal(readsAsynchronously(spec({ kind: "dpo", model: { checkpoint: "/no/such/checkpoint" } })), false);
+  const sampleSpec = (checkpoint: string) => jobSpecSchema.parse({ schemaVersion: 1, kind: "sample", out: "/tmp/x", tokenizer: "/tmp/t.json", prompts: "/tmp/p.jsonl", model: { checkpoint } });
+  assert.equal(readsAsynchronously(sampleSpec("/no/such/checkpoint")), false, "an unreadable checkpoint: buildModel says why, on wasm");
+  const dir = mkdtempSync(join(tmpdir(), "tandem-webgpu-kinds-"));
+  try {
+    const manifest = {
+      schemaVersion: 1, step: 0, optimizerStep: 0, rngState: 0, trainConfig: {}, tokenizerHash: null, files: { model: "model.safetensors", optimizer: null },
+      modelConfig: resolveGptConfig({ vocabSize: 30, blockSize: 8, nLayer: 1, nHead: 1, nEmbd: 8 }),
+    };
+    writeFileSync(join(dir, "manifest.json"), JSON.stringify(manifest));
+    assert.equal(readsAsynchronously(sampleSpec(dir)), true, "sampling from a GPT-2 model in full");
+    writeFileSync(join(dir, "manifest.json"), JSON.stringify({ ...manifest, lora: { config: {}, base: "base" } }));
+    assert.equal(readsAsynchronously(sampleSpec(dir)), false, "an adapter checkpoint loads its adapters synchronously");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("a caller that reads synchronously (every trainer step) is given wasm, with the reason", async () => {

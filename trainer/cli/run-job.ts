@@ -12,7 +12,7 @@ import { type JobSpec } from "../contract/job.ts";
 import { CheckpointMismatchError, loadCheckpointInto, readManifest, saveCheckpoint } from "../checkpoint/checkpoint.ts";
 import { countModelParams, disposeModel, isLlamaConfig } from "../model/lm.ts";
 import { isLlamaConfigInput } from "../contract/llama-config.ts";
-import { generate } from "../model/generate.ts";
+import { generateAsync } from "../model/generate.ts";
 import { generateWithTools } from "../model/generate-with-tools.ts";
 import { finalAnswer, type ConversationMessage } from "../contract/conversation.ts";
 import { saveTokenizerJson, trainBpeTokenizerJson, loadBpeTokenizer, type BpeTokenizer } from "../tokenizer/bpe-tokenizer.ts";
@@ -308,7 +308,7 @@ async function sampleJob(spec: Extract<JobSpec, { kind: "sample" }>, format: Cha
     const result =
       tools.length > 0 && bpe
         ? await generateWithTools(model, ids, { ...options, tokenizer: bpe, tools, ...(s.maxToolCalls !== undefined ? { limits: { maxCalls: s.maxToolCalls } } : {}) })
-        : { ...generate(model, ids, options), toolCalls: part.map(() => 0) };
+        : { ...(await generateAsync(model, ids, options)), toolCalls: part.map(() => 0) };
     for (let b = 0; b < part.length; b++) {
       const tokens = result.completions[b] ?? [];
       const messages: ConversationMessage[] = bpe ? await parseCompletion(bpe, tokens) : [{ role: "assistant", content: await format.tokenizer.decode(tokens, true) }];
@@ -359,15 +359,16 @@ async function trainWithCheckpoints<T>(
 }
 
 /**
- * Jobs whose every read of the device is awaited, so that they may run on webgpu (decision trainer-033):
- * SFT and reward models of a GPT-2 model in full. Llama's checkpoint layout and LoRA's adapters are read
- * synchronously (hf-llama.ts, lora.ts), and the other kinds' steps and samplers too.
+ * Jobs whose every read of the device is awaited, so that they may run on webgpu (decisions trainer-033 and
+ * trainer-034): SFT and reward models of a GPT-2 model in full, and sampling from one. Llama's checkpoint layout and
+ * LoRA's adapters are read synchronously (hf-llama.ts, lora.ts), and the other kinds' steps too.
  */
 export function readsAsynchronously(spec: JobSpec): boolean {
-  if ((spec.kind !== "sft" && spec.kind !== "reward") || spec.lora) return false;
+  if ((spec.kind !== "sft" && spec.kind !== "reward" && spec.kind !== "sample") || ("lora" in spec && spec.lora)) return false;
   if ("init" in spec.model) return !isLlamaConfigInput(spec.model.init);
   try {
-    return !isLlamaConfig(readManifest(spec.model.checkpoint).modelConfig);
+    const manifest = readManifest(spec.model.checkpoint);
+    return !manifest.lora && !isLlamaConfig(manifest.modelConfig);
   } catch {
     return false; // buildModel says what is wrong with the checkpoint
   }

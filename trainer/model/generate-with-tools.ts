@@ -19,7 +19,7 @@ import { type ToolCall } from "../contract/conversation.ts";
 import { SPECIAL_TOKENS, type BpeTokenizer } from "../tokenizer/bpe-tokenizer.ts";
 import { ChatTemplateError, INVALID_TOOL_CALL, parseCompletion, renderToolResults } from "../tokenizer/chat-template.ts";
 import { DEFAULT_TOOL_LIMITS, runToolCall, type ToolDefinition, type ToolLimits } from "../tools/registry.ts";
-import { decodeSteps, type GenerateOptions, type GenerateResult, type OnStep, type ToolResume } from "./generate.ts";
+import { advance, decodeSteps, type GenerateOptions, type GenerateResult, type OnStep, type ToolResume } from "./generate.ts";
 import { type LanguageModel } from "./lm.ts";
 
 export interface ToolGenerateOptions extends GenerateOptions {
@@ -73,7 +73,7 @@ export async function generateWithTools(model: LanguageModel, prompts: number[][
   try {
     let resume: ToolResume = [];
     for (;;) {
-      const step = steps.next(resume);
+      const step = await advance(steps, resume); // every read of the logits awaited: it runs on webgpu too
       if (step.done) return { ...step.value, toolCalls };
       await o.onStep?.(step.value.completions);
       resume = await Promise.all(step.value.pauses.map((pause) => answer(pause.row, pause.turn)));

@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../backend/select-backend.ts";
 import { resolveGptConfig } from "../contract/gpt-config.ts";
 import { disposeGpt, gptForward, initGpt, type GptModel } from "./gpt.ts";
-import { generate, generateStepwise, sampleToken } from "./generate.ts";
+import { generate, generateAsync, generateStepwise, sampleToken } from "./generate.ts";
 import { createRng } from "../random/rng.ts";
 
 let model: GptModel;
@@ -41,6 +41,16 @@ test("greedy decoding with the KV cache and left padding equals full recomputati
   assert.deepEqual(out.finished, [false, false, false]);
   // without tools every token is the policy's
   assert.deepEqual(out.policyMask, out.completions.map((c) => c.map(() => 1)));
+});
+
+test("generateAsync awaits each read of the logits and gives generate's tokens and log-probs; nothing leaks", async () => {
+  const o = { maxNewTokens: 6, temperature: 1, padId: PAD, seed: 3, stopTokens: [2] };
+  const before = tf.memory().numTensors;
+  const awaited = await generateAsync(model, prompts, o);
+  assert.equal(tf.memory().numTensors, before, "the logits read and the cache are freed");
+  assert.deepEqual(awaited, generate(model, prompts, o));
+  assert.deepEqual(await generateAsync(model, prompts, { ...o, temperature: 0 }), generate(model, prompts, { ...o, temperature: 0 }));
+  assert.notDeepEqual(awaited.completions, generate(model, prompts, { ...o, seed: 4 }).completions, "another seed samples otherwise, so the check above can tell");
 });
 
 test("a row's samples do not depend on the batch; the same seed reproduces them; top-k = 1 is greedy", () => {

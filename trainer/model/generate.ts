@@ -17,6 +17,11 @@
 // Streaming (decision 0052): asked to, the loop also yields after every step, so an async driver
 // can decode and send each new token before the next is sampled (`generateStepwise`, or
 // generateWithTools' `onStep`). Yielding changes nothing that is computed.
+//
+// Reading the logits (trainer-034): each step's last-position logits are the loop's one read of the
+// device, and the loop asks its driver for it (a `LogitsRead`) instead of reading. `generate` reads
+// synchronously (wasm, cpu); the async drivers await the read, which is the only way to read webgpu
+// under Node (trainer-033), so `generateAsync`, `generateStepwise` and `generateWithTools` run on it.
 import * as tf from "@tensorflow/tfjs-core";
 import { disposeForward, disposeKvCache, type ForwardResult } from "./gpt.ts";
 import { lmForwardTidy, type LanguageModel } from "./lm.ts";
@@ -69,6 +74,13 @@ export interface DecodeStep {
   pauses: ToolPause[];
   completions: readonly (readonly number[])[];
 }
+
+/** The loop asks its driver to read this (B, 1, V) tensor of logits and send back its values. */
+export interface LogitsRead {
+  read: tf.Tensor;
+}
+
+const isRead = (value: DecodeStep | LogitsRead): value is LogitsRead => "read" in value;
 
 /** Called after each step with every row's completion so far; a throw ends generation (the cache is freed). */
 export type OnStep = (completions: readonly (readonly number[])[]) => Promise<void>;
@@ -124,9 +136,20 @@ function rowRng(seed: number, row: number): Rng {
   return createRng((Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(row + 1, 0x85ebca6b)) >>> 0);
 }
 
+/** Generation reading the logits synchronously (wasm, cpu). */
 export function generate(model: LanguageModel, prompts: number[][], o: GenerateOptions): GenerateResult {
-  const step = decodeSteps(model, prompts, o, null).next();
+  const steps = decodeSteps(model, prompts, o, null);
+  let step = steps.next([]);
+  while (!step.done && isRead(step.value)) step = steps.next(step.value.read.dataSync() as Float32Array);
   if (!step.done) throw new Error("generation paused for a tool call without tools"); // cannot happen: no tool tokens given
+  return step.value;
+}
+
+/** The same generation with every read of the device awaited: what webgpu needs (trainer-033, trainer-034). */
+export async function generateAsync(model: LanguageModel, prompts: number[][], o: GenerateOptions): Promise<GenerateResult> {
+  const steps = decodeSteps(model, prompts, o, null);
+  const step = await advance(steps, []);
+  if (!step.done) throw new Error("generation paused for a tool call without tools");
   return step.value;
 }
 
@@ -135,7 +158,7 @@ export async function generateStepwise(model: LanguageModel, prompts: number[][]
   const steps = decodeSteps(model, prompts, o, null, true);
   try {
     for (;;) {
-      const step = steps.next([]);
+      const step = await advance(steps, []);
       if (step.done) return step.value;
       await onStep(step.value.completions);
     }
@@ -143,6 +166,16 @@ export async function generateStepwise(model: LanguageModel, prompts: number[][]
     steps.return(undefined as never); // frees the KV cache when onStep threw (a cancelled stream)
   }
 }
+
+/** The loop's steps for an async driver: sends `input`, answers every read of the logits awaited, and returns the next step. */
+export async function advance(steps: DecodeLoop, input: ToolResume): Promise<IteratorResult<DecodeStep, GenerateResult>> {
+  let step = steps.next(input);
+  while (!step.done && isRead(step.value)) step = steps.next((await step.value.read.data()) as Float32Array);
+  return step as IteratorResult<DecodeStep, GenerateResult>;
+}
+
+/** The decoding loop as its drivers hold it: it yields reads and steps, and takes back values and tool results. */
+export type DecodeLoop = Generator<DecodeStep | LogitsRead, GenerateResult, ToolResume | Float32Array>;
 
 /**
  * The decoding loop. With `tools` it yields the rows whose turn ended on tool calls and continues
@@ -155,7 +188,7 @@ export function* decodeSteps(
   o: GenerateOptions,
   tools: ToolTokens | null,
   everyStep = false,
-): Generator<DecodeStep, GenerateResult, ToolResume> {
+): DecodeLoop {
   const B = prompts.length;
   const stop = new Set(o.stopTokens ?? []);
   const suppress = o.suppressTokens ?? [];
@@ -186,7 +219,16 @@ export function* decodeSteps(
     // 3. decode: each row samples from its last position (or takes its next queued token), and the
     //    tokens are fed back through the cache
     for (let s = 0; s < steps; s++) {
-      const last = lastLogits(out); // B rows of V
+      // the step's one read of the device: the driver reads the last position's logits (B rows of V)
+      const slice = lastPosition(out);
+      let flat: Float32Array;
+      try {
+        flat = (yield { read: slice }) as Float32Array;
+      } finally {
+        slice.dispose();
+      }
+      const V = slice.shape[2] ?? 0;
+      const last = Array.from({ length: B }, (_, b) => flat.subarray(b * V, (b + 1) * V));
       const next: number[] = [];
       const fedReal: number[] = [];
       const pauses: ToolPause[] = [];
@@ -219,7 +261,7 @@ export function* decodeSteps(
       }
       // 3a. rows that called tools: the caller runs them and sends back what to insert
       if (pauses.length > 0 || everyStep) {
-        const resume: ToolResume = yield { pauses, completions };
+        const resume = (yield { pauses, completions }) as ToolResume;
         pauses.forEach(({ row: b }, i) => {
           const insert = resume[i] ?? null;
           const length = completions[b]?.length ?? 0;
@@ -281,9 +323,9 @@ function forwardWith(
   return result;
 }
 
-function lastLogits(out: ForwardResult): Float32Array[] {
+/** The logits at the last position, (B, 1, V): what the next tokens are sampled from. */
+function lastPosition(out: ForwardResult): tf.Tensor3D {
   const logits = out.logits as tf.Tensor3D; // (B, T, V)
   const [B, T, V] = logits.shape;
-  const flat = tf.tidy(() => tf.slice(logits, [0, T - 1, 0], [B, 1, V]).dataSync() as Float32Array);
-  return Array.from({ length: B }, (_, b) => flat.subarray(b * V, (b + 1) * V));
+  return tf.slice(logits, [0, T - 1, 0], [B, 1, V]);
 }
