@@ -67,8 +67,9 @@ function walk(json: JsonSchema, defaults: Record<string, unknown>, prefix: strin
 const humanize = (key: string) => key.replace(/([a-z])([A-Z])/g, "$1 $2").replace(/^./, (c) => c.toUpperCase());
 
 /**
- * The submitted values as the nested object the schema validates. Fields not submitted are left out
- * (the default applies); empty ones too, or null where the field allows it (an emptied KL target: no guard); text that is not a number stays
+ * The submitted values as the nested object the schema validates. A checkbox not submitted is false; other
+ * fields not submitted are left out (the default applies); empty ones too, or null where the field allows it (an
+ * emptied step KL target: no guard of the step's own, while a round-level KL target still applies); text that is not a number stays
  * text, so the schema refuses it with the field named instead of it turning into NaN.
  */
 export function configFromForm(form: FormData, fields: ConfigField[]): Record<string, unknown> {

@@ -8,7 +8,7 @@ import { rayExecutor } from "../../server/bridges/ray/ray-handoff.server.ts";
 import { MIX_SOURCES } from "../../server/labeling/data-mix.ts";
 import { PAIR_MODE_LABELS } from "../../server/labeling/quality/pair-builder.ts";
 import { GPT_PRESETS } from "../../trainer/contract/gpt-config.ts";
-import { isCorpusPath, readsPreferencePairs, ROUND_PATHS, roundSpecSchema, type RoundPath } from "../../trainer/contract/round.ts";
+import { isCorpusPath, KL_STEPS, readsPreferencePairs, ROUND_PATHS, roundSpecSchema, type RoundPath } from "../../trainer/contract/round.ts";
 import { checkerLabel } from "../../trainer/contract/checker.ts";
 import { CorpusLaunchFields, corpusSpecFromForm } from "../components/corpus-launch-fields.tsx";
 import { listDataMixes } from "../../server/rounds/corpus-rounds.server.ts";
@@ -384,7 +384,7 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
                 </div>
               </fieldset>
             ) : null}
-            {steps.some((s) => s === "dpo" || s === "kto" || s === "grpo" || s === "rloo") ? (
+            {steps.some((s) => (KL_STEPS as readonly string[]).includes(s)) ? (
               <Field
                 label="KL target (nats per answer; blank = each step's own): training stops or steers β there, and the report warns above it"
                 name="klTarget"

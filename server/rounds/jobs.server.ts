@@ -340,13 +340,6 @@ async function roundReport(
   // the evaluate step left the held-out scores in the report (the row is re-read: it wrote them in an earlier transaction)
   const stored = (await trx.selectFrom("rounds").select("report").where("id", "=", round.id).executeTakeFirst())?.report ?? round.report;
   const heldOut = (stored?.["heldOut"] as HeldOutReport | undefined) ?? null;
-  const trained = models.at(-1)?.metrics as Record<string, unknown> | undefined;
-  const lastKl = (["kl_guard/kl", "objective/kl", "kl"].map((k) => trained?.[k]).find((v) => typeof v === "number") as number | undefined) ?? null;
-  const kl =
-    heldOut?.kl != null ? { value: heldOut.kl, where: "on held-out prompts" }
-    : evaluation?.["eval_kl"] !== undefined ? { value: evaluation["eval_kl"], where: "on the round's training prompts" }
-    : lastKl !== null ? { value: lastKl, where: "in the last training step" }
-    : null;
   // steps a KL guard stopped: their early_stop events, from the attempt that finished
   const stops = await trx
     .selectFrom("job_events").innerJoin("jobs", "jobs.id", "job_events.job_id")
@@ -358,6 +351,14 @@ async function roundReport(
     const stop = earlyStopEventSchema.omit({ type: true }).safeParse(payload); // events are stored without their type
     return stop.success ? [{ kind, kl: stop.data.kl, klTarget: stop.data.klTarget, step: stop.data.step, keptStep: stop.data.keptStep }] : [];
   });
+  const trained = models.at(-1)?.metrics as Record<string, unknown> | undefined;
+  // after an early stop the last metrics are the rejected rollout's or check's, not the kept weights': kl_guard_stopped says it
+  const lastKl = earlyStops.length > 0 ? null : ((["kl_guard/kl", "objective/kl", "kl"].map((k) => trained?.[k]).find((v) => typeof v === "number") as number | undefined) ?? null);
+  const kl =
+    heldOut?.kl != null ? { value: heldOut.kl, where: "on held-out prompts" }
+    : evaluation?.["eval_kl"] !== undefined ? { value: evaluation["eval_kl"], where: "on the round's training prompts" }
+    : lastKl !== null ? { value: lastKl, where: "in the last training step" }
+    : null;
   const warnings = roundWarnings({ klTarget: reportKlTarget(round.spec), heldOut, kl, earlyStops });
   // corpus rounds' own results, written by their step (decision 0050, 0051)
   const corpus = Object.fromEntries(["lmEval", "mixSearch"].filter((k) => stored?.[k] !== undefined).map((k) => [k, stored![k]]));

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { idRanges } from "./rounds.server.ts";
+import { roundSpecSchema } from "../../trainer/contract/round.ts";
+import { idRanges, storedSpec } from "./rounds.server.ts";
 import { distinctCompletions, parseSamples, pickCompletions, spareSamples } from "./samples.server.ts";
 
 const sample = (completion: string) => ({ line: 1, completion, tokens: 3, finished: true, sampling: { seed: 1 } });
@@ -52,4 +53,13 @@ test("sample lines lose every NUL a byte-level model emitted, in tool-call argum
   assert.equal(sample!.completion, "The answer is 4.");
   assert.ok(!JSON.stringify(sample!.messages).includes("\\u0000"));
   assert.equal(sample!.messages![0]!.tool_calls![0]!.function.arguments["text"], "2+2");
+});
+
+test("a PPO spec stored before decision 0066 keeps its adaptive β on retry; newer and targetless specs read as they are", () => {
+  const read = (spec: object) => roundSpecSchema.parse(storedSpec({ name: "R", path: "reward-ppo", base: { modelId: "1" }, ...spec })).ppo;
+  // before 0066 a PPO klTarget steered β (there was no early stop); stored specs then had no klControl
+  assert.deepEqual([read({ ppo: { klTarget: 3 } }).klControl, read({ ppo: { klTarget: 3 } }).klTarget], ["adaptive", 3]);
+  assert.deepEqual([read({ ppo: { klTarget: null } }).klControl, read({ ppo: { klTarget: null } }).klTarget], ["early_stop", null], "no target: nothing to steer");
+  assert.equal(read({ ppo: { klTarget: 3, klControl: "early_stop" } }).klControl, "early_stop", "a spec written since keeps its control");
+  assert.deepEqual([read({}).klControl, read({}).klTarget], ["early_stop", 6], "a new spec takes the defaults");
 });

@@ -745,7 +745,17 @@ export async function loadRound(db: DbOrTrx, roundId: string) {
   if (!/^\d{1,18}$/.test(roundId)) throw new AppError("not_found", "No such round.");
   const round = await db.selectFrom("rounds").selectAll().where("id", "=", roundId).executeTakeFirst();
   if (!round) throw new AppError("not_found", "No such round.");
-  return { ...round, spec: roundSpecSchema.parse(round.spec), data_snapshot: round.data_snapshot as DataSnapshot };
+  return { ...round, spec: roundSpecSchema.parse(storedSpec(round.spec)), data_snapshot: round.data_snapshot as DataSnapshot };
+}
+
+/**
+ * A stored spec as today's schema reads it. Before decision 0066 a PPO `klTarget` steered its adaptive β (PPO had
+ * no early stop): a spec stored then, with a target and no `klControl`, keeps that meaning on retry.
+ */
+export function storedSpec(spec: unknown): unknown {
+  const ppo = (spec as { ppo?: Record<string, unknown> } | null)?.ppo;
+  if (!ppo || ppo["klControl"] !== undefined || ppo["klTarget"] === undefined || ppo["klTarget"] === null) return spec;
+  return { ...(spec as object), ppo: { ...ppo, klControl: "adaptive" } };
 }
 
 export async function roundDetail(db: Db, roundId: string) {

@@ -6,7 +6,7 @@ import { resolveGptConfig } from "../contract/gpt-config.ts";
 import { dpoConfigSchema } from "../contract/dpo-config.ts";
 import { disposeGpt, initGpt } from "../model/gpt.ts";
 import { createRng } from "../random/rng.ts";
-import { collatePairs, createDpoTrainer, precomputeReferenceLogps, type PreferencePair } from "./dpo-trainer.ts";
+import { collatePairs, createDpoTrainer, precomputeReferenceLogps, precomputeReferenceLogpsAsync, type PreferencePair } from "./dpo-trainer.ts";
 
 before(async () => {
   await initBackend({ prefer: "wasm" });
@@ -68,6 +68,25 @@ test("DPO: ln 2 and accuracy ½ at step 0, then held-out preferences learned wit
   assert.ok((after["rewards/margins"] ?? 0) > 0);
   trainer.dispose();
   disposeGpt(model);
+});
+
+test("the awaited step and reference pass equal the synchronous ones to the bit, and leak nothing (what webgpu runs)", async () => {
+  const train = pairs(32, 1);
+  const config = dpoConfigSchema.parse({ beta: 0.5, batchSize: 8, steps: 4, optim: { lr: 5e-3, minLr: 5e-4, warmupSteps: 1, totalSteps: 4, weightDecay: 0 } });
+  const [a, b] = [initGpt(modelConfig, 5), initGpt(modelConfig, 5)];
+  const reference = await precomputeReferenceLogpsAsync(b, train, PAD, 8);
+  assert.deepEqual(reference, precomputeReferenceLogps(a, train, PAD, 8));
+  const [sync, awaited] = [createDpoTrainer(a, train, config, PAD), createDpoTrainer(b, train, config, PAD, { reference })];
+  const tensors = tf.memory().numTensors;
+  for (let s = 0; s < 4; s++) {
+    const batch = train.map((_, i) => i).slice(s * 8, s * 8 + 8);
+    assert.deepEqual(await awaited.trainStepAsync(batch), sync.trainStep(batch), `step ${s + 1}`);
+  }
+  assert.equal(tf.memory().numTensors, tensors, "no tensor growth across awaited steps");
+  for (const [name, v] of a.params) assert.deepEqual(b.params.get(name)?.dataSync(), v.dataSync(), name);
+  assert.ok(sync.step === 4 && (sync.trainStep([0, 1]).loss ?? NaN) < Math.LN2, "the runs trained: the loss fell below ln 2");
+  for (const t of [sync, awaited]) t.dispose();
+  for (const m of [a, b]) disposeGpt(m);
 });
 
 /** Trains a fresh model `steps` steps on all 32 pairs in order (8 per step, lr 5e-3); the first step's metrics and the end's evaluation. */

@@ -9,6 +9,9 @@
 // 5. metrics. The reference is the policy as it was when the trainer was created (the SFT model);
 // precomputing its log-probs is exact while it stays frozen and keeps a second model out of memory
 // (TRL `precompute_ref_log_probs`; trainer-anchors checklist, DPO #2).
+// A step reads the device twice (the loss with the pairs' log-probs, then the gradients' norm): `trainStep`
+// synchronously, `trainStepAsync` awaited, for webgpu, which cannot read synchronously under Node (trainer-033);
+// the reference log-probs likewise (`precomputeReferenceLogpsAsync`).
 import * as tf from "@tensorflow/tfjs-core";
 import { dpopLambdaFor, type DpoConfig } from "../contract/dpo-config.ts";
 import { collateCompletions, type CompletionBatch } from "../data/collate.ts";
@@ -17,7 +20,7 @@ import { trainableParams, withAdaptersOff } from "../model/lora.ts";
 import { maskedSum, nextTokenLogProbs } from "../losses/logprobs.ts";
 import { dpoLoss, dpoMetrics } from "../losses/dpo-loss.ts";
 import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
-import { clipScale } from "../optim/gradients.ts";
+import { clipScale, clipScaleAsync } from "../optim/gradients.ts";
 import { learningRateAt } from "../optim/lr-schedule.ts";
 
 /** One preference: completions end with the end-of-turn token. */
@@ -66,16 +69,40 @@ export function precomputeReferenceLogps(
   model: LanguageModel, pairs: PreferencePair[], padId: number, batchSize: number, maxLength?: number,
   onProgress?: (done: number, total: number) => void, // a pass over the whole set: long on big data
 ): ReferenceLogps {
-  const chosen = new Float32Array(pairs.length);
-  const rejected = new Float32Array(pairs.length);
+  const out = { chosen: new Float32Array(pairs.length), rejected: new Float32Array(pairs.length) };
   for (let i = 0; i < pairs.length; i += batchSize) {
     const part = pairs.slice(i, i + batchSize);
-    const values = withAdaptersOff(model, () => tf.tidy(() => sequenceLogps(model, collatePairs(part, padId, maxLength)).dataSync() as Float32Array));
-    chosen.set(values.subarray(0, part.length), i);
-    rejected.set(values.subarray(part.length), i);
+    const values = referenceBatch(model, part, padId, maxLength);
+    storeReference(out, i, part.length, values.dataSync() as Float32Array);
+    values.dispose();
     onProgress?.(i + part.length, pairs.length);
   }
-  return { chosen, rejected };
+  return out;
+}
+
+/** The same, each batch's read of the device awaited. */
+export async function precomputeReferenceLogpsAsync(
+  model: LanguageModel, pairs: PreferencePair[], padId: number, batchSize: number, maxLength?: number,
+  onProgress?: (done: number, total: number) => void,
+): Promise<ReferenceLogps> {
+  const out = { chosen: new Float32Array(pairs.length), rejected: new Float32Array(pairs.length) };
+  for (let i = 0; i < pairs.length; i += batchSize) {
+    const part = pairs.slice(i, i + batchSize);
+    const values = referenceBatch(model, part, padId, maxLength);
+    storeReference(out, i, part.length, (await values.data()) as Float32Array);
+    values.dispose();
+    onProgress?.(i + part.length, pairs.length);
+  }
+  return out;
+}
+
+/** (2n) reference log-probs of n pairs, chosen then rejected. */
+const referenceBatch = (model: LanguageModel, part: PreferencePair[], padId: number, maxLength?: number): tf.Tensor1D =>
+  withAdaptersOff(model, () => tf.tidy(() => sequenceLogps(model, collatePairs(part, padId, maxLength))));
+
+function storeReference(out: ReferenceLogps, at: number, n: number, values: Float32Array): void {
+  out.chosen.set(values.subarray(0, n), at);
+  out.rejected.set(values.subarray(n), at);
 }
 
 export interface DpoStepMetrics extends Record<string, number> {
@@ -92,6 +119,8 @@ export interface DpoTrainer {
   step: number;
   /** One optimizer step on the pairs at these indices of the training set. */
   trainStep(indices: number[]): DpoStepMetrics;
+  /** The same step, its reads of the device awaited. */
+  trainStepAsync(indices: number[]): Promise<DpoStepMetrics>;
   /** Loss and metrics on other pairs with their own reference log-probs (no update). */
   evaluate(pairs: PreferencePair[], reference: ReferenceLogps): Record<string, number>;
   dispose(): void;
@@ -99,9 +128,9 @@ export interface DpoTrainer {
 
 export function createDpoTrainer(
   model: LanguageModel, pairs: PreferencePair[], config: DpoConfig, padId: number,
-  hooks: { onReferenceProgress?: (done: number, total: number) => void } = {},
+  hooks: { onReferenceProgress?: (done: number, total: number) => void; /** Computed already (precomputeReferenceLogpsAsync). */ reference?: ReferenceLogps } = {},
 ): DpoTrainer {
-  const reference = precomputeReferenceLogps(model, pairs, padId, config.batchSize, config.maxLength, hooks.onReferenceProgress);
+  const reference = hooks.reference ?? precomputeReferenceLogps(model, pairs, padId, config.batchSize, config.maxLength, hooks.onReferenceProgress);
   // a round sets λ at launch (decision 0064); a run without one takes the plain default
   const dpopLambda = dpopLambdaFor(config.dpopLambda, false);
   const params = trainableParams(model); // every weight, or only the LoRA adapters
@@ -113,7 +142,7 @@ export function createDpoTrainer(
     rpoAlpha: config.rpoAlpha, dpopLambda,
   };
 
-  const lossAndLogps = (batchPairs: PreferencePair[], ref: { chosen: number[]; rejected: number[] }): { loss: tf.Scalar; logps: Float32Array } => {
+  const lossAndLogps = (batchPairs: PreferencePair[], ref: { chosen: number[]; rejected: number[] }): { loss: tf.Scalar; logps: tf.Tensor1D } => {
     const n = batchPairs.length;
     const batch = collatePairs(batchPairs, padId, config.maxLength);
     // IPO normalises log-probs by completion length (TRL)
@@ -126,7 +155,7 @@ export function createDpoTrainer(
       },
       { ...lossOptions, chosenLengths: lengths("chosen"), rejectedLengths: lengths("rejected") },
     );
-    return { loss, logps: logps.dataSync() as Float32Array }; // values read before the update, for metrics
+    return { loss, logps };
   };
 
   const metricsOf = (logps: Float32Array, ref: { chosen: number[]; rejected: number[] }, batchPairs: PreferencePair[]): Record<string, number> => {
@@ -151,36 +180,24 @@ export function createDpoTrainer(
     step: 0,
 
     trainStep(indices) {
-      const batchPairs = indices.map((i) => pairs[i] as PreferencePair);
-      const ref = { chosen: indices.map((i) => reference.chosen[i] ?? 0), rejected: indices.map((i) => reference.rejected[i] ?? 0) };
-      // 3. policy log-probs and 4. loss + gradients
-      let logps: Float32Array = new Float32Array(0);
-      const { value, grads } = tf.variableGrads(() => {
-        const r = lossAndLogps(batchPairs, ref);
-        logps = r.logps;
-        return r.loss;
-      }, vars);
-      const loss = value.dataSync()[0] ?? NaN;
-      value.dispose();
-      const named = new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g]));
-      if (!Number.isFinite(loss)) {
-        tf.dispose([...named.values()]);
-        throw new Error(`non-finite DPO loss ${loss} at step ${trainer.step + 1}; resume from the last checkpoint with a lower lr`);
-      }
-      const { norm, scale } = clipScale(named, config.optim.gradClip); // applied inside AdamW's pass
-      const lr = learningRateAt(trainer.step, config.optim);
-      adamwStep(params, optimizer, named, lr, config.optim, scale);
-      tf.dispose([...named.values()]);
-      trainer.step += 1;
-      // 5. metrics with TRL's names, from the log-probs the loss saw
-      return { step: trainer.step, loss, gradNorm: norm, lr, ...metricsOf(logps, ref, batchPairs) };
+      const pass = forwardBackward(indices);
+      const [loss, logps] = [pass.value.dataSync()[0] ?? NaN, pass.logps.dataSync() as Float32Array];
+      return update(pass, loss, logps, () => clipScale(pass.named, config.optim.gradClip));
+    },
+
+    async trainStepAsync(indices) {
+      const pass = forwardBackward(indices);
+      const [value, logps] = [(await pass.value.data())[0] ?? NaN, (await pass.logps.data()) as Float32Array];
+      const finite = Number.isFinite(value);
+      const clip = finite ? await clipScaleAsync(pass.named, config.optim.gradClip) : { norm: NaN, scale: 1 };
+      return update(pass, value, logps, () => clip);
     },
 
     evaluate(evalPairs, evalRef) {
       const ref = { chosen: Array.from(evalRef.chosen), rejected: Array.from(evalRef.rejected) };
       return tf.tidy(() => {
         const { loss, logps } = lossAndLogps(evalPairs, ref);
-        return { loss: loss.dataSync()[0] ?? NaN, ...metricsOf(logps, ref, evalPairs) };
+        return { loss: loss.dataSync()[0] ?? NaN, ...metricsOf(logps.dataSync() as Float32Array, ref, evalPairs) };
       });
     },
 
@@ -188,5 +205,34 @@ export function createDpoTrainer(
       disposeAdamW(optimizer);
     },
   };
+
+  // 3. policy log-probs and 4. loss + gradients; the loss and the log-probs it saw stay on the device for the caller to read
+  function forwardBackward(indices: number[]) {
+    const batchPairs = indices.map((i) => pairs[i] as PreferencePair);
+    const ref = { chosen: indices.map((i) => reference.chosen[i] ?? 0), rejected: indices.map((i) => reference.rejected[i] ?? 0) };
+    let logps: tf.Tensor1D | null = null;
+    const { value, grads } = tf.variableGrads(() => {
+      const r = lossAndLogps(batchPairs, ref);
+      logps = tf.keep(r.logps);
+      return r.loss;
+    }, vars);
+    const named = new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g]));
+    return { batchPairs, ref, value, logps: logps as unknown as tf.Tensor1D, named };
+  }
+
+  // 4. clip, AdamW (the loss and log-probs read); 5. metrics with TRL's names, from the log-probs the loss saw
+  function update(pass: ReturnType<typeof forwardBackward>, loss: number, logps: Float32Array, clip: () => { norm: number; scale: number }): DpoStepMetrics {
+    tf.dispose([pass.value, pass.logps]);
+    if (!Number.isFinite(loss)) {
+      tf.dispose([...pass.named.values()]);
+      throw new Error(`non-finite DPO loss ${loss} at step ${trainer.step + 1}; resume from the last checkpoint with a lower lr`);
+    }
+    const { norm, scale } = clip(); // applied inside AdamW's pass
+    const lr = learningRateAt(trainer.step, config.optim);
+    adamwStep(params, optimizer, pass.named, lr, config.optim, scale);
+    tf.dispose([...pass.named.values()]);
+    trainer.step += 1;
+    return { step: trainer.step, loss, gradNorm: norm, lr, ...metricsOf(logps, pass.ref, pass.batchPairs) };
+  }
   return trainer;
 }

@@ -118,6 +118,24 @@ test("an SFT job trains on webgpu as on wasm: the same losses, checkpoints and f
     assert.equal(a.lines.length, 6);
     assert.deepEqual(a.lines, b.lines, `tools ${tools.join()}: the same answers`);
   }
+  // DPO awaits its reads too (trainer-034): the reference pass, the steps and the KL check's sampling give wasm's numbers
+  writeFileSync(join(dir, "prefs.jsonl"), Array.from({ length: 6 }, (_, i) => JSON.stringify({ prompt: sentence(i, 4), chosen: sentence(i + 1, 6), rejected: sentence(i + 5, 3) })).join("\n") + "\n");
+  const dpo = (backend: "webgpu" | "wasm") => run({
+    schemaVersion: 1, kind: "dpo", data: join(dir, "prefs.jsonl"), tokenizer: join(dir, "tok/tokenizer.json"), backend, out: join(dir, `dpo-${backend}`),
+    // plain DPO: DPOP's hinge max(0, ref − logπ) sits at its kink on step 1 (the policy is the reference), so float noise
+    // in a sequence's log-prob (1e-7, which depends on its batch on webgpu and on native BLAS) turns its gradient on or off
+    model: { checkpoint: join(dir, "wasm") }, train: { steps: 4, batchSize: 3, dpopLambda: 0, klCheck: { every: 2, samples: 4, maxNewTokens: 8 }, optim: { lr: 1e-3, warmupSteps: 1 } },
+  });
+  const [dpoGpu, dpoWasm] = [await dpo("webgpu"), await dpo("wasm")];
+  assert.deepEqual([dpoGpu, dpoWasm].map((events) => events.find((e) => e.type === "backend")?.["backend"]), ["webgpu", "wasm"]);
+  const dpoLines = (events: typeof onGpu) => events.filter((e) => e.type === "metrics").map((e) => [Number(e["loss"]), Number(e["kl_guard/kl"] ?? NaN)] as const);
+  assert.equal(dpoLines(dpoGpu).length, 4);
+  assert.ok(dpoLines(dpoGpu).filter(([, kl]) => Number.isFinite(kl)).length === 2, "the KL check ran at steps 2 and 4");
+  dpoLines(dpoWasm).forEach(([loss, kl], i) => {
+    const [gLoss, gKl] = dpoLines(dpoGpu)[i]!;
+    assert.ok(Math.abs(loss - gLoss) < 1e-4 * loss, `dpo step ${i + 1}: wasm ${loss}, webgpu ${gLoss}`);
+    if (Number.isFinite(kl)) assert.ok(Math.abs(kl - gKl) < 1e-3 * Math.max(1, Math.abs(kl)), `dpo step ${i + 1}'s KL check: wasm ${kl}, webgpu ${gKl}`);
+  });
   // a reward model's step reads the device awaited too: a reward job on webgpu gives wasm's losses and accuracies
   writeFileSync(join(dir, "rankings.jsonl"), Array.from({ length: 6 }, (_, i) => JSON.stringify({ prompt: sentence(i, 4), completions: [sentence(i + 1, 6), sentence(i + 2, 3), sentence(i + 3, 5)], ranks: [0, 1, 2] })).join("\n") + "\n");
   const reward = (backend: "webgpu" | "wasm") => run({
@@ -135,7 +153,7 @@ test("an SFT job trains on webgpu as on wasm: the same losses, checkpoints and f
   });
 });
 
-test("which jobs may run on webgpu: SFT, reward models and sampling of a GPT-2 model in full; others read synchronously", () => {
+test("which jobs may run on webgpu: SFT, reward models, DPO and sampling of a GPT-2 model in full; others read synchronously", () => {
   const base = { schemaVersion: 1, out: "/tmp/x", tokenizer: "/tmp/t.json", data: "/tmp/d.jsonl", train: { steps: 1, batchSize: 1 } };
   const spec = (extra: object) => jobSpecSchema.parse({ ...base, ...extra });
   assert.equal(readsAsynchronously(spec({ kind: "sft", model: { init: { preset: "nano" } } })), true);
@@ -154,6 +172,8 @@ test("which jobs may run on webgpu: SFT, reward models and sampling of a GPT-2 m
     };
     writeFileSync(join(dir, "manifest.json"), JSON.stringify(manifest));
     assert.equal(readsAsynchronously(sampleSpec(dir)), true, "sampling from a GPT-2 model in full");
+    assert.equal(readsAsynchronously(spec({ kind: "dpo", model: { checkpoint: dir }, train: { steps: 1, batchSize: 2 } })), true, "DPO of a GPT-2 model in full");
+    assert.equal(readsAsynchronously(spec({ kind: "kto", model: { checkpoint: dir }, train: { steps: 1, batchSize: 2 } })), false, "KTO's step still reads synchronously");
     writeFileSync(join(dir, "manifest.json"), JSON.stringify({ ...manifest, lora: { config: {}, base: "base" } }));
     assert.equal(readsAsynchronously(sampleSpec(dir)), false, "an adapter checkpoint loads its adapters synchronously");
   } finally {

@@ -21,7 +21,7 @@ import { tandemTokenizer, type AnyMessage, type ChatFormat } from "../tokenizer/
 import { promptRecordSchema, readJsonl } from "../data/jsonl.ts";
 import { createSftTrainer } from "../algorithms/sft-trainer.ts";
 import { createRewardTrainer } from "../algorithms/reward-trainer.ts";
-import { createDpoTrainer } from "../algorithms/dpo-trainer.ts";
+import { createDpoTrainer, precomputeReferenceLogpsAsync } from "../algorithms/dpo-trainer.ts";
 import { createPpoTrainer } from "../algorithms/ppo-trainer.ts";
 import { createKtoTrainer } from "../algorithms/kto-trainer.ts";
 import { type GroupRlDeps } from "../algorithms/grpo-trainer.ts";
@@ -45,7 +45,7 @@ export { DataError } from "./job-inputs.ts";
 
 /**
  * `rollout` replaces the sampler of PPO/GRPO/RLOO rollouts and of DPO/KTO's KL checks (default:
- * rolloutFor(spec.tools) for PPO, GRPO and RLOO; plain generate() for the KL checks); `answerText`
+ * rolloutFor(spec.tools) for PPO, GRPO and RLOO; plainRollout for the KL checks); `answerText`
  * the final-answer reader of GRPO/RLOO rewards (default: rewards/answer-text.ts).
  */
 export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?: RolloutFn; answerText?: GroupRlDeps["answerText"] } = {}): Promise<void> {
@@ -116,9 +116,11 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
     const resumeConfig = spec.reward || tools.length > 0 ? { ...spec.train, ...(spec.reward ? { reward: spec.reward } : {}), ...(tools.length > 0 ? { tools } : {}) } : spec.train;
     // resume: policy weights and the AdamW state over policy and value from <dir>, the value model
     // from <dir>/value, then the trainer's counters, β and shuffle RNG; prompt batches are replayed
-    // the KL guard's settings may change on resume (and checkpoints from before PPO had one still resume)
+    // an early stop's settings may change on resume (and checkpoints from before PPO had one still resume); under
+    // adaptive β the target steers what every step computes, so there it must match
+    const mayChange = spec.train.klControl === "early_stop" ? ["klTarget", "klControl"] : [];
     const resume = spec.resume
-      ? resumeInto(spec.resume, { model: policy, optimizer: trainer.optimizer }, { kind: spec.kind, dataHash, tokenizerHash: tokenizer.hash, train: resumeConfig, mayChange: ["klTarget", "klControl"] })
+      ? resumeInto(spec.resume, { model: policy, optimizer: trainer.optimizer }, { kind: spec.kind, dataHash, tokenizerHash: tokenizer.hash, train: resumeConfig, mayChange })
       : null;
     if (resume) {
       loadCheckpointInto(join(resume.dir, "value"), value, null, { tokenizerHash: tokenizer.hash });
@@ -143,7 +145,7 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
     let earlyStop: EarlyStop | null = null;
     while (trainer.rollouts < spec.train.rollouts) {
       const { metrics, earlyStop: stop } = await trainer.rolloutStep(batches.next().value as number[][]);
-      bar.update(trainer.rollouts, `score ${metrics["objective/scores"]?.toFixed(3)} kl ${metrics["objective/kl"]?.toFixed(3)}`);
+      if (!stop) bar.update(trainer.rollouts, `score ${metrics["objective/scores"]?.toFixed(3)} kl ${metrics["objective/kl"]?.toFixed(3)}`);
       log.event("metrics", metrics);
       if (stop) {
         earlyStop = stop;
@@ -235,8 +237,9 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
   // when resuming: the resumed weights are loaded only after they are computed (trainWithCheckpoints);
   // so is the KL check's reference (a frozen copy, or the adapters switched off)
   const refBar = createProgress("dpo reference log-probs", pairs.length);
-  const trainer = createDpoTrainer(model, pairs, spec.train, format.padId, { onReferenceProgress: (done) => refBar.update(done) });
+  const referenceLogps = await precomputeReferenceLogpsAsync(model, pairs, format.padId, spec.train.batchSize, spec.train.maxLength, (done) => refBar.update(done));
   refBar.finish();
+  const trainer = createDpoTrainer(model, pairs, spec.train, format.padId, { reference: referenceLogps });
   const reference = referenceOf(model);
   const guard = klGuardFor(model, reference, pairs.map((p) => p.prompt), spec.train, format, options.rollout);
   await trainWithCheckpoints(spec, log, format, trainer, pairs.map((_, i) => i), hashExamples(pairs), { pairs: pairs.length }, guard);
@@ -360,11 +363,11 @@ async function trainWithCheckpoints<T>(
 
 /**
  * Jobs whose every read of the device is awaited, so that they may run on webgpu (decisions trainer-033 and
- * trainer-034): SFT and reward models of a GPT-2 model in full, and sampling from one. Llama's checkpoint layout and
+ * trainer-034): SFT, reward models and DPO of a GPT-2 model in full, and sampling from one. Llama's checkpoint layout and
  * LoRA's adapters are read synchronously (hf-llama.ts, lora.ts), and the other kinds' steps too.
  */
 export function readsAsynchronously(spec: JobSpec): boolean {
-  if ((spec.kind !== "sft" && spec.kind !== "reward" && spec.kind !== "sample") || ("lora" in spec && spec.lora)) return false;
+  if ((spec.kind !== "sft" && spec.kind !== "reward" && spec.kind !== "dpo" && spec.kind !== "sample") || ("lora" in spec && spec.lora)) return false;
   if ("init" in spec.model) return !isLlamaConfigInput(spec.model.init);
   try {
     const manifest = readManifest(spec.model.checkpoint);

@@ -22,7 +22,7 @@ export const groupRolloutFields = {
   /** μ, passes over each batch of rollouts, reshuffled every time (TRL num_iterations 1). */
   numIterations: z.number().int().positive().default(1),
   /** Samples per optimizer step within a pass; null = the whole rollout in one step. */
-  miniBatchSize: z.number().int().positive().nullable().default(null),
+  miniBatchSize: z.number().int().positive().nullable().default(null).meta({ blank: "the whole rollout" }),
   /** Most tokens an answer may have, tool results included (TRL 512; the models here have small contexts). */
   maxCompletionLength: z.number().int().positive().default(64),
   /**
@@ -38,7 +38,7 @@ export const groupRolloutFields = {
   /** Lower clip ε of the ratio (TRL 0.2). */
   epsilon: z.number().positive().max(1).default(0.2),
   /** Upper clip ε; null = epsilon (DAPO's clip-higher recommends 0.28). */
-  epsilonHigh: z.number().positive().nullable().default(null),
+  epsilonHigh: z.number().positive().nullable().default(null).meta({ blank: "= epsilon" }),
   /** KL per answer (nats) that stops training or steers β; see contract/kl-guard.ts. */
   klTarget: klTargetSchema,
   /** "early_stop": stop and keep the last weights under klTarget; "adaptive": steer β toward klTarget (needs β > 0). */

@@ -139,18 +139,26 @@ function rowRng(seed: number, row: number): Rng {
 /** Generation reading the logits synchronously (wasm, cpu). */
 export function generate(model: LanguageModel, prompts: number[][], o: GenerateOptions): GenerateResult {
   const steps = decodeSteps(model, prompts, o, null);
-  let step = steps.next([]);
-  while (!step.done && isRead(step.value)) step = steps.next(step.value.read.dataSync() as Float32Array);
-  if (!step.done) throw new Error("generation paused for a tool call without tools"); // cannot happen: no tool tokens given
-  return step.value;
+  try {
+    let step = steps.next([]);
+    while (!step.done && isRead(step.value)) step = steps.next(step.value.read.dataSync() as Float32Array);
+    if (!step.done) throw new Error("generation paused for a tool call without tools"); // cannot happen: no tool tokens given
+    return step.value;
+  } finally {
+    steps.return(undefined as never); // frees the logits read and the KV cache when a read failed
+  }
 }
 
 /** The same generation with every read of the device awaited: what webgpu needs (trainer-033, trainer-034). */
 export async function generateAsync(model: LanguageModel, prompts: number[][], o: GenerateOptions): Promise<GenerateResult> {
   const steps = decodeSteps(model, prompts, o, null);
-  const step = await advance(steps, []);
-  if (!step.done) throw new Error("generation paused for a tool call without tools");
-  return step.value;
+  try {
+    const step = await advance(steps, []);
+    if (!step.done) throw new Error("generation paused for a tool call without tools");
+    return step.value;
+  } finally {
+    steps.return(undefined as never); // frees the logits read and the KV cache when a read failed
+  }
 }
 
 /** generate(), awaiting `onStep` after every step: the same tokens, handed out as they are sampled. */
@@ -178,9 +186,10 @@ export async function advance(steps: DecodeLoop, input: ToolResume): Promise<Ite
 export type DecodeLoop = Generator<DecodeStep | LogitsRead, GenerateResult, ToolResume | Float32Array>;
 
 /**
- * The decoding loop. With `tools` it yields the rows whose turn ended on tool calls and continues
+ * The decoding loop. Every step it yields a read of the last logits and takes their values back
+ * (trainer-034). With `tools` it also yields the rows whose turn ended on tool calls and continues
  * with what the caller sends back (generate-with-tools.ts); with `everyStep` it yields after every
- * step (with no pauses unless a turn ended on calls); with neither, it never yields.
+ * step (with no pauses unless a turn ended on calls).
  */
 export function* decodeSteps(
   model: LanguageModel,

@@ -23,7 +23,30 @@ import { collateRollout, plainRollout, policyMaskOf, policyTokens, type RolloutF
 /** π_ref's next-token log-probs: (B, T−1) row-major, aligned with inputIds[:, 1:]. */
 export interface ReferencePolicy {
   nextTokenLogps(batch: CompletionBatch, temperature: number): Float32Array;
+  /** The same, its read of the device awaited (webgpu, trainer-033). */
+  nextTokenLogpsAsync(batch: CompletionBatch, temperature: number): Promise<Float32Array>;
   dispose(): void;
+}
+
+/** A tensor's values, read synchronously or awaited, and the tensor freed. */
+const readSync = (t: tf.Tensor): Float32Array => {
+  const values = t.dataSync() as Float32Array;
+  t.dispose();
+  return values;
+};
+export async function readAndDispose(t: tf.Tensor): Promise<Float32Array> {
+  const values = (await t.data()) as Float32Array;
+  t.dispose();
+  return values;
+}
+
+/** A reference policy from the one computation of its log-probs tensor, read either way. */
+function referenceFrom(logps: (batch: CompletionBatch, temperature: number) => tf.Tensor2D, dispose: () => void): ReferencePolicy {
+  return {
+    nextTokenLogps: (batch, temperature) => readSync(logps(batch, temperature)),
+    nextTokenLogpsAsync: (batch, temperature) => readAndDispose(logps(batch, temperature)),
+    dispose,
+  };
 }
 
 /** Next-token log-probs (B, T−1) at temperature T. Call inside tf.tidy / variableGrads. */
@@ -38,18 +61,12 @@ export function forwardLogps(model: LanguageModel, batch: CompletionBatch, tempe
 /** A frozen copy of the policy as it is now (call before training, and before loading a resume point). */
 export function frozenReference(policy: LanguageModel): ReferencePolicy {
   const copy = cloneModel(policy, { trainable: false });
-  return {
-    nextTokenLogps: (batch, temperature) => tf.tidy(() => forwardLogps(copy, batch, temperature).dataSync() as Float32Array),
-    dispose: () => disposeModel(copy),
-  };
+  return referenceFrom((batch, temperature) => tf.tidy(() => forwardLogps(copy, batch, temperature)), () => disposeModel(copy));
 }
 
 /** With LoRA adapters the reference is the same model with them switched off: no second copy of the weights. */
 export function adaptersOffReference(policy: LanguageModel): ReferencePolicy {
-  return {
-    nextTokenLogps: (batch, temperature) => withAdaptersOff(policy, () => tf.tidy(() => forwardLogps(policy, batch, temperature).dataSync() as Float32Array)),
-    dispose: () => undefined,
-  };
+  return referenceFrom((batch, temperature) => withAdaptersOff(policy, () => tf.tidy(() => forwardLogps(policy, batch, temperature))), () => undefined);
 }
 
 /** The reference a trainer measures KL against: the adapters switched off, else a frozen copy. */
@@ -158,8 +175,8 @@ export async function sampledKl(policy: LanguageModel, reference: ReferencePolic
     const r = collateRollout(part, sampled.completions, mask, o.padId);
     const [B] = r.batch.shape;
     // 2. Σ_t (log π − log π_ref) over the policy's tokens
-    const logp = tf.tidy(() => forwardLogps(policy, r.batch, 1).dataSync() as Float32Array);
-    const refLogp = reference.nextTokenLogps(r.batch, 1);
+    const logp = await readAndDispose(tf.tidy(() => forwardLogps(policy, r.batch, 1)));
+    const refLogp = await reference.nextTokenLogpsAsync(r.batch, 1);
     kls.push(...sequenceKl(logp, refLogp, r.lossMask, B, r.width));
     // 3. the answers' text, for the health metrics
     for (let b = 0; b < B; b++) {

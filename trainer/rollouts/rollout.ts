@@ -5,15 +5,15 @@
 // as `completions`) is 1 where the policy sampled the token and 0 where the sampler inserted it.
 // Inserted tokens stay in the context the policy conditions on, but ratios, KL and losses run over
 // policy tokens only (TRL's tool_mask). A sampler without tools leaves it out: all ones.
-import { generate, type GenerateOptions, type GenerateResult } from "../model/generate.ts";
+import { generateAsync, type GenerateOptions, type GenerateResult } from "../model/generate.ts";
 import { type LanguageModel } from "../model/lm.ts";
 import { collateCompletions, type CompletionBatch } from "../data/collate.ts";
 
 export type RolloutResult = GenerateResult & { policyMask?: number[][] };
 export type RolloutFn = (model: LanguageModel, prompts: number[][], options: GenerateOptions) => RolloutResult | Promise<RolloutResult>;
 
-/** Plain sampling: every completion token is the policy's. */
-export const plainRollout: RolloutFn = (model, prompts, options) => generate(model, prompts, options);
+/** Plain sampling: every completion token is the policy's. Its reads are awaited, so it runs on webgpu too (trainer-034). */
+export const plainRollout: RolloutFn = (model, prompts, options) => generateAsync(model, prompts, options);
 
 /** A tool-running sampler's per-row call counts (generateWithTools' toolCalls); null from one that runs no tools. */
 export function toolCallsOf(result: RolloutResult): number[] | null {

@@ -35,7 +35,7 @@ import { cancelRequestSchema, workerRequestSchema, type FinishReason, type Gener
 import { rewardModelReward } from "../rewards/reward-sources.ts";
 import { disposeModel, isLlama, type LanguageModel } from "../model/lm.ts";
 import { mergeLora } from "../model/lora.ts";
-import { generate, generateStepwise } from "../model/generate.ts";
+import { generateAsync, generateStepwise } from "../model/generate.ts";
 import { answerToolCalls, generateWithTools } from "../model/generate-with-tools.ts";
 import { type BpeTokenizer } from "../tokenizer/bpe-tokenizer.ts";
 import { parseCompletion } from "../tokenizer/chat-template.ts";
@@ -143,7 +143,7 @@ async function generateAnswers(
     const options = { ...sampling, stopTokens: format.stopTokens, padId: format.padId };
     const stream = request.stream ? streamRows(rows.map((_, b) => new PlainAnswerStream(format.tokenizer, b)), (deltas) => send({ deltas }), stopped) : null;
     if (stream) send({ started: true });
-    const result = stream ? await generateStepwise(model, rows, options, stream.onStep) : generate(model, rows, options);
+    const result = stream ? await generateStepwise(model, rows, options, stream.onStep) : await generateAsync(model, rows, options);
     await stream?.end();
     const plain: GenerationChoice[] = await Promise.all(
       result.completions.map(async (tokens, b) => {

@@ -25,6 +25,9 @@ test("PPO's KL target maps to OpenRLHF's adaptive KL only under klControl 'adapt
   const body = (ppo: Record<string, unknown>) => engineSteps(spec("sft-reward-ppo", { ppo }), "openrlhf", { sft: 10, preferences: 10, prompts: 10 })[2]!.body;
   assert.doesNotMatch(body({}), /--algo\.kl\.target/, "the default (early stop at 6) is not OpenRLHF's adaptive KL");
   assert.match(body({ klControl: "adaptive", klTarget: 3, klHorizon: 500 }), /--algo\.kl\.target 3 \\\n\s+--algo\.kl\.horizon 500/);
+  // the round's target is PPO's own, as on Tandem's trainer
+  const roundTarget = engineSteps(spec("sft-reward-ppo", { klTarget: 2, ppo: { klControl: "adaptive" } }), "openrlhf", { sft: 10, preferences: 10, prompts: 10 })[2]!.body;
+  assert.match(roundTarget, /--algo\.kl\.target 2 /);
   assert.ok(MAPPING_NOTES.some((n) => n.includes("early stop at the target (decision 0066)")));
 });
 

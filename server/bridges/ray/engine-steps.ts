@@ -6,7 +6,7 @@
  * (see `MAPPING_NOTES`). Flags follow OpenRLHF 0.11 (dotted names) and TRL 1.x YAML configs.
  */
 import { z } from "zod";
-import { ROUND_PATHS, type RoundSpec, type TrainStepKind } from "../../../trainer/contract/round.ts";
+import { ROUND_PATHS, stepKlTarget, type RoundSpec, type TrainStepKind } from "../../../trainer/contract/round.ts";
 
 export const ENGINES = ["openrlhf", "trl"] as const;
 export type Engine = (typeof ENGINES)[number];
@@ -136,7 +136,7 @@ function openrlhfCommand(spec: RoundSpec, kind: TrainStepKind, input: string, re
     ["--train.num_episodes", epochsFor(c.rollouts, c.rolloutBatchSize, rows)], ["--algo.advantage.estimator", "gae"],
     ["--algo.advantage.gamma", c.gamma], ["--algo.advantage.lambd", c.lam], ["--algo.kl.init_coef", c.klCoef],
     // OpenRLHF's adaptive KL is the counterpart of klControl "adaptive"; it has no early stop (MAPPING_NOTES)
-    ...(c.klControl === "adaptive" && c.klTarget !== null ? ([["--algo.kl.target", c.klTarget], ["--algo.kl.horizon", c.klHorizon]] as Arg[]) : []),
+    ...(c.klControl === "adaptive" && stepKlTarget(spec, "ppo") !== null ? ([["--algo.kl.target", stepKlTarget(spec, "ppo")], ["--algo.kl.horizon", c.klHorizon]] as Arg[]) : []),
     ["--actor.eps_clip", c.cliprange], ["--critic.value_clip", c.cliprangeValue], ["--train.seed", c.seed],
     ...adam(c.optim, "actor."), ...common,
   ]);
