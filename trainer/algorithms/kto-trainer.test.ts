@@ -28,6 +28,25 @@ function examples(n: number, seed: number): UnpairedExample[] {
   });
 }
 
+test("the awaited step equals the synchronous one to the bit, and leaks nothing (what webgpu runs)", async () => {
+  const train = examples(32, 1);
+  const config = ktoConfigSchema.parse({ batchSize: 8, steps: 4, beta: 0.5, optim: { lr: 5e-3, minLr: 5e-4, warmupSteps: 1, weightDecay: 0 } });
+  const [a, b] = [initGpt(modelConfig, 3), initGpt(modelConfig, 3)];
+  const [refA, refB] = [frozenReference(a), frozenReference(b)];
+  const [sync, awaited] = [createKtoTrainer(a, refA, train, config, PAD), createKtoTrainer(b, refB, train, config, PAD)];
+  const tensors = tf.memory().numTensors;
+  for (let s = 0; s < 4; s++) {
+    const batch = train.map((_, i) => i).slice(s * 8, s * 8 + 8);
+    assert.deepEqual(await awaited.trainStepAsync(batch), sync.trainStep(batch), `step ${s + 1}`);
+  }
+  assert.equal(tf.memory().numTensors, tensors, "no tensor growth across awaited steps");
+  for (const [name, v] of a.params) assert.deepEqual(b.params.get(name)?.dataSync(), v.dataSync(), name);
+  assert.ok((sync.evaluate(train)["rewards/chosen"] ?? 0) > 0, "the runs trained: desirable answers rose");
+  for (const t of [sync, awaited]) t.dispose();
+  for (const r of [refA, refB]) r.dispose();
+  for (const m of [a, b]) disposeGpt(m);
+});
+
 test("KTO: ½ per answer at step 0 (policy = reference, z₀ = 0), then desirable answers rise and undesirable ones fall against the reference", () => {
   const model = initGpt(modelConfig, 3);
   const reference = frozenReference(model);

@@ -11,6 +11,8 @@
 //  3. z₀ = max(0, mean(log π − log π_ref)) over the mismatched rows (no gradient)
 //  4. policy log-probs of the batch, KTO loss, gradients, clip, AdamW
 //  5. metrics with TRL's names
+// The step's reads of the device (the reference point's log-probs, the loss with the batch's log-probs, the
+// gradients' norm) are synchronous in `trainStep` and awaited in `trainStepAsync`, for webgpu (trainer-034).
 import * as tf from "@tensorflow/tfjs-core";
 import { type KtoConfig } from "../contract/kto-config.ts";
 import { collateCompletions, type CompletionBatch } from "../data/collate.ts";
@@ -19,9 +21,9 @@ import { trainableParams } from "../model/lora.ts";
 import { maskedSum, nextTokenLogProbs } from "../losses/logprobs.ts";
 import { ktoLoss, ktoMetrics, ktoReferencePoint, mismatchedIndex } from "../losses/kto-loss.ts";
 import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
-import { clipScale } from "../optim/gradients.ts";
+import { clipScale, clipScaleAsync } from "../optim/gradients.ts";
 import { learningRateAt } from "../optim/lr-schedule.ts";
-import { type ReferencePolicy } from "../rollouts/kl-guard.ts";
+import { readAndDispose, type ReferencePolicy } from "../rollouts/kl-guard.ts";
 
 /** One labelled answer; the completion ends with the end-of-turn token. */
 export interface UnpairedExample {
@@ -45,6 +47,8 @@ export interface KtoTrainer {
   step: number;
   /** One optimizer step on the examples at these indices of the training set. */
   trainStep(indices: number[]): KtoStepMetrics;
+  /** The same step, its reads of the device awaited (webgpu, trainer-034). */
+  trainStepAsync(indices: number[]): Promise<KtoStepMetrics>;
   /** Loss and metrics on other examples (no update). */
   evaluate(examples: UnpairedExample[]): Record<string, number> & { loss: number };
   dispose(): void;
@@ -61,11 +65,10 @@ function sequenceLogps(model: LanguageModel, batch: CompletionBatch): tf.Tensor1
   return maskedSum(logp, tf.slice(completionMask, [0, 1], [B, T - 1]) as tf.Tensor2D); // (B)
 }
 
-/** Σ log π_ref(answer tokens) per row, from the reference's next-token log-probs. */
-function referenceSequenceLogps(reference: ReferencePolicy, batch: CompletionBatch): Float64Array {
+/** Σ log π_ref(answer tokens) per row, from the reference's next-token log-probs (B, T−1). */
+function referenceSequenceLogps(logp: Float32Array, batch: CompletionBatch): Float64Array {
   const [B, T] = batch.shape;
   const W = T - 1;
-  const logp = reference.nextTokenLogps(batch, 1);
   const out = new Float64Array(B);
   for (let b = 0; b < B; b++) for (let j = 0; j < W; j++) if (batch.completionMask[b * T + j + 1]) out[b] = (out[b] ?? 0) + (logp[b * W + j] ?? 0);
   return out;
@@ -92,20 +95,49 @@ export function createKtoTrainer(model: LanguageModel, reference: ReferencePolic
 
   interface Prepared { matched: CompletionBatch; refLogps: Float32Array; desirable: number[]; z0: number }
 
-  // 2.–3. everything that carries no gradient: reference log-probs and the reference point z₀
+  // 2.–3. everything that carries no gradient: reference log-probs and the reference point z₀ (its three reads
+  // synchronous, or awaited)
+  const prepared = (batch: UnpairedExample[], matched: CompletionBatch, mismatched: CompletionBatch, reads: [Float32Array, Float32Array, Float32Array]): Prepared => {
+    const [refMatched, refOther, policyMismatched] = reads;
+    const z0 = ktoReferencePoint(policyMismatched, referenceSequenceLogps(refOther, mismatched));
+    return { matched, refLogps: Float32Array.from(referenceSequenceLogps(refMatched, matched)), desirable: batch.map((e) => (e.desirable ? 1 : 0)), z0 };
+  };
   const prepare = (batch: UnpairedExample[]): Prepared => {
     const { matched, mismatched } = collate(batch);
-    const refLogps = Float32Array.from(referenceSequenceLogps(reference, matched)); // (B)
-    const refMismatched = referenceSequenceLogps(reference, mismatched); // (B)
     const policyMismatched = tf.tidy(() => sequenceLogps(model, mismatched).dataSync() as Float32Array); // (B)
-    return { matched, refLogps, desirable: batch.map((e) => (e.desirable ? 1 : 0)), z0: ktoReferencePoint(policyMismatched, refMismatched) };
+    return prepared(batch, matched, mismatched, [reference.nextTokenLogps(matched, 1), reference.nextTokenLogps(mismatched, 1), policyMismatched]);
+  };
+  const prepareAsync = async (batch: UnpairedExample[]): Promise<Prepared> => {
+    const { matched, mismatched } = collate(batch);
+    const policyMismatched = await readAndDispose(tf.tidy(() => sequenceLogps(model, mismatched)));
+    return prepared(batch, matched, mismatched, [await reference.nextTokenLogpsAsync(matched, 1), await reference.nextTokenLogpsAsync(mismatched, 1), policyMismatched]);
   };
 
-  // 4. policy log-probs (B) and the loss; the log-probs are read back for the metrics
-  const lossOf = (p: Prepared, seen: { policyLogps?: Float32Array }): tf.Scalar => {
+  // 4. policy log-probs (B) and the loss; the log-probs stay on the device for the caller to read (the metrics)
+  const lossOf = (p: Prepared, seen: { policyLogps?: tf.Tensor1D }): tf.Scalar => {
     const policyLogps = sequenceLogps(model, p.matched); // (B)
-    seen.policyLogps = policyLogps.dataSync() as Float32Array;
+    seen.policyLogps = tf.keep(policyLogps);
     return ktoLoss(policyLogps, tf.tensor1d(p.refLogps), tf.tensor1d(p.desirable), p.z0, options);
+  };
+  const forwardBackward = (p: Prepared) => {
+    const seen: { policyLogps?: tf.Tensor1D } = {};
+    const { value, grads } = tf.variableGrads(() => lossOf(p, seen), vars);
+    const named = new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g]));
+    return { p, value, policyLogps: seen.policyLogps as tf.Tensor1D, named };
+  };
+  // 4. clip, AdamW (the loss and log-probs read); 5. metrics with TRL's names, from the values the loss saw
+  const update = (pass: ReturnType<typeof forwardBackward>, loss: number, policyLogps: Float32Array, clip: () => { norm: number; scale: number }): KtoStepMetrics => {
+    tf.dispose([pass.value, pass.policyLogps]);
+    if (!Number.isFinite(loss)) {
+      tf.dispose([...pass.named.values()]);
+      throw new Error(`non-finite KTO loss ${loss} at step ${trainer.step + 1}; resume from the last checkpoint with a lower lr`);
+    }
+    const { norm, scale } = clip(); // applied inside AdamW's pass
+    const lr = learningRateAt(trainer.step, config.optim);
+    adamwStep(params, optimizer, pass.named, lr, config.optim, scale);
+    tf.dispose([...pass.named.values()]);
+    trainer.step += 1;
+    return { step: trainer.step, loss, gradNorm: norm, lr, ...ktoMetrics({ ...pass.p, policyLogps }, config.beta) };
   };
 
   const trainer: KtoTrainer = {
@@ -114,30 +146,25 @@ export function createKtoTrainer(model: LanguageModel, reference: ReferencePolic
     step: 0,
 
     trainStep(indices) {
-      const p = prepare(indices.map((i) => examples[i] as UnpairedExample));
-      const seen: { policyLogps?: Float32Array } = {};
-      const { value, grads } = tf.variableGrads(() => lossOf(p, seen), vars);
-      const loss = value.dataSync()[0] ?? NaN;
-      value.dispose();
-      const named = new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g]));
-      if (!Number.isFinite(loss)) {
-        tf.dispose([...named.values()]);
-        throw new Error(`non-finite KTO loss ${loss} at step ${trainer.step + 1}; resume from the last checkpoint with a lower lr`);
-      }
-      const { norm, scale } = clipScale(named, config.optim.gradClip); // applied inside AdamW's pass
-      const lr = learningRateAt(trainer.step, config.optim);
-      adamwStep(params, optimizer, named, lr, config.optim, scale);
-      tf.dispose([...named.values()]);
-      trainer.step += 1;
-      // 5. metrics with TRL's names, from the values the loss saw
-      return { step: trainer.step, loss, gradNorm: norm, lr, ...ktoMetrics({ ...p, policyLogps: seen.policyLogps ?? new Float32Array(0) }, config.beta) };
+      const pass = forwardBackward(prepare(indices.map((i) => examples[i] as UnpairedExample)));
+      const [loss, policyLogps] = [pass.value.dataSync()[0] ?? NaN, pass.policyLogps.dataSync() as Float32Array];
+      return update(pass, loss, policyLogps, () => clipScale(pass.named, config.optim.gradClip));
+    },
+
+    async trainStepAsync(indices) {
+      const pass = forwardBackward(await prepareAsync(indices.map((i) => examples[i] as UnpairedExample)));
+      const [loss, policyLogps] = [(await pass.value.data())[0] ?? NaN, (await pass.policyLogps.data()) as Float32Array];
+      const clip = Number.isFinite(loss) ? await clipScaleAsync(pass.named, config.optim.gradClip) : { norm: NaN, scale: 1 };
+      return update(pass, loss, policyLogps, () => clip);
     },
 
     evaluate(evalExamples) {
       const p = prepare(evalExamples);
-      const seen: { policyLogps?: Float32Array } = {};
+      const seen: { policyLogps?: tf.Tensor1D } = {};
       const loss = tf.tidy(() => lossOf(p, seen).dataSync()[0] ?? NaN);
-      return { loss, ...ktoMetrics({ ...p, policyLogps: seen.policyLogps ?? new Float32Array(0) }, config.beta) };
+      const policyLogps = seen.policyLogps?.dataSync() as Float32Array;
+      seen.policyLogps?.dispose();
+      return { loss, ...ktoMetrics({ ...p, policyLogps }, config.beta) };
     },
 
     dispose() {

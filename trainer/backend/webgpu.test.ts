@@ -136,6 +136,21 @@ test("an SFT job trains on webgpu as on wasm: the same losses, checkpoints and f
     assert.ok(Math.abs(loss - gLoss) < 1e-4 * loss, `dpo step ${i + 1}: wasm ${loss}, webgpu ${gLoss}`);
     if (Number.isFinite(kl)) assert.ok(Math.abs(kl - gKl) < 1e-3 * Math.max(1, Math.abs(kl)), `dpo step ${i + 1}'s KL check: wasm ${kl}, webgpu ${gKl}`);
   });
+  // and KTO's (trainer-034): its reference point, its steps and its KL checks
+  writeFileSync(join(dir, "unpaired.jsonl"), Array.from({ length: 6 }, (_, i) => JSON.stringify({ prompt: sentence(i, 4), completion: sentence(i + (i % 2 ? 1 : 5), 5), label: i % 2 === 1 })).join("\n") + "\n");
+  const kto = (backend: "webgpu" | "wasm") => run({
+    schemaVersion: 1, kind: "kto", data: join(dir, "unpaired.jsonl"), tokenizer: join(dir, "tok/tokenizer.json"), backend, out: join(dir, `kto-${backend}`),
+    model: { checkpoint: join(dir, "wasm") }, train: { steps: 4, batchSize: 3, klCheck: { every: 2, samples: 4, maxNewTokens: 8 }, optim: { lr: 1e-3, warmupSteps: 1 } },
+  });
+  const [ktoGpu, ktoWasm] = [await kto("webgpu"), await kto("wasm")];
+  assert.deepEqual([ktoGpu, ktoWasm].map((events) => events.find((e) => e.type === "backend")?.["backend"]), ["webgpu", "wasm"]);
+  const ktoLines = (events: typeof onGpu) => events.filter((e) => e.type === "metrics").map((e) => [Number(e["loss"]), Number(e["kl_guard/kl"] ?? NaN)] as const);
+  assert.equal(ktoLines(ktoGpu).length, 4);
+  ktoLines(ktoWasm).forEach(([loss, kl], i) => {
+    const [gLoss, gKl] = ktoLines(ktoGpu)[i]!;
+    assert.ok(Math.abs(loss - gLoss) < 1e-4 * loss, `kto step ${i + 1}: wasm ${loss}, webgpu ${gLoss}`);
+    if (Number.isFinite(kl)) assert.ok(Math.abs(kl - gKl) < 1e-3 * Math.max(1, Math.abs(kl)), `kto step ${i + 1}'s KL check: wasm ${kl}, webgpu ${gKl}`);
+  });
   // a reward model's step reads the device awaited too: a reward job on webgpu gives wasm's losses and accuracies
   writeFileSync(join(dir, "rankings.jsonl"), Array.from({ length: 6 }, (_, i) => JSON.stringify({ prompt: sentence(i, 4), completions: [sentence(i + 1, 6), sentence(i + 2, 3), sentence(i + 3, 5)], ranks: [0, 1, 2] })).join("\n") + "\n");
   const reward = (backend: "webgpu" | "wasm") => run({
@@ -153,7 +168,7 @@ test("an SFT job trains on webgpu as on wasm: the same losses, checkpoints and f
   });
 });
 
-test("which jobs may run on webgpu: SFT, reward models, DPO and sampling of a GPT-2 model in full; others read synchronously", () => {
+test("which jobs may run on webgpu: SFT, reward models, DPO, KTO and sampling of a GPT-2 model in full; others read synchronously", () => {
   const base = { schemaVersion: 1, out: "/tmp/x", tokenizer: "/tmp/t.json", data: "/tmp/d.jsonl", train: { steps: 1, batchSize: 1 } };
   const spec = (extra: object) => jobSpecSchema.parse({ ...base, ...extra });
   assert.equal(readsAsynchronously(spec({ kind: "sft", model: { init: { preset: "nano" } } })), true);
@@ -173,7 +188,8 @@ test("which jobs may run on webgpu: SFT, reward models, DPO and sampling of a GP
     writeFileSync(join(dir, "manifest.json"), JSON.stringify(manifest));
     assert.equal(readsAsynchronously(sampleSpec(dir)), true, "sampling from a GPT-2 model in full");
     assert.equal(readsAsynchronously(spec({ kind: "dpo", model: { checkpoint: dir }, train: { steps: 1, batchSize: 2 } })), true, "DPO of a GPT-2 model in full");
-    assert.equal(readsAsynchronously(spec({ kind: "kto", model: { checkpoint: dir }, train: { steps: 1, batchSize: 2 } })), false, "KTO's step still reads synchronously");
+    assert.equal(readsAsynchronously(spec({ kind: "kto", model: { checkpoint: dir }, train: { steps: 1, batchSize: 2 } })), true, "KTO of a GPT-2 model in full");
+    assert.equal(readsAsynchronously(spec({ kind: "dpo", model: { checkpoint: dir }, train: { steps: 1, batchSize: 2 }, lora: {} })), false, "LoRA adapters read synchronously");
     writeFileSync(join(dir, "manifest.json"), JSON.stringify({ ...manifest, lora: { config: {}, base: "base" } }));
     assert.equal(readsAsynchronously(sampleSpec(dir)), false, "an adapter checkpoint loads its adapters synchronously");
   } finally {

@@ -363,11 +363,11 @@ async function trainWithCheckpoints<T>(
 
 /**
  * Jobs whose every read of the device is awaited, so that they may run on webgpu (decisions trainer-033 and
- * trainer-034): SFT, reward models and DPO of a GPT-2 model in full, and sampling from one. Llama's checkpoint layout and
+ * trainer-034): SFT, reward models, DPO and KTO of a GPT-2 model in full, and sampling from one. Llama's checkpoint layout and
  * LoRA's adapters are read synchronously (hf-llama.ts, lora.ts), and the other kinds' steps too.
  */
 export function readsAsynchronously(spec: JobSpec): boolean {
-  if ((spec.kind !== "sft" && spec.kind !== "reward" && spec.kind !== "dpo" && spec.kind !== "sample") || ("lora" in spec && spec.lora)) return false;
+  if ((spec.kind !== "sft" && spec.kind !== "reward" && spec.kind !== "dpo" && spec.kind !== "kto" && spec.kind !== "sample") || ("lora" in spec && spec.lora)) return false;
   if ("init" in spec.model) return !isLlamaConfigInput(spec.model.init);
   try {
     const manifest = readManifest(spec.model.checkpoint);
