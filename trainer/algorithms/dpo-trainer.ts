@@ -19,9 +19,8 @@ import { lmForward, type LanguageModel } from "../model/lm.ts";
 import { trainableParams, withAdaptersOff } from "../model/lora.ts";
 import { maskedSum, nextTokenLogProbs } from "../losses/logprobs.ts";
 import { dpoLoss, dpoMetrics } from "../losses/dpo-loss.ts";
-import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
+import { createAdamW, disposeAdamW, updateFromLoss, type AdamWState } from "../optim/adamw.ts";
 import { clipScale, clipScaleAsync } from "../optim/gradients.ts";
-import { learningRateAt } from "../optim/lr-schedule.ts";
 
 /** One preference: completions end with the end-of-turn token. */
 export interface PreferencePair {
@@ -223,16 +222,9 @@ export function createDpoTrainer(
   // 4. clip, AdamW (the loss and log-probs read); 5. metrics with TRL's names, from the log-probs the loss saw
   function update(pass: ReturnType<typeof forwardBackward>, loss: number, logps: Float32Array, clip: () => { norm: number; scale: number }): DpoStepMetrics {
     tf.dispose([pass.value, pass.logps]);
-    if (!Number.isFinite(loss)) {
-      tf.dispose([...pass.named.values()]);
-      throw new Error(`non-finite DPO loss ${loss} at step ${trainer.step + 1}; resume from the last checkpoint with a lower lr`);
-    }
-    const { norm, scale } = clip(); // applied inside AdamW's pass
-    const lr = learningRateAt(trainer.step, config.optim);
-    adamwStep(params, optimizer, pass.named, lr, config.optim, scale);
-    tf.dispose([...pass.named.values()]);
+    const { gradNorm, lr } = updateFromLoss({ params, state: optimizer, grads: pass.named, optim: config.optim, step: trainer.step, loss, what: "DPO" }, clip);
     trainer.step += 1;
-    return { step: trainer.step, loss, gradNorm: norm, lr, ...metricsOf(logps, pass.ref, pass.batchPairs) };
+    return { step: trainer.step, loss, gradNorm, lr, ...metricsOf(logps, pass.ref, pass.batchPairs) };
   }
   return trainer;
 }

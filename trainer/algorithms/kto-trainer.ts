@@ -20,9 +20,8 @@ import { lmForward, type LanguageModel } from "../model/lm.ts";
 import { trainableParams } from "../model/lora.ts";
 import { maskedSum, nextTokenLogProbs } from "../losses/logprobs.ts";
 import { ktoLoss, ktoMetrics, ktoReferencePoint, mismatchedIndex } from "../losses/kto-loss.ts";
-import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
+import { createAdamW, disposeAdamW, updateFromLoss, type AdamWState } from "../optim/adamw.ts";
 import { clipScale, clipScaleAsync } from "../optim/gradients.ts";
-import { learningRateAt } from "../optim/lr-schedule.ts";
 import { readAndDispose, type ReferencePolicy } from "../rollouts/kl-guard.ts";
 
 /** One labelled answer; the completion ends with the end-of-turn token. */
@@ -128,16 +127,9 @@ export function createKtoTrainer(model: LanguageModel, reference: ReferencePolic
   // 4. clip, AdamW (the loss and log-probs read); 5. metrics with TRL's names, from the values the loss saw
   const update = (pass: ReturnType<typeof forwardBackward>, loss: number, policyLogps: Float32Array, clip: () => { norm: number; scale: number }): KtoStepMetrics => {
     tf.dispose([pass.value, pass.policyLogps]);
-    if (!Number.isFinite(loss)) {
-      tf.dispose([...pass.named.values()]);
-      throw new Error(`non-finite KTO loss ${loss} at step ${trainer.step + 1}; resume from the last checkpoint with a lower lr`);
-    }
-    const { norm, scale } = clip(); // applied inside AdamW's pass
-    const lr = learningRateAt(trainer.step, config.optim);
-    adamwStep(params, optimizer, pass.named, lr, config.optim, scale);
-    tf.dispose([...pass.named.values()]);
+    const { gradNorm, lr } = updateFromLoss({ params, state: optimizer, grads: pass.named, optim: config.optim, step: trainer.step, loss, what: "KTO" }, clip);
     trainer.step += 1;
-    return { step: trainer.step, loss, gradNorm: norm, lr, ...ktoMetrics({ ...pass.p, policyLogps }, config.beta) };
+    return { step: trainer.step, loss, gradNorm, lr, ...ktoMetrics({ ...pass.p, policyLogps }, config.beta) };
   };
 
   const trainer: KtoTrainer = {

@@ -14,6 +14,7 @@ import { type OptimConfig } from "../contract/optim-config.ts";
 import { fusedBackend, heapView } from "../backend/wasm-heap.ts";
 import { simdKernels } from "../backend/wasm-simd.ts";
 import { adamwUpdate } from "./fused-adamw.ts";
+import { learningRateAt } from "./lr-schedule.ts";
 
 export interface AdamWState {
   /** Number of optimizer steps taken (t in the bias corrections). */
@@ -104,4 +105,24 @@ export function disposeAdamW(state: AdamWState): void {
   for (const x of [...state.m.values(), ...state.v.values()]) x.dispose();
   state.m.clear();
   state.v.clear();
+}
+
+/**
+ * A preference step's update once its loss is read (DPO, KTO): a non-finite loss frees the gradients and stops
+ * with the step named; otherwise the clip factor (`clip`, synchronous or already awaited), AdamW at `step`'s
+ * learning rate, and the gradients freed. Returns what the step's metrics report.
+ */
+export function updateFromLoss(
+  o: { params: Map<string, tf.Variable>; state: AdamWState; grads: Map<string, tf.Tensor>; optim: OptimConfig; step: number; loss: number; what: string },
+  clip: () => { norm: number; scale: number },
+): { gradNorm: number; lr: number } {
+  if (!Number.isFinite(o.loss)) {
+    tf.dispose([...o.grads.values()]);
+    throw new Error(`non-finite ${o.what} loss ${o.loss} at step ${o.step + 1}; resume from the last checkpoint with a lower lr`);
+  }
+  const { norm, scale } = clip(); // applied inside AdamW's pass
+  const lr = learningRateAt(o.step, o.optim);
+  adamwStep(o.params, o.state, o.grads, lr, o.optim, scale);
+  tf.dispose([...o.grads.values()]);
+  return { gradNorm: norm, lr };
 }
