@@ -6,6 +6,7 @@ import { resolveGptConfig } from "../contract/gpt-config.ts";
 import { dpoConfigSchema } from "../contract/dpo-config.ts";
 import { disposeGpt, initGpt } from "../model/gpt.ts";
 import { createRng } from "../random/rng.ts";
+import { assertAwaitedStepsEqual } from "../testing/awaited-steps.ts";
 import { collatePairs, createDpoTrainer, precomputeReferenceLogps, precomputeReferenceLogpsAsync, type PreferencePair } from "./dpo-trainer.ts";
 
 before(async () => {
@@ -77,13 +78,7 @@ test("the awaited step and reference pass equal the synchronous ones to the bit,
   const reference = await precomputeReferenceLogpsAsync(b, train, PAD, 8);
   assert.deepEqual(reference, precomputeReferenceLogps(a, train, PAD, 8));
   const [sync, awaited] = [createDpoTrainer(a, train, config, PAD), createDpoTrainer(b, train, config, PAD, { reference })];
-  const tensors = tf.memory().numTensors;
-  for (let s = 0; s < 4; s++) {
-    const batch = train.map((_, i) => i).slice(s * 8, s * 8 + 8);
-    assert.deepEqual(await awaited.trainStepAsync(batch), sync.trainStep(batch), `step ${s + 1}`);
-  }
-  assert.equal(tf.memory().numTensors, tensors, "no tensor growth across awaited steps");
-  for (const [name, v] of a.params) assert.deepEqual(b.params.get(name)?.dataSync(), v.dataSync(), name);
+  await assertAwaitedStepsEqual({ sync, awaited, models: [a, b], steps: 4, batchSize: 8 });
   assert.ok(sync.step === 4 && (sync.trainStep([0, 1]).loss ?? NaN) < Math.LN2, "the runs trained: the loss fell below ln 2");
   for (const t of [sync, awaited]) t.dispose();
   for (const m of [a, b]) disposeGpt(m);

@@ -21,6 +21,7 @@ import { maskedSum, nextTokenLogProbs } from "../losses/logprobs.ts";
 import { dpoLoss, dpoMetrics } from "../losses/dpo-loss.ts";
 import { createAdamW, disposeAdamW, updateFromLoss, type AdamWState } from "../optim/adamw.ts";
 import { clipScale, clipScaleAsync } from "../optim/gradients.ts";
+import { readAndDispose } from "../rollouts/kl-guard.ts";
 
 /** One preference: completions end with the end-of-turn token. */
 export interface PreferencePair {
@@ -87,9 +88,7 @@ export async function precomputeReferenceLogpsAsync(
   const out = { chosen: new Float32Array(pairs.length), rejected: new Float32Array(pairs.length) };
   for (let i = 0; i < pairs.length; i += batchSize) {
     const part = pairs.slice(i, i + batchSize);
-    const values = referenceBatch(model, part, padId, maxLength);
-    storeReference(out, i, part.length, (await values.data()) as Float32Array);
-    values.dispose();
+    storeReference(out, i, part.length, await readAndDispose(referenceBatch(model, part, padId, maxLength)));
     onProgress?.(i + part.length, pairs.length);
   }
   return out;

@@ -7,6 +7,7 @@ import { ktoConfigSchema } from "../contract/kto-config.ts";
 import { disposeGpt, initGpt } from "../model/gpt.ts";
 import { createRng } from "../random/rng.ts";
 import { frozenReference } from "../rollouts/kl-guard.ts";
+import { assertAwaitedStepsEqual } from "../testing/awaited-steps.ts";
 import { createKtoTrainer, type UnpairedExample } from "./kto-trainer.ts";
 
 before(async () => {
@@ -34,13 +35,7 @@ test("the awaited step equals the synchronous one to the bit, and leaks nothing 
   const [a, b] = [initGpt(modelConfig, 3), initGpt(modelConfig, 3)];
   const [refA, refB] = [frozenReference(a), frozenReference(b)];
   const [sync, awaited] = [createKtoTrainer(a, refA, train, config, PAD), createKtoTrainer(b, refB, train, config, PAD)];
-  const tensors = tf.memory().numTensors;
-  for (let s = 0; s < 4; s++) {
-    const batch = train.map((_, i) => i).slice(s * 8, s * 8 + 8);
-    assert.deepEqual(await awaited.trainStepAsync(batch), sync.trainStep(batch), `step ${s + 1}`);
-  }
-  assert.equal(tf.memory().numTensors, tensors, "no tensor growth across awaited steps");
-  for (const [name, v] of a.params) assert.deepEqual(b.params.get(name)?.dataSync(), v.dataSync(), name);
+  await assertAwaitedStepsEqual({ sync, awaited, models: [a, b], steps: 4, batchSize: 8 });
   assert.ok((sync.evaluate(train)["rewards/chosen"] ?? 0) > 0, "the runs trained: desirable answers rose");
   for (const t of [sync, awaited]) t.dispose();
   for (const r of [refA, refB]) r.dispose();

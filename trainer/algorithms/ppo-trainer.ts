@@ -178,20 +178,19 @@ export function createPpoTrainer(
       }
       if (config.whitenRewards) rewards = maskedWhiten(rewards, mask, false);
       const meanKl = klPerRow.reduce((a, x) => a + x, 0) / B;
+      // the KL guard's names (the same k1 per answer as objective/kl), on the rollout's line whether it trains or stops
+      const klStderr = meanStderr(klPerRow).stderr;
+      const klMetrics: Record<string, number> = {
+        [KL_GUARD_METRICS.kl]: meanKl, ...(Number.isFinite(klStderr) ? { [KL_GUARD_METRICS.klStderr]: klStderr } : {}), [KL_GUARD_METRICS.samples]: B,
+        ...(config.klTarget !== null ? { [KL_GUARD_METRICS.target]: config.klTarget } : {}),
+      };
       if (guarding) {
         // the weights that sampled this rollout are over the target: put back the last ones under it, update nothing
         if (!(meanKl <= (config.klTarget ?? Infinity))) {
           kept ??= snapshotWeights(models.policy, trainer.step); // a resumed run over the target keeps its start
           kept.restoreInto(models.policy);
           const stop: EarlyStop = { reason: "kl_above_target", kl: meanKl, klTarget: config.klTarget ?? NaN, step: trainer.step, keptStep: kept.step };
-          const klStderr = meanStderr(klPerRow).stderr;
-          return {
-            metrics: {
-              rollout: trainer.rollouts + 1, step: trainer.step, "objective/kl": meanKl, [KL_GUARD_METRICS.kl]: meanKl,
-              ...(Number.isFinite(klStderr) ? { [KL_GUARD_METRICS.klStderr]: klStderr } : {}), [KL_GUARD_METRICS.samples]: B, [KL_GUARD_METRICS.target]: config.klTarget ?? NaN,
-            },
-            earlyStop: stop,
-          };
+          return { metrics: { rollout: trainer.rollouts + 1, step: trainer.step, "objective/kl": meanKl, ...klMetrics }, earlyStop: stop };
         }
         kept?.dispose();
         kept = snapshotWeights(models.policy, trainer.step);
@@ -239,13 +238,8 @@ export function createPpoTrainer(
         lr: learningRateAt(Math.max(0, trainer.step - 1), config.optim),
         ...rewardMetrics,
       };
-      Object.assign(metrics, toolCallMetrics(toolCallsOf(sampled)));
-      // the KL guard's names (the same k1 per answer as objective/kl) and the health of the responses
-      metrics[KL_GUARD_METRICS.kl] = meanKl;
-      const klStderr = meanStderr(klPerRow).stderr;
-      if (Number.isFinite(klStderr)) metrics[KL_GUARD_METRICS.klStderr] = klStderr;
-      metrics[KL_GUARD_METRICS.samples] = B;
-      if (config.klTarget !== null) metrics[KL_GUARD_METRICS.target] = config.klTarget;
+      Object.assign(metrics, toolCallMetrics(toolCallsOf(sampled)), klMetrics);
+      // the health of the responses
       if (options.decode) {
         const decode = options.decode;
         const answers = await Promise.all(responses.map(async (r, b) => {
