@@ -21,7 +21,7 @@ import { maskedSum, nextTokenLogProbs } from "../losses/logprobs.ts";
 import { dpoLoss, dpoMetrics } from "../losses/dpo-loss.ts";
 import { createAdamW, disposeAdamW, updateFromLoss, type AdamWState } from "../optim/adamw.ts";
 import { clipScale, clipScaleAsync } from "../optim/gradients.ts";
-import { readAndDispose } from "../rollouts/kl-guard.ts";
+import { readAndDispose } from "../backend/tensor-reads.ts";
 
 /** One preference: completions end with the end-of-turn token. */
 export interface PreferencePair {

@@ -15,16 +15,15 @@
 //  4. μ iterations over shuffled minibatches of the rows that train: clipped ratio + β·k3 on policy
 //     tokens, aggregated per loss type, AdamW
 //  5. metrics (TRL names, health), adaptive β
+// Every read of the device is awaited (rolloutLogps, awaitedUpdate), so the trainer runs on webgpu too (trainer-035).
 import * as tf from "@tensorflow/tfjs-core";
 import { type GrpoConfig } from "../contract/grpo-config.ts";
 import { HEALTH_METRICS, KL_GUARD_METRICS } from "../contract/kl-guard.ts";
 import { type CompletionBatch } from "../data/collate.ts";
-import { lmForward, type LanguageModel } from "../model/lm.ts";
+import { type LanguageModel } from "../model/lm.ts";
 import { trainableParams } from "../model/lora.ts";
-import { nextTokenLogProbs } from "../losses/logprobs.ts";
 import { clipStats, grpoAdvantages, grpoLoss } from "../losses/grpo-loss.ts";
-import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
-import { clipScale } from "../optim/gradients.ts";
+import { awaitedUpdate, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
 import { learningRateAt } from "../optim/lr-schedule.ts";
 import { createRng, type Rng } from "../random/rng.ts";
 import { finalAnswerText, lastInsertedText, type Decode } from "../rewards/answer-text.ts";
@@ -32,7 +31,8 @@ import { type RewardSource } from "../rewards/reward-sources.ts";
 import { overTrainRows, sampleGroups, samplingFor, type RlPrompt } from "../rollouts/group-sampling.ts";
 import { healthMetrics } from "../rollouts/health.ts";
 import { meanStderr, sequenceKl, snapshotWeights, type EarlyStop, type ReferencePolicy, type RolloutStepResult, type WeightSnapshot } from "../rollouts/kl-guard.ts";
-import { batchRows, byRowChunks, collateRollout, pickRows, plainRollout, policyTokens, type RolloutBatch, type RolloutFn } from "../rollouts/rollout.ts";
+import { batchRows, collateRollout, pickRows, plainRollout, policyTokens, type RolloutBatch, type RolloutFn } from "../rollouts/rollout.ts";
+import { policyLogps, rolloutLogps } from "../rollouts/rollout-logps.ts";
 
 export type { RlPrompt };
 
@@ -77,25 +77,10 @@ export interface GrpoTrainer {
   dispose(): void;
 }
 
-/** Next-token log-probs (B, T−1) at temperature T, and each position's entropy when asked. Inside tf.tidy / variableGrads. */
-function policyLogps(model: LanguageModel, batch: CompletionBatch, temperature: number, withEntropy = false): { logp: tf.Tensor2D; entropy: tf.Tensor2D | null } {
-  const [B, T] = batch.shape;
-  const ids = tf.tensor2d(batch.inputIds, [B, T], "int32");
-  const attentionMask = tf.tensor2d(batch.attentionMask, [B, T], "int32");
-  const logits = lmForward(model, ids, { attentionMask }).logits as tf.Tensor3D; // (B, T, V)
-  const logp = nextTokenLogProbs(logits, ids, undefined, temperature); // (B, T−1)
-  if (!withEntropy) return { logp, entropy: null };
-  const V = logits.shape[2];
-  const lsm = tf.logSoftmax(tf.div(tf.slice(logits, [0, 0, 0], [B, T - 1, V]), temperature), -1); // (B, T−1, V)
-  return { logp, entropy: tf.neg(tf.sum(tf.mul(tf.exp(lsm), lsm), -1)) as tf.Tensor2D }; // (B, T−1)
-}
-
 export function createGrpoTrainer(policy: LanguageModel, reference: ReferencePolicy, config: GrpoConfig, deps: GroupRlDeps): GrpoTrainer {
   // the weights that train: every one, or only the LoRA adapters when the model has them
   const params = trainableParams(policy);
   const optimizer = createAdamW(params);
-  const vars = [...params.values()];
-  const nameOf = new Map([...params].map(([name, v]) => [v.name, name]));
   const rollout = deps.rollout ?? plainRollout;
   const answerText = deps.answerText ?? ((c: number[], m: number[]) => finalAnswerText(c, m, deps.decode, deps.stopTokens));
   const toolResult = deps.toolResult ?? ((c: number[], m: number[]) => lastInsertedText(c, m, deps.decode));
@@ -125,13 +110,7 @@ export function createGrpoTrainer(policy: LanguageModel, reference: ReferencePol
 
       // 2. old and reference log-probs (B, W), no gradient, a planned batch of rows at a time; KL per answer over policy
       //    tokens (k1)
-      const [oldLogp = new Float32Array(0), entropy = new Float32Array(0), refLogp = new Float32Array(0)] = byRowChunks(r.batch, prompts.length * G, (part) => [
-        ...tf.tidy(() => {
-          const cur = policyLogps(policy, part, T_, true);
-          return [cur.logp.dataSync() as Float32Array, (cur.entropy as tf.Tensor2D).dataSync() as Float32Array];
-        }),
-        reference.nextTokenLogps(part, T_),
-      ]);
+      const { oldLogp, entropy, refLogp } = await rolloutLogps(policy, reference, r.batch, prompts.length * G, T_);
       const klPerAnswer = sequenceKl(oldLogp, refLogp, r.lossMask, B, W);
       const kl = meanStderr(klPerAnswer);
       const klMetrics: Record<string, number> = {
@@ -161,7 +140,7 @@ export function createGrpoTrainer(policy: LanguageModel, reference: ReferencePol
       const updates: UpdateStats[] = [];
       for (let it = 0; it < config.numIterations && train.length > 0; it++) {
         const order = shuffle(train.length, rng).map((i) => train[i] ?? 0);
-        for (let start = 0; start < train.length; start += rowsPerStep) updates.push(update(order.slice(start, start + rowsPerStep), r, oldLogp, refLogp, advantages));
+        for (let start = 0; start < train.length; start += rowsPerStep) updates.push(await update(order.slice(start, start + rowsPerStep), r, oldLogp, refLogp, advantages));
       }
 
       // 5. metrics with TRL's names; then the adaptive β
@@ -227,8 +206,8 @@ export function createGrpoTrainer(policy: LanguageModel, reference: ReferencePol
 
   interface UpdateStats { loss: number; gradNorm: number; clip: Record<string, number> }
 
-  /** One optimizer step on some rows of the rollout. */
-  function update(rows: number[], r: RolloutBatch, oldLogp: Float32Array, refLogp: Float32Array, advantages: Float32Array): UpdateStats {
+  /** One optimizer step on some rows of the rollout; its reads of the device awaited (awaitedUpdate). */
+  async function update(rows: number[], r: RolloutBatch, oldLogp: Float32Array, refLogp: Float32Array, advantages: Float32Array): Promise<UpdateStats> {
     const W = r.width;
     const sub: CompletionBatch = batchRows(r.batch, rows);
     const mask = pickRows(r.lossMask, rows, W);
@@ -236,26 +215,15 @@ export function createGrpoTrainer(policy: LanguageModel, reference: ReferencePol
     const ref = pickRows(refLogp, rows, W);
     const adv = Float32Array.from(rows, (row) => advantages[row] ?? 0);
     const shape: [number, number] = [rows.length, W];
-    let newLogp: Float32Array = new Float32Array(0);
-    const { value, grads } = tf.variableGrads(() => {
+    const { loss, reads: [newLogp = new Float32Array(0)], gradNorm } = await awaitedUpdate({ params, state: optimizer, optim: config.optim, step: trainer.step, what: "GRPO" }, (keep) => {
       const { logp } = policyLogps(policy, sub, T_); // (b, W)
-      newLogp = logp.dataSync() as Float32Array;
+      keep(logp);
       return grpoLoss(logp, tf.tensor2d(old, shape), trainer.beta !== 0 ? tf.tensor2d(ref, shape) : null, tf.tensor1d(adv), tf.tensor2d(mask, shape), {
         epsilonLow: config.epsilon, epsilonHigh, beta: trainer.beta, lossType: config.lossType, maxCompletionLength: config.maxCompletionLength,
       });
-    }, vars);
-    const loss = value.dataSync()[0] ?? NaN;
-    value.dispose();
-    const named = new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g]));
-    if (!Number.isFinite(loss)) {
-      tf.dispose([...named.values()]);
-      throw new Error(`non-finite GRPO loss ${loss} at step ${trainer.step + 1}; resume from the last checkpoint with a lower lr`);
-    }
-    const { norm, scale } = clipScale(named, config.optim.gradClip); // applied inside AdamW's pass
-    adamwStep(params, optimizer, named, learningRateAt(trainer.step, config.optim), config.optim, scale);
-    tf.dispose([...named.values()]);
+    });
     trainer.step += 1;
-    return { loss, gradNorm: norm, clip: clipStats(newLogp, old, adv, mask, W, config.epsilon, epsilonHigh) };
+    return { loss, gradNorm, clip: clipStats(newLogp, old, adv, mask, W, config.epsilon, epsilonHigh) };
   }
 
   return trainer;

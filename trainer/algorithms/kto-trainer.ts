@@ -22,7 +22,8 @@ import { maskedSum, nextTokenLogProbs } from "../losses/logprobs.ts";
 import { ktoLoss, ktoMetrics, ktoReferencePoint, mismatchedIndex } from "../losses/kto-loss.ts";
 import { createAdamW, disposeAdamW, updateFromLoss, type AdamWState } from "../optim/adamw.ts";
 import { clipScale, clipScaleAsync } from "../optim/gradients.ts";
-import { readAndDispose, type ReferencePolicy } from "../rollouts/kl-guard.ts";
+import { readAndDispose } from "../backend/tensor-reads.ts";
+import { type ReferencePolicy } from "../rollouts/kl-guard.ts";
 
 /** One labelled answer; the completion ends with the end-of-turn token. */
 export interface UnpairedExample {

@@ -19,17 +19,19 @@
 // The KL guard (klControl "early_stop", the default, as in GRPO): when the KL of a rollout's own samples is over
 // klTarget, the weights that sampled it are past the target; the last weights under it are put back and training
 // stops before any update (decision 0066).
+// Every read of the device is awaited (the rollout's pass, awaitedUpdate, the reward model's scores), so PPO runs on
+// webgpu too (trainer-035).
 // The reward is a function, so a reward model and a programmatic reward plug in the same way, or a
 // weighted sum of both (rewards/reward-sources.ts: a reward model beside the project's checker).
 import * as tf from "@tensorflow/tfjs-core";
+import { readAndDispose } from "../backend/tensor-reads.ts";
 import { type PpoConfig } from "../contract/ppo-config.ts";
 import { type CompletionBatch } from "../data/collate.ts";
 import { lmForward, type LanguageModel } from "../model/lm.ts";
 import { hasAdapters, trainableParams, withAdaptersOff } from "../model/lora.ts";
 import { nextTokenLogProbs } from "../losses/logprobs.ts";
 import { gae, maskedWhiten, ppoPolicyLoss, ppoPolicyStats, ppoValueLoss } from "../losses/ppo-loss.ts";
-import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
-import { clipScale } from "../optim/gradients.ts";
+import { awaitedUpdate, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
 import { learningRateAt } from "../optim/lr-schedule.ts";
 import { createRng, type Rng } from "../random/rng.ts";
 import { HEALTH_METRICS, KL_GUARD_METRICS } from "../contract/kl-guard.ts";
@@ -114,8 +116,6 @@ export function createPpoTrainer(
     ...[...trainableParams(models.value)].map(([n, v]) => [`value.${n}`, v] as [string, tf.Variable]),
   ]);
   const optimizer = createAdamW(params);
-  const vars = [...params.values()];
-  const nameOf = new Map([...params].map(([name, v]) => [v.name, name]));
   let rng: Rng = createRng(config.seed);
   const stop = new Set(options.stopTokens);
   const sample = options.rollout ?? plainRollout;
@@ -142,11 +142,15 @@ export function createPpoTrainer(
       const B = batch.shape[0];
 
       // 2. old log-probs, reference log-probs and values, no gradient; all at temperature T
-      const [oldLogp, refLogp, oldValues] = tf.tidy(() => {
+      //    (read awaited, so PPO runs on webgpu too: trainer-035)
+      const passes = tf.tidy(() => {
         const cur = logpAndValues(models.policy, models.value, batch, T_);
         const ref = withAdaptersOff(reference, () => logpAndValues(reference, null, batch, T_));
-        return [cur.logp.dataSync() as Float32Array, ref.logp.dataSync() as Float32Array, (cur.values as tf.Tensor2D).dataSync() as Float32Array];
-      }) as unknown as [Float32Array, Float32Array, Float32Array];
+        return { oldLogp: cur.logp, refLogp: ref.logp, oldValues: cur.values as tf.Tensor2D };
+      });
+      const oldLogp = await readAndDispose(passes.oldLogp);
+      const refLogp = await readAndDispose(passes.refLogp);
+      const oldValues = await readAndDispose(passes.oldValues);
       for (let i = 0; i < B * W; i++) if (!mask[i]) oldValues[i] = 0;
 
       // 3. scores, with the missing-EOS penalty
@@ -206,7 +210,7 @@ export function createPpoTrainer(
         const order = shuffle(B, rng);
         for (let start = 0; start < B; start += config.miniBatchSize) {
           const rows = order.slice(start, start + config.miniBatchSize);
-          const s = ppoUpdate(rows, rollout);
+          const s = await ppoUpdate(rows, rollout);
           stats.pg += s.pg; stats.vf += s.vf; stats.approxkl += s.approxkl; stats.clipfrac += s.clipfrac;
           stats.ratio += s.ratio; stats.vfClipfrac += s.vfClipfrac; stats.n += 1;
         }
@@ -272,8 +276,8 @@ export function createPpoTrainer(
     },
   };
 
-  /** One optimizer step on some rows of the rollout. */
-  function ppoUpdate(rows: number[], r: Rollout): { pg: number; vf: number; approxkl: number; clipfrac: number; ratio: number; vfClipfrac: number } {
+  /** One optimizer step on some rows of the rollout; its reads of the device awaited (awaitedUpdate). */
+  async function ppoUpdate(rows: number[], r: Rollout): Promise<{ pg: number; vf: number; approxkl: number; clipfrac: number; ratio: number; vfClipfrac: number }> {
     const W = r.width;
     const pick = <A extends Int32Array | Float32Array>(src: A, width: number): A => pickRows(src, rows, width);
     const sub: CompletionBatch = batchRows(r.batch, rows);
@@ -283,32 +287,16 @@ export function createPpoTrainer(
     const advantages = pick(r.advantages, W);
     const returns = pick(r.returns, W);
     const shape: [number, number] = [rows.length, W];
-    let newLogp: Float32Array = new Float32Array(0);
-    let newValues: Float32Array = new Float32Array(0);
-    let pgLoss = 0;
-    let vfLoss = 0;
 
-    const { value, grads } = tf.variableGrads(() => {
+    const { reads } = await awaitedUpdate({ params, state: optimizer, optim: config.optim, step: trainer.step, what: "PPO" }, (keep) => {
       const { logp, values } = logpAndValues(models.policy, models.value, sub, config.temperature); // (b, W) each
       const m = tf.tensor2d(mask, shape);
       const pg = ppoPolicyLoss(logp, tf.tensor2d(oldLogp, shape), tf.tensor2d(advantages, shape), m, config.cliprange);
       const vf = ppoValueLoss(values as tf.Tensor2D, tf.tensor2d(oldValues, shape), tf.tensor2d(returns, shape), m, config.cliprangeValue);
-      newLogp = logp.dataSync() as Float32Array;
-      newValues = (values as tf.Tensor2D).dataSync() as Float32Array;
-      pgLoss = pg.dataSync()[0] ?? NaN;
-      vfLoss = vf.dataSync()[0] ?? NaN;
+      [logp, values as tf.Tensor2D, pg, vf].forEach(keep);
       return tf.add(pg, tf.mul(config.vfCoef, vf)) as tf.Scalar;
-    }, vars);
-    const loss = value.dataSync()[0] ?? NaN;
-    value.dispose();
-    const named = new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g]));
-    if (!Number.isFinite(loss)) {
-      tf.dispose([...named.values()]);
-      throw new Error(`non-finite PPO loss ${loss} at step ${trainer.step + 1}; resume from the last checkpoint with a lower lr`);
-    }
-    const { scale } = clipScale(named, config.optim.gradClip); // applied inside AdamW's pass
-    adamwStep(params, optimizer, named, learningRateAt(trainer.step, config.optim), config.optim, scale);
-    tf.dispose([...named.values()]);
+    });
+    const [newLogp = new Float32Array(0), newValues = new Float32Array(0), pgLoss = new Float32Array(0), vfLoss = new Float32Array(0)] = reads;
     trainer.step += 1;
 
     const s = ppoPolicyStats(newLogp, oldLogp, advantages, mask, config.cliprange);
@@ -323,7 +311,7 @@ export function createPpoTrainer(
       const vc = Math.min(Math.max(v, lo), hi);
       if ((vc - (returns[i] ?? 0)) ** 2 > (v - (returns[i] ?? 0)) ** 2) clippedValues += 1;
     }
-    return { pg: pgLoss, vf: vfLoss, approxkl: s["policy/approxkl"], clipfrac: s["policy/clipfrac"], ratio: s["val/ratio"], vfClipfrac: clippedValues / Math.max(valid, 1) };
+    return { pg: pgLoss[0] ?? NaN, vf: vfLoss[0] ?? NaN, approxkl: s["policy/approxkl"], clipfrac: s["policy/clipfrac"], ratio: s["val/ratio"], vfClipfrac: clippedValues / Math.max(valid, 1) };
   }
 
   return trainer;

@@ -16,24 +16,25 @@
 //  4. μ iterations over shuffled minibatches of the rows that train: sequence ratio
 //     exp(Σ log π − Σ log π_old), clipped, AdamW
 //  5. metrics (TRL names, health), adaptive β
+// Every read of the device is awaited (rolloutLogps, awaitedUpdate), so the trainer runs on webgpu too (trainer-035).
 import * as tf from "@tensorflow/tfjs-core";
 import { type RlooConfig } from "../contract/rloo-config.ts";
 import { HEALTH_METRICS, KL_GUARD_METRICS } from "../contract/kl-guard.ts";
 import { type CompletionBatch } from "../data/collate.ts";
-import { lmForward, type LanguageModel } from "../model/lm.ts";
+import { type LanguageModel } from "../model/lm.ts";
 import { trainableParams } from "../model/lora.ts";
-import { maskedSum, nextTokenLogProbs } from "../losses/logprobs.ts";
+import { maskedSum } from "../losses/logprobs.ts";
 import { rlooAdvantages, rlooClipStats, rlooLoss } from "../losses/rloo-loss.ts";
 import { nanMeanStd } from "../losses/grpo-loss.ts";
-import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
-import { clipScale } from "../optim/gradients.ts";
+import { awaitedUpdate, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
 import { learningRateAt } from "../optim/lr-schedule.ts";
 import { createRng, type Rng } from "../random/rng.ts";
 import { finalAnswerText, lastInsertedText } from "../rewards/answer-text.ts";
 import { overTrainRows, sampleGroups, samplingFor } from "../rollouts/group-sampling.ts";
 import { healthMetrics } from "../rollouts/health.ts";
 import { meanStderr, sequenceKl, snapshotWeights, type EarlyStop, type ReferencePolicy, type WeightSnapshot } from "../rollouts/kl-guard.ts";
-import { batchRows, byRowChunks, collateRollout, pickRows, plainRollout, policyTokens, type RolloutBatch } from "../rollouts/rollout.ts";
+import { batchRows, collateRollout, pickRows, plainRollout, policyTokens, type RolloutBatch } from "../rollouts/rollout.ts";
+import { policyLogps, rolloutLogps } from "../rollouts/rollout-logps.ts";
 import { type GroupRlDeps, type GroupRlResumeState, type RlPrompt, type RolloutStepResult } from "./grpo-trainer.ts";
 
 export interface RlooTrainer {
@@ -51,25 +52,10 @@ export interface RlooTrainer {
   dispose(): void;
 }
 
-/** Next-token log-probs (B, T−1) at temperature T, and each position's entropy when asked. Inside tf.tidy / variableGrads. */
-function policyLogps(model: LanguageModel, batch: CompletionBatch, temperature: number, withEntropy = false): { logp: tf.Tensor2D; entropy: tf.Tensor2D | null } {
-  const [B, T] = batch.shape;
-  const ids = tf.tensor2d(batch.inputIds, [B, T], "int32");
-  const attentionMask = tf.tensor2d(batch.attentionMask, [B, T], "int32");
-  const logits = lmForward(model, ids, { attentionMask }).logits as tf.Tensor3D; // (B, T, V)
-  const logp = nextTokenLogProbs(logits, ids, undefined, temperature); // (B, T−1)
-  if (!withEntropy) return { logp, entropy: null };
-  const V = logits.shape[2];
-  const lsm = tf.logSoftmax(tf.div(tf.slice(logits, [0, 0, 0], [B, T - 1, V]), temperature), -1); // (B, T−1, V)
-  return { logp, entropy: tf.neg(tf.sum(tf.mul(tf.exp(lsm), lsm), -1)) as tf.Tensor2D }; // (B, T−1)
-}
-
 export function createRlooTrainer(policy: LanguageModel, reference: ReferencePolicy, config: RlooConfig, deps: GroupRlDeps): RlooTrainer {
   // the weights that train: every one, or only the LoRA adapters when the model has them
   const params = trainableParams(policy);
   const optimizer = createAdamW(params);
-  const vars = [...params.values()];
-  const nameOf = new Map([...params].map(([name, v]) => [v.name, name]));
   const rollout = deps.rollout ?? plainRollout;
   const answerText = deps.answerText ?? ((c: number[], m: number[]) => finalAnswerText(c, m, deps.decode, deps.stopTokens));
   const toolResult = deps.toolResult ?? ((c: number[], m: number[]) => lastInsertedText(c, m, deps.decode));
@@ -99,13 +85,7 @@ export function createRlooTrainer(policy: LanguageModel, reference: ReferencePol
 
       // 2. old and reference log-probs (B, W), no gradient, a planned batch of rows at a time; KL per answer over policy
       //    tokens (k1)
-      const [oldLogp = new Float32Array(0), entropy = new Float32Array(0), refLogp = new Float32Array(0)] = byRowChunks(r.batch, prompts.length * G, (part) => [
-        ...tf.tidy(() => {
-          const cur = policyLogps(policy, part, T_, true);
-          return [cur.logp.dataSync() as Float32Array, (cur.entropy as tf.Tensor2D).dataSync() as Float32Array];
-        }),
-        reference.nextTokenLogps(part, T_),
-      ]);
+      const { oldLogp, entropy, refLogp } = await rolloutLogps(policy, reference, r.batch, prompts.length * G, T_);
       const klPerAnswer = sequenceKl(oldLogp, refLogp, r.lossMask, B, W);
       const kl = meanStderr(klPerAnswer);
       const klMetrics: Record<string, number> = {
@@ -136,7 +116,7 @@ export function createRlooTrainer(policy: LanguageModel, reference: ReferencePol
       const updates: UpdateStats[] = [];
       for (let it = 0; it < config.numIterations && train.length > 0; it++) {
         const order = shuffle(train.length, rng).map((i) => train[i] ?? 0);
-        for (let start = 0; start < train.length; start += rowsPerStep) updates.push(update(order.slice(start, start + rowsPerStep), r, oldSeqLogp, advantages));
+        for (let start = 0; start < train.length; start += rowsPerStep) updates.push(await update(order.slice(start, start + rowsPerStep), r, oldSeqLogp, advantages));
       }
 
       // 5. metrics with TRL's names; then the adaptive β
@@ -201,32 +181,21 @@ export function createRlooTrainer(policy: LanguageModel, reference: ReferencePol
 
   interface UpdateStats { loss: number; gradNorm: number; clip: Record<string, number> }
 
-  /** One optimizer step on some rows of the rollout. */
-  function update(rows: number[], r: RolloutBatch, oldSeqLogp: Float64Array, advantages: Float32Array): UpdateStats {
+  /** One optimizer step on some rows of the rollout; its reads of the device awaited (awaitedUpdate). */
+  async function update(rows: number[], r: RolloutBatch, oldSeqLogp: Float64Array, advantages: Float32Array): Promise<UpdateStats> {
     const W = r.width;
     const sub: CompletionBatch = batchRows(r.batch, rows);
     const mask = pickRows(r.lossMask, rows, W);
     const oldSeq = Float32Array.from(rows, (row) => oldSeqLogp[row] ?? 0);
     const adv = Float32Array.from(rows, (row) => advantages[row] ?? 0);
-    let newSeq: Float32Array = new Float32Array(0);
-    const { value, grads } = tf.variableGrads(() => {
+    const { loss, reads: [newSeq = new Float32Array(0)], gradNorm } = await awaitedUpdate({ params, state: optimizer, optim: config.optim, step: trainer.step, what: "RLOO" }, (keep) => {
       const { logp } = policyLogps(policy, sub, T_); // (b, W)
       const seqLogp = maskedSum(logp, tf.tensor2d(mask, [rows.length, W])); // (b) Σ over policy tokens
-      newSeq = seqLogp.dataSync() as Float32Array;
+      keep(seqLogp);
       return rlooLoss(seqLogp, tf.tensor1d(oldSeq), tf.tensor1d(adv), config.epsilon, epsilonHigh);
-    }, vars);
-    const loss = value.dataSync()[0] ?? NaN;
-    value.dispose();
-    const named = new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g]));
-    if (!Number.isFinite(loss)) {
-      tf.dispose([...named.values()]);
-      throw new Error(`non-finite RLOO loss ${loss} at step ${trainer.step + 1}; resume from the last checkpoint with a lower lr`);
-    }
-    const { norm, scale } = clipScale(named, config.optim.gradClip); // applied inside AdamW's pass
-    adamwStep(params, optimizer, named, learningRateAt(trainer.step, config.optim), config.optim, scale);
-    tf.dispose([...named.values()]);
+    });
     trainer.step += 1;
-    return { loss, gradNorm: norm, clip: rlooClipStats(newSeq, oldSeq, adv, config.epsilon, epsilonHigh) };
+    return { loss, gradNorm, clip: rlooClipStats(newSeq, oldSeq, adv, config.epsilon, epsilonHigh) };
   }
 
   return trainer;

@@ -57,7 +57,7 @@ test("one SFT step of a GPT on webgpu equals wasm's: logits, loss, every gradien
   assert.ok(parityFailures(compareReadouts(onWasm, other)).includes("loss"));
 });
 
-test("an SFT job trains on webgpu as on wasm: the same losses, checkpoints and final weights", async (t) => {
+test("an SFT job trains on webgpu as on wasm (the same losses, checkpoints and final weights), and so do the jobs after it", async (t) => {
   if (noDevice) return t.skip(noDevice);
   const dir = mkdtempSync(join(tmpdir(), "tandem-webgpu-job-"));
   after(() => rmSync(dir, { recursive: true, force: true }));
@@ -85,21 +85,7 @@ test("an SFT job trains on webgpu as on wasm: the same losses, checkpoints and f
   losses(onWasm).forEach((l, i) => assert.ok(Math.abs(l - losses(onGpu)[i]!) < 1e-4 * l, `step ${i + 1}: wasm ${l}, webgpu ${losses(onGpu)[i]}`));
   assert.ok(losses(onGpu)[3]! < losses(onGpu)[0]!, "the loss falls");
   for (const file of ["model.safetensors", "checkpoints/step-2/model.safetensors", "checkpoints/step-2/optimizer.safetensors"]) {
-    const [a, b] = ["wasm", "webgpu"].map((d) => decodeSafetensors(readFileSync(join(dir, d, file))).tensors);
-    // AdamW moves a weight by about ±lr whatever the size of its gradient, so a gradient near 0 whose sign the
-    // two backends round differently moves it by up to 2·lr a step; such weights are rare (none on lavapipe)
-    let off = 0, total = 0;
-    for (const [name, x] of a!) {
-      const y = b!.get(name)?.data;
-      assert.equal(y?.length, x.data.length, `${file} ${name}`);
-      x.data.forEach((v, i) => {
-        const d = Math.abs(v - y![i]!);
-        assert.ok(d <= 4 * 2 * 1e-3, `${file} ${name}[${i}]: |Δ| ${d}, more than 4 steps of 2·lr`);
-        if (d > 1e-5) off++;
-      });
-      total += x.data.length;
-    }
-    assert.ok(off <= total * 1e-3, `${file}: ${off} of ${total} values differ by more than 1e-5`);
+    assertSameCheckpointFile(join(dir, "wasm", file), join(dir, "webgpu", file), 4, 1e-3);
   }
   // sampling awaits its reads of the logits (trainer-034): a sample job on webgpu writes wasm's answers, with tools and without
   writeFileSync(join(dir, "prompts.jsonl"), Array.from({ length: 3 }, (_, i) => JSON.stringify({ prompt: sentence(i, 4) })).join("\n") + "\n");
@@ -166,9 +152,82 @@ test("an SFT job trains on webgpu as on wasm: the same losses, checkpoints and f
     assert.ok(Math.abs(loss - rm(rmGpu)[i]![0]) < 1e-4 * loss, `reward step ${i + 1}: wasm ${loss}, webgpu ${rm(rmGpu)[i]![0]}`);
     assert.equal(rm(rmGpu)[i]![1], accuracy);
   });
+  // the RL trainers await every read too (trainer-035): GRPO, RLOO and PPO jobs with the calculator, the checker and the
+  // reward model give wasm's rollouts, losses and KL, and write wasm's checkpoints
+  writeFileSync(join(dir, "rl-prompts.jsonl"), Array.from({ length: 4 }, (_, i) => JSON.stringify({ prompt: sentence(i, 4), metadata: { answer: i + 2 } })).join("\n") + "\n");
+  const rlJob = (kind: "grpo" | "rloo" | "ppo", backend: "webgpu" | "wasm") => {
+    const common = {
+      schemaVersion: 1, kind, prompts: join(dir, "rl-prompts.jsonl"), tokenizer: join(dir, "tok/tokenizer.json"), backend, out: join(dir, `${kind}-${backend}`),
+      model: { checkpoint: join(dir, "wasm") }, rewardModel: { checkpoint: join(dir, "reward-wasm") }, tools: ["calculator"],
+      reward: { checker: { kind: "numeric" }, weights: { rewardModel: 0.5 } },
+    };
+    const optim = { lr: 1e-2, warmupSteps: 1 };
+    return run({
+      ...common,
+      train: kind === "ppo"
+        ? { rollouts: 2, rolloutBatchSize: 2, miniBatchSize: 2, ppoEpochs: 2, responseLength: 8, checkpointEvery: 1, keepCheckpoints: 0, optim }
+        : { rollouts: 2, promptsPerRollout: 2, numGenerations: 2, numIterations: 2, maxCompletionLength: 8, checkpointEvery: 1, keepCheckpoints: 0, optim },
+    } as JobSpecInput);
+  };
+  const close = (a: number, b: number): boolean => Math.abs(a - b) <= 1e-4 * Math.max(1, Math.abs(a));
+  for (const kind of ["grpo", "rloo", "ppo"] as const) {
+    const [onGpuRl, onWasmRl] = [await rlJob(kind, "webgpu"), await rlJob(kind, "wasm")];
+    assert.deepEqual([onGpuRl, onWasmRl].map((events) => events.find((e) => e.type === "backend")?.["backend"]), ["webgpu", "wasm"], kind);
+    const names = kind === "ppo" ? ["objective/scores", "objective/kl", "loss/policy_avg", "loss/value_avg", "policy/approxkl_avg", "tools/call_frac"] : ["reward", "kl_guard/kl", "kl", "entropy", "loss", "gradNorm", "tools/call_frac"];
+    const lines = (events: typeof onGpu) => events.filter((e) => e.type === "metrics").map((e) => names.map((n) => Number(e[n])));
+    assert.equal(lines(onGpuRl).length, 2, `${kind}: two rollouts`);
+    lines(onWasmRl).forEach((row, r) => row.forEach((x, j) => {
+      assert.ok(Number.isFinite(x), `${kind} rollout ${r + 1} ${names[j]}: ${x}`);
+      assert.ok(close(x, lines(onGpuRl)[r]![j]!), `${kind} rollout ${r + 1} ${names[j]}: wasm ${x}, webgpu ${lines(onGpuRl)[r]![j]}`);
+    }));
+    const files = ["model.safetensors", "optimizer.safetensors", "checkpoints/rollout-1/model.safetensors", ...(kind === "ppo" ? ["value/model.safetensors"] : [])];
+    for (const file of files) assertSameCheckpointFile(join(dir, `${kind}-wasm`, file), join(dir, `${kind}-webgpu`, file), 4, 1e-2);
+  }
+  // and the round's held-out evaluation (trainer-035): the same answers, checker tally, reward-model score and KL
+  const heldout = async (backend: "webgpu" | "wasm") => {
+    const out = join(dir, `heldout-${backend}`);
+    const events = await run({
+      schemaVersion: 1, kind: "heldout", prompts: join(dir, "rl-prompts.jsonl"), backend, out,
+      model: { checkpoint: join(dir, "grpo-wasm") }, previous: { checkpoint: join(dir, "wasm") }, reference: { checkpoint: join(dir, "wasm") },
+      rewardModel: { checkpoint: join(dir, "reward-wasm") }, checker: { kind: "numeric" }, tools: ["calculator"],
+      decoding: { maxNewTokens: 8, temperature: 1, seed: 2 }, kl: { samplesPerPrompt: 2, maxNewTokens: 8 }, batchSize: 3,
+    });
+    const report = JSON.parse(readFileSync(join(out, "heldout.json"), "utf8")) as { new: { checker: unknown; reward: { mean: number; n: number } }; kl: { mean: number; samples: number }; samples: unknown[] };
+    return { backend: events.find((e) => e.type === "backend")?.["backend"], report };
+  };
+  const [hoGpu, hoWasm] = [await heldout("webgpu"), await heldout("wasm")];
+  assert.deepEqual([hoGpu.backend, hoWasm.backend], ["webgpu", "wasm"]);
+  assert.deepEqual(hoGpu.report.samples, hoWasm.report.samples, "the same answers");
+  assert.deepEqual(hoGpu.report.new.checker, hoWasm.report.new.checker);
+  assert.equal(hoWasm.report.new.reward.n, 4);
+  assert.ok(close(hoWasm.report.new.reward.mean, hoGpu.report.new.reward.mean), `reward model: wasm ${hoWasm.report.new.reward.mean}, webgpu ${hoGpu.report.new.reward.mean}`);
+  assert.equal(hoWasm.report.kl.samples, 8);
+  assert.ok(Math.abs(hoWasm.report.kl.mean) > 1e-3 && close(hoWasm.report.kl.mean, hoGpu.report.kl.mean), `KL: wasm ${hoWasm.report.kl.mean}, webgpu ${hoGpu.report.kl.mean}`);
 });
 
-test("which jobs may run on webgpu: SFT, reward models, DPO, KTO and sampling of a GPT-2 model in full; others read synchronously", () => {
+/**
+ * Two backends' checkpoint files hold the same tensors, to float32 rounding. AdamW moves a weight by about ±lr whatever
+ * the size of its gradient, so a gradient near 0 whose sign the two backends round differently moves it by up to 2·lr a
+ * step; such weights are rare (none on lavapipe), hence the bounds: every value within `steps` of them, and at most one
+ * in a thousand off by more than 1e-5.
+ */
+function assertSameCheckpointFile(wasmFile: string, gpuFile: string, steps: number, lr: number): void {
+  const [a, b] = [wasmFile, gpuFile].map((f) => decodeSafetensors(readFileSync(f)).tensors);
+  let off = 0, total = 0;
+  for (const [name, x] of a!) {
+    const y = b!.get(name)?.data;
+    assert.equal(y?.length, x.data.length, `${gpuFile} ${name}`);
+    x.data.forEach((v, i) => {
+      const d = Math.abs(v - y![i]!);
+      assert.ok(d <= steps * 2 * lr, `${gpuFile} ${name}[${i}]: |Δ| ${d}, more than ${steps} steps of 2·lr`);
+      if (d > 1e-5) off++;
+    });
+    total += x.data.length;
+  }
+  assert.ok(total > 0 && off <= total * 1e-3, `${gpuFile}: ${off} of ${total} values differ by more than 1e-5`);
+}
+
+test("which jobs may run on webgpu: SFT, reward models, DPO, KTO, PPO, GRPO, RLOO, sampling and held-out evaluation of GPT-2 models in full; others read synchronously", () => {
   const base = { schemaVersion: 1, out: "/tmp/x", tokenizer: "/tmp/t.json", data: "/tmp/d.jsonl", train: { steps: 1, batchSize: 1 } };
   const spec = (extra: object) => jobSpecSchema.parse({ ...base, ...extra });
   assert.equal(readsAsynchronously(spec({ kind: "sft", model: { init: { preset: "nano" } } })), true);
@@ -190,6 +249,20 @@ test("which jobs may run on webgpu: SFT, reward models, DPO, KTO and sampling of
     assert.equal(readsAsynchronously(spec({ kind: "dpo", model: { checkpoint: dir }, train: { steps: 1, batchSize: 2 } })), true, "DPO of a GPT-2 model in full");
     assert.equal(readsAsynchronously(spec({ kind: "kto", model: { checkpoint: dir }, train: { steps: 1, batchSize: 2 } })), true, "KTO of a GPT-2 model in full");
     assert.equal(readsAsynchronously(spec({ kind: "dpo", model: { checkpoint: dir }, train: { steps: 1, batchSize: 2 }, lora: {} })), false, "LoRA adapters read synchronously");
+    const rl = (kind: "grpo" | "rloo" | "ppo", rewardModel: string | null, extra: object = {}) => jobSpecSchema.parse({
+      schemaVersion: 1, kind, out: "/tmp/x", tokenizer: "/tmp/t.json", prompts: "/tmp/p.jsonl", model: { checkpoint: dir },
+      ...(rewardModel ? { rewardModel: { checkpoint: rewardModel } } : {}), reward: { checker: { kind: "numeric" } }, train: { rollouts: 1 }, ...extra,
+    });
+    assert.equal(readsAsynchronously(rl("grpo", null)), true, "GRPO of a GPT-2 model in full");
+    assert.equal(readsAsynchronously(rl("rloo", dir)), true, "RLOO with a reward model");
+    assert.equal(readsAsynchronously(rl("ppo", dir)), true, "PPO: the policy and the reward model in full");
+    assert.equal(readsAsynchronously(rl("ppo", "/no/such/checkpoint")), false, "the reward model is a model the job loads too");
+    assert.equal(readsAsynchronously(rl("grpo", "/no/such/checkpoint")), false);
+    assert.equal(readsAsynchronously(rl("ppo", dir, { lora: {} })), false, "PPO with LoRA adapters");
+    const heldout = (extra: object) => jobSpecSchema.parse({ schemaVersion: 1, kind: "heldout", out: "/tmp/x", prompts: "/tmp/p.jsonl", model: { checkpoint: dir }, ...extra });
+    assert.equal(readsAsynchronously(heldout({ previous: { checkpoint: dir }, reference: { checkpoint: dir }, rewardModel: { checkpoint: dir } })), true, "held-out evaluation");
+    for (const key of ["previous", "reference", "origin", "rewardModel"])
+      assert.equal(readsAsynchronously(heldout({ [key]: { checkpoint: "/no/such/checkpoint" } })), false, `held-out evaluation: ${key} is loaded too`);
     writeFileSync(join(dir, "manifest.json"), JSON.stringify({ ...manifest, lora: { config: {}, base: "base" } }));
     assert.equal(readsAsynchronously(sampleSpec(dir)), false, "an adapter checkpoint loads its adapters synchronously");
   } finally {

@@ -32,7 +32,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { type JobSpec } from "../contract/job.ts";
 import { checkAnswer, tallyChecks, type CheckerTally, type CheckResult } from "../contract/checker.ts";
 import { disposeModel, type LanguageModel } from "../model/lm.ts";
-import { generate } from "../model/generate.ts";
+import { generateAsync } from "../model/generate.ts";
+import { readAndDispose } from "../backend/tensor-reads.ts";
 import { INVALID_TOOL_CALL, parseCompletion } from "../tokenizer/chat-template.ts";
 import { tandemTokenizer, type AnyMessage, type ChatFormat } from "../tokenizer/chat-format.ts";
 import { generateWithTools } from "../model/generate-with-tools.ts";
@@ -182,7 +183,7 @@ async function answer(
     const room = model.config.blockSize - Math.max(...part.map((p) => p.length));
     if (room < 1) throw new Error(`held-out prompt ${prompts[i]?.line ?? i + 1} and its batch leave no room to answer in blockSize ${model.config.blockSize}`);
     const options = { maxNewTokens: Math.min(o.maxNewTokens, room), temperature: o.temperature, seed: o.seed + i, stopTokens: format.stopTokens, padId: format.padId };
-    const result = tokenizer && tools.length > 0 ? await generateWithTools(model, part, { ...options, tokenizer, tools }) : generate(model, part, options);
+    const result = tokenizer && tools.length > 0 ? await generateWithTools(model, part, { ...options, tokenizer, tools }) : await generateAsync(model, part, options);
     for (let b = 0; b < part.length; b++) {
       const all = result.completions[b] ?? [];
       const finished = result.finished[b] ?? false;
@@ -218,7 +219,7 @@ async function score(prompts: HeldoutPrompt[], answers: Answer[], spec: HeldoutS
           return { prompt, completion: full.ids.slice(prompt.length) };
         }),
       );
-      values.push(...tf.tidy(() => Array.from(scoreCompletions(judge.model, collateCompletions(rows, pad)).dataSync())));
+      values.push(...(await readAndDispose(tf.tidy(() => scoreCompletions(judge.model, collateCompletions(rows, pad))))));
     }
     reward = { mean: values.reduce((a, x) => a + x, 0) / Math.max(1, values.length), n: values.length };
   }
@@ -252,15 +253,15 @@ async function heldoutKl(policy: Loaded, references: Loaded[], prompts: HeldoutP
     const part = rows.slice(i, i + spec.batchSize);
     const room = policy.model.config.blockSize - Math.max(...part.map((p) => p.length));
     const options = { maxNewTokens: Math.min(spec.kl.maxNewTokens, room), temperature: 1, stopTokens: stop, padId: pad, seed: spec.kl.seed + i };
-    const sampled = tokenizer && spec.tools.length > 0 ? await generateWithTools(policy.model, part, { ...options, tokenizer, tools: spec.tools }) : generate(policy.model, part, options);
+    const sampled = tokenizer && spec.tools.length > 0 ? await generateWithTools(policy.model, part, { ...options, tokenizer, tools: spec.tools }) : await generateAsync(policy.model, part, options);
     // tool results are context, not the policy's tokens: they stay in the input and out of the sum
     const batch = collateCompletions(part.map((prompt, b) => ({ prompt, completion: sampled.completions[b] ?? [], completionMask: sampled.policyMask[b] })), pad);
-    const logps = (m: LanguageModel) => tf.tidy(() => sequenceLogps(m, batch).dataSync() as Float32Array);
-    const lp = logps(policy.model);
-    references.forEach((reference, r) => {
-      const lr = logps(reference.model);
+    const logps = (m: LanguageModel) => readAndDispose(tf.tidy(() => sequenceLogps(m, batch)));
+    const lp = await logps(policy.model);
+    for (const [r, reference] of references.entries()) {
+      const lr = await logps(reference.model);
       for (let b = 0; b < part.length; b++) kls[r]!.push((lp[b] ?? NaN) - (lr[b] ?? NaN));
-    });
+    }
     bar.update(Math.min(i + spec.batchSize, rows.length));
   }
   bar.finish();

@@ -21,7 +21,7 @@ import { type JobLogger } from "./logger.ts";
 import { createProgress } from "./progress.ts";
 import { buildModel } from "./job-inputs.ts";
 import { readRlPrompts } from "./rl-inputs.ts";
-import { batchesFrom, hashExamples, resumeInto, writePeriodicCheckpoint, type SaveCheckpoint } from "./train-loop.ts";
+import { batchesFrom, hashExamples, readBackForSave, resumeInto, writePeriodicCheckpoint, type SaveCheckpoint } from "./train-loop.ts";
 
 /**
  * The sampler for a job's rollouts and KL checks: with the job's declared tools, a call the policy
@@ -140,6 +140,7 @@ export async function runGroupRlJob(
       break;
     }
     if (every > 0 && trainer.rollouts % every === 0 && trainer.rollouts < train.rollouts) {
+      await readBackForSave([policy], trainer.optimizer);
       lastCheckpoint = writePeriodicCheckpoint(spec.out, trainer.rollouts, rng.state(), train.keepCheckpoints, save, "rollout");
       log.event("checkpoint", { step: trainer.step, rollout: trainer.rollouts, dir: lastCheckpoint });
     }
@@ -147,6 +148,7 @@ export async function runGroupRlJob(
   bar.finish();
 
   // 6. the final checkpoint (after an early stop: the kept weights), then "done"
+  await readBackForSave([policy], trainer.optimizer);
   save(spec.out, trainer.step, rng.state());
   log.event("checkpoint", { step: trainer.step, rollout: trainer.rollouts, dir: spec.out, final: true });
   if (earlyStop) log.event(EARLY_STOP_EVENT, { ...earlyStop, dir: spec.out });

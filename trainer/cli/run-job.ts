@@ -33,7 +33,7 @@ import { evalJob } from "./eval-job.ts";
 import { heldoutJob } from "./heldout-eval.ts";
 import { createProgress } from "./progress.ts";
 import { asMessages, buildModel, chatFormatFor, check, ensureFits, readPreferencePairs, readRankingExamples, readSftExamples, readUnpairedExamples } from "./job-inputs.ts";
-import { batchesFrom, hashExamples, resumeInto, runTrainLoop, writePeriodicCheckpoint, type SaveCheckpoint, type SteppingTrainer } from "./train-loop.ts";
+import { batchesFrom, hashExamples, readBackForSave, resumeInto, runTrainLoop, writePeriodicCheckpoint, type SaveCheckpoint, type SteppingTrainer } from "./train-loop.ts";
 import { rolloutFor, runGroupRlJob, transcriptReaders } from "./rl-jobs.ts";
 import { ppoReward } from "./ppo-reward.ts";
 import { readRlPromptRecords } from "./rl-inputs.ts";
@@ -154,11 +154,13 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
       }
       // periodic checkpoints are counted and named in rollouts (checkpoints/rollout-N), PPO's unit
       if (every > 0 && trainer.rollouts % every === 0 && trainer.rollouts < spec.train.rollouts) {
+        await readBackForSave([policy, value], trainer.optimizer);
         const dir = writePeriodicCheckpoint(spec.out, trainer.rollouts, rng.state(), spec.train.keepCheckpoints, save, "rollout");
         log.event("checkpoint", { step: trainer.step, rollout: trainer.rollouts, dir });
       }
     }
     bar.finish();
+    await readBackForSave([policy, value], trainer.optimizer);
     save(spec.out, trainer.step, rng.state());
     log.event("checkpoint", { step: trainer.step, rollout: trainer.rollouts, dir: spec.out, final: true });
     if (earlyStop) log.event(EARLY_STOP_EVENT, { ...earlyStop, dir: spec.out });
@@ -362,15 +364,26 @@ async function trainWithCheckpoints<T>(
 }
 
 /**
- * Jobs whose every read of the device is awaited, so that they may run on webgpu (decisions trainer-033 and
- * trainer-034): SFT, reward models, DPO and KTO of a GPT-2 model in full, and sampling from one. Llama's checkpoint layout and
- * LoRA's adapters are read synchronously (hf-llama.ts, lora.ts), and the other kinds' steps too.
+ * Jobs whose every read of the device is awaited, so that they may run on webgpu (decisions trainer-033, trainer-034
+ * and trainer-035): SFT, reward models, DPO, KTO, PPO, GRPO and RLOO of GPT-2 models in full, sampling from one, and
+ * the round's held-out evaluation of such models. Every model the job loads counts (a reward model, the previous
+ * policy, the reference, the origin). Llama's checkpoint layout and LoRA's adapters
+ * are read synchronously (hf-llama.ts, lora.ts), and the other kinds' passes too.
  */
 export function readsAsynchronously(spec: JobSpec): boolean {
-  if ((spec.kind !== "sft" && spec.kind !== "reward" && spec.kind !== "dpo" && spec.kind !== "kto" && spec.kind !== "sample") || ("lora" in spec && spec.lora)) return false;
-  if ("init" in spec.model) return !isLlamaConfigInput(spec.model.init);
+  if (!AWAITED_KINDS.has(spec.kind) || !("model" in spec) || ("lora" in spec && spec.lora)) return false;
+  // the other models a job may load, each a checkpoint: a reward model (reward source, PPO's value model), and the
+  // held-out job's previous policy, reference and origin
+  const other = spec as { rewardModel?: { checkpoint: string }; previous?: { checkpoint: string }; reference?: { checkpoint: string }; origin?: { checkpoint: string } };
+  const sources = [spec.model, other.rewardModel, other.previous, other.reference, other.origin].filter((m) => m !== undefined);
+  return sources.every(isGpt2InFull);
+}
+const AWAITED_KINDS = new Set<JobSpec["kind"]>(["sft", "reward", "dpo", "kto", "ppo", "grpo", "rloo", "sample", "heldout"]);
+
+function isGpt2InFull(source: { init: Parameters<typeof isLlamaConfigInput>[0] } | { checkpoint: string }): boolean {
+  if ("init" in source) return !isLlamaConfigInput(source.init);
   try {
-    const manifest = readManifest(spec.model.checkpoint);
+    const manifest = readManifest(source.checkpoint);
     return !manifest.lora && !isLlamaConfig(manifest.modelConfig);
   } catch {
     return false; // buildModel says what is wrong with the checkpoint

@@ -151,13 +151,15 @@ export function writePeriodicCheckpoint(out: string, step: number, rngState: num
 
 /**
  * Saving reads weights and moments synchronously. webgpu cannot, except values it has already read back
- * (it keeps them on the CPU until the tensor changes), so on webgpu they are read back here first.
+ * (it keeps them on the CPU until the tensor changes), so on webgpu they are read back here first. Call it
+ * right before a save, with every model the save writes (PPO: the policy and the value model).
  */
-async function readBack(trainer: SteppingTrainer<unknown>): Promise<void> {
+export async function readBackForSave(models: LanguageModel[], optimizer: AdamWState | null): Promise<void> {
   if (tf.getBackend() !== "webgpu") return;
-  const tensors = [...trainer.model.params.values(), ...trainer.optimizer.m.values(), ...trainer.optimizer.v.values()];
+  const tensors = [...models.flatMap((m) => [...m.params.values()]), ...(optimizer ? [...optimizer.m.values(), ...optimizer.v.values()] : [])];
   await Promise.all(tensors.map((t) => t.data()));
 }
+const readBack = (trainer: SteppingTrainer<unknown>): Promise<void> => readBackForSave([trainer.model], trainer.optimizer);
 
 // 4.–5. One optimizer step per batch until `steps`; each metrics line as it comes.
 export async function runTrainLoop<T>(o: {

@@ -14,6 +14,7 @@ import { type OptimConfig } from "../contract/optim-config.ts";
 import { fusedBackend, heapView } from "../backend/wasm-heap.ts";
 import { simdKernels } from "../backend/wasm-simd.ts";
 import { adamwUpdate } from "./fused-adamw.ts";
+import { clipScaleAsync } from "./gradients.ts";
 import { learningRateAt } from "./lr-schedule.ts";
 
 export interface AdamWState {
@@ -125,4 +126,36 @@ export function updateFromLoss(
   adamwStep(o.params, o.state, o.grads, lr, o.optim, scale);
   tf.dispose([...o.grads.values()]);
   return { gradNorm: norm, lr };
+}
+
+/**
+ * One optimizer step of an RL trainer (GRPO, RLOO, PPO) with every read of the device awaited, so it runs on webgpu,
+ * which cannot read synchronously under Node (trainer-033, trainer-035). `loss` builds the loss inside
+ * tf.variableGrads over `params` and hands `keep` the tensors its metrics read (the log-probs the loss saw, its
+ * parts); they are read after the loss, in the order kept, and freed. Then updateFromLoss: the non-finite refusal,
+ * the clip, AdamW at `step`'s learning rate.
+ */
+export async function awaitedUpdate(
+  o: { params: Map<string, tf.Variable>; state: AdamWState; optim: OptimConfig; step: number; what: string },
+  loss: (keep: (t: tf.Tensor) => void) => tf.Scalar,
+): Promise<{ loss: number; reads: Float32Array[]; gradNorm: number; lr: number }> {
+  const nameOf = new Map([...o.params].map(([name, v]) => [v.name, name]));
+  const kept: tf.Tensor[] = [];
+  const { value, grads } = tf.variableGrads(() => loss((t) => void kept.push(tf.keep(t))), [...o.params.values()]);
+  const named = new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g]));
+  let read: number;
+  let reads: Float32Array[];
+  try {
+    read = (await value.data())[0] ?? NaN;
+    reads = [];
+    for (const t of kept) reads.push((await t.data()) as Float32Array);
+  } catch (error) {
+    tf.dispose([...named.values()]);
+    throw error;
+  } finally {
+    tf.dispose([value, ...kept]);
+  }
+  const clip = Number.isFinite(read) ? await clipScaleAsync(named, o.optim.gradClip) : { norm: NaN, scale: 1 };
+  const { gradNorm, lr } = updateFromLoss({ params: o.params, state: o.state, grads: named, optim: o.optim, step: o.step, loss: read, what: o.what }, () => clip);
+  return { loss: read, reads, gradNorm, lr };
 }

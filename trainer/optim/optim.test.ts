@@ -6,7 +6,7 @@ import { optimConfigSchema } from "../contract/optim-config.ts";
 import { sftConfigSchema } from "../contract/sft-config.ts";
 import { dpoConfigSchema } from "../contract/dpo-config.ts";
 import { ppoConfigSchema } from "../contract/ppo-config.ts";
-import { adamwStep, createAdamW, disposeAdamW } from "./adamw.ts";
+import { adamwStep, awaitedUpdate, createAdamW, disposeAdamW } from "./adamw.ts";
 import { setFusedKernels } from "../backend/wasm-heap.ts";
 import { learningRateAt } from "./lr-schedule.ts";
 import { clipScale, clipScaleAsync, globalNorm, GradAccumulator } from "./gradients.ts";
@@ -54,6 +54,43 @@ test("AdamW: the first step moves each weight by lr (times sign of g), whatever 
   const out = Array.from((params.get("b") as tf.Variable).dataSync());
   [-0.1, 0.1, -0.1].forEach((e, i) => close(out[i] ?? NaN, e, 1e-5));
   tf.dispose([...g.values()]);
+  disposeAdamW(state);
+  tf.dispose([...params.values()]);
+});
+
+test("awaitedUpdate: reads the loss and the kept tensors, clips by the global norm, takes AdamW's step; a NaN loss changes nothing and frees everything", async () => {
+  // loss Σ (w − t)², gradient 2(w − t) = [−6, 8], norm 10; gradClip 1 scales it by 1/10, and AdamW's first step
+  // moves each weight by lr against the gradient's sign whatever its scale (1-D: no decay)
+  const optim = { ...optimConfigSchema.parse({ lr: 0.1, warmupSteps: 0, minLr: 0.1, gradClip: 1 }), totalSteps: 10 };
+  const params = new Map([["w", tf.variable(tf.tensor1d([1, 2]))]]);
+  const state = createAdamW(params);
+  const target = tf.tensor1d([4, -2]);
+  const before = tf.memory().numTensors;
+  const out = await awaitedUpdate({ params, state, optim, step: 0, what: "test" }, (keep) => {
+    const d = tf.sub(params.get("w")!, target);
+    keep(tf.mul(d, 2));
+    return tf.sum(tf.square(d)) as tf.Scalar;
+  });
+  close(out.loss, 25);
+  assert.deepEqual(Array.from(out.reads[0] ?? []), [-6, 8], "the kept tensor, read after the loss");
+  close(out.gradNorm, 10);
+  close(out.lr, 0.1);
+  const w = Array.from(params.get("w")!.dataSync());
+  close(w[0] ?? NaN, 1.1, 1e-5);
+  close(w[1] ?? NaN, 1.9, 1e-5);
+  assert.equal(state.step, 1);
+  assert.equal(tf.memory().numTensors, before, "the loss, the kept tensors and the gradients are freed");
+  await assert.rejects(
+    awaitedUpdate({ params, state, optim, step: 1, what: "test" }, (keep) => {
+      keep(tf.mul(params.get("w")!, 0));
+      return tf.mul(tf.sum(params.get("w")!), NaN) as tf.Scalar;
+    }),
+    /non-finite test loss NaN at step 2; resume from the last checkpoint with a lower lr/,
+  );
+  assert.deepEqual(Array.from(params.get("w")!.dataSync()).map((x) => Math.round(x * 1e5) / 1e5), [1.1, 1.9], "no update");
+  assert.equal(state.step, 1);
+  assert.equal(tf.memory().numTensors, before, "nothing leaks on the refusal");
+  target.dispose();
   disposeAdamW(state);
   tf.dispose([...params.values()]);
 });

@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { checkAnswer, digitAgreement, normalizeAnswer, referenceNumber, statedNumber, type CheckerSpec } from "../contract/checker.ts";
 import { rewardSources, type RewardSourceName, type RewardSpec } from "../contract/reward-spec.ts";
+import { readAndDispose } from "../backend/tensor-reads.ts";
 import { collateCompletions } from "../data/collate.ts";
 import { scoreCompletions } from "../algorithms/reward-trainer.ts";
 import { type LanguageModel } from "../model/lm.ts";
@@ -111,19 +112,22 @@ export function digitsReward(field: string, weight: number): RewardSource {
   };
 }
 
-/** A scalar-head reward model's scores of prompt + completion pairs, each read at its last token, `batchSize` pairs at a time. */
-export function rewardModelScores(model: LanguageModel, padId: number, pairs: ReadonlyArray<{ prompt: number[]; completion: number[] }>, batchSize = 16): Float32Array {
+/**
+ * A scalar-head reward model's scores of prompt + completion pairs, each read at its last token, `batchSize` pairs at
+ * a time; each batch's read awaited, so a rollout that scores with it runs on webgpu (trainer-035).
+ */
+export async function rewardModelScores(model: LanguageModel, padId: number, pairs: ReadonlyArray<{ prompt: number[]; completion: number[] }>, batchSize = 16): Promise<Float32Array> {
   const values = new Float32Array(pairs.length);
   for (let i = 0; i < pairs.length; i += batchSize) {
     const part = pairs.slice(i, i + batchSize);
-    values.set(tf.tidy(() => scoreCompletions(model, collateCompletions(part.map((s) => ({ prompt: s.prompt, completion: s.completion })), padId)).dataSync() as Float32Array), i);
+    values.set(await readAndDispose(tf.tidy(() => scoreCompletions(model, collateCompletions(part.map((s) => ({ prompt: s.prompt, completion: s.completion })), padId)))), i);
   }
   return values;
 }
 
 /** The reward model as a source: its score of prompt + completion at the last token (as PPO). */
 export function rewardModelReward(model: LanguageModel, padId: number, weight: number, batchSize = 16): RewardSource {
-  return { name: "reward_model", weight, score: (samples) => ({ values: Array.from(rewardModelScores(model, padId, samples, batchSize)) }) };
+  return { name: "reward_model", weight, score: async (samples) => ({ values: Array.from(await rewardModelScores(model, padId, samples, batchSize)) }) };
 }
 
 /** The sources a job's reward spec names, in the contract's order. */

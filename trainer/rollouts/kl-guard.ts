@@ -10,6 +10,7 @@
 // The reference is an interface: a frozen copy of the initial policy (what the tiny models here can
 // afford), or, for LoRA, the same model with its adapters off.
 import * as tf from "@tensorflow/tfjs-core";
+import { readAndDispose, readSyncAndDispose } from "../backend/tensor-reads.ts";
 import { KL_GUARD_METRICS, type KlCheckConfig } from "../contract/kl-guard.ts";
 import { type CompletionBatch } from "../data/collate.ts";
 import { nextTokenLogProbs } from "../losses/logprobs.ts";
@@ -28,22 +29,10 @@ export interface ReferencePolicy {
   dispose(): void;
 }
 
-/** A tensor's values, read synchronously or awaited, and the tensor freed. */
-const readSync = (t: tf.Tensor): Float32Array => {
-  const values = t.dataSync() as Float32Array;
-  t.dispose();
-  return values;
-};
-export async function readAndDispose(t: tf.Tensor): Promise<Float32Array> {
-  const values = (await t.data()) as Float32Array;
-  t.dispose();
-  return values;
-}
-
 /** A reference policy from the one computation of its log-probs tensor, read either way. */
 function referenceFrom(logps: (batch: CompletionBatch, temperature: number) => tf.Tensor2D, dispose: () => void): ReferencePolicy {
   return {
-    nextTokenLogps: (batch, temperature) => readSync(logps(batch, temperature)),
+    nextTokenLogps: (batch, temperature) => readSyncAndDispose(logps(batch, temperature)),
     nextTokenLogpsAsync: (batch, temperature) => readAndDispose(logps(batch, temperature)),
     dispose,
   };

@@ -32,16 +32,16 @@ test("health: replacement characters, loops at the end, empty answers, mean leng
   assert.deepEqual(m, { "health/undecodable_frac": 0.25, "health/repeat_loop_frac": 0.25, "health/empty_frac": 0.25, "health/mean_length": 19 / 4 });
 });
 
-test("byRowChunks: a row-wise function over chunks of rows equals it over the whole batch; one chunk passes the batch itself", () => {
+test("byRowChunks: a row-wise function over chunks of rows equals it over the whole batch; one chunk passes the batch itself", async () => {
   const r = collateRollout([[5], [6, 7], [8], [9, 10, 11], [12]], [[1, 2], [3], [4, 4, 4], [2], [1]], [[1, 1], [1], [1, 1, 1], [1], [1]], 0);
   const batch = r.batch;
   const [B, T] = batch.shape;
   // per row: its ids, its attention mask and its last index (a stand-in for a forward pass's per-row outputs)
-  const rowwise = (part: typeof batch): Float32Array[] => [Float32Array.from(part.inputIds), Float32Array.from(part.attentionMask), Float32Array.from(part.lastIndex)];
-  const whole = rowwise(batch);
-  for (const size of [1, 2, 3, 4]) assert.deepEqual(byRowChunks(batch, size, rowwise), whole, `chunks of ${size}`);
+  const rowwise = async (part: typeof batch): Promise<Float32Array[]> => [Float32Array.from(part.inputIds), Float32Array.from(part.attentionMask), Float32Array.from(part.lastIndex)];
+  const whole = await rowwise(batch);
+  for (const size of [1, 2, 3, 4]) assert.deepEqual(await byRowChunks(batch, size, rowwise), whole, `chunks of ${size}`);
   let seen: unknown = null;
-  byRowChunks(batch, B, (part) => ((seen = part), []));
+  await byRowChunks(batch, B, async (part) => ((seen = part), []));
   assert.equal(seen, batch);
   const picked = batchRows(batch, [3, 0]);
   assert.deepEqual([...picked.inputIds], [...batch.inputIds.subarray(3 * T, 4 * T), ...batch.inputIds.subarray(0, T)]);

@@ -97,13 +97,14 @@ export function pickRows<A extends Int32Array | Float32Array>(src: A, rows: numb
 /**
  * `f` over consecutive chunks of at most `size` rows, its outputs (row-major, the same width per row) joined in order.
  * A forward over a rollout holds (rows, T, V) logits at once; dynamic sampling can make a rollout several times the
- * planned batch, so its no-gradient passes run a planned batch at a time. One chunk passes the batch itself.
+ * planned batch, so its no-gradient passes run a planned batch at a time. One chunk passes the batch itself. `f` is
+ * awaited chunk by chunk: it reads the device (webgpu cannot read synchronously, trainer-033).
  */
-export function byRowChunks(batch: CompletionBatch, size: number, f: (part: CompletionBatch) => Float32Array[]): Float32Array[] {
+export async function byRowChunks(batch: CompletionBatch, size: number, f: (part: CompletionBatch) => Promise<Float32Array[]>): Promise<Float32Array[]> {
   const [B] = batch.shape;
   if (B <= size) return f(batch);
   const parts: Float32Array[][] = [];
-  for (let start = 0; start < B; start += size) parts.push(f(batchRows(batch, Array.from({ length: Math.min(size, B - start) }, (_, k) => start + k))));
+  for (let start = 0; start < B; start += size) parts.push(await f(batchRows(batch, Array.from({ length: Math.min(size, B - start) }, (_, k) => start + k))));
   return (parts[0] ?? []).map((_, j) => {
     const out = new Float32Array(parts.reduce((n, p) => n + (p[j]?.length ?? 0), 0));
     let at = 0;
