@@ -13,6 +13,8 @@ import { decodeSafetensors } from "../checkpoint/safetensors.ts";
 import { createMemoryLogger } from "../cli/logger.ts";
 import { readsAsynchronously, runJob } from "../cli/run-job.ts";
 import { initBackend, type BackendInfo } from "./select-backend.ts";
+import { importHfCommand } from "../cli/hf.ts";
+import { writeFixtureHfModel } from "../testing/hf-fixtures.ts";
 import { resolveGptConfig } from "../contract/gpt-config.ts";
 import { compareReadouts, PARITY_BOUNDS, parityBatch, parityFailures, sftStepReadout, type StepReadout } from "../testing/backend-parity.ts";
 
@@ -203,6 +205,91 @@ test("an SFT job trains on webgpu as on wasm (the same losses, checkpoints and f
   assert.ok(close(hoWasm.report.new.reward.mean, hoGpu.report.new.reward.mean), `reward model: wasm ${hoWasm.report.new.reward.mean}, webgpu ${hoGpu.report.new.reward.mean}`);
   assert.equal(hoWasm.report.kl.samples, 8);
   assert.ok(Math.abs(hoWasm.report.kl.mean) > 1e-3 && close(hoWasm.report.kl.mean, hoGpu.report.kl.mean), `KL: wasm ${hoWasm.report.kl.mean}, webgpu ${hoGpu.report.kl.mean}`);
+  // the eval job in its three modes (an SFT loss, a reward model's accuracy, DPO's implicit rewards and sampled KL)
+  const evalJob = async (mode: string, backend: "webgpu" | "wasm", spec: object) => {
+    const out = join(dir, `eval-${mode}-${backend}`);
+    const events = await run({ schemaVersion: 1, kind: "eval", backend, out, ...spec } as JobSpecInput);
+    const file = JSON.parse(readFileSync(join(out, "eval.json"), "utf8")) as { metrics: Record<string, number> };
+    return { backend: events.find((e) => e.type === "backend")?.["backend"], metrics: file.metrics };
+  };
+  const evalModes: Array<[string, object, string[]]> = [
+    ["sft", { data: join(dir, "sft.jsonl"), model: { checkpoint: join(dir, "wasm") } }, ["eval_loss", "eval_tokens"]],
+    ["reward", { data: join(dir, "rankings.jsonl"), model: { checkpoint: join(dir, "reward-wasm") } }, ["eval_loss", "eval_accuracy", "eval_pairs"]],
+    ["dpo", { data: join(dir, "prefs.jsonl"), model: { checkpoint: join(dir, "dpo-wasm") }, reference: { checkpoint: join(dir, "wasm") }, kl: { samplesPerPrompt: 2, maxNewTokens: 8 } }, ["eval_loss", "eval_rewards/margins", "eval_kl", "eval_kl_samples"]],
+  ];
+  for (const [mode, spec, names] of evalModes) {
+    const [a, b] = [await evalJob(mode, "webgpu", spec), await evalJob(mode, "wasm", spec)];
+    assert.deepEqual([a.backend, b.backend], ["webgpu", "wasm"], `eval ${mode}`);
+    for (const n of names) assert.ok(Number.isFinite(b.metrics[n]) && close(b.metrics[n]!, a.metrics[n]!), `eval ${mode} ${n}: wasm ${b.metrics[n]}, webgpu ${a.metrics[n]}`);
+  }
+  // the corpus jobs: a pretrain with a held-out set (its loss before and after), and a data-mix search over two sources
+  writeFileSync(join(dir, "docs-a.jsonl"), Array.from({ length: 8 }, (_, i) => JSON.stringify({ text: sentence(i, 12) })).join("\n") + "\n");
+  writeFileSync(join(dir, "docs-b.jsonl"), Array.from({ length: 8 }, (_, i) => JSON.stringify({ text: sentence(i + 20, 9) })).join("\n") + "\n");
+  const corpusJob = async (kind: "pretrain" | "mix-search", backend: "webgpu" | "wasm") => {
+    const out = join(dir, `${kind}-${backend}`);
+    const common = { schemaVersion: 1, kind, backend, out, tokenizer: join(dir, "tok/tokenizer.json"), model: { init: { vocabSize: 300, blockSize: 32, nLayer: 1, nHead: 2, nEmbd: 16 }, seed: 3 }, train: { steps: 3, batchSize: 2, seed: 1, optim: { lr: 1e-2, warmupSteps: 1 } } };
+    const events = await run((kind === "pretrain"
+      ? { ...common, mix: [{ name: "a", files: [join(dir, "docs-a.jsonl")], weight: 1 }], eval: [{ name: "b", files: [join(dir, "docs-b.jsonl")] }] }
+      : { ...common, sources: [{ name: "a", files: [join(dir, "docs-a.jsonl")] }, { name: "b", files: [join(dir, "docs-b.jsonl")] }], target: { name: "b", files: [join(dir, "docs-b.jsonl")] }, candidates: [[1, 0], [0, 1]] }) as JobSpecInput);
+    const result = readFileSync(join(out, kind === "pretrain" ? "lm-eval.json" : "mix-search.json"), "utf8");
+    const numbers = (result.match(/-?\d+\.\d+(e-?\d+)?/g) ?? []).map(Number);
+    return { backend: events.find((e) => e.type === "backend")?.["backend"], numbers };
+  };
+  for (const kind of ["pretrain", "mix-search"] as const) {
+    const [a, b] = [await corpusJob(kind, "webgpu"), await corpusJob(kind, "wasm")];
+    assert.deepEqual([a.backend, b.backend], ["webgpu", "wasm"], kind);
+    assert.ok(b.numbers.length >= 2 && b.numbers.length === a.numbers.length, `${kind}: ${b.numbers.length} numbers`);
+    b.numbers.forEach((x, i) => assert.ok(close(x, a.numbers[i]!), `${kind} number ${i + 1}: wasm ${x}, webgpu ${a.numbers[i]}`));
+  }
+});
+
+test("a Llama-family model trains, samples and scores on webgpu as on wasm, in full and with LoRA adapters (chained, as rounds chain them)", async (t) => {
+  if (noDevice) return t.skip(noDevice);
+  const dir = mkdtempSync(join(tmpdir(), "tandem-webgpu-llama-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  await initBackend({ prefer: "wasm" }); // the fixture is written and imported on wasm; each job below picks its own backend
+  writeFixtureHfModel(join(dir, "hf"), { seed: 3 });
+  await importHfCommand(join(dir, "hf"), join(dir, "base"), createMemoryLogger());
+  const words = "the cat is in an answer here there helps".split(" ");
+  const sentence = (seed: number, n: number): string => Array.from({ length: n }, (_, i) => words[(seed * 5 + i * 3) % words.length]).join(" ");
+  const jsonl = (rows: unknown[]): string => rows.map((r) => JSON.stringify(r)).join("\n") + "\n";
+  writeFileSync(join(dir, "sft.jsonl"), jsonl(Array.from({ length: 6 }, (_, i) => ({ messages: [{ role: "user", content: sentence(i, 3) }, { role: "assistant", content: sentence(i + 1, 4) }] }))));
+  writeFileSync(join(dir, "prefs.jsonl"), jsonl(Array.from({ length: 4 }, (_, i) => ({ prompt: sentence(i, 3), chosen: sentence(i + 1, 4), rejected: sentence(i + 4, 2) }))));
+  writeFileSync(join(dir, "prompts.jsonl"), jsonl([{ prompt: "the cat" }, { prompt: "why is it here" }]));
+  const tokenizer = join(dir, "base/tokenizer.json");
+  const lora = { r: 4, alpha: 8, targetModules: ["q_proj", "v_proj"] };
+  const train = { steps: 4, batchSize: 2, checkpointEvery: 2, optim: { lr: 1e-2, warmupSteps: 1 } };
+  const run = async (spec: object) => {
+    const log = createMemoryLogger();
+    await runJob(jobSpecSchema.parse({ schemaVersion: 1, tokenizer, ...spec }), log);
+    return { backend: log.events.find((e) => e.type === "backend")?.["backend"], losses: log.events.filter((e) => e.type === "metrics").map((e) => Number(e["loss"])), events: log.events };
+  };
+  const both = async (name: string, spec: (backend: "webgpu" | "wasm") => object) => {
+    const [gpu, wasm] = [await run({ ...spec("webgpu"), backend: "webgpu", out: join(dir, `${name}-webgpu`) }), await run({ ...spec("wasm"), backend: "wasm", out: join(dir, `${name}-wasm`) })];
+    assert.deepEqual([gpu.backend, wasm.backend], ["webgpu", "wasm"], name);
+    return { gpu, wasm, file: (backend: "webgpu" | "wasm", f: string) => join(dir, `${name}-${backend}`, f) };
+  };
+  const sameLosses = (name: string, r: { gpu: { losses: number[] }; wasm: { losses: number[] } }) => {
+    assert.equal(r.gpu.losses.length, 4, name);
+    r.wasm.losses.forEach((l, i) => assert.ok(Number.isFinite(l) && Math.abs(l - r.gpu.losses[i]!) < 1e-4 * Math.max(1, l), `${name} step ${i + 1}: wasm ${l}, webgpu ${r.gpu.losses[i]}`));
+  };
+  // SFT in full: the HF layout's (out, in) weights are transposed on the CPU after the read-back (readTransposedSync)
+  const full = await both("sft-full", () => ({ kind: "sft", data: join(dir, "sft.jsonl"), model: { checkpoint: join(dir, "base") }, train }));
+  sameLosses("sft in full", full);
+  for (const f of ["model.safetensors", "optimizer.safetensors", "checkpoints/step-2/model.safetensors"]) assertSameCheckpointFile(full.file("wasm", f), full.file("webgpu", f), 4, 1e-2);
+  // SFT with LoRA, then DPO with LoRA on that adapter (merged into the base, a fresh adapter trains)
+  const sftLora = await both("sft-lora", () => ({ kind: "sft", data: join(dir, "sft.jsonl"), model: { checkpoint: join(dir, "base") }, lora, train }));
+  sameLosses("sft with LoRA", sftLora);
+  for (const f of ["model.safetensors", "optimizer.safetensors"]) assertSameCheckpointFile(sftLora.file("wasm", f), sftLora.file("webgpu", f), 4, 1e-2);
+  assert.equal(decodeSafetensors(readFileSync(sftLora.file("webgpu", "model.safetensors"))).tensors.size, 2 * 2 * 2, "the adapters only");
+  const dpo = await both("dpo-lora", () => ({ kind: "dpo", data: join(dir, "prefs.jsonl"), model: { checkpoint: join(dir, "sft-lora-wasm") }, lora, train: { ...train, dpopLambda: 0 } }));
+  sameLosses("dpo with LoRA", dpo);
+  assert.ok(Math.abs(dpo.gpu.losses[0]! - Math.LN2) < 1e-4, "DPO starts at ln 2 against the SFT policy (its adapters off)");
+  // sampling from the adapter checkpoint, and a reward model with LoRA
+  const sample = await both("sample", () => ({ kind: "sample", prompts: join(dir, "prompts.jsonl"), model: { checkpoint: join(dir, "dpo-lora-wasm") }, sampling: { maxNewTokens: 10, n: 2, temperature: 1, seed: 3 } }));
+  assert.equal(readFileSync(sample.file("webgpu", "samples.jsonl"), "utf8"), readFileSync(sample.file("wasm", "samples.jsonl"), "utf8"), "the same answers");
+  const rm = await both("reward-lora", () => ({ kind: "reward", data: join(dir, "prefs.jsonl"), model: { checkpoint: join(dir, "sft-lora-wasm") }, lora, train }));
+  sameLosses("reward model with LoRA", rm);
 });
 
 /**
@@ -227,14 +314,13 @@ function assertSameCheckpointFile(wasmFile: string, gpuFile: string, steps: numb
   assert.ok(total > 0 && off <= total * 1e-3, `${gpuFile}: ${off} of ${total} values differ by more than 1e-5`);
 }
 
-test("which jobs may run on webgpu: SFT, reward models, DPO, KTO, PPO, GRPO, RLOO, sampling and held-out evaluation of GPT-2 models in full; others read synchronously", () => {
+test("which jobs may run on webgpu: every job that loads a model, with LoRA or without, unless a checkpoint cannot be read", () => {
   const base = { schemaVersion: 1, out: "/tmp/x", tokenizer: "/tmp/t.json", data: "/tmp/d.jsonl", train: { steps: 1, batchSize: 1 } };
   const spec = (extra: object) => jobSpecSchema.parse({ ...base, ...extra });
   assert.equal(readsAsynchronously(spec({ kind: "sft", model: { init: { preset: "nano" } } })), true);
-  assert.equal(readsAsynchronously(spec({ kind: "sft", model: { init: { preset: "llama-tiny" } } })), false);
+  assert.equal(readsAsynchronously(spec({ kind: "sft", model: { init: { preset: "llama-tiny" } } })), true, "a Llama-family model");
   assert.equal(readsAsynchronously(spec({ kind: "sft", model: { checkpoint: "/no/such/checkpoint" } })), false);
   assert.equal(readsAsynchronously(spec({ kind: "reward", model: { init: { preset: "nano" } } })), true);
-  assert.equal(readsAsynchronously(spec({ kind: "reward", model: { init: { preset: "nano" } }, lora: {} })), false);
   assert.equal(readsAsynchronously(spec({ kind: "dpo", model: { checkpoint: "/no/such/checkpoint" } })), false);
   const sampleSpec = (checkpoint: string) => jobSpecSchema.parse({ schemaVersion: 1, kind: "sample", out: "/tmp/x", tokenizer: "/tmp/t.json", prompts: "/tmp/p.jsonl", model: { checkpoint } });
   assert.equal(readsAsynchronously(sampleSpec("/no/such/checkpoint")), false, "an unreadable checkpoint: buildModel says why, on wasm");
@@ -248,7 +334,7 @@ test("which jobs may run on webgpu: SFT, reward models, DPO, KTO, PPO, GRPO, RLO
     assert.equal(readsAsynchronously(sampleSpec(dir)), true, "sampling from a GPT-2 model in full");
     assert.equal(readsAsynchronously(spec({ kind: "dpo", model: { checkpoint: dir }, train: { steps: 1, batchSize: 2 } })), true, "DPO of a GPT-2 model in full");
     assert.equal(readsAsynchronously(spec({ kind: "kto", model: { checkpoint: dir }, train: { steps: 1, batchSize: 2 } })), true, "KTO of a GPT-2 model in full");
-    assert.equal(readsAsynchronously(spec({ kind: "dpo", model: { checkpoint: dir }, train: { steps: 1, batchSize: 2 }, lora: {} })), false, "LoRA adapters read synchronously");
+    assert.equal(readsAsynchronously(spec({ kind: "dpo", model: { checkpoint: dir }, train: { steps: 1, batchSize: 2 }, lora: {} })), true, "with LoRA adapters");
     const rl = (kind: "grpo" | "rloo" | "ppo", rewardModel: string | null, extra: object = {}) => jobSpecSchema.parse({
       schemaVersion: 1, kind, out: "/tmp/x", tokenizer: "/tmp/t.json", prompts: "/tmp/p.jsonl", model: { checkpoint: dir },
       ...(rewardModel ? { rewardModel: { checkpoint: rewardModel } } : {}), reward: { checker: { kind: "numeric" } }, train: { rollouts: 1 }, ...extra,
@@ -258,13 +344,16 @@ test("which jobs may run on webgpu: SFT, reward models, DPO, KTO, PPO, GRPO, RLO
     assert.equal(readsAsynchronously(rl("ppo", dir)), true, "PPO: the policy and the reward model in full");
     assert.equal(readsAsynchronously(rl("ppo", "/no/such/checkpoint")), false, "the reward model is a model the job loads too");
     assert.equal(readsAsynchronously(rl("grpo", "/no/such/checkpoint")), false);
-    assert.equal(readsAsynchronously(rl("ppo", dir, { lora: {} })), false, "PPO with LoRA adapters");
+    assert.equal(readsAsynchronously(rl("ppo", dir, { lora: {} })), true, "PPO with LoRA adapters");
     const heldout = (extra: object) => jobSpecSchema.parse({ schemaVersion: 1, kind: "heldout", out: "/tmp/x", prompts: "/tmp/p.jsonl", model: { checkpoint: dir }, ...extra });
     assert.equal(readsAsynchronously(heldout({ previous: { checkpoint: dir }, reference: { checkpoint: dir }, rewardModel: { checkpoint: dir } })), true, "held-out evaluation");
     for (const key of ["previous", "reference", "origin", "rewardModel"])
       assert.equal(readsAsynchronously(heldout({ [key]: { checkpoint: "/no/such/checkpoint" } })), false, `held-out evaluation: ${key} is loaded too`);
     writeFileSync(join(dir, "manifest.json"), JSON.stringify({ ...manifest, lora: { config: {}, base: "base" } }));
-    assert.equal(readsAsynchronously(sampleSpec(dir)), false, "an adapter checkpoint loads its adapters synchronously");
+    assert.equal(readsAsynchronously(sampleSpec(dir)), true, "an adapter checkpoint");
+    assert.equal(readsAsynchronously(jobSpecSchema.parse({ schemaVersion: 1, kind: "eval", out: "/tmp/x", data: "/tmp/d.jsonl", model: { checkpoint: dir } })), true, "the eval job");
+    assert.equal(readsAsynchronously(jobSpecSchema.parse({ schemaVersion: 1, kind: "eval", out: "/tmp/x", data: "/tmp/d.jsonl", model: { checkpoint: dir }, reference: { checkpoint: "/no/such/checkpoint" } })), false, "the eval job's reference is loaded too");
+    assert.equal(readsAsynchronously(jobSpecSchema.parse({ schemaVersion: 1, kind: "train-tokenizer", out: "/tmp/x", corpus: ["/tmp/c.txt"], vocabSize: 300 })), false, "no model, no device");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -14,6 +14,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { headDimOf, llamaConfigSchema, type LlamaConfig } from "../contract/llama-config.ts";
 import { initLlama, isTransposedLinear, llamaParameterShapes, type LlamaModel } from "../model/llama.ts";
 import { encodeSafetensors, type NamedArray } from "./safetensors.ts";
+import { readTransposedSync } from "../backend/tensor-reads.ts";
 import { HfFormatError, readHfConfig, readHfTensors, readHfTokenizerFiles, writeHfTokenizerFiles, type HfTensors, type HfTokenizerFiles } from "./hf-folder.ts";
 
 const num = (cfg: Record<string, unknown>, key: string, fallback?: number): number => {
@@ -107,9 +108,7 @@ export function hfLlamaConfigJson(c: LlamaConfig, ids: HfSpecialIds): Record<str
 export function toHfTensors(model: LlamaModel): Map<string, NamedArray> {
   const out = new Map<string, NamedArray>();
   for (const [name, v] of model.params) {
-    const t = isTransposedLinear(name, v.rank) ? tf.tidy(() => tf.transpose(v)) : v;
-    out.set(name, { shape: t.shape, data: t.dataSync() as Float32Array });
-    if (t !== v) t.dispose();
+    out.set(name, isTransposedLinear(name, v.rank) ? readTransposedSync(v) : { shape: v.shape, data: v.dataSync() as Float32Array });
   }
   return out;
 }

@@ -98,8 +98,8 @@ export function mixWindows(sources: Array<{ windows: number[][]; weight: number;
 }
 
 /** Mean loss per token (nats) of `model` on held-out windows. */
-export function heldOutLoss(model: LanguageModel, windows: number[][], padId: number): { loss: number; tokens: number } {
-  const metrics = evalSftLoss(model, windows.map((ids) => ({ ids, lossMask: ids.map(() => 1) })), padId, 8);
+export async function heldOutLoss(model: LanguageModel, windows: number[][], padId: number): Promise<{ loss: number; tokens: number }> {
+  const metrics = await evalSftLoss(model, windows.map((ids) => ({ ids, lossMask: ids.map(() => 1) })), padId, 8);
   return { loss: metrics["eval_loss"]!, tokens: metrics["eval_tokens"]! };
 }
 
@@ -110,18 +110,19 @@ export async function evalSetsBefore(spec: Extract<JobSpec, { kind: "pretrain" }
   for (const source of spec.eval) {
     const windows = await windowsOf(source, format, w);
     if (windows.length === 0) throw new Error(`eval set ${source.name} has no text`);
-    sets.push({ name: source.name, windows, before: heldOutLoss(model, windows, format.padId) });
+    sets.push({ name: source.name, windows, before: await heldOutLoss(model, windows, format.padId) });
   }
   return sets;
 }
 
 /** After training: each held-out set's loss before and after, logged and written to <out>/lm-eval.json. */
-export function writeEvalSets(out: string, sets: Awaited<ReturnType<typeof evalSetsBefore>>, model: LanguageModel, padId: number, log: JobLogger): void {
+export async function writeEvalSets(out: string, sets: Awaited<ReturnType<typeof evalSetsBefore>>, model: LanguageModel, padId: number, log: JobLogger): Promise<void> {
   if (sets.length === 0) return;
-  const results = sets.map((s) => {
-    const after = heldOutLoss(model, s.windows, padId);
-    return { name: s.name, windows: s.windows.length, tokens: after.tokens, lossBefore: s.before.loss, lossAfter: after.loss };
-  });
+  const results = [];
+  for (const s of sets) {
+    const after = await heldOutLoss(model, s.windows, padId);
+    results.push({ name: s.name, windows: s.windows.length, tokens: after.tokens, lossBefore: s.before.loss, lossAfter: after.loss });
+  }
   const metrics: Record<string, number> = {};
   for (const r of results) Object.assign(metrics, { [`eval/${r.name}/loss`]: r.lossAfter, [`eval/${r.name}/loss_before`]: r.lossBefore });
   log.event("metrics", metrics);
@@ -188,7 +189,7 @@ export async function mixSearchJob(spec: Extract<JobSpec, { kind: "mix-search" }
     const trainer = createSftTrainer(model, spec.train, format.padId);
     const { batches } = batchesFrom(examples, spec.train.batchSize, spec.train.seed, null);
     let trainLoss = NaN;
-    while (trainer.step < spec.train.steps) trainLoss = trainer.trainStep(batches.next().value as SftExample[]).loss;
+    while (trainer.step < spec.train.steps) trainLoss = (await trainer.trainStepAsync(batches.next().value as SftExample[])).loss;
     const scored = await target.score(model);
     results.push({ weights, loss: scored.loss, tokens: examples.reduce((a, e) => a + e.ids.length, 0), trainLoss, ...(scored.checker ? { checker: scored.checker } : {}) });
     log.event("metrics", {
@@ -295,5 +296,5 @@ async function targetScorer(spec: Extract<JobSpec, { kind: "mix-search" }>, form
   const text = spec.target!;
   const windows = await windowsOf(text, format, w);
   if (windows.length === 0) throw new Error(`the target ${text.name} has no text`);
-  return { name: text.name, scoring: "loss" as const, hash: hashExamples(windows), score: (model: LanguageModel): Promise<{ loss: number; checker?: TaskScore["checker"] }> => Promise.resolve(heldOutLoss(model, windows, format.padId)) };
+  return { name: text.name, scoring: "loss" as const, hash: hashExamples(windows), score: (model: LanguageModel): Promise<{ loss: number; checker?: TaskScore["checker"] }> => heldOutLoss(model, windows, format.padId) };
 }

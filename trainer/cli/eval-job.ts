@@ -15,7 +15,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { type JobSpec } from "../contract/job.ts";
 import { readManifest } from "../checkpoint/checkpoint.ts";
 import { countModelParams, disposeModel, lmForward, type LanguageModel } from "../model/lm.ts";
-import { generate } from "../model/generate.ts";
+import { generateAsync } from "../model/generate.ts";
+import { readAndDispose } from "../backend/tensor-reads.ts";
 import { type ChatFormat } from "../tokenizer/chat-format.ts";
 import { collateSft, type SftExample } from "../algorithms/sft-trainer.ts";
 import { collateRankings, scoreCompletions, type RankingExample } from "../algorithms/reward-trainer.ts";
@@ -34,32 +35,32 @@ type EvalSpec = Extract<JobSpec, { kind: "eval" }>;
 /** −log σ(z), stable for large |z|. */
 const softplusNeg = (z: number): number => (z > 0 ? Math.log1p(Math.exp(-z)) : -z + Math.log1p(Math.exp(z)));
 
-/** Calls `fn` on consecutive slices of `items`, drawing a progress bar. */
-function inBatches<T>(label: string, items: T[], size: number, fn: (part: T[], start: number) => void): void {
+/** Calls `fn` on consecutive slices of `items`, one after another, drawing a progress bar. */
+async function inBatches<T>(label: string, items: T[], size: number, fn: (part: T[], start: number) => Promise<void>): Promise<void> {
   const bar = createProgress(label, items.length);
   for (let i = 0; i < items.length; i += size) {
-    fn(items.slice(i, i + size), i);
+    await fn(items.slice(i, i + size), i);
     bar.update(Math.min(i + size, items.length));
   }
   bar.finish();
 }
 
 // A. Σ log p over target tokens and their count, batch by batch.
-export function evalSftLoss(model: LanguageModel, examples: SftExample[], padId: number, batchSize: number): Record<string, number> {
+export async function evalSftLoss(model: LanguageModel, examples: SftExample[], padId: number, batchSize: number): Promise<Record<string, number>> {
   let logpSum = 0;
   let tokens = 0;
-  inBatches("eval", examples, batchSize, (part) => {
+  await inBatches("eval", examples, batchSize, async (part) => {
     const batch = collateSft(part, padId);
     const [B, T] = batch.shape;
     // targets are tokens 1..T−1 whose loss mask is set (token 0 has nothing before it)
     for (let b = 0; b < B; b++) for (let t = 1; t < T; t++) tokens += batch.lossMask[b * T + t] ?? 0;
-    logpSum += tf.tidy(() => {
+    logpSum += (await readAndDispose(tf.tidy(() => {
       const ids = tf.tensor2d(batch.inputIds, [B, T], "int32");
       const positionIds = tf.tile(tf.reshape(tf.range(0, T, 1, "int32"), [1, T]), [B, 1]) as tf.Tensor2D; // right padding
       const logits = lmForward(model, ids, { attentionMask: tf.tensor2d(batch.attentionMask, [B, T], "int32"), positionIds }).logits as tf.Tensor3D; // (B, T, V)
       const logp = nextTokenLogProbs(logits, ids, tf.tensor2d(batch.lossMask, [B, T], "int32")); // (B, T−1), 0 off target
-      return tf.sum(logp).dataSync()[0] ?? NaN;
-    });
+      return tf.sum(logp);
+    })))[0] ?? NaN;
   });
   if (tokens === 0) throw new Error("no assistant tokens to evaluate");
   const loss = -logpSum / tokens;
@@ -67,13 +68,13 @@ export function evalSftLoss(model: LanguageModel, examples: SftExample[], padId:
 }
 
 // B. Every completion scored once; pairs and weights as in training (reward-loss.ts).
-export function evalRewardModel(model: LanguageModel, examples: RankingExample[], padId: number, batchSize: number): Record<string, number> {
+export async function evalRewardModel(model: LanguageModel, examples: RankingExample[], padId: number, batchSize: number): Promise<Record<string, number>> {
   const chosen: number[] = [];
   const rejected: number[] = [];
   let loss = 0;
   let prompts = 0;
-  inBatches("eval", examples, batchSize, (part) => {
-    const scores = tf.tidy(() => scoreCompletions(model, collateRankings(part, padId)).dataSync() as Float32Array); // (Σ K)
+  await inBatches("eval", examples, batchSize, async (part) => {
+    const scores = await readAndDispose(tf.tidy(() => scoreCompletions(model, collateRankings(part, padId)))); // (Σ K)
     const pairs = rankingPairs(part.map((e) => e.ranks));
     let offset = 0;
     let p = 0;
@@ -101,11 +102,11 @@ export function evalRewardModel(model: LanguageModel, examples: RankingExample[]
 }
 
 /** Σ log p(completion) under `model` for each pair's chosen and rejected completion. */
-function pairLogps(label: string, model: LanguageModel, pairs: PreferencePair[], padId: number, batchSize: number): { chosen: Float32Array; rejected: Float32Array } {
+async function pairLogps(label: string, model: LanguageModel, pairs: PreferencePair[], padId: number, batchSize: number): Promise<{ chosen: Float32Array; rejected: Float32Array }> {
   const chosen = new Float32Array(pairs.length);
   const rejected = new Float32Array(pairs.length);
-  inBatches(label, pairs, batchSize, (part, start) => {
-    const values = tf.tidy(() => sequenceLogps(model, collatePairs(part, padId)).dataSync() as Float32Array); // (2n)
+  await inBatches(label, pairs, batchSize, async (part, start) => {
+    const values = await readAndDispose(tf.tidy(() => sequenceLogps(model, collatePairs(part, padId)))); // (2n)
     chosen.set(values.subarray(0, part.length), start);
     rejected.set(values.subarray(part.length), start);
   });
@@ -116,14 +117,14 @@ function pairLogps(label: string, model: LanguageModel, pairs: PreferencePair[],
 // over a completion drawn from π is unbiased for the sequence KL (Schulman, "Approximating KL
 // divergence", 2020; TRL's objective/kl). Sampling is at temperature 1 with no top-k/top-p: any
 // other distribution would estimate the KL of something other than π.
-export function evalDpo(
+export async function evalDpo(
   policy: LanguageModel,
   reference: LanguageModel,
   pairs: PreferencePair[],
   o: { padId: number; batchSize: number; beta: number; stopTokens: number[]; kl: EvalSpec["kl"] },
-): Record<string, number> {
-  const pol = pairLogps("eval policy", policy, pairs, o.padId, o.batchSize);
-  const ref = pairLogps("eval reference", reference, pairs, o.padId, o.batchSize);
+): Promise<Record<string, number>> {
+  const pol = await pairLogps("eval policy", policy, pairs, o.padId, o.batchSize);
+  const ref = await pairLogps("eval reference", reference, pairs, o.padId, o.batchSize);
   let loss = 0;
   for (let i = 0; i < pairs.length; i++) {
     const delta = (pol.chosen[i] ?? 0) - (ref.chosen[i] ?? 0) - ((pol.rejected[i] ?? 0) - (ref.rejected[i] ?? 0));
@@ -144,13 +145,14 @@ export function evalDpo(
   }
   const rows = prompts.flatMap((p) => Array.from({ length: o.kl.samplesPerPrompt }, () => p));
   const kls: number[] = [];
-  inBatches("eval kl", rows, o.batchSize, (part, start) => {
+  await inBatches("eval kl", rows, o.batchSize, async (part, start) => {
     // prompt + completion must fit the position table (prompts already leave room for ≥ 1 token)
     const room = policy.config.blockSize - Math.max(...part.map((p) => p.length));
-    const sampled = generate(policy, part, { maxNewTokens: Math.min(o.kl.maxNewTokens, room), temperature: 1, stopTokens: o.stopTokens, padId: o.padId, seed: o.kl.seed + start });
+    const sampled = await generateAsync(policy, part, { maxNewTokens: Math.min(o.kl.maxNewTokens, room), temperature: 1, stopTokens: o.stopTokens, padId: o.padId, seed: o.kl.seed + start });
     const batch = collateCompletions(part.map((prompt, b) => ({ prompt, completion: sampled.completions[b] ?? [] })), o.padId);
-    const [lp, lr] = [policy, reference].map((m) => tf.tidy(() => sequenceLogps(m, batch).dataSync() as Float32Array));
-    for (let b = 0; b < part.length; b++) kls.push((lp?.[b] ?? NaN) - (lr?.[b] ?? NaN));
+    const lp = await readAndDispose(tf.tidy(() => sequenceLogps(policy, batch)));
+    const lr = await readAndDispose(tf.tidy(() => sequenceLogps(reference, batch)));
+    for (let b = 0; b < part.length; b++) kls.push((lp[b] ?? NaN) - (lr[b] ?? NaN));
   });
   const { mean, stderr } = meanStderr(kls);
   return { ...out, eval_kl: mean, eval_kl_stderr: stderr, eval_kl_samples: kls.length };
@@ -169,17 +171,17 @@ export async function evalJob(spec: EvalSpec, format: ChatFormat, log: JobLogger
     if (mode === "sft") {
       const examples = await readSftExamples(spec.data, format, model.config.blockSize);
       log.event("start", { kind: spec.kind, mode, examples: examples.length, params: countModelParams(model.config) });
-      metrics = evalSftLoss(model, examples, pad, spec.batchSize);
+      metrics = await evalSftLoss(model, examples, pad, spec.batchSize);
     } else if (mode === "reward") {
       const examples = await readRankingExamples(spec.data, format, model.config.blockSize);
       log.event("start", { kind: spec.kind, mode, prompts: examples.length, params: countModelParams(model.config) });
-      metrics = evalRewardModel(model, examples, pad, spec.batchSize);
+      metrics = await evalRewardModel(model, examples, pad, spec.batchSize);
     } else {
       const reference = buildModel({ checkpoint: spec.reference?.checkpoint ?? "" }, format, "none");
       models.push(reference);
       const pairs = await readPreferencePairs(spec.data, format, model.config.blockSize);
       log.event("start", { kind: spec.kind, mode, pairs: pairs.length, params: countModelParams(model.config) });
-      metrics = evalDpo(model, reference, pairs, {
+      metrics = await evalDpo(model, reference, pairs, {
         padId: pad, batchSize: spec.batchSize, beta: spec.beta, stopTokens: format.stopTokens, kl: spec.kl,
       });
     }

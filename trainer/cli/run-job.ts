@@ -10,8 +10,7 @@ import { describeBackend, initBackend } from "../backend/select-backend.ts";
 import { setRecompute } from "../model/recompute.ts";
 import { type JobSpec } from "../contract/job.ts";
 import { CheckpointMismatchError, loadCheckpointInto, readManifest, saveCheckpoint } from "../checkpoint/checkpoint.ts";
-import { countModelParams, disposeModel, isLlamaConfig } from "../model/lm.ts";
-import { isLlamaConfigInput } from "../contract/llama-config.ts";
+import { countModelParams, disposeModel } from "../model/lm.ts";
 import { generateAsync } from "../model/generate.ts";
 import { generateWithTools } from "../model/generate-with-tools.ts";
 import { finalAnswer, type ConversationMessage } from "../contract/conversation.ts";
@@ -190,7 +189,7 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
     const evalSets = await evalSetsBefore(spec, model, format);
     const trainer = createSftTrainer(model, spec.train, format.padId);
     await trainWithCheckpoints(spec, log, format, trainer, examples, hashExamples(examples), counts);
-    writeEvalSets(spec.out, evalSets, model, format.padId, log);
+    await writeEvalSets(spec.out, evalSets, model, format.padId, log);
     trainer.dispose();
     disposeModel(model);
     return;
@@ -364,29 +363,26 @@ async function trainWithCheckpoints<T>(
 }
 
 /**
- * Jobs whose every read of the device is awaited, so that they may run on webgpu (decisions trainer-033, trainer-034
- * and trainer-035): SFT, reward models, DPO, KTO, PPO, GRPO and RLOO of GPT-2 models in full, sampling from one, and
- * the round's held-out evaluation of such models. Every model the job loads counts (a reward model, the previous
- * policy, the reference, the origin). Llama's checkpoint layout and LoRA's adapters
- * are read synchronously (hf-llama.ts, lora.ts), and the other kinds' passes too.
+ * Whether a job may run on webgpu: every job that loads a model awaits its reads of the device (decisions trainer-033,
+ * trainer-034 and trainer-035), for GPT-2 and Llama-family models, in full or with LoRA, and a save reads
+ * synchronously only what was read back first (readBackForSave). A checkpoint whose manifest cannot be read stays on
+ * wasm, where buildModel says what is wrong with it. A tokenizer job has no model.
  */
 export function readsAsynchronously(spec: JobSpec): boolean {
-  if (!AWAITED_KINDS.has(spec.kind) || !("model" in spec) || ("lora" in spec && spec.lora)) return false;
-  // the other models a job may load, each a checkpoint: a reward model (reward source, PPO's value model), and the
-  // held-out job's previous policy, reference and origin
+  if (!("model" in spec)) return false;
+  // the other models a job may load, each a checkpoint: a reward model (reward source, PPO's value model), the eval
+  // job's reference, and the held-out job's previous policy, reference and origin
   const other = spec as { rewardModel?: { checkpoint: string }; previous?: { checkpoint: string }; reference?: { checkpoint: string }; origin?: { checkpoint: string } };
   const sources = [spec.model, other.rewardModel, other.previous, other.reference, other.origin].filter((m) => m !== undefined);
-  return sources.every(isGpt2InFull);
+  return sources.every((source) => "init" in source || hasManifest(source.checkpoint));
 }
-const AWAITED_KINDS = new Set<JobSpec["kind"]>(["sft", "reward", "dpo", "kto", "ppo", "grpo", "rloo", "sample", "heldout"]);
 
-function isGpt2InFull(source: { init: Parameters<typeof isLlamaConfigInput>[0] } | { checkpoint: string }): boolean {
-  if ("init" in source) return !isLlamaConfigInput(source.init);
+function hasManifest(checkpoint: string): boolean {
   try {
-    const manifest = readManifest(source.checkpoint);
-    return !manifest.lora && !isLlamaConfig(manifest.modelConfig);
+    readManifest(checkpoint);
+    return true;
   } catch {
-    return false; // buildModel says what is wrong with the checkpoint
+    return false;
   }
 }
 

@@ -8,7 +8,7 @@
 import { type JobSpec } from "../contract/job.ts";
 import { checkAnswer, referenceText, tallyChecks } from "../contract/checker.ts";
 import { promptRecordSchema, readJsonl } from "../data/jsonl.ts";
-import { generate } from "../model/generate.ts";
+import { generateAsync } from "../model/generate.ts";
 import { type LanguageModel } from "../model/lm.ts";
 import { type ChatFormat } from "../tokenizer/chat-format.ts";
 import { type SftExample } from "../algorithms/sft-trainer.ts";
@@ -46,11 +46,11 @@ export async function scoreTasks(model: LanguageModel, items: Awaited<ReturnType
     const ids = [...it.prompt, ...it.answer].slice(-model.config.blockSize);
     return { ids, lossMask: ids.map((_, t) => (t >= ids.length - it.answer.length ? 1 : 0)) };
   });
-  const scored = evalSftLoss(model, examples, format.padId, 8);
+  const scored = await evalSftLoss(model, examples, format.padId, 8);
   const checks = [];
   for (let i = 0; i < items.length; i += 8) {
     const part = items.slice(i, i + 8);
-    const result = generate(model, part.map((it) => it.prompt), {
+    const result = await generateAsync(model, part.map((it) => it.prompt), {
       maxNewTokens: tasks.maxNewTokens, temperature: 0, seed: i, stopTokens: format.stopTokens, padId: format.padId,
     });
     for (const [b, it] of part.entries()) {

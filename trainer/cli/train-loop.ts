@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { CheckpointMismatchError, loadCheckpointInto, readManifest } from "../checkpoint/checkpoint.ts";
 import { type LanguageModel } from "../model/lm.ts";
+import { type AdaptableModel } from "../model/lora.ts";
 import { type AdamWState } from "../optim/adamw.ts";
 import { createRng, type Rng } from "../random/rng.ts";
 import * as tf from "@tensorflow/tfjs-core";
@@ -151,12 +152,13 @@ export function writePeriodicCheckpoint(out: string, step: number, rngState: num
 
 /**
  * Saving reads weights and moments synchronously. webgpu cannot, except values it has already read back
- * (it keeps them on the CPU until the tensor changes), so on webgpu they are read back here first. Call it
- * right before a save, with every model the save writes (PPO: the policy and the value model).
+ * (it keeps them on the CPU until the tensor changes), so on webgpu they are read back here first, LoRA adapters
+ * included. Call it right before a save, with every model the save writes (PPO: the policy and the value model).
  */
 export async function readBackForSave(models: LanguageModel[], optimizer: AdamWState | null): Promise<void> {
   if (tf.getBackend() !== "webgpu") return;
-  const tensors = [...models.flatMap((m) => [...m.params.values()]), ...(optimizer ? [...optimizer.m.values(), ...optimizer.v.values()] : [])];
+  const weights = models.flatMap((m: AdaptableModel) => [...m.params.values(), ...[...(m.lora?.adapters.values() ?? [])].flatMap((x) => [x.a, x.b])]);
+  const tensors = [...weights, ...(optimizer ? [...optimizer.m.values(), ...optimizer.v.values()] : [])];
   await Promise.all(tensors.map((t) => t.data()));
 }
 const readBack = (trainer: SteppingTrainer<unknown>): Promise<void> => readBackForSave([trainer.model], trainer.optimizer);

@@ -13,6 +13,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { loraTargetsOf, type LoraConfig } from "../contract/lora-config.ts";
 import { matMul2d } from "../backend/matmul.ts";
+import { readTransposedSync } from "../backend/tensor-reads.ts";
 import { createRng, type Rng } from "../random/rng.ts";
 import type { LlamaModel } from "./llama.ts";
 
@@ -167,17 +168,11 @@ export function peftTensors(model: LlamaModel): Map<string, { shape: number[]; d
   const state = model.lora;
   if (!state) throw new Error("the model has no LoRA adapters");
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
-  const transposed = (v: tf.Variable): { shape: number[]; data: Float32Array } => {
-    const t = tf.tidy(() => tf.transpose(v));
-    const result = { shape: t.shape, data: t.dataSync() as Float32Array };
-    t.dispose();
-    return result;
-  };
   for (const [name, { a, b }] of state.adapters) {
-    out.set(`${PEFT_PREFIX}${name}.lora_A.weight`, transposed(a));
-    out.set(`${PEFT_PREFIX}${name}.lora_B.weight`, transposed(b));
+    out.set(`${PEFT_PREFIX}${name}.lora_A.weight`, readTransposedSync(a));
+    out.set(`${PEFT_PREFIX}${name}.lora_B.weight`, readTransposedSync(b));
   }
   const head = model.params.get("score.weight");
-  if (head) out.set(`${PEFT_PREFIX}score.weight`, transposed(head));
+  if (head) out.set(`${PEFT_PREFIX}score.weight`, readTransposedSync(head));
   return out;
 }
