@@ -552,4 +552,10 @@ test("a DPO step its KL guard stopped says so in the round report and on the pag
   assert.match(warning.message, new RegExp(`^The DPO step stopped early: .* at step ${stop.payload["step"]}, above its target 1, so it kept the weights of step ${stop.payload["keptStep"]}`));
   const page = await (await researcher.get(`/rounds/${roundId}`)).text();
   assert.match(page, /data-code="kl_guard_stopped"[^>]*>The DPO step stopped early/);
+  // the model registered holds the kept weights, and its metrics are theirs: not the rejected check's
+  const dpoModel = await server.db.selectFrom("models").select("metrics").where("round_id", "=", roundId).where("kind", "=", "policy").executeTakeFirstOrThrow();
+  const metrics = dpoModel.metrics as Record<string, number>;
+  assert.notEqual(metrics["kl_guard/kl"], stop.payload["kl"]);
+  if (Number(stop.payload["keptStep"]) === 0) assert.deepEqual(metrics, {});
+  else assert.ok(metrics["step"] === stop.payload["keptStep"] && Number(metrics["kl_guard/kl"]) <= 1, JSON.stringify(metrics));
 });

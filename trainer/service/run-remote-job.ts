@@ -12,6 +12,7 @@ import { createInterface } from "node:readline";
 import { type z } from "zod";
 import { RESUME_FILES, resumeFilesOf, VALUE_RESUME_FILES, type RemoteJob, type ResumeFile } from "../contract/round.ts";
 import { type JobSpecInput, type samplingSchema } from "../contract/job.ts";
+import { EARLY_STOP_EVENT } from "../contract/kl-guard.ts";
 import { toolCallText } from "../tokenizer/chat-template.ts";
 import { ServerError, type JobRef, type ServerApi } from "./server-api.ts";
 import { rewardComparisonPairs } from "./reward-comparison.ts";
@@ -385,6 +386,14 @@ function asToolCall(value: unknown): { function: { name: string; arguments: Reco
 
 type CliResult = { code: number; failure: string | null; lastMetrics: Record<string, number>; lastCheckpoint?: number; done?: Record<string, unknown> };
 
+/**
+ * The metrics that describe the weights of step `keptStep`, which a KL guard kept: the last line at or before that
+ * step (each line's `step` counts optimizer steps taken when it was written); none when it stopped before any line.
+ */
+export function metricsOfKeptStep(lines: ReadonlyArray<Record<string, number>>, keptStep: number): Record<string, number> {
+  return lines.findLast((m) => typeof m["step"] === "number" && m["step"] <= keptStep) ?? {};
+}
+
 /** Runs `trainer/cli.ts <kind> --config <file>` and turns its stdout JSON lines into events. */
 function runCli(spec: object, configPath: string, onEvent: (event: Record<string, unknown>) => void, onSpawn: (child: ChildProcess) => void): Promise<CliResult> {
   writeFileSync(configPath, JSON.stringify(spec));
@@ -393,6 +402,7 @@ function runCli(spec: object, configPath: string, onEvent: (event: Record<string
   const child = spawn(process.execPath, [...process.execArgv, CLI, kind, "--config", configPath], { stdio: ["ignore", "pipe", "pipe"] });
   onSpawn(child);
   const result: CliResult = { code: 1, failure: null, lastMetrics: {} };
+  const lines: Array<Record<string, number>> = [];
   let stderr = "";
   child.stderr!.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
   createInterface({ input: child.stdout! }).on("line", (line) => {
@@ -407,7 +417,11 @@ function runCli(spec: object, configPath: string, onEvent: (event: Record<string
     if (event["type"] === "checkpoint" && typeof event["step"] === "number") result.lastCheckpoint = event["step"];
     if (event["type"] === "metrics") {
       result.lastMetrics = Object.fromEntries(Object.entries(event).filter((e): e is [string, number] => typeof e[1] === "number" && Number.isFinite(e[1])));
+      lines.push(result.lastMetrics);
     }
+    // a KL guard put back earlier weights: the model registered is those, so its metrics are their line's, not the
+    // rejected line's that came last
+    if (event["type"] === EARLY_STOP_EVENT && typeof event["keptStep"] === "number") result.lastMetrics = metricsOfKeptStep(lines, event["keptStep"]);
     onEvent(event);
   });
   return new Promise((resolveRun) => {
