@@ -352,7 +352,8 @@ async function roundReport(
     return stop.success ? [{ kind, kl: stop.data.kl, klTarget: stop.data.klTarget, step: stop.data.step, keptStep: stop.data.keptStep }] : [];
   });
   const trained = models.at(-1)?.metrics as Record<string, unknown> | undefined;
-  // after an early stop the last metrics are the rejected rollout's or check's, not the kept weights': kl_guard_stopped says it
+  // after an early stop the registered model's metrics are the kept step's (metricsOfKeptStep), whose KL is not the one
+  // that stopped training: kl_guard_stopped says that one
   const lastKl = earlyStops.length > 0 ? null : ((["kl_guard/kl", "objective/kl", "kl"].map((k) => trained?.[k]).find((v) => typeof v === "number") as number | undefined) ?? null);
   const kl =
     heldOut?.kl != null ? { value: heldOut.kl, where: "on held-out prompts" }

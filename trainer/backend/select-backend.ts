@@ -23,7 +23,7 @@ import { BACKEND_PREFERENCES } from "../contract/job.ts";
 
 export type BackendPreference = (typeof BACKEND_PREFERENCES)[number];
 const WEBGPU_PACKAGE = "@tensorflow/tfjs-backend-webgpu";
-const SYNC_READS = "the trainer's steps read results synchronously, which tfjs-backend-webgpu cannot do under Node (decision trainer-033)";
+const SYNC_READS = "the caller reads results synchronously (a tokenizer job, a job whose checkpoint cannot be read, the import/export commands, the inference worker), which tfjs-backend-webgpu cannot do under Node (decisions trainer-033, trainer-035)";
 
 export interface BackendInfo {
   /** tfjs backend name in use: "tensorflow", "webgpu", "wasm" or "cpu". */
@@ -60,8 +60,8 @@ export interface InitBackendOptions {
   /** OpenBLAS threads; default TANDEM_BLAS_THREADS, else one per core. */
   blasThreads?: number;
   /**
-   * The caller reads results with dataSync (most trainer steps do: the loss, the clipping norm; SFT's
-   * trainStepAsync and the jobs of run-job.ts's readsAsynchronously do not).
+   * The caller reads results with dataSync (the trainers' synchronous `trainStep`s, `generate`, the import/export
+   * commands and the inference worker do; every job that run-job.ts's readsAsynchronously admits does not).
    * tfjs-backend-webgpu cannot under Node (its synchronous read draws through an OffscreenCanvas), so
    * such callers never get webgpu; gpu-check and the GPU bench read with `await data()` and pass false.
    * Default true.

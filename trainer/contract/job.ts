@@ -39,8 +39,8 @@ const base = {
   out: z.string().min(1),
   /**
    * Backend preference; "auto" tries tfjs-node-gpu, tfjs-node, then wasm, then cpu (or what
-   * TANDEM_BACKEND names). "webgpu" runs SFT of GPT-2 models; other jobs read synchronously and fall
-   * back to wasm with the reason (decision trainer-033).
+   * TANDEM_BACKEND names). "webgpu" runs every job that loads a model (decisions trainer-033 to 035); a tokenizer
+   * job, or one whose checkpoint cannot be read, falls back to wasm with the reason.
    */
   backend: z.enum(BACKEND_PREFERENCES).default("auto"),
   /**

@@ -30,6 +30,7 @@ import { adapterConfigJson, exportPeftAdapter, importPeftAdapter } from "../chec
 import { loadCheckpointInto, saveCheckpoint } from "../checkpoint/checkpoint.ts";
 import { loadModel } from "../checkpoint/load-model.ts";
 import { decodeSafetensors } from "../checkpoint/safetensors.ts";
+import { snapshotWeights } from "../rollouts/kl-guard.ts";
 
 before(async () => {
   await initBackend({ prefer: "wasm" });
@@ -362,4 +363,21 @@ test("PPO with LoRA and no reference model: the reference is the policy with ada
   trainer.dispose();
   disposeLlama(policy);
   disposeLlama(value);
+});
+
+test("a KL guard's weight snapshot of a LoRA model puts back the adapters and the head, and copies none of the frozen base", () => {
+  const model = adaptedModel(7, { ...tiny, scalarHead: "reward" });
+  const before = logitsOf(model, ids);
+  const tensorsBefore = tf.memory().numTensors;
+  const snapshot = snapshotWeights(model, 3);
+  assert.equal(tf.memory().numTensors - tensorsBefore, trainableParams(model).size, "one copy per adapter matrix and the head");
+  // training moves the adapters and the head (the base is frozen)
+  for (const v of trainableParams(model).values()) tf.tidy(() => v.assign(tf.add(v, 0.5)));
+  assert.ok(maxDiff(logitsOf(model, ids), before) > 1e-2, "the moved adapters change the model");
+  snapshot.restoreInto(model);
+  assert.equal(snapshot.step, 3);
+  assert.deepEqual(Array.from(logitsOf(model, ids)), Array.from(before), "the kept adapters are back, exactly");
+  snapshot.dispose();
+  assert.equal(tf.memory().numTensors, tensorsBefore);
+  disposeLlama(model);
 });

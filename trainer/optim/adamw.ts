@@ -141,7 +141,14 @@ export async function awaitedUpdate(
 ): Promise<{ loss: number; reads: Float32Array[]; gradNorm: number; lr: number }> {
   const nameOf = new Map([...o.params].map(([name, v]) => [v.name, name]));
   const kept: tf.Tensor[] = [];
-  const { value, grads } = tf.variableGrads(() => loss((t) => void kept.push(tf.keep(t))), [...o.params.values()]);
+  let pass: { value: tf.Scalar; grads: tf.NamedTensorMap };
+  try {
+    pass = tf.variableGrads(() => loss((t) => void kept.push(tf.keep(t))), [...o.params.values()]);
+  } catch (error) {
+    tf.dispose(kept);
+    throw error;
+  }
+  const { value, grads } = pass;
   const named = new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g]));
   let read: number;
   let reads: Float32Array[];
@@ -155,7 +162,13 @@ export async function awaitedUpdate(
   } finally {
     tf.dispose([value, ...kept]);
   }
-  const clip = Number.isFinite(read) ? await clipScaleAsync(named, o.optim.gradClip) : { norm: NaN, scale: 1 };
+  let clip = { norm: NaN, scale: 1 };
+  try {
+    if (Number.isFinite(read)) clip = await clipScaleAsync(named, o.optim.gradClip);
+  } catch (error) {
+    tf.dispose([...named.values()]);
+    throw error;
+  }
   const { gradNorm, lr } = updateFromLoss({ params: o.params, state: o.state, grads: named, optim: o.optim, step: o.step, loss: read, what: o.what }, () => clip);
   return { loss: read, reads, gradNorm, lr };
 }

@@ -15,7 +15,7 @@ import { KL_GUARD_METRICS, type KlCheckConfig } from "../contract/kl-guard.ts";
 import { type CompletionBatch } from "../data/collate.ts";
 import { nextTokenLogProbs } from "../losses/logprobs.ts";
 import { cloneModel, disposeModel, lmForward, type LanguageModel } from "../model/lm.ts";
-import { hasAdapters, withAdaptersOff } from "../model/lora.ts";
+import { hasAdapters, trainableParams, withAdaptersOff } from "../model/lora.ts";
 import { createRng } from "../random/rng.ts";
 import { finalAnswerText, type Decode } from "../rewards/answer-text.ts";
 import { healthMetrics } from "./health.ts";
@@ -94,12 +94,17 @@ export interface WeightSnapshot {
   dispose(): void;
 }
 
+/**
+ * The weights training changes: every parameter, or with LoRA the adapters (and a scalar head), which are not among
+ * `params` (trainableParams). The frozen base of a LoRA model is left out: it cannot have moved, and copying it would
+ * double a large model's memory.
+ */
 export function snapshotWeights(model: LanguageModel, step: number): WeightSnapshot {
-  const saved = new Map([...model.params].map(([name, v]) => [name, tf.clone(v)]));
+  const saved = new Map([...trainableParams(model)].map(([name, v]) => [name, tf.clone(v)]));
   return {
     step,
     restoreInto(target) {
-      for (const [name, v] of target.params) {
+      for (const [name, v] of trainableParams(target)) {
         const value = saved.get(name);
         if (!value) throw new Error(`weight snapshot lacks ${name}`);
         v.assign(value);

@@ -15,6 +15,10 @@ test("after a KL guard's stop the job reports the kept step's metrics, not the r
   // step 4; rollout 3's samples were over the target, so the weights of step 2 are back: rollout 1's line ends there
   const grpo: Array<Record<string, number>> = [{ rollout: 1, step: 2 }, { rollout: 2, step: 4 }, { rollout: 3, step: 4, "kl_guard/kl": 9 }];
   assert.deepEqual(metricsOfKeptStep(grpo, 2), { rollout: 1, step: 2 });
+  // the rejected line can carry the kept step itself: a resumed run over the target at once (the weights it resumed
+  // from are kept), or a rollout that trained no rows; it never describes the kept weights
+  assert.deepEqual(metricsOfKeptStep([{ rollout: 5, step: 8, "kl_guard/kl": 9 }], 8), {});
+  assert.deepEqual(metricsOfKeptStep([{ rollout: 1, step: 0 }, { rollout: 2, step: 0, "kl_guard/kl": 9 }], 0), { rollout: 1, step: 0 });
   assert.deepEqual(metricsOfKeptStep(dpo, 0), {}, "stopped at the first check: the starting weights, which no line describes");
   assert.deepEqual(metricsOfKeptStep([{ loss: 1 }], 3), {}, "a line without a step describes no step");
 });

@@ -387,11 +387,14 @@ function asToolCall(value: unknown): { function: { name: string; arguments: Reco
 type CliResult = { code: number; failure: string | null; lastMetrics: Record<string, number>; lastCheckpoint?: number; done?: Record<string, unknown> };
 
 /**
- * The metrics that describe the weights of step `keptStep`, which a KL guard kept: the last line at or before that
- * step (each line's `step` counts optimizer steps taken when it was written); none when it stopped before any line.
+ * After a KL guard put back the weights of step `keptStep`: the last metrics line written when training stood at or
+ * before that step (each line's `step` counts the optimizer steps taken by then), leaving out the line of the check
+ * or rollout the guard rejected, which is the last one and can carry the same step (a resumed run over the target at
+ * once, a rollout that trained no rows); none when no earlier line exists. For DPO and KTO that is the kept check's
+ * own line; for GRPO, RLOO and PPO the rollout whose updates ended at the kept step.
  */
 export function metricsOfKeptStep(lines: ReadonlyArray<Record<string, number>>, keptStep: number): Record<string, number> {
-  return lines.findLast((m) => typeof m["step"] === "number" && m["step"] <= keptStep) ?? {};
+  return lines.slice(0, -1).findLast((m) => typeof m["step"] === "number" && m["step"] <= keptStep) ?? {};
 }
 
 /** Runs `trainer/cli.ts <kind> --config <file>` and turns its stdout JSON lines into events. */
