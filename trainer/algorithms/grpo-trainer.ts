@@ -30,9 +30,9 @@ import { finalAnswerText, lastInsertedText, type Decode } from "../rewards/answe
 import { type RewardSource } from "../rewards/reward-sources.ts";
 import { overTrainRows, sampleGroups, samplingFor, type RlPrompt } from "../rollouts/group-sampling.ts";
 import { healthMetrics } from "../rollouts/health.ts";
-import { meanStderr, sequenceKl, snapshotWeights, type EarlyStop, type ReferencePolicy, type RolloutStepResult, type WeightSnapshot } from "../rollouts/kl-guard.ts";
+import { meanStderr, policyLogps, sequenceKl, snapshotWeights, type EarlyStop, type ReferencePolicy, type RolloutStepResult, type WeightSnapshot } from "../rollouts/kl-guard.ts";
 import { batchRows, collateRollout, pickRows, plainRollout, policyTokens, type RolloutBatch, type RolloutFn } from "../rollouts/rollout.ts";
-import { policyLogps, rolloutLogps } from "../rollouts/rollout-logps.ts";
+import { rolloutLogps } from "../rollouts/rollout-logps.ts";
 
 export type { RlPrompt };
 

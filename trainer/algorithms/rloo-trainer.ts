@@ -32,9 +32,9 @@ import { createRng, type Rng } from "../random/rng.ts";
 import { finalAnswerText, lastInsertedText } from "../rewards/answer-text.ts";
 import { overTrainRows, sampleGroups, samplingFor } from "../rollouts/group-sampling.ts";
 import { healthMetrics } from "../rollouts/health.ts";
-import { meanStderr, sequenceKl, snapshotWeights, type EarlyStop, type ReferencePolicy, type WeightSnapshot } from "../rollouts/kl-guard.ts";
+import { meanStderr, policyLogps, sequenceKl, snapshotWeights, type EarlyStop, type ReferencePolicy, type WeightSnapshot } from "../rollouts/kl-guard.ts";
 import { batchRows, collateRollout, pickRows, plainRollout, policyTokens, type RolloutBatch } from "../rollouts/rollout.ts";
-import { policyLogps, rolloutLogps } from "../rollouts/rollout-logps.ts";
+import { rolloutLogps } from "../rollouts/rollout-logps.ts";
 import { type GroupRlDeps, type GroupRlResumeState, type RlPrompt, type RolloutStepResult } from "./grpo-trainer.ts";
 
 export interface RlooTrainer {

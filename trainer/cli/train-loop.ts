@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { CheckpointMismatchError, loadCheckpointInto, readManifest } from "../checkpoint/checkpoint.ts";
 import { type LanguageModel } from "../model/lm.ts";
-import { type AdaptableModel } from "../model/lora.ts";
+import { trainableParams } from "../model/lora.ts";
 import { type AdamWState } from "../optim/adamw.ts";
 import { createRng, type Rng } from "../random/rng.ts";
 import * as tf from "@tensorflow/tfjs-core";
@@ -152,16 +152,15 @@ export function writePeriodicCheckpoint(out: string, step: number, rngState: num
 
 /**
  * Saving reads weights and moments synchronously. webgpu cannot, except values it has already read back
- * (it keeps them on the CPU until the tensor changes), so on webgpu they are read back here first, LoRA adapters
- * included. Call it right before a save, with every model the save writes (PPO: the policy and the value model).
+ * (it keeps them on the CPU until the tensor changes), so on webgpu they are read back here first: what a save
+ * writes, every weight or a LoRA model's adapters and head (trainableParams), and the moments. Call it right before
+ * a save, with every model the save writes (PPO: the policy and the value model).
  */
 export async function readBackForSave(models: LanguageModel[], optimizer: AdamWState | null): Promise<void> {
   if (tf.getBackend() !== "webgpu") return;
-  const weights = models.flatMap((m: AdaptableModel) => [...m.params.values(), ...[...(m.lora?.adapters.values() ?? [])].flatMap((x) => [x.a, x.b])]);
-  const tensors = [...weights, ...(optimizer ? [...optimizer.m.values(), ...optimizer.v.values()] : [])];
+  const tensors = [...models.flatMap((m) => [...trainableParams(m).values()]), ...(optimizer ? [...optimizer.m.values(), ...optimizer.v.values()] : [])];
   await Promise.all(tensors.map((t) => t.data()));
 }
-const readBack = (trainer: SteppingTrainer<unknown>): Promise<void> => readBackForSave([trainer.model], trainer.optimizer);
 
 // 4.–5. One optimizer step per batch until `steps`; each metrics line as it comes.
 export async function runTrainLoop<T>(o: {
@@ -208,13 +207,13 @@ export async function runTrainLoop<T>(o: {
     }
     // the last step's checkpoint is the final one in <out>, written below
     if (config.checkpointEvery > 0 && trainer.step % config.checkpointEvery === 0 && trainer.step < config.steps) {
-      await readBack(trainer);
+      await readBackForSave([trainer.model], trainer.optimizer);
       lastCheckpoint = writePeriodicCheckpoint(o.out, trainer.step, rng.state(), config.keepCheckpoints, o.save);
       log.event("checkpoint", { step: trainer.step, dir: lastCheckpoint });
     }
   }
   bar.finish();
-  await readBack(trainer);
+  await readBackForSave([trainer.model], trainer.optimizer);
   o.save(o.out, trainer.step, rng.state());
   log.event("checkpoint", { step: trainer.step, dir: o.out, final: true });
   if (earlyStop) log.event(EARLY_STOP_EVENT, { ...earlyStop, dir: o.out });

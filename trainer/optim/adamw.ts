@@ -150,24 +150,19 @@ export async function awaitedUpdate(
   }
   const { value, grads } = pass;
   const named = new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g]));
+  // the loss, what was kept, and the clip factor of a finite loss; the gradients go to updateFromLoss, or are freed here
   let read: number;
-  let reads: Float32Array[];
+  const reads: Float32Array[] = [];
+  let clip = { norm: NaN, scale: 1 };
   try {
     read = (await value.data())[0] ?? NaN;
-    reads = [];
     for (const t of kept) reads.push((await t.data()) as Float32Array);
+    if (Number.isFinite(read)) clip = await clipScaleAsync(named, o.optim.gradClip);
   } catch (error) {
     tf.dispose([...named.values()]);
     throw error;
   } finally {
     tf.dispose([value, ...kept]);
-  }
-  let clip = { norm: NaN, scale: 1 };
-  try {
-    if (Number.isFinite(read)) clip = await clipScaleAsync(named, o.optim.gradClip);
-  } catch (error) {
-    tf.dispose([...named.values()]);
-    throw error;
   }
   const { gradNorm, lr } = updateFromLoss({ params: o.params, state: o.state, grads: named, optim: o.optim, step: o.step, loss: read, what: o.what }, () => clip);
   return { loss: read, reads, gradNorm, lr };

@@ -38,24 +38,32 @@ function referenceFrom(logps: (batch: CompletionBatch, temperature: number) => t
   };
 }
 
-/** Next-token log-probs (B, T−1) at temperature T. Call inside tf.tidy / variableGrads. */
-export function forwardLogps(model: LanguageModel, batch: CompletionBatch, temperature: number): tf.Tensor2D {
+/**
+ * Next-token log-probs (B, T−1) at temperature T, and each position's entropy when asked (GRPO's and RLOO's rollout
+ * pass). The one forward over a collated batch that the references, the KL checks and the RL trainers share. Call
+ * inside tf.tidy / variableGrads.
+ */
+export function policyLogps(model: LanguageModel, batch: CompletionBatch, temperature: number, withEntropy = false): { logp: tf.Tensor2D; entropy: tf.Tensor2D | null } {
   const [B, T] = batch.shape;
   const ids = tf.tensor2d(batch.inputIds, [B, T], "int32");
   const attentionMask = tf.tensor2d(batch.attentionMask, [B, T], "int32");
   const logits = lmForward(model, ids, { attentionMask }).logits as tf.Tensor3D; // (B, T, V)
-  return nextTokenLogProbs(logits, ids, undefined, temperature); // (B, T−1)
+  const logp = nextTokenLogProbs(logits, ids, undefined, temperature); // (B, T−1)
+  if (!withEntropy) return { logp, entropy: null };
+  const V = logits.shape[2];
+  const lsm = tf.logSoftmax(tf.div(tf.slice(logits, [0, 0, 0], [B, T - 1, V]), temperature), -1); // (B, T−1, V)
+  return { logp, entropy: tf.neg(tf.sum(tf.mul(tf.exp(lsm), lsm), -1)) as tf.Tensor2D }; // (B, T−1)
 }
 
 /** A frozen copy of the policy as it is now (call before training, and before loading a resume point). */
 export function frozenReference(policy: LanguageModel): ReferencePolicy {
   const copy = cloneModel(policy, { trainable: false });
-  return referenceFrom((batch, temperature) => tf.tidy(() => forwardLogps(copy, batch, temperature)), () => disposeModel(copy));
+  return referenceFrom((batch, temperature) => tf.tidy(() => policyLogps(copy, batch, temperature).logp), () => disposeModel(copy));
 }
 
 /** With LoRA adapters the reference is the same model with them switched off: no second copy of the weights. */
 export function adaptersOffReference(policy: LanguageModel): ReferencePolicy {
-  return referenceFrom((batch, temperature) => withAdaptersOff(policy, () => tf.tidy(() => forwardLogps(policy, batch, temperature))), () => undefined);
+  return referenceFrom((batch, temperature) => withAdaptersOff(policy, () => tf.tidy(() => policyLogps(policy, batch, temperature).logp)), () => undefined);
 }
 
 /** The reference a trainer measures KL against: the adapters switched off, else a frozen copy. */
@@ -169,7 +177,7 @@ export async function sampledKl(policy: LanguageModel, reference: ReferencePolic
     const r = collateRollout(part, sampled.completions, mask, o.padId);
     const [B] = r.batch.shape;
     // 2. Σ_t (log π − log π_ref) over the policy's tokens
-    const logp = await readAndDispose(tf.tidy(() => forwardLogps(policy, r.batch, 1)));
+    const logp = await readAndDispose(tf.tidy(() => policyLogps(policy, r.batch, 1).logp));
     const refLogp = await reference.nextTokenLogpsAsync(r.batch, 1);
     kls.push(...sequenceKl(logp, refLogp, r.lossMask, B, r.width));
     // 3. the answers' text, for the health metrics
