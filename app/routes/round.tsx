@@ -24,9 +24,15 @@ export const meta: Route.MetaFunction = ({ data }) => [{ title: `${data?.round.n
 
 export async function loader({ context, request, params }: Route.LoaderArgs) {
   await requireProjectRole(context, request, { resource: "round", id: params.roundId }, "researcher");
-  const round = await or404(roundDetail(context.db, params.roundId), "There is no such round.");
+  // one snapshot: a hand-off commits its submission and round together, and must not land between the two reads
+  const { round, ray } = await or404(
+    context.db
+      .transaction()
+      .setIsolationLevel("repeatable read")
+      .execute(async (trx) => ({ round: await roundDetail(trx, params.roundId), ray: submissionView(await latestSubmission(trx, params.roundId)) })),
+    "There is no such round.",
+  );
   const project = await context.db.selectFrom("projects").select(["id", "name"]).where("id", "=", round.project_id).executeTakeFirstOrThrow();
-  const ray = submissionView(await latestSubmission(context.db, round.id));
   // The whole history, metrics thinned past 20,000 points; the socket adds newer ones live.
   return { round, project, ray, events: (await roundEventsForPage(context.db, round.id)) as RoundEventPayload[] };
 }

@@ -78,11 +78,11 @@ export const roundEndpoints: AnyEndpoint[] = [
     params: idParams,
     response: json,
     handler: async ({ ctx, params }) => {
-      // the submission before the round: the poller commits the cluster's RUNNING and the round's "running" together, so
-      // a round read after the submission is never older than it (read the other way, a poll landing between the two
-      // reads showed RUNNING beside "queued")
-      const ray = submissionView(await latestSubmission(ctx.db, params.id));
-      return { ...(await roundDetail(ctx.db, params.id)), ray };
+      // one snapshot: a hand-off commits its submission and round together, and must not land between the two reads
+      return ctx.db
+        .transaction()
+        .setIsolationLevel("repeatable read")
+        .execute(async (trx) => ({ ...(await roundDetail(trx, params.id)), ray: submissionView(await latestSubmission(trx, params.id)) }));
     },
   }),
   endpoint({

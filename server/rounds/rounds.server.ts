@@ -758,7 +758,7 @@ export function storedSpec(spec: unknown): unknown {
   return { ...(spec as object), ppo: { ...ppo, klControl: "adaptive" } };
 }
 
-export async function roundDetail(db: Db, roundId: string) {
+export async function roundDetail(db: DbOrTrx, roundId: string) {
   const round = await loadRound(db, roundId);
   const jobs = await db
     .selectFrom("jobs")
@@ -775,7 +775,7 @@ export async function roundDetail(db: Db, roundId: string) {
  * The human A/B verdict on the round's compare tasks: how often people preferred the new
  * policy's answer over the previous policy's (a tie counts half), updated as compares come in.
  */
-export async function humanCompareResult(db: Db, roundId: string, policyId: string) {
+export async function humanCompareResult(db: DbOrTrx, roundId: string, policyId: string) {
   const rows = await sql<{ winner_model: string | null; choice: string }>`
     select c.model_id as winner_model, s.payload->>'choice' as choice
     from submissions s

@@ -7,6 +7,9 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { unzipSync, strFromU8 } from "fflate";
 import { seedDemoProject } from "../../server/demo/demo-project.server.ts";
+import type { KyselyPlugin } from "kysely";
+import type { TandemContext } from "../../app/context.ts";
+import { roundEndpoints } from "../../server/api/round-endpoints.server.ts";
 import { cancelRound } from "../../server/rounds/rounds.server.ts";
 import { startTestServer, type TestServer } from "../support/test-server.ts";
 import { startFakeRay, type FakeRay } from "../support/fake-ray-jobs.ts";
@@ -188,4 +191,31 @@ test("the cluster away, refusing or failing: shown per call, retried where it ma
 
   // The server is still serving.
   assert.equal((await researcher.client.get(`/api/v1/projects/${projectId}/rounds`)).status, 200);
+});
+
+test("the round view reads one snapshot: a commit to the round and its submission landing between its reads shows on neither", { timeout: 60_000 }, async () => {
+  const researcher = await server.newUser("researcher");
+  ray.failNext("POST", "/api/jobs/", 400, 1);
+  const { id } = (await (await researcher.client.json("POST", `/api/v1/projects/${projectId}/rounds`, { ...spec("Snapshot"), handOff: { baseModel: "gpt2" } })).json()) as { id: string };
+  const view = () => researcher.client.get(`/api/v1/rounds/${id}`).then((r) => r.json() as Promise<RoundView>);
+  await until("failed", view, (r) => r.state === "failed" && r.ray?.status === "FAILED");
+
+  // Right after the view's first read returns, a retry commits attempt 2 ("submitting") and the round's "queued" together.
+  let retried: number | null = null;
+  const retryBetween: KyselyPlugin = {
+    transformQuery: (args) => args.node,
+    transformResult: async (args) => {
+      if (retried === null) retried = (await researcher.client.json("POST", `/api/v1/rounds/${id}/retry`)).status;
+      return args.result;
+    },
+  };
+  const get = roundEndpoints.find((e) => e.method === "get" && e.path === "/rounds/:id")!;
+  const ctx = { db: server.db.withPlugin(retryBetween) } as unknown as TandemContext;
+  const mid = (await get.handler({ ctx, params: { id }, body: undefined, query: {}, actor: null })) as RoundView;
+  assert.equal(retried, 200, "the retry committed between the view's reads");
+  assert.deepEqual({ state: mid.state, status: mid.ray?.status, attempt: mid.ray?.attempt }, { state: "failed", status: "FAILED", attempt: 1 }, "both from before the retry");
+
+  const second = await until("attempt 2 RUNNING", view, (r) => r.ray?.attempt === 2 && r.ray.status === "RUNNING");
+  ray.release(second.ray!.submissionId);
+  assert.equal((await until("done", view, (r) => r.state === "done" || r.state === "failed")).state, "done");
 });

@@ -84,7 +84,7 @@ export async function insertSubmission(trx: Transaction<Database>, config: Ctx["
     .execute();
 }
 
-export async function latestSubmission(db: Ctx["db"], roundId: string): Promise<Submission | null> {
+export async function latestSubmission(db: Ctx["db"] | Transaction<Database>, roundId: string): Promise<Submission | null> {
   return (await db.selectFrom("ray_submissions").selectAll().where("round_id", "=", roundId).orderBy("attempt", "desc").limit(1).executeTakeFirst()) ?? null;
 }
 
