@@ -41,7 +41,7 @@
  *   npm run bench:loop [-- --task arithmetic --eval 96 --prompts 96 --tau 4 --seed 1
  *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-steps 100,300 --dpo-rpo 0,1 --dpo-dpop auto,0,1,50 --dpo-consensus 0,1 --dpo-pairs all,best_vs_rest --dpo-right-chosen 0,1 --dpo-smoothing 0,0.2 --dpo-loss sigmoid,ipo --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
  *                        --grpo-mini-batches 0,16 --grpo-iterations 1,2 --grpo-tool-result 0,0.5 --grpo-digits 0,0.5 --grpo-temperatures 1,0.7 --sample-temperature 1
- *                        --kto-lrs 3e-5 --rm-steps 30,100,300 --rm-lrs 1e-4,3e-5 --rm-lm 0,0.1 --ppo-checker auto,0,0.5 --ppo-tool-result 0,0.5 --ppo-kl-target auto,off,3 --rollouts 20 --tool-share 0.4 --policy 6x192 --dpo-rounds 3 --rl-fresh 0
+ *                        --kto-lrs 3e-5 --rm-steps 30,100,300 --rm-lrs 1e-4,3e-5 --ppo-checker auto,0,0.5 --ppo-tool-result 0,0.5 --ppo-kl-target auto,off,3 --rollouts 20 --tool-share 0.4 --policy 6x192 --dpo-rounds 3 --rl-fresh 0
  *                        --only dpo,ppo,rm-grpo,grpo,kto,chain,chain-fresh,dpo-loop]
  *
  * Needs `npm run build` (the server's pages). Prints a table and writes bench/results/loop-<time>.json
@@ -135,8 +135,6 @@ const { values } = parseArgs({
     // rows sweep both, rm-grpo takes the first of each
     "rm-steps": { type: "string", default: "100" },
     "rm-lrs": { type: "string", default: "1e-4" },
-    // the reward model's lmCoefficient α (GRM's NLL regulariser on the best-ranked answers; 0 = off), swept like --rm-lrs
-    "rm-lm": { type: "string", default: "0" },
     // arithmetic: GRPO on this many fresh prompts instead of the project's own (every one of which round 0 was
     // demonstrated or sampled on): a second project holds them and the same eval set, and its GRPO rounds start
     // from round 0's policy (0 = GRPO in the project itself)
@@ -368,8 +366,8 @@ const rounds: Array<{ name: string; id: string }> = [];
 const from = { base: { modelId: policy }, evaluation, next: { prompts: 0 } };
 const add = async (name: string, body: Record<string, unknown>) => rounds.push({ name, id: await launch({ name, ...from, ...body }) });
 const optim = (lr: number) => ({ lr, minLr: lr / 10 });
-const rewardModelWith = (steps: number, lr: number, lmCoefficient: number) => ({ reward: { steps, ...(lmCoefficient ? { lmCoefficient } : {}), optim: { lr } }, evaluation: { ...evaluation, rewardSplit: 0.2 } });
-const rewardModel = rewardModelWith(lrs("rm-steps")[0]!, lrs("rm-lrs")[0]!, lrs("rm-lm")[0]!);
+const rewardModelWith = (steps: number, lr: number) => ({ reward: { steps, optim: { lr } }, evaluation: { ...evaluation, rewardSplit: 0.2 } });
+const rewardModel = rewardModelWith(lrs("rm-steps")[0]!, lrs("rm-lrs")[0]!);
 const grpo = { rollouts: ROLLOUTS, promptsPerRollout: 8, numGenerations: 8, maxCompletionLength: T };
 if (ONLY.has("dpo")) {
   for (const lr of lrs("dpo-lrs")) {
@@ -384,8 +382,8 @@ if (ONLY.has("dpo")) {
   }
 }
 if (ONLY.has("ppo")) {
-  for (const lr of lrs("ppo-lrs")) for (const rmSteps of lrs("rm-steps")) for (const rmLr of lrs("rm-lrs")) for (const rmLm of lrs("rm-lm")) for (const checker of values["ppo-checker"]!.split(",")) for (const toolResult of lrs("ppo-tool-result")) for (const klTarget of values["ppo-kl-target"]!.split(",")) {
-    const rm = `${rmSteps !== 100 || rmLr !== 1e-4 ? ` (RM ${rmSteps} steps, lr ${rmLr})` : ""}${rmLm ? ` (RM α ${rmLm})` : ""}`;
+  for (const lr of lrs("ppo-lrs")) for (const rmSteps of lrs("rm-steps")) for (const rmLr of lrs("rm-lrs")) for (const checker of values["ppo-checker"]!.split(",")) for (const toolResult of lrs("ppo-tool-result")) for (const klTarget of values["ppo-kl-target"]!.split(",")) {
+    const rm = rmSteps !== 100 || rmLr !== 1e-4 ? ` (RM ${rmSteps} steps, lr ${rmLr})` : "";
     // blank rewards are the round's default (reward model + checker); a tool-result term makes them explicit
     const weight = checker === "auto" ? (toolResult > 0 ? 1 : null) : Number(checker);
     const sources = { rewardModel: { weight: 1 }, ...(weight ? { checker: { weight } } : {}), ...(toolResult > 0 ? { toolResult: { weight: toolResult } } : {}) };
@@ -393,7 +391,7 @@ if (ONLY.has("ppo")) {
     const reward = `${weight === null ? "" : weight === 0 ? " reward model alone" : ` checker weight ${weight}`}${toolResult > 0 ? ` tool result ${toolResult}` : ""}`;
     const guard = klTarget === "auto" ? {} : { klTarget: klTarget === "off" ? null : Number(klTarget) };
     const kl = klTarget === "auto" ? "" : klTarget === "off" ? " no KL guard" : ` KL target ${klTarget}`;
-    await add(`RM → PPO lr ${lr}${rm}${reward}${kl}`, { path: "reward-ppo", ...rewardModelWith(rmSteps, rmLr, rmLm), ...rewards, ppo: { rollouts: ROLLOUTS, responseLength: T, ...guard, optim: optim(lr) } });
+    await add(`RM → PPO lr ${lr}${rm}${reward}${kl}`, { path: "reward-ppo", ...rewardModelWith(rmSteps, rmLr), ...rewards, ppo: { rollouts: ROLLOUTS, responseLength: T, ...guard, optim: optim(lr) } });
   }
 }
 if (ONLY.has("rm-grpo")) await add("RM + checker → GRPO", { path: "reward-grpo", ...rewardModel, rewards: { checker: { weight: 1 }, rewardModel: { weight: 1 } }, grpo });

@@ -4,10 +4,10 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../backend/select-backend.ts";
 import { resolveGptConfig } from "../contract/gpt-config.ts";
 import { rewardConfigSchema } from "../contract/reward-config.ts";
-import { disposeGpt, gptForward, initGpt } from "../model/gpt.ts";
+import { disposeGpt, initGpt } from "../model/gpt.ts";
 import { disposeModel } from "../model/lm.ts";
 import { createRng } from "../random/rng.ts";
-import { bestCompletionMask, collateRankings, createRewardTrainer, scoreCompletions, type RankingExample } from "./reward-trainer.ts";
+import { collateRankings, createRewardTrainer, scoreCompletions, type RankingExample } from "./reward-trainer.ts";
 
 before(async () => {
   await initBackend({ prefer: "wasm" });
@@ -99,84 +99,4 @@ test("trainStepAsync is trainStep with its reads awaited: the same metrics and w
   assert.deepEqual(Array.from(b.model.params.get("wte.weight")!.dataSync()), before);
   assert.equal(tf.memory().numTensors, tensors, "the refused step left nothing behind");
   for (const t of [a, b]) { t.dispose(); disposeModel(t.model); }
-});
-
-// GRM's regulariser (lmCoefficient): a prompt with a tie for best, and a transcript whose tool result (mask 0) is not trained on
-const regularised: RankingExample[] = [
-  { prompt: [3, 4], completions: [[5, 6, END], [7, END], [8, 9, 10, END]], ranks: [0, 1, 0] },
-  { prompt: [11], completions: [[12, 13, 14, END], [6, END]], completionMasks: [[1, 0, 1, 1], undefined], ranks: [0, 1] },
-];
-
-test("the regulariser's mask: each prompt's best-ranked completions (every one of a tie), their own tokens only", () => {
-  const batch = collateRankings(regularised, PAD);
-  const rows = tf.tidy(() => bestCompletionMask(regularised, batch).arraySync());
-  const T = batch.shape[1];
-  const row = (promptLength: number, own: number[]) => Array.from({ length: T }, (_, t) => (t >= promptLength && t < promptLength + own.length ? own[t - promptLength]! : 0));
-  assert.deepEqual(rows, [row(2, [1, 1, 1]), row(2, []), row(2, [1, 1, 1, 1]), row(1, [1, 0, 1, 1]), row(1, [])]);
-});
-
-test("lmCoefficient α: the loss is Bradley–Terry + α·(mean NLL of the best answers' own tokens), and that term alone moves the trunk downhill", () => {
-  const alpha = 0.5;
-  const model = initGpt(modelConfig, 11);
-  (model.params.get("score.weight") as tf.Variable).assign(tf.tidy(() => tf.zeros([32, 1]))); // BT = ln 2 and no BT gradient into the trunk
-  const config = rewardConfigSchema.parse({ lmCoefficient: alpha, optim: { lr: 1e-3, warmupSteps: 1, totalSteps: 2, weightDecay: 0 } });
-  const trainer = createRewardTrainer(model, config, PAD);
-  // the NLL by hand: log-softmax of the model's logits at each own token of the three best answers
-  const own: [number[], number[], boolean[]][] = [
-    [[3, 4], [5, 6, END], [true, true, true]],
-    [[3, 4], [8, 9, 10, END], [true, true, true, true]],
-    [[11], [12, 13, 14, END], [true, false, true, true]],
-  ];
-  let total = 0;
-  let count = 0;
-  for (const [prompt, completion, trained] of own) {
-    const ids = [...prompt, ...completion];
-    const logp = tf.tidy(() => tf.logSoftmax(gptForward(model, tf.tensor2d([ids], [1, ids.length], "int32")).logits!).arraySync()[0]!);
-    completion.forEach((token, i) => {
-      if (!trained[i]) return;
-      total -= logp[prompt.length + i - 1]![token]!;
-      count += 1;
-    });
-  }
-  const m = trainer.evaluate(regularised);
-  assert.ok(Math.abs((m.nll ?? NaN) - total / count) < 1e-5, `nll ${m.nll} against ${total / count} by hand`);
-  assert.ok(Math.abs((m.loss ?? NaN) - (Math.LN2 + alpha * total / count)) < 1e-5);
-  // gradient check: the central difference of the loss at a token embedding has the opposite sign of the first AdamW
-  // step there (that step moves each weight by ≈ −lr·sign(g)); with α = 0 the trunk would not move at all
-  const wte = model.params.get("wte.weight") as tf.Variable;
-  const start = wte.dataSync().slice();
-  const lossAt = (i: number, h: number): number => {
-    const moved = start.slice();
-    moved[i] = (moved[i] ?? 0) + h;
-    wte.assign(tf.tidy(() => tf.tensor2d(moved, wte.shape as [number, number])));
-    return trainer.evaluate(regularised).loss ?? NaN;
-  };
-  const h = 1e-2;
-  const coordinates = [5, 6, 8, 12, 13].flatMap((token) => [0, 7, 19].map((d) => token * 32 + d));
-  const slopes = coordinates.map((i) => (lossAt(i, h) - lossAt(i, -h)) / (2 * h));
-  wte.assign(tf.tidy(() => tf.tensor2d(start, wte.shape as [number, number])));
-  trainer.trainStep(regularised);
-  const after = wte.dataSync();
-  let checked = 0;
-  coordinates.forEach((i, j) => {
-    if (Math.abs(slopes[j]!) < 1e-3) return;
-    checked += 1;
-    assert.equal(Math.sign((after[i] ?? 0) - (start[i] ?? 0)), -Math.sign(slopes[j]!), `wte[${i}]: slope ${slopes[j]}`);
-  });
-  assert.ok(checked >= 8, `only ${checked} coordinates with a measurable slope`);
-  trainer.dispose();
-  disposeGpt(model);
-});
-
-test("lmCoefficient 0 (the default) reports no nll and gives the plain Bradley–Terry loss", () => {
-  const model = initGpt(modelConfig, 12);
-  const trainer = createRewardTrainer(model, rewardConfigSchema.parse({}), PAD);
-  const plain = trainer.evaluate(regularised);
-  assert.equal(plain.nll, undefined);
-  const other = createRewardTrainer(model, rewardConfigSchema.parse({ lmCoefficient: 0.5 }), PAD);
-  const withTerm = other.evaluate(regularised);
-  other.dispose();
-  assert.ok(Math.abs((withTerm.loss ?? NaN) - ((plain.loss ?? NaN) + 0.5 * (withTerm.nll ?? NaN))) < 1e-5);
-  trainer.dispose();
-  disposeGpt(model);
 });

@@ -4,11 +4,8 @@
 // element, each prompt weighted equally; Bradley & Terry 1952 for the pairwise model. Options and
 // metric names as TRL's RewardTrainer (margin, center_rewards_coefficient, accuracy, margin, min/mean/max).
 //
-// Optional (lmCoefficient α > 0): GRM's text-generation regulariser, Yang et al. 2024, "Regularizing Hidden States
-// Enables Learning Generalizable Reward Model for LLMs" (arXiv 2406.10216) §3: + α·NLL of each prompt's best-ranked
-// completions under the model's tied LM head, tool results masked as in SFT.
 // Reads top to bottom: 1. collate every completion of every prompt → 2. score at the last real token
-// → 3. expand rankings to pairs, Bradley–Terry loss (+ α·NLL) → 4. gradients, clip, AdamW → 5. metrics.
+// → 3. expand rankings to pairs, Bradley–Terry loss → 4. gradients, clip, AdamW → 5. metrics.
 // The model is a GPT with `scalarHead: "reward"`, best initialised from the SFT policy (trlx #338).
 // A step reads the device twice (the loss and the pairs' scores, then the gradients' norm): `trainStep`
 // synchronously, `trainStepAsync` awaited, for webgpu, which cannot read synchronously under Node (trainer-033).
@@ -18,7 +15,6 @@ import { collateCompletions, type CompletionBatch } from "../data/collate.ts";
 import { lmForward, type LanguageModel } from "../model/lm.ts";
 import { trainableParams } from "../model/lora.ts";
 import { bradleyTerryLoss, rankingPairs, rewardMetrics, type RankingPairs } from "../losses/reward-loss.ts";
-import { sftLoss } from "../losses/sft-loss.ts";
 import { adamwStep, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
 import { clipScale, clipScaleAsync } from "../optim/gradients.ts";
 import { learningRateAt } from "../optim/lr-schedule.ts";
@@ -28,8 +24,6 @@ export interface RankingExample {
   prompt: number[];
   /** Each ends with the end-of-turn token: the score is read there. */
   completions: number[][];
-  /** Per completion, 1 on the policy's own tokens and 0 on tool results (collate.ts); absent: all 1. */
-  completionMasks?: (number[] | undefined)[];
   ranks: number[];
   /** Optional margin every better completion must win by (e.g. from labeler confidence). */
   margin?: number;
@@ -37,48 +31,19 @@ export interface RankingExample {
 
 // 1. collate: row g·K + k is completion k of prompt g
 export function collateRankings(examples: RankingExample[], padId: number, maxLength?: number): CompletionBatch {
-  const rows = examples.flatMap((e) => e.completions.map((completion, k) => {
-    const completionMask = e.completionMasks?.[k];
-    return { prompt: e.prompt, completion, ...(completionMask ? { completionMask } : {}) };
-  }));
-  return collateCompletions(rows, padId, maxLength);
+  return collateCompletions(examples.flatMap((e) => e.completions.map((completion) => ({ prompt: e.prompt, completion }))), padId, maxLength);
 }
 
 /** Scores (B·K) read at each row's last real token. Call inside tf.tidy / variableGrads. */
 export function scoreCompletions(model: LanguageModel, batch: CompletionBatch): tf.Tensor1D {
-  return rewardForward(model, batch, false).scores;
-}
-
-/** The scores and, when asked, the LM head's logits (B, T, V) of one forward pass. Call inside tf.tidy / variableGrads. */
-function rewardForward(model: LanguageModel, batch: CompletionBatch, withLogits: boolean): { ids: tf.Tensor2D; scores: tf.Tensor1D; logits?: tf.Tensor3D } {
   if (model.config.scalarHead === "none") throw new Error("the reward model needs scalarHead 'reward'");
   const [B, T] = batch.shape;
   const ids = tf.tensor2d(batch.inputIds, [B, T], "int32");
   const attentionMask = tf.tensor2d(batch.attentionMask, [B, T], "int32");
-  const out = lmForward(model, ids, { attentionMask, logits: withLogits });
-  const scores = out.scores as tf.Tensor2D; // (B, T)
+  const scores = lmForward(model, ids, { attentionMask, logits: false }).scores as tf.Tensor2D; // (B, T)
   // 2. the last real token is the end-of-turn token, never a pad (PAD ≠ EOS; transformers #35352)
   const flatIndex = tf.tensor1d(Array.from(batch.lastIndex, (t, b) => b * T + t), "int32"); // (B)
-  const last = tf.gather(tf.reshape(scores, [B * T]), flatIndex) as tf.Tensor1D; // (B)
-  return { ids, scores: last, ...(withLogits && out.logits ? { logits: out.logits } : {}) };
-}
-
-/**
- * (B·K, T): the completion mask on the rows of each prompt's best-ranked completions (all of them when tied), 0 on
- * every other row: the tokens the regulariser's NLL is taken over.
- */
-export function bestCompletionMask(examples: RankingExample[], batch: CompletionBatch): tf.Tensor2D {
-  const [B, T] = batch.shape;
-  const mask = new Int32Array(B * T);
-  let row = 0;
-  for (const e of examples) {
-    const best = Math.min(...e.ranks);
-    for (const rank of e.ranks) {
-      if (rank === best) mask.set(batch.completionMask.subarray(row * T, (row + 1) * T), row * T);
-      row++;
-    }
-  }
-  return tf.tensor2d(mask, [B, T], "int32");
+  return tf.gather(tf.reshape(scores, [B * T]), flatIndex) as tf.Tensor1D; // (B)
 }
 
 /** Ranks of each example with the rows laid out as collateRankings does. */
@@ -118,49 +83,41 @@ export function createRewardTrainer(model: LanguageModel, config: RewardConfig, 
   const vars = [...params.values()];
   const nameOf = new Map([...params].map(([name, v]) => [v.name, name]));
 
-  // 3. pairwise Bradley–Terry over all ranked pairs, weighted so each prompt counts once; with α > 0, + α·NLL of
-  // the best-ranked completions (the same forward pass gives both)
-  const regularised = config.lmCoefficient > 0;
-  const lossAndScores = (examples: RankingExample[]): { loss: tf.Scalar; chosen: tf.Tensor1D; rejected: tf.Tensor1D; nll: tf.Scalar } => {
+  // 3. pairwise Bradley–Terry over all ranked pairs, weighted so each prompt counts once
+  const lossAndScores = (examples: RankingExample[]): { loss: tf.Scalar; chosen: tf.Tensor1D; rejected: tf.Tensor1D } => {
     const pairs = pairsOf(examples);
     if (pairs.chosen.length === 0) throw new Error("no ranked pairs in the batch (all ties?)");
-    const batch = collateRankings(examples, padId, config.maxLength);
-    const { ids, scores, logits } = rewardForward(model, batch, regularised); // scores (G·K)
+    const scores = scoreCompletions(model, collateRankings(examples, padId, config.maxLength)); // (G·K)
     const chosen = tf.gather(scores, tf.tensor1d(pairs.chosen, "int32")) as tf.Tensor1D; // (P)
     const rejected = tf.gather(scores, tf.tensor1d(pairs.rejected, "int32")) as tf.Tensor1D; // (P)
-    const bt = bradleyTerryLoss(chosen, rejected, {
+    const loss = bradleyTerryLoss(chosen, rejected, {
       weights: tf.tensor1d(pairs.weights),
       margin: tf.tensor1d(pairs.margins),
       centerCoefficient: config.centerCoefficient,
     });
-    if (!logits) return { loss: bt, chosen, rejected, nll: tf.scalar(0) };
-    const nll = sftLoss(logits, ids, bestCompletionMask(examples, batch)); // mean over the best answers' own tokens
-    return { loss: tf.add(bt, tf.mul(nll, config.lmCoefficient)) as tf.Scalar, chosen, rejected, nll };
+    return { loss, chosen, rejected };
   };
 
   // the forward and backward pass; the loss and the pairs' scores stay on the device until read
   const backward = (examples: RankingExample[]) => {
     let chosen: tf.Tensor1D | undefined;
     let rejected: tf.Tensor1D | undefined;
-    let nll: tf.Scalar | undefined;
     const { value, grads } = tf.variableGrads(() => {
       const r = lossAndScores(examples);
-      [chosen, rejected, nll] = [tf.keep(r.chosen), tf.keep(r.rejected), tf.keep(r.nll)];
+      [chosen, rejected] = [tf.keep(r.chosen), tf.keep(r.rejected)];
       return r.loss;
     }, vars);
-    return { value, chosen: chosen!, rejected: rejected!, nll: nll!, named: new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g])) };
+    return { value, chosen: chosen!, rejected: rejected!, named: new Map(Object.entries(grads).map(([k, g]) => [nameOf.get(k) ?? k, g])) };
   };
   type Pass = ReturnType<typeof backward>;
 
   // 4. clip, schedule, AdamW; 5. TRL's metrics from the scores the loss saw
-  type Read = { loss: number; chosen: Float32Array; rejected: Float32Array; nll: number };
-  const nllMetric = (nll: number): Record<string, number> => (regularised ? { nll } : {});
-  const update = (pass: Pass, read: Read, clip: { norm: number; scale: number }) => {
+  const update = (pass: Pass, read: { loss: number; chosen: Float32Array; rejected: Float32Array }, clip: { norm: number; scale: number }) => {
     const lr = learningRateAt(trainer.step, config.optim);
     adamwStep(params, optimizer, pass.named, lr, config.optim, clip.scale); // the clip scale is applied inside AdamW's pass
     tf.dispose([...pass.named.values()]);
     trainer.step += 1;
-    return { step: trainer.step, loss: read.loss, gradNorm: clip.norm, lr, ...rewardMetrics(read.chosen, read.rejected), ...nllMetric(read.nll) };
+    return { step: trainer.step, loss: read.loss, gradNorm: clip.norm, lr, ...rewardMetrics(read.chosen, read.rejected) };
   };
   // a non-finite loss stops the step before any weight changes
   const finiteOrThrow = (pass: Pass, loss: number) => {
@@ -176,23 +133,23 @@ export function createRewardTrainer(model: LanguageModel, config: RewardConfig, 
 
     trainStep(examples) {
       const pass = backward(examples);
-      const [loss, chosen, rejected, nll] = [pass.value.dataSync()[0] ?? NaN, pass.chosen.dataSync() as Float32Array, pass.rejected.dataSync() as Float32Array, pass.nll.dataSync()[0] ?? NaN];
-      tf.dispose([pass.value, pass.chosen, pass.rejected, pass.nll]);
+      const [loss, chosen, rejected] = [pass.value.dataSync()[0] ?? NaN, pass.chosen.dataSync() as Float32Array, pass.rejected.dataSync() as Float32Array];
+      tf.dispose([pass.value, pass.chosen, pass.rejected]);
       finiteOrThrow(pass, loss);
-      return update(pass, { loss, chosen, rejected, nll }, clipScale(pass.named, config.optim.gradClip));
+      return update(pass, { loss, chosen, rejected }, clipScale(pass.named, config.optim.gradClip));
     },
 
     async trainStepAsync(examples) {
       const pass = backward(examples);
-      let read: Read;
+      let read: { loss: number; chosen: Float32Array; rejected: Float32Array };
       try {
-        const [value, chosen, rejected, nll] = await Promise.all([pass.value.data(), pass.chosen.data(), pass.rejected.data(), pass.nll.data()]);
-        read = { loss: value[0] ?? NaN, chosen: chosen as Float32Array, rejected: rejected as Float32Array, nll: nll[0] ?? NaN };
+        const [value, chosen, rejected] = await Promise.all([pass.value.data(), pass.chosen.data(), pass.rejected.data()]);
+        read = { loss: value[0] ?? NaN, chosen: chosen as Float32Array, rejected: rejected as Float32Array };
       } catch (error) {
         tf.dispose([...pass.named.values()]); // a device lost mid-read: nothing of the step is kept
         throw error;
       } finally {
-        tf.dispose([pass.value, pass.chosen, pass.rejected, pass.nll]);
+        tf.dispose([pass.value, pass.chosen, pass.rejected]);
       }
       finiteOrThrow(pass, read.loss);
       return update(pass, read, await clipScaleAsync(pass.named, config.optim.gradClip));
@@ -202,7 +159,7 @@ export function createRewardTrainer(model: LanguageModel, config: RewardConfig, 
       let out: Record<string, number> = {};
       tf.tidy(() => {
         const r = lossAndScores(examples);
-        out = { loss: r.loss.dataSync()[0] ?? NaN, ...rewardMetrics(r.chosen.dataSync() as Float32Array, r.rejected.dataSync() as Float32Array), ...nllMetric(r.nll.dataSync()[0] ?? NaN) };
+        out = { loss: r.loss.dataSync()[0] ?? NaN, ...rewardMetrics(r.chosen.dataSync() as Float32Array, r.rejected.dataSync() as Float32Array) };
       });
       return out;
     },

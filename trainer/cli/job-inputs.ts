@@ -112,8 +112,6 @@ export async function readRankingExamples(path: string, formatLike: FormatLike, 
     examples.push({
       prompt: rendered[0]?.prompt ?? [],
       completions: rendered.map((x) => x.full.ids.slice(x.prompt.length)),
-      // a transcript's tool results are not the policy's: the regulariser's NLL leaves them out (lmCoefficient)
-      ...(r.completions.some((c) => typeof c !== "string") ? { completionMasks: rendered.map((x, k) => (typeof r.completions[k] === "string" ? undefined : x.full.lossMask.slice(x.prompt.length))) } : {}),
       ranks: ranksOf(r),
       ...(r.margin !== undefined ? { margin: r.margin } : {}),
     });

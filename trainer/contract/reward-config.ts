@@ -13,12 +13,6 @@ export const rewardConfigSchema = z
     maxLength: z.number().int().positive().default(512),
     /** c in c·mean((r_chosen + r_rejected)²); TRL default off, 0.01 recommended (arXiv 2312.09244). */
     centerCoefficient: z.number().nonnegative().default(0),
-    /**
-     * α in loss = Bradley–Terry + α·NLL of each prompt's best-ranked completions under the model's own LM head (GRM's
-     * text-generation regularisation, arXiv 2406.10216 §3): the shared trunk keeps modelling the answers, so a few hundred
-     * rankings bend it less toward one shortcut feature. 0 turns it off (TRL has no such term).
-     */
-    lmCoefficient: z.number().nonnegative().max(100).default(0),
     ...checkpointCadence,
     optim: optimConfigWith({ lr: 1e-4, minLr: 0, warmupSteps: 10, weightDecay: 0 }),
   })
