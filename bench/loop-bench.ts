@@ -135,9 +135,6 @@ const { values } = parseArgs({
     // rows sweep both, rm-grpo takes the first of each
     "rm-steps": { type: "string", default: "100" },
     "rm-lrs": { type: "string", default: "1e-4" },
-    // the reward model's data: pairs (as exported, with their tier-distance margins), nomargin (margin 0), grouped (each
-    // ranking's pairs back in one example, margin 0); swept like --rm-lrs
-    "rm-data": { type: "string", default: "pairs" },
     // arithmetic: GRPO on this many fresh prompts instead of the project's own (every one of which round 0 was
     // demonstrated or sampled on): a second project holds them and the same eval set, and its GRPO rounds start
     // from round 0's policy (0 = GRPO in the project itself)
@@ -369,9 +366,8 @@ const rounds: Array<{ name: string; id: string }> = [];
 const from = { base: { modelId: policy }, evaluation, next: { prompts: 0 } };
 const add = async (name: string, body: Record<string, unknown>) => rounds.push({ name, id: await launch({ name, ...from, ...body }) });
 const optim = (lr: number) => ({ lr, minLr: lr / 10 });
-const rmData = (data: string) => (data === "pairs" ? {} : data === "nomargin" ? { pairMargins: false } : { pairMargins: false, groupPairs: true });
-const rewardModelWith = (steps: number, lr: number, data = "pairs") => ({ reward: { steps, ...rmData(data), optim: { lr } }, evaluation: { ...evaluation, rewardSplit: 0.2 } });
-const rewardModel = rewardModelWith(lrs("rm-steps")[0]!, lrs("rm-lrs")[0]!, values["rm-data"]!.split(",")[0]);
+const rewardModelWith = (steps: number, lr: number) => ({ reward: { steps, optim: { lr } }, evaluation: { ...evaluation, rewardSplit: 0.2 } });
+const rewardModel = rewardModelWith(lrs("rm-steps")[0]!, lrs("rm-lrs")[0]!);
 const grpo = { rollouts: ROLLOUTS, promptsPerRollout: 8, numGenerations: 8, maxCompletionLength: T };
 if (ONLY.has("dpo")) {
   for (const lr of lrs("dpo-lrs")) {
@@ -386,8 +382,8 @@ if (ONLY.has("dpo")) {
   }
 }
 if (ONLY.has("ppo")) {
-  for (const lr of lrs("ppo-lrs")) for (const rmSteps of lrs("rm-steps")) for (const rmLr of lrs("rm-lrs")) for (const data of values["rm-data"]!.split(",")) for (const checker of values["ppo-checker"]!.split(",")) for (const toolResult of lrs("ppo-tool-result")) for (const klTarget of values["ppo-kl-target"]!.split(",")) {
-    const rm = `${rmSteps !== 100 || rmLr !== 1e-4 ? ` (RM ${rmSteps} steps, lr ${rmLr})` : ""}${data !== "pairs" ? ` (RM ${data})` : ""}`;
+  for (const lr of lrs("ppo-lrs")) for (const rmSteps of lrs("rm-steps")) for (const rmLr of lrs("rm-lrs")) for (const checker of values["ppo-checker"]!.split(",")) for (const toolResult of lrs("ppo-tool-result")) for (const klTarget of values["ppo-kl-target"]!.split(",")) {
+    const rm = rmSteps !== 100 || rmLr !== 1e-4 ? ` (RM ${rmSteps} steps, lr ${rmLr})` : "";
     // blank rewards are the round's default (reward model + checker); a tool-result term makes them explicit
     const weight = checker === "auto" ? (toolResult > 0 ? 1 : null) : Number(checker);
     const sources = { rewardModel: { weight: 1 }, ...(weight ? { checker: { weight } } : {}), ...(toolResult > 0 ? { toolResult: { weight: toolResult } } : {}) };
@@ -395,7 +391,7 @@ if (ONLY.has("ppo")) {
     const reward = `${weight === null ? "" : weight === 0 ? " reward model alone" : ` checker weight ${weight}`}${toolResult > 0 ? ` tool result ${toolResult}` : ""}`;
     const guard = klTarget === "auto" ? {} : { klTarget: klTarget === "off" ? null : Number(klTarget) };
     const kl = klTarget === "auto" ? "" : klTarget === "off" ? " no KL guard" : ` KL target ${klTarget}`;
-    await add(`RM → PPO lr ${lr}${rm}${reward}${kl}`, { path: "reward-ppo", ...rewardModelWith(rmSteps, rmLr, data), ...rewards, ppo: { rollouts: ROLLOUTS, responseLength: T, ...guard, optim: optim(lr) } });
+    await add(`RM → PPO lr ${lr}${rm}${reward}${kl}`, { path: "reward-ppo", ...rewardModelWith(rmSteps, rmLr), ...rewards, ppo: { rollouts: ROLLOUTS, responseLength: T, ...guard, optim: optim(lr) } });
   }
 }
 if (ONLY.has("rm-grpo")) await add("RM + checker → GRPO", { path: "reward-grpo", ...rewardModel, rewards: { checker: { weight: 1 }, rewardModel: { weight: 1 } }, grpo });

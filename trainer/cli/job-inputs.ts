@@ -100,14 +100,13 @@ export async function readSftExamples(path: string, formatLike: FormatLike, bloc
 }
 
 /** Rankings of K completions, or preferences as rankings of two. */
-export async function readRankingExamples(path: string, formatLike: FormatLike, blockSize: number, options: { group?: boolean; margins?: boolean } = {}): Promise<RankingExample[]> {
+export async function readRankingExamples(path: string, formatLike: FormatLike, blockSize: number): Promise<RankingExample[]> {
   const format = asChatFormat(formatLike);
-  const parsed = check(path, readJsonl(path, preferenceOrRankingSchema));
-  const records = options.group ? groupRankedPairs(parsed) : parsed.map(({ line, value }) => ({ line, value: "completions" in value ? value : toRanking(value) }));
+  const records = check(path, readJsonl(path, preferenceOrRankingSchema));
   const examples: RankingExample[] = [];
   const lengths: { line: number; length: number }[] = [];
   for (const { line, value } of records) {
-    const r: RankingRecord = options.margins === false ? { ...value, margin: undefined } : value;
+    const r: RankingRecord = "completions" in value ? value : toRanking(value);
     const rendered = await Promise.all(r.completions.map((c) => format.renderPromptCompletion(asMessages(r.prompt), c)));
     rendered.forEach((x) => lengths.push({ line, length: x.full.ids.length }));
     examples.push({
@@ -172,47 +171,6 @@ export async function readUnpairedExamples(path: string, formatLike: FormatLike,
     completionMask: x.full.lossMask.slice(x.prompt.length),
     label,
   }));
-}
-
-/**
- * The pairs of one ranking back as one K-way example (InstructGPT §3.5: every completion scored once, each ranking one
- * batch element). A run of consecutive pairs with the same prompt and no pair repeated or reversed is one ranking when
- * its pairs are exactly those its implied ranks give (rank = how many answers beat it); otherwise its pairs stay apart.
- */
-export function groupRankedPairs(records: { line: number; value: PreferenceRecord | RankingRecord }[]): { line: number; value: RankingRecord }[] {
-  const out: { line: number; value: RankingRecord }[] = [];
-  let run: { line: number; value: PreferenceRecord }[] = [];
-  const flush = () => {
-    if (run.length === 0) return;
-    const keys: string[] = [];
-    const answers: PreferenceRecord["chosen"][] = [];
-    const index = (a: PreferenceRecord["chosen"]) => {
-      const key = JSON.stringify(a);
-      let i = keys.indexOf(key);
-      if (i < 0) { i = keys.push(key) - 1; answers.push(a); }
-      return i;
-    };
-    const pairs = run.map(({ value }) => [index(value.chosen), index(value.rejected)] as const);
-    const ranks = answers.map((_, i) => pairs.filter(([, r]) => r === i).length);
-    const implied = ranks.flatMap((a, i) => ranks.flatMap((b, j) => (a < b ? [`${i}>${j}`] : [])));
-    const given = new Set(pairs.map(([c, r]) => `${c}>${r}`));
-    if (run.length > 1 && implied.length === given.size && implied.every((p) => given.has(p))) {
-      out.push({ line: run[0]!.line, value: { prompt: run[0]!.value.prompt, completions: answers, ranks } });
-    } else {
-      for (const r of run) out.push({ line: r.line, value: toRanking(r.value) });
-    }
-    run = [];
-  };
-  for (const record of records) {
-    const v = record.value;
-    if ("completions" in v) { flush(); out.push({ line: record.line, value: v }); continue; }
-    const head = run[0]?.value;
-    const seen = (a: unknown, b: unknown) => run.some(({ value }) => JSON.stringify([value.chosen, value.rejected]) === JSON.stringify([a, b]));
-    if (!head || JSON.stringify(head.prompt) !== JSON.stringify(v.prompt) || seen(v.chosen, v.rejected) || seen(v.rejected, v.chosen)) flush();
-    run.push({ line: record.line, value: v });
-  }
-  flush();
-  return out;
 }
 
 function toRanking(p: PreferenceRecord): RankingRecord {

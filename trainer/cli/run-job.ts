@@ -207,7 +207,7 @@ export async function runJob(spec: JobSpec, log: JobLogger, options: { rollout?:
 
   if (spec.kind === "reward") {
     const model = buildModel(spec.model, format, "reward", spec.lora);
-    const examples = await readRankingExamples(spec.data, format, model.config.blockSize, { group: spec.train.groupPairs, margins: spec.train.pairMargins });
+    const examples = await readRankingExamples(spec.data, format, model.config.blockSize);
     const trainer = createRewardTrainer(model, spec.train, format.padId);
     await trainWithCheckpoints(spec, log, format, trainer, examples, hashExamples(examples), { prompts: examples.length });
     trainer.dispose();

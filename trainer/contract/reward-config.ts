@@ -13,10 +13,6 @@ export const rewardConfigSchema = z
     maxLength: z.number().int().positive().default(512),
     /** c in c·mean((r_chosen + r_rejected)²); TRL default off, 0.01 recommended (arXiv 2312.09244). */
     centerCoefficient: z.number().nonnegative().default(0),
-    /** Train with the data's per-pair margins (a ranking's tier distance); false: margin 0. */
-    pairMargins: z.boolean().default(true),
-    /** Put the pairs of one ranking back into one example (InstructGPT §3.5). */
-    groupPairs: z.boolean().default(false),
     ...checkpointCadence,
     optim: optimConfigWith({ lr: 1e-4, minLr: 0, warmupSteps: 10, weightDecay: 0 }),
   })
