@@ -33,7 +33,10 @@ export interface BuildPairsOptions {
  * prompt as ONE batch element, because treating them as independent samples makes each
  * prompt count C(K,2) times and the reward model overfits. Giving each pair weight
  * 1/(number of pairs of the item) reproduces that in a flat pair export: every ranked item
- * contributes total weight 1 whatever K and however many ties it had.
+ * contributes total weight 1 whatever K and however many ties it had. That is for trainers that
+ * read the weight; Tandem's own reward model and DPO train on each pair as one example, as TRL
+ * does. Grouping each ranking's pairs back into one example was measured and did not help
+ * (docs/benchmarks.md, twentieth run).
  */
 export function buildPairs(ranking: Ranking, options: BuildPairsOptions = {}): PreferencePair[] {
   if (ranking.notRankable === true) return [];
