@@ -178,3 +178,29 @@ test("klControl 'adaptive' steers β toward the target (Ziegler et al. 2019) and
     for (const m of [policy, reference, value]) disposeGpt(m);
   }
 });
+
+test("criticWarmupRollouts: the first rollouts train the value model and leave the policy exactly as it was; then both train", async () => {
+  const policy = initGpt(resolveGptConfig({ vocabSize: 16, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 32 }), 1);
+  const reference = cloneGpt(policy, { trainable: false });
+  const value = cloneGpt(policy, { scalarHead: "value" });
+  const config = ppoConfigSchema.parse({
+    rolloutBatchSize: 16, miniBatchSize: 8, ppoEpochs: 2, responseLength: 4, temperature: 1, criticWarmupRollouts: 2,
+    optim: { lr: 3e-3, minLr: 3e-3, warmupSteps: 0, totalSteps: 1000, weightDecay: 0 },
+  });
+  const trainer = createPpoTrainer({ policy, reference, value }, config, { padId: PAD, stopTokens: [END], reward });
+  const rng = createRng(4);
+  const prompts = (): number[][] => Array.from({ length: config.rolloutBatchSize }, () => [2 + Math.floor(rng.next() * 14), 2 + Math.floor(rng.next() * 14)]);
+  const read = (m: typeof policy) => [...m.params].map(([n, v]) => [n, Array.from(v.dataSync())] as const);
+  const start = { policy: read(policy), value: read(value) };
+  for (let r = 0; r < 2; r++) {
+    const { metrics } = await trainer.rolloutStep(prompts());
+    assert.ok(Math.abs((metrics["val/ratio"] ?? NaN) - 1) < 1e-6, `the policy did not move, so the ratio stays 1: ${metrics["val/ratio"]}`);
+  }
+  assert.equal(trainer.step, 8, "the warm-up rollouts took their optimizer steps (2 rollouts × 2 epochs × 2 minibatches)");
+  assert.deepEqual(read(policy), start.policy, "the policy is as it was");
+  assert.notDeepEqual(read(value), start.value, "the value model trained");
+  await trainer.rolloutStep(prompts());
+  assert.notDeepEqual(read(policy), start.policy, "after the warm-up the policy trains");
+  trainer.dispose();
+  for (const m of [policy, reference, value]) disposeGpt(m);
+});

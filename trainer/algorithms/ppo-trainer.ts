@@ -294,7 +294,9 @@ export function createPpoTrainer(
       const pg = ppoPolicyLoss(logp, tf.tensor2d(oldLogp, shape), tf.tensor2d(advantages, shape), m, config.cliprange);
       const vf = ppoValueLoss(values as tf.Tensor2D, tf.tensor2d(oldValues, shape), tf.tensor2d(returns, shape), m, config.cliprangeValue);
       [logp, values as tf.Tensor2D, pg, vf].forEach(keep);
-      return tf.add(pg, tf.mul(config.vfCoef, vf)) as tf.Scalar;
+      // critic warm-up: the policy's term weighs 0 (its gradient is zero, so AdamW leaves the policy as it is)
+      const actorWeight = trainer.rollouts < config.criticWarmupRollouts ? 0 : 1;
+      return tf.add(tf.mul(actorWeight, pg), tf.mul(config.vfCoef, vf)) as tf.Scalar;
     });
     const [newLogp = new Float32Array(0), newValues = new Float32Array(0), pgLoss = new Float32Array(0), vfLoss = new Float32Array(0)] = reads;
     trainer.step += 1;

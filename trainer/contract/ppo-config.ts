@@ -38,11 +38,20 @@ export const ppoConfigSchema = z
     missingEosPenalty: z.number().nonnegative().nullable().default(null),
     /** Whiten the per-token rewards (without shifting their mean) before GAE (TRL default off). */
     whitenRewards: z.boolean().default(false),
+    /**
+     * Rollouts at the start whose updates train the value model only (OpenRLHF's freezing_actor_steps): the value model
+     * starts as the reward model, whose per-token values are untrained, so the first advantages are mostly its error.
+     */
+    criticWarmupRollouts: z.number().int().nonnegative().default(0),
     seed: z.number().int().nonnegative().default(0),
     /** Counted in rollouts here. */
     ...checkpointCadence,
     // one AdamW over policy and value parameters, as TRL's PolicyAndValueWrapper
     optim: optimConfigWith({ lr: 1e-4, minLr: 1e-5, warmupSteps: 0, weightDecay: 0 }),
+  })
+  .refine((c) => c.criticWarmupRollouts < c.rollouts, {
+    message: "criticWarmupRollouts must be fewer than rollouts: the policy trains only after the warm-up",
+    path: ["criticWarmupRollouts"],
   })
   .refine((c) => c.klControl !== "adaptive" || (c.klCoef > 0 && c.klTarget !== null), {
     message: "klControl 'adaptive' steers β toward klTarget: it needs klCoef > 0 and a klTarget",

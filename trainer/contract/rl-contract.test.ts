@@ -57,6 +57,10 @@ test("defaults follow TRL 1.x except where the comments say; every trainer has a
   assert.equal(ppoConfigSchema.parse({}).klControl, "early_stop");
   assert.deepEqual(paths(ppoConfigSchema.safeParse({ klControl: "adaptive", klTarget: null })), ["klControl"]);
   assert.deepEqual(paths(ppoConfigSchema.safeParse({ klControl: "adaptive", klCoef: 0 })), ["klControl"]);
+  // a critic warm-up is off by default and must leave the policy some rollouts
+  assert.equal(ppoConfigSchema.parse({}).criticWarmupRollouts, 0);
+  assert.equal(ppoConfigSchema.parse({ rollouts: 4, criticWarmupRollouts: 3 }).criticWarmupRollouts, 3);
+  assert.deepEqual(paths(ppoConfigSchema.safeParse({ rollouts: 3, criticWarmupRollouts: 3 })), ["criticWarmupRollouts"]);
   assert.deepEqual(dpoConfigSchema.parse({}).klCheck, { every: 25, samples: 16, maxNewTokens: 32, seed: 0 });
   // DPOP's λ is left blank for the round to choose (decision 0064): 1, or 10 after an RL step; a given one is kept
   assert.equal(dpoConfigSchema.parse({}).dpopLambda, undefined);

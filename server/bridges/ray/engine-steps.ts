@@ -228,7 +228,7 @@ export const MAPPING_NOTES = [
   "PPO: `--train.num_episodes` = round(rollouts × rolloutBatchSize ÷ prompts); the critic starts from the reward model, as in OpenRLHF's examples.",
   "PPO on OpenRLHF rewards with the reward model alone and runs no tools: the round's other rewards (the project's checker by default) and its tools apply on Tandem's own trainer service only (decision 0065).",
   "PPO's KL target maps to OpenRLHF's adaptive KL (`--algo.kl.target`) only under `klControl: \"adaptive\"`. Its default, an early stop at the target (decision 0066), has no counterpart: OpenRLHF's PPO runs every episode at a fixed β.",
-  "Tandem-only settings have no counterpart and are left out: the reward model's `centerCoefficient` on OpenRLHF, PPO's `vfCoef`, `missingEosPenalty` and `whitenRewards`.",
+  "Tandem-only settings have no counterpart and are left out: the reward model's `centerCoefficient` on OpenRLHF, PPO's `vfCoef`, `missingEosPenalty`, `whitenRewards` and `criticWarmupRollouts` (OpenRLHF's `--freezing_actor_steps` counts its own steps, so it is not mapped).",
   "DPO `hinge` is TRL-only; PPO runs on OpenRLHF only (TRL's PPO has no command line).",
   "DPO's `dpopLambda` (DPOP's penalty, Tandem's default 1, or 10 after an RL step) has no counterpart in OpenRLHF or TRL: the engines train plain DPO.",
 ];
