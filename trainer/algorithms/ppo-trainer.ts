@@ -14,7 +14,8 @@
 //  4. per-token rewards: −β·(log π_old − log π_ref) on every response token, score on the last one
 //     (the stop token when there is one: OpenRLHF's placement, consistent with the value mask)
 //  5. GAE over policy tokens (inserted ones skipped), advantages whitened over policy tokens
-//  6. PPO epochs over shuffled minibatches: clipped policy + vf_coef · clipped value loss
+//  6. PPO epochs over shuffled minibatches: clipped policy + vf_coef · clipped value loss (the value loss alone
+//     during the first criticWarmupRollouts, trainer-036)
 //  7. metrics with TRL's names; adaptive β update
 // The KL guard (klControl "early_stop", the default, as in GRPO): when the KL of a rollout's own samples is over
 // klTarget, the weights that sampled it are past the target; the last weights under it are put back and training
