@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../backend/select-backend.ts";
 import { resolveGptConfig } from "../contract/gpt-config.ts";
-import { ppoConfigSchema } from "../contract/ppo-config.ts";
+import { ppoConfigSchema, type PpoConfig } from "../contract/ppo-config.ts";
 import { cloneGpt, disposeGpt, initGpt } from "../model/gpt.ts";
 import { createRng } from "../random/rng.ts";
 import { nextTokenLogProbs } from "../losses/logprobs.ts";
@@ -20,17 +20,30 @@ const END = 1;
 /** Known reward: how many "good" tokens (2–8) the response has. A uniform policy scores about 4·7/16. */
 const reward: RewardFn = (_prompts, responses) => Float32Array.from(responses.map((r) => r.filter((t) => t >= 2 && t <= 8).length));
 
-test("PPO raises a known reward while the KL to the reference stays bounded; no tensor leak", async () => {
+/**
+ * The tiny policy (seed 1), its frozen reference and a value model copied from it, a PPO trainer on the known reward,
+ * and random two-token prompts drawn from `promptSeed`; dispose() frees them all.
+ */
+function tinyPpo(config: PpoConfig, promptSeed: number) {
   const policy = initGpt(resolveGptConfig({ vocabSize: 16, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 32 }), 1);
   const reference = cloneGpt(policy, { trainable: false });
   const value = cloneGpt(policy, { scalarHead: "value" });
+  const trainer = createPpoTrainer({ policy, reference, value }, config, { padId: PAD, stopTokens: [END], reward });
+  const rng = createRng(promptSeed);
+  const prompts = (): number[][] => Array.from({ length: config.rolloutBatchSize }, () => [2 + Math.floor(rng.next() * 14), 2 + Math.floor(rng.next() * 14)]);
+  const dispose = () => {
+    trainer.dispose();
+    for (const m of [policy, reference, value]) disposeGpt(m);
+  };
+  return { policy, value, trainer, prompts, dispose };
+}
+
+test("PPO raises a known reward while the KL to the reference stays bounded; no tensor leak", async () => {
   const config = ppoConfigSchema.parse({
     rolloutBatchSize: 32, miniBatchSize: 8, ppoEpochs: 4, responseLength: 4, temperature: 1, klCoef: 0.05,
     optim: { lr: 3e-3, minLr: 3e-3, warmupSteps: 0, totalSteps: 1000, weightDecay: 0 },
   });
-  const trainer = createPpoTrainer({ policy, reference, value }, config, { padId: PAD, stopTokens: [END], reward });
-  const rng = createRng(2);
-  const prompts = (): number[][] => Array.from({ length: config.rolloutBatchSize }, () => [2 + Math.floor(rng.next() * 14), 2 + Math.floor(rng.next() * 14)]);
+  const { trainer, prompts, dispose } = tinyPpo(config, 2);
 
   const history: Record<string, number>[] = [];
   let tensors = 0;
@@ -57,8 +70,7 @@ test("PPO raises a known reward while the KL to the reference stays bounded; no 
   }
   for (const key of Object.keys(first)) assert.ok(Number.isFinite(first[key]), key);
   assert.equal(first["tools/call_frac"], undefined, "plain sampling runs no tools");
-  trainer.dispose();
-  for (const m of [policy, reference, value]) disposeGpt(m);
+  dispose();
 });
 
 test("inserted (tool) tokens: the reward model reads them, but entropy, KL, the loss and the final answer run over policy tokens", async () => {
@@ -107,18 +119,13 @@ test("inserted (tool) tokens: the reward model reads them, but entropy, KL, the 
 });
 
 test("the KL guard: a rollout whose KL is over klTarget updates nothing, and the last weights under it come back", async () => {
-  const policy = initGpt(resolveGptConfig({ vocabSize: 16, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 32 }), 1);
-  const reference = cloneGpt(policy, { trainable: false });
-  const value = cloneGpt(policy, { scalarHead: "value" });
   // a learning rate that leaves the reference quickly, and a target the first rollouts stay under (KL 0 at the start)
   const config = ppoConfigSchema.parse({
     rolloutBatchSize: 32, miniBatchSize: 8, ppoEpochs: 4, responseLength: 4, temperature: 1, klCoef: 0.05, klTarget: 0.3,
     optim: { lr: 3e-3, minLr: 3e-3, warmupSteps: 0, totalSteps: 1000, weightDecay: 0 },
   });
   assert.equal(config.klControl, "early_stop", "the default control");
-  const trainer = createPpoTrainer({ policy, reference, value }, config, { padId: PAD, stopTokens: [END], reward });
-  const rng = createRng(2);
-  const prompts = (): number[][] => Array.from({ length: config.rolloutBatchSize }, () => [2 + Math.floor(rng.next() * 14), 2 + Math.floor(rng.next() * 14)]);
+  const { policy, trainer, prompts, dispose } = tinyPpo(config, 2);
   // the weights each rollout sampled with, by the optimizer step they were at
   const weightsAt = new Map<number, Map<string, Float32Array>>();
   const read = () => new Map([...policy.params].map(([n, v]) => [n, v.dataSync().slice() as Float32Array]));
@@ -145,23 +152,17 @@ test("the KL guard: a rollout whose KL is over klTarget updates nothing, and the
   const kept = weightsAt.get(stop.keptStep)!;
   for (const [name, v] of policy.params) assert.deepEqual(v.dataSync(), kept.get(name), name);
   assert.notDeepEqual([...policy.params.values()][0]!.dataSync(), weightsAt.get(stop.step)!.get([...policy.params.keys()][0]!), "and not those that went over it");
-  trainer.dispose();
-  for (const m of [policy, reference, value]) disposeGpt(m);
+  dispose();
 });
 
 test("klControl 'adaptive' steers β toward the target (Ziegler et al. 2019) and never stops; null holds β", async () => {
   for (const control of ["adaptive", null] as const) {
-    const policy = initGpt(resolveGptConfig({ vocabSize: 16, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 32 }), 1);
-    const reference = cloneGpt(policy, { trainable: false });
-    const value = cloneGpt(policy, { scalarHead: "value" });
     const config = ppoConfigSchema.parse({
       rolloutBatchSize: 32, miniBatchSize: 8, ppoEpochs: 4, responseLength: 4, temperature: 1, klCoef: 0.05, klHorizon: 100,
       ...(control ? { klTarget: 0.3, klControl: control } : { klTarget: null }),
       optim: { lr: 3e-3, minLr: 3e-3, warmupSteps: 0, totalSteps: 1000, weightDecay: 0 },
     });
-    const trainer = createPpoTrainer({ policy, reference, value }, config, { padId: PAD, stopTokens: [END], reward });
-    const rng = createRng(2);
-    const prompts = (): number[][] => Array.from({ length: config.rolloutBatchSize }, () => [2 + Math.floor(rng.next() * 14), 2 + Math.floor(rng.next() * 14)]);
+    const { trainer, prompts, dispose } = tinyPpo(config, 2);
     let overTarget = 0;
     for (let r = 0; r < 12; r++) {
       const before = trainer.klCoef;
@@ -174,22 +175,16 @@ test("klControl 'adaptive' steers β toward the target (Ziegler et al. 2019) and
       assert.ok(Math.abs(trainer.klCoef - expected) < 1e-9, `${control} rollout ${r + 1}: β ${trainer.klCoef} vs ${expected}`);
     }
     assert.ok(overTarget > 0, `${control}: the KL went over 0.3 (so the adaptive rule had something to steer)`);
-    trainer.dispose();
-    for (const m of [policy, reference, value]) disposeGpt(m);
+    dispose();
   }
 });
 
 test("criticWarmupRollouts: the first rollouts train the value model and leave the policy exactly as it was; then both train", async () => {
-  const policy = initGpt(resolveGptConfig({ vocabSize: 16, blockSize: 16, nLayer: 1, nHead: 2, nEmbd: 32 }), 1);
-  const reference = cloneGpt(policy, { trainable: false });
-  const value = cloneGpt(policy, { scalarHead: "value" });
   const config = ppoConfigSchema.parse({
     rolloutBatchSize: 16, miniBatchSize: 8, ppoEpochs: 2, responseLength: 4, temperature: 1, criticWarmupRollouts: 2,
     optim: { lr: 3e-3, minLr: 3e-3, warmupSteps: 0, totalSteps: 1000, weightDecay: 0 },
   });
-  const trainer = createPpoTrainer({ policy, reference, value }, config, { padId: PAD, stopTokens: [END], reward });
-  const rng = createRng(4);
-  const prompts = (): number[][] => Array.from({ length: config.rolloutBatchSize }, () => [2 + Math.floor(rng.next() * 14), 2 + Math.floor(rng.next() * 14)]);
+  const { policy, value, trainer, prompts, dispose } = tinyPpo(config, 4);
   const read = (m: typeof policy) => [...m.params].map(([n, v]) => [n, Array.from(v.dataSync())] as const);
   const start = { policy: read(policy), value: read(value) };
   for (let r = 0; r < 2; r++) {
@@ -201,6 +196,5 @@ test("criticWarmupRollouts: the first rollouts train the value model and leave t
   assert.notDeepEqual(read(value), start.value, "the value model trained");
   await trainer.rolloutStep(prompts());
   assert.notDeepEqual(read(policy), start.policy, "after the warm-up the policy trains");
-  trainer.dispose();
-  for (const m of [policy, reference, value]) disposeGpt(m);
+  dispose();
 });
