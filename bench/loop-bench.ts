@@ -110,8 +110,9 @@ const { values } = parseArgs({
     // PPO's KL target (decision 0066): "auto" leaves it to the round (an early stop at 6 nats), "off" no guard (a fixed β,
     // PPO before decision 0066), a number an early stop there; swept with the settings above
     "ppo-kl-target": { type: "string", default: "auto" },
-    // PPO's critic warm-up: rollouts whose updates train the value model only (0 = none), swept with the settings above
-    "ppo-critic-warmup": { type: "string", default: "0" },
+    // PPO's critic warm-up: rollouts whose updates train the value model only; "auto" leaves it to the round
+    // (min(3, ⌊rollouts / 4⌋), trainer-036), 0 none; swept with the settings above
+    "ppo-critic-warmup": { type: "string", default: "auto" },
     // GRPO on the checker alone, at these learning rates (the first is the default)
     "grpo-lrs": { type: "string", default: "1e-4,1e-3" },
     // GRPO's samples per optimizer step (0 = the whole rollout, the default) and passes over each rollout (μ)
@@ -384,7 +385,7 @@ if (ONLY.has("dpo")) {
   }
 }
 if (ONLY.has("ppo")) {
-  for (const lr of lrs("ppo-lrs")) for (const rmSteps of lrs("rm-steps")) for (const rmLr of lrs("rm-lrs")) for (const checker of values["ppo-checker"]!.split(",")) for (const toolResult of lrs("ppo-tool-result")) for (const klTarget of values["ppo-kl-target"]!.split(",")) for (const warmup of lrs("ppo-critic-warmup")) {
+  for (const lr of lrs("ppo-lrs")) for (const rmSteps of lrs("rm-steps")) for (const rmLr of lrs("rm-lrs")) for (const checker of values["ppo-checker"]!.split(",")) for (const toolResult of lrs("ppo-tool-result")) for (const klTarget of values["ppo-kl-target"]!.split(",")) for (const warmup of values["ppo-critic-warmup"]!.split(",")) {
     const rm = rmSteps !== 100 || rmLr !== 1e-4 ? ` (RM ${rmSteps} steps, lr ${rmLr})` : "";
     // blank rewards are the round's default (reward model + checker); a tool-result term makes them explicit
     const weight = checker === "auto" ? (toolResult > 0 ? 1 : null) : Number(checker);
@@ -393,7 +394,7 @@ if (ONLY.has("ppo")) {
     const reward = `${weight === null ? "" : weight === 0 ? " reward model alone" : ` checker weight ${weight}`}${toolResult > 0 ? ` tool result ${toolResult}` : ""}`;
     const guard = klTarget === "auto" ? {} : { klTarget: klTarget === "off" ? null : Number(klTarget) };
     const kl = klTarget === "auto" ? "" : klTarget === "off" ? " no KL guard" : ` KL target ${klTarget}`;
-    await add(`RM → PPO lr ${lr}${rm}${reward}${kl}${warmup ? ` critic warm-up ${warmup}` : ""}`, { path: "reward-ppo", ...rewardModelWith(rmSteps, rmLr), ...rewards, ppo: { rollouts: ROLLOUTS, responseLength: T, ...guard, ...(warmup ? { criticWarmupRollouts: warmup } : {}), optim: optim(lr) } });
+    await add(`RM → PPO lr ${lr}${rm}${reward}${kl}${warmup === "auto" ? "" : ` critic warm-up ${warmup}`}`, { path: "reward-ppo", ...rewardModelWith(rmSteps, rmLr), ...rewards, ppo: { rollouts: ROLLOUTS, responseLength: T, ...guard, ...(warmup === "auto" ? {} : { criticWarmupRollouts: Number(warmup) }), optim: optim(lr) } });
   }
 }
 if (ONLY.has("rm-grpo")) await add("RM + checker → GRPO", { path: "reward-grpo", ...rewardModel, rewards: { checker: { weight: 1 }, rewardModel: { weight: 1 } }, grpo });

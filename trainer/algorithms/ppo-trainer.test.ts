@@ -179,10 +179,11 @@ test("klControl 'adaptive' steers β toward the target (Ziegler et al. 2019) and
   }
 });
 
-test("criticWarmupRollouts: the first rollouts train the value model and leave the policy exactly as it was; then both train", async () => {
+test("criticWarmupRollouts: the first rollouts train the value model and leave the policy exactly as it was, weight decay included; then both train", async () => {
+  // a weight decay, so that an update over the policy's parameters with a zero gradient would still move it
   const config = ppoConfigSchema.parse({
     rolloutBatchSize: 16, miniBatchSize: 8, ppoEpochs: 2, responseLength: 4, temperature: 1, criticWarmupRollouts: 2,
-    optim: { lr: 3e-3, minLr: 3e-3, warmupSteps: 0, totalSteps: 1000, weightDecay: 0 },
+    optim: { lr: 3e-3, minLr: 3e-3, warmupSteps: 0, totalSteps: 1000, weightDecay: 0.1 },
   });
   const { policy, value, trainer, prompts, dispose } = tinyPpo(config, 4);
   const read = (m: typeof policy) => [...m.params].map(([n, v]) => [n, Array.from(v.dataSync())] as const);

@@ -117,6 +117,8 @@ export function createPpoTrainer(
     ...[...trainableParams(models.value)].map(([n, v]) => [`value.${n}`, v] as [string, tf.Variable]),
   ]);
   const optimizer = createAdamW(params);
+  // during the critic warm-up the update sees the value model's parameters alone: no policy backward pass, no decay
+  const valueParams = new Map([...params].filter(([name]) => name.startsWith("value.")));
   let rng: Rng = createRng(config.seed);
   const stop = new Set(options.stopTokens);
   const sample = options.rollout ?? plainRollout;
@@ -289,15 +291,18 @@ export function createPpoTrainer(
     const returns = pick(r.returns, W);
     const shape: [number, number] = [rows.length, W];
 
-    const { reads } = await awaitedUpdate({ params, state: optimizer, optim: config.optim, step: trainer.step, what: "PPO" }, (keep) => {
+    // critic warm-up: the loss is the value loss alone, over the value model's parameters (the policy's loss is still
+    // computed for its metrics); AdamW's step count is shared, so the policy's first updates afterwards are bias-corrected
+    // by the whole run's count (trainer-036)
+    const warmingUp = trainer.rollouts < config.criticWarmupRollouts;
+    const { reads } = await awaitedUpdate({ params: warmingUp ? valueParams : params, state: optimizer, optim: config.optim, step: trainer.step, what: "PPO" }, (keep) => {
       const { logp, values } = logpAndValues(models.policy, models.value, sub, config.temperature); // (b, W) each
       const m = tf.tensor2d(mask, shape);
       const pg = ppoPolicyLoss(logp, tf.tensor2d(oldLogp, shape), tf.tensor2d(advantages, shape), m, config.cliprange);
       const vf = ppoValueLoss(values as tf.Tensor2D, tf.tensor2d(oldValues, shape), tf.tensor2d(returns, shape), m, config.cliprangeValue);
       [logp, values as tf.Tensor2D, pg, vf].forEach(keep);
-      // critic warm-up: the policy's term weighs 0 (its gradient is zero, so AdamW leaves the policy as it is)
-      const actorWeight = trainer.rollouts < config.criticWarmupRollouts ? 0 : 1;
-      return tf.add(tf.mul(actorWeight, pg), tf.mul(config.vfCoef, vf)) as tf.Scalar;
+      const valueTerm = tf.mul(config.vfCoef, vf);
+      return (warmingUp ? valueTerm : tf.add(pg, valueTerm)) as tf.Scalar;
     });
     const [newLogp = new Float32Array(0), newValues = new Float32Array(0), pgLoss = new Float32Array(0), vfLoss = new Float32Array(0)] = reads;
     trainer.step += 1;
