@@ -30,7 +30,6 @@ import { type PpoConfig } from "../contract/ppo-config.ts";
 import { type CompletionBatch } from "../data/collate.ts";
 import { lmForward, type LanguageModel } from "../model/lm.ts";
 import { hasAdapters, trainableParams, withAdaptersOff } from "../model/lora.ts";
-import { nextTokenLogProbs } from "../losses/logprobs.ts";
 import { gae, maskedWhiten, ppoPolicyLoss, ppoPolicyStats, ppoValueLoss } from "../losses/ppo-loss.ts";
 import { awaitedUpdate, createAdamW, disposeAdamW, type AdamWState } from "../optim/adamw.ts";
 import { learningRateAt } from "../optim/lr-schedule.ts";
@@ -38,7 +37,7 @@ import { createRng, type Rng } from "../random/rng.ts";
 import { HEALTH_METRICS, KL_GUARD_METRICS } from "../contract/kl-guard.ts";
 import { finalAnswerText, type Decode } from "../rewards/answer-text.ts";
 import { healthMetrics } from "../rollouts/health.ts";
-import { meanStderr, snapshotWeights, type EarlyStop, type RolloutStepResult, type WeightSnapshot } from "../rollouts/kl-guard.ts";
+import { meanStderr, policyLogps, snapshotWeights, type EarlyStop, type RolloutStepResult, type WeightSnapshot } from "../rollouts/kl-guard.ts";
 import { batchRows, collateRollout, pickRows, plainRollout, policyMaskOf, policyTokens, toolCallMetrics, toolCallsOf, type RolloutFn } from "../rollouts/rollout.ts";
 
 /**
@@ -92,12 +91,11 @@ interface Rollout {
 
 /** Next-token log-probs at temperature T and values, aligned (B, T−1): position j predicts token j+1. */
 function logpAndValues(policy: LanguageModel, value: LanguageModel | null, batch: CompletionBatch, temperature: number): { logp: tf.Tensor2D; values: tf.Tensor2D | null } {
+  const { logp } = policyLogps(policy, batch, temperature); // (B, T−1)
+  if (!value) return { logp, values: null };
   const [B, T] = batch.shape;
   const ids = tf.tensor2d(batch.inputIds, [B, T], "int32");
   const attentionMask = tf.tensor2d(batch.attentionMask, [B, T], "int32");
-  const logits = lmForward(policy, ids, { attentionMask }).logits as tf.Tensor3D; // (B, T, V)
-  const logp = nextTokenLogProbs(logits, ids, undefined, temperature); // (B, T−1)
-  if (!value) return { logp, values: null };
   const scores = lmForward(value, ids, { attentionMask, logits: false }).scores as tf.Tensor2D; // (B, T)
   // the value of the state before token j+1 is read at position j (TRL: values[:, context − 1 : −1])
   return { logp, values: tf.slice(scores, [0, 0], [B, T - 1]) as tf.Tensor2D };
