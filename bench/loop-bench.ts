@@ -110,8 +110,8 @@ const { values } = parseArgs({
     // PPO's KL target (decision 0066): "auto" leaves it to the round (an early stop at 6 nats), "off" no guard (a fixed β,
     // PPO before decision 0066), a number an early stop there; swept with the settings above
     "ppo-kl-target": { type: "string", default: "auto" },
-    // PPO's critic warm-up: rollouts whose updates train the value model only; "auto" leaves it to the round
-    // (min(3, ⌊rollouts / 4⌋), trainer-036), 0 none; swept with the settings above
+    // PPO's critic warm-up: rollouts whose updates train the value model only; "auto" leaves it to the round (off,
+    // trainer-036), 0 none; swept with the settings above
     "ppo-critic-warmup": { type: "string", default: "auto" },
     // GRPO on the checker alone, at these learning rates (the first is the default)
     "grpo-lrs": { type: "string", default: "1e-4,1e-3" },
@@ -144,6 +144,8 @@ const { values } = parseArgs({
     "rl-fresh": { type: "string", default: "0" },
     // PPO and GRPO rollouts per round (the trainer's default is 50; the demo's GRPO runs 40)
     rollouts: { type: "string", default: "20" },
+    // PPO's rollouts, swept with its other settings; blank = --rollouts
+    "ppo-rollouts": { type: "string", default: "" },
     // rm-grpo: reward model + checker → GRPO; grpo: GRPO on the checker alone (per --grpo-lrs);
     // dpo-loop (not by default): --dpo-rounds DPO rounds in a row, each on freshly sampled and ranked answers
     only: { type: "string", default: "dpo,ppo,rm-grpo,grpo,kto,chain" },
@@ -385,7 +387,7 @@ if (ONLY.has("dpo")) {
   }
 }
 if (ONLY.has("ppo")) {
-  for (const lr of lrs("ppo-lrs")) for (const rmSteps of lrs("rm-steps")) for (const rmLr of lrs("rm-lrs")) for (const checker of values["ppo-checker"]!.split(",")) for (const toolResult of lrs("ppo-tool-result")) for (const klTarget of values["ppo-kl-target"]!.split(",")) for (const warmup of values["ppo-critic-warmup"]!.split(",")) {
+  for (const lr of lrs("ppo-lrs")) for (const rmSteps of lrs("rm-steps")) for (const rmLr of lrs("rm-lrs")) for (const checker of values["ppo-checker"]!.split(",")) for (const toolResult of lrs("ppo-tool-result")) for (const klTarget of values["ppo-kl-target"]!.split(",")) for (const warmup of values["ppo-critic-warmup"]!.split(",")) for (const rollouts of values["ppo-rollouts"] ? lrs("ppo-rollouts") : [ROLLOUTS]) {
     const rm = rmSteps !== 100 || rmLr !== 1e-4 ? ` (RM ${rmSteps} steps, lr ${rmLr})` : "";
     // blank rewards are the round's default (reward model + checker); a tool-result term makes them explicit
     const weight = checker === "auto" ? (toolResult > 0 ? 1 : null) : Number(checker);
@@ -394,7 +396,7 @@ if (ONLY.has("ppo")) {
     const reward = `${weight === null ? "" : weight === 0 ? " reward model alone" : ` checker weight ${weight}`}${toolResult > 0 ? ` tool result ${toolResult}` : ""}`;
     const guard = klTarget === "auto" ? {} : { klTarget: klTarget === "off" ? null : Number(klTarget) };
     const kl = klTarget === "auto" ? "" : klTarget === "off" ? " no KL guard" : ` KL target ${klTarget}`;
-    await add(`RM → PPO lr ${lr}${rm}${reward}${kl}${warmup === "auto" ? "" : ` critic warm-up ${warmup}`}`, { path: "reward-ppo", ...rewardModelWith(rmSteps, rmLr), ...rewards, ppo: { rollouts: ROLLOUTS, responseLength: T, ...guard, ...(warmup === "auto" ? {} : { criticWarmupRollouts: Number(warmup) }), optim: optim(lr) } });
+    await add(`RM → PPO lr ${lr}${rm}${reward}${kl}${warmup === "auto" ? "" : ` critic warm-up ${warmup}`}${rollouts !== ROLLOUTS ? ` ${rollouts} rollouts` : ""}`, { path: "reward-ppo", ...rewardModelWith(rmSteps, rmLr), ...rewards, ppo: { rollouts, responseLength: T, ...guard, ...(warmup === "auto" ? {} : { criticWarmupRollouts: Number(warmup) }), optim: optim(lr) } });
   }
 }
 if (ONLY.has("rm-grpo")) await add("RM + checker → GRPO", { path: "reward-grpo", ...rewardModel, rewards: { checker: { weight: 1 }, rewardModel: { weight: 1 } }, grpo });

@@ -41,16 +41,16 @@ export const ppoConfigSchema = z
     /**
      * Rollouts at the start whose updates train the value model only (OpenRLHF's freezing_actor_steps): the value model
      * starts as the reward model, whose per-token values are untrained, so the first advantages are mostly its error.
-     * Unset: min(3, ⌊rollouts / 4⌋), so a short round still trains its policy for most of its rollouts (trainer-036).
+     * Off by default: it helped in one run of 20-rollout rounds and not when repeated, nor in 50-rollout ones (trainer-036).
      */
-    criticWarmupRollouts: z.number().int().nonnegative().optional(),
+    criticWarmupRollouts: z.number().int().nonnegative().default(0),
     seed: z.number().int().nonnegative().default(0),
     /** Counted in rollouts here. */
     ...checkpointCadence,
     // one AdamW over policy and value parameters, as TRL's PolicyAndValueWrapper
     optim: optimConfigWith({ lr: 1e-4, minLr: 1e-5, warmupSteps: 0, weightDecay: 0 }),
   })
-  .refine((c) => c.criticWarmupRollouts === undefined || c.criticWarmupRollouts < c.rollouts, {
+  .refine((c) => c.criticWarmupRollouts < c.rollouts, {
     message: "criticWarmupRollouts must be fewer than rollouts: the policy trains only after the warm-up",
     path: ["criticWarmupRollouts"],
   })
@@ -59,15 +59,7 @@ export const ppoConfigSchema = z
     path: ["klControl"],
   })
   // optimizer steps = rollouts × epochs × minibatches per epoch (see ppo-trainer.ts step 6)
-  .transform((c) => tieTotalSteps(
-    { ...c, criticWarmupRollouts: c.criticWarmupRollouts ?? defaultCriticWarmup(c.rollouts) },
-    c.rollouts * c.ppoEpochs * Math.ceil(c.rolloutBatchSize / c.miniBatchSize),
-  ));
-
-/** Three rollouts of critic warm-up (measured at 20 rollouts, trainer-036), never more than a quarter of the round. */
-export function defaultCriticWarmup(rollouts: number): number {
-  return Math.min(3, Math.floor(rollouts / 4));
-}
+  .transform((c) => tieTotalSteps(c, c.rollouts * c.ppoEpochs * Math.ceil(c.rolloutBatchSize / c.miniBatchSize)));
 
 export type PpoConfig = z.output<typeof ppoConfigSchema>;
 export type PpoConfigInput = z.input<typeof ppoConfigSchema>;

@@ -57,10 +57,8 @@ test("defaults follow TRL 1.x except where the comments say; every trainer has a
   assert.equal(ppoConfigSchema.parse({}).klControl, "early_stop");
   assert.deepEqual(paths(ppoConfigSchema.safeParse({ klControl: "adaptive", klTarget: null })), ["klControl"]);
   assert.deepEqual(paths(ppoConfigSchema.safeParse({ klControl: "adaptive", klCoef: 0 })), ["klControl"]);
-  // the critic warm-up is min(3, ⌊rollouts / 4⌋) unless set: 3 of the default 50, none in a round of 1–3 rollouts
-  assert.deepEqual([50, 20, 12, 11, 8, 4, 3, 1].map((rollouts) => ppoConfigSchema.parse({ rollouts }).criticWarmupRollouts), [3, 3, 3, 2, 2, 1, 0, 0]);
-  assert.equal(ppoConfigSchema.parse({ rollouts: 2, criticWarmupRollouts: 0 }).criticWarmupRollouts, 0, "a set 0 stays 0");
-  // a set warm-up must leave the policy some rollouts
+  // a critic warm-up is off by default and must leave the policy some rollouts
+  assert.equal(ppoConfigSchema.parse({}).criticWarmupRollouts, 0);
   assert.equal(ppoConfigSchema.parse({ rollouts: 4, criticWarmupRollouts: 3 }).criticWarmupRollouts, 3);
   assert.deepEqual(paths(ppoConfigSchema.safeParse({ rollouts: 3, criticWarmupRollouts: 3 })), ["criticWarmupRollouts"]);
   assert.deepEqual(dpoConfigSchema.parse({}).klCheck, { every: 25, samples: 16, maxNewTokens: 32, seed: 0 });
