@@ -110,13 +110,13 @@ export function createPpoTrainer(
   if (!models.reference && !hasAdapters(models.policy)) throw new Error("PPO needs a reference model, or a policy with LoRA adapters (the reference is then the policy with its adapters off)");
   const reference = models.reference ?? models.policy;
   // one optimizer over both models (every weight, or only LoRA adapters and heads), names prefixed so they stay unique
+  // (during the critic warm-up the update sees the value model's alone: no policy backward pass, no decay)
+  const valueParams = new Map([...trainableParams(models.value)].map(([n, v]) => [`value.${n}`, v]));
   const params = new Map<string, tf.Variable>([
     ...[...trainableParams(models.policy)].map(([n, v]) => [`policy.${n}`, v] as [string, tf.Variable]),
-    ...[...trainableParams(models.value)].map(([n, v]) => [`value.${n}`, v] as [string, tf.Variable]),
+    ...valueParams,
   ]);
   const optimizer = createAdamW(params);
-  // during the critic warm-up the update sees the value model's parameters alone: no policy backward pass, no decay
-  const valueParams = new Map([...params].filter(([name]) => name.startsWith("value.")));
   let rng: Rng = createRng(config.seed);
   const stop = new Set(options.stopTokens);
   const sample = options.rollout ?? plainRollout;
