@@ -336,7 +336,7 @@ type Round = {
 };
 type HeldAnswer = { answer: string; toolCalls?: number; tools?: Array<{ name: string; arguments: Record<string, unknown>; result: string | null }> };
 type HeldOut = {
-  samples: number; kl: number | null; klStderr: number | null; rmAccuracy: number | null; rmPairs: number | null;
+  samples: number; kl: number | null; klStderr: number | null; rmAccuracy: number | null; rmPairs: number | null; rmLabelerAgreement?: { rate: number; compared: number } | null;
   /** KL to the SFT policy the chain of rounds started from (decision 0058); absent or null for a round straight off it. */
   klFromOrigin?: number | null;
   checker: { new: number | null; previous: number | null } | null;
@@ -550,7 +550,7 @@ type Result =
   | {
       name: string; state: string; prompts: number; utilityBefore: number; utilityAfter: number; diff: number; ci95: [number, number];
       headroomClosed: number; checkerBefore: number | null; checkerAfter: number | null; correctnessClosed: number | null;
-      styledBefore: number; styledAfter: number; toolUseBefore: number; toolUseAfter: number; kl: number | null; klStderr: number | null; rmAccuracy: number | null; rmPairs: number | null;
+      styledBefore: number; styledAfter: number; toolUseBefore: number; toolUseAfter: number; kl: number | null; klStderr: number | null; rmAccuracy: number | null; rmPairs: number | null; rmLabelers: number | null;
       rmCeilingHere: Awaited<ReturnType<typeof rmHeldOutCeiling>>;
       klFromOrigin: number | null; warnings: string[];
       slipsBefore: Record<Slip, number>; slipsAfter: Record<Slip, number>;
@@ -602,7 +602,7 @@ function slips(answers: Array<[string, HeldAnswer]>): Record<Slip, number> {
  * scores on average over the labelers' noise. The run-wide ceiling above averages every prompt's distinct pairs
  * instead. Only rounds whose preference data has no filter other than the split (null otherwise).
  */
-async function rmHeldOutCeiling(round: Round): Promise<{ oracle: number; expected: number; pairs: number; byKind: Record<PairKind, KindTally> | null } | null> {
+async function rmHeldOutCeiling(round: Round): Promise<{ oracle: number; expected: number; pairs: number; labelers: LabelerAgreement; byKind: Record<PairKind, KindTally> | null } | null> {
   const s = round.data_snapshot;
   const filtered = s.consensus || s.minAgreement !== null || (s.pairs ?? "all") !== "all" || s.mix || s.gold || s.chosenChecker || s.sources?.rounds
     || s.since || s.labeler || (s.sources?.projects.length ?? 1) > 1;
@@ -621,7 +621,44 @@ async function rmHeldOutCeiling(round: Round): Promise<{ oracle: number; expecte
   }
   if (pairs === 0) return null;
   const rm = round.models.find((m) => m.kind === "reward");
-  return { oracle: oracle / pairs, expected: expected / pairs, pairs, byKind: rm ? await rmByKind(rm.id, held) : null };
+  return { oracle: oracle / pairs, expected: expected / pairs, pairs, labelers: labelerAgreementOn(held), byKind: rm ? await rmByKind(rm.id, held) : null };
+}
+
+/**
+ * The labelers' own agreement on the reward model's held-out pairs: the issue's "agreement ceiling" (decision 0067),
+ * the human counterpart of the reward model's accuracy. Each exported pair is one labeler's label. `measured`: how
+ * often another labeler who ranked the same two answers ordered them the same way (leave-one-out: the pair's own
+ * ranking is one of those that put the chosen answer first, so one such ranking is left out), over the pairs that
+ * another labeler ranked. `expected`: mean σ(τ·(u_chosen − u_rejected)), the chance that a fresh labeler agrees with
+ * each label, E[p² + (1 − p)²] over the labels, with no sampling noise from the other two labelers' draws.
+ */
+type LabelerAgreement = { measured: number; pairs: number; expected: number };
+function labelerAgreementOn(held: HeldPair[]): LabelerAgreement {
+  // every ranking of the prompt: the held-out prompts are ranked only in the rounds this bench ran, and a later
+  // round's answers that repeat an earlier one's text are the same answer to a labeler, so they count alike
+  const tiersOf = new Map<string, Array<Map<string, number>>>();
+  for (const r of rankings) {
+    const rank = new Map<string, number>();
+    r.tiers.forEach((tier, i) => tier.forEach((text) => rank.set(text, i)));
+    tiersOf.set(r.prompt, [...(tiersOf.get(r.prompt) ?? []), rank]);
+  }
+  let agree = 0, counted = 0, expected = 0;
+  for (const pair of held) {
+    expected += sigmoid(TAU * utilityGap(pair));
+    const [chosen, rejected] = [finalWords(pair.chosen), finalWords(pair.rejected)];
+    let same = 0, opposite = 0;
+    for (const rank of tiersOf.get(questionOf(pair)) ?? []) {
+      const [c, r] = [rank.get(chosen), rank.get(rejected)];
+      if (c === undefined || r === undefined || c === r) continue;
+      if (c < r) same++;
+      else opposite++;
+    }
+    const others = same - 1 + opposite; // the pair's own ranking is one of `same`
+    if (same < 1 || others < 1) continue;
+    agree += (same - 1) / others;
+    counted++;
+  }
+  return { measured: counted > 0 ? agree / counted : NaN, pairs: counted, expected: expected / held.length };
 }
 
 /**
@@ -717,7 +754,7 @@ for (const r of rounds) {
     styledBefore: mean(rows.map((e) => Number(task.styled(e.previous!.answer)))), styledAfter: mean(rows.map((e) => Number(task.styled(e.new.answer)))),
     // the share of held-out answers that called a tool (the substance of the arithmetic task)
     toolUseBefore: mean(rows.map((e) => Number((e.previous!.toolCalls ?? 0) > 0))), toolUseAfter: mean(rows.map((e) => Number((e.new.toolCalls ?? 0) > 0))),
-    kl: held.kl, klStderr: held.klStderr, rmAccuracy: held.rmAccuracy, rmPairs: held.rmPairs,
+    kl: held.kl, klStderr: held.klStderr, rmAccuracy: held.rmAccuracy, rmPairs: held.rmPairs, rmLabelers: held.rmLabelerAgreement?.rate ?? null,
     rmCeilingHere: held.rmAccuracy === null ? null : await rmHeldOutCeiling(round),
     klFromOrigin: held.klFromOrigin ?? null, warnings: (round.report?.warnings ?? []).map((w) => w.code),
     slipsBefore: slips(rows.map((e) => [e.prompt, e.previous!])), slipsAfter: slips(rows.map((e) => [e.prompt, e.new])),
@@ -736,7 +773,7 @@ for (const r of results) {
     console.log(`| ${r.name} | ${r.state}: ${r.error} | | | | | | | | |`);
     continue;
   }
-  console.log(`| ${r.name} | ${f(r.utilityBefore)} → ${f(r.utilityAfter)} | ${f(r.diff, 3)} [${f(r.ci95[0], 3)}, ${f(r.ci95[1], 3)}] | ${f(100 * r.headroomClosed, 0)} % | ${f(r.checkerBefore)} → ${f(r.checkerAfter)} | ${r.correctnessClosed === null ? "—" : `${f(100 * r.correctnessClosed, 0)} %`} | ${f(r.styledBefore)} → ${f(r.styledAfter)} | ${f(r.toolUseBefore)} → ${f(r.toolUseAfter)} | ${f(r.kl)} ± ${f(r.klStderr)} | ${f(r.rmAccuracy)} (${r.rmPairs ?? "—"} pairs${r.rmCeilingHere ? `; on them a utility oracle ${f(r.rmCeilingHere.oracle, 3)}, σ ceiling ${f(r.rmCeilingHere.expected, 3)} over ${r.rmCeilingHere.pairs}` : ""}) |`);
+  console.log(`| ${r.name} | ${f(r.utilityBefore)} → ${f(r.utilityAfter)} | ${f(r.diff, 3)} [${f(r.ci95[0], 3)}, ${f(r.ci95[1], 3)}] | ${f(100 * r.headroomClosed, 0)} % | ${f(r.checkerBefore)} → ${f(r.checkerAfter)} | ${r.correctnessClosed === null ? "—" : `${f(100 * r.correctnessClosed, 0)} %`} | ${f(r.styledBefore)} → ${f(r.styledAfter)} | ${f(r.toolUseBefore)} → ${f(r.toolUseAfter)} | ${f(r.kl)} ± ${f(r.klStderr)} | ${f(r.rmAccuracy)} (${r.rmPairs ?? "—"} pairs${r.rmCeilingHere ? `; on them a utility oracle ${f(r.rmCeilingHere.oracle, 3)}, σ ceiling ${f(r.rmCeilingHere.expected, 3)} over ${r.rmCeilingHere.pairs}; labeler–labeler agreement ${f(r.rmCeilingHere.labelers.measured, 3)} over ${r.rmCeilingHere.labelers.pairs}, expected ${f(r.rmCeilingHere.labelers.expected, 3)}; the round's report: ${f(r.rmLabelers, 3)}` : ""}) |`);
 }
 fs.mkdirSync("bench/results", { recursive: true });
 const file = `bench/results/loop-${new Date().toISOString().replace(/[:.]/g, "-")}.json`;

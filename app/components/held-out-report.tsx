@@ -47,7 +47,12 @@ export function HeldOutCard({ heldOut }: { heldOut: HeldOutReport }) {
               {heldOut.klFromOrigin != null ? `${heldOut.klFromOrigin.toFixed(2)}${heldOut.klFromOriginStderr != null ? ` ± ${heldOut.klFromOriginStderr.toFixed(2)}` : ""} nats per answer.` : "not measured."}
             </span>
           ) : null}
-          {heldOut.rmAccuracy !== null ? ` The round's reward model orders ${pct(heldOut.rmAccuracy)} of ${heldOut.rmPairs ?? 0} held-out preference pairs correctly.` : ""}
+          {heldOut.rmAccuracy !== null ? ` The round's reward model orders ${pct(heldOut.rmAccuracy)} of ${heldOut.rmPairs ?? 0} held-out preference pairs as the labelers did.` : ""}
+          {heldOut.rmAccuracy !== null && heldOut.rmLabelerAgreement ? (
+            <span data-testid="rm-labeler-agreement">
+              {` On the same items the labelers agree with each other on ${pct(heldOut.rmLabelerAgreement.rate)} of the pairs two of them both ordered (${heldOut.rmLabelerAgreement.compared} comparisons), the human figure to read the reward model's against.`}
+            </span>
+          ) : null}
           {checker?.gained != null && checker.lost != null ? ` Prompt by prompt: ${checker.gained} right now that were wrong, ${checker.lost} wrong now that were right.` : ""}
           {checker && Object.keys(checker.reasons).length > 0 ? ` Unscored or unreadable: ${Object.entries(checker.reasons).map(([k, v]) => `${k.replace(/_/g, " ")} ${v}`).join(", ")}.` : ""}
         </p>

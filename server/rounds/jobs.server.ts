@@ -15,6 +15,7 @@ import { checkpointManifestSchema } from "../../trainer/contract/checkpoint.ts";
 import { remoteJobSchema, reportKlTarget, resumeFilesOf, type RemoteJob, type RoundSpec } from "../../trainer/contract/round.ts";
 import { EARLY_STOP_EVENT, earlyStopEventSchema } from "../../trainer/contract/kl-guard.ts";
 import { heldoutFileSchema, heldOutReport, roundWarnings, type HeldOutReport } from "./round-warnings.ts";
+import { heldOutAgreement } from "./heldout-agreement.server.ts";
 import { failFollowers, insertJob, loadRound, startFollowers } from "./rounds.server.ts";
 import { modelDir, outputFileName, readIfPresent, removeDir, resumeDir, resumeFileName, resumeIncomingDir, stagingDir, writeUpload } from "./model-files.server.ts";
 import { storeSamples, type SampleSummary } from "./samples.server.ts";
@@ -238,7 +239,9 @@ export async function completeJob(db: Db, dataDir: string, jobId: string, lease:
         const originId = (job.spec as { heldOut?: { originModelId?: string } }).heldOut?.originModelId;
         const originRow = originId ? await trx.selectFrom("models").select(["id", "name"]).where("id", "=", originId).executeTakeFirst() : undefined;
         const origin = originRow ? { modelId: originRow.id, name: originRow.name } : null;
-        const heldOut = heldOutReport(file.data, rm?.["eval_accuracy"] !== undefined ? { accuracy: rm["eval_accuracy"], pairs: rm["eval_pairs"] ?? 0 } : null, origin);
+        // the reward model's accuracy beside the labelers' own agreement on the same held-out items (decision 0067)
+        const labelerAgreement = rm?.["eval_accuracy"] !== undefined ? await heldOutAgreement(trx, round.data_snapshot) : null;
+        const heldOut = heldOutReport(file.data, rm?.["eval_accuracy"] !== undefined ? { accuracy: rm["eval_accuracy"], pairs: rm["eval_pairs"] ?? 0, labelerAgreement } : null, origin);
         await trx.updateTable("rounds").set({ report: JSON.stringify({ ...(round.report ?? {}), heldOut }), updated_at: new Date() }).where("id", "=", round.id).execute();
       } else if (job.kind === "sample") {
         const spec = job.spec as { model: { modelId?: string }; baselineModel?: { modelId: string } };

@@ -87,13 +87,24 @@ export type HeldOutReport = {
   /** The round's reward model on the preference pairs it did not train on. */
   rmAccuracy: number | null;
   rmPairs: number | null;
+  /**
+   * The labelers' agreement with each other on those pairs' items (heldout-agreement.server.ts, decision 0067): the
+   * human figure the reward model's accuracy is read against. null without a reward model, or when no two labelers
+   * ordered a common pair; absent in reports stored before it was kept.
+   */
+  rmLabelerAgreement?: { rate: number; compared: number } | null;
   meanLength: { new: number; previous: number | null };
   health: { new: HeldoutFile["new"]["health"]; previous: HeldoutFile["new"]["health"] | null };
   /** Answers to read. */
   examples: HeldoutFile["samples"];
 };
 
-export function heldOutReport(file: HeldoutFile, rm: { accuracy: number; pairs: number } | null, origin: { modelId: string; name: string } | null = null): HeldOutReport {
+export function heldOutReport(
+  file: HeldoutFile,
+  rm: { accuracy: number; pairs: number; labelerAgreement?: { rate: number | null; compared: number } | null } | null,
+  origin: { modelId: string; name: string } | null = null,
+): HeldOutReport {
+  const agreement = rm?.labelerAgreement;
   const checker = file.new.checker;
   return {
     samples: file.prompts,
@@ -115,6 +126,7 @@ export function heldOutReport(file: HeldoutFile, rm: { accuracy: number; pairs: 
     },
     rmAccuracy: rm?.accuracy ?? null,
     rmPairs: rm?.pairs ?? null,
+    rmLabelerAgreement: agreement && agreement.rate !== null ? { rate: agreement.rate, compared: agreement.compared } : null,
     meanLength: { new: file.new.meanLength, previous: file.previous?.meanLength ?? null },
     health: { new: file.new.health, previous: file.previous?.health ?? null },
     examples: file.samples,

@@ -32,3 +32,12 @@ test("the checker's prompt-by-prompt changes show when the report has them, and 
   assert.match(html, /Prompt by prompt: 6 right now that were wrong, 16 wrong now that were right\./);
   assert.doesNotMatch(renderToStaticMarkup(createElement(HeldOutCard, { heldOut: report({ checker: { ...checker, gained: null, lost: null } }) })), /Prompt by prompt/);
 });
+
+test("the reward model's held-out accuracy shows beside the labelers' agreement on the same items, when the report has it", () => {
+  const html = renderToStaticMarkup(createElement(HeldOutCard, { heldOut: report({ rmAccuracy: 0.72, rmPairs: 342, rmLabelerAgreement: { rate: 0.77, compared: 1020 } }) }));
+  assert.match(html, /orders 72(\.0)? ?% of 342 held-out preference pairs as the labelers did\./);
+  assert.match(html, /the labelers agree with each other on 77 % of the pairs two of them both ordered \(1020 comparisons\)/);
+  // a report stored before the figure existed, or one where no two labelers ordered a common pair
+  assert.doesNotMatch(renderToStaticMarkup(createElement(HeldOutCard, { heldOut: report({ rmAccuracy: 0.72, rmPairs: 342 }) })), /rm-labeler-agreement/);
+  assert.doesNotMatch(renderToStaticMarkup(createElement(HeldOutCard, { heldOut: report({ rmAccuracy: 0.72, rmPairs: 342, rmLabelerAgreement: null }) })), /rm-labeler-agreement/);
+});
