@@ -15,7 +15,6 @@ import * as tf from "@tensorflow/tfjs-core";
 import { type JobSpec } from "../contract/job.ts";
 import { readManifest } from "../checkpoint/checkpoint.ts";
 import { countModelParams, disposeModel, lmForward, type LanguageModel } from "../model/lm.ts";
-import { generateAsync } from "../model/generate.ts";
 import { readAndDispose } from "../backend/tensor-reads.ts";
 import { type ChatFormat } from "../tokenizer/chat-format.ts";
 import { collateSft, type SftExample } from "../algorithms/sft-trainer.ts";
@@ -24,8 +23,7 @@ import { collatePairs, sequenceLogps, type PreferencePair } from "../algorithms/
 import { nextTokenLogProbs } from "../losses/logprobs.ts";
 import { rankingPairs, rewardMetrics } from "../losses/reward-loss.ts";
 import { dpoMetrics } from "../losses/dpo-loss.ts";
-import { collateCompletions } from "../data/collate.ts";
-import { meanStderr } from "../rollouts/kl-guard.ts";
+import { klOfSampledAnswers, modelAsReference } from "../rollouts/kl-guard.ts";
 import { buildModel, readPreferencePairs, readRankingExamples, readSftExamples } from "./job-inputs.ts";
 import { createProgress } from "./progress.ts";
 import { type JobLogger } from "./logger.ts";
@@ -113,10 +111,8 @@ async function pairLogps(label: string, model: LanguageModel, pairs: PreferenceP
   return { chosen, rejected };
 }
 
-// C. Implicit rewards on the pairs, then KL(π‖π_ref) by sampling. The k1 estimator Σ_t log π/π_ref
-// over a completion drawn from π is unbiased for the sequence KL (Schulman, "Approximating KL
-// divergence", 2020; TRL's objective/kl). Sampling is at temperature 1 with no top-k/top-p: any
-// other distribution would estimate the KL of something other than π.
+// C. Implicit rewards on the pairs, then KL(π‖π_ref) by sampling: the k1 estimator Σ_t log π/π_ref over
+// completions drawn from π at temperature 1, unbiased for the sequence KL (rollouts/kl-guard.ts says why).
 export async function evalDpo(
   policy: LanguageModel,
   reference: LanguageModel,
@@ -135,27 +131,14 @@ export async function evalDpo(
   if (o.kl.samplesPerPrompt === 0) return out;
 
   // distinct prompts, each sampled samplesPerPrompt times; row i uses seed kl.seed + i (reproducible)
-  const seen = new Set<string>();
-  const prompts: number[][] = [];
-  for (const p of pairs) {
-    const key = p.prompt.join(",");
-    if (seen.has(key)) continue;
-    seen.add(key);
-    prompts.push(p.prompt);
-  }
+  const prompts = [...new Map(pairs.map((p) => [p.prompt.join(","), p.prompt])).values()];
   const rows = prompts.flatMap((p) => Array.from({ length: o.kl.samplesPerPrompt }, () => p));
-  const kls: number[] = [];
-  await inBatches("eval kl", rows, o.batchSize, async (part, start) => {
-    // prompt + completion must fit the position table (prompts already leave room for ≥ 1 token)
-    const room = policy.config.blockSize - Math.max(...part.map((p) => p.length));
-    const sampled = await generateAsync(policy, part, { maxNewTokens: Math.min(o.kl.maxNewTokens, room), temperature: 1, stopTokens: o.stopTokens, padId: o.padId, seed: o.kl.seed + start });
-    const batch = collateCompletions(part.map((prompt, b) => ({ prompt, completion: sampled.completions[b] ?? [] })), o.padId);
-    const lp = await readAndDispose(tf.tidy(() => sequenceLogps(policy, batch)));
-    const lr = await readAndDispose(tf.tidy(() => sequenceLogps(reference, batch)));
-    for (let b = 0; b < part.length; b++) kls.push((lp[b] ?? NaN) - (lr[b] ?? NaN));
-  });
-  const { mean, stderr } = meanStderr(kls);
-  return { ...out, eval_kl: mean, eval_kl_stderr: stderr, eval_kl_samples: kls.length };
+  const bar = createProgress("eval kl", rows.length);
+  const { mean, stderr, samples } = (await klOfSampledAnswers(policy, [modelAsReference(reference)], rows, {
+    maxNewTokens: o.kl.maxNewTokens, seed: o.kl.seed, padId: o.padId, stopTokens: o.stopTokens, batchSize: o.batchSize, onProgress: (done) => bar.update(done),
+  })).estimates[0]!;
+  bar.finish();
+  return { ...out, eval_kl: mean, eval_kl_stderr: stderr, eval_kl_samples: samples };
 }
 
 export async function evalJob(spec: EvalSpec, format: ChatFormat, log: JobLogger): Promise<void> {

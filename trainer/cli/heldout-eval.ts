@@ -41,11 +41,12 @@ import { finalAnswer, type ConversationMessage, type ToolName } from "../contrac
 import { promptRecordSchema, readJsonl } from "../data/jsonl.ts";
 import { collateCompletions } from "../data/collate.ts";
 import { scoreCompletions } from "../algorithms/reward-trainer.ts";
-import { sequenceLogps } from "../algorithms/dpo-trainer.ts";
-import { meanStderr } from "../rollouts/kl-guard.ts";
+import { klOfSampledAnswers, modelAsReference, type KlEstimate } from "../rollouts/kl-guard.ts";
+import { plainRollout } from "../rollouts/rollout.ts";
 import { answerHealth, healthShares, type HealthShares } from "../eval/answer-health.ts";
 import { asMessages, buildModel, chatFormatFor, check } from "./job-inputs.ts";
 import { createProgress } from "./progress.ts";
+import { rolloutFor } from "./rl-jobs.ts";
 import { type JobLogger } from "./logger.ts";
 
 type HeldoutSpec = Extract<JobSpec, { kind: "heldout" }>;
@@ -136,9 +137,6 @@ export function toolUseChanges(previous: readonly boolean[] | null, next: readon
   });
   return { started, stopped };
 }
-
-/** A KL estimate in nats per answer: the mean over `samples` sampled answers and its standard error. */
-export type KlEstimate = { mean: number; stderr: number; samples: number };
 
 export interface HeldoutReport {
   prompts: number;
@@ -237,39 +235,22 @@ async function score(prompts: HeldoutPrompt[], answers: Answer[], spec: HeldoutS
 
 // 4. KL(π‖π_ref) from samples of π at temperature 1 (no top-k/top-p: any other distribution would
 //    estimate the KL of something other than π); one estimate per reference given (the round's
-//    reference, the chain's origin), each from the same samples
+//    reference, the chain's origin), each from the same samples. With tools, a call is run as in
+//    step 2; its result is context, not the policy's tokens: it stays out of the sum.
 async function heldoutKl(policy: Loaded, references: Loaded[], prompts: HeldoutPrompt[], spec: HeldoutSpec): Promise<Array<KlEstimate | null>> {
-  const pad = policy.format.padId;
-  const stop = policy.format.stopTokens;
   const tokenizer = tandemTokenizer(policy.format);
   const rows: number[][] = [];
   for (const p of prompts) {
     const ids = (await policy.format.renderChat(p.messages, { addGenerationPrompt: true })).ids;
     for (let k = 0; k < spec.kl.samplesPerPrompt; k++) rows.push(ids);
   }
-  const kls: number[][] = references.map(() => []);
   const bar = createProgress("held-out kl", rows.length);
-  for (let i = 0; i < rows.length; i += spec.batchSize) {
-    const part = rows.slice(i, i + spec.batchSize);
-    const room = policy.model.config.blockSize - Math.max(...part.map((p) => p.length));
-    const options = { maxNewTokens: Math.min(spec.kl.maxNewTokens, room), temperature: 1, stopTokens: stop, padId: pad, seed: spec.kl.seed + i };
-    const sampled = tokenizer && spec.tools.length > 0 ? await generateWithTools(policy.model, part, { ...options, tokenizer, tools: spec.tools }) : await generateAsync(policy.model, part, options);
-    // tool results are context, not the policy's tokens: they stay in the input and out of the sum
-    const batch = collateCompletions(part.map((prompt, b) => ({ prompt, completion: sampled.completions[b] ?? [], completionMask: sampled.policyMask[b] })), pad);
-    const logps = (m: LanguageModel) => readAndDispose(tf.tidy(() => sequenceLogps(m, batch)));
-    const lp = await logps(policy.model);
-    for (const [r, reference] of references.entries()) {
-      const lr = await logps(reference.model);
-      for (let b = 0; b < part.length; b++) kls[r]!.push((lp[b] ?? NaN) - (lr[b] ?? NaN));
-    }
-    bar.update(Math.min(i + spec.batchSize, rows.length));
-  }
-  bar.finish();
-  return kls.map((values) => {
-    if (values.length === 0) return null;
-    const { mean, stderr } = meanStderr(values);
-    return { mean, stderr: values.length > 1 ? stderr : 0, samples: values.length };
+  const { estimates } = await klOfSampledAnswers(policy.model, references.map((r) => modelAsReference(r.model)), rows, {
+    maxNewTokens: spec.kl.maxNewTokens, seed: spec.kl.seed, padId: policy.format.padId, stopTokens: policy.format.stopTokens, batchSize: spec.batchSize,
+    rollout: tokenizer ? rolloutFor(spec.tools, tokenizer) : plainRollout, onProgress: (done) => bar.update(done),
   });
+  bar.finish();
+  return estimates.map((e) => (e.samples === 0 ? null : { ...e, stderr: e.samples > 1 ? e.stderr : 0 }));
 }
 
 export async function heldoutJob(spec: HeldoutSpec, log: JobLogger): Promise<HeldoutReport> {

@@ -18,7 +18,7 @@ import { cloneModel, disposeModel, lmForward, type LanguageModel } from "../mode
 import { hasAdapters, trainableParams, withAdaptersOff } from "../model/lora.ts";
 import { createRng } from "../random/rng.ts";
 import { finalAnswerText, type Decode } from "../rewards/answer-text.ts";
-import { healthMetrics } from "./health.ts";
+import { healthMetrics, type SampledAnswer } from "./health.ts";
 import { collateRollout, plainRollout, policyMaskOf, policyTokens, type RolloutFn } from "./rollout.ts";
 
 /** π_ref's next-token log-probs: (B, T−1) row-major, aligned with inputIds[:, 1:]. */
@@ -55,10 +55,15 @@ export function policyLogps(model: LanguageModel, batch: CompletionBatch, temper
   return { logp, entropy: tf.neg(tf.sum(tf.mul(tf.exp(lsm), lsm), -1)) as tf.Tensor2D }; // (B, T−1)
 }
 
+/** A model loaded to be the reference (an evaluation's checkpoint), read as it is; whoever loaded it disposes of it. */
+export function modelAsReference(model: LanguageModel): ReferencePolicy {
+  return referenceFrom((batch, temperature) => tf.tidy(() => policyLogps(model, batch, temperature).logp), () => undefined);
+}
+
 /** A frozen copy of the policy as it is now (call before training, and before loading a resume point). */
 export function frozenReference(policy: LanguageModel): ReferencePolicy {
   const copy = cloneModel(policy, { trainable: false });
-  return referenceFrom((batch, temperature) => tf.tidy(() => policyLogps(copy, batch, temperature).logp), () => disposeModel(copy));
+  return { ...modelAsReference(copy), dispose: () => disposeModel(copy) };
 }
 
 /** With LoRA adapters the reference is the same model with them switched off: no second copy of the weights. */
@@ -147,48 +152,38 @@ export interface LoopGuard {
   dispose(): void;
 }
 
-export interface SampledKlOptions {
-  prompts: number[][];
-  maxNewTokens: number;
-  seed: number;
-  padId: number;
-  /** End of turn and EOS: they end an answer (and are kept in it). */
-  stopTokens: number[];
-  decode: Decode;
-  rollout?: RolloutFn;
-  batchSize?: number;
-}
+/** A KL estimate in nats per answer: the mean over `samples` sampled answers and its standard error. */
+export type KlEstimate = { mean: number; stderr: number; samples: number };
 
-/** KL per answer (mean and standard error over the sampled answers) and the answers' health. */
-export async function sampledKl(policy: LanguageModel, reference: ReferencePolicy, o: SampledKlOptions): Promise<{ kl: number; stderr: number; samples: number; health: Record<string, number> }> {
+/**
+ * KL(π‖π_ref) against each of `references`, from one set of answers the policy samples: one per row of `prompts`
+ * (repeat a prompt for several). The batch from row i draws with seed `seed + i`, at temperature 1, each answer within
+ * the context room its batch leaves. The DPO/KTO guard, the eval job and the held-out eval all measure KL here. The answers come
+ * back too, policy mask and all, for what else a caller reads from them.
+ */
+export async function klOfSampledAnswers(
+  policy: LanguageModel, references: ReferencePolicy[], prompts: number[][],
+  o: { maxNewTokens: number; seed: number; padId: number; stopTokens: number[]; batchSize: number; rollout?: RolloutFn; onProgress?: (done: number) => void },
+): Promise<{ estimates: KlEstimate[]; completions: number[][]; policyMasks: number[][] }> {
   const rollout = o.rollout ?? plainRollout;
-  const batchSize = o.batchSize ?? 16;
-  const blockSize = policy.config.blockSize;
-  const prompts = o.prompts.filter((p) => p.length > 0 && p.length < blockSize);
-  if (prompts.length === 0) throw new Error("KL check: no training prompt leaves room for an answer in the model's context");
-  const kls: number[] = [];
-  const answers: { text: string; answer: string; policyTokens: number[] }[] = [];
-  for (let i = 0; i < prompts.length; i += batchSize) {
-    const part = prompts.slice(i, i + batchSize);
+  const kls = references.map((): number[] => []);
+  const completions: number[][] = [];
+  const policyMasks: number[][] = [];
+  for (let i = 0; i < prompts.length; i += o.batchSize) {
+    const part = prompts.slice(i, i + o.batchSize);
     // 1. sample at temperature 1, the full distribution; the answer must fit the context
-    const room = blockSize - Math.max(...part.map((p) => p.length));
+    const room = policy.config.blockSize - Math.max(...part.map((p) => p.length));
     const sampled = await rollout(policy, part, { maxNewTokens: Math.min(o.maxNewTokens, room), temperature: 1, padId: o.padId, stopTokens: o.stopTokens, seed: o.seed + i });
+    // 2. Σ_t (log π − log π_ref) over the policy's tokens: a tool's result stays in the input and out of the sum
     const mask = policyMaskOf(sampled);
     const r = collateRollout(part, sampled.completions, mask, o.padId);
-    const [B] = r.batch.shape;
-    // 2. Σ_t (log π − log π_ref) over the policy's tokens
     const logp = await readAndDispose(tf.tidy(() => policyLogps(policy, r.batch, 1).logp));
-    const refLogp = await reference.nextTokenLogpsAsync(r.batch, 1);
-    kls.push(...sequenceKl(logp, refLogp, r.lossMask, B, r.width));
-    // 3. the answers' text, for the health metrics
-    for (let b = 0; b < B; b++) {
-      const completion = sampled.completions[b] ?? [];
-      const m = mask[b] ?? [];
-      answers.push({ text: await o.decode(completion), answer: await finalAnswerText(completion, m, o.decode, o.stopTokens), policyTokens: policyTokens(completion, m) });
-    }
+    for (const [k, reference] of references.entries()) kls[k]?.push(...sequenceKl(logp, await reference.nextTokenLogpsAsync(r.batch, 1), r.lossMask, part.length, r.width));
+    completions.push(...sampled.completions);
+    policyMasks.push(...mask);
+    o.onProgress?.(Math.min(i + o.batchSize, prompts.length));
   }
-  const { mean, stderr } = meanStderr(kls);
-  return { kl: mean, stderr, samples: kls.length, health: healthMetrics(answers) };
+  return { estimates: kls.map((values) => ({ ...meanStderr(values), samples: values.length })), completions, policyMasks };
 }
 
 /** `count` prompts from the distinct ones, in a seeded order, cycling when there are fewer. */
@@ -220,8 +215,30 @@ export function createKlGuard(o: {
   decode: Decode;
   rollout?: RolloutFn;
 }): LoopGuard {
-  const prompts = checkPrompts(o.prompts, o.check.samples, o.check.seed);
+  const blockSize = o.policy.config.blockSize;
+  const prompts = checkPrompts(o.prompts, o.check.samples, o.check.seed).filter((p) => p.length > 0 && p.length < blockSize);
   let kept: WeightSnapshot | null = null;
+
+  // the KL per answer, and the answers' health
+  const measure = async (): Promise<{ kl: number; metrics: Record<string, number> }> => {
+    if (prompts.length === 0) throw new Error("KL check: no training prompt leaves room for an answer in the model's context");
+    const { estimates, completions, policyMasks } = await klOfSampledAnswers(o.policy, [o.reference], prompts, {
+      maxNewTokens: o.check.maxNewTokens, seed: o.check.seed, padId: o.padId, stopTokens: o.stopTokens, batchSize: 16, ...(o.rollout ? { rollout: o.rollout } : {}),
+    });
+    const kl = estimates[0]!; // one reference, one estimate
+    const answers: SampledAnswer[] = [];
+    for (const [b, completion] of completions.entries()) {
+      const mask = policyMasks[b] ?? [];
+      answers.push({ text: await o.decode(completion), answer: await finalAnswerText(completion, mask, o.decode, o.stopTokens), policyTokens: policyTokens(completion, mask) });
+    }
+    const metrics: Record<string, number> = {
+      [KL_GUARD_METRICS.kl]: kl.mean, [KL_GUARD_METRICS.klStderr]: kl.stderr, [KL_GUARD_METRICS.samples]: kl.samples,
+      ...(o.klTarget !== null ? { [KL_GUARD_METRICS.target]: o.klTarget } : {}),
+      ...healthMetrics(answers),
+    };
+    return { kl: kl.mean, metrics };
+  };
+
   return {
     begin(step) {
       kept?.dispose();
@@ -229,18 +246,11 @@ export function createKlGuard(o: {
     },
     async afterStep(step, last) {
       if (o.check.every === 0 || (step % o.check.every !== 0 && !last)) return { metrics: {}, stop: null };
-      const m = await sampledKl(o.policy, o.reference, {
-        prompts, maxNewTokens: o.check.maxNewTokens, seed: o.check.seed, padId: o.padId, stopTokens: o.stopTokens, decode: o.decode, ...(o.rollout ? { rollout: o.rollout } : {}),
-      });
-      const metrics: Record<string, number> = {
-        [KL_GUARD_METRICS.kl]: m.kl, [KL_GUARD_METRICS.klStderr]: m.stderr, [KL_GUARD_METRICS.samples]: m.samples,
-        ...(o.klTarget !== null ? { [KL_GUARD_METRICS.target]: o.klTarget } : {}),
-        ...m.health,
-      };
+      const { kl, metrics } = await measure();
       if (o.klTarget === null || !kept) return { metrics, stop: null };
-      if (!(m.kl <= o.klTarget)) {
+      if (!(kl <= o.klTarget)) {
         kept.restoreInto(o.policy);
-        return { metrics, stop: { reason: "kl_above_target", kl: m.kl, klTarget: o.klTarget, step, keptStep: kept.step } };
+        return { metrics, stop: { reason: "kl_above_target", kl, klTarget: o.klTarget, step, keptStep: kept.step } };
       }
       kept.dispose();
       kept = snapshotWeights(o.policy, step);
