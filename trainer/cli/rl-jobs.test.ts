@@ -144,6 +144,27 @@ test("the KL guard stops an over-aggressive DPO run and keeps the weights of its
   assert.equal(stop["dir"], path("dpo-guarded"));
 });
 
+test("a DPO resume whose checkpoint is over the (new) KL target stops at once on it, instead of keeping it as if it had passed a check", async () => {
+  const spec = (out: string, klTarget: number | null): JobSpecInput => ({
+    schemaVersion: 1, kind: "dpo", data: path("prefs.jsonl"), tokenizer: tokenizer(), model: { checkpoint: path("base") },
+    train: { steps: 6, batchSize: 3, beta: 0.1, klTarget, klCheck: { every: 2, samples: 8, maxNewTokens: 8 }, checkpointEvery: 2, keepCheckpoints: 0, optim: { lr: 0.02, warmupSteps: 0 } },
+    out, backend: "wasm",
+  });
+  const unguarded = metricsOf(await run(spec(path("dpo-unguarded"), null)));
+  const kl4 = Number(unguarded.find((m) => m["step"] === 4)?.["kl_guard/kl"]);
+  assert.ok(kl4 > 0.01, `KL at step 4: ${kl4}`);
+  const events = await run({ ...spec(path("dpo-resumed-over"), kl4 / 2), resume: path("dpo-unguarded/checkpoints/step-4") } as JobSpecInput);
+  const stop = events.find((e) => e.type === "early_stop");
+  assert.ok(stop, "no early stop");
+  // measured with the check's prompts and seed: the KL the first run logged at step 4
+  assert.ok(Math.abs(Number(stop["kl"]) - kl4) < 1e-5, `${stop["kl"]} vs ${kl4}`);
+  assert.equal(stop["step"], 4);
+  assert.equal(stop["keptStep"], 4);
+  assert.deepEqual(metricsOf(events), [], "no step trained");
+  assert.equal(readManifest(path("dpo-resumed-over")).step, 4);
+  assert.ok(readFileSync(path("dpo-resumed-over/model.safetensors")).equals(readFileSync(path("dpo-unguarded/checkpoints/step-4/model.safetensors"))));
+});
+
 test("ppo: the reward model plus the checker (Σ w·r, each source logged), the tools run in its rollouts; another reward does not resume; a prompt without the checker's field is scored by the reward model alone", async () => {
   const ppoSpec = (out: string, extra: Record<string, unknown> = {}): JobSpecInput => ({
     schemaVersion: 1, kind: "ppo", prompts: path("prompts.jsonl"), tokenizer: tokenizer(), model: { checkpoint: path("base") }, rewardModel: { checkpoint: path("rm") },

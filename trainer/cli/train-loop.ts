@@ -181,9 +181,9 @@ export async function runTrainLoop<T>(o: {
   if (o.resume) trainer.step = o.resume.step;
   let lastCheckpoint: string | null = o.resume?.dir ?? null;
   const bar = createProgress(o.label, config.steps, o.progressStream ? { stream: o.progressStream } : {});
-  o.guard?.begin(trainer.step);
-  let earlyStop: EarlyStop | null = null;
-  while (trainer.step < config.steps) {
+  // a resume point already over the KL target trains no further
+  let earlyStop: EarlyStop | null = (await o.guard?.begin(trainer.step)) ?? null;
+  while (!earlyStop && trainer.step < config.steps) {
     let metrics: Record<string, number>;
     try {
       const batch = batches.next().value as T[];

@@ -127,7 +127,10 @@ export function snapshotWeights(model: LanguageModel, step: number): WeightSnaps
   };
 }
 
-/** Training stopped: the KL measured at `step` was over the target; the weights of `keptStep` are back. */
+/**
+ * Training stopped: the KL measured at `step` was over the target; the weights of `keptStep` are back. The two are
+ * equal when a resume point was already over the target: no earlier weights were at hand.
+ */
 export interface EarlyStop {
   reason: "kl_above_target";
   kl: number;
@@ -145,8 +148,8 @@ export interface RolloutStepResult {
 
 /** What the train loop (cli/train-loop.ts) asks of a guard. */
 export interface LoopGuard {
-  /** Before the first step: `step` is where training starts (0, or the resume point). */
-  begin(step: number): void;
+  /** Before the first step: `step` is where training starts (0, or the resume point); a stop when it must not train from there. */
+  begin(step: number): Promise<EarlyStop | null>;
   /** After step `step`'s update: metrics for that step's line, and a stop when training must end. */
   afterStep(step: number, last: boolean): Promise<{ metrics: Record<string, number>; stop: EarlyStop | null }>;
   dispose(): void;
@@ -203,6 +206,11 @@ export function checkPrompts(prompts: number[][], count: number, seed: number): 
  * samples `check.samples` answers to training prompts and measures the KL. Over `klTarget` it puts
  * back the weights of the last check under the target (the starting weights when none passed) and
  * stops training. Without a target it only measures.
+ *
+ * A fresh run starts from the reference's weights (KL 0). A resumed run starts from a checkpoint's, written on
+ * its own schedule and perhaps under another target: they are measured first and kept only when under the
+ * target. Over it, training stops at once on them, as GRPO's and PPO's guards keep the weights they resumed
+ * with (decision 0066): the stop's step and keptStep are both the resume point.
  */
 export function createKlGuard(o: {
   policy: LanguageModel;
@@ -240,9 +248,16 @@ export function createKlGuard(o: {
   };
 
   return {
-    begin(step) {
+    async begin(step) {
       kept?.dispose();
-      kept = o.klTarget !== null && o.check.every > 0 ? snapshotWeights(o.policy, step) : null;
+      kept = null;
+      if (o.klTarget === null || o.check.every === 0) return null;
+      if (step > 0) {
+        const { kl } = await measure();
+        if (!(kl <= o.klTarget)) return { reason: "kl_above_target", kl, klTarget: o.klTarget, step, keptStep: step };
+      }
+      kept = snapshotWeights(o.policy, step);
+      return null;
     },
     async afterStep(step, last) {
       if (o.check.every === 0 || (step % o.check.every !== 0 && !last)) return { metrics: {}, stop: null };
