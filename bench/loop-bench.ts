@@ -500,14 +500,19 @@ if (ONLY.has("dpo-loop")) {
 }
 
 // 4. figures
-const pairStats = () => {
-  // labeler vs labeler on the same answer pairs; the Bayes ceiling of any reward model: mean σ(τ·|Δu|)
+/** Every ranking so far, per prompt: each answer text's tier (0 = best). */
+const ranksByPrompt = (): Map<string, Array<Map<string, number>>> => {
   const byPrompt = new Map<string, Array<Map<string, number>>>();
   for (const r of rankings) {
     const rank = new Map<string, number>();
     r.tiers.forEach((tier, i) => tier.forEach((text) => rank.set(text, i)));
     byPrompt.set(r.prompt, [...(byPrompt.get(r.prompt) ?? []), rank]);
   }
+  return byPrompt;
+};
+const pairStats = () => {
+  // labeler vs labeler on the same answer pairs; the Bayes ceiling of any reward model: mean σ(τ·|Δu|)
+  const byPrompt = ranksByPrompt();
   let agree = 0, pairs = 0, ceiling = 0, strict = 0;
   for (const [prompt, ranks] of byPrompt) {
     const texts = [...new Set(ranks.flatMap((r) => [...r.keys()]))];
@@ -636,12 +641,7 @@ type LabelerAgreement = { measured: number; pairs: number; expected: number };
 function labelerAgreementOn(held: HeldPair[]): LabelerAgreement {
   // every ranking of the prompt: the held-out prompts are ranked only in the rounds this bench ran, and a later
   // round's answers that repeat an earlier one's text are the same answer to a labeler, so they count alike
-  const tiersOf = new Map<string, Array<Map<string, number>>>();
-  for (const r of rankings) {
-    const rank = new Map<string, number>();
-    r.tiers.forEach((tier, i) => tier.forEach((text) => rank.set(text, i)));
-    tiersOf.set(r.prompt, [...(tiersOf.get(r.prompt) ?? []), rank]);
-  }
+  const tiersOf = ranksByPrompt();
   let agree = 0, counted = 0, expected = 0;
   for (const pair of held) {
     expected += sigmoid(TAU * utilityGap(pair));

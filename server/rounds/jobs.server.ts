@@ -240,8 +240,9 @@ export async function completeJob(db: Db, dataDir: string, jobId: string, lease:
         const originRow = originId ? await trx.selectFrom("models").select(["id", "name"]).where("id", "=", originId).executeTakeFirst() : undefined;
         const origin = originRow ? { modelId: originRow.id, name: originRow.name } : null;
         // the reward model's accuracy beside the labelers' own agreement on the same held-out items (decision 0067)
-        const labelerAgreement = rm?.["eval_accuracy"] !== undefined ? await heldOutAgreement(trx, round.data_snapshot) : null;
-        const heldOut = heldOutReport(file.data, rm?.["eval_accuracy"] !== undefined ? { accuracy: rm["eval_accuracy"], pairs: rm["eval_pairs"] ?? 0, labelerAgreement } : null, origin);
+        const accuracy = rm?.["eval_accuracy"];
+        const rmHeldOut = accuracy === undefined ? null : { accuracy, pairs: rm?.["eval_pairs"] ?? 0, labelerAgreement: await heldOutAgreement(trx, round.data_snapshot) };
+        const heldOut = heldOutReport(file.data, rmHeldOut, origin);
         await trx.updateTable("rounds").set({ report: JSON.stringify({ ...(round.report ?? {}), heldOut }), updated_at: new Date() }).where("id", "=", round.id).execute();
       } else if (job.kind === "sample") {
         const spec = job.spec as { model: { modelId?: string }; baselineModel?: { modelId: string } };
