@@ -39,7 +39,7 @@
  * answer and the reward model's held-out accuracy next to what the labelers' own noise allows.
  *
  *   npm run bench:loop [-- --task arithmetic --eval 96 --prompts 96 --tau 4 --seed 1
- *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-steps 100,300 --dpo-rpo 0,1 --dpo-dpop auto,0,1,50 --dpo-consensus 0,1 --dpo-pairs all,best_vs_rest --dpo-right-chosen 0,1 --dpo-smoothing 0,0.2 --dpo-loss sigmoid,ipo --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
+ *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-steps 100,300 --dpo-batch 8,32 --dpo-rpo 0,1 --dpo-dpop auto,0,1,50 --dpo-consensus 0,1 --dpo-pairs all,best_vs_rest --dpo-right-chosen 0,1 --dpo-smoothing 0,0.2 --dpo-loss sigmoid,ipo --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
  *                        --grpo-mini-batches 0,16 --grpo-iterations 1,2 --grpo-tool-result 0,0.5 --grpo-digits 0,0.5 --grpo-temperatures 1,0.7 --sample-temperature 1
  *                        --kto-lrs 3e-5 --rm-steps 30,100,300 --rm-lrs 1e-4,3e-5 --ppo-checker auto,0,0.5 --ppo-tool-result 0,0.5 --ppo-kl-target auto,off,3 --rollouts 20 --tool-share 0.4 --policy 6x192 --dpo-rounds 3 --rl-fresh 0
  *                        --only dpo,ppo,rm-grpo,grpo,kto,chain,chain-fresh,dpo-loop]
@@ -83,6 +83,8 @@ const { values } = parseArgs({
     "dpo-betas": { type: "string", default: "0.1" },
     // DPO's optimizer steps (the trainer's default is 100 steps of 8 pairs), swept with the lrs and βs
     "dpo-steps": { type: "string", default: "100" },
+    // DPO's pairs per optimizer step (the trainer's default 8), swept with the steps
+    "dpo-batch": { type: "string", default: "8" },
     // RPO's α (the chosen answers' NLL beside DPO's loss; 0 = plain DPO), swept with the lrs and βs
     "dpo-rpo": { type: "string", default: "0" },
     // DPOP's λ (a chosen answer that falls below the reference counts against the margin; 0 = plain DPO; "auto" = the
@@ -377,11 +379,11 @@ const grpo = { rollouts: ROLLOUTS, promptsPerRollout: 8, numGenerations: 8, maxC
 if (ONLY.has("dpo")) {
   for (const lr of lrs("dpo-lrs")) {
     for (const beta of lrs("dpo-betas")) {
-      for (const rpoAlpha of lrs("dpo-rpo")) for (const dpopLambda of dpops()) for (const consensus of lrs("dpo-consensus")) for (const steps of lrs("dpo-steps")) for (const pairs of values["dpo-pairs"]!.split(",")) for (const rightChosen of lrs("dpo-right-chosen")) for (const labelSmoothing of lrs("dpo-smoothing")) for (const lossType of values["dpo-loss"]!.split(",")) {
-        const name = `DPO lr ${lr} β ${beta}${rpoAlpha ? ` RPO α ${rpoAlpha}` : ""} DPOP λ ${dpopLambda ?? "auto"}${steps !== 100 ? ` ${steps} steps` : ""}${consensus ? " consensus pairs" : ""}${pairs !== "all" ? ` pairs ${pairs}` : ""}${rightChosen ? " right chosen only" : ""}`
+      for (const rpoAlpha of lrs("dpo-rpo")) for (const dpopLambda of dpops()) for (const consensus of lrs("dpo-consensus")) for (const steps of lrs("dpo-steps")) for (const batchSize of lrs("dpo-batch")) for (const pairs of values["dpo-pairs"]!.split(",")) for (const rightChosen of lrs("dpo-right-chosen")) for (const labelSmoothing of lrs("dpo-smoothing")) for (const lossType of values["dpo-loss"]!.split(",")) {
+        const name = `DPO lr ${lr} β ${beta}${rpoAlpha ? ` RPO α ${rpoAlpha}` : ""} DPOP λ ${dpopLambda ?? "auto"}${steps !== 100 ? ` ${steps} steps` : ""}${batchSize !== 8 ? ` batch ${batchSize}` : ""}${consensus ? " consensus pairs" : ""}${pairs !== "all" ? ` pairs ${pairs}` : ""}${rightChosen ? " right chosen only" : ""}`
           + `${labelSmoothing ? ` label smoothing ${labelSmoothing}` : ""}${lossType !== "sigmoid" ? ` ${lossType} loss` : ""}`;
         const data = { ...(consensus ? { consensus: true } : {}), ...(pairs !== "all" ? { pairs } : {}), ...(rightChosen ? { rightChosenOnly: true } : {}) };
-        await add(name, { path: "dpo", dpo: { beta, rpoAlpha, dpopLambda, steps, labelSmoothing, lossType, optim: optim(lr) }, ...(Object.keys(data).length > 0 ? { data } : {}) });
+        await add(name, { path: "dpo", dpo: { beta, rpoAlpha, dpopLambda, steps, batchSize, labelSmoothing, lossType, optim: optim(lr) }, ...(Object.keys(data).length > 0 ? { data } : {}) });
       }
     }
   }
