@@ -367,6 +367,7 @@ const policy = r0.models.find((m) => m.kind === "sft")!.id;
 
 // 2. three labelers rank every sampled answer set
 for (const labeler of labelers) await labelEverything(labeler, false);
+const round0Rankings = rankings.length;
 
 // 3. one round per algorithm (and learning rate) from round 0's policy
 const rounds: Array<{ name: string; id: string }> = [];
@@ -536,6 +537,18 @@ const pairStats = () => {
   return { labelerAgreement: agree / Math.max(1, pairs), rmCeiling: ceiling / Math.max(1, strict) };
 };
 const { labelerAgreement, rmCeiling } = pairStats();
+/**
+ * What one round of preference learning could reach from round 0's samples: the utility of the K answers as sampled
+ * (the policy as it is, at the sampling temperature) against that of each labeler's favourite among them (best-of-K by
+ * the people). A round that learned to answer as the labelers' top choice would close `share` of the headroom from
+ * the samples' mean; DPO moves probability among what the policy samples, so this is its yardstick, not a bound.
+ */
+const bestOfK = () => {
+  const round0 = rankings.slice(0, round0Rankings);
+  const sampled = mean(round0.flatMap((r) => r.tiers.flat().map((text) => utility(r.prompt, text))));
+  const top = mean(round0.map((r) => utility(r.prompt, r.tiers[0]![0]!)));
+  return { sampled, top, share: (top - sampled) / (1.5 - sampled) };
+};
 /** Of the ranked pairs (every labeler's, across tiers) where one answer called the calculator and the other did not: how often the one without the call was ranked higher. */
 const callPairs = () => {
   let mixed = 0, noCallWins = 0;
@@ -766,6 +779,8 @@ for (const r of rounds) {
 const f = (x: number | null | undefined, d = 2) => (x === null || x === undefined || Number.isNaN(x) ? "—" : x.toFixed(d));
 console.log(`\nLoop bench (${values.task}): ${demonstrations} demonstrations, ${rankings.length} rankings (3 labelers, K ${K}, τ ${TAU}), ${EVAL} held-out prompts, seed ${SEED}, ${((Date.now() - started) / 60000).toFixed(1)} min`);
 console.log(`labeler–labeler agreement ${f(labelerAgreement, 3)}; a reward model's ceiling (mean σ(τ|Δu|) over ranked pairs) ${f(rmCeiling, 3)}; round 0's held-out checker ${f(r0.report?.heldOut?.checker?.new)}`);
+const best = bestOfK();
+console.log(`round 0's sampled answers: utility ${f(best.sampled, 3)}; each labeler's favourite of its K: ${f(best.top, 3)} (${f(100 * best.share, 0)} % of the headroom from the samples)`);
 const calls = callPairs();
 console.log(`ranked pairs with one calculator call and one answer without: ${calls.mixed}; the answer without the call ranked higher in ${f(calls.noCallWins / Math.max(1, calls.mixed), 3)} of them`);
 console.log("| round | utility before → after | Δ [95 % CI] | headroom closed | checker before → after | correctness headroom closed | style before → after | tool use before → after | KL (nats) | RM held-out acc. |");
@@ -779,7 +794,7 @@ for (const r of results) {
 }
 fs.mkdirSync("bench/results", { recursive: true });
 const file = `bench/results/loop-${new Date().toISOString().replace(/[:.]/g, "-")}.json`;
-fs.writeFileSync(file, JSON.stringify({ args: values, demonstrations, rankings: rankings.length, labelerAgreement, rmCeiling, callPairs: calls, round0: r0.report?.heldOut?.checker, results, curves }, null, 2));
+fs.writeFileSync(file, JSON.stringify({ args: values, demonstrations, rankings: rankings.length, labelerAgreement, rmCeiling, bestOfK: best, callPairs: calls, round0: r0.report?.heldOut?.checker, results, curves }, null, 2));
 if (ARITHMETIC) {
   console.log("\nWhy held-out answers are wrong (before → after): no call / wrong expression in the call / result miscopied / other");
   for (const r of results) {
