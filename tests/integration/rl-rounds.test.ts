@@ -253,8 +253,8 @@ test("DPO left without DPOP's λ gets 10 when an RL step taught its policy, else
   const copy = (await server.db.insertInto("models").values({ project_id: projectId, round_id: null, parent_id: chain.grpo, name: "a copy of the GRPO policy", kind: "policy", storage_key: `dpop-walk-${Date.now()}`, config: JSON.stringify({}) }).returning("id").executeTakeFirstOrThrow()).id;
   assert.equal((await lambdaOf({ name: "DPO from a copy", base: { modelId: copy } })).lambda, 10);
   // no RL step behind: the SFT policy, and an SFT step inside the round
-  assert.equal((await lambdaOf({ name: "DPO from SFT", base: { modelId: chain.sft } })).lambda, 1);
-  assert.equal((await lambdaOf({ name: "SFT then DPO", path: "sft-dpo" })).lambda, 1);
+  assert.equal((await lambdaOf({ name: "DPO from SFT", base: { modelId: chain.sft } })).lambda, 0.3);
+  assert.equal((await lambdaOf({ name: "SFT then DPO", path: "sft-dpo" })).lambda, 0.3);
   // a λ given is kept, 0 included
   assert.equal((await lambdaOf({ name: "plain DPO after GRPO", base: { afterRound: chain.round0 }, dpo: { dpopLambda: 0 } })).lambda, 0);
   assert.equal((await lambdaOf({ name: "λ 1 after GRPO", base: { modelId: chain.grpo }, dpo: { dpopLambda: 1 } })).lambda, 1);

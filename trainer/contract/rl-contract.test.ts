@@ -64,7 +64,7 @@ test("defaults follow TRL 1.x except where the comments say; every trainer has a
   assert.deepEqual(dpoConfigSchema.parse({}).klCheck, { every: 25, samples: 16, maxNewTokens: 32, seed: 0 });
   // DPOP's λ is left blank for the round to choose (decision 0064): 1, or 10 after an RL step; a given one is kept
   assert.equal(dpoConfigSchema.parse({}).dpopLambda, undefined);
-  assert.deepEqual([dpopLambdaFor(undefined, false), dpopLambdaFor(undefined, true), dpopLambdaFor(0, true), dpopLambdaFor(3, false)], [1, 10, 0, 3]);
+  assert.deepEqual([dpopLambdaFor(undefined, false), dpopLambdaFor(undefined, true), dpopLambdaFor(0, true), dpopLambdaFor(3, false)], [0.3, 10, 0, 3]);
   assert.equal(ktoConfigSchema.safeParse({ batchSize: 1 }).success, false);
   assert.deepEqual(paths(grpoConfigSchema.safeParse({ klControl: "adaptive", klTarget: null })), ["klControl"]);
   assert.equal(earlyStopEventSchema.safeParse({ type: "early_stop", reason: "kl_above_target", kl: 7, klTarget: 6, step: 40, keptStep: 30, dir: "/x" }).success, true);

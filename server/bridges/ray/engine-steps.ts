@@ -230,5 +230,5 @@ export const MAPPING_NOTES = [
   "PPO's KL target maps to OpenRLHF's adaptive KL (`--algo.kl.target`) only under `klControl: \"adaptive\"`. Its default, an early stop at the target (decision 0066), has no counterpart: OpenRLHF's PPO runs every episode at a fixed β.",
   "Tandem-only settings have no counterpart and are left out: the reward model's `centerCoefficient` on OpenRLHF, PPO's `vfCoef`, `missingEosPenalty`, `whitenRewards` and `criticWarmupRollouts` (OpenRLHF's `--freezing_actor_steps` counts its own steps, so it is not mapped).",
   "DPO `hinge` is TRL-only; PPO runs on OpenRLHF only (TRL's PPO has no command line).",
-  "DPO's `dpopLambda` (DPOP's penalty, Tandem's default 1, or 10 after an RL step) has no counterpart in OpenRLHF or TRL: the engines train plain DPO.",
+  "DPO's `dpopLambda` (DPOP's penalty, Tandem's default 0.3, or 10 after an RL step) has no counterpart in OpenRLHF or TRL: the engines train plain DPO.",
 ];
