@@ -47,7 +47,7 @@ export type DpoConfigInput = z.input<typeof dpoConfigSchema>;
  * DPOP's λ when the round leaves it unset (decisions 0064, 0068). A policy taught by GRPO, RLOO or PPO has learned
  * what a checker or reward model rewards; people's rankings of its answers mostly differ in style, and at λ 1 DPO
  * spent right answers on that style (loop bench, fifteenth and sixteenth runs), while λ 10 kept them. From an SFT
- * policy, λ 0.3 let DPO move the style further than λ 1 with about as many right answers, at 1.6–2.7 nats
+ * policy, λ 0.3 let DPO move the style further than λ 1 with about as many right answers, at 1.3–2.7 nats
  * (twenty-fourth run).
  */
 export const DPOP_LAMBDA = { default: 0.3, afterRl: 10 } as const;
