@@ -88,7 +88,7 @@ const { values } = parseArgs({
     // RPO's α (the chosen answers' NLL beside DPO's loss; 0 = plain DPO), swept with the lrs and βs
     "dpo-rpo": { type: "string", default: "0" },
     // DPOP's λ (a chosen answer that falls below the reference counts against the margin; 0 = plain DPO; "auto" = the
-    // round's default: 1, or 10 after an RL step, decision 0064), swept the same way; the chain's DPO and the dpo-loop take it too
+    // round's default: 0.3, or 10 after an RL step, decisions 0064 and 0068), swept the same way; the chain's DPO and the dpo-loop take it too
     "dpo-dpop": { type: "string", default: "auto" },
     // 1 = DPO on one pair set per item from the consensus of its labelers' rankings (data.consensus), 0 = every labeler's pairs
     "dpo-consensus": { type: "string", default: "0" },

@@ -225,7 +225,7 @@ test("SFT → GRPO with the calculator and the checker, then a GRPO round that w
   assert.equal((await server.db.selectFrom("tasks").select("id").where("prompt_id", "in", heldIds).execute()).length, 0);
 });
 
-test("DPO left without DPOP's λ gets 10 when an RL step taught its policy, else 1; the spec, the job and the page show it", async (t) => {
+test("DPO left without DPOP's λ gets 10 when an RL step taught its policy, else 0.3; the spec, the job and the page show it", async (t) => {
   assert.ok(chain.grpo, "needs the SFT → GRPO chain above");
   const dpo = { steps: 2, batchSize: 2, klCheck: { every: 0 } };
   const launched: string[] = [];

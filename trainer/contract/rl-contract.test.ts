@@ -62,7 +62,7 @@ test("defaults follow TRL 1.x except where the comments say; every trainer has a
   assert.equal(ppoConfigSchema.parse({ rollouts: 4, criticWarmupRollouts: 3 }).criticWarmupRollouts, 3);
   assert.deepEqual(paths(ppoConfigSchema.safeParse({ rollouts: 3, criticWarmupRollouts: 3 })), ["criticWarmupRollouts"]);
   assert.deepEqual(dpoConfigSchema.parse({}).klCheck, { every: 25, samples: 16, maxNewTokens: 32, seed: 0 });
-  // DPOP's λ is left blank for the round to choose (decision 0064): 1, or 10 after an RL step; a given one is kept
+  // DPOP's λ is left blank for the round to choose (decisions 0064, 0068): 0.3, or 10 after an RL step; a given one is kept
   assert.equal(dpoConfigSchema.parse({}).dpopLambda, undefined);
   assert.deepEqual([dpopLambdaFor(undefined, false), dpopLambdaFor(undefined, true), dpopLambdaFor(0, true), dpopLambdaFor(3, false)], [0.3, 10, 0, 3]);
   assert.equal(ktoConfigSchema.safeParse({ batchSize: 1 }).success, false);
