@@ -39,7 +39,7 @@
  * answer and the reward model's held-out accuracy next to what the labelers' own noise allows.
  *
  *   npm run bench:loop [-- --task arithmetic --eval 96 --prompts 96 --tau 4 --seed 1
- *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-steps 100,300 --dpo-batch 8,32 --dpo-rpo 0,1 --dpo-dpop auto,0,1,50 --dpo-consensus 0,1 --dpo-pairs all,best_vs_rest --dpo-right-chosen 0,1 --dpo-smoothing 0,0.2 --dpo-loss sigmoid,ipo --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
+ *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-steps 100,300 --dpo-batch 8,32 --dpo-rpo 0,1 --dpo-dpop auto,0,1,50 --dpo-consensus 0,1 --dpo-pairs all,best_vs_rest --dpo-right-chosen 0,1 --dpo-smoothing 0,0.2 --dpo-loss sigmoid,ipo --dpo-ranked-best 0,1 --dpo-sft-steps 60 --dpo-sft-lr 3e-4 --dpo-sft-demos 0,1 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
  *                        --grpo-mini-batches 0,16 --grpo-iterations 1,2 --grpo-tool-result 0,0.5 --grpo-digits 0,0.5 --grpo-temperatures 1,0.7 --sample-temperature 1
  *                        --kto-lrs 3e-5 --rm-steps 30,100,300 --rm-lrs 1e-4,3e-5 --ppo-checker auto,0,0.5 --ppo-tool-result 0,0.5 --ppo-kl-target auto,off,3 --rollouts 20 --tool-share 0.4 --policy 6x192 --dpo-rounds 3 --rl-fresh 0
  *                        --only dpo,ppo,rm-grpo,grpo,kto,chain,chain-fresh,dpo-loop]
@@ -101,6 +101,13 @@ const { values } = parseArgs({
     // swept with the settings above
     "dpo-smoothing": { type: "string", default: "0" },
     "dpo-loss": { type: "string", default: "sigmoid" },
+    // the rankings' favourites as SFT examples before DPO (data.mix.rankedBest, decision 0069): at these weights, 0 = plain
+    // DPO; above 0 the round is sft-dpo, whose SFT takes --dpo-sft-steps steps of 8 at --dpo-sft-lr, and the
+    // demonstrations at --dpo-sft-demos (0 = the favourites alone); swept with the settings above
+    "dpo-ranked-best": { type: "string", default: "0" },
+    "dpo-sft-steps": { type: "string", default: "60" },
+    "dpo-sft-lr": { type: "string", default: "3e-4" },
+    "dpo-sft-demos": { type: "string", default: "1" },
     // dpo-loop: this many DPO rounds in a row, each on the rankings of the answers the previous policy sampled
     "dpo-rounds": { type: "string", default: "3" },
     "ppo-lrs": { type: "string", default: "1e-4" },
@@ -380,11 +387,14 @@ const grpo = { rollouts: ROLLOUTS, promptsPerRollout: 8, numGenerations: 8, maxC
 if (ONLY.has("dpo")) {
   for (const lr of lrs("dpo-lrs")) {
     for (const beta of lrs("dpo-betas")) {
-      for (const rpoAlpha of lrs("dpo-rpo")) for (const dpopLambda of dpops()) for (const consensus of lrs("dpo-consensus")) for (const steps of lrs("dpo-steps")) for (const batchSize of lrs("dpo-batch")) for (const pairs of values["dpo-pairs"]!.split(",")) for (const rightChosen of lrs("dpo-right-chosen")) for (const labelSmoothing of lrs("dpo-smoothing")) for (const lossType of values["dpo-loss"]!.split(",")) {
+      for (const rpoAlpha of lrs("dpo-rpo")) for (const dpopLambda of dpops()) for (const consensus of lrs("dpo-consensus")) for (const steps of lrs("dpo-steps")) for (const batchSize of lrs("dpo-batch")) for (const pairs of values["dpo-pairs"]!.split(",")) for (const rightChosen of lrs("dpo-right-chosen")) for (const labelSmoothing of lrs("dpo-smoothing")) for (const lossType of values["dpo-loss"]!.split(",")) for (const rankedBest of lrs("dpo-ranked-best")) for (const sftSteps of rankedBest ? lrs("dpo-sft-steps") : [0]) for (const sftLr of rankedBest ? lrs("dpo-sft-lr") : [0]) for (const sftDemos of rankedBest ? lrs("dpo-sft-demos") : [1]) {
         const name = `DPO lr ${lr} β ${beta}${rpoAlpha ? ` RPO α ${rpoAlpha}` : ""} DPOP λ ${dpopLambda ?? "auto"}${steps !== 100 ? ` ${steps} steps` : ""}${batchSize !== 8 ? ` batch ${batchSize}` : ""}${consensus ? " consensus pairs" : ""}${pairs !== "all" ? ` pairs ${pairs}` : ""}${rightChosen ? " right chosen only" : ""}`
-          + `${labelSmoothing ? ` label smoothing ${labelSmoothing}` : ""}${lossType !== "sigmoid" ? ` ${lossType} loss` : ""}`;
-        const data = { ...(consensus ? { consensus: true } : {}), ...(pairs !== "all" ? { pairs } : {}), ...(rightChosen ? { rightChosenOnly: true } : {}) };
-        await add(name, { path: "dpo", dpo: { beta, rpoAlpha, dpopLambda, steps, batchSize, labelSmoothing, lossType, optim: optim(lr) }, ...(Object.keys(data).length > 0 ? { data } : {}) });
+          + `${labelSmoothing ? ` label smoothing ${labelSmoothing}` : ""}${lossType !== "sigmoid" ? ` ${lossType} loss` : ""}`
+          + `${rankedBest ? `, after SFT on the favourites ×${rankedBest}${sftDemos !== 1 ? ` and demonstrations ×${sftDemos}` : ""} (${sftSteps} steps, lr ${sftLr})` : ""}`;
+        const mix = rankedBest ? { mix: { rankedBest, ...(sftDemos !== 1 ? { demonstrations: sftDemos } : {}) } } : {};
+        const data = { ...(consensus ? { consensus: true } : {}), ...(pairs !== "all" ? { pairs } : {}), ...(rightChosen ? { rightChosenOnly: true } : {}), ...mix };
+        const sft = rankedBest ? { path: "sft-dpo", sft: { steps: sftSteps, batchSize: 8, optim: { lr: sftLr, minLr: sftLr / 10, warmupSteps: 5 } } } : { path: "dpo" };
+        await add(name, { ...sft, dpo: { beta, rpoAlpha, dpopLambda, steps, batchSize, labelSmoothing, lossType, optim: optim(lr) }, ...(Object.keys(data).length > 0 ? { data } : {}) });
       }
     }
   }

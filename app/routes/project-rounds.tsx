@@ -5,7 +5,7 @@ import { AppError } from "../../server/lib/app-error.ts";
 import { getProject } from "../../server/labeling/projects.server.ts";
 import { launchRound, listRounds } from "../../server/rounds/rounds.server.ts";
 import { rayExecutor } from "../../server/bridges/ray/ray-handoff.server.ts";
-import { MIX_SOURCES } from "../../server/labeling/data-mix.ts";
+import { MIX_DEFAULT_WEIGHT, MIX_SOURCE_LABELS, MIX_SOURCES } from "../../server/labeling/data-mix.ts";
 import { PAIR_MODE_LABELS } from "../../server/labeling/quality/pair-builder.ts";
 import { GPT_PRESETS } from "../../trainer/contract/gpt-config.ts";
 import { isCorpusPath, KL_STEPS, readsPreferencePairs, ROUND_PATHS, roundSpecSchema, type RoundPath } from "../../trainer/contract/round.ts";
@@ -46,7 +46,6 @@ const pathLabels: Record<RoundPath, string> = {
   "mix-search": "Data-mix search: small models on candidate mixes",
 };
 
-const mixLabels = { demonstrations: "Demonstrations (SFT)", qa: "Reviewed Q&A (SFT)", rankings: "Rankings", compares: "A/B compares", corrections: "Reviewers' corrections" } as const;
 
 /** The hyperparameter sections, generated from the trainer's own config schemas. */
 function sections(): Record<"sft" | "reward" | "dpo" | "ppo" | "grpo" | "rloo" | "kto" | "next" | "evaluation" | "pretrain", ConfigField[]> {
@@ -330,15 +329,15 @@ export default function ProjectRounds({ loaderData, actionData }: Route.Componen
               </div>
             </details>
             <details className="mb-4 rounded-md border border-slate-200 p-3 dark:border-slate-800" open={MIX_SOURCES.some((s) => errors[`data.mix.${s}`])}>
-              <summary className="cursor-pointer text-sm font-medium">Data mix (weight per source: 1 = as labeled, 0 = leave out, 2 = twice)</summary>
+              <summary className="cursor-pointer text-sm font-medium">Data mix (weight per source: 1 = as labeled, 0 = leave out, 2 = twice; blank = the placeholder)</summary>
               <div className="mt-3 grid grid-cols-3 gap-3">
                 {MIX_SOURCES.map((source) => (
                   <Field
                     key={source}
-                    label={mixLabels[source]}
+                    label={MIX_SOURCE_LABELS[source]}
                     name={`data.mix.${source}`}
                     inputMode="decimal"
-                    placeholder="1"
+                    placeholder={String(MIX_DEFAULT_WEIGHT[source])}
                     defaultValue={values[`data.mix.${source}`] ?? ""}
                     error={errors[`data.mix.${source}`]}
                   />

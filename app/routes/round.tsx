@@ -14,6 +14,7 @@ import { HeldOutCard, RoundWarnings } from "../components/held-out-report.tsx";
 import { CorpusSnapshotCard, LmEvalCard, MixSearchCard, type CorpusSnapshotView, type LmEvalView, type MixSearchView } from "../components/corpus-round-report.tsx";
 import type { HeldOutReport, RoundWarning } from "../../server/rounds/round-warnings.ts";
 import { PAIR_MODE_LABELS } from "../../server/labeling/quality/pair-builder.ts";
+import { MIX_DEFAULT_WEIGHT, MIX_SOURCE_LABELS, MIX_SOURCES } from "../../server/labeling/data-mix.ts";
 import { checkerLabel } from "../../trainer/contract/checker.ts";
 import { requireProjectRole } from "../lib/auth.server.ts";
 import { or404 } from "../lib/not-found.server.ts";
@@ -109,6 +110,8 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
     if (live.state !== round.state || live.currentStep !== round.current_step) void revalidate();
   }, [live.state, live.currentStep, round, revalidate]);
   const snapshot = round.data_snapshot as DataSnapshot;
+  // the weights that differ from each source's default (older snapshots have no mix)
+  const mixed = MIX_SOURCES.filter((s) => snapshot.mix?.[s] !== undefined && snapshot.mix[s] !== MIX_DEFAULT_WEIGHT[s]).map((s) => [s, snapshot.mix![s]!] as const);
   const steps = round.steps;
   const latestJobFor = (index: number) => round.jobs.filter((j) => j.step_index === index).at(-1);
   const current = latestJobFor(live.currentStep);
@@ -231,6 +234,12 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
                 <>
                   <dt>Preference pairs</dt>
                   <dd data-testid="pairs-mode">{PAIR_MODE_LABELS[snapshot.pairs]}</dd>
+                </>
+              ) : null}
+              {mixed.length > 0 ? (
+                <>
+                  <dt>Data mix</dt>
+                  <dd data-testid="data-mix">{mixed.map(([source, weight]) => `${MIX_SOURCE_LABELS[source]} ×${weight}`).join(", ")}</dd>
                 </>
               ) : null}
               {snapshot.chosenChecker ? (

@@ -38,3 +38,12 @@ test("the query form: source:weight pairs, refused when a source or weight is no
   assert.equal(mixParam({ demonstrations: 2, qa: 1, rankings: 0 }, ["demonstrations", "qa"]), "demonstrations:2", "weight 1 needs no parameter");
   assert.equal(mixParam({ rankings: 1 }, ["rankings"]), null);
 });
+
+test("the rankings' favourites are left out unless a mix weighs them; 1 is then a weight to write", async () => {
+  assert.deepEqual(await collect(mixRecords(from(["a"]), undefined, "rankedBest")), []);
+  assert.deepEqual(await collect(mixRecords(from(["a"]), 1, "rankedBest")), ["a"]);
+  assert.deepEqual(await collect(mixBatches(from([[1]]), undefined, "rankedBest")), []);
+  assert.equal(mixParam({ rankedBest: 1, demonstrations: 1 }, ["demonstrations", "rankedBest"]), "rankedBest:1");
+  assert.equal(mixParam({ rankedBest: 0 }, ["rankedBest"]), null);
+  assert.deepEqual(mixParamSchema.parse("rankedBest:0.5"), { rankedBest: 0.5 });
+});

@@ -7,10 +7,26 @@ import { z } from "zod";
  * source out, 0.5 keeps about half, 2 doubles it. Any trainer (Tandem's, or an engine reading
  * the bundle) then sees the mix as proportions of its epochs.
  */
-export const MIX_SOURCES = ["demonstrations", "qa", "rankings", "compares", "corrections"] as const;
+export const MIX_SOURCES = ["demonstrations", "qa", "rankedBest", "rankings", "compares", "corrections"] as const;
 export type MixSource = (typeof MIX_SOURCES)[number];
 export type DataMix = Partial<Record<MixSource, number>>;
 export const MAX_MIX_WEIGHT = 10;
+
+/**
+ * A source's weight when the mix leaves it blank: 1 (as labeled), except the rankings' favourites as SFT
+ * examples (decision 0069), which SFT reads only when asked: a ranking already trains DPO and reward models, and
+ * an SFT round that had quietly grown by every ranking's top answer would not be the round it was.
+ */
+export const MIX_DEFAULT_WEIGHT: Record<MixSource, number> = { demonstrations: 1, qa: 1, rankedBest: 0, rankings: 1, compares: 1, corrections: 1 };
+
+/** Each source's name on the launch form and the round page. */
+export const MIX_SOURCE_LABELS: Record<MixSource, string> = {
+  demonstrations: "Demonstrations (SFT)", qa: "Reviewed Q&A (SFT)", rankedBest: "Rankings' top answers (SFT)",
+  rankings: "Rankings", compares: "A/B compares", corrections: "Reviewers' corrections",
+};
+
+/** The weight a mix gives a source, its default when blank. */
+export const mixWeight = (mix: DataMix | null | undefined, source: MixSource): number => mix?.[source] ?? MIX_DEFAULT_WEIGHT[source];
 
 /** `demonstrations:1,qa:0.5,corrections:2` in a query string. */
 export const mixParamSchema = z
@@ -31,7 +47,7 @@ export const mixParamSchema = z
 
 /** The sources each dataset is made of; a weight for another source means nothing there and is refused. */
 export const MIX_SOURCES_OF = {
-  sft: ["demonstrations", "qa"],
+  sft: ["demonstrations", "qa", "rankedBest"],
   preferences: ["rankings", "compares", "corrections"],
   unpaired: ["rankings", "compares", "corrections"],
 } as const satisfies Record<string, readonly MixSource[]>;
@@ -46,7 +62,7 @@ export function inapplicableMix(mix: DataMix | undefined, dataset: string): { pa
 }
 
 export function mixParam(mix: DataMix, sources: readonly MixSource[]): string | null {
-  const parts = sources.filter((s) => mix[s] !== undefined && mix[s] !== 1).map((s) => `${s}:${mix[s]}`);
+  const parts = sources.filter((s) => mix[s] !== undefined && mix[s] !== MIX_DEFAULT_WEIGHT[s]).map((s) => `${s}:${mix[s]}`);
   return parts.length > 0 ? parts.join(",") : null;
 }
 
@@ -65,15 +81,18 @@ function hashFraction(text: string): number {
   return (h >>> 0) / 2 ** 32;
 }
 
-/** How many copies record `index` of `source` gets under `weight` (undefined = 1). */
+/** How many copies record `index` of `source` gets under `weight` (undefined = the source's default). */
 export function mixCopies(weight: number | undefined, source: MixSource, index: number): number {
-  if (weight === undefined || weight === 1) return 1;
+  weight ??= MIX_DEFAULT_WEIGHT[source];
+  if (weight === 1) return 1;
   const whole = Math.floor(weight);
   return whole + (hashFraction(`${source}:${index}`) < weight - whole ? 1 : 0);
 }
 
 /** A source's records, one by one, repeated or thinned by its weight. */
 export async function* mixRecords<T>(records: AsyncIterable<T>, weight: number | undefined, source: MixSource): AsyncGenerator<T> {
+  // a source left out is never read (the favourites, blank by default, would otherwise scan every ranking)
+  if ((weight ?? MIX_DEFAULT_WEIGHT[source]) === 0) return;
   let index = 0;
   for await (const record of records) {
     for (let copy = mixCopies(weight, source, index++); copy > 0; copy--) yield record;
@@ -82,10 +101,11 @@ export async function* mixRecords<T>(records: AsyncIterable<T>, weight: number |
 
 /** The same for a source that comes in batches (the preference pairs). */
 export async function* mixBatches<T>(batches: AsyncIterable<T[]>, weight: number | undefined, source: MixSource): AsyncGenerator<T[]> {
-  if (weight === undefined || weight === 1) {
+  if ((weight ?? MIX_DEFAULT_WEIGHT[source]) === 1) {
     yield* batches;
     return;
   }
+  if ((weight ?? MIX_DEFAULT_WEIGHT[source]) === 0) return;
   let index = 0;
   for await (const batch of batches) {
     const out: T[] = [];

@@ -333,7 +333,8 @@ export async function* sftLines(db: Db, projectId: string, filter: ExportFilter)
 
 /**
  * Each SFT example as one conversation ending with the assistant's turn (what sft.jsonl writes);
- * a reply that used tools brings its tool calls and results (TRL's tool-calling messages).
+ * a reply that used tools brings its tool calls and results (TRL's tool-calling messages). The
+ * demonstrations, the reviewed Q&A, and when the mix asks for them the rankings' favourites.
  */
 export async function* sftConversations(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<ConversationMessage[]> {
   for await (const row of mixRecords(submissionsOf(db, projectId, "demonstrate", filter), filter.mix?.demonstrations, "demonstrations")) {
@@ -345,6 +346,33 @@ export async function* sftConversations(db: Db, projectId: string, filter: Expor
   }
   for await (const row of mixRecords(reviewedAnswers(db, projectId, filter), filter.mix?.qa, "qa")) {
     yield [...row.messages, ...answerMessages(row.edited !== null ? withFinalWords(row.original, row.edited) : row.original)];
+  }
+  // Left out unless the mix weighs them (decision 0069).
+  for await (const conversation of mixRecords(rankedBestConversations(db, projectId, filter), filter.mix?.rankedBest, "rankedBest")) yield conversation;
+}
+
+/**
+ * The answers each ranking put first, as SFT examples: rejection-sampling fine-tuning (Llama 2's, RAFT's "reward
+ * ranked fine-tuning"), with people as the judges of K samples (decision 0069). Every answer of the top tier; a
+ * ranking that ties all its answers or says none can be ranked prefers nothing and gives none. A reviewer's override
+ * gives its own favourites beside the labeler's, as it gives its own pairs. Each labeler's ranking counts, so an
+ * answer two labelers put first is there twice.
+ */
+async function* rankedBestConversations(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<ConversationMessage[]> {
+  const favourites = (ranking: Ranking): string[] => (ranking.notRankable || ranking.tiers.length < 2 ? [] : ranking.tiers[0]!);
+  const sources = [
+    (async function* () {
+      for await (const batch of submissionBatches(db, projectId, "rank", filter)) yield batch.map((row) => ({ messages: row.messages, ranking: rankingSchema.parse(row.payload.ranking) }));
+    })(),
+    (async function* () {
+      for await (const batch of overrideBatches(db, projectId, "rank", filter)) yield batch.map((row) => ({ messages: row.messages, ranking: rankingSchema.parse(row.override_payload.ranking) }));
+    })(),
+  ];
+  for (const source of sources) {
+    for await (const batch of source) {
+      const texts = await completionAnswers(db, batch.flatMap((row) => favourites(row.ranking)));
+      for (const row of batch) for (const id of favourites(row.ranking)) yield [...row.messages, ...answerMessages(texts.get(id) ?? "")];
+    }
   }
 }
 

@@ -16,7 +16,7 @@ import { recordAudit } from "../auth/audit.server.ts";
 import { projectAccessOf } from "../auth/project-access.server.ts";
 import { hasRole } from "../auth/roles.ts";
 import { qualityReport } from "../labeling/quality-report.server.ts";
-import { MIX_SOURCES_OF, mixParam, type DataMix, type MixSource } from "../labeling/data-mix.ts";
+import { MIX_SOURCES_OF, mixParam, mixWeight, type DataMix, type MixSource } from "../labeling/data-mix.ts";
 import type { PairMode } from "../labeling/quality/pair-builder.ts";
 import { projectSettingsSchema, type ProjectSettings } from "../labeling/project-settings.ts";
 import type { Project } from "../labeling/projects.server.ts";
@@ -269,8 +269,9 @@ export function snapshotQuery(snapshot: DataSnapshot, dataset: "sft" | "preferen
     if (snapshot.consensus) query["consensus"] = "true";
     if (snapshot.pairs && snapshot.pairs !== "all") query["pairs"] = snapshot.pairs;
     if (snapshot.chosenChecker) query["chosenChecker"] = JSON.stringify(snapshot.chosenChecker);
-    if (snapshot.gold) query["labelers"] = goldLabelersParam(snapshot.gold);
   }
+  // the gold filter chooses whose rankings count: the pairs', and the favourites' when SFT reads them
+  if (snapshot.gold && (dataset === "preferences" || (dataset === "sft" && mixWeight(snapshot.mix, "rankedBest") > 0))) query["labelers"] = goldLabelersParam(snapshot.gold);
   const mix = snapshot.mix ? mixParam(snapshot.mix, MIX_SOURCES_OF[dataset]) : null;
   if (mix) query["mix"] = mix;
   return query;
@@ -388,8 +389,10 @@ function rightChosenNeeds(spec: RoundSpec, settings: ProjectSettings): { path: s
 /** A step that would train on nothing is refused at launch, naming what is missing. */
 function dataNeeds(steps: JobKind[], snapshot: DataSnapshot): { path: string; message: string } | null {
   // A source weighted 0 is left out of the datasets, so it counts as none here.
-  const weighed = (count: number, source: MixSource) => (snapshot.mix?.[source] === 0 ? 0 : count);
-  if (steps.includes("sft") && weighed(snapshot.counts.demonstrate, "demonstrations") + weighed(snapshot.counts.review, "qa") === 0 && snapshot.counts.demonstrate + snapshot.counts.review > 0) {
+  const weighed = (count: number, source: MixSource) => (mixWeight(snapshot.mix, source) === 0 ? 0 : count);
+  // the rankings' favourites count for SFT only when the mix asks for them (decision 0069)
+  const sftFrom = { demonstrate: snapshot.counts.demonstrate, review: snapshot.counts.review, rank: weighed(snapshot.counts.rank, "rankedBest") };
+  if (steps.includes("sft") && weighed(sftFrom.demonstrate, "demonstrations") + weighed(sftFrom.review, "qa") + sftFrom.rank === 0 && sftFrom.demonstrate + sftFrom.review > 0) {
     return { path: "data.mix", message: "the mix leaves SFT with nothing: demonstrations and reviewed Q&A are both weighted 0" };
   }
   if (readsPreferencePairs(steps) && snapshot.counts.rank + snapshot.counts.compare + snapshot.counts.review > 0 &&
@@ -397,7 +400,9 @@ function dataNeeds(steps: JobKind[], snapshot: DataSnapshot): { path: string; me
     return { path: "data.mix", message: "the mix leaves DPO and the reward model with nothing: rankings, compares and corrections are weighted 0" };
   }
   const { demonstrate, rank, review, compare } = snapshot.counts;
-  if (steps.includes("sft") && demonstrate + review === 0) return { path: "data", message: "SFT needs demonstrations or reviewed answers, and the selection has none" };
+  if (steps.includes("sft") && demonstrate + review + sftFrom.rank === 0) {
+    return { path: "data", message: `SFT needs demonstrations or reviewed answers${mixWeight(snapshot.mix, "rankedBest") > 0 ? " or rankings (for their favourites)" : ""}, and the selection has none` };
+  }
   if (steps.includes("kto") && rank + compare + review === 0) {
     return { path: "data", message: "KTO needs labels it can read as good or bad (rankings, A/B compares or review verdicts), and the selection has none" };
   }
@@ -549,8 +554,11 @@ export async function insertJob(trx: Transaction<Database>, round: RoundForJobs,
     const settings = await projectSettings();
     const previous = baseId;
     const reference = policyId ? (await trx.selectFrom("models").select("parent_id").where("id", "=", policyId).executeTakeFirst())?.parent_id ?? null : null;
-    // where a chain of rounds started (decision 0058): the KL per round is to that round's own start only
-    const origin = reference ? await originOf(trx, reference) : null;
+    // where a chain of rounds started (decision 0058): the KL per round is to that round's own start only. A path
+    // that starts with SFT has moved the policy before the step whose reference that SFT is, so its origin is found
+    // from the round's base, where there is one (decision 0069): the KL from there counts the SFT's move too.
+    const ownSft = reference !== null && made.some((m) => m.id === reference && m.kind === "sft");
+    const origin = ownSft && baseId ? await originOf(trx, baseId) : reference ? await originOf(trx, reference) : null;
     const rewardId = latest(["reward"]);
     const judge = rewardId ?? (await trx.selectFrom("models").select("id").where("project_id", "=", round.project_id).where("kind", "=", "reward").where("external_uri", "is", null).orderBy("id", "desc").limit(1).executeTakeFirst())?.id;
     const split = round.data_snapshot.promptSplit;

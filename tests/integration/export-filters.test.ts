@@ -150,6 +150,36 @@ test("data-mix weights: 2 doubles the rankings' pairs, 0 leaves them out, 0.5 ke
   assert.ok(((await nothing.json()) as { errors: Array<{ path: string }> }).errors.some((e) => e.path === "data.mix"));
 });
 
+test("mix=rankedBest adds each ranking's top answer to the SFT export, left out when blank; an sft-dpo round on rankings alone trains SFT on them", async () => {
+  const sft = async (query: string) => {
+    const response = await researcher.get(`/api/v1/projects/${projectId}/exports/sft.jsonl?${query}`);
+    assert.equal(response.status, 200, await response.clone().text());
+    return (await response.text()).trim().split("\n").filter(Boolean).map((line) => JSON.parse(line) as { messages: Array<{ role: string; content: string }> });
+  };
+  const favourite = (record: { messages: Array<{ role: string; content: string }> }) => `${record.messages[0]!.content}:${record.messages.at(-1)!.content}`;
+  assert.deepEqual(await sft(""), [], "the project has no demonstrations, and the favourites are not asked for");
+  // Agreed: a first three times; Split: a twice and c once (the dissenting labeler's)
+  const best = await sft("mix=rankedBest:1");
+  assert.deepEqual(best.map(favourite).sort(), ["Agreed:a", "Agreed:a", "Agreed:a", "Split:a", "Split:a", "Split:c"]);
+  assert.ok(best.every((r) => r.messages.at(-1)!.role === "assistant"));
+  assert.equal((await sft("mix=rankedBest:2")).length, 12);
+  assert.deepEqual(await sft("mix=rankedBest:0"), []);
+
+  const model = await server.db.insertInto("models").values({ project_id: projectId, name: "base", kind: "base", storage_key: `ranked-best-${projectId}`, config: JSON.stringify({}) }).returning("id").executeTakeFirstOrThrow();
+  const plain = await researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, { name: "No SFT data", path: "sft-dpo", base: { modelId: model.id }, next: { prompts: 0 } });
+  assert.equal(plain.status, 422, "without the favourites SFT has nothing to train on");
+  assert.match(await plain.text(), /SFT needs demonstrations/);
+  const launched = await researcher.json("POST", `/api/v1/projects/${projectId}/rounds`, { name: "Favourites first", path: "sft-dpo", base: { modelId: model.id }, data: { mix: { rankedBest: 1 } }, next: { prompts: 0 } });
+  assert.equal(launched.status, 201, await launched.clone().text());
+  const { id } = (await launched.json()) as { id: string };
+  const job = await server.db.selectFrom("jobs").select("spec").where("round_id", "=", id).executeTakeFirstOrThrow();
+  const download = (await (await researcher.get((job.spec as { dataUrl: string }).dataUrl)).text()).trim().split("\n");
+  assert.equal(download.length, 6, "the SFT step downloads the six favourites");
+  const page = (await (await researcher.get(`/rounds/${id}`, { accept: "text/html" })).text()).replace(/<!-- -->/g, "");
+  assert.match(page, /data-testid="data-mix">Rankings(&#x27;|')s? top answers \(SFT\) ×1</, "the round page names the mix");
+  assert.equal((await researcher.json("POST", `/api/v1/rounds/${id}/cancel`)).status, 200, "no trainer here: leave no job for another test's");
+});
+
 test("chosenChecker leaves out the pairs whose chosen answer the checker marks wrong; a round freezes the project's checker (data.rightChosenOnly)", async () => {
   // A project with a numeric checker on metadata.answer. One labeler ranks style first, whether right or wrong:
   // "The answer is 5." > "The answer is 4." > "4" > "5". "What is 2 + 2?" carries the reference 4; "Say a number."

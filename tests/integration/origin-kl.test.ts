@@ -71,15 +71,17 @@ after(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-test("a chain SFT → GRPO → GRPO: the third round reports KL from round 0's SFT policy, named; the second, whose reference is it, none", { timeout: 600_000 }, async () => {
+test("a chain SFT → GRPO → GRPO: the third round reports KL from round 0's SFT policy, named; the second, whose reference is it, none; an sft-grpo round from round 0, from round 0's policy too", { timeout: 600_000 }, async () => {
   const round0 = await launch({ name: "Round 0", path: "sft", ...tiny });
   const round1 = await launch({ name: "Round 1", path: "grpo", ...tiny, base: { afterRound: round0 }, klTarget: 50, rewards: { checker: {}, length: { target: 4 } } });
   const round2 = await launch({ name: "Round 2", path: "grpo", ...tiny, base: { afterRound: round1 }, klTarget: 50, rewards: { checker: {}, length: { target: 4 } } });
+  // its GRPO's reference is the round's own SFT; the round started from round 0's policy (decision 0069)
+  const round3 = await launch({ name: "Round 3", path: "sft-grpo", ...tiny, base: { afterRound: round0 }, klTarget: 50, rewards: { checker: {}, length: { target: 4 } } });
 
   const { code, output } = await runTrainerService(server.url, await server.newToken("trainer"), { backend: "wasm", timeoutMs: 540_000 });
   assert.equal(code, 0, output.slice(-3000));
-  const [done0, done1, done2] = [await detailOf(round0), await detailOf(round1), await detailOf(round2)];
-  for (const done of [done0, done1, done2]) assert.equal(done.state, "done", `${done.error}\n${output.slice(-3000)}`);
+  const [done0, done1, done2, done3] = [await detailOf(round0), await detailOf(round1), await detailOf(round2), await detailOf(round3)];
+  for (const done of [done0, done1, done2, done3]) assert.equal(done.state, "done", `${done.error}\n${output.slice(-3000)}`);
   const sft = done0.models[0]!;
   const [policy1, policy2] = [done1.models[0]!, done2.models[0]!];
   assert.deepEqual([sft.kind, policy1.parent_id, policy2.parent_id], ["sft", sft.id, policy1.id], "the lineage: round 2 ← round 1 ← round 0's SFT");
@@ -90,6 +92,11 @@ test("a chain SFT → GRPO → GRPO: the third round reports KL from round 0's S
   assert.equal((await heldOutSpec(round1))["referenceModelId"], sft.id);
   assert.equal("originModelId" in (await heldOutSpec(round1)), false, "round 1's reference is the origin: no second KL sent");
   assert.deepEqual([(await heldOutSpec(round2))["referenceModelId"], (await heldOutSpec(round2))["originModelId"]], [policy1.id, sft.id]);
+  const ownSft = done3.models.find((m) => m.kind === "sft")!;
+  assert.deepEqual([(await heldOutSpec(round3))["referenceModelId"], (await heldOutSpec(round3))["originModelId"]], [ownSft.id, sft.id], "round 3: its own SFT, and round 0's policy it started from");
+  const held3 = done3.report?.heldOut;
+  assert.ok(held3 && typeof held3.klFromOrigin === "number" && Number.isFinite(held3.klFromOrigin), JSON.stringify(done3.report));
+  assert.deepEqual(held3.origin, { modelId: sft.id, name: sft.name });
 
   const held1 = done1.report?.heldOut;
   assert.ok(held1 && Number.isFinite(held1.kl), JSON.stringify(done1.report));

@@ -249,11 +249,13 @@ export const roundSpecSchema = z
         /**
          * Data-mix weights per source (0–10; 1 = as labeled, 0 = left out, 2 = twice): demonstrations
          * and reviewed Q&A for SFT; rankings, A/B compares and reviewers' corrections for preferences.
+         * rankedBest, blank = 0: each ranking's top answer as an SFT example too (decision 0069).
          */
         mix: z
           .strictObject({
             demonstrations: z.number().min(0).max(10).optional(),
             qa: z.number().min(0).max(10).optional(),
+            rankedBest: z.number().min(0).max(10).optional(),
             rankings: z.number().min(0).max(10).optional(),
             compares: z.number().min(0).max(10).optional(),
             corrections: z.number().min(0).max(10).optional(),
