@@ -39,7 +39,7 @@
  * answer and the reward model's held-out accuracy next to what the labelers' own noise allows.
  *
  *   npm run bench:loop [-- --task arithmetic --eval 96 --prompts 96 --tau 4 --seed 1
- *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-steps 100,300 --dpo-batch 8,32 --dpo-rpo 0,1 --dpo-dpop auto,0,1,50 --dpo-consensus 0,1 --dpo-pairs all,best_vs_rest --dpo-right-chosen 0,1 --dpo-smoothing 0,0.2 --dpo-loss sigmoid,ipo --dpo-ranked-best 0,1 --dpo-sft-steps 60 --dpo-sft-lr 3e-4 --dpo-sft-demos 0,1 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
+ *                        --dpo-lrs 1e-4,3e-4 --dpo-betas 0.1 --dpo-steps 100,300 --dpo-batch 8,32 --dpo-rpo 0,1 --dpo-dpop auto,0,1,50 --dpo-consensus 0,1 --dpo-pairs all,best_vs_rest --dpo-right-chosen 0,1 --dpo-smoothing 0,0.2 --dpo-loss sigmoid,ipo --dpo-ranked-best 0,1 --dpo-sft-steps 60 --dpo-sft-lr 3e-4 --dpo-sft-demos 0,1 --dpo-seeds 0,1,2 --ppo-lrs 1e-4 --grpo-lrs 1e-4,1e-3
  *                        --grpo-mini-batches 0,16 --grpo-iterations 1,2 --grpo-tool-result 0,0.5 --grpo-digits 0,0.5 --grpo-temperatures 1,0.7 --sample-temperature 1
  *                        --kto-lrs 3e-5 --rm-steps 30,100,300 --rm-lrs 1e-4,3e-5 --ppo-checker auto,0,0.5 --ppo-tool-result 0,0.5 --ppo-kl-target auto,off,3 --rollouts 20 --tool-share 0.4 --policy 6x192 --dpo-rounds 3 --rl-fresh 0
  *                        --only dpo,ppo,rm-grpo,grpo,kto,chain,chain-fresh,dpo-loop]
@@ -54,6 +54,7 @@ import { parseArgs } from "node:util";
 import { checkAnswer, checkerSpecSchema } from "../trainer/contract/checker.ts";
 import { arithmeticItems, askedExpression, calculatorTranscript } from "../server/demo/arithmetic.ts";
 import { createRng } from "../trainer/random/rng.ts";
+import { hashFraction } from "../server/labeling/data-mix.ts";
 import { startTestServer, type HttpClient } from "../tests/support/test-server.ts";
 import { runTrainerService } from "../tests/support/trainer-service.ts";
 import { takeTask } from "../tests/support/take-task.ts";
@@ -105,6 +106,9 @@ const { values } = parseArgs({
     // DPO; above 0 the round is sft-dpo, whose SFT takes --dpo-sft-steps steps of 8 at --dpo-sft-lr, and the
     // demonstrations at --dpo-sft-demos (0 = the favourites alone); swept with the settings above
     "dpo-ranked-best": { type: "string", default: "0" },
+    // the DPO step's seed (the order of its pairs; the trainer's default 0), swept with the settings above: how far
+    // one round's result moves with the data order alone
+    "dpo-seeds": { type: "string", default: "0" },
     "dpo-sft-steps": { type: "string", default: "60" },
     "dpo-sft-lr": { type: "string", default: "3e-4" },
     "dpo-sft-demos": { type: "string", default: "1" },
@@ -260,7 +264,12 @@ const freshItems: Item[] = arithmeticItems(DEMOS + POOL + EVAL + RL_FRESH, 7000 
 const itemOf = new Map([...task.items, ...freshItems].map((item) => [item.prompt, item]));
 const correct = (prompt: string, text: string) => checkAnswer(task.checker, text, { answer: itemOf.get(prompt)!.reference }).score ?? 0;
 const utility = (prompt: string, text: string) => correct(prompt, text) + (task.styled(text) ? 0.5 : 0);
-const gumbel = () => -Math.log(-Math.log(Math.max(rng.next(), 1e-12)));
+/**
+ * A labeler's Gumbel noise on one answer, a function of the seed, the labeler, the prompt and the answer's key: the
+ * same labeler gives the same answer the same score in every run, whatever order the server hands out the tasks
+ * (drawn from one stream in arrival order, the same seed ranked differently from run to run; twenty-fifth run).
+ */
+const gumbel = (labeler: number, prompt: string, key: string) => -Math.log(-Math.log(Math.max(hashFraction(`${SEED}\u0000${labeler}\u0000${prompt}\u0000${key}`), 1e-12)));
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 // ---- statistics ----------------------------------------------------------------------------------
@@ -298,6 +307,7 @@ await json(await researcher.json("POST", `/api/v1/projects/${project.id}/imports
 /** Every open task, by every labeler: demonstrations by the (careless) demonstrator, rankings by Plackett–Luce. */
 const rankings: Array<{ prompt: string; tiers: string[][]; calls: boolean[][] }> = [];
 async function labelEverything(client: HttpClient, demonstrate: boolean): Promise<number> {
+  const labeler = labelers.indexOf(client);
   let done = 0;
   for (let shown = await takeTask(client, project.id); shown; shown = await takeTask(client, project.id)) {
     const prompt = shown.messages.at(-1)!.content;
@@ -312,7 +322,7 @@ async function labelEverything(client: HttpClient, demonstrate: boolean): Promis
         const called = (c.messages ?? []).some((m) => m.role === "tool");
         const wrongLast = WRONG_LAST && correct(prompt, c.text) === 0;
         const key = wrongLast ? "wrong" : TIES ? String(u) : c.text;
-        const tier = byKey.get(key) ?? { ids: [], texts: [], calls: [], s: wrongLast ? -Infinity : TAU * u + gumbel() };
+        const tier = byKey.get(key) ?? { ids: [], texts: [], calls: [], s: wrongLast ? -Infinity : TAU * u + gumbel(labeler, prompt, key) };
         tier.ids.push(c.id);
         tier.texts.push(c.text);
         tier.calls.push(called);
@@ -320,7 +330,9 @@ async function labelEverything(client: HttpClient, demonstrate: boolean): Promis
       }
       const tiers = [...byKey.values()].sort((a, b) => b.s - a.s);
       rankings.push({ prompt, tiers: tiers.map((t) => t.texts), calls: tiers.map((t) => t.calls) });
-      payload = { ranking: { tiers: tiers.map((t) => t.ids) } };
+      // ids in a tier sorted, not in the order shown (shuffled per assignment): the same ranking gives the same pairs in
+      // the same order, so the DPO step's seeded shuffle sees the same data in every run
+      payload = { ranking: { tiers: tiers.map((t) => [...t.ids].sort((a, b) => Number(a) - Number(b))) } };
     } else if (demonstrate && shown.taskType === "demonstrate") {
       payload = task.demonstration(itemOf.get(prompt)!);
     } else {
@@ -387,14 +399,14 @@ const grpo = { rollouts: ROLLOUTS, promptsPerRollout: 8, numGenerations: 8, maxC
 if (ONLY.has("dpo")) {
   for (const lr of lrs("dpo-lrs")) {
     for (const beta of lrs("dpo-betas")) {
-      for (const rpoAlpha of lrs("dpo-rpo")) for (const dpopLambda of dpops()) for (const consensus of lrs("dpo-consensus")) for (const steps of lrs("dpo-steps")) for (const batchSize of lrs("dpo-batch")) for (const pairs of values["dpo-pairs"]!.split(",")) for (const rightChosen of lrs("dpo-right-chosen")) for (const labelSmoothing of lrs("dpo-smoothing")) for (const lossType of values["dpo-loss"]!.split(",")) for (const rankedBest of lrs("dpo-ranked-best")) for (const sftSteps of rankedBest ? lrs("dpo-sft-steps") : [0]) for (const sftLr of rankedBest ? lrs("dpo-sft-lr") : [0]) for (const sftDemos of rankedBest ? lrs("dpo-sft-demos") : [1]) {
+      for (const rpoAlpha of lrs("dpo-rpo")) for (const dpopLambda of dpops()) for (const consensus of lrs("dpo-consensus")) for (const steps of lrs("dpo-steps")) for (const batchSize of lrs("dpo-batch")) for (const pairs of values["dpo-pairs"]!.split(",")) for (const rightChosen of lrs("dpo-right-chosen")) for (const labelSmoothing of lrs("dpo-smoothing")) for (const lossType of values["dpo-loss"]!.split(",")) for (const rankedBest of lrs("dpo-ranked-best")) for (const sftSteps of rankedBest ? lrs("dpo-sft-steps") : [0]) for (const sftLr of rankedBest ? lrs("dpo-sft-lr") : [0]) for (const sftDemos of rankedBest ? lrs("dpo-sft-demos") : [1]) for (const seed of lrs("dpo-seeds")) {
         const name = `DPO lr ${lr} β ${beta}${rpoAlpha ? ` RPO α ${rpoAlpha}` : ""} DPOP λ ${dpopLambda ?? "auto"}${steps !== 100 ? ` ${steps} steps` : ""}${batchSize !== 8 ? ` batch ${batchSize}` : ""}${consensus ? " consensus pairs" : ""}${pairs !== "all" ? ` pairs ${pairs}` : ""}${rightChosen ? " right chosen only" : ""}`
           + `${labelSmoothing ? ` label smoothing ${labelSmoothing}` : ""}${lossType !== "sigmoid" ? ` ${lossType} loss` : ""}`
-          + `${rankedBest ? `, after SFT on the favourites ×${rankedBest}${sftDemos !== 1 ? ` and demonstrations ×${sftDemos}` : ""} (${sftSteps} steps, lr ${sftLr})` : ""}`;
+          + `${seed ? ` seed ${seed}` : ""}${rankedBest ? `, after SFT on the favourites ×${rankedBest}${sftDemos !== 1 ? ` and demonstrations ×${sftDemos}` : ""} (${sftSteps} steps, lr ${sftLr})` : ""}`;
         const mix = rankedBest ? { mix: { rankedBest, ...(sftDemos !== 1 ? { demonstrations: sftDemos } : {}) } } : {};
         const data = { ...(consensus ? { consensus: true } : {}), ...(pairs !== "all" ? { pairs } : {}), ...(rightChosen ? { rightChosenOnly: true } : {}), ...mix };
         const sft = rankedBest ? { path: "sft-dpo", sft: { steps: sftSteps, batchSize: 8, optim: { lr: sftLr, minLr: sftLr / 10, warmupSteps: 5 } } } : { path: "dpo" };
-        await add(name, { ...sft, dpo: { beta, rpoAlpha, dpopLambda, steps, batchSize, labelSmoothing, lossType, optim: optim(lr) }, ...(Object.keys(data).length > 0 ? { data } : {}) });
+        await add(name, { ...sft, dpo: { beta, rpoAlpha, dpopLambda, steps, batchSize, labelSmoothing, lossType, seed, optim: optim(lr) }, ...(Object.keys(data).length > 0 ? { data } : {}) });
       }
     }
   }

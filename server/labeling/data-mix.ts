@@ -70,7 +70,7 @@ export function mixParam(mix: DataMix, sources: readonly MixSource[]): string | 
  * 32-bit FNV-1a of a string, then murmur3's finalizer (FNV alone leaves the high bits of
  * strings that differ in one last digit nearly equal), as a fraction in [0, 1).
  */
-function hashFraction(text: string): number {
+export function hashFraction(text: string): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
   h ^= h >>> 16;
