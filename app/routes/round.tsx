@@ -14,7 +14,7 @@ import { HeldOutCard, RoundWarnings } from "../components/held-out-report.tsx";
 import { CorpusSnapshotCard, LmEvalCard, MixSearchCard, type CorpusSnapshotView, type LmEvalView, type MixSearchView } from "../components/corpus-round-report.tsx";
 import type { HeldOutReport, RoundWarning } from "../../server/rounds/round-warnings.ts";
 import { PAIR_MODE_LABELS } from "../../server/labeling/quality/pair-builder.ts";
-import { MIX_DEFAULT_WEIGHT, MIX_SOURCE_LABELS, MIX_SOURCES } from "../../server/labeling/data-mix.ts";
+import { MIX_SOURCE_LABELS, MIX_SOURCES, mixChanges } from "../../server/labeling/data-mix.ts";
 import { checkerLabel } from "../../trainer/contract/checker.ts";
 import { requireProjectRole } from "../lib/auth.server.ts";
 import { or404 } from "../lib/not-found.server.ts";
@@ -111,7 +111,7 @@ export default function Round({ loaderData, actionData }: Route.ComponentProps) 
   }, [live.state, live.currentStep, round, revalidate]);
   const snapshot = round.data_snapshot as DataSnapshot;
   // the weights that differ from each source's default (older snapshots have no mix)
-  const mixed = MIX_SOURCES.filter((s) => snapshot.mix?.[s] !== undefined && snapshot.mix[s] !== MIX_DEFAULT_WEIGHT[s]).map((s) => [s, snapshot.mix![s]!] as const);
+  const mixed = snapshot.mix ? mixChanges(snapshot.mix, MIX_SOURCES) : [];
   const steps = round.steps;
   const latestJobFor = (index: number) => round.jobs.filter((j) => j.step_index === index).at(-1);
   const current = latestJobFor(live.currentStep);

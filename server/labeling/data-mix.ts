@@ -61,8 +61,13 @@ export function inapplicableMix(mix: DataMix | undefined, dataset: string): { pa
   return { path: "mix", message: allowed.length > 0 ? `${dataset} is made of ${allowed.join(", ")}, not ${wrong.join(", ")}` : `${dataset} has no data-mix sources` };
 }
 
+/** The weights a mix sets away from their sources' defaults, in MIX_SOURCES order: what a query or a page must name. */
+export function mixChanges(mix: DataMix, sources: readonly MixSource[]): Array<[MixSource, number]> {
+  return sources.flatMap((s) => (mix[s] !== undefined && mix[s] !== MIX_DEFAULT_WEIGHT[s] ? [[s, mix[s]] as [MixSource, number]] : []));
+}
+
 export function mixParam(mix: DataMix, sources: readonly MixSource[]): string | null {
-  const parts = sources.filter((s) => mix[s] !== undefined && mix[s] !== MIX_DEFAULT_WEIGHT[s]).map((s) => `${s}:${mix[s]}`);
+  const parts = mixChanges(mix, sources).map(([s, w]) => `${s}:${w}`);
   return parts.length > 0 ? parts.join(",") : null;
 }
 
@@ -91,8 +96,9 @@ export function mixCopies(weight: number | undefined, source: MixSource, index: 
 
 /** A source's records, one by one, repeated or thinned by its weight. */
 export async function* mixRecords<T>(records: AsyncIterable<T>, weight: number | undefined, source: MixSource): AsyncGenerator<T> {
+  weight ??= MIX_DEFAULT_WEIGHT[source];
   // a source left out is never read (the favourites, blank by default, would otherwise scan every ranking)
-  if ((weight ?? MIX_DEFAULT_WEIGHT[source]) === 0) return;
+  if (weight === 0) return;
   let index = 0;
   for await (const record of records) {
     for (let copy = mixCopies(weight, source, index++); copy > 0; copy--) yield record;
@@ -101,11 +107,12 @@ export async function* mixRecords<T>(records: AsyncIterable<T>, weight: number |
 
 /** The same for a source that comes in batches (the preference pairs). */
 export async function* mixBatches<T>(batches: AsyncIterable<T[]>, weight: number | undefined, source: MixSource): AsyncGenerator<T[]> {
-  if ((weight ?? MIX_DEFAULT_WEIGHT[source]) === 1) {
+  weight ??= MIX_DEFAULT_WEIGHT[source];
+  if (weight === 1) {
     yield* batches;
     return;
   }
-  if ((weight ?? MIX_DEFAULT_WEIGHT[source]) === 0) return;
+  if (weight === 0) return;
   let index = 0;
   for await (const batch of batches) {
     const out: T[] = [];

@@ -359,21 +359,17 @@ export async function* sftConversations(db: Db, projectId: string, filter: Expor
  * answer two labelers put first is there twice.
  */
 async function* rankedBestConversations(db: Db, projectId: string, filter: ExportFilter): AsyncGenerator<ConversationMessage[]> {
-  const favourites = (ranking: Ranking): string[] => (ranking.notRankable || ranking.tiers.length < 2 ? [] : ranking.tiers[0]!);
-  const sources = [
-    (async function* () {
-      for await (const batch of submissionBatches(db, projectId, "rank", filter)) yield batch.map((row) => ({ messages: row.messages, ranking: rankingSchema.parse(row.payload.ranking) }));
-    })(),
-    (async function* () {
-      for await (const batch of overrideBatches(db, projectId, "rank", filter)) yield batch.map((row) => ({ messages: row.messages, ranking: rankingSchema.parse(row.override_payload.ranking) }));
-    })(),
-  ];
-  for (const source of sources) {
-    for await (const batch of source) {
-      const texts = await completionAnswers(db, batch.flatMap((row) => favourites(row.ranking)));
-      for (const row of batch) for (const id of favourites(row.ranking)) yield [...row.messages, ...answerMessages(texts.get(id) ?? "")];
-    }
+  // one batch of rankings: one query for all their favourites' texts
+  async function* favouritesOf(rows: Array<{ messages: ChatMessage[]; ranking: unknown }>): AsyncGenerator<ConversationMessage[]> {
+    const ranked = rows.map((row) => {
+      const ranking = rankingSchema.parse(row.ranking);
+      return { messages: row.messages, ids: ranking.notRankable || ranking.tiers.length < 2 ? [] : ranking.tiers[0]! };
+    });
+    const texts = await completionAnswers(db, ranked.flatMap((row) => row.ids));
+    for (const row of ranked) for (const id of row.ids) yield [...row.messages, ...answerMessages(texts.get(id) ?? "")];
   }
+  for await (const batch of submissionBatches(db, projectId, "rank", filter)) yield* favouritesOf(batch.map((row) => ({ messages: row.messages, ranking: row.payload.ranking })));
+  for await (const batch of overrideBatches(db, projectId, "rank", filter)) yield* favouritesOf(batch.map((row) => ({ messages: row.messages, ranking: row.override_payload.ranking })));
 }
 
 /**

@@ -391,8 +391,8 @@ function dataNeeds(steps: JobKind[], snapshot: DataSnapshot): { path: string; me
   // A source weighted 0 is left out of the datasets, so it counts as none here.
   const weighed = (count: number, source: MixSource) => (mixWeight(snapshot.mix, source) === 0 ? 0 : count);
   // the rankings' favourites count for SFT only when the mix asks for them (decision 0069)
-  const sftFrom = { demonstrate: snapshot.counts.demonstrate, review: snapshot.counts.review, rank: weighed(snapshot.counts.rank, "rankedBest") };
-  if (steps.includes("sft") && weighed(sftFrom.demonstrate, "demonstrations") + weighed(sftFrom.review, "qa") + sftFrom.rank === 0 && sftFrom.demonstrate + sftFrom.review > 0) {
+  const favourites = weighed(snapshot.counts.rank, "rankedBest");
+  if (steps.includes("sft") && weighed(snapshot.counts.demonstrate, "demonstrations") + weighed(snapshot.counts.review, "qa") + favourites === 0 && snapshot.counts.demonstrate + snapshot.counts.review > 0) {
     return { path: "data.mix", message: "the mix leaves SFT with nothing: demonstrations and reviewed Q&A are both weighted 0" };
   }
   if (readsPreferencePairs(steps) && snapshot.counts.rank + snapshot.counts.compare + snapshot.counts.review > 0 &&
@@ -400,7 +400,7 @@ function dataNeeds(steps: JobKind[], snapshot: DataSnapshot): { path: string; me
     return { path: "data.mix", message: "the mix leaves DPO and the reward model with nothing: rankings, compares and corrections are weighted 0" };
   }
   const { demonstrate, rank, review, compare } = snapshot.counts;
-  if (steps.includes("sft") && demonstrate + review + sftFrom.rank === 0) {
+  if (steps.includes("sft") && demonstrate + review + favourites === 0) {
     return { path: "data", message: `SFT needs demonstrations or reviewed answers${mixWeight(snapshot.mix, "rankedBest") > 0 ? " or rankings (for their favourites)" : ""}, and the selection has none` };
   }
   if (steps.includes("kto") && rank + compare + review === 0) {
